@@ -1,0 +1,429 @@
+//! Server settings: defaults, then `herald.toml`, then `HERALD_*` environment variables
+//! (the environment wins), then command-line flags.
+
+use crate::outbox::WorkerSettings;
+use secrecy::SecretString;
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// GitHub caps webhook payloads at 25 MB; herald refuses anything larger.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 25 * 1024 * 1024;
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://herald.db";
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:3000";
+pub const DEFAULT_CONFIG_FILE: &str = "herald.toml";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub database_url: String,
+    pub listen: SocketAddr,
+    /// Required by `serve`; never logged (SecretString redacts itself in Debug).
+    pub webhook_secret: Option<SecretString>,
+    pub log_format: LogFormat,
+    /// The configured log filter; without one, each command picks its own default.
+    pub log_filter: Option<String>,
+    pub max_body_bytes: usize,
+    /// Whether `serve` runs the outbox worker in-process.
+    pub worker_enabled: bool,
+    pub worker: WorkerSettings,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {source}")]
+    File {
+        path: PathBuf,
+        source: Box<toml::de::Error>,
+    },
+    #[error("{name}: {message}")]
+    Invalid { name: String, message: String },
+    #[error(
+        "no webhook secret: set HERALD_WEBHOOK_SECRET or HERALD_WEBHOOK_SECRET_FILE \
+         (or webhook_secret_file in herald.toml) to the secret configured on the GitHub App"
+    )]
+    MissingWebhookSecret,
+}
+
+/// The keys of herald.toml; each also has an environment variable `HERALD_<KEY>`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSettings {
+    database_url: Option<String>,
+    listen: Option<String>,
+    webhook_secret: Option<String>,
+    webhook_secret_file: Option<PathBuf>,
+    log_format: Option<String>,
+    log: Option<String>,
+    max_body_bytes: Option<toml::Value>,
+    worker_enabled: Option<toml::Value>,
+    worker_poll_interval_ms: Option<toml::Value>,
+    worker_max_attempts: Option<toml::Value>,
+}
+
+/// Every setting: key in herald.toml, environment variable, default, meaning.
+pub const SETTINGS_TABLE: &[(&str, &str, &str, &str)] = &[
+    (
+        "database_url",
+        "HERALD_DATABASE_URL",
+        DEFAULT_DATABASE_URL,
+        "where the store lives",
+    ),
+    (
+        "listen",
+        "HERALD_LISTEN",
+        DEFAULT_LISTEN,
+        "address `serve` listens on",
+    ),
+    (
+        "webhook_secret",
+        "HERALD_WEBHOOK_SECRET",
+        "(none)",
+        "the GitHub App's webhook secret",
+    ),
+    (
+        "webhook_secret_file",
+        "HERALD_WEBHOOK_SECRET_FILE",
+        "(none)",
+        "file holding the webhook secret",
+    ),
+    (
+        "log_format",
+        "HERALD_LOG_FORMAT",
+        "human",
+        "`human` or `json`",
+    ),
+    (
+        "log",
+        "HERALD_LOG",
+        "info (serve), warn (other commands)",
+        "log filter (tracing EnvFilter syntax)",
+    ),
+    (
+        "max_body_bytes",
+        "HERALD_MAX_BODY_BYTES",
+        "26214400",
+        "largest webhook body accepted",
+    ),
+    (
+        "worker_enabled",
+        "HERALD_WORKER_ENABLED",
+        "true",
+        "run the outbox worker inside `serve`",
+    ),
+    (
+        "worker_poll_interval_ms",
+        "HERALD_WORKER_POLL_INTERVAL_MS",
+        "1000",
+        "queue poll interval",
+    ),
+    (
+        "worker_max_attempts",
+        "HERALD_WORKER_MAX_ATTEMPTS",
+        "8",
+        "attempts before a job is given up",
+    ),
+];
+
+/// A TOML scalar as the text an environment variable would hold.
+fn scalar(value: toml::Value) -> String {
+    match value {
+        toml::Value::String(text) => text,
+        other => other.to_string(),
+    }
+}
+
+fn env_name(key: &str) -> String {
+    format!("HERALD_{}", key.to_ascii_uppercase())
+}
+
+/// A setting's raw value and where it came from (for error messages).
+struct Raw {
+    value: String,
+    origin: String,
+}
+
+fn pick(
+    key: &str,
+    file: Option<String>,
+    path: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Option<Raw> {
+    let name = env_name(key);
+    match env(&name) {
+        Some(value) => Some(Raw {
+            value,
+            origin: name,
+        }),
+        None => file.map(|value| Raw {
+            value,
+            origin: format!("{} key `{key}`", path.display()),
+        }),
+    }
+}
+
+fn parse<T>(raw: Option<Raw>, default: T, what: &str) -> Result<T, ConfigError>
+where
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    match raw {
+        None => Ok(default),
+        Some(raw) => raw
+            .value
+            .trim()
+            .parse()
+            .map_err(|error| ConfigError::Invalid {
+                name: raw.origin,
+                message: format!("expected {what}, got {:?}: {error}", raw.value),
+            }),
+    }
+}
+
+fn read_secret_file(path: &Path) -> Result<SecretString, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    Ok(SecretString::from(
+        text.trim_end_matches(['\r', '\n']).to_owned(),
+    ))
+}
+
+impl Settings {
+    /// Loads settings. `config` is an explicit file (which must exist); without it,
+    /// `HERALD_CONFIG` or else `./herald.toml` is read when present.
+    pub fn load(
+        config: Option<&Path>,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Settings, ConfigError> {
+        let explicit = config
+            .map(Path::to_owned)
+            .or_else(|| env("HERALD_CONFIG").map(PathBuf::from));
+        let path = explicit
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG_FILE));
+        let file = match std::fs::read_to_string(&path) {
+            Ok(text) => {
+                toml::from_str::<FileSettings>(&text).map_err(|source| ConfigError::File {
+                    path: path.clone(),
+                    source: Box::new(source),
+                })?
+            }
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound && explicit.is_none() => {
+                FileSettings::default()
+            }
+            Err(source) => return Err(ConfigError::Read { path, source }),
+        };
+
+        let webhook_secret = match (
+            pick("webhook_secret", file.webhook_secret, &path, env),
+            pick(
+                "webhook_secret_file",
+                file.webhook_secret_file.map(|p| p.display().to_string()),
+                &path,
+                env,
+            ),
+        ) {
+            (Some(secret), _) if !secret.value.is_empty() => Some(SecretString::from(secret.value)),
+            (_, Some(file)) => Some(read_secret_file(Path::new(&file.value))?),
+            _ => None,
+        };
+        let log_format = match pick("log_format", file.log_format, &path, env) {
+            None => LogFormat::Human,
+            Some(raw) => match raw.value.trim() {
+                "human" => LogFormat::Human,
+                "json" => LogFormat::Json,
+                other => {
+                    return Err(ConfigError::Invalid {
+                        name: raw.origin,
+                        message: format!("expected `human` or `json`, got {other:?}"),
+                    });
+                }
+            },
+        };
+        let poll_ms: u64 = parse(
+            pick(
+                "worker_poll_interval_ms",
+                file.worker_poll_interval_ms.map(scalar),
+                &path,
+                env,
+            ),
+            1000,
+            "a number of milliseconds",
+        )?;
+        let defaults = WorkerSettings::default();
+        Ok(Settings {
+            database_url: pick("database_url", file.database_url, &path, env)
+                .map(|raw| raw.value)
+                .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()),
+            listen: parse(
+                pick("listen", file.listen, &path, env),
+                SocketAddr::from(([127, 0, 0, 1], 3000)),
+                "a socket address such as 127.0.0.1:3000",
+            )?,
+            webhook_secret,
+            log_format,
+            log_filter: pick("log", file.log, &path, env).map(|raw| raw.value),
+            max_body_bytes: parse(
+                pick(
+                    "max_body_bytes",
+                    file.max_body_bytes.map(scalar),
+                    &path,
+                    env,
+                ),
+                DEFAULT_MAX_BODY_BYTES,
+                "a number of bytes",
+            )?,
+            worker_enabled: parse(
+                pick(
+                    "worker_enabled",
+                    file.worker_enabled.map(scalar),
+                    &path,
+                    env,
+                ),
+                true,
+                "true or false",
+            )?,
+            worker: WorkerSettings {
+                poll_interval: Duration::from_millis(poll_ms.max(1)),
+                max_attempts: parse(
+                    pick(
+                        "worker_max_attempts",
+                        file.worker_max_attempts.map(scalar),
+                        &path,
+                        env,
+                    ),
+                    defaults.max_attempts,
+                    "a number of attempts",
+                )?,
+                ..defaults
+            },
+        })
+    }
+}
+
+/// A database URL fit for logs and errors: any password replaced.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => {
+            let user_info = &rest[..at];
+            let user = user_info.split(':').next().unwrap_or("");
+            format!("{scheme}://{user}:***{}", &rest[at..])
+        }
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+    use std::collections::HashMap;
+
+    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |name| map.get(name).cloned()
+    }
+
+    fn write(dir: &tempfile::TempDir, text: &str) -> PathBuf {
+        let path = dir.path().join("herald.toml");
+        std::fs::write(&path, text).expect("write config");
+        path
+    }
+
+    #[test]
+    fn defaults_without_file_or_env() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let missing = dir.path().join("absent.toml");
+        let env = env_of(&[("HERALD_CONFIG", missing.to_str().expect("utf8"))]);
+        // An explicitly named file must exist.
+        assert!(matches!(
+            Settings::load(None, &env),
+            Err(ConfigError::Read { .. })
+        ));
+        let settings = Settings::load(Some(&write(&dir, "")), &env_of(&[])).expect("defaults");
+        assert_eq!(settings.database_url, DEFAULT_DATABASE_URL);
+        assert_eq!(settings.listen.to_string(), DEFAULT_LISTEN);
+        assert_eq!(settings.max_body_bytes, DEFAULT_MAX_BODY_BYTES);
+        assert!(settings.webhook_secret.is_none());
+        assert!(settings.worker_enabled);
+    }
+
+    #[test]
+    fn the_environment_wins_over_the_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = write(
+            &dir,
+            "listen = \"127.0.0.1:4000\"\ndatabase_url = \"sqlite://file.db\"\nlog_format = \"json\"\n",
+        );
+        let settings = Settings::load(Some(&path), &env_of(&[("HERALD_LISTEN", "127.0.0.1:5000")]))
+            .expect("settings");
+        assert_eq!(settings.listen.to_string(), "127.0.0.1:5000");
+        assert_eq!(settings.database_url, "sqlite://file.db");
+        assert_eq!(settings.log_format, LogFormat::Json);
+    }
+
+    #[test]
+    fn a_broken_file_names_the_line_and_key() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = write(&dir, "listen = \"127.0.0.1:4000\"\nlisten_port = 3\n");
+        let error = Settings::load(Some(&path), &env_of(&[]))
+            .expect_err("unknown key")
+            .to_string();
+        assert!(error.contains("listen_port"), "{error}");
+        assert!(error.contains("line 2"), "{error}");
+
+        let path = write(&dir, "listen = \"nowhere\"\n");
+        let error = Settings::load(Some(&path), &env_of(&[]))
+            .expect_err("bad address")
+            .to_string();
+        assert!(error.contains("key `listen`"), "{error}");
+    }
+
+    #[test]
+    fn the_secret_comes_from_a_file_and_never_shows_in_debug() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let secret_path = dir.path().join("secret");
+        std::fs::write(&secret_path, "s3cr3t-value\n").expect("write secret");
+        let settings = Settings::load(
+            Some(&write(&dir, "")),
+            &env_of(&[(
+                "HERALD_WEBHOOK_SECRET_FILE",
+                secret_path.to_str().expect("utf8"),
+            )]),
+        )
+        .expect("settings");
+        let secret = settings.webhook_secret.as_ref().expect("secret");
+        assert_eq!(secret.expose_secret(), "s3cr3t-value");
+        assert!(!format!("{settings:?}").contains("s3cr3t"));
+    }
+
+    #[test]
+    fn passwords_are_redacted_from_urls() {
+        assert_eq!(
+            redact_url("postgres://herald:hunter2@db:5432/herald"),
+            "postgres://herald:***@db:5432/herald"
+        );
+        assert_eq!(redact_url("sqlite://herald.db"), "sqlite://herald.db");
+    }
+}

@@ -1,0 +1,141 @@
+//! The incident domain: what herald knows about one vulnerability and what happened to it.
+//! Pure code: no I/O, no clock; callers pass the time in.
+
+mod advisory;
+mod severity;
+
+pub use advisory::{
+    AdvisoryAction, AdvisoryEvent, AdvisorySnapshot, AffectedPackage, Credit, CvssInput, Cwe,
+    Outcome, apply_advisory,
+};
+pub use severity::{
+    CvssAssessment, CvssScore, CvssSlot, Severity, SeveritySource, decide_severity,
+};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// The response phases of the plan herald follows, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    Awareness,
+    Assessment,
+    Containment,
+    Remediation,
+    Disclosure,
+    Recovery,
+    Closed,
+}
+
+impl Phase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Awareness => "awareness",
+            Phase::Assessment => "assessment",
+            Phase::Containment => "containment",
+            Phase::Remediation => "remediation",
+            Phase::Disclosure => "disclosure",
+            Phase::Recovery => "recovery",
+            Phase::Closed => "closed",
+        }
+    }
+}
+
+impl fmt::Display for Phase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One incident per (repository, GHSA id).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Incident {
+    pub repository: String,
+    pub ghsa_id: String,
+    pub cve_id: Option<String>,
+    pub summary: String,
+    pub description: String,
+    pub severity: Severity,
+    pub severity_source: SeveritySource,
+    /// GitHub's own severity word, kept as given.
+    pub advisory_severity: Option<String>,
+    pub cvss_v3: Option<CvssAssessment>,
+    pub cvss_v4: Option<CvssAssessment>,
+    pub cwes: Vec<Cwe>,
+    pub packages: Vec<AffectedPackage>,
+    pub credits: Vec<Credit>,
+    /// The advisory's state on GitHub: triage, draft, published, closed, withdrawn.
+    pub advisory_state: String,
+    pub advisory_url: Option<String>,
+    pub phase: Phase,
+    /// When the advisory was created on GitHub (the report).
+    pub reported_at: Option<DateTime<Utc>>,
+    /// When herald first heard of it: the SLA clock starts here.
+    pub learned_at: DateTime<Utc>,
+    pub published_at: Option<DateTime<Utc>>,
+    /// The advisory's own `updated_at`: older snapshots never overwrite newer ones.
+    pub advisory_updated_at: Option<DateTime<Utc>>,
+}
+
+/// What kind of thing a timeline entry records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimelineKind {
+    Reported,
+    Opened,
+    Updated,
+    Published,
+    PhaseChanged,
+    SeverityChanged,
+    CvssMismatch,
+    CvssUnusable,
+    StaleIgnored,
+}
+
+impl TimelineKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TimelineKind::Reported => "reported",
+            TimelineKind::Opened => "opened",
+            TimelineKind::Updated => "updated",
+            TimelineKind::Published => "published",
+            TimelineKind::PhaseChanged => "phase_changed",
+            TimelineKind::SeverityChanged => "severity_changed",
+            TimelineKind::CvssMismatch => "cvss_mismatch",
+            TimelineKind::CvssUnusable => "cvss_unusable",
+            TimelineKind::StaleIgnored => "stale_ignored",
+        }
+    }
+}
+
+impl std::str::FromStr for TimelineKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [
+            TimelineKind::Reported,
+            TimelineKind::Opened,
+            TimelineKind::Updated,
+            TimelineKind::Published,
+            TimelineKind::PhaseChanged,
+            TimelineKind::SeverityChanged,
+            TimelineKind::CvssMismatch,
+            TimelineKind::CvssUnusable,
+            TimelineKind::StaleIgnored,
+        ]
+        .into_iter()
+        .find(|kind| kind.as_str() == s)
+        .ok_or_else(|| format!("unknown timeline kind {s:?}"))
+    }
+}
+
+/// One line of an incident's history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimelineEntry {
+    pub at: DateTime<Utc>,
+    pub actor: Option<String>,
+    pub kind: TimelineKind,
+    pub detail: String,
+}

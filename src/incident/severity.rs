@@ -1,0 +1,293 @@
+//! Severity words and CVSS scoring.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// The severity scale of the response plan (and of CVSS's qualitative rating).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Unknown,
+    None,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Unknown => "unknown",
+            Severity::None => "none",
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+
+    /// GitHub's advisory severity words; GitHub says "moderate" where CVSS says "medium".
+    pub fn from_advisory_word(word: &str) -> Option<Severity> {
+        match word.trim().to_ascii_lowercase().as_str() {
+            "critical" => Some(Severity::Critical),
+            "high" => Some(Severity::High),
+            "moderate" | "medium" => Some(Severity::Medium),
+            "low" => Some(Severity::Low),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl From<cvss::Severity> for Severity {
+    fn from(value: cvss::Severity) -> Self {
+        match value {
+            cvss::Severity::None => Severity::None,
+            cvss::Severity::Low => Severity::Low,
+            cvss::Severity::Medium => Severity::Medium,
+            cvss::Severity::High => Severity::High,
+            cvss::Severity::Critical => Severity::Critical,
+        }
+    }
+}
+
+/// Which CVSS generation a slot of the advisory holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CvssSlot {
+    #[serde(rename = "3.x")]
+    V3,
+    #[serde(rename = "4.0")]
+    V4,
+}
+
+/// What herald made of one CVSS vector.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum CvssScore {
+    /// The vector parsed and was scored by the `cvss` crate.
+    Scored {
+        version: String,
+        score: f64,
+        severity: Severity,
+    },
+    /// The advisory carries a CVSS entry whose vector is empty.
+    Empty,
+    /// The vector could not be parsed, or belongs to another CVSS generation.
+    Malformed { error: String },
+}
+
+/// A CVSS vector as the advisory gave it, with herald's own computation beside the stated score.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CvssAssessment {
+    pub vector: String,
+    /// The score the payload itself stated, kept as given.
+    pub stated_score: Option<f64>,
+    pub computed: CvssScore,
+}
+
+/// Scores differing by less than this are the same score written with other rounding.
+const SCORE_TOLERANCE: f64 = 0.05;
+
+impl CvssAssessment {
+    /// Parses and scores `vector`; never fails: an unusable vector is recorded as such.
+    pub fn assess(slot: CvssSlot, vector: &str, stated_score: Option<f64>) -> CvssAssessment {
+        let trimmed = vector.trim();
+        let computed = if trimmed.is_empty() {
+            CvssScore::Empty
+        } else {
+            score_vector(slot, trimmed)
+        };
+        CvssAssessment {
+            vector: trimmed.to_owned(),
+            stated_score,
+            computed,
+        }
+    }
+
+    pub fn computed_score(&self) -> Option<f64> {
+        match self.computed {
+            CvssScore::Scored { score, .. } => Some(score),
+            _ => None,
+        }
+    }
+
+    pub fn computed_severity(&self) -> Option<Severity> {
+        match self.computed {
+            CvssScore::Scored { severity, .. } => Some(severity),
+            _ => None,
+        }
+    }
+
+    /// The stated and computed scores, when both exist and disagree.
+    pub fn mismatch(&self) -> Option<(f64, f64)> {
+        let stated = self.stated_score?;
+        let computed = self.computed_score()?;
+        ((stated - computed).abs() >= SCORE_TOLERANCE).then_some((stated, computed))
+    }
+}
+
+fn score_vector(slot: CvssSlot, vector: &str) -> CvssScore {
+    let parsed = match cvss::Cvss::from_str(vector) {
+        Ok(parsed) => parsed,
+        Err(error) => {
+            return CvssScore::Malformed {
+                error: error.to_string(),
+            };
+        }
+    };
+    let version = match (&parsed, slot) {
+        (cvss::Cvss::CvssV30(_), CvssSlot::V3) => "3.0",
+        (cvss::Cvss::CvssV31(_), CvssSlot::V3) => "3.1",
+        (cvss::Cvss::CvssV40(_), CvssSlot::V4) => "4.0",
+        _ => {
+            return CvssScore::Malformed {
+                error: format!(
+                    "a CVSS {} slot holds a vector of another CVSS version",
+                    match slot {
+                        CvssSlot::V3 => "3.x",
+                        CvssSlot::V4 => "4.0",
+                    }
+                ),
+            };
+        }
+    };
+    CvssScore::Scored {
+        version: version.to_owned(),
+        score: parsed.score(),
+        severity: parsed.severity().into(),
+    }
+}
+
+/// Where the incident's severity came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SeveritySource {
+    Cvss4,
+    Cvss3,
+    Advisory,
+    Unknown,
+}
+
+impl fmt::Display for SeveritySource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SeveritySource::Cvss4 => "computed from CVSS 4.0",
+            SeveritySource::Cvss3 => "computed from CVSS 3.x",
+            SeveritySource::Advisory => "as stated by the advisory",
+            SeveritySource::Unknown => "not known yet",
+        })
+    }
+}
+
+/// The qualitative rating of a valid CVSS vector decides (4.0 before 3.x, being the newer
+/// standard); without one, the advisory's own word stands.
+pub fn decide_severity(
+    cvss_v4: Option<&CvssAssessment>,
+    cvss_v3: Option<&CvssAssessment>,
+    advisory_word: Option<&str>,
+) -> (Severity, SeveritySource) {
+    if let Some(severity) = cvss_v4.and_then(CvssAssessment::computed_severity) {
+        return (severity, SeveritySource::Cvss4);
+    }
+    if let Some(severity) = cvss_v3.and_then(CvssAssessment::computed_severity) {
+        return (severity, SeveritySource::Cvss3);
+    }
+    match advisory_word.and_then(Severity::from_advisory_word) {
+        Some(severity) => (severity, SeveritySource::Advisory),
+        None => (Severity::Unknown, SeveritySource::Unknown),
+    }
+}
+
+impl FromStr for Severity {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "unknown" => Ok(Severity::Unknown),
+            "none" => Ok(Severity::None),
+            other => Severity::from_advisory_word(other)
+                .ok_or_else(|| format!("unknown severity {other:?}")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scores_cvss_31_and_40_vectors() {
+        let v3 = CvssAssessment::assess(
+            CvssSlot::V3,
+            "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
+            Some(9.8),
+        );
+        assert_eq!(v3.computed_score(), Some(9.8));
+        assert_eq!(v3.computed_severity(), Some(Severity::Critical));
+        assert_eq!(v3.mismatch(), None);
+
+        let v4 = CvssAssessment::assess(
+            CvssSlot::V4,
+            "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N",
+            Some(9.3),
+        );
+        assert_eq!(v4.computed_score(), Some(9.3));
+        assert_eq!(v4.mismatch(), None);
+    }
+
+    #[test]
+    fn a_wrong_stated_score_is_a_recorded_mismatch() {
+        let v3 = CvssAssessment::assess(
+            CvssSlot::V3,
+            "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
+            Some(5.0),
+        );
+        assert_eq!(v3.mismatch(), Some((5.0, 9.8)));
+    }
+
+    #[test]
+    fn empty_and_malformed_vectors_are_recorded_not_fatal() {
+        let empty = CvssAssessment::assess(CvssSlot::V3, "  ", Some(7.5));
+        assert_eq!(empty.computed, CvssScore::Empty);
+        assert_eq!(empty.mismatch(), None);
+
+        let garbage = CvssAssessment::assess(CvssSlot::V3, "CVSS:3.1/AV:X", None);
+        assert!(matches!(garbage.computed, CvssScore::Malformed { .. }));
+
+        let wrong_slot = CvssAssessment::assess(
+            CvssSlot::V3,
+            "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N",
+            None,
+        );
+        assert!(matches!(wrong_slot.computed, CvssScore::Malformed { .. }));
+    }
+
+    #[test]
+    fn severity_prefers_cvss4_then_cvss3_then_the_advisory_word() {
+        let v3 = CvssAssessment::assess(
+            CvssSlot::V3,
+            "CVSS:3.1/AV:N/AC:H/PR:H/UI:R/S:U/C:L/I:N/A:N",
+            None,
+        );
+        let bad_v4 = CvssAssessment::assess(CvssSlot::V4, "nonsense", None);
+        assert_eq!(
+            decide_severity(Some(&bad_v4), Some(&v3), Some("critical")),
+            (Severity::Low, SeveritySource::Cvss3)
+        );
+        assert_eq!(
+            decide_severity(Some(&bad_v4), None, Some("moderate")),
+            (Severity::Medium, SeveritySource::Advisory)
+        );
+        assert_eq!(
+            decide_severity(None, None, Some("bogus")),
+            (Severity::Unknown, SeveritySource::Unknown)
+        );
+    }
+}

@@ -1,0 +1,464 @@
+//! Typed GitHub webhook payloads: only the fields herald reads, following GitHub's
+//! documented shapes. Fields GitHub may send as `null` are `Option`s.
+
+use crate::incident::{AdvisorySnapshot, AffectedPackage, Credit, CvssInput, Cwe};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde::de::IgnoredAny;
+
+/// The `X-GitHub-Event` names herald handles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    Ping,
+    RepositoryAdvisory,
+    SecurityAdvisory,
+    Issues,
+    IssueComment,
+    PullRequest,
+    Installation,
+    InstallationRepositories,
+}
+
+impl EventKind {
+    pub const ALL: [EventKind; 8] = [
+        EventKind::Ping,
+        EventKind::RepositoryAdvisory,
+        EventKind::SecurityAdvisory,
+        EventKind::Issues,
+        EventKind::IssueComment,
+        EventKind::PullRequest,
+        EventKind::Installation,
+        EventKind::InstallationRepositories,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Ping => "ping",
+            EventKind::RepositoryAdvisory => "repository_advisory",
+            EventKind::SecurityAdvisory => "security_advisory",
+            EventKind::Issues => "issues",
+            EventKind::IssueComment => "issue_comment",
+            EventKind::PullRequest => "pull_request",
+            EventKind::Installation => "installation",
+            EventKind::InstallationRepositories => "installation_repositories",
+        }
+    }
+
+    /// `None` for an event herald does not handle.
+    pub fn from_name(name: &str) -> Option<EventKind> {
+        EventKind::ALL
+            .into_iter()
+            .find(|kind| kind.as_str() == name)
+    }
+}
+
+/// Why a body is not a usable payload.
+#[derive(Debug, thiserror::Error)]
+pub enum PayloadError {
+    #[error("malformed JSON: {0}")]
+    Malformed(serde_json::Error),
+    #[error("the {event} payload does not have GitHub's shape: {source}")]
+    Shape {
+        event: &'static str,
+        source: serde_json::Error,
+    },
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct User {
+    pub login: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Repository {
+    pub full_name: String,
+    #[serde(default)]
+    pub private: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct InstallationRef {
+    pub id: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Identifier {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Cvss {
+    pub vector_string: Option<String>,
+    pub score: Option<f64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct CvssSeverities {
+    pub cvss_v3: Option<Cvss>,
+    pub cvss_v4: Option<Cvss>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct CweEntry {
+    pub cwe_id: String,
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Package {
+    pub ecosystem: Option<String>,
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Vulnerability {
+    pub package: Option<Package>,
+    pub vulnerable_version_range: Option<String>,
+    pub patched_versions: Option<String>,
+    #[serde(default)]
+    pub vulnerable_functions: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct CreditEntry {
+    pub login: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct CreditDetailed {
+    pub user: User,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub state: Option<String>,
+}
+
+/// A repository security advisory, as in the `repository_advisory` event and the REST API.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RepositoryAdvisory {
+    pub ghsa_id: String,
+    pub cve_id: Option<String>,
+    pub html_url: Option<String>,
+    pub summary: String,
+    pub description: Option<String>,
+    pub severity: Option<String>,
+    #[serde(default)]
+    pub identifiers: Vec<Identifier>,
+    pub state: String,
+    pub created_at: Option<DateTime<Utc>>,
+    pub updated_at: Option<DateTime<Utc>>,
+    pub published_at: Option<DateTime<Utc>>,
+    pub vulnerabilities: Option<Vec<Vulnerability>>,
+    pub cvss: Option<Cvss>,
+    pub cvss_severities: Option<CvssSeverities>,
+    pub cwes: Option<Vec<CweEntry>>,
+    pub credits: Option<Vec<CreditEntry>>,
+    pub credits_detailed: Option<Vec<CreditDetailed>>,
+}
+
+fn cvss_input(cvss: &Cvss) -> CvssInput {
+    CvssInput {
+        vector: cvss.vector_string.clone(),
+        score: cvss.score,
+    }
+}
+
+impl RepositoryAdvisory {
+    /// The CVE id, from `cve_id` or else from the identifiers list.
+    pub fn cve(&self) -> Option<String> {
+        self.cve_id.clone().or_else(|| {
+            self.identifiers
+                .iter()
+                .find(|identifier| identifier.kind.eq_ignore_ascii_case("CVE"))
+                .map(|identifier| identifier.value.clone())
+        })
+    }
+
+    pub fn snapshot(&self) -> AdvisorySnapshot {
+        let severities = self.cvss_severities.as_ref();
+        // `cvss` is the older, v3-only field; `cvss_severities` supersedes it where present.
+        let cvss_v3 = severities
+            .and_then(|s| s.cvss_v3.as_ref())
+            .or(self.cvss.as_ref())
+            .map(cvss_input);
+        let cvss_v4 = severities.and_then(|s| s.cvss_v4.as_ref()).map(cvss_input);
+        let credits = match (&self.credits_detailed, &self.credits) {
+            (Some(detailed), _) => detailed
+                .iter()
+                .map(|credit| Credit {
+                    login: credit.user.login.clone(),
+                    kind: credit.kind.clone(),
+                    state: credit.state.clone(),
+                })
+                .collect(),
+            (None, Some(plain)) => plain
+                .iter()
+                .map(|credit| Credit {
+                    login: credit.login.clone(),
+                    kind: credit.kind.clone(),
+                    state: None,
+                })
+                .collect(),
+            (None, None) => Vec::new(),
+        };
+        AdvisorySnapshot {
+            ghsa_id: self.ghsa_id.clone(),
+            cve_id: self.cve(),
+            summary: self.summary.clone(),
+            description: self.description.clone().unwrap_or_default(),
+            severity: self.severity.clone(),
+            state: self.state.clone(),
+            html_url: self.html_url.clone(),
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            published_at: self.published_at,
+            cvss_v3,
+            cvss_v4,
+            cwes: self
+                .cwes
+                .iter()
+                .flatten()
+                .map(|cwe| Cwe {
+                    id: cwe.cwe_id.clone(),
+                    name: cwe.name.clone(),
+                })
+                .collect(),
+            packages: self
+                .vulnerabilities
+                .iter()
+                .flatten()
+                .map(|vulnerability| AffectedPackage {
+                    ecosystem: vulnerability
+                        .package
+                        .as_ref()
+                        .and_then(|p| p.ecosystem.clone()),
+                    name: vulnerability.package.as_ref().and_then(|p| p.name.clone()),
+                    vulnerable_version_range: vulnerability.vulnerable_version_range.clone(),
+                    patched_versions: vulnerability.patched_versions.clone(),
+                    vulnerable_functions: vulnerability
+                        .vulnerable_functions
+                        .clone()
+                        .unwrap_or_default(),
+                })
+                .collect(),
+            credits,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct RepositoryAdvisoryEvent {
+    pub action: String,
+    pub repository_advisory: RepositoryAdvisory,
+    pub repository: Repository,
+    pub sender: Option<User>,
+    pub installation: Option<InstallationRef>,
+}
+
+/// An advisory of the global GitHub Advisory Database.
+#[derive(Debug, Clone, Deserialize)]
+pub struct GlobalAdvisory {
+    pub ghsa_id: String,
+    pub summary: String,
+    pub severity: Option<String>,
+    #[serde(default)]
+    pub identifiers: Vec<Identifier>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SecurityAdvisoryEvent {
+    pub action: String,
+    pub security_advisory: GlobalAdvisory,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Label {
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Issue {
+    pub number: u64,
+    pub title: String,
+    #[serde(default)]
+    pub labels: Vec<Label>,
+    pub user: Option<User>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct IssuesEvent {
+    pub action: String,
+    pub issue: Issue,
+    pub label: Option<Label>,
+    pub repository: Repository,
+    pub sender: Option<User>,
+    pub installation: Option<InstallationRef>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Comment {
+    pub id: u64,
+    pub body: Option<String>,
+    pub user: Option<User>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct IssueCommentEvent {
+    pub action: String,
+    pub issue: Issue,
+    pub comment: Comment,
+    pub repository: Repository,
+    pub sender: Option<User>,
+    pub installation: Option<InstallationRef>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct PullRequest {
+    pub number: u64,
+    pub state: String,
+    pub merged: Option<bool>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct PullRequestEvent {
+    pub action: String,
+    pub number: u64,
+    pub pull_request: PullRequest,
+    pub repository: Repository,
+    pub installation: Option<InstallationRef>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Account {
+    pub login: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Installation {
+    pub id: u64,
+    pub account: Option<Account>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct InstallationRepository {
+    pub full_name: String,
+    #[serde(default)]
+    pub private: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct InstallationEvent {
+    pub action: String,
+    pub installation: Installation,
+    pub repositories: Option<Vec<InstallationRepository>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct InstallationRepositoriesEvent {
+    pub action: String,
+    pub installation: Installation,
+    #[serde(default)]
+    pub repositories_added: Vec<InstallationRepository>,
+    #[serde(default)]
+    pub repositories_removed: Vec<InstallationRepository>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct PingEvent {
+    pub zen: Option<String>,
+    pub hook_id: Option<u64>,
+}
+
+/// A parsed delivery of an event herald handles.
+#[derive(Debug, Clone)]
+pub enum WebhookEvent {
+    Ping(PingEvent),
+    RepositoryAdvisory(Box<RepositoryAdvisoryEvent>),
+    SecurityAdvisory(SecurityAdvisoryEvent),
+    Issues(Box<IssuesEvent>),
+    IssueComment(Box<IssueCommentEvent>),
+    PullRequest(PullRequestEvent),
+    Installation(InstallationEvent),
+    InstallationRepositories(InstallationRepositoriesEvent),
+}
+
+fn typed<T: for<'de> Deserialize<'de>>(kind: EventKind, body: &[u8]) -> Result<T, PayloadError> {
+    serde_json::from_slice(body).map_err(|error| {
+        if error.is_data() {
+            PayloadError::Shape {
+                event: kind.as_str(),
+                source: error,
+            }
+        } else {
+            PayloadError::Malformed(error)
+        }
+    })
+}
+
+impl WebhookEvent {
+    pub fn parse(kind: EventKind, body: &[u8]) -> Result<WebhookEvent, PayloadError> {
+        Ok(match kind {
+            EventKind::Ping => WebhookEvent::Ping(typed(kind, body)?),
+            EventKind::RepositoryAdvisory => {
+                WebhookEvent::RepositoryAdvisory(Box::new(typed(kind, body)?))
+            }
+            EventKind::SecurityAdvisory => WebhookEvent::SecurityAdvisory(typed(kind, body)?),
+            EventKind::Issues => WebhookEvent::Issues(Box::new(typed(kind, body)?)),
+            EventKind::IssueComment => WebhookEvent::IssueComment(Box::new(typed(kind, body)?)),
+            EventKind::PullRequest => WebhookEvent::PullRequest(typed(kind, body)?),
+            EventKind::Installation => WebhookEvent::Installation(typed(kind, body)?),
+            EventKind::InstallationRepositories => {
+                WebhookEvent::InstallationRepositories(typed(kind, body)?)
+            }
+        })
+    }
+
+    /// Checks that a body of an event herald ignores is at least JSON.
+    pub fn check_json(body: &[u8]) -> Result<(), PayloadError> {
+        serde_json::from_slice::<IgnoredAny>(body)
+            .map(drop)
+            .map_err(PayloadError::Malformed)
+    }
+
+    pub fn action(&self) -> Option<&str> {
+        match self {
+            WebhookEvent::Ping(_) => None,
+            WebhookEvent::RepositoryAdvisory(event) => Some(&event.action),
+            WebhookEvent::SecurityAdvisory(event) => Some(&event.action),
+            WebhookEvent::Issues(event) => Some(&event.action),
+            WebhookEvent::IssueComment(event) => Some(&event.action),
+            WebhookEvent::PullRequest(event) => Some(&event.action),
+            WebhookEvent::Installation(event) => Some(&event.action),
+            WebhookEvent::InstallationRepositories(event) => Some(&event.action),
+        }
+    }
+
+    /// The repository the event is about, `owner/name`.
+    pub fn repository(&self) -> Option<&str> {
+        match self {
+            WebhookEvent::RepositoryAdvisory(event) => Some(&event.repository.full_name),
+            WebhookEvent::Issues(event) => Some(&event.repository.full_name),
+            WebhookEvent::IssueComment(event) => Some(&event.repository.full_name),
+            WebhookEvent::PullRequest(event) => Some(&event.repository.full_name),
+            WebhookEvent::Ping(_)
+            | WebhookEvent::SecurityAdvisory(_)
+            | WebhookEvent::Installation(_)
+            | WebhookEvent::InstallationRepositories(_) => None,
+        }
+    }
+
+    pub fn installation_id(&self) -> Option<u64> {
+        match self {
+            WebhookEvent::RepositoryAdvisory(event) => event.installation.as_ref().map(|i| i.id),
+            WebhookEvent::Issues(event) => event.installation.as_ref().map(|i| i.id),
+            WebhookEvent::IssueComment(event) => event.installation.as_ref().map(|i| i.id),
+            WebhookEvent::PullRequest(event) => event.installation.as_ref().map(|i| i.id),
+            WebhookEvent::Installation(event) => Some(event.installation.id),
+            WebhookEvent::InstallationRepositories(event) => Some(event.installation.id),
+            WebhookEvent::Ping(_) | WebhookEvent::SecurityAdvisory(_) => None,
+        }
+    }
+}

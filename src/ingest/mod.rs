@@ -1,0 +1,124 @@
+//! Ingest: a verified webhook body becomes a stored delivery with its processing job.
+//! Concurrent deliveries are committed together, one fsync for many.
+
+pub mod events;
+pub mod signature;
+
+use crate::store::{Admission, NewDelivery, Store};
+use chrono::Utc;
+use events::{EventKind, PayloadError, WebhookEvent};
+use std::sync::Arc;
+use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+/// The most deliveries committed in one transaction.
+const MAX_BATCH: usize = 512;
+
+/// What herald did with a delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Receipt {
+    /// A `ping`: nothing to store.
+    Pong,
+    /// An event herald does not handle: nothing stored.
+    Ignored,
+    /// Stored and queued for processing.
+    Accepted,
+    /// Seen before under the same delivery id: nothing stored, nothing queued.
+    Duplicate,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReceiveError {
+    #[error(transparent)]
+    Payload(#[from] PayloadError),
+    #[error("the delivery could not be stored: {0}")]
+    Store(String),
+    #[error("herald is shutting down")]
+    Closed,
+}
+
+struct Request {
+    delivery: NewDelivery,
+    reply: oneshot::Sender<Result<Admission, String>>,
+}
+
+/// Hands deliveries to the single writer task that batches them into commits.
+#[derive(Clone)]
+pub struct Ingestor {
+    requests: mpsc::Sender<Request>,
+}
+
+impl Ingestor {
+    /// Starts the writer; `stored` is notified after every commit that queued work.
+    pub fn start(store: Store, stored: Arc<Notify>) -> (Ingestor, JoinHandle<()>) {
+        let (requests, receiver) = mpsc::channel(4 * MAX_BATCH);
+        let writer = tokio::spawn(write_batches(store, receiver, stored));
+        (Ingestor { requests }, writer)
+    }
+
+    /// Parses, checks and stores one delivery; returns once it is committed.
+    pub async fn receive(
+        &self,
+        delivery_id: &str,
+        event_name: &str,
+        body: &[u8],
+    ) -> Result<Receipt, ReceiveError> {
+        let Some(kind) = EventKind::from_name(event_name) else {
+            WebhookEvent::check_json(body)?;
+            return Ok(Receipt::Ignored);
+        };
+        let event = WebhookEvent::parse(kind, body)?;
+        if kind == EventKind::Ping {
+            return Ok(Receipt::Pong);
+        }
+        // Parsing succeeded, so the body is UTF-8 JSON.
+        let payload = String::from_utf8(body.to_vec())
+            .map_err(|error| PayloadError::Malformed(serde::de::Error::custom(error)))?;
+        let delivery = NewDelivery {
+            delivery_id: delivery_id.to_owned(),
+            event: kind.as_str().to_owned(),
+            action: event.action().map(str::to_owned),
+            repository: event.repository().map(str::to_owned),
+            installation_id: event.installation_id(),
+            payload,
+            received_at: Utc::now(),
+        };
+        let (reply, answer) = oneshot::channel();
+        self.requests
+            .send(Request { delivery, reply })
+            .await
+            .map_err(|_| ReceiveError::Closed)?;
+        match answer.await.map_err(|_| ReceiveError::Closed)? {
+            Ok(Admission::Accepted) => Ok(Receipt::Accepted),
+            Ok(Admission::Duplicate) => Ok(Receipt::Duplicate),
+            Err(error) => Err(ReceiveError::Store(error)),
+        }
+    }
+}
+
+async fn write_batches(store: Store, mut receiver: mpsc::Receiver<Request>, stored: Arc<Notify>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while receiver.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let (deliveries, replies): (Vec<_>, Vec<_>) = batch
+            .drain(..)
+            .map(|request| (request.delivery, request.reply))
+            .unzip();
+        match store.admit(&deliveries).await {
+            Ok(admissions) => {
+                if admissions.contains(&Admission::Accepted) {
+                    stored.notify_one();
+                }
+                for (reply, admission) in replies.into_iter().zip(admissions) {
+                    // A caller that went away (client hung up) still has its delivery stored.
+                    let _ = reply.send(Ok(admission));
+                }
+            }
+            Err(error) => {
+                tracing::error!(%error, deliveries = deliveries.len(), "storing deliveries failed");
+                for reply in replies {
+                    let _ = reply.send(Err(error.to_string()));
+                }
+            }
+        }
+    }
+}

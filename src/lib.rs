@@ -1,0 +1,14 @@
+//! herald: security incident response for open-source projects, as a GitHub App.
+//!
+//! Data flows one way: ingest → incident → drafts → outbox → channels.
+
+pub mod cli;
+pub mod config;
+pub mod incident;
+pub mod ingest;
+pub mod outbox;
+pub mod pipeline;
+pub mod report;
+pub mod server;
+pub mod store;
+pub mod webhook;

@@ -1,0 +1,132 @@
+//! Turns one stored delivery into domain changes, in one transaction with the completion
+//! of its job, so a crash at any point leaves either nothing or everything done.
+
+use crate::incident::{AdvisoryAction, AdvisoryEvent, TimelineEntry, apply_advisory};
+use crate::ingest::events::{EventKind, PayloadError, RepositoryAdvisoryEvent, WebhookEvent};
+use crate::store::{Store, StoreError, StoredDelivery, Work};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProcessError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("delivery {0} is not in the store")]
+    MissingDelivery(String),
+    #[error("stored delivery has an event herald cannot process: {0}")]
+    UnknownEvent(String),
+    #[error(transparent)]
+    Payload(#[from] PayloadError),
+}
+
+/// What processing a delivery changed about an incident.
+#[derive(Debug, Clone)]
+pub struct IncidentChange {
+    pub repository: String,
+    pub ghsa_id: String,
+    pub created: bool,
+    pub timeline: Vec<TimelineEntry>,
+}
+
+/// What herald did with one delivery.
+#[derive(Debug, Clone)]
+pub struct Processed {
+    pub delivery_id: String,
+    pub event: String,
+    pub action: Option<String>,
+    pub note: String,
+    pub incident: Option<IncidentChange>,
+}
+
+/// Processes the delivery of job `job_id`. `Ok(None)`: the job was already done elsewhere.
+pub async fn process_delivery(
+    store: &Store,
+    job_id: i64,
+    delivery_id: &str,
+) -> Result<Option<Processed>, ProcessError> {
+    let mut work = store.begin().await?;
+    let delivery = work
+        .load_delivery(delivery_id)
+        .await?
+        .ok_or_else(|| ProcessError::MissingDelivery(delivery_id.to_owned()))?;
+    let kind = EventKind::from_name(&delivery.event)
+        .ok_or_else(|| ProcessError::UnknownEvent(delivery.event.clone()))?;
+    let event = WebhookEvent::parse(kind, delivery.payload.as_bytes())?;
+    let action = event.action().map(str::to_owned);
+    let (note, incident) = match event {
+        WebhookEvent::RepositoryAdvisory(advisory) => {
+            advisory_delivery(&mut work, &delivery, &advisory).await?
+        }
+        WebhookEvent::SecurityAdvisory(global) => (
+            format!(
+                "global advisory {} noted; incidents are opened from repository advisories",
+                global.security_advisory.ghsa_id
+            ),
+            None,
+        ),
+        _ => (
+            format!("{} event recorded; no incident change", kind.as_str()),
+            None,
+        ),
+    };
+    if !work.complete_job(job_id).await? {
+        return Ok(None);
+    }
+    work.commit().await?;
+    Ok(Some(Processed {
+        delivery_id: delivery.delivery_id,
+        event: delivery.event,
+        action,
+        note,
+        incident,
+    }))
+}
+
+async fn advisory_delivery(
+    work: &mut Work,
+    delivery: &StoredDelivery,
+    payload: &RepositoryAdvisoryEvent,
+) -> Result<(String, Option<IncidentChange>), ProcessError> {
+    let action = match payload.action.as_str() {
+        "reported" => AdvisoryAction::Reported,
+        "published" => AdvisoryAction::Published,
+        other => {
+            return Ok((
+                format!("repository_advisory action {other:?} is not one herald acts on"),
+                None,
+            ));
+        }
+    };
+    let event = AdvisoryEvent {
+        action,
+        repository: payload.repository.full_name.clone(),
+        advisory: payload.repository_advisory.snapshot(),
+        actor: payload.sender.as_ref().map(|sender| sender.login.clone()),
+        received_at: delivery.received_at,
+    };
+    let current = work
+        .find_incident(&event.repository, &event.advisory.ghsa_id)
+        .await?;
+    let outcome = apply_advisory(current.map(|row| row.incident), &event);
+    let incident_id = work
+        .save_incident(&outcome.incident, delivery.received_at)
+        .await?;
+    work.append_timeline(incident_id, &outcome.timeline, Some(&delivery.delivery_id))
+        .await?;
+    let incident = &outcome.incident;
+    let note = format!(
+        "{} incident {} in {}: severity {}, phase {}",
+        if outcome.created { "opened" } else { "updated" },
+        incident.ghsa_id,
+        incident.repository,
+        incident.severity,
+        incident.phase,
+    );
+    Ok((
+        note,
+        Some(IncidentChange {
+            repository: incident.repository.clone(),
+            ghsa_id: incident.ghsa_id.clone(),
+            created: outcome.created,
+            timeline: outcome.timeline,
+        }),
+    ))
+}

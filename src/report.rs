@@ -1,0 +1,298 @@
+//! Terminal output for the CLI. Advisory text is untrusted: control characters (terminal
+//! escape sequences among them) are shown escaped, never sent to the terminal raw.
+
+use crate::incident::{CvssAssessment, CvssScore, Incident, TimelineEntry};
+use crate::pipeline::Processed;
+use crate::store::{IncidentRow, StoredTimelineEntry};
+use chrono::{DateTime, SecondsFormat, Utc};
+use std::fmt::Write;
+
+/// One line of untrusted text, safe for a terminal.
+pub fn safe_line(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+fn time(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+fn time_or_dash(at: Option<DateTime<Utc>>) -> String {
+    at.map(time).unwrap_or_else(|| "-".to_owned())
+}
+
+fn truncate(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        text.to_owned()
+    } else {
+        let mut cut: String = text.chars().take(width.saturating_sub(1)).collect();
+        cut.push('…');
+        cut
+    }
+}
+
+fn cvss_score_text(assessment: Option<&CvssAssessment>) -> String {
+    match assessment.map(|a| &a.computed) {
+        None => "-".to_owned(),
+        Some(CvssScore::Scored { score, .. }) => format!("{score:.1}"),
+        Some(CvssScore::Empty) => "empty".to_owned(),
+        Some(CvssScore::Malformed { .. }) => "malformed".to_owned(),
+    }
+}
+
+/// The table of `herald incidents list`.
+pub fn incident_table(rows: &[IncidentRow]) -> String {
+    if rows.is_empty() {
+        return "no incidents yet\n".to_owned();
+    }
+    let header = [
+        "GHSA ID",
+        "REPOSITORY",
+        "SEVERITY",
+        "CVSS3",
+        "CVSS4",
+        "PHASE",
+        "UPDATED",
+        "SUMMARY",
+    ];
+    let lines: Vec<[String; 8]> = rows
+        .iter()
+        .map(|row| {
+            let incident = &row.incident;
+            [
+                safe_line(&incident.ghsa_id),
+                safe_line(&incident.repository),
+                incident.severity.to_string(),
+                cvss_score_text(incident.cvss_v3.as_ref()),
+                cvss_score_text(incident.cvss_v4.as_ref()),
+                incident.phase.to_string(),
+                time(row.updated_at),
+                truncate(&safe_line(&incident.summary), 60),
+            ]
+        })
+        .collect();
+    let mut widths = header.map(str::len);
+    for line in &lines {
+        for (width, cell) in widths.iter_mut().zip(line) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let mut put = |cells: &[&str]| {
+        let mut line = String::new();
+        for (index, cell) in cells.iter().enumerate() {
+            if index + 1 == cells.len() {
+                line.push_str(cell);
+            } else {
+                let pad = widths[index] - cell.chars().count();
+                let _ = write!(line, "{cell}{}  ", " ".repeat(pad));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    };
+    put(&header);
+    for line in &lines {
+        put(&line.iter().map(String::as_str).collect::<Vec<_>>());
+    }
+    out
+}
+
+fn cvss_detail(label: &str, assessment: Option<&CvssAssessment>, out: &mut String) {
+    let Some(assessment) = assessment else {
+        let _ = writeln!(out, "{label:<13}-");
+        return;
+    };
+    let stated = assessment
+        .stated_score
+        .map(|score| format!("{score:.1}"))
+        .unwrap_or_else(|| "none".to_owned());
+    let vector = safe_line(&assessment.vector);
+    let computed = match &assessment.computed {
+        CvssScore::Scored {
+            version,
+            score,
+            severity,
+        } => format!("{score:.1} {severity} (CVSS {version}, computed)"),
+        CvssScore::Empty => "empty vector".to_owned(),
+        CvssScore::Malformed { error } => format!("malformed vector: {}", safe_line(error)),
+    };
+    let mismatch = match assessment.mismatch() {
+        Some(_) => "  MISMATCH",
+        None => "",
+    };
+    let _ = writeln!(
+        out,
+        "{label:<13}{computed}; advisory states {stated}{mismatch}\n{:<13}{vector}",
+        ""
+    );
+}
+
+/// One timeline line.
+pub fn timeline_line(entry: &TimelineEntry) -> String {
+    let actor = entry
+        .actor
+        .as_deref()
+        .map(|actor| format!(" (by {})", safe_line(actor)))
+        .unwrap_or_default();
+    format!(
+        "{}  {:<16} {}{actor}",
+        time(entry.at),
+        entry.kind.as_str(),
+        safe_line(&entry.detail)
+    )
+}
+
+/// The text of `herald incidents show`.
+pub fn incident_detail(incident: &Incident, timeline: &[StoredTimelineEntry]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{}  {}",
+        safe_line(&incident.ghsa_id),
+        safe_line(&incident.repository)
+    );
+    let field = |out: &mut String, label: &str, value: &str| {
+        let _ = writeln!(out, "{label:<13}{value}");
+    };
+    field(&mut out, "Summary:", &safe_line(&incident.summary));
+    field(
+        &mut out,
+        "CVE:",
+        &incident
+            .cve_id
+            .as_deref()
+            .map(safe_line)
+            .unwrap_or_else(|| "-".into()),
+    );
+    let advisory_word = incident
+        .advisory_severity
+        .as_deref()
+        .map(|word| format!("; the advisory says {}", safe_line(word)))
+        .unwrap_or_default();
+    field(
+        &mut out,
+        "Severity:",
+        &format!(
+            "{} ({}){advisory_word}",
+            incident.severity, incident.severity_source
+        ),
+    );
+    cvss_detail("CVSS 3.x:", incident.cvss_v3.as_ref(), &mut out);
+    cvss_detail("CVSS 4.0:", incident.cvss_v4.as_ref(), &mut out);
+    let cwes: Vec<String> = incident
+        .cwes
+        .iter()
+        .map(|cwe| match &cwe.name {
+            Some(name) => format!("{} {}", safe_line(&cwe.id), safe_line(name)),
+            None => safe_line(&cwe.id),
+        })
+        .collect();
+    field(
+        &mut out,
+        "CWEs:",
+        &if cwes.is_empty() {
+            "-".into()
+        } else {
+            cwes.join(", ")
+        },
+    );
+    field(&mut out, "Phase:", incident.phase.as_str());
+    field(
+        &mut out,
+        "Advisory:",
+        &format!(
+            "{}  {}",
+            safe_line(&incident.advisory_state),
+            incident
+                .advisory_url
+                .as_deref()
+                .map(safe_line)
+                .unwrap_or_default()
+        ),
+    );
+    field(&mut out, "Reported:", &time_or_dash(incident.reported_at));
+    field(&mut out, "Learned:", &time(incident.learned_at));
+    field(&mut out, "Published:", &time_or_dash(incident.published_at));
+    let _ = writeln!(out, "Affected packages:");
+    if incident.packages.is_empty() {
+        let _ = writeln!(out, "  -");
+    }
+    for package in &incident.packages {
+        let text = |value: &Option<String>| value.as_deref().map(safe_line).unwrap_or("?".into());
+        let _ = writeln!(
+            out,
+            "  {} {}  vulnerable {}  patched {}",
+            text(&package.ecosystem),
+            text(&package.name),
+            text(&package.vulnerable_version_range),
+            text(&package.patched_versions),
+        );
+    }
+    let _ = writeln!(out, "Credits:");
+    if incident.credits.is_empty() {
+        let _ = writeln!(out, "  -");
+    }
+    for credit in &incident.credits {
+        let state = credit
+            .state
+            .as_deref()
+            .map(|state| format!(", {}", safe_line(state)))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "  {} ({}{state})",
+            safe_line(&credit.login),
+            safe_line(&credit.kind)
+        );
+    }
+    let _ = writeln!(out, "Description:");
+    for line in incident.description.lines() {
+        let _ = writeln!(out, "  {}", safe_line(line));
+    }
+    let _ = writeln!(out, "Timeline:");
+    for stored in timeline {
+        let _ = writeln!(out, "  {}", timeline_line(&stored.entry));
+    }
+    out
+}
+
+/// What `herald dry-run` says about one processed delivery.
+pub fn processed_summary(processed: &Processed) -> String {
+    let mut out = format!(
+        "processed {} {}{}: {}\n",
+        processed.delivery_id,
+        processed.event,
+        processed
+            .action
+            .as_deref()
+            .map(|action| format!(".{}", safe_line(action)))
+            .unwrap_or_default(),
+        safe_line(&processed.note)
+    );
+    if let Some(change) = &processed.incident {
+        for entry in &change.timeline {
+            let _ = writeln!(out, "  + {}", timeline_line(entry));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn terminal_escapes_are_shown_not_obeyed() {
+        assert_eq!(safe_line("ok\u{1b}[31mred"), "ok\\u{1b}[31mred");
+        assert_eq!(safe_line("a\r\nb"), "a\\r\\nb");
+        assert_eq!(safe_line("naïve — ok"), "naïve — ok");
+    }
+}

@@ -1,0 +1,95 @@
+//! `herald serve`: the store, the ingest writer, the outbox worker and the HTTP server,
+//! started and stopped together.
+
+use crate::config::{Settings, redact_url};
+use crate::ingest::Ingestor;
+use crate::outbox::Worker;
+use crate::store::Store;
+use crate::webhook::{AppState, router};
+use anyhow::Context;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinHandle;
+
+pub struct Server {
+    pub addr: SocketAddr,
+    shutdown: watch::Sender<bool>,
+    http: JoinHandle<std::io::Result<()>>,
+    writer: JoinHandle<()>,
+    worker: Option<JoinHandle<()>>,
+    store: Store,
+}
+
+impl Server {
+    /// Opens the store, recovers unfinished jobs, and starts listening.
+    pub async fn start(settings: &Settings) -> anyhow::Result<Server> {
+        let secret = settings
+            .webhook_secret
+            .clone()
+            .ok_or(crate::config::ConfigError::MissingWebhookSecret)?;
+        let store = Store::open(&settings.database_url)
+            .await
+            .with_context(|| format!("store {}", redact_url(&settings.database_url)))?;
+        let released = store.release_leases().await?;
+        if released > 0 {
+            tracing::warn!(
+                jobs = released,
+                "recovered jobs left unfinished by a previous run"
+            );
+        }
+        let wake = Arc::new(Notify::new());
+        let (ingestor, writer) = Ingestor::start(store.clone(), wake.clone());
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let worker = settings.worker_enabled.then(|| {
+            let worker = Worker::new(store.clone(), wake.clone(), settings.worker.clone());
+            tokio::spawn(worker.run(shutdown_rx.clone()))
+        });
+        let listener = tokio::net::TcpListener::bind(settings.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", settings.listen))?;
+        let addr = listener.local_addr()?;
+        let app = router(Arc::new(AppState {
+            secret,
+            ingestor,
+            store: store.clone(),
+            max_body_bytes: settings.max_body_bytes,
+        }));
+        let mut http_shutdown = shutdown_rx;
+        let http = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = http_shutdown.wait_for(|stop| *stop).await;
+                })
+                .await
+        });
+        tracing::info!(
+            %addr,
+            store = %redact_url(&settings.database_url),
+            worker = settings.worker_enabled,
+            "herald is listening"
+        );
+        Ok(Server {
+            addr,
+            shutdown,
+            http,
+            writer,
+            worker,
+            store,
+        })
+    }
+
+    /// Stops taking deliveries, lets the in-flight ones commit, stops the worker.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        let _ = self.shutdown.send(true);
+        // The HTTP server owns the ingestor: once it is down, the writer drains and ends.
+        self.http.await??;
+        self.writer.await?;
+        if let Some(worker) = self.worker {
+            worker.await?;
+        }
+        self.store.close().await;
+        tracing::info!("herald stopped");
+        Ok(())
+    }
+}

@@ -1,0 +1,158 @@
+//! Incidents and their timelines.
+
+use super::{Store, StoreError, Work, from_millis, to_millis};
+use crate::incident::{Incident, TimelineEntry};
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+
+#[derive(Debug, Clone)]
+pub struct IncidentRow {
+    pub id: i64,
+    pub incident: Incident,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub struct StoredTimelineEntry {
+    pub entry: TimelineEntry,
+    /// The delivery that caused it, where one did.
+    pub delivery_id: Option<String>,
+}
+
+const INCIDENT_COLUMNS: &str = "id, record, created_at, updated_at";
+
+fn incident_row(row: &SqliteRow) -> Result<IncidentRow, StoreError> {
+    let record: String = row.try_get("record")?;
+    let id: i64 = row.try_get("id")?;
+    let incident = serde_json::from_str(&record)
+        .map_err(|error| StoreError::Corrupt(format!("incident {id}: {error}")))?;
+    Ok(IncidentRow {
+        id,
+        incident,
+        created_at: from_millis(row.try_get("created_at")?)?,
+        updated_at: from_millis(row.try_get("updated_at")?)?,
+    })
+}
+
+impl Work {
+    pub async fn find_incident(
+        &mut self,
+        repository: &str,
+        ghsa_id: &str,
+    ) -> Result<Option<IncidentRow>, StoreError> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE repository = $1 AND ghsa_id = $2"
+        )))
+        .bind(repository)
+        .bind(ghsa_id)
+        .fetch_optional(&mut *self.tx)
+        .await?
+        .as_ref()
+        .map(incident_row)
+        .transpose()
+    }
+
+    /// Inserts or updates the incident (unique per repository and GHSA id); returns its id.
+    pub async fn save_incident(
+        &mut self,
+        incident: &Incident,
+        now: DateTime<Utc>,
+    ) -> Result<i64, StoreError> {
+        let record = serde_json::to_string(incident)
+            .map_err(|error| StoreError::Corrupt(error.to_string()))?;
+        let id = sqlx::query_scalar(
+            "INSERT INTO incidents \
+             (repository, ghsa_id, phase, severity, record, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $6) \
+             ON CONFLICT (repository, ghsa_id) DO UPDATE SET \
+             phase = excluded.phase, severity = excluded.severity, record = excluded.record, \
+             updated_at = excluded.updated_at \
+             RETURNING id",
+        )
+        .bind(&incident.repository)
+        .bind(&incident.ghsa_id)
+        .bind(incident.phase.as_str())
+        .bind(incident.severity.as_str())
+        .bind(record)
+        .bind(to_millis(now))
+        .fetch_one(&mut *self.tx)
+        .await?;
+        Ok(id)
+    }
+
+    pub async fn append_timeline(
+        &mut self,
+        incident_id: i64,
+        entries: &[TimelineEntry],
+        delivery_id: Option<&str>,
+    ) -> Result<(), StoreError> {
+        for entry in entries {
+            sqlx::query(
+                "INSERT INTO timeline (incident_id, at, actor, kind, detail, delivery_id) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(incident_id)
+            .bind(to_millis(entry.at))
+            .bind(&entry.actor)
+            .bind(entry.kind.as_str())
+            .bind(&entry.detail)
+            .bind(delivery_id)
+            .execute(&mut *self.tx)
+            .await?;
+        }
+        Ok(())
+    }
+}
+
+impl Store {
+    /// All incidents, most recently changed first.
+    pub async fn list_incidents(&self) -> Result<Vec<IncidentRow>, StoreError> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {INCIDENT_COLUMNS} FROM incidents ORDER BY updated_at DESC, id DESC"
+        )))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(incident_row)
+        .collect()
+    }
+
+    /// Incidents with this GHSA id (one, unless two repositories share it).
+    pub async fn incidents_by_ghsa(&self, ghsa_id: &str) -> Result<Vec<IncidentRow>, StoreError> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE ghsa_id = $1 ORDER BY repository"
+        )))
+        .bind(ghsa_id)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(incident_row)
+        .collect()
+    }
+
+    pub async fn timeline(&self, incident_id: i64) -> Result<Vec<StoredTimelineEntry>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT at, actor, kind, detail, delivery_id FROM timeline \
+             WHERE incident_id = $1 ORDER BY id",
+        )
+        .bind(incident_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let kind: String = row.try_get("kind")?;
+                Ok(StoredTimelineEntry {
+                    entry: TimelineEntry {
+                        at: from_millis(row.try_get("at")?)?,
+                        actor: row.try_get("actor")?,
+                        kind: kind.parse().map_err(StoreError::Corrupt)?,
+                        detail: row.try_get("detail")?,
+                    },
+                    delivery_id: row.try_get("delivery_id")?,
+                })
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,159 @@
+//! The HTTP face: `POST /webhooks` (verified, stored, then answered), `/healthz`, `/readyz`.
+
+use crate::ingest::signature::{self, SignatureError};
+use crate::ingest::{Ingestor, Receipt, ReceiveError};
+use crate::store::Store;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use secrecy::SecretString;
+use serde_json::json;
+use std::sync::Arc;
+
+pub struct AppState {
+    pub secret: SecretString,
+    pub ingestor: Ingestor,
+    pub store: Store,
+    pub max_body_bytes: usize,
+}
+
+pub fn router(state: Arc<AppState>) -> Router {
+    let max_body_bytes = state.max_body_bytes;
+    Router::new()
+        .route("/webhooks", post(receive))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(ready))
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .with_state(state)
+}
+
+/// A delivery whose signature checked out, with the headers herald relies on.
+pub struct VerifiedDelivery {
+    pub delivery_id: String,
+    pub event: String,
+    pub body: Bytes,
+}
+
+/// Why a delivery was refused before anything was stored.
+#[derive(Debug, thiserror::Error)]
+pub enum Rejection {
+    #[error("the body exceeds the limit of {0} bytes")]
+    TooLarge(usize),
+    #[error("cannot read the body: {0}")]
+    Body(String),
+    #[error(transparent)]
+    Signature(#[from] SignatureError),
+    #[error("the {0} header is missing or not printable ASCII of at most 200 characters")]
+    Header(&'static str),
+    #[error("unsupported content type {0:?}: configure the webhook to send application/json")]
+    ContentType(String),
+}
+
+fn error_body(status: StatusCode, message: String) -> Response {
+    (status, Json(json!({ "error": message }))).into_response()
+}
+
+impl IntoResponse for Rejection {
+    fn into_response(self) -> Response {
+        let status = match &self {
+            Rejection::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Rejection::Body(_) | Rejection::Header(_) => StatusCode::BAD_REQUEST,
+            Rejection::Signature(_) => StatusCode::UNAUTHORIZED,
+            Rejection::ContentType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        };
+        tracing::warn!(status = status.as_u16(), reason = %self, "webhook delivery refused");
+        error_body(status, self.to_string())
+    }
+}
+
+/// Delivery ids and event names become store keys and log fields: keep them tame.
+fn tame_header(headers: &HeaderMap, name: &'static str) -> Result<String, Rejection> {
+    headers
+        .get(name)
+        .and_then(|value| value.to_str().ok())
+        .filter(|value| {
+            !value.is_empty() && value.len() <= 200 && value.bytes().all(|b| b.is_ascii_graphic())
+        })
+        .map(str::to_owned)
+        .ok_or(Rejection::Header(name))
+}
+
+impl FromRequest<Arc<AppState>> for VerifiedDelivery {
+    type Rejection = Rejection;
+
+    async fn from_request(request: Request, state: &Arc<AppState>) -> Result<Self, Rejection> {
+        let headers = request.headers().clone();
+        let body =
+            Bytes::from_request(request, state)
+                .await
+                .map_err(|rejection| match rejection.status() {
+                    StatusCode::PAYLOAD_TOO_LARGE => Rejection::TooLarge(state.max_body_bytes),
+                    _ => Rejection::Body(rejection.body_text()),
+                })?;
+        signature::verify(
+            &state.secret,
+            &body,
+            headers
+                .get("x-hub-signature-256")
+                .map(|value| value.as_bytes()),
+        )?;
+        let event = tame_header(&headers, "x-github-event")?;
+        let delivery_id = tame_header(&headers, "x-github-delivery")?;
+        let content_type = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or("");
+        let essence = content_type.split(';').next().unwrap_or("").trim();
+        if !essence.eq_ignore_ascii_case("application/json") {
+            return Err(Rejection::ContentType(content_type.to_owned()));
+        }
+        Ok(VerifiedDelivery {
+            delivery_id,
+            event,
+            body,
+        })
+    }
+}
+
+async fn receive(State(state): State<Arc<AppState>>, delivery: VerifiedDelivery) -> Response {
+    let VerifiedDelivery {
+        delivery_id,
+        event,
+        body,
+    } = delivery;
+    let result = state.ingestor.receive(&delivery_id, &event, &body).await;
+    let (status, word) = match result {
+        Ok(Receipt::Pong) => (StatusCode::OK, "pong"),
+        Ok(Receipt::Ignored) => (StatusCode::ACCEPTED, "ignored"),
+        Ok(Receipt::Accepted) => (StatusCode::ACCEPTED, "accepted"),
+        Ok(Receipt::Duplicate) => (StatusCode::OK, "duplicate"),
+        Err(ReceiveError::Payload(error)) => {
+            let message = error.to_string();
+            tracing::warn!(delivery = %delivery_id, %event, reason = %message, "webhook payload refused");
+            return error_body(StatusCode::BAD_REQUEST, message);
+        }
+        Err(error @ (ReceiveError::Store(_) | ReceiveError::Closed)) => {
+            tracing::error!(delivery = %delivery_id, %event, %error, "webhook delivery not stored");
+            return error_body(StatusCode::SERVICE_UNAVAILABLE, error.to_string());
+        }
+    };
+    tracing::info!(delivery = %delivery_id, %event, status = status.as_u16(), "webhook delivery {word}");
+    (
+        status,
+        Json(json!({ "status": word, "delivery": delivery_id, "event": event })),
+    )
+        .into_response()
+}
+
+async fn ready(State(state): State<Arc<AppState>>) -> Response {
+    match state.store.ping().await {
+        Ok(()) => (StatusCode::OK, "ready\n").into_response(),
+        Err(error) => error_body(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("store unreachable: {error}"),
+        ),
+    }
+}
