@@ -1,1 +1,363 @@
-fn main() {}
+//! Webhook ingest benchmark: `cargo bench --bench ingest`.
+//!
+//! Starts the release `herald serve` on a loopback port with a fresh SQLite store
+//! (WAL, synchronous=FULL) and its outbox worker, then sends signed ~20 KB
+//! `repository_advisory` deliveries, each with a unique delivery id:
+//!
+//! 1. throughput: CONCURRENCY connections as fast as herald answers, for DURATION;
+//! 2. latency: an open-loop schedule of RATE deliveries/s for DURATION, each latency
+//!    measured from its scheduled send time (so a stall cannot hide queued requests).
+//!
+//! Finally it checks that every delivery answered 202 is in the store.
+//! Settings: HERALD_BENCH_SECONDS (default 10), HERALD_BENCH_CONCURRENCY (64),
+//! HERALD_BENCH_RATE (1000), HERALD_BENCH_PHASES (throughput,latency). The server inherits
+//! the environment, so HERALD_WORKER_ENABLED=false measures ingest alone.
+
+use hdrhistogram::Histogram;
+use herald::ingest::signature;
+use secrecy::SecretString;
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+const SECRET: &str = "bench-secret";
+const PAYLOAD_BYTES: usize = 20 * 1024;
+
+fn setting(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(default)
+}
+
+/// The reported-advisory example, its description lengthened with prose-like words (as
+/// compressible as real advisory text, unlike a run of one letter) to a 20 KB body.
+fn payload() -> Vec<u8> {
+    const WORDS: &[&str] = &[
+        "the",
+        "a",
+        "of",
+        "to",
+        "in",
+        "is",
+        "that",
+        "for",
+        "parser",
+        "buffer",
+        "overflow",
+        "attacker",
+        "remote",
+        "request",
+        "header",
+        "length",
+        "crafted",
+        "input",
+        "allows",
+        "memory",
+        "heap",
+        "read",
+        "write",
+        "when",
+        "server",
+        "client",
+        "token",
+        "session",
+        "validation",
+        "function",
+        "returns",
+        "error",
+        "bounds",
+        "check",
+        "missing",
+        "versions",
+        "affected",
+        "upgrade",
+        "patched",
+        "release",
+        "mitigation",
+        "disable",
+        "feature",
+        "configuration",
+        "user",
+        "data",
+        "exposure",
+        "execute",
+        "arbitrary",
+        "code",
+        "denial",
+        "service",
+    ];
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/repository_advisory.reported.composed.json"
+    );
+    let text = std::fs::read_to_string(path).expect("fixture");
+    let mut json: serde_json::Value = serde_json::from_str(&text).expect("fixture JSON");
+    let base = serde_json::to_vec(&json).expect("serialize").len();
+    let mut description = json["repository_advisory"]["description"]
+        .as_str()
+        .unwrap_or("")
+        .to_owned();
+    let mut state: u64 = 12345;
+    while description.len() < PAYLOAD_BYTES.saturating_sub(base) + 60 {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        description.push(' ');
+        description.push_str(WORDS[(state >> 33) as usize % WORDS.len()]);
+    }
+    json["repository_advisory"]["description"] = serde_json::Value::String(description);
+    serde_json::to_vec(&json).expect("serialize")
+}
+
+struct Target {
+    client: reqwest::Client,
+    url: String,
+    body: bytes::Bytes,
+    signature: String,
+    next_id: AtomicU64,
+}
+
+impl Target {
+    async fn send(&self) -> Result<u16, reqwest::Error> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let response = self
+            .client
+            .post(&self.url)
+            .header("X-GitHub-Event", "repository_advisory")
+            .header("X-GitHub-Delivery", format!("bench-{id}"))
+            .header("X-Hub-Signature-256", &self.signature)
+            .header("Content-Type", "application/json")
+            .body(self.body.clone())
+            .send()
+            .await?;
+        Ok(response.status().as_u16())
+    }
+}
+
+fn percentile_ms(histogram: &Histogram<u64>, quantile: f64) -> f64 {
+    histogram.value_at_quantile(quantile) as f64 / 1000.0
+}
+
+async fn throughput(
+    target: Arc<Target>,
+    concurrency: u64,
+    duration: Duration,
+) -> (u64, u64, Histogram<u64>) {
+    let deadline = Instant::now() + duration;
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let target = target.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut accepted = 0u64;
+            let mut other = 0u64;
+            let mut latencies = Histogram::<u64>::new(3).expect("histogram");
+            while Instant::now() < deadline {
+                let started = Instant::now();
+                match target.send().await {
+                    Ok(202) => accepted += 1,
+                    _ => other += 1,
+                }
+                let _ = latencies.record(started.elapsed().as_micros() as u64);
+            }
+            (accepted, other, latencies)
+        }));
+    }
+    let mut accepted = 0;
+    let mut other = 0;
+    let mut latencies = Histogram::<u64>::new(3).expect("histogram");
+    for task in tasks {
+        let (a, o, h) = task.await.expect("task");
+        accepted += a;
+        other += o;
+        latencies.add(h).expect("merge");
+    }
+    (accepted, other, latencies)
+}
+
+async fn fixed_rate(
+    target: Arc<Target>,
+    rate: u64,
+    duration: Duration,
+) -> (u64, u64, Histogram<u64>) {
+    let interval = Duration::from_secs_f64(1.0 / rate as f64);
+    let total = (duration.as_secs_f64() * rate as f64) as u64;
+    let start = Instant::now();
+    let mut tasks = Vec::with_capacity(total as usize);
+    for index in 0..total {
+        let scheduled = start + interval * index as u32;
+        tokio::time::sleep_until(scheduled.into()).await;
+        let target = target.clone();
+        tasks.push(tokio::spawn(async move {
+            let status = target.send().await.ok();
+            (status, scheduled.elapsed())
+        }));
+    }
+    let mut accepted = 0;
+    let mut other = 0;
+    let mut latencies = Histogram::<u64>::new(3).expect("histogram");
+    for task in tasks {
+        let (status, latency) = task.await.expect("task");
+        if status == Some(202) {
+            accepted += 1;
+        } else {
+            other += 1;
+        }
+        let _ = latencies.record(latency.as_micros() as u64);
+    }
+    (accepted, other, latencies)
+}
+
+/// A fresh `herald serve` (release build) with its own store.
+struct Herald {
+    process: Child,
+    port: u16,
+    database_url: String,
+}
+
+impl Herald {
+    fn start(dir: &Path, name: &str) -> Herald {
+        let database_url = format!("sqlite://{}", dir.join(name).display());
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("free port")
+            .port();
+        let process = Command::new(env!("CARGO_BIN_EXE_herald"))
+            .arg("serve")
+            .env("HERALD_DATABASE_URL", &database_url)
+            .env("HERALD_LISTEN", format!("127.0.0.1:{port}"))
+            .env("HERALD_WEBHOOK_SECRET", SECRET)
+            .env("HERALD_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("herald serve starts");
+        Herald {
+            process,
+            port,
+            database_url,
+        }
+    }
+
+    async fn target(&self, client: &reqwest::Client, body: &[u8]) -> Arc<Target> {
+        let ready = format!("http://127.0.0.1:{}/readyz", self.port);
+        for _ in 0..200 {
+            if client.get(&ready).send().await.is_ok() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Arc::new(Target {
+            client: client.clone(),
+            url: format!("http://127.0.0.1:{}/webhooks", self.port),
+            signature: signature::sign(&SecretString::from(SECRET), body),
+            body: bytes::Bytes::copy_from_slice(body),
+            next_id: AtomicU64::new(0),
+        })
+    }
+
+    async fn count(&self, sql: &'static str) -> u64 {
+        let store = herald::store::Store::open(&self.database_url)
+            .await
+            .expect("store");
+        let count: i64 = sqlx::query_scalar(sql)
+            .fetch_one(store.pool())
+            .await
+            .expect("count");
+        store.close().await;
+        u64::try_from(count).unwrap_or_default()
+    }
+
+    /// Checks every delivery answered 202 is stored, then waits for the worker to finish.
+    async fn verify(&self, accepted: u64) {
+        let stored = self.count("SELECT COUNT(*) FROM deliveries").await;
+        println!("  stored deliveries: {stored} (answered 202: {accepted})");
+        assert_eq!(stored, accepted, "every accepted delivery is committed");
+        if std::env::var("HERALD_WORKER_ENABLED").as_deref() == Ok("false") {
+            return;
+        }
+        let started = Instant::now();
+        while self
+            .count("SELECT COUNT(*) FROM outbox WHERE state = 'pending'")
+            .await
+            > 0
+            && started.elapsed() < Duration::from_secs(300)
+        {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let done = self
+            .count("SELECT COUNT(*) FROM outbox WHERE state = 'done'")
+            .await;
+        println!(
+            "  worker finished the queue {:.1} s after the load ended ({done} jobs done)",
+            started.elapsed().as_secs_f64()
+        );
+    }
+
+    fn stop(mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+fn main() {
+    let seconds = setting("HERALD_BENCH_SECONDS", 10);
+    let concurrency = setting("HERALD_BENCH_CONCURRENCY", 64);
+    let rate = setting("HERALD_BENCH_RATE", 1000);
+    let duration = Duration::from_secs(seconds);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let body = payload();
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let client = reqwest::Client::builder()
+            .pool_max_idle_per_host(4096)
+            .build()
+            .expect("client");
+        println!(
+            "herald ingest benchmark: {} byte signed repository_advisory deliveries, unique \
+             delivery ids, SQLite WAL synchronous=FULL, outbox worker on",
+            body.len()
+        );
+
+        let phases = std::env::var("HERALD_BENCH_PHASES")
+            .unwrap_or_else(|_| "throughput,latency".to_owned());
+        if phases.contains("throughput") {
+            let herald = Herald::start(dir.path(), "throughput.db");
+            let target = herald.target(&client, &body).await;
+            let (accepted, other, latencies) = throughput(target, concurrency, duration).await;
+            println!(
+                "throughput: {concurrency} connections for {seconds} s: {accepted} accepted \
+             ({:.0}/s), {other} other; latency p50 {:.2} ms, p99 {:.2} ms",
+                accepted as f64 / duration.as_secs_f64(),
+                percentile_ms(&latencies, 0.50),
+                percentile_ms(&latencies, 0.99),
+            );
+            herald.verify(accepted).await;
+            herald.stop();
+        }
+
+        if phases.contains("latency") {
+            let herald = Herald::start(dir.path(), "latency.db");
+            let target = herald.target(&client, &body).await;
+            let (accepted, other, latencies) = fixed_rate(target, rate, duration).await;
+            println!(
+                "latency at {rate}/s for {seconds} s: {accepted} accepted, {other} other; \
+             p50 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms, max {:.2} ms",
+                percentile_ms(&latencies, 0.50),
+                percentile_ms(&latencies, 0.99),
+                percentile_ms(&latencies, 0.999),
+                latencies.max() as f64 / 1000.0,
+            );
+            herald.verify(accepted).await;
+            herald.stop();
+        }
+    });
+}

@@ -73,11 +73,10 @@ pub enum IncidentsCommand {
     },
 }
 
-fn init_tracing(settings: &Settings, json: bool, default_filter: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_new(
-        settings.log_filter.as_deref().unwrap_or(default_filter),
-    )
-    .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
+fn init_tracing(settings: &Settings, json: bool, default_filter: &str) -> anyhow::Result<()> {
+    let directives = settings.log_filter.as_deref().unwrap_or(default_filter);
+    let filter = tracing_subscriber::EnvFilter::try_new(directives)
+        .with_context(|| format!("HERALD_LOG: invalid log filter {directives:?}"))?;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -86,13 +85,14 @@ fn init_tracing(settings: &Settings, json: bool, default_filter: &str) {
     } else {
         builder.init();
     }
+    Ok(())
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = Settings::load(cli.config.as_deref(), &|name| std::env::var(name).ok())?;
     match cli.command {
         Command::Serve => {
-            init_tracing(&settings, cli.log_json, "info");
+            init_tracing(&settings, cli.log_json, "info")?;
             serve(&settings).await
         }
         Command::DryRun {
@@ -100,11 +100,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             event,
             delivery_id,
         } => {
-            init_tracing(&settings, cli.log_json, "warn");
+            init_tracing(&settings, cli.log_json, "warn")?;
             dry_run(&settings, &payload, &event, delivery_id).await
         }
         Command::Incidents { command } => {
-            init_tracing(&settings, cli.log_json, "warn");
+            init_tracing(&settings, cli.log_json, "warn")?;
             incidents(&settings, command).await
         }
     }
@@ -188,7 +188,6 @@ async fn dry_run(
                     touched.push((change.repository, change.ghsa_id));
                 }
             }
-            JobOutcome::AlreadyDone => {}
             JobOutcome::Failed { error, gave_up } => {
                 failures += 1;
                 println!(

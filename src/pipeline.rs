@@ -1,9 +1,9 @@
-//! Turns one stored delivery into domain changes, in one transaction with the completion
-//! of its job, so a crash at any point leaves either nothing or everything done.
+//! Turns one stored delivery into domain changes. It runs inside the transaction that
+//! completes its job, so a crash at any point leaves either nothing or everything done.
 
 use crate::incident::{AdvisoryAction, AdvisoryEvent, TimelineEntry, apply_advisory};
 use crate::ingest::events::{EventKind, PayloadError, RepositoryAdvisoryEvent, WebhookEvent};
-use crate::store::{Store, StoreError, StoredDelivery, Work};
+use crate::store::{StoreError, StoredDelivery, Work};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProcessError {
@@ -36,24 +36,22 @@ pub struct Processed {
     pub incident: Option<IncidentChange>,
 }
 
-/// Processes the delivery of job `job_id`. `Ok(None)`: the job was already done elsewhere.
+/// Processes one stored delivery within `work`, the transaction that also completes its job.
 pub async fn process_delivery(
-    store: &Store,
-    job_id: i64,
+    work: &mut Work,
     delivery_id: &str,
-) -> Result<Option<Processed>, ProcessError> {
-    let mut work = store.begin().await?;
+) -> Result<Processed, ProcessError> {
     let delivery = work
         .load_delivery(delivery_id)
         .await?
         .ok_or_else(|| ProcessError::MissingDelivery(delivery_id.to_owned()))?;
     let kind = EventKind::from_name(&delivery.event)
         .ok_or_else(|| ProcessError::UnknownEvent(delivery.event.clone()))?;
-    let event = WebhookEvent::parse(kind, delivery.payload.as_bytes())?;
+    let event = WebhookEvent::parse(kind, &delivery.payload)?;
     let action = event.action().map(str::to_owned);
     let (note, incident) = match event {
         WebhookEvent::RepositoryAdvisory(advisory) => {
-            advisory_delivery(&mut work, &delivery, &advisory).await?
+            advisory_delivery(work, &delivery, &advisory).await?
         }
         WebhookEvent::SecurityAdvisory(global) => (
             format!(
@@ -67,17 +65,13 @@ pub async fn process_delivery(
             None,
         ),
     };
-    if !work.complete_job(job_id).await? {
-        return Ok(None);
-    }
-    work.commit().await?;
-    Ok(Some(Processed {
+    Ok(Processed {
         delivery_id: delivery.delivery_id,
         event: delivery.event,
         action,
         note,
         incident,
-    }))
+    })
 }
 
 async fn advisory_delivery(
@@ -105,16 +99,32 @@ async fn advisory_delivery(
     let current = work
         .find_incident(&event.repository, &event.advisory.ghsa_id)
         .await?;
-    let outcome = apply_advisory(current.map(|row| row.incident), &event);
-    let incident_id = work
-        .save_incident(&outcome.incident, delivery.received_at)
-        .await?;
-    work.append_timeline(incident_id, &outcome.timeline, Some(&delivery.delivery_id))
-        .await?;
+    let (stored_id, before) = match current {
+        Some(row) => (Some(row.id), Some(row.incident)),
+        None => (None, None),
+    };
+    let outcome = apply_advisory(before.clone(), &event);
+    let unchanged = before.as_ref() == Some(&outcome.incident) && outcome.timeline.is_empty();
+    // A redelivery that changes nothing writes nothing.
+    if !unchanged {
+        let incident_id = match (stored_id, before.as_ref() == Some(&outcome.incident)) {
+            (Some(id), true) => id,
+            _ => {
+                work.save_incident(&outcome.incident, delivery.received_at)
+                    .await?
+            }
+        };
+        work.append_timeline(incident_id, &outcome.timeline, Some(&delivery.delivery_id))
+            .await?;
+    }
     let incident = &outcome.incident;
     let note = format!(
         "{} incident {} in {}: severity {}, phase {}",
-        if outcome.created { "opened" } else { "updated" },
+        match (outcome.created, unchanged) {
+            (true, _) => "opened",
+            (false, true) => "unchanged",
+            (false, false) => "updated",
+        },
         incident.ghsa_id,
         incident.repository,
         incident.severity,

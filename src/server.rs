@@ -18,11 +18,27 @@ pub struct Server {
     http: JoinHandle<std::io::Result<()>>,
     writer: JoinHandle<()>,
     worker: Option<JoinHandle<()>>,
+    checkpointer: JoinHandle<()>,
     store: Store,
 }
 
+const CHECKPOINT_INTERVAL: std::time::Duration = std::time::Duration::from_millis(250);
+
+async fn checkpoint_periodically(store: Store, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(CHECKPOINT_INTERVAL) => {}
+            _ = shutdown.wait_for(|stop| *stop) => return,
+        }
+        if let Err(error) = store.checkpoint().await {
+            tracing::warn!(%error, "WAL checkpoint failed; will retry");
+        }
+    }
+}
+
 impl Server {
-    /// Opens the store, recovers unfinished jobs, and starts listening.
+    /// Opens the store (queued jobs of an earlier run are simply still queued), starts the
+    /// worker and listens.
     pub async fn start(settings: &Settings) -> anyhow::Result<Server> {
         let secret = settings
             .webhook_secret
@@ -31,20 +47,16 @@ impl Server {
         let store = Store::open(&settings.database_url)
             .await
             .with_context(|| format!("store {}", redact_url(&settings.database_url)))?;
-        let released = store.release_leases().await?;
-        if released > 0 {
-            tracing::warn!(
-                jobs = released,
-                "recovered jobs left unfinished by a previous run"
-            );
-        }
         let wake = Arc::new(Notify::new());
         let (ingestor, writer) = Ingestor::start(store.clone(), wake.clone());
         let (shutdown, shutdown_rx) = watch::channel(false);
         let worker = settings.worker_enabled.then(|| {
-            let worker = Worker::new(store.clone(), wake.clone(), settings.worker.clone());
+            let worker = Worker::new(store.clone(), wake.clone(), settings.worker.clone())
+                .giving_way_to(ingestor.load());
             tokio::spawn(worker.run(shutdown_rx.clone()))
         });
+        let checkpointer =
+            tokio::spawn(checkpoint_periodically(store.clone(), shutdown_rx.clone()));
         let listener = tokio::net::TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("cannot listen on {}", settings.listen))?;
@@ -75,6 +87,7 @@ impl Server {
             http,
             writer,
             worker,
+            checkpointer,
             store,
         })
     }
@@ -88,6 +101,7 @@ impl Server {
         if let Some(worker) = self.worker {
             worker.await?;
         }
+        self.checkpointer.await?;
         self.store.close().await;
         tracing::info!("herald stopped");
         Ok(())

@@ -1,14 +1,16 @@
 -- Times are Unix milliseconds (BIGINT) and documents are JSON text, so the same schema
 -- reads the same on PostgreSQL.
 
--- Every webhook delivery herald accepted, keyed by GitHub's X-GitHub-Delivery id.
+-- Every webhook delivery herald accepted, keyed by GitHub's X-GitHub-Delivery id. The raw
+-- body is kept LZ4-compressed (GitHub's JSON shrinks several times, and so does the
+-- fsync'd volume per delivery).
 CREATE TABLE deliveries (
     delivery_id     TEXT PRIMARY KEY,
     event           TEXT NOT NULL,
     action          TEXT,
     repository      TEXT,
     installation_id BIGINT,
-    payload         TEXT NOT NULL,
+    payload_lz4     BLOB NOT NULL,
     received_at     BIGINT NOT NULL
 );
 
@@ -21,12 +23,12 @@ CREATE TABLE outbox (
     state           TEXT NOT NULL DEFAULT 'pending',
     attempts        INTEGER NOT NULL DEFAULT 0,
     run_after       BIGINT NOT NULL,
-    locked_until    BIGINT,
     last_error      TEXT,
     created_at      BIGINT NOT NULL,
     finished_at     BIGINT
 );
-CREATE INDEX outbox_due ON outbox (state, run_after);
+-- Claims walk pending jobs in queue order.
+CREATE INDEX outbox_pending ON outbox (state, id);
 
 -- One incident per (repository, GHSA id); `record` is the domain's JSON document, the
 -- other columns are what lists sort and filter by.

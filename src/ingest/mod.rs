@@ -4,10 +4,11 @@
 pub mod events;
 pub mod signature;
 
-use crate::store::{Admission, NewDelivery, Store};
+use crate::store::{Admission, NewDelivery, Store, compress_payload};
 use chrono::Utc;
 use events::{EventKind, PayloadError, WebhookEvent};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
@@ -46,6 +47,31 @@ struct Request {
 #[derive(Clone)]
 pub struct Ingestor {
     requests: mpsc::Sender<Request>,
+    in_flight: IngestLoad,
+}
+
+/// How many deliveries are waiting for their commit; the outbox worker gives way to them.
+#[derive(Clone, Default)]
+pub struct IngestLoad(Arc<AtomicUsize>);
+
+impl IngestLoad {
+    pub fn busy(&self) -> bool {
+        self.0.load(Ordering::Relaxed) > 0
+    }
+
+    fn enter(&self) -> InFlight {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        InFlight(self.0.clone())
+    }
+}
+
+/// Counts one delivery in flight until dropped (also when its request is cancelled).
+struct InFlight(Arc<AtomicUsize>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl Ingestor {
@@ -53,7 +79,15 @@ impl Ingestor {
     pub fn start(store: Store, stored: Arc<Notify>) -> (Ingestor, JoinHandle<()>) {
         let (requests, receiver) = mpsc::channel(4 * MAX_BATCH);
         let writer = tokio::spawn(write_batches(store, receiver, stored));
-        (Ingestor { requests }, writer)
+        let ingestor = Ingestor {
+            requests,
+            in_flight: IngestLoad::default(),
+        };
+        (ingestor, writer)
+    }
+
+    pub fn load(&self) -> IngestLoad {
+        self.in_flight.clone()
     }
 
     /// Parses, checks and stores one delivery; returns once it is committed.
@@ -71,18 +105,16 @@ impl Ingestor {
         if kind == EventKind::Ping {
             return Ok(Receipt::Pong);
         }
-        // Parsing succeeded, so the body is UTF-8 JSON.
-        let payload = String::from_utf8(body.to_vec())
-            .map_err(|error| PayloadError::Malformed(serde::de::Error::custom(error)))?;
         let delivery = NewDelivery {
             delivery_id: delivery_id.to_owned(),
             event: kind.as_str().to_owned(),
             action: event.action().map(str::to_owned),
             repository: event.repository().map(str::to_owned),
             installation_id: event.installation_id(),
-            payload,
+            payload_lz4: compress_payload(body),
             received_at: Utc::now(),
         };
+        let _in_flight = self.in_flight.enter();
         let (reply, answer) = oneshot::channel();
         self.requests
             .send(Request { delivery, reply })

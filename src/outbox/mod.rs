@@ -1,8 +1,13 @@
 //! The outbox worker: claims due jobs from the durable queue, runs them, retries failures
 //! with exponential backoff, and gives up (state `dead`) after a bounded number of attempts.
+//!
+//! Jobs run in batches inside one transaction, each in its own savepoint: one commit (one
+//! fsync) for the batch, while a failing job is undone alone. A batch holds the store's
+//! write lock for a bounded time, so deliveries waiting for their commit never wait long.
 
+use crate::ingest::IngestLoad;
 use crate::pipeline::{self, Processed};
-use crate::store::{ClaimedJob, JobKind, Store};
+use crate::store::{ClaimedJob, JobKind, Store, StoreError, Work};
 use chrono::Utc;
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,18 +17,18 @@ use tokio::sync::{Notify, watch};
 pub struct WorkerSettings {
     /// How often the queue is looked at when nothing wakes the worker.
     pub poll_interval: Duration,
-    /// How long a claimed job is reserved before another worker may take it.
-    pub lease: Duration,
     /// Attempts before a job is given up.
     pub max_attempts: i64,
+    /// How long one batch may hold the store's write lock (it finishes the job at hand).
+    pub batch_time: Duration,
 }
 
 impl Default for WorkerSettings {
     fn default() -> Self {
         WorkerSettings {
             poll_interval: Duration::from_secs(1),
-            lease: Duration::from_secs(300),
             max_attempts: 8,
+            batch_time: Duration::from_millis(3),
         }
     }
 }
@@ -32,8 +37,6 @@ impl Default for WorkerSettings {
 #[derive(Debug)]
 pub enum JobOutcome {
     Done(Processed),
-    /// Another worker had finished it.
-    AlreadyDone,
     /// It failed; it will be retried unless it was the last attempt.
     Failed {
         error: String,
@@ -41,11 +44,20 @@ pub enum JobOutcome {
     },
 }
 
+/// Jobs fetched at a time within a batch.
+const CHUNK: u32 = 8;
+
 pub struct Worker {
     store: Store,
     wake: Arc<Notify>,
     settings: WorkerSettings,
+    ingest: Option<IngestLoad>,
 }
+
+/// While deliveries wait for their commit, the worker holds back this long at most, so
+/// answers to GitHub come first and the queue still moves under sustained load.
+const MAX_DEFERRAL: Duration = Duration::from_millis(50);
+const DEFERRAL_STEP: Duration = Duration::from_millis(2);
 
 const MAX_BACKOFF: Duration = Duration::from_secs(15 * 60);
 
@@ -54,12 +66,63 @@ fn backoff(attempts: i64) -> Duration {
     Duration::from_secs(2u64.saturating_pow(exponent)).min(MAX_BACKOFF)
 }
 
+async fn execute(work: &mut Work, job: &ClaimedJob) -> Result<Processed, String> {
+    match JobKind::from_name(&job.kind) {
+        Some(JobKind::ProcessDelivery) => pipeline::process_delivery(work, &job.payload)
+            .await
+            .map_err(|error| error.to_string()),
+        None => Err(format!("unknown job kind {:?}", job.kind)),
+    }
+}
+
+fn log(job: &ClaimedJob, outcome: &JobOutcome) {
+    match outcome {
+        // Identifiers only: advisory content and severity stay out of logs (embargo).
+        JobOutcome::Done(processed) => tracing::info!(
+            job = job.id,
+            delivery = %processed.delivery_id,
+            event = %processed.event,
+            action = processed.action.as_deref().unwrap_or(""),
+            incident = processed.incident.as_ref().map(|change| change.ghsa_id.as_str()),
+            "delivery processed"
+        ),
+        JobOutcome::Failed {
+            error,
+            gave_up: true,
+        } => {
+            tracing::error!(job = job.id, kind = %job.kind, attempts = job.attempts, %error, "outbox: job given up")
+        }
+        JobOutcome::Failed {
+            error,
+            gave_up: false,
+        } => {
+            tracing::warn!(job = job.id, kind = %job.kind, attempts = job.attempts, %error, "outbox: job failed, will retry")
+        }
+    }
+}
+
 impl Worker {
     pub fn new(store: Store, wake: Arc<Notify>, settings: WorkerSettings) -> Worker {
         Worker {
             store,
             wake,
             settings,
+            ingest: None,
+        }
+    }
+
+    /// Makes the worker give way to deliveries waiting for their commit.
+    pub fn giving_way_to(mut self, ingest: IngestLoad) -> Worker {
+        self.ingest = Some(ingest);
+        self
+    }
+
+    /// Waits, boundedly, until no delivery is waiting for its commit.
+    async fn give_way(&self) {
+        let Some(ingest) = &self.ingest else { return };
+        let deadline = tokio::time::Instant::now() + MAX_DEFERRAL;
+        while ingest.busy() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(DEFERRAL_STEP).await;
         }
     }
 
@@ -70,10 +133,11 @@ impl Worker {
             if *shutdown.borrow() {
                 break;
             }
-            match self.run_one().await {
-                Ok(Some(_)) => continue,
-                Ok(None) => {}
-                Err(error) => tracing::error!(%error, "outbox: cannot read the queue"),
+            self.give_way().await;
+            match self.run_batch().await {
+                Ok(outcomes) if !outcomes.is_empty() => continue,
+                Ok(_) => {}
+                Err(error) => tracing::error!(%error, "outbox: cannot run queued jobs"),
             }
             tokio::select! {
                 _ = self.wake.notified() => {}
@@ -85,62 +149,63 @@ impl Worker {
     }
 
     /// Runs every job that is due now, and returns what each did.
-    pub async fn drain(&self) -> Result<Vec<JobOutcome>, crate::store::StoreError> {
+    pub async fn drain(&self) -> Result<Vec<JobOutcome>, StoreError> {
         let mut outcomes = Vec::new();
-        while let Some(outcome) = self.run_one().await? {
-            outcomes.push(outcome);
+        loop {
+            let batch = self.run_batch().await?;
+            if batch.is_empty() {
+                return Ok(outcomes);
+            }
+            outcomes.extend(batch);
         }
-        Ok(outcomes)
     }
 
-    async fn run_one(&self) -> Result<Option<JobOutcome>, crate::store::StoreError> {
-        let Some(job) = self
-            .store
-            .claim_job(Utc::now(), self.settings.lease)
-            .await?
-        else {
-            return Ok(None);
-        };
-        let outcome = match self.execute(&job).await {
-            Ok(Some(processed)) => {
-                tracing::info!(
-                    delivery = %processed.delivery_id,
-                    event = %processed.event,
-                    action = processed.action.as_deref().unwrap_or(""),
-                    "{}",
-                    processed.note
-                );
-                JobOutcome::Done(processed)
+    /// Runs due jobs in one transaction until none is left or `batch_time` is spent.
+    async fn run_batch(&self) -> Result<Vec<JobOutcome>, StoreError> {
+        let mut work = self.store.begin().await?;
+        let started = std::time::Instant::now();
+        let mut ran = Vec::new();
+        loop {
+            let jobs = work.due_jobs(Utc::now(), CHUNK).await?;
+            if jobs.is_empty() {
+                break;
             }
-            Ok(None) => JobOutcome::AlreadyDone,
-            Err(error) => {
-                let gave_up = job.attempts >= self.settings.max_attempts;
-                let retry_at = Utc::now()
-                    + chrono::Duration::from_std(backoff(job.attempts))
-                        .unwrap_or(chrono::Duration::MAX);
-                self.store
-                    .fail_job(job.id, &error, retry_at, gave_up)
-                    .await?;
-                if gave_up {
-                    tracing::error!(job = job.id, kind = %job.kind, attempts = job.attempts, %error, "outbox: job given up");
-                } else {
-                    tracing::warn!(job = job.id, kind = %job.kind, attempts = job.attempts, %error, %retry_at, "outbox: job failed, will retry");
-                }
-                JobOutcome::Failed { error, gave_up }
+            for job in jobs {
+                work.savepoint().await?;
+                let outcome = match execute(&mut work, &job).await {
+                    Ok(processed) => {
+                        work.complete_job(job.id).await?;
+                        work.release_savepoint().await?;
+                        JobOutcome::Done(processed)
+                    }
+                    Err(error) => {
+                        work.rollback_to_savepoint().await?;
+                        let attempts = job.attempts + 1;
+                        let gave_up = attempts >= self.settings.max_attempts;
+                        let retry_at = Utc::now()
+                            + chrono::Duration::from_std(backoff(attempts))
+                                .unwrap_or(chrono::Duration::MAX);
+                        work.fail_job(job.id, &error, retry_at, gave_up).await?;
+                        JobOutcome::Failed { error, gave_up }
+                    }
+                };
+                ran.push((job, outcome));
             }
-        };
-        Ok(Some(outcome))
-    }
-
-    async fn execute(&self, job: &ClaimedJob) -> Result<Option<Processed>, String> {
-        match JobKind::from_name(&job.kind) {
-            Some(JobKind::ProcessDelivery) => {
-                pipeline::process_delivery(&self.store, job.id, &job.payload)
-                    .await
-                    .map_err(|error| error.to_string())
+            if started.elapsed() >= self.settings.batch_time {
+                break;
             }
-            None => Err(format!("unknown job kind {:?}", job.kind)),
         }
+        if ran.is_empty() {
+            return Ok(Vec::new());
+        }
+        work.commit().await?;
+        Ok(ran
+            .into_iter()
+            .map(|(job, outcome)| {
+                log(&job, &outcome);
+                outcome
+            })
+            .collect())
     }
 }
 

@@ -112,7 +112,7 @@ impl Store {
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {INCIDENT_COLUMNS} FROM incidents ORDER BY updated_at DESC, id DESC"
         )))
-        .fetch_all(&self.pool)
+        .fetch_all(&self.reader)
         .await?
         .iter()
         .map(incident_row)
@@ -125,7 +125,7 @@ impl Store {
             "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE ghsa_id = $1 ORDER BY repository"
         )))
         .bind(ghsa_id)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.reader)
         .await?
         .iter()
         .map(incident_row)
@@ -138,7 +138,7 @@ impl Store {
              WHERE incident_id = $1 ORDER BY id",
         )
         .bind(incident_id)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.reader)
         .await?;
         rows.iter()
             .map(|row| {

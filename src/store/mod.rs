@@ -5,7 +5,7 @@ mod incidents;
 mod queue;
 
 pub use incidents::{IncidentRow, StoredTimelineEntry};
-pub use queue::{Admission, ClaimedJob, JobKind, NewDelivery, StoredDelivery};
+pub use queue::{Admission, ClaimedJob, JobKind, NewDelivery, StoredDelivery, compress_payload};
 
 use chrono::{DateTime, TimeZone, Utc};
 use sqlx::sqlite::{
@@ -31,9 +31,13 @@ pub enum StoreError {
     Corrupt(String),
 }
 
+/// WAL size (pages) at which a committing connection checkpoints by itself.
+const AUTO_CHECKPOINT_PAGES: u32 = 32_768;
+
 #[derive(Debug, Clone)]
 pub struct Store {
-    pool: SqlitePool,
+    writer: SqlitePool,
+    reader: SqlitePool,
 }
 
 pub(crate) fn to_millis(at: DateTime<Utc>) -> i64 {
@@ -59,28 +63,48 @@ impl Store {
             // FULL: a commit is on disk before herald answers GitHub, even across power loss.
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(options)
+            .busy_timeout(Duration::from_secs(10))
+            // Checkpoints run beside the writer (see `checkpoint`); this is the backstop.
+            .pragma("wal_autocheckpoint", AUTO_CHECKPOINT_PAGES.to_string());
+        // SQLite has one writer at a time. herald's writers queue for this one connection
+        // (fairly, without SQLite's sleeping busy handler); reads use their own connections.
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
             .await
             .map_err(StoreError::Open)?;
-        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-        Ok(Store { pool })
+        sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options.read_only(true))
+            .await
+            .map_err(StoreError::Open)?;
+        Ok(Store { writer, reader })
+    }
+
+    /// Copies committed WAL pages into the database without blocking writers, so that
+    /// commits (and the answers waiting on them) never pay for a checkpoint.
+    pub async fn checkpoint(&self) -> Result<(), StoreError> {
+        sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&self.reader)
+            .await?;
+        Ok(())
     }
 
     /// Whether the database answers.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        sqlx::query("SELECT 1").execute(&self.reader).await?;
         Ok(())
     }
 
+    /// Read-only connections, for queries outside the store's own API (tests, tools).
     pub fn pool(&self) -> &SqlitePool {
-        &self.pool
+        &self.reader
     }
 
     pub async fn close(&self) {
-        self.pool.close().await;
+        self.writer.close().await;
+        self.reader.close().await;
     }
 }
 

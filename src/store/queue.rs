@@ -2,8 +2,8 @@
 
 use super::{Store, StoreError, Work, from_millis, to_millis};
 use chrono::{DateTime, Utc};
-use sqlx::Row;
-use std::time::Duration;
+use sqlx::{QueryBuilder, Row, Sqlite};
+use std::collections::HashSet;
 
 /// A verified delivery on its way into the store.
 #[derive(Debug, Clone)]
@@ -13,8 +13,14 @@ pub struct NewDelivery {
     pub action: Option<String>,
     pub repository: Option<String>,
     pub installation_id: Option<u64>,
-    pub payload: String,
+    /// The raw body, compressed by [`compress_payload`].
+    pub payload_lz4: Vec<u8>,
     pub received_at: DateTime<Utc>,
+}
+
+/// Compresses a delivery body for the store (done by the request, not the store's writer).
+pub fn compress_payload(body: &[u8]) -> Vec<u8> {
+    lz4_flex::block::compress_prepend_size(body)
 }
 
 /// What the store made of a delivery.
@@ -30,7 +36,8 @@ pub enum Admission {
 pub struct StoredDelivery {
     pub delivery_id: String,
     pub event: String,
-    pub payload: String,
+    /// The raw body as GitHub sent it.
+    pub payload: Vec<u8>,
     pub received_at: DateTime<Utc>,
 }
 
@@ -57,126 +64,91 @@ pub struct ClaimedJob {
     pub id: i64,
     pub kind: String,
     pub payload: String,
-    /// Attempts so far, this one included.
+    /// Attempts before this one.
     pub attempts: i64,
 }
 
+/// What GitHub handed herald must be on disk before herald answers: the commit waits for
+/// fsync. Each write transaction states its durability, as the writer connection is shared.
+const DURABLE_WRITE: &str = "PRAGMA synchronous = FULL; BEGIN IMMEDIATE";
+
+/// What herald derives from stored deliveries may skip the fsync: the next durable commit
+/// (or checkpoint) persists it, and if power fails first, its jobs are simply still queued
+/// and run again. Jobs with effects outside the store must not use this.
+const RECOMPUTABLE_WRITE: &str = "PRAGMA synchronous = NORMAL; BEGIN IMMEDIATE";
+
 impl Store {
     /// Stores a batch of deliveries and their jobs in one commit (one fsync for many
-    /// concurrent deliveries). Returns one admission per delivery, in order.
+    /// concurrent deliveries) and two statements. Returns one admission per delivery, in
+    /// order; a delivery id already stored, or repeated within the batch, is a duplicate.
     pub async fn admit(&self, batch: &[NewDelivery]) -> Result<Vec<Admission>, StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let mut admissions = Vec::with_capacity(batch.len());
-        for delivery in batch {
-            let received_at = to_millis(delivery.received_at);
-            let inserted = sqlx::query(
-                "INSERT INTO deliveries \
-                 (delivery_id, event, action, repository, installation_id, payload, received_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (delivery_id) DO NOTHING",
-            )
-            .bind(&delivery.delivery_id)
-            .bind(&delivery.event)
-            .bind(&delivery.action)
-            .bind(&delivery.repository)
-            .bind(
-                delivery
-                    .installation_id
-                    .and_then(|id| i64::try_from(id).ok()),
-            )
-            .bind(&delivery.payload)
-            .bind(received_at)
-            .execute(&mut *tx)
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.writer.begin_with(DURABLE_WRITE).await?;
+        let mut insert = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO deliveries \
+             (delivery_id, event, action, repository, installation_id, payload_lz4, received_at) ",
+        );
+        insert.push_values(batch, |mut row, delivery| {
+            row.push_bind(&delivery.delivery_id)
+                .push_bind(&delivery.event)
+                .push_bind(&delivery.action)
+                .push_bind(&delivery.repository)
+                .push_bind(
+                    delivery
+                        .installation_id
+                        .and_then(|id| i64::try_from(id).ok()),
+                )
+                .push_bind(&delivery.payload_lz4)
+                .push_bind(to_millis(delivery.received_at));
+        });
+        insert.push(" ON CONFLICT (delivery_id) DO NOTHING RETURNING delivery_id");
+        let mut inserted: HashSet<String> = insert
+            .build_query_scalar::<String>()
+            .fetch_all(&mut *tx)
             .await?
-            .rows_affected();
-            if inserted == 0 {
-                admissions.push(Admission::Duplicate);
-                continue;
-            }
-            sqlx::query(
-                "INSERT INTO outbox (kind, idempotency_key, payload, run_after, created_at) \
-                 VALUES ($1, $2, $3, $4, $4)",
-            )
-            .bind(JobKind::ProcessDelivery.as_str())
-            .bind(format!("delivery:{}", delivery.delivery_id))
-            .bind(&delivery.delivery_id)
-            .bind(received_at)
-            .execute(&mut *tx)
-            .await?;
-            admissions.push(Admission::Accepted);
+            .into_iter()
+            .collect();
+        // The first of several equal ids in a batch is the one stored.
+        let admissions: Vec<Admission> = batch
+            .iter()
+            .map(|delivery| {
+                if inserted.remove(&delivery.delivery_id) {
+                    Admission::Accepted
+                } else {
+                    Admission::Duplicate
+                }
+            })
+            .collect();
+        let accepted: Vec<&NewDelivery> = batch
+            .iter()
+            .zip(&admissions)
+            .filter(|(_, admission)| **admission == Admission::Accepted)
+            .map(|(delivery, _)| delivery)
+            .collect();
+        if !accepted.is_empty() {
+            let mut jobs = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO outbox (kind, idempotency_key, payload, run_after, created_at) ",
+            );
+            jobs.push_values(accepted, |mut row, delivery| {
+                let received_at = to_millis(delivery.received_at);
+                row.push_bind(JobKind::ProcessDelivery.as_str())
+                    .push_bind(format!("delivery:{}", delivery.delivery_id))
+                    .push_bind(&delivery.delivery_id)
+                    .push_bind(received_at)
+                    .push_bind(received_at);
+            });
+            jobs.build().execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(admissions)
     }
 
-    /// Frees jobs claimed by a process that is gone. Only for a store one process owns
-    /// (SQLite); a job finished twice is still harmless, as completion is checked.
-    pub async fn release_leases(&self) -> Result<u64, StoreError> {
-        Ok(sqlx::query(
-            "UPDATE outbox SET locked_until = NULL \
-             WHERE state = 'pending' AND locked_until IS NOT NULL",
-        )
-        .execute(&self.pool)
-        .await?
-        .rows_affected())
-    }
-
-    /// Claims the oldest due job for `lease`; `None` when nothing is due.
-    pub async fn claim_job(
-        &self,
-        now: DateTime<Utc>,
-        lease: Duration,
-    ) -> Result<Option<ClaimedJob>, StoreError> {
-        let now_ms = to_millis(now);
-        let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX);
-        let row = sqlx::query(
-            "UPDATE outbox SET locked_until = $1, attempts = attempts + 1 \
-             WHERE id = (SELECT id FROM outbox \
-                         WHERE state = 'pending' AND run_after <= $2 \
-                           AND (locked_until IS NULL OR locked_until < $2) \
-                         ORDER BY id LIMIT 1) \
-             RETURNING id, kind, payload, attempts",
-        )
-        .bind(now_ms.saturating_add(lease_ms))
-        .bind(now_ms)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.map(|row| {
-            Ok(ClaimedJob {
-                id: row.try_get("id")?,
-                kind: row.try_get("kind")?,
-                payload: row.try_get("payload")?,
-                attempts: row.try_get("attempts")?,
-            })
-        })
-        .transpose()
-    }
-
-    /// Records a failed attempt: the job runs again at `run_after`, or is given up (`dead`).
-    pub async fn fail_job(
-        &self,
-        job_id: i64,
-        error: &str,
-        run_after: DateTime<Utc>,
-        dead: bool,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE outbox SET locked_until = NULL, last_error = $1, run_after = $2, \
-             state = $3, finished_at = $4 WHERE id = $5",
-        )
-        .bind(error)
-        .bind(to_millis(run_after))
-        .bind(if dead { "dead" } else { "pending" })
-        .bind(dead.then(|| to_millis(Utc::now())))
-        .bind(job_id)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    /// Opens a unit of work: one write transaction.
+    /// Opens a unit of work: one write transaction of derived state (see [`RECOMPUTABLE_WRITE`]).
     pub async fn begin(&self) -> Result<Work, StoreError> {
         Ok(Work {
-            tx: self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            tx: self.writer.begin_with(RECOMPUTABLE_WRITE).await?,
         })
     }
 }
@@ -187,7 +159,7 @@ impl Work {
         delivery_id: &str,
     ) -> Result<Option<StoredDelivery>, StoreError> {
         let row = sqlx::query(
-            "SELECT delivery_id, event, payload, received_at FROM deliveries \
+            "SELECT delivery_id, event, payload_lz4, received_at FROM deliveries \
              WHERE delivery_id = $1",
         )
         .bind(delivery_id)
@@ -197,26 +169,97 @@ impl Work {
             Ok(StoredDelivery {
                 delivery_id: row.try_get("delivery_id")?,
                 event: row.try_get("event")?,
-                payload: row.try_get("payload")?,
+                payload: lz4_flex::block::decompress_size_prepended(
+                    &row.try_get::<Vec<u8>, _>("payload_lz4")?,
+                )
+                .map_err(|error| StoreError::Corrupt(format!("delivery payload: {error}")))?,
                 received_at: from_millis(row.try_get("received_at")?)?,
             })
         })
         .transpose()
     }
 
-    /// Marks a claimed job done; false if it was not pending any more (another worker
-    /// finished it), in which case the caller must not commit.
-    pub async fn complete_job(&mut self, job_id: i64) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "UPDATE outbox SET state = 'done', locked_until = NULL, finished_at = $1, \
-             last_error = NULL WHERE id = $2 AND state = 'pending'",
+    /// Up to `limit` jobs due at `now`, oldest first. Inside the unit of work (which holds
+    /// the store's write lock) they are this worker's until it commits or rolls back.
+    pub async fn due_jobs(
+        &mut self,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<ClaimedJob>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, kind, payload, attempts FROM outbox \
+             WHERE state = 'pending' AND run_after <= $1 ORDER BY id LIMIT $2",
+        )
+        .bind(to_millis(now))
+        .bind(limit)
+        .fetch_all(&mut *self.tx)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(ClaimedJob {
+                    id: row.try_get("id")?,
+                    kind: row.try_get("kind")?,
+                    payload: row.try_get("payload")?,
+                    attempts: row.try_get("attempts")?,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn complete_job(&mut self, job_id: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE outbox SET state = 'done', attempts = attempts + 1, finished_at = $1, \
+             last_error = NULL WHERE id = $2",
         )
         .bind(to_millis(Utc::now()))
         .bind(job_id)
         .execute(&mut *self.tx)
-        .await?
-        .rows_affected();
-        Ok(done == 1)
+        .await?;
+        Ok(())
+    }
+
+    /// Records a failed attempt: the job runs again at `run_after`, or is given up (`dead`).
+    pub async fn fail_job(
+        &mut self,
+        job_id: i64,
+        error: &str,
+        run_after: DateTime<Utc>,
+        dead: bool,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE outbox SET attempts = attempts + 1, last_error = $1, run_after = $2, \
+             state = $3, finished_at = $4 WHERE id = $5",
+        )
+        .bind(error)
+        .bind(to_millis(run_after))
+        .bind(if dead { "dead" } else { "pending" })
+        .bind(dead.then(|| to_millis(Utc::now())))
+        .bind(job_id)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Starts a part of the unit of work that can be undone alone (a savepoint).
+    pub async fn savepoint(&mut self) -> Result<(), StoreError> {
+        sqlx::query("SAVEPOINT job").execute(&mut *self.tx).await?;
+        Ok(())
+    }
+
+    /// Keeps what was done since `savepoint`.
+    pub async fn release_savepoint(&mut self) -> Result<(), StoreError> {
+        sqlx::query("RELEASE SAVEPOINT job")
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Undoes what was done since `savepoint`.
+    pub async fn rollback_to_savepoint(&mut self) -> Result<(), StoreError> {
+        sqlx::query("ROLLBACK TO SAVEPOINT job")
+            .execute(&mut *self.tx)
+            .await?;
+        self.release_savepoint().await
     }
 
     pub async fn commit(self) -> Result<(), StoreError> {

@@ -1,0 +1,306 @@
+//! The `herald` binary as a user runs it.
+
+mod common;
+
+use herald::ingest::signature;
+use secrecy::SecretString;
+use std::io::Read;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+const SECRET: &str = "a-webhook-secret-that-must-never-be-logged";
+
+fn herald(cwd: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_herald"));
+    command.current_dir(cwd);
+    for (name, _) in std::env::vars() {
+        if name.starts_with("HERALD_") {
+            command.env_remove(name);
+        }
+    }
+    command
+}
+
+fn repo_file(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn run(command: &mut Command) -> (Output, String, String) {
+    let output = command.output().expect("herald runs");
+    let stdout = text(&output.stdout);
+    let stderr = text(&output.stderr);
+    (output, stdout, stderr)
+}
+
+#[test]
+fn the_readme_dry_run_opens_an_incident_in_the_default_store() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (output, stdout, stderr) = run(herald(dir.path())
+        .arg("dry-run")
+        .arg(repo_file("examples/repository_advisory.reported.json")));
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("opened incident GHSA-abcd-1234-efgh in Codertocat/Hello-World"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("9.8 critical (CVSS 3.1, computed)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("9.3 critical (CVSS 4.0, computed)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("CVE-2050-00000"), "{stdout}");
+    assert!(
+        dir.path().join("herald.db").exists(),
+        "default store sqlite://herald.db"
+    );
+
+    let (output, stdout, _) = run(herald(dir.path()).args(["incidents", "list"]));
+    assert!(output.status.success());
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    assert!(lines[0].starts_with("GHSA ID"), "{stdout}");
+    assert!(
+        lines[1].contains("GHSA-abcd-1234-efgh") && lines[1].contains("awareness"),
+        "{stdout}"
+    );
+
+    let (output, stdout, _) =
+        run(herald(dir.path()).args(["incidents", "show", "GHSA-abcd-1234-efgh"]));
+    assert!(output.status.success());
+    assert!(stdout.contains("Phase:       awareness"), "{stdout}");
+    assert!(
+        stdout.contains("pip a-package  vulnerable >= 1.0.0, < 1.0.1  patched 1.0.1"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("octocat (analyst, accepted)"), "{stdout}");
+
+    let (output, stdout, _) =
+        run(herald(dir.path()).args(["incidents", "show", "GHSA-abcd-1234-efgh", "--json"]));
+    assert!(output.status.success());
+    let json: serde_json::Value = serde_json::from_str(&stdout).expect("JSON output");
+    assert_eq!(json["incident"]["cvss_v4"]["computed"]["score"], 9.3);
+
+    let (output, _, stderr) =
+        run(herald(dir.path()).args(["incidents", "show", "GHSA-none-none-none"]));
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("no incident GHSA-none-none-none"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_malformed_payload_is_a_clear_error_and_stores_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let payload = dir.path().join("broken.json");
+    std::fs::write(&payload, b"{\"action\": \"reported\", ").expect("write payload");
+    let (output, stdout, stderr) = run(herald(dir.path()).arg("dry-run").arg(&payload));
+    assert!(!output.status.success(), "{stdout}");
+    assert!(stderr.contains("malformed JSON"), "{stderr}");
+    let (_, stdout, _) = run(herald(dir.path()).args(["incidents", "list"]));
+    assert_eq!(stdout, "no incidents yet\n");
+}
+
+#[test]
+fn a_broken_config_file_names_the_line_and_key() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("herald.toml"),
+        "listen = \"127.0.0.1:3000\"\nlisten_on = 1\n",
+    )
+    .expect("write config");
+    let (output, _, stderr) = run(herald(dir.path()).args(["incidents", "list"]));
+    assert!(!output.status.success());
+    assert!(stderr.contains("herald.toml"), "{stderr}");
+    assert!(stderr.contains("line 2"), "{stderr}");
+    assert!(stderr.contains("listen_on"), "{stderr}");
+}
+
+#[test]
+fn serve_without_a_webhook_secret_refuses_to_start() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (output, _, stderr) = run(herald(dir.path()).arg("serve"));
+    assert!(!output.status.success());
+    assert!(stderr.contains("HERALD_WEBHOOK_SECRET"), "{stderr}");
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("free port")
+        .port()
+}
+
+fn spawn_serve(dir: &Path, port: u16, worker: bool) -> Child {
+    herald(dir)
+        .args(["serve", "--log-json"])
+        .env("HERALD_LISTEN", format!("127.0.0.1:{port}"))
+        .env("HERALD_WEBHOOK_SECRET", SECRET)
+        .env(
+            "HERALD_WORKER_ENABLED",
+            if worker { "true" } else { "false" },
+        )
+        .env("HERALD_WORKER_POLL_INTERVAL_MS", "50")
+        .env("HERALD_LOG", "debug")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("herald serve starts")
+}
+
+async fn wait_ready(client: &reqwest::Client, port: u16) {
+    for _ in 0..200 {
+        if let Ok(response) = client
+            .get(format!("http://127.0.0.1:{port}/readyz"))
+            .send()
+            .await
+            && response.status() == 200
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("herald serve did not become ready on port {port}");
+}
+
+async fn post(
+    client: &reqwest::Client,
+    port: u16,
+    delivery: &str,
+    body: &[u8],
+    signed: bool,
+) -> u16 {
+    let mut request = client
+        .post(format!("http://127.0.0.1:{port}/webhooks"))
+        .header("X-GitHub-Event", "repository_advisory")
+        .header("X-GitHub-Delivery", delivery)
+        .header("Content-Type", "application/json")
+        .body(body.to_vec());
+    if signed {
+        request = request.header(
+            "X-Hub-Signature-256",
+            signature::sign(&SecretString::from(SECRET), body),
+        );
+    }
+    request
+        .send()
+        .await
+        .expect("delivery reaches herald")
+        .status()
+        .as_u16()
+}
+
+fn stderr_of(mut child: Child) -> String {
+    let mut log = String::new();
+    child
+        .stderr
+        .take()
+        .expect("piped stderr")
+        .read_to_string(&mut log)
+        .expect("read stderr");
+    log
+}
+
+#[tokio::test]
+async fn a_killed_server_loses_no_accepted_delivery_and_logs_no_secret() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let client = reqwest::Client::new();
+    let body = common::fixture("repository_advisory.reported.composed.json");
+
+    let port = free_port();
+    let mut first = spawn_serve(dir.path(), port, false);
+    wait_ready(&client, port).await;
+    assert_eq!(post(&client, port, "before-kill", &body, true).await, 202);
+    assert_eq!(post(&client, port, "unsigned", &body, false).await, 401);
+    first.kill().expect("SIGKILL herald");
+    first.wait().expect("reaped");
+    let first_log = stderr_of(first);
+
+    let (_, stdout, _) = run(herald(dir.path()).args(["incidents", "list"]));
+    assert_eq!(
+        stdout, "no incidents yet\n",
+        "the worker was off before the kill"
+    );
+
+    let port = free_port();
+    let second = spawn_serve(dir.path(), port, true);
+    wait_ready(&client, port).await;
+    let mut processed = false;
+    for _ in 0..200 {
+        let (_, stdout, _) = run(herald(dir.path()).args(["incidents", "list"]));
+        if stdout.contains("GHSA-abcd-1234-efgh") {
+            processed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        processed,
+        "the delivery accepted before the kill was processed after restart"
+    );
+    let status = Command::new("kill")
+        .args(["-TERM", &second.id().to_string()])
+        .status()
+        .expect("kill -TERM");
+    assert!(status.success());
+    let mut second = second;
+    assert!(
+        second.wait().expect("reaped").success(),
+        "SIGTERM stops herald cleanly"
+    );
+    let second_log = stderr_of(second);
+
+    for log in [&first_log, &second_log] {
+        assert!(
+            !log.contains(SECRET),
+            "the webhook secret leaked into the log"
+        );
+        for line in log.lines() {
+            let parsed: Result<serde_json::Value, _> = serde_json::from_str(line);
+            assert!(parsed.is_ok(), "--log-json writes JSON lines, got {line:?}");
+        }
+    }
+    assert!(
+        first_log.contains("before-kill"),
+        "deliveries are logged by id"
+    );
+    assert!(second_log.contains("delivery processed"), "{second_log}");
+    assert!(second_log.contains("GHSA-abcd-1234-efgh"), "{second_log}");
+    for log in [&first_log, &second_log] {
+        for embargoed in [
+            "A short summary of the advisory",
+            "detailed description",
+            "critical",
+            "CVSS:3.1",
+        ] {
+            assert!(
+                !log.contains(embargoed),
+                "advisory content {embargoed:?} leaked into the log"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_readme_documents_every_setting_and_the_two_commands() {
+    let readme = std::fs::read_to_string(repo_file("README.md")).expect("README.md");
+    for (key, variable, _, _) in herald::config::SETTINGS_TABLE {
+        assert!(readme.contains(variable), "README lacks {variable}");
+        assert!(
+            readme.contains(&format!("`{key}`")),
+            "README lacks the herald.toml key {key}"
+        );
+    }
+    assert!(readme.contains("cargo run -- dry-run examples/repository_advisory.reported.json"));
+    let ci = std::fs::read_to_string(repo_file(".ci/run")).expect(".ci/run");
+    assert!(readme.contains("cargo test --locked") && ci.contains("cargo test --locked"));
+}

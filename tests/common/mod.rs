@@ -1,0 +1,185 @@
+//! A herald server on a loopback port with its own SQLite store, and helpers to talk to it
+//! the way GitHub does.
+
+#![allow(dead_code)] // each test binary uses its own part of the harness
+
+use herald::config::{LogFormat, Settings};
+use herald::ingest::signature;
+use herald::outbox::WorkerSettings;
+use herald::server::Server;
+use herald::store::Store;
+use secrecy::SecretString;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub const SECRET: &str = "It's a Secret to Everybody";
+
+pub fn fixture(name: &str) -> Vec<u8> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name);
+    std::fs::read(&path).unwrap_or_else(|error| panic!("fixture {}: {error}", path.display()))
+}
+
+pub fn fixture_names() -> Vec<String> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .expect("tests/fixtures")
+        .map(|entry| {
+            entry
+                .expect("dir entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .filter(|name| name.ends_with(".json"))
+        .collect();
+    names.sort();
+    names
+}
+
+pub fn settings(database_url: &str, worker_enabled: bool) -> Settings {
+    Settings {
+        database_url: database_url.to_owned(),
+        listen: "127.0.0.1:0".parse().expect("loopback address"),
+        webhook_secret: Some(SecretString::from(SECRET)),
+        log_format: LogFormat::Human,
+        log_filter: None,
+        max_body_bytes: herald::config::DEFAULT_MAX_BODY_BYTES,
+        worker_enabled,
+        worker: WorkerSettings {
+            poll_interval: Duration::from_millis(50),
+            ..WorkerSettings::default()
+        },
+    }
+}
+
+pub enum Signature {
+    Valid,
+    Missing,
+    Header(&'static str),
+}
+
+pub struct Answer {
+    pub status: u16,
+    pub body: String,
+}
+
+pub struct Harness {
+    pub dir: tempfile::TempDir,
+    pub database_url: String,
+    pub server: Option<Server>,
+    pub client: reqwest::Client,
+    pub store: Store,
+}
+
+impl Harness {
+    pub async fn start(worker_enabled: bool) -> Harness {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let database_url = format!("sqlite://{}", dir.path().join("herald.db").display());
+        let server = Server::start(&settings(&database_url, worker_enabled))
+            .await
+            .expect("server starts");
+        let store = Store::open(&database_url).await.expect("store opens");
+        Harness {
+            dir,
+            database_url,
+            server: Some(server),
+            client: reqwest::Client::new(),
+            store,
+        }
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.dir.path().join("herald.db")
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        let server = self.server.as_ref().expect("server running");
+        format!("http://{}{path}", server.addr)
+    }
+
+    pub async fn restart(&mut self, worker_enabled: bool) {
+        if let Some(server) = self.server.take() {
+            server.stop().await.expect("server stops");
+        }
+        self.server = Some(
+            Server::start(&settings(&self.database_url, worker_enabled))
+                .await
+                .expect("server restarts"),
+        );
+    }
+
+    pub async fn deliver(&self, event: &str, delivery_id: &str, body: &[u8]) -> Answer {
+        self.post(
+            event,
+            delivery_id,
+            body,
+            "application/json",
+            Signature::Valid,
+        )
+        .await
+    }
+
+    pub async fn post(
+        &self,
+        event: &str,
+        delivery_id: &str,
+        body: &[u8],
+        content_type: &str,
+        signature: Signature,
+    ) -> Answer {
+        let mut request = self
+            .client
+            .post(self.url("/webhooks"))
+            .header("X-GitHub-Event", event)
+            .header("X-GitHub-Delivery", delivery_id)
+            .header("Content-Type", content_type)
+            .header("User-Agent", "GitHub-Hookshot/test")
+            .body(body.to_vec());
+        match signature {
+            Signature::Valid => {
+                request = request.header(
+                    "X-Hub-Signature-256",
+                    signature::sign(&SecretString::from(SECRET), body),
+                );
+            }
+            Signature::Missing => {}
+            Signature::Header(value) => request = request.header("X-Hub-Signature-256", value),
+        }
+        let response = request.send().await.expect("request reaches herald");
+        Answer {
+            status: response.status().as_u16(),
+            body: response.text().await.expect("answer body"),
+        }
+    }
+
+    pub async fn count(&self, sql: &'static str) -> i64 {
+        sqlx::query_scalar(sql)
+            .fetch_one(self.store.pool())
+            .await
+            .unwrap_or_else(|error| panic!("{sql}: {error}"))
+    }
+
+    /// Waits until the queue has no pending job; fails the test if it never empties.
+    pub async fn wait_processed(&self) {
+        for _ in 0..400 {
+            if self
+                .count("SELECT COUNT(*) FROM outbox WHERE state = 'pending'")
+                .await
+                == 0
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("the outbox worker did not finish the queued jobs within 10 s");
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(server) = self.server.take() {
+            server.stop().await.expect("server stops");
+        }
+        self.store.close().await;
+    }
+}

@@ -1,0 +1,411 @@
+//! `POST /webhooks` through the real HTTP server on a loopback port.
+
+mod common;
+
+use common::{Harness, Signature, fixture, fixture_names};
+use herald::incident::{CvssScore, Phase, Severity};
+
+const GITHUB_VECTOR: &str =
+    "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17";
+
+async fn nothing_stored(harness: &Harness) {
+    assert_eq!(harness.count("SELECT COUNT(*) FROM deliveries").await, 0);
+    assert_eq!(harness.count("SELECT COUNT(*) FROM outbox").await, 0);
+    assert_eq!(harness.count("SELECT COUNT(*) FROM incidents").await, 0);
+}
+
+#[tokio::test]
+async fn githubs_documented_signature_is_accepted_and_a_changed_byte_is_not() {
+    let harness = Harness::start(true).await;
+    // The vector's body is not JSON: a correct signature gets past the check (400 for
+    // the body, not 401), a wrong one does not.
+    let good = harness
+        .post(
+            "ping",
+            "vector-1",
+            b"Hello, World!",
+            "application/json",
+            Signature::Header(GITHUB_VECTOR),
+        )
+        .await;
+    assert_eq!(good.status, 400, "{}", good.body);
+    assert!(good.body.contains("malformed JSON"), "{}", good.body);
+
+    let changed = harness
+        .post(
+            "ping",
+            "vector-2",
+            b"Hello, World?",
+            "application/json",
+            Signature::Header(GITHUB_VECTOR),
+        )
+        .await;
+    assert_eq!(changed.status, 401, "{}", changed.body);
+    assert!(changed.body.contains("does not match"), "{}", changed.body);
+    nothing_stored(&harness).await;
+    harness.stop().await;
+}
+
+fn event_of(fixture_name: &str) -> &str {
+    fixture_name.split('.').next().expect("event prefix")
+}
+
+#[tokio::test]
+async fn every_published_github_example_is_accepted_and_parsed() {
+    let harness = Harness::start(true).await;
+    let names = fixture_names();
+    assert!(names.len() >= 20, "fixtures missing: {names:?}");
+    let mut stored = 0;
+    for (index, name) in names.iter().enumerate() {
+        let event = event_of(name);
+        let answer = harness
+            .deliver(event, &format!("fixture-{index}"), &fixture(name))
+            .await;
+        if event == "ping" {
+            assert_eq!(answer.status, 200, "{name}: {}", answer.body);
+            assert!(answer.body.contains("pong"), "{name}: {}", answer.body);
+        } else {
+            assert_eq!(answer.status, 202, "{name}: {}", answer.body);
+            assert!(
+                answer.body.contains("\"accepted\""),
+                "{name}: {}",
+                answer.body
+            );
+            stored += 1;
+        }
+    }
+    harness.wait_processed().await;
+    assert_eq!(
+        harness.count("SELECT COUNT(*) FROM deliveries").await,
+        stored
+    );
+    assert_eq!(
+        harness
+            .count("SELECT COUNT(*) FROM outbox WHERE state = 'done' AND last_error IS NULL")
+            .await,
+        stored,
+        "every stored delivery is processed without error"
+    );
+    // Both repository_advisory examples describe the same advisory: one incident.
+    assert_eq!(harness.count("SELECT COUNT(*) FROM incidents").await, 1);
+    harness.stop().await;
+}
+
+#[tokio::test]
+async fn a_reported_advisory_becomes_an_incident_with_computed_scores() {
+    let harness = Harness::start(true).await;
+    let answer = harness
+        .deliver(
+            "repository_advisory",
+            "report-1",
+            &fixture("repository_advisory.reported.composed.json"),
+        )
+        .await;
+    assert_eq!(answer.status, 202, "{}", answer.body);
+    harness.wait_processed().await;
+
+    let rows = harness
+        .store
+        .incidents_by_ghsa("GHSA-abcd-1234-efgh")
+        .await
+        .expect("query");
+    assert_eq!(rows.len(), 1);
+    let incident = &rows[0].incident;
+    assert_eq!(incident.repository, "Codertocat/Hello-World");
+    assert_eq!(incident.cve_id.as_deref(), Some("CVE-2050-00000"));
+    assert_eq!(incident.summary, "A short summary of the advisory.");
+    assert_eq!(incident.severity, Severity::Critical);
+    assert_eq!(incident.phase, Phase::Awareness);
+    assert_eq!(incident.advisory_state, "triage");
+    let v3 = incident.cvss_v3.as_ref().expect("CVSS 3.1");
+    assert_eq!(
+        v3.computed,
+        CvssScore::Scored {
+            version: "3.1".into(),
+            score: 9.8,
+            severity: Severity::Critical
+        }
+    );
+    assert_eq!(v3.stated_score, Some(9.8));
+    let v4 = incident.cvss_v4.as_ref().expect("CVSS 4.0");
+    assert_eq!(
+        v4.computed,
+        CvssScore::Scored {
+            version: "4.0".into(),
+            score: 9.3,
+            severity: Severity::Critical
+        }
+    );
+    assert_eq!(incident.cwes.len(), 1);
+    assert_eq!(incident.cwes[0].id, "CWE-123");
+    let packages: Vec<_> = incident
+        .packages
+        .iter()
+        .map(|p| {
+            (
+                p.ecosystem.as_deref(),
+                p.name.as_deref(),
+                p.vulnerable_version_range.as_deref(),
+                p.patched_versions.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        packages,
+        [
+            (
+                Some("pip"),
+                Some("a-package"),
+                Some(">= 1.0.0, < 1.0.1"),
+                Some("1.0.1")
+            ),
+            (
+                Some("pip"),
+                Some("another-package"),
+                Some(">= 1.0.0, < 1.0.2"),
+                Some("1.0.2")
+            ),
+        ]
+    );
+    assert_eq!(incident.credits.len(), 1);
+    assert_eq!(incident.credits[0].login, "octocat");
+    assert_eq!(incident.credits[0].kind, "analyst");
+    assert_eq!(incident.credits[0].state.as_deref(), Some("accepted"));
+
+    let timeline = harness.store.timeline(rows[0].id).await.expect("timeline");
+    assert_eq!(timeline.len(), 1);
+    assert_eq!(timeline[0].delivery_id.as_deref(), Some("report-1"));
+    harness.stop().await;
+}
+
+#[tokio::test]
+async fn a_repeated_delivery_id_is_stored_and_processed_once() {
+    let harness = Harness::start(true).await;
+    let body = fixture("repository_advisory.reported.composed.json");
+    let first = harness
+        .deliver("repository_advisory", "same-id", &body)
+        .await;
+    assert_eq!(first.status, 202, "{}", first.body);
+    harness.wait_processed().await;
+    let again = harness
+        .deliver("repository_advisory", "same-id", &body)
+        .await;
+    assert_eq!(again.status, 200, "{}", again.body);
+    assert!(again.body.contains("duplicate"), "{}", again.body);
+    harness.wait_processed().await;
+
+    assert_eq!(harness.count("SELECT COUNT(*) FROM deliveries").await, 1);
+    assert_eq!(harness.count("SELECT COUNT(*) FROM outbox").await, 1);
+    assert_eq!(harness.count("SELECT COUNT(*) FROM incidents").await, 1);
+    assert_eq!(harness.count("SELECT COUNT(*) FROM timeline").await, 1);
+    harness.stop().await;
+}
+
+#[tokio::test]
+async fn the_same_advisory_under_two_delivery_ids_updates_one_incident() {
+    let harness = Harness::start(true).await;
+    let reported = harness
+        .deliver(
+            "repository_advisory",
+            "delivery-a",
+            &fixture("repository_advisory.reported.composed.json"),
+        )
+        .await;
+    assert_eq!(reported.status, 202);
+    harness.wait_processed().await;
+    let published = harness
+        .deliver(
+            "repository_advisory",
+            "delivery-b",
+            &fixture("repository_advisory.published.composed.json"),
+        )
+        .await;
+    assert_eq!(published.status, 202);
+    harness.wait_processed().await;
+
+    let rows = harness.store.list_incidents().await.expect("list");
+    assert_eq!(rows.len(), 1);
+    let incident = &rows[0].incident;
+    assert_eq!(incident.phase, Phase::Disclosure);
+    assert_eq!(incident.advisory_state, "published");
+    let kinds: Vec<_> = harness
+        .store
+        .timeline(rows[0].id)
+        .await
+        .expect("timeline")
+        .iter()
+        .map(|stored| (stored.entry.kind.as_str(), stored.delivery_id.clone()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("reported", Some("delivery-a".to_owned())),
+            ("updated", Some("delivery-b".to_owned())),
+            ("published", Some("delivery-b".to_owned())),
+            ("phase_changed", Some("delivery-b".to_owned())),
+        ]
+    );
+    harness.stop().await;
+}
+
+#[tokio::test]
+async fn bad_deliveries_are_refused_and_nothing_is_stored() {
+    let harness = Harness::start(true).await;
+    let body = fixture("repository_advisory.reported.composed.json");
+
+    let unsigned = harness
+        .post(
+            "repository_advisory",
+            "bad-1",
+            &body,
+            "application/json",
+            Signature::Missing,
+        )
+        .await;
+    assert_eq!(unsigned.status, 401, "{}", unsigned.body);
+    assert!(unsigned.body.contains("missing"), "{}", unsigned.body);
+
+    let wrong = harness
+        .post(
+            "repository_advisory",
+            "bad-2",
+            &body,
+            "application/json",
+            Signature::Header(GITHUB_VECTOR),
+        )
+        .await;
+    assert_eq!(wrong.status, 401, "{}", wrong.body);
+
+    let garbage = harness
+        .post(
+            "repository_advisory",
+            "bad-3",
+            &body,
+            "application/json",
+            Signature::Header("sha256=nothex"),
+        )
+        .await;
+    assert_eq!(garbage.status, 401, "{}", garbage.body);
+
+    let huge = vec![b' '; 26 * 1024 * 1024];
+    let too_large = harness.deliver("repository_advisory", "bad-4", &huge).await;
+    assert_eq!(too_large.status, 413, "{}", too_large.body);
+
+    let truncated = &body[..body.len() / 2];
+    let cut = harness
+        .deliver("repository_advisory", "bad-5", truncated)
+        .await;
+    assert_eq!(cut.status, 400, "{}", cut.body);
+    assert!(cut.body.contains("malformed JSON"), "{}", cut.body);
+
+    let form = harness
+        .post(
+            "repository_advisory",
+            "bad-6",
+            &body,
+            "application/x-www-form-urlencoded",
+            Signature::Valid,
+        )
+        .await;
+    assert_eq!(form.status, 415, "{}", form.body);
+    assert!(form.body.contains("application/json"), "{}", form.body);
+
+    let shapeless = harness
+        .deliver(
+            "repository_advisory",
+            "bad-7",
+            br#"{"action":"reported","repository_advisory":{}}"#,
+        )
+        .await;
+    assert_eq!(shapeless.status, 400, "{}", shapeless.body);
+    assert!(shapeless.body.contains("ghsa_id"), "{}", shapeless.body);
+
+    let no_delivery_id = harness.deliver("repository_advisory", "", &body).await;
+    assert_eq!(no_delivery_id.status, 400, "{}", no_delivery_id.body);
+    assert!(
+        no_delivery_id.body.contains("x-github-delivery"),
+        "{}",
+        no_delivery_id.body
+    );
+
+    let unknown = harness
+        .deliver("star", "bad-8", br#"{"action":"created"}"#)
+        .await;
+    assert_eq!(unknown.status, 202, "{}", unknown.body);
+    assert!(unknown.body.contains("ignored"), "{}", unknown.body);
+
+    nothing_stored(&harness).await;
+    harness.stop().await;
+}
+
+#[tokio::test]
+async fn many_concurrent_deliveries_are_all_committed() {
+    let harness = Harness::start(true).await;
+    let body = fixture("issues.labeled.0.json");
+    let answers = futures::future::join_all((0..200).map(|index| {
+        let harness = &harness;
+        let body = &body;
+        async move {
+            harness
+                .deliver("issues", &format!("burst-{index}"), body)
+                .await
+                .status
+        }
+    }))
+    .await;
+    assert!(answers.iter().all(|status| *status == 202), "{answers:?}");
+    harness.wait_processed().await;
+    assert_eq!(harness.count("SELECT COUNT(*) FROM deliveries").await, 200);
+    assert_eq!(
+        harness
+            .count("SELECT COUNT(*) FROM outbox WHERE state = 'done'")
+            .await,
+        200
+    );
+    harness.stop().await;
+}
+
+#[tokio::test]
+async fn health_and_readiness() {
+    let harness = Harness::start(true).await;
+    let health = harness
+        .client
+        .get(harness.url("/healthz"))
+        .send()
+        .await
+        .expect("healthz");
+    assert_eq!(health.status(), 200);
+    let ready = harness
+        .client
+        .get(harness.url("/readyz"))
+        .send()
+        .await
+        .expect("readyz");
+    assert_eq!(ready.status(), 200);
+    harness.stop().await;
+}
+
+#[tokio::test]
+async fn a_delivery_accepted_while_the_worker_is_stopped_is_processed_after_restart() {
+    let mut harness = Harness::start(false).await;
+    let answer = harness
+        .deliver(
+            "repository_advisory",
+            "before-restart",
+            &fixture("repository_advisory.reported.composed.json"),
+        )
+        .await;
+    assert_eq!(answer.status, 202);
+    assert_eq!(
+        harness
+            .count("SELECT COUNT(*) FROM outbox WHERE state = 'pending'")
+            .await,
+        1
+    );
+    assert_eq!(harness.count("SELECT COUNT(*) FROM incidents").await, 0);
+
+    harness.restart(true).await;
+    harness.wait_processed().await;
+    assert_eq!(harness.count("SELECT COUNT(*) FROM incidents").await, 1);
+    harness.stop().await;
+}
