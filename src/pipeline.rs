@@ -104,19 +104,20 @@ async fn advisory_delivery(
         None => (None, None),
     };
     let outcome = apply_advisory(before.clone(), &event);
-    let unchanged = before.as_ref() == Some(&outcome.incident) && outcome.timeline.is_empty();
     // A redelivery that changes nothing writes nothing.
-    if !unchanged {
-        let incident_id = match (stored_id, before.as_ref() == Some(&outcome.incident)) {
-            (Some(id), true) => id,
-            _ => {
-                work.save_incident(&outcome.incident, delivery.received_at)
-                    .await?
-            }
-        };
+    let changed = before.as_ref() != Some(&outcome.incident);
+    let incident_id = match (stored_id, changed) {
+        (Some(id), false) => id,
+        _ => {
+            work.save_incident(&outcome.incident, delivery.received_at)
+                .await?
+        }
+    };
+    if !outcome.timeline.is_empty() {
         work.append_timeline(incident_id, &outcome.timeline, Some(&delivery.delivery_id))
             .await?;
     }
+    let unchanged = !changed && outcome.timeline.is_empty();
     let incident = &outcome.incident;
     let note = format!(
         "{} incident {} in {}: severity {}, phase {}",

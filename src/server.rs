@@ -18,22 +18,7 @@ pub struct Server {
     http: JoinHandle<std::io::Result<()>>,
     writer: JoinHandle<()>,
     worker: Option<JoinHandle<()>>,
-    checkpointer: JoinHandle<()>,
     store: Store,
-}
-
-const CHECKPOINT_INTERVAL: std::time::Duration = std::time::Duration::from_millis(250);
-
-async fn checkpoint_periodically(store: Store, mut shutdown: watch::Receiver<bool>) {
-    loop {
-        tokio::select! {
-            _ = tokio::time::sleep(CHECKPOINT_INTERVAL) => {}
-            _ = shutdown.wait_for(|stop| *stop) => return,
-        }
-        if let Err(error) = store.checkpoint().await {
-            tracing::warn!(%error, "WAL checkpoint failed; will retry");
-        }
-    }
 }
 
 impl Server {
@@ -55,8 +40,6 @@ impl Server {
                 .giving_way_to(ingestor.load());
             tokio::spawn(worker.run(shutdown_rx.clone()))
         });
-        let checkpointer =
-            tokio::spawn(checkpoint_periodically(store.clone(), shutdown_rx.clone()));
         let listener = tokio::net::TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("cannot listen on {}", settings.listen))?;
@@ -87,7 +70,6 @@ impl Server {
             http,
             writer,
             worker,
-            checkpointer,
             store,
         })
     }
@@ -101,7 +83,6 @@ impl Server {
         if let Some(worker) = self.worker {
             worker.await?;
         }
-        self.checkpointer.await?;
         self.store.close().await;
         tracing::info!("herald stopped");
         Ok(())

@@ -409,3 +409,56 @@ async fn a_delivery_accepted_while_the_worker_is_stopped_is_processed_after_rest
     assert_eq!(harness.count("SELECT COUNT(*) FROM incidents").await, 1);
     harness.stop().await;
 }
+
+#[tokio::test]
+async fn empty_and_malformed_cvss_vectors_are_recorded_not_fatal() {
+    let harness = Harness::start(true).await;
+    let mut payload: serde_json::Value =
+        serde_json::from_slice(&fixture("repository_advisory.reported.composed.json"))
+            .expect("fixture JSON");
+    let advisory = &mut payload["repository_advisory"];
+    advisory["severity"] = "high".into();
+    advisory["cvss"] = serde_json::json!({ "vector_string": "", "score": 7.5 });
+    advisory["cvss_severities"] = serde_json::json!({
+        "cvss_v3": { "vector_string": "", "score": 7.5 },
+        "cvss_v4": { "vector_string": "CVSS:4.0/AV:N/garbage", "score": null },
+    });
+    let body = serde_json::to_vec(&payload).expect("JSON");
+    let answer = harness
+        .deliver("repository_advisory", "bad-cvss", &body)
+        .await;
+    assert_eq!(answer.status, 202, "{}", answer.body);
+    harness.wait_processed().await;
+    assert_eq!(
+        harness
+            .count("SELECT COUNT(*) FROM outbox WHERE state = 'done'")
+            .await,
+        1
+    );
+
+    let rows = harness.store.list_incidents().await.expect("list");
+    let incident = &rows[0].incident;
+    assert_eq!(
+        incident.cvss_v3.as_ref().map(|c| &c.computed),
+        Some(&CvssScore::Empty)
+    );
+    assert!(matches!(
+        incident.cvss_v4.as_ref().map(|c| &c.computed),
+        Some(CvssScore::Malformed { .. })
+    ));
+    assert_eq!(
+        incident.severity,
+        Severity::High,
+        "the advisory's word stands"
+    );
+    let unusable = harness
+        .store
+        .timeline(rows[0].id)
+        .await
+        .expect("timeline")
+        .iter()
+        .filter(|stored| stored.entry.kind.as_str() == "cvss_unusable")
+        .count();
+    assert_eq!(unusable, 2);
+    harness.stop().await;
+}

@@ -31,9 +31,6 @@ pub enum StoreError {
     Corrupt(String),
 }
 
-/// WAL size (pages) at which a committing connection checkpoints by itself.
-const AUTO_CHECKPOINT_PAGES: u32 = 32_768;
-
 #[derive(Debug, Clone)]
 pub struct Store {
     writer: SqlitePool,
@@ -63,9 +60,7 @@ impl Store {
             // FULL: a commit is on disk before herald answers GitHub, even across power loss.
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10))
-            // Checkpoints run beside the writer (see `checkpoint`); this is the backstop.
-            .pragma("wal_autocheckpoint", AUTO_CHECKPOINT_PAGES.to_string());
+            .busy_timeout(Duration::from_secs(10));
         // SQLite has one writer at a time. herald's writers queue for this one connection
         // (fairly, without SQLite's sleeping busy handler); reads use their own connections.
         let writer = SqlitePoolOptions::new()
@@ -80,15 +75,6 @@ impl Store {
             .await
             .map_err(StoreError::Open)?;
         Ok(Store { writer, reader })
-    }
-
-    /// Copies committed WAL pages into the database without blocking writers, so that
-    /// commits (and the answers waiting on them) never pay for a checkpoint.
-    pub async fn checkpoint(&self) -> Result<(), StoreError> {
-        sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-            .execute(&self.reader)
-            .await?;
-        Ok(())
     }
 
     /// Whether the database answers.

@@ -1,0 +1,122 @@
+//! The durable queue on a real SQLite file: retries with backoff, giving up, and a failing
+//! job undone alone while the rest of its batch commits.
+
+mod common;
+
+use chrono::Utc;
+use herald::outbox::{JobOutcome, Worker, WorkerSettings};
+use herald::store::{Admission, NewDelivery, Store, compress_payload};
+use std::sync::Arc;
+use tokio::sync::Notify;
+
+fn delivery(id: &str, event: &str, body: &[u8]) -> NewDelivery {
+    NewDelivery {
+        delivery_id: id.to_owned(),
+        event: event.to_owned(),
+        action: None,
+        repository: None,
+        installation_id: None,
+        payload_lz4: compress_payload(body),
+        received_at: Utc::now(),
+    }
+}
+
+#[tokio::test]
+async fn a_failing_job_is_retried_with_backoff_then_given_up_without_touching_its_batch() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}", dir.path().join("herald.db").display());
+    let store = Store::open(&url).await.expect("store");
+    let admissions = store
+        .admit(&[
+            delivery(
+                "good-1",
+                "repository_advisory",
+                &common::fixture("repository_advisory.reported.composed.json"),
+            ),
+            // Stored, but no event herald can process: its job fails on every attempt.
+            delivery("poison", "no_such_event", b"{}"),
+            delivery(
+                "good-2",
+                "issues",
+                &common::fixture("issues.labeled.0.json"),
+            ),
+            delivery("good-1", "repository_advisory", b"{}"),
+        ])
+        .await
+        .expect("admit");
+    assert_eq!(
+        admissions,
+        [
+            Admission::Accepted,
+            Admission::Accepted,
+            Admission::Accepted,
+            Admission::Duplicate
+        ]
+    );
+
+    let settings = WorkerSettings {
+        max_attempts: 2,
+        ..WorkerSettings::default()
+    };
+    let worker = Worker::new(store.clone(), Arc::new(Notify::new()), settings);
+    let first = worker.drain().await.expect("drain");
+    assert_eq!(first.len(), 3, "{first:?}");
+    assert!(matches!(first[0], JobOutcome::Done(_)));
+    assert!(
+        matches!(&first[1], JobOutcome::Failed { error, gave_up: false } if error.contains("no_such_event")),
+        "{first:?}"
+    );
+    assert!(matches!(first[2], JobOutcome::Done(_)));
+    assert_eq!(
+        store.list_incidents().await.expect("list").len(),
+        1,
+        "the failing job did not undo its neighbours"
+    );
+
+    let writer = sqlx::SqlitePool::connect(&url)
+        .await
+        .expect("second connection");
+    let (state, attempts, run_after, last_error): (String, i64, i64, Option<String>) =
+        sqlx::query_as(
+            "SELECT state, attempts, run_after, last_error FROM outbox WHERE payload = 'poison'",
+        )
+        .fetch_one(&writer)
+        .await
+        .expect("poison job");
+    assert_eq!((state.as_str(), attempts), ("pending", 1));
+    let delay = run_after - Utc::now().timestamp_millis();
+    assert!(
+        (1_000..=2_100).contains(&delay),
+        "first retry after ~2 s, got {delay} ms"
+    );
+    assert!(last_error.is_some_and(|error| error.contains("no_such_event")));
+
+    // Not due yet: nothing runs.
+    assert!(worker.drain().await.expect("drain").is_empty());
+
+    sqlx::query("UPDATE outbox SET run_after = 0 WHERE payload = 'poison'")
+        .execute(&writer)
+        .await
+        .expect("make due");
+    let second = worker.drain().await.expect("drain");
+    assert!(
+        matches!(
+            second.as_slice(),
+            [JobOutcome::Failed { gave_up: true, .. }]
+        ),
+        "{second:?}"
+    );
+    let (state, attempts): (String, i64) =
+        sqlx::query_as("SELECT state, attempts FROM outbox WHERE payload = 'poison'")
+            .fetch_one(&writer)
+            .await
+            .expect("poison job");
+    assert_eq!((state.as_str(), attempts), ("dead", 2));
+    let done: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE state = 'done'")
+        .fetch_one(&writer)
+        .await
+        .expect("count");
+    assert_eq!(done, 2);
+    writer.close().await;
+    store.close().await;
+}
