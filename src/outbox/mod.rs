@@ -165,12 +165,16 @@ impl Worker {
         let mut work = self.store.begin().await?;
         let started = std::time::Instant::now();
         let mut ran = Vec::new();
-        loop {
+        'batch: loop {
             let jobs = work.due_jobs(Utc::now(), CHUNK).await?;
             if jobs.is_empty() {
                 break;
             }
             for job in jobs {
+                // Jobs left unrun here stay queued: fetching them claimed nothing.
+                if started.elapsed() >= self.settings.batch_time {
+                    break 'batch;
+                }
                 work.savepoint().await?;
                 let outcome = match execute(&mut work, &job).await {
                     Ok(processed) => {
@@ -190,9 +194,6 @@ impl Worker {
                     }
                 };
                 ran.push((job, outcome));
-            }
-            if started.elapsed() >= self.settings.batch_time {
-                break;
             }
         }
         if ran.is_empty() {
