@@ -9,19 +9,23 @@
 //!    measured from its scheduled send time (so a stall cannot hide queued requests).
 //!
 //! Finally it checks that every delivery answered 202 is in the store.
-//! Settings: HERALD_BENCH_SECONDS (default 10), HERALD_BENCH_CONCURRENCY (64),
+//! Settings: HERALD_BENCH_SECONDS (default 10), HERALD_BENCH_CONCURRENCY (128),
 //! HERALD_BENCH_RATE (1000), HERALD_BENCH_PHASES (throughput,latency). The server inherits
 //! the environment, so HERALD_WORKER_ENABLED=false measures ingest alone.
 
+use bytes::Bytes;
 use hdrhistogram::Histogram;
 use herald::ingest::signature;
+use http_body_util::{BodyExt, Full};
+use hyper_util::rt::TokioIo;
 use secrecy::SecretString;
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+use tokio::net::TcpStream;
 
 const SECRET: &str = "bench-secret";
 const PAYLOAD_BYTES: usize = 20 * 1024;
@@ -113,28 +117,51 @@ fn payload() -> Vec<u8> {
     serde_json::to_vec(&json).expect("serialize")
 }
 
+type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
+
+/// A lean HTTP/1.1 client (hyper's connection API, kept-alive connections reused), so the
+/// load generator takes as little as it can of the two cores it shares with herald.
 struct Target {
-    client: reqwest::Client,
-    url: String,
-    body: bytes::Bytes,
+    addr: SocketAddr,
+    idle: std::sync::Mutex<Vec<Sender>>,
+    body: Bytes,
     signature: String,
     next_id: AtomicU64,
 }
 
 impl Target {
-    async fn send(&self) -> Result<u16, reqwest::Error> {
+    async fn connection(&self) -> Option<Sender> {
+        let reused = self.idle.lock().expect("idle connections").pop();
+        if let Some(sender) = reused {
+            return Some(sender);
+        }
+        let stream = TcpStream::connect(self.addr).await.ok()?;
+        stream.set_nodelay(true).ok()?;
+        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .ok()?;
+        tokio::spawn(connection);
+        Some(sender)
+    }
+
+    /// Sends one delivery; `None` when the connection failed.
+    async fn send(&self) -> Option<u16> {
+        let mut sender = self.connection().await?;
+        sender.ready().await.ok()?;
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let response = self
-            .client
-            .post(&self.url)
+        let request = http::Request::post("/webhooks")
+            .header("Host", self.addr.to_string())
             .header("X-GitHub-Event", "repository_advisory")
             .header("X-GitHub-Delivery", format!("bench-{id}"))
             .header("X-Hub-Signature-256", &self.signature)
             .header("Content-Type", "application/json")
-            .body(self.body.clone())
-            .send()
-            .await?;
-        Ok(response.status().as_u16())
+            .body(Full::new(self.body.clone()))
+            .ok()?;
+        let response = sender.send_request(request).await.ok()?;
+        let status = response.status().as_u16();
+        response.into_body().collect().await.ok()?;
+        self.idle.lock().expect("idle connections").push(sender);
+        Some(status)
     }
 }
 
@@ -158,7 +185,7 @@ async fn throughput(
             while Instant::now() < deadline {
                 let started = Instant::now();
                 match target.send().await {
-                    Ok(202) => accepted += 1,
+                    Some(202) => accepted += 1,
                     _ => other += 1,
                 }
                 let _ = latencies.record(started.elapsed().as_micros() as u64);
@@ -192,7 +219,7 @@ async fn fixed_rate(
         tokio::time::sleep_until(scheduled.into()).await;
         let target = target.clone();
         tasks.push(tokio::spawn(async move {
-            let status = target.send().await.ok();
+            let status = target.send().await;
             (status, scheduled.elapsed())
         }));
     }
@@ -242,19 +269,20 @@ impl Herald {
         }
     }
 
-    async fn target(&self, client: &reqwest::Client, body: &[u8]) -> Arc<Target> {
-        let ready = format!("http://127.0.0.1:{}/readyz", self.port);
+    /// Waits until herald listens (it opens its store first), then aims at it.
+    async fn target(&self, body: &[u8]) -> Arc<Target> {
+        let addr = SocketAddr::from(([127, 0, 0, 1], self.port));
         for _ in 0..200 {
-            if client.get(&ready).send().await.is_ok() {
+            if TcpStream::connect(addr).await.is_ok() {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         Arc::new(Target {
-            client: client.clone(),
-            url: format!("http://127.0.0.1:{}/webhooks", self.port),
+            addr,
+            idle: std::sync::Mutex::new(Vec::new()),
             signature: signature::sign(&SecretString::from(SECRET), body),
-            body: bytes::Bytes::copy_from_slice(body),
+            body: Bytes::copy_from_slice(body),
             next_id: AtomicU64::new(0),
         })
     }
@@ -305,7 +333,7 @@ impl Herald {
 
 fn main() {
     let seconds = setting("HERALD_BENCH_SECONDS", 10);
-    let concurrency = setting("HERALD_BENCH_CONCURRENCY", 64);
+    let concurrency = setting("HERALD_BENCH_CONCURRENCY", 128);
     let rate = setting("HERALD_BENCH_RATE", 1000);
     let duration = Duration::from_secs(seconds);
     let dir = tempfile::tempdir().expect("tempdir");
@@ -317,10 +345,6 @@ fn main() {
         .build()
         .expect("runtime");
     runtime.block_on(async {
-        let client = reqwest::Client::builder()
-            .pool_max_idle_per_host(4096)
-            .build()
-            .expect("client");
         println!(
             "herald ingest benchmark: {} byte signed repository_advisory deliveries, unique \
              delivery ids, SQLite WAL synchronous=FULL, outbox worker on",
@@ -331,7 +355,7 @@ fn main() {
             .unwrap_or_else(|_| "throughput,latency".to_owned());
         if phases.contains("throughput") {
             let herald = Herald::start(dir.path(), "throughput.db");
-            let target = herald.target(&client, &body).await;
+            let target = herald.target(&body).await;
             let (accepted, other, latencies) = throughput(target, concurrency, duration).await;
             println!(
                 "throughput: {concurrency} connections for {seconds} s: {accepted} accepted \
@@ -346,7 +370,7 @@ fn main() {
 
         if phases.contains("latency") {
             let herald = Herald::start(dir.path(), "latency.db");
-            let target = herald.target(&client, &body).await;
+            let target = herald.target(&body).await;
             let (accepted, other, latencies) = fixed_rate(target, rate, duration).await;
             println!(
                 "latency at {rate}/s for {seconds} s: {accepted} accepted, {other} other; \
