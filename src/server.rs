@@ -22,8 +22,8 @@ pub struct Server {
 }
 
 impl Server {
-    /// Opens the store (queued jobs of an earlier run are simply still queued), starts the
-    /// worker and listens.
+    /// Opens the store (queued jobs of an earlier run are simply still queued), binds the
+    /// address, then starts the writer, the worker and the HTTP server.
     pub async fn start(settings: &Settings) -> anyhow::Result<Server> {
         let secret = settings
             .webhook_secret
@@ -32,6 +32,10 @@ impl Server {
         let store = Store::open(&settings.database_url)
             .await
             .with_context(|| format!("store {}", redact_url(&settings.database_url)))?;
+        let listener = tokio::net::TcpListener::bind(settings.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", settings.listen))?;
+        let addr = listener.local_addr()?;
         let wake = Arc::new(Notify::new());
         let (ingestor, writer) = Ingestor::start(store.clone(), wake.clone());
         let (shutdown, shutdown_rx) = watch::channel(false);
@@ -40,10 +44,6 @@ impl Server {
                 .giving_way_to(ingestor.load());
             tokio::spawn(worker.run(shutdown_rx.clone()))
         });
-        let listener = tokio::net::TcpListener::bind(settings.listen)
-            .await
-            .with_context(|| format!("cannot listen on {}", settings.listen))?;
-        let addr = listener.local_addr()?;
         let app = router(Arc::new(AppState {
             secret,
             ingestor,
