@@ -304,3 +304,37 @@ fn the_readme_documents_every_setting_and_the_two_commands() {
     let ci = std::fs::read_to_string(repo_file(".ci/run")).expect(".ci/run");
     assert!(readme.contains("cargo test --locked") && ci.contains("cargo test --locked"));
 }
+
+#[test]
+fn hostile_advisory_text_reaches_the_terminal_escaped() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut payload: serde_json::Value = serde_json::from_slice(&common::fixture(
+        "repository_advisory.reported.composed.json",
+    ))
+    .expect("fixture JSON");
+    payload["repository_advisory"]["summary"] =
+        "Overflow\u{1b}]0;pwned\u{7}\u{1b}[2J\r\nFake-Header: yes".into();
+    payload["repository_advisory"]["description"] = "line one\n\u{1b}[31mred\u{1b}[0m".into();
+    let path = dir.path().join("hostile.json");
+    std::fs::write(&path, serde_json::to_vec(&payload).expect("JSON")).expect("write payload");
+
+    let (output, stdout, stderr) = run(herald(dir.path()).arg("dry-run").arg(&path));
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    let (_, list, _) = run(herald(dir.path()).args(["incidents", "list"]));
+    let (_, show, _) = run(herald(dir.path()).args(["incidents", "show", "GHSA-abcd-1234-efgh"]));
+    for text in [&stdout, &list, &show] {
+        assert!(
+            !text.contains('\u{1b}'),
+            "a raw escape reached the terminal: {text:?}"
+        );
+        assert!(!text.contains('\u{7}') && !text.contains('\r'), "{text:?}");
+    }
+    assert!(
+        show.contains("Overflow\\u{1b}]0;pwned\\u{7}\\u{1b}[2J\\r\\nFake-Header: yes"),
+        "{show}"
+    );
+    assert!(
+        show.contains("  line one\n  \\u{1b}[31mred\\u{1b}[0m"),
+        "{show}"
+    );
+}
