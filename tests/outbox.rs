@@ -56,21 +56,38 @@ async fn a_failing_job_is_retried_with_backoff_then_given_up_without_touching_it
 
     let settings = WorkerSettings {
         max_attempts: 2,
+        // Long enough for all three jobs to share one batch, which the failure rolls back.
+        batch_time: std::time::Duration::from_secs(30),
         ..WorkerSettings::default()
     };
     let worker = Worker::new(store.clone(), Arc::new(Notify::new()), settings);
     let first = worker.drain().await.expect("drain");
     assert_eq!(first.len(), 3, "{first:?}");
-    assert!(matches!(first[0], JobOutcome::Done(_)));
+    // Run again alone after the rollback, it still opens the incident: the batch's first
+    // run of it left nothing behind.
+    assert!(
+        matches!(&first[0], JobOutcome::Done(processed) if processed.note.starts_with("opened incident")),
+        "{first:?}"
+    );
     assert!(
         matches!(&first[1], JobOutcome::Failed { error, gave_up: false } if error.contains("no_such_event")),
         "{first:?}"
     );
     assert!(matches!(first[2], JobOutcome::Done(_)));
+    let incidents = store.list_incidents().await.expect("list");
     assert_eq!(
-        store.list_incidents().await.expect("list").len(),
+        incidents.len(),
         1,
         "the failing job did not undo its neighbours"
+    );
+    assert_eq!(
+        store
+            .timeline(incidents[0].id)
+            .await
+            .expect("timeline")
+            .len(),
+        1,
+        "the rolled-back first run of the batch left no trace"
     );
 
     let writer = sqlx::SqlitePool::connect(&url)

@@ -1,9 +1,10 @@
 //! The outbox worker: claims due jobs from the durable queue, runs them, retries failures
 //! with exponential backoff, and gives up (state `dead`) after a bounded number of attempts.
 //!
-//! Jobs run in batches inside one transaction, each in its own savepoint: one commit (one
-//! fsync) for the batch, while a failing job is undone alone. A batch holds the store's
-//! write lock for a bounded time, so deliveries waiting for their commit never wait long.
+//! Jobs run in batches inside one transaction: one commit for the batch. Should a job fail,
+//! the batch is rolled back and its jobs run again one transaction each, so a failure
+//! touches nothing but its own job. A batch holds the store's write lock for a bounded
+//! time, so deliveries waiting for their commit never wait long.
 
 use crate::ingest::IngestLoad;
 use crate::pipeline::{self, Processed};
@@ -164,49 +165,80 @@ impl Worker {
     async fn run_batch(&self) -> Result<Vec<JobOutcome>, StoreError> {
         let mut work = self.store.begin().await?;
         let started = std::time::Instant::now();
-        let mut ran = Vec::new();
+        let mut done = Vec::new();
+        let mut failing = None;
+        // Jobs are marked done at the end of the batch: fetch past the ones already run.
+        let mut after_id = 0;
         'batch: loop {
-            let jobs = work.due_jobs(Utc::now(), CHUNK).await?;
+            let jobs = work.due_jobs(Utc::now(), after_id, CHUNK).await?;
             if jobs.is_empty() {
                 break;
             }
             for job in jobs {
+                after_id = job.id;
                 // Jobs left unrun here stay queued: fetching them claimed nothing.
                 if started.elapsed() >= self.settings.batch_time {
                     break 'batch;
                 }
-                work.savepoint().await?;
-                let outcome = match execute(&mut work, &job).await {
-                    Ok(processed) => {
-                        work.complete_job(job.id).await?;
-                        work.release_savepoint().await?;
-                        JobOutcome::Done(processed)
+                match execute(&mut work, &job).await {
+                    Ok(processed) => done.push((job, processed)),
+                    Err(_) => {
+                        failing = Some(job);
+                        break 'batch;
                     }
-                    Err(error) => {
-                        work.rollback_to_savepoint().await?;
-                        let attempts = job.attempts + 1;
-                        let gave_up = attempts >= self.settings.max_attempts;
-                        let retry_at = Utc::now()
-                            + chrono::Duration::from_std(backoff(attempts))
-                                .unwrap_or(chrono::Duration::MAX);
-                        work.fail_job(job.id, &error, retry_at, gave_up).await?;
-                        JobOutcome::Failed { error, gave_up }
-                    }
-                };
-                ran.push((job, outcome));
+                }
             }
         }
-        if ran.is_empty() {
-            return Ok(Vec::new());
-        }
-        work.commit().await?;
-        Ok(ran
+        let outcomes = match failing {
+            None if done.is_empty() => return Ok(Vec::new()),
+            None => {
+                let ids: Vec<i64> = done.iter().map(|(job, _)| job.id).collect();
+                work.complete_jobs(&ids).await?;
+                work.commit().await?;
+                done.into_iter()
+                    .map(|(job, processed)| (job, JobOutcome::Done(processed)))
+                    .collect()
+            }
+            Some(failing) => {
+                // Undo the whole batch, then give every job its own transaction.
+                work.rollback().await?;
+                let mut outcomes = Vec::with_capacity(done.len() + 1);
+                for job in done.into_iter().map(|(job, _)| job).chain([failing]) {
+                    let outcome = self.run_alone(&job).await?;
+                    outcomes.push((job, outcome));
+                }
+                outcomes
+            }
+        };
+        Ok(outcomes
             .into_iter()
             .map(|(job, outcome)| {
                 log(&job, &outcome);
                 outcome
             })
             .collect())
+    }
+
+    /// Runs one job in its own transaction; a failure is recorded in another.
+    async fn run_alone(&self, job: &ClaimedJob) -> Result<JobOutcome, StoreError> {
+        let mut work = self.store.begin().await?;
+        let error = match execute(&mut work, job).await {
+            Ok(processed) => {
+                work.complete_jobs(&[job.id]).await?;
+                work.commit().await?;
+                return Ok(JobOutcome::Done(processed));
+            }
+            Err(error) => error,
+        };
+        work.rollback().await?;
+        let attempts = job.attempts + 1;
+        let gave_up = attempts >= self.settings.max_attempts;
+        let retry_at = Utc::now()
+            + chrono::Duration::from_std(backoff(attempts)).unwrap_or(chrono::Duration::MAX);
+        let mut work = self.store.begin().await?;
+        work.fail_job(job.id, &error, retry_at, gave_up).await?;
+        work.commit().await?;
+        Ok(JobOutcome::Failed { error, gave_up })
     }
 }
 

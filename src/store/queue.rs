@@ -179,17 +179,20 @@ impl Work {
         .transpose()
     }
 
-    /// Up to `limit` jobs due at `now`, oldest first. Inside the unit of work (which holds
-    /// the store's write lock) they are this worker's until it commits or rolls back.
+    /// Up to `limit` jobs due at `now` with ids above `after_id`, oldest first. Inside the
+    /// unit of work (which holds the store's write lock) they are this worker's until it
+    /// commits or rolls back.
     pub async fn due_jobs(
         &mut self,
         now: DateTime<Utc>,
+        after_id: i64,
         limit: u32,
     ) -> Result<Vec<ClaimedJob>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, kind, payload, attempts FROM outbox \
-             WHERE state = 'pending' AND run_after <= $1 ORDER BY id LIMIT $2",
+             WHERE state = 'pending' AND id > $1 AND run_after <= $2 ORDER BY id LIMIT $3",
         )
+        .bind(after_id)
         .bind(to_millis(now))
         .bind(limit)
         .fetch_all(&mut *self.tx)
@@ -206,15 +209,20 @@ impl Work {
             .collect()
     }
 
-    pub async fn complete_job(&mut self, job_id: i64) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE outbox SET state = 'done', attempts = attempts + 1, finished_at = $1, \
-             last_error = NULL WHERE id = $2",
-        )
-        .bind(to_millis(Utc::now()))
-        .bind(job_id)
-        .execute(&mut *self.tx)
-        .await?;
+    /// Marks jobs done, in one statement.
+    pub async fn complete_jobs(&mut self, job_ids: &[i64]) -> Result<(), StoreError> {
+        let mut update = QueryBuilder::<Sqlite>::new(
+            "UPDATE outbox SET state = 'done', attempts = attempts + 1, last_error = NULL, \
+             finished_at = ",
+        );
+        update.push_bind(to_millis(Utc::now()));
+        update.push(" WHERE id IN (");
+        let mut ids = update.separated(", ");
+        for id in job_ids {
+            ids.push_bind(*id);
+        }
+        update.push(")");
+        update.build().execute(&mut *self.tx).await?;
         Ok(())
     }
 
@@ -240,26 +248,10 @@ impl Work {
         Ok(())
     }
 
-    /// Starts a part of the unit of work that can be undone alone (a savepoint).
-    pub async fn savepoint(&mut self) -> Result<(), StoreError> {
-        sqlx::query("SAVEPOINT job").execute(&mut *self.tx).await?;
+    /// Undoes everything the unit of work did.
+    pub async fn rollback(self) -> Result<(), StoreError> {
+        self.tx.rollback().await?;
         Ok(())
-    }
-
-    /// Keeps what was done since `savepoint`.
-    pub async fn release_savepoint(&mut self) -> Result<(), StoreError> {
-        sqlx::query("RELEASE SAVEPOINT job")
-            .execute(&mut *self.tx)
-            .await?;
-        Ok(())
-    }
-
-    /// Undoes what was done since `savepoint`.
-    pub async fn rollback_to_savepoint(&mut self) -> Result<(), StoreError> {
-        sqlx::query("ROLLBACK TO SAVEPOINT job")
-            .execute(&mut *self.tx)
-            .await?;
-        self.release_savepoint().await
     }
 
     pub async fn commit(self) -> Result<(), StoreError> {
