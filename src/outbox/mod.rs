@@ -190,7 +190,10 @@ impl Worker {
             }
         }
         let outcomes = match failing {
-            None if done.is_empty() => return Ok(Vec::new()),
+            None if done.is_empty() => {
+                work.rollback().await?;
+                return Ok(Vec::new());
+            }
             None => {
                 let ids: Vec<i64> = done.iter().map(|(job, _)| job.id).collect();
                 work.complete_jobs(&ids).await?;
