@@ -99,14 +99,10 @@ async fn advisory_delivery(
     let current = work
         .find_incident(&event.repository, &event.advisory.ghsa_id)
         .await?;
-    let (stored_id, before) = match current {
-        Some(row) => (Some(row.id), Some(row.incident)),
-        None => (None, None),
-    };
-    let outcome = apply_advisory(before.clone(), &event);
+    let stored_id = current.as_ref().map(|row| row.id);
+    let outcome = apply_advisory(current.map(|row| row.incident), &event);
     // A redelivery that changes nothing writes nothing.
-    let changed = before.as_ref() != Some(&outcome.incident);
-    let incident_id = match (stored_id, changed) {
+    let incident_id = match (stored_id, outcome.changed) {
         (Some(id), false) => id,
         _ => {
             work.save_incident(&outcome.incident, delivery.received_at)
@@ -117,7 +113,7 @@ async fn advisory_delivery(
         work.append_timeline(incident_id, &outcome.timeline, Some(&delivery.delivery_id))
             .await?;
     }
-    let unchanged = !changed && outcome.timeline.is_empty();
+    let unchanged = !outcome.changed && outcome.timeline.is_empty();
     let incident = &outcome.incident;
     let note = format!(
         "{} incident {} in {}: severity {}, phase {}",

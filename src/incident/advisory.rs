@@ -80,6 +80,8 @@ pub struct AdvisoryEvent {
 pub struct Outcome {
     pub incident: Incident,
     pub created: bool,
+    /// Whether the incident differs from what it was before the event (always, when created).
+    pub changed: bool,
     pub timeline: Vec<TimelineEntry>,
 }
 
@@ -244,7 +246,7 @@ pub fn apply_advisory(current: Option<Incident>, event: &AdvisoryEvent) -> Outco
     let fields = AdvisoryFields::from_snapshot(&event.advisory);
     let mut timeline = Vec::new();
 
-    let (incident, created) = match current {
+    let (incident, before) = match current {
         None => {
             let mut incident = Incident {
                 repository: event.repository.clone(),
@@ -286,7 +288,7 @@ pub fn apply_advisory(current: Option<Incident>, event: &AdvisoryEvent) -> Outco
                 ),
             });
             timeline.extend(cvss_notes(None, &incident, &entry));
-            (incident, true)
+            (incident, None)
         }
         Some(mut incident) => {
             let stale = matches!(
@@ -301,6 +303,7 @@ pub fn apply_advisory(current: Option<Incident>, event: &AdvisoryEvent) -> Outco
                 return Outcome {
                     incident,
                     created: false,
+                    changed: false,
                     timeline,
                 };
             }
@@ -323,7 +326,7 @@ pub fn apply_advisory(current: Option<Incident>, event: &AdvisoryEvent) -> Outco
                 ));
             }
             timeline.extend(cvss_notes(Some(&before), &incident, &entry));
-            (incident, false)
+            (incident, Some(before))
         }
     };
 
@@ -343,8 +346,9 @@ pub fn apply_advisory(current: Option<Incident>, event: &AdvisoryEvent) -> Outco
         incident.published_at = incident.published_at.or(Some(event.received_at));
     }
     Outcome {
+        changed: before.as_ref() != Some(&incident),
+        created: before.is_none(),
         incident,
-        created,
         timeline,
     }
 }
@@ -398,6 +402,7 @@ mod tests {
     fn a_report_opens_an_incident_in_awareness() {
         let outcome = apply_advisory(None, &event(AdvisoryAction::Reported, snapshot(), 2));
         assert!(outcome.created);
+        assert!(outcome.changed);
         assert_eq!(outcome.incident.phase, Phase::Awareness);
         assert_eq!(outcome.incident.severity, Severity::Critical);
         assert_eq!(outcome.incident.severity_source, SeveritySource::Cvss3);
@@ -418,6 +423,7 @@ mod tests {
             &event(AdvisoryAction::Published, published, 6),
         );
         assert!(!second.created);
+        assert!(second.changed);
         assert_eq!(second.incident.phase, Phase::Disclosure);
         assert_eq!(second.incident.learned_at, at(2));
         assert_eq!(second.incident.published_at, Some(at(5)));
@@ -443,6 +449,7 @@ mod tests {
             &event(AdvisoryAction::Reported, snapshot(), 10),
         );
         assert_eq!(outcome.incident, current);
+        assert!(!outcome.changed);
         assert_eq!(outcome.timeline[0].kind, TimelineKind::StaleIgnored);
     }
 
@@ -454,6 +461,7 @@ mod tests {
             &event(AdvisoryAction::Reported, snapshot(), 3),
         );
         assert_eq!(again.incident, first.incident);
+        assert!(!again.changed);
         assert!(again.timeline.is_empty());
     }
 
