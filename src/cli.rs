@@ -1,6 +1,10 @@
 //! The `herald` command line.
 
+use crate::config::repo::RepoConfig;
 use crate::config::{LogFormat, Settings};
+use crate::drafts::{Drafts, tracking_issue};
+use crate::github::GitHub;
+use crate::incident::Incident;
 use crate::ingest::{Ingestor, Receipt};
 use crate::outbox::{JobOutcome, Worker};
 use crate::report;
@@ -8,7 +12,7 @@ use crate::server::Server;
 use crate::store::Store;
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio::sync::Notify;
 
@@ -44,7 +48,12 @@ pub enum Command {
         /// The X-GitHub-Delivery id to use (default: a fresh one).
         #[arg(long)]
         delivery_id: Option<String>,
+        /// Where the rendered drafts are written, one folder per advisory.
+        #[arg(long, default_value = "herald-drafts", value_name = "DIR")]
+        out: PathBuf,
     },
+    /// Check the configuration: store, webhook secret, GitHub App key, API and installations.
+    Doctor,
     /// Show the incidents in the store.
     Incidents {
         #[command(subcommand)]
@@ -99,13 +108,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             payload,
             event,
             delivery_id,
+            out,
         } => {
             init_tracing(&settings, cli.log_json, "warn")?;
-            dry_run(&settings, &payload, &event, delivery_id).await
+            dry_run(&settings, &payload, &event, delivery_id, &out).await
         }
         Command::Incidents { command } => {
             init_tracing(&settings, cli.log_json, "warn")?;
             incidents(&settings, command).await
+        }
+        Command::Doctor => {
+            init_tracing(&settings, cli.log_json, "warn")?;
+            doctor(&settings).await
         }
     }
 }
@@ -146,6 +160,7 @@ async fn dry_run(
     payload: &std::path::Path,
     event: &str,
     delivery_id: Option<String>,
+    out: &Path,
 ) -> anyhow::Result<()> {
     let body = std::fs::read(payload)
         .with_context(|| format!("cannot read the payload {}", payload.display()))?;
@@ -188,6 +203,7 @@ async fn dry_run(
                     touched.push((change.repository, change.ghsa_id));
                 }
             }
+            JobOutcome::Effect(note) => println!("{}", report::safe_line(&note)),
             JobOutcome::Failed { error, gave_up } => {
                 failures += 1;
                 println!(
@@ -203,6 +219,7 @@ async fn dry_run(
         }
     }
     touched.dedup();
+    let drafts = Drafts::new()?;
     for (repository, ghsa_id) in touched {
         for row in store.incidents_by_ghsa(&ghsa_id).await? {
             if row.incident.repository == repository {
@@ -211,14 +228,154 @@ async fn dry_run(
                     "{}",
                     report::incident_detail(&row.incident, &store.timeline(row.id).await?)
                 );
+                let written = write_drafts(&drafts, &row.incident, out)?;
+                println!("drafts written to {}", written.display());
             }
         }
+    }
+    let waiting = store.pending_effects().await?.len();
+    if waiting > 0 {
+        println!(
+            "{waiting} GitHub job(s) queued (tracking issue); a dry run never contacts GitHub, \
+             `herald serve` with a GitHub App configured runs them"
+        );
     }
     store.close().await;
     if failures > 0 {
         bail!("{failures} job(s) failed");
     }
     Ok(())
+}
+
+/// One line of `herald doctor`; returns whether it passed.
+fn check(passed: bool, text: &str) -> bool {
+    println!(
+        "{} {}",
+        if passed { "ok     " } else { "PROBLEM" },
+        report::safe_line(text)
+    );
+    passed
+}
+
+async fn doctor(settings: &Settings) -> anyhow::Result<()> {
+    let mut healthy = true;
+    match Store::open(&settings.database_url).await {
+        Ok(store) => {
+            healthy &= check(
+                true,
+                &format!(
+                    "store {} opens and its schema is current",
+                    crate::config::redact_url(&settings.database_url)
+                ),
+            );
+            store.close().await;
+        }
+        Err(error) => {
+            healthy &= check(false, &format!("store: {error}"));
+        }
+    }
+    healthy &= check(
+        settings.webhook_secret.is_some(),
+        if settings.webhook_secret.is_some() {
+            "webhook secret is set"
+        } else {
+            "no webhook secret: set HERALD_WEBHOOK_SECRET or HERALD_WEBHOOK_SECRET_FILE"
+        },
+    );
+    match &settings.github {
+        None => {
+            healthy &= check(
+                false,
+                "no GitHub App configured: set HERALD_GITHUB_APP_ID and \
+                 HERALD_GITHUB_PRIVATE_KEY_FILE (herald runs offline without them)",
+            );
+        }
+        Some(github_settings) => healthy &= doctor_github(github_settings).await,
+    }
+    if healthy {
+        println!("herald is ready");
+        Ok(())
+    } else {
+        bail!("herald doctor found problems (above)")
+    }
+}
+
+async fn doctor_github(settings: &crate::config::GitHubSettings) -> bool {
+    let github = match GitHub::new(settings) {
+        Ok(github) => github,
+        Err(error) => return check(false, &error.to_string()),
+    };
+    check(
+        true,
+        &format!(
+            "App {} private key is a valid RSA key; JWT signed",
+            settings.app_id
+        ),
+    );
+    let app = match github.app_info().await {
+        Ok(app) => app,
+        Err(error) => {
+            return check(
+                false,
+                &format!(
+                    "GitHub API at {} refused the App: {error}",
+                    github.api_url()
+                ),
+            );
+        }
+    };
+    if !check(
+        app.id == settings.app_id,
+        &format!(
+            "GitHub API at {} knows the App: {} (id {})",
+            github.api_url(),
+            app.slug.as_deref().unwrap_or(&app.name),
+            app.id
+        ),
+    ) {
+        return false;
+    }
+    match github.installations().await {
+        Ok(installations) if installations.is_empty() => check(
+            false,
+            "the App is not installed anywhere yet: install it on your organisation",
+        ),
+        Ok(installations) => {
+            let accounts: Vec<String> = installations
+                .iter()
+                .map(|installation| {
+                    format!(
+                        "{} (installation {})",
+                        installation
+                            .account
+                            .as_ref()
+                            .map(|account| account.login.as_str())
+                            .unwrap_or("?"),
+                        installation.id
+                    )
+                })
+                .collect();
+            check(true, &format!("installed on {}", accounts.join(", ")))
+        }
+        Err(error) => check(false, &format!("cannot list installations: {error}")),
+    }
+}
+
+/// Writes every draft of `incident` under `out/<GHSA id>/`, with the default configuration.
+fn write_drafts(drafts: &Drafts, incident: &Incident, out: &Path) -> anyhow::Result<PathBuf> {
+    let config = RepoConfig::default();
+    let dir = out.join(crate::drafts::escape::file_name(&incident.ghsa_id));
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let issue = tracking_issue(drafts, incident, &config.labels, None)?;
+    let path = dir.join("tracking-issue.md");
+    let text = format!(
+        "<!-- title: {} -->\n<!-- labels: {} -->\n{}",
+        issue.title.replace("--", "- -"),
+        issue.labels.join(", "),
+        issue.body
+    );
+    std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(dir)
 }
 
 async fn incidents(settings: &Settings, command: IncidentsCommand) -> anyhow::Result<()> {
@@ -255,17 +412,20 @@ async fn incidents(settings: &Settings, command: IncidentsCommand) -> anyhow::Re
                 ),
             };
             let timeline = store.timeline(row.id).await?;
+            let tracking = store.tracking_link(row.id).await?;
             if json {
                 let entries: Vec<_> = timeline.iter().map(|stored| &stored.entry).collect();
                 println!(
                     "{}",
                     serde_json::to_string_pretty(&serde_json::json!({
                         "incident": row.incident,
+                        "tracking_issue": tracking.as_ref().map(report::tracking_json),
                         "timeline": entries,
                     }))?
                 );
             } else {
                 print!("{}", report::incident_detail(&row.incident, &timeline));
+                println!("{}", report::tracking_line(tracking.as_ref()));
             }
         }
     }

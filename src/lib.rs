@@ -2,8 +2,11 @@
 //!
 //! Data flows one way: ingest → incident → drafts → outbox → channels.
 
+pub mod channels;
 pub mod cli;
 pub mod config;
+pub mod drafts;
+pub mod github;
 pub mod incident;
 pub mod ingest;
 pub mod outbox;

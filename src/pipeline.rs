@@ -2,8 +2,11 @@
 //! completes its job, so a crash at any point leaves either nothing or everything done.
 
 use crate::incident::{AdvisoryAction, AdvisoryEvent, TimelineEntry, apply_advisory};
-use crate::ingest::events::{EventKind, PayloadError, RepositoryAdvisoryEvent, WebhookEvent};
-use crate::store::{StoreError, StoredDelivery, Work};
+use crate::ingest::events::{
+    EventKind, InstallationEvent, InstallationRepositoriesEvent, InstallationRepository,
+    PayloadError, RepositoryAdvisoryEvent, WebhookEvent,
+};
+use crate::store::{JobKind, StoreError, StoredDelivery, Work};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProcessError {
@@ -49,6 +52,12 @@ pub async fn process_delivery(
         .ok_or_else(|| ProcessError::UnknownEvent(delivery.event.clone()))?;
     let event = WebhookEvent::parse(kind, &delivery.payload)?;
     let action = event.action().map(str::to_owned);
+    // Every event about a repository says which installation serves it.
+    if let (Some(repository), Some(installation_id)) = (event.repository(), event.installation_id())
+    {
+        work.save_repository(repository, installation_id, None, delivery.received_at)
+            .await?;
+    }
     let (note, incident) = match event {
         WebhookEvent::RepositoryAdvisory(advisory) => {
             advisory_delivery(work, &delivery, &advisory).await?
@@ -58,6 +67,14 @@ pub async fn process_delivery(
                 "global advisory {} noted; incidents are opened from repository advisories",
                 global.security_advisory.ghsa_id
             ),
+            None,
+        ),
+        WebhookEvent::Installation(installation) => (
+            installation_delivery(work, &delivery, &installation).await?,
+            None,
+        ),
+        WebhookEvent::InstallationRepositories(change) => (
+            installation_repositories_delivery(work, &delivery, &change).await?,
             None,
         ),
         _ => (
@@ -105,8 +122,18 @@ async fn advisory_delivery(
     let incident_id = match (stored_id, outcome.changed) {
         (Some(id), false) => id,
         _ => {
-            work.save_incident(&outcome.incident, delivery.received_at)
-                .await?
+            let (id, revision) = work
+                .save_incident(&outcome.incident, delivery.received_at)
+                .await?;
+            // The tracking issue catches up with this revision (or a later one).
+            work.enqueue(
+                JobKind::SyncTrackingIssue,
+                &format!("tracking-issue:{id}:{revision}"),
+                &id.to_string(),
+                delivery.received_at,
+            )
+            .await?;
+            id
         }
     };
     if !outcome.timeline.is_empty() {
@@ -136,4 +163,71 @@ async fn advisory_delivery(
             timeline: outcome.timeline,
         }),
     ))
+}
+
+async fn installation_delivery(
+    work: &mut Work,
+    delivery: &StoredDelivery,
+    event: &InstallationEvent,
+) -> Result<String, ProcessError> {
+    let installation = &event.installation;
+    let account = installation
+        .account
+        .as_ref()
+        .map(|account| account.login.as_str())
+        .unwrap_or("");
+    let state = match event.action.as_str() {
+        "deleted" => "deleted",
+        "suspend" => "suspended",
+        _ => "active",
+    };
+    work.save_installation(installation.id, account, state, delivery.received_at)
+        .await?;
+    if state == "deleted" {
+        work.forget_installation_repositories(installation.id)
+            .await?;
+    } else {
+        let repositories = event.repositories.as_deref().unwrap_or_default();
+        save_repositories(work, installation.id, repositories, delivery).await?;
+    }
+    Ok(format!(
+        "installation {} of {account}: {state}",
+        installation.id
+    ))
+}
+
+async fn installation_repositories_delivery(
+    work: &mut Work,
+    delivery: &StoredDelivery,
+    event: &InstallationRepositoriesEvent,
+) -> Result<String, ProcessError> {
+    let installation = &event.installation;
+    save_repositories(work, installation.id, &event.repositories_added, delivery).await?;
+    for repository in &event.repositories_removed {
+        work.forget_repository(&repository.full_name).await?;
+    }
+    Ok(format!(
+        "installation {}: {} repositories added, {} removed",
+        installation.id,
+        event.repositories_added.len(),
+        event.repositories_removed.len()
+    ))
+}
+
+async fn save_repositories(
+    work: &mut Work,
+    installation_id: u64,
+    repositories: &[InstallationRepository],
+    delivery: &StoredDelivery,
+) -> Result<(), ProcessError> {
+    for repository in repositories {
+        work.save_repository(
+            &repository.full_name,
+            installation_id,
+            Some(repository.private),
+            delivery.received_at,
+        )
+        .await?;
+    }
+    Ok(())
 }

@@ -3,7 +3,7 @@
 
 use crate::incident::{CvssAssessment, CvssScore, Incident, TimelineEntry};
 use crate::pipeline::Processed;
-use crate::store::{IncidentRow, StoredTimelineEntry};
+use crate::store::{IncidentRow, StoredTimelineEntry, TrackingLink, TrackingStatus};
 use chrono::{DateTime, SecondsFormat, Utc};
 use std::fmt::Write;
 
@@ -106,33 +106,20 @@ pub fn incident_table(rows: &[IncidentRow]) -> String {
 }
 
 fn cvss_detail(label: &str, assessment: Option<&CvssAssessment>, out: &mut String) {
-    let Some(assessment) = assessment else {
-        let _ = writeln!(out, "{label:<13}-");
-        return;
-    };
-    let stated = assessment
-        .stated_score
-        .map(|score| format!("{score:.1}"))
-        .unwrap_or_else(|| "none".to_owned());
-    let vector = safe_line(&assessment.vector);
-    let computed = match &assessment.computed {
-        CvssScore::Scored {
-            version,
-            score,
-            severity,
-        } => format!("{score:.1} {severity} (CVSS {version}, computed)"),
-        CvssScore::Empty => "empty vector".to_owned(),
-        CvssScore::Malformed { error } => format!("malformed vector: {}", safe_line(error)),
-    };
-    let mismatch = match assessment.mismatch() {
-        Some(_) => "  MISMATCH",
-        None => "",
-    };
-    let _ = writeln!(
-        out,
-        "{label:<13}{computed}; advisory states {stated}{mismatch}\n{:<13}{vector}",
-        ""
-    );
+    match assessment {
+        None => {
+            let _ = writeln!(out, "{label:<13}-");
+        }
+        Some(assessment) => {
+            let _ = writeln!(
+                out,
+                "{label:<13}{}\n{:<13}{}",
+                safe_line(&assessment.describe()),
+                "",
+                safe_line(&assessment.vector)
+            );
+        }
+    }
 }
 
 /// One timeline line.
@@ -283,6 +270,36 @@ pub fn processed_summary(processed: &Processed) -> String {
         }
     }
     out
+}
+
+/// Where the tracking issue is, or why there is none, in one line.
+pub fn tracking_line(link: Option<&TrackingLink>) -> String {
+    match link {
+        None => "Tracking issue: not opened yet (queued for GitHub)".to_owned(),
+        Some(link) => match link.status {
+            TrackingStatus::Open => format!(
+                "Tracking issue: {}#{} {}",
+                safe_line(link.repository.as_deref().unwrap_or("?")),
+                link.number.unwrap_or_default(),
+                safe_line(link.url.as_deref().unwrap_or(""))
+            ),
+            TrackingStatus::Refused => format!(
+                "Tracking issue: REFUSED. {}",
+                safe_line(link.detail.as_deref().unwrap_or(""))
+            ),
+        },
+    }
+}
+
+pub fn tracking_json(link: &TrackingLink) -> serde_json::Value {
+    serde_json::json!({
+        "status": link.status.as_str(),
+        "repository": link.repository,
+        "number": link.number,
+        "url": link.url,
+        "detail": link.detail,
+        "synced_revision": link.synced_revision,
+    })
 }
 
 #[cfg(test)]

@@ -1,9 +1,12 @@
 //! `herald serve`: the store, the ingest writer, the outbox worker and the HTTP server,
 //! started and stopped together.
 
+use crate::channels::Channels;
 use crate::config::{Settings, redact_url};
+use crate::drafts::Drafts;
+use crate::github::GitHub;
 use crate::ingest::Ingestor;
-use crate::outbox::Worker;
+use crate::outbox::{EffectRunner, Worker};
 use crate::store::Store;
 use crate::webhook::{AppState, router};
 use anyhow::Context;
@@ -18,6 +21,7 @@ pub struct Server {
     http: JoinHandle<std::io::Result<()>>,
     writer: JoinHandle<()>,
     worker: Option<JoinHandle<()>>,
+    effects: Option<JoinHandle<()>>,
     store: Store,
 }
 
@@ -29,6 +33,14 @@ impl Server {
             .webhook_secret
             .clone()
             .ok_or(crate::config::ConfigError::MissingWebhookSecret)?;
+        // A bad App key stops herald here, before it takes any delivery.
+        let github = settings
+            .github
+            .as_ref()
+            .map(GitHub::new)
+            .transpose()?
+            .map(Arc::new);
+        let drafts = Drafts::new()?;
         let store = Store::open(&settings.database_url)
             .await
             .with_context(|| format!("store {}", redact_url(&settings.database_url)))?;
@@ -39,11 +51,36 @@ impl Server {
         let wake = Arc::new(Notify::new());
         let (ingestor, writer) = Ingestor::start(store.clone(), wake.clone());
         let (shutdown, shutdown_rx) = watch::channel(false);
+        let effects_wake = Arc::new(Notify::new());
         let worker = settings.worker_enabled.then(|| {
             let worker = Worker::new(store.clone(), wake.clone(), settings.worker.clone())
-                .giving_way_to(ingestor.load());
+                .giving_way_to(ingestor.load())
+                .waking(effects_wake.clone());
             tokio::spawn(worker.run(shutdown_rx.clone()))
         });
+        let effects = match (&github, settings.worker_enabled) {
+            (Some(github), true) => {
+                let channels = Arc::new(Channels {
+                    store: store.clone(),
+                    github: github.clone(),
+                    drafts,
+                });
+                let runner = EffectRunner::new(
+                    store.clone(),
+                    channels,
+                    effects_wake,
+                    settings.worker.clone(),
+                );
+                Some(tokio::spawn(runner.run(shutdown_rx.clone())))
+            }
+            (None, _) => {
+                tracing::warn!(
+                    "no GitHub App configured (HERALD_GITHUB_APP_ID): GitHub work stays queued"
+                );
+                None
+            }
+            (Some(_), false) => None,
+        };
         let app = router(Arc::new(AppState {
             secret,
             ingestor,
@@ -62,6 +99,7 @@ impl Server {
             %addr,
             store = %redact_url(&settings.database_url),
             worker = settings.worker_enabled,
+            github = github.as_ref().map(|github| github.api_url()),
             "herald is listening"
         );
         Ok(Server {
@@ -70,6 +108,7 @@ impl Server {
             http,
             writer,
             worker,
+            effects,
             store,
         })
     }
@@ -82,6 +121,9 @@ impl Server {
         self.writer.await?;
         if let Some(worker) = self.worker {
             worker.await?;
+        }
+        if let Some(effects) = self.effects {
+            effects.await?;
         }
         self.store.close().await;
         tracing::info!("herald stopped");

@@ -81,7 +81,7 @@ async fn every_published_github_example_is_accepted_and_parsed() {
     );
     assert_eq!(
         harness
-            .count("SELECT COUNT(*) FROM outbox WHERE state = 'done' AND last_error IS NULL")
+            .count("SELECT COUNT(*) FROM outbox WHERE state = 'done' AND last_error IS NULL AND kind = 'process_delivery'")
             .await,
         stored,
         "every stored delivery is processed without error"
@@ -195,7 +195,19 @@ async fn a_repeated_delivery_id_is_stored_and_processed_once() {
     harness.wait_processed().await;
 
     assert_eq!(harness.count("SELECT COUNT(*) FROM deliveries").await, 1);
-    assert_eq!(harness.count("SELECT COUNT(*) FROM outbox").await, 1);
+    assert_eq!(
+        harness
+            .count("SELECT COUNT(*) FROM outbox WHERE kind = 'process_delivery'")
+            .await,
+        1
+    );
+    assert_eq!(
+        harness
+            .count("SELECT COUNT(*) FROM outbox WHERE kind = 'sync_tracking_issue'")
+            .await,
+        1,
+        "one tracking-issue job for the one incident revision"
+    );
     assert_eq!(harness.count("SELECT COUNT(*) FROM incidents").await, 1);
     assert_eq!(harness.count("SELECT COUNT(*) FROM timeline").await, 1);
     harness.stop().await;
@@ -358,7 +370,7 @@ async fn many_concurrent_deliveries_are_all_committed() {
     assert_eq!(harness.count("SELECT COUNT(*) FROM deliveries").await, 200);
     assert_eq!(
         harness
-            .count("SELECT COUNT(*) FROM outbox WHERE state = 'done'")
+            .count("SELECT COUNT(*) FROM outbox WHERE state = 'done' AND kind = 'process_delivery'")
             .await,
         200
     );
@@ -398,7 +410,9 @@ async fn a_delivery_accepted_while_the_worker_is_stopped_is_processed_after_rest
     assert_eq!(answer.status, 202);
     assert_eq!(
         harness
-            .count("SELECT COUNT(*) FROM outbox WHERE state = 'pending'")
+            .count(
+                "SELECT COUNT(*) FROM outbox WHERE state = 'pending' AND kind = 'process_delivery'"
+            )
             .await,
         1
     );
@@ -431,7 +445,7 @@ async fn empty_and_malformed_cvss_vectors_are_recorded_not_fatal() {
     harness.wait_processed().await;
     assert_eq!(
         harness
-            .count("SELECT COUNT(*) FROM outbox WHERE state = 'done'")
+            .count("SELECT COUNT(*) FROM outbox WHERE state = 'done' AND kind = 'process_delivery'")
             .await,
         1
     );

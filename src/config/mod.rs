@@ -1,6 +1,8 @@
 //! Server settings: defaults, then `herald.toml`, then `HERALD_*` environment variables
 //! (the environment wins), then command-line flags.
 
+pub mod repo;
+
 use crate::outbox::WorkerSettings;
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -13,6 +15,9 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 25 * 1024 * 1024;
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://herald.db";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:3000";
 pub const DEFAULT_CONFIG_FILE: &str = "herald.toml";
+pub const DEFAULT_GITHUB_API_URL: &str = "https://api.github.com";
+/// How often the draft-advisory reconciler polls each repository.
+pub const DEFAULT_POLL_INTERVAL_SECS: u64 = 300;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -34,6 +39,18 @@ pub struct Settings {
     /// Whether `serve` runs the outbox worker in-process.
     pub worker_enabled: bool,
     pub worker: WorkerSettings,
+    /// The GitHub App herald acts as; without it herald works offline (GitHub jobs wait).
+    pub github: Option<GitHubSettings>,
+}
+
+/// Which GitHub App herald is, and where GitHub's API is (GitHub Enterprise Server too).
+#[derive(Debug, Clone)]
+pub struct GitHubSettings {
+    pub api_url: String,
+    pub app_id: u64,
+    /// The App's PEM private key; never logged (SecretString redacts itself in Debug).
+    pub private_key: SecretString,
+    pub poll_interval: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +72,11 @@ pub enum ConfigError {
          (or webhook_secret_file in herald.toml) to the secret configured on the GitHub App"
     )]
     MissingWebhookSecret,
+    #[error(
+        "GitHub App half configured: {0}. Set both HERALD_GITHUB_APP_ID and \
+         HERALD_GITHUB_PRIVATE_KEY_FILE (or HERALD_GITHUB_PRIVATE_KEY), or neither to run offline"
+    )]
+    IncompleteGitHubApp(&'static str),
 }
 
 /// The keys of herald.toml; each also has an environment variable `HERALD_<KEY>`.
@@ -71,6 +93,11 @@ struct FileSettings {
     worker_enabled: Option<toml::Value>,
     worker_poll_interval_ms: Option<toml::Value>,
     worker_max_attempts: Option<toml::Value>,
+    github_api_url: Option<String>,
+    github_app_id: Option<toml::Value>,
+    github_private_key: Option<String>,
+    github_private_key_file: Option<PathBuf>,
+    poll_interval_secs: Option<toml::Value>,
 }
 
 /// Every setting: key in herald.toml, environment variable, default, meaning.
@@ -134,6 +161,36 @@ pub const SETTINGS_TABLE: &[(&str, &str, &str, &str)] = &[
         "HERALD_WORKER_MAX_ATTEMPTS",
         "8",
         "attempts before a job is given up",
+    ),
+    (
+        "github_api_url",
+        "HERALD_GITHUB_API_URL",
+        DEFAULT_GITHUB_API_URL,
+        "GitHub's REST API (for GitHub Enterprise Server: `https://HOST/api/v3`)",
+    ),
+    (
+        "github_app_id",
+        "HERALD_GITHUB_APP_ID",
+        "(none: offline)",
+        "the GitHub App's id",
+    ),
+    (
+        "github_private_key_file",
+        "HERALD_GITHUB_PRIVATE_KEY_FILE",
+        "(none)",
+        "the App's PEM private key file",
+    ),
+    (
+        "github_private_key",
+        "HERALD_GITHUB_PRIVATE_KEY",
+        "(none)",
+        "the App's PEM private key itself",
+    ),
+    (
+        "poll_interval_secs",
+        "HERALD_POLL_INTERVAL_SECS",
+        "300",
+        "how often draft advisories are polled per repository",
     ),
 ];
 
@@ -265,6 +322,19 @@ impl Settings {
             "a number of milliseconds",
         )?;
         let defaults = WorkerSettings::default();
+        let github = github_settings(
+            &FileGitHub {
+                api_url: file.github_api_url,
+                app_id: file.github_app_id.map(scalar),
+                private_key: file.github_private_key,
+                private_key_file: file
+                    .github_private_key_file
+                    .map(|path| path.display().to_string()),
+                poll_interval_secs: file.poll_interval_secs.map(scalar),
+            },
+            &path,
+            env,
+        )?;
         Ok(Settings {
             database_url: pick("database_url", file.database_url, &path, env)
                 .map(|raw| raw.value)
@@ -311,8 +381,66 @@ impl Settings {
                 )?,
                 ..defaults
             },
+            github,
         })
     }
+}
+
+/// The GitHub keys of herald.toml, taken out so the App settings are read in one place.
+struct FileGitHub {
+    api_url: Option<String>,
+    app_id: Option<String>,
+    private_key: Option<String>,
+    private_key_file: Option<String>,
+    poll_interval_secs: Option<String>,
+}
+
+fn github_settings(
+    file: &FileGitHub,
+    path: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<GitHubSettings>, ConfigError> {
+    let app_id = pick("github_app_id", file.app_id.clone(), path, env)
+        .filter(|raw| !raw.value.trim().is_empty());
+    let private_key = match (
+        pick("github_private_key", file.private_key.clone(), path, env),
+        pick(
+            "github_private_key_file",
+            file.private_key_file.clone(),
+            path,
+            env,
+        ),
+    ) {
+        (Some(key), _) if !key.value.trim().is_empty() => Some(SecretString::from(key.value)),
+        (_, Some(file)) if !file.value.trim().is_empty() => {
+            Some(read_secret_file(Path::new(&file.value))?)
+        }
+        _ => None,
+    };
+    let (app_id, private_key) = match (app_id, private_key) {
+        (None, None) => return Ok(None),
+        (Some(_), None) => return Err(ConfigError::IncompleteGitHubApp("no private key")),
+        (None, Some(_)) => return Err(ConfigError::IncompleteGitHubApp("no App id")),
+        (Some(app_id), Some(key)) => (app_id, key),
+    };
+    let poll_secs: u64 = parse(
+        pick(
+            "poll_interval_secs",
+            file.poll_interval_secs.clone(),
+            path,
+            env,
+        ),
+        DEFAULT_POLL_INTERVAL_SECS,
+        "a number of seconds",
+    )?;
+    Ok(Some(GitHubSettings {
+        api_url: pick("github_api_url", file.api_url.clone(), path, env)
+            .map(|raw| raw.value.trim().trim_end_matches('/').to_owned())
+            .unwrap_or_else(|| DEFAULT_GITHUB_API_URL.to_owned()),
+        app_id: parse(Some(app_id), 0, "the numeric App id")?,
+        private_key,
+        poll_interval: Duration::from_secs(poll_secs.max(1)),
+    }))
 }
 
 /// A database URL fit for logs and errors: any password replaced.

@@ -92,6 +92,8 @@ pub enum TimelineKind {
     CvssMismatch,
     CvssUnusable,
     StaleIgnored,
+    /// The private tracking issue was opened, or herald refused to open it.
+    TrackingIssue,
 }
 
 impl TimelineKind {
@@ -106,6 +108,7 @@ impl TimelineKind {
             TimelineKind::CvssMismatch => "cvss_mismatch",
             TimelineKind::CvssUnusable => "cvss_unusable",
             TimelineKind::StaleIgnored => "stale_ignored",
+            TimelineKind::TrackingIssue => "tracking_issue",
         }
     }
 }
@@ -124,6 +127,7 @@ impl std::str::FromStr for TimelineKind {
             TimelineKind::CvssMismatch,
             TimelineKind::CvssUnusable,
             TimelineKind::StaleIgnored,
+            TimelineKind::TrackingIssue,
         ]
         .into_iter()
         .find(|kind| kind.as_str() == s)

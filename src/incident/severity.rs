@@ -125,6 +125,30 @@ impl CvssAssessment {
         }
     }
 
+    /// herald's score beside the advisory's, in words: `9.8 critical (CVSS 3.1, computed);
+    /// advisory states 9.8`, with `MISMATCH` appended when they disagree.
+    pub fn describe(&self) -> String {
+        let computed = match &self.computed {
+            CvssScore::Scored {
+                version,
+                score,
+                severity,
+            } => format!("{score:.1} {severity} (CVSS {version}, computed)"),
+            CvssScore::Empty => "empty vector".to_owned(),
+            CvssScore::Malformed { error } => format!("malformed vector: {error}"),
+        };
+        let stated = self
+            .stated_score
+            .map(|score| format!("{score:.1}"))
+            .unwrap_or_else(|| "none".to_owned());
+        let mismatch = if self.mismatch().is_some() {
+            "  MISMATCH"
+        } else {
+            ""
+        };
+        format!("{computed}; advisory states {stated}{mismatch}")
+    }
+
     /// The stated and computed scores, when both exist and disagree.
     pub fn mismatch(&self) -> Option<(f64, f64)> {
         let stated = self.stated_score?;

@@ -6,6 +6,10 @@
 //! touches nothing but its own job. A batch holds the store's write lock for a bounded
 //! time, so deliveries waiting for their commit never wait long.
 
+mod effects;
+
+pub use effects::EffectRunner;
+
 use crate::ingest::IngestLoad;
 use crate::pipeline::{self, Processed};
 use crate::store::{ClaimedJob, JobKind, Store, StoreError, Work};
@@ -38,6 +42,8 @@ impl Default for WorkerSettings {
 #[derive(Debug)]
 pub enum JobOutcome {
     Done(Processed),
+    /// An effect outside the store happened and was recorded.
+    Effect(String),
     /// It failed; it will be retried unless it was the last attempt.
     Failed {
         error: String,
@@ -53,6 +59,8 @@ pub struct Worker {
     wake: Arc<Notify>,
     settings: WorkerSettings,
     ingest: Option<IngestLoad>,
+    /// Woken after a batch commits, as its jobs may have queued effects.
+    effects: Option<Arc<Notify>>,
 }
 
 /// While deliveries wait for their commit, the worker holds back this long at most, so
@@ -72,7 +80,10 @@ async fn execute(work: &mut Work, job: &ClaimedJob) -> Result<Processed, String>
         Some(JobKind::ProcessDelivery) => pipeline::process_delivery(work, &job.payload)
             .await
             .map_err(|error| error.to_string()),
-        None => Err(format!("unknown job kind {:?}", job.kind)),
+        Some(JobKind::SyncTrackingIssue) | None => Err(format!(
+            "job kind {:?} is not one the store worker runs",
+            job.kind
+        )),
     }
 }
 
@@ -87,6 +98,9 @@ fn log(job: &ClaimedJob, outcome: &JobOutcome) {
             incident = processed.incident.as_ref().map(|change| change.ghsa_id.as_str()),
             "delivery processed"
         ),
+        JobOutcome::Effect(note) => {
+            tracing::info!(job = job.id, kind = %job.kind, %note, "effect done")
+        }
         JobOutcome::Failed {
             error,
             gave_up: true,
@@ -109,7 +123,14 @@ impl Worker {
             wake,
             settings,
             ingest: None,
+            effects: None,
         }
+    }
+
+    /// Wakes the effect runner after each commit.
+    pub fn waking(mut self, effects: Arc<Notify>) -> Worker {
+        self.effects = Some(effects);
+        self
     }
 
     /// Makes the worker give way to deliveries waiting for their commit.
@@ -198,6 +219,9 @@ impl Worker {
                 let ids: Vec<i64> = done.iter().map(|(job, _)| job.id).collect();
                 work.complete_jobs(&ids).await?;
                 work.commit().await?;
+                if let Some(effects) = &self.effects {
+                    effects.notify_one();
+                }
                 done.into_iter()
                     .map(|(job, processed)| (job, JobOutcome::Done(processed)))
                     .collect()
@@ -229,20 +253,33 @@ impl Worker {
             Ok(processed) => {
                 work.complete_jobs(&[job.id]).await?;
                 work.commit().await?;
+                if let Some(effects) = &self.effects {
+                    effects.notify_one();
+                }
                 return Ok(JobOutcome::Done(processed));
             }
             Err(error) => error,
         };
         work.rollback().await?;
-        let attempts = job.attempts + 1;
-        let gave_up = attempts >= self.settings.max_attempts;
-        let retry_at = Utc::now()
-            + chrono::Duration::from_std(backoff(attempts)).unwrap_or(chrono::Duration::MAX);
-        let mut work = self.store.begin().await?;
-        work.fail_job(job.id, &error, retry_at, gave_up).await?;
-        work.commit().await?;
-        Ok(JobOutcome::Failed { error, gave_up })
+        record_failure(&self.store, job, error, self.settings.max_attempts).await
     }
+}
+
+/// Records a failed attempt: the job is retried after a backoff, or given up.
+async fn record_failure(
+    store: &Store,
+    job: &ClaimedJob,
+    error: String,
+    max_attempts: i64,
+) -> Result<JobOutcome, StoreError> {
+    let attempts = job.attempts + 1;
+    let gave_up = attempts >= max_attempts;
+    let retry_at =
+        Utc::now() + chrono::Duration::from_std(backoff(attempts)).unwrap_or(chrono::Duration::MAX);
+    let mut work = store.begin_durable().await?;
+    work.fail_job(job.id, &error, retry_at, gave_up).await?;
+    work.commit().await?;
+    Ok(JobOutcome::Failed { error, gave_up })
 }
 
 #[cfg(test)]

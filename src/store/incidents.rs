@@ -9,6 +9,8 @@ use sqlx::sqlite::SqliteRow;
 #[derive(Debug, Clone)]
 pub struct IncidentRow {
     pub id: i64,
+    /// Bumped on every change of the record.
+    pub revision: i64,
     pub incident: Incident,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -21,7 +23,7 @@ pub struct StoredTimelineEntry {
     pub delivery_id: Option<String>,
 }
 
-const INCIDENT_COLUMNS: &str = "id, record, created_at, updated_at";
+const INCIDENT_COLUMNS: &str = "id, revision, record, created_at, updated_at";
 
 fn incident_row(row: &SqliteRow) -> Result<IncidentRow, StoreError> {
     let record: String = row.try_get("record")?;
@@ -30,6 +32,7 @@ fn incident_row(row: &SqliteRow) -> Result<IncidentRow, StoreError> {
         .map_err(|error| StoreError::Corrupt(format!("incident {id}: {error}")))?;
     Ok(IncidentRow {
         id,
+        revision: row.try_get("revision")?,
         incident,
         created_at: from_millis(row.try_get("created_at")?)?,
         updated_at: from_millis(row.try_get("updated_at")?)?,
@@ -54,22 +57,23 @@ impl Work {
         .transpose()
     }
 
-    /// Inserts or updates the incident (unique per repository and GHSA id); returns its id.
+    /// Inserts or updates the incident (unique per repository and GHSA id); returns its id
+    /// and new revision.
     pub async fn save_incident(
         &mut self,
         incident: &Incident,
         now: DateTime<Utc>,
-    ) -> Result<i64, StoreError> {
+    ) -> Result<(i64, i64), StoreError> {
         let record = serde_json::to_string(incident)
             .map_err(|error| StoreError::Corrupt(error.to_string()))?;
-        let id = sqlx::query_scalar(
+        let saved = sqlx::query_as(
             "INSERT INTO incidents \
              (repository, ghsa_id, phase, severity, record, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $6) \
              ON CONFLICT (repository, ghsa_id) DO UPDATE SET \
              phase = excluded.phase, severity = excluded.severity, record = excluded.record, \
-             updated_at = excluded.updated_at \
-             RETURNING id",
+             updated_at = excluded.updated_at, revision = incidents.revision + 1 \
+             RETURNING id, revision",
         )
         .bind(&incident.repository)
         .bind(&incident.ghsa_id)
@@ -79,7 +83,7 @@ impl Work {
         .bind(to_millis(now))
         .fetch_one(&mut *self.tx)
         .await?;
-        Ok(id)
+        Ok(saved)
     }
 
     pub async fn append_timeline(
@@ -107,6 +111,18 @@ impl Work {
 }
 
 impl Store {
+    pub async fn incident(&self, incident_id: i64) -> Result<Option<IncidentRow>, StoreError> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = $1"
+        )))
+        .bind(incident_id)
+        .fetch_optional(&self.reader)
+        .await?
+        .as_ref()
+        .map(incident_row)
+        .transpose()
+    }
+
     /// All incidents, most recently changed first.
     pub async fn list_incidents(&self) -> Result<Vec<IncidentRow>, StoreError> {
         sqlx::query(sqlx::AssertSqlSafe(format!(

@@ -45,18 +45,36 @@ pub struct StoredDelivery {
 pub enum JobKind {
     /// Turn a stored delivery into domain changes; the job payload is the delivery id.
     ProcessDelivery,
+    /// Create or update an incident's private tracking issue; the payload is the incident id.
+    SyncTrackingIssue,
 }
 
 impl JobKind {
+    pub const ALL: [JobKind; 2] = [JobKind::ProcessDelivery, JobKind::SyncTrackingIssue];
+    /// Jobs that only change the store: they run in batches inside the store's transaction.
+    pub const LOCAL: [JobKind; 1] = [JobKind::ProcessDelivery];
+    /// Jobs that reach GitHub: leased, run outside any transaction, then recorded.
+    pub const EFFECTS: [JobKind; 1] = [JobKind::SyncTrackingIssue];
+
     pub fn as_str(self) -> &'static str {
         match self {
             JobKind::ProcessDelivery => "process_delivery",
+            JobKind::SyncTrackingIssue => "sync_tracking_issue",
         }
     }
 
     pub fn from_name(name: &str) -> Option<JobKind> {
-        (name == "process_delivery").then_some(JobKind::ProcessDelivery)
+        JobKind::ALL.into_iter().find(|kind| kind.as_str() == name)
     }
+}
+
+/// `kind IN (...)` for a set of job kinds (the names are constants, not input).
+fn kinds_sql(kinds: &[JobKind]) -> String {
+    let names: Vec<String> = kinds
+        .iter()
+        .map(|kind| format!("'{}'", kind.as_str()))
+        .collect();
+    format!("kind IN ({})", names.join(", "))
 }
 
 #[derive(Debug, Clone)]
@@ -151,6 +169,66 @@ impl Store {
             tx: self.writer.begin_with(RECOMPUTABLE_WRITE).await?,
         })
     }
+
+    /// Opens a unit of work whose commit waits for fsync: for recording what already
+    /// happened outside the store (a GitHub write), which cannot be recomputed.
+    pub async fn begin_durable(&self) -> Result<Work, StoreError> {
+        Ok(Work {
+            tx: self.writer.begin_with(DURABLE_WRITE).await?,
+        })
+    }
+
+    /// Leases the oldest due effect job for `lease`, durably, so that no other runner
+    /// takes it meanwhile and a crashed runner's job is taken over once the lease ends.
+    pub async fn lease_effect(
+        &self,
+        now: DateTime<Utc>,
+        lease: chrono::Duration,
+    ) -> Result<Option<ClaimedJob>, StoreError> {
+        let mut work = self.begin_durable().await?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT id, kind, payload, attempts FROM outbox \
+             WHERE state = 'pending' AND {} AND run_after <= $1 \
+             AND (locked_until IS NULL OR locked_until <= $1) ORDER BY id LIMIT 1",
+            kinds_sql(&JobKind::EFFECTS)
+        )))
+        .bind(to_millis(now))
+        .fetch_optional(&mut *work.tx)
+        .await?;
+        let Some(row) = row else {
+            work.rollback().await?;
+            return Ok(None);
+        };
+        let job = claimed_job(&row)?;
+        sqlx::query("UPDATE outbox SET locked_until = $1 WHERE id = $2")
+            .bind(to_millis(now + lease))
+            .bind(job.id)
+            .execute(&mut *work.tx)
+            .await?;
+        work.commit().await?;
+        Ok(Some(job))
+    }
+
+    /// Effect jobs not yet done: what herald still owes GitHub.
+    pub async fn pending_effects(&self) -> Result<Vec<ClaimedJob>, StoreError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT id, kind, payload, attempts FROM outbox \
+             WHERE state = 'pending' AND {} ORDER BY id",
+            kinds_sql(&JobKind::EFFECTS)
+        )))
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter().map(claimed_job).collect()
+    }
+}
+
+fn claimed_job(row: &sqlx::sqlite::SqliteRow) -> Result<ClaimedJob, StoreError> {
+    Ok(ClaimedJob {
+        id: row.try_get("id")?,
+        kind: row.try_get("kind")?,
+        payload: row.try_get("payload")?,
+        attempts: row.try_get("attempts")?,
+    })
 }
 
 impl Work {
@@ -188,32 +266,49 @@ impl Work {
         after_id: i64,
         limit: u32,
     ) -> Result<Vec<ClaimedJob>, StoreError> {
-        let rows = sqlx::query(
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT id, kind, payload, attempts FROM outbox \
-             WHERE state = 'pending' AND id > $1 AND run_after <= $2 ORDER BY id LIMIT $3",
-        )
+             WHERE state = 'pending' AND id > $1 AND run_after <= $2 AND {} \
+             ORDER BY id LIMIT $3",
+            kinds_sql(&JobKind::LOCAL)
+        )))
         .bind(after_id)
         .bind(to_millis(now))
         .bind(limit)
         .fetch_all(&mut *self.tx)
         .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(ClaimedJob {
-                    id: row.try_get("id")?,
-                    kind: row.try_get("kind")?,
-                    payload: row.try_get("payload")?,
-                    attempts: row.try_get("attempts")?,
-                })
-            })
-            .collect()
+        rows.iter().map(claimed_job).collect()
+    }
+
+    /// Queues a job unless one with the same idempotency key exists (done or not).
+    pub async fn enqueue(
+        &mut self,
+        kind: JobKind,
+        idempotency_key: &str,
+        payload: &str,
+        run_after: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let now = to_millis(Utc::now());
+        let inserted = sqlx::query(
+            "INSERT INTO outbox (kind, idempotency_key, payload, run_after, created_at) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (idempotency_key) DO NOTHING",
+        )
+        .bind(kind.as_str())
+        .bind(idempotency_key)
+        .bind(payload)
+        .bind(to_millis(run_after))
+        .bind(now)
+        .execute(&mut *self.tx)
+        .await?
+        .rows_affected();
+        Ok(inserted > 0)
     }
 
     /// Marks jobs done, in one statement.
     pub async fn complete_jobs(&mut self, job_ids: &[i64]) -> Result<(), StoreError> {
         let mut update = QueryBuilder::<Sqlite>::new(
             "UPDATE outbox SET state = 'done', attempts = attempts + 1, last_error = NULL, \
-             finished_at = ",
+             locked_until = NULL, finished_at = ",
         );
         update.push_bind(to_millis(Utc::now()));
         update.push(" WHERE id IN (");
@@ -236,7 +331,7 @@ impl Work {
     ) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE outbox SET attempts = attempts + 1, last_error = $1, run_after = $2, \
-             state = $3, finished_at = $4 WHERE id = $5",
+             state = $3, finished_at = $4, locked_until = NULL WHERE id = $5",
         )
         .bind(error)
         .bind(to_millis(run_after))

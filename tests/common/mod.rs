@@ -51,6 +51,7 @@ pub fn settings(database_url: &str, worker_enabled: bool) -> Settings {
             poll_interval: Duration::from_millis(50),
             ..WorkerSettings::default()
         },
+        github: None,
     }
 }
 
@@ -68,6 +69,7 @@ pub struct Answer {
 pub struct Harness {
     pub dir: tempfile::TempDir,
     pub database_url: String,
+    pub settings: Settings,
     pub server: Option<Server>,
     pub client: reqwest::Client,
     pub store: Store,
@@ -75,15 +77,21 @@ pub struct Harness {
 
 impl Harness {
     pub async fn start(worker_enabled: bool) -> Harness {
+        Harness::start_with(worker_enabled, |_| {}).await
+    }
+
+    /// A harness whose settings `adjust` changes first (a GitHub App, say).
+    pub async fn start_with(worker_enabled: bool, adjust: impl FnOnce(&mut Settings)) -> Harness {
         let dir = tempfile::tempdir().expect("tempdir");
         let database_url = format!("sqlite://{}", dir.path().join("herald.db").display());
-        let server = Server::start(&settings(&database_url, worker_enabled))
-            .await
-            .expect("server starts");
+        let mut settings = settings(&database_url, worker_enabled);
+        adjust(&mut settings);
+        let server = Server::start(&settings).await.expect("server starts");
         let store = Store::open(&database_url).await.expect("store opens");
         Harness {
             dir,
             database_url,
+            settings,
             server: Some(server),
             client: reqwest::Client::new(),
             store,
@@ -103,8 +111,9 @@ impl Harness {
         if let Some(server) = self.server.take() {
             server.stop().await.expect("server stops");
         }
+        self.settings.worker_enabled = worker_enabled;
         self.server = Some(
-            Server::start(&settings(&self.database_url, worker_enabled))
+            Server::start(&self.settings)
                 .await
                 .expect("server restarts"),
         );
@@ -161,19 +170,28 @@ impl Harness {
             .unwrap_or_else(|error| panic!("{sql}: {error}"))
     }
 
-    /// Waits until the queue has no pending job; fails the test if it never empties.
+    /// Waits until no delivery is left to process; fails the test if that never happens.
     pub async fn wait_processed(&self) {
-        for _ in 0..400 {
-            if self
-                .count("SELECT COUNT(*) FROM outbox WHERE state = 'pending'")
-                .await
-                == 0
-            {
+        self.wait_until_none(
+            "SELECT COUNT(*) FROM outbox WHERE state = 'pending' AND kind = 'process_delivery'",
+        )
+        .await;
+    }
+
+    /// Waits until no job at all is pending, GitHub effects included.
+    pub async fn wait_all_jobs(&self) {
+        self.wait_until_none("SELECT COUNT(*) FROM outbox WHERE state = 'pending'")
+            .await;
+    }
+
+    async fn wait_until_none(&self, sql: &'static str) {
+        for _ in 0..800 {
+            if self.count(sql).await == 0 {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
-        panic!("the outbox worker did not finish the queued jobs within 10 s");
+        panic!("the queued jobs were not done within 20 s ({sql})");
     }
 
     pub async fn stop(mut self) {
@@ -183,3 +201,5 @@ impl Harness {
         self.store.close().await;
     }
 }
+
+pub mod github;

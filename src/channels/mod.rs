@@ -1,0 +1,94 @@
+//! Where herald's work leaves the store: GitHub (the tracking issue for now). Each effect
+//! runs from a leased outbox job, outside any transaction, and records its result together
+//! with the job's completion in one durable commit.
+
+mod tracking_issue;
+
+use crate::config::repo::{REPO_CONFIG_PATH, RepoConfig, parse_lenient};
+use crate::drafts::{DraftError, Drafts};
+use crate::github::{Api, GitHub, GitHubError};
+use crate::store::{ClaimedJob, JobKind, Store, StoreError};
+use std::sync::Arc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ChannelError {
+    #[error(transparent)]
+    GitHub(#[from] GitHubError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Draft(#[from] DraftError),
+    #[error("no GitHub App installation is known for {0}; install the App on it")]
+    NoInstallation(String),
+    #[error("job {id} has an unusable payload {payload:?}")]
+    Payload { id: i64, payload: String },
+    #[error("unknown job kind {0:?}")]
+    UnknownKind(String),
+}
+
+/// What the effects need: the store, GitHub and the templates.
+pub struct Channels {
+    pub store: Store,
+    pub github: Arc<GitHub>,
+    pub drafts: Drafts,
+}
+
+/// The repository's configuration as found: its own `.github/herald.yml`, else the
+/// organisation's `.github` repository's (Probot's convention), else the defaults. A broken
+/// file gives the defaults plus the error, to be shown to the maintainers.
+pub struct LoadedConfig {
+    pub config: RepoConfig,
+    pub error: Option<String>,
+}
+
+impl Channels {
+    /// Runs one leased effect job to its end (recorded and completed), or fails.
+    pub async fn run(&self, job: &ClaimedJob) -> Result<String, ChannelError> {
+        let payload_error = || ChannelError::Payload {
+            id: job.id,
+            payload: job.payload.clone(),
+        };
+        match JobKind::from_name(&job.kind) {
+            Some(JobKind::SyncTrackingIssue) => {
+                let incident_id = job.payload.parse().map_err(|_| payload_error())?;
+                tracking_issue::sync(self, job.id, incident_id).await
+            }
+            Some(JobKind::ProcessDelivery) | None => {
+                Err(ChannelError::UnknownKind(job.kind.clone()))
+            }
+        }
+    }
+
+    /// The installation that serves `repository`.
+    async fn installation(&self, repository: &str) -> Result<Api, ChannelError> {
+        let id = self
+            .store
+            .installation_for(repository)
+            .await?
+            .ok_or_else(|| ChannelError::NoInstallation(repository.to_owned()))?;
+        Ok(self.github.installation(id)?)
+    }
+
+    async fn repo_config(
+        &self,
+        github: &Api,
+        repository: &str,
+    ) -> Result<LoadedConfig, ChannelError> {
+        let owner = repository.split('/').next().unwrap_or(repository);
+        let organisation = format!("{owner}/.github");
+        for source in [repository, organisation.as_str()] {
+            if let Some(text) = github.file(source, REPO_CONFIG_PATH).await? {
+                let (config, error) = parse_lenient(&text);
+                let error = error.map(|error| format!("{source}: {error}"));
+                if let Some(error) = &error {
+                    tracing::warn!(repository = %source, %error, "repository configuration is broken; using defaults");
+                }
+                return Ok(LoadedConfig { config, error });
+            }
+        }
+        Ok(LoadedConfig {
+            config: RepoConfig::default(),
+            error: None,
+        })
+    }
+}

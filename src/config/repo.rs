@@ -1,0 +1,783 @@
+//! The per-repository configuration file `.github/herald.yml`: where tracking issues go,
+//! label names, the changelog, and the mailing lists that get the announcement.
+//!
+//! Parsing is strict (unknown keys are errors) because a typo silently ignored could send
+//! an embargoed report somewhere the maintainers did not intend. Every error names the line
+//! and the dotted key, since maintainers read it on the tracking issue. Values are checked
+//! inside their own deserializer, so a rejected value carries its own line, not its
+//! section's. Reading the file from GitHub is someone else's job: this module is pure.
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer, IgnoredAny, Visitor};
+use std::fmt;
+use std::marker::PhantomData;
+use std::str::FromStr;
+
+pub const REPO_CONFIG_PATH: &str = ".github/herald.yml";
+
+/// The whole file. Every section is optional; later sections (`sla:`, `escalation:`,
+/// `channels:`) are added as further structs alongside these.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(
+    default,
+    deny_unknown_fields,
+    expecting = "a mapping of sections (`tracking`, `labels`, `changelog`, `mailing_lists`)"
+)]
+pub struct RepoConfig {
+    pub tracking: TrackingConfig,
+    pub labels: LabelConfig,
+    pub changelog: ChangelogConfig,
+    pub mailing_lists: Vec<MailingList>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(
+    default,
+    deny_unknown_fields,
+    expecting = "a mapping with keys `repository`, `assignees`"
+)]
+pub struct TrackingConfig {
+    /// The private repository tracking issues go to; `None` means the advisory's own.
+    pub repository: Option<RepoName>,
+    /// GitHub logins assigned to every new tracking issue.
+    #[serde(deserialize_with = "many::<Login, _>")]
+    pub assignees: Vec<String>,
+}
+
+/// Label names herald applies and searches for.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(
+    default,
+    deny_unknown_fields,
+    expecting = "a mapping with keys `security`, `incident`, `severity_prefix`, \
+                 `threat_prefix`, `disclosure_approved`"
+)]
+pub struct LabelConfig {
+    #[serde(deserialize_with = "one::<Label, _>")]
+    pub security: String,
+    #[serde(deserialize_with = "one::<Label, _>")]
+    pub incident: String,
+    /// Followed by the severity, e.g. `severity:critical`.
+    #[serde(deserialize_with = "one::<Label, _>")]
+    pub severity_prefix: String,
+    #[serde(deserialize_with = "one::<Label, _>")]
+    pub threat_prefix: String,
+    /// The label a maintainer applies to approve disclosure.
+    #[serde(deserialize_with = "one::<Label, _>")]
+    pub disclosure_approved: String,
+}
+
+impl Default for LabelConfig {
+    fn default() -> Self {
+        LabelConfig {
+            security: "security".into(),
+            incident: "incident".into(),
+            severity_prefix: "severity:".into(),
+            threat_prefix: "threat:".into(),
+            disclosure_approved: "disclosure:approved".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(
+    default,
+    deny_unknown_fields,
+    expecting = "a mapping with keys `path`, `base_branch`, `heading`, `backport_branches`"
+)]
+pub struct ChangelogConfig {
+    /// Relative to the repository root.
+    #[serde(deserialize_with = "one::<FilePath, _>")]
+    pub path: String,
+    /// `None` means the repository's default branch.
+    #[serde(deserialize_with = "opt::<Branch, _>")]
+    pub base_branch: Option<String>,
+    /// The line under which the security entry is inserted.
+    #[serde(deserialize_with = "one::<Heading, _>")]
+    pub heading: String,
+    /// Release branches that each get a backport pull request.
+    #[serde(deserialize_with = "many::<Branch, _>")]
+    pub backport_branches: Vec<String>,
+}
+
+impl Default for ChangelogConfig {
+    fn default() -> Self {
+        ChangelogConfig {
+            path: "CHANGELOG.md".into(),
+            base_branch: None,
+            heading: "## [Unreleased]".into(),
+            backport_branches: Vec::new(),
+        }
+    }
+}
+
+/// A list that gets the signed announcement. `address` and `name` end up in mail headers,
+/// so anything that could inject a header (line breaks, extra recipients) is refused here.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a mapping with `address` and optionally `name`, `signing`, `attach_cleartext`"
+)]
+pub struct MailingList {
+    #[serde(deserialize_with = "one::<Address, _>")]
+    pub address: String,
+    /// Display name in the `To:` header.
+    #[serde(default, deserialize_with = "opt::<DisplayName, _>")]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub signing: SigningMode,
+    /// Also attach the announcement as unsigned plain text.
+    #[serde(default)]
+    pub attach_cleartext: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SigningMode {
+    /// An inline `-----BEGIN PGP SIGNED MESSAGE-----` body: readable by every mail archive.
+    #[default]
+    Cleartext,
+    /// RFC 3156 `multipart/signed`.
+    PgpMime,
+}
+
+/// A GitHub repository `owner/name`, checked against GitHub's naming rules.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RepoName {
+    pub owner: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct RepoNameError(String);
+
+impl FromStr for RepoName {
+    type Err = RepoNameError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let fail = |why: &str| {
+            RepoNameError(format!(
+                "{text:?} is not a GitHub repository `owner/name`: {why}"
+            ))
+        };
+        let Some((owner, name)) = text.split_once('/').filter(|(_, name)| !name.contains('/'))
+        else {
+            return Err(fail("it needs exactly one `/`"));
+        };
+        if let Some(why) = login_problem(owner) {
+            return Err(fail(&format!("the owner {why}")));
+        }
+        if name.is_empty() || name.len() > 100 {
+            return Err(fail("the name must be 1 to 100 characters"));
+        }
+        if !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+        {
+            return Err(fail(
+                "the name may only contain letters, digits, `.`, `_` and `-`",
+            ));
+        }
+        if name == "." || name == ".." {
+            return Err(fail("the name cannot be `.` or `..`"));
+        }
+        Ok(RepoName {
+            owner: owner.into(),
+            name: name.into(),
+        })
+    }
+}
+
+impl fmt::Display for RepoName {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "{}/{}", self.owner, self.name)
+    }
+}
+
+impl<'de> Deserialize<'de> for RepoName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // Checked (with its location) by the Rule; parsing again cannot fail.
+        one::<RepoName, D>(d)?.parse().map_err(de::Error::custom)
+    }
+}
+
+/// A problem with the file, as maintainers will read it on the tracking issue.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub struct RepoConfigError {
+    /// 1-based.
+    pub line: Option<usize>,
+    /// 1-based, in characters.
+    pub column: Option<usize>,
+    /// Dotted path such as `labels.severity_prefix` or `mailing_lists[0].address`.
+    pub key: Option<String>,
+    pub message: String,
+}
+
+impl fmt::Display for RepoConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(REPO_CONFIG_PATH)?;
+        if let Some(line) = self.line {
+            write!(f, " line {line}")?;
+        }
+        f.write_str(": ")?;
+        if let Some(key) = &self.key {
+            write!(f, "`{key}`: ")?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+impl RepoConfig {
+    /// Parses the text of `.github/herald.yml`. An empty file, or one with only comments,
+    /// is the default config.
+    pub fn parse(text: &str) -> Result<RepoConfig, RepoConfigError> {
+        // YAML syntax first, so a syntax mistake is reported as such rather than as whatever
+        // the document read up to the mistake happens to mean.
+        let mut documents = 0;
+        for document in yaml_serde::Deserializer::from_str(text).take(2) {
+            IgnoredAny::deserialize(document).map_err(|error| {
+                let mut error = RepoConfigError::from_yaml(text, None, &error);
+                error.message.insert_str(0, "invalid YAML: ");
+                error
+            })?;
+            documents += 1;
+        }
+        if documents > 1 {
+            return Err(RepoConfigError {
+                line: second_document_line(text),
+                column: None,
+                key: None,
+                message: "more than one YAML document (separated by `---`); \
+                          herald reads a single document"
+                    .into(),
+            });
+        }
+        // `null`, like an empty document, means "no settings".
+        let config: Option<RepoConfig> = serde_path_to_error::deserialize(
+            yaml_serde::Deserializer::from_str(text),
+        )
+        .map_err(|error| {
+            let key = Some(error.path().to_string()).filter(|path| path != ".");
+            RepoConfigError::from_yaml(text, key, error.inner())
+        })?;
+        Ok(config.unwrap_or_default())
+    }
+}
+
+/// Like [`RepoConfig::parse`], but on error returns the defaults plus the error: the caller
+/// proceeds with defaults where safe and reports the error on the tracking issue, so an
+/// incident is never dropped because of config.
+pub fn parse_lenient(text: &str) -> (RepoConfig, Option<RepoConfigError>) {
+    match RepoConfig::parse(text) {
+        Ok(config) => (config, None),
+        Err(error) => (RepoConfig::default(), Some(error)),
+    }
+}
+
+impl RepoConfigError {
+    fn from_yaml(text: &str, key: Option<String>, error: &yaml_serde::Error) -> Self {
+        let location = error.location().map(|l| (l.line(), l.column()));
+        let at_tab = location.is_some_and(|(line, column)| {
+            let line = text.lines().nth(line.saturating_sub(1));
+            line.and_then(|l| l.chars().nth(column.saturating_sub(1))) == Some('\t')
+        });
+        let message = if at_tab {
+            "a tab character: YAML must be indented with spaces, not tabs".to_owned()
+        } else {
+            // yaml_serde writes "<its path>: <message> at line L column C"; the line and key
+            // are reported on their own.
+            let mut message = error.to_string();
+            if let Some((line, column)) = location {
+                message = message.replacen(&format!(" at line {line} column {column}"), "", 1);
+            }
+            strip_path_prefix(&message, key.as_deref().unwrap_or("")).to_owned()
+        };
+        RepoConfigError {
+            line: location.map(|(line, _)| line),
+            column: location.map(|(_, column)| column),
+            key,
+            message,
+        }
+    }
+}
+
+/// yaml_serde prefixes its message with the path it knew, which is `path` or a parent of it
+/// (for an unknown key, the mapping holding it).
+fn strip_path_prefix<'m>(message: &'m str, path: &str) -> &'m str {
+    let ends = path
+        .char_indices()
+        .filter(|&(_, c)| c == '.' || c == '[')
+        .map(|(i, _)| i);
+    ends.chain([path.len()])
+        .rev()
+        .find_map(|end| message.strip_prefix(&path[..end])?.strip_prefix(": "))
+        .unwrap_or(message)
+}
+
+/// The line of the `---` that starts a second document, if there is one to point at.
+fn second_document_line(text: &str) -> Option<usize> {
+    let mut seen_content = false;
+    for (index, line) in text.lines().enumerate() {
+        if line.starts_with("---") && seen_content {
+            return Some(index + 1);
+        }
+        let trimmed = line.trim_start_matches('-').trim();
+        seen_content |= !trimmed.is_empty() && !trimmed.starts_with('#') && !line.starts_with('%');
+    }
+    None
+}
+
+/// What a string value must satisfy. It is checked inside the value's own deserializer so a
+/// rejection carries that value's line and key.
+trait Rule {
+    /// For "expected …" in type errors.
+    const EXPECTED: &'static str;
+    fn check(value: &str) -> Result<(), String>;
+}
+
+struct Valid<R>(String, PhantomData<R>);
+
+impl<'de, R: Rule> Deserialize<'de> for Valid<R> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Check<R>(PhantomData<R>);
+        impl<R: Rule> Visitor<'_> for Check<R> {
+            type Value = String;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str(R::EXPECTED)
+            }
+            fn visit_str<E: de::Error>(self, value: &str) -> Result<String, E> {
+                R::check(value).map_err(E::custom)?;
+                Ok(value.to_owned())
+            }
+        }
+        let value = d.deserialize_str(Check::<R>(PhantomData))?;
+        Ok(Valid(value, PhantomData))
+    }
+}
+
+fn one<'de, R: Rule, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    Ok(Valid::<R>::deserialize(d)?.0)
+}
+
+fn opt<'de, R: Rule, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(Option::<Valid<R>>::deserialize(d)?.map(|v| v.0))
+}
+
+fn many<'de, R: Rule, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    Ok(Vec::<Valid<R>>::deserialize(d)?
+        .into_iter()
+        .map(|v| v.0)
+        .collect())
+}
+
+/// GitHub's rules for user and organization names.
+fn login_problem(login: &str) -> Option<&'static str> {
+    if login.is_empty() || login.len() > 39 {
+        Some("must be 1 to 39 characters")
+    } else if !login
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    {
+        Some("may only contain letters, digits and `-`")
+    } else if login.starts_with('-') {
+        Some("must not start with `-`")
+    } else {
+        None
+    }
+}
+
+fn single_line(value: &str, what: &str) -> Result<(), String> {
+    if value.is_empty() {
+        Err(format!("{what} must not be empty"))
+    } else if value.chars().any(char::is_control) {
+        Err(format!(
+            "{value:?}: {what} must be a single line without control characters"
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+impl Rule for RepoName {
+    const EXPECTED: &'static str = "a repository `owner/name`";
+    fn check(value: &str) -> Result<(), String> {
+        value
+            .parse::<RepoName>()
+            .map(drop)
+            .map_err(|e| e.to_string())
+    }
+}
+
+struct Login;
+impl Rule for Login {
+    const EXPECTED: &'static str = "a GitHub login";
+    fn check(value: &str) -> Result<(), String> {
+        login_problem(value).map_or(Ok(()), |why| {
+            Err(format!("{value:?} is not a GitHub login: it {why}"))
+        })
+    }
+}
+
+/// GitHub caps label names at 50 characters, and label lists in search queries are
+/// comma-separated, so a comma would split the label in two.
+struct Label;
+impl Rule for Label {
+    const EXPECTED: &'static str = "a label name";
+    fn check(value: &str) -> Result<(), String> {
+        single_line(value, "a label name")?;
+        if value.contains(',') {
+            Err(format!("{value:?}: a label name must not contain `,`"))
+        } else if value.chars().count() > 50 {
+            Err(format!(
+                "{value:?}: a label name must be at most 50 characters"
+            ))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// A path inside the repository; never one that could leave it.
+struct FilePath;
+impl Rule for FilePath {
+    const EXPECTED: &'static str = "a path relative to the repository root";
+    fn check(value: &str) -> Result<(), String> {
+        single_line(value, "a path")?;
+        if value.starts_with('/') || value.contains('\\') {
+            Err(format!(
+                "{value:?}: the path must be relative to the repository root, with `/` separators"
+            ))
+        } else if value
+            .split('/')
+            .any(|part| part.is_empty() || part == "." || part == "..")
+        {
+            Err(format!(
+                "{value:?}: the path must not contain `..`, `.` or empty parts"
+            ))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// A subset of `git check-ref-format`, enough to keep branch names plain in API calls.
+struct Branch;
+impl Rule for Branch {
+    const EXPECTED: &'static str = "a branch name";
+    fn check(value: &str) -> Result<(), String> {
+        let bad = value.is_empty()
+            || value.starts_with(['-', '/'])
+            || value.ends_with(['/', '.'])
+            || value.ends_with(".lock")
+            || ["..", "//", "@{"].iter().any(|s| value.contains(s))
+            || value
+                .chars()
+                .any(|c| c.is_control() || c.is_whitespace() || "~^:?*[\\".contains(c));
+        if bad {
+            Err(format!("{value:?} is not a valid git branch name"))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// Matched against a whole line of the changelog.
+struct Heading;
+impl Rule for Heading {
+    const EXPECTED: &'static str = "a changelog heading line";
+    fn check(value: &str) -> Result<(), String> {
+        single_line(value, "the heading")
+    }
+}
+
+/// One bare `local@domain`: no display name, no list, nothing that could add a header.
+struct Address;
+impl Rule for Address {
+    const EXPECTED: &'static str = "an email address";
+    fn check(value: &str) -> Result<(), String> {
+        if value
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || "<>,;:\"()[]\\".contains(c))
+        {
+            return Err(format!(
+                "{value:?} is not a plain email address: it must not contain spaces, \
+                 line breaks or any of < > , ; : \" ( ) [ ] \\"
+            ));
+        }
+        match value.split_once('@') {
+            Some((local, domain))
+                if !local.is_empty()
+                    && !domain.is_empty()
+                    && !domain.contains('@')
+                    && !domain.starts_with('.')
+                    && !domain.ends_with('.') =>
+            {
+                Ok(())
+            }
+            _ => Err(format!(
+                "{value:?} is not an email address of the form local@domain"
+            )),
+        }
+    }
+}
+
+struct DisplayName;
+impl Rule for DisplayName {
+    const EXPECTED: &'static str = "a display name";
+    fn check(value: &str) -> Result<(), String> {
+        single_line(value, "the display name")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error(text: &str) -> RepoConfigError {
+        RepoConfig::parse(text).expect_err("should be rejected")
+    }
+
+    #[test]
+    fn full_example_parses() {
+        let text = r#"
+tracking:
+  repository: acme/security-private
+  assignees: [alice, bob-2]
+labels:
+  security: sec
+  incident: incident
+  severity_prefix: "sev:"
+  threat_prefix: "threat:"
+  disclosure_approved: "disclosure:approved"
+changelog:
+  path: docs/CHANGES.md
+  base_branch: main
+  heading: '## Unreleased'
+  backport_branches: [release/1.x, release-2.0]
+mailing_lists:
+  - address: oss-security@lists.example.org
+    name: "Example announce"
+    signing: pgp-mime
+    attach_cleartext: true
+  - address: announce@example.org
+"#;
+        let config = RepoConfig::parse(text).expect("valid");
+        let expected = RepoConfig {
+            tracking: TrackingConfig {
+                repository: Some(RepoName {
+                    owner: "acme".into(),
+                    name: "security-private".into(),
+                }),
+                assignees: vec!["alice".into(), "bob-2".into()],
+            },
+            labels: LabelConfig {
+                security: "sec".into(),
+                severity_prefix: "sev:".into(),
+                ..LabelConfig::default()
+            },
+            changelog: ChangelogConfig {
+                path: "docs/CHANGES.md".into(),
+                base_branch: Some("main".into()),
+                heading: "## Unreleased".into(),
+                backport_branches: vec!["release/1.x".into(), "release-2.0".into()],
+            },
+            mailing_lists: vec![
+                MailingList {
+                    address: "oss-security@lists.example.org".into(),
+                    name: Some("Example announce".into()),
+                    signing: SigningMode::PgpMime,
+                    attach_cleartext: true,
+                },
+                MailingList {
+                    address: "announce@example.org".into(),
+                    name: None,
+                    signing: SigningMode::Cleartext,
+                    attach_cleartext: false,
+                },
+            ],
+        };
+        assert_eq!(config, expected);
+        assert_eq!(
+            config.tracking.repository.expect("set").to_string(),
+            "acme/security-private"
+        );
+    }
+
+    #[test]
+    fn empty_or_comment_only_file_is_the_default() {
+        for text in [
+            "",
+            "\n\n",
+            "# herald settings\n  # nothing yet\n",
+            "---\n",
+            "~\n",
+            "labels:\n",
+        ] {
+            assert_eq!(
+                RepoConfig::parse(text),
+                Ok(RepoConfig::default()),
+                "{text:?}"
+            );
+        }
+        let defaults = RepoConfig::default();
+        assert_eq!(defaults.labels.severity_prefix, "severity:");
+        assert_eq!(defaults.changelog.path, "CHANGELOG.md");
+        assert_eq!(defaults.tracking.repository, None);
+    }
+
+    #[test]
+    fn unknown_top_level_key_names_line_and_key() {
+        let e = error("tracking:\n  assignees: [alice]\n\nmailing_list:\n  - address: a@b.org\n");
+        assert_eq!((e.line, e.key.as_deref()), (Some(4), Some("mailing_list")));
+        assert!(
+            e.message
+                .starts_with("unknown field `mailing_list`, expected one of"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn unknown_nested_key_names_line_and_key() {
+        let e = error("# config\ntracking:\n  repositry: acme/private\n");
+        assert_eq!(
+            e.to_string(),
+            ".github/herald.yml line 3: `tracking.repositry`: \
+             unknown field `repositry`, expected `repository` or `assignees`"
+        );
+        assert_eq!(e.column, Some(3));
+        let e = error("mailing_lists:\n  - address: a@b.org\n    bcc: c@d.org\n");
+        assert_eq!(
+            (e.line, e.key.as_deref()),
+            (Some(3), Some("mailing_lists[0].bcc"))
+        );
+    }
+
+    #[test]
+    fn wrong_type_names_line() {
+        let e = error("labels: {}\nmailing_lists: yes\n");
+        assert_eq!((e.line, e.key.as_deref()), (Some(2), Some("mailing_lists")));
+        assert!(e.message.contains("expected a sequence"), "{e}");
+        let e = error("- tracking\n");
+        assert_eq!((e.line, e.key.as_deref()), (Some(1), None));
+        assert!(e.message.contains("expected a mapping of sections"), "{e}");
+        let e = error("changelog:\n  heading: [a]\n");
+        assert_eq!(
+            (e.line, e.key.as_deref()),
+            (Some(2), Some("changelog.heading"))
+        );
+    }
+
+    #[test]
+    fn bad_repository_name_names_line_and_key() {
+        let e = error("tracking:\n  assignees: []\n  repository: acme/../x\n");
+        assert_eq!(
+            (e.line, e.key.as_deref()),
+            (Some(3), Some("tracking.repository"))
+        );
+        assert!(e.message.contains("exactly one `/`"), "{e}");
+        for bad in [
+            "acme", "-acme/x", "acme/..", "ac me/x", "acme/x y", "/x", "acme/",
+        ] {
+            assert!(bad.parse::<RepoName>().is_err(), "{bad}");
+        }
+        assert!("a".repeat(40).parse::<RepoName>().is_err());
+        let ok: RepoName = "Acme-1/my_repo.rs".parse().expect("valid");
+        assert_eq!(ok.to_string(), "Acme-1/my_repo.rs");
+    }
+
+    #[test]
+    fn header_injection_is_rejected() {
+        let e = error("mailing_lists:\n  - name: ok\n    address: \"a@b.org\\nBcc: x@y\"\n");
+        assert_eq!(
+            (e.line, e.key.as_deref()),
+            (Some(3), Some("mailing_lists[0].address"))
+        );
+        assert!(e.message.contains("not a plain email address"), "{e}");
+        let e = error("mailing_lists:\n  - address: a@b.org\n    name: \"List\\r\\nBcc: x@y\"\n");
+        assert_eq!(
+            (e.line, e.key.as_deref()),
+            (Some(3), Some("mailing_lists[0].name"))
+        );
+        for bad in [
+            "a@b.org, c@d.org",
+            "List <a@b.org>",
+            "a.b.org",
+            "a@b@c",
+            "@b.org",
+            "a@",
+        ] {
+            let text = format!("mailing_lists:\n  - address: {bad:?}\n");
+            assert_eq!(
+                error(&text).key.as_deref(),
+                Some("mailing_lists[0].address"),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_signing_mode_names_allowed_values() {
+        let e = error("mailing_lists:\n  - address: a@b.org\n    signing: smime\n");
+        assert_eq!(
+            (e.line, e.key.as_deref()),
+            (Some(3), Some("mailing_lists[0].signing"))
+        );
+        assert!(e.message.contains("`cleartext` or `pgp-mime`"), "{e}");
+    }
+
+    #[test]
+    fn other_bad_values_are_rejected() {
+        let cases = [
+            ("labels:\n  incident: \"a,b\"\n", "labels.incident"),
+            ("labels:\n  security: \"\"\n", "labels.security"),
+            ("labels:\n  threat_prefix: ", "labels.threat_prefix"),
+            ("changelog:\n  path: /etc/passwd\n", "changelog.path"),
+            ("changelog:\n  path: ../x.md\n", "changelog.path"),
+            (
+                "changelog:\n  backport_branches: [\"a b\"]\n",
+                "changelog.backport_branches[0]",
+            ),
+            (
+                "tracking:\n  assignees: [\"-x\"]\n",
+                "tracking.assignees[0]",
+            ),
+            ("mailing_lists:\n  - name: x\n", "mailing_lists[0]"),
+        ];
+        for (text, key) in cases {
+            assert_eq!(error(text).key.as_deref(), Some(key), "{text:?}");
+        }
+        let long = format!("labels:\n  security: {}\n", "x".repeat(51));
+        assert_eq!(error(&long).key.as_deref(), Some("labels.security"));
+    }
+
+    #[test]
+    fn syntax_problems_are_clear() {
+        let e = error("tracking:\n\trepository: acme/x\n");
+        assert_eq!(e.line, Some(2));
+        assert!(e.message.contains("tab"), "{e}");
+        let e = error("labels:\n  security: a\n---\nlabels:\n  security: b\n");
+        assert_eq!(e.line, Some(3));
+        assert!(e.message.contains("more than one YAML document"), "{e}");
+        let e = error("labels: [\n");
+        assert_eq!((e.line, e.key.as_deref()), (Some(2), None), "{e}");
+        let e = error("labels:\n  security: a: b\n");
+        assert_eq!((e.line, e.key.as_deref()), (Some(2), None), "{e}");
+        assert!(e.message.starts_with("invalid YAML: mapping values"), "{e}");
+        let e = error("labels:\n  security: a\n  security: b\n");
+        assert!(e.message.contains("duplicate"), "{e}");
+    }
+
+    #[test]
+    fn lenient_parse_returns_defaults_and_the_error() {
+        let (config, error) = parse_lenient("labels:\n  security: sec\ntracking: 3\n");
+        assert_eq!(config, RepoConfig::default());
+        let error = error.expect("reported");
+        assert_eq!(
+            (error.line, error.key.as_deref()),
+            (Some(3), Some("tracking"))
+        );
+        let (config, error) = parse_lenient("labels:\n  security: sec\n");
+        assert_eq!((config.labels.security.as_str(), error), ("sec", None));
+    }
+}

@@ -1,0 +1,156 @@
+//! Untrusted text (advisory fields, comments) made inert for each target.
+
+/// Zero-width space: placed after `@` and `#` so GitHub links no user, team or issue.
+const BREAK: char = '\u{200B}';
+
+/// Text for GitHub-flavoured Markdown: inline markup and HTML are escaped, `@mentions`
+/// and `#references` are broken so the text pings nobody and links nothing, and line breaks
+/// are kept, but no line can start a heading, list, quote or table.
+pub fn markdown(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + text.len() / 8);
+    for (index, line) in text.split('\n').enumerate() {
+        if index > 0 {
+            out.push('\n');
+        }
+        markdown_line_start(line, &mut out);
+    }
+    out
+}
+
+/// One line: what only matters at the start of a line (list and heading markers), then
+/// what matters anywhere.
+fn markdown_line_start(line: &str, out: &mut String) {
+    let indent = line.len() - line.trim_start_matches([' ', '\t']).len();
+    let (lead, rest) = line.split_at(indent);
+    out.push_str(lead);
+    // A block marker counts only when a blank, the line's end or (for rules) the same
+    // character follows it: `1. x`, `- x`, `---`; but not `9.3` or `-fno-strict`.
+    let marker_ends = |after: &str, marker: char| {
+        after.is_empty() || after.starts_with([' ', '\t']) || after.starts_with(marker)
+    };
+    let digits = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+    let rest = match rest[digits..].chars().next() {
+        Some(marker @ ('.' | ')')) if digits > 0 && marker_ends(&rest[digits + 1..], ' ') => {
+            out.push_str(&rest[..digits]);
+            out.push('\\');
+            out.push(marker);
+            &rest[digits + 1..]
+        }
+        Some(marker @ ('-' | '+' | '=')) if digits == 0 && marker_ends(&rest[1..], marker) => {
+            out.push('\\');
+            out.push(marker);
+            &rest[1..]
+        }
+        _ => rest,
+    };
+    for c in rest.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '@' | '#' => {
+                out.push('\\');
+                out.push(c);
+                out.push(BREAK);
+            }
+            '\\' | '`' | '*' | '_' | '[' | ']' | '|' | '~' | '!' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\r' => {}
+            c if c.is_control() && c != '\t' => {}
+            c => out.push(c),
+        }
+    }
+}
+
+/// One line of Markdown (table cells, titles): line breaks become spaces.
+pub fn markdown_line(text: &str) -> String {
+    markdown(&text.replace(['\r', '\n'], " "))
+}
+
+/// Text for a plain single line such as an issue title: control characters dropped,
+/// mentions broken (GitHub does not link them in titles, but notifications quote them).
+pub fn plain_line(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\r' | '\n' | '\t' => out.push(' '),
+            c if c.is_control() => {}
+            '@' => {
+                out.push('@');
+                out.push(BREAK);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A safe file or folder name: anything but letters, digits, `-`, `_` and `.` becomes `_`,
+/// and it never starts with a dot.
+pub fn file_name(text: &str) -> String {
+    let name: String = text
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    match name.strip_prefix('.') {
+        Some(rest) => format!("_{rest}"),
+        None if name.is_empty() => "_".to_owned(),
+        None => name,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mentions_and_references_are_broken() {
+        let escaped = markdown("thanks @octocat and @acme/security, see #12 and GH-1");
+        assert!(!escaped.contains("@octocat"));
+        assert!(!escaped.contains("@acme"));
+        assert!(!escaped.contains("#12"));
+        assert!(escaped.contains("octocat"));
+    }
+
+    #[test]
+    fn markup_and_html_are_data() {
+        let escaped =
+            markdown("# Title\n<img src=x onerror=alert(1)> [link](http://evil) **bold** | x |");
+        assert!(!escaped.contains("<img"));
+        assert!(escaped.contains(r"\[link\](http"));
+        assert!(escaped.contains(r"\*\*bold\*\*"));
+        assert!(escaped.contains(r"\| x \|"));
+        assert!(escaped.starts_with("\\#"));
+    }
+
+    #[test]
+    fn no_line_starts_a_block() {
+        assert_eq!(
+            markdown("- item\n  1. first\n+ x\n=== \n2) y"),
+            "\\- item\n  1\\. first\n\\+ x\n\\=== \n2\\) y"
+        );
+        assert_eq!(markdown("version 1.2.3 (fixed)"), "version 1.2.3 (fixed)");
+        assert_eq!(markdown("9.8 critical"), "9.8 critical");
+        assert_eq!(markdown("-fno-strict"), "-fno-strict");
+    }
+
+    #[test]
+    fn file_names_stay_in_their_folder() {
+        assert_eq!(file_name("../../etc/passwd"), "_._.._etc_passwd");
+        assert_eq!(file_name("GHSA-abcd-1234-wxyz"), "GHSA-abcd-1234-wxyz");
+    }
+
+    #[test]
+    fn lines_stay_lines() {
+        assert_eq!(markdown_line("a\nb"), "a b");
+        assert_eq!(plain_line("a\r\nb\u{7}"), "a  b");
+    }
+}

@@ -1,0 +1,242 @@
+//! The private tracking issue of an incident: title, body and labels.
+
+use super::{DraftError, Drafts, TRACKING_ISSUE, escape};
+use crate::config::repo::LabelConfig;
+use crate::incident::{CvssAssessment, Incident, Severity};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+/// GitHub's limit on issue titles.
+const MAX_TITLE_CHARS: usize = 256;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackingIssue {
+    pub title: String,
+    pub body: String,
+    /// The labels herald sets; others on the issue are the maintainers' and stay.
+    pub labels: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct CvssView {
+    score: String,
+    vector: String,
+}
+
+#[derive(Serialize)]
+struct PackageView {
+    ecosystem: String,
+    name: String,
+    vulnerable: String,
+    patched: String,
+}
+
+#[derive(Serialize)]
+struct CreditView {
+    login: String,
+    kind: String,
+}
+
+/// What the template sees. Every string is escaped by the template, except `marker` and
+/// `advisory_url`, which herald builds or checks itself.
+#[derive(Serialize)]
+struct TrackingView {
+    marker: String,
+    ghsa_id: String,
+    repository: String,
+    summary: String,
+    advisory_url: Option<String>,
+    advisory_state: String,
+    cve: Option<String>,
+    severity: String,
+    severity_source: String,
+    advisory_severity: Option<String>,
+    cvss_v3: Option<CvssView>,
+    cvss_v4: Option<CvssView>,
+    cwes: Vec<String>,
+    threat: Option<String>,
+    coordinator: Option<String>,
+    phase: String,
+    reported_at: Option<String>,
+    learned_at: String,
+    packages: Vec<PackageView>,
+    credits: Vec<CreditView>,
+    high_impact: bool,
+    config_error: Option<String>,
+}
+
+/// Only characters GitHub uses in owner/name and GHSA ids: the marker is an HTML comment
+/// that must not be closable by outside text.
+fn tame_identifier(text: &str) -> String {
+    text.chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'))
+        .collect()
+}
+
+/// The hidden line that identifies the incident's issue, so herald finds its own issue
+/// again after a crash between creating it and recording it.
+pub fn incident_marker(repository: &str, ghsa_id: &str) -> String {
+    format!(
+        "<!-- herald:incident {} {} -->",
+        tame_identifier(repository),
+        tame_identifier(ghsa_id)
+    )
+}
+
+/// An https URL without characters that could end a Markdown link target.
+fn link_target(url: &str) -> Option<String> {
+    let ok = url.starts_with("https://")
+        && url.len() <= 2048
+        && url
+            .chars()
+            .all(|c| c.is_ascii_graphic() && !matches!(c, '(' | ')' | '<' | '>' | '"' | '\\'));
+    ok.then(|| url.to_owned())
+}
+
+fn time(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+fn cvss(assessment: Option<&CvssAssessment>) -> Option<CvssView> {
+    assessment.map(|assessment| CvssView {
+        score: assessment.describe(),
+        vector: assessment.vector.clone(),
+    })
+}
+
+fn or_unknown(text: Option<&String>) -> String {
+    text.cloned().unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// Renders the tracking issue; `config_error` is shown on the issue so maintainers see why
+/// herald runs on defaults.
+pub fn tracking_issue(
+    drafts: &Drafts,
+    incident: &Incident,
+    labels: &LabelConfig,
+    config_error: Option<&str>,
+) -> Result<TrackingIssue, DraftError> {
+    let view = TrackingView {
+        marker: incident_marker(&incident.repository, &incident.ghsa_id),
+        ghsa_id: incident.ghsa_id.clone(),
+        repository: incident.repository.clone(),
+        summary: incident.summary.clone(),
+        advisory_url: incident.advisory_url.as_deref().and_then(link_target),
+        advisory_state: incident.advisory_state.clone(),
+        cve: incident.cve_id.clone(),
+        severity: incident.severity.to_string(),
+        severity_source: incident.severity_source.to_string(),
+        advisory_severity: incident.advisory_severity.clone(),
+        cvss_v3: cvss(incident.cvss_v3.as_ref()),
+        cvss_v4: cvss(incident.cvss_v4.as_ref()),
+        cwes: incident
+            .cwes
+            .iter()
+            .map(|cwe| match &cwe.name {
+                Some(name) => format!("{} {name}", cwe.id),
+                None => cwe.id.clone(),
+            })
+            .collect(),
+        threat: None,
+        coordinator: None,
+        phase: incident.phase.to_string(),
+        reported_at: incident.reported_at.map(time),
+        learned_at: time(incident.learned_at),
+        packages: incident
+            .packages
+            .iter()
+            .map(|package| PackageView {
+                ecosystem: or_unknown(package.ecosystem.as_ref()),
+                name: or_unknown(package.name.as_ref()),
+                vulnerable: or_unknown(package.vulnerable_version_range.as_ref()),
+                patched: package
+                    .patched_versions
+                    .clone()
+                    .unwrap_or_else(|| "none yet".to_owned()),
+            })
+            .collect(),
+        credits: incident
+            .credits
+            .iter()
+            .map(|credit| CreditView {
+                login: credit.login.clone(),
+                kind: credit.kind.clone(),
+            })
+            .collect(),
+        high_impact: matches!(incident.severity, Severity::Critical | Severity::High),
+        config_error: config_error.map(str::to_owned),
+    };
+    let body = drafts.render(TRACKING_ISSUE, &view)?;
+    let title: String = escape::plain_line(&format!("[{}] {}", incident.ghsa_id, incident.summary))
+        .chars()
+        .take(MAX_TITLE_CHARS)
+        .collect();
+    Ok(TrackingIssue {
+        title,
+        body,
+        labels: tracking_labels(incident, labels),
+    })
+}
+
+fn tracking_labels(incident: &Incident, labels: &LabelConfig) -> Vec<String> {
+    let mut names = vec![labels.security.clone()];
+    if !matches!(incident.severity, Severity::Unknown | Severity::None) {
+        names.push(format!("{}{}", labels.severity_prefix, incident.severity));
+    }
+    names
+}
+
+/// Keeps the maintainers' ticks: a checklist item ticked in `previous` stays ticked in
+/// `rendered` when its text is the same.
+pub fn carry_checks(previous: &str, rendered: &str) -> String {
+    let ticked: std::collections::HashSet<&str> = previous
+        .lines()
+        .filter_map(|line| {
+            let line = line.trim_start();
+            line.strip_prefix("- [x] ")
+                .or_else(|| line.strip_prefix("- [X] "))
+        })
+        .map(str::trim_end)
+        .collect();
+    let mut out: Vec<String> = rendered
+        .lines()
+        .map(|line| match line.trim_start().strip_prefix("- [ ] ") {
+            Some(item) if ticked.contains(item.trim_end()) => line.replacen("- [ ] ", "- [x] ", 1),
+            _ => line.to_owned(),
+        })
+        .collect();
+    if rendered.ends_with('\n') {
+        out.push(String::new());
+    }
+    out.join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ticks_survive_a_rewrite() {
+        let previous = "- [x] Fix and test\n- [ ] Publish the advisory\n";
+        let rendered = "- [ ] Fix and test\n- [ ] Publish the advisory\n- [ ] New item\n";
+        assert_eq!(
+            carry_checks(previous, rendered),
+            "- [x] Fix and test\n- [ ] Publish the advisory\n- [ ] New item\n"
+        );
+    }
+
+    #[test]
+    fn the_marker_cannot_be_closed_from_outside() {
+        let marker = incident_marker("acme/widget", "GHSA-1 --> <script>");
+        assert_eq!(marker.matches("-->").count(), 1);
+        assert!(marker.ends_with(" -->"));
+        assert!(!marker[4..].contains('<'));
+    }
+
+    #[test]
+    fn only_plain_https_links() {
+        assert!(link_target("https://github.com/acme/w/security/advisories/GHSA-x").is_some());
+        assert!(link_target("javascript:alert(1)").is_none());
+        assert!(link_target("https://x.org/a) [b](https://evil").is_none());
+    }
+}

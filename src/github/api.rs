@@ -1,0 +1,289 @@
+//! The REST calls herald makes, with only the fields it reads (GitHub's documented shapes).
+
+use super::{Api, GitHubError, segment};
+use base64::Engine;
+use http::{Method, StatusCode};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct AppInfo {
+    pub id: u64,
+    pub slug: Option<String>,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Account {
+    pub login: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct InstallationInfo {
+    pub id: u64,
+    pub account: Option<Account>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct RepositoryInfo {
+    pub full_name: String,
+    pub private: bool,
+    pub visibility: Option<String>,
+    pub default_branch: Option<String>,
+}
+
+impl RepositoryInfo {
+    /// Public unless GitHub says private (internal repositories count as not public).
+    pub fn is_public(&self) -> bool {
+        match self.visibility.as_deref() {
+            Some(visibility) => visibility == "public",
+            None => !self.private,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LabelInfo {
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct IssueInfo {
+    pub number: u64,
+    pub title: String,
+    pub body: Option<String>,
+    pub state: String,
+    pub html_url: String,
+    #[serde(default)]
+    pub labels: Vec<LabelInfo>,
+}
+
+impl IssueInfo {
+    pub fn label_names(&self) -> Vec<String> {
+        self.labels.iter().map(|label| label.name.clone()).collect()
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct CommentInfo {
+    pub id: u64,
+    pub body: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct FileContent {
+    content: Option<String>,
+    encoding: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct NewIssue<'a> {
+    pub title: &'a str,
+    pub body: &'a str,
+    pub labels: &'a [String],
+    pub assignees: &'a [String],
+}
+
+#[derive(Debug, Serialize)]
+struct IssueEdit<'a> {
+    title: &'a str,
+    body: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+struct Labels<'a> {
+    labels: &'a [String],
+}
+
+#[derive(Debug, Serialize)]
+struct CommentBody<'a> {
+    body: &'a str,
+}
+
+/// Issues listed per page when looking for herald's own issue.
+const PAGE: usize = 100;
+/// Pages looked through before concluding herald's issue is not there.
+const MAX_PAGES: usize = 20;
+
+impl Api {
+    pub async fn repository(&self, full_name: &str) -> Result<RepositoryInfo, GitHubError> {
+        self.get(&format!("/repos/{full_name}")).await
+    }
+
+    /// A file's text through the contents API; `None` when it does not exist.
+    pub async fn file(&self, repository: &str, path: &str) -> Result<Option<String>, GitHubError> {
+        let encoded_path: Vec<String> = path.split('/').map(segment).collect();
+        let url = format!("/repos/{repository}/contents/{}", encoded_path.join("/"));
+        let content: FileContent = match self.get(&url).await {
+            Ok(content) => content,
+            Err(error) if error.status() == Some(StatusCode::NOT_FOUND) => return Ok(None),
+            Err(error) => return Err(error),
+        };
+        let decode_error = |error: String| GitHubError::Decode {
+            method: Method::GET,
+            path: url.clone(),
+            error,
+        };
+        if content.encoding.as_deref() != Some("base64") {
+            return Err(decode_error(format!(
+                "expected a base64-encoded file, got encoding {:?}",
+                content.encoding
+            )));
+        }
+        // GitHub wraps the base64 text every 60 characters.
+        let packed: String = content
+            .content
+            .unwrap_or_default()
+            .split_whitespace()
+            .collect();
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(packed)
+            .map_err(|error| decode_error(error.to_string()))?;
+        String::from_utf8(bytes)
+            .map(Some)
+            .map_err(|_| decode_error("the file is not UTF-8 text".to_owned()))
+    }
+
+    /// The issue herald created earlier, found by the marker in its body, among the
+    /// repository's issues carrying `label` (open or closed).
+    pub async fn find_issue(
+        &self,
+        repository: &str,
+        label: &str,
+        marker: &str,
+    ) -> Result<Option<IssueInfo>, GitHubError> {
+        for page in 1..=MAX_PAGES {
+            let issues: Vec<IssueInfo> = self
+                .get(&format!(
+                    "/repos/{repository}/issues?state=all&labels={}&per_page={PAGE}&page={page}",
+                    segment(label)
+                ))
+                .await?;
+            let last = issues.len() < PAGE;
+            if let Some(issue) = issues
+                .into_iter()
+                .find(|issue| issue.body.as_deref().is_some_and(|b| b.contains(marker)))
+            {
+                return Ok(Some(issue));
+            }
+            if last {
+                break;
+            }
+        }
+        Ok(None)
+    }
+
+    pub async fn issue(&self, repository: &str, number: u64) -> Result<IssueInfo, GitHubError> {
+        self.get(&format!("/repos/{repository}/issues/{number}"))
+            .await
+    }
+
+    pub async fn create_issue(
+        &self,
+        repository: &str,
+        issue: &NewIssue<'_>,
+    ) -> Result<IssueInfo, GitHubError> {
+        self.call(Method::POST, &format!("/repos/{repository}/issues"), issue)
+            .await
+    }
+
+    pub async fn edit_issue(
+        &self,
+        repository: &str,
+        number: u64,
+        title: &str,
+        body: &str,
+    ) -> Result<IssueInfo, GitHubError> {
+        self.call(
+            Method::PATCH,
+            &format!("/repos/{repository}/issues/{number}"),
+            &IssueEdit { title, body },
+        )
+        .await
+    }
+
+    pub async fn add_labels(
+        &self,
+        repository: &str,
+        number: u64,
+        labels: &[String],
+    ) -> Result<(), GitHubError> {
+        self.send(
+            Method::POST,
+            &format!("/repos/{repository}/issues/{number}/labels"),
+            Some(&Labels { labels }),
+            &[],
+        )
+        .await
+        .map(drop)
+    }
+
+    /// Removes a label; one already gone is fine.
+    pub async fn remove_label(
+        &self,
+        repository: &str,
+        number: u64,
+        label: &str,
+    ) -> Result<(), GitHubError> {
+        let path = format!(
+            "/repos/{repository}/issues/{number}/labels/{}",
+            segment(label)
+        );
+        match self.send::<()>(Method::DELETE, &path, None, &[]).await {
+            Ok(_) => Ok(()),
+            Err(error) if error.status() == Some(StatusCode::NOT_FOUND) => Ok(()),
+            Err(error) => Err(error),
+        }
+    }
+
+    pub async fn comments(
+        &self,
+        repository: &str,
+        number: u64,
+    ) -> Result<Vec<CommentInfo>, GitHubError> {
+        let mut all = Vec::new();
+        for page in 1..=MAX_PAGES {
+            let comments: Vec<CommentInfo> = self
+                .get(&format!(
+                    "/repos/{repository}/issues/{number}/comments?per_page={PAGE}&page={page}"
+                ))
+                .await?;
+            let last = comments.len() < PAGE;
+            all.extend(comments);
+            if last {
+                break;
+            }
+        }
+        Ok(all)
+    }
+
+    pub async fn create_comment(
+        &self,
+        repository: &str,
+        number: u64,
+        body: &str,
+    ) -> Result<CommentInfo, GitHubError> {
+        self.call(
+            Method::POST,
+            &format!("/repos/{repository}/issues/{number}/comments"),
+            &CommentBody { body },
+        )
+        .await
+    }
+
+    /// The collaborator permission of `login` on `repository`: admin, write, read or none.
+    pub async fn permission(&self, repository: &str, login: &str) -> Result<String, GitHubError> {
+        #[derive(Deserialize)]
+        struct Permission {
+            permission: String,
+        }
+        let path = format!(
+            "/repos/{repository}/collaborators/{}/permission",
+            segment(login)
+        );
+        match self.get::<Permission>(&path).await {
+            Ok(permission) => Ok(permission.permission),
+            Err(error) if error.status() == Some(StatusCode::NOT_FOUND) => Ok("none".to_owned()),
+            Err(error) => Err(error),
+        }
+    }
+}

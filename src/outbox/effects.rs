@@ -1,0 +1,85 @@
+//! The effect runner: leases outbox jobs that reach GitHub, one at a time, runs them
+//! outside any transaction, and retries failures with the same backoff as the worker.
+
+use super::{JobOutcome, WorkerSettings, log, record_failure};
+use crate::channels::Channels;
+use crate::store::{Store, StoreError};
+use chrono::Utc;
+use std::sync::Arc;
+use tokio::sync::{Notify, watch};
+
+/// How long a leased job is its runner's. A runner that dies holding one (crash, power
+/// loss) has it taken over after this; the effects find their earlier work on GitHub
+/// (herald's marker in the issue) rather than repeat it.
+const LEASE_SECONDS: i64 = 300;
+
+pub struct EffectRunner {
+    store: Store,
+    channels: Arc<Channels>,
+    wake: Arc<Notify>,
+    settings: WorkerSettings,
+}
+
+impl EffectRunner {
+    pub fn new(
+        store: Store,
+        channels: Arc<Channels>,
+        wake: Arc<Notify>,
+        settings: WorkerSettings,
+    ) -> EffectRunner {
+        EffectRunner {
+            store,
+            channels,
+            wake,
+            settings,
+        }
+    }
+
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        tracing::info!("effect runner started");
+        loop {
+            if *shutdown.borrow() {
+                break;
+            }
+            match self.run_one().await {
+                Ok(Some(_)) => continue,
+                Ok(None) => {}
+                Err(error) => tracing::error!(%error, "effects: cannot run queued jobs"),
+            }
+            tokio::select! {
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(self.settings.poll_interval) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+        tracing::info!("effect runner stopped");
+    }
+
+    /// Runs effect jobs until none is due.
+    pub async fn drain(&self) -> Result<Vec<JobOutcome>, StoreError> {
+        let mut outcomes = Vec::new();
+        while let Some(outcome) = self.run_one().await? {
+            outcomes.push(outcome);
+        }
+        Ok(outcomes)
+    }
+
+    /// Leases and runs the oldest due effect job; `None` when there is none.
+    pub async fn run_one(&self) -> Result<Option<JobOutcome>, StoreError> {
+        let lease = chrono::Duration::seconds(LEASE_SECONDS);
+        let Some(job) = self.store.lease_effect(Utc::now(), lease).await? else {
+            return Ok(None);
+        };
+        let error = match self.channels.run(&job).await {
+            Ok(note) => {
+                let outcome = JobOutcome::Effect(note);
+                log(&job, &outcome);
+                return Ok(Some(outcome));
+            }
+            Err(error) => error.to_string(),
+        };
+        let outcome = record_failure(&self.store, &job, error, self.settings.max_attempts).await?;
+        log(&job, &outcome);
+        Ok(Some(outcome))
+    }
+}

@@ -1,0 +1,210 @@
+//! What herald knows about its GitHub App installations, the repositories each one serves,
+//! and the tracking issue of each incident.
+
+use super::{Store, StoreError, Work, from_millis, to_millis};
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredInstallation {
+    pub id: i64,
+    pub account: String,
+    /// `active`, `suspended` or `deleted`.
+    pub state: String,
+    pub repositories: Vec<String>,
+}
+
+/// Where an incident's tracking issue is, or why there is none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackingLink {
+    pub status: TrackingStatus,
+    pub repository: Option<String>,
+    pub number: Option<i64>,
+    pub url: Option<String>,
+    /// For a refusal: why, in words a maintainer can act on.
+    pub detail: Option<String>,
+    /// The incident revision the issue shows.
+    pub synced_revision: i64,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrackingStatus {
+    Open,
+    Refused,
+}
+
+impl TrackingStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TrackingStatus::Open => "open",
+            TrackingStatus::Refused => "refused",
+        }
+    }
+}
+
+impl Work {
+    pub async fn save_installation(
+        &mut self,
+        id: u64,
+        account: &str,
+        state: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO installations (id, account, state, updated_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (id) DO UPDATE SET account = excluded.account, state = excluded.state, \
+             updated_at = excluded.updated_at",
+        )
+        .bind(to_id(id)?)
+        .bind(account)
+        .bind(state)
+        .bind(to_millis(now))
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Records that `installation_id` serves `repository` (`private` when known).
+    pub async fn save_repository(
+        &mut self,
+        repository: &str,
+        installation_id: u64,
+        private: Option<bool>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO repositories (full_name, installation_id, private, updated_at) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (full_name) DO UPDATE SET \
+             installation_id = excluded.installation_id, \
+             private = COALESCE(excluded.private, repositories.private), \
+             updated_at = excluded.updated_at",
+        )
+        .bind(repository)
+        .bind(to_id(installation_id)?)
+        .bind(private)
+        .bind(to_millis(now))
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn forget_repository(&mut self, repository: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM repositories WHERE full_name = $1")
+            .bind(repository)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn forget_installation_repositories(
+        &mut self,
+        installation_id: u64,
+    ) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM repositories WHERE installation_id = $1")
+            .bind(to_id(installation_id)?)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn save_tracking_link(
+        &mut self,
+        incident_id: i64,
+        link: &TrackingLink,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO tracking_issues \
+             (incident_id, repository, number, url, status, detail, synced_revision, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (incident_id) DO UPDATE SET \
+             repository = excluded.repository, number = excluded.number, url = excluded.url, \
+             status = excluded.status, detail = excluded.detail, \
+             synced_revision = excluded.synced_revision, updated_at = excluded.updated_at",
+        )
+        .bind(incident_id)
+        .bind(&link.repository)
+        .bind(link.number)
+        .bind(&link.url)
+        .bind(link.status.as_str())
+        .bind(&link.detail)
+        .bind(link.synced_revision)
+        .bind(to_millis(link.updated_at))
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+}
+
+fn to_id(id: u64) -> Result<i64, StoreError> {
+    i64::try_from(id).map_err(|_| StoreError::Corrupt(format!("id {id} out of range")))
+}
+
+impl Store {
+    /// The active installation that serves `repository`.
+    pub async fn installation_for(&self, repository: &str) -> Result<Option<u64>, StoreError> {
+        let id: Option<i64> = sqlx::query_scalar(
+            "SELECT r.installation_id FROM repositories r \
+             LEFT JOIN installations i ON i.id = r.installation_id \
+             WHERE r.full_name = $1 AND COALESCE(i.state, 'active') = 'active'",
+        )
+        .bind(repository)
+        .fetch_optional(&self.reader)
+        .await?;
+        Ok(id.and_then(|id| u64::try_from(id).ok()))
+    }
+
+    pub async fn installations(&self) -> Result<Vec<StoredInstallation>, StoreError> {
+        let rows = sqlx::query("SELECT id, account, state FROM installations ORDER BY id")
+            .fetch_all(&self.reader)
+            .await?;
+        let mut installations = Vec::with_capacity(rows.len());
+        for row in rows {
+            let id: i64 = row.try_get("id")?;
+            let repositories = sqlx::query_scalar(
+                "SELECT full_name FROM repositories WHERE installation_id = $1 ORDER BY full_name",
+            )
+            .bind(id)
+            .fetch_all(&self.reader)
+            .await?;
+            installations.push(StoredInstallation {
+                id,
+                account: row.try_get("account")?,
+                state: row.try_get("state")?,
+                repositories,
+            });
+        }
+        Ok(installations)
+    }
+
+    pub async fn tracking_link(
+        &self,
+        incident_id: i64,
+    ) -> Result<Option<TrackingLink>, StoreError> {
+        let row = sqlx::query(
+            "SELECT repository, number, url, status, detail, synced_revision, updated_at \
+             FROM tracking_issues WHERE incident_id = $1",
+        )
+        .bind(incident_id)
+        .fetch_optional(&self.reader)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let status: String = row.try_get("status")?;
+        Ok(Some(TrackingLink {
+            status: match status.as_str() {
+                "open" => TrackingStatus::Open,
+                "refused" => TrackingStatus::Refused,
+                other => {
+                    return Err(StoreError::Corrupt(format!(
+                        "tracking issue status {other:?}"
+                    )));
+                }
+            },
+            repository: row.try_get("repository")?,
+            number: row.try_get("number")?,
+            url: row.try_get("url")?,
+            detail: row.try_get("detail")?,
+            synced_revision: row.try_get("synced_revision")?,
+            updated_at: from_millis(row.try_get("updated_at")?)?,
+        }))
+    }
+}

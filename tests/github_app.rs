@@ -1,0 +1,482 @@
+//! herald as a GitHub App, through the real octocrab client against a fake GitHub on
+//! loopback: installation tokens, the per-repository configuration, and the private
+//! tracking issue (one per incident, ever; never in a public repository under embargo).
+
+mod common;
+
+use common::github::FakeGitHub;
+use common::{Harness, fixture};
+use herald::config::GitHubSettings;
+use herald::store::TrackingStatus;
+use secrecy::SecretString;
+use std::time::Duration;
+
+const APP_ID: u64 = 29310;
+/// The installation of the `installation.created` example payload.
+const INSTALLATION: u64 = 957387;
+const REPO: &str = "Codertocat/Hello-World";
+const TRACKING_REPO: &str = "Codertocat/security";
+const GHSA: &str = "GHSA-abcd-1234-efgh";
+
+fn private_key() -> String {
+    String::from_utf8(fixture("app-private-key.pem")).expect("PEM text")
+}
+
+fn github_settings(fake: &FakeGitHub) -> GitHubSettings {
+    GitHubSettings {
+        api_url: fake.url.clone(),
+        app_id: APP_ID,
+        private_key: SecretString::from(private_key()),
+        poll_interval: Duration::from_secs(3600),
+    }
+}
+
+/// A fake GitHub where the App is installed on Codertocat, whose Hello-World repository is
+/// public, with a private security repository for tracking issues.
+async fn world() -> FakeGitHub {
+    let public_key = String::from_utf8(fixture("app-public-key.pem")).expect("PEM text");
+    let fake = FakeGitHub::start(APP_ID, &public_key).await;
+    fake.add_installation(INSTALLATION, "Codertocat");
+    fake.add_repository(REPO, false, INSTALLATION);
+    fake.add_repository(TRACKING_REPO, true, INSTALLATION);
+    fake
+}
+
+/// An advisory payload as GitHub sends it for this installation.
+fn advisory(name: &str) -> Vec<u8> {
+    let mut payload: serde_json::Value =
+        serde_json::from_slice(&fixture(name)).expect("fixture JSON");
+    payload["installation"]["id"] = INSTALLATION.into();
+    serde_json::to_vec(&payload).expect("JSON")
+}
+
+async fn installed(fake: &FakeGitHub) -> Harness {
+    let harness = Harness::start_with(true, |settings| {
+        settings.github = Some(github_settings(fake));
+    })
+    .await;
+    let answer = harness
+        .deliver(
+            "installation",
+            "install-1",
+            &fixture("installation.created.0.json"),
+        )
+        .await;
+    assert_eq!(answer.status, 202, "{}", answer.body);
+    harness.wait_processed().await;
+    harness
+}
+
+/// Tracking issues go to the private security repository.
+const TRACK_PRIVATELY: &str = "tracking:\n  repository: Codertocat/security\n";
+
+/// GitHub reports the example vulnerability (`name` is the delivery id).
+async fn report(harness: &Harness, delivery_id: &str) {
+    let answer = harness
+        .deliver(
+            "repository_advisory",
+            delivery_id,
+            &advisory("repository_advisory.reported.composed.json"),
+        )
+        .await;
+    assert_eq!(answer.status, 202, "{}", answer.body);
+    harness.wait_all_jobs().await;
+}
+
+async fn incident_id(harness: &Harness) -> i64 {
+    let rows = harness
+        .store
+        .incidents_by_ghsa(GHSA)
+        .await
+        .expect("incidents");
+    assert_eq!(rows.len(), 1);
+    rows[0].id
+}
+
+fn assert_no_unexpected(fake: &FakeGitHub) {
+    assert!(
+        fake.unexpected().is_empty(),
+        "requests the fake GitHub did not expect: {:?}",
+        fake.unexpected()
+    );
+}
+
+#[tokio::test]
+async fn a_reported_advisory_opens_exactly_one_private_tracking_issue() {
+    let fake = world().await;
+    fake.put_file(
+        REPO,
+        ".github/herald.yml",
+        "tracking:\n  repository: Codertocat/security\n  assignees: [Codertocat]\n",
+    );
+    let harness = installed(&fake).await;
+    let installations = harness.store.installations().await.expect("installations");
+    assert_eq!(installations.len(), 1);
+    assert_eq!(installations[0].id, INSTALLATION as i64);
+    assert_eq!(installations[0].repositories, vec![REPO.to_owned()]);
+
+    let reported = advisory("repository_advisory.reported.composed.json");
+    let answer = harness
+        .deliver("repository_advisory", "report-1", &reported)
+        .await;
+    assert_eq!(answer.status, 202, "{}", answer.body);
+    harness.wait_all_jobs().await;
+
+    let issues = fake.issues(TRACKING_REPO);
+    assert_eq!(issues.len(), 1, "{issues:?}");
+    let issue = &issues[0];
+    assert!(issue.title.contains(GHSA), "{}", issue.title);
+    assert_eq!(issue.labels, vec!["security", "severity:critical"]);
+    assert_eq!(issue.assignees, vec!["Codertocat"]);
+    for expected in [
+        "<!-- herald:incident Codertocat/Hello-World GHSA-abcd-1234-efgh -->",
+        "Embargoed",
+        "9.3 critical (CVSS 4.0, computed)",
+        "9.8 critical (CVSS 3.1, computed)",
+        "#### Containment",
+        "#### Remediation",
+        "#### Disclosure",
+        "#### Recovery",
+        "- [ ] Rotate exposed secrets and tokens",
+        "nobody yet",
+    ] {
+        assert!(
+            issue.body.contains(expected),
+            "missing {expected:?} in:\n{}",
+            issue.body
+        );
+    }
+    // The credited analyst is named but not pinged.
+    assert!(!issue.body.contains("@octocat"), "{}", issue.body);
+    assert!(
+        fake.issues(REPO).is_empty(),
+        "nothing in the public repository"
+    );
+
+    let id = incident_id(&harness).await;
+    let link = harness
+        .store
+        .tracking_link(id)
+        .await
+        .expect("link")
+        .expect("recorded");
+    assert_eq!(link.status, TrackingStatus::Open);
+    assert_eq!(link.repository.as_deref(), Some(TRACKING_REPO));
+    assert_eq!(link.number, Some(issue.number as i64));
+    let timeline = harness.store.timeline(id).await.expect("timeline");
+    assert!(
+        timeline
+            .iter()
+            .any(|stored| stored.entry.detail == format!("tracking issue {TRACKING_REPO}#1")),
+        "{timeline:?}"
+    );
+
+    // GitHub's manual redelivery keeps the id: nothing happens again.
+    let again = harness
+        .deliver("repository_advisory", "report-1", &reported)
+        .await;
+    assert_eq!(again.status, 200, "{}", again.body);
+    harness.wait_all_jobs().await;
+    // The same advisory under a new delivery id changes nothing either.
+    let resent = harness
+        .deliver("repository_advisory", "report-2", &reported)
+        .await;
+    assert_eq!(resent.status, 202, "{}", resent.body);
+    harness.wait_all_jobs().await;
+    assert_eq!(
+        fake.count("POST", &format!("/repos/{TRACKING_REPO}/issues")),
+        1
+    );
+    assert_eq!(
+        fake.count("PATCH", &format!("/repos/{TRACKING_REPO}/issues/1")),
+        0
+    );
+
+    // Publication updates the same issue in place.
+    let published = advisory("repository_advisory.published.composed.json");
+    let answer = harness
+        .deliver("repository_advisory", "publish-1", &published)
+        .await;
+    assert_eq!(answer.status, 202, "{}", answer.body);
+    harness.wait_all_jobs().await;
+    let issues = fake.issues(TRACKING_REPO);
+    assert_eq!(issues.len(), 1);
+    assert!(
+        issues[0].body.contains("| Phase | disclosure |"),
+        "{}",
+        issues[0].body
+    );
+    assert_eq!(
+        fake.count("POST", &format!("/repos/{TRACKING_REPO}/issues")),
+        1
+    );
+    assert_eq!(
+        fake.count("PATCH", &format!("/repos/{TRACKING_REPO}/issues/1")),
+        1
+    );
+
+    // One installation token served every call.
+    assert_eq!(fake.token_requests(), 1);
+    assert_no_unexpected(&fake);
+    harness.stop().await;
+}
+
+#[tokio::test]
+async fn maintainers_ticks_survive_an_update_and_an_expired_token_is_replaced() {
+    let fake = world().await;
+    fake.put_file(REPO, ".github/herald.yml", TRACK_PRIVATELY);
+    let harness = installed(&fake).await;
+    report(&harness, "report-1").await;
+    let issue = &fake.issues(TRACKING_REPO)[0];
+    let ticked = issue
+        .body
+        .replace("- [ ] Fix and test", "- [x] Fix and test");
+    fake.edit_issue_body(TRACKING_REPO, issue.number, &ticked);
+
+    fake.expire_tokens();
+    harness
+        .deliver(
+            "repository_advisory",
+            "publish-1",
+            &advisory("repository_advisory.published.composed.json"),
+        )
+        .await;
+    harness.wait_all_jobs().await;
+    let body = &fake.issues(TRACKING_REPO)[0].body;
+    assert!(body.contains("- [x] Fix and test"), "{body}");
+    assert!(body.contains("| Phase | disclosure |"), "{body}");
+    assert_eq!(fake.token_requests(), 2, "the expired token was replaced");
+    assert_no_unexpected(&fake);
+    harness.stop().await;
+}
+
+#[tokio::test]
+async fn an_undisclosed_incident_is_never_put_into_a_public_repository() {
+    let fake = world().await;
+    // No configuration: the default tracking repository is the advisory's own, public one.
+    let harness = installed(&fake).await;
+    report(&harness, "report-1").await;
+
+    assert!(fake.issues(REPO).is_empty());
+    assert_eq!(fake.count("POST", &format!("/repos/{REPO}/issues")), 0);
+    let id = incident_id(&harness).await;
+    let link = harness
+        .store
+        .tracking_link(id)
+        .await
+        .expect("link")
+        .expect("the refusal is recorded");
+    assert_eq!(link.status, TrackingStatus::Refused);
+    let detail = link.detail.expect("why");
+    assert!(detail.contains("Codertocat/Hello-World"), "{detail}");
+    assert!(detail.contains("is public"), "{detail}");
+    assert!(detail.contains("tracking.repository"), "{detail}");
+
+    // `herald incidents show` says so.
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_herald"))
+        .args(["incidents", "show", GHSA])
+        .env("HERALD_DATABASE_URL", &harness.database_url)
+        .env_remove("HERALD_GITHUB_APP_ID")
+        .output()
+        .expect("herald runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(stdout.contains("Tracking issue: REFUSED"), "{stdout}");
+    assert!(stdout.contains("is public"), "{stdout}");
+    assert_no_unexpected(&fake);
+    harness.stop().await;
+}
+
+#[tokio::test]
+async fn an_issue_created_before_a_crash_is_found_again_not_duplicated() {
+    let fake = world().await;
+    fake.put_file(REPO, ".github/herald.yml", TRACK_PRIVATELY);
+    // herald created this issue, then died before recording it.
+    let number = fake.open_issue(
+        TRACKING_REPO,
+        "herald-test[bot]",
+        "[GHSA-abcd-1234-efgh] earlier",
+        "<!-- herald:incident Codertocat/Hello-World GHSA-abcd-1234-efgh -->\nold body",
+        &["security"],
+    );
+    let harness = installed(&fake).await;
+    report(&harness, "report-1").await;
+
+    assert_eq!(
+        fake.count("POST", &format!("/repos/{TRACKING_REPO}/issues")),
+        0
+    );
+    let issues = fake.issues(TRACKING_REPO);
+    assert_eq!(issues.len(), 1);
+    assert!(
+        issues[0].body.contains("#### Containment"),
+        "rewritten in place"
+    );
+    assert!(issues[0].labels.contains(&"severity:critical".to_owned()));
+    let link = harness
+        .store
+        .tracking_link(incident_id(&harness).await)
+        .await
+        .expect("link")
+        .expect("recorded");
+    assert_eq!(link.number, Some(number as i64));
+    assert_no_unexpected(&fake);
+    harness.stop().await;
+}
+
+#[tokio::test]
+async fn a_secondary_rate_limit_is_waited_out_and_retried() {
+    let fake = world().await;
+    fake.put_file(REPO, ".github/herald.yml", TRACK_PRIVATELY);
+    fake.fail_next(
+        "POST",
+        &format!("/repos/{TRACKING_REPO}/issues"),
+        403,
+        Some(1),
+    );
+    let harness = installed(&fake).await;
+    report(&harness, "report-1").await;
+
+    let creates: Vec<u16> = fake
+        .requests()
+        .iter()
+        .filter(|request| {
+            request.method == "POST" && request.path == format!("/repos/{TRACKING_REPO}/issues")
+        })
+        .map(|request| request.status)
+        .collect();
+    assert_eq!(creates, vec![403, 201]);
+    assert_eq!(fake.issues(TRACKING_REPO).len(), 1);
+    assert_no_unexpected(&fake);
+    harness.stop().await;
+}
+
+#[tokio::test]
+async fn a_broken_configuration_is_reported_on_the_issue_and_defaults_are_used() {
+    let fake = world().await;
+    // The organisation's `.github` repository holds the configuration (Probot's convention),
+    // with a typo; the defaults then track in the advisory's repository, here private.
+    fake.add_repository("Codertocat/.github", false, INSTALLATION);
+    fake.add_repository("Codertocat/private-lib", true, INSTALLATION);
+    fake.put_file(
+        "Codertocat/.github",
+        ".github/herald.yml",
+        "labels:\n  security: security\ntracking:\n  repositry: Codertocat/security\n",
+    );
+    let harness = installed(&fake).await;
+    let mut payload: serde_json::Value =
+        serde_json::from_slice(&advisory("repository_advisory.reported.composed.json"))
+            .expect("JSON");
+    payload["repository"]["full_name"] = "Codertocat/private-lib".into();
+    payload["repository"]["private"] = true.into();
+    harness
+        .deliver(
+            "repository_advisory",
+            "report-1",
+            &serde_json::to_vec(&payload).expect("JSON"),
+        )
+        .await;
+    harness.wait_all_jobs().await;
+
+    let issues = fake.issues("Codertocat/private-lib");
+    assert_eq!(issues.len(), 1, "the incident is not dropped");
+    let body = &issues[0].body;
+    assert!(body.contains("Configuration problem"), "{body}");
+    assert!(body.contains("line 4"), "{body}");
+    assert!(body.contains("repositry"), "{body}");
+    assert_no_unexpected(&fake);
+    harness.stop().await;
+}
+
+#[tokio::test]
+async fn a_malformed_app_key_stops_herald_with_a_clear_error() {
+    let fake = world().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let database_url = format!("sqlite://{}", dir.path().join("herald.db").display());
+    let mut settings = common::settings(&database_url, true);
+    let mut github = github_settings(&fake);
+    github.private_key = SecretString::from(
+        "-----BEGIN RSA PRIVATE KEY-----\nnot-a-key-SECRET\n-----END RSA PRIVATE KEY-----"
+            .to_owned(),
+    );
+    settings.github = Some(github);
+    let error = match herald::server::Server::start(&settings).await {
+        Ok(_) => panic!("herald started with a malformed key"),
+        Err(error) => format!("{error:#}"),
+    };
+    assert!(error.contains("private key"), "{error}");
+    assert!(
+        !error.contains("not-a-key-SECRET"),
+        "the key leaked: {error}"
+    );
+}
+
+async fn doctor(fake_url: &str, key_file: &std::path::Path) -> (bool, String) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_herald"))
+        .arg("doctor")
+        .current_dir(dir.path())
+        .env(
+            "HERALD_DATABASE_URL",
+            format!("sqlite://{}", dir.path().join("herald.db").display()),
+        )
+        .env("HERALD_WEBHOOK_SECRET", "doctor-secret")
+        .env("HERALD_GITHUB_API_URL", fake_url)
+        .env("HERALD_GITHUB_APP_ID", APP_ID.to_string())
+        .env("HERALD_GITHUB_PRIVATE_KEY_FILE", key_file)
+        .env_remove("HERALD_GITHUB_PRIVATE_KEY")
+        .output()
+        .await
+        .expect("herald doctor runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), text)
+}
+
+#[tokio::test]
+async fn doctor_checks_the_key_the_api_and_the_installations() {
+    let fake = world().await;
+    let key =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/app-private-key.pem");
+    let (healthy, text) = doctor(&fake.url, &key).await;
+    assert!(healthy, "{text}");
+    assert!(text.contains("JWT signed"), "{text}");
+    assert!(text.contains("herald-test (id 29310)"), "{text}");
+    assert!(
+        text.contains("installed on Codertocat (installation 957387)"),
+        "{text}"
+    );
+    assert!(!text.contains("BEGIN RSA"), "{text}");
+
+    // A key file that is not a key.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let broken = dir.path().join("key.pem");
+    std::fs::write(
+        &broken,
+        "-----BEGIN RSA PRIVATE KEY-----\nSECRETSTUFF\n-----END RSA PRIVATE KEY-----\n",
+    )
+    .expect("write");
+    let (healthy, text) = doctor(&fake.url, &broken).await;
+    assert!(!healthy, "{text}");
+    assert!(
+        text.contains("PROBLEM the GitHub App private key is not a PEM-encoded RSA private key"),
+        "{text}"
+    );
+    assert!(!text.contains("SECRETSTUFF"), "{text}");
+
+    // A GitHub that does not answer.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("port");
+    let url = format!("http://{}", closed.local_addr().expect("addr"));
+    drop(closed);
+    let (healthy, text) = doctor(&url, &key).await;
+    assert!(!healthy, "{text}");
+    assert!(text.contains("PROBLEM GitHub API at"), "{text}");
+
+    // A missing key file.
+    let (healthy, text) = doctor(&fake.url, &dir.path().join("absent.pem")).await;
+    assert!(!healthy, "{text}");
+    assert!(text.contains("absent.pem"), "{text}");
+}
