@@ -11,6 +11,7 @@ pub mod incident;
 pub mod ingest;
 pub mod outbox;
 pub mod pipeline;
+pub mod poller;
 pub mod report;
 pub mod server;
 pub mod store;

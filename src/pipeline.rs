@@ -99,6 +99,7 @@ async fn advisory_delivery(
     let action = match payload.action.as_str() {
         "reported" => AdvisoryAction::Reported,
         "published" => AdvisoryAction::Published,
+        "reconciled" => AdvisoryAction::Reconciled,
         other => {
             return Ok((
                 format!("repository_advisory action {other:?} is not one herald acts on"),

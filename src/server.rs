@@ -7,6 +7,7 @@ use crate::drafts::Drafts;
 use crate::github::GitHub;
 use crate::ingest::Ingestor;
 use crate::outbox::{EffectRunner, Worker};
+use crate::poller::Poller;
 use crate::store::Store;
 use crate::webhook::{AppState, router};
 use anyhow::Context;
@@ -22,6 +23,7 @@ pub struct Server {
     writer: JoinHandle<()>,
     worker: Option<JoinHandle<()>>,
     effects: Option<JoinHandle<()>>,
+    poller: Option<JoinHandle<()>>,
     store: Store,
 }
 
@@ -81,6 +83,19 @@ impl Server {
             }
             (Some(_), false) => None,
         };
+        let poller =
+            github
+                .as_ref()
+                .zip(settings.github.as_ref())
+                .map(|(github, github_settings)| {
+                    let poller = Poller::new(
+                        store.clone(),
+                        github.clone(),
+                        ingestor.clone(),
+                        github_settings.poll_interval,
+                    );
+                    tokio::spawn(poller.run(shutdown_rx.clone()))
+                });
         let app = router(Arc::new(AppState {
             secret,
             ingestor,
@@ -109,6 +124,7 @@ impl Server {
             writer,
             worker,
             effects,
+            poller,
             store,
         })
     }
@@ -116,7 +132,11 @@ impl Server {
     /// Stops taking deliveries, lets the in-flight ones commit, stops the worker.
     pub async fn stop(self) -> anyhow::Result<()> {
         let _ = self.shutdown.send(true);
-        // The HTTP server owns the ingestor: once it is down, the writer drains and ends.
+        // The HTTP server and the poller own the ingestor: once both are down, the writer
+        // drains and ends.
+        if let Some(poller) = self.poller {
+            poller.await?;
+        }
         self.http.await??;
         self.writer.await?;
         if let Some(worker) = self.worker {

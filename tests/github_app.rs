@@ -480,3 +480,110 @@ async fn doctor_checks_the_key_the_api_and_the_installations() {
     assert!(!healthy, "{text}");
     assert!(text.contains("absent.pem"), "{text}");
 }
+
+#[tokio::test]
+async fn a_draft_advisory_seen_only_by_polling_becomes_an_incident() {
+    let fake = world().await;
+    fake.put_file(REPO, ".github/herald.yml", TRACK_PRIVATELY);
+    let mut draft: serde_json::Value =
+        serde_json::from_slice(&fixture("repository_advisory.reported.composed.json"))
+            .expect("JSON");
+    let mut draft = draft["repository_advisory"].take();
+    draft["state"] = "draft".into();
+    fake.put_advisory(REPO, draft.clone());
+    let harness = Harness::start_with(true, |settings| {
+        let mut github = github_settings(&fake);
+        github.poll_interval = Duration::from_millis(100);
+        settings.github = Some(github);
+    })
+    .await;
+    harness
+        .deliver(
+            "installation",
+            "install-1",
+            &fixture("installation.created.0.json"),
+        )
+        .await;
+
+    // No webhook for the draft: the poll finds it.
+    let list = format!("/repos/{REPO}/security-advisories");
+    for _ in 0..200 {
+        let polled_again = fake
+            .requests()
+            .iter()
+            .any(|request| request.path == list && request.status == 304);
+        if polled_again {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    harness.wait_all_jobs().await;
+    let rows = harness
+        .store
+        .incidents_by_ghsa(GHSA)
+        .await
+        .expect("incidents");
+    assert_eq!(rows.len(), 1, "the draft became an incident");
+    assert_eq!(rows[0].incident.advisory_state, "draft");
+    let timeline = harness.store.timeline(rows[0].id).await.expect("timeline");
+    assert!(
+        timeline[0].entry.detail.contains("found by herald's poll"),
+        "{timeline:?}"
+    );
+    assert_eq!(
+        fake.issues(TRACKING_REPO).len(),
+        1,
+        "its tracking issue too"
+    );
+    // Later polls were conditional and answered 304: nothing new was ingested.
+    let answers: Vec<u16> = fake
+        .requests()
+        .iter()
+        .filter(|request| request.path == list)
+        .map(|request| request.status)
+        .collect();
+    assert_eq!(
+        answers.iter().filter(|status| **status == 200).count(),
+        1,
+        "{answers:?}"
+    );
+    assert!(answers.contains(&304), "{answers:?}");
+    assert_eq!(
+        harness
+            .count("SELECT COUNT(*) FROM deliveries WHERE delivery_id LIKE 'poll:%'")
+            .await,
+        1
+    );
+
+    // The maintainer edits the draft: the next poll brings the change.
+    draft["summary"] = "A sharper summary".into();
+    draft["updated_at"] = "2020-01-03T12:00:00Z".into();
+    fake.put_advisory(REPO, draft);
+    for _ in 0..200 {
+        let rows = harness
+            .store
+            .incidents_by_ghsa(GHSA)
+            .await
+            .expect("incidents");
+        if rows[0].incident.summary == "A sharper summary" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let rows = harness
+        .store
+        .incidents_by_ghsa(GHSA)
+        .await
+        .expect("incidents");
+    assert_eq!(rows[0].incident.summary, "A sharper summary");
+    harness.wait_all_jobs().await;
+    let issues = fake.issues(TRACKING_REPO);
+    assert_eq!(issues.len(), 1);
+    assert!(
+        issues[0].title.contains("A sharper summary"),
+        "{}",
+        issues[0].title
+    );
+    assert_no_unexpected(&fake);
+    harness.stop().await;
+}

@@ -37,3 +37,10 @@ CREATE TABLE tracking_issues (
     synced_revision BIGINT NOT NULL DEFAULT 0,
     updated_at      BIGINT NOT NULL
 );
+
+-- The draft-advisory reconciler's conditional-request state per repository.
+CREATE TABLE advisory_polls (
+    repository  TEXT PRIMARY KEY,
+    etag        TEXT,
+    polled_at   BIGINT NOT NULL
+);

@@ -64,6 +64,8 @@ pub enum AdvisoryAction {
     Reported,
     /// The advisory was published.
     Published,
+    /// herald's poll found the advisory new or changed (drafts fire no webhook).
+    Reconciled,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -286,6 +288,13 @@ pub fn apply_advisory(current: Option<Incident>, event: &AdvisoryEvent) -> Outco
                         incident.severity, incident.severity_source
                     ),
                 ),
+                AdvisoryAction::Reconciled => entry(
+                    TimelineKind::Opened,
+                    format!(
+                        "incident opened from a {} advisory found by herald's poll; severity {} ({})",
+                        incident.advisory_state, incident.severity, incident.severity_source
+                    ),
+                ),
             });
             timeline.extend(cvss_notes(None, &incident, &entry));
             (incident, None)
@@ -331,11 +340,22 @@ pub fn apply_advisory(current: Option<Incident>, event: &AdvisoryEvent) -> Outco
     };
 
     let mut incident = incident;
-    if event.action == AdvisoryAction::Published {
-        timeline.push(entry(
-            TimelineKind::Published,
-            "advisory published on GitHub".to_owned(),
-        ));
+    let published = match event.action {
+        AdvisoryAction::Published => true,
+        AdvisoryAction::Reconciled => event.advisory.state == "published",
+        AdvisoryAction::Reported => false,
+    };
+    if published {
+        // Said once, however often the publication is seen again.
+        if before
+            .as_ref()
+            .is_none_or(|before| before.published_at.is_none())
+        {
+            timeline.push(entry(
+                TimelineKind::Published,
+                "advisory published on GitHub".to_owned(),
+            ));
+        }
         if incident.phase < Phase::Disclosure {
             timeline.push(entry(
                 TimelineKind::PhaseChanged,

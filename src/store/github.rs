@@ -140,6 +140,52 @@ fn to_id(id: u64) -> Result<i64, StoreError> {
 }
 
 impl Store {
+    /// Every repository with the active installation that serves it, for the poller.
+    pub async fn served_repositories(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT r.full_name, r.installation_id FROM repositories r \
+             LEFT JOIN installations i ON i.id = r.installation_id \
+             WHERE COALESCE(i.state, 'active') = 'active' ORDER BY r.full_name",
+        )
+        .fetch_all(&self.reader)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(name, id)| Some((name, u64::try_from(id).ok()?)))
+            .collect())
+    }
+
+    /// The ETag of the last advisory list read from `repository`.
+    pub async fn advisory_poll_etag(&self, repository: &str) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar::<_, Option<String>>(
+            "SELECT etag FROM advisory_polls WHERE repository = $1",
+        )
+        .bind(repository)
+        .fetch_optional(&self.reader)
+        .await?
+        .flatten())
+    }
+
+    pub async fn save_advisory_poll(
+        &self,
+        repository: &str,
+        etag: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut work = self.begin().await?;
+        sqlx::query(
+            "INSERT INTO advisory_polls (repository, etag, polled_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (repository) DO UPDATE SET etag = excluded.etag, \
+             polled_at = excluded.polled_at",
+        )
+        .bind(repository)
+        .bind(etag)
+        .bind(to_millis(now))
+        .execute(&mut *work.tx)
+        .await?;
+        work.commit().await
+    }
+
     /// The active installation that serves `repository`.
     pub async fn installation_for(&self, repository: &str) -> Result<Option<u64>, StoreError> {
         let id: Option<i64> = sqlx::query_scalar(

@@ -1,0 +1,196 @@
+//! The draft-advisory reconciler. GitHub sends no webhook when a maintainer creates or
+//! edits a draft advisory, so herald lists each served repository's advisories on an
+//! interval, with conditional requests (a 304 costs no rate limit), and hands every new or
+//! changed advisory to the ingest path as a synthetic `repository_advisory` delivery. Its
+//! id names the advisory version, so a version is processed once however often it is seen.
+
+use crate::github::{GitHub, GitHubError};
+use crate::ingest::{Ingestor, Receipt, ReceiveError};
+use crate::store::{Store, StoreError};
+use chrono::Utc;
+use http::{Method, StatusCode};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// Below this many requests left in the hour, herald stops polling until the next round,
+/// leaving the rest for the work that matters more (tracking issues, replies).
+const RATE_LIMIT_RESERVE: u64 = 100;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PollError {
+    #[error(transparent)]
+    GitHub(#[from] GitHubError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot hand the advisory to ingest: {0}")]
+    Ingest(#[from] ReceiveError),
+}
+
+/// What one round of polling did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct PollReport {
+    pub repositories: usize,
+    pub unchanged: usize,
+    /// Advisory versions handed to the pipeline for the first time.
+    pub queued: usize,
+    pub failed: usize,
+}
+
+pub struct Poller {
+    store: Store,
+    github: Arc<GitHub>,
+    ingestor: Ingestor,
+    interval: Duration,
+}
+
+impl Poller {
+    pub fn new(
+        store: Store,
+        github: Arc<GitHub>,
+        ingestor: Ingestor,
+        interval: Duration,
+    ) -> Poller {
+        Poller {
+            store,
+            github,
+            ingestor,
+            interval,
+        }
+    }
+
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        tracing::info!(
+            interval_secs = self.interval.as_secs(),
+            "advisory poller started"
+        );
+        loop {
+            let report = self.poll_all().await;
+            tracing::info!(
+                repositories = report.repositories,
+                unchanged = report.unchanged,
+                queued = report.queued,
+                failed = report.failed,
+                "advisory poll done"
+            );
+            tokio::select! {
+                _ = tokio::time::sleep(self.interval) => {}
+                _ = shutdown.wait_for(|stop| *stop) => break,
+            }
+        }
+        tracing::info!("advisory poller stopped");
+    }
+
+    /// Polls every served repository once.
+    pub async fn poll_all(&self) -> PollReport {
+        let mut report = PollReport::default();
+        let repositories = match self.store.served_repositories().await {
+            Ok(repositories) => repositories,
+            Err(error) => {
+                tracing::error!(%error, "advisory poll: cannot read the served repositories");
+                return report;
+            }
+        };
+        for (repository, installation) in repositories {
+            report.repositories += 1;
+            match self.poll(&repository, installation).await {
+                Ok(polled) => {
+                    report.queued += polled.queued;
+                    report.unchanged += usize::from(polled.unchanged);
+                    if polled
+                        .remaining
+                        .is_some_and(|left| left < RATE_LIMIT_RESERVE)
+                    {
+                        tracing::warn!(remaining = ?polled.remaining, "advisory poll: rate limit low; rest of the round skipped");
+                        break;
+                    }
+                }
+                Err(error) => {
+                    report.failed += 1;
+                    tracing::warn!(%repository, %error, "advisory poll failed");
+                }
+            }
+        }
+        report
+    }
+
+    async fn poll(&self, repository: &str, installation: u64) -> Result<Polled, PollError> {
+        let api = self.github.installation(installation)?;
+        let etag = self.store.advisory_poll_etag(repository).await?;
+        let headers: Vec<(&'static str, String)> = etag
+            .iter()
+            .map(|etag| ("if-none-match", etag.clone()))
+            .collect();
+        let path = format!(
+            "/repos/{repository}/security-advisories?sort=updated&direction=desc&per_page=100"
+        );
+        let answer = api.send::<()>(Method::GET, &path, None, &headers).await?;
+        let remaining = answer
+            .header("x-ratelimit-remaining")
+            .and_then(|value| value.parse().ok());
+        if answer.status == StatusCode::NOT_MODIFIED {
+            self.store
+                .save_advisory_poll(repository, etag.as_deref(), Utc::now())
+                .await?;
+            return Ok(Polled {
+                queued: 0,
+                unchanged: true,
+                remaining,
+            });
+        }
+        let advisories: Vec<serde_json::Value> = answer.json(&Method::GET, &path)?;
+        let mut queued = 0;
+        for advisory in advisories {
+            let (Some(ghsa_id), Some(updated_at)) = (
+                advisory
+                    .get("ghsa_id")
+                    .and_then(|v| v.as_str())
+                    .map(str::to_owned),
+                advisory
+                    .get("updated_at")
+                    .and_then(|v| v.as_str())
+                    .map(str::to_owned),
+            ) else {
+                tracing::warn!(%repository, "advisory poll: an advisory without ghsa_id or updated_at was skipped");
+                continue;
+            };
+            let delivery_id = format!("poll:{repository}:{ghsa_id}:{updated_at}");
+            let payload = serde_json::json!({
+                "action": "reconciled",
+                "repository_advisory": advisory,
+                "repository": { "full_name": repository },
+                "installation": { "id": installation },
+            });
+            let body = serde_json::to_vec(&payload).map_err(|error| GitHubError::Decode {
+                method: Method::GET,
+                path: path.clone(),
+                error: error.to_string(),
+            })?;
+            if self
+                .ingestor
+                .receive(&delivery_id, "repository_advisory", &body)
+                .await?
+                == Receipt::Accepted
+            {
+                queued += 1;
+            }
+        }
+        // Recorded only once every advisory is queued, so a failure polls them again.
+        self.store
+            .save_advisory_poll(repository, answer.header("etag"), Utc::now())
+            .await?;
+        Ok(Polled {
+            queued,
+            unchanged: false,
+            remaining,
+        })
+    }
+}
+
+struct Polled {
+    queued: usize,
+    /// GitHub answered 304.
+    unchanged: bool,
+    /// Requests left this hour, as GitHub said.
+    remaining: Option<u64>,
+}
