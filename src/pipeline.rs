@@ -58,6 +58,22 @@ pub async fn process_delivery(
         work.save_repository(repository, installation_id, None, delivery.received_at)
             .await?;
     }
+    // A person speaking on a tracking issue: their permission is checked on GitHub, so
+    // the command runs as an effect job.
+    if let Some(signal) = event.maintainer_signal()
+        && let Some(incident_id) = work
+            .incident_tracked_by(signal.repository, signal.issue)
+            .await?
+    {
+        work.enqueue(
+            JobKind::MaintainerAction,
+            &format!("maintainer:{}", delivery.delivery_id),
+            &delivery.delivery_id,
+            delivery.received_at,
+        )
+        .await?;
+        tracing::debug!(incident = incident_id, delivery = %delivery.delivery_id, "maintainer action queued");
+    }
     let (note, incident) = match event {
         WebhookEvent::RepositoryAdvisory(advisory) => {
             advisory_delivery(work, &delivery, &advisory).await?

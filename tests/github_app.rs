@@ -587,3 +587,283 @@ async fn a_draft_advisory_seen_only_by_polling_becomes_an_incident() {
     assert_no_unexpected(&fake);
     harness.stop().await;
 }
+
+/// A person's event on the tracking issue `Codertocat/security#1`, from GitHub's example.
+fn on_tracking_issue(
+    name: &str,
+    sender: &str,
+    change: impl FnOnce(&mut serde_json::Value),
+) -> Vec<u8> {
+    let mut payload: serde_json::Value = serde_json::from_slice(&fixture(name)).expect("JSON");
+    payload["repository"]["full_name"] = TRACKING_REPO.into();
+    payload["repository"]["name"] = "security".into();
+    payload["repository"]["private"] = true.into();
+    payload["issue"]["number"] = 1.into();
+    payload["sender"]["login"] = sender.into();
+    payload["sender"]["type"] = "User".into();
+    payload["installation"] = serde_json::json!({ "id": INSTALLATION });
+    change(&mut payload);
+    serde_json::to_vec(&payload).expect("JSON")
+}
+
+fn comment(sender: &str, body: &str) -> Vec<u8> {
+    on_tracking_issue("issue_comment.created.0.json", sender, |payload| {
+        payload["comment"]["body"] = body.into();
+        payload["comment"]["user"]["login"] = sender.into();
+    })
+}
+
+fn label(sender: &str, name: &str) -> Vec<u8> {
+    on_tracking_issue("issues.labeled.0.json", sender, |payload| {
+        payload["label"]["name"] = name.into();
+    })
+}
+
+/// A harness with the reported example, still without a CVE id, tracked in
+/// `Codertocat/security#1`; GitHub knows the advisory too (for CVE requests, publication).
+async fn tracked(fake: &FakeGitHub) -> Harness {
+    fake.put_file(REPO, ".github/herald.yml", TRACK_PRIVATELY);
+    let harness = installed(fake).await;
+    let mut payload: serde_json::Value =
+        serde_json::from_slice(&advisory("repository_advisory.reported.composed.json"))
+            .expect("JSON");
+    payload["repository_advisory"]["cve_id"] = serde_json::Value::Null;
+    payload["repository_advisory"]["identifiers"] =
+        serde_json::json!([{ "type": "GHSA", "value": GHSA }]);
+    say(
+        &harness,
+        "repository_advisory",
+        "report-1",
+        &serde_json::to_vec(&payload).expect("JSON"),
+    )
+    .await;
+    fake.put_advisory(REPO, payload["repository_advisory"].clone());
+    assert_eq!(fake.issues(TRACKING_REPO).len(), 1);
+    harness
+}
+
+async fn say(harness: &Harness, event: &str, delivery_id: &str, body: &[u8]) {
+    let answer = harness.deliver(event, delivery_id, body).await;
+    assert_eq!(answer.status, 202, "{}", answer.body);
+    harness.wait_all_jobs().await;
+}
+
+async fn the_incident(harness: &Harness) -> herald::incident::Incident {
+    let rows = harness
+        .store
+        .incidents_by_ghsa(GHSA)
+        .await
+        .expect("incidents");
+    rows[0].incident.clone()
+}
+
+#[tokio::test]
+async fn someone_without_write_permission_is_politely_refused() {
+    let fake = world().await;
+    let harness = tracked(&fake).await;
+    fake.set_permission(REPO, "mallory", "read");
+    say(
+        &harness,
+        "issue_comment",
+        "c-1",
+        &comment("mallory", "/herald publish"),
+    )
+    .await;
+
+    let replies = fake.comments(TRACKING_REPO, 1);
+    assert_eq!(replies.len(), 1, "{replies:?}");
+    assert!(
+        replies[0]
+            .body
+            .starts_with("@mallory Sorry, only people with write or admin permission"),
+        "{}",
+        replies[0].body
+    );
+    let incident = the_incident(&harness).await;
+    assert_eq!(incident.phase, herald::incident::Phase::Awareness);
+    assert!(!incident.decisions.disclosure_approved);
+    assert_eq!(
+        fake.count(
+            "PATCH",
+            &format!("/repos/{REPO}/security-advisories/{GHSA}")
+        ),
+        0
+    );
+    let timeline = harness
+        .store
+        .timeline(incident_id(&harness).await)
+        .await
+        .expect("timeline");
+    assert!(
+        timeline.iter().any(|stored| stored
+            .entry
+            .detail
+            .contains("refused `/herald publish`: mallory has read permission")),
+        "{timeline:?}"
+    );
+    // A label from the same person changes nothing either.
+    say(
+        &harness,
+        "issues",
+        "l-1",
+        &label("mallory", "disclosure:approved"),
+    )
+    .await;
+    assert!(!the_incident(&harness).await.decisions.disclosure_approved);
+    assert_no_unexpected(&fake);
+    harness.stop().await;
+}
+
+#[tokio::test]
+async fn a_maintainer_commands_by_comment_and_label() {
+    let fake = world().await;
+    let harness = tracked(&fake).await;
+    fake.set_permission(REPO, "alice", "maintain");
+
+    // Publishing needs approval first.
+    say(
+        &harness,
+        "issue_comment",
+        "c-1",
+        &comment("alice", "/herald publish"),
+    )
+    .await;
+    let replies = fake.comments(TRACKING_REPO, 1);
+    assert!(
+        replies[0]
+            .body
+            .contains("disclosure needs the `disclosure:approved` label"),
+        "{}",
+        replies[0].body
+    );
+    assert_eq!(
+        the_incident(&harness).await.phase,
+        herald::incident::Phase::Awareness
+    );
+
+    say(
+        &harness,
+        "issues",
+        "l-1",
+        &label("alice", "disclosure:approved"),
+    )
+    .await;
+    assert!(the_incident(&harness).await.decisions.disclosure_approved);
+    assert_eq!(
+        fake.comments(TRACKING_REPO, 1).len(),
+        1,
+        "labels are answered quietly"
+    );
+
+    say(
+        &harness,
+        "issue_comment",
+        "c-2",
+        &comment(
+            "alice",
+            "Fixed in 1.2.3.\n/herald coordinator @alice\n/herald threat active\n/herald severity high\n/herald request-cve\n/herald publish\n/herald frobnicate",
+        ),
+    )
+    .await;
+    let incident = the_incident(&harness).await;
+    assert_eq!(incident.phase, herald::incident::Phase::Disclosure);
+    assert_eq!(incident.decisions.coordinator.as_deref(), Some("alice"));
+    assert_eq!(
+        incident.decisions.threat,
+        Some(herald::incident::Threat::Active)
+    );
+    assert_eq!(incident.severity, herald::incident::Severity::High);
+    assert_eq!(fake.cve_requests(), vec![GHSA.to_owned()]);
+    assert_eq!(
+        fake.count(
+            "PATCH",
+            &format!("/repos/{REPO}/security-advisories/{GHSA}")
+        ),
+        1
+    );
+    assert_eq!(fake.advisories(REPO)[0]["state"], "published");
+
+    let replies = fake.comments(TRACKING_REPO, 1);
+    assert_eq!(replies.len(), 2, "{replies:?}");
+    let reply = &replies[1].body;
+    for expected in [
+        "@alice",
+        "alice coordinates this incident",
+        "this is an emergency",
+        "Severity set to high",
+        "Requesting a CVE id",
+        "Publishing the advisory",
+        "I did not understand",
+        "herald understands these commands",
+    ] {
+        assert!(reply.contains(expected), "missing {expected:?} in {reply}");
+    }
+    let timeline: Vec<String> = harness
+        .store
+        .timeline(incident_id(&harness).await)
+        .await
+        .expect("timeline")
+        .into_iter()
+        .map(|stored| stored.entry.detail)
+        .collect();
+    for expected in [
+        "disclosure approved",
+        "coordinator set to alice",
+        "threat set to active",
+        "severity set to high",
+        "CVE requested",
+        "publication requested",
+        "phase awareness → disclosure",
+        "CVE id requested from GitHub",
+        "advisory published on GitHub at the maintainers' request",
+    ] {
+        assert!(
+            timeline.iter().any(|detail| detail == expected),
+            "missing {expected:?} in {timeline:?}"
+        );
+    }
+    // The tracking issue follows: labels and body.
+    let issue = &fake.issues(TRACKING_REPO)[0];
+    assert!(
+        issue.labels.contains(&"threat:active".to_owned()),
+        "{:?}",
+        issue.labels
+    );
+    assert!(
+        issue.labels.contains(&"severity:high".to_owned()),
+        "{:?}",
+        issue.labels
+    );
+    assert!(
+        !issue.labels.contains(&"severity:critical".to_owned()),
+        "{:?}",
+        issue.labels
+    );
+    assert!(
+        issue.body.contains("| Coordinator | alice |"),
+        "{}",
+        issue.body
+    );
+    assert!(
+        issue
+            .body
+            .contains("set by a maintainer (computed: critical, computed from CVSS 4.0)"),
+        "{}",
+        issue.body
+    );
+
+    // GitHub redelivers the comment: nothing happens twice.
+    let again = harness
+        .deliver(
+            "issue_comment",
+            "c-2",
+            &comment("alice", "/herald request-cve"),
+        )
+        .await;
+    assert_eq!(again.status, 200);
+    harness.wait_all_jobs().await;
+    assert_eq!(fake.comments(TRACKING_REPO, 1).len(), 2);
+    assert_eq!(fake.cve_requests().len(), 1);
+    assert_no_unexpected(&fake);
+    harness.stop().await;
+}

@@ -2,7 +2,10 @@
 //! runs from a leased outbox job, outside any transaction, and records its result together
 //! with the job's completion in one durable commit.
 
+mod maintainer;
 mod tracking_issue;
+
+pub use maintainer::PendingComment;
 
 use crate::config::repo::{REPO_CONFIG_PATH, RepoConfig, parse_lenient};
 use crate::drafts::{DraftError, Drafts};
@@ -52,6 +55,15 @@ impl Channels {
             Some(JobKind::SyncTrackingIssue) => {
                 let incident_id = job.payload.parse().map_err(|_| payload_error())?;
                 tracking_issue::sync(self, job.id, incident_id).await
+            }
+            Some(JobKind::MaintainerAction) => maintainer::handle(self, job.id, &job.payload).await,
+            Some(JobKind::PostComment) => {
+                let comment = serde_json::from_str(&job.payload).map_err(|_| payload_error())?;
+                maintainer::post_comment(self, job.id, &comment).await
+            }
+            Some(kind @ (JobKind::RequestCve | JobKind::PublishAdvisory)) => {
+                let incident_id = job.payload.parse().map_err(|_| payload_error())?;
+                maintainer::advisory_action(self, job.id, incident_id, kind).await
             }
             Some(JobKind::ProcessDelivery) | None => {
                 Err(ChannelError::UnknownKind(job.kind.clone()))

@@ -120,9 +120,12 @@ pub(super) async fn sync(
                     .add_labels(&tracking_repository, issue.number, &missing)
                     .await?;
             }
-            // Only herald's own severity labels are replaced; other labels are the maintainers'.
+            // Only the labels herald sets are replaced; others are the maintainers'.
+            let names = &loaded.config.labels;
             for stale in current.iter().filter(|label| {
-                label.starts_with(&loaded.config.labels.severity_prefix)
+                (label.starts_with(&names.severity_prefix)
+                    || label.starts_with(&names.threat_prefix)
+                    || **label == names.incident)
                     && !rendered.labels.contains(label)
             }) {
                 github

@@ -2,7 +2,7 @@
 
 use super::{DraftError, Drafts, TRACKING_ISSUE, escape};
 use crate::config::repo::LabelConfig;
-use crate::incident::{CvssAssessment, Incident, Severity};
+use crate::incident::{CvssAssessment, Incident, Severity, SeveritySource, Threat};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -51,6 +51,12 @@ struct TrackingView {
     severity: String,
     severity_source: String,
     advisory_severity: Option<String>,
+    /// Shown when a maintainer's choice overrides it.
+    computed_severity: Option<String>,
+    maintainer_cvss: Option<CvssView>,
+    embargo_until: Option<String>,
+    disclosure_approved: bool,
+    breach: bool,
     cvss_v3: Option<CvssView>,
     cvss_v4: Option<CvssView>,
     cwes: Vec<String>,
@@ -127,6 +133,18 @@ pub fn tracking_issue(
         severity: incident.severity.to_string(),
         severity_source: incident.severity_source.to_string(),
         advisory_severity: incident.advisory_severity.clone(),
+        computed_severity: matches!(
+            incident.severity_source,
+            SeveritySource::Maintainer | SeveritySource::MaintainerCvss
+        )
+        .then(|| {
+            let (severity, source) = incident.computed_severity();
+            format!("{severity}, {source}")
+        }),
+        maintainer_cvss: cvss(incident.decisions.cvss.as_ref()),
+        embargo_until: incident.decisions.embargo_until.map(time),
+        disclosure_approved: incident.decisions.disclosure_approved,
+        breach: incident.decisions.breach,
         cvss_v3: cvss(incident.cvss_v3.as_ref()),
         cvss_v4: cvss(incident.cvss_v4.as_ref()),
         cwes: incident
@@ -137,8 +155,13 @@ pub fn tracking_issue(
                 None => cwe.id.clone(),
             })
             .collect(),
-        threat: None,
-        coordinator: None,
+        threat: incident.decisions.threat.map(|threat| match threat {
+            Threat::Active => "active: an emergency. Any maintainer may take temporary \
+                               containment action now and must record it on this issue."
+                .to_owned(),
+            Threat::Passive => "passive: actions wait for the coordinator's decision.".to_owned(),
+        }),
+        coordinator: incident.decisions.coordinator.clone(),
         phase: incident.phase.to_string(),
         reported_at: incident.reported_at.map(time),
         learned_at: time(incident.learned_at),
@@ -182,6 +205,12 @@ fn tracking_labels(incident: &Incident, labels: &LabelConfig) -> Vec<String> {
     let mut names = vec![labels.security.clone()];
     if !matches!(incident.severity, Severity::Unknown | Severity::None) {
         names.push(format!("{}{}", labels.severity_prefix, incident.severity));
+    }
+    if let Some(threat) = incident.decisions.threat {
+        names.push(format!("{}{threat}", labels.threat_prefix));
+    }
+    if incident.decisions.breach {
+        names.push(labels.incident.clone());
     }
     names
 }

@@ -270,6 +270,44 @@ impl Api {
         .await
     }
 
+    /// `POST …/security-advisories/{ghsa_id}/cve`. `false` when GitHub says the advisory
+    /// already has one (422).
+    pub async fn request_cve(&self, repository: &str, ghsa_id: &str) -> Result<bool, GitHubError> {
+        let path = format!(
+            "/repos/{repository}/security-advisories/{}/cve",
+            segment(ghsa_id)
+        );
+        match self.send::<()>(Method::POST, &path, None, &[]).await {
+            Ok(_) => Ok(true),
+            Err(error) if error.status() == Some(StatusCode::UNPROCESSABLE_ENTITY) => Ok(false),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// `PATCH …/security-advisories/{ghsa_id}` with `state: published`.
+    pub async fn publish_advisory(
+        &self,
+        repository: &str,
+        ghsa_id: &str,
+    ) -> Result<(), GitHubError> {
+        #[derive(Serialize)]
+        struct State {
+            state: &'static str,
+        }
+        let path = format!(
+            "/repos/{repository}/security-advisories/{}",
+            segment(ghsa_id)
+        );
+        self.send(
+            Method::PATCH,
+            &path,
+            Some(&State { state: "published" }),
+            &[],
+        )
+        .await
+        .map(drop)
+    }
+
     /// The collaborator permission of `login` on `repository`: admin, write, read or none.
     pub async fn permission(&self, repository: &str, login: &str) -> Result<String, GitHubError> {
         #[derive(Deserialize)]

@@ -187,6 +187,7 @@ impl AdvisoryFields {
         incident.reported_at = incident.reported_at.or(self.reported_at);
         incident.published_at = self.published_at.or(incident.published_at);
         incident.advisory_updated_at = self.advisory_updated_at;
+        incident.recompute_severity();
     }
 }
 
@@ -271,6 +272,7 @@ pub fn apply_advisory(current: Option<Incident>, event: &AdvisoryEvent) -> Outco
                 learned_at: event.received_at,
                 published_at: None,
                 advisory_updated_at: None,
+                decisions: Default::default(),
             };
             fields.write_into(&mut incident);
             timeline.push(match event.action {

@@ -2,11 +2,16 @@
 //! Pure code: no I/O, no clock; callers pass the time in.
 
 mod advisory;
+mod commands;
 mod severity;
 
 pub use advisory::{
     AdvisoryAction, AdvisoryEvent, AdvisorySnapshot, AffectedPackage, Credit, CvssInput, Cwe,
     Outcome, apply_advisory,
+};
+pub use commands::{
+    Command, CommandEffect, CommandLine, CommandOutcome, Decisions, HELP, LabelNames, Threat,
+    apply_command, label_command, parse_comment,
 };
 pub use severity::{
     CvssAssessment, CvssScore, CvssSlot, Severity, SeveritySource, decide_severity,
@@ -77,6 +82,35 @@ pub struct Incident {
     pub published_at: Option<DateTime<Utc>>,
     /// The advisory's own `updated_at`: older snapshots never overwrite newer ones.
     pub advisory_updated_at: Option<DateTime<Utc>>,
+    /// What maintainers decided on the tracking issue.
+    #[serde(default)]
+    pub decisions: Decisions,
+}
+
+impl Incident {
+    /// The severity the advisory's own data gives (CVSS 4.0, else 3.x, else its word).
+    pub fn computed_severity(&self) -> (Severity, SeveritySource) {
+        decide_severity(
+            self.cvss_v4.as_ref(),
+            self.cvss_v3.as_ref(),
+            self.advisory_severity.as_deref(),
+        )
+    }
+
+    /// Sets the severity in force: a maintainer's choice, else a maintainer's CVSS vector,
+    /// else the computed one.
+    pub fn recompute_severity(&mut self) {
+        let maintainer_cvss = self
+            .decisions
+            .cvss
+            .as_ref()
+            .and_then(CvssAssessment::computed_severity);
+        (self.severity, self.severity_source) = match (self.decisions.severity, maintainer_cvss) {
+            (Some(severity), _) => (severity, SeveritySource::Maintainer),
+            (None, Some(severity)) => (severity, SeveritySource::MaintainerCvss),
+            (None, None) => self.computed_severity(),
+        };
+    }
 }
 
 /// What kind of thing a timeline entry records.
@@ -92,6 +126,8 @@ pub enum TimelineKind {
     CvssMismatch,
     CvssUnusable,
     StaleIgnored,
+    /// A maintainer's command or label.
+    Command,
     /// The private tracking issue was opened, or herald refused to open it.
     TrackingIssue,
 }
@@ -108,6 +144,7 @@ impl TimelineKind {
             TimelineKind::CvssMismatch => "cvss_mismatch",
             TimelineKind::CvssUnusable => "cvss_unusable",
             TimelineKind::StaleIgnored => "stale_ignored",
+            TimelineKind::Command => "command",
             TimelineKind::TrackingIssue => "tracking_issue",
         }
     }
@@ -127,6 +164,7 @@ impl std::str::FromStr for TimelineKind {
             TimelineKind::CvssMismatch,
             TimelineKind::CvssUnusable,
             TimelineKind::StaleIgnored,
+            TimelineKind::Command,
             TimelineKind::TrackingIssue,
         ]
         .into_iter()

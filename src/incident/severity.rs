@@ -197,6 +197,8 @@ pub enum SeveritySource {
     Cvss3,
     Advisory,
     Unknown,
+    Maintainer,
+    MaintainerCvss,
 }
 
 impl fmt::Display for SeveritySource {
@@ -206,6 +208,8 @@ impl fmt::Display for SeveritySource {
             SeveritySource::Cvss3 => "computed from CVSS 3.x",
             SeveritySource::Advisory => "as stated by the advisory",
             SeveritySource::Unknown => "not known yet",
+            SeveritySource::Maintainer => "set by a maintainer",
+            SeveritySource::MaintainerCvss => "computed from a maintainer's CVSS vector",
         })
     }
 }

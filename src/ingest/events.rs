@@ -67,6 +67,16 @@ pub enum PayloadError {
 #[derive(Debug, Clone, Deserialize)]
 pub struct User {
     pub login: String,
+    /// `User`, `Bot` or `Organization`.
+    #[serde(rename = "type", default)]
+    pub kind: Option<String>,
+}
+
+impl User {
+    /// Bots (herald itself among them) do not command herald.
+    pub fn is_bot(&self) -> bool {
+        self.kind.as_deref() == Some("Bot") || self.login.ends_with("[bot]")
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -398,7 +408,50 @@ fn typed<T: for<'de> Deserialize<'de>>(kind: EventKind, body: &[u8]) -> Result<T
     })
 }
 
+/// A person's comment or label on an issue, which may be a command to herald.
+pub struct MaintainerSignal<'a> {
+    pub repository: &'a str,
+    pub issue: u64,
+    pub sender: &'a str,
+}
+
 impl WebhookEvent {
+    /// A comment with `/herald` in it or a label change, by a person, on some issue.
+    pub fn maintainer_signal(&self) -> Option<MaintainerSignal<'_>> {
+        let (repository, issue, sender) = match self {
+            WebhookEvent::IssueComment(event)
+                if event.action == "created"
+                    && event
+                        .comment
+                        .body
+                        .as_deref()
+                        .is_some_and(|body| body.contains("/herald")) =>
+            {
+                (
+                    &event.repository,
+                    event.issue.number,
+                    event.sender.as_ref()?,
+                )
+            }
+            WebhookEvent::Issues(event)
+                if matches!(event.action.as_str(), "labeled" | "unlabeled")
+                    && event.label.is_some() =>
+            {
+                (
+                    &event.repository,
+                    event.issue.number,
+                    event.sender.as_ref()?,
+                )
+            }
+            _ => return None,
+        };
+        (!sender.is_bot()).then_some(MaintainerSignal {
+            repository: &repository.full_name,
+            issue,
+            sender: &sender.login,
+        })
+    }
+
     pub fn parse(kind: EventKind, body: &[u8]) -> Result<WebhookEvent, PayloadError> {
         Ok(match kind {
             EventKind::Ping => WebhookEvent::Ping(typed(kind, body)?),

@@ -80,7 +80,7 @@ async fn execute(work: &mut Work, job: &ClaimedJob) -> Result<Processed, String>
         Some(JobKind::ProcessDelivery) => pipeline::process_delivery(work, &job.payload)
             .await
             .map_err(|error| error.to_string()),
-        Some(JobKind::SyncTrackingIssue) | None => Err(format!(
+        Some(_) | None => Err(format!(
             "job kind {:?} is not one the store worker runs",
             job.kind
         )),

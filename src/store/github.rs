@@ -135,6 +135,32 @@ impl Work {
     }
 }
 
+/// The incident whose tracking issue is `repository#number`, inside or outside a unit of work.
+async fn tracked_by<'e>(
+    executor: impl sqlx::SqliteExecutor<'e>,
+    repository: &str,
+    number: u64,
+) -> Result<Option<i64>, StoreError> {
+    Ok(sqlx::query_scalar(
+        "SELECT incident_id FROM tracking_issues \
+         WHERE repository = $1 AND number = $2 AND status = 'open'",
+    )
+    .bind(repository)
+    .bind(to_id(number)?)
+    .fetch_optional(executor)
+    .await?)
+}
+
+impl Work {
+    pub async fn incident_tracked_by(
+        &mut self,
+        repository: &str,
+        number: u64,
+    ) -> Result<Option<i64>, StoreError> {
+        tracked_by(&mut *self.tx, repository, number).await
+    }
+}
+
 fn to_id(id: u64) -> Result<i64, StoreError> {
     i64::try_from(id).map_err(|_| StoreError::Corrupt(format!("id {id} out of range")))
 }
@@ -184,6 +210,14 @@ impl Store {
         .execute(&mut *work.tx)
         .await?;
         work.commit().await
+    }
+
+    pub async fn incident_tracked_by(
+        &self,
+        repository: &str,
+        number: u64,
+    ) -> Result<Option<i64>, StoreError> {
+        tracked_by(&self.reader, repository, number).await
     }
 
     /// The active installation that serves `repository`.

@@ -47,19 +47,45 @@ pub enum JobKind {
     ProcessDelivery,
     /// Create or update an incident's private tracking issue; the payload is the incident id.
     SyncTrackingIssue,
+    /// A maintainer's comment or label on a tracking issue; the payload is the delivery id
+    /// (the commenter's permission is checked on GitHub first).
+    MaintainerAction,
+    /// Post herald's answer on an issue; the payload is a [`crate::channels`] comment.
+    PostComment,
+    /// Ask GitHub for a CVE id; the payload is the incident id.
+    RequestCve,
+    /// Publish the repository advisory on GitHub; the payload is the incident id.
+    PublishAdvisory,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 2] = [JobKind::ProcessDelivery, JobKind::SyncTrackingIssue];
+    pub const ALL: [JobKind; 6] = [
+        JobKind::ProcessDelivery,
+        JobKind::SyncTrackingIssue,
+        JobKind::MaintainerAction,
+        JobKind::PostComment,
+        JobKind::RequestCve,
+        JobKind::PublishAdvisory,
+    ];
     /// Jobs that only change the store: they run in batches inside the store's transaction.
     pub const LOCAL: [JobKind; 1] = [JobKind::ProcessDelivery];
     /// Jobs that reach GitHub: leased, run outside any transaction, then recorded.
-    pub const EFFECTS: [JobKind; 1] = [JobKind::SyncTrackingIssue];
+    pub const EFFECTS: [JobKind; 5] = [
+        JobKind::SyncTrackingIssue,
+        JobKind::MaintainerAction,
+        JobKind::PostComment,
+        JobKind::RequestCve,
+        JobKind::PublishAdvisory,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             JobKind::ProcessDelivery => "process_delivery",
             JobKind::SyncTrackingIssue => "sync_tracking_issue",
+            JobKind::MaintainerAction => "maintainer_action",
+            JobKind::PostComment => "post_comment",
+            JobKind::RequestCve => "request_cve",
+            JobKind::PublishAdvisory => "publish_advisory",
         }
     }
 
@@ -209,6 +235,17 @@ impl Store {
         Ok(Some(job))
     }
 
+    /// A stored delivery, read outside any unit of work.
+    pub async fn delivery(&self, delivery_id: &str) -> Result<Option<StoredDelivery>, StoreError> {
+        sqlx::query(DELIVERY_QUERY)
+            .bind(delivery_id)
+            .fetch_optional(&self.reader)
+            .await?
+            .as_ref()
+            .map(stored_delivery)
+            .transpose()
+    }
+
     /// Effect jobs not yet done: what herald still owes GitHub.
     pub async fn pending_effects(&self) -> Result<Vec<ClaimedJob>, StoreError> {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
@@ -220,6 +257,21 @@ impl Store {
         .await?;
         rows.iter().map(claimed_job).collect()
     }
+}
+
+const DELIVERY_QUERY: &str = "SELECT delivery_id, event, payload_lz4, received_at \
+     FROM deliveries WHERE delivery_id = $1";
+
+fn stored_delivery(row: &sqlx::sqlite::SqliteRow) -> Result<StoredDelivery, StoreError> {
+    Ok(StoredDelivery {
+        delivery_id: row.try_get("delivery_id")?,
+        event: row.try_get("event")?,
+        payload: lz4_flex::block::decompress_size_prepended(
+            &row.try_get::<Vec<u8>, _>("payload_lz4")?,
+        )
+        .map_err(|error| StoreError::Corrupt(format!("delivery payload: {error}")))?,
+        received_at: from_millis(row.try_get("received_at")?)?,
+    })
 }
 
 fn claimed_job(row: &sqlx::sqlite::SqliteRow) -> Result<ClaimedJob, StoreError> {
@@ -236,25 +288,13 @@ impl Work {
         &mut self,
         delivery_id: &str,
     ) -> Result<Option<StoredDelivery>, StoreError> {
-        let row = sqlx::query(
-            "SELECT delivery_id, event, payload_lz4, received_at FROM deliveries \
-             WHERE delivery_id = $1",
-        )
-        .bind(delivery_id)
-        .fetch_optional(&mut *self.tx)
-        .await?;
-        row.map(|row| {
-            Ok(StoredDelivery {
-                delivery_id: row.try_get("delivery_id")?,
-                event: row.try_get("event")?,
-                payload: lz4_flex::block::decompress_size_prepended(
-                    &row.try_get::<Vec<u8>, _>("payload_lz4")?,
-                )
-                .map_err(|error| StoreError::Corrupt(format!("delivery payload: {error}")))?,
-                received_at: from_millis(row.try_get("received_at")?)?,
-            })
-        })
-        .transpose()
+        sqlx::query(DELIVERY_QUERY)
+            .bind(delivery_id)
+            .fetch_optional(&mut *self.tx)
+            .await?
+            .as_ref()
+            .map(stored_delivery)
+            .transpose()
     }
 
     /// Up to `limit` jobs due at `now` with ids above `after_id`, oldest first. Inside the

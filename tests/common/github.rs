@@ -1022,6 +1022,11 @@ impl World {
                     .map(|advisory| Reply::ok(advisory.clone()))
                     .ok_or_else(Reply::not_found)
             }
+            ("PATCH", ["repos", owner, name, "security-advisories", ghsa_id]) => {
+                let installation = self.token_auth(ctx)?;
+                let repo = self.repo(installation, owner, name)?;
+                update_advisory(repo, ghsa_id, ctx)
+            }
             ("POST", ["repos", owner, name, "security-advisories", ghsa_id, "cve"]) => {
                 let installation = self.token_auth(ctx)?;
                 let repo = self.repo(installation, owner, name)?;
@@ -1298,6 +1303,33 @@ fn create_comment(base: &str, repo: &mut Repo, number: u64, ctx: &Ctx) -> Answer
         &repo.issues[index],
         comment,
     )))
+}
+
+/// `PATCH .../security-advisories/{ghsa_id}`: the fields given replace the stored ones;
+/// publishing stamps `published_at`, as GitHub does.
+fn update_advisory(repo: &mut Repo, ghsa_id: &str, ctx: &Ctx) -> Answer {
+    let changes = ctx.object()?;
+    if let Some(state) = changes.get("state").and_then(Value::as_str)
+        && !["published", "closed", "draft", "triage"].contains(&state)
+    {
+        return Err(Reply::invalid("RepositoryAdvisory", "state", "invalid"));
+    }
+    let now = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let advisory = repo
+        .advisories
+        .iter_mut()
+        .find(|advisory| advisory["ghsa_id"] == *ghsa_id)
+        .ok_or_else(Reply::not_found)?;
+    for (key, value) in changes {
+        advisory[key.as_str()] = value.clone();
+    }
+    if advisory["state"] == "published" && advisory["published_at"].is_null() {
+        advisory["published_at"] = now.clone().into();
+    }
+    advisory["updated_at"] = now.into();
+    let answer = advisory.clone();
+    repo.advisories_version += 1;
+    Ok(Reply::ok(answer))
 }
 
 fn update_comment(base: &str, repo: &mut Repo, id: u64, ctx: &Ctx) -> Answer {

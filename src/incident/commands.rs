@@ -1,0 +1,410 @@
+//! What maintainers say on the tracking issue: `/herald` comment commands and labels.
+//! Parsing and applying them is pure; who may command is checked by the caller.
+
+use super::{CvssAssessment, CvssSlot, Incident, Phase, Severity, TimelineEntry, TimelineKind};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Active: evidence of exploitation attempts (an emergency). Passive: no such evidence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Threat {
+    Active,
+    Passive,
+}
+
+impl fmt::Display for Threat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Threat::Active => "active",
+            Threat::Passive => "passive",
+        })
+    }
+}
+
+/// What maintainers decided about an incident (kept apart from what the advisory says).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Decisions {
+    /// A maintainer's severity wins over the computed one.
+    pub severity: Option<Severity>,
+    /// A maintainer's CVSS vector, scored by herald.
+    pub cvss: Option<CvssAssessment>,
+    pub threat: Option<Threat>,
+    /// A breach happened (data stolen, someone impersonated, systems accessed).
+    pub breach: bool,
+    pub coordinator: Option<String>,
+    pub embargo_until: Option<DateTime<Utc>>,
+    pub disclosure_approved: bool,
+    pub cve_requested_at: Option<DateTime<Utc>>,
+}
+
+/// One maintainer command, from a `/herald` comment line or a label.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    Severity(Severity),
+    /// A severity label was removed: the computed severity stands again.
+    ClearSeverity,
+    Cvss(String),
+    /// `None`: the threat label was removed.
+    Threat(Option<Threat>),
+    Breach(bool),
+    ApproveDisclosure(bool),
+    Coordinator(String),
+    Embargo(DateTime<Utc>),
+    RequestCve,
+    Publish,
+    Close,
+    Help,
+}
+
+/// Something to do outside the store because of a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommandEffect {
+    RequestCve,
+    PublishAdvisory,
+}
+
+/// A `/herald` line and what herald understood of it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CommandLine {
+    pub text: String,
+    pub command: Result<Command, String>,
+}
+
+pub const HELP: &str = "herald understands these commands, one per line, from maintainers \
+with write or admin permission on the advisory's repository:\n\n\
+- `/herald severity critical|high|medium|low`: set the severity (wins over the computed one)\n\
+- `/herald cvss <vector>`: set the CVSS 3.x or 4.0 vector herald scores\n\
+- `/herald threat active|passive`: active means evidence of exploitation attempts\n\
+- `/herald coordinator @login`: who coordinates and speaks for the response\n\
+- `/herald embargo <RFC 3339 time>`: no disclosure before this time\n\
+- `/herald request-cve`: ask GitHub for a CVE id\n\
+- `/herald publish`: disclose (needs the `disclosure:approved` label and a passed embargo)\n\
+- `/herald close`: close the incident\n\
+- `/herald help`: this text\n\n\
+Labels work too: `severity:<level>`, `threat:active|passive`, `incident` (a breach \
+happened) and `disclosure:approved`.";
+
+/// The `/herald` lines of a comment. Quoted lines and code blocks are not commands.
+pub fn parse_comment(body: &str) -> Vec<CommandLine> {
+    let mut in_fence = false;
+    let mut lines = Vec::new();
+    for line in body.lines() {
+        let trimmed = line.trim();
+        if trimmed.starts_with("```") || trimmed.starts_with("~~~") {
+            in_fence = !in_fence;
+            continue;
+        }
+        if in_fence {
+            continue;
+        }
+        let mut words = trimmed.split_whitespace();
+        if words.next() != Some("/herald") {
+            continue;
+        }
+        let words: Vec<&str> = words.collect();
+        lines.push(CommandLine {
+            text: trimmed.chars().take(200).collect(),
+            command: parse_words(&words),
+        });
+    }
+    lines
+}
+
+fn parse_words(words: &[&str]) -> Result<Command, String> {
+    let severity = |word: &str| match word.to_ascii_lowercase().as_str() {
+        "critical" => Ok(Severity::Critical),
+        "high" => Ok(Severity::High),
+        "medium" | "moderate" => Ok(Severity::Medium),
+        "low" => Ok(Severity::Low),
+        other => Err(format!(
+            "`{other}` is not a severity: use critical, high, medium or low"
+        )),
+    };
+    match words {
+        [] | ["help"] => Ok(Command::Help),
+        ["severity", level] => severity(level).map(Command::Severity),
+        ["cvss", vector] => Ok(Command::Cvss((*vector).to_owned())),
+        ["threat", "active"] => Ok(Command::Threat(Some(Threat::Active))),
+        ["threat", "passive"] => Ok(Command::Threat(Some(Threat::Passive))),
+        ["coordinator", login] => {
+            let login = login.trim_start_matches('@');
+            let valid = !login.is_empty()
+                && login.len() <= 39
+                && login.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                && !login.starts_with('-');
+            if valid {
+                Ok(Command::Coordinator(login.to_owned()))
+            } else {
+                Err(format!("`{login}` is not a GitHub login"))
+            }
+        }
+        ["embargo", time] => DateTime::parse_from_rfc3339(time)
+            .map(|time| Command::Embargo(time.with_timezone(&Utc)))
+            .map_err(|_| format!("`{time}` is not an RFC 3339 time such as 2026-12-01T14:00:00Z")),
+        ["request-cve"] => Ok(Command::RequestCve),
+        ["publish"] => Ok(Command::Publish),
+        ["close"] => Ok(Command::Close),
+        [word, ..] => Err(format!(
+            "`{word}` with these arguments is not a herald command"
+        )),
+    }
+}
+
+/// The label names herald reads (from the repository's configuration).
+pub struct LabelNames<'a> {
+    pub severity_prefix: &'a str,
+    pub threat_prefix: &'a str,
+    pub incident: &'a str,
+    pub disclosure_approved: &'a str,
+}
+
+/// The command a label change means, if any.
+pub fn label_command(label: &str, added: bool, names: &LabelNames<'_>) -> Option<Command> {
+    if let Some(level) = label.strip_prefix(names.severity_prefix) {
+        return if added {
+            parse_words(&["severity", level]).ok()
+        } else {
+            Some(Command::ClearSeverity)
+        };
+    }
+    if let Some(threat) = label.strip_prefix(names.threat_prefix) {
+        return if added {
+            parse_words(&["threat", threat]).ok()
+        } else {
+            Some(Command::Threat(None))
+        };
+    }
+    if label == names.incident {
+        return Some(Command::Breach(added));
+    }
+    (label == names.disclosure_approved).then_some(Command::ApproveDisclosure(added))
+}
+
+/// What a command did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CommandOutcome {
+    pub changed: bool,
+    pub timeline: Vec<TimelineEntry>,
+    /// What herald answers the maintainer.
+    pub reply: String,
+    pub effects: Vec<CommandEffect>,
+}
+
+/// Applies one command of `actor` to `incident` at `at`.
+pub fn apply_command(
+    incident: &mut Incident,
+    command: &Command,
+    actor: &str,
+    at: DateTime<Utc>,
+) -> CommandOutcome {
+    let before = incident.clone();
+    let mut effects = Vec::new();
+    let reply = match command {
+        Command::Help => HELP.to_owned(),
+        Command::Severity(level) => {
+            incident.decisions.severity = Some(*level);
+            incident.recompute_severity();
+            format!("Severity set to {level}.")
+        }
+        Command::ClearSeverity => {
+            incident.decisions.severity = None;
+            incident.recompute_severity();
+            format!(
+                "Severity label removed: severity is {} ({}).",
+                incident.severity, incident.severity_source
+            )
+        }
+        Command::Cvss(vector) => {
+            let slot = if vector.starts_with("CVSS:4.0/") {
+                CvssSlot::V4
+            } else {
+                CvssSlot::V3
+            };
+            let assessment = CvssAssessment::assess(slot, vector, None);
+            match assessment.computed_severity() {
+                Some(_) => {
+                    let reply = format!("CVSS set: {}.", assessment.describe());
+                    incident.decisions.cvss = Some(assessment);
+                    incident.recompute_severity();
+                    reply
+                }
+                None => format!(
+                    "That CVSS vector is not usable ({}); nothing changed.",
+                    assessment.describe()
+                ),
+            }
+        }
+        Command::Threat(threat) => {
+            incident.decisions.threat = *threat;
+            match threat {
+                Some(Threat::Active) => "Threat set to active: this is an emergency. Any maintainer may take temporary containment action now and must record it here.".to_owned(),
+                Some(Threat::Passive) => "Threat set to passive: actions wait for the coordinator's decision.".to_owned(),
+                None => "Threat label removed: the threat is not assessed.".to_owned(),
+            }
+        }
+        Command::Breach(breach) => {
+            incident.decisions.breach = *breach;
+            if *breach {
+                "Recorded: a breach happened.".to_owned()
+            } else {
+                "Recorded: no breach.".to_owned()
+            }
+        }
+        Command::ApproveDisclosure(approved) => {
+            incident.decisions.disclosure_approved = *approved;
+            if *approved {
+                "Disclosure approved.".to_owned()
+            } else {
+                "Disclosure approval withdrawn.".to_owned()
+            }
+        }
+        Command::Coordinator(login) => {
+            incident.decisions.coordinator = Some(login.clone());
+            format!("{login} coordinates this incident.")
+        }
+        Command::Embargo(until) => {
+            incident.decisions.embargo_until = Some(*until);
+            format!("Embargo until {}.", until.format("%Y-%m-%d %H:%M UTC"))
+        }
+        Command::RequestCve => match (&incident.cve_id, incident.decisions.cve_requested_at) {
+            (Some(cve), _) => format!("This advisory already has {cve}; nothing requested."),
+            (None, Some(asked)) => format!(
+                "A CVE was already requested at {}; GitHub will assign it.",
+                asked.format("%Y-%m-%d %H:%M UTC")
+            ),
+            (None, None) => {
+                incident.decisions.cve_requested_at = Some(at);
+                effects.push(CommandEffect::RequestCve);
+                "Requesting a CVE id from GitHub.".to_owned()
+            }
+        },
+        Command::Publish => publish(incident, at, &mut effects),
+        Command::Close => {
+            incident.phase = Phase::Closed;
+            "Incident closed.".to_owned()
+        }
+    };
+    let changed = *incident != before;
+    let mut timeline = Vec::new();
+    if changed || !effects.is_empty() {
+        timeline.push(TimelineEntry {
+            at,
+            actor: Some(actor.to_owned()),
+            kind: TimelineKind::Command,
+            detail: command_words(command),
+        });
+    }
+    if before.phase != incident.phase {
+        timeline.push(TimelineEntry {
+            at,
+            actor: Some(actor.to_owned()),
+            kind: TimelineKind::PhaseChanged,
+            detail: format!("phase {} → {}", before.phase, incident.phase),
+        });
+    }
+    CommandOutcome {
+        changed,
+        timeline,
+        reply,
+        effects,
+    }
+}
+
+/// The embargo gate for `/herald publish`: approval, then the embargo time.
+fn publish(incident: &mut Incident, at: DateTime<Utc>, effects: &mut Vec<CommandEffect>) -> String {
+    if incident.published_at.is_some() || incident.phase >= Phase::Disclosure {
+        return "The advisory is already disclosed.".to_owned();
+    }
+    if !incident.decisions.disclosure_approved {
+        return "Not published: disclosure needs the `disclosure:approved` label first.".to_owned();
+    }
+    if let Some(until) = incident.decisions.embargo_until.filter(|until| at < *until) {
+        return format!(
+            "Not published: the embargo lasts until {}.",
+            until.format("%Y-%m-%d %H:%M UTC")
+        );
+    }
+    incident.phase = Phase::Disclosure;
+    effects.push(CommandEffect::PublishAdvisory);
+    "Publishing the advisory.".to_owned()
+}
+
+/// A command as the timeline records it.
+fn command_words(command: &Command) -> String {
+    match command {
+        Command::Severity(level) => format!("severity set to {level}"),
+        Command::ClearSeverity => "maintainer severity cleared".to_owned(),
+        Command::Cvss(vector) => format!("CVSS vector set to {vector}"),
+        Command::Threat(Some(threat)) => format!("threat set to {threat}"),
+        Command::Threat(None) => "threat label removed".to_owned(),
+        Command::Breach(true) => "breach confirmed (incident label)".to_owned(),
+        Command::Breach(false) => "breach label removed".to_owned(),
+        Command::ApproveDisclosure(true) => "disclosure approved".to_owned(),
+        Command::ApproveDisclosure(false) => "disclosure approval withdrawn".to_owned(),
+        Command::Coordinator(login) => format!("coordinator set to {login}"),
+        Command::Embargo(until) => format!("embargo until {}", until.to_rfc3339()),
+        Command::RequestCve => "CVE requested".to_owned(),
+        Command::Publish => "publication requested".to_owned(),
+        Command::Close => "incident closed".to_owned(),
+        Command::Help => "help".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_are_read_from_their_own_lines_only() {
+        let lines = parse_comment(
+            "Looks bad.\n/herald severity high\n> /herald publish\n```\n/herald close\n```\n/herald threat active\n/herald frobnicate now\n/herald",
+        );
+        let commands: Vec<_> = lines.iter().map(|line| line.command.clone()).collect();
+        assert_eq!(commands.len(), 4);
+        assert_eq!(commands[0], Ok(Command::Severity(Severity::High)));
+        assert_eq!(commands[1], Ok(Command::Threat(Some(Threat::Active))));
+        assert!(commands[2].is_err());
+        assert_eq!(commands[3], Ok(Command::Help));
+    }
+
+    #[test]
+    fn arguments_are_checked() {
+        let parse = |text: &str| parse_comment(text).remove(0).command;
+        assert_eq!(
+            parse("/herald coordinator @alice"),
+            Ok(Command::Coordinator("alice".into()))
+        );
+        assert!(parse("/herald coordinator @al;ce").is_err());
+        assert!(parse("/herald embargo tomorrow").is_err());
+        assert!(parse("/herald severity extreme").is_err());
+    }
+
+    #[test]
+    fn labels_map_to_commands() {
+        let names = LabelNames {
+            severity_prefix: "severity:",
+            threat_prefix: "threat:",
+            incident: "incident",
+            disclosure_approved: "disclosure:approved",
+        };
+        assert_eq!(
+            label_command("severity:low", true, &names),
+            Some(Command::Severity(Severity::Low))
+        );
+        assert_eq!(
+            label_command("severity:low", false, &names),
+            Some(Command::ClearSeverity)
+        );
+        assert_eq!(
+            label_command("incident", true, &names),
+            Some(Command::Breach(true))
+        );
+        assert_eq!(
+            label_command("disclosure:approved", true, &names),
+            Some(Command::ApproveDisclosure(true))
+        );
+        assert_eq!(label_command("bug", true, &names), None);
+    }
+}
