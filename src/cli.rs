@@ -85,7 +85,14 @@ pub enum IncidentsCommand {
 fn init_tracing(settings: &Settings, json: bool, default_filter: &str) -> anyhow::Result<()> {
     let directives = settings.log_filter.as_deref().unwrap_or(default_filter);
     let filter = tracing_subscriber::EnvFilter::try_new(directives)
-        .with_context(|| format!("HERALD_LOG: invalid log filter {directives:?}"))?;
+        .with_context(|| format!("HERALD_LOG: invalid log filter {directives:?}"))?
+        // The template engine logs the data it renders at debug level: advisory text under
+        // embargo. It never logs below warn, whatever the filter says.
+        .add_directive(
+            "handlebars=warn"
+                .parse()
+                .context("the handlebars log directive")?,
+        );
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

@@ -146,6 +146,23 @@ async fn a_reported_advisory_opens_exactly_one_private_tracking_issue() {
             issue.body
         );
     }
+    // The request was GitHub's documented "create an issue" body.
+    let create = fake
+        .requests()
+        .into_iter()
+        .find(|request| {
+            request.method == "POST" && request.path == format!("/repos/{TRACKING_REPO}/issues")
+        })
+        .expect("the create request");
+    let sent = create.body.expect("a JSON body");
+    assert_eq!(sent["title"], issue.title.as_str());
+    assert_eq!(sent["body"], issue.body.as_str());
+    assert_eq!(
+        sent["labels"],
+        serde_json::json!(["security", "severity:critical"])
+    );
+    assert_eq!(sent["assignees"], serde_json::json!(["Codertocat"]));
+    assert_eq!(create.status, 201);
     // The credited analyst is named but not pinged.
     assert!(!issue.body.contains("@octocat"), "{}", issue.body);
     assert!(
@@ -866,4 +883,115 @@ async fn a_maintainer_commands_by_comment_and_label() {
     assert_eq!(fake.cve_requests().len(), 1);
     assert_no_unexpected(&fake);
     harness.stop().await;
+}
+
+#[tokio::test]
+async fn serve_with_a_github_app_logs_no_token_key_secret_or_advisory_text() {
+    let fake = world().await;
+    fake.put_file(REPO, ".github/herald.yml", TRACK_PRIVATELY);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log_path = dir.path().join("herald.log");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("free port")
+        .port();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_herald"))
+        .args(["serve", "--log-json"])
+        .current_dir(dir.path())
+        .env("HERALD_LISTEN", format!("127.0.0.1:{port}"))
+        .env("HERALD_WEBHOOK_SECRET", common::SECRET)
+        .env("HERALD_GITHUB_API_URL", &fake.url)
+        .env("HERALD_GITHUB_APP_ID", APP_ID.to_string())
+        .env("HERALD_GITHUB_PRIVATE_KEY", private_key())
+        .env("HERALD_WORKER_POLL_INTERVAL_MS", "50")
+        .env("HERALD_LOG", "trace")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log_path).expect("log file"))
+        .spawn()
+        .expect("herald serve starts");
+    let client = reqwest::Client::new();
+    let send = |event: &'static str, id: &'static str, body: Vec<u8>| {
+        let client = client.clone();
+        async move {
+            client
+                .post(format!("http://127.0.0.1:{port}/webhooks"))
+                .header("X-GitHub-Event", event)
+                .header("X-GitHub-Delivery", id)
+                .header("Content-Type", "application/json")
+                .header(
+                    "X-Hub-Signature-256",
+                    herald::ingest::signature::sign(&SecretString::from(common::SECRET), &body),
+                )
+                .body(body)
+                .send()
+                .await
+                .map(|response| response.status().as_u16())
+                .ok()
+        }
+    };
+    let mut ready = false;
+    for _ in 0..200 {
+        if send("ping", "ping-1", fixture("ping.0.json")).await == Some(200) {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(ready, "herald serve did not come up");
+    assert_eq!(
+        send(
+            "installation",
+            "i-1",
+            fixture("installation.created.0.json")
+        )
+        .await,
+        Some(202)
+    );
+    assert_eq!(
+        send(
+            "repository_advisory",
+            "r-1",
+            advisory("repository_advisory.reported.composed.json")
+        )
+        .await,
+        Some(202)
+    );
+    for _ in 0..400 {
+        if !fake.issues(TRACKING_REPO).is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(
+        fake.issues(TRACKING_REPO).len(),
+        1,
+        "the tracking issue was opened"
+    );
+    child.kill().expect("stop herald");
+    child.wait().expect("reaped");
+
+    let log = std::fs::read_to_string(&log_path).expect("log");
+    assert!(log.contains("effect done"), "the log is real: {log}");
+    let key = private_key();
+    let key_line = key.lines().nth(1).expect("a key line");
+    for secret in [
+        "ghs_fake",
+        "Bearer",
+        "eyJ",
+        "BEGIN RSA",
+        key_line,
+        common::SECRET,
+        "A short summary of the advisory",
+        "CVSS:3.1/AV:N",
+    ] {
+        assert!(
+            !log.contains(secret),
+            "{secret:?} leaked into the log: {}",
+            log.lines()
+                .filter(|line| line.contains(secret))
+                .take(3)
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+    }
 }
