@@ -512,6 +512,36 @@ mod tests {
     }
 
     #[test]
+    fn a_github_app_needs_both_its_id_and_its_key() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = write(&dir, "github_app_id = 42\n");
+        let error = Settings::load(Some(&path), &env_of(&[])).expect_err("no key");
+        assert!(error.to_string().contains("no private key"), "{error}");
+        let key = "-----BEGIN RSA PRIVATE KEY-----\nx\n-----END RSA PRIVATE KEY-----";
+        let error = Settings::load(Some(&path), &env_of(&[("HERALD_GITHUB_APP_ID", "")]))
+            .map(|settings| settings.github.is_none());
+        assert!(
+            matches!(error, Ok(true)),
+            "an empty id in the environment turns GitHub off"
+        );
+        let settings = Settings::load(
+            Some(&path),
+            &env_of(&[
+                ("HERALD_GITHUB_PRIVATE_KEY", key),
+                ("HERALD_GITHUB_API_URL", "https://ghe.example.org/api/v3/"),
+            ]),
+        )
+        .expect("settings");
+        let github = settings.github.expect("configured");
+        assert_eq!(github.app_id, 42);
+        assert_eq!(github.api_url, "https://ghe.example.org/api/v3");
+        assert!(
+            !format!("{github:?}").contains("BEGIN RSA"),
+            "the key is redacted"
+        );
+    }
+
+    #[test]
     fn a_broken_file_names_the_line_and_key() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = write(&dir, "listen = \"127.0.0.1:4000\"\nlisten_port = 3\n");
