@@ -1,7 +1,7 @@
 //! Terminal output for the CLI. Advisory text is untrusted: control characters (terminal
 //! escape sequences among them) are shown escaped, never sent to the terminal raw.
 
-use crate::incident::{CvssAssessment, CvssScore, Incident, TimelineEntry};
+use crate::incident::{CvssAssessment, CvssScore, Incident, SeveritySource, TimelineEntry};
 use crate::pipeline::Processed;
 use crate::store::{IncidentRow, StoredTimelineEntry, TrackingLink, TrackingStatus};
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -191,7 +191,61 @@ pub fn incident_detail(incident: &Incident, timeline: &[StoredTimelineEntry]) ->
             cwes.join(", ")
         },
     );
+    if matches!(
+        incident.severity_source,
+        SeveritySource::Maintainer | SeveritySource::MaintainerCvss
+    ) {
+        let (severity, source) = incident.computed_severity();
+        field(&mut out, "Computed:", &format!("{severity} ({source})"));
+    }
+    if let Some(cvss) = &incident.decisions.cvss {
+        cvss_detail("CVSS (mnt):", Some(cvss), &mut out);
+    }
     field(&mut out, "Phase:", incident.phase.as_str());
+    let decisions = &incident.decisions;
+    field(
+        &mut out,
+        "Coordinator:",
+        &decisions
+            .coordinator
+            .as_deref()
+            .map(safe_line)
+            .unwrap_or_else(|| "-".into()),
+    );
+    field(
+        &mut out,
+        "Threat:",
+        &decisions
+            .threat
+            .map(|threat| threat.to_string())
+            .unwrap_or_else(|| "not assessed".into()),
+    );
+    field(
+        &mut out,
+        "Breach:",
+        if decisions.breach {
+            "yes"
+        } else {
+            "none recorded"
+        },
+    );
+    field(
+        &mut out,
+        "Embargo:",
+        &decisions
+            .embargo_until
+            .map(time)
+            .unwrap_or_else(|| "-".into()),
+    );
+    field(
+        &mut out,
+        "Disclosure:",
+        if decisions.disclosure_approved {
+            "approved"
+        } else {
+            "not approved"
+        },
+    );
     field(
         &mut out,
         "Advisory:",

@@ -869,6 +869,28 @@ async fn a_maintainer_commands_by_comment_and_label() {
         issue.body
     );
 
+    // `herald incidents show` tells the decisions.
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_herald"))
+        .args(["incidents", "show", GHSA])
+        .env("HERALD_DATABASE_URL", &harness.database_url)
+        .output()
+        .await
+        .expect("herald runs");
+    let shown = String::from_utf8_lossy(&output.stdout);
+    for expected in [
+        "Severity:    high (set by a maintainer)",
+        "Computed:    critical (computed from CVSS 4.0)",
+        "Coordinator: alice",
+        "Threat:      active",
+        "Disclosure:  approved",
+        "Tracking issue: Codertocat/security#1",
+    ] {
+        assert!(
+            shown.contains(expected),
+            "missing {expected:?} in:\n{shown}"
+        );
+    }
+
     // GitHub redelivers the comment: nothing happens twice.
     let again = harness
         .deliver(
