@@ -2,7 +2,7 @@
 
 use crate::config::repo::RepoConfig;
 use crate::config::{LogFormat, Settings};
-use crate::drafts::{Drafts, tracking_issue};
+use crate::drafts::{DraftView, Drafts, render_all, tracking_issue};
 use crate::github::GitHub;
 use crate::incident::Incident;
 use crate::ingest::{Ingestor, Receipt};
@@ -54,6 +54,14 @@ pub enum Command {
     },
     /// Check the configuration: store, webhook secret, GitHub App key, API and installations.
     Doctor,
+    /// Print an incident's drafts (as last shown for review, else rendered now).
+    Drafts {
+        /// The advisory's GHSA id.
+        ghsa_id: String,
+        /// The repository (owner/name), when two repositories share the GHSA id.
+        #[arg(long)]
+        repo: Option<String>,
+    },
     /// Show the incidents in the store.
     Incidents {
         #[command(subcommand)]
@@ -123,6 +131,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Incidents { command } => {
             init_tracing(&settings, cli.log_json, "warn")?;
             incidents(&settings, command).await
+        }
+        Command::Drafts { ghsa_id, repo } => {
+            init_tracing(&settings, cli.log_json, "warn")?;
+            print_drafts(&settings, &ghsa_id, repo.as_deref()).await
         }
         Command::Doctor => {
             init_tracing(&settings, cli.log_json, "warn")?;
@@ -235,7 +247,8 @@ async fn dry_run(
                     "{}",
                     report::incident_detail(&row.incident, &store.timeline(row.id).await?)
                 );
-                let written = write_drafts(&drafts, &row.incident, out)?;
+                let timeline = store.timeline_entries(row.id).await?;
+                let written = write_drafts(&drafts, &row.incident, &timeline, out)?;
                 println!("drafts written to {}", written.display());
             }
         }
@@ -368,21 +381,95 @@ async fn doctor_github(settings: &crate::config::GitHubSettings) -> bool {
     }
 }
 
-/// Writes every draft of `incident` under `out/<GHSA id>/`, with the default configuration.
-fn write_drafts(drafts: &Drafts, incident: &Incident, out: &Path) -> anyhow::Result<PathBuf> {
+/// Every draft of `incident` with the shipped templates and default configuration, as
+/// (file name, text).
+fn render_drafts(
+    drafts: &Drafts,
+    incident: &Incident,
+    timeline: &[crate::incident::TimelineEntry],
+) -> anyhow::Result<Vec<(String, String)>> {
     let config = RepoConfig::default();
+    let rendered = render_all(drafts, &DraftView::new(incident, timeline, None));
+    if let Some(error) = rendered.errors.first() {
+        bail!("{error}");
+    }
+    let tracking = tracking_issue(drafts, incident, &config.labels, None)?;
+    let mut files = vec![(
+        "tracking-issue.md".to_owned(),
+        format!(
+            "<!-- title: {} -->\n<!-- labels: {} -->\n{}",
+            tracking.title.replace("--", "- -"),
+            tracking.labels.join(", "),
+            tracking.body
+        ),
+    )];
+    files.extend(
+        rendered
+            .drafts
+            .into_iter()
+            .map(|draft| (draft.name.to_owned(), draft.text)),
+    );
+    Ok(files)
+}
+
+/// Writes every draft of `incident` under `out/<GHSA id>/`.
+fn write_drafts(
+    drafts: &Drafts,
+    incident: &Incident,
+    timeline: &[crate::incident::TimelineEntry],
+    out: &Path,
+) -> anyhow::Result<PathBuf> {
     let dir = out.join(crate::drafts::escape::file_name(&incident.ghsa_id));
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let issue = tracking_issue(drafts, incident, &config.labels, None)?;
-    let path = dir.join("tracking-issue.md");
-    let text = format!(
-        "<!-- title: {} -->\n<!-- labels: {} -->\n{}",
-        issue.title.replace("--", "- -"),
-        issue.labels.join(", "),
-        issue.body
-    );
-    std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+    for (name, text) in render_drafts(drafts, incident, timeline)? {
+        let path = dir.join(crate::drafts::escape::file_name(&name));
+        std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+    }
     Ok(dir)
+}
+
+/// `herald drafts`: the drafts last shown for review, else rendered now.
+async fn print_drafts(
+    settings: &Settings,
+    ghsa_id: &str,
+    repo: Option<&str>,
+) -> anyhow::Result<()> {
+    let store = Store::open(&settings.database_url).await?;
+    let row = pick_incident(&store, ghsa_id, repo).await?;
+    let mut files = store.drafts(row.id).await?;
+    if files.is_empty() {
+        let timeline = store.timeline_entries(row.id).await?;
+        files = render_drafts(&Drafts::new()?, &row.incident, &timeline)?;
+    }
+    for (name, text) in files {
+        println!("==> {name} <==\n{text}\n");
+    }
+    store.close().await;
+    Ok(())
+}
+
+/// The one incident with this GHSA id (in `repo`, when given).
+async fn pick_incident(
+    store: &Store,
+    ghsa_id: &str,
+    repo: Option<&str>,
+) -> anyhow::Result<crate::store::IncidentRow> {
+    let mut rows = store.incidents_by_ghsa(ghsa_id).await?;
+    if let Some(repo) = repo {
+        rows.retain(|row| row.incident.repository == repo);
+    }
+    match rows.len() {
+        0 => bail!("no incident {}", report::safe_line(ghsa_id)),
+        1 => Ok(rows.remove(0)),
+        _ => bail!(
+            "{} is tracked in several repositories ({}); name one with --repo",
+            report::safe_line(ghsa_id),
+            rows.iter()
+                .map(|row| report::safe_line(&row.incident.repository))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
 }
 
 async fn incidents(settings: &Settings, command: IncidentsCommand) -> anyhow::Result<()> {
@@ -402,22 +489,7 @@ async fn incidents(settings: &Settings, command: IncidentsCommand) -> anyhow::Re
             repo,
             json,
         } => {
-            let mut rows = store.incidents_by_ghsa(&ghsa_id).await?;
-            if let Some(repo) = &repo {
-                rows.retain(|row| &row.incident.repository == repo);
-            }
-            let row = match rows.len() {
-                0 => bail!("no incident {}", report::safe_line(&ghsa_id)),
-                1 => rows.remove(0),
-                _ => bail!(
-                    "{} is tracked in several repositories ({}); name one with --repo",
-                    report::safe_line(&ghsa_id),
-                    rows.iter()
-                        .map(|row| report::safe_line(&row.incident.repository))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            };
+            let row = pick_incident(&store, &ghsa_id, repo.as_deref()).await?;
             let timeline = store.timeline(row.id).await?;
             let tracking = store.tracking_link(row.id).await?;
             if json {

@@ -63,6 +63,33 @@ fn the_readme_dry_run_opens_an_incident_in_the_default_store() {
         "default store sqlite://herald.db"
     );
 
+    // Every draft is written for review, and nothing went to GitHub.
+    let drafts = dir.path().join("herald-drafts/GHSA-abcd-1234-efgh");
+    for name in [
+        "tracking-issue.md",
+        "changelog-entry.md",
+        "advisory-issue.md",
+        "wiki-page.md",
+        "wiki-page.wiki",
+        "forum-post.md",
+        "blog-post.md",
+        "announcement-subject.txt",
+        "announcement.txt",
+        "review.md",
+    ] {
+        let text = std::fs::read_to_string(drafts.join(name))
+            .unwrap_or_else(|error| panic!("{name}: {error}\n{stdout}"));
+        assert!(text.contains("GHSA-abcd-1234-efgh"), "{name}: {text}");
+    }
+    assert!(stdout.contains("GitHub job(s) queued"), "{stdout}");
+    let (output, printed, _) = run(herald(dir.path()).args(["drafts", "GHSA-abcd-1234-efgh"]));
+    assert!(output.status.success());
+    assert!(printed.contains("==> announcement.txt <=="), "{printed}");
+    assert!(
+        printed.contains("[SECURITY] GHSA-abcd-1234-efgh / CVE-2050-00000"),
+        "{printed}"
+    );
+
     let (output, stdout, _) = run(herald(dir.path()).args(["incidents", "list"]));
     assert!(output.status.success());
     let lines: Vec<&str> = stdout.lines().collect();

@@ -598,6 +598,518 @@ async fn issues_labels_and_comments_keep_state() {
     assert_eq!(fake.unexpected(), ["GET /repos/acme/widget/issues/abc"]);
 }
 
+fn base64(text: &str) -> String {
+    base64::engine::general_purpose::STANDARD.encode(text)
+}
+
+#[tokio::test]
+async fn branches_files_and_pull_requests_keep_git_state() {
+    let fake = fake().await;
+    fake.put_file(REPO, "CHANGELOG.md", "# Changelog\n");
+    let token = token(&fake).await;
+    let repo = "/repos/acme/widget";
+    let branch = "herald/security/GHSA-abcd-1234-efgh";
+    assert_eq!(fake.branches(REPO), ["main"]);
+
+    // The branch: 404 before, created from main's head, 422 when it exists.
+    let main = call(
+        &fake,
+        "GET",
+        &format!("{repo}/git/ref/heads/main"),
+        &token,
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(main.status, 200, "{}", main.text);
+    let main = main.json();
+    assert_eq!(main["ref"], "refs/heads/main");
+    assert_eq!(main["object"]["type"], "commit");
+    let main_sha = main["object"]["sha"].as_str().expect("sha").to_owned();
+    assert_eq!(main_sha.len(), 40);
+    let missing = call(
+        &fake,
+        "GET",
+        &format!("{repo}/git/ref/heads/{branch}"),
+        &token,
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(
+        (missing.status, missing.json()["message"].clone()),
+        (404, json!("Not Found"))
+    );
+    let create_ref = |sha: &str| json!({ "ref": format!("refs/heads/{branch}"), "sha": sha });
+    let created = call(
+        &fake,
+        "POST",
+        &format!("{repo}/git/refs"),
+        &token,
+        Some(create_ref(&main_sha)),
+        &[],
+    )
+    .await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    assert_eq!(created.json()["ref"], format!("refs/heads/{branch}"));
+    assert_eq!(created.json()["object"]["sha"], main_sha.as_str());
+    let again = call(
+        &fake,
+        "POST",
+        &format!("{repo}/git/refs"),
+        &token,
+        Some(create_ref(&main_sha)),
+        &[],
+    )
+    .await;
+    assert_eq!(
+        (again.status, again.json()["message"].clone()),
+        (422, json!("Reference already exists"))
+    );
+    let unknown_sha = "0".repeat(40);
+    let other = json!({ "ref": "refs/heads/other", "sha": unknown_sha });
+    let bad_sha = call(
+        &fake,
+        "POST",
+        &format!("{repo}/git/refs"),
+        &token,
+        Some(other),
+        &[],
+    )
+    .await;
+    assert_eq!(bad_sha.status, 422);
+    // Slashes in the branch name, sent as they are or encoded.
+    for path in [
+        format!("{repo}/git/ref/heads/{branch}"),
+        format!("{repo}/git/ref/heads/{}", branch.replace('/', "%2F")),
+    ] {
+        let got = call(&fake, "GET", &path, &token, None, &[]).await;
+        assert_eq!(got.status, 200, "{path}");
+        assert_eq!(got.json()["object"]["sha"], main_sha.as_str());
+    }
+    assert_eq!(
+        fake.branches(REPO),
+        ["herald/security/GHSA-abcd-1234-efgh", "main"]
+    );
+    assert_eq!(
+        fake.file(REPO, branch, "CHANGELOG.md").as_deref(),
+        Some("# Changelog\n")
+    );
+
+    // Reading by ref: the branch's file, main's without a ref, 404 for an unknown ref.
+    let contents = format!("{repo}/contents/CHANGELOG.md");
+    let on_branch = call(
+        &fake,
+        "GET",
+        &format!("{contents}?ref={branch}"),
+        &token,
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(on_branch.status, 200, "{}", on_branch.text);
+    let blob = on_branch.json()["sha"].as_str().expect("sha").to_owned();
+    let no_ref = call(
+        &fake,
+        "GET",
+        "/repos/acme/widget/contents/CHANGELOG.md?ref=nope",
+        &token,
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(
+        (no_ref.status, no_ref.json()["message"].clone()),
+        (404, json!("No commit found for the ref nope"))
+    );
+
+    // Writing on the branch: create, update with the blob sha, refuse a stale or missing one.
+    let new_file = json!({
+        "message": "Add advisory notes",
+        "content": base64("notes\n"),
+        "branch": branch,
+    });
+    let put = call(
+        &fake,
+        "PUT",
+        &format!("{repo}/contents/docs/notes.md"),
+        &token,
+        Some(new_file),
+        &[],
+    )
+    .await;
+    assert_eq!(put.status, 201, "{}", put.text);
+    let put = put.json();
+    assert_eq!(put["content"]["path"], "docs/notes.md");
+    assert_eq!(put["content"]["name"], "notes.md");
+    assert_eq!(put["content"]["type"], "file");
+    assert_eq!(put["content"]["size"], 6);
+    assert_eq!(put["commit"]["message"], "Add advisory notes");
+    assert_eq!(put["commit"]["parents"][0]["sha"], main_sha.as_str());
+    let entry = "# Changelog\n\n## Security\n\n- GHSA-abcd-1234-efgh\n";
+    let update = |sha: Option<&str>| {
+        let mut body = json!({
+            "message": "CHANGELOG: GHSA-abcd-1234-efgh",
+            "content": base64(entry),
+            "branch": branch,
+        });
+        if let Some(sha) = sha {
+            body["sha"] = json!(sha);
+        }
+        body
+    };
+    let stale = "1".repeat(40);
+    let conflict = call(
+        &fake,
+        "PUT",
+        &contents,
+        &token,
+        Some(update(Some(&stale))),
+        &[],
+    )
+    .await;
+    assert_eq!(
+        (conflict.status, conflict.json()["message"].clone()),
+        (409, json!(format!("CHANGELOG.md does not match {stale}")))
+    );
+    let unsupplied = call(&fake, "PUT", &contents, &token, Some(update(None)), &[]).await;
+    assert_eq!(
+        (unsupplied.status, unsupplied.json()["message"].clone()),
+        (422, json!("Invalid request.\n\n\"sha\" wasn't supplied."))
+    );
+    let mut elsewhere = update(Some(&blob));
+    elsewhere["branch"] = json!("no-such-branch");
+    let elsewhere = call(&fake, "PUT", &contents, &token, Some(elsewhere), &[]).await;
+    assert_eq!(elsewhere.status, 404);
+    let sha_for_new = json!({ "message": "x", "content": base64("x"), "sha": blob });
+    let sha_for_new = call(
+        &fake,
+        "PUT",
+        &format!("{repo}/contents/new.md"),
+        &token,
+        Some(sha_for_new),
+        &[],
+    )
+    .await;
+    assert_eq!(sha_for_new.status, 422);
+    let updated = call(
+        &fake,
+        "PUT",
+        &contents,
+        &token,
+        Some(update(Some(&blob))),
+        &[],
+    )
+    .await;
+    assert_eq!(updated.status, 200, "{}", updated.text);
+    let head_sha = updated.json()["commit"]["sha"]
+        .as_str()
+        .expect("sha")
+        .to_owned();
+    assert_ne!(updated.json()["content"]["sha"], blob.as_str());
+    assert_eq!(
+        fake.file(REPO, branch, "CHANGELOG.md").as_deref(),
+        Some(entry)
+    );
+    assert_eq!(
+        fake.file(REPO, "main", "CHANGELOG.md").as_deref(),
+        Some("# Changelog\n")
+    );
+    assert_eq!(fake.file(REPO, "main", "docs/notes.md"), None);
+    let read_back = call(
+        &fake,
+        "GET",
+        &format!("{contents}?ref={branch}"),
+        &token,
+        None,
+        &[("accept", "application/vnd.github.raw+json")],
+    )
+    .await;
+    assert_eq!(read_back.text, entry);
+    let commits = fake.commits(REPO, branch);
+    let messages: Vec<&str> = commits
+        .iter()
+        .map(|commit| commit.message.as_str())
+        .collect();
+    assert_eq!(
+        messages,
+        [
+            "Initial commit",
+            "Create CHANGELOG.md",
+            "Add advisory notes",
+            "CHANGELOG: GHSA-abcd-1234-efgh"
+        ]
+    );
+    assert_eq!(commits[3].sha, head_sha);
+    assert_eq!(commits[3].files_changed, ["CHANGELOG.md"]);
+    assert_eq!(fake.commits(REPO, "main").len(), 2);
+    let moved = call(
+        &fake,
+        "GET",
+        &format!("{repo}/git/ref/heads/{branch}"),
+        &token,
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(moved.json()["object"]["sha"], head_sha.as_str());
+
+    // An issue first, so the pull request's number shows the shared sequence.
+    fake.open_issue(REPO, "alice", "Something else", "", &[]);
+    let pulls = format!("{repo}/pulls");
+    let open_pull = json!({
+        "title": "CHANGELOG: GHSA-abcd-1234-efgh",
+        "head": format!("acme:{branch}"),
+        "base": "main",
+        "body": "Adds the advisory to the changelog.",
+    });
+    let pull = call(&fake, "POST", &pulls, &token, Some(open_pull.clone()), &[]).await;
+    assert_eq!(pull.status, 201, "{}", pull.text);
+    let pull = pull.json();
+    assert_eq!(pull["number"], 2);
+    assert_eq!(pull["state"], "open");
+    assert_eq!(pull["draft"], false);
+    assert_eq!(pull["merged"], false);
+    assert_eq!(pull["html_url"], "https://github.com/acme/widget/pull/2");
+    assert_eq!(pull["head"]["ref"], branch);
+    assert_eq!(pull["head"]["sha"], head_sha.as_str());
+    assert_eq!(pull["head"]["label"], format!("acme:{branch}"));
+    assert_eq!(pull["base"]["ref"], "main");
+    assert_eq!(pull["base"]["sha"], main_sha.as_str());
+    assert_eq!(pull["user"]["login"], BOT_LOGIN);
+    assert_eq!(pull["user"]["type"], "Bot");
+    assert_eq!(pull["commits"], 2);
+    assert_eq!(pull["changed_files"], 2);
+    assert_ne!(pull["id"], pull["number"]);
+
+    let duplicate = call(&fake, "POST", &pulls, &token, Some(open_pull.clone()), &[]).await;
+    assert_eq!(duplicate.status, 422);
+    assert_eq!(duplicate.json()["message"], "Validation Failed");
+    assert_eq!(
+        duplicate.json()["errors"][0]["message"],
+        format!("A pull request already exists for acme:{branch}.")
+    );
+    let mut no_head = open_pull.clone();
+    no_head["head"] = json!("acme:nope");
+    let no_head = call(&fake, "POST", &pulls, &token, Some(no_head), &[]).await;
+    assert_eq!(
+        (no_head.status, no_head.json()["errors"][0]["field"].clone()),
+        (422, json!("head"))
+    );
+    let mut no_base = open_pull.clone();
+    no_base["base"] = json!("nope");
+    let no_base = call(&fake, "POST", &pulls, &token, Some(no_base), &[]).await;
+    assert_eq!(
+        (no_base.status, no_base.json()["errors"][0]["field"].clone()),
+        (422, json!("base"))
+    );
+    fake.create_branch(REPO, "empty", "main");
+    let mut empty = open_pull.clone();
+    empty["head"] = json!("empty");
+    let empty = call(&fake, "POST", &pulls, &token, Some(empty), &[]).await;
+    assert_eq!(empty.status, 422);
+    assert_eq!(
+        empty.json()["errors"][0]["message"],
+        "No commits between main and empty"
+    );
+
+    // The pull request through the issues API: labels, and `pull_request` when read or listed.
+    let labels = call(
+        &fake,
+        "POST",
+        &format!("{repo}/issues/2/labels"),
+        &token,
+        Some(json!({ "labels": ["security"] })),
+        &[],
+    )
+    .await;
+    assert_eq!(labels.status, 200, "{}", labels.text);
+    let as_issue = call(&fake, "GET", &format!("{repo}/issues/2"), &token, None, &[]).await;
+    assert_eq!(as_issue.status, 200);
+    let as_issue = as_issue.json();
+    assert_eq!(as_issue["labels"][0]["name"], "security");
+    assert_eq!(
+        as_issue["pull_request"]["url"],
+        format!("{}{repo}/pulls/2", fake.url)
+    );
+    assert_eq!(
+        as_issue["html_url"],
+        "https://github.com/acme/widget/pull/2"
+    );
+    let listed = call(
+        &fake,
+        "GET",
+        &format!("{repo}/issues?state=all"),
+        &token,
+        None,
+        &[],
+    )
+    .await;
+    let listed = listed.json();
+    assert_eq!(listed.as_array().expect("array").len(), 2);
+    assert!(listed[0].get("pull_request").is_some());
+    assert!(listed[1].get("pull_request").is_none());
+    let issue_as_pull = call(&fake, "GET", &format!("{pulls}/1"), &token, None, &[]).await;
+    assert_eq!(issue_as_pull.status, 404);
+
+    // Listing: by head (`owner:branch`), base and state; a bare branch filters nothing.
+    let numbers = |answer: Answer| -> Vec<u64> {
+        answer
+            .json()
+            .as_array()
+            .expect("array")
+            .iter()
+            .map(|pull| pull["number"].as_u64().expect("number"))
+            .collect()
+    };
+    let by_head = call(
+        &fake,
+        "GET",
+        &format!("{pulls}?state=open&head=acme:{branch}&per_page=100"),
+        &token,
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(by_head.status, 200);
+    let listed = by_head.json();
+    assert_eq!(listed[0]["labels"][0]["name"], "security");
+    assert_eq!(numbers(by_head), [2]);
+    let other_head = call(
+        &fake,
+        "GET",
+        &format!("{pulls}?head=acme:main"),
+        &token,
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(numbers(other_head), Vec::<u64>::new());
+    let bare = call(
+        &fake,
+        "GET",
+        &format!("{pulls}?head=main"),
+        &token,
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(numbers(bare), [2]);
+    let other_base = call(
+        &fake,
+        "GET",
+        &format!("{pulls}?base=empty"),
+        &token,
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(numbers(other_base), Vec::<u64>::new());
+    let closed = call(
+        &fake,
+        "GET",
+        &format!("{pulls}?state=closed"),
+        &token,
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(numbers(closed), Vec::<u64>::new());
+
+    // Editing and closing; a closed one no longer blocks a new one.
+    let edited = call(
+        &fake,
+        "PATCH",
+        &format!("{pulls}/2"),
+        &token,
+        Some(json!({ "body": "Updated body." })),
+        &[],
+    )
+    .await;
+    assert_eq!(edited.status, 200, "{}", edited.text);
+    assert_eq!(edited.json()["body"], "Updated body.");
+    assert_eq!(edited.json()["title"], "CHANGELOG: GHSA-abcd-1234-efgh");
+    let got = call(&fake, "GET", &format!("{pulls}/2"), &token, None, &[]).await;
+    assert_eq!(got.json()["body"], "Updated body.");
+    let bad_base = call(
+        &fake,
+        "PATCH",
+        &format!("{pulls}/2"),
+        &token,
+        Some(json!({ "base": "nope" })),
+        &[],
+    )
+    .await;
+    assert_eq!(bad_base.status, 422);
+
+    let stored = fake.pulls(REPO);
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].number, 2);
+    assert_eq!(stored[0].title, "CHANGELOG: GHSA-abcd-1234-efgh");
+    assert_eq!(stored[0].body, "Updated body.");
+    assert_eq!(
+        (stored[0].head.as_str(), stored[0].base.as_str()),
+        (branch, "main")
+    );
+    assert_eq!(stored[0].state, "open");
+    assert_eq!(stored[0].labels, ["security"]);
+    assert_eq!(
+        fake.issues(REPO).len(),
+        1,
+        "issues() leaves pull requests out"
+    );
+
+    let closed = call(
+        &fake,
+        "PATCH",
+        &format!("{pulls}/2"),
+        &token,
+        Some(json!({ "state": "closed" })),
+        &[],
+    )
+    .await;
+    assert_eq!(closed.json()["state"], "closed");
+    let reopened = call(&fake, "POST", &pulls, &token, Some(open_pull), &[]).await;
+    assert_eq!(reopened.status, 201, "{}", reopened.text);
+    assert_eq!(reopened.json()["number"], 3);
+
+    // Moving the branch: forward only unless forced.
+    let back = call(
+        &fake,
+        "PATCH",
+        &format!("{repo}/git/refs/heads/{branch}"),
+        &token,
+        Some(json!({ "sha": main_sha, "force": false })),
+        &[],
+    )
+    .await;
+    assert_eq!(
+        (back.status, back.json()["message"].clone()),
+        (422, json!("Update is not a fast forward"))
+    );
+    let forced = call(
+        &fake,
+        "PATCH",
+        &format!("{repo}/git/refs/heads/{branch}"),
+        &token,
+        Some(json!({ "sha": main_sha, "force": true })),
+        &[],
+    )
+    .await;
+    assert_eq!(forced.status, 200, "{}", forced.text);
+    assert_eq!(forced.json()["object"]["sha"], main_sha.as_str());
+    assert_eq!(
+        fake.file(REPO, branch, "CHANGELOG.md").as_deref(),
+        Some("# Changelog\n")
+    );
+
+    // Every new route needs a token and is recorded.
+    let anonymous = call(&fake, "GET", &pulls, "", None, &[]).await;
+    assert_eq!(anonymous.status, 401);
+    assert_eq!(fake.count("POST", "/repos/acme/widget/pulls"), 6);
+    assert!(fake.unexpected().is_empty(), "{:?}", fake.unexpected());
+}
+
 #[tokio::test]
 async fn collaborator_permission_folds_roles_like_github() {
     let fake = fake().await;
@@ -772,17 +1284,17 @@ async fn failures_are_injected_once_and_unknown_routes_recorded() {
     assert_eq!(recovered.status, 200);
     assert_eq!(fake.count("GET", "/repos/acme/widget"), 3);
 
-    let pulls = call(
+    let releases = call(
         &fake,
         "GET",
-        "/repos/acme/widget/pulls?state=open",
+        "/repos/acme/widget/releases?per_page=1",
         &token,
         None,
         &[],
     )
     .await;
     assert_eq!(
-        (pulls.status, pulls.json()["message"].clone()),
+        (releases.status, releases.json()["message"].clone()),
         (404, json!("Not Found"))
     );
     call(&fake, "DELETE", "/repos/acme/widget", &token, None, &[]).await;
@@ -798,7 +1310,7 @@ async fn failures_are_injected_once_and_unknown_routes_recorded() {
     assert_eq!(
         fake.unexpected(),
         [
-            "GET /repos/acme/widget/pulls",
+            "GET /repos/acme/widget/releases",
             "DELETE /repos/acme/widget",
             "PUT /repos/acme/widget/issues/1/labels",
         ]
@@ -809,8 +1321,8 @@ async fn failures_are_injected_once_and_unknown_routes_recorded() {
     assert_eq!(last.method, "PUT");
     assert_eq!(last.body, Some(json!(["x"])));
     assert_eq!(last.status, 404);
-    let pulls = &requests[requests.len() - 3];
-    assert_eq!(pulls.query.as_deref(), Some("state=open"));
+    let releases = &requests[requests.len() - 3];
+    assert_eq!(releases.query.as_deref(), Some("per_page=1"));
 }
 
 /// herald's client deserialises the fake's answers into its typed models.
@@ -924,6 +1436,113 @@ async fn octocrab_understands_the_fake() {
         fake.token_requests(),
         1,
         "octocrab caches the installation token"
+    );
+    assert!(fake.unexpected().is_empty(), "{:?}", fake.unexpected());
+}
+
+/// octocrab's typed models accept the fake's refs, file commits and pull requests.
+#[tokio::test]
+async fn octocrab_opens_a_pull_request_on_the_fake() {
+    use octocrab::models::InstallationId;
+    use octocrab::params::repos::Reference;
+
+    let fake = fake().await;
+    fake.put_file(REPO, "CHANGELOG.md", "# Changelog\n");
+    let key = octocrab::EncodingKey::from_rsa_pem(pem("app-private-key.pem").as_bytes())
+        .expect("RSA key");
+    let app = octocrab::Octocrab::builder()
+        .base_uri(fake.url.as_str())
+        .expect("base URI")
+        .app(octocrab::models::AppId(APP_ID), key)
+        .build()
+        .expect("octocrab");
+    let installation = app
+        .installation(InstallationId(INSTALLATION))
+        .expect("installation client");
+    let repos = installation.repos("acme", "widget");
+    let branch = "herald/security/GHSA-abcd-1234-efgh";
+
+    let main = repos
+        .get_ref(&Reference::Branch("main".to_owned()))
+        .await
+        .expect("main");
+    let octocrab::models::repos::Object::Commit { sha: main_sha, .. } = main.object else {
+        panic!("main points at a commit: {:?}", main.object);
+    };
+    let created = repos
+        .create_ref(&Reference::Branch(branch.to_owned()), main_sha.clone())
+        .await
+        .expect("create ref");
+    assert_eq!(created.ref_field, format!("refs/heads/{branch}"));
+    let file = repos
+        .get_content()
+        .path("CHANGELOG.md")
+        .r#ref(branch)
+        .send()
+        .await
+        .expect("contents")
+        .take_items()
+        .remove(0);
+    let update = repos
+        .update_file(
+            "CHANGELOG.md",
+            "CHANGELOG: GHSA-abcd-1234-efgh",
+            "# Changelog\n\n- GHSA-abcd-1234-efgh\n",
+            file.sha,
+        )
+        .branch(branch)
+        .send()
+        .await
+        .expect("update file");
+    assert_eq!(update.content.path, "CHANGELOG.md");
+    assert!(update.commit.sha.is_some());
+    let create = repos
+        .create_file("docs/security.md", "docs", "notes\n")
+        .branch(branch)
+        .send()
+        .await
+        .expect("create file");
+    assert_eq!(create.content.name, "security.md");
+
+    let pulls = installation.pulls("acme", "widget");
+    let pull = pulls
+        .create(
+            "CHANGELOG: GHSA-abcd-1234-efgh",
+            format!("acme:{branch}"),
+            "main",
+        )
+        .body("Adds the advisory.")
+        .send()
+        .await
+        .expect("create pull request");
+    assert_eq!(pull.number, 1);
+    assert_eq!(pull.head.ref_field, branch);
+    assert_eq!(pull.base.sha, main_sha);
+    let page = pulls
+        .list()
+        .state(octocrab::params::State::Open)
+        .head(format!("acme:{branch}"))
+        .send()
+        .await
+        .expect("list pull requests");
+    assert_eq!(page.items.len(), 1);
+    let edited = pulls
+        .update(1)
+        .body("Adds the advisory (edited).")
+        .send()
+        .await
+        .expect("update pull request");
+    assert_eq!(edited.body.as_deref(), Some("Adds the advisory (edited)."));
+    let issue = installation
+        .issues("acme", "widget")
+        .get(1)
+        .await
+        .expect("the pull request as an issue");
+    assert!(issue.pull_request.is_some());
+
+    assert_eq!(
+        fake.file(REPO, branch, "CHANGELOG.md").as_deref(),
+        Some("# Changelog\n\n- GHSA-abcd-1234-efgh\n")
     );
     assert!(fake.unexpected().is_empty(), "{:?}", fake.unexpected());
 }

@@ -209,6 +209,38 @@ async fn a_reported_advisory_opens_exactly_one_private_tracking_issue() {
         0
     );
 
+    // Under embargo nothing was written anywhere public: the advisory's repository saw reads.
+    let public_writes: Vec<String> = fake
+        .requests()
+        .iter()
+        .filter(|request| {
+            request.path.starts_with(&format!("/repos/{REPO}/")) && request.method != "GET"
+        })
+        .map(|request| format!("{} {}", request.method, request.path))
+        .collect();
+    assert!(public_writes.is_empty(), "{public_writes:?}");
+    // The drafts wait for review in one comment on the private issue.
+    let review = drafts_comments(&fake);
+    assert_eq!(review.len(), 1);
+    for draft in [
+        "changelog-entry.md",
+        "advisory-issue.md",
+        "announcement.txt",
+        "wiki-page.wiki",
+        "forum-post.md",
+    ] {
+        assert!(
+            review[0]
+                .body
+                .contains(&format!("<summary>{draft}</summary>")),
+            "{draft} missing:\n{}",
+            review[0].body
+        );
+    }
+    let stored = harness.store.drafts(id).await.expect("drafts");
+    assert!(stored.iter().any(|(name, text)| name == "announcement.txt"
+        && text.contains("A short summary of the advisory.")));
+
     // Publication updates the same issue in place.
     let published = advisory("repository_advisory.published.composed.json");
     let answer = harness
@@ -659,6 +691,22 @@ async fn tracked(fake: &FakeGitHub) -> Harness {
     harness
 }
 
+/// herald's answers on the tracking issue (not the drafts comment).
+fn answers(fake: &FakeGitHub) -> Vec<common::github::FakeComment> {
+    fake.comments(TRACKING_REPO, 1)
+        .into_iter()
+        .filter(|comment| !comment.body.starts_with("<!-- herald:drafts"))
+        .collect()
+}
+
+/// The comment that shows the drafts for review.
+fn drafts_comments(fake: &FakeGitHub) -> Vec<common::github::FakeComment> {
+    fake.comments(TRACKING_REPO, 1)
+        .into_iter()
+        .filter(|comment| comment.body.starts_with("<!-- herald:drafts"))
+        .collect()
+}
+
 async fn say(harness: &Harness, event: &str, delivery_id: &str, body: &[u8]) {
     let answer = harness.deliver(event, delivery_id, body).await;
     assert_eq!(answer.status, 202, "{}", answer.body);
@@ -687,7 +735,7 @@ async fn someone_without_write_permission_is_politely_refused() {
     )
     .await;
 
-    let replies = fake.comments(TRACKING_REPO, 1);
+    let replies = answers(&fake);
     assert_eq!(replies.len(), 1, "{replies:?}");
     assert!(
         replies[0]
@@ -745,7 +793,7 @@ async fn a_maintainer_commands_by_comment_and_label() {
         &comment("alice", "/herald publish"),
     )
     .await;
-    let replies = fake.comments(TRACKING_REPO, 1);
+    let replies = answers(&fake);
     assert!(
         replies[0]
             .body
@@ -766,11 +814,7 @@ async fn a_maintainer_commands_by_comment_and_label() {
     )
     .await;
     assert!(the_incident(&harness).await.decisions.disclosure_approved);
-    assert_eq!(
-        fake.comments(TRACKING_REPO, 1).len(),
-        1,
-        "labels are answered quietly"
-    );
+    assert_eq!(answers(&fake).len(), 1, "labels are answered quietly");
 
     say(
         &harness,
@@ -800,7 +844,7 @@ async fn a_maintainer_commands_by_comment_and_label() {
     );
     assert_eq!(fake.advisories(REPO)[0]["state"], "published");
 
-    let replies = fake.comments(TRACKING_REPO, 1);
+    let replies = answers(&fake);
     assert_eq!(replies.len(), 2, "{replies:?}");
     let reply = &replies[1].body;
     for expected in [
@@ -901,7 +945,7 @@ async fn a_maintainer_commands_by_comment_and_label() {
         .await;
     assert_eq!(again.status, 200);
     harness.wait_all_jobs().await;
-    assert_eq!(fake.comments(TRACKING_REPO, 1).len(), 2);
+    assert_eq!(answers(&fake).len(), 2);
     assert_eq!(fake.cve_requests().len(), 1);
     assert_no_unexpected(&fake);
     harness.stop().await;

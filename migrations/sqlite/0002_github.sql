@@ -35,7 +35,18 @@ CREATE TABLE tracking_issues (
     status          TEXT NOT NULL,
     detail          TEXT,
     synced_revision BIGINT NOT NULL DEFAULT 0,
+    -- The one comment that shows the drafts for private review.
+    drafts_comment_id BIGINT,
     updated_at      BIGINT NOT NULL
+);
+
+-- The rendered drafts of each incident, as last shown for review.
+CREATE TABLE drafts (
+    incident_id BIGINT NOT NULL REFERENCES incidents (id),
+    name        TEXT NOT NULL,
+    text        TEXT NOT NULL,
+    updated_at  BIGINT NOT NULL,
+    PRIMARY KEY (incident_id, name)
 );
 
 -- The draft-advisory reconciler's conditional-request state per repository.

@@ -8,7 +8,7 @@ mod tracking_issue;
 pub use maintainer::PendingComment;
 
 use crate::config::repo::{REPO_CONFIG_PATH, RepoConfig, parse_lenient};
-use crate::drafts::{DraftError, Drafts};
+use crate::drafts::{DraftError, Drafts, OVERRIDE_DIR, SHIPPED};
 use crate::github::{Api, GitHub, GitHubError};
 use crate::store::{ClaimedJob, JobKind, Store, StoreError};
 use std::sync::Arc;
@@ -79,6 +79,35 @@ impl Channels {
             .await?
             .ok_or_else(|| ChannelError::NoInstallation(repository.to_owned()))?;
         Ok(self.github.installation(id)?)
+    }
+
+    /// The templates with the repository's overrides (`.github/herald/templates/*.hbs`),
+    /// and what was wrong with any of them.
+    async fn templates(
+        &self,
+        github: &Api,
+        repository: &str,
+    ) -> Result<(Drafts, Vec<DraftError>), ChannelError> {
+        let Some(files) = github.folder(repository, OVERRIDE_DIR).await? else {
+            return Ok((self.drafts.clone(), Vec::new()));
+        };
+        let mut overrides = Vec::new();
+        for file in files {
+            let Some(name) = file.strip_suffix(".hbs") else {
+                continue;
+            };
+            let known = SHIPPED.iter().any(|shipped| shipped.name == name);
+            let text = if known {
+                github
+                    .file(repository, &format!("{OVERRIDE_DIR}/{file}"))
+                    .await?
+                    .unwrap_or_default()
+            } else {
+                String::new()
+            };
+            overrides.push((name.to_owned(), text));
+        }
+        Ok(self.drafts.with_overrides(&overrides))
     }
 
     async fn repo_config(

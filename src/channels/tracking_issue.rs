@@ -2,9 +2,12 @@
 //! when the incident changes. Never in a public repository while the incident is embargoed.
 
 use super::{ChannelError, Channels};
-use crate::drafts::{carry_checks, incident_marker, tracking_issue};
-use crate::github::api::NewIssue;
-use crate::incident::{Phase, TimelineEntry, TimelineKind};
+use crate::drafts::{
+    DraftView, RenderedDrafts, carry_checks, escape, incident_marker, render_all, tracking_issue,
+};
+use crate::github::Api;
+use crate::github::api::{IssueInfo, NewIssue};
+use crate::incident::{Incident, Phase, TimelineEntry, TimelineKind};
 use crate::store::{TrackingLink, TrackingStatus};
 use chrono::Utc;
 
@@ -15,14 +18,14 @@ pub(super) async fn sync(
 ) -> Result<String, ChannelError> {
     let store = &channels.store;
     let Some(row) = store.incident(incident_id).await? else {
-        return finish(channels, job_id, incident_id, None, None).await;
+        return finish(channels, job_id, incident_id, None, None, None).await;
     };
     let incident = &row.incident;
     let link = store.tracking_link(incident_id).await?;
     if link.as_ref().is_some_and(|link| {
         link.status == TrackingStatus::Open && link.synced_revision >= row.revision
     }) {
-        return finish(channels, job_id, incident_id, None, None).await;
+        return finish(channels, job_id, incident_id, None, None, None).await;
     }
     let github = channels.installation(&incident.repository).await?;
     let loaded = channels.repo_config(&github, &incident.repository).await?;
@@ -66,18 +69,46 @@ pub(super) async fn sync(
             url: link.as_ref().and_then(|link| link.url.clone()),
             detail: Some(detail),
             synced_revision: row.revision,
+            drafts_comment_id: link.as_ref().and_then(|link| link.drafts_comment_id),
             updated_at: now,
         };
-        finish(channels, job_id, incident_id, Some(refused), entry).await?;
+        finish(channels, job_id, incident_id, Some(refused), entry, None).await?;
         return Ok(note);
     }
 
-    let rendered = tracking_issue(
-        &channels.drafts,
+    let (drafts, template_errors) = channels.templates(&github, &incident.repository).await?;
+    let timeline = store.timeline_entries(incident_id).await?;
+    let review = render_all(&drafts, &DraftView::new(incident, &timeline, None));
+    let problems: Vec<String> = loaded
+        .error
+        .iter()
+        .cloned()
+        .chain(
+            template_errors
+                .iter()
+                .chain(&review.errors)
+                .map(ToString::to_string),
+        )
+        .collect();
+    let problems = (!problems.is_empty()).then(|| problems.join("; "));
+    let rendered = match tracking_issue(
+        &drafts,
         incident,
         &loaded.config.labels,
-        loaded.error.as_deref(),
-    )?;
+        problems.as_deref(),
+    ) {
+        Ok(rendered) => rendered,
+        // A broken override of the tracking issue itself: the shipped one, with the error.
+        Err(error) => tracking_issue(
+            &channels.drafts,
+            incident,
+            &loaded.config.labels,
+            Some(&format!(
+                "{}{error}",
+                problems.map(|p| p + "; ").unwrap_or_default()
+            )),
+        )?,
+    };
     let marker = incident_marker(&incident.repository, &incident.ghsa_id);
     let known_number = link
         .as_ref()
@@ -149,6 +180,15 @@ pub(super) async fn sync(
             (issue, true)
         }
     };
+    let drafts_comment_id = show_drafts(
+        &github,
+        &tracking_repository,
+        &issue,
+        link.as_ref().and_then(|link| link.drafts_comment_id),
+        incident,
+        &review,
+    )
+    .await?;
     let number = i64::try_from(issue.number).unwrap_or(i64::MAX);
     let entry =
         (link.as_ref().and_then(|link| link.number) != Some(number)).then(|| TimelineEntry {
@@ -169,9 +209,23 @@ pub(super) async fn sync(
         url: Some(issue.html_url),
         detail: None,
         synced_revision: row.revision,
+        drafts_comment_id: Some(drafts_comment_id),
         updated_at: now,
     };
-    finish(channels, job_id, incident_id, Some(open), entry).await?;
+    let stored: Vec<(String, String)> = review
+        .drafts
+        .into_iter()
+        .map(|draft| (draft.name.to_owned(), draft.text))
+        .collect();
+    finish(
+        channels,
+        job_id,
+        incident_id,
+        Some(open),
+        entry,
+        Some(&stored),
+    )
+    .await?;
     Ok(note)
 }
 
@@ -182,8 +236,12 @@ async fn finish(
     incident_id: i64,
     link: Option<TrackingLink>,
     entry: Option<TimelineEntry>,
+    drafts: Option<&[(String, String)]>,
 ) -> Result<String, ChannelError> {
     let mut work = channels.store.begin_durable().await?;
+    if let Some(drafts) = drafts {
+        work.save_drafts(incident_id, drafts, Utc::now()).await?;
+    }
     if let Some(link) = &link {
         work.save_tracking_link(incident_id, link).await?;
     }
@@ -193,4 +251,79 @@ async fn finish(
     work.complete_jobs(&[job_id]).await?;
     work.commit().await?;
     Ok("tracking issue up to date".to_owned())
+}
+
+/// GitHub's limit on a comment's length, with room for the frame.
+const MAX_COMMENT_CHARS: usize = 60_000;
+
+/// The review comment: every draft in a collapsed section, exactly as it will go out.
+fn review_comment(incident: &Incident, review: &RenderedDrafts) -> String {
+    let marker = format!(
+        "<!-- herald:drafts {} {} -->",
+        escape::identifier(&incident.repository),
+        escape::identifier(&incident.ghsa_id)
+    );
+    let mut body = format!(
+        "{marker}\n### Drafts for review\n\nThese are the texts herald will publish when the \
+         advisory is disclosed, rendered from the incident as it is now. They are private \
+         until then. `herald drafts {}` prints them in full.\n",
+        escape::identifier(&incident.ghsa_id)
+    );
+    let share = MAX_COMMENT_CHARS / review.drafts.len().max(1);
+    for draft in &review.drafts {
+        let mut text: String = draft.text.chars().take(share).collect();
+        if text.len() < draft.text.len() {
+            text.push_str("\n… (cut here; the draft is longer)");
+        }
+        // A fence longer than any run of tildes in the draft cannot be closed by it.
+        let longest = text.split(|c| c != '~').map(str::len).max().unwrap_or(0);
+        let fence = "~".repeat(longest.max(2) + 1);
+        body.push_str(&format!(
+            "\n<details><summary>{}</summary>\n\n{fence}\n{}\n{fence}\n\n</details>\n",
+            draft.name,
+            text.trim_end()
+        ));
+    }
+    if !review.errors.is_empty() {
+        body.push_str("\n#### Template problems\n\n");
+        for error in &review.errors {
+            body.push_str(&format!(
+                "- {}\n",
+                escape::markdown_line(&error.to_string())
+            ));
+        }
+    }
+    body
+}
+
+/// Shows the drafts in one comment on the tracking issue, edited in place; returns its id.
+async fn show_drafts(
+    github: &Api,
+    repository: &str,
+    issue: &IssueInfo,
+    known: Option<i64>,
+    incident: &Incident,
+    review: &RenderedDrafts,
+) -> Result<i64, ChannelError> {
+    let body = review_comment(incident, review);
+    let marker = body.lines().next().unwrap_or_default().to_owned();
+    let comments = github.comments(repository, issue.number).await?;
+    let existing = comments.iter().find(|comment| {
+        known.is_some_and(|id| i64::try_from(comment.id).ok() == Some(id))
+            || comment
+                .body
+                .as_deref()
+                .is_some_and(|text| text.starts_with(&marker))
+    });
+    let id = match existing {
+        Some(comment) if comment.body.as_deref() == Some(body.as_str()) => comment.id,
+        Some(comment) => github.edit_comment(repository, comment.id, &body).await?.id,
+        None => {
+            github
+                .create_comment(repository, issue.number, &body)
+                .await?
+                .id
+        }
+    };
+    Ok(i64::try_from(id).unwrap_or(i64::MAX))
 }

@@ -87,6 +87,52 @@ pub fn plain_line(text: &str) -> String {
     out
 }
 
+/// Text for MediaWiki wikitext: HTML metacharacters become entities (so `</nowiki>` cannot
+/// be written), and each line sits inside `<nowiki>`, so links, templates (`{{…}}`),
+/// signatures (`~~~~`), bold, lists and headings in it are shown, not obeyed.
+pub fn wikitext(text: &str) -> String {
+    let lines: Vec<String> = text
+        .replace("\r\n", "\n")
+        .split('\n')
+        .map(|line| {
+            let mut out = String::with_capacity(line.len() + 20);
+            for c in line.chars() {
+                match c {
+                    '&' => out.push_str("&amp;"),
+                    '<' => out.push_str("&lt;"),
+                    '>' => out.push_str("&gt;"),
+                    c if c.is_control() && c != '\t' => {}
+                    c => out.push(c),
+                }
+            }
+            if out.is_empty() {
+                out
+            } else {
+                format!("<nowiki>{out}</nowiki>")
+            }
+        })
+        .collect();
+    lines.join("\n")
+}
+
+/// Text for a plain-text mail body: control characters other than tab and line feed are
+/// dropped (a bare CR could end a header or hide text), CRLF becomes LF (the mail layer
+/// writes line endings itself).
+pub fn plain_text(text: &str) -> String {
+    text.replace("\r\n", "\n")
+        .chars()
+        .filter(|c| !c.is_control() || matches!(c, '\n' | '\t'))
+        .collect()
+}
+
+/// Only the characters GitHub uses in `owner/name` and GHSA ids, for places (HTML
+/// comments, URLs) that outside text must not be able to close or redirect.
+pub fn identifier(text: &str) -> String {
+    text.chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'))
+        .collect()
+}
+
 /// A safe file or folder name: anything but letters, digits, `-`, `_` and `.` becomes `_`,
 /// and it never starts with a dot.
 pub fn file_name(text: &str) -> String {
@@ -140,6 +186,20 @@ mod tests {
         assert_eq!(markdown("version 1.2.3 (fixed)"), "version 1.2.3 (fixed)");
         assert_eq!(markdown("9.8 critical"), "9.8 critical");
         assert_eq!(markdown("-fno-strict"), "-fno-strict");
+    }
+
+    #[test]
+    fn wikitext_markup_is_shown_not_obeyed() {
+        let escaped = wikitext("[[Main Page]] {{delete}} ~~~~ </nowiki><script>\n* item");
+        assert_eq!(
+            escaped,
+            "<nowiki>[[Main Page]] {{delete}} ~~~~ &lt;/nowiki&gt;&lt;script&gt;</nowiki>\n<nowiki>* item</nowiki>"
+        );
+    }
+
+    #[test]
+    fn plain_text_keeps_lines_and_drops_controls() {
+        assert_eq!(plain_text("a\r\nb\rc\u{1b}[2J\td"), "a\nbc[2J\td");
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The private tracking issue of an incident: title, body and labels.
 
+use super::view::link_target;
 use super::{DraftError, Drafts, TRACKING_ISSUE, escape};
 use crate::config::repo::LabelConfig;
 use crate::incident::{CvssAssessment, Incident, Severity, SeveritySource, Threat};
@@ -71,32 +72,14 @@ struct TrackingView {
     config_error: Option<String>,
 }
 
-/// Only characters GitHub uses in owner/name and GHSA ids: the marker is an HTML comment
-/// that must not be closable by outside text.
-fn tame_identifier(text: &str) -> String {
-    text.chars()
-        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'))
-        .collect()
-}
-
 /// The hidden line that identifies the incident's issue, so herald finds its own issue
 /// again after a crash between creating it and recording it.
 pub fn incident_marker(repository: &str, ghsa_id: &str) -> String {
     format!(
         "<!-- herald:incident {} {} -->",
-        tame_identifier(repository),
-        tame_identifier(ghsa_id)
+        escape::identifier(repository),
+        escape::identifier(ghsa_id)
     )
-}
-
-/// An https URL without characters that could end a Markdown link target.
-fn link_target(url: &str) -> Option<String> {
-    let ok = url.starts_with("https://")
-        && url.len() <= 2048
-        && url
-            .chars()
-            .all(|c| c.is_ascii_graphic() && !matches!(c, '(' | ')' | '<' | '>' | '"' | '\\'));
-    ok.then(|| url.to_owned())
 }
 
 fn time(at: DateTime<Utc>) -> String {
@@ -126,7 +109,7 @@ pub fn tracking_issue(
         marker: incident_marker(&incident.repository, &incident.ghsa_id),
         ghsa_id: incident.ghsa_id.clone(),
         repository: incident.repository.clone(),
-        summary: incident.summary.clone(),
+        summary: incident.summary.replace(['\r', '\n'], " "),
         advisory_url: incident.advisory_url.as_deref().and_then(link_target),
         advisory_state: incident.advisory_state.clone(),
         cve: incident.cve_id.clone(),

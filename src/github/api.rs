@@ -308,6 +308,52 @@ impl Api {
         .map(drop)
     }
 
+    pub async fn edit_comment(
+        &self,
+        repository: &str,
+        comment_id: u64,
+        body: &str,
+    ) -> Result<CommentInfo, GitHubError> {
+        self.call(
+            Method::PATCH,
+            &format!("/repos/{repository}/issues/comments/{comment_id}"),
+            &CommentBody { body },
+        )
+        .await
+    }
+
+    /// The names of the files in a folder; `None` when the folder does not exist.
+    pub async fn folder(
+        &self,
+        repository: &str,
+        path: &str,
+    ) -> Result<Option<Vec<String>>, GitHubError> {
+        #[derive(Deserialize)]
+        struct Entry {
+            name: String,
+            #[serde(rename = "type")]
+            kind: String,
+        }
+        let encoded: Vec<String> = path.split('/').map(segment).collect();
+        let url = format!("/repos/{repository}/contents/{}", encoded.join("/"));
+        let answer = match self.send::<()>(Method::GET, &url, None, &[]).await {
+            Ok(answer) => answer,
+            Err(error) if error.status() == Some(StatusCode::NOT_FOUND) => return Ok(None),
+            Err(error) => return Err(error),
+        };
+        // A file where a folder was expected reads as no folder.
+        let Ok(entries) = serde_json::from_slice::<Vec<Entry>>(&answer.body) else {
+            return Ok(None);
+        };
+        Ok(Some(
+            entries
+                .into_iter()
+                .filter(|entry| entry.kind == "file")
+                .map(|entry| entry.name)
+                .collect(),
+        ))
+    }
+
     /// The collaborator permission of `login` on `repository`: admin, write, read or none.
     pub async fn permission(&self, repository: &str, login: &str) -> Result<String, GitHubError> {
         #[derive(Deserialize)]

@@ -25,6 +25,8 @@ pub struct TrackingLink {
     pub detail: Option<String>,
     /// The incident revision the issue shows.
     pub synced_revision: i64,
+    /// The comment showing the drafts for private review.
+    pub drafts_comment_id: Option<i64>,
     pub updated_at: DateTime<Utc>,
 }
 
@@ -108,6 +110,31 @@ impl Work {
         Ok(())
     }
 
+    /// Replaces the stored drafts of an incident.
+    pub async fn save_drafts(
+        &mut self,
+        incident_id: i64,
+        drafts: &[(String, String)],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM drafts WHERE incident_id = $1")
+            .bind(incident_id)
+            .execute(&mut *self.tx)
+            .await?;
+        for (name, text) in drafts {
+            sqlx::query(
+                "INSERT INTO drafts (incident_id, name, text, updated_at) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(incident_id)
+            .bind(name)
+            .bind(text)
+            .bind(to_millis(now))
+            .execute(&mut *self.tx)
+            .await?;
+        }
+        Ok(())
+    }
+
     pub async fn save_tracking_link(
         &mut self,
         incident_id: i64,
@@ -115,11 +142,13 @@ impl Work {
     ) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO tracking_issues \
-             (incident_id, repository, number, url, status, detail, synced_revision, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (incident_id) DO UPDATE SET \
+             (incident_id, repository, number, url, status, detail, synced_revision, \
+             drafts_comment_id, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (incident_id) DO UPDATE SET \
              repository = excluded.repository, number = excluded.number, url = excluded.url, \
              status = excluded.status, detail = excluded.detail, \
-             synced_revision = excluded.synced_revision, updated_at = excluded.updated_at",
+             synced_revision = excluded.synced_revision, \
+             drafts_comment_id = excluded.drafts_comment_id, updated_at = excluded.updated_at",
         )
         .bind(incident_id)
         .bind(&link.repository)
@@ -128,6 +157,7 @@ impl Work {
         .bind(link.status.as_str())
         .bind(&link.detail)
         .bind(link.synced_revision)
+        .bind(link.drafts_comment_id)
         .bind(to_millis(link.updated_at))
         .execute(&mut *self.tx)
         .await?;
@@ -256,13 +286,23 @@ impl Store {
         Ok(installations)
     }
 
+    /// The drafts last rendered for review, as (template name, text).
+    pub async fn drafts(&self, incident_id: i64) -> Result<Vec<(String, String)>, StoreError> {
+        Ok(
+            sqlx::query_as("SELECT name, text FROM drafts WHERE incident_id = $1 ORDER BY name")
+                .bind(incident_id)
+                .fetch_all(&self.reader)
+                .await?,
+        )
+    }
+
     pub async fn tracking_link(
         &self,
         incident_id: i64,
     ) -> Result<Option<TrackingLink>, StoreError> {
         let row = sqlx::query(
-            "SELECT repository, number, url, status, detail, synced_revision, updated_at \
-             FROM tracking_issues WHERE incident_id = $1",
+            "SELECT repository, number, url, status, detail, synced_revision, drafts_comment_id, \
+             updated_at FROM tracking_issues WHERE incident_id = $1",
         )
         .bind(incident_id)
         .fetch_optional(&self.reader)
@@ -284,6 +324,7 @@ impl Store {
             url: row.try_get("url")?,
             detail: row.try_get("detail")?,
             synced_revision: row.try_get("synced_revision")?,
+            drafts_comment_id: row.try_get("drafts_comment_id")?,
             updated_at: from_millis(row.try_get("updated_at")?)?,
         }))
     }

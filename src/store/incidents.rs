@@ -148,6 +148,19 @@ impl Store {
         .collect()
     }
 
+    /// The timeline entries alone, oldest first.
+    pub async fn timeline_entries(
+        &self,
+        incident_id: i64,
+    ) -> Result<Vec<TimelineEntry>, StoreError> {
+        Ok(self
+            .timeline(incident_id)
+            .await?
+            .into_iter()
+            .map(|stored| stored.entry)
+            .collect())
+    }
+
     pub async fn timeline(&self, incident_id: i64) -> Result<Vec<StoredTimelineEntry>, StoreError> {
         let rows = sqlx::query(
             "SELECT at, actor, kind, detail, delivery_id FROM timeline \

@@ -3,8 +3,12 @@
 //! herald reaches it through octocrab with `base_uri` set to [`FakeGitHub::url`]. Like
 //! rust-lang/bors's wiremock "world", the state lives in one `Arc<Mutex<World>>`: tests seed
 //! it (installations, repositories, files, permissions, advisories), herald changes it
-//! through the API (issues, labels, comments, CVE requests), and tests read it back. Every
-//! request is recorded; one the fake does not know is answered 404 and listed in
+//! through the API (issues, labels, comments, CVE requests, branches, file commits, pull
+//! requests), and tests read it back. Each repository has git state: branches pointing at
+//! commits, each commit holding a full snapshot of the files, so a branch made from `main`
+//! starts with `main`'s files and diverges from there. Pull requests share the issues'
+//! number sequence and show through the issues API, as on GitHub. Every request is
+//! recorded; one the fake does not know is answered 404 and listed in
 //! [`FakeGitHub::unexpected`], so a test can assert herald called nothing else.
 //!
 //! Answers follow GitHub's documented shapes closely enough for octocrab's typed models
@@ -86,6 +90,28 @@ pub struct FakeComment {
     pub user: String,
 }
 
+/// A pull request as stored; `head` and `base` are branch names (no `owner:`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FakePull {
+    pub number: u64,
+    pub title: String,
+    pub body: String,
+    pub head: String,
+    pub base: String,
+    /// `open` or `closed`.
+    pub state: String,
+    pub labels: Vec<String>,
+}
+
+/// One commit of a branch's history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FakeCommit {
+    pub sha: String,
+    pub message: String,
+    /// Paths the commit wrote; empty for the repository's initial commit.
+    pub files_changed: Vec<String>,
+}
+
 /// The fake; the server task stops when this is dropped.
 pub struct FakeGitHub {
     /// `http://127.0.0.1:PORT`, no trailing slash.
@@ -164,10 +190,33 @@ impl FakeGitHub {
         );
     }
 
-    /// Puts a file on the default branch (any `ref` reads it).
+    /// Commits a file to the default branch, as a push outside herald would.
     pub fn put_file(&self, repo: &str, path: &str, content: &str) {
-        let path = path.trim_start_matches('/').to_owned();
-        self.with_repo(repo, |repo| repo.files.insert(path, content.to_owned()));
+        self.with_repo(repo, |repo| {
+            let branch = repo.default_branch.clone();
+            repo.seed_file(&branch, path, content);
+        });
+    }
+
+    /// Commits a file to `branch`, which must exist, as a push outside herald would.
+    pub fn put_file_on(&self, repo: &str, branch: &str, path: &str, content: &str) {
+        self.with_repo(repo, |repo| repo.seed_file(branch, path, content));
+    }
+
+    /// Creates `branch` at the head of `from`, as a push outside herald would (say a branch
+    /// left by an earlier run).
+    pub fn create_branch(&self, repo: &str, branch: &str, from: &str) {
+        self.with_repo(repo, |repo| {
+            let sha =
+                repo.branches.get(from).cloned().unwrap_or_else(|| {
+                    panic!("fake GitHub: no branch {from} in {}", repo.full_name())
+                });
+            assert!(
+                repo.branches.insert(branch.to_owned(), sha).is_none(),
+                "fake GitHub: branch {branch} already exists in {}",
+                repo.full_name()
+            );
+        });
     }
 
     /// `permission` is a repository role: admin, maintain, write, triage, read or none.
@@ -271,10 +320,13 @@ impl FakeGitHub {
 
     // ---- observing --------------------------------------------------------------------
 
+    /// The repository's issues, without its pull requests (see [`FakeGitHub::pulls`]), though
+    /// the issues API lists both, as GitHub's does.
     pub fn issues(&self, repo: &str) -> Vec<FakeIssue> {
         self.with_repo(repo, |repo| {
             repo.issues
                 .iter()
+                .filter(|issue| issue.pull.is_none())
                 .map(|issue| FakeIssue {
                     number: issue.number,
                     title: issue.title.clone(),
@@ -298,6 +350,58 @@ impl FakeGitHub {
                     user: comment.user.clone(),
                 })
                 .collect()
+        })
+    }
+
+    /// The repository's pull requests, by number.
+    pub fn pulls(&self, repo: &str) -> Vec<FakePull> {
+        self.with_repo(repo, |repo| {
+            repo.issues
+                .iter()
+                .filter_map(|issue| {
+                    let pull = issue.pull.as_ref()?;
+                    Some(FakePull {
+                        number: issue.number,
+                        title: issue.title.clone(),
+                        body: issue.body.clone().unwrap_or_default(),
+                        head: pull.head.clone(),
+                        base: pull.base.clone(),
+                        state: issue.state.clone(),
+                        labels: issue.labels.clone(),
+                    })
+                })
+                .collect()
+        })
+    }
+
+    /// The repository's branch names, sorted.
+    pub fn branches(&self, repo: &str) -> Vec<String> {
+        self.with_repo(repo, |repo| repo.branches.keys().cloned().collect())
+    }
+
+    /// The text of `path` at the head of `branch`; `None` when either does not exist.
+    pub fn file(&self, repo: &str, branch: &str, path: &str) -> Option<String> {
+        let path = path.trim_start_matches('/');
+        self.with_repo(repo, |repo| repo.tree(branch)?.get(path).cloned())
+    }
+
+    /// The history of `branch`, oldest first (starting with the repository's initial commit,
+    /// then the seeded files); empty when the branch does not exist.
+    pub fn commits(&self, repo: &str, branch: &str) -> Vec<FakeCommit> {
+        self.with_repo(repo, |repo| {
+            let Some(head) = repo.branches.get(branch) else {
+                return Vec::new();
+            };
+            let mut history: Vec<FakeCommit> = repo
+                .ancestry(head)
+                .map(|commit| FakeCommit {
+                    sha: commit.sha.clone(),
+                    message: commit.message.clone(),
+                    files_changed: commit.files_changed.clone(),
+                })
+                .collect();
+            history.reverse();
+            history
         })
     }
 
@@ -403,11 +507,16 @@ struct Repo {
     private: bool,
     installation_id: u64,
     created_at: DateTime<Utc>,
-    files: BTreeMap<String, String>,
+    default_branch: String,
+    /// Branch name → the sha of its head commit.
+    branches: BTreeMap<String, String>,
+    /// Every commit ever made, by sha; a branch's files are its head commit's tree.
+    commits: HashMap<String, Commit>,
     /// Lower-cased login → role.
     roles: HashMap<String, String>,
     /// The repository's labels (name, id); GitHub creates one when an issue first uses it.
     labels: Vec<(String, u64)>,
+    /// Issues and pull requests: one number sequence, as on GitHub.
     issues: Vec<Issue>,
     comments: Vec<Comment>,
     advisories: Vec<Value>,
@@ -429,6 +538,28 @@ struct Issue {
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
     closed_at: Option<DateTime<Utc>>,
+    /// Set when the issue is a pull request.
+    pull: Option<Pull>,
+}
+
+/// What a pull request has beyond its issue.
+struct Pull {
+    /// GitHub's pull-request id differs from the id of the issue it is.
+    id: u64,
+    /// Branch names in this repository (the fake has no forks).
+    head: String,
+    base: String,
+    draft: bool,
+}
+
+struct Commit {
+    sha: String,
+    parent: Option<String>,
+    message: String,
+    files_changed: Vec<String>,
+    /// The whole tree after this commit: path → text.
+    tree: BTreeMap<String, String>,
+    created_at: DateTime<Utc>,
 }
 
 struct Comment {
@@ -464,14 +595,27 @@ impl World {
 
 impl Repo {
     fn new(owner: &str, name: &str, private: bool, installation_id: u64) -> Repo {
+        let created_at = Utc::now();
+        let id = next_id();
+        let initial = Commit {
+            sha: commit_sha(id, None, "Initial commit"),
+            parent: None,
+            message: "Initial commit".to_owned(),
+            files_changed: Vec::new(),
+            tree: BTreeMap::new(),
+            created_at,
+        };
+        let default_branch = "main".to_owned();
         Repo {
-            id: next_id(),
+            id,
             owner: owner.to_owned(),
             name: name.to_owned(),
             private,
             installation_id,
-            created_at: Utc::now(),
-            files: BTreeMap::new(),
+            created_at,
+            branches: BTreeMap::from([(default_branch.clone(), initial.sha.clone())]),
+            commits: HashMap::from([(initial.sha.clone(), initial)]),
+            default_branch,
             roles: HashMap::new(),
             labels: Vec::new(),
             issues: Vec::new(),
@@ -487,6 +631,107 @@ impl Repo {
 
     fn issue_index(&self, number: u64) -> Option<usize> {
         self.issues.iter().position(|issue| issue.number == number)
+    }
+
+    /// The index of pull request `number` (an issue that is not one does not count).
+    /// Whether an open pull request other than `except` goes from `head` into `base`.
+    fn open_pull_for(&self, head: &str, base: &str, except: Option<u64>) -> bool {
+        self.issues.iter().any(|issue| {
+            issue.state == "open"
+                && Some(issue.number) != except
+                && issue
+                    .pull
+                    .as_ref()
+                    .is_some_and(|pull| pull.head == head && pull.base == base)
+        })
+    }
+
+    fn pull_index(&self, number: u64) -> Option<usize> {
+        self.issue_index(number)
+            .filter(|index| self.issues[*index].pull.is_some())
+    }
+
+    /// The files at the head of `branch`.
+    fn tree(&self, branch: &str) -> Option<&BTreeMap<String, String>> {
+        let head = self.branches.get(branch)?;
+        self.commits.get(head).map(|commit| &commit.tree)
+    }
+
+    /// The commit a `ref` names: a branch (`main`, `heads/main`, `refs/heads/main`) or a
+    /// full commit sha.
+    fn resolve(&self, reference: &str) -> Option<&Commit> {
+        let branch = reference
+            .strip_prefix("refs/heads/")
+            .or_else(|| reference.strip_prefix("heads/"))
+            .unwrap_or(reference);
+        let sha = self.branches.get(branch).map_or(reference, String::as_str);
+        self.commits.get(sha)
+    }
+
+    /// `sha` and its ancestors, newest first.
+    fn ancestry<'a>(&'a self, sha: &str) -> impl Iterator<Item = &'a Commit> + 'a {
+        let mut next = self.commits.get(sha);
+        std::iter::from_fn(move || {
+            let commit = next?;
+            next = commit
+                .parent
+                .as_deref()
+                .and_then(|parent| self.commits.get(parent));
+            Some(commit)
+        })
+    }
+
+    fn is_ancestor(&self, ancestor: &str, of: &str) -> bool {
+        self.ancestry(of).any(|commit| commit.sha == ancestor)
+    }
+
+    /// Commits on `head` that `base` does not have.
+    fn commits_between(&self, base: &str, head: &str) -> usize {
+        let (Some(base), Some(head)) = (self.branches.get(base), self.branches.get(head)) else {
+            return 0;
+        };
+        self.ancestry(head)
+            .take_while(|commit| !self.is_ancestor(&commit.sha, base))
+            .count()
+    }
+
+    /// Commits `path` = `content` on top of `branch`; returns the new commit's sha, or
+    /// `None` when the branch does not exist.
+    fn commit_file(
+        &mut self,
+        branch: &str,
+        path: &str,
+        content: String,
+        message: String,
+    ) -> Option<String> {
+        let head = self.branches.get(branch)?.clone();
+        let mut tree = self.commits.get(&head)?.tree.clone();
+        tree.insert(path.to_owned(), content);
+        let sha = commit_sha(self.id, Some(&head), &message);
+        self.commits.insert(
+            sha.clone(),
+            Commit {
+                sha: sha.clone(),
+                parent: Some(head),
+                message,
+                files_changed: vec![path.to_owned()],
+                tree,
+                created_at: Utc::now(),
+            },
+        );
+        self.branches.insert(branch.to_owned(), sha.clone());
+        Some(sha)
+    }
+
+    /// A seeding commit, with the message GitHub's web editor would write.
+    fn seed_file(&mut self, branch: &str, path: &str, content: &str) {
+        let path = path.trim_start_matches('/');
+        let exists = self
+            .tree(branch)
+            .unwrap_or_else(|| panic!("fake GitHub: no branch {branch} in {}", self.full_name()))
+            .contains_key(path);
+        let message = format!("{} {path}", if exists { "Update" } else { "Create" });
+        self.commit_file(branch, path, content.to_owned(), message);
     }
 
     /// The repository's spelling of a label (names are case-insensitive), created if new.
@@ -538,7 +783,29 @@ impl Repo {
             created_at: now,
             updated_at: now,
             closed_at: None,
+            pull: None,
         });
+        number
+    }
+
+    /// Opens a pull request as the App; returns its number (from the issues' sequence).
+    fn open_pull(
+        &mut self,
+        title: String,
+        body: Option<String>,
+        head: String,
+        base: String,
+        draft: bool,
+    ) -> u64 {
+        let number = self.open_issue(BOT_LOGIN, title, body, Vec::new(), Vec::new());
+        if let Some(index) = self.issue_index(number) {
+            self.issues[index].pull = Some(Pull {
+                id: next_id(),
+                head,
+                base,
+                draft,
+            });
+        }
         number
     }
 
@@ -651,6 +918,19 @@ impl Reply {
             json!({
                 "message": "Validation Failed",
                 "errors": [{ "resource": resource, "field": field, "code": code }],
+                "documentation_url": DOCS,
+                "status": "422",
+            }),
+        )
+    }
+
+    /// GitHub's 422 "Validation Failed" with one custom message (pull requests use these).
+    fn custom_invalid(message: &str) -> Reply {
+        Reply::json(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            json!({
+                "message": "Validation Failed",
+                "errors": [{ "resource": "PullRequest", "code": "custom", "message": message }],
                 "documentation_url": DOCS,
                 "status": "422",
             }),
@@ -949,6 +1229,55 @@ impl World {
                 let repo = self.repo(installation, owner, name)?;
                 get_content(base, repo, &path.join("/"), ctx)
             }
+            ("PUT", ["repos", owner, name, "contents", path @ ..]) if !path.is_empty() => {
+                let installation = self.token_auth(ctx)?;
+                let repo = self.repo(installation, owner, name)?;
+                put_content(base, repo, &path.join("/"), ctx)
+            }
+            ("GET", ["repos", owner, name, "git", "ref", "heads", branch @ ..])
+                if !branch.is_empty() =>
+            {
+                let installation = self.token_auth(ctx)?;
+                let repo = self.repo(installation, owner, name)?;
+                let branch = branch.join("/");
+                let sha = repo.branches.get(&branch).ok_or_else(Reply::not_found)?;
+                Ok(Reply::ok(ref_json(base, repo, &branch, sha)))
+            }
+            ("POST", ["repos", owner, name, "git", "refs"]) => {
+                let installation = self.token_auth(ctx)?;
+                let repo = self.repo(installation, owner, name)?;
+                create_ref(base, repo, ctx)
+            }
+            ("PATCH" | "POST", ["repos", owner, name, "git", "refs", "heads", branch @ ..])
+                if !branch.is_empty() =>
+            {
+                let installation = self.token_auth(ctx)?;
+                let repo = self.repo(installation, owner, name)?;
+                update_ref(base, repo, &branch.join("/"), ctx)
+            }
+            ("GET", ["repos", owner, name, "pulls"]) => {
+                let installation = self.token_auth(ctx)?;
+                let repo = self.repo(installation, owner, name)?;
+                list_pulls(base, repo, ctx)
+            }
+            ("POST", ["repos", owner, name, "pulls"]) => {
+                let installation = self.token_auth(ctx)?;
+                let repo = self.repo(installation, owner, name)?;
+                create_pull(base, repo, ctx)
+            }
+            ("GET", ["repos", owner, name, "pulls", number]) => {
+                let number = parse_id(number)?;
+                let installation = self.token_auth(ctx)?;
+                let repo = self.repo(installation, owner, name)?;
+                let index = repo.pull_index(number).ok_or_else(Reply::not_found)?;
+                Ok(Reply::ok(pull_json(base, repo, &repo.issues[index])))
+            }
+            ("PATCH" | "POST", ["repos", owner, name, "pulls", number]) => {
+                let number = parse_id(number)?;
+                let installation = self.token_auth(ctx)?;
+                let repo = self.repo(installation, owner, name)?;
+                update_pull(base, repo, number, ctx)
+            }
             ("GET", ["repos", owner, name, "collaborators", login, "permission"]) => {
                 let installation = self.token_auth(ctx)?;
                 let repo = self.repo(installation, owner, name)?;
@@ -1079,8 +1408,18 @@ impl World {
 // ---------------------------------------------------------------------------------------
 
 fn get_content(base: &str, repo: &Repo, path: &str, ctx: &Ctx) -> Answer {
-    ctx.query()?; // `ref` is accepted and ignored: the fake keeps one version of each file
-    let content = repo.files.get(path).ok_or_else(Reply::not_found)?;
+    let query = ctx.query()?;
+    let reference = query
+        .get("ref")
+        .filter(|reference| !reference.is_empty())
+        .map_or(repo.default_branch.as_str(), String::as_str);
+    let commit = repo.resolve(reference).ok_or_else(|| {
+        Reply::message(
+            StatusCode::NOT_FOUND,
+            &format!("No commit found for the ref {reference}"),
+        )
+    })?;
+    let content = commit.tree.get(path).ok_or_else(Reply::not_found)?;
     // The raw media type asks for the bytes themselves (octocrab's `get_content().raw()`).
     let raw = ctx
         .headers
@@ -1094,7 +1433,308 @@ fn get_content(base: &str, repo: &Repo, path: &str, ctx: &Ctx) -> Answer {
             ..Reply::ok(Value::Null)
         });
     }
-    Ok(Reply::ok(content_json(base, repo, path, content)))
+    Ok(Reply::ok(content_json(
+        base, repo, reference, path, content,
+    )))
+}
+
+/// `PUT .../contents/{path}`: creates or updates one file with a commit on `branch`.
+fn put_content(base: &str, repo: &mut Repo, path: &str, ctx: &Ctx) -> Answer {
+    let body = ctx.object()?;
+    let message = required_string(&body, "message")?;
+    let encoded = required_string(&body, "content")?;
+    let sha = optional_string(&body, "Content", "sha")?;
+    let branch =
+        optional_string(&body, "Content", "branch")?.unwrap_or_else(|| repo.default_branch.clone());
+    let packed: String = encoded.split_whitespace().collect();
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(packed)
+        .map_err(|_| {
+            Reply::message(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "content is not valid Base64",
+            )
+        })?;
+    let content = String::from_utf8(bytes).map_err(|_| {
+        Reply::message(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "fake GitHub: content must be UTF-8 text",
+        )
+    })?;
+    // GitHub checks the branch before the sha.
+    let tree = repo.tree(&branch).ok_or_else(|| {
+        Reply::message(StatusCode::NOT_FOUND, &format!("Branch {branch} not found"))
+    })?;
+    let created = match (tree.get(path), sha) {
+        (Some(_), None) => {
+            return Err(Reply::message(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Invalid request.\n\n\"sha\" wasn't supplied.",
+            ));
+        }
+        (Some(current), Some(sha)) if blob_sha(current) != sha => {
+            return Err(Reply::message(
+                StatusCode::CONFLICT,
+                &format!("{path} does not match {sha}"),
+            ));
+        }
+        (Some(_), Some(_)) => false,
+        // Stricter than GitHub, which is reported to ignore a `sha` here: a caller sending
+        // one believes the file exists, and the test should hear about it.
+        (None, Some(sha)) => {
+            return Err(Reply::message(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &format!(
+                    "fake GitHub: {path} does not exist on {branch}, so no sha ({sha}) can match it"
+                ),
+            ));
+        }
+        (None, None) => true,
+    };
+    let commit = repo
+        .commit_file(&branch, path, content.clone(), message)
+        .ok_or_else(Reply::not_found)?;
+    let mut content_value = content_json(base, repo, &branch, path, &content);
+    if let Value::Object(object) = &mut content_value {
+        object.remove("content");
+        object.remove("encoding");
+    }
+    let commit = repo.commits.get(&commit).ok_or_else(Reply::not_found)?;
+    let answer = json!({
+        "content": content_value,
+        "commit": commit_json(base, repo, commit),
+    });
+    Ok(if created {
+        Reply::created(answer)
+    } else {
+        Reply::ok(answer)
+    })
+}
+
+/// `POST .../git/refs`: a new branch at a commit of the repository.
+fn create_ref(base: &str, repo: &mut Repo, ctx: &Ctx) -> Answer {
+    let body = ctx.object()?;
+    let reference = required_string(&body, "ref")?;
+    let sha = required_string(&body, "sha")?;
+    let branch = reference
+        .strip_prefix("refs/heads/")
+        .filter(|branch| valid_branch_name(branch))
+        .ok_or_else(|| {
+            // GitHub takes tags too; herald only makes branches, and so does the fake.
+            Reply::message(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Reference name is invalid",
+            )
+        })?;
+    if repo.branches.contains_key(branch) {
+        return Err(Reply::message(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Reference already exists",
+        ));
+    }
+    if !repo.commits.contains_key(&sha) {
+        return Err(Reply::message(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Object does not exist",
+        ));
+    }
+    repo.branches.insert(branch.to_owned(), sha.clone());
+    Ok(Reply::created(ref_json(base, repo, branch, &sha)))
+}
+
+/// `PATCH .../git/refs/heads/{branch}`: moves a branch; only forward unless `force`.
+fn update_ref(base: &str, repo: &mut Repo, branch: &str, ctx: &Ctx) -> Answer {
+    let body = ctx.object()?;
+    let sha = required_string(&body, "sha")?;
+    let force = match body.get("force") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(force)) => *force,
+        Some(_) => return Err(Reply::invalid("Reference", "force", "invalid")),
+    };
+    let head = repo.branches.get(branch).ok_or_else(|| {
+        Reply::message(StatusCode::UNPROCESSABLE_ENTITY, "Reference does not exist")
+    })?;
+    if !repo.commits.contains_key(&sha) {
+        return Err(Reply::message(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Object does not exist",
+        ));
+    }
+    if !force && !repo.is_ancestor(head, &sha) {
+        return Err(Reply::message(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Update is not a fast forward",
+        ));
+    }
+    repo.branches.insert(branch.to_owned(), sha.clone());
+    Ok(Reply::ok(ref_json(base, repo, branch, &sha)))
+}
+
+fn list_pulls(base: &str, repo: &Repo, ctx: &Ctx) -> Answer {
+    let query = ctx.query()?;
+    let state = query.get("state").map_or("open", String::as_str);
+    if !matches!(state, "open" | "closed" | "all") {
+        return Err(Reply::invalid("PullRequest", "state", "invalid"));
+    }
+    // GitHub wants `owner:branch`; a bare branch name filters nothing (a classic surprise),
+    // and neither does it here.
+    let head = query
+        .get("head")
+        .and_then(|head| head.split_once(':'))
+        .map(|(owner, branch)| (owner.to_owned(), branch.to_owned()));
+    let base_branch = query.get("base");
+    let mut pulls: Vec<&Issue> = repo
+        .issues
+        .iter()
+        .filter(|issue| {
+            let Some(pull) = &issue.pull else {
+                return false;
+            };
+            (state == "all" || issue.state == state)
+                && head.as_ref().is_none_or(|(owner, branch)| {
+                    owner.eq_ignore_ascii_case(&repo.owner) && pull.head == *branch
+                })
+                && base_branch.is_none_or(|base| pull.base == *base)
+        })
+        .collect();
+    let sort = query.get("sort").map_or("created", String::as_str);
+    match sort {
+        "created" | "popularity" => pulls.sort_by_key(|issue| (issue.created_at, issue.number)),
+        "updated" => pulls.sort_by_key(|issue| (issue.updated_at, issue.number)),
+        "long-running" => pulls.sort_by_key(|issue| (issue.created_at, issue.number)),
+        _ => return Err(Reply::invalid("PullRequest", "sort", "invalid")),
+    }
+    // Newest first when sorting by creation, else oldest first, unless told otherwise.
+    let descending = match query.get("direction").map(String::as_str) {
+        None => sort == "created",
+        Some("desc") => true,
+        Some("asc") => false,
+        Some(_) => return Err(Reply::invalid("PullRequest", "direction", "invalid")),
+    };
+    if descending {
+        pulls.reverse();
+    }
+    let pulls = pulls
+        .into_iter()
+        .map(|issue| pull_json(base, repo, issue))
+        .collect();
+    paginate(ctx, &query, pulls)
+}
+
+fn create_pull(base: &str, repo: &mut Repo, ctx: &Ctx) -> Answer {
+    let body = ctx.object()?;
+    let title = match body.get("title") {
+        None | Some(Value::Null) => {
+            return Err(Reply::invalid("PullRequest", "title", "missing_field"));
+        }
+        Some(Value::String(title)) if !title.is_empty() => title.clone(),
+        Some(_) => return Err(Reply::invalid("PullRequest", "title", "invalid")),
+    };
+    let head = optional_string(&body, "PullRequest", "head")?
+        .ok_or_else(|| Reply::invalid("PullRequest", "head", "missing_field"))?;
+    let base_branch = optional_string(&body, "PullRequest", "base")?
+        .ok_or_else(|| Reply::invalid("PullRequest", "base", "missing_field"))?;
+    let text = optional_string(&body, "PullRequest", "body")?;
+    let draft = match body.get("draft") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(draft)) => *draft,
+        Some(_) => return Err(Reply::invalid("PullRequest", "draft", "invalid")),
+    };
+    // `owner:branch` or just `branch`; the fake has no forks, so the owner must be the
+    // repository's.
+    let head_branch = match head.split_once(':') {
+        Some((owner, branch)) if owner.eq_ignore_ascii_case(&repo.owner) => branch.to_owned(),
+        Some(_) => return Err(Reply::invalid("PullRequest", "head", "invalid")),
+        None => head.clone(),
+    };
+    if !repo.branches.contains_key(&base_branch) {
+        return Err(Reply::invalid("PullRequest", "base", "invalid"));
+    }
+    if !repo.branches.contains_key(&head_branch) {
+        return Err(Reply::invalid("PullRequest", "head", "invalid"));
+    }
+    if repo.open_pull_for(&head_branch, &base_branch, None) {
+        return Err(Reply::custom_invalid(&format!(
+            "A pull request already exists for {}:{head_branch}.",
+            repo.owner
+        )));
+    }
+    if repo.commits_between(&base_branch, &head_branch) == 0 {
+        return Err(Reply::custom_invalid(&format!(
+            "No commits between {base_branch} and {head_branch}"
+        )));
+    }
+    let number = repo.open_pull(title, text, head_branch, base_branch, draft);
+    let index = repo.pull_index(number).ok_or_else(Reply::not_found)?;
+    Ok(Reply::created(pull_json(base, repo, &repo.issues[index])))
+}
+
+fn update_pull(base: &str, repo: &mut Repo, number: u64, ctx: &Ctx) -> Answer {
+    let body = ctx.object()?;
+    let index = repo.pull_index(number).ok_or_else(Reply::not_found)?;
+    // Validate everything before changing anything, as GitHub does.
+    let title = match body.get("title") {
+        None => None,
+        Some(Value::String(title)) if !title.is_empty() => Some(title.clone()),
+        Some(_) => return Err(Reply::invalid("PullRequest", "title", "invalid")),
+    };
+    let text = body
+        .contains_key("body")
+        .then(|| optional_string(&body, "PullRequest", "body"))
+        .transpose()?;
+    let state = optional_string(&body, "PullRequest", "state")?;
+    if state
+        .as_deref()
+        .is_some_and(|state| state != "open" && state != "closed")
+    {
+        return Err(Reply::invalid("PullRequest", "state", "invalid"));
+    }
+    let new_base = optional_string(&body, "PullRequest", "base")?;
+    if new_base
+        .as_ref()
+        .is_some_and(|branch| !repo.branches.contains_key(branch))
+    {
+        return Err(Reply::invalid("PullRequest", "base", "invalid"));
+    }
+    let (head, old_base) = match &repo.issues[index].pull {
+        Some(pull) => (pull.head.clone(), pull.base.clone()),
+        None => return Err(Reply::not_found()),
+    };
+    let base_branch = new_base.clone().unwrap_or(old_base);
+    let open_after = state
+        .as_deref()
+        .map_or(repo.issues[index].state == "open", |state| state == "open");
+    if open_after && repo.open_pull_for(&head, &base_branch, Some(number)) {
+        return Err(Reply::custom_invalid(&format!(
+            "A pull request already exists for {}:{head}.",
+            repo.owner
+        )));
+    }
+
+    let now = Utc::now();
+    let issue = &mut repo.issues[index];
+    if let Some(title) = title {
+        issue.title = title;
+    }
+    if let Some(text) = text {
+        issue.body = text;
+    }
+    match state.as_deref() {
+        Some("closed") if issue.state != "closed" => {
+            issue.state = "closed".to_owned();
+            issue.closed_at = Some(now);
+        }
+        Some("open") if issue.state != "open" => {
+            issue.state = "open".to_owned();
+            issue.closed_at = None;
+        }
+        _ => {}
+    }
+    if let (Some(pull), Some(new_base)) = (&mut issue.pull, new_base) {
+        pull.base = new_base;
+    }
+    issue.updated_at = now;
+    Ok(Reply::ok(pull_json(base, repo, &repo.issues[index])))
 }
 
 fn list_issues(base: &str, repo: &Repo, ctx: &Ctx) -> Answer {
@@ -1485,6 +2125,38 @@ fn optional_string(
     }
 }
 
+/// A string field the request must have, with GitHub's wording when it is missing.
+fn required_string(body: &Map<String, Value>, field: &str) -> Result<String, Reply> {
+    match body.get(field) {
+        Some(Value::String(text)) => Ok(text.clone()),
+        None | Some(Value::Null) => Err(Reply::message(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &format!("Invalid request.\n\n\"{field}\" wasn't supplied."),
+        )),
+        Some(_) => Err(Reply::message(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &format!("Invalid request.\n\nFor '{field}', the value is not a string."),
+        )),
+    }
+}
+
+/// Git's rules for a branch name (`git check-ref-format --branch`), the common part.
+fn valid_branch_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with('-')
+        && !name.ends_with('/')
+        && !name.ends_with('.')
+        && !name.contains("..")
+        && !name.contains("//")
+        && !name.contains("@{")
+        && name
+            .split('/')
+            .all(|part| !part.starts_with('.') && !part.ends_with(".lock"))
+        && !name
+            .chars()
+            .any(|c| c.is_ascii_control() || " ~^:?*[\\".contains(c))
+}
+
 /// A list of names (labels, assignees) that may be absent; entries may be `{"name": ..}`.
 fn names(
     body: &Map<String, Value>,
@@ -1711,7 +2383,7 @@ fn repo_json(base: &str, repo: &Repo) -> Value {
         "url": api,
         "issues_url": format!("{api}/issues{{/number}}"),
         "contents_url": format!("{api}/contents/{{+path}}"),
-        "default_branch": "main",
+        "default_branch": repo.default_branch,
         "archived": false,
         "disabled": false,
         "has_issues": true,
@@ -1742,12 +2414,24 @@ fn blob_sha(content: &str) -> String {
     hex::encode(hasher.finalize())[..40].to_owned()
 }
 
-fn content_json(base: &str, repo: &Repo, path: &str, content: &str) -> Value {
+/// A 40-hex commit id, unique for the process (each commit gets its own).
+fn commit_sha(repo_id: u64, parent: Option<&str>, message: &str) -> String {
+    use sha2::Digest as _;
+    let mut hasher = sha2::Sha256::new();
+    hasher.update(format!(
+        "commit {repo_id} {} {}\0{message}",
+        parent.unwrap_or("-"),
+        next_id()
+    ));
+    hex::encode(hasher.finalize())[..40].to_owned()
+}
+
+fn content_json(base: &str, repo: &Repo, reference: &str, path: &str, content: &str) -> Value {
     let full_name = repo.full_name();
     let sha = blob_sha(content);
-    let url = format!("{base}/repos/{full_name}/contents/{path}?ref=main");
+    let url = format!("{base}/repos/{full_name}/contents/{path}?ref={reference}");
     let git_url = format!("{base}/repos/{full_name}/git/blobs/{sha}");
-    let html_url = format!("https://github.com/{full_name}/blob/main/{path}");
+    let html_url = format!("https://github.com/{full_name}/blob/{reference}/{path}");
     json!({
         "type": "file",
         "encoding": "base64",
@@ -1759,9 +2443,179 @@ fn content_json(base: &str, repo: &Repo, path: &str, content: &str) -> Value {
         "url": url,
         "git_url": git_url,
         "html_url": html_url,
-        "download_url": format!("https://raw.githubusercontent.com/{full_name}/main/{path}"),
+        "download_url": format!("https://raw.githubusercontent.com/{full_name}/{reference}/{path}"),
         "_links": { "self": url, "git": git_url, "html": html_url },
     })
+}
+
+/// GitHub's git reference (`GET .../git/ref/heads/{branch}` and friends).
+fn ref_json(base: &str, repo: &Repo, branch: &str, sha: &str) -> Value {
+    let full_name = repo.full_name();
+    let mut hasher = DefaultHasher::new();
+    (repo.id, branch).hash(&mut hasher);
+    json!({
+        "ref": format!("refs/heads/{branch}"),
+        "node_id": format!("REF_fake{:016x}", hasher.finish()),
+        "url": format!("{base}/repos/{full_name}/git/refs/heads/{branch}"),
+        "object": {
+            "type": "commit",
+            "sha": sha,
+            "url": format!("{base}/repos/{full_name}/git/commits/{sha}"),
+        },
+    })
+}
+
+/// The git commit in a contents answer (`"commit"` of GitHub's file-commit).
+fn commit_json(base: &str, repo: &Repo, commit: &Commit) -> Value {
+    let full_name = repo.full_name();
+    let api = format!("{base}/repos/{full_name}/git/commits");
+    let person = json!({
+        "name": BOT_LOGIN,
+        "email": format!("{}+{BOT_LOGIN}@users.noreply.github.com", user_id(BOT_LOGIN)),
+        "date": timestamp(commit.created_at),
+    });
+    let parents: Vec<Value> = commit
+        .parent
+        .iter()
+        .map(|parent| {
+            json!({
+                "sha": parent,
+                "url": format!("{api}/{parent}"),
+                "html_url": format!("https://github.com/{full_name}/commit/{parent}"),
+            })
+        })
+        .collect();
+    let tree = blob_sha(&format!("{:?}", commit.tree));
+    json!({
+        "sha": commit.sha,
+        "node_id": format!("C_fake{}", &commit.sha[..16]),
+        "url": format!("{api}/{}", commit.sha),
+        "html_url": format!("https://github.com/{full_name}/commit/{}", commit.sha),
+        "author": person,
+        "committer": person,
+        "message": commit.message,
+        "tree": { "sha": tree, "url": format!("{base}/repos/{full_name}/git/trees/{tree}") },
+        "parents": parents,
+        "verification": {
+            "verified": false,
+            "reason": "unsigned",
+            "signature": null,
+            "payload": null,
+            "verified_at": null,
+        },
+    })
+}
+
+/// One side of a pull request (`head` or `base`).
+fn pull_side_json(base: &str, repo: &Repo, branch: &str) -> Value {
+    json!({
+        "label": format!("{}:{branch}", repo.owner),
+        "ref": branch,
+        "sha": repo.branches.get(branch).cloned().unwrap_or_default(),
+        "user": user_json(base, &repo.owner, "Organization"),
+        "repo": repo_json(base, repo),
+    })
+}
+
+/// GitHub's pull request; `issue.pull` must be set.
+fn pull_json(base: &str, repo: &Repo, issue: &Issue) -> Value {
+    let Some(pull) = &issue.pull else {
+        return Value::Null;
+    };
+    let full_name = repo.full_name();
+    let api = format!("{base}/repos/{full_name}");
+    let url = format!("{api}/pulls/{}", issue.number);
+    let html_url = format!("https://github.com/{full_name}/pull/{}", issue.number);
+    let issue_url = format!("{api}/issues/{}", issue.number);
+    let head_sha = repo.branches.get(&pull.head).cloned().unwrap_or_default();
+    let assignees: Vec<Value> = issue
+        .assignees
+        .iter()
+        .map(|login| person_or_bot(base, login))
+        .collect();
+    let comments = repo
+        .comments
+        .iter()
+        .filter(|comment| comment.issue == issue.number)
+        .count();
+    let commits = repo.commits_between(&pull.base, &pull.head);
+    let changed: std::collections::BTreeSet<&String> = repo
+        .branches
+        .get(&pull.head)
+        .map(|head| {
+            repo.ancestry(head)
+                .take(commits)
+                .flat_map(|commit| &commit.files_changed)
+                .collect()
+        })
+        .unwrap_or_default();
+    let links = json!({
+            "self": { "href": url },
+            "html": { "href": html_url },
+            "issue": { "href": issue_url },
+            "comments": { "href": format!("{issue_url}/comments") },
+            "review_comments": { "href": format!("{url}/comments") },
+            "review_comment": { "href": format!("{api}/pulls/comments{{/number}}") },
+            "commits": { "href": format!("{url}/commits") },
+            "statuses": { "href": format!("{api}/statuses/{head_sha}") },
+    });
+    let mut value = json!({
+        "url": url,
+        "id": pull.id,
+        "node_id": format!("PR_fake{}", pull.id),
+        "html_url": html_url,
+        "diff_url": format!("{html_url}.diff"),
+        "patch_url": format!("{html_url}.patch"),
+        "issue_url": issue_url,
+        "commits_url": format!("{url}/commits"),
+        "review_comments_url": format!("{url}/comments"),
+        "review_comment_url": format!("{api}/pulls/comments{{/number}}"),
+        "comments_url": format!("{issue_url}/comments"),
+        "statuses_url": format!("{api}/statuses/{head_sha}"),
+        "number": issue.number,
+        "state": issue.state,
+        "locked": false,
+        "title": issue.title,
+        "user": person_or_bot(base, &issue.user),
+        "body": issue.body,
+        "labels": labels_json(base, repo, &issue.labels),
+        "milestone": null,
+        "active_lock_reason": null,
+        "created_at": timestamp(issue.created_at),
+        "updated_at": timestamp(issue.updated_at),
+        "closed_at": issue.closed_at.map(timestamp),
+        "merged_at": null,
+        "merge_commit_sha": null,
+        "assignee": assignees.first(),
+        "assignees": assignees,
+        "requested_reviewers": [],
+        "requested_teams": [],
+    });
+    // Two halves: one `json!` this size exceeds the macro recursion limit.
+    let more = json!({
+        "head": pull_side_json(base, repo, &pull.head),
+        "base": pull_side_json(base, repo, &pull.base),
+        "_links": links,
+        "author_association": "NONE",
+        "auto_merge": null,
+        "draft": pull.draft,
+        "merged": false,
+        "mergeable": null,
+        "rebaseable": null,
+        "mergeable_state": "unknown",
+        "merged_by": null,
+        "comments": comments,
+        "review_comments": 0,
+        "maintainer_can_modify": false,
+        "commits": commits,
+        "additions": 0,
+        "deletions": 0,
+        "changed_files": changed.len(),
+    });
+    if let (Value::Object(value), Value::Object(more)) = (&mut value, more) {
+        value.extend(more);
+    }
+    value
 }
 
 fn labels_json(base: &str, repo: &Repo, names: &[String]) -> Value {
@@ -1812,7 +2666,14 @@ fn issue_json(base: &str, repo: &Repo, issue: &Issue) -> Value {
         .iter()
         .filter(|comment| comment.issue == issue.number)
         .count();
-    json!({
+    // A pull request seen through the issues API says so, and lives at `/pull/N`.
+    let kind = if issue.pull.is_some() {
+        "pull"
+    } else {
+        "issues"
+    };
+    let html_url = format!("https://github.com/{full_name}/{kind}/{}", issue.number);
+    let mut value = json!({
         "id": issue.id,
         "node_id": format!("I_fake{}", issue.id),
         "url": api,
@@ -1820,7 +2681,7 @@ fn issue_json(base: &str, repo: &Repo, issue: &Issue) -> Value {
         "labels_url": format!("{api}/labels{{/name}}"),
         "comments_url": format!("{api}/comments"),
         "events_url": format!("{api}/events"),
-        "html_url": format!("https://github.com/{full_name}/issues/{}", issue.number),
+        "html_url": html_url,
         "number": issue.number,
         "state": issue.state,
         "state_reason": issue.state_reason,
@@ -1839,7 +2700,18 @@ fn issue_json(base: &str, repo: &Repo, issue: &Issue) -> Value {
         "author_association": "NONE",
         "created_at": timestamp(issue.created_at),
         "updated_at": timestamp(issue.updated_at),
-    })
+    });
+    if let Some(pull) = &issue.pull {
+        value["draft"] = json!(pull.draft);
+        value["pull_request"] = json!({
+            "url": format!("{base}/repos/{full_name}/pulls/{}", issue.number),
+            "html_url": html_url,
+            "diff_url": format!("{html_url}.diff"),
+            "patch_url": format!("{html_url}.patch"),
+            "merged_at": null,
+        });
+    }
+    value
 }
 
 fn comment_json(base: &str, repo: &Repo, issue: &Issue, comment: &Comment) -> Value {

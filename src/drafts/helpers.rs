@@ -1,0 +1,69 @@
+//! Template helpers: dates, version ranges, capitalised words (severities), lists, YAML
+//! strings. Their
+//! output is escaped for the target like any value (except `yaml`, used in `{{{ }}}`,
+//! which quotes its text itself).
+
+use handlebars::{Handlebars, handlebars_helper};
+use serde_json::Value;
+
+handlebars_helper!(date: |value: Value| match value.as_str() {
+    Some(text) => chrono::DateTime::parse_from_rfc3339(text)
+        .map(|at| at.format("%Y-%m-%d").to_string())
+        .unwrap_or_else(|_| text.to_owned()),
+    None => "not yet".to_owned(),
+});
+
+// `>= 1.0, < 1.2.3` → `>= 1.0 and < 1.2.3`: GitHub's comma-separated range, in words.
+handlebars_helper!(range: |value: Value| match value.as_str() {
+    Some(text) if !text.trim().is_empty() => text.split(',').map(str::trim).collect::<Vec<_>>().join(" and "),
+    _ => "all versions".to_owned(),
+});
+
+handlebars_helper!(capitalize: |value: str| {
+    let mut chars = value.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect::<String>(),
+        None => String::new(),
+    }
+});
+
+// `[a, b, c]` → `a, b and c`.
+handlebars_helper!(list: |value: Value| {
+    let items: Vec<String> = value
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .map(|item| match item {
+                    Value::String(text) => text.clone(),
+                    other => other.to_string(),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    match items.as_slice() {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    }
+});
+
+// A double-quoted YAML (JSON) string, for front matter; site generators put it into
+// HTML, so markup is entities and mentions are broken here too.
+handlebars_helper!(yaml: |value: str| {
+    let text = value
+        .replace(['\r', '\n'], " ")
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('@', "@\u{200B}");
+    Value::String(text).to_string()
+});
+
+pub fn register(registry: &mut Handlebars<'static>) {
+    registry.register_helper("date", Box::new(date));
+    registry.register_helper("range", Box::new(range));
+    registry.register_helper("capitalize", Box::new(capitalize));
+    registry.register_helper("list", Box::new(list));
+    registry.register_helper("yaml", Box::new(yaml));
+}

@@ -1,0 +1,246 @@
+//! The one record every disclosure draft is rendered from, and rendering them all.
+
+use super::{ANNOUNCEMENT_SUBJECT, DraftError, Drafts, SHIPPED, TRACKING_ISSUE, escape};
+use crate::incident::{CvssAssessment, CvssScore, Incident, Severity, TimelineEntry};
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CvssView {
+    pub version: String,
+    pub score: String,
+    pub vector: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PackageView {
+    pub ecosystem: String,
+    pub name: String,
+    /// GitHub's vulnerable range, e.g. `>= 1.0, < 1.2.3`.
+    pub vulnerable: Option<String>,
+    pub patched: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EntryView {
+    pub at: String,
+    pub actor: Option<String>,
+    pub detail: String,
+}
+
+/// What the disclosure templates see. Strings are escaped by each template for its target;
+/// `advisory_url` and `changelog_url` are checked links, used raw.
+#[derive(Debug, Clone, Serialize)]
+pub struct DraftView {
+    pub ghsa_id: String,
+    pub cve: Option<String>,
+    pub repository: String,
+    pub title: String,
+    pub summary: String,
+    pub description: String,
+    pub severity: String,
+    pub severity_word: String,
+    pub cvss: Option<CvssView>,
+    pub cwes: Vec<String>,
+    pub packages: Vec<PackageView>,
+    pub credit_names: Vec<String>,
+    pub credits: bool,
+    pub advisory_url: String,
+    pub changelog_url: Option<String>,
+    pub mitigation: String,
+    pub reported_at: Option<String>,
+    pub learned_at: String,
+    pub published_at: Option<String>,
+    pub coordinator: Option<String>,
+    pub threat: Option<String>,
+    pub breach: bool,
+    pub timeline: Vec<EntryView>,
+}
+
+fn stamp(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// The CVSS that decided, or the newest scored one.
+fn primary_cvss(incident: &Incident) -> Option<CvssView> {
+    let scored = |assessment: &CvssAssessment| match &assessment.computed {
+        CvssScore::Scored { version, score, .. } => Some(CvssView {
+            version: version.clone(),
+            score: format!("{score:.1}"),
+            vector: assessment.vector.clone(),
+        }),
+        _ => None,
+    };
+    [
+        incident.decisions.cvss.as_ref(),
+        incident.cvss_v4.as_ref(),
+        incident.cvss_v3.as_ref(),
+    ]
+    .into_iter()
+    .flatten()
+    .find_map(scored)
+}
+
+/// An https link safe to put raw into Markdown or wikitext.
+pub(super) fn link_target(url: &str) -> Option<String> {
+    let ok = url.starts_with("https://")
+        && url.len() <= 2048
+        && url.chars().all(|c| {
+            c.is_ascii_graphic()
+                && !matches!(
+                    c,
+                    '(' | ')' | '<' | '>' | '"' | '\\' | '[' | ']' | '{' | '}' | '|' | '\''
+                )
+        });
+    ok.then(|| url.to_owned())
+}
+
+impl DraftView {
+    pub fn new(
+        incident: &Incident,
+        timeline: &[TimelineEntry],
+        changelog_url: Option<&str>,
+    ) -> DraftView {
+        let advisory_url = incident
+            .advisory_url
+            .as_deref()
+            .and_then(link_target)
+            .unwrap_or_else(|| {
+                format!(
+                    "https://github.com/{}/security/advisories/{}",
+                    escape::identifier(&incident.repository),
+                    escape::identifier(&incident.ghsa_id)
+                )
+            });
+        let severity_word = match incident.severity {
+            Severity::Unknown | Severity::None => "Unrated".to_owned(),
+            other => {
+                let word = other.to_string();
+                let mut chars = word.chars();
+                chars
+                    .next()
+                    .map(|first| first.to_uppercase().chain(chars).collect())
+                    .unwrap_or_default()
+            }
+        };
+        let fixed: Vec<&str> = incident
+            .packages
+            .iter()
+            .filter_map(|package| package.patched_versions.as_deref())
+            .collect();
+        // A summary is one line wherever it goes (titles, subjects, bullets).
+        let summary = incident.summary.replace(['\r', '\n'], " ");
+        DraftView {
+            ghsa_id: incident.ghsa_id.clone(),
+            cve: incident.cve_id.clone(),
+            repository: incident.repository.clone(),
+            title: format!("Security advisory {}: {}", incident.ghsa_id, summary),
+            summary,
+            description: incident.description.clone(),
+            severity: incident.severity.to_string(),
+            severity_word,
+            cvss: primary_cvss(incident),
+            cwes: incident
+                .cwes
+                .iter()
+                .map(|cwe| match &cwe.name {
+                    Some(name) => format!("{} ({name})", cwe.id),
+                    None => cwe.id.clone(),
+                })
+                .collect(),
+            packages: incident
+                .packages
+                .iter()
+                .map(|package| PackageView {
+                    ecosystem: package.ecosystem.clone().unwrap_or_default(),
+                    name: package
+                        .name
+                        .clone()
+                        .unwrap_or_else(|| "the package".to_owned()),
+                    vulnerable: package.vulnerable_version_range.clone(),
+                    patched: package.patched_versions.clone(),
+                })
+                .collect(),
+            credit_names: incident
+                .credits
+                .iter()
+                .map(|credit| credit.login.clone())
+                .collect(),
+            credits: !incident.credits.is_empty(),
+            advisory_url,
+            changelog_url: changelog_url.and_then(link_target),
+            mitigation: if fixed.is_empty() {
+                "No fixed release is available yet and no workaround is known; follow the \
+                 advisory for updates."
+                    .to_owned()
+            } else {
+                "Upgrading to a fixed version is the only known remedy; no workaround is known."
+                    .to_owned()
+            },
+            reported_at: incident.reported_at.map(stamp),
+            learned_at: stamp(incident.learned_at),
+            published_at: incident.published_at.map(stamp),
+            coordinator: incident.decisions.coordinator.clone(),
+            threat: incident.decisions.threat.map(|threat| threat.to_string()),
+            breach: incident.decisions.breach,
+            timeline: timeline
+                .iter()
+                .map(|entry| EntryView {
+                    at: entry.at.format("%Y-%m-%d %H:%M UTC").to_string(),
+                    actor: entry.actor.clone(),
+                    detail: entry.detail.clone(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// One rendered draft.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Draft {
+    /// The template's name, e.g. `announcement.txt`.
+    pub name: &'static str,
+    pub text: String,
+}
+
+/// Every disclosure draft of an incident, and what could not be rendered.
+#[derive(Debug, Clone, Default)]
+pub struct RenderedDrafts {
+    pub drafts: Vec<Draft>,
+    pub errors: Vec<DraftError>,
+}
+
+impl RenderedDrafts {
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.drafts
+            .iter()
+            .find(|draft| draft.name == name)
+            .map(|draft| draft.text.as_str())
+    }
+}
+
+/// Renders every disclosure template (the tracking issue has its own path). A template
+/// that fails is reported, never rendered with gaps.
+pub fn render_all(drafts: &Drafts, view: &DraftView) -> RenderedDrafts {
+    let mut rendered = RenderedDrafts::default();
+    for shipped in SHIPPED
+        .iter()
+        .filter(|shipped| shipped.name != TRACKING_ISSUE)
+    {
+        match drafts.render(shipped.name, view) {
+            Ok(text) => {
+                let text = if shipped.name == ANNOUNCEMENT_SUBJECT {
+                    escape::plain_line(text.trim())
+                } else {
+                    text
+                };
+                rendered.drafts.push(Draft {
+                    name: shipped.name,
+                    text,
+                });
+            }
+            Err(error) => rendered.errors.push(error),
+        }
+    }
+    rendered
+}

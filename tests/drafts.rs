@@ -1,0 +1,173 @@
+//! Golden tests of every shipped template, for GitHub's example advisories and for an
+//! advisory full of hostile text. `HERALD_UPDATE_GOLDEN=1 cargo test --test drafts`
+//! rewrites the golden files after a deliberate template change (review the diff).
+
+mod common;
+
+use chrono::TimeZone;
+use herald::config::repo::RepoConfig;
+use herald::drafts::{DraftView, Drafts, render_all, tracking_issue};
+use herald::incident::{AdvisoryAction, AdvisoryEvent, Incident, apply_advisory};
+use herald::ingest::events::{EventKind, WebhookEvent};
+use std::path::Path;
+
+fn incident_from(payload: &[u8], action: AdvisoryAction) -> Incident {
+    let WebhookEvent::RepositoryAdvisory(event) =
+        WebhookEvent::parse(EventKind::RepositoryAdvisory, payload).expect("payload")
+    else {
+        panic!("not an advisory event");
+    };
+    let received_at = chrono::Utc
+        .with_ymd_and_hms(2026, 11, 2, 9, 30, 0)
+        .single()
+        .expect("time");
+    let outcome = apply_advisory(
+        None,
+        &AdvisoryEvent {
+            action,
+            repository: event.repository.full_name.clone(),
+            advisory: event.repository_advisory.snapshot(),
+            actor: None,
+            received_at,
+        },
+    );
+    outcome.incident
+}
+
+/// Every draft of `incident`, as (file name, text).
+fn all_drafts(incident: &Incident) -> Vec<(String, String)> {
+    let drafts = Drafts::new().expect("shipped templates");
+    let view = DraftView::new(
+        incident,
+        &[],
+        Some("https://github.com/Codertocat/Hello-World/pull/7"),
+    );
+    let rendered = render_all(&drafts, &view);
+    assert!(rendered.errors.is_empty(), "{:?}", rendered.errors);
+    let mut files: Vec<(String, String)> = rendered
+        .drafts
+        .into_iter()
+        .map(|draft| (draft.name.to_owned(), draft.text))
+        .collect();
+    let tracking = tracking_issue(&drafts, incident, &RepoConfig::default().labels, None)
+        .expect("tracking issue");
+    files.push(("tracking-issue.md".to_owned(), tracking.body));
+    files
+}
+
+fn check_golden(case: &str, files: &[(String, String)]) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(case);
+    let update = std::env::var_os("HERALD_UPDATE_GOLDEN").is_some();
+    if update {
+        std::fs::create_dir_all(&dir).expect("golden dir");
+    }
+    for (name, text) in files {
+        let path = dir.join(name);
+        if update {
+            std::fs::write(&path, text).expect("write golden");
+            continue;
+        }
+        let expected = std::fs::read_to_string(&path).unwrap_or_else(|error| {
+            panic!(
+                "{}: {error}; run HERALD_UPDATE_GOLDEN=1 cargo test --test drafts",
+                path.display()
+            )
+        });
+        assert_eq!(
+            text,
+            &expected,
+            "{} differs from its golden file",
+            path.display()
+        );
+    }
+}
+
+#[test]
+fn the_reported_example_renders_as_its_golden_files() {
+    let incident = incident_from(
+        &common::fixture("repository_advisory.reported.composed.json"),
+        AdvisoryAction::Reported,
+    );
+    check_golden("reported", &all_drafts(&incident));
+}
+
+#[test]
+fn the_published_example_renders_as_its_golden_files() {
+    let incident = incident_from(
+        &common::fixture("repository_advisory.published.composed.json"),
+        AdvisoryAction::Published,
+    );
+    check_golden("published", &all_drafts(&incident));
+}
+
+#[test]
+fn hostile_advisory_text_is_data_in_every_draft() {
+    let mut payload: serde_json::Value = serde_json::from_slice(&common::fixture(
+        "repository_advisory.published.composed.json",
+    ))
+    .expect("JSON");
+    let advisory = &mut payload["repository_advisory"];
+    advisory["summary"] =
+        "@everyone {{secret}} <script>alert(1)</script> ]] [[Main Page]] #1\r\nBcc: evil@example.org".into();
+    advisory["description"] =
+        "line one @octocat\r\n# not a heading\n</nowiki>{{delete}} ~~~~\n{{> partial}} {{#each x}}"
+            .into();
+    advisory["credits"] = serde_json::json!([{ "login": "@admins", "type": "reporter" }]);
+    advisory["credits_detailed"] = serde_json::Value::Null;
+    advisory["vulnerabilities"][0]["package"]["name"] = "pkg](https://evil.example)".into();
+    let incident = incident_from(
+        &serde_json::to_vec(&payload).expect("JSON"),
+        AdvisoryAction::Published,
+    );
+    let files = all_drafts(&incident);
+    for (name, text) in &files {
+        assert!(
+            !text.contains('\r'),
+            "{name}: a carriage return got through"
+        );
+        assert!(
+            text.contains("{{secret}}"),
+            "{name}: template syntax in the data must show as text:\n{text}"
+        );
+        if name.ends_with(".md") {
+            assert!(
+                !text.contains("@everyone"),
+                "{name} pings everyone:\n{text}"
+            );
+            assert!(!text.contains("@octocat"), "{name} pings octocat:\n{text}");
+            assert!(!text.contains("@admins"), "{name} pings a team:\n{text}");
+            assert!(
+                !text.contains("<script>"),
+                "{name} carries a script tag:\n{text}"
+            );
+            assert!(
+                !text.replace("\\]", "").contains("](https://evil"),
+                "{name} carries a link:\n{text}"
+            );
+            assert!(
+                !text.contains("\n# not a heading"),
+                "{name}: a heading got through:\n{text}"
+            );
+        }
+        if name.ends_with(".wiki") {
+            assert!(!text.contains("<script>"), "{name}:\n{text}");
+            assert!(
+                !text.contains("</nowiki>{{delete}}"),
+                "{name}: nowiki closed early:\n{text}"
+            );
+            for line in text.lines().filter(|line| line.contains("[[Main Page]]")) {
+                assert!(line.contains("<nowiki>"), "{name}: a live link:\n{line}");
+            }
+        }
+        assert!(
+            !text.contains("\nBcc:"),
+            "{name}: the summary is one line, it cannot start a header:\n{text}"
+        );
+        if name == "announcement-subject.txt" {
+            assert!(!text.contains('\n'), "the subject is one line: {text:?}");
+        }
+    }
+    check_golden("hostile", &files);
+}
