@@ -1,7 +1,7 @@
 //! Turns one stored delivery into domain changes. It runs inside the transaction that
 //! completes its job, so a crash at any point leaves either nothing or everything done.
 
-use crate::incident::{AdvisoryAction, AdvisoryEvent, TimelineEntry, apply_advisory};
+use crate::incident::{AdvisoryAction, AdvisoryEvent, Phase, TimelineEntry, apply_advisory};
 use crate::ingest::events::{
     EventKind, InstallationEvent, InstallationRepositoriesEvent, InstallationRepository,
     PayloadError, RepositoryAdvisoryEvent, WebhookEvent,
@@ -142,11 +142,10 @@ async fn advisory_delivery(
             let (id, revision) = work
                 .save_incident(&outcome.incident, delivery.received_at)
                 .await?;
-            // The tracking issue catches up with this revision (or a later one).
-            work.enqueue(
-                JobKind::SyncTrackingIssue,
-                &format!("tracking-issue:{id}:{revision}"),
-                &id.to_string(),
+            work.follow_incident(
+                id,
+                revision,
+                outcome.incident.phase >= Phase::Disclosure,
                 delivery.received_at,
             )
             .await?;

@@ -93,6 +93,28 @@ async fn incident_id(harness: &Harness) -> i64 {
     rows[0].id
 }
 
+/// Writes to the advisory's (public) repository, as "METHOD /path".
+fn public_writes(fake: &FakeGitHub) -> Vec<String> {
+    fake.requests()
+        .iter()
+        .filter(|request| {
+            request.path.starts_with(&format!("/repos/{REPO}/")) && request.method != "GET"
+        })
+        .map(|request| format!("{} {}", request.method, request.path))
+        .collect()
+}
+
+async fn timeline_details(harness: &Harness) -> Vec<String> {
+    harness
+        .store
+        .timeline_entries(incident_id(harness).await)
+        .await
+        .expect("timeline")
+        .into_iter()
+        .map(|entry| entry.detail)
+        .collect()
+}
+
 fn assert_no_unexpected(fake: &FakeGitHub) {
     assert!(
         fake.unexpected().is_empty(),
@@ -210,15 +232,7 @@ async fn a_reported_advisory_opens_exactly_one_private_tracking_issue() {
     );
 
     // Under embargo nothing was written anywhere public: the advisory's repository saw reads.
-    let public_writes: Vec<String> = fake
-        .requests()
-        .iter()
-        .filter(|request| {
-            request.path.starts_with(&format!("/repos/{REPO}/")) && request.method != "GET"
-        })
-        .map(|request| format!("{} {}", request.method, request.path))
-        .collect();
-    assert!(public_writes.is_empty(), "{public_writes:?}");
+    assert_eq!(public_writes(&fake), Vec::<String>::new());
     // The drafts wait for review in one comment on the private issue.
     let review = drafts_comments(&fake);
     assert_eq!(review.len(), 1);
@@ -1033,6 +1047,14 @@ async fn serve_with_a_github_app_logs_no_token_key_secret_or_advisory_text() {
         1,
         "the tracking issue was opened"
     );
+    // Let the job finish (drafts comment, record) before stopping.
+    for _ in 0..400 {
+        let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+        if log.contains("effect done") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
     child.kill().expect("stop herald");
     child.wait().expect("reaped");
 
@@ -1060,4 +1082,171 @@ async fn serve_with_a_github_app_logs_no_token_key_secret_or_advisory_text() {
                 .join("\n")
         );
     }
+}
+
+const CHANGELOG: &str = "# Changelog\r\n\r\n## [Unreleased]\r\n\r\n### Fixed\r\n\r\n- A crash on empty input.\r\n\r\n## [1.0.0] - 2026-01-01\r\n\r\n### Added\r\n\r\n- Everything.\r\n\r\n[unreleased]: https://github.com/Codertocat/Hello-World/compare/v1.0.0...HEAD\r\n";
+
+#[tokio::test]
+async fn disclosure_opens_the_changelog_pull_requests_and_the_advisory_issue_once() {
+    let fake = world().await;
+    fake.put_file(
+        REPO,
+        ".github/herald.yml",
+        "tracking:\n  repository: Codertocat/security\nchangelog:\n  backport_branches: [release-1.x]\n",
+    );
+    fake.put_file(REPO, "CHANGELOG.md", CHANGELOG);
+    fake.create_branch(REPO, "release-1.x", "main");
+    let harness = installed(&fake).await;
+    report(&harness, "report-1").await;
+    assert!(fake.pulls(REPO).is_empty(), "nothing public under embargo");
+
+    say(
+        &harness,
+        "repository_advisory",
+        "publish-1",
+        &advisory("repository_advisory.published.composed.json"),
+    )
+    .await;
+
+    let branch = format!("herald/security/{GHSA}");
+    let backport = format!("herald/security/{GHSA}-release-1.x");
+    let branches = fake.branches(REPO);
+    assert!(
+        branches.contains(&branch) && branches.contains(&backport),
+        "{branches:?}"
+    );
+    assert_eq!(
+        fake.file(REPO, "main", "CHANGELOG.md").as_deref(),
+        Some(CHANGELOG),
+        "main is untouched"
+    );
+    let changelog = fake
+        .file(REPO, &branch, "CHANGELOG.md")
+        .expect("CHANGELOG on the branch");
+    assert!(
+        !changelog.replace("\r\n", "").contains('\n'),
+        "CRLF stays CRLF:\n{changelog:?}"
+    );
+    for line in CHANGELOG.split("\r\n") {
+        assert!(changelog.contains(line), "lost {line:?}");
+    }
+    let unreleased = changelog.find("## [Unreleased]").expect("Unreleased");
+    let security = changelog
+        .find("### Security")
+        .expect("a Security subsection");
+    let entry = changelog
+        .find("**Critical**: A short summary of the advisory.")
+        .expect("the entry");
+    let release = changelog.find("## [1.0.0]").expect("the release");
+    assert!(
+        unreleased < security && security < entry && entry < release,
+        "{changelog}"
+    );
+    assert!(
+        changelog.find("### Fixed").expect("Fixed") < security,
+        "Security comes after Fixed"
+    );
+
+    let pulls = fake.pulls(REPO);
+    assert_eq!(pulls.len(), 2, "{pulls:?}");
+    let main_pull = pulls
+        .iter()
+        .find(|pull| pull.base == "main")
+        .expect("into main");
+    assert_eq!(main_pull.head, branch);
+    assert_eq!(main_pull.labels, vec!["security"]);
+    assert!(main_pull.title.contains(GHSA), "{}", main_pull.title);
+    assert!(
+        pulls
+            .iter()
+            .any(|pull| pull.base == "release-1.x" && pull.head == backport)
+    );
+
+    let issues = fake.issues(REPO);
+    assert_eq!(issues.len(), 1, "one public advisory issue");
+    assert_eq!(issues[0].labels, vec!["security"]);
+    assert!(issues[0].body.contains("### Upgrade"), "{}", issues[0].body);
+    assert!(
+        issues[0]
+            .body
+            .contains(&format!("/pull/{}", main_pull.number)),
+        "links the CHANGELOG pull request: {}",
+        issues[0].body
+    );
+    let timeline = timeline_details(&harness).await;
+    assert!(
+        timeline
+            .iter()
+            .any(|detail| detail.starts_with("CHANGELOG pull request")),
+        "{timeline:?}"
+    );
+    assert!(
+        timeline
+            .iter()
+            .any(|detail| detail.starts_with("public advisory issue")),
+        "{timeline:?}"
+    );
+
+    // The advisory changes after publication: the same PRs and issue are updated.
+    let mut changed: serde_json::Value =
+        serde_json::from_slice(&advisory("repository_advisory.published.composed.json"))
+            .expect("JSON");
+    changed["repository_advisory"]["summary"] = "A sharper summary".into();
+    changed["repository_advisory"]["updated_at"] = "2020-01-04T00:00:00Z".into();
+    say(
+        &harness,
+        "repository_advisory",
+        "publish-2",
+        &serde_json::to_vec(&changed).expect("JSON"),
+    )
+    .await;
+    assert_eq!(fake.pulls(REPO).len(), 2, "no second pull request");
+    assert_eq!(fake.issues(REPO).len(), 1, "no second advisory issue");
+    let changelog = fake.file(REPO, &branch, "CHANGELOG.md").expect("CHANGELOG");
+    assert!(changelog.contains("A sharper summary"), "{changelog}");
+    assert!(
+        !changelog.contains("A short summary of the advisory."),
+        "the entry was replaced: {changelog}"
+    );
+    assert_eq!(changelog.matches("### Security").count(), 1);
+    assert!(fake.issues(REPO)[0].body.contains("A sharper summary"));
+    assert_no_unexpected(&fake);
+    harness.stop().await;
+}
+
+#[tokio::test]
+async fn closing_an_undisclosed_incident_publishes_nothing() {
+    let fake = world().await;
+    let harness = tracked(&fake).await;
+    fake.set_permission(REPO, "alice", "admin");
+    say(
+        &harness,
+        "issue_comment",
+        "c-1",
+        &comment("alice", "/herald close"),
+    )
+    .await;
+
+    assert_eq!(
+        the_incident(&harness).await.phase,
+        herald::incident::Phase::Closed
+    );
+    assert!(fake.pulls(REPO).is_empty());
+    assert!(fake.issues(REPO).is_empty());
+    assert_eq!(public_writes(&fake), Vec::<String>::new());
+    let timeline = timeline_details(&harness).await;
+    assert!(
+        timeline
+            .iter()
+            .any(|detail| detail.starts_with("embargo gate: changelog_pr refused")),
+        "{timeline:?}"
+    );
+    assert!(
+        timeline
+            .iter()
+            .any(|detail| detail.starts_with("embargo gate: advisory_issue refused")),
+        "{timeline:?}"
+    );
+    assert_no_unexpected(&fake);
+    harness.stop().await;
 }

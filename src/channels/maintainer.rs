@@ -7,7 +7,7 @@
 use super::{ChannelError, Channels};
 use crate::drafts::escape;
 use crate::incident::{
-    Command, CommandEffect, HELP, LabelNames, TimelineEntry, TimelineKind, apply_command,
+    Command, CommandEffect, HELP, LabelNames, Phase, TimelineEntry, TimelineKind, apply_command,
     label_command, parse_comment,
 };
 use crate::ingest::events::{EventKind, WebhookEvent};
@@ -159,13 +159,8 @@ pub(super) async fn handle(
 
     if changed {
         let (id, revision) = work.save_incident(&incident, now).await?;
-        work.enqueue(
-            JobKind::SyncTrackingIssue,
-            &format!("tracking-issue:{id}:{revision}"),
-            &id.to_string(),
-            now,
-        )
-        .await?;
+        work.follow_incident(id, revision, incident.phase >= Phase::Disclosure, now)
+            .await?;
     }
     work.append_timeline(current.id, &timeline, Some(delivery_id))
         .await?;
@@ -309,7 +304,7 @@ pub(super) async fn advisory_action(
     Ok(detail)
 }
 
-async fn complete(channels: &Channels, job_id: i64) -> Result<String, ChannelError> {
+pub(super) async fn complete(channels: &Channels, job_id: i64) -> Result<String, ChannelError> {
     let mut work = channels.store.begin_durable().await?;
     work.complete_jobs(&[job_id]).await?;
     work.commit().await?;

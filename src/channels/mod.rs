@@ -2,7 +2,9 @@
 //! runs from a leased outbox job, outside any transaction, and records its result together
 //! with the job's completion in one durable commit.
 
+mod gate;
 mod maintainer;
+mod public;
 mod tracking_issue;
 
 pub use maintainer::PendingComment;
@@ -64,6 +66,10 @@ impl Channels {
             Some(kind @ (JobKind::RequestCve | JobKind::PublishAdvisory)) => {
                 let incident_id = job.payload.parse().map_err(|_| payload_error())?;
                 maintainer::advisory_action(self, job.id, incident_id, kind).await
+            }
+            Some(kind @ (JobKind::ChangelogPr | JobKind::AdvisoryIssue)) => {
+                let incident_id = job.payload.parse().map_err(|_| payload_error())?;
+                public::publish(self, job.id, incident_id, kind).await
             }
             Some(JobKind::ProcessDelivery) | None => {
                 Err(ChannelError::UnknownKind(job.kind.clone()))

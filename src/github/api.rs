@@ -73,6 +73,23 @@ pub struct CommentInfo {
 struct FileContent {
     content: Option<String>,
     encoding: Option<String>,
+    sha: Option<String>,
+}
+
+/// A file's text and blob sha (needed to update it).
+#[derive(Debug, Clone)]
+pub struct VersionedFile {
+    pub text: String,
+    pub sha: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct PullInfo {
+    pub number: u64,
+    pub html_url: String,
+    pub state: String,
+    pub title: String,
+    pub body: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -111,8 +128,24 @@ impl Api {
 
     /// A file's text through the contents API; `None` when it does not exist.
     pub async fn file(&self, repository: &str, path: &str) -> Result<Option<String>, GitHubError> {
+        Ok(self
+            .file_at(repository, path, None)
+            .await?
+            .map(|file| file.text))
+    }
+
+    /// A file's text and sha on `branch` (the default branch when `None`).
+    pub async fn file_at(
+        &self,
+        repository: &str,
+        path: &str,
+        branch: Option<&str>,
+    ) -> Result<Option<VersionedFile>, GitHubError> {
         let encoded_path: Vec<String> = path.split('/').map(segment).collect();
-        let url = format!("/repos/{repository}/contents/{}", encoded_path.join("/"));
+        let mut url = format!("/repos/{repository}/contents/{}", encoded_path.join("/"));
+        if let Some(branch) = branch {
+            url.push_str(&format!("?ref={}", segment(branch)));
+        }
         let content: FileContent = match self.get(&url).await {
             Ok(content) => content,
             Err(error) if error.status() == Some(StatusCode::NOT_FOUND) => return Ok(None),
@@ -138,9 +171,154 @@ impl Api {
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(packed)
             .map_err(|error| decode_error(error.to_string()))?;
-        String::from_utf8(bytes)
-            .map(Some)
-            .map_err(|_| decode_error("the file is not UTF-8 text".to_owned()))
+        let text = String::from_utf8(bytes)
+            .map_err(|_| decode_error("the file is not UTF-8 text".to_owned()))?;
+        Ok(Some(VersionedFile {
+            text,
+            sha: content.sha.unwrap_or_default(),
+        }))
+    }
+
+    /// Creates or updates a file on `branch` with one commit (`sha`: the blob it replaces).
+    pub async fn put_file(
+        &self,
+        repository: &str,
+        path: &str,
+        branch: &str,
+        text: &str,
+        sha: Option<&str>,
+        message: &str,
+    ) -> Result<(), GitHubError> {
+        #[derive(Serialize)]
+        struct Put<'a> {
+            message: &'a str,
+            content: String,
+            branch: &'a str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            sha: Option<&'a str>,
+        }
+        let encoded_path: Vec<String> = path.split('/').map(segment).collect();
+        let url = format!("/repos/{repository}/contents/{}", encoded_path.join("/"));
+        let body = Put {
+            message,
+            content: base64::engine::general_purpose::STANDARD.encode(text),
+            branch,
+            sha,
+        };
+        self.send(Method::PUT, &url, Some(&body), &[])
+            .await
+            .map(drop)
+    }
+
+    /// The commit sha a branch points at; `None` when there is no such branch.
+    pub async fn branch_sha(
+        &self,
+        repository: &str,
+        branch: &str,
+    ) -> Result<Option<String>, GitHubError> {
+        #[derive(Deserialize)]
+        struct Object {
+            sha: String,
+        }
+        #[derive(Deserialize)]
+        struct Ref {
+            object: Object,
+        }
+        let encoded: Vec<String> = branch.split('/').map(segment).collect();
+        match self
+            .get::<Ref>(&format!(
+                "/repos/{repository}/git/ref/heads/{}",
+                encoded.join("/")
+            ))
+            .await
+        {
+            Ok(reference) => Ok(Some(reference.object.sha)),
+            Err(error) if error.status() == Some(StatusCode::NOT_FOUND) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    pub async fn create_branch(
+        &self,
+        repository: &str,
+        branch: &str,
+        sha: &str,
+    ) -> Result<(), GitHubError> {
+        #[derive(Serialize)]
+        struct NewRef<'a> {
+            #[serde(rename = "ref")]
+            reference: String,
+            sha: &'a str,
+        }
+        let body = NewRef {
+            reference: format!("refs/heads/{branch}"),
+            sha,
+        };
+        self.send(
+            Method::POST,
+            &format!("/repos/{repository}/git/refs"),
+            Some(&body),
+            &[],
+        )
+        .await
+        .map(drop)
+    }
+
+    /// Pull requests (open or closed) from `owner:branch`.
+    pub async fn pulls_from(
+        &self,
+        repository: &str,
+        branch: &str,
+    ) -> Result<Vec<PullInfo>, GitHubError> {
+        let owner = repository.split('/').next().unwrap_or_default();
+        self.get(&format!(
+            "/repos/{repository}/pulls?state=all&head={}&per_page=100",
+            segment(&format!("{owner}:{branch}"))
+        ))
+        .await
+    }
+
+    pub async fn create_pull(
+        &self,
+        repository: &str,
+        title: &str,
+        head: &str,
+        base: &str,
+        body: &str,
+    ) -> Result<PullInfo, GitHubError> {
+        #[derive(Serialize)]
+        struct NewPull<'a> {
+            title: &'a str,
+            head: &'a str,
+            base: &'a str,
+            body: &'a str,
+        }
+        self.call(
+            Method::POST,
+            &format!("/repos/{repository}/pulls"),
+            &NewPull {
+                title,
+                head,
+                base,
+                body,
+            },
+        )
+        .await
+    }
+
+    pub async fn edit_pull(
+        &self,
+        repository: &str,
+        number: u64,
+        title: &str,
+        body: &str,
+    ) -> Result<PullInfo, GitHubError> {
+        self.call(
+            Method::PATCH,
+            &format!("/repos/{repository}/pulls/{number}"),
+            &IssueEdit { title, body },
+        )
+        .await
     }
 
     /// The issue herald created earlier, found by the marker in its body, among the

@@ -130,6 +130,9 @@ pub enum TimelineKind {
     Command,
     /// The private tracking issue was opened, or herald refused to open it.
     TrackingIssue,
+    /// Something went public (CHANGELOG pull request, advisory issue), or the embargo gate
+    /// refused it.
+    Publication,
 }
 
 impl TimelineKind {
@@ -146,6 +149,7 @@ impl TimelineKind {
             TimelineKind::StaleIgnored => "stale_ignored",
             TimelineKind::Command => "command",
             TimelineKind::TrackingIssue => "tracking_issue",
+            TimelineKind::Publication => "publication",
         }
     }
 }
@@ -166,6 +170,7 @@ impl std::str::FromStr for TimelineKind {
             TimelineKind::StaleIgnored,
             TimelineKind::Command,
             TimelineKind::TrackingIssue,
+            TimelineKind::Publication,
         ]
         .into_iter()
         .find(|kind| kind.as_str() == s)

@@ -56,26 +56,34 @@ pub enum JobKind {
     RequestCve,
     /// Publish the repository advisory on GitHub; the payload is the incident id.
     PublishAdvisory,
+    /// Open or update the CHANGELOG pull requests (embargo-gated); payload: incident id.
+    ChangelogPr,
+    /// Open or update the public advisory issue (embargo-gated); payload: incident id.
+    AdvisoryIssue,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 6] = [
+    pub const ALL: [JobKind; 8] = [
         JobKind::ProcessDelivery,
         JobKind::SyncTrackingIssue,
         JobKind::MaintainerAction,
         JobKind::PostComment,
         JobKind::RequestCve,
         JobKind::PublishAdvisory,
+        JobKind::ChangelogPr,
+        JobKind::AdvisoryIssue,
     ];
     /// Jobs that only change the store: they run in batches inside the store's transaction.
     pub const LOCAL: [JobKind; 1] = [JobKind::ProcessDelivery];
     /// Jobs that reach GitHub: leased, run outside any transaction, then recorded.
-    pub const EFFECTS: [JobKind; 5] = [
+    pub const EFFECTS: [JobKind; 7] = [
         JobKind::SyncTrackingIssue,
         JobKind::MaintainerAction,
         JobKind::PostComment,
         JobKind::RequestCve,
         JobKind::PublishAdvisory,
+        JobKind::ChangelogPr,
+        JobKind::AdvisoryIssue,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -86,6 +94,8 @@ impl JobKind {
             JobKind::PostComment => "post_comment",
             JobKind::RequestCve => "request_cve",
             JobKind::PublishAdvisory => "publish_advisory",
+            JobKind::ChangelogPr => "changelog_pr",
+            JobKind::AdvisoryIssue => "advisory_issue",
         }
     }
 
@@ -318,6 +328,32 @@ impl Work {
         .fetch_all(&mut *self.tx)
         .await?;
         rows.iter().map(claimed_job).collect()
+    }
+
+    /// What follows a change of an incident: its tracking issue catches up with the new
+    /// revision and, once the incident is in disclosure, so do its public channels (the
+    /// embargo gate checks each when it runs).
+    pub async fn follow_incident(
+        &mut self,
+        incident_id: i64,
+        revision: i64,
+        disclosure: bool,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut kinds = vec![JobKind::SyncTrackingIssue];
+        if disclosure {
+            kinds.extend([JobKind::ChangelogPr, JobKind::AdvisoryIssue]);
+        }
+        for kind in kinds {
+            self.enqueue(
+                kind,
+                &format!("{}:{incident_id}:{revision}", kind.as_str()),
+                &incident_id.to_string(),
+                at,
+            )
+            .await?;
+        }
+        Ok(())
     }
 
     /// Queues a job unless one with the same idempotency key exists (done or not).
