@@ -1250,3 +1250,31 @@ async fn closing_an_undisclosed_incident_publishes_nothing() {
     assert_no_unexpected(&fake);
     harness.stop().await;
 }
+
+#[tokio::test]
+async fn the_advisory_issue_can_be_turned_off() {
+    let fake = world().await;
+    fake.put_file(
+        REPO,
+        ".github/herald.yml",
+        "tracking:\n  repository: Codertocat/security\nadvisory_issue:\n  enabled: false\n",
+    );
+    let harness = installed(&fake).await;
+    report(&harness, "report-1").await;
+    say(
+        &harness,
+        "repository_advisory",
+        "publish-1",
+        &advisory("repository_advisory.published.composed.json"),
+    )
+    .await;
+    assert_eq!(
+        fake.pulls(REPO).len(),
+        1,
+        "the CHANGELOG pull request still opens"
+    );
+    assert!(fake.issues(REPO).is_empty(), "no advisory issue");
+    assert_eq!(fake.count("POST", &format!("/repos/{REPO}/issues")), 0);
+    assert_no_unexpected(&fake);
+    harness.stop().await;
+}

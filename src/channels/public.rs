@@ -39,6 +39,10 @@ pub(super) async fn publish(
             let api = channels.installation(&row.incident.repository).await?;
             let loaded = channels.repo_config(&api, &row.incident.repository).await?;
             match kind {
+                JobKind::AdvisoryIssue if !loaded.config.advisory_issue.enabled => (
+                    None,
+                    "advisory issue turned off in the configuration".to_owned(),
+                ),
                 JobKind::AdvisoryIssue => {
                     advisory_issue(channels, &api, &loaded, &disclosed).await?
                 }

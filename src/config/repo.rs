@@ -21,13 +21,32 @@ pub const REPO_CONFIG_PATH: &str = ".github/herald.yml";
 #[serde(
     default,
     deny_unknown_fields,
-    expecting = "a mapping of sections (`tracking`, `labels`, `changelog`, `mailing_lists`)"
+    expecting = "a mapping of sections (`tracking`, `labels`, `changelog`, `advisory_issue`, \
+                 `mailing_lists`)"
 )]
 pub struct RepoConfig {
     pub tracking: TrackingConfig,
     pub labels: LabelConfig,
     pub changelog: ChangelogConfig,
+    pub advisory_issue: AdvisoryIssueConfig,
     pub mailing_lists: Vec<MailingList>,
+}
+
+/// The public advisory issue opened on disclosure.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(
+    default,
+    deny_unknown_fields,
+    expecting = "a mapping with the key `enabled`"
+)]
+pub struct AdvisoryIssueConfig {
+    pub enabled: bool,
+}
+
+impl Default for AdvisoryIssueConfig {
+    fn default() -> Self {
+        AdvisoryIssueConfig { enabled: true }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Deserialize)]
@@ -555,6 +574,8 @@ changelog:
   base_branch: main
   heading: '## Unreleased'
   backport_branches: [release/1.x, release-2.0]
+advisory_issue:
+  enabled: false
 mailing_lists:
   - address: oss-security@lists.example.org
     name: "Example announce"
@@ -582,6 +603,7 @@ mailing_lists:
                 heading: "## Unreleased".into(),
                 backport_branches: vec!["release/1.x".into(), "release-2.0".into()],
             },
+            advisory_issue: AdvisoryIssueConfig { enabled: false },
             mailing_lists: vec![
                 MailingList {
                     address: "oss-security@lists.example.org".into(),
