@@ -69,7 +69,6 @@ pub async fn process_delivery(
             JobKind::MaintainerAction,
             &format!("maintainer:{}", delivery.delivery_id),
             &delivery.delivery_id,
-            delivery.received_at,
         )
         .await?;
         tracing::debug!(incident = incident_id, delivery = %delivery.delivery_id, "maintainer action queued");
@@ -142,13 +141,8 @@ async fn advisory_delivery(
             let (id, revision) = work
                 .save_incident(&outcome.incident, delivery.received_at)
                 .await?;
-            work.follow_incident(
-                id,
-                revision,
-                outcome.incident.phase >= Phase::Disclosure,
-                delivery.received_at,
-            )
-            .await?;
+            work.follow_incident(id, revision, outcome.incident.phase >= Phase::Disclosure)
+                .await?;
             id
         }
     };

@@ -44,7 +44,11 @@ fn the_readme_dry_run_opens_an_incident_in_the_default_store() {
     let (output, stdout, stderr) = run(herald(dir.path())
         .arg("dry-run")
         .arg(repo_file("examples/repository_advisory.reported.json")));
-    assert!(output.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        output.status.success(),
+        "{}\n{stdout}\n{stderr}",
+        output.status
+    );
     assert!(
         stdout.contains("opened incident GHSA-abcd-1234-efgh in Codertocat/Hello-World"),
         "{stdout}"
@@ -347,8 +351,11 @@ fn hostile_advisory_text_reaches_the_terminal_escaped() {
 
     let (output, stdout, stderr) = run(herald(dir.path()).arg("dry-run").arg(&path));
     assert!(output.status.success(), "{stdout}\n{stderr}");
-    let (_, list, _) = run(herald(dir.path()).args(["incidents", "list"]));
-    let (_, show, _) = run(herald(dir.path()).args(["incidents", "show", "GHSA-abcd-1234-efgh"]));
+    let (listed, list, list_err) = run(herald(dir.path()).args(["incidents", "list"]));
+    assert!(listed.status.success(), "{}: {list_err}", listed.status);
+    let (shown, show, show_err) =
+        run(herald(dir.path()).args(["incidents", "show", "GHSA-abcd-1234-efgh"]));
+    assert!(shown.status.success(), "{}: {show_err}", shown.status);
     for text in [&stdout, &list, &show] {
         assert!(
             !text.contains('\u{1b}'),

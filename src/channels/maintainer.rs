@@ -159,7 +159,7 @@ pub(super) async fn handle(
 
     if changed {
         let (id, revision) = work.save_incident(&incident, now).await?;
-        work.follow_incident(id, revision, incident.phase >= Phase::Disclosure, now)
+        work.follow_incident(id, revision, incident.phase >= Phase::Disclosure)
             .await?;
     }
     work.append_timeline(current.id, &timeline, Some(delivery_id))
@@ -173,7 +173,6 @@ pub(super) async fn handle(
             kind,
             &format!("{}:{delivery_id}", kind.as_str()),
             &current.id.to_string(),
-            now,
         )
         .await?;
     }
@@ -186,7 +185,6 @@ pub(super) async fn handle(
             &repository,
             issue,
             &format!("@{sender} {}", replies.join("\n\n")),
-            now,
         )
         .await?;
     }
@@ -205,7 +203,6 @@ async fn queue_comment(
     repository: &str,
     issue: u64,
     body: &str,
-    now: chrono::DateTime<Utc>,
 ) -> Result<(), ChannelError> {
     let marker = format!(
         "<!-- herald:reply {} -->",
@@ -219,7 +216,7 @@ async fn queue_comment(
     };
     let payload = serde_json::to_string(&comment)
         .map_err(|error| crate::store::StoreError::Corrupt(error.to_string()))?;
-    work.enqueue(JobKind::PostComment, &format!("reply:{key}"), &payload, now)
+    work.enqueue(JobKind::PostComment, &format!("reply:{key}"), &payload)
         .await?;
     Ok(())
 }

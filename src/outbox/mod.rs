@@ -197,8 +197,9 @@ impl Worker {
             }
             for job in jobs {
                 after_id = job.id;
-                // Jobs left unrun here stay queued: fetching them claimed nothing.
-                if started.elapsed() >= self.settings.batch_time {
+                // Jobs left unrun here stay queued: fetching them claimed nothing. A batch
+                // runs at least one job, so a slow start never reads as an empty queue.
+                if !done.is_empty() && started.elapsed() >= self.settings.batch_time {
                     break 'batch;
                 }
                 match execute(&mut work, &job).await {

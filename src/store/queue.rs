@@ -122,6 +122,10 @@ pub struct ClaimedJob {
     pub attempts: i64,
 }
 
+/// `run_after` of a new job: due at once, however the wall clock moves (a clock stepped
+/// back must not hold fresh work).
+const DUE_AT_ONCE: i64 = 0;
+
 /// What GitHub handed herald must be on disk before herald answers: the commit waits for
 /// fsync. Each write transaction states its durability, as the writer connection is shared.
 const DURABLE_WRITE: &str = "PRAGMA synchronous = FULL; BEGIN IMMEDIATE";
@@ -186,12 +190,11 @@ impl Store {
                 "INSERT INTO outbox (kind, idempotency_key, payload, run_after, created_at) ",
             );
             jobs.push_values(accepted, |mut row, delivery| {
-                let received_at = to_millis(delivery.received_at);
                 row.push_bind(JobKind::ProcessDelivery.as_str())
                     .push_bind(format!("delivery:{}", delivery.delivery_id))
                     .push_bind(&delivery.delivery_id)
-                    .push_bind(received_at)
-                    .push_bind(received_at);
+                    .push_bind(DUE_AT_ONCE)
+                    .push_bind(to_millis(delivery.received_at));
             });
             jobs.build().execute(&mut *tx).await?;
         }
@@ -338,7 +341,6 @@ impl Work {
         incident_id: i64,
         revision: i64,
         disclosure: bool,
-        at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let mut kinds = vec![JobKind::SyncTrackingIssue];
         if disclosure {
@@ -349,20 +351,19 @@ impl Work {
                 kind,
                 &format!("{}:{incident_id}:{revision}", kind.as_str()),
                 &incident_id.to_string(),
-                at,
             )
             .await?;
         }
         Ok(())
     }
 
-    /// Queues a job unless one with the same idempotency key exists (done or not).
+    /// Queues a job, due at once, unless one with the same idempotency key exists (done or
+    /// not).
     pub async fn enqueue(
         &mut self,
         kind: JobKind,
         idempotency_key: &str,
         payload: &str,
-        run_after: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         let now = to_millis(Utc::now());
         let inserted = sqlx::query(
@@ -372,7 +373,7 @@ impl Work {
         .bind(kind.as_str())
         .bind(idempotency_key)
         .bind(payload)
-        .bind(to_millis(run_after))
+        .bind(DUE_AT_ONCE)
         .bind(now)
         .execute(&mut *self.tx)
         .await?
