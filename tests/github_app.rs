@@ -1278,3 +1278,52 @@ async fn the_advisory_issue_can_be_turned_off() {
     assert_no_unexpected(&fake);
     harness.stop().await;
 }
+
+#[tokio::test]
+async fn repository_templates_override_the_shipped_ones_and_their_errors_are_reported() {
+    let fake = world().await;
+    fake.put_file(REPO, ".github/herald.yml", TRACK_PRIVATELY);
+    fake.put_file(
+        REPO,
+        ".github/herald/templates/announcement.txt.hbs",
+        "Dear users of {{repository}}: {{summary}} ({{severity_word}}).\n",
+    );
+    // Strict mode: a field the record lacks is an error, never an empty gap.
+    fake.put_file(
+        REPO,
+        ".github/herald/templates/forum-post.md.hbs",
+        "{{summary}} {{no_such_field}}\n",
+    );
+    fake.put_file(REPO, ".github/herald/templates/bogus.hbs", "x");
+    let harness = installed(&fake).await;
+    report(&harness, "report-1").await;
+
+    let review = drafts_comments(&fake);
+    assert_eq!(review.len(), 1);
+    let body = &review[0].body;
+    assert!(
+        body.contains(
+            "Dear users of Codertocat/Hello-World: A short summary of the advisory. (Critical)."
+        ),
+        "the override renders:\n{body}"
+    );
+    assert!(body.contains("Template problems"), "{body}");
+    assert!(body.contains("forum-post.md"), "{body}");
+    assert!(
+        body.contains(r"no\_such\_field") && body.contains("strict mode"),
+        "{body}"
+    );
+    let issue = &fake.issues(TRACKING_REPO)[0];
+    assert!(
+        issue.body.contains("Configuration problem"),
+        "{}",
+        issue.body
+    );
+    assert!(
+        issue.body.contains("bogus is not a template herald knows"),
+        "{}",
+        issue.body
+    );
+    assert_no_unexpected(&fake);
+    harness.stop().await;
+}

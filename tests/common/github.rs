@@ -1419,7 +1419,23 @@ fn get_content(base: &str, repo: &Repo, path: &str, ctx: &Ctx) -> Answer {
             &format!("No commit found for the ref {reference}"),
         )
     })?;
-    let content = commit.tree.get(path).ok_or_else(Reply::not_found)?;
+    let Some(content) = commit.tree.get(path) else {
+        // A folder answers with its entries, as GitHub does; nothing there is a 404.
+        let prefix = format!("{path}/");
+        let entries: Vec<Value> = commit
+            .tree
+            .keys()
+            .filter_map(|file| file.strip_prefix(&prefix).map(|rest| (file, rest)))
+            .filter(|(_, rest)| !rest.contains('/'))
+            .map(|(file, rest)| {
+                json!({ "type": "file", "name": rest, "path": file, "sha": blob_sha(&commit.tree[file]) })
+            })
+            .collect();
+        if entries.is_empty() {
+            return Err(Reply::not_found());
+        }
+        return Ok(Reply::ok(Value::Array(entries)));
+    };
     // The raw media type asks for the bytes themselves (octocrab's `get_content().raw()`).
     let raw = ctx
         .headers
