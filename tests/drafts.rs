@@ -7,7 +7,7 @@ mod common;
 use chrono::TimeZone;
 use herald::config::repo::RepoConfig;
 use herald::drafts::{DraftView, Drafts, render_all, tracking_issue};
-use herald::incident::{AdvisoryAction, AdvisoryEvent, Incident, apply_advisory};
+use herald::incident::{AdvisoryAction, AdvisoryEvent, Incident, Severity, apply_advisory};
 use herald::ingest::events::{EventKind, WebhookEvent};
 use std::path::Path;
 
@@ -170,4 +170,28 @@ fn hostile_advisory_text_is_data_in_every_draft() {
         }
     }
     check_golden("hostile", &files);
+}
+
+#[test]
+fn only_a_critical_incident_gets_a_blog_post() {
+    let mut incident = incident_from(
+        &common::fixture("repository_advisory.published.composed.json"),
+        AdvisoryAction::Published,
+    );
+    let names = |incident: &Incident| -> Vec<String> {
+        all_drafts(incident)
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect()
+    };
+    assert!(names(&incident).contains(&"blog-post.md".to_owned()));
+    // A maintainer's severity wins over the computed critical.
+    incident.decisions.severity = Some(Severity::High);
+    incident.recompute_severity();
+    let drafted = names(&incident);
+    assert!(!drafted.contains(&"blog-post.md".to_owned()), "{drafted:?}");
+    assert!(
+        drafted.contains(&"announcement.txt".to_owned()),
+        "{drafted:?}"
+    );
 }

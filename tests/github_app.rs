@@ -1086,6 +1086,24 @@ async fn serve_with_a_github_app_logs_no_token_key_secret_or_advisory_text() {
 
 const CHANGELOG: &str = "# Changelog\r\n\r\n## [Unreleased]\r\n\r\n### Fixed\r\n\r\n- A crash on empty input.\r\n\r\n## [1.0.0] - 2026-01-01\r\n\r\n### Added\r\n\r\n- Everything.\r\n\r\n[unreleased]: https://github.com/Codertocat/Hello-World/compare/v1.0.0...HEAD\r\n";
 
+/// The published advisory as GitHub sends it, changed by `edit`.
+fn published_advisory(edit: impl FnOnce(&mut serde_json::Value)) -> Vec<u8> {
+    let mut payload: serde_json::Value =
+        serde_json::from_slice(&advisory("repository_advisory.published.composed.json"))
+            .expect("JSON");
+    edit(&mut payload["repository_advisory"]);
+    serde_json::to_vec(&payload).expect("JSON")
+}
+
+/// The published advisory's summary changes.
+async fn publish_a_sharper_summary(harness: &Harness) {
+    let changed = published_advisory(|advisory| {
+        advisory["summary"] = "A sharper summary".into();
+        advisory["updated_at"] = "2020-01-04T00:00:00Z".into();
+    });
+    say(harness, "repository_advisory", "publish-2", &changed).await;
+}
+
 #[tokio::test]
 async fn disclosure_opens_the_changelog_pull_requests_and_the_advisory_issue_once() {
     let fake = world().await;
@@ -1188,18 +1206,7 @@ async fn disclosure_opens_the_changelog_pull_requests_and_the_advisory_issue_onc
     );
 
     // The advisory changes after publication: the same PRs and issue are updated.
-    let mut changed: serde_json::Value =
-        serde_json::from_slice(&advisory("repository_advisory.published.composed.json"))
-            .expect("JSON");
-    changed["repository_advisory"]["summary"] = "A sharper summary".into();
-    changed["repository_advisory"]["updated_at"] = "2020-01-04T00:00:00Z".into();
-    say(
-        &harness,
-        "repository_advisory",
-        "publish-2",
-        &serde_json::to_vec(&changed).expect("JSON"),
-    )
-    .await;
+    publish_a_sharper_summary(&harness).await;
     assert_eq!(fake.pulls(REPO).len(), 2, "no second pull request");
     assert_eq!(fake.issues(REPO).len(), 1, "no second advisory issue");
     let changelog = fake.file(REPO, &branch, "CHANGELOG.md").expect("CHANGELOG");
@@ -1210,6 +1217,114 @@ async fn disclosure_opens_the_changelog_pull_requests_and_the_advisory_issue_onc
     );
     assert_eq!(changelog.matches("### Security").count(), 1);
     assert!(fake.issues(REPO)[0].body.contains("A sharper summary"));
+    assert_no_unexpected(&fake);
+    harness.stop().await;
+}
+
+const WEBSITE: &str = "Codertocat/website";
+
+/// A world with a public website repository that takes critical incidents' blog posts.
+async fn world_with_a_blog() -> FakeGitHub {
+    let fake = world().await;
+    fake.add_repository(WEBSITE, false, INSTALLATION);
+    fake.put_file(
+        REPO,
+        ".github/herald.yml",
+        "tracking:\n  repository: Codertocat/security\nblog:\n  repository: Codertocat/website\n  path: content/blog\n",
+    );
+    fake
+}
+
+fn website_requests(fake: &FakeGitHub) -> Vec<String> {
+    fake.requests()
+        .into_iter()
+        .filter(|request| request.path.starts_with(&format!("/repos/{WEBSITE}")))
+        .map(|request| format!("{} {}", request.method, request.path))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_critical_disclosure_offers_the_blog_post_to_the_website_once() {
+    let fake = world_with_a_blog().await;
+    fake.put_file(WEBSITE, "content/blog/hello.md", "---\ntitle: Hello\n---\n");
+    let harness = installed(&fake).await;
+    report(&harness, "report-1").await;
+    assert_eq!(
+        website_requests(&fake),
+        Vec::<String>::new(),
+        "the website hears nothing under embargo"
+    );
+
+    say(
+        &harness,
+        "repository_advisory",
+        "publish-1",
+        &advisory("repository_advisory.published.composed.json"),
+    )
+    .await;
+    let pulls = fake.pulls(WEBSITE);
+    assert_eq!(pulls.len(), 1, "{pulls:?}");
+    let branch = format!("herald/security/{GHSA}");
+    assert_eq!(
+        (pulls[0].head.as_str(), pulls[0].base.as_str()),
+        (branch.as_str(), "main")
+    );
+    assert_eq!(pulls[0].labels, vec!["security"]);
+    let path = "content/blog/ghsa-abcd-1234-efgh.md";
+    let post = fake
+        .file(WEBSITE, &branch, path)
+        .expect("the post on the branch");
+    assert!(
+        post.starts_with("---\ntitle: \"Security advisory GHSA-abcd-1234-efgh"),
+        "{post}"
+    );
+    assert!(post.contains("date: 2020-01-03"), "{post}");
+    assert!(post.contains("A **Critical** vulnerability"), "{post}");
+    assert_eq!(fake.file(WEBSITE, "main", path), None, "main is untouched");
+    assert!(
+        timeline_details(&harness).await.iter().any(
+            |detail| detail == &format!("blog post pull request {WEBSITE}#{}", pulls[0].number)
+        ),
+    );
+
+    publish_a_sharper_summary(&harness).await;
+    assert_eq!(fake.pulls(WEBSITE).len(), 1, "no second pull request");
+    let post = fake.file(WEBSITE, &branch, path).expect("the post");
+    assert!(
+        post.contains("A sharper summary"),
+        "the post was updated: {post}"
+    );
+    assert_eq!(
+        fake.pulls(WEBSITE)[0].title,
+        "Blog: Security advisory GHSA-abcd-1234-efgh: A sharper summary"
+    );
+    assert_no_unexpected(&fake);
+    harness.stop().await;
+}
+
+#[tokio::test]
+async fn a_disclosure_below_critical_writes_no_blog_post() {
+    let fake = world_with_a_blog().await;
+    let harness = installed(&fake).await;
+    let high = published_advisory(|advisory| {
+        advisory["severity"] = "high".into();
+        advisory["cvss_severities"] = serde_json::json!({
+            "cvss_v3": { "vector_string": "CVSS:3.1/AV:N/AC:L/PR:L/UI:N/S:U/C:H/I:H/A:N", "score": 8.1 },
+            "cvss_v4": null
+        });
+        advisory["cvss"] = serde_json::Value::Null;
+    });
+    say(&harness, "repository_advisory", "publish-1", &high).await;
+    assert_eq!(
+        fake.pulls(REPO).len(),
+        1,
+        "the CHANGELOG pull request opens"
+    );
+    assert_eq!(
+        website_requests(&fake),
+        Vec::<String>::new(),
+        "no blog post for a high incident: the website is not even asked"
+    );
     assert_no_unexpected(&fake);
     harness.stop().await;
 }
@@ -1245,6 +1360,12 @@ async fn closing_an_undisclosed_incident_publishes_nothing() {
         timeline
             .iter()
             .any(|detail| detail.starts_with("embargo gate: advisory_issue refused")),
+        "{timeline:?}"
+    );
+    assert!(
+        timeline
+            .iter()
+            .any(|detail| detail.starts_with("embargo gate: blog_post_pr refused")),
         "{timeline:?}"
     );
     assert_no_unexpected(&fake);

@@ -67,7 +67,7 @@ impl Channels {
                 let incident_id = job.payload.parse().map_err(|_| payload_error())?;
                 maintainer::advisory_action(self, job.id, incident_id, kind).await
             }
-            Some(kind @ (JobKind::ChangelogPr | JobKind::AdvisoryIssue)) => {
+            Some(kind @ (JobKind::ChangelogPr | JobKind::AdvisoryIssue | JobKind::BlogPostPr)) => {
                 let incident_id = job.payload.parse().map_err(|_| payload_error())?;
                 public::publish(self, job.id, incident_id, kind).await
             }

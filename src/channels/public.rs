@@ -1,15 +1,17 @@
 //! The public channels on GitHub: the CHANGELOG pull request (and one backport pull
-//! request per supported release branch) and the public advisory issue. Each takes a
-//! [`Disclosed`] incident, which only the embargo gate hands out.
+//! request per supported release branch), the public advisory issue, and a critical
+//! incident's blog post offered to the website repository. Each takes a [`Disclosed`]
+//! incident, which only the embargo gate hands out.
 
 use super::gate::{self, Disclosed};
 use super::{ChannelError, Channels, LoadedConfig};
 use crate::drafts::{
-    ADVISORY_ISSUE, CHANGELOG_ENTRY, DraftError, DraftView, changelog, escape, render_all,
+    ADVISORY_ISSUE, BLOG_POST, CHANGELOG_ENTRY, DraftError, DraftView, changelog, escape,
+    render_all,
 };
 use crate::github::Api;
 use crate::github::api::NewIssue;
-use crate::incident::{TimelineEntry, TimelineKind};
+use crate::incident::{Severity, TimelineEntry, TimelineKind};
 use crate::store::JobKind;
 use chrono::Utc;
 
@@ -46,6 +48,7 @@ pub(super) async fn publish(
                 JobKind::AdvisoryIssue => {
                     advisory_issue(channels, &api, &loaded, &disclosed).await?
                 }
+                JobKind::BlogPostPr => blog_post_pr(channels, &api, &loaded, &disclosed).await?,
                 _ => changelog_prs(channels, &api, &loaded, &disclosed).await?,
             }
         }
@@ -114,6 +117,101 @@ fn rendered(
         })
 }
 
+/// A file change offered as a pull request from a herald branch.
+struct Proposal<'a> {
+    repository: &'a str,
+    /// The branch the pull request goes into.
+    target: &'a str,
+    branch: String,
+    path: &'a str,
+    commit_message: String,
+    title: &'a str,
+    body: String,
+    label: &'a str,
+}
+
+enum Proposed {
+    Opened(u64),
+    Updated(u64),
+    /// The target branch does not exist.
+    NoTarget,
+}
+
+/// Creates the proposal's branch from its target if needed, writes `edit(current text)` to
+/// the file there when that changes it, and opens the pull request (labelled) or updates the
+/// open one: a re-run never opens a second.
+async fn propose(
+    api: &Api,
+    proposal: &Proposal<'_>,
+    edit: impl FnOnce(Option<&str>) -> String,
+) -> Result<Proposed, ChannelError> {
+    let repository = proposal.repository;
+    let Some(target_sha) = api.branch_sha(repository, proposal.target).await? else {
+        return Ok(Proposed::NoTarget);
+    };
+    if api
+        .branch_sha(repository, &proposal.branch)
+        .await?
+        .is_none()
+    {
+        api.create_branch(repository, &proposal.branch, &target_sha)
+            .await?;
+    }
+    let current = api
+        .file_at(repository, proposal.path, Some(&proposal.branch))
+        .await?;
+    let current_text = current.as_ref().map(|file| file.text.as_str());
+    let updated = edit(current_text);
+    if current_text != Some(updated.as_str()) {
+        api.put_file(
+            repository,
+            proposal.path,
+            &proposal.branch,
+            &updated,
+            current.as_ref().map(|file| file.sha.as_str()),
+            &proposal.commit_message,
+        )
+        .await?;
+    }
+    let existing = api
+        .pulls_from(repository, &proposal.branch)
+        .await?
+        .into_iter()
+        .find(|pull| pull.state == "open");
+    if let Some(pull) = existing {
+        if pull.title != proposal.title || pull.body.as_deref() != Some(proposal.body.as_str()) {
+            api.edit_pull(repository, pull.number, proposal.title, &proposal.body)
+                .await?;
+        }
+        return Ok(Proposed::Updated(pull.number));
+    }
+    let pull = api
+        .create_pull(
+            repository,
+            proposal.title,
+            &proposal.branch,
+            proposal.target,
+            &proposal.body,
+        )
+        .await?;
+    api.add_labels(repository, pull.number, &[proposal.label.to_owned()])
+        .await?;
+    Ok(Proposed::Opened(pull.number))
+}
+
+/// The base branch a configuration names, else the repository's default branch.
+async fn base_branch(
+    api: &Api,
+    repository: &str,
+    configured: Option<&String>,
+) -> Result<String, ChannelError> {
+    if let Some(branch) = configured {
+        return Ok(branch.clone());
+    }
+    let info = api.repository(repository).await?;
+    Ok(info.default_branch.unwrap_or_else(|| "main".to_owned()))
+}
+
 /// Opens or updates the CHANGELOG pull request into the base branch and one per backport
 /// branch. Returns the timeline detail (when something new opened) and a note.
 async fn changelog_prs(
@@ -128,15 +226,7 @@ async fn changelog_prs(
     let (drafts, _) = channels.templates(api, repository).await?;
     let view = DraftView::new(incident, &[], None);
     let entry = rendered(&drafts, &view, CHANGELOG_ENTRY)?;
-    let info = api.repository(repository).await?;
-    let default = info
-        .default_branch
-        .clone()
-        .unwrap_or_else(|| "main".to_owned());
-    let base = settings
-        .base_branch
-        .clone()
-        .unwrap_or_else(|| default.clone());
+    let base = base_branch(api, repository, settings.base_branch.as_ref()).await?;
     let title = title(&format!(
         "Security: {} {}",
         incident.ghsa_id, incident.summary
@@ -144,75 +234,97 @@ async fn changelog_prs(
     let mut opened = Vec::new();
     let mut notes = Vec::new();
     for target in std::iter::once(&base).chain(settings.backport_branches.iter()) {
-        let Some(base_sha) = api.branch_sha(repository, target).await? else {
-            notes.push(format!("no branch {target}"));
-            continue;
+        let proposal = Proposal {
+            repository,
+            target,
+            branch: branch_for(&incident.ghsa_id, target, &base),
+            path: &settings.path,
+            commit_message: format!(
+                "{}: security entry for {}",
+                settings.path,
+                escape::identifier(&incident.ghsa_id)
+            ),
+            title: &title,
+            body: format!(
+                "Adds the security entry for {} to `{}`:\n\n{}\n\nOpened by herald after the advisory's disclosure.",
+                escape::identifier(&incident.ghsa_id),
+                settings.path,
+                entry.trim_end()
+            ),
+            label: &loaded.config.labels.security,
         };
-        let branch = branch_for(&incident.ghsa_id, target, &base);
-        if api.branch_sha(repository, &branch).await?.is_none() {
-            api.create_branch(repository, &branch, &base_sha).await?;
-        }
-        let current = api
-            .file_at(repository, &settings.path, Some(&branch))
-            .await?;
-        let updated = changelog::insert_security_entry(
-            current.as_ref().map(|file| file.text.as_str()),
-            &settings.heading,
-            &incident.ghsa_id,
-            entry.trim_end(),
-        );
-        if current.as_ref().map(|file| file.text.as_str()) != Some(updated.as_str()) {
-            api.put_file(
-                repository,
-                &settings.path,
-                &branch,
-                &updated,
-                current.as_ref().map(|file| file.sha.as_str()),
-                &format!(
-                    "{}: security entry for {}",
-                    settings.path,
-                    escape::identifier(&incident.ghsa_id)
-                ),
+        let insert = |current: Option<&str>| {
+            changelog::insert_security_entry(
+                current,
+                &settings.heading,
+                &incident.ghsa_id,
+                entry.trim_end(),
             )
-            .await?;
-        }
-        let body = format!(
-            "Adds the security entry for {} to `{}`:\n\n{}\n\nOpened by herald after the advisory's disclosure.",
-            escape::identifier(&incident.ghsa_id),
-            settings.path,
-            entry.trim_end()
-        );
-        let existing = api
-            .pulls_from(repository, &branch)
-            .await?
-            .into_iter()
-            .find(|pull| pull.state == "open");
-        match existing {
-            Some(pull) => {
-                if pull.title != title || pull.body.as_deref() != Some(body.as_str()) {
-                    api.edit_pull(repository, pull.number, &title, &body)
-                        .await?;
-                }
-                notes.push(format!("updated {repository}#{}", pull.number));
+        };
+        match propose(api, &proposal, insert).await? {
+            Proposed::Opened(number) => {
+                opened.push(format!("{repository}#{number} into {target}"));
+                notes.push(format!("opened {repository}#{number}"));
             }
-            None => {
-                let pull = api
-                    .create_pull(repository, &title, &branch, target, &body)
-                    .await?;
-                api.add_labels(
-                    repository,
-                    pull.number,
-                    std::slice::from_ref(&loaded.config.labels.security),
-                )
-                .await?;
-                opened.push(format!("{repository}#{} into {target}", pull.number));
-                notes.push(format!("opened {repository}#{}", pull.number));
-            }
+            Proposed::Updated(number) => notes.push(format!("updated {repository}#{number}")),
+            Proposed::NoTarget => notes.push(format!("no branch {target}")),
         }
     }
     let detail =
         (!opened.is_empty()).then(|| format!("CHANGELOG pull request {}", opened.join(", ")));
     Ok((detail, format!("CHANGELOG: {}", notes.join(", "))))
+}
+
+/// Offers a critical incident's blog post to the configured website repository as a pull
+/// request adding `<path>/<ghsa id>.md` (the date is in the post's front matter, so the file
+/// keeps its name when the advisory changes).
+async fn blog_post_pr(
+    channels: &Channels,
+    api: &Api,
+    loaded: &LoadedConfig,
+    disclosed: &Disclosed<'_>,
+) -> Result<(Option<String>, String), ChannelError> {
+    let incident = disclosed.incident();
+    let Some(blog) = &loaded.config.blog else {
+        return Ok((None, "no blog configured".to_owned()));
+    };
+    if incident.severity != Severity::Critical {
+        return Ok((
+            None,
+            "no blog post: the incident is not critical".to_owned(),
+        ));
+    }
+    // Templates come from the advisory's repository. The post goes to the website's, with
+    // the same installation's token (as the tracking issue does for the tracking repository).
+    let (drafts, _) = channels.templates(api, &incident.repository).await?;
+    let view = DraftView::new(incident, &[], None);
+    let post = rendered(&drafts, &view, BLOG_POST)?;
+    let website = blog.repository.to_string();
+    let target = base_branch(api, &website, blog.base_branch.as_ref()).await?;
+    let file_name = escape::file_name(&incident.ghsa_id).to_lowercase();
+    let path = format!("{}/{file_name}.md", blog.path);
+    let title = title(&format!("Blog: {}", view.title));
+    let proposal = Proposal {
+        repository: &website,
+        target: &target,
+        branch: security_branch(&incident.ghsa_id),
+        path: &path,
+        commit_message: format!("Blog post for {}", escape::identifier(&incident.ghsa_id)),
+        title: &title,
+        body: format!(
+            "The blog post for the critical security advisory {}, drafted by herald after its disclosure: `{path}`.",
+            escape::identifier(&incident.ghsa_id)
+        ),
+        label: &loaded.config.labels.security,
+    };
+    Ok(match propose(api, &proposal, |_| post.clone()).await? {
+        Proposed::Opened(number) => (
+            Some(format!("blog post pull request {website}#{number}")),
+            format!("blog post: opened {website}#{number}"),
+        ),
+        Proposed::Updated(number) => (None, format!("blog post: updated {website}#{number}")),
+        Proposed::NoTarget => (None, format!("blog post: {website} has no branch {target}")),
+    })
 }
 
 /// Opens or updates the public advisory issue in the advisory's repository.

@@ -22,14 +22,32 @@ pub const REPO_CONFIG_PATH: &str = ".github/herald.yml";
     default,
     deny_unknown_fields,
     expecting = "a mapping of sections (`tracking`, `labels`, `changelog`, `advisory_issue`, \
-                 `mailing_lists`)"
+                 `blog`, `mailing_lists`)"
 )]
 pub struct RepoConfig {
     pub tracking: TrackingConfig,
     pub labels: LabelConfig,
     pub changelog: ChangelogConfig,
     pub advisory_issue: AdvisoryIssueConfig,
+    /// Where the blog post of a critical incident is offered; `None`: nowhere.
+    pub blog: Option<BlogConfig>,
     pub mailing_lists: Vec<MailingList>,
+}
+
+/// The website repository that gets a critical incident's blog post as a pull request.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a mapping with `repository`, `path` and optionally `base_branch`"
+)]
+pub struct BlogConfig {
+    pub repository: RepoName,
+    /// The folder posts go to, relative to the repository root (e.g. `content/blog`).
+    #[serde(deserialize_with = "one::<FilePath, _>")]
+    pub path: String,
+    /// `None` means the website repository's default branch.
+    #[serde(default, deserialize_with = "opt::<Branch, _>")]
+    pub base_branch: Option<String>,
 }
 
 /// The public advisory issue opened on disclosure.
@@ -576,6 +594,9 @@ changelog:
   backport_branches: [release/1.x, release-2.0]
 advisory_issue:
   enabled: false
+blog:
+  repository: acme/website
+  path: content/blog
 mailing_lists:
   - address: oss-security@lists.example.org
     name: "Example announce"
@@ -604,6 +625,14 @@ mailing_lists:
                 backport_branches: vec!["release/1.x".into(), "release-2.0".into()],
             },
             advisory_issue: AdvisoryIssueConfig { enabled: false },
+            blog: Some(BlogConfig {
+                repository: RepoName {
+                    owner: "acme".into(),
+                    name: "website".into(),
+                },
+                path: "content/blog".into(),
+                base_branch: None,
+            }),
             mailing_lists: vec![
                 MailingList {
                     address: "oss-security@lists.example.org".into(),
@@ -672,6 +701,19 @@ mailing_lists:
         assert_eq!(
             (e.line, e.key.as_deref()),
             (Some(3), Some("mailing_lists[0].bcc"))
+        );
+    }
+
+    #[test]
+    fn a_blog_needs_a_repository_and_a_relative_path() {
+        let e = error("blog:\n  path: content/blog\n");
+        assert_eq!(e.key.as_deref(), Some("blog"), "{e}");
+        assert!(e.message.contains("missing field `repository`"), "{e}");
+        let e = error("blog:\n  repository: acme/website\n  path: /srv/blog\n");
+        assert_eq!(
+            (e.line, e.key.as_deref()),
+            (Some(3), Some("blog.path")),
+            "{e}"
         );
     }
 

@@ -35,6 +35,8 @@ pub const CHANGELOG_ENTRY: &str = "changelog-entry.md";
 pub const ADVISORY_ISSUE: &str = "advisory-issue.md";
 pub const ANNOUNCEMENT_SUBJECT: &str = "announcement-subject.txt";
 pub const ANNOUNCEMENT: &str = "announcement.txt";
+/// Drafted for critical incidents only, as the response plans ask.
+pub const BLOG_POST: &str = "blog-post.md";
 
 macro_rules! shipped {
     ($name:expr, $target:expr) => {

@@ -1,6 +1,6 @@
 //! The one record every disclosure draft is rendered from, and rendering them all.
 
-use super::{ANNOUNCEMENT_SUBJECT, DraftError, Drafts, SHIPPED, TRACKING_ISSUE, escape};
+use super::{ANNOUNCEMENT_SUBJECT, BLOG_POST, DraftError, Drafts, SHIPPED, TRACKING_ISSUE, escape};
 use crate::incident::{CvssAssessment, CvssScore, Incident, Severity, TimelineEntry};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
@@ -40,6 +40,8 @@ pub struct DraftView {
     pub description: String,
     pub severity: String,
     pub severity_word: String,
+    /// The severity in force is critical (a blog post is drafted).
+    pub critical: bool,
     pub cvss: Option<CvssView>,
     pub cwes: Vec<String>,
     pub packages: Vec<PackageView>,
@@ -139,6 +141,7 @@ impl DraftView {
             description: incident.description.clone(),
             severity: incident.severity.to_string(),
             severity_word,
+            critical: incident.severity == Severity::Critical,
             cvss: primary_cvss(incident),
             cwes: incident
                 .cwes
@@ -219,14 +222,14 @@ impl RenderedDrafts {
     }
 }
 
-/// Renders every disclosure template (the tracking issue has its own path). A template
-/// that fails is reported, never rendered with gaps.
+/// Renders every disclosure template that applies (the tracking issue has its own path;
+/// the blog post is for critical incidents). A template that fails is reported, never
+/// rendered with gaps.
 pub fn render_all(drafts: &Drafts, view: &DraftView) -> RenderedDrafts {
     let mut rendered = RenderedDrafts::default();
-    for shipped in SHIPPED
-        .iter()
-        .filter(|shipped| shipped.name != TRACKING_ISSUE)
-    {
+    for shipped in SHIPPED.iter().filter(|shipped| {
+        shipped.name != TRACKING_ISSUE && (shipped.name != BLOG_POST || view.critical)
+    }) {
         match drafts.render(shipped.name, view) {
             Ok(text) => {
                 let text = if shipped.name == ANNOUNCEMENT_SUBJECT {

@@ -60,10 +60,13 @@ pub enum JobKind {
     ChangelogPr,
     /// Open or update the public advisory issue (embargo-gated); payload: incident id.
     AdvisoryIssue,
+    /// Offer a critical incident's blog post to the website repository (embargo-gated);
+    /// payload: incident id.
+    BlogPostPr,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 8] = [
+    pub const ALL: [JobKind; 9] = [
         JobKind::ProcessDelivery,
         JobKind::SyncTrackingIssue,
         JobKind::MaintainerAction,
@@ -72,11 +75,12 @@ impl JobKind {
         JobKind::PublishAdvisory,
         JobKind::ChangelogPr,
         JobKind::AdvisoryIssue,
+        JobKind::BlogPostPr,
     ];
     /// Jobs that only change the store: they run in batches inside the store's transaction.
     pub const LOCAL: [JobKind; 1] = [JobKind::ProcessDelivery];
     /// Jobs that reach GitHub: leased, run outside any transaction, then recorded.
-    pub const EFFECTS: [JobKind; 7] = [
+    pub const EFFECTS: [JobKind; 8] = [
         JobKind::SyncTrackingIssue,
         JobKind::MaintainerAction,
         JobKind::PostComment,
@@ -84,6 +88,7 @@ impl JobKind {
         JobKind::PublishAdvisory,
         JobKind::ChangelogPr,
         JobKind::AdvisoryIssue,
+        JobKind::BlogPostPr,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -96,6 +101,7 @@ impl JobKind {
             JobKind::PublishAdvisory => "publish_advisory",
             JobKind::ChangelogPr => "changelog_pr",
             JobKind::AdvisoryIssue => "advisory_issue",
+            JobKind::BlogPostPr => "blog_post_pr",
         }
     }
 
@@ -344,7 +350,11 @@ impl Work {
     ) -> Result<(), StoreError> {
         let mut kinds = vec![JobKind::SyncTrackingIssue];
         if disclosure {
-            kinds.extend([JobKind::ChangelogPr, JobKind::AdvisoryIssue]);
+            kinds.extend([
+                JobKind::ChangelogPr,
+                JobKind::AdvisoryIssue,
+                JobKind::BlogPostPr,
+            ]);
         }
         for kind in kinds {
             self.enqueue(

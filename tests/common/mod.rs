@@ -191,7 +191,13 @@ impl Harness {
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
-        panic!("the queued jobs were not done within 20 s ({sql})");
+        let stuck: Vec<(String, Option<String>)> = sqlx::query_as(
+            "SELECT kind, last_error FROM outbox WHERE state = 'pending' ORDER BY id",
+        )
+        .fetch_all(self.store.pool())
+        .await
+        .unwrap_or_default();
+        panic!("the queued jobs were not done within 20 s ({sql}); pending: {stuck:?}");
     }
 
     pub async fn stop(mut self) {
