@@ -9,6 +9,7 @@ pub mod drafts;
 pub mod github;
 pub mod incident;
 pub mod ingest;
+pub mod mail;
 pub mod outbox;
 pub mod pipeline;
 pub mod poller;

@@ -209,3 +209,4 @@ impl Harness {
 }
 
 pub mod github;
+pub mod mail;

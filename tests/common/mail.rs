@@ -1,0 +1,261 @@
+//! Real mail parts for tests: an SMTP server on loopback (aiosmtpd with tests/smtp/sink.py,
+//! which keeps every message byte for byte) and GnuPG in a throwaway home directory.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// An aiosmtpd server on a loopback port; stopped when dropped.
+pub struct SmtpSink {
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+    process: Child,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("a free loopback port")
+}
+
+impl SmtpSink {
+    pub fn start() -> SmtpSink {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let port = free_port();
+        let sink_module = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/smtp");
+        let process = Command::new("python3")
+            .args(["-m", "aiosmtpd", "-n", "-l"])
+            .arg(format!("127.0.0.1:{port}"))
+            .args(["-c", "sink.Sink"])
+            .arg(dir.path())
+            .env("PYTHONPATH", &sink_module)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|error| {
+                panic!("cannot start python3 for the test SMTP server ({error}): install Python 3")
+            });
+        let mut sink = SmtpSink { port, dir, process };
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Ok(Some(status)) = sink.process.try_wait() {
+                let mut stderr = String::new();
+                if let Some(mut pipe) = sink.process.stderr.take() {
+                    use std::io::Read;
+                    let _ = pipe.read_to_string(&mut stderr);
+                }
+                panic!(
+                    "the test SMTP server (python3 -m aiosmtpd) exited with {status}: {stderr}\n\
+                     install aiosmtpd: `apt install python3-aiosmtpd` or `pip install aiosmtpd`"
+                );
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "the test SMTP server did not listen on port {port} within 20 s"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        sink
+    }
+
+    /// `smtp://` URL of this server (plain text: it offers no STARTTLS).
+    pub fn url(&self) -> String {
+        format!("smtp://127.0.0.1:{}?tls=none", self.port)
+    }
+
+    /// Every accepted message, raw, in arrival order.
+    pub fn messages(&self) -> Vec<Vec<u8>> {
+        let mut names: Vec<PathBuf> = std::fs::read_dir(self.dir.path())
+            .expect("sink dir")
+            .map(|entry| entry.expect("entry").path())
+            .filter(|path| path.extension().is_some_and(|ext| ext == "eml"))
+            .collect();
+        names.sort();
+        names
+            .iter()
+            .map(|path| std::fs::read(path).expect("message"))
+            .collect()
+    }
+
+    /// Answer DATA with `reply` (e.g. "451 4.3.0 try later") until [`SmtpSink::accept`].
+    pub fn refuse(&self, reply: &str) {
+        std::fs::write(self.dir.path().join("refuse"), reply).expect("refuse file");
+    }
+
+    pub fn accept(&self) {
+        let _ = std::fs::remove_file(self.dir.path().join("refuse"));
+    }
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+/// GnuPG with a throwaway home that trusts nothing but the keys imported into it.
+pub struct Gpg {
+    home: tempfile::TempDir,
+}
+
+impl Gpg {
+    pub fn with_public_key(armored: &str) -> Gpg {
+        let home = tempfile::tempdir().expect("temp dir");
+        let gpg = Gpg { home };
+        let key = gpg.home.path().join("key.asc");
+        std::fs::write(&key, armored).expect("key file");
+        let output = gpg.run(&["--import".as_ref(), key.as_os_str()]);
+        assert!(
+            output.status.success(),
+            "gpg --import failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        gpg
+    }
+
+    fn run(&self, args: &[&std::ffi::OsStr]) -> Output {
+        Command::new("gpg")
+            .arg("--homedir")
+            .arg(self.home.path())
+            .args(["--batch", "--no-tty", "--status-fd", "1"])
+            .args(args)
+            .output()
+            .unwrap_or_else(|error| {
+                panic!("cannot run gpg ({error}): install GnuPG (`apt install gnupg`)")
+            })
+    }
+
+    /// `gpg --verify` of a cleartext-signed text: `Ok` with gpg's status lines when the
+    /// signature is good, `Err` with its output when not.
+    pub fn verify_cleartext(&self, signed: &[u8]) -> Result<String, String> {
+        let file = self.home.path().join("message.asc");
+        std::fs::write(&file, signed).expect("message file");
+        self.verdict(self.run(&["--verify".as_ref(), file.as_os_str()]))
+    }
+
+    /// `gpg --verify SIGNATURE DATA` of a detached signature.
+    pub fn verify_detached(&self, signature: &[u8], data: &[u8]) -> Result<String, String> {
+        let signature_file = self.home.path().join("signature.asc");
+        let data_file = self.home.path().join("data");
+        std::fs::write(&signature_file, signature).expect("signature file");
+        std::fs::write(&data_file, data).expect("data file");
+        self.verdict(self.run(&[
+            "--verify".as_ref(),
+            signature_file.as_os_str(),
+            data_file.as_os_str(),
+        ]))
+    }
+
+    fn verdict(&self, output: Output) -> Result<String, String> {
+        let status = String::from_utf8_lossy(&output.stdout).into_owned();
+        if output.status.success() && status.contains("[GNUPG:] GOODSIG") {
+            Ok(status)
+        } else {
+            Err(format!(
+                "{status}{}",
+                String::from_utf8_lossy(&output.stderr)
+            ))
+        }
+    }
+}
+
+/// A received message split into its header block and body.
+pub struct Received {
+    pub headers: String,
+    pub body: Vec<u8>,
+}
+
+impl Received {
+    pub fn parse(raw: &[u8]) -> Received {
+        let split = raw
+            .windows(4)
+            .position(|window| window == b"\r\n\r\n")
+            .expect("a header block ending in CRLF CRLF");
+        Received {
+            headers: String::from_utf8(raw[..split + 2].to_vec()).expect("ASCII headers"),
+            body: raw[split + 4..].to_vec(),
+        }
+    }
+
+    /// Header lines with their folded continuations joined, as (name, value).
+    pub fn header_fields(&self) -> Vec<(String, String)> {
+        let mut fields: Vec<(String, String)> = Vec::new();
+        for line in self.headers.split("\r\n").filter(|line| !line.is_empty()) {
+            if line.starts_with([' ', '\t']) {
+                if let Some(last) = fields.last_mut() {
+                    last.1.push_str(line);
+                }
+            } else {
+                let (name, value) = line.split_once(':').expect("a header line has a colon");
+                fields.push((name.to_owned(), value.trim().to_owned()));
+            }
+        }
+        fields
+    }
+
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.header_fields()
+            .into_iter()
+            .find(|(field, _)| field.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value)
+    }
+
+    /// The MIME boundary named in the Content-Type header.
+    pub fn boundary(&self) -> String {
+        let content_type = self.header("Content-Type").expect("a Content-Type");
+        let start = content_type.find("boundary=\"").expect("a boundary") + "boundary=\"".len();
+        let end = content_type[start..].find('"').expect("a quoted boundary");
+        content_type[start..start + end].to_owned()
+    }
+
+    /// The body parts of a multipart message, byte for byte as transmitted: each part
+    /// without the CRLF that belongs to the following boundary line (RFC 2046).
+    pub fn parts(&self) -> Vec<Vec<u8>> {
+        let delimiter = format!("\r\n--{}", self.boundary()).into_bytes();
+        // The first boundary may start the body, with no CRLF in front of it.
+        let mut body = b"\r\n".to_vec();
+        body.extend_from_slice(&self.body);
+        let mut positions = Vec::new();
+        let mut at = 0;
+        while let Some(found) = body[at..]
+            .windows(delimiter.len())
+            .position(|window| window == delimiter.as_slice())
+        {
+            positions.push(at + found);
+            at += found + delimiter.len();
+        }
+        positions
+            .windows(2)
+            .map(|pair| {
+                let start = pair[0] + delimiter.len();
+                let line_end = body[start..]
+                    .windows(2)
+                    .position(|window| window == b"\r\n")
+                    .expect("a boundary line ends in CRLF");
+                body[start + line_end + 2..pair[1]].to_vec()
+            })
+            .collect()
+    }
+}
+
+/// The body of a MIME part (after its headers), quoted-printable decoded when the part
+/// says so.
+pub fn part_body(part: &[u8]) -> Vec<u8> {
+    let received = Received::parse(part);
+    decode_body(&received)
+}
+
+pub fn decode_body(received: &Received) -> Vec<u8> {
+    let encoding = received
+        .header("Content-Transfer-Encoding")
+        .unwrap_or_default();
+    if encoding.eq_ignore_ascii_case("quoted-printable") {
+        quoted_printable::decode(&received.body, quoted_printable::ParseMode::Strict)
+            .expect("valid quoted-printable")
+    } else {
+        received.body.clone()
+    }
+}

@@ -1,0 +1,285 @@
+//! Signed announcements through a real SMTP server on loopback, verified by GnuPG: the
+//! cleartext body and the PGP/MIME part, extracted byte for byte from what the server
+//! received. One changed byte fails verification, so the check can fail.
+
+mod common;
+
+use common::mail::{Gpg, Received, SmtpSink, decode_body, part_body};
+use herald::config::repo::{MailingList, SigningMode};
+use herald::mail::{Letter, Mailer, Sender, SigningKey, build, message_id};
+use std::time::SystemTime;
+
+const GHSA: &str = "GHSA-abcd-1234-efgh";
+
+fn key() -> SigningKey {
+    SigningKey::generate("Example Security <security@example.org>")
+        .expect("key")
+        .0
+}
+
+fn list(signing: SigningMode, attach_cleartext: bool) -> MailingList {
+    MailingList {
+        address: "announce@lists.example.org".to_owned(),
+        name: Some("Example announce".to_owned()),
+        signing,
+        attach_cleartext,
+    }
+}
+
+fn sender() -> Sender {
+    Sender::parse(
+        "Example Security <security@example.org>",
+        Some("security@example.org"),
+    )
+    .expect("sender")
+}
+
+/// Builds, sends and receives one announcement.
+async fn deliver(key: &SigningKey, list: &MailingList, subject: &str, body: &str) -> Received {
+    let sink = SmtpSink::start();
+    let sender = sender();
+    let id = message_id(&sender, GHSA, &list.address, 1);
+    let message = build(
+        &Letter {
+            sender: &sender,
+            list,
+            subject,
+            body,
+            message_id: &id,
+            date: SystemTime::now(),
+        },
+        key,
+    )
+    .expect("message");
+    Mailer::from_url(&sink.url())
+        .expect("mailer")
+        .send(message)
+        .await
+        .expect("sent");
+    let messages = sink.messages();
+    assert_eq!(messages.len(), 1, "one message arrived");
+    if std::env::var_os("HERALD_SHOW_MAIL").is_some() {
+        println!("{}", String::from_utf8_lossy(&messages[0]));
+    }
+    let received = Received::parse(&messages[0]);
+    assert_eq!(received.header("Message-ID").as_deref(), Some(id.as_str()));
+    received
+}
+
+fn flip_one_byte(bytes: &[u8], needle: &[u8]) -> Vec<u8> {
+    let at = bytes
+        .windows(needle.len())
+        .position(|window| window == needle)
+        .expect("the needle is in the text");
+    let mut changed = bytes.to_vec();
+    changed[at] ^= 0x01;
+    changed
+}
+
+const BODY: &str = "herald security announcement\n\nA parser bug allows remote code execution.\nUpgrade to 1.2.3.\n";
+
+#[tokio::test]
+async fn a_cleartext_signed_announcement_verifies_with_gnupg() {
+    let key = key();
+    let gpg = Gpg::with_public_key(&key.public_key().expect("public key"));
+    let received = deliver(
+        &key,
+        &list(SigningMode::Cleartext, false),
+        "[SECURITY] A parser bug",
+        BODY,
+    )
+    .await;
+    assert_eq!(
+        received.header("Subject").as_deref(),
+        Some("[SECURITY] A parser bug")
+    );
+    assert_eq!(
+        received.header("To").as_deref(),
+        Some("\"Example announce\" <announce@lists.example.org>")
+    );
+    assert_eq!(
+        received.header("Reply-To").as_deref(),
+        Some("security@example.org")
+    );
+    assert!(received.header("Date").is_some());
+    let text = decode_body(&received);
+    assert!(text.starts_with(b"-----BEGIN PGP SIGNED MESSAGE-----\r\nHash: SHA256\r\n"));
+    let status = gpg.verify_cleartext(&text).expect("a good signature");
+    assert!(status.contains(&key.fingerprint()), "{status}");
+    assert!(
+        gpg.verify_cleartext(&flip_one_byte(&text, b"remote code"))
+            .is_err(),
+        "one changed byte fails verification"
+    );
+}
+
+#[tokio::test]
+async fn a_pgp_mime_announcement_verifies_byte_for_byte() {
+    let key = key();
+    let gpg = Gpg::with_public_key(&key.public_key().expect("public key"));
+    let received = deliver(
+        &key,
+        &list(SigningMode::PgpMime, false),
+        "[SECURITY] A parser bug",
+        BODY,
+    )
+    .await;
+    let content_type = received.header("Content-Type").expect("content type");
+    assert!(
+        content_type.starts_with("multipart/signed;"),
+        "{content_type}"
+    );
+    assert!(
+        content_type.contains("protocol=\"application/pgp-signature\"")
+            && (content_type.contains("micalg=\"pgp-sha256\"")
+                || content_type.contains("micalg=pgp-sha256")),
+        "{content_type}"
+    );
+    let parts = received.parts();
+    assert_eq!(parts.len(), 2, "content and signature");
+    let signed = &parts[0];
+    assert!(
+        !String::from_utf8_lossy(signed)
+            .replace("\r\n", "")
+            .contains('\n'),
+        "the signed part has CRLF line ends only"
+    );
+    let signature = part_body(&parts[1]);
+    assert!(signature.starts_with(b"-----BEGIN PGP SIGNATURE-----"));
+    let status = gpg
+        .verify_detached(&signature, signed)
+        .expect("a good signature over the first part as transmitted");
+    assert!(status.contains(&key.fingerprint()), "{status}");
+    assert_eq!(part_body(signed), BODY.replace('\n', "\r\n").into_bytes());
+    assert!(
+        gpg.verify_detached(&signature, &flip_one_byte(signed, b"remote code"))
+            .is_err(),
+        "one changed byte fails verification"
+    );
+}
+
+#[tokio::test]
+async fn the_cleartext_copy_can_be_attached_and_is_covered_by_the_signature() {
+    let key = key();
+    let gpg = Gpg::with_public_key(&key.public_key().expect("public key"));
+    let received = deliver(&key, &list(SigningMode::PgpMime, true), "Subject", BODY).await;
+    let parts = received.parts();
+    assert_eq!(parts.len(), 2);
+    let signature = part_body(&parts[1]);
+    gpg.verify_detached(&signature, &parts[0])
+        .expect("the whole first part is signed");
+    let inner = Received::parse(&parts[0]).parts();
+    assert_eq!(inner.len(), 2, "text and attachment");
+    let attachment = Received::parse(&inner[1]);
+    assert!(
+        attachment
+            .header("Content-Disposition")
+            .is_some_and(|value| value.contains("announcement.txt.asc")),
+        "{}",
+        attachment.headers
+    );
+    gpg.verify_cleartext(&part_body(&inner[1]))
+        .expect("the attached copy verifies on its own");
+
+    let received = deliver(&key, &list(SigningMode::Cleartext, true), "Subject", BODY).await;
+    let parts = received.parts();
+    assert_eq!(parts.len(), 2);
+    for part in &parts {
+        gpg.verify_cleartext(&part_body(part))
+            .expect("inline text and attachment both verify");
+    }
+}
+
+#[tokio::test]
+async fn hostile_advisory_text_still_verifies_and_injects_no_header() {
+    let key = key();
+    let gpg = Gpg::with_public_key(&key.public_key().expect("public key"));
+    let mut body = String::from(
+        "Summary: évasion de données, 漏洞\n\
+         From here on the text is hostile.\n\
+         trailing spaces   \n\
+         \ttabbed line\t\n\
+         - a dashed line\n\
+         -----BEGIN PGP SIGNATURE-----\n\
+         .\n\
+         .. two dots\n\
+         Bcc: evil@example.org\r\n\
+         \r\n",
+    );
+    while body.len() < 1024 * 1024 {
+        body.push_str("From the depths, a very long line of advisory description text that goes on and on without a break ");
+        body.push_str("and then a newline.\n");
+    }
+    let subject = "[SECURITY] évasion\r\nBcc: evil@example.org\nX-Injected: yes";
+    for mode in [SigningMode::Cleartext, SigningMode::PgpMime] {
+        let received = deliver(&key, &list(mode, false), subject, &body).await;
+        let names: Vec<String> = received
+            .header_fields()
+            .into_iter()
+            .map(|(name, _)| name.to_ascii_lowercase())
+            .collect();
+        assert!(
+            !names
+                .iter()
+                .any(|name| name == "bcc" || name == "x-injected"),
+            "{mode:?}: a header was injected: {names:?}"
+        );
+        let subject = received.header("Subject").expect("subject");
+        assert!(!subject.contains('\n') && !subject.contains('\r'));
+        let raw = received.body.clone();
+        for line in raw.split(|&b| b == b'\n') {
+            assert!(
+                !line.starts_with(b"From "),
+                "{mode:?}: a line starts with From"
+            );
+            assert!(line.len() <= 78, "{mode:?}: a line longer than 76 + CRLF");
+        }
+        match mode {
+            SigningMode::Cleartext => {
+                let text = decode_body(&received);
+                gpg.verify_cleartext(&text).expect("cleartext verifies");
+            }
+            SigningMode::PgpMime => {
+                let parts = received.parts();
+                let signature = part_body(&parts[1]);
+                gpg.verify_detached(&signature, &parts[0])
+                    .expect("PGP/MIME verifies");
+                let decoded = String::from_utf8(part_body(&parts[0])).expect("UTF-8");
+                assert!(
+                    decoded.contains("trailing spaces   \r\n"),
+                    "trailing spaces survive"
+                );
+                assert!(decoded.contains("漏洞"));
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_unreachable_server_is_a_clear_error_without_the_password() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("port")
+        .port();
+    let mailer = Mailer::from_url(&format!("smtp://herald:hunter2@127.0.0.1:{port}?tls=none"))
+        .expect("mailer");
+    let sender = sender();
+    let list = list(SigningMode::Cleartext, false);
+    let id = message_id(&sender, GHSA, &list.address, 1);
+    let message = build(
+        &Letter {
+            sender: &sender,
+            list: &list,
+            subject: "s",
+            body: "b",
+            message_id: &id,
+            date: SystemTime::now(),
+        },
+        &key(),
+    )
+    .expect("message");
+    let error = mailer.send(message).await.expect_err("nobody listens");
+    let text = error.to_string();
+    assert!(text.contains(&format!("127.0.0.1:{port}")), "{text}");
+    assert!(!text.contains("hunter2"), "{text}");
+}
