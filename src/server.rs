@@ -42,6 +42,13 @@ impl Server {
             .map(GitHub::new)
             .transpose()?
             .map(Arc::new);
+        // So does a bad signing key or a half-configured mail setup.
+        let mail = crate::mail::announcer(&settings.mail)?;
+        if mail.is_none() {
+            tracing::warn!(
+                "no SMTP server configured (HERALD_SMTP_URL): announcements are not mailed"
+            );
+        }
         let drafts = Drafts::new()?;
         let store = Store::open(&settings.database_url)
             .await
@@ -66,6 +73,7 @@ impl Server {
                     store: store.clone(),
                     github: github.clone(),
                     drafts,
+                    mail,
                 });
                 let runner = EffectRunner::new(
                     store.clone(),

@@ -5,8 +5,10 @@
 mod common;
 
 use common::github::FakeGitHub;
+use common::mail::{Gpg, Received, SmtpSink, decode_body, part_body};
 use common::{Harness, fixture};
-use herald::config::GitHubSettings;
+use herald::config::{GitHubSettings, MailSettings};
+use herald::mail::SigningKey;
 use herald::store::TrackingStatus;
 use secrecy::SecretString;
 use std::time::Duration;
@@ -1447,4 +1449,218 @@ async fn repository_templates_override_the_shipped_ones_and_their_errors_are_rep
     );
     assert_no_unexpected(&fake);
     harness.stop().await;
+}
+
+/// A world whose advisory repository announces to two lists, one per signing mode, through
+/// a real SMTP server; returns herald (with its signing key) and the server.
+async fn world_with_lists(fake: &FakeGitHub) -> (Harness, SmtpSink, Gpg) {
+    fake.put_file(
+        REPO,
+        ".github/herald.yml",
+        "tracking:\n  repository: Codertocat/security\nmailing_lists:\n  - address: announce@lists.example.org\n    name: Example announce\n  - address: oss-security@lists.example.org\n    signing: pgp-mime\n",
+    );
+    let sink = SmtpSink::start();
+    let (key, secret) =
+        SigningKey::generate("Example Security <security@example.org>").expect("key");
+    let gpg = Gpg::with_public_key(&key.public_key().expect("public key"));
+    let key_dir = tempfile::tempdir().expect("temp dir");
+    let key_file = key_dir.path().join("signing-key.asc");
+    std::fs::write(&key_file, secret).expect("key file");
+    let smtp_url = sink.url();
+    let harness = Harness::start_with(true, |settings| {
+        settings.github = Some(github_settings(fake));
+        settings.mail = MailSettings {
+            smtp_url: Some(SecretString::from(smtp_url)),
+            from: Some("Example Security <security@example.org>".to_owned()),
+            reply_to: None,
+            signing_key_file: Some(key_file),
+            signing_key_passphrase: None,
+        };
+    })
+    .await;
+    // The key is read at start; the file may go.
+    drop(key_dir);
+    let answer = harness
+        .deliver(
+            "installation",
+            "install-1",
+            &fixture("installation.created.0.json"),
+        )
+        .await;
+    assert_eq!(answer.status, 202, "{}", answer.body);
+    harness.wait_processed().await;
+    (harness, sink, gpg)
+}
+
+#[tokio::test]
+async fn disclosure_mails_each_list_one_signed_announcement() {
+    let fake = world().await;
+    let (harness, sink, gpg) = world_with_lists(&fake).await;
+    report(&harness, "report-1").await;
+    assert!(sink.messages().is_empty(), "no mail under embargo");
+
+    say(
+        &harness,
+        "repository_advisory",
+        "publish-1",
+        &advisory("repository_advisory.published.composed.json"),
+    )
+    .await;
+    let messages = sink.messages();
+    assert_eq!(messages.len(), 2, "one message per list");
+    let mut ids = Vec::new();
+    for raw in &messages {
+        let received = Received::parse(raw);
+        let to = received.header("To").expect("To");
+        let subject = received.header("Subject").expect("Subject");
+        assert!(subject.contains(GHSA), "{subject}");
+        ids.push(received.header("Message-ID").expect("Message-ID"));
+        if to.contains("oss-security@") {
+            let parts = received.parts();
+            let status = gpg
+                .verify_detached(&part_body(&parts[1]), &parts[0])
+                .expect("PGP/MIME verifies");
+            assert!(status.contains("GOODSIG"));
+            let text = String::from_utf8(part_body(&parts[0])).expect("UTF-8");
+            assert!(text.contains("A short summary of the advisory."), "{text}");
+        } else {
+            assert_eq!(to, "\"Example announce\" <announce@lists.example.org>");
+            let text = decode_body(&received);
+            gpg.verify_cleartext(&text).expect("cleartext verifies");
+            assert!(
+                String::from_utf8_lossy(&text).contains("CVE-2050-00000"),
+                "the announcement names the CVE"
+            );
+        }
+    }
+    assert!(
+        ids.iter()
+            .all(|id| id.starts_with("<herald.ghsa-abcd-1234-efgh.v1."))
+    );
+    let timeline = timeline_details(&harness).await;
+    assert_eq!(
+        timeline
+            .iter()
+            .filter(|detail| detail.starts_with("signed announcement sent to"))
+            .count(),
+        2,
+        "{timeline:?}"
+    );
+
+    // The advisory changes after disclosure, and GitHub redelivers: no list is mailed again.
+    publish_a_sharper_summary(&harness).await;
+    let answer = harness
+        .deliver(
+            "repository_advisory",
+            "publish-1",
+            &advisory("repository_advisory.published.composed.json"),
+        )
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    harness.wait_all_jobs().await;
+    assert_eq!(
+        sink.messages().len(),
+        2,
+        "each list got the announcement once"
+    );
+    assert_no_unexpected(&fake);
+    harness.stop().await;
+}
+
+#[tokio::test]
+async fn a_refusing_mail_server_is_reported_on_the_tracking_issue_and_retried() {
+    let fake = world().await;
+    let (harness, sink, gpg) = world_with_lists(&fake).await;
+    report(&harness, "report-1").await;
+    sink.refuse("451 4.3.0 mailbox busy, try later");
+    let answer = harness
+        .deliver(
+            "repository_advisory",
+            "publish-1",
+            &advisory("repository_advisory.published.composed.json"),
+        )
+        .await;
+    assert_eq!(answer.status, 202, "{}", answer.body);
+    // Both sends fail once; each failure is reported once on the tracking issue.
+    let tracking = fake.issues(TRACKING_REPO)[0].number;
+    let started = std::time::Instant::now();
+    let failures = loop {
+        let failures: Vec<String> = fake
+            .comments(TRACKING_REPO, tracking)
+            .into_iter()
+            .map(|comment| comment.body)
+            .filter(|body| body.contains("could not send the signed announcement"))
+            .collect();
+        if failures.len() == 2 || started.elapsed() > Duration::from_secs(20) {
+            break failures;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(
+        failures.len(),
+        2,
+        "{failures:?} {:?}",
+        timeline_details(&harness).await
+    );
+    assert!(failures[0].contains("mailbox busy"), "{}", failures[0]);
+    assert!(sink.messages().is_empty());
+
+    sink.accept();
+    harness.wait_all_jobs().await;
+    let messages = sink.messages();
+    assert_eq!(messages.len(), 2, "the retries went out");
+    let cleartext = messages
+        .iter()
+        .map(|raw| Received::parse(raw))
+        .find(|received| {
+            received
+                .header("To")
+                .is_some_and(|to| to.contains("announce@"))
+        })
+        .expect("the cleartext list's message");
+    gpg.verify_cleartext(&decode_body(&cleartext))
+        .expect("verifies");
+    let comments = fake.comments(TRACKING_REPO, tracking);
+    assert_eq!(
+        comments
+            .iter()
+            .filter(|comment| comment.body.contains("could not send"))
+            .count(),
+        2,
+        "retries are quiet"
+    );
+    assert_no_unexpected(&fake);
+    harness.stop().await;
+}
+
+#[tokio::test]
+async fn a_bad_signing_key_stops_herald_at_start_naming_its_fingerprint() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (key, secret) = SigningKey::generate("A <a@example.org>").expect("key");
+    let public_only = dir.path().join("public.asc");
+    std::fs::write(&public_only, key.public_key().expect("public")).expect("write");
+    let mut settings = common::settings(
+        &format!("sqlite://{}", dir.path().join("herald.db").display()),
+        true,
+    );
+    settings.mail.signing_key_file = Some(public_only);
+    let error = herald::server::Server::start(&settings)
+        .await
+        .err()
+        .expect("refused");
+    let text = format!("{error:#}");
+    assert!(text.contains(&key.fingerprint()), "{text}");
+    assert!(text.contains("public key"), "{text}");
+
+    let secret_file = dir.path().join("secret.asc");
+    std::fs::write(&secret_file, secret).expect("write");
+    settings.mail.signing_key_file = Some(secret_file);
+    settings.mail.smtp_url = Some(SecretString::from("smtp://u:hunter2@127.0.0.1:1"));
+    let error = herald::server::Server::start(&settings)
+        .await
+        .err()
+        .expect("refused");
+    let text = format!("{error:#}");
+    assert!(text.contains("HERALD_MAIL_FROM"), "{text}");
+    assert!(!text.contains("hunter2"), "{text}");
 }

@@ -197,7 +197,7 @@ pub(super) async fn handle(
     ))
 }
 
-async fn queue_comment(
+pub(super) async fn queue_comment(
     work: &mut Work,
     key: &str,
     repository: &str,

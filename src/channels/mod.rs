@@ -2,6 +2,7 @@
 //! runs from a leased outbox job, outside any transaction, and records its result together
 //! with the job's completion in one durable commit.
 
+mod announce;
 mod gate;
 mod maintainer;
 mod public;
@@ -12,6 +13,7 @@ pub use maintainer::PendingComment;
 use crate::config::repo::{REPO_CONFIG_PATH, RepoConfig, parse_lenient};
 use crate::drafts::{DraftError, Drafts, OVERRIDE_DIR, SHIPPED};
 use crate::github::{Api, GitHub, GitHubError};
+use crate::mail::Announcer;
 use crate::store::{ClaimedJob, JobKind, Store, StoreError};
 use std::sync::Arc;
 
@@ -29,13 +31,19 @@ pub enum ChannelError {
     Payload { id: i64, payload: String },
     #[error("unknown job kind {0:?}")]
     UnknownKind(String),
+    #[error(transparent)]
+    Message(#[from] crate::mail::MessageError),
+    #[error(transparent)]
+    Smtp(#[from] crate::mail::SmtpError),
 }
 
-/// What the effects need: the store, GitHub and the templates.
+/// What the effects need: the store, GitHub, the templates, and (when configured) the
+/// SMTP server and signing key for announcements.
 pub struct Channels {
     pub store: Store,
     pub github: Arc<GitHub>,
     pub drafts: Drafts,
+    pub mail: Option<Announcer>,
 }
 
 /// The repository's configuration as found: its own `.github/herald.yml`, else the
@@ -67,9 +75,26 @@ impl Channels {
                 let incident_id = job.payload.parse().map_err(|_| payload_error())?;
                 maintainer::advisory_action(self, job.id, incident_id, kind).await
             }
-            Some(kind @ (JobKind::ChangelogPr | JobKind::AdvisoryIssue | JobKind::BlogPostPr)) => {
+            Some(
+                kind @ (JobKind::ChangelogPr
+                | JobKind::AdvisoryIssue
+                | JobKind::BlogPostPr
+                | JobKind::Announce),
+            ) => {
                 let incident_id = job.payload.parse().map_err(|_| payload_error())?;
-                public::publish(self, job.id, incident_id, kind).await
+                public::publish(self, job, incident_id, kind, None).await
+            }
+            Some(JobKind::SendMail) => {
+                let mail: announce::PendingMail =
+                    serde_json::from_str(&job.payload).map_err(|_| payload_error())?;
+                public::publish(
+                    self,
+                    job,
+                    mail.incident_id,
+                    JobKind::SendMail,
+                    Some(&mail.list),
+                )
+                .await
             }
             Some(JobKind::ProcessDelivery) | None => {
                 Err(ChannelError::UnknownKind(job.kind.clone()))
@@ -77,13 +102,16 @@ impl Channels {
         }
     }
 
-    /// The installation that serves `repository`.
+    /// The installation that serves `repository`: the one herald saw it in, else the
+    /// installation on its owner's account (a repository herald has had no event from yet,
+    /// such as a private tracking repository).
     async fn installation(&self, repository: &str) -> Result<Api, ChannelError> {
-        let id = self
-            .store
-            .installation_for(repository)
-            .await?
-            .ok_or_else(|| ChannelError::NoInstallation(repository.to_owned()))?;
+        let owner = repository.split('/').next().unwrap_or(repository);
+        let id = match self.store.installation_for(repository).await? {
+            Some(id) => Some(id),
+            None => self.store.installation_for_account(owner).await?,
+        };
+        let id = id.ok_or_else(|| ChannelError::NoInstallation(repository.to_owned()))?;
         Ok(self.github.installation(id)?)
     }
 

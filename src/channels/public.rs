@@ -3,8 +3,10 @@
 //! incident's blog post offered to the website repository. Each takes a [`Disclosed`]
 //! incident, which only the embargo gate hands out.
 
+use super::announce;
 use super::gate::{self, Disclosed};
 use super::{ChannelError, Channels, LoadedConfig};
+use crate::config::repo::MailingList;
 use crate::drafts::{
     ADVISORY_ISSUE, BLOG_POST, CHANGELOG_ENTRY, DraftError, DraftView, changelog, escape,
     render_all,
@@ -12,26 +14,29 @@ use crate::drafts::{
 use crate::github::Api;
 use crate::github::api::NewIssue;
 use crate::incident::{Severity, TimelineEntry, TimelineKind};
-use crate::store::JobKind;
+use crate::store::{ClaimedJob, JobKind};
 use chrono::Utc;
 
 /// GitHub's limit on titles.
 const MAX_TITLE_CHARS: usize = 256;
 
-/// Runs one public job: through the gate, then the channel; records the result.
+/// Runs one public job: through the gate, then the channel; records the result together
+/// with the jobs it leads to (an announcement's one send per list).
 pub(super) async fn publish(
     channels: &Channels,
-    job_id: i64,
+    job: &ClaimedJob,
     incident_id: i64,
     kind: JobKind,
+    mail: Option<&MailingList>,
 ) -> Result<String, ChannelError> {
     let Some(row) = channels.store.incident(incident_id).await? else {
-        return super::maintainer::complete(channels, job_id).await;
+        return super::maintainer::complete(channels, job.id).await;
     };
     let now = Utc::now();
+    let mut followups = Vec::new();
     let (detail, note) = match gate::check(&row.incident, now) {
         Err(reason) => {
-            tracing::warn!(incident = %row.incident.ghsa_id, job = job_id, "embargo gate refused a public channel");
+            tracing::warn!(incident = %row.incident.ghsa_id, job = job.id, "embargo gate refused a public channel");
             (
                 Some(format!("embargo gate: {} refused, {reason}", kind.as_str())),
                 "refused by the embargo gate".to_owned(),
@@ -40,15 +45,24 @@ pub(super) async fn publish(
         Ok(disclosed) => {
             let api = channels.installation(&row.incident.repository).await?;
             let loaded = channels.repo_config(&api, &row.incident.repository).await?;
-            match kind {
-                JobKind::AdvisoryIssue if !loaded.config.advisory_issue.enabled => (
+            match (kind, mail) {
+                (JobKind::AdvisoryIssue, _) if !loaded.config.advisory_issue.enabled => (
                     None,
                     "advisory issue turned off in the configuration".to_owned(),
                 ),
-                JobKind::AdvisoryIssue => {
+                (JobKind::AdvisoryIssue, _) => {
                     advisory_issue(channels, &api, &loaded, &disclosed).await?
                 }
-                JobKind::BlogPostPr => blog_post_pr(channels, &api, &loaded, &disclosed).await?,
+                (JobKind::BlogPostPr, _) => {
+                    blog_post_pr(channels, &api, &loaded, &disclosed).await?
+                }
+                (JobKind::Announce, _) => {
+                    followups = announce::sends(&loaded.config.mailing_lists, incident_id)?;
+                    (None, format!("announcement: {} list(s)", followups.len()))
+                }
+                (JobKind::SendMail, Some(list)) => {
+                    announce::send(channels, &api, job, &disclosed, list).await?
+                }
                 _ => changelog_prs(channels, &api, &loaded, &disclosed).await?,
             }
         }
@@ -67,7 +81,10 @@ pub(super) async fn publish(
         )
         .await?;
     }
-    work.complete_jobs(&[job_id]).await?;
+    for (kind, key, payload) in followups {
+        work.enqueue(kind, &key, &payload).await?;
+    }
+    work.complete_jobs(&[job.id]).await?;
     work.commit().await?;
     Ok(note)
 }
@@ -96,7 +113,7 @@ fn branch_for(ghsa_id: &str, target: &str, base: &str) -> String {
 }
 
 /// One draft, or the error that kept it from rendering (the job is retried after a fix).
-fn rendered(
+pub(super) fn rendered(
     drafts: &crate::drafts::Drafts,
     view: &DraftView,
     name: &str,

@@ -41,6 +41,21 @@ pub struct Settings {
     pub worker: WorkerSettings,
     /// The GitHub App herald acts as; without it herald works offline (GitHub jobs wait).
     pub github: Option<GitHubSettings>,
+    pub mail: MailSettings,
+}
+
+/// How announcements are signed and sent. All optional: without an SMTP URL herald sends
+/// no mail (and says so on the timeline); without a key, `dry-run` signs with a throwaway.
+#[derive(Debug, Clone, Default)]
+pub struct MailSettings {
+    /// `smtp://` or `smtps://`, may hold a password; never logged whole.
+    pub smtp_url: Option<SecretString>,
+    /// `Name <address>` the announcements come from.
+    pub from: Option<String>,
+    pub reply_to: Option<String>,
+    /// The armored OpenPGP secret key that signs announcements.
+    pub signing_key_file: Option<PathBuf>,
+    pub signing_key_passphrase: Option<SecretString>,
 }
 
 /// Which GitHub App herald is, and where GitHub's API is (GitHub Enterprise Server too).
@@ -98,6 +113,12 @@ struct FileSettings {
     github_private_key: Option<String>,
     github_private_key_file: Option<PathBuf>,
     poll_interval_secs: Option<toml::Value>,
+    smtp_url: Option<String>,
+    mail_from: Option<String>,
+    mail_reply_to: Option<String>,
+    signing_key_file: Option<PathBuf>,
+    signing_key_passphrase: Option<String>,
+    signing_key_passphrase_file: Option<PathBuf>,
 }
 
 /// Every setting: key in herald.toml, environment variable, default, meaning.
@@ -191,6 +212,42 @@ pub const SETTINGS_TABLE: &[(&str, &str, &str, &str)] = &[
         "HERALD_POLL_INTERVAL_SECS",
         "300",
         "how often draft advisories are polled per repository",
+    ),
+    (
+        "smtp_url",
+        "HERALD_SMTP_URL",
+        "(none: no mail)",
+        "SMTP server for announcements: `smtps://user:pass@host`, or `smtp://host` (STARTTLS required unless `?tls=opportunistic` or `?tls=none`)",
+    ),
+    (
+        "mail_from",
+        "HERALD_MAIL_FROM",
+        "(none)",
+        "`Name <address>` announcements come from (required with `smtp_url`)",
+    ),
+    (
+        "mail_reply_to",
+        "HERALD_MAIL_REPLY_TO",
+        "(none)",
+        "Reply-To of announcements",
+    ),
+    (
+        "signing_key_file",
+        "HERALD_SIGNING_KEY_FILE",
+        "(none)",
+        "armored OpenPGP secret key that signs announcements (required with `smtp_url`)",
+    ),
+    (
+        "signing_key_passphrase",
+        "HERALD_SIGNING_KEY_PASSPHRASE",
+        "(none)",
+        "passphrase of the signing key",
+    ),
+    (
+        "signing_key_passphrase_file",
+        "HERALD_SIGNING_KEY_PASSPHRASE_FILE",
+        "(none)",
+        "file holding the signing key's passphrase",
     ),
 ];
 
@@ -322,6 +379,35 @@ impl Settings {
             "a number of milliseconds",
         )?;
         let defaults = WorkerSettings::default();
+        let path_setting = |key: &str, file: Option<PathBuf>| {
+            pick(key, file.map(|p| p.display().to_string()), &path, env)
+                .map(|raw| raw.value)
+                .filter(|value| !value.trim().is_empty())
+        };
+        let text_setting = |key: &str, file: Option<String>| {
+            pick(key, file, &path, env)
+                .map(|raw| raw.value)
+                .filter(|value| !value.trim().is_empty())
+        };
+        let signing_key_passphrase = match (
+            text_setting("signing_key_passphrase", file.signing_key_passphrase),
+            path_setting(
+                "signing_key_passphrase_file",
+                file.signing_key_passphrase_file,
+            ),
+        ) {
+            (Some(passphrase), _) => Some(SecretString::from(passphrase)),
+            (None, Some(file)) => Some(read_secret_file(Path::new(&file))?),
+            (None, None) => None,
+        };
+        let mail = MailSettings {
+            smtp_url: text_setting("smtp_url", file.smtp_url).map(SecretString::from),
+            from: text_setting("mail_from", file.mail_from),
+            reply_to: text_setting("mail_reply_to", file.mail_reply_to),
+            signing_key_file: path_setting("signing_key_file", file.signing_key_file)
+                .map(PathBuf::from),
+            signing_key_passphrase,
+        };
         let github = github_settings(
             &FileGitHub {
                 api_url: file.github_api_url,
@@ -382,6 +468,7 @@ impl Settings {
                 ..defaults
             },
             github,
+            mail,
         })
     }
 }

@@ -7,8 +7,8 @@
 //! inside their own deserializer, so a rejected value carries its own line, not its
 //! section's. Reading the file from GitHub is someone else's job: this module is pure.
 
-use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny, Visitor};
+use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::marker::PhantomData;
 use std::str::FromStr;
@@ -150,7 +150,7 @@ impl Default for ChangelogConfig {
 
 /// A list that gets the signed announcement. `address` and `name` end up in mail headers,
 /// so anything that could inject a header (line breaks, extra recipients) is refused here.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(
     deny_unknown_fields,
     expecting = "a mapping with `address` and optionally `name`, `signing`, `attach_cleartext`"
@@ -163,12 +163,13 @@ pub struct MailingList {
     pub name: Option<String>,
     #[serde(default)]
     pub signing: SigningMode,
-    /// Also attach the announcement as unsigned plain text.
+    /// Also attach the cleartext-signed announcement as a file (some list archives break
+    /// inline signatures).
     #[serde(default)]
     pub attach_cleartext: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum SigningMode {
     /// An inline `-----BEGIN PGP SIGNED MESSAGE-----` body: readable by every mail archive.

@@ -8,3 +8,71 @@ pub mod smtp;
 pub use key::{KeyError, SigningKey};
 pub use message::{Letter, MessageError, Sender, build, message_id};
 pub use smtp::{Mailer, SmtpError};
+
+use crate::config::MailSettings;
+use secrecy::ExposeSecret;
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum MailSetupError {
+    #[error("cannot read the signing key {path}: {source}")]
+    ReadKey {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {source}")]
+    Key { path: PathBuf, source: KeyError },
+    #[error(transparent)]
+    Address(#[from] MessageError),
+    #[error(transparent)]
+    Smtp(#[from] SmtpError),
+    #[error(
+        "mail half configured: HERALD_SMTP_URL is set but {0} is not (announcements are \
+         signed and need a sender)"
+    )]
+    Incomplete(&'static str),
+}
+
+/// What sending announcements needs: the SMTP server, the sender and the signing key.
+#[derive(Clone, Debug)]
+pub struct Announcer {
+    pub mailer: Mailer,
+    pub sender: Sender,
+    pub key: SigningKey,
+}
+
+/// The configured signing key, loaded and checked; `None` when none is configured.
+pub fn load_signing_key(settings: &MailSettings) -> Result<Option<SigningKey>, MailSetupError> {
+    let Some(path) = &settings.signing_key_file else {
+        return Ok(None);
+    };
+    let bytes = std::fs::read(path).map_err(|source| MailSetupError::ReadKey {
+        path: path.clone(),
+        source,
+    })?;
+    SigningKey::from_bytes(&bytes, settings.signing_key_passphrase.as_ref())
+        .map(Some)
+        .map_err(|source| MailSetupError::Key {
+            path: path.clone(),
+            source,
+        })
+}
+
+/// The announcer the settings describe; `None` when no SMTP server is configured. A
+/// configured key is checked either way, so a bad key stops herald at start.
+pub fn announcer(settings: &MailSettings) -> Result<Option<Announcer>, MailSetupError> {
+    let key = load_signing_key(settings)?;
+    let Some(url) = &settings.smtp_url else {
+        return Ok(None);
+    };
+    let key = key.ok_or(MailSetupError::Incomplete("HERALD_SIGNING_KEY_FILE"))?;
+    let from = settings
+        .from
+        .as_deref()
+        .ok_or(MailSetupError::Incomplete("HERALD_MAIL_FROM"))?;
+    Ok(Some(Announcer {
+        mailer: Mailer::from_url(url.expose_secret())?,
+        sender: Sender::parse(from, settings.reply_to.as_deref())?,
+        key,
+    }))
+}

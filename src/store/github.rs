@@ -263,6 +263,18 @@ impl Store {
         Ok(id.and_then(|id| u64::try_from(id).ok()))
     }
 
+    /// The active installation on `account` (an App is installed at most once per account,
+    /// so it serves every repository of the account it can see).
+    pub async fn installation_for_account(&self, account: &str) -> Result<Option<u64>, StoreError> {
+        let id: Option<i64> = sqlx::query_scalar(
+            "SELECT id FROM installations WHERE LOWER(account) = LOWER($1) AND state = 'active'",
+        )
+        .bind(account)
+        .fetch_optional(&self.reader)
+        .await?;
+        Ok(id.and_then(|id| u64::try_from(id).ok()))
+    }
+
     pub async fn installations(&self) -> Result<Vec<StoredInstallation>, StoreError> {
         let rows = sqlx::query("SELECT id, account, state FROM installations ORDER BY id")
             .fetch_all(&self.reader)

@@ -63,10 +63,16 @@ pub enum JobKind {
     /// Offer a critical incident's blog post to the website repository (embargo-gated);
     /// payload: incident id.
     BlogPostPr,
+    /// Queue the signed announcement to each configured mailing list (embargo-gated);
+    /// payload: incident id.
+    Announce,
+    /// Send the announcement to one list (embargo-gated); payload: a
+    /// [`crate::channels`] pending mail.
+    SendMail,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 9] = [
+    pub const ALL: [JobKind; 11] = [
         JobKind::ProcessDelivery,
         JobKind::SyncTrackingIssue,
         JobKind::MaintainerAction,
@@ -76,11 +82,13 @@ impl JobKind {
         JobKind::ChangelogPr,
         JobKind::AdvisoryIssue,
         JobKind::BlogPostPr,
+        JobKind::Announce,
+        JobKind::SendMail,
     ];
     /// Jobs that only change the store: they run in batches inside the store's transaction.
     pub const LOCAL: [JobKind; 1] = [JobKind::ProcessDelivery];
     /// Jobs that reach GitHub: leased, run outside any transaction, then recorded.
-    pub const EFFECTS: [JobKind; 8] = [
+    pub const EFFECTS: [JobKind; 10] = [
         JobKind::SyncTrackingIssue,
         JobKind::MaintainerAction,
         JobKind::PostComment,
@@ -89,6 +97,8 @@ impl JobKind {
         JobKind::ChangelogPr,
         JobKind::AdvisoryIssue,
         JobKind::BlogPostPr,
+        JobKind::Announce,
+        JobKind::SendMail,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -102,6 +112,8 @@ impl JobKind {
             JobKind::ChangelogPr => "changelog_pr",
             JobKind::AdvisoryIssue => "advisory_issue",
             JobKind::BlogPostPr => "blog_post_pr",
+            JobKind::Announce => "announce",
+            JobKind::SendMail => "send_mail",
         }
     }
 
@@ -354,6 +366,7 @@ impl Work {
                 JobKind::ChangelogPr,
                 JobKind::AdvisoryIssue,
                 JobKind::BlogPostPr,
+                JobKind::Announce,
             ]);
         }
         for kind in kinds {

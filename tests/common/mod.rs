@@ -52,6 +52,7 @@ pub fn settings(database_url: &str, worker_enabled: bool) -> Settings {
             ..WorkerSettings::default()
         },
         github: None,
+        mail: herald::config::MailSettings::default(),
     }
 }
 

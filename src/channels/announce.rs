@@ -1,0 +1,165 @@
+//! The signed mailing-list announcement. On disclosure, herald queues one send per list
+//! configured in `mailing_lists:` (keyed by incident, list and announcement version, so each
+//! list gets it once however often the incident changes); each send passes the embargo
+//! gate again when it runs. A send that fails is retried with backoff and reported on the
+//! tracking issue; once the server has answered 250 the send is recorded and never repeated.
+
+use super::gate::Disclosed;
+use super::maintainer::queue_comment;
+use super::public::rendered;
+use super::{ChannelError, Channels};
+use crate::config::repo::MailingList;
+use crate::drafts::{ANNOUNCEMENT, ANNOUNCEMENT_SUBJECT, DraftView, escape};
+use crate::github::Api;
+use crate::incident::{TimelineEntry, TimelineKind};
+use crate::mail::{Letter, build, message_id};
+use crate::store::{ClaimedJob, JobKind, StoreError};
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+use std::time::SystemTime;
+
+/// The announcement's version: the first announcement of an incident is v1 (its
+/// Message-ID says so, so a resend of the same version is recognisable).
+const VERSION: u32 = 1;
+
+/// The payload of a [`JobKind::SendMail`] job.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct PendingMail {
+    pub incident_id: i64,
+    pub list: MailingList,
+}
+
+/// One send job per list, as (kind, idempotency key, payload).
+pub(super) fn sends(
+    lists: &[MailingList],
+    incident_id: i64,
+) -> Result<Vec<(JobKind, String, String)>, ChannelError> {
+    lists
+        .iter()
+        .map(|list| {
+            let payload = serde_json::to_string(&PendingMail {
+                incident_id,
+                list: list.clone(),
+            })
+            .map_err(|error| StoreError::Corrupt(error.to_string()))?;
+            Ok((
+                JobKind::SendMail,
+                format!(
+                    "send_mail:{incident_id}:{}:v{VERSION}",
+                    list.address.to_ascii_lowercase()
+                ),
+                payload,
+            ))
+        })
+        .collect()
+}
+
+/// Renders, signs and sends the announcement to one list. Returns the timeline detail and
+/// a note; a failure is recorded (and, the first time, reported on the tracking issue)
+/// before it is returned for the outbox to retry.
+pub(super) async fn send(
+    channels: &Channels,
+    api: &Api,
+    job: &ClaimedJob,
+    disclosed: &Disclosed<'_>,
+    list: &MailingList,
+) -> Result<(Option<String>, String), ChannelError> {
+    let incident = disclosed.incident();
+    // Checked when the configuration was read: an address, one line, no mention.
+    let address = list.address.as_str();
+    let Some(announcer) = &channels.mail else {
+        return Ok((
+            Some(format!(
+                "announcement to {address} not sent: no SMTP server is configured (HERALD_SMTP_URL)"
+            )),
+            "no SMTP server configured".to_owned(),
+        ));
+    };
+    let (drafts, _) = channels.templates(api, &incident.repository).await?;
+    let view = DraftView::new(incident, &[], None);
+    let subject = rendered(&drafts, &view, ANNOUNCEMENT_SUBJECT)?;
+    let body = rendered(&drafts, &view, ANNOUNCEMENT)?;
+    let id = message_id(&announcer.sender, &incident.ghsa_id, &list.address, VERSION);
+    let message = build(
+        &Letter {
+            sender: &announcer.sender,
+            list,
+            subject: &subject,
+            body: &body,
+            message_id: &id,
+            date: SystemTime::now(),
+        },
+        &announcer.key,
+    )?;
+    match announcer.mailer.send(message).await {
+        Ok(()) => Ok((
+            Some(format!(
+                "signed announcement sent to {address} ({}, {})",
+                escape::plain_line(&id),
+                match list.signing {
+                    crate::config::repo::SigningMode::Cleartext => "cleartext-signed",
+                    crate::config::repo::SigningMode::PgpMime => "PGP/MIME",
+                }
+            )),
+            format!("announcement sent to {address}"),
+        )),
+        Err(error) => {
+            if job.attempts == 0 {
+                report_failure(channels, job, incident.ghsa_id.as_str(), address, &error).await?;
+            }
+            Err(error.into())
+        }
+    }
+}
+
+/// The first failure to send goes on the timeline and, where there is one, the tracking
+/// issue; retries follow quietly.
+async fn report_failure(
+    channels: &Channels,
+    job: &ClaimedJob,
+    ghsa_id: &str,
+    address: &str,
+    error: &crate::mail::SmtpError,
+) -> Result<(), ChannelError> {
+    let Ok(mail) = serde_json::from_str::<PendingMail>(&job.payload) else {
+        return Ok(());
+    };
+    let detail = format!(
+        "announcement to {address} failed: {}; herald retries with backoff",
+        escape::plain_line(&error.to_string())
+    );
+    let tracking = channels.store.tracking_link(mail.incident_id).await?;
+    let mut work = channels.store.begin_durable().await?;
+    work.append_timeline(
+        mail.incident_id,
+        &[TimelineEntry {
+            at: Utc::now(),
+            actor: None,
+            kind: TimelineKind::Publication,
+            detail: detail.clone(),
+        }],
+        None,
+    )
+    .await?;
+    if let Some((repository, number)) = tracking.and_then(|link| {
+        link.repository
+            .zip(link.number.and_then(|number| u64::try_from(number).ok()))
+    }) {
+        queue_comment(
+            &mut work,
+            &format!("mail-failed:{}:{}", escape::file_name(ghsa_id), job.id),
+            &repository,
+            number,
+            &format!(
+                "herald could not send the signed announcement of {} to {}: {}\n\nIt retries \
+                 with backoff; the timeline records when it goes out.",
+                escape::identifier(ghsa_id),
+                escape::markdown(address),
+                escape::markdown(&escape::plain_line(&error.to_string()))
+            ),
+        )
+        .await?;
+    }
+    work.commit().await?;
+    Ok(())
+}
