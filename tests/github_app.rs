@@ -53,8 +53,17 @@ fn advisory(name: &str) -> Vec<u8> {
 }
 
 async fn installed(fake: &FakeGitHub) -> Harness {
+    installed_with(fake, |_| {}).await
+}
+
+/// herald as the App installed on Codertocat, with settings changed by `adjust`.
+async fn installed_with(
+    fake: &FakeGitHub,
+    adjust: impl FnOnce(&mut herald::config::Settings),
+) -> Harness {
     let harness = Harness::start_with(true, |settings| {
         settings.github = Some(github_settings(fake));
+        adjust(settings);
     })
     .await;
     let answer = harness
@@ -1467,8 +1476,7 @@ async fn world_with_lists(fake: &FakeGitHub) -> (Harness, SmtpSink, Gpg) {
     let key_file = key_dir.path().join("signing-key.asc");
     std::fs::write(&key_file, secret).expect("key file");
     let smtp_url = sink.url();
-    let harness = Harness::start_with(true, |settings| {
-        settings.github = Some(github_settings(fake));
+    let harness = installed_with(fake, |settings| {
         settings.mail = MailSettings {
             smtp_url: Some(SecretString::from(smtp_url)),
             from: Some("Example Security <security@example.org>".to_owned()),
@@ -1480,15 +1488,6 @@ async fn world_with_lists(fake: &FakeGitHub) -> (Harness, SmtpSink, Gpg) {
     .await;
     // The key is read at start; the file may go.
     drop(key_dir);
-    let answer = harness
-        .deliver(
-            "installation",
-            "install-1",
-            &fixture("installation.created.0.json"),
-        )
-        .await;
-    assert_eq!(answer.status, 202, "{}", answer.body);
-    harness.wait_processed().await;
     (harness, sink, gpg)
 }
 
