@@ -1,11 +1,14 @@
 //! The `herald` command line.
 
-use crate::config::repo::RepoConfig;
+use crate::config::repo::{MailingList, RepoConfig, SigningMode};
 use crate::config::{LogFormat, Settings};
-use crate::drafts::{DraftView, Drafts, render_all, tracking_issue};
+use crate::drafts::{
+    ANNOUNCEMENT, ANNOUNCEMENT_SUBJECT, DraftView, Drafts, render_all, tracking_issue,
+};
 use crate::github::GitHub;
 use crate::incident::Incident;
 use crate::ingest::{Ingestor, Receipt};
+use crate::mail::{Letter, Sender, SigningKey, load_signing_key, message_id};
 use crate::outbox::{JobOutcome, Worker};
 use crate::report;
 use crate::server::Server;
@@ -51,6 +54,15 @@ pub enum Command {
         /// Where the rendered drafts are written, one folder per advisory.
         #[arg(long, default_value = "herald-drafts", value_name = "DIR")]
         out: PathBuf,
+        /// A repository's `.github/herald.yml`: its mailing lists get one signed `.eml`
+        /// announcement each (without it, one to a placeholder list).
+        #[arg(long, value_name = "FILE")]
+        repo_config: Option<PathBuf>,
+    },
+    /// Make or inspect the OpenPGP key that signs announcements.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
     },
     /// Check the configuration: store, webhook secret, GitHub App key, API and installations.
     Doctor,
@@ -66,6 +78,26 @@ pub enum Command {
     Incidents {
         #[command(subcommand)]
         command: IncidentsCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Generate an Ed25519 (OpenPGP v4) signing key, valid three years: the secret key goes
+    /// to a new file (mode 0600), the public key to publish is printed.
+    Generate {
+        /// The key's user id, e.g. "Project Security <security@example.org>".
+        #[arg(long)]
+        uid: String,
+        /// The file the secret key is written to; it must not exist yet.
+        #[arg(long, default_value = "herald-signing-key.asc", value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Show the configured signing key: fingerprint, user ids, expiry.
+    Show {
+        /// Also print the armored public key.
+        #[arg(long)]
+        public: bool,
     },
 }
 
@@ -124,9 +156,28 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             event,
             delivery_id,
             out,
+            repo_config,
         } => {
             init_tracing(&settings, cli.log_json, "warn")?;
-            dry_run(&settings, &payload, &event, delivery_id, &out).await
+            let repo_config = match repo_config {
+                None => RepoConfig::default(),
+                Some(path) => {
+                    let text = std::fs::read_to_string(&path)
+                        .with_context(|| format!("cannot read {}", path.display()))?;
+                    RepoConfig::parse(&text).with_context(|| path.display().to_string())?
+                }
+            };
+            let run = DryRun {
+                payload: &payload,
+                event: &event,
+                out: &out,
+                repo_config: &repo_config,
+            };
+            dry_run(&settings, &run, delivery_id).await
+        }
+        Command::Keys { command } => {
+            init_tracing(&settings, cli.log_json, "warn")?;
+            keys(&settings, command)
         }
         Command::Incidents { command } => {
             init_tracing(&settings, cli.log_json, "warn")?;
@@ -174,13 +225,20 @@ async fn shutdown_signal() {
     }
 }
 
+/// What `herald dry-run` was asked to do.
+struct DryRun<'a> {
+    payload: &'a Path,
+    event: &'a str,
+    out: &'a Path,
+    repo_config: &'a RepoConfig,
+}
+
 async fn dry_run(
     settings: &Settings,
-    payload: &std::path::Path,
-    event: &str,
+    run: &DryRun<'_>,
     delivery_id: Option<String>,
-    out: &Path,
 ) -> anyhow::Result<()> {
+    let (payload, event, out) = (run.payload, run.event, run.out);
     let body = std::fs::read(payload)
         .with_context(|| format!("cannot read the payload {}", payload.display()))?;
     let store = Store::open(&settings.database_url).await?;
@@ -239,6 +297,11 @@ async fn dry_run(
     }
     touched.dedup();
     let drafts = Drafts::new()?;
+    let signer = if touched.is_empty() {
+        None
+    } else {
+        Some(DryRunSigner::new(settings)?)
+    };
     for (repository, ghsa_id) in touched {
         for row in store.incidents_by_ghsa(&ghsa_id).await? {
             if row.incident.repository == repository {
@@ -250,6 +313,16 @@ async fn dry_run(
                 let timeline = store.timeline_entries(row.id).await?;
                 let written = write_drafts(&drafts, &row.incident, &timeline, out)?;
                 println!("drafts written to {}", written.display());
+                if let Some(signer) = &signer {
+                    for file in signer.write_announcements(
+                        &drafts,
+                        &row.incident,
+                        run.repo_config,
+                        &written,
+                    )? {
+                        println!("signed announcement written to {}", file.display());
+                    }
+                }
             }
         }
     }
@@ -275,6 +348,11 @@ fn check(passed: bool, text: &str) -> bool {
         report::safe_line(text)
     );
     passed
+}
+
+/// A line of `herald doctor` about an optional part that is not set up.
+fn note(text: &str) {
+    println!("note    {}", report::safe_line(text));
 }
 
 async fn doctor(settings: &Settings) -> anyhow::Result<()> {
@@ -312,6 +390,7 @@ async fn doctor(settings: &Settings) -> anyhow::Result<()> {
         }
         Some(github_settings) => healthy &= doctor_github(github_settings).await,
     }
+    healthy &= doctor_mail(&settings.mail).await;
     if healthy {
         println!("herald is ready");
         Ok(())
@@ -379,6 +458,48 @@ async fn doctor_github(settings: &crate::config::GitHubSettings) -> bool {
         }
         Err(error) => check(false, &format!("cannot list installations: {error}")),
     }
+}
+
+async fn doctor_mail(settings: &crate::config::MailSettings) -> bool {
+    let mut healthy = match load_signing_key(settings) {
+        Ok(Some(key)) => check(
+            true,
+            &format!(
+                "signing key {} can sign (expires {})",
+                key.fingerprint(),
+                key.expires_at()
+                    .map(|at| at.format("%Y-%m-%d").to_string())
+                    .unwrap_or_else(|| "never".to_owned())
+            ),
+        ),
+        Ok(None) if settings.smtp_url.is_none() => {
+            note("no signing key configured (HERALD_SIGNING_KEY_FILE)");
+            true
+        }
+        Ok(None) => check(
+            false,
+            "no signing key configured (HERALD_SIGNING_KEY_FILE): announcements cannot be signed",
+        ),
+        Err(error) => check(false, &error.to_string()),
+    };
+    if settings.smtp_url.is_none() {
+        note("no SMTP server configured (HERALD_SMTP_URL): announcements are not mailed");
+        return healthy;
+    }
+    match crate::mail::announcer(settings) {
+        Ok(Some(announcer)) => match announcer.mailer.check().await {
+            Ok(()) => {
+                healthy &= check(
+                    true,
+                    &format!("SMTP server {} answers", announcer.mailer.server()),
+                )
+            }
+            Err(error) => healthy &= check(false, &error.to_string()),
+        },
+        Ok(None) => {}
+        Err(error) => healthy &= check(false, &error.to_string()),
+    }
+    healthy
 }
 
 /// Every draft of `incident` with the shipped templates and default configuration, as
@@ -509,5 +630,153 @@ async fn incidents(settings: &Settings, command: IncidentsCommand) -> anyhow::Re
         }
     }
     store.close().await;
+    Ok(())
+}
+
+/// How `herald dry-run` signs the announcements it writes: with the configured key, or a
+/// throwaway key made for the run (and said so).
+struct DryRunSigner {
+    key: SigningKey,
+    sender: Sender,
+}
+
+/// The list a dry run addresses when the repository configuration names none.
+const PLACEHOLDER_LIST: &str = "announce@example.invalid";
+
+impl DryRunSigner {
+    fn new(settings: &Settings) -> anyhow::Result<DryRunSigner> {
+        let key = match load_signing_key(&settings.mail)? {
+            Some(key) => key,
+            None => {
+                let (key, _) = SigningKey::generate("herald dry run <dry-run@example.invalid>")?;
+                println!(
+                    "no signing key configured (HERALD_SIGNING_KEY_FILE): announcements are \
+                     signed with a throwaway key generated for this run, {}",
+                    key.fingerprint()
+                );
+                key
+            }
+        };
+        let from = settings
+            .mail
+            .from
+            .as_deref()
+            .unwrap_or("herald dry run <security@example.invalid>");
+        let sender = Sender::parse(from, settings.mail.reply_to.as_deref())?;
+        Ok(DryRunSigner { key, sender })
+    }
+
+    /// One signed `.eml` per configured list (or the placeholder list) in `dir`.
+    fn write_announcements(
+        &self,
+        drafts: &Drafts,
+        incident: &Incident,
+        config: &RepoConfig,
+        dir: &Path,
+    ) -> anyhow::Result<Vec<PathBuf>> {
+        let placeholder = [MailingList {
+            address: PLACEHOLDER_LIST.to_owned(),
+            name: None,
+            signing: SigningMode::default(),
+            attach_cleartext: false,
+        }];
+        let lists = if config.mailing_lists.is_empty() {
+            &placeholder[..]
+        } else {
+            &config.mailing_lists[..]
+        };
+        let rendered = render_all(drafts, &DraftView::new(incident, &[], None));
+        let (Some(subject), Some(body)) = (
+            rendered.get(ANNOUNCEMENT_SUBJECT),
+            rendered.get(ANNOUNCEMENT),
+        ) else {
+            bail!("the announcement templates did not render");
+        };
+        let mut written = Vec::new();
+        for list in lists {
+            let id = message_id(&self.sender, &incident.ghsa_id, &list.address, 1);
+            let message = crate::mail::build(
+                &Letter {
+                    sender: &self.sender,
+                    list,
+                    subject,
+                    body,
+                    message_id: &id,
+                    date: std::time::SystemTime::now(),
+                },
+                &self.key,
+            )?;
+            let path = dir.join(format!(
+                "announcement.{}.eml",
+                crate::drafts::escape::file_name(&list.address)
+            ));
+            std::fs::write(&path, message.formatted())
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            written.push(path);
+        }
+        Ok(written)
+    }
+}
+
+fn keys(settings: &Settings, command: KeysCommand) -> anyhow::Result<()> {
+    match command {
+        KeysCommand::Generate { uid, out } => {
+            let (key, secret) = SigningKey::generate(&uid)?;
+            write_new_secret_file(&out, &secret)?;
+            println!(
+                "generated signing key {}\nsecret key written to {} (keep it safe; point \
+                 HERALD_SIGNING_KEY_FILE at it)\nexpires: {}\n\npublish this public key so \
+                 that subscribers can verify announcements:\n",
+                key.fingerprint(),
+                out.display(),
+                key.expires_at()
+                    .map(|at| at.format("%Y-%m-%d").to_string())
+                    .unwrap_or_else(|| "never".to_owned()),
+            );
+            print!("{}", key.public_key()?);
+        }
+        KeysCommand::Show { public } => {
+            let Some(key) = load_signing_key(&settings.mail)? else {
+                bail!(
+                    "no signing key configured: set HERALD_SIGNING_KEY_FILE (`herald keys \
+                     generate` makes one)"
+                );
+            };
+            println!("fingerprint: {}", key.fingerprint());
+            for user_id in key.user_ids() {
+                println!("user id:     {}", report::safe_line(&user_id));
+            }
+            println!(
+                "expires:     {}",
+                key.expires_at()
+                    .map(|at| at.format("%Y-%m-%d %H:%M UTC").to_string())
+                    .unwrap_or_else(|| "never".to_owned())
+            );
+            if public {
+                print!("\n{}", key.public_key()?);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Writes a secret to a file that must not exist yet, readable by its owner only.
+fn write_new_secret_file(path: &Path, secret: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path).with_context(|| {
+        format!(
+            "cannot create {} (an existing key is never overwritten)",
+            path.display()
+        )
+    })?;
+    file.write_all(secret.as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
 }

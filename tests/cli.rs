@@ -86,6 +86,14 @@ fn the_readme_dry_run_opens_an_incident_in_the_default_store() {
         assert!(text.contains("GHSA-abcd-1234-efgh"), "{name}: {text}");
     }
     assert!(stdout.contains("GitHub job(s) queued"), "{stdout}");
+    // The announcement, signed with a throwaway key the run says it made.
+    assert!(
+        stdout.contains("throwaway key generated for this run"),
+        "{stdout}"
+    );
+    let eml = std::fs::read_to_string(drafts.join("announcement.announce_example.invalid.eml"))
+        .unwrap_or_else(|error| panic!("the signed announcement: {error}\n{stdout}"));
+    assert!(eml.contains("BEGIN PGP SIGNED MESSAGE"), "{eml}");
     let (output, printed, _) = run(herald(dir.path()).args(["drafts", "GHSA-abcd-1234-efgh"]));
     assert!(output.status.success());
     assert!(printed.contains("==> announcement.txt <=="), "{printed}");
@@ -370,5 +378,114 @@ fn hostile_advisory_text_reaches_the_terminal_escaped() {
     assert!(
         show.contains("  line one\n  \\u{1b}[31mred\\u{1b}[0m"),
         "{show}"
+    );
+}
+
+#[test]
+fn keys_generate_show_and_a_dry_run_announcement_gnupg_verifies() {
+    use common::mail::{Gpg, Received, decode_body, part_body};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let uid = "Project Security <security@example.org>";
+    let (output, stdout, stderr) = run(herald(dir.path()).args(["keys", "generate", "--uid", uid]));
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    let key_file = dir.path().join("herald-signing-key.asc");
+    let secret = std::fs::read_to_string(&key_file).expect("the secret key file");
+    assert!(secret.contains("PRIVATE KEY BLOCK"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key_file)
+            .expect("metadata")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "only its owner reads the secret key");
+    }
+    assert!(
+        !stdout.contains("PRIVATE"),
+        "the secret is never printed: {stdout}"
+    );
+    let public = &stdout[stdout
+        .find("-----BEGIN PGP PUBLIC KEY BLOCK-----")
+        .expect("public key")..];
+    let gpg = Gpg::with_public_key(public);
+    let fingerprint = stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("generated signing key "))
+        .expect("the fingerprint")
+        .to_owned();
+
+    // A second run never overwrites the key.
+    let (output, _, stderr) = run(herald(dir.path()).args(["keys", "generate", "--uid", uid]));
+    assert!(!output.status.success());
+    assert!(stderr.contains("never overwritten"), "{stderr}");
+    assert_eq!(std::fs::read_to_string(&key_file).expect("key"), secret);
+
+    let (output, stdout, _) = run(herald(dir.path())
+        .args(["keys", "show"])
+        .env("HERALD_SIGNING_KEY_FILE", &key_file));
+    assert!(output.status.success(), "{stdout}");
+    assert!(
+        stdout.contains(&format!("fingerprint: {fingerprint}")),
+        "{stdout}"
+    );
+    assert!(stdout.contains(&format!("user id:     {uid}")), "{stdout}");
+    assert!(stdout.contains("expires:     20"), "{stdout}");
+
+    // A dry run signs with the configured key, one .eml per list of the repository config.
+    let config = dir.path().join("herald.yml");
+    std::fs::write(
+        &config,
+        "mailing_lists:\n  - address: announce@lists.example.org\n  - address: oss@lists.example.org\n    signing: pgp-mime\n",
+    )
+    .expect("config");
+    let (output, stdout, stderr) = run(herald(dir.path())
+        .arg("dry-run")
+        .arg(repo_file("examples/repository_advisory.reported.json"))
+        .arg("--repo-config")
+        .arg(&config)
+        .env("HERALD_SIGNING_KEY_FILE", &key_file)
+        .env(
+            "HERALD_MAIL_FROM",
+            "Project Security <security@example.org>",
+        ));
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    assert!(!stdout.contains("throwaway"), "{stdout}");
+    let drafts = dir.path().join("herald-drafts/GHSA-abcd-1234-efgh");
+    let cleartext = std::fs::read(drafts.join("announcement.announce_lists.example.org.eml"))
+        .expect("the cleartext list's announcement");
+    let received = Received::parse(&cleartext);
+    assert_eq!(
+        received.header("From").as_deref(),
+        Some("\"Project Security\" <security@example.org>")
+    );
+    let status = gpg
+        .verify_cleartext(&decode_body(&received))
+        .expect("gpg verifies the dry run's announcement");
+    assert!(status.contains(&fingerprint), "{status}");
+    let pgp_mime = Received::parse(
+        &std::fs::read(drafts.join("announcement.oss_lists.example.org.eml")).expect("eml"),
+    );
+    let parts = pgp_mime.parts();
+    gpg.verify_detached(&part_body(&parts[1]), &parts[0])
+        .expect("gpg verifies the PGP/MIME announcement");
+}
+
+#[test]
+fn doctor_names_an_unusable_signing_key() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (key, _) = herald::mail::SigningKey::generate("A <a@example.org>").expect("key");
+    let public_only = dir.path().join("public.asc");
+    std::fs::write(&public_only, key.public_key().expect("public")).expect("write");
+    let (output, stdout, _) = run(herald(dir.path())
+        .arg("doctor")
+        .env("HERALD_SIGNING_KEY_FILE", &public_only));
+    assert!(!output.status.success());
+    assert!(
+        stdout.contains(&format!(
+            "PROBLEM {}: the signing key {} holds no secret key material",
+            public_only.display(),
+            key.fingerprint()
+        )),
+        "{stdout}"
     );
 }

@@ -13,7 +13,7 @@ const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
 pub enum SmtpError {
     #[error("the SMTP URL {url} is not usable: {reason}")]
     Url { url: String, reason: String },
-    #[error("the SMTP server {server} did not accept the message: {reason}")]
+    #[error("the SMTP server {server} failed: {reason}")]
     Send { server: String, reason: String },
 }
 
@@ -92,6 +92,19 @@ impl Mailer {
 
     pub fn server(&self) -> &str {
         &self.server
+    }
+
+    /// Connects, greets and says NOOP: what `herald doctor` asks of the server.
+    pub async fn check(&self) -> Result<(), SmtpError> {
+        let fail = |reason: String| SmtpError::Send {
+            server: self.server.clone(),
+            reason,
+        };
+        match self.transport.test_connection().await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(fail("it did not answer NOOP".to_owned())),
+            Err(error) => Err(fail(error.to_string())),
+        }
     }
 }
 
