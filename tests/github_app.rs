@@ -979,9 +979,30 @@ async fn a_maintainer_commands_by_comment_and_label() {
 #[tokio::test]
 async fn serve_with_a_github_app_logs_no_token_key_secret_or_advisory_text() {
     let fake = world().await;
-    fake.put_file(REPO, ".github/herald.yml", TRACK_PRIVATELY);
+    fake.put_file(
+        REPO,
+        ".github/herald.yml",
+        "tracking:\n  repository: Codertocat/security\nmailing_lists:\n  - address: announce@lists.example.org\n",
+    );
     let dir = tempfile::tempdir().expect("tempdir");
     let log_path = dir.path().join("herald.log");
+    // Mail with a password-protected signing key, and an SMTP password the test server
+    // cannot take (it offers no AUTH): the failure is logged, the secrets are not.
+    let sink = SmtpSink::start();
+    let signing_key = {
+        use sequoia_openpgp::cert::prelude::*;
+        use sequoia_openpgp::serialize::SerializeInto;
+        let (cert, _) = CertBuilder::new()
+            .set_cipher_suite(CipherSuite::Cv25519)
+            .add_userid("Security <security@example.org>")
+            .add_signing_subkey()
+            .set_password(Some("passphrase-never-logged".into()))
+            .generate()
+            .expect("key");
+        String::from_utf8(cert.as_tsk().armored().to_vec().expect("armor")).expect("armor")
+    };
+    let key_file = dir.path().join("signing-key.asc");
+    std::fs::write(&key_file, &signing_key).expect("key file");
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
         .expect("free port")
@@ -995,6 +1016,16 @@ async fn serve_with_a_github_app_logs_no_token_key_secret_or_advisory_text() {
         .env("HERALD_GITHUB_APP_ID", APP_ID.to_string())
         .env("HERALD_GITHUB_PRIVATE_KEY", private_key())
         .env("HERALD_WORKER_POLL_INTERVAL_MS", "50")
+        .env(
+            "HERALD_SMTP_URL",
+            format!(
+                "smtp://herald:smtp-password-never-logged@127.0.0.1:{}?tls=none",
+                sink.port
+            ),
+        )
+        .env("HERALD_MAIL_FROM", "Security <security@example.org>")
+        .env("HERALD_SIGNING_KEY_FILE", &key_file)
+        .env("HERALD_SIGNING_KEY_PASSPHRASE", "passphrase-never-logged")
         .env("HERALD_LOG", "trace")
         .stdout(std::process::Stdio::null())
         .stderr(std::fs::File::create(&log_path).expect("log file"))
@@ -1058,10 +1089,27 @@ async fn serve_with_a_github_app_logs_no_token_key_secret_or_advisory_text() {
         1,
         "the tracking issue was opened"
     );
-    // Let the job finish (drafts comment, record) before stopping.
+    // Let the job finish (drafts comment, record) before going on.
     for _ in 0..400 {
         let log = std::fs::read_to_string(&log_path).unwrap_or_default();
         if log.contains("effect done") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    // Disclosure: the announcement is signed and its sending fails at AUTH.
+    assert_eq!(
+        send(
+            "repository_advisory",
+            "p-1",
+            advisory("repository_advisory.published.composed.json")
+        )
+        .await,
+        Some(202)
+    );
+    for _ in 0..400 {
+        let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+        if log.contains("send_mail") && log.contains("will retry") {
             break;
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
@@ -1071,9 +1119,20 @@ async fn serve_with_a_github_app_logs_no_token_key_secret_or_advisory_text() {
 
     let log = std::fs::read_to_string(&log_path).expect("log");
     assert!(log.contains("effect done"), "the log is real: {log}");
+    assert!(
+        log.contains("send_mail") && log.contains("herald:***@127.0.0.1"),
+        "the failed send is logged, its URL redacted: {log}"
+    );
     let key = private_key();
     let key_line = key.lines().nth(1).expect("a key line");
+    let signing_key_line = signing_key
+        .lines()
+        .find(|line| line.len() > 40 && !line.contains(':'))
+        .expect("a line of key material");
     for secret in [
+        "smtp-password-never-logged",
+        "passphrase-never-logged",
+        signing_key_line,
         "ghs_fake",
         "Bearer",
         "eyJ",
