@@ -4,6 +4,7 @@
 mod advisory;
 mod commands;
 mod severity;
+mod sla;
 
 pub use advisory::{
     AdvisoryAction, AdvisoryEvent, AdvisorySnapshot, AffectedPackage, Credit, CvssInput, Cwe,
@@ -16,6 +17,7 @@ pub use commands::{
 pub use severity::{
     CvssAssessment, CvssScore, CvssSlot, Severity, SeveritySource, decide_severity,
 };
+pub use sla::{BusinessCalendar, Reaction, SlaPolicy};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
