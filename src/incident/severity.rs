@@ -157,7 +157,31 @@ impl CvssAssessment {
     }
 }
 
+/// The base metrics CVSS 3.x makes mandatory. The `cvss` crate checks them for 4.0 only and
+/// would score a 3.x vector without them (an absent metric weighing nothing).
+const CVSS3_BASE_METRICS: [&str; 8] = ["AV", "AC", "PR", "UI", "S", "C", "I", "A"];
+
+fn missing_cvss3_base_metrics(vector: &str) -> Vec<&'static str> {
+    let present: Vec<&str> = vector
+        .split('/')
+        .skip(1)
+        .filter_map(|metric| metric.split_once(':').map(|(name, _)| name))
+        .collect();
+    CVSS3_BASE_METRICS
+        .into_iter()
+        .filter(|metric| !present.iter().any(|name| name.eq_ignore_ascii_case(metric)))
+        .collect()
+}
+
 fn score_vector(slot: CvssSlot, vector: &str) -> CvssScore {
+    if slot == CvssSlot::V3 && vector.starts_with("CVSS:3.") {
+        let missing = missing_cvss3_base_metrics(vector);
+        if !missing.is_empty() {
+            return CvssScore::Malformed {
+                error: format!("missing mandatory base metric(s) {}", missing.join(", ")),
+            };
+        }
+    }
     let parsed = match cvss::Cvss::from_str(vector) {
         Ok(parsed) => parsed,
         Err(error) => {
