@@ -49,8 +49,15 @@ fn all_drafts(incident: &Incident) -> Vec<(String, String)> {
         .into_iter()
         .map(|draft| (draft.name.to_owned(), draft.text))
         .collect();
-    let tracking = tracking_issue(&drafts, incident, &RepoConfig::default().labels, None)
-        .expect("tracking issue");
+    let config = RepoConfig::default();
+    let tracking = tracking_issue(
+        &drafts,
+        incident,
+        &config.labels,
+        &config.sla.policy(),
+        None,
+    )
+    .expect("tracking issue");
     files.push(("tracking-issue.md".to_owned(), tracking.body));
     files
 }

@@ -1722,3 +1722,50 @@ async fn a_bad_signing_key_stops_herald_at_start_naming_its_fingerprint() {
     assert!(text.contains("HERALD_MAIL_FROM"), "{text}");
     assert!(!text.contains("hunter2"), "{text}");
 }
+
+/// The Reaction row of the tracking issue.
+fn reaction_row(fake: &FakeGitHub) -> String {
+    let body = fake.issues(TRACKING_REPO)[0].body.clone();
+    body.lines()
+        .find(|line| line.starts_with("| Reaction |"))
+        .expect("a Reaction row")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn the_reaction_clock_shows_on_the_issue_and_an_ack_stops_it() {
+    let fake = world().await;
+    let harness = tracked(&fake).await;
+    let reaction = reaction_row(&fake);
+    assert!(
+        reaction.contains("due **") && reaction.contains("critical, 4 business hours"),
+        "{reaction}"
+    );
+
+    fake.set_permission(REPO, "alice", "write");
+    say(
+        &harness,
+        "issue_comment",
+        "c-ack",
+        &comment("alice", "/herald ack"),
+    )
+    .await;
+    let incident = the_incident(&harness).await;
+    assert!(incident.decisions.acknowledged_at.is_some());
+    assert_eq!(incident.phase, herald::incident::Phase::Assessment);
+    let replies = answers(&fake);
+    assert!(
+        replies
+            .last()
+            .is_some_and(|reply| reply.body.contains("the reaction clock stops")
+                && reply.body.contains("Nobody coordinates yet")),
+        "{replies:?}"
+    );
+    let reaction = reaction_row(&fake);
+    assert!(
+        reaction.contains("acknowledged") && reaction.contains("within the deadline"),
+        "{reaction}"
+    );
+    assert_no_unexpected(&fake);
+    harness.stop().await;
+}

@@ -91,10 +91,12 @@ pub(super) async fn sync(
         )
         .collect();
     let problems = (!problems.is_empty()).then(|| problems.join("; "));
+    let sla = loaded.config.sla.policy();
     let rendered = match tracking_issue(
         &drafts,
         incident,
         &loaded.config.labels,
+        &sla,
         problems.as_deref(),
     ) {
         Ok(rendered) => rendered,
@@ -103,6 +105,7 @@ pub(super) async fn sync(
             &channels.drafts,
             incident,
             &loaded.config.labels,
+            &sla,
             Some(&format!(
                 "{}{error}",
                 problems.map(|p| p + "; ").unwrap_or_default()

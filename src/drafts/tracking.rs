@@ -3,7 +3,9 @@
 use super::view::link_target;
 use super::{DraftError, Drafts, TRACKING_ISSUE, escape};
 use crate::config::repo::LabelConfig;
-use crate::incident::{CvssAssessment, Incident, Severity, SeveritySource, Threat};
+use crate::incident::{
+    CvssAssessment, Incident, Reaction, ReactionClock, Severity, SeveritySource, SlaPolicy, Threat,
+};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -38,8 +40,8 @@ struct CreditView {
     kind: String,
 }
 
-/// What the template sees. Every string is escaped by the template, except `marker` and
-/// `advisory_url`, which herald builds or checks itself.
+/// What the template sees. Every string is escaped by the template, except `marker`,
+/// `advisory_url` and `reaction`, which herald builds or checks itself.
 #[derive(Serialize)]
 struct TrackingView {
     marker: String,
@@ -69,6 +71,9 @@ struct TrackingView {
     packages: Vec<PackageView>,
     credits: Vec<CreditView>,
     high_impact: bool,
+    /// The reaction clock, in herald's own words (times, severities, zone names: no
+    /// advisory text), with Markdown emphasis, so used raw.
+    reaction: String,
     config_error: Option<String>,
 }
 
@@ -97,12 +102,61 @@ fn or_unknown(text: Option<&String>) -> String {
     text.cloned().unwrap_or_else(|| "unknown".to_owned())
 }
 
+/// A deadline in the project's time zone, and in UTC.
+fn local_time(at: DateTime<Utc>, sla: &SlaPolicy) -> String {
+    let zone = sla.calendar.time_zone;
+    if zone == chrono_tz::Tz::UTC {
+        return time(at);
+    }
+    format!(
+        "{} {} ({})",
+        at.with_timezone(&zone).format("%Y-%m-%d %H:%M"),
+        zone.name(),
+        time(at)
+    )
+}
+
+/// The reaction clock as the tracking issue shows it.
+fn reaction_words(incident: &Incident, sla: &SlaPolicy) -> String {
+    let allowance = match sla.reaction(incident.severity) {
+        _ if incident.decisions.threat == Some(Threat::Active) => {
+            "active threat: counted in wall-clock hours".to_owned()
+        }
+        Reaction::BusinessHours(hours) => format!("{hours} business hours"),
+        Reaction::WorkingDays(1) => "by the close of the next working day".to_owned(),
+        Reaction::WorkingDays(days) => {
+            format!("within {days} working days, by the close of business")
+        }
+        Reaction::None => "no deadline".to_owned(),
+    };
+    match incident.reaction_clock(sla) {
+        ReactionClock::NoDeadline => format!("no deadline for {} severity", incident.severity),
+        ReactionClock::Running { due } => format!(
+            "due **{}** ({}, {allowance}); `/herald ack` stops the clock",
+            local_time(due, sla),
+            incident.severity
+        ),
+        ReactionClock::Acknowledged { due, at } => {
+            let verdict = match due {
+                Some(due) if at <= due => format!(", within the deadline {}", local_time(due, sla)),
+                Some(due) => format!(", after the deadline {}", local_time(due, sla)),
+                None => String::new(),
+            };
+            format!("acknowledged {}{verdict}", local_time(at, sla))
+        }
+        ReactionClock::InRemediation { .. } => {
+            format!("stopped: the incident is in {}", incident.phase)
+        }
+    }
+}
+
 /// Renders the tracking issue; `config_error` is shown on the issue so maintainers see why
-/// herald runs on defaults.
+/// herald runs on defaults. `sla` is the project's reaction SLA.
 pub fn tracking_issue(
     drafts: &Drafts,
     incident: &Incident,
     labels: &LabelConfig,
+    sla: &SlaPolicy,
     config_error: Option<&str>,
 ) -> Result<TrackingIssue, DraftError> {
     let view = TrackingView {
@@ -170,6 +224,7 @@ pub fn tracking_issue(
             })
             .collect(),
         high_impact: matches!(incident.severity, Severity::Critical | Severity::High),
+        reaction: reaction_words(incident, sla),
         config_error: config_error.map(str::to_owned),
     };
     let body = drafts.render(TRACKING_ISSUE, &view)?;

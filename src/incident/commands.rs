@@ -37,6 +37,8 @@ pub struct Decisions {
     pub embargo_until: Option<DateTime<Utc>>,
     pub disclosure_approved: bool,
     pub cve_requested_at: Option<DateTime<Utc>>,
+    /// When a maintainer acknowledged the report (`/herald ack`): the reaction clock stops.
+    pub acknowledged_at: Option<DateTime<Utc>>,
 }
 
 /// One maintainer command, from a `/herald` comment line or a label.
@@ -52,6 +54,8 @@ pub enum Command {
     ApproveDisclosure(bool),
     Coordinator(String),
     Embargo(DateTime<Utc>),
+    /// The team has seen the report and is on it: the reaction clock stops.
+    Acknowledge,
     RequestCve,
     Publish,
     Close,
@@ -74,6 +78,7 @@ pub struct CommandLine {
 
 pub const HELP: &str = "herald understands these commands, one per line, from maintainers \
 with write or admin permission on the advisory's repository:\n\n\
+- `/herald ack`: acknowledge the report (stops the reaction clock)\n\
 - `/herald severity critical|high|medium|low`: set the severity (wins over the computed one)\n\
 - `/herald cvss <vector>`: set the CVSS 3.x or 4.0 vector herald scores\n\
 - `/herald threat active|passive`: active means evidence of exploitation attempts\n\
@@ -143,6 +148,7 @@ fn parse_words(words: &[&str]) -> Result<Command, String> {
         ["embargo", time] => DateTime::parse_from_rfc3339(time)
             .map(|time| Command::Embargo(time.with_timezone(&Utc)))
             .map_err(|_| format!("`{time}` is not an RFC 3339 time such as 2026-12-01T14:00:00Z")),
+        ["ack" | "acknowledge"] => Ok(Command::Acknowledge),
         ["request-cve"] => Ok(Command::RequestCve),
         ["publish"] => Ok(Command::Publish),
         ["close"] => Ok(Command::Close),
@@ -268,6 +274,7 @@ pub fn apply_command(
             incident.decisions.embargo_until = Some(*until);
             format!("Embargo until {}.", until.format("%Y-%m-%d %H:%M UTC"))
         }
+        Command::Acknowledge => acknowledge(incident, at),
         Command::RequestCve => match (&incident.cve_id, incident.decisions.cve_requested_at) {
             (Some(cve), _) => format!("This advisory already has {cve}; nothing requested."),
             (None, Some(asked)) => format!(
@@ -312,6 +319,25 @@ pub fn apply_command(
     }
 }
 
+/// Records the first acknowledgement; the report moves on to assessment.
+fn acknowledge(incident: &mut Incident, at: DateTime<Utc>) -> String {
+    if let Some(earlier) = incident.decisions.acknowledged_at {
+        return format!(
+            "Already acknowledged at {}.",
+            earlier.format("%Y-%m-%d %H:%M UTC")
+        );
+    }
+    incident.decisions.acknowledged_at = Some(at);
+    if incident.phase == Phase::Awareness {
+        incident.phase = Phase::Assessment;
+    }
+    let mut reply = "Acknowledged: the reaction clock stops.".to_owned();
+    if incident.decisions.coordinator.is_none() {
+        reply.push_str(" Nobody coordinates yet: name someone with `/herald coordinator @login`.");
+    }
+    reply
+}
+
 /// The embargo gate for `/herald publish`: approval, then the embargo time.
 fn publish(incident: &mut Incident, at: DateTime<Utc>, effects: &mut Vec<CommandEffect>) -> String {
     if incident.published_at.is_some() || incident.phase >= Phase::Disclosure {
@@ -345,6 +371,7 @@ fn command_words(command: &Command) -> String {
         Command::ApproveDisclosure(false) => "disclosure approval withdrawn".to_owned(),
         Command::Coordinator(login) => format!("coordinator set to {login}"),
         Command::Embargo(until) => format!("embargo until {}", until.to_rfc3339()),
+        Command::Acknowledge => "report acknowledged".to_owned(),
         Command::RequestCve => "CVE requested".to_owned(),
         Command::Publish => "publication requested".to_owned(),
         Command::Close => "incident closed".to_owned(),

@@ -17,7 +17,7 @@ pub use commands::{
 pub use severity::{
     CvssAssessment, CvssScore, CvssSlot, Severity, SeveritySource, decide_severity,
 };
-pub use sla::{BusinessCalendar, Reaction, SlaPolicy};
+pub use sla::{BusinessCalendar, Reaction, ReactionClock, SlaPolicy};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

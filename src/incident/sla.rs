@@ -3,7 +3,7 @@
 //! holidays), or in wall-clock time when the threat is active (an emergency does not wait
 //! for Monday).
 
-use super::Severity;
+use super::{Incident, Phase, Severity, Threat};
 use chrono::{
     DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc, Weekday,
 };
@@ -190,6 +190,38 @@ impl SlaPolicy {
     }
 }
 
+/// Where an incident's reaction clock stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReactionClock {
+    /// Its severity has no reaction deadline.
+    NoDeadline,
+    /// Running: the team must react by `due`.
+    Running { due: DateTime<Utc> },
+    /// A maintainer acknowledged at `at`; `due` was the deadline then.
+    Acknowledged {
+        due: Option<DateTime<Utc>>,
+        at: DateTime<Utc>,
+    },
+    /// The incident reached remediation without an acknowledgement: the clock stopped.
+    InRemediation { due: Option<DateTime<Utc>> },
+}
+
+impl Incident {
+    /// The reaction clock under `policy`: counted from when herald learned of the report,
+    /// for the severity in force (so it moves when the severity changes), in wall-clock
+    /// time for an active threat; stopped by an acknowledgement or by remediation.
+    pub fn reaction_clock(&self, policy: &SlaPolicy) -> ReactionClock {
+        let active = self.decisions.threat == Some(Threat::Active);
+        let due = policy.deadline(self.learned_at, self.severity, active);
+        match (self.decisions.acknowledged_at, due) {
+            (Some(at), due) => ReactionClock::Acknowledged { due, at },
+            (None, due) if self.phase >= Phase::Remediation => ReactionClock::InRemediation { due },
+            (None, Some(due)) => ReactionClock::Running { due },
+            (None, None) => ReactionClock::NoDeadline,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -331,6 +363,85 @@ mod tests {
         assert_eq!(
             due.with_timezone(&prague).format("%H:%M").to_string(),
             "04:00"
+        );
+    }
+
+    /// A critical incident herald learned of at `at`.
+    fn incident_learned_at(at: DateTime<Utc>) -> Incident {
+        use crate::incident::{AdvisoryAction, AdvisoryEvent, AdvisorySnapshot, apply_advisory};
+        let snapshot = AdvisorySnapshot {
+            ghsa_id: "GHSA-aaaa-bbbb-cccc".into(),
+            cve_id: None,
+            summary: "s".into(),
+            description: "d".into(),
+            severity: Some("critical".into()),
+            state: "triage".into(),
+            html_url: None,
+            created_at: None,
+            updated_at: None,
+            published_at: None,
+            cvss_v3: None,
+            cvss_v4: None,
+            cwes: vec![],
+            packages: vec![],
+            credits: vec![],
+        };
+        let event = AdvisoryEvent {
+            action: AdvisoryAction::Reported,
+            repository: "acme/widget".into(),
+            advisory: snapshot,
+            actor: None,
+            received_at: at,
+        };
+        let incident = apply_advisory(None, &event).incident;
+        assert_eq!(incident.severity, Severity::Critical);
+        incident
+    }
+
+    #[test]
+    fn the_clock_follows_severity_and_threat_and_stops_on_ack_or_remediation() {
+        let tz = chrono_tz::Europe::Berlin;
+        let sla = policy(tz, &[]);
+        let friday = local(tz, "2026-11-27 16:00");
+        let mut incident = incident_learned_at(friday);
+        assert_eq!(
+            incident.reaction_clock(&sla),
+            ReactionClock::Running {
+                due: local(tz, "2026-11-30 12:00")
+            }
+        );
+        incident.severity = Severity::Medium;
+        assert_eq!(
+            incident.reaction_clock(&sla),
+            ReactionClock::Running {
+                due: local(tz, "2026-12-01 17:00")
+            },
+            "a new severity moves the deadline"
+        );
+        incident.decisions.threat = Some(Threat::Active);
+        assert_eq!(
+            incident.reaction_clock(&sla),
+            ReactionClock::Running {
+                due: friday + Duration::days(2)
+            },
+            "an active threat counts wall-clock time"
+        );
+        incident.severity = Severity::Low;
+        assert_eq!(incident.reaction_clock(&sla), ReactionClock::NoDeadline);
+        incident.severity = Severity::Critical;
+        incident.phase = Phase::Remediation;
+        assert!(matches!(
+            incident.reaction_clock(&sla),
+            ReactionClock::InRemediation { .. }
+        ));
+        let acked = friday + Duration::hours(1);
+        incident.decisions.acknowledged_at = Some(acked);
+        assert_eq!(
+            incident.reaction_clock(&sla),
+            ReactionClock::Acknowledged {
+                due: Some(friday + Duration::hours(4)),
+                at: acked
+            }
         );
     }
 }
