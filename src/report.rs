@@ -193,13 +193,16 @@ pub fn incident_detail(incident: &Incident, timeline: &[StoredTimelineEntry]) ->
     );
     if matches!(
         incident.severity_source,
-        SeveritySource::Maintainer | SeveritySource::MaintainerCvss
+        SeveritySource::Maintainer | SeveritySource::MaintainerCvss | SeveritySource::Kind
     ) {
         let (severity, source) = incident.computed_severity();
         field(&mut out, "Computed:", &format!("{severity} ({source})"));
     }
     if let Some(cvss) = &incident.decisions.cvss {
         cvss_detail("CVSS (mnt):", Some(cvss), &mut out);
+    }
+    if let Some(kind) = incident.decisions.kind {
+        field(&mut out, "Kind:", kind.as_str());
     }
     field(&mut out, "Phase:", incident.phase.as_str());
     let decisions = &incident.decisions;

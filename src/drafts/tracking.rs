@@ -57,6 +57,8 @@ struct TrackingView {
     /// Shown when a maintainer's choice overrides it.
     computed_severity: Option<String>,
     maintainer_cvss: Option<CvssView>,
+    /// The kind of incident a maintainer named.
+    kind: Option<String>,
     embargo_until: Option<String>,
     disclosure_approved: bool,
     breach: bool,
@@ -172,13 +174,14 @@ pub fn tracking_issue(
         advisory_severity: incident.advisory_severity.clone(),
         computed_severity: matches!(
             incident.severity_source,
-            SeveritySource::Maintainer | SeveritySource::MaintainerCvss
+            SeveritySource::Maintainer | SeveritySource::MaintainerCvss | SeveritySource::Kind
         )
         .then(|| {
             let (severity, source) = incident.computed_severity();
             format!("{severity}, {source}")
         }),
         maintainer_cvss: cvss(incident.decisions.cvss.as_ref()),
+        kind: incident.decisions.kind.map(|kind| kind.to_string()),
         embargo_until: incident.decisions.embargo_until.map(time),
         disclosure_approved: incident.decisions.disclosure_approved,
         breach: incident.decisions.breach,

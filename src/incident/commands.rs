@@ -1,7 +1,9 @@
 //! What maintainers say on the tracking issue: `/herald` comment commands and labels.
 //! Parsing and applying them is pure; who may command is checked by the caller.
 
-use super::{CvssAssessment, CvssSlot, Incident, Phase, Severity, TimelineEntry, TimelineKind};
+use super::{
+    CvssAssessment, CvssSlot, Incident, IncidentKind, Phase, Severity, TimelineEntry, TimelineKind,
+};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -39,6 +41,9 @@ pub struct Decisions {
     pub cve_requested_at: Option<DateTime<Utc>>,
     /// When a maintainer acknowledged the report (`/herald ack`): the reaction clock stops.
     pub acknowledged_at: Option<DateTime<Utc>>,
+    /// The kind of incident a maintainer named; its severity applies unless a maintainer
+    /// set one outright.
+    pub kind: Option<IncidentKind>,
 }
 
 /// One maintainer command, from a `/herald` comment line or a label.
@@ -56,6 +61,7 @@ pub enum Command {
     Embargo(DateTime<Utc>),
     /// The team has seen the report and is on it: the reaction clock stops.
     Acknowledge,
+    Kind(IncidentKind),
     RequestCve,
     Publish,
     Close,
@@ -80,6 +86,7 @@ pub const HELP: &str = "herald understands these commands, one per line, from ma
 with write or admin permission on the advisory's repository:\n\n\
 - `/herald ack`: acknowledge the report (stops the reaction clock)\n\
 - `/herald severity critical|high|medium|low`: set the severity (wins over the computed one)\n\
+- `/herald kind supply-chain|code-execution|xss|leaked-secrets|denial-of-service|memory-leak|integrity|docs-defacement|regression`: name the kind of incident, which sets its severity (critical, high, medium or low) unless a severity is set\n\
 - `/herald cvss <vector>`: set the CVSS 3.x or 4.0 vector herald scores\n\
 - `/herald threat active|passive`: active means evidence of exploitation attempts\n\
 - `/herald coordinator @login`: who coordinates and speaks for the response\n\
@@ -149,6 +156,7 @@ fn parse_words(words: &[&str]) -> Result<Command, String> {
             .map(|time| Command::Embargo(time.with_timezone(&Utc)))
             .map_err(|_| format!("`{time}` is not an RFC 3339 time such as 2026-12-01T14:00:00Z")),
         ["ack" | "acknowledge"] => Ok(Command::Acknowledge),
+        ["kind", kind] => kind.parse().map(Command::Kind),
         ["request-cve"] => Ok(Command::RequestCve),
         ["publish"] => Ok(Command::Publish),
         ["close"] => Ok(Command::Close),
@@ -275,6 +283,16 @@ pub fn apply_command(
             format!("Embargo until {}.", until.format("%Y-%m-%d %H:%M UTC"))
         }
         Command::Acknowledge => acknowledge(incident, at),
+        Command::Kind(kind) => {
+            incident.decisions.kind = Some(*kind);
+            incident.recompute_severity();
+            format!(
+                "Kind set to {kind} ({} by the response plan); severity is {} ({}).",
+                kind.severity(),
+                incident.severity,
+                incident.severity_source
+            )
+        }
         Command::RequestCve => match (&incident.cve_id, incident.decisions.cve_requested_at) {
             (Some(cve), _) => format!("This advisory already has {cve}; nothing requested."),
             (None, Some(asked)) => format!(
@@ -372,6 +390,7 @@ fn command_words(command: &Command) -> String {
         Command::Coordinator(login) => format!("coordinator set to {login}"),
         Command::Embargo(until) => format!("embargo until {}", until.to_rfc3339()),
         Command::Acknowledge => "report acknowledged".to_owned(),
+        Command::Kind(kind) => format!("kind set to {kind}"),
         Command::RequestCve => "CVE requested".to_owned(),
         Command::Publish => "publication requested".to_owned(),
         Command::Close => "incident closed".to_owned(),
@@ -382,6 +401,10 @@ fn command_words(command: &Command) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn parse(text: &str) -> Result<Command, String> {
+        parse_comment(text).remove(0).command
+    }
 
     #[test]
     fn commands_are_read_from_their_own_lines_only() {
@@ -398,7 +421,6 @@ mod tests {
 
     #[test]
     fn arguments_are_checked() {
-        let parse = |text: &str| parse_comment(text).remove(0).command;
         assert_eq!(
             parse("/herald coordinator @alice"),
             Ok(Command::Coordinator("alice".into()))
@@ -433,5 +455,88 @@ mod tests {
             Some(Command::ApproveDisclosure(true))
         );
         assert_eq!(label_command("bug", true, &names), None);
+    }
+
+    #[test]
+    fn a_named_kind_sets_the_severity_unless_a_maintainer_set_one() {
+        use crate::incident::{
+            AdvisoryAction, AdvisoryEvent, AdvisorySnapshot, SeveritySource, apply_advisory,
+        };
+        let at = DateTime::parse_from_rfc3339("2026-11-27T10:00:00Z")
+            .expect("time")
+            .with_timezone(&Utc);
+        let snapshot = AdvisorySnapshot {
+            ghsa_id: "GHSA-aaaa-bbbb-cccc".into(),
+            cve_id: None,
+            summary: "s".into(),
+            description: "d".into(),
+            severity: Some("low".into()),
+            state: "triage".into(),
+            html_url: None,
+            created_at: None,
+            updated_at: None,
+            published_at: None,
+            cvss_v3: None,
+            cvss_v4: None,
+            cwes: vec![],
+            packages: vec![],
+            credits: vec![],
+        };
+        let mut incident = apply_advisory(
+            None,
+            &AdvisoryEvent {
+                action: AdvisoryAction::Reported,
+                repository: "acme/widget".into(),
+                advisory: snapshot,
+                actor: None,
+                received_at: at,
+            },
+        )
+        .incident;
+        assert_eq!(incident.severity, Severity::Low);
+        let kind = parse("/herald kind xss").expect("a command");
+        let outcome = apply_command(&mut incident, &kind, "alice", at);
+        assert_eq!(
+            (incident.severity, incident.severity_source),
+            (Severity::High, SeveritySource::Kind)
+        );
+        assert!(
+            outcome.reply.contains("Kind set to xss"),
+            "{}",
+            outcome.reply
+        );
+        assert_eq!(outcome.timeline[0].detail, "kind set to xss");
+        apply_command(
+            &mut incident,
+            &Command::Severity(Severity::Medium),
+            "alice",
+            at,
+        );
+        assert_eq!(
+            (incident.severity, incident.severity_source),
+            (Severity::Medium, SeveritySource::Maintainer),
+            "an explicit severity wins over the kind"
+        );
+        apply_command(&mut incident, &Command::ClearSeverity, "alice", at);
+        assert_eq!(incident.severity, Severity::High, "the kind stands again");
+        assert_eq!(
+            parse("/herald kind rce"),
+            Ok(Command::Kind(IncidentKind::CodeExecution))
+        );
+        assert_eq!(
+            parse("/herald kind supply-chain"),
+            Ok(Command::Kind(IncidentKind::SupplyChain))
+        );
+        assert!(
+            parse("/herald kind boredom")
+                .expect_err("not a kind")
+                .contains("not a kind: use supply-chain")
+        );
+        for kind in IncidentKind::ALL {
+            assert_eq!(kind.as_str().parse::<IncidentKind>(), Ok(kind));
+        }
+        assert_eq!(IncidentKind::SupplyChain.severity(), Severity::Critical);
+        assert_eq!(IncidentKind::DenialOfService.severity(), Severity::Medium);
+        assert_eq!(IncidentKind::DocsDefacement.severity(), Severity::Low);
     }
 }

@@ -15,7 +15,7 @@ pub use commands::{
     apply_command, label_command, parse_comment,
 };
 pub use severity::{
-    CvssAssessment, CvssScore, CvssSlot, Severity, SeveritySource, decide_severity,
+    CvssAssessment, CvssScore, CvssSlot, IncidentKind, Severity, SeveritySource, decide_severity,
 };
 pub use sla::{BusinessCalendar, Reaction, ReactionClock, SlaPolicy};
 
@@ -99,19 +99,22 @@ impl Incident {
         )
     }
 
-    /// Sets the severity in force: a maintainer's choice, else a maintainer's CVSS vector,
-    /// else the computed one.
+    /// Sets the severity in force: a maintainer's severity, else the severity of the kind a
+    /// maintainer named, else a maintainer's CVSS vector, else the computed one.
     pub fn recompute_severity(&mut self) {
         let maintainer_cvss = self
             .decisions
             .cvss
             .as_ref()
             .and_then(CvssAssessment::computed_severity);
-        (self.severity, self.severity_source) = match (self.decisions.severity, maintainer_cvss) {
-            (Some(severity), _) => (severity, SeveritySource::Maintainer),
-            (None, Some(severity)) => (severity, SeveritySource::MaintainerCvss),
-            (None, None) => self.computed_severity(),
-        };
+        let decisions = &self.decisions;
+        (self.severity, self.severity_source) =
+            match (decisions.severity, decisions.kind, maintainer_cvss) {
+                (Some(severity), _, _) => (severity, SeveritySource::Maintainer),
+                (None, Some(kind), _) => (kind.severity(), SeveritySource::Kind),
+                (None, None, Some(severity)) => (severity, SeveritySource::MaintainerCvss),
+                (None, None, None) => self.computed_severity(),
+            };
     }
 }
 

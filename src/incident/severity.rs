@@ -223,6 +223,96 @@ pub enum SeveritySource {
     Unknown,
     Maintainer,
     MaintainerCvss,
+    /// From the kind of incident a maintainer named (`/herald kind …`).
+    Kind,
+}
+
+/// What kind of incident this is, in the response plans' words; each kind has its severity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum IncidentKind {
+    /// Package or repository compromised, malicious code.
+    SupplyChain,
+    CodeExecution,
+    Xss,
+    LeakedSecrets,
+    DenialOfService,
+    MemoryLeak,
+    Integrity,
+    DocsDefacement,
+    Regression,
+}
+
+impl IncidentKind {
+    pub const ALL: [IncidentKind; 9] = [
+        IncidentKind::SupplyChain,
+        IncidentKind::CodeExecution,
+        IncidentKind::Xss,
+        IncidentKind::LeakedSecrets,
+        IncidentKind::DenialOfService,
+        IncidentKind::MemoryLeak,
+        IncidentKind::Integrity,
+        IncidentKind::DocsDefacement,
+        IncidentKind::Regression,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IncidentKind::SupplyChain => "supply-chain",
+            IncidentKind::CodeExecution => "code-execution",
+            IncidentKind::Xss => "xss",
+            IncidentKind::LeakedSecrets => "leaked-secrets",
+            IncidentKind::DenialOfService => "denial-of-service",
+            IncidentKind::MemoryLeak => "memory-leak",
+            IncidentKind::Integrity => "integrity",
+            IncidentKind::DocsDefacement => "docs-defacement",
+            IncidentKind::Regression => "regression",
+        }
+    }
+
+    /// Critical: supply chain; high: code execution, XSS, leaked secrets; medium: denial of
+    /// service, memory leaks, integrity; low: docs defacement, minor regressions.
+    pub fn severity(self) -> Severity {
+        match self {
+            IncidentKind::SupplyChain => Severity::Critical,
+            IncidentKind::CodeExecution | IncidentKind::Xss | IncidentKind::LeakedSecrets => {
+                Severity::High
+            }
+            IncidentKind::DenialOfService | IncidentKind::MemoryLeak | IncidentKind::Integrity => {
+                Severity::Medium
+            }
+            IncidentKind::DocsDefacement | IncidentKind::Regression => Severity::Low,
+        }
+    }
+}
+
+impl FromStr for IncidentKind {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let word = text.trim().to_ascii_lowercase();
+        let alias = match word.as_str() {
+            "rce" => "code-execution",
+            "dos" => "denial-of-service",
+            "secrets" => "leaked-secrets",
+            other => other,
+        };
+        IncidentKind::ALL
+            .into_iter()
+            .find(|kind| kind.as_str() == alias)
+            .ok_or_else(|| {
+                format!(
+                    "`{word}` is not a kind: use {}",
+                    IncidentKind::ALL.map(IncidentKind::as_str).join(", ")
+                )
+            })
+    }
+}
+
+impl fmt::Display for IncidentKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 impl fmt::Display for SeveritySource {
@@ -234,6 +324,7 @@ impl fmt::Display for SeveritySource {
             SeveritySource::Unknown => "not known yet",
             SeveritySource::Maintainer => "set by a maintainer",
             SeveritySource::MaintainerCvss => "computed from a maintainer's CVSS vector",
+            SeveritySource::Kind => "from the kind of incident a maintainer named",
         })
     }
 }
