@@ -459,40 +459,11 @@ mod tests {
 
     #[test]
     fn a_named_kind_sets_the_severity_unless_a_maintainer_set_one() {
-        use crate::incident::{
-            AdvisoryAction, AdvisoryEvent, AdvisorySnapshot, SeveritySource, apply_advisory,
-        };
+        use crate::incident::SeveritySource;
         let at = DateTime::parse_from_rfc3339("2026-11-27T10:00:00Z")
             .expect("time")
             .with_timezone(&Utc);
-        let snapshot = AdvisorySnapshot {
-            ghsa_id: "GHSA-aaaa-bbbb-cccc".into(),
-            cve_id: None,
-            summary: "s".into(),
-            description: "d".into(),
-            severity: Some("low".into()),
-            state: "triage".into(),
-            html_url: None,
-            created_at: None,
-            updated_at: None,
-            published_at: None,
-            cvss_v3: None,
-            cvss_v4: None,
-            cwes: vec![],
-            packages: vec![],
-            credits: vec![],
-        };
-        let mut incident = apply_advisory(
-            None,
-            &AdvisoryEvent {
-                action: AdvisoryAction::Reported,
-                repository: "acme/widget".into(),
-                advisory: snapshot,
-                actor: None,
-                received_at: at,
-            },
-        )
-        .incident;
+        let mut incident = crate::incident::testing::reported("low", at);
         assert_eq!(incident.severity, Severity::Low);
         let kind = parse("/herald kind xss").expect("a command");
         let outcome = apply_command(&mut incident, &kind, "alice", at);

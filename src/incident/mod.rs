@@ -191,3 +191,40 @@ pub struct TimelineEntry {
     pub kind: TimelineKind,
     pub detail: String,
 }
+
+/// Incidents for the domain's own tests.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::{AdvisoryAction, AdvisoryEvent, AdvisorySnapshot, Incident, apply_advisory};
+    use chrono::{DateTime, Utc};
+
+    /// A reported advisory of `acme/widget` without CVSS, whose own severity word is
+    /// `severity_word`, as herald learned of it at `at`.
+    pub fn reported(severity_word: &str, at: DateTime<Utc>) -> Incident {
+        let snapshot = AdvisorySnapshot {
+            ghsa_id: "GHSA-aaaa-bbbb-cccc".into(),
+            cve_id: None,
+            summary: "s".into(),
+            description: "d".into(),
+            severity: Some(severity_word.into()),
+            state: "triage".into(),
+            html_url: None,
+            created_at: None,
+            updated_at: None,
+            published_at: None,
+            cvss_v3: None,
+            cvss_v4: None,
+            cwes: vec![],
+            packages: vec![],
+            credits: vec![],
+        };
+        let event = AdvisoryEvent {
+            action: AdvisoryAction::Reported,
+            repository: "acme/widget".into(),
+            advisory: snapshot,
+            actor: None,
+            received_at: at,
+        };
+        apply_advisory(None, &event).incident
+    }
+}

@@ -368,32 +368,7 @@ mod tests {
 
     /// A critical incident herald learned of at `at`.
     fn incident_learned_at(at: DateTime<Utc>) -> Incident {
-        use crate::incident::{AdvisoryAction, AdvisoryEvent, AdvisorySnapshot, apply_advisory};
-        let snapshot = AdvisorySnapshot {
-            ghsa_id: "GHSA-aaaa-bbbb-cccc".into(),
-            cve_id: None,
-            summary: "s".into(),
-            description: "d".into(),
-            severity: Some("critical".into()),
-            state: "triage".into(),
-            html_url: None,
-            created_at: None,
-            updated_at: None,
-            published_at: None,
-            cvss_v3: None,
-            cvss_v4: None,
-            cwes: vec![],
-            packages: vec![],
-            credits: vec![],
-        };
-        let event = AdvisoryEvent {
-            action: AdvisoryAction::Reported,
-            repository: "acme/widget".into(),
-            advisory: snapshot,
-            actor: None,
-            received_at: at,
-        };
-        let incident = apply_advisory(None, &event).incident;
+        let incident = crate::incident::testing::reported("critical", at);
         assert_eq!(incident.severity, Severity::Critical);
         incident
     }
