@@ -8,7 +8,7 @@ use crate::drafts::{
 use crate::github::GitHub;
 use crate::incident::Incident;
 use crate::ingest::{Ingestor, Receipt};
-use crate::mail::{Letter, Sender, SigningKey, load_signing_key, message_id};
+use crate::mail::{Author, Sender, SigningKey, load_signing_key};
 use crate::outbox::{JobOutcome, Worker};
 use crate::report;
 use crate::server::Server;
@@ -636,8 +636,7 @@ async fn incidents(settings: &Settings, command: IncidentsCommand) -> anyhow::Re
 /// How `herald dry-run` signs the announcements it writes: with the configured key, or a
 /// throwaway key made for the run (and said so).
 struct DryRunSigner {
-    key: SigningKey,
-    sender: Sender,
+    author: Author,
 }
 
 /// The list a dry run addresses when the repository configuration names none.
@@ -663,7 +662,9 @@ impl DryRunSigner {
             .as_deref()
             .unwrap_or("herald dry run <security@example.invalid>");
         let sender = Sender::parse(from, settings.mail.reply_to.as_deref())?;
-        Ok(DryRunSigner { key, sender })
+        Ok(DryRunSigner {
+            author: Author { sender, key },
+        })
     }
 
     /// One signed `.eml` per configured list (or the placeholder list) in `dir`.
@@ -694,18 +695,9 @@ impl DryRunSigner {
         };
         let mut written = Vec::new();
         for list in lists {
-            let id = message_id(&self.sender, &incident.ghsa_id, &list.address, 1);
-            let message = crate::mail::build(
-                &Letter {
-                    sender: &self.sender,
-                    list,
-                    subject,
-                    body,
-                    message_id: &id,
-                    date: std::time::SystemTime::now(),
-                },
-                &self.key,
-            )?;
+            let (_, message) = self
+                .author
+                .message(&incident.ghsa_id, list, subject, body, "v1")?;
             let path = dir.join(format!(
                 "announcement.{}.eml",
                 crate::drafts::escape::file_name(&list.address)

@@ -870,8 +870,16 @@ async fn a_maintainer_commands_by_comment_and_label() {
     assert_eq!(fake.advisories(REPO)[0]["state"], "published");
 
     let replies = answers(&fake);
-    assert_eq!(replies.len(), 2, "{replies:?}");
+    assert_eq!(replies.len(), 3, "{replies:?}");
     let reply = &replies[1].body;
+    // An active threat is escalated at once, on the tracking issue.
+    assert!(
+        replies[2]
+            .body
+            .starts_with("@alice GHSA-abcd-1234-efgh is an active threat"),
+        "{}",
+        replies[2].body
+    );
     for expected in [
         "@alice",
         "alice coordinates this incident",
@@ -970,7 +978,7 @@ async fn a_maintainer_commands_by_comment_and_label() {
         .await;
     assert_eq!(again.status, 200);
     harness.wait_all_jobs().await;
-    assert_eq!(answers(&fake).len(), 2);
+    assert_eq!(answers(&fake).len(), 3);
     assert_eq!(fake.cve_requests().len(), 1);
     assert_no_unexpected(&fake);
     harness.stop().await;
@@ -1519,14 +1527,22 @@ async fn repository_templates_override_the_shipped_ones_and_their_errors_are_rep
     harness.stop().await;
 }
 
-/// A world whose advisory repository announces to two lists, one per signing mode, through
-/// a real SMTP server; returns herald (with its signing key) and the server.
-async fn world_with_lists(fake: &FakeGitHub) -> (Harness, SmtpSink, Gpg) {
-    fake.put_file(
-        REPO,
-        ".github/herald.yml",
-        "tracking:\n  repository: Codertocat/security\nmailing_lists:\n  - address: announce@lists.example.org\n    name: Example announce\n  - address: oss-security@lists.example.org\n    signing: pgp-mime\n",
-    );
+/// herald with mail, the SMTP server it sends to, GnuPG knowing its key, and the key's
+/// folder (read again when herald restarts).
+struct MailWorld {
+    harness: Harness,
+    sink: SmtpSink,
+    gpg: Gpg,
+    _key_dir: tempfile::TempDir,
+}
+
+/// Two lists, one per signing mode.
+const TWO_LISTS: &str = "tracking:\n  repository: Codertocat/security\nmailing_lists:\n  - address: announce@lists.example.org\n    name: Example announce\n  - address: oss-security@lists.example.org\n    signing: pgp-mime\n";
+
+/// A world whose advisory repository is configured by `config`, with mail going to a real
+/// SMTP server; returns herald (with its signing key) and the server.
+async fn world_with_mail(fake: &FakeGitHub, config: &str) -> MailWorld {
+    fake.put_file(REPO, ".github/herald.yml", config);
     let sink = SmtpSink::start();
     let (key, secret) =
         SigningKey::generate("Example Security <security@example.org>").expect("key");
@@ -1545,15 +1561,23 @@ async fn world_with_lists(fake: &FakeGitHub) -> (Harness, SmtpSink, Gpg) {
         };
     })
     .await;
-    // The key is read at start; the file may go.
-    drop(key_dir);
-    (harness, sink, gpg)
+    MailWorld {
+        harness,
+        sink,
+        gpg,
+        _key_dir: key_dir,
+    }
 }
 
 #[tokio::test]
 async fn disclosure_mails_each_list_one_signed_announcement() {
     let fake = world().await;
-    let (harness, sink, gpg) = world_with_lists(&fake).await;
+    let MailWorld {
+        harness,
+        sink,
+        gpg,
+        _key_dir: _keys,
+    } = world_with_mail(&fake, TWO_LISTS).await;
     report(&harness, "report-1").await;
     assert!(sink.messages().is_empty(), "no mail under embargo");
 
@@ -1628,7 +1652,12 @@ async fn disclosure_mails_each_list_one_signed_announcement() {
 #[tokio::test]
 async fn a_refusing_mail_server_is_reported_on_the_tracking_issue_and_retried() {
     let fake = world().await;
-    let (harness, sink, gpg) = world_with_lists(&fake).await;
+    let MailWorld {
+        harness,
+        sink,
+        gpg,
+        _key_dir: _keys,
+    } = world_with_mail(&fake, TWO_LISTS).await;
     report(&harness, "report-1").await;
     sink.refuse("451 4.3.0 mailbox busy, try later");
     let answer = harness
@@ -1765,6 +1794,115 @@ async fn the_reaction_clock_shows_on_the_issue_and_an_ack_stops_it() {
     assert!(
         reaction.contains("acknowledged") && reaction.contains("within the deadline"),
         "{reaction}"
+    );
+    assert_no_unexpected(&fake);
+    harness.stop().await;
+}
+
+/// Critical incidents escalate to two GitHub handles and an on-call address.
+const ESCALATION: &str = "tracking:\n  repository: Codertocat/security\nescalation:\n  critical: [\"@alice\", \"@Codertocat/security-team\", oncall@example.org]\n";
+
+fn escalations(fake: &FakeGitHub, words: &str) -> Vec<String> {
+    fake.comments(TRACKING_REPO, 1)
+        .into_iter()
+        .map(|comment| comment.body)
+        .filter(|body| body.contains(words))
+        .collect()
+}
+
+#[tokio::test]
+async fn reminders_and_escalations_fire_once_each_also_across_a_restart() {
+    let fake = world().await;
+    let MailWorld {
+        mut harness,
+        sink,
+        gpg,
+        _key_dir: _keys,
+    } = world_with_mail(&fake, ESCALATION).await;
+    report(&harness, "report-1").await;
+    let reminders = harness.pending_reminders().await;
+    assert_eq!(reminders.len(), 2, "{reminders:?}");
+    assert!(reminders[0].0.contains(":warning:") && reminders[1].0.contains(":breach:"));
+    assert!(
+        reminders.iter().all(|(_, due_in)| *due_in > 0),
+        "both wait for their time: {reminders:?}"
+    );
+    assert!(escalations(&fake, "reaction").is_empty());
+
+    harness.bring_forward("warning").await;
+    let warnings = escalations(&fake, "75% of the reaction time");
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].starts_with("@alice @Codertocat/security-team 75% of the reaction time for GHSA-abcd-1234-efgh (critical severity)"),
+        "{}",
+        warnings[0]
+    );
+    let messages = sink.messages();
+    assert_eq!(messages.len(), 1, "the on-call address is mailed");
+    let received = Received::parse(&messages[0]);
+    assert_eq!(received.header("To").as_deref(), Some("oncall@example.org"));
+    let subject = received.header("Subject").expect("subject");
+    assert!(
+        subject.contains("GHSA-abcd-1234-efgh (critical): reaction due soon"),
+        "{subject}"
+    );
+    let text = decode_body(&received);
+    gpg.verify_cleartext(&text).expect("the notice is signed");
+    assert!(
+        !String::from_utf8_lossy(&text).contains("A short summary of the advisory"),
+        "no advisory text in mail"
+    );
+
+    // herald restarts; the breach reminder is still queued and fires once.
+    harness.restart(true).await;
+    harness.bring_forward("breach").await;
+    let breaches = escalations(&fake, "deadline for GHSA-abcd-1234-efgh");
+    assert_eq!(breaches.len(), 1, "{breaches:?}");
+    assert_eq!(sink.messages().len(), 2);
+    assert!(harness.pending_reminders().await.is_empty());
+    harness.restart(true).await;
+    harness.wait_all_jobs().await;
+    assert_eq!(escalations(&fake, "75% of the reaction time").len(), 1);
+    assert_eq!(escalations(&fake, "deadline for").len(), 1);
+    assert_eq!(sink.messages().len(), 2, "nothing fired twice");
+    let timeline = timeline_details(&harness).await;
+    assert!(
+        timeline.contains(
+            &"escalation (warning): notified @alice, @Codertocat/security-team, oncall@example.org"
+                .to_owned()
+        ),
+        "{timeline:?}"
+    );
+    assert_no_unexpected(&fake);
+    harness.stop().await;
+}
+
+#[tokio::test]
+async fn an_acknowledged_incident_is_not_escalated() {
+    let fake = world().await;
+    let MailWorld {
+        harness,
+        sink,
+        _key_dir: _keys,
+        ..
+    } = world_with_mail(&fake, ESCALATION).await;
+    report(&harness, "report-1").await;
+    fake.set_permission(REPO, "bob", "write");
+    say(
+        &harness,
+        "issue_comment",
+        "c-ack",
+        &comment("bob", "/herald ack"),
+    )
+    .await;
+    harness.bring_forward("breach").await;
+    assert!(escalations(&fake, "deadline for").is_empty());
+    assert!(sink.messages().is_empty());
+    assert!(
+        !timeline_details(&harness)
+            .await
+            .iter()
+            .any(|detail| detail.starts_with("escalation")),
     );
     assert_no_unexpected(&fake);
     harness.stop().await;

@@ -38,7 +38,7 @@ fn sender() -> Sender {
 async fn deliver(key: &SigningKey, list: &MailingList, subject: &str, body: &str) -> Received {
     let sink = SmtpSink::start();
     let sender = sender();
-    let id = message_id(&sender, GHSA, &list.address, 1);
+    let id = message_id(&sender, GHSA, &list.address, "v1");
     let message = build(
         &Letter {
             sender: &sender,
@@ -265,7 +265,7 @@ async fn an_unreachable_server_is_a_clear_error_without_the_password() {
         .expect("mailer");
     let sender = sender();
     let list = list(SigningMode::Cleartext, false);
-    let id = message_id(&sender, GHSA, &list.address, 1);
+    let id = message_id(&sender, GHSA, &list.address, "v1");
     let message = build(
         &Letter {
             sender: &sender,

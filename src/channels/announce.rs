@@ -12,11 +12,9 @@ use crate::config::repo::MailingList;
 use crate::drafts::{ANNOUNCEMENT, ANNOUNCEMENT_SUBJECT, DraftView, escape};
 use crate::github::Api;
 use crate::incident::{TimelineEntry, TimelineKind};
-use crate::mail::{Letter, build, message_id};
 use crate::store::{ClaimedJob, JobKind, StoreError};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
-use std::time::SystemTime;
 
 /// The announcement's version: the first announcement of an incident is v1 (its
 /// Message-ID says so, so a resend of the same version is recognisable).
@@ -79,17 +77,12 @@ pub(super) async fn send(
     let view = DraftView::new(incident, &[], None);
     let subject = rendered(&drafts, &view, ANNOUNCEMENT_SUBJECT)?;
     let body = rendered(&drafts, &view, ANNOUNCEMENT)?;
-    let id = message_id(&announcer.sender, &incident.ghsa_id, &list.address, VERSION);
-    let message = build(
-        &Letter {
-            sender: &announcer.sender,
-            list,
-            subject: &subject,
-            body: &body,
-            message_id: &id,
-            date: SystemTime::now(),
-        },
-        &announcer.key,
+    let (id, message) = announcer.author.message(
+        &incident.ghsa_id,
+        list,
+        &subject,
+        &body,
+        &format!("v{VERSION}"),
     )?;
     match announcer.mailer.send(message).await {
         Ok(()) => Ok((

@@ -3,6 +3,7 @@
 //! with the job's completion in one durable commit.
 
 mod announce;
+mod escalation;
 mod gate;
 mod maintainer;
 mod public;
@@ -83,6 +84,11 @@ impl Channels {
             ) => {
                 let incident_id = job.payload.parse().map_err(|_| payload_error())?;
                 public::publish(self, job, incident_id, kind, None).await
+            }
+            Some(JobKind::Escalate) => {
+                let pending: escalation::PendingEscalation =
+                    serde_json::from_str(&job.payload).map_err(|_| payload_error())?;
+                escalation::escalate(self, job, &pending).await
             }
             Some(JobKind::SendMail) => {
                 let mail: announce::PendingMail =

@@ -1,14 +1,14 @@
 //! One private tracking issue per incident, ever: created once, then rewritten in place
 //! when the incident changes. Never in a public repository while the incident is embargoed.
 
-use super::{ChannelError, Channels};
+use super::{ChannelError, Channels, escalation};
 use crate::drafts::{
     DraftView, RenderedDrafts, carry_checks, escape, incident_marker, render_all, tracking_issue,
 };
 use crate::github::Api;
 use crate::github::api::{IssueInfo, NewIssue};
 use crate::incident::{Incident, Phase, TimelineEntry, TimelineKind};
-use crate::store::{TrackingLink, TrackingStatus};
+use crate::store::{JobKind, TrackingLink, TrackingStatus};
 use chrono::Utc;
 
 pub(super) async fn sync(
@@ -220,30 +220,39 @@ pub(super) async fn sync(
         .into_iter()
         .map(|draft| (draft.name.to_owned(), draft.text))
         .collect();
+    let reminders = escalation::schedule(incident_id, incident, &sla, now)?;
     finish(
         channels,
         job_id,
         incident_id,
         Some(open),
         entry,
-        Some(&stored),
+        Some((&stored, &reminders)),
     )
     .await?;
     Ok(note)
 }
 
-/// Records what happened and completes the job, in one durable commit.
+/// The drafts shown for review and the reminders the reaction clock calls for.
+type Synced<'a> = (&'a [(String, String)], &'a [escalation::Reminder]);
+
+/// Records what happened (and queues the reminders) and completes the job, in one durable
+/// commit.
 async fn finish(
     channels: &Channels,
     job_id: i64,
     incident_id: i64,
     link: Option<TrackingLink>,
     entry: Option<TimelineEntry>,
-    drafts: Option<&[(String, String)]>,
+    synced: Option<Synced<'_>>,
 ) -> Result<String, ChannelError> {
     let mut work = channels.store.begin_durable().await?;
-    if let Some(drafts) = drafts {
+    if let Some((drafts, reminders)) = synced {
         work.save_drafts(incident_id, drafts, Utc::now()).await?;
+        for (key, payload, at) in reminders {
+            work.enqueue_at(JobKind::Escalate, key, payload, *at)
+                .await?;
+        }
     }
     if let Some(link) = &link {
         work.save_tracking_link(incident_id, link).await?;

@@ -138,6 +138,9 @@ pub enum TimelineKind {
     /// Something went public (CHANGELOG pull request, advisory issue), or the embargo gate
     /// refused it.
     Publication,
+    /// A reminder or escalation because the reaction is running late (or the threat is
+    /// active).
+    Escalation,
 }
 
 impl TimelineKind {
@@ -155,6 +158,7 @@ impl TimelineKind {
             TimelineKind::Command => "command",
             TimelineKind::TrackingIssue => "tracking_issue",
             TimelineKind::Publication => "publication",
+            TimelineKind::Escalation => "escalation",
         }
     }
 }
@@ -176,6 +180,7 @@ impl std::str::FromStr for TimelineKind {
             TimelineKind::Command,
             TimelineKind::TrackingIssue,
             TimelineKind::Publication,
+            TimelineKind::Escalation,
         ]
         .into_iter()
         .find(|kind| kind.as_str() == s)

@@ -124,7 +124,16 @@ impl BusinessCalendar {
 
     /// The instant `hours` of business time after `from`.
     pub fn add_business_hours(&self, from: DateTime<Utc>, hours: u32) -> Option<DateTime<Utc>> {
-        let mut left = Duration::hours(i64::from(hours));
+        self.add_business_time(from, Duration::hours(i64::from(hours)))
+    }
+
+    /// The instant `allowance` of business time after `from`.
+    pub fn add_business_time(
+        &self,
+        from: DateTime<Utc>,
+        allowance: Duration,
+    ) -> Option<DateTime<Utc>> {
+        let mut left = allowance;
         let mut day = self.local_day(from);
         for _ in 0..MAX_DAYS_SEARCHED {
             if let Some((opens, closes)) = self.business_hours(day) {
@@ -140,6 +149,28 @@ impl BusinessCalendar {
             day = day.succ_opt()?;
         }
         None
+    }
+
+    /// How much business time lies between `from` and `to`.
+    pub fn business_time_between(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Duration {
+        let mut total = Duration::zero();
+        let mut day = self.local_day(from);
+        for _ in 0..MAX_DAYS_SEARCHED {
+            if let Some((opens, closes)) = self.business_hours(day) {
+                if opens >= to {
+                    break;
+                }
+                let (start, end) = (opens.max(from), closes.min(to));
+                if start < end {
+                    total += end - start;
+                }
+            }
+            match day.succ_opt() {
+                Some(next) => day = next,
+                None => break,
+            }
+        }
+        total
     }
 
     /// The close of business of the `n`-th working day after the day of `from`.
@@ -160,6 +191,28 @@ impl BusinessCalendar {
 }
 
 impl SlaPolicy {
+    /// The instant `share` of the way from `from` to `due`, counted as the deadline is:
+    /// in business time, or in wall-clock time for an active threat (75% of four business
+    /// hours from Friday 16:00 is Monday 11:00, not Sunday evening).
+    pub fn share_of_allowance(
+        &self,
+        from: DateTime<Utc>,
+        due: DateTime<Utc>,
+        active_threat: bool,
+        share: f64,
+    ) -> DateTime<Utc> {
+        let part = |span: Duration| {
+            Duration::milliseconds((span.num_milliseconds() as f64 * share).round() as i64)
+        };
+        if active_threat {
+            return from + part(due - from);
+        }
+        let business = self.calendar.business_time_between(from, due);
+        self.calendar
+            .add_business_time(from, part(business))
+            .unwrap_or(due)
+    }
+
     pub fn reaction(&self, severity: Severity) -> Reaction {
         match severity {
             Severity::Critical => self.critical,
@@ -321,6 +374,38 @@ mod tests {
             .deadline(local(new_york, "2026-10-30 15:00"), Severity::High, false)
             .expect("due");
         assert_eq!(due.to_rfc3339(), "2026-11-02T22:00:00+00:00", "17:00 EST");
+    }
+
+    #[test]
+    fn the_warning_point_is_counted_like_the_deadline() {
+        let tz = chrono_tz::Europe::Berlin;
+        let sla = policy(tz, &[]);
+        let friday = local(tz, "2026-11-27 16:00");
+        let due = local(tz, "2026-11-30 12:00");
+        assert_eq!(
+            sla.share_of_allowance(friday, due, false, 0.75),
+            local(tz, "2026-11-30 11:00"),
+            "75% of four business hours"
+        );
+        assert_eq!(
+            sla.calendar.business_time_between(friday, due),
+            Duration::hours(4)
+        );
+        // High from Friday 10:00: due Monday 17:00, 15 business hours (7 on Friday); 75% is
+        // 11h15 of them: Monday 13:15.
+        let due = sla
+            .deadline(local(tz, "2026-11-27 10:00"), Severity::High, false)
+            .expect("due");
+        assert_eq!(
+            sla.share_of_allowance(local(tz, "2026-11-27 10:00"), due, false, 0.75),
+            local(tz, "2026-11-30 13:15")
+        );
+        // An active threat: wall clock.
+        let due = friday + Duration::hours(4);
+        assert_eq!(
+            sla.share_of_allowance(friday, due, true, 0.75),
+            friday + Duration::hours(3)
+        );
     }
 
     #[test]

@@ -76,17 +76,18 @@ pub struct Letter<'a> {
     pub date: SystemTime,
 }
 
-/// `<herald.ghsa-….v1.LIST@domain>`: the same for the same incident, list and version, so a
-/// message sent twice (herald died between the server's 250 and recording it) is
-/// recognisable as one.
-pub fn message_id(sender: &Sender, ghsa_id: &str, list: &str, version: u32) -> String {
+/// `<herald.ghsa-….TAG.LIST@domain>`: the same for the same incident, recipient and message
+/// (`tag`: the announcement's version such as `v1`, or an escalation's stage), so a message
+/// sent twice (herald died between the server's 250 and recording it) is recognisable as one.
+pub fn message_id(sender: &Sender, ghsa_id: &str, list: &str, tag: &str) -> String {
     let list: String = list
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
         .collect();
     format!(
-        "<herald.{}.v{version}.{list}@{}>",
+        "<herald.{}.{}.{list}@{}>",
         escape::file_name(ghsa_id).to_ascii_lowercase(),
+        escape::file_name(tag),
         sender.domain()
     )
 }

@@ -10,6 +10,7 @@ pub use message::{Letter, MessageError, Sender, build, message_id};
 pub use smtp::{Mailer, SmtpError};
 
 use crate::config::MailSettings;
+use crate::config::repo::MailingList;
 use secrecy::ExposeSecret;
 use std::path::PathBuf;
 
@@ -33,12 +34,45 @@ pub enum MailSetupError {
     Incomplete(&'static str),
 }
 
-/// What sending announcements needs: the SMTP server, the sender and the signing key.
+/// What sending announcements needs: the SMTP server, and who signs them.
 #[derive(Clone, Debug)]
 pub struct Announcer {
     pub mailer: Mailer,
+    pub author: Author,
+}
+
+/// Who messages come from and the key that signs them.
+#[derive(Clone, Debug)]
+pub struct Author {
     pub sender: Sender,
     pub key: SigningKey,
+}
+
+impl Author {
+    /// The signed message about incident `ghsa_id` to `recipient`, and its Message-ID
+    /// (stable for the same incident, recipient and `tag`).
+    pub fn message(
+        &self,
+        ghsa_id: &str,
+        recipient: &MailingList,
+        subject: &str,
+        body: &str,
+        tag: &str,
+    ) -> Result<(String, lettre::Message), MessageError> {
+        let id = message_id(&self.sender, ghsa_id, &recipient.address, tag);
+        let message = build(
+            &Letter {
+                sender: &self.sender,
+                list: recipient,
+                subject,
+                body,
+                message_id: &id,
+                date: std::time::SystemTime::now(),
+            },
+            &self.key,
+        )?;
+        Ok((id, message))
+    }
 }
 
 /// The configured signing key, loaded and checked; `None` when none is configured.
@@ -72,7 +106,9 @@ pub fn announcer(settings: &MailSettings) -> Result<Option<Announcer>, MailSetup
         .ok_or(MailSetupError::Incomplete("HERALD_MAIL_FROM"))?;
     Ok(Some(Announcer {
         mailer: Mailer::from_url(url.expose_secret())?,
-        sender: Sender::parse(from, settings.reply_to.as_deref())?,
-        key,
+        author: Author {
+            sender: Sender::parse(from, settings.reply_to.as_deref())?,
+            key,
+        },
     }))
 }

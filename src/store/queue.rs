@@ -66,13 +66,17 @@ pub enum JobKind {
     /// Queue the signed announcement to each configured mailing list (embargo-gated);
     /// payload: incident id.
     Announce,
+    /// Remind and escalate when a reaction is running late (due at the reminder's time;
+    /// private: the tracking issue and the escalation addresses); payload: a
+    /// [`crate::channels`] pending escalation.
+    Escalate,
     /// Send the announcement to one list (embargo-gated); payload: a
     /// [`crate::channels`] pending mail.
     SendMail,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 11] = [
+    pub const ALL: [JobKind; 12] = [
         JobKind::ProcessDelivery,
         JobKind::SyncTrackingIssue,
         JobKind::MaintainerAction,
@@ -84,11 +88,12 @@ impl JobKind {
         JobKind::BlogPostPr,
         JobKind::Announce,
         JobKind::SendMail,
+        JobKind::Escalate,
     ];
     /// Jobs that only change the store: they run in batches inside the store's transaction.
     pub const LOCAL: [JobKind; 1] = [JobKind::ProcessDelivery];
     /// Jobs that reach GitHub: leased, run outside any transaction, then recorded.
-    pub const EFFECTS: [JobKind; 10] = [
+    pub const EFFECTS: [JobKind; 11] = [
         JobKind::SyncTrackingIssue,
         JobKind::MaintainerAction,
         JobKind::PostComment,
@@ -99,6 +104,7 @@ impl JobKind {
         JobKind::BlogPostPr,
         JobKind::Announce,
         JobKind::SendMail,
+        JobKind::Escalate,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -114,6 +120,7 @@ impl JobKind {
             JobKind::BlogPostPr => "blog_post_pr",
             JobKind::Announce => "announce",
             JobKind::SendMail => "send_mail",
+            JobKind::Escalate => "escalate",
         }
     }
 
@@ -388,6 +395,30 @@ impl Work {
         idempotency_key: &str,
         payload: &str,
     ) -> Result<bool, StoreError> {
+        self.enqueue_due(kind, idempotency_key, payload, DUE_AT_ONCE)
+            .await
+    }
+
+    /// Queues a job due at `run_after` (a reminder), unless one with the same idempotency
+    /// key exists.
+    pub async fn enqueue_at(
+        &mut self,
+        kind: JobKind,
+        idempotency_key: &str,
+        payload: &str,
+        run_after: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        self.enqueue_due(kind, idempotency_key, payload, to_millis(run_after))
+            .await
+    }
+
+    async fn enqueue_due(
+        &mut self,
+        kind: JobKind,
+        idempotency_key: &str,
+        payload: &str,
+        run_after: i64,
+    ) -> Result<bool, StoreError> {
         let now = to_millis(Utc::now());
         let inserted = sqlx::query(
             "INSERT INTO outbox (kind, idempotency_key, payload, run_after, created_at) \
@@ -396,7 +427,7 @@ impl Work {
         .bind(kind.as_str())
         .bind(idempotency_key)
         .bind(payload)
-        .bind(DUE_AT_ONCE)
+        .bind(run_after)
         .bind(now)
         .execute(&mut *self.tx)
         .await?

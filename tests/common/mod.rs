@@ -180,9 +180,45 @@ impl Harness {
     }
 
     /// Waits until no job at all is pending, GitHub effects included.
+    /// Waits until no job at all is pending, GitHub effects and retries included, except
+    /// reminders that are not due yet.
     pub async fn wait_all_jobs(&self) {
-        self.wait_until_none("SELECT COUNT(*) FROM outbox WHERE state = 'pending'")
-            .await;
+        self.wait_until_none(
+            "SELECT COUNT(*) FROM outbox WHERE state = 'pending' AND NOT (kind = 'escalate' \
+             AND run_after > CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER))",
+        )
+        .await;
+    }
+
+    /// Reminders waiting for their time, as (idempotency key, due in how many seconds).
+    pub async fn pending_reminders(&self) -> Vec<(String, i64)> {
+        sqlx::query_as(
+            "SELECT idempotency_key, (run_after - CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)) \
+             / 1000 FROM outbox WHERE state = 'pending' AND kind = 'escalate' ORDER BY id",
+        )
+        .fetch_all(self.store.pool())
+        .await
+        .expect("pending reminders")
+    }
+
+    /// Moves the clock of the queue: reminders whose key contains `stage` are due now (as
+    /// if their time had come), then waits for them to run.
+    pub async fn bring_forward(&self, stage: &str) {
+        let writer = sqlx::SqlitePool::connect(&self.database_url)
+            .await
+            .expect("a writable connection");
+        let moved = sqlx::query(
+            "UPDATE outbox SET run_after = 0 WHERE state = 'pending' AND kind = 'escalate' \
+             AND idempotency_key LIKE '%:' || $1 || '%'",
+        )
+        .bind(stage)
+        .execute(&writer)
+        .await
+        .expect("reminders brought forward")
+        .rows_affected();
+        writer.close().await;
+        assert!(moved > 0, "no pending {stage} reminder to bring forward");
+        self.wait_all_jobs().await;
     }
 
     async fn wait_until_none(&self, sql: &'static str) {
@@ -193,7 +229,8 @@ impl Harness {
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
         let stuck: Vec<(String, Option<String>)> = sqlx::query_as(
-            "SELECT kind, last_error FROM outbox WHERE state = 'pending' ORDER BY id",
+            "SELECT kind, last_error FROM outbox WHERE state = 'pending' AND run_after <= \
+         CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER) ORDER BY id",
         )
         .fetch_all(self.store.pool())
         .await

@@ -1,0 +1,286 @@
+//! Reminders and escalation, so that nothing waits unnoticed. When the tracking issue is
+//! synced, herald queues durable reminder jobs for the reaction clock: one at 75% of the
+//! allowance and one at the deadline (keyed by the deadline, so a moved deadline gets new
+//! ones and each fires once, also across restarts), and for an active threat one at once.
+//! When a reminder runs, it checks the clock still stands where it was scheduled (not
+//! acknowledged, not moved), then mentions the people and teams of the `escalation:`
+//! section (and the coordinator) on the private tracking issue and mails the addresses, signed.
+//! These notices are private, so they are not gated by the embargo: they carry the GHSA id,
+//! the severity and the deadline, never advisory text.
+
+use super::maintainer::queue_comment;
+use super::{ChannelError, Channels};
+use crate::config::repo::{EscalationTarget, MailingList, SigningMode};
+use crate::drafts::escape;
+use crate::incident::{Incident, ReactionClock, SlaPolicy, Threat, TimelineEntry, TimelineKind};
+use crate::store::{ClaimedJob, StoreError};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Which reminder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    /// 75% of the reaction time has passed.
+    Warning,
+    /// The deadline has passed without a reaction.
+    Breach,
+    /// A maintainer marked the threat active: an emergency, everyone hears at once.
+    ActiveThreat,
+}
+
+impl Stage {
+    fn as_str(self) -> &'static str {
+        match self {
+            Stage::Warning => "warning",
+            Stage::Breach => "breach",
+            Stage::ActiveThreat => "active",
+        }
+    }
+}
+
+/// The payload of a [`JobKind::Escalate`] job.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct PendingEscalation {
+    pub incident_id: i64,
+    pub stage: Stage,
+    /// The deadline the reminder was scheduled for; a moved deadline makes it stale.
+    pub due: Option<DateTime<Utc>>,
+}
+
+/// The share of the allowance after which the first reminder goes out.
+const WARNING_SHARE: f64 = 0.75;
+
+/// A reminder job: idempotency key, payload, when it is due.
+pub(super) type Reminder = (String, String, DateTime<Utc>);
+
+/// The reminder jobs the incident's clock calls for now.
+pub(super) fn schedule(
+    incident_id: i64,
+    incident: &Incident,
+    sla: &SlaPolicy,
+    now: DateTime<Utc>,
+) -> Result<Vec<Reminder>, ChannelError> {
+    let mut jobs = Vec::new();
+    let mut push = |stage: Stage, due: Option<DateTime<Utc>>, at: DateTime<Utc>| {
+        let key = match due {
+            Some(due) => format!(
+                "escalate:{incident_id}:{}:{}",
+                stage.as_str(),
+                due.timestamp_millis()
+            ),
+            None => format!("escalate:{incident_id}:{}", stage.as_str()),
+        };
+        let payload = serde_json::to_string(&PendingEscalation {
+            incident_id,
+            stage,
+            due,
+        })
+        .map_err(|error| StoreError::Corrupt(error.to_string()))?;
+        jobs.push((key, payload, at));
+        Ok::<(), ChannelError>(())
+    };
+    if incident.decisions.threat == Some(Threat::Active)
+        && incident.decisions.acknowledged_at.is_none()
+    {
+        push(Stage::ActiveThreat, None, now)?;
+    }
+    if let ReactionClock::Running { due } = incident.reaction_clock(sla) {
+        let active = incident.decisions.threat == Some(Threat::Active);
+        let warning = sla.share_of_allowance(incident.learned_at, due, active, WARNING_SHARE);
+        push(Stage::Warning, Some(due), warning)?;
+        push(Stage::Breach, Some(due), due)?;
+    }
+    Ok(jobs)
+}
+
+/// Runs one reminder: checks it still applies, then comments, mails and records it.
+pub(super) async fn escalate(
+    channels: &Channels,
+    job: &ClaimedJob,
+    pending: &PendingEscalation,
+) -> Result<String, ChannelError> {
+    let store = &channels.store;
+    let complete = |note: &str| {
+        let note = note.to_owned();
+        async move {
+            super::maintainer::complete(channels, job.id).await?;
+            Ok::<String, ChannelError>(note)
+        }
+    };
+    let Some(row) = store.incident(pending.incident_id).await? else {
+        return complete("incident gone").await;
+    };
+    let incident = &row.incident;
+    let api = channels.installation(&incident.repository).await?;
+    let loaded = channels.repo_config(&api, &incident.repository).await?;
+    let sla = loaded.config.sla.policy();
+    let clock = incident.reaction_clock(&sla);
+    let still_applies = match pending.stage {
+        Stage::ActiveThreat => {
+            incident.decisions.threat == Some(Threat::Active)
+                && incident.decisions.acknowledged_at.is_none()
+        }
+        Stage::Warning | Stage::Breach => {
+            matches!(clock, ReactionClock::Running { due } if Some(due) == pending.due)
+        }
+    };
+    if !still_applies {
+        return complete("reminder no longer applies (acknowledged, or the deadline moved)").await;
+    }
+    let Some(tracking) = store.tracking_link(pending.incident_id).await? else {
+        return complete("no tracking issue to remind on").await;
+    };
+    let (Some(repository), Some(number)) = (
+        tracking.repository.clone(),
+        tracking
+            .number
+            .and_then(|number| u64::try_from(number).ok()),
+    ) else {
+        return complete("no tracking issue to remind on").await;
+    };
+    let targets = loaded.config.escalation.for_severity(incident.severity);
+    let mut mentions: Vec<String> = targets
+        .iter()
+        .filter_map(|target| match target {
+            EscalationTarget::GitHub(handle) => Some(format!("@{handle}")),
+            EscalationTarget::Email(_) => None,
+        })
+        .collect();
+    if let Some(coordinator) = &incident.decisions.coordinator {
+        let coordinator = format!("@{coordinator}");
+        if !mentions.contains(&coordinator) {
+            mentions.push(coordinator);
+        }
+    }
+    let addresses: Vec<&str> = targets
+        .iter()
+        .filter_map(|target| match target {
+            EscalationTarget::Email(address) => Some(address.as_str()),
+            EscalationTarget::GitHub(_) => None,
+        })
+        .collect();
+    let ghsa = escape::identifier(&incident.ghsa_id);
+    let due = pending
+        .due
+        .map(|due| due.format("%Y-%m-%d %H:%M UTC").to_string());
+    let situation = match (pending.stage, &due) {
+        (Stage::Warning, Some(due)) => format!(
+            "75% of the reaction time for {ghsa} ({} severity) has passed: a reaction is due by {due}.",
+            incident.severity
+        ),
+        (Stage::Breach, Some(due)) => format!(
+            "The reaction deadline for {ghsa} ({} severity) passed at {due} without an acknowledgement.",
+            incident.severity
+        ),
+        _ => format!(
+            "{ghsa} is an active threat (evidence of exploitation attempts): an emergency. Any \
+             maintainer may take temporary containment action now and must record it here."
+        ),
+    };
+    let mailed = if addresses.is_empty() {
+        Vec::new()
+    } else {
+        mail(
+            channels,
+            incident,
+            pending,
+            &addresses,
+            &situation,
+            tracking.url.as_deref(),
+        )
+        .await?
+    };
+    let comment = format!(
+        "{}{situation}\n\n`/herald ack` acknowledges the report and stops the reaction clock.",
+        if mentions.is_empty() {
+            String::new()
+        } else {
+            format!("{} ", mentions.join(" "))
+        }
+    );
+    let notified: Vec<String> = mentions.iter().cloned().chain(mailed).collect();
+    let detail = format!(
+        "escalation ({}): {}",
+        pending.stage.as_str(),
+        if notified.is_empty() {
+            "reminder posted on the tracking issue".to_owned()
+        } else {
+            format!("notified {}", notified.join(", "))
+        }
+    );
+    let mut work = store.begin_durable().await?;
+    work.append_timeline(
+        pending.incident_id,
+        &[TimelineEntry {
+            at: Utc::now(),
+            actor: None,
+            kind: TimelineKind::Escalation,
+            detail: detail.clone(),
+        }],
+        None,
+    )
+    .await?;
+    queue_comment(
+        &mut work,
+        &format!("escalate:{}:{}", job.id, pending.stage.as_str()),
+        &repository,
+        number,
+        &comment,
+    )
+    .await?;
+    work.complete_jobs(&[job.id]).await?;
+    work.commit().await?;
+    Ok(detail)
+}
+
+/// Mails the escalation addresses, signed, when mail is configured; returns who was mailed.
+async fn mail(
+    channels: &Channels,
+    incident: &Incident,
+    pending: &PendingEscalation,
+    addresses: &[&str],
+    situation: &str,
+    tracking_url: Option<&str>,
+) -> Result<Vec<String>, ChannelError> {
+    let Some(announcer) = &channels.mail else {
+        tracing::warn!(incident = %incident.ghsa_id, "escalation addresses configured but no SMTP server (HERALD_SMTP_URL)");
+        return Ok(Vec::new());
+    };
+    let subject = format!(
+        "[herald] {} ({}): {}",
+        incident.ghsa_id,
+        incident.severity,
+        match pending.stage {
+            Stage::Warning => "reaction due soon",
+            Stage::Breach => "reaction deadline passed",
+            Stage::ActiveThreat => "active threat",
+        }
+    );
+    let body = format!(
+        "{situation}\n\nTracking issue: {}\n\nThis notice is internal: do not forward it to any \
+         public place before the advisory is disclosed.\n",
+        tracking_url.unwrap_or("(see the private tracking repository)")
+    );
+    let tag = format!(
+        "{}-{}",
+        pending.stage.as_str(),
+        pending.due.map(|due| due.timestamp()).unwrap_or_default()
+    );
+    let mut mailed = Vec::new();
+    for address in addresses {
+        let recipient = MailingList {
+            address: (*address).to_owned(),
+            name: None,
+            signing: SigningMode::Cleartext,
+            attach_cleartext: false,
+        };
+        let (_, message) =
+            announcer
+                .author
+                .message(&incident.ghsa_id, &recipient, &subject, &body, &tag)?;
+        announcer.mailer.send(message).await?;
+        mailed.push((*address).to_owned());
+    }
+    Ok(mailed)
+}
