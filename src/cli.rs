@@ -514,7 +514,14 @@ fn render_drafts(
     if let Some(error) = rendered.errors.first() {
         bail!("{error}");
     }
-    let tracking = tracking_issue(drafts, incident, &config.labels, &config.sla.policy(), None)?;
+    let tracking = tracking_issue(
+        drafts,
+        incident,
+        timeline,
+        &config.labels,
+        &config.sla.policy(),
+        None,
+    )?;
     let mut files = vec![(
         "tracking-issue.md".to_owned(),
         format!(

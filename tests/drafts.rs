@@ -7,7 +7,9 @@ mod common;
 use chrono::TimeZone;
 use herald::config::repo::RepoConfig;
 use herald::drafts::{DraftView, Drafts, render_all, tracking_issue};
-use herald::incident::{AdvisoryAction, AdvisoryEvent, Incident, Severity, apply_advisory};
+use herald::incident::{
+    AdvisoryAction, AdvisoryEvent, Incident, Severity, TimelineEntry, TimelineKind, apply_advisory,
+};
 use herald::ingest::events::{EventKind, WebhookEvent};
 use std::path::Path;
 
@@ -50,9 +52,20 @@ fn all_drafts(incident: &Incident) -> Vec<(String, String)> {
         .map(|draft| (draft.name.to_owned(), draft.text))
         .collect();
     let config = RepoConfig::default();
+    // A maintainer's entry whose text tries to break out of its table cell and ping people.
+    let timeline = [TimelineEntry {
+        at: chrono::Utc
+            .with_ymd_and_hms(2026, 11, 2, 10, 0, 0)
+            .single()
+            .expect("time"),
+        actor: Some("octocat".to_owned()),
+        kind: TimelineKind::Command,
+        detail: "coordinator set to octocat | @everyone\n# heading".to_owned(),
+    }];
     let tracking = tracking_issue(
         &drafts,
         incident,
+        &timeline,
         &config.labels,
         &config.sla.policy(),
         None,

@@ -1795,6 +1795,34 @@ async fn the_reaction_clock_shows_on_the_issue_and_an_ack_stops_it() {
         reaction.contains("acknowledged") && reaction.contains("within the deadline"),
         "{reaction}"
     );
+    let body = fake.issues(TRACKING_REPO)[0].body.clone();
+    assert!(
+        body.contains("| Coordinator | **nobody, although the report is acknowledged**"),
+        "an acknowledged incident without a coordinator is flagged:\n{body}"
+    );
+
+    // The coordinator is assigned the tracking issue.
+    say(
+        &harness,
+        "issue_comment",
+        "c-coord",
+        &comment("alice", "/herald coordinator @alice"),
+    )
+    .await;
+    let issue = &fake.issues(TRACKING_REPO)[0];
+    assert_eq!(issue.assignees, vec!["alice"]);
+    assert!(
+        issue.body.contains("| Coordinator | alice |"),
+        "{}",
+        issue.body
+    );
+    assert_eq!(
+        fake.count(
+            "POST",
+            &format!("/repos/{TRACKING_REPO}/issues/{}/assignees", issue.number)
+        ),
+        1
+    );
     assert_no_unexpected(&fake);
     harness.stop().await;
 }

@@ -95,6 +95,7 @@ pub(super) async fn sync(
     let rendered = match tracking_issue(
         &drafts,
         incident,
+        &timeline,
         &loaded.config.labels,
         &sla,
         problems.as_deref(),
@@ -104,6 +105,7 @@ pub(super) async fn sync(
         Err(error) => tracking_issue(
             &channels.drafts,
             incident,
+            &timeline,
             &loaded.config.labels,
             &sla,
             Some(&format!(
@@ -183,6 +185,21 @@ pub(super) async fn sync(
             (issue, true)
         }
     };
+    // The coordinator speaks for the response: the issue is theirs.
+    if let Some(coordinator) = incident
+        .decisions
+        .coordinator
+        .as_ref()
+        .filter(|coordinator| !issue.is_assigned(coordinator))
+    {
+        github
+            .add_assignees(
+                &tracking_repository,
+                issue.number,
+                std::slice::from_ref(coordinator),
+            )
+            .await?;
+    }
     let drafts_comment_id = show_drafts(
         &github,
         &tracking_repository,

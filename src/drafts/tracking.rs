@@ -5,6 +5,7 @@ use super::{DraftError, Drafts, TRACKING_ISSUE, escape};
 use crate::config::repo::LabelConfig;
 use crate::incident::{
     CvssAssessment, Incident, Reaction, ReactionClock, Severity, SeveritySource, SlaPolicy, Threat,
+    TimelineEntry,
 };
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -32,6 +33,14 @@ struct PackageView {
     name: String,
     vulnerable: String,
     patched: String,
+}
+
+#[derive(Serialize)]
+struct TimelineRow {
+    at: String,
+    actor: Option<String>,
+    /// One line (a table cell).
+    detail: String,
 }
 
 #[derive(Serialize)]
@@ -67,12 +76,15 @@ struct TrackingView {
     cwes: Vec<String>,
     threat: Option<String>,
     coordinator: Option<String>,
+    /// A maintainer acknowledged the report (an incident without a coordinator is flagged).
+    acknowledged: bool,
     phase: String,
     reported_at: Option<String>,
     learned_at: String,
     packages: Vec<PackageView>,
     credits: Vec<CreditView>,
     high_impact: bool,
+    timeline: Vec<TimelineRow>,
     /// The reaction clock, in herald's own words (times, severities, zone names: no
     /// advisory text), with Markdown emphasis, so used raw.
     reaction: String,
@@ -152,11 +164,12 @@ fn reaction_words(incident: &Incident, sla: &SlaPolicy) -> String {
     }
 }
 
-/// Renders the tracking issue; `config_error` is shown on the issue so maintainers see why
-/// herald runs on defaults. `sla` is the project's reaction SLA.
+/// Renders the tracking issue with the incident's timeline; `config_error` is shown on the
+/// issue so maintainers see why herald runs on defaults. `sla` is the project's reaction SLA.
 pub fn tracking_issue(
     drafts: &Drafts,
     incident: &Incident,
+    timeline: &[TimelineEntry],
     labels: &LabelConfig,
     sla: &SlaPolicy,
     config_error: Option<&str>,
@@ -202,6 +215,7 @@ pub fn tracking_issue(
             Threat::Passive => "passive: actions wait for the coordinator's decision.".to_owned(),
         }),
         coordinator: incident.decisions.coordinator.clone(),
+        acknowledged: incident.decisions.acknowledged_at.is_some(),
         phase: incident.phase.to_string(),
         reported_at: incident.reported_at.map(time),
         learned_at: time(incident.learned_at),
@@ -228,6 +242,14 @@ pub fn tracking_issue(
             .collect(),
         high_impact: matches!(incident.severity, Severity::Critical | Severity::High),
         reaction: reaction_words(incident, sla),
+        timeline: timeline
+            .iter()
+            .map(|entry| TimelineRow {
+                at: time(entry.at),
+                actor: entry.actor.clone(),
+                detail: entry.detail.replace(['\r', '\n'], " "),
+            })
+            .collect(),
         config_error: config_error.map(str::to_owned),
     };
     let body = drafts.render(TRACKING_ISSUE, &view)?;

@@ -55,11 +55,24 @@ pub struct IssueInfo {
     pub html_url: String,
     #[serde(default)]
     pub labels: Vec<LabelInfo>,
+    #[serde(default)]
+    pub assignees: Vec<UserRef>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct UserRef {
+    pub login: String,
 }
 
 impl IssueInfo {
     pub fn label_names(&self) -> Vec<String> {
         self.labels.iter().map(|label| label.name.clone()).collect()
+    }
+
+    pub fn is_assigned(&self, login: &str) -> bool {
+        self.assignees
+            .iter()
+            .any(|user| user.login.eq_ignore_ascii_case(login))
     }
 }
 
@@ -104,11 +117,6 @@ pub struct NewIssue<'a> {
 struct IssueEdit<'a> {
     title: &'a str,
     body: &'a str,
-}
-
-#[derive(Debug, Serialize)]
-struct Labels<'a> {
-    labels: &'a [String],
 }
 
 #[derive(Debug, Serialize)]
@@ -385,10 +393,35 @@ impl Api {
         number: u64,
         labels: &[String],
     ) -> Result<(), GitHubError> {
+        self.add_to_issue(repository, number, "labels", labels)
+            .await
+    }
+
+    /// `POST …/issues/{number}/assignees`: adds people, keeping those assigned already.
+    pub async fn add_assignees(
+        &self,
+        repository: &str,
+        number: u64,
+        assignees: &[String],
+    ) -> Result<(), GitHubError> {
+        self.add_to_issue(repository, number, "assignees", assignees)
+            .await
+    }
+
+    /// `POST …/issues/{number}/{field}` with `{"field": names}`: GitHub adds the labels or
+    /// assignees to those there.
+    async fn add_to_issue(
+        &self,
+        repository: &str,
+        number: u64,
+        field: &str,
+        names: &[String],
+    ) -> Result<(), GitHubError> {
+        let body = serde_json::Map::from_iter([(field.to_owned(), serde_json::json!(names))]);
         self.send(
             Method::POST,
-            &format!("/repos/{repository}/issues/{number}/labels"),
-            Some(&Labels { labels }),
+            &format!("/repos/{repository}/issues/{number}/{field}"),
+            Some(&body),
             &[],
         )
         .await

@@ -1313,6 +1313,12 @@ impl World {
                 let repo = self.repo(installation, owner, name)?;
                 add_labels(base, repo, number, ctx)
             }
+            ("POST", ["repos", owner, name, "issues", number, "assignees"]) => {
+                let number = parse_id(number)?;
+                let installation = self.token_auth(ctx)?;
+                let repo = self.repo(installation, owner, name)?;
+                add_assignees(base, repo, number, ctx)
+            }
             ("DELETE", ["repos", owner, name, "issues", number, "labels", label]) => {
                 let number = parse_id(number)?;
                 let installation = self.token_auth(ctx)?;
@@ -1909,6 +1915,21 @@ fn add_labels(base: &str, repo: &mut Repo, number: u64, ctx: &Ctx) -> Answer {
         repo,
         &repo.issues[index].labels,
     )))
+}
+
+/// `POST …/issues/{n}/assignees`: adds people (GitHub answers 201 with the issue).
+fn add_assignees(base: &str, repo: &mut Repo, number: u64, ctx: &Ctx) -> Answer {
+    let Value::Object(body) = ctx.value()? else {
+        return Err(Reply::invalid("Issue", "assignees", "invalid"));
+    };
+    let wanted = names(&body, "Issue", "assignees")?.unwrap_or_default();
+    let index = repo.issue_index(number).ok_or_else(Reply::not_found)?;
+    let issue = &mut repo.issues[index];
+    let mut assignees = issue.assignees.clone();
+    assignees.extend(wanted);
+    issue.assignees = dedup(assignees);
+    issue.updated_at = Utc::now();
+    Ok(Reply::created(issue_json(base, repo, &repo.issues[index])))
 }
 
 fn remove_label(base: &str, repo: &mut Repo, number: u64, label: &str) -> Answer {
