@@ -1935,3 +1935,68 @@ async fn an_acknowledged_incident_is_not_escalated() {
     assert_no_unexpected(&fake);
     harness.stop().await;
 }
+
+#[tokio::test]
+async fn closing_posts_the_post_incident_review_with_measures_and_undone_items() {
+    let fake = world().await;
+    let harness = tracked(&fake).await;
+    fake.set_permission(REPO, "alice", "admin");
+    say(
+        &harness,
+        "issue_comment",
+        "c-1",
+        &comment("alice", "/herald ack\n/herald phase containment"),
+    )
+    .await;
+    // A maintainer ticks one item of the checklist on GitHub.
+    let body = fake.issues(TRACKING_REPO)[0].body.clone();
+    let ticked = body.replacen(
+        "- [ ] Notify the maintainers and admins who must know",
+        "- [x] Notify the maintainers and admins who must know",
+        1,
+    );
+    assert_ne!(ticked, body);
+    fake.edit_issue_body(TRACKING_REPO, 1, &ticked);
+    say(
+        &harness,
+        "issue_comment",
+        "c-2",
+        &comment("alice", "/herald close"),
+    )
+    .await;
+    assert_eq!(
+        the_incident(&harness).await.phase,
+        herald::incident::Phase::Closed
+    );
+    let reviews: Vec<String> = fake
+        .comments(TRACKING_REPO, 1)
+        .into_iter()
+        .map(|comment| comment.body)
+        .filter(|body| body.starts_with("# Post-incident review: GHSA-abcd-1234-efgh"))
+        .collect();
+    assert_eq!(reviews.len(), 1, "one review");
+    let review = &reviews[0];
+    assert!(
+        review.contains("| Acknowledge | ") && review.contains("within the target"),
+        "{review}"
+    );
+    assert!(
+        review.contains("| Disclose | not done (target "),
+        "{review}"
+    );
+    assert!(
+        review.contains("- Prevent further exploitation"),
+        "unticked items are listed: {review}"
+    );
+    assert!(
+        !review.contains("Notify the maintainers and admins"),
+        "the ticked item is not: {review}"
+    );
+    assert!(
+        review.contains("phase assessment → containment")
+            || review.contains("phase set to containment"),
+        "{review}"
+    );
+    assert_no_unexpected(&fake);
+    harness.stop().await;
+}

@@ -12,7 +12,7 @@ use crate::config::repo::MailingList;
 use crate::drafts::{ANNOUNCEMENT, ANNOUNCEMENT_SUBJECT, DraftView, escape};
 use crate::github::Api;
 use crate::incident::{TimelineEntry, TimelineKind};
-use crate::store::{ClaimedJob, JobKind, StoreError};
+use crate::store::{ClaimedJob, JobKind, StoreError, TrackingLink};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
@@ -134,10 +134,7 @@ async fn report_failure(
         None,
     )
     .await?;
-    if let Some((repository, number)) = tracking.and_then(|link| {
-        link.repository
-            .zip(link.number.and_then(|number| u64::try_from(number).ok()))
-    }) {
+    if let Some((repository, number)) = tracking.as_ref().and_then(TrackingLink::issue) {
         queue_comment(
             &mut work,
             &format!("mail-failed:{}:{}", escape::file_name(ghsa_id), job.id),

@@ -131,12 +131,7 @@ pub(super) async fn escalate(
     let Some(tracking) = store.tracking_link(pending.incident_id).await? else {
         return complete("no tracking issue to remind on").await;
     };
-    let (Some(repository), Some(number)) = (
-        tracking.repository.clone(),
-        tracking
-            .number
-            .and_then(|number| u64::try_from(number).ok()),
-    ) else {
+    let Some((repository, number)) = tracking.issue() else {
         return complete("no tracking issue to remind on").await;
     };
     let targets = loaded.config.escalation.for_severity(incident.severity);

@@ -168,6 +168,7 @@ pub(super) async fn handle(
         let kind = match effect {
             CommandEffect::RequestCve => JobKind::RequestCve,
             CommandEffect::PublishAdvisory => JobKind::PublishAdvisory,
+            CommandEffect::PostReview => JobKind::PostReview,
         };
         work.enqueue(
             kind,

@@ -7,6 +7,7 @@ mod escalation;
 mod gate;
 mod maintainer;
 mod public;
+mod review;
 mod tracking_issue;
 
 pub use maintainer::PendingComment;
@@ -84,6 +85,10 @@ impl Channels {
             ) => {
                 let incident_id = job.payload.parse().map_err(|_| payload_error())?;
                 public::publish(self, job, incident_id, kind, None).await
+            }
+            Some(JobKind::PostReview) => {
+                let incident_id = job.payload.parse().map_err(|_| payload_error())?;
+                review::post(self, job.id, incident_id).await
             }
             Some(JobKind::Escalate) => {
                 let pending: escalation::PendingEscalation =

@@ -89,7 +89,7 @@ pub enum EscalationTarget {
     default,
     deny_unknown_fields,
     expecting = "a mapping with keys `time_zone`, `business_hours`, `working_days`, \
-                 `holidays`, `reaction`"
+                 `holidays`, `reaction`, `fix_within_days`, `disclose_within_days`"
 )]
 pub struct SlaConfig {
     #[serde(deserialize_with = "typed::<TimeZoneRule, _>")]
@@ -102,6 +102,9 @@ pub struct SlaConfig {
     #[serde(deserialize_with = "typed_many::<DateRule, _>")]
     pub holidays: Vec<NaiveDate>,
     pub reaction: ReactionConfig,
+    /// Targets the post-incident review measures against, in calendar days.
+    pub fix_within_days: u32,
+    pub disclose_within_days: u32,
 }
 
 /// `critical: 4h` (business hours), `high: 1d` (by the close of the n-th next working
@@ -137,6 +140,8 @@ impl Default for SlaConfig {
                 medium: policy.medium,
                 low: policy.low,
             },
+            fix_within_days: policy.fix_within_days,
+            disclose_within_days: policy.disclose_within_days,
         }
     }
 }
@@ -162,6 +167,8 @@ impl SlaConfig {
             high: self.reaction.high,
             medium: self.reaction.medium,
             low: self.reaction.low,
+            fix_within_days: self.fix_within_days,
+            disclose_within_days: self.disclose_within_days,
         }
     }
 }

@@ -10,7 +10,7 @@ mod tracking;
 mod view;
 
 pub use tracking::{TrackingIssue, carry_checks, incident_marker, tracking_issue};
-pub use view::{Draft, DraftView, RenderedDrafts, render_all};
+pub use view::{Draft, DraftView, RenderedDrafts, ReviewView, render_all};
 
 use handlebars::Handlebars;
 use serde::Serialize;
@@ -35,6 +35,7 @@ pub const CHANGELOG_ENTRY: &str = "changelog-entry.md";
 pub const ADVISORY_ISSUE: &str = "advisory-issue.md";
 pub const ANNOUNCEMENT_SUBJECT: &str = "announcement-subject.txt";
 pub const ANNOUNCEMENT: &str = "announcement.txt";
+pub const REVIEW: &str = "review.md";
 /// Drafted for critical incidents only, as the response plans ask.
 pub const BLOG_POST: &str = "blog-post.md";
 

@@ -1,8 +1,10 @@
 //! The one record every disclosure draft is rendered from, and rendering them all.
 
 use super::{ANNOUNCEMENT_SUBJECT, BLOG_POST, DraftError, Drafts, SHIPPED, TRACKING_ISSUE, escape};
-use crate::incident::{CvssAssessment, CvssScore, Incident, Severity, TimelineEntry};
-use chrono::{DateTime, SecondsFormat, Utc};
+use crate::incident::{
+    CvssAssessment, CvssScore, Incident, Measure, Severity, SlaPolicy, TimelineEntry,
+};
+use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize)]
@@ -19,6 +21,61 @@ pub struct PackageView {
     /// GitHub's vulnerable range, e.g. `>= 1.0, < 1.2.3`.
     pub vulnerable: Option<String>,
     pub patched: Option<String>,
+}
+
+/// The post-incident review's measures, in words.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReviewView {
+    pub acknowledge: String,
+    pub fix: String,
+    pub disclose: String,
+    /// The tracking issue's checklist items nobody ticked, when herald has read them.
+    pub undone: Vec<String>,
+    pub checklist_known: bool,
+}
+
+fn duration_words(took: Duration) -> String {
+    let minutes = took.num_minutes().max(0);
+    let (days, hours, minutes) = (minutes / 1440, minutes / 60 % 24, minutes % 60);
+    match (days, hours) {
+        (0, 0) => format!("{minutes} min"),
+        (0, _) => format!("{hours} h {minutes} min"),
+        _ => format!("{days} d {hours} h"),
+    }
+}
+
+fn measure_words(measure: &Measure) -> String {
+    let deadline = measure
+        .deadline
+        .map(|at| at.format("%Y-%m-%d %H:%M UTC").to_string());
+    match (measure.took, measure.met(), deadline) {
+        (Some(took), _, _) if took < Duration::zero() => {
+            "done before herald learned of the report".to_owned()
+        }
+        (None, _, Some(deadline)) => format!("not done (target {deadline})"),
+        (None, _, None) => "not done".to_owned(),
+        (Some(took), Some(true), Some(deadline)) => {
+            format!("{}, within the target ({deadline})", duration_words(took))
+        }
+        (Some(took), Some(false), Some(deadline)) => {
+            format!("{}, after the target ({deadline})", duration_words(took))
+        }
+        (Some(took), _, _) => format!("{}, no target", duration_words(took)),
+    }
+}
+
+impl ReviewView {
+    /// The measures under `policy`; `undone`, the unticked checklist items when known.
+    pub fn new(incident: &Incident, policy: &SlaPolicy, undone: Option<Vec<String>>) -> Self {
+        let facts = incident.review_facts(policy);
+        ReviewView {
+            acknowledge: measure_words(&facts.acknowledge),
+            fix: measure_words(&facts.fix),
+            disclose: measure_words(&facts.disclose),
+            checklist_known: undone.is_some(),
+            undone: undone.unwrap_or_default(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -57,6 +114,7 @@ pub struct DraftView {
     pub threat: Option<String>,
     pub breach: bool,
     pub timeline: Vec<EntryView>,
+    pub review: ReviewView,
 }
 
 fn stamp(at: DateTime<Utc>) -> String {
@@ -194,7 +252,14 @@ impl DraftView {
                     detail: entry.detail.clone(),
                 })
                 .collect(),
+            review: ReviewView::new(incident, &SlaPolicy::default(), None),
         }
+    }
+
+    /// The view with the review measured under the project's SLA and its checklist.
+    pub fn with_review(mut self, review: ReviewView) -> Self {
+        self.review = review;
+        self
     }
 }
 

@@ -273,6 +273,7 @@ pub fn apply_advisory(current: Option<Incident>, event: &AdvisoryEvent) -> Outco
                 published_at: None,
                 advisory_updated_at: None,
                 decisions: Default::default(),
+                phase_history: Vec::new(),
             };
             fields.write_into(&mut incident);
             timeline.push(match event.action {
@@ -363,7 +364,7 @@ pub fn apply_advisory(current: Option<Incident>, event: &AdvisoryEvent) -> Outco
                 TimelineKind::PhaseChanged,
                 format!("phase {} → {}", incident.phase, Phase::Disclosure),
             ));
-            incident.phase = Phase::Disclosure;
+            incident.enter_phase(Phase::Disclosure, event.received_at);
         }
         incident.published_at = incident.published_at.or(Some(event.received_at));
     }

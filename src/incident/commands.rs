@@ -62,6 +62,8 @@ pub enum Command {
     /// The team has seen the report and is on it: the reaction clock stops.
     Acknowledge,
     Kind(IncidentKind),
+    /// Move to containment, remediation or recovery.
+    Phase(Phase),
     RequestCve,
     Publish,
     Close,
@@ -73,6 +75,8 @@ pub enum Command {
 pub enum CommandEffect {
     RequestCve,
     PublishAdvisory,
+    /// Render the post-incident review and post it on the tracking issue.
+    PostReview,
 }
 
 /// A `/herald` line and what herald understood of it.
@@ -93,7 +97,8 @@ with write or admin permission on the advisory's repository:\n\n\
 - `/herald embargo <RFC 3339 time>`: no disclosure before this time\n\
 - `/herald request-cve`: ask GitHub for a CVE id\n\
 - `/herald publish`: disclose (needs the `disclosure:approved` label and a passed embargo)\n\
-- `/herald close`: close the incident\n\
+- `/herald phase containment|remediation|recovery`: record where the response stands\n\
+- `/herald close`: close the incident and post the post-incident review\n\
 - `/herald help`: this text\n\n\
 Labels work too: `severity:<level>`, `threat:active|passive`, `incident` (a breach \
 happened) and `disclosure:approved`.";
@@ -157,6 +162,13 @@ fn parse_words(words: &[&str]) -> Result<Command, String> {
             .map_err(|_| format!("`{time}` is not an RFC 3339 time such as 2026-12-01T14:00:00Z")),
         ["ack" | "acknowledge"] => Ok(Command::Acknowledge),
         ["kind", kind] => kind.parse().map(Command::Kind),
+        ["phase", "containment"] => Ok(Command::Phase(Phase::Containment)),
+        ["phase", "remediation"] => Ok(Command::Phase(Phase::Remediation)),
+        ["phase", "recovery"] => Ok(Command::Phase(Phase::Recovery)),
+        ["phase", other] => Err(format!(
+            "`{other}` is not a phase herald moves to on command: use containment, \
+             remediation or recovery (disclosure comes with `/herald publish`)"
+        )),
         ["request-cve"] => Ok(Command::RequestCve),
         ["publish"] => Ok(Command::Publish),
         ["close"] => Ok(Command::Close),
@@ -306,9 +318,11 @@ pub fn apply_command(
             }
         },
         Command::Publish => publish(incident, at, &mut effects),
+        Command::Phase(phase) => move_phase(incident, *phase, at),
         Command::Close => {
-            incident.phase = Phase::Closed;
-            "Incident closed.".to_owned()
+            incident.enter_phase(Phase::Closed, at);
+            effects.push(CommandEffect::PostReview);
+            "Incident closed. herald posts the post-incident review here.".to_owned()
         }
     };
     let changed = *incident != before;
@@ -347,13 +361,33 @@ fn acknowledge(incident: &mut Incident, at: DateTime<Utc>) -> String {
     }
     incident.decisions.acknowledged_at = Some(at);
     if incident.phase == Phase::Awareness {
-        incident.phase = Phase::Assessment;
+        incident.enter_phase(Phase::Assessment, at);
     }
     let mut reply = "Acknowledged: the reaction clock stops.".to_owned();
     if incident.decisions.coordinator.is_none() {
         reply.push_str(" Nobody coordinates yet: name someone with `/herald coordinator @login`.");
     }
     reply
+}
+
+/// `/herald phase`: containment and remediation before disclosure, recovery after it;
+/// forward only (disclosure comes with publication, closing with `/herald close`).
+fn move_phase(incident: &mut Incident, phase: Phase, at: DateTime<Utc>) -> String {
+    let disclosed = incident.phase >= Phase::Disclosure;
+    let allowed = match phase {
+        Phase::Containment | Phase::Remediation => !disclosed && incident.phase < phase,
+        Phase::Recovery => incident.phase == Phase::Disclosure,
+        _ => false,
+    };
+    if !allowed {
+        return format!(
+            "The incident is in {}; it cannot move to {phase}. Phases go forward: \
+             containment and remediation before disclosure, recovery after it.",
+            incident.phase
+        );
+    }
+    incident.enter_phase(phase, at);
+    format!("The incident is in {phase} now.")
 }
 
 /// The embargo gate for `/herald publish`: approval, then the embargo time.
@@ -370,7 +404,7 @@ fn publish(incident: &mut Incident, at: DateTime<Utc>, effects: &mut Vec<Command
             until.format("%Y-%m-%d %H:%M UTC")
         );
     }
-    incident.phase = Phase::Disclosure;
+    incident.enter_phase(Phase::Disclosure, at);
     effects.push(CommandEffect::PublishAdvisory);
     "Publishing the advisory.".to_owned()
 }
@@ -391,6 +425,7 @@ fn command_words(command: &Command) -> String {
         Command::Embargo(until) => format!("embargo until {}", until.to_rfc3339()),
         Command::Acknowledge => "report acknowledged".to_owned(),
         Command::Kind(kind) => format!("kind set to {kind}"),
+        Command::Phase(phase) => format!("phase set to {phase}"),
         Command::RequestCve => "CVE requested".to_owned(),
         Command::Publish => "publication requested".to_owned(),
         Command::Close => "incident closed".to_owned(),

@@ -3,6 +3,7 @@
 
 mod advisory;
 mod commands;
+mod review;
 mod severity;
 mod sla;
 
@@ -14,6 +15,7 @@ pub use commands::{
     Command, CommandEffect, CommandLine, CommandOutcome, Decisions, HELP, LabelNames, Threat,
     apply_command, label_command, parse_comment,
 };
+pub use review::{Measure, ReviewFacts};
 pub use severity::{
     CvssAssessment, CvssScore, CvssSlot, IncidentKind, Severity, SeveritySource, decide_severity,
 };
@@ -87,9 +89,35 @@ pub struct Incident {
     /// What maintainers decided on the tracking issue.
     #[serde(default)]
     pub decisions: Decisions,
+    /// When the incident entered each phase after awareness, in order.
+    #[serde(default)]
+    pub phase_history: Vec<PhaseEntered>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PhaseEntered {
+    pub phase: Phase,
+    pub at: DateTime<Utc>,
 }
 
 impl Incident {
+    /// Moves the incident to `phase` at `at`, remembering when.
+    pub fn enter_phase(&mut self, phase: Phase, at: DateTime<Utc>) {
+        if self.phase != phase {
+            self.phase = phase;
+            self.phase_history.push(PhaseEntered { phase, at });
+        }
+    }
+
+    /// When the incident first reached `phase` or a later one (closing does not count: an
+    /// incident closed early never reached the phases it skipped).
+    pub fn reached(&self, phase: Phase) -> Option<DateTime<Utc>> {
+        self.phase_history
+            .iter()
+            .find(|entered| entered.phase >= phase && entered.phase != Phase::Closed)
+            .map(|entered| entered.at)
+    }
+
     /// The severity the advisory's own data gives (CVSS 4.0, else 3.x, else its word).
     pub fn computed_severity(&self) -> (Severity, SeveritySource) {
         decide_severity(

@@ -71,11 +71,16 @@ pub struct SlaPolicy {
     pub high: Reaction,
     pub medium: Reaction,
     pub low: Reaction,
+    /// The review's target for a fix to be out, in calendar days from the report.
+    pub fix_within_days: u32,
+    /// The review's target for disclosure, in calendar days from the report.
+    pub disclose_within_days: u32,
 }
 
 impl Default for SlaPolicy {
     /// The response plans' defaults: critical 4 business hours, high the next working day,
-    /// medium two working days, low none.
+    /// medium two working days, low none; a fix within 30 days and disclosure within 90
+    /// (the common coordinated-disclosure window).
     fn default() -> Self {
         SlaPolicy {
             calendar: BusinessCalendar::default(),
@@ -83,6 +88,8 @@ impl Default for SlaPolicy {
             high: Reaction::WorkingDays(1),
             medium: Reaction::WorkingDays(2),
             low: Reaction::None,
+            fix_within_days: 30,
+            disclose_within_days: 90,
         }
     }
 }

@@ -30,6 +30,14 @@ pub struct TrackingLink {
     pub updated_at: DateTime<Utc>,
 }
 
+impl TrackingLink {
+    /// The issue herald keeps, as (repository, number), when it has one.
+    pub fn issue(&self) -> Option<(String, u64)> {
+        let number = u64::try_from(self.number?).ok()?;
+        Some((self.repository.clone()?, number))
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TrackingStatus {
     Open,

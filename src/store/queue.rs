@@ -73,10 +73,12 @@ pub enum JobKind {
     /// Send the announcement to one list (embargo-gated); payload: a
     /// [`crate::channels`] pending mail.
     SendMail,
+    /// Post the post-incident review on the tracking issue; payload: incident id.
+    PostReview,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 12] = [
+    pub const ALL: [JobKind; 13] = [
         JobKind::ProcessDelivery,
         JobKind::SyncTrackingIssue,
         JobKind::MaintainerAction,
@@ -89,11 +91,12 @@ impl JobKind {
         JobKind::Announce,
         JobKind::SendMail,
         JobKind::Escalate,
+        JobKind::PostReview,
     ];
     /// Jobs that only change the store: they run in batches inside the store's transaction.
     pub const LOCAL: [JobKind; 1] = [JobKind::ProcessDelivery];
     /// Jobs that reach GitHub: leased, run outside any transaction, then recorded.
-    pub const EFFECTS: [JobKind; 11] = [
+    pub const EFFECTS: [JobKind; 12] = [
         JobKind::SyncTrackingIssue,
         JobKind::MaintainerAction,
         JobKind::PostComment,
@@ -105,6 +108,7 @@ impl JobKind {
         JobKind::Announce,
         JobKind::SendMail,
         JobKind::Escalate,
+        JobKind::PostReview,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -121,6 +125,7 @@ impl JobKind {
             JobKind::Announce => "announce",
             JobKind::SendMail => "send_mail",
             JobKind::Escalate => "escalate",
+            JobKind::PostReview => "post_review",
         }
     }
 

@@ -1,0 +1,84 @@
+//! The post-incident review, posted on the tracking issue when a maintainer closes the
+//! incident: the review template rendered from the timeline, with the response measured
+//! against the project's targets and the checklist items nobody ticked.
+
+use super::maintainer::{complete, queue_comment};
+use super::public::rendered;
+use super::{ChannelError, Channels};
+use crate::drafts::{DraftView, REVIEW, ReviewView, escape};
+use crate::incident::{TimelineEntry, TimelineKind};
+use crate::store::TrackingLink;
+use chrono::Utc;
+
+/// The unticked `- [ ] …` items of a Markdown checklist.
+fn unticked(body: &str) -> Vec<String> {
+    body.lines()
+        .filter_map(|line| line.trim_start().strip_prefix("- [ ] "))
+        .map(|item| item.trim().to_owned())
+        .collect()
+}
+
+pub(super) async fn post(
+    channels: &Channels,
+    job_id: i64,
+    incident_id: i64,
+) -> Result<String, ChannelError> {
+    let store = &channels.store;
+    let Some(row) = store.incident(incident_id).await? else {
+        return complete(channels, job_id).await;
+    };
+    let incident = &row.incident;
+    let link = store.tracking_link(incident_id).await?;
+    let Some((repository, number)) = link.as_ref().and_then(TrackingLink::issue) else {
+        return complete(channels, job_id).await;
+    };
+    let api = channels.installation(&incident.repository).await?;
+    let loaded = channels.repo_config(&api, &incident.repository).await?;
+    let issue = api.issue(&repository, number).await?;
+    let undone = unticked(issue.body.as_deref().unwrap_or(""));
+    let (drafts, _) = channels.templates(&api, &incident.repository).await?;
+    let timeline = store.timeline_entries(incident_id).await?;
+    let view = DraftView::new(incident, &timeline, None).with_review(ReviewView::new(
+        incident,
+        &loaded.config.sla.policy(),
+        Some(undone),
+    ));
+    let review = rendered(&drafts, &view, REVIEW)?;
+    let mut work = store.begin_durable().await?;
+    work.append_timeline(
+        incident_id,
+        &[TimelineEntry {
+            at: Utc::now(),
+            actor: None,
+            kind: TimelineKind::TrackingIssue,
+            detail: format!("post-incident review posted on {repository}#{number}"),
+        }],
+        None,
+    )
+    .await?;
+    queue_comment(
+        &mut work,
+        &format!("review:{}:{job_id}", escape::file_name(&incident.ghsa_id)),
+        &repository,
+        number,
+        &review,
+    )
+    .await?;
+    work.complete_jobs(&[job_id]).await?;
+    work.commit().await?;
+    Ok(format!("post-incident review for {repository}#{number}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unticked;
+
+    #[test]
+    fn only_unticked_items_are_left_undone() {
+        let body = "#### Containment\n- [x] Prevent further exploitation\n- [ ] Notify the maintainers\n  - [ ] Nested item\n- [X] Done too\n- not a checkbox\n";
+        assert_eq!(
+            unticked(body),
+            vec!["Notify the maintainers", "Nested item"]
+        );
+    }
+}
