@@ -77,13 +77,23 @@ pub async fn process_delivery(
         WebhookEvent::RepositoryAdvisory(advisory) => {
             advisory_delivery(work, &delivery, &advisory).await?
         }
-        WebhookEvent::SecurityAdvisory(global) => (
-            format!(
-                "global advisory {} noted; incidents are opened from repository advisories",
-                global.security_advisory.ghsa_id
-            ),
-            None,
-        ),
+        WebhookEvent::SecurityAdvisory(global) => {
+            // Which repositories depend on the package is GitHub's to say (their dependency
+            // graphs): an effect job matches them.
+            work.enqueue(
+                JobKind::MatchUpstream,
+                &format!("upstream:{}", delivery.delivery_id),
+                &delivery.delivery_id,
+            )
+            .await?;
+            (
+                format!(
+                    "global advisory {} queued for matching against the served repositories' dependencies",
+                    global.security_advisory.ghsa_id
+                ),
+                None,
+            )
+        }
         WebhookEvent::Installation(installation) => (
             installation_delivery(work, &delivery, &installation).await?,
             None,

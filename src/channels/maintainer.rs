@@ -10,7 +10,7 @@ use crate::incident::{
     Command, CommandEffect, HELP, LabelNames, Phase, TimelineEntry, TimelineKind, apply_command,
     label_command, parse_comment,
 };
-use crate::ingest::events::{EventKind, WebhookEvent};
+use crate::ingest::events::WebhookEvent;
 use crate::store::{JobKind, Work};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
@@ -41,9 +41,7 @@ pub(super) async fn handle(
         id: job_id,
         payload: delivery_id.to_owned(),
     };
-    let delivery = store.delivery(delivery_id).await?.ok_or_else(unusable)?;
-    let kind = EventKind::from_name(&delivery.event).ok_or_else(unusable)?;
-    let event = WebhookEvent::parse(kind, &delivery.payload).map_err(|_| unusable())?;
+    let event = channels.stored_event(job_id, delivery_id).await?;
     let signal = event.maintainer_signal().ok_or_else(unusable)?;
     let (repository, issue, sender) = (
         signal.repository.to_owned(),

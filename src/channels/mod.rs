@@ -9,12 +9,14 @@ mod maintainer;
 mod public;
 mod review;
 mod tracking_issue;
+mod upstream;
 
 pub use maintainer::PendingComment;
 
 use crate::config::repo::{REPO_CONFIG_PATH, RepoConfig, parse_lenient};
 use crate::drafts::{DraftError, Drafts, OVERRIDE_DIR, SHIPPED};
 use crate::github::{Api, GitHub, GitHubError};
+use crate::ingest::events::{EventKind, WebhookEvent};
 use crate::mail::Announcer;
 use crate::store::{ClaimedJob, JobKind, Store, StoreError};
 use std::sync::Arc;
@@ -86,6 +88,9 @@ impl Channels {
                 let incident_id = job.payload.parse().map_err(|_| payload_error())?;
                 public::publish(self, job, incident_id, kind, None).await
             }
+            Some(JobKind::MatchUpstream) => {
+                upstream::match_upstream(self, job.id, &job.payload).await
+            }
             Some(JobKind::PostReview) => {
                 let incident_id = job.payload.parse().map_err(|_| payload_error())?;
                 review::post(self, job.id, incident_id).await
@@ -111,6 +116,25 @@ impl Channels {
                 Err(ChannelError::UnknownKind(job.kind.clone()))
             }
         }
+    }
+
+    /// The stored webhook event a job refers to by its delivery id.
+    async fn stored_event(
+        &self,
+        job_id: i64,
+        delivery_id: &str,
+    ) -> Result<WebhookEvent, ChannelError> {
+        let unusable = || ChannelError::Payload {
+            id: job_id,
+            payload: delivery_id.to_owned(),
+        };
+        let delivery = self
+            .store
+            .delivery(delivery_id)
+            .await?
+            .ok_or_else(unusable)?;
+        let kind = EventKind::from_name(&delivery.event).ok_or_else(unusable)?;
+        WebhookEvent::parse(kind, &delivery.payload).map_err(|_| unusable())
     }
 
     /// The installation that serves `repository`: the one herald saw it in, else the

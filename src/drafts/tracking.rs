@@ -68,6 +68,8 @@ struct TrackingView {
     maintainer_cvss: Option<CvssView>,
     /// The kind of incident a maintainer named.
     kind: Option<String>,
+    /// For an upstream incident: the dependency and its fix.
+    upstream: Option<String>,
     embargo_until: Option<String>,
     disclosure_approved: bool,
     breach: bool,
@@ -195,6 +197,21 @@ pub fn tracking_issue(
         }),
         maintainer_cvss: cvss(incident.decisions.cvss.as_ref()),
         kind: incident.decisions.kind.map(|kind| kind.to_string()),
+        upstream: incident.upstream.as_ref().map(|origin| {
+            let dependency = &origin.dependency;
+            format!(
+                "this repository depends on {} {} {} (vulnerable: {}); {}",
+                dependency.ecosystem,
+                dependency.name,
+                dependency.version,
+                origin.vulnerable_range,
+                origin
+                    .fixed_version
+                    .as_ref()
+                    .map(|fixed| format!("upgrade to {fixed}"))
+                    .unwrap_or_else(|| "no fixed version yet".to_owned())
+            )
+        }),
         embargo_until: incident.decisions.embargo_until.map(time),
         disclosure_approved: incident.decisions.disclosure_approved,
         breach: incident.decisions.breach,

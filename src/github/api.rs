@@ -130,6 +130,20 @@ const PAGE: usize = 100;
 const MAX_PAGES: usize = 20;
 
 impl Api {
+    /// The repository's dependencies from its dependency graph (SPDX SBOM); `None` when it
+    /// has none (GitHub answers 404 when the dependency graph is off).
+    pub async fn dependencies(
+        &self,
+        repository: &str,
+    ) -> Result<Option<Vec<crate::incident::Dependency>>, GitHubError> {
+        let path = format!("/repos/{repository}/dependency-graph/sbom");
+        match self.get::<crate::github::sbom::SbomAnswer>(&path).await {
+            Ok(answer) => Ok(Some(answer.sbom.dependencies())),
+            Err(error) if error.status() == Some(StatusCode::NOT_FOUND) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
     pub async fn repository(&self, full_name: &str) -> Result<RepositoryInfo, GitHubError> {
         self.get(&format!("/repos/{full_name}")).await
     }

@@ -5,6 +5,7 @@
 //! `Retry-After`, or with `X-RateLimit-Remaining: 0`, waits as GitHub asks and retries.
 
 pub mod api;
+pub mod sbom;
 
 pub use api::{AppInfo, CommentInfo, InstallationInfo, IssueInfo, RepositoryInfo};
 

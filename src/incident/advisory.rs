@@ -251,30 +251,11 @@ pub fn apply_advisory(current: Option<Incident>, event: &AdvisoryEvent) -> Outco
 
     let (incident, before) = match current {
         None => {
-            let mut incident = Incident {
-                repository: event.repository.clone(),
-                ghsa_id: event.advisory.ghsa_id.clone(),
-                cve_id: None,
-                summary: String::new(),
-                description: String::new(),
-                severity: Severity::Unknown,
-                severity_source: SeveritySource::Unknown,
-                advisory_severity: None,
-                cvss_v3: None,
-                cvss_v4: None,
-                cwes: Vec::new(),
-                packages: Vec::new(),
-                credits: Vec::new(),
-                advisory_state: String::new(),
-                advisory_url: None,
-                phase: Phase::Awareness,
-                reported_at: None,
-                learned_at: event.received_at,
-                published_at: None,
-                advisory_updated_at: None,
-                decisions: Default::default(),
-                phase_history: Vec::new(),
-            };
+            let mut incident = Incident::new(
+                &event.repository,
+                &event.advisory.ghsa_id,
+                event.received_at,
+            );
             fields.write_into(&mut incident);
             timeline.push(match event.action {
                 AdvisoryAction::Reported => entry(

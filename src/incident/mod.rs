@@ -6,6 +6,7 @@ mod commands;
 mod review;
 mod severity;
 mod sla;
+mod upstream;
 
 pub use advisory::{
     AdvisoryAction, AdvisoryEvent, AdvisorySnapshot, AffectedPackage, Credit, CvssInput, Cwe,
@@ -20,6 +21,9 @@ pub use severity::{
     CvssAssessment, CvssScore, CvssSlot, IncidentKind, Severity, SeveritySource, decide_severity,
 };
 pub use sla::{BusinessCalendar, Reaction, ReactionClock, SlaPolicy};
+pub use upstream::{
+    Dependency, UpstreamAdvisory, UpstreamOrigin, UpstreamVulnerability, apply_upstream,
+};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -92,6 +96,9 @@ pub struct Incident {
     /// When the incident entered each phase after awareness, in order.
     #[serde(default)]
     pub phase_history: Vec<PhaseEntered>,
+    /// For an upstream incident: the dependency a global advisory affects.
+    #[serde(default)]
+    pub upstream: Option<UpstreamOrigin>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -101,6 +108,36 @@ pub struct PhaseEntered {
 }
 
 impl Incident {
+    /// A new incident of `repository` for `ghsa_id`, learned of at `learned_at`, in
+    /// awareness, before anything about it is known.
+    pub fn new(repository: &str, ghsa_id: &str, learned_at: DateTime<Utc>) -> Incident {
+        Incident {
+            repository: repository.to_owned(),
+            ghsa_id: ghsa_id.to_owned(),
+            cve_id: None,
+            summary: String::new(),
+            description: String::new(),
+            severity: Severity::Unknown,
+            severity_source: SeveritySource::Unknown,
+            advisory_severity: None,
+            cvss_v3: None,
+            cvss_v4: None,
+            cwes: Vec::new(),
+            packages: Vec::new(),
+            credits: Vec::new(),
+            advisory_state: String::new(),
+            advisory_url: None,
+            phase: Phase::Awareness,
+            reported_at: None,
+            learned_at,
+            published_at: None,
+            advisory_updated_at: None,
+            decisions: Decisions::default(),
+            phase_history: Vec::new(),
+            upstream: None,
+        }
+    }
+
     /// Moves the incident to `phase` at `at`, remembering when.
     pub fn enter_phase(&mut self, phase: Phase, at: DateTime<Utc>) {
         if self.phase != phase {

@@ -1,7 +1,10 @@
 //! Typed GitHub webhook payloads: only the fields herald reads, following GitHub's
 //! documented shapes. Fields GitHub may send as `null` are `Option`s.
 
-use crate::incident::{AdvisorySnapshot, AffectedPackage, Credit, CvssInput, Cwe};
+use crate::incident::{
+    AdvisorySnapshot, AffectedPackage, Credit, CvssInput, Cwe, UpstreamAdvisory,
+    UpstreamVulnerability,
+};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde::de::IgnoredAny;
@@ -273,9 +276,61 @@ pub struct RepositoryAdvisoryEvent {
 pub struct GlobalAdvisory {
     pub ghsa_id: String,
     pub summary: String,
+    pub description: Option<String>,
     pub severity: Option<String>,
     #[serde(default)]
     pub identifiers: Vec<Identifier>,
+    pub html_url: Option<String>,
+    pub withdrawn_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub vulnerabilities: Vec<GlobalVulnerability>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct GlobalVulnerability {
+    pub package: Package,
+    pub vulnerable_version_range: Option<String>,
+    pub first_patched_version: Option<PatchedVersion>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct PatchedVersion {
+    pub identifier: String,
+}
+
+impl GlobalAdvisory {
+    /// The advisory as the incident domain takes it (packages without an ecosystem, name or
+    /// range cannot match a dependency and are left out).
+    pub fn upstream(&self, action: &str) -> UpstreamAdvisory {
+        UpstreamAdvisory {
+            ghsa_id: self.ghsa_id.clone(),
+            cve_id: self
+                .identifiers
+                .iter()
+                .find(|identifier| identifier.kind.eq_ignore_ascii_case("CVE"))
+                .map(|identifier| identifier.value.clone()),
+            summary: self.summary.clone(),
+            description: self.description.clone().unwrap_or_default(),
+            severity_word: self.severity.clone(),
+            html_url: self.html_url.clone(),
+            vulnerabilities: self
+                .vulnerabilities
+                .iter()
+                .filter_map(|vulnerability| {
+                    Some(UpstreamVulnerability {
+                        ecosystem: vulnerability.package.ecosystem.clone()?,
+                        name: vulnerability.package.name.clone()?,
+                        vulnerable_range: vulnerability.vulnerable_version_range.clone()?,
+                        first_patched: vulnerability
+                            .first_patched_version
+                            .as_ref()
+                            .map(|patched| patched.identifier.clone()),
+                    })
+                })
+                .collect(),
+            withdrawn: action == "withdrawn" || self.withdrawn_at.is_some(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

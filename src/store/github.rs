@@ -2,6 +2,7 @@
 //! and the tracking issue of each incident.
 
 use super::{Store, StoreError, Work, from_millis, to_millis};
+use crate::incident::Dependency;
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
@@ -54,6 +55,29 @@ impl TrackingStatus {
 }
 
 impl Work {
+    pub async fn save_dependencies(
+        &mut self,
+        repository: &str,
+        dependencies: Option<&[Dependency]>,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let text = dependencies
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(|error| StoreError::Corrupt(error.to_string()))?;
+        sqlx::query(
+            "INSERT INTO dependency_graphs (repository, dependencies, fetched_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (repository) DO UPDATE SET dependencies = excluded.dependencies, \
+             fetched_at = excluded.fetched_at",
+        )
+        .bind(repository)
+        .bind(text)
+        .bind(to_millis(at))
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
     pub async fn save_installation(
         &mut self,
         id: u64,
@@ -281,6 +305,29 @@ impl Store {
         .fetch_optional(&self.reader)
         .await?;
         Ok(id.and_then(|id| u64::try_from(id).ok()))
+    }
+
+    /// A repository's dependencies as read at or after `fresh_since`: `None` when not
+    /// cached (or too old), `Some(None)` when its dependency graph was off.
+    pub async fn cached_dependencies(
+        &self,
+        repository: &str,
+        fresh_since: DateTime<Utc>,
+    ) -> Result<Option<Option<Vec<Dependency>>>, StoreError> {
+        let row: Option<(Option<String>,)> = sqlx::query_as(
+            "SELECT dependencies FROM dependency_graphs WHERE repository = $1 AND fetched_at >= $2",
+        )
+        .bind(repository)
+        .bind(to_millis(fresh_since))
+        .fetch_optional(&self.reader)
+        .await?;
+        row.map(|(text,)| {
+            text.map(|text| {
+                serde_json::from_str(&text).map_err(|error| StoreError::Corrupt(error.to_string()))
+            })
+            .transpose()
+        })
+        .transpose()
     }
 
     pub async fn installations(&self) -> Result<Vec<StoredInstallation>, StoreError> {

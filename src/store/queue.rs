@@ -75,10 +75,13 @@ pub enum JobKind {
     SendMail,
     /// Post the post-incident review on the tracking issue; payload: incident id.
     PostReview,
+    /// Match a global advisory against the served repositories' dependencies (their
+    /// dependency graphs are read from GitHub); payload: the delivery id.
+    MatchUpstream,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 13] = [
+    pub const ALL: [JobKind; 14] = [
         JobKind::ProcessDelivery,
         JobKind::SyncTrackingIssue,
         JobKind::MaintainerAction,
@@ -92,11 +95,12 @@ impl JobKind {
         JobKind::SendMail,
         JobKind::Escalate,
         JobKind::PostReview,
+        JobKind::MatchUpstream,
     ];
     /// Jobs that only change the store: they run in batches inside the store's transaction.
     pub const LOCAL: [JobKind; 1] = [JobKind::ProcessDelivery];
     /// Jobs that reach GitHub: leased, run outside any transaction, then recorded.
-    pub const EFFECTS: [JobKind; 12] = [
+    pub const EFFECTS: [JobKind; 13] = [
         JobKind::SyncTrackingIssue,
         JobKind::MaintainerAction,
         JobKind::PostComment,
@@ -109,6 +113,7 @@ impl JobKind {
         JobKind::SendMail,
         JobKind::Escalate,
         JobKind::PostReview,
+        JobKind::MatchUpstream,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -126,6 +131,7 @@ impl JobKind {
             JobKind::SendMail => "send_mail",
             JobKind::Escalate => "escalate",
             JobKind::PostReview => "post_review",
+            JobKind::MatchUpstream => "match_upstream",
         }
     }
 

@@ -219,6 +219,14 @@ impl FakeGitHub {
         });
     }
 
+    /// The repository's dependency graph, as the purls of its packages
+    /// (`pkg:pypi/django@2.0.1`); without it, the graph is off and GitHub answers 404.
+    pub fn set_sbom(&self, repo: &str, purls: &[&str]) {
+        self.with_repo(repo, |repo| {
+            repo.sbom = Some(purls.iter().map(|purl| (*purl).to_owned()).collect())
+        });
+    }
+
     /// `permission` is a repository role: admin, maintain, write, triage, read or none.
     pub fn set_permission(&self, repo: &str, login: &str, permission: &str) {
         assert!(
@@ -523,6 +531,8 @@ struct Repo {
     /// Bumped on every advisory change, so the list's ETag changes even if a replacement
     /// serialises the same.
     advisories_version: u64,
+    /// The dependency graph's packages as purls; `None`: the dependency graph is off (404).
+    sbom: Option<Vec<String>>,
 }
 
 struct Issue {
@@ -622,6 +632,7 @@ impl Repo {
             comments: Vec::new(),
             advisories: Vec::new(),
             advisories_version: 0,
+            sbom: None,
         }
     }
 
@@ -1223,6 +1234,11 @@ impl World {
                 let installation = self.token_auth(ctx)?;
                 let repo = self.repo(installation, owner, name)?;
                 Ok(Reply::ok(repo_json(base, repo)))
+            }
+            ("GET", ["repos", owner, name, "dependency-graph", "sbom"]) => {
+                let installation = self.token_auth(ctx)?;
+                let repo = self.repo(installation, owner, name)?;
+                sbom_json(repo)
             }
             ("GET", ["repos", owner, name, "contents", path @ ..]) if !path.is_empty() => {
                 let installation = self.token_auth(ctx)?;
@@ -1930,6 +1946,54 @@ fn add_assignees(base: &str, repo: &mut Repo, number: u64, ctx: &Ctx) -> Answer 
     issue.assignees = dedup(assignees);
     issue.updated_at = Utc::now();
     Ok(Reply::created(issue_json(base, repo, &repo.issues[index])))
+}
+
+/// `GET …/dependency-graph/sbom`: SPDX 2.3 as GitHub exports it, the repository itself as
+/// the root package, then one package per dependency with its purl.
+fn sbom_json(repo: &Repo) -> Answer {
+    let Some(purls) = &repo.sbom else {
+        return Err(Reply::not_found());
+    };
+    let root = json!({
+        "SPDXID": "SPDXRef-com.github.root",
+        "name": format!("com.github.{}/{}", repo.owner, repo.name),
+        "versionInfo": repo.default_branch,
+        "downloadLocation": "NOASSERTION",
+        "externalRefs": [{
+            "referenceCategory": "PACKAGE-MANAGER",
+            "referenceType": "purl",
+            "referenceLocator": format!("pkg:github/{}/{}@{}", repo.owner, repo.name, repo.default_branch),
+        }],
+    });
+    let packages = purls.iter().enumerate().map(|(index, purl)| {
+        let version = purl
+            .rsplit_once('@')
+            .map(|(_, version)| version)
+            .unwrap_or("");
+        json!({
+            "SPDXID": format!("SPDXRef-package-{index}"),
+            "name": purl.trim_start_matches("pkg:").split('@').next().unwrap_or(purl),
+            "versionInfo": version,
+            "downloadLocation": "NOASSERTION",
+            "licenseConcluded": "NOASSERTION",
+            "externalRefs": [{
+                "referenceCategory": "PACKAGE-MANAGER",
+                "referenceType": "purl",
+                "referenceLocator": purl,
+            }],
+        })
+    });
+    Ok(Reply::ok(json!({
+        "sbom": {
+            "SPDXID": "SPDXRef-DOCUMENT",
+            "spdxVersion": "SPDX-2.3",
+            "creationInfo": { "created": timestamp(Utc::now()), "creators": ["Tool: GitHub.com-Dependency-Graph"] },
+            "name": format!("com.github.{}/{}", repo.owner, repo.name),
+            "dataLicense": "CC0-1.0",
+            "documentNamespace": format!("https://spdx.org/spdxdocs/protobom/{}", repo.id),
+            "packages": std::iter::once(root).chain(packages).collect::<Vec<_>>(),
+        }
+    })))
 }
 
 fn remove_label(base: &str, repo: &mut Repo, number: u64, label: &str) -> Answer {

@@ -1,0 +1,108 @@
+//! Upstream incidents from global advisories: each served repository's dependencies (read
+//! from its dependency graph, cached for a few hours) are matched against the advisory;
+//! a match opens (or updates) one incident for that repository, tracked like any other,
+//! and a withdrawn advisory closes it with a note.
+
+use super::maintainer::complete;
+use super::{ChannelError, Channels};
+use crate::incident::{Dependency, UpstreamOrigin, apply_upstream};
+use crate::ingest::events::WebhookEvent;
+use chrono::{Duration, Utc};
+
+/// How long a repository's dependency graph is trusted before it is read again.
+const DEPENDENCIES_FRESH_FOR: Duration = Duration::hours(6);
+
+pub(super) async fn match_upstream(
+    channels: &Channels,
+    job_id: i64,
+    delivery_id: &str,
+) -> Result<String, ChannelError> {
+    let store = &channels.store;
+    let WebhookEvent::SecurityAdvisory(event) = channels.stored_event(job_id, delivery_id).await?
+    else {
+        return Err(ChannelError::Payload {
+            id: job_id,
+            payload: delivery_id.to_owned(),
+        });
+    };
+    let advisory = event.security_advisory.upstream(&event.action);
+    let now = Utc::now();
+    let mut matched = Vec::new();
+    for (repository, installation) in store.served_repositories().await? {
+        let existing = store
+            .incidents_by_ghsa(&advisory.ghsa_id)
+            .await?
+            .into_iter()
+            .find(|row| row.incident.repository == repository && row.incident.upstream.is_some());
+        let origin = match &existing {
+            // Known already: a withdrawal or an update applies to it as it is.
+            Some(row) => row.incident.upstream.clone(),
+            None if advisory.withdrawn => None,
+            None => {
+                let dependencies = dependencies(channels, &repository, installation, now).await?;
+                dependencies.iter().find_map(|dependency| {
+                    let vulnerability = advisory.affects(dependency)?;
+                    Some(UpstreamOrigin {
+                        dependency: dependency.clone(),
+                        vulnerable_range: vulnerability.vulnerable_range.clone(),
+                        fixed_version: vulnerability.first_patched.clone(),
+                    })
+                })
+            }
+        };
+        let Some(origin) = origin else { continue };
+        let (incident, timeline) = apply_upstream(
+            existing.map(|row| row.incident),
+            &repository,
+            &advisory,
+            &origin,
+            now,
+        );
+        let mut work = store.begin_durable().await?;
+        let (id, revision) = work.save_incident(&incident, now).await?;
+        work.append_timeline(id, &timeline, Some(delivery_id))
+            .await?;
+        work.follow_incident(id, revision, false).await?;
+        work.commit().await?;
+        matched.push(repository);
+    }
+    complete(channels, job_id).await?;
+    Ok(if matched.is_empty() {
+        format!(
+            "global advisory {}: no served repository affected",
+            advisory.ghsa_id
+        )
+    } else {
+        format!(
+            "global advisory {}: upstream incident in {}",
+            advisory.ghsa_id,
+            matched.join(", ")
+        )
+    })
+}
+
+/// The repository's dependencies, from the cache while fresh, else from GitHub.
+async fn dependencies(
+    channels: &Channels,
+    repository: &str,
+    installation: u64,
+    now: chrono::DateTime<Utc>,
+) -> Result<Vec<Dependency>, ChannelError> {
+    let store = &channels.store;
+    if let Some(cached) = store
+        .cached_dependencies(repository, now - DEPENDENCIES_FRESH_FOR)
+        .await?
+    {
+        return Ok(cached.unwrap_or_default());
+    }
+    let api = channels.github.installation(installation)?;
+    let read = api.dependencies(repository).await?;
+    if read.is_none() {
+        tracing::info!(%repository, "no dependency graph (it is off for the repository)");
+    }
+    let mut work = store.begin_durable().await?;
+    work.save_dependencies(repository, read.as_deref(), now)
+        .await?;
+    work.commit().await?;
+    Ok(read.unwrap_or_default())
+}
