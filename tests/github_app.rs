@@ -2123,3 +2123,37 @@ async fn a_global_advisory_opens_an_upstream_incident_where_the_package_is_used(
     assert_no_unexpected(&fake);
     harness.stop().await;
 }
+
+#[tokio::test]
+async fn a_send_herald_gives_up_on_is_reported_on_the_tracking_issue() {
+    let fake = world().await;
+    let MailWorld {
+        mut harness,
+        sink,
+        _key_dir: _keys,
+        ..
+    } = world_with_mail(&fake, TWO_LISTS).await;
+    harness.settings.worker.max_attempts = 2;
+    harness.restart(true).await;
+    report(&harness, "report-1").await;
+    sink.refuse("554 5.7.1 relaying denied");
+    say(
+        &harness,
+        "repository_advisory",
+        "publish-1",
+        &advisory("repository_advisory.published.composed.json"),
+    )
+    .await;
+    let gave_up = escalations(&fake, "herald gave up on send\\_mail after 2 attempts");
+    assert_eq!(gave_up.len(), 2, "one per list: {gave_up:?}");
+    assert!(gave_up[0].contains("relaying denied"), "{}", gave_up[0]);
+    assert!(sink.messages().is_empty());
+    assert!(
+        timeline_details(&harness)
+            .await
+            .iter()
+            .any(|detail| detail.starts_with("herald gave up on send_mail after 2 attempts")),
+    );
+    assert_no_unexpected(&fake);
+    harness.stop().await;
+}

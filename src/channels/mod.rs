@@ -118,6 +118,69 @@ impl Channels {
         }
     }
 
+    /// An effect job herald gave up on: the incident's timeline and tracking issue say so,
+    /// so nobody waits for something that will not happen on its own.
+    pub async fn report_given_up(&self, job: &ClaimedJob, error: &str) -> Result<(), ChannelError> {
+        let incident_id = match JobKind::from_name(&job.kind) {
+            Some(JobKind::SendMail) => serde_json::from_str::<announce::PendingMail>(&job.payload)
+                .ok()
+                .map(|mail| mail.incident_id),
+            Some(JobKind::Escalate) => {
+                serde_json::from_str::<escalation::PendingEscalation>(&job.payload)
+                    .ok()
+                    .map(|pending| pending.incident_id)
+            }
+            Some(
+                JobKind::SyncTrackingIssue
+                | JobKind::RequestCve
+                | JobKind::PublishAdvisory
+                | JobKind::ChangelogPr
+                | JobKind::AdvisoryIssue
+                | JobKind::BlogPostPr
+                | JobKind::Announce
+                | JobKind::PostReview,
+            ) => job.payload.parse().ok(),
+            _ => None,
+        };
+        let Some(incident_id) = incident_id else {
+            return Ok(());
+        };
+        let detail = format!(
+            "herald gave up on {} after {} attempts: {}",
+            job.kind,
+            job.attempts + 1,
+            crate::drafts::escape::plain_line(error)
+        );
+        let tracking = self.store.tracking_link(incident_id).await?;
+        let mut work = self.store.begin_durable().await?;
+        work.append_timeline(
+            incident_id,
+            &[crate::incident::TimelineEntry {
+                at: chrono::Utc::now(),
+                actor: None,
+                kind: crate::incident::TimelineKind::Publication,
+                detail: detail.clone(),
+            }],
+            None,
+        )
+        .await?;
+        if let Some((repository, number)) = tracking.as_ref().and_then(|link| link.issue()) {
+            maintainer::queue_comment(
+                &mut work,
+                &format!("gave-up:{}", job.id),
+                &repository,
+                number,
+                &format!(
+                    "{}\n\nFix the cause; herald does not try again on its own.",
+                    crate::drafts::escape::markdown(&detail)
+                ),
+            )
+            .await?;
+        }
+        work.commit().await?;
+        Ok(())
+    }
+
     /// The stored webhook event a job refers to by its delivery id.
     async fn stored_event(
         &self,

@@ -78,8 +78,14 @@ impl EffectRunner {
             }
             Err(error) => error.to_string(),
         };
-        let outcome = record_failure(&self.store, &job, error, self.settings.max_attempts).await?;
+        let outcome =
+            record_failure(&self.store, &job, error.clone(), self.settings.max_attempts).await?;
         log(&job, &outcome);
+        if matches!(outcome, JobOutcome::Failed { gave_up: true, .. })
+            && let Err(report) = self.channels.report_given_up(&job, &error).await
+        {
+            tracing::error!(job = job.id, error = %report, "cannot report a job given up");
+        }
         Ok(Some(outcome))
     }
 }
