@@ -555,18 +555,10 @@ async fn doctor_checks_the_key_the_api_and_the_installations() {
     assert!(text.contains("absent.pem"), "{text}");
 }
 
-#[tokio::test]
-async fn a_draft_advisory_seen_only_by_polling_becomes_an_incident() {
-    let fake = world().await;
-    fake.put_file(REPO, ".github/herald.yml", TRACK_PRIVATELY);
-    let mut draft: serde_json::Value =
-        serde_json::from_slice(&fixture("repository_advisory.reported.composed.json"))
-            .expect("JSON");
-    let mut draft = draft["repository_advisory"].take();
-    draft["state"] = "draft".into();
-    fake.put_advisory(REPO, draft.clone());
+/// herald installed, polling the advisory lists every 100 ms.
+async fn polling(fake: &FakeGitHub) -> Harness {
     let harness = Harness::start_with(true, |settings| {
-        let mut github = github_settings(&fake);
+        let mut github = github_settings(fake);
         github.poll_interval = Duration::from_millis(100);
         settings.github = Some(github);
     })
@@ -578,6 +570,20 @@ async fn a_draft_advisory_seen_only_by_polling_becomes_an_incident() {
             &fixture("installation.created.0.json"),
         )
         .await;
+    harness
+}
+
+#[tokio::test]
+async fn a_draft_advisory_seen_only_by_polling_becomes_an_incident() {
+    let fake = world().await;
+    fake.put_file(REPO, ".github/herald.yml", TRACK_PRIVATELY);
+    let mut draft: serde_json::Value =
+        serde_json::from_slice(&fixture("repository_advisory.reported.composed.json"))
+            .expect("JSON");
+    let mut draft = draft["repository_advisory"].take();
+    draft["state"] = "draft".into();
+    fake.put_advisory(REPO, draft.clone());
+    let harness = polling(&fake).await;
 
     // No webhook for the draft: the poll finds it.
     let list = format!("/repos/{REPO}/security-advisories");
@@ -2154,6 +2160,48 @@ async fn a_send_herald_gives_up_on_is_reported_on_the_tracking_issue() {
             .iter()
             .any(|detail| detail.starts_with("herald gave up on send_mail after 2 attempts")),
     );
+    assert_no_unexpected(&fake);
+    harness.stop().await;
+}
+
+#[tokio::test]
+async fn the_first_poll_reads_every_page_of_a_long_advisory_list() {
+    let fake = world().await;
+    let mut template: serde_json::Value =
+        serde_json::from_slice(&fixture("repository_advisory.reported.composed.json"))
+            .expect("JSON");
+    let template = template["repository_advisory"].take();
+    for index in 0..210 {
+        let mut draft = template.clone();
+        draft["ghsa_id"] = format!("GHSA-page-{index:04}-xxxx").into();
+        draft["state"] = "draft".into();
+        draft["updated_at"] = format!("2026-01-01T00:{:02}:{:02}Z", index / 60, index % 60).into();
+        fake.put_advisory(REPO, draft);
+    }
+    let harness = polling(&fake).await;
+    let list = format!("/repos/{REPO}/security-advisories");
+    for _ in 0..400 {
+        if fake
+            .requests()
+            .iter()
+            .any(|request| request.path == list && request.status == 304)
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    harness.wait_processed().await;
+    assert_eq!(
+        harness.count("SELECT COUNT(*) FROM incidents").await,
+        210,
+        "every draft, on every page, became an incident"
+    );
+    let pages = fake
+        .requests()
+        .iter()
+        .filter(|request| request.path == list && request.status == 200)
+        .count();
+    assert_eq!(pages, 3, "100 + 100 + 10, then conditional polls");
     assert_no_unexpected(&fake);
     harness.stop().await;
 }

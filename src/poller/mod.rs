@@ -17,6 +17,10 @@ use tokio::sync::watch;
 /// leaving the rest for the work that matters more (tracking issues, replies).
 const RATE_LIMIT_RESERVE: u64 = 100;
 
+/// Pages of 100 advisories read in one poll of a repository (the first poll of a
+/// repository with a long history reads them all up to this).
+const MAX_PAGES: usize = 10;
+
 #[derive(Debug, thiserror::Error)]
 pub enum PollError {
     #[error(transparent)]
@@ -138,46 +142,40 @@ impl Poller {
                 remaining,
             });
         }
-        let advisories: Vec<serde_json::Value> = answer.json(&Method::GET, &path)?;
+        // The first page's ETag stands for the list: a later 304 means nothing changed.
+        let first_etag = answer.header("etag").map(str::to_owned);
         let mut queued = 0;
-        for advisory in advisories {
-            let (Some(ghsa_id), Some(updated_at)) = (
-                advisory
-                    .get("ghsa_id")
-                    .and_then(|v| v.as_str())
-                    .map(str::to_owned),
-                advisory
-                    .get("updated_at")
-                    .and_then(|v| v.as_str())
-                    .map(str::to_owned),
-            ) else {
-                tracing::warn!(%repository, "advisory poll: an advisory without ghsa_id or updated_at was skipped");
-                continue;
-            };
-            let delivery_id = format!("poll:{repository}:{ghsa_id}:{updated_at}");
-            let payload = serde_json::json!({
-                "action": "reconciled",
-                "repository_advisory": advisory,
-                "repository": { "full_name": repository },
-                "installation": { "id": installation },
-            });
-            let body = serde_json::to_vec(&payload).map_err(|error| GitHubError::Decode {
-                method: Method::GET,
-                path: path.clone(),
-                error: error.to_string(),
-            })?;
-            if self
-                .ingestor
-                .receive(&delivery_id, "repository_advisory", &body)
-                .await?
-                == Receipt::Accepted
-            {
-                queued += 1;
+        let mut page = answer;
+        let mut page_path = path.clone();
+        for _ in 0..MAX_PAGES {
+            let advisories: Vec<serde_json::Value> = page.json(&Method::GET, &page_path)?;
+            let mut all_new = true;
+            for advisory in advisories {
+                match self
+                    .ingest_advisory(repository, installation, &page_path, advisory)
+                    .await?
+                {
+                    Some(true) => queued += 1,
+                    Some(false) => all_new = false,
+                    None => {}
+                }
+            }
+            // Newest first: a page with a version seen before means the rest is known too.
+            let next = page
+                .header("link")
+                .and_then(next_link)
+                .and_then(|url| url.strip_prefix(self.github.api_url()).map(str::to_owned));
+            match next {
+                Some(next) if all_new => {
+                    page = api.send::<()>(Method::GET, &next, None, &[]).await?;
+                    page_path = next;
+                }
+                _ => break,
             }
         }
         // Recorded only once every advisory is queued, so a failure polls them again.
         self.store
-            .save_advisory_poll(repository, answer.header("etag"), Utc::now())
+            .save_advisory_poll(repository, first_etag.as_deref(), Utc::now())
             .await?;
         Ok(Polled {
             queued,
@@ -185,6 +183,58 @@ impl Poller {
             remaining,
         })
     }
+
+    /// Hands one listed advisory to ingest: `Some(true)` when this version is new,
+    /// `Some(false)` when it was seen before, `None` when it lacks its id or time.
+    async fn ingest_advisory(
+        &self,
+        repository: &str,
+        installation: u64,
+        path: &str,
+        advisory: serde_json::Value,
+    ) -> Result<Option<bool>, PollError> {
+        let (Some(ghsa_id), Some(updated_at)) = (
+            advisory
+                .get("ghsa_id")
+                .and_then(|v| v.as_str())
+                .map(str::to_owned),
+            advisory
+                .get("updated_at")
+                .and_then(|v| v.as_str())
+                .map(str::to_owned),
+        ) else {
+            tracing::warn!(%repository, "advisory poll: an advisory without ghsa_id or updated_at was skipped");
+            return Ok(None);
+        };
+        let delivery_id = format!("poll:{repository}:{ghsa_id}:{updated_at}");
+        let payload = serde_json::json!({
+            "action": "reconciled",
+            "repository_advisory": advisory,
+            "repository": { "full_name": repository },
+            "installation": { "id": installation },
+        });
+        let body = serde_json::to_vec(&payload).map_err(|error| GitHubError::Decode {
+            method: Method::GET,
+            path: path.to_owned(),
+            error: error.to_string(),
+        })?;
+        let receipt = self
+            .ingestor
+            .receive(&delivery_id, "repository_advisory", &body)
+            .await?;
+        Ok(Some(receipt == Receipt::Accepted))
+    }
+}
+
+/// The `rel="next"` URL of a `Link` header.
+fn next_link(header: &str) -> Option<&str> {
+    header.split(',').find_map(|link| {
+        let (url, params) = link.split_once(';')?;
+        params
+            .split(';')
+            .any(|param| param.trim() == "rel=\"next\"")
+            .then(|| url.trim().trim_start_matches('<').trim_end_matches('>'))
+    })
 }
 
 struct Polled {
@@ -193,4 +243,20 @@ struct Polled {
     unchanged: bool,
     /// Requests left this hour, as GitHub said.
     remaining: Option<u64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::next_link;
+
+    #[test]
+    fn the_next_link_is_found_among_others() {
+        let header = "<https://api.github.com/repos/o/r/security-advisories?after=X&per_page=100>; rel=\"next\", <https://api.github.com/repos/o/r/security-advisories?before=Y>; rel=\"prev\"";
+        assert_eq!(
+            next_link(header),
+            Some("https://api.github.com/repos/o/r/security-advisories?after=X&per_page=100")
+        );
+        assert_eq!(next_link("<https://x>; rel=\"prev\""), None);
+        assert_eq!(next_link("garbage"), None);
+    }
 }

@@ -1362,7 +1362,7 @@ impl World {
             ("GET", ["repos", owner, name, "security-advisories"]) => {
                 let installation = self.token_auth(ctx)?;
                 let repo = self.repo(installation, owner, name)?;
-                list_advisories(repo, ctx)
+                list_advisories(base, repo, ctx)
             }
             ("GET", ["repos", owner, name, "security-advisories", ghsa_id]) => {
                 let installation = self.token_auth(ctx)?;
@@ -2101,7 +2101,9 @@ fn update_comment(base: &str, repo: &mut Repo, id: u64, ctx: &Ctx) -> Answer {
     )))
 }
 
-fn list_advisories(repo: &Repo, ctx: &Ctx) -> Answer {
+/// GitHub pages this list with cursors: `after` names where the next page starts, and a
+/// `Link: <…>; rel="next"` header leads there while more remain.
+fn list_advisories(base: &str, repo: &Repo, ctx: &Ctx) -> Answer {
     let query = ctx.query()?;
     let state = query.get("state").map(String::as_str);
     if state.is_some_and(|state| !matches!(state, "triage" | "draft" | "published" | "closed")) {
@@ -2124,7 +2126,41 @@ fn list_advisories(repo: &Repo, ctx: &Ctx) -> Answer {
         advisories.reverse();
     }
     let per_page = number_param(&query, "per_page", 30)?.clamp(1, 100);
-    let advisories = Value::Array(advisories.into_iter().take(per_page).cloned().collect());
+    let start = match query.get("after") {
+        Some(cursor) => {
+            advisories
+                .iter()
+                .position(|advisory| advisory["ghsa_id"] == cursor.as_str())
+                .ok_or_else(|| Reply::invalid("RepositoryAdvisory", "after", "invalid"))?
+                + 1
+        }
+        None => 0,
+    };
+    let more = advisories.len() > start + per_page;
+    let page: Vec<Value> = advisories
+        .into_iter()
+        .skip(start)
+        .take(per_page)
+        .cloned()
+        .collect();
+    let next = more
+        .then(|| page.last().and_then(|last| last["ghsa_id"].as_str()))
+        .flatten()
+        .map(|cursor| {
+            let mut params: Vec<String> = query
+                .iter()
+                .filter(|(name, _)| name.as_str() != "after")
+                .map(|(name, value)| format!("{name}={value}"))
+                .collect();
+            params.sort();
+            params.push(format!("after={cursor}"));
+            format!(
+                "<{base}/repos/{}/security-advisories?{}>; rel=\"next\"",
+                repo.full_name(),
+                params.join("&")
+            )
+        });
+    let advisories = Value::Array(page);
 
     let mut hasher = DefaultHasher::new();
     repo.advisories_version.hash(&mut hasher);
@@ -2148,7 +2184,11 @@ fn list_advisories(repo: &Repo, ctx: &Ctx) -> Answer {
     } else {
         Reply::ok(advisories)
     };
-    Ok(reply.header(header::ETAG, etag))
+    let reply = reply.header(header::ETAG, etag);
+    Ok(match next {
+        Some(link) => reply.header(header::LINK, link),
+        None => reply,
+    })
 }
 
 // ---------------------------------------------------------------------------------------
