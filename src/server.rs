@@ -74,6 +74,9 @@ impl Server {
                     github: github.clone(),
                     drafts,
                     mail,
+                    forum: crate::channels::forum::Discourse::new(
+                        settings.channels.discourse_api_key.clone(),
+                    )?,
                 });
                 let runner = EffectRunner::new(
                     store.clone(),

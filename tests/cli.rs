@@ -252,7 +252,7 @@ fn stderr_of(mut child: Child) -> String {
 #[tokio::test]
 async fn a_killed_server_loses_no_accepted_delivery_and_logs_no_secret() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let client = reqwest::Client::new();
+    let client = common::http_client();
     let body = common::fixture("repository_advisory.reported.composed.json");
 
     let port = free_port();

@@ -72,7 +72,7 @@ async fn call(
     headers: &[(&str, &str)],
 ) -> Answer {
     let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
-    let mut request = reqwest::Client::new()
+    let mut request = common::http_client()
         .request(method, format!("{}{path}", fake.url))
         .header("accept", "application/vnd.github+json")
         .header("x-github-api-version", "2022-11-28");
@@ -366,7 +366,7 @@ async fn issues_labels_and_comments_keep_state() {
     .await;
     assert_eq!(untitled.status, 422);
     assert_eq!(untitled.json()["errors"][0]["field"], "title");
-    let mut garbled = reqwest::Client::new()
+    let mut garbled = common::http_client()
         .post(format!("{}{issues}", fake.url))
         .header("authorization", &token)
         .body("{not json")
@@ -374,7 +374,7 @@ async fn issues_labels_and_comments_keep_state() {
         .await
         .expect("answer");
     assert_eq!(garbled.status(), 400);
-    garbled = reqwest::Client::new()
+    garbled = common::http_client()
         .get(format!("{}{issues}/abc", fake.url))
         .header("authorization", &token)
         .send()

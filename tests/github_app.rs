@@ -1045,7 +1045,7 @@ async fn serve_with_a_github_app_logs_no_token_key_secret_or_advisory_text() {
         .stderr(std::fs::File::create(&log_path).expect("log file"))
         .spawn()
         .expect("herald serve starts");
-    let client = reqwest::Client::new();
+    let client = common::http_client();
     let send = |event: &'static str, id: &'static str, body: Vec<u8>| {
         let client = client.clone();
         async move {
@@ -2202,6 +2202,80 @@ async fn the_first_poll_reads_every_page_of_a_long_advisory_list() {
         .filter(|request| request.path == list && request.status == 200)
         .count();
     assert_eq!(pages, 3, "100 + 100 + 10, then conditional polls");
+    assert_no_unexpected(&fake);
+    harness.stop().await;
+}
+
+#[tokio::test]
+async fn disclosure_opens_one_forum_topic_even_after_a_lost_answer_and_replies_later() {
+    let fake = world().await;
+    let forum = common::discourse::FakeDiscourse::start().await;
+    fake.put_file(
+        REPO,
+        ".github/herald.yml",
+        &format!(
+            "tracking:\n  repository: Codertocat/security\nchannels:\n  discourse:\n    url: {}\n    category_id: 7\n    api_username: herald\n",
+            forum.url
+        ),
+    );
+    let harness = installed_with(&fake, |settings| {
+        settings.channels.discourse_api_key = Some(SecretString::from(common::discourse::API_KEY));
+    })
+    .await;
+    report(&harness, "report-1").await;
+    assert_eq!(
+        forum.requests(),
+        Vec::<String>::new(),
+        "nothing under embargo"
+    );
+
+    // The forum creates the topic but its answer is lost: the retry finds it.
+    forum.lose_next_create();
+    say(
+        &harness,
+        "repository_advisory",
+        "publish-1",
+        &advisory("repository_advisory.published.composed.json"),
+    )
+    .await;
+    let topics = forum.topics();
+    assert_eq!(topics.len(), 1, "one topic: {topics:?}");
+    let topic = &topics[0];
+    assert_eq!(topic.category, 7);
+    assert!(topic.title.contains(GHSA), "{}", topic.title);
+    assert!(
+        topic.posts[0].contains("A short summary of the advisory."),
+        "{}",
+        topic.posts[0]
+    );
+    assert!(
+        topic
+            .external_id
+            .as_deref()
+            .is_some_and(|id| id.starts_with("herald-ghsa-abcd-1234-efgh-")),
+        "{topic:?}"
+    );
+    let requests = forum.requests();
+    assert!(
+        requests
+            .iter()
+            .any(|request| request.starts_with("GET /t/external_id/")),
+        "the retry looked the topic up: {requests:?}"
+    );
+    let timeline = timeline_details(&harness).await;
+    let url = format!("{}/t/{}/{}", forum.url, topic.slug, topic.id);
+    assert!(
+        timeline.contains(&format!("forum topic {url}")),
+        "{timeline:?}"
+    );
+
+    // A later version of the advisory: a reply in the same topic.
+    publish_a_sharper_summary(&harness).await;
+    let topics = forum.topics();
+    assert_eq!(topics.len(), 1, "still one topic");
+    assert_eq!(topics[0].posts.len(), 2, "{:?}", topics[0].posts);
+    assert!(topics[0].posts[1].starts_with("**Update:**"));
+    assert!(topics[0].posts[1].contains("A sharper summary"));
     assert_no_unexpected(&fake);
     harness.stop().await;
 }

@@ -4,6 +4,7 @@
 
 mod announce;
 mod escalation;
+pub mod forum;
 mod gate;
 mod maintainer;
 mod public;
@@ -39,6 +40,8 @@ pub enum ChannelError {
     Message(#[from] crate::mail::MessageError),
     #[error(transparent)]
     Smtp(#[from] crate::mail::SmtpError),
+    #[error(transparent)]
+    Forum(#[from] forum::ForumError),
 }
 
 /// What the effects need: the store, GitHub, the templates, and (when configured) the
@@ -48,6 +51,7 @@ pub struct Channels {
     pub github: Arc<GitHub>,
     pub drafts: Drafts,
     pub mail: Option<Announcer>,
+    pub forum: forum::Discourse,
 }
 
 /// The repository's configuration as found: its own `.github/herald.yml`, else the
@@ -83,6 +87,7 @@ impl Channels {
                 kind @ (JobKind::ChangelogPr
                 | JobKind::AdvisoryIssue
                 | JobKind::BlogPostPr
+                | JobKind::ForumPost
                 | JobKind::Announce),
             ) => {
                 let incident_id = job.payload.parse().map_err(|_| payload_error())?;
@@ -137,6 +142,7 @@ impl Channels {
                 | JobKind::ChangelogPr
                 | JobKind::AdvisoryIssue
                 | JobKind::BlogPostPr
+                | JobKind::ForumPost
                 | JobKind::Announce
                 | JobKind::PostReview,
             ) => job.payload.parse().ok(),

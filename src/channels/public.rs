@@ -3,18 +3,18 @@
 //! incident's blog post offered to the website repository. Each takes a [`Disclosed`]
 //! incident, which only the embargo gate hands out.
 
-use super::announce;
 use super::gate::{self, Disclosed};
 use super::{ChannelError, Channels, LoadedConfig};
+use super::{announce, forum};
 use crate::config::repo::MailingList;
 use crate::drafts::{
-    ADVISORY_ISSUE, BLOG_POST, CHANGELOG_ENTRY, DraftError, DraftView, changelog, escape,
-    render_all,
+    ADVISORY_ISSUE, BLOG_POST, CHANGELOG_ENTRY, DraftError, DraftView, FORUM_POST, changelog,
+    escape, render_all,
 };
 use crate::github::Api;
 use crate::github::api::NewIssue;
 use crate::incident::{Severity, TimelineEntry, TimelineKind};
-use crate::store::{ClaimedJob, JobKind};
+use crate::store::{ChannelPost, ClaimedJob, JobKind};
 use chrono::Utc;
 
 /// GitHub's limit on titles.
@@ -34,6 +34,7 @@ pub(super) async fn publish(
     };
     let now = Utc::now();
     let mut followups = Vec::new();
+    let mut posted = None;
     let (detail, note) = match gate::check(&row.incident, now) {
         Err(reason) => {
             tracing::warn!(incident = %row.incident.ghsa_id, job = job.id, "embargo gate refused a public channel");
@@ -60,6 +61,12 @@ pub(super) async fn publish(
                     followups = announce::sends(&loaded.config.mailing_lists, incident_id)?;
                     (None, format!("announcement: {} list(s)", followups.len()))
                 }
+                (JobKind::ForumPost, _) => {
+                    let (outcome, post) =
+                        forum_post(channels, &api, &loaded, &disclosed, incident_id).await?;
+                    posted = post;
+                    outcome
+                }
                 (JobKind::SendMail, Some(list)) => {
                     announce::send(channels, &api, job, &disclosed, list).await?
                 }
@@ -83,6 +90,10 @@ pub(super) async fn publish(
     }
     for (kind, key, payload) in followups {
         work.enqueue(kind, &key, &payload).await?;
+    }
+    if let Some((channel, post)) = posted {
+        work.save_channel_post(incident_id, channel, &post, now)
+            .await?;
     }
     work.complete_jobs(&[job.id]).await?;
     work.commit().await?;
@@ -132,6 +143,57 @@ pub(super) fn rendered(
                 known: String::new(),
             })
         })
+}
+
+/// Opens the incident's forum topic, or replies to it with a changed text.
+async fn forum_post(
+    channels: &Channels,
+    api: &Api,
+    loaded: &LoadedConfig,
+    disclosed: &Disclosed<'_>,
+    incident_id: i64,
+) -> Result<
+    (
+        (Option<String>, String),
+        Option<(&'static str, ChannelPost)>,
+    ),
+    ChannelError,
+> {
+    let Some(discourse) = &loaded.config.channels.discourse else {
+        return Ok(((None, "no forum configured".to_owned()), None));
+    };
+    let incident = disclosed.incident();
+    let known = channels
+        .store
+        .channel_post(incident_id, forum::CHANNEL)
+        .await?;
+    let (drafts, _) = channels.templates(api, &incident.repository).await?;
+    let view = DraftView::new(incident, &[], None);
+    let text = rendered(&drafts, &view, FORUM_POST)?;
+    let published = channels
+        .forum
+        .publish(
+            discourse,
+            &forum::external_id(&incident.repository, &incident.ghsa_id),
+            &title(&view.title),
+            &text,
+            known.as_ref(),
+        )
+        .await?;
+    Ok(match published {
+        None => ((None, "forum topic already up to date".to_owned()), None),
+        Some(published) => {
+            let detail = if published.created {
+                format!("forum topic {}", published.post.url)
+            } else {
+                format!("forum reply posted to {}", published.post.url)
+            };
+            (
+                (Some(detail.clone()), detail),
+                Some((forum::CHANNEL, published.post)),
+            )
+        }
+    })
 }
 
 /// A file change offered as a pull request from a herald branch.

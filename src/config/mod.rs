@@ -42,6 +42,7 @@ pub struct Settings {
     /// The GitHub App herald acts as; without it herald works offline (GitHub jobs wait).
     pub github: Option<GitHubSettings>,
     pub mail: MailSettings,
+    pub channels: ChannelSecrets,
 }
 
 /// How announcements are signed and sent. All optional: without an SMTP URL herald sends
@@ -56,6 +57,13 @@ pub struct MailSettings {
     /// The armored OpenPGP secret key that signs announcements.
     pub signing_key_file: Option<PathBuf>,
     pub signing_key_passphrase: Option<SecretString>,
+}
+
+/// Secrets of the public channels outside GitHub.
+#[derive(Debug, Clone, Default)]
+pub struct ChannelSecrets {
+    /// The Discourse API key herald posts with.
+    pub discourse_api_key: Option<SecretString>,
 }
 
 /// Which GitHub App herald is, and where GitHub's API is (GitHub Enterprise Server too).
@@ -119,6 +127,7 @@ struct FileSettings {
     signing_key_file: Option<PathBuf>,
     signing_key_passphrase: Option<String>,
     signing_key_passphrase_file: Option<PathBuf>,
+    discourse_api_key: Option<String>,
 }
 
 /// Every setting: key in herald.toml, environment variable, default, meaning.
@@ -248,6 +257,12 @@ pub const SETTINGS_TABLE: &[(&str, &str, &str, &str)] = &[
         "HERALD_SIGNING_KEY_PASSPHRASE_FILE",
         "(none)",
         "file holding the signing key's passphrase",
+    ),
+    (
+        "discourse_api_key",
+        "HERALD_DISCOURSE_API_KEY",
+        "(none)",
+        "API key for the Discourse forum of `channels.discourse`",
     ),
 ];
 
@@ -469,6 +484,10 @@ impl Settings {
             },
             github,
             mail,
+            channels: ChannelSecrets {
+                discourse_api_key: text_setting("discourse_api_key", file.discourse_api_key)
+                    .map(SecretString::from),
+            },
         })
     }
 }

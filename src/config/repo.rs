@@ -25,7 +25,7 @@ pub const REPO_CONFIG_PATH: &str = ".github/herald.yml";
     default,
     deny_unknown_fields,
     expecting = "a mapping of sections (`tracking`, `labels`, `changelog`, `advisory_issue`, \
-                 `blog`, `mailing_lists`, `sla`, `escalation`)"
+                 `blog`, `mailing_lists`, `sla`, `escalation`, `channels`)"
 )]
 pub struct RepoConfig {
     pub tracking: TrackingConfig,
@@ -39,6 +39,35 @@ pub struct RepoConfig {
     pub sla: SlaConfig,
     /// Who hears of an incident whose reaction is running late, per severity.
     pub escalation: EscalationConfig,
+    /// Where disclosed advisories are announced besides GitHub and the mailing lists.
+    pub channels: ChannelsConfig,
+}
+
+/// The `channels:` section: each public channel is off unless configured here.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(
+    default,
+    deny_unknown_fields,
+    expecting = "a mapping with the key `discourse`"
+)]
+pub struct ChannelsConfig {
+    pub discourse: Option<DiscourseConfig>,
+}
+
+/// A Discourse forum: the topic goes to `category_id`, posted as `api_username` with the
+/// API key from herald's settings (`HERALD_DISCOURSE_API_KEY`: a secret stays out of the
+/// repository).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a mapping with `url`, `category_id` and `api_username`"
+)]
+pub struct DiscourseConfig {
+    #[serde(deserialize_with = "one::<HttpsUrl, _>")]
+    pub url: String,
+    pub category_id: u64,
+    #[serde(deserialize_with = "one::<DisplayName, _>")]
+    pub api_username: String,
 }
 
 /// The `escalation:` section: per severity, GitHub people or teams (`@login`,
@@ -854,6 +883,30 @@ impl Rule for Address {
     }
 }
 
+/// A site's base URL: `https://` (or `http://` for a forum on the same machine), no
+/// credentials, no query.
+struct HttpsUrl;
+impl Rule for HttpsUrl {
+    const EXPECTED: &'static str = "an https:// URL";
+    fn check(value: &str) -> Result<(), String> {
+        single_line(value, "a URL")?;
+        let rest = value
+            .strip_prefix("https://")
+            .or_else(|| {
+                value
+                    .strip_prefix("http://")
+                    .filter(|rest| rest.starts_with("127.0.0.1") || rest.starts_with("localhost"))
+            })
+            .ok_or_else(|| format!("{value:?} is not an https:// URL"))?;
+        if rest.is_empty() || rest.contains(['@', '?', '#', ' ']) {
+            return Err(format!(
+                "{value:?}: a site URL has a host and no credentials, query or fragment"
+            ));
+        }
+        Ok(())
+    }
+}
+
 struct DisplayName;
 impl Rule for DisplayName {
     const EXPECTED: &'static str = "a display name";
@@ -944,6 +997,7 @@ mailing_lists:
             ],
             sla: SlaConfig::default(),
             escalation: EscalationConfig::default(),
+            channels: ChannelsConfig::default(),
         };
         assert_eq!(config, expected);
         assert_eq!(

@@ -36,6 +36,7 @@ pub const ADVISORY_ISSUE: &str = "advisory-issue.md";
 pub const ANNOUNCEMENT_SUBJECT: &str = "announcement-subject.txt";
 pub const ANNOUNCEMENT: &str = "announcement.txt";
 pub const REVIEW: &str = "review.md";
+pub const FORUM_POST: &str = "forum-post.md";
 /// Drafted for critical incidents only, as the response plans ask.
 pub const BLOG_POST: &str = "blog-post.md";
 

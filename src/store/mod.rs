@@ -1,10 +1,12 @@
 //! The durable store: sqlx over SQLite (embedded default). SQL is written with `$n`
 //! placeholders and portable types so PostgreSQL can share it.
 
+mod channels;
 mod github;
 mod incidents;
 mod queue;
 
+pub use channels::ChannelPost;
 pub use github::{StoredInstallation, TrackingLink, TrackingStatus};
 pub use incidents::{IncidentRow, StoredTimelineEntry};
 pub use queue::{Admission, ClaimedJob, JobKind, NewDelivery, StoredDelivery, compress_payload};

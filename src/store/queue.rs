@@ -78,10 +78,13 @@ pub enum JobKind {
     /// Match a global advisory against the served repositories' dependencies (their
     /// dependency graphs are read from GitHub); payload: the delivery id.
     MatchUpstream,
+    /// Open or update the incident's topic on the Discourse forum (embargo-gated); payload:
+    /// incident id.
+    ForumPost,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 14] = [
+    pub const ALL: [JobKind; 15] = [
         JobKind::ProcessDelivery,
         JobKind::SyncTrackingIssue,
         JobKind::MaintainerAction,
@@ -96,11 +99,12 @@ impl JobKind {
         JobKind::Escalate,
         JobKind::PostReview,
         JobKind::MatchUpstream,
+        JobKind::ForumPost,
     ];
     /// Jobs that only change the store: they run in batches inside the store's transaction.
     pub const LOCAL: [JobKind; 1] = [JobKind::ProcessDelivery];
     /// Jobs that reach GitHub: leased, run outside any transaction, then recorded.
-    pub const EFFECTS: [JobKind; 13] = [
+    pub const EFFECTS: [JobKind; 14] = [
         JobKind::SyncTrackingIssue,
         JobKind::MaintainerAction,
         JobKind::PostComment,
@@ -114,6 +118,7 @@ impl JobKind {
         JobKind::Escalate,
         JobKind::PostReview,
         JobKind::MatchUpstream,
+        JobKind::ForumPost,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -132,6 +137,7 @@ impl JobKind {
             JobKind::Escalate => "escalate",
             JobKind::PostReview => "post_review",
             JobKind::MatchUpstream => "match_upstream",
+            JobKind::ForumPost => "forum_post",
         }
     }
 
@@ -384,6 +390,7 @@ impl Work {
                 JobKind::ChangelogPr,
                 JobKind::AdvisoryIssue,
                 JobKind::BlogPostPr,
+                JobKind::ForumPost,
                 JobKind::Announce,
             ]);
         }

@@ -14,6 +14,14 @@ use std::time::Duration;
 
 pub const SECRET: &str = "It's a Secret to Everybody";
 
+/// An HTTP client for tests. herald's reqwest takes its TLS crypto from the process (ring,
+/// which herald installs when it starts), so a test that talks before starting herald
+/// installs it too.
+pub fn http_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}
+
 pub fn fixture(name: &str) -> Vec<u8> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
@@ -53,6 +61,7 @@ pub fn settings(database_url: &str, worker_enabled: bool) -> Settings {
         },
         github: None,
         mail: herald::config::MailSettings::default(),
+        channels: herald::config::ChannelSecrets::default(),
     }
 }
 
@@ -94,7 +103,7 @@ impl Harness {
             database_url,
             settings,
             server: Some(server),
-            client: reqwest::Client::new(),
+            client: http_client(),
             store,
         }
     }
@@ -246,5 +255,6 @@ impl Harness {
     }
 }
 
+pub mod discourse;
 pub mod github;
 pub mod mail;

@@ -1,0 +1,223 @@
+//! The Discourse forum: on disclosure, one topic per incident in the configured category
+//! (`POST /posts.json` with `title`, `raw`, `category` and an `external_id` derived from the
+//! GHSA id); a later version of the advisory is posted as a reply to the same topic. A
+//! retry first looks the topic up by its external id (`GET /t/external_id/{id}.json`), so
+//! a create whose answer was lost (a timeout) never makes a second topic.
+
+use super::ChannelError;
+use crate::config::repo::DiscourseConfig;
+use crate::store::ChannelPost;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use std::time::Duration;
+
+/// The channel's name in the store.
+pub const CHANNEL: &str = "discourse";
+
+/// How long one request to the forum may take.
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ForumError {
+    #[error("no Discourse API key: set HERALD_DISCOURSE_API_KEY")]
+    NoKey,
+    #[error("Discourse at {url}: {what}")]
+    Request { url: String, what: String },
+}
+
+/// A Discourse client with herald's API key.
+pub struct Discourse {
+    client: reqwest::Client,
+    api_key: Option<SecretString>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Topic {
+    id: u64,
+    slug: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct CreatedPost {
+    topic_id: u64,
+    topic_slug: String,
+}
+
+/// What the forum now shows, to be recorded.
+pub struct Published {
+    pub post: ChannelPost,
+    /// A new topic (`true`) or a reply to the existing one.
+    pub created: bool,
+}
+
+pub fn text_sha256(text: &str) -> String {
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
+/// Discourse keeps `external_id` short (at most 50 characters): the GHSA id and a digest of
+/// the repository, since two repositories may share a GHSA id.
+pub fn external_id(repository: &str, ghsa_id: &str) -> String {
+    let digest = text_sha256(repository);
+    format!("herald-{}-{}", ghsa_id.to_ascii_lowercase(), &digest[..8])
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .take(50)
+        .collect()
+}
+
+impl Discourse {
+    pub fn new(api_key: Option<SecretString>) -> Result<Discourse, ChannelError> {
+        // reqwest takes its TLS crypto from the process: ring, as octocrab and lettre use.
+        // Installing twice is refused harmlessly.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let client = reqwest::Client::builder()
+            .timeout(TIMEOUT)
+            .build()
+            .map_err(|error| ForumError::Request {
+                url: String::new(),
+                what: error.to_string(),
+            })?;
+        Ok(Discourse { client, api_key })
+    }
+
+    fn request(
+        &self,
+        method: reqwest::Method,
+        forum: &DiscourseConfig,
+        path: &str,
+    ) -> Result<reqwest::RequestBuilder, ForumError> {
+        let key = self.api_key.as_ref().ok_or(ForumError::NoKey)?;
+        Ok(self
+            .client
+            .request(method, format!("{}{path}", forum.url.trim_end_matches('/')))
+            .header("Api-Key", key.expose_secret())
+            .header("Api-Username", &forum.api_username)
+            .header("Accept", "application/json"))
+    }
+
+    async fn send<T: serde::de::DeserializeOwned>(
+        &self,
+        forum: &DiscourseConfig,
+        request: reqwest::RequestBuilder,
+    ) -> Result<Option<T>, ForumError> {
+        let fail = |what: String| ForumError::Request {
+            url: forum.url.clone(),
+            what,
+        };
+        let response = request.send().await.map_err(|error| {
+            // reqwest's message names the URL, never the headers (the key stays out).
+            fail(error.without_url().to_string())
+        })?;
+        let status = response.status();
+        if status == reqwest::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        if !status.is_success() {
+            let body = response.text().await.unwrap_or_default();
+            let detail: String = body.chars().take(300).collect();
+            return Err(fail(format!("{status}: {detail}")));
+        }
+        response
+            .json()
+            .await
+            .map(Some)
+            .map_err(|error| fail(format!("unreadable answer: {error}")))
+    }
+
+    fn topic_url(forum: &DiscourseConfig, slug: &str, id: u64) -> String {
+        format!("{}/t/{slug}/{id}", forum.url.trim_end_matches('/'))
+    }
+
+    /// Opens the incident's topic, or replies to it when the text changed since `known`.
+    pub async fn publish(
+        &self,
+        forum: &DiscourseConfig,
+        external_id: &str,
+        title: &str,
+        text: &str,
+        known: Option<&ChannelPost>,
+    ) -> Result<Option<Published>, ForumError> {
+        let sha = text_sha256(text);
+        if known.is_some_and(|post| post.text_sha256 == sha) {
+            return Ok(None);
+        }
+        let topic = match known {
+            Some(post) => Some((post.reference.clone(), post.url.clone())),
+            None => self
+                .send::<Topic>(
+                    forum,
+                    self.request(
+                        reqwest::Method::GET,
+                        forum,
+                        &format!("/t/external_id/{external_id}.json"),
+                    )?,
+                )
+                .await?
+                .map(|topic| {
+                    (
+                        topic.id.to_string(),
+                        Discourse::topic_url(forum, &topic.slug, topic.id),
+                    )
+                }),
+        };
+        match (topic, known) {
+            // Created before, but its answer was lost: the topic is ours, as posted.
+            (Some((reference, url)), None) => Ok(Some(Published {
+                post: ChannelPost {
+                    reference,
+                    url,
+                    text_sha256: sha,
+                },
+                created: true,
+            })),
+            (Some((reference, url)), Some(_)) => {
+                let body = serde_json::json!({
+                    "topic_id": reference.parse::<u64>().unwrap_or_default(),
+                    "raw": format!("**Update:** the advisory changed.\n\n{text}"),
+                });
+                self.send::<serde_json::Value>(
+                    forum,
+                    self.request(reqwest::Method::POST, forum, "/posts.json")?
+                        .json(&body),
+                )
+                .await?;
+                Ok(Some(Published {
+                    post: ChannelPost {
+                        reference,
+                        url,
+                        text_sha256: sha,
+                    },
+                    created: false,
+                }))
+            }
+            (None, _) => {
+                let body = serde_json::json!({
+                    "title": title,
+                    "raw": text,
+                    "category": forum.category_id,
+                    "external_id": external_id,
+                });
+                let created = self
+                    .send::<CreatedPost>(
+                        forum,
+                        self.request(reqwest::Method::POST, forum, "/posts.json")?
+                            .json(&body),
+                    )
+                    .await?
+                    .ok_or_else(|| ForumError::Request {
+                        url: forum.url.clone(),
+                        what: "404 on /posts.json: is this a Discourse forum?".to_owned(),
+                    })?;
+                Ok(Some(Published {
+                    post: ChannelPost {
+                        reference: created.topic_id.to_string(),
+                        url: Discourse::topic_url(forum, &created.topic_slug, created.topic_id),
+                        text_sha256: sha,
+                    },
+                    created: true,
+                }))
+            }
+        }
+    }
+}

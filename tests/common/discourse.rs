@@ -1,0 +1,239 @@
+//! A fake Discourse forum on loopback, answering as Discourse's API documents: topics are
+//! created with `POST /posts.json` (`title`, `raw`, `category`, `external_id`), replies with
+//! `topic_id`, and `GET /t/external_id/{id}.json` redirects to the topic. Requests without
+//! the right `Api-Key` and `Api-Username` are refused with 403, as Discourse does.
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+use std::sync::{Arc, Mutex};
+
+#[derive(Debug, Clone)]
+pub struct FakeTopic {
+    pub id: u64,
+    pub slug: String,
+    pub title: String,
+    pub category: u64,
+    pub external_id: Option<String>,
+    /// The raw text of each post, the first being the topic's.
+    pub posts: Vec<String>,
+}
+
+#[derive(Default)]
+struct World {
+    topics: Vec<FakeTopic>,
+    requests: Vec<String>,
+    /// Answer the next topic creation with 504 after creating it (a lost answer).
+    lose_next_create: bool,
+}
+
+#[derive(Clone)]
+struct Shared {
+    world: Arc<Mutex<World>>,
+    api_key: String,
+}
+
+pub struct FakeDiscourse {
+    pub url: String,
+    shared: Shared,
+}
+
+pub const API_KEY: &str = "discourse-api-key-never-logged";
+
+fn refused() -> Response {
+    (
+        StatusCode::FORBIDDEN,
+        axum::Json(json!({
+            "errors": ["You are not permitted to view the requested resource. The API username or key is invalid."],
+            "error_type": "invalid_access"
+        })),
+    )
+        .into_response()
+}
+
+fn authorised(shared: &Shared, headers: &HeaderMap) -> bool {
+    let header = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
+    header("Api-Key") == Some(shared.api_key.as_str())
+        && header("Api-Username").is_some_and(|user| !user.is_empty())
+}
+
+fn slug(title: &str) -> String {
+    let slug: String = title
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    slug.split('-')
+        .filter(|part| !part.is_empty())
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+fn topic_json(topic: &FakeTopic) -> Value {
+    json!({
+        "id": topic.id,
+        "slug": topic.slug,
+        "title": topic.title,
+        "category_id": topic.category,
+        "external_id": topic.external_id,
+        "posts_count": topic.posts.len(),
+        "post_stream": { "posts": topic.posts.iter().enumerate().map(|(index, raw)| json!({
+            "post_number": index + 1, "raw": raw })).collect::<Vec<_>>() }
+    })
+}
+
+async fn create_post(State(shared): State<Shared>, headers: HeaderMap, body: String) -> Response {
+    let mut world = shared.world.lock().expect("fake Discourse");
+    world.requests.push("POST /posts.json".to_owned());
+    if !authorised(&shared, &headers) {
+        return refused();
+    }
+    let Ok(Value::Object(body)) = serde_json::from_str::<Value>(&body) else {
+        return (StatusCode::BAD_REQUEST, "body must be JSON").into_response();
+    };
+    let invalid = |message: &str| {
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            axum::Json(json!({ "errors": [message] })),
+        )
+            .into_response()
+    };
+    let Some(raw) = body.get("raw").and_then(Value::as_str).map(str::to_owned) else {
+        return invalid("Body can't be blank");
+    };
+    if let Some(topic_id) = body.get("topic_id").and_then(Value::as_u64) {
+        let Some(topic) = world.topics.iter_mut().find(|topic| topic.id == topic_id) else {
+            return StatusCode::NOT_FOUND.into_response();
+        };
+        topic.posts.push(raw);
+        let answer = json!({ "id": 1000 + topic.posts.len(), "topic_id": topic.id,
+                             "topic_slug": topic.slug, "post_number": topic.posts.len() });
+        return axum::Json(answer).into_response();
+    }
+    let Some(title) = body.get("title").and_then(Value::as_str).map(str::to_owned) else {
+        return invalid("Title can't be blank");
+    };
+    let Some(category) = body.get("category").and_then(Value::as_u64) else {
+        return invalid("Category can't be blank");
+    };
+    let external_id = body
+        .get("external_id")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    if external_id.as_ref().is_some_and(|id| {
+        id.len() > 50
+            || world
+                .topics
+                .iter()
+                .any(|topic| topic.external_id.as_ref() == Some(id))
+    }) {
+        return invalid("External ID has already been taken");
+    }
+    let id = world.topics.len() as u64 + 1;
+    let topic = FakeTopic {
+        id,
+        slug: slug(&title),
+        title,
+        category,
+        external_id,
+        posts: vec![raw],
+    };
+    let answer =
+        json!({ "id": 1000 + id, "topic_id": id, "topic_slug": topic.slug, "post_number": 1 });
+    world.topics.push(topic);
+    if std::mem::take(&mut world.lose_next_create) {
+        return StatusCode::GATEWAY_TIMEOUT.into_response();
+    }
+    axum::Json(answer).into_response()
+}
+
+async fn by_external_id(
+    State(shared): State<Shared>,
+    headers: HeaderMap,
+    Path(file): Path<String>,
+) -> Response {
+    let mut world = shared.world.lock().expect("fake Discourse");
+    world.requests.push(format!("GET /t/external_id/{file}"));
+    if !authorised(&shared, &headers) {
+        return refused();
+    }
+    let external_id = file.trim_end_matches(".json");
+    match world
+        .topics
+        .iter()
+        .find(|topic| topic.external_id.as_deref() == Some(external_id))
+    {
+        Some(topic) => {
+            Redirect::permanent(&format!("/t/{}/{}.json", topic.slug, topic.id)).into_response()
+        }
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+async fn topic(
+    State(shared): State<Shared>,
+    headers: HeaderMap,
+    Path((slug, file)): Path<(String, String)>,
+) -> Response {
+    let mut world = shared.world.lock().expect("fake Discourse");
+    world.requests.push(format!("GET /t/{slug}/{file}"));
+    if !authorised(&shared, &headers) {
+        return refused();
+    }
+    let id: Option<u64> = file.trim_end_matches(".json").parse().ok();
+    match world.topics.iter().find(|topic| Some(topic.id) == id) {
+        Some(topic) => axum::Json(topic_json(topic)).into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+impl FakeDiscourse {
+    pub async fn start() -> FakeDiscourse {
+        let shared = Shared {
+            world: Arc::new(Mutex::new(World::default())),
+            api_key: API_KEY.to_owned(),
+        };
+        let app = Router::new()
+            .route("/posts.json", post(create_post))
+            .route("/t/external_id/{file}", get(by_external_id))
+            .route("/t/{slug}/{file}", get(topic))
+            .with_state(shared.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a loopback port");
+        let url = format!("http://{}", listener.local_addr().expect("address"));
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        FakeDiscourse { url, shared }
+    }
+
+    pub fn topics(&self) -> Vec<FakeTopic> {
+        self.shared
+            .world
+            .lock()
+            .expect("fake Discourse")
+            .topics
+            .clone()
+    }
+
+    pub fn requests(&self) -> Vec<String> {
+        self.shared
+            .world
+            .lock()
+            .expect("fake Discourse")
+            .requests
+            .clone()
+    }
+
+    pub fn lose_next_create(&self) {
+        self.shared
+            .world
+            .lock()
+            .expect("fake Discourse")
+            .lose_next_create = true;
+    }
+}
