@@ -2279,3 +2279,61 @@ async fn disclosure_opens_one_forum_topic_even_after_a_lost_answer_and_replies_l
     assert_no_unexpected(&fake);
     harness.stop().await;
 }
+
+#[tokio::test]
+async fn disclosure_opens_one_discussion_even_after_a_lost_answer_and_comments_later() {
+    let fake = world().await;
+    fake.put_file(
+        REPO,
+        ".github/herald.yml",
+        "tracking:\n  repository: Codertocat/security\nchannels:\n  discussions:\n    category: Announcements\n",
+    );
+    let harness = installed(&fake).await;
+    report(&harness, "report-1").await;
+    assert!(fake.discussions(REPO).is_empty());
+    assert_eq!(fake.count("POST", "/graphql"), 0, "nothing under embargo");
+
+    fake.lose_next_discussion();
+    say(
+        &harness,
+        "repository_advisory",
+        "publish-1",
+        &advisory("repository_advisory.published.composed.json"),
+    )
+    .await;
+    let discussions = fake.discussions(REPO);
+    assert_eq!(discussions.len(), 1, "one discussion: {discussions:?}");
+    let graphql: Vec<u16> = fake
+        .requests()
+        .iter()
+        .filter(|request| request.path == "/graphql")
+        .map(|request| request.status)
+        .collect();
+    assert!(graphql.contains(&502), "the first creation lost its answer: {graphql:?}");
+    let discussion = &discussions[0];
+    assert_eq!(discussion.category, "Announcements");
+    assert!(discussion.title.contains(GHSA), "{}", discussion.title);
+    assert!(
+        discussion.body.contains("A short summary of the advisory."),
+        "{}",
+        discussion.body
+    );
+    let url = format!(
+        "https://github.com/{REPO}/discussions/{}",
+        discussion.number
+    );
+    assert!(
+        timeline_details(&harness)
+            .await
+            .contains(&format!("discussion {url}")),
+    );
+
+    publish_a_sharper_summary(&harness).await;
+    let discussions = fake.discussions(REPO);
+    assert_eq!(discussions.len(), 1, "still one discussion");
+    assert_eq!(discussions[0].comments.len(), 1);
+    assert!(discussions[0].comments[0].starts_with("**Update:**"));
+    assert!(discussions[0].comments[0].contains("A sharper summary"));
+    assert_no_unexpected(&fake);
+    harness.stop().await;
+}

@@ -44,12 +44,9 @@ struct CreatedPost {
     topic_slug: String,
 }
 
-/// What the forum now shows, to be recorded.
-pub struct Published {
-    pub post: ChannelPost,
-    /// A new topic (`true`) or a reply to the existing one.
-    pub created: bool,
-}
+/// What a channel now shows, to be recorded, and whether it is new (`true`) or an update
+/// of the existing post.
+pub type Published = (ChannelPost, bool);
 
 pub fn text_sha256(text: &str) -> String {
     hex::encode(Sha256::digest(text.as_bytes()))
@@ -163,14 +160,14 @@ impl Discourse {
         };
         match (topic, known) {
             // Created before, but its answer was lost: the topic is ours, as posted.
-            (Some((reference, url)), None) => Ok(Some(Published {
-                post: ChannelPost {
+            (Some((reference, url)), None) => Ok(Some((
+                ChannelPost {
                     reference,
                     url,
                     text_sha256: sha,
                 },
-                created: true,
-            })),
+                true,
+            ))),
             (Some((reference, url)), Some(_)) => {
                 let body = serde_json::json!({
                     "topic_id": reference.parse::<u64>().unwrap_or_default(),
@@ -182,14 +179,14 @@ impl Discourse {
                         .json(&body),
                 )
                 .await?;
-                Ok(Some(Published {
-                    post: ChannelPost {
+                Ok(Some((
+                    ChannelPost {
                         reference,
                         url,
                         text_sha256: sha,
                     },
-                    created: false,
-                }))
+                    false,
+                )))
             }
             (None, _) => {
                 let body = serde_json::json!({
@@ -209,14 +206,14 @@ impl Discourse {
                         url: forum.url.clone(),
                         what: "404 on /posts.json: is this a Discourse forum?".to_owned(),
                     })?;
-                Ok(Some(Published {
-                    post: ChannelPost {
+                Ok(Some((
+                    ChannelPost {
                         reference: created.topic_id.to_string(),
                         url: Discourse::topic_url(forum, &created.topic_slug, created.topic_id),
                         text_sha256: sha,
                     },
-                    created: true,
-                }))
+                    true,
+                )))
             }
         }
     }

@@ -3,6 +3,7 @@
 //! with the job's completion in one durable commit.
 
 mod announce;
+mod discussions;
 mod escalation;
 pub mod forum;
 mod gate;
@@ -88,6 +89,7 @@ impl Channels {
                 | JobKind::AdvisoryIssue
                 | JobKind::BlogPostPr
                 | JobKind::ForumPost
+                | JobKind::DiscussionPost
                 | JobKind::Announce),
             ) => {
                 let incident_id = job.payload.parse().map_err(|_| payload_error())?;
@@ -143,6 +145,7 @@ impl Channels {
                 | JobKind::AdvisoryIssue
                 | JobKind::BlogPostPr
                 | JobKind::ForumPost
+                | JobKind::DiscussionPost
                 | JobKind::Announce
                 | JobKind::PostReview,
             ) => job.payload.parse().ok(),

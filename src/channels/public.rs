@@ -5,7 +5,7 @@
 
 use super::gate::{self, Disclosed};
 use super::{ChannelError, Channels, LoadedConfig};
-use super::{announce, forum};
+use super::{announce, discussions, forum};
 use crate::config::repo::MailingList;
 use crate::drafts::{
     ADVISORY_ISSUE, BLOG_POST, CHANGELOG_ENTRY, DraftError, DraftView, FORUM_POST, changelog,
@@ -64,6 +64,12 @@ pub(super) async fn publish(
                 (JobKind::ForumPost, _) => {
                     let (outcome, post) =
                         forum_post(channels, &api, &loaded, &disclosed, incident_id).await?;
+                    posted = post;
+                    outcome
+                }
+                (JobKind::DiscussionPost, _) => {
+                    let (outcome, post) =
+                        discussion_post(channels, &api, &loaded, &disclosed, incident_id).await?;
                     posted = post;
                     outcome
                 }
@@ -145,6 +151,45 @@ pub(super) fn rendered(
         })
 }
 
+/// What a post on a channel outside GitHub's issues did, for the timeline and the store.
+type PostOutcome = (
+    (Option<String>, String),
+    Option<(&'static str, ChannelPost)>,
+);
+
+fn post_outcome(
+    channel: &'static str,
+    what: &str,
+    published: Option<forum::Published>,
+) -> PostOutcome {
+    match published {
+        None => ((None, format!("{what} already up to date")), None),
+        Some((post, created)) => {
+            let detail = if created {
+                format!("{what} {}", post.url)
+            } else {
+                format!("{what} updated with a reply: {}", post.url)
+            };
+            ((Some(detail.clone()), detail), Some((channel, post)))
+        }
+    }
+}
+
+/// The forum post's text (also the discussion's) and the incident's last post on `channel`.
+async fn post_text(
+    channels: &Channels,
+    api: &Api,
+    incident: &crate::incident::Incident,
+    incident_id: i64,
+    channel: &str,
+) -> Result<(String, String, Option<ChannelPost>), ChannelError> {
+    let known = channels.store.channel_post(incident_id, channel).await?;
+    let (drafts, _) = channels.templates(api, &incident.repository).await?;
+    let view = DraftView::new(incident, &[], None);
+    let text = rendered(&drafts, &view, FORUM_POST)?;
+    Ok((title(&view.title), text, known))
+}
+
 /// Opens the incident's forum topic, or replies to it with a changed text.
 async fn forum_post(
     channels: &Channels,
@@ -152,48 +197,60 @@ async fn forum_post(
     loaded: &LoadedConfig,
     disclosed: &Disclosed<'_>,
     incident_id: i64,
-) -> Result<
-    (
-        (Option<String>, String),
-        Option<(&'static str, ChannelPost)>,
-    ),
-    ChannelError,
-> {
+) -> Result<PostOutcome, ChannelError> {
     let Some(discourse) = &loaded.config.channels.discourse else {
         return Ok(((None, "no forum configured".to_owned()), None));
     };
     let incident = disclosed.incident();
-    let known = channels
-        .store
-        .channel_post(incident_id, forum::CHANNEL)
-        .await?;
-    let (drafts, _) = channels.templates(api, &incident.repository).await?;
-    let view = DraftView::new(incident, &[], None);
-    let text = rendered(&drafts, &view, FORUM_POST)?;
+    let (title, text, known) =
+        post_text(channels, api, incident, incident_id, forum::CHANNEL).await?;
     let published = channels
         .forum
         .publish(
             discourse,
             &forum::external_id(&incident.repository, &incident.ghsa_id),
-            &title(&view.title),
+            &title,
             &text,
             known.as_ref(),
         )
         .await?;
-    Ok(match published {
-        None => ((None, "forum topic already up to date".to_owned()), None),
-        Some(published) => {
-            let detail = if published.created {
-                format!("forum topic {}", published.post.url)
-            } else {
-                format!("forum reply posted to {}", published.post.url)
-            };
-            (
-                (Some(detail.clone()), detail),
-                Some((forum::CHANNEL, published.post)),
-            )
-        }
-    })
+    Ok(post_outcome(forum::CHANNEL, "forum topic", published))
+}
+
+/// Opens the incident's GitHub discussion, or comments on it with a changed text.
+async fn discussion_post(
+    channels: &Channels,
+    api: &Api,
+    loaded: &LoadedConfig,
+    disclosed: &Disclosed<'_>,
+    incident_id: i64,
+) -> Result<PostOutcome, ChannelError> {
+    let Some(settings) = &loaded.config.channels.discussions else {
+        return Ok(((None, "no discussions configured".to_owned()), None));
+    };
+    let incident = disclosed.incident();
+    let (title, text, known) =
+        post_text(channels, api, incident, incident_id, discussions::CHANNEL).await?;
+    let marker = format!(
+        "<!-- herald:discussion {} {} -->",
+        escape::identifier(&incident.repository),
+        escape::identifier(&incident.ghsa_id)
+    );
+    let body = format!("{}\n\n{marker}\n", text.trim_end());
+    let repository = settings
+        .repository
+        .as_ref()
+        .map(ToString::to_string)
+        .unwrap_or_else(|| incident.repository.clone());
+    let published = discussions::publish(
+        api,
+        settings,
+        &repository,
+        (&title, &body, &marker),
+        known.as_ref(),
+    )
+    .await?;
+    Ok(post_outcome(discussions::CHANNEL, "discussion", published))
 }
 
 /// A file change offered as a pull request from a herald branch.

@@ -48,10 +48,25 @@ pub struct RepoConfig {
 #[serde(
     default,
     deny_unknown_fields,
-    expecting = "a mapping with the key `discourse`"
+    expecting = "a mapping with the keys `discourse`, `discussions`"
 )]
 pub struct ChannelsConfig {
     pub discourse: Option<DiscourseConfig>,
+    pub discussions: Option<DiscussionsConfig>,
+}
+
+/// GitHub Discussions: a discussion in the category named `category` of `repository`
+/// (default: the advisory's repository).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a mapping with `category` and optionally `repository`"
+)]
+pub struct DiscussionsConfig {
+    #[serde(default)]
+    pub repository: Option<RepoName>,
+    #[serde(deserialize_with = "one::<DisplayName, _>")]
+    pub category: String,
 }
 
 /// A Discourse forum: the topic goes to `category_id`, posted as `api_username` with the

@@ -130,6 +130,29 @@ const PAGE: usize = 100;
 const MAX_PAGES: usize = 20;
 
 impl Api {
+    /// A GraphQL query or mutation; GraphQL's own errors (answered with 200) are errors too.
+    pub async fn graphql(
+        &self,
+        query: &str,
+        variables: serde_json::Value,
+    ) -> Result<serde_json::Value, GitHubError> {
+        let path = "/graphql";
+        let body = serde_json::json!({ "query": query, "variables": variables });
+        let mut answer: serde_json::Value = self.call(Method::POST, path, &body).await?;
+        if let Some(errors) = answer.get("errors").and_then(|errors| errors.as_array()) {
+            let messages: Vec<&str> = errors
+                .iter()
+                .filter_map(|error| error.get("message").and_then(|message| message.as_str()))
+                .collect();
+            return Err(GitHubError::Decode {
+                method: Method::POST,
+                path: path.to_owned(),
+                error: format!("GraphQL: {}", messages.join("; ")),
+            });
+        }
+        Ok(answer["data"].take())
+    }
+
     /// The repository's dependencies from its dependency graph (SPDX SBOM); `None` when it
     /// has none (GitHub answers 404 when the dependency graph is off).
     pub async fn dependencies(

@@ -1,8 +1,11 @@
 //! herald as a GitHub App: the App's JWT (RS256, issued 60 s in the past and valid 9
 //! minutes, octocrab's margins for clock skew), installation access tokens (cached per
 //! installation by octocrab until 30 s before they expire, then minted again), and the few
-//! REST calls herald makes. Rate limits are octocrab's `HandleRateLimits`: a 403 or 429 with
-//! `Retry-After`, or with `X-RateLimit-Remaining: 0`, waits as GitHub asks and retries.
+//! REST calls herald makes. Retries are herald's own, not octocrab's: a 403 or 429 with
+//! `Retry-After`, or with `X-RateLimit-Remaining: 0`, did not run, so herald waits as GitHub
+//! asks and sends it again; a server error is retried at once for requests that can be
+//! repeated, but never for a POST, which creates something and whose outcome is unknown:
+//! the outbox job's retry finds what an earlier attempt created before creating again.
 
 pub mod api;
 pub mod sbom;
@@ -14,7 +17,7 @@ use http::{HeaderMap, Method, StatusCode};
 use http_body_util::BodyExt;
 use octocrab::Octocrab;
 use octocrab::models::{AppId, InstallationId};
-use octocrab::service::middleware::retry::{RateLimitMetrics, RetryConfig};
+use octocrab::service::middleware::retry::RetryConfig;
 use secrecy::ExposeSecret;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -63,33 +66,9 @@ impl GitHubError {
     }
 }
 
-/// Logs GitHub's rate limiting as octocrab meets it (paths only: no tokens, no bodies).
-struct RateLimitLog;
-
-impl RateLimitMetrics for RateLimitLog {
-    fn retry_after_error(
-        &self,
-        request: &http::Request<octocrab::OctoBody>,
-        status: StatusCode,
-        retries_remaining: usize,
-    ) {
-        tracing::warn!(method = %request.method(), path = request.uri().path(), status = status.as_u16(), retries_remaining, "GitHub request failed; retrying");
-    }
-
-    fn rate_limited(
-        &self,
-        request: &http::Request<octocrab::OctoBody>,
-        status: StatusCode,
-        retries_remaining: usize,
-        waiting_seconds: u64,
-    ) {
-        tracing::warn!(method = %request.method(), path = request.uri().path(), status = status.as_u16(), retries_remaining, waiting_seconds, "GitHub rate limit: waiting as asked");
-    }
-}
-
-/// How long herald waits, at most, for one rate limit before the job is retried later by
-/// the outbox instead (which keeps its own backoff).
-const MAX_RATE_LIMIT_RETRIES: usize = 3;
+/// How often herald sends one request again (rate limits, server errors) before the job is
+/// retried later by the outbox instead (which keeps its own backoff).
+const MAX_RETRIES: usize = 3;
 
 /// The App and a client per installation.
 pub struct GitHub {
@@ -116,12 +95,8 @@ impl GitHub {
             .base_uri(settings.api_url.as_str())
             .map_err(client_error)?
             .app(AppId(settings.app_id), key.clone())
-            .add_retry_config(RetryConfig::HandleRateLimits {
-                metrics: Arc::new(RateLimitLog),
-                max_retries: MAX_RATE_LIMIT_RETRIES,
-                min_wait_seconds: 5,
-                retry_on_forbidden: false,
-            })
+            // herald retries itself (see `Api::send`): octocrab would repeat a POST too.
+            .add_retry_config(RetryConfig::None)
             .set_connect_timeout(Some(Duration::from_secs(10)))
             .set_read_timeout(Some(Duration::from_secs(30)))
             .build()
@@ -191,6 +166,29 @@ pub struct Api {
     crab: Arc<Octocrab>,
 }
 
+/// How long herald waits out one rate limit before the outbox retries later.
+const MAX_RATE_LIMIT_WAIT: Duration = Duration::from_secs(60);
+
+/// The wait GitHub asks for, when `answer` is a primary or secondary rate limit.
+fn rate_limit_wait(answer: &Answer) -> Option<Duration> {
+    let limited = answer.status == StatusCode::TOO_MANY_REQUESTS
+        || (answer.status == StatusCode::FORBIDDEN
+            && (answer.header("retry-after").is_some()
+                || answer.header("x-ratelimit-remaining") == Some("0")));
+    if !limited {
+        return None;
+    }
+    let seconds = answer
+        .header("retry-after")
+        .and_then(|value| value.trim().parse::<u64>().ok())
+        .or_else(|| {
+            let reset: i64 = answer.header("x-ratelimit-reset")?.trim().parse().ok()?;
+            u64::try_from(reset - chrono::Utc::now().timestamp()).ok()
+        })
+        .unwrap_or(5);
+    Some(Duration::from_secs(seconds.max(1)).min(MAX_RATE_LIMIT_WAIT))
+}
+
 /// A GitHub answer: status, headers and body.
 pub struct Answer {
     pub status: StatusCode,
@@ -213,11 +211,36 @@ impl Answer {
 }
 
 impl Api {
-    /// Any request through octocrab's stack (auth, base URL, retries, timeouts); a non-2xx
-    /// answer other than 304 is an error.
+    /// Any request through octocrab's stack (auth, base URL, timeouts) with herald's
+    /// retries; a non-2xx answer other than 304 is an error.
     pub async fn send<B: Serialize + ?Sized>(
         &self,
         method: Method,
+        path: &str,
+        body: Option<&B>,
+        headers: &[(&'static str, String)],
+    ) -> Result<Answer, GitHubError> {
+        // Paths only in logs: queries may hold cursors, never tokens, but stay out anyway.
+        let logged = path.split('?').next().unwrap_or(path);
+        let mut answer = self.exchange(&method, path, body, headers).await?;
+        for _ in 0..MAX_RETRIES {
+            if let Some(wait) = rate_limit_wait(&answer) {
+                // A rate-limited request did not run: waiting and sending it again is safe.
+                tracing::warn!(method = %method, path = logged, status = answer.status.as_u16(), waiting_seconds = wait.as_secs(), "GitHub rate limit: waiting as asked");
+                tokio::time::sleep(wait).await;
+            } else if answer.status.is_server_error() && method != Method::POST {
+                tracing::warn!(method = %method, path = logged, status = answer.status.as_u16(), "GitHub request failed; retrying");
+            } else {
+                break;
+            }
+            answer = self.exchange(&method, path, body, headers).await?;
+        }
+        self.checked(method, path, answer)
+    }
+
+    async fn exchange<B: Serialize + ?Sized>(
+        &self,
+        method: &Method,
         path: &str,
         body: Option<&B>,
         headers: &[(&'static str, String)],
@@ -247,11 +270,14 @@ impl Api {
             .map_err(|error| transport(error.to_string()))?
             .to_bytes()
             .to_vec();
-        let answer = Answer {
+        Ok(Answer {
             status: parts.status,
             headers: parts.headers,
             body,
-        };
+        })
+    }
+
+    fn checked(&self, method: Method, path: &str, answer: Answer) -> Result<Answer, GitHubError> {
         if answer.status.is_success() || answer.status == StatusCode::NOT_MODIFIED {
             return Ok(answer);
         }

@@ -81,10 +81,12 @@ pub enum JobKind {
     /// Open or update the incident's topic on the Discourse forum (embargo-gated); payload:
     /// incident id.
     ForumPost,
+    /// Open or update the incident's GitHub discussion (embargo-gated); payload: incident id.
+    DiscussionPost,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 15] = [
+    pub const ALL: [JobKind; 16] = [
         JobKind::ProcessDelivery,
         JobKind::SyncTrackingIssue,
         JobKind::MaintainerAction,
@@ -100,11 +102,12 @@ impl JobKind {
         JobKind::PostReview,
         JobKind::MatchUpstream,
         JobKind::ForumPost,
+        JobKind::DiscussionPost,
     ];
     /// Jobs that only change the store: they run in batches inside the store's transaction.
     pub const LOCAL: [JobKind; 1] = [JobKind::ProcessDelivery];
     /// Jobs that reach GitHub: leased, run outside any transaction, then recorded.
-    pub const EFFECTS: [JobKind; 14] = [
+    pub const EFFECTS: [JobKind; 15] = [
         JobKind::SyncTrackingIssue,
         JobKind::MaintainerAction,
         JobKind::PostComment,
@@ -119,6 +122,7 @@ impl JobKind {
         JobKind::PostReview,
         JobKind::MatchUpstream,
         JobKind::ForumPost,
+        JobKind::DiscussionPost,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -138,6 +142,7 @@ impl JobKind {
             JobKind::PostReview => "post_review",
             JobKind::MatchUpstream => "match_upstream",
             JobKind::ForumPost => "forum_post",
+            JobKind::DiscussionPost => "discussion_post",
         }
     }
 
@@ -391,6 +396,7 @@ impl Work {
                 JobKind::AdvisoryIssue,
                 JobKind::BlogPostPr,
                 JobKind::ForumPost,
+                JobKind::DiscussionPost,
                 JobKind::Announce,
             ]);
         }

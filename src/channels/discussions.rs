@@ -1,0 +1,129 @@
+//! GitHub Discussions: on disclosure, one discussion per incident in the configured
+//! category (GraphQL `createDiscussion`, the category looked up by name), and a comment on
+//! the same discussion (`addDiscussionComment`) for a later version. A hidden marker in the
+//! body lets a retry find a discussion whose creation answer was lost.
+
+use super::ChannelError;
+use super::forum::text_sha256;
+use crate::config::repo::DiscussionsConfig;
+use crate::github::{Api, GitHubError};
+use crate::store::ChannelPost;
+use http::Method;
+use serde_json::{Value, json};
+
+pub const CHANNEL: &str = "discussions";
+
+const CATEGORIES: &str = "query($owner: String!, $name: String!) { repository(owner: $owner, name: $name) { id discussionCategories(first: 100) { nodes { id name } } } }";
+const RECENT: &str = "query($owner: String!, $name: String!) { repository(owner: $owner, name: $name) { discussions(first: 50, orderBy: {field: CREATED_AT, direction: DESC}) { nodes { id url body } } } }";
+const CREATE: &str = "mutation($repositoryId: ID!, $categoryId: ID!, $title: String!, $body: String!) { createDiscussion(input: {repositoryId: $repositoryId, categoryId: $categoryId, title: $title, body: $body}) { discussion { id url } } }";
+const COMMENT: &str = "mutation($discussionId: ID!, $body: String!) { addDiscussionComment(input: {discussionId: $discussionId, body: $body}) { comment { id url } } }";
+
+fn unreadable(what: &str) -> ChannelError {
+    ChannelError::GitHub(GitHubError::Decode {
+        method: Method::POST,
+        path: "/graphql".to_owned(),
+        error: format!("the answer lacks {what}"),
+    })
+}
+
+fn text(value: &Value, what: &str) -> Result<String, ChannelError> {
+    value
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| unreadable(what))
+}
+
+/// Publishes `body` (which carries `marker`) as the incident's discussion, or comments on
+/// it when the text changed since `known`. `None`: nothing to do.
+pub async fn publish(
+    api: &Api,
+    settings: &DiscussionsConfig,
+    repository: &str,
+    (title, body, marker): (&str, &str, &str),
+    known: Option<&ChannelPost>,
+) -> Result<Option<(ChannelPost, bool)>, ChannelError> {
+    let sha = text_sha256(body);
+    if known.is_some_and(|post| post.text_sha256 == sha) {
+        return Ok(None);
+    }
+    if let Some(post) = known {
+        api.graphql(
+            COMMENT,
+            json!({
+                "discussionId": post.reference,
+                "body": format!("**Update:** the advisory changed.\n\n{body}"),
+            }),
+        )
+        .await?;
+        return Ok(Some((
+            ChannelPost {
+                text_sha256: sha,
+                ..post.clone()
+            },
+            false,
+        )));
+    }
+    let (owner, name) = repository.split_once('/').unwrap_or((repository, ""));
+    let names = json!({ "owner": owner, "name": name });
+    // A creation whose answer was lost shows up among the recent discussions.
+    let recent = api.graphql(RECENT, names.clone()).await?;
+    let found = recent["repository"]["discussions"]["nodes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|node| {
+            node["body"]
+                .as_str()
+                .is_some_and(|text| text.contains(marker))
+        });
+    let (id, url) = match found {
+        Some(node) => (text(&node["id"], "an id")?, text(&node["url"], "a url")?),
+        None => {
+            let repo = api.graphql(CATEGORIES, names).await?;
+            let repository_id = text(&repo["repository"]["id"], "the repository id")?;
+            let category = repo["repository"]["discussionCategories"]["nodes"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|node| {
+                    node["name"]
+                        .as_str()
+                        .is_some_and(|found| found.eq_ignore_ascii_case(&settings.category))
+                })
+                .ok_or_else(|| {
+                    ChannelError::GitHub(GitHubError::Decode {
+                        method: Method::POST,
+                        path: "/graphql".to_owned(),
+                        error: format!(
+                            "{repository} has no discussion category {:?}",
+                            settings.category
+                        ),
+                    })
+                })?;
+            let created = api
+                .graphql(
+                    CREATE,
+                    json!({
+                        "repositoryId": repository_id,
+                        "categoryId": text(&category["id"], "the category id")?,
+                        "title": title,
+                        "body": body,
+                    }),
+                )
+                .await?;
+            let discussion = &created["createDiscussion"]["discussion"];
+            (
+                text(&discussion["id"], "the discussion id")?,
+                text(&discussion["url"], "the discussion url")?,
+            )
+        }
+    };
+    Ok(Some((
+        ChannelPost {
+            reference: id,
+            url,
+            text_sha256: sha,
+        },
+        true,
+    )))
+}
