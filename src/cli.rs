@@ -517,7 +517,10 @@ fn render_drafts(
     let tracking = tracking_issue(
         drafts,
         incident,
-        timeline,
+        &crate::drafts::TrackingRecord {
+            timeline,
+            published: &[],
+        },
         &config.labels,
         &config.sla.policy(),
         None,

@@ -6,7 +6,7 @@ mod common;
 
 use chrono::TimeZone;
 use herald::config::repo::RepoConfig;
-use herald::drafts::{DraftView, Drafts, render_all, tracking_issue};
+use herald::drafts::{DraftView, Drafts, TrackingRecord, render_all, tracking_issue};
 use herald::incident::{
     AdvisoryAction, AdvisoryEvent, Incident, Severity, TimelineEntry, TimelineKind, apply_advisory,
 };
@@ -65,7 +65,10 @@ fn all_drafts(incident: &Incident) -> Vec<(String, String)> {
     let tracking = tracking_issue(
         &drafts,
         incident,
-        &timeline,
+        &TrackingRecord {
+            timeline: &timeline,
+            published: &[],
+        },
         &config.labels,
         &config.sla.policy(),
         None,

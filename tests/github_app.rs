@@ -1543,7 +1543,7 @@ struct MailWorld {
 }
 
 /// Two lists, one per signing mode.
-const TWO_LISTS: &str = "tracking:\n  repository: Codertocat/security\nmailing_lists:\n  - address: announce@lists.example.org\n    name: Example announce\n  - address: oss-security@lists.example.org\n    signing: pgp-mime\n";
+const TWO_LISTS: &str = "tracking:\n  repository: Codertocat/security\nchannels:\n  discussions:\n    category: Announcements\nmailing_lists:\n  - address: announce@lists.example.org\n    name: Example announce\n  - address: oss-security@lists.example.org\n    signing: pgp-mime\n";
 
 /// A world whose advisory repository is configured by `config`, with mail going to a real
 /// SMTP server; returns herald (with its signing key) and the server.
@@ -1618,6 +1618,14 @@ async fn disclosure_mails_each_list_one_signed_announcement() {
             assert!(
                 String::from_utf8_lossy(&text).contains("CVE-2050-00000"),
                 "the announcement names the CVE"
+            );
+            let discussion = format!(
+                "Discussion: https://github.com/{REPO}/discussions/{}",
+                fake.discussions(REPO)[0].number
+            );
+            assert!(
+                String::from_utf8_lossy(&text).contains(&discussion),
+                "the announcement links the discussion"
             );
         }
     }
@@ -2309,7 +2317,10 @@ async fn disclosure_opens_one_discussion_even_after_a_lost_answer_and_comments_l
         .filter(|request| request.path == "/graphql")
         .map(|request| request.status)
         .collect();
-    assert!(graphql.contains(&502), "the first creation lost its answer: {graphql:?}");
+    assert!(
+        graphql.contains(&502),
+        "the first creation lost its answer: {graphql:?}"
+    );
     let discussion = &discussions[0];
     assert_eq!(discussion.category, "Announcements");
     assert!(discussion.title.contains(GHSA), "{}", discussion.title);
@@ -2334,6 +2345,11 @@ async fn disclosure_opens_one_discussion_even_after_a_lost_answer_and_comments_l
     assert_eq!(discussions[0].comments.len(), 1);
     assert!(discussions[0].comments[0].starts_with("**Update:**"));
     assert!(discussions[0].comments[0].contains("A sharper summary"));
+    let tracking = &fake.issues(TRACKING_REPO)[0].body;
+    assert!(
+        tracking.contains(&format!("| Discussion | {url} |")),
+        "the tracking issue links the discussion:\n{tracking}"
+    );
     assert_no_unexpected(&fake);
     harness.stop().await;
 }

@@ -74,7 +74,11 @@ pub(super) async fn send(
         ));
     };
     let (drafts, _) = channels.templates(api, &incident.repository).await?;
-    let view = DraftView::new(incident, &[], None);
+    let published = match serde_json::from_str::<PendingMail>(&job.payload) {
+        Ok(mail) => channels.store.channel_urls(mail.incident_id).await?,
+        Err(_) => Vec::new(),
+    };
+    let view = DraftView::new(incident, &[], None).with_published(&published);
     let subject = rendered(&drafts, &view, ANNOUNCEMENT_SUBJECT)?;
     let body = rendered(&drafts, &view, ANNOUNCEMENT)?;
     let (id, message) = announcer.author.message(

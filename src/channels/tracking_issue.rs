@@ -3,7 +3,8 @@
 
 use super::{ChannelError, Channels, escalation};
 use crate::drafts::{
-    DraftView, RenderedDrafts, carry_checks, escape, incident_marker, render_all, tracking_issue,
+    DraftView, RenderedDrafts, TrackingRecord, carry_checks, escape, incident_marker, render_all,
+    tracking_issue,
 };
 use crate::github::Api;
 use crate::github::api::{IssueInfo, NewIssue};
@@ -92,10 +93,15 @@ pub(super) async fn sync(
         .collect();
     let problems = (!problems.is_empty()).then(|| problems.join("; "));
     let sla = loaded.config.sla.policy();
+    let published = store.channel_urls(incident_id).await?;
+    let record = TrackingRecord {
+        timeline: &timeline,
+        published: &published,
+    };
     let rendered = match tracking_issue(
         &drafts,
         incident,
-        &timeline,
+        &record,
         &loaded.config.labels,
         &sla,
         problems.as_deref(),
@@ -105,7 +111,7 @@ pub(super) async fn sync(
         Err(error) => tracking_issue(
             &channels.drafts,
             incident,
-            &timeline,
+            &record,
             &loaded.config.labels,
             &sla,
             Some(&format!(

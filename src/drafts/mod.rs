@@ -9,7 +9,7 @@ mod helpers;
 mod tracking;
 mod view;
 
-pub use tracking::{TrackingIssue, carry_checks, incident_marker, tracking_issue};
+pub use tracking::{TrackingIssue, TrackingRecord, carry_checks, incident_marker, tracking_issue};
 pub use view::{Draft, DraftView, RenderedDrafts, ReviewView, render_all};
 
 use handlebars::Handlebars;

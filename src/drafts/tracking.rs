@@ -87,6 +87,8 @@ struct TrackingView {
     credits: Vec<CreditView>,
     high_impact: bool,
     timeline: Vec<TimelineRow>,
+    /// Where the incident was published outside GitHub's issues.
+    published: Vec<super::view::PublishedView>,
     /// The reaction clock, in herald's own words (times, severities, zone names: no
     /// advisory text), with Markdown emphasis, so used raw.
     reaction: String,
@@ -166,12 +168,19 @@ fn reaction_words(incident: &Incident, sla: &SlaPolicy) -> String {
     }
 }
 
-/// Renders the tracking issue with the incident's timeline; `config_error` is shown on the
+/// What the tracking issue shows besides the incident: its timeline and where it was
+/// published, as (channel, url).
+pub struct TrackingRecord<'a> {
+    pub timeline: &'a [TimelineEntry],
+    pub published: &'a [(String, String)],
+}
+
+/// Renders the tracking issue with the incident's record; `config_error` is shown on the
 /// issue so maintainers see why herald runs on defaults. `sla` is the project's reaction SLA.
 pub fn tracking_issue(
     drafts: &Drafts,
     incident: &Incident,
-    timeline: &[TimelineEntry],
+    record: &TrackingRecord<'_>,
     labels: &LabelConfig,
     sla: &SlaPolicy,
     config_error: Option<&str>,
@@ -259,7 +268,9 @@ pub fn tracking_issue(
             .collect(),
         high_impact: matches!(incident.severity, Severity::Critical | Severity::High),
         reaction: reaction_words(incident, sla),
-        timeline: timeline
+        published: super::view::published_views(record.published),
+        timeline: record
+            .timeline
             .iter()
             .map(|entry| TimelineRow {
                 at: time(entry.at),

@@ -78,6 +78,30 @@ impl ReviewView {
     }
 }
 
+/// Where the incident was published outside GitHub (a forum topic, a discussion).
+#[derive(Debug, Clone, Serialize)]
+pub struct PublishedView {
+    pub name: String,
+    pub url: String,
+}
+
+/// Where an incident was published, named for readers; only links safe to show raw.
+pub(super) fn published_views(channels: &[(String, String)]) -> Vec<PublishedView> {
+    channels
+        .iter()
+        .filter_map(|(channel, url)| {
+            Some(PublishedView {
+                name: match channel.as_str() {
+                    "discourse" => "Forum".to_owned(),
+                    "discussions" => "Discussion".to_owned(),
+                    other => other.to_owned(),
+                },
+                url: link_target(url)?,
+            })
+        })
+        .collect()
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct EntryView {
     pub at: String,
@@ -115,6 +139,8 @@ pub struct DraftView {
     pub breach: bool,
     pub timeline: Vec<EntryView>,
     pub review: ReviewView,
+    /// Checked links only (see [`DraftView::with_published`]).
+    pub published: Vec<PublishedView>,
 }
 
 fn stamp(at: DateTime<Utc>) -> String {
@@ -253,7 +279,14 @@ impl DraftView {
                 })
                 .collect(),
             review: ReviewView::new(incident, &SlaPolicy::default(), None),
+            published: Vec::new(),
         }
+    }
+
+    /// The view with where the incident was published, as (channel, url) from the store.
+    pub fn with_published(mut self, channels: &[(String, String)]) -> Self {
+        self.published = published_views(channels);
+        self
     }
 
     /// The view with the review measured under the project's SLA and its checklist.
