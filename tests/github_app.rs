@@ -30,6 +30,7 @@ fn github_settings(fake: &FakeGitHub) -> GitHubSettings {
         app_id: APP_ID,
         private_key: SecretString::from(private_key()),
         poll_interval: Duration::from_secs(3600),
+        web_url: fake.url.clone(),
     }
 }
 
@@ -2350,6 +2351,115 @@ async fn disclosure_opens_one_discussion_even_after_a_lost_answer_and_comments_l
         tracking.contains(&format!("| Discussion | {url} |")),
         "the tracking issue links the discussion:\n{tracking}"
     );
+    assert_no_unexpected(&fake);
+    harness.stop().await;
+}
+
+/// herald with the GitHub wiki on: `git` goes to the loopback git server.
+async fn with_wiki(fake: &FakeGitHub, git: &common::gitserver::GitServer) -> Harness {
+    fake.put_file(
+        REPO,
+        ".github/herald.yml",
+        "tracking:\n  repository: Codertocat/security\nchannels:\n  github_wiki: true\n",
+    );
+    let web_url = git.url.clone();
+    installed_with(fake, move |settings| {
+        if let Some(github) = settings.github.as_mut() {
+            github.web_url = web_url;
+        }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn disclosure_commits_the_wiki_page_and_index_even_when_someone_edits_meanwhile() {
+    let fake = world().await;
+    let git = common::gitserver::GitServer::start().await;
+    git.create_wiki(REPO);
+    let harness = with_wiki(&fake, &git).await;
+    report(&harness, "report-1").await;
+    assert_eq!(
+        git.requests(),
+        Vec::<String>::new(),
+        "nothing under embargo"
+    );
+
+    git.race_next_push(REPO, "Home.md", "Welcome, edited by a maintainer.\n");
+    say(
+        &harness,
+        "repository_advisory",
+        "publish-1",
+        &advisory("repository_advisory.published.composed.json"),
+    )
+    .await;
+    let page = git
+        .file(REPO, &format!("Security-Advisories/{GHSA}.md"))
+        .expect("the advisory's page");
+    assert!(page.contains("A short summary of the advisory."), "{page}");
+    let index = git
+        .file(REPO, "Security-Advisories.md")
+        .expect("the index page");
+    assert!(
+        index.contains(&format!("[{GHSA}](Security-Advisories/{GHSA})")),
+        "{index}"
+    );
+    assert_eq!(
+        git.file(REPO, "Home.md").as_deref(),
+        Some("Welcome, edited by a maintainer.\n"),
+        "the concurrent edit is kept"
+    );
+    let url = format!("{}/{REPO}/wiki/{GHSA}", git.url);
+    assert!(
+        timeline_details(&harness)
+            .await
+            .contains(&format!("wiki page {url}")),
+    );
+    // The token went over HTTP only: it is in no git config on the server.
+    let tokens = git.tokens();
+    assert!(!tokens.is_empty());
+    let config = std::fs::read_to_string(git.wiki_path(REPO).join("config")).expect("config");
+    assert!(tokens.iter().all(|token| !config.contains(token.as_str())));
+
+    // A new version rewrites the page; the index keeps one line.
+    publish_a_sharper_summary(&harness).await;
+    let page = git
+        .file(REPO, &format!("Security-Advisories/{GHSA}.md"))
+        .expect("the page");
+    assert!(page.contains("A sharper summary"), "{page}");
+    let index = git.file(REPO, "Security-Advisories.md").expect("index");
+    assert_eq!(
+        index.lines().filter(|line| line.starts_with("- ")).count(),
+        1,
+        "one line per advisory: {index}"
+    );
+    assert_no_unexpected(&fake);
+    harness.stop().await;
+}
+
+#[tokio::test]
+async fn an_uninitialised_wiki_is_reported_once_not_retried() {
+    let fake = world().await;
+    let git = common::gitserver::GitServer::start().await;
+    let harness = with_wiki(&fake, &git).await;
+    report(&harness, "report-1").await;
+    say(
+        &harness,
+        "repository_advisory",
+        "publish-1",
+        &advisory("repository_advisory.published.composed.json"),
+    )
+    .await;
+    let reports = escalations(&fake, "is not initialised");
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    assert!(
+        timeline_details(&harness)
+            .await
+            .iter()
+            .any(|detail| detail.contains("wiki of Codertocat/Hello-World is not initialised")),
+    );
+    let clones = git.requests().len();
+    harness.wait_all_jobs().await;
+    assert_eq!(git.requests().len(), clones, "not retried");
     assert_no_unexpected(&fake);
     harness.stop().await;
 }

@@ -12,6 +12,7 @@ mod public;
 mod review;
 mod tracking_issue;
 mod upstream;
+mod wiki;
 
 pub use maintainer::PendingComment;
 
@@ -43,6 +44,8 @@ pub enum ChannelError {
     Smtp(#[from] crate::mail::SmtpError),
     #[error(transparent)]
     Forum(#[from] forum::ForumError),
+    #[error(transparent)]
+    Wiki(#[from] wiki::WikiError),
 }
 
 /// What the effects need: the store, GitHub, the templates, and (when configured) the
@@ -90,6 +93,7 @@ impl Channels {
                 | JobKind::BlogPostPr
                 | JobKind::ForumPost
                 | JobKind::DiscussionPost
+                | JobKind::WikiPage
                 | JobKind::Announce),
             ) => {
                 let incident_id = job.payload.parse().map_err(|_| payload_error())?;
@@ -146,6 +150,7 @@ impl Channels {
                 | JobKind::BlogPostPr
                 | JobKind::ForumPost
                 | JobKind::DiscussionPost
+                | JobKind::WikiPage
                 | JobKind::Announce
                 | JobKind::PostReview,
             ) => job.payload.parse().ok(),

@@ -5,11 +5,11 @@
 
 use super::gate::{self, Disclosed};
 use super::{ChannelError, Channels, LoadedConfig};
-use super::{announce, discussions, forum};
+use super::{announce, discussions, forum, wiki};
 use crate::config::repo::MailingList;
 use crate::drafts::{
-    ADVISORY_ISSUE, BLOG_POST, CHANGELOG_ENTRY, DraftError, DraftView, FORUM_POST, changelog,
-    escape, render_all,
+    ADVISORY_ISSUE, BLOG_POST, CHANGELOG_ENTRY, DraftError, DraftView, FORUM_POST, WIKI_PAGE,
+    changelog, escape, render_all,
 };
 use crate::github::Api;
 use crate::github::api::NewIssue;
@@ -65,6 +65,13 @@ pub(super) async fn publish(
                     let (outcome, post) =
                         forum_post(channels, &api, &loaded, &disclosed, incident_id).await?;
                     posted = post;
+                    outcome
+                }
+                (JobKind::WikiPage, _) => {
+                    let ((outcome, post), comment) =
+                        wiki_page(channels, &api, &loaded, &disclosed, incident_id).await?;
+                    posted = post;
+                    followups.extend(comment);
                     outcome
                 }
                 (JobKind::DiscussionPost, _) => {
@@ -215,6 +222,80 @@ async fn forum_post(
         )
         .await?;
     Ok(post_outcome(forum::CHANNEL, "forum topic", published))
+}
+
+/// Adds or updates the incident's GitHub wiki page. An uninitialised wiki is reported on
+/// the tracking issue once and not retried (a maintainer must create its first page).
+async fn wiki_page(
+    channels: &Channels,
+    api: &Api,
+    loaded: &LoadedConfig,
+    disclosed: &Disclosed<'_>,
+    incident_id: i64,
+) -> Result<(PostOutcome, Option<(JobKind, String, String)>), ChannelError> {
+    if !loaded.config.channels.github_wiki {
+        return Ok((((None, "no wiki configured".to_owned()), None), None));
+    }
+    let incident = disclosed.incident();
+    let known = channels
+        .store
+        .channel_post(incident_id, wiki::CHANNEL)
+        .await?;
+    let (drafts, _) = channels.templates(api, &incident.repository).await?;
+    let view = DraftView::new(incident, &[], None);
+    let text = rendered(&drafts, &view, WIKI_PAGE)?;
+    let date = incident
+        .published_at
+        .unwrap_or_else(Utc::now)
+        .format("%Y-%m-%d")
+        .to_string();
+    let page = wiki::WikiPage {
+        ghsa_id: &incident.ghsa_id,
+        text: &text,
+        summary: &view.summary,
+        date: &date,
+    };
+    let token = api.token().await?;
+    match wiki::publish(
+        channels.github.web_url(),
+        &incident.repository,
+        &token,
+        &page,
+        known.as_ref(),
+    )
+    .await
+    {
+        Ok(published) => Ok((post_outcome(wiki::CHANNEL, "wiki page", published), None)),
+        Err(error @ wiki::WikiError::Uninitialised(_)) => {
+            let detail = error.to_string();
+            let comment = match channels
+                .store
+                .tracking_link(incident_id)
+                .await?
+                .as_ref()
+                .and_then(crate::store::TrackingLink::issue)
+            {
+                Some((repository, issue)) => {
+                    let marker = format!("<!-- herald:wiki-uninitialised {incident_id} -->");
+                    let payload = serde_json::to_string(&super::PendingComment {
+                        repository,
+                        issue,
+                        body: format!("{}\n\n{marker}", escape::markdown(&detail)),
+                        marker,
+                    })
+                    .map_err(|error| crate::store::StoreError::Corrupt(error.to_string()))?;
+                    Some((
+                        JobKind::PostComment,
+                        format!("reply:wiki-uninitialised:{incident_id}"),
+                        payload,
+                    ))
+                }
+                None => None,
+            };
+            Ok((((Some(detail.clone()), detail), None), comment))
+        }
+        Err(error) => Err(error.into()),
+    }
 }
 
 /// Opens the incident's GitHub discussion, or comments on it with a changed text.

@@ -74,6 +74,21 @@ pub struct GitHubSettings {
     /// The App's PEM private key; never logged (SecretString redacts itself in Debug).
     pub private_key: SecretString,
     pub poll_interval: Duration,
+    /// GitHub's web (and git) address: wikis are pushed there. A server setting, never a
+    /// repository's: the installation token goes wherever this points.
+    pub web_url: String,
+}
+
+/// GitHub's web address for its API address: github.com for api.github.com, the host for
+/// GitHub Enterprise Server's `https://HOST/api/v3`.
+pub fn web_url_for(api_url: &str) -> String {
+    if api_url == DEFAULT_GITHUB_API_URL {
+        return "https://github.com".to_owned();
+    }
+    api_url
+        .strip_suffix("/api/v3")
+        .unwrap_or(api_url)
+        .to_owned()
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -117,6 +132,7 @@ struct FileSettings {
     worker_poll_interval_ms: Option<toml::Value>,
     worker_max_attempts: Option<toml::Value>,
     github_api_url: Option<String>,
+    github_web_url: Option<String>,
     github_app_id: Option<toml::Value>,
     github_private_key: Option<String>,
     github_private_key_file: Option<PathBuf>,
@@ -197,6 +213,12 @@ pub const SETTINGS_TABLE: &[(&str, &str, &str, &str)] = &[
         "HERALD_GITHUB_API_URL",
         DEFAULT_GITHUB_API_URL,
         "GitHub's REST API (for GitHub Enterprise Server: `https://HOST/api/v3`)",
+    ),
+    (
+        "github_web_url",
+        "HERALD_GITHUB_WEB_URL",
+        "from the API URL (https://github.com, or https://HOST for GHES)",
+        "GitHub's web and git address, where wikis are pushed",
     ),
     (
         "github_app_id",
@@ -426,6 +448,7 @@ impl Settings {
         let github = github_settings(
             &FileGitHub {
                 api_url: file.github_api_url,
+                web_url: file.github_web_url,
                 app_id: file.github_app_id.map(scalar),
                 private_key: file.github_private_key,
                 private_key_file: file
@@ -495,6 +518,7 @@ impl Settings {
 /// The GitHub keys of herald.toml, taken out so the App settings are read in one place.
 struct FileGitHub {
     api_url: Option<String>,
+    web_url: Option<String>,
     app_id: Option<String>,
     private_key: Option<String>,
     private_key_file: Option<String>,
@@ -539,10 +563,15 @@ fn github_settings(
         DEFAULT_POLL_INTERVAL_SECS,
         "a number of seconds",
     )?;
+    let api_url = pick("github_api_url", file.api_url.clone(), path, env)
+        .map(|raw| raw.value.trim().trim_end_matches('/').to_owned())
+        .unwrap_or_else(|| DEFAULT_GITHUB_API_URL.to_owned());
+    let web_url = pick("github_web_url", file.web_url.clone(), path, env)
+        .map(|raw| raw.value.trim().trim_end_matches('/').to_owned())
+        .unwrap_or_else(|| web_url_for(&api_url));
     Ok(Some(GitHubSettings {
-        api_url: pick("github_api_url", file.api_url.clone(), path, env)
-            .map(|raw| raw.value.trim().trim_end_matches('/').to_owned())
-            .unwrap_or_else(|| DEFAULT_GITHUB_API_URL.to_owned()),
+        api_url,
+        web_url,
         app_id: parse(Some(app_id), 0, "the numeric App id")?,
         private_key,
         poll_interval: Duration::from_secs(poll_secs.max(1)),

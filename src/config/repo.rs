@@ -48,11 +48,13 @@ pub struct RepoConfig {
 #[serde(
     default,
     deny_unknown_fields,
-    expecting = "a mapping with the keys `discourse`, `discussions`"
+    expecting = "a mapping with the keys `discourse`, `discussions`, `github_wiki`"
 )]
 pub struct ChannelsConfig {
     pub discourse: Option<DiscourseConfig>,
     pub discussions: Option<DiscussionsConfig>,
+    /// Publish to the advisory repository's GitHub wiki.
+    pub github_wiki: bool,
 }
 
 /// GitHub Discussions: a discussion in the category named `category` of `repository`

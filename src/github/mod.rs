@@ -76,6 +76,7 @@ pub struct GitHub {
     app_id: u64,
     key: octocrab::EncodingKey,
     api_url: String,
+    web_url: String,
     installations: Mutex<HashMap<u64, Api>>,
 }
 
@@ -108,6 +109,7 @@ impl GitHub {
             app_id: settings.app_id,
             key,
             api_url: settings.api_url.clone(),
+            web_url: settings.web_url.clone(),
             installations: Mutex::new(HashMap::new()),
         };
         github.jwt()?;
@@ -116,6 +118,11 @@ impl GitHub {
 
     pub fn api_url(&self) -> &str {
         &self.api_url
+    }
+
+    /// GitHub's web and git address (wikis are pushed there).
+    pub fn web_url(&self) -> &str {
+        &self.web_url
     }
 
     /// Signs a fresh App JWT (proves the key works; the token itself is not kept).
@@ -211,6 +218,18 @@ impl Answer {
 }
 
 impl Api {
+    /// The installation's access token (cached until shortly before it expires), for git
+    /// over HTTPS. Kept secret: it goes into a child process's environment, nowhere else.
+    pub async fn token(&self) -> Result<secrecy::SecretString, GitHubError> {
+        self.crab
+            .installation_token()
+            .await
+            .map_err(|error| GitHubError::Client {
+                url: "installation token".to_owned(),
+                error: error.to_string(),
+            })
+    }
+
     /// Any request through octocrab's stack (auth, base URL, timeouts) with herald's
     /// retries; a non-2xx answer other than 304 is an error.
     pub async fn send<B: Serialize + ?Sized>(

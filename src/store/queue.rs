@@ -83,10 +83,13 @@ pub enum JobKind {
     ForumPost,
     /// Open or update the incident's GitHub discussion (embargo-gated); payload: incident id.
     DiscussionPost,
+    /// Add or update the incident's page on the GitHub wiki (embargo-gated); payload:
+    /// incident id.
+    WikiPage,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 16] = [
+    pub const ALL: [JobKind; 17] = [
         JobKind::ProcessDelivery,
         JobKind::SyncTrackingIssue,
         JobKind::MaintainerAction,
@@ -103,11 +106,12 @@ impl JobKind {
         JobKind::MatchUpstream,
         JobKind::ForumPost,
         JobKind::DiscussionPost,
+        JobKind::WikiPage,
     ];
     /// Jobs that only change the store: they run in batches inside the store's transaction.
     pub const LOCAL: [JobKind; 1] = [JobKind::ProcessDelivery];
     /// Jobs that reach GitHub: leased, run outside any transaction, then recorded.
-    pub const EFFECTS: [JobKind; 15] = [
+    pub const EFFECTS: [JobKind; 16] = [
         JobKind::SyncTrackingIssue,
         JobKind::MaintainerAction,
         JobKind::PostComment,
@@ -123,6 +127,7 @@ impl JobKind {
         JobKind::MatchUpstream,
         JobKind::ForumPost,
         JobKind::DiscussionPost,
+        JobKind::WikiPage,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -143,6 +148,7 @@ impl JobKind {
             JobKind::MatchUpstream => "match_upstream",
             JobKind::ForumPost => "forum_post",
             JobKind::DiscussionPost => "discussion_post",
+            JobKind::WikiPage => "wiki_page",
         }
     }
 
@@ -397,6 +403,7 @@ impl Work {
                 JobKind::BlogPostPr,
                 JobKind::ForumPost,
                 JobKind::DiscussionPost,
+                JobKind::WikiPage,
                 JobKind::Announce,
             ]);
         }

@@ -201,13 +201,7 @@ impl FakeDiscourse {
             .route("/t/external_id/{file}", get(by_external_id))
             .route("/t/{slug}/{file}", get(topic))
             .with_state(shared.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("a loopback port");
-        let url = format!("http://{}", listener.local_addr().expect("address"));
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let url = super::serve_on_loopback(app).await;
         FakeDiscourse { url, shared }
     }
 

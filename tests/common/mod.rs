@@ -22,6 +22,18 @@ pub fn http_client() -> reqwest::Client {
     reqwest::Client::new()
 }
 
+/// Serves `app` on a free loopback port for the rest of the test; returns its base URL.
+pub async fn serve_on_loopback(app: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a loopback port");
+    let url = format!("http://{}", listener.local_addr().expect("address"));
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    url
+}
+
 pub fn fixture(name: &str) -> Vec<u8> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
@@ -257,4 +269,5 @@ impl Harness {
 
 pub mod discourse;
 pub mod github;
+pub mod gitserver;
 pub mod mail;

@@ -1,0 +1,250 @@
+//! The GitHub wiki: there is no API, the wiki is the git repository `<repo>.wiki.git`.
+//! herald clones it, writes `Security-Advisories/<GHSA id>.md` and keeps the index page
+//! `Security-Advisories.md` (newest first), commits and pushes with the installation token.
+//! The token reaches git only through the child's environment (`GIT_CONFIG_*`), never a
+//! file, an argument or a log. A push rejected because someone edited the wiki meanwhile
+//! is rebased onto their change and pushed again.
+
+use super::forum::text_sha256;
+use crate::drafts::escape;
+use crate::store::ChannelPost;
+use base64::Engine;
+use secrecy::{ExposeSecret, SecretString};
+use std::path::Path;
+use tokio::process::Command;
+
+pub const CHANNEL: &str = "wiki";
+const FOLDER: &str = "Security-Advisories";
+/// Pushes tried when others keep editing the wiki at the same moment.
+const PUSH_ATTEMPTS: usize = 3;
+
+#[derive(Debug, thiserror::Error)]
+pub enum WikiError {
+    #[error(
+        "the wiki of {0} is not initialised: GitHub creates its git repository with the first \
+         page, so create any page in the repository's Wiki tab once"
+    )]
+    Uninitialised(String),
+    #[error("git {step} failed for the wiki of {repository}: {detail}")]
+    Git {
+        step: &'static str,
+        repository: String,
+        detail: String,
+    },
+}
+
+/// One advisory's page on the wiki.
+pub struct WikiPage<'a> {
+    pub ghsa_id: &'a str,
+    /// The rendered wiki-page template.
+    pub text: &'a str,
+    /// For the index: a one-line summary and the date it sorts by (newest first).
+    pub summary: &'a str,
+    pub date: &'a str,
+}
+
+struct Git<'a> {
+    repository: &'a str,
+    auth_header: String,
+}
+
+impl Git<'_> {
+    async fn run(
+        &self,
+        step: &'static str,
+        dir: &Path,
+        args: &[&str],
+    ) -> Result<String, WikiError> {
+        let output = Command::new("git")
+            .args(args)
+            .current_dir(dir)
+            // The token travels as an HTTP header set through the environment: never on
+            // disk (no credential helper, no URL with a password), never in argv.
+            .env("GIT_CONFIG_COUNT", "1")
+            .env("GIT_CONFIG_KEY_0", "http.extraHeader")
+            .env("GIT_CONFIG_VALUE_0", &self.auth_header)
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .env("GIT_AUTHOR_NAME", "herald")
+            .env("GIT_AUTHOR_EMAIL", "herald@users.noreply.github.com")
+            .env("GIT_COMMITTER_NAME", "herald")
+            .env("GIT_COMMITTER_EMAIL", "herald@users.noreply.github.com")
+            .kill_on_drop(true)
+            .output()
+            .await
+            .map_err(|error| WikiError::Git {
+                step,
+                repository: self.repository.to_owned(),
+                detail: format!("cannot run git: {error}"),
+            })?;
+        if output.status.success() {
+            return Ok(String::from_utf8_lossy(&output.stdout).into_owned());
+        }
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let detail: String = stderr
+            .lines()
+            .filter(|line| !line.trim().is_empty())
+            .collect::<Vec<_>>()
+            .join(" ")
+            .chars()
+            .take(400)
+            .collect();
+        Err(WikiError::Git {
+            step,
+            repository: self.repository.to_owned(),
+            detail,
+        })
+    }
+}
+
+/// The index line of one advisory, marked so herald finds it again.
+fn index_line(page: &WikiPage<'_>) -> String {
+    let ghsa = escape::file_name(page.ghsa_id);
+    format!(
+        "- {} [{ghsa}]({FOLDER}/{ghsa}): {} <!-- herald:{ghsa} -->",
+        escape::plain_line(page.date),
+        escape::markdown_line(page.summary)
+    )
+}
+
+/// The index with this advisory's line added or replaced, herald's lines newest first;
+/// anything else on the page stays where it was.
+pub fn updated_index(current: Option<&str>, page: &WikiPage<'_>) -> String {
+    let marker = format!("<!-- herald:{} -->", escape::file_name(page.ghsa_id));
+    let mut preamble = Vec::new();
+    let mut lines: Vec<String> = Vec::new();
+    for line in current.unwrap_or("# Security advisories\n").lines() {
+        if line.starts_with("- ") && line.contains("<!-- herald:") {
+            if !line.contains(&marker) {
+                lines.push(line.to_owned());
+            }
+        } else {
+            preamble.push(line.to_owned());
+        }
+    }
+    lines.push(index_line(page));
+    // `- YYYY-MM-DD …`: text order is date order.
+    lines.sort_by(|a, b| b.cmp(a));
+    while preamble.last().is_some_and(|line| line.trim().is_empty()) {
+        preamble.pop();
+    }
+    format!("{}\n\n{}\n", preamble.join("\n"), lines.join("\n"))
+}
+
+/// Adds or updates the advisory's page and the index on the wiki of `repository`.
+/// `None` when the page already shows this text.
+pub async fn publish(
+    web_url: &str,
+    repository: &str,
+    token: &SecretString,
+    page: &WikiPage<'_>,
+    known: Option<&ChannelPost>,
+) -> Result<Option<(ChannelPost, bool)>, WikiError> {
+    let sha = text_sha256(page.text);
+    if known.is_some_and(|post| post.text_sha256 == sha) {
+        return Ok(None);
+    }
+    let basic = base64::engine::general_purpose::STANDARD
+        .encode(format!("x-access-token:{}", token.expose_secret()));
+    let git = Git {
+        repository,
+        auth_header: format!("Authorization: Basic {basic}"),
+    };
+    let work = tempfile::tempdir().map_err(|error| WikiError::Git {
+        step: "setup",
+        repository: repository.to_owned(),
+        detail: error.to_string(),
+    })?;
+    let url = format!("{}/{repository}.wiki.git", web_url.trim_end_matches('/'));
+    let clone = git
+        .run("clone", work.path(), &["clone", "--quiet", &url, "wiki"])
+        .await;
+    if let Err(WikiError::Git { detail, .. }) = &clone {
+        let lower = detail.to_ascii_lowercase();
+        if lower.contains("not found") || lower.contains("404") {
+            return Err(WikiError::Uninitialised(repository.to_owned()));
+        }
+    }
+    clone?;
+    let dir = work.path().join("wiki");
+    let ghsa = escape::file_name(page.ghsa_id);
+    let write = |path: &Path, text: &str| {
+        std::fs::write(path, text).map_err(|error| WikiError::Git {
+            step: "write",
+            repository: repository.to_owned(),
+            detail: error.to_string(),
+        })
+    };
+    let folder = dir.join(FOLDER);
+    std::fs::create_dir_all(&folder).map_err(|error| WikiError::Git {
+        step: "write",
+        repository: repository.to_owned(),
+        detail: error.to_string(),
+    })?;
+    write(&folder.join(format!("{ghsa}.md")), page.text)?;
+    let index_path = dir.join(format!("{FOLDER}.md"));
+    let current = std::fs::read_to_string(&index_path).ok();
+    write(&index_path, &updated_index(current.as_deref(), page))?;
+    git.run("add", &dir, &["add", "--all"]).await?;
+    let message = format!("Security advisory {ghsa}");
+    git.run(
+        "commit",
+        &dir,
+        &["commit", "--quiet", "--allow-empty", "-m", &message],
+    )
+    .await?;
+    let mut pushed = git
+        .run("push", &dir, &["push", "--quiet", "origin", "HEAD"])
+        .await;
+    for _ in 1..PUSH_ATTEMPTS {
+        if pushed.is_ok() {
+            break;
+        }
+        // Someone edited the wiki since the clone: take their change and apply ours on top.
+        git.run("pull", &dir, &["pull", "--quiet", "--rebase", "origin"])
+            .await?;
+        pushed = git
+            .run("push", &dir, &["push", "--quiet", "origin", "HEAD"])
+            .await;
+    }
+    pushed?;
+    Ok(Some((
+        ChannelPost {
+            reference: format!("{FOLDER}/{ghsa}"),
+            url: format!("{}/{repository}/wiki/{ghsa}", web_url.trim_end_matches('/')),
+            text_sha256: sha,
+        },
+        known.is_none(),
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn page<'a>(ghsa_id: &'a str, date: &'a str) -> WikiPage<'a> {
+        WikiPage {
+            ghsa_id,
+            text: "text",
+            summary: "A | summary @everyone",
+            date,
+        }
+    }
+
+    #[test]
+    fn the_index_keeps_one_line_per_advisory_newest_first() {
+        let first = updated_index(None, &page("GHSA-aaaa-aaaa-aaaa", "2026-01-02"));
+        assert!(first.starts_with("# Security advisories\n\n- 2026-01-02 [GHSA-aaaa-aaaa-aaaa]"));
+        let edited = format!("{first}\nSome notes a maintainer added.\n");
+        let second = updated_index(Some(&edited), &page("GHSA-bbbb-bbbb-bbbb", "2026-03-04"));
+        let third = updated_index(Some(&second), &page("GHSA-aaaa-aaaa-aaaa", "2026-01-02"));
+        let lines: Vec<&str> = third
+            .lines()
+            .filter(|line| line.starts_with("- "))
+            .collect();
+        assert_eq!(lines.len(), 2, "{third}");
+        assert!(lines[0].contains("GHSA-bbbb"), "newest first: {third}");
+        assert!(third.contains("Some notes a maintainer added."), "{third}");
+        assert!(!third.contains("@everyone"), "escaped: {third}");
+        assert!(third.contains("\\|"), "{third}");
+    }
+}
