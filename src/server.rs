@@ -77,6 +77,7 @@ impl Server {
                     forum: crate::channels::forum::Discourse::new(
                         settings.channels.discourse_api_key.clone(),
                     )?,
+                    mediawiki_password: settings.channels.mediawiki_password.clone(),
                 });
                 let runner = EffectRunner::new(
                     store.clone(),

@@ -2463,3 +2463,83 @@ async fn an_uninitialised_wiki_is_reported_once_not_retried() {
     assert_no_unexpected(&fake);
     harness.stop().await;
 }
+
+fn with_mediawiki_config(wiki: &common::mediawiki::MediaWiki) -> String {
+    format!(
+        "tracking:\n  repository: Codertocat/security\nchannels:\n  mediawiki:\n    api_url: {}\n    username: {}\n",
+        wiki.api_url, wiki.username
+    )
+}
+
+#[tokio::test]
+async fn disclosure_writes_the_mediawiki_page_and_a_new_version_edits_it() {
+    let wiki = common::mediawiki::MediaWiki::start();
+    let fake = world().await;
+    fake.put_file(REPO, ".github/herald.yml", &with_mediawiki_config(&wiki));
+    let password = wiki.password.clone();
+    let harness = installed_with(&fake, move |settings| {
+        settings.channels.mediawiki_password = Some(SecretString::from(password));
+    })
+    .await;
+    report(&harness, "report-1").await;
+    let title = format!("Security advisories/{GHSA}");
+    assert_eq!(wiki.page(&title).await, None, "nothing under embargo");
+
+    say(
+        &harness,
+        "repository_advisory",
+        "publish-1",
+        &advisory("repository_advisory.published.composed.json"),
+    )
+    .await;
+    let (text, revisions) = wiki.page(&title).await.expect("the page exists");
+    assert_eq!(revisions, 1);
+    assert!(text.contains("A short summary of the advisory."), "{text}");
+    assert!(
+        timeline_details(&harness)
+            .await
+            .iter()
+            .any(|detail| detail.starts_with("MediaWiki page http://127.0.0.1:")),
+    );
+
+    publish_a_sharper_summary(&harness).await;
+    let (text, revisions) = wiki.page(&title).await.expect("the page");
+    assert_eq!(revisions, 2, "edited, not duplicated");
+    assert!(text.contains("A sharper summary"), "{text}");
+    assert_no_unexpected(&fake);
+    harness.stop().await;
+}
+
+#[tokio::test]
+async fn a_wrong_mediawiki_bot_password_is_a_clear_error() {
+    let wiki = common::mediawiki::MediaWiki::start();
+    let fake = world().await;
+    fake.put_file(REPO, ".github/herald.yml", &with_mediawiki_config(&wiki));
+    let harness = installed_with(&fake, |settings| {
+        settings.channels.mediawiki_password = Some(SecretString::from("not-the-password"));
+        settings.worker.max_attempts = 1;
+    })
+    .await;
+    report(&harness, "report-1").await;
+    say(
+        &harness,
+        "repository_advisory",
+        "publish-1",
+        &advisory("repository_advisory.published.composed.json"),
+    )
+    .await;
+    let gave_up = escalations(&fake, "herald gave up on mediawiki\\_page");
+    assert_eq!(gave_up.len(), 1, "{gave_up:?}");
+    assert!(
+        gave_up[0].contains("refused the login of Admin")
+            && gave_up[0].contains("Incorrect username or password"),
+        "{}",
+        gave_up[0]
+    );
+    assert!(!gave_up[0].contains("not-the-password"));
+    assert_eq!(
+        wiki.page(&format!("Security advisories/{GHSA}")).await,
+        None
+    );
+    harness.stop().await;
+}

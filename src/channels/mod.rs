@@ -8,6 +8,7 @@ mod escalation;
 pub mod forum;
 mod gate;
 mod maintainer;
+mod mediawiki;
 mod public;
 mod review;
 mod tracking_issue;
@@ -46,6 +47,8 @@ pub enum ChannelError {
     Forum(#[from] forum::ForumError),
     #[error(transparent)]
     Wiki(#[from] wiki::WikiError),
+    #[error(transparent)]
+    MediaWiki(#[from] mediawiki::MediaWikiError),
 }
 
 /// What the effects need: the store, GitHub, the templates, and (when configured) the
@@ -56,6 +59,8 @@ pub struct Channels {
     pub drafts: Drafts,
     pub mail: Option<Announcer>,
     pub forum: forum::Discourse,
+    /// The bot password for `channels.mediawiki`.
+    pub mediawiki_password: Option<secrecy::SecretString>,
 }
 
 /// The repository's configuration as found: its own `.github/herald.yml`, else the
@@ -94,6 +99,7 @@ impl Channels {
                 | JobKind::ForumPost
                 | JobKind::DiscussionPost
                 | JobKind::WikiPage
+                | JobKind::MediaWikiPage
                 | JobKind::Announce),
             ) => {
                 let incident_id = job.payload.parse().map_err(|_| payload_error())?;
@@ -151,6 +157,7 @@ impl Channels {
                 | JobKind::ForumPost
                 | JobKind::DiscussionPost
                 | JobKind::WikiPage
+                | JobKind::MediaWikiPage
                 | JobKind::Announce
                 | JobKind::PostReview,
             ) => job.payload.parse().ok(),
@@ -163,7 +170,8 @@ impl Channels {
             "herald gave up on {} after {} attempts: {}",
             job.kind,
             job.attempts + 1,
-            crate::drafts::escape::plain_line(error)
+            // One line; the comment escapes it for Markdown.
+            error.replace(['\r', '\n'], " ")
         );
         let tracking = self.store.tracking_link(incident_id).await?;
         let mut work = self.store.begin_durable().await?;

@@ -5,11 +5,11 @@
 
 use super::gate::{self, Disclosed};
 use super::{ChannelError, Channels, LoadedConfig};
-use super::{announce, discussions, forum, wiki};
+use super::{announce, discussions, forum, mediawiki, wiki};
 use crate::config::repo::MailingList;
 use crate::drafts::{
     ADVISORY_ISSUE, BLOG_POST, CHANGELOG_ENTRY, DraftError, DraftView, FORUM_POST, WIKI_PAGE,
-    changelog, escape, render_all,
+    WIKI_PAGE_WIKITEXT, changelog, escape, render_all,
 };
 use crate::github::Api;
 use crate::github::api::NewIssue;
@@ -72,6 +72,12 @@ pub(super) async fn publish(
                         wiki_page(channels, &api, &loaded, &disclosed, incident_id).await?;
                     posted = post;
                     followups.extend(comment);
+                    outcome
+                }
+                (JobKind::MediaWikiPage, _) => {
+                    let (outcome, post) =
+                        mediawiki_page(channels, &api, &loaded, &disclosed, incident_id).await?;
+                    posted = post;
                     outcome
                 }
                 (JobKind::DiscussionPost, _) => {
@@ -182,18 +188,18 @@ fn post_outcome(
     }
 }
 
-/// The forum post's text (also the discussion's) and the incident's last post on `channel`.
+/// The incident's text for `channel` from `template`, its title, and the incident's last
+/// post there.
 async fn post_text(
     channels: &Channels,
     api: &Api,
     incident: &crate::incident::Incident,
-    incident_id: i64,
-    channel: &str,
+    (incident_id, channel, template): (i64, &str, &str),
 ) -> Result<(String, String, Option<ChannelPost>), ChannelError> {
     let known = channels.store.channel_post(incident_id, channel).await?;
     let (drafts, _) = channels.templates(api, &incident.repository).await?;
     let view = DraftView::new(incident, &[], None);
-    let text = rendered(&drafts, &view, FORUM_POST)?;
+    let text = rendered(&drafts, &view, template)?;
     Ok((title(&view.title), text, known))
 }
 
@@ -209,8 +215,13 @@ async fn forum_post(
         return Ok(((None, "no forum configured".to_owned()), None));
     };
     let incident = disclosed.incident();
-    let (title, text, known) =
-        post_text(channels, api, incident, incident_id, forum::CHANNEL).await?;
+    let (title, text, known) = post_text(
+        channels,
+        api,
+        incident,
+        (incident_id, forum::CHANNEL, FORUM_POST),
+    )
+    .await?;
     let published = channels
         .forum
         .publish(
@@ -298,6 +309,45 @@ async fn wiki_page(
     }
 }
 
+/// Creates or updates the incident's MediaWiki page (the wikitext template).
+async fn mediawiki_page(
+    channels: &Channels,
+    api: &Api,
+    loaded: &LoadedConfig,
+    disclosed: &Disclosed<'_>,
+    incident_id: i64,
+) -> Result<PostOutcome, ChannelError> {
+    let Some(settings) = &loaded.config.channels.mediawiki else {
+        return Ok(((None, "no MediaWiki configured".to_owned()), None));
+    };
+    let incident = disclosed.incident();
+    let (_, text, known) = post_text(
+        channels,
+        api,
+        incident,
+        (incident_id, mediawiki::CHANNEL, WIKI_PAGE_WIKITEXT),
+    )
+    .await?;
+    let title = format!(
+        "{}{}",
+        settings.page_prefix,
+        escape::file_name(&incident.ghsa_id)
+    );
+    let published = mediawiki::publish(
+        settings,
+        channels.mediawiki_password.as_ref(),
+        &title,
+        &text,
+        known.as_ref(),
+    )
+    .await?;
+    Ok(post_outcome(
+        mediawiki::CHANNEL,
+        "MediaWiki page",
+        published,
+    ))
+}
+
 /// Opens the incident's GitHub discussion, or comments on it with a changed text.
 async fn discussion_post(
     channels: &Channels,
@@ -310,8 +360,13 @@ async fn discussion_post(
         return Ok(((None, "no discussions configured".to_owned()), None));
     };
     let incident = disclosed.incident();
-    let (title, text, known) =
-        post_text(channels, api, incident, incident_id, discussions::CHANNEL).await?;
+    let (title, text, known) = post_text(
+        channels,
+        api,
+        incident,
+        (incident_id, discussions::CHANNEL, FORUM_POST),
+    )
+    .await?;
     let marker = format!(
         "<!-- herald:discussion {} {} -->",
         escape::identifier(&incident.repository),

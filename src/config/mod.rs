@@ -64,6 +64,8 @@ pub struct MailSettings {
 pub struct ChannelSecrets {
     /// The Discourse API key herald posts with.
     pub discourse_api_key: Option<SecretString>,
+    /// The bot password of `channels.mediawiki`'s user.
+    pub mediawiki_password: Option<SecretString>,
 }
 
 /// Which GitHub App herald is, and where GitHub's API is (GitHub Enterprise Server too).
@@ -144,6 +146,7 @@ struct FileSettings {
     signing_key_passphrase: Option<String>,
     signing_key_passphrase_file: Option<PathBuf>,
     discourse_api_key: Option<String>,
+    mediawiki_password: Option<String>,
 }
 
 /// Every setting: key in herald.toml, environment variable, default, meaning.
@@ -285,6 +288,12 @@ pub const SETTINGS_TABLE: &[(&str, &str, &str, &str)] = &[
         "HERALD_DISCOURSE_API_KEY",
         "(none)",
         "API key for the Discourse forum of `channels.discourse`",
+    ),
+    (
+        "mediawiki_password",
+        "HERALD_MEDIAWIKI_PASSWORD",
+        "(none)",
+        "bot password of the MediaWiki user of `channels.mediawiki`",
     ),
 ];
 
@@ -509,6 +518,8 @@ impl Settings {
             mail,
             channels: ChannelSecrets {
                 discourse_api_key: text_setting("discourse_api_key", file.discourse_api_key)
+                    .map(SecretString::from),
+                mediawiki_password: text_setting("mediawiki_password", file.mediawiki_password)
                     .map(SecretString::from),
             },
         })

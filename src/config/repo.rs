@@ -48,13 +48,37 @@ pub struct RepoConfig {
 #[serde(
     default,
     deny_unknown_fields,
-    expecting = "a mapping with the keys `discourse`, `discussions`, `github_wiki`"
+    expecting = "a mapping with the keys `discourse`, `discussions`, `github_wiki`, `mediawiki`"
 )]
 pub struct ChannelsConfig {
     pub discourse: Option<DiscourseConfig>,
     pub discussions: Option<DiscussionsConfig>,
     /// Publish to the advisory repository's GitHub wiki.
     pub github_wiki: bool,
+    pub mediawiki: Option<MediaWikiConfig>,
+}
+
+/// A MediaWiki: its `api.php`, the bot-password user (`User@app`; the password is
+/// `HERALD_MEDIAWIKI_PASSWORD`), and the prefix of advisory page titles.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a mapping with `api_url`, `username` and optionally `page_prefix`"
+)]
+pub struct MediaWikiConfig {
+    #[serde(deserialize_with = "one::<HttpsUrl, _>")]
+    pub api_url: String,
+    #[serde(deserialize_with = "one::<DisplayName, _>")]
+    pub username: String,
+    #[serde(
+        default = "default_page_prefix",
+        deserialize_with = "one::<DisplayName, _>"
+    )]
+    pub page_prefix: String,
+}
+
+fn default_page_prefix() -> String {
+    "Security advisories/".to_owned()
 }
 
 /// GitHub Discussions: a discussion in the category named `category` of `repository`

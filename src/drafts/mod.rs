@@ -38,6 +38,7 @@ pub const ANNOUNCEMENT: &str = "announcement.txt";
 pub const REVIEW: &str = "review.md";
 pub const FORUM_POST: &str = "forum-post.md";
 pub const WIKI_PAGE: &str = "wiki-page.md";
+pub const WIKI_PAGE_WIKITEXT: &str = "wiki-page.wiki";
 /// Drafted for critical incidents only, as the response plans ask.
 pub const BLOG_POST: &str = "blog-post.md";
 

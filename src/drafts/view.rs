@@ -94,6 +94,7 @@ pub(super) fn published_views(channels: &[(String, String)]) -> Vec<PublishedVie
                 name: match channel.as_str() {
                     "discourse" => "Forum".to_owned(),
                     "discussions" => "Discussion".to_owned(),
+                    "wiki" | "mediawiki" => "Wiki".to_owned(),
                     other => other.to_owned(),
                 },
                 url: link_target(url)?,

@@ -86,10 +86,13 @@ pub enum JobKind {
     /// Add or update the incident's page on the GitHub wiki (embargo-gated); payload:
     /// incident id.
     WikiPage,
+    /// Create or update the incident's page on a MediaWiki (embargo-gated); payload:
+    /// incident id.
+    MediaWikiPage,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 17] = [
+    pub const ALL: [JobKind; 18] = [
         JobKind::ProcessDelivery,
         JobKind::SyncTrackingIssue,
         JobKind::MaintainerAction,
@@ -107,11 +110,12 @@ impl JobKind {
         JobKind::ForumPost,
         JobKind::DiscussionPost,
         JobKind::WikiPage,
+        JobKind::MediaWikiPage,
     ];
     /// Jobs that only change the store: they run in batches inside the store's transaction.
     pub const LOCAL: [JobKind; 1] = [JobKind::ProcessDelivery];
     /// Jobs that reach GitHub: leased, run outside any transaction, then recorded.
-    pub const EFFECTS: [JobKind; 16] = [
+    pub const EFFECTS: [JobKind; 17] = [
         JobKind::SyncTrackingIssue,
         JobKind::MaintainerAction,
         JobKind::PostComment,
@@ -128,6 +132,7 @@ impl JobKind {
         JobKind::ForumPost,
         JobKind::DiscussionPost,
         JobKind::WikiPage,
+        JobKind::MediaWikiPage,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -149,6 +154,7 @@ impl JobKind {
             JobKind::ForumPost => "forum_post",
             JobKind::DiscussionPost => "discussion_post",
             JobKind::WikiPage => "wiki_page",
+            JobKind::MediaWikiPage => "mediawiki_page",
         }
     }
 
@@ -404,6 +410,7 @@ impl Work {
                 JobKind::ForumPost,
                 JobKind::DiscussionPost,
                 JobKind::WikiPage,
+                JobKind::MediaWikiPage,
                 JobKind::Announce,
             ]);
         }

@@ -271,3 +271,4 @@ pub mod discourse;
 pub mod github;
 pub mod gitserver;
 pub mod mail;
+pub mod mediawiki;

@@ -1,0 +1,208 @@
+//! A MediaWiki wiki (for projects whose wiki is a MediaWiki): herald logs in with a bot
+//! password (`action=login` with a login token; the session cookie is kept), fetches a CSRF
+//! token and saves the advisory's page with `action=edit` (`assert=bot`, `bot=1`, a
+//! summary, `createonly` for a new page and `nocreate` for an update). A `badtoken` answer
+//! fetches a new token once; refusals (`assertuserfailed`, `protectedpage`, rate limits)
+//! are reported in the wiki's own words.
+
+use super::forum::text_sha256;
+use crate::config::repo::MediaWikiConfig;
+use crate::store::ChannelPost;
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::Value;
+use std::time::Duration;
+
+pub const CHANNEL: &str = "mediawiki";
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+#[derive(Debug, thiserror::Error)]
+pub enum MediaWikiError {
+    #[error("no MediaWiki bot password: set HERALD_MEDIAWIKI_PASSWORD")]
+    NoPassword,
+    #[error("MediaWiki at {url} refused the login of {user}: {reason}")]
+    Login {
+        url: String,
+        user: String,
+        reason: String,
+    },
+    #[error("MediaWiki at {url} refused the edit of {title:?}: {code}: {info}")]
+    Refused {
+        url: String,
+        title: String,
+        code: String,
+        info: String,
+    },
+    #[error("MediaWiki at {url}: {what}")]
+    Request { url: String, what: String },
+}
+
+struct Session<'a> {
+    client: reqwest::Client,
+    settings: &'a MediaWikiConfig,
+}
+
+impl Session<'_> {
+    fn fail(&self, what: String) -> MediaWikiError {
+        MediaWikiError::Request {
+            url: self.settings.api_url.clone(),
+            what,
+        }
+    }
+
+    async fn call(&self, request: reqwest::RequestBuilder) -> Result<Value, MediaWikiError> {
+        let response = request
+            .send()
+            .await
+            .map_err(|error| self.fail(error.without_url().to_string()))?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(self.fail(format!("HTTP {status}")));
+        }
+        response
+            .json()
+            .await
+            .map_err(|error| self.fail(format!("unreadable answer: {error}")))
+    }
+
+    async fn token(&self, kind: &str) -> Result<String, MediaWikiError> {
+        let answer = self
+            .call(self.client.get(&self.settings.api_url).query(&[
+                ("action", "query"),
+                ("meta", "tokens"),
+                ("type", kind),
+                ("format", "json"),
+            ]))
+            .await?;
+        answer["query"]["tokens"][format!("{kind}token")]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| self.fail(format!("no {kind} token in the answer")))
+    }
+
+    async fn login(&self, password: &SecretString) -> Result<(), MediaWikiError> {
+        let token = self.token("login").await?;
+        let answer = self
+            .call(self.client.post(&self.settings.api_url).form(&[
+                ("action", "login"),
+                ("lgname", self.settings.username.as_str()),
+                ("lgpassword", password.expose_secret()),
+                ("lgtoken", token.as_str()),
+                ("format", "json"),
+            ]))
+            .await?;
+        match answer["login"]["result"].as_str() {
+            Some("Success") => Ok(()),
+            result => Err(MediaWikiError::Login {
+                url: self.settings.api_url.clone(),
+                user: self.settings.username.clone(),
+                reason: answer["login"]["reason"]
+                    .as_str()
+                    .or(result)
+                    .unwrap_or("no reason given")
+                    .to_owned(),
+            }),
+        }
+    }
+
+    /// One `action=edit`; `Err` carries the API's error code and text.
+    async fn edit(
+        &self,
+        title: &str,
+        text: &str,
+        create: bool,
+        token: &str,
+    ) -> Result<Result<(), (String, String)>, MediaWikiError> {
+        let mode = if create { "createonly" } else { "nocreate" };
+        let answer = self
+            .call(self.client.post(&self.settings.api_url).form(&[
+                ("action", "edit"),
+                ("title", title),
+                ("text", text),
+                ("summary", "Security advisory, published by herald"),
+                ("bot", "1"),
+                ("assert", "bot"),
+                (mode, "1"),
+                ("token", token),
+                ("format", "json"),
+            ]))
+            .await?;
+        if answer["edit"]["result"].as_str() == Some("Success") {
+            return Ok(Ok(()));
+        }
+        let code = answer["error"]["code"].as_str().unwrap_or("unknown");
+        let info = answer["error"]["info"].as_str().unwrap_or("");
+        Ok(Err((code.to_owned(), info.to_owned())))
+    }
+}
+
+/// The page's address for readers: `index.php?title=…` beside `api.php`.
+fn page_url(api_url: &str, title: &str) -> String {
+    let base = api_url.strip_suffix("api.php").unwrap_or(api_url);
+    let title: String = url_title(title);
+    format!("{base}index.php?title={title}")
+}
+
+fn url_title(title: &str) -> String {
+    percent_encoding::utf8_percent_encode(
+        &title.replace(' ', "_"),
+        percent_encoding::NON_ALPHANUMERIC,
+    )
+    .to_string()
+}
+
+/// Saves `text` as the page `title`: created when `known` is `None`, else updated when
+/// the text changed. `None`: nothing to do.
+pub async fn publish(
+    settings: &MediaWikiConfig,
+    password: Option<&SecretString>,
+    title: &str,
+    text: &str,
+    known: Option<&ChannelPost>,
+) -> Result<Option<(ChannelPost, bool)>, MediaWikiError> {
+    let sha = text_sha256(text);
+    if known.is_some_and(|post| post.text_sha256 == sha) {
+        return Ok(None);
+    }
+    let password = password.ok_or(MediaWikiError::NoPassword)?;
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .timeout(TIMEOUT)
+        .build()
+        .map_err(|error| MediaWikiError::Request {
+            url: settings.api_url.clone(),
+            what: error.to_string(),
+        })?;
+    let session = Session { client, settings };
+    session.login(password).await?;
+    let mut token = session.token("csrf").await?;
+    let mut create = known.is_none();
+    let mut renewed = false;
+    loop {
+        match session.edit(title, text, create, &token).await? {
+            Ok(()) => break,
+            // The session's token went stale: one new token, then it is a real refusal.
+            Err((code, _)) if code == "badtoken" && !renewed => {
+                renewed = true;
+                token = session.token("csrf").await?;
+            }
+            // Created before, but that answer was lost: update it instead.
+            Err((code, _)) if code == "articleexists" && create => create = false,
+            Err((code, info)) => {
+                return Err(MediaWikiError::Refused {
+                    url: settings.api_url.clone(),
+                    title: title.to_owned(),
+                    code,
+                    info,
+                });
+            }
+        }
+    }
+    Ok(Some((
+        ChannelPost {
+            reference: title.to_owned(),
+            url: page_url(&settings.api_url, title),
+            text_sha256: sha,
+        },
+        known.is_none(),
+    )))
+}
