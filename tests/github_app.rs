@@ -997,8 +997,11 @@ async fn serve_with_a_github_app_logs_no_token_key_secret_or_advisory_text() {
     fake.put_file(
         REPO,
         ".github/herald.yml",
-        "tracking:\n  repository: Codertocat/security\nmailing_lists:\n  - address: announce@lists.example.org\n",
+        "tracking:\n  repository: Codertocat/security\nchannels:\n  github_wiki: true\nmailing_lists:\n  - address: announce@lists.example.org\n",
     );
+    // The wiki is pushed with the installation token: it must not reach the log either.
+    let git = common::gitserver::GitServer::start().await;
+    git.create_wiki(REPO);
     let dir = tempfile::tempdir().expect("tempdir");
     let log_path = dir.path().join("herald.log");
     // Mail with a password-protected signing key, and an SMTP password the test server
@@ -1039,6 +1042,7 @@ async fn serve_with_a_github_app_logs_no_token_key_secret_or_advisory_text() {
             ),
         )
         .env("HERALD_MAIL_FROM", "Security <security@example.org>")
+        .env("HERALD_GITHUB_WEB_URL", &git.url)
         .env("HERALD_SIGNING_KEY_FILE", &key_file)
         .env("HERALD_SIGNING_KEY_PASSPHRASE", "passphrase-never-logged")
         .env("HERALD_LOG", "trace")
@@ -1124,7 +1128,7 @@ async fn serve_with_a_github_app_logs_no_token_key_secret_or_advisory_text() {
     );
     for _ in 0..400 {
         let log = std::fs::read_to_string(&log_path).unwrap_or_default();
-        if log.contains("send_mail") && log.contains("will retry") {
+        if log.contains("send_mail") && log.contains("will retry") && log.contains("wiki page") {
             break;
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
@@ -1144,6 +1148,17 @@ async fn serve_with_a_github_app_logs_no_token_key_secret_or_advisory_text() {
         .lines()
         .find(|line| line.len() > 40 && !line.contains(':'))
         .expect("a line of key material");
+    assert!(
+        git.file(REPO, &format!("Security-Advisories/{GHSA}.md"))
+            .is_some(),
+        "the wiki was pushed: {log}"
+    );
+    for token in git.tokens() {
+        assert!(
+            !log.contains(&token),
+            "the installation token leaked into the log"
+        );
+    }
     for secret in [
         "smtp-password-never-logged",
         "passphrase-never-logged",
