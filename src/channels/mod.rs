@@ -78,60 +78,39 @@ impl Channels {
             id: job.id,
             payload: job.payload.clone(),
         };
-        match JobKind::from_name(&job.kind) {
-            Some(JobKind::SyncTrackingIssue) => {
-                let incident_id = job.payload.parse().map_err(|_| payload_error())?;
-                tracking_issue::sync(self, job.id, incident_id).await
-            }
-            Some(JobKind::MaintainerAction) => maintainer::handle(self, job.id, &job.payload).await,
-            Some(JobKind::PostComment) => {
+        let Some(kind) = JobKind::from_name(&job.kind) else {
+            return Err(ChannelError::UnknownKind(job.kind.clone()));
+        };
+        if kind.carries_incident_id() {
+            let incident_id = job.payload.parse().map_err(|_| payload_error())?;
+            return match kind {
+                JobKind::SyncTrackingIssue => tracking_issue::sync(self, job.id, incident_id).await,
+                JobKind::RequestCve | JobKind::PublishAdvisory => {
+                    maintainer::advisory_action(self, job.id, incident_id, kind).await
+                }
+                JobKind::PostReview => review::post(self, job.id, incident_id).await,
+                // The public channels, each through the embargo gate.
+                _ => public::publish(self, job, incident_id, kind, None).await,
+            };
+        }
+        match kind {
+            JobKind::MaintainerAction => maintainer::handle(self, job.id, &job.payload).await,
+            JobKind::PostComment => {
                 let comment = serde_json::from_str(&job.payload).map_err(|_| payload_error())?;
                 maintainer::post_comment(self, job.id, &comment).await
             }
-            Some(kind @ (JobKind::RequestCve | JobKind::PublishAdvisory)) => {
-                let incident_id = job.payload.parse().map_err(|_| payload_error())?;
-                maintainer::advisory_action(self, job.id, incident_id, kind).await
-            }
-            Some(
-                kind @ (JobKind::ChangelogPr
-                | JobKind::AdvisoryIssue
-                | JobKind::BlogPostPr
-                | JobKind::ForumPost
-                | JobKind::DiscussionPost
-                | JobKind::WikiPage
-                | JobKind::MediaWikiPage
-                | JobKind::Announce),
-            ) => {
-                let incident_id = job.payload.parse().map_err(|_| payload_error())?;
-                public::publish(self, job, incident_id, kind, None).await
-            }
-            Some(JobKind::MatchUpstream) => {
-                upstream::match_upstream(self, job.id, &job.payload).await
-            }
-            Some(JobKind::PostReview) => {
-                let incident_id = job.payload.parse().map_err(|_| payload_error())?;
-                review::post(self, job.id, incident_id).await
-            }
-            Some(JobKind::Escalate) => {
+            JobKind::MatchUpstream => upstream::match_upstream(self, job.id, &job.payload).await,
+            JobKind::Escalate => {
                 let pending: escalation::PendingEscalation =
                     serde_json::from_str(&job.payload).map_err(|_| payload_error())?;
                 escalation::escalate(self, job, &pending).await
             }
-            Some(JobKind::SendMail) => {
+            JobKind::SendMail => {
                 let mail: announce::PendingMail =
                     serde_json::from_str(&job.payload).map_err(|_| payload_error())?;
-                public::publish(
-                    self,
-                    job,
-                    mail.incident_id,
-                    JobKind::SendMail,
-                    Some(&mail.list),
-                )
-                .await
+                public::publish(self, job, mail.incident_id, kind, Some(&mail.list)).await
             }
-            Some(JobKind::ProcessDelivery) | None => {
-                Err(ChannelError::UnknownKind(job.kind.clone()))
-            }
+            _ => Err(ChannelError::UnknownKind(job.kind.clone())),
         }
     }
 
@@ -147,20 +126,7 @@ impl Channels {
                     .ok()
                     .map(|pending| pending.incident_id)
             }
-            Some(
-                JobKind::SyncTrackingIssue
-                | JobKind::RequestCve
-                | JobKind::PublishAdvisory
-                | JobKind::ChangelogPr
-                | JobKind::AdvisoryIssue
-                | JobKind::BlogPostPr
-                | JobKind::ForumPost
-                | JobKind::DiscussionPost
-                | JobKind::WikiPage
-                | JobKind::MediaWikiPage
-                | JobKind::Announce
-                | JobKind::PostReview,
-            ) => job.payload.parse().ok(),
+            Some(kind) if kind.carries_incident_id() => job.payload.parse().ok(),
             _ => None,
         };
         let Some(incident_id) = incident_id else {

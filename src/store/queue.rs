@@ -114,26 +114,32 @@ impl JobKind {
     ];
     /// Jobs that only change the store: they run in batches inside the store's transaction.
     pub const LOCAL: [JobKind; 1] = [JobKind::ProcessDelivery];
-    /// Jobs that reach GitHub: leased, run outside any transaction, then recorded.
-    pub const EFFECTS: [JobKind; 17] = [
-        JobKind::SyncTrackingIssue,
-        JobKind::MaintainerAction,
-        JobKind::PostComment,
-        JobKind::RequestCve,
-        JobKind::PublishAdvisory,
-        JobKind::ChangelogPr,
-        JobKind::AdvisoryIssue,
-        JobKind::BlogPostPr,
-        JobKind::Announce,
-        JobKind::SendMail,
-        JobKind::Escalate,
-        JobKind::PostReview,
-        JobKind::MatchUpstream,
-        JobKind::ForumPost,
-        JobKind::DiscussionPost,
-        JobKind::WikiPage,
-        JobKind::MediaWikiPage,
-    ];
+    /// Jobs with effects outside the store (GitHub, mail, forums, wikis): every kind but
+    /// the local ones. Leased, run outside any transaction, then recorded.
+    pub fn effects() -> impl Iterator<Item = JobKind> {
+        JobKind::ALL
+            .into_iter()
+            .filter(|kind| !JobKind::LOCAL.contains(kind))
+    }
+
+    /// Jobs whose payload is the incident id.
+    pub fn carries_incident_id(self) -> bool {
+        matches!(
+            self,
+            JobKind::SyncTrackingIssue
+                | JobKind::RequestCve
+                | JobKind::PublishAdvisory
+                | JobKind::ChangelogPr
+                | JobKind::AdvisoryIssue
+                | JobKind::BlogPostPr
+                | JobKind::ForumPost
+                | JobKind::DiscussionPost
+                | JobKind::WikiPage
+                | JobKind::MediaWikiPage
+                | JobKind::Announce
+                | JobKind::PostReview
+        )
+    }
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -164,9 +170,9 @@ impl JobKind {
 }
 
 /// `kind IN (...)` for a set of job kinds (the names are constants, not input).
-fn kinds_sql(kinds: &[JobKind]) -> String {
+fn kinds_sql(kinds: impl IntoIterator<Item = JobKind>) -> String {
     let names: Vec<String> = kinds
-        .iter()
+        .into_iter()
         .map(|kind| format!("'{}'", kind.as_str()))
         .collect();
     format!("kind IN ({})", names.join(", "))
@@ -288,7 +294,7 @@ impl Store {
             "SELECT id, kind, payload, attempts FROM outbox \
              WHERE state = 'pending' AND {} AND run_after <= $1 \
              AND (locked_until IS NULL OR locked_until <= $1) ORDER BY id LIMIT 1",
-            kinds_sql(&JobKind::EFFECTS)
+            kinds_sql(JobKind::effects())
         )))
         .bind(to_millis(now))
         .fetch_optional(&mut *work.tx)
@@ -323,7 +329,7 @@ impl Store {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT id, kind, payload, attempts FROM outbox \
              WHERE state = 'pending' AND {} ORDER BY id",
-            kinds_sql(&JobKind::EFFECTS)
+            kinds_sql(JobKind::effects())
         )))
         .fetch_all(&self.reader)
         .await?;
@@ -382,7 +388,7 @@ impl Work {
             "SELECT id, kind, payload, attempts FROM outbox \
              WHERE state = 'pending' AND id > $1 AND run_after <= $2 AND {} \
              ORDER BY id LIMIT $3",
-            kinds_sql(&JobKind::LOCAL)
+            kinds_sql(JobKind::LOCAL)
         )))
         .bind(after_id)
         .bind(to_millis(now))
