@@ -58,7 +58,7 @@ pub(super) fn sends(
 pub(super) async fn send(
     channels: &Channels,
     api: &Api,
-    job: &ClaimedJob,
+    (job, incident_id): (&ClaimedJob, i64),
     disclosed: &Disclosed<'_>,
     list: &MailingList,
 ) -> Result<(Option<String>, String), ChannelError> {
@@ -74,10 +74,7 @@ pub(super) async fn send(
         ));
     };
     let (drafts, _) = channels.templates(api, &incident.repository).await?;
-    let published = match serde_json::from_str::<PendingMail>(&job.payload) {
-        Ok(mail) => channels.store.channel_urls(mail.incident_id).await?,
-        Err(_) => Vec::new(),
-    };
+    let published = channels.store.channel_urls(incident_id).await?;
     let view = DraftView::new(incident, &[], None).with_published(&published);
     let subject = rendered(&drafts, &view, ANNOUNCEMENT_SUBJECT)?;
     let body = rendered(&drafts, &view, ANNOUNCEMENT)?;
@@ -102,7 +99,14 @@ pub(super) async fn send(
         )),
         Err(error) => {
             if job.attempts == 0 {
-                report_failure(channels, job, incident.ghsa_id.as_str(), address, &error).await?;
+                report_failure(
+                    channels,
+                    (job, incident_id),
+                    &incident.ghsa_id,
+                    address,
+                    &error,
+                )
+                .await?;
             }
             Err(error.into())
         }
@@ -113,22 +117,19 @@ pub(super) async fn send(
 /// issue; retries follow quietly.
 async fn report_failure(
     channels: &Channels,
-    job: &ClaimedJob,
+    (job, incident_id): (&ClaimedJob, i64),
     ghsa_id: &str,
     address: &str,
     error: &crate::mail::SmtpError,
 ) -> Result<(), ChannelError> {
-    let Ok(mail) = serde_json::from_str::<PendingMail>(&job.payload) else {
-        return Ok(());
-    };
     let detail = format!(
         "announcement to {address} failed: {}; herald retries with backoff",
         escape::plain_line(&error.to_string())
     );
-    let tracking = channels.store.tracking_link(mail.incident_id).await?;
+    let tracking = channels.store.tracking_link(incident_id).await?;
     let mut work = channels.store.begin_durable().await?;
     work.append_timeline(
-        mail.incident_id,
+        incident_id,
         &[TimelineEntry {
             at: Utc::now(),
             actor: None,

@@ -12,7 +12,7 @@ use super::maintainer::queue_comment;
 use super::{ChannelError, Channels};
 use crate::config::repo::{EscalationTarget, MailingList, SigningMode};
 use crate::drafts::escape;
-use crate::incident::{Incident, ReactionClock, SlaPolicy, Threat, TimelineEntry, TimelineKind};
+use crate::incident::{Incident, ReactionClock, SlaPolicy, TimelineEntry, TimelineKind};
 use crate::store::{ClaimedJob, StoreError};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -80,13 +80,11 @@ pub(super) fn schedule(
         jobs.push((key, payload, at));
         Ok::<(), ChannelError>(())
     };
-    if incident.decisions.threat == Some(Threat::Active)
-        && incident.decisions.acknowledged_at.is_none()
-    {
+    if incident.active_threat() && incident.decisions.acknowledged_at.is_none() {
         push(Stage::ActiveThreat, None, now)?;
     }
     if let ReactionClock::Running { due } = incident.reaction_clock(sla) {
-        let active = incident.decisions.threat == Some(Threat::Active);
+        let active = incident.active_threat();
         let warning = sla.share_of_allowance(incident.learned_at, due, active, WARNING_SHARE);
         push(Stage::Warning, Some(due), warning)?;
         push(Stage::Breach, Some(due), due)?;
@@ -118,8 +116,7 @@ pub(super) async fn escalate(
     let clock = incident.reaction_clock(&sla);
     let still_applies = match pending.stage {
         Stage::ActiveThreat => {
-            incident.decisions.threat == Some(Threat::Active)
-                && incident.decisions.acknowledged_at.is_none()
+            incident.active_threat() && incident.decisions.acknowledged_at.is_none()
         }
         Stage::Warning | Stage::Breach => {
             matches!(clock, ReactionClock::Running { due } if Some(due) == pending.due)

@@ -169,8 +169,12 @@ impl Discourse {
                 true,
             ))),
             (Some((reference, url)), Some(_)) => {
+                let topic_id: u64 = reference.parse().map_err(|_| ForumError::Request {
+                    url: forum.url.clone(),
+                    what: format!("the recorded topic id {reference:?} is not a number"),
+                })?;
                 let body = serde_json::json!({
-                    "topic_id": reference.parse::<u64>().unwrap_or_default(),
+                    "topic_id": topic_id,
                     "raw": format!("**Update:** the advisory changed.\n\n{text}"),
                 });
                 self.send::<serde_json::Value>(

@@ -87,7 +87,7 @@ pub(super) async fn publish(
                     outcome
                 }
                 (JobKind::SendMail, Some(list)) => {
-                    announce::send(channels, &api, job, &disclosed, list).await?
+                    announce::send(channels, &api, (job, incident_id), &disclosed, list).await?
                 }
                 _ => changelog_prs(channels, &api, &loaded, &disclosed).await?,
             }

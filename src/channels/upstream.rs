@@ -28,12 +28,18 @@ pub(super) async fn match_upstream(
     let advisory = event.security_advisory.upstream(&event.action);
     let now = Utc::now();
     let mut matched = Vec::new();
+    // The upstream incidents this advisory opened before, one per repository at most.
+    let mut known: Vec<_> = store
+        .incidents_by_ghsa(&advisory.ghsa_id)
+        .await?
+        .into_iter()
+        .filter(|row| row.incident.upstream.is_some())
+        .collect();
     for (repository, installation) in store.served_repositories().await? {
-        let existing = store
-            .incidents_by_ghsa(&advisory.ghsa_id)
-            .await?
-            .into_iter()
-            .find(|row| row.incident.repository == repository && row.incident.upstream.is_some());
+        let existing = known
+            .iter()
+            .position(|row| row.incident.repository == repository)
+            .map(|index| known.swap_remove(index));
         let origin = match &existing {
             // Known already: a withdrawal or an update applies to it as it is.
             Some(row) => row.incident.upstream.clone(),

@@ -137,9 +137,7 @@ fn local_time(at: DateTime<Utc>, sla: &SlaPolicy) -> String {
 /// The reaction clock as the tracking issue shows it.
 fn reaction_words(incident: &Incident, sla: &SlaPolicy) -> String {
     let allowance = match sla.reaction(incident.severity) {
-        _ if incident.decisions.threat == Some(Threat::Active) => {
-            "active threat: counted in wall-clock hours".to_owned()
-        }
+        _ if incident.active_threat() => "active threat: counted in wall-clock hours".to_owned(),
         Reaction::BusinessHours(hours) => format!("{hours} business hours"),
         Reaction::WorkingDays(1) => "by the close of the next working day".to_owned(),
         Reaction::WorkingDays(days) => {

@@ -138,6 +138,12 @@ impl Incident {
         }
     }
 
+    /// A maintainer marked the threat active (evidence of exploitation attempts): an
+    /// emergency, counted in wall-clock time.
+    pub fn active_threat(&self) -> bool {
+        self.decisions.threat == Some(Threat::Active)
+    }
+
     /// Moves the incident to `phase` at `at`, remembering when.
     pub fn enter_phase(&mut self, phase: Phase, at: DateTime<Utc>) {
         if self.phase != phase {

@@ -1,7 +1,7 @@
 //! The facts of the post-incident review: how long the team took to acknowledge, to fix
 //! and to disclose, each against its target.
 
-use super::{Incident, Phase, SlaPolicy, Threat};
+use super::{Incident, Phase, SlaPolicy};
 use chrono::{DateTime, Duration, Utc};
 
 /// One measured step of the response.
@@ -47,7 +47,7 @@ pub struct ReviewFacts {
 impl Incident {
     pub fn review_facts(&self, policy: &SlaPolicy) -> ReviewFacts {
         let from = self.learned_at;
-        let active = self.decisions.threat == Some(Threat::Active);
+        let active = self.active_threat();
         let days = |count: u32| Some(from + Duration::days(i64::from(count)));
         ReviewFacts {
             acknowledge: Measure::new(

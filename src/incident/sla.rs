@@ -3,7 +3,7 @@
 //! holidays), or in wall-clock time when the threat is active (an emergency does not wait
 //! for Monday).
 
-use super::{Incident, Phase, Severity, Threat};
+use super::{Incident, Phase, Severity};
 use chrono::{
     DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc, Weekday,
 };
@@ -271,7 +271,7 @@ impl Incident {
     /// for the severity in force (so it moves when the severity changes), in wall-clock
     /// time for an active threat; stopped by an acknowledgement or by remediation.
     pub fn reaction_clock(&self, policy: &SlaPolicy) -> ReactionClock {
-        let active = self.decisions.threat == Some(Threat::Active);
+        let active = self.active_threat();
         let due = policy.deadline(self.learned_at, self.severity, active);
         match (self.decisions.acknowledged_at, due) {
             (Some(at), due) => ReactionClock::Acknowledged { due, at },
@@ -285,6 +285,7 @@ impl Incident {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::incident::Threat;
 
     fn local(tz: Tz, text: &str) -> DateTime<Utc> {
         let naive = NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M").expect("time");
