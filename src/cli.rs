@@ -6,7 +6,7 @@ use crate::drafts::{
     ANNOUNCEMENT, ANNOUNCEMENT_SUBJECT, DraftView, Drafts, render_all, tracking_issue,
 };
 use crate::github::GitHub;
-use crate::incident::Incident;
+use crate::incident::{Incident, TimelineEntry, TimelineKind};
 use crate::ingest::{Ingestor, Receipt};
 use crate::mail::{Author, Sender, SigningKey, load_signing_key};
 use crate::outbox::{JobOutcome, Worker};
@@ -79,6 +79,14 @@ pub enum Command {
         #[command(subcommand)]
         command: IncidentsCommand,
     },
+    /// Open private tracking issues for history: advisories already published, closed or
+    /// withdrawn before herald served their repository (recorded, but untracked until now).
+    /// Nothing is announced; `herald incidents announce` does that for one advisory.
+    Import {
+        /// Only this repository's history (owner/name).
+        #[arg(long)]
+        repo: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -119,6 +127,15 @@ pub enum IncidentsCommand {
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
+    },
+    /// Announce an advisory GitHub has published on every public channel again (for
+    /// history, which herald never announces on its own). A running `herald serve` sends it.
+    Announce {
+        /// The advisory's GHSA id.
+        ghsa_id: String,
+        /// The repository (owner/name), when two repositories share the GHSA id.
+        #[arg(long)]
+        repo: Option<String>,
     },
 }
 
@@ -182,6 +199,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Incidents { command } => {
             init_tracing(&settings, cli.log_json, "warn")?;
             incidents(&settings, command).await
+        }
+        Command::Import { repo } => {
+            init_tracing(&settings, cli.log_json, "warn")?;
+            import(&settings, repo.as_deref()).await
         }
         Command::Drafts { ghsa_id, repo } => {
             init_tracing(&settings, cli.log_json, "warn")?;
@@ -623,22 +644,103 @@ async fn incidents(settings: &Settings, command: IncidentsCommand) -> anyhow::Re
             let row = pick_incident(&store, &ghsa_id, repo.as_deref()).await?;
             let timeline = store.timeline(row.id).await?;
             let tracking = store.tracking_link(row.id).await?;
+            let failed = store.failed_jobs(row.id).await?;
             if json {
                 let entries: Vec<_> = timeline.iter().map(|stored| &stored.entry).collect();
+                let failed: Vec<_> = failed.iter().map(report::failed_job_json).collect();
                 println!(
                     "{}",
                     serde_json::to_string_pretty(&serde_json::json!({
                         "incident": row.incident,
                         "tracking_issue": tracking.as_ref().map(report::tracking_json),
                         "timeline": entries,
+                        "failed_jobs": failed,
                     }))?
                 );
             } else {
                 print!("{}", report::incident_detail(&row.incident, &timeline));
+                print!("{}", report::failed_jobs(&failed));
                 println!("{}", report::tracking_line(tracking.as_ref()));
             }
         }
+        IncidentsCommand::Announce { ghsa_id, repo } => {
+            let row = pick_incident(&store, &ghsa_id, repo.as_deref()).await?;
+            if !row.incident.published_on_github() {
+                bail!(
+                    "{} is not published on GitHub (its state is {}); nothing is announced \
+                     before GitHub publishes it",
+                    report::safe_line(&row.incident.ghsa_id),
+                    report::safe_line(&row.incident.advisory_state)
+                );
+            }
+            let mut incident = row.incident;
+            incident.decisions.history_reannounce = true;
+            save_decision(
+                &store,
+                &incident,
+                "announcement requested with `herald incidents announce`",
+            )
+            .await?;
+            println!(
+                "{} queued for every configured public channel; a running `herald serve` publishes it",
+                report::safe_line(&incident.ghsa_id)
+            );
+        }
     }
+    store.close().await;
+    Ok(())
+}
+
+/// Saves a maintainer's decision taken on the command line, with a timeline entry, and
+/// queues what follows from it.
+async fn save_decision(store: &Store, incident: &Incident, detail: &str) -> anyhow::Result<()> {
+    let now = chrono::Utc::now();
+    let mut work = store.begin_durable().await?;
+    let (id, revision) = work.save_incident(incident, now).await?;
+    work.append_timeline(
+        id,
+        &[TimelineEntry {
+            at: now,
+            actor: None,
+            kind: TimelineKind::Command,
+            detail: detail.to_owned(),
+        }],
+        None,
+    )
+    .await?;
+    work.follow_incident(id, revision, incident).await?;
+    work.commit().await?;
+    Ok(())
+}
+
+/// `herald import`: history incidents get their tracking issues.
+async fn import(settings: &Settings, repo: Option<&str>) -> anyhow::Result<()> {
+    let store = Store::open(&settings.database_url).await?;
+    let mut imported = 0;
+    for row in store.list_incidents().await? {
+        let incident = row.incident;
+        let wanted = repo.is_none_or(|repo| incident.repository == repo);
+        if !wanted || !incident.history || incident.decisions.history_imported {
+            continue;
+        }
+        let mut incident = incident;
+        incident.decisions.history_imported = true;
+        save_decision(
+            &store,
+            &incident,
+            "imported with `herald import`: tracking issue requested",
+        )
+        .await?;
+        println!(
+            "{}  {}",
+            report::safe_line(&incident.ghsa_id),
+            report::safe_line(&incident.repository)
+        );
+        imported += 1;
+    }
+    println!(
+        "{imported} advisory(ies) imported; a running `herald serve` opens their tracking issues"
+    );
     store.close().await;
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! Turns one stored delivery into domain changes. It runs inside the transaction that
 //! completes its job, so a crash at any point leaves either nothing or everything done.
 
-use crate::incident::{AdvisoryAction, AdvisoryEvent, Phase, TimelineEntry, apply_advisory};
+use crate::incident::{AdvisoryAction, AdvisoryEvent, TimelineEntry, apply_advisory};
 use crate::ingest::events::{
     EventKind, InstallationEvent, InstallationRepositoriesEvent, InstallationRepository,
     PayloadError, RepositoryAdvisoryEvent, WebhookEvent,
@@ -138,6 +138,7 @@ async fn advisory_delivery(
         advisory: payload.repository_advisory.snapshot(),
         actor: payload.sender.as_ref().map(|sender| sender.login.clone()),
         received_at: delivery.received_at,
+        served_since: work.served_since(&payload.repository.full_name).await?,
     };
     let current = work
         .find_incident(&event.repository, &event.advisory.ghsa_id)
@@ -151,7 +152,7 @@ async fn advisory_delivery(
             let (id, revision) = work
                 .save_incident(&outcome.incident, delivery.received_at)
                 .await?;
-            work.follow_incident(id, revision, outcome.incident.phase >= Phase::Disclosure)
+            work.follow_incident(id, revision, &outcome.incident)
                 .await?;
             id
         }

@@ -3,7 +3,7 @@
 
 use crate::incident::{CvssAssessment, CvssScore, Incident, SeveritySource, TimelineEntry};
 use crate::pipeline::Processed;
-use crate::store::{IncidentRow, StoredTimelineEntry, TrackingLink, TrackingStatus};
+use crate::store::{FailedJob, IncidentRow, StoredTimelineEntry, TrackingLink, TrackingStatus};
 use chrono::{DateTime, SecondsFormat, Utc};
 use std::fmt::Write;
 
@@ -306,6 +306,39 @@ pub fn incident_detail(incident: &Incident, timeline: &[StoredTimelineEntry]) ->
         let _ = writeln!(out, "  {}", timeline_line(&stored.entry));
     }
     out
+}
+
+/// The jobs herald gave up on, for `herald incidents show`.
+pub fn failed_jobs(failed: &[FailedJob]) -> String {
+    let mut out = String::new();
+    if failed.is_empty() {
+        return out;
+    }
+    let _ = writeln!(
+        out,
+        "Failed (`/herald retry` on the tracking issue runs them again):"
+    );
+    for job in failed {
+        let _ = writeln!(
+            out,
+            "  {}  {} after {} attempt(s): {}",
+            time_or_dash(job.finished_at),
+            safe_line(&job.kind),
+            job.attempts,
+            safe_line(&job.error)
+        );
+    }
+    out
+}
+
+pub fn failed_job_json(job: &FailedJob) -> serde_json::Value {
+    serde_json::json!({
+        "id": job.id,
+        "kind": job.kind,
+        "attempts": job.attempts,
+        "error": job.error,
+        "finished_at": job.finished_at,
+    })
 }
 
 /// What `herald dry-run` says about one processed delivery.

@@ -78,6 +78,7 @@ impl Server {
                         settings.channels.discourse_api_key.clone(),
                     )?,
                     mediawiki_password: settings.channels.mediawiki_password.clone(),
+                    worker_wake: wake.clone(),
                 });
                 let runner = EffectRunner::new(
                     store.clone(),

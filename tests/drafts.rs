@@ -31,6 +31,7 @@ fn incident_from(payload: &[u8], action: AdvisoryAction) -> Incident {
             advisory: event.repository_advisory.snapshot(),
             actor: None,
             received_at,
+            served_since: None,
         },
     );
     outcome.incident

@@ -811,6 +811,174 @@ async fn someone_without_write_permission_is_politely_refused() {
     harness.stop().await;
 }
 
+/// The advisory's own path on GitHub (not public until published).
+fn advisory_path() -> String {
+    format!("/repos/{REPO}/security-advisories/{GHSA}")
+}
+
+/// Writes to the public repository other than the advisory itself.
+fn publicity(fake: &FakeGitHub) -> Vec<String> {
+    public_writes(fake)
+        .into_iter()
+        .filter(|write| !write.ends_with(&advisory_path()))
+        .collect()
+}
+
+/// A tracked incident that alice approved for disclosure, with GitHub set up by `prepare`,
+/// after alice said `/herald publish`.
+async fn publish_approved(fake: &FakeGitHub, prepare: impl FnOnce(&FakeGitHub)) -> Harness {
+    let harness = tracked(fake).await;
+    fake.set_permission(REPO, "alice", "admin");
+    say(
+        &harness,
+        "issues",
+        "l-1",
+        &label("alice", "disclosure:approved"),
+    )
+    .await;
+    prepare(fake);
+    say(
+        &harness,
+        "issue_comment",
+        "c-1",
+        &comment("alice", "/herald publish"),
+    )
+    .await;
+    harness
+}
+
+#[tokio::test]
+async fn a_publication_github_refuses_starts_nothing_public() {
+    let fake = world().await;
+    let refusal = "A patched version is required to publish this advisory.";
+    let harness = publish_approved(&fake, |fake| {
+        fake.refuse_next("PATCH", &advisory_path(), 422, refusal);
+    })
+    .await;
+
+    assert_eq!(public_writes(&fake), [format!("PATCH {}", advisory_path())]);
+    assert_eq!(
+        fake.count("PATCH", &advisory_path()),
+        1,
+        "a refusal is not retried"
+    );
+    let incident = the_incident(&harness).await;
+    assert!(!incident.published_on_github());
+    assert!(incident.phase < herald::incident::Phase::Disclosure);
+    let explained = escalations(&fake, &format!("GitHub refused to publish {GHSA}"));
+    assert_eq!(explained.len(), 1, "{:?}", answers(&fake));
+    assert!(explained[0].contains(refusal), "{}", explained[0]);
+    assert!(
+        explained[0].contains("`/herald publish` again"),
+        "{}",
+        explained[0]
+    );
+    let failed = harness
+        .store
+        .failed_jobs(incident_id(&harness).await)
+        .await
+        .expect("failed jobs");
+    assert_eq!(failed.len(), 1);
+    assert_eq!(
+        (failed[0].kind.as_str(), failed[0].attempts),
+        ("publish_advisory", 1)
+    );
+
+    // `herald incidents show` lists it.
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_herald"))
+        .args(["incidents", "show", GHSA])
+        .env("HERALD_DATABASE_URL", &harness.database_url)
+        .output()
+        .await
+        .expect("herald runs");
+    let shown = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        shown.contains("publish_advisory after 1 attempt(s)"),
+        "{shown}"
+    );
+    assert!(shown.contains(refusal), "{shown}");
+
+    // The maintainers fix the advisory and ask again: now it goes through.
+    say(
+        &harness,
+        "issue_comment",
+        "c-2",
+        &comment("alice", "/herald publish"),
+    )
+    .await;
+    assert!(the_incident(&harness).await.published_on_github());
+    assert!(!publicity(&fake).is_empty());
+    assert_no_unexpected(&fake);
+    harness.stop().await;
+}
+
+#[tokio::test]
+async fn github_confirms_the_publication_before_anything_goes_public() {
+    let fake = world().await;
+    let harness = publish_approved(&fake, |_| {}).await;
+
+    let incident = the_incident(&harness).await;
+    assert!(incident.published_on_github());
+    assert_eq!(incident.phase, herald::incident::Phase::Disclosure);
+    let writes = public_writes(&fake);
+    assert_eq!(
+        writes.first(),
+        Some(&format!("PATCH {}", advisory_path())),
+        "{writes:?}"
+    );
+    assert!(writes.len() > 1, "the public channels followed: {writes:?}");
+    // The public advisory issue tells when GitHub published it.
+    let issue = fake
+        .issues(REPO)
+        .into_iter()
+        .next()
+        .expect("the public advisory issue");
+    assert!(!issue.body.contains("not yet"), "{}", issue.body);
+    // Asking again publishes nothing twice.
+    let before = public_writes(&fake).len();
+    say(
+        &harness,
+        "issue_comment",
+        "c-2",
+        &comment("alice", "/herald publish"),
+    )
+    .await;
+    assert_eq!(public_writes(&fake).len(), before);
+    assert!(
+        answers(&fake)
+            .iter()
+            .any(|answer| answer.body.contains("already published on GitHub"))
+    );
+    assert_no_unexpected(&fake);
+    harness.stop().await;
+}
+
+#[tokio::test]
+async fn a_publication_that_went_through_before_a_crash_is_not_asked_again() {
+    let fake = world().await;
+    // An earlier attempt's PATCH went through, and herald stopped before recording it:
+    // GitHub has the advisory published already.
+    let harness = publish_approved(&fake, |fake| {
+        let mut advisory = fake.advisories(REPO).remove(0);
+        advisory["state"] = "published".into();
+        advisory["published_at"] = "2026-11-30T10:00:00Z".into();
+        advisory["updated_at"] = "2026-11-30T10:00:00Z".into();
+        fake.put_advisory(REPO, advisory);
+    })
+    .await;
+    assert_eq!(fake.count("PATCH", &advisory_path()), 0);
+    assert!(the_incident(&harness).await.published_on_github());
+    let pulls = fake.pulls(REPO);
+    assert_eq!(
+        pulls.len(),
+        1,
+        "the CHANGELOG pull request, once: {pulls:?}"
+    );
+    assert_eq!(fake.issues(REPO).len(), 1, "the advisory issue, once");
+    assert_no_unexpected(&fake);
+    harness.stop().await;
+}
+
 #[tokio::test]
 async fn a_maintainer_commands_by_comment_and_label() {
     let fake = world().await;
@@ -893,7 +1061,7 @@ async fn a_maintainer_commands_by_comment_and_label() {
         "this is an emergency",
         "Severity set to high",
         "Requesting a CVE id",
-        "Publishing the advisory",
+        "Asking GitHub to publish the advisory",
         "I did not understand",
         "herald understands these commands",
     ] {
@@ -1449,23 +1617,26 @@ async fn closing_an_undisclosed_incident_publishes_nothing() {
     assert!(fake.pulls(REPO).is_empty());
     assert!(fake.issues(REPO).is_empty());
     assert_eq!(public_writes(&fake), Vec::<String>::new());
+    // Closing is no disclosure: no public channel is even queued.
+    let queued: Vec<String> = harness
+        .store
+        .pending_effects()
+        .await
+        .expect("jobs")
+        .into_iter()
+        .map(|job| job.kind)
+        .filter(|kind| {
+            herald::store::JobKind::PUBLIC
+                .iter()
+                .any(|public| public.as_str() == kind)
+        })
+        .collect();
+    assert!(queued.is_empty(), "{queued:?}");
     let timeline = timeline_details(&harness).await;
     assert!(
-        timeline
+        !timeline
             .iter()
-            .any(|detail| detail.starts_with("embargo gate: changelog_pr refused")),
-        "{timeline:?}"
-    );
-    assert!(
-        timeline
-            .iter()
-            .any(|detail| detail.starts_with("embargo gate: advisory_issue refused")),
-        "{timeline:?}"
-    );
-    assert!(
-        timeline
-            .iter()
-            .any(|detail| detail.starts_with("embargo gate: blog_post_pr refused")),
+            .any(|detail| detail.contains("embargo gate")),
         "{timeline:?}"
     );
     assert_no_unexpected(&fake);
@@ -2154,19 +2325,22 @@ async fn a_global_advisory_opens_an_upstream_incident_where_the_package_is_used(
     harness.stop().await;
 }
 
-#[tokio::test]
-async fn a_send_herald_gives_up_on_is_reported_on_the_tracking_issue() {
-    let fake = world().await;
+/// A mail server answering `reply` to every message, for a published incident with two
+/// lists and two attempts per job.
+async fn mail_refused_with(
+    fake: &FakeGitHub,
+    reply: &str,
+) -> (Harness, SmtpSink, tempfile::TempDir) {
     let MailWorld {
         mut harness,
         sink,
-        _key_dir: _keys,
+        _key_dir: keys,
         ..
-    } = world_with_mail(&fake, TWO_LISTS).await;
+    } = world_with_mail(fake, TWO_LISTS).await;
     harness.settings.worker.max_attempts = 2;
     harness.restart(true).await;
     report(&harness, "report-1").await;
-    sink.refuse("554 5.7.1 relaying denied");
+    sink.refuse(reply);
     say(
         &harness,
         "repository_advisory",
@@ -2174,15 +2348,48 @@ async fn a_send_herald_gives_up_on_is_reported_on_the_tracking_issue() {
         &advisory("repository_advisory.published.composed.json"),
     )
     .await;
+    (harness, sink, keys)
+}
+
+#[tokio::test]
+async fn a_send_herald_gives_up_on_is_reported_on_the_tracking_issue() {
+    let fake = world().await;
+    let (harness, sink, _keys) = mail_refused_with(&fake, "451 4.3.0 try again later").await;
     let gave_up = escalations(&fake, "herald gave up on send\\_mail after 2 attempts");
     assert_eq!(gave_up.len(), 2, "one per list: {gave_up:?}");
-    assert!(gave_up[0].contains("relaying denied"), "{}", gave_up[0]);
+    assert!(gave_up[0].contains("try again later"), "{}", gave_up[0]);
+    assert!(gave_up[0].contains("`/herald retry`"), "{}", gave_up[0]);
     assert!(sink.messages().is_empty());
     assert!(
         timeline_details(&harness)
             .await
             .iter()
             .any(|detail| detail.starts_with("herald gave up on send_mail after 2 attempts")),
+    );
+    assert_no_unexpected(&fake);
+    harness.stop().await;
+}
+
+#[tokio::test]
+async fn a_mail_server_that_rejects_for_good_is_not_asked_again() {
+    let fake = world().await;
+    let (harness, sink, _keys) = mail_refused_with(&fake, "554 5.7.1 relaying denied").await;
+    let refused = escalations(&fake, &format!("send\\_mail for {GHSA} was refused"));
+    assert_eq!(refused.len(), 2, "one per list: {refused:?}");
+    assert!(refused[0].contains("relaying denied"), "{}", refused[0]);
+    assert!(escalations(&fake, "gave up").is_empty());
+    assert!(sink.messages().is_empty());
+    // One attempt each: a permanent rejection is not retried with backoff.
+    let failed = harness
+        .store
+        .failed_jobs(incident_id(&harness).await)
+        .await
+        .expect("failed jobs");
+    assert_eq!(failed.len(), 2, "{failed:?}");
+    assert!(
+        failed
+            .iter()
+            .all(|job| job.kind == "send_mail" && job.attempts == 1)
     );
     assert_no_unexpected(&fake);
     harness.stop().await;
@@ -2543,7 +2750,7 @@ async fn a_wrong_mediawiki_bot_password_is_a_clear_error() {
         &advisory("repository_advisory.published.composed.json"),
     )
     .await;
-    let gave_up = escalations(&fake, "herald gave up on mediawiki\\_page");
+    let gave_up = escalations(&fake, &format!("mediawiki\\_page for {GHSA} was refused"));
     assert_eq!(gave_up.len(), 1, "{gave_up:?}");
     assert!(
         gave_up[0].contains("refused the login of Admin")

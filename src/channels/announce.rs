@@ -6,7 +6,6 @@
 
 use super::gate::Disclosed;
 use super::maintainer::queue_comment;
-use super::public::rendered;
 use super::{ChannelError, Channels};
 use crate::config::repo::MailingList;
 use crate::drafts::{ANNOUNCEMENT, ANNOUNCEMENT_SUBJECT, DraftView, escape};
@@ -73,11 +72,17 @@ pub(super) async fn send(
             "no SMTP server configured".to_owned(),
         ));
     };
-    let (drafts, _) = channels.templates(api, &incident.repository).await?;
+    let drafts = channels
+        .templates_for(
+            api,
+            &incident.repository,
+            &[ANNOUNCEMENT_SUBJECT, ANNOUNCEMENT],
+        )
+        .await?;
     let published = channels.store.channel_urls(incident_id).await?;
     let view = DraftView::new(incident, &[], None).with_published(&published);
-    let subject = rendered(&drafts, &view, ANNOUNCEMENT_SUBJECT)?;
-    let body = rendered(&drafts, &view, ANNOUNCEMENT)?;
+    let subject = drafts.render_draft(ANNOUNCEMENT_SUBJECT, &view)?;
+    let body = drafts.render_draft(ANNOUNCEMENT, &view)?;
     let (id, message) = announcer.author.message(
         &incident.ghsa_id,
         list,

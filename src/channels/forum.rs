@@ -24,6 +24,38 @@ pub enum ForumError {
     NoKey,
     #[error("Discourse at {url}: {what}")]
     Request { url: String, what: String },
+    #[error("Discourse at {url} refused the post ({status}): {message}")]
+    Refused {
+        url: String,
+        status: u16,
+        message: String,
+    },
+}
+
+impl ForumError {
+    /// Discourse's words when asking again cannot help (see [`super::ChannelError::refusal`]).
+    pub fn refusal(&self) -> Option<String> {
+        match self {
+            ForumError::NoKey => Some(self.to_string()),
+            ForumError::Refused { message, .. } => Some(message.clone()),
+            ForumError::Request { .. } => None,
+        }
+    }
+}
+
+/// Discourse's error text: its `errors` list (`{"errors": ["Title is too long"]}`), else
+/// the start of the body.
+fn discourse_message(body: &str) -> String {
+    let listed = serde_json::from_str::<serde_json::Value>(body)
+        .ok()
+        .and_then(|value| {
+            let errors = value.get("errors")?.as_array()?;
+            let texts: Vec<&str> = errors.iter().filter_map(|error| error.as_str()).collect();
+            (!texts.is_empty()).then(|| texts.join("; "))
+        });
+    listed
+        .unwrap_or_else(|| body.chars().take(300).collect())
+        .replace(['\r', '\n'], " ")
 }
 
 /// A Discourse client with herald's API key.
@@ -112,8 +144,15 @@ impl Discourse {
         }
         if !status.is_success() {
             let body = response.text().await.unwrap_or_default();
-            let detail: String = body.chars().take(300).collect();
-            return Err(fail(format!("{status}: {detail}")));
+            let message = discourse_message(&body);
+            if status.is_client_error() && status != reqwest::StatusCode::TOO_MANY_REQUESTS {
+                return Err(ForumError::Refused {
+                    url: forum.url.clone(),
+                    status: status.as_u16(),
+                    message,
+                });
+            }
+            return Err(fail(format!("{status}: {message}")));
         }
         response
             .json()

@@ -2,8 +2,7 @@
 //! [`Disclosed`], and only [`check`] makes one, so no code path can reach the public
 //! without passing here.
 
-use crate::incident::{Incident, Phase};
-use chrono::{DateTime, Utc};
+use crate::incident::Incident;
 
 /// An incident that may be shown in public.
 pub struct Disclosed<'a> {
@@ -16,24 +15,27 @@ impl Disclosed<'_> {
     }
 }
 
-/// Disclosed means: the advisory is published on GitHub, or the maintainers approved
-/// disclosure, asked to publish, and the embargo time has passed.
-pub fn check(incident: &Incident, now: DateTime<Utc>) -> Result<Disclosed<'_>, String> {
-    if incident.published_at.is_some() || incident.advisory_state == "published" {
+/// Disclosed means: GitHub has confirmed the advisory is published (a `published` webhook,
+/// the answer to herald's publish request, or the reconciler's list). The maintainers'
+/// approval and the embargo time only let herald *ask* GitHub to publish; they never open
+/// this gate. History (advisories published before herald came) stays shut unless a
+/// maintainer asked to announce it again.
+pub fn check(incident: &Incident) -> Result<Disclosed<'_>, String> {
+    if incident.announceable() {
         return Ok(Disclosed { incident });
     }
-    let decisions = &incident.decisions;
-    if !decisions.disclosure_approved {
-        return Err("the advisory is not published and disclosure is not approved".to_owned());
+    if incident.published_on_github() {
+        return Err(
+            "the advisory was published before herald served the repository; \
+             `herald incidents announce` announces it again"
+                .to_owned(),
+        );
     }
-    if let Some(until) = decisions.embargo_until.filter(|until| now < *until) {
-        return Err(format!(
-            "the embargo lasts until {}",
-            until.format("%Y-%m-%d %H:%M UTC")
-        ));
-    }
-    if incident.phase < Phase::Disclosure {
-        return Err("disclosure is approved but nobody asked to publish yet".to_owned());
-    }
-    Ok(Disclosed { incident })
+    let state = match incident.advisory_state.as_str() {
+        "" => "unknown",
+        state => state,
+    };
+    Err(format!(
+        "GitHub has not published the advisory (its state is {state})"
+    ))
 }

@@ -7,7 +7,7 @@
 use super::{ChannelError, Channels};
 use crate::drafts::escape;
 use crate::incident::{
-    Command, CommandEffect, HELP, LabelNames, Phase, TimelineEntry, TimelineKind, apply_command,
+    Command, CommandEffect, HELP, LabelNames, TimelineEntry, TimelineKind, apply_command,
     label_command, parse_comment,
 };
 use crate::ingest::events::WebhookEvent;
@@ -157,16 +157,23 @@ pub(super) async fn handle(
 
     if changed {
         let (id, revision) = work.save_incident(&incident, now).await?;
-        work.follow_incident(id, revision, incident.phase >= Phase::Disclosure)
-            .await?;
+        work.follow_incident(id, revision, &incident).await?;
     }
-    work.append_timeline(current.id, &timeline, Some(delivery_id))
-        .await?;
     for effect in effects {
         let kind = match effect {
             CommandEffect::RequestCve => JobKind::RequestCve,
             CommandEffect::PublishAdvisory => JobKind::PublishAdvisory,
             CommandEffect::PostReview => JobKind::PostReview,
+            CommandEffect::RetryFailed => {
+                let retried = work.retry_failed_jobs(current.id).await?;
+                timeline.push(TimelineEntry {
+                    at: now,
+                    actor: Some(sender.clone()),
+                    kind: TimelineKind::Command,
+                    detail: format!("{retried} failed job(s) queued again"),
+                });
+                continue;
+            }
         };
         work.enqueue(
             kind,
@@ -175,6 +182,8 @@ pub(super) async fn handle(
         )
         .await?;
     }
+    work.append_timeline(current.id, &timeline, Some(delivery_id))
+        .await?;
     // Answers to labels stay quiet unless something was refused: labels speak for themselves.
     let answer = matches!(said, Said::Comment(_)) || !allowed;
     if answer && !replies.is_empty() {
@@ -254,50 +263,107 @@ pub(super) async fn post_comment(
     ))
 }
 
-/// Asks GitHub for a CVE id, or publishes the advisory, then records it.
-pub(super) async fn advisory_action(
+/// Asks GitHub for a CVE id, then records it.
+pub(super) async fn request_cve(
     channels: &Channels,
     job_id: i64,
     incident_id: i64,
-    kind: JobKind,
 ) -> Result<String, ChannelError> {
     let Some(row) = channels.store.incident(incident_id).await? else {
         return complete(channels, job_id).await;
     };
     let incident = &row.incident;
     let api = channels.installation(&incident.repository).await?;
-    let detail = match kind {
-        JobKind::RequestCve => {
-            if api
-                .request_cve(&incident.repository, &incident.ghsa_id)
-                .await?
-            {
-                "CVE id requested from GitHub".to_owned()
-            } else {
-                "GitHub says the advisory already has a CVE id".to_owned()
-            }
-        }
-        _ => {
-            api.publish_advisory(&incident.repository, &incident.ghsa_id)
-                .await?;
-            "advisory published on GitHub at the maintainers' request".to_owned()
-        }
+    let detail = if api
+        .request_cve(&incident.repository, &incident.ghsa_id)
+        .await?
+    {
+        "CVE id requested from GitHub"
+    } else {
+        "GitHub says the advisory already has a CVE id"
     };
     let mut work = channels.store.begin_durable().await?;
-    work.append_timeline(
-        incident_id,
-        &[TimelineEntry {
-            at: Utc::now(),
-            actor: None,
-            kind: TimelineKind::Command,
-            detail: detail.clone(),
-        }],
-        None,
-    )
-    .await?;
+    work.append_timeline(incident_id, &[command_entry(detail)], None)
+        .await?;
     work.complete_jobs(&[job_id]).await?;
     work.commit().await?;
-    Ok(detail)
+    Ok(detail.to_owned())
+}
+
+/// Asks GitHub to publish the advisory (unless it already is) and hands GitHub's answer to
+/// the pipeline as the advisory's new version, in the commit that completes the job: the
+/// incident enters disclosure, and the public channels follow, only from what GitHub
+/// answered. A crash after the request runs the job again, which finds the advisory
+/// published and goes on from there; a refusal (422) ends the job and is reported.
+pub(super) async fn publish_advisory(
+    channels: &Channels,
+    job_id: i64,
+    incident_id: i64,
+) -> Result<String, ChannelError> {
+    let Some(row) = channels.store.incident(incident_id).await? else {
+        return complete(channels, job_id).await;
+    };
+    let incident = &row.incident;
+    let repository = &incident.repository;
+    let installation = channels.installation_id(repository).await?;
+    let api = channels.github.installation(installation)?;
+    let current = api.advisory(repository, &incident.ghsa_id).await?;
+    let (advisory, detail) = if advisory_state(&current) == "published" {
+        (current, "GitHub says the advisory is published")
+    } else {
+        let answer = api.publish_advisory(repository, &incident.ghsa_id).await?;
+        (
+            answer,
+            "advisory published on GitHub at the maintainers' request",
+        )
+    };
+    let state = advisory_state(&advisory).to_owned();
+    if state != "published" {
+        return Err(ChannelError::NotPublished {
+            ghsa_id: incident.ghsa_id.clone(),
+            state,
+        });
+    }
+    let (delivery_id, body) =
+        crate::ingest::reconciled_advisory(repository, installation, &advisory).ok_or_else(
+            || ChannelError::NotPublished {
+                ghsa_id: incident.ghsa_id.clone(),
+                state: "published, without its id or update time".to_owned(),
+            },
+        )?;
+    let delivery = crate::ingest::new_delivery(
+        &delivery_id,
+        crate::ingest::events::EventKind::RepositoryAdvisory,
+        &body,
+    )
+    .map_err(|error| ChannelError::NotPublished {
+        ghsa_id: incident.ghsa_id.clone(),
+        state: format!("published, in a shape herald cannot read: {error}"),
+    })?;
+    let mut work = channels.store.begin_durable().await?;
+    work.admit(std::slice::from_ref(&delivery)).await?;
+    work.append_timeline(incident_id, &[command_entry(detail)], None)
+        .await?;
+    work.complete_jobs(&[job_id]).await?;
+    work.commit().await?;
+    channels.wake_worker();
+    Ok(detail.to_owned())
+}
+
+fn advisory_state(advisory: &serde_json::Value) -> &str {
+    advisory
+        .get("state")
+        .and_then(|state| state.as_str())
+        .unwrap_or("unknown")
+}
+
+fn command_entry(detail: &str) -> TimelineEntry {
+    TimelineEntry {
+        at: Utc::now(),
+        actor: None,
+        kind: TimelineKind::Command,
+        detail: detail.to_owned(),
+    }
 }
 
 pub(super) async fn complete(channels: &Channels, job_id: i64) -> Result<String, ChannelError> {

@@ -36,6 +36,29 @@ pub enum MediaWikiError {
     Request { url: String, what: String },
 }
 
+/// MediaWiki error codes that pass: the wiki is busy, read-only for a while, or limiting.
+const TRANSIENT_CODES: [&str; 4] = [
+    "maxlag",
+    "readonly",
+    "ratelimited",
+    "internal_api_error_DBQueryError",
+];
+
+impl MediaWikiError {
+    /// The wiki's words when asking again cannot help (see [`super::ChannelError::refusal`]).
+    pub fn refusal(&self) -> Option<String> {
+        match self {
+            MediaWikiError::NoPassword | MediaWikiError::Login { .. } => Some(self.to_string()),
+            MediaWikiError::Refused { code, info, .. }
+                if !TRANSIENT_CODES.contains(&code.as_str()) =>
+            {
+                Some(format!("{code}: {info}"))
+            }
+            MediaWikiError::Refused { .. } | MediaWikiError::Request { .. } => None,
+        }
+    }
+}
+
 struct Session<'a> {
     client: reqwest::Client,
     settings: &'a MediaWikiConfig,

@@ -49,6 +49,26 @@ pub enum ChannelError {
     Wiki(#[from] wiki::WikiError),
     #[error(transparent)]
     MediaWiki(#[from] mediawiki::MediaWikiError),
+    #[error("GitHub did not publish {ghsa_id}: the advisory's state is {state}")]
+    NotPublished { ghsa_id: String, state: String },
+}
+
+impl ChannelError {
+    /// The counterpart's own words when it refused what herald asked in a way that asking
+    /// again cannot change (GitHub's validation, a missing or forbidden resource, a forum's
+    /// or wiki's refusal, a mail server's permanent rejection, a broken template): the job
+    /// ends and the maintainers are told. `None` for what is worth retrying.
+    pub fn refusal(&self) -> Option<String> {
+        match self {
+            ChannelError::GitHub(error) => error.refusal().map(str::to_owned),
+            ChannelError::Draft(error) => Some(error.to_string()),
+            ChannelError::NotPublished { .. } => Some(self.to_string()),
+            ChannelError::Forum(error) => error.refusal(),
+            ChannelError::MediaWiki(error) => error.refusal(),
+            ChannelError::Smtp(error) => error.refusal(),
+            _ => None,
+        }
+    }
 }
 
 /// What the effects need: the store, GitHub, the templates, and (when configured) the
@@ -61,6 +81,8 @@ pub struct Channels {
     pub forum: forum::Discourse,
     /// The bot password for `channels.mediawiki`.
     pub mediawiki_password: Option<secrecy::SecretString>,
+    /// Wakes the store worker when an effect hands it a delivery to process.
+    pub worker_wake: Arc<tokio::sync::Notify>,
 }
 
 /// The repository's configuration as found: its own `.github/herald.yml`, else the
@@ -85,8 +107,9 @@ impl Channels {
             let incident_id = job.payload.parse().map_err(|_| payload_error())?;
             return match kind {
                 JobKind::SyncTrackingIssue => tracking_issue::sync(self, job.id, incident_id).await,
-                JobKind::RequestCve | JobKind::PublishAdvisory => {
-                    maintainer::advisory_action(self, job.id, incident_id, kind).await
+                JobKind::RequestCve => maintainer::request_cve(self, job.id, incident_id).await,
+                JobKind::PublishAdvisory => {
+                    maintainer::publish_advisory(self, job.id, incident_id).await
                 }
                 JobKind::PostReview => review::post(self, job.id, incident_id).await,
                 // The public channels, each through the embargo gate.
@@ -114,31 +137,52 @@ impl Channels {
         }
     }
 
-    /// An effect job herald gave up on: the incident's timeline and tracking issue say so,
-    /// so nobody waits for something that will not happen on its own.
-    pub async fn report_given_up(&self, job: &ClaimedJob, error: &str) -> Result<(), ChannelError> {
-        let incident_id = match JobKind::from_name(&job.kind) {
-            Some(JobKind::SendMail) => serde_json::from_str::<announce::PendingMail>(&job.payload)
-                .ok()
-                .map(|mail| mail.incident_id),
-            Some(JobKind::Escalate) => {
-                serde_json::from_str::<escalation::PendingEscalation>(&job.payload)
-                    .ok()
-                    .map(|pending| pending.incident_id)
-            }
-            Some(kind) if kind.carries_incident_id() => job.payload.parse().ok(),
-            _ => None,
-        };
-        let Some(incident_id) = incident_id else {
+    /// An effect job herald gave up on, after its last attempt or at once because the
+    /// counterpart refused it (`refusal`, in its own words): the incident's timeline and
+    /// tracking issue say so and what the maintainers can do, so nobody waits for something
+    /// that will not happen on its own.
+    pub async fn report_given_up(
+        &self,
+        job: &ClaimedJob,
+        error: &str,
+        refusal: Option<&str>,
+    ) -> Result<(), ChannelError> {
+        let Some(incident_id) = job.incident_id() else {
             return Ok(());
         };
-        let detail = format!(
-            "herald gave up on {} after {} attempts: {}",
-            job.kind,
-            job.attempts + 1,
-            // One line; the comment escapes it for Markdown.
-            error.replace(['\r', '\n'], " ")
-        );
+        let Some(row) = self.store.incident(incident_id).await? else {
+            return Ok(());
+        };
+        let ghsa_id = &row.incident.ghsa_id;
+        // One line each; the comment escapes them for Markdown.
+        let one_line = |text: &str| text.replace(['\r', '\n'], " ");
+        let (detail, advice) = match (refusal, JobKind::from_name(&job.kind)) {
+            (Some(words), Some(JobKind::PublishAdvisory)) => (
+                format!("GitHub refused to publish {ghsa_id}: {}", one_line(words)),
+                "Fix what GitHub names on the advisory, then `/herald publish` again. \
+                 Nothing public was started."
+                    .to_owned(),
+            ),
+            (Some(words), _) => (
+                format!(
+                    "{} for {ghsa_id} was refused: {}",
+                    job.kind,
+                    one_line(words)
+                ),
+                "Fix the cause, then `/herald retry` runs it again.".to_owned(),
+            ),
+            (None, _) => (
+                format!(
+                    "herald gave up on {} after {} attempts: {}",
+                    job.kind,
+                    job.attempts + 1,
+                    one_line(error)
+                ),
+                "Fix the cause, then `/herald retry` runs it again; herald does not try again \
+                 on its own."
+                    .to_owned(),
+            ),
+        };
         let tracking = self.store.tracking_link(incident_id).await?;
         let mut work = self.store.begin_durable().await?;
         work.append_timeline(
@@ -155,13 +199,14 @@ impl Channels {
         if let Some((repository, number)) = tracking.as_ref().and_then(|link| link.issue()) {
             maintainer::queue_comment(
                 &mut work,
-                &format!("gave-up:{}", job.id),
+                &format!(
+                    "gave-up:{}:{}",
+                    job.id,
+                    chrono::Utc::now().timestamp_millis()
+                ),
                 &repository,
                 number,
-                &format!(
-                    "{}\n\nFix the cause; herald does not try again on its own.",
-                    crate::drafts::escape::markdown(&detail)
-                ),
+                &format!("{}\n\n{advice}", crate::drafts::escape::markdown(&detail)),
             )
             .await?;
         }
@@ -192,13 +237,21 @@ impl Channels {
     /// installation on its owner's account (a repository herald has had no event from yet,
     /// such as a private tracking repository).
     async fn installation(&self, repository: &str) -> Result<Api, ChannelError> {
+        let id = self.installation_id(repository).await?;
+        Ok(self.github.installation(id)?)
+    }
+
+    async fn installation_id(&self, repository: &str) -> Result<u64, ChannelError> {
         let owner = repository.split('/').next().unwrap_or(repository);
         let id = match self.store.installation_for(repository).await? {
             Some(id) => Some(id),
             None => self.store.installation_for_account(owner).await?,
         };
-        let id = id.ok_or_else(|| ChannelError::NoInstallation(repository.to_owned()))?;
-        Ok(self.github.installation(id)?)
+        id.ok_or_else(|| ChannelError::NoInstallation(repository.to_owned()))
+    }
+
+    fn wake_worker(&self) {
+        self.worker_wake.notify_one();
     }
 
     /// The templates with the repository's overrides (`.github/herald/templates/*.hbs`),
@@ -228,6 +281,25 @@ impl Channels {
             overrides.push((name.to_owned(), text));
         }
         Ok(self.drafts.with_overrides(&overrides))
+    }
+
+    /// The templates for one channel's drafts (`names`): an override of one of them that
+    /// does not parse is this channel's error, reported rather than replaced by the shipped
+    /// text in public; the other templates' errors are no concern of this channel.
+    async fn templates_for(
+        &self,
+        github: &Api,
+        repository: &str,
+        names: &[&str],
+    ) -> Result<Drafts, ChannelError> {
+        let (drafts, errors) = self.templates(github, repository).await?;
+        match errors
+            .into_iter()
+            .find(|error| names.contains(&error.template()))
+        {
+            Some(error) => Err(error.into()),
+            None => Ok(drafts),
+        }
     }
 
     async fn repo_config(

@@ -8,8 +8,8 @@ use super::{ChannelError, Channels, LoadedConfig};
 use super::{announce, discussions, forum, mediawiki, wiki};
 use crate::config::repo::MailingList;
 use crate::drafts::{
-    ADVISORY_ISSUE, BLOG_POST, CHANGELOG_ENTRY, DraftError, DraftView, FORUM_POST, WIKI_PAGE,
-    WIKI_PAGE_WIKITEXT, changelog, escape, render_all,
+    ADVISORY_ISSUE, BLOG_POST, CHANGELOG_ENTRY, DraftView, FORUM_POST, WIKI_PAGE,
+    WIKI_PAGE_WIKITEXT, changelog, escape,
 };
 use crate::github::Api;
 use crate::github::api::NewIssue;
@@ -35,7 +35,7 @@ pub(super) async fn publish(
     let now = Utc::now();
     let mut followups = Vec::new();
     let mut posted = None;
-    let (detail, note) = match gate::check(&row.incident, now) {
+    let (detail, note) = match gate::check(&row.incident) {
         Err(reason) => {
             tracing::warn!(incident = %row.incident.ghsa_id, job = job.id, "embargo gate refused a public channel");
             (
@@ -142,28 +142,6 @@ fn branch_for(ghsa_id: &str, target: &str, base: &str) -> String {
     }
 }
 
-/// One draft, or the error that kept it from rendering (the job is retried after a fix).
-pub(super) fn rendered(
-    drafts: &crate::drafts::Drafts,
-    view: &DraftView,
-    name: &str,
-) -> Result<String, ChannelError> {
-    let all = render_all(drafts, view);
-    if let Some(error) = all.errors.into_iter().next() {
-        return Err(error.into());
-    }
-    all.drafts
-        .into_iter()
-        .find(|draft| draft.name == name)
-        .map(|draft| draft.text)
-        .ok_or_else(|| {
-            ChannelError::Draft(DraftError::Unknown {
-                name: name.to_owned(),
-                known: String::new(),
-            })
-        })
-}
-
 /// What a post on a channel outside GitHub's issues did, for the timeline and the store.
 type PostOutcome = (
     (Option<String>, String),
@@ -197,9 +175,11 @@ async fn post_text(
     (incident_id, channel, template): (i64, &str, &str),
 ) -> Result<(String, String, Option<ChannelPost>), ChannelError> {
     let known = channels.store.channel_post(incident_id, channel).await?;
-    let (drafts, _) = channels.templates(api, &incident.repository).await?;
+    let drafts = channels
+        .templates_for(api, &incident.repository, &[template])
+        .await?;
     let view = DraftView::new(incident, &[], None);
-    let text = rendered(&drafts, &view, template)?;
+    let text = drafts.render_draft(template, &view)?;
     Ok((title(&view.title), text, known))
 }
 
@@ -252,9 +232,11 @@ async fn wiki_page(
         .store
         .channel_post(incident_id, wiki::CHANNEL)
         .await?;
-    let (drafts, _) = channels.templates(api, &incident.repository).await?;
+    let drafts = channels
+        .templates_for(api, &incident.repository, &[WIKI_PAGE])
+        .await?;
     let view = DraftView::new(incident, &[], None);
-    let text = rendered(&drafts, &view, WIKI_PAGE)?;
+    let text = drafts.render_draft(WIKI_PAGE, &view)?;
     let date = incident
         .published_at
         .unwrap_or_else(Utc::now)
@@ -495,9 +477,11 @@ async fn changelog_prs(
     let incident = disclosed.incident();
     let repository = &incident.repository;
     let settings = &loaded.config.changelog;
-    let (drafts, _) = channels.templates(api, repository).await?;
+    let drafts = channels
+        .templates_for(api, repository, &[CHANGELOG_ENTRY])
+        .await?;
     let view = DraftView::new(incident, &[], None);
-    let entry = rendered(&drafts, &view, CHANGELOG_ENTRY)?;
+    let entry = drafts.render_draft(CHANGELOG_ENTRY, &view)?;
     let base = base_branch(api, repository, settings.base_branch.as_ref()).await?;
     let title = title(&format!(
         "Security: {} {}",
@@ -568,9 +552,11 @@ async fn blog_post_pr(
     }
     // Templates come from the advisory's repository. The post goes to the website's, with
     // the same installation's token (as the tracking issue does for the tracking repository).
-    let (drafts, _) = channels.templates(api, &incident.repository).await?;
+    let drafts = channels
+        .templates_for(api, &incident.repository, &[BLOG_POST])
+        .await?;
     let view = DraftView::new(incident, &[], None);
-    let post = rendered(&drafts, &view, BLOG_POST)?;
+    let post = drafts.render_draft(BLOG_POST, &view)?;
     let website = blog.repository.to_string();
     let target = base_branch(api, &website, blog.base_branch.as_ref()).await?;
     let file_name = escape::file_name(&incident.ghsa_id).to_lowercase();
@@ -608,7 +594,9 @@ async fn advisory_issue(
 ) -> Result<(Option<String>, String), ChannelError> {
     let incident = disclosed.incident();
     let repository = &incident.repository;
-    let (drafts, _) = channels.templates(api, repository).await?;
+    let drafts = channels
+        .templates_for(api, repository, &[ADVISORY_ISSUE])
+        .await?;
     let branch = security_branch(&incident.ghsa_id);
     let changelog_url = api
         .pulls_from(repository, &branch)
@@ -623,7 +611,7 @@ async fn advisory_issue(
     );
     let body = format!(
         "{}\n{marker}\n",
-        rendered(&drafts, &view, ADVISORY_ISSUE)?.trim_end()
+        drafts.render_draft(ADVISORY_ISSUE, &view)?.trim_end()
     );
     let title = title(&format!(
         "Security advisory {}: {}",

@@ -3,7 +3,6 @@
 //! against the project's targets and the checklist items nobody ticked.
 
 use super::maintainer::{complete, queue_comment};
-use super::public::rendered;
 use super::{ChannelError, Channels};
 use crate::drafts::{DraftView, REVIEW, ReviewView, escape};
 use crate::incident::{TimelineEntry, TimelineKind};
@@ -36,14 +35,16 @@ pub(super) async fn post(
     let loaded = channels.repo_config(&api, &incident.repository).await?;
     let issue = api.issue(&repository, number).await?;
     let undone = unticked(issue.body.as_deref().unwrap_or(""));
-    let (drafts, _) = channels.templates(&api, &incident.repository).await?;
+    let drafts = channels
+        .templates_for(&api, &incident.repository, &[REVIEW])
+        .await?;
     let timeline = store.timeline_entries(incident_id).await?;
     let view = DraftView::new(incident, &timeline, None).with_review(ReviewView::new(
         incident,
         &loaded.config.sla.policy(),
         Some(undone),
     ));
-    let review = rendered(&drafts, &view, REVIEW)?;
+    let review = drafts.render_draft(REVIEW, &view)?;
     let mut work = store.begin_durable().await?;
     work.append_timeline(
         incident_id,

@@ -68,7 +68,7 @@ pub(super) async fn match_upstream(
         let (id, revision) = work.save_incident(&incident, now).await?;
         work.append_timeline(id, &timeline, Some(delivery_id))
             .await?;
-        work.follow_incident(id, revision, false).await?;
+        work.follow_incident(id, revision, &incident).await?;
         work.commit().await?;
         matched.push(repository);
     }

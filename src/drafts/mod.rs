@@ -79,6 +79,17 @@ pub enum DraftError {
     Unknown { name: String, known: String },
 }
 
+impl DraftError {
+    /// The template the error is about.
+    pub fn template(&self) -> &str {
+        match self {
+            DraftError::Template { name, .. }
+            | DraftError::Render { name, .. }
+            | DraftError::Unknown { name, .. } => name,
+        }
+    }
+}
+
 /// The templates, ready to render; one registry per target, each with its escaping.
 #[derive(Clone)]
 pub struct Drafts {
@@ -151,6 +162,16 @@ impl Drafts {
             }
         }
         (drafts, errors)
+    }
+
+    /// One disclosure draft of an incident (the subject line made one plain line).
+    pub fn render_draft(&self, name: &str, view: &DraftView) -> Result<String, DraftError> {
+        let text = self.render(name, view)?;
+        Ok(if name == ANNOUNCEMENT_SUBJECT {
+            escape::plain_line(text.trim())
+        } else {
+            text
+        })
     }
 
     fn render<T: Serialize>(&self, name: &str, data: &T) -> Result<String, DraftError> {

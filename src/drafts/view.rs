@@ -1,6 +1,6 @@
 //! The one record every disclosure draft is rendered from, and rendering them all.
 
-use super::{ANNOUNCEMENT_SUBJECT, BLOG_POST, DraftError, Drafts, SHIPPED, TRACKING_ISSUE, escape};
+use super::{BLOG_POST, DraftError, Drafts, SHIPPED, TRACKING_ISSUE, escape};
 use crate::incident::{
     CvssAssessment, CvssScore, Incident, Measure, Severity, SlaPolicy, TimelineEntry,
 };
@@ -329,13 +329,8 @@ pub fn render_all(drafts: &Drafts, view: &DraftView) -> RenderedDrafts {
     for shipped in SHIPPED.iter().filter(|shipped| {
         shipped.name != TRACKING_ISSUE && (shipped.name != BLOG_POST || view.critical)
     }) {
-        match drafts.render(shipped.name, view) {
+        match drafts.render_draft(shipped.name, view) {
             Ok(text) => {
-                let text = if shipped.name == ANNOUNCEMENT_SUBJECT {
-                    escape::plain_line(text.trim())
-                } else {
-                    text
-                };
                 rendered.drafts.push(Draft {
                     name: shipped.name,
                     text,

@@ -521,10 +521,7 @@ impl Api {
     /// `POST …/security-advisories/{ghsa_id}/cve`. `false` when GitHub says the advisory
     /// already has one (422).
     pub async fn request_cve(&self, repository: &str, ghsa_id: &str) -> Result<bool, GitHubError> {
-        let path = format!(
-            "/repos/{repository}/security-advisories/{}/cve",
-            segment(ghsa_id)
-        );
+        let path = format!("{}/cve", advisory_path(repository, ghsa_id));
         match self.send::<()>(Method::POST, &path, None, &[]).await {
             Ok(_) => Ok(true),
             Err(error) if error.status() == Some(StatusCode::UNPROCESSABLE_ENTITY) => Ok(false),
@@ -532,28 +529,32 @@ impl Api {
         }
     }
 
-    /// `PATCH …/security-advisories/{ghsa_id}` with `state: published`.
+    /// `GET …/security-advisories/{ghsa_id}`: the advisory as GitHub has it now.
+    pub async fn advisory(
+        &self,
+        repository: &str,
+        ghsa_id: &str,
+    ) -> Result<serde_json::Value, GitHubError> {
+        self.get(&advisory_path(repository, ghsa_id)).await
+    }
+
+    /// `PATCH …/security-advisories/{ghsa_id}` with `state: published`; GitHub answers with
+    /// the advisory as it now is.
     pub async fn publish_advisory(
         &self,
         repository: &str,
         ghsa_id: &str,
-    ) -> Result<(), GitHubError> {
+    ) -> Result<serde_json::Value, GitHubError> {
         #[derive(Serialize)]
         struct State {
             state: &'static str,
         }
-        let path = format!(
-            "/repos/{repository}/security-advisories/{}",
-            segment(ghsa_id)
-        );
-        self.send(
+        self.call(
             Method::PATCH,
-            &path,
-            Some(&State { state: "published" }),
-            &[],
+            &advisory_path(repository, ghsa_id),
+            &State { state: "published" },
         )
         .await
-        .map(drop)
     }
 
     pub async fn edit_comment(
@@ -618,4 +619,11 @@ impl Api {
             Err(error) => Err(error),
         }
     }
+}
+
+fn advisory_path(repository: &str, ghsa_id: &str) -> String {
+    format!(
+        "/repos/{repository}/security-advisories/{}",
+        segment(ghsa_id)
+    )
 }

@@ -42,6 +42,8 @@ pub enum GitHubError {
         path: String,
         status: StatusCode,
         message: String,
+        /// A primary or secondary rate limit that outlasted herald's waiting.
+        rate_limited: bool,
     },
     #[error("{method} {path}: {error}")]
     Transport {
@@ -61,6 +63,21 @@ impl GitHubError {
     pub fn status(&self) -> Option<StatusCode> {
         match self {
             GitHubError::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// GitHub's own words when it refused a request that sending again cannot fix
+    /// (validation, not found, forbidden without a rate limit, gone); `None` for rate
+    /// limits, server errors and transport failures, which are worth retrying.
+    pub fn refusal(&self) -> Option<&str> {
+        match self {
+            GitHubError::Status {
+                status,
+                message,
+                rate_limited: false,
+                ..
+            } if refused(*status) => Some(message),
             _ => None,
         }
     }
@@ -300,15 +317,12 @@ impl Api {
         if answer.status.is_success() || answer.status == StatusCode::NOT_MODIFIED {
             return Ok(answer);
         }
-        let message = serde_json::from_slice::<serde_json::Value>(&answer.body)
-            .ok()
-            .and_then(|value| value.get("message")?.as_str().map(str::to_owned))
-            .unwrap_or_else(|| "no message".to_owned());
         Err(GitHubError::Status {
             method,
             path: path.to_owned(),
             status: answer.status,
-            message,
+            message: error_message(&answer.body),
+            rate_limited: rate_limit_wait(&answer).is_some(),
         })
     }
 
@@ -331,7 +345,85 @@ impl Api {
     }
 }
 
-/// One path segment, percent-encoded (labels and logins come from outside).
+/// Whether a 4xx is final: the request as sent will never be accepted.
+pub fn refused(status: StatusCode) -> bool {
+    matches!(
+        status,
+        StatusCode::BAD_REQUEST
+            | StatusCode::FORBIDDEN
+            | StatusCode::NOT_FOUND
+            | StatusCode::GONE
+            | StatusCode::UNPROCESSABLE_ENTITY
+    )
+}
+
+/// GitHub's error message with the details of a validation failure (`errors[]`), in its
+/// own words, on one line.
+fn error_message(body: &[u8]) -> String {
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return "no message".to_owned();
+    };
+    let message = value
+        .get("message")
+        .and_then(|message| message.as_str())
+        .unwrap_or("no message");
+    let details: Vec<String> = value
+        .get("errors")
+        .and_then(|errors| errors.as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|error| match error {
+            serde_json::Value::String(text) => Some(text.clone()),
+            error => error
+                .get("message")
+                .and_then(|text| text.as_str())
+                .map(str::to_owned)
+                .or_else(|| {
+                    let field = error.get("field")?.as_str()?;
+                    let code = error.get("code")?.as_str()?;
+                    Some(format!("{field} {code}"))
+                }),
+        })
+        .collect();
+    let text = if details.is_empty() {
+        message.to_owned()
+    } else {
+        format!("{message} ({})", details.join("; "))
+    };
+    text.replace(['\r', '\n'], " ")
+}
+
+/// What stays as it is in a path segment: RFC 3986's unreserved characters.
+const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// One path segment, percent-encoded where RFC 3986 asks (labels and logins come from
+/// outside). `.` and `..` alone would move up the path, so their dots are encoded.
 pub fn segment(text: &str) -> String {
-    percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string()
+    if text == "." || text == ".." {
+        return text.replace('.', "%2E");
+    }
+    percent_encoding::utf8_percent_encode(text, SEGMENT).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::segment;
+
+    #[test]
+    fn path_segments_are_encoded_only_where_needed() {
+        assert_eq!(segment("GHSA-abcd-1234-efgh"), "GHSA-abcd-1234-efgh");
+        assert_eq!(segment(".github"), ".github");
+        assert_eq!(segment("a_b~c"), "a_b~c");
+        assert_eq!(
+            segment("severity: high/x?y#z"),
+            "severity%3A%20high%2Fx%3Fy%23z"
+        );
+        assert_eq!(segment(".."), "%2E%2E");
+        assert_eq!(segment("."), "%2E");
+        assert_eq!(segment("ü"), "%C3%BC");
+    }
 }

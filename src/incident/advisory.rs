@@ -75,6 +75,26 @@ pub struct AdvisoryEvent {
     pub advisory: AdvisorySnapshot,
     pub actor: Option<String>,
     pub received_at: DateTime<Utc>,
+    /// Since when herald has served the repository (`None`: not known to be served).
+    pub served_since: Option<DateTime<Utc>>,
+}
+
+impl AdvisoryEvent {
+    /// The advisory was already settled (published, closed or withdrawn) before herald
+    /// served its repository: history, which herald records but never acts on by itself.
+    /// Only the reconciler finds such advisories: a `published` webhook is news.
+    fn settled_before_herald(&self) -> bool {
+        let advisory = &self.advisory;
+        if self.action != AdvisoryAction::Reconciled {
+            return false;
+        }
+        let settled = matches!(
+            advisory.state.as_str(),
+            "published" | "closed" | "withdrawn"
+        );
+        let settled_at = advisory.published_at.or(advisory.updated_at);
+        settled && matches!((settled_at, self.served_since), (Some(at), Some(since)) if at <= since)
+    }
 }
 
 /// The incident after an event, and what to append to its timeline.
@@ -250,6 +270,31 @@ pub fn apply_advisory(current: Option<Incident>, event: &AdvisoryEvent) -> Outco
     let mut timeline = Vec::new();
 
     let (incident, before) = match current {
+        None if event.settled_before_herald() => {
+            let mut incident = Incident::new(
+                &event.repository,
+                &event.advisory.ghsa_id,
+                event.received_at,
+            );
+            fields.write_into(&mut incident);
+            incident.history = true;
+            incident.enter_phase(Phase::Closed, event.received_at);
+            timeline.push(entry(
+                TimelineKind::Opened,
+                format!(
+                    "recorded as history: the advisory was already {} before herald served \
+                     {}; no tracking issue and nothing announced (`herald import` opens a \
+                     tracking issue, `herald incidents announce` announces it again)",
+                    incident.advisory_state, incident.repository
+                ),
+            ));
+            return Outcome {
+                incident,
+                created: true,
+                changed: true,
+                timeline,
+            };
+        }
         None => {
             let mut incident = Incident::new(
                 &event.repository,
@@ -399,7 +444,97 @@ mod tests {
             advisory,
             actor: Some("reporter".into()),
             received_at: at(hour),
+            served_since: Some(at(1)),
         }
+    }
+
+    fn settled(state: &str, published: Option<u32>, updated: u32) -> AdvisorySnapshot {
+        let mut advisory = snapshot();
+        advisory.state = state.into();
+        advisory.published_at = published.map(at);
+        advisory.updated_at = Some(at(updated));
+        advisory
+    }
+
+    #[test]
+    fn advisories_settled_before_herald_came_are_history() {
+        // herald serves the repository since 01:00; these were settled at midnight.
+        for advisory in [
+            settled("published", Some(0), 0),
+            settled("closed", None, 0),
+            settled("withdrawn", Some(0), 0),
+        ] {
+            let outcome = apply_advisory(None, &event(AdvisoryAction::Reconciled, advisory, 3));
+            let incident = &outcome.incident;
+            assert!(incident.history, "{}", incident.advisory_state);
+            assert_eq!(incident.phase, Phase::Closed);
+            assert!(!incident.tracked());
+            assert!(!incident.announceable());
+            assert!(
+                outcome.timeline[0]
+                    .detail
+                    .starts_with("recorded as history")
+            );
+            assert!(
+                !outcome
+                    .timeline
+                    .iter()
+                    .any(|entry| entry.kind == TimelineKind::PhaseChanged)
+            );
+        }
+        // Published after herald came (between two polls), or still a draft: handled.
+        for advisory in [
+            settled("published", Some(2), 2),
+            settled("draft", None, 0),
+            settled("triage", None, 0),
+        ] {
+            let outcome = apply_advisory(None, &event(AdvisoryAction::Reconciled, advisory, 3));
+            assert!(!outcome.incident.history);
+            assert!(outcome.incident.tracked());
+        }
+        // A maintainer asks for the old one again.
+        let mut old = apply_advisory(
+            None,
+            &event(
+                AdvisoryAction::Reconciled,
+                settled("published", Some(0), 0),
+                3,
+            ),
+        )
+        .incident;
+        old.decisions.history_imported = true;
+        assert!(old.tracked());
+        assert!(!old.announceable());
+        old.decisions.history_reannounce = true;
+        assert!(old.announceable());
+    }
+
+    #[test]
+    fn only_github_proves_publication() {
+        let mut incident =
+            apply_advisory(None, &event(AdvisoryAction::Reported, snapshot(), 2)).incident;
+        incident.decisions.disclosure_approved = true;
+        let effects = crate::incident::apply_command(
+            &mut incident,
+            &crate::incident::Command::Publish,
+            "alice",
+            at(3),
+        )
+        .effects;
+        assert_eq!(effects, [crate::incident::CommandEffect::PublishAdvisory]);
+        assert_eq!(incident.phase, Phase::Awareness, "asking is not publishing");
+        assert!(!incident.announceable());
+        let published = apply_advisory(
+            Some(incident),
+            &event(
+                AdvisoryAction::Reconciled,
+                settled("published", Some(4), 4),
+                4,
+            ),
+        )
+        .incident;
+        assert_eq!(published.phase, Phase::Disclosure);
+        assert!(published.announceable());
     }
 
     #[test]

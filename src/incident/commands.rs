@@ -44,6 +44,12 @@ pub struct Decisions {
     /// The kind of incident a maintainer named; its severity applies unless a maintainer
     /// set one outright.
     pub kind: Option<IncidentKind>,
+    /// A maintainer asked for a history incident's tracking issue (`herald import`).
+    #[serde(default)]
+    pub history_imported: bool,
+    /// A maintainer asked to announce a history incident again (`herald incidents announce`).
+    #[serde(default)]
+    pub history_reannounce: bool,
 }
 
 /// One maintainer command, from a `/herald` comment line or a label.
@@ -66,6 +72,8 @@ pub enum Command {
     Phase(Phase),
     RequestCve,
     Publish,
+    /// Run again the jobs herald gave up on or a counterpart refused (once fixed).
+    Retry,
     Close,
     Help,
 }
@@ -77,6 +85,8 @@ pub enum CommandEffect {
     PublishAdvisory,
     /// Render the post-incident review and post it on the tracking issue.
     PostReview,
+    /// Queue the incident's failed jobs again.
+    RetryFailed,
 }
 
 /// A `/herald` line and what herald understood of it.
@@ -97,6 +107,7 @@ with write or admin permission on the advisory's repository:\n\n\
 - `/herald embargo <RFC 3339 time>`: no disclosure before this time\n\
 - `/herald request-cve`: ask GitHub for a CVE id\n\
 - `/herald publish`: disclose (needs the `disclosure:approved` label and a passed embargo)\n\
+- `/herald retry`: run again what herald gave up on or was refused (after fixing the cause)\n\
 - `/herald phase containment|remediation|recovery`: record where the response stands\n\
 - `/herald close`: close the incident and post the post-incident review\n\
 - `/herald help`: this text\n\n\
@@ -171,6 +182,7 @@ fn parse_words(words: &[&str]) -> Result<Command, String> {
         )),
         ["request-cve"] => Ok(Command::RequestCve),
         ["publish"] => Ok(Command::Publish),
+        ["retry"] => Ok(Command::Retry),
         ["close"] => Ok(Command::Close),
         [word, ..] => Err(format!(
             "`{word}` with these arguments is not a herald command"
@@ -319,6 +331,10 @@ pub fn apply_command(
         },
         Command::Publish => publish(incident, at, &mut effects),
         Command::Phase(phase) => move_phase(incident, *phase, at),
+        Command::Retry => {
+            effects.push(CommandEffect::RetryFailed);
+            "Running again what failed for this incident.".to_owned()
+        }
         Command::Close => {
             incident.enter_phase(Phase::Closed, at);
             effects.push(CommandEffect::PostReview);
@@ -390,10 +406,17 @@ fn move_phase(incident: &mut Incident, phase: Phase, at: DateTime<Utc>) -> Strin
     format!("The incident is in {phase} now.")
 }
 
-/// The embargo gate for `/herald publish`: approval, then the embargo time.
-fn publish(incident: &mut Incident, at: DateTime<Utc>, effects: &mut Vec<CommandEffect>) -> String {
-    if incident.published_at.is_some() || incident.phase >= Phase::Disclosure {
-        return "The advisory is already disclosed.".to_owned();
+/// `/herald publish`: approval, then the embargo time, then GitHub is asked to publish.
+/// The incident enters disclosure only when GitHub confirms the publication: the public
+/// channels follow that confirmation, never this request.
+fn publish(incident: &Incident, at: DateTime<Utc>, effects: &mut Vec<CommandEffect>) -> String {
+    if incident.published_on_github() {
+        return "The advisory is already published on GitHub.".to_owned();
+    }
+    if incident.upstream.is_some() {
+        return "Not published: an upstream incident has no repository advisory of its own. \
+                Draft one for this repository; herald tracks it as its own incident."
+            .to_owned();
     }
     if !incident.decisions.disclosure_approved {
         return "Not published: disclosure needs the `disclosure:approved` label first.".to_owned();
@@ -404,9 +427,10 @@ fn publish(incident: &mut Incident, at: DateTime<Utc>, effects: &mut Vec<Command
             until.format("%Y-%m-%d %H:%M UTC")
         );
     }
-    incident.enter_phase(Phase::Disclosure, at);
     effects.push(CommandEffect::PublishAdvisory);
-    "Publishing the advisory.".to_owned()
+    "Asking GitHub to publish the advisory. The public channels (CHANGELOG pull request, \
+     advisory issue, wiki, forum, mail) follow once GitHub confirms the publication."
+        .to_owned()
 }
 
 /// A command as the timeline records it.
@@ -428,6 +452,7 @@ fn command_words(command: &Command) -> String {
         Command::Phase(phase) => format!("phase set to {phase}"),
         Command::RequestCve => "CVE requested".to_owned(),
         Command::Publish => "publication requested".to_owned(),
+        Command::Retry => "failed work queued again".to_owned(),
         Command::Close => "incident closed".to_owned(),
         Command::Help => "help".to_owned(),
     }

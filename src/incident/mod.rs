@@ -99,6 +99,19 @@ pub struct Incident {
     /// For an upstream incident: the dependency a global advisory affects.
     #[serde(default)]
     pub upstream: Option<UpstreamOrigin>,
+    /// The advisory was already published, closed or withdrawn before herald served its
+    /// repository: recorded as history, never tracked or announced unless a maintainer asks.
+    #[serde(default)]
+    pub history: bool,
+}
+
+/// What a change of an incident leads to outside the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Follow {
+    /// The private tracking issue shows the change.
+    pub tracking_issue: bool,
+    /// The public channels carry it (only once GitHub has published the advisory).
+    pub public_channels: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -135,7 +148,34 @@ impl Incident {
             decisions: Decisions::default(),
             phase_history: Vec::new(),
             upstream: None,
+            history: false,
         }
+    }
+
+    /// GitHub says the advisory is published (a `published` webhook, the answer to herald's
+    /// publish request, or the reconciler's list): the only proof of disclosure there is.
+    pub fn published_on_github(&self) -> bool {
+        self.published_at.is_some() && self.advisory_state == "published"
+    }
+
+    /// What follows a change of the incident.
+    pub fn follow(&self) -> Follow {
+        Follow {
+            tracking_issue: self.tracked(),
+            public_channels: self.announceable(),
+        }
+    }
+
+    /// Whether the incident has a private tracking issue: every incident but history, unless
+    /// a maintainer imported it.
+    pub fn tracked(&self) -> bool {
+        !self.history || self.decisions.history_imported
+    }
+
+    /// Whether the public channels may carry the incident: published on GitHub and, for
+    /// history, announced again only at a maintainer's explicit request.
+    pub fn announceable(&self) -> bool {
+        self.published_on_github() && (!self.history || self.decisions.history_reannounce)
     }
 
     /// A maintainer marked the threat active (evidence of exploitation attempts): an
@@ -274,16 +314,14 @@ pub(crate) mod testing {
     use super::{AdvisoryAction, AdvisoryEvent, AdvisorySnapshot, Incident, apply_advisory};
     use chrono::{DateTime, Utc};
 
-    /// A reported advisory of `acme/widget` without CVSS, whose own severity word is
-    /// `severity_word`, as herald learned of it at `at`.
-    pub fn reported(severity_word: &str, at: DateTime<Utc>) -> Incident {
-        let snapshot = AdvisorySnapshot {
+    fn snapshot(severity_word: &str, state: &str) -> AdvisorySnapshot {
+        AdvisorySnapshot {
             ghsa_id: "GHSA-aaaa-bbbb-cccc".into(),
             cve_id: None,
             summary: "s".into(),
             description: "d".into(),
             severity: Some(severity_word.into()),
-            state: "triage".into(),
+            state: state.into(),
             html_url: None,
             created_at: None,
             updated_at: None,
@@ -293,14 +331,39 @@ pub(crate) mod testing {
             cwes: vec![],
             packages: vec![],
             credits: vec![],
-        };
-        let event = AdvisoryEvent {
-            action: AdvisoryAction::Reported,
+        }
+    }
+
+    fn event(
+        action: AdvisoryAction,
+        advisory: AdvisorySnapshot,
+        at: DateTime<Utc>,
+    ) -> AdvisoryEvent {
+        AdvisoryEvent {
+            action,
             repository: "acme/widget".into(),
-            advisory: snapshot,
+            advisory,
             actor: None,
             received_at: at,
-        };
-        apply_advisory(None, &event).incident
+            served_since: None,
+        }
+    }
+
+    /// A reported advisory of `acme/widget` without CVSS, whose own severity word is
+    /// `severity_word`, as herald learned of it at `at`.
+    pub fn reported(severity_word: &str, at: DateTime<Utc>) -> Incident {
+        let snapshot = snapshot(severity_word, "triage");
+        apply_advisory(None, &event(AdvisoryAction::Reported, snapshot, at)).incident
+    }
+
+    /// `incident` after GitHub confirmed its publication at `at`.
+    pub fn published(incident: Incident, at: DateTime<Utc>) -> Incident {
+        let word = incident.advisory_severity.clone().unwrap_or_default();
+        let snapshot = snapshot(&word, "published");
+        apply_advisory(
+            Some(incident),
+            &event(AdvisoryAction::Published, snapshot, at),
+        )
+        .incident
     }
 }

@@ -102,12 +102,7 @@ mod tests {
             learned + Duration::days(1),
         );
         incident.decisions.disclosure_approved = true;
-        apply_command(
-            &mut incident,
-            &Command::Publish,
-            "alice",
-            learned + Duration::days(10),
-        );
+        let incident = crate::incident::testing::published(incident, learned + Duration::days(10));
         let facts = incident.review_facts(&policy);
         assert_eq!(facts.acknowledge.took, Some(Duration::hours(5)));
         assert_eq!(

@@ -101,19 +101,11 @@ impl Ingestor {
             WebhookEvent::check_json(body)?;
             return Ok(Receipt::Ignored);
         };
-        let event = WebhookEvent::parse(kind, body)?;
         if kind == EventKind::Ping {
+            WebhookEvent::parse(kind, body)?;
             return Ok(Receipt::Pong);
         }
-        let delivery = NewDelivery {
-            delivery_id: delivery_id.to_owned(),
-            event: kind.as_str().to_owned(),
-            action: event.action().map(str::to_owned),
-            repository: event.repository().map(str::to_owned),
-            installation_id: event.installation_id(),
-            payload_lz4: compress_payload(body),
-            received_at: Utc::now(),
-        };
+        let delivery = new_delivery(delivery_id, kind, body)?;
         let _in_flight = self.in_flight.enter();
         let (reply, answer) = oneshot::channel();
         self.requests
@@ -153,4 +145,43 @@ async fn write_batches(store: Store, mut receiver: mpsc::Receiver<Request>, stor
             }
         }
     }
+}
+
+/// A delivery ready for the store: `body` checked as GitHub's payload of `kind`.
+pub fn new_delivery(
+    delivery_id: &str,
+    kind: EventKind,
+    body: &[u8],
+) -> Result<NewDelivery, PayloadError> {
+    let event = WebhookEvent::parse(kind, body)?;
+    Ok(NewDelivery {
+        delivery_id: delivery_id.to_owned(),
+        event: kind.as_str().to_owned(),
+        action: event.action().map(str::to_owned),
+        repository: event.repository().map(str::to_owned),
+        installation_id: event.installation_id(),
+        payload_lz4: compress_payload(body),
+        received_at: Utc::now(),
+    })
+}
+
+/// An advisory as GitHub's REST API returns it (the reconciler's list, the answer to a
+/// publish request), as the synthetic `repository_advisory` delivery ("reconciled") that
+/// GitHub sends no webhook for. Its id names the advisory's version, so a version is
+/// processed once whichever way herald saw it. `None` without an id or update time.
+pub fn reconciled_advisory(
+    repository: &str,
+    installation: u64,
+    advisory: &serde_json::Value,
+) -> Option<(String, Vec<u8>)> {
+    let ghsa_id = advisory.get("ghsa_id")?.as_str()?;
+    let updated_at = advisory.get("updated_at")?.as_str()?;
+    let delivery_id = format!("poll:{repository}:{ghsa_id}:{updated_at}");
+    let payload = serde_json::json!({
+        "action": "reconciled",
+        "repository_advisory": advisory,
+        "repository": { "full_name": repository },
+        "installation": { "id": installation },
+    });
+    Some((delivery_id, payload.to_string().into_bytes()))
 }

@@ -14,7 +14,27 @@ pub enum SmtpError {
     #[error("the SMTP URL {url} is not usable: {reason}")]
     Url { url: String, reason: String },
     #[error("the SMTP server {server} failed: {reason}")]
-    Send { server: String, reason: String },
+    Send {
+        server: String,
+        reason: String,
+        /// The server answered with a permanent (5xx) rejection.
+        permanent: bool,
+    },
+}
+
+impl SmtpError {
+    /// The server's words when it rejected the message for good (a 5xx reply): sending
+    /// again cannot help, the address or the message must change.
+    pub fn refusal(&self) -> Option<String> {
+        match self {
+            SmtpError::Send {
+                reason,
+                permanent: true,
+                ..
+            } => Some(reason.clone()),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -86,6 +106,7 @@ impl Mailer {
             .map(drop)
             .map_err(|error| SmtpError::Send {
                 server: self.server.clone(),
+                permanent: error.is_permanent(),
                 reason: error.to_string(),
             })
     }
@@ -99,6 +120,7 @@ impl Mailer {
         let fail = |reason: String| SmtpError::Send {
             server: self.server.clone(),
             reason,
+            permanent: false,
         };
         match self.transport.test_connection().await {
             Ok(true) => Ok(()),

@@ -70,19 +70,28 @@ impl EffectRunner {
         let Some(job) = self.store.lease_effect(Utc::now(), lease).await? else {
             return Ok(None);
         };
-        let error = match self.channels.run(&job).await {
+        let (error, refusal) = match self.channels.run(&job).await {
             Ok(note) => {
                 let outcome = JobOutcome::Effect(note);
                 log(&job, &outcome);
                 return Ok(Some(outcome));
             }
-            Err(error) => error.to_string(),
+            Err(error) => (error.to_string(), error.refusal()),
         };
-        let outcome =
-            record_failure(&self.store, &job, error.clone(), self.settings.max_attempts).await?;
+        let outcome = record_failure(
+            &self.store,
+            &job,
+            error.clone(),
+            self.settings.max_attempts,
+            refusal.is_some(),
+        )
+        .await?;
         log(&job, &outcome);
         if matches!(outcome, JobOutcome::Failed { gave_up: true, .. })
-            && let Err(report) = self.channels.report_given_up(&job, &error).await
+            && let Err(report) = self
+                .channels
+                .report_given_up(&job, &error, refusal.as_deref())
+                .await
         {
             tracing::error!(job = job.id, error = %report, "cannot report a job given up");
         }

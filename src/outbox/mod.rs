@@ -262,19 +262,21 @@ impl Worker {
             Err(error) => error,
         };
         work.rollback().await?;
-        record_failure(&self.store, job, error, self.settings.max_attempts).await
+        record_failure(&self.store, job, error, self.settings.max_attempts, false).await
     }
 }
 
-/// Records a failed attempt: the job is retried after a backoff, or given up.
+/// Records a failed attempt: the job is retried after a backoff, or given up (after its
+/// last attempt, or at once when it was `refused`: trying again cannot change the answer).
 async fn record_failure(
     store: &Store,
     job: &ClaimedJob,
     error: String,
     max_attempts: i64,
+    refused: bool,
 ) -> Result<JobOutcome, StoreError> {
     let attempts = job.attempts + 1;
-    let gave_up = attempts >= max_attempts;
+    let gave_up = refused || attempts >= max_attempts;
     let retry_at =
         Utc::now() + chrono::Duration::from_std(backoff(attempts)).unwrap_or(chrono::Duration::MAX);
     let mut work = store.begin_durable().await?;

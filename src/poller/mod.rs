@@ -152,7 +152,7 @@ impl Poller {
             let mut all_new = true;
             for advisory in advisories {
                 match self
-                    .ingest_advisory(repository, installation, &page_path, advisory)
+                    .ingest_advisory(repository, installation, &advisory)
                     .await?
                 {
                     Some(true) => queued += 1,
@@ -190,34 +190,14 @@ impl Poller {
         &self,
         repository: &str,
         installation: u64,
-        path: &str,
-        advisory: serde_json::Value,
+        advisory: &serde_json::Value,
     ) -> Result<Option<bool>, PollError> {
-        let (Some(ghsa_id), Some(updated_at)) = (
-            advisory
-                .get("ghsa_id")
-                .and_then(|v| v.as_str())
-                .map(str::to_owned),
-            advisory
-                .get("updated_at")
-                .and_then(|v| v.as_str())
-                .map(str::to_owned),
-        ) else {
+        let Some((delivery_id, body)) =
+            crate::ingest::reconciled_advisory(repository, installation, advisory)
+        else {
             tracing::warn!(%repository, "advisory poll: an advisory without ghsa_id or updated_at was skipped");
             return Ok(None);
         };
-        let delivery_id = format!("poll:{repository}:{ghsa_id}:{updated_at}");
-        let payload = serde_json::json!({
-            "action": "reconciled",
-            "repository_advisory": advisory,
-            "repository": { "full_name": repository },
-            "installation": { "id": installation },
-        });
-        let body = serde_json::to_vec(&payload).map_err(|error| GitHubError::Decode {
-            method: Method::GET,
-            path: path.to_owned(),
-            error: error.to_string(),
-        })?;
         let receipt = self
             .ingestor
             .receive(&delivery_id, "repository_advisory", &body)

@@ -108,8 +108,9 @@ impl Work {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO repositories (full_name, installation_id, private, updated_at) \
-             VALUES ($1, $2, $3, $4) ON CONFLICT (full_name) DO UPDATE SET \
+            "INSERT INTO repositories \
+             (full_name, installation_id, private, updated_at, first_seen_at) \
+             VALUES ($1, $2, $3, $4, $4) ON CONFLICT (full_name) DO UPDATE SET \
              installation_id = excluded.installation_id, \
              private = COALESCE(excluded.private, repositories.private), \
              updated_at = excluded.updated_at",
@@ -121,6 +122,19 @@ impl Work {
         .execute(&mut *self.tx)
         .await?;
         Ok(())
+    }
+
+    /// Since when herald serves `repository`, if it does.
+    pub async fn served_since(
+        &mut self,
+        repository: &str,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let since: Option<Option<i64>> =
+            sqlx::query_scalar("SELECT first_seen_at FROM repositories WHERE full_name = $1")
+                .bind(repository)
+                .fetch_optional(&mut *self.tx)
+                .await?;
+        since.flatten().map(from_millis).transpose()
     }
 
     pub async fn forget_repository(&mut self, repository: &str) -> Result<(), StoreError> {

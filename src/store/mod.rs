@@ -9,7 +9,9 @@ mod queue;
 pub use channels::ChannelPost;
 pub use github::{StoredInstallation, TrackingLink, TrackingStatus};
 pub use incidents::{IncidentRow, StoredTimelineEntry};
-pub use queue::{Admission, ClaimedJob, JobKind, NewDelivery, StoredDelivery, compress_payload};
+pub use queue::{
+    Admission, ClaimedJob, FailedJob, JobKind, NewDelivery, StoredDelivery, compress_payload,
+};
 
 use chrono::{DateTime, TimeZone, Utc};
 use sqlx::sqlite::{

@@ -1,6 +1,7 @@
 //! Deliveries and the outbox: the durable queue between answering GitHub and acting.
 
 use super::{Store, StoreError, Work, from_millis, to_millis};
+use crate::incident::Incident;
 use chrono::{DateTime, Utc};
 use sqlx::{QueryBuilder, Row, Sqlite};
 use std::collections::HashSet;
@@ -112,6 +113,17 @@ impl JobKind {
         JobKind::WikiPage,
         JobKind::MediaWikiPage,
     ];
+    /// The public channels, in the order they run after a disclosure.
+    pub const PUBLIC: [JobKind; 8] = [
+        JobKind::ChangelogPr,
+        JobKind::AdvisoryIssue,
+        JobKind::BlogPostPr,
+        JobKind::ForumPost,
+        JobKind::DiscussionPost,
+        JobKind::WikiPage,
+        JobKind::MediaWikiPage,
+        JobKind::Announce,
+    ];
     /// Jobs that only change the store: they run in batches inside the store's transaction.
     pub const LOCAL: [JobKind; 1] = [JobKind::ProcessDelivery];
     /// Jobs with effects outside the store (GitHub, mail, forums, wikis): every kind but
@@ -187,6 +199,69 @@ pub struct ClaimedJob {
     pub attempts: i64,
 }
 
+impl ClaimedJob {
+    /// The incident the job is for, where its payload names one (an incident id, or a
+    /// pending mail or escalation with its `incident_id`).
+    pub fn incident_id(&self) -> Option<i64> {
+        #[derive(serde::Deserialize)]
+        struct IncidentOf {
+            incident_id: i64,
+        }
+        let kind = JobKind::from_name(&self.kind)?;
+        if kind.carries_incident_id() {
+            return self.payload.parse().ok();
+        }
+        match kind {
+            JobKind::SendMail | JobKind::Escalate => {
+                serde_json::from_str::<IncidentOf>(&self.payload)
+                    .ok()
+                    .map(|of| of.incident_id)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// A job herald gave up on, as `herald incidents show` lists it.
+#[derive(Debug, Clone)]
+pub struct FailedJob {
+    pub id: i64,
+    pub kind: String,
+    pub attempts: i64,
+    pub error: String,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+const DEAD_JOBS: &str = "SELECT id, kind, payload, attempts, last_error, finished_at FROM outbox \
+     WHERE state = 'dead' ORDER BY id";
+
+/// The dead jobs among `rows` that are for `incident_id`.
+fn failed_for(
+    rows: &[sqlx::sqlite::SqliteRow],
+    incident_id: i64,
+) -> Result<Vec<FailedJob>, StoreError> {
+    let mut failed = Vec::new();
+    for row in rows {
+        let job = claimed_job(row)?;
+        if job.incident_id() != Some(incident_id) {
+            continue;
+        }
+        failed.push(FailedJob {
+            id: job.id,
+            kind: job.kind,
+            attempts: job.attempts,
+            error: row
+                .try_get::<Option<String>, _>("last_error")?
+                .unwrap_or_default(),
+            finished_at: row
+                .try_get::<Option<i64>, _>("finished_at")?
+                .map(from_millis)
+                .transpose()?,
+        });
+    }
+    Ok(failed)
+}
+
 /// `run_after` of a new job: due at once, however the wall clock moves (a clock stepped
 /// back must not hold fresh work).
 const DUE_AT_ONCE: i64 = 0;
@@ -208,62 +283,9 @@ impl Store {
         if batch.is_empty() {
             return Ok(Vec::new());
         }
-        let mut tx = self.writer.begin_with(DURABLE_WRITE).await?;
-        let mut insert = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO deliveries \
-             (delivery_id, event, action, repository, installation_id, payload_lz4, received_at) ",
-        );
-        insert.push_values(batch, |mut row, delivery| {
-            row.push_bind(&delivery.delivery_id)
-                .push_bind(&delivery.event)
-                .push_bind(&delivery.action)
-                .push_bind(&delivery.repository)
-                .push_bind(
-                    delivery
-                        .installation_id
-                        .and_then(|id| i64::try_from(id).ok()),
-                )
-                .push_bind(&delivery.payload_lz4)
-                .push_bind(to_millis(delivery.received_at));
-        });
-        insert.push(" ON CONFLICT (delivery_id) DO NOTHING RETURNING delivery_id");
-        let mut inserted: HashSet<String> = insert
-            .build_query_scalar::<String>()
-            .fetch_all(&mut *tx)
-            .await?
-            .into_iter()
-            .collect();
-        // The first of several equal ids in a batch is the one stored.
-        let admissions: Vec<Admission> = batch
-            .iter()
-            .map(|delivery| {
-                if inserted.remove(&delivery.delivery_id) {
-                    Admission::Accepted
-                } else {
-                    Admission::Duplicate
-                }
-            })
-            .collect();
-        let accepted: Vec<&NewDelivery> = batch
-            .iter()
-            .zip(&admissions)
-            .filter(|(_, admission)| **admission == Admission::Accepted)
-            .map(|(delivery, _)| delivery)
-            .collect();
-        if !accepted.is_empty() {
-            let mut jobs = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO outbox (kind, idempotency_key, payload, run_after, created_at) ",
-            );
-            jobs.push_values(accepted, |mut row, delivery| {
-                row.push_bind(JobKind::ProcessDelivery.as_str())
-                    .push_bind(format!("delivery:{}", delivery.delivery_id))
-                    .push_bind(&delivery.delivery_id)
-                    .push_bind(DUE_AT_ONCE)
-                    .push_bind(to_millis(delivery.received_at));
-            });
-            jobs.build().execute(&mut *tx).await?;
-        }
-        tx.commit().await?;
+        let mut work = self.begin_durable().await?;
+        let admissions = work.admit(batch).await?;
+        work.commit().await?;
         Ok(admissions)
     }
 
@@ -324,6 +346,13 @@ impl Store {
             .transpose()
     }
 
+    /// The jobs herald gave up on for an incident, oldest first. Dead jobs are few: they
+    /// are read whole and matched by their payload.
+    pub async fn failed_jobs(&self, incident_id: i64) -> Result<Vec<FailedJob>, StoreError> {
+        let rows = sqlx::query(DEAD_JOBS).fetch_all(&self.reader).await?;
+        failed_for(&rows, incident_id)
+    }
+
     /// Effect jobs not yet done: what herald still owes GitHub.
     pub async fn pending_effects(&self) -> Result<Vec<ClaimedJob>, StoreError> {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
@@ -362,6 +391,69 @@ fn claimed_job(row: &sqlx::sqlite::SqliteRow) -> Result<ClaimedJob, StoreError> 
 }
 
 impl Work {
+    /// Stores deliveries and their processing jobs within this unit of work (see
+    /// [`Store::admit`]).
+    pub async fn admit(&mut self, batch: &[NewDelivery]) -> Result<Vec<Admission>, StoreError> {
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut insert = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO deliveries \
+             (delivery_id, event, action, repository, installation_id, payload_lz4, received_at) ",
+        );
+        insert.push_values(batch, |mut row, delivery| {
+            row.push_bind(&delivery.delivery_id)
+                .push_bind(&delivery.event)
+                .push_bind(&delivery.action)
+                .push_bind(&delivery.repository)
+                .push_bind(
+                    delivery
+                        .installation_id
+                        .and_then(|id| i64::try_from(id).ok()),
+                )
+                .push_bind(&delivery.payload_lz4)
+                .push_bind(to_millis(delivery.received_at));
+        });
+        insert.push(" ON CONFLICT (delivery_id) DO NOTHING RETURNING delivery_id");
+        let mut inserted: HashSet<String> = insert
+            .build_query_scalar::<String>()
+            .fetch_all(&mut *self.tx)
+            .await?
+            .into_iter()
+            .collect();
+        // The first of several equal ids in a batch is the one stored.
+        let admissions: Vec<Admission> = batch
+            .iter()
+            .map(|delivery| {
+                if inserted.remove(&delivery.delivery_id) {
+                    Admission::Accepted
+                } else {
+                    Admission::Duplicate
+                }
+            })
+            .collect();
+        let accepted: Vec<&NewDelivery> = batch
+            .iter()
+            .zip(&admissions)
+            .filter(|(_, admission)| **admission == Admission::Accepted)
+            .map(|(delivery, _)| delivery)
+            .collect();
+        if !accepted.is_empty() {
+            let mut jobs = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO outbox (kind, idempotency_key, payload, run_after, created_at) ",
+            );
+            jobs.push_values(accepted, |mut row, delivery| {
+                row.push_bind(JobKind::ProcessDelivery.as_str())
+                    .push_bind(format!("delivery:{}", delivery.delivery_id))
+                    .push_bind(&delivery.delivery_id)
+                    .push_bind(DUE_AT_ONCE)
+                    .push_bind(to_millis(delivery.received_at));
+            });
+            jobs.build().execute(&mut *self.tx).await?;
+        }
+        Ok(admissions)
+    }
+
     pub async fn load_delivery(
         &mut self,
         delivery_id: &str,
@@ -398,27 +490,22 @@ impl Work {
         rows.iter().map(claimed_job).collect()
     }
 
-    /// What follows a change of an incident: its tracking issue catches up with the new
-    /// revision and, once the incident is in disclosure, so do its public channels (the
-    /// embargo gate checks each when it runs).
+    /// What follows a change of an incident, as the domain says ([`Incident::follow`]): its
+    /// tracking issue catches up with the new revision and, once GitHub has published the
+    /// advisory, so do its public channels (the embargo gate checks each again when it runs).
     pub async fn follow_incident(
         &mut self,
         incident_id: i64,
         revision: i64,
-        disclosure: bool,
+        incident: &Incident,
     ) -> Result<(), StoreError> {
-        let mut kinds = vec![JobKind::SyncTrackingIssue];
-        if disclosure {
-            kinds.extend([
-                JobKind::ChangelogPr,
-                JobKind::AdvisoryIssue,
-                JobKind::BlogPostPr,
-                JobKind::ForumPost,
-                JobKind::DiscussionPost,
-                JobKind::WikiPage,
-                JobKind::MediaWikiPage,
-                JobKind::Announce,
-            ]);
+        let follow = incident.follow();
+        let mut kinds = Vec::new();
+        if follow.tracking_issue {
+            kinds.push(JobKind::SyncTrackingIssue);
+        }
+        if follow.public_channels {
+            kinds.extend(JobKind::PUBLIC);
         }
         for kind in kinds {
             self.enqueue(
@@ -477,6 +564,24 @@ impl Work {
         .await?
         .rows_affected();
         Ok(inserted > 0)
+    }
+
+    /// Queues an incident's dead jobs again, due at once with a fresh count of attempts
+    /// (a maintainer fixed the cause). Returns how many.
+    pub async fn retry_failed_jobs(&mut self, incident_id: i64) -> Result<usize, StoreError> {
+        let rows = sqlx::query(DEAD_JOBS).fetch_all(&mut *self.tx).await?;
+        let failed = failed_for(&rows, incident_id)?;
+        for job in &failed {
+            sqlx::query(
+                "UPDATE outbox SET state = 'pending', attempts = 0, run_after = $1, \
+                 finished_at = NULL, locked_until = NULL WHERE id = $2",
+            )
+            .bind(DUE_AT_ONCE)
+            .bind(job.id)
+            .execute(&mut *self.tx)
+            .await?;
+        }
+        Ok(failed.len())
     }
 
     /// Marks jobs done, in one statement.

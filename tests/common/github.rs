@@ -279,6 +279,20 @@ impl FakeGitHub {
             path: path.to_owned(),
             status,
             retry_after_secs,
+            message: None,
+        });
+    }
+
+    /// The next request with this method and path is refused with `status` and GitHub's
+    /// `message` (the shape of a validation failure), once.
+    pub fn refuse_next(&self, method: &str, path: &str, status: u16, message: &str) {
+        let status = StatusCode::from_u16(status).expect("fake GitHub: a valid HTTP status");
+        self.world().failures.push(Failure {
+            method: method.to_ascii_uppercase(),
+            path: path.to_owned(),
+            status,
+            retry_after_secs: None,
+            message: Some(message.to_owned()),
         });
     }
 
@@ -518,6 +532,8 @@ struct Failure {
     path: String,
     status: StatusCode,
     retry_after_secs: Option<u64>,
+    /// GitHub's message, for a refusal; else the status's own words.
+    message: Option<String>,
 }
 
 struct Repo {
@@ -1080,6 +1096,10 @@ impl World {
         })?;
         let failure = self.failures.remove(index);
         let reply = match failure.status {
+            _ if failure.message.is_some() => Reply::message(
+                failure.status,
+                failure.message.as_deref().unwrap_or_default(),
+            ),
             StatusCode::FORBIDDEN | StatusCode::TOO_MANY_REQUESTS => Reply::json(
                 failure.status,
                 json!({
