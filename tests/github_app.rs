@@ -1720,6 +1720,60 @@ async fn repository_templates_override_the_shipped_ones_and_their_errors_are_rep
     harness.stop().await;
 }
 
+#[tokio::test]
+async fn a_broken_template_holds_back_only_its_own_channel() {
+    let fake = world().await;
+    let override_path = ".github/herald/templates/advisory-issue.md.hbs";
+    fake.put_file(REPO, override_path, "{{#if summary}}\nunclosed block\n");
+    let harness = publish_approved(&fake, |_| {}).await;
+
+    assert!(the_incident(&harness).await.published_on_github());
+    assert_eq!(
+        fake.pulls(REPO).len(),
+        1,
+        "the CHANGELOG pull request opens"
+    );
+    assert!(
+        fake.issues(REPO).is_empty(),
+        "the broken advisory issue does not"
+    );
+    let reported = escalations(&fake, &format!("advisory\\_issue for {GHSA} was refused"));
+    assert_eq!(reported.len(), 1, "{:?}", answers(&fake));
+    assert!(reported[0].contains("advisory-issue.md"), "{}", reported[0]);
+    assert!(
+        reported[0].contains("invalid handlebars syntax"),
+        "{}",
+        reported[0]
+    );
+    assert!(
+        reported[0].contains(r#"in "advisory-issue.md":3:1"#),
+        "{}",
+        reported[0]
+    );
+    assert!(reported[0].contains("`/herald retry`"), "{}", reported[0]);
+
+    // Fixed, and run again on command.
+    fake.put_file(REPO, override_path, "Fixed: {{summary}}\n");
+    say(
+        &harness,
+        "issue_comment",
+        "c-2",
+        &comment("alice", "/herald retry"),
+    )
+    .await;
+    let issues = fake.issues(REPO);
+    assert_eq!(issues.len(), 1);
+    assert!(issues[0].body.starts_with("Fixed: "), "{}", issues[0].body);
+    assert!(
+        timeline_details(&harness)
+            .await
+            .contains(&"1 failed job(s) queued again".to_owned())
+    );
+    assert_eq!(fake.pulls(REPO).len(), 1, "nothing else ran twice");
+    assert_no_unexpected(&fake);
+    harness.stop().await;
+}
+
 /// herald with mail, the SMTP server it sends to, GnuPG knowing its key, and the key's
 /// folder (read again when herald restarts).
 struct MailWorld {
@@ -2395,6 +2449,111 @@ async fn a_mail_server_that_rejects_for_good_is_not_asked_again() {
     harness.stop().await;
 }
 
+/// Waits until the poller has had a 304 for the advisory list, then for every job.
+async fn polled_until_unchanged(fake: &FakeGitHub, harness: &Harness) {
+    let list = format!("/repos/{REPO}/security-advisories");
+    for _ in 0..400 {
+        if fake
+            .requests()
+            .iter()
+            .any(|request| request.path == list && request.status == 304)
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    harness.wait_all_jobs().await;
+}
+
+async fn herald_cli(harness: &Harness, args: &[&str]) -> String {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_herald"))
+        .args(args)
+        .env("HERALD_DATABASE_URL", &harness.database_url)
+        .output()
+        .await
+        .expect("herald runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[tokio::test]
+async fn installing_herald_never_announces_the_past() {
+    let fake = world().await;
+    fake.put_file(REPO, ".github/herald.yml", TRACK_PRIVATELY);
+    let mut template: serde_json::Value =
+        serde_json::from_slice(&fixture("repository_advisory.reported.composed.json"))
+            .expect("JSON");
+    let template = template["repository_advisory"].take();
+    let weeks_ago = "2026-10-01T12:00:00Z";
+    let old = [
+        ("GHSA-5555-aaaa-0001", "published", Some(weeks_ago)),
+        ("GHSA-5555-aaaa-0002", "closed", None),
+        ("GHSA-5555-aaaa-0003", "withdrawn", Some(weeks_ago)),
+        ("GHSA-5555-aaaa-0004", "draft", None),
+        ("GHSA-5555-aaaa-0005", "triage", None),
+    ];
+    for (ghsa_id, state, published_at) in old {
+        let mut advisory = template.clone();
+        advisory["ghsa_id"] = ghsa_id.into();
+        advisory["cve_id"] = serde_json::Value::Null;
+        advisory["state"] = state.into();
+        advisory["published_at"] = published_at.into();
+        advisory["updated_at"] = weeks_ago.into();
+        fake.put_advisory(REPO, advisory);
+    }
+    let harness = polling(&fake).await;
+    polled_until_unchanged(&fake, &harness).await;
+
+    let incidents = harness.store.list_incidents().await.expect("incidents");
+    assert_eq!(incidents.len(), 5);
+    let history: Vec<&str> = incidents
+        .iter()
+        .filter(|row| row.incident.history)
+        .map(|row| row.incident.ghsa_id.as_str())
+        .collect();
+    assert_eq!(history.len(), 3, "{history:?}");
+    assert!(!history.contains(&"GHSA-5555-aaaa-0004") && !history.contains(&"GHSA-5555-aaaa-0005"));
+    let tracked = fake.issues(TRACKING_REPO);
+    assert_eq!(
+        tracked.len(),
+        2,
+        "only the draft and the triage report are tracked"
+    );
+    assert_eq!(public_writes(&fake), Vec::<String>::new());
+
+    // A maintainer asks for the history's tracking issues: still nothing public.
+    let said = herald_cli(&harness, &["import"]).await;
+    assert!(said.contains("3 advisory(ies) imported"), "{said}");
+    harness.wait_all_jobs().await;
+    for _ in 0..200 {
+        if fake.issues(TRACKING_REPO).len() == 5 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(fake.issues(TRACKING_REPO).len(), 5);
+    assert_eq!(public_writes(&fake), Vec::<String>::new());
+
+    // Announcing an old advisory again takes an explicit command on it.
+    herald_cli(&harness, &["incidents", "announce", "GHSA-5555-aaaa-0001"]).await;
+    for _ in 0..200 {
+        if !fake.issues(REPO).is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    harness.wait_all_jobs().await;
+    assert_eq!(fake.issues(REPO).len(), 1, "its public advisory issue");
+    assert!(fake.issues(REPO)[0].title.contains("GHSA-5555-aaaa-0001"));
+    assert_eq!(fake.pulls(REPO).len(), 1, "its CHANGELOG pull request");
+    assert_no_unexpected(&fake);
+    harness.stop().await;
+}
+
 #[tokio::test]
 async fn the_first_poll_reads_every_page_of_a_long_advisory_list() {
     let fake = world().await;
@@ -2410,18 +2569,8 @@ async fn the_first_poll_reads_every_page_of_a_long_advisory_list() {
         fake.put_advisory(REPO, draft);
     }
     let harness = polling(&fake).await;
+    polled_until_unchanged(&fake, &harness).await;
     let list = format!("/repos/{REPO}/security-advisories");
-    for _ in 0..400 {
-        if fake
-            .requests()
-            .iter()
-            .any(|request| request.path == list && request.status == 304)
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    harness.wait_processed().await;
     assert_eq!(
         harness.count("SELECT COUNT(*) FROM incidents").await,
         210,
