@@ -383,7 +383,7 @@ fn hostile_advisory_text_reaches_the_terminal_escaped() {
 
 #[test]
 fn keys_generate_show_and_a_dry_run_announcement_gnupg_verifies() {
-    use common::mail::{Gpg, Received, decode_body, part_body};
+    use common::mail::{Gpg, Received, part_body};
     let dir = tempfile::tempdir().expect("tempdir");
     let uid = "Project Security <security@example.org>";
     let (output, stdout, stderr) = run(herald(dir.path()).args(["keys", "generate", "--uid", uid]));
@@ -458,9 +458,10 @@ fn keys_generate_show_and_a_dry_run_announcement_gnupg_verifies() {
         received.header("From").as_deref(),
         Some("\"Project Security\" <security@example.org>")
     );
+    // The file as written verifies, headers and all (`gpg --verify announcement.eml`).
     let status = gpg
-        .verify_cleartext(&decode_body(&received))
-        .expect("gpg verifies the dry run's announcement");
+        .verify_cleartext(&cleartext)
+        .expect("gpg verifies the dry run's .eml as written");
     assert!(status.contains(&fingerprint), "{status}");
     let pgp_mime = Received::parse(
         &std::fs::read(drafts.join("announcement.oss_lists.example.org.eml")).expect("eml"),

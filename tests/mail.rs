@@ -36,6 +36,11 @@ fn sender() -> Sender {
 
 /// Builds, sends and receives one announcement.
 async fn deliver(key: &SigningKey, list: &MailingList, subject: &str, body: &str) -> Received {
+    Received::parse(&deliver_raw(key, list, subject, body).await)
+}
+
+/// Builds and sends one announcement; the message as the SMTP server received it.
+async fn deliver_raw(key: &SigningKey, list: &MailingList, subject: &str, body: &str) -> Vec<u8> {
     let sink = SmtpSink::start();
     let sender = sender();
     let id = message_id(&sender, GHSA, &list.address, "v1");
@@ -63,7 +68,7 @@ async fn deliver(key: &SigningKey, list: &MailingList, subject: &str, body: &str
     }
     let received = Received::parse(&messages[0]);
     assert_eq!(received.header("Message-ID").as_deref(), Some(id.as_str()));
-    received
+    messages[0].clone()
 }
 
 fn flip_one_byte(bytes: &[u8], needle: &[u8]) -> Vec<u8> {
@@ -191,6 +196,61 @@ async fn the_cleartext_copy_can_be_attached_and_is_covered_by_the_signature() {
 }
 
 #[tokio::test]
+async fn a_saved_cleartext_announcement_verifies_as_a_file() {
+    let key = key();
+    let gpg = Gpg::with_public_key(&key.public_key().expect("public key"));
+    let long_word = "x".repeat(2500);
+    let body = format!(
+        "Affected: >= 1.0.0, < 1.0.1 (a=b, c==d)\n\
+         From 1.0.1 on it is fixed.\n\
+         Unicode: évasion, 漏洞\n\
+         {}\n\
+         {long_word}\n",
+        "word ".repeat(400)
+    );
+    {
+        let raw = deliver_raw(
+            &key,
+            &list(SigningMode::Cleartext, false),
+            "[SECURITY] x",
+            &body,
+        )
+        .await;
+        // Saved as it arrived: `gpg --verify saved.eml` with only the public key.
+        let status = gpg
+            .verify_cleartext(&raw)
+            .unwrap_or_else(|error| panic!("the saved message verifies: {error}"));
+        assert!(status.contains(&key.fingerprint()));
+        let text = String::from_utf8(raw.clone()).expect("8bit UTF-8");
+        assert!(text.contains("Content-Transfer-Encoding: 8bit"), "{text}");
+        assert!(text.contains("Affected: >= 1.0.0, < 1.0.1 (a=b, c==d)"));
+        assert!(text.contains("\r\n From 1.0.1 on it is fixed."));
+        assert!(text.contains("漏洞"));
+        for line in raw.split(|&b| b == b'\n') {
+            assert!(!line.starts_with(b"From "), "a line starts with From");
+            assert!(line.len() <= 999, "a line longer than SMTP allows");
+        }
+        assert!(
+            gpg.verify_cleartext(&flip_one_byte(&raw, "évasion".as_bytes()))
+                .is_err(),
+            "one changed byte fails verification"
+        );
+    }
+    // ASCII text goes as 7bit.
+    let raw = deliver_raw(
+        &key,
+        &list(SigningMode::Cleartext, false),
+        "[SECURITY] x",
+        BODY,
+    )
+    .await;
+    let text = String::from_utf8(raw.clone()).expect("ASCII");
+    assert!(text.contains("Content-Transfer-Encoding: 7bit"), "{text}");
+    gpg.verify_cleartext(&raw)
+        .expect("the saved 7bit message verifies");
+}
+
+#[tokio::test]
 async fn hostile_advisory_text_still_verifies_and_injects_no_header() {
     let key = key();
     let gpg = Gpg::with_public_key(&key.public_key().expect("public key"));
@@ -232,7 +292,12 @@ async fn hostile_advisory_text_still_verifies_and_injects_no_header() {
                 !line.starts_with(b"From "),
                 "{mode:?}: a line starts with From"
             );
-            assert!(line.len() <= 78, "{mode:?}: a line longer than 76 + CRLF");
+            // Quoted-printable keeps 76; cleartext is sent as signed, within SMTP's 998.
+            let limit = match mode {
+                SigningMode::Cleartext => 1000,
+                SigningMode::PgpMime => 78,
+            };
+            assert!(line.len() <= limit, "{mode:?}: a line longer than {limit}");
         }
         match mode {
             SigningMode::Cleartext => {

@@ -1,9 +1,12 @@
 //! Building a signed announcement: headers from lettre (values are typed, and the subject,
 //! which comes from advisory text, is one line before it gets there, so it cannot start a
-//! header), the body quoted-printable so trailing whitespace and long lines survive any
-//! relay, and the signature in one of two shapes:
+//! header), and the signature in one of two shapes:
 //!
-//! - cleartext: the body is the `gpg --clearsign` text, which list software leaves intact;
+//! - cleartext: the body is the `gpg --clearsign` text, sent as it is (7bit, or 8bit for
+//!   UTF-8) so that the message saved to a file verifies with `gpg --verify` as OpenSSL's
+//!   and Debian's do. The text is made mail-safe before it is signed: no line starts with
+//!   `From ` (mbox would turn it into `>From `), no trailing white space, and no line
+//!   longer than SMTP's 998 octets;
 //! - PGP/MIME (RFC 3156): `multipart/signed`, whose first part is signed byte for byte as
 //!   transmitted (CRLF line ends, without the CRLF that belongs to the next boundary).
 
@@ -112,6 +115,74 @@ pub fn quoted_printable(text: &str) -> Vec<u8> {
     lines.join("\r\n").into_bytes()
 }
 
+/// SMTP's limit on a line, without its CRLF (RFC 5321 4.5.3.1.6).
+const MAX_LINE_OCTETS: usize = 998;
+/// Long lines are wrapped at a space before this, as mail readers show them.
+const WRAP_AT: usize = 76;
+
+/// `text` as it can travel unencoded and still verify: LF line ends, no trailing white
+/// space, no line starting with `From ` (indented by one space), and lines longer than
+/// SMTP allows wrapped at a space (or split, for a word longer than that).
+pub fn mail_safe(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for line in text.replace("\r\n", "\n").replace('\r', "\n").split('\n') {
+        let line = line.trim_end();
+        let line = if line.starts_with("From ") {
+            format!(" {line}")
+        } else {
+            line.to_owned()
+        };
+        for piece in wrap_long(&line) {
+            out.push_str(piece);
+            out.push('\n');
+        }
+    }
+    out.truncate(out.trim_end_matches('\n').len());
+    out.push('\n');
+    out
+}
+
+/// A line cut into pieces of at most [`MAX_LINE_OCTETS`]: at the last space before
+/// [`WRAP_AT`]-ish widths when the line is too long, on a character boundary otherwise.
+fn wrap_long(line: &str) -> Vec<&str> {
+    let mut pieces = Vec::new();
+    let mut rest = line;
+    while rest.len() > MAX_LINE_OCTETS {
+        let mut limit = MAX_LINE_OCTETS;
+        while !rest.is_char_boundary(limit) {
+            limit -= 1;
+        }
+        let cut = rest[..limit]
+            .rfind(' ')
+            .filter(|&space| space >= WRAP_AT.min(limit) / 2)
+            .unwrap_or(limit);
+        pieces.push(rest[..cut].trim_end());
+        rest = rest[cut..].trim_start();
+    }
+    pieces.push(rest);
+    pieces
+}
+
+/// Cleartext-signed text as it is sent: CRLF line ends, 7bit when ASCII, else 8bit UTF-8.
+fn unencoded_part(signed: &str, disposition: Option<header::ContentDisposition>) -> SinglePart {
+    let encoding = if signed.is_ascii() {
+        ContentTransferEncoding::SevenBit
+    } else {
+        ContentTransferEncoding::EightBit
+    };
+    let mut builder = SinglePart::builder().header(ContentType::TEXT_PLAIN);
+    if let Some(disposition) = disposition {
+        builder = builder.header(disposition);
+    }
+    builder.body(Body::dangerous_pre_encoded(
+        signed
+            .replace("\r\n", "\n")
+            .replace('\n', "\r\n")
+            .into_bytes(),
+        encoding,
+    ))
+}
+
 fn text_part(text: &str) -> SinglePart {
     SinglePart::builder()
         .header(ContentType::TEXT_PLAIN)
@@ -122,13 +193,10 @@ fn text_part(text: &str) -> SinglePart {
 }
 
 fn attachment(clearsigned: &str) -> SinglePart {
-    SinglePart::builder()
-        .header(ContentType::TEXT_PLAIN)
-        .header(header::ContentDisposition::attachment(ATTACHMENT_NAME))
-        .body(Body::dangerous_pre_encoded(
-            quoted_printable(clearsigned),
-            ContentTransferEncoding::QuotedPrintable,
-        ))
+    unencoded_part(
+        clearsigned,
+        Some(header::ContentDisposition::attachment(ATTACHMENT_NAME)),
+    )
 }
 
 /// The bytes RFC 3156 signs: the part as transmitted, without the CRLF before the next
@@ -162,14 +230,16 @@ pub fn build(letter: &Letter<'_>, key: &SigningKey) -> Result<Message, MessageEr
     if let Some(reply_to) = &letter.sender.reply_to {
         builder = builder.reply_to(reply_to.clone());
     }
-    let clearsigned = key.clearsign(letter.body)?;
+    // PGP/MIME signs its quoted-printable part as transmitted, so only the cleartext needs
+    // the text made mail-safe.
+    let clearsigned = key.clearsign(&mail_safe(letter.body))?;
     let built = match letter.list.signing {
         SigningMode::Cleartext if letter.list.attach_cleartext => builder.multipart(
             MultiPart::mixed()
-                .singlepart(text_part(&clearsigned))
+                .singlepart(unencoded_part(&clearsigned, None))
                 .singlepart(attachment(&clearsigned)),
         ),
-        SigningMode::Cleartext => builder.singlepart(text_part(&clearsigned)),
+        SigningMode::Cleartext => builder.singlepart(unencoded_part(&clearsigned, None)),
         SigningMode::PgpMime => {
             let signature = |formatted: &[u8]| key.sign_detached(signed_bytes(formatted));
             let signed = MultiPart::signed(
