@@ -2587,6 +2587,66 @@ async fn the_first_poll_reads_every_page_of_a_long_advisory_list() {
 }
 
 #[tokio::test]
+async fn a_long_advisory_is_shortened_to_fit_every_counterpart() {
+    let fake = world().await;
+    let forum = common::discourse::FakeDiscourse::start().await;
+    fake.put_file(
+        REPO,
+        ".github/herald.yml",
+        &format!(
+            "tracking:\n  repository: Codertocat/security\nchannels:\n  discourse:\n    url: {}\n    category_id: 7\n    api_username: herald\n  discussions:\n    category: Announcements\n",
+            forum.url
+        ),
+    );
+    let harness = installed_with(&fake, |settings| {
+        settings.channels.discourse_api_key = Some(SecretString::from(common::discourse::API_KEY));
+    })
+    .await;
+    // GitHub allows a 1,024-character summary and a 65,535-character description.
+    let summary = "A very long summary ".repeat(50);
+    let paragraph = format!("{}\n\n", "The parser overflows here. ".repeat(40));
+    let description = paragraph.repeat(60_000 / paragraph.len() + 1);
+    let long = published_advisory(|advisory| {
+        advisory["summary"] = summary.trim_end().into();
+        advisory["description"] = description.as_str().into();
+    });
+    say(&harness, "repository_advisory", "publish-1", &long).await;
+
+    let topics = forum.topics();
+    assert_eq!(
+        topics.len(),
+        1,
+        "the forum took the topic: {:?}",
+        forum.requests()
+    );
+    assert!(topics[0].title.chars().count() <= 255);
+    assert!(topics[0].title.ends_with('…'), "{}", topics[0].title);
+    let post = &topics[0].posts[0];
+    assert!(post.chars().count() <= 32_000);
+    assert!(post.contains("the full advisory:"), "{post}");
+    let issues = fake.issues(REPO);
+    assert_eq!(issues.len(), 1, "the advisory issue opened");
+    assert!(issues[0].title.chars().count() <= 256);
+    assert!(issues[0].body.chars().count() <= 65_536);
+    assert_eq!(
+        fake.pulls(REPO).len(),
+        1,
+        "the CHANGELOG pull request opened"
+    );
+    let discussions = fake.discussions(REPO);
+    assert_eq!(discussions.len(), 1);
+    assert!(discussions[0].body.chars().count() <= 65_536);
+    let failed = harness
+        .store
+        .failed_jobs(incident_id(&harness).await)
+        .await
+        .expect("failed jobs");
+    assert!(failed.is_empty(), "{failed:?}");
+    assert_no_unexpected(&fake);
+    harness.stop().await;
+}
+
+#[tokio::test]
 async fn disclosure_opens_one_forum_topic_even_after_a_lost_answer_and_replies_later() {
     let fake = world().await;
     let forum = common::discourse::FakeDiscourse::start().await;

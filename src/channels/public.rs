@@ -9,7 +9,7 @@ use super::{announce, discussions, forum, mediawiki, wiki};
 use crate::config::repo::MailingList;
 use crate::drafts::{
     ADVISORY_ISSUE, BLOG_POST, CHANGELOG_ENTRY, DraftView, FORUM_POST, WIKI_PAGE,
-    WIKI_PAGE_WIKITEXT, changelog, escape,
+    WIKI_PAGE_WIKITEXT, changelog, escape, limits,
 };
 use crate::github::Api;
 use crate::github::api::NewIssue;
@@ -17,8 +17,9 @@ use crate::incident::{Severity, TimelineEntry, TimelineKind};
 use crate::store::{ChannelPost, ClaimedJob, JobKind};
 use chrono::Utc;
 
-/// GitHub's limit on titles.
-const MAX_TITLE_CHARS: usize = 256;
+/// Room kept for what herald adds around a rendered body (its hidden marker, a reply's
+/// "Update" line).
+const FRAME_CHARS: usize = 200;
 
 /// Runs one public job: through the gate, then the channel; records the result together
 /// with the jobs it leads to (an announcement's one send per list).
@@ -121,10 +122,17 @@ pub(super) async fn publish(
 
 /// A title GitHub accepts: one plain line, at most its length limit.
 fn title(text: &str) -> String {
-    escape::plain_line(text)
-        .chars()
-        .take(MAX_TITLE_CHARS)
-        .collect()
+    limits::fit_title(&escape::plain_line(text), limits::GITHUB_TITLE_CHARS)
+}
+
+/// A rendered Markdown body within `max` characters, with room for herald's frame; a
+/// shortened one links the full advisory.
+fn body_within(text: &str, max: usize, incident: &crate::incident::Incident) -> String {
+    let full = incident
+        .advisory_url
+        .clone()
+        .unwrap_or_else(|| format!("https://github.com/advisories/{}", incident.ghsa_id));
+    limits::fit_markdown(text, max.saturating_sub(FRAME_CHARS), &full)
 }
 
 /// The branch of the CHANGELOG pull request into the base branch.
@@ -202,6 +210,8 @@ async fn forum_post(
         (incident_id, forum::CHANNEL, FORUM_POST),
     )
     .await?;
+    let title = limits::fit_title(&title, discourse.max_title_length);
+    let text = body_within(&text, discourse.max_post_length, incident);
     let published = channels
         .forum
         .publish(
@@ -354,6 +364,7 @@ async fn discussion_post(
         escape::identifier(&incident.repository),
         escape::identifier(&incident.ghsa_id)
     );
+    let text = body_within(&text, limits::GITHUB_BODY_CHARS, incident);
     let body = format!("{}\n\n{marker}\n", text.trim_end());
     let repository = settings
         .repository
@@ -482,6 +493,8 @@ async fn changelog_prs(
         .await?;
     let view = DraftView::new(incident, &[], None);
     let entry = drafts.render_draft(CHANGELOG_ENTRY, &view)?;
+    // The file takes the whole entry; the pull request's description shows what fits.
+    let shown = body_within(&entry, limits::GITHUB_BODY_CHARS, incident);
     let base = base_branch(api, repository, settings.base_branch.as_ref()).await?;
     let title = title(&format!(
         "Security: {} {}",
@@ -505,7 +518,7 @@ async fn changelog_prs(
                 "Adds the security entry for {} to `{}`:\n\n{}\n\nOpened by herald after the advisory's disclosure.",
                 escape::identifier(&incident.ghsa_id),
                 settings.path,
-                entry.trim_end()
+                shown.trim_end()
             ),
             label: &loaded.config.labels.security,
         };
@@ -609,9 +622,10 @@ async fn advisory_issue(
         "<!-- herald:advisory-issue {} -->",
         escape::identifier(&incident.ghsa_id)
     );
+    let text = drafts.render_draft(ADVISORY_ISSUE, &view)?;
     let body = format!(
         "{}\n{marker}\n",
-        drafts.render_draft(ADVISORY_ISSUE, &view)?.trim_end()
+        body_within(&text, limits::GITHUB_BODY_CHARS, incident).trim_end()
     );
     let title = title(&format!(
         "Security advisory {}: {}",

@@ -101,7 +101,8 @@ pub struct DiscussionsConfig {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(
     deny_unknown_fields,
-    expecting = "a mapping with `url`, `category_id` and `api_username`"
+    expecting = "a mapping with `url`, `category_id`, `api_username` and optionally \
+                 `max_title_length`, `max_post_length`"
 )]
 pub struct DiscourseConfig {
     #[serde(deserialize_with = "one::<HttpsUrl, _>")]
@@ -109,6 +110,20 @@ pub struct DiscourseConfig {
     pub category_id: u64,
     #[serde(deserialize_with = "one::<DisplayName, _>")]
     pub api_username: String,
+    /// The forum's `max_topic_title_length` (Discourse's default: 255).
+    #[serde(default = "discourse_title_chars")]
+    pub max_title_length: usize,
+    /// The forum's `max_post_length` (Discourse's default: 32,000).
+    #[serde(default = "discourse_post_chars")]
+    pub max_post_length: usize,
+}
+
+fn discourse_title_chars() -> usize {
+    crate::drafts::limits::DISCOURSE_TITLE_CHARS
+}
+
+fn discourse_post_chars() -> usize {
+    crate::drafts::limits::DISCOURSE_POST_CHARS
 }
 
 /// The `escalation:` section: per severity, GitHub people or teams (`@login`,

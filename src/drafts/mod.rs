@@ -6,6 +6,7 @@
 pub mod changelog;
 pub mod escape;
 mod helpers;
+pub mod limits;
 mod tracking;
 mod view;
 

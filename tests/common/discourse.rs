@@ -104,6 +104,20 @@ async fn create_post(State(shared): State<Shared>, headers: HeaderMap, body: Str
     let Some(raw) = body.get("raw").and_then(Value::as_str).map(str::to_owned) else {
         return invalid("Body can't be blank");
     };
+    // Discourse's default site settings: max_post_length 32000, max_topic_title_length 255.
+    let length = raw.chars().count();
+    if length > 32_000 {
+        return invalid(&format!(
+            "Body is limited to 32000 characters; you entered {length}."
+        ));
+    }
+    if body
+        .get("title")
+        .and_then(Value::as_str)
+        .is_some_and(|title| title.chars().count() > 255)
+    {
+        return invalid("Title is too long (maximum is 255 characters)");
+    }
     if let Some(topic_id) = body.get("topic_id").and_then(Value::as_u64) {
         let Some(topic) = world.topics.iter_mut().find(|topic| topic.id == topic_id) else {
             return StatusCode::NOT_FOUND.into_response();

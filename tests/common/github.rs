@@ -1856,6 +1856,7 @@ fn create_pull(base: &str, repo: &mut Repo, ctx: &Ctx) -> Answer {
     let base_branch = optional_string(&body, "PullRequest", "base")?
         .ok_or_else(|| Reply::invalid("PullRequest", "base", "missing_field"))?;
     let text = optional_string(&body, "PullRequest", "body")?;
+    within_limits(&title, text.as_deref())?;
     let draft = match body.get("draft") {
         None | Some(Value::Null) => false,
         Some(Value::Bool(draft)) => *draft,
@@ -2020,6 +2021,7 @@ fn create_issue(base: &str, repo: &mut Repo, ctx: &Ctx) -> Answer {
         Some(_) => return Err(Reply::invalid("Issue", "title", "invalid")),
     };
     let text = optional_string(&body, "Issue", "body")?;
+    within_limits(&title, text.as_deref())?;
     let labels = names(&body, "Issue", "labels")?.unwrap_or_default();
     let mut assignees = names(&body, "Issue", "assignees")?.unwrap_or_default();
     if let Some(assignee) = optional_string(&body, "Issue", "assignee")? {
@@ -2028,6 +2030,21 @@ fn create_issue(base: &str, repo: &mut Repo, ctx: &Ctx) -> Answer {
     let number = repo.open_issue(BOT_LOGIN, title, text, labels, dedup(assignees));
     let index = repo.issue_index(number).ok_or_else(Reply::not_found)?;
     Ok(Reply::created(issue_json(base, repo, &repo.issues[index])))
+}
+
+/// GitHub's limits on issue and pull request titles (256) and bodies (65,536 characters).
+fn within_limits(title: &str, body: Option<&str>) -> Result<(), Reply> {
+    if title.chars().count() > 256 {
+        return Err(Reply::custom_invalid(
+            "title is too long (maximum is 256 characters)",
+        ));
+    }
+    if body.is_some_and(|body| body.chars().count() > 65_536) {
+        return Err(Reply::custom_invalid(
+            "body is too long (maximum is 65536 characters)",
+        ));
+    }
+    Ok(())
 }
 
 fn update_issue(base: &str, repo: &mut Repo, number: u64, ctx: &Ctx) -> Answer {
