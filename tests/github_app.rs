@@ -2586,22 +2586,31 @@ async fn the_first_poll_reads_every_page_of_a_long_advisory_list() {
     harness.stop().await;
 }
 
-#[tokio::test]
-async fn a_long_advisory_is_shortened_to_fit_every_counterpart() {
-    let fake = world().await;
+/// herald installed with a Discourse forum (category 7) and `more_channels` configured.
+async fn with_forum(
+    fake: &FakeGitHub,
+    more_channels: &str,
+) -> (Harness, common::discourse::FakeDiscourse) {
     let forum = common::discourse::FakeDiscourse::start().await;
     fake.put_file(
         REPO,
         ".github/herald.yml",
         &format!(
-            "tracking:\n  repository: Codertocat/security\nchannels:\n  discourse:\n    url: {}\n    category_id: 7\n    api_username: herald\n  discussions:\n    category: Announcements\n",
+            "tracking:\n  repository: Codertocat/security\nchannels:\n  discourse:\n    url: {}\n    category_id: 7\n    api_username: herald\n{more_channels}",
             forum.url
         ),
     );
-    let harness = installed_with(&fake, |settings| {
+    let harness = installed_with(fake, |settings| {
         settings.channels.discourse_api_key = Some(SecretString::from(common::discourse::API_KEY));
     })
     .await;
+    (harness, forum)
+}
+
+#[tokio::test]
+async fn a_long_advisory_is_shortened_to_fit_every_counterpart() {
+    let fake = world().await;
+    let (harness, forum) = with_forum(&fake, "  discussions:\n    category: Announcements\n").await;
     // GitHub allows a 1,024-character summary and a 65,535-character description.
     let summary = "A very long summary ".repeat(50);
     let paragraph = format!("{}\n\n", "The parser overflows here. ".repeat(40));
@@ -2649,19 +2658,7 @@ async fn a_long_advisory_is_shortened_to_fit_every_counterpart() {
 #[tokio::test]
 async fn disclosure_opens_one_forum_topic_even_after_a_lost_answer_and_replies_later() {
     let fake = world().await;
-    let forum = common::discourse::FakeDiscourse::start().await;
-    fake.put_file(
-        REPO,
-        ".github/herald.yml",
-        &format!(
-            "tracking:\n  repository: Codertocat/security\nchannels:\n  discourse:\n    url: {}\n    category_id: 7\n    api_username: herald\n",
-            forum.url
-        ),
-    );
-    let harness = installed_with(&fake, |settings| {
-        settings.channels.discourse_api_key = Some(SecretString::from(common::discourse::API_KEY));
-    })
-    .await;
+    let (harness, forum) = with_forum(&fake, "").await;
     report(&harness, "report-1").await;
     assert_eq!(
         forum.requests(),
