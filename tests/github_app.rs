@@ -934,6 +934,18 @@ async fn github_confirms_the_publication_before_anything_goes_public() {
         .next()
         .expect("the public advisory issue");
     assert!(!issue.body.contains("not yet"), "{}", issue.body);
+    // The tracking issue says the embargo is over.
+    let tracking = &fake.issues(TRACKING_REPO)[0];
+    assert!(
+        tracking.body.contains("**Published** on GitHub"),
+        "{}",
+        tracking.body
+    );
+    assert!(
+        !tracking.body.contains("**Embargoed.**"),
+        "{}",
+        tracking.body
+    );
     // Asking again publishes nothing twice.
     let before = public_writes(&fake).len();
     say(
@@ -1113,6 +1125,7 @@ async fn a_maintainer_commands_by_comment_and_label() {
         "{}",
         issue.body
     );
+    assert!(issue.body.contains("| CVE | requested "), "{}", issue.body);
     assert!(
         issue
             .body

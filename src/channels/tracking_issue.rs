@@ -8,7 +8,7 @@ use crate::drafts::{
 };
 use crate::github::Api;
 use crate::github::api::{IssueInfo, NewIssue};
-use crate::incident::{Incident, Phase, TimelineEntry, TimelineKind};
+use crate::incident::{Incident, TimelineEntry, TimelineKind};
 use crate::store::{JobKind, TrackingLink, TrackingStatus};
 use chrono::Utc;
 
@@ -38,7 +38,7 @@ pub(super) async fn sync(
         .map(ToString::to_string)
         .unwrap_or_else(|| incident.repository.clone());
     let visibility = github.repository(&tracking_repository).await?;
-    let embargoed = incident.phase < Phase::Disclosure;
+    let embargoed = !incident.published_on_github();
     let now = Utc::now();
 
     if embargoed && visibility.is_public() {

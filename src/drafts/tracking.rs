@@ -60,6 +60,10 @@ struct TrackingView {
     advisory_url: Option<String>,
     advisory_state: String,
     cve: Option<String>,
+    /// When a CVE was requested and none is assigned yet.
+    cve_requested: Option<String>,
+    /// When GitHub published the advisory (the embargo is over).
+    published_at: Option<String>,
     severity: String,
     severity_source: String,
     advisory_severity: Option<String>,
@@ -191,6 +195,12 @@ pub fn tracking_issue(
         advisory_url: incident.advisory_url.as_deref().and_then(link_target),
         advisory_state: incident.advisory_state.clone(),
         cve: incident.cve_id.clone(),
+        cve_requested: incident.decisions.cve_requested_at.map(time),
+        published_at: incident
+            .published_on_github()
+            .then_some(incident.published_at)
+            .flatten()
+            .map(time),
         severity: incident.severity.to_string(),
         severity_source: incident.severity_source.to_string(),
         advisory_severity: incident.advisory_severity.clone(),
