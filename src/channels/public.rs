@@ -247,16 +247,11 @@ async fn wiki_page(
         .await?;
     let view = DraftView::new(incident, &[], None);
     let text = drafts.render_draft(WIKI_PAGE, &view)?;
-    let date = incident
-        .published_at
-        .unwrap_or_else(Utc::now)
-        .format("%Y-%m-%d")
-        .to_string();
     let page = wiki::WikiPage {
         ghsa_id: &incident.ghsa_id,
         text: &text,
         summary: &view.summary,
-        date: &date,
+        published_at: incident.published_at.unwrap_or_else(Utc::now),
     };
     let token = api.token().await?;
     match wiki::publish(

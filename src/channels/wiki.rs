@@ -9,6 +9,7 @@ use super::forum::text_sha256;
 use crate::drafts::escape;
 use crate::store::ChannelPost;
 use base64::Engine;
+use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
 use std::path::Path;
 use tokio::process::Command;
@@ -38,9 +39,10 @@ pub struct WikiPage<'a> {
     pub ghsa_id: &'a str,
     /// The rendered wiki-page template.
     pub text: &'a str,
-    /// For the index: a one-line summary and the date it sorts by (newest first).
+    /// For the index: a one-line summary and when GitHub published the advisory (shown as
+    /// its date, sorted by the time, newest first).
     pub summary: &'a str,
-    pub date: &'a str,
+    pub published_at: DateTime<Utc>,
 }
 
 struct Git<'a> {
@@ -96,25 +98,40 @@ impl Git<'_> {
     }
 }
 
-/// The index line of one advisory, marked so herald finds it again.
+/// The index line of one advisory, marked (with its publication time, which orders the
+/// index) so herald finds it again.
 fn index_line(page: &WikiPage<'_>) -> String {
     let ghsa = escape::file_name(page.ghsa_id);
     format!(
-        "- {} [{ghsa}]({FOLDER}/{ghsa}): {} <!-- herald:{ghsa} -->",
-        escape::plain_line(page.date),
-        escape::markdown_line(page.summary)
+        "- {} [{ghsa}]({FOLDER}/{ghsa}): {} <!-- herald:{ghsa} at={} -->",
+        page.published_at.format("%Y-%m-%d"),
+        escape::markdown_line(page.summary),
+        page.published_at.format("%Y-%m-%dT%H:%M:%SZ")
     )
+}
+
+/// What orders an index line: the publication time in its marker, else (a line written
+/// before herald kept the time) the start of its date.
+fn index_order(line: &str) -> String {
+    line.rsplit_once(" at=")
+        .and_then(|(_, rest)| rest.strip_suffix(" -->"))
+        .map(str::to_owned)
+        .unwrap_or_else(|| format!("{}T00:00:00Z", line.get(2..12).unwrap_or_default()))
 }
 
 /// The index with this advisory's line added or replaced, herald's lines newest first;
 /// anything else on the page stays where it was.
 pub fn updated_index(current: Option<&str>, page: &WikiPage<'_>) -> String {
-    let marker = format!("<!-- herald:{} -->", escape::file_name(page.ghsa_id));
+    let ghsa = escape::file_name(page.ghsa_id);
+    let markers = [
+        format!("<!-- herald:{ghsa} -->"),
+        format!("<!-- herald:{ghsa} at="),
+    ];
     let mut preamble = Vec::new();
     let mut lines: Vec<String> = Vec::new();
     for line in current.unwrap_or("# Security advisories\n").lines() {
         if line.starts_with("- ") && line.contains("<!-- herald:") {
-            if !line.contains(&marker) {
+            if !markers.iter().any(|marker| line.contains(marker.as_str())) {
                 lines.push(line.to_owned());
             }
         } else {
@@ -122,8 +139,7 @@ pub fn updated_index(current: Option<&str>, page: &WikiPage<'_>) -> String {
         }
     }
     lines.push(index_line(page));
-    // `- YYYY-MM-DD …`: text order is date order.
-    lines.sort_by(|a, b| b.cmp(a));
+    lines.sort_by_key(|line| std::cmp::Reverse(index_order(line)));
     while preamble.last().is_some_and(|line| line.trim().is_empty()) {
         preamble.pop();
     }
@@ -221,22 +237,28 @@ pub async fn publish(
 mod tests {
     use super::*;
 
-    fn page<'a>(ghsa_id: &'a str, date: &'a str) -> WikiPage<'a> {
+    fn page<'a>(ghsa_id: &'a str, at: &str) -> WikiPage<'a> {
         WikiPage {
             ghsa_id,
             text: "text",
             summary: "A | summary @everyone",
-            date,
+            published_at: at.parse().expect("an RFC 3339 time"),
         }
     }
 
     #[test]
     fn the_index_keeps_one_line_per_advisory_newest_first() {
-        let first = updated_index(None, &page("GHSA-aaaa-aaaa-aaaa", "2026-01-02"));
+        let first = updated_index(None, &page("GHSA-aaaa-aaaa-aaaa", "2026-01-02T08:00:00Z"));
         assert!(first.starts_with("# Security advisories\n\n- 2026-01-02 [GHSA-aaaa-aaaa-aaaa]"));
         let edited = format!("{first}\nSome notes a maintainer added.\n");
-        let second = updated_index(Some(&edited), &page("GHSA-bbbb-bbbb-bbbb", "2026-03-04"));
-        let third = updated_index(Some(&second), &page("GHSA-aaaa-aaaa-aaaa", "2026-01-02"));
+        let second = updated_index(
+            Some(&edited),
+            &page("GHSA-bbbb-bbbb-bbbb", "2026-03-04T08:00:00Z"),
+        );
+        let third = updated_index(
+            Some(&second),
+            &page("GHSA-aaaa-aaaa-aaaa", "2026-01-02T08:00:00Z"),
+        );
         let lines: Vec<&str> = third
             .lines()
             .filter(|line| line.starts_with("- "))
@@ -246,5 +268,38 @@ mod tests {
         assert!(third.contains("Some notes a maintainer added."), "{third}");
         assert!(!third.contains("@everyone"), "escaped: {third}");
         assert!(third.contains("\\|"), "{third}");
+    }
+
+    #[test]
+    fn advisories_of_one_day_are_ordered_by_their_publication_time() {
+        // Published in the afternoon, with the id that sorts first.
+        let index = updated_index(None, &page("GHSA-zzzz-zzzz-zzzz", "2026-05-01T09:00:00Z"));
+        let index = updated_index(
+            Some(&index),
+            &page("GHSA-aaaa-aaaa-aaaa", "2026-05-01T17:30:00Z"),
+        );
+        // A line from before herald kept the time counts from the start of its day.
+        let index = format!(
+            "{index}- 2026-05-01 [GHSA-mmmm-mmmm-mmmm](x): old <!-- herald:GHSA-mmmm-mmmm-mmmm -->\n"
+        );
+        let index = updated_index(
+            Some(&index),
+            &page("GHSA-bbbb-bbbb-bbbb", "2026-04-30T23:00:00Z"),
+        );
+        let order: Vec<&str> = index
+            .lines()
+            .filter(|line| line.starts_with("- "))
+            .map(|line| &line[14..33])
+            .collect();
+        assert_eq!(
+            order,
+            [
+                "GHSA-aaaa-aaaa-aaaa",
+                "GHSA-zzzz-zzzz-zzzz",
+                "GHSA-mmmm-mmmm-mmmm",
+                "GHSA-bbbb-bbbb-bbbb"
+            ],
+            "{index}"
+        );
     }
 }

@@ -5,14 +5,24 @@ const BREAK: char = '\u{200B}';
 
 /// Text for GitHub-flavoured Markdown: inline markup and HTML are escaped, `@mentions`
 /// and `#references` are broken so the text pings nobody and links nothing, and line breaks
-/// are kept, but no line can start a heading, list, quote or table.
+/// are kept (a line followed by another ends in a hard break, two spaces, as renderers
+/// that join soft-wrapped lines, wikis and site generators among them, would otherwise run
+/// them together), but no line can start a heading, list, quote or table.
 pub fn markdown(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + text.len() / 8);
-    for (index, line) in text.split('\n').enumerate() {
+    let lines: Vec<&str> = text.split('\n').collect();
+    for (index, line) in lines.iter().enumerate() {
         if index > 0 {
             out.push('\n');
         }
         markdown_line_start(line, &mut out);
+        let continued = lines
+            .get(index + 1)
+            .is_some_and(|next| !next.trim().is_empty());
+        if continued && !line.trim().is_empty() {
+            out.truncate(out.trim_end().len());
+            out.push_str("  ");
+        }
     }
     out
 }
@@ -71,15 +81,20 @@ pub fn markdown_line(text: &str) -> String {
 
 /// Text for a plain single line such as an issue title: control characters dropped,
 /// mentions broken (GitHub does not link them in titles, but notifications quote them).
+/// Applying it again changes nothing (a subject passes the drafts and then the mail layer,
+/// each of which makes sure of it).
 pub fn plain_line(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
         match c {
             '\r' | '\n' | '\t' => out.push(' '),
             c if c.is_control() => {}
             '@' => {
                 out.push('@');
-                out.push(BREAK);
+                if chars.peek() != Some(&BREAK) {
+                    out.push(BREAK);
+                }
             }
             c => out.push(c),
         }
@@ -90,11 +105,16 @@ pub fn plain_line(text: &str) -> String {
 /// Text for MediaWiki wikitext: HTML metacharacters become entities (so `</nowiki>` cannot
 /// be written), and each line sits inside `<nowiki>`, so links, templates (`{{…}}`),
 /// signatures (`~~~~`), bold, lists and headings in it are shown, not obeyed.
+///
+/// A line followed by another ends in `<br />`, so the text's own line breaks survive
+/// (wikitext joins consecutive lines into one paragraph); blank lines part paragraphs.
 pub fn wikitext(text: &str) -> String {
-    let lines: Vec<String> = text
-        .replace("\r\n", "\n")
-        .split('\n')
-        .map(|line| {
+    let text = text.replace("\r\n", "\n");
+    let raw: Vec<&str> = text.split('\n').collect();
+    let lines: Vec<String> = raw
+        .iter()
+        .enumerate()
+        .map(|(index, line)| {
             let mut out = String::with_capacity(line.len() + 20);
             for c in line.chars() {
                 match c {
@@ -105,10 +125,13 @@ pub fn wikitext(text: &str) -> String {
                     c => out.push(c),
                 }
             }
-            if out.is_empty() {
-                out
-            } else {
-                format!("<nowiki>{out}</nowiki>")
+            let continued = raw
+                .get(index + 1)
+                .is_some_and(|next| !next.trim().is_empty());
+            match (out.trim().is_empty(), continued) {
+                (true, _) => String::new(),
+                (false, true) => format!("<nowiki>{out}</nowiki><br />"),
+                (false, false) => format!("<nowiki>{out}</nowiki>"),
             }
         })
         .collect();
@@ -181,7 +204,7 @@ mod tests {
     fn no_line_starts_a_block() {
         assert_eq!(
             markdown("- item\n  1. first\n+ x\n=== \n2) y"),
-            "\\- item\n  1\\. first\n\\+ x\n\\=== \n2\\) y"
+            "\\- item  \n  1\\. first  \n\\+ x  \n\\===  \n2\\) y"
         );
         assert_eq!(markdown("version 1.2.3 (fixed)"), "version 1.2.3 (fixed)");
         assert_eq!(markdown("9.8 critical"), "9.8 critical");
@@ -193,7 +216,20 @@ mod tests {
         let escaped = wikitext("[[Main Page]] {{delete}} ~~~~ </nowiki><script>\n* item");
         assert_eq!(
             escaped,
-            "<nowiki>[[Main Page]] {{delete}} ~~~~ &lt;/nowiki&gt;&lt;script&gt;</nowiki>\n<nowiki>* item</nowiki>"
+            "<nowiki>[[Main Page]] {{delete}} ~~~~ &lt;/nowiki&gt;&lt;script&gt;</nowiki><br />\n<nowiki>* item</nowiki>"
+        );
+    }
+
+    #[test]
+    fn lines_and_paragraphs_survive_on_both_wikis() {
+        let description = "First line.\nSecond line.\r\n\r\nNew paragraph.\n";
+        assert_eq!(
+            markdown(description),
+            "First line.  \nSecond line.\n\nNew paragraph.\n"
+        );
+        assert_eq!(
+            wikitext(description),
+            "<nowiki>First line.</nowiki><br />\n<nowiki>Second line.</nowiki>\n\n<nowiki>New paragraph.</nowiki>\n"
         );
     }
 
@@ -206,6 +242,13 @@ mod tests {
     fn file_names_stay_in_their_folder() {
         assert_eq!(file_name("../../etc/passwd"), "_._.._etc_passwd");
         assert_eq!(file_name("GHSA-abcd-1234-wxyz"), "GHSA-abcd-1234-wxyz");
+    }
+
+    #[test]
+    fn a_plain_line_is_escaped_once_however_often_it_passes() {
+        let once = plain_line("[SECURITY] @everyone\r\nBcc: x");
+        assert_eq!(once, "[SECURITY] @\u{200B}everyone  Bcc: x");
+        assert_eq!(plain_line(&once), once);
     }
 
     #[test]

@@ -60,7 +60,42 @@ handlebars_helper!(yaml: |value: str| {
     Value::String(text).to_string()
 });
 
-pub fn register(registry: &mut Handlebars<'static>) {
+// A Markdown code span, for version ranges and versions (`>= 1.0.0, < 1.0.1` reads as
+// written, in the rendered page and in the raw file): everything in a code span is shown,
+// never obeyed, so it escapes itself and goes in `{{{ }}}`. The fence is longer than any
+// backtick run inside; `|` is escaped so a table cell stays one cell.
+handlebars_helper!(code_span: |value: Value| {
+    let text = match &value {
+        Value::Null => String::new(),
+        Value::String(text) => text.clone(),
+        other => other.to_string(),
+    };
+    let text = text.replace(['\r', '\n'], " ").replace('|', "\\|");
+    if text.trim().is_empty() {
+        String::new()
+    } else {
+        let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+        let fence = "`".repeat(longest + 1);
+        let pad = if text.starts_with(['`', ' ']) || text.ends_with(['`', ' ']) { " " } else { "" };
+        format!("{fence}{pad}{text}{pad}{fence}")
+    }
+});
+
+// The same helper where code spans mean nothing: the value as it is (escaped by the target's
+// own escaping, as the template uses `{{ }}` there).
+handlebars_helper!(code_plain: |value: Value| match value {
+    Value::Null => String::new(),
+    Value::String(text) => text,
+    other => other.to_string(),
+});
+
+pub fn register(registry: &mut Handlebars<'static>, target: super::Target) {
+    match target {
+        super::Target::Markdown => registry.register_helper("code", Box::new(code_span)),
+        super::Target::Wikitext | super::Target::Text => {
+            registry.register_helper("code", Box::new(code_plain))
+        }
+    }
     registry.register_helper("date", Box::new(date));
     registry.register_helper("range", Box::new(range));
     registry.register_helper("capitalize", Box::new(capitalize));

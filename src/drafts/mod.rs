@@ -99,11 +99,11 @@ pub struct Drafts {
     text: Handlebars<'static>,
 }
 
-fn registry(escape: fn(&str) -> String) -> Handlebars<'static> {
+fn registry(escape: fn(&str) -> String, target: Target) -> Handlebars<'static> {
     let mut registry = Handlebars::new();
     registry.set_strict_mode(true);
     registry.register_escape_fn(escape);
-    helpers::register(&mut registry);
+    helpers::register(&mut registry, target);
     registry
 }
 
@@ -111,9 +111,9 @@ impl Drafts {
     /// The shipped templates.
     pub fn new() -> Result<Drafts, DraftError> {
         let mut drafts = Drafts {
-            markdown: registry(escape::markdown),
-            wikitext: registry(escape::wikitext),
-            text: registry(escape::plain_text),
+            markdown: registry(escape::markdown, Target::Markdown),
+            wikitext: registry(escape::wikitext, Target::Wikitext),
+            text: registry(escape::plain_text, Target::Text),
         };
         for shipped in SHIPPED {
             drafts.register(shipped, shipped.text)?;
