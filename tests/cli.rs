@@ -329,6 +329,31 @@ async fn a_killed_server_loses_no_accepted_delivery_and_logs_no_secret() {
     }
 }
 
+#[tokio::test]
+async fn a_flood_of_forged_deliveries_is_logged_at_a_bounded_rate() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let client = common::http_client();
+    let port = free_port();
+    let mut server = spawn_serve(dir.path(), port, false);
+    wait_ready(&client, port).await;
+    for index in 0..500 {
+        let status = post(&client, port, &format!("forged-{index}"), b"{}", false).await;
+        assert_eq!(status, 401);
+    }
+    server.kill().expect("stop herald");
+    server.wait().expect("reaped");
+    let log = stderr_of(server);
+    let refused = log
+        .lines()
+        .filter(|line| line.contains("webhook delivery refused"))
+        .count();
+    assert_eq!(
+        refused, 1,
+        "one line for 500 refusals within a minute:\n{log}"
+    );
+    assert!(log.len() < 20_000, "{} bytes of log", log.len());
+}
+
 #[test]
 fn the_readme_documents_every_setting_and_the_two_commands() {
     let readme = std::fs::read_to_string(repo_file("README.md")).expect("README.md");

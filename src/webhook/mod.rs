@@ -11,7 +11,8 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use secrecy::SecretString;
 use serde_json::json;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 pub struct AppState {
     pub secret: SecretString,
@@ -64,8 +65,53 @@ impl IntoResponse for Rejection {
             Rejection::Signature(_) => StatusCode::UNAUTHORIZED,
             Rejection::ContentType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         };
-        tracing::warn!(status = status.as_u16(), reason = %self, "webhook delivery refused");
+        if let Some(unlogged) = REFUSALS.note(Instant::now()) {
+            tracing::warn!(
+                status = status.as_u16(),
+                reason = %self,
+                refused_unlogged = unlogged,
+                "webhook delivery refused (more in the next minute are counted, not logged)"
+            );
+        }
         error_body(status, self.to_string())
+    }
+}
+
+/// Refused deliveries are logged at a bounded rate: a flood of forged requests must not fill
+/// the disk. The first refusal of a minute is logged, with how many went unlogged before it.
+static REFUSALS: RefusalLog = RefusalLog::new(Duration::from_secs(60));
+
+struct RefusalLog {
+    interval: Duration,
+    /// When a refusal was last logged, and how many were counted since.
+    state: Mutex<(Option<Instant>, u64)>,
+}
+
+impl RefusalLog {
+    const fn new(interval: Duration) -> RefusalLog {
+        RefusalLog {
+            interval,
+            state: Mutex::new((None, 0)),
+        }
+    }
+
+    /// Counts a refusal at `now`; `Some(unlogged before it)` when this one is to be logged.
+    fn note(&self, now: Instant) -> Option<u64> {
+        let mut state = self
+            .state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let (logged_at, unlogged) = &mut *state;
+        match logged_at {
+            Some(at) if now.duration_since(*at) < self.interval => {
+                *unlogged += 1;
+                None
+            }
+            _ => {
+                *logged_at = Some(now);
+                Some(std::mem::take(unlogged))
+            }
+        }
     }
 }
 
@@ -155,5 +201,24 @@ async fn ready(State(state): State<Arc<AppState>>) -> Response {
             StatusCode::SERVICE_UNAVAILABLE,
             format!("store unreachable: {error}"),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RefusalLog;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn refusals_are_logged_once_a_minute_with_a_count() {
+        let log = RefusalLog::new(Duration::from_secs(60));
+        let start = Instant::now();
+        assert_eq!(log.note(start), Some(0));
+        let logged = (1..110_000u64)
+            .filter(|i| log.note(start + Duration::from_micros(*i)).is_some())
+            .count();
+        assert_eq!(logged, 0, "a flood within the minute logs nothing more");
+        assert_eq!(log.note(start + Duration::from_secs(61)), Some(109_999));
+        assert_eq!(log.note(start + Duration::from_secs(62)), None);
     }
 }
