@@ -992,6 +992,48 @@ async fn a_publication_that_went_through_before_a_crash_is_not_asked_again() {
 }
 
 #[tokio::test]
+async fn channels_left_undone_at_a_stop_run_after_restart_once() {
+    let fake = world().await;
+    let mut harness = tracked(&fake).await;
+    fake.set_permission(REPO, "alice", "admin");
+    say(
+        &harness,
+        "issues",
+        "l-1",
+        &label("alice", "disclosure:approved"),
+    )
+    .await;
+    // The CHANGELOG branch cannot be created yet: a failed POST is not repeated at once,
+    // its job waits for its retry, and herald stops meanwhile.
+    fake.fail_next("POST", &format!("/repos/{REPO}/git/refs"), 502, None);
+    let answer = harness
+        .deliver("issue_comment", "c-1", &comment("alice", "/herald publish"))
+        .await;
+    assert_eq!(answer.status, 202);
+    let owed = "SELECT COUNT(*) FROM outbox WHERE kind = 'changelog_pr' AND state = 'pending' \
+                AND attempts = 1";
+    for _ in 0..400 {
+        if harness.count(owed).await == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        harness.count(owed).await,
+        1,
+        "the CHANGELOG job failed once"
+    );
+    assert!(the_incident(&harness).await.published_on_github());
+    harness.restart(true).await;
+    harness.wait_all_jobs().await;
+    assert_eq!(fake.pulls(REPO).len(), 1, "opened after the restart, once");
+    assert_eq!(fake.issues(REPO).len(), 1, "the advisory issue, once");
+    assert_eq!(fake.count("PATCH", &advisory_path()), 1, "published once");
+    assert_no_unexpected(&fake);
+    harness.stop().await;
+}
+
+#[tokio::test]
 async fn a_maintainer_commands_by_comment_and_label() {
     let fake = world().await;
     let harness = tracked(&fake).await;
