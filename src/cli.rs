@@ -128,6 +128,15 @@ pub enum IncidentsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Queue an incident's failed jobs again, once their cause is fixed (as `/herald retry`
+    /// on its tracking issue does; for when there is no tracking issue to comment on).
+    Retry {
+        /// The advisory's GHSA id.
+        ghsa_id: String,
+        /// The repository (owner/name), when two repositories share the GHSA id.
+        #[arg(long)]
+        repo: Option<String>,
+    },
     /// Announce an advisory GitHub has published on every public channel again (for
     /// history, which herald never announces on its own). A running `herald serve` sends it.
     Announce {
@@ -662,6 +671,16 @@ async fn incidents(settings: &Settings, command: IncidentsCommand) -> anyhow::Re
                 print!("{}", report::failed_jobs(&failed));
                 println!("{}", report::tracking_line(tracking.as_ref()));
             }
+        }
+        IncidentsCommand::Retry { ghsa_id, repo } => {
+            let row = pick_incident(&store, &ghsa_id, repo.as_deref()).await?;
+            let mut work = store.begin_durable().await?;
+            let retried = work.retry_failed_jobs(row.id).await?;
+            work.commit().await?;
+            println!(
+                "{retried} failed job(s) of {} queued again; a running `herald serve` runs them",
+                report::safe_line(&row.incident.ghsa_id)
+            );
         }
         IncidentsCommand::Announce { ghsa_id, repo } => {
             let row = pick_incident(&store, &ghsa_id, repo.as_deref()).await?;

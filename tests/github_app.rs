@@ -2500,6 +2500,17 @@ async fn a_mail_server_that_rejects_for_good_is_not_asked_again() {
             .iter()
             .all(|job| job.kind == "send_mail" && job.attempts == 1)
     );
+    // The postmaster fixes the relay; a maintainer runs the sends again.
+    sink.accept();
+    let said = herald_cli(&harness, &["incidents", "retry", GHSA]).await;
+    assert!(said.starts_with("2 failed job(s)"), "{said}");
+    for _ in 0..200 {
+        if sink.messages().len() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(sink.messages().len(), 2, "one announcement per list");
     assert_no_unexpected(&fake);
     harness.stop().await;
 }

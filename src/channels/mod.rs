@@ -169,7 +169,7 @@ impl Channels {
                     job.kind,
                     one_line(words)
                 ),
-                "Fix the cause, then `/herald retry` runs it again.".to_owned(),
+                "Fix the cause, then `/herald retry` (or `herald incidents retry`) runs it again.".to_owned(),
             ),
             (None, _) => (
                 format!(
@@ -178,7 +178,7 @@ impl Channels {
                     job.attempts + 1,
                     one_line(error)
                 ),
-                "Fix the cause, then `/herald retry` runs it again; herald does not try again \
+                "Fix the cause, then `/herald retry` (or `herald incidents retry`) runs it again; herald does not try again \
                  on its own."
                     .to_owned(),
             ),

@@ -72,12 +72,15 @@ impl GitHubError {
     /// limits, server errors and transport failures, which are worth retrying.
     pub fn refusal(&self) -> Option<&str> {
         match self {
+            // A secondary rate limit can come without its headers: GitHub's words tell.
             GitHubError::Status {
                 status,
                 message,
                 rate_limited: false,
                 ..
-            } if refused(*status) => Some(message),
+            } if refused(*status) && !message.to_ascii_lowercase().contains("rate limit") => {
+                Some(message)
+            }
             _ => None,
         }
     }
@@ -412,6 +415,36 @@ pub fn segment(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::segment;
+
+    #[test]
+    fn only_what_asking_again_cannot_change_is_a_refusal() {
+        use super::GitHubError;
+        use http::{Method, StatusCode};
+        let answer = |status: u16, message: &str, rate_limited: bool| GitHubError::Status {
+            method: Method::PATCH,
+            path: "/x".to_owned(),
+            status: StatusCode::from_u16(status).expect("status"),
+            message: message.to_owned(),
+            rate_limited,
+        };
+        let refused = answer(422, "A patched version is required", false);
+        assert_eq!(refused.refusal(), Some("A patched version is required"));
+        assert!(answer(404, "Not Found", false).refusal().is_some());
+        assert!(
+            answer(403, "Resource not accessible by integration", false)
+                .refusal()
+                .is_some()
+        );
+        assert!(answer(403, "x", true).refusal().is_none(), "rate limited");
+        assert!(
+            answer(403, "You have exceeded a secondary rate limit", false)
+                .refusal()
+                .is_none()
+        );
+        assert!(answer(429, "slow down", false).refusal().is_none());
+        assert!(answer(502, "Bad Gateway", false).refusal().is_none());
+        assert!(answer(401, "Bad credentials", false).refusal().is_none());
+    }
 
     #[test]
     fn path_segments_are_encoded_only_where_needed() {
