@@ -2504,15 +2504,20 @@ async fn a_mail_server_that_rejects_for_good_is_not_asked_again() {
     sink.accept();
     let said = herald_cli(&harness, &["incidents", "retry", GHSA]).await;
     assert!(said.starts_with("2 failed job(s)"), "{said}");
-    for _ in 0..200 {
-        if sink.messages().len() == 2 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually(|| sink.messages().len() == 2).await;
     assert_eq!(sink.messages().len(), 2, "one announcement per list");
     assert_no_unexpected(&fake);
     harness.stop().await;
+}
+
+/// Waits, up to ten seconds, until `done` holds (work herald does in the background).
+async fn eventually(done: impl Fn() -> bool) {
+    for _ in 0..200 {
+        if done() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// Waits until the poller has had a 304 for the advisory list, then for every job.
@@ -2595,23 +2600,13 @@ async fn installing_herald_never_announces_the_past() {
     let said = herald_cli(&harness, &["import"]).await;
     assert!(said.contains("3 advisory(ies) imported"), "{said}");
     harness.wait_all_jobs().await;
-    for _ in 0..200 {
-        if fake.issues(TRACKING_REPO).len() == 5 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually(|| fake.issues(TRACKING_REPO).len() == 5).await;
     assert_eq!(fake.issues(TRACKING_REPO).len(), 5);
     assert_eq!(public_writes(&fake), Vec::<String>::new());
 
     // Announcing an old advisory again takes an explicit command on it.
     herald_cli(&harness, &["incidents", "announce", "GHSA-5555-aaaa-0001"]).await;
-    for _ in 0..200 {
-        if !fake.issues(REPO).is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually(|| !fake.issues(REPO).is_empty()).await;
     harness.wait_all_jobs().await;
     assert_eq!(fake.issues(REPO).len(), 1, "its public advisory issue");
     assert!(fake.issues(REPO)[0].title.contains("GHSA-5555-aaaa-0001"));
