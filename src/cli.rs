@@ -289,7 +289,7 @@ async fn dry_run(
     println!(
         "herald dry-run: {event} delivery {delivery_id} from {} into {}",
         payload.display(),
-        crate::config::redact_url(&settings.database_url)
+        crate::redact::redact_url(&settings.database_url)
     );
     match receipt {
         Receipt::Pong => println!("ping: nothing to do"),
@@ -393,7 +393,7 @@ async fn doctor(settings: &Settings) -> anyhow::Result<()> {
                 true,
                 &format!(
                     "store {} opens and its schema is current",
-                    crate::config::redact_url(&settings.database_url)
+                    crate::redact::redact_url(&settings.database_url)
                 ),
             );
             store.close().await;

@@ -13,6 +13,7 @@ pub mod mail;
 pub mod outbox;
 pub mod pipeline;
 pub mod poller;
+pub mod redact;
 pub mod report;
 pub mod server;
 pub mod store;

@@ -2,12 +2,13 @@
 //! started and stopped together.
 
 use crate::channels::Channels;
-use crate::config::{Settings, redact_url};
+use crate::config::Settings;
 use crate::drafts::Drafts;
 use crate::github::GitHub;
 use crate::ingest::Ingestor;
 use crate::outbox::{EffectRunner, Worker};
 use crate::poller::Poller;
+use crate::redact::redact_url;
 use crate::store::Store;
 use crate::webhook::{AppState, router};
 use anyhow::Context;

@@ -4,7 +4,8 @@
 mod common;
 
 use chrono::Utc;
-use herald::outbox::{JobOutcome, Worker, WorkerSettings};
+use herald::config::WorkerSettings;
+use herald::outbox::{JobOutcome, Worker};
 use herald::store::{Admission, NewDelivery, Store, compress_payload};
 use std::sync::Arc;
 use tokio::sync::Notify;

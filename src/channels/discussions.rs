@@ -4,7 +4,7 @@
 //! body lets a retry find a discussion whose creation answer was lost.
 
 use super::ChannelError;
-use super::forum::text_sha256;
+use super::post::{Published, text_sha256};
 use crate::config::repo::DiscussionsConfig;
 use crate::github::{Api, GitHubError};
 use crate::store::ChannelPost;
@@ -41,7 +41,7 @@ pub async fn publish(
     repository: &str,
     (title, body, marker): (&str, &str, &str),
     known: Option<&ChannelPost>,
-) -> Result<Option<(ChannelPost, bool)>, ChannelError> {
+) -> Result<Option<Published>, ChannelError> {
     let sha = text_sha256(body);
     if known.is_some_and(|post| post.text_sha256 == sha) {
         return Ok(None);
@@ -55,13 +55,13 @@ pub async fn publish(
             }),
         )
         .await?;
-        return Ok(Some((
-            ChannelPost {
+        return Ok(Some(Published {
+            post: ChannelPost {
                 text_sha256: sha,
                 ..post.clone()
             },
-            false,
-        )));
+            created: false,
+        }));
     }
     let (owner, name) = repository.split_once('/').unwrap_or((repository, ""));
     let names = json!({ "owner": owner, "name": name });
@@ -118,12 +118,12 @@ pub async fn publish(
             )
         }
     };
-    Ok(Some((
-        ChannelPost {
+    Ok(Some(Published {
+        post: ChannelPost {
             reference: id,
             url,
             text_sha256: sha,
         },
-        true,
-    )))
+        created: true,
+    }))
 }

@@ -5,11 +5,11 @@
 //! a create whose answer was lost (a timeout) never makes a second topic.
 
 use super::ChannelError;
+use super::post::{Published, text_sha256};
 use crate::config::repo::DiscourseConfig;
 use crate::store::ChannelPost;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 use std::time::Duration;
 
 /// The channel's name in the store.
@@ -74,14 +74,6 @@ struct Topic {
 struct CreatedPost {
     topic_id: u64,
     topic_slug: String,
-}
-
-/// What a channel now shows, to be recorded, and whether it is new (`true`) or an update
-/// of the existing post.
-pub type Published = (ChannelPost, bool);
-
-pub fn text_sha256(text: &str) -> String {
-    hex::encode(Sha256::digest(text.as_bytes()))
 }
 
 /// Discourse keeps `external_id` short (at most 50 characters): the GHSA id and a digest of
@@ -199,14 +191,14 @@ impl Discourse {
         };
         match (topic, known) {
             // Created before, but its answer was lost: the topic is ours, as posted.
-            (Some((reference, url)), None) => Ok(Some((
-                ChannelPost {
+            (Some((reference, url)), None) => Ok(Some(Published {
+                post: ChannelPost {
                     reference,
                     url,
                     text_sha256: sha,
                 },
-                true,
-            ))),
+                created: true,
+            })),
             (Some((reference, url)), Some(_)) => {
                 let topic_id: u64 = reference.parse().map_err(|_| ForumError::Request {
                     url: forum.url.clone(),
@@ -222,14 +214,14 @@ impl Discourse {
                         .json(&body),
                 )
                 .await?;
-                Ok(Some((
-                    ChannelPost {
+                Ok(Some(Published {
+                    post: ChannelPost {
                         reference,
                         url,
                         text_sha256: sha,
                     },
-                    false,
-                )))
+                    created: false,
+                }))
             }
             (None, _) => {
                 let body = serde_json::json!({
@@ -249,14 +241,14 @@ impl Discourse {
                         url: forum.url.clone(),
                         what: "404 on /posts.json: is this a Discourse forum?".to_owned(),
                     })?;
-                Ok(Some((
-                    ChannelPost {
+                Ok(Some(Published {
+                    post: ChannelPost {
                         reference: created.topic_id.to_string(),
                         url: Discourse::topic_url(forum, &created.topic_slug, created.topic_id),
                         text_sha256: sha,
                     },
-                    true,
-                )))
+                    created: true,
+                }))
             }
         }
     }

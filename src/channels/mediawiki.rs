@@ -5,7 +5,7 @@
 //! fetches a new token once; refusals (`assertuserfailed`, `protectedpage`, rate limits)
 //! are reported in the wiki's own words.
 
-use super::forum::text_sha256;
+use super::post::{Published, text_sha256};
 use crate::config::repo::MediaWikiConfig;
 use crate::store::ChannelPost;
 use secrecy::{ExposeSecret, SecretString};
@@ -181,7 +181,7 @@ pub async fn publish(
     title: &str,
     text: &str,
     known: Option<&ChannelPost>,
-) -> Result<Option<(ChannelPost, bool)>, MediaWikiError> {
+) -> Result<Option<Published>, MediaWikiError> {
     let sha = text_sha256(text);
     if known.is_some_and(|post| post.text_sha256 == sha) {
         return Ok(None);
@@ -220,12 +220,12 @@ pub async fn publish(
             }
         }
     }
-    Ok(Some((
-        ChannelPost {
+    Ok(Some(Published {
+        post: ChannelPost {
             reference: title.to_owned(),
             url: page_url(&settings.api_url, title),
             text_sha256: sha,
         },
-        known.is_none(),
-    )))
+        created: known.is_none(),
+    }))
 }

@@ -9,6 +9,7 @@ pub mod forum;
 mod gate;
 mod maintainer;
 mod mediawiki;
+mod post;
 mod public;
 mod review;
 mod tracking_issue;

@@ -159,11 +159,11 @@ type PostOutcome = (
 fn post_outcome(
     channel: &'static str,
     what: &str,
-    published: Option<forum::Published>,
+    published: Option<super::post::Published>,
 ) -> PostOutcome {
     match published {
         None => ((None, format!("{what} already up to date")), None),
-        Some((post, created)) => {
+        Some(super::post::Published { post, created }) => {
             let detail = if created {
                 format!("{what} {}", post.url)
             } else {

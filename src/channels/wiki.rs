@@ -5,7 +5,7 @@
 //! file, an argument or a log. A push rejected because someone edited the wiki meanwhile
 //! is rebased onto their change and pushed again.
 
-use super::forum::text_sha256;
+use super::post::{Published, text_sha256};
 use crate::drafts::escape;
 use crate::store::ChannelPost;
 use base64::Engine;
@@ -154,7 +154,7 @@ pub async fn publish(
     token: &SecretString,
     page: &WikiPage<'_>,
     known: Option<&ChannelPost>,
-) -> Result<Option<(ChannelPost, bool)>, WikiError> {
+) -> Result<Option<Published>, WikiError> {
     let sha = text_sha256(page.text);
     if known.is_some_and(|post| post.text_sha256 == sha) {
         return Ok(None);
@@ -223,14 +223,14 @@ pub async fn publish(
             .await;
     }
     pushed?;
-    Ok(Some((
-        ChannelPost {
+    Ok(Some(Published {
+        post: ChannelPost {
             reference: format!("{FOLDER}/{ghsa}"),
             url: format!("{}/{repository}/wiki/{ghsa}", web_url.trim_end_matches('/')),
             text_sha256: sha,
         },
-        known.is_none(),
-    )))
+        created: known.is_none(),
+    }))
 }
 
 #[cfg(test)]

@@ -3,7 +3,6 @@
 
 pub mod repo;
 
-use crate::outbox::WorkerSettings;
 use secrecy::SecretString;
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -24,6 +23,27 @@ pub const DEFAULT_POLL_INTERVAL_SECS: u64 = 300;
 pub enum LogFormat {
     Human,
     Json,
+}
+
+/// How the outbox worker and effect runner pace themselves.
+#[derive(Debug, Clone)]
+pub struct WorkerSettings {
+    /// How often the queue is looked at when nothing wakes the worker.
+    pub poll_interval: Duration,
+    /// Attempts before a job is given up.
+    pub max_attempts: i64,
+    /// How long one batch may hold the store's write lock (it finishes the job at hand).
+    pub batch_time: Duration,
+}
+
+impl Default for WorkerSettings {
+    fn default() -> Self {
+        WorkerSettings {
+            poll_interval: Duration::from_secs(1),
+            max_attempts: 8,
+            batch_time: Duration::from_millis(3),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -589,22 +609,6 @@ fn github_settings(
     }))
 }
 
-/// A database URL fit for logs and errors: any password replaced.
-pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
-        Some(at) => {
-            let user_info = &rest[..at];
-            let user = user_info.split(':').next().unwrap_or("");
-            format!("{scheme}://{user}:***{}", &rest[at..])
-        }
-        None => url.to_owned(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -720,14 +724,5 @@ mod tests {
         let secret = settings.webhook_secret.as_ref().expect("secret");
         assert_eq!(secret.expose_secret(), "s3cr3t-value");
         assert!(!format!("{settings:?}").contains("s3cr3t"));
-    }
-
-    #[test]
-    fn passwords_are_redacted_from_urls() {
-        assert_eq!(
-            redact_url("postgres://herald:hunter2@db:5432/herald"),
-            "postgres://herald:***@db:5432/herald"
-        );
-        assert_eq!(redact_url("sqlite://herald.db"), "sqlite://herald.db");
     }
 }

@@ -118,12 +118,14 @@ pub struct DiscourseConfig {
     pub max_post_length: usize,
 }
 
+/// Discourse's default `max_topic_title_length`.
 fn discourse_title_chars() -> usize {
-    crate::drafts::limits::DISCOURSE_TITLE_CHARS
+    255
 }
 
+/// Discourse's default `max_post_length`.
 fn discourse_post_chars() -> usize {
-    crate::drafts::limits::DISCOURSE_POST_CHARS
+    32_000
 }
 
 /// The `escalation:` section: per severity, GitHub people or teams (`@login`,

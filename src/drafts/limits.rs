@@ -6,9 +6,6 @@
 pub const GITHUB_TITLE_CHARS: usize = 256;
 /// GitHub: issue, pull request, comment and discussion bodies.
 pub const GITHUB_BODY_CHARS: usize = 65_536;
-/// Discourse's defaults (`max_topic_title_length`, `max_post_length`).
-pub const DISCOURSE_TITLE_CHARS: usize = 255;
-pub const DISCOURSE_POST_CHARS: usize = 32_000;
 
 /// `text` as one title of at most `max` characters, cut at a word with an ellipsis.
 pub fn fit_title(text: &str, max: usize) -> String {
@@ -53,8 +50,8 @@ mod tests {
 
     #[test]
     fn titles_are_cut_at_a_word() {
-        let title = fit_title(&"word ".repeat(100), DISCOURSE_TITLE_CHARS);
-        assert!(title.chars().count() <= DISCOURSE_TITLE_CHARS);
+        let title = fit_title(&"word ".repeat(100), 255);
+        assert!(title.chars().count() <= 255);
         assert!(title.ends_with("word…"), "{title}");
         let unbroken = fit_title(&"é".repeat(300), 10);
         assert_eq!(unbroken, format!("{}…", "é".repeat(9)));

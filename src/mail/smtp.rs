@@ -2,7 +2,7 @@
 //! `smtp://` (STARTTLS required unless the URL says `?tls=opportunistic` or `?tls=none`),
 //! with optional `user:password@`. The URL may hold a password, so it is never shown whole.
 
-use crate::config::redact_url;
+use crate::redact::redact_url;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use std::time::Duration;
 

@@ -10,6 +10,7 @@ mod effects;
 
 pub use effects::EffectRunner;
 
+use crate::config::WorkerSettings;
 use crate::ingest::IngestLoad;
 use crate::pipeline::{self, Processed};
 use crate::store::{ClaimedJob, JobKind, Store, StoreError, Work};
@@ -17,26 +18,6 @@ use chrono::Utc;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Notify, watch};
-
-#[derive(Debug, Clone)]
-pub struct WorkerSettings {
-    /// How often the queue is looked at when nothing wakes the worker.
-    pub poll_interval: Duration,
-    /// Attempts before a job is given up.
-    pub max_attempts: i64,
-    /// How long one batch may hold the store's write lock (it finishes the job at hand).
-    pub batch_time: Duration,
-}
-
-impl Default for WorkerSettings {
-    fn default() -> Self {
-        WorkerSettings {
-            poll_interval: Duration::from_secs(1),
-            max_attempts: 8,
-            batch_time: Duration::from_millis(3),
-        }
-    }
-}
 
 /// The result of one job.
 #[derive(Debug)]

@@ -57,7 +57,7 @@ impl Store {
     /// Opens (creating if needed) the database at `url` and brings its schema up to date.
     pub async fn open(url: &str) -> Result<Store, StoreError> {
         if !url.starts_with("sqlite:") {
-            return Err(StoreError::UnsupportedUrl(crate::config::redact_url(url)));
+            return Err(StoreError::UnsupportedUrl(crate::redact::redact_url(url)));
         }
         let options = SqliteConnectOptions::from_str(url)
             .map_err(StoreError::Open)?

@@ -3,9 +3,9 @@
 
 #![allow(dead_code)] // each test binary uses its own part of the harness
 
+use herald::config::WorkerSettings;
 use herald::config::{LogFormat, Settings};
 use herald::ingest::signature;
-use herald::outbox::WorkerSettings;
 use herald::server::Server;
 use herald::store::Store;
 use secrecy::SecretString;

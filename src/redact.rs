@@ -1,0 +1,31 @@
+//! Secrets kept out of logs and errors.
+
+/// A database URL fit for logs and errors: any password replaced.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => {
+            let user_info = &rest[..at];
+            let user = user_info.split(':').next().unwrap_or("");
+            format!("{scheme}://{user}:***{}", &rest[at..])
+        }
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_redacted_from_urls() {
+        assert_eq!(
+            redact_url("postgres://herald:hunter2@db:5432/herald"),
+            "postgres://herald:***@db:5432/herald"
+        );
+        assert_eq!(redact_url("sqlite://herald.db"), "sqlite://herald.db");
+    }
+}
