@@ -4,12 +4,10 @@
 //! gate again when it runs. A send that fails is retried with backoff and reported on the
 //! tracking issue; once the server has answered 250 the send is recorded and never repeated.
 
-use super::gate::Disclosed;
 use super::maintainer::queue_comment;
-use super::{ChannelError, Channels};
+use super::{Channel, ChannelError, Channels, Outcome};
 use crate::config::repo::MailingList;
 use crate::drafts::{ANNOUNCEMENT, ANNOUNCEMENT_SUBJECT, DraftView, escape};
-use crate::github::Api;
 use crate::incident::{TimelineEntry, TimelineKind};
 use crate::store::{ClaimedJob, JobKind, StoreError, TrackingLink};
 use chrono::Utc;
@@ -55,21 +53,26 @@ pub(super) fn sends(
 /// a note; a failure is recorded (and, the first time, reported on the tracking issue)
 /// before it is returned for the outbox to retry.
 pub(super) async fn send(
-    channels: &Channels,
-    api: &Api,
-    (job, incident_id): (&ClaimedJob, i64),
-    disclosed: &Disclosed<'_>,
+    channel: &Channel<'_>,
+    job: &ClaimedJob,
     list: &MailingList,
-) -> Result<(Option<String>, String), ChannelError> {
+) -> Result<Outcome, ChannelError> {
+    let Channel {
+        channels,
+        api,
+        disclosed,
+        incident_id,
+        ..
+    } = *channel;
     let incident = disclosed.incident();
     // Checked when the configuration was read: an address, one line, no mention.
     let address = list.address.as_str();
     let Some(announcer) = &channels.mail else {
-        return Ok((
+        return Ok(Outcome::recorded(
             Some(format!(
                 "announcement to {address} not sent: no SMTP server is configured (HERALD_SMTP_URL)"
             )),
-            "no SMTP server configured".to_owned(),
+            "no SMTP server configured",
         ));
     };
     let drafts = channels
@@ -91,7 +94,7 @@ pub(super) async fn send(
         &format!("v{VERSION}"),
     )?;
     match announcer.mailer.send(message).await {
-        Ok(()) => Ok((
+        Ok(()) => Ok(Outcome::recorded(
             Some(format!(
                 "signed announcement sent to {address} ({}, {})",
                 escape::plain_line(&id),
@@ -103,7 +106,8 @@ pub(super) async fn send(
             format!("announcement sent to {address}"),
         )),
         Err(error) => {
-            if job.attempts == 0 {
+            // A refusal is reported when the job ends; what may pass is told at once.
+            if job.attempts == 0 && error.refusal().is_none() {
                 report_failure(
                     channels,
                     (job, incident_id),

@@ -72,6 +72,48 @@ impl ChannelError {
     }
 }
 
+/// One public job's context: the disclosed incident, its repository's configuration and
+/// the installation that reaches it.
+struct Channel<'a> {
+    channels: &'a Channels,
+    api: &'a Api,
+    loaded: &'a LoadedConfig,
+    disclosed: &'a gate::Disclosed<'a>,
+    incident_id: i64,
+}
+
+/// What a public channel did, committed together with its job's completion.
+#[derive(Debug, Default)]
+struct Outcome {
+    /// For the incident's timeline: something went public, or was refused.
+    detail: Option<String>,
+    /// For the log.
+    note: String,
+    /// Where the incident now stands on a channel outside GitHub's issues.
+    posted: Option<(&'static str, crate::store::ChannelPost)>,
+    /// The jobs it leads to: (kind, idempotency key, payload).
+    followups: Vec<(JobKind, String, String)>,
+}
+
+impl Outcome {
+    /// Nothing for the timeline; `note` is for the log.
+    fn quiet(note: impl Into<String>) -> Outcome {
+        Outcome {
+            note: note.into(),
+            ..Outcome::default()
+        }
+    }
+
+    /// `detail`, when there is one, goes on the timeline; `note` in the log.
+    fn recorded(detail: Option<String>, note: impl Into<String>) -> Outcome {
+        Outcome {
+            detail,
+            note: note.into(),
+            ..Outcome::default()
+        }
+    }
+}
+
 /// What the effects need: the store, GitHub, the templates, and (when configured) the
 /// SMTP server and signing key for announcements.
 pub struct Channels {

@@ -1,10 +1,10 @@
 //! The public channels on GitHub: the CHANGELOG pull request (and one backport pull
 //! request per supported release branch), the public advisory issue, and a critical
-//! incident's blog post offered to the website repository. Each takes a [`Disclosed`]
+//! incident's blog post offered to the website repository. Each takes a [`gate::Disclosed`]
 //! incident, which only the embargo gate hands out.
 
-use super::gate::{self, Disclosed};
-use super::{ChannelError, Channels, LoadedConfig};
+use super::gate;
+use super::{Channel, ChannelError, Channels, Outcome};
 use super::{announce, discussions, forum, mediawiki, wiki};
 use crate::config::repo::MailingList;
 use crate::drafts::{
@@ -34,66 +34,67 @@ pub(super) async fn publish(
         return super::maintainer::complete(channels, job.id).await;
     };
     let now = Utc::now();
-    let mut followups = Vec::new();
-    let mut posted = None;
-    let (detail, note) = match gate::check(&row.incident) {
+    let outcome = match gate::check(&row.incident) {
         Err(reason) => {
             tracing::warn!(incident = %row.incident.ghsa_id, job = job.id, "embargo gate refused a public channel");
-            (
+            Outcome::recorded(
                 Some(format!("embargo gate: {} refused, {reason}", kind.as_str())),
-                "refused by the embargo gate".to_owned(),
+                "refused by the embargo gate",
             )
         }
         Ok(disclosed) => {
             let api = channels.installation(&row.incident.repository).await?;
             let loaded = channels.repo_config(&api, &row.incident.repository).await?;
-            match (kind, mail) {
-                (JobKind::AdvisoryIssue, _) if !loaded.config.advisory_issue.enabled => (
-                    None,
-                    "advisory issue turned off in the configuration".to_owned(),
-                ),
-                (JobKind::AdvisoryIssue, _) => {
-                    advisory_issue(channels, &api, &loaded, &disclosed).await?
+            let channel = Channel {
+                channels,
+                api: &api,
+                loaded: &loaded,
+                disclosed: &disclosed,
+                incident_id,
+            };
+            match kind {
+                JobKind::ChangelogPr => changelog_prs(&channel).await?,
+                JobKind::AdvisoryIssue if !loaded.config.advisory_issue.enabled => {
+                    Outcome::quiet("advisory issue turned off in the configuration")
                 }
-                (JobKind::BlogPostPr, _) => {
-                    blog_post_pr(channels, &api, &loaded, &disclosed).await?
+                JobKind::AdvisoryIssue => advisory_issue(&channel).await?,
+                JobKind::BlogPostPr => blog_post_pr(&channel).await?,
+                JobKind::Announce => {
+                    let followups = announce::sends(&loaded.config.mailing_lists, incident_id)?;
+                    Outcome {
+                        note: format!("announcement: {} list(s)", followups.len()),
+                        followups,
+                        ..Outcome::default()
+                    }
                 }
-                (JobKind::Announce, _) => {
-                    followups = announce::sends(&loaded.config.mailing_lists, incident_id)?;
-                    (None, format!("announcement: {} list(s)", followups.len()))
+                JobKind::ForumPost => forum_post(&channel).await?,
+                JobKind::WikiPage => wiki_page(&channel).await?,
+                JobKind::MediaWikiPage => mediawiki_page(&channel).await?,
+                JobKind::DiscussionPost => discussion_post(&channel).await?,
+                JobKind::SendMail => match mail {
+                    Some(list) => announce::send(&channel, job, list).await?,
+                    None => return Err(ChannelError::UnknownKind(job.kind.clone())),
+                },
+                JobKind::ProcessDelivery
+                | JobKind::SyncTrackingIssue
+                | JobKind::MaintainerAction
+                | JobKind::PostComment
+                | JobKind::RequestCve
+                | JobKind::PublishAdvisory
+                | JobKind::Escalate
+                | JobKind::PostReview
+                | JobKind::MatchUpstream => {
+                    return Err(ChannelError::UnknownKind(job.kind.clone()));
                 }
-                (JobKind::ForumPost, _) => {
-                    let (outcome, post) =
-                        forum_post(channels, &api, &loaded, &disclosed, incident_id).await?;
-                    posted = post;
-                    outcome
-                }
-                (JobKind::WikiPage, _) => {
-                    let ((outcome, post), comment) =
-                        wiki_page(channels, &api, &loaded, &disclosed, incident_id).await?;
-                    posted = post;
-                    followups.extend(comment);
-                    outcome
-                }
-                (JobKind::MediaWikiPage, _) => {
-                    let (outcome, post) =
-                        mediawiki_page(channels, &api, &loaded, &disclosed, incident_id).await?;
-                    posted = post;
-                    outcome
-                }
-                (JobKind::DiscussionPost, _) => {
-                    let (outcome, post) =
-                        discussion_post(channels, &api, &loaded, &disclosed, incident_id).await?;
-                    posted = post;
-                    outcome
-                }
-                (JobKind::SendMail, Some(list)) => {
-                    announce::send(channels, &api, (job, incident_id), &disclosed, list).await?
-                }
-                _ => changelog_prs(channels, &api, &loaded, &disclosed).await?,
             }
         }
     };
+    let Outcome {
+        detail,
+        note,
+        posted,
+        followups,
+    } = outcome;
     let mut work = channels.store.begin_durable().await?;
     if let Some(detail) = detail {
         work.append_timeline(
@@ -151,25 +152,23 @@ fn branch_for(ghsa_id: &str, target: &str, base: &str) -> String {
 }
 
 /// What a post on a channel outside GitHub's issues did, for the timeline and the store.
-type PostOutcome = (
-    (Option<String>, String),
-    Option<(&'static str, ChannelPost)>,
-);
-
 fn post_outcome(
     channel: &'static str,
     what: &str,
     published: Option<super::post::Published>,
-) -> PostOutcome {
+) -> Outcome {
     match published {
-        None => ((None, format!("{what} already up to date")), None),
+        None => Outcome::quiet(format!("{what} already up to date")),
         Some(super::post::Published { post, created }) => {
             let detail = if created {
                 format!("{what} {}", post.url)
             } else {
                 format!("{what} updated with a reply: {}", post.url)
             };
-            ((Some(detail.clone()), detail), Some((channel, post)))
+            Outcome {
+                posted: Some((channel, post)),
+                ..Outcome::recorded(Some(detail.clone()), detail)
+            }
         }
     }
 }
@@ -192,15 +191,16 @@ async fn post_text(
 }
 
 /// Opens the incident's forum topic, or replies to it with a changed text.
-async fn forum_post(
-    channels: &Channels,
-    api: &Api,
-    loaded: &LoadedConfig,
-    disclosed: &Disclosed<'_>,
-    incident_id: i64,
-) -> Result<PostOutcome, ChannelError> {
+async fn forum_post(channel: &Channel<'_>) -> Result<Outcome, ChannelError> {
+    let Channel {
+        channels,
+        api,
+        loaded,
+        disclosed,
+        incident_id,
+    } = *channel;
     let Some(discourse) = &loaded.config.channels.discourse else {
-        return Ok(((None, "no forum configured".to_owned()), None));
+        return Ok(Outcome::quiet("no forum configured"));
     };
     let incident = disclosed.incident();
     let (title, text, known) = post_text(
@@ -227,15 +227,16 @@ async fn forum_post(
 
 /// Adds or updates the incident's GitHub wiki page. An uninitialised wiki is reported on
 /// the tracking issue once and not retried (a maintainer must create its first page).
-async fn wiki_page(
-    channels: &Channels,
-    api: &Api,
-    loaded: &LoadedConfig,
-    disclosed: &Disclosed<'_>,
-    incident_id: i64,
-) -> Result<(PostOutcome, Option<(JobKind, String, String)>), ChannelError> {
+async fn wiki_page(channel: &Channel<'_>) -> Result<Outcome, ChannelError> {
+    let Channel {
+        channels,
+        api,
+        loaded,
+        disclosed,
+        incident_id,
+    } = *channel;
     if !loaded.config.channels.github_wiki {
-        return Ok((((None, "no wiki configured".to_owned()), None), None));
+        return Ok(Outcome::quiet("no wiki configured"));
     }
     let incident = disclosed.incident();
     let known = channels
@@ -263,7 +264,7 @@ async fn wiki_page(
     )
     .await
     {
-        Ok(published) => Ok((post_outcome(wiki::CHANNEL, "wiki page", published), None)),
+        Ok(published) => Ok(post_outcome(wiki::CHANNEL, "wiki page", published)),
         Err(error @ wiki::WikiError::Uninitialised(_)) => {
             let detail = error.to_string();
             let comment = match channels
@@ -290,22 +291,26 @@ async fn wiki_page(
                 }
                 None => None,
             };
-            Ok((((Some(detail.clone()), detail), None), comment))
+            Ok(Outcome {
+                followups: comment.into_iter().collect(),
+                ..Outcome::recorded(Some(detail.clone()), detail)
+            })
         }
         Err(error) => Err(error.into()),
     }
 }
 
 /// Creates or updates the incident's MediaWiki page (the wikitext template).
-async fn mediawiki_page(
-    channels: &Channels,
-    api: &Api,
-    loaded: &LoadedConfig,
-    disclosed: &Disclosed<'_>,
-    incident_id: i64,
-) -> Result<PostOutcome, ChannelError> {
+async fn mediawiki_page(channel: &Channel<'_>) -> Result<Outcome, ChannelError> {
+    let Channel {
+        channels,
+        api,
+        loaded,
+        disclosed,
+        incident_id,
+    } = *channel;
     let Some(settings) = &loaded.config.channels.mediawiki else {
-        return Ok(((None, "no MediaWiki configured".to_owned()), None));
+        return Ok(Outcome::quiet("no MediaWiki configured"));
     };
     let incident = disclosed.incident();
     let (_, text, known) = post_text(
@@ -336,15 +341,16 @@ async fn mediawiki_page(
 }
 
 /// Opens the incident's GitHub discussion, or comments on it with a changed text.
-async fn discussion_post(
-    channels: &Channels,
-    api: &Api,
-    loaded: &LoadedConfig,
-    disclosed: &Disclosed<'_>,
-    incident_id: i64,
-) -> Result<PostOutcome, ChannelError> {
+async fn discussion_post(channel: &Channel<'_>) -> Result<Outcome, ChannelError> {
+    let Channel {
+        channels,
+        api,
+        loaded,
+        disclosed,
+        incident_id,
+    } = *channel;
     let Some(settings) = &loaded.config.channels.discussions else {
-        return Ok(((None, "no discussions configured".to_owned()), None));
+        return Ok(Outcome::quiet("no discussions configured"));
     };
     let incident = disclosed.incident();
     let (title, text, known) = post_text(
@@ -474,12 +480,14 @@ async fn base_branch(
 
 /// Opens or updates the CHANGELOG pull request into the base branch and one per backport
 /// branch. Returns the timeline detail (when something new opened) and a note.
-async fn changelog_prs(
-    channels: &Channels,
-    api: &Api,
-    loaded: &LoadedConfig,
-    disclosed: &Disclosed<'_>,
-) -> Result<(Option<String>, String), ChannelError> {
+async fn changelog_prs(channel: &Channel<'_>) -> Result<Outcome, ChannelError> {
+    let Channel {
+        channels,
+        api,
+        loaded,
+        disclosed,
+        ..
+    } = *channel;
     let incident = disclosed.incident();
     let repository = &incident.repository;
     let settings = &loaded.config.changelog;
@@ -536,27 +544,29 @@ async fn changelog_prs(
     }
     let detail =
         (!opened.is_empty()).then(|| format!("CHANGELOG pull request {}", opened.join(", ")));
-    Ok((detail, format!("CHANGELOG: {}", notes.join(", "))))
+    Ok(Outcome::recorded(
+        detail,
+        format!("CHANGELOG: {}", notes.join(", ")),
+    ))
 }
 
 /// Offers a critical incident's blog post to the configured website repository as a pull
 /// request adding `<path>/<ghsa id>.md` (the date is in the post's front matter, so the file
 /// keeps its name when the advisory changes).
-async fn blog_post_pr(
-    channels: &Channels,
-    api: &Api,
-    loaded: &LoadedConfig,
-    disclosed: &Disclosed<'_>,
-) -> Result<(Option<String>, String), ChannelError> {
+async fn blog_post_pr(channel: &Channel<'_>) -> Result<Outcome, ChannelError> {
+    let Channel {
+        channels,
+        api,
+        loaded,
+        disclosed,
+        ..
+    } = *channel;
     let incident = disclosed.incident();
     let Some(blog) = &loaded.config.blog else {
-        return Ok((None, "no blog configured".to_owned()));
+        return Ok(Outcome::quiet("no blog configured"));
     };
     if incident.severity != Severity::Critical {
-        return Ok((
-            None,
-            "no blog post: the incident is not critical".to_owned(),
-        ));
+        return Ok(Outcome::quiet("no blog post: the incident is not critical"));
     }
     // Templates come from the advisory's repository. The post goes to the website's, with
     // the same installation's token (as the tracking issue does for the tracking repository).
@@ -584,22 +594,28 @@ async fn blog_post_pr(
         label: &loaded.config.labels.security,
     };
     Ok(match propose(api, &proposal, |_| post.clone()).await? {
-        Proposed::Opened(number) => (
+        Proposed::Opened(number) => Outcome::recorded(
             Some(format!("blog post pull request {website}#{number}")),
             format!("blog post: opened {website}#{number}"),
         ),
-        Proposed::Updated(number) => (None, format!("blog post: updated {website}#{number}")),
-        Proposed::NoTarget => (None, format!("blog post: {website} has no branch {target}")),
+        Proposed::Updated(number) => {
+            Outcome::quiet(format!("blog post: updated {website}#{number}"))
+        }
+        Proposed::NoTarget => {
+            Outcome::quiet(format!("blog post: {website} has no branch {target}"))
+        }
     })
 }
 
 /// Opens or updates the public advisory issue in the advisory's repository.
-async fn advisory_issue(
-    channels: &Channels,
-    api: &Api,
-    loaded: &LoadedConfig,
-    disclosed: &Disclosed<'_>,
-) -> Result<(Option<String>, String), ChannelError> {
+async fn advisory_issue(channel: &Channel<'_>) -> Result<Outcome, ChannelError> {
+    let Channel {
+        channels,
+        api,
+        loaded,
+        disclosed,
+        ..
+    } = *channel;
     let incident = disclosed.incident();
     let repository = &incident.repository;
     let drafts = channels
@@ -633,10 +649,10 @@ async fn advisory_issue(
                 api.edit_issue(repository, issue.number, &title, &body)
                     .await?;
             }
-            Ok((
-                None,
-                format!("advisory issue {repository}#{} updated", issue.number),
-            ))
+            Ok(Outcome::quiet(format!(
+                "advisory issue {repository}#{} updated",
+                issue.number
+            )))
         }
         None => {
             let issue = api
@@ -650,7 +666,7 @@ async fn advisory_issue(
                     },
                 )
                 .await?;
-            Ok((
+            Ok(Outcome::recorded(
                 Some(format!(
                     "public advisory issue {repository}#{}",
                     issue.number
