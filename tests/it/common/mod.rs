@@ -1,15 +1,13 @@
 //! A herald server on a loopback port with its own SQLite store, and helpers to talk to it
 //! the way GitHub does.
 
-#![allow(dead_code)] // each test binary uses its own part of the harness
-
 use herald::config::WorkerSettings;
 use herald::config::{LogFormat, Settings};
 use herald::ingest::signature;
 use herald::server::Server;
 use herald::store::Store;
 use secrecy::SecretString;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 pub const SECRET: &str = "It's a Secret to Everybody";
@@ -89,7 +87,8 @@ pub struct Answer {
 }
 
 pub struct Harness {
-    pub dir: tempfile::TempDir,
+    /// The store's folder, removed with the harness.
+    _dir: tempfile::TempDir,
     pub database_url: String,
     pub settings: Settings,
     pub server: Option<Server>,
@@ -111,17 +110,13 @@ impl Harness {
         let server = Server::start(&settings).await.expect("server starts");
         let store = Store::open(&database_url).await.expect("store opens");
         Harness {
-            dir,
+            _dir: dir,
             database_url,
             settings,
             server: Some(server),
             client: http_client(),
             store,
         }
-    }
-
-    pub fn db_path(&self) -> PathBuf {
-        self.dir.path().join("herald.db")
     }
 
     pub fn url(&self, path: &str) -> String {

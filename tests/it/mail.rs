@@ -2,7 +2,7 @@
 //! cleartext body and the PGP/MIME part, extracted byte for byte from what the server
 //! received. One changed byte fails verification, so the check can fail.
 
-mod common;
+use crate::common;
 
 use common::mail::{Gpg, Received, SmtpSink, decode_body, part_body};
 use herald::config::repo::{MailingList, SigningMode};

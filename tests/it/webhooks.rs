@@ -1,6 +1,6 @@
 //! `POST /webhooks` through the real HTTP server on a loopback port.
 
-mod common;
+use crate::common;
 
 use common::{Harness, Signature, fixture, fixture_names};
 use herald::incident::{CvssScore, Phase, Severity};

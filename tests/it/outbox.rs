@@ -1,7 +1,7 @@
 //! The durable queue on a real SQLite file: retries with backoff, giving up, and a failing
 //! job undone alone while the rest of its batch commits.
 
-mod common;
+use crate::common;
 
 use chrono::Utc;
 use herald::config::WorkerSettings;

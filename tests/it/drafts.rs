@@ -2,7 +2,7 @@
 //! advisory full of hostile text. `HERALD_UPDATE_GOLDEN=1 cargo test --test drafts`
 //! rewrites the golden files after a deliberate template change (review the diff).
 
-mod common;
+use crate::common;
 
 use chrono::TimeZone;
 use herald::config::repo::RepoConfig;

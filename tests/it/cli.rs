@@ -1,6 +1,6 @@
 //! The `herald` binary as a user runs it.
 
-mod common;
+use crate::common;
 
 use herald::ingest::signature;
 use secrecy::SecretString;

@@ -2,7 +2,7 @@
 //! loopback: installation tokens, the per-repository configuration, and the private
 //! tracking issue (one per incident, ever; never in a public repository under embargo).
 
-mod common;
+use crate::common;
 
 use common::github::FakeGitHub;
 use common::mail::{Gpg, Received, SmtpSink, decode_body, part_body};

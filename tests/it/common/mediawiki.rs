@@ -14,7 +14,8 @@ pub struct MediaWiki {
     pub api_url: String,
     pub username: String,
     pub password: String,
-    dir: tempfile::TempDir,
+    /// The wiki's files, removed with it.
+    _dir: tempfile::TempDir,
     server: Child,
 }
 
@@ -125,7 +126,7 @@ impl MediaWiki {
             api_url: format!("{server_url}/api.php"),
             username: "Admin@herald".to_owned(),
             password,
-            dir,
+            _dir: dir,
             server,
         }
     }

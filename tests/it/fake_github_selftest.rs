@@ -1,8 +1,8 @@
-//! The fake GitHub in `tests/common/github.rs` behaves like GitHub's REST API: checked with
+//! The fake GitHub in `tests/it/common/github.rs` behaves like GitHub's REST API: checked with
 //! plain HTTP (reqwest) for the wire details and with octocrab, herald's client, for the
 //! shapes its typed models expect.
 
-mod common;
+use crate::common;
 
 use base64::Engine as _;
 use common::github::{BOT_LOGIN, FakeGitHub};
