@@ -6,7 +6,7 @@ use crate::ingest::events::{
     EventKind, InstallationEvent, InstallationRepositoriesEvent, InstallationRepository,
     PayloadError, RepositoryAdvisoryEvent, WebhookEvent,
 };
-use crate::store::{JobKind, StoreError, StoredDelivery, Work};
+use crate::store::{Job, StoreError, StoredDelivery, Work};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProcessError {
@@ -65,12 +65,11 @@ pub async fn process_delivery(
             .incident_tracked_by(signal.repository, signal.issue)
             .await?
     {
-        work.enqueue(
-            JobKind::MaintainerAction,
-            &format!("maintainer:{}", delivery.delivery_id),
-            &delivery.delivery_id,
-        )
-        .await?;
+        let job = Job::MaintainerAction {
+            delivery: delivery.delivery_id.clone(),
+        };
+        work.enqueue(&job, &format!("maintainer:{}", delivery.delivery_id))
+            .await?;
         tracing::debug!(incident = incident_id, delivery = %delivery.delivery_id, "maintainer action queued");
     }
     let (note, incident) = match event {
@@ -80,12 +79,11 @@ pub async fn process_delivery(
         WebhookEvent::SecurityAdvisory(global) => {
             // Which repositories depend on the package is GitHub's to say (their dependency
             // graphs): an effect job matches them.
-            work.enqueue(
-                JobKind::MatchUpstream,
-                &format!("upstream:{}", delivery.delivery_id),
-                &delivery.delivery_id,
-            )
-            .await?;
+            let job = Job::MatchUpstream {
+                delivery: delivery.delivery_id.clone(),
+            };
+            work.enqueue(&job, &format!("upstream:{}", delivery.delivery_id))
+                .await?;
             (
                 format!(
                     "global advisory {} queued for matching against the served repositories' dependencies",

@@ -9,42 +9,27 @@ use super::{Channel, ChannelError, Channels, Outcome};
 use crate::config::repo::MailingList;
 use crate::drafts::{ANNOUNCEMENT, ANNOUNCEMENT_SUBJECT, DraftView, escape};
 use crate::incident::{TimelineEntry, TimelineKind};
-use crate::store::{ClaimedJob, JobKind, StoreError, TrackingLink};
+use crate::store::{ClaimedJob, Job, PendingMail, TrackingLink};
 use chrono::Utc;
-use serde::{Deserialize, Serialize};
 
 /// The announcement's version: the first announcement of an incident is v1 (its
 /// Message-ID says so, so a resend of the same version is recognisable).
 const VERSION: u32 = 1;
 
-/// The payload of a [`JobKind::SendMail`] job.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct PendingMail {
-    pub incident_id: i64,
-    pub list: MailingList,
-}
-
-/// One send job per list, as (kind, idempotency key, payload).
-pub(super) fn sends(
-    lists: &[MailingList],
-    incident_id: i64,
-) -> Result<Vec<(JobKind, String, String)>, ChannelError> {
+/// One send job per list, with its idempotency key.
+pub(super) fn sends(lists: &[MailingList], incident_id: i64) -> Vec<(Job, String)> {
     lists
         .iter()
         .map(|list| {
-            let payload = serde_json::to_string(&PendingMail {
+            let key = format!(
+                "send_mail:{incident_id}:{}:v{VERSION}",
+                list.address.to_ascii_lowercase()
+            );
+            let job = Job::SendMail(PendingMail {
                 incident_id,
                 list: list.clone(),
-            })
-            .map_err(|error| StoreError::Corrupt(error.to_string()))?;
-            Ok((
-                JobKind::SendMail,
-                format!(
-                    "send_mail:{incident_id}:{}:v{VERSION}",
-                    list.address.to_ascii_lowercase()
-                ),
-                payload,
-            ))
+            });
+            (job, key)
         })
         .collect()
 }

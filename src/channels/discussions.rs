@@ -22,7 +22,7 @@ fn unreadable(what: &str) -> ChannelError {
     ChannelError::GitHub(GitHubError::Decode {
         method: Method::POST,
         path: "/graphql".to_owned(),
-        error: format!("the answer lacks {what}"),
+        source: format!("the answer lacks {what}").into(),
     })
 }
 
@@ -94,10 +94,11 @@ pub async fn publish(
                     ChannelError::GitHub(GitHubError::Decode {
                         method: Method::POST,
                         path: "/graphql".to_owned(),
-                        error: format!(
+                        source: format!(
                             "{repository} has no discussion category {:?}",
                             settings.category
-                        ),
+                        )
+                        .into(),
                     })
                 })?;
             let created = api

@@ -13,46 +13,18 @@ use super::{ChannelError, Channels};
 use crate::config::repo::{EscalationTarget, MailingList, SigningMode};
 use crate::drafts::escape;
 use crate::incident::{Incident, ReactionClock, SlaPolicy, TimelineEntry, TimelineKind};
-use crate::store::{ClaimedJob, StoreError};
+use crate::store::{ClaimedJob, Job, PendingEscalation, Stage};
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-
-/// Which reminder.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Stage {
-    /// 75% of the reaction time has passed.
-    Warning,
-    /// The deadline has passed without a reaction.
-    Breach,
-    /// A maintainer marked the threat active: an emergency, everyone hears at once.
-    ActiveThreat,
-}
-
-impl Stage {
-    fn as_str(self) -> &'static str {
-        match self {
-            Stage::Warning => "warning",
-            Stage::Breach => "breach",
-            Stage::ActiveThreat => "active",
-        }
-    }
-}
-
-/// The payload of a [`JobKind::Escalate`] job.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct PendingEscalation {
-    pub incident_id: i64,
-    pub stage: Stage,
-    /// The deadline the reminder was scheduled for; a moved deadline makes it stale.
-    pub due: Option<DateTime<Utc>>,
-}
 
 /// The share of the allowance after which the first reminder goes out.
 const WARNING_SHARE: f64 = 0.75;
 
-/// A reminder job: idempotency key, payload, when it is due.
-pub(super) type Reminder = (String, String, DateTime<Utc>);
+/// A reminder job, with its idempotency key and when it is due.
+pub(super) struct Reminder {
+    pub job: Job,
+    pub key: String,
+    pub at: DateTime<Utc>,
+}
 
 /// The reminder jobs the incident's clock calls for now.
 pub(super) fn schedule(
@@ -60,7 +32,7 @@ pub(super) fn schedule(
     incident: &Incident,
     sla: &SlaPolicy,
     now: DateTime<Utc>,
-) -> Result<Vec<Reminder>, ChannelError> {
+) -> Vec<Reminder> {
     let mut jobs = Vec::new();
     let mut push = |stage: Stage, due: Option<DateTime<Utc>>, at: DateTime<Utc>| {
         let key = match due {
@@ -71,25 +43,23 @@ pub(super) fn schedule(
             ),
             None => format!("escalate:{incident_id}:{}", stage.as_str()),
         };
-        let payload = serde_json::to_string(&PendingEscalation {
+        let job = Job::Escalate(PendingEscalation {
             incident_id,
             stage,
             due,
-        })
-        .map_err(|error| StoreError::Corrupt(error.to_string()))?;
-        jobs.push((key, payload, at));
-        Ok::<(), ChannelError>(())
+        });
+        jobs.push(Reminder { job, key, at });
     };
     if incident.active_threat() && incident.decisions.acknowledged_at.is_none() {
-        push(Stage::ActiveThreat, None, now)?;
+        push(Stage::ActiveThreat, None, now);
     }
     if let ReactionClock::Running { due } = incident.reaction_clock(sla) {
         let active = incident.active_threat();
         let warning = sla.share_of_allowance(incident.learned_at, due, active, WARNING_SHARE);
-        push(Stage::Warning, Some(due), warning)?;
-        push(Stage::Breach, Some(due), due)?;
+        push(Stage::Warning, Some(due), warning);
+        push(Stage::Breach, Some(due), due);
     }
-    Ok(jobs)
+    jobs
 }
 
 /// Runs one reminder: checks it still applies, then comments, mails and records it.

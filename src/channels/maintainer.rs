@@ -11,19 +11,8 @@ use crate::incident::{
     label_command, parse_comment,
 };
 use crate::ingest::events::WebhookEvent;
-use crate::store::{JobKind, Work};
+use crate::store::{Job, PendingComment, Work};
 use chrono::Utc;
-use serde::{Deserialize, Serialize};
-
-/// A comment herald owes GitHub: the payload of a [`JobKind::PostComment`] job.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct PendingComment {
-    pub repository: String,
-    pub issue: u64,
-    pub body: String,
-    /// Hidden in the body, so a retried job finds the comment it already posted.
-    pub marker: String,
-}
 
 /// What a maintainer did, as herald reads it.
 enum Said {
@@ -160,10 +149,11 @@ pub(super) async fn handle(
         work.follow_incident(id, revision, &incident).await?;
     }
     for effect in effects {
-        let kind = match effect {
-            CommandEffect::RequestCve => JobKind::RequestCve,
-            CommandEffect::PublishAdvisory => JobKind::PublishAdvisory,
-            CommandEffect::PostReview => JobKind::PostReview,
+        let incident = current.id;
+        let job = match effect {
+            CommandEffect::RequestCve => Job::RequestCve { incident },
+            CommandEffect::PublishAdvisory => Job::PublishAdvisory { incident },
+            CommandEffect::PostReview => Job::PostReview { incident },
             CommandEffect::RetryFailed => {
                 let retried = work.retry_failed_jobs(current.id).await?;
                 timeline.push(TimelineEntry {
@@ -175,12 +165,8 @@ pub(super) async fn handle(
                 continue;
             }
         };
-        work.enqueue(
-            kind,
-            &format!("{}:{delivery_id}", kind.as_str()),
-            &current.id.to_string(),
-        )
-        .await?;
+        let key = format!("{}:{delivery_id}", job.kind().as_str());
+        work.enqueue(&job, &key).await?;
     }
     work.append_timeline(current.id, &timeline, Some(delivery_id))
         .await?;
@@ -222,9 +208,7 @@ pub(super) async fn queue_comment(
         body: format!("{body}\n\n{marker}"),
         marker,
     };
-    let payload = serde_json::to_string(&comment)
-        .map_err(|error| crate::store::StoreError::Corrupt(error.to_string()))?;
-    work.enqueue(JobKind::PostComment, &format!("reply:{key}"), &payload)
+    work.enqueue(&Job::PostComment(comment), &format!("reply:{key}"))
         .await?;
     Ok(())
 }

@@ -16,14 +16,12 @@ mod tracking_issue;
 mod upstream;
 mod wiki;
 
-pub use maintainer::PendingComment;
-
 use crate::config::repo::{REPO_CONFIG_PATH, RepoConfig, parse_lenient};
 use crate::drafts::{DraftError, Drafts, OVERRIDE_DIR, SHIPPED};
 use crate::github::{Api, GitHub, GitHubError};
 use crate::ingest::events::{EventKind, WebhookEvent};
 use crate::mail::Announcer;
-use crate::store::{ClaimedJob, JobKind, Store, StoreError};
+use crate::store::{ClaimedJob, Job, Store, StoreError};
 use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
@@ -38,8 +36,8 @@ pub enum ChannelError {
     NoInstallation(String),
     #[error("job {id} has an unusable payload {payload:?}")]
     Payload { id: i64, payload: String },
-    #[error("unknown job kind {0:?}")]
-    UnknownKind(String),
+    #[error("{0} jobs are the store worker's, not an effect")]
+    NotAnEffect(String),
     #[error(transparent)]
     Message(#[from] crate::mail::MessageError),
     #[error(transparent)]
@@ -91,8 +89,8 @@ struct Outcome {
     note: String,
     /// Where the incident now stands on a channel outside GitHub's issues.
     posted: Option<(&'static str, crate::store::ChannelPost)>,
-    /// The jobs it leads to: (kind, idempotency key, payload).
-    followups: Vec<(JobKind, String, String)>,
+    /// The jobs it leads to, with their idempotency keys.
+    followups: Vec<(Job, String)>,
 }
 
 impl Outcome {
@@ -138,45 +136,28 @@ pub struct LoadedConfig {
 
 impl Channels {
     /// Runs one leased effect job to its end (recorded and completed), or fails.
-    pub async fn run(&self, job: &ClaimedJob) -> Result<String, ChannelError> {
-        let payload_error = || ChannelError::Payload {
-            id: job.id,
-            payload: job.payload.clone(),
-        };
-        let Some(kind) = JobKind::from_name(&job.kind) else {
-            return Err(ChannelError::UnknownKind(job.kind.clone()));
-        };
-        if kind.carries_incident_id() {
-            let incident_id = job.payload.parse().map_err(|_| payload_error())?;
-            return match kind {
-                JobKind::SyncTrackingIssue => tracking_issue::sync(self, job.id, incident_id).await,
-                JobKind::RequestCve => maintainer::request_cve(self, job.id, incident_id).await,
-                JobKind::PublishAdvisory => {
-                    maintainer::publish_advisory(self, job.id, incident_id).await
-                }
-                JobKind::PostReview => review::post(self, job.id, incident_id).await,
-                // The public channels, each through the embargo gate.
-                _ => public::publish(self, job, incident_id, kind, None).await,
-            };
-        }
-        match kind {
-            JobKind::MaintainerAction => maintainer::handle(self, job.id, &job.payload).await,
-            JobKind::PostComment => {
-                let comment = serde_json::from_str(&job.payload).map_err(|_| payload_error())?;
-                maintainer::post_comment(self, job.id, &comment).await
+    pub async fn run(&self, claimed: &ClaimedJob) -> Result<String, ChannelError> {
+        let id = claimed.id;
+        match claimed.job()? {
+            Job::ProcessDelivery { .. } => Err(ChannelError::NotAnEffect(claimed.kind.clone())),
+            Job::SyncTrackingIssue { incident } => tracking_issue::sync(self, id, incident).await,
+            Job::MaintainerAction { delivery } => maintainer::handle(self, id, &delivery).await,
+            Job::PostComment(comment) => maintainer::post_comment(self, id, &comment).await,
+            Job::RequestCve { incident } => maintainer::request_cve(self, id, incident).await,
+            Job::PublishAdvisory { incident } => {
+                maintainer::publish_advisory(self, id, incident).await
             }
-            JobKind::MatchUpstream => upstream::match_upstream(self, job.id, &job.payload).await,
-            JobKind::Escalate => {
-                let pending: escalation::PendingEscalation =
-                    serde_json::from_str(&job.payload).map_err(|_| payload_error())?;
-                escalation::escalate(self, job, &pending).await
+            // The public channels and the mail, each through the embargo gate.
+            Job::Public { channel, incident } => {
+                public::publish(self, claimed, incident, public::Target::Channel(channel)).await
             }
-            JobKind::SendMail => {
-                let mail: announce::PendingMail =
-                    serde_json::from_str(&job.payload).map_err(|_| payload_error())?;
-                public::publish(self, job, mail.incident_id, kind, Some(&mail.list)).await
+            Job::SendMail(mail) => {
+                let target = public::Target::List(&mail.list);
+                public::publish(self, claimed, mail.incident_id, target).await
             }
-            _ => Err(ChannelError::UnknownKind(job.kind.clone())),
+            Job::Escalate(pending) => escalation::escalate(self, claimed, &pending).await,
+            Job::PostReview { incident } => review::post(self, id, incident).await,
+            Job::MatchUpstream { delivery } => upstream::match_upstream(self, id, &delivery).await,
         }
     }
 
@@ -199,8 +180,8 @@ impl Channels {
         let ghsa_id = &row.incident.ghsa_id;
         // One line each; the comment escapes them for Markdown.
         let one_line = |text: &str| text.replace(['\r', '\n'], " ");
-        let (detail, advice) = match (refusal, JobKind::from_name(&job.kind)) {
-            (Some(words), Some(JobKind::PublishAdvisory)) => (
+        let (detail, advice) = match (refusal, job.job()) {
+            (Some(words), Ok(Job::PublishAdvisory { .. })) => (
                 format!("GitHub refused to publish {ghsa_id}: {}", one_line(words)),
                 "Fix what GitHub names on the advisory, then `/herald publish` again. \
                  Nothing public was started."

@@ -14,7 +14,7 @@ use crate::drafts::{
 use crate::github::Api;
 use crate::github::api::NewIssue;
 use crate::incident::{Severity, TimelineEntry, TimelineKind};
-use crate::store::{ChannelPost, ClaimedJob, JobKind};
+use crate::store::{ChannelPost, ClaimedJob, Job, PendingComment, PublicChannel};
 use chrono::Utc;
 
 /// Room kept for what herald adds around a rendered body (its hidden marker, a reply's
@@ -23,12 +23,18 @@ const FRAME_CHARS: usize = 200;
 
 /// Runs one public job: through the gate, then the channel; records the result together
 /// with the jobs it leads to (an announcement's one send per list).
+/// Where a public job goes.
+pub(super) enum Target<'a> {
+    Channel(PublicChannel),
+    /// The announcement to one list.
+    List(&'a MailingList),
+}
+
 pub(super) async fn publish(
     channels: &Channels,
     job: &ClaimedJob,
     incident_id: i64,
-    kind: JobKind,
-    mail: Option<&MailingList>,
+    target: Target<'_>,
 ) -> Result<String, ChannelError> {
     let Some(row) = channels.store.incident(incident_id).await? else {
         return super::maintainer::complete(channels, job.id).await;
@@ -38,7 +44,7 @@ pub(super) async fn publish(
         Err(reason) => {
             tracing::warn!(incident = %row.incident.ghsa_id, job = job.id, "embargo gate refused a public channel");
             Outcome::recorded(
-                Some(format!("embargo gate: {} refused, {reason}", kind.as_str())),
+                Some(format!("embargo gate: {} refused, {reason}", job.kind)),
                 "refused by the embargo gate",
             )
         }
@@ -52,40 +58,28 @@ pub(super) async fn publish(
                 disclosed: &disclosed,
                 incident_id,
             };
-            match kind {
-                JobKind::ChangelogPr => changelog_prs(&channel).await?,
-                JobKind::AdvisoryIssue if !loaded.config.advisory_issue.enabled => {
+            match target {
+                Target::Channel(PublicChannel::ChangelogPr) => changelog_prs(&channel).await?,
+                Target::Channel(PublicChannel::AdvisoryIssue)
+                    if !loaded.config.advisory_issue.enabled =>
+                {
                     Outcome::quiet("advisory issue turned off in the configuration")
                 }
-                JobKind::AdvisoryIssue => advisory_issue(&channel).await?,
-                JobKind::BlogPostPr => blog_post_pr(&channel).await?,
-                JobKind::Announce => {
-                    let followups = announce::sends(&loaded.config.mailing_lists, incident_id)?;
+                Target::Channel(PublicChannel::AdvisoryIssue) => advisory_issue(&channel).await?,
+                Target::Channel(PublicChannel::BlogPostPr) => blog_post_pr(&channel).await?,
+                Target::Channel(PublicChannel::Announce) => {
+                    let followups = announce::sends(&loaded.config.mailing_lists, incident_id);
                     Outcome {
                         note: format!("announcement: {} list(s)", followups.len()),
                         followups,
                         ..Outcome::default()
                     }
                 }
-                JobKind::ForumPost => forum_post(&channel).await?,
-                JobKind::WikiPage => wiki_page(&channel).await?,
-                JobKind::MediaWikiPage => mediawiki_page(&channel).await?,
-                JobKind::DiscussionPost => discussion_post(&channel).await?,
-                JobKind::SendMail => match mail {
-                    Some(list) => announce::send(&channel, job, list).await?,
-                    None => return Err(ChannelError::UnknownKind(job.kind.clone())),
-                },
-                JobKind::ProcessDelivery
-                | JobKind::SyncTrackingIssue
-                | JobKind::MaintainerAction
-                | JobKind::PostComment
-                | JobKind::RequestCve
-                | JobKind::PublishAdvisory
-                | JobKind::Escalate
-                | JobKind::PostReview
-                | JobKind::MatchUpstream => {
-                    return Err(ChannelError::UnknownKind(job.kind.clone()));
-                }
+                Target::Channel(PublicChannel::ForumPost) => forum_post(&channel).await?,
+                Target::Channel(PublicChannel::WikiPage) => wiki_page(&channel).await?,
+                Target::Channel(PublicChannel::MediaWikiPage) => mediawiki_page(&channel).await?,
+                Target::Channel(PublicChannel::DiscussionPost) => discussion_post(&channel).await?,
+                Target::List(list) => announce::send(&channel, job, list).await?,
             }
         }
     };
@@ -109,8 +103,8 @@ pub(super) async fn publish(
         )
         .await?;
     }
-    for (kind, key, payload) in followups {
-        work.enqueue(kind, &key, &payload).await?;
+    for (job, key) in followups {
+        work.enqueue(&job, &key).await?;
     }
     if let Some((channel, post)) = posted {
         work.save_channel_post(incident_id, channel, &post, now)
@@ -276,18 +270,13 @@ async fn wiki_page(channel: &Channel<'_>) -> Result<Outcome, ChannelError> {
             {
                 Some((repository, issue)) => {
                     let marker = format!("<!-- herald:wiki-uninitialised {incident_id} -->");
-                    let payload = serde_json::to_string(&super::PendingComment {
+                    let comment = Job::PostComment(PendingComment {
                         repository,
                         issue,
                         body: format!("{}\n\n{marker}", escape::markdown(&detail)),
                         marker,
-                    })
-                    .map_err(|error| crate::store::StoreError::Corrupt(error.to_string()))?;
-                    Some((
-                        JobKind::PostComment,
-                        format!("reply:wiki-uninitialised:{incident_id}"),
-                        payload,
-                    ))
+                    });
+                    Some((comment, format!("reply:wiki-uninitialised:{incident_id}")))
                 }
                 None => None,
             };

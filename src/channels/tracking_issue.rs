@@ -9,7 +9,7 @@ use crate::drafts::{
 use crate::github::Api;
 use crate::github::api::{IssueInfo, NewIssue};
 use crate::incident::{Incident, TimelineEntry, TimelineKind};
-use crate::store::{JobKind, TrackingLink, TrackingStatus};
+use crate::store::{TrackingLink, TrackingStatus};
 use chrono::Utc;
 
 pub(super) async fn sync(
@@ -243,7 +243,7 @@ pub(super) async fn sync(
         .into_iter()
         .map(|draft| (draft.name.to_owned(), draft.text))
         .collect();
-    let reminders = escalation::schedule(incident_id, incident, &sla, now)?;
+    let reminders = escalation::schedule(incident_id, incident, &sla, now);
     finish(
         channels,
         job_id,
@@ -272,8 +272,8 @@ async fn finish(
     let mut work = channels.store.begin_durable().await?;
     if let Some((drafts, reminders)) = synced {
         work.save_drafts(incident_id, drafts, Utc::now()).await?;
-        for (key, payload, at) in reminders {
-            work.enqueue_at(JobKind::Escalate, key, payload, *at)
+        for reminder in reminders {
+            work.enqueue_at(&reminder.job, &reminder.key, reminder.at)
                 .await?;
         }
     }

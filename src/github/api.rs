@@ -147,7 +147,7 @@ impl Api {
             return Err(GitHubError::Decode {
                 method: Method::POST,
                 path: path.to_owned(),
-                error: format!("GraphQL: {}", messages.join("; ")),
+                source: format!("GraphQL: {}", messages.join("; ")).into(),
             });
         }
         Ok(answer["data"].take())
@@ -199,7 +199,7 @@ impl Api {
         let decode_error = |error: String| GitHubError::Decode {
             method: Method::GET,
             path: url.clone(),
-            error,
+            source: error.into(),
         };
         if content.encoding.as_deref() != Some("base64") {
             return Err(decode_error(format!(

@@ -31,11 +31,15 @@ pub enum GitHubError {
         "the GitHub App private key is not a PEM-encoded RSA private key ({0}); generate one \
          on the App's settings page and point HERALD_GITHUB_PRIVATE_KEY_FILE at it"
     )]
-    Key(String),
+    Key(#[source] Source),
     #[error("cannot sign the App's JSON web token: {0}")]
-    Jwt(String),
-    #[error("cannot set up the GitHub client for {url}: {error}")]
-    Client { url: String, error: String },
+    Jwt(#[source] Source),
+    #[error("cannot set up the GitHub client for {url}: {source}")]
+    Client {
+        url: String,
+        #[source]
+        source: Source,
+    },
     #[error("{method} {path}: GitHub answered {status}: {message}")]
     Status {
         method: Method,
@@ -45,19 +49,24 @@ pub enum GitHubError {
         /// A primary or secondary rate limit that outlasted herald's waiting.
         rate_limited: bool,
     },
-    #[error("{method} {path}: {error}")]
+    #[error("{method} {path}: {source}")]
     Transport {
         method: Method,
         path: String,
-        error: String,
+        #[source]
+        source: Source,
     },
-    #[error("{method} {path}: unexpected answer: {error}")]
+    #[error("{method} {path}: unexpected answer: {source}")]
     Decode {
         method: Method,
         path: String,
-        error: String,
+        #[source]
+        source: Source,
     },
 }
+
+/// The error underneath, kept for its chain.
+pub type Source = Box<dyn std::error::Error + Send + Sync>;
 
 impl GitHubError {
     pub fn status(&self) -> Option<StatusCode> {
@@ -107,10 +116,10 @@ impl GitHub {
             settings.private_key.expose_secret().trim().as_bytes(),
         )
         // jsonwebtoken's message names the problem, never the key material.
-        .map_err(|error| GitHubError::Key(error.to_string()))?;
+        .map_err(|error| GitHubError::Key(error.into()))?;
         let client_error = |error: octocrab::Error| GitHubError::Client {
             url: settings.api_url.clone(),
-            error: error.to_string(),
+            source: error.into(),
         };
         let app = Octocrab::builder()
             .base_uri(settings.api_url.as_str())
@@ -149,7 +158,7 @@ impl GitHub {
     pub fn jwt(&self) -> Result<(), GitHubError> {
         octocrab::auth::create_jwt(AppId(self.app_id), &self.key)
             .map(drop)
-            .map_err(|error| GitHubError::Jwt(error.to_string()))
+            .map_err(|error| GitHubError::Jwt(error.into()))
     }
 
     /// `GET /app`: the App the key belongs to.
@@ -177,7 +186,7 @@ impl GitHub {
             .installation(InstallationId(id))
             .map_err(|error| GitHubError::Client {
                 url: self.api_url.clone(),
-                error: error.to_string(),
+                source: error.into(),
             })?;
         let api = Api {
             crab: Arc::new(crab),
@@ -228,7 +237,7 @@ impl Answer {
         serde_json::from_slice(&self.body).map_err(|error| GitHubError::Decode {
             method: method.clone(),
             path: path.to_owned(),
-            error: error.to_string(),
+            source: error.into(),
         })
     }
 
@@ -246,7 +255,7 @@ impl Api {
             .await
             .map_err(|error| GitHubError::Client {
                 url: "installation token".to_owned(),
-                error: error.to_string(),
+                source: error.into(),
             })
     }
 
@@ -284,10 +293,10 @@ impl Api {
         body: Option<&B>,
         headers: &[(&'static str, String)],
     ) -> Result<Answer, GitHubError> {
-        let transport = |error: String| GitHubError::Transport {
+        let transport = |source: Source| GitHubError::Transport {
             method: method.clone(),
             path: path.to_owned(),
-            error,
+            source,
         };
         let mut builder = http::Request::builder().method(method.clone()).uri(path);
         for (name, value) in headers {
@@ -296,17 +305,17 @@ impl Api {
         let request = self
             .crab
             .build_request(builder, body)
-            .map_err(|error| transport(error.to_string()))?;
+            .map_err(|error| transport(error.into()))?;
         let response = self
             .crab
             .execute(request)
             .await
-            .map_err(|error| transport(error.to_string()))?;
+            .map_err(|error| transport(error.into()))?;
         let (parts, body) = response.into_parts();
         let body = body
             .collect()
             .await
-            .map_err(|error| transport(error.to_string()))?
+            .map_err(|error| transport(error.into()))?
             .to_bytes()
             .to_vec();
         Ok(Answer {

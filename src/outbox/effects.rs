@@ -3,10 +3,11 @@
 
 use super::{JobOutcome, WorkerSettings, log, record_failure};
 use crate::channels::Channels;
-use crate::store::{Store, StoreError};
+use crate::store::{ClaimedJob, Store, StoreError};
 use chrono::Utc;
 use std::sync::Arc;
 use tokio::sync::{Notify, watch};
+use tracing::Instrument;
 
 /// How long a leased job is its runner's. A runner that dies holding one (crash, power
 /// loss) has it taken over after this; the effects find their earlier work on GitHub
@@ -70,31 +71,49 @@ impl EffectRunner {
         let Some(job) = self.store.lease_effect(Utc::now(), lease).await? else {
             return Ok(None);
         };
-        let (error, refusal) = match self.channels.run(&job).await {
+        // Every line a job logs carries what it is about.
+        let about = match job.incident_id() {
+            Some(id) => self.store.incident(id).await?.map(|row| row.incident),
+            None => None,
+        };
+        let span = tracing::info_span!(
+            "job",
+            id = job.id,
+            kind = %job.kind,
+            repository = about.as_ref().map_or("", |incident| incident.repository.as_str()),
+            ghsa = about.as_ref().map_or("", |incident| incident.ghsa_id.as_str()),
+        );
+        let outcome = self.run_leased(&job).instrument(span).await?;
+        Ok(Some(outcome))
+    }
+
+    /// Runs a leased job, then records its failure (and reports giving up) if it failed.
+    async fn run_leased(&self, job: &ClaimedJob) -> Result<JobOutcome, StoreError> {
+        let (error, refusal) = match self.channels.run(job).await {
             Ok(note) => {
                 let outcome = JobOutcome::Effect(note);
-                log(&job, &outcome);
-                return Ok(Some(outcome));
+                log(job, &outcome);
+                return Ok(outcome);
             }
             Err(error) => (error.to_string(), error.refusal()),
         };
         let outcome = record_failure(
             &self.store,
-            &job,
+            job,
             error.clone(),
             self.settings.max_attempts,
             refusal.is_some(),
         )
         .await?;
-        log(&job, &outcome);
+        log(job, &outcome);
         if matches!(outcome, JobOutcome::Failed { gave_up: true, .. })
             && let Err(report) = self
                 .channels
-                .report_given_up(&job, &error, refusal.as_deref())
+                .report_given_up(job, &error, refusal.as_deref())
                 .await
         {
             tracing::error!(job = job.id, error = %report, "cannot report a job given up");
         }
-        Ok(Some(outcome))
+        Ok(outcome)
     }
 }

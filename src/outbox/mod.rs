@@ -13,11 +13,12 @@ pub use effects::EffectRunner;
 use crate::config::WorkerSettings;
 use crate::ingest::IngestLoad;
 use crate::pipeline::{self, Processed};
-use crate::store::{ClaimedJob, JobKind, Store, StoreError, Work};
+use crate::store::{ClaimedJob, Job, Store, StoreError, Work};
 use chrono::Utc;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Notify, watch};
+use tracing::Instrument;
 
 /// The result of one job.
 #[derive(Debug)]
@@ -57,13 +58,18 @@ fn backoff(attempts: i64) -> Duration {
 }
 
 async fn execute(work: &mut Work, job: &ClaimedJob) -> Result<Processed, String> {
-    match JobKind::from_name(&job.kind) {
-        Some(JobKind::ProcessDelivery) => pipeline::process_delivery(work, &job.payload)
+    let span = tracing::info_span!("job", id = job.id, kind = %job.kind);
+    run_local(work, job).instrument(span).await
+}
+
+async fn run_local(work: &mut Work, job: &ClaimedJob) -> Result<Processed, String> {
+    match job.job().map_err(|error| error.to_string())? {
+        Job::ProcessDelivery { delivery } => pipeline::process_delivery(work, &delivery)
             .await
             .map_err(|error| error.to_string()),
-        Some(_) | None => Err(format!(
-            "job kind {:?} is not one the store worker runs",
-            job.kind
+        other => Err(format!(
+            "{} jobs are effects, not the store worker's",
+            other.kind().as_str()
         )),
     }
 }

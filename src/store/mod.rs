@@ -4,11 +4,13 @@
 mod channels;
 mod github;
 mod incidents;
+mod job;
 mod queue;
 
 pub use channels::ChannelPost;
 pub use github::{StoredInstallation, TrackingLink, TrackingStatus};
 pub use incidents::{IncidentRow, StoredTimelineEntry};
+pub use job::{Job, PendingComment, PendingEscalation, PendingMail, PublicChannel, Stage};
 pub use queue::{
     Admission, ClaimedJob, FailedJob, JobKind, NewDelivery, StoredDelivery, compress_payload,
 };

@@ -1,5 +1,6 @@
 //! Deliveries and the outbox: the durable queue between answering GitHub and acting.
 
+use super::job::{Job, PublicChannel};
 use super::{Store, StoreError, Work, from_millis, to_millis};
 use crate::incident::Incident;
 use chrono::{DateTime, Utc};
@@ -113,17 +114,6 @@ impl JobKind {
         JobKind::WikiPage,
         JobKind::MediaWikiPage,
     ];
-    /// The public channels, in the order they run after a disclosure.
-    pub const PUBLIC: [JobKind; 8] = [
-        JobKind::ChangelogPr,
-        JobKind::AdvisoryIssue,
-        JobKind::BlogPostPr,
-        JobKind::ForumPost,
-        JobKind::DiscussionPost,
-        JobKind::WikiPage,
-        JobKind::MediaWikiPage,
-        JobKind::Announce,
-    ];
     /// Jobs that only change the store: they run in batches inside the store's transaction.
     pub const LOCAL: [JobKind; 1] = [JobKind::ProcessDelivery];
     /// Jobs with effects outside the store (GitHub, mail, forums, wikis): every kind but
@@ -132,25 +122,6 @@ impl JobKind {
         JobKind::ALL
             .into_iter()
             .filter(|kind| !JobKind::LOCAL.contains(kind))
-    }
-
-    /// Jobs whose payload is the incident id.
-    pub fn carries_incident_id(self) -> bool {
-        matches!(
-            self,
-            JobKind::SyncTrackingIssue
-                | JobKind::RequestCve
-                | JobKind::PublishAdvisory
-                | JobKind::ChangelogPr
-                | JobKind::AdvisoryIssue
-                | JobKind::BlogPostPr
-                | JobKind::ForumPost
-                | JobKind::DiscussionPost
-                | JobKind::WikiPage
-                | JobKind::MediaWikiPage
-                | JobKind::Announce
-                | JobKind::PostReview
-        )
     }
 
     pub fn as_str(self) -> &'static str {
@@ -200,25 +171,14 @@ pub struct ClaimedJob {
 }
 
 impl ClaimedJob {
-    /// The incident the job is for, where its payload names one (an incident id, or a
-    /// pending mail or escalation with its `incident_id`).
+    /// The job, decoded from its stored form.
+    pub fn job(&self) -> Result<Job, StoreError> {
+        Job::decode(&self.kind, &self.payload)
+    }
+
+    /// The incident the job is for, where it names one.
     pub fn incident_id(&self) -> Option<i64> {
-        #[derive(serde::Deserialize)]
-        struct IncidentOf {
-            incident_id: i64,
-        }
-        let kind = JobKind::from_name(&self.kind)?;
-        if kind.carries_incident_id() {
-            return self.payload.parse().ok();
-        }
-        match kind {
-            JobKind::SendMail | JobKind::Escalate => {
-                serde_json::from_str::<IncidentOf>(&self.payload)
-                    .ok()
-                    .map(|of| of.incident_id)
-            }
-            _ => None,
-        }
+        self.job().ok()?.incident()
     }
 }
 
@@ -500,56 +460,50 @@ impl Work {
         incident: &Incident,
     ) -> Result<(), StoreError> {
         let follow = incident.follow();
-        let mut kinds = Vec::new();
+        let mut jobs = Vec::new();
         if follow.tracking_issue {
-            kinds.push(JobKind::SyncTrackingIssue);
+            jobs.push(Job::SyncTrackingIssue {
+                incident: incident_id,
+            });
         }
         if follow.public_channels {
-            kinds.extend(JobKind::PUBLIC);
+            jobs.extend(PublicChannel::ALL.map(|channel| Job::Public {
+                channel,
+                incident: incident_id,
+            }));
         }
-        for kind in kinds {
-            self.enqueue(
-                kind,
-                &format!("{}:{incident_id}:{revision}", kind.as_str()),
-                &incident_id.to_string(),
-            )
-            .await?;
+        for job in jobs {
+            let key = format!("{}:{incident_id}:{revision}", job.kind().as_str());
+            self.enqueue(&job, &key).await?;
         }
         Ok(())
     }
 
     /// Queues a job, due at once, unless one with the same idempotency key exists (done or
     /// not).
-    pub async fn enqueue(
-        &mut self,
-        kind: JobKind,
-        idempotency_key: &str,
-        payload: &str,
-    ) -> Result<bool, StoreError> {
-        self.enqueue_due(kind, idempotency_key, payload, DUE_AT_ONCE)
-            .await
+    pub async fn enqueue(&mut self, job: &Job, idempotency_key: &str) -> Result<bool, StoreError> {
+        self.enqueue_due(job, idempotency_key, DUE_AT_ONCE).await
     }
 
     /// Queues a job due at `run_after` (a reminder), unless one with the same idempotency
     /// key exists.
     pub async fn enqueue_at(
         &mut self,
-        kind: JobKind,
+        job: &Job,
         idempotency_key: &str,
-        payload: &str,
         run_after: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        self.enqueue_due(kind, idempotency_key, payload, to_millis(run_after))
+        self.enqueue_due(job, idempotency_key, to_millis(run_after))
             .await
     }
 
     async fn enqueue_due(
         &mut self,
-        kind: JobKind,
+        job: &Job,
         idempotency_key: &str,
-        payload: &str,
         run_after: i64,
     ) -> Result<bool, StoreError> {
+        let (kind, payload) = job.encode()?;
         let now = to_millis(Utc::now());
         let inserted = sqlx::query(
             "INSERT INTO outbox (kind, idempotency_key, payload, run_after, created_at) \

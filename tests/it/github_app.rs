@@ -1679,12 +1679,8 @@ async fn closing_an_undisclosed_incident_publishes_nothing() {
         .await
         .expect("jobs")
         .into_iter()
+        .filter(|job| matches!(job.job(), Ok(herald::store::Job::Public { .. })))
         .map(|job| job.kind)
-        .filter(|kind| {
-            herald::store::JobKind::PUBLIC
-                .iter()
-                .any(|public| public.as_str() == kind)
-        })
         .collect();
     assert!(queued.is_empty(), "{queued:?}");
     let timeline = timeline_details(&harness).await;

@@ -1,0 +1,355 @@
+//! The outbox's jobs, typed. A job is stored as its kind's name and a payload, as herald
+//! has always written them (an incident id, a delivery id, or JSON), so rows written by
+//! earlier releases decode as they are; a new job kind is a new variant, and every match
+//! on [`Job`] is exhaustive, so a forgotten kind does not compile.
+
+use super::StoreError;
+use super::queue::JobKind;
+use crate::config::repo::MailingList;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// One unit of work in the outbox.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Job {
+    /// Turn a stored delivery into domain changes.
+    ProcessDelivery { delivery: String },
+    /// Create or update an incident's private tracking issue.
+    SyncTrackingIssue { incident: i64 },
+    /// A maintainer's comment or label on a tracking issue (the commenter's permission is
+    /// checked on GitHub first).
+    MaintainerAction { delivery: String },
+    /// Post herald's answer on an issue.
+    PostComment(PendingComment),
+    /// Ask GitHub for a CVE id.
+    RequestCve { incident: i64 },
+    /// Ask GitHub to publish the repository advisory.
+    PublishAdvisory { incident: i64 },
+    /// Carry a disclosed incident to one public channel (through the embargo gate).
+    Public {
+        channel: PublicChannel,
+        incident: i64,
+    },
+    /// Send the announcement to one list (through the embargo gate).
+    SendMail(PendingMail),
+    /// Remind and escalate when a reaction is running late (private).
+    Escalate(PendingEscalation),
+    /// Post the post-incident review on the tracking issue.
+    PostReview { incident: i64 },
+    /// Match a global advisory against the served repositories' dependencies.
+    MatchUpstream { delivery: String },
+}
+
+/// The public channels, in the order they run after a disclosure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PublicChannel {
+    /// The CHANGELOG pull request and its backports.
+    ChangelogPr,
+    /// The public advisory issue.
+    AdvisoryIssue,
+    /// A critical incident's blog post, offered to the website repository.
+    BlogPostPr,
+    /// The Discourse topic.
+    ForumPost,
+    /// The GitHub discussion.
+    DiscussionPost,
+    /// The GitHub wiki page.
+    WikiPage,
+    /// The MediaWiki page.
+    MediaWikiPage,
+    /// The signed announcement: one [`Job::SendMail`] per configured list.
+    Announce,
+}
+
+impl PublicChannel {
+    pub const ALL: [PublicChannel; 8] = [
+        PublicChannel::ChangelogPr,
+        PublicChannel::AdvisoryIssue,
+        PublicChannel::BlogPostPr,
+        PublicChannel::ForumPost,
+        PublicChannel::DiscussionPost,
+        PublicChannel::WikiPage,
+        PublicChannel::MediaWikiPage,
+        PublicChannel::Announce,
+    ];
+
+    pub fn kind(self) -> JobKind {
+        match self {
+            PublicChannel::ChangelogPr => JobKind::ChangelogPr,
+            PublicChannel::AdvisoryIssue => JobKind::AdvisoryIssue,
+            PublicChannel::BlogPostPr => JobKind::BlogPostPr,
+            PublicChannel::ForumPost => JobKind::ForumPost,
+            PublicChannel::DiscussionPost => JobKind::DiscussionPost,
+            PublicChannel::WikiPage => JobKind::WikiPage,
+            PublicChannel::MediaWikiPage => JobKind::MediaWikiPage,
+            PublicChannel::Announce => JobKind::Announce,
+        }
+    }
+}
+
+/// A comment herald owes GitHub.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PendingComment {
+    pub repository: String,
+    pub issue: u64,
+    pub body: String,
+    /// Hidden in the body, so a retried job finds the comment it already posted.
+    pub marker: String,
+}
+
+/// An announcement owed to one list.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PendingMail {
+    pub incident_id: i64,
+    pub list: MailingList,
+}
+
+/// Which reminder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    /// 75% of the reaction time has passed.
+    Warning,
+    /// The deadline has passed without a reaction.
+    Breach,
+    /// A maintainer marked the threat active: an emergency, everyone hears at once.
+    ActiveThreat,
+}
+
+impl Stage {
+    /// The stage's word in idempotency keys and markers.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Warning => "warning",
+            Stage::Breach => "breach",
+            Stage::ActiveThreat => "active",
+        }
+    }
+}
+
+/// A reminder owed when its time comes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PendingEscalation {
+    pub incident_id: i64,
+    pub stage: Stage,
+    /// The deadline the reminder was scheduled for; a moved deadline makes it stale.
+    pub due: Option<DateTime<Utc>>,
+}
+
+impl Job {
+    pub fn kind(&self) -> JobKind {
+        match self {
+            Job::ProcessDelivery { .. } => JobKind::ProcessDelivery,
+            Job::SyncTrackingIssue { .. } => JobKind::SyncTrackingIssue,
+            Job::MaintainerAction { .. } => JobKind::MaintainerAction,
+            Job::PostComment(_) => JobKind::PostComment,
+            Job::RequestCve { .. } => JobKind::RequestCve,
+            Job::PublishAdvisory { .. } => JobKind::PublishAdvisory,
+            Job::Public { channel, .. } => channel.kind(),
+            Job::SendMail(_) => JobKind::SendMail,
+            Job::Escalate(_) => JobKind::Escalate,
+            Job::PostReview { .. } => JobKind::PostReview,
+            Job::MatchUpstream { .. } => JobKind::MatchUpstream,
+        }
+    }
+
+    /// The incident the job is for, where it is for one.
+    pub fn incident(&self) -> Option<i64> {
+        match self {
+            Job::SyncTrackingIssue { incident }
+            | Job::RequestCve { incident }
+            | Job::PublishAdvisory { incident }
+            | Job::Public { incident, .. }
+            | Job::PostReview { incident } => Some(*incident),
+            Job::SendMail(mail) => Some(mail.incident_id),
+            Job::Escalate(pending) => Some(pending.incident_id),
+            Job::ProcessDelivery { .. }
+            | Job::MaintainerAction { .. }
+            | Job::PostComment(_)
+            | Job::MatchUpstream { .. } => None,
+        }
+    }
+
+    /// The stored form: the kind's name and the payload.
+    pub fn encode(&self) -> Result<(JobKind, String), StoreError> {
+        let payload = match self {
+            Job::ProcessDelivery { delivery }
+            | Job::MaintainerAction { delivery }
+            | Job::MatchUpstream { delivery } => delivery.clone(),
+            Job::SyncTrackingIssue { incident }
+            | Job::RequestCve { incident }
+            | Job::PublishAdvisory { incident }
+            | Job::Public { incident, .. }
+            | Job::PostReview { incident } => incident.to_string(),
+            Job::PostComment(comment) => json(comment)?,
+            Job::SendMail(mail) => json(mail)?,
+            Job::Escalate(pending) => json(pending)?,
+        };
+        Ok((self.kind(), payload))
+    }
+
+    /// A stored job, from its kind's name and payload.
+    pub fn decode(kind: &str, payload: &str) -> Result<Job, StoreError> {
+        let unusable = || StoreError::Corrupt(format!("job {kind} with payload {payload:?}"));
+        let kind = JobKind::from_name(kind).ok_or_else(unusable)?;
+        let incident = || payload.parse::<i64>().map_err(|_| unusable());
+        let delivery = || payload.to_owned();
+        Ok(match kind {
+            JobKind::ProcessDelivery => Job::ProcessDelivery {
+                delivery: delivery(),
+            },
+            JobKind::MaintainerAction => Job::MaintainerAction {
+                delivery: delivery(),
+            },
+            JobKind::MatchUpstream => Job::MatchUpstream {
+                delivery: delivery(),
+            },
+            JobKind::SyncTrackingIssue => Job::SyncTrackingIssue {
+                incident: incident()?,
+            },
+            JobKind::RequestCve => Job::RequestCve {
+                incident: incident()?,
+            },
+            JobKind::PublishAdvisory => Job::PublishAdvisory {
+                incident: incident()?,
+            },
+            JobKind::PostReview => Job::PostReview {
+                incident: incident()?,
+            },
+            JobKind::ChangelogPr
+            | JobKind::AdvisoryIssue
+            | JobKind::BlogPostPr
+            | JobKind::ForumPost
+            | JobKind::DiscussionPost
+            | JobKind::WikiPage
+            | JobKind::MediaWikiPage
+            | JobKind::Announce => Job::Public {
+                channel: PublicChannel::ALL
+                    .into_iter()
+                    .find(|channel| channel.kind() == kind)
+                    .ok_or_else(unusable)?,
+                incident: incident()?,
+            },
+            JobKind::PostComment => {
+                Job::PostComment(serde_json::from_str(payload).map_err(|_| unusable())?)
+            }
+            JobKind::SendMail => {
+                Job::SendMail(serde_json::from_str(payload).map_err(|_| unusable())?)
+            }
+            JobKind::Escalate => {
+                Job::Escalate(serde_json::from_str(payload).map_err(|_| unusable())?)
+            }
+        })
+    }
+}
+
+/// A JSON payload. Serialising these plain structs cannot fail; should it, the job is
+/// not stored and the error says why.
+fn json<T: Serialize>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|error| StoreError::Corrupt(error.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::repo::SigningMode;
+
+    fn one_of_each() -> Vec<Job> {
+        let list = MailingList {
+            address: "announce@lists.example.org".into(),
+            name: Some("Announce".into()),
+            signing: SigningMode::PgpMime,
+            attach_cleartext: true,
+        };
+        let mut jobs = vec![
+            Job::ProcessDelivery {
+                delivery: "d-1".into(),
+            },
+            Job::SyncTrackingIssue { incident: 1 },
+            Job::MaintainerAction {
+                delivery: "d-2".into(),
+            },
+            Job::PostComment(PendingComment {
+                repository: "o/r".into(),
+                issue: 4,
+                body: "hi\n<!-- herald:reply x -->".into(),
+                marker: "<!-- herald:reply x -->".into(),
+            }),
+            Job::RequestCve { incident: 2 },
+            Job::PublishAdvisory { incident: 3 },
+            Job::SendMail(PendingMail {
+                incident_id: 5,
+                list,
+            }),
+            Job::Escalate(PendingEscalation {
+                incident_id: 6,
+                stage: Stage::Breach,
+                due: Some(DateTime::from_timestamp_millis(1_800_000_000_000).expect("time")),
+            }),
+            Job::PostReview { incident: 7 },
+            Job::MatchUpstream {
+                delivery: "d-3".into(),
+            },
+        ];
+        jobs.extend(PublicChannel::ALL.map(|channel| Job::Public {
+            channel,
+            incident: 8,
+        }));
+        jobs
+    }
+
+    #[test]
+    fn every_kind_round_trips_and_every_stored_kind_is_a_job() {
+        let jobs = one_of_each();
+        let mut kinds: Vec<JobKind> = jobs.iter().map(Job::kind).collect();
+        kinds.sort_by_key(|kind| kind.as_str());
+        kinds.dedup();
+        assert_eq!(kinds.len(), JobKind::ALL.len(), "one job per stored kind");
+        for job in jobs {
+            let (kind, payload) = job.encode().expect("encodes");
+            assert_eq!(Job::decode(kind.as_str(), &payload).expect("decodes"), job);
+        }
+    }
+
+    #[test]
+    fn rows_written_by_earlier_releases_decode() {
+        // As herald 0.1 wrote them: an id, a delivery id, or JSON.
+        assert_eq!(
+            Job::decode("changelog_pr", "12").expect("decodes"),
+            Job::Public {
+                channel: PublicChannel::ChangelogPr,
+                incident: 12
+            }
+        );
+        assert_eq!(
+            Job::decode("maintainer_action", "72b6a4e0-1f0d").expect("decodes"),
+            Job::MaintainerAction {
+                delivery: "72b6a4e0-1f0d".into()
+            }
+        );
+        let mail = Job::decode(
+            "send_mail",
+            r#"{"incident_id":3,"list":{"address":"a@example.org","name":null,"signing":"cleartext","attach_cleartext":false}}"#,
+        )
+        .expect("decodes");
+        assert_eq!(mail.incident(), Some(3));
+        let reminder = Job::decode(
+            "escalate",
+            r#"{"incident_id":4,"stage":"active_threat","due":null}"#,
+        )
+        .expect("decodes");
+        assert_eq!(reminder.incident(), Some(4));
+    }
+
+    #[test]
+    fn a_corrupt_row_is_an_error_naming_it() {
+        for (kind, payload) in [
+            ("changelog_pr", "twelve"),
+            ("send_mail", "{"),
+            ("frobnicate", "1"),
+        ] {
+            let error = Job::decode(kind, payload).expect_err("corrupt");
+            assert!(error.to_string().contains(kind), "{error}");
+        }
+    }
+}
