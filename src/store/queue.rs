@@ -52,7 +52,7 @@ pub enum JobKind {
     /// A maintainer's comment or label on a tracking issue; the payload is the delivery id
     /// (the commenter's permission is checked on GitHub first).
     MaintainerAction,
-    /// Post herald's answer on an issue; the payload is a [`crate::channels`] comment.
+    /// Post herald's answer on an issue; the payload is a [`super::PendingComment`].
     PostComment,
     /// Ask GitHub for a CVE id; the payload is the incident id.
     RequestCve,
@@ -70,10 +70,10 @@ pub enum JobKind {
     Announce,
     /// Remind and escalate when a reaction is running late (due at the reminder's time;
     /// private: the tracking issue and the escalation addresses); payload: a
-    /// [`crate::channels`] pending escalation.
+    /// [`super::PendingEscalation`].
     Escalate,
     /// Send the announcement to one list (embargo-gated); payload: a
-    /// [`crate::channels`] pending mail.
+    /// [`super::PendingMail`].
     SendMail,
     /// Post the post-incident review on the tracking issue; payload: incident id.
     PostReview,
