@@ -8,7 +8,7 @@
 //! These notices are private, so they are not gated by the embargo: they carry the GHSA id,
 //! the severity and the deadline, never advisory text.
 
-use super::maintainer::queue_comment;
+use super::record::{Record, Write};
 use super::{ChannelError, Channels};
 use crate::config::repo::{EscalationTarget, MailingList, SigningMode};
 use crate::drafts::escape;
@@ -67,17 +67,10 @@ pub(super) async fn escalate(
     channels: &Channels,
     job: &ClaimedJob,
     pending: &PendingEscalation,
-) -> Result<String, ChannelError> {
+) -> Result<Record, ChannelError> {
     let store = &channels.store;
-    let complete = |note: &str| {
-        let note = note.to_owned();
-        async move {
-            super::maintainer::complete(channels, job.id).await?;
-            Ok::<String, ChannelError>(note)
-        }
-    };
     let Some(row) = store.incident(pending.incident_id).await? else {
-        return complete("incident gone").await;
+        return Ok(Record::note("incident gone"));
     };
     let incident = &row.incident;
     let api = channels.installation(&incident.repository).await?;
@@ -93,13 +86,15 @@ pub(super) async fn escalate(
         }
     };
     if !still_applies {
-        return complete("reminder no longer applies (acknowledged, or the deadline moved)").await;
+        return Ok(Record::note(
+            "reminder no longer applies (acknowledged, or the deadline moved)",
+        ));
     }
     let Some(tracking) = store.tracking_link(pending.incident_id).await? else {
-        return complete("no tracking issue to remind on").await;
+        return Ok(Record::note("no tracking issue to remind on"));
     };
     let Some((repository, number)) = tracking.issue() else {
-        return complete("no tracking issue to remind on").await;
+        return Ok(Record::note("no tracking issue to remind on"));
     };
     let targets = loaded.config.escalation.for_severity(incident.severity);
     let mut mentions: Vec<String> = targets
@@ -171,29 +166,24 @@ pub(super) async fn escalate(
             format!("notified {}", notified.join(", "))
         }
     );
-    let mut work = store.begin_durable().await?;
-    work.append_timeline(
-        pending.incident_id,
-        &[TimelineEntry {
-            at: Utc::now(),
-            actor: None,
-            kind: TimelineKind::Escalation,
-            detail: detail.clone(),
-        }],
-        None,
-    )
-    .await?;
-    queue_comment(
-        &mut work,
-        &format!("escalate:{}:{}", job.id, pending.stage.as_str()),
-        &repository,
-        number,
-        &comment,
-    )
-    .await?;
-    work.complete_jobs(&[job.id]).await?;
-    work.commit().await?;
-    Ok(detail)
+    let entry = TimelineEntry {
+        at: Utc::now(),
+        actor: None,
+        kind: TimelineKind::Escalation,
+        detail: detail.clone(),
+    };
+    Ok(Record::note(detail)
+        .with(Write::Timeline {
+            incident: pending.incident_id,
+            entries: vec![entry],
+            delivery: None,
+        })
+        .with(Write::Comment {
+            key: format!("escalate:{}:{}", job.id, pending.stage.as_str()),
+            repository,
+            issue: number,
+            body: comment,
+        }))
 }
 
 /// Mails the escalation addresses, signed, when mail is configured; returns who was mailed.

@@ -4,6 +4,7 @@
 //! durable commit. Follow-up work (the answer, a CVE request, publication) is queued there
 //! too, so a crash never loses it and never doubles it.
 
+use super::record::{Record, Write};
 use super::{ChannelError, Channels};
 use crate::drafts::escape;
 use crate::incident::{
@@ -12,7 +13,7 @@ use crate::incident::{
 };
 use crate::ingest::events::WebhookEvent;
 use crate::store::{Job, PendingComment, Work};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 
 /// What a maintainer did, as herald reads it.
 enum Said {
@@ -20,11 +21,31 @@ enum Said {
     Label { name: String, added: bool },
 }
 
+/// Maintainer commands read from one comment or label, with what GitHub said of the
+/// commenter: applied to the incident in the runner's commit (see [`apply_commands`]).
+#[derive(Debug)]
+pub struct CommandBatch {
+    delivery_id: String,
+    /// The tracking issue the commands were given on.
+    repository: String,
+    issue: u64,
+    sender: String,
+    /// The sender's permission on the advisory's repository, as GitHub answered.
+    permission: String,
+    /// The incident's key.
+    advisory_repository: String,
+    ghsa_id: String,
+    /// Each command with the text it came from.
+    commands: Vec<(String, Result<Command, String>)>,
+    /// A comment is answered; a label only when refused (labels speak for themselves).
+    from_comment: bool,
+}
+
 pub(super) async fn handle(
     channels: &Channels,
     job_id: i64,
     delivery_id: &str,
-) -> Result<String, ChannelError> {
+) -> Result<Record, ChannelError> {
     let store = &channels.store;
     let unusable = || ChannelError::Payload {
         id: job_id,
@@ -52,10 +73,10 @@ pub(super) async fn handle(
         _ => return Err(unusable()),
     };
     let Some(incident_id) = store.incident_tracked_by(&repository, issue).await? else {
-        return complete(channels, job_id).await;
+        return Ok(Record::note("not a tracking issue"));
     };
     let Some(row) = store.incident(incident_id).await? else {
-        return complete(channels, job_id).await;
+        return Ok(Record::note("incident gone"));
     };
     let advisory_repository = row.incident.repository.clone();
     let api = channels.installation(&advisory_repository).await?;
@@ -82,20 +103,58 @@ pub(super) async fn handle(
             .collect(),
     };
     if commands.is_empty() {
-        return complete(channels, job_id).await;
+        return Ok(Record::note("no command"));
     }
     let permission = api.permission(&advisory_repository, &sender).await?;
-    let allowed = matches!(permission.as_str(), "admin" | "write");
-
-    let now = Utc::now();
-    let mut work = store.begin_durable().await?;
-    let Some(current) = work
-        .find_incident(&advisory_repository, &row.incident.ghsa_id)
-        .await?
-    else {
-        work.rollback().await?;
-        return complete(channels, job_id).await;
+    let note = format!(
+        "{} command(s) from {sender} on {repository}#{issue}: {}",
+        commands.len(),
+        if allowed(&permission) {
+            "applied"
+        } else {
+            "refused"
+        }
+    );
+    let batch = CommandBatch {
+        delivery_id: delivery_id.to_owned(),
+        repository,
+        issue,
+        sender,
+        permission,
+        advisory_repository,
+        ghsa_id: row.incident.ghsa_id.clone(),
+        commands,
+        from_comment: matches!(said, Said::Comment(_)),
     };
+    Ok(Record::note(note).with(Write::Commands(Box::new(batch))))
+}
+
+fn allowed(permission: &str) -> bool {
+    matches!(permission, "admin" | "write")
+}
+
+/// Applies maintainer commands to the incident as it is now in the store, within `work`:
+/// the incident, its timeline, the jobs the commands call for and herald's answer.
+pub(super) async fn apply_commands(
+    work: &mut Work,
+    batch: CommandBatch,
+    now: DateTime<Utc>,
+) -> Result<(), ChannelError> {
+    let CommandBatch {
+        delivery_id,
+        repository,
+        issue,
+        sender,
+        permission,
+        advisory_repository,
+        ghsa_id,
+        commands,
+        from_comment,
+    } = batch;
+    let Some(current) = work.find_incident(&advisory_repository, &ghsa_id).await? else {
+        return Ok(());
+    };
+    let allowed = allowed(&permission);
     let mut incident = current.incident;
     let mut timeline = Vec::new();
     let mut replies = Vec::new();
@@ -168,27 +227,19 @@ pub(super) async fn handle(
         let key = format!("{}:{delivery_id}", job.kind().as_str());
         work.enqueue(&job, &key).await?;
     }
-    work.append_timeline(current.id, &timeline, Some(delivery_id))
+    work.append_timeline(current.id, &timeline, Some(&delivery_id))
         .await?;
-    // Answers to labels stay quiet unless something was refused: labels speak for themselves.
-    let answer = matches!(said, Said::Comment(_)) || !allowed;
-    if answer && !replies.is_empty() {
+    if (from_comment || !allowed) && !replies.is_empty() {
         queue_comment(
-            &mut work,
-            delivery_id,
+            work,
+            &delivery_id,
             &repository,
             issue,
             &format!("@{sender} {}", replies.join("\n\n")),
         )
         .await?;
     }
-    work.complete_jobs(&[job_id]).await?;
-    work.commit().await?;
-    Ok(format!(
-        "{} command(s) from {sender} on {repository}#{issue}: {}",
-        commands.len(),
-        if allowed { "applied" } else { "refused" }
-    ))
+    Ok(())
 }
 
 pub(super) async fn queue_comment(
@@ -216,9 +267,8 @@ pub(super) async fn queue_comment(
 /// Posts a queued comment once: a retry first looks for its marker.
 pub(super) async fn post_comment(
     channels: &Channels,
-    job_id: i64,
     comment: &PendingComment,
-) -> Result<String, ChannelError> {
+) -> Result<Record, ChannelError> {
     let api = channels.installation(&comment.repository).await?;
     let posted = api
         .comments(&comment.repository, comment.issue)
@@ -234,8 +284,7 @@ pub(super) async fn post_comment(
         api.create_comment(&comment.repository, comment.issue, &comment.body)
             .await?;
     }
-    complete(channels, job_id).await?;
-    Ok(format!(
+    Ok(Record::note(format!(
         "comment on {}#{}{}",
         comment.repository,
         comment.issue,
@@ -244,17 +293,16 @@ pub(super) async fn post_comment(
         } else {
             " posted"
         }
-    ))
+    )))
 }
 
 /// Asks GitHub for a CVE id, then records it.
 pub(super) async fn request_cve(
     channels: &Channels,
-    job_id: i64,
     incident_id: i64,
-) -> Result<String, ChannelError> {
+) -> Result<Record, ChannelError> {
     let Some(row) = channels.store.incident(incident_id).await? else {
-        return complete(channels, job_id).await;
+        return Ok(Record::note("incident gone"));
     };
     let incident = &row.incident;
     let api = channels.installation(&incident.repository).await?;
@@ -266,12 +314,7 @@ pub(super) async fn request_cve(
     } else {
         "GitHub says the advisory already has a CVE id"
     };
-    let mut work = channels.store.begin_durable().await?;
-    work.append_timeline(incident_id, &[command_entry(detail)], None)
-        .await?;
-    work.complete_jobs(&[job_id]).await?;
-    work.commit().await?;
-    Ok(detail.to_owned())
+    Ok(Record::note(detail).with(command_entry(incident_id, detail)))
 }
 
 /// Asks GitHub to publish the advisory (unless it already is) and hands GitHub's answer to
@@ -281,11 +324,10 @@ pub(super) async fn request_cve(
 /// published and goes on from there; a refusal (422) ends the job and is reported.
 pub(super) async fn publish_advisory(
     channels: &Channels,
-    job_id: i64,
     incident_id: i64,
-) -> Result<String, ChannelError> {
+) -> Result<Record, ChannelError> {
     let Some(row) = channels.store.incident(incident_id).await? else {
-        return complete(channels, job_id).await;
+        return Ok(Record::note("incident gone"));
     };
     let incident = &row.incident;
     let repository = &incident.repository;
@@ -324,14 +366,9 @@ pub(super) async fn publish_advisory(
         ghsa_id: incident.ghsa_id.clone(),
         state: format!("published, in a shape herald cannot read: {error}"),
     })?;
-    let mut work = channels.store.begin_durable().await?;
-    work.admit(std::slice::from_ref(&delivery)).await?;
-    work.append_timeline(incident_id, &[command_entry(detail)], None)
-        .await?;
-    work.complete_jobs(&[job_id]).await?;
-    work.commit().await?;
-    channels.wake_worker();
-    Ok(detail.to_owned())
+    Ok(Record::note(detail)
+        .with(Write::Delivery(delivery))
+        .with(command_entry(incident_id, detail)))
 }
 
 fn advisory_state(advisory: &serde_json::Value) -> &str {
@@ -341,18 +378,16 @@ fn advisory_state(advisory: &serde_json::Value) -> &str {
         .unwrap_or("unknown")
 }
 
-fn command_entry(detail: &str) -> TimelineEntry {
-    TimelineEntry {
-        at: Utc::now(),
-        actor: None,
-        kind: TimelineKind::Command,
-        detail: detail.to_owned(),
+/// What GitHub did at herald's request, for the incident's timeline.
+fn command_entry(incident: i64, detail: &str) -> Write {
+    Write::Timeline {
+        incident,
+        entries: vec![TimelineEntry {
+            at: Utc::now(),
+            actor: None,
+            kind: TimelineKind::Command,
+            detail: detail.to_owned(),
+        }],
+        delivery: None,
     }
-}
-
-pub(super) async fn complete(channels: &Channels, job_id: i64) -> Result<String, ChannelError> {
-    let mut work = channels.store.begin_durable().await?;
-    work.complete_jobs(&[job_id]).await?;
-    work.commit().await?;
-    Ok("nothing to do".to_owned())
 }

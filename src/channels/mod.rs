@@ -1,6 +1,7 @@
-//! Where herald's work leaves the store: GitHub (the tracking issue for now). Each effect
-//! runs from a leased outbox job, outside any transaction, and records its result together
-//! with the job's completion in one durable commit.
+//! Where herald's work leaves the store: GitHub (the tracking issue, replies, publication,
+//! the public channels), mail, forums and wikis. Each effect runs from a leased outbox job,
+//! outside any transaction, and returns a [`Record`] of what it did; the effect runner
+//! (`outbox::effects`) commits it with the job's completion in one durable commit.
 
 mod announce;
 mod discussions;
@@ -11,6 +12,7 @@ mod maintainer;
 mod mediawiki;
 mod post;
 mod public;
+mod record;
 mod review;
 mod tracking_issue;
 mod upstream;
@@ -22,6 +24,8 @@ use crate::github::{Api, GitHub, GitHubError};
 use crate::ingest::events::{EventKind, WebhookEvent};
 use crate::mail::Announcer;
 use crate::store::{ClaimedJob, Job, Store, StoreError};
+pub use record::Record;
+
 use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
@@ -135,18 +139,17 @@ pub struct LoadedConfig {
 }
 
 impl Channels {
-    /// Runs one leased effect job to its end (recorded and completed), or fails.
-    pub async fn run(&self, claimed: &ClaimedJob) -> Result<String, ChannelError> {
+    /// Runs one leased effect job and returns what it did, for the runner to record with
+    /// the job's completion; or fails.
+    pub async fn run(&self, claimed: &ClaimedJob) -> Result<Record, ChannelError> {
         let id = claimed.id;
         match claimed.job()? {
             Job::ProcessDelivery { .. } => Err(ChannelError::NotAnEffect(claimed.kind.clone())),
-            Job::SyncTrackingIssue { incident } => tracking_issue::sync(self, id, incident).await,
+            Job::SyncTrackingIssue { incident } => tracking_issue::sync(self, incident).await,
             Job::MaintainerAction { delivery } => maintainer::handle(self, id, &delivery).await,
-            Job::PostComment(comment) => maintainer::post_comment(self, id, &comment).await,
-            Job::RequestCve { incident } => maintainer::request_cve(self, id, incident).await,
-            Job::PublishAdvisory { incident } => {
-                maintainer::publish_advisory(self, id, incident).await
-            }
+            Job::PostComment(comment) => maintainer::post_comment(self, &comment).await,
+            Job::RequestCve { incident } => maintainer::request_cve(self, incident).await,
+            Job::PublishAdvisory { incident } => maintainer::publish_advisory(self, incident).await,
             // The public channels and the mail, each through the embargo gate.
             Job::Public { channel, incident } => {
                 public::publish(self, claimed, incident, public::Target::Channel(channel)).await
@@ -274,7 +277,8 @@ impl Channels {
         id.ok_or_else(|| ChannelError::NoInstallation(repository.to_owned()))
     }
 
-    fn wake_worker(&self) {
+    /// Wakes the store worker (a committed record handed it a delivery).
+    pub fn wake_worker(&self) {
         self.worker_wake.notify_one();
     }
 

@@ -4,6 +4,7 @@
 //! incident, which only the embargo gate hands out.
 
 use super::gate;
+use super::record::{Record, Write};
 use super::{Channel, ChannelError, Channels, Outcome};
 use super::{announce, discussions, forum, mediawiki, wiki};
 use crate::config::repo::MailingList;
@@ -21,8 +22,8 @@ use chrono::Utc;
 /// "Update" line).
 const FRAME_CHARS: usize = 200;
 
-/// Runs one public job: through the gate, then the channel; records the result together
-/// with the jobs it leads to (an announcement's one send per list).
+/// Runs one public job: through the gate, then the channel; returns what to record, with
+/// the jobs it leads to (an announcement's one send per list).
 /// Where a public job goes.
 pub(super) enum Target<'a> {
     Channel(PublicChannel),
@@ -35,9 +36,9 @@ pub(super) async fn publish(
     job: &ClaimedJob,
     incident_id: i64,
     target: Target<'_>,
-) -> Result<String, ChannelError> {
+) -> Result<Record, ChannelError> {
     let Some(row) = channels.store.incident(incident_id).await? else {
-        return super::maintainer::complete(channels, job.id).await;
+        return Ok(Record::note("incident gone"));
     };
     let now = Utc::now();
     let outcome = match gate::check(&row.incident) {
@@ -89,30 +90,31 @@ pub(super) async fn publish(
         posted,
         followups,
     } = outcome;
-    let mut work = channels.store.begin_durable().await?;
+    let mut record = Record::note(note);
     if let Some(detail) = detail {
-        work.append_timeline(
-            incident_id,
-            &[TimelineEntry {
-                at: now,
-                actor: None,
-                kind: TimelineKind::Publication,
-                detail,
-            }],
-            None,
-        )
-        .await?;
+        let entry = TimelineEntry {
+            at: now,
+            actor: None,
+            kind: TimelineKind::Publication,
+            detail,
+        };
+        record.push(Write::Timeline {
+            incident: incident_id,
+            entries: vec![entry],
+            delivery: None,
+        });
     }
     for (job, key) in followups {
-        work.enqueue(&job, &key).await?;
+        record.push(Write::Job { job, key, at: None });
     }
     if let Some((channel, post)) = posted {
-        work.save_channel_post(incident_id, channel, &post, now)
-            .await?;
+        record.push(Write::ChannelPost {
+            incident: incident_id,
+            channel,
+            post,
+        });
     }
-    work.complete_jobs(&[job.id]).await?;
-    work.commit().await?;
-    Ok(note)
+    Ok(record)
 }
 
 /// A title GitHub accepts: one plain line, at most its length limit.

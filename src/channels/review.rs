@@ -2,7 +2,7 @@
 //! incident: the review template rendered from the timeline, with the response measured
 //! against the project's targets and the checklist items nobody ticked.
 
-use super::maintainer::{complete, queue_comment};
+use super::record::{Record, Write};
 use super::{ChannelError, Channels};
 use crate::drafts::{DraftView, REVIEW, ReviewView, escape};
 use crate::incident::{TimelineEntry, TimelineKind};
@@ -21,15 +21,15 @@ pub(super) async fn post(
     channels: &Channels,
     job_id: i64,
     incident_id: i64,
-) -> Result<String, ChannelError> {
+) -> Result<Record, ChannelError> {
     let store = &channels.store;
     let Some(row) = store.incident(incident_id).await? else {
-        return complete(channels, job_id).await;
+        return Ok(Record::note("incident gone"));
     };
     let incident = &row.incident;
     let link = store.tracking_link(incident_id).await?;
     let Some((repository, number)) = link.as_ref().and_then(TrackingLink::issue) else {
-        return complete(channels, job_id).await;
+        return Ok(Record::note("no tracking issue to post the review on"));
     };
     let api = channels.installation(&incident.repository).await?;
     let loaded = channels.repo_config(&api, &incident.repository).await?;
@@ -45,29 +45,26 @@ pub(super) async fn post(
         Some(undone),
     ));
     let review = drafts.render_draft(REVIEW, &view)?;
-    let mut work = store.begin_durable().await?;
-    work.append_timeline(
-        incident_id,
-        &[TimelineEntry {
-            at: Utc::now(),
-            actor: None,
-            kind: TimelineKind::TrackingIssue,
-            detail: format!("post-incident review posted on {repository}#{number}"),
-        }],
-        None,
+    let entry = TimelineEntry {
+        at: Utc::now(),
+        actor: None,
+        kind: TimelineKind::TrackingIssue,
+        detail: format!("post-incident review posted on {repository}#{number}"),
+    };
+    Ok(
+        Record::note(format!("post-incident review for {repository}#{number}"))
+            .with(Write::Timeline {
+                incident: incident_id,
+                entries: vec![entry],
+                delivery: None,
+            })
+            .with(Write::Comment {
+                key: format!("review:{}:{job_id}", escape::file_name(&incident.ghsa_id)),
+                repository,
+                issue: number,
+                body: review,
+            }),
     )
-    .await?;
-    queue_comment(
-        &mut work,
-        &format!("review:{}:{job_id}", escape::file_name(&incident.ghsa_id)),
-        &repository,
-        number,
-        &review,
-    )
-    .await?;
-    work.complete_jobs(&[job_id]).await?;
-    work.commit().await?;
-    Ok(format!("post-incident review for {repository}#{number}"))
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! One private tracking issue per incident, ever: created once, then rewritten in place
 //! when the incident changes. Never in a public repository while the incident is embargoed.
 
+use super::record::{Record, Write};
 use super::{ChannelError, Channels, escalation};
 use crate::drafts::{
     DraftView, RenderedDrafts, TrackingRecord, carry_checks, escape, incident_marker, render_all,
@@ -12,21 +13,17 @@ use crate::incident::{Incident, TimelineEntry, TimelineKind};
 use crate::store::{TrackingLink, TrackingStatus};
 use chrono::Utc;
 
-pub(super) async fn sync(
-    channels: &Channels,
-    job_id: i64,
-    incident_id: i64,
-) -> Result<String, ChannelError> {
+pub(super) async fn sync(channels: &Channels, incident_id: i64) -> Result<Record, ChannelError> {
     let store = &channels.store;
     let Some(row) = store.incident(incident_id).await? else {
-        return finish(channels, job_id, incident_id, None, None, None).await;
+        return Ok(Record::note("incident gone"));
     };
     let incident = &row.incident;
     let link = store.tracking_link(incident_id).await?;
     if link.as_ref().is_some_and(|link| {
         link.status == TrackingStatus::Open && link.synced_revision >= row.revision
     }) {
-        return finish(channels, job_id, incident_id, None, None, None).await;
+        return Ok(Record::note("tracking issue up to date"));
     }
     let github = channels.installation(&incident.repository).await?;
     let loaded = channels.repo_config(&github, &incident.repository).await?;
@@ -73,8 +70,7 @@ pub(super) async fn sync(
             drafts_comment_id: link.as_ref().and_then(|link| link.drafts_comment_id),
             updated_at: now,
         };
-        finish(channels, job_id, incident_id, Some(refused), entry, None).await?;
-        return Ok(note);
+        return Ok(recorded(note, incident_id, refused, entry));
     }
 
     let (drafts, template_errors) = channels.templates(&github, &incident.repository).await?;
@@ -243,49 +239,40 @@ pub(super) async fn sync(
         .into_iter()
         .map(|draft| (draft.name.to_owned(), draft.text))
         .collect();
-    let reminders = escalation::schedule(incident_id, incident, &sla, now);
-    finish(
-        channels,
-        job_id,
-        incident_id,
-        Some(open),
-        entry,
-        Some((&stored, &reminders)),
-    )
-    .await?;
-    Ok(note)
+    let mut record = Record::note(note).with(Write::Drafts {
+        incident: incident_id,
+        drafts: stored,
+    });
+    for reminder in escalation::schedule(incident_id, incident, &sla, now) {
+        record.push(Write::Job {
+            job: reminder.job,
+            key: reminder.key,
+            at: Some(reminder.at),
+        });
+    }
+    Ok(recorded(record, incident_id, open, entry))
 }
 
-/// The drafts shown for review and the reminders the reaction clock calls for.
-type Synced<'a> = (&'a [(String, String)], &'a [escalation::Reminder]);
-
-/// Records what happened (and queues the reminders) and completes the job, in one durable
-/// commit.
-async fn finish(
-    channels: &Channels,
-    job_id: i64,
+/// `record` with the tracking issue's link and, when something new happened, a timeline
+/// entry.
+fn recorded(
+    record: impl Into<Record>,
     incident_id: i64,
-    link: Option<TrackingLink>,
+    link: TrackingLink,
     entry: Option<TimelineEntry>,
-    synced: Option<Synced<'_>>,
-) -> Result<String, ChannelError> {
-    let mut work = channels.store.begin_durable().await?;
-    if let Some((drafts, reminders)) = synced {
-        work.save_drafts(incident_id, drafts, Utc::now()).await?;
-        for reminder in reminders {
-            work.enqueue_at(&reminder.job, &reminder.key, reminder.at)
-                .await?;
-        }
-    }
-    if let Some(link) = &link {
-        work.save_tracking_link(incident_id, link).await?;
-    }
+) -> Record {
+    let mut record = record.into().with(Write::TrackingLink {
+        incident: incident_id,
+        link,
+    });
     if let Some(entry) = entry {
-        work.append_timeline(incident_id, &[entry], None).await?;
+        record.push(Write::Timeline {
+            incident: incident_id,
+            entries: vec![entry],
+            delivery: None,
+        });
     }
-    work.complete_jobs(&[job_id]).await?;
-    work.commit().await?;
-    Ok("tracking issue up to date".to_owned())
+    record
 }
 
 /// GitHub's limit on a comment's length, with room for the frame.

@@ -3,7 +3,7 @@
 //! a match opens (or updates) one incident for that repository, tracked like any other,
 //! and a withdrawn advisory closes it with a note.
 
-use super::maintainer::complete;
+use super::record::{Record, Write};
 use super::{ChannelError, Channels};
 use crate::incident::{Dependency, UpstreamOrigin, apply_upstream};
 use crate::ingest::events::WebhookEvent;
@@ -16,7 +16,7 @@ pub(super) async fn match_upstream(
     channels: &Channels,
     job_id: i64,
     delivery_id: &str,
-) -> Result<String, ChannelError> {
+) -> Result<Record, ChannelError> {
     let store = &channels.store;
     let WebhookEvent::SecurityAdvisory(event) = channels.stored_event(job_id, delivery_id).await?
     else {
@@ -28,6 +28,7 @@ pub(super) async fn match_upstream(
     let advisory = event.security_advisory.upstream(&event.action);
     let now = Utc::now();
     let mut matched = Vec::new();
+    let mut writes = Vec::new();
     // The upstream incidents this advisory opened before, one per repository at most.
     let mut known: Vec<_> = store
         .incidents_by_ghsa(&advisory.ghsa_id)
@@ -64,16 +65,14 @@ pub(super) async fn match_upstream(
             &origin,
             now,
         );
-        let mut work = store.begin_durable().await?;
-        let (id, revision) = work.save_incident(&incident, now).await?;
-        work.append_timeline(id, &timeline, Some(delivery_id))
-            .await?;
-        work.follow_incident(id, revision, &incident).await?;
-        work.commit().await?;
+        writes.push(Write::Incident {
+            incident: Box::new(incident),
+            timeline,
+            delivery: Some(delivery_id.to_owned()),
+        });
         matched.push(repository);
     }
-    complete(channels, job_id).await?;
-    Ok(if matched.is_empty() {
+    let note = if matched.is_empty() {
         format!(
             "global advisory {}: no served repository affected",
             advisory.ghsa_id
@@ -84,7 +83,11 @@ pub(super) async fn match_upstream(
             advisory.ghsa_id,
             matched.join(", ")
         )
-    })
+    };
+    // Every repository's incident in the commit that completes the job.
+    Ok(writes
+        .into_iter()
+        .fold(Record::note(note), |record, write| record.with(write)))
 }
 
 /// The repository's dependencies, from the cache while fresh, else from GitHub.

@@ -2,7 +2,7 @@
 //! outside any transaction, and retries failures with the same backoff as the worker.
 
 use super::{JobOutcome, WorkerSettings, log, record_failure};
-use crate::channels::Channels;
+use crate::channels::{ChannelError, Channels, Record};
 use crate::store::{ClaimedJob, Store, StoreError};
 use chrono::Utc;
 use std::sync::Arc;
@@ -87,9 +87,28 @@ impl EffectRunner {
         Ok(Some(outcome))
     }
 
-    /// Runs a leased job, then records its failure (and reports giving up) if it failed.
+    /// The one place an effect job completes: what the handler did and the completion, in
+    /// one durable commit.
+    async fn commit(&self, job: &ClaimedJob, record: Record) -> Result<String, ChannelError> {
+        let wakes_worker = record.admits_deliveries();
+        let mut work = self.store.begin_durable().await?;
+        let note = record.apply(&mut work).await?;
+        work.complete_jobs(&[job.id]).await?;
+        work.commit().await?;
+        if wakes_worker {
+            self.channels.wake_worker();
+        }
+        Ok(note)
+    }
+
+    /// Runs a leased job and commits what it did with its completion; or records its
+    /// failure (and reports giving up).
     async fn run_leased(&self, job: &ClaimedJob) -> Result<JobOutcome, StoreError> {
-        let (error, refusal) = match self.channels.run(job).await {
+        let ran = match self.channels.run(job).await {
+            Ok(record) => self.commit(job, record).await,
+            Err(error) => Err(error),
+        };
+        let (error, refusal) = match ran {
             Ok(note) => {
                 let outcome = JobOutcome::Effect(note);
                 log(job, &outcome);

@@ -1,0 +1,154 @@
+//! What an effect job did. A handler acts outside the store (GitHub, mail, a forum) and
+//! returns a [`Record`]; the runner writes it together with the job's completion in one
+//! durable commit, so the effect is recorded once or, after a crash, found again by the
+//! retried job (herald's markers), never recorded twice. No handler completes its own job.
+
+use super::ChannelError;
+use super::maintainer::{self, CommandBatch};
+use crate::incident::{Incident, TimelineEntry};
+use crate::store::{ChannelPost, Job, NewDelivery, TrackingLink, Work};
+use chrono::{DateTime, Utc};
+
+/// What a job did: a note for the log and what to write.
+#[derive(Debug, Default)]
+pub struct Record {
+    pub note: String,
+    writes: Vec<Write>,
+}
+
+/// One write of a [`Record`], in the order the handler asked for it.
+#[derive(Debug)]
+pub(super) enum Write {
+    Timeline {
+        incident: i64,
+        entries: Vec<TimelineEntry>,
+        delivery: Option<String>,
+    },
+    Job {
+        job: Job,
+        key: String,
+        at: Option<DateTime<Utc>>,
+    },
+    /// A comment herald owes GitHub, queued as a job (see [`maintainer::queue_comment`]).
+    Comment {
+        key: String,
+        repository: String,
+        issue: u64,
+        body: String,
+    },
+    ChannelPost {
+        incident: i64,
+        channel: &'static str,
+        post: ChannelPost,
+    },
+    Drafts {
+        incident: i64,
+        drafts: Vec<(String, String)>,
+    },
+    TrackingLink {
+        incident: i64,
+        link: TrackingLink,
+    },
+    /// A version of an advisory GitHub answered with, for the pipeline.
+    Delivery(NewDelivery),
+    /// An incident as the handler found it changed, its timeline, and what follows.
+    Incident {
+        incident: Box<Incident>,
+        timeline: Vec<TimelineEntry>,
+        delivery: Option<String>,
+    },
+    /// Maintainer commands, applied to the incident as the store has it at commit time.
+    Commands(Box<CommandBatch>),
+}
+
+impl From<String> for Record {
+    fn from(note: String) -> Record {
+        Record::note(note)
+    }
+}
+
+impl Record {
+    /// A record of nothing but a note.
+    pub(super) fn note(note: impl Into<String>) -> Record {
+        Record {
+            note: note.into(),
+            writes: Vec::new(),
+        }
+    }
+
+    /// Adds a write.
+    pub(super) fn with(mut self, write: Write) -> Record {
+        self.writes.push(write);
+        self
+    }
+
+    pub(super) fn push(&mut self, write: Write) {
+        self.writes.push(write);
+    }
+
+    /// Whether committing it hands the store worker something to process.
+    pub fn admits_deliveries(&self) -> bool {
+        self.writes
+            .iter()
+            .any(|write| matches!(write, Write::Delivery(_)))
+    }
+
+    /// Writes everything within `work` (the runner's transaction, which then completes
+    /// the job and commits).
+    pub async fn apply(self, work: &mut Work) -> Result<String, ChannelError> {
+        let now = Utc::now();
+        for write in self.writes {
+            match write {
+                Write::Timeline {
+                    incident,
+                    entries,
+                    delivery,
+                } => {
+                    work.append_timeline(incident, &entries, delivery.as_deref())
+                        .await?;
+                }
+                Write::Job { job, key, at } => {
+                    match at {
+                        Some(at) => work.enqueue_at(&job, &key, at).await?,
+                        None => work.enqueue(&job, &key).await?,
+                    };
+                }
+                Write::Comment {
+                    key,
+                    repository,
+                    issue,
+                    body,
+                } => maintainer::queue_comment(work, &key, &repository, issue, &body).await?,
+                Write::ChannelPost {
+                    incident,
+                    channel,
+                    post,
+                } => {
+                    work.save_channel_post(incident, channel, &post, now)
+                        .await?
+                }
+                Write::Drafts { incident, drafts } => {
+                    work.save_drafts(incident, &drafts, now).await?;
+                }
+                Write::TrackingLink { incident, link } => {
+                    work.save_tracking_link(incident, &link).await?;
+                }
+                Write::Delivery(delivery) => {
+                    work.admit(std::slice::from_ref(&delivery)).await?;
+                }
+                Write::Incident {
+                    incident,
+                    timeline,
+                    delivery,
+                } => {
+                    let (id, revision) = work.save_incident(&incident, now).await?;
+                    work.append_timeline(id, &timeline, delivery.as_deref())
+                        .await?;
+                    work.follow_incident(id, revision, &incident).await?;
+                }
+                Write::Commands(batch) => maintainer::apply_commands(work, *batch, now).await?,
+            }
+        }
+        Ok(self.note)
+    }
+}
