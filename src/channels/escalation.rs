@@ -173,11 +173,7 @@ pub(super) async fn escalate(
         detail: detail.clone(),
     };
     Ok(Record::note(detail)
-        .with(Write::Timeline {
-            incident: pending.incident_id,
-            entries: vec![entry],
-            delivery: None,
-        })
+        .with_timeline(pending.incident_id, entry)
         .with(Write::Comment {
             key: format!("escalate:{}:{}", job.id, pending.stage.as_str()),
             repository,

@@ -314,7 +314,7 @@ pub(super) async fn request_cve(
     } else {
         "GitHub says the advisory already has a CVE id"
     };
-    Ok(Record::note(detail).with(command_entry(incident_id, detail)))
+    Ok(Record::note(detail).with_timeline(incident_id, command_entry(detail)))
 }
 
 /// Asks GitHub to publish the advisory (unless it already is) and hands GitHub's answer to
@@ -368,7 +368,7 @@ pub(super) async fn publish_advisory(
     })?;
     Ok(Record::note(detail)
         .with(Write::Delivery(delivery))
-        .with(command_entry(incident_id, detail)))
+        .with_timeline(incident_id, command_entry(detail)))
 }
 
 fn advisory_state(advisory: &serde_json::Value) -> &str {
@@ -379,15 +379,11 @@ fn advisory_state(advisory: &serde_json::Value) -> &str {
 }
 
 /// What GitHub did at herald's request, for the incident's timeline.
-fn command_entry(incident: i64, detail: &str) -> Write {
-    Write::Timeline {
-        incident,
-        entries: vec![TimelineEntry {
-            at: Utc::now(),
-            actor: None,
-            kind: TimelineKind::Command,
-            detail: detail.to_owned(),
-        }],
-        delivery: None,
+fn command_entry(detail: &str) -> TimelineEntry {
+    TimelineEntry {
+        at: Utc::now(),
+        actor: None,
+        kind: TimelineKind::Command,
+        detail: detail.to_owned(),
     }
 }

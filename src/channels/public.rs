@@ -98,11 +98,7 @@ pub(super) async fn publish(
             kind: TimelineKind::Publication,
             detail,
         };
-        record.push(Write::Timeline {
-            incident: incident_id,
-            entries: vec![entry],
-            delivery: None,
-        });
+        record = record.with_timeline(incident_id, entry);
     }
     for (job, key) in followups {
         record.push(Write::Job { job, key, at: None });

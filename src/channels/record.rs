@@ -69,7 +69,7 @@ impl From<String> for Record {
 
 impl Record {
     /// A record of nothing but a note.
-    pub(super) fn note(note: impl Into<String>) -> Record {
+    pub fn note(note: impl Into<String>) -> Record {
         Record {
             note: note.into(),
             writes: Vec::new(),
@@ -80,6 +80,15 @@ impl Record {
     pub(super) fn with(mut self, write: Write) -> Record {
         self.writes.push(write);
         self
+    }
+
+    /// Adds a timeline entry for `incident`.
+    pub fn with_timeline(self, incident: i64, entry: TimelineEntry) -> Record {
+        self.with(Write::Timeline {
+            incident,
+            entries: vec![entry],
+            delivery: None,
+        })
     }
 
     pub(super) fn push(&mut self, write: Write) {

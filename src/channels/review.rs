@@ -53,11 +53,7 @@ pub(super) async fn post(
     };
     Ok(
         Record::note(format!("post-incident review for {repository}#{number}"))
-            .with(Write::Timeline {
-                incident: incident_id,
-                entries: vec![entry],
-                delivery: None,
-            })
+            .with_timeline(incident_id, entry)
             .with(Write::Comment {
                 key: format!("review:{}:{job_id}", escape::file_name(&incident.ghsa_id)),
                 repository,

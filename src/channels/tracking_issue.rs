@@ -261,18 +261,14 @@ fn recorded(
     link: TrackingLink,
     entry: Option<TimelineEntry>,
 ) -> Record {
-    let mut record = record.into().with(Write::TrackingLink {
+    let record = record.into().with(Write::TrackingLink {
         incident: incident_id,
         link,
     });
-    if let Some(entry) = entry {
-        record.push(Write::Timeline {
-            incident: incident_id,
-            entries: vec![entry],
-            delivery: None,
-        });
+    match entry {
+        Some(entry) => record.with_timeline(incident_id, entry),
+        None => record,
     }
-    record
 }
 
 /// GitHub's limit on a comment's length, with room for the frame.

@@ -87,14 +87,9 @@ impl EffectRunner {
         Ok(Some(outcome))
     }
 
-    /// The one place an effect job completes: what the handler did and the completion, in
-    /// one durable commit.
     async fn commit(&self, job: &ClaimedJob, record: Record) -> Result<String, ChannelError> {
         let wakes_worker = record.admits_deliveries();
-        let mut work = self.store.begin_durable().await?;
-        let note = record.apply(&mut work).await?;
-        work.complete_jobs(&[job.id]).await?;
-        work.commit().await?;
+        let note = commit(&self.store, job, record).await?;
         if wakes_worker {
             self.channels.wake_worker();
         }
@@ -134,5 +129,78 @@ impl EffectRunner {
             tracing::error!(job = job.id, error = %report, "cannot report a job given up");
         }
         Ok(outcome)
+    }
+}
+
+/// The one place an effect job completes: what its handler did and the completion, in one
+/// durable commit, or neither.
+async fn commit(store: &Store, job: &ClaimedJob, record: Record) -> Result<String, ChannelError> {
+    let mut work = store.begin_durable().await?;
+    let note = record.apply(&mut work).await?;
+    work.complete_jobs(&[job.id]).await?;
+    work.commit().await?;
+    Ok(note)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::incident::{Incident, TimelineEntry, TimelineKind};
+    use crate::store::Job;
+
+    fn entry(detail: &str) -> TimelineEntry {
+        TimelineEntry {
+            at: Utc::now(),
+            actor: None,
+            kind: TimelineKind::Publication,
+            detail: detail.to_owned(),
+        }
+    }
+
+    /// A store with one incident and one leased effect job for it.
+    async fn leased() -> (tempfile::TempDir, Store, i64, ClaimedJob) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}", dir.path().join("herald.db").display());
+        let store = Store::open(&url).await.expect("store");
+        let incident = Incident::new("acme/widget", "GHSA-aaaa-bbbb-cccc", Utc::now());
+        let mut work = store.begin_durable().await.expect("work");
+        let (id, _) = work
+            .save_incident(&incident, Utc::now())
+            .await
+            .expect("saved");
+        work.enqueue(&Job::PostReview { incident: id }, "review:1")
+            .await
+            .expect("queued");
+        work.commit().await.expect("committed");
+        let job = store
+            .lease_effect(Utc::now(), chrono::Duration::seconds(60))
+            .await
+            .expect("lease")
+            .expect("a job");
+        (dir, store, id, job)
+    }
+
+    #[tokio::test]
+    async fn a_record_and_its_job_completion_land_together_or_not_at_all() {
+        let (_dir, store, incident, job) = leased().await;
+        // The second write fails (no such incident): the first must not land either, and
+        // the job stays owed.
+        let failing = Record::note("half")
+            .with_timeline(incident, entry("first write"))
+            .with_timeline(incident + 1000, entry("fails"));
+        assert!(commit(&store, &job, failing).await.is_err());
+        let timeline = store.timeline_entries(incident).await.expect("timeline");
+        assert!(timeline.is_empty(), "{timeline:?}");
+        assert_eq!(store.pending_effects().await.expect("jobs").len(), 1);
+
+        let whole = Record::note("whole").with_timeline(incident, entry("recorded"));
+        assert_eq!(
+            commit(&store, &job, whole).await.expect("committed"),
+            "whole"
+        );
+        let timeline = store.timeline_entries(incident).await.expect("timeline");
+        assert_eq!(timeline.len(), 1);
+        assert_eq!(timeline[0].detail, "recorded");
+        assert!(store.pending_effects().await.expect("jobs").is_empty());
     }
 }
