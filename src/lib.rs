@@ -10,6 +10,7 @@ pub mod github;
 pub mod incident;
 pub mod ingest;
 pub mod mail;
+pub mod markers;
 pub mod outbox;
 pub mod pipeline;
 pub mod poller;

@@ -6,6 +6,7 @@ use crate::ingest::events::{
     EventKind, InstallationEvent, InstallationRepositoriesEvent, InstallationRepository,
     PayloadError, RepositoryAdvisoryEvent, WebhookEvent,
 };
+use crate::markers::key;
 use crate::store::{Job, StoreError, StoredDelivery, Work};
 
 #[derive(Debug, thiserror::Error)]
@@ -68,7 +69,7 @@ pub async fn process_delivery(
         let job = Job::MaintainerAction {
             delivery: delivery.delivery_id.clone(),
         };
-        work.enqueue(&job, &format!("maintainer:{}", delivery.delivery_id))
+        work.enqueue(&job, &key::maintainer_action(&delivery.delivery_id))
             .await?;
         tracing::debug!(incident = incident_id, delivery = %delivery.delivery_id, "maintainer action queued");
     }
@@ -82,7 +83,7 @@ pub async fn process_delivery(
             let job = Job::MatchUpstream {
                 delivery: delivery.delivery_id.clone(),
             };
-            work.enqueue(&job, &format!("upstream:{}", delivery.delivery_id))
+            work.enqueue(&job, &key::upstream(&delivery.delivery_id))
                 .await?;
             (
                 format!(

@@ -9,6 +9,7 @@ use super::{Channel, ChannelError, Channels, Outcome};
 use crate::config::repo::MailingList;
 use crate::drafts::{ANNOUNCEMENT, ANNOUNCEMENT_SUBJECT, DraftView, escape};
 use crate::incident::{TimelineEntry, TimelineKind};
+use crate::markers::key;
 use crate::store::{ClaimedJob, Job, PendingMail, TrackingLink};
 use chrono::Utc;
 
@@ -21,10 +22,7 @@ pub(super) fn sends(lists: &[MailingList], incident_id: i64) -> Vec<(Job, String
     lists
         .iter()
         .map(|list| {
-            let key = format!(
-                "send_mail:{incident_id}:{}:v{VERSION}",
-                list.address.to_ascii_lowercase()
-            );
+            let key = key::send_mail(incident_id, &list.address, VERSION);
             let job = Job::SendMail(PendingMail {
                 incident_id,
                 list: list.clone(),
@@ -136,7 +134,7 @@ async fn report_failure(
     if let Some((repository, number)) = tracking.as_ref().and_then(TrackingLink::issue) {
         queue_comment(
             &mut work,
-            &format!("mail-failed:{}:{}", escape::file_name(ghsa_id), job.id),
+            &key::mail_failed(ghsa_id, job.id),
             &repository,
             number,
             &format!(

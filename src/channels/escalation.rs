@@ -13,6 +13,7 @@ use super::{ChannelError, Channels};
 use crate::config::repo::{EscalationTarget, MailingList, SigningMode};
 use crate::drafts::escape;
 use crate::incident::{Incident, ReactionClock, SlaPolicy, TimelineEntry, TimelineKind};
+use crate::markers::key;
 use crate::store::{ClaimedJob, Job, PendingEscalation, Stage};
 use chrono::{DateTime, Utc};
 
@@ -35,14 +36,11 @@ pub(super) fn schedule(
 ) -> Vec<Reminder> {
     let mut jobs = Vec::new();
     let mut push = |stage: Stage, due: Option<DateTime<Utc>>, at: DateTime<Utc>| {
-        let key = match due {
-            Some(due) => format!(
-                "escalate:{incident_id}:{}:{}",
-                stage.as_str(),
-                due.timestamp_millis()
-            ),
-            None => format!("escalate:{incident_id}:{}", stage.as_str()),
-        };
+        let key = key::escalate(
+            incident_id,
+            stage.as_str(),
+            due.map(|due| due.timestamp_millis()),
+        );
         let job = Job::Escalate(PendingEscalation {
             incident_id,
             stage,
@@ -175,7 +173,7 @@ pub(super) async fn escalate(
     Ok(Record::note(detail)
         .with_timeline(pending.incident_id, entry)
         .with(Write::Comment {
-            key: format!("escalate:{}:{}", job.id, pending.stage.as_str()),
+            key: key::escalation_notice(job.id, pending.stage.as_str()),
             repository,
             issue: number,
             body: comment,

@@ -12,6 +12,7 @@ use crate::incident::{
     label_command, parse_comment,
 };
 use crate::ingest::events::WebhookEvent;
+use crate::markers::{key, marker};
 use crate::store::{Job, PendingComment, Work};
 use chrono::{DateTime, Utc};
 
@@ -224,8 +225,8 @@ pub(super) async fn apply_commands(
                 continue;
             }
         };
-        let key = format!("{}:{delivery_id}", job.kind().as_str());
-        work.enqueue(&job, &key).await?;
+        work.enqueue(&job, &key::command(job.kind(), &delivery_id))
+            .await?;
     }
     work.append_timeline(current.id, &timeline, Some(&delivery_id))
         .await?;
@@ -249,17 +250,14 @@ pub(super) async fn queue_comment(
     issue: u64,
     body: &str,
 ) -> Result<(), ChannelError> {
-    let marker = format!(
-        "<!-- herald:reply {} -->",
-        escape::file_name(key).replace("--", "-")
-    );
+    let marker = marker::reply(key);
     let comment = PendingComment {
         repository: repository.to_owned(),
         issue,
         body: format!("{body}\n\n{marker}"),
         marker,
     };
-    work.enqueue(&Job::PostComment(comment), &format!("reply:{key}"))
+    work.enqueue(&Job::PostComment(comment), &key::reply(key))
         .await?;
     Ok(())
 }

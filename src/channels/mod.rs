@@ -226,11 +226,7 @@ impl Channels {
         if let Some((repository, number)) = tracking.as_ref().and_then(|link| link.issue()) {
             maintainer::queue_comment(
                 &mut work,
-                &format!(
-                    "gave-up:{}:{}",
-                    job.id,
-                    chrono::Utc::now().timestamp_millis()
-                ),
+                &crate::markers::key::gave_up(job.id, chrono::Utc::now().timestamp_millis()),
                 &repository,
                 number,
                 &format!("{}\n\n{advice}", crate::drafts::escape::markdown(&detail)),

@@ -15,6 +15,7 @@ use crate::drafts::{
 use crate::github::Api;
 use crate::github::api::NewIssue;
 use crate::incident::{Severity, TimelineEntry, TimelineKind};
+use crate::markers::{key, marker};
 use crate::store::{ChannelPost, ClaimedJob, Job, PendingComment, PublicChannel};
 use chrono::Utc;
 
@@ -267,14 +268,14 @@ async fn wiki_page(channel: &Channel<'_>) -> Result<Outcome, ChannelError> {
                 .and_then(crate::store::TrackingLink::issue)
             {
                 Some((repository, issue)) => {
-                    let marker = format!("<!-- herald:wiki-uninitialised {incident_id} -->");
+                    let marker = marker::wiki_uninitialised(incident_id);
                     let comment = Job::PostComment(PendingComment {
                         repository,
                         issue,
                         body: format!("{}\n\n{marker}", escape::markdown(&detail)),
                         marker,
                     });
-                    Some((comment, format!("reply:wiki-uninitialised:{incident_id}")))
+                    Some((comment, key::reply(&key::wiki_uninitialised(incident_id))))
                 }
                 None => None,
             };
@@ -347,11 +348,7 @@ async fn discussion_post(channel: &Channel<'_>) -> Result<Outcome, ChannelError>
         (incident_id, discussions::CHANNEL, FORUM_POST),
     )
     .await?;
-    let marker = format!(
-        "<!-- herald:discussion {} {} -->",
-        escape::identifier(&incident.repository),
-        escape::identifier(&incident.ghsa_id)
-    );
+    let marker = marker::discussion(&incident.repository, &incident.ghsa_id);
     let text = body_within(&text, limits::GITHUB_BODY_CHARS, incident);
     let body = format!("{}\n\n{marker}\n", text.trim_end());
     let repository = settings
@@ -616,10 +613,7 @@ async fn advisory_issue(channel: &Channel<'_>) -> Result<Outcome, ChannelError> 
         .next()
         .map(|pull| pull.html_url);
     let view = DraftView::new(incident, &[], changelog_url.as_deref());
-    let marker = format!(
-        "<!-- herald:advisory-issue {} -->",
-        escape::identifier(&incident.ghsa_id)
-    );
+    let marker = marker::advisory_issue(&incident.ghsa_id);
     let text = drafts.render_draft(ADVISORY_ISSUE, &view)?;
     let body = format!(
         "{}\n{marker}\n",

@@ -4,8 +4,9 @@
 
 use super::record::{Record, Write};
 use super::{ChannelError, Channels};
-use crate::drafts::{DraftView, REVIEW, ReviewView, escape};
+use crate::drafts::{DraftView, REVIEW, ReviewView};
 use crate::incident::{TimelineEntry, TimelineKind};
+use crate::markers::key;
 use crate::store::TrackingLink;
 use chrono::Utc;
 
@@ -55,7 +56,7 @@ pub(super) async fn post(
         Record::note(format!("post-incident review for {repository}#{number}"))
             .with_timeline(incident_id, entry)
             .with(Write::Comment {
-                key: format!("review:{}:{job_id}", escape::file_name(&incident.ghsa_id)),
+                key: key::review(&incident.ghsa_id, job_id),
                 repository,
                 issue: number,
                 body: review,

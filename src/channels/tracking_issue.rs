@@ -4,12 +4,12 @@
 use super::record::{Record, Write};
 use super::{ChannelError, Channels, escalation};
 use crate::drafts::{
-    DraftView, RenderedDrafts, TrackingRecord, carry_checks, escape, incident_marker, render_all,
-    tracking_issue,
+    DraftView, RenderedDrafts, TrackingRecord, carry_checks, escape, render_all, tracking_issue,
 };
 use crate::github::Api;
 use crate::github::api::{IssueInfo, NewIssue};
 use crate::incident::{Incident, TimelineEntry, TimelineKind};
+use crate::markers::marker;
 use crate::store::{TrackingLink, TrackingStatus};
 use chrono::Utc;
 
@@ -116,7 +116,7 @@ pub(super) async fn sync(channels: &Channels, incident_id: i64) -> Result<Record
             )),
         )?,
     };
-    let marker = incident_marker(&incident.repository, &incident.ghsa_id);
+    let marker = marker::tracking_issue(&incident.repository, &incident.ghsa_id);
     let known_number = link
         .as_ref()
         .filter(|link| link.repository.as_deref() == Some(tracking_repository.as_str()))
@@ -276,11 +276,7 @@ const MAX_COMMENT_CHARS: usize = 60_000;
 
 /// The review comment: every draft in a collapsed section, exactly as it will go out.
 fn review_comment(incident: &Incident, review: &RenderedDrafts) -> String {
-    let marker = format!(
-        "<!-- herald:drafts {} {} -->",
-        escape::identifier(&incident.repository),
-        escape::identifier(&incident.ghsa_id)
-    );
+    let marker = marker::drafts_comment(&incident.repository, &incident.ghsa_id);
     let mut body = format!(
         "{marker}\n### Drafts for review\n\nThese are the texts herald will publish when the \
          advisory is disclosed, rendered from the incident as it is now. They are private \

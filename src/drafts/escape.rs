@@ -148,33 +148,7 @@ pub fn plain_text(text: &str) -> String {
         .collect()
 }
 
-/// Only the characters GitHub uses in `owner/name` and GHSA ids, for places (HTML
-/// comments, URLs) that outside text must not be able to close or redirect.
-pub fn identifier(text: &str) -> String {
-    text.chars()
-        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'))
-        .collect()
-}
-
-/// A safe file or folder name: anything but letters, digits, `-`, `_` and `.` becomes `_`,
-/// and it never starts with a dot.
-pub fn file_name(text: &str) -> String {
-    let name: String = text
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    match name.strip_prefix('.') {
-        Some(rest) => format!("_{rest}"),
-        None if name.is_empty() => "_".to_owned(),
-        None => name,
-    }
-}
+pub use crate::markers::{file_name, identifier};
 
 #[cfg(test)]
 mod tests {
@@ -236,19 +210,6 @@ mod tests {
     #[test]
     fn plain_text_keeps_lines_and_drops_controls() {
         assert_eq!(plain_text("a\r\nb\rc\u{1b}[2J\td"), "a\nbc[2J\td");
-    }
-
-    #[test]
-    fn file_names_stay_in_their_folder() {
-        assert_eq!(file_name("../../etc/passwd"), "_._.._etc_passwd");
-        assert_eq!(file_name("GHSA-abcd-1234-wxyz"), "GHSA-abcd-1234-wxyz");
-    }
-
-    #[test]
-    fn a_plain_line_is_escaped_once_however_often_it_passes() {
-        let once = plain_line("[SECURITY] @everyone\r\nBcc: x");
-        assert_eq!(once, "[SECURITY] @\u{200B}everyone  Bcc: x");
-        assert_eq!(plain_line(&once), once);
     }
 
     #[test]

@@ -10,7 +10,7 @@ pub mod limits;
 mod tracking;
 mod view;
 
-pub use tracking::{TrackingIssue, TrackingRecord, carry_checks, incident_marker, tracking_issue};
+pub use tracking::{TrackingIssue, TrackingRecord, carry_checks, tracking_issue};
 pub use view::{Draft, DraftView, RenderedDrafts, ReviewView, render_all};
 
 use handlebars::Handlebars;

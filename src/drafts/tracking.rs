@@ -7,6 +7,7 @@ use crate::incident::{
     CvssAssessment, Incident, Reaction, ReactionClock, Severity, SeveritySource, SlaPolicy, Threat,
     TimelineEntry,
 };
+use crate::markers::marker;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -99,16 +100,6 @@ struct TrackingView {
     config_error: Option<String>,
 }
 
-/// The hidden line that identifies the incident's issue, so herald finds its own issue
-/// again after a crash between creating it and recording it.
-pub fn incident_marker(repository: &str, ghsa_id: &str) -> String {
-    format!(
-        "<!-- herald:incident {} {} -->",
-        escape::identifier(repository),
-        escape::identifier(ghsa_id)
-    )
-}
-
 fn time(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%d %H:%M UTC").to_string()
 }
@@ -188,7 +179,7 @@ pub fn tracking_issue(
     config_error: Option<&str>,
 ) -> Result<TrackingIssue, DraftError> {
     let view = TrackingView {
-        marker: incident_marker(&incident.repository, &incident.ghsa_id),
+        marker: marker::tracking_issue(&incident.repository, &incident.ghsa_id),
         ghsa_id: incident.ghsa_id.clone(),
         repository: incident.repository.clone(),
         summary: incident.summary.replace(['\r', '\n'], " "),
@@ -351,14 +342,6 @@ mod tests {
             carry_checks(previous, rendered),
             "- [x] Fix and test\n- [ ] Publish the advisory\n- [ ] New item\n"
         );
-    }
-
-    #[test]
-    fn the_marker_cannot_be_closed_from_outside() {
-        let marker = incident_marker("acme/widget", "GHSA-1 --> <script>");
-        assert_eq!(marker.matches("-->").count(), 1);
-        assert!(marker.ends_with(" -->"));
-        assert!(!marker[4..].contains('<'));
     }
 
     #[test]

@@ -176,7 +176,7 @@ pub fn reconciled_advisory(
 ) -> Option<(String, Vec<u8>)> {
     let ghsa_id = advisory.get("ghsa_id")?.as_str()?;
     let updated_at = advisory.get("updated_at")?.as_str()?;
-    let delivery_id = format!("poll:{repository}:{ghsa_id}:{updated_at}");
+    let delivery_id = crate::markers::key::advisory_version(repository, ghsa_id, updated_at);
     let payload = serde_json::json!({
         "action": "reconciled",
         "repository_advisory": advisory,

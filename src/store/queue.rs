@@ -404,7 +404,7 @@ impl Work {
             );
             jobs.push_values(accepted, |mut row, delivery| {
                 row.push_bind(JobKind::ProcessDelivery.as_str())
-                    .push_bind(format!("delivery:{}", delivery.delivery_id))
+                    .push_bind(crate::markers::key::delivery(&delivery.delivery_id))
                     .push_bind(&delivery.delivery_id)
                     .push_bind(DUE_AT_ONCE)
                     .push_bind(to_millis(delivery.received_at));
@@ -473,7 +473,7 @@ impl Work {
             }));
         }
         for job in jobs {
-            let key = format!("{}:{incident_id}:{revision}", job.kind().as_str());
+            let key = crate::markers::key::follow(job.kind(), incident_id, revision);
             self.enqueue(&job, &key).await?;
         }
         Ok(())

@@ -1,0 +1,204 @@
+//! The names herald gives what it does, so that it finds them again: the hidden markers in
+//! what it writes on GitHub (a job retried after a lost answer or a crash finds its issue,
+//! comment or discussion by its marker instead of writing a second), and the idempotency
+//! keys of its jobs (a job is queued once per key, however often what calls for it is seen).
+//! Kept together so that the writer and the finder of a name cannot drift apart.
+
+/// Only the characters GitHub uses in `owner/name` and GHSA ids, for places (HTML
+/// comments, URLs) that outside text must not be able to close or redirect.
+pub fn identifier(text: &str) -> String {
+    text.chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'))
+        .collect()
+}
+
+/// A safe file or folder name: anything but letters, digits, `-`, `_` and `.` becomes `_`,
+/// and it never starts with a dot.
+pub fn file_name(text: &str) -> String {
+    let name: String = text
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    match name.strip_prefix('.') {
+        Some(rest) => format!("_{rest}"),
+        None if name.is_empty() => "_".to_owned(),
+        None => name,
+    }
+}
+
+/// Hidden markers, each an HTML comment GitHub does not show.
+pub mod marker {
+    use super::{file_name, identifier};
+
+    /// The incident's private tracking issue.
+    pub fn tracking_issue(repository: &str, ghsa_id: &str) -> String {
+        format!(
+            "<!-- herald:incident {} {} -->",
+            identifier(repository),
+            identifier(ghsa_id)
+        )
+    }
+
+    /// The one comment on the tracking issue that shows the drafts for review.
+    pub fn drafts_comment(repository: &str, ghsa_id: &str) -> String {
+        format!(
+            "<!-- herald:drafts {} {} -->",
+            identifier(repository),
+            identifier(ghsa_id)
+        )
+    }
+
+    /// A comment herald posts, named by the key of the job that queued it.
+    pub fn reply(key: &str) -> String {
+        format!(
+            "<!-- herald:reply {} -->",
+            file_name(key).replace("--", "-")
+        )
+    }
+
+    /// The public advisory issue.
+    pub fn advisory_issue(ghsa_id: &str) -> String {
+        format!("<!-- herald:advisory-issue {} -->", identifier(ghsa_id))
+    }
+
+    /// The notice that the incident's GitHub wiki is not initialised.
+    pub fn wiki_uninitialised(incident_id: i64) -> String {
+        format!("<!-- herald:wiki-uninitialised {incident_id} -->")
+    }
+
+    /// The incident's GitHub discussion.
+    pub fn discussion(repository: &str, ghsa_id: &str) -> String {
+        format!(
+            "<!-- herald:discussion {} {} -->",
+            identifier(repository),
+            identifier(ghsa_id)
+        )
+    }
+}
+
+/// Idempotency keys of the outbox's jobs.
+pub mod key {
+    use super::file_name;
+    use crate::store::JobKind;
+
+    /// The synthetic delivery of one version of an advisory (GitHub's list or its answer to
+    /// a publish request): the version is processed once whichever way herald saw it.
+    pub fn advisory_version(repository: &str, ghsa_id: &str, updated_at: &str) -> String {
+        format!("poll:{repository}:{ghsa_id}:{updated_at}")
+    }
+
+    /// Processing a stored delivery.
+    pub fn delivery(delivery_id: &str) -> String {
+        format!("delivery:{delivery_id}")
+    }
+
+    /// A maintainer's comment or label, by the delivery that carried it.
+    pub fn maintainer_action(delivery_id: &str) -> String {
+        format!("maintainer:{delivery_id}")
+    }
+
+    /// Matching a global advisory, by the delivery that carried it.
+    pub fn upstream(delivery_id: &str) -> String {
+        format!("upstream:{delivery_id}")
+    }
+
+    /// What follows a revision of an incident (its tracking issue, its public channels).
+    pub fn follow(kind: JobKind, incident_id: i64, revision: i64) -> String {
+        format!("{}:{incident_id}:{revision}", kind.as_str())
+    }
+
+    /// What a maintainer's command calls for, by the delivery that carried it.
+    pub fn command(kind: JobKind, delivery_id: &str) -> String {
+        format!("{}:{delivery_id}", kind.as_str())
+    }
+
+    /// A comment herald owes; `of` names what it answers (unique per answer).
+    pub fn reply(of: &str) -> String {
+        format!("reply:{of}")
+    }
+
+    /// The announcement of one version of an incident to one list.
+    pub fn send_mail(incident_id: i64, address: &str, version: u32) -> String {
+        format!(
+            "send_mail:{incident_id}:{}:v{version}",
+            address.to_ascii_lowercase()
+        )
+    }
+
+    /// A reminder of an incident's reaction clock: for a deadline, or (for an active
+    /// threat) once.
+    pub fn escalate(incident_id: i64, stage: &str, due_millis: Option<i64>) -> String {
+        match due_millis {
+            Some(due) => format!("escalate:{incident_id}:{stage}:{due}"),
+            None => format!("escalate:{incident_id}:{stage}"),
+        }
+    }
+
+    // What herald's comments answer, each given to [`reply`]:
+
+    /// A reminder, by the job that ran it.
+    pub fn escalation_notice(job_id: i64, stage: &str) -> String {
+        format!("escalate:{job_id}:{stage}")
+    }
+
+    /// The post-incident review, by the job that rendered it.
+    pub fn review(ghsa_id: &str, job_id: i64) -> String {
+        format!("review:{}:{job_id}", file_name(ghsa_id))
+    }
+
+    /// An uninitialised wiki, once per incident.
+    pub fn wiki_uninitialised(incident_id: i64) -> String {
+        format!("wiki-uninitialised:{incident_id}")
+    }
+
+    /// The first failure to send an announcement, by the send's job.
+    pub fn mail_failed(ghsa_id: &str, job_id: i64) -> String {
+        format!("mail-failed:{}:{job_id}", file_name(ghsa_id))
+    }
+
+    /// A job herald gave up on, each time it does.
+    pub fn gave_up(job_id: i64, at_millis: i64) -> String {
+        format!("gave-up:{job_id}:{at_millis}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::JobKind;
+
+    #[test]
+    fn markers_cannot_be_closed_from_outside() {
+        let marker = marker::tracking_issue("acme/widget", "GHSA-1 --> <script>");
+        assert_eq!(marker.matches("-->").count(), 1, "{marker}");
+        assert!(marker.ends_with(" -->"));
+        assert!(!marker[4..].contains('<'), "{marker}");
+        assert_eq!(marker::reply("a--b c"), "<!-- herald:reply a-b_c -->");
+    }
+
+    #[test]
+    fn file_names_stay_in_their_folder() {
+        assert_eq!(file_name("../../etc/passwd"), "_._.._etc_passwd");
+        assert_eq!(file_name("GHSA-abcd-1234-wxyz"), "GHSA-abcd-1234-wxyz");
+    }
+
+    #[test]
+    fn keys_name_what_they_stand_for() {
+        assert_eq!(
+            key::follow(JobKind::SyncTrackingIssue, 4, 7),
+            "sync_tracking_issue:4:7"
+        );
+        assert_eq!(
+            key::send_mail(3, "Announce@Lists.example.org", 1),
+            "send_mail:3:announce@lists.example.org:v1"
+        );
+        assert_eq!(key::escalate(2, "warning", Some(9)), "escalate:2:warning:9");
+        assert_eq!(key::escalate(2, "active", None), "escalate:2:active");
+    }
+}
