@@ -6,7 +6,7 @@ use crate::config::Settings;
 use crate::drafts::Drafts;
 use crate::github::GitHub;
 use crate::ingest::Ingestor;
-use crate::outbox::{EffectRunner, Worker};
+use crate::outbox::{EffectRunner, Idle, Worker};
 use crate::poller::Poller;
 use crate::redact::redact_url;
 use crate::store::Store;
@@ -26,6 +26,7 @@ pub struct Server {
     effects: Option<JoinHandle<()>>,
     poller: Option<JoinHandle<()>>,
     store: Store,
+    idle: Idle,
 }
 
 impl Server {
@@ -62,10 +63,12 @@ impl Server {
         let (ingestor, writer) = Ingestor::start(store.clone(), wake.clone());
         let (shutdown, shutdown_rx) = watch::channel(false);
         let effects_wake = Arc::new(Notify::new());
+        let idle = Idle::new();
         let worker = settings.worker_enabled.then(|| {
             let worker = Worker::new(store.clone(), wake.clone(), settings.worker.clone())
                 .giving_way_to(ingestor.load())
-                .waking(effects_wake.clone());
+                .waking(effects_wake.clone())
+                .reporting_idle(idle.clone());
             tokio::spawn(worker.run(shutdown_rx.clone()))
         });
         let effects = match (&github, settings.worker_enabled) {
@@ -86,7 +89,8 @@ impl Server {
                     channels,
                     effects_wake,
                     settings.worker.clone(),
-                );
+                )
+                .reporting_idle(idle.clone());
                 Some(tokio::spawn(runner.run(shutdown_rx.clone())))
             }
             (None, _) => {
@@ -140,7 +144,38 @@ impl Server {
             effects,
             poller,
             store,
+            idle,
         })
+    }
+
+    /// Each moment the worker or the effect runner finds nothing due.
+    pub fn idle(&self) -> watch::Receiver<u64> {
+        self.idle.subscribe()
+    }
+
+    /// Which background task has ended while herald runs (a panic, say): `None` while
+    /// all run.
+    pub fn ended_task(&self) -> Option<&'static str> {
+        let tasks = [
+            ("HTTP server", Some(self.http.is_finished())),
+            ("ingest writer", Some(self.writer.is_finished())),
+            (
+                "outbox worker",
+                self.worker.as_ref().map(JoinHandle::is_finished),
+            ),
+            (
+                "effect runner",
+                self.effects.as_ref().map(JoinHandle::is_finished),
+            ),
+            (
+                "advisory poller",
+                self.poller.as_ref().map(JoinHandle::is_finished),
+            ),
+        ];
+        tasks
+            .into_iter()
+            .find(|(_, ended)| *ended == Some(true))
+            .map(|(name, _)| name)
     }
 
     /// Stops taking deliveries, lets the in-flight ones commit, stops the worker.

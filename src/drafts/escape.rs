@@ -213,6 +213,13 @@ mod tests {
     }
 
     #[test]
+    fn a_plain_line_is_escaped_once_however_often_it_passes() {
+        let once = plain_line("[SECURITY] @everyone\r\nBcc: x");
+        assert_eq!(once, "[SECURITY] @\u{200B}everyone  Bcc: x");
+        assert_eq!(plain_line(&once), once);
+    }
+
+    #[test]
     fn lines_stay_lines() {
         assert_eq!(markdown_line("a\nb"), "a b");
         assert_eq!(plain_line("a\r\nb\u{7}"), "a  b");

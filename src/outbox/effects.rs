@@ -1,7 +1,7 @@
 //! The effect runner: leases outbox jobs that reach GitHub, one at a time, runs them
 //! outside any transaction, and retries failures with the same backoff as the worker.
 
-use super::{JobOutcome, WorkerSettings, log, record_failure};
+use super::{Idle, JobOutcome, WorkerSettings, log, record_failure};
 use crate::channels::{ChannelError, Channels, Record};
 use crate::store::{ClaimedJob, Store, StoreError};
 use chrono::Utc;
@@ -19,6 +19,7 @@ pub struct EffectRunner {
     channels: Arc<Channels>,
     wake: Arc<Notify>,
     settings: WorkerSettings,
+    idle: Option<Idle>,
 }
 
 impl EffectRunner {
@@ -33,7 +34,14 @@ impl EffectRunner {
             channels,
             wake,
             settings,
+            idle: None,
         }
+    }
+
+    /// Tells `idle` whenever nothing is due.
+    pub fn reporting_idle(mut self, idle: Idle) -> EffectRunner {
+        self.idle = Some(idle);
+        self
     }
 
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
@@ -44,7 +52,11 @@ impl EffectRunner {
             }
             match self.run_one().await {
                 Ok(Some(_)) => continue,
-                Ok(None) => {}
+                Ok(None) => {
+                    if let Some(idle) = &self.idle {
+                        idle.signal();
+                    }
+                }
                 Err(error) => tracing::error!(%error, "effects: cannot run queued jobs"),
             }
             tokio::select! {

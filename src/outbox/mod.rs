@@ -36,6 +36,32 @@ pub enum JobOutcome {
 /// Jobs fetched at a time within a batch.
 const CHUNK: u32 = 8;
 
+/// Told each time the worker or the effect runner finds nothing due: what waits for herald
+/// to settle (tests, `dry-run`) wakes on it instead of polling the store.
+#[derive(Clone, Debug)]
+pub struct Idle(Arc<watch::Sender<u64>>);
+
+impl Idle {
+    pub fn new() -> Idle {
+        Idle(Arc::new(watch::channel(0).0))
+    }
+
+    fn signal(&self) {
+        self.0.send_modify(|count| *count = count.wrapping_add(1));
+    }
+
+    /// A receiver that sees each idle moment from now on.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.0.subscribe()
+    }
+}
+
+impl Default for Idle {
+    fn default() -> Self {
+        Idle::new()
+    }
+}
+
 pub struct Worker {
     store: Store,
     wake: Arc<Notify>,
@@ -43,6 +69,7 @@ pub struct Worker {
     ingest: Option<IngestLoad>,
     /// Woken after a batch commits, as its jobs may have queued effects.
     effects: Option<Arc<Notify>>,
+    idle: Option<Idle>,
 }
 
 /// While deliveries wait for their commit, the worker holds back this long at most, so
@@ -111,7 +138,14 @@ impl Worker {
             settings,
             ingest: None,
             effects: None,
+            idle: None,
         }
+    }
+
+    /// Tells `idle` whenever nothing is due.
+    pub fn reporting_idle(mut self, idle: Idle) -> Worker {
+        self.idle = Some(idle);
+        self
     }
 
     /// Wakes the effect runner after each commit.
@@ -145,7 +179,11 @@ impl Worker {
             self.give_way().await;
             match self.run_batch().await {
                 Ok(outcomes) if !outcomes.is_empty() => continue,
-                Ok(_) => {}
+                Ok(_) => {
+                    if let Some(idle) = &self.idle {
+                        idle.signal();
+                    }
+                }
                 Err(error) => tracing::error!(%error, "outbox: cannot run queued jobs"),
             }
             tokio::select! {
