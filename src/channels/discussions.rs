@@ -4,9 +4,11 @@
 //! body lets a retry find a discussion whose creation answer was lost.
 
 use super::ChannelError;
-use super::post::{Published, text_sha256};
+use super::post::{PostChannel, PostText, Published, body_within, text_sha256};
 use crate::config::repo::DiscussionsConfig;
+use crate::drafts::{FORUM_POST, limits};
 use crate::github::{Api, GitHubError};
+use crate::markers::marker;
 use crate::store::ChannelPost;
 use http::Method;
 use serde_json::{Value, json};
@@ -17,6 +19,44 @@ const CATEGORIES: &str = "query($owner: String!, $name: String!) { repository(ow
 const RECENT: &str = "query($owner: String!, $name: String!) { repository(owner: $owner, name: $name) { discussions(first: 50, orderBy: {field: CREATED_AT, direction: DESC}) { nodes { id url body } } } }";
 const CREATE: &str = "mutation($repositoryId: ID!, $categoryId: ID!, $title: String!, $body: String!) { createDiscussion(input: {repositoryId: $repositoryId, categoryId: $categoryId, title: $title, body: $body}) { discussion { id url } } }";
 const COMMENT: &str = "mutation($discussionId: ID!, $body: String!) { addDiscussionComment(input: {discussionId: $discussionId, body: $body}) { comment { id url } } }";
+
+/// The incident's GitHub discussion (in the configured repository, else the advisory's):
+/// opened once, commented on when the text changes.
+pub(super) struct Discussion<'a> {
+    pub api: &'a Api,
+    pub settings: &'a DiscussionsConfig,
+}
+
+impl PostChannel for Discussion<'_> {
+    const NAME: &'static str = CHANNEL;
+    const WHAT: &'static str = "discussion";
+    const TEMPLATE: &'static str = FORUM_POST;
+
+    async fn publish(
+        &self,
+        post: &PostText<'_>,
+        known: Option<&ChannelPost>,
+    ) -> Result<Option<Published>, ChannelError> {
+        let incident = post.incident;
+        let marker = marker::discussion(&incident.repository, &incident.ghsa_id);
+        let text = body_within(&post.text, limits::GITHUB_BODY_CHARS, incident);
+        let body = format!("{}\n\n{marker}\n", text.trim_end());
+        let repository = self
+            .settings
+            .repository
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_else(|| incident.repository.clone());
+        publish(
+            self.api,
+            self.settings,
+            &repository,
+            (&post.title, &body, &marker),
+            known,
+        )
+        .await
+    }
+}
 
 fn unreadable(what: &str) -> ChannelError {
     ChannelError::GitHub(GitHubError::Decode {
@@ -35,7 +75,7 @@ fn text(value: &Value, what: &str) -> Result<String, ChannelError> {
 
 /// Publishes `body` (which carries `marker`) as the incident's discussion, or comments on
 /// it when the text changed since `known`. `None`: nothing to do.
-pub async fn publish(
+async fn publish(
     api: &Api,
     settings: &DiscussionsConfig,
     repository: &str,

@@ -5,8 +5,9 @@
 //! a create whose answer was lost (a timeout) never makes a second topic.
 
 use super::ChannelError;
-use super::post::{Published, text_sha256};
+use super::post::{PostChannel, PostText, Published, body_within, text_sha256};
 use crate::config::repo::DiscourseConfig;
+use crate::drafts::{FORUM_POST, limits};
 use crate::store::ChannelPost;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -14,6 +15,34 @@ use std::time::Duration;
 
 /// The channel's name in the store.
 pub const CHANNEL: &str = "discourse";
+
+/// The incident's topic on a Discourse forum: opened once, replied to when the text
+/// changes, within the forum's title and post limits.
+pub(super) struct ForumTopic<'a> {
+    pub discourse: &'a Discourse,
+    pub config: &'a DiscourseConfig,
+}
+
+impl PostChannel for ForumTopic<'_> {
+    const NAME: &'static str = CHANNEL;
+    const WHAT: &'static str = "forum topic";
+    const TEMPLATE: &'static str = FORUM_POST;
+
+    async fn publish(
+        &self,
+        post: &PostText<'_>,
+        known: Option<&ChannelPost>,
+    ) -> Result<Option<Published>, ChannelError> {
+        let incident = post.incident;
+        let title = limits::fit_title(&post.title, self.config.max_title_length);
+        let text = body_within(&post.text, self.config.max_post_length, incident);
+        let external_id = external_id(&incident.repository, &incident.ghsa_id);
+        Ok(self
+            .discourse
+            .publish(self.config, &external_id, &title, &text, known)
+            .await?)
+    }
+}
 
 /// How long one request to the forum may take.
 const TIMEOUT: Duration = Duration::from_secs(30);

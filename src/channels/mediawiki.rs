@@ -5,8 +5,9 @@
 //! fetches a new token once; refusals (`assertuserfailed`, `protectedpage`, rate limits)
 //! are reported in the wiki's own words.
 
-use super::post::{Published, text_sha256};
+use super::post::{PostChannel, PostText, Published, text_sha256};
 use crate::config::repo::MediaWikiConfig;
+use crate::drafts::{WIKI_PAGE_WIKITEXT, escape};
 use crate::store::ChannelPost;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
@@ -14,6 +15,33 @@ use std::time::Duration;
 
 pub const CHANNEL: &str = "mediawiki";
 const TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The incident's page on a MediaWiki (`<page_prefix><GHSA id>`, the wikitext template),
+/// edited as the configured bot.
+pub(super) struct Page<'a> {
+    pub settings: &'a MediaWikiConfig,
+    pub password: Option<&'a SecretString>,
+}
+
+impl PostChannel for Page<'_> {
+    const NAME: &'static str = CHANNEL;
+    const WHAT: &'static str = "MediaWiki page";
+    const TEMPLATE: &'static str = WIKI_PAGE_WIKITEXT;
+
+    async fn publish(
+        &self,
+        post: &PostText<'_>,
+        known: Option<&ChannelPost>,
+    ) -> Result<Option<Published>, super::ChannelError> {
+        let ghsa_id = &post.incident.ghsa_id;
+        let title = format!(
+            "{}{}",
+            self.settings.page_prefix,
+            escape::file_name(ghsa_id)
+        );
+        Ok(publish(self.settings, self.password, &title, &post.text, known).await?)
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum MediaWikiError {
@@ -175,7 +203,7 @@ fn url_title(title: &str) -> String {
 
 /// Saves `text` as the page `title`: created when `known` is `None`, else updated when
 /// the text changed. `None`: nothing to do.
-pub async fn publish(
+async fn publish(
     settings: &MediaWikiConfig,
     password: Option<&SecretString>,
     title: &str,

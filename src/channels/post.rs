@@ -2,8 +2,60 @@
 //! both wikis): each finds its earlier post, creates or updates it, and herald records
 //! where it went, with a digest of the text so an unchanged text is not posted again.
 
+use super::ChannelError;
+use crate::drafts::{escape, limits};
+use crate::incident::Incident;
 use crate::store::ChannelPost;
 use sha2::{Digest, Sha256};
+
+/// One of those channels: a type per channel, in the channel's own file. Adding a channel
+/// is that file, its configuration section and its template.
+pub(super) trait PostChannel {
+    /// The channel's name in the store.
+    const NAME: &'static str;
+    /// What the timeline calls its post.
+    const WHAT: &'static str;
+    /// The template its text is rendered from.
+    const TEMPLATE: &'static str;
+
+    /// Creates the incident's post, or updates it when its text changed since `known` (the
+    /// post recorded last); `None` when it already shows this text.
+    async fn publish(
+        &self,
+        text: &PostText<'_>,
+        known: Option<&ChannelPost>,
+    ) -> Result<Option<Published>, ChannelError>;
+}
+
+/// The incident's text for a channel.
+pub(super) struct PostText<'a> {
+    pub incident: &'a Incident,
+    /// One plain line within GitHub's title limit.
+    pub title: String,
+    /// The channel's template, rendered.
+    pub text: String,
+    /// One line for an index.
+    pub summary: String,
+}
+
+/// Room kept for what herald adds around a rendered body (its hidden marker, a reply's
+/// "Update" line).
+const FRAME_CHARS: usize = 200;
+
+/// A title GitHub accepts: one plain line, at most its length limit.
+pub(super) fn title(text: &str) -> String {
+    limits::fit_title(&escape::plain_line(text), limits::GITHUB_TITLE_CHARS)
+}
+
+/// A rendered Markdown body within `max` characters, with room for herald's frame; a
+/// shortened one links the full advisory.
+pub(super) fn body_within(text: &str, max: usize, incident: &Incident) -> String {
+    let full = incident
+        .advisory_url
+        .clone()
+        .unwrap_or_else(|| format!("https://github.com/advisories/{}", incident.ghsa_id));
+    limits::fit_markdown(text, max.saturating_sub(FRAME_CHARS), &full)
+}
 
 /// What a channel now shows, to be recorded.
 #[derive(Debug, Clone)]

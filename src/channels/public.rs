@@ -4,24 +4,20 @@
 //! incident, which only the embargo gate hands out.
 
 use super::gate;
+use super::post::{PostChannel, PostText, body_within, title};
 use super::record::{Record, Write};
 use super::{Channel, ChannelError, Channels, Outcome};
 use super::{announce, discussions, forum, mediawiki, wiki};
 use crate::config::repo::MailingList;
 use crate::drafts::{
-    ADVISORY_ISSUE, BLOG_POST, CHANGELOG_ENTRY, DraftView, FORUM_POST, WIKI_PAGE,
-    WIKI_PAGE_WIKITEXT, changelog, escape, limits,
+    ADVISORY_ISSUE, BLOG_POST, CHANGELOG_ENTRY, DraftView, changelog, escape, limits,
 };
 use crate::github::Api;
 use crate::github::api::NewIssue;
 use crate::incident::{Severity, TimelineEntry, TimelineKind};
 use crate::markers::{key, marker};
-use crate::store::{ChannelPost, ClaimedJob, Job, PendingComment, PublicChannel};
+use crate::store::{ClaimedJob, Job, PendingComment, PublicChannel};
 use chrono::Utc;
-
-/// Room kept for what herald adds around a rendered body (its hidden marker, a reply's
-/// "Update" line).
-const FRAME_CHARS: usize = 200;
 
 /// Runs one public job: through the gate, then the channel; returns what to record, with
 /// the jobs it leads to (an announcement's one send per list).
@@ -77,10 +73,40 @@ pub(super) async fn publish(
                         ..Outcome::default()
                     }
                 }
-                Target::Channel(PublicChannel::ForumPost) => forum_post(&channel).await?,
-                Target::Channel(PublicChannel::WikiPage) => wiki_page(&channel).await?,
-                Target::Channel(PublicChannel::MediaWikiPage) => mediawiki_page(&channel).await?,
-                Target::Channel(PublicChannel::DiscussionPost) => discussion_post(&channel).await?,
+                Target::Channel(PublicChannel::ForumPost) => {
+                    match &loaded.config.channels.discourse {
+                        Some(config) => {
+                            let discourse = &channels.forum;
+                            post(&channel, forum::ForumTopic { discourse, config }).await?
+                        }
+                        None => Outcome::quiet("no forum configured"),
+                    }
+                }
+                Target::Channel(PublicChannel::WikiPage) if loaded.config.channels.github_wiki => {
+                    wiki_page(&channel).await?
+                }
+                Target::Channel(PublicChannel::WikiPage) => Outcome::quiet("no wiki configured"),
+                Target::Channel(PublicChannel::MediaWikiPage) => {
+                    match &loaded.config.channels.mediawiki {
+                        Some(settings) => {
+                            let password = channels.mediawiki_password.as_ref();
+                            post(&channel, mediawiki::Page { settings, password }).await?
+                        }
+                        None => Outcome::quiet("no MediaWiki configured"),
+                    }
+                }
+                Target::Channel(PublicChannel::DiscussionPost) => {
+                    match &loaded.config.channels.discussions {
+                        Some(settings) => {
+                            let target = discussions::Discussion {
+                                api: &api,
+                                settings,
+                            };
+                            post(&channel, target).await?
+                        }
+                        None => Outcome::quiet("no discussions configured"),
+                    }
+                }
                 Target::List(list) => announce::send(&channel, job, list).await?,
             }
         }
@@ -112,21 +138,6 @@ pub(super) async fn publish(
         });
     }
     Ok(record)
-}
-
-/// A title GitHub accepts: one plain line, at most its length limit.
-fn title(text: &str) -> String {
-    limits::fit_title(&escape::plain_line(text), limits::GITHUB_TITLE_CHARS)
-}
-
-/// A rendered Markdown body within `max` characters, with room for herald's frame; a
-/// shortened one links the full advisory.
-fn body_within(text: &str, max: usize, incident: &crate::incident::Incident) -> String {
-    let full = incident
-        .advisory_url
-        .clone()
-        .unwrap_or_else(|| format!("https://github.com/advisories/{}", incident.ghsa_id));
-    limits::fit_markdown(text, max.saturating_sub(FRAME_CHARS), &full)
 }
 
 /// The branch of the CHANGELOG pull request into the base branch.
@@ -166,56 +177,30 @@ fn post_outcome(
     }
 }
 
-/// The incident's text for `channel` from `template`, its title, and the incident's last
-/// post there.
-async fn post_text(
-    channels: &Channels,
-    api: &Api,
-    incident: &crate::incident::Incident,
-    (incident_id, channel, template): (i64, &str, &str),
-) -> Result<(String, String, Option<ChannelPost>), ChannelError> {
-    let known = channels.store.channel_post(incident_id, channel).await?;
-    let drafts = channels
-        .templates_for(api, &incident.repository, &[template])
-        .await?;
-    let view = DraftView::new(incident, &[], None);
-    let text = drafts.render_draft(template, &view)?;
-    Ok((title(&view.title), text, known))
-}
-
-/// Opens the incident's forum topic, or replies to it with a changed text.
-async fn forum_post(channel: &Channel<'_>) -> Result<Outcome, ChannelError> {
+/// Creates or updates the incident's post on a channel outside GitHub's issues, rendered
+/// from the channel's template, and records where it went.
+async fn post<C: PostChannel>(channel: &Channel<'_>, target: C) -> Result<Outcome, ChannelError> {
     let Channel {
         channels,
         api,
-        loaded,
         disclosed,
         incident_id,
+        ..
     } = *channel;
-    let Some(discourse) = &loaded.config.channels.discourse else {
-        return Ok(Outcome::quiet("no forum configured"));
-    };
     let incident = disclosed.incident();
-    let (title, text, known) = post_text(
-        channels,
-        api,
-        incident,
-        (incident_id, forum::CHANNEL, FORUM_POST),
-    )
-    .await?;
-    let title = limits::fit_title(&title, discourse.max_title_length);
-    let text = body_within(&text, discourse.max_post_length, incident);
-    let published = channels
-        .forum
-        .publish(
-            discourse,
-            &forum::external_id(&incident.repository, &incident.ghsa_id),
-            &title,
-            &text,
-            known.as_ref(),
-        )
+    let known = channels.store.channel_post(incident_id, C::NAME).await?;
+    let drafts = channels
+        .templates_for(api, &incident.repository, &[C::TEMPLATE])
         .await?;
-    Ok(post_outcome(forum::CHANNEL, "forum topic", published))
+    let view = DraftView::new(incident, &[], None);
+    let text = PostText {
+        incident,
+        title: title(&view.title),
+        text: drafts.render_draft(C::TEMPLATE, &view)?,
+        summary: view.summary.clone(),
+    };
+    let published = target.publish(&text, known.as_ref()).await?;
+    Ok(post_outcome(C::NAME, C::WHAT, published))
 }
 
 /// Adds or updates the incident's GitHub wiki page. An uninitialised wiki is reported on
@@ -224,41 +209,15 @@ async fn wiki_page(channel: &Channel<'_>) -> Result<Outcome, ChannelError> {
     let Channel {
         channels,
         api,
-        loaded,
-        disclosed,
         incident_id,
+        ..
     } = *channel;
-    if !loaded.config.channels.github_wiki {
-        return Ok(Outcome::quiet("no wiki configured"));
-    }
-    let incident = disclosed.incident();
-    let known = channels
-        .store
-        .channel_post(incident_id, wiki::CHANNEL)
-        .await?;
-    let drafts = channels
-        .templates_for(api, &incident.repository, &[WIKI_PAGE])
-        .await?;
-    let view = DraftView::new(incident, &[], None);
-    let text = drafts.render_draft(WIKI_PAGE, &view)?;
-    let page = wiki::WikiPage {
-        ghsa_id: &incident.ghsa_id,
-        text: &text,
-        summary: &view.summary,
-        published_at: incident.published_at.unwrap_or_else(Utc::now),
+    let page = wiki::Page {
+        web_url: channels.github.web_url(),
+        token: api.token().await?,
     };
-    let token = api.token().await?;
-    match wiki::publish(
-        channels.github.web_url(),
-        &incident.repository,
-        &token,
-        &page,
-        known.as_ref(),
-    )
-    .await
-    {
-        Ok(published) => Ok(post_outcome(wiki::CHANNEL, "wiki page", published)),
-        Err(error @ wiki::WikiError::Uninitialised(_)) => {
+    match post(channel, page).await {
+        Err(ChannelError::Wiki(error @ wiki::WikiError::Uninitialised(_))) => {
             let detail = error.to_string();
             let comment = match channels
                 .store
@@ -284,87 +243,8 @@ async fn wiki_page(channel: &Channel<'_>) -> Result<Outcome, ChannelError> {
                 ..Outcome::recorded(Some(detail.clone()), detail)
             })
         }
-        Err(error) => Err(error.into()),
+        other => other,
     }
-}
-
-/// Creates or updates the incident's MediaWiki page (the wikitext template).
-async fn mediawiki_page(channel: &Channel<'_>) -> Result<Outcome, ChannelError> {
-    let Channel {
-        channels,
-        api,
-        loaded,
-        disclosed,
-        incident_id,
-    } = *channel;
-    let Some(settings) = &loaded.config.channels.mediawiki else {
-        return Ok(Outcome::quiet("no MediaWiki configured"));
-    };
-    let incident = disclosed.incident();
-    let (_, text, known) = post_text(
-        channels,
-        api,
-        incident,
-        (incident_id, mediawiki::CHANNEL, WIKI_PAGE_WIKITEXT),
-    )
-    .await?;
-    let title = format!(
-        "{}{}",
-        settings.page_prefix,
-        escape::file_name(&incident.ghsa_id)
-    );
-    let published = mediawiki::publish(
-        settings,
-        channels.mediawiki_password.as_ref(),
-        &title,
-        &text,
-        known.as_ref(),
-    )
-    .await?;
-    Ok(post_outcome(
-        mediawiki::CHANNEL,
-        "MediaWiki page",
-        published,
-    ))
-}
-
-/// Opens the incident's GitHub discussion, or comments on it with a changed text.
-async fn discussion_post(channel: &Channel<'_>) -> Result<Outcome, ChannelError> {
-    let Channel {
-        channels,
-        api,
-        loaded,
-        disclosed,
-        incident_id,
-    } = *channel;
-    let Some(settings) = &loaded.config.channels.discussions else {
-        return Ok(Outcome::quiet("no discussions configured"));
-    };
-    let incident = disclosed.incident();
-    let (title, text, known) = post_text(
-        channels,
-        api,
-        incident,
-        (incident_id, discussions::CHANNEL, FORUM_POST),
-    )
-    .await?;
-    let marker = marker::discussion(&incident.repository, &incident.ghsa_id);
-    let text = body_within(&text, limits::GITHUB_BODY_CHARS, incident);
-    let body = format!("{}\n\n{marker}\n", text.trim_end());
-    let repository = settings
-        .repository
-        .as_ref()
-        .map(ToString::to_string)
-        .unwrap_or_else(|| incident.repository.clone());
-    let published = discussions::publish(
-        api,
-        settings,
-        &repository,
-        (&title, &body, &marker),
-        known.as_ref(),
-    )
-    .await?;
-    Ok(post_outcome(discussions::CHANNEL, "discussion", published))
 }
 
 /// A file change offered as a pull request from a herald branch.

@@ -5,8 +5,8 @@
 //! file, an argument or a log. A push rejected because someone edited the wiki meanwhile
 //! is rebased onto their change and pushed again.
 
-use super::post::{Published, text_sha256};
-use crate::drafts::escape;
+use super::post::{PostChannel, PostText, Published, text_sha256};
+use crate::drafts::{WIKI_PAGE, escape};
 use crate::store::ChannelPost;
 use base64::Engine;
 use chrono::{DateTime, Utc};
@@ -32,6 +32,41 @@ pub enum WikiError {
         repository: String,
         detail: String,
     },
+}
+
+/// The incident's page on the repository's GitHub wiki, with its line in the index, pushed
+/// with the installation's token.
+pub(super) struct Page<'a> {
+    pub web_url: &'a str,
+    pub token: SecretString,
+}
+
+impl PostChannel for Page<'_> {
+    const NAME: &'static str = CHANNEL;
+    const WHAT: &'static str = "wiki page";
+    const TEMPLATE: &'static str = WIKI_PAGE;
+
+    async fn publish(
+        &self,
+        post: &PostText<'_>,
+        known: Option<&ChannelPost>,
+    ) -> Result<Option<Published>, super::ChannelError> {
+        let incident = post.incident;
+        let page = WikiPage {
+            ghsa_id: &incident.ghsa_id,
+            text: &post.text,
+            summary: &post.summary,
+            published_at: incident.published_at.unwrap_or_else(Utc::now),
+        };
+        Ok(publish(
+            self.web_url,
+            &incident.repository,
+            &self.token,
+            &page,
+            known,
+        )
+        .await?)
+    }
 }
 
 /// One advisory's page on the wiki.
