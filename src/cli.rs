@@ -689,7 +689,7 @@ async fn incidents(settings: &Settings, command: IncidentsCommand) -> anyhow::Re
                     "{} is not published on GitHub (its state is {}); nothing is announced \
                      before GitHub publishes it",
                     report::safe_line(&row.incident.ghsa_id),
-                    report::safe_line(&row.incident.advisory_state)
+                    row.incident.advisory_state
                 );
             }
             let mut incident = row.incident;

@@ -254,7 +254,7 @@ pub fn incident_detail(incident: &Incident, timeline: &[StoredTimelineEntry]) ->
         "Advisory:",
         &format!(
             "{}  {}",
-            safe_line(&incident.advisory_state),
+            incident.advisory_state,
             incident
                 .advisory_url
                 .as_deref()

@@ -31,11 +31,8 @@ pub fn check(incident: &Incident) -> Result<Disclosed<'_>, String> {
                 .to_owned(),
         );
     }
-    let state = match incident.advisory_state.as_str() {
-        "" => "unknown",
-        state => state,
-    };
     Err(format!(
-        "GitHub has not published the advisory (its state is {state})"
+        "GitHub has not published the advisory (its state is {})",
+        incident.advisory_state
     ))
 }

@@ -8,8 +8,8 @@ use super::record::{Record, Write};
 use super::{ChannelError, Channels};
 use crate::drafts::escape;
 use crate::incident::{
-    Command, CommandEffect, HELP, LabelNames, TimelineEntry, TimelineKind, apply_command,
-    label_command, parse_comment,
+    AdvisoryState, Command, CommandEffect, HELP, LabelNames, TimelineEntry, TimelineKind,
+    apply_command, label_command, parse_comment,
 };
 use crate::ingest::events::WebhookEvent;
 use crate::markers::{key, marker};
@@ -332,7 +332,7 @@ pub(super) async fn publish_advisory(
     let installation = channels.installation_id(repository).await?;
     let api = channels.github.installation(installation)?;
     let current = api.advisory(repository, &incident.ghsa_id).await?;
-    let (advisory, detail) = if advisory_state(&current) == "published" {
+    let (advisory, detail) = if advisory_state(&current) == AdvisoryState::Published {
         (current, "GitHub says the advisory is published")
     } else {
         let answer = api.publish_advisory(repository, &incident.ghsa_id).await?;
@@ -341,11 +341,11 @@ pub(super) async fn publish_advisory(
             "advisory published on GitHub at the maintainers' request",
         )
     };
-    let state = advisory_state(&advisory).to_owned();
-    if state != "published" {
+    let state = advisory_state(&advisory);
+    if state != AdvisoryState::Published {
         return Err(ChannelError::NotPublished {
             ghsa_id: incident.ghsa_id.clone(),
-            state,
+            state: state.to_string(),
         });
     }
     let (delivery_id, body) =
@@ -369,11 +369,12 @@ pub(super) async fn publish_advisory(
         .with_timeline(incident_id, command_entry(detail)))
 }
 
-fn advisory_state(advisory: &serde_json::Value) -> &str {
+/// The state of an advisory as GitHub's REST API returns it.
+fn advisory_state(advisory: &serde_json::Value) -> AdvisoryState {
     advisory
         .get("state")
         .and_then(|state| state.as_str())
-        .unwrap_or("unknown")
+        .map_or(AdvisoryState::Unknown, AdvisoryState::from_github)
 }
 
 /// What GitHub did at herald's request, for the incident's timeline.

@@ -184,7 +184,7 @@ pub fn tracking_issue(
         repository: incident.repository.clone(),
         summary: incident.summary.replace(['\r', '\n'], " "),
         advisory_url: incident.advisory_url.as_deref().and_then(link_target),
-        advisory_state: incident.advisory_state.clone(),
+        advisory_state: incident.advisory_state.to_string(),
         cve: incident.cve_id.clone(),
         cve_requested: incident.decisions.cve_requested_at.map(time),
         published_at: incident

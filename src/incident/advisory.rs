@@ -1,8 +1,8 @@
 //! Building and updating an incident from a repository security advisory.
 
 use super::{
-    CvssAssessment, CvssSlot, Incident, Phase, Severity, SeveritySource, TimelineEntry,
-    TimelineKind, decide_severity,
+    AdvisoryState, CvssAssessment, CvssSlot, Incident, Phase, Severity, SeveritySource,
+    TimelineEntry, TimelineKind, decide_severity,
 };
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -46,7 +46,7 @@ pub struct AdvisorySnapshot {
     pub summary: String,
     pub description: String,
     pub severity: Option<String>,
-    pub state: String,
+    pub state: AdvisoryState,
     pub html_url: Option<String>,
     pub created_at: Option<DateTime<Utc>>,
     pub updated_at: Option<DateTime<Utc>>,
@@ -88,10 +88,7 @@ impl AdvisoryEvent {
         if self.action != AdvisoryAction::Reconciled {
             return false;
         }
-        let settled = matches!(
-            advisory.state.as_str(),
-            "published" | "closed" | "withdrawn"
-        );
+        let settled = advisory.state.settled();
         let settled_at = advisory.published_at.or(advisory.updated_at);
         settled && matches!((settled_at, self.served_since), (Some(at), Some(since)) if at <= since)
     }
@@ -120,7 +117,7 @@ struct AdvisoryFields {
     cwes: Vec<super::Cwe>,
     packages: Vec<AffectedPackage>,
     credits: Vec<Credit>,
-    advisory_state: String,
+    advisory_state: AdvisoryState,
     advisory_url: Option<String>,
     reported_at: Option<DateTime<Utc>>,
     published_at: Option<DateTime<Utc>>,
@@ -160,7 +157,7 @@ impl AdvisoryFields {
             cwes: advisory.cwes.clone(),
             packages: advisory.packages.clone(),
             credits: advisory.credits.clone(),
-            advisory_state: advisory.state.clone(),
+            advisory_state: advisory.state,
             advisory_url: advisory.html_url.clone(),
             reported_at: advisory.created_at,
             published_at: advisory.published_at,
@@ -371,7 +368,7 @@ pub fn apply_advisory(current: Option<Incident>, event: &AdvisoryEvent) -> Outco
     let mut incident = incident;
     let published = match event.action {
         AdvisoryAction::Published => true,
-        AdvisoryAction::Reconciled => event.advisory.state == "published",
+        AdvisoryAction::Reconciled => event.advisory.state == AdvisoryState::Published,
         AdvisoryAction::Reported => false,
     };
     if published {
@@ -421,7 +418,7 @@ mod tests {
             summary: "Heap overflow in parser".into(),
             description: "Details".into(),
             severity: Some("high".into()),
-            state: "triage".into(),
+            state: AdvisoryState::Triage,
             html_url: None,
             created_at: Some(at(1)),
             updated_at: Some(at(1)),
@@ -450,7 +447,7 @@ mod tests {
 
     fn settled(state: &str, published: Option<u32>, updated: u32) -> AdvisorySnapshot {
         let mut advisory = snapshot();
-        advisory.state = state.into();
+        advisory.state = AdvisoryState::from_github(state);
         advisory.published_at = published.map(at);
         advisory.updated_at = Some(at(updated));
         advisory
@@ -554,7 +551,7 @@ mod tests {
     fn publication_moves_the_same_incident_to_disclosure() {
         let first = apply_advisory(None, &event(AdvisoryAction::Reported, snapshot(), 2));
         let mut published = snapshot();
-        published.state = "published".into();
+        published.state = AdvisoryState::Published;
         published.updated_at = Some(at(5));
         published.published_at = Some(at(5));
         let second = apply_advisory(

@@ -62,6 +62,63 @@ impl fmt::Display for Phase {
     }
 }
 
+/// An advisory's state on GitHub, in GitHub's words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AdvisoryState {
+    Triage,
+    Draft,
+    Published,
+    Closed,
+    Withdrawn,
+    /// An upstream incident's: the advisory is another project's, in the global database.
+    Upstream,
+    /// Not known yet, or a state herald does not know.
+    #[default]
+    #[serde(other)]
+    Unknown,
+}
+
+impl AdvisoryState {
+    /// GitHub's word for the state (`state` in its advisory payloads).
+    pub fn from_github(word: &str) -> AdvisoryState {
+        match word {
+            "triage" => AdvisoryState::Triage,
+            "draft" => AdvisoryState::Draft,
+            "published" => AdvisoryState::Published,
+            "closed" => AdvisoryState::Closed,
+            "withdrawn" => AdvisoryState::Withdrawn,
+            _ => AdvisoryState::Unknown,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AdvisoryState::Triage => "triage",
+            AdvisoryState::Draft => "draft",
+            AdvisoryState::Published => "published",
+            AdvisoryState::Closed => "closed",
+            AdvisoryState::Withdrawn => "withdrawn",
+            AdvisoryState::Upstream => "upstream",
+            AdvisoryState::Unknown => "unknown",
+        }
+    }
+
+    /// Settled: published, closed or withdrawn (nothing more to respond to).
+    pub fn settled(self) -> bool {
+        matches!(
+            self,
+            AdvisoryState::Published | AdvisoryState::Closed | AdvisoryState::Withdrawn
+        )
+    }
+}
+
+impl fmt::Display for AdvisoryState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One incident per (repository, GHSA id).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Incident {
@@ -80,7 +137,8 @@ pub struct Incident {
     pub packages: Vec<AffectedPackage>,
     pub credits: Vec<Credit>,
     /// The advisory's state on GitHub: triage, draft, published, closed, withdrawn.
-    pub advisory_state: String,
+    #[serde(default)]
+    pub advisory_state: AdvisoryState,
     pub advisory_url: Option<String>,
     pub phase: Phase,
     /// When the advisory was created on GitHub (the report).
@@ -138,7 +196,7 @@ impl Incident {
             cwes: Vec::new(),
             packages: Vec::new(),
             credits: Vec::new(),
-            advisory_state: String::new(),
+            advisory_state: AdvisoryState::Unknown,
             advisory_url: None,
             phase: Phase::Awareness,
             reported_at: None,
@@ -155,7 +213,7 @@ impl Incident {
     /// GitHub says the advisory is published (a `published` webhook, the answer to herald's
     /// publish request, or the reconciler's list): the only proof of disclosure there is.
     pub fn published_on_github(&self) -> bool {
-        self.published_at.is_some() && self.advisory_state == "published"
+        self.published_at.is_some() && self.advisory_state == AdvisoryState::Published
     }
 
     /// What follows a change of the incident.
@@ -311,17 +369,19 @@ pub struct TimelineEntry {
 /// Incidents for the domain's own tests.
 #[cfg(test)]
 pub(crate) mod testing {
-    use super::{AdvisoryAction, AdvisoryEvent, AdvisorySnapshot, Incident, apply_advisory};
+    use super::{
+        AdvisoryAction, AdvisoryEvent, AdvisorySnapshot, AdvisoryState, Incident, apply_advisory,
+    };
     use chrono::{DateTime, Utc};
 
-    fn snapshot(severity_word: &str, state: &str) -> AdvisorySnapshot {
+    fn snapshot(severity_word: &str, state: AdvisoryState) -> AdvisorySnapshot {
         AdvisorySnapshot {
             ghsa_id: "GHSA-aaaa-bbbb-cccc".into(),
             cve_id: None,
             summary: "s".into(),
             description: "d".into(),
             severity: Some(severity_word.into()),
-            state: state.into(),
+            state,
             html_url: None,
             created_at: None,
             updated_at: None,
@@ -352,18 +412,43 @@ pub(crate) mod testing {
     /// A reported advisory of `acme/widget` without CVSS, whose own severity word is
     /// `severity_word`, as herald learned of it at `at`.
     pub fn reported(severity_word: &str, at: DateTime<Utc>) -> Incident {
-        let snapshot = snapshot(severity_word, "triage");
+        let snapshot = snapshot(severity_word, AdvisoryState::Triage);
         apply_advisory(None, &event(AdvisoryAction::Reported, snapshot, at)).incident
     }
 
     /// `incident` after GitHub confirmed its publication at `at`.
     pub fn published(incident: Incident, at: DateTime<Utc>) -> Incident {
         let word = incident.advisory_severity.clone().unwrap_or_default();
-        let snapshot = snapshot(&word, "published");
+        let snapshot = snapshot(&word, AdvisoryState::Published);
         apply_advisory(
             Some(incident),
             &event(AdvisoryAction::Published, snapshot, at),
         )
         .incident
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::AdvisoryState;
+
+    #[test]
+    fn advisory_states_read_as_stores_wrote_them() {
+        for (stored, state) in [
+            ("\"published\"", AdvisoryState::Published),
+            ("\"triage\"", AdvisoryState::Triage),
+            ("\"upstream\"", AdvisoryState::Upstream),
+            // Before herald knew the state, and a state GitHub may add.
+            ("\"\"", AdvisoryState::Unknown),
+            ("\"quarantined\"", AdvisoryState::Unknown),
+        ] {
+            let read: AdvisoryState = serde_json::from_str(stored).expect("reads");
+            assert_eq!(read, state, "{stored}");
+        }
+        assert_eq!(
+            AdvisoryState::from_github("withdrawn"),
+            AdvisoryState::Withdrawn
+        );
+        assert!(AdvisoryState::Closed.settled() && !AdvisoryState::Draft.settled());
     }
 }

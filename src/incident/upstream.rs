@@ -174,7 +174,7 @@ pub fn apply_upstream(
     incident.description = advisory.description.clone();
     incident.advisory_severity = advisory.severity_word.clone();
     incident.advisory_url = advisory.html_url.clone();
-    incident.advisory_state = "upstream".to_owned();
+    incident.advisory_state = super::AdvisoryState::Upstream;
     incident.packages = vec![AffectedPackage {
         ecosystem: Some(dependency.ecosystem.clone()),
         name: Some(dependency.name.clone()),

@@ -2,7 +2,7 @@
 //! documented shapes. Fields GitHub may send as `null` are `Option`s.
 
 use crate::incident::{
-    AdvisorySnapshot, AffectedPackage, Credit, CvssInput, Cwe, UpstreamAdvisory,
+    AdvisorySnapshot, AdvisoryState, AffectedPackage, Credit, CvssInput, Cwe, UpstreamAdvisory,
     UpstreamVulnerability,
 };
 use chrono::{DateTime, Utc};
@@ -223,7 +223,7 @@ impl RepositoryAdvisory {
             summary: self.summary.clone(),
             description: self.description.clone().unwrap_or_default(),
             severity: self.severity.clone(),
-            state: self.state.clone(),
+            state: AdvisoryState::from_github(&self.state),
             html_url: self.html_url.clone(),
             created_at: self.created_at,
             updated_at: self.updated_at,

@@ -605,7 +605,10 @@ async fn a_draft_advisory_seen_only_by_polling_becomes_an_incident() {
         .await
         .expect("incidents");
     assert_eq!(rows.len(), 1, "the draft became an incident");
-    assert_eq!(rows[0].incident.advisory_state, "draft");
+    assert_eq!(
+        rows[0].incident.advisory_state,
+        herald::incident::AdvisoryState::Draft
+    );
     let timeline = harness.store.timeline(rows[0].id).await.expect("timeline");
     assert!(
         timeline[0].entry.detail.contains("found by herald's poll"),

@@ -116,7 +116,10 @@ async fn a_reported_advisory_becomes_an_incident_with_computed_scores() {
     assert_eq!(incident.summary, "A short summary of the advisory.");
     assert_eq!(incident.severity, Severity::Critical);
     assert_eq!(incident.phase, Phase::Awareness);
-    assert_eq!(incident.advisory_state, "triage");
+    assert_eq!(
+        incident.advisory_state,
+        herald::incident::AdvisoryState::Triage
+    );
     let v3 = incident.cvss_v3.as_ref().expect("CVSS 3.1");
     assert_eq!(
         v3.computed,
@@ -239,7 +242,10 @@ async fn the_same_advisory_under_two_delivery_ids_updates_one_incident() {
     assert_eq!(rows.len(), 1);
     let incident = &rows[0].incident;
     assert_eq!(incident.phase, Phase::Disclosure);
-    assert_eq!(incident.advisory_state, "published");
+    assert_eq!(
+        incident.advisory_state,
+        herald::incident::AdvisoryState::Published
+    );
     let kinds: Vec<_> = harness
         .store
         .timeline(rows[0].id)
