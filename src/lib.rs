@@ -2,20 +2,20 @@
 //!
 //! Data flows one way: ingest → incident → drafts → outbox → channels.
 
-pub mod channels;
+mod channels;
 pub mod cli;
 pub mod config;
 pub mod drafts;
-pub mod github;
+mod github;
 pub mod incident;
 pub mod ingest;
 pub mod mail;
-pub mod markers;
+mod markers;
 pub mod outbox;
-pub mod pipeline;
-pub mod poller;
-pub mod redact;
-pub mod report;
+mod pipeline;
+mod poller;
+mod redact;
+mod report;
 pub mod server;
 pub mod store;
-pub mod webhook;
+mod webhook;

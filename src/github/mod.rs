@@ -10,7 +10,7 @@
 pub mod api;
 pub mod sbom;
 
-pub use api::{AppInfo, CommentInfo, InstallationInfo, IssueInfo, RepositoryInfo};
+pub use api::{AppInfo, InstallationInfo};
 
 use crate::config::GitHubSettings;
 use http::{HeaderMap, Method, StatusCode};

@@ -249,7 +249,7 @@ impl Store {
         Ok(admissions)
     }
 
-    /// Opens a unit of work: one write transaction of derived state (see [`RECOMPUTABLE_WRITE`]).
+    /// Opens a unit of work: one write transaction of derived state (see `RECOMPUTABLE_WRITE`).
     pub async fn begin(&self) -> Result<Work, StoreError> {
         Ok(Work {
             tx: self.writer.begin_with(RECOMPUTABLE_WRITE).await?,
