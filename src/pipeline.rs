@@ -25,7 +25,7 @@ pub enum ProcessError {
 #[derive(Debug, Clone)]
 pub struct IncidentChange {
     pub repository: String,
-    pub ghsa_id: String,
+    pub ghsa_id: crate::incident::GhsaId,
     pub created: bool,
     pub timeline: Vec<TimelineEntry>,
 }

@@ -8,7 +8,7 @@ use super::record::{Record, Write};
 use super::{ChannelError, Channels};
 use crate::drafts::escape;
 use crate::incident::{
-    AdvisoryState, Command, CommandEffect, HELP, LabelNames, TimelineEntry, TimelineKind,
+    AdvisoryState, Command, CommandEffect, GhsaId, HELP, LabelNames, TimelineEntry, TimelineKind,
     apply_command, label_command, parse_comment,
 };
 use crate::ingest::events::WebhookEvent;
@@ -35,7 +35,7 @@ pub struct CommandBatch {
     permission: String,
     /// The incident's key.
     advisory_repository: String,
-    ghsa_id: String,
+    ghsa_id: GhsaId,
     /// Each command with the text it came from.
     commands: Vec<(String, Result<Command, String>)>,
     /// A comment is answered; a label only when refused (labels speak for themselves).

@@ -53,7 +53,10 @@ pub enum ChannelError {
     #[error(transparent)]
     MediaWiki(#[from] mediawiki::MediaWikiError),
     #[error("GitHub did not publish {ghsa_id}: the advisory's state is {state}")]
-    NotPublished { ghsa_id: String, state: String },
+    NotPublished {
+        ghsa_id: crate::incident::GhsaId,
+        state: String,
+    },
 }
 
 impl ChannelError {

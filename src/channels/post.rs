@@ -53,7 +53,7 @@ pub(super) fn body_within(text: &str, max: usize, incident: &Incident) -> String
     let full = incident
         .advisory_url
         .clone()
-        .unwrap_or_else(|| format!("https://github.com/advisories/{}", incident.ghsa_id));
+        .unwrap_or_else(|| incident.ghsa_id.url());
     limits::fit_markdown(text, max.saturating_sub(FRAME_CHARS), &full)
 }
 

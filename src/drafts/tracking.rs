@@ -4,8 +4,8 @@ use super::view::link_target;
 use super::{DraftError, Drafts, TRACKING_ISSUE, escape};
 use crate::config::repo::LabelConfig;
 use crate::incident::{
-    CvssAssessment, Incident, Reaction, ReactionClock, Severity, SeveritySource, SlaPolicy, Threat,
-    TimelineEntry,
+    CvssAssessment, GhsaId, Incident, Reaction, ReactionClock, Severity, SeveritySource, SlaPolicy,
+    Threat, TimelineEntry,
 };
 use crate::markers::marker;
 use chrono::{DateTime, Utc};
@@ -55,7 +55,7 @@ struct CreditView {
 #[derive(Serialize)]
 struct TrackingView {
     marker: String,
-    ghsa_id: String,
+    ghsa_id: GhsaId,
     repository: String,
     summary: String,
     advisory_url: Option<String>,

@@ -2,7 +2,7 @@
 
 use super::{BLOG_POST, DraftError, Drafts, SHIPPED, TRACKING_ISSUE, escape};
 use crate::incident::{
-    CvssAssessment, CvssScore, Incident, Measure, Severity, SlaPolicy, TimelineEntry,
+    CvssAssessment, CvssScore, GhsaId, Incident, Measure, Severity, SlaPolicy, TimelineEntry,
 };
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use serde::Serialize;
@@ -114,7 +114,7 @@ pub struct EntryView {
 /// `advisory_url` and `changelog_url` are checked links, used raw.
 #[derive(Debug, Clone, Serialize)]
 pub struct DraftView {
-    pub ghsa_id: String,
+    pub ghsa_id: GhsaId,
     pub cve: Option<String>,
     pub repository: String,
     pub title: String,

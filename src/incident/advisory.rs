@@ -1,7 +1,7 @@
 //! Building and updating an incident from a repository security advisory.
 
 use super::{
-    AdvisoryState, CvssAssessment, CvssSlot, Incident, Phase, Severity, SeveritySource,
+    AdvisoryState, CvssAssessment, CvssSlot, GhsaId, Incident, Phase, Severity, SeveritySource,
     TimelineEntry, TimelineKind, decide_severity,
 };
 use chrono::{DateTime, Utc};
@@ -41,7 +41,7 @@ pub struct Credit {
 /// What herald needs to know of an advisory, whichever way it arrived (webhook or poll).
 #[derive(Debug, Clone, PartialEq)]
 pub struct AdvisorySnapshot {
-    pub ghsa_id: String,
+    pub ghsa_id: GhsaId,
     pub cve_id: Option<String>,
     pub summary: String,
     pub description: String,
@@ -270,7 +270,7 @@ pub fn apply_advisory(current: Option<Incident>, event: &AdvisoryEvent) -> Outco
         None if event.settled_before_herald() => {
             let mut incident = Incident::new(
                 &event.repository,
-                &event.advisory.ghsa_id,
+                event.advisory.ghsa_id.clone(),
                 event.received_at,
             );
             fields.write_into(&mut incident);
@@ -295,7 +295,7 @@ pub fn apply_advisory(current: Option<Incident>, event: &AdvisoryEvent) -> Outco
         None => {
             let mut incident = Incident::new(
                 &event.repository,
-                &event.advisory.ghsa_id,
+                event.advisory.ghsa_id.clone(),
                 event.received_at,
             );
             fields.write_into(&mut incident);
@@ -413,7 +413,7 @@ mod tests {
 
     fn snapshot() -> AdvisorySnapshot {
         AdvisorySnapshot {
-            ghsa_id: "GHSA-aaaa-bbbb-cccc".into(),
+            ghsa_id: GhsaId::parse("GHSA-aaaa-bbbb-cccc").expect("GHSA id"),
             cve_id: None,
             summary: "Heap overflow in parser".into(),
             description: "Details".into(),

@@ -3,7 +3,7 @@
 //! affected (its version inside a vulnerable range) and keeps one incident per (dependent
 //! repository, GHSA id); a withdrawn advisory closes it.
 
-use super::{AffectedPackage, Incident, Phase, TimelineEntry, TimelineKind};
+use super::{AffectedPackage, GhsaId, Incident, Phase, TimelineEntry, TimelineKind};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
@@ -30,7 +30,7 @@ pub struct UpstreamVulnerability {
 /// A global advisory, as herald uses it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UpstreamAdvisory {
-    pub ghsa_id: String,
+    pub ghsa_id: GhsaId,
     pub cve_id: Option<String>,
     pub summary: String,
     pub description: String,
@@ -167,7 +167,7 @@ pub fn apply_upstream(
                     .unwrap_or_default()
             ),
         ));
-        Incident::new(repository, &advisory.ghsa_id, at)
+        Incident::new(repository, advisory.ghsa_id.clone(), at)
     });
     incident.cve_id = advisory.cve_id.clone().or(incident.cve_id);
     incident.summary = format!("{} (upstream: {})", advisory.summary, dependency.name);
@@ -226,7 +226,7 @@ mod tests {
 
     fn django() -> UpstreamAdvisory {
         UpstreamAdvisory {
-            ghsa_id: "GHSA-rf4j-j272-fj86".into(),
+            ghsa_id: GhsaId::parse("GHSA-rf4j-j272-fj86").expect("GHSA id"),
             cve_id: Some("CVE-2018-6188".into()),
             summary: "Moderate severity vulnerability that affects django".into(),
             description: "d".into(),

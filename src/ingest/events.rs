@@ -2,8 +2,8 @@
 //! documented shapes. Fields GitHub may send as `null` are `Option`s.
 
 use crate::incident::{
-    AdvisorySnapshot, AdvisoryState, AffectedPackage, Credit, CvssInput, Cwe, UpstreamAdvisory,
-    UpstreamVulnerability,
+    AdvisorySnapshot, AdvisoryState, AffectedPackage, Credit, CvssInput, Cwe, GhsaId,
+    UpstreamAdvisory, UpstreamVulnerability,
 };
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -152,7 +152,7 @@ pub struct CreditDetailed {
 /// A repository security advisory, as in the `repository_advisory` event and the REST API.
 #[derive(Debug, Clone, Deserialize)]
 pub struct RepositoryAdvisory {
-    pub ghsa_id: String,
+    pub ghsa_id: GhsaId,
     pub cve_id: Option<String>,
     pub html_url: Option<String>,
     pub summary: String,
@@ -274,7 +274,7 @@ pub struct RepositoryAdvisoryEvent {
 /// An advisory of the global GitHub Advisory Database.
 #[derive(Debug, Clone, Deserialize)]
 pub struct GlobalAdvisory {
-    pub ghsa_id: String,
+    pub ghsa_id: GhsaId,
     pub summary: String,
     pub description: Option<String>,
     pub severity: Option<String>,

@@ -174,7 +174,8 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let url = format!("sqlite://{}", dir.path().join("herald.db").display());
         let store = Store::open(&url).await.expect("store");
-        let incident = Incident::new("acme/widget", "GHSA-aaaa-bbbb-cccc", Utc::now());
+        let ghsa_id = crate::incident::GhsaId::parse("GHSA-aaaa-bbbb-cccc").expect("GHSA id");
+        let incident = Incident::new("acme/widget", ghsa_id, Utc::now());
         let mut work = store.begin_durable().await.expect("work");
         let (id, _) = work
             .save_incident(&incident, Utc::now())

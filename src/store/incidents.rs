@@ -76,7 +76,7 @@ impl Work {
              RETURNING id, revision",
         )
         .bind(&incident.repository)
-        .bind(&incident.ghsa_id)
+        .bind(incident.ghsa_id.as_str())
         .bind(incident.phase.as_str())
         .bind(incident.severity.as_str())
         .bind(record)

@@ -338,6 +338,19 @@ async fn bad_deliveries_are_refused_and_nothing_is_stored() {
     assert_eq!(shapeless.status, 400, "{}", shapeless.body);
     assert!(shapeless.body.contains("ghsa_id"), "{}", shapeless.body);
 
+    // A GHSA id names branches, files and markers: one that is not a GHSA id is refused.
+    let mut forged: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
+    forged["repository_advisory"]["ghsa_id"] = "GHSA-../../x".into();
+    let forged = harness
+        .deliver(
+            "repository_advisory",
+            "bad-8",
+            &serde_json::to_vec(&forged).expect("JSON"),
+        )
+        .await;
+    assert_eq!(forged.status, 400, "{}", forged.body);
+    assert!(forged.body.contains("is not a GHSA id"), "{}", forged.body);
+
     let no_delivery_id = harness.deliver("repository_advisory", "", &body).await;
     assert_eq!(no_delivery_id.status, 400, "{}", no_delivery_id.body);
     assert!(
