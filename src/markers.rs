@@ -35,6 +35,7 @@ pub fn file_name(text: &str) -> String {
 /// Hidden markers, each an HTML comment GitHub does not show.
 pub mod marker {
     use super::{file_name, identifier};
+    use crate::store::IncidentId;
 
     /// The incident's private tracking issue.
     pub fn tracking_issue(repository: &str, ghsa_id: &str) -> String {
@@ -68,7 +69,7 @@ pub mod marker {
     }
 
     /// The notice that the incident's GitHub wiki is not initialised.
-    pub fn wiki_uninitialised(incident_id: i64) -> String {
+    pub fn wiki_uninitialised(incident_id: IncidentId) -> String {
         format!("<!-- herald:wiki-uninitialised {incident_id} -->")
     }
 
@@ -85,7 +86,7 @@ pub mod marker {
 /// Idempotency keys of the outbox's jobs.
 pub mod key {
     use super::file_name;
-    use crate::store::JobKind;
+    use crate::store::{IncidentId, JobKind};
 
     /// The synthetic delivery of one version of an advisory (GitHub's list or its answer to
     /// a publish request): the version is processed once whichever way herald saw it.
@@ -109,7 +110,7 @@ pub mod key {
     }
 
     /// What follows a revision of an incident (its tracking issue, its public channels).
-    pub fn follow(kind: JobKind, incident_id: i64, revision: i64) -> String {
+    pub fn follow(kind: JobKind, incident_id: IncidentId, revision: i64) -> String {
         format!("{}:{incident_id}:{revision}", kind.as_str())
     }
 
@@ -124,7 +125,7 @@ pub mod key {
     }
 
     /// The announcement of one version of an incident to one list.
-    pub fn send_mail(incident_id: i64, address: &str, version: u32) -> String {
+    pub fn send_mail(incident_id: IncidentId, address: &str, version: u32) -> String {
         format!(
             "send_mail:{incident_id}:{}:v{version}",
             address.to_ascii_lowercase()
@@ -133,7 +134,7 @@ pub mod key {
 
     /// A reminder of an incident's reaction clock: for a deadline, or (for an active
     /// threat) once.
-    pub fn escalate(incident_id: i64, stage: &str, due_millis: Option<i64>) -> String {
+    pub fn escalate(incident_id: IncidentId, stage: &str, due_millis: Option<i64>) -> String {
         match due_millis {
             Some(due) => format!("escalate:{incident_id}:{stage}:{due}"),
             None => format!("escalate:{incident_id}:{stage}"),
@@ -153,7 +154,7 @@ pub mod key {
     }
 
     /// An uninitialised wiki, once per incident.
-    pub fn wiki_uninitialised(incident_id: i64) -> String {
+    pub fn wiki_uninitialised(incident_id: IncidentId) -> String {
         format!("wiki-uninitialised:{incident_id}")
     }
 
@@ -171,7 +172,7 @@ pub mod key {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::JobKind;
+    use crate::store::{IncidentId, JobKind};
 
     #[test]
     fn markers_cannot_be_closed_from_outside() {
@@ -191,14 +192,20 @@ mod tests {
     #[test]
     fn keys_name_what_they_stand_for() {
         assert_eq!(
-            key::follow(JobKind::SyncTrackingIssue, 4, 7),
+            key::follow(JobKind::SyncTrackingIssue, IncidentId(4), 7),
             "sync_tracking_issue:4:7"
         );
         assert_eq!(
-            key::send_mail(3, "Announce@Lists.example.org", 1),
+            key::send_mail(IncidentId(3), "Announce@Lists.example.org", 1),
             "send_mail:3:announce@lists.example.org:v1"
         );
-        assert_eq!(key::escalate(2, "warning", Some(9)), "escalate:2:warning:9");
-        assert_eq!(key::escalate(2, "active", None), "escalate:2:active");
+        assert_eq!(
+            key::escalate(IncidentId(2), "warning", Some(9)),
+            "escalate:2:warning:9"
+        );
+        assert_eq!(
+            key::escalate(IncidentId(2), "active", None),
+            "escalate:2:active"
+        );
     }
 }

@@ -71,7 +71,7 @@ pub async fn process_delivery(
         };
         work.enqueue(&job, &key::maintainer_action(&delivery.delivery_id))
             .await?;
-        tracing::debug!(incident = incident_id, delivery = %delivery.delivery_id, "maintainer action queued");
+        tracing::debug!(incident = %incident_id, delivery = %delivery.delivery_id, "maintainer action queued");
     }
     let (note, incident) = match event {
         WebhookEvent::RepositoryAdvisory(advisory) => {

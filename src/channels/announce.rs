@@ -10,6 +10,7 @@ use crate::config::repo::MailingList;
 use crate::drafts::{ANNOUNCEMENT, ANNOUNCEMENT_SUBJECT, DraftView, escape};
 use crate::incident::{TimelineEntry, TimelineKind};
 use crate::markers::key;
+use crate::store::IncidentId;
 use crate::store::{ClaimedJob, Job, PendingMail, TrackingLink};
 use chrono::Utc;
 
@@ -18,7 +19,7 @@ use chrono::Utc;
 const VERSION: u32 = 1;
 
 /// One send job per list, with its idempotency key.
-pub(super) fn sends(lists: &[MailingList], incident_id: i64) -> Vec<(Job, String)> {
+pub(super) fn sends(lists: &[MailingList], incident_id: IncidentId) -> Vec<(Job, String)> {
     lists
         .iter()
         .map(|list| {
@@ -109,7 +110,7 @@ pub(super) async fn send(
 /// issue; retries follow quietly.
 async fn report_failure(
     channels: &Channels,
-    (job, incident_id): (&ClaimedJob, i64),
+    (job, incident_id): (&ClaimedJob, IncidentId),
     ghsa_id: &str,
     address: &str,
     error: &crate::mail::SmtpError,

@@ -14,6 +14,7 @@ use crate::config::repo::{EscalationTarget, MailingList, SigningMode};
 use crate::drafts::escape;
 use crate::incident::{Incident, ReactionClock, SlaPolicy, TimelineEntry, TimelineKind};
 use crate::markers::key;
+use crate::store::IncidentId;
 use crate::store::{ClaimedJob, Job, PendingEscalation, Stage};
 use chrono::{DateTime, Utc};
 
@@ -29,7 +30,7 @@ pub(super) struct Reminder {
 
 /// The reminder jobs the incident's clock calls for now.
 pub(super) fn schedule(
-    incident_id: i64,
+    incident_id: IncidentId,
     incident: &Incident,
     sla: &SlaPolicy,
     now: DateTime<Utc>,

@@ -13,6 +13,7 @@ use crate::incident::{
 };
 use crate::ingest::events::WebhookEvent;
 use crate::markers::{key, marker};
+use crate::store::IncidentId;
 use crate::store::{Job, PendingComment, Work};
 use chrono::{DateTime, Utc};
 
@@ -297,7 +298,7 @@ pub(super) async fn post_comment(
 /// Asks GitHub for a CVE id, then records it.
 pub(super) async fn request_cve(
     channels: &Channels,
-    incident_id: i64,
+    incident_id: IncidentId,
 ) -> Result<Record, ChannelError> {
     let Some(row) = channels.store.incident(incident_id).await? else {
         return Ok(Record::note("incident gone"));
@@ -322,7 +323,7 @@ pub(super) async fn request_cve(
 /// published and goes on from there; a refusal (422) ends the job and is reported.
 pub(super) async fn publish_advisory(
     channels: &Channels,
-    incident_id: i64,
+    incident_id: IncidentId,
 ) -> Result<Record, ChannelError> {
     let Some(row) = channels.store.incident(incident_id).await? else {
         return Ok(Record::note("incident gone"));

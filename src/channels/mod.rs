@@ -23,6 +23,7 @@ use crate::drafts::{DraftError, Drafts, OVERRIDE_DIR, SHIPPED};
 use crate::github::{Api, GitHub, GitHubError};
 use crate::ingest::events::{EventKind, WebhookEvent};
 use crate::mail::Announcer;
+use crate::store::IncidentId;
 use crate::store::{ClaimedJob, Job, Store, StoreError};
 pub use record::Record;
 
@@ -84,7 +85,7 @@ struct Channel<'a> {
     api: &'a Api,
     loaded: &'a LoadedConfig,
     disclosed: &'a gate::Disclosed<'a>,
-    incident_id: i64,
+    incident_id: IncidentId,
 }
 
 /// What a public channel did, committed together with its job's completion.

@@ -16,6 +16,7 @@ use crate::github::Api;
 use crate::github::api::NewIssue;
 use crate::incident::{Severity, TimelineEntry, TimelineKind};
 use crate::markers::{key, marker};
+use crate::store::IncidentId;
 use crate::store::{ClaimedJob, Job, PendingComment, PublicChannel};
 use chrono::Utc;
 
@@ -31,7 +32,7 @@ pub(super) enum Target<'a> {
 pub(super) async fn publish(
     channels: &Channels,
     job: &ClaimedJob,
-    incident_id: i64,
+    incident_id: IncidentId,
     target: Target<'_>,
 ) -> Result<Record, ChannelError> {
     let Some(row) = channels.store.incident(incident_id).await? else {

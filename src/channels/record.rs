@@ -6,6 +6,7 @@
 use super::ChannelError;
 use super::maintainer::{self, CommandBatch};
 use crate::incident::{Incident, TimelineEntry};
+use crate::store::IncidentId;
 use crate::store::{ChannelPost, Job, NewDelivery, TrackingLink, Work};
 use chrono::{DateTime, Utc};
 
@@ -20,7 +21,7 @@ pub struct Record {
 #[derive(Debug)]
 pub(super) enum Write {
     Timeline {
-        incident: i64,
+        incident: IncidentId,
         entries: Vec<TimelineEntry>,
         delivery: Option<String>,
     },
@@ -37,16 +38,16 @@ pub(super) enum Write {
         body: String,
     },
     ChannelPost {
-        incident: i64,
+        incident: IncidentId,
         channel: &'static str,
         post: ChannelPost,
     },
     Drafts {
-        incident: i64,
+        incident: IncidentId,
         drafts: Vec<(String, String)>,
     },
     TrackingLink {
-        incident: i64,
+        incident: IncidentId,
         link: TrackingLink,
     },
     /// A version of an advisory GitHub answered with, for the pipeline.
@@ -83,7 +84,7 @@ impl Record {
     }
 
     /// Adds a timeline entry for `incident`.
-    pub fn with_timeline(self, incident: i64, entry: TimelineEntry) -> Record {
+    pub fn with_timeline(self, incident: IncidentId, entry: TimelineEntry) -> Record {
         self.with(Write::Timeline {
             incident,
             entries: vec![entry],

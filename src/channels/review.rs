@@ -7,6 +7,7 @@ use super::{ChannelError, Channels};
 use crate::drafts::{DraftView, REVIEW, ReviewView};
 use crate::incident::{TimelineEntry, TimelineKind};
 use crate::markers::key;
+use crate::store::IncidentId;
 use crate::store::TrackingLink;
 use chrono::Utc;
 
@@ -21,7 +22,7 @@ fn unticked(body: &str) -> Vec<String> {
 pub(super) async fn post(
     channels: &Channels,
     job_id: i64,
-    incident_id: i64,
+    incident_id: IncidentId,
 ) -> Result<Record, ChannelError> {
     let store = &channels.store;
     let Some(row) = store.incident(incident_id).await? else {

@@ -10,10 +10,14 @@ use crate::github::Api;
 use crate::github::api::{IssueInfo, NewIssue};
 use crate::incident::{Incident, TimelineEntry, TimelineKind};
 use crate::markers::marker;
+use crate::store::IncidentId;
 use crate::store::{TrackingLink, TrackingStatus};
 use chrono::Utc;
 
-pub(super) async fn sync(channels: &Channels, incident_id: i64) -> Result<Record, ChannelError> {
+pub(super) async fn sync(
+    channels: &Channels,
+    incident_id: IncidentId,
+) -> Result<Record, ChannelError> {
     let store = &channels.store;
     let Some(row) = store.incident(incident_id).await? else {
         return Ok(Record::note("incident gone"));
@@ -257,7 +261,7 @@ pub(super) async fn sync(channels: &Channels, incident_id: i64) -> Result<Record
 /// entry.
 fn recorded(
     record: impl Into<Record>,
-    incident_id: i64,
+    incident_id: IncidentId,
     link: TrackingLink,
     entry: Option<TimelineEntry>,
 ) -> Record {

@@ -158,7 +158,7 @@ async fn commit(store: &Store, job: &ClaimedJob, record: Record) -> Result<Strin
 mod tests {
     use super::*;
     use crate::incident::{Incident, TimelineEntry, TimelineKind};
-    use crate::store::Job;
+    use crate::store::{IncidentId, Job};
 
     fn entry(detail: &str) -> TimelineEntry {
         TimelineEntry {
@@ -170,7 +170,7 @@ mod tests {
     }
 
     /// A store with one incident and one leased effect job for it.
-    async fn leased() -> (tempfile::TempDir, Store, i64, ClaimedJob) {
+    async fn leased() -> (tempfile::TempDir, Store, IncidentId, ClaimedJob) {
         let dir = tempfile::tempdir().expect("tempdir");
         let url = format!("sqlite://{}", dir.path().join("herald.db").display());
         let store = Store::open(&url).await.expect("store");
@@ -200,7 +200,7 @@ mod tests {
         // the job stays owed.
         let failing = Record::note("half")
             .with_timeline(incident, entry("first write"))
-            .with_timeline(incident + 1000, entry("fails"));
+            .with_timeline(IncidentId(incident.0 + 1000), entry("fails"));
         assert!(commit(&store, &job, failing).await.is_err());
         let timeline = store.timeline_entries(incident).await.expect("timeline");
         assert!(timeline.is_empty(), "{timeline:?}");

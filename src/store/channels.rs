@@ -1,5 +1,6 @@
 //! Where incidents were published on channels outside GitHub's issues.
 
+use super::IncidentId;
 use super::{Store, StoreError, Work, to_millis};
 use chrono::{DateTime, Utc};
 
@@ -13,7 +14,7 @@ pub struct ChannelPost {
 impl Store {
     pub async fn channel_post(
         &self,
-        incident_id: i64,
+        incident_id: IncidentId,
         channel: &str,
     ) -> Result<Option<ChannelPost>, StoreError> {
         let row: Option<(String, String, String)> = sqlx::query_as(
@@ -34,7 +35,7 @@ impl Store {
     /// Every channel an incident was published on, as (channel, url).
     pub async fn channel_urls(
         &self,
-        incident_id: i64,
+        incident_id: IncidentId,
     ) -> Result<Vec<(String, String)>, StoreError> {
         Ok(sqlx::query_as(
             "SELECT channel, url FROM channel_posts WHERE incident_id = $1 ORDER BY channel",
@@ -48,7 +49,7 @@ impl Store {
 impl Work {
     pub async fn save_channel_post(
         &mut self,
-        incident_id: i64,
+        incident_id: IncidentId,
         channel: &str,
         post: &ChannelPost,
         at: DateTime<Utc>,

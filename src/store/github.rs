@@ -1,6 +1,7 @@
 //! What herald knows about its GitHub App installations, the repositories each one serves,
 //! and the tracking issue of each incident.
 
+use super::IncidentId;
 use super::{Store, StoreError, Work, from_millis, to_millis};
 use crate::incident::Dependency;
 use chrono::{DateTime, Utc};
@@ -159,7 +160,7 @@ impl Work {
     /// Replaces the stored drafts of an incident.
     pub async fn save_drafts(
         &mut self,
-        incident_id: i64,
+        incident_id: IncidentId,
         drafts: &[(String, String)],
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
@@ -183,7 +184,7 @@ impl Work {
 
     pub async fn save_tracking_link(
         &mut self,
-        incident_id: i64,
+        incident_id: IncidentId,
         link: &TrackingLink,
     ) -> Result<(), StoreError> {
         sqlx::query(
@@ -216,7 +217,7 @@ async fn tracked_by<'e>(
     executor: impl sqlx::SqliteExecutor<'e>,
     repository: &str,
     number: u64,
-) -> Result<Option<i64>, StoreError> {
+) -> Result<Option<IncidentId>, StoreError> {
     Ok(sqlx::query_scalar(
         "SELECT incident_id FROM tracking_issues \
          WHERE repository = $1 AND number = $2 AND status = 'open'",
@@ -232,7 +233,7 @@ impl Work {
         &mut self,
         repository: &str,
         number: u64,
-    ) -> Result<Option<i64>, StoreError> {
+    ) -> Result<Option<IncidentId>, StoreError> {
         tracked_by(&mut *self.tx, repository, number).await
     }
 }
@@ -292,7 +293,7 @@ impl Store {
         &self,
         repository: &str,
         number: u64,
-    ) -> Result<Option<i64>, StoreError> {
+    ) -> Result<Option<IncidentId>, StoreError> {
         tracked_by(&self.reader, repository, number).await
     }
 
@@ -368,7 +369,10 @@ impl Store {
     }
 
     /// The drafts last rendered for review, as (template name, text).
-    pub async fn drafts(&self, incident_id: i64) -> Result<Vec<(String, String)>, StoreError> {
+    pub async fn drafts(
+        &self,
+        incident_id: IncidentId,
+    ) -> Result<Vec<(String, String)>, StoreError> {
         Ok(
             sqlx::query_as("SELECT name, text FROM drafts WHERE incident_id = $1 ORDER BY name")
                 .bind(incident_id)
@@ -379,7 +383,7 @@ impl Store {
 
     pub async fn tracking_link(
         &self,
-        incident_id: i64,
+        incident_id: IncidentId,
     ) -> Result<Option<TrackingLink>, StoreError> {
         let row = sqlx::query(
             "SELECT repository, number, url, status, detail, synced_revision, drafts_comment_id, \

@@ -1,5 +1,6 @@
 //! Incidents and their timelines.
 
+use super::IncidentId;
 use super::{Store, StoreError, Work, from_millis, to_millis};
 use crate::incident::{Incident, TimelineEntry};
 use chrono::{DateTime, Utc};
@@ -8,7 +9,7 @@ use sqlx::sqlite::SqliteRow;
 
 #[derive(Debug, Clone)]
 pub struct IncidentRow {
-    pub id: i64,
+    pub id: IncidentId,
     /// Bumped on every change of the record.
     pub revision: i64,
     pub incident: Incident,
@@ -31,7 +32,7 @@ fn incident_row(row: &SqliteRow) -> Result<IncidentRow, StoreError> {
     let incident = serde_json::from_str(&record)
         .map_err(|error| StoreError::Corrupt(format!("incident {id}: {error}")))?;
     Ok(IncidentRow {
-        id,
+        id: IncidentId(id),
         revision: row.try_get("revision")?,
         incident,
         created_at: from_millis(row.try_get("created_at")?)?,
@@ -63,7 +64,7 @@ impl Work {
         &mut self,
         incident: &Incident,
         now: DateTime<Utc>,
-    ) -> Result<(i64, i64), StoreError> {
+    ) -> Result<(IncidentId, i64), StoreError> {
         let record = serde_json::to_string(incident)
             .map_err(|error| StoreError::Corrupt(error.to_string()))?;
         let saved = sqlx::query_as(
@@ -88,7 +89,7 @@ impl Work {
 
     pub async fn append_timeline(
         &mut self,
-        incident_id: i64,
+        incident_id: IncidentId,
         entries: &[TimelineEntry],
         delivery_id: Option<&str>,
     ) -> Result<(), StoreError> {
@@ -111,7 +112,10 @@ impl Work {
 }
 
 impl Store {
-    pub async fn incident(&self, incident_id: i64) -> Result<Option<IncidentRow>, StoreError> {
+    pub async fn incident(
+        &self,
+        incident_id: IncidentId,
+    ) -> Result<Option<IncidentRow>, StoreError> {
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = $1"
         )))
@@ -151,7 +155,7 @@ impl Store {
     /// The timeline entries alone, oldest first.
     pub async fn timeline_entries(
         &self,
-        incident_id: i64,
+        incident_id: IncidentId,
     ) -> Result<Vec<TimelineEntry>, StoreError> {
         Ok(self
             .timeline(incident_id)
@@ -161,7 +165,10 @@ impl Store {
             .collect())
     }
 
-    pub async fn timeline(&self, incident_id: i64) -> Result<Vec<StoredTimelineEntry>, StoreError> {
+    pub async fn timeline(
+        &self,
+        incident_id: IncidentId,
+    ) -> Result<Vec<StoredTimelineEntry>, StoreError> {
         let rows = sqlx::query(
             "SELECT at, actor, kind, detail, delivery_id FROM timeline \
              WHERE incident_id = $1 ORDER BY id",

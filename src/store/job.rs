@@ -3,6 +3,7 @@
 //! earlier releases decode as they are; a new job kind is a new variant, and every match
 //! on [`Job`] is exhaustive, so a forgotten kind does not compile.
 
+use super::IncidentId;
 use super::StoreError;
 use super::queue::JobKind;
 use crate::config::repo::MailingList;
@@ -15,27 +16,27 @@ pub enum Job {
     /// Turn a stored delivery into domain changes.
     ProcessDelivery { delivery: String },
     /// Create or update an incident's private tracking issue.
-    SyncTrackingIssue { incident: i64 },
+    SyncTrackingIssue { incident: IncidentId },
     /// A maintainer's comment or label on a tracking issue (the commenter's permission is
     /// checked on GitHub first).
     MaintainerAction { delivery: String },
     /// Post herald's answer on an issue.
     PostComment(PendingComment),
     /// Ask GitHub for a CVE id.
-    RequestCve { incident: i64 },
+    RequestCve { incident: IncidentId },
     /// Ask GitHub to publish the repository advisory.
-    PublishAdvisory { incident: i64 },
+    PublishAdvisory { incident: IncidentId },
     /// Carry a disclosed incident to one public channel (through the embargo gate).
     Public {
         channel: PublicChannel,
-        incident: i64,
+        incident: IncidentId,
     },
     /// Send the announcement to one list (through the embargo gate).
     SendMail(PendingMail),
     /// Remind and escalate when a reaction is running late (private).
     Escalate(PendingEscalation),
     /// Post the post-incident review on the tracking issue.
-    PostReview { incident: i64 },
+    PostReview { incident: IncidentId },
     /// Match a global advisory against the served repositories' dependencies.
     MatchUpstream { delivery: String },
 }
@@ -100,7 +101,7 @@ pub struct PendingComment {
 /// An announcement owed to one list.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PendingMail {
-    pub incident_id: i64,
+    pub incident_id: IncidentId,
     pub list: MailingList,
 }
 
@@ -130,7 +131,7 @@ impl Stage {
 /// A reminder owed when its time comes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PendingEscalation {
-    pub incident_id: i64,
+    pub incident_id: IncidentId,
     pub stage: Stage,
     /// The deadline the reminder was scheduled for; a moved deadline makes it stale.
     pub due: Option<DateTime<Utc>>,
@@ -154,7 +155,7 @@ impl Job {
     }
 
     /// The incident the job is for, where it is for one.
-    pub fn incident(&self) -> Option<i64> {
+    pub fn incident(&self) -> Option<IncidentId> {
         match self {
             Job::SyncTrackingIssue { incident }
             | Job::RequestCve { incident }
@@ -192,7 +193,12 @@ impl Job {
     pub fn decode(kind: &str, payload: &str) -> Result<Job, StoreError> {
         let unusable = || StoreError::Corrupt(format!("job {kind} with payload {payload:?}"));
         let kind = JobKind::from_name(kind).ok_or_else(unusable)?;
-        let incident = || payload.parse::<i64>().map_err(|_| unusable());
+        let incident = || {
+            payload
+                .parse::<i64>()
+                .map(IncidentId)
+                .map_err(|_| unusable())
+        };
         let delivery = || payload.to_owned();
         Ok(match kind {
             JobKind::ProcessDelivery => Job::ProcessDelivery {
@@ -265,7 +271,9 @@ mod tests {
             Job::ProcessDelivery {
                 delivery: "d-1".into(),
             },
-            Job::SyncTrackingIssue { incident: 1 },
+            Job::SyncTrackingIssue {
+                incident: IncidentId(1),
+            },
             Job::MaintainerAction {
                 delivery: "d-2".into(),
             },
@@ -275,25 +283,31 @@ mod tests {
                 body: "hi\n<!-- herald:reply x -->".into(),
                 marker: "<!-- herald:reply x -->".into(),
             }),
-            Job::RequestCve { incident: 2 },
-            Job::PublishAdvisory { incident: 3 },
+            Job::RequestCve {
+                incident: IncidentId(2),
+            },
+            Job::PublishAdvisory {
+                incident: IncidentId(3),
+            },
             Job::SendMail(PendingMail {
-                incident_id: 5,
+                incident_id: IncidentId(5),
                 list,
             }),
             Job::Escalate(PendingEscalation {
-                incident_id: 6,
+                incident_id: IncidentId(6),
                 stage: Stage::Breach,
                 due: Some(DateTime::from_timestamp_millis(1_800_000_000_000).expect("time")),
             }),
-            Job::PostReview { incident: 7 },
+            Job::PostReview {
+                incident: IncidentId(7),
+            },
             Job::MatchUpstream {
                 delivery: "d-3".into(),
             },
         ];
         jobs.extend(PublicChannel::ALL.map(|channel| Job::Public {
             channel,
-            incident: 8,
+            incident: IncidentId(8),
         }));
         jobs
     }
@@ -318,7 +332,7 @@ mod tests {
             Job::decode("changelog_pr", "12").expect("decodes"),
             Job::Public {
                 channel: PublicChannel::ChangelogPr,
-                incident: 12
+                incident: IncidentId(12)
             }
         );
         assert_eq!(
@@ -332,13 +346,13 @@ mod tests {
             r#"{"incident_id":3,"list":{"address":"a@example.org","name":null,"signing":"cleartext","attach_cleartext":false}}"#,
         )
         .expect("decodes");
-        assert_eq!(mail.incident(), Some(3));
+        assert_eq!(mail.incident(), Some(IncidentId(3)));
         let reminder = Job::decode(
             "escalate",
             r#"{"incident_id":4,"stage":"active_threat","due":null}"#,
         )
         .expect("decodes");
-        assert_eq!(reminder.incident(), Some(4));
+        assert_eq!(reminder.incident(), Some(IncidentId(4)));
     }
 
     #[test]

@@ -8,6 +8,30 @@ mod job;
 mod queue;
 
 pub use channels::ChannelPost;
+
+/// An incident's id in the store (its row), never to be confused with a job's.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    serde::Deserialize,
+    sqlx::Type,
+)]
+#[serde(transparent)]
+#[sqlx(transparent)]
+pub struct IncidentId(pub i64);
+
+impl std::fmt::Display for IncidentId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
 pub use github::{StoredInstallation, TrackingLink, TrackingStatus};
 pub use incidents::{IncidentRow, StoredTimelineEntry};
 pub use job::{Job, PendingComment, PendingEscalation, PendingMail, PublicChannel, Stage};

@@ -1,5 +1,6 @@
 //! Deliveries and the outbox: the durable queue between answering GitHub and acting.
 
+use super::IncidentId;
 use super::job::{Job, PublicChannel};
 use super::{Store, StoreError, Work, from_millis, to_millis};
 use crate::incident::Incident;
@@ -177,7 +178,7 @@ impl ClaimedJob {
     }
 
     /// The incident the job is for, where it names one.
-    pub fn incident_id(&self) -> Option<i64> {
+    pub fn incident_id(&self) -> Option<IncidentId> {
         self.job().ok()?.incident()
     }
 }
@@ -198,7 +199,7 @@ const DEAD_JOBS: &str = "SELECT id, kind, payload, attempts, last_error, finishe
 /// The dead jobs among `rows` that are for `incident_id`.
 fn failed_for(
     rows: &[sqlx::sqlite::SqliteRow],
-    incident_id: i64,
+    incident_id: IncidentId,
 ) -> Result<Vec<FailedJob>, StoreError> {
     let mut failed = Vec::new();
     for row in rows {
@@ -308,7 +309,7 @@ impl Store {
 
     /// The jobs herald gave up on for an incident, oldest first. Dead jobs are few: they
     /// are read whole and matched by their payload.
-    pub async fn failed_jobs(&self, incident_id: i64) -> Result<Vec<FailedJob>, StoreError> {
+    pub async fn failed_jobs(&self, incident_id: IncidentId) -> Result<Vec<FailedJob>, StoreError> {
         let rows = sqlx::query(DEAD_JOBS).fetch_all(&self.reader).await?;
         failed_for(&rows, incident_id)
     }
@@ -455,7 +456,7 @@ impl Work {
     /// advisory, so do its public channels (the embargo gate checks each again when it runs).
     pub async fn follow_incident(
         &mut self,
-        incident_id: i64,
+        incident_id: IncidentId,
         revision: i64,
         incident: &Incident,
     ) -> Result<(), StoreError> {
@@ -522,7 +523,10 @@ impl Work {
 
     /// Queues an incident's dead jobs again, due at once with a fresh count of attempts
     /// (a maintainer fixed the cause). Returns how many.
-    pub async fn retry_failed_jobs(&mut self, incident_id: i64) -> Result<usize, StoreError> {
+    pub async fn retry_failed_jobs(
+        &mut self,
+        incident_id: IncidentId,
+    ) -> Result<usize, StoreError> {
         let rows = sqlx::query(DEAD_JOBS).fetch_all(&mut *self.tx).await?;
         let failed = failed_for(&rows, incident_id)?;
         for job in &failed {

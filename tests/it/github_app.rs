@@ -95,7 +95,7 @@ async fn report(harness: &Harness, delivery_id: &str) {
     harness.wait_all_jobs().await;
 }
 
-async fn incident_id(harness: &Harness) -> i64 {
+async fn incident_id(harness: &Harness) -> herald::store::IncidentId {
     let rows = harness
         .store
         .incidents_by_ghsa(GHSA)
