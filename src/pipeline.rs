@@ -7,7 +7,7 @@ use crate::ingest::events::{
     PayloadError, RepositoryAdvisoryEvent, WebhookEvent,
 };
 use crate::markers::key;
-use crate::store::{Job, StoreError, StoredDelivery, Work};
+use crate::store::{InstallationId, Job, StoreError, StoredDelivery, Work};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProcessError {
@@ -236,7 +236,7 @@ async fn installation_repositories_delivery(
 
 async fn save_repositories(
     work: &mut Work,
-    installation_id: u64,
+    installation_id: InstallationId,
     repositories: &[InstallationRepository],
     delivery: &StoredDelivery,
 ) -> Result<(), ProcessError> {

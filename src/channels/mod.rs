@@ -24,7 +24,7 @@ use crate::github::{Api, GitHub, GitHubError};
 use crate::ingest::events::{EventKind, WebhookEvent};
 use crate::mail::Announcer;
 use crate::store::IncidentId;
-use crate::store::{ClaimedJob, Job, Store, StoreError};
+use crate::store::{ClaimedJob, InstallationId, Job, Store, StoreError};
 pub use record::Record;
 
 use std::sync::Arc;
@@ -268,7 +268,7 @@ impl Channels {
         Ok(self.github.installation(id)?)
     }
 
-    async fn installation_id(&self, repository: &str) -> Result<u64, ChannelError> {
+    async fn installation_id(&self, repository: &str) -> Result<InstallationId, ChannelError> {
         let owner = repository.split('/').next().unwrap_or(repository);
         let id = match self.store.installation_for(repository).await? {
             Some(id) => Some(id),

@@ -7,6 +7,7 @@ use super::record::{Record, Write};
 use super::{ChannelError, Channels};
 use crate::incident::{Dependency, UpstreamOrigin, apply_upstream};
 use crate::ingest::events::WebhookEvent;
+use crate::store::InstallationId;
 use chrono::{Duration, Utc};
 
 /// How long a repository's dependency graph is trusted before it is read again.
@@ -94,7 +95,7 @@ pub(super) async fn match_upstream(
 async fn dependencies(
     channels: &Channels,
     repository: &str,
-    installation: u64,
+    installation: InstallationId,
     now: chrono::DateTime<Utc>,
 ) -> Result<Vec<Dependency>, ChannelError> {
     let store = &channels.store;

@@ -13,10 +13,11 @@ pub mod sbom;
 pub use api::{AppInfo, InstallationInfo};
 
 use crate::config::GitHubSettings;
+use crate::store::InstallationId;
 use http::{HeaderMap, Method, StatusCode};
 use http_body_util::BodyExt;
 use octocrab::Octocrab;
-use octocrab::models::{AppId, InstallationId};
+use octocrab::models::AppId;
 use octocrab::service::middleware::retry::RetryConfig;
 use secrecy::ExposeSecret;
 use serde::Serialize;
@@ -172,18 +173,18 @@ impl GitHub {
     }
 
     /// The client acting as one installation (its access token is minted on first use).
-    pub fn installation(&self, id: u64) -> Result<Api, GitHubError> {
+    pub fn installation(&self, id: InstallationId) -> Result<Api, GitHubError> {
         let mut installations = self
             .installations
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some(api) = installations.get(&id) {
+        if let Some(api) = installations.get(&id.0) {
             return Ok(api.clone());
         }
         let crab = self
             .app
             .crab
-            .installation(InstallationId(id))
+            .installation(octocrab::models::InstallationId(id.0))
             .map_err(|error| GitHubError::Client {
                 url: self.api_url.clone(),
                 source: error.into(),
@@ -191,7 +192,7 @@ impl GitHub {
         let api = Api {
             crab: Arc::new(crab),
         };
-        installations.insert(id, api.clone());
+        installations.insert(id.0, api.clone());
         Ok(api)
     }
 }

@@ -5,6 +5,7 @@ use crate::incident::{
     AdvisorySnapshot, AdvisoryState, AffectedPackage, Credit, CvssInput, Cwe, GhsaId,
     UpstreamAdvisory, UpstreamVulnerability,
 };
+use crate::store::InstallationId;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde::de::IgnoredAny;
@@ -91,7 +92,7 @@ pub struct Repository {
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct InstallationRef {
-    pub id: u64,
+    pub id: InstallationId,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -403,7 +404,7 @@ pub struct Account {
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Installation {
-    pub id: u64,
+    pub id: InstallationId,
     pub account: Option<Account>,
 }
 
@@ -558,7 +559,7 @@ impl WebhookEvent {
         }
     }
 
-    pub fn installation_id(&self) -> Option<u64> {
+    pub fn installation_id(&self) -> Option<InstallationId> {
         match self {
             WebhookEvent::RepositoryAdvisory(event) => event.installation.as_ref().map(|i| i.id),
             WebhookEvent::Issues(event) => event.installation.as_ref().map(|i| i.id),

@@ -171,7 +171,7 @@ pub fn new_delivery(
 /// processed once whichever way herald saw it. `None` without an id or update time.
 pub fn reconciled_advisory(
     repository: &str,
-    installation: u64,
+    installation: crate::store::InstallationId,
     advisory: &serde_json::Value,
 ) -> Option<(String, Vec<u8>)> {
     let ghsa_id = advisory.get("ghsa_id")?.as_str()?;

@@ -6,7 +6,7 @@
 
 use crate::github::{GitHub, GitHubError};
 use crate::ingest::{Ingestor, Receipt, ReceiveError};
-use crate::store::{Store, StoreError};
+use crate::store::{InstallationId, Store, StoreError};
 use chrono::Utc;
 use http::{Method, StatusCode};
 use std::sync::Arc;
@@ -118,7 +118,11 @@ impl Poller {
         report
     }
 
-    async fn poll(&self, repository: &str, installation: u64) -> Result<Polled, PollError> {
+    async fn poll(
+        &self,
+        repository: &str,
+        installation: InstallationId,
+    ) -> Result<Polled, PollError> {
         let api = self.github.installation(installation)?;
         let etag = self.store.advisory_poll_etag(repository).await?;
         let headers: Vec<(&'static str, String)> = etag
@@ -189,7 +193,7 @@ impl Poller {
     async fn ingest_advisory(
         &self,
         repository: &str,
-        installation: u64,
+        installation: InstallationId,
         advisory: &serde_json::Value,
     ) -> Result<Option<bool>, PollError> {
         let Some((delivery_id, body)) =

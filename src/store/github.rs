@@ -1,7 +1,7 @@
 //! What herald knows about its GitHub App installations, the repositories each one serves,
 //! and the tracking issue of each incident.
 
-use super::IncidentId;
+use super::{IncidentId, InstallationId};
 use super::{Store, StoreError, Work, from_millis, to_millis};
 use crate::incident::Dependency;
 use chrono::{DateTime, Utc};
@@ -81,7 +81,7 @@ impl Work {
 
     pub async fn save_installation(
         &mut self,
-        id: u64,
+        id: InstallationId,
         account: &str,
         state: &str,
         now: DateTime<Utc>,
@@ -91,7 +91,7 @@ impl Work {
              ON CONFLICT (id) DO UPDATE SET account = excluded.account, state = excluded.state, \
              updated_at = excluded.updated_at",
         )
-        .bind(to_id(id)?)
+        .bind(to_id(id.0)?)
         .bind(account)
         .bind(state)
         .bind(to_millis(now))
@@ -104,7 +104,7 @@ impl Work {
     pub async fn save_repository(
         &mut self,
         repository: &str,
-        installation_id: u64,
+        installation_id: InstallationId,
         private: Option<bool>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
@@ -117,7 +117,7 @@ impl Work {
              updated_at = excluded.updated_at",
         )
         .bind(repository)
-        .bind(to_id(installation_id)?)
+        .bind(to_id(installation_id.0)?)
         .bind(private)
         .bind(to_millis(now))
         .execute(&mut *self.tx)
@@ -148,10 +148,10 @@ impl Work {
 
     pub async fn forget_installation_repositories(
         &mut self,
-        installation_id: u64,
+        installation_id: InstallationId,
     ) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM repositories WHERE installation_id = $1")
-            .bind(to_id(installation_id)?)
+            .bind(to_id(installation_id.0)?)
             .execute(&mut *self.tx)
             .await?;
         Ok(())
@@ -244,7 +244,7 @@ fn to_id(id: u64) -> Result<i64, StoreError> {
 
 impl Store {
     /// Every repository with the active installation that serves it, for the poller.
-    pub async fn served_repositories(&self) -> Result<Vec<(String, u64)>, StoreError> {
+    pub async fn served_repositories(&self) -> Result<Vec<(String, InstallationId)>, StoreError> {
         let rows: Vec<(String, i64)> = sqlx::query_as(
             "SELECT r.full_name, r.installation_id FROM repositories r \
              LEFT JOIN installations i ON i.id = r.installation_id \
@@ -254,7 +254,7 @@ impl Store {
         .await?;
         Ok(rows
             .into_iter()
-            .filter_map(|(name, id)| Some((name, u64::try_from(id).ok()?)))
+            .filter_map(|(name, id)| Some((name, InstallationId(u64::try_from(id).ok()?))))
             .collect())
     }
 
@@ -298,7 +298,10 @@ impl Store {
     }
 
     /// The active installation that serves `repository`.
-    pub async fn installation_for(&self, repository: &str) -> Result<Option<u64>, StoreError> {
+    pub async fn installation_for(
+        &self,
+        repository: &str,
+    ) -> Result<Option<InstallationId>, StoreError> {
         let id: Option<i64> = sqlx::query_scalar(
             "SELECT r.installation_id FROM repositories r \
              LEFT JOIN installations i ON i.id = r.installation_id \
@@ -307,19 +310,22 @@ impl Store {
         .bind(repository)
         .fetch_optional(&self.reader)
         .await?;
-        Ok(id.and_then(|id| u64::try_from(id).ok()))
+        Ok(id.and_then(|id| u64::try_from(id).ok()).map(InstallationId))
     }
 
     /// The active installation on `account` (an App is installed at most once per account,
     /// so it serves every repository of the account it can see).
-    pub async fn installation_for_account(&self, account: &str) -> Result<Option<u64>, StoreError> {
+    pub async fn installation_for_account(
+        &self,
+        account: &str,
+    ) -> Result<Option<InstallationId>, StoreError> {
         let id: Option<i64> = sqlx::query_scalar(
             "SELECT id FROM installations WHERE LOWER(account) = LOWER($1) AND state = 'active'",
         )
         .bind(account)
         .fetch_optional(&self.reader)
         .await?;
-        Ok(id.and_then(|id| u64::try_from(id).ok()))
+        Ok(id.and_then(|id| u64::try_from(id).ok()).map(InstallationId))
     }
 
     /// A repository's dependencies as read at or after `fresh_since`: `None` when not

@@ -15,7 +15,7 @@ pub struct NewDelivery {
     pub event: String,
     pub action: Option<String>,
     pub repository: Option<String>,
-    pub installation_id: Option<u64>,
+    pub installation_id: Option<super::InstallationId>,
     /// The raw body, compressed by [`compress_payload`].
     pub payload_lz4: Vec<u8>,
     pub received_at: DateTime<Utc>,
@@ -370,7 +370,7 @@ impl Work {
                 .push_bind(
                     delivery
                         .installation_id
-                        .and_then(|id| i64::try_from(id).ok()),
+                        .and_then(|id| i64::try_from(id.0).ok()),
                 )
                 .push_bind(&delivery.payload_lz4)
                 .push_bind(to_millis(delivery.received_at));
