@@ -60,21 +60,39 @@ pub enum ChannelError {
     },
 }
 
+/// What a counterpart (GitHub, a forum, a wiki, a mail server, the repository's own
+/// template) said when it refused what herald asked, in its own words: a message for the
+/// maintainers, who can act on it, and never retried, unlike herald's internal failures.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal(String);
+
+impl Refusal {
+    pub fn words(&self) -> &str {
+        &self.0
+    }
+}
+
 impl ChannelError {
     /// The counterpart's own words when it refused what herald asked in a way that asking
     /// again cannot change (GitHub's validation, a missing or forbidden resource, a forum's
     /// or wiki's refusal, a mail server's permanent rejection, a broken template): the job
     /// ends and the maintainers are told. `None` for what is worth retrying.
-    pub fn refusal(&self) -> Option<String> {
-        match self {
+    pub fn refusal(&self) -> Option<Refusal> {
+        let words = match self {
             ChannelError::GitHub(error) => error.refusal().map(str::to_owned),
             ChannelError::Draft(error) => Some(error.to_string()),
             ChannelError::NotPublished { .. } => Some(self.to_string()),
             ChannelError::Forum(error) => error.refusal(),
             ChannelError::MediaWiki(error) => error.refusal(),
             ChannelError::Smtp(error) => error.refusal(),
-            _ => None,
-        }
+            ChannelError::Store(_)
+            | ChannelError::NoInstallation(_)
+            | ChannelError::Payload { .. }
+            | ChannelError::NotAnEffect(_)
+            | ChannelError::Message(_)
+            | ChannelError::Wiki(_) => None,
+        };
+        words.map(Refusal)
     }
 }
 
@@ -176,7 +194,7 @@ impl Channels {
         &self,
         job: &ClaimedJob,
         error: &str,
-        refusal: Option<&str>,
+        refusal: Option<&Refusal>,
     ) -> Result<(), ChannelError> {
         let Some(incident_id) = job.incident_id() else {
             return Ok(());
@@ -189,7 +207,7 @@ impl Channels {
         let one_line = |text: &str| text.replace(['\r', '\n'], " ");
         let (detail, advice) = match (refusal, job.job()) {
             (Some(words), Ok(Job::PublishAdvisory { .. })) => (
-                format!("GitHub refused to publish {ghsa_id}: {}", one_line(words)),
+                format!("GitHub refused to publish {ghsa_id}: {}", one_line(words.words())),
                 "Fix what GitHub names on the advisory, then `/herald publish` again. \
                  Nothing public was started."
                     .to_owned(),
@@ -198,7 +216,7 @@ impl Channels {
                 format!(
                     "{} for {ghsa_id} was refused: {}",
                     job.kind,
-                    one_line(words)
+                    one_line(words.words())
                 ),
                 "Fix the cause, then `/herald retry` (or `herald incidents retry`) runs it again.".to_owned(),
             ),

@@ -135,7 +135,7 @@ impl EffectRunner {
         if matches!(outcome, JobOutcome::Failed { gave_up: true, .. })
             && let Err(report) = self
                 .channels
-                .report_given_up(job, &error, refusal.as_deref())
+                .report_given_up(job, &error, refusal.as_ref())
                 .await
         {
             tracing::error!(job = job.id, error = %report, "cannot report a job given up");
