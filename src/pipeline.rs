@@ -19,6 +19,8 @@ pub enum ProcessError {
     UnknownEvent(String),
     #[error(transparent)]
     Payload(#[from] PayloadError),
+    #[error("{0} jobs are effects, not the store worker's")]
+    NotLocal(&'static str),
 }
 
 /// What processing a delivery changed about an incident.

@@ -12,7 +12,7 @@ pub use effects::EffectRunner;
 
 use crate::config::WorkerSettings;
 use crate::ingest::IngestLoad;
-use crate::pipeline::{self, Processed};
+use crate::pipeline::{self, ProcessError, Processed};
 use crate::store::{ClaimedJob, Job, Store, StoreError, Work};
 use chrono::Utc;
 use std::sync::Arc;
@@ -84,20 +84,15 @@ fn backoff(attempts: i64) -> Duration {
     Duration::from_secs(2u64.saturating_pow(exponent)).min(MAX_BACKOFF)
 }
 
-async fn execute(work: &mut Work, job: &ClaimedJob) -> Result<Processed, String> {
+async fn execute(work: &mut Work, job: &ClaimedJob) -> Result<Processed, ProcessError> {
     let span = tracing::info_span!("job", id = job.id, kind = %job.kind);
     run_local(work, job).instrument(span).await
 }
 
-async fn run_local(work: &mut Work, job: &ClaimedJob) -> Result<Processed, String> {
-    match job.job().map_err(|error| error.to_string())? {
-        Job::ProcessDelivery { delivery } => pipeline::process_delivery(work, &delivery)
-            .await
-            .map_err(|error| error.to_string()),
-        other => Err(format!(
-            "{} jobs are effects, not the store worker's",
-            other.kind().as_str()
-        )),
+async fn run_local(work: &mut Work, job: &ClaimedJob) -> Result<Processed, ProcessError> {
+    match job.job()? {
+        Job::ProcessDelivery { delivery } => pipeline::process_delivery(work, &delivery).await,
+        other => Err(ProcessError::NotLocal(other.kind().as_str())),
     }
 }
 
@@ -284,7 +279,7 @@ impl Worker {
                 }
                 return Ok(JobOutcome::Done(processed));
             }
-            Err(error) => error,
+            Err(error) => error.to_string(),
         };
         work.rollback().await?;
         record_failure(&self.store, job, error, self.settings.max_attempts, false).await
