@@ -5,13 +5,13 @@
 //! tracking issue; once the server has answered 250 the send is recorded and never repeated.
 
 use super::maintainer::queue_comment;
-use super::{Channel, ChannelError, Channels, Outcome};
+use super::record::Record;
+use super::{Channel, ChannelError, Channels};
 use crate::config::repo::MailingList;
 use crate::drafts::{ANNOUNCEMENT, ANNOUNCEMENT_SUBJECT, DraftView, escape};
 use crate::incident::{TimelineEntry, TimelineKind};
 use crate::markers::key;
-use crate::store::IncidentId;
-use crate::store::{ClaimedJob, Job, PendingMail, TrackingLink};
+use crate::store::{ClaimedJob, IncidentId, Job, PendingMail, TrackingLink};
 use chrono::Utc;
 
 /// The announcement's version: the first announcement of an incident is v1 (its
@@ -40,7 +40,7 @@ pub(super) async fn send(
     channel: &Channel<'_>,
     job: &ClaimedJob,
     list: &MailingList,
-) -> Result<Outcome, ChannelError> {
+) -> Result<Record, ChannelError> {
     let Channel {
         channels,
         api,
@@ -52,7 +52,8 @@ pub(super) async fn send(
     // Checked when the configuration was read: an address, one line, no mention.
     let address = list.address.as_str();
     let Some(announcer) = &channels.mail else {
-        return Ok(Outcome::recorded(
+        return Ok(Record::publication(
+            incident_id,
             Some(format!(
                 "announcement to {address} not sent: no SMTP server is configured (HERALD_SMTP_URL)"
             )),
@@ -78,7 +79,8 @@ pub(super) async fn send(
         &format!("v{VERSION}"),
     )?;
     match announcer.mailer.send(message).await {
-        Ok(()) => Ok(Outcome::recorded(
+        Ok(()) => Ok(Record::publication(
+            incident_id,
             Some(format!(
                 "signed announcement sent to {address} ({}, {})",
                 escape::plain_line(&id),

@@ -14,8 +14,7 @@ use crate::config::repo::{EscalationTarget, MailingList, SigningMode};
 use crate::drafts::escape;
 use crate::incident::{Incident, ReactionClock, SlaPolicy, TimelineEntry, TimelineKind};
 use crate::markers::key;
-use crate::store::IncidentId;
-use crate::store::{ClaimedJob, Job, PendingEscalation, Stage};
+use crate::store::{ClaimedJob, IncidentId, Job, PendingEscalation, Stage};
 use chrono::{DateTime, Utc};
 
 /// The share of the allowance after which the first reminder goes out.

@@ -13,8 +13,7 @@ use crate::incident::{
 };
 use crate::ingest::events::WebhookEvent;
 use crate::markers::{key, marker};
-use crate::store::IncidentId;
-use crate::store::{Job, PendingComment, Work};
+use crate::store::{IncidentId, Job, PendingComment, Work};
 use chrono::{DateTime, Utc};
 
 /// What a maintainer did, as herald reads it.

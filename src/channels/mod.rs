@@ -23,8 +23,7 @@ use crate::drafts::{DraftError, Drafts, OVERRIDE_DIR, SHIPPED};
 use crate::github::{Api, GitHub, GitHubError};
 use crate::ingest::events::{EventKind, WebhookEvent};
 use crate::mail::Announcer;
-use crate::store::IncidentId;
-use crate::store::{ClaimedJob, InstallationId, Job, Store, StoreError};
+use crate::store::{ClaimedJob, IncidentId, InstallationId, Job, Store, StoreError};
 pub use record::Record;
 
 use std::sync::Arc;
@@ -104,38 +103,6 @@ struct Channel<'a> {
     loaded: &'a LoadedConfig,
     disclosed: &'a gate::Disclosed<'a>,
     incident_id: IncidentId,
-}
-
-/// What a public channel did, committed together with its job's completion.
-#[derive(Debug, Default)]
-struct Outcome {
-    /// For the incident's timeline: something went public, or was refused.
-    detail: Option<String>,
-    /// For the log.
-    note: String,
-    /// Where the incident now stands on a channel outside GitHub's issues.
-    posted: Option<(&'static str, crate::store::ChannelPost)>,
-    /// The jobs it leads to, with their idempotency keys.
-    followups: Vec<(Job, String)>,
-}
-
-impl Outcome {
-    /// Nothing for the timeline; `note` is for the log.
-    fn quiet(note: impl Into<String>) -> Outcome {
-        Outcome {
-            note: note.into(),
-            ..Outcome::default()
-        }
-    }
-
-    /// `detail`, when there is one, goes on the timeline; `note` in the log.
-    fn recorded(detail: Option<String>, note: impl Into<String>) -> Outcome {
-        Outcome {
-            detail,
-            note: note.into(),
-            ..Outcome::default()
-        }
-    }
 }
 
 /// What the effects need: the store, GitHub, the templates, and (when configured) the

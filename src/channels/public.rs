@@ -6,7 +6,7 @@
 use super::gate;
 use super::post::{PostChannel, PostText, body_within, title};
 use super::record::{Record, Write};
-use super::{Channel, ChannelError, Channels, Outcome};
+use super::{Channel, ChannelError, Channels};
 use super::{announce, discussions, forum, mediawiki, wiki};
 use crate::config::repo::MailingList;
 use crate::drafts::{
@@ -14,14 +14,10 @@ use crate::drafts::{
 };
 use crate::github::Api;
 use crate::github::api::NewIssue;
-use crate::incident::{Severity, TimelineEntry, TimelineKind};
+use crate::incident::Severity;
 use crate::markers::{key, marker};
-use crate::store::IncidentId;
-use crate::store::{ClaimedJob, Job, PendingComment, PublicChannel};
-use chrono::Utc;
+use crate::store::{ClaimedJob, IncidentId, Job, PendingComment, PublicChannel};
 
-/// Runs one public job: through the gate, then the channel; returns what to record, with
-/// the jobs it leads to (an announcement's one send per list).
 /// Where a public job goes.
 pub(super) enum Target<'a> {
     Channel(PublicChannel),
@@ -29,6 +25,8 @@ pub(super) enum Target<'a> {
     List(&'a MailingList),
 }
 
+/// Runs one public job: through the gate, then the channel; returns what to record, with
+/// the jobs it leads to (an announcement's one send per list).
 pub(super) async fn publish(
     channels: &Channels,
     job: &ClaimedJob,
@@ -38,11 +36,11 @@ pub(super) async fn publish(
     let Some(row) = channels.store.incident(incident_id).await? else {
         return Ok(Record::note("incident gone"));
     };
-    let now = Utc::now();
-    let outcome = match gate::check(&row.incident) {
+    let record = match gate::check(&row.incident) {
         Err(reason) => {
             tracing::warn!(incident = %row.incident.ghsa_id, job = job.id, "embargo gate refused a public channel");
-            Outcome::recorded(
+            Record::publication(
+                incident_id,
                 Some(format!("embargo gate: {} refused, {reason}", job.kind)),
                 "refused by the embargo gate",
             )
@@ -62,17 +60,18 @@ pub(super) async fn publish(
                 Target::Channel(PublicChannel::AdvisoryIssue)
                     if !loaded.config.advisory_issue.enabled =>
                 {
-                    Outcome::quiet("advisory issue turned off in the configuration")
+                    Record::note("advisory issue turned off in the configuration")
                 }
                 Target::Channel(PublicChannel::AdvisoryIssue) => advisory_issue(&channel).await?,
                 Target::Channel(PublicChannel::BlogPostPr) => blog_post_pr(&channel).await?,
                 Target::Channel(PublicChannel::Announce) => {
-                    let followups = announce::sends(&loaded.config.mailing_lists, incident_id);
-                    Outcome {
-                        note: format!("announcement: {} list(s)", followups.len()),
-                        followups,
-                        ..Outcome::default()
-                    }
+                    let sends = announce::sends(&loaded.config.mailing_lists, incident_id);
+                    let note = format!("announcement: {} list(s)", sends.len());
+                    sends
+                        .into_iter()
+                        .fold(Record::note(note), |record, (job, key)| {
+                            record.with(Write::Job { job, key, at: None })
+                        })
                 }
                 Target::Channel(PublicChannel::ForumPost) => {
                     match &loaded.config.channels.discourse {
@@ -80,20 +79,20 @@ pub(super) async fn publish(
                             let discourse = &channels.forum;
                             post(&channel, forum::ForumTopic { discourse, config }).await?
                         }
-                        None => Outcome::quiet("no forum configured"),
+                        None => Record::note("no forum configured"),
                     }
                 }
                 Target::Channel(PublicChannel::WikiPage) if loaded.config.channels.github_wiki => {
                     wiki_page(&channel).await?
                 }
-                Target::Channel(PublicChannel::WikiPage) => Outcome::quiet("no wiki configured"),
+                Target::Channel(PublicChannel::WikiPage) => Record::note("no wiki configured"),
                 Target::Channel(PublicChannel::MediaWikiPage) => {
                     match &loaded.config.channels.mediawiki {
                         Some(settings) => {
                             let password = channels.mediawiki_password.as_ref();
                             post(&channel, mediawiki::Page { settings, password }).await?
                         }
-                        None => Outcome::quiet("no MediaWiki configured"),
+                        None => Record::note("no MediaWiki configured"),
                     }
                 }
                 Target::Channel(PublicChannel::DiscussionPost) => {
@@ -105,39 +104,13 @@ pub(super) async fn publish(
                             };
                             post(&channel, target).await?
                         }
-                        None => Outcome::quiet("no discussions configured"),
+                        None => Record::note("no discussions configured"),
                     }
                 }
                 Target::List(list) => announce::send(&channel, job, list).await?,
             }
         }
     };
-    let Outcome {
-        detail,
-        note,
-        posted,
-        followups,
-    } = outcome;
-    let mut record = Record::note(note);
-    if let Some(detail) = detail {
-        let entry = TimelineEntry {
-            at: now,
-            actor: None,
-            kind: TimelineKind::Publication,
-            detail,
-        };
-        record = record.with_timeline(incident_id, entry);
-    }
-    for (job, key) in followups {
-        record.push(Write::Job { job, key, at: None });
-    }
-    if let Some((channel, post)) = posted {
-        record.push(Write::ChannelPost {
-            incident: incident_id,
-            channel,
-            post,
-        });
-    }
     Ok(record)
 }
 
@@ -158,29 +131,31 @@ fn branch_for(ghsa_id: &str, target: &str, base: &str) -> String {
 
 /// What a post on a channel outside GitHub's issues did, for the timeline and the store.
 fn post_outcome(
+    incident: IncidentId,
     channel: &'static str,
     what: &str,
     published: Option<super::post::Published>,
-) -> Outcome {
+) -> Record {
     match published {
-        None => Outcome::quiet(format!("{what} already up to date")),
+        None => Record::note(format!("{what} already up to date")),
         Some(super::post::Published { post, created }) => {
             let detail = if created {
                 format!("{what} {}", post.url)
             } else {
                 format!("{what} updated with a reply: {}", post.url)
             };
-            Outcome {
-                posted: Some((channel, post)),
-                ..Outcome::recorded(Some(detail.clone()), detail)
-            }
+            Record::publication(incident, Some(detail.clone()), detail).with(Write::ChannelPost {
+                incident,
+                channel,
+                post,
+            })
         }
     }
 }
 
 /// Creates or updates the incident's post on a channel outside GitHub's issues, rendered
 /// from the channel's template, and records where it went.
-async fn post<C: PostChannel>(channel: &Channel<'_>, target: C) -> Result<Outcome, ChannelError> {
+async fn post<C: PostChannel>(channel: &Channel<'_>, target: C) -> Result<Record, ChannelError> {
     let Channel {
         channels,
         api,
@@ -201,12 +176,12 @@ async fn post<C: PostChannel>(channel: &Channel<'_>, target: C) -> Result<Outcom
         summary: view.summary.clone(),
     };
     let published = target.publish(&text, known.as_ref()).await?;
-    Ok(post_outcome(C::NAME, C::WHAT, published))
+    Ok(post_outcome(incident_id, C::NAME, C::WHAT, published))
 }
 
 /// Adds or updates the incident's GitHub wiki page. An uninitialised wiki is reported on
 /// the tracking issue once and not retried (a maintainer must create its first page).
-async fn wiki_page(channel: &Channel<'_>) -> Result<Outcome, ChannelError> {
+async fn wiki_page(channel: &Channel<'_>) -> Result<Record, ChannelError> {
     let Channel {
         channels,
         api,
@@ -239,9 +214,10 @@ async fn wiki_page(channel: &Channel<'_>) -> Result<Outcome, ChannelError> {
                 }
                 None => None,
             };
-            Ok(Outcome {
-                followups: comment.into_iter().collect(),
-                ..Outcome::recorded(Some(detail.clone()), detail)
+            let record = Record::publication(incident_id, Some(detail.clone()), detail);
+            Ok(match comment {
+                Some((job, key)) => record.with(Write::Job { job, key, at: None }),
+                None => record,
             })
         }
         other => other,
@@ -345,7 +321,7 @@ async fn base_branch(
 
 /// Opens or updates the CHANGELOG pull request into the base branch and one per backport
 /// branch. Returns the timeline detail (when something new opened) and a note.
-async fn changelog_prs(channel: &Channel<'_>) -> Result<Outcome, ChannelError> {
+async fn changelog_prs(channel: &Channel<'_>) -> Result<Record, ChannelError> {
     let Channel {
         channels,
         api,
@@ -409,7 +385,8 @@ async fn changelog_prs(channel: &Channel<'_>) -> Result<Outcome, ChannelError> {
     }
     let detail =
         (!opened.is_empty()).then(|| format!("CHANGELOG pull request {}", opened.join(", ")));
-    Ok(Outcome::recorded(
+    Ok(Record::publication(
+        channel.incident_id,
         detail,
         format!("CHANGELOG: {}", notes.join(", ")),
     ))
@@ -418,7 +395,7 @@ async fn changelog_prs(channel: &Channel<'_>) -> Result<Outcome, ChannelError> {
 /// Offers a critical incident's blog post to the configured website repository as a pull
 /// request adding `<path>/<ghsa id>.md` (the date is in the post's front matter, so the file
 /// keeps its name when the advisory changes).
-async fn blog_post_pr(channel: &Channel<'_>) -> Result<Outcome, ChannelError> {
+async fn blog_post_pr(channel: &Channel<'_>) -> Result<Record, ChannelError> {
     let Channel {
         channels,
         api,
@@ -428,10 +405,10 @@ async fn blog_post_pr(channel: &Channel<'_>) -> Result<Outcome, ChannelError> {
     } = *channel;
     let incident = disclosed.incident();
     let Some(blog) = &loaded.config.blog else {
-        return Ok(Outcome::quiet("no blog configured"));
+        return Ok(Record::note("no blog configured"));
     };
     if incident.severity != Severity::Critical {
-        return Ok(Outcome::quiet("no blog post: the incident is not critical"));
+        return Ok(Record::note("no blog post: the incident is not critical"));
     }
     // Templates come from the advisory's repository. The post goes to the website's, with
     // the same installation's token (as the tracking issue does for the tracking repository).
@@ -459,21 +436,18 @@ async fn blog_post_pr(channel: &Channel<'_>) -> Result<Outcome, ChannelError> {
         label: &loaded.config.labels.security,
     };
     Ok(match propose(api, &proposal, |_| post.clone()).await? {
-        Proposed::Opened(number) => Outcome::recorded(
+        Proposed::Opened(number) => Record::publication(
+            channel.incident_id,
             Some(format!("blog post pull request {website}#{number}")),
             format!("blog post: opened {website}#{number}"),
         ),
-        Proposed::Updated(number) => {
-            Outcome::quiet(format!("blog post: updated {website}#{number}"))
-        }
-        Proposed::NoTarget => {
-            Outcome::quiet(format!("blog post: {website} has no branch {target}"))
-        }
+        Proposed::Updated(number) => Record::note(format!("blog post: updated {website}#{number}")),
+        Proposed::NoTarget => Record::note(format!("blog post: {website} has no branch {target}")),
     })
 }
 
 /// Opens or updates the public advisory issue in the advisory's repository.
-async fn advisory_issue(channel: &Channel<'_>) -> Result<Outcome, ChannelError> {
+async fn advisory_issue(channel: &Channel<'_>) -> Result<Record, ChannelError> {
     let Channel {
         channels,
         api,
@@ -511,7 +485,7 @@ async fn advisory_issue(channel: &Channel<'_>) -> Result<Outcome, ChannelError> 
                 api.edit_issue(repository, issue.number, &title, &body)
                     .await?;
             }
-            Ok(Outcome::quiet(format!(
+            Ok(Record::note(format!(
                 "advisory issue {repository}#{} updated",
                 issue.number
             )))
@@ -528,7 +502,8 @@ async fn advisory_issue(channel: &Channel<'_>) -> Result<Outcome, ChannelError> 
                     },
                 )
                 .await?;
-            Ok(Outcome::recorded(
+            Ok(Record::publication(
+                channel.incident_id,
                 Some(format!(
                     "public advisory issue {repository}#{}",
                     issue.number

@@ -5,9 +5,8 @@
 
 use super::ChannelError;
 use super::maintainer::{self, CommandBatch};
-use crate::incident::{Incident, TimelineEntry};
-use crate::store::IncidentId;
-use crate::store::{ChannelPost, Job, NewDelivery, TrackingLink, Work};
+use crate::incident::{Incident, TimelineEntry, TimelineKind};
+use crate::store::{ChannelPost, IncidentId, Job, NewDelivery, TrackingLink, Work};
 use chrono::{DateTime, Utc};
 
 /// What a job did: a note for the log and what to write.
@@ -81,6 +80,28 @@ impl Record {
     pub(super) fn with(mut self, write: Write) -> Record {
         self.writes.push(write);
         self
+    }
+
+    /// What a public channel did: `detail`, when something went public (or was refused),
+    /// on the incident's timeline; `note` for the log.
+    pub(super) fn publication(
+        incident: IncidentId,
+        detail: Option<String>,
+        note: impl Into<String>,
+    ) -> Record {
+        let record = Record::note(note);
+        match detail {
+            Some(detail) => record.with_timeline(
+                incident,
+                TimelineEntry {
+                    at: Utc::now(),
+                    actor: None,
+                    kind: TimelineKind::Publication,
+                    detail,
+                },
+            ),
+            None => record,
+        }
     }
 
     /// Adds a timeline entry for `incident`.

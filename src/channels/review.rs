@@ -7,8 +7,7 @@ use super::{ChannelError, Channels};
 use crate::drafts::{DraftView, REVIEW, ReviewView};
 use crate::incident::{TimelineEntry, TimelineKind};
 use crate::markers::key;
-use crate::store::IncidentId;
-use crate::store::TrackingLink;
+use crate::store::{IncidentId, TrackingLink};
 use chrono::Utc;
 
 /// The unticked `- [ ] …` items of a Markdown checklist.

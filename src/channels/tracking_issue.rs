@@ -10,8 +10,7 @@ use crate::github::Api;
 use crate::github::api::{IssueInfo, NewIssue};
 use crate::incident::{Incident, TimelineEntry, TimelineKind};
 use crate::markers::marker;
-use crate::store::IncidentId;
-use crate::store::{TrackingLink, TrackingStatus};
+use crate::store::{IncidentId, TrackingLink, TrackingStatus};
 use chrono::Utc;
 
 pub(super) async fn sync(
