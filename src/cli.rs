@@ -737,12 +737,11 @@ async fn import(settings: &Settings, repo: Option<&str>) -> anyhow::Result<()> {
     let store = Store::open(&settings.database_url).await?;
     let mut imported = 0;
     for row in store.list_incidents().await? {
-        let incident = row.incident;
+        let mut incident = row.incident;
         let wanted = repo.is_none_or(|repo| incident.repository == repo);
         if !wanted || !incident.history || incident.decisions.history_imported {
             continue;
         }
-        let mut incident = incident;
         incident.decisions.history_imported = true;
         save_decision(
             &store,

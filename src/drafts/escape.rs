@@ -16,15 +16,20 @@ pub fn markdown(text: &str) -> String {
             out.push('\n');
         }
         markdown_line_start(line, &mut out);
-        let continued = lines
-            .get(index + 1)
-            .is_some_and(|next| !next.trim().is_empty());
-        if continued && !line.trim().is_empty() {
+        if continued(&lines, index) && !line.trim().is_empty() {
             out.truncate(out.trim_end().len());
             out.push_str("  ");
         }
     }
     out
+}
+
+/// Whether the line at `index` is followed by another line of text in the same paragraph:
+/// both targets keep such a line break as a hard break.
+fn continued(lines: &[&str], index: usize) -> bool {
+    lines
+        .get(index + 1)
+        .is_some_and(|next| !next.trim().is_empty())
 }
 
 /// One line: what only matters at the start of a line (list and heading markers), then
@@ -125,10 +130,7 @@ pub fn wikitext(text: &str) -> String {
                     c => out.push(c),
                 }
             }
-            let continued = raw
-                .get(index + 1)
-                .is_some_and(|next| !next.trim().is_empty());
-            match (out.trim().is_empty(), continued) {
+            match (out.trim().is_empty(), continued(&raw, index)) {
                 (true, _) => String::new(),
                 (false, true) => format!("<nowiki>{out}</nowiki><br />"),
                 (false, false) => format!("<nowiki>{out}</nowiki>"),

@@ -64,13 +64,17 @@ handlebars_helper!(yaml: |value: str| {
 // written, in the rendered page and in the raw file): everything in a code span is shown,
 // never obeyed, so it escapes itself and goes in `{{{ }}}`. The fence is longer than any
 // backtick run inside; `|` is escaped so a table cell stays one cell.
-handlebars_helper!(code_span: |value: Value| {
-    let text = match &value {
+/// A value as text for the `code` helpers: nothing for a missing value.
+fn value_text(value: &Value) -> String {
+    match value {
         Value::Null => String::new(),
         Value::String(text) => text.clone(),
         other => other.to_string(),
-    };
-    let text = text.replace(['\r', '\n'], " ").replace('|', "\\|");
+    }
+}
+
+handlebars_helper!(code_span: |value: Value| {
+    let text = value_text(&value).replace(['\r', '\n'], " ").replace('|', "\\|");
     if text.trim().is_empty() {
         String::new()
     } else {
@@ -83,11 +87,7 @@ handlebars_helper!(code_span: |value: Value| {
 
 // The same helper where code spans mean nothing: the value as it is (escaped by the target's
 // own escaping, as the template uses `{{ }}` there).
-handlebars_helper!(code_plain: |value: Value| match value {
-    Value::Null => String::new(),
-    Value::String(text) => text,
-    other => other.to_string(),
-});
+handlebars_helper!(code_plain: |value: Value| value_text(&value));
 
 pub fn register(registry: &mut Handlebars<'static>, target: super::Target) {
     match target {

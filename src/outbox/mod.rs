@@ -37,7 +37,7 @@ pub enum JobOutcome {
 const CHUNK: u32 = 8;
 
 /// Told each time the worker or the effect runner finds nothing due: what waits for herald
-/// to settle (tests, `dry-run`) wakes on it instead of polling the store.
+/// to settle (the tests) wakes on it instead of polling the store.
 #[derive(Clone, Debug)]
 pub struct Idle(Arc<watch::Sender<u64>>);
 
