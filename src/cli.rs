@@ -6,7 +6,7 @@ use crate::drafts::{
     ANNOUNCEMENT, ANNOUNCEMENT_SUBJECT, DraftView, Drafts, render_all, tracking_issue,
 };
 use crate::github::GitHub;
-use crate::incident::{Incident, TimelineEntry, TimelineKind};
+use crate::incident::{GhsaId, Incident, RepoName, TimelineEntry, TimelineKind};
 use crate::ingest::{Ingestor, Receipt};
 use crate::mail::{Author, Sender, SigningKey, load_signing_key};
 use crate::outbox::{JobOutcome, Worker};
@@ -69,10 +69,10 @@ pub enum Command {
     /// Print an incident's drafts (as last shown for review, else rendered now).
     Drafts {
         /// The advisory's GHSA id.
-        ghsa_id: String,
+        ghsa_id: GhsaId,
         /// The repository (owner/name), when two repositories share the GHSA id.
         #[arg(long)]
-        repo: Option<String>,
+        repo: Option<RepoName>,
     },
     /// Show the incidents in the store.
     Incidents {
@@ -85,7 +85,7 @@ pub enum Command {
     Import {
         /// Only this repository's history (owner/name).
         #[arg(long)]
-        repo: Option<String>,
+        repo: Option<RepoName>,
     },
 }
 
@@ -120,10 +120,10 @@ pub enum IncidentsCommand {
     /// One incident with its timeline.
     Show {
         /// The advisory's GHSA id.
-        ghsa_id: String,
+        ghsa_id: GhsaId,
         /// The repository (owner/name), when two repositories share the GHSA id.
         #[arg(long)]
-        repo: Option<String>,
+        repo: Option<RepoName>,
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
@@ -132,19 +132,19 @@ pub enum IncidentsCommand {
     /// on its tracking issue does; for when there is no tracking issue to comment on).
     Retry {
         /// The advisory's GHSA id.
-        ghsa_id: String,
+        ghsa_id: GhsaId,
         /// The repository (owner/name), when two repositories share the GHSA id.
         #[arg(long)]
-        repo: Option<String>,
+        repo: Option<RepoName>,
     },
     /// Announce an advisory GitHub has published on every public channel again (for
     /// history, which herald never announces on its own). A running `herald serve` sends it.
     Announce {
         /// The advisory's GHSA id.
-        ghsa_id: String,
+        ghsa_id: GhsaId,
         /// The repository (owner/name), when two repositories share the GHSA id.
         #[arg(long)]
-        repo: Option<String>,
+        repo: Option<RepoName>,
     },
 }
 
@@ -211,11 +211,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Import { repo } => {
             init_tracing(&settings, cli.log_json, "warn")?;
-            import(&settings, repo.as_deref()).await
+            import(&settings, repo.as_ref()).await
         }
         Command::Drafts { ghsa_id, repo } => {
             init_tracing(&settings, cli.log_json, "warn")?;
-            print_drafts(&settings, &ghsa_id, repo.as_deref()).await
+            print_drafts(&settings, &ghsa_id, repo.as_ref()).await
         }
         Command::Doctor => {
             init_tracing(&settings, cli.log_json, "warn")?;
@@ -592,8 +592,8 @@ fn write_drafts(
 /// `herald drafts`: the drafts last shown for review, else rendered now.
 async fn print_drafts(
     settings: &Settings,
-    ghsa_id: &str,
-    repo: Option<&str>,
+    ghsa_id: &GhsaId,
+    repo: Option<&RepoName>,
 ) -> anyhow::Result<()> {
     let store = Store::open(&settings.database_url).await?;
     let row = pick_incident(&store, ghsa_id, repo).await?;
@@ -612,19 +612,18 @@ async fn print_drafts(
 /// The one incident with this GHSA id (in `repo`, when given).
 async fn pick_incident(
     store: &Store,
-    ghsa_id: &str,
-    repo: Option<&str>,
+    ghsa_id: &GhsaId,
+    repo: Option<&RepoName>,
 ) -> anyhow::Result<crate::store::IncidentRow> {
     let mut rows = store.incidents_by_ghsa(ghsa_id).await?;
     if let Some(repo) = repo {
-        rows.retain(|row| row.incident.repository == repo);
+        rows.retain(|row| row.incident.repository == *repo);
     }
     match rows.len() {
-        0 => bail!("no incident {}", report::safe_line(ghsa_id)),
+        0 => bail!("no incident {ghsa_id}"),
         1 => Ok(rows.remove(0)),
         _ => bail!(
-            "{} is tracked in several repositories ({}); name one with --repo",
-            report::safe_line(ghsa_id),
+            "{ghsa_id} is tracked in several repositories ({}); name one with --repo",
             rows.iter()
                 .map(|row| report::safe_line(&row.incident.repository))
                 .collect::<Vec<_>>()
@@ -650,7 +649,7 @@ async fn incidents(settings: &Settings, command: IncidentsCommand) -> anyhow::Re
             repo,
             json,
         } => {
-            let row = pick_incident(&store, &ghsa_id, repo.as_deref()).await?;
+            let row = pick_incident(&store, &ghsa_id, repo.as_ref()).await?;
             let timeline = store.timeline(row.id).await?;
             let tracking = store.tracking_link(row.id).await?;
             let failed = store.failed_jobs(row.id).await?;
@@ -673,7 +672,7 @@ async fn incidents(settings: &Settings, command: IncidentsCommand) -> anyhow::Re
             }
         }
         IncidentsCommand::Retry { ghsa_id, repo } => {
-            let row = pick_incident(&store, &ghsa_id, repo.as_deref()).await?;
+            let row = pick_incident(&store, &ghsa_id, repo.as_ref()).await?;
             let mut work = store.begin_durable().await?;
             let retried = work.retry_failed_jobs(row.id).await?;
             work.commit().await?;
@@ -683,7 +682,7 @@ async fn incidents(settings: &Settings, command: IncidentsCommand) -> anyhow::Re
             );
         }
         IncidentsCommand::Announce { ghsa_id, repo } => {
-            let row = pick_incident(&store, &ghsa_id, repo.as_deref()).await?;
+            let row = pick_incident(&store, &ghsa_id, repo.as_ref()).await?;
             if !row.incident.published_on_github() {
                 bail!(
                     "{} is not published on GitHub (its state is {}); nothing is announced \
@@ -733,12 +732,12 @@ async fn save_decision(store: &Store, incident: &Incident, detail: &str) -> anyh
 }
 
 /// `herald import`: history incidents get their tracking issues.
-async fn import(settings: &Settings, repo: Option<&str>) -> anyhow::Result<()> {
+async fn import(settings: &Settings, repo: Option<&RepoName>) -> anyhow::Result<()> {
     let store = Store::open(&settings.database_url).await?;
     let mut imported = 0;
     for row in store.list_incidents().await? {
         let mut incident = row.incident;
-        let wanted = repo.is_none_or(|repo| incident.repository == repo);
+        let wanted = repo.is_none_or(|repo| incident.repository == *repo);
         if !wanted || !incident.history || incident.decisions.history_imported {
             continue;
         }

@@ -4,14 +4,6 @@
 //! keys of its jobs (a job is queued once per key, however often what calls for it is seen).
 //! Kept together so that the writer and the finder of a name cannot drift apart.
 
-/// Only the characters GitHub uses in `owner/name` and GHSA ids, for places (HTML
-/// comments, URLs) that outside text must not be able to close or redirect.
-pub fn identifier(text: &str) -> String {
-    text.chars()
-        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'))
-        .collect()
-}
-
 /// A safe file or folder name: anything but letters, digits, `-`, `_` and `.` becomes `_`,
 /// and it never starts with a dot.
 pub fn file_name(text: &str) -> String {
@@ -34,25 +26,18 @@ pub fn file_name(text: &str) -> String {
 
 /// Hidden markers, each an HTML comment GitHub does not show.
 pub mod marker {
-    use super::{file_name, identifier};
+    use super::file_name;
+    use crate::incident::{GhsaId, RepoName};
     use crate::store::IncidentId;
 
     /// The incident's private tracking issue.
-    pub fn tracking_issue(repository: &str, ghsa_id: &str) -> String {
-        format!(
-            "<!-- herald:incident {} {} -->",
-            identifier(repository),
-            identifier(ghsa_id)
-        )
+    pub fn tracking_issue(repository: &RepoName, ghsa_id: &GhsaId) -> String {
+        format!("<!-- herald:incident {} {} -->", repository, ghsa_id)
     }
 
     /// The one comment on the tracking issue that shows the drafts for review.
-    pub fn drafts_comment(repository: &str, ghsa_id: &str) -> String {
-        format!(
-            "<!-- herald:drafts {} {} -->",
-            identifier(repository),
-            identifier(ghsa_id)
-        )
+    pub fn drafts_comment(repository: &RepoName, ghsa_id: &GhsaId) -> String {
+        format!("<!-- herald:drafts {} {} -->", repository, ghsa_id)
     }
 
     /// A comment herald posts, named by the key of the job that queued it.
@@ -64,8 +49,8 @@ pub mod marker {
     }
 
     /// The public advisory issue.
-    pub fn advisory_issue(ghsa_id: &str) -> String {
-        format!("<!-- herald:advisory-issue {} -->", identifier(ghsa_id))
+    pub fn advisory_issue(ghsa_id: &GhsaId) -> String {
+        format!("<!-- herald:advisory-issue {} -->", ghsa_id)
     }
 
     /// The notice that the incident's GitHub wiki is not initialised.
@@ -74,23 +59,20 @@ pub mod marker {
     }
 
     /// The incident's GitHub discussion.
-    pub fn discussion(repository: &str, ghsa_id: &str) -> String {
-        format!(
-            "<!-- herald:discussion {} {} -->",
-            identifier(repository),
-            identifier(ghsa_id)
-        )
+    pub fn discussion(repository: &RepoName, ghsa_id: &GhsaId) -> String {
+        format!("<!-- herald:discussion {} {} -->", repository, ghsa_id)
     }
 }
 
 /// Idempotency keys of the outbox's jobs.
 pub mod key {
     use super::file_name;
+    use crate::incident::{GhsaId, RepoName};
     use crate::store::{IncidentId, JobKind};
 
     /// The synthetic delivery of one version of an advisory (GitHub's list or its answer to
     /// a publish request): the version is processed once whichever way herald saw it.
-    pub fn advisory_version(repository: &str, ghsa_id: &str, updated_at: &str) -> String {
+    pub fn advisory_version(repository: &RepoName, ghsa_id: &GhsaId, updated_at: &str) -> String {
         format!("poll:{repository}:{ghsa_id}:{updated_at}")
     }
 
@@ -149,7 +131,7 @@ pub mod key {
     }
 
     /// The post-incident review, by the job that rendered it.
-    pub fn review(ghsa_id: &str, job_id: i64) -> String {
+    pub fn review(ghsa_id: &GhsaId, job_id: i64) -> String {
         format!("review:{}:{job_id}", file_name(ghsa_id))
     }
 
@@ -159,7 +141,7 @@ pub mod key {
     }
 
     /// The first failure to send an announcement, by the send's job.
-    pub fn mail_failed(ghsa_id: &str, job_id: i64) -> String {
+    pub fn mail_failed(ghsa_id: &GhsaId, job_id: i64) -> String {
         format!("mail-failed:{}:{job_id}", file_name(ghsa_id))
     }
 
@@ -172,14 +154,18 @@ pub mod key {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::incident::{GhsaId, RepoName};
     use crate::store::{IncidentId, JobKind};
 
     #[test]
     fn markers_cannot_be_closed_from_outside() {
-        let marker = marker::tracking_issue("acme/widget", "GHSA-1 --> <script>");
-        assert_eq!(marker.matches("-->").count(), 1, "{marker}");
-        assert!(marker.ends_with(" -->"));
-        assert!(!marker[4..].contains('<'), "{marker}");
+        // Names are checked where they enter herald, so a marker built from them is whole.
+        let repository = RepoName::parse("acme/widget").expect("name");
+        let ghsa_id = GhsaId::parse("GHSA-aaaa-bbbb-cccc").expect("id");
+        assert_eq!(
+            marker::tracking_issue(&repository, &ghsa_id),
+            "<!-- herald:incident acme/widget GHSA-aaaa-bbbb-cccc -->"
+        );
         assert_eq!(marker::reply("a--b c"), "<!-- herald:reply a-b_c -->");
     }
 

@@ -1,6 +1,7 @@
 //! Turns one stored delivery into domain changes. It runs inside the transaction that
 //! completes its job, so a crash at any point leaves either nothing or everything done.
 
+use crate::incident::RepoName;
 use crate::incident::{AdvisoryAction, AdvisoryEvent, TimelineEntry, apply_advisory};
 use crate::ingest::events::{
     EventKind, InstallationEvent, InstallationRepositoriesEvent, InstallationRepository,
@@ -26,7 +27,7 @@ pub enum ProcessError {
 /// What processing a delivery changed about an incident.
 #[derive(Debug, Clone)]
 pub struct IncidentChange {
-    pub repository: String,
+    pub repository: RepoName,
     pub ghsa_id: crate::incident::GhsaId,
     pub created: bool,
     pub timeline: Vec<TimelineEntry>,

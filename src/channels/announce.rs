@@ -9,7 +9,7 @@ use super::record::Record;
 use super::{Channel, ChannelError, Channels};
 use crate::config::repo::MailingList;
 use crate::drafts::{ANNOUNCEMENT, ANNOUNCEMENT_SUBJECT, DraftView, escape};
-use crate::incident::{TimelineEntry, TimelineKind};
+use crate::incident::{GhsaId, TimelineEntry, TimelineKind};
 use crate::markers::key;
 use crate::store::{ClaimedJob, IncidentId, Job, PendingMail, TrackingLink};
 use chrono::Utc;
@@ -113,7 +113,7 @@ pub(super) async fn send(
 async fn report_failure(
     channels: &Channels,
     (job, incident_id): (&ClaimedJob, IncidentId),
-    ghsa_id: &str,
+    ghsa_id: &GhsaId,
     address: &str,
     error: &crate::mail::SmtpError,
 ) -> Result<(), ChannelError> {
@@ -143,7 +143,7 @@ async fn report_failure(
             &format!(
                 "herald could not send the signed announcement of {} to {}: {}\n\nIt retries \
                  with backoff; the timeline records when it goes out.",
-                escape::identifier(ghsa_id),
+                ghsa_id,
                 escape::markdown(address),
                 escape::markdown(&escape::plain_line(&error.to_string()))
             ),

@@ -8,6 +8,7 @@ use super::post::{PostChannel, PostText, Published, body_within, text_sha256};
 use crate::config::repo::DiscussionsConfig;
 use crate::drafts::{FORUM_POST, limits};
 use crate::github::{Api, GitHubError};
+use crate::incident::RepoName;
 use crate::markers::marker;
 use crate::store::ChannelPost;
 use http::Method;
@@ -45,12 +46,11 @@ impl PostChannel for Discussion<'_> {
             .settings
             .repository
             .as_ref()
-            .map(ToString::to_string)
-            .unwrap_or_else(|| incident.repository.clone());
+            .unwrap_or(&incident.repository);
         publish(
             self.api,
             self.settings,
-            &repository,
+            repository,
             (&post.title, &body, &marker),
             known,
         )
@@ -78,7 +78,7 @@ fn text(value: &Value, what: &str) -> Result<String, ChannelError> {
 async fn publish(
     api: &Api,
     settings: &DiscussionsConfig,
-    repository: &str,
+    repository: &RepoName,
     (title, body, marker): (&str, &str, &str),
     known: Option<&ChannelPost>,
 ) -> Result<Option<Published>, ChannelError> {
@@ -103,8 +103,7 @@ async fn publish(
             created: false,
         }));
     }
-    let (owner, name) = repository.split_once('/').unwrap_or((repository, ""));
-    let names = json!({ "owner": owner, "name": name });
+    let names = json!({ "owner": repository.owner(), "name": repository.name() });
     // A creation whose answer was lost shows up among the recent discussions.
     let recent = api.graphql(RECENT, names.clone()).await?;
     let found = recent["repository"]["discussions"]["nodes"]

@@ -11,7 +11,6 @@
 use super::record::{Record, Write};
 use super::{ChannelError, Channels};
 use crate::config::repo::{EscalationTarget, MailingList, SigningMode};
-use crate::drafts::escape;
 use crate::incident::{Incident, ReactionClock, SlaPolicy, TimelineEntry, TimelineKind};
 use crate::markers::key;
 use crate::store::{ClaimedJob, IncidentId, Job, PendingEscalation, Stage};
@@ -115,7 +114,7 @@ pub(super) async fn escalate(
             EscalationTarget::GitHub(_) => None,
         })
         .collect();
-    let ghsa = escape::identifier(&incident.ghsa_id);
+    let ghsa = &incident.ghsa_id;
     let due = pending
         .due
         .map(|due| due.format("%Y-%m-%d %H:%M UTC").to_string());

@@ -8,6 +8,7 @@ use super::ChannelError;
 use super::post::{PostChannel, PostText, Published, body_within, text_sha256};
 use crate::config::repo::DiscourseConfig;
 use crate::drafts::{FORUM_POST, limits};
+use crate::incident::{GhsaId, RepoName};
 use crate::store::ChannelPost;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -107,7 +108,7 @@ struct CreatedPost {
 
 /// Discourse keeps `external_id` short (at most 50 characters): the GHSA id and a digest of
 /// the repository, since two repositories may share a GHSA id.
-pub fn external_id(repository: &str, ghsa_id: &str) -> String {
+pub fn external_id(repository: &RepoName, ghsa_id: &GhsaId) -> String {
     let digest = text_sha256(repository);
     format!("herald-{}-{}", ghsa_id.to_ascii_lowercase(), &digest[..8])
         .chars()

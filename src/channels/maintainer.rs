@@ -8,8 +8,8 @@ use super::record::{Record, Write};
 use super::{ChannelError, Channels};
 use crate::drafts::escape;
 use crate::incident::{
-    AdvisoryState, Command, CommandEffect, GhsaId, HELP, LabelNames, TimelineEntry, TimelineKind,
-    apply_command, label_command, parse_comment,
+    AdvisoryState, Command, CommandEffect, GhsaId, HELP, LabelNames, RepoName, TimelineEntry,
+    TimelineKind, apply_command, label_command, parse_comment,
 };
 use crate::ingest::events::WebhookEvent;
 use crate::markers::{key, marker};
@@ -28,13 +28,13 @@ enum Said {
 pub struct CommandBatch {
     delivery_id: String,
     /// The tracking issue the commands were given on.
-    repository: String,
+    repository: RepoName,
     issue: u64,
     sender: String,
     /// The sender's permission on the advisory's repository, as GitHub answered.
     permission: String,
     /// The incident's key.
-    advisory_repository: String,
+    advisory_repository: RepoName,
     ghsa_id: GhsaId,
     /// Each command with the text it came from.
     commands: Vec<(String, Result<Command, String>)>,
@@ -246,13 +246,13 @@ pub(super) async fn apply_commands(
 pub(super) async fn queue_comment(
     work: &mut Work,
     key: &str,
-    repository: &str,
+    repository: &RepoName,
     issue: u64,
     body: &str,
 ) -> Result<(), ChannelError> {
     let marker = marker::reply(key);
     let comment = PendingComment {
-        repository: repository.to_owned(),
+        repository: repository.clone(),
         issue,
         body: format!("{body}\n\n{marker}"),
         marker,

@@ -21,6 +21,7 @@ mod wiki;
 use crate::config::repo::{REPO_CONFIG_PATH, RepoConfig, parse_lenient};
 use crate::drafts::{DraftError, Drafts, OVERRIDE_DIR, SHIPPED};
 use crate::github::{Api, GitHub, GitHubError};
+use crate::incident::RepoName;
 use crate::ingest::events::{EventKind, WebhookEvent};
 use crate::mail::Announcer;
 use crate::store::{ClaimedJob, IncidentId, InstallationId, Job, Store, StoreError};
@@ -37,7 +38,7 @@ pub enum ChannelError {
     #[error(transparent)]
     Draft(#[from] DraftError),
     #[error("no GitHub App installation is known for {0}; install the App on it")]
-    NoInstallation(String),
+    NoInstallation(RepoName),
     #[error("job {id} has an unusable payload {payload:?}")]
     Payload { id: i64, payload: String },
     #[error("{0} jobs are the store worker's, not an effect")]
@@ -248,18 +249,21 @@ impl Channels {
     /// The installation that serves `repository`: the one herald saw it in, else the
     /// installation on its owner's account (a repository herald has had no event from yet,
     /// such as a private tracking repository).
-    async fn installation(&self, repository: &str) -> Result<Api, ChannelError> {
+    async fn installation(&self, repository: &RepoName) -> Result<Api, ChannelError> {
         let id = self.installation_id(repository).await?;
         Ok(self.github.installation(id)?)
     }
 
-    async fn installation_id(&self, repository: &str) -> Result<InstallationId, ChannelError> {
-        let owner = repository.split('/').next().unwrap_or(repository);
+    async fn installation_id(&self, repository: &RepoName) -> Result<InstallationId, ChannelError> {
         let id = match self.store.installation_for(repository).await? {
             Some(id) => Some(id),
-            None => self.store.installation_for_account(owner).await?,
+            None => {
+                self.store
+                    .installation_for_account(repository.owner())
+                    .await?
+            }
         };
-        id.ok_or_else(|| ChannelError::NoInstallation(repository.to_owned()))
+        id.ok_or_else(|| ChannelError::NoInstallation(repository.clone()))
     }
 
     /// Wakes the store worker (a committed record handed it a delivery).
@@ -272,7 +276,7 @@ impl Channels {
     async fn templates(
         &self,
         github: &Api,
-        repository: &str,
+        repository: &RepoName,
     ) -> Result<(Drafts, Vec<DraftError>), ChannelError> {
         let Some(files) = github.folder(repository, OVERRIDE_DIR).await? else {
             return Ok((self.drafts.clone(), Vec::new()));
@@ -302,7 +306,7 @@ impl Channels {
     async fn templates_for(
         &self,
         github: &Api,
-        repository: &str,
+        repository: &RepoName,
         names: &[&str],
     ) -> Result<Drafts, ChannelError> {
         let (drafts, errors) = self.templates(github, repository).await?;
@@ -318,11 +322,9 @@ impl Channels {
     async fn repo_config(
         &self,
         github: &Api,
-        repository: &str,
+        repository: &RepoName,
     ) -> Result<LoadedConfig, ChannelError> {
-        let owner = repository.split('/').next().unwrap_or(repository);
-        let organisation = format!("{owner}/.github");
-        for source in [repository, organisation.as_str()] {
+        for source in [repository, &repository.owner_defaults()] {
             if let Some(text) = github.file(source, REPO_CONFIG_PATH).await? {
                 let (config, error) = parse_lenient(&text);
                 let error = error.map(|error| format!("{source}: {error}"));

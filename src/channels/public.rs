@@ -14,7 +14,7 @@ use crate::drafts::{
 };
 use crate::github::Api;
 use crate::github::api::NewIssue;
-use crate::incident::Severity;
+use crate::incident::{GhsaId, RepoName, Severity};
 use crate::markers::{key, marker};
 use crate::store::{ClaimedJob, IncidentId, Job, PendingComment, PublicChannel};
 
@@ -115,13 +115,13 @@ pub(super) async fn publish(
 }
 
 /// The branch of the CHANGELOG pull request into the base branch.
-fn security_branch(ghsa_id: &str) -> String {
+fn security_branch(ghsa_id: &GhsaId) -> String {
     format!("herald/security/{}", escape::file_name(ghsa_id))
 }
 
 /// The branch of the pull request into `target`: the security branch, or for a backport
 /// into another release branch, the security branch with that branch's name appended.
-fn branch_for(ghsa_id: &str, target: &str, base: &str) -> String {
+fn branch_for(ghsa_id: &GhsaId, target: &str, base: &str) -> String {
     if target == base {
         security_branch(ghsa_id)
     } else {
@@ -226,7 +226,7 @@ async fn wiki_page(channel: &Channel<'_>) -> Result<Record, ChannelError> {
 
 /// A file change offered as a pull request from a herald branch.
 struct Proposal<'a> {
-    repository: &'a str,
+    repository: &'a RepoName,
     /// The branch the pull request goes into.
     target: &'a str,
     branch: String,
@@ -309,7 +309,7 @@ async fn propose(
 /// The base branch a configuration names, else the repository's default branch.
 async fn base_branch(
     api: &Api,
-    repository: &str,
+    repository: &RepoName,
     configured: Option<&String>,
 ) -> Result<String, ChannelError> {
     if let Some(branch) = configured {
@@ -354,13 +354,12 @@ async fn changelog_prs(channel: &Channel<'_>) -> Result<Record, ChannelError> {
             path: &settings.path,
             commit_message: format!(
                 "{}: security entry for {}",
-                settings.path,
-                escape::identifier(&incident.ghsa_id)
+                settings.path, &incident.ghsa_id
             ),
             title: &title,
             body: format!(
                 "Adds the security entry for {} to `{}`:\n\n{}\n\nOpened by herald after the advisory's disclosure.",
-                escape::identifier(&incident.ghsa_id),
+                &incident.ghsa_id,
                 settings.path,
                 shown.trim_end()
             ),
@@ -417,21 +416,21 @@ async fn blog_post_pr(channel: &Channel<'_>) -> Result<Record, ChannelError> {
         .await?;
     let view = DraftView::new(incident, &[], None);
     let post = drafts.render_draft(BLOG_POST, &view)?;
-    let website = blog.repository.to_string();
-    let target = base_branch(api, &website, blog.base_branch.as_ref()).await?;
+    let website = &blog.repository;
+    let target = base_branch(api, website, blog.base_branch.as_ref()).await?;
     let file_name = escape::file_name(&incident.ghsa_id).to_lowercase();
     let path = format!("{}/{file_name}.md", blog.path);
     let title = title(&format!("Blog: {}", view.title));
     let proposal = Proposal {
-        repository: &website,
+        repository: website,
         target: &target,
         branch: security_branch(&incident.ghsa_id),
         path: &path,
-        commit_message: format!("Blog post for {}", escape::identifier(&incident.ghsa_id)),
+        commit_message: format!("Blog post for {}", &incident.ghsa_id),
         title: &title,
         body: format!(
             "The blog post for the critical security advisory {}, drafted by herald after its disclosure: `{path}`.",
-            escape::identifier(&incident.ghsa_id)
+            &incident.ghsa_id
         ),
         label: &loaded.config.labels.security,
     };

@@ -5,7 +5,7 @@
 
 use super::ChannelError;
 use super::maintainer::{self, CommandBatch};
-use crate::incident::{Incident, TimelineEntry, TimelineKind};
+use crate::incident::{Incident, RepoName, TimelineEntry, TimelineKind};
 use crate::store::{ChannelPost, IncidentId, Job, NewDelivery, TrackingLink, Work};
 use chrono::{DateTime, Utc};
 
@@ -32,7 +32,7 @@ pub(super) enum Write {
     /// A comment herald owes GitHub, queued as a job (see [`maintainer::queue_comment`]).
     Comment {
         key: String,
-        repository: String,
+        repository: RepoName,
         issue: u64,
         body: String,
     },

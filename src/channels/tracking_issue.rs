@@ -8,7 +8,7 @@ use crate::drafts::{
 };
 use crate::github::Api;
 use crate::github::api::{IssueInfo, NewIssue};
-use crate::incident::{Incident, TimelineEntry, TimelineKind};
+use crate::incident::{Incident, RepoName, TimelineEntry, TimelineKind};
 use crate::markers::marker;
 use crate::store::{IncidentId, TrackingLink, TrackingStatus};
 use chrono::Utc;
@@ -35,9 +35,8 @@ pub(super) async fn sync(
         .tracking
         .repository
         .as_ref()
-        .map(ToString::to_string)
-        .unwrap_or_else(|| incident.repository.clone());
-    let visibility = github.repository(&tracking_repository).await?;
+        .unwrap_or(&incident.repository);
+    let visibility = github.repository(tracking_repository).await?;
     let embargoed = !incident.published_on_github();
     let now = Utc::now();
 
@@ -65,7 +64,7 @@ pub(super) async fn sync(
         let note = format!("refused: {tracking_repository} is public");
         let refused = TrackingLink {
             status: TrackingStatus::Refused,
-            repository: Some(tracking_repository),
+            repository: Some(tracking_repository.clone()),
             number: link.as_ref().and_then(|link| link.number),
             url: link.as_ref().and_then(|link| link.url.clone()),
             detail: Some(detail),
@@ -126,15 +125,11 @@ pub(super) async fn sync(
         .and_then(|link| link.number)
         .and_then(|number| u64::try_from(number).ok());
     let existing = match known_number {
-        Some(number) => Some(github.issue(&tracking_repository, number).await?),
+        Some(number) => Some(github.issue(tracking_repository, number).await?),
         // Not recorded: perhaps created just before a crash. Look for herald's marker.
         None => {
             github
-                .find_issue(
-                    &tracking_repository,
-                    &loaded.config.labels.security,
-                    &marker,
-                )
+                .find_issue(tracking_repository, &loaded.config.labels.security, &marker)
                 .await?
         }
     };
@@ -144,7 +139,7 @@ pub(super) async fn sync(
             let issue =
                 if issue.body.as_deref() != Some(body.as_str()) || issue.title != rendered.title {
                     github
-                        .edit_issue(&tracking_repository, issue.number, &rendered.title, &body)
+                        .edit_issue(tracking_repository, issue.number, &rendered.title, &body)
                         .await?
                 } else {
                     issue
@@ -158,7 +153,7 @@ pub(super) async fn sync(
                 .collect();
             if !missing.is_empty() {
                 github
-                    .add_labels(&tracking_repository, issue.number, &missing)
+                    .add_labels(tracking_repository, issue.number, &missing)
                     .await?;
             }
             // Only the labels herald sets are replaced; others are the maintainers'.
@@ -170,7 +165,7 @@ pub(super) async fn sync(
                     && !rendered.labels.contains(label)
             }) {
                 github
-                    .remove_label(&tracking_repository, issue.number, stale)
+                    .remove_label(tracking_repository, issue.number, stale)
                     .await?;
             }
             (issue, false)
@@ -178,7 +173,7 @@ pub(super) async fn sync(
         None => {
             let issue = github
                 .create_issue(
-                    &tracking_repository,
+                    tracking_repository,
                     &NewIssue {
                         title: &rendered.title,
                         body: &rendered.body,
@@ -199,7 +194,7 @@ pub(super) async fn sync(
     {
         github
             .add_assignees(
-                &tracking_repository,
+                tracking_repository,
                 issue.number,
                 std::slice::from_ref(coordinator),
             )
@@ -207,7 +202,7 @@ pub(super) async fn sync(
     }
     let drafts_comment_id = show_drafts(
         &github,
-        &tracking_repository,
+        tracking_repository,
         &issue,
         link.as_ref().and_then(|link| link.drafts_comment_id),
         incident,
@@ -229,7 +224,7 @@ pub(super) async fn sync(
     );
     let open = TrackingLink {
         status: TrackingStatus::Open,
-        repository: Some(tracking_repository),
+        repository: Some(tracking_repository.clone()),
         number: Some(number),
         url: Some(issue.html_url),
         detail: None,
@@ -284,7 +279,7 @@ fn review_comment(incident: &Incident, review: &RenderedDrafts) -> String {
         "{marker}\n### Drafts for review\n\nThese are the texts herald will publish when the \
          advisory is disclosed, rendered from the incident as it is now. They are private \
          until then. `herald drafts {}` prints them in full.\n",
-        escape::identifier(&incident.ghsa_id)
+        &incident.ghsa_id
     );
     let share = MAX_COMMENT_CHARS / review.drafts.len().max(1);
     for draft in &review.drafts {
@@ -316,7 +311,7 @@ fn review_comment(incident: &Incident, review: &RenderedDrafts) -> String {
 /// Shows the drafts in one comment on the tracking issue, edited in place; returns its id.
 async fn show_drafts(
     github: &Api,
-    repository: &str,
+    repository: &RepoName,
     issue: &IssueInfo,
     known: Option<i64>,
     incident: &Incident,

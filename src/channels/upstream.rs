@@ -5,7 +5,7 @@
 
 use super::record::{Record, Write};
 use super::{ChannelError, Channels};
-use crate::incident::{Dependency, UpstreamOrigin, apply_upstream};
+use crate::incident::{Dependency, RepoName, UpstreamOrigin, apply_upstream};
 use crate::ingest::events::WebhookEvent;
 use crate::store::InstallationId;
 use chrono::{Duration, Utc};
@@ -82,7 +82,11 @@ pub(super) async fn match_upstream(
         format!(
             "global advisory {}: upstream incident in {}",
             advisory.ghsa_id,
-            matched.join(", ")
+            matched
+                .iter()
+                .map(RepoName::as_str)
+                .collect::<Vec<_>>()
+                .join(", ")
         )
     };
     // Every repository's incident in the commit that completes the job.
@@ -94,7 +98,7 @@ pub(super) async fn match_upstream(
 /// The repository's dependencies, from the cache while fresh, else from GitHub.
 async fn dependencies(
     channels: &Channels,
-    repository: &str,
+    repository: &RepoName,
     installation: InstallationId,
     now: chrono::DateTime<Utc>,
 ) -> Result<Vec<Dependency>, ChannelError> {

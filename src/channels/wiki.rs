@@ -7,6 +7,7 @@
 
 use super::post::{PostChannel, PostText, Published, text_sha256};
 use crate::drafts::{WIKI_PAGE, escape};
+use crate::incident::RepoName;
 use crate::store::ChannelPost;
 use base64::Engine;
 use chrono::{DateTime, Utc};
@@ -25,11 +26,11 @@ pub enum WikiError {
         "the wiki of {0} is not initialised: GitHub creates its git repository with the first \
          page, so create any page in the repository's Wiki tab once"
     )]
-    Uninitialised(String),
+    Uninitialised(RepoName),
     #[error("git {step} failed for the wiki of {repository}: {detail}")]
     Git {
         step: &'static str,
-        repository: String,
+        repository: RepoName,
         detail: String,
     },
 }
@@ -81,7 +82,7 @@ pub struct WikiPage<'a> {
 }
 
 struct Git<'a> {
-    repository: &'a str,
+    repository: &'a RepoName,
     auth_header: String,
 }
 
@@ -110,7 +111,7 @@ impl Git<'_> {
             .await
             .map_err(|error| WikiError::Git {
                 step,
-                repository: self.repository.to_owned(),
+                repository: self.repository.clone(),
                 detail: format!("cannot run git: {error}"),
             })?;
         if output.status.success() {
@@ -127,7 +128,7 @@ impl Git<'_> {
             .collect();
         Err(WikiError::Git {
             step,
-            repository: self.repository.to_owned(),
+            repository: self.repository.clone(),
             detail,
         })
     }
@@ -185,7 +186,7 @@ pub fn updated_index(current: Option<&str>, page: &WikiPage<'_>) -> String {
 /// `None` when the page already shows this text.
 pub async fn publish(
     web_url: &str,
-    repository: &str,
+    repository: &RepoName,
     token: &SecretString,
     page: &WikiPage<'_>,
     known: Option<&ChannelPost>,
@@ -202,7 +203,7 @@ pub async fn publish(
     };
     let work = tempfile::tempdir().map_err(|error| WikiError::Git {
         step: "setup",
-        repository: repository.to_owned(),
+        repository: repository.clone(),
         detail: error.to_string(),
     })?;
     let url = format!("{}/{repository}.wiki.git", web_url.trim_end_matches('/'));
@@ -212,7 +213,7 @@ pub async fn publish(
     if let Err(WikiError::Git { detail, .. }) = &clone {
         let lower = detail.to_ascii_lowercase();
         if lower.contains("not found") || lower.contains("404") {
-            return Err(WikiError::Uninitialised(repository.to_owned()));
+            return Err(WikiError::Uninitialised(repository.clone()));
         }
     }
     clone?;
@@ -221,14 +222,14 @@ pub async fn publish(
     let write = |path: &Path, text: &str| {
         std::fs::write(path, text).map_err(|error| WikiError::Git {
             step: "write",
-            repository: repository.to_owned(),
+            repository: repository.clone(),
             detail: error.to_string(),
         })
     };
     let folder = dir.join(FOLDER);
     std::fs::create_dir_all(&folder).map_err(|error| WikiError::Git {
         step: "write",
-        repository: repository.to_owned(),
+        repository: repository.clone(),
         detail: error.to_string(),
     })?;
     write(&folder.join(format!("{ghsa}.md")), page.text)?;

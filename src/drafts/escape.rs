@@ -150,7 +150,7 @@ pub fn plain_text(text: &str) -> String {
         .collect()
 }
 
-pub use crate::markers::{file_name, identifier};
+pub use crate::markers::file_name;
 
 #[cfg(test)]
 mod tests {

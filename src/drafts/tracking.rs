@@ -181,7 +181,7 @@ pub fn tracking_issue(
     let view = TrackingView {
         marker: marker::tracking_issue(&incident.repository, &incident.ghsa_id),
         ghsa_id: incident.ghsa_id.clone(),
-        repository: incident.repository.clone(),
+        repository: incident.repository.to_string(),
         summary: incident.summary.replace(['\r', '\n'], " "),
         advisory_url: incident.advisory_url.as_deref().and_then(link_target),
         advisory_state: incident.advisory_state.to_string(),

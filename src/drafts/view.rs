@@ -1,6 +1,6 @@
 //! The one record every disclosure draft is rendered from, and rendering them all.
 
-use super::{BLOG_POST, DraftError, Drafts, SHIPPED, TRACKING_ISSUE, escape};
+use super::{BLOG_POST, DraftError, Drafts, SHIPPED, TRACKING_ISSUE};
 use crate::incident::{
     CvssAssessment, CvssScore, GhsaId, Incident, Measure, Severity, SlaPolicy, TimelineEntry,
 };
@@ -195,8 +195,7 @@ impl DraftView {
             .unwrap_or_else(|| {
                 format!(
                     "https://github.com/{}/security/advisories/{}",
-                    escape::identifier(&incident.repository),
-                    escape::identifier(&incident.ghsa_id)
+                    &incident.repository, &incident.ghsa_id
                 )
             });
         let severity_word = match incident.severity {
@@ -220,7 +219,7 @@ impl DraftView {
         DraftView {
             ghsa_id: incident.ghsa_id.clone(),
             cve: incident.cve_id.clone(),
-            repository: incident.repository.clone(),
+            repository: incident.repository.to_string(),
             title: format!("Security advisory {}: {}", incident.ghsa_id, summary),
             summary,
             description: incident.description.clone(),

@@ -1,6 +1,7 @@
 //! The REST calls herald makes, with only the fields it reads (GitHub's documented shapes).
 
 use super::{Api, GitHubError, segment};
+use crate::incident::{GhsaId, RepoName};
 use base64::Engine;
 use http::{Method, StatusCode};
 use serde::{Deserialize, Serialize};
@@ -157,7 +158,7 @@ impl Api {
     /// has none (GitHub answers 404 when the dependency graph is off).
     pub async fn dependencies(
         &self,
-        repository: &str,
+        repository: &RepoName,
     ) -> Result<Option<Vec<crate::incident::Dependency>>, GitHubError> {
         let path = format!("/repos/{repository}/dependency-graph/sbom");
         match self.get::<crate::github::sbom::SbomAnswer>(&path).await {
@@ -167,12 +168,16 @@ impl Api {
         }
     }
 
-    pub async fn repository(&self, full_name: &str) -> Result<RepositoryInfo, GitHubError> {
+    pub async fn repository(&self, full_name: &RepoName) -> Result<RepositoryInfo, GitHubError> {
         self.get(&format!("/repos/{full_name}")).await
     }
 
     /// A file's text through the contents API; `None` when it does not exist.
-    pub async fn file(&self, repository: &str, path: &str) -> Result<Option<String>, GitHubError> {
+    pub async fn file(
+        &self,
+        repository: &RepoName,
+        path: &str,
+    ) -> Result<Option<String>, GitHubError> {
         Ok(self
             .file_at(repository, path, None)
             .await?
@@ -182,7 +187,7 @@ impl Api {
     /// A file's text and sha on `branch` (the default branch when `None`).
     pub async fn file_at(
         &self,
-        repository: &str,
+        repository: &RepoName,
         path: &str,
         branch: Option<&str>,
     ) -> Result<Option<VersionedFile>, GitHubError> {
@@ -227,7 +232,7 @@ impl Api {
     /// Creates or updates a file on `branch` with one commit (`sha`: the blob it replaces).
     pub async fn put_file(
         &self,
-        repository: &str,
+        repository: &RepoName,
         path: &str,
         branch: &str,
         text: &str,
@@ -258,7 +263,7 @@ impl Api {
     /// The commit sha a branch points at; `None` when there is no such branch.
     pub async fn branch_sha(
         &self,
-        repository: &str,
+        repository: &RepoName,
         branch: &str,
     ) -> Result<Option<String>, GitHubError> {
         #[derive(Deserialize)]
@@ -285,7 +290,7 @@ impl Api {
 
     pub async fn create_branch(
         &self,
-        repository: &str,
+        repository: &RepoName,
         branch: &str,
         sha: &str,
     ) -> Result<(), GitHubError> {
@@ -312,7 +317,7 @@ impl Api {
     /// Pull requests (open or closed) from `owner:branch`.
     pub async fn pulls_from(
         &self,
-        repository: &str,
+        repository: &RepoName,
         branch: &str,
     ) -> Result<Vec<PullInfo>, GitHubError> {
         let owner = repository.split('/').next().unwrap_or_default();
@@ -325,7 +330,7 @@ impl Api {
 
     pub async fn create_pull(
         &self,
-        repository: &str,
+        repository: &RepoName,
         title: &str,
         head: &str,
         base: &str,
@@ -353,7 +358,7 @@ impl Api {
 
     pub async fn edit_pull(
         &self,
-        repository: &str,
+        repository: &RepoName,
         number: u64,
         title: &str,
         body: &str,
@@ -370,7 +375,7 @@ impl Api {
     /// repository's issues carrying `label` (open or closed).
     pub async fn find_issue(
         &self,
-        repository: &str,
+        repository: &RepoName,
         label: &str,
         marker: &str,
     ) -> Result<Option<IssueInfo>, GitHubError> {
@@ -395,14 +400,18 @@ impl Api {
         Ok(None)
     }
 
-    pub async fn issue(&self, repository: &str, number: u64) -> Result<IssueInfo, GitHubError> {
+    pub async fn issue(
+        &self,
+        repository: &RepoName,
+        number: u64,
+    ) -> Result<IssueInfo, GitHubError> {
         self.get(&format!("/repos/{repository}/issues/{number}"))
             .await
     }
 
     pub async fn create_issue(
         &self,
-        repository: &str,
+        repository: &RepoName,
         issue: &NewIssue<'_>,
     ) -> Result<IssueInfo, GitHubError> {
         self.call(Method::POST, &format!("/repos/{repository}/issues"), issue)
@@ -411,7 +420,7 @@ impl Api {
 
     pub async fn edit_issue(
         &self,
-        repository: &str,
+        repository: &RepoName,
         number: u64,
         title: &str,
         body: &str,
@@ -426,7 +435,7 @@ impl Api {
 
     pub async fn add_labels(
         &self,
-        repository: &str,
+        repository: &RepoName,
         number: u64,
         labels: &[String],
     ) -> Result<(), GitHubError> {
@@ -437,7 +446,7 @@ impl Api {
     /// `POST …/issues/{number}/assignees`: adds people, keeping those assigned already.
     pub async fn add_assignees(
         &self,
-        repository: &str,
+        repository: &RepoName,
         number: u64,
         assignees: &[String],
     ) -> Result<(), GitHubError> {
@@ -449,7 +458,7 @@ impl Api {
     /// assignees to those there.
     async fn add_to_issue(
         &self,
-        repository: &str,
+        repository: &RepoName,
         number: u64,
         field: &str,
         names: &[String],
@@ -468,7 +477,7 @@ impl Api {
     /// Removes a label; one already gone is fine.
     pub async fn remove_label(
         &self,
-        repository: &str,
+        repository: &RepoName,
         number: u64,
         label: &str,
     ) -> Result<(), GitHubError> {
@@ -485,7 +494,7 @@ impl Api {
 
     pub async fn comments(
         &self,
-        repository: &str,
+        repository: &RepoName,
         number: u64,
     ) -> Result<Vec<CommentInfo>, GitHubError> {
         let mut all = Vec::new();
@@ -506,7 +515,7 @@ impl Api {
 
     pub async fn create_comment(
         &self,
-        repository: &str,
+        repository: &RepoName,
         number: u64,
         body: &str,
     ) -> Result<CommentInfo, GitHubError> {
@@ -520,7 +529,11 @@ impl Api {
 
     /// `POST …/security-advisories/{ghsa_id}/cve`. `false` when GitHub says the advisory
     /// already has one (422).
-    pub async fn request_cve(&self, repository: &str, ghsa_id: &str) -> Result<bool, GitHubError> {
+    pub async fn request_cve(
+        &self,
+        repository: &RepoName,
+        ghsa_id: &GhsaId,
+    ) -> Result<bool, GitHubError> {
         let path = format!("{}/cve", advisory_path(repository, ghsa_id));
         match self.send::<()>(Method::POST, &path, None, &[]).await {
             Ok(_) => Ok(true),
@@ -532,8 +545,8 @@ impl Api {
     /// `GET …/security-advisories/{ghsa_id}`: the advisory as GitHub has it now.
     pub async fn advisory(
         &self,
-        repository: &str,
-        ghsa_id: &str,
+        repository: &RepoName,
+        ghsa_id: &GhsaId,
     ) -> Result<serde_json::Value, GitHubError> {
         self.get(&advisory_path(repository, ghsa_id)).await
     }
@@ -542,8 +555,8 @@ impl Api {
     /// the advisory as it now is.
     pub async fn publish_advisory(
         &self,
-        repository: &str,
-        ghsa_id: &str,
+        repository: &RepoName,
+        ghsa_id: &GhsaId,
     ) -> Result<serde_json::Value, GitHubError> {
         #[derive(Serialize)]
         struct State {
@@ -559,7 +572,7 @@ impl Api {
 
     pub async fn edit_comment(
         &self,
-        repository: &str,
+        repository: &RepoName,
         comment_id: u64,
         body: &str,
     ) -> Result<CommentInfo, GitHubError> {
@@ -574,7 +587,7 @@ impl Api {
     /// The names of the files in a folder; `None` when the folder does not exist.
     pub async fn folder(
         &self,
-        repository: &str,
+        repository: &RepoName,
         path: &str,
     ) -> Result<Option<Vec<String>>, GitHubError> {
         #[derive(Deserialize)]
@@ -604,7 +617,11 @@ impl Api {
     }
 
     /// The collaborator permission of `login` on `repository`: admin, write, read or none.
-    pub async fn permission(&self, repository: &str, login: &str) -> Result<String, GitHubError> {
+    pub async fn permission(
+        &self,
+        repository: &RepoName,
+        login: &str,
+    ) -> Result<String, GitHubError> {
         #[derive(Deserialize)]
         struct Permission {
             permission: String,
@@ -621,7 +638,7 @@ impl Api {
     }
 }
 
-fn advisory_path(repository: &str, ghsa_id: &str) -> String {
+fn advisory_path(repository: &RepoName, ghsa_id: &GhsaId) -> String {
     format!(
         "/repos/{repository}/security-advisories/{}",
         segment(ghsa_id)

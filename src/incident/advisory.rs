@@ -4,6 +4,7 @@ use super::{
     AdvisoryState, CvssAssessment, CvssSlot, GhsaId, Incident, Phase, Severity, SeveritySource,
     TimelineEntry, TimelineKind, decide_severity,
 };
+use crate::incident::RepoName;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -71,7 +72,7 @@ pub enum AdvisoryAction {
 #[derive(Debug, Clone, PartialEq)]
 pub struct AdvisoryEvent {
     pub action: AdvisoryAction,
-    pub repository: String,
+    pub repository: RepoName,
     pub advisory: AdvisorySnapshot,
     pub actor: Option<String>,
     pub received_at: DateTime<Utc>,
@@ -269,7 +270,7 @@ pub fn apply_advisory(current: Option<Incident>, event: &AdvisoryEvent) -> Outco
     let (incident, before) = match current {
         None if event.settled_before_herald() => {
             let mut incident = Incident::new(
-                &event.repository,
+                event.repository.clone(),
                 event.advisory.ghsa_id.clone(),
                 event.received_at,
             );
@@ -294,7 +295,7 @@ pub fn apply_advisory(current: Option<Incident>, event: &AdvisoryEvent) -> Outco
         }
         None => {
             let mut incident = Incident::new(
-                &event.repository,
+                event.repository.clone(),
                 event.advisory.ghsa_id.clone(),
                 event.received_at,
             );
@@ -437,7 +438,7 @@ mod tests {
     fn event(action: AdvisoryAction, advisory: AdvisorySnapshot, hour: u32) -> AdvisoryEvent {
         AdvisoryEvent {
             action,
-            repository: "octo/widget".into(),
+            repository: RepoName::parse("octo/widget").expect("name"),
             advisory,
             actor: Some("reporter".into()),
             received_at: at(hour),

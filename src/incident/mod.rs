@@ -3,6 +3,7 @@
 
 mod advisory;
 mod commands;
+mod ids;
 mod review;
 mod severity;
 mod sla;
@@ -16,6 +17,7 @@ pub use commands::{
     Command, CommandEffect, CommandLine, CommandOutcome, Decisions, HELP, LabelNames, Threat,
     apply_command, label_command, parse_comment,
 };
+pub use ids::{GhsaId, InvalidGhsaId, InvalidRepoName, RepoName};
 pub use review::{Measure, ReviewFacts};
 pub use severity::{
     CvssAssessment, CvssScore, CvssSlot, IncidentKind, Severity, SeveritySource, decide_severity,
@@ -59,86 +61,6 @@ impl Phase {
 impl fmt::Display for Phase {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
-    }
-}
-
-/// A GitHub Security Advisory id, `GHSA-xxxx-xxxx-xxxx`: three groups of four lowercase
-/// letters or digits. Checked where it enters herald, since it names branches, files,
-/// hidden markers and URLs.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(transparent)]
-pub struct GhsaId(String);
-
-/// Text that is not a GHSA id.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0:?} is not a GHSA id (GHSA-xxxx-xxxx-xxxx)")]
-pub struct InvalidGhsaId(String);
-
-impl GhsaId {
-    pub fn parse(text: &str) -> Result<GhsaId, InvalidGhsaId> {
-        let invalid = || InvalidGhsaId(text.chars().take(64).collect());
-        let rest = text.strip_prefix("GHSA-").ok_or_else(invalid)?;
-        let groups: Vec<&str> = rest.split('-').collect();
-        let well_formed = groups.len() == 3
-            && groups.iter().all(|group| {
-                group.len() == 4
-                    && group
-                        .bytes()
-                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-            });
-        if well_formed {
-            Ok(GhsaId(text.to_owned()))
-        } else {
-            Err(invalid())
-        }
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    /// The advisory in GitHub's global advisory database.
-    pub fn url(&self) -> String {
-        format!("https://github.com/advisories/{}", self.0)
-    }
-}
-
-impl std::ops::Deref for GhsaId {
-    type Target = str;
-
-    fn deref(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for GhsaId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl PartialEq<str> for GhsaId {
-    fn eq(&self, other: &str) -> bool {
-        self.0 == other
-    }
-}
-
-impl PartialEq<&str> for GhsaId {
-    fn eq(&self, other: &&str) -> bool {
-        self.0 == *other
-    }
-}
-
-impl PartialEq<String> for GhsaId {
-    fn eq(&self, other: &String) -> bool {
-        &self.0 == other
-    }
-}
-
-impl<'de> Deserialize<'de> for GhsaId {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        GhsaId::parse(&text).map_err(serde::de::Error::custom)
     }
 }
 
@@ -202,7 +124,7 @@ impl fmt::Display for AdvisoryState {
 /// One incident per (repository, GHSA id).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Incident {
-    pub repository: String,
+    pub repository: RepoName,
     pub ghsa_id: GhsaId,
     pub cve_id: Option<String>,
     pub summary: String,
@@ -261,9 +183,9 @@ pub struct PhaseEntered {
 impl Incident {
     /// A new incident of `repository` for `ghsa_id`, learned of at `learned_at`, in
     /// awareness, before anything about it is known.
-    pub fn new(repository: &str, ghsa_id: GhsaId, learned_at: DateTime<Utc>) -> Incident {
+    pub fn new(repository: RepoName, ghsa_id: GhsaId, learned_at: DateTime<Utc>) -> Incident {
         Incident {
-            repository: repository.to_owned(),
+            repository,
             ghsa_id,
             cve_id: None,
             summary: String::new(),
@@ -450,7 +372,7 @@ pub struct TimelineEntry {
 #[cfg(test)]
 pub(crate) mod testing {
     use super::{
-        AdvisoryAction, AdvisoryEvent, AdvisorySnapshot, AdvisoryState, GhsaId, Incident,
+        AdvisoryAction, AdvisoryEvent, AdvisorySnapshot, AdvisoryState, GhsaId, Incident, RepoName,
         apply_advisory,
     };
     use chrono::{DateTime, Utc};
@@ -482,7 +404,7 @@ pub(crate) mod testing {
     ) -> AdvisoryEvent {
         AdvisoryEvent {
             action,
-            repository: "acme/widget".into(),
+            repository: RepoName::parse("acme/widget").expect("name"),
             advisory,
             actor: None,
             received_at: at,
@@ -511,29 +433,7 @@ pub(crate) mod testing {
 
 #[cfg(test)]
 mod tests {
-    use super::{AdvisoryState, GhsaId};
-
-    #[test]
-    fn ghsa_ids_are_checked_where_they_enter() {
-        let id = GhsaId::parse("GHSA-rf4j-j272-fj86").expect("a GHSA id");
-        assert_eq!(
-            id.url(),
-            "https://github.com/advisories/GHSA-rf4j-j272-fj86"
-        );
-        assert_eq!(id, "GHSA-rf4j-j272-fj86");
-        for bad in [
-            "",
-            "GHSA-rf4j-j272",
-            "GHSA-RF4J-j272-fj86",
-            "GHSA-../../etc/passwd",
-            "GHSA-rf4j-j272-fj86 --> <script>",
-            "CVE-2024-0001",
-        ] {
-            let error = GhsaId::parse(bad).expect_err(bad);
-            assert!(error.to_string().contains("is not a GHSA id"), "{error}");
-        }
-        assert!(serde_json::from_str::<GhsaId>("\"GHSA-x\"").is_err());
-    }
+    use super::AdvisoryState;
 
     #[test]
     fn advisory_states_read_as_stores_wrote_them() {

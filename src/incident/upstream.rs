@@ -3,7 +3,7 @@
 //! affected (its version inside a vulnerable range) and keeps one incident per (dependent
 //! repository, GHSA id); a withdrawn advisory closes it.
 
-use super::{AffectedPackage, GhsaId, Incident, Phase, TimelineEntry, TimelineKind};
+use super::{AffectedPackage, GhsaId, Incident, Phase, RepoName, TimelineEntry, TimelineKind};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
@@ -138,7 +138,7 @@ impl UpstreamAdvisory {
 /// updated when it exists; closed with a note when the advisory is withdrawn.
 pub fn apply_upstream(
     existing: Option<Incident>,
-    repository: &str,
+    repository: &RepoName,
     advisory: &UpstreamAdvisory,
     origin: &UpstreamOrigin,
     at: DateTime<Utc>,
@@ -167,7 +167,7 @@ pub fn apply_upstream(
                     .unwrap_or_default()
             ),
         ));
-        Incident::new(repository, advisory.ghsa_id.clone(), at)
+        Incident::new(repository.clone(), advisory.ghsa_id.clone(), at)
     });
     incident.cve_id = advisory.cve_id.clone().or(incident.cve_id);
     incident.summary = format!("{} (upstream: {})", advisory.summary, dependency.name);
@@ -285,7 +285,13 @@ mod tests {
             vulnerable_range: ">= 2.0.0, < 2.0.2".into(),
             fixed_version: Some("2.0.2".into()),
         };
-        let (incident, timeline) = apply_upstream(None, "acme/site", &advisory, &origin, at);
+        let (incident, timeline) = apply_upstream(
+            None,
+            &RepoName::parse("acme/site").expect("name"),
+            &advisory,
+            &origin,
+            at,
+        );
         assert_eq!(incident.repository, "acme/site");
         assert_eq!(incident.severity, Severity::Medium);
         assert_eq!(incident.phase, Phase::Awareness);
@@ -296,8 +302,13 @@ mod tests {
         );
         assert!(timeline[0].detail.contains("depends on pip django 2.0.1"));
         advisory.withdrawn = true;
-        let (closed, timeline) =
-            apply_upstream(Some(incident), "acme/site", &advisory, &origin, at);
+        let (closed, timeline) = apply_upstream(
+            Some(incident),
+            &RepoName::parse("acme/site").expect("name"),
+            &advisory,
+            &origin,
+            at,
+        );
         assert_eq!(closed.phase, Phase::Closed);
         assert!(timeline[0].detail.contains("withdrawn"));
     }

@@ -2,7 +2,7 @@
 //! documented shapes. Fields GitHub may send as `null` are `Option`s.
 
 use crate::incident::{
-    AdvisorySnapshot, AdvisoryState, AffectedPackage, Credit, CvssInput, Cwe, GhsaId,
+    AdvisorySnapshot, AdvisoryState, AffectedPackage, Credit, CvssInput, Cwe, GhsaId, RepoName,
     UpstreamAdvisory, UpstreamVulnerability,
 };
 use crate::store::InstallationId;
@@ -85,7 +85,7 @@ impl User {
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Repository {
-    pub full_name: String,
+    pub full_name: RepoName,
     #[serde(default)]
     pub private: bool,
 }
@@ -410,7 +410,7 @@ pub struct Installation {
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct InstallationRepository {
-    pub full_name: String,
+    pub full_name: RepoName,
     #[serde(default)]
     pub private: bool,
 }
@@ -466,7 +466,7 @@ fn typed<T: for<'de> Deserialize<'de>>(kind: EventKind, body: &[u8]) -> Result<T
 
 /// A person's comment or label on an issue, which may be a command to herald.
 pub struct MaintainerSignal<'a> {
-    pub repository: &'a str,
+    pub repository: &'a RepoName,
     pub issue: u64,
     pub sender: &'a str,
 }
@@ -546,7 +546,7 @@ impl WebhookEvent {
     }
 
     /// The repository the event is about, `owner/name`.
-    pub fn repository(&self) -> Option<&str> {
+    pub fn repository(&self) -> Option<&RepoName> {
         match self {
             WebhookEvent::RepositoryAdvisory(event) => Some(&event.repository.full_name),
             WebhookEvent::Issues(event) => Some(&event.repository.full_name),

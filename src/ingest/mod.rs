@@ -4,6 +4,7 @@
 pub mod events;
 pub mod signature;
 
+use crate::incident::{GhsaId, RepoName};
 use crate::store::{Admission, NewDelivery, Store, compress_payload};
 use chrono::Utc;
 use events::{EventKind, PayloadError, WebhookEvent};
@@ -158,7 +159,7 @@ pub fn new_delivery(
         delivery_id: delivery_id.to_owned(),
         event: kind.as_str().to_owned(),
         action: event.action().map(str::to_owned),
-        repository: event.repository().map(str::to_owned),
+        repository: event.repository().cloned(),
         installation_id: event.installation_id(),
         payload_lz4: compress_payload(body),
         received_at: Utc::now(),
@@ -170,13 +171,13 @@ pub fn new_delivery(
 /// GitHub sends no webhook for. Its id names the advisory's version, so a version is
 /// processed once whichever way herald saw it. `None` without an id or update time.
 pub fn reconciled_advisory(
-    repository: &str,
+    repository: &RepoName,
     installation: crate::store::InstallationId,
     advisory: &serde_json::Value,
 ) -> Option<(String, Vec<u8>)> {
-    let ghsa_id = advisory.get("ghsa_id")?.as_str()?;
+    let ghsa_id = GhsaId::parse(advisory.get("ghsa_id")?.as_str()?).ok()?;
     let updated_at = advisory.get("updated_at")?.as_str()?;
-    let delivery_id = crate::markers::key::advisory_version(repository, ghsa_id, updated_at);
+    let delivery_id = crate::markers::key::advisory_version(repository, &ghsa_id, updated_at);
     let payload = serde_json::json!({
         "action": "reconciled",
         "repository_advisory": advisory,

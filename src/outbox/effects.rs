@@ -175,7 +175,11 @@ mod tests {
         let url = format!("sqlite://{}", dir.path().join("herald.db").display());
         let store = Store::open(&url).await.expect("store");
         let ghsa_id = crate::incident::GhsaId::parse("GHSA-aaaa-bbbb-cccc").expect("GHSA id");
-        let incident = Incident::new("acme/widget", ghsa_id, Utc::now());
+        let incident = Incident::new(
+            crate::incident::RepoName::parse("acme/widget").expect("name"),
+            ghsa_id,
+            Utc::now(),
+        );
         let mut work = store.begin_durable().await.expect("work");
         let (id, _) = work
             .save_incident(&incident, Utc::now())

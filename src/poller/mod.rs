@@ -5,6 +5,7 @@
 //! id names the advisory version, so a version is processed once however often it is seen.
 
 use crate::github::{GitHub, GitHubError};
+use crate::incident::RepoName;
 use crate::ingest::{Ingestor, Receipt, ReceiveError};
 use crate::store::{InstallationId, Store, StoreError};
 use chrono::Utc;
@@ -120,7 +121,7 @@ impl Poller {
 
     async fn poll(
         &self,
-        repository: &str,
+        repository: &RepoName,
         installation: InstallationId,
     ) -> Result<Polled, PollError> {
         let api = self.github.installation(installation)?;
@@ -192,14 +193,14 @@ impl Poller {
     /// `Some(false)` when it was seen before, `None` when it lacks its id or time.
     async fn ingest_advisory(
         &self,
-        repository: &str,
+        repository: &RepoName,
         installation: InstallationId,
         advisory: &serde_json::Value,
     ) -> Result<Option<bool>, PollError> {
         let Some((delivery_id, body)) =
             crate::ingest::reconciled_advisory(repository, installation, advisory)
         else {
-            tracing::warn!(%repository, "advisory poll: an advisory without ghsa_id or updated_at was skipped");
+            tracing::warn!(%repository, "advisory poll: an advisory without a valid ghsa_id or an updated_at was skipped");
             return Ok(None);
         };
         let receipt = self

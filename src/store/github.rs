@@ -3,7 +3,7 @@
 
 use super::{IncidentId, InstallationId};
 use super::{Store, StoreError, Work, from_millis, to_millis};
-use crate::incident::Dependency;
+use crate::incident::{Dependency, RepoName};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
@@ -20,7 +20,7 @@ pub struct StoredInstallation {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrackingLink {
     pub status: TrackingStatus,
-    pub repository: Option<String>,
+    pub repository: Option<RepoName>,
     pub number: Option<i64>,
     pub url: Option<String>,
     /// For a refusal: why, in words a maintainer can act on.
@@ -34,7 +34,7 @@ pub struct TrackingLink {
 
 impl TrackingLink {
     /// The issue herald keeps, as (repository, number), when it has one.
-    pub fn issue(&self) -> Option<(String, u64)> {
+    pub fn issue(&self) -> Option<(RepoName, u64)> {
         let number = u64::try_from(self.number?).ok()?;
         Some((self.repository.clone()?, number))
     }
@@ -58,7 +58,7 @@ impl TrackingStatus {
 impl Work {
     pub async fn save_dependencies(
         &mut self,
-        repository: &str,
+        repository: &RepoName,
         dependencies: Option<&[Dependency]>,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
@@ -103,7 +103,7 @@ impl Work {
     /// Records that `installation_id` serves `repository` (`private` when known).
     pub async fn save_repository(
         &mut self,
-        repository: &str,
+        repository: &RepoName,
         installation_id: InstallationId,
         private: Option<bool>,
         now: DateTime<Utc>,
@@ -128,7 +128,7 @@ impl Work {
     /// Since when herald serves `repository`, if it does.
     pub async fn served_since(
         &mut self,
-        repository: &str,
+        repository: &RepoName,
     ) -> Result<Option<DateTime<Utc>>, StoreError> {
         let since: Option<Option<i64>> =
             sqlx::query_scalar("SELECT first_seen_at FROM repositories WHERE full_name = $1")
@@ -138,7 +138,7 @@ impl Work {
         since.flatten().map(from_millis).transpose()
     }
 
-    pub async fn forget_repository(&mut self, repository: &str) -> Result<(), StoreError> {
+    pub async fn forget_repository(&mut self, repository: &RepoName) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM repositories WHERE full_name = $1")
             .bind(repository)
             .execute(&mut *self.tx)
@@ -215,7 +215,7 @@ impl Work {
 /// The incident whose tracking issue is `repository#number`, inside or outside a unit of work.
 async fn tracked_by<'e>(
     executor: impl sqlx::SqliteExecutor<'e>,
-    repository: &str,
+    repository: &RepoName,
     number: u64,
 ) -> Result<Option<IncidentId>, StoreError> {
     Ok(sqlx::query_scalar(
@@ -231,7 +231,7 @@ async fn tracked_by<'e>(
 impl Work {
     pub async fn incident_tracked_by(
         &mut self,
-        repository: &str,
+        repository: &RepoName,
         number: u64,
     ) -> Result<Option<IncidentId>, StoreError> {
         tracked_by(&mut *self.tx, repository, number).await
@@ -244,8 +244,8 @@ fn to_id(id: u64) -> Result<i64, StoreError> {
 
 impl Store {
     /// Every repository with the active installation that serves it, for the poller.
-    pub async fn served_repositories(&self) -> Result<Vec<(String, InstallationId)>, StoreError> {
-        let rows: Vec<(String, i64)> = sqlx::query_as(
+    pub async fn served_repositories(&self) -> Result<Vec<(RepoName, InstallationId)>, StoreError> {
+        let rows: Vec<(RepoName, i64)> = sqlx::query_as(
             "SELECT r.full_name, r.installation_id FROM repositories r \
              LEFT JOIN installations i ON i.id = r.installation_id \
              WHERE COALESCE(i.state, 'active') = 'active' ORDER BY r.full_name",
@@ -259,7 +259,10 @@ impl Store {
     }
 
     /// The ETag of the last advisory list read from `repository`.
-    pub async fn advisory_poll_etag(&self, repository: &str) -> Result<Option<String>, StoreError> {
+    pub async fn advisory_poll_etag(
+        &self,
+        repository: &RepoName,
+    ) -> Result<Option<String>, StoreError> {
         Ok(sqlx::query_scalar::<_, Option<String>>(
             "SELECT etag FROM advisory_polls WHERE repository = $1",
         )
@@ -271,7 +274,7 @@ impl Store {
 
     pub async fn save_advisory_poll(
         &self,
-        repository: &str,
+        repository: &RepoName,
         etag: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
@@ -291,7 +294,7 @@ impl Store {
 
     pub async fn incident_tracked_by(
         &self,
-        repository: &str,
+        repository: &RepoName,
         number: u64,
     ) -> Result<Option<IncidentId>, StoreError> {
         tracked_by(&self.reader, repository, number).await
@@ -300,7 +303,7 @@ impl Store {
     /// The active installation that serves `repository`.
     pub async fn installation_for(
         &self,
-        repository: &str,
+        repository: &RepoName,
     ) -> Result<Option<InstallationId>, StoreError> {
         let id: Option<i64> = sqlx::query_scalar(
             "SELECT r.installation_id FROM repositories r \
@@ -332,7 +335,7 @@ impl Store {
     /// cached (or too old), `Some(None)` when its dependency graph was off.
     pub async fn cached_dependencies(
         &self,
-        repository: &str,
+        repository: &RepoName,
         fresh_since: DateTime<Utc>,
     ) -> Result<Option<Option<Vec<Dependency>>>, StoreError> {
         let row: Option<(Option<String>,)> = sqlx::query_as(

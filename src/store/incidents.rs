@@ -2,7 +2,7 @@
 
 use super::IncidentId;
 use super::{Store, StoreError, Work, from_millis, to_millis};
-use crate::incident::{Incident, TimelineEntry};
+use crate::incident::{GhsaId, Incident, RepoName, TimelineEntry};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
@@ -43,8 +43,8 @@ fn incident_row(row: &SqliteRow) -> Result<IncidentRow, StoreError> {
 impl Work {
     pub async fn find_incident(
         &mut self,
-        repository: &str,
-        ghsa_id: &str,
+        repository: &RepoName,
+        ghsa_id: &GhsaId,
     ) -> Result<Option<IncidentRow>, StoreError> {
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE repository = $1 AND ghsa_id = $2"
@@ -140,7 +140,10 @@ impl Store {
     }
 
     /// Incidents with this GHSA id (one, unless two repositories share it).
-    pub async fn incidents_by_ghsa(&self, ghsa_id: &str) -> Result<Vec<IncidentRow>, StoreError> {
+    pub async fn incidents_by_ghsa(
+        &self,
+        ghsa_id: &GhsaId,
+    ) -> Result<Vec<IncidentRow>, StoreError> {
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE ghsa_id = $1 ORDER BY repository"
         )))

@@ -7,6 +7,7 @@ use super::IncidentId;
 use super::StoreError;
 use super::queue::JobKind;
 use crate::config::repo::MailingList;
+use crate::incident::RepoName;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -91,7 +92,7 @@ impl PublicChannel {
 /// A comment herald owes GitHub.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PendingComment {
-    pub repository: String,
+    pub repository: RepoName,
     pub issue: u64,
     pub body: String,
     /// Hidden in the body, so a retried job finds the comment it already posted.
@@ -278,7 +279,7 @@ mod tests {
                 delivery: "d-2".into(),
             },
             Job::PostComment(PendingComment {
-                repository: "o/r".into(),
+                repository: RepoName::parse("o/r").expect("name"),
                 issue: 4,
                 body: "hi\n<!-- herald:reply x -->".into(),
                 marker: "<!-- herald:reply x -->".into(),

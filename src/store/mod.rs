@@ -43,6 +43,49 @@ impl std::fmt::Display for IncidentId {
         self.0.fmt(f)
     }
 }
+/// Names the incident domain checks (repository, GHSA id) are stored as their text and
+/// checked again when read.
+macro_rules! checked_text_column {
+    ($name:ty) => {
+        impl<DB: sqlx::Database> sqlx::Type<DB> for $name
+        where
+            String: sqlx::Type<DB>,
+        {
+            fn type_info() -> DB::TypeInfo {
+                <String as sqlx::Type<DB>>::type_info()
+            }
+
+            fn compatible(ty: &DB::TypeInfo) -> bool {
+                <String as sqlx::Type<DB>>::compatible(ty)
+            }
+        }
+
+        impl<'q, DB: sqlx::Database> sqlx::Encode<'q, DB> for $name
+        where
+            String: sqlx::Encode<'q, DB>,
+        {
+            fn encode_by_ref(
+                &self,
+                buf: &mut DB::ArgumentBuffer,
+            ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+                self.as_str().to_owned().encode(buf)
+            }
+        }
+
+        impl<'r, DB: sqlx::Database> sqlx::Decode<'r, DB> for $name
+        where
+            String: sqlx::Decode<'r, DB>,
+        {
+            fn decode(value: DB::ValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+                Ok(<$name>::parse(&String::decode(value)?)?)
+            }
+        }
+    };
+}
+
+checked_text_column!(RepoName);
+checked_text_column!(GhsaId);
+
 pub use github::{StoredInstallation, TrackingLink, TrackingStatus};
 pub use incidents::{IncidentRow, StoredTimelineEntry};
 pub use job::{Job, PendingComment, PendingEscalation, PendingMail, PublicChannel, Stage};
@@ -50,6 +93,7 @@ pub use queue::{
     Admission, ClaimedJob, FailedJob, JobKind, NewDelivery, StoredDelivery, compress_payload,
 };
 
+use crate::incident::{GhsaId, RepoName};
 use chrono::{DateTime, TimeZone, Utc};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,

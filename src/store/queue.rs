@@ -3,7 +3,7 @@
 use super::IncidentId;
 use super::job::{Job, PublicChannel};
 use super::{Store, StoreError, Work, from_millis, to_millis};
-use crate::incident::Incident;
+use crate::incident::{Incident, RepoName};
 use chrono::{DateTime, Utc};
 use sqlx::{QueryBuilder, Row, Sqlite};
 use std::collections::HashSet;
@@ -14,7 +14,7 @@ pub struct NewDelivery {
     pub delivery_id: String,
     pub event: String,
     pub action: Option<String>,
-    pub repository: Option<String>,
+    pub repository: Option<RepoName>,
     pub installation_id: Option<super::InstallationId>,
     /// The raw body, compressed by [`compress_payload`].
     pub payload_lz4: Vec<u8>,

@@ -39,6 +39,28 @@ fn run(command: &mut Command) -> (Output, String, String) {
 }
 
 #[test]
+fn malformed_names_on_the_command_line_are_refused_before_anything_runs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (output, _, stderr) = run(herald(dir.path()).args(["drafts", "GHSA-x"]));
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("\"GHSA-x\" is not a GHSA id"), "{stderr}");
+    let (output, _, stderr) = run(herald(dir.path()).args([
+        "incidents",
+        "retry",
+        "GHSA-aaaa-bbbb-cccc",
+        "--repo",
+        "acme/widget/extra",
+    ]));
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("is not a GitHub repository `owner/name`: it needs exactly one `/`"),
+        "{stderr}"
+    );
+    // Nothing was opened: no store file appeared.
+    assert_eq!(std::fs::read_dir(dir.path()).expect("dir").count(), 0);
+}
+
+#[test]
 fn the_readme_dry_run_opens_an_incident_in_the_default_store() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (output, stdout, stderr) = run(herald(dir.path())

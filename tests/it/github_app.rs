@@ -98,7 +98,7 @@ async fn report(harness: &Harness, delivery_id: &str) {
 async fn incident_id(harness: &Harness) -> herald::store::IncidentId {
     let rows = harness
         .store
-        .incidents_by_ghsa(GHSA)
+        .incidents_by_ghsa(&common::ghsa(GHSA))
         .await
         .expect("incidents");
     assert_eq!(rows.len(), 1);
@@ -601,7 +601,7 @@ async fn a_draft_advisory_seen_only_by_polling_becomes_an_incident() {
     harness.wait_all_jobs().await;
     let rows = harness
         .store
-        .incidents_by_ghsa(GHSA)
+        .incidents_by_ghsa(&common::ghsa(GHSA))
         .await
         .expect("incidents");
     assert_eq!(rows.len(), 1, "the draft became an incident");
@@ -646,7 +646,7 @@ async fn a_draft_advisory_seen_only_by_polling_becomes_an_incident() {
     for _ in 0..200 {
         let rows = harness
             .store
-            .incidents_by_ghsa(GHSA)
+            .incidents_by_ghsa(&common::ghsa(GHSA))
             .await
             .expect("incidents");
         if rows[0].incident.summary == "A sharper summary" {
@@ -656,7 +656,7 @@ async fn a_draft_advisory_seen_only_by_polling_becomes_an_incident() {
     }
     let rows = harness
         .store
-        .incidents_by_ghsa(GHSA)
+        .incidents_by_ghsa(&common::ghsa(GHSA))
         .await
         .expect("incidents");
     assert_eq!(rows[0].incident.summary, "A sharper summary");
@@ -751,7 +751,7 @@ async fn say(harness: &Harness, event: &str, delivery_id: &str, body: &[u8]) {
 async fn the_incident(harness: &Harness) -> herald::incident::Incident {
     let rows = harness
         .store
-        .incidents_by_ghsa(GHSA)
+        .incidents_by_ghsa(&common::ghsa(GHSA))
         .await
         .expect("incidents");
     rows[0].incident.clone()
@@ -2330,7 +2330,7 @@ async fn a_global_advisory_opens_an_upstream_incident_where_the_package_is_used(
     .await;
     let rows = harness
         .store
-        .incidents_by_ghsa("GHSA-rf4j-j272-fj86")
+        .incidents_by_ghsa(&common::ghsa("GHSA-rf4j-j272-fj86"))
         .await
         .expect("incidents");
     assert_eq!(rows.len(), 1, "one upstream incident");
@@ -2386,7 +2386,7 @@ async fn a_global_advisory_opens_an_upstream_incident_where_the_package_is_used(
     assert!(
         harness
             .store
-            .incidents_by_ghsa("GHSA-xxxx-yyyy-zzzz")
+            .incidents_by_ghsa(&common::ghsa("GHSA-xxxx-yyyy-zzzz"))
             .await
             .expect("incidents")
             .is_empty(),
@@ -2414,7 +2414,7 @@ async fn a_global_advisory_opens_an_upstream_incident_where_the_package_is_used(
     .await;
     let rows = harness
         .store
-        .incidents_by_ghsa("GHSA-rf4j-j272-fj86")
+        .incidents_by_ghsa(&common::ghsa("GHSA-rf4j-j272-fj86"))
         .await
         .expect("incidents");
     assert_eq!(rows[0].incident.phase, herald::incident::Phase::Closed);

@@ -106,7 +106,7 @@ async fn a_reported_advisory_becomes_an_incident_with_computed_scores() {
 
     let rows = harness
         .store
-        .incidents_by_ghsa("GHSA-abcd-1234-efgh")
+        .incidents_by_ghsa(&common::ghsa("GHSA-abcd-1234-efgh"))
         .await
         .expect("query");
     assert_eq!(rows.len(), 1);

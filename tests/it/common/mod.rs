@@ -32,6 +32,11 @@ pub async fn serve_on_loopback(app: axum::Router) -> String {
     url
 }
 
+/// A GHSA id the test names.
+pub fn ghsa(id: &str) -> herald::incident::GhsaId {
+    herald::incident::GhsaId::parse(id).expect("a GHSA id")
+}
+
 pub fn fixture(name: &str) -> Vec<u8> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
