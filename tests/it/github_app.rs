@@ -643,17 +643,16 @@ async fn a_draft_advisory_seen_only_by_polling_becomes_an_incident() {
     draft["summary"] = "A sharper summary".into();
     draft["updated_at"] = "2020-01-03T12:00:00Z".into();
     fake.put_advisory(REPO, draft);
-    for _ in 0..200 {
-        let rows = harness
-            .store
-            .incidents_by_ghsa(&common::ghsa(GHSA))
-            .await
-            .expect("incidents");
-        if rows[0].incident.summary == "A sharper summary" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    harness
+        .until("the edited summary", async || {
+            let rows = harness
+                .store
+                .incidents_by_ghsa(&common::ghsa(GHSA))
+                .await
+                .expect("incidents");
+            rows[0].incident.summary == "A sharper summary"
+        })
+        .await;
     let rows = harness
         .store
         .incidents_by_ghsa(&common::ghsa(GHSA))
@@ -1015,12 +1014,9 @@ async fn channels_left_undone_at_a_stop_run_after_restart_once() {
     assert_eq!(answer.status, 202);
     let owed = "SELECT COUNT(*) FROM outbox WHERE kind = 'changelog_pr' AND state = 'pending' \
                 AND attempts = 1";
-    for _ in 0..400 {
-        if harness.count(owed).await == 1 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    harness
+        .until(owed, async || harness.count(owed).await == 1)
+        .await;
     assert_eq!(
         harness.count(owed).await,
         1,
@@ -1979,19 +1975,17 @@ async fn a_refusing_mail_server_is_reported_on_the_tracking_issue_and_retried() 
     assert_eq!(answer.status, 202, "{}", answer.body);
     // Both sends fail once; each failure is reported once on the tracking issue.
     let tracking = fake.issues(TRACKING_REPO)[0].number;
-    let started = std::time::Instant::now();
-    let failures = loop {
-        let failures: Vec<String> = fake
-            .comments(TRACKING_REPO, tracking)
+    let failures = || -> Vec<String> {
+        fake.comments(TRACKING_REPO, tracking)
             .into_iter()
             .map(|comment| comment.body)
             .filter(|body| body.contains("could not send the signed announcement"))
-            .collect();
-        if failures.len() == 2 || started.elapsed() > Duration::from_secs(20) {
-            break failures;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+            .collect()
     };
+    harness
+        .until("two failure notices", async || failures().len() == 2)
+        .await;
+    let failures = failures();
     assert_eq!(
         failures.len(),
         2,
@@ -2503,20 +2497,12 @@ async fn a_mail_server_that_rejects_for_good_is_not_asked_again() {
     sink.accept();
     let said = herald_cli(&harness, &["incidents", "retry", GHSA]).await;
     assert!(said.starts_with("2 failed job(s)"), "{said}");
-    eventually(|| sink.messages().len() == 2).await;
+    harness
+        .until("two announcements", async || sink.messages().len() == 2)
+        .await;
     assert_eq!(sink.messages().len(), 2, "one announcement per list");
     assert_no_unexpected(&fake);
     harness.stop().await;
-}
-
-/// Waits, up to ten seconds, until `done` holds (work herald does in the background).
-async fn eventually(done: impl Fn() -> bool) {
-    for _ in 0..200 {
-        if done() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 /// Waits until the poller has had a 304 for the advisory list, then for every job.
@@ -2599,13 +2585,21 @@ async fn installing_herald_never_announces_the_past() {
     let said = herald_cli(&harness, &["import"]).await;
     assert!(said.contains("3 advisory(ies) imported"), "{said}");
     harness.wait_all_jobs().await;
-    eventually(|| fake.issues(TRACKING_REPO).len() == 5).await;
+    harness
+        .until("five tracking issues", async || {
+            fake.issues(TRACKING_REPO).len() == 5
+        })
+        .await;
     assert_eq!(fake.issues(TRACKING_REPO).len(), 5);
     assert_eq!(public_writes(&fake), Vec::<String>::new());
 
     // Announcing an old advisory again takes an explicit command on it.
     herald_cli(&harness, &["incidents", "announce", "GHSA-5555-aaaa-0001"]).await;
-    eventually(|| !fake.issues(REPO).is_empty()).await;
+    harness
+        .until("an issue in the repository", async || {
+            !fake.issues(REPO).is_empty()
+        })
+        .await;
     harness.wait_all_jobs().await;
     assert_eq!(fake.issues(REPO).len(), 1, "its public advisory issue");
     assert!(fake.issues(REPO)[0].title.contains("GHSA-5555-aaaa-0001"));

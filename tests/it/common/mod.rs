@@ -242,13 +242,38 @@ impl Harness {
         self.wait_all_jobs().await;
     }
 
+    /// Waits until `sql` counts nothing (see [`Harness::until`]).
     async fn wait_until_none(&self, sql: &'static str) {
-        for _ in 0..800 {
-            if self.count(sql).await == 0 {
-                return;
+        self.until(sql, async || self.count(sql).await == 0).await;
+    }
+
+    /// Waits until `done` holds, checking again each time herald's worker or effect runner
+    /// reports it has nothing due (never by polling); fails at once when one of herald's
+    /// background tasks has ended, and after 20 s without `done`.
+    pub async fn until(&self, what: &str, mut done: impl AsyncFnMut() -> bool) {
+        let server = self.server.as_ref().expect("server running");
+        // Subscribed before checking, so an idle moment after the check is not missed.
+        let mut idle = server.idle();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        let mut settled = done().await;
+        while !settled {
+            if let Some(task) = server.ended_task() {
+                panic!("herald's {task} ended while the test waited for {what}");
             }
-            tokio::time::sleep(Duration::from_millis(25)).await;
+            if tokio::time::Instant::now() >= deadline {
+                self.give_up_waiting(what).await;
+            }
+            // A short timeout only to notice an ended task; `done` waits for idleness.
+            if let Ok(changed) =
+                tokio::time::timeout(Duration::from_millis(100), idle.changed()).await
+            {
+                changed.expect("herald's idle signal");
+                settled = done().await;
+            }
         }
+    }
+
+    async fn give_up_waiting(&self, what: &str) -> ! {
         let stuck: Vec<(String, Option<String>)> = sqlx::query_as(
             "SELECT kind, last_error FROM outbox WHERE state = 'pending' AND run_after <= \
          CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER) ORDER BY id",
@@ -256,7 +281,7 @@ impl Harness {
         .fetch_all(self.store.pool())
         .await
         .unwrap_or_default();
-        panic!("the queued jobs were not done within 20 s ({sql}); pending: {stuck:?}");
+        panic!("not settled within 20 s ({what}); pending jobs: {stuck:?}");
     }
 
     pub async fn stop(mut self) {
