@@ -4,15 +4,13 @@
 //! gate again when it runs. A send that fails is retried with backoff and reported on the
 //! tracking issue; once the server has answered 250 the send is recorded and never repeated.
 
-use super::maintainer::queue_comment;
 use super::record::Record;
 use super::{Channel, ChannelError, Channels};
 use crate::config::repo::MailingList;
 use crate::drafts::{ANNOUNCEMENT, ANNOUNCEMENT_SUBJECT, DraftView, escape};
-use crate::incident::{GhsaId, TimelineEntry, TimelineKind};
+use crate::incident::GhsaId;
 use crate::markers::key;
-use crate::store::{ClaimedJob, IncidentId, Job, PendingMail, TrackingLink};
-use chrono::Utc;
+use crate::store::{ClaimedJob, IncidentId, Job, PendingMail};
 
 /// The announcement's version: the first announcement of an incident is v1 (its
 /// Message-ID says so, so a resend of the same version is recognisable).
@@ -33,12 +31,10 @@ pub(super) fn sends(lists: &[MailingList], incident_id: IncidentId) -> Vec<(Job,
         .collect()
 }
 
-/// Renders, signs and sends the announcement to one list. Returns the timeline detail and
-/// a note; a failure is recorded (and, the first time, reported on the tracking issue)
-/// before it is returned for the outbox to retry.
+/// Renders, signs and sends the announcement to one list. A failure goes back to the
+/// runner, which retries it and tells the maintainers ([`first_failure`]).
 pub(super) async fn send(
     channel: &Channel<'_>,
-    job: &ClaimedJob,
     list: &MailingList,
 ) -> Result<Record, ChannelError> {
     let Channel {
@@ -78,78 +74,42 @@ pub(super) async fn send(
         &body,
         &format!("v{VERSION}"),
     )?;
-    match announcer.mailer.send(message).await {
-        Ok(()) => Ok(Record::publication(
-            incident_id,
-            Some(format!(
-                "signed announcement sent to {address} ({}, {})",
-                escape::plain_line(&id),
-                match list.signing {
-                    crate::config::repo::SigningMode::Cleartext => "cleartext-signed",
-                    crate::config::repo::SigningMode::PgpMime => "PGP/MIME",
-                }
-            )),
-            format!("announcement sent to {address}"),
-        )),
-        Err(error) => {
-            // A refusal is reported when the job ends; what may pass is told at once.
-            if job.attempts == 0 && error.refusal().is_none() {
-                report_failure(
-                    channels,
-                    (job, incident_id),
-                    &incident.ghsa_id,
-                    address,
-                    &error,
-                )
-                .await?;
+    announcer.mailer.send(message).await?;
+    Ok(Record::publication(
+        incident_id,
+        Some(format!(
+            "signed announcement sent to {address} ({}, {})",
+            escape::plain_line(&id),
+            match list.signing {
+                crate::config::repo::SigningMode::Cleartext => "cleartext-signed",
+                crate::config::repo::SigningMode::PgpMime => "PGP/MIME",
             }
-            Err(error.into())
-        }
-    }
+        )),
+        format!("announcement sent to {address}"),
+    ))
 }
 
-/// The first failure to send goes on the timeline and, where there is one, the tracking
-/// issue; retries follow quietly.
-async fn report_failure(
+/// The first failure to send, for the timeline and, where there is one, the tracking
+/// issue (a refusal is reported when the job ends instead; retries follow quietly).
+pub(super) async fn first_failure(
     channels: &Channels,
-    (job, incident_id): (&ClaimedJob, IncidentId),
+    job: &ClaimedJob,
+    incident_id: IncidentId,
     ghsa_id: &GhsaId,
-    address: &str,
+    list: &MailingList,
     error: &crate::mail::SmtpError,
-) -> Result<(), ChannelError> {
-    let detail = format!(
-        "announcement to {address} failed: {}; herald retries with backoff",
-        escape::plain_line(&error.to_string())
+) -> Result<Record, ChannelError> {
+    // Checked when the configuration was read: an address, one line, no mention.
+    let address = list.address.as_str();
+    let error = escape::plain_line(&error.to_string());
+    let detail = format!("announcement to {address} failed: {error}; herald retries with backoff");
+    let body = format!(
+        "herald could not send the signed announcement of {ghsa_id} to {}: {}\n\nIt retries \
+         with backoff; the timeline records when it goes out.",
+        escape::markdown(address),
+        escape::markdown(&error)
     );
-    let tracking = channels.store.tracking_link(incident_id).await?;
-    let mut work = channels.store.begin_durable().await?;
-    work.append_timeline(
-        incident_id,
-        &[TimelineEntry {
-            at: Utc::now(),
-            actor: None,
-            kind: TimelineKind::Publication,
-            detail: detail.clone(),
-        }],
-        None,
-    )
-    .await?;
-    if let Some((repository, number)) = tracking.as_ref().and_then(TrackingLink::issue) {
-        queue_comment(
-            &mut work,
-            &key::mail_failed(ghsa_id, job.id),
-            &repository,
-            number,
-            &format!(
-                "herald could not send the signed announcement of {} to {}: {}\n\nIt retries \
-                 with backoff; the timeline records when it goes out.",
-                ghsa_id,
-                escape::markdown(address),
-                escape::markdown(&escape::plain_line(&error.to_string()))
-            ),
-        )
-        .await?;
-    }
-    work.commit().await?;
-    Ok(())
+    channels
+        .notice(incident_id, detail, key::mail_failed(ghsa_id, job.id), body)
+        .await
 }

@@ -24,6 +24,7 @@ use crate::github::{Api, GitHub, GitHubError};
 use crate::incident::RepoName;
 use crate::ingest::events::{EventKind, WebhookEvent};
 use crate::mail::Announcer;
+use crate::markers::key;
 use crate::store::{ClaimedJob, IncidentId, InstallationId, Job, Store, StoreError};
 pub use record::Record;
 
@@ -154,77 +155,94 @@ impl Channels {
         }
     }
 
-    /// An effect job herald gave up on, after its last attempt or at once because the
-    /// counterpart refused it (`refusal`, in its own words): the incident's timeline and
-    /// tracking issue say so and what the maintainers can do, so nobody waits for something
-    /// that will not happen on its own.
-    pub async fn report_given_up(
+    /// What the maintainers are told about a failed attempt, for the runner to commit with
+    /// the failure: for a job herald gives up on (after its last attempt, or at once when
+    /// the counterpart refused it, in its own words), the timeline and tracking issue say
+    /// so and what the maintainers can do, so nobody waits for something that will not
+    /// happen on its own; a first failed send of the announcement is told at once, as it
+    /// may go through on a retry; other retries are quiet.
+    pub async fn failure_notice(
         &self,
         job: &ClaimedJob,
-        error: &str,
-        refusal: Option<&Refusal>,
-    ) -> Result<(), ChannelError> {
+        error: &ChannelError,
+        gave_up: bool,
+    ) -> Result<Option<Record>, ChannelError> {
         let Some(incident_id) = job.incident_id() else {
-            return Ok(());
+            return Ok(None);
         };
         let Some(row) = self.store.incident(incident_id).await? else {
-            return Ok(());
+            return Ok(None);
         };
         let ghsa_id = &row.incident.ghsa_id;
         // One line each; the comment escapes them for Markdown.
         let one_line = |text: &str| text.replace(['\r', '\n'], " ");
-        let (detail, advice) = match (refusal, job.job()) {
-            (Some(words), Ok(Job::PublishAdvisory { .. })) => (
-                format!("GitHub refused to publish {ghsa_id}: {}", one_line(words.words())),
+        let (detail, advice) = match (gave_up, error.refusal(), job.job()?, error) {
+            (true, Some(words), Job::PublishAdvisory { .. }, _) => (
+                format!(
+                    "GitHub refused to publish {ghsa_id}: {}",
+                    one_line(words.words())
+                ),
                 "Fix what GitHub names on the advisory, then `/herald publish` again. \
-                 Nothing public was started."
-                    .to_owned(),
+                 Nothing public was started.",
             ),
-            (Some(words), _) => (
+            (true, Some(words), _, _) => (
                 format!(
                     "{} for {ghsa_id} was refused: {}",
                     job.kind,
                     one_line(words.words())
                 ),
-                "Fix the cause, then `/herald retry` (or `herald incidents retry`) runs it again.".to_owned(),
+                "Fix the cause, then `/herald retry` (or `herald incidents retry`) runs it again.",
             ),
-            (None, _) => (
+            (true, None, _, _) => (
                 format!(
                     "herald gave up on {} after {} attempts: {}",
                     job.kind,
                     job.attempts + 1,
-                    one_line(error)
+                    one_line(&error.to_string())
                 ),
-                "Fix the cause, then `/herald retry` (or `herald incidents retry`) runs it again; herald does not try again \
-                 on its own."
-                    .to_owned(),
+                "Fix the cause, then `/herald retry` (or `herald incidents retry`) runs it again; \
+                 herald does not try again on its own.",
             ),
+            (false, None, Job::SendMail(mail), ChannelError::Smtp(smtp)) if job.attempts == 0 => {
+                return Ok(Some(
+                    announce::first_failure(self, job, incident_id, ghsa_id, &mail.list, smtp)
+                        .await?,
+                ));
+            }
+            (false, _, _, _) => return Ok(None),
         };
+        let body = format!("{}\n\n{advice}", crate::drafts::escape::markdown(&detail));
+        let key = key::gave_up(job.id, chrono::Utc::now().timestamp_millis());
+        let notice = self.notice(incident_id, detail, key, body).await?;
+        Ok(Some(notice))
+    }
+
+    /// `detail` on the incident's timeline and, where it has a tracking issue, the comment
+    /// `body` there (queued under `key`).
+    async fn notice(
+        &self,
+        incident_id: IncidentId,
+        detail: String,
+        key: String,
+        body: String,
+    ) -> Result<Record, ChannelError> {
+        let entry = crate::incident::TimelineEntry {
+            at: chrono::Utc::now(),
+            actor: None,
+            kind: crate::incident::TimelineKind::Publication,
+            detail: detail.clone(),
+        };
+        let mut notice = Record::note(detail).with_timeline(incident_id, entry);
         let tracking = self.store.tracking_link(incident_id).await?;
-        let mut work = self.store.begin_durable().await?;
-        work.append_timeline(
-            incident_id,
-            &[crate::incident::TimelineEntry {
-                at: chrono::Utc::now(),
-                actor: None,
-                kind: crate::incident::TimelineKind::Publication,
-                detail: detail.clone(),
-            }],
-            None,
-        )
-        .await?;
-        if let Some((repository, number)) = tracking.as_ref().and_then(|link| link.issue()) {
-            maintainer::queue_comment(
-                &mut work,
-                &crate::markers::key::gave_up(job.id, chrono::Utc::now().timestamp_millis()),
-                &repository,
-                number,
-                &format!("{}\n\n{advice}", crate::drafts::escape::markdown(&detail)),
-            )
-            .await?;
+        if let Some((repository, issue)) = tracking.as_ref().and_then(|link| link.issue()) {
+            notice.push(record::Write::Comment {
+                key,
+                repository,
+                issue,
+                body,
+            });
         }
-        work.commit().await?;
-        Ok(())
+        Ok(notice)
     }
 
     /// The stored webhook event a job refers to by its delivery id.

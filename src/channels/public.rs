@@ -107,7 +107,7 @@ pub(super) async fn publish(
                         None => Record::note("no discussions configured"),
                     }
                 }
-                Target::List(list) => announce::send(&channel, job, list).await?,
+                Target::List(list) => announce::send(&channel, list).await?,
             }
         }
     };

@@ -1,7 +1,7 @@
 //! The effect runner: leases outbox jobs that reach GitHub, one at a time, runs them
 //! outside any transaction, and retries failures with the same backoff as the worker.
 
-use super::{Idle, JobOutcome, WorkerSettings, log, record_failure};
+use super::{Idle, JobOutcome, WorkerSettings, gives_up, log, record_failure};
 use crate::channels::{ChannelError, Channels, Record};
 use crate::store::{ClaimedJob, Store, StoreError};
 use chrono::Utc;
@@ -115,31 +115,25 @@ impl EffectRunner {
             Ok(record) => self.commit(job, record).await,
             Err(error) => Err(error),
         };
-        let (error, refusal) = match ran {
+        let error = match ran {
             Ok(note) => {
                 let outcome = JobOutcome::Effect(note);
                 log(job, &outcome);
                 return Ok(outcome);
             }
-            Err(error) => (error.to_string(), error.refusal()),
+            Err(error) => error,
         };
-        let outcome = record_failure(
-            &self.store,
-            job,
-            error.clone(),
-            self.settings.max_attempts,
-            refusal.is_some(),
-        )
-        .await?;
+        let gave_up = gives_up(job, self.settings.max_attempts, error.refusal().is_some());
+        let notice = self
+            .channels
+            .failure_notice(job, &error, gave_up)
+            .await
+            .unwrap_or_else(|unknown| {
+                tracing::error!(job = job.id, error = %unknown, "cannot word the notice of a failed job");
+                None
+            });
+        let outcome = record_failure(&self.store, job, error.to_string(), gave_up, notice).await?;
         log(job, &outcome);
-        if matches!(outcome, JobOutcome::Failed { gave_up: true, .. })
-            && let Err(report) = self
-                .channels
-                .report_given_up(job, &error, refusal.as_ref())
-                .await
-        {
-            tracing::error!(job = job.id, error = %report, "cannot report a job given up");
-        }
         Ok(outcome)
     }
 }
@@ -149,7 +143,7 @@ impl EffectRunner {
 async fn commit(store: &Store, job: &ClaimedJob, record: Record) -> Result<String, ChannelError> {
     let mut work = store.begin_durable().await?;
     let note = record.apply(&mut work).await?;
-    work.complete_jobs(&[job.id]).await?;
+    work.complete_jobs(&[(job.id, &note)]).await?;
     work.commit().await?;
     Ok(note)
 }

@@ -10,6 +10,7 @@ mod effects;
 
 pub use effects::EffectRunner;
 
+use crate::channels::Record;
 use crate::config::WorkerSettings;
 use crate::ingest::IngestLoad;
 use crate::pipeline::{self, ProcessError, Processed};
@@ -237,8 +238,11 @@ impl Worker {
                 return Ok(Vec::new());
             }
             None => {
-                let ids: Vec<i64> = done.iter().map(|(job, _)| job.id).collect();
-                work.complete_jobs(&ids).await?;
+                let finished: Vec<(i64, &str)> = done
+                    .iter()
+                    .map(|(job, processed)| (job.id, processed.note.as_str()))
+                    .collect();
+                work.complete_jobs(&finished).await?;
                 work.commit().await?;
                 if let Some(effects) = &self.effects {
                     effects.notify_one();
@@ -272,7 +276,7 @@ impl Worker {
         let mut work = self.store.begin().await?;
         let error = match execute(&mut work, job).await {
             Ok(processed) => {
-                work.complete_jobs(&[job.id]).await?;
+                work.complete_jobs(&[(job.id, &processed.note)]).await?;
                 work.commit().await?;
                 if let Some(effects) = &self.effects {
                     effects.notify_one();
@@ -282,24 +286,37 @@ impl Worker {
             Err(error) => error.to_string(),
         };
         work.rollback().await?;
-        record_failure(&self.store, job, error, self.settings.max_attempts, false).await
+        let gave_up = gives_up(job, self.settings.max_attempts, false);
+        record_failure(&self.store, job, error, gave_up, None).await
     }
 }
 
-/// Records a failed attempt: the job is retried after a backoff, or given up (after its
-/// last attempt, or at once when it was `refused`: trying again cannot change the answer).
+/// Whether a failed attempt is the job's last: after its last attempt, or at once when it
+/// was `refused` (trying again cannot change the answer).
+fn gives_up(job: &ClaimedJob, max_attempts: i64, refused: bool) -> bool {
+    refused || job.attempts + 1 >= max_attempts
+}
+
+/// Records a failed attempt: the job is retried after a backoff, or given up. What the
+/// maintainers are told about it (`notice`) commits with it; a notice that cannot be
+/// written is logged, and the failure is recorded without it.
 async fn record_failure(
     store: &Store,
     job: &ClaimedJob,
     error: String,
-    max_attempts: i64,
-    refused: bool,
+    gave_up: bool,
+    notice: Option<Record>,
 ) -> Result<JobOutcome, StoreError> {
-    let attempts = job.attempts + 1;
-    let gave_up = refused || attempts >= max_attempts;
-    let retry_at =
-        Utc::now() + chrono::Duration::from_std(backoff(attempts)).unwrap_or(chrono::Duration::MAX);
+    let retry_at = Utc::now()
+        + chrono::Duration::from_std(backoff(job.attempts + 1)).unwrap_or(chrono::Duration::MAX);
     let mut work = store.begin_durable().await?;
+    if let Some(notice) = notice
+        && let Err(unwritten) = notice.apply(&mut work).await
+    {
+        tracing::error!(job = job.id, error = %unwritten, "cannot record the notice of a failed job");
+        work.rollback().await?;
+        work = store.begin_durable().await?;
+    }
     work.fail_job(job.id, &error, retry_at, gave_up).await?;
     work.commit().await?;
     Ok(JobOutcome::Failed { error, gave_up })

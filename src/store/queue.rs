@@ -543,15 +543,21 @@ impl Work {
     }
 
     /// Marks jobs done, in one statement.
-    pub async fn complete_jobs(&mut self, job_ids: &[i64]) -> Result<(), StoreError> {
+    /// Marks jobs done, each with what it did (`(job id, outcome)`), in one statement.
+    pub async fn complete_jobs(&mut self, done: &[(i64, &str)]) -> Result<(), StoreError> {
         let mut update = QueryBuilder::<Sqlite>::new(
             "UPDATE outbox SET state = 'done', attempts = attempts + 1, last_error = NULL, \
              locked_until = NULL, finished_at = ",
         );
         update.push_bind(to_millis(Utc::now()));
-        update.push(" WHERE id IN (");
+        update.push(", outcome = CASE id");
+        for (id, outcome) in done {
+            update.push(" WHEN ").push_bind(*id);
+            update.push(" THEN ").push_bind(*outcome);
+        }
+        update.push(" END WHERE id IN (");
         let mut ids = update.separated(", ");
-        for id in job_ids {
+        for (id, _) in done {
             ids.push_bind(*id);
         }
         update.push(")");

@@ -9,7 +9,9 @@ use common::mail::{Gpg, Received, SmtpSink, decode_body, part_body};
 use common::{Harness, fixture};
 use herald::config::{GitHubSettings, MailSettings};
 use herald::mail::SigningKey;
-use herald::store::TrackingStatus;
+use herald::store::{
+    Job, PendingComment, PendingEscalation, PendingMail, PublicChannel, Stage, TrackingStatus,
+};
 use secrecy::SecretString;
 use std::time::Duration;
 
@@ -2309,19 +2311,24 @@ fn global_advisory(name: &str) -> Vec<u8> {
     fixture(name)
 }
 
+/// GitHub's global database publishes the Django advisory (delivery `global-1`).
+async fn report_global_advisory(harness: &Harness) {
+    say(
+        harness,
+        "security_advisory",
+        "global-1",
+        &global_advisory("security_advisory.published.0.json"),
+    )
+    .await;
+}
+
 #[tokio::test]
 async fn a_global_advisory_opens_an_upstream_incident_where_the_package_is_used() {
     let fake = world().await;
     fake.put_file(REPO, ".github/herald.yml", TRACK_PRIVATELY);
     fake.set_sbom(REPO, &["pkg:pypi/django@2.0.1", "pkg:npm/left-pad@1.3.0"]);
     let harness = installed(&fake).await;
-    say(
-        &harness,
-        "security_advisory",
-        "global-1",
-        &global_advisory("security_advisory.published.0.json"),
-    )
-    .await;
+    report_global_advisory(&harness).await;
     let rows = harness
         .store
         .incidents_by_ghsa(&common::ghsa("GHSA-rf4j-j272-fj86"))
@@ -3023,5 +3030,111 @@ async fn a_wrong_mediawiki_bot_password_is_a_clear_error() {
         wiki.page(&format!("Security advisories/{GHSA}")).await,
         None
     );
+    harness.stop().await;
+}
+
+/// What each job kind's own handler says it did, for
+/// [`each_job_kind_runs_its_own_handler`]. Exhaustive: a new kind does not compile until
+/// the test names what its handler says.
+fn handler_says(job: &Job) -> &'static str {
+    match job {
+        Job::ProcessDelivery { .. } => "updated incident GHSA-abcd-1234-efgh",
+        Job::SyncTrackingIssue { .. } => "tracking issue up to date",
+        Job::MaintainerAction { .. } => "1 command(s) from alice on Codertocat/security#1",
+        Job::PostComment(_) => "comment on Codertocat/security#1 posted",
+        Job::RequestCve { .. } => "CVE id requested from GitHub",
+        Job::PublishAdvisory { .. } => "GitHub says the advisory is published",
+        Job::Public { channel, .. } => match channel {
+            PublicChannel::ChangelogPr => "CHANGELOG: updated Codertocat/Hello-World#1",
+            PublicChannel::AdvisoryIssue => "advisory issue Codertocat/Hello-World#2 updated",
+            PublicChannel::BlogPostPr => "no blog configured",
+            PublicChannel::ForumPost => "no forum configured",
+            PublicChannel::DiscussionPost => "no discussions configured",
+            PublicChannel::WikiPage => "no wiki configured",
+            PublicChannel::MediaWikiPage => "no MediaWiki configured",
+            PublicChannel::Announce => "announcement: 0 list(s)",
+        },
+        Job::SendMail(_) => "no SMTP server configured",
+        Job::Escalate(_) => "reminder no longer applies",
+        Job::PostReview { .. } => "post-incident review for Codertocat/security#1",
+        Job::MatchUpstream { .. } => "global advisory GHSA-rf4j-j272-fj86: upstream incident",
+    }
+}
+
+/// One job of each kind, queued by hand for one disclosed incident, finishes with its own
+/// handler's account of what it did.
+#[tokio::test]
+async fn each_job_kind_runs_its_own_handler() {
+    let fake = world().await;
+    fake.set_sbom(REPO, &["pkg:pypi/django@2.0.1"]);
+    let harness = publish_approved(&fake, |_| {}).await;
+    report_global_advisory(&harness).await;
+    let incident = incident_id(&harness).await;
+    let repository = herald::incident::RepoName::parse(TRACKING_REPO).expect("name");
+    let mut jobs = vec![
+        Job::ProcessDelivery {
+            delivery: "report-1".into(),
+        },
+        Job::SyncTrackingIssue { incident },
+        Job::MaintainerAction {
+            delivery: "c-1".into(),
+        },
+        Job::PostComment(PendingComment {
+            repository,
+            issue: 1,
+            body: "dispatch".into(),
+            marker: "<!-- herald:reply dispatch -->".into(),
+        }),
+        Job::RequestCve { incident },
+        Job::PublishAdvisory { incident },
+        Job::SendMail(PendingMail {
+            incident_id: incident,
+            list: herald::config::repo::MailingList {
+                address: "announce@example.invalid".into(),
+                name: None,
+                signing: herald::config::repo::SigningMode::Cleartext,
+                attach_cleartext: false,
+            },
+        }),
+        Job::Escalate(PendingEscalation {
+            incident_id: incident,
+            stage: Stage::Warning,
+            due: None,
+        }),
+        Job::PostReview { incident },
+        Job::MatchUpstream {
+            delivery: "global-1".into(),
+        },
+    ];
+    jobs.extend(PublicChannel::ALL.map(|channel| Job::Public { channel, incident }));
+    let mut work = harness.store.begin_durable().await.expect("transaction");
+    for (index, job) in jobs.iter().enumerate() {
+        assert!(
+            work.enqueue(job, &format!("dispatch-check:{index}"))
+                .await
+                .expect("queued")
+        );
+    }
+    work.commit().await.expect("committed");
+    harness.wait_all_jobs().await;
+    let finished: Vec<(String, String, Option<String>, Option<String>)> = sqlx::query_as(
+        "SELECT kind, state, outcome, last_error FROM outbox \
+         WHERE idempotency_key LIKE 'dispatch-check:%' ORDER BY id",
+    )
+    .fetch_all(harness.store.pool())
+    .await
+    .expect("the jobs");
+    assert_eq!(finished.len(), jobs.len());
+    for (job, (kind, state, outcome, error)) in jobs.iter().zip(&finished) {
+        assert_eq!(kind, job.kind().as_str());
+        assert_eq!(state, "done", "{kind}: {error:?}");
+        let outcome = outcome.as_deref().unwrap_or_default();
+        assert!(
+            outcome.starts_with(handler_says(job)),
+            "{kind} said {outcome:?}, not its handler's {:?}",
+            handler_says(job)
+        );
+    }
+    assert_no_unexpected(&fake);
     harness.stop().await;
 }
