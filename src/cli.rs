@@ -315,7 +315,7 @@ async fn dry_run(
                 failures += 1;
                 println!(
                     "FAILED: {}{}",
-                    report::safe_line(&error),
+                    report::safe_line(&error.to_string()),
                     if gave_up {
                         " (given up)"
                     } else {

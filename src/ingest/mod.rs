@@ -5,7 +5,7 @@ pub mod events;
 pub mod signature;
 
 use crate::incident::{GhsaId, RepoName};
-use crate::store::{Admission, NewDelivery, Store, compress_payload};
+use crate::store::{Admission, NewDelivery, Store, StoreError, compress_payload};
 use chrono::Utc;
 use events::{EventKind, PayloadError, WebhookEvent};
 use std::sync::Arc;
@@ -34,14 +34,14 @@ pub enum ReceiveError {
     #[error(transparent)]
     Payload(#[from] PayloadError),
     #[error("the delivery could not be stored: {0}")]
-    Store(String),
+    Store(#[source] Arc<StoreError>),
     #[error("herald is shutting down")]
     Closed,
 }
 
 struct Request {
     delivery: NewDelivery,
-    reply: oneshot::Sender<Result<Admission, String>>,
+    reply: oneshot::Sender<Result<Admission, Arc<StoreError>>>,
 }
 
 /// Hands deliveries to the single writer task that batches them into commits.
@@ -140,8 +140,10 @@ async fn write_batches(store: Store, mut receiver: mpsc::Receiver<Request>, stor
             }
             Err(error) => {
                 tracing::error!(%error, deliveries = deliveries.len(), "storing deliveries failed");
+                // One error answers every delivery of the batch.
+                let error = Arc::new(error);
                 for reply in replies {
-                    let _ = reply.send(Err(error.to_string()));
+                    let _ = reply.send(Err(error.clone()));
                 }
             }
         }

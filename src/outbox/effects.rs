@@ -132,7 +132,7 @@ impl EffectRunner {
                 tracing::error!(job = job.id, error = %unknown, "cannot word the notice of a failed job");
                 None
             });
-        let outcome = record_failure(&self.store, job, error.to_string(), gave_up, notice).await?;
+        let outcome = record_failure(&self.store, job, error.into(), gave_up, notice).await?;
         log(job, &outcome);
         Ok(outcome)
     }

@@ -10,7 +10,7 @@ mod effects;
 
 pub use effects::EffectRunner;
 
-use crate::channels::Record;
+use crate::channels::{ChannelError, Record};
 use crate::config::WorkerSettings;
 use crate::ingest::IngestLoad;
 use crate::pipeline::{self, ProcessError, Processed};
@@ -29,9 +29,18 @@ pub enum JobOutcome {
     Effect(String),
     /// It failed; it will be retried unless it was the last attempt.
     Failed {
-        error: String,
+        error: JobError,
         gave_up: bool,
     },
+}
+
+/// Why a job failed, with the error underneath kept for its chain.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    #[error(transparent)]
+    Process(#[from] ProcessError),
+    #[error(transparent)]
+    Effect(#[from] ChannelError),
 }
 
 /// Jobs fetched at a time within a batch.
@@ -283,11 +292,11 @@ impl Worker {
                 }
                 return Ok(JobOutcome::Done(processed));
             }
-            Err(error) => error.to_string(),
+            Err(error) => error,
         };
         work.rollback().await?;
         let gave_up = gives_up(job, self.settings.max_attempts, false);
-        record_failure(&self.store, job, error, gave_up, None).await
+        record_failure(&self.store, job, error.into(), gave_up, None).await
     }
 }
 
@@ -303,7 +312,7 @@ fn gives_up(job: &ClaimedJob, max_attempts: i64, refused: bool) -> bool {
 async fn record_failure(
     store: &Store,
     job: &ClaimedJob,
-    error: String,
+    error: JobError,
     gave_up: bool,
     notice: Option<Record>,
 ) -> Result<JobOutcome, StoreError> {
@@ -317,7 +326,8 @@ async fn record_failure(
         work.rollback().await?;
         work = store.begin_durable().await?;
     }
-    work.fail_job(job.id, &error, retry_at, gave_up).await?;
+    work.fail_job(job.id, &error.to_string(), retry_at, gave_up)
+        .await?;
     work.commit().await?;
     Ok(JobOutcome::Failed { error, gave_up })
 }

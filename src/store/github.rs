@@ -62,10 +62,7 @@ impl Work {
         dependencies: Option<&[Dependency]>,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let text = dependencies
-            .map(serde_json::to_string)
-            .transpose()
-            .map_err(|error| StoreError::Corrupt(error.to_string()))?;
+        let text = dependencies.map(serde_json::to_string).transpose()?;
         sqlx::query(
             "INSERT INTO dependency_graphs (repository, dependencies, fetched_at) VALUES ($1, $2, $3) \
              ON CONFLICT (repository) DO UPDATE SET dependencies = excluded.dependencies, \

@@ -65,8 +65,7 @@ impl Work {
         incident: &Incident,
         now: DateTime<Utc>,
     ) -> Result<(IncidentId, i64), StoreError> {
-        let record = serde_json::to_string(incident)
-            .map_err(|error| StoreError::Corrupt(error.to_string()))?;
+        let record = serde_json::to_string(incident)?;
         let saved = sqlx::query_as(
             "INSERT INTO incidents \
              (repository, ghsa_id, phase, severity, record, created_at, updated_at) \

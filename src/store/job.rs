@@ -253,7 +253,7 @@ impl Job {
 /// A JSON payload. Serialising these plain structs cannot fail; should it, the job is
 /// not stored and the error says why.
 fn json<T: Serialize>(value: &T) -> Result<String, StoreError> {
-    serde_json::to_string(value).map_err(|error| StoreError::Corrupt(error.to_string()))
+    Ok(serde_json::to_string(value)?)
 }
 
 #[cfg(test)]

@@ -116,6 +116,9 @@ pub enum StoreError {
     Sql(#[from] sqlx::Error),
     #[error("stored record is unreadable: {0}")]
     Corrupt(String),
+    /// A record herald was about to store cannot be written as JSON.
+    #[error("cannot write the record as JSON: {0}")]
+    Encode(#[from] serde_json::Error),
 }
 
 #[derive(Debug, Clone)]

@@ -73,7 +73,7 @@ async fn a_failing_job_is_retried_with_backoff_then_given_up_without_touching_it
         "{first:?}"
     );
     assert!(
-        matches!(&first[1], JobOutcome::Failed { error, gave_up: false } if error.contains("no_such_event")),
+        matches!(&first[1], JobOutcome::Failed { error, gave_up: false } if error.to_string().contains("no_such_event")),
         "{first:?}"
     );
     assert!(matches!(first[2], JobOutcome::Done(_)));
