@@ -726,7 +726,7 @@ async fn save_decision(store: &Store, incident: &Incident, detail: &str) -> anyh
         None,
     )
     .await?;
-    work.follow_incident(id, revision, incident).await?;
+    crate::pipeline::follow_incident(&mut work, id, revision, incident).await?;
     work.commit().await?;
     Ok(())
 }

@@ -27,8 +27,7 @@ pub fn file_name(text: &str) -> String {
 /// Hidden markers, each an HTML comment GitHub does not show.
 pub mod marker {
     use super::file_name;
-    use crate::incident::{GhsaId, RepoName};
-    use crate::store::IncidentId;
+    use crate::incident::{GhsaId, IncidentId, RepoName};
 
     /// The incident's private tracking issue.
     pub fn tracking_issue(repository: &RepoName, ghsa_id: &GhsaId) -> String {
@@ -67,8 +66,7 @@ pub mod marker {
 /// Idempotency keys of the outbox's jobs.
 pub mod key {
     use super::file_name;
-    use crate::incident::{GhsaId, RepoName};
-    use crate::store::{IncidentId, JobKind};
+    use crate::incident::{GhsaId, IncidentId, RepoName};
 
     /// The synthetic delivery of one version of an advisory (GitHub's list or its answer to
     /// a publish request): the version is processed once whichever way herald saw it.
@@ -92,13 +90,13 @@ pub mod key {
     }
 
     /// What follows a revision of an incident (its tracking issue, its public channels).
-    pub fn follow(kind: JobKind, incident_id: IncidentId, revision: i64) -> String {
-        format!("{}:{incident_id}:{revision}", kind.as_str())
+    pub fn follow(kind: &str, incident_id: IncidentId, revision: i64) -> String {
+        format!("{kind}:{incident_id}:{revision}")
     }
 
     /// What a maintainer's command calls for, by the delivery that carried it.
-    pub fn command(kind: JobKind, delivery_id: &str) -> String {
-        format!("{}:{delivery_id}", kind.as_str())
+    pub fn command(kind: &str, delivery_id: &str) -> String {
+        format!("{kind}:{delivery_id}")
     }
 
     /// A comment herald owes; `of` names what it answers (unique per answer).
@@ -154,8 +152,7 @@ pub mod key {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::incident::{GhsaId, RepoName};
-    use crate::store::{IncidentId, JobKind};
+    use crate::incident::{GhsaId, IncidentId, RepoName};
 
     #[test]
     fn markers_cannot_be_closed_from_outside() {
@@ -178,7 +175,7 @@ mod tests {
     #[test]
     fn keys_name_what_they_stand_for() {
         assert_eq!(
-            key::follow(JobKind::SyncTrackingIssue, IncidentId(4), 7),
+            key::follow("sync_tracking_issue", IncidentId(4), 7),
             "sync_tracking_issue:4:7"
         );
         assert_eq!(

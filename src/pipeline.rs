@@ -1,14 +1,15 @@
 //! Turns one stored delivery into domain changes. It runs inside the transaction that
 //! completes its job, so a crash at any point leaves either nothing or everything done.
 
-use crate::incident::RepoName;
-use crate::incident::{AdvisoryAction, AdvisoryEvent, TimelineEntry, apply_advisory};
+use crate::incident::{
+    AdvisoryAction, AdvisoryEvent, Incident, IncidentId, RepoName, TimelineEntry, apply_advisory,
+};
 use crate::ingest::events::{
     EventKind, InstallationEvent, InstallationRepositoriesEvent, InstallationRepository,
     PayloadError, RepositoryAdvisoryEvent, WebhookEvent,
 };
 use crate::markers::key;
-use crate::store::{InstallationId, Job, StoreError, StoredDelivery, Work};
+use crate::store::{InstallationId, Job, PublicChannel, StoreError, StoredDelivery, Work};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProcessError {
@@ -41,6 +42,36 @@ pub struct Processed {
     pub action: Option<String>,
     pub note: String,
     pub incident: Option<IncidentChange>,
+}
+
+/// What follows a saved revision of an incident, queued in the transaction that saved it,
+/// as the domain says ([`Incident::follow`]): its tracking issue catches up with the
+/// revision and, once GitHub has published the advisory, so does every public channel, in
+/// the order of [`PublicChannel::ALL`] (the embargo gate checks each again when it runs).
+pub async fn follow_incident(
+    work: &mut Work,
+    incident_id: IncidentId,
+    revision: i64,
+    incident: &Incident,
+) -> Result<(), StoreError> {
+    let follow = incident.follow();
+    let mut jobs = Vec::new();
+    if follow.tracking_issue {
+        jobs.push(Job::SyncTrackingIssue {
+            incident: incident_id,
+        });
+    }
+    if follow.public_channels {
+        jobs.extend(PublicChannel::ALL.map(|channel| Job::Public {
+            channel,
+            incident: incident_id,
+        }));
+    }
+    for job in jobs {
+        let key = key::follow(job.kind().as_str(), incident_id, revision);
+        work.enqueue(&job, &key).await?;
+    }
+    Ok(())
 }
 
 /// Processes one stored delivery within `work`, the transaction that also completes its job.
@@ -154,8 +185,7 @@ async fn advisory_delivery(
             let (id, revision) = work
                 .save_incident(&outcome.incident, delivery.received_at)
                 .await?;
-            work.follow_incident(id, revision, &outcome.incident)
-                .await?;
+            follow_incident(work, id, revision, &outcome.incident).await?;
             id
         }
     };

@@ -206,7 +206,7 @@ pub(super) async fn apply_commands(
 
     if changed {
         let (id, revision) = work.save_incident(&incident, now).await?;
-        work.follow_incident(id, revision, &incident).await?;
+        crate::pipeline::follow_incident(work, id, revision, &incident).await?;
     }
     for effect in effects {
         let incident = current.id;
@@ -225,7 +225,7 @@ pub(super) async fn apply_commands(
                 continue;
             }
         };
-        work.enqueue(&job, &key::command(job.kind(), &delivery_id))
+        work.enqueue(&job, &key::command(job.kind().as_str(), &delivery_id))
             .await?;
     }
     work.append_timeline(current.id, &timeline, Some(&delivery_id))

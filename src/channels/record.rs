@@ -175,7 +175,7 @@ impl Record {
                     let (id, revision) = work.save_incident(&incident, now).await?;
                     work.append_timeline(id, &timeline, delivery.as_deref())
                         .await?;
-                    work.follow_incident(id, revision, &incident).await?;
+                    crate::pipeline::follow_incident(work, id, revision, &incident).await?;
                 }
                 Write::Commands(batch) => maintainer::apply_commands(work, *batch, now).await?,
             }

@@ -60,6 +60,17 @@ macro_rules! checked_name {
 checked_name!(GhsaId, InvalidGhsaId);
 checked_name!(RepoName, InvalidRepoName);
 
+/// An incident's id in the store (its row), never to be confused with a job's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct IncidentId(pub i64);
+
+impl fmt::Display for IncidentId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
 /// A GitHub Security Advisory id, `GHSA-xxxx-xxxx-xxxx`: three groups of four lowercase
 /// letters or digits. Checked where it enters herald, since it names branches, files,
 /// hidden markers and URLs.

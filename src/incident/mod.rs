@@ -17,7 +17,7 @@ pub use commands::{
     Command, CommandEffect, CommandLine, CommandOutcome, Decisions, HELP, LabelNames, Threat,
     apply_command, label_command, parse_comment,
 };
-pub use ids::{GhsaId, InvalidGhsaId, InvalidRepoName, RepoName};
+pub use ids::{GhsaId, IncidentId, InvalidGhsaId, InvalidRepoName, RepoName};
 pub use review::{Measure, ReviewFacts};
 pub use severity::{
     CvssAssessment, CvssScore, CvssSlot, IncidentKind, Severity, SeveritySource, decide_severity,

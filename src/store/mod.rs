@@ -9,23 +9,7 @@ mod queue;
 
 pub use channels::ChannelPost;
 
-/// An incident's id in the store (its row), never to be confused with a job's.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    serde::Serialize,
-    serde::Deserialize,
-    sqlx::Type,
-)]
-#[serde(transparent)]
-#[sqlx(transparent)]
-pub struct IncidentId(pub i64);
+pub use crate::incident::IncidentId;
 
 /// A GitHub App installation, as GitHub numbers it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -38,53 +22,55 @@ impl std::fmt::Display for InstallationId {
     }
 }
 
-impl std::fmt::Display for IncidentId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-/// Names the incident domain checks (repository, GHSA id) are stored as their text and
-/// checked again when read.
-macro_rules! checked_text_column {
-    ($name:ty) => {
+/// How a domain type is stored: as `$repr`, written by `$to` and read back by `$from`
+/// (names the domain checks are checked again when read).
+macro_rules! stored_as {
+    ($name:ty, $repr:ty, |$this:ident| $to:expr, |$raw:ident| $from:expr) => {
         impl<DB: sqlx::Database> sqlx::Type<DB> for $name
         where
-            String: sqlx::Type<DB>,
+            $repr: sqlx::Type<DB>,
         {
             fn type_info() -> DB::TypeInfo {
-                <String as sqlx::Type<DB>>::type_info()
+                <$repr as sqlx::Type<DB>>::type_info()
             }
 
             fn compatible(ty: &DB::TypeInfo) -> bool {
-                <String as sqlx::Type<DB>>::compatible(ty)
+                <$repr as sqlx::Type<DB>>::compatible(ty)
             }
         }
 
         impl<'q, DB: sqlx::Database> sqlx::Encode<'q, DB> for $name
         where
-            String: sqlx::Encode<'q, DB>,
+            $repr: sqlx::Encode<'q, DB>,
         {
             fn encode_by_ref(
                 &self,
                 buf: &mut DB::ArgumentBuffer,
             ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
-                self.as_str().to_owned().encode(buf)
+                let $this = self;
+                <$repr as sqlx::Encode<'q, DB>>::encode($to, buf)
             }
         }
 
         impl<'r, DB: sqlx::Database> sqlx::Decode<'r, DB> for $name
         where
-            String: sqlx::Decode<'r, DB>,
+            $repr: sqlx::Decode<'r, DB>,
         {
             fn decode(value: DB::ValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
-                Ok(<$name>::parse(&String::decode(value)?)?)
+                let $raw = <$repr as sqlx::Decode<'r, DB>>::decode(value)?;
+                Ok($from)
             }
         }
     };
 }
 
-checked_text_column!(RepoName);
-checked_text_column!(GhsaId);
+stored_as!(RepoName, String, |name| name.as_str().to_owned(), |text| {
+    RepoName::parse(&text)?
+});
+stored_as!(GhsaId, String, |id| id.as_str().to_owned(), |text| {
+    GhsaId::parse(&text)?
+});
+stored_as!(IncidentId, i64, |id| id.0, |row| IncidentId(row));
 
 pub use github::{StoredInstallation, TrackingLink, TrackingStatus};
 pub use incidents::{IncidentRow, StoredTimelineEntry};

@@ -1,9 +1,9 @@
 //! Deliveries and the outbox: the durable queue between answering GitHub and acting.
 
 use super::IncidentId;
-use super::job::{Job, PublicChannel};
+use super::job::Job;
 use super::{Store, StoreError, Work, from_millis, to_millis};
-use crate::incident::{Incident, RepoName};
+use crate::incident::RepoName;
 use chrono::{DateTime, Utc};
 use sqlx::{QueryBuilder, Row, Sqlite};
 use std::collections::HashSet;
@@ -449,35 +449,6 @@ impl Work {
         .fetch_all(&mut *self.tx)
         .await?;
         rows.iter().map(claimed_job).collect()
-    }
-
-    /// What follows a change of an incident, as the domain says ([`Incident::follow`]): its
-    /// tracking issue catches up with the new revision and, once GitHub has published the
-    /// advisory, so do its public channels (the embargo gate checks each again when it runs).
-    pub async fn follow_incident(
-        &mut self,
-        incident_id: IncidentId,
-        revision: i64,
-        incident: &Incident,
-    ) -> Result<(), StoreError> {
-        let follow = incident.follow();
-        let mut jobs = Vec::new();
-        if follow.tracking_issue {
-            jobs.push(Job::SyncTrackingIssue {
-                incident: incident_id,
-            });
-        }
-        if follow.public_channels {
-            jobs.extend(PublicChannel::ALL.map(|channel| Job::Public {
-                channel,
-                incident: incident_id,
-            }));
-        }
-        for job in jobs {
-            let key = crate::markers::key::follow(job.kind(), incident_id, revision);
-            self.enqueue(&job, &key).await?;
-        }
-        Ok(())
     }
 
     /// Queues a job, due at once, unless one with the same idempotency key exists (done or
