@@ -1,0 +1,120 @@
+//! Repository security advisories: the paginated list and updates (publication).
+
+use super::*;
+
+/// `PATCH .../security-advisories/{ghsa_id}`: the fields given replace the stored ones;
+/// publishing stamps `published_at`, as GitHub does.
+pub(super) fn update_advisory(repo: &mut Repo, ghsa_id: &str, ctx: &Ctx) -> Answer {
+    let changes = ctx.object()?;
+    if let Some(state) = changes.get("state").and_then(Value::as_str)
+        && !["published", "closed", "draft", "triage"].contains(&state)
+    {
+        return Err(Reply::invalid("RepositoryAdvisory", "state", "invalid"));
+    }
+    let now = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let advisory = repo
+        .advisories
+        .iter_mut()
+        .find(|advisory| advisory["ghsa_id"] == *ghsa_id)
+        .ok_or_else(Reply::not_found)?;
+    for (key, value) in changes {
+        advisory[key.as_str()] = value.clone();
+    }
+    if advisory["state"] == "published" && advisory["published_at"].is_null() {
+        advisory["published_at"] = now.clone().into();
+    }
+    advisory["updated_at"] = now.into();
+    let answer = advisory.clone();
+    repo.advisories_version += 1;
+    Ok(Reply::ok(answer))
+}
+
+/// GitHub pages this list with cursors: `after` names where the next page starts, and a
+/// `Link: <…>; rel="next"` header leads there while more remain.
+pub(super) fn list_advisories(base: &str, repo: &Repo, ctx: &Ctx) -> Answer {
+    let query = ctx.query()?;
+    let state = query.get("state").map(String::as_str);
+    if state.is_some_and(|state| !matches!(state, "triage" | "draft" | "published" | "closed")) {
+        return Err(Reply::invalid("RepositoryAdvisory", "state", "invalid"));
+    }
+    // GitHub sorts by `created` unless told otherwise; RFC 3339 in UTC orders as text.
+    let field = match query.get("sort").map_or("created", String::as_str) {
+        "created" => "created_at",
+        "updated" => "updated_at",
+        "published" => "published_at",
+        _ => return Err(Reply::invalid("RepositoryAdvisory", "sort", "invalid")),
+    };
+    let mut advisories: Vec<&Value> = repo
+        .advisories
+        .iter()
+        .filter(|advisory| state.is_none_or(|state| advisory["state"] == state))
+        .collect();
+    advisories.sort_by_key(|advisory| advisory[field].as_str().and_then(parse_time));
+    if descending(&query)? {
+        advisories.reverse();
+    }
+    let per_page = number_param(&query, "per_page", 30)?.clamp(1, 100);
+    let start = match query.get("after") {
+        Some(cursor) => {
+            advisories
+                .iter()
+                .position(|advisory| advisory["ghsa_id"] == cursor.as_str())
+                .ok_or_else(|| Reply::invalid("RepositoryAdvisory", "after", "invalid"))?
+                + 1
+        }
+        None => 0,
+    };
+    let more = advisories.len() > start + per_page;
+    let page: Vec<Value> = advisories
+        .into_iter()
+        .skip(start)
+        .take(per_page)
+        .cloned()
+        .collect();
+    let next = more
+        .then(|| page.last().and_then(|last| last["ghsa_id"].as_str()))
+        .flatten()
+        .map(|cursor| {
+            let mut params: Vec<String> = query
+                .iter()
+                .filter(|(name, _)| name.as_str() != "after")
+                .map(|(name, value)| format!("{name}={value}"))
+                .collect();
+            params.sort();
+            params.push(format!("after={cursor}"));
+            format!(
+                "<{base}/repos/{}/security-advisories?{}>; rel=\"next\"",
+                repo.full_name(),
+                params.join("&")
+            )
+        });
+    let advisories = Value::Array(page);
+
+    let mut hasher = DefaultHasher::new();
+    repo.advisories_version.hash(&mut hasher);
+    advisories.to_string().hash(&mut hasher);
+    let etag = format!("\"{:016x}\"", hasher.finish());
+    let unchanged = ctx
+        .headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| {
+            value
+                .split(',')
+                .map(str::trim)
+                .any(|candidate| candidate == "*" || candidate.trim_start_matches("W/") == etag)
+        });
+    let reply = if unchanged {
+        Reply {
+            body: ReplyBody::Empty,
+            ..Reply::json(StatusCode::NOT_MODIFIED, Value::Null)
+        }
+    } else {
+        Reply::ok(advisories)
+    };
+    let reply = reply.header(header::ETAG, etag);
+    Ok(match next {
+        Some(link) => reply.header(header::LINK, link),
+        None => reply,
+    })
+}
