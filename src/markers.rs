@@ -128,6 +128,17 @@ pub mod key {
         format!("escalate:{job_id}:{stage}")
     }
 
+    /// A notice about temporary action `action` of an incident: `notice` is `inform` or
+    /// `day-N` (one reminder a day).
+    pub fn containment(incident_id: IncidentId, action: usize, notice: &str) -> String {
+        format!("containment:{incident_id}:{action}:{notice}")
+    }
+
+    /// The comment of a containment notice, by the job that posts it.
+    pub fn containment_notice(job_id: i64) -> String {
+        format!("containment:{job_id}")
+    }
+
     /// The post-incident review, by the job that rendered it.
     pub fn review(ghsa_id: &GhsaId, job_id: i64) -> String {
         format!("review:{}:{job_id}", file_name(ghsa_id))

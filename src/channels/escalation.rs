@@ -93,27 +93,9 @@ pub(super) async fn escalate(
     let Some((repository, number)) = tracking.issue() else {
         return Ok(Record::note("no tracking issue to remind on"));
     };
-    let targets = loaded.config.escalation.for_severity(incident.severity);
-    let mut mentions: Vec<String> = targets
-        .iter()
-        .filter_map(|target| match target {
-            EscalationTarget::GitHub(handle) => Some(format!("@{handle}")),
-            EscalationTarget::Email(_) => None,
-        })
-        .collect();
-    if let Some(coordinator) = &incident.decisions.coordinator {
-        let coordinator = format!("@{coordinator}");
-        if !mentions.contains(&coordinator) {
-            mentions.push(coordinator);
-        }
-    }
-    let addresses: Vec<&str> = targets
-        .iter()
-        .filter_map(|target| match target {
-            EscalationTarget::Email(address) => Some(address.as_str()),
-            EscalationTarget::GitHub(_) => None,
-        })
-        .collect();
+    let (mut mentions, addresses) =
+        split_targets(loaded.config.escalation.for_severity(incident.severity));
+    add_coordinator(&mut mentions, incident);
     let ghsa = &incident.ghsa_id;
     let due = pending
         .due
@@ -132,19 +114,33 @@ pub(super) async fn escalate(
              maintainer may take temporary containment action now and must record it here."
         ),
     };
-    let mailed = if addresses.is_empty() {
-        Vec::new()
-    } else {
-        mail(
-            channels,
-            incident,
-            pending,
-            &addresses,
-            &situation,
-            tracking.url.as_deref(),
-        )
-        .await?
-    };
+    let subject = format!(
+        "[herald] {} ({}): {}",
+        incident.ghsa_id,
+        incident.severity,
+        match pending.stage {
+            Stage::Warning => "reaction due soon",
+            Stage::Breach => "reaction deadline passed",
+            Stage::ActiveThreat => "active threat",
+        }
+    );
+    let tag = format!(
+        "{}-{}",
+        pending.stage.as_str(),
+        pending.due.map(|due| due.timestamp()).unwrap_or_default()
+    );
+    let mailed = mail_privately(
+        channels,
+        incident,
+        &addresses,
+        Notice {
+            subject: &subject,
+            situation: &situation,
+            tag: &tag,
+        },
+        tracking.url.as_deref(),
+    )
+    .await?;
     let comment = format!(
         "{}{situation}\n\n`/herald ack` acknowledges the report and stops the reaction clock.",
         if mentions.is_empty() {
@@ -179,38 +175,63 @@ pub(super) async fn escalate(
         }))
 }
 
-/// Mails the escalation addresses, signed, when mail is configured; returns who was mailed.
-async fn mail(
+/// The coordinator joins the mentions (once).
+pub(super) fn add_coordinator(mentions: &mut Vec<String>, incident: &Incident) {
+    if let Some(coordinator) = &incident.decisions.coordinator {
+        let coordinator = format!("@{coordinator}");
+        if !mentions.contains(&coordinator) {
+            mentions.push(coordinator);
+        }
+    }
+}
+
+/// The people and teams to mention and the addresses to mail among `targets`.
+pub(super) fn split_targets(targets: &[EscalationTarget]) -> (Vec<String>, Vec<&str>) {
+    let mut mentions = Vec::new();
+    let mut addresses = Vec::new();
+    for target in targets {
+        match target {
+            EscalationTarget::GitHub(handle) => mentions.push(format!("@{handle}")),
+            EscalationTarget::Email(address) => addresses.push(address.as_str()),
+        }
+    }
+    (mentions, addresses)
+}
+
+/// A private notice by mail.
+pub(super) struct Notice<'a> {
+    pub subject: &'a str,
+    /// The text, one paragraph.
+    pub situation: &'a str,
+    /// Tells this notice's Message-ID apart from the incident's other notices.
+    pub tag: &'a str,
+}
+
+/// Mails `addresses` a private notice, signed, when mail is configured; returns who was
+/// mailed.
+pub(super) async fn mail_privately(
     channels: &Channels,
     incident: &Incident,
-    pending: &PendingEscalation,
     addresses: &[&str],
-    situation: &str,
+    notice: Notice<'_>,
     tracking_url: Option<&str>,
 ) -> Result<Vec<String>, ChannelError> {
+    let Notice {
+        subject,
+        situation,
+        tag,
+    } = notice;
+    if addresses.is_empty() {
+        return Ok(Vec::new());
+    }
     let Some(announcer) = &channels.mail else {
-        tracing::warn!(incident = %incident.ghsa_id, "escalation addresses configured but no SMTP server (HERALD_SMTP_URL)");
+        tracing::warn!(incident = %incident.ghsa_id, "notice addresses configured but no SMTP server (HERALD_SMTP_URL)");
         return Ok(Vec::new());
     };
-    let subject = format!(
-        "[herald] {} ({}): {}",
-        incident.ghsa_id,
-        incident.severity,
-        match pending.stage {
-            Stage::Warning => "reaction due soon",
-            Stage::Breach => "reaction deadline passed",
-            Stage::ActiveThreat => "active threat",
-        }
-    );
     let body = format!(
         "{situation}\n\nTracking issue: {}\n\nThis notice is internal: do not forward it to any \
          public place before the advisory is disclosed.\n",
         tracking_url.unwrap_or("(see the private tracking repository)")
-    );
-    let tag = format!(
-        "{}-{}",
-        pending.stage.as_str(),
-        pending.due.map(|due| due.timestamp()).unwrap_or_default()
     );
     let mut mailed = Vec::new();
     for address in addresses {
@@ -223,7 +244,7 @@ async fn mail(
         let (_, message) =
             announcer
                 .author
-                .message(&incident.ghsa_id, &recipient, &subject, &body, &tag)?;
+                .message(&incident.ghsa_id, &recipient, subject, &body, tag)?;
         announcer.mailer.send(message).await?;
         mailed.push((*address).to_owned());
     }

@@ -209,11 +209,31 @@ pub(super) async fn apply_commands(
         crate::pipeline::follow_incident(work, id, revision, &incident).await?;
     }
     for effect in effects {
-        let incident = current.id;
+        let incident_id = current.id;
         let job = match effect {
-            CommandEffect::RequestCve => Job::RequestCve { incident },
-            CommandEffect::PublishAdvisory => Job::PublishAdvisory { incident },
-            CommandEffect::PostReview => Job::PostReview { incident },
+            CommandEffect::RequestCve => Job::RequestCve {
+                incident: incident_id,
+            },
+            CommandEffect::PublishAdvisory => Job::PublishAdvisory {
+                incident: incident_id,
+            },
+            CommandEffect::PostReview => Job::PostReview {
+                incident: incident_id,
+            },
+            CommandEffect::ActionTaken { number, inform } => {
+                let Some(action) = number
+                    .checked_sub(1)
+                    .and_then(|index| incident.decisions.actions.get(index))
+                else {
+                    continue;
+                };
+                for (job, key, at) in
+                    super::containment::on_action_taken(incident_id, number, action, inform)
+                {
+                    work.enqueue_at(&job, &key, at).await?;
+                }
+                continue;
+            }
             CommandEffect::RetryFailed => {
                 let retried = work.retry_failed_jobs(current.id).await?;
                 timeline.push(TimelineEntry {

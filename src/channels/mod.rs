@@ -4,6 +4,7 @@
 //! (`outbox::effects`) commits it with the job's completion in one durable commit.
 
 mod announce;
+mod containment;
 mod discussions;
 mod escalation;
 pub mod forum;
@@ -152,6 +153,7 @@ impl Channels {
             Job::Escalate(pending) => escalation::escalate(self, claimed, &pending).await,
             Job::PostReview { incident } => review::post(self, id, incident).await,
             Job::MatchUpstream { delivery } => upstream::match_upstream(self, id, &delivery).await,
+            Job::Containment(pending) => containment::notify(self, claimed, &pending).await,
         }
     }
 

@@ -24,7 +24,7 @@ pub const REPO_CONFIG_PATH: &str = ".github/herald.yml";
     default,
     deny_unknown_fields,
     expecting = "a mapping of sections (`tracking`, `labels`, `changelog`, `advisory_issue`, \
-                 `blog`, `mailing_lists`, `sla`, `escalation`, `channels`)"
+                 `blog`, `mailing_lists`, `sla`, `escalation`, `notify`, `channels`)"
 )]
 pub struct RepoConfig {
     pub tracking: TrackingConfig,
@@ -38,6 +38,11 @@ pub struct RepoConfig {
     pub sla: SlaConfig,
     /// Who hears of an incident whose reaction is running late, per severity.
     pub escalation: EscalationConfig,
+    /// The security leads (the response plans' "Trust and Safety" and engineering manager):
+    /// `@login`, `@org/team` or an email address, told when someone takes a temporary action
+    /// under an active threat.
+    #[serde(deserialize_with = "typed_many::<EscalationRule, _>")]
+    pub notify: Vec<EscalationTarget>,
     /// Where disclosed advisories are announced besides GitHub and the mailing lists.
     pub channels: ChannelsConfig,
 }
@@ -941,6 +946,7 @@ changelog:
   base_branch: main
   heading: '## Unreleased'
   backport_branches: [release/1.x, release-2.0]
+notify: ["@acme/trust-and-safety", "@em-lead", security-leads@acme.example]
 advisory_issue:
   enabled: false
 blog:
@@ -992,6 +998,11 @@ mailing_lists:
             ],
             sla: SlaConfig::default(),
             escalation: EscalationConfig::default(),
+            notify: vec![
+                EscalationTarget::GitHub("acme/trust-and-safety".into()),
+                EscalationTarget::GitHub("em-lead".into()),
+                EscalationTarget::Email("security-leads@acme.example".into()),
+            ],
             channels: ChannelsConfig::default(),
         };
         assert_eq!(config, expected);

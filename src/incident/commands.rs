@@ -50,6 +50,62 @@ pub struct Decisions {
     /// A maintainer asked to announce a history incident again (`herald incidents announce`).
     #[serde(default)]
     pub history_reannounce: bool,
+    /// Temporary actions taken to protect users (`/herald contain`), numbered from 1 in
+    /// this order.
+    #[serde(default)]
+    pub actions: Vec<TemporaryAction>,
+    /// The security leads consulted before acting on a passive threat
+    /// (`/herald consulted @login`).
+    #[serde(default)]
+    pub consulted: Vec<Consultation>,
+    /// Which users or deployments are affected (`/herald affected`), as last said.
+    #[serde(default)]
+    pub affected: Option<Statement>,
+}
+
+/// Something a maintainer said for the record: what, who, when.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Statement {
+    pub text: String,
+    pub by: String,
+    pub at: DateTime<Utc>,
+}
+
+/// A temporary action someone took to protect users: disable a feature, block traffic,
+/// rotate a key. The response plans allow it at once under an active threat; every such
+/// action stays temporary until reverted or made permanent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TemporaryAction {
+    pub taken: Statement,
+    /// The threat as assessed when the action was taken.
+    pub threat: Option<Threat>,
+    /// How it ended, if it has.
+    pub settled: Option<Settlement>,
+}
+
+impl TemporaryAction {
+    pub fn is_open(&self) -> bool {
+        self.settled.is_none()
+    }
+}
+
+/// How a temporary action ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Settlement {
+    /// Made permanent (`/herald keep`) rather than undone (`/herald revert`).
+    pub kept: bool,
+    /// Who reverted it, or who agreed to keep it.
+    pub by: String,
+    pub at: DateTime<Utc>,
+}
+
+/// A security lead consulted, as a maintainer recorded it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Consultation {
+    /// The lead's GitHub login.
+    pub login: String,
+    pub by: String,
+    pub at: DateTime<Utc>,
 }
 
 /// One maintainer command, from a `/herald` comment line or a label.
@@ -76,6 +132,16 @@ pub enum Command {
     Retry,
     Close,
     Help,
+    /// A temporary action was taken: what.
+    Contain(String),
+    /// A security lead was consulted: their login.
+    Consulted(String),
+    /// Temporary action `n` (from 1) was undone.
+    Revert(usize),
+    /// Temporary action `n` (from 1) is made permanent.
+    Keep(usize),
+    /// Which users or deployments are affected.
+    Affected(String),
 }
 
 /// Something to do outside the store because of a command.
@@ -87,6 +153,12 @@ pub enum CommandEffect {
     PostReview,
     /// Queue the incident's failed jobs again.
     RetryFailed,
+    /// Temporary action `n` (from 1) was recorded: remind of it daily until it is settled
+    /// and, under an active threat, inform the people of the `notify:` section now.
+    ActionTaken {
+        number: usize,
+        inform: bool,
+    },
 }
 
 /// A `/herald` line and what herald understood of it.
@@ -109,6 +181,10 @@ with write or admin permission on the advisory's repository:\n\n\
 - `/herald publish`: disclose (needs the `disclosure:approved` label and a passed embargo)\n\
 - `/herald retry`: run again what herald gave up on or was refused (after fixing the cause)\n\
 - `/herald phase containment|remediation|recovery`: record where the response stands\n\
+- `/herald contain <what was done>`: record a temporary action taken to protect users\n\
+- `/herald consulted @login`: record that a security lead was consulted (asked for before acting on a passive threat)\n\
+- `/herald revert N` / `/herald keep N`: temporary action N was undone / is made permanent (you agree)\n\
+- `/herald affected <who or what>`: record which users or deployments are affected\n\
 - `/herald close`: close the incident and post the post-incident review\n\
 - `/herald help`: this text\n\n\
 Labels work too: `severity:<level>`, `threat:active|passive`, `incident` (a breach \
@@ -127,17 +203,68 @@ pub fn parse_comment(body: &str) -> Vec<CommandLine> {
         if in_fence {
             continue;
         }
-        let mut words = trimmed.split_whitespace();
-        if words.next() != Some("/herald") {
+        let Some(rest) = trimmed
+            .strip_prefix("/herald")
+            .filter(|rest| rest.is_empty() || rest.starts_with(char::is_whitespace))
+        else {
             continue;
-        }
-        let words: Vec<&str> = words.collect();
+        };
         lines.push(CommandLine {
             text: trimmed.chars().take(200).collect(),
-            command: parse_words(&words),
+            command: parse_line(rest.trim()),
         });
     }
     lines
+}
+
+/// The longest free text a command takes (what was done, who is affected).
+pub const MAX_STATEMENT_CHARS: usize = 1000;
+
+/// One command line after `/herald`: its words, and for the commands that take free text
+/// (`contain`, `affected`), the rest of the line as written.
+fn parse_line(rest: &str) -> Result<Command, String> {
+    let (first, text) = rest
+        .split_once(char::is_whitespace)
+        .map_or((rest, ""), |(first, text)| (first, text.trim()));
+    let statement = |command: fn(String) -> Command, what: &str| {
+        if text.is_empty() {
+            Err(format!("`/herald {first}` needs {what} after it"))
+        } else if text.chars().count() > MAX_STATEMENT_CHARS {
+            Err(format!(
+                "{what} is limited to {MAX_STATEMENT_CHARS} characters; say more in a comment"
+            ))
+        } else {
+            Ok(command(text.to_owned()))
+        }
+    };
+    match first {
+        "contain" => statement(Command::Contain, "what was done"),
+        "affected" => statement(Command::Affected, "who or what is affected"),
+        _ => parse_words(&rest.split_whitespace().collect::<Vec<_>>()),
+    }
+}
+
+/// A GitHub login, with or without its `@`.
+fn login(word: &str) -> Result<String, String> {
+    let login = word.trim_start_matches('@');
+    let valid = !login.is_empty()
+        && login.len() <= 39
+        && login.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        && !login.starts_with('-');
+    if valid {
+        Ok(login.to_owned())
+    } else {
+        Err(format!("`{login}` is not a GitHub login"))
+    }
+}
+
+/// A temporary action's number, as the tracking issue lists it.
+fn action_number(word: &str) -> Result<usize, String> {
+    word.trim_start_matches('#')
+        .parse::<usize>()
+        .ok()
+        .filter(|number| *number >= 1)
+        .ok_or_else(|| format!("`{word}` is not the number of a temporary action (1, 2, …)"))
 }
 
 fn parse_words(words: &[&str]) -> Result<Command, String> {
@@ -156,18 +283,10 @@ fn parse_words(words: &[&str]) -> Result<Command, String> {
         ["cvss", vector] => Ok(Command::Cvss((*vector).to_owned())),
         ["threat", "active"] => Ok(Command::Threat(Some(Threat::Active))),
         ["threat", "passive"] => Ok(Command::Threat(Some(Threat::Passive))),
-        ["coordinator", login] => {
-            let login = login.trim_start_matches('@');
-            let valid = !login.is_empty()
-                && login.len() <= 39
-                && login.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-                && !login.starts_with('-');
-            if valid {
-                Ok(Command::Coordinator(login.to_owned()))
-            } else {
-                Err(format!("`{login}` is not a GitHub login"))
-            }
-        }
+        ["coordinator", word] => login(word).map(Command::Coordinator),
+        ["consulted", word] => login(word).map(Command::Consulted),
+        ["revert", number] => action_number(number).map(Command::Revert),
+        ["keep", number] => action_number(number).map(Command::Keep),
         ["embargo", time] => DateTime::parse_from_rfc3339(time)
             .map(|time| Command::Embargo(time.with_timezone(&Utc)))
             .map_err(|_| format!("`{time}` is not an RFC 3339 time such as 2026-12-01T14:00:00Z")),
@@ -340,6 +459,26 @@ pub fn apply_command(
             effects.push(CommandEffect::PostReview);
             "Incident closed. herald posts the post-incident review here.".to_owned()
         }
+        Command::Contain(what) => contain(incident, what, actor, at, &mut effects),
+        Command::Consulted(lead) => {
+            incident.decisions.consulted.push(Consultation {
+                login: lead.clone(),
+                by: actor.to_owned(),
+                at,
+            });
+            format!("Recorded: {lead} was consulted.")
+        }
+        Command::Revert(number) => settle(incident, *number, false, actor, at),
+        Command::Keep(number) => settle(incident, *number, true, actor, at),
+        Command::Affected(text) => {
+            incident.decisions.affected = Some(Statement {
+                text: text.clone(),
+                by: actor.to_owned(),
+                at,
+            });
+            "Recorded who is affected; the tracking issue and the post-incident review show it."
+                .to_owned()
+        }
     };
     let changed = *incident != before;
     let mut timeline = Vec::new();
@@ -364,6 +503,83 @@ pub fn apply_command(
         timeline,
         reply,
         effects,
+    }
+}
+
+/// `/herald contain`: records the action (the response is in containment from now on, if
+/// it was not further yet). Under an active threat the people of `notify:` are told at
+/// once; otherwise the plan asks for a consultation first, which herald points out without
+/// standing in the way.
+fn contain(
+    incident: &mut Incident,
+    what: &str,
+    actor: &str,
+    at: DateTime<Utc>,
+    effects: &mut Vec<CommandEffect>,
+) -> String {
+    let threat = incident.decisions.threat;
+    incident.decisions.actions.push(TemporaryAction {
+        taken: Statement {
+            text: what.to_owned(),
+            by: actor.to_owned(),
+            at,
+        },
+        threat,
+        settled: None,
+    });
+    let number = incident.decisions.actions.len();
+    if incident.phase < Phase::Containment {
+        incident.enter_phase(Phase::Containment, at);
+    }
+    let inform = threat == Some(Threat::Active);
+    effects.push(CommandEffect::ActionTaken { number, inform });
+    let mut reply = format!(
+        "Temporary action {number} recorded. It stays temporary until `/herald revert {number}` \
+         or `/herald keep {number}`; herald reminds of it daily until then."
+    );
+    if inform {
+        reply.push_str(" The threat is active: herald informs the security leads now.");
+    } else if incident.decisions.consulted.is_empty() {
+        reply.push_str(
+            " The threat is not active, and the response plan asks to consult the security \
+             leads before acting then: record who was consulted with `/herald consulted @login`.",
+        );
+    }
+    reply
+}
+
+/// `/herald revert N` and `/herald keep N`: how temporary action `number` ended.
+fn settle(
+    incident: &mut Incident,
+    number: usize,
+    kept: bool,
+    actor: &str,
+    at: DateTime<Utc>,
+) -> String {
+    let Some(action) = incident.decisions.actions.get_mut(number - 1) else {
+        return format!("There is no temporary action {number}; the tracking issue lists them.");
+    };
+    if let Some(settled) = &action.settled {
+        return format!(
+            "Temporary action {number} was already {} by {} at {}.",
+            if settled.kept {
+                "made permanent"
+            } else {
+                "reverted"
+            },
+            settled.by,
+            settled.at.format("%Y-%m-%d %H:%M UTC")
+        );
+    }
+    action.settled = Some(Settlement {
+        kept,
+        by: actor.to_owned(),
+        at,
+    });
+    if kept {
+        format!("Temporary action {number} is permanent now, as {actor} agreed.")
+    } else {
+        format!("Temporary action {number} is reverted.")
     }
 }
 
@@ -455,6 +671,11 @@ fn command_words(command: &Command) -> String {
         Command::Retry => "failed work queued again".to_owned(),
         Command::Close => "incident closed".to_owned(),
         Command::Help => "help".to_owned(),
+        Command::Contain(what) => format!("temporary action: {what}"),
+        Command::Consulted(lead) => format!("{lead} consulted"),
+        Command::Revert(number) => format!("temporary action {number} reverted"),
+        Command::Keep(number) => format!("temporary action {number} made permanent"),
+        Command::Affected(text) => format!("affected: {text}"),
     }
 }
 

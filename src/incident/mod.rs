@@ -14,8 +14,8 @@ pub use advisory::{
     Outcome, apply_advisory,
 };
 pub use commands::{
-    Command, CommandEffect, CommandLine, CommandOutcome, Decisions, HELP, LabelNames, Threat,
-    apply_command, label_command, parse_comment,
+    Command, CommandEffect, CommandLine, CommandOutcome, Consultation, Decisions, HELP, LabelNames,
+    Settlement, Statement, TemporaryAction, Threat, apply_command, label_command, parse_comment,
 };
 pub use ids::{GhsaId, IncidentId, InvalidGhsaId, InvalidRepoName, RepoName};
 pub use review::{Measure, ReviewFacts};

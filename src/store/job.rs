@@ -40,6 +40,26 @@ pub enum Job {
     PostReview { incident: IncidentId },
     /// Match a global advisory against the served repositories' dependencies.
     MatchUpstream { delivery: String },
+    /// Tell people about a temporary action (private).
+    Containment(PendingContainment),
+}
+
+/// A notice owed about temporary action `action` (from 1) of an incident.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PendingContainment {
+    pub incident_id: IncidentId,
+    pub action: usize,
+    pub notice: ContainmentNotice,
+}
+
+/// Which notice about a temporary action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ContainmentNotice {
+    /// Taken under an active threat: the people of `notify:` are told at once.
+    Inform,
+    /// Still open on day `n` after it was taken (one reminder a day until it is settled).
+    Reminder(u32),
 }
 
 /// The public channels, in the order they run after a disclosure.
@@ -152,6 +172,7 @@ impl Job {
             Job::Escalate(_) => JobKind::Escalate,
             Job::PostReview { .. } => JobKind::PostReview,
             Job::MatchUpstream { .. } => JobKind::MatchUpstream,
+            Job::Containment(_) => JobKind::Containment,
         }
     }
 
@@ -165,6 +186,7 @@ impl Job {
             | Job::PostReview { incident } => Some(*incident),
             Job::SendMail(mail) => Some(mail.incident_id),
             Job::Escalate(pending) => Some(pending.incident_id),
+            Job::Containment(pending) => Some(pending.incident_id),
             Job::ProcessDelivery { .. }
             | Job::MaintainerAction { .. }
             | Job::PostComment(_)
@@ -186,6 +208,7 @@ impl Job {
             Job::PostComment(comment) => json(comment)?,
             Job::SendMail(mail) => json(mail)?,
             Job::Escalate(pending) => json(pending)?,
+            Job::Containment(pending) => json(pending)?,
         };
         Ok((self.kind(), payload))
     }
@@ -246,6 +269,9 @@ impl Job {
             JobKind::Escalate => {
                 Job::Escalate(serde_json::from_str(payload).map_err(|_| unusable())?)
             }
+            JobKind::Containment => {
+                Job::Containment(serde_json::from_str(payload).map_err(|_| unusable())?)
+            }
         })
     }
 }
@@ -305,6 +331,11 @@ mod tests {
             Job::MatchUpstream {
                 delivery: "d-3".into(),
             },
+            Job::Containment(PendingContainment {
+                incident_id: IncidentId(9),
+                action: 2,
+                notice: ContainmentNotice::Reminder(3),
+            }),
         ];
         jobs.extend(PublicChannel::ALL.map(|channel| Job::Public {
             channel,

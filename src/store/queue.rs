@@ -92,10 +92,13 @@ pub enum JobKind {
     /// Create or update the incident's page on a MediaWiki (embargo-gated); payload:
     /// incident id.
     MediaWikiPage,
+    /// Tell people about a temporary action (private: the tracking issue and the
+    /// `notify:` addresses); payload: a [`super::PendingContainment`].
+    Containment,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 18] = [
+    pub const ALL: [JobKind; 19] = [
         JobKind::ProcessDelivery,
         JobKind::SyncTrackingIssue,
         JobKind::MaintainerAction,
@@ -114,6 +117,7 @@ impl JobKind {
         JobKind::DiscussionPost,
         JobKind::WikiPage,
         JobKind::MediaWikiPage,
+        JobKind::Containment,
     ];
     /// Jobs that only change the store: they run in batches inside the store's transaction.
     pub const LOCAL: [JobKind; 1] = [JobKind::ProcessDelivery];
@@ -145,6 +149,7 @@ impl JobKind {
             JobKind::DiscussionPost => "discussion_post",
             JobKind::WikiPage => "wiki_page",
             JobKind::MediaWikiPage => "mediawiki_page",
+            JobKind::Containment => "containment",
         }
     }
 

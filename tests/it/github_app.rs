@@ -10,7 +10,8 @@ use common::{Harness, fixture};
 use herald::config::{GitHubSettings, MailSettings};
 use herald::mail::SigningKey;
 use herald::store::{
-    Job, PendingComment, PendingEscalation, PendingMail, PublicChannel, Stage, TrackingStatus,
+    ContainmentNotice, Job, PendingComment, PendingContainment, PendingEscalation, PendingMail,
+    PublicChannel, Stage, TrackingStatus,
 };
 use secrecy::SecretString;
 use std::time::Duration;
@@ -3058,6 +3059,7 @@ fn handler_says(job: &Job) -> &'static str {
         Job::Escalate(_) => "reminder no longer applies",
         Job::PostReview { .. } => "post-incident review for Codertocat/security#1",
         Job::MatchUpstream { .. } => "global advisory GHSA-rf4j-j272-fj86: upstream incident",
+        Job::Containment(_) => "temporary action 1 still open on day 1: reminded",
     }
 }
 
@@ -3069,6 +3071,13 @@ async fn each_job_kind_runs_its_own_handler() {
     fake.set_sbom(REPO, &["pkg:pypi/django@2.0.1"]);
     let harness = publish_approved(&fake, |_| {}).await;
     report_global_advisory(&harness).await;
+    say(
+        &harness,
+        "issue_comment",
+        "c-2",
+        &comment("alice", "/herald contain disabled the upload endpoint"),
+    )
+    .await;
     let incident = incident_id(&harness).await;
     let repository = herald::incident::RepoName::parse(TRACKING_REPO).expect("name");
     let mut jobs = vec![
@@ -3105,6 +3114,11 @@ async fn each_job_kind_runs_its_own_handler() {
         Job::MatchUpstream {
             delivery: "global-1".into(),
         },
+        Job::Containment(PendingContainment {
+            incident_id: incident,
+            action: 1,
+            notice: ContainmentNotice::Reminder(1),
+        }),
     ];
     jobs.extend(PublicChannel::ALL.map(|channel| Job::Public { channel, incident }));
     let mut work = harness.store.begin_durable().await.expect("transaction");

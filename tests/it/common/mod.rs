@@ -200,12 +200,11 @@ impl Harness {
         .await;
     }
 
-    /// Waits until no job at all is pending, GitHub effects included.
     /// Waits until no job at all is pending, GitHub effects and retries included, except
     /// reminders that are not due yet.
     pub async fn wait_all_jobs(&self) {
         self.wait_until_none(
-            "SELECT COUNT(*) FROM outbox WHERE state = 'pending' AND NOT (kind = 'escalate' \
+            "SELECT COUNT(*) FROM outbox WHERE state = 'pending' AND NOT (kind IN ('escalate', 'containment') \
              AND run_after > CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER))",
         )
         .await;
@@ -215,7 +214,7 @@ impl Harness {
     pub async fn pending_reminders(&self) -> Vec<(String, i64)> {
         sqlx::query_as(
             "SELECT idempotency_key, (run_after - CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)) \
-             / 1000 FROM outbox WHERE state = 'pending' AND kind = 'escalate' ORDER BY id",
+             / 1000 FROM outbox WHERE state = 'pending' AND kind IN ('escalate', 'containment') ORDER BY id",
         )
         .fetch_all(self.store.pool())
         .await
@@ -229,7 +228,7 @@ impl Harness {
             .await
             .expect("a writable connection");
         let moved = sqlx::query(
-            "UPDATE outbox SET run_after = 0 WHERE state = 'pending' AND kind = 'escalate' \
+            "UPDATE outbox SET run_after = 0 WHERE state = 'pending' AND kind IN ('escalate', 'containment') \
              AND idempotency_key LIKE '%:' || $1 || '%'",
         )
         .bind(stage)

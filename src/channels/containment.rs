@@ -1,0 +1,198 @@
+//! Temporary actions (`/herald contain`). The response plans let anyone act at once under
+//! an active threat (disable a feature, block traffic, rotate a key) as long as the action
+//! stays temporary and the security leads hear of it afterwards. herald tells the people
+//! of `notify:` right after such an action is recorded (mentions on the private tracking
+//! issue, signed mail to the addresses) and reminds of every open action once a day,
+//! keyed by the day, so a reminder fires once also across restarts, until a maintainer
+//! reverts it or makes it permanent. These notices are private, like the escalations.
+
+use super::escalation::{Notice, add_coordinator, mail_privately, split_targets};
+use super::record::{Record, Write};
+use super::{ChannelError, Channels};
+use crate::drafts::escape;
+use crate::incident::{Incident, IncidentId, TemporaryAction, TimelineEntry, TimelineKind};
+use crate::markers::key;
+use crate::store::{ClaimedJob, ContainmentNotice, Job, PendingContainment};
+use chrono::{DateTime, Duration, Utc};
+
+/// The jobs a newly recorded temporary action calls for: its first daily reminder and,
+/// under an active threat, the notice to the security leads at once; each with its
+/// idempotency key and when it is due.
+pub(crate) fn on_action_taken(
+    incident_id: IncidentId,
+    number: usize,
+    action: &TemporaryAction,
+    inform: bool,
+) -> Vec<(Job, String, DateTime<Utc>)> {
+    let mut jobs = vec![reminder(incident_id, number, action, 1)];
+    if inform {
+        let job = Job::Containment(PendingContainment {
+            incident_id,
+            action: number,
+            notice: ContainmentNotice::Inform,
+        });
+        jobs.push((
+            job,
+            key::containment(incident_id, number, "inform"),
+            action.taken.at,
+        ));
+    }
+    jobs
+}
+
+/// The reminder of day `day` after the action was taken.
+fn reminder(
+    incident_id: IncidentId,
+    number: usize,
+    action: &TemporaryAction,
+    day: u32,
+) -> (Job, String, DateTime<Utc>) {
+    let job = Job::Containment(PendingContainment {
+        incident_id,
+        action: number,
+        notice: ContainmentNotice::Reminder(day),
+    });
+    let key = key::containment(incident_id, number, &format!("day-{day}"));
+    (job, key, action.taken.at + Duration::days(i64::from(day)))
+}
+
+/// Runs one notice about a temporary action.
+pub(super) async fn notify(
+    channels: &Channels,
+    job: &ClaimedJob,
+    pending: &PendingContainment,
+) -> Result<Record, ChannelError> {
+    let store = &channels.store;
+    let Some(row) = store.incident(pending.incident_id).await? else {
+        return Ok(Record::note("incident gone"));
+    };
+    let incident = &row.incident;
+    let number = pending.action;
+    let Some(action) = number
+        .checked_sub(1)
+        .and_then(|index| incident.decisions.actions.get(index))
+    else {
+        return Ok(Record::note(format!("no temporary action {number}")));
+    };
+    if let ContainmentNotice::Reminder(_) = pending.notice
+        && !action.is_open()
+    {
+        return Ok(Record::note(format!(
+            "temporary action {number} is settled: no more reminders"
+        )));
+    }
+    let tracking = store.tracking_link(pending.incident_id).await?;
+    let Some(((repository, issue), tracking_url)) = tracking
+        .as_ref()
+        .and_then(|link| Some((link.issue()?, link.url.as_deref())))
+    else {
+        return Ok(Record::note("no tracking issue to tell on"));
+    };
+    let api = channels.installation(&incident.repository).await?;
+    let loaded = channels.repo_config(&api, &incident.repository).await?;
+    let taken = &action.taken;
+    let (mut mentions, addresses, situation) = match pending.notice {
+        ContainmentNotice::Inform => {
+            let (mentions, addresses) = split_targets(&loaded.config.notify);
+            let situation = format!(
+                "{} took temporary action {number} on {} under an active threat, at {}: {}",
+                taken.by,
+                incident.ghsa_id,
+                taken.at.format("%Y-%m-%d %H:%M UTC"),
+                taken.text
+            );
+            (mentions, addresses, situation)
+        }
+        ContainmentNotice::Reminder(day) => {
+            let situation = format!(
+                "Temporary action {number} on {} ({} took it {day} day(s) ago) is still \
+                 temporary: {}",
+                incident.ghsa_id, taken.by, taken.text
+            );
+            (vec![format!("@{}", taken.by)], Vec::new(), situation)
+        }
+    };
+    add_coordinator(&mut mentions, incident);
+    let tag = match pending.notice {
+        ContainmentNotice::Inform => format!("contain-{number}"),
+        ContainmentNotice::Reminder(day) => format!("contain-{number}-day-{day}"),
+    };
+    let subject = format!(
+        "[herald] {} ({}): temporary action {number}",
+        incident.ghsa_id, incident.severity
+    );
+    let mailed = mail_privately(
+        channels,
+        incident,
+        &addresses,
+        Notice {
+            subject: &subject,
+            situation: &escape::plain_line(&situation),
+            tag: &tag,
+        },
+        tracking_url,
+    )
+    .await?;
+    let comment = format!(
+        "{}{}\n\n{}",
+        if mentions.is_empty() {
+            String::new()
+        } else {
+            format!("{} ", mentions.join(" "))
+        },
+        escape::markdown(&situation),
+        what_next(incident, number, pending.notice)
+    );
+    let notified: Vec<String> = mentions.iter().cloned().chain(mailed).collect();
+    let detail = match pending.notice {
+        ContainmentNotice::Inform if notified.is_empty() => {
+            format!("temporary action {number}: nobody to inform (no `notify:` section)")
+        }
+        ContainmentNotice::Inform => {
+            format!(
+                "temporary action {number}: informed {}",
+                notified.join(", ")
+            )
+        }
+        ContainmentNotice::Reminder(day) => {
+            format!("temporary action {number} still open on day {day}: reminded")
+        }
+    };
+    let entry = TimelineEntry {
+        at: Utc::now(),
+        actor: None,
+        kind: TimelineKind::Escalation,
+        detail: detail.clone(),
+    };
+    let mut record = Record::note(detail)
+        .with_timeline(pending.incident_id, entry)
+        .with(Write::Comment {
+            key: key::containment_notice(job.id),
+            repository,
+            issue,
+            body: comment,
+        });
+    if let ContainmentNotice::Reminder(day) = pending.notice {
+        let (job, key, at) = reminder(pending.incident_id, number, action, day + 1);
+        record.push(Write::Job {
+            job,
+            key,
+            at: Some(at),
+        });
+    }
+    Ok(record)
+}
+
+/// What the maintainers can do about an open action.
+fn what_next(incident: &Incident, number: usize, notice: ContainmentNotice) -> String {
+    let settle = format!(
+        "`/herald revert {number}` once it is undone, or `/herald keep {number}` to make it \
+         permanent (you agree to it)."
+    );
+    match notice {
+        ContainmentNotice::Inform if incident.decisions.consulted.is_empty() => format!(
+            "The response plan asks the security leads to review every temporary action. {settle}"
+        ),
+        _ => settle,
+    }
+}
