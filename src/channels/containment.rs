@@ -61,12 +61,9 @@ pub(super) async fn notify(
     channels: &Channels,
     job: &ClaimedJob,
     pending: &PendingContainment,
+    incident: &Incident,
 ) -> Result<Record, ChannelError> {
     let store = &channels.store;
-    let Some(row) = store.incident(pending.incident_id).await? else {
-        return Ok(Record::note("incident gone"));
-    };
-    let incident = &row.incident;
     let number = pending.action;
     let Some(action) = number
         .checked_sub(1)

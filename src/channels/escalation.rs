@@ -64,12 +64,9 @@ pub(super) async fn escalate(
     channels: &Channels,
     job: &ClaimedJob,
     pending: &PendingEscalation,
+    incident: &Incident,
 ) -> Result<Record, ChannelError> {
     let store = &channels.store;
-    let Some(row) = store.incident(pending.incident_id).await? else {
-        return Ok(Record::note("incident gone"));
-    };
-    let incident = &row.incident;
     let api = channels.installation(&incident.repository).await?;
     let loaded = channels.repo_config(&api, &incident.repository).await?;
     let sla = loaded.config.sla.policy();

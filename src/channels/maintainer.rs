@@ -13,7 +13,7 @@ use crate::incident::{
 };
 use crate::ingest::events::WebhookEvent;
 use crate::markers::{key, marker};
-use crate::store::{IncidentId, Job, PendingComment, Work};
+use crate::store::{IncidentRow, Job, PendingComment, Work};
 use chrono::{DateTime, Utc};
 
 /// What a maintainer did, as herald reads it.
@@ -317,12 +317,9 @@ pub(super) async fn post_comment(
 /// Asks GitHub for a CVE id, then records it.
 pub(super) async fn request_cve(
     channels: &Channels,
-    incident_id: IncidentId,
+    row: &IncidentRow,
 ) -> Result<Record, ChannelError> {
-    let Some(row) = channels.store.incident(incident_id).await? else {
-        return Ok(Record::note("incident gone"));
-    };
-    let incident = &row.incident;
+    let (incident_id, incident) = (row.id, &row.incident);
     let api = channels.installation(&incident.repository).await?;
     let detail = if api
         .request_cve(&incident.repository, &incident.ghsa_id)
@@ -342,12 +339,9 @@ pub(super) async fn request_cve(
 /// published and goes on from there; a refusal (422) ends the job and is reported.
 pub(super) async fn publish_advisory(
     channels: &Channels,
-    incident_id: IncidentId,
+    row: &IncidentRow,
 ) -> Result<Record, ChannelError> {
-    let Some(row) = channels.store.incident(incident_id).await? else {
-        return Ok(Record::note("incident gone"));
-    };
-    let incident = &row.incident;
+    let (incident_id, incident) = (row.id, &row.incident);
     let repository = &incident.repository;
     let installation = channels.installation_id(repository).await?;
     let api = channels.github.installation(installation)?;

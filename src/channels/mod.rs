@@ -26,7 +26,7 @@ use crate::incident::RepoName;
 use crate::ingest::events::{EventKind, WebhookEvent};
 use crate::mail::Announcer;
 use crate::markers::key;
-use crate::store::{ClaimedJob, IncidentId, InstallationId, Job, Store, StoreError};
+use crate::store::{ClaimedJob, IncidentId, IncidentRow, InstallationId, Job, Store, StoreError};
 pub use record::Record;
 
 use std::sync::Arc;
@@ -133,27 +133,46 @@ pub struct LoadedConfig {
 impl Channels {
     /// Runs one leased effect job and returns what it did, for the runner to record with
     /// the job's completion; or fails.
-    pub async fn run(&self, claimed: &ClaimedJob) -> Result<Record, ChannelError> {
+    /// `about` is the incident the job is for (read by the runner for its log span), where
+    /// it is for one.
+    pub async fn run(
+        &self,
+        claimed: &ClaimedJob,
+        about: Option<&IncidentRow>,
+    ) -> Result<Record, ChannelError> {
         let id = claimed.id;
-        match claimed.job()? {
-            Job::ProcessDelivery { .. } => Err(ChannelError::NotAnEffect(claimed.kind.clone())),
-            Job::SyncTrackingIssue { incident } => tracking_issue::sync(self, incident).await,
-            Job::MaintainerAction { delivery } => maintainer::handle(self, id, &delivery).await,
-            Job::PostComment(comment) => maintainer::post_comment(self, &comment).await,
-            Job::RequestCve { incident } => maintainer::request_cve(self, incident).await,
-            Job::PublishAdvisory { incident } => maintainer::publish_advisory(self, incident).await,
+        match (claimed.job()?, about) {
+            (Job::ProcessDelivery { .. }, _) => {
+                Err(ChannelError::NotAnEffect(claimed.kind.clone()))
+            }
+            (Job::MaintainerAction { delivery }, _) => {
+                maintainer::handle(self, id, &delivery).await
+            }
+            (Job::PostComment(comment), _) => maintainer::post_comment(self, &comment).await,
+            (Job::MatchUpstream { delivery }, _) => {
+                upstream::match_upstream(self, id, &delivery).await
+            }
+            // Every other job is for an incident, which may have gone since it was queued.
+            (_, None) => Ok(Record::note("incident gone")),
+            (Job::SyncTrackingIssue { .. }, Some(row)) => tracking_issue::sync(self, row).await,
+            (Job::RequestCve { .. }, Some(row)) => maintainer::request_cve(self, row).await,
+            (Job::PublishAdvisory { .. }, Some(row)) => {
+                maintainer::publish_advisory(self, row).await
+            }
             // The public channels and the mail, each through the embargo gate.
-            Job::Public { channel, incident } => {
-                public::publish(self, claimed, incident, public::Target::Channel(channel)).await
+            (Job::Public { channel, .. }, Some(row)) => {
+                public::publish(self, claimed, row, public::Target::Channel(channel)).await
             }
-            Job::SendMail(mail) => {
-                let target = public::Target::List(&mail.list);
-                public::publish(self, claimed, mail.incident_id, target).await
+            (Job::SendMail(mail), Some(row)) => {
+                public::publish(self, claimed, row, public::Target::List(&mail.list)).await
             }
-            Job::Escalate(pending) => escalation::escalate(self, claimed, &pending).await,
-            Job::PostReview { incident } => review::post(self, id, incident).await,
-            Job::MatchUpstream { delivery } => upstream::match_upstream(self, id, &delivery).await,
-            Job::Containment(pending) => containment::notify(self, claimed, &pending).await,
+            (Job::Escalate(pending), Some(row)) => {
+                escalation::escalate(self, claimed, &pending, &row.incident).await
+            }
+            (Job::PostReview { .. }, Some(row)) => review::post(self, id, row).await,
+            (Job::Containment(pending), Some(row)) => {
+                containment::notify(self, claimed, &pending, &row.incident).await
+            }
         }
     }
 

@@ -16,7 +16,7 @@ use crate::github::Api;
 use crate::github::api::NewIssue;
 use crate::incident::{GhsaId, RepoName, Severity};
 use crate::markers::{key, marker};
-use crate::store::{ClaimedJob, IncidentId, Job, PendingComment, PublicChannel};
+use crate::store::{ClaimedJob, IncidentId, IncidentRow, Job, PendingComment, PublicChannel};
 
 /// Where a public job goes.
 pub(super) enum Target<'a> {
@@ -30,12 +30,10 @@ pub(super) enum Target<'a> {
 pub(super) async fn publish(
     channels: &Channels,
     job: &ClaimedJob,
-    incident_id: IncidentId,
+    row: &IncidentRow,
     target: Target<'_>,
 ) -> Result<Record, ChannelError> {
-    let Some(row) = channels.store.incident(incident_id).await? else {
-        return Ok(Record::note("incident gone"));
-    };
+    let incident_id = row.id;
     let record = match gate::check(&row.incident) {
         Err(reason) => {
             tracing::warn!(incident = %row.incident.ghsa_id, job = job.id, "embargo gate refused a public channel");

@@ -7,7 +7,7 @@ use super::{ChannelError, Channels};
 use crate::drafts::{DraftView, REVIEW, ReviewView};
 use crate::incident::{TimelineEntry, TimelineKind};
 use crate::markers::key;
-use crate::store::{IncidentId, TrackingLink};
+use crate::store::{IncidentRow, TrackingLink};
 use chrono::Utc;
 
 /// The unticked `- [ ] …` items of a Markdown checklist.
@@ -21,12 +21,10 @@ fn unticked(body: &str) -> Vec<String> {
 pub(super) async fn post(
     channels: &Channels,
     job_id: i64,
-    incident_id: IncidentId,
+    row: &IncidentRow,
 ) -> Result<Record, ChannelError> {
     let store = &channels.store;
-    let Some(row) = store.incident(incident_id).await? else {
-        return Ok(Record::note("incident gone"));
-    };
+    let incident_id = row.id;
     let incident = &row.incident;
     let link = store.tracking_link(incident_id).await?;
     let Some((repository, number)) = link.as_ref().and_then(TrackingLink::issue) else {

@@ -10,17 +10,12 @@ use crate::github::Api;
 use crate::github::api::{IssueInfo, NewIssue};
 use crate::incident::{Incident, RepoName, TimelineEntry, TimelineKind};
 use crate::markers::marker;
-use crate::store::{IncidentId, TrackingLink, TrackingStatus};
+use crate::store::{IncidentId, IncidentRow, TrackingLink, TrackingStatus};
 use chrono::Utc;
 
-pub(super) async fn sync(
-    channels: &Channels,
-    incident_id: IncidentId,
-) -> Result<Record, ChannelError> {
+pub(super) async fn sync(channels: &Channels, row: &IncidentRow) -> Result<Record, ChannelError> {
     let store = &channels.store;
-    let Some(row) = store.incident(incident_id).await? else {
-        return Ok(Record::note("incident gone"));
-    };
+    let incident_id = row.id;
     let incident = &row.incident;
     let link = store.tracking_link(incident_id).await?;
     if link.as_ref().is_some_and(|link| {

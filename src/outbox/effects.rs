@@ -3,7 +3,7 @@
 
 use super::{Idle, JobOutcome, WorkerSettings, gives_up, log, record_failure};
 use crate::channels::{ChannelError, Channels, Record};
-use crate::store::{ClaimedJob, Store, StoreError};
+use crate::store::{ClaimedJob, IncidentRow, Store, StoreError};
 use chrono::Utc;
 use std::sync::Arc;
 use tokio::sync::{Notify, watch};
@@ -85,17 +85,20 @@ impl EffectRunner {
         };
         // Every line a job logs carries what it is about.
         let about = match job.incident_id() {
-            Some(id) => self.store.incident(id).await?.map(|row| row.incident),
+            Some(id) => self.store.incident(id).await?,
             None => None,
         };
         let span = tracing::info_span!(
             "job",
             id = job.id,
             kind = %job.kind,
-            repository = about.as_ref().map_or("", |incident| incident.repository.as_str()),
-            ghsa = about.as_ref().map_or("", |incident| incident.ghsa_id.as_str()),
+            repository = about.as_ref().map_or("", |row| row.incident.repository.as_str()),
+            ghsa = about.as_ref().map_or("", |row| row.incident.ghsa_id.as_str()),
         );
-        let outcome = self.run_leased(&job).instrument(span).await?;
+        let outcome = self
+            .run_leased(&job, about.as_ref())
+            .instrument(span)
+            .await?;
         Ok(Some(outcome))
     }
 
@@ -110,8 +113,12 @@ impl EffectRunner {
 
     /// Runs a leased job and commits what it did with its completion; or records its
     /// failure (and reports giving up).
-    async fn run_leased(&self, job: &ClaimedJob) -> Result<JobOutcome, StoreError> {
-        let ran = match self.channels.run(job).await {
+    async fn run_leased(
+        &self,
+        job: &ClaimedJob,
+        about: Option<&IncidentRow>,
+    ) -> Result<JobOutcome, StoreError> {
+        let ran = match self.channels.run(job, about).await {
             Ok(record) => self.commit(job, record).await,
             Err(error) => Err(error),
         };
