@@ -92,6 +92,8 @@ struct TrackingView {
     credits: Vec<CreditView>,
     high_impact: bool,
     timeline: Vec<TimelineRow>,
+    /// Temporary actions, consultations, who is affected.
+    response: super::view::ResponseView,
     /// Where the incident was published outside GitHub's issues.
     published: Vec<super::view::PublishedView>,
     /// The reaction clock, in herald's own words (times, severities, zone names: no
@@ -268,6 +270,7 @@ pub fn tracking_issue(
         high_impact: matches!(incident.severity, Severity::Critical | Severity::High),
         reaction: reaction_words(incident, sla),
         published: super::view::published_views(record.published),
+        response: super::view::ResponseView::new(incident),
         timeline: record
             .timeline
             .iter()

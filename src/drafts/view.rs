@@ -32,6 +32,80 @@ pub struct ReviewView {
     /// The tracking issue's checklist items nobody ticked, when herald has read them.
     pub undone: Vec<String>,
     pub checklist_known: bool,
+    pub response: ResponseView,
+}
+
+/// What the team did and said during the response: temporary actions, who was
+/// consulted, who is affected. The texts are the maintainers' own, escaped by the template.
+#[derive(Debug, Clone, Serialize)]
+pub struct ResponseView {
+    pub actions: Vec<ActionView>,
+    /// The security leads consulted, with who recorded it and when.
+    pub consulted: Vec<String>,
+    pub affected: Option<String>,
+}
+
+/// One temporary action, numbered as `/herald revert N` and `/herald keep N` name it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ActionView {
+    pub number: usize,
+    pub what: String,
+    pub by: String,
+    pub at: String,
+    pub threat: Option<String>,
+    /// Still temporary.
+    pub open: bool,
+    /// How it ended: reverted, or made permanent, by whom and when.
+    pub settled: Option<String>,
+}
+
+impl ResponseView {
+    pub fn new(incident: &Incident) -> ResponseView {
+        let time = |at: DateTime<Utc>| at.format("%Y-%m-%d %H:%M UTC").to_string();
+        let decisions = &incident.decisions;
+        ResponseView {
+            actions: decisions
+                .actions
+                .iter()
+                .enumerate()
+                .map(|(index, action)| ActionView {
+                    number: index + 1,
+                    what: action.taken.text.replace(['\r', '\n'], " "),
+                    by: action.taken.by.clone(),
+                    at: time(action.taken.at),
+                    threat: action.threat.map(|threat| threat.to_string()),
+                    open: action.is_open(),
+                    settled: action.settled.as_ref().map(|settled| {
+                        if settled.kept {
+                            format!("made permanent, {} agreed {}", settled.by, time(settled.at))
+                        } else {
+                            format!("reverted by {} {}", settled.by, time(settled.at))
+                        }
+                    }),
+                })
+                .collect(),
+            consulted: decisions
+                .consulted
+                .iter()
+                .map(|consulted| {
+                    format!(
+                        "{} (recorded by {}, {})",
+                        consulted.login,
+                        consulted.by,
+                        time(consulted.at)
+                    )
+                })
+                .collect(),
+            affected: decisions.affected.as_ref().map(|affected| {
+                format!(
+                    "{} (as {} said, {})",
+                    affected.text.replace(['\r', '\n'], " "),
+                    affected.by,
+                    time(affected.at)
+                )
+            }),
+        }
+    }
 }
 
 fn duration_words(took: Duration) -> String {
@@ -74,6 +148,7 @@ impl ReviewView {
             disclose: measure_words(&facts.disclose),
             checklist_known: undone.is_some(),
             undone: undone.unwrap_or_default(),
+            response: ResponseView::new(incident),
         }
     }
 }

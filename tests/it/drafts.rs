@@ -1,5 +1,5 @@
 //! Golden tests of every shipped template, for GitHub's example advisories and for an
-//! advisory full of hostile text. `HERALD_UPDATE_GOLDEN=1 cargo test --test drafts`
+//! advisory full of hostile text. `HERALD_UPDATE_GOLDEN=1 cargo test --test it drafts::`
 //! rewrites the golden files after a deliberate template change (review the diff).
 
 use crate::common;
@@ -8,7 +8,8 @@ use chrono::TimeZone;
 use herald::config::repo::RepoConfig;
 use herald::drafts::{DraftView, Drafts, TrackingRecord, render_all, tracking_issue};
 use herald::incident::{
-    AdvisoryAction, AdvisoryEvent, Incident, Severity, TimelineEntry, TimelineKind, apply_advisory,
+    AdvisoryAction, AdvisoryEvent, Command, Incident, Severity, TimelineEntry, TimelineKind,
+    apply_advisory, apply_command,
 };
 use herald::ingest::events::{EventKind, WebhookEvent};
 use std::path::Path;
@@ -95,7 +96,7 @@ fn check_golden(case: &str, files: &[(String, String)]) {
         }
         let expected = std::fs::read_to_string(&path).unwrap_or_else(|error| {
             panic!(
-                "{}: {error}; run HERALD_UPDATE_GOLDEN=1 cargo test --test drafts",
+                "{}: {error}; run HERALD_UPDATE_GOLDEN=1 cargo test --test it drafts::",
                 path.display()
             )
         });
@@ -141,10 +142,25 @@ fn hostile_advisory_text_is_data_in_every_draft() {
     advisory["credits"] = serde_json::json!([{ "login": "@admins", "type": "reporter" }]);
     advisory["credits_detailed"] = serde_json::Value::Null;
     advisory["vulnerabilities"][0]["package"]["name"] = "pkg](https://evil.example)".into();
-    let incident = incident_from(
+    let mut incident = incident_from(
         &serde_json::to_vec(&payload).expect("JSON"),
         AdvisoryAction::Published,
     );
+    // Maintainers' own words are data too.
+    let said = chrono::Utc
+        .with_ymd_and_hms(2026, 11, 2, 11, 0, 0)
+        .single()
+        .expect("time");
+    let hostile =
+        "blocked | @everyone {{secret}} <script>alert(1)</script> [x](https://evil.example)";
+    for command in [
+        Command::Contain(hostile.to_owned()),
+        Command::Contain("rotated the deploy key".to_owned()),
+        Command::Keep(2),
+        Command::Affected(hostile.to_owned()),
+    ] {
+        apply_command(&mut incident, &command, "octocat", said);
+    }
     let files = all_drafts(&incident);
     for (name, text) in &files {
         assert!(

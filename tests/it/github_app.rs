@@ -2152,8 +2152,7 @@ async fn reminders_and_escalations_fire_once_each_also_across_a_restart() {
         sink,
         gpg,
         _key_dir: _keys,
-    } = world_with_mail(&fake, ESCALATION).await;
-    report(&harness, "report-1").await;
+    } = reported_with_mail(&fake, ESCALATION).await;
     let reminders = harness.pending_reminders().await;
     assert_eq!(reminders.len(), 2, "{reminders:?}");
     assert!(reminders[0].0.contains(":warning:") && reminders[1].0.contains(":breach:"));
@@ -3149,6 +3148,167 @@ async fn each_job_kind_runs_its_own_handler() {
             handler_says(job)
         );
     }
+    assert_no_unexpected(&fake);
+    harness.stop().await;
+}
+
+/// A maintainer's comment on the tracking issue, and everything it leads to.
+async fn command(harness: &Harness, delivery_id: &str, sender: &str, text: &str) {
+    say(
+        harness,
+        "issue_comment",
+        delivery_id,
+        &comment(sender, text),
+    )
+    .await;
+}
+
+/// [`world_with_mail`] after GitHub reported the example (`report-1`).
+async fn reported_with_mail(fake: &FakeGitHub, config: &str) -> MailWorld {
+    let world = world_with_mail(fake, config).await;
+    report(&world.harness, "report-1").await;
+    world
+}
+
+/// Security leads to inform of temporary actions.
+const NOTIFY: &str = "tracking:\n  repository: Codertocat/security\nnotify: [\"@Codertocat/leads\", \"@em-lead\", leads@example.org]\n";
+
+#[tokio::test]
+async fn temporary_actions_inform_the_leads_once_and_are_reminded_daily_until_settled() {
+    let fake = world().await;
+    let MailWorld {
+        mut harness,
+        sink,
+        gpg,
+        _key_dir: _keys,
+    } = reported_with_mail(&fake, NOTIFY).await;
+    fake.set_permission(REPO, "alice", "write");
+    command(
+        &harness,
+        "c-1",
+        "alice",
+        "/herald threat active\n/herald contain disabled uploads",
+    )
+    .await;
+    let reply = answers(&fake)
+        .into_iter()
+        .map(|comment| comment.body)
+        .find(|body| body.starts_with("@alice "))
+        .expect("herald answers");
+    assert!(
+        reply.contains("Temporary action 1 recorded")
+            && reply.contains("herald informs the security leads now"),
+        "{reply}"
+    );
+    let informed = escalations(&fake, "took temporary action 1");
+    assert_eq!(informed.len(), 1, "{informed:?}");
+    assert!(
+        informed[0].starts_with("@Codertocat/leads @em-lead alice took temporary action 1 on GHSA-abcd-1234-efgh under an active threat"),
+        "{}",
+        informed[0]
+    );
+    assert!(
+        informed[0].contains(": disabled uploads"),
+        "{}",
+        informed[0]
+    );
+    let messages = sink.messages();
+    assert_eq!(messages.len(), 1, "the leads' address is mailed once");
+    let received = Received::parse(&messages[0]);
+    assert_eq!(received.header("To").as_deref(), Some("leads@example.org"));
+    gpg.verify_cleartext(&decode_body(&received))
+        .expect("the notice is signed");
+    let body = fake.issues(TRACKING_REPO)[0].body.clone();
+    assert!(
+        body.contains("1. disabled uploads (alice, ")
+            && body
+                .contains("active threat): **temporary**: `/herald revert 1` or `/herald keep 1`"),
+        "{body}"
+    );
+    assert_eq!(the_incident(&harness).await.phase.as_str(), "containment");
+
+    // One reminder a day, also across a restart, until the action is settled.
+    let reminders: Vec<String> = harness
+        .pending_reminders()
+        .await
+        .into_iter()
+        .filter(|(key, due_in)| key.ends_with(":1:day-1") && (86_000..=86_400).contains(due_in))
+        .map(|(key, _)| key)
+        .collect();
+    assert_eq!(
+        reminders.len(),
+        1,
+        "{:?}",
+        harness.pending_reminders().await
+    );
+    harness.bring_forward("day-1").await;
+    harness.restart(true).await;
+    harness.bring_forward("day-2").await;
+    let reminded = escalations(&fake, "is still temporary");
+    assert_eq!(reminded.len(), 2, "{reminded:?}");
+    assert!(
+        reminded[0].starts_with("@alice Temporary action 1 on GHSA-abcd-1234-efgh (alice took it 1 day(s) ago) is still temporary: disabled uploads"),
+        "{}",
+        reminded[0]
+    );
+    command(&harness, "c-2", "alice", "/herald keep 1").await;
+    harness.bring_forward("day-3").await;
+    assert_eq!(escalations(&fake, "is still temporary").len(), 2);
+    assert!(
+        harness
+            .pending_reminders()
+            .await
+            .iter()
+            .all(|(key, _)| !key.contains(":day-")),
+        "no reminder after the action is settled"
+    );
+    assert!(
+        fake.issues(TRACKING_REPO)[0]
+            .body
+            .contains("1. disabled uploads (alice, "),
+    );
+    assert!(
+        fake.issues(TRACKING_REPO)[0]
+            .body
+            .contains("made permanent, alice agreed"),
+    );
+
+    // A passive threat: recorded, with the plan's advice; nobody is informed.
+    command(
+        &harness,
+        "c-3",
+        "alice",
+        "/herald threat passive\n/herald contain blocked the crawler's IPs",
+    )
+    .await;
+    let advice = escalations(&fake, "Temporary action 2 recorded");
+    assert_eq!(advice.len(), 1);
+    assert!(
+        advice[0].contains("record who was consulted with `/herald consulted @login`"),
+        "{}",
+        advice[0]
+    );
+    assert!(escalations(&fake, "took temporary action 2").is_empty());
+    assert_eq!(sink.messages().len(), 1);
+
+    // Without write permission nothing is recorded.
+    fake.set_permission(REPO, "mallory", "read");
+    command(&harness, "c-4", "mallory", "/herald revert 2").await;
+    let incident = the_incident(&harness).await;
+    assert_eq!(incident.decisions.actions.len(), 2);
+    assert!(incident.decisions.actions[1].is_open());
+    let timeline = timeline_details(&harness).await;
+    assert!(
+        timeline.contains(
+            &"temporary action 1: informed @Codertocat/leads, @em-lead, leads@example.org"
+                .to_owned()
+        ),
+        "{timeline:?}"
+    );
+    assert!(
+        timeline.contains(&"temporary action 1 still open on day 2: reminded".to_owned()),
+        "{timeline:?}"
+    );
     assert_no_unexpected(&fake);
     harness.stop().await;
 }
