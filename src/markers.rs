@@ -139,6 +139,27 @@ pub mod key {
         format!("containment:{job_id}")
     }
 
+    /// The comment about a temporary private fork (ready, or never created), once per fork
+    /// asked for.
+    pub fn private_fork(
+        incident_id: IncidentId,
+        fork: &RepoName,
+        requested_at: chrono::DateTime<chrono::Utc>,
+    ) -> String {
+        format!(
+            "private-fork:{incident_id}:{fork}:{}",
+            requested_at.timestamp_millis()
+        )
+    }
+
+    /// A look at whether a temporary private fork exists yet, by when it is due.
+    pub fn private_fork_check(
+        incident_id: IncidentId,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> String {
+        format!("private-fork:{incident_id}:check:{}", at.timestamp_millis())
+    }
+
     /// The post-incident review, by the job that rendered it.
     pub fn review(ghsa_id: &GhsaId, job_id: i64) -> String {
         format!("review:{}:{job_id}", file_name(ghsa_id))

@@ -220,6 +220,9 @@ pub(super) async fn apply_commands(
             CommandEffect::PostReview => Job::PostReview {
                 incident: incident_id,
             },
+            CommandEffect::RequestFork => Job::PrivateFork {
+                incident: incident_id,
+            },
             CommandEffect::ActionTaken { number, inform } => {
                 let Some(action) = number
                     .checked_sub(1)

@@ -7,6 +7,7 @@ mod announce;
 mod containment;
 mod discussions;
 mod escalation;
+mod fork;
 pub mod forum;
 mod gate;
 mod maintainer;
@@ -173,6 +174,7 @@ impl Channels {
             (Job::Containment(pending), Some(row)) => {
                 containment::notify(self, claimed, &pending, &row.incident).await
             }
+            (Job::PrivateFork { .. }, Some(row)) => fork::private_fork(self, row).await,
         }
     }
 

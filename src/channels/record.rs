@@ -5,7 +5,7 @@
 
 use super::ChannelError;
 use super::maintainer::{self, CommandBatch};
-use crate::incident::{Incident, RepoName, TimelineEntry, TimelineKind};
+use crate::incident::{Amendment, GhsaId, Incident, RepoName, TimelineEntry, TimelineKind};
 use crate::store::{ChannelPost, IncidentId, Job, NewDelivery, TrackingLink, Work};
 use chrono::{DateTime, Utc};
 
@@ -59,6 +59,13 @@ pub(super) enum Write {
     },
     /// Maintainer commands, applied to the incident as the store has it at commit time.
     Commands(Box<CommandBatch>),
+    /// What a job learned about an incident, applied to it as the store has it at commit
+    /// time (its tracking issue follows).
+    Amend {
+        repository: RepoName,
+        ghsa_id: GhsaId,
+        amendment: Amendment,
+    },
 }
 
 impl From<String> for Record {
@@ -115,6 +122,11 @@ impl Record {
 
     pub(super) fn push(&mut self, write: Write) {
         self.writes.push(write);
+    }
+
+    /// Adds the writes given (none, or one from an `Option`).
+    pub(super) fn extend(&mut self, writes: impl IntoIterator<Item = Write>) {
+        self.writes.extend(writes);
     }
 
     /// Whether committing it hands the store worker something to process.
@@ -178,6 +190,21 @@ impl Record {
                     crate::pipeline::follow_incident(work, id, revision, &incident).await?;
                 }
                 Write::Commands(batch) => maintainer::apply_commands(work, *batch, now).await?,
+                Write::Amend {
+                    repository,
+                    ghsa_id,
+                    amendment,
+                } => {
+                    if let Some(row) = work.find_incident(&repository, &ghsa_id).await? {
+                        let mut incident = row.incident;
+                        let timeline = incident.amend(&amendment, now);
+                        if !timeline.is_empty() {
+                            let (id, revision) = work.save_incident(&incident, now).await?;
+                            work.append_timeline(id, &timeline, None).await?;
+                            crate::pipeline::follow_incident(work, id, revision, &incident).await?;
+                        }
+                    }
+                }
             }
         }
         Ok(self.note)

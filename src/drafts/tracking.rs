@@ -45,6 +45,14 @@ struct TimelineRow {
 }
 
 #[derive(Serialize)]
+struct ForkView {
+    name: String,
+    /// Checked as a link target.
+    url: Option<String>,
+    ready: bool,
+}
+
+#[derive(Serialize)]
 struct CreditView {
     login: String,
     kind: String,
@@ -92,6 +100,8 @@ struct TrackingView {
     credits: Vec<CreditView>,
     high_impact: bool,
     timeline: Vec<TimelineRow>,
+    /// GitHub's temporary private fork: its name, link, and whether it exists yet.
+    private_fork: Option<ForkView>,
     /// Temporary actions, consultations, who is affected.
     response: super::view::ResponseView,
     /// Where the incident was published outside GitHub's issues.
@@ -271,6 +281,11 @@ pub fn tracking_issue(
         reaction: reaction_words(incident, sla),
         published: super::view::published_views(record.published),
         response: super::view::ResponseView::new(incident),
+        private_fork: incident.private_fork.as_ref().map(|fork| ForkView {
+            name: fork.full_name.to_string(),
+            url: link_target(&fork.url),
+            ready: fork.ready_at.is_some(),
+        }),
         timeline: record
             .timeline
             .iter()

@@ -27,6 +27,7 @@ pub struct InstallationInfo {
 #[derive(Debug, Clone, Deserialize)]
 pub struct RepositoryInfo {
     pub full_name: String,
+    pub html_url: Option<String>,
     pub private: bool,
     pub visibility: Option<String>,
     pub default_branch: Option<String>,
@@ -538,6 +539,28 @@ impl Api {
         match self.send::<()>(Method::POST, &path, None, &[]).await {
             Ok(_) => Ok(true),
             Err(error) if error.status() == Some(StatusCode::UNPROCESSABLE_ENTITY) => Ok(false),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// `POST …/security-advisories/{ghsa_id}/forks`: GitHub answers 202 with the fork it
+    /// is creating (asynchronously: it may take minutes to exist).
+    pub async fn create_private_fork(
+        &self,
+        repository: &RepoName,
+        ghsa_id: &GhsaId,
+    ) -> Result<RepositoryInfo, GitHubError> {
+        let path = format!("{}/forks", advisory_path(repository, ghsa_id));
+        self.send::<()>(Method::POST, &path, None, &[])
+            .await?
+            .json(&Method::POST, &path)
+    }
+
+    /// Whether `repository` exists for the installation (404: not, or not yet).
+    pub async fn repository_exists(&self, repository: &RepoName) -> Result<bool, GitHubError> {
+        match self.repository(repository).await {
+            Ok(_) => Ok(true),
+            Err(error) if error.status() == Some(StatusCode::NOT_FOUND) => Ok(false),
             Err(error) => Err(error),
         }
     }

@@ -142,6 +142,8 @@ pub enum Command {
     Keep(usize),
     /// Which users or deployments are affected.
     Affected(String),
+    /// Ask GitHub for the advisory's temporary private fork.
+    Fork,
 }
 
 /// Something to do outside the store because of a command.
@@ -159,6 +161,8 @@ pub enum CommandEffect {
         number: usize,
         inform: bool,
     },
+    /// Ask GitHub for a temporary private fork and link it once it exists.
+    RequestFork,
 }
 
 /// A `/herald` line and what herald understood of it.
@@ -185,6 +189,7 @@ with write or admin permission on the advisory's repository:\n\n\
 - `/herald consulted @login`: record that a security lead was consulted (asked for before acting on a passive threat)\n\
 - `/herald revert N` / `/herald keep N`: temporary action N was undone / is made permanent (you agree)\n\
 - `/herald affected <who or what>`: record which users or deployments are affected\n\
+- `/herald fork`: ask GitHub for a temporary private fork to fix the vulnerability in private\n\
 - `/herald close`: close the incident and post the post-incident review\n\
 - `/herald help`: this text\n\n\
 Labels work too: `severity:<level>`, `threat:active|passive`, `incident` (a breach \
@@ -303,6 +308,7 @@ fn parse_words(words: &[&str]) -> Result<Command, String> {
         ["publish"] => Ok(Command::Publish),
         ["retry"] => Ok(Command::Retry),
         ["close"] => Ok(Command::Close),
+        ["fork"] => Ok(Command::Fork),
         [word, ..] => Err(format!(
             "`{word}` with these arguments is not a herald command"
         )),
@@ -460,6 +466,7 @@ pub fn apply_command(
             "Incident closed. herald posts the post-incident review here.".to_owned()
         }
         Command::Contain(what) => contain(incident, what, actor, at, &mut effects),
+        Command::Fork => fork(incident, &mut effects),
         Command::Consulted(lead) => {
             incident.decisions.consulted.push(Consultation {
                 login: lead.clone(),
@@ -546,6 +553,35 @@ fn contain(
         );
     }
     reply
+}
+
+/// `/herald fork`: GitHub's temporary private fork, for an advisory not yet published.
+fn fork(incident: &Incident, effects: &mut Vec<CommandEffect>) -> String {
+    match &incident.private_fork {
+        Some(fork) if fork.ready_at.is_some() => {
+            return format!("The temporary private fork is {}.", fork.url);
+        }
+        Some(_) => {
+            return "GitHub is still creating the temporary private fork; herald links it here \
+                    once it exists."
+                .to_owned();
+        }
+        None => {}
+    }
+    if incident.upstream.is_some() {
+        return "An upstream incident has no repository advisory of its own, so GitHub has no \
+                private fork for it."
+            .to_owned();
+    }
+    if incident.published_on_github() {
+        return "The advisory is published: GitHub makes temporary private forks for \
+                unpublished advisories only."
+            .to_owned();
+    }
+    effects.push(CommandEffect::RequestFork);
+    "Asking GitHub for a temporary private fork; herald links it here once GitHub has created \
+     it (that can take a few minutes)."
+        .to_owned()
 }
 
 /// `/herald revert N` and `/herald keep N`: how temporary action `number` ended.
@@ -676,6 +712,7 @@ fn command_words(command: &Command) -> String {
         Command::Revert(number) => format!("temporary action {number} reverted"),
         Command::Keep(number) => format!("temporary action {number} made permanent"),
         Command::Affected(text) => format!("affected: {text}"),
+        Command::Fork => "temporary private fork requested".to_owned(),
     }
 }
 

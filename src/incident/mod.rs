@@ -163,6 +163,31 @@ pub struct Incident {
     /// repository: recorded as history, never tracked or announced unless a maintainer asks.
     #[serde(default)]
     pub history: bool,
+    /// GitHub's temporary private fork of the repository for this advisory, once asked for.
+    #[serde(default)]
+    pub private_fork: Option<PrivateFork>,
+}
+
+/// A temporary private fork GitHub made for fixing the vulnerability in private. GitHub
+/// creates it asynchronously: it is asked for first, and ready some minutes later.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PrivateFork {
+    pub full_name: RepoName,
+    pub url: String,
+    pub requested_at: DateTime<Utc>,
+    pub ready_at: Option<DateTime<Utc>>,
+}
+
+/// What herald learned from GitHub about an incident while carrying out a job, applied to
+/// the incident as the store has it when the job completes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Amendment {
+    /// GitHub accepted the request for a temporary private fork.
+    ForkRequested { full_name: RepoName, url: String },
+    /// The fork exists now.
+    ForkReady,
+    /// GitHub never created the fork: a new request may be made.
+    ForkAbandoned,
 }
 
 /// What a change of an incident leads to outside the store.
@@ -209,7 +234,44 @@ impl Incident {
             phase_history: Vec::new(),
             upstream: None,
             history: false,
+            private_fork: None,
         }
+    }
+
+    /// Applies what herald learned while carrying out a job; returns what the timeline
+    /// records of it.
+    pub fn amend(&mut self, amendment: &Amendment, at: DateTime<Utc>) -> Vec<TimelineEntry> {
+        let detail = match amendment {
+            Amendment::ForkRequested { full_name, url } => {
+                self.private_fork = Some(PrivateFork {
+                    full_name: full_name.clone(),
+                    url: url.clone(),
+                    requested_at: at,
+                    ready_at: None,
+                });
+                format!("temporary private fork {full_name} requested from GitHub")
+            }
+            Amendment::ForkReady => match &mut self.private_fork {
+                Some(fork) if fork.ready_at.is_none() => {
+                    fork.ready_at = Some(at);
+                    format!("temporary private fork {} is ready", fork.full_name)
+                }
+                _ => return Vec::new(),
+            },
+            Amendment::ForkAbandoned => match self.private_fork.take() {
+                Some(fork) => format!(
+                    "GitHub did not create the temporary private fork {}",
+                    fork.full_name
+                ),
+                None => return Vec::new(),
+            },
+        };
+        vec![TimelineEntry {
+            at,
+            actor: None,
+            kind: TimelineKind::Updated,
+            detail,
+        }]
     }
 
     /// GitHub says the advisory is published (a `published` webhook, the answer to herald's

@@ -42,6 +42,8 @@ pub enum Job {
     MatchUpstream { delivery: String },
     /// Tell people about a temporary action (private).
     Containment(PendingContainment),
+    /// Ask GitHub for the temporary private fork, or see whether it exists yet.
+    PrivateFork { incident: IncidentId },
 }
 
 /// A notice owed about temporary action `action` (from 1) of an incident.
@@ -173,6 +175,7 @@ impl Job {
             Job::PostReview { .. } => JobKind::PostReview,
             Job::MatchUpstream { .. } => JobKind::MatchUpstream,
             Job::Containment(_) => JobKind::Containment,
+            Job::PrivateFork { .. } => JobKind::PrivateFork,
         }
     }
 
@@ -183,7 +186,8 @@ impl Job {
             | Job::RequestCve { incident }
             | Job::PublishAdvisory { incident }
             | Job::Public { incident, .. }
-            | Job::PostReview { incident } => Some(*incident),
+            | Job::PostReview { incident }
+            | Job::PrivateFork { incident } => Some(*incident),
             Job::SendMail(mail) => Some(mail.incident_id),
             Job::Escalate(pending) => Some(pending.incident_id),
             Job::Containment(pending) => Some(pending.incident_id),
@@ -204,7 +208,8 @@ impl Job {
             | Job::RequestCve { incident }
             | Job::PublishAdvisory { incident }
             | Job::Public { incident, .. }
-            | Job::PostReview { incident } => incident.to_string(),
+            | Job::PostReview { incident }
+            | Job::PrivateFork { incident } => incident.to_string(),
             Job::PostComment(comment) => json(comment)?,
             Job::SendMail(mail) => json(mail)?,
             Job::Escalate(pending) => json(pending)?,
@@ -244,6 +249,9 @@ impl Job {
                 incident: incident()?,
             },
             JobKind::PostReview => Job::PostReview {
+                incident: incident()?,
+            },
+            JobKind::PrivateFork => Job::PrivateFork {
                 incident: incident()?,
             },
             JobKind::ChangelogPr
@@ -336,6 +344,9 @@ mod tests {
                 action: 2,
                 notice: ContainmentNotice::Reminder(3),
             }),
+            Job::PrivateFork {
+                incident: IncidentId(10),
+            },
         ];
         jobs.extend(PublicChannel::ALL.map(|channel| Job::Public {
             channel,

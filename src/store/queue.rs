@@ -95,10 +95,13 @@ pub enum JobKind {
     /// Tell people about a temporary action (private: the tracking issue and the
     /// `notify:` addresses); payload: a [`super::PendingContainment`].
     Containment,
+    /// Ask GitHub for the advisory's temporary private fork, or check whether it exists yet;
+    /// payload: incident id.
+    PrivateFork,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 19] = [
+    pub const ALL: [JobKind; 20] = [
         JobKind::ProcessDelivery,
         JobKind::SyncTrackingIssue,
         JobKind::MaintainerAction,
@@ -118,6 +121,7 @@ impl JobKind {
         JobKind::WikiPage,
         JobKind::MediaWikiPage,
         JobKind::Containment,
+        JobKind::PrivateFork,
     ];
     /// Jobs that only change the store: they run in batches inside the store's transaction.
     pub const LOCAL: [JobKind; 1] = [JobKind::ProcessDelivery];
@@ -150,6 +154,7 @@ impl JobKind {
             JobKind::WikiPage => "wiki_page",
             JobKind::MediaWikiPage => "mediawiki_page",
             JobKind::Containment => "containment",
+            JobKind::PrivateFork => "private_fork",
         }
     }
 

@@ -3059,6 +3059,7 @@ fn handler_says(job: &Job) -> &'static str {
         Job::PostReview { .. } => "post-incident review for Codertocat/security#1",
         Job::MatchUpstream { .. } => "global advisory GHSA-rf4j-j272-fj86: upstream incident",
         Job::Containment(_) => "temporary action 1 still open on day 1: reminded",
+        Job::PrivateFork { .. } => "the advisory is published: no temporary private fork",
     }
 }
 
@@ -3118,6 +3119,7 @@ async fn each_job_kind_runs_its_own_handler() {
             action: 1,
             notice: ContainmentNotice::Reminder(1),
         }),
+        Job::PrivateFork { incident },
     ];
     jobs.extend(PublicChannel::ALL.map(|channel| Job::Public { channel, incident }));
     let mut work = harness.store.begin_durable().await.expect("transaction");
@@ -3307,6 +3309,70 @@ async fn temporary_actions_inform_the_leads_once_and_are_reminded_daily_until_se
     );
     assert!(
         timeline.contains(&"temporary action 1 still open on day 2: reminded".to_owned()),
+        "{timeline:?}"
+    );
+    assert_no_unexpected(&fake);
+    harness.stop().await;
+}
+
+#[tokio::test]
+async fn a_private_fork_is_asked_for_once_and_linked_once_github_has_made_it() {
+    let fake = world().await;
+    // GitHub answers 404 for the new fork once before it exists.
+    fake.set_fork_delay(1);
+    let harness = tracked(&fake).await;
+    fake.set_permission(REPO, "alice", "write");
+    command(&harness, "c-1", "alice", "/herald fork").await;
+    let fork_requests = || {
+        fake.requests()
+            .iter()
+            .filter(|request| {
+                request.method == "POST"
+                    && request.path == format!("/repos/{REPO}/security-advisories/{GHSA}/forks")
+            })
+            .count()
+    };
+    assert_eq!(fork_requests(), 1);
+    let fork = "Codertocat/Hello-World-ghsa-abcd-1234-efgh";
+    let body = fake.issues(TRACKING_REPO)[0].body.clone();
+    assert!(
+        body.contains(&format!(
+            "| Private fork | [{fork}](https://github.com/{fork}): GitHub is creating it |"
+        )),
+        "{body}"
+    );
+    // Not there on the first look; there on the second.
+    harness.bring_forward("check").await;
+    assert!(escalations(&fake, "temporary private fork is ready").is_empty());
+    harness.bring_forward("check").await;
+    let ready = escalations(&fake, "The temporary private fork is ready");
+    assert_eq!(ready.len(), 1, "{ready:?}");
+    assert!(
+        ready[0].contains(&format!("https://github.com/{fork}")),
+        "{}",
+        ready[0]
+    );
+    let body = fake.issues(TRACKING_REPO)[0].body.clone();
+    assert!(
+        body.contains(&format!(
+            "| Private fork | [{fork}](https://github.com/{fork}): fix here, in private |"
+        )),
+        "{body}"
+    );
+    assert!(
+        harness
+            .pending_reminders()
+            .await
+            .iter()
+            .all(|(key, _)| !key.contains(":check:")),
+        "no more looks once it exists"
+    );
+    // Asking again changes nothing at GitHub.
+    command(&harness, "c-2", "alice", "/herald fork").await;
+    assert_eq!(fork_requests(), 1);
+    let timeline = timeline_details(&harness).await;
+    assert!(
+        timeline.contains(&format!("temporary private fork {fork} is ready")),
         "{timeline:?}"
     );
     assert_no_unexpected(&fake);

@@ -201,34 +201,36 @@ impl Harness {
     }
 
     /// Waits until no job at all is pending, GitHub effects and retries included, except
-    /// reminders that are not due yet.
+    /// work scheduled for later (reminders, a look at a fork being created) that is not due
+    /// yet.
     pub async fn wait_all_jobs(&self) {
         self.wait_until_none(
-            "SELECT COUNT(*) FROM outbox WHERE state = 'pending' AND NOT (kind IN ('escalate', 'containment') \
+            "SELECT COUNT(*) FROM outbox WHERE state = 'pending' AND NOT (attempts = 0 \
              AND run_after > CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER))",
         )
         .await;
     }
 
-    /// Reminders waiting for their time, as (idempotency key, due in how many seconds).
+    /// Scheduled jobs waiting for their time (reminders, checks), as (idempotency key, due
+    /// in how many seconds).
     pub async fn pending_reminders(&self) -> Vec<(String, i64)> {
         sqlx::query_as(
             "SELECT idempotency_key, (run_after - CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)) \
-             / 1000 FROM outbox WHERE state = 'pending' AND kind IN ('escalate', 'containment') ORDER BY id",
+             / 1000 FROM outbox WHERE state = 'pending' AND attempts = 0 ORDER BY id",
         )
         .fetch_all(self.store.pool())
         .await
         .expect("pending reminders")
     }
 
-    /// Moves the clock of the queue: reminders whose key contains `stage` are due now (as
-    /// if their time had come), then waits for them to run.
+    /// Moves the clock of the queue: scheduled jobs whose key contains `stage` are due now
+    /// (as if their time had come), then waits for them to run.
     pub async fn bring_forward(&self, stage: &str) {
         let writer = sqlx::SqlitePool::connect(&self.database_url)
             .await
             .expect("a writable connection");
         let moved = sqlx::query(
-            "UPDATE outbox SET run_after = 0 WHERE state = 'pending' AND kind IN ('escalate', 'containment') \
+            "UPDATE outbox SET run_after = 0 WHERE state = 'pending' AND attempts = 0 \
              AND idempotency_key LIKE '%:' || $1 || '%'",
         )
         .bind(stage)

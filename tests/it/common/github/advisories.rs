@@ -118,3 +118,41 @@ pub(super) fn list_advisories(base: &str, repo: &Repo, ctx: &Ctx) -> Answer {
         None => reply,
     })
 }
+
+impl World {
+    /// `POST …/security-advisories/{ghsa_id}/forks`: GitHub answers 202 with the temporary
+    /// private fork (`<repo>-<ghsa id>`, private) and creates it asynchronously: the first
+    /// `fork_delay` reads of the new repository answer 404.
+    pub(super) fn create_private_fork(
+        &mut self,
+        base: &str,
+        installation: u64,
+        (owner, name): (&str, &str),
+        ghsa_id: &str,
+    ) -> Answer {
+        let repo = self.repo(installation, owner, name)?;
+        let advisory = repo.advisory(ghsa_id)?;
+        if !matches!(advisory["state"].as_str(), Some("draft" | "triage")) {
+            return Err(Reply::custom_invalid(
+                "A temporary private fork can only be created for a draft or triage advisory.",
+            ));
+        }
+        let (owner, fork_name) = (
+            repo.owner.clone(),
+            format!("{}-{}", repo.name, ghsa_id.to_ascii_lowercase()),
+        );
+        let full_name = format!("{owner}/{fork_name}");
+        let key = full_name.to_ascii_lowercase();
+        if !self.repos.contains_key(&key) {
+            self.repos.insert(
+                key.clone(),
+                Repo::new(&owner, &fork_name, true, installation),
+            );
+            self.forks_in_creation.insert(key.clone(), self.fork_delay);
+        }
+        Ok(Reply::json(
+            StatusCode::ACCEPTED,
+            repo_json(base, &self.repos[&key]),
+        ))
+    }
+}

@@ -492,6 +492,11 @@ impl FakeGitHub {
     }
 
     /// GHSA ids of accepted `POST .../security-advisories/{ghsa_id}/cve` requests, in order.
+    /// How many reads of a new temporary private fork answer 404 before it exists.
+    pub fn set_fork_delay(&self, reads: u32) {
+        self.world().fork_delay = reads;
+    }
+
     pub fn cve_requests(&self) -> Vec<String> {
         self.world().cve_requests.clone()
     }

@@ -406,6 +406,13 @@ impl World {
             }
             ("GET", ["repos", owner, name]) => {
                 let installation = self.token_auth(ctx)?;
+                let key = format!("{owner}/{name}").to_ascii_lowercase();
+                if let Some(reads_left) = self.forks_in_creation.get_mut(&key)
+                    && *reads_left > 0
+                {
+                    *reads_left -= 1;
+                    return Err(Reply::not_found());
+                }
                 let repo = self.repo(installation, owner, name)?;
                 Ok(Reply::ok(repo_json(base, repo)))
             }
@@ -545,25 +552,31 @@ impl World {
             ("GET", ["repos", owner, name, "security-advisories", ghsa_id]) => {
                 let installation = self.token_auth(ctx)?;
                 let repo = self.repo(installation, owner, name)?;
-                repo.advisories
-                    .iter()
-                    .find(|advisory| advisory["ghsa_id"] == *ghsa_id)
-                    .map(|advisory| Reply::ok(advisory.clone()))
-                    .ok_or_else(Reply::not_found)
+                Ok(Reply::ok(repo.advisory(ghsa_id)?.clone()))
             }
             ("PATCH", ["repos", owner, name, "security-advisories", ghsa_id]) => {
                 let installation = self.token_auth(ctx)?;
                 let repo = self.repo(installation, owner, name)?;
                 update_advisory(repo, ghsa_id, ctx)
             }
+            (
+                "POST",
+                [
+                    "repos",
+                    owner,
+                    name,
+                    "security-advisories",
+                    ghsa_id,
+                    "forks",
+                ],
+            ) => {
+                let installation = self.token_auth(ctx)?;
+                self.create_private_fork(base, installation, (owner, name), ghsa_id)
+            }
             ("POST", ["repos", owner, name, "security-advisories", ghsa_id, "cve"]) => {
                 let installation = self.token_auth(ctx)?;
                 let repo = self.repo(installation, owner, name)?;
-                let advisory = repo
-                    .advisories
-                    .iter()
-                    .find(|advisory| advisory["ghsa_id"] == *ghsa_id)
-                    .ok_or_else(Reply::not_found)?;
+                let advisory = repo.advisory(ghsa_id)?;
                 if advisory["cve_id"]
                     .as_str()
                     .is_some_and(|cve| !cve.is_empty())

@@ -22,6 +22,11 @@ pub(super) struct World {
     pub(super) cve_requests: Vec<String>,
     /// The next `createDiscussion` loses its answer.
     pub(super) lose_next_discussion: bool,
+    /// Temporary private forks GitHub is still creating: lower-cased name → how many more
+    /// reads of the repository answer 404.
+    pub(super) forks_in_creation: HashMap<String, u32>,
+    /// How many reads of a new fork answer 404 before it exists.
+    pub(super) fork_delay: u32,
 }
 
 pub(super) struct Token {
@@ -149,11 +154,21 @@ impl World {
             unexpected: Vec::new(),
             cve_requests: Vec::new(),
             lose_next_discussion: false,
+            forks_in_creation: HashMap::new(),
+            fork_delay: 1,
         }
     }
 }
 
 impl Repo {
+    /// The repository advisory `ghsa_id`; 404 when there is none.
+    pub(super) fn advisory(&self, ghsa_id: &str) -> Result<&Value, Reply> {
+        self.advisories
+            .iter()
+            .find(|advisory| advisory["ghsa_id"] == ghsa_id)
+            .ok_or_else(Reply::not_found)
+    }
+
     pub(super) fn new(owner: &str, name: &str, private: bool, installation_id: u64) -> Repo {
         let created_at = Utc::now();
         let id = next_id();
