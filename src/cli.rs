@@ -714,19 +714,13 @@ async fn incidents(settings: &Settings, command: IncidentsCommand) -> anyhow::Re
 async fn save_decision(store: &Store, incident: &Incident, detail: &str) -> anyhow::Result<()> {
     let now = chrono::Utc::now();
     let mut work = store.begin_durable().await?;
-    let (id, revision) = work.save_incident(incident, now).await?;
-    work.append_timeline(
-        id,
-        &[TimelineEntry {
-            at: now,
-            actor: None,
-            kind: TimelineKind::Command,
-            detail: detail.to_owned(),
-        }],
-        None,
-    )
-    .await?;
-    crate::pipeline::follow_incident(&mut work, id, revision, incident).await?;
+    let entry = TimelineEntry {
+        at: now,
+        actor: None,
+        kind: TimelineKind::Command,
+        detail: detail.to_owned(),
+    };
+    crate::pipeline::save_incident(&mut work, incident, &[entry], None, now).await?;
     work.commit().await?;
     Ok(())
 }

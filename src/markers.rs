@@ -160,6 +160,12 @@ pub mod key {
         format!("private-fork:{incident_id}:check:{}", at.timestamp_millis())
     }
 
+    /// A chat notice about an incident; `what` names it (once per incident, or per
+    /// revision).
+    pub fn chat(incident_id: IncidentId, what: &str) -> String {
+        format!("chat:{incident_id}:{what}")
+    }
+
     /// The post-incident review, by the job that rendered it.
     pub fn review(ghsa_id: &GhsaId, job_id: i64) -> String {
         format!("review:{}:{job_id}", file_name(ghsa_id))

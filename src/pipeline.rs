@@ -2,14 +2,18 @@
 //! completes its job, so a crash at any point leaves either nothing or everything done.
 
 use crate::incident::{
-    AdvisoryAction, AdvisoryEvent, Incident, IncidentId, RepoName, TimelineEntry, apply_advisory,
+    AdvisoryAction, AdvisoryEvent, Incident, IncidentId, RepoName, TimelineEntry, TimelineKind,
+    apply_advisory,
 };
 use crate::ingest::events::{
     EventKind, InstallationEvent, InstallationRepositoriesEvent, InstallationRepository,
     PayloadError, RepositoryAdvisoryEvent, WebhookEvent,
 };
 use crate::markers::key;
-use crate::store::{InstallationId, Job, PublicChannel, StoreError, StoredDelivery, Work};
+use crate::store::{
+    ChatNotice, InstallationId, Job, PendingChat, PublicChannel, StoreError, StoredDelivery, Work,
+};
+use chrono::{DateTime, Utc};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProcessError {
@@ -50,9 +54,9 @@ pub struct Processed {
 /// the order of [`PublicChannel::ALL`] (the embargo gate checks each again when it runs).
 pub async fn follow_incident(
     work: &mut Work,
-    incident_id: IncidentId,
-    revision: i64,
+    (incident_id, revision): (IncidentId, i64),
     incident: &Incident,
+    timeline: &[TimelineEntry],
 ) -> Result<(), StoreError> {
     let follow = incident.follow();
     let mut jobs = Vec::new();
@@ -71,7 +75,59 @@ pub async fn follow_incident(
         let key = key::follow(job.kind().as_str(), incident_id, revision);
         work.enqueue(&job, &key).await?;
     }
+    if follow.tracking_issue {
+        for (notice, key) in chat_notices((incident_id, revision), incident, timeline) {
+            let job = Job::Chat(PendingChat {
+                incident_id,
+                notice,
+            });
+            work.enqueue(&job, &key).await?;
+        }
+    }
     Ok(())
+}
+
+/// The chat notices a saved revision calls for, with their idempotency keys: a new
+/// incident and the disclosure once each, every severity change.
+fn chat_notices(
+    (incident_id, revision): (IncidentId, i64),
+    incident: &Incident,
+    timeline: &[TimelineEntry],
+) -> Vec<(ChatNotice, String)> {
+    let mut notices: Vec<(ChatNotice, String)> = timeline
+        .iter()
+        .filter_map(|entry| match entry.kind {
+            TimelineKind::Opened | TimelineKind::Reported => {
+                Some((ChatNotice::Opened, key::chat(incident_id, "opened")))
+            }
+            TimelineKind::SeverityChanged => Some((
+                ChatNotice::SeverityChanged(entry.detail.clone()),
+                key::chat(incident_id, &format!("severity:{revision}")),
+            )),
+            _ => None,
+        })
+        .collect();
+    if incident.published_on_github() {
+        notices.push((ChatNotice::Disclosed, key::chat(incident_id, "disclosed")));
+    }
+    notices
+}
+
+/// Saves a changed incident with its timeline's record of the change (from `delivery`,
+/// when one carried it) and queues what follows, all in `work`.
+pub async fn save_incident(
+    work: &mut Work,
+    incident: &Incident,
+    timeline: &[TimelineEntry],
+    delivery: Option<&str>,
+    at: DateTime<Utc>,
+) -> Result<IncidentId, StoreError> {
+    let (id, revision) = work.save_incident(incident, at).await?;
+    if !timeline.is_empty() {
+        work.append_timeline(id, timeline, delivery).await?;
+    }
+    follow_incident(work, (id, revision), incident, timeline).await?;
+    Ok(id)
 }
 
 /// Processes one stored delivery within `work`, the transaction that also completes its job.
@@ -179,19 +235,23 @@ async fn advisory_delivery(
     let stored_id = current.as_ref().map(|row| row.id);
     let outcome = apply_advisory(current.map(|row| row.incident), &event);
     // A redelivery that changes nothing writes nothing.
-    let incident_id = match (stored_id, outcome.changed) {
-        (Some(id), false) => id,
-        _ => {
-            let (id, revision) = work
-                .save_incident(&outcome.incident, delivery.received_at)
-                .await?;
-            follow_incident(work, id, revision, &outcome.incident).await?;
-            id
+    match (stored_id, outcome.changed) {
+        (Some(id), false) => {
+            if !outcome.timeline.is_empty() {
+                work.append_timeline(id, &outcome.timeline, Some(&delivery.delivery_id))
+                    .await?;
+            }
         }
-    };
-    if !outcome.timeline.is_empty() {
-        work.append_timeline(incident_id, &outcome.timeline, Some(&delivery.delivery_id))
+        _ => {
+            save_incident(
+                work,
+                &outcome.incident,
+                &outcome.timeline,
+                Some(&delivery.delivery_id),
+                delivery.received_at,
+            )
             .await?;
+        }
     }
     let unchanged = !outcome.changed && outcome.timeline.is_empty();
     let incident = &outcome.incident;

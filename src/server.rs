@@ -82,6 +82,12 @@ impl Server {
                         settings.channels.discourse_api_key.clone(),
                     )?,
                     mediawiki_password: settings.channels.mediawiki_password.clone(),
+                    chat: settings
+                        .channels
+                        .chat_webhook_url
+                        .clone()
+                        .map(crate::channels::ChatWebhook::new)
+                        .transpose()?,
                     worker_wake: wake.clone(),
                 });
                 let runner = EffectRunner::new(

@@ -13,7 +13,9 @@ use super::{ChannelError, Channels};
 use crate::config::repo::{EscalationTarget, MailingList, SigningMode};
 use crate::incident::{Incident, ReactionClock, SlaPolicy, TimelineEntry, TimelineKind};
 use crate::markers::key;
-use crate::store::{ClaimedJob, IncidentId, Job, PendingEscalation, Stage};
+use crate::store::{
+    ChatNotice, ClaimedJob, IncidentId, Job, PendingChat, PendingEscalation, Stage,
+};
 use chrono::{DateTime, Utc};
 
 /// The share of the allowance after which the first reminder goes out.
@@ -162,6 +164,10 @@ pub(super) async fn escalate(
         kind: TimelineKind::Escalation,
         detail: detail.clone(),
     };
+    let chat = Job::Chat(PendingChat {
+        incident_id: pending.incident_id,
+        notice: ChatNotice::Escalated(pending.stage),
+    });
     Ok(Record::note(detail)
         .with_timeline(pending.incident_id, entry)
         .with(Write::Comment {
@@ -169,6 +175,11 @@ pub(super) async fn escalate(
             repository,
             issue: number,
             body: comment,
+        })
+        .with(Write::Job {
+            job: chat,
+            key: key::chat(pending.incident_id, &format!("escalation:{}", job.id)),
+            at: None,
         }))
 }
 

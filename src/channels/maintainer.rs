@@ -206,7 +206,7 @@ pub(super) async fn apply_commands(
 
     if changed {
         let (id, revision) = work.save_incident(&incident, now).await?;
-        crate::pipeline::follow_incident(work, id, revision, &incident).await?;
+        crate::pipeline::follow_incident(work, (id, revision), &incident, &timeline).await?;
     }
     for effect in effects {
         let incident_id = current.id;

@@ -4,6 +4,7 @@
 //! (`outbox::effects`) commits it with the job's completion in one durable commit.
 
 mod announce;
+mod chat;
 mod containment;
 mod discussions;
 mod escalation;
@@ -28,6 +29,7 @@ use crate::ingest::events::{EventKind, WebhookEvent};
 use crate::mail::Announcer;
 use crate::markers::key;
 use crate::store::{ClaimedJob, IncidentId, IncidentRow, InstallationId, Job, Store, StoreError};
+pub use chat::ChatWebhook;
 pub use record::Record;
 
 use std::sync::Arc;
@@ -56,6 +58,8 @@ pub enum ChannelError {
     Wiki(#[from] wiki::WikiError),
     #[error(transparent)]
     MediaWiki(#[from] mediawiki::MediaWikiError),
+    #[error(transparent)]
+    Chat(#[from] chat::ChatError),
     #[error("GitHub did not publish {ghsa_id}: the advisory's state is {state}")]
     NotPublished {
         ghsa_id: crate::incident::GhsaId,
@@ -88,6 +92,7 @@ impl ChannelError {
             ChannelError::Forum(error) => error.refusal(),
             ChannelError::MediaWiki(error) => error.refusal(),
             ChannelError::Smtp(error) => error.refusal(),
+            ChannelError::Chat(error) => error.refusal(),
             ChannelError::Store(_)
             | ChannelError::NoInstallation(_)
             | ChannelError::Payload { .. }
@@ -119,6 +124,8 @@ pub struct Channels {
     pub forum: forum::Discourse,
     /// The bot password for `channels.mediawiki`.
     pub mediawiki_password: Option<secrecy::SecretString>,
+    /// The team's chat webhook (`HERALD_CHAT_WEBHOOK_URL`) for `channels.chat`.
+    pub chat: Option<ChatWebhook>,
     /// Wakes the store worker when an effect hands it a delivery to process.
     pub worker_wake: Arc<tokio::sync::Notify>,
 }
@@ -175,6 +182,7 @@ impl Channels {
                 containment::notify(self, claimed, &pending, &row.incident).await
             }
             (Job::PrivateFork { .. }, Some(row)) => fork::private_fork(self, row).await,
+            (Job::Chat(pending), Some(row)) => chat::notify(self, &pending.notice, row).await,
         }
     }
 

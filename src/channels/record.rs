@@ -184,10 +184,14 @@ impl Record {
                     timeline,
                     delivery,
                 } => {
-                    let (id, revision) = work.save_incident(&incident, now).await?;
-                    work.append_timeline(id, &timeline, delivery.as_deref())
-                        .await?;
-                    crate::pipeline::follow_incident(work, id, revision, &incident).await?;
+                    crate::pipeline::save_incident(
+                        work,
+                        &incident,
+                        &timeline,
+                        delivery.as_deref(),
+                        now,
+                    )
+                    .await?;
                 }
                 Write::Commands(batch) => maintainer::apply_commands(work, *batch, now).await?,
                 Write::Amend {
@@ -199,9 +203,8 @@ impl Record {
                         let mut incident = row.incident;
                         let timeline = incident.amend(&amendment, now);
                         if !timeline.is_empty() {
-                            let (id, revision) = work.save_incident(&incident, now).await?;
-                            work.append_timeline(id, &timeline, None).await?;
-                            crate::pipeline::follow_incident(work, id, revision, &incident).await?;
+                            crate::pipeline::save_incident(work, &incident, &timeline, None, now)
+                                .await?;
                         }
                     }
                 }

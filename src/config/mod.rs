@@ -86,6 +86,9 @@ pub struct ChannelSecrets {
     pub discourse_api_key: Option<SecretString>,
     /// The bot password of `channels.mediawiki`'s user.
     pub mediawiki_password: Option<SecretString>,
+    /// The incoming-webhook URL of the team's chat (Slack, a Matrix hookshot, Discord),
+    /// where `channels.chat` posts private notices. Secret: the URL is the credential.
+    pub chat_webhook_url: Option<SecretString>,
 }
 
 /// Which GitHub App herald is, and where GitHub's API is (GitHub Enterprise Server too).
@@ -167,6 +170,7 @@ struct FileSettings {
     signing_key_passphrase_file: Option<PathBuf>,
     discourse_api_key: Option<String>,
     mediawiki_password: Option<String>,
+    chat_webhook_url: Option<String>,
 }
 
 /// Every setting: key in herald.toml, environment variable, default, meaning.
@@ -314,6 +318,12 @@ pub const SETTINGS_TABLE: &[(&str, &str, &str, &str)] = &[
         "HERALD_MEDIAWIKI_PASSWORD",
         "(none)",
         "bot password of the MediaWiki user of `channels.mediawiki`",
+    ),
+    (
+        "chat_webhook_url",
+        "HERALD_CHAT_WEBHOOK_URL",
+        "(none)",
+        "incoming-webhook URL of the team's chat (Slack, Matrix hookshot, Discord) for `channels.chat`'s private notices",
     ),
 ];
 
@@ -541,6 +551,19 @@ impl Settings {
                     .map(SecretString::from),
                 mediawiki_password: text_setting("mediawiki_password", file.mediawiki_password)
                     .map(SecretString::from),
+                chat_webhook_url: text_setting("chat_webhook_url", file.chat_webhook_url)
+                    .map(|url| {
+                        if url.starts_with("https://") || url.starts_with("http://") {
+                            Ok(SecretString::from(url))
+                        } else {
+                            // The URL is a credential: the error does not repeat it.
+                            Err(ConfigError::Invalid {
+                                name: "chat_webhook_url".to_owned(),
+                                message: "not an http:// or https:// URL".to_owned(),
+                            })
+                        }
+                    })
+                    .transpose()?,
             },
         })
     }

@@ -52,14 +52,44 @@ pub struct RepoConfig {
 #[serde(
     default,
     deny_unknown_fields,
-    expecting = "a mapping with the keys `discourse`, `discussions`, `github_wiki`, `mediawiki`"
+    expecting = "a mapping with the keys `discourse`, `discussions`, `github_wiki`, `mediawiki`, \
+                 `chat`"
 )]
 pub struct ChannelsConfig {
+    /// Private notices to the team's chat (the webhook URL is herald's
+    /// `HERALD_CHAT_WEBHOOK_URL`).
+    pub chat: Option<ChatConfig>,
     pub discourse: Option<DiscourseConfig>,
     pub discussions: Option<DiscussionsConfig>,
     /// Publish to the advisory repository's GitHub wiki.
     pub github_wiki: bool,
     pub mediawiki: Option<MediaWikiConfig>,
+}
+
+/// The team's chat: which webhook format its URL takes, and whether notices may carry the
+/// advisory's summary (by default they carry only the GHSA id, severity, phase and the
+/// private tracking issue's link).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a mapping with `format` and optionally `include_summary`"
+)]
+pub struct ChatConfig {
+    pub format: ChatFormat,
+    #[serde(default)]
+    pub include_summary: bool,
+}
+
+/// The incoming-webhook payloads herald can send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChatFormat {
+    /// Slack's incoming webhooks: `{"text": …}` in Slack's mrkdwn.
+    Slack,
+    /// A Matrix room through matrix-hookshot's inbound webhooks: `{"text": …, "html": …}`.
+    Matrix,
+    /// Discord's webhooks: `{"content": …, "allowed_mentions": {"parse": []}}`.
+    Discord,
 }
 
 /// A MediaWiki: its `api.php`, the bot-password user (`User@app`; the password is

@@ -107,6 +107,22 @@ pub fn plain_line(text: &str) -> String {
     out
 }
 
+/// One line for Slack's mrkdwn: [`plain_line`], then the three characters Slack asks
+/// senders to escape, so no `<!channel>`, `<@U…>` or `<url|link>` can be formed.
+pub fn slack_line(text: &str) -> String {
+    plain_line(text)
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// One line of HTML text content (a Matrix message's `formatted_body`).
+pub fn html_line(text: &str) -> String {
+    slack_line(text)
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
 /// Text for MediaWiki wikitext: HTML metacharacters become entities (so `</nowiki>` cannot
 /// be written), and each line sits inside `<nowiki>`, so links, templates (`{{…}}`),
 /// signatures (`~~~~`), bold, lists and headings in it are shown, not obeyed.

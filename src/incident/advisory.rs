@@ -352,15 +352,11 @@ pub fn apply_advisory(current: Option<Incident>, event: &AdvisoryEvent) -> Outco
                     format!("advisory changed: {}", changed.join(", ")),
                 ));
             }
-            if before.severity != incident.severity {
-                timeline.push(entry(
-                    TimelineKind::SeverityChanged,
-                    format!(
-                        "severity {} → {} ({})",
-                        before.severity, incident.severity, incident.severity_source
-                    ),
-                ));
-            }
+            timeline.extend(incident.severity_change(
+                &before,
+                event.actor.as_deref(),
+                event.received_at,
+            ));
             timeline.extend(cvss_notes(Some(&before), &incident, &entry));
             (incident, Some(before))
         }

@@ -497,6 +497,7 @@ pub fn apply_command(
             detail: command_words(command),
         });
     }
+    timeline.extend(incident.severity_change(&before, Some(actor), at));
     if before.phase != incident.phase {
         timeline.push(TimelineEntry {
             at,

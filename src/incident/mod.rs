@@ -238,6 +238,25 @@ impl Incident {
         }
     }
 
+    /// The timeline's record of a severity change since `before` (by `actor`), if there
+    /// was one.
+    pub fn severity_change(
+        &self,
+        before: &Incident,
+        actor: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> Option<TimelineEntry> {
+        (before.severity != self.severity).then(|| TimelineEntry {
+            at,
+            actor: actor.map(str::to_owned),
+            kind: TimelineKind::SeverityChanged,
+            detail: format!(
+                "severity {} → {} ({})",
+                before.severity, self.severity, self.severity_source
+            ),
+        })
+    }
+
     /// Applies what herald learned while carrying out a job; returns what the timeline
     /// records of it.
     pub fn amend(&mut self, amendment: &Amendment, at: DateTime<Utc>) -> Vec<TimelineEntry> {

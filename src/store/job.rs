@@ -44,6 +44,29 @@ pub enum Job {
     Containment(PendingContainment),
     /// Ask GitHub for the temporary private fork, or see whether it exists yet.
     PrivateFork { incident: IncidentId },
+    /// Post a private notice to the team's chat.
+    Chat(PendingChat),
+}
+
+/// A chat notice owed about an incident.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PendingChat {
+    pub incident_id: IncidentId,
+    pub notice: ChatNotice,
+}
+
+/// What a chat notice says happened.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChatNotice {
+    /// A new incident is tracked.
+    Opened,
+    /// Its severity changed (the timeline's words).
+    SeverityChanged(String),
+    /// A reminder or escalation went out.
+    Escalated(Stage),
+    /// GitHub published the advisory: the disclosure is done.
+    Disclosed,
 }
 
 /// A notice owed about temporary action `action` (from 1) of an incident.
@@ -176,6 +199,7 @@ impl Job {
             Job::MatchUpstream { .. } => JobKind::MatchUpstream,
             Job::Containment(_) => JobKind::Containment,
             Job::PrivateFork { .. } => JobKind::PrivateFork,
+            Job::Chat(_) => JobKind::Chat,
         }
     }
 
@@ -191,6 +215,7 @@ impl Job {
             Job::SendMail(mail) => Some(mail.incident_id),
             Job::Escalate(pending) => Some(pending.incident_id),
             Job::Containment(pending) => Some(pending.incident_id),
+            Job::Chat(pending) => Some(pending.incident_id),
             Job::ProcessDelivery { .. }
             | Job::MaintainerAction { .. }
             | Job::PostComment(_)
@@ -214,6 +239,7 @@ impl Job {
             Job::SendMail(mail) => json(mail)?,
             Job::Escalate(pending) => json(pending)?,
             Job::Containment(pending) => json(pending)?,
+            Job::Chat(pending) => json(pending)?,
         };
         Ok((self.kind(), payload))
     }
@@ -280,6 +306,7 @@ impl Job {
             JobKind::Containment => {
                 Job::Containment(serde_json::from_str(payload).map_err(|_| unusable())?)
             }
+            JobKind::Chat => Job::Chat(serde_json::from_str(payload).map_err(|_| unusable())?),
         })
     }
 }
@@ -347,6 +374,10 @@ mod tests {
             Job::PrivateFork {
                 incident: IncidentId(10),
             },
+            Job::Chat(PendingChat {
+                incident_id: IncidentId(11),
+                notice: ChatNotice::Escalated(Stage::Breach),
+            }),
         ];
         jobs.extend(PublicChannel::ALL.map(|channel| Job::Public {
             channel,

@@ -75,8 +75,8 @@ stored_as!(IncidentId, i64, |id| id.0, |row| IncidentId(row));
 pub use github::{StoredInstallation, TrackingLink, TrackingStatus};
 pub use incidents::{IncidentRow, StoredTimelineEntry};
 pub use job::{
-    ContainmentNotice, Job, PendingComment, PendingContainment, PendingEscalation, PendingMail,
-    PublicChannel, Stage,
+    ChatNotice, ContainmentNotice, Job, PendingChat, PendingComment, PendingContainment,
+    PendingEscalation, PendingMail, PublicChannel, Stage,
 };
 pub use queue::{
     Admission, ClaimedJob, FailedJob, JobKind, NewDelivery, StoredDelivery, compress_payload,

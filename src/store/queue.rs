@@ -98,10 +98,12 @@ pub enum JobKind {
     /// Ask GitHub for the advisory's temporary private fork, or check whether it exists yet;
     /// payload: incident id.
     PrivateFork,
+    /// Post a private notice to the team's chat; payload: a [`super::PendingChat`].
+    Chat,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 20] = [
+    pub const ALL: [JobKind; 21] = [
         JobKind::ProcessDelivery,
         JobKind::SyncTrackingIssue,
         JobKind::MaintainerAction,
@@ -122,6 +124,7 @@ impl JobKind {
         JobKind::MediaWikiPage,
         JobKind::Containment,
         JobKind::PrivateFork,
+        JobKind::Chat,
     ];
     /// Jobs that only change the store: they run in batches inside the store's transaction.
     pub const LOCAL: [JobKind; 1] = [JobKind::ProcessDelivery];
@@ -155,6 +158,7 @@ impl JobKind {
             JobKind::MediaWikiPage => "mediawiki_page",
             JobKind::Containment => "containment",
             JobKind::PrivateFork => "private_fork",
+            JobKind::Chat => "chat",
         }
     }
 

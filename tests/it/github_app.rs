@@ -4,14 +4,15 @@
 
 use crate::common;
 
+use common::chat::FakeChat;
 use common::github::FakeGitHub;
 use common::mail::{Gpg, Received, SmtpSink, decode_body, part_body};
 use common::{Harness, fixture};
 use herald::config::{GitHubSettings, MailSettings};
 use herald::mail::SigningKey;
 use herald::store::{
-    ContainmentNotice, Job, PendingComment, PendingContainment, PendingEscalation, PendingMail,
-    PublicChannel, Stage, TrackingStatus,
+    ChatNotice, ContainmentNotice, Job, PendingChat, PendingComment, PendingContainment,
+    PendingEscalation, PendingMail, PublicChannel, Stage, TrackingStatus,
 };
 use secrecy::SecretString;
 use std::time::Duration;
@@ -1420,6 +1421,17 @@ fn published_advisory(edit: impl FnOnce(&mut serde_json::Value)) -> Vec<u8> {
     serde_json::to_vec(&payload).expect("JSON")
 }
 
+/// GitHub publishes the example advisory (delivery `publish-1`), and herald follows.
+async fn github_publishes(harness: &Harness) {
+    say(
+        harness,
+        "repository_advisory",
+        "publish-1",
+        &advisory("repository_advisory.published.composed.json"),
+    )
+    .await;
+}
+
 /// The published advisory's summary changes.
 async fn publish_a_sharper_summary(harness: &Harness) {
     let changed = published_advisory(|advisory| {
@@ -1443,13 +1455,7 @@ async fn disclosure_opens_the_changelog_pull_requests_and_the_advisory_issue_onc
     report(&harness, "report-1").await;
     assert!(fake.pulls(REPO).is_empty(), "nothing public under embargo");
 
-    say(
-        &harness,
-        "repository_advisory",
-        "publish-1",
-        &advisory("repository_advisory.published.composed.json"),
-    )
-    .await;
+    github_publishes(&harness).await;
 
     let branch = format!("herald/security/{GHSA}");
     let backport = format!("herald/security/{GHSA}-release-1.x");
@@ -1580,13 +1586,7 @@ async fn a_critical_disclosure_offers_the_blog_post_to_the_website_once() {
         "the website hears nothing under embargo"
     );
 
-    say(
-        &harness,
-        "repository_advisory",
-        "publish-1",
-        &advisory("repository_advisory.published.composed.json"),
-    )
-    .await;
+    github_publishes(&harness).await;
     let pulls = fake.pulls(WEBSITE);
     assert_eq!(pulls.len(), 1, "{pulls:?}");
     let branch = format!("herald/security/{GHSA}");
@@ -1706,13 +1706,7 @@ async fn the_advisory_issue_can_be_turned_off() {
     );
     let harness = installed(&fake).await;
     report(&harness, "report-1").await;
-    say(
-        &harness,
-        "repository_advisory",
-        "publish-1",
-        &advisory("repository_advisory.published.composed.json"),
-    )
-    .await;
+    github_publishes(&harness).await;
     assert_eq!(
         fake.pulls(REPO).len(),
         1,
@@ -1881,13 +1875,7 @@ async fn disclosure_mails_each_list_one_signed_announcement() {
     report(&harness, "report-1").await;
     assert!(sink.messages().is_empty(), "no mail under embargo");
 
-    say(
-        &harness,
-        "repository_advisory",
-        "publish-1",
-        &advisory("repository_advisory.published.composed.json"),
-    )
-    .await;
+    github_publishes(&harness).await;
     let messages = sink.messages();
     assert_eq!(messages.len(), 2, "one message per list");
     let mut ids = Vec::new();
@@ -2450,13 +2438,7 @@ async fn mail_refused_with(
     harness.restart(true).await;
     report(&harness, "report-1").await;
     sink.refuse(reply);
-    say(
-        &harness,
-        "repository_advisory",
-        "publish-1",
-        &advisory("repository_advisory.published.composed.json"),
-    )
-    .await;
+    github_publishes(&harness).await;
     (harness, sink, keys)
 }
 
@@ -2729,13 +2711,7 @@ async fn disclosure_opens_one_forum_topic_even_after_a_lost_answer_and_replies_l
 
     // The forum creates the topic but its answer is lost: the retry finds it.
     forum.lose_next_create();
-    say(
-        &harness,
-        "repository_advisory",
-        "publish-1",
-        &advisory("repository_advisory.published.composed.json"),
-    )
-    .await;
+    github_publishes(&harness).await;
     let topics = forum.topics();
     assert_eq!(topics.len(), 1, "one topic: {topics:?}");
     let topic = &topics[0];
@@ -2792,13 +2768,7 @@ async fn disclosure_opens_one_discussion_even_after_a_lost_answer_and_comments_l
     assert_eq!(fake.count("POST", "/graphql"), 0, "nothing under embargo");
 
     fake.lose_next_discussion();
-    say(
-        &harness,
-        "repository_advisory",
-        "publish-1",
-        &advisory("repository_advisory.published.composed.json"),
-    )
-    .await;
+    github_publishes(&harness).await;
     let discussions = fake.discussions(REPO);
     assert_eq!(discussions.len(), 1, "one discussion: {discussions:?}");
     let graphql: Vec<u16> = fake
@@ -2874,13 +2844,7 @@ async fn disclosure_commits_the_wiki_page_and_index_even_when_someone_edits_mean
     );
 
     git.race_next_push(REPO, "Home.md", "Welcome, edited by a maintainer.\n");
-    say(
-        &harness,
-        "repository_advisory",
-        "publish-1",
-        &advisory("repository_advisory.published.composed.json"),
-    )
-    .await;
+    github_publishes(&harness).await;
     let page = git
         .file(REPO, &format!("Security-Advisories/{GHSA}.md"))
         .expect("the advisory's page");
@@ -2931,13 +2895,7 @@ async fn an_uninitialised_wiki_is_reported_once_not_retried() {
     let git = common::gitserver::GitServer::start().await;
     let harness = with_wiki(&fake, &git).await;
     report(&harness, "report-1").await;
-    say(
-        &harness,
-        "repository_advisory",
-        "publish-1",
-        &advisory("repository_advisory.published.composed.json"),
-    )
-    .await;
+    github_publishes(&harness).await;
     let reports = escalations(&fake, "is not initialised");
     assert_eq!(reports.len(), 1, "{reports:?}");
     assert!(
@@ -2974,13 +2932,7 @@ async fn disclosure_writes_the_mediawiki_page_and_a_new_version_edits_it() {
     let title = format!("Security advisories/{GHSA}");
     assert_eq!(wiki.page(&title).await, None, "nothing under embargo");
 
-    say(
-        &harness,
-        "repository_advisory",
-        "publish-1",
-        &advisory("repository_advisory.published.composed.json"),
-    )
-    .await;
+    github_publishes(&harness).await;
     let (text, revisions) = wiki.page(&title).await.expect("the page exists");
     assert_eq!(revisions, 1);
     assert!(text.contains("A short summary of the advisory."), "{text}");
@@ -3010,13 +2962,7 @@ async fn a_wrong_mediawiki_bot_password_is_a_clear_error() {
     })
     .await;
     report(&harness, "report-1").await;
-    say(
-        &harness,
-        "repository_advisory",
-        "publish-1",
-        &advisory("repository_advisory.published.composed.json"),
-    )
-    .await;
+    github_publishes(&harness).await;
     let gave_up = escalations(&fake, &format!("mediawiki\\_page for {GHSA} was refused"));
     assert_eq!(gave_up.len(), 1, "{gave_up:?}");
     assert!(
@@ -3060,6 +3006,7 @@ fn handler_says(job: &Job) -> &'static str {
         Job::MatchUpstream { .. } => "global advisory GHSA-rf4j-j272-fj86: upstream incident",
         Job::Containment(_) => "temporary action 1 still open on day 1: reminded",
         Job::PrivateFork { .. } => "the advisory is published: no temporary private fork",
+        Job::Chat(_) => "no chat webhook configured",
     }
 }
 
@@ -3120,6 +3067,10 @@ async fn each_job_kind_runs_its_own_handler() {
             notice: ContainmentNotice::Reminder(1),
         }),
         Job::PrivateFork { incident },
+        Job::Chat(PendingChat {
+            incident_id: incident,
+            notice: ChatNotice::Opened,
+        }),
     ];
     jobs.extend(PublicChannel::ALL.map(|channel| Job::Public { channel, incident }));
     let mut work = harness.store.begin_durable().await.expect("transaction");
@@ -3376,5 +3327,167 @@ async fn a_private_fork_is_asked_for_once_and_linked_once_github_has_made_it() {
         "{timeline:?}"
     );
     assert_no_unexpected(&fake);
+    harness.stop().await;
+}
+
+/// herald with a chat webhook (at the fake `chat`, in `format`), tracking privately and
+/// escalating critical incidents to alice; `chat_config` is the repository's `chat:`.
+async fn with_chat(fake: &FakeGitHub, chat: &FakeChat, format: &str, chat_config: &str) -> Harness {
+    fake.put_file(
+        REPO,
+        ".github/herald.yml",
+        &format!(
+            "tracking:\n  repository: Codertocat/security\nescalation:\n  critical: [\"@alice\"]\nchannels:\n  chat:\n{chat_config}"
+        ),
+    );
+    let url = format!("{}/{format}", chat.url);
+    installed_with(fake, |settings| {
+        settings.channels.chat_webhook_url = Some(SecretString::from(url));
+    })
+    .await
+}
+
+#[tokio::test]
+async fn the_team_chat_hears_of_each_turn_of_an_incident_without_its_text() {
+    let fake = world().await;
+    let chat = FakeChat::start().await;
+    let harness = with_chat(&fake, &chat, "slack", "    format: slack\n").await;
+    report(&harness, "report-1").await;
+    harness.bring_forward("warning").await;
+    fake.set_permission(REPO, "alice", "write");
+    command(&harness, "c-1", "alice", "/herald severity high").await;
+    github_publishes(&harness).await;
+    let texts: Vec<String> = chat
+        .received("slack")
+        .iter()
+        .map(|payload| payload["text"].as_str().expect("text").to_owned())
+        .collect();
+    let link = "\n<https://github.com/Codertocat/security/issues/1|Private tracking issue>";
+    assert_eq!(
+        texts,
+        [
+            format!("herald: new incident: {GHSA} (critical severity, awareness) in {REPO}{link}"),
+            format!(
+                "herald: reaction due soon: {GHSA} (critical severity, awareness) in {REPO}{link}"
+            ),
+            format!(
+                "herald: severity critical → high (set by a maintainer): {GHSA} (high severity, awareness) in {REPO}{link}"
+            ),
+            format!(
+                "herald: advisory published, disclosure under way: {GHSA} (high severity, disclosure) in {REPO}{link}"
+            ),
+        ]
+    );
+    // Redeliveries and new revisions repeat nothing.
+    publish_a_sharper_summary(&harness).await;
+    assert_eq!(chat.received("slack").len(), 4);
+
+    // An outage of the chat holds back nothing else, and the notice goes out later.
+    chat.set_down(true);
+    let answer = harness
+        .deliver(
+            "issue_comment",
+            "c-2",
+            &comment("alice", "/herald severity critical"),
+        )
+        .await;
+    assert_eq!(answer.status, 202);
+    harness
+        .until("the tracking issue moves on, the chat fails", async || {
+            fake.issues(TRACKING_REPO)[0].body.contains("**critical**") && chat.failed() >= 1
+        })
+        .await;
+    chat.set_down(false);
+    let retried = "UPDATE outbox SET run_after = 0 WHERE kind = 'chat' AND state = 'pending'";
+    sqlx::query(retried)
+        .execute(
+            &sqlx::SqlitePool::connect(&harness.database_url)
+                .await
+                .expect("store"),
+        )
+        .await
+        .expect("retry now");
+    harness
+        .until("the retried notice", async || {
+            chat.received("slack").len() == 5
+        })
+        .await;
+    assert_no_unexpected(&fake);
+    harness.stop().await;
+}
+
+#[tokio::test]
+async fn chat_notices_quote_the_summary_only_when_asked_and_as_inert_text() {
+    let fake = world().await;
+    let chat = FakeChat::start().await;
+    let harness = with_chat(
+        &fake,
+        &chat,
+        "matrix",
+        "    format: matrix\n    include_summary: true\n",
+    )
+    .await;
+    let mut payload: serde_json::Value =
+        serde_json::from_slice(&advisory("repository_advisory.reported.composed.json"))
+            .expect("JSON");
+    payload["repository_advisory"]["summary"] =
+        "@room <a href=\"https://evil.example\">click</a> & more".into();
+    say(
+        &harness,
+        "repository_advisory",
+        "report-1",
+        &serde_json::to_vec(&payload).expect("JSON"),
+    )
+    .await;
+    let received = chat.received("matrix");
+    assert_eq!(received.len(), 1, "{received:?}");
+    let html = received[0]["html"].as_str().expect("html");
+    assert!(
+        html.contains("<blockquote>@\u{200b}room &lt;a href=&quot;https://evil.example&quot;&gt;click&lt;/a&gt; &amp; more</blockquote>"),
+        "{html}"
+    );
+    assert!(
+        html.ends_with(
+            "<a href=\"https://github.com/Codertocat/security/issues/1\">Private tracking issue</a>"
+        ),
+        "{html}"
+    );
+    let text = received[0]["text"].as_str().expect("text");
+    assert!(text.contains("\n@\u{200b}room <a href"), "{text}");
+    harness.stop().await;
+}
+
+#[tokio::test]
+async fn discord_notices_allow_no_mention_and_a_refusal_is_reported_not_retried() {
+    let fake = world().await;
+    let chat = FakeChat::start().await;
+    // The URL points at a webhook the chat does not have: it answers 404.
+    let harness = with_chat(&fake, &chat, "discord", "    format: discord\n").await;
+    report(&harness, "report-1").await;
+    let received = chat.received("discord");
+    assert_eq!(received.len(), 1);
+    assert_eq!(
+        received[0]["allowed_mentions"],
+        serde_json::json!({ "parse": [] })
+    );
+    assert!(
+        received[0]["content"]
+            .as_str()
+            .expect("content")
+            .starts_with(&format!("herald: new incident: {GHSA}")),
+        "{received:?}"
+    );
+    harness.stop().await;
+
+    let fake = world().await;
+    let harness = with_chat(&fake, &chat, "telegram", "    format: slack\n").await;
+    report(&harness, "report-1").await;
+    let refused = escalations(&fake, "chat for GHSA-abcd-1234-efgh was refused");
+    assert_eq!(refused.len(), 1, "{:?}", fake.comments(TRACKING_REPO, 1));
+    assert!(
+        refused[0].contains("404") && !refused[0].contains(&chat.url),
+        "the chat's words, never its URL: {}",
+        refused[0]
+    );
     harness.stop().await;
 }

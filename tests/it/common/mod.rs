@@ -293,6 +293,7 @@ impl Harness {
     }
 }
 
+pub mod chat;
 pub mod discourse;
 pub mod github;
 pub mod gitserver;
