@@ -166,6 +166,11 @@ pub mod key {
         format!("chat:{incident_id}:{what}")
     }
 
+    /// Reading a linked fix, by the command that linked it.
+    pub fn track_pull(delivery_id: &str, repository: &RepoName, number: u64) -> String {
+        format!("track-pull:{delivery_id}:{repository}#{number}")
+    }
+
     /// The post-incident review, by the job that rendered it.
     pub fn review(ghsa_id: &GhsaId, job_id: i64) -> String {
         format!("review:{}:{job_id}", file_name(ghsa_id))

@@ -2,16 +2,17 @@
 //! completes its job, so a crash at any point leaves either nothing or everything done.
 
 use crate::incident::{
-    AdvisoryAction, AdvisoryEvent, Incident, IncidentId, RepoName, TimelineEntry, TimelineKind,
-    apply_advisory,
+    AdvisoryAction, AdvisoryEvent, GhsaId, Incident, IncidentId, PullSnapshot, PullState, RepoName,
+    TimelineEntry, TimelineKind, apply_advisory, mentioned_ghsa_ids,
 };
 use crate::ingest::events::{
-    EventKind, InstallationEvent, InstallationRepositoriesEvent, InstallationRepository,
-    PayloadError, RepositoryAdvisoryEvent, WebhookEvent,
+    BranchRef, EventKind, InstallationEvent, InstallationRepositoriesEvent, InstallationRepository,
+    PayloadError, PullRequestEvent, ReleaseEvent, RepositoryAdvisoryEvent, WebhookEvent,
 };
 use crate::markers::key;
 use crate::store::{
-    ChatNotice, InstallationId, Job, PendingChat, PublicChannel, StoreError, StoredDelivery, Work,
+    ChatNotice, IncidentRow, InstallationId, Job, PendingChat, PublicChannel, StoreError,
+    StoredDelivery, Work,
 };
 use chrono::{DateTime, Utc};
 
@@ -191,6 +192,12 @@ pub async fn process_delivery(
             installation_repositories_delivery(work, &delivery, &change).await?,
             None,
         ),
+        WebhookEvent::PullRequest(pull) => {
+            (pull_request_delivery(work, &delivery, &pull).await?, None)
+        }
+        WebhookEvent::Release(release) => {
+            (release_delivery(work, &delivery, &release).await?, None)
+        }
         _ => (
             format!("{} event recorded; no incident change", kind.as_str()),
             None,
@@ -203,6 +210,149 @@ pub async fn process_delivery(
         note,
         incident,
     })
+}
+
+/// A pull request that fixes an incident: one it mentions by GHSA id, one in the
+/// advisory's temporary private fork, or one a maintainer linked. herald's own pull
+/// requests (its `herald/` branches) are not fixes.
+async fn pull_request_delivery(
+    work: &mut Work,
+    delivery: &StoredDelivery,
+    event: &PullRequestEvent,
+) -> Result<String, ProcessError> {
+    let pull = &event.pull_request;
+    let repository = &event.repository.full_name;
+    let unchanged = || "pull_request event recorded; no incident change".to_owned();
+    let branch = |side: &Option<BranchRef>| side.as_ref().map(|side| side.name.clone());
+    if branch(&pull.head).is_some_and(|head| head.starts_with("herald/")) {
+        return Ok(unchanged());
+    }
+    let snapshot = PullSnapshot {
+        repository: repository.clone(),
+        number: pull.number,
+        url: pull
+            .html_url
+            .clone()
+            .unwrap_or_else(|| format!("https://github.com/{repository}/pull/{}", pull.number)),
+        base: branch(&pull.base).unwrap_or_default(),
+        default_branch: event.repository.default_branch.clone().unwrap_or_default(),
+        state: match (pull.merged, pull.state.as_str()) {
+            (Some(true), _) => PullState::Merged,
+            (_, "closed") => PullState::Closed,
+            _ => PullState::Open,
+        },
+    };
+    let mut rows = work.incidents_fixed_by(repository, pull.number).await?;
+    let text = format!(
+        "{}\n{}",
+        pull.title.as_deref().unwrap_or_default(),
+        pull.body.as_deref().unwrap_or_default()
+    );
+    let mut named: Vec<(RepoName, GhsaId)> = mentioned_ghsa_ids(&text)
+        .into_iter()
+        .map(|ghsa| (repository.clone(), ghsa))
+        .collect();
+    named.extend(repository.advisory_fork_of());
+    for (origin, ghsa) in named {
+        if let Some(row) = work.find_incident(&origin, &ghsa).await?
+            && !rows.iter().any(|known| known.id == row.id)
+        {
+            rows.push(row);
+        }
+    }
+    rows.retain(|row| row.incident.tracked());
+    for row in &rows {
+        work.link_fix(repository, pull.number, row.id).await?;
+    }
+    let tracked = amend_each(work, delivery, rows, |incident| {
+        incident.track_pull(&snapshot, None, delivery.received_at)
+    })
+    .await?;
+    Ok(if tracked.is_empty() {
+        unchanged()
+    } else {
+        format!(
+            "pull request {repository}#{} ({}) tracked as a fix of {}",
+            pull.number,
+            snapshot.state,
+            tracked.join(", ")
+        )
+    })
+}
+
+/// A published release whose tag names a patched version of an incident's advisory.
+async fn release_delivery(
+    work: &mut Work,
+    delivery: &StoredDelivery,
+    event: &ReleaseEvent,
+) -> Result<String, ProcessError> {
+    let release = &event.release;
+    let repository = &event.repository.full_name;
+    if event.action != "published" || release.draft || release.prerelease {
+        return Ok(format!(
+            "release {} of {repository} ({}) is not a published release",
+            escape_line(&release.tag_name),
+            event.action
+        ));
+    }
+    let url = release
+        .html_url
+        .clone()
+        .unwrap_or_else(|| format!("https://github.com/{repository}/releases"));
+    let at = release.published_at.unwrap_or(delivery.received_at);
+    let mut rows = work.incidents_of(repository).await?;
+    rows.retain(|row| row.incident.tracked());
+    let patched = amend_each(work, delivery, rows, |incident| {
+        incident.note_release(&release.tag_name, &url, at)
+    })
+    .await?;
+    Ok(if patched.is_empty() {
+        format!(
+            "release {} of {repository} patches no incident",
+            escape_line(&release.tag_name)
+        )
+    } else {
+        format!(
+            "release {} of {repository} patches {}",
+            escape_line(&release.tag_name),
+            patched.join(", ")
+        )
+    })
+}
+
+/// Applies `change` to each incident and saves those it changed (with what the timeline
+/// records of it, from `delivery`); returns their GHSA ids.
+async fn amend_each(
+    work: &mut Work,
+    delivery: &StoredDelivery,
+    rows: Vec<IncidentRow>,
+    mut change: impl FnMut(&mut Incident) -> Vec<TimelineEntry>,
+) -> Result<Vec<String>, StoreError> {
+    let mut changed = Vec::new();
+    for row in rows {
+        let mut incident = row.incident;
+        let timeline = change(&mut incident);
+        if !timeline.is_empty() {
+            save_incident(
+                work,
+                &incident,
+                &timeline,
+                Some(&delivery.delivery_id),
+                delivery.received_at,
+            )
+            .await?;
+            changed.push(incident.ghsa_id.to_string());
+        }
+    }
+    Ok(changed)
+}
+
+/// Outside text in a note (which is logged): one line, and short.
+fn escape_line(text: &str) -> String {
+    crate::drafts::escape::plain_line(text)
+        .chars()
+        .take(100)
+        .collect()
 }
 
 async fn advisory_delivery(

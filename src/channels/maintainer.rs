@@ -13,7 +13,7 @@ use crate::incident::{
 };
 use crate::ingest::events::WebhookEvent;
 use crate::markers::{key, marker};
-use crate::store::{IncidentRow, Job, PendingComment, Work};
+use crate::store::{IncidentRow, Job, PendingComment, PendingPull, Work};
 use chrono::{DateTime, Utc};
 
 /// What a maintainer did, as herald reads it.
@@ -223,6 +223,17 @@ pub(super) async fn apply_commands(
             CommandEffect::RequestFork => Job::PrivateFork {
                 incident: incident_id,
             },
+            CommandEffect::TrackPull { repository, number } => {
+                work.link_fix(&repository, number, incident_id).await?;
+                let job_key = key::track_pull(&delivery_id, &repository, number);
+                let job = Job::TrackPull(PendingPull {
+                    incident_id,
+                    repository,
+                    number,
+                });
+                work.enqueue(&job, &job_key).await?;
+                continue;
+            }
             CommandEffect::ActionTaken { number, inform } => {
                 let Some(action) = number
                     .checked_sub(1)

@@ -8,6 +8,7 @@ mod chat;
 mod containment;
 mod discussions;
 mod escalation;
+mod fixes;
 mod fork;
 pub mod forum;
 mod gate;
@@ -183,6 +184,9 @@ impl Channels {
             }
             (Job::PrivateFork { .. }, Some(row)) => fork::private_fork(self, row).await,
             (Job::Chat(pending), Some(row)) => chat::notify(self, &pending.notice, row).await,
+            (Job::TrackPull(pending), Some(row)) => {
+                fixes::track_pull(self, &pending, &row.incident).await
+            }
         }
     }
 

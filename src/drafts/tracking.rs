@@ -45,6 +45,32 @@ struct TimelineRow {
 }
 
 #[derive(Serialize)]
+struct ProgressView {
+    fix_merged: bool,
+    backport_merged: bool,
+    released: bool,
+}
+
+#[derive(Serialize)]
+struct FixView {
+    /// `owner/repo#N`, from checked names: shown raw, so GitHub links it.
+    name: String,
+    /// Checked as a link target.
+    url: Option<String>,
+    base: String,
+    state: String,
+    backport: bool,
+    linked_by: Option<String>,
+}
+
+#[derive(Serialize)]
+struct ReleaseView {
+    tag: String,
+    url: Option<String>,
+    at: String,
+}
+
+#[derive(Serialize)]
 struct ForkView {
     name: String,
     /// Checked as a link target.
@@ -100,6 +126,12 @@ struct TrackingView {
     credits: Vec<CreditView>,
     high_impact: bool,
     timeline: Vec<TimelineRow>,
+    /// What the fixes and releases tick on the checklist.
+    progress: ProgressView,
+    /// The pull requests tracked as fixes.
+    fixes: Vec<FixView>,
+    /// Releases that ship a patched version.
+    releases: Vec<ReleaseView>,
     /// GitHub's temporary private fork: its name, link, and whether it exists yet.
     private_fork: Option<ForkView>,
     /// Temporary actions, consultations, who is affected.
@@ -281,6 +313,35 @@ pub fn tracking_issue(
         reaction: reaction_words(incident, sla),
         published: super::view::published_views(record.published),
         response: super::view::ResponseView::new(incident),
+        progress: {
+            let progress = incident.fix_progress();
+            ProgressView {
+                fix_merged: progress.fix_merged,
+                backport_merged: progress.backport_merged,
+                released: progress.released,
+            }
+        },
+        fixes: incident
+            .fixes
+            .iter()
+            .map(|fix| FixView {
+                name: format!("{}#{}", fix.repository, fix.number),
+                url: link_target(&fix.url),
+                base: fix.base.clone(),
+                state: fix.state.to_string(),
+                backport: fix.backport,
+                linked_by: fix.linked_by.clone(),
+            })
+            .collect(),
+        releases: incident
+            .releases
+            .iter()
+            .map(|release| ReleaseView {
+                tag: release.tag.clone(),
+                url: link_target(&release.url),
+                at: time(release.published_at),
+            })
+            .collect(),
         private_fork: incident.private_fork.as_ref().map(|fork| ForkView {
             name: fork.full_name.to_string(),
             url: link_target(&fork.url),

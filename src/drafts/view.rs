@@ -217,6 +217,9 @@ pub struct DraftView {
     pub review: ReviewView,
     /// Checked links only (see [`DraftView::with_published`]).
     pub published: Vec<PublishedView>,
+    /// The latest published release whose tag names a patched version (a checked link).
+    pub release_url: Option<String>,
+    pub release_tag: Option<String>,
 }
 
 fn stamp(at: DateTime<Utc>) -> String {
@@ -355,6 +358,11 @@ impl DraftView {
                 .collect(),
             review: ReviewView::new(incident, &SlaPolicy::default(), None),
             published: Vec::new(),
+            release_url: incident
+                .releases
+                .last()
+                .and_then(|release| link_target(&release.url)),
+            release_tag: incident.releases.last().map(|release| release.tag.clone()),
         }
     }
 

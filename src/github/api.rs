@@ -105,6 +105,17 @@ pub struct PullInfo {
     pub state: String,
     pub title: String,
     pub body: Option<String>,
+    /// Only in the answer for one pull request (`GET …/pulls/{n}`).
+    pub merged: Option<bool>,
+    pub base: Option<PullBase>,
+}
+
+/// Where a pull request goes: its branch, and the repository with its default branch.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PullBase {
+    #[serde(rename = "ref")]
+    pub branch: String,
+    pub repo: Option<RepositoryInfo>,
 }
 
 #[derive(Debug, Serialize)]
@@ -316,6 +327,12 @@ impl Api {
     }
 
     /// Pull requests (open or closed) from `owner:branch`.
+    /// `GET …/pulls/{number}`.
+    pub async fn pull(&self, repository: &RepoName, number: u64) -> Result<PullInfo, GitHubError> {
+        self.get(&format!("/repos/{repository}/pulls/{number}"))
+            .await
+    }
+
     pub async fn pulls_from(
         &self,
         repository: &RepoName,

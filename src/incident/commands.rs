@@ -2,7 +2,8 @@
 //! Parsing and applying them is pure; who may command is checked by the caller.
 
 use super::{
-    CvssAssessment, CvssSlot, Incident, IncidentKind, Phase, Severity, TimelineEntry, TimelineKind,
+    CvssAssessment, CvssSlot, FixPull, Incident, IncidentKind, Phase, PullState, RepoName,
+    Severity, TimelineEntry, TimelineKind,
 };
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -144,10 +145,15 @@ pub enum Command {
     Affected(String),
     /// Ask GitHub for the advisory's temporary private fork.
     Fork,
+    /// Track a pull request as a fix: in another repository, or the advisory's.
+    Fix {
+        repository: Option<RepoName>,
+        number: u64,
+    },
 }
 
 /// Something to do outside the store because of a command.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CommandEffect {
     RequestCve,
     PublishAdvisory,
@@ -163,6 +169,11 @@ pub enum CommandEffect {
     },
     /// Ask GitHub for a temporary private fork and link it once it exists.
     RequestFork,
+    /// Read a linked fix's state from GitHub.
+    TrackPull {
+        repository: RepoName,
+        number: u64,
+    },
 }
 
 /// A `/herald` line and what herald understood of it.
@@ -189,6 +200,7 @@ with write or admin permission on the advisory's repository:\n\n\
 - `/herald consulted @login`: record that a security lead was consulted (asked for before acting on a passive threat)\n\
 - `/herald revert N` / `/herald keep N`: temporary action N was undone / is made permanent (you agree)\n\
 - `/herald affected <who or what>`: record which users or deployments are affected\n\
+- `/herald fix #N` (or `owner/repo#N`, or the URL): track a pull request as a fix; pull requests that mention the GHSA id are tracked on their own\n\
 - `/herald fork`: ask GitHub for a temporary private fork to fix the vulnerability in private\n\
 - `/herald close`: close the incident and post the post-incident review\n\
 - `/herald help`: this text\n\n\
@@ -263,6 +275,38 @@ fn login(word: &str) -> Result<String, String> {
     }
 }
 
+/// A pull request as maintainers name it: `#12`, `owner/repo#12`, or its URL.
+fn pull_reference(word: &str) -> Result<Command, String> {
+    let invalid = || {
+        format!(
+            "`{word}` is not a pull request: use `#12`, `owner/repo#12` or the pull request's URL"
+        )
+    };
+    let (repository, number) = match word.split_once('#') {
+        Some(("", number)) => (None, number),
+        Some((repository, number)) => (Some(repository.to_owned()), number),
+        None => {
+            let path = word
+                .strip_prefix("https://github.com/")
+                .ok_or_else(invalid)?;
+            let parts: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+            match parts.as_slice() {
+                [owner, name, "pull", number] => (Some(format!("{owner}/{name}")), *number),
+                _ => return Err(invalid()),
+            }
+        }
+    };
+    let number = number
+        .parse::<u64>()
+        .ok()
+        .filter(|number| *number > 0)
+        .ok_or_else(invalid)?;
+    let repository = repository
+        .map(|name| RepoName::parse(&name).map_err(|error| error.to_string()))
+        .transpose()?;
+    Ok(Command::Fix { repository, number })
+}
+
 /// A temporary action's number, as the tracking issue lists it.
 fn action_number(word: &str) -> Result<usize, String> {
     word.trim_start_matches('#')
@@ -309,6 +353,7 @@ fn parse_words(words: &[&str]) -> Result<Command, String> {
         ["retry"] => Ok(Command::Retry),
         ["close"] => Ok(Command::Close),
         ["fork"] => Ok(Command::Fork),
+        ["fix", target] => pull_reference(target),
         [word, ..] => Err(format!(
             "`{word}` with these arguments is not a herald command"
         )),
@@ -467,6 +512,37 @@ pub fn apply_command(
         }
         Command::Contain(what) => contain(incident, what, actor, at, &mut effects),
         Command::Fork => fork(incident, &mut effects),
+        Command::Fix { repository, number } => {
+            let repository = repository
+                .clone()
+                .unwrap_or_else(|| incident.repository.clone());
+            let name = format!("{repository}#{number}");
+            if incident
+                .fixes
+                .iter()
+                .any(|fix| fix.repository == repository && fix.number == *number)
+            {
+                format!("{name} is tracked as a fix already.")
+            } else {
+                incident.fixes.push(FixPull {
+                    repository: repository.clone(),
+                    number: *number,
+                    url: format!("https://github.com/{repository}/pull/{number}"),
+                    base: String::new(),
+                    state: PullState::Unknown,
+                    backport: false,
+                    linked_by: Some(actor.to_owned()),
+                });
+                effects.push(CommandEffect::TrackPull {
+                    repository,
+                    number: *number,
+                });
+                format!(
+                    "Tracking {name} as a fix: the tracking issue shows where it stands, and its \
+                     merge ticks the checklist."
+                )
+            }
+        }
         Command::Consulted(lead) => {
             incident.decisions.consulted.push(Consultation {
                 login: lead.clone(),
@@ -714,6 +790,10 @@ fn command_words(command: &Command) -> String {
         Command::Keep(number) => format!("temporary action {number} made permanent"),
         Command::Affected(text) => format!("affected: {text}"),
         Command::Fork => "temporary private fork requested".to_owned(),
+        Command::Fix { repository, number } => match repository {
+            Some(repository) => format!("fix {repository}#{number} linked"),
+            None => format!("fix #{number} linked"),
+        },
     }
 }
 

@@ -180,6 +180,17 @@ impl RepoName {
         self.split().1
     }
 
+    /// For a temporary private fork of an advisory (`<repo>-ghsa-xxxx-xxxx-xxxx`, as GitHub
+    /// names them): the repository it forks and the advisory.
+    pub fn advisory_fork_of(&self) -> Option<(RepoName, GhsaId)> {
+        let name = self.name();
+        let split = name.len().checked_sub("-ghsa-xxxx-xxxx-xxxx".len())?;
+        let (origin, suffix) = (name.get(..split)?, name.get(split + 1..)?);
+        let ghsa = GhsaId::parse(&format!("GHSA-{}", suffix.strip_prefix("ghsa-")?)).ok()?;
+        let origin = RepoName::parse(&format!("{}/{origin}", self.owner())).ok()?;
+        Some((origin, ghsa))
+    }
+
     /// The owner's `.github` repository, where GitHub keeps an organisation's defaults.
     pub fn owner_defaults(&self) -> RepoName {
         RepoName(format!("{}/.github", self.owner()))
@@ -231,6 +242,18 @@ mod tests {
         let ok = RepoName::parse("Acme-1/my_repo.rs").expect("valid");
         assert_eq!((ok.owner(), ok.name()), ("Acme-1", "my_repo.rs"));
         assert_eq!(ok.to_string(), "Acme-1/my_repo.rs");
+        let fork = RepoName::parse("acme/app-ghsa-abcd-1234-efgh").expect("fork");
+        let (origin, ghsa) = fork.advisory_fork_of().expect("a fork");
+        assert_eq!(
+            (origin.as_str(), ghsa.as_str()),
+            ("acme/app", "GHSA-abcd-1234-efgh")
+        );
+        assert!(
+            RepoName::parse("acme/app")
+                .expect("name")
+                .advisory_fork_of()
+                .is_none()
+        );
         // An Enterprise Managed User's login.
         assert!(RepoName::parse("mona_acme/app").is_ok());
         assert!(serde_json::from_str::<RepoName>("\"acme/x/y\"").is_err());

@@ -3,6 +3,7 @@
 
 mod advisory;
 mod commands;
+mod fixes;
 mod ids;
 mod review;
 mod severity;
@@ -17,6 +18,7 @@ pub use commands::{
     Command, CommandEffect, CommandLine, CommandOutcome, Consultation, Decisions, HELP, LabelNames,
     Settlement, Statement, TemporaryAction, Threat, apply_command, label_command, parse_comment,
 };
+pub use fixes::{FixProgress, FixPull, PatchRelease, PullSnapshot, PullState, mentioned_ghsa_ids};
 pub use ids::{GhsaId, IncidentId, InvalidGhsaId, InvalidRepoName, RepoName};
 pub use review::{Measure, ReviewFacts};
 pub use severity::{
@@ -166,6 +168,12 @@ pub struct Incident {
     /// GitHub's temporary private fork of the repository for this advisory, once asked for.
     #[serde(default)]
     pub private_fork: Option<PrivateFork>,
+    /// Pull requests that fix the vulnerability, and where they stand.
+    #[serde(default)]
+    pub fixes: Vec<FixPull>,
+    /// Published releases whose tags name a patched version.
+    #[serde(default)]
+    pub releases: Vec<PatchRelease>,
 }
 
 /// A temporary private fork GitHub made for fixing the vulnerability in private. GitHub
@@ -188,6 +196,8 @@ pub enum Amendment {
     ForkReady,
     /// GitHub never created the fork: a new request may be made.
     ForkAbandoned,
+    /// What GitHub says of a pull request a maintainer linked as a fix.
+    PullSeen(PullSnapshot),
 }
 
 /// What a change of an incident leads to outside the store.
@@ -235,6 +245,8 @@ impl Incident {
             upstream: None,
             history: false,
             private_fork: None,
+            fixes: Vec::new(),
+            releases: Vec::new(),
         }
     }
 
@@ -277,6 +289,7 @@ impl Incident {
                 }
                 _ => return Vec::new(),
             },
+            Amendment::PullSeen(pull) => return self.track_pull(pull, None, at),
             Amendment::ForkAbandoned => match self.private_fork.take() {
                 Some(fork) => format!(
                     "GitHub did not create the temporary private fork {}",

@@ -19,18 +19,20 @@ pub enum EventKind {
     Issues,
     IssueComment,
     PullRequest,
+    Release,
     Installation,
     InstallationRepositories,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 8] = [
+    pub const ALL: [EventKind; 9] = [
         EventKind::Ping,
         EventKind::RepositoryAdvisory,
         EventKind::SecurityAdvisory,
         EventKind::Issues,
         EventKind::IssueComment,
         EventKind::PullRequest,
+        EventKind::Release,
         EventKind::Installation,
         EventKind::InstallationRepositories,
     ];
@@ -43,6 +45,7 @@ impl EventKind {
             EventKind::Issues => "issues",
             EventKind::IssueComment => "issue_comment",
             EventKind::PullRequest => "pull_request",
+            EventKind::Release => "release",
             EventKind::Installation => "installation",
             EventKind::InstallationRepositories => "installation_repositories",
         }
@@ -88,6 +91,7 @@ pub struct Repository {
     pub full_name: RepoName,
     #[serde(default)]
     pub private: bool,
+    pub default_branch: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -386,6 +390,38 @@ pub struct PullRequest {
     pub number: u64,
     pub state: String,
     pub merged: Option<bool>,
+    pub html_url: Option<String>,
+    pub title: Option<String>,
+    pub body: Option<String>,
+    pub base: Option<BranchRef>,
+    pub head: Option<BranchRef>,
+}
+
+/// A pull request's base or head.
+#[derive(Debug, Clone, Deserialize)]
+pub struct BranchRef {
+    #[serde(rename = "ref")]
+    pub name: String,
+}
+
+/// A release as the `release` webhook carries it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Release {
+    pub tag_name: String,
+    pub html_url: Option<String>,
+    #[serde(default)]
+    pub draft: bool,
+    #[serde(default)]
+    pub prerelease: bool,
+    pub published_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ReleaseEvent {
+    pub action: String,
+    pub release: Release,
+    pub repository: Repository,
+    pub installation: Option<InstallationRef>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -446,7 +482,8 @@ pub enum WebhookEvent {
     SecurityAdvisory(SecurityAdvisoryEvent),
     Issues(Box<IssuesEvent>),
     IssueComment(Box<IssueCommentEvent>),
-    PullRequest(PullRequestEvent),
+    PullRequest(Box<PullRequestEvent>),
+    Release(Box<ReleaseEvent>),
     Installation(InstallationEvent),
     InstallationRepositories(InstallationRepositoriesEvent),
 }
@@ -517,7 +554,8 @@ impl WebhookEvent {
             EventKind::SecurityAdvisory => WebhookEvent::SecurityAdvisory(typed(kind, body)?),
             EventKind::Issues => WebhookEvent::Issues(Box::new(typed(kind, body)?)),
             EventKind::IssueComment => WebhookEvent::IssueComment(Box::new(typed(kind, body)?)),
-            EventKind::PullRequest => WebhookEvent::PullRequest(typed(kind, body)?),
+            EventKind::PullRequest => WebhookEvent::PullRequest(Box::new(typed(kind, body)?)),
+            EventKind::Release => WebhookEvent::Release(Box::new(typed(kind, body)?)),
             EventKind::Installation => WebhookEvent::Installation(typed(kind, body)?),
             EventKind::InstallationRepositories => {
                 WebhookEvent::InstallationRepositories(typed(kind, body)?)
@@ -540,6 +578,7 @@ impl WebhookEvent {
             WebhookEvent::Issues(event) => Some(&event.action),
             WebhookEvent::IssueComment(event) => Some(&event.action),
             WebhookEvent::PullRequest(event) => Some(&event.action),
+            WebhookEvent::Release(event) => Some(&event.action),
             WebhookEvent::Installation(event) => Some(&event.action),
             WebhookEvent::InstallationRepositories(event) => Some(&event.action),
         }
@@ -552,6 +591,7 @@ impl WebhookEvent {
             WebhookEvent::Issues(event) => Some(&event.repository.full_name),
             WebhookEvent::IssueComment(event) => Some(&event.repository.full_name),
             WebhookEvent::PullRequest(event) => Some(&event.repository.full_name),
+            WebhookEvent::Release(event) => Some(&event.repository.full_name),
             WebhookEvent::Ping(_)
             | WebhookEvent::SecurityAdvisory(_)
             | WebhookEvent::Installation(_)
@@ -565,6 +605,7 @@ impl WebhookEvent {
             WebhookEvent::Issues(event) => event.installation.as_ref().map(|i| i.id),
             WebhookEvent::IssueComment(event) => event.installation.as_ref().map(|i| i.id),
             WebhookEvent::PullRequest(event) => event.installation.as_ref().map(|i| i.id),
+            WebhookEvent::Release(event) => event.installation.as_ref().map(|i| i.id),
             WebhookEvent::Installation(event) => Some(event.installation.id),
             WebhookEvent::InstallationRepositories(event) => Some(event.installation.id),
             WebhookEvent::Ping(_) | WebhookEvent::SecurityAdvisory(_) => None,

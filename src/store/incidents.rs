@@ -58,6 +58,60 @@ impl Work {
         .transpose()
     }
 
+    /// The incidents of `repository`.
+    pub async fn incidents_of(
+        &mut self,
+        repository: &RepoName,
+    ) -> Result<Vec<IncidentRow>, StoreError> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE repository = $1 ORDER BY id"
+        )))
+        .bind(repository)
+        .fetch_all(&mut *self.tx)
+        .await?
+        .iter()
+        .map(incident_row)
+        .collect()
+    }
+
+    /// The incidents pull request `number` of `repository` was linked to as a fix.
+    pub async fn incidents_fixed_by(
+        &mut self,
+        repository: &RepoName,
+        number: u64,
+    ) -> Result<Vec<IncidentRow>, StoreError> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id IN \
+             (SELECT incident_id FROM fix_pulls WHERE repository = $1 AND number = $2) ORDER BY id"
+        )))
+        .bind(repository)
+        .bind(i64::try_from(number).unwrap_or(i64::MAX))
+        .fetch_all(&mut *self.tx)
+        .await?
+        .iter()
+        .map(incident_row)
+        .collect()
+    }
+
+    /// Remembers that pull request `number` of `repository` fixes `incident_id`.
+    pub async fn link_fix(
+        &mut self,
+        repository: &RepoName,
+        number: u64,
+        incident_id: IncidentId,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO fix_pulls (repository, number, incident_id) VALUES ($1, $2, $3) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(repository)
+        .bind(i64::try_from(number).unwrap_or(i64::MAX))
+        .bind(incident_id)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
     /// Inserts or updates the incident (unique per repository and GHSA id); returns its id
     /// and new revision.
     pub async fn save_incident(

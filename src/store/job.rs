@@ -46,6 +46,16 @@ pub enum Job {
     PrivateFork { incident: IncidentId },
     /// Post a private notice to the team's chat.
     Chat(PendingChat),
+    /// Read a pull request a maintainer linked as a fix.
+    TrackPull(PendingPull),
+}
+
+/// A pull request to read for an incident.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PendingPull {
+    pub incident_id: IncidentId,
+    pub repository: RepoName,
+    pub number: u64,
 }
 
 /// A chat notice owed about an incident.
@@ -200,6 +210,7 @@ impl Job {
             Job::Containment(_) => JobKind::Containment,
             Job::PrivateFork { .. } => JobKind::PrivateFork,
             Job::Chat(_) => JobKind::Chat,
+            Job::TrackPull(_) => JobKind::TrackPull,
         }
     }
 
@@ -216,6 +227,7 @@ impl Job {
             Job::Escalate(pending) => Some(pending.incident_id),
             Job::Containment(pending) => Some(pending.incident_id),
             Job::Chat(pending) => Some(pending.incident_id),
+            Job::TrackPull(pending) => Some(pending.incident_id),
             Job::ProcessDelivery { .. }
             | Job::MaintainerAction { .. }
             | Job::PostComment(_)
@@ -240,6 +252,7 @@ impl Job {
             Job::Escalate(pending) => json(pending)?,
             Job::Containment(pending) => json(pending)?,
             Job::Chat(pending) => json(pending)?,
+            Job::TrackPull(pending) => json(pending)?,
         };
         Ok((self.kind(), payload))
     }
@@ -307,6 +320,9 @@ impl Job {
                 Job::Containment(serde_json::from_str(payload).map_err(|_| unusable())?)
             }
             JobKind::Chat => Job::Chat(serde_json::from_str(payload).map_err(|_| unusable())?),
+            JobKind::TrackPull => {
+                Job::TrackPull(serde_json::from_str(payload).map_err(|_| unusable())?)
+            }
         })
     }
 }
@@ -377,6 +393,11 @@ mod tests {
             Job::Chat(PendingChat {
                 incident_id: IncidentId(11),
                 notice: ChatNotice::Escalated(Stage::Breach),
+            }),
+            Job::TrackPull(PendingPull {
+                incident_id: IncidentId(12),
+                repository: RepoName::parse("o/r").expect("name"),
+                number: 7,
             }),
         ];
         jobs.extend(PublicChannel::ALL.map(|channel| Job::Public {

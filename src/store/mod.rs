@@ -76,7 +76,7 @@ pub use github::{StoredInstallation, TrackingLink, TrackingStatus};
 pub use incidents::{IncidentRow, StoredTimelineEntry};
 pub use job::{
     ChatNotice, ContainmentNotice, Job, PendingChat, PendingComment, PendingContainment,
-    PendingEscalation, PendingMail, PublicChannel, Stage,
+    PendingEscalation, PendingMail, PendingPull, PublicChannel, Stage,
 };
 pub use queue::{
     Admission, ClaimedJob, FailedJob, JobKind, NewDelivery, StoredDelivery, compress_payload,

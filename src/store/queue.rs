@@ -100,10 +100,13 @@ pub enum JobKind {
     PrivateFork,
     /// Post a private notice to the team's chat; payload: a [`super::PendingChat`].
     Chat,
+    /// Read a pull request a maintainer linked as a fix; payload: a
+    /// [`super::PendingPull`].
+    TrackPull,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 21] = [
+    pub const ALL: [JobKind; 22] = [
         JobKind::ProcessDelivery,
         JobKind::SyncTrackingIssue,
         JobKind::MaintainerAction,
@@ -125,6 +128,7 @@ impl JobKind {
         JobKind::Containment,
         JobKind::PrivateFork,
         JobKind::Chat,
+        JobKind::TrackPull,
     ];
     /// Jobs that only change the store: they run in batches inside the store's transaction.
     pub const LOCAL: [JobKind; 1] = [JobKind::ProcessDelivery];
@@ -159,6 +163,7 @@ impl JobKind {
             JobKind::Containment => "containment",
             JobKind::PrivateFork => "private_fork",
             JobKind::Chat => "chat",
+            JobKind::TrackPull => "track_pull",
         }
     }
 

@@ -236,6 +236,22 @@ impl FakeGitHub {
         });
     }
 
+    /// A contributor's pull request from a new branch `head` (made from `base`, with one
+    /// commit) into `base`; returns its number.
+    pub fn open_pull(&self, repo: &str, head: &str, base: &str, title: &str) -> u64 {
+        self.create_branch(repo, head, base);
+        self.put_file_on(repo, head, "fix.txt", "the fix\n");
+        self.with_repo(repo, |repo| {
+            repo.open_pull(
+                title.to_owned(),
+                None,
+                head.to_owned(),
+                base.to_owned(),
+                false,
+            )
+        })
+    }
+
     /// The repository's discussions (GraphQL only), oldest first.
     pub fn discussions(&self, repo: &str) -> Vec<FakeDiscussion> {
         self.with_repo(repo, |repo| repo.discussions.clone())
