@@ -4,12 +4,14 @@
 //! pings nobody, links nothing and is never evaluated as template syntax.
 
 pub mod changelog;
+mod chart;
 pub mod escape;
 mod helpers;
 pub mod limits;
 mod tracking;
 mod view;
 
+pub use chart::course_chart;
 pub use tracking::{TrackingIssue, TrackingRecord, carry_checks, tracking_issue};
 pub use view::{Draft, DraftView, RenderedDrafts, ReviewView, render_all};
 

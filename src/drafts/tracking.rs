@@ -126,6 +126,8 @@ struct TrackingView {
     credits: Vec<CreditView>,
     high_impact: bool,
     timeline: Vec<TimelineRow>,
+    /// The course of the response, a Mermaid chart herald writes itself (used raw).
+    chart: String,
     /// What the fixes and releases tick on the checklist.
     progress: ProgressView,
     /// The pull requests tracked as fixes.
@@ -313,6 +315,7 @@ pub fn tracking_issue(
         reaction: reaction_words(incident, sla),
         published: super::view::published_views(record.published),
         response: super::view::ResponseView::new(incident),
+        chart: super::chart::course_chart(incident, sla),
         progress: {
             let progress = incident.fix_progress();
             ProgressView {

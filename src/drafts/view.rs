@@ -33,6 +33,8 @@ pub struct ReviewView {
     pub undone: Vec<String>,
     pub checklist_known: bool,
     pub response: ResponseView,
+    /// The course of the response, a Mermaid chart herald writes itself (used raw).
+    pub chart: String,
 }
 
 /// What the team did and said during the response: temporary actions, who was
@@ -149,6 +151,7 @@ impl ReviewView {
             checklist_known: undone.is_some(),
             undone: undone.unwrap_or_default(),
             response: ResponseView::new(incident),
+            chart: super::chart::course_chart(incident, policy),
         }
     }
 }

@@ -532,6 +532,7 @@ pub fn apply_command(
                     state: PullState::Unknown,
                     backport: false,
                     linked_by: Some(actor.to_owned()),
+                    merged_at: None,
                 });
                 effects.push(CommandEffect::TrackPull {
                     repository,

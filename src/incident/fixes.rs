@@ -56,6 +56,9 @@ pub struct FixPull {
     pub backport: bool,
     /// The maintainer who linked it (`/herald fix`), if it was not found by its mention.
     pub linked_by: Option<String>,
+    /// When herald learned it was merged.
+    #[serde(default)]
+    pub merged_at: Option<DateTime<Utc>>,
 }
 
 /// A published release whose tag names a patched version.
@@ -105,6 +108,9 @@ impl Incident {
         {
             Some(fix) if fix.state == pull.state && fix.base == pull.base => return Vec::new(),
             Some(fix) => {
+                if pull.state == PullState::Merged && fix.state != PullState::Merged {
+                    fix.merged_at = Some(at);
+                }
                 fix.state = pull.state;
                 fix.base = pull.base.clone();
                 fix.backport = backport;
@@ -120,6 +126,7 @@ impl Incident {
                     state: pull.state,
                     backport,
                     linked_by: linked_by.map(str::to_owned),
+                    merged_at: (pull.state == PullState::Merged).then_some(at),
                 });
                 format!(
                     "{} {name} into {} tracked ({})",

@@ -2124,8 +2124,9 @@ async fn the_reaction_clock_shows_on_the_issue_and_an_ack_stops_it() {
 /// Critical incidents escalate to two GitHub handles and an on-call address.
 const ESCALATION: &str = "tracking:\n  repository: Codertocat/security\nescalation:\n  critical: [\"@alice\", \"@Codertocat/security-team\", oncall@example.org]\n";
 
+/// herald's comments on the tracking issue that contain `words` (the drafts comment aside).
 fn escalations(fake: &FakeGitHub, words: &str) -> Vec<String> {
-    fake.comments(TRACKING_REPO, 1)
+    answers(fake)
         .into_iter()
         .map(|comment| comment.body)
         .filter(|body| body.contains(words))

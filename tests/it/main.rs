@@ -10,5 +10,6 @@ mod drafts;
 mod fake_github_selftest;
 mod github_app;
 mod mail;
+mod mermaid;
 mod outbox;
 mod webhooks;
