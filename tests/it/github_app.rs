@@ -3250,12 +3250,29 @@ async fn temporary_actions_inform_the_leads_once_and_are_reminded_daily_until_se
     );
     assert!(escalations(&fake, "took temporary action 2").is_empty());
     assert_eq!(sink.messages().len(), 1);
+    // Once a lead was consulted, the plan is followed: no advice.
+    command(
+        &harness,
+        "c-5",
+        "alice",
+        "/herald consulted @em-lead\n/herald contain rate-limited the API\n/herald affected self-hosted instances before 1.0.1",
+    )
+    .await;
+    let reply = escalations(&fake, "Temporary action 3 recorded");
+    assert_eq!(reply.len(), 1);
+    assert!(!reply[0].contains("consulted with"), "{}", reply[0]);
+    let body = fake.issues(TRACKING_REPO)[0].body.clone();
+    assert!(
+        body.contains("| Affected | self-hosted instances before 1.0.1 (as alice said, ")
+            && body.contains("| Consulted | em-lead (recorded by alice, "),
+        "{body}"
+    );
 
     // Without write permission nothing is recorded.
     fake.set_permission(REPO, "mallory", "read");
     command(&harness, "c-4", "mallory", "/herald revert 2").await;
     let incident = the_incident(&harness).await;
-    assert_eq!(incident.decisions.actions.len(), 2);
+    assert_eq!(incident.decisions.actions.len(), 3);
     assert!(incident.decisions.actions[1].is_open());
     let timeline = timeline_details(&harness).await;
     assert!(
