@@ -356,11 +356,15 @@ async fn dry_run(
             }
         }
     }
-    let waiting = store.pending_effects().await?.len();
-    if waiting > 0 {
+    let waiting = store.pending_effects().await?;
+    if !waiting.is_empty() {
+        let mut kinds: Vec<&str> = waiting.iter().map(|job| job.kind.as_str()).collect();
+        kinds.dedup();
         println!(
-            "{waiting} GitHub job(s) queued (tracking issue); a dry run never contacts GitHub, \
-             `herald serve` with a GitHub App configured runs them"
+            "{} job(s) queued ({}); a dry run never contacts GitHub or anyone else, \
+             `herald serve` with a GitHub App configured runs them",
+            waiting.len(),
+            kinds.join(", ")
         );
     }
     store.close().await;

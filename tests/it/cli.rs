@@ -107,7 +107,10 @@ fn the_readme_dry_run_opens_an_incident_in_the_default_store() {
             .unwrap_or_else(|error| panic!("{name}: {error}\n{stdout}"));
         assert!(text.contains("GHSA-abcd-1234-efgh"), "{name}: {text}");
     }
-    assert!(stdout.contains("GitHub job(s) queued"), "{stdout}");
+    assert!(
+        stdout.contains("2 job(s) queued (sync_tracking_issue, chat); a dry run never contacts"),
+        "{stdout}"
+    );
     // The announcement, signed with a throwaway key the run says it made.
     assert!(
         stdout.contains("throwaway key generated for this run"),
