@@ -108,7 +108,8 @@ fn chat_notices(
             _ => None,
         })
         .collect();
-    if incident.published_on_github() {
+    // A history incident was disclosed before herald came: nothing to tell.
+    if incident.published_on_github() && !incident.history {
         notices.push((ChatNotice::Disclosed, key::chat(incident_id, "disclosed")));
     }
     notices
@@ -493,4 +494,52 @@ async fn save_repositories(
         .await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::incident::testing::{published, reported};
+
+    #[test]
+    fn chat_hears_of_new_incidents_severity_changes_and_disclosures_but_not_history() {
+        let at = DateTime::parse_from_rfc3339("2026-11-02T09:30:00Z")
+            .expect("time")
+            .with_timezone(&Utc);
+        let id = (IncidentId(3), 7);
+        let entry = |kind: TimelineKind| TimelineEntry {
+            at,
+            actor: None,
+            kind,
+            detail: "severity high → critical (computed from CVSS 4.0)".to_owned(),
+        };
+        let incident = reported("high", at);
+        let notices = chat_notices(
+            id,
+            &incident,
+            &[
+                entry(TimelineKind::Reported),
+                entry(TimelineKind::SeverityChanged),
+            ],
+        );
+        assert_eq!(
+            notices,
+            [
+                (ChatNotice::Opened, "chat:3:opened".to_owned()),
+                (
+                    ChatNotice::SeverityChanged(
+                        "severity high → critical (computed from CVSS 4.0)".to_owned()
+                    ),
+                    "chat:3:severity:7".to_owned()
+                ),
+            ]
+        );
+        let mut disclosed = published(incident, at);
+        assert_eq!(
+            chat_notices(id, &disclosed, &[]),
+            [(ChatNotice::Disclosed, "chat:3:disclosed".to_owned())]
+        );
+        disclosed.history = true;
+        assert!(chat_notices(id, &disclosed, &[]).is_empty());
+    }
 }
