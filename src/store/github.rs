@@ -211,7 +211,7 @@ impl Work {
 
 /// The incident whose tracking issue is `repository#number`, inside or outside a unit of work.
 async fn tracked_by<'e>(
-    executor: impl sqlx::SqliteExecutor<'e>,
+    executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
     repository: &RepoName,
     number: u64,
 ) -> Result<Option<IncidentId>, StoreError> {

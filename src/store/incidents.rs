@@ -5,7 +5,7 @@ use super::{Store, StoreError, Work, from_millis, to_millis};
 use crate::incident::{GhsaId, Incident, RepoName, TimelineEntry};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 
 #[derive(Debug, Clone)]
 pub struct IncidentRow {
@@ -26,7 +26,7 @@ pub struct StoredTimelineEntry {
 
 const INCIDENT_COLUMNS: &str = "id, revision, record, created_at, updated_at";
 
-fn incident_row(row: &SqliteRow) -> Result<IncidentRow, StoreError> {
+fn incident_row(row: &AnyRow) -> Result<IncidentRow, StoreError> {
     let record: String = row.try_get("record")?;
     let id: i64 = row.try_get("id")?;
     let incident = serde_json::from_str(&record)

@@ -84,10 +84,9 @@ pub use queue::{
 
 use crate::incident::{GhsaId, RepoName};
 use chrono::{DateTime, TimeZone, Utc};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
-use std::str::FromStr;
+use sqlx::AnyPool;
+use sqlx::any::AnyPoolOptions;
+use sqlx::Executor;
 use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
@@ -112,8 +111,8 @@ pub enum StoreError {
 
 #[derive(Debug, Clone)]
 pub struct Store {
-    writer: SqlitePool,
-    reader: SqlitePool,
+    writer: AnyPool,
+    reader: AnyPool,
 }
 
 pub(crate) fn to_millis(at: DateTime<Utc>) -> i64 {
@@ -132,25 +131,16 @@ impl Store {
         if !url.starts_with("sqlite:") {
             return Err(StoreError::UnsupportedUrl(crate::redact::redact_url(url)));
         }
-        let options = SqliteConnectOptions::from_str(url)
-            .map_err(StoreError::Open)?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            // FULL: a commit is on disk before herald answers GitHub, even across power loss.
-            .synchronous(SqliteSynchronous::Full)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
+        sqlx::any::install_default_drivers();
         // SQLite has one writer at a time. herald's writers queue for this one connection
         // (fairly, without SQLite's sleeping busy handler); reads use their own connections.
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(options.clone())
+        let writer = sqlite_pool(1)
+            .connect(&sqlite_url(url, "rwc"))
             .await
             .map_err(StoreError::Open)?;
         sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
-        let reader = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(options.read_only(true))
+        let reader = sqlite_pool(4)
+            .connect(&sqlite_url(url, "ro"))
             .await
             .map_err(StoreError::Open)?;
         Ok(Store { writer, reader })
@@ -163,7 +153,7 @@ impl Store {
     }
 
     /// Read-only connections, for queries outside the store's own API (tests, tools).
-    pub fn pool(&self) -> &SqlitePool {
+    pub fn pool(&self) -> &AnyPool {
         &self.reader
     }
 
@@ -173,7 +163,33 @@ impl Store {
     }
 }
 
+/// `url` opened in SQLite's `mode` (`rwc`: read, write, create; `ro`: read only).
+fn sqlite_url(url: &str, mode: &str) -> String {
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}mode={mode}")
+}
+
+/// A pool of SQLite connections set up as herald needs them: write-ahead logging, FULL
+/// synchronous (a commit is on disk before herald answers GitHub, even across power loss),
+/// foreign keys, and a busy timeout.
+fn sqlite_pool(connections: u32) -> AnyPoolOptions {
+    AnyPoolOptions::new()
+        .max_connections(connections)
+        .after_connect(|connection, _| {
+            Box::pin(async move {
+                connection
+                    .execute(
+                        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+                         PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000",
+                    )
+                    .await?;
+                Ok(())
+            })
+        })
+        .acquire_timeout(Duration::from_secs(30))
+}
+
 /// One write transaction; dropped without `commit`, it rolls back.
 pub struct Work {
-    tx: sqlx::Transaction<'static, sqlx::Sqlite>,
+    tx: sqlx::Transaction<'static, sqlx::Any>,
 }

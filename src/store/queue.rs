@@ -5,7 +5,7 @@ use super::job::Job;
 use super::{Store, StoreError, Work, from_millis, to_millis};
 use crate::incident::RepoName;
 use chrono::{DateTime, Utc};
-use sqlx::{QueryBuilder, Row, Sqlite};
+use sqlx::{Any, QueryBuilder, Row};
 use std::collections::HashSet;
 
 /// A verified delivery on its way into the store.
@@ -217,7 +217,7 @@ const DEAD_JOBS: &str = "SELECT id, kind, payload, attempts, last_error, finishe
 
 /// The dead jobs among `rows` that are for `incident_id`.
 fn failed_for(
-    rows: &[sqlx::sqlite::SqliteRow],
+    rows: &[sqlx::any::AnyRow],
     incident_id: IncidentId,
 ) -> Result<Vec<FailedJob>, StoreError> {
     let mut failed = Vec::new();
@@ -349,7 +349,7 @@ impl Store {
 const DELIVERY_QUERY: &str = "SELECT delivery_id, event, payload_lz4, received_at \
      FROM deliveries WHERE delivery_id = $1";
 
-fn stored_delivery(row: &sqlx::sqlite::SqliteRow) -> Result<StoredDelivery, StoreError> {
+fn stored_delivery(row: &sqlx::any::AnyRow) -> Result<StoredDelivery, StoreError> {
     Ok(StoredDelivery {
         delivery_id: row.try_get("delivery_id")?,
         event: row.try_get("event")?,
@@ -361,7 +361,7 @@ fn stored_delivery(row: &sqlx::sqlite::SqliteRow) -> Result<StoredDelivery, Stor
     })
 }
 
-fn claimed_job(row: &sqlx::sqlite::SqliteRow) -> Result<ClaimedJob, StoreError> {
+fn claimed_job(row: &sqlx::any::AnyRow) -> Result<ClaimedJob, StoreError> {
     Ok(ClaimedJob {
         id: row.try_get("id")?,
         kind: row.try_get("kind")?,
@@ -377,7 +377,7 @@ impl Work {
         if batch.is_empty() {
             return Ok(Vec::new());
         }
-        let mut insert = QueryBuilder::<Sqlite>::new(
+        let mut insert = QueryBuilder::<Any>::new(
             "INSERT INTO deliveries \
              (delivery_id, event, action, repository, installation_id, payload_lz4, received_at) ",
         );
@@ -419,7 +419,7 @@ impl Work {
             .map(|(delivery, _)| delivery)
             .collect();
         if !accepted.is_empty() {
-            let mut jobs = QueryBuilder::<Sqlite>::new(
+            let mut jobs = QueryBuilder::<Any>::new(
                 "INSERT INTO outbox (kind, idempotency_key, payload, run_after, created_at) ",
             );
             jobs.push_values(accepted, |mut row, delivery| {
@@ -464,7 +464,7 @@ impl Work {
         )))
         .bind(after_id)
         .bind(to_millis(now))
-        .bind(limit)
+        .bind(i64::from(limit))
         .fetch_all(&mut *self.tx)
         .await?;
         rows.iter().map(claimed_job).collect()
@@ -535,7 +535,7 @@ impl Work {
     /// Marks jobs done, in one statement.
     /// Marks jobs done, each with what it did (`(job id, outcome)`), in one statement.
     pub async fn complete_jobs(&mut self, done: &[(i64, &str)]) -> Result<(), StoreError> {
-        let mut update = QueryBuilder::<Sqlite>::new(
+        let mut update = QueryBuilder::<Any>::new(
             "UPDATE outbox SET state = 'done', attempts = attempts + 1, last_error = NULL, \
              locked_until = NULL, finished_at = ",
         );
