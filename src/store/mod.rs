@@ -85,8 +85,8 @@ pub use queue::{
 use crate::incident::{GhsaId, RepoName};
 use chrono::{DateTime, TimeZone, Utc};
 use sqlx::AnyPool;
-use sqlx::any::AnyPoolOptions;
 use sqlx::Executor;
+use sqlx::any::AnyPoolOptions;
 use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
