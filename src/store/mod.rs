@@ -92,8 +92,8 @@ use std::time::Duration;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error(
-        "unsupported database URL scheme in {0:?}: this version of herald stores to SQLite \
-         (sqlite://PATH)"
+        "unsupported database URL scheme in {0:?}: herald stores to SQLite (sqlite://PATH) \
+         or PostgreSQL (postgres://USER@HOST/DATABASE)"
     )]
     UnsupportedUrl(String),
     #[error("cannot open the database: {0}")]
@@ -113,6 +113,36 @@ pub enum StoreError {
 pub struct Store {
     writer: AnyPool,
     reader: AnyPool,
+    dialect: Dialect,
+}
+
+/// Where the store's SQL differs between its databases; everything else is shared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+impl Dialect {
+    /// Opens a write transaction: SQLite takes its one write lock at once and states the
+    /// durability of the commit; PostgreSQL waits for its WAL flush unless `durable` is
+    /// false.
+    fn begin(self, durable: bool) -> &'static str {
+        match (self, durable) {
+            (Dialect::Sqlite, true) => "PRAGMA synchronous = FULL; BEGIN IMMEDIATE",
+            (Dialect::Sqlite, false) => "PRAGMA synchronous = NORMAL; BEGIN IMMEDIATE",
+            (Dialect::Postgres, _) => "BEGIN",
+        }
+    }
+
+    /// Appended to a query that claims queued jobs: on PostgreSQL, several replicas claim
+    /// at once, each skipping the rows another has locked; SQLite has one writer anyway.
+    fn claim_lock(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "",
+            Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
+        }
+    }
 }
 
 pub(crate) fn to_millis(at: DateTime<Utc>) -> i64 {
@@ -128,10 +158,13 @@ pub(crate) fn from_millis(millis: i64) -> Result<DateTime<Utc>, StoreError> {
 impl Store {
     /// Opens (creating if needed) the database at `url` and brings its schema up to date.
     pub async fn open(url: &str) -> Result<Store, StoreError> {
+        sqlx::any::install_default_drivers();
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Store::open_postgres(url).await;
+        }
         if !url.starts_with("sqlite:") {
             return Err(StoreError::UnsupportedUrl(crate::redact::redact_url(url)));
         }
-        sqlx::any::install_default_drivers();
         // SQLite has one writer at a time. herald's writers queue for this one connection
         // (fairly, without SQLite's sleeping busy handler); reads use their own connections.
         let writer = sqlite_pool(1)
@@ -143,7 +176,28 @@ impl Store {
             .connect(&sqlite_url(url, "ro"))
             .await
             .map_err(StoreError::Open)?;
-        Ok(Store { writer, reader })
+        Ok(Store {
+            writer,
+            reader,
+            dialect: Dialect::Sqlite,
+        })
+    }
+
+    /// PostgreSQL: one pool for reads and writes, shared by replicas; the migrations take
+    /// PostgreSQL's advisory lock, so replicas starting together do not race.
+    async fn open_postgres(url: &str) -> Result<Store, StoreError> {
+        let pool = AnyPoolOptions::new()
+            .max_connections(10)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect(url)
+            .await
+            .map_err(StoreError::Open)?;
+        sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        Ok(Store {
+            writer: pool.clone(),
+            reader: pool,
+            dialect: Dialect::Postgres,
+        })
     }
 
     /// Whether the database answers.
@@ -192,4 +246,5 @@ fn sqlite_pool(connections: u32) -> AnyPoolOptions {
 /// One write transaction; dropped without `commit`, it rolls back.
 pub struct Work {
     tx: sqlx::Transaction<'static, sqlx::Any>,
+    dialect: Dialect,
 }

@@ -2,10 +2,10 @@
 
 use super::IncidentId;
 use super::job::Job;
-use super::{Store, StoreError, Work, from_millis, to_millis};
+use super::{Dialect, Store, StoreError, Work, from_millis, to_millis};
 use crate::incident::RepoName;
 use chrono::{DateTime, Utc};
-use sqlx::{Any, QueryBuilder, Row};
+use sqlx::Row;
 use std::collections::HashSet;
 
 /// A verified delivery on its way into the store.
@@ -172,6 +172,23 @@ impl JobKind {
     }
 }
 
+/// `$first, $first+1, …` for `count` values. Numbered placeholders read the same on SQLite
+/// and PostgreSQL (the Any driver's query builder writes `?`, which PostgreSQL refuses).
+fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|number| format!("${number}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `rows` rows of `columns` numbered placeholders: `($1, $2), ($3, $4)`.
+fn value_rows(rows: usize, columns: usize) -> String {
+    (0..rows)
+        .map(|row| format!("({})", placeholders(1 + row * columns, columns)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// `kind IN (...)` for a set of job kinds (the names are constants, not input).
 fn kinds_sql(kinds: impl IntoIterator<Item = JobKind>) -> String {
     let names: Vec<String> = kinds
@@ -246,15 +263,6 @@ fn failed_for(
 /// back must not hold fresh work).
 const DUE_AT_ONCE: i64 = 0;
 
-/// What GitHub handed herald must be on disk before herald answers: the commit waits for
-/// fsync. Each write transaction states its durability, as the writer connection is shared.
-const DURABLE_WRITE: &str = "PRAGMA synchronous = FULL; BEGIN IMMEDIATE";
-
-/// What herald derives from stored deliveries may skip the fsync: the next durable commit
-/// (or checkpoint) persists it, and if power fails first, its jobs are simply still queued
-/// and run again. Jobs with effects outside the store must not use this.
-const RECOMPUTABLE_WRITE: &str = "PRAGMA synchronous = NORMAL; BEGIN IMMEDIATE";
-
 impl Store {
     /// Stores a batch of deliveries and their jobs in one commit (one fsync for many
     /// concurrent deliveries) and two statements. Returns one admission per delivery, in
@@ -269,10 +277,20 @@ impl Store {
         Ok(admissions)
     }
 
-    /// Opens a unit of work: one write transaction of derived state (see `RECOMPUTABLE_WRITE`).
+    /// Opens a unit of work: one write transaction of derived state. What herald derives
+    /// from stored deliveries may skip the fsync: the next durable commit (or checkpoint)
+    /// persists it, and if power fails first, its jobs are simply still queued and run
+    /// again. Jobs with effects outside the store must not use this.
     pub async fn begin(&self) -> Result<Work, StoreError> {
+        let mut tx = self.writer.begin_with(self.dialect.begin(false)).await?;
+        if self.dialect == Dialect::Postgres {
+            sqlx::query("SET LOCAL synchronous_commit = off")
+                .execute(&mut *tx)
+                .await?;
+        }
         Ok(Work {
-            tx: self.writer.begin_with(RECOMPUTABLE_WRITE).await?,
+            tx,
+            dialect: self.dialect,
         })
     }
 
@@ -280,7 +298,8 @@ impl Store {
     /// happened outside the store (a GitHub write), which cannot be recomputed.
     pub async fn begin_durable(&self) -> Result<Work, StoreError> {
         Ok(Work {
-            tx: self.writer.begin_with(DURABLE_WRITE).await?,
+            tx: self.writer.begin_with(self.dialect.begin(true)).await?,
+            dialect: self.dialect,
         })
     }
 
@@ -295,8 +314,9 @@ impl Store {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT id, kind, payload, attempts FROM outbox \
              WHERE state = 'pending' AND {} AND run_after <= $1 \
-             AND (locked_until IS NULL OR locked_until <= $1) ORDER BY id LIMIT 1",
-            kinds_sql(JobKind::effects())
+             AND (locked_until IS NULL OR locked_until <= $1) ORDER BY id LIMIT 1{}",
+            kinds_sql(JobKind::effects()),
+            self.dialect.claim_lock()
         )))
         .bind(to_millis(now))
         .fetch_optional(&mut *work.tx)
@@ -377,30 +397,28 @@ impl Work {
         if batch.is_empty() {
             return Ok(Vec::new());
         }
-        let mut insert = QueryBuilder::<Any>::new(
+        let mut insert = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(format!(
             "INSERT INTO deliveries \
-             (delivery_id, event, action, repository, installation_id, payload_lz4, received_at) ",
-        );
-        insert.push_values(batch, |mut row, delivery| {
-            row.push_bind(&delivery.delivery_id)
-                .push_bind(&delivery.event)
-                .push_bind(&delivery.action)
-                .push_bind(&delivery.repository)
-                .push_bind(
+             (delivery_id, event, action, repository, installation_id, payload_lz4, received_at) \
+             VALUES {} ON CONFLICT (delivery_id) DO NOTHING RETURNING delivery_id",
+            value_rows(batch.len(), 7)
+        )));
+        for delivery in batch {
+            insert = insert
+                .bind(&delivery.delivery_id)
+                .bind(&delivery.event)
+                .bind(&delivery.action)
+                .bind(&delivery.repository)
+                .bind(
                     delivery
                         .installation_id
                         .and_then(|id| i64::try_from(id.0).ok()),
                 )
-                .push_bind(&delivery.payload_lz4)
-                .push_bind(to_millis(delivery.received_at));
-        });
-        insert.push(" ON CONFLICT (delivery_id) DO NOTHING RETURNING delivery_id");
-        let mut inserted: HashSet<String> = insert
-            .build_query_scalar::<String>()
-            .fetch_all(&mut *self.tx)
-            .await?
-            .into_iter()
-            .collect();
+                .bind(&delivery.payload_lz4)
+                .bind(to_millis(delivery.received_at));
+        }
+        let mut inserted: HashSet<String> =
+            insert.fetch_all(&mut *self.tx).await?.into_iter().collect();
         // The first of several equal ids in a batch is the one stored.
         let admissions: Vec<Admission> = batch
             .iter()
@@ -419,17 +437,20 @@ impl Work {
             .map(|(delivery, _)| delivery)
             .collect();
         if !accepted.is_empty() {
-            let mut jobs = QueryBuilder::<Any>::new(
-                "INSERT INTO outbox (kind, idempotency_key, payload, run_after, created_at) ",
-            );
-            jobs.push_values(accepted, |mut row, delivery| {
-                row.push_bind(JobKind::ProcessDelivery.as_str())
-                    .push_bind(crate::markers::key::delivery(&delivery.delivery_id))
-                    .push_bind(&delivery.delivery_id)
-                    .push_bind(DUE_AT_ONCE)
-                    .push_bind(to_millis(delivery.received_at));
-            });
-            jobs.build().execute(&mut *self.tx).await?;
+            let mut jobs = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "INSERT INTO outbox (kind, idempotency_key, payload, run_after, created_at) \
+                 VALUES {}",
+                value_rows(accepted.len(), 5)
+            )));
+            for delivery in accepted {
+                jobs = jobs
+                    .bind(JobKind::ProcessDelivery.as_str())
+                    .bind(crate::markers::key::delivery(&delivery.delivery_id))
+                    .bind(&delivery.delivery_id)
+                    .bind(DUE_AT_ONCE)
+                    .bind(to_millis(delivery.received_at));
+            }
+            jobs.execute(&mut *self.tx).await?;
         }
         Ok(admissions)
     }
@@ -459,8 +480,9 @@ impl Work {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT id, kind, payload, attempts FROM outbox \
              WHERE state = 'pending' AND id > $1 AND run_after <= $2 AND {} \
-             ORDER BY id LIMIT $3",
-            kinds_sql(JobKind::LOCAL)
+             ORDER BY id LIMIT $3{}",
+            kinds_sql(JobKind::LOCAL),
+            self.dialect.claim_lock()
         )))
         .bind(after_id)
         .bind(to_millis(now))
@@ -535,23 +557,24 @@ impl Work {
     /// Marks jobs done, in one statement.
     /// Marks jobs done, each with what it did (`(job id, outcome)`), in one statement.
     pub async fn complete_jobs(&mut self, done: &[(i64, &str)]) -> Result<(), StoreError> {
-        let mut update = QueryBuilder::<Any>::new(
+        // $1 is the time, then one (id, outcome) pair per job, then the ids again.
+        let cases: String = (0..done.len())
+            .map(|index| format!(" WHEN ${} THEN ${}", 2 + 2 * index, 3 + 2 * index))
+            .collect();
+        let mut update = sqlx::query(sqlx::AssertSqlSafe(format!(
             "UPDATE outbox SET state = 'done', attempts = attempts + 1, last_error = NULL, \
-             locked_until = NULL, finished_at = ",
-        );
-        update.push_bind(to_millis(Utc::now()));
-        update.push(", outcome = CASE id");
+             locked_until = NULL, finished_at = $1, outcome = CASE id{cases} END \
+             WHERE id IN ({})",
+            placeholders(2 + 2 * done.len(), done.len())
+        )))
+        .bind(to_millis(Utc::now()));
         for (id, outcome) in done {
-            update.push(" WHEN ").push_bind(*id);
-            update.push(" THEN ").push_bind(*outcome);
+            update = update.bind(*id).bind(*outcome);
         }
-        update.push(" END WHERE id IN (");
-        let mut ids = update.separated(", ");
         for (id, _) in done {
-            ids.push_bind(*id);
+            update = update.bind(*id);
         }
-        update.push(")");
-        update.build().execute(&mut *self.tx).await?;
+        update.execute(&mut *self.tx).await?;
         Ok(())
     }
 

@@ -3424,11 +3424,7 @@ async fn the_team_chat_hears_of_each_turn_of_an_incident_without_its_text() {
     chat.set_down(false);
     let retried = "UPDATE outbox SET run_after = 0 WHERE kind = 'chat' AND state = 'pending'";
     sqlx::query(retried)
-        .execute(
-            &sqlx::SqlitePool::connect(&harness.database_url)
-                .await
-                .expect("store"),
-        )
+        .execute(&common::any_pool(&harness.database_url).await)
         .await
         .expect("retry now");
     harness
@@ -3670,6 +3666,55 @@ async fn fixes_and_a_patch_release_tick_the_checklist_and_reach_the_announcement
     let timeline = timeline_details(&harness).await;
     assert!(
         timeline.contains(&"patch release v1.0.1 published".to_owned()),
+        "{timeline:?}"
+    );
+    assert_no_unexpected(&fake);
+    harness.stop().await;
+}
+
+/// The store on PostgreSQL: one response end to end (installation, report, tracking issue,
+/// commands, a redelivery, the publication and its public channels), as on SQLite.
+#[tokio::test]
+async fn on_postgresql_a_response_runs_end_to_end_as_on_sqlite() {
+    let fake = world().await;
+    fake.put_file(REPO, ".github/herald.yml", TRACK_PRIVATELY);
+    let database = common::postgres_database().await;
+    let harness = installed_with(&fake, |settings| settings.database_url = database).await;
+    assert!(harness.database_url.starts_with("postgres://"));
+    report(&harness, "report-1").await;
+    assert_eq!(fake.issues(TRACKING_REPO).len(), 1);
+    // GitHub redelivers: answered, nothing stored twice.
+    let again = harness
+        .deliver(
+            "repository_advisory",
+            "report-1",
+            &advisory("repository_advisory.reported.composed.json"),
+        )
+        .await;
+    assert_eq!(again.status, 200, "{}", again.body);
+    fake.set_permission(REPO, "alice", "admin");
+    command(
+        &harness,
+        "c-1",
+        "alice",
+        "/herald ack\n/herald contain disabled uploads",
+    )
+    .await;
+    let reply = escalations(&fake, "Acknowledged");
+    assert_eq!(reply.len(), 1, "{:?}", fake.comments(TRACKING_REPO, 1));
+    github_publishes(&harness).await;
+    assert_eq!(fake.pulls(REPO).len(), 1, "one CHANGELOG pull request");
+    assert_eq!(fake.issues(REPO).len(), 1, "one advisory issue");
+    publish_a_sharper_summary(&harness).await;
+    assert_eq!(fake.pulls(REPO).len(), 1, "updated, not opened again");
+    let incident = the_incident(&harness).await;
+    assert_eq!(incident.phase.as_str(), "disclosure");
+    assert_eq!(incident.decisions.actions.len(), 1);
+    let timeline = timeline_details(&harness).await;
+    assert!(
+        timeline
+            .iter()
+            .any(|detail| detail.starts_with("tracking issue Codertocat/security#1")),
         "{timeline:?}"
     );
     assert_no_unexpected(&fake);

@@ -26,7 +26,16 @@ fn delivery(id: &str, event: &str, body: &[u8]) -> NewDelivery {
 async fn a_failing_job_is_retried_with_backoff_then_given_up_without_touching_its_batch() {
     let dir = tempfile::tempdir().expect("tempdir");
     let url = format!("sqlite://{}", dir.path().join("herald.db").display());
-    let store = Store::open(&url).await.expect("store");
+    retried_then_given_up(&url).await;
+}
+
+#[tokio::test]
+async fn on_postgresql_a_failing_job_is_retried_then_given_up_without_touching_its_batch() {
+    retried_then_given_up(&common::postgres_database().await).await;
+}
+
+async fn retried_then_given_up(url: &str) {
+    let store = Store::open(url).await.expect("store");
     let admissions = store
         .admit(&[
             delivery(
@@ -93,9 +102,7 @@ async fn a_failing_job_is_retried_with_backoff_then_given_up_without_touching_it
         "the rolled-back first run of the batch left no trace"
     );
 
-    let writer = sqlx::SqlitePool::connect(&url)
-        .await
-        .expect("second connection");
+    let writer = common::any_pool(url).await;
     let (state, attempts, run_after, last_error): (String, i64, i64, Option<String>) =
         sqlx::query_as(
             "SELECT state, attempts, run_after, last_error FROM outbox WHERE payload = 'poison'",

@@ -106,12 +106,14 @@ impl Harness {
         Harness::start_with(worker_enabled, |_| {}).await
     }
 
-    /// A harness whose settings `adjust` changes first (a GitHub App, say).
+    /// A harness whose settings `adjust` changes first (a GitHub App, say, or a PostgreSQL
+    /// store instead of the SQLite file).
     pub async fn start_with(worker_enabled: bool, adjust: impl FnOnce(&mut Settings)) -> Harness {
         let dir = tempfile::tempdir().expect("tempdir");
-        let database_url = format!("sqlite://{}", dir.path().join("herald.db").display());
-        let mut settings = settings(&database_url, worker_enabled);
+        let sqlite_url = format!("sqlite://{}", dir.path().join("herald.db").display());
+        let mut settings = settings(&sqlite_url, worker_enabled);
         adjust(&mut settings);
+        let database_url = settings.database_url.clone();
         let server = Server::start(&settings).await.expect("server starts");
         let store = Store::open(&database_url).await.expect("store opens");
         Harness {
@@ -204,10 +206,16 @@ impl Harness {
     /// work scheduled for later (reminders, a look at a fork being created) that is not due
     /// yet.
     pub async fn wait_all_jobs(&self) {
-        self.wait_until_none(
-            "SELECT COUNT(*) FROM outbox WHERE state = 'pending' AND NOT (attempts = 0 \
-             AND run_after > CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER))",
-        )
+        const PENDING: &str = "SELECT COUNT(*) FROM outbox WHERE state = 'pending' \
+                               AND NOT (attempts = 0 AND run_after > $1)";
+        self.until(PENDING, async || {
+            let pending: i64 = sqlx::query_scalar(PENDING)
+                .bind(now_millis())
+                .fetch_one(self.store.pool())
+                .await
+                .unwrap_or_else(|error| panic!("{PENDING}: {error}"));
+            pending == 0
+        })
         .await;
     }
 
@@ -215,9 +223,10 @@ impl Harness {
     /// in how many seconds).
     pub async fn pending_reminders(&self) -> Vec<(String, i64)> {
         sqlx::query_as(
-            "SELECT idempotency_key, (run_after - CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)) \
-             / 1000 FROM outbox WHERE state = 'pending' AND attempts = 0 ORDER BY id",
+            "SELECT idempotency_key, (run_after - $1) / 1000 FROM outbox \
+             WHERE state = 'pending' AND attempts = 0 ORDER BY id",
         )
+        .bind(now_millis())
         .fetch_all(self.store.pool())
         .await
         .expect("pending reminders")
@@ -226,9 +235,7 @@ impl Harness {
     /// Moves the clock of the queue: scheduled jobs whose key contains `stage` are due now
     /// (as if their time had come), then waits for them to run.
     pub async fn bring_forward(&self, stage: &str) {
-        let writer = sqlx::SqlitePool::connect(&self.database_url)
-            .await
-            .expect("a writable connection");
+        let writer = any_pool(&self.database_url).await;
         let moved = sqlx::query(
             "UPDATE outbox SET run_after = 0 WHERE state = 'pending' AND attempts = 0 \
              AND idempotency_key LIKE '%:' || $1 || '%'",
@@ -276,9 +283,10 @@ impl Harness {
 
     async fn give_up_waiting(&self, what: &str) -> ! {
         let stuck: Vec<(String, Option<String>)> = sqlx::query_as(
-            "SELECT kind, last_error FROM outbox WHERE state = 'pending' AND run_after <= \
-         CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER) ORDER BY id",
+            "SELECT kind, last_error FROM outbox WHERE state = 'pending' AND run_after <= $1 \
+             ORDER BY id",
         )
+        .bind(now_millis())
         .fetch_all(self.store.pool())
         .await
         .unwrap_or_default();
@@ -293,9 +301,59 @@ impl Harness {
     }
 }
 
+/// Now, as the store keeps time: Unix milliseconds.
+fn now_millis() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
 pub mod chat;
 pub mod discourse;
 pub mod github;
 pub mod gitserver;
 pub mod mail;
 pub mod mediawiki;
+
+/// A fresh, empty PostgreSQL database for one test, on the server named by
+/// `HERALD_TEST_POSTGRES_URL` (as `.ci/run` starts it); its URL.
+pub async fn postgres_database() -> String {
+    use sqlx::Executor;
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let server = std::env::var("HERALD_TEST_POSTGRES_URL").unwrap_or_else(|_| {
+        panic!(
+            "the PostgreSQL tests need a server: set HERALD_TEST_POSTGRES_URL to \
+             postgres://USER@127.0.0.1:PORT/postgres (.ci/run starts one with initdb and \
+             pg_ctl as the postgres user and sets it)"
+        )
+    });
+    let name = format!(
+        "herald_test_{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
+    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&server)
+        .await
+        .unwrap_or_else(|error| {
+            panic!("cannot reach PostgreSQL at HERALD_TEST_POSTGRES_URL: {error}")
+        });
+    admin
+        .execute(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {name}"
+        )))
+        .await
+        .expect("drop an old test database");
+    admin
+        .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .await
+        .expect("create the test database");
+    let (base, _) = server.rsplit_once('/').expect("a database URL");
+    format!("{base}/{name}")
+}
+
+/// Any SQL connection to a store's database (SQLite or PostgreSQL), for tests that look
+/// at or move its rows.
+pub async fn any_pool(url: &str) -> sqlx::AnyPool {
+    sqlx::any::install_default_drivers();
+    sqlx::AnyPool::connect(url)
+        .await
+        .expect("a connection to the store")
+}
