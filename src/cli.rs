@@ -10,6 +10,7 @@ use crate::incident::{GhsaId, Incident, RepoName, TimelineEntry, TimelineKind};
 use crate::ingest::{Ingestor, Receipt};
 use crate::mail::{Author, Sender, SigningKey, load_signing_key};
 use crate::outbox::{JobOutcome, Worker};
+use crate::redact::redact_url;
 use crate::report;
 use crate::server::Server;
 use crate::store::Store;
@@ -59,6 +60,11 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         repo_config: Option<PathBuf>,
     },
+    /// The store itself: move it to another database.
+    Store {
+        #[command(subcommand)]
+        command: StoreCommand,
+    },
     /// Make or inspect the OpenPGP key that signs announcements.
     Keys {
         #[command(subcommand)]
@@ -86,6 +92,18 @@ pub enum Command {
         /// Only this repository's history (owner/name).
         #[arg(long)]
         repo: Option<RepoName>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StoreCommand {
+    /// Copy the store (`HERALD_DATABASE_URL`) into an empty database, such as a PostgreSQL
+    /// one when herald moves to several replicas: every delivery, incident, job,
+    /// installation and channel post, in one transaction. A target with rows is refused.
+    Copy {
+        /// The target database (`postgres://USER@HOST/DATABASE` or `sqlite://PATH`).
+        #[arg(long, value_name = "URL")]
+        to: String,
     },
 }
 
@@ -201,6 +219,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             dry_run(&settings, &run, delivery_id).await
         }
+        Command::Store {
+            command: StoreCommand::Copy { to },
+        } => {
+            init_tracing(&settings, cli.log_json, "warn")?;
+            copy_store(&settings, &to).await
+        }
         Command::Keys { command } => {
             init_tracing(&settings, cli.log_json, "warn")?;
             keys(&settings, command)
@@ -289,7 +313,7 @@ async fn dry_run(
     println!(
         "herald dry-run: {event} delivery {delivery_id} from {} into {}",
         payload.display(),
-        crate::redact::redact_url(&settings.database_url)
+        redact_url(&settings.database_url)
     );
     match receipt {
         Receipt::Pong => println!("ping: nothing to do"),
@@ -397,7 +421,7 @@ async fn doctor(settings: &Settings) -> anyhow::Result<()> {
                 true,
                 &format!(
                     "store {} opens and its schema is current",
-                    crate::redact::redact_url(&settings.database_url)
+                    redact_url(&settings.database_url)
                 ),
             );
             store.close().await;
@@ -726,6 +750,28 @@ async fn save_decision(store: &Store, incident: &Incident, detail: &str) -> anyh
     };
     crate::pipeline::save_incident(&mut work, incident, &[entry], None, now).await?;
     work.commit().await?;
+    Ok(())
+}
+
+/// `herald store copy --to URL`.
+async fn copy_store(settings: &Settings, to: &str) -> anyhow::Result<()> {
+    let source = Store::open(&settings.database_url)
+        .await
+        .with_context(|| format!("store {}", redact_url(&settings.database_url)))?;
+    let target = Store::open(to)
+        .await
+        .with_context(|| format!("target {}", redact_url(to)))?;
+    let copied = source.copy_to(&target).await?;
+    for (table, rows) in &copied.0 {
+        println!("{table:<18} {rows} row(s)");
+    }
+    println!(
+        "copied {} into {}; point HERALD_DATABASE_URL at it",
+        redact_url(&settings.database_url),
+        redact_url(to)
+    );
+    source.close().await;
+    target.close().await;
     Ok(())
 }
 

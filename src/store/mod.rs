@@ -2,12 +2,14 @@
 //! placeholders and portable types so PostgreSQL can share it.
 
 mod channels;
+mod copy;
 mod github;
 mod incidents;
 mod job;
 mod queue;
 
 pub use channels::ChannelPost;
+pub use copy::{Copied, CopyError};
 
 pub use crate::incident::IncidentId;
 

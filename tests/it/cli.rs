@@ -540,3 +540,51 @@ fn doctor_names_an_unusable_signing_key() {
         "{stdout}"
     );
 }
+
+#[tokio::test]
+async fn a_sqlite_store_copied_to_postgresql_reads_the_same() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for payload in [
+        "examples/repository_advisory.reported.json",
+        "tests/fixtures/repository_advisory.published.composed.json",
+    ] {
+        let (output, _, stderr) = run(herald(dir.path()).args(["dry-run"]).arg(repo_file(payload)));
+        assert!(output.status.success(), "{stderr}");
+    }
+    let postgres = crate::common::postgres_database().await;
+    let (output, stdout, stderr) =
+        run(herald(dir.path()).args(["store", "copy", "--to", &postgres]));
+    assert!(output.status.success(), "{stderr}");
+    assert!(stdout.contains("incidents          1 row(s)"), "{stdout}");
+    assert!(
+        stdout.contains("copied sqlite://herald.db into postgres://"),
+        "{stdout}"
+    );
+    for args in [
+        &["incidents", "list"][..],
+        &["incidents", "show", "GHSA-abcd-1234-efgh"][..],
+        &["drafts", "GHSA-abcd-1234-efgh"][..],
+    ] {
+        let (_, on_sqlite, _) = run(herald(dir.path()).args(args));
+        let (output, on_postgres, stderr) = run(herald(dir.path())
+            .env("HERALD_DATABASE_URL", &postgres)
+            .args(args));
+        assert!(output.status.success(), "{args:?}: {stderr}");
+        assert_eq!(on_postgres, on_sqlite, "{args:?}");
+    }
+    // A target with rows is refused, and keeps them.
+    let (output, _, stderr) = run(herald(dir.path()).args(["store", "copy", "--to", &postgres]));
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("the target store is not empty (deliveries has rows)"),
+        "{stderr}"
+    );
+    // The copy goes on from the copied ids: a new delivery lands on PostgreSQL.
+    let (output, _, stderr) = run(herald(dir.path())
+        .env("HERALD_DATABASE_URL", &postgres)
+        .args(["dry-run", "--event", "repository_advisory"])
+        .arg(repo_file(
+            "tests/fixtures/repository_advisory.published.composed.json",
+        )));
+    assert!(output.status.success(), "{stderr}");
+}

@@ -1,0 +1,260 @@
+//! `herald store copy`: moves a store to another database (SQLite to PostgreSQL, when a
+//! project outgrows one process), every table row for row in one transaction, into an
+//! empty target.
+
+use super::{Dialect, Store, StoreError};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+/// How a column is read from one database and written to the other.
+#[derive(Clone, Copy)]
+enum Column {
+    Text,
+    Integer,
+    Bytes,
+    Boolean,
+}
+
+use Column::{Boolean, Bytes, Integer, Text};
+
+/// Every table, parents before children (foreign keys), with its columns.
+const TABLES: &[(&str, &[(&str, Column)])] = &[
+    (
+        "deliveries",
+        &[
+            ("delivery_id", Text),
+            ("event", Text),
+            ("action", Text),
+            ("repository", Text),
+            ("installation_id", Integer),
+            ("payload_lz4", Bytes),
+            ("received_at", Integer),
+        ],
+    ),
+    (
+        "outbox",
+        &[
+            ("id", Integer),
+            ("kind", Text),
+            ("idempotency_key", Text),
+            ("payload", Text),
+            ("state", Text),
+            ("attempts", Integer),
+            ("run_after", Integer),
+            ("last_error", Text),
+            ("created_at", Integer),
+            ("finished_at", Integer),
+            ("locked_until", Integer),
+            ("outcome", Text),
+        ],
+    ),
+    (
+        "incidents",
+        &[
+            ("id", Integer),
+            ("repository", Text),
+            ("ghsa_id", Text),
+            ("phase", Text),
+            ("severity", Text),
+            ("record", Text),
+            ("created_at", Integer),
+            ("updated_at", Integer),
+            ("revision", Integer),
+        ],
+    ),
+    (
+        "timeline",
+        &[
+            ("id", Integer),
+            ("incident_id", Integer),
+            ("at", Integer),
+            ("actor", Text),
+            ("kind", Text),
+            ("detail", Text),
+            ("delivery_id", Text),
+        ],
+    ),
+    (
+        "installations",
+        &[
+            ("id", Integer),
+            ("account", Text),
+            ("state", Text),
+            ("updated_at", Integer),
+        ],
+    ),
+    (
+        "repositories",
+        &[
+            ("full_name", Text),
+            ("installation_id", Integer),
+            ("private", Boolean),
+            ("updated_at", Integer),
+            ("first_seen_at", Integer),
+        ],
+    ),
+    (
+        "tracking_issues",
+        &[
+            ("incident_id", Integer),
+            ("repository", Text),
+            ("number", Integer),
+            ("url", Text),
+            ("status", Text),
+            ("detail", Text),
+            ("synced_revision", Integer),
+            ("drafts_comment_id", Integer),
+            ("updated_at", Integer),
+        ],
+    ),
+    (
+        "drafts",
+        &[
+            ("incident_id", Integer),
+            ("name", Text),
+            ("text", Text),
+            ("updated_at", Integer),
+        ],
+    ),
+    (
+        "advisory_polls",
+        &[("repository", Text), ("etag", Text), ("polled_at", Integer)],
+    ),
+    (
+        "dependency_graphs",
+        &[
+            ("repository", Text),
+            ("dependencies", Text),
+            ("fetched_at", Integer),
+        ],
+    ),
+    (
+        "channel_posts",
+        &[
+            ("incident_id", Integer),
+            ("channel", Text),
+            ("reference", Text),
+            ("url", Text),
+            ("text_sha256", Text),
+            ("updated_at", Integer),
+        ],
+    ),
+    (
+        "fix_pulls",
+        &[
+            ("repository", Text),
+            ("number", Integer),
+            ("incident_id", Integer),
+        ],
+    ),
+];
+
+/// Tables whose ids the database hands out: after a copy, PostgreSQL's sequences go on
+/// from the copied ids.
+const SERIAL_TABLES: [&str; 3] = ["outbox", "incidents", "timeline"];
+
+/// What was copied: rows per table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Copied(pub Vec<(&'static str, u64)>);
+
+#[derive(Debug, thiserror::Error)]
+pub enum CopyError {
+    #[error(
+        "the target store is not empty ({table} has rows): herald copies into an empty database only"
+    )]
+    NotEmpty { table: &'static str },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<sqlx::Error> for CopyError {
+    fn from(error: sqlx::Error) -> CopyError {
+        CopyError::Store(StoreError::Sql(error))
+    }
+}
+
+impl Store {
+    /// Copies every row of this store into `target`, which must be empty, in one
+    /// transaction on the target.
+    pub async fn copy_to(&self, target: &Store) -> Result<Copied, CopyError> {
+        let mut tx = target.writer.begin().await?;
+        for (table, _) in TABLES {
+            let rows: i64 =
+                sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
+                    .fetch_one(&mut *tx)
+                    .await?;
+            if rows > 0 {
+                return Err(CopyError::NotEmpty { table });
+            }
+        }
+        let mut copied = Vec::new();
+        for (table, columns) in TABLES {
+            let names: Vec<&str> = columns.iter().map(|(name, _)| *name).collect();
+            // The Any driver reads no boolean column of SQLite's: booleans travel as 0 or 1.
+            let selected: Vec<String> = columns
+                .iter()
+                .map(|(name, column)| match column {
+                    Boolean => {
+                        format!("CASE WHEN {name} IS NULL THEN NULL WHEN {name} THEN 1 ELSE 0 END")
+                    }
+                    Text | Integer | Bytes => (*name).to_owned(),
+                })
+                .collect();
+            let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT {} FROM {table}",
+                selected.join(", ")
+            )))
+            .fetch_all(&self.reader)
+            .await?;
+            let values: Vec<String> = columns
+                .iter()
+                .enumerate()
+                .map(|(index, (_, column))| match (column, target.dialect) {
+                    (Boolean, Dialect::Postgres) => format!("(${} <> 0)", index + 1),
+                    _ => format!("${}", index + 1),
+                })
+                .collect();
+            let insert = format!(
+                "INSERT INTO {table} ({}) VALUES ({})",
+                names.join(", "),
+                values.join(", ")
+            );
+            for row in &rows {
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(insert.clone()));
+                for (index, (_, column)) in columns.iter().enumerate() {
+                    query = bind_column(query, row, index, *column)?;
+                }
+                query.execute(&mut *tx).await?;
+            }
+            copied.push((*table, rows.len() as u64));
+        }
+        if target.dialect == Dialect::Postgres {
+            for table in SERIAL_TABLES {
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT setval(pg_get_serial_sequence('{table}', 'id'), \
+                     COALESCE((SELECT MAX(id) FROM {table}), 0) + 1, false)"
+                )))
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(Copied(copied))
+    }
+}
+
+type Query<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
+
+/// Binds column `index` of `row` as what it is.
+fn bind_column<'q>(
+    query: Query<'q>,
+    row: &AnyRow,
+    index: usize,
+    column: Column,
+) -> Result<Query<'q>, sqlx::Error> {
+    Ok(match column {
+        Text => query.bind(row.try_get::<Option<String>, _>(index)?),
+        Bytes => query.bind(row.try_get::<Option<Vec<u8>>, _>(index)?),
+        Integer | Boolean => query.bind(row.try_get::<Option<i64>, _>(index)?),
+    })
+}
