@@ -9,10 +9,11 @@ use std::sync::Arc;
 use tokio::sync::{Notify, watch};
 use tracing::Instrument;
 
-/// How long a leased job is its runner's. A runner that dies holding one (crash, power
-/// loss) has it taken over after this; the effects find their earlier work on GitHub
-/// (herald's marker in the issue) rather than repeat it.
-const LEASE_SECONDS: i64 = 300;
+/// How long a leased job is its runner's without a sign of life. The runner renews the
+/// lease every third of it while the job runs, so a runner that dies holding one (crash,
+/// power loss, a replica gone) has it taken over within a minute; the effects find their
+/// earlier work on GitHub (herald's marker in the issue) rather than repeat it.
+const LEASE: chrono::Duration = chrono::Duration::seconds(60);
 
 pub struct EffectRunner {
     store: Store,
@@ -79,8 +80,7 @@ impl EffectRunner {
 
     /// Leases and runs the oldest due effect job; `None` when there is none.
     pub async fn run_one(&self) -> Result<Option<JobOutcome>, StoreError> {
-        let lease = chrono::Duration::seconds(LEASE_SECONDS);
-        let Some(job) = self.store.lease_effect(Utc::now(), lease).await? else {
+        let Some(job) = self.store.lease_effect(Utc::now(), LEASE).await? else {
             return Ok(None);
         };
         // Every line a job logs carries what it is about.
@@ -95,11 +95,31 @@ impl EffectRunner {
             repository = about.as_ref().map_or("", |row| row.incident.repository.as_str()),
             ghsa = about.as_ref().map_or("", |row| row.incident.ghsa_id.as_str()),
         );
-        let outcome = self
-            .run_leased(&job, about.as_ref())
-            .instrument(span)
-            .await?;
+        let renewing = self.renew_while_running(job.id);
+        let outcome = self.run_leased(&job, about.as_ref()).instrument(span).await;
+        renewing.abort();
+        let outcome = outcome?;
         Ok(Some(outcome))
+    }
+
+    /// Renews job `job_id`'s lease every third of it until aborted (the job has ended).
+    fn renew_while_running(&self, job_id: i64) -> tokio::task::JoinHandle<()> {
+        let store = self.store.clone();
+        tokio::spawn(async move {
+            let every = (LEASE / 3)
+                .to_std()
+                .unwrap_or(std::time::Duration::from_secs(20));
+            loop {
+                tokio::time::sleep(every).await;
+                match store.renew_lease(job_id, Utc::now() + LEASE).await {
+                    Ok(true) => {}
+                    Ok(false) => break,
+                    Err(error) => {
+                        tracing::warn!(job = job_id, %error, "cannot renew a job's lease");
+                    }
+                }
+            }
+        })
     }
 
     async fn commit(&self, job: &ClaimedJob, record: Record) -> Result<String, ChannelError> {

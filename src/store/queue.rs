@@ -335,6 +335,23 @@ impl Store {
         Ok(Some(job))
     }
 
+    /// Extends the lease of a job its runner is still running to `until` (its runner is
+    /// alive); `false` when the job is no longer leased (done, or taken over).
+    pub async fn renew_lease(&self, job_id: i64, until: DateTime<Utc>) -> Result<bool, StoreError> {
+        let mut work = self.begin().await?;
+        let renewed = sqlx::query(
+            "UPDATE outbox SET locked_until = $1 \
+             WHERE id = $2 AND state = 'pending' AND locked_until IS NOT NULL",
+        )
+        .bind(to_millis(until))
+        .bind(job_id)
+        .execute(&mut *work.tx)
+        .await?
+        .rows_affected();
+        work.commit().await?;
+        Ok(renewed == 1)
+    }
+
     /// A stored delivery, read outside any unit of work.
     pub async fn delivery(&self, delivery_id: &str) -> Result<Option<StoredDelivery>, StoreError> {
         sqlx::query(DELIVERY_QUERY)

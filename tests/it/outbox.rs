@@ -146,3 +146,64 @@ async fn retried_then_given_up(url: &str) {
     writer.close().await;
     store.close().await;
 }
+
+/// A runner that dies holding a job loses it when its lease ends, to another runner (a
+/// replica); a runner that renews keeps it.
+async fn leases_end_unless_renewed(url: &str) {
+    let store = Store::open(url).await.expect("store");
+    let mut work = store.begin_durable().await.expect("transaction");
+    let job = herald::store::Job::RequestCve {
+        incident: herald::store::IncidentId(1),
+    };
+    assert!(work.enqueue(&job, "lease-test").await.expect("queued"));
+    work.commit().await.expect("committed");
+    let lease = chrono::Duration::seconds(60);
+    let now = Utc::now();
+    let first = store.lease_effect(now, lease).await.expect("lease");
+    let first = first.expect("the job is leased");
+    let later = |seconds: i64| now + chrono::Duration::seconds(seconds);
+    assert!(
+        store
+            .lease_effect(later(30), lease)
+            .await
+            .expect("lease")
+            .is_none(),
+        "held while its lease lasts"
+    );
+    let taken_over = store.lease_effect(later(61), lease).await.expect("lease");
+    assert_eq!(
+        taken_over.map(|job| job.id),
+        Some(first.id),
+        "taken over after the lease"
+    );
+    // The new holder renews: nobody else gets it, even after the first lease would have ended.
+    assert!(
+        store
+            .renew_lease(first.id, later(150))
+            .await
+            .expect("renew")
+    );
+    assert!(
+        store
+            .lease_effect(later(121), lease)
+            .await
+            .expect("lease")
+            .is_none()
+    );
+    store.close().await;
+}
+
+#[tokio::test]
+async fn a_lease_ends_unless_renewed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    leases_end_unless_renewed(&format!(
+        "sqlite://{}",
+        dir.path().join("herald.db").display()
+    ))
+    .await;
+}
+
+#[tokio::test]
+async fn on_postgresql_a_lease_ends_unless_renewed() {
+    leases_end_unless_renewed(&common::postgres_database().await).await;
+}
