@@ -40,6 +40,8 @@ pub struct PollReport {
     /// Advisory versions handed to the pipeline for the first time.
     pub queued: usize,
     pub failed: usize,
+    /// Polled within this interval already (by another replica sharing the store).
+    pub skipped: usize,
 }
 
 pub struct Poller {
@@ -76,6 +78,7 @@ impl Poller {
                 unchanged = report.unchanged,
                 queued = report.queued,
                 failed = report.failed,
+                skipped = report.skipped,
                 "advisory poll done"
             );
             tokio::select! {
@@ -96,8 +99,29 @@ impl Poller {
                 return report;
             }
         };
+        // A tenth of the interval of slack, so a replica's own next round is never taken
+        // for another's.
+        let since = Utc::now()
+            - chrono::Duration::from_std(self.interval.mul_f64(0.9))
+                .unwrap_or(chrono::Duration::zero());
         for (repository, installation) in repositories {
             report.repositories += 1;
+            match self
+                .store
+                .claim_advisory_poll(&repository, Utc::now(), since)
+                .await
+            {
+                Ok(true) => {}
+                Ok(false) => {
+                    report.skipped += 1;
+                    continue;
+                }
+                Err(error) => {
+                    report.failed += 1;
+                    tracing::warn!(%repository, %error, "advisory poll: cannot claim the repository");
+                    continue;
+                }
+            }
             match self.poll(&repository, installation).await {
                 Ok(polled) => {
                     report.queued += polled.queued;

@@ -269,6 +269,30 @@ impl Store {
         .flatten())
     }
 
+    /// Claims `repository`'s advisory poll for this round: `true` unless it was polled
+    /// (or claimed, by another replica) after `since`. Replicas sharing a store thus poll
+    /// each repository once per interval between them.
+    pub async fn claim_advisory_poll(
+        &self,
+        repository: &RepoName,
+        now: DateTime<Utc>,
+        since: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let mut work = self.begin_durable().await?;
+        let claimed: Option<String> = sqlx::query_scalar(
+            "INSERT INTO advisory_polls (repository, etag, polled_at) VALUES ($1, NULL, $2) \
+             ON CONFLICT (repository) DO UPDATE SET polled_at = excluded.polled_at \
+             WHERE advisory_polls.polled_at <= $3 RETURNING repository",
+        )
+        .bind(repository)
+        .bind(to_millis(now))
+        .bind(to_millis(since))
+        .fetch_optional(&mut *work.tx)
+        .await?;
+        work.commit().await?;
+        Ok(claimed.is_some())
+    }
+
     pub async fn save_advisory_poll(
         &self,
         repository: &RepoName,

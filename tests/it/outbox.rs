@@ -207,3 +207,64 @@ async fn a_lease_ends_unless_renewed() {
 async fn on_postgresql_a_lease_ends_unless_renewed() {
     leases_end_unless_renewed(&common::postgres_database().await).await;
 }
+
+/// Replicas sharing a store poll each repository once per interval between them: the
+/// first to claim it this interval polls; the others skip it until the interval is over.
+async fn one_poll_per_repository_and_interval(url: &str) {
+    let store = Store::open(url).await.expect("store");
+    let repository = herald::incident::RepoName::parse("acme/widget").expect("name");
+    let interval = chrono::Duration::seconds(300);
+    let now = Utc::now();
+    let claim = |at: chrono::DateTime<Utc>| {
+        let store = store.clone();
+        let repository = repository.clone();
+        async move {
+            store
+                .claim_advisory_poll(&repository, at, at - interval)
+                .await
+                .expect("claim")
+        }
+    };
+    assert!(
+        claim(now).await,
+        "never polled: the first replica claims it"
+    );
+    assert!(
+        !claim(now).await,
+        "a second replica in the same round skips it"
+    );
+    store
+        .save_advisory_poll(&repository, Some("\"etag-1\""), now)
+        .await
+        .expect("polled");
+    assert!(!claim(now + chrono::Duration::seconds(299)).await);
+    assert!(
+        claim(now + chrono::Duration::seconds(301)).await,
+        "the next interval"
+    );
+    assert_eq!(
+        store
+            .advisory_poll_etag(&repository)
+            .await
+            .expect("etag")
+            .as_deref(),
+        Some("\"etag-1\""),
+        "a claim keeps the list's ETag"
+    );
+    store.close().await;
+}
+
+#[tokio::test]
+async fn replicas_poll_each_repository_once_per_interval() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    one_poll_per_repository_and_interval(&format!(
+        "sqlite://{}",
+        dir.path().join("herald.db").display()
+    ))
+    .await;
+}
+
+#[tokio::test]
+async fn on_postgresql_replicas_poll_each_repository_once_per_interval() {
+    one_poll_per_repository_and_interval(&common::postgres_database().await).await;
+}
