@@ -10,6 +10,26 @@ use herald::store::{Admission, NewDelivery, Store, compress_payload};
 use std::sync::Arc;
 use tokio::sync::Notify;
 
+/// Two tests of `body`: on a fresh SQLite file, and on a fresh PostgreSQL database.
+macro_rules! on_both_stores {
+    ($sqlite:ident, $postgres:ident, $body:ident) => {
+        #[tokio::test]
+        async fn $sqlite() {
+            let dir = tempfile::tempdir().expect("tempdir");
+            $body(&format!(
+                "sqlite://{}",
+                dir.path().join("herald.db").display()
+            ))
+            .await;
+        }
+
+        #[tokio::test]
+        async fn $postgres() {
+            $body(&common::postgres_database().await).await;
+        }
+    };
+}
+
 fn delivery(id: &str, event: &str, body: &[u8]) -> NewDelivery {
     NewDelivery {
         delivery_id: id.to_owned(),
@@ -22,17 +42,11 @@ fn delivery(id: &str, event: &str, body: &[u8]) -> NewDelivery {
     }
 }
 
-#[tokio::test]
-async fn a_failing_job_is_retried_with_backoff_then_given_up_without_touching_its_batch() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let url = format!("sqlite://{}", dir.path().join("herald.db").display());
-    retried_then_given_up(&url).await;
-}
-
-#[tokio::test]
-async fn on_postgresql_a_failing_job_is_retried_then_given_up_without_touching_its_batch() {
-    retried_then_given_up(&common::postgres_database().await).await;
-}
+on_both_stores!(
+    a_failing_job_is_retried_with_backoff_then_given_up_without_touching_its_batch,
+    on_postgresql_a_failing_job_is_retried_then_given_up_without_touching_its_batch,
+    retried_then_given_up
+);
 
 async fn retried_then_given_up(url: &str) {
     let store = Store::open(url).await.expect("store");
@@ -193,20 +207,11 @@ async fn leases_end_unless_renewed(url: &str) {
     store.close().await;
 }
 
-#[tokio::test]
-async fn a_lease_ends_unless_renewed() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    leases_end_unless_renewed(&format!(
-        "sqlite://{}",
-        dir.path().join("herald.db").display()
-    ))
-    .await;
-}
-
-#[tokio::test]
-async fn on_postgresql_a_lease_ends_unless_renewed() {
-    leases_end_unless_renewed(&common::postgres_database().await).await;
-}
+on_both_stores!(
+    a_lease_ends_unless_renewed,
+    on_postgresql_a_lease_ends_unless_renewed,
+    leases_end_unless_renewed
+);
 
 /// Replicas sharing a store poll each repository once per interval between them: the
 /// first to claim it this interval polls; the others skip it until the interval is over.
@@ -254,17 +259,8 @@ async fn one_poll_per_repository_and_interval(url: &str) {
     store.close().await;
 }
 
-#[tokio::test]
-async fn replicas_poll_each_repository_once_per_interval() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    one_poll_per_repository_and_interval(&format!(
-        "sqlite://{}",
-        dir.path().join("herald.db").display()
-    ))
-    .await;
-}
-
-#[tokio::test]
-async fn on_postgresql_replicas_poll_each_repository_once_per_interval() {
-    one_poll_per_repository_and_interval(&common::postgres_database().await).await;
-}
+on_both_stores!(
+    replicas_poll_each_repository_once_per_interval,
+    on_postgresql_replicas_poll_each_repository_once_per_interval,
+    one_poll_per_repository_and_interval
+);
