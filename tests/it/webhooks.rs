@@ -495,3 +495,87 @@ async fn empty_and_malformed_cvss_vectors_are_recorded_not_fatal() {
     assert_eq!(unusable, 2);
     harness.stop().await;
 }
+
+/// PostgreSQL unreachable (its connection cut) during a burst: herald answers 503 and
+/// `/readyz` says so, never 202 for a delivery it did not commit; once the database is
+/// back, herald reconnects by itself and every accepted delivery is processed.
+#[tokio::test]
+async fn an_unreachable_postgresql_gets_503s_and_loses_nothing_accepted() {
+    let database = common::postgres_database().await;
+    let (prefix, rest) = database.split_once('@').expect("user@host");
+    let (server, name) = rest.split_once('/').expect("host/database");
+    let relay = common::cut::CutRelay::start(server.to_owned()).await;
+    let through_relay = format!("{prefix}@{}/{name}", relay.addr);
+    let harness = Harness::start_with(true, |settings| {
+        settings.database_url = through_relay.clone();
+    })
+    .await;
+    let body = |number: usize| {
+        let mut payload: serde_json::Value =
+            serde_json::from_slice(&fixture("repository_advisory.reported.composed.json"))
+                .expect("JSON");
+        payload["repository_advisory"]["ghsa_id"] = format!("GHSA-abcd-1234-{:04}", number).into();
+        serde_json::to_vec(&payload).expect("JSON")
+    };
+    let mut accepted = Vec::new();
+    for number in 0..30 {
+        if number == 10 {
+            relay.cut();
+        }
+        if number == 20 {
+            let ready = harness
+                .client
+                .get(harness.url("/readyz"))
+                .send()
+                .await
+                .expect("readyz");
+            assert_eq!(
+                ready.status().as_u16(),
+                503,
+                "not ready while the store is cut"
+            );
+            relay.restore();
+        }
+        let answer = harness
+            .deliver(
+                "repository_advisory",
+                &format!("burst-{number}"),
+                &body(number),
+            )
+            .await;
+        match answer.status {
+            202 => accepted.push(number),
+            503 => assert!((10..20).contains(&number), "{number}: {}", answer.body),
+            other => panic!("delivery {number}: {other} {}", answer.body),
+        }
+    }
+    assert!(
+        accepted.len() >= 20,
+        "accepted before and after: {accepted:?}"
+    );
+    assert!(
+        accepted.iter().all(|number| !(10..20).contains(number)),
+        "{accepted:?}"
+    );
+    harness.wait_processed().await;
+    let stored = harness
+        .count("SELECT COUNT(*) FROM deliveries WHERE delivery_id LIKE 'burst-%'")
+        .await;
+    assert_eq!(
+        stored,
+        accepted.len() as i64,
+        "exactly the accepted ones are stored"
+    );
+    let processed = harness
+        .count("SELECT COUNT(*) FROM outbox WHERE kind = 'process_delivery' AND state = 'done'")
+        .await;
+    assert_eq!(processed, accepted.len() as i64, "and all were processed");
+    let ready = harness
+        .client
+        .get(harness.url("/readyz"))
+        .send()
+        .await
+        .expect("readyz");
+    assert_eq!(ready.status().as_u16(), 200);
+    harness.stop().await;
+}

@@ -307,6 +307,7 @@ fn now_millis() -> i64 {
 }
 
 pub mod chat;
+pub mod cut;
 pub mod discourse;
 pub mod github;
 pub mod gitserver;
