@@ -399,20 +399,8 @@ async fn many_concurrent_deliveries_are_all_committed() {
 #[tokio::test]
 async fn health_and_readiness() {
     let harness = Harness::start(true).await;
-    let health = harness
-        .client
-        .get(harness.url("/healthz"))
-        .send()
-        .await
-        .expect("healthz");
-    assert_eq!(health.status(), 200);
-    let ready = harness
-        .client
-        .get(harness.url("/readyz"))
-        .send()
-        .await
-        .expect("readyz");
-    assert_eq!(ready.status(), 200);
+    assert_eq!(harness.status_of("/healthz").await, 200);
+    assert_eq!(harness.status_of("/readyz").await, 200);
     harness.stop().await;
 }
 
@@ -523,14 +511,8 @@ async fn an_unreachable_postgresql_gets_503s_and_loses_nothing_accepted() {
             relay.cut();
         }
         if number == 20 {
-            let ready = harness
-                .client
-                .get(harness.url("/readyz"))
-                .send()
-                .await
-                .expect("readyz");
             assert_eq!(
-                ready.status().as_u16(),
+                harness.status_of("/readyz").await,
                 503,
                 "not ready while the store is cut"
             );
@@ -570,12 +552,6 @@ async fn an_unreachable_postgresql_gets_503s_and_loses_nothing_accepted() {
         .count("SELECT COUNT(*) FROM outbox WHERE kind = 'process_delivery' AND state = 'done'")
         .await;
     assert_eq!(processed, accepted.len() as i64, "and all were processed");
-    let ready = harness
-        .client
-        .get(harness.url("/readyz"))
-        .send()
-        .await
-        .expect("readyz");
-    assert_eq!(ready.status().as_u16(), 200);
+    assert_eq!(harness.status_of("/readyz").await, 200);
     harness.stop().await;
 }

@@ -143,6 +143,17 @@ impl Harness {
         );
     }
 
+    /// The status `GET path` answers.
+    pub async fn status_of(&self, path: &str) -> u16 {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .unwrap_or_else(|error| panic!("GET {path}: {error}"))
+            .status()
+            .as_u16()
+    }
+
     pub async fn deliver(&self, event: &str, delivery_id: &str, body: &[u8]) -> Answer {
         self.post(
             event,
