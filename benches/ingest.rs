@@ -12,6 +12,8 @@
 //! Settings: HERALD_BENCH_SECONDS (default 10), HERALD_BENCH_CONCURRENCY (128),
 //! HERALD_BENCH_RATE (1000), HERALD_BENCH_PHASES (throughput,latency). The server inherits
 //! the environment, so HERALD_WORKER_ENABLED=false measures ingest alone.
+//! HERALD_BENCH_POSTGRES_URL (`postgres://USER@HOST:PORT/postgres`) runs each phase on a
+//! fresh PostgreSQL database on that server instead of a SQLite file.
 
 use bytes::Bytes;
 use hdrhistogram::Histogram;
@@ -245,9 +247,32 @@ struct Herald {
     database_url: String,
 }
 
+/// A fresh store for one phase: a SQLite file in `dir`, or a new database on the
+/// PostgreSQL server of HERALD_BENCH_POSTGRES_URL.
+async fn fresh_store(dir: &Path, name: &str) -> String {
+    use sqlx::{Connection, Executor};
+    let Ok(server) = std::env::var("HERALD_BENCH_POSTGRES_URL") else {
+        return format!("sqlite://{}", dir.join(format!("{name}.db")).display());
+    };
+    let database = format!("herald_bench_{name}_{}", std::process::id());
+    let mut admin = sqlx::PgConnection::connect(&server)
+        .await
+        .expect("HERALD_BENCH_POSTGRES_URL reachable");
+    for statement in [
+        format!("DROP DATABASE IF EXISTS {database}"),
+        format!("CREATE DATABASE {database}"),
+    ] {
+        admin
+            .execute(sqlx::AssertSqlSafe(statement))
+            .await
+            .expect("a fresh database");
+    }
+    let (base, _) = server.rsplit_once('/').expect("a database URL");
+    format!("{base}/{database}")
+}
+
 impl Herald {
-    fn start(dir: &Path, name: &str) -> Herald {
-        let database_url = format!("sqlite://{}", dir.join(name).display());
+    fn start(database_url: String) -> Herald {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|listener| listener.local_addr())
             .expect("free port")
@@ -350,14 +375,19 @@ fn main() {
     runtime.block_on(async {
         println!(
             "herald ingest benchmark: {} byte signed repository_advisory deliveries, unique \
-             delivery ids, SQLite WAL synchronous=FULL, outbox worker on",
-            body.len()
+             delivery ids, {}, outbox worker on",
+            body.len(),
+            if std::env::var("HERALD_BENCH_POSTGRES_URL").is_ok() {
+                "PostgreSQL (synchronous_commit on)"
+            } else {
+                "SQLite WAL synchronous=FULL"
+            }
         );
 
         let phases = std::env::var("HERALD_BENCH_PHASES")
             .unwrap_or_else(|_| "throughput,latency".to_owned());
         if phases.contains("throughput") {
-            let herald = Herald::start(dir.path(), "throughput.db");
+            let herald = Herald::start(fresh_store(dir.path(), "throughput").await);
             let target = herald.target(&body).await;
             let (accepted, other, latencies) = throughput(target, concurrency, duration).await;
             println!(
@@ -372,7 +402,7 @@ fn main() {
         }
 
         if phases.contains("latency") {
-            let herald = Herald::start(dir.path(), "latency.db");
+            let herald = Herald::start(fresh_store(dir.path(), "latency").await);
             let target = herald.target(&body).await;
             let (accepted, other, latencies) = fixed_rate(target, rate, duration).await;
             println!(
