@@ -52,7 +52,7 @@ impl Server {
             );
         }
         let drafts = Drafts::new()?;
-        let store = Store::open(&settings.database_url)
+        let store = Store::open_pooled(&settings.database_url, settings.database_max_connections)
             .await
             .with_context(|| format!("store {}", redact_url(&settings.database_url)))?;
         let listener = tokio::net::TcpListener::bind(settings.listen)

@@ -49,6 +49,9 @@ impl Default for WorkerSettings {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub database_url: String,
+    /// Connections one process keeps to a PostgreSQL store (SQLite has its own: one
+    /// writer, a few readers).
+    pub database_max_connections: u32,
     pub listen: SocketAddr,
     /// Required by `serve`; never logged (SecretString redacts itself in Debug).
     pub webhook_secret: Option<SecretString>,
@@ -147,6 +150,7 @@ pub enum ConfigError {
 #[serde(deny_unknown_fields)]
 struct FileSettings {
     database_url: Option<String>,
+    database_max_connections: Option<toml::Value>,
     listen: Option<String>,
     webhook_secret: Option<String>,
     webhook_secret_file: Option<PathBuf>,
@@ -180,6 +184,12 @@ pub const SETTINGS_TABLE: &[(&str, &str, &str, &str)] = &[
         "HERALD_DATABASE_URL",
         DEFAULT_DATABASE_URL,
         "where the store lives",
+    ),
+    (
+        "database_max_connections",
+        "HERALD_DATABASE_MAX_CONNECTIONS",
+        "10",
+        "connections each replica keeps to a PostgreSQL store",
     ),
     (
         "listen",
@@ -502,6 +512,16 @@ impl Settings {
             database_url: pick("database_url", file.database_url, &path, env)
                 .map(|raw| raw.value)
                 .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()),
+            database_max_connections: parse(
+                pick(
+                    "database_max_connections",
+                    file.database_max_connections.map(scalar),
+                    &path,
+                    env,
+                ),
+                crate::store::DEFAULT_MAX_CONNECTIONS,
+                "a number of connections",
+            )?,
             listen: parse(
                 pick("listen", file.listen, &path, env),
                 SocketAddr::from(([127, 0, 0, 1], 3000)),
@@ -682,6 +702,20 @@ mod tests {
         assert_eq!(settings.listen.to_string(), "127.0.0.1:5000");
         assert_eq!(settings.database_url, "sqlite://file.db");
         assert_eq!(settings.log_format, LogFormat::Json);
+        assert_eq!(settings.database_max_connections, 10);
+        let settings = Settings::load(
+            Some(&path),
+            &env_of(&[("HERALD_DATABASE_MAX_CONNECTIONS", "25")]),
+        )
+        .expect("settings");
+        assert_eq!(settings.database_max_connections, 25);
+        let error = Settings::load(
+            Some(&path),
+            &env_of(&[("HERALD_DATABASE_MAX_CONNECTIONS", "many")]),
+        )
+        .expect_err("not a number")
+        .to_string();
+        assert!(error.contains("HERALD_DATABASE_MAX_CONNECTIONS"), "{error}");
     }
 
     #[test]

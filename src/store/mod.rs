@@ -118,6 +118,9 @@ pub struct Store {
     dialect: Dialect,
 }
 
+/// Connections a process keeps to a PostgreSQL store unless configured otherwise.
+pub const DEFAULT_MAX_CONNECTIONS: u32 = 10;
+
 /// Where the store's SQL differs between its databases; everything else is shared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dialect {
@@ -160,9 +163,14 @@ pub(crate) fn from_millis(millis: i64) -> Result<DateTime<Utc>, StoreError> {
 impl Store {
     /// Opens (creating if needed) the database at `url` and brings its schema up to date.
     pub async fn open(url: &str) -> Result<Store, StoreError> {
+        Store::open_pooled(url, DEFAULT_MAX_CONNECTIONS).await
+    }
+
+    /// [`Store::open`], keeping up to `max_connections` to a PostgreSQL store.
+    pub async fn open_pooled(url: &str, max_connections: u32) -> Result<Store, StoreError> {
         sqlx::any::install_default_drivers();
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            return Store::open_postgres(url).await;
+            return Store::open_postgres(url, max_connections).await;
         }
         if !url.starts_with("sqlite:") {
             return Err(StoreError::UnsupportedUrl(crate::redact::redact_url(url)));
@@ -187,9 +195,9 @@ impl Store {
 
     /// PostgreSQL: one pool for reads and writes, shared by replicas; the migrations take
     /// PostgreSQL's advisory lock, so replicas starting together do not race.
-    async fn open_postgres(url: &str) -> Result<Store, StoreError> {
+    async fn open_postgres(url: &str, max_connections: u32) -> Result<Store, StoreError> {
         let pool = AnyPoolOptions::new()
-            .max_connections(10)
+            .max_connections(max_connections.max(1))
             .acquire_timeout(Duration::from_secs(30))
             .connect(url)
             .await

@@ -64,6 +64,7 @@ pub fn fixture_names() -> Vec<String> {
 pub fn settings(database_url: &str, worker_enabled: bool) -> Settings {
     Settings {
         database_url: database_url.to_owned(),
+        database_max_connections: herald::store::DEFAULT_MAX_CONNECTIONS,
         listen: "127.0.0.1:0".parse().expect("loopback address"),
         webhook_secret: Some(SecretString::from(SECRET)),
         log_format: LogFormat::Human,
