@@ -2,6 +2,7 @@
 //! loopback: installation tokens, the per-repository configuration, and the private
 //! tracking issue (one per incident, ever; never in a public repository under embargo).
 
+use crate::both_stores;
 use crate::common;
 
 use common::chat::FakeChat;
@@ -139,7 +140,7 @@ fn assert_no_unexpected(fake: &FakeGitHub) {
     );
 }
 
-#[tokio::test]
+both_stores!(a_reported_advisory_opens_exactly_one_private_tracking_issue);
 async fn a_reported_advisory_opens_exactly_one_private_tracking_issue() {
     let fake = world().await;
     fake.put_file(
@@ -300,7 +301,7 @@ async fn a_reported_advisory_opens_exactly_one_private_tracking_issue() {
     harness.stop().await;
 }
 
-#[tokio::test]
+both_stores!(maintainers_ticks_survive_an_update_and_an_expired_token_is_replaced);
 async fn maintainers_ticks_survive_an_update_and_an_expired_token_is_replaced() {
     let fake = world().await;
     fake.put_file(REPO, ".github/herald.yml", TRACK_PRIVATELY);
@@ -329,7 +330,7 @@ async fn maintainers_ticks_survive_an_update_and_an_expired_token_is_replaced() 
     harness.stop().await;
 }
 
-#[tokio::test]
+both_stores!(an_undisclosed_incident_is_never_put_into_a_public_repository);
 async fn an_undisclosed_incident_is_never_put_into_a_public_repository() {
     let fake = world().await;
     // No configuration: the default tracking repository is the advisory's own, public one.
@@ -366,7 +367,7 @@ async fn an_undisclosed_incident_is_never_put_into_a_public_repository() {
     harness.stop().await;
 }
 
-#[tokio::test]
+both_stores!(an_issue_created_before_a_crash_is_found_again_not_duplicated);
 async fn an_issue_created_before_a_crash_is_found_again_not_duplicated() {
     let fake = world().await;
     fake.put_file(REPO, ".github/herald.yml", TRACK_PRIVATELY);
@@ -403,7 +404,7 @@ async fn an_issue_created_before_a_crash_is_found_again_not_duplicated() {
     harness.stop().await;
 }
 
-#[tokio::test]
+both_stores!(a_secondary_rate_limit_is_waited_out_and_retried);
 async fn a_secondary_rate_limit_is_waited_out_and_retried() {
     let fake = world().await;
     fake.put_file(REPO, ".github/herald.yml", TRACK_PRIVATELY);
@@ -430,7 +431,7 @@ async fn a_secondary_rate_limit_is_waited_out_and_retried() {
     harness.stop().await;
 }
 
-#[tokio::test]
+both_stores!(a_broken_configuration_is_reported_on_the_issue_and_defaults_are_used);
 async fn a_broken_configuration_is_reported_on_the_issue_and_defaults_are_used() {
     let fake = world().await;
     // The organisation's `.github` repository holds the configuration (Probot's convention),
@@ -578,7 +579,7 @@ async fn polling(fake: &FakeGitHub) -> Harness {
     harness
 }
 
-#[tokio::test]
+both_stores!(a_draft_advisory_seen_only_by_polling_becomes_an_incident);
 async fn a_draft_advisory_seen_only_by_polling_becomes_an_incident() {
     let fake = world().await;
     fake.put_file(REPO, ".github/herald.yml", TRACK_PRIVATELY);
@@ -760,7 +761,7 @@ async fn the_incident(harness: &Harness) -> herald::incident::Incident {
     rows[0].incident.clone()
 }
 
-#[tokio::test]
+both_stores!(someone_without_write_permission_is_politely_refused);
 async fn someone_without_write_permission_is_politely_refused() {
     let fake = world().await;
     let harness = tracked(&fake).await;
@@ -853,7 +854,7 @@ async fn publish_approved(fake: &FakeGitHub, prepare: impl FnOnce(&FakeGitHub)) 
     harness
 }
 
-#[tokio::test]
+both_stores!(a_publication_github_refuses_starts_nothing_public);
 async fn a_publication_github_refuses_starts_nothing_public() {
     let fake = world().await;
     let refusal = "A patched version is required to publish this advisory.";
@@ -918,7 +919,7 @@ async fn a_publication_github_refuses_starts_nothing_public() {
     harness.stop().await;
 }
 
-#[tokio::test]
+both_stores!(github_confirms_the_publication_before_anything_goes_public);
 async fn github_confirms_the_publication_before_anything_goes_public() {
     let fake = world().await;
     let harness = publish_approved(&fake, |_| {}).await;
@@ -971,7 +972,7 @@ async fn github_confirms_the_publication_before_anything_goes_public() {
     harness.stop().await;
 }
 
-#[tokio::test]
+both_stores!(a_publication_that_went_through_before_a_crash_is_not_asked_again);
 async fn a_publication_that_went_through_before_a_crash_is_not_asked_again() {
     let fake = world().await;
     // An earlier attempt's PATCH went through, and herald stopped before recording it:
@@ -997,7 +998,7 @@ async fn a_publication_that_went_through_before_a_crash_is_not_asked_again() {
     harness.stop().await;
 }
 
-#[tokio::test]
+both_stores!(channels_left_undone_at_a_stop_run_after_restart_once);
 async fn channels_left_undone_at_a_stop_run_after_restart_once() {
     let fake = world().await;
     let mut harness = tracked(&fake).await;
@@ -1036,7 +1037,7 @@ async fn channels_left_undone_at_a_stop_run_after_restart_once() {
     harness.stop().await;
 }
 
-#[tokio::test]
+both_stores!(a_maintainer_commands_by_comment_and_label);
 async fn a_maintainer_commands_by_comment_and_label() {
     let fake = world().await;
     let harness = tracked(&fake).await;
@@ -1441,7 +1442,7 @@ async fn publish_a_sharper_summary(harness: &Harness) {
     say(harness, "repository_advisory", "publish-2", &changed).await;
 }
 
-#[tokio::test]
+both_stores!(disclosure_opens_the_changelog_pull_requests_and_the_advisory_issue_once);
 async fn disclosure_opens_the_changelog_pull_requests_and_the_advisory_issue_once() {
     let fake = world().await;
     fake.put_file(
@@ -1574,7 +1575,7 @@ fn website_requests(fake: &FakeGitHub) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test]
+both_stores!(a_critical_disclosure_offers_the_blog_post_to_the_website_once);
 async fn a_critical_disclosure_offers_the_blog_post_to_the_website_once() {
     let fake = world_with_a_blog().await;
     fake.put_file(WEBSITE, "content/blog/hello.md", "---\ntitle: Hello\n---\n");
@@ -1627,7 +1628,7 @@ async fn a_critical_disclosure_offers_the_blog_post_to_the_website_once() {
     harness.stop().await;
 }
 
-#[tokio::test]
+both_stores!(a_disclosure_below_critical_writes_no_blog_post);
 async fn a_disclosure_below_critical_writes_no_blog_post() {
     let fake = world_with_a_blog().await;
     let harness = installed(&fake).await;
@@ -1654,7 +1655,7 @@ async fn a_disclosure_below_critical_writes_no_blog_post() {
     harness.stop().await;
 }
 
-#[tokio::test]
+both_stores!(closing_an_undisclosed_incident_publishes_nothing);
 async fn closing_an_undisclosed_incident_publishes_nothing() {
     let fake = world().await;
     let harness = tracked(&fake).await;
@@ -1696,7 +1697,7 @@ async fn closing_an_undisclosed_incident_publishes_nothing() {
     harness.stop().await;
 }
 
-#[tokio::test]
+both_stores!(the_advisory_issue_can_be_turned_off);
 async fn the_advisory_issue_can_be_turned_off() {
     let fake = world().await;
     fake.put_file(
@@ -1718,7 +1719,7 @@ async fn the_advisory_issue_can_be_turned_off() {
     harness.stop().await;
 }
 
-#[tokio::test]
+both_stores!(repository_templates_override_the_shipped_ones_and_their_errors_are_reported);
 async fn repository_templates_override_the_shipped_ones_and_their_errors_are_reported() {
     let fake = world().await;
     fake.put_file(REPO, ".github/herald.yml", TRACK_PRIVATELY);
@@ -1767,7 +1768,7 @@ async fn repository_templates_override_the_shipped_ones_and_their_errors_are_rep
     harness.stop().await;
 }
 
-#[tokio::test]
+both_stores!(a_broken_template_holds_back_only_its_own_channel);
 async fn a_broken_template_holds_back_only_its_own_channel() {
     let fake = world().await;
     let override_path = ".github/herald/templates/advisory-issue.md.hbs";
@@ -1863,7 +1864,7 @@ async fn world_with_mail(fake: &FakeGitHub, config: &str) -> MailWorld {
     }
 }
 
-#[tokio::test]
+both_stores!(disclosure_mails_each_list_one_signed_announcement);
 async fn disclosure_mails_each_list_one_signed_announcement() {
     let fake = world().await;
     let MailWorld {
@@ -1945,7 +1946,7 @@ async fn disclosure_mails_each_list_one_signed_announcement() {
     harness.stop().await;
 }
 
-#[tokio::test]
+both_stores!(a_refusing_mail_server_is_reported_on_the_tracking_issue_and_retried);
 async fn a_refusing_mail_server_is_reported_on_the_tracking_issue_and_retried() {
     let fake = world().await;
     let MailWorld {
@@ -2055,7 +2056,7 @@ fn reaction_row(fake: &FakeGitHub) -> String {
         .to_owned()
 }
 
-#[tokio::test]
+both_stores!(the_reaction_clock_shows_on_the_issue_and_an_ack_stops_it);
 async fn the_reaction_clock_shows_on_the_issue_and_an_ack_stops_it() {
     let fake = world().await;
     let harness = tracked(&fake).await;
@@ -2133,7 +2134,7 @@ fn escalations(fake: &FakeGitHub, words: &str) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test]
+both_stores!(reminders_and_escalations_fire_once_each_also_across_a_restart);
 async fn reminders_and_escalations_fire_once_each_also_across_a_restart() {
     let fake = world().await;
     let MailWorld {
@@ -2199,7 +2200,7 @@ async fn reminders_and_escalations_fire_once_each_also_across_a_restart() {
     harness.stop().await;
 }
 
-#[tokio::test]
+both_stores!(an_acknowledged_incident_is_not_escalated);
 async fn an_acknowledged_incident_is_not_escalated() {
     let fake = world().await;
     let MailWorld {
@@ -2230,7 +2231,7 @@ async fn an_acknowledged_incident_is_not_escalated() {
     harness.stop().await;
 }
 
-#[tokio::test]
+both_stores!(closing_posts_the_post_incident_review_with_measures_and_undone_items);
 async fn closing_posts_the_post_incident_review_with_measures_and_undone_items() {
     let fake = world().await;
     let harness = tracked(&fake).await;
@@ -2311,7 +2312,7 @@ async fn report_global_advisory(harness: &Harness) {
     .await;
 }
 
-#[tokio::test]
+both_stores!(a_global_advisory_opens_an_upstream_incident_where_the_package_is_used);
 async fn a_global_advisory_opens_an_upstream_incident_where_the_package_is_used() {
     let fake = world().await;
     fake.put_file(REPO, ".github/herald.yml", TRACK_PRIVATELY);
@@ -2443,7 +2444,7 @@ async fn mail_refused_with(
     (harness, sink, keys)
 }
 
-#[tokio::test]
+both_stores!(a_send_herald_gives_up_on_is_reported_on_the_tracking_issue);
 async fn a_send_herald_gives_up_on_is_reported_on_the_tracking_issue() {
     let fake = world().await;
     let (harness, sink, _keys) = mail_refused_with(&fake, "451 4.3.0 try again later").await;
@@ -2462,7 +2463,7 @@ async fn a_send_herald_gives_up_on_is_reported_on_the_tracking_issue() {
     harness.stop().await;
 }
 
-#[tokio::test]
+both_stores!(a_mail_server_that_rejects_for_good_is_not_asked_again);
 async fn a_mail_server_that_rejects_for_good_is_not_asked_again() {
     let fake = world().await;
     let (harness, sink, _keys) = mail_refused_with(&fake, "554 5.7.1 relaying denied").await;
@@ -2526,7 +2527,7 @@ async fn herald_cli(harness: &Harness, args: &[&str]) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-#[tokio::test]
+both_stores!(installing_herald_never_announces_the_past);
 async fn installing_herald_never_announces_the_past() {
     let fake = world().await;
     fake.put_file(REPO, ".github/herald.yml", TRACK_PRIVATELY);
@@ -2598,7 +2599,7 @@ async fn installing_herald_never_announces_the_past() {
     harness.stop().await;
 }
 
-#[tokio::test]
+both_stores!(the_first_poll_reads_every_page_of_a_long_advisory_list);
 async fn the_first_poll_reads_every_page_of_a_long_advisory_list() {
     let fake = world().await;
     let mut template: serde_json::Value =
@@ -2651,7 +2652,7 @@ async fn with_forum(
     (harness, forum)
 }
 
-#[tokio::test]
+both_stores!(a_long_advisory_is_shortened_to_fit_every_counterpart);
 async fn a_long_advisory_is_shortened_to_fit_every_counterpart() {
     let fake = world().await;
     let (harness, forum) = with_forum(&fake, "  discussions:\n    category: Announcements\n").await;
@@ -2699,7 +2700,7 @@ async fn a_long_advisory_is_shortened_to_fit_every_counterpart() {
     harness.stop().await;
 }
 
-#[tokio::test]
+both_stores!(disclosure_opens_one_forum_topic_even_after_a_lost_answer_and_replies_later);
 async fn disclosure_opens_one_forum_topic_even_after_a_lost_answer_and_replies_later() {
     let fake = world().await;
     let (harness, forum) = with_forum(&fake, "").await;
@@ -2755,7 +2756,7 @@ async fn disclosure_opens_one_forum_topic_even_after_a_lost_answer_and_replies_l
     harness.stop().await;
 }
 
-#[tokio::test]
+both_stores!(disclosure_opens_one_discussion_even_after_a_lost_answer_and_comments_later);
 async fn disclosure_opens_one_discussion_even_after_a_lost_answer_and_comments_later() {
     let fake = world().await;
     fake.put_file(
@@ -2831,7 +2832,7 @@ async fn with_wiki(fake: &FakeGitHub, git: &common::gitserver::GitServer) -> Har
     .await
 }
 
-#[tokio::test]
+both_stores!(disclosure_commits_the_wiki_page_and_index_even_when_someone_edits_meanwhile);
 async fn disclosure_commits_the_wiki_page_and_index_even_when_someone_edits_meanwhile() {
     let fake = world().await;
     let git = common::gitserver::GitServer::start().await;
@@ -2890,7 +2891,7 @@ async fn disclosure_commits_the_wiki_page_and_index_even_when_someone_edits_mean
     harness.stop().await;
 }
 
-#[tokio::test]
+both_stores!(an_uninitialised_wiki_is_reported_once_not_retried);
 async fn an_uninitialised_wiki_is_reported_once_not_retried() {
     let fake = world().await;
     let git = common::gitserver::GitServer::start().await;
@@ -2919,7 +2920,7 @@ fn with_mediawiki_config(wiki: &common::mediawiki::MediaWiki) -> String {
     )
 }
 
-#[tokio::test]
+both_stores!(disclosure_writes_the_mediawiki_page_and_a_new_version_edits_it);
 async fn disclosure_writes_the_mediawiki_page_and_a_new_version_edits_it() {
     let wiki = common::mediawiki::MediaWiki::start();
     let fake = world().await;
@@ -2952,7 +2953,7 @@ async fn disclosure_writes_the_mediawiki_page_and_a_new_version_edits_it() {
     harness.stop().await;
 }
 
-#[tokio::test]
+both_stores!(a_wrong_mediawiki_bot_password_is_a_clear_error);
 async fn a_wrong_mediawiki_bot_password_is_a_clear_error() {
     let wiki = common::mediawiki::MediaWiki::start();
     let fake = world().await;
@@ -3012,9 +3013,9 @@ fn handler_says(job: &Job) -> &'static str {
     }
 }
 
+both_stores!(each_job_kind_runs_its_own_handler);
 /// One job of each kind, queued by hand for one disclosed incident, finishes with its own
 /// handler's account of what it did.
-#[tokio::test]
 async fn each_job_kind_runs_its_own_handler() {
     let fake = world().await;
     fake.set_sbom(REPO, &["pkg:pypi/django@2.0.1"]);
@@ -3133,7 +3134,7 @@ async fn reported_with_mail(fake: &FakeGitHub, config: &str) -> MailWorld {
 /// Security leads to inform of temporary actions.
 const NOTIFY: &str = "tracking:\n  repository: Codertocat/security\nnotify: [\"@Codertocat/leads\", \"@em-lead\", leads@example.org]\n";
 
-#[tokio::test]
+both_stores!(temporary_actions_inform_the_leads_once_and_are_reminded_daily_until_settled);
 async fn temporary_actions_inform_the_leads_once_and_are_reminded_daily_until_settled() {
     let fake = world().await;
     let MailWorld {
@@ -3290,7 +3291,7 @@ async fn temporary_actions_inform_the_leads_once_and_are_reminded_daily_until_se
     harness.stop().await;
 }
 
-#[tokio::test]
+both_stores!(a_private_fork_is_asked_for_once_and_linked_once_github_has_made_it);
 async fn a_private_fork_is_asked_for_once_and_linked_once_github_has_made_it() {
     let fake = world().await;
     // GitHub answers 404 for the new fork once before it exists.
@@ -3371,7 +3372,7 @@ async fn with_chat(fake: &FakeGitHub, chat: &FakeChat, format: &str, chat_config
     .await
 }
 
-#[tokio::test]
+both_stores!(the_team_chat_hears_of_each_turn_of_an_incident_without_its_text);
 async fn the_team_chat_hears_of_each_turn_of_an_incident_without_its_text() {
     let fake = world().await;
     let chat = FakeChat::start().await;
@@ -3436,7 +3437,7 @@ async fn the_team_chat_hears_of_each_turn_of_an_incident_without_its_text() {
     harness.stop().await;
 }
 
-#[tokio::test]
+both_stores!(chat_notices_quote_the_summary_only_when_asked_and_as_inert_text);
 async fn chat_notices_quote_the_summary_only_when_asked_and_as_inert_text() {
     let fake = world().await;
     let chat = FakeChat::start().await;
@@ -3477,7 +3478,7 @@ async fn chat_notices_quote_the_summary_only_when_asked_and_as_inert_text() {
     harness.stop().await;
 }
 
-#[tokio::test]
+both_stores!(discord_notices_allow_no_mention_and_a_refusal_is_reported_not_retried);
 async fn discord_notices_allow_no_mention_and_a_refusal_is_reported_not_retried() {
     let fake = world().await;
     let chat = FakeChat::start().await;
@@ -3538,7 +3539,7 @@ fn pull_is(payload: &mut serde_json::Value, action: &str, base: &str, merged: bo
     payload["pull_request"]["merged"] = merged.into();
 }
 
-#[tokio::test]
+both_stores!(fixes_and_a_patch_release_tick_the_checklist_and_reach_the_announcement);
 async fn fixes_and_a_patch_release_tick_the_checklist_and_reach_the_announcement() {
     let fake = world().await;
     let harness = tracked(&fake).await;
@@ -3666,55 +3667,6 @@ async fn fixes_and_a_patch_release_tick_the_checklist_and_reach_the_announcement
     let timeline = timeline_details(&harness).await;
     assert!(
         timeline.contains(&"patch release v1.0.1 published".to_owned()),
-        "{timeline:?}"
-    );
-    assert_no_unexpected(&fake);
-    harness.stop().await;
-}
-
-/// The store on PostgreSQL: one response end to end (installation, report, tracking issue,
-/// commands, a redelivery, the publication and its public channels), as on SQLite.
-#[tokio::test]
-async fn on_postgresql_a_response_runs_end_to_end_as_on_sqlite() {
-    let fake = world().await;
-    fake.put_file(REPO, ".github/herald.yml", TRACK_PRIVATELY);
-    let database = common::postgres_database().await;
-    let harness = installed_with(&fake, |settings| settings.database_url = database).await;
-    assert!(harness.database_url.starts_with("postgres://"));
-    report(&harness, "report-1").await;
-    assert_eq!(fake.issues(TRACKING_REPO).len(), 1);
-    // GitHub redelivers: answered, nothing stored twice.
-    let again = harness
-        .deliver(
-            "repository_advisory",
-            "report-1",
-            &advisory("repository_advisory.reported.composed.json"),
-        )
-        .await;
-    assert_eq!(again.status, 200, "{}", again.body);
-    fake.set_permission(REPO, "alice", "admin");
-    command(
-        &harness,
-        "c-1",
-        "alice",
-        "/herald ack\n/herald contain disabled uploads",
-    )
-    .await;
-    let reply = escalations(&fake, "Acknowledged");
-    assert_eq!(reply.len(), 1, "{:?}", fake.comments(TRACKING_REPO, 1));
-    github_publishes(&harness).await;
-    assert_eq!(fake.pulls(REPO).len(), 1, "one CHANGELOG pull request");
-    assert_eq!(fake.issues(REPO).len(), 1, "one advisory issue");
-    publish_a_sharper_summary(&harness).await;
-    assert_eq!(fake.pulls(REPO).len(), 1, "updated, not opened again");
-    let incident = the_incident(&harness).await;
-    assert_eq!(incident.phase.as_str(), "disclosure");
-    assert_eq!(incident.decisions.actions.len(), 1);
-    let timeline = timeline_details(&harness).await;
-    assert!(
-        timeline
-            .iter()
-            .any(|detail| detail.starts_with("tracking issue Codertocat/security#1")),
         "{timeline:?}"
     );
     assert_no_unexpected(&fake);

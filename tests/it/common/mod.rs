@@ -113,6 +113,9 @@ impl Harness {
         let dir = tempfile::tempdir().expect("tempdir");
         let sqlite_url = format!("sqlite://{}", dir.path().join("herald.db").display());
         let mut settings = settings(&sqlite_url, worker_enabled);
+        if ON_POSTGRESQL.try_with(|_| ()).is_ok() {
+            settings.database_url = postgres_database().await;
+        }
         adjust(&mut settings);
         let database_url = settings.database_url.clone();
         let server = Server::start(&settings).await.expect("server starts");
@@ -325,6 +328,35 @@ pub mod github;
 pub mod gitserver;
 pub mod mail;
 pub mod mediawiki;
+
+tokio::task_local! {
+    /// Set while a test runs on PostgreSQL: every harness it starts stores there.
+    static ON_POSTGRESQL: ();
+}
+
+/// Runs `test` with every harness it starts on a fresh PostgreSQL database.
+pub async fn on_postgresql(test: impl std::future::Future<Output = ()>) {
+    ON_POSTGRESQL.scope((), test).await;
+}
+
+/// The test `async fn $test()`, twice: `$test::sqlite` with its harnesses on a SQLite
+/// file, `$test::postgresql` on a PostgreSQL database.
+#[macro_export]
+macro_rules! both_stores {
+    ($test:ident) => {
+        mod $test {
+            #[tokio::test]
+            async fn sqlite() {
+                super::$test().await;
+            }
+
+            #[tokio::test]
+            async fn postgresql() {
+                $crate::common::on_postgresql(super::$test()).await;
+            }
+        }
+    };
+}
 
 /// A fresh, empty PostgreSQL database for one test, on the server named by
 /// `HERALD_TEST_POSTGRES_URL` (as `.ci/run` starts it); its URL.
