@@ -1,5 +1,6 @@
 //! `POST /webhooks` through the real HTTP server on a loopback port.
 
+use crate::both_stores;
 use crate::common;
 
 use common::{Harness, Signature, fixture, fixture_names};
@@ -14,7 +15,7 @@ async fn nothing_stored(harness: &Harness) {
     assert_eq!(harness.count("SELECT COUNT(*) FROM incidents").await, 0);
 }
 
-#[tokio::test]
+both_stores!(githubs_documented_signature_is_accepted_and_a_changed_byte_is_not);
 async fn githubs_documented_signature_is_accepted_and_a_changed_byte_is_not() {
     let harness = Harness::start(true).await;
     // The vector's body is not JSON: a correct signature gets past the check (400 for
@@ -50,7 +51,7 @@ fn event_of(fixture_name: &str) -> &str {
     fixture_name.split('.').next().expect("event prefix")
 }
 
-#[tokio::test]
+both_stores!(every_published_github_example_is_accepted_and_parsed);
 async fn every_published_github_example_is_accepted_and_parsed() {
     let harness = Harness::start(true).await;
     let names = fixture_names();
@@ -91,7 +92,7 @@ async fn every_published_github_example_is_accepted_and_parsed() {
     harness.stop().await;
 }
 
-#[tokio::test]
+both_stores!(a_reported_advisory_becomes_an_incident_with_computed_scores);
 async fn a_reported_advisory_becomes_an_incident_with_computed_scores() {
     let harness = Harness::start(true).await;
     let answer = harness
@@ -181,7 +182,7 @@ async fn a_reported_advisory_becomes_an_incident_with_computed_scores() {
     harness.stop().await;
 }
 
-#[tokio::test]
+both_stores!(a_repeated_delivery_id_is_stored_and_processed_once);
 async fn a_repeated_delivery_id_is_stored_and_processed_once() {
     let harness = Harness::start(true).await;
     let body = fixture("repository_advisory.reported.composed.json");
@@ -216,7 +217,7 @@ async fn a_repeated_delivery_id_is_stored_and_processed_once() {
     harness.stop().await;
 }
 
-#[tokio::test]
+both_stores!(the_same_advisory_under_two_delivery_ids_updates_one_incident);
 async fn the_same_advisory_under_two_delivery_ids_updates_one_incident() {
     let harness = Harness::start(true).await;
     let reported = harness
@@ -266,7 +267,7 @@ async fn the_same_advisory_under_two_delivery_ids_updates_one_incident() {
     harness.stop().await;
 }
 
-#[tokio::test]
+both_stores!(bad_deliveries_are_refused_and_nothing_is_stored);
 async fn bad_deliveries_are_refused_and_nothing_is_stored() {
     let harness = Harness::start(true).await;
     let body = fixture("repository_advisory.reported.composed.json");
@@ -369,7 +370,7 @@ async fn bad_deliveries_are_refused_and_nothing_is_stored() {
     harness.stop().await;
 }
 
-#[tokio::test]
+both_stores!(many_concurrent_deliveries_are_all_committed);
 async fn many_concurrent_deliveries_are_all_committed() {
     let harness = Harness::start(true).await;
     let body = fixture("issues.labeled.0.json");
@@ -396,7 +397,7 @@ async fn many_concurrent_deliveries_are_all_committed() {
     harness.stop().await;
 }
 
-#[tokio::test]
+both_stores!(health_and_readiness);
 async fn health_and_readiness() {
     let harness = Harness::start(true).await;
     assert_eq!(harness.status_of("/healthz").await, 200);
@@ -404,7 +405,7 @@ async fn health_and_readiness() {
     harness.stop().await;
 }
 
-#[tokio::test]
+both_stores!(a_delivery_accepted_while_the_worker_is_stopped_is_processed_after_restart);
 async fn a_delivery_accepted_while_the_worker_is_stopped_is_processed_after_restart() {
     let mut harness = Harness::start(false).await;
     let answer = harness
@@ -431,7 +432,7 @@ async fn a_delivery_accepted_while_the_worker_is_stopped_is_processed_after_rest
     harness.stop().await;
 }
 
-#[tokio::test]
+both_stores!(empty_and_malformed_cvss_vectors_are_recorded_not_fatal);
 async fn empty_and_malformed_cvss_vectors_are_recorded_not_fatal() {
     let harness = Harness::start(true).await;
     let mut payload: serde_json::Value =
