@@ -3672,3 +3672,207 @@ async fn fixes_and_a_patch_release_tick_the_checklist_and_reach_the_announcement
     assert_no_unexpected(&fake);
     harness.stop().await;
 }
+
+/// One `herald serve` replica, a child process.
+struct Replica {
+    port: u16,
+    child: std::process::Child,
+}
+
+impl Replica {
+    /// A replica on `database` and the fake GitHub, listening on `port`.
+    fn start(fake: &FakeGitHub, database: &str, port: u16, log: &std::path::Path) -> Replica {
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_herald"))
+            .arg("serve")
+            .env("HERALD_DATABASE_URL", database)
+            .env("HERALD_LISTEN", format!("127.0.0.1:{port}"))
+            .env("HERALD_WEBHOOK_SECRET", common::SECRET)
+            .env("HERALD_GITHUB_API_URL", &fake.url)
+            .env("HERALD_GITHUB_APP_ID", APP_ID.to_string())
+            .env("HERALD_GITHUB_PRIVATE_KEY", private_key())
+            .env("HERALD_POLL_INTERVAL_SECS", "3600")
+            .env("HERALD_WORKER_POLL_INTERVAL_MS", "50")
+            .env("HERALD_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(log).expect("log file"))
+            .spawn()
+            .expect("herald serve starts");
+        Replica { port, child }
+    }
+
+    fn kill(&mut self) {
+        // SIGKILL: no shutdown, leases held, answers lost.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Posts a signed delivery to the replica on `port`; its status, `None` when the replica
+/// is not there.
+async fn post_to(port: u16, event: &str, delivery_id: &str, body: &[u8]) -> Option<u16> {
+    common::http_client()
+        .post(format!("http://127.0.0.1:{port}/webhooks"))
+        .header("X-GitHub-Event", event)
+        .header("X-GitHub-Delivery", delivery_id)
+        .header("Content-Type", "application/json")
+        .header(
+            "X-Hub-Signature-256",
+            herald::ingest::signature::sign(&SecretString::from(common::SECRET), body),
+        )
+        .body(body.to_vec())
+        .send()
+        .await
+        .ok()
+        .map(|response| response.status().as_u16())
+}
+
+/// Three replicas on one PostgreSQL: 200 reports round-robin, each redelivered to another
+/// replica, one replica killed half-way (its leases left behind) and restarted. Each
+/// advisory gets exactly one incident and one tracking issue, every job is done once, and
+/// the reconciler polls the repository once between the three.
+#[tokio::test]
+async fn three_replicas_on_postgresql_share_the_work_and_survive_a_killed_one() {
+    const ADVISORIES: usize = 200;
+    let fake = world().await;
+    fake.put_file(REPO, ".github/herald.yml", TRACK_PRIVATELY);
+    let database = common::postgres_database().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let free_port = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("free port")
+            .port()
+    };
+    let mut replicas: Vec<Replica> = (0..3)
+        .map(|index| {
+            Replica::start(
+                &fake,
+                &database,
+                free_port(),
+                &dir.path().join(format!("replica-{index}.log")),
+            )
+        })
+        .collect();
+    for replica in &replicas {
+        let mut up = false;
+        for _ in 0..200 {
+            if post_to(replica.port, "ping", "ping", &fixture("ping.0.json")).await == Some(200) {
+                up = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(up, "replica on port {} did not come up", replica.port);
+    }
+    let store = herald::store::Store::open(&database).await.expect("store");
+    let pool = common::any_pool(&database).await;
+    let count = |sql: &'static str| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(sql)
+                .fetch_one(&pool)
+                .await
+                .unwrap_or_else(|error| panic!("{sql}: {error}"))
+        }
+    };
+    let ports: Vec<u16> = replicas.iter().map(|replica| replica.port).collect();
+    assert_eq!(
+        post_to(
+            ports[0],
+            "installation",
+            "install-1",
+            &fixture("installation.created.0.json")
+        )
+        .await,
+        Some(202)
+    );
+    let report = |number: usize| {
+        let mut payload: serde_json::Value =
+            serde_json::from_slice(&advisory("repository_advisory.reported.composed.json"))
+                .expect("JSON");
+        payload["repository_advisory"]["ghsa_id"] = format!("GHSA-abcd-1234-{number:04}").into();
+        serde_json::to_vec(&payload).expect("JSON")
+    };
+    // Where a delivery goes: the replica it was meant for, else (down) the next one, as
+    // GitHub's redelivery would reach another replica behind the load balancer.
+    let deliver = |start: usize, id: String, body: Vec<u8>| {
+        let ports = ports.clone();
+        async move {
+            for offset in 0..3 {
+                if let Some(status) = post_to(
+                    ports[(start + offset) % 3],
+                    "repository_advisory",
+                    &id,
+                    &body,
+                )
+                .await
+                {
+                    return status;
+                }
+            }
+            panic!("no replica answered {id}");
+        }
+    };
+    for number in 0..ADVISORIES {
+        if number == ADVISORIES / 2 {
+            replicas[2].kill();
+        }
+        if number == ADVISORIES / 2 + 20 {
+            let log = dir.path().join("replica-2-again.log");
+            replicas[2] = Replica::start(&fake, &database, ports[2], &log);
+        }
+        let id = format!("report-{number}");
+        let first = deliver(number % 3, id.clone(), report(number)).await;
+        assert_eq!(first, 202, "{id}");
+        let again = deliver((number + 1) % 3, id.clone(), report(number)).await;
+        assert_eq!(again, 200, "{id} redelivered is a duplicate");
+    }
+    // The killed replica's leases end (as after its minute), and the others take over.
+    sqlx::query("UPDATE outbox SET locked_until = 0 WHERE state = 'pending'")
+        .execute(&pool)
+        .await
+        .expect("leases end");
+    let mut settled = false;
+    for _ in 0..600 {
+        let pending =
+            count("SELECT COUNT(*) FROM outbox WHERE state <> 'done' AND NOT (kind = 'escalate')")
+                .await;
+        if pending == 0 {
+            settled = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let stuck: Vec<(String, String, Option<String>)> = sqlx::query_as(
+        "SELECT kind, state, last_error FROM outbox WHERE state <> 'done' AND kind <> 'escalate'",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("stuck jobs");
+    assert!(settled, "jobs left: {stuck:?}");
+    assert_eq!(
+        count("SELECT COUNT(*) FROM incidents").await,
+        ADVISORIES as i64,
+        "one incident per advisory"
+    );
+    assert_eq!(
+        count("SELECT COUNT(*) FROM deliveries WHERE delivery_id LIKE 'report-%'").await,
+        ADVISORIES as i64
+    );
+    let issues = fake.issues(TRACKING_REPO);
+    assert_eq!(issues.len(), ADVISORIES, "one tracking issue per advisory");
+    let mut titles: Vec<&str> = issues.iter().map(|issue| issue.title.as_str()).collect();
+    titles.sort_unstable();
+    titles.dedup();
+    assert_eq!(titles.len(), ADVISORIES, "no advisory has two");
+    assert_eq!(
+        fake.count("GET", &format!("/repos/{REPO}/security-advisories")),
+        1,
+        "the reconciler polled the repository once between the replicas"
+    );
+    assert_no_unexpected(&fake);
+    store.close().await;
+    for replica in &mut replicas {
+        replica.kill();
+    }
+}
