@@ -13,7 +13,9 @@
 //! HERALD_BENCH_RATE (1000), HERALD_BENCH_PHASES (throughput,latency). The server inherits
 //! the environment, so HERALD_WORKER_ENABLED=false measures ingest alone.
 //! HERALD_BENCH_POSTGRES_URL (`postgres://USER@HOST:PORT/postgres`) runs each phase on a
-//! fresh PostgreSQL database on that server instead of a SQLite file.
+//! fresh PostgreSQL database on that server instead of a SQLite file, and with it
+//! HERALD_BENCH_REPLICAS (1) starts that many `herald serve` replicas on the one database,
+//! new connections spread over them in turn (a load balancer's round robin).
 
 use bytes::Bytes;
 use hdrhistogram::Histogram;
@@ -124,7 +126,9 @@ type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
 /// A lean HTTP/1.1 client (hyper's connection API, kept-alive connections reused), so the
 /// load generator takes as little as it can of the two cores it shares with herald.
 struct Target {
-    addr: SocketAddr,
+    /// The replicas; new connections go to each in turn.
+    addrs: Vec<SocketAddr>,
+    next_addr: AtomicU64,
     idle: std::sync::Mutex<Vec<Sender>>,
     body: Bytes,
     signature: String,
@@ -137,7 +141,10 @@ impl Target {
         if let Some(sender) = reused {
             return Some(sender);
         }
-        let stream = TcpStream::connect(self.addr).await.ok()?;
+        let turn = self.next_addr.fetch_add(1, Ordering::Relaxed) as usize;
+        let stream = TcpStream::connect(self.addrs[turn % self.addrs.len()])
+            .await
+            .ok()?;
         stream.set_nodelay(true).ok()?;
         let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
@@ -152,7 +159,7 @@ impl Target {
         sender.ready().await.ok()?;
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let request = http::Request::post("/webhooks")
-            .header("Host", self.addr.to_string())
+            .header("Host", "herald")
             .header("X-GitHub-Event", "repository_advisory")
             .header("X-GitHub-Delivery", format!("bench-{id}"))
             .header("X-Hub-Signature-256", &self.signature)
@@ -240,10 +247,9 @@ async fn fixed_rate(
     (accepted, other, latencies)
 }
 
-/// A fresh `herald serve` (release build) with its own store.
+/// Fresh `herald serve` replicas (release build) on their own store.
 struct Herald {
-    process: Child,
-    port: u16,
+    replicas: Vec<(Child, u16)>,
     database_url: String,
 }
 
@@ -272,39 +278,50 @@ async fn fresh_store(dir: &Path, name: &str) -> String {
 }
 
 impl Herald {
-    fn start(database_url: String) -> Herald {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .expect("free port")
-            .port();
-        let process = Command::new(env!("CARGO_BIN_EXE_herald"))
-            .arg("serve")
-            .env("HERALD_DATABASE_URL", &database_url)
-            .env("HERALD_LISTEN", format!("127.0.0.1:{port}"))
-            .env("HERALD_WEBHOOK_SECRET", SECRET)
-            .env("HERALD_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("herald serve starts");
+    fn start(database_url: String, replicas: u64) -> Herald {
+        let replicas = (0..replicas.max(1))
+            .map(|_| {
+                let port = TcpListener::bind("127.0.0.1:0")
+                    .and_then(|listener| listener.local_addr())
+                    .expect("free port")
+                    .port();
+                let process = Command::new(env!("CARGO_BIN_EXE_herald"))
+                    .arg("serve")
+                    .env("HERALD_DATABASE_URL", &database_url)
+                    .env("HERALD_LISTEN", format!("127.0.0.1:{port}"))
+                    .env("HERALD_WEBHOOK_SECRET", SECRET)
+                    .env("HERALD_LOG", "info")
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .expect("herald serve starts");
+                (process, port)
+            })
+            .collect();
         Herald {
-            process,
-            port,
+            replicas,
             database_url,
         }
     }
 
-    /// Waits until herald listens (it opens its store first), then aims at it.
+    /// Waits until every replica listens (each opens its store first), then aims at them.
     async fn target(&self, body: &[u8]) -> Arc<Target> {
-        let addr = SocketAddr::from(([127, 0, 0, 1], self.port));
-        for _ in 0..200 {
-            if TcpStream::connect(addr).await.is_ok() {
-                break;
+        let addrs: Vec<SocketAddr> = self
+            .replicas
+            .iter()
+            .map(|(_, port)| SocketAddr::from(([127, 0, 0, 1], *port)))
+            .collect();
+        for addr in &addrs {
+            for _ in 0..200 {
+                if TcpStream::connect(addr).await.is_ok() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
         }
         Arc::new(Target {
-            addr,
+            addrs,
+            next_addr: AtomicU64::new(0),
             idle: std::sync::Mutex::new(Vec::new()),
             signature: signature::sign(&SecretString::from(SECRET), body),
             body: Bytes::copy_from_slice(body),
@@ -354,8 +371,10 @@ impl Herald {
     }
 
     fn stop(mut self) {
-        let _ = self.process.kill();
-        let _ = self.process.wait();
+        for (process, _) in &mut self.replicas {
+            let _ = process.kill();
+            let _ = process.wait();
+        }
     }
 }
 
@@ -363,6 +382,7 @@ fn main() {
     let seconds = setting("HERALD_BENCH_SECONDS", 10);
     let concurrency = setting("HERALD_BENCH_CONCURRENCY", 128);
     let rate = setting("HERALD_BENCH_RATE", 1000);
+    let replicas = setting("HERALD_BENCH_REPLICAS", 1);
     let duration = Duration::from_secs(seconds);
     let dir = tempfile::tempdir().expect("tempdir");
     let body = payload();
@@ -375,7 +395,7 @@ fn main() {
     runtime.block_on(async {
         println!(
             "herald ingest benchmark: {} byte signed repository_advisory deliveries, unique \
-             delivery ids, {}, outbox worker on",
+             delivery ids, {}, {replicas} replica(s), outbox worker on",
             body.len(),
             if std::env::var("HERALD_BENCH_POSTGRES_URL").is_ok() {
                 "PostgreSQL (synchronous_commit on)"
@@ -387,7 +407,7 @@ fn main() {
         let phases = std::env::var("HERALD_BENCH_PHASES")
             .unwrap_or_else(|_| "throughput,latency".to_owned());
         if phases.contains("throughput") {
-            let herald = Herald::start(fresh_store(dir.path(), "throughput").await);
+            let herald = Herald::start(fresh_store(dir.path(), "throughput").await, replicas);
             let target = herald.target(&body).await;
             let (accepted, other, latencies) = throughput(target, concurrency, duration).await;
             println!(
@@ -402,7 +422,7 @@ fn main() {
         }
 
         if phases.contains("latency") {
-            let herald = Herald::start(fresh_store(dir.path(), "latency").await);
+            let herald = Herald::start(fresh_store(dir.path(), "latency").await, replicas);
             let target = herald.target(&body).await;
             let (accepted, other, latencies) = fixed_rate(target, rate, duration).await;
             println!(
