@@ -196,18 +196,18 @@ impl Channels {
     /// so and what the maintainers can do, so nobody waits for something that will not
     /// happen on its own; a first failed send of the announcement is told at once, as it
     /// may go through on a retry; other retries are quiet.
+    /// `about` is the job's incident, as the runner read it for the job.
     pub async fn failure_notice(
         &self,
         job: &ClaimedJob,
+        about: Option<&IncidentRow>,
         error: &ChannelError,
         gave_up: bool,
     ) -> Result<Option<Record>, ChannelError> {
-        let Some(incident_id) = job.incident_id() else {
+        let Some(row) = about else {
             return Ok(None);
         };
-        let Some(row) = self.store.incident(incident_id).await? else {
-            return Ok(None);
-        };
+        let incident_id = row.id;
         let ghsa_id = &row.incident.ghsa_id;
         // One line each; the comment escapes them for Markdown.
         let one_line = |text: &str| text.replace(['\r', '\n'], " ");

@@ -153,7 +153,7 @@ impl EffectRunner {
         let gave_up = gives_up(job, self.settings.max_attempts, error.refusal().is_some());
         let notice = self
             .channels
-            .failure_notice(job, &error, gave_up)
+            .failure_notice(job, about, &error, gave_up)
             .await
             .unwrap_or_else(|unknown| {
                 tracing::error!(job = job.id, error = %unknown, "cannot word the notice of a failed job");
