@@ -6,7 +6,7 @@
 //! keyed by the day, so a reminder fires once also across restarts, until a maintainer
 //! reverts it or makes it permanent. These notices are private, like the escalations.
 
-use super::escalation::{Notice, add_coordinator, mail_privately, split_targets};
+use super::escalation::{Notice, add_coordinator, mail_privately, mention_prefix, split_targets};
 use super::record::{Record, Write};
 use super::{ChannelError, Channels};
 use crate::drafts::escape;
@@ -132,11 +132,7 @@ pub(super) async fn notify(
     .await?;
     let comment = format!(
         "{}{}\n\n{}",
-        if mentions.is_empty() {
-            String::new()
-        } else {
-            format!("{} ", mentions.join(" "))
-        },
+        mention_prefix(&mentions),
         escape::markdown(&situation),
         what_next(incident, number, pending.notice)
     );

@@ -142,11 +142,7 @@ pub(super) async fn escalate(
     .await?;
     let comment = format!(
         "{}{situation}\n\n`/herald ack` acknowledges the report and stops the reaction clock.",
-        if mentions.is_empty() {
-            String::new()
-        } else {
-            format!("{} ", mentions.join(" "))
-        }
+        mention_prefix(&mentions)
     );
     let notified: Vec<String> = mentions.iter().cloned().chain(mailed).collect();
     let detail = format!(
@@ -181,6 +177,15 @@ pub(super) async fn escalate(
             key: key::chat(pending.incident_id, &format!("escalation:{}", job.id)),
             at: None,
         }))
+}
+
+/// The mentions that open a notice comment, followed by a space; empty without any.
+pub(super) fn mention_prefix(mentions: &[String]) -> String {
+    if mentions.is_empty() {
+        String::new()
+    } else {
+        format!("{} ", mentions.join(" "))
+    }
 }
 
 /// The coordinator joins the mentions (once).
