@@ -131,12 +131,21 @@ pub enum Dialect {
 impl Dialect {
     /// Opens a write transaction: SQLite takes its one write lock at once and states the
     /// durability of the commit; PostgreSQL waits for its WAL flush unless `durable` is
-    /// false.
+    /// false (see [`Dialect::after_begin`]).
     fn begin(self, durable: bool) -> &'static str {
         match (self, durable) {
             (Dialect::Sqlite, true) => "PRAGMA synchronous = FULL; BEGIN IMMEDIATE",
             (Dialect::Sqlite, false) => "PRAGMA synchronous = NORMAL; BEGIN IMMEDIATE",
             (Dialect::Postgres, _) => "BEGIN",
+        }
+    }
+
+    /// What a transaction that need not be durable sets once open: PostgreSQL's commit
+    /// then skips waiting for its WAL flush.
+    fn after_begin(self, durable: bool) -> Option<&'static str> {
+        match (self, durable) {
+            (Dialect::Postgres, false) => Some("SET LOCAL synchronous_commit = off"),
+            (Dialect::Postgres, true) | (Dialect::Sqlite, _) => None,
         }
     }
 

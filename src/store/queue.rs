@@ -2,7 +2,7 @@
 
 use super::IncidentId;
 use super::job::Job;
-use super::{Dialect, Store, StoreError, Work, from_millis, to_millis};
+use super::{Store, StoreError, Work, from_millis, to_millis};
 use crate::incident::RepoName;
 use chrono::{DateTime, Utc};
 use sqlx::Row;
@@ -282,23 +282,22 @@ impl Store {
     /// persists it, and if power fails first, its jobs are simply still queued and run
     /// again. Jobs with effects outside the store must not use this.
     pub async fn begin(&self) -> Result<Work, StoreError> {
-        let mut tx = self.writer.begin_with(self.dialect.begin(false)).await?;
-        if self.dialect == Dialect::Postgres {
-            sqlx::query("SET LOCAL synchronous_commit = off")
-                .execute(&mut *tx)
-                .await?;
-        }
-        Ok(Work {
-            tx,
-            dialect: self.dialect,
-        })
+        self.open_work(false).await
     }
 
     /// Opens a unit of work whose commit waits for fsync: for recording what already
     /// happened outside the store (a GitHub write), which cannot be recomputed.
     pub async fn begin_durable(&self) -> Result<Work, StoreError> {
+        self.open_work(true).await
+    }
+
+    async fn open_work(&self, durable: bool) -> Result<Work, StoreError> {
+        let mut tx = self.writer.begin_with(self.dialect.begin(durable)).await?;
+        if let Some(setting) = self.dialect.after_begin(durable) {
+            sqlx::query(setting).execute(&mut *tx).await?;
+        }
         Ok(Work {
-            tx: self.writer.begin_with(self.dialect.begin(true)).await?,
+            tx,
             dialect: self.dialect,
         })
     }
