@@ -766,13 +766,7 @@ async fn someone_without_write_permission_is_politely_refused() {
     let fake = world().await;
     let harness = tracked(&fake).await;
     fake.set_permission(REPO, "mallory", "read");
-    say(
-        &harness,
-        "issue_comment",
-        "c-1",
-        &comment("mallory", "/herald publish"),
-    )
-    .await;
+    command(&harness, "c-1", "mallory", "/herald publish").await;
 
     let replies = answers(&fake);
     assert_eq!(replies.len(), 1, "{replies:?}");
@@ -844,13 +838,7 @@ async fn publish_approved(fake: &FakeGitHub, prepare: impl FnOnce(&FakeGitHub)) 
     )
     .await;
     prepare(fake);
-    say(
-        &harness,
-        "issue_comment",
-        "c-1",
-        &comment("alice", "/herald publish"),
-    )
-    .await;
+    command(&harness, "c-1", "alice", "/herald publish").await;
     harness
 }
 
@@ -906,13 +894,7 @@ async fn a_publication_github_refuses_starts_nothing_public() {
     assert!(shown.contains(refusal), "{shown}");
 
     // The maintainers fix the advisory and ask again: now it goes through.
-    say(
-        &harness,
-        "issue_comment",
-        "c-2",
-        &comment("alice", "/herald publish"),
-    )
-    .await;
+    command(&harness, "c-2", "alice", "/herald publish").await;
     assert!(the_incident(&harness).await.published_on_github());
     assert!(!publicity(&fake).is_empty());
     assert_no_unexpected(&fake);
@@ -955,13 +937,7 @@ async fn github_confirms_the_publication_before_anything_goes_public() {
     );
     // Asking again publishes nothing twice.
     let before = public_writes(&fake).len();
-    say(
-        &harness,
-        "issue_comment",
-        "c-2",
-        &comment("alice", "/herald publish"),
-    )
-    .await;
+    command(&harness, "c-2", "alice", "/herald publish").await;
     assert_eq!(public_writes(&fake).len(), before);
     assert!(
         answers(&fake)
@@ -1044,13 +1020,7 @@ async fn a_maintainer_commands_by_comment_and_label() {
     fake.set_permission(REPO, "alice", "maintain");
 
     // Publishing needs approval first.
-    say(
-        &harness,
-        "issue_comment",
-        "c-1",
-        &comment("alice", "/herald publish"),
-    )
-    .await;
+    command(&harness, "c-1", "alice", "/herald publish").await;
     let replies = answers(&fake);
     assert!(
         replies[0]
@@ -1074,16 +1044,7 @@ async fn a_maintainer_commands_by_comment_and_label() {
     assert!(the_incident(&harness).await.decisions.disclosure_approved);
     assert_eq!(answers(&fake).len(), 1, "labels are answered quietly");
 
-    say(
-        &harness,
-        "issue_comment",
-        "c-2",
-        &comment(
-            "alice",
-            "Fixed in 1.2.3.\n/herald coordinator @alice\n/herald threat active\n/herald severity high\n/herald request-cve\n/herald publish\n/herald frobnicate",
-        ),
-    )
-    .await;
+    command(&harness, "c-2", "alice", "Fixed in 1.2.3.\n/herald coordinator @alice\n/herald threat active\n/herald severity high\n/herald request-cve\n/herald publish\n/herald frobnicate").await;
     let incident = the_incident(&harness).await;
     assert_eq!(incident.phase, herald::incident::Phase::Disclosure);
     assert_eq!(incident.decisions.coordinator.as_deref(), Some("alice"));
@@ -1660,13 +1621,7 @@ async fn closing_an_undisclosed_incident_publishes_nothing() {
     let fake = world().await;
     let harness = tracked(&fake).await;
     fake.set_permission(REPO, "alice", "admin");
-    say(
-        &harness,
-        "issue_comment",
-        "c-1",
-        &comment("alice", "/herald close"),
-    )
-    .await;
+    command(&harness, "c-1", "alice", "/herald close").await;
 
     assert_eq!(
         the_incident(&harness).await.phase,
@@ -1802,13 +1757,7 @@ async fn a_broken_template_holds_back_only_its_own_channel() {
 
     // Fixed, and run again on command.
     fake.put_file(REPO, override_path, "Fixed: {{summary}}\n");
-    say(
-        &harness,
-        "issue_comment",
-        "c-2",
-        &comment("alice", "/herald retry"),
-    )
-    .await;
+    command(&harness, "c-2", "alice", "/herald retry").await;
     let issues = fake.issues(REPO);
     assert_eq!(issues.len(), 1);
     assert!(issues[0].body.starts_with("Fixed: "), "{}", issues[0].body);
@@ -2067,13 +2016,7 @@ async fn the_reaction_clock_shows_on_the_issue_and_an_ack_stops_it() {
     );
 
     fake.set_permission(REPO, "alice", "write");
-    say(
-        &harness,
-        "issue_comment",
-        "c-ack",
-        &comment("alice", "/herald ack"),
-    )
-    .await;
+    command(&harness, "c-ack", "alice", "/herald ack").await;
     let incident = the_incident(&harness).await;
     assert!(incident.decisions.acknowledged_at.is_some());
     assert_eq!(incident.phase, herald::incident::Phase::Assessment);
@@ -2097,13 +2040,7 @@ async fn the_reaction_clock_shows_on_the_issue_and_an_ack_stops_it() {
     );
 
     // The coordinator is assigned the tracking issue.
-    say(
-        &harness,
-        "issue_comment",
-        "c-coord",
-        &comment("alice", "/herald coordinator @alice"),
-    )
-    .await;
+    command(&harness, "c-coord", "alice", "/herald coordinator @alice").await;
     let issue = &fake.issues(TRACKING_REPO)[0];
     assert_eq!(issue.assignees, vec!["alice"]);
     assert!(
@@ -2211,13 +2148,7 @@ async fn an_acknowledged_incident_is_not_escalated() {
     } = world_with_mail(&fake, ESCALATION).await;
     report(&harness, "report-1").await;
     fake.set_permission(REPO, "bob", "write");
-    say(
-        &harness,
-        "issue_comment",
-        "c-ack",
-        &comment("bob", "/herald ack"),
-    )
-    .await;
+    command(&harness, "c-ack", "bob", "/herald ack").await;
     harness.bring_forward("breach").await;
     assert!(escalations(&fake, "deadline for").is_empty());
     assert!(sink.messages().is_empty());
@@ -2236,11 +2167,11 @@ async fn closing_posts_the_post_incident_review_with_measures_and_undone_items()
     let fake = world().await;
     let harness = tracked(&fake).await;
     fake.set_permission(REPO, "alice", "admin");
-    say(
+    command(
         &harness,
-        "issue_comment",
         "c-1",
-        &comment("alice", "/herald ack\n/herald phase containment"),
+        "alice",
+        "/herald ack\n/herald phase containment",
     )
     .await;
     // A maintainer ticks one item of the checklist on GitHub.
@@ -2252,13 +2183,7 @@ async fn closing_posts_the_post_incident_review_with_measures_and_undone_items()
     );
     assert_ne!(ticked, body);
     fake.edit_issue_body(TRACKING_REPO, 1, &ticked);
-    say(
-        &harness,
-        "issue_comment",
-        "c-2",
-        &comment("alice", "/herald close"),
-    )
-    .await;
+    command(&harness, "c-2", "alice", "/herald close").await;
     assert_eq!(
         the_incident(&harness).await.phase,
         herald::incident::Phase::Closed
@@ -3021,11 +2946,11 @@ async fn each_job_kind_runs_its_own_handler() {
     fake.set_sbom(REPO, &["pkg:pypi/django@2.0.1"]);
     let harness = publish_approved(&fake, |_| {}).await;
     report_global_advisory(&harness).await;
-    say(
+    command(
         &harness,
-        "issue_comment",
         "c-2",
-        &comment("alice", "/herald contain disabled the upload endpoint"),
+        "alice",
+        "/herald contain disabled the upload endpoint",
     )
     .await;
     let incident = incident_id(&harness).await;
