@@ -335,6 +335,10 @@ async fn dry_run(
                 }
             }
             JobOutcome::Effect(note) => println!("{}", report::safe_line(&note)),
+            JobOutcome::Paced(wait) => println!(
+                "deferred {} s: the GitHub write budget is spent",
+                wait.as_secs()
+            ),
             JobOutcome::Failed { error, gave_up } => {
                 failures += 1;
                 println!(
@@ -748,7 +752,14 @@ async fn save_decision(store: &Store, incident: &Incident, detail: &str) -> anyh
         kind: TimelineKind::Command,
         detail: detail.to_owned(),
     };
-    crate::pipeline::save_incident(&mut work, incident, &[entry], None, now).await?;
+    crate::pipeline::save_incident(
+        &mut work,
+        incident,
+        &[entry],
+        None,
+        (now, crate::store::Priority::Urgent),
+    )
+    .await?;
     work.commit().await?;
     Ok(())
 }

@@ -94,6 +94,11 @@ pub mod key {
         format!("{kind}:{incident_id}:{revision}")
     }
 
+    /// The tracking issue's refresh after `channel` posted at `at_millis`.
+    pub fn tracking_refresh(channel: &str, incident_id: IncidentId, at_millis: i64) -> String {
+        format!("tracking-refresh:{channel}:{incident_id}:{at_millis}")
+    }
+
     /// What a maintainer's command calls for, by the delivery that carried it.
     pub fn command(kind: &str, delivery_id: &str) -> String {
         format!("{kind}:{delivery_id}")

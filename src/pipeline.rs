@@ -11,7 +11,7 @@ use crate::ingest::events::{
 };
 use crate::markers::key;
 use crate::store::{
-    ChatNotice, IncidentRow, InstallationId, Job, PendingChat, PublicChannel, StoreError,
+    ChatNotice, IncidentRow, InstallationId, Job, PendingChat, Priority, PublicChannel, StoreError,
     StoredDelivery, Work,
 };
 use chrono::{DateTime, Utc};
@@ -53,28 +53,34 @@ pub struct Processed {
 /// as the domain says ([`Incident::follow`]): its tracking issue catches up with the
 /// revision and, once GitHub has published the advisory, so does every public channel, in
 /// the order of [`PublicChannel::ALL`] (the embargo gate checks each again when it runs).
+/// The tracking issue and the chat go at `priority`; a disclosure is always urgent.
 pub async fn follow_incident(
     work: &mut Work,
     (incident_id, revision): (IncidentId, i64),
     incident: &Incident,
     timeline: &[TimelineEntry],
+    priority: Priority,
 ) -> Result<(), StoreError> {
     let follow = incident.follow();
     let mut jobs = Vec::new();
     if follow.tracking_issue {
-        jobs.push(Job::SyncTrackingIssue {
+        let job = Job::SyncTrackingIssue {
             incident: incident_id,
-        });
+        };
+        jobs.push((job, priority));
     }
     if follow.public_channels {
-        jobs.extend(PublicChannel::ALL.map(|channel| Job::Public {
-            channel,
-            incident: incident_id,
+        jobs.extend(PublicChannel::ALL.map(|channel| {
+            let job = Job::Public {
+                channel,
+                incident: incident_id,
+            };
+            (job, Priority::Urgent)
         }));
     }
-    for job in jobs {
+    for (job, priority) in jobs {
         let key = key::follow(job.kind().as_str(), incident_id, revision);
-        work.enqueue(&job, &key).await?;
+        work.enqueue_with(&job, &key, priority).await?;
     }
     if follow.tracking_issue {
         for (notice, key) in chat_notices((incident_id, revision), incident, timeline) {
@@ -82,7 +88,7 @@ pub async fn follow_incident(
                 incident_id,
                 notice,
             });
-            work.enqueue(&job, &key).await?;
+            work.enqueue_with(&job, &key, priority).await?;
         }
     }
     Ok(())
@@ -116,19 +122,19 @@ fn chat_notices(
 }
 
 /// Saves a changed incident with its timeline's record of the change (from `delivery`,
-/// when one carried it) and queues what follows, all in `work`.
+/// when one carried it) and queues what follows at `priority`, all in `work`.
 pub async fn save_incident(
     work: &mut Work,
     incident: &Incident,
     timeline: &[TimelineEntry],
     delivery: Option<&str>,
-    at: DateTime<Utc>,
+    (at, priority): (DateTime<Utc>, Priority),
 ) -> Result<IncidentId, StoreError> {
     let (id, revision) = work.save_incident(incident, at).await?;
     if !timeline.is_empty() {
         work.append_timeline(id, timeline, delivery).await?;
     }
-    follow_incident(work, (id, revision), incident, timeline).await?;
+    follow_incident(work, (id, revision), incident, timeline, priority).await?;
     Ok(id)
 }
 
@@ -339,7 +345,7 @@ async fn amend_each(
                 &incident,
                 &timeline,
                 Some(&delivery.delivery_id),
-                delivery.received_at,
+                (delivery.received_at, Priority::Urgent),
             )
             .await?;
             changed.push(incident.ghsa_id.to_string());
@@ -394,12 +400,17 @@ async fn advisory_delivery(
             }
         }
         _ => {
+            // What polling finds waits for what GitHub or the maintainers said.
+            let priority = match action {
+                AdvisoryAction::Reconciled => Priority::Background,
+                _ => Priority::Urgent,
+            };
             save_incident(
                 work,
                 &outcome.incident,
                 &outcome.timeline,
                 Some(&delivery.delivery_id),
-                delivery.received_at,
+                (delivery.received_at, priority),
             )
             .await?;
         }

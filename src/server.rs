@@ -38,12 +38,7 @@ impl Server {
             .clone()
             .ok_or(crate::config::ConfigError::MissingWebhookSecret)?;
         // A bad App key stops herald here, before it takes any delivery.
-        let github = settings
-            .github
-            .as_ref()
-            .map(GitHub::new)
-            .transpose()?
-            .map(Arc::new);
+        let github = settings.github.as_ref().map(GitHub::new).transpose()?;
         // So does a bad signing key or a half-configured mail setup.
         let mail = crate::mail::announcer(&settings.mail)?;
         if mail.is_none() {
@@ -55,6 +50,7 @@ impl Server {
         let store = Store::open_pooled(&settings.database_url, settings.database_max_connections)
             .await
             .with_context(|| format!("store {}", redact_url(&settings.database_url)))?;
+        let github = github.map(|github| Arc::new(github.sharing_write_slots(store.clone())));
         let listener = tokio::net::TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("cannot listen on {}", settings.listen))?;

@@ -206,7 +206,14 @@ pub(super) async fn apply_commands(
 
     if changed {
         let (id, revision) = work.save_incident(&incident, now).await?;
-        crate::pipeline::follow_incident(work, (id, revision), &incident, &timeline).await?;
+        crate::pipeline::follow_incident(
+            work,
+            (id, revision),
+            &incident,
+            &timeline,
+            crate::store::Priority::Urgent,
+        )
+        .await?;
     }
     for effect in effects {
         let incident_id = current.id;

@@ -81,6 +81,14 @@ impl Refusal {
 }
 
 impl ChannelError {
+    /// How long until the write this job was refused by herald's own pacing may go.
+    pub fn paced_for(&self) -> Option<std::time::Duration> {
+        match self {
+            ChannelError::GitHub(error) => error.paced_for(),
+            _ => None,
+        }
+    }
+
     /// The counterpart's own words when it refused what herald asked in a way that asking
     /// again cannot change (GitHub's validation, a missing or forbidden resource, a forum's
     /// or wiki's refusal, a mail server's permanent rejection, a broken template): the job
@@ -113,6 +121,8 @@ struct Channel<'a> {
     loaded: &'a LoadedConfig,
     disclosed: &'a gate::Disclosed<'a>,
     incident_id: IncidentId,
+    /// The job was not run before (see [`ClaimedJob::first_try`]).
+    first_try: bool,
 }
 
 /// What the effects need: the store, GitHub, the templates, and (when configured) the
@@ -149,6 +159,14 @@ impl Channels {
         claimed: &ClaimedJob,
         about: Option<&IncidentRow>,
     ) -> Result<Record, ChannelError> {
+        crate::github::reading_since(claimed.due_since, self.dispatch(claimed, about)).await
+    }
+
+    async fn dispatch(
+        &self,
+        claimed: &ClaimedJob,
+        about: Option<&IncidentRow>,
+    ) -> Result<Record, ChannelError> {
         let id = claimed.id;
         match (claimed.job()?, about) {
             (Job::ProcessDelivery { .. }, _) => {
@@ -163,7 +181,9 @@ impl Channels {
             }
             // Every other job is for an incident, which may have gone since it was queued.
             (_, None) => Ok(Record::note("incident gone")),
-            (Job::SyncTrackingIssue { .. }, Some(row)) => tracking_issue::sync(self, row).await,
+            (Job::SyncTrackingIssue { .. }, Some(row)) => {
+                tracking_issue::sync(self, row, claimed.first_try()).await
+            }
             (Job::RequestCve { .. }, Some(row)) => maintainer::request_cve(self, row).await,
             (Job::PublishAdvisory { .. }, Some(row)) => {
                 maintainer::publish_advisory(self, row).await

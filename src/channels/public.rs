@@ -16,7 +16,14 @@ use crate::github::Api;
 use crate::github::api::NewIssue;
 use crate::incident::{GhsaId, RepoName, Severity};
 use crate::markers::{key, marker};
-use crate::store::{ClaimedJob, IncidentId, IncidentRow, Job, PendingComment, PublicChannel};
+use crate::store::{
+    ChannelPost, ClaimedJob, IncidentId, IncidentRow, Job, PendingComment, PublicChannel,
+};
+
+/// The stored record of the CHANGELOG pull request into the base branch.
+const CHANGELOG_POST: &str = "changelog_pr";
+/// The stored record of the public advisory issue.
+const ADVISORY_ISSUE_POST: &str = "advisory_issue";
 
 /// Where a public job goes.
 pub(super) enum Target<'a> {
@@ -52,6 +59,7 @@ pub(super) async fn publish(
                 loaded: &loaded,
                 disclosed: &disclosed,
                 incident_id,
+                first_try: job.first_try(),
             };
             match target {
                 Target::Channel(PublicChannel::ChangelogPr) => changelog_prs(&channel).await?,
@@ -236,7 +244,8 @@ struct Proposal<'a> {
 }
 
 enum Proposed {
-    Opened(u64),
+    /// The pull request's number and address.
+    Opened(u64, String),
     Updated(u64),
     /// The target branch does not exist.
     NoTarget,
@@ -254,11 +263,11 @@ async fn propose(
     let Some(target_sha) = api.branch_sha(repository, proposal.target).await? else {
         return Ok(Proposed::NoTarget);
     };
-    if api
+    let fresh_branch = api
         .branch_sha(repository, &proposal.branch)
         .await?
-        .is_none()
-    {
+        .is_none();
+    if fresh_branch {
         api.create_branch(repository, &proposal.branch, &target_sha)
             .await?;
     }
@@ -278,11 +287,15 @@ async fn propose(
         )
         .await?;
     }
-    let existing = api
-        .pulls_from(repository, &proposal.branch)
-        .await?
-        .into_iter()
-        .find(|pull| pull.state == "open");
+    // No pull request can come from a branch created just now.
+    let existing = if fresh_branch {
+        None
+    } else {
+        api.pulls_from(repository, &proposal.branch)
+            .await?
+            .into_iter()
+            .find(|pull| pull.state == "open")
+    };
     if let Some(pull) = existing {
         if pull.title != proposal.title || pull.body.as_deref() != Some(proposal.body.as_str()) {
             api.edit_pull(repository, pull.number, proposal.title, &proposal.body)
@@ -301,7 +314,7 @@ async fn propose(
         .await?;
     api.add_labels(repository, pull.number, &[proposal.label.to_owned()])
         .await?;
-    Ok(Proposed::Opened(pull.number))
+    Ok(Proposed::Opened(pull.number, pull.html_url))
 }
 
 /// The base branch a configuration names, else the repository's default branch.
@@ -344,6 +357,7 @@ async fn changelog_prs(channel: &Channel<'_>) -> Result<Record, ChannelError> {
     ));
     let mut opened = Vec::new();
     let mut notes = Vec::new();
+    let mut posts = Vec::new();
     for target in std::iter::once(&base).chain(settings.backport_branches.iter()) {
         let proposal = Proposal {
             repository,
@@ -372,9 +386,21 @@ async fn changelog_prs(channel: &Channel<'_>) -> Result<Record, ChannelError> {
             )
         };
         match propose(api, &proposal, insert).await? {
-            Proposed::Opened(number) => {
+            Proposed::Opened(number, url) => {
                 opened.push(format!("{repository}#{number} into {target}"));
                 notes.push(format!("opened {repository}#{number}"));
+                // The pull request into the base branch is the one the advisory issue links.
+                if *target == base {
+                    posts.push(Write::ChannelPost {
+                        incident: channel.incident_id,
+                        channel: CHANGELOG_POST,
+                        post: ChannelPost {
+                            reference: number.to_string(),
+                            url,
+                            text_sha256: String::new(),
+                        },
+                    });
+                }
             }
             Proposed::Updated(number) => notes.push(format!("updated {repository}#{number}")),
             Proposed::NoTarget => notes.push(format!("no branch {target}")),
@@ -382,11 +408,12 @@ async fn changelog_prs(channel: &Channel<'_>) -> Result<Record, ChannelError> {
     }
     let detail =
         (!opened.is_empty()).then(|| format!("CHANGELOG pull request {}", opened.join(", ")));
-    Ok(Record::publication(
+    let record = Record::publication(
         channel.incident_id,
         detail,
         format!("CHANGELOG: {}", notes.join(", ")),
-    ))
+    );
+    Ok(posts.into_iter().fold(record, Record::with))
 }
 
 /// Offers a critical incident's blog post to the configured website repository as a pull
@@ -433,7 +460,7 @@ async fn blog_post_pr(channel: &Channel<'_>) -> Result<Record, ChannelError> {
         label: &loaded.config.labels.security,
     };
     Ok(match propose(api, &proposal, |_| post.clone()).await? {
-        Proposed::Opened(number) => Record::publication(
+        Proposed::Opened(number, _) => Record::publication(
             channel.incident_id,
             Some(format!("blog post pull request {website}#{number}")),
             format!("blog post: opened {website}#{number}"),
@@ -457,13 +484,21 @@ async fn advisory_issue(channel: &Channel<'_>) -> Result<Record, ChannelError> {
     let drafts = channels
         .templates_for(api, repository, &[ADVISORY_ISSUE])
         .await?;
-    let branch = security_branch(&incident.ghsa_id);
-    let changelog_url = api
-        .pulls_from(repository, &branch)
+    // The CHANGELOG job (queued first) recorded its pull request.
+    let changelog_url = match channels
+        .store
+        .channel_post(channel.incident_id, CHANGELOG_POST)
         .await?
-        .into_iter()
-        .next()
-        .map(|pull| pull.html_url);
+    {
+        Some(post) => Some(post.url),
+        // Published before herald recorded it: GitHub knows.
+        None => api
+            .pulls_from(repository, &security_branch(&incident.ghsa_id))
+            .await?
+            .into_iter()
+            .next()
+            .map(|pull| pull.html_url),
+    };
     let view = DraftView::new(incident, &[], changelog_url.as_deref());
     let marker = marker::advisory_issue(&incident.ghsa_id);
     let text = drafts.render_draft(ADVISORY_ISSUE, &view)?;
@@ -476,16 +511,31 @@ async fn advisory_issue(channel: &Channel<'_>) -> Result<Record, ChannelError> {
         incident.ghsa_id, incident.summary
     ));
     let security = &loaded.config.labels.security;
-    match api.find_issue(repository, security, &marker).await? {
+    let recorded = channels
+        .store
+        .channel_post(channel.incident_id, ADVISORY_ISSUE_POST)
+        .await?
+        .and_then(|post| post.reference.parse::<u64>().ok());
+    let existing = match recorded {
+        Some(number) => Some(api.issue(repository, number).await?),
+        // Never run before: nothing of herald's to find.
+        None if channel.first_try => None,
+        None => api.find_issue(repository, security, &marker).await?,
+    };
+    match existing {
         Some(issue) => {
             if issue.body.as_deref() != Some(body.as_str()) || issue.title != title {
                 api.edit_issue(repository, issue.number, &title, &body)
                     .await?;
             }
-            Ok(Record::note(format!(
+            let note = Record::note(format!(
                 "advisory issue {repository}#{} updated",
                 issue.number
-            )))
+            ));
+            Ok(match recorded {
+                Some(_) => note,
+                None => note.with(advisory_issue_post(channel.incident_id, &issue)),
+            })
         }
         None => {
             let issue = api
@@ -506,7 +556,21 @@ async fn advisory_issue(channel: &Channel<'_>) -> Result<Record, ChannelError> {
                     issue.number
                 )),
                 format!("advisory issue {repository}#{} opened", issue.number),
-            ))
+            )
+            .with(advisory_issue_post(channel.incident_id, &issue)))
         }
+    }
+}
+
+/// The advisory issue's record, so later runs find it without a search.
+fn advisory_issue_post(incident: IncidentId, issue: &crate::github::api::IssueInfo) -> Write {
+    Write::ChannelPost {
+        incident,
+        channel: ADVISORY_ISSUE_POST,
+        post: ChannelPost {
+            reference: issue.number.to_string(),
+            url: issue.html_url.clone(),
+            text_sha256: String::new(),
+        },
     }
 }

@@ -6,7 +6,7 @@
 use super::ChannelError;
 use super::maintainer::{self, CommandBatch};
 use crate::incident::{Amendment, GhsaId, Incident, RepoName, TimelineEntry, TimelineKind};
-use crate::store::{ChannelPost, IncidentId, Job, NewDelivery, TrackingLink, Work};
+use crate::store::{ChannelPost, IncidentId, Job, NewDelivery, Priority, TrackingLink, Work};
 use chrono::{DateTime, Utc};
 
 /// What a job did: a note for the log and what to write.
@@ -168,7 +168,17 @@ impl Record {
                     post,
                 } => {
                     work.save_channel_post(incident, channel, &post, now)
-                        .await?
+                        .await?;
+                    // The tracking issue links every post: one sync after the channels
+                    // queued with this one (later ones find it up to date).
+                    work.tracking_issue_outdated(incident).await?;
+                    let refresh = Job::SyncTrackingIssue { incident };
+                    let key = crate::markers::key::tracking_refresh(
+                        channel,
+                        incident,
+                        now.timestamp_millis(),
+                    );
+                    work.enqueue(&refresh, &key).await?;
                 }
                 Write::Drafts { incident, drafts } => {
                     work.save_drafts(incident, &drafts, now).await?;
@@ -189,7 +199,7 @@ impl Record {
                         &incident,
                         &timeline,
                         delivery.as_deref(),
-                        now,
+                        (now, Priority::Urgent),
                     )
                     .await?;
                 }
@@ -203,8 +213,14 @@ impl Record {
                         let mut incident = row.incident;
                         let timeline = incident.amend(&amendment, now);
                         if !timeline.is_empty() {
-                            crate::pipeline::save_incident(work, &incident, &timeline, None, now)
-                                .await?;
+                            crate::pipeline::save_incident(
+                                work,
+                                &incident,
+                                &timeline,
+                                None,
+                                (now, Priority::Urgent),
+                            )
+                            .await?;
                         }
                     }
                 }

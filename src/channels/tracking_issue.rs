@@ -13,7 +13,14 @@ use crate::markers::marker;
 use crate::store::{IncidentId, IncidentRow, TrackingLink, TrackingStatus};
 use chrono::Utc;
 
-pub(super) async fn sync(channels: &Channels, row: &IncidentRow) -> Result<Record, ChannelError> {
+/// Creates or rewrites the incident's tracking issue. `first_try`: this job was not run
+/// before, so unless an earlier revision's job was, no issue of herald's can exist that the
+/// store does not know (no search for one).
+pub(super) async fn sync(
+    channels: &Channels,
+    row: &IncidentRow,
+    first_try: bool,
+) -> Result<Record, ChannelError> {
     let store = &channels.store;
     let incident_id = row.id;
     let incident = &row.incident;
@@ -31,11 +38,11 @@ pub(super) async fn sync(channels: &Channels, row: &IncidentRow) -> Result<Recor
         .repository
         .as_ref()
         .unwrap_or(&incident.repository);
-    let visibility = github.repository(tracking_repository).await?;
     let embargoed = !incident.published_on_github();
     let now = Utc::now();
 
-    if embargoed && visibility.is_public() {
+    // Where the tracking issue may go matters only while the incident is secret.
+    if embargoed && github.repository(tracking_repository).await?.is_public() {
         let detail = format!(
             "herald will not open the tracking issue in {tracking_repository}: that repository \
              is public and the incident is under embargo. Set `tracking.repository` in \
@@ -121,6 +128,8 @@ pub(super) async fn sync(channels: &Channels, row: &IncidentRow) -> Result<Recor
         .and_then(|number| u64::try_from(number).ok());
     let existing = match known_number {
         Some(number) => Some(github.issue(tracking_repository, number).await?),
+        // The first revision's job, run for the first time: nothing was created yet.
+        None if first_try && row.revision == 1 => None,
         // Not recorded: perhaps created just before a crash. Look for herald's marker.
         None => {
             github
@@ -195,11 +204,17 @@ pub(super) async fn sync(channels: &Channels, row: &IncidentRow) -> Result<Recor
             )
             .await?;
     }
+    // A fresh issue has no comments to look through.
+    let known_comment = if created {
+        KnownComment::NoneYet
+    } else {
+        KnownComment::Maybe(link.as_ref().and_then(|link| link.drafts_comment_id))
+    };
     let drafts_comment_id = show_drafts(
         &github,
         tracking_repository,
         &issue,
-        link.as_ref().and_then(|link| link.drafts_comment_id),
+        known_comment,
         incident,
         &review,
     )
@@ -303,18 +318,29 @@ fn review_comment(incident: &Incident, review: &RenderedDrafts) -> String {
     body
 }
 
+/// What is known of the drafts comment before looking.
+enum KnownComment {
+    /// The issue was just created.
+    NoneYet,
+    /// Perhaps there is one; its id when recorded.
+    Maybe(Option<i64>),
+}
+
 /// Shows the drafts in one comment on the tracking issue, edited in place; returns its id.
 async fn show_drafts(
     github: &Api,
     repository: &RepoName,
     issue: &IssueInfo,
-    known: Option<i64>,
+    known: KnownComment,
     incident: &Incident,
     review: &RenderedDrafts,
 ) -> Result<i64, ChannelError> {
     let body = review_comment(incident, review);
     let marker = body.lines().next().unwrap_or_default().to_owned();
-    let comments = github.comments(repository, issue.number).await?;
+    let (comments, known) = match known {
+        KnownComment::NoneYet => (Vec::new(), None),
+        KnownComment::Maybe(known) => (github.comments(repository, issue.number).await?, known),
+    };
     let existing = comments.iter().find(|comment| {
         known.is_some_and(|id| i64::try_from(comment.id).ok() == Some(id))
             || comment

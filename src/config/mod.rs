@@ -3,6 +3,7 @@
 
 pub mod repo;
 
+pub use crate::github::Pacing;
 use secrecy::SecretString;
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -105,6 +106,11 @@ pub struct GitHubSettings {
     /// GitHub's web (and git) address: wikis are pushed there. A server setting, never a
     /// repository's: the installation token goes wherever this points.
     pub web_url: String,
+    /// How long a repository's configuration and template overrides are used without
+    /// asking GitHub again (after that, a conditional request: a 304 costs no rate limit).
+    pub read_cache_for: Duration,
+    /// How each installation's content-creating requests are paced.
+    pub pacing: Pacing,
 }
 
 /// GitHub's web address for its API address: github.com for api.github.com, the host for
@@ -166,6 +172,9 @@ struct FileSettings {
     github_private_key: Option<String>,
     github_private_key_file: Option<PathBuf>,
     poll_interval_secs: Option<toml::Value>,
+    github_read_cache_secs: Option<toml::Value>,
+    github_write_interval_ms: Option<toml::Value>,
+    github_write_budgets: Option<String>,
     smtp_url: Option<String>,
     mail_from: Option<String>,
     mail_reply_to: Option<String>,
@@ -280,6 +289,24 @@ pub const SETTINGS_TABLE: &[(&str, &str, &str, &str)] = &[
         "HERALD_POLL_INTERVAL_SECS",
         "300",
         "how often draft advisories are polled per repository",
+    ),
+    (
+        "github_read_cache_secs",
+        "HERALD_GITHUB_READ_CACHE_SECS",
+        "60",
+        "how long a repository's `.github/herald.yml` and template overrides are used before GitHub is asked again (with their ETag)",
+    ),
+    (
+        "github_write_interval_ms",
+        "HERALD_GITHUB_WRITE_INTERVAL_MS",
+        "1000",
+        "least time between two content-creating requests of one installation",
+    ),
+    (
+        "github_write_budgets",
+        "HERALD_GITHUB_WRITE_BUDGETS",
+        "80/60,500/3600",
+        "content-creating requests allowed per installation, as COUNT/SECONDS pairs (GitHub's secondary limits; set your GitHub Enterprise Server's)",
     ),
     (
         "smtp_url",
@@ -504,6 +531,9 @@ impl Settings {
                     .github_private_key_file
                     .map(|path| path.display().to_string()),
                 poll_interval_secs: file.poll_interval_secs.map(scalar),
+                read_cache_secs: file.github_read_cache_secs.map(scalar),
+                write_interval_ms: file.github_write_interval_ms.map(scalar),
+                write_budgets: file.github_write_budgets,
             },
             &path,
             env,
@@ -597,6 +627,9 @@ struct FileGitHub {
     private_key: Option<String>,
     private_key_file: Option<String>,
     poll_interval_secs: Option<String>,
+    read_cache_secs: Option<String>,
+    write_interval_ms: Option<String>,
+    write_budgets: Option<String>,
 }
 
 fn github_settings(
@@ -643,12 +676,50 @@ fn github_settings(
     let web_url = pick("github_web_url", file.web_url.clone(), path, env)
         .map(|raw| raw.value.trim().trim_end_matches('/').to_owned())
         .unwrap_or_else(|| web_url_for(&api_url));
+    let read_cache_secs: u64 = parse(
+        pick(
+            "github_read_cache_secs",
+            file.read_cache_secs.clone(),
+            path,
+            env,
+        ),
+        60,
+        "a number of seconds",
+    )?;
+    let default_pacing = Pacing::default();
+    let write_interval_ms: u64 = parse(
+        pick(
+            "github_write_interval_ms",
+            file.write_interval_ms.clone(),
+            path,
+            env,
+        ),
+        u64::try_from(default_pacing.spacing.as_millis()).unwrap_or(1000),
+        "a number of milliseconds",
+    )?;
+    let budgets = match pick(
+        "github_write_budgets",
+        file.write_budgets.clone(),
+        path,
+        env,
+    ) {
+        None => default_pacing.budgets,
+        Some(raw) => Pacing::parse_budgets(&raw.value).map_err(|message| ConfigError::Invalid {
+            name: raw.origin,
+            message,
+        })?,
+    };
     Ok(Some(GitHubSettings {
         api_url,
         web_url,
         app_id: parse(Some(app_id), 0, "the numeric App id")?,
         private_key,
         poll_interval: Duration::from_secs(poll_secs.max(1)),
+        read_cache_for: Duration::from_secs(read_cache_secs),
+        pacing: Pacing {
+            spacing: Duration::from_millis(write_interval_ms),
+            budgets,
+        },
     }))
 }
 

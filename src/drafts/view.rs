@@ -173,6 +173,8 @@ pub(super) fn published_views(channels: &[(String, String)]) -> Vec<PublishedVie
                     "discourse" => "Forum".to_owned(),
                     "discussions" => "Discussion".to_owned(),
                     "wiki" | "mediawiki" => "Wiki".to_owned(),
+                    "changelog_pr" => "CHANGELOG pull request".to_owned(),
+                    "advisory_issue" => "Advisory issue".to_owned(),
                     other => other.to_owned(),
                 },
                 url: link_target(url)?,

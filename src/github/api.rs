@@ -137,6 +137,44 @@ struct CommentBody<'a> {
     body: &'a str,
 }
 
+/// The contents API's address of `path` in `repository`.
+fn contents_url(repository: &RepoName, path: &str) -> String {
+    let encoded: Vec<String> = path.split('/').map(segment).collect();
+    format!("/repos/{repository}/contents/{}", encoded.join("/"))
+}
+
+/// A contents API answer for one file: its text and blob sha.
+fn decode_file(url: &str, body: &[u8]) -> Result<VersionedFile, GitHubError> {
+    let decode_error = |error: String| GitHubError::Decode {
+        method: Method::GET,
+        path: url.to_owned(),
+        source: error.into(),
+    };
+    let content: FileContent =
+        serde_json::from_slice(body).map_err(|error| decode_error(error.to_string()))?;
+    if content.encoding.as_deref() != Some("base64") {
+        return Err(decode_error(format!(
+            "expected a base64-encoded file, got encoding {:?}",
+            content.encoding
+        )));
+    }
+    // GitHub wraps the base64 text every 60 characters.
+    let packed: String = content
+        .content
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(packed)
+        .map_err(|error| decode_error(error.to_string()))?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| decode_error("the file is not UTF-8 text".to_owned()))?;
+    Ok(VersionedFile {
+        text,
+        sha: content.sha.unwrap_or_default(),
+    })
+}
+
 /// Issues listed per page when looking for herald's own issue.
 const PAGE: usize = 100;
 /// Pages looked through before concluding herald's issue is not there.
@@ -151,7 +189,12 @@ impl Api {
     ) -> Result<serde_json::Value, GitHubError> {
         let path = "/graphql";
         let body = serde_json::json!({ "query": query, "variables": variables });
-        let mut answer: serde_json::Value = self.call(Method::POST, path, &body).await?;
+        // Queries read; only mutations count against GitHub's write limits.
+        let write = query.trim_start().starts_with("mutation");
+        let mut answer: serde_json::Value = self
+            .send_as(write, Method::POST, path, Some(&body), &[])
+            .await?
+            .json(&Method::POST, path)?;
         if let Some(errors) = answer.get("errors").and_then(|errors| errors.as_array()) {
             let messages: Vec<&str> = errors
                 .iter()
@@ -184,16 +227,18 @@ impl Api {
         self.get(&format!("/repos/{full_name}")).await
     }
 
-    /// A file's text through the contents API; `None` when it does not exist.
+    /// A configuration or template file's text on the default branch, through the
+    /// installation's read cache; `None` when it does not exist.
     pub async fn file(
         &self,
         repository: &RepoName,
         path: &str,
     ) -> Result<Option<String>, GitHubError> {
-        Ok(self
-            .file_at(repository, path, None)
+        let url = contents_url(repository, path);
+        self.cached_get(&url)
             .await?
-            .map(|file| file.text))
+            .map(|body| decode_file(&url, &body).map(|file| file.text))
+            .transpose()
     }
 
     /// A file's text and sha on `branch` (the default branch when `None`).
@@ -203,42 +248,15 @@ impl Api {
         path: &str,
         branch: Option<&str>,
     ) -> Result<Option<VersionedFile>, GitHubError> {
-        let encoded_path: Vec<String> = path.split('/').map(segment).collect();
-        let mut url = format!("/repos/{repository}/contents/{}", encoded_path.join("/"));
+        let mut url = contents_url(repository, path);
         if let Some(branch) = branch {
             url.push_str(&format!("?ref={}", segment(branch)));
         }
-        let content: FileContent = match self.get(&url).await {
-            Ok(content) => content,
-            Err(error) if error.status() == Some(StatusCode::NOT_FOUND) => return Ok(None),
-            Err(error) => return Err(error),
-        };
-        let decode_error = |error: String| GitHubError::Decode {
-            method: Method::GET,
-            path: url.clone(),
-            source: error.into(),
-        };
-        if content.encoding.as_deref() != Some("base64") {
-            return Err(decode_error(format!(
-                "expected a base64-encoded file, got encoding {:?}",
-                content.encoding
-            )));
+        match self.send::<()>(Method::GET, &url, None, &[]).await {
+            Ok(answer) => decode_file(&url, &answer.body).map(Some),
+            Err(error) if error.status() == Some(StatusCode::NOT_FOUND) => Ok(None),
+            Err(error) => Err(error),
         }
-        // GitHub wraps the base64 text every 60 characters.
-        let packed: String = content
-            .content
-            .unwrap_or_default()
-            .split_whitespace()
-            .collect();
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(packed)
-            .map_err(|error| decode_error(error.to_string()))?;
-        let text = String::from_utf8(bytes)
-            .map_err(|_| decode_error("the file is not UTF-8 text".to_owned()))?;
-        Ok(Some(VersionedFile {
-            text,
-            sha: content.sha.unwrap_or_default(),
-        }))
     }
 
     /// Creates or updates a file on `branch` with one commit (`sha`: the blob it replaces).
@@ -259,8 +277,7 @@ impl Api {
             #[serde(skip_serializing_if = "Option::is_none")]
             sha: Option<&'a str>,
         }
-        let encoded_path: Vec<String> = path.split('/').map(segment).collect();
-        let url = format!("/repos/{repository}/contents/{}", encoded_path.join("/"));
+        let url = contents_url(repository, path);
         let body = Put {
             message,
             content: base64::engine::general_purpose::STANDARD.encode(text),
@@ -636,15 +653,12 @@ impl Api {
             #[serde(rename = "type")]
             kind: String,
         }
-        let encoded: Vec<String> = path.split('/').map(segment).collect();
-        let url = format!("/repos/{repository}/contents/{}", encoded.join("/"));
-        let answer = match self.send::<()>(Method::GET, &url, None, &[]).await {
-            Ok(answer) => answer,
-            Err(error) if error.status() == Some(StatusCode::NOT_FOUND) => return Ok(None),
-            Err(error) => return Err(error),
+        let url = contents_url(repository, path);
+        let Some(body) = self.cached_get(&url).await? else {
+            return Ok(None);
         };
         // A file where a folder was expected reads as no folder.
-        let Ok(entries) = serde_json::from_slice::<Vec<Entry>>(&answer.body) else {
+        let Ok(entries) = serde_json::from_slice::<Vec<Entry>>(&body) else {
             return Ok(None);
         };
         Ok(Some(

@@ -8,12 +8,18 @@
 //! the outbox job's retry finds what an earlier attempt created before creating again.
 
 pub mod api;
+mod cache;
+pub mod pace;
 pub mod sbom;
 
 pub use api::{AppInfo, InstallationInfo};
+pub use pace::Pacing;
+
+use cache::{Lookup, ReadCache};
+use pace::{NoTurn, Pacer};
 
 use crate::config::GitHubSettings;
-use crate::store::InstallationId;
+use crate::store::{InstallationId, Store};
 use http::{HeaderMap, Method, StatusCode};
 use http_body_util::BodyExt;
 use octocrab::Octocrab;
@@ -57,6 +63,19 @@ pub enum GitHubError {
         #[source]
         source: Source,
     },
+    #[error(
+        "{method} {path}: this installation's GitHub write budget is spent; its next write \
+         is due in {} s",
+        wait.as_secs()
+    )]
+    Paced {
+        method: Method,
+        path: String,
+        /// Until the write's turn.
+        wait: Duration,
+    },
+    #[error("cannot take a GitHub write slot: {0}")]
+    WriteSlots(#[source] crate::store::StoreError),
     #[error("{method} {path}: unexpected answer: {source}")]
     Decode {
         method: Method,
@@ -70,6 +89,14 @@ pub enum GitHubError {
 pub type Source = Box<dyn std::error::Error + Send + Sync>;
 
 impl GitHubError {
+    /// How long until the write this error refused may go (see [`pace`]).
+    pub fn paced_for(&self) -> Option<Duration> {
+        match self {
+            GitHubError::Paced { wait, .. } => Some(*wait),
+            _ => None,
+        }
+    }
+
     pub fn status(&self) -> Option<StatusCode> {
         match self {
             GitHubError::Status { status, .. } => Some(*status),
@@ -108,6 +135,10 @@ pub struct GitHub {
     api_url: String,
     web_url: String,
     installations: Mutex<HashMap<u64, Api>>,
+    read_cache_for: Duration,
+    pacing: Pacing,
+    /// Where the installations' write slots are kept (shared by replicas).
+    write_slots: Option<Store>,
 }
 
 impl GitHub {
@@ -133,17 +164,29 @@ impl GitHub {
             .build()
             .map_err(client_error)?;
         let github = GitHub {
-            app: Api {
-                crab: Arc::new(app),
-            },
+            app: Api::new(
+                app,
+                settings.read_cache_for,
+                Pacer::new(settings.pacing.clone(), None),
+            ),
             app_id: settings.app_id,
             key,
             api_url: settings.api_url.clone(),
             web_url: settings.web_url.clone(),
             installations: Mutex::new(HashMap::new()),
+            read_cache_for: settings.read_cache_for,
+            pacing: settings.pacing.clone(),
+            write_slots: None,
         };
         github.jwt()?;
         Ok(github)
+    }
+
+    /// Keeps the installations' write slots in `store`, so every replica sharing it keeps
+    /// within one budget per installation.
+    pub fn sharing_write_slots(mut self, store: Store) -> GitHub {
+        self.write_slots = Some(store);
+        self
     }
 
     pub fn api_url(&self) -> &str {
@@ -189,18 +232,47 @@ impl GitHub {
                 url: self.api_url.clone(),
                 source: error.into(),
             })?;
-        let api = Api {
-            crab: Arc::new(crab),
-        };
+        let slots = self.write_slots.clone().map(|store| (store, id));
+        let api = Api::new(
+            crab,
+            self.read_cache_for,
+            Pacer::new(self.pacing.clone(), slots),
+        );
         installations.insert(id.0, api.clone());
         Ok(api)
     }
 }
 
-/// GitHub's API as the App itself or as one of its installations.
+/// GitHub's API as the App itself or as one of its installations, with the installation's
+/// cached reads and its paced writes.
 #[derive(Clone)]
 pub struct Api {
     crab: Arc<Octocrab>,
+    cache: Arc<ReadCache>,
+    pacer: Arc<Pacer>,
+}
+
+tokio::task_local! {
+    /// When the job being run became due: cached reads older than that are asked again.
+    static READ_SINCE: chrono::DateTime<chrono::Utc>;
+}
+
+/// Runs `work` (one job) so that what it reads through the read cache is no older than
+/// `since`: a job never acts on a configuration older than the event that caused it.
+pub async fn reading_since<F: std::future::Future>(
+    since: chrono::DateTime<chrono::Utc>,
+    work: F,
+) -> F::Output {
+    READ_SINCE.scope(since, work).await
+}
+
+/// The longest a job waits for its installation's next write; a later turn ends the attempt
+/// and the job runs again then.
+const MAX_PACE_WAIT: Duration = Duration::from_secs(10);
+
+/// Whether GitHub counts a request as content-creating (GraphQL is decided by the caller).
+fn is_write(method: &Method) -> bool {
+    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
 /// How long herald waits out one rate limit before the outbox retries later.
@@ -248,6 +320,14 @@ impl Answer {
 }
 
 impl Api {
+    fn new(crab: Octocrab, read_cache_for: Duration, pacer: Pacer) -> Api {
+        Api {
+            crab: Arc::new(crab),
+            cache: Arc::new(ReadCache::new(read_cache_for)),
+            pacer: Arc::new(pacer),
+        }
+    }
+
     /// The installation's access token (cached until shortly before it expires), for git
     /// over HTTPS. Kept secret: it goes into a child process's environment, nowhere else.
     pub async fn token(&self) -> Result<secrecy::SecretString, GitHubError> {
@@ -269,9 +349,22 @@ impl Api {
         body: Option<&B>,
         headers: &[(&'static str, String)],
     ) -> Result<Answer, GitHubError> {
+        let write = is_write(&method);
+        self.send_as(write, method, path, body, headers).await
+    }
+
+    /// [`Api::send`], paced as a write when `write`.
+    async fn send_as<B: Serialize + ?Sized>(
+        &self,
+        write: bool,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+        headers: &[(&'static str, String)],
+    ) -> Result<Answer, GitHubError> {
         // Paths only in logs: queries may hold cursors, never tokens, but stay out anyway.
         let logged = path.split('?').next().unwrap_or(path);
-        let mut answer = self.exchange(&method, path, body, headers).await?;
+        let mut answer = self.paced(write, &method, path, body, headers).await?;
         for _ in 0..MAX_RETRIES {
             if let Some(wait) = rate_limit_wait(&answer) {
                 // A rate-limited request did not run: waiting and sending it again is safe.
@@ -282,9 +375,70 @@ impl Api {
             } else {
                 break;
             }
-            answer = self.exchange(&method, path, body, headers).await?;
+            answer = self.paced(write, &method, path, body, headers).await?;
         }
         self.checked(method, path, answer)
+    }
+
+    /// One exchange, in its turn when it is a write.
+    async fn paced<B: Serialize + ?Sized>(
+        &self,
+        write: bool,
+        method: &Method,
+        path: &str,
+        body: Option<&B>,
+        headers: &[(&'static str, String)],
+    ) -> Result<Answer, GitHubError> {
+        if !write {
+            return self.exchange(method, path, body, headers).await;
+        }
+        let turn = self
+            .pacer
+            .turn(MAX_PACE_WAIT)
+            .await
+            .map_err(|refused| match refused {
+                NoTurn::Later(wait) => GitHubError::Paced {
+                    method: method.clone(),
+                    path: path.split('?').next().unwrap_or(path).to_owned(),
+                    wait,
+                },
+                NoTurn::Store(error) => GitHubError::WriteSlots(error),
+            })?;
+        let answer = self.exchange(method, path, body, headers).await;
+        drop(turn);
+        answer
+    }
+
+    /// The body GitHub answers for `path` (`None`: 404), from the installation's read cache
+    /// while it is fresh, else asked again with its ETag (a 304 keeps it).
+    pub async fn cached_get(&self, path: &str) -> Result<Option<Arc<[u8]>>, GitHubError> {
+        let since = READ_SINCE.try_with(|since| *since).ok();
+        let known = match self.cache.lookup(path, since) {
+            Lookup::Fresh(body) => return Ok(body),
+            Lookup::Stale(cached) => Some(cached),
+            Lookup::Unknown => None,
+        };
+        let headers: Vec<(&'static str, String)> = known
+            .as_ref()
+            .and_then(|cached| cached.etag.clone())
+            .map(|etag| ("if-none-match", etag))
+            .into_iter()
+            .collect();
+        let answer = match self.send::<()>(Method::GET, path, None, &headers).await {
+            Ok(answer) => answer,
+            Err(error) if error.status() == Some(StatusCode::NOT_FOUND) => {
+                self.cache.store(path, None, None);
+                return Ok(None);
+            }
+            Err(error) => return Err(error),
+        };
+        let etag = answer.header("etag").map(str::to_owned);
+        let body = match known {
+            Some(cached) if answer.status == StatusCode::NOT_MODIFIED => cached.body,
+            _ => Some(Arc::from(answer.body)),
+        };
+        self.cache.store(path, body.clone(), etag);
+        Ok(body)
     }
 
     async fn exchange<B: Serialize + ?Sized>(

@@ -150,6 +150,13 @@ impl EffectRunner {
             }
             Err(error) => error,
         };
+        if let Some(wait) = error.paced_for() {
+            let until = Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
+            self.store.defer_job(job.id, until).await?;
+            let outcome = JobOutcome::Paced(wait);
+            log(job, &outcome);
+            return Ok(outcome);
+        }
         let gave_up = gives_up(job, self.settings.max_attempts, error.refusal().is_some());
         let notice = self
             .channels
@@ -216,6 +223,42 @@ mod tests {
             .expect("lease")
             .expect("a job");
         (dir, store, id, job)
+    }
+
+    #[tokio::test]
+    async fn urgent_work_is_leased_before_earlier_background_work() {
+        let (_dir, store, incident, first) = leased().await;
+        let mut work = store.begin_durable().await.expect("work");
+        let backfill = Job::SyncTrackingIssue { incident };
+        work.enqueue_with(&backfill, "backfill", crate::store::Priority::Background)
+            .await
+            .expect("queued");
+        let urgent = Job::PostReview { incident };
+        work.enqueue(&urgent, "urgent").await.expect("queued");
+        work.commit().await.expect("committed");
+        let lease = chrono::Duration::seconds(60);
+        let next = store.lease_effect(Utc::now(), lease).await.expect("lease");
+        let next = next.expect("a job");
+        assert_eq!(next.kind, "post_review", "{next:?}");
+        assert!(next.id > first.id + 1, "queued after the background job");
+        let last = store.lease_effect(Utc::now(), lease).await.expect("lease");
+        assert_eq!(last.expect("a job").kind, "sync_tracking_issue");
+    }
+
+    #[tokio::test]
+    async fn a_job_taken_over_from_a_dead_runner_is_not_a_first_try() {
+        let (_dir, store, _incident, job) = leased().await;
+        assert!(job.first_try(), "{job:?}");
+        // Its runner died: the lease ends, and another runner takes the job.
+        let later = Utc::now() + chrono::Duration::seconds(61);
+        let again = store
+            .lease_effect(later, chrono::Duration::seconds(60))
+            .await
+            .expect("lease")
+            .expect("the same job, its lease over");
+        assert_eq!(again.id, job.id);
+        assert_eq!(again.claims, 2);
+        assert!(!again.first_try(), "part of it may be done: {again:?}");
     }
 
     #[tokio::test]

@@ -27,6 +27,9 @@ pub enum JobOutcome {
     Done(Processed),
     /// An effect outside the store happened and was recorded.
     Effect(String),
+    /// Its installation's GitHub write budget is spent: it runs again when it is not, with
+    /// no attempt counted.
+    Paced(std::time::Duration),
     /// It failed; it will be retried unless it was the last attempt.
     Failed {
         error: JobError,
@@ -119,6 +122,9 @@ fn log(job: &ClaimedJob, outcome: &JobOutcome) {
         ),
         JobOutcome::Effect(note) => {
             tracing::info!(job = job.id, kind = %job.kind, %note, "effect done")
+        }
+        JobOutcome::Paced(wait) => {
+            tracing::info!(job = job.id, kind = %job.kind, wait_secs = wait.as_secs(), "GitHub write budget spent: job deferred")
         }
         JobOutcome::Failed {
             error,

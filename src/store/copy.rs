@@ -46,6 +46,8 @@ const TABLES: &[(&str, &[(&str, Column)])] = &[
             ("finished_at", Integer),
             ("locked_until", Integer),
             ("outcome", Text),
+            ("claims", Integer),
+            ("priority", Integer),
         ],
     ),
     (
@@ -146,6 +148,10 @@ const TABLES: &[(&str, &[(&str, Column)])] = &[
             ("number", Integer),
             ("incident_id", Integer),
         ],
+    ),
+    (
+        "github_write_slots",
+        &[("installation_id", Integer), ("at", Integer)],
     ),
 ];
 

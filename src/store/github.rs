@@ -179,6 +179,64 @@ impl Work {
         Ok(())
     }
 
+    /// The installation's write slots from `since` on (Unix milliseconds), ascending, under
+    /// a lock that holds other replicas until this unit of work ends.
+    pub async fn write_slots(
+        &mut self,
+        installation: InstallationId,
+        since: i64,
+    ) -> Result<Vec<i64>, StoreError> {
+        let installation = to_id(installation.0)?;
+        if let Some(lock) = self.dialect.lock_write_slots() {
+            sqlx::query(lock)
+                .bind(installation)
+                .execute(&mut *self.tx)
+                .await?;
+        }
+        Ok(sqlx::query_scalar(
+            "SELECT at FROM github_write_slots WHERE installation_id = $1 AND at >= $2 \
+             ORDER BY at",
+        )
+        .bind(installation)
+        .bind(since)
+        .fetch_all(&mut *self.tx)
+        .await?)
+    }
+
+    /// Takes the write slot `at` and forgets those before `forget_before`.
+    pub async fn take_write_slot(
+        &mut self,
+        installation: InstallationId,
+        at: i64,
+        forget_before: i64,
+    ) -> Result<(), StoreError> {
+        let installation = to_id(installation.0)?;
+        sqlx::query("DELETE FROM github_write_slots WHERE installation_id = $1 AND at < $2")
+            .bind(installation)
+            .bind(forget_before)
+            .execute(&mut *self.tx)
+            .await?;
+        sqlx::query("INSERT INTO github_write_slots (installation_id, at) VALUES ($1, $2)")
+            .bind(installation)
+            .bind(at)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Marks the incident's tracking issue as behind its record (a channel published
+    /// something it should link), so its next sync rewrites it.
+    pub async fn tracking_issue_outdated(
+        &mut self,
+        incident_id: IncidentId,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE tracking_issues SET synced_revision = 0 WHERE incident_id = $1")
+            .bind(incident_id)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
     pub async fn save_tracking_link(
         &mut self,
         incident_id: IncidentId,

@@ -333,6 +333,20 @@ fn json<T: Serialize>(value: &T) -> Result<String, StoreError> {
     Ok(serde_json::to_string(value)?)
 }
 
+/// Which work goes first when there is more than GitHub's budgets allow at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Priority {
+    /// A fresh report's tracking issue, a disclosure, a maintainer's command.
+    Urgent = 0,
+    /// What polling found, such as the back-fill of a first install's draft advisories.
+    Background = 1,
+}
+
+impl Priority {
+    /// In the order they are served.
+    pub const ALL: [Priority; 2] = [Priority::Urgent, Priority::Background];
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

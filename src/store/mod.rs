@@ -78,7 +78,7 @@ pub use github::{StoredInstallation, TrackingLink, TrackingStatus};
 pub use incidents::{IncidentRow, StoredTimelineEntry};
 pub use job::{
     ChatNotice, ContainmentNotice, Job, PendingChat, PendingComment, PendingContainment,
-    PendingEscalation, PendingMail, PendingPull, PublicChannel, Stage,
+    PendingEscalation, PendingMail, PendingPull, Priority, PublicChannel, Stage,
 };
 pub use queue::{
     Admission, ClaimedJob, FailedJob, JobKind, NewDelivery, StoredDelivery, compress_payload,
@@ -146,6 +146,18 @@ impl Dialect {
         match (self, durable) {
             (Dialect::Postgres, false) => Some("SET LOCAL synchronous_commit = off"),
             (Dialect::Postgres, true) | (Dialect::Sqlite, _) => None,
+        }
+    }
+
+    /// Taken before reading an installation's GitHub write slots, so two replicas do not
+    /// take the same one: PostgreSQL's transaction-scoped advisory lock on the installation;
+    /// SQLite's write transaction already excludes every other.
+    fn lock_write_slots(self) -> Option<&'static str> {
+        match self {
+            Dialect::Sqlite => None,
+            Dialect::Postgres => Some(
+                "SELECT pg_advisory_xact_lock(hashtextextended('herald-github-writes:' || $1::text, 0))",
+            ),
         }
     }
 

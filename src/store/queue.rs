@@ -1,7 +1,7 @@
 //! Deliveries and the outbox: the durable queue between answering GitHub and acting.
 
 use super::IncidentId;
-use super::job::Job;
+use super::job::{Job, Priority};
 use super::{Store, StoreError, Work, from_millis, to_millis};
 use crate::incident::RepoName;
 use chrono::{DateTime, Utc};
@@ -205,9 +205,20 @@ pub struct ClaimedJob {
     pub payload: String,
     /// Attempts before this one.
     pub attempts: i64,
+    /// When the job was queued, or became due again after a wait: what it reads of GitHub
+    /// must be at least that recent.
+    pub due_since: DateTime<Utc>,
+    /// Leases so far, this one included: more than one when an earlier runner may have
+    /// done part of the job before it died.
+    pub claims: i64,
 }
 
 impl ClaimedJob {
+    /// Neither leased nor attempted before: no earlier run can have done part of it.
+    pub fn first_try(&self) -> bool {
+        self.claims <= 1 && self.attempts == 0
+    }
+
     /// The job, decoded from its stored form.
     pub fn job(&self) -> Result<Job, StoreError> {
         Job::decode(&self.kind, &self.payload)
@@ -229,7 +240,8 @@ pub struct FailedJob {
     pub finished_at: Option<DateTime<Utc>>,
 }
 
-const DEAD_JOBS: &str = "SELECT id, kind, payload, attempts, last_error, finished_at FROM outbox \
+const DEAD_JOBS: &str = "SELECT id, kind, payload, attempts, run_after, created_at, claims, \
+     last_error, finished_at FROM outbox \
      WHERE state = 'dead' ORDER BY id";
 
 /// The dead jobs among `rows` that are for `incident_id`.
@@ -302,36 +314,63 @@ impl Store {
         })
     }
 
-    /// Leases the oldest due effect job for `lease`, durably, so that no other runner
-    /// takes it meanwhile and a crashed runner's job is taken over once the lease ends.
+    /// Leases the effect job due longest, urgent ones first, for `lease`, durably, so that
+    /// no other runner takes it meanwhile and a crashed runner's job is taken over once the
+    /// lease ends.
     pub async fn lease_effect(
         &self,
         now: DateTime<Utc>,
         lease: chrono::Duration,
     ) -> Result<Option<ClaimedJob>, StoreError> {
         let mut work = self.begin_durable().await?;
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT id, kind, payload, attempts FROM outbox \
-             WHERE state = 'pending' AND {} AND run_after <= $1 \
-             AND (locked_until IS NULL OR locked_until <= $1) ORDER BY id LIMIT 1{}",
-            kinds_sql(JobKind::effects()),
-            self.dialect.claim_lock()
-        )))
-        .bind(to_millis(now))
-        .fetch_optional(&mut *work.tx)
-        .await?;
-        let Some(row) = row else {
+        let mut found = None;
+        // One query per priority, so each walks only its due jobs (index outbox_urgency).
+        for priority in Priority::ALL {
+            found = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT id, kind, payload, attempts, run_after, created_at, claims FROM outbox \
+                 WHERE state = 'pending' AND priority = $2 AND run_after <= $1 AND {} \
+                 AND (locked_until IS NULL OR locked_until <= $1) \
+                 ORDER BY run_after, id LIMIT 1{}",
+                kinds_sql(JobKind::effects()),
+                self.dialect.claim_lock()
+            )))
+            .bind(to_millis(now))
+            .bind(priority as i64)
+            .fetch_optional(&mut *work.tx)
+            .await?;
+            if found.is_some() {
+                break;
+            }
+        }
+        let Some(row) = found else {
             work.rollback().await?;
             return Ok(None);
         };
-        let job = claimed_job(&row)?;
-        sqlx::query("UPDATE outbox SET locked_until = $1 WHERE id = $2")
+        let mut job = claimed_job(&row)?;
+        job.claims += 1;
+        sqlx::query("UPDATE outbox SET locked_until = $1, claims = claims + 1 WHERE id = $2")
             .bind(to_millis(now + lease))
             .bind(job.id)
             .execute(&mut *work.tx)
             .await?;
         work.commit().await?;
         Ok(Some(job))
+    }
+
+    /// Puts a leased job back, due at `until`, with no attempt counted (it waited its turn,
+    /// it did not fail).
+    pub async fn defer_job(&self, job_id: i64, until: DateTime<Utc>) -> Result<(), StoreError> {
+        let mut work = self.begin().await?;
+        sqlx::query(
+            "UPDATE outbox SET run_after = $1, locked_until = NULL \
+             WHERE id = $2 AND state = 'pending'",
+        )
+        .bind(to_millis(until))
+        .bind(job_id)
+        .execute(&mut *work.tx)
+        .await?;
+        work.commit().await?;
+        Ok(())
     }
 
     /// Extends the lease of a job its runner is still running to `until` (its runner is
@@ -372,7 +411,7 @@ impl Store {
     /// Effect jobs not yet done: what herald still owes GitHub.
     pub async fn pending_effects(&self) -> Result<Vec<ClaimedJob>, StoreError> {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT id, kind, payload, attempts FROM outbox \
+            "SELECT id, kind, payload, attempts, run_after, created_at, claims FROM outbox \
              WHERE state = 'pending' AND {} ORDER BY id",
             kinds_sql(JobKind::effects())
         )))
@@ -403,6 +442,11 @@ fn claimed_job(row: &sqlx::any::AnyRow) -> Result<ClaimedJob, StoreError> {
         kind: row.try_get("kind")?,
         payload: row.try_get("payload")?,
         attempts: row.try_get("attempts")?,
+        due_since: from_millis(
+            row.try_get::<i64, _>("run_after")?
+                .max(row.try_get("created_at")?),
+        )?,
+        claims: row.try_get("claims")?,
     })
 }
 
@@ -494,7 +538,7 @@ impl Work {
         limit: u32,
     ) -> Result<Vec<ClaimedJob>, StoreError> {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT id, kind, payload, attempts FROM outbox \
+            "SELECT id, kind, payload, attempts, run_after, created_at, claims FROM outbox \
              WHERE state = 'pending' AND id > $1 AND run_after <= $2 AND {} \
              ORDER BY id LIMIT $3{}",
             kinds_sql(JobKind::LOCAL),
@@ -511,7 +555,19 @@ impl Work {
     /// Queues a job, due at once, unless one with the same idempotency key exists (done or
     /// not).
     pub async fn enqueue(&mut self, job: &Job, idempotency_key: &str) -> Result<bool, StoreError> {
-        self.enqueue_due(job, idempotency_key, DUE_AT_ONCE).await
+        self.enqueue_due(job, idempotency_key, DUE_AT_ONCE, Priority::Urgent)
+            .await
+    }
+
+    /// [`Work::enqueue`] with a priority: background work waits for urgent work.
+    pub async fn enqueue_with(
+        &mut self,
+        job: &Job,
+        idempotency_key: &str,
+        priority: Priority,
+    ) -> Result<bool, StoreError> {
+        self.enqueue_due(job, idempotency_key, DUE_AT_ONCE, priority)
+            .await
     }
 
     /// Queues a job due at `run_after` (a reminder), unless one with the same idempotency
@@ -522,7 +578,7 @@ impl Work {
         idempotency_key: &str,
         run_after: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        self.enqueue_due(job, idempotency_key, to_millis(run_after))
+        self.enqueue_due(job, idempotency_key, to_millis(run_after), Priority::Urgent)
             .await
     }
 
@@ -531,18 +587,20 @@ impl Work {
         job: &Job,
         idempotency_key: &str,
         run_after: i64,
+        priority: Priority,
     ) -> Result<bool, StoreError> {
         let (kind, payload) = job.encode()?;
         let now = to_millis(Utc::now());
         let inserted = sqlx::query(
-            "INSERT INTO outbox (kind, idempotency_key, payload, run_after, created_at) \
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (idempotency_key) DO NOTHING",
+            "INSERT INTO outbox (kind, idempotency_key, payload, run_after, created_at, priority) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (idempotency_key) DO NOTHING",
         )
         .bind(kind.as_str())
         .bind(idempotency_key)
         .bind(payload)
         .bind(run_after)
         .bind(now)
+        .bind(priority as i64)
         .execute(&mut *self.tx)
         .await?
         .rows_affected();
@@ -560,9 +618,11 @@ impl Work {
         for job in &failed {
             sqlx::query(
                 "UPDATE outbox SET state = 'pending', attempts = 0, run_after = $1, \
-                 finished_at = NULL, locked_until = NULL WHERE id = $2",
+                 created_at = $2, finished_at = NULL, locked_until = NULL WHERE id = $3",
             )
             .bind(DUE_AT_ONCE)
+            // Queued anew: it reads GitHub afresh (the maintainers may have fixed the cause there).
+            .bind(to_millis(Utc::now()))
             .bind(job.id)
             .execute(&mut *self.tx)
             .await?;

@@ -376,7 +376,15 @@ async fn a_flood_of_forged_deliveries_is_logged_at_a_bounded_rate() {
         refused, 1,
         "one line for 500 refusals within a minute:\n{log}"
     );
-    assert!(log.len() < 20_000, "{} bytes of log", log.len());
+    // What the flood added, after start-up (whose debug lines grow with the migrations).
+    let flood = log
+        .split_once("herald is listening")
+        .map_or(log.as_str(), |(_, after)| after);
+    assert!(
+        flood.len() < 5_000,
+        "{} bytes of log:\n{flood}",
+        flood.len()
+    );
 }
 
 #[test]

@@ -88,31 +88,11 @@ pub(super) fn list_advisories(base: &str, repo: &Repo, ctx: &Ctx) -> Answer {
                 params.join("&")
             )
         });
-    let advisories = Value::Array(page);
-
-    let mut hasher = DefaultHasher::new();
-    repo.advisories_version.hash(&mut hasher);
-    advisories.to_string().hash(&mut hasher);
-    let etag = format!("\"{:016x}\"", hasher.finish());
-    let unchanged = ctx
-        .headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|value| value.to_str().ok())
-        .is_some_and(|value| {
-            value
-                .split(',')
-                .map(str::trim)
-                .any(|candidate| candidate == "*" || candidate.trim_start_matches("W/") == etag)
-        });
-    let reply = if unchanged {
-        Reply {
-            body: ReplyBody::Empty,
-            ..Reply::json(StatusCode::NOT_MODIFIED, Value::Null)
-        }
-    } else {
-        Reply::ok(advisories)
-    };
-    let reply = reply.header(header::ETAG, etag);
+    let reply = conditional(
+        Reply::ok(Value::Array(page)),
+        ctx.headers,
+        repo.advisories_version,
+    );
     Ok(match next {
         Some(link) => reply.header(header::LINK, link),
         None => reply,

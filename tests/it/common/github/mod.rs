@@ -88,6 +88,8 @@ pub struct RecordedRequest {
     /// The JSON body, or the text as a JSON string when it was not JSON.
     pub body: Option<Value>,
     pub status: u16,
+    /// When the fake received it.
+    pub at: std::time::Instant,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -316,6 +318,14 @@ impl FakeGitHub {
         });
     }
 
+    /// The next request with this method and path is carried out, but its answer is lost: a
+    /// 502, as when a proxy between herald and GitHub fails. Once.
+    pub fn lose_next_answer(&self, method: &str, path: &str) {
+        self.world()
+            .lost_answers
+            .push((method.to_ascii_uppercase(), path.to_owned()));
+    }
+
     /// The next request with this method and path is refused with `status` and GitHub's
     /// `message` (the shape of a validation failure), once.
     pub fn refuse_next(&self, method: &str, path: &str, status: u16, message: &str) {
@@ -479,6 +489,29 @@ impl FakeGitHub {
         self.world().requests.clone()
     }
 
+    /// The most content-creating requests (GitHub's secondary limits: POST, PATCH, PUT,
+    /// DELETE, GraphQL mutations) the fake received within any span of `window`.
+    pub fn most_writes_within(&self, window: std::time::Duration) -> usize {
+        let writes: Vec<std::time::Instant> = self
+            .world()
+            .requests
+            .iter()
+            .filter(|request| is_content_creating(request))
+            .map(|request| request.at)
+            .collect();
+        writes
+            .iter()
+            .enumerate()
+            .map(|(first, start)| {
+                writes[first..]
+                    .iter()
+                    .take_while(|at| at.duration_since(*start) < window)
+                    .count()
+            })
+            .max()
+            .unwrap_or(0)
+    }
+
     /// Recorded requests with exactly this method and path (as sent, or percent-decoded).
     pub fn count(&self, method: &str, path: &str) -> usize {
         self.world()
@@ -527,6 +560,21 @@ impl FakeGitHub {
     /// The `x-ratelimit-remaining` the next answer will start from.
     pub fn rate_limit_remaining(&self) -> u64 {
         self.world().rate_remaining
+    }
+}
+
+/// Whether GitHub counts `request` against its content-creating limits.
+fn is_content_creating(request: &RecordedRequest) -> bool {
+    match request.method.as_str() {
+        "GET" | "HEAD" | "OPTIONS" => false,
+        // The App's own token requests are not the installation's writes.
+        "POST" if request.path.starts_with("/app/") => false,
+        "POST" if request.path == "/graphql" => request
+            .body
+            .as_ref()
+            .and_then(|body| body["query"].as_str())
+            .is_some_and(|query| query.trim_start().starts_with("mutation")),
+        _ => true,
     }
 }
 

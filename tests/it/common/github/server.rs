@@ -114,6 +114,37 @@ impl Reply {
     }
 }
 
+/// `reply` (a 200 with a JSON body) with GitHub's ETag, or a bodiless 304 when the request's
+/// `If-None-Match` names it. `salt` changes the ETag where the body alone would not.
+pub(super) fn conditional(reply: Reply, request: &HeaderMap, salt: u64) -> Reply {
+    let ReplyBody::Json(body) = &reply.body else {
+        return reply;
+    };
+    let mut hasher = DefaultHasher::new();
+    salt.hash(&mut hasher);
+    body.to_string().hash(&mut hasher);
+    let etag = format!("\"{:016x}\"", hasher.finish());
+    let unchanged = request
+        .get(header::IF_NONE_MATCH)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| {
+            value
+                .split(',')
+                .map(str::trim)
+                .any(|candidate| candidate == "*" || candidate.trim_start_matches("W/") == etag)
+        });
+    let reply = if unchanged {
+        Reply {
+            body: ReplyBody::Empty,
+            headers: reply.headers,
+            ..Reply::json(StatusCode::NOT_MODIFIED, Value::Null)
+        }
+    } else {
+        reply
+    };
+    reply.header(header::ETAG, etag)
+}
+
 impl<'r> Ctx<'r> {
     pub(super) fn query(&self) -> Result<HashMap<String, String>, Reply> {
         Query::<HashMap<String, String>>::try_from_uri(self.uri)
@@ -183,6 +214,28 @@ impl World {
                 None => self.route(&mut ctx).unwrap_or_else(|reply| reply),
             },
         };
+        let lost = self
+            .lost_answers
+            .iter()
+            .position(|(lost_method, lost_path)| {
+                lost_method == method.as_str() && same_path(&path, lost_path)
+            });
+        let reply = match lost {
+            Some(index) => {
+                self.lost_answers.remove(index);
+                Reply::message(StatusCode::BAD_GATEWAY, "Server Error")
+            }
+            None => reply,
+        };
+        // GitHub answers reads with an ETag and honours `If-None-Match`.
+        let reply = if method == Method::GET
+            && reply.status == StatusCode::OK
+            && !reply.headers.iter().any(|(name, _)| name == header::ETAG)
+        {
+            conditional(reply, headers, 0)
+        } else {
+            reply
+        };
 
         // GitHub does not charge conditional requests answered 304.
         if ctx.authenticated && reply.status != StatusCode::NOT_MODIFIED {
@@ -197,6 +250,7 @@ impl World {
             query: uri.query().map(str::to_owned),
             body: recorded_body(&body_bytes),
             status: reply.status.as_u16(),
+            at: std::time::Instant::now(),
         });
         self.render(reply, &request_id)
     }

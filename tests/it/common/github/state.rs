@@ -14,6 +14,8 @@ pub(super) struct World {
     pub(super) tokens: HashMap<String, Token>,
     pub(super) tokens_issued: u64,
     pub(super) failures: Vec<Failure>,
+    /// (method, path) of requests to carry out and then answer 502, as if the answer was lost.
+    pub(super) lost_answers: Vec<(String, String)>,
     pub(super) rate_remaining: u64,
     pub(super) rate_reset: i64,
     pub(super) requests_seen: u64,
@@ -147,6 +149,7 @@ impl World {
             tokens: HashMap::new(),
             tokens_issued: 0,
             failures: Vec::new(),
+            lost_answers: Vec::new(),
             rate_remaining: RATE_LIMIT,
             rate_reset: Utc::now().timestamp() + 3600,
             requests_seen: 0,

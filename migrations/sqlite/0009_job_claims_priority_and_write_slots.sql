@@ -1,0 +1,17 @@
+-- How often a job was leased: a job leased before may have done part of its work on
+-- GitHub before its runner died, so it looks for that work; a job leased the first time
+-- has none to look for and saves the requests.
+ALTER TABLE outbox ADD COLUMN claims INTEGER NOT NULL DEFAULT 0;
+-- Urgent work (0: a fresh report's tracking issue, a disclosure, a maintainer's command)
+-- is leased before background work (1: what polling finds, such as the back-fill of a
+-- first install's draft advisories), each in due order.
+ALTER TABLE outbox ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX outbox_urgency ON outbox (state, priority, run_after, id);
+-- The time slots of each installation's content-creating GitHub requests, kept as long as
+-- the longest budget's window, so replicas sharing the store keep within GitHub's
+-- secondary limits together.
+CREATE TABLE github_write_slots (
+    installation_id BIGINT NOT NULL,
+    at BIGINT NOT NULL
+);
+CREATE INDEX github_write_slots_by_installation ON github_write_slots (installation_id, at);
