@@ -3,6 +3,10 @@
 //! interval, with conditional requests (a 304 costs no rate limit), and hands every new or
 //! changed advisory to the ingest path as a synthetic `repository_advisory` delivery. Its
 //! id names the advisory version, so a version is processed once however often it is seen.
+//!
+//! A round takes the repositories polled longest ago first, several at once (their network
+//! waits overlap), and leaves an installation alone once its hourly budget runs low, until
+//! GitHub's reset: a round cut short resumes with the repositories it did not reach.
 
 use crate::github::{GitHub, GitHubError};
 use crate::incident::RepoName;
@@ -10,13 +14,18 @@ use crate::ingest::{Ingestor, Receipt, ReceiveError};
 use crate::store::{InstallationId, Store, StoreError};
 use chrono::Utc;
 use http::{Method, StatusCode};
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::watch;
+use tokio::task::JoinSet;
 
 /// Below this many requests left in the hour, herald stops polling until the next round,
 /// leaving the rest for the work that matters more (tracking issues, replies).
 const RATE_LIMIT_RESERVE: u64 = 100;
+
+/// Repositories polled at once.
+const CONCURRENT_POLLS: usize = 8;
 
 /// Pages of 100 advisories read in one poll of a repository (the first poll of a
 /// repository with a long history reads them all up to this).
@@ -42,13 +51,34 @@ pub struct PollReport {
     pub failed: usize,
     /// Polled within this interval already (by another replica sharing the store).
     pub skipped: usize,
+    /// Left for a later round: their installation's hourly budget is low.
+    pub deferred: usize,
 }
 
+/// What GitHub last said of an installation's hourly budget.
+#[derive(Debug, Clone, Copy)]
+struct Budget {
+    remaining: u64,
+    /// When GitHub renews it (Unix seconds).
+    reset: i64,
+}
+
+impl Budget {
+    fn low(&self, now: i64) -> bool {
+        self.remaining < RATE_LIMIT_RESERVE && now < self.reset
+    }
+}
+
+/// Each installation's budget as last seen, shared by the polls running at once.
+type Budgets = Arc<Mutex<HashMap<InstallationId, Budget>>>;
+
+#[derive(Clone)]
 pub struct Poller {
     store: Store,
     github: Arc<GitHub>,
     ingestor: Ingestor,
     interval: Duration,
+    budgets: Budgets,
 }
 
 impl Poller {
@@ -63,7 +93,24 @@ impl Poller {
             github,
             ingestor,
             interval,
+            budgets: Arc::new(Mutex::new(HashMap::new())),
         }
+    }
+
+    fn budget_low(&self, installation: InstallationId) -> bool {
+        let now = Utc::now().timestamp();
+        self.budgets
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .get(&installation)
+            .is_some_and(|budget| budget.low(now))
+    }
+
+    fn note_budget(&self, installation: InstallationId, budget: Budget) {
+        self.budgets
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(installation, budget);
     }
 
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
@@ -79,6 +126,7 @@ impl Poller {
                 queued = report.queued,
                 failed = report.failed,
                 skipped = report.skipped,
+                deferred = report.deferred,
                 "advisory poll done"
             );
             tokio::select! {
@@ -89,7 +137,8 @@ impl Poller {
         tracing::info!("advisory poller stopped");
     }
 
-    /// Polls every served repository once.
+    /// Polls every served repository once, those polled longest ago first, several at
+    /// once; an installation whose hourly budget is low is left for a later round.
     pub async fn poll_all(&self) -> PollReport {
         let mut report = PollReport::default();
         let repositories = match self.store.served_repositories().await {
@@ -104,8 +153,18 @@ impl Poller {
         let since = Utc::now()
             - chrono::Duration::from_std(self.interval.mul_f64(0.9))
                 .unwrap_or(chrono::Duration::zero());
+        let mut running = JoinSet::new();
         for (repository, installation) in repositories {
             report.repositories += 1;
+            while running.len() >= CONCURRENT_POLLS {
+                if let Some(done) = running.join_next().await {
+                    count(&mut report, done);
+                }
+            }
+            if self.budget_low(installation) {
+                report.deferred += 1;
+                continue;
+            }
             match self
                 .store
                 .claim_advisory_poll(&repository, Utc::now(), since)
@@ -122,23 +181,23 @@ impl Poller {
                     continue;
                 }
             }
-            match self.poll(&repository, installation).await {
-                Ok(polled) => {
-                    report.queued += polled.queued;
-                    report.unchanged += usize::from(polled.unchanged);
-                    if polled
-                        .remaining
-                        .is_some_and(|left| left < RATE_LIMIT_RESERVE)
-                    {
-                        tracing::warn!(remaining = ?polled.remaining, "advisory poll: rate limit low; rest of the round skipped");
-                        break;
-                    }
-                }
-                Err(error) => {
-                    report.failed += 1;
+            let poller = self.clone();
+            running.spawn(async move {
+                let polled = poller.poll(&repository, installation).await;
+                if let Err(error) = &polled {
                     tracing::warn!(%repository, %error, "advisory poll failed");
                 }
-            }
+                polled
+            });
+        }
+        while let Some(done) = running.join_next().await {
+            count(&mut report, done);
+        }
+        if report.deferred > 0 {
+            tracing::warn!(
+                deferred = report.deferred,
+                "advisory poll: rate limit low; repositories left for after GitHub's reset"
+            );
         }
         report
     }
@@ -161,6 +220,12 @@ impl Poller {
         let remaining = answer
             .header("x-ratelimit-remaining")
             .and_then(|value| value.parse().ok());
+        let reset = answer
+            .header("x-ratelimit-reset")
+            .and_then(|value| value.parse().ok());
+        if let (Some(remaining), Some(reset)) = (remaining, reset) {
+            self.note_budget(installation, Budget { remaining, reset });
+        }
         if answer.status == StatusCode::NOT_MODIFIED {
             self.store
                 .save_advisory_poll(repository, etag.as_deref(), Utc::now())
@@ -168,7 +233,6 @@ impl Poller {
             return Ok(Polled {
                 queued: 0,
                 unchanged: true,
-                remaining,
             });
         }
         // The first page's ETag stands for the list: a later 304 means nothing changed.
@@ -209,7 +273,6 @@ impl Poller {
         Ok(Polled {
             queued,
             unchanged: false,
-            remaining,
         })
     }
 
@@ -250,8 +313,21 @@ struct Polled {
     queued: usize,
     /// GitHub answered 304.
     unchanged: bool,
-    /// Requests left this hour, as GitHub said.
-    remaining: Option<u64>,
+}
+
+/// Adds one finished poll to the round's report.
+fn count(report: &mut PollReport, done: Result<Result<Polled, PollError>, tokio::task::JoinError>) {
+    match done {
+        Ok(Ok(polled)) => {
+            report.queued += polled.queued;
+            report.unchanged += usize::from(polled.unchanged);
+        }
+        Ok(Err(_)) => report.failed += 1,
+        Err(error) => {
+            report.failed += 1;
+            tracing::error!(%error, "advisory poll: a poll task ended abnormally");
+        }
+    }
 }
 
 #[cfg(test)]

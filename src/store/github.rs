@@ -298,12 +298,15 @@ fn to_id(id: u64) -> Result<i64, StoreError> {
 }
 
 impl Store {
-    /// Every repository with the active installation that serves it, for the poller.
+    /// Every repository with the active installation that serves it, for the poller: those
+    /// polled longest ago (or never) first, so a round cut short is resumed where it stopped.
     pub async fn served_repositories(&self) -> Result<Vec<(RepoName, InstallationId)>, StoreError> {
         let rows: Vec<(RepoName, i64)> = sqlx::query_as(
             "SELECT r.full_name, r.installation_id FROM repositories r \
              LEFT JOIN installations i ON i.id = r.installation_id \
-             WHERE COALESCE(i.state, 'active') = 'active' ORDER BY r.full_name",
+             LEFT JOIN advisory_polls p ON p.repository = r.full_name \
+             WHERE COALESCE(i.state, 'active') = 'active' \
+             ORDER BY COALESCE(p.polled_at, 0), r.full_name",
         )
         .fetch_all(&self.reader)
         .await?;

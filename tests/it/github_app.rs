@@ -564,19 +564,27 @@ async fn doctor_checks_the_key_the_api_and_the_installations() {
 
 /// herald installed, polling the advisory lists every 100 ms.
 async fn polling(fake: &FakeGitHub) -> Harness {
+    polling_with(fake, |_| {}, &fixture("installation.created.0.json")).await
+}
+
+/// herald polling every 100 ms with GitHub settings changed by `adjust`, installed by the
+/// `installation` payload.
+async fn polling_with(
+    fake: &FakeGitHub,
+    adjust: impl FnOnce(&mut GitHubSettings),
+    installation: &[u8],
+) -> Harness {
     let harness = Harness::start_with(true, |settings| {
         let mut github = github_settings(fake);
         github.poll_interval = Duration::from_millis(100);
+        adjust(&mut github);
         settings.github = Some(github);
     })
     .await;
-    harness
-        .deliver(
-            "installation",
-            "install-1",
-            &fixture("installation.created.0.json"),
-        )
+    let answer = harness
+        .deliver("installation", "install-1", installation)
         .await;
+    assert_eq!(answer.status, 202, "{}", answer.body);
     harness
 }
 
@@ -3918,5 +3926,180 @@ async fn a_new_incident_and_its_publication_cost_few_github_requests() {
         tracking.body
     );
     assert_no_unexpected(&fake);
+    harness.stop().await;
+}
+
+/// Write budgets small enough to matter within a test: 20 a second and 60 in four.
+const TIGHT_WRITE_BUDGETS: &str = "20/1,60/4";
+
+both_stores!(a_first_install_backfill_keeps_within_the_write_budgets_and_a_fresh_report_goes_first);
+async fn a_first_install_backfill_keeps_within_the_write_budgets_and_a_fresh_report_goes_first() {
+    const DRAFTS: usize = 500;
+    let fake = world().await;
+    fake.put_file(REPO, ".github/herald.yml", TRACK_PRIVATELY);
+    let mut template: serde_json::Value =
+        serde_json::from_slice(&fixture("repository_advisory.reported.composed.json"))
+            .expect("JSON");
+    let template = template["repository_advisory"].take();
+    for index in 0..DRAFTS {
+        let mut draft = template.clone();
+        draft["ghsa_id"] = format!("GHSA-fill-{index:04}-xxxx").into();
+        draft["state"] = "draft".into();
+        draft["updated_at"] = format!("2026-01-01T{:02}:{:02}:00Z", index / 60, index % 60).into();
+        fake.put_advisory(REPO, draft);
+    }
+    let tight = |github: &mut GitHubSettings| {
+        github.pacing = herald::config::Pacing {
+            spacing: Duration::ZERO,
+            budgets: herald::config::Pacing::parse_budgets(TIGHT_WRITE_BUDGETS).expect("budgets"),
+        };
+    };
+    let harness = polling_with(&fake, tight, &fixture("installation.created.0.json")).await;
+    let tracking_issues = |fake: &FakeGitHub| fake.issues(TRACKING_REPO);
+    harness
+        .until("the back-fill to start", async || {
+            tracking_issues(&fake).len() >= 10
+        })
+        .await;
+
+    // A maintainer reports a vulnerability while hundreds of drafts wait their turn.
+    let answer = harness
+        .deliver(
+            "repository_advisory",
+            "fresh-report",
+            &advisory("repository_advisory.reported.composed.json"),
+        )
+        .await;
+    assert_eq!(answer.status, 202, "{}", answer.body);
+    harness
+        .until("the fresh report's tracking issue", async || {
+            tracking_issues(&fake)
+                .iter()
+                .any(|issue| issue.title.contains(GHSA))
+        })
+        .await;
+    let backfilled = tracking_issues(&fake).len() - 1;
+    assert!(
+        backfilled < DRAFTS / 2,
+        "the fresh report waited for {backfilled} back-filled issues"
+    );
+
+    // Never over a budget (measured over 90% of each window: a request may arrive a little
+    // after its slot, and the pacer leaves a tenth of each window for that), and GitHub
+    // never had to refuse.
+    for (count, window) in [
+        (20, Duration::from_millis(900)),
+        (60, Duration::from_millis(3600)),
+    ] {
+        let most = fake.most_writes_within(window);
+        assert!(most <= count, "{most} writes within {window:?}");
+    }
+    let writes = fake
+        .requests()
+        .iter()
+        .filter(|request| request.method != "GET")
+        .count();
+    assert!(writes > 40, "the back-fill went on: {writes} writes");
+    let refused: Vec<String> = fake
+        .requests()
+        .iter()
+        .filter(|request| request.status == 403 || request.status == 429)
+        .map(|request| format!("{} {}", request.method, request.path))
+        .collect();
+    assert!(refused.is_empty(), "{refused:?}");
+    assert_no_unexpected(&fake);
+    harness.stop().await;
+}
+
+/// The repositories whose advisory lists herald read, in the order it read them (one entry
+/// per poll, answered 200 or 304).
+fn advisory_polls(fake: &FakeGitHub) -> Vec<String> {
+    fake.requests()
+        .iter()
+        .filter(|request| {
+            request.method == "GET"
+                && request.path.ends_with("/security-advisories")
+                && (request.status == 200 || request.status == 304)
+        })
+        .map(|request| request.path.clone())
+        .collect()
+}
+
+both_stores!(a_poll_round_cut_short_by_the_hourly_budget_resumes_where_it_stopped);
+async fn a_poll_round_cut_short_by_the_hourly_budget_resumes_where_it_stopped() {
+    const REPOSITORIES: usize = 1000;
+    let fake = world().await;
+    let names: Vec<String> = (0..REPOSITORIES)
+        .map(|index| format!("Codertocat/repo-{index:04}"))
+        .collect();
+    for name in &names {
+        fake.add_repository(name, false, INSTALLATION);
+    }
+    // Too little for one round: GitHub renews it in a few seconds.
+    fake.set_rate_limit(620, Duration::from_secs(4));
+    let mut installation: serde_json::Value =
+        serde_json::from_slice(&fixture("installation.created.0.json")).expect("JSON");
+    installation["repositories"] = names
+        .iter()
+        .enumerate()
+        .map(|(index, name)| {
+            serde_json::json!({
+                "id": 900_000 + index,
+                "name": name.split('/').nth(1),
+                "full_name": name,
+                "private": false,
+            })
+        })
+        .collect();
+    let body = serde_json::to_vec(&installation).expect("JSON");
+    let harness = polling_with(&fake, |_| {}, &body).await;
+
+    let distinct = |fake: &FakeGitHub| {
+        advisory_polls(fake)
+            .into_iter()
+            .collect::<std::collections::HashSet<_>>()
+            .len()
+    };
+    // The first round stops short of the reserve herald leaves for its other work.
+    let mut seen = 0;
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let now = distinct(&fake);
+        if now > 0 && now == seen {
+            break;
+        }
+        seen = now;
+    }
+    assert!(
+        seen > 400 && seen < REPOSITORIES,
+        "{seen} repositories polled on a budget of 620"
+    );
+    assert!(fake.rate_limit_remaining() >= 50, "herald kept a reserve");
+
+    // GitHub renews the budget: herald goes on with the repositories it did not reach.
+    fake.set_rate_limit(620, Duration::from_secs(3600));
+    harness
+        .until("every repository polled", async || {
+            distinct(&fake) == REPOSITORIES
+        })
+        .await;
+    let polls = advisory_polls(&fake);
+    let mut polled = std::collections::HashSet::new();
+    for path in &polls {
+        if !polled.insert(path.clone()) {
+            assert_eq!(
+                polled.len(),
+                REPOSITORIES,
+                "{path} was polled again before every repository was polled once"
+            );
+            break;
+        }
+    }
+    let refused = fake
+        .requests()
+        .iter()
+        .filter(|request| request.status == 403)
+        .count();
+    assert_eq!(refused, 0, "herald never ran into the limit");
     harness.stop().await;
 }

@@ -557,6 +557,13 @@ impl FakeGitHub {
         self.world().relative_links = relative;
     }
 
+    /// The hourly budget: `remaining` requests until GitHub renews it in `reset_in`.
+    pub fn set_rate_limit(&self, remaining: u64, reset_in: std::time::Duration) {
+        let mut world = self.world();
+        world.rate_remaining = remaining.min(RATE_LIMIT);
+        world.rate_reset = Utc::now().timestamp() + i64::try_from(reset_in.as_secs()).unwrap_or(0);
+    }
+
     /// The `x-ratelimit-remaining` the next answer will start from.
     pub fn rate_limit_remaining(&self) -> u64 {
         self.world().rate_remaining

@@ -385,6 +385,16 @@ impl World {
             .filter(|token| token.expires_at > Utc::now())
             .ok_or_else(rejected)?;
         ctx.authenticated = true;
+        // The primary rate limit: nothing more until the reset.
+        if self.rate_remaining == 0 {
+            return Err(Reply::message(
+                StatusCode::FORBIDDEN,
+                &format!(
+                    "API rate limit exceeded for installation ID {}.",
+                    token.installation_id
+                ),
+            ));
+        }
         Ok(token.installation_id)
     }
 
