@@ -6,14 +6,14 @@ use crate::drafts::{
     ANNOUNCEMENT, ANNOUNCEMENT_SUBJECT, DraftView, Drafts, render_all, tracking_issue,
 };
 use crate::github::GitHub;
-use crate::incident::{GhsaId, Incident, RepoName, TimelineEntry, TimelineKind};
+use crate::incident::{GhsaId, Incident, Phase, RepoName, Severity, TimelineEntry, TimelineKind};
 use crate::ingest::{Ingestor, Receipt};
 use crate::mail::{Author, Sender, SigningKey, load_signing_key};
 use crate::outbox::{JobOutcome, Worker};
 use crate::redact::redact_url;
 use crate::report;
 use crate::server::Server;
-use crate::store::Store;
+use crate::store::{IncidentFilter, Store};
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
@@ -129,9 +129,24 @@ pub enum KeysCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum IncidentsCommand {
-    /// A table of all incidents, most recently changed first.
+    /// A table of the incidents, most recently changed first, a page at a time.
     List {
-        /// Print JSON instead of a table.
+        /// Incidents per page.
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+        limit: u32,
+        /// Which page (from 1).
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+        page: u32,
+        /// Only incidents in this phase.
+        #[arg(long, value_parser = phase_named)]
+        phase: Option<Phase>,
+        /// Only incidents of this severity.
+        #[arg(long, value_parser = severity_named)]
+        severity: Option<Severity>,
+        /// Only incidents of this repository (owner/name).
+        #[arg(long)]
+        repo: Option<RepoName>,
+        /// Print JSON (an array of incidents) instead of a table.
         #[arg(long)]
         json: bool,
     },
@@ -667,13 +682,31 @@ async fn pick_incident(
 async fn incidents(settings: &Settings, command: IncidentsCommand) -> anyhow::Result<()> {
     let store = Store::open(&settings.database_url).await?;
     match command {
-        IncidentsCommand::List { json } => {
-            let rows = store.list_incidents().await?;
+        IncidentsCommand::List {
+            limit,
+            page,
+            phase,
+            severity,
+            repo,
+            json,
+        } => {
+            let filter = IncidentFilter {
+                limit,
+                page,
+                phase,
+                severity,
+                repository: repo,
+            };
+            let (rows, total) = store.list_incidents(&filter).await?;
             if json {
                 let incidents: Vec<_> = rows.iter().map(|row| &row.incident).collect();
                 println!("{}", serde_json::to_string_pretty(&incidents)?);
             } else {
-                print!("{}", report::incident_table(&rows));
+                if !rows.is_empty() {
+                    print!("{}", report::incident_table(&rows));
+                }
+                // Says which of how many, or why there are none.
+                print!("{}", report::page_footer(&filter, rows.len(), total));
             }
         }
         IncidentsCommand::Show {
@@ -786,11 +819,31 @@ async fn copy_store(settings: &Settings, to: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A phase by its name, for `--phase`.
+fn phase_named(name: &str) -> Result<Phase, String> {
+    Phase::ALL
+        .into_iter()
+        .find(|phase| phase.as_str() == name)
+        .ok_or_else(|| named_one_of(name, Phase::ALL.map(Phase::as_str)))
+}
+
+/// A severity by its name, for `--severity`.
+fn severity_named(name: &str) -> Result<Severity, String> {
+    Severity::ALL
+        .into_iter()
+        .find(|severity| severity.as_str() == name)
+        .ok_or_else(|| named_one_of(name, Severity::ALL.map(Severity::as_str)))
+}
+
+fn named_one_of<const N: usize>(name: &str, names: [&str; N]) -> String {
+    format!("`{name}` is none of {}", names.join(", "))
+}
+
 /// `herald import`: history incidents get their tracking issues.
 async fn import(settings: &Settings, repo: Option<&RepoName>) -> anyhow::Result<()> {
     let store = Store::open(&settings.database_url).await?;
     let mut imported = 0;
-    for row in store.list_incidents().await? {
+    for row in store.all_incidents().await? {
         let mut incident = row.incident;
         let wanted = repo.is_none_or(|repo| incident.repository == *repo);
         if !wanted || !incident.history || incident.decisions.history_imported {

@@ -48,10 +48,28 @@ fn cvss_score_text(assessment: Option<&CvssAssessment>) -> String {
 }
 
 /// The table of `herald incidents list`.
-pub fn incident_table(rows: &[IncidentRow]) -> String {
-    if rows.is_empty() {
-        return "no incidents yet\n".to_owned();
+/// Which incidents of how many a page showed and how to see the next; or why it showed none.
+pub fn page_footer(filter: &crate::store::IncidentFilter, shown: usize, total: i64) -> String {
+    let filtered =
+        filter.phase.is_some() || filter.severity.is_some() || filter.repository.is_some();
+    if shown == 0 {
+        return match (total, filtered) {
+            (0, false) => "no incidents yet\n".to_owned(),
+            (0, true) => "no incident matches\n".to_owned(),
+            _ => format!("page {} is past the last: {total} match\n", filter.page),
+        };
     }
+    let first = i64::from(filter.limit) * i64::from(filter.page.saturating_sub(1)) + 1;
+    let last = first + i64::try_from(shown).unwrap_or(0) - 1;
+    let more = if last < total {
+        format!("; --page {} for more", filter.page + 1)
+    } else {
+        String::new()
+    };
+    format!("incidents {first}–{last} of {total}{more}\n")
+}
+
+pub fn incident_table(rows: &[IncidentRow]) -> String {
     let header = [
         "GHSA ID",
         "REPOSITORY",

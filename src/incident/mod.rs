@@ -47,6 +47,16 @@ pub enum Phase {
 }
 
 impl Phase {
+    pub const ALL: [Phase; 7] = [
+        Phase::Awareness,
+        Phase::Assessment,
+        Phase::Containment,
+        Phase::Remediation,
+        Phase::Disclosure,
+        Phase::Recovery,
+        Phase::Closed,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Phase::Awareness => "awareness",

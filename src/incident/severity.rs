@@ -17,6 +17,15 @@ pub enum Severity {
 }
 
 impl Severity {
+    pub const ALL: [Severity; 6] = [
+        Severity::Unknown,
+        Severity::None,
+        Severity::Low,
+        Severity::Medium,
+        Severity::High,
+        Severity::Critical,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Severity::Unknown => "unknown",

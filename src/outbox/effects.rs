@@ -1,5 +1,7 @@
-//! The effect runner: leases outbox jobs that reach GitHub, one at a time, runs them
-//! outside any transaction, and retries failures with the same backoff as the worker.
+//! The effect runner: leases outbox jobs that reach GitHub and runs several at once (those
+//! of different incidents; the store leases one incident's jobs one at a time), outside any
+//! transaction, and retries failures with the same backoff as the worker. Their network
+//! waits overlap; each installation's writes still go one at a time, paced (`github::pace`).
 
 use super::{Idle, JobOutcome, WorkerSettings, gives_up, log, record_failure};
 use crate::channels::{ChannelError, Channels, Record};
@@ -7,7 +9,11 @@ use crate::store::{ClaimedJob, IncidentRow, Store, StoreError};
 use chrono::Utc;
 use std::sync::Arc;
 use tokio::sync::{Notify, watch};
+use tokio::task::JoinSet;
 use tracing::Instrument;
+
+/// Effect jobs run at once by one runner.
+const JOBS_AT_ONCE: usize = 8;
 
 /// How long a leased job is its runner's without a sign of life. The runner renews the
 /// lease every third of it while the job runs, so a runner that dies holding one (crash,
@@ -47,25 +53,45 @@ impl EffectRunner {
 
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         tracing::info!("effect runner started");
+        let runner = Arc::new(self);
+        let mut running = JoinSet::new();
         loop {
             if *shutdown.borrow() {
                 break;
             }
-            match self.run_one().await {
-                Ok(Some(_)) => continue,
-                Ok(None) => {
-                    if let Some(idle) = &self.idle {
-                        idle.signal();
+            while running.len() < JOBS_AT_ONCE {
+                match runner.store.lease_effect(Utc::now(), LEASE).await {
+                    Ok(Some(job)) => {
+                        let runner = Arc::clone(&runner);
+                        running.spawn(async move { runner.run_job(job).await });
+                    }
+                    Ok(None) => break,
+                    Err(error) => {
+                        tracing::error!(%error, "effects: cannot lease queued jobs");
+                        break;
                     }
                 }
-                Err(error) => tracing::error!(%error, "effects: cannot run queued jobs"),
+            }
+            if running.is_empty()
+                && let Some(idle) = &runner.idle
+            {
+                idle.signal();
             }
             tokio::select! {
-                _ = self.wake.notified() => {}
-                _ = tokio::time::sleep(self.settings.poll_interval) => {}
+                Some(done) = running.join_next(), if !running.is_empty() => {
+                    match done {
+                        Ok(Ok(_)) => {}
+                        Ok(Err(error)) => tracing::error!(%error, "effects: cannot record a job's end"),
+                        Err(error) => tracing::error!(%error, "effects: a job's task ended abnormally"),
+                    }
+                }
+                _ = runner.wake.notified() => {}
+                _ = tokio::time::sleep(runner.settings.poll_interval) => {}
                 _ = shutdown.changed() => {}
             }
         }
+        // Jobs under way finish (each within its requests' timeouts); none is started.
+        while running.join_next().await.is_some() {}
         tracing::info!("effect runner stopped");
     }
 
@@ -83,6 +109,11 @@ impl EffectRunner {
         let Some(job) = self.store.lease_effect(Utc::now(), LEASE).await? else {
             return Ok(None);
         };
+        self.run_job(job).await.map(Some)
+    }
+
+    /// Runs a leased job and records how it ended.
+    async fn run_job(&self, job: ClaimedJob) -> Result<JobOutcome, StoreError> {
         // Every line a job logs carries what it is about.
         let about = match job.incident_id() {
             Some(id) => self.store.incident(id).await?,
@@ -98,8 +129,7 @@ impl EffectRunner {
         let renewing = self.renew_while_running(job.id);
         let outcome = self.run_leased(&job, about.as_ref()).instrument(span).await;
         renewing.abort();
-        let outcome = outcome?;
-        Ok(Some(outcome))
+        outcome
     }
 
     /// Renews job `job_id`'s lease every third of it until aborted (the job has ended).
@@ -235,14 +265,57 @@ mod tests {
             .expect("queued");
         let urgent = Job::PostReview { incident };
         work.enqueue(&urgent, "urgent").await.expect("queued");
+        // The incident's first job is done: its lane is free.
+        work.complete_jobs(&[(first.id, "done")]).await.expect("done");
         work.commit().await.expect("committed");
         let lease = chrono::Duration::seconds(60);
         let next = store.lease_effect(Utc::now(), lease).await.expect("lease");
         let next = next.expect("a job");
         assert_eq!(next.kind, "post_review", "{next:?}");
         assert!(next.id > first.id + 1, "queued after the background job");
+        let mut work = store.begin_durable().await.expect("work");
+        work.complete_jobs(&[(next.id, "done")]).await.expect("done");
+        work.commit().await.expect("committed");
         let last = store.lease_effect(Utc::now(), lease).await.expect("lease");
         assert_eq!(last.expect("a job").kind, "sync_tracking_issue");
+    }
+
+    #[tokio::test]
+    async fn one_incidents_jobs_run_one_at_a_time_while_others_run_alongside() {
+        let (_dir, store, incident, first) = leased().await;
+        let other = Incident::new(
+            crate::incident::RepoName::parse("acme/gadget").expect("name"),
+            crate::incident::GhsaId::parse("GHSA-dddd-eeee-ffff").expect("GHSA id"),
+            Utc::now(),
+        );
+        let mut work = store.begin_durable().await.expect("work");
+        let (other, _) = work.save_incident(&other, Utc::now()).await.expect("saved");
+        let same = Job::SyncTrackingIssue { incident };
+        work.enqueue(&same, "same").await.expect("queued");
+        work.enqueue(&Job::PostReview { incident: other }, "other")
+            .await
+            .expect("queued");
+        work.commit().await.expect("committed");
+        let lease = chrono::Duration::seconds(60);
+        // The first job's incident is busy: its second job waits; the other incident's runs.
+        let next = store.lease_effect(Utc::now(), lease).await.expect("lease");
+        assert_eq!(next.expect("a job").incident_id(), Some(other));
+        assert!(
+            store
+                .lease_effect(Utc::now(), lease)
+                .await
+                .expect("lease")
+                .is_none(),
+            "nothing else may run now"
+        );
+        // Once the first is done, the second of its incident runs.
+        let mut work = store.begin_durable().await.expect("work");
+        work.complete_jobs(&[(first.id, "done")])
+            .await
+            .expect("done");
+        work.commit().await.expect("committed");
+        let next = store.lease_effect(Utc::now(), lease).await.expect("lease");
+        assert_eq!(next.expect("a job").kind, "sync_tracking_issue");
     }
 
     #[tokio::test]

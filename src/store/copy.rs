@@ -48,6 +48,7 @@ const TABLES: &[(&str, &[(&str, Column)])] = &[
             ("outcome", Text),
             ("claims", Integer),
             ("priority", Integer),
+            ("lane", Text),
         ],
     ),
     (

@@ -2,7 +2,7 @@
 
 use super::IncidentId;
 use super::{Store, StoreError, Work, from_millis, to_millis};
-use crate::incident::{GhsaId, Incident, RepoName, TimelineEntry};
+use crate::incident::{GhsaId, Incident, Phase, RepoName, Severity, TimelineEntry};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -15,6 +15,29 @@ pub struct IncidentRow {
     pub incident: Incident,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// Which incidents `herald incidents list` shows: a page of `limit` (pages count from 1),
+/// narrowed by any of phase, severity and repository.
+#[derive(Debug, Clone)]
+pub struct IncidentFilter {
+    pub limit: u32,
+    pub page: u32,
+    pub phase: Option<Phase>,
+    pub severity: Option<Severity>,
+    pub repository: Option<RepoName>,
+}
+
+impl Default for IncidentFilter {
+    fn default() -> Self {
+        IncidentFilter {
+            limit: 50,
+            page: 1,
+            phase: None,
+            severity: None,
+            repository: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -181,7 +204,8 @@ impl Store {
     }
 
     /// All incidents, most recently changed first.
-    pub async fn list_incidents(&self) -> Result<Vec<IncidentRow>, StoreError> {
+    /// Every incident, most recently changed first.
+    pub async fn all_incidents(&self) -> Result<Vec<IncidentRow>, StoreError> {
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {INCIDENT_COLUMNS} FROM incidents ORDER BY updated_at DESC, id DESC"
         )))
@@ -190,6 +214,58 @@ impl Store {
         .iter()
         .map(incident_row)
         .collect()
+    }
+
+    /// One page of the incidents `filter` selects, most recently changed first, and how
+    /// many it selects in all. Each filter has its index (migration 0010), so a page costs
+    /// the same however many incidents there are.
+    pub async fn list_incidents(
+        &self,
+        filter: &IncidentFilter,
+    ) -> Result<(Vec<IncidentRow>, i64), StoreError> {
+        let mut conditions = Vec::new();
+        let mut values: Vec<&str> = Vec::new();
+        for (column, value) in [
+            ("phase", filter.phase.map(Phase::as_str)),
+            ("severity", filter.severity.map(Severity::as_str)),
+            (
+                "repository",
+                filter.repository.as_ref().map(RepoName::as_str),
+            ),
+        ] {
+            if let Some(value) = value {
+                values.push(value);
+                conditions.push(format!("{column} = ${}", values.len()));
+            }
+        }
+        let filtered = if conditions.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", conditions.join(" AND "))
+        };
+        let count_sql = format!("SELECT COUNT(*) FROM incidents{filtered}");
+        let mut count = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(count_sql));
+        let page_sql = format!(
+            "SELECT {INCIDENT_COLUMNS} FROM incidents{filtered} \
+             ORDER BY updated_at DESC, id DESC LIMIT ${} OFFSET ${}",
+            values.len() + 1,
+            values.len() + 2
+        );
+        let mut page = sqlx::query(sqlx::AssertSqlSafe(page_sql));
+        for value in &values {
+            count = count.bind(*value);
+            page = page.bind(*value);
+        }
+        let total = count.fetch_one(&self.reader).await?;
+        let rows = page
+            .bind(i64::from(filter.limit))
+            .bind(i64::from(filter.limit) * i64::from(filter.page.saturating_sub(1)))
+            .fetch_all(&self.reader)
+            .await?
+            .iter()
+            .map(incident_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((rows, total))
     }
 
     /// Incidents with this GHSA id (one, unless two repositories share it).

@@ -215,6 +215,24 @@ impl Job {
     }
 
     /// The incident the job is for, where it is for one.
+    /// The lane the job runs in: one lane's jobs run one at a time, in order (an incident's
+    /// jobs; the comments on one issue; maintainers' commands, whose order matters; the
+    /// upstream matches), while different lanes' run at once. The store worker's own jobs
+    /// have none.
+    pub fn lane(&self) -> Option<String> {
+        match self {
+            Job::ProcessDelivery { .. } => None,
+            Job::MaintainerAction { .. } => Some("maintainers".to_owned()),
+            Job::MatchUpstream { .. } => Some("upstream".to_owned()),
+            Job::PostComment(comment) => {
+                Some(format!("issue:{}#{}", comment.repository, comment.issue))
+            }
+            job => job
+                .incident()
+                .map(|incident| format!("incident:{incident}")),
+        }
+    }
+
     pub fn incident(&self) -> Option<IncidentId> {
         match self {
             Job::SyncTrackingIssue { incident }

@@ -75,7 +75,7 @@ stored_as!(GhsaId, String, |id| id.as_str().to_owned(), |text| {
 stored_as!(IncidentId, i64, |id| id.0, |row| IncidentId(row));
 
 pub use github::{StoredInstallation, TrackingLink, TrackingStatus};
-pub use incidents::{IncidentRow, StoredTimelineEntry};
+pub use incidents::{IncidentFilter, IncidentRow, StoredTimelineEntry};
 pub use job::{
     ChatNotice, ContainmentNotice, Job, PendingChat, PendingComment, PendingContainment,
     PendingEscalation, PendingMail, PendingPull, Priority, PublicChannel, Stage,
@@ -146,6 +146,18 @@ impl Dialect {
         match (self, durable) {
             (Dialect::Postgres, false) => Some("SET LOCAL synchronous_commit = off"),
             (Dialect::Postgres, true) | (Dialect::Sqlite, _) => None,
+        }
+    }
+
+    /// Taken before leasing an effect job: on PostgreSQL, replicas lease one at a time, so
+    /// two never lease jobs of one lane at once (each would not yet see the other's lease);
+    /// SQLite's write transaction already excludes every other.
+    fn lease_lock(self) -> Option<&'static str> {
+        match self {
+            Dialect::Sqlite => None,
+            Dialect::Postgres => {
+                Some("SELECT pg_advisory_xact_lock(hashtextextended('herald-effect-lease', 0))")
+            }
         }
     }
 

@@ -316,13 +316,17 @@ impl Store {
 
     /// Leases the effect job due longest, urgent ones first, for `lease`, durably, so that
     /// no other runner takes it meanwhile and a crashed runner's job is taken over once the
-    /// lease ends.
+    /// lease ends. A job whose lane (see [`Job::lane`]) has another job leased waits: one
+    /// lane's jobs run one at a time, in order, while different lanes' run at once.
     pub async fn lease_effect(
         &self,
         now: DateTime<Utc>,
         lease: chrono::Duration,
     ) -> Result<Option<ClaimedJob>, StoreError> {
         let mut work = self.begin_durable().await?;
+        if let Some(lock) = self.dialect.lease_lock() {
+            sqlx::query(lock).execute(&mut *work.tx).await?;
+        }
         let mut found = None;
         // One query per priority, so each walks only its due jobs (index outbox_urgency).
         for priority in Priority::ALL {
@@ -330,6 +334,9 @@ impl Store {
                 "SELECT id, kind, payload, attempts, run_after, created_at, claims FROM outbox \
                  WHERE state = 'pending' AND priority = $2 AND run_after <= $1 AND {} \
                  AND (locked_until IS NULL OR locked_until <= $1) \
+                 AND (lane IS NULL OR NOT EXISTS (SELECT 1 FROM outbox busy \
+                   WHERE busy.lane = outbox.lane AND busy.state = 'pending' \
+                   AND busy.locked_until > $1)) \
                  ORDER BY run_after, id LIMIT 1{}",
                 kinds_sql(JobKind::effects()),
                 self.dialect.claim_lock()
@@ -592,8 +599,9 @@ impl Work {
         let (kind, payload) = job.encode()?;
         let now = to_millis(Utc::now());
         let inserted = sqlx::query(
-            "INSERT INTO outbox (kind, idempotency_key, payload, run_after, created_at, priority) \
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (idempotency_key) DO NOTHING",
+            "INSERT INTO outbox \
+             (kind, idempotency_key, payload, run_after, created_at, priority, lane) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (idempotency_key) DO NOTHING",
         )
         .bind(kind.as_str())
         .bind(idempotency_key)
@@ -601,6 +609,7 @@ impl Work {
         .bind(run_after)
         .bind(now)
         .bind(priority as i64)
+        .bind(job.lane())
         .execute(&mut *self.tx)
         .await?
         .rows_affected();

@@ -130,8 +130,9 @@ fn the_readme_dry_run_opens_an_incident_in_the_default_store() {
     let (output, stdout, _) = run(herald(dir.path()).args(["incidents", "list"]));
     assert!(output.status.success());
     let lines: Vec<&str> = stdout.lines().collect();
-    assert_eq!(lines.len(), 2, "{stdout}");
+    assert_eq!(lines.len(), 3, "{stdout}");
     assert!(lines[0].starts_with("GHSA ID"), "{stdout}");
+    assert_eq!(lines[2], "incidents 1–1 of 1", "{stdout}");
     assert!(
         lines[1].contains("GHSA-abcd-1234-efgh") && lines[1].contains("awareness"),
         "{stdout}"
@@ -595,4 +596,102 @@ async fn a_sqlite_store_copied_to_postgresql_reads_the_same() {
             "tests/fixtures/repository_advisory.published.composed.json",
         )));
     assert!(output.status.success(), "{stderr}");
+}
+
+#[tokio::test]
+async fn incidents_list_pages_and_filters() {
+    use herald::incident::{GhsaId, Incident, Phase, RepoName, Severity};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}", dir.path().join("herald.db").display());
+    let store = herald::store::Store::open(&url).await.expect("store");
+    let mut work = store.begin_durable().await.expect("work");
+    // 12 incidents: every third critical, the even ones in widget, the last four closed.
+    for index in 0..12u32 {
+        let repository = if index % 2 == 0 {
+            "acme/widget"
+        } else {
+            "acme/gadget"
+        };
+        let ghsa = GhsaId::parse(&format!("GHSA-list-{index:04}-xxxx")).expect("GHSA id");
+        let at = chrono::Utc::now() + chrono::Duration::seconds(i64::from(index));
+        let mut incident = Incident::new(RepoName::parse(repository).expect("name"), ghsa, at);
+        incident.severity = if index % 3 == 0 {
+            Severity::Critical
+        } else {
+            Severity::Low
+        };
+        if index >= 8 {
+            incident.phase = Phase::Closed;
+        }
+        work.save_incident(&incident, at).await.expect("saved");
+    }
+    work.commit().await.expect("committed");
+    store.close().await;
+
+    let list = |args: &[&str]| {
+        let mut command = herald(dir.path());
+        command.args(["incidents", "list"]).args(args);
+        let (output, stdout, stderr) = run(&mut command);
+        (output.status.success(), stdout, stderr)
+    };
+    let ids = |stdout: &str| -> Vec<String> {
+        stdout
+            .lines()
+            .filter_map(|line| line.split_whitespace().next())
+            .filter(|word| word.starts_with("GHSA-"))
+            .map(str::to_owned)
+            .collect()
+    };
+
+    // Most recently changed first, five to a page.
+    let (ok, stdout, stderr) = list(&["--limit", "5", "--page", "2"]);
+    assert!(ok, "{stderr}");
+    assert_eq!(
+        ids(&stdout),
+        ["0006", "0005", "0004", "0003", "0002"].map(|n| format!("GHSA-list-{n}-xxxx")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("incidents 6–10 of 12; --page 3 for more"),
+        "{stdout}"
+    );
+
+    let (_, stdout, _) = list(&["--severity", "critical", "--repo", "acme/widget"]);
+    assert_eq!(
+        ids(&stdout),
+        ["0006", "0000"].map(|n| format!("GHSA-list-{n}-xxxx")),
+        "{stdout}"
+    );
+    let (_, stdout, _) = list(&["--phase", "closed"]);
+    assert_eq!(ids(&stdout).len(), 4, "{stdout}");
+    assert!(stdout.contains("incidents 1–4 of 4\n"), "{stdout}");
+    let (_, stdout, _) = list(&["--phase", "closed", "--repo", "acme/nothing"]);
+    assert_eq!(stdout, "no incident matches\n");
+    let (_, stdout, _) = list(&["--page", "9"]);
+    assert_eq!(stdout, "page 9 is past the last: 12 match\n");
+
+    // JSON: the page's incidents.
+    let (_, stdout, _) = list(&["--json", "--limit", "3", "--phase", "closed"]);
+    let parsed: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
+    let ghsa_ids: Vec<&str> = parsed
+        .as_array()
+        .expect("an array")
+        .iter()
+        .filter_map(|incident| incident["ghsa_id"].as_str())
+        .collect();
+    assert_eq!(
+        ghsa_ids,
+        [
+            "GHSA-list-0011-xxxx",
+            "GHSA-list-0010-xxxx",
+            "GHSA-list-0009-xxxx"
+        ]
+    );
+
+    // Bad filters are refused with what is allowed.
+    let (ok, _, stderr) = list(&["--phase", "done"]);
+    assert!(!ok);
+    assert!(stderr.contains("awareness, assessment"), "{stderr}");
+    let (ok, _, stderr) = list(&["--limit", "0"]);
+    assert!(!ok, "{stderr}");
 }

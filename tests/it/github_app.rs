@@ -2489,7 +2489,7 @@ async fn installing_herald_never_announces_the_past() {
     let harness = polling(&fake).await;
     polled_until_unchanged(&fake, &harness).await;
 
-    let incidents = harness.store.list_incidents().await.expect("incidents");
+    let incidents = harness.store.all_incidents().await.expect("incidents");
     assert_eq!(incidents.len(), 5);
     let history: Vec<&str> = incidents
         .iter()

@@ -100,7 +100,7 @@ async fn retried_then_given_up(url: &str) {
         "{first:?}"
     );
     assert!(matches!(first[2], JobOutcome::Done(_)));
-    let incidents = store.list_incidents().await.expect("list");
+    let incidents = store.all_incidents().await.expect("list");
     assert_eq!(
         incidents.len(),
         1,

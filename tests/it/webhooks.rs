@@ -239,7 +239,7 @@ async fn the_same_advisory_under_two_delivery_ids_updates_one_incident() {
     assert_eq!(published.status, 202);
     harness.wait_processed().await;
 
-    let rows = harness.store.list_incidents().await.expect("list");
+    let rows = harness.store.all_incidents().await.expect("list");
     assert_eq!(rows.len(), 1);
     let incident = &rows[0].incident;
     assert_eq!(incident.phase, Phase::Disclosure);
@@ -458,7 +458,7 @@ async fn empty_and_malformed_cvss_vectors_are_recorded_not_fatal() {
         1
     );
 
-    let rows = harness.store.list_incidents().await.expect("list");
+    let rows = harness.store.all_incidents().await.expect("list");
     let incident = &rows[0].incident;
     assert_eq!(
         incident.cvss_v3.as_ref().map(|c| &c.computed),

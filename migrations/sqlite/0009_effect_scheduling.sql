@@ -7,6 +7,11 @@ ALTER TABLE outbox ADD COLUMN claims INTEGER NOT NULL DEFAULT 0;
 -- first install's draft advisories), each in due order.
 ALTER TABLE outbox ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX outbox_urgency ON outbox (state, priority, run_after, id);
+-- The lane a job runs in (its incident, the issue it comments on, ...): jobs of different
+-- lanes run at once, one lane's one at a time and in order (a job is not leased while
+-- another of its lane is).
+ALTER TABLE outbox ADD COLUMN lane TEXT;
+CREATE INDEX outbox_lane_leases ON outbox (lane, state, locked_until);
 -- The time slots of each installation's content-creating GitHub requests, kept as long as
 -- the longest budget's window, so replicas sharing the store keep within GitHub's
 -- secondary limits together.
