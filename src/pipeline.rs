@@ -451,13 +451,22 @@ async fn installation_delivery(
         .as_ref()
         .map(|account| account.login.as_str())
         .unwrap_or("");
+    let account_type = installation
+        .account
+        .as_ref()
+        .and_then(|account| account.kind.as_deref());
     let state = match event.action.as_str() {
         "deleted" => "deleted",
         "suspend" => "suspended",
         _ => "active",
     };
-    work.save_installation(installation.id, account, state, delivery.received_at)
-        .await?;
+    work.save_installation(
+        installation.id,
+        (account, account_type),
+        state,
+        delivery.received_at,
+    )
+    .await?;
     if state == "deleted" {
         work.forget_installation_repositories(installation.id)
             .await?;

@@ -266,7 +266,9 @@ mod tests {
         let urgent = Job::PostReview { incident };
         work.enqueue(&urgent, "urgent").await.expect("queued");
         // The incident's first job is done: its lane is free.
-        work.complete_jobs(&[(first.id, "done")]).await.expect("done");
+        work.complete_jobs(&[(first.id, "done")])
+            .await
+            .expect("done");
         work.commit().await.expect("committed");
         let lease = chrono::Duration::seconds(60);
         let next = store.lease_effect(Utc::now(), lease).await.expect("lease");
@@ -274,7 +276,9 @@ mod tests {
         assert_eq!(next.kind, "post_review", "{next:?}");
         assert!(next.id > first.id + 1, "queued after the background job");
         let mut work = store.begin_durable().await.expect("work");
-        work.complete_jobs(&[(next.id, "done")]).await.expect("done");
+        work.complete_jobs(&[(next.id, "done")])
+            .await
+            .expect("done");
         work.commit().await.expect("committed");
         let last = store.lease_effect(Utc::now(), lease).await.expect("lease");
         assert_eq!(last.expect("a job").kind, "sync_tracking_issue");

@@ -4,9 +4,12 @@
 //! changed advisory to the ingest path as a synthetic `repository_advisory` delivery. Its
 //! id names the advisory version, so a version is processed once however often it is seen.
 //!
-//! A round takes the repositories polled longest ago first, several at once (their network
-//! waits overlap), and leaves an installation alone once its hourly budget runs low, until
-//! GitHub's reset: a round cut short resumes with the repositories it did not reach.
+//! An organisation's repositories are polled in one paginated list of the organisation's
+//! advisories (one request per hundred advisories instead of one per repository), unless
+//! GitHub refuses that list; a user's repositories one by one. A round takes the lists
+//! polled longest ago first, several at once (their network waits overlap), and leaves an
+//! installation alone once its hourly budget runs low, until GitHub's reset: a round cut
+//! short resumes with the lists it did not reach.
 
 use crate::github::{GitHub, GitHubError};
 use crate::incident::RepoName;
@@ -14,7 +17,7 @@ use crate::ingest::{Ingestor, Receipt, ReceiveError};
 use crate::store::{InstallationId, Store, StoreError};
 use chrono::Utc;
 use http::{Method, StatusCode};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::watch;
@@ -79,6 +82,69 @@ pub struct Poller {
     ingestor: Ingestor,
     interval: Duration,
     budgets: Budgets,
+    /// Organisation installations whose organisation-wide list GitHub refused.
+    refused_organisation_lists: Arc<Mutex<HashSet<InstallationId>>>,
+}
+
+/// One advisory list herald polls.
+enum AdvisoryList {
+    Repository(RepoName),
+    /// An organisation's, for the repositories its installation serves.
+    Organisation {
+        login: String,
+        served: Arc<HashSet<RepoName>>,
+    },
+}
+
+impl AdvisoryList {
+    /// Its name in the store's record of polls.
+    fn key(&self) -> String {
+        match self {
+            AdvisoryList::Repository(repository) => repository.to_string(),
+            AdvisoryList::Organisation { login, .. } => format!("org:{login}"),
+        }
+    }
+
+    fn path(&self) -> String {
+        match self {
+            AdvisoryList::Repository(repository) => {
+                format!("/repos/{repository}/security-advisories")
+            }
+            AdvisoryList::Organisation { login, .. } => {
+                format!(
+                    "/orgs/{}/security-advisories",
+                    crate::github::segment(login)
+                )
+            }
+        }
+    }
+
+    fn repositories(&self) -> usize {
+        match self {
+            AdvisoryList::Repository(_) => 1,
+            AdvisoryList::Organisation { served, .. } => served.len(),
+        }
+    }
+
+    /// The served repository a listed advisory belongs to. An organisation's list names it
+    /// only in each advisory's API `url` (`…/repos/{owner}/{repo}/security-advisories/…`).
+    fn repository_of(&self, advisory: &serde_json::Value) -> Option<RepoName> {
+        match self {
+            AdvisoryList::Repository(repository) => Some(repository.clone()),
+            AdvisoryList::Organisation { served, .. } => {
+                let url = advisory.get("url")?.as_str()?;
+                let (_, rest) = url.rsplit_once("/repos/")?;
+                let mut parts = rest.split('/');
+                let name = format!("{}/{}", parts.next()?, parts.next()?);
+                let repository = RepoName::parse(&name).ok()?;
+                // Case as GitHub spells it may differ from the stored name.
+                served
+                    .iter()
+                    .find(|served| served.as_str().eq_ignore_ascii_case(repository.as_str()))
+                    .cloned()
+            }
+        }
+    }
 }
 
 impl Poller {
@@ -94,7 +160,22 @@ impl Poller {
             ingestor,
             interval,
             budgets: Arc::new(Mutex::new(HashMap::new())),
+            refused_organisation_lists: Arc::new(Mutex::new(HashSet::new())),
         }
+    }
+
+    fn organisation_list_refused(&self, installation: InstallationId) -> bool {
+        self.refused_organisation_lists
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .contains(&installation)
+    }
+
+    fn refuse_organisation_list(&self, installation: InstallationId) {
+        self.refused_organisation_lists
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(installation);
     }
 
     fn budget_low(&self, installation: InstallationId) -> bool {
@@ -137,12 +218,17 @@ impl Poller {
         tracing::info!("advisory poller stopped");
     }
 
-    /// Polls every served repository once, those polled longest ago first, several at
-    /// once; an installation whose hourly budget is low is left for a later round.
+    /// Polls every served repository once: an organisation's in one list
+    /// (`GET /orgs/{org}/security-advisories`), other repositories each on their own, those
+    /// polled longest ago first, several at once. An installation whose hourly budget is
+    /// low is left for a later round.
     pub async fn poll_all(&self) -> PollReport {
         let mut report = PollReport::default();
-        let repositories = match self.store.served_repositories().await {
-            Ok(repositories) => repositories,
+        let (repositories, organisations) = match tokio::try_join!(
+            self.store.served_repositories(),
+            self.store.organisation_installations()
+        ) {
+            Ok(served) => served,
             Err(error) => {
                 tracing::error!(%error, "advisory poll: cannot read the served repositories");
                 return report;
@@ -153,39 +239,79 @@ impl Poller {
         let since = Utc::now()
             - chrono::Duration::from_std(self.interval.mul_f64(0.9))
                 .unwrap_or(chrono::Duration::zero());
+        let mut by_list: Vec<(AdvisoryList, InstallationId)> = Vec::new();
+        let mut listed_by_organisation = HashSet::new();
+        for (installation, login) in organisations {
+            if self.organisation_list_refused(installation) {
+                continue;
+            }
+            let served: HashSet<RepoName> = repositories
+                .iter()
+                .filter(|(_, served_by)| *served_by == installation)
+                .map(|(repository, _)| repository.clone())
+                .collect();
+            listed_by_organisation.insert(installation);
+            by_list.push((
+                AdvisoryList::Organisation {
+                    login,
+                    served: Arc::new(served),
+                },
+                installation,
+            ));
+        }
+        by_list.extend(
+            repositories
+                .into_iter()
+                .filter(|(_, installation)| !listed_by_organisation.contains(installation))
+                .map(|(repository, installation)| {
+                    (AdvisoryList::Repository(repository), installation)
+                }),
+        );
         let mut running = JoinSet::new();
-        for (repository, installation) in repositories {
-            report.repositories += 1;
+        for (list, installation) in by_list {
+            report.repositories += list.repositories();
             while running.len() >= CONCURRENT_POLLS {
                 if let Some(done) = running.join_next().await {
                     count(&mut report, done);
                 }
             }
             if self.budget_low(installation) {
-                report.deferred += 1;
+                report.deferred += list.repositories();
                 continue;
             }
             match self
                 .store
-                .claim_advisory_poll(&repository, Utc::now(), since)
+                .claim_advisory_poll(&list.key(), Utc::now(), since)
                 .await
             {
                 Ok(true) => {}
                 Ok(false) => {
-                    report.skipped += 1;
+                    report.skipped += list.repositories();
                     continue;
                 }
                 Err(error) => {
                     report.failed += 1;
-                    tracing::warn!(%repository, %error, "advisory poll: cannot claim the repository");
+                    tracing::warn!(list = %list.key(), %error, "advisory poll: cannot claim the list");
                     continue;
                 }
             }
             let poller = self.clone();
             running.spawn(async move {
-                let polled = poller.poll(&repository, installation).await;
-                if let Err(error) = &polled {
-                    tracing::warn!(%repository, %error, "advisory poll failed");
+                let polled = poller.poll(&list, installation).await;
+                match &polled {
+                    Err(PollError::GitHub(error))
+                        if matches!(list, AdvisoryList::Organisation { .. })
+                            && error.refusal().is_some() =>
+                    {
+                        // Not allowed (an older GitHub Enterprise Server, or a token without
+                        // the permission): its repositories are polled one by one instead.
+                        tracing::warn!(list = %list.key(), %error, "advisory poll: the organisation's list is refused; polling its repositories one by one");
+                        poller.refuse_organisation_list(installation);
+                    }
+                    Err(error) => {
+                        tracing::warn!(list = %list.key(), %error, "advisory poll failed");
+                    }
+                    Ok(_) => {}
                 }
                 polled
             });
@@ -202,20 +328,20 @@ impl Poller {
         report
     }
 
+    /// Reads one advisory list, newest first, as far as it holds versions not seen before.
     async fn poll(
         &self,
-        repository: &RepoName,
+        list: &AdvisoryList,
         installation: InstallationId,
     ) -> Result<Polled, PollError> {
         let api = self.github.installation(installation)?;
-        let etag = self.store.advisory_poll_etag(repository).await?;
+        let key = list.key();
+        let etag = self.store.advisory_poll_etag(&key).await?;
         let headers: Vec<(&'static str, String)> = etag
             .iter()
             .map(|etag| ("if-none-match", etag.clone()))
             .collect();
-        let path = format!(
-            "/repos/{repository}/security-advisories?sort=updated&direction=desc&per_page=100"
-        );
+        let path = format!("{}?sort=updated&direction=desc&per_page=100", list.path());
         let answer = api.send::<()>(Method::GET, &path, None, &headers).await?;
         let remaining = answer
             .header("x-ratelimit-remaining")
@@ -228,7 +354,7 @@ impl Poller {
         }
         if answer.status == StatusCode::NOT_MODIFIED {
             self.store
-                .save_advisory_poll(repository, etag.as_deref(), Utc::now())
+                .save_advisory_poll(&key, etag.as_deref(), Utc::now())
                 .await?;
             return Ok(Polled {
                 queued: 0,
@@ -244,8 +370,11 @@ impl Poller {
             let advisories: Vec<serde_json::Value> = page.json(&Method::GET, &page_path)?;
             let mut all_new = true;
             for advisory in advisories {
+                let Some(repository) = list.repository_of(&advisory) else {
+                    continue;
+                };
                 match self
-                    .ingest_advisory(repository, installation, &advisory)
+                    .ingest_advisory(&repository, installation, &advisory)
                     .await?
                 {
                     Some(true) => queued += 1,
@@ -268,7 +397,7 @@ impl Poller {
         }
         // Recorded only once every advisory is queued, so a failure polls them again.
         self.store
-            .save_advisory_poll(repository, first_etag.as_deref(), Utc::now())
+            .save_advisory_poll(&key, first_etag.as_deref(), Utc::now())
             .await?;
         Ok(Polled {
             queued,

@@ -84,6 +84,7 @@ const TABLES: &[(&str, &[(&str, Column)])] = &[
             ("account", Text),
             ("state", Text),
             ("updated_at", Integer),
+            ("account_type", Text),
         ],
     ),
     (

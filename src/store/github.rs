@@ -76,22 +76,27 @@ impl Work {
         Ok(())
     }
 
+    /// Records an installation: its account (`account_type` as GitHub says, `User` or
+    /// `Organization`, when known) and state.
     pub async fn save_installation(
         &mut self,
         id: InstallationId,
-        account: &str,
+        (account, account_type): (&str, Option<&str>),
         state: &str,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO installations (id, account, state, updated_at) VALUES ($1, $2, $3, $4) \
+            "INSERT INTO installations (id, account, state, updated_at, account_type) \
+             VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT (id) DO UPDATE SET account = excluded.account, state = excluded.state, \
-             updated_at = excluded.updated_at",
+             updated_at = excluded.updated_at, \
+             account_type = COALESCE(excluded.account_type, installations.account_type)",
         )
         .bind(to_id(id.0)?)
         .bind(account)
         .bind(state)
         .bind(to_millis(now))
+        .bind(account_type)
         .execute(&mut *self.tx)
         .await?;
         Ok(())
@@ -316,26 +321,41 @@ impl Store {
             .collect())
     }
 
-    /// The ETag of the last advisory list read from `repository`.
-    pub async fn advisory_poll_etag(
+    /// The active installations on organisations, with the organisation's login.
+    pub async fn organisation_installations(
         &self,
-        repository: &RepoName,
-    ) -> Result<Option<String>, StoreError> {
+    ) -> Result<Vec<(InstallationId, String)>, StoreError> {
+        let rows: Vec<(i64, String)> = sqlx::query_as(
+            "SELECT id, account FROM installations \
+             WHERE state = 'active' AND account_type = 'Organization' AND account <> '' \
+             ORDER BY id",
+        )
+        .fetch_all(&self.reader)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(id, account)| Some((InstallationId(u64::try_from(id).ok()?), account)))
+            .collect())
+    }
+
+    /// The ETag of the last read of an advisory `list` (a repository's full name, or
+    /// `org:LOGIN` for an organisation's).
+    pub async fn advisory_poll_etag(&self, list: &str) -> Result<Option<String>, StoreError> {
         Ok(sqlx::query_scalar::<_, Option<String>>(
             "SELECT etag FROM advisory_polls WHERE repository = $1",
         )
-        .bind(repository)
+        .bind(list)
         .fetch_optional(&self.reader)
         .await?
         .flatten())
     }
 
-    /// Claims `repository`'s advisory poll for this round: `true` unless it was polled
-    /// (or claimed, by another replica) after `since`. Replicas sharing a store thus poll
-    /// each repository once per interval between them.
+    /// Claims an advisory `list`'s poll for this round: `true` unless it was polled (or
+    /// claimed, by another replica) after `since`. Replicas sharing a store thus poll each
+    /// list once per interval between them.
     pub async fn claim_advisory_poll(
         &self,
-        repository: &RepoName,
+        list: &str,
         now: DateTime<Utc>,
         since: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
@@ -345,7 +365,7 @@ impl Store {
              ON CONFLICT (repository) DO UPDATE SET polled_at = excluded.polled_at \
              WHERE advisory_polls.polled_at <= $3 RETURNING repository",
         )
-        .bind(repository)
+        .bind(list)
         .bind(to_millis(now))
         .bind(to_millis(since))
         .fetch_optional(&mut *work.tx)
@@ -356,7 +376,7 @@ impl Store {
 
     pub async fn save_advisory_poll(
         &self,
-        repository: &RepoName,
+        list: &str,
         etag: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
@@ -366,7 +386,7 @@ impl Store {
              ON CONFLICT (repository) DO UPDATE SET etag = excluded.etag, \
              polled_at = excluded.polled_at",
         )
-        .bind(repository)
+        .bind(list)
         .bind(etag)
         .bind(to_millis(now))
         .execute(&mut *work.tx)

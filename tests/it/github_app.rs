@@ -4011,6 +4011,31 @@ async fn a_first_install_backfill_keeps_within_the_write_budgets_and_a_fresh_rep
     harness.stop().await;
 }
 
+/// An `installation.created` payload for the repositories `names` (all `private` or
+/// not), its `installation` changed by `adjust`.
+fn installation_of(
+    names: &[String],
+    private: bool,
+    adjust: impl FnOnce(&mut serde_json::Value),
+) -> Vec<u8> {
+    let mut payload: serde_json::Value =
+        serde_json::from_slice(&fixture("installation.created.0.json")).expect("JSON");
+    adjust(&mut payload["installation"]);
+    payload["repositories"] = names
+        .iter()
+        .enumerate()
+        .map(|(index, name)| {
+            serde_json::json!({
+                "id": 900_000 + index,
+                "name": name.split('/').nth(1),
+                "full_name": name,
+                "private": private,
+            })
+        })
+        .collect();
+    serde_json::to_vec(&payload).expect("JSON")
+}
+
 /// The repositories whose advisory lists herald read, in the order it read them (one entry
 /// per poll, answered 200 or 304).
 fn advisory_polls(fake: &FakeGitHub) -> Vec<String> {
@@ -4037,21 +4062,7 @@ async fn a_poll_round_cut_short_by_the_hourly_budget_resumes_where_it_stopped() 
     }
     // Too little for one round: GitHub renews it in a few seconds.
     fake.set_rate_limit(620, Duration::from_secs(4));
-    let mut installation: serde_json::Value =
-        serde_json::from_slice(&fixture("installation.created.0.json")).expect("JSON");
-    installation["repositories"] = names
-        .iter()
-        .enumerate()
-        .map(|(index, name)| {
-            serde_json::json!({
-                "id": 900_000 + index,
-                "name": name.split('/').nth(1),
-                "full_name": name,
-                "private": false,
-            })
-        })
-        .collect();
-    let body = serde_json::to_vec(&installation).expect("JSON");
+    let body = installation_of(&names, false, |_| {});
     let harness = polling_with(&fake, |_| {}, &body).await;
 
     let distinct = |fake: &FakeGitHub| {
@@ -4101,5 +4112,111 @@ async fn a_poll_round_cut_short_by_the_hourly_budget_resumes_where_it_stopped() 
         .filter(|request| request.status == 403)
         .count();
     assert_eq!(refused, 0, "herald never ran into the limit");
+    harness.stop().await;
+}
+
+const ORG_INSTALLATION: u64 = 4242;
+
+/// A fake GitHub where the App is installed on the organisation `acme`, whose `count`
+/// private repositories `acme/r-NNN` have one draft advisory each among the first three,
+/// changed by `prepare`; and herald polling it. Returns the repositories' names too.
+async fn organisation_world(
+    count: usize,
+    prepare: impl FnOnce(&FakeGitHub),
+) -> (FakeGitHub, Harness, Vec<String>) {
+    let public_key = String::from_utf8(fixture("app-public-key.pem")).expect("PEM text");
+    let fake = FakeGitHub::start(APP_ID, &public_key).await;
+    fake.add_installation(ORG_INSTALLATION, "acme");
+    let names: Vec<String> = (0..count)
+        .map(|index| format!("acme/r-{index:03}"))
+        .collect();
+    let mut template: serde_json::Value =
+        serde_json::from_slice(&fixture("repository_advisory.reported.composed.json"))
+            .expect("JSON");
+    let template = template["repository_advisory"].take();
+    for (index, name) in names.iter().enumerate() {
+        fake.add_repository(name, true, ORG_INSTALLATION);
+        if index < 3 {
+            let mut draft = template.clone();
+            draft["ghsa_id"] = format!("GHSA-orgs-{index:04}-xxxx").into();
+            draft["state"] = "draft".into();
+            fake.put_advisory(name, draft);
+        }
+    }
+    let body = installation_of(&names, true, |installation| {
+        installation["id"] = ORG_INSTALLATION.into();
+        installation["account"]["login"] = "acme".into();
+        installation["account"]["type"] = "Organization".into();
+    });
+    prepare(&fake);
+    let harness = polling_with(&fake, |_| {}, &body).await;
+    (fake, harness, names)
+}
+
+/// GET requests for repository advisory lists: (organisation lists, repository lists).
+fn list_requests(fake: &FakeGitHub) -> (usize, usize) {
+    let lists: Vec<String> = fake
+        .requests()
+        .iter()
+        .filter(|request| request.method == "GET" && request.path.ends_with("/security-advisories"))
+        .map(|request| request.path.clone())
+        .collect();
+    let organisation = lists
+        .iter()
+        .filter(|path| path.starts_with("/orgs/"))
+        .count();
+    (organisation, lists.len() - organisation)
+}
+
+both_stores!(an_organisations_advisories_are_polled_in_one_list);
+async fn an_organisations_advisories_are_polled_in_one_list() {
+    let (fake, harness, names) = organisation_world(300, |_| {}).await;
+    harness
+        .until("the three drafts' incidents", async || {
+            harness.count("SELECT COUNT(*) FROM incidents").await == 3
+        })
+        .await;
+    let rows = harness.store.all_incidents().await.expect("incidents");
+    let mut repositories: Vec<String> = rows
+        .iter()
+        .map(|row| row.incident.repository.to_string())
+        .collect();
+    repositories.sort();
+    assert_eq!(repositories, names[..3], "each draft in its own repository");
+    let (organisation, repository) = list_requests(&fake);
+    assert!(organisation >= 1, "the organisation's list was read");
+    assert_eq!(repository, 0, "no repository was polled on its own");
+    assert_no_unexpected(&fake);
+    harness.stop().await;
+}
+
+both_stores!(an_organisation_list_github_refuses_falls_back_to_each_repository);
+async fn an_organisation_list_github_refuses_falls_back_to_each_repository() {
+    // As GitHub answers an installation token without the organisation-wide view.
+    let refuse = |fake: &FakeGitHub| {
+        fake.refuse_next(
+            "GET",
+            "/orgs/acme/security-advisories",
+            403,
+            "Resource not accessible by integration",
+        );
+    };
+    let (fake, harness, names) = organisation_world(20, refuse).await;
+    harness
+        .until("the three drafts' incidents", async || {
+            harness.count("SELECT COUNT(*) FROM incidents").await == 3
+        })
+        .await;
+    harness
+        .until("every repository polled on its own", async || {
+            list_requests(&fake).1 >= names.len()
+        })
+        .await;
+    assert_eq!(
+        list_requests(&fake).0,
+        1,
+        "the refused list is not asked again"
+    );
+    assert_no_unexpected(&fake);
     harness.stop().await;
 }

@@ -225,7 +225,7 @@ async fn one_poll_per_repository_and_interval(url: &str) {
         let repository = repository.clone();
         async move {
             store
-                .claim_advisory_poll(&repository, at, at - interval)
+                .claim_advisory_poll(repository.as_str(), at, at - interval)
                 .await
                 .expect("claim")
         }
@@ -239,7 +239,7 @@ async fn one_poll_per_repository_and_interval(url: &str) {
         "a second replica in the same round skips it"
     );
     store
-        .save_advisory_poll(&repository, Some("\"etag-1\""), now)
+        .save_advisory_poll(repository.as_str(), Some("\"etag-1\""), now)
         .await
         .expect("polled");
     assert!(!claim(now + chrono::Duration::seconds(299)).await);
@@ -249,7 +249,7 @@ async fn one_poll_per_repository_and_interval(url: &str) {
     );
     assert_eq!(
         store
-            .advisory_poll_etag(&repository)
+            .advisory_poll_etag(repository.as_str())
             .await
             .expect("etag")
             .as_deref(),

@@ -29,9 +29,60 @@ pub(super) fn update_advisory(repo: &mut Repo, ghsa_id: &str, ctx: &Ctx) -> Answ
     Ok(Reply::ok(answer))
 }
 
-/// GitHub pages this list with cursors: `after` names where the next page starts, and a
+/// `GET /repos/{owner}/{repo}/security-advisories`.
+pub(super) fn list_repo_advisories(base: &str, repo: &Repo, ctx: &Ctx) -> Answer {
+    let path = format!("/repos/{}/security-advisories", repo.full_name());
+    let advisories = repo.advisories.iter().collect();
+    list_advisories(base, &path, advisories, repo.advisories_version, ctx)
+}
+
+/// `GET /orgs/{org}/security-advisories`: every advisory of the organisation's repositories
+/// the installation can see, in one list. GitHub's advisories name their repository only
+/// in their `url`, which the fake gives each as its repository's.
+pub(super) fn list_org_advisories(
+    world: &World,
+    installation: u64,
+    org: &str,
+    ctx: &Ctx,
+) -> Answer {
+    let repos: Vec<&Repo> = world
+        .repos
+        .values()
+        .filter(|repo| repo.owner.eq_ignore_ascii_case(org) && repo.installation_id == installation)
+        .collect();
+    if repos.is_empty() {
+        return Err(Reply::not_found());
+    }
+    let base = &world.base;
+    let advisories: Vec<Value> = repos
+        .iter()
+        .flat_map(|repo| {
+            repo.advisories.iter().map(|advisory| {
+                let mut advisory = advisory.clone();
+                let ghsa_id = advisory["ghsa_id"].as_str().unwrap_or_default().to_owned();
+                advisory["url"] = format!(
+                    "{base}/repos/{}/security-advisories/{ghsa_id}",
+                    repo.full_name()
+                )
+                .into();
+                advisory
+            })
+        })
+        .collect();
+    let version = repos.iter().map(|repo| repo.advisories_version).sum();
+    let path = format!("/orgs/{org}/security-advisories");
+    list_advisories(base, &path, advisories.iter().collect(), version, ctx)
+}
+
+/// GitHub pages these lists with cursors: `after` names where the next page starts, and a
 /// `Link: <…>; rel="next"` header leads there while more remain.
-pub(super) fn list_advisories(base: &str, repo: &Repo, ctx: &Ctx) -> Answer {
+fn list_advisories(
+    base: &str,
+    path: &str,
+    advisories: Vec<&Value>,
+    version: u64,
+    ctx: &Ctx,
+) -> Answer {
     let query = ctx.query()?;
     let state = query.get("state").map(String::as_str);
     if state.is_some_and(|state| !matches!(state, "triage" | "draft" | "published" | "closed")) {
@@ -44,9 +95,8 @@ pub(super) fn list_advisories(base: &str, repo: &Repo, ctx: &Ctx) -> Answer {
         "published" => "published_at",
         _ => return Err(Reply::invalid("RepositoryAdvisory", "sort", "invalid")),
     };
-    let mut advisories: Vec<&Value> = repo
-        .advisories
-        .iter()
+    let mut advisories: Vec<&Value> = advisories
+        .into_iter()
         .filter(|advisory| state.is_none_or(|state| advisory["state"] == state))
         .collect();
     advisories.sort_by_key(|advisory| advisory[field].as_str().and_then(parse_time));
@@ -82,17 +132,9 @@ pub(super) fn list_advisories(base: &str, repo: &Repo, ctx: &Ctx) -> Answer {
                 .collect();
             params.sort();
             params.push(format!("after={cursor}"));
-            format!(
-                "<{base}/repos/{}/security-advisories?{}>; rel=\"next\"",
-                repo.full_name(),
-                params.join("&")
-            )
+            format!("<{base}{path}?{}>; rel=\"next\"", params.join("&"))
         });
-    let reply = conditional(
-        Reply::ok(Value::Array(page)),
-        ctx.headers,
-        repo.advisories_version,
-    );
+    let reply = conditional(Reply::ok(Value::Array(page)), ctx.headers, version);
     Ok(match next {
         Some(link) => reply.header(header::LINK, link),
         None => reply,

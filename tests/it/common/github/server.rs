@@ -611,7 +611,11 @@ impl World {
             ("GET", ["repos", owner, name, "security-advisories"]) => {
                 let installation = self.token_auth(ctx)?;
                 let repo = self.repo(installation, owner, name)?;
-                list_advisories(base, repo, ctx)
+                list_repo_advisories(base, repo, ctx)
+            }
+            ("GET", ["orgs", org, "security-advisories"]) => {
+                let installation = self.token_auth(ctx)?;
+                list_org_advisories(self, installation, org, ctx)
             }
             ("GET", ["repos", owner, name, "security-advisories", ghsa_id]) => {
                 let installation = self.token_auth(ctx)?;
