@@ -1,17 +1,22 @@
-//! Webhook ingest benchmark: `cargo bench --bench ingest`.
+//! Webhook ingest and processing benchmark: `cargo bench --bench ingest`.
 //!
 //! Starts the release `herald serve` on a loopback port with a fresh SQLite store
 //! (WAL, synchronous=FULL) and its outbox worker, then sends signed ~20 KB
 //! `repository_advisory` deliveries, each with a unique delivery id:
 //!
-//! 1. throughput: CONCURRENCY connections as fast as herald answers, for DURATION;
+//! 1. throughput: for each of CONCURRENCY (a list) connections, as fast as herald answers,
+//!    for DURATION, with herald's peak resident memory;
 //! 2. latency: an open-loop schedule of RATE deliveries/s for DURATION, each latency
-//!    measured from its scheduled send time (so a stall cannot hide queued requests).
+//!    measured from its scheduled send time (so a stall cannot hide queued requests);
+//! 3. processing: the store worker turning PROCESS stored deliveries (each a new
+//!    advisory) into incidents, timelines and jobs, in-process, on an empty store and on
+//!    one that already holds LARGE incidents with as many reminders pending for later.
 //!
-//! Finally it checks that every delivery answered 202 is in the store.
-//! Settings: HERALD_BENCH_SECONDS (default 10), HERALD_BENCH_CONCURRENCY (128),
-//! HERALD_BENCH_RATE (1000), HERALD_BENCH_PHASES (throughput,latency). The server inherits
-//! the environment, so HERALD_WORKER_ENABLED=false measures ingest alone.
+//! After phases 1 and 2 it checks that every delivery answered 202 is in the store.
+//! Settings: HERALD_BENCH_SECONDS (default 10), HERALD_BENCH_CONCURRENCY (16,128),
+//! HERALD_BENCH_RATE (1000), HERALD_BENCH_PROCESS (20000), HERALD_BENCH_LARGE (100000),
+//! HERALD_BENCH_PHASES (throughput,latency,processing). The server inherits the
+//! environment, so HERALD_WORKER_ENABLED=false measures ingest alone.
 //! HERALD_BENCH_POSTGRES_URL (`postgres://USER@HOST:PORT/postgres`) runs each phase on a
 //! fresh PostgreSQL database on that server instead of a SQLite file, and with it
 //! HERALD_BENCH_REPLICAS (1) starts that many `herald serve` replicas on the one database,
@@ -39,6 +44,99 @@ fn setting(name: &str, default: u64) -> u64 {
         .ok()
         .and_then(|value| value.parse().ok())
         .unwrap_or(default)
+}
+
+/// A comma-separated list of numbers.
+fn settings(name: &str, default: &str) -> Vec<u64> {
+    std::env::var(name)
+        .unwrap_or_else(|_| default.to_owned())
+        .split(',')
+        .filter_map(|value| value.trim().parse().ok())
+        .collect()
+}
+
+/// A process's peak resident memory (Linux's VmHWM), in MB.
+fn peak_rss_mb(process: &Child) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", process.id())).ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+    let kilobytes: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kilobytes / 1024.0)
+}
+
+/// A `repository_advisory` delivery of a new advisory, number `index`, stored as ingest
+/// would store it.
+fn new_advisory_delivery(body: &serde_json::Value, index: u64) -> herald::store::NewDelivery {
+    let mut body = body.clone();
+    body["repository_advisory"]["ghsa_id"] =
+        format!("GHSA-bnch-{:04}-{:04}", index / 10_000, index % 10_000).into();
+    let bytes = serde_json::to_vec(&body).expect("JSON");
+    herald::store::NewDelivery {
+        delivery_id: format!("process-{index}"),
+        event: "repository_advisory".to_owned(),
+        action: Some("reported".to_owned()),
+        repository: herald::incident::RepoName::parse("Codertocat/Hello-World").ok(),
+        installation_id: None,
+        payload_lz4: herald::store::compress_payload(&bytes),
+        received_at: chrono::Utc::now(),
+    }
+}
+
+/// Fills a store with `count` incidents over 100 repositories, each with a job pending a
+/// month from now (as reminders wait).
+async fn fill(store: &herald::store::Store, count: u64) {
+    use herald::incident::{GhsaId, Incident, RepoName};
+    let later = chrono::Utc::now() + chrono::Duration::days(30);
+    for chunk in (0..count).step_by(2_000) {
+        let mut work = store.begin().await.expect("work");
+        for index in chunk..(chunk + 2_000).min(count) {
+            let repository = RepoName::parse(&format!("bench/repo-{}", index % 100)).expect("name");
+            let ghsa = GhsaId::parse(&format!(
+                "GHSA-fill-{:04}-{:04}",
+                index / 10_000,
+                index % 10_000
+            ))
+            .expect("GHSA id");
+            let at = chrono::Utc::now();
+            let incident = Incident::new(repository, ghsa, at);
+            let (id, _) = work.save_incident(&incident, at).await.expect("saved");
+            let job = herald::store::Job::PostReview { incident: id };
+            work.enqueue_at(&job, &format!("fill-{index}"), later)
+                .await
+                .expect("queued");
+        }
+        work.commit().await.expect("committed");
+    }
+}
+
+/// Stores `count` deliveries of new advisories, then times the store worker processing
+/// them; deliveries a second.
+async fn processing(store: &herald::store::Store, count: u64) -> f64 {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/repository_advisory.reported.composed.json"
+    );
+    let body: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("fixture")).expect("JSON");
+    for chunk in (0..count).step_by(500) {
+        let batch: Vec<_> = (chunk..(chunk + 500).min(count))
+            .map(|index| new_advisory_delivery(&body, index))
+            .collect();
+        store.admit(&batch).await.expect("admitted");
+    }
+    let worker = herald::outbox::Worker::new(
+        store.clone(),
+        Arc::new(tokio::sync::Notify::new()),
+        herald::config::WorkerSettings::default(),
+    );
+    let started = Instant::now();
+    let outcomes = worker.drain().await.expect("drained");
+    let elapsed = started.elapsed();
+    let processed = outcomes
+        .iter()
+        .filter(|outcome| matches!(outcome, herald::outbox::JobOutcome::Done(_)))
+        .count();
+    assert_eq!(processed as u64, count, "every delivery processed");
+    count as f64 / elapsed.as_secs_f64()
 }
 
 /// The reported-advisory example, its description lengthened with prose-like words (as
@@ -380,7 +478,9 @@ impl Herald {
 
 fn main() {
     let seconds = setting("HERALD_BENCH_SECONDS", 10);
-    let concurrency = setting("HERALD_BENCH_CONCURRENCY", 128);
+    let concurrencies = settings("HERALD_BENCH_CONCURRENCY", "16,128");
+    let process = setting("HERALD_BENCH_PROCESS", 20_000);
+    let large = setting("HERALD_BENCH_LARGE", 100_000);
     let rate = setting("HERALD_BENCH_RATE", 1000);
     let replicas = setting("HERALD_BENCH_REPLICAS", 1);
     let duration = Duration::from_secs(seconds);
@@ -405,14 +505,23 @@ fn main() {
         );
 
         let phases = std::env::var("HERALD_BENCH_PHASES")
-            .unwrap_or_else(|_| "throughput,latency".to_owned());
-        if phases.contains("throughput") {
-            let herald = Herald::start(fresh_store(dir.path(), "throughput").await, replicas);
+            .unwrap_or_else(|_| "throughput,latency,processing".to_owned());
+        for concurrency in concurrencies
+            .iter()
+            .filter(|_| phases.contains("throughput"))
+        {
+            let store = fresh_store(dir.path(), &format!("throughput{concurrency}")).await;
+            let herald = Herald::start(store, replicas);
             let target = herald.target(&body).await;
-            let (accepted, other, latencies) = throughput(target, concurrency, duration).await;
+            let (accepted, other, latencies) = throughput(target, *concurrency, duration).await;
+            let rss = herald
+                .replicas
+                .first()
+                .and_then(|(process, _)| peak_rss_mb(process))
+                .map_or("unknown".to_owned(), |mb| format!("{mb:.1} MB"));
             println!(
                 "throughput: {concurrency} connections for {seconds} s: {accepted} accepted \
-             ({:.0}/s), {other} other; latency p50 {:.2} ms, p99 {:.2} ms",
+             ({:.0}/s), {other} other; latency p50 {:.2} ms, p99 {:.2} ms; peak RSS {rss}",
                 accepted as f64 / duration.as_secs_f64(),
                 percentile_ms(&latencies, 0.50),
                 percentile_ms(&latencies, 0.99),
@@ -435,6 +544,24 @@ fn main() {
             );
             herald.verify(accepted).await;
             herald.stop();
+        }
+
+        if phases.contains("processing") {
+            for (name, incidents) in [("empty", 0), ("large", large)] {
+                let url = fresh_store(dir.path(), &format!("processing_{name}")).await;
+                let store = herald::store::Store::open(&url).await.expect("store");
+                let filled = Instant::now();
+                fill(&store, incidents).await;
+                let filled = filled.elapsed();
+                let rate = processing(&store, process).await;
+                println!(
+                    "processing {process} new advisories on a store with {incidents} incidents \
+                     and {incidents} jobs pending for later (filled in {:.1} s): {rate:.0} \
+                     deliveries/s",
+                    filled.as_secs_f64()
+                );
+                store.close().await;
+            }
         }
     });
 }

@@ -46,8 +46,8 @@ pub enum JobError {
     Effect(#[from] ChannelError),
 }
 
-/// Jobs fetched at a time within a batch.
-const CHUNK: u32 = 8;
+/// Jobs fetched at a time within a batch, their deliveries read in one query.
+const CHUNK: u32 = 32;
 
 /// Told each time the worker or the effect runner finds nothing due: what waits for herald
 /// to settle (the tests) wakes on it instead of polling the store.
@@ -231,6 +231,14 @@ impl Worker {
             if jobs.is_empty() {
                 break;
             }
+            let deliveries: Vec<String> = jobs
+                .iter()
+                .filter_map(|job| match job.job() {
+                    Ok(Job::ProcessDelivery { delivery }) => Some(delivery),
+                    _ => None,
+                })
+                .collect();
+            work.read_ahead(&deliveries).await?;
             for job in jobs {
                 after_id = job.id;
                 // Jobs left unrun here stay queued: fetching them claimed nothing. A batch

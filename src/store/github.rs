@@ -110,6 +110,13 @@ impl Work {
         private: Option<bool>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
+        // Every delivery names its repository: within one unit of work once is enough.
+        let key = (repository.clone(), installation_id);
+        if private.is_none() && self.saved_repositories.contains(&key) {
+            return Ok(());
+        }
+        self.served_since.remove(repository);
+        self.saved_repositories.insert(key);
         sqlx::query(
             "INSERT INTO repositories \
              (full_name, installation_id, private, updated_at, first_seen_at) \
@@ -127,20 +134,32 @@ impl Work {
         Ok(())
     }
 
+    /// What this unit of work remembered of repositories, after it changed them.
+    fn forget_known_repositories(&mut self) {
+        self.saved_repositories.clear();
+        self.served_since.clear();
+    }
+
     /// Since when herald serves `repository`, if it does.
     pub async fn served_since(
         &mut self,
         repository: &RepoName,
     ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        if let Some(since) = self.served_since.get(repository) {
+            return Ok(*since);
+        }
         let since: Option<Option<i64>> =
             sqlx::query_scalar("SELECT first_seen_at FROM repositories WHERE full_name = $1")
                 .bind(repository)
                 .fetch_optional(&mut *self.tx)
                 .await?;
-        since.flatten().map(from_millis).transpose()
+        let since = since.flatten().map(from_millis).transpose()?;
+        self.served_since.insert(repository.clone(), since);
+        Ok(since)
     }
 
     pub async fn forget_repository(&mut self, repository: &RepoName) -> Result<(), StoreError> {
+        self.forget_known_repositories();
         sqlx::query("DELETE FROM repositories WHERE full_name = $1")
             .bind(repository)
             .execute(&mut *self.tx)
@@ -152,6 +171,7 @@ impl Work {
         &mut self,
         installation_id: InstallationId,
     ) -> Result<(), StoreError> {
+        self.forget_known_repositories();
         sqlx::query("DELETE FROM repositories WHERE installation_id = $1")
             .bind(to_id(installation_id.0)?)
             .execute(&mut *self.tx)

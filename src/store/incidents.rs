@@ -40,6 +40,13 @@ impl Default for IncidentFilter {
     }
 }
 
+/// A timeline entry added in a unit of work, written when it commits.
+pub(super) struct TimelineRow {
+    incident_id: IncidentId,
+    entry: TimelineEntry,
+    delivery_id: Option<String>,
+}
+
 #[derive(Debug, Clone)]
 pub struct StoredTimelineEntry {
     pub entry: TimelineEntry,
@@ -163,25 +170,43 @@ impl Work {
         Ok(saved)
     }
 
+    /// Adds entries to an incident's timeline (written when the unit of work commits).
     pub async fn append_timeline(
         &mut self,
         incident_id: IncidentId,
         entries: &[TimelineEntry],
         delivery_id: Option<&str>,
     ) -> Result<(), StoreError> {
-        for entry in entries {
-            sqlx::query(
+        self.timeline
+            .extend(entries.iter().map(|entry| TimelineRow {
+                incident_id,
+                entry: entry.clone(),
+                delivery_id: delivery_id.map(str::to_owned),
+            }));
+        Ok(())
+    }
+
+    /// Writes the timeline entries added in this unit of work, in order, a few hundred to a
+    /// statement.
+    pub(super) async fn write_timeline(&mut self) -> Result<(), StoreError> {
+        const COLUMNS: usize = 6;
+        let rows = std::mem::take(&mut self.timeline);
+        for chunk in rows.chunks(super::queue::WRITE_CHUNK) {
+            let mut insert = sqlx::query(sqlx::AssertSqlSafe(format!(
                 "INSERT INTO timeline (incident_id, at, actor, kind, detail, delivery_id) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(incident_id)
-            .bind(to_millis(entry.at))
-            .bind(&entry.actor)
-            .bind(entry.kind.as_str())
-            .bind(&entry.detail)
-            .bind(delivery_id)
-            .execute(&mut *self.tx)
-            .await?;
+                 VALUES {}",
+                super::queue::value_rows(chunk.len(), COLUMNS)
+            )));
+            for row in chunk {
+                insert = insert
+                    .bind(row.incident_id)
+                    .bind(to_millis(row.entry.at))
+                    .bind(row.entry.actor.as_deref())
+                    .bind(row.entry.kind.as_str())
+                    .bind(row.entry.detail.as_str())
+                    .bind(row.delivery_id.as_deref());
+            }
+            insert.execute(&mut *self.tx).await?;
         }
         Ok(())
     }

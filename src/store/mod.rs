@@ -287,7 +287,19 @@ fn sqlite_pool(connections: u32) -> AnyPoolOptions {
 }
 
 /// One write transaction; dropped without `commit`, it rolls back.
+///
+/// The jobs and timeline entries it adds are written when it commits, each table's in one
+/// statement (nothing in a unit of work reads them back): processing a burst of deliveries
+/// adds several of each per delivery, and each statement is a round trip to the database.
 pub struct Work {
     tx: sqlx::Transaction<'static, sqlx::Any>,
     dialect: Dialect,
+    jobs: Vec<queue::QueuedJob>,
+    timeline: Vec<incidents::TimelineRow>,
+    /// Deliveries read ahead for the jobs at hand, taken as they are processed.
+    read_ahead: std::collections::HashMap<String, StoredDelivery>,
+    /// Repositories this unit of work saved, so saving one again changes nothing.
+    saved_repositories: std::collections::HashSet<(RepoName, InstallationId)>,
+    /// Since when herald serves a repository, as read in this unit of work.
+    served_since: std::collections::HashMap<RepoName, Option<DateTime<Utc>>>,
 }

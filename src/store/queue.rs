@@ -6,7 +6,7 @@ use super::{Store, StoreError, Work, from_millis, to_millis};
 use crate::incident::RepoName;
 use chrono::{DateTime, Utc};
 use sqlx::Row;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 /// A verified delivery on its way into the store.
 #[derive(Debug, Clone)]
@@ -182,7 +182,7 @@ fn placeholders(first: usize, count: usize) -> String {
 }
 
 /// `rows` rows of `columns` numbered placeholders: `($1, $2), ($3, $4)`.
-fn value_rows(rows: usize, columns: usize) -> String {
+pub(super) fn value_rows(rows: usize, columns: usize) -> String {
     (0..rows)
         .map(|row| format!("({})", placeholders(1 + row * columns, columns)))
         .collect::<Vec<_>>()
@@ -271,6 +271,21 @@ fn failed_for(
     Ok(failed)
 }
 
+/// Rows written in one statement (well within SQLite's and PostgreSQL's limits on bound
+/// values).
+pub(super) const WRITE_CHUNK: usize = 200;
+
+/// A job queued in a unit of work, written when it commits.
+pub(super) struct QueuedJob {
+    kind: &'static str,
+    idempotency_key: String,
+    payload: String,
+    run_after: i64,
+    created_at: i64,
+    priority: i64,
+    lane: Option<String>,
+}
+
 /// `run_after` of a new job: due at once, however the wall clock moves (a clock stepped
 /// back must not hold fresh work).
 const DUE_AT_ONCE: i64 = 0;
@@ -311,6 +326,11 @@ impl Store {
         Ok(Work {
             tx,
             dialect: self.dialect,
+            jobs: Vec::new(),
+            timeline: Vec::new(),
+            read_ahead: HashMap::new(),
+            saved_repositories: HashSet::new(),
+            served_since: HashMap::new(),
         })
     }
 
@@ -522,10 +542,35 @@ impl Work {
         Ok(admissions)
     }
 
+    /// Reads the stored deliveries `delivery_ids` in one query, for [`Work::load_delivery`]
+    /// to take.
+    pub async fn read_ahead(&mut self, delivery_ids: &[String]) -> Result<(), StoreError> {
+        if delivery_ids.is_empty() {
+            return Ok(());
+        }
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT delivery_id, event, payload_lz4, received_at FROM deliveries \
+             WHERE delivery_id IN ({})",
+            placeholders(1, delivery_ids.len())
+        )));
+        for id in delivery_ids {
+            query = query.bind(id);
+        }
+        for row in query.fetch_all(&mut *self.tx).await? {
+            let delivery = stored_delivery(&row)?;
+            self.read_ahead
+                .insert(delivery.delivery_id.clone(), delivery);
+        }
+        Ok(())
+    }
+
     pub async fn load_delivery(
         &mut self,
         delivery_id: &str,
     ) -> Result<Option<StoredDelivery>, StoreError> {
+        if let Some(delivery) = self.read_ahead.remove(delivery_id) {
+            return Ok(Some(delivery));
+        }
         sqlx::query(DELIVERY_QUERY)
             .bind(delivery_id)
             .fetch_optional(&mut *self.tx)
@@ -560,10 +605,9 @@ impl Work {
     }
 
     /// Queues a job, due at once, unless one with the same idempotency key exists (done or
-    /// not).
-    pub async fn enqueue(&mut self, job: &Job, idempotency_key: &str) -> Result<bool, StoreError> {
+    /// not). It is written when the unit of work commits.
+    pub async fn enqueue(&mut self, job: &Job, idempotency_key: &str) -> Result<(), StoreError> {
         self.enqueue_due(job, idempotency_key, DUE_AT_ONCE, Priority::Urgent)
-            .await
     }
 
     /// [`Work::enqueue`] with a priority: background work waits for urgent work.
@@ -572,9 +616,8 @@ impl Work {
         job: &Job,
         idempotency_key: &str,
         priority: Priority,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<(), StoreError> {
         self.enqueue_due(job, idempotency_key, DUE_AT_ONCE, priority)
-            .await
     }
 
     /// Queues a job due at `run_after` (a reminder), unless one with the same idempotency
@@ -584,36 +627,55 @@ impl Work {
         job: &Job,
         idempotency_key: &str,
         run_after: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<(), StoreError> {
         self.enqueue_due(job, idempotency_key, to_millis(run_after), Priority::Urgent)
-            .await
     }
 
-    async fn enqueue_due(
+    fn enqueue_due(
         &mut self,
         job: &Job,
         idempotency_key: &str,
         run_after: i64,
         priority: Priority,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<(), StoreError> {
         let (kind, payload) = job.encode()?;
-        let now = to_millis(Utc::now());
-        let inserted = sqlx::query(
-            "INSERT INTO outbox \
-             (kind, idempotency_key, payload, run_after, created_at, priority, lane) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (idempotency_key) DO NOTHING",
-        )
-        .bind(kind.as_str())
-        .bind(idempotency_key)
-        .bind(payload)
-        .bind(run_after)
-        .bind(now)
-        .bind(priority as i64)
-        .bind(job.lane())
-        .execute(&mut *self.tx)
-        .await?
-        .rows_affected();
-        Ok(inserted > 0)
+        self.jobs.push(QueuedJob {
+            kind: kind.as_str(),
+            idempotency_key: idempotency_key.to_owned(),
+            payload,
+            run_after,
+            created_at: to_millis(Utc::now()),
+            priority: priority as i64,
+            lane: job.lane(),
+        });
+        Ok(())
+    }
+
+    /// Writes the jobs queued in this unit of work, in the order queued, a few hundred to a
+    /// statement.
+    async fn write_queued_jobs(&mut self) -> Result<(), StoreError> {
+        const COLUMNS: usize = 7;
+        let jobs = std::mem::take(&mut self.jobs);
+        for chunk in jobs.chunks(WRITE_CHUNK) {
+            let mut insert = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "INSERT INTO outbox \
+                 (kind, idempotency_key, payload, run_after, created_at, priority, lane) \
+                 VALUES {} ON CONFLICT (idempotency_key) DO NOTHING",
+                value_rows(chunk.len(), COLUMNS)
+            )));
+            for job in chunk {
+                insert = insert
+                    .bind(job.kind)
+                    .bind(job.idempotency_key.as_str())
+                    .bind(job.payload.as_str())
+                    .bind(job.run_after)
+                    .bind(job.created_at)
+                    .bind(job.priority)
+                    .bind(job.lane.as_deref());
+            }
+            insert.execute(&mut *self.tx).await?;
+        }
+        Ok(())
     }
 
     /// Queues an incident's dead jobs again, due at once with a fresh count of attempts
@@ -691,7 +753,10 @@ impl Work {
         Ok(())
     }
 
-    pub async fn commit(self) -> Result<(), StoreError> {
+    /// Writes what this unit of work queued (jobs, timeline entries), then commits.
+    pub async fn commit(mut self) -> Result<(), StoreError> {
+        self.write_queued_jobs().await?;
+        self.write_timeline().await?;
         self.tx.commit().await?;
         Ok(())
     }

@@ -3017,11 +3017,9 @@ async fn each_job_kind_runs_its_own_handler() {
     jobs.extend(PublicChannel::ALL.map(|channel| Job::Public { channel, incident }));
     let mut work = harness.store.begin_durable().await.expect("transaction");
     for (index, job) in jobs.iter().enumerate() {
-        assert!(
-            work.enqueue(job, &format!("dispatch-check:{index}"))
-                .await
-                .expect("queued")
-        );
+        work.enqueue(job, &format!("dispatch-check:{index}"))
+            .await
+            .expect("queued");
     }
     work.commit().await.expect("committed");
     harness.wait_all_jobs().await;

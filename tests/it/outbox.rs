@@ -169,7 +169,7 @@ async fn leases_end_unless_renewed(url: &str) {
     let job = herald::store::Job::RequestCve {
         incident: herald::store::IncidentId(1),
     };
-    assert!(work.enqueue(&job, "lease-test").await.expect("queued"));
+    work.enqueue(&job, "lease-test").await.expect("queued");
     work.commit().await.expect("committed");
     let lease = chrono::Duration::seconds(60);
     let now = Utc::now();
@@ -264,3 +264,75 @@ on_both_stores!(
     on_postgresql_replicas_poll_each_repository_once_per_interval,
     one_poll_per_repository_and_interval
 );
+
+on_both_stores!(
+    queued_jobs_and_timeline_land_at_commit_in_order_once_each_on_sqlite,
+    queued_jobs_and_timeline_land_at_commit_in_order_once_each_on_postgresql,
+    queued_jobs_and_timeline_land_at_commit_in_order_once_each
+);
+
+/// A unit of work writes the jobs and timeline entries it queued when it commits, a few
+/// hundred to a statement, in the order queued; a key queued twice is one job; a rollback
+/// writes nothing.
+async fn queued_jobs_and_timeline_land_at_commit_in_order_once_each(url: &str) {
+    use herald::incident::{GhsaId, Incident, RepoName, TimelineEntry, TimelineKind};
+    let store = Store::open(url).await.expect("store");
+    let mut work = store.begin_durable().await.expect("work");
+    let incident = Incident::new(
+        RepoName::parse("acme/widget").expect("name"),
+        GhsaId::parse("GHSA-aaaa-bbbb-cccc").expect("GHSA id"),
+        Utc::now(),
+    );
+    let (id, _) = work
+        .save_incident(&incident, Utc::now())
+        .await
+        .expect("saved");
+    let job = herald::store::Job::PostReview { incident: id };
+    for index in 0..450 {
+        work.enqueue(&job, &format!("queued-{index}"))
+            .await
+            .expect("queued");
+    }
+    work.enqueue(&job, "queued-7").await.expect("queued again");
+    let entries: Vec<TimelineEntry> = (0..250)
+        .map(|index| TimelineEntry {
+            at: Utc::now(),
+            actor: None,
+            kind: TimelineKind::Command,
+            detail: format!("entry {index}"),
+        })
+        .collect();
+    work.append_timeline(id, &entries, None)
+        .await
+        .expect("appended");
+    work.commit().await.expect("committed");
+
+    let pool = store.pool();
+    let keys: Vec<String> = sqlx::query_scalar("SELECT idempotency_key FROM outbox ORDER BY id")
+        .fetch_all(pool)
+        .await
+        .expect("keys");
+    let expected: Vec<String> = (0..450).map(|index| format!("queued-{index}")).collect();
+    assert_eq!(keys, expected);
+    let details = store.timeline_entries(id).await.expect("timeline");
+    let details: Vec<&str> = details.iter().map(|entry| entry.detail.as_str()).collect();
+    let expected: Vec<String> = (0..250).map(|index| format!("entry {index}")).collect();
+    assert_eq!(details, expected);
+
+    let mut work = store.begin_durable().await.expect("work");
+    work.enqueue(&job, "rolled-back").await.expect("queued");
+    work.append_timeline(id, &entries[..1], None)
+        .await
+        .expect("appended");
+    work.rollback().await.expect("rolled back");
+    let jobs: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox")
+        .fetch_one(pool)
+        .await
+        .expect("count");
+    assert_eq!(jobs, 450, "a rollback writes nothing");
+    assert_eq!(
+        store.timeline_entries(id).await.expect("timeline").len(),
+        250
+    );
+    store.close().await;
+}
