@@ -276,6 +276,30 @@ pub struct RepositoryAdvisoryEvent {
     pub installation: Option<InstallationRef>,
 }
 
+/// The incident a `repository_advisory` delivery is about, read without the rest of the
+/// payload, so a batch of deliveries can have its incidents read in one query before it is
+/// processed. `None` for other events and for payloads that do not say.
+pub fn advisory_incident_key(event: &str, body: &[u8]) -> Option<(RepoName, GhsaId)> {
+    #[derive(Deserialize)]
+    struct Advisory {
+        ghsa_id: GhsaId,
+    }
+    #[derive(Deserialize)]
+    struct Named {
+        full_name: RepoName,
+    }
+    #[derive(Deserialize)]
+    struct Key {
+        repository_advisory: Advisory,
+        repository: Named,
+    }
+    if event != EventKind::RepositoryAdvisory.as_str() {
+        return None;
+    }
+    let key: Key = serde_json::from_slice(body).ok()?;
+    Some((key.repository.full_name, key.repository_advisory.ghsa_id))
+}
+
 /// An advisory of the global GitHub Advisory Database.
 #[derive(Debug, Clone, Deserialize)]
 pub struct GlobalAdvisory {

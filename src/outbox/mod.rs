@@ -88,6 +88,10 @@ pub struct Worker {
 /// While deliveries wait for their commit, the worker holds back this long at most, so
 /// answers to GitHub come first and the queue still moves under sustained load.
 const MAX_DEFERRAL: Duration = Duration::from_millis(50);
+
+/// How long a batch may run on while no delivery waits for the store (after `batch_time`,
+/// it ends as soon as one does): fewer, larger commits drain a backlog faster.
+const LONGEST_BATCH: Duration = Duration::from_millis(50);
 const DEFERRAL_STEP: Duration = Duration::from_millis(2);
 
 const MAX_BACKOFF: Duration = Duration::from_secs(15 * 60);
@@ -171,6 +175,11 @@ impl Worker {
         self
     }
 
+    /// Whether a delivery waits for its commit.
+    fn ingest_waiting(&self) -> bool {
+        self.ingest.as_ref().is_some_and(IngestLoad::busy)
+    }
+
     /// Waits, boundedly, until no delivery is waiting for its commit.
     async fn give_way(&self) {
         let Some(ingest) = &self.ingest else { return };
@@ -238,12 +247,17 @@ impl Worker {
                     _ => None,
                 })
                 .collect();
-            work.read_ahead(&deliveries).await?;
+            let incidents = work.read_ahead(&deliveries).await?;
+            work.read_ahead_incidents(&incidents).await?;
             for job in jobs {
                 after_id = job.id;
                 // Jobs left unrun here stay queued: fetching them claimed nothing. A batch
                 // runs at least one job, so a slow start never reads as an empty queue.
-                if !done.is_empty() && started.elapsed() >= self.settings.batch_time {
+                let elapsed = started.elapsed();
+                if !done.is_empty()
+                    && elapsed >= self.settings.batch_time
+                    && (elapsed >= LONGEST_BATCH || self.ingest_waiting())
+                {
                     break 'batch;
                 }
                 match execute(&mut work, &job).await {

@@ -71,11 +71,61 @@ fn incident_row(row: &AnyRow) -> Result<IncidentRow, StoreError> {
 }
 
 impl Work {
+    /// Reads the incidents of `keys` (repository, GHSA id) in one query, for
+    /// [`Work::find_incident`] to answer from.
+    pub async fn read_ahead_incidents(
+        &mut self,
+        keys: &[(RepoName, GhsaId)],
+    ) -> Result<(), StoreError> {
+        let keys: Vec<&(RepoName, GhsaId)> = keys
+            .iter()
+            .filter(|key| !self.incidents_ahead.contains_key(*key))
+            .collect();
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let wanted: Vec<String> = (0..keys.len())
+            .map(|index| {
+                format!(
+                    "(repository = ${} AND ghsa_id = ${})",
+                    2 * index + 1,
+                    2 * index + 2
+                )
+            })
+            .collect();
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE {}",
+            wanted.join(" OR ")
+        )));
+        for (repository, ghsa_id) in &keys {
+            query = query.bind(repository.as_str()).bind(ghsa_id.as_str());
+        }
+        let rows = query.fetch_all(&mut *self.tx).await?;
+        for key in keys {
+            self.incidents_ahead.insert(key.clone(), None);
+        }
+        for row in rows.iter().map(incident_row) {
+            let row = row?;
+            let key = (
+                row.incident.repository.clone(),
+                row.incident.ghsa_id.clone(),
+            );
+            self.incidents_ahead.insert(key, Some(row));
+        }
+        Ok(())
+    }
+
     pub async fn find_incident(
         &mut self,
         repository: &RepoName,
         ghsa_id: &GhsaId,
     ) -> Result<Option<IncidentRow>, StoreError> {
+        if let Some(known) = self
+            .incidents_ahead
+            .get(&(repository.clone(), ghsa_id.clone()))
+        {
+            return Ok(known.clone());
+        }
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE repository = $1 AND ghsa_id = $2"
         )))
@@ -167,6 +217,19 @@ impl Work {
         .bind(to_millis(now))
         .fetch_one(&mut *self.tx)
         .await?;
+        // A later delivery of the batch about this incident reads it as saved.
+        let key = (incident.repository.clone(), incident.ghsa_id.clone());
+        if let Some(ahead) = self.incidents_ahead.get_mut(&key) {
+            let (id, revision) = saved;
+            let created_at = ahead.as_ref().map_or(now, |row| row.created_at);
+            *ahead = Some(IncidentRow {
+                id,
+                revision,
+                incident: incident.clone(),
+                created_at,
+                updated_at: now,
+            });
+        }
         Ok(saved)
     }
 

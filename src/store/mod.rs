@@ -302,4 +302,7 @@ pub struct Work {
     saved_repositories: std::collections::HashSet<(RepoName, InstallationId)>,
     /// Since when herald serves a repository, as read in this unit of work.
     served_since: std::collections::HashMap<RepoName, Option<DateTime<Utc>>>,
+    /// Incidents read ahead (`None`: there is none), kept current by this unit of work's
+    /// saves, for the deliveries at hand.
+    incidents_ahead: std::collections::HashMap<(RepoName, GhsaId), Option<IncidentRow>>,
 }

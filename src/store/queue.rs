@@ -331,6 +331,7 @@ impl Store {
             read_ahead: HashMap::new(),
             saved_repositories: HashSet::new(),
             served_since: HashMap::new(),
+            incidents_ahead: HashMap::new(),
         })
     }
 
@@ -543,10 +544,14 @@ impl Work {
     }
 
     /// Reads the stored deliveries `delivery_ids` in one query, for [`Work::load_delivery`]
-    /// to take.
-    pub async fn read_ahead(&mut self, delivery_ids: &[String]) -> Result<(), StoreError> {
+    /// to take; returns the incidents they are about (see
+    /// [`crate::ingest::events::advisory_incident_key`]), for reading those ahead too.
+    pub async fn read_ahead(
+        &mut self,
+        delivery_ids: &[String],
+    ) -> Result<Vec<(RepoName, crate::incident::GhsaId)>, StoreError> {
         if delivery_ids.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         let mut query = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT delivery_id, event, payload_lz4, received_at FROM deliveries \
@@ -556,12 +561,17 @@ impl Work {
         for id in delivery_ids {
             query = query.bind(id);
         }
+        let mut incidents = Vec::new();
         for row in query.fetch_all(&mut *self.tx).await? {
             let delivery = stored_delivery(&row)?;
+            incidents.extend(crate::ingest::events::advisory_incident_key(
+                &delivery.event,
+                &delivery.payload,
+            ));
             self.read_ahead
                 .insert(delivery.delivery_id.clone(), delivery);
         }
-        Ok(())
+        Ok(incidents)
     }
 
     pub async fn load_delivery(

@@ -336,3 +336,63 @@ async fn queued_jobs_and_timeline_land_at_commit_in_order_once_each(url: &str) {
     );
     store.close().await;
 }
+
+on_both_stores!(
+    incidents_read_ahead_answer_as_the_store_would_on_sqlite,
+    incidents_read_ahead_answer_as_the_store_would_on_postgresql,
+    incidents_read_ahead_answer_as_the_store_would
+);
+
+/// Incidents read ahead for a batch answer `find_incident` as the database would, also
+/// after the batch saved them.
+async fn incidents_read_ahead_answer_as_the_store_would(url: &str) {
+    use herald::incident::{GhsaId, Incident, RepoName};
+    let store = Store::open(url).await.expect("store");
+    let key = |ghsa: &str| {
+        (
+            RepoName::parse("acme/widget").expect("name"),
+            GhsaId::parse(ghsa).expect("GHSA id"),
+        )
+    };
+    let (repository, known) = key("GHSA-aaaa-bbbb-cccc");
+    let mut work = store.begin_durable().await.expect("work");
+    let existing = Incident::new(repository.clone(), known.clone(), Utc::now());
+    let (known_id, _) = work
+        .save_incident(&existing, Utc::now())
+        .await
+        .expect("saved");
+    work.commit().await.expect("committed");
+
+    let mut work = store.begin_durable().await.expect("work");
+    let new = key("GHSA-dddd-eeee-ffff");
+    work.read_ahead_incidents(&[key("GHSA-aaaa-bbbb-cccc"), new.clone()])
+        .await
+        .expect("read ahead");
+    let found = work
+        .find_incident(&repository, &known)
+        .await
+        .expect("found");
+    assert_eq!(found.map(|row| (row.id, row.revision)), Some((known_id, 1)));
+    assert!(
+        work.find_incident(&new.0, &new.1)
+            .await
+            .expect("found")
+            .is_none()
+    );
+    let incident = Incident::new(new.0.clone(), new.1.clone(), Utc::now());
+    let (new_id, _) = work
+        .save_incident(&incident, Utc::now())
+        .await
+        .expect("saved");
+    let again = work
+        .save_incident(&incident, Utc::now())
+        .await
+        .expect("saved");
+    assert_eq!(again, (new_id, 2));
+    let found = work.find_incident(&new.0, &new.1).await.expect("found");
+    assert_eq!(found.map(|row| (row.id, row.revision)), Some((new_id, 2)));
+    work.commit().await.expect("committed");
+    let stored = store.incident(new_id).await.expect("read").expect("stored");
+    assert_eq!(stored.revision, 2);
+    store.close().await;
+}
