@@ -108,6 +108,42 @@ async fn fill(store: &herald::store::Store, count: u64) {
     }
 }
 
+/// Times `herald incidents list`'s queries: the first page, a filtered page and a deep page,
+/// each the best of five.
+async fn list_timings(store: &herald::store::Store) {
+    use herald::incident::{Phase, RepoName};
+    use herald::store::IncidentFilter;
+    let filters = [
+        ("first page", IncidentFilter::default()),
+        (
+            "--phase awareness --repo bench/repo-7",
+            IncidentFilter {
+                phase: Some(Phase::Awareness),
+                repository: RepoName::parse("bench/repo-7").ok(),
+                ..IncidentFilter::default()
+            },
+        ),
+        (
+            "--page 100",
+            IncidentFilter {
+                page: 100,
+                ..IncidentFilter::default()
+            },
+        ),
+    ];
+    let mut timings = Vec::new();
+    for (name, filter) in &filters {
+        let mut best = Duration::MAX;
+        for _ in 0..5 {
+            let started = Instant::now();
+            store.list_incidents(filter).await.expect("listed");
+            best = best.min(started.elapsed());
+        }
+        timings.push(format!("{name} {:.1} ms", best.as_secs_f64() * 1000.0));
+    }
+    println!("  incidents list: {}", timings.join(", "));
+}
+
 /// Stores `count` deliveries of new advisories, then times the store worker processing
 /// them; deliveries a second.
 async fn processing(store: &herald::store::Store, count: u64) -> f64 {
@@ -560,6 +596,7 @@ fn main() {
                      deliveries/s",
                     filled.as_secs_f64()
                 );
+                list_timings(&store).await;
                 store.close().await;
             }
         }

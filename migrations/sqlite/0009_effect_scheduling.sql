@@ -4,9 +4,11 @@
 ALTER TABLE outbox ADD COLUMN claims INTEGER NOT NULL DEFAULT 0;
 -- Urgent work (0: a fresh report's tracking issue, a disclosure, a maintainer's command)
 -- is leased before background work (1: what polling finds, such as the back-fill of a
--- first install's draft advisories), each in due order.
+-- first install's draft advisories), each in due order. The index holds pending effect
+-- jobs only: a burst of deliveries waiting for the worker is not walked by every lease.
 ALTER TABLE outbox ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;
-CREATE INDEX outbox_urgency ON outbox (state, priority, run_after, id);
+CREATE INDEX outbox_effects_due ON outbox (priority, run_after, id)
+    WHERE state = 'pending' AND kind <> 'process_delivery';
 -- The lane a job runs in (its incident, the issue it comments on, ...): jobs of different
 -- lanes run at once, one lane's one at a time and in order (a job is not leased while
 -- another of its lane is).

@@ -349,11 +349,13 @@ impl Store {
             sqlx::query(lock).execute(&mut *work.tx).await?;
         }
         let mut found = None;
-        // One query per priority, so each walks only its due jobs (index outbox_urgency).
+        // One query per priority, so each walks only its due effect jobs (the partial index
+        // outbox_effects_due, whose conditions the query repeats word for word).
         for priority in Priority::ALL {
             found = sqlx::query(sqlx::AssertSqlSafe(format!(
                 "SELECT id, kind, payload, attempts, run_after, created_at, claims FROM outbox \
-                 WHERE state = 'pending' AND priority = $2 AND run_after <= $1 AND {} \
+                 WHERE state = 'pending' AND kind <> 'process_delivery' \
+                 AND priority = $2 AND run_after <= $1 AND {} \
                  AND (locked_until IS NULL OR locked_until <= $1) \
                  AND (lane IS NULL OR NOT EXISTS (SELECT 1 FROM outbox busy \
                    WHERE busy.lane = outbox.lane AND busy.state = 'pending' \
