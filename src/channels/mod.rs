@@ -121,8 +121,6 @@ struct Channel<'a> {
     loaded: &'a LoadedConfig,
     disclosed: &'a gate::Disclosed<'a>,
     incident_id: IncidentId,
-    /// The job was not run before (see [`ClaimedJob::first_try`]).
-    first_try: bool,
 }
 
 /// What the effects need: the store, GitHub, the templates, and (when configured) the

@@ -59,7 +59,6 @@ pub(super) async fn publish(
                 loaded: &loaded,
                 disclosed: &disclosed,
                 incident_id,
-                first_try: job.first_try(),
             };
             match target {
                 Target::Channel(PublicChannel::ChangelogPr) => changelog_prs(&channel).await?,
@@ -516,10 +515,10 @@ async fn advisory_issue(channel: &Channel<'_>) -> Result<Record, ChannelError> {
         .channel_post(channel.incident_id, ADVISORY_ISSUE_POST)
         .await?
         .and_then(|post| post.reference.parse::<u64>().ok());
+    // Not recorded: an earlier revision's job may have opened it and failed before
+    // recording it (it may still be retrying), so look for herald's marker.
     let existing = match recorded {
         Some(number) => Some(api.issue(repository, number).await?),
-        // Never run before: nothing of herald's to find.
-        None if channel.first_try => None,
         None => api.find_issue(repository, security, &marker).await?,
     };
     match existing {
@@ -528,13 +527,13 @@ async fn advisory_issue(channel: &Channel<'_>) -> Result<Record, ChannelError> {
                 api.edit_issue(repository, issue.number, &title, &body)
                     .await?;
             }
-            let note = Record::note(format!(
-                "advisory issue {repository}#{} updated",
-                issue.number
-            ));
             Ok(match recorded {
-                Some(_) => note,
-                None => note.with(advisory_issue_post(channel.incident_id, &issue)),
+                Some(_) => Record::note(format!(
+                    "advisory issue {repository}#{} updated",
+                    issue.number
+                )),
+                // Opened by an attempt that did not get to record it: recorded now.
+                None => advisory_issue_opened(channel.incident_id, repository, &issue),
             })
         }
         None => {
@@ -549,20 +548,34 @@ async fn advisory_issue(channel: &Channel<'_>) -> Result<Record, ChannelError> {
                     },
                 )
                 .await?;
-            Ok(Record::publication(
+            Ok(advisory_issue_opened(
                 channel.incident_id,
-                Some(format!(
-                    "public advisory issue {repository}#{}",
-                    issue.number
-                )),
-                format!("advisory issue {repository}#{} opened", issue.number),
-            )
-            .with(advisory_issue_post(channel.incident_id, &issue)))
+                repository,
+                &issue,
+            ))
         }
     }
 }
 
-/// The advisory issue's record, so later runs find it without a search.
+/// The timeline's record of the advisory issue, and the store's, so later runs find it
+/// without a search.
+fn advisory_issue_opened(
+    incident: IncidentId,
+    repository: &RepoName,
+    issue: &crate::github::api::IssueInfo,
+) -> Record {
+    Record::publication(
+        incident,
+        Some(format!(
+            "public advisory issue {repository}#{}",
+            issue.number
+        )),
+        format!("advisory issue {repository}#{} opened", issue.number),
+    )
+    .with(advisory_issue_post(incident, issue))
+}
+
+/// The advisory issue as a channel post.
 fn advisory_issue_post(incident: IncidentId, issue: &crate::github::api::IssueInfo) -> Write {
     Write::ChannelPost {
         incident,

@@ -4218,3 +4218,32 @@ async fn an_organisation_list_github_refuses_falls_back_to_each_repository() {
     assert_no_unexpected(&fake);
     harness.stop().await;
 }
+
+both_stores!(an_advisory_issue_whose_answer_was_lost_is_found_not_opened_twice);
+async fn an_advisory_issue_whose_answer_was_lost_is_found_not_opened_twice() {
+    let fake = world().await;
+    fake.put_file(REPO, ".github/herald.yml", TRACK_PRIVATELY);
+    let harness = installed(&fake).await;
+    report(&harness, "report-1").await;
+    // GitHub opens the public advisory issue, but herald never hears so.
+    fake.lose_next_answer("POST", &format!("/repos/{REPO}/issues"));
+    github_publishes(&harness).await;
+
+    let issues = fake.issues(REPO);
+    assert_eq!(issues.len(), 1, "one advisory issue: {issues:?}");
+    assert_eq!(fake.count("POST", &format!("/repos/{REPO}/issues")), 1);
+    // Found again and recorded, as if its answer had come.
+    let timeline = timeline_details(&harness).await;
+    let opened = format!("public advisory issue {REPO}#{}", issues[0].number);
+    assert!(timeline.contains(&opened), "{timeline:?}");
+    let tracking = &fake.issues(TRACKING_REPO)[0];
+    assert!(
+        tracking
+            .body
+            .contains(&format!("{REPO}/issues/{}", issues[0].number)),
+        "the tracking issue links it: {}",
+        tracking.body
+    );
+    assert_no_unexpected(&fake);
+    harness.stop().await;
+}
