@@ -245,7 +245,8 @@ struct Proposal<'a> {
 enum Proposed {
     /// The pull request's number and address.
     Opened(u64, String),
-    Updated(u64),
+    /// The pull request's number and address.
+    Updated(u64, String),
     /// The target branch does not exist.
     NoTarget,
 }
@@ -300,7 +301,7 @@ async fn propose(
             api.edit_pull(repository, pull.number, proposal.title, &proposal.body)
                 .await?;
         }
-        return Ok(Proposed::Updated(pull.number));
+        return Ok(Proposed::Updated(pull.number, pull.html_url));
     }
     let pull = api
         .create_pull(
@@ -357,6 +358,11 @@ async fn changelog_prs(channel: &Channel<'_>) -> Result<Record, ChannelError> {
     let mut opened = Vec::new();
     let mut notes = Vec::new();
     let mut posts = Vec::new();
+    let recorded = channels
+        .store
+        .channel_post(channel.incident_id, CHANGELOG_POST)
+        .await?
+        .is_some();
     for target in std::iter::once(&base).chain(settings.backport_branches.iter()) {
         let proposal = Proposal {
             repository,
@@ -384,25 +390,33 @@ async fn changelog_prs(channel: &Channel<'_>) -> Result<Record, ChannelError> {
                 entry.trim_end(),
             )
         };
-        match propose(api, &proposal, insert).await? {
+        let (number, url) = match propose(api, &proposal, insert).await? {
             Proposed::Opened(number, url) => {
                 opened.push(format!("{repository}#{number} into {target}"));
                 notes.push(format!("opened {repository}#{number}"));
-                // The pull request into the base branch is the one the advisory issue links.
-                if *target == base {
-                    posts.push(Write::ChannelPost {
-                        incident: channel.incident_id,
-                        channel: CHANGELOG_POST,
-                        post: ChannelPost {
-                            reference: number.to_string(),
-                            url,
-                            text_sha256: String::new(),
-                        },
-                    });
-                }
+                (number, url)
             }
-            Proposed::Updated(number) => notes.push(format!("updated {repository}#{number}")),
-            Proposed::NoTarget => notes.push(format!("no branch {target}")),
+            Proposed::Updated(number, url) => {
+                notes.push(format!("updated {repository}#{number}"));
+                (number, url)
+            }
+            Proposed::NoTarget => {
+                notes.push(format!("no branch {target}"));
+                continue;
+            }
+        };
+        // The pull request into the base branch is the one the advisory issue links: recorded
+        // once (also when an attempt that opened it did not get to record it).
+        if *target == base && !recorded {
+            posts.push(Write::ChannelPost {
+                incident: channel.incident_id,
+                channel: CHANGELOG_POST,
+                post: ChannelPost {
+                    reference: number.to_string(),
+                    url,
+                    text_sha256: String::new(),
+                },
+            });
         }
     }
     let detail =
@@ -464,7 +478,9 @@ async fn blog_post_pr(channel: &Channel<'_>) -> Result<Record, ChannelError> {
             Some(format!("blog post pull request {website}#{number}")),
             format!("blog post: opened {website}#{number}"),
         ),
-        Proposed::Updated(number) => Record::note(format!("blog post: updated {website}#{number}")),
+        Proposed::Updated(number, _) => {
+            Record::note(format!("blog post: updated {website}#{number}"))
+        }
         Proposed::NoTarget => Record::note(format!("blog post: {website} has no branch {target}")),
     })
 }
