@@ -16,6 +16,9 @@ pub struct AppInfo {
 #[derive(Debug, Clone, Deserialize)]
 pub struct Account {
     pub login: String,
+    /// `User` or `Organization`.
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

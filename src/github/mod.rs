@@ -210,6 +210,14 @@ impl GitHub {
         self.app.get("/app").await
     }
 
+    /// `GET /app/installations/{id}`.
+    pub async fn installation_info(
+        &self,
+        id: InstallationId,
+    ) -> Result<InstallationInfo, GitHubError> {
+        self.app.get(&format!("/app/installations/{}", id.0)).await
+    }
+
     /// `GET /app/installations`.
     pub async fn installations(&self) -> Result<Vec<InstallationInfo>, GitHubError> {
         self.app.get("/app/installations?per_page=100").await

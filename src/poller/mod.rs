@@ -84,6 +84,8 @@ pub struct Poller {
     budgets: Budgets,
     /// Organisation installations whose organisation-wide list GitHub refused.
     refused_organisation_lists: Arc<Mutex<HashSet<InstallationId>>>,
+    /// Installations whose account type this process asked GitHub for.
+    asked_account_type: Arc<Mutex<HashSet<InstallationId>>>,
 }
 
 /// One advisory list herald polls.
@@ -161,6 +163,44 @@ impl Poller {
             interval,
             budgets: Arc::new(Mutex::new(HashMap::new())),
             refused_organisation_lists: Arc::new(Mutex::new(HashSet::new())),
+            asked_account_type: Arc::new(Mutex::new(HashSet::new())),
+        }
+    }
+
+    /// Asks GitHub, once per process, for the account type of installations made before
+    /// herald recorded it, so an organisation's repositories are polled in one list.
+    async fn learn_account_types(&self) {
+        let unknown = match self.store.installations_of_unknown_account_type().await {
+            Ok(unknown) => unknown,
+            Err(error) => {
+                tracing::warn!(%error, "advisory poll: cannot read the installations");
+                return;
+            }
+        };
+        for installation in unknown {
+            let first = self
+                .asked_account_type
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .insert(installation);
+            if !first {
+                continue;
+            }
+            let kind = match self.github.installation_info(installation).await {
+                Ok(info) => info.account.and_then(|account| account.kind),
+                Err(error) => {
+                    tracing::warn!(installation = installation.0, %error, "cannot read an installation's account type; its repositories are polled one by one");
+                    continue;
+                }
+            };
+            if let Some(kind) = kind
+                && let Err(error) = self
+                    .store
+                    .save_installation_account_type(installation, &kind)
+                    .await
+            {
+                tracing::warn!(installation = installation.0, %error, "cannot record an installation's account type");
+            }
         }
     }
 
@@ -224,6 +264,7 @@ impl Poller {
     /// low is left for a later round.
     pub async fn poll_all(&self) -> PollReport {
         let mut report = PollReport::default();
+        self.learn_account_types().await;
         let (repositories, organisations) = match tokio::try_join!(
             self.store.served_repositories(),
             self.store.organisation_installations()

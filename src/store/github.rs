@@ -341,6 +341,38 @@ impl Store {
             .collect())
     }
 
+    /// The active installations whose account type herald has not recorded (installed
+    /// before it did).
+    pub async fn installations_of_unknown_account_type(
+        &self,
+    ) -> Result<Vec<InstallationId>, StoreError> {
+        let ids: Vec<i64> = sqlx::query_scalar(
+            "SELECT id FROM installations WHERE state = 'active' AND account_type IS NULL \
+             ORDER BY id",
+        )
+        .fetch_all(&self.reader)
+        .await?;
+        Ok(ids
+            .into_iter()
+            .filter_map(|id| Some(InstallationId(u64::try_from(id).ok()?)))
+            .collect())
+    }
+
+    /// Records an installation's account type as GitHub gave it.
+    pub async fn save_installation_account_type(
+        &self,
+        id: InstallationId,
+        account_type: &str,
+    ) -> Result<(), StoreError> {
+        let mut work = self.begin().await?;
+        sqlx::query("UPDATE installations SET account_type = $1 WHERE id = $2")
+            .bind(account_type)
+            .bind(to_id(id.0)?)
+            .execute(&mut *work.tx)
+            .await?;
+        work.commit().await
+    }
+
     /// The active installations on organisations, with the organisation's login.
     pub async fn organisation_installations(
         &self,

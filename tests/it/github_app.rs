@@ -4122,6 +4122,16 @@ async fn organisation_world(
     count: usize,
     prepare: impl FnOnce(&FakeGitHub),
 ) -> (FakeGitHub, Harness, Vec<String>) {
+    organisation_world_with(count, prepare, |_| {}).await
+}
+
+/// [`organisation_world`] with the installation payload's `installation` changed by
+/// `adjust`.
+async fn organisation_world_with(
+    count: usize,
+    prepare: impl FnOnce(&FakeGitHub),
+    adjust: impl FnOnce(&mut serde_json::Value),
+) -> (FakeGitHub, Harness, Vec<String>) {
     let public_key = String::from_utf8(fixture("app-public-key.pem")).expect("PEM text");
     let fake = FakeGitHub::start(APP_ID, &public_key).await;
     fake.add_installation(ORG_INSTALLATION, "acme");
@@ -4145,6 +4155,7 @@ async fn organisation_world(
         installation["id"] = ORG_INSTALLATION.into();
         installation["account"]["login"] = "acme".into();
         installation["account"]["type"] = "Organization".into();
+        adjust(installation);
     });
     prepare(&fake);
     let harness = polling_with(&fake, |_| {}, &body).await;
@@ -4244,6 +4255,44 @@ async fn an_advisory_issue_whose_answer_was_lost_is_found_not_opened_twice() {
         "the tracking issue links it: {}",
         tracking.body
     );
+    assert_no_unexpected(&fake);
+    harness.stop().await;
+}
+
+both_stores!(an_installation_of_unknown_account_type_is_asked_about_once);
+async fn an_installation_of_unknown_account_type_is_asked_about_once() {
+    // As installed before herald recorded account types: the payload's account says none.
+    let (fake, harness, _) = organisation_world_with(
+        40,
+        |_| {},
+        |installation| {
+            installation["account"]
+                .as_object_mut()
+                .expect("an account")
+                .remove("type");
+        },
+    )
+    .await;
+    harness
+        .until("the three drafts' incidents", async || {
+            harness.count("SELECT COUNT(*) FROM incidents").await == 3
+        })
+        .await;
+    let asked = fake.count("GET", &format!("/app/installations/{ORG_INSTALLATION}"));
+    assert_eq!(asked, 1, "asked once");
+    let (organisation, repository) = list_requests(&fake);
+    assert!(organisation >= 1, "then polled the organisation's list");
+    assert!(
+        repository <= 40,
+        "at most one round one by one before it knew"
+    );
+    let recorded: Option<String> =
+        sqlx::query_scalar("SELECT account_type FROM installations WHERE id = $1")
+            .bind(ORG_INSTALLATION as i64)
+            .fetch_one(harness.store.pool())
+            .await
+            .expect("the installation");
+    assert_eq!(recorded.as_deref(), Some("Organization"));
     assert_no_unexpected(&fake);
     harness.stop().await;
 }

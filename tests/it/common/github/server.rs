@@ -432,6 +432,12 @@ impl World {
                     .collect();
                 Ok(Reply::ok(Value::Array(installations)))
             }
+            ("GET", ["app", "installations", id]) => {
+                let id = parse_id(id)?;
+                self.app_auth(ctx)?;
+                let account = self.installations.get(&id).ok_or_else(Reply::not_found)?;
+                Ok(Reply::ok(installation_json(base, self.app_id, id, account)))
+            }
             ("POST", ["app", "installations", id, "access_tokens"]) => {
                 let id = parse_id(id)?;
                 self.app_auth(ctx)?;
