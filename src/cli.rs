@@ -821,22 +821,23 @@ async fn copy_store(settings: &Settings, to: &str) -> anyhow::Result<()> {
 
 /// A phase by its name, for `--phase`.
 fn phase_named(name: &str) -> Result<Phase, String> {
-    Phase::ALL
-        .into_iter()
-        .find(|phase| phase.as_str() == name)
-        .ok_or_else(|| named_one_of(name, Phase::ALL.map(Phase::as_str)))
+    one_named(name, Phase::ALL, Phase::as_str)
 }
 
 /// A severity by its name, for `--severity`.
 fn severity_named(name: &str) -> Result<Severity, String> {
-    Severity::ALL
-        .into_iter()
-        .find(|severity| severity.as_str() == name)
-        .ok_or_else(|| named_one_of(name, Severity::ALL.map(Severity::as_str)))
+    one_named(name, Severity::ALL, Severity::as_str)
 }
 
-fn named_one_of<const N: usize>(name: &str, names: [&str; N]) -> String {
-    format!("`{name}` is none of {}", names.join(", "))
+/// The one of `all` whose `word` is `name`, else which names there are.
+fn one_named<T: Copy, const N: usize>(
+    name: &str,
+    all: [T; N],
+    word: fn(T) -> &'static str,
+) -> Result<T, String> {
+    all.into_iter()
+        .find(|candidate| word(*candidate) == name)
+        .ok_or_else(|| format!("`{name}` is none of {}", all.map(word).join(", ")))
 }
 
 /// `herald import`: history incidents get their tracking issues.

@@ -346,13 +346,13 @@ impl Api {
         .map(drop)
     }
 
-    /// Pull requests (open or closed) from `owner:branch`.
     /// `GET …/pulls/{number}`.
     pub async fn pull(&self, repository: &RepoName, number: u64) -> Result<PullInfo, GitHubError> {
         self.get(&format!("/repos/{repository}/pulls/{number}"))
             .await
     }
 
+    /// Pull requests (open or closed) from `owner:branch`.
     pub async fn pulls_from(
         &self,
         repository: &RepoName,

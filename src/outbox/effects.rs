@@ -255,6 +255,13 @@ mod tests {
         (dir, store, id, job)
     }
 
+    /// Marks job `id` done, as its runner would.
+    async fn complete(store: &Store, id: i64) {
+        let mut work = store.begin_durable().await.expect("work");
+        work.complete_jobs(&[(id, "done")]).await.expect("done");
+        work.commit().await.expect("committed");
+    }
+
     #[tokio::test]
     async fn urgent_work_is_leased_before_earlier_background_work() {
         let (_dir, store, incident, first) = leased().await;
@@ -265,21 +272,15 @@ mod tests {
             .expect("queued");
         let urgent = Job::PostReview { incident };
         work.enqueue(&urgent, "urgent").await.expect("queued");
-        // The incident's first job is done: its lane is free.
-        work.complete_jobs(&[(first.id, "done")])
-            .await
-            .expect("done");
         work.commit().await.expect("committed");
+        // The incident's first job is done: its lane is free.
+        complete(&store, first.id).await;
         let lease = chrono::Duration::seconds(60);
         let next = store.lease_effect(Utc::now(), lease).await.expect("lease");
         let next = next.expect("a job");
         assert_eq!(next.kind, "post_review", "{next:?}");
         assert!(next.id > first.id + 1, "queued after the background job");
-        let mut work = store.begin_durable().await.expect("work");
-        work.complete_jobs(&[(next.id, "done")])
-            .await
-            .expect("done");
-        work.commit().await.expect("committed");
+        complete(&store, next.id).await;
         let last = store.lease_effect(Utc::now(), lease).await.expect("lease");
         assert_eq!(last.expect("a job").kind, "sync_tracking_issue");
     }
@@ -313,11 +314,7 @@ mod tests {
             "nothing else may run now"
         );
         // Once the first is done, the second of its incident runs.
-        let mut work = store.begin_durable().await.expect("work");
-        work.complete_jobs(&[(first.id, "done")])
-            .await
-            .expect("done");
-        work.commit().await.expect("committed");
+        complete(&store, first.id).await;
         let next = store.lease_effect(Utc::now(), lease).await.expect("lease");
         assert_eq!(next.expect("a job").kind, "sync_tracking_issue");
     }
