@@ -101,7 +101,6 @@ async fn fill(store: &herald::store::Store, count: u64) {
             let (id, _) = work.save_incident(&incident, at).await.expect("saved");
             let job = herald::store::Job::PostReview { incident: id };
             work.enqueue_at(&job, &format!("fill-{index}"), later)
-                .await
                 .expect("queued");
         }
         work.commit().await.expect("committed");

@@ -54,7 +54,7 @@ pub struct Processed {
 /// revision and, once GitHub has published the advisory, so does every public channel, in
 /// the order of [`PublicChannel::ALL`] (the embargo gate checks each again when it runs).
 /// The tracking issue and the chat go at `priority`; a disclosure is always urgent.
-pub async fn follow_incident(
+pub fn follow_incident(
     work: &mut Work,
     (incident_id, revision): (IncidentId, i64),
     incident: &Incident,
@@ -80,7 +80,7 @@ pub async fn follow_incident(
     }
     for (job, priority) in jobs {
         let key = key::follow(job.kind().as_str(), incident_id, revision);
-        work.enqueue_with(&job, &key, priority).await?;
+        work.enqueue_with(&job, &key, priority)?;
     }
     if follow.tracking_issue {
         for (notice, key) in chat_notices((incident_id, revision), incident, timeline) {
@@ -88,7 +88,7 @@ pub async fn follow_incident(
                 incident_id,
                 notice,
             });
-            work.enqueue_with(&job, &key, priority).await?;
+            work.enqueue_with(&job, &key, priority)?;
         }
     }
     Ok(())
@@ -132,9 +132,9 @@ pub async fn save_incident(
 ) -> Result<IncidentId, StoreError> {
     let (id, revision) = work.save_incident(incident, at).await?;
     if !timeline.is_empty() {
-        work.append_timeline(id, timeline, delivery).await?;
+        work.append_timeline(id, timeline, delivery)?;
     }
-    follow_incident(work, (id, revision), incident, timeline, priority).await?;
+    follow_incident(work, (id, revision), incident, timeline, priority)?;
     Ok(id)
 }
 
@@ -167,8 +167,7 @@ pub async fn process_delivery(
         let job = Job::MaintainerAction {
             delivery: delivery.delivery_id.clone(),
         };
-        work.enqueue(&job, &key::maintainer_action(&delivery.delivery_id))
-            .await?;
+        work.enqueue(&job, &key::maintainer_action(&delivery.delivery_id))?;
         tracing::debug!(incident = %incident_id, delivery = %delivery.delivery_id, "maintainer action queued");
     }
     let (note, incident) = match event {
@@ -181,8 +180,7 @@ pub async fn process_delivery(
             let job = Job::MatchUpstream {
                 delivery: delivery.delivery_id.clone(),
             };
-            work.enqueue(&job, &key::upstream(&delivery.delivery_id))
-                .await?;
+            work.enqueue(&job, &key::upstream(&delivery.delivery_id))?;
             (
                 format!(
                     "global advisory {} queued for matching against the served repositories' dependencies",
@@ -395,8 +393,7 @@ async fn advisory_delivery(
     match (stored_id, outcome.changed) {
         (Some(id), false) => {
             if !outcome.timeline.is_empty() {
-                work.append_timeline(id, &outcome.timeline, Some(&delivery.delivery_id))
-                    .await?;
+                work.append_timeline(id, &outcome.timeline, Some(&delivery.delivery_id))?;
             }
         }
         _ => {

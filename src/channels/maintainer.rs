@@ -212,8 +212,7 @@ pub(super) async fn apply_commands(
             &incident,
             &timeline,
             crate::store::Priority::Urgent,
-        )
-        .await?;
+        )?;
     }
     for effect in effects {
         let incident_id = current.id;
@@ -238,7 +237,7 @@ pub(super) async fn apply_commands(
                     repository,
                     number,
                 });
-                work.enqueue(&job, &job_key).await?;
+                work.enqueue(&job, &job_key)?;
                 continue;
             }
             CommandEffect::ActionTaken { number, inform } => {
@@ -251,7 +250,7 @@ pub(super) async fn apply_commands(
                 for (job, key, at) in
                     super::containment::on_action_taken(incident_id, number, action, inform)
                 {
-                    work.enqueue_at(&job, &key, at).await?;
+                    work.enqueue_at(&job, &key, at)?;
                 }
                 continue;
             }
@@ -266,11 +265,9 @@ pub(super) async fn apply_commands(
                 continue;
             }
         };
-        work.enqueue(&job, &key::command(job.kind().as_str(), &delivery_id))
-            .await?;
+        work.enqueue(&job, &key::command(job.kind().as_str(), &delivery_id))?;
     }
-    work.append_timeline(current.id, &timeline, Some(&delivery_id))
-        .await?;
+    work.append_timeline(current.id, &timeline, Some(&delivery_id))?;
     if (from_comment || !allowed) && !replies.is_empty() {
         queue_comment(
             work,
@@ -278,13 +275,12 @@ pub(super) async fn apply_commands(
             &repository,
             issue,
             &format!("@{sender} {}", replies.join("\n\n")),
-        )
-        .await?;
+        )?;
     }
     Ok(())
 }
 
-pub(super) async fn queue_comment(
+pub(super) fn queue_comment(
     work: &mut Work,
     key: &str,
     repository: &RepoName,
@@ -298,8 +294,7 @@ pub(super) async fn queue_comment(
         body: format!("{body}\n\n{marker}"),
         marker,
     };
-    work.enqueue(&Job::PostComment(comment), &key::reply(key))
-        .await?;
+    work.enqueue(&Job::PostComment(comment), &key::reply(key))?;
     Ok(())
 }
 

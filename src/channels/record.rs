@@ -147,13 +147,12 @@ impl Record {
                     entries,
                     delivery,
                 } => {
-                    work.append_timeline(incident, &entries, delivery.as_deref())
-                        .await?;
+                    work.append_timeline(incident, &entries, delivery.as_deref())?;
                 }
                 Write::Job { job, key, at } => {
                     match at {
-                        Some(at) => work.enqueue_at(&job, &key, at).await?,
-                        None => work.enqueue(&job, &key).await?,
+                        Some(at) => work.enqueue_at(&job, &key, at)?,
+                        None => work.enqueue(&job, &key)?,
                     };
                 }
                 Write::Comment {
@@ -161,7 +160,7 @@ impl Record {
                     repository,
                     issue,
                     body,
-                } => maintainer::queue_comment(work, &key, &repository, issue, &body).await?,
+                } => maintainer::queue_comment(work, &key, &repository, issue, &body)?,
                 Write::ChannelPost {
                     incident,
                     channel,
@@ -178,7 +177,7 @@ impl Record {
                         incident,
                         now.timestamp_millis(),
                     );
-                    work.enqueue(&refresh, &key).await?;
+                    work.enqueue(&refresh, &key)?;
                 }
                 Write::Drafts { incident, drafts } => {
                     work.save_drafts(incident, &drafts, now).await?;

@@ -244,7 +244,6 @@ mod tests {
             .await
             .expect("saved");
         work.enqueue(&Job::PostReview { incident: id }, "review:1")
-            .await
             .expect("queued");
         work.commit().await.expect("committed");
         let job = store
@@ -268,10 +267,9 @@ mod tests {
         let mut work = store.begin_durable().await.expect("work");
         let backfill = Job::SyncTrackingIssue { incident };
         work.enqueue_with(&backfill, "backfill", crate::store::Priority::Background)
-            .await
             .expect("queued");
         let urgent = Job::PostReview { incident };
-        work.enqueue(&urgent, "urgent").await.expect("queued");
+        work.enqueue(&urgent, "urgent").expect("queued");
         work.commit().await.expect("committed");
         // The incident's first job is done: its lane is free.
         complete(&store, first.id).await;
@@ -296,9 +294,8 @@ mod tests {
         let mut work = store.begin_durable().await.expect("work");
         let (other, _) = work.save_incident(&other, Utc::now()).await.expect("saved");
         let same = Job::SyncTrackingIssue { incident };
-        work.enqueue(&same, "same").await.expect("queued");
+        work.enqueue(&same, "same").expect("queued");
         work.enqueue(&Job::PostReview { incident: other }, "other")
-            .await
             .expect("queued");
         work.commit().await.expect("committed");
         let lease = chrono::Duration::seconds(60);

@@ -234,7 +234,7 @@ impl Work {
     }
 
     /// Adds entries to an incident's timeline (written when the unit of work commits).
-    pub async fn append_timeline(
+    pub fn append_timeline(
         &mut self,
         incident_id: IncidentId,
         entries: &[TimelineEntry],

@@ -618,12 +618,12 @@ impl Work {
 
     /// Queues a job, due at once, unless one with the same idempotency key exists (done or
     /// not). It is written when the unit of work commits.
-    pub async fn enqueue(&mut self, job: &Job, idempotency_key: &str) -> Result<(), StoreError> {
+    pub fn enqueue(&mut self, job: &Job, idempotency_key: &str) -> Result<(), StoreError> {
         self.enqueue_due(job, idempotency_key, DUE_AT_ONCE, Priority::Urgent)
     }
 
     /// [`Work::enqueue`] with a priority: background work waits for urgent work.
-    pub async fn enqueue_with(
+    pub fn enqueue_with(
         &mut self,
         job: &Job,
         idempotency_key: &str,
@@ -634,7 +634,7 @@ impl Work {
 
     /// Queues a job due at `run_after` (a reminder), unless one with the same idempotency
     /// key exists.
-    pub async fn enqueue_at(
+    pub fn enqueue_at(
         &mut self,
         job: &Job,
         idempotency_key: &str,

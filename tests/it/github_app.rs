@@ -3018,7 +3018,6 @@ async fn each_job_kind_runs_its_own_handler() {
     let mut work = harness.store.begin_durable().await.expect("transaction");
     for (index, job) in jobs.iter().enumerate() {
         work.enqueue(job, &format!("dispatch-check:{index}"))
-            .await
             .expect("queued");
     }
     work.commit().await.expect("committed");

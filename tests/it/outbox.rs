@@ -169,7 +169,7 @@ async fn leases_end_unless_renewed(url: &str) {
     let job = herald::store::Job::RequestCve {
         incident: herald::store::IncidentId(1),
     };
-    work.enqueue(&job, "lease-test").await.expect("queued");
+    work.enqueue(&job, "lease-test").expect("queued");
     work.commit().await.expect("committed");
     let lease = chrono::Duration::seconds(60);
     let now = Utc::now();
@@ -290,10 +290,9 @@ async fn queued_jobs_and_timeline_land_at_commit_in_order_once_each(url: &str) {
     let job = herald::store::Job::PostReview { incident: id };
     for index in 0..450 {
         work.enqueue(&job, &format!("queued-{index}"))
-            .await
             .expect("queued");
     }
-    work.enqueue(&job, "queued-7").await.expect("queued again");
+    work.enqueue(&job, "queued-7").expect("queued again");
     let entries: Vec<TimelineEntry> = (0..250)
         .map(|index| TimelineEntry {
             at: Utc::now(),
@@ -302,9 +301,7 @@ async fn queued_jobs_and_timeline_land_at_commit_in_order_once_each(url: &str) {
             detail: format!("entry {index}"),
         })
         .collect();
-    work.append_timeline(id, &entries, None)
-        .await
-        .expect("appended");
+    work.append_timeline(id, &entries, None).expect("appended");
     work.commit().await.expect("committed");
 
     let pool = store.pool();
@@ -320,9 +317,8 @@ async fn queued_jobs_and_timeline_land_at_commit_in_order_once_each(url: &str) {
     assert_eq!(details, expected);
 
     let mut work = store.begin_durable().await.expect("work");
-    work.enqueue(&job, "rolled-back").await.expect("queued");
+    work.enqueue(&job, "rolled-back").expect("queued");
     work.append_timeline(id, &entries[..1], None)
-        .await
         .expect("appended");
     work.rollback().await.expect("rolled back");
     let jobs: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox")
