@@ -72,8 +72,17 @@ impl Budget {
     }
 }
 
-/// Each installation's budget as last seen, shared by the polls running at once.
-type Budgets = Arc<Mutex<HashMap<InstallationId, Budget>>>;
+/// What this process has learnt of each installation while polling, shared by the polls
+/// running at once.
+#[derive(Default)]
+struct Learnt {
+    /// Its hourly budget, as GitHub last said.
+    budgets: HashMap<InstallationId, Budget>,
+    /// Organisation installations whose organisation-wide list GitHub refused.
+    refused_organisation_lists: HashSet<InstallationId>,
+    /// Installations whose account type this process asked GitHub for.
+    asked_account_type: HashSet<InstallationId>,
+}
 
 #[derive(Clone)]
 pub struct Poller {
@@ -81,11 +90,7 @@ pub struct Poller {
     github: Arc<GitHub>,
     ingestor: Ingestor,
     interval: Duration,
-    budgets: Budgets,
-    /// Organisation installations whose organisation-wide list GitHub refused.
-    refused_organisation_lists: Arc<Mutex<HashSet<InstallationId>>>,
-    /// Installations whose account type this process asked GitHub for.
-    asked_account_type: Arc<Mutex<HashSet<InstallationId>>>,
+    learnt: Arc<Mutex<Learnt>>,
 }
 
 /// One advisory list herald polls.
@@ -161,10 +166,14 @@ impl Poller {
             github,
             ingestor,
             interval,
-            budgets: Arc::new(Mutex::new(HashMap::new())),
-            refused_organisation_lists: Arc::new(Mutex::new(HashSet::new())),
-            asked_account_type: Arc::new(Mutex::new(HashSet::new())),
+            learnt: Arc::new(Mutex::new(Learnt::default())),
         }
+    }
+
+    fn learnt(&self) -> std::sync::MutexGuard<'_, Learnt> {
+        self.learnt
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Asks GitHub, once per process, for the account type of installations made before
@@ -178,11 +187,7 @@ impl Poller {
             }
         };
         for installation in unknown {
-            let first = self
-                .asked_account_type
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-                .insert(installation);
+            let first = self.learnt().asked_account_type.insert(installation);
             if !first {
                 continue;
             }
@@ -204,34 +209,12 @@ impl Poller {
         }
     }
 
-    fn organisation_list_refused(&self, installation: InstallationId) -> bool {
-        self.refused_organisation_lists
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .contains(&installation)
-    }
-
-    fn refuse_organisation_list(&self, installation: InstallationId) {
-        self.refused_organisation_lists
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .insert(installation);
-    }
-
     fn budget_low(&self, installation: InstallationId) -> bool {
         let now = Utc::now().timestamp();
-        self.budgets
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.learnt()
+            .budgets
             .get(&installation)
             .is_some_and(|budget| budget.low(now))
-    }
-
-    fn note_budget(&self, installation: InstallationId, budget: Budget) {
-        self.budgets
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .insert(installation, budget);
     }
 
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
@@ -283,7 +266,11 @@ impl Poller {
         let mut by_list: Vec<(AdvisoryList, InstallationId)> = Vec::new();
         let mut listed_by_organisation = HashSet::new();
         for (installation, login) in organisations {
-            if self.organisation_list_refused(installation) {
+            if self
+                .learnt()
+                .refused_organisation_lists
+                .contains(&installation)
+            {
                 continue;
             }
             let served: HashSet<RepoName> = repositories
@@ -347,7 +334,10 @@ impl Poller {
                         // Not allowed (an older GitHub Enterprise Server, or a token without
                         // the permission): its repositories are polled one by one instead.
                         tracing::warn!(list = %list.key(), %error, "advisory poll: the organisation's list is refused; polling its repositories one by one");
-                        poller.refuse_organisation_list(installation);
+                        poller
+                            .learnt()
+                            .refused_organisation_lists
+                            .insert(installation);
                     }
                     Err(error) => {
                         tracing::warn!(list = %list.key(), %error, "advisory poll failed");
@@ -391,7 +381,9 @@ impl Poller {
             .header("x-ratelimit-reset")
             .and_then(|value| value.parse().ok());
         if let (Some(remaining), Some(reset)) = (remaining, reset) {
-            self.note_budget(installation, Budget { remaining, reset });
+            self.learnt()
+                .budgets
+                .insert(installation, Budget { remaining, reset });
         }
         if answer.status == StatusCode::NOT_MODIFIED {
             self.store
