@@ -63,22 +63,18 @@ fn peak_rss_mb(process: &Child) -> Option<f64> {
     Some(kilobytes / 1024.0)
 }
 
-/// A `repository_advisory` delivery of a new advisory, number `index`, stored as ingest
-/// would store it.
+/// A `repository_advisory` delivery of a new advisory, number `index`, as ingest stores it.
 fn new_advisory_delivery(body: &serde_json::Value, index: u64) -> herald::store::NewDelivery {
     let mut body = body.clone();
     body["repository_advisory"]["ghsa_id"] =
         format!("GHSA-bnch-{:04}-{:04}", index / 10_000, index % 10_000).into();
     let bytes = serde_json::to_vec(&body).expect("JSON");
-    herald::store::NewDelivery {
-        delivery_id: format!("process-{index}"),
-        event: "repository_advisory".to_owned(),
-        action: Some("reported".to_owned()),
-        repository: herald::incident::RepoName::parse("Codertocat/Hello-World").ok(),
-        installation_id: None,
-        payload_lz4: herald::store::compress_payload(&bytes),
-        received_at: chrono::Utc::now(),
-    }
+    herald::ingest::new_delivery(
+        &format!("process-{index}"),
+        herald::ingest::events::EventKind::RepositoryAdvisory,
+        &bytes,
+    )
+    .expect("a valid repository_advisory payload")
 }
 
 /// Fills a store with `count` incidents over 100 repositories, each with a job pending a
