@@ -12,10 +12,13 @@
 //!    advisory) into incidents, timelines and jobs, in-process, on an empty store and on
 //!    one that already holds LARGE incidents with as many reminders pending for later.
 //!
-//! After phases 1 and 2 it checks that every delivery answered 202 is in the store.
+//! After phases 1 and 2 it checks that every delivery answered 202 is in the store. Phase
+//! "probot" loads Probot 14.3.2 (benches/probot, a handler that stores nothing; needs
+//! Node.js 20.18 or later and npm) the same way right after herald at each concurrency, and
+//! prints how many times Probot's rate herald accepted.
 //! Settings: HERALD_BENCH_SECONDS (default 10), HERALD_BENCH_CONCURRENCY (16,128),
 //! HERALD_BENCH_RATE (1000), HERALD_BENCH_PROCESS (20000), HERALD_BENCH_LARGE (100000),
-//! HERALD_BENCH_PHASES (throughput,latency,processing). The server inherits the
+//! HERALD_BENCH_PHASES (throughput,probot,latency,processing). The server inherits the
 //! environment, so HERALD_WORKER_ENABLED=false measures ingest alone.
 //! HERALD_BENCH_POSTGRES_URL (`postgres://USER@HOST:PORT/postgres`) runs each phase on a
 //! fresh PostgreSQL database on that server instead of a SQLite file, and with it
@@ -257,6 +260,9 @@ type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
 struct Target {
     /// The replicas; new connections go to each in turn.
     addrs: Vec<SocketAddr>,
+    /// The webhook path and the status that means "accepted" there.
+    path: &'static str,
+    accepted: u16,
     next_addr: AtomicU64,
     idle: std::sync::Mutex<Vec<Sender>>,
     body: Bytes,
@@ -265,6 +271,38 @@ struct Target {
 }
 
 impl Target {
+    /// Waits until every server on `ports` listens (each opens its store first), then aims
+    /// at them.
+    async fn listening(
+        ports: &[u16],
+        path: &'static str,
+        accepted: u16,
+        body: &[u8],
+    ) -> Arc<Target> {
+        let addrs: Vec<SocketAddr> = ports
+            .iter()
+            .map(|port| SocketAddr::from(([127, 0, 0, 1], *port)))
+            .collect();
+        for addr in &addrs {
+            for _ in 0..200 {
+                if TcpStream::connect(addr).await.is_ok() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+        Arc::new(Target {
+            addrs,
+            path,
+            accepted,
+            next_addr: AtomicU64::new(0),
+            idle: std::sync::Mutex::new(Vec::new()),
+            signature: signature::sign(&SecretString::from(SECRET), body),
+            body: Bytes::copy_from_slice(body),
+            next_id: AtomicU64::new(0),
+        })
+    }
+
     async fn connection(&self) -> Option<Sender> {
         let reused = self.idle.lock().expect("idle connections").pop();
         if let Some(sender) = reused {
@@ -282,12 +320,12 @@ impl Target {
         Some(sender)
     }
 
-    /// Sends one delivery; `None` when the connection failed.
-    async fn send(&self) -> Option<u16> {
+    /// Sends one delivery: whether it was accepted, `None` when the connection failed.
+    async fn send(&self) -> Option<bool> {
         let mut sender = self.connection().await?;
         sender.ready().await.ok()?;
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let request = http::Request::post("/webhooks")
+        let request = http::Request::post(self.path)
             .header("Host", "herald")
             .header("X-GitHub-Event", "repository_advisory")
             .header("X-GitHub-Delivery", format!("bench-{id}"))
@@ -296,10 +334,10 @@ impl Target {
             .body(Full::new(self.body.clone()))
             .ok()?;
         let response = sender.send_request(request).await.ok()?;
-        let status = response.status().as_u16();
+        let accepted = response.status().as_u16() == self.accepted;
         response.into_body().collect().await.ok()?;
         self.idle.lock().expect("idle connections").push(sender);
-        Some(status)
+        Some(accepted)
     }
 }
 
@@ -323,7 +361,7 @@ async fn throughput(
             while Instant::now() < deadline {
                 let started = Instant::now();
                 match target.send().await {
-                    Some(202) => accepted += 1,
+                    Some(true) => accepted += 1,
                     _ => other += 1,
                 }
                 let _ = latencies.record(started.elapsed().as_micros() as u64);
@@ -366,7 +404,7 @@ async fn fixed_rate(
     let mut latencies = Histogram::<u64>::new(3).expect("histogram");
     for task in tasks {
         let (status, latency) = task.await.expect("task");
-        if status == Some(202) {
+        if status == Some(true) {
             accepted += 1;
         } else {
             other += 1;
@@ -410,10 +448,7 @@ impl Herald {
     fn start(database_url: String, replicas: u64) -> Herald {
         let replicas = (0..replicas.max(1))
             .map(|_| {
-                let port = TcpListener::bind("127.0.0.1:0")
-                    .and_then(|listener| listener.local_addr())
-                    .expect("free port")
-                    .port();
+                let port = free_port();
                 let process = Command::new(env!("CARGO_BIN_EXE_herald"))
                     .arg("serve")
                     .env("HERALD_DATABASE_URL", &database_url)
@@ -433,29 +468,9 @@ impl Herald {
         }
     }
 
-    /// Waits until every replica listens (each opens its store first), then aims at them.
     async fn target(&self, body: &[u8]) -> Arc<Target> {
-        let addrs: Vec<SocketAddr> = self
-            .replicas
-            .iter()
-            .map(|(_, port)| SocketAddr::from(([127, 0, 0, 1], *port)))
-            .collect();
-        for addr in &addrs {
-            for _ in 0..200 {
-                if TcpStream::connect(addr).await.is_ok() {
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }
-        Arc::new(Target {
-            addrs,
-            next_addr: AtomicU64::new(0),
-            idle: std::sync::Mutex::new(Vec::new()),
-            signature: signature::sign(&SecretString::from(SECRET), body),
-            body: Bytes::copy_from_slice(body),
-            next_id: AtomicU64::new(0),
-        })
+        let ports: Vec<u16> = self.replicas.iter().map(|(_, port)| *port).collect();
+        Target::listening(&ports, "/webhooks", 202, body).await
     }
 
     async fn count(&self, sql: &'static str) -> u64 {
@@ -507,6 +522,81 @@ impl Herald {
     }
 }
 
+/// Probot 14.3.2 from benches/probot, as `probot run` serves it, one handler storing nothing.
+struct Probot {
+    process: Child,
+    port: u16,
+}
+
+impl Probot {
+    fn start() -> Probot {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/probot");
+        let needs = "the probot phase needs Node.js 20.18 or later and npm (https://nodejs.org); \
+                     HERALD_BENCH_PHASES=throughput,latency,processing leaves it out";
+        if !dir.join("node_modules/probot").is_dir() {
+            let installed = Command::new("npm")
+                .args(["ci", "--no-audit", "--no-fund"])
+                .current_dir(&dir)
+                .status()
+                .unwrap_or_else(|error| panic!("npm: {error}; {needs}"));
+            assert!(
+                installed.success(),
+                "npm ci in benches/probot failed; {needs}"
+            );
+        }
+        let port = free_port();
+        let process = Command::new("node")
+            .arg("server.js")
+            .current_dir(&dir)
+            .env("PORT", port.to_string())
+            .env("HOST", "127.0.0.1")
+            .env("WEBHOOK_SECRET", SECRET)
+            .env("APP_ID", "1")
+            .env("LOG_LEVEL", "info")
+            .env("NODE_ENV", "production")
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|error| panic!("node: {error}; {needs}"));
+        Probot { process, port }
+    }
+
+    async fn target(&self, body: &[u8]) -> Arc<Target> {
+        Target::listening(&[self.port], "/api/github/webhooks", 200, body).await
+    }
+
+    fn stop(mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("free port")
+        .port()
+}
+
+/// One throughput run's line: rate, latencies and the server's peak memory.
+fn report_throughput(
+    name: &str,
+    concurrency: u64,
+    duration: Duration,
+    (accepted, other, latencies): &(u64, u64, Histogram<u64>),
+    process: &Child,
+) -> f64 {
+    let rate = *accepted as f64 / duration.as_secs_f64();
+    let rss = peak_rss_mb(process).map_or("unknown".to_owned(), |mb| format!("{mb:.1} MB"));
+    println!(
+        "{name}: {concurrency} connections for {} s: {accepted} accepted ({rate:.0}/s), \
+         {other} other; latency p50 {:.2} ms, p99 {:.2} ms; peak RSS {rss}",
+        duration.as_secs(),
+        percentile_ms(latencies, 0.50),
+        percentile_ms(latencies, 0.99),
+    );
+    rate
+}
+
 fn main() {
     let seconds = setting("HERALD_BENCH_SECONDS", 10);
     let concurrencies = settings("HERALD_BENCH_CONCURRENCY", "16,128");
@@ -536,7 +626,7 @@ fn main() {
         );
 
         let phases = std::env::var("HERALD_BENCH_PHASES")
-            .unwrap_or_else(|_| "throughput,latency,processing".to_owned());
+            .unwrap_or_else(|_| "throughput,probot,latency,processing".to_owned());
         for concurrency in concurrencies
             .iter()
             .filter(|_| phases.contains("throughput"))
@@ -544,21 +634,28 @@ fn main() {
             let store = fresh_store(dir.path(), &format!("throughput{concurrency}")).await;
             let herald = Herald::start(store, replicas);
             let target = herald.target(&body).await;
-            let (accepted, other, latencies) = throughput(target, *concurrency, duration).await;
-            let rss = herald
-                .replicas
-                .first()
-                .and_then(|(process, _)| peak_rss_mb(process))
-                .map_or("unknown".to_owned(), |mb| format!("{mb:.1} MB"));
-            println!(
-                "throughput: {concurrency} connections for {seconds} s: {accepted} accepted \
-             ({:.0}/s), {other} other; latency p50 {:.2} ms, p99 {:.2} ms; peak RSS {rss}",
-                accepted as f64 / duration.as_secs_f64(),
-                percentile_ms(&latencies, 0.50),
-                percentile_ms(&latencies, 0.99),
+            let load = throughput(target, *concurrency, duration).await;
+            let rate = report_throughput(
+                "throughput",
+                *concurrency,
+                duration,
+                &load,
+                &herald.replicas[0].0,
             );
-            herald.verify(accepted).await;
+            herald.verify(load.0).await;
             herald.stop();
+            if phases.contains("probot") {
+                let probot = Probot::start();
+                let target = probot.target(&body).await;
+                let load = throughput(target, *concurrency, duration).await;
+                let probot_rate =
+                    report_throughput("probot", *concurrency, duration, &load, &probot.process);
+                println!(
+                    "  herald accepted {:.1} times Probot's rate",
+                    rate / probot_rate.max(1.0)
+                );
+                probot.stop();
+            }
         }
 
         if phases.contains("latency") {
