@@ -87,9 +87,9 @@ impl Work {
         let wanted: Vec<String> = (0..keys.len())
             .map(|index| {
                 format!(
-                    "(repository = ${} AND ghsa_id = ${})",
-                    2 * index + 1,
-                    2 * index + 2
+                    "(repository = {} AND ghsa_id = {})",
+                    self.dialect.placeholder(2 * index + 1),
+                    self.dialect.placeholder(2 * index + 2)
                 )
             })
             .collect();
@@ -258,7 +258,7 @@ impl Work {
             let mut insert = sqlx::query(sqlx::AssertSqlSafe(format!(
                 "INSERT INTO timeline (incident_id, at, actor, kind, detail, delivery_id) \
                  VALUES {}",
-                super::queue::value_rows(chunk.len(), COLUMNS)
+                self.dialect.value_rows(chunk.len(), COLUMNS)
             )));
             for row in chunk {
                 insert = insert

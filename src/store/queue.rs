@@ -172,23 +172,6 @@ impl JobKind {
     }
 }
 
-/// `$first, $first+1, …` for `count` values. Numbered placeholders read the same on SQLite
-/// and PostgreSQL (the Any driver's query builder writes `?`, which PostgreSQL refuses).
-fn placeholders(first: usize, count: usize) -> String {
-    (first..first + count)
-        .map(|number| format!("${number}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// `rows` rows of `columns` numbered placeholders: `($1, $2), ($3, $4)`.
-pub(super) fn value_rows(rows: usize, columns: usize) -> String {
-    (0..rows)
-        .map(|row| format!("({})", placeholders(1 + row * columns, columns)))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 /// `kind IN (...)` for a set of job kinds (the names are constants, not input).
 fn kinds_sql(kinds: impl IntoIterator<Item = JobKind>) -> String {
     let names: Vec<String> = kinds
@@ -491,7 +474,7 @@ impl Work {
             "INSERT INTO deliveries \
              (delivery_id, event, action, repository, installation_id, payload_lz4, received_at) \
              VALUES {} ON CONFLICT (delivery_id) DO NOTHING RETURNING delivery_id",
-            value_rows(batch.len(), 7)
+            self.dialect.value_rows(batch.len(), 7)
         )));
         for delivery in batch {
             insert = insert
@@ -530,7 +513,7 @@ impl Work {
             let mut jobs = sqlx::query(sqlx::AssertSqlSafe(format!(
                 "INSERT INTO outbox (kind, idempotency_key, payload, run_after, created_at) \
                  VALUES {}",
-                value_rows(accepted.len(), 5)
+                self.dialect.value_rows(accepted.len(), 5)
             )));
             for delivery in accepted {
                 jobs = jobs
@@ -558,7 +541,7 @@ impl Work {
         let mut query = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT delivery_id, event, payload_lz4, received_at FROM deliveries \
              WHERE delivery_id IN ({})",
-            placeholders(1, delivery_ids.len())
+            self.dialect.placeholders(1, delivery_ids.len())
         )));
         for id in delivery_ids {
             query = query.bind(id);
@@ -673,7 +656,7 @@ impl Work {
                 "INSERT INTO outbox \
                  (kind, idempotency_key, payload, run_after, created_at, priority, lane) \
                  VALUES {} ON CONFLICT (idempotency_key) DO NOTHING",
-                value_rows(chunk.len(), COLUMNS)
+                self.dialect.value_rows(chunk.len(), COLUMNS)
             )));
             for job in chunk {
                 insert = insert
@@ -716,15 +699,23 @@ impl Work {
     /// Marks jobs done, in one statement.
     /// Marks jobs done, each with what it did (`(job id, outcome)`), in one statement.
     pub async fn complete_jobs(&mut self, done: &[(i64, &str)]) -> Result<(), StoreError> {
-        // $1 is the time, then one (id, outcome) pair per job, then the ids again.
+        // The time, then one (id, outcome) pair per job, then the ids again.
+        let dialect = self.dialect;
         let cases: String = (0..done.len())
-            .map(|index| format!(" WHEN ${} THEN ${}", 2 + 2 * index, 3 + 2 * index))
+            .map(|index| {
+                format!(
+                    " WHEN {} THEN {}",
+                    dialect.placeholder(2 + 2 * index),
+                    dialect.placeholder(3 + 2 * index)
+                )
+            })
             .collect();
         let mut update = sqlx::query(sqlx::AssertSqlSafe(format!(
             "UPDATE outbox SET state = 'done', attempts = attempts + 1, last_error = NULL, \
-             locked_until = NULL, finished_at = $1, outcome = CASE id{cases} END \
+             locked_until = NULL, finished_at = {}, outcome = CASE id{cases} END \
              WHERE id IN ({})",
-            placeholders(2 + 2 * done.len(), done.len())
+            dialect.placeholder(1),
+            dialect.placeholders(2 + 2 * done.len(), done.len())
         )))
         .bind(to_millis(Utc::now()));
         for (id, outcome) in done {

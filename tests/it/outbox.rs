@@ -272,8 +272,8 @@ on_both_stores!(
 );
 
 /// A unit of work writes the jobs and timeline entries it queued when it commits, a few
-/// hundred to a statement, in the order queued; a key queued twice is one job; a rollback
-/// writes nothing.
+/// hundred to a statement, in the order queued; a key queued twice is one job; jobs done
+/// together keep their own outcomes; a rollback writes nothing.
 async fn queued_jobs_and_timeline_land_at_commit_in_order_once_each(url: &str) {
     use herald::incident::{GhsaId, Incident, RepoName, TimelineEntry, TimelineKind};
     let store = Store::open(url).await.expect("store");
@@ -315,6 +315,29 @@ async fn queued_jobs_and_timeline_land_at_commit_in_order_once_each(url: &str) {
     let details: Vec<&str> = details.iter().map(|entry| entry.detail.as_str()).collect();
     let expected: Vec<String> = (0..250).map(|index| format!("entry {index}")).collect();
     assert_eq!(details, expected);
+
+    // Jobs done together, each with its own outcome, in one statement.
+    let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM outbox ORDER BY id DESC LIMIT 3")
+        .fetch_all(pool)
+        .await
+        .expect("ids");
+    let outcomes = ["first", "second", "third"];
+    let done: Vec<(i64, &str)> = ids.iter().copied().zip(outcomes).collect();
+    let mut work = store.begin_durable().await.expect("work");
+    work.complete_jobs(&done).await.expect("completed");
+    work.commit().await.expect("committed");
+    for (id, outcome) in &done {
+        let (state, stored): (String, Option<String>) = sqlx::query_as(sqlx::AssertSqlSafe(
+            format!("SELECT state, outcome FROM outbox WHERE id = {id}"),
+        ))
+        .fetch_one(pool)
+        .await
+        .expect("job");
+        assert_eq!(
+            (state.as_str(), stored.as_deref()),
+            ("done", Some(*outcome))
+        );
+    }
 
     let mut work = store.begin_durable().await.expect("work");
     work.enqueue(&job, "rolled-back").expect("queued");
