@@ -66,7 +66,7 @@ impl Work {
         .bind(&post.url)
         .bind(&post.text_sha256)
         .bind(to_millis(at))
-        .execute(&mut *self.tx)
+        .execute(self.conn().await?)
         .await?;
         Ok(())
     }

@@ -71,7 +71,7 @@ impl Work {
         .bind(repository)
         .bind(text)
         .bind(to_millis(at))
-        .execute(&mut *self.tx)
+        .execute(self.conn().await?)
         .await?;
         Ok(())
     }
@@ -97,7 +97,7 @@ impl Work {
         .bind(state)
         .bind(to_millis(now))
         .bind(account_type)
-        .execute(&mut *self.tx)
+        .execute(self.conn().await?)
         .await?;
         Ok(())
     }
@@ -129,7 +129,7 @@ impl Work {
         .bind(to_id(installation_id.0)?)
         .bind(private)
         .bind(to_millis(now))
-        .execute(&mut *self.tx)
+        .execute(self.conn().await?)
         .await?;
         Ok(())
     }
@@ -151,7 +151,7 @@ impl Work {
         let since: Option<Option<i64>> =
             sqlx::query_scalar("SELECT first_seen_at FROM repositories WHERE full_name = $1")
                 .bind(repository)
-                .fetch_optional(&mut *self.tx)
+                .fetch_optional(self.conn().await?)
                 .await?;
         let since = since.flatten().map(from_millis).transpose()?;
         self.served_since.insert(repository.clone(), since);
@@ -162,7 +162,7 @@ impl Work {
         self.forget_known_repositories();
         sqlx::query("DELETE FROM repositories WHERE full_name = $1")
             .bind(repository)
-            .execute(&mut *self.tx)
+            .execute(self.conn().await?)
             .await?;
         Ok(())
     }
@@ -174,7 +174,7 @@ impl Work {
         self.forget_known_repositories();
         sqlx::query("DELETE FROM repositories WHERE installation_id = $1")
             .bind(to_id(installation_id.0)?)
-            .execute(&mut *self.tx)
+            .execute(self.conn().await?)
             .await?;
         Ok(())
     }
@@ -188,7 +188,7 @@ impl Work {
     ) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM drafts WHERE incident_id = $1")
             .bind(incident_id)
-            .execute(&mut *self.tx)
+            .execute(self.conn().await?)
             .await?;
         for (name, text) in drafts {
             sqlx::query(
@@ -198,7 +198,7 @@ impl Work {
             .bind(name)
             .bind(text)
             .bind(to_millis(now))
-            .execute(&mut *self.tx)
+            .execute(self.conn().await?)
             .await?;
         }
         Ok(())
@@ -215,7 +215,7 @@ impl Work {
         if let Some(lock) = self.dialect.lock_write_slots() {
             sqlx::query(lock)
                 .bind(installation)
-                .execute(&mut *self.tx)
+                .execute(self.conn().await?)
                 .await?;
         }
         Ok(sqlx::query_scalar(
@@ -224,7 +224,7 @@ impl Work {
         )
         .bind(installation)
         .bind(since)
-        .fetch_all(&mut *self.tx)
+        .fetch_all(self.conn().await?)
         .await?)
     }
 
@@ -239,12 +239,12 @@ impl Work {
         sqlx::query("DELETE FROM github_write_slots WHERE installation_id = $1 AND at < $2")
             .bind(installation)
             .bind(forget_before)
-            .execute(&mut *self.tx)
+            .execute(self.conn().await?)
             .await?;
         sqlx::query("INSERT INTO github_write_slots (installation_id, at) VALUES ($1, $2)")
             .bind(installation)
             .bind(at)
-            .execute(&mut *self.tx)
+            .execute(self.conn().await?)
             .await?;
         Ok(())
     }
@@ -257,7 +257,7 @@ impl Work {
     ) -> Result<(), StoreError> {
         sqlx::query("UPDATE tracking_issues SET synced_revision = 0 WHERE incident_id = $1")
             .bind(incident_id)
-            .execute(&mut *self.tx)
+            .execute(self.conn().await?)
             .await?;
         Ok(())
     }
@@ -286,7 +286,7 @@ impl Work {
         .bind(link.synced_revision)
         .bind(link.drafts_comment_id)
         .bind(to_millis(link.updated_at))
-        .execute(&mut *self.tx)
+        .execute(self.conn().await?)
         .await?;
         Ok(())
     }
@@ -314,7 +314,7 @@ impl Work {
         repository: &RepoName,
         number: u64,
     ) -> Result<Option<IncidentId>, StoreError> {
-        tracked_by(&mut *self.tx, repository, number).await
+        tracked_by(self.conn().await?, repository, number).await
     }
 }
 

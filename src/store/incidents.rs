@@ -100,7 +100,7 @@ impl Work {
         for (repository, ghsa_id) in &keys {
             query = query.bind(repository.as_str()).bind(ghsa_id.as_str());
         }
-        let rows = query.fetch_all(&mut *self.tx).await?;
+        let rows = query.fetch_all(self.conn().await?).await?;
         for key in keys {
             self.incidents_ahead.insert(key.clone(), None);
         }
@@ -131,7 +131,7 @@ impl Work {
         )))
         .bind(repository)
         .bind(ghsa_id)
-        .fetch_optional(&mut *self.tx)
+        .fetch_optional(self.conn().await?)
         .await?
         .as_ref()
         .map(incident_row)
@@ -147,7 +147,7 @@ impl Work {
             "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE repository = $1 ORDER BY id"
         )))
         .bind(repository)
-        .fetch_all(&mut *self.tx)
+        .fetch_all(self.conn().await?)
         .await?
         .iter()
         .map(incident_row)
@@ -166,7 +166,7 @@ impl Work {
         )))
         .bind(repository)
         .bind(i64::try_from(number).unwrap_or(i64::MAX))
-        .fetch_all(&mut *self.tx)
+        .fetch_all(self.conn().await?)
         .await?
         .iter()
         .map(incident_row)
@@ -187,7 +187,7 @@ impl Work {
         .bind(repository)
         .bind(i64::try_from(number).unwrap_or(i64::MAX))
         .bind(incident_id)
-        .execute(&mut *self.tx)
+        .execute(self.conn().await?)
         .await?;
         Ok(())
     }
@@ -199,6 +199,34 @@ impl Work {
         incident: &Incident,
         now: DateTime<Utc>,
     ) -> Result<(IncidentId, i64), StoreError> {
+        let key = (incident.repository.clone(), incident.ghsa_id.clone());
+        // An incident read ahead as absent, or created in this unit of work and not yet
+        // written, is saved in memory and written with the others (see `Work::conn`).
+        let created_here = self.new_incidents.contains(&key);
+        match self.incidents_ahead.get(&key) {
+            Some(None) => {
+                let id = IncidentId(self.reserve_incident_id().await?);
+                let row = IncidentRow {
+                    id,
+                    revision: 1,
+                    incident: incident.clone(),
+                    created_at: now,
+                    updated_at: now,
+                };
+                self.incidents_ahead.insert(key.clone(), Some(row));
+                self.new_incidents.push(key);
+                return Ok((id, 1));
+            }
+            Some(Some(_)) if created_here => {
+                if let Some(Some(row)) = self.incidents_ahead.get_mut(&key) {
+                    row.revision += 1;
+                    row.incident = incident.clone();
+                    row.updated_at = now;
+                    return Ok((row.id, row.revision));
+                }
+            }
+            _ => {}
+        }
         let record = serde_json::to_string(incident)?;
         let saved = sqlx::query_as(
             "INSERT INTO incidents \
@@ -215,10 +243,9 @@ impl Work {
         .bind(incident.severity.as_str())
         .bind(record)
         .bind(to_millis(now))
-        .fetch_one(&mut *self.tx)
+        .fetch_one(self.conn().await?)
         .await?;
         // A later delivery of the batch about this incident reads it as saved.
-        let key = (incident.repository.clone(), incident.ghsa_id.clone());
         if let Some(ahead) = self.incidents_ahead.get_mut(&key) {
             let (id, revision) = saved;
             let created_at = ahead.as_ref().map_or(now, |row| row.created_at);
@@ -231,6 +258,87 @@ impl Work {
             });
         }
         Ok(saved)
+    }
+
+    /// An id for an incident this unit of work creates, from a block taken for the incidents
+    /// read ahead as absent: one statement for a batch. On PostgreSQL the block comes from
+    /// the id sequence; SQLite's write transaction excludes every other writer, so ids past
+    /// the largest ever given are free until this unit of work writes another incident
+    /// (`Work::conn` then lets the rest go).
+    async fn reserve_incident_id(&mut self) -> Result<i64, StoreError> {
+        if let Some(id) = self.reserved_incident_ids.pop_front() {
+            return Ok(id);
+        }
+        let wanted = self
+            .incidents_ahead
+            .values()
+            .filter(|row| row.is_none())
+            .count()
+            .max(1);
+        let dialect = self.dialect;
+        let ids: Vec<i64> = match dialect {
+            super::Dialect::Sqlite => {
+                let last: i64 = sqlx::query_scalar(
+                    "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence \
+                     WHERE name = 'incidents'), 0), COALESCE((SELECT MAX(id) FROM incidents), 0))",
+                )
+                .fetch_one(self.conn().await?)
+                .await?;
+                (last + 1..).take(wanted).collect()
+            }
+            super::Dialect::Postgres => {
+                sqlx::query_scalar(
+                    "SELECT nextval(pg_get_serial_sequence('incidents', 'id')) \
+                     FROM generate_series(1, $1)",
+                )
+                .bind(i64::try_from(wanted).unwrap_or(i64::MAX))
+                .fetch_all(self.conn().await?)
+                .await?
+            }
+        };
+        self.reserved_incident_ids.extend(ids);
+        self.reserved_incident_ids
+            .pop_front()
+            .ok_or_else(|| StoreError::Corrupt("no incident id was reserved".to_owned()))
+    }
+
+    /// Writes the incidents this unit of work created, a few hundred to a statement.
+    pub(super) async fn write_new_incidents(&mut self) -> Result<(), StoreError> {
+        const COLUMNS: usize = 9;
+        if self.dialect == super::Dialect::Sqlite {
+            // The next statement may insert an incident with SQLite's next id.
+            self.reserved_incident_ids.clear();
+        }
+        if self.new_incidents.is_empty() {
+            return Ok(());
+        }
+        let keys = std::mem::take(&mut self.new_incidents);
+        let rows: Vec<&IncidentRow> = keys
+            .iter()
+            .filter_map(|key| self.incidents_ahead.get(key).and_then(Option::as_ref))
+            .collect();
+        for chunk in rows.chunks(super::queue::WRITE_CHUNK) {
+            let mut insert = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "INSERT INTO incidents (id, revision, repository, ghsa_id, phase, severity, \
+                 record, created_at, updated_at) VALUES {}",
+                self.dialect.value_rows(chunk.len(), COLUMNS)
+            )));
+            for row in chunk {
+                let incident = &row.incident;
+                insert = insert
+                    .bind(row.id)
+                    .bind(row.revision)
+                    .bind(incident.repository.as_str())
+                    .bind(incident.ghsa_id.as_str())
+                    .bind(incident.phase.as_str())
+                    .bind(incident.severity.as_str())
+                    .bind(serde_json::to_string(incident)?)
+                    .bind(to_millis(row.created_at))
+                    .bind(to_millis(row.updated_at));
+            }
+            insert.execute(&mut *self.tx).await?;
+        }
+        Ok(())
     }
 
     /// Adds entries to an incident's timeline (written when the unit of work commits).

@@ -335,4 +335,19 @@ pub struct Work {
     /// Incidents read ahead (`None`: there is none), kept current by this unit of work's
     /// saves, for the deliveries at hand.
     incidents_ahead: std::collections::HashMap<(RepoName, GhsaId), Option<IncidentRow>>,
+    /// Incidents this unit of work created and has yet to write (their rows are in
+    /// `incidents_ahead`), in order: see [`Work::conn`].
+    new_incidents: Vec<(RepoName, GhsaId)>,
+    /// Ids taken for incidents yet to be created (see [`Work::reserve_incident_id`]).
+    reserved_incident_ids: std::collections::VecDeque<i64>,
+}
+
+impl Work {
+    /// The transaction, for one statement. The incidents this unit of work created are
+    /// written first, together, since the statement may read them or refer to them: a burst
+    /// of new advisories writes its incidents in one statement instead of one each.
+    async fn conn(&mut self) -> Result<&mut sqlx::AnyConnection, StoreError> {
+        self.write_new_incidents().await?;
+        Ok(&mut *self.tx)
+    }
 }

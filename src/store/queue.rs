@@ -315,6 +315,8 @@ impl Store {
             saved_repositories: HashSet::new(),
             served_since: HashMap::new(),
             incidents_ahead: HashMap::new(),
+            new_incidents: Vec::new(),
+            reserved_incident_ids: std::collections::VecDeque::new(),
         })
     }
 
@@ -490,8 +492,11 @@ impl Work {
                 .bind(&delivery.payload_lz4)
                 .bind(to_millis(delivery.received_at));
         }
-        let mut inserted: HashSet<String> =
-            insert.fetch_all(&mut *self.tx).await?.into_iter().collect();
+        let mut inserted: HashSet<String> = insert
+            .fetch_all(self.conn().await?)
+            .await?
+            .into_iter()
+            .collect();
         // The first of several equal ids in a batch is the one stored.
         let admissions: Vec<Admission> = batch
             .iter()
@@ -523,7 +528,7 @@ impl Work {
                     .bind(DUE_AT_ONCE)
                     .bind(to_millis(delivery.received_at));
             }
-            jobs.execute(&mut *self.tx).await?;
+            jobs.execute(self.conn().await?).await?;
         }
         Ok(admissions)
     }
@@ -547,7 +552,7 @@ impl Work {
             query = query.bind(id);
         }
         let mut incidents = Vec::new();
-        for row in query.fetch_all(&mut *self.tx).await? {
+        for row in query.fetch_all(self.conn().await?).await? {
             let delivery = stored_delivery(&row)?;
             incidents.extend(crate::ingest::events::advisory_incident_key(
                 &delivery.event,
@@ -568,7 +573,7 @@ impl Work {
         }
         sqlx::query(DELIVERY_QUERY)
             .bind(delivery_id)
-            .fetch_optional(&mut *self.tx)
+            .fetch_optional(self.conn().await?)
             .await?
             .as_ref()
             .map(stored_delivery)
@@ -594,7 +599,7 @@ impl Work {
         .bind(after_id)
         .bind(to_millis(now))
         .bind(i64::from(limit))
-        .fetch_all(&mut *self.tx)
+        .fetch_all(self.conn().await?)
         .await?;
         rows.iter().map(claimed_job).collect()
     }
@@ -679,7 +684,7 @@ impl Work {
         &mut self,
         incident_id: IncidentId,
     ) -> Result<usize, StoreError> {
-        let rows = sqlx::query(DEAD_JOBS).fetch_all(&mut *self.tx).await?;
+        let rows = sqlx::query(DEAD_JOBS).fetch_all(self.conn().await?).await?;
         let failed = failed_for(&rows, incident_id)?;
         for job in &failed {
             sqlx::query(
@@ -690,7 +695,7 @@ impl Work {
             // Queued anew: it reads GitHub afresh (the maintainers may have fixed the cause there).
             .bind(to_millis(Utc::now()))
             .bind(job.id)
-            .execute(&mut *self.tx)
+            .execute(self.conn().await?)
             .await?;
         }
         Ok(failed.len())
@@ -724,7 +729,7 @@ impl Work {
         for (id, _) in done {
             update = update.bind(*id);
         }
-        update.execute(&mut *self.tx).await?;
+        update.execute(self.conn().await?).await?;
         Ok(())
     }
 
@@ -745,7 +750,7 @@ impl Work {
         .bind(if dead { "dead" } else { "pending" })
         .bind(dead.then(|| to_millis(Utc::now())))
         .bind(job_id)
-        .execute(&mut *self.tx)
+        .execute(self.conn().await?)
         .await?;
         Ok(())
     }
@@ -756,8 +761,10 @@ impl Work {
         Ok(())
     }
 
-    /// Writes what this unit of work queued (jobs, timeline entries), then commits.
+    /// Writes what this unit of work created and queued (incidents, jobs, timeline
+    /// entries), then commits.
     pub async fn commit(mut self) -> Result<(), StoreError> {
+        self.write_new_incidents().await?;
         self.write_queued_jobs().await?;
         self.write_timeline().await?;
         self.tx.commit().await?;

@@ -384,7 +384,8 @@ async fn incidents_read_ahead_answer_as_the_store_would(url: &str) {
 
     let mut work = store.begin_durable().await.expect("work");
     let new = key("GHSA-dddd-eeee-ffff");
-    work.read_ahead_incidents(&[key("GHSA-aaaa-bbbb-cccc"), new.clone()])
+    let later = key("GHSA-kkkk-mmmm-pppp");
+    work.read_ahead_incidents(&[key("GHSA-aaaa-bbbb-cccc"), new.clone(), later.clone()])
         .await
         .expect("read ahead");
     let found = work
@@ -410,8 +411,59 @@ async fn incidents_read_ahead_answer_as_the_store_would(url: &str) {
     assert_eq!(again, (new_id, 2));
     let found = work.find_incident(&new.0, &new.1).await.expect("found");
     assert_eq!(found.map(|row| (row.id, row.revision)), Some((new_id, 2)));
+    let entry = herald::incident::TimelineEntry {
+        at: Utc::now(),
+        actor: None,
+        kind: herald::incident::TimelineKind::Command,
+        detail: "created in this unit of work".to_owned(),
+    };
+    work.append_timeline(new_id, std::slice::from_ref(&entry), None)
+        .expect("appended");
+    // An incident not read ahead is saved at once, after those created before it, with an
+    // id of its own, and so is one read ahead created after it; what the unit of work reads
+    // then includes them all.
+    let unread = key("GHSA-gggg-hhhh-jjjj");
+    let mut saved_now = Vec::new();
+    for (repository, ghsa) in [&unread, &later] {
+        let (id, _) = work
+            .save_incident(
+                &Incident::new(repository.clone(), ghsa.clone(), Utc::now()),
+                Utc::now(),
+            )
+            .await
+            .expect("saved");
+        saved_now.push(id);
+    }
+    let [unread_id, later_id] = saved_now[..] else {
+        panic!("two saved");
+    };
+    let listed: Vec<_> = work
+        .incidents_of(&repository)
+        .await
+        .expect("listed")
+        .into_iter()
+        .map(|row| (row.id, row.incident.ghsa_id.as_str().to_owned()))
+        .collect();
+    assert_eq!(listed.len(), 4, "{listed:?}");
+    for (id, ghsa) in [
+        (known_id, &known),
+        (new_id, &new.1),
+        (unread_id, &unread.1),
+        (later_id, &later.1),
+    ] {
+        assert!(
+            listed.contains(&(id, ghsa.as_str().to_owned())),
+            "{listed:?}"
+        );
+    }
     work.commit().await.expect("committed");
     let stored = store.incident(new_id).await.expect("read").expect("stored");
     assert_eq!(stored.revision, 2);
+    assert_eq!(stored.incident.ghsa_id, new.1);
+    let timeline = store.timeline_entries(new_id).await.expect("timeline");
+    assert_eq!(
+        timeline.last().map(|entry| entry.detail.as_str()),
+        Some(entry.detail.as_str())
+    );
     store.close().await;
 }
