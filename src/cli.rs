@@ -13,7 +13,9 @@ use crate::outbox::{JobOutcome, Worker};
 use crate::redact::redact_url;
 use crate::report;
 use crate::server::Server;
-use crate::store::{IncidentFilter, Store};
+use crate::store::{
+    IncidentFilter, JobControl, JobControlError, JobFilter, JobKind, JobRecord, Store,
+};
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
@@ -85,6 +87,12 @@ pub enum Command {
         #[command(subcommand)]
         command: IncidentsCommand,
     },
+    /// The job queue: what herald still has to do, what it gave up on, and retrying or
+    /// cancelling a job.
+    Jobs {
+        #[command(subcommand)]
+        command: JobsCommand,
+    },
     /// Open private tracking issues for history: advisories already published, closed or
     /// withdrawn before herald served their repository (recorded, but untracked until now).
     /// Nothing is announced; `herald incidents announce` does that for one advisory.
@@ -105,6 +113,41 @@ pub enum StoreCommand {
         #[arg(long, value_name = "URL")]
         to: String,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum JobsCommand {
+    /// The jobs not finished (pending or given up), in queue order.
+    List {
+        /// Only the jobs herald gave up on.
+        #[arg(long, conflicts_with = "due")]
+        failed: bool,
+        /// Only the pending jobs whose time has come.
+        #[arg(long)]
+        due: bool,
+        /// Only jobs of this kind (such as send_mail or sync_tracking_issue).
+        #[arg(long, value_parser = job_kind_named)]
+        kind: Option<JobKind>,
+        /// At most this many.
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        limit: u32,
+        /// Print JSON (an array of jobs) instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One job: its state, attempts, last error and what it works on.
+    Show {
+        id: i64,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run a job again now, with a fresh count of attempts: one herald gave up on, one
+    /// cancelled, or one waiting to retry. Its incident's timeline records it.
+    Retry { id: i64 },
+    /// Never run a pending job (or drop one herald gave up on). Its incident's timeline
+    /// records it.
+    Cancel { id: i64 },
 }
 
 #[derive(Debug, Subcommand)]
@@ -247,6 +290,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Incidents { command } => {
             init_tracing(&settings, cli.log_json, "warn")?;
             incidents(&settings, command).await
+        }
+        Command::Jobs { command } => {
+            init_tracing(&settings, cli.log_json, "warn")?;
+            jobs(&settings, command).await
         }
         Command::Import { repo } => {
             init_tracing(&settings, cli.log_json, "warn")?;
@@ -824,6 +871,11 @@ fn phase_named(name: &str) -> Result<Phase, String> {
     one_named(name, Phase::ALL, Phase::as_str)
 }
 
+/// A job kind by its name, for `--kind`.
+fn job_kind_named(name: &str) -> Result<JobKind, String> {
+    one_named(name, JobKind::ALL, JobKind::as_str)
+}
+
 /// A severity by its name, for `--severity`.
 fn severity_named(name: &str) -> Result<Severity, String> {
     one_named(name, Severity::ALL, Severity::as_str)
@@ -838,6 +890,86 @@ fn one_named<T: Copy, const N: usize>(
     all.into_iter()
         .find(|candidate| word(*candidate) == name)
         .ok_or_else(|| format!("`{name}` is none of {}", all.map(word).join(", ")))
+}
+
+/// `herald jobs`.
+async fn jobs(settings: &Settings, command: JobsCommand) -> anyhow::Result<()> {
+    let store = Store::open(&settings.database_url).await?;
+    let now = chrono::Utc::now();
+    match command {
+        JobsCommand::List {
+            failed,
+            due,
+            kind,
+            limit,
+            json,
+        } => {
+            let filter = JobFilter {
+                failed,
+                due,
+                kind,
+                limit,
+            };
+            let jobs = store.jobs(&filter, now).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&jobs)?);
+            } else if jobs.is_empty() {
+                println!("no such jobs");
+            } else {
+                print!("{}", report::job_table(&jobs, now));
+            }
+        }
+        JobsCommand::Show { id, json } => {
+            let job = store.job(id).await?.ok_or(JobControlError::NoSuchJob(id))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&job)?);
+            } else {
+                print!("{}", report::job_detail(&job));
+            }
+        }
+        JobsCommand::Retry { id } => {
+            let job = control_job(&store, id, JobControl::Retry, now).await?;
+            println!(
+                "job {id} ({}) queued again; a running `herald serve` runs it",
+                job.kind
+            );
+        }
+        JobsCommand::Cancel { id } => {
+            let job = control_job(&store, id, JobControl::Cancel, now).await?;
+            println!("job {id} ({}) cancelled", job.kind);
+        }
+    }
+    store.close().await;
+    Ok(())
+}
+
+/// Retries or cancels a job, and records that on its incident's timeline.
+async fn control_job(
+    store: &Store,
+    id: i64,
+    control: JobControl,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<JobRecord> {
+    let mut work = store.begin_durable().await?;
+    let job = work.control_job(id, control, now).await?;
+    if let Some(incident) = job.incident_id {
+        let (command, done) = match control {
+            JobControl::Retry => ("retry", "queued again"),
+            JobControl::Cancel => ("cancel", "cancelled"),
+        };
+        let entry = TimelineEntry {
+            at: now,
+            actor: None,
+            kind: TimelineKind::Command,
+            detail: format!(
+                "job {id} ({}) {done} with `herald jobs {command}`",
+                job.kind
+            ),
+        };
+        work.append_timeline(incident, &[entry], None)?;
+    }
+    work.commit().await?;
+    Ok(job)
 }
 
 /// `herald import`: history incidents get their tracking issues.

@@ -3,7 +3,9 @@
 
 use crate::incident::{CvssAssessment, CvssScore, Incident, SeveritySource, TimelineEntry};
 use crate::pipeline::Processed;
-use crate::store::{FailedJob, IncidentRow, StoredTimelineEntry, TrackingLink, TrackingStatus};
+use crate::store::{
+    FailedJob, IncidentRow, JobRecord, JobState, StoredTimelineEntry, TrackingLink, TrackingStatus,
+};
 use chrono::{DateTime, SecondsFormat, Utc};
 use std::fmt::Write;
 
@@ -96,8 +98,13 @@ pub fn incident_table(rows: &[IncidentRow]) -> String {
             ]
         })
         .collect();
+    table(header, &lines)
+}
+
+/// Columns padded to their widest cell, two spaces apart, the header first.
+fn table<const N: usize>(header: [&str; N], lines: &[[String; N]]) -> String {
     let mut widths = header.map(str::len);
-    for line in &lines {
+    for line in lines {
         for (width, cell) in widths.iter_mut().zip(line) {
             *width = (*width).max(cell.chars().count());
         }
@@ -117,8 +124,86 @@ pub fn incident_table(rows: &[IncidentRow]) -> String {
         out.push('\n');
     };
     put(&header);
-    for line in &lines {
+    for line in lines {
         put(&line.iter().map(String::as_str).collect::<Vec<_>>());
+    }
+    out
+}
+
+/// `herald jobs list`: one job a line. The last error is a counterpart's words: escaped.
+pub fn job_table(jobs: &[JobRecord], now: DateTime<Utc>) -> String {
+    let header = [
+        "ID",
+        "KIND",
+        "STATE",
+        "ATTEMPTS",
+        "INCIDENT",
+        "NEXT RUN",
+        "LAST ERROR",
+    ];
+    let lines: Vec<[String; 7]> = jobs
+        .iter()
+        .map(|job| {
+            [
+                job.id.to_string(),
+                job.kind.clone(),
+                job.state.to_string(),
+                job.attempts.to_string(),
+                job.incident_id
+                    .map_or_else(|| "-".to_owned(), |id| id.to_string()),
+                next_run(job, now),
+                truncate(&safe_line(job.last_error.as_deref().unwrap_or("-")), 60),
+            ]
+        })
+        .collect();
+    table(header, &lines)
+}
+
+/// When a job runs next, as `jobs list` and `jobs show` say it.
+fn next_run(job: &JobRecord, now: DateTime<Utc>) -> String {
+    match (job.state, job.leased_until, job.run_after) {
+        (JobState::Pending, Some(until), _) if until > now => "running".to_owned(),
+        (JobState::Pending, _, Some(at)) if at > now => time(at),
+        (JobState::Pending, _, _) => "due".to_owned(),
+        _ => "-".to_owned(),
+    }
+}
+
+/// `herald jobs show`: every field of one job.
+pub fn job_detail(job: &JobRecord) -> String {
+    let mut out = String::new();
+    let payload = serde_json::to_string(&job.payload).unwrap_or_default();
+    let fields = [
+        ("id", job.id.to_string()),
+        ("kind", job.kind.clone()),
+        ("state", job.state.to_string()),
+        ("attempts", job.attempts.to_string()),
+        (
+            "incident",
+            job.incident_id
+                .map_or_else(|| "-".to_owned(), |id| id.to_string()),
+        ),
+        ("priority", job.priority.to_owned()),
+        ("lane", job.lane.clone().unwrap_or_else(|| "-".to_owned())),
+        ("queued", time(job.created_at)),
+        (
+            "run after",
+            job.run_after.map_or_else(|| "at once".to_owned(), time),
+        ),
+        ("leased until", time_or_dash(job.leased_until)),
+        ("finished", time_or_dash(job.finished_at)),
+        (
+            "last error",
+            job.last_error.clone().unwrap_or_else(|| "-".to_owned()),
+        ),
+        (
+            "outcome",
+            job.outcome.clone().unwrap_or_else(|| "-".to_owned()),
+        ),
+        ("payload", payload),
+    ];
+    for (label, value) in fields {
+        let _ = writeln!(out, "{label:<13}{}", safe_line(&value));
     }
     out
 }

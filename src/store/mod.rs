@@ -2,6 +2,7 @@
 //! placeholders and portable types so PostgreSQL can share it.
 
 mod channels;
+mod control;
 mod copy;
 mod github;
 mod incidents;
@@ -9,6 +10,7 @@ mod job;
 mod queue;
 
 pub use channels::ChannelPost;
+pub use control::{JobControl, JobControlError, JobFilter, JobRecord, JobState};
 pub use copy::{Copied, CopyError};
 
 pub use crate::incident::IncidentId;

@@ -271,7 +271,7 @@ pub(super) struct QueuedJob {
 
 /// `run_after` of a new job: due at once, however the wall clock moves (a clock stepped
 /// back must not hold fresh work).
-const DUE_AT_ONCE: i64 = 0;
+pub(super) const DUE_AT_ONCE: i64 = 0;
 
 impl Store {
     /// Stores a batch of deliveries and their jobs in one commit (one fsync for many

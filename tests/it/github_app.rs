@@ -2446,19 +2446,127 @@ async fn polled_until_unchanged(fake: &FakeGitHub, harness: &Harness) {
     harness.wait_all_jobs().await;
 }
 
+/// What `herald ARGS` printed on the harness's store; it must succeed.
 async fn herald_cli(harness: &Harness, args: &[&str]) -> String {
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_herald"))
-        .args(args)
-        .env("HERALD_DATABASE_URL", &harness.database_url)
-        .output()
-        .await
-        .expect("herald runs");
+    let output = herald_cli_output(harness, args).await;
     assert!(
         output.status.success(),
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
     String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// What `herald ARGS` said on its error output; it must fail.
+async fn herald_cli_refused(harness: &Harness, args: &[&str]) -> String {
+    let output = herald_cli_output(harness, args).await;
+    assert!(!output.status.success(), "herald {args:?} succeeded");
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+async fn herald_cli_output(harness: &Harness, args: &[&str]) -> std::process::Output {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_herald"))
+        .args(args)
+        .env("HERALD_DATABASE_URL", &harness.database_url)
+        .output()
+        .await
+        .expect("herald runs")
+}
+
+both_stores!(herald_jobs_lists_retries_and_cancels_what_a_counterpart_refused);
+async fn herald_jobs_lists_retries_and_cancels_what_a_counterpart_refused() {
+    let fake = world().await;
+    let (mut harness, sink, _keys) = mail_refused_with(&fake, "554 5.7.1 relaying denied").await;
+    let incident = incident_id(&harness).await;
+    let failed = herald_cli(&harness, &["jobs", "list", "--failed", "--json"]).await;
+    let failed: Vec<serde_json::Value> = serde_json::from_str(&failed).expect("JSON");
+    assert_eq!(failed.len(), 2, "one send per list: {failed:?}");
+    for job in &failed {
+        assert_eq!(
+            (
+                &job["kind"],
+                &job["state"],
+                &job["attempts"],
+                &job["incident_id"]
+            ),
+            (
+                &serde_json::json!("send_mail"),
+                &serde_json::json!("dead"),
+                &serde_json::json!(1),
+                &serde_json::json!(incident.0)
+            ),
+            "{job}"
+        );
+        let error = job["last_error"].as_str().unwrap_or_default();
+        assert!(error.contains("relaying denied"), "{job}");
+    }
+    let ids: Vec<String> = failed
+        .iter()
+        .map(|job| job["id"].as_i64().expect("an id").to_string())
+        .collect();
+    let table = herald_cli(&harness, &["jobs", "list", "--failed"]).await;
+    assert_eq!(
+        table.lines().count(),
+        3,
+        "a header and a line per job:\n{table}"
+    );
+
+    // The relay is fixed: one send is retried, the other dropped.
+    sink.accept();
+    let said = herald_cli(&harness, &["jobs", "retry", &ids[0]]).await;
+    assert!(
+        said.starts_with(&format!("job {} (send_mail) queued again", ids[0])),
+        "{said}"
+    );
+    harness
+        .until("the retried announcement", async || {
+            sink.messages().len() == 1
+        })
+        .await;
+    let said = herald_cli(&harness, &["jobs", "cancel", &ids[1]]).await;
+    assert_eq!(said.trim(), format!("job {} (send_mail) cancelled", ids[1]));
+    harness.wait_all_jobs().await;
+    let state = async |id: &str| {
+        let shown = herald_cli(&harness, &["jobs", "show", id, "--json"]).await;
+        let shown: serde_json::Value = serde_json::from_str(&shown).expect("JSON");
+        shown["state"].as_str().unwrap_or_default().to_owned()
+    };
+    assert_eq!(state(&ids[0]).await, "done");
+    assert_eq!(state(&ids[1]).await, "cancelled");
+    let refused = herald_cli_refused(&harness, &["jobs", "cancel", &ids[0]]).await;
+    assert!(
+        refused.contains(&format!(
+            "job {} is done: there is nothing to cancel",
+            ids[0]
+        )),
+        "{refused}"
+    );
+    let timeline = timeline_details(&harness).await;
+    for (id, done, command) in [
+        (&ids[0], "queued again", "retry"),
+        (&ids[1], "cancelled", "cancel"),
+    ] {
+        let line = format!("job {id} (send_mail) {done} with `herald jobs {command}`");
+        assert!(timeline.contains(&line), "{line:?} not in {timeline:?}");
+    }
+
+    // A due job, cancelled before a runner takes it, never runs.
+    harness.restart(false).await;
+    herald_cli(&harness, &["jobs", "retry", &ids[1]]).await;
+    let due = herald_cli(
+        &harness,
+        &["jobs", "list", "--due", "--kind", "send_mail", "--json"],
+    )
+    .await;
+    let due: Vec<serde_json::Value> = serde_json::from_str(&due).expect("JSON");
+    let due: Vec<String> = due.iter().map(|job| job["id"].to_string()).collect();
+    assert_eq!(due, [ids[1].clone()]);
+    herald_cli(&harness, &["jobs", "cancel", &ids[1]]).await;
+    harness.restart(true).await;
+    harness.wait_all_jobs().await;
+    assert_eq!(sink.messages().len(), 1, "the cancelled send never ran");
+    assert_no_unexpected(&fake);
+    harness.stop().await;
 }
 
 both_stores!(installing_herald_never_announces_the_past);

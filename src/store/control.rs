@@ -1,0 +1,283 @@
+//! What an operator sees of the job queue and does with its jobs (`herald jobs`).
+
+use super::job::Job;
+use super::queue::{DUE_AT_ONCE, JobKind};
+use super::{IncidentId, Store, StoreError, Work, from_millis, to_millis};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::Row;
+
+/// Where a job stands in the queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobState {
+    /// Waiting to run, or running.
+    Pending,
+    Done,
+    /// herald gave up on it (its attempts ran out, or the counterpart refused it).
+    Dead,
+    /// An operator cancelled it (`herald jobs cancel`).
+    Cancelled,
+}
+
+impl JobState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Pending => "pending",
+            JobState::Done => "done",
+            JobState::Dead => "dead",
+            JobState::Cancelled => "cancelled",
+        }
+    }
+
+    fn parse(stored: &str) -> Result<JobState, StoreError> {
+        [
+            JobState::Pending,
+            JobState::Done,
+            JobState::Dead,
+            JobState::Cancelled,
+        ]
+        .into_iter()
+        .find(|state| state.as_str() == stored)
+        .ok_or_else(|| StoreError::Corrupt(format!("unknown job state {stored:?}")))
+    }
+}
+
+impl std::fmt::Display for JobState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Which jobs `herald jobs list` shows: by default those not finished (pending or given
+/// up), in queue order.
+#[derive(Debug, Clone, Copy)]
+pub struct JobFilter {
+    /// Only the jobs herald gave up on.
+    pub failed: bool,
+    /// Only the pending jobs whose time has come.
+    pub due: bool,
+    pub kind: Option<JobKind>,
+    pub limit: u32,
+}
+
+/// One job as an operator sees it (`herald jobs list --json` prints these).
+#[derive(Debug, Clone, Serialize)]
+pub struct JobRecord {
+    pub id: i64,
+    pub kind: String,
+    pub state: JobState,
+    /// Failed attempts so far.
+    pub attempts: i64,
+    /// The incident the job is for, where it names one.
+    pub incident_id: Option<IncidentId>,
+    /// `urgent` or `background`.
+    pub priority: &'static str,
+    /// Jobs of one lane run one at a time, in order.
+    pub lane: Option<String>,
+    pub created_at: DateTime<Utc>,
+    /// When it may run (again); `None`: at once.
+    pub run_after: Option<DateTime<Utc>>,
+    /// Set while a runner holds it.
+    pub leased_until: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    /// What the last failed attempt said, in the counterpart's words.
+    pub last_error: Option<String>,
+    /// What the job did, once done.
+    pub outcome: Option<String>,
+    /// What the job works on, as stored.
+    pub payload: serde_json::Value,
+}
+
+const JOB_COLUMNS: &str = "id, kind, payload, state, attempts, run_after, created_at, \
+     finished_at, last_error, outcome, priority, lane, locked_until";
+
+fn job_record(row: &sqlx::any::AnyRow) -> Result<JobRecord, StoreError> {
+    let kind: String = row.try_get("kind")?;
+    let payload: String = row.try_get("payload")?;
+    let incident_id = Job::decode(&kind, &payload)
+        .ok()
+        .and_then(|job| job.incident());
+    let at = |column: &str| -> Result<Option<DateTime<Utc>>, StoreError> {
+        row.try_get::<Option<i64>, _>(column)?
+            .map(from_millis)
+            .transpose()
+    };
+    let run_after: i64 = row.try_get("run_after")?;
+    Ok(JobRecord {
+        id: row.try_get("id")?,
+        state: JobState::parse(&row.try_get::<String, _>("state")?)?,
+        attempts: row.try_get("attempts")?,
+        incident_id,
+        priority: match row.try_get::<i64, _>("priority")? {
+            0 => "urgent",
+            _ => "background",
+        },
+        lane: row.try_get("lane")?,
+        created_at: from_millis(row.try_get("created_at")?)?,
+        run_after: (run_after > DUE_AT_ONCE)
+            .then(|| from_millis(run_after))
+            .transpose()?,
+        leased_until: at("locked_until")?,
+        finished_at: at("finished_at")?,
+        last_error: row.try_get("last_error")?,
+        outcome: row.try_get("outcome")?,
+        // A payload that is not JSON (none is) is shown as the text it is.
+        payload: serde_json::from_str(&payload).unwrap_or(serde_json::Value::String(payload)),
+        kind,
+    })
+}
+
+/// Why `herald jobs retry` or `cancel` did nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum JobControlError {
+    #[error("there is no job {0}")]
+    NoSuchJob(i64),
+    #[error("job {id} is {state}: there is nothing to {action}")]
+    Finished {
+        id: i64,
+        state: JobState,
+        action: &'static str,
+    },
+    #[error("job {id} is running (leased until {until}); try again once it ends")]
+    Running { id: i64, until: DateTime<Utc> },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What an operator does to a job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobControl {
+    /// Run it again now, with a fresh count of attempts (a given-up, cancelled or waiting job).
+    Retry,
+    /// Never run it (a pending or given-up job).
+    Cancel,
+}
+
+impl JobControl {
+    fn verb(self) -> &'static str {
+        match self {
+            JobControl::Retry => "retry",
+            JobControl::Cancel => "cancel",
+        }
+    }
+
+    /// The states it applies to.
+    fn applies_to(self) -> &'static str {
+        match self {
+            JobControl::Retry => "'pending', 'dead', 'cancelled'",
+            JobControl::Cancel => "'pending', 'dead'",
+        }
+    }
+}
+
+impl Store {
+    /// The jobs `filter` asks for, in queue order.
+    pub async fn jobs(
+        &self,
+        filter: &JobFilter,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<JobRecord>, StoreError> {
+        // Each parameter numbered in the order bound, as only some are.
+        let mut sql = format!("SELECT {JOB_COLUMNS} FROM outbox WHERE ");
+        let mut next = 1;
+        if filter.failed {
+            sql.push_str("state = 'dead'");
+        } else if filter.due {
+            sql.push_str("state = 'pending' AND run_after <= $1");
+            next += 1;
+        } else {
+            sql.push_str("state IN ('pending', 'dead')");
+        }
+        if filter.kind.is_some() {
+            sql.push_str(&format!(" AND kind = ${next}"));
+            next += 1;
+        }
+        sql.push_str(&format!(" ORDER BY id LIMIT ${next}"));
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        if filter.due && !filter.failed {
+            query = query.bind(to_millis(now));
+        }
+        if let Some(kind) = filter.kind {
+            query = query.bind(kind.as_str());
+        }
+        let rows = query
+            .bind(i64::from(filter.limit))
+            .fetch_all(&self.reader)
+            .await?;
+        rows.iter().map(job_record).collect()
+    }
+
+    /// One job, whatever its state.
+    pub async fn job(&self, id: i64) -> Result<Option<JobRecord>, StoreError> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {JOB_COLUMNS} FROM outbox WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(&self.reader)
+        .await?
+        .as_ref()
+        .map(job_record)
+        .transpose()
+    }
+}
+
+impl Work {
+    /// Retries or cancels job `id` (not while a runner holds it), and returns it as it was.
+    pub async fn control_job(
+        &mut self,
+        id: i64,
+        control: JobControl,
+        now: DateTime<Utc>,
+    ) -> Result<JobRecord, JobControlError> {
+        let before = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {JOB_COLUMNS} FROM outbox WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(self.conn().await?)
+        .await
+        .map_err(StoreError::from)?
+        .as_ref()
+        .map(job_record)
+        .transpose()?
+        .ok_or(JobControlError::NoSuchJob(id))?;
+        let set = match control {
+            // Queued anew: it reads GitHub afresh, the cause may have been fixed there.
+            JobControl::Retry => {
+                "state = 'pending', attempts = 0, run_after = $3, created_at = $2, \
+                 finished_at = NULL, locked_until = NULL"
+            }
+            JobControl::Cancel => "state = 'cancelled', finished_at = $2, locked_until = NULL",
+        };
+        // Only from the states it applies to, and not while a runner holds the job.
+        let update = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE outbox SET {set} WHERE id = $1 AND state IN ({}) \
+             AND (locked_until IS NULL OR locked_until <= $2)",
+            control.applies_to()
+        )))
+        .bind(id)
+        .bind(to_millis(now));
+        let update = match control {
+            JobControl::Retry => update.bind(DUE_AT_ONCE),
+            JobControl::Cancel => update,
+        };
+        let changed = update
+            .execute(self.conn().await?)
+            .await
+            .map_err(StoreError::from)?
+            .rows_affected();
+        if changed == 1 {
+            return Ok(before);
+        }
+        Err(match before.leased_until {
+            Some(until) if until > now && before.state == JobState::Pending => {
+                JobControlError::Running { id, until }
+            }
+            _ => JobControlError::Finished {
+                id,
+                state: before.state,
+                action: control.verb(),
+            },
+        })
+    }
+}
