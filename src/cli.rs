@@ -81,6 +81,9 @@ pub enum Command {
         /// The repository (owner/name), when two repositories share the GHSA id.
         #[arg(long)]
         repo: Option<RepoName>,
+        /// Print JSON (the incident's id and an array of named drafts) instead of text.
+        #[arg(long)]
+        json: bool,
     },
     /// Show the incidents in the store.
     Incidents {
@@ -299,9 +302,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             init_tracing(&settings, cli.log_json, "warn")?;
             import(&settings, repo.as_ref()).await
         }
-        Command::Drafts { ghsa_id, repo } => {
+        Command::Drafts {
+            ghsa_id,
+            repo,
+            json,
+        } => {
             init_tracing(&settings, cli.log_json, "warn")?;
-            print_drafts(&settings, &ghsa_id, repo.as_ref()).await
+            print_drafts(&settings, &ghsa_id, repo.as_ref(), json).await
         }
         Command::Doctor => {
             init_tracing(&settings, cli.log_json, "warn")?;
@@ -688,16 +695,39 @@ async fn print_drafts(
     settings: &Settings,
     ghsa_id: &GhsaId,
     repo: Option<&RepoName>,
+    json: bool,
 ) -> anyhow::Result<()> {
     let store = Store::open(&settings.database_url).await?;
     let row = pick_incident(&store, ghsa_id, repo).await?;
     let mut files = store.drafts(row.id).await?;
-    if files.is_empty() {
+    let source = if files.is_empty() {
         let timeline = store.timeline_entries(row.id).await?;
         files = render_drafts(&Drafts::new()?, &row.incident, &timeline)?;
-    }
-    for (name, text) in files {
-        println!("==> {name} <==\n{text}\n");
+        "rendered"
+    } else {
+        "review"
+    };
+    if json {
+        let drafts: Vec<_> = files
+            .iter()
+            .map(|(name, text)| serde_json::json!({ "name": name, "text": text }))
+            .collect();
+        let printed = serde_json::json!({
+            "ghsa_id": row.incident.ghsa_id,
+            "repository": row.incident.repository,
+            "source": source,
+            "drafts": drafts,
+        });
+        println!("{}", serde_json::to_string_pretty(&printed)?);
+    } else {
+        for (name, text) in files {
+            // Drafts carry advisory text: no control character reaches the terminal raw.
+            println!(
+                "==> {} <==\n{}\n",
+                report::safe_line(&name),
+                report::safe_text(&text)
+            );
+        }
     }
     store.close().await;
     Ok(())

@@ -11,9 +11,20 @@ use std::fmt::Write;
 
 /// One line of untrusted text, safe for a terminal.
 pub fn safe_line(text: &str) -> String {
+    escape_controls(text, |_| false)
+}
+
+/// Untrusted text of several lines, safe for a terminal: its line breaks and tabs kept.
+pub fn safe_text(text: &str) -> String {
+    escape_controls(text, |c| c == '\n' || c == '\t')
+}
+
+/// `text` with its control characters (terminal escape sequences among them) escaped,
+/// except those `kept`.
+fn escape_controls(text: &str, kept: fn(char) -> bool) -> String {
     text.chars()
         .map(|c| {
-            if c.is_control() {
+            if c.is_control() && !kept(c) {
                 c.escape_default().to_string()
             } else {
                 c.to_string()
@@ -504,5 +515,9 @@ mod tests {
         assert_eq!(safe_line("ok\u{1b}[31mred"), "ok\\u{1b}[31mred");
         assert_eq!(safe_line("a\r\nb"), "a\\r\\nb");
         assert_eq!(safe_line("naïve — ok"), "naïve — ok");
+        assert_eq!(
+            safe_text("line\n\tindented\r\n\u{1b}]0;title\u{7}"),
+            "line\n\tindented\\r\n\\u{1b}]0;title\\u{7}"
+        );
     }
 }

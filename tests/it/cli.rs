@@ -126,6 +126,24 @@ fn the_readme_dry_run_opens_an_incident_in_the_default_store() {
         printed.contains("[SECURITY] GHSA-abcd-1234-efgh / CVE-2050-00000"),
         "{printed}"
     );
+    let (output, printed, _) =
+        run(herald(dir.path()).args(["drafts", "GHSA-abcd-1234-efgh", "--json"]));
+    assert!(output.status.success());
+    let json: serde_json::Value = serde_json::from_str(&printed).expect("JSON output");
+    assert_eq!(json["ghsa_id"], "GHSA-abcd-1234-efgh");
+    assert_eq!(json["repository"], "Codertocat/Hello-World");
+    assert!(["review", "rendered"].contains(&json["source"].as_str().unwrap_or_default()));
+    let announcement = json["drafts"]
+        .as_array()
+        .expect("drafts")
+        .iter()
+        .find(|draft| draft["name"] == "announcement-subject.txt")
+        .unwrap_or_else(|| panic!("no announcement-subject.txt: {json}"));
+    let text = announcement["text"].as_str().unwrap_or_default();
+    assert!(
+        text.contains("[SECURITY] GHSA-abcd-1234-efgh / CVE-2050-00000"),
+        "{text}"
+    );
 
     let (output, stdout, _) = run(herald(dir.path()).args(["incidents", "list"]));
     assert!(output.status.success());
