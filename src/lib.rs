@@ -11,6 +11,7 @@ pub mod incident;
 pub mod ingest;
 pub mod mail;
 mod markers;
+pub mod metrics;
 pub mod outbox;
 mod pipeline;
 mod poller;

@@ -6,11 +6,12 @@ use crate::config::Settings;
 use crate::drafts::Drafts;
 use crate::github::GitHub;
 use crate::ingest::Ingestor;
+use crate::metrics::Metrics;
 use crate::outbox::{EffectRunner, Idle, Worker};
 use crate::poller::Poller;
 use crate::redact::redact_url;
 use crate::store::Store;
-use crate::webhook::{AppState, router};
+use crate::webhook::{AppState, metrics_router, router};
 use anyhow::Context;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -19,8 +20,11 @@ use tokio::task::JoinHandle;
 
 pub struct Server {
     pub addr: SocketAddr,
+    /// Where `/metrics` is served, when not on `addr` (`metrics_listen`).
+    pub metrics_addr: Option<SocketAddr>,
     shutdown: watch::Sender<bool>,
     http: JoinHandle<std::io::Result<()>>,
+    metrics_http: Option<JoinHandle<std::io::Result<()>>>,
     writer: JoinHandle<()>,
     worker: Option<JoinHandle<()>>,
     effects: Option<JoinHandle<()>>,
@@ -55,6 +59,19 @@ impl Server {
             .await
             .with_context(|| format!("cannot listen on {}", settings.listen))?;
         let addr = listener.local_addr()?;
+        let metrics_listener = match settings.metrics_listen {
+            Some(address) => Some(
+                tokio::net::TcpListener::bind(address)
+                    .await
+                    .with_context(|| format!("cannot listen on {address} (metrics_listen)"))?,
+            ),
+            None => None,
+        };
+        let metrics_addr = metrics_listener
+            .as_ref()
+            .map(tokio::net::TcpListener::local_addr)
+            .transpose()?;
+        let metrics = Arc::new(Metrics::new());
         let wake = Arc::new(Notify::new());
         let (ingestor, writer) = Ingestor::start(store.clone(), wake.clone());
         let (shutdown, shutdown_rx) = watch::channel(false);
@@ -64,7 +81,8 @@ impl Server {
             let worker = Worker::new(store.clone(), wake.clone(), settings.worker.clone())
                 .giving_way_to(ingestor.load())
                 .waking(effects_wake.clone())
-                .reporting_idle(idle.clone());
+                .reporting_idle(idle.clone())
+                .counting_in(metrics.clone());
             tokio::spawn(worker.run(shutdown_rx.clone()))
         });
         let effects = match (&github, settings.worker_enabled) {
@@ -92,7 +110,8 @@ impl Server {
                     effects_wake,
                     settings.worker.clone(),
                 )
-                .reporting_idle(idle.clone());
+                .reporting_idle(idle.clone())
+                .counting_in(metrics.clone());
                 Some(tokio::spawn(runner.run(shutdown_rx.clone())))
             }
             (None, _) => {
@@ -116,20 +135,17 @@ impl Server {
                     );
                     tokio::spawn(poller.run(shutdown_rx.clone()))
                 });
-        let app = router(Arc::new(AppState {
+        let state = Arc::new(AppState {
             secret,
             ingestor,
             store: store.clone(),
             max_body_bytes: settings.max_body_bytes,
-        }));
-        let mut http_shutdown = shutdown_rx;
-        let http = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = http_shutdown.wait_for(|stop| *stop).await;
-                })
-                .await
+            metrics,
         });
+        let app = router(state.clone(), metrics_listener.is_some());
+        let metrics_http = metrics_listener
+            .map(|listener| serve_until(listener, metrics_router(state), shutdown_rx.clone()));
+        let http = serve_until(listener, app, shutdown_rx);
         tracing::info!(
             %addr,
             store = %redact_url(&settings.database_url),
@@ -139,8 +155,10 @@ impl Server {
         );
         Ok(Server {
             addr,
+            metrics_addr,
             shutdown,
             http,
+            metrics_http,
             writer,
             worker,
             effects,
@@ -160,6 +178,10 @@ impl Server {
     pub fn ended_task(&self) -> Option<&'static str> {
         let tasks = [
             ("HTTP server", Some(self.http.is_finished())),
+            (
+                "metrics server",
+                self.metrics_http.as_ref().map(JoinHandle::is_finished),
+            ),
             ("ingest writer", Some(self.writer.is_finished())),
             (
                 "outbox worker",
@@ -189,6 +211,9 @@ impl Server {
             poller.await?;
         }
         self.http.await??;
+        if let Some(metrics_http) = self.metrics_http {
+            metrics_http.await??;
+        }
         self.writer.await?;
         if let Some(worker) = self.worker {
             worker.await?;
@@ -200,4 +225,19 @@ impl Server {
         tracing::info!("herald stopped");
         Ok(())
     }
+}
+
+/// Serves `app` on `listener` until `shutdown` turns true.
+fn serve_until(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    mut shutdown: watch::Receiver<bool>,
+) -> JoinHandle<std::io::Result<()>> {
+    tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = shutdown.wait_for(|stop| *stop).await;
+            })
+            .await
+    })
 }

@@ -54,6 +54,8 @@ pub struct Settings {
     /// writer, a few readers).
     pub database_max_connections: u32,
     pub listen: SocketAddr,
+    /// Where `/metrics` is served instead of on `listen` (which faces the internet).
+    pub metrics_listen: Option<SocketAddr>,
     /// Required by `serve`; never logged (SecretString redacts itself in Debug).
     pub webhook_secret: Option<SecretString>,
     pub log_format: LogFormat,
@@ -158,6 +160,7 @@ struct FileSettings {
     database_url: Option<String>,
     database_max_connections: Option<toml::Value>,
     listen: Option<String>,
+    metrics_listen: Option<String>,
     webhook_secret: Option<String>,
     webhook_secret_file: Option<PathBuf>,
     log_format: Option<String>,
@@ -205,6 +208,12 @@ pub const SETTINGS_TABLE: &[(&str, &str, &str, &str)] = &[
         "HERALD_LISTEN",
         DEFAULT_LISTEN,
         "address `serve` listens on",
+    ),
+    (
+        "metrics_listen",
+        "HERALD_METRICS_LISTEN",
+        "(none: `/metrics` on `listen`)",
+        "address `/metrics` is served on instead, away from the webhook port",
     ),
     (
         "webhook_secret",
@@ -557,6 +566,15 @@ impl Settings {
                 SocketAddr::from(([127, 0, 0, 1], 3000)),
                 "a socket address such as 127.0.0.1:3000",
             )?,
+            metrics_listen: pick("metrics_listen", file.metrics_listen, &path, env)
+                .map(|raw| {
+                    parse(
+                        Some(raw),
+                        SocketAddr::from(([127, 0, 0, 1], 9090)),
+                        "a socket address such as 127.0.0.1:9090",
+                    )
+                })
+                .transpose()?,
             webhook_secret,
             log_format,
             log_filter: pick("log", file.log, &path, env).map(|raw| raw.value),

@@ -3,8 +3,9 @@
 //! transaction, and retries failures with the same backoff as the worker. Their network
 //! waits overlap; each installation's writes still go one at a time, paced (`github::pace`).
 
-use super::{Idle, JobOutcome, WorkerSettings, gives_up, log, record_failure};
+use super::{Idle, JobOutcome, WorkerSettings, finished, gives_up, record_failure};
 use crate::channels::{ChannelError, Channels, Record};
+use crate::metrics::Metrics;
 use crate::store::{ClaimedJob, IncidentRow, Store, StoreError};
 use chrono::Utc;
 use std::sync::Arc;
@@ -27,6 +28,7 @@ pub struct EffectRunner {
     wake: Arc<Notify>,
     settings: WorkerSettings,
     idle: Option<Idle>,
+    metrics: Option<Arc<Metrics>>,
 }
 
 impl EffectRunner {
@@ -42,12 +44,19 @@ impl EffectRunner {
             wake,
             settings,
             idle: None,
+            metrics: None,
         }
     }
 
     /// Tells `idle` whenever nothing is due.
     pub fn reporting_idle(mut self, idle: Idle) -> EffectRunner {
         self.idle = Some(idle);
+        self
+    }
+
+    /// Counts each job run in `metrics`.
+    pub fn counting_in(mut self, metrics: Arc<Metrics>) -> EffectRunner {
+        self.metrics = Some(metrics);
         self
     }
 
@@ -161,9 +170,21 @@ impl EffectRunner {
         Ok(note)
     }
 
-    /// Runs a leased job and commits what it did with its completion; or records its
-    /// failure (and reports giving up).
+    /// Runs a leased job, then logs and counts what became of it.
     async fn run_leased(
+        &self,
+        job: &ClaimedJob,
+        about: Option<&IncidentRow>,
+    ) -> Result<JobOutcome, StoreError> {
+        let started = std::time::Instant::now();
+        let outcome = self.run_leased_once(job, about).await?;
+        finished(job, &outcome, started.elapsed(), self.metrics.as_deref());
+        Ok(outcome)
+    }
+
+    /// Runs a leased job and commits what it did with its completion; or defers it to its
+    /// GitHub write slot, or records its failure (and reports giving up).
+    async fn run_leased_once(
         &self,
         job: &ClaimedJob,
         about: Option<&IncidentRow>,
@@ -173,19 +194,13 @@ impl EffectRunner {
             Err(error) => Err(error),
         };
         let error = match ran {
-            Ok(note) => {
-                let outcome = JobOutcome::Effect(note);
-                log(job, &outcome);
-                return Ok(outcome);
-            }
+            Ok(note) => return Ok(JobOutcome::Effect(note)),
             Err(error) => error,
         };
         if let Some(wait) = error.paced_for() {
             let until = Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
             self.store.defer_job(job.id, until).await?;
-            let outcome = JobOutcome::Paced(wait);
-            log(job, &outcome);
-            return Ok(outcome);
+            return Ok(JobOutcome::Paced(wait));
         }
         let gave_up = gives_up(job, self.settings.max_attempts, error.refusal().is_some());
         let notice = self
@@ -196,9 +211,7 @@ impl EffectRunner {
                 tracing::error!(job = job.id, error = %unknown, "cannot word the notice of a failed job");
                 None
             });
-        let outcome = record_failure(&self.store, job, error.into(), gave_up, notice).await?;
-        log(job, &outcome);
-        Ok(outcome)
+        record_failure(&self.store, job, error.into(), gave_up, notice).await
     }
 }
 

@@ -13,8 +13,9 @@ pub use effects::EffectRunner;
 use crate::channels::{ChannelError, Record};
 use crate::config::WorkerSettings;
 use crate::ingest::IngestLoad;
+use crate::metrics::{JobRunOutcome, Metrics};
 use crate::pipeline::{self, ProcessError, Processed};
-use crate::store::{ClaimedJob, Job, Store, StoreError, Work};
+use crate::store::{ClaimedJob, Job, JobKind, Store, StoreError, Work};
 use chrono::Utc;
 use std::sync::Arc;
 use std::time::Duration;
@@ -83,6 +84,7 @@ pub struct Worker {
     /// Woken after a batch commits, as its jobs may have queued effects.
     effects: Option<Arc<Notify>>,
     idle: Option<Idle>,
+    metrics: Option<Arc<Metrics>>,
 }
 
 /// While deliveries wait for their commit, the worker holds back this long at most, so
@@ -113,7 +115,23 @@ async fn run_local(work: &mut Work, job: &ClaimedJob) -> Result<Processed, Proce
     }
 }
 
-fn log(job: &ClaimedJob, outcome: &JobOutcome) {
+/// Logs what became of a job run that took `took`, and counts it in `metrics`.
+fn finished(
+    job: &ClaimedJob,
+    outcome: &JobOutcome,
+    took: std::time::Duration,
+    metrics: Option<&Metrics>,
+) {
+    if let Some(metrics) = metrics {
+        let kind = JobKind::from_name(&job.kind).map_or("unknown", JobKind::as_str);
+        let counted = match outcome {
+            JobOutcome::Done(_) | JobOutcome::Effect(_) => JobRunOutcome::done,
+            JobOutcome::Paced(_) => JobRunOutcome::deferred,
+            JobOutcome::Failed { gave_up: true, .. } => JobRunOutcome::failed,
+            JobOutcome::Failed { gave_up: false, .. } => JobRunOutcome::retried,
+        };
+        metrics.job_run(kind, counted, took);
+    }
     match outcome {
         // Identifiers only: advisory content and severity stay out of logs (embargo).
         JobOutcome::Done(processed) => tracing::info!(
@@ -154,12 +172,19 @@ impl Worker {
             ingest: None,
             effects: None,
             idle: None,
+            metrics: None,
         }
     }
 
     /// Tells `idle` whenever nothing is due.
     pub fn reporting_idle(mut self, idle: Idle) -> Worker {
         self.idle = Some(idle);
+        self
+    }
+
+    /// Counts each job run in `metrics`.
+    pub fn counting_in(mut self, metrics: Arc<Metrics>) -> Worker {
+        self.metrics = Some(metrics);
         self
     }
 
@@ -260,8 +285,9 @@ impl Worker {
                 {
                     break 'batch;
                 }
+                let job_started = std::time::Instant::now();
                 match execute(&mut work, &job).await {
-                    Ok(processed) => done.push((job, processed)),
+                    Ok(processed) => done.push((job, processed, job_started.elapsed())),
                     Err(_) => {
                         failing = Some(job);
                         break 'batch;
@@ -277,7 +303,7 @@ impl Worker {
             None => {
                 let finished: Vec<(i64, &str)> = done
                     .iter()
-                    .map(|(job, processed)| (job.id, processed.note.as_str()))
+                    .map(|(job, processed, _)| (job.id, processed.note.as_str()))
                     .collect();
                 work.complete_jobs(&finished).await?;
                 work.commit().await?;
@@ -285,24 +311,25 @@ impl Worker {
                     effects.notify_one();
                 }
                 done.into_iter()
-                    .map(|(job, processed)| (job, JobOutcome::Done(processed)))
+                    .map(|(job, processed, took)| (job, JobOutcome::Done(processed), took))
                     .collect()
             }
             Some(failing) => {
                 // Undo the whole batch, then give every job its own transaction.
                 work.rollback().await?;
                 let mut outcomes = Vec::with_capacity(done.len() + 1);
-                for job in done.into_iter().map(|(job, _)| job).chain([failing]) {
+                for job in done.into_iter().map(|(job, _, _)| job).chain([failing]) {
+                    let started = std::time::Instant::now();
                     let outcome = self.run_alone(&job).await?;
-                    outcomes.push((job, outcome));
+                    outcomes.push((job, outcome, started.elapsed()));
                 }
                 outcomes
             }
         };
         Ok(outcomes
             .into_iter()
-            .map(|(job, outcome)| {
-                log(&job, &outcome);
+            .map(|(job, outcome, took)| {
+                finished(&job, &outcome, took, self.metrics.as_deref());
                 outcome
             })
             .collect())

@@ -171,7 +171,49 @@ impl JobControl {
     }
 }
 
+/// One kind of job in the queue, for the metrics.
+#[derive(Debug, Clone)]
+pub struct QueuedKind {
+    pub kind: String,
+    pub pending: i64,
+    pub due: i64,
+    pub given_up: i64,
+    /// Since when the longest-due pending job has been due (queued, or its wait ended).
+    pub oldest_due_since: Option<DateTime<Utc>>,
+}
+
 impl Store {
+    /// The queue by kind of job: pending, due and given-up jobs, and the longest-due one.
+    pub async fn queue_summary(&self, now: DateTime<Utc>) -> Result<Vec<QueuedKind>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT kind, \
+             SUM(CASE WHEN state = 'pending' THEN 1 ELSE 0 END) AS pending, \
+             SUM(CASE WHEN state = 'pending' AND run_after <= $1 THEN 1 ELSE 0 END) AS due, \
+             SUM(CASE WHEN state = 'dead' THEN 1 ELSE 0 END) AS given_up, \
+             MIN(CASE WHEN state = 'pending' AND run_after <= $1 THEN \
+               CASE WHEN run_after > created_at THEN run_after ELSE created_at END END) \
+               AS oldest_due \
+             FROM outbox WHERE state IN ('pending', 'dead') GROUP BY kind ORDER BY kind",
+        )
+        .bind(to_millis(now))
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(QueuedKind {
+                    kind: row.try_get("kind")?,
+                    pending: row.try_get("pending")?,
+                    due: row.try_get("due")?,
+                    given_up: row.try_get("given_up")?,
+                    oldest_due_since: row
+                        .try_get::<Option<i64>, _>("oldest_due")?
+                        .map(from_millis)
+                        .transpose()?,
+                })
+            })
+            .collect()
+    }
+
     /// The jobs `filter` asks for, in queue order.
     pub async fn jobs(
         &self,

@@ -384,6 +384,27 @@ impl Work {
 }
 
 impl Store {
+    /// How many incidents are in each phase and severity.
+    pub async fn incident_counts(&self) -> Result<Vec<(String, String, i64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT phase, severity, COUNT(*) AS incidents FROM incidents \
+             GROUP BY phase, severity ORDER BY phase, severity",
+        )
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    row.try_get("phase")?,
+                    row.try_get("severity")?,
+                    row.try_get("incidents")?,
+                ))
+            })
+            .collect()
+    }
+}
+
+impl Store {
     pub async fn incident(
         &self,
         incident_id: IncidentId,

@@ -10,7 +10,7 @@ mod job;
 mod queue;
 
 pub use channels::ChannelPost;
-pub use control::{JobControl, JobControlError, JobFilter, JobRecord, JobState};
+pub use control::{JobControl, JobControlError, JobFilter, JobRecord, JobState, QueuedKind};
 pub use copy::{Copied, CopyError};
 
 pub use crate::incident::IncidentId;

@@ -1,7 +1,9 @@
-//! The HTTP face: `POST /webhooks` (verified, stored, then answered), `/healthz`, `/readyz`.
+//! The HTTP face: `POST /webhooks` (verified, stored, then answered), `/healthz`, `/readyz`,
+//! and `/metrics` (here, or on a listener of its own).
 
 use crate::ingest::signature::{self, SignatureError};
 use crate::ingest::{Ingestor, Receipt, ReceiveError};
+use crate::metrics::{DeliveryOutcome, Metrics};
 use crate::store::Store;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
@@ -19,15 +21,31 @@ pub struct AppState {
     pub ingestor: Ingestor,
     pub store: Store,
     pub max_body_bytes: usize,
+    pub metrics: Arc<Metrics>,
 }
 
-pub fn router(state: Arc<AppState>) -> Router {
+/// The webhook listener's routes; `/metrics` among them unless `metrics_elsewhere` (a
+/// listener of its own, see [`metrics_router`]).
+pub fn router(state: Arc<AppState>, metrics_elsewhere: bool) -> Router {
     let max_body_bytes = state.max_body_bytes;
-    Router::new()
+    let router = Router::new()
         .route("/webhooks", post(receive))
         .route("/healthz", get(|| async { "ok\n" }))
-        .route("/readyz", get(ready))
+        .route("/readyz", get(ready));
+    let router = if metrics_elsewhere {
+        router
+    } else {
+        router.route("/metrics", get(metrics))
+    };
+    router
         .layer(DefaultBodyLimit::max(max_body_bytes))
+        .with_state(state)
+}
+
+/// `/metrics` alone, for the `metrics_listen` address.
+pub fn metrics_router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics))
         .with_state(state)
 }
 
@@ -55,6 +73,18 @@ pub enum Rejection {
 
 fn error_body(status: StatusCode, message: String) -> Response {
     (status, Json(json!({ "error": message }))).into_response()
+}
+
+impl Rejection {
+    fn outcome(&self) -> DeliveryOutcome {
+        match self {
+            Rejection::TooLarge(_) => DeliveryOutcome::rejected_too_large,
+            Rejection::Body(_) => DeliveryOutcome::rejected_body,
+            Rejection::Signature(_) => DeliveryOutcome::rejected_signature,
+            Rejection::Header(_) => DeliveryOutcome::rejected_header,
+            Rejection::ContentType(_) => DeliveryOutcome::rejected_content_type,
+        }
+    }
 }
 
 impl IntoResponse for Rejection {
@@ -131,37 +161,44 @@ impl FromRequest<Arc<AppState>> for VerifiedDelivery {
     type Rejection = Rejection;
 
     async fn from_request(request: Request, state: &Arc<AppState>) -> Result<Self, Rejection> {
-        let headers = request.headers().clone();
-        let body =
-            Bytes::from_request(request, state)
-                .await
-                .map_err(|rejection| match rejection.status() {
-                    StatusCode::PAYLOAD_TOO_LARGE => Rejection::TooLarge(state.max_body_bytes),
-                    _ => Rejection::Body(rejection.body_text()),
-                })?;
-        signature::verify(
-            &state.secret,
-            &body,
-            headers
-                .get("x-hub-signature-256")
-                .map(|value| value.as_bytes()),
-        )?;
-        let event = tame_header(&headers, "x-github-event")?;
-        let delivery_id = tame_header(&headers, "x-github-delivery")?;
-        let content_type = headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|value| value.to_str().ok())
-            .unwrap_or("");
-        let essence = content_type.split(';').next().unwrap_or("").trim();
-        if !essence.eq_ignore_ascii_case("application/json") {
-            return Err(Rejection::ContentType(content_type.to_owned()));
+        let verified = verify(request, state).await;
+        if let Err(rejection) = &verified {
+            state.metrics.delivery(None, rejection.outcome());
         }
-        Ok(VerifiedDelivery {
-            delivery_id,
-            event,
-            body,
-        })
+        verified
     }
+}
+
+async fn verify(request: Request, state: &Arc<AppState>) -> Result<VerifiedDelivery, Rejection> {
+    let headers = request.headers().clone();
+    let body = Bytes::from_request(request, state)
+        .await
+        .map_err(|rejection| match rejection.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => Rejection::TooLarge(state.max_body_bytes),
+            _ => Rejection::Body(rejection.body_text()),
+        })?;
+    signature::verify(
+        &state.secret,
+        &body,
+        headers
+            .get("x-hub-signature-256")
+            .map(|value| value.as_bytes()),
+    )?;
+    let event = tame_header(&headers, "x-github-event")?;
+    let delivery_id = tame_header(&headers, "x-github-delivery")?;
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("");
+    let essence = content_type.split(';').next().unwrap_or("").trim();
+    if !essence.eq_ignore_ascii_case("application/json") {
+        return Err(Rejection::ContentType(content_type.to_owned()));
+    }
+    Ok(VerifiedDelivery {
+        delivery_id,
+        event,
+        body,
+    })
 }
 
 async fn receive(State(state): State<Arc<AppState>>, delivery: VerifiedDelivery) -> Response {
@@ -170,28 +207,41 @@ async fn receive(State(state): State<Arc<AppState>>, delivery: VerifiedDelivery)
         event,
         body,
     } = delivery;
+    let started = Instant::now();
     let result = state.ingestor.receive(&delivery_id, &event, &body).await;
-    let (status, word) = match result {
-        Ok(Receipt::Pong) => (StatusCode::OK, "pong"),
-        Ok(Receipt::Ignored) => (StatusCode::ACCEPTED, "ignored"),
-        Ok(Receipt::Accepted) => (StatusCode::ACCEPTED, "accepted"),
-        Ok(Receipt::Duplicate) => (StatusCode::OK, "duplicate"),
+    state.metrics.ingested(started.elapsed());
+    let counted = |outcome| state.metrics.delivery(Some(&event), outcome);
+    let (status, word, outcome) = match result {
+        Ok(Receipt::Pong) => (StatusCode::OK, "pong", DeliveryOutcome::pong),
+        Ok(Receipt::Ignored) => (StatusCode::ACCEPTED, "ignored", DeliveryOutcome::ignored),
+        Ok(Receipt::Accepted) => (StatusCode::ACCEPTED, "accepted", DeliveryOutcome::accepted),
+        Ok(Receipt::Duplicate) => (StatusCode::OK, "duplicate", DeliveryOutcome::duplicate),
         Err(ReceiveError::Payload(error)) => {
+            counted(DeliveryOutcome::rejected_payload);
             let message = error.to_string();
             tracing::warn!(delivery = %delivery_id, %event, reason = %message, "webhook payload refused");
             return error_body(StatusCode::BAD_REQUEST, message);
         }
         Err(error @ (ReceiveError::Store(_) | ReceiveError::Closed)) => {
+            counted(DeliveryOutcome::unavailable);
             tracing::error!(delivery = %delivery_id, %event, %error, "webhook delivery not stored");
             return error_body(StatusCode::SERVICE_UNAVAILABLE, error.to_string());
         }
     };
+    counted(outcome);
     tracing::info!(delivery = %delivery_id, %event, status = status.as_u16(), "webhook delivery {word}");
     (
         status,
         Json(json!({ "status": word, "delivery": delivery_id, "event": event })),
     )
         .into_response()
+}
+
+async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    match state.metrics.render(&state.store).await {
+        Ok(text) => ([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], text).into_response(),
+        Err(error) => error_body(StatusCode::SERVICE_UNAVAILABLE, error.to_string()),
+    }
 }
 
 async fn ready(State(state): State<Arc<AppState>>) -> Response {

@@ -11,5 +11,6 @@ mod fake_github_selftest;
 mod github_app;
 mod mail;
 mod mermaid;
+mod metrics;
 mod outbox;
 mod webhooks;

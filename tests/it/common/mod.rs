@@ -66,6 +66,7 @@ pub fn settings(database_url: &str, worker_enabled: bool) -> Settings {
         database_url: database_url.to_owned(),
         database_max_connections: herald::store::DEFAULT_MAX_CONNECTIONS,
         listen: "127.0.0.1:0".parse().expect("loopback address"),
+        metrics_listen: None,
         webhook_secret: Some(SecretString::from(SECRET)),
         log_format: LogFormat::Human,
         log_filter: None,
@@ -266,7 +267,7 @@ impl Harness {
     }
 
     /// Waits until `sql` counts nothing (see [`Harness::until`]).
-    async fn wait_until_none(&self, sql: &'static str) {
+    pub async fn wait_until_none(&self, sql: &'static str) {
         self.until(sql, async || self.count(sql).await == 0).await;
     }
 
