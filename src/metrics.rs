@@ -63,6 +63,35 @@ struct JobRunLabels {
     outcome: JobRunOutcome,
 }
 
+/// How GitHub answered one request.
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq, EncodeLabelValue)]
+#[allow(non_camel_case_types)]
+pub enum GitHubOutcome {
+    /// 2xx.
+    ok,
+    /// 304: unchanged since the ETag herald sent, at no rate-limit cost.
+    not_modified,
+    /// 403 or 429 for a rate limit (primary or secondary).
+    rate_limited,
+    /// Any other 4xx: a refusal.
+    refused,
+    /// 5xx.
+    server_error,
+    /// No answer: connection, TLS or timeout.
+    unreachable,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct GitHubLabels {
+    outcome: GitHubOutcome,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StageLabels {
+    /// `warning`, `breach` or `active`.
+    stage: &'static str,
+}
+
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct KindLabels {
     kind: String,
@@ -88,6 +117,9 @@ pub struct Metrics {
     queue_oldest_due: Family<KindLabels, Seconds>,
     jobs_given_up: Family<KindLabels, Gauge>,
     incidents: Family<IncidentLabels, Gauge>,
+    github_requests: Family<GitHubLabels, Counter>,
+    github_rate_limit_remaining: Gauge,
+    sla_notices: Family<StageLabels, Counter>,
     /// Serialises scrapes: each sets the store's gauges afresh, then encodes.
     scrape: tokio::sync::Mutex<()>,
 }
@@ -166,8 +198,29 @@ impl Metrics {
             "Incidents, by phase and severity",
             Family::default(),
         );
+        let github_requests = registered(
+            &mut registry,
+            "github_requests",
+            "Requests to GitHub's API, by how GitHub answered",
+            Family::default(),
+        );
+        let github_rate_limit_remaining = registered(
+            &mut registry,
+            "github_rate_limit_remaining",
+            "Requests left in the rate-limit window, as GitHub's last answer said",
+            Gauge::default(),
+        );
+        let sla_notices = registered(
+            &mut registry,
+            "sla_notices",
+            "Reaction-time reminders sent, by stage (warning, breach, active)",
+            Family::default(),
+        );
         Metrics {
             registry,
+            github_requests,
+            github_rate_limit_remaining,
+            sla_notices,
             deliveries,
             ingest_seconds,
             job_runs,
@@ -206,6 +259,21 @@ impl Metrics {
                 kind: kind.to_owned(),
             })
             .observe(took.as_secs_f64());
+    }
+
+    /// Counts one request to GitHub and remembers the rate limit its answer stated.
+    pub fn github_answer(&self, outcome: GitHubOutcome, rate_limit_remaining: Option<i64>) {
+        self.github_requests
+            .get_or_create(&GitHubLabels { outcome })
+            .inc();
+        if let Some(remaining) = rate_limit_remaining {
+            self.github_rate_limit_remaining.set(remaining);
+        }
+    }
+
+    /// Counts a reaction-time reminder sent at `stage`.
+    pub fn sla_notice(&self, stage: &'static str) {
+        self.sla_notices.get_or_create(&StageLabels { stage }).inc();
     }
 
     /// The metrics in Prometheus' text format (OpenMetrics), the queue and the incidents

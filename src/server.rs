@@ -54,7 +54,14 @@ impl Server {
         let store = Store::open_pooled(&settings.database_url, settings.database_max_connections)
             .await
             .with_context(|| format!("store {}", redact_url(&settings.database_url)))?;
-        let github = github.map(|github| Arc::new(github.sharing_write_slots(store.clone())));
+        let metrics = Arc::new(Metrics::new());
+        let github = github.map(|github| {
+            Arc::new(
+                github
+                    .sharing_write_slots(store.clone())
+                    .counting_in(metrics.clone()),
+            )
+        });
         let listener = tokio::net::TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("cannot listen on {}", settings.listen))?;
@@ -71,7 +78,6 @@ impl Server {
             .as_ref()
             .map(tokio::net::TcpListener::local_addr)
             .transpose()?;
-        let metrics = Arc::new(Metrics::new());
         let wake = Arc::new(Notify::new());
         let (ingestor, writer) = Ingestor::start(store.clone(), wake.clone());
         let (shutdown, shutdown_rx) = watch::channel(false);
@@ -103,6 +109,7 @@ impl Server {
                         .map(crate::channels::ChatWebhook::new)
                         .transpose()?,
                     worker_wake: wake.clone(),
+                    metrics: Some(metrics.clone()),
                 });
                 let runner = EffectRunner::new(
                     store.clone(),

@@ -164,6 +164,9 @@ pub(super) async fn escalate(
         incident_id: pending.incident_id,
         notice: ChatNotice::Escalated(pending.stage),
     });
+    if let Some(metrics) = &channels.metrics {
+        metrics.sla_notice(pending.stage.as_str());
+    }
     Ok(Record::note(detail)
         .with_timeline(pending.incident_id, entry)
         .with(Write::Comment {

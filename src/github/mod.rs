@@ -19,6 +19,7 @@ use cache::{Lookup, ReadCache};
 use pace::{NoTurn, Pacer};
 
 use crate::config::GitHubSettings;
+use crate::metrics::{GitHubOutcome, Metrics};
 use crate::store::{InstallationId, Store};
 use http::{HeaderMap, Method, StatusCode};
 use http_body_util::BodyExt;
@@ -139,6 +140,7 @@ pub struct GitHub {
     pacing: Pacing,
     /// Where the installations' write slots are kept (shared by replicas).
     write_slots: Option<Store>,
+    metrics: Option<Arc<Metrics>>,
 }
 
 impl GitHub {
@@ -168,6 +170,7 @@ impl GitHub {
                 app,
                 settings.read_cache_for,
                 Pacer::new(settings.pacing.clone(), None),
+                None,
             ),
             app_id: settings.app_id,
             key,
@@ -177,6 +180,7 @@ impl GitHub {
             read_cache_for: settings.read_cache_for,
             pacing: settings.pacing.clone(),
             write_slots: None,
+            metrics: None,
         };
         github.jwt()?;
         Ok(github)
@@ -186,6 +190,13 @@ impl GitHub {
     /// within one budget per installation.
     pub fn sharing_write_slots(mut self, store: Store) -> GitHub {
         self.write_slots = Some(store);
+        self
+    }
+
+    /// Counts every request and answer in `metrics`.
+    pub fn counting_in(mut self, metrics: Arc<Metrics>) -> GitHub {
+        self.app.metrics = Some(metrics.clone());
+        self.metrics = Some(metrics);
         self
     }
 
@@ -245,6 +256,7 @@ impl GitHub {
             crab,
             self.read_cache_for,
             Pacer::new(self.pacing.clone(), slots),
+            self.metrics.clone(),
         );
         installations.insert(id.0, api.clone());
         Ok(api)
@@ -258,6 +270,7 @@ pub struct Api {
     crab: Arc<Octocrab>,
     cache: Arc<ReadCache>,
     pacer: Arc<Pacer>,
+    metrics: Option<Arc<Metrics>>,
 }
 
 tokio::task_local! {
@@ -287,6 +300,17 @@ fn is_write(method: &Method) -> bool {
 const MAX_RATE_LIMIT_WAIT: Duration = Duration::from_secs(60);
 
 /// The wait GitHub asks for, when `answer` is a primary or secondary rate limit.
+/// How the metrics count `answer`.
+fn github_outcome(answer: &Answer) -> GitHubOutcome {
+    match answer.status {
+        status if status.is_success() => GitHubOutcome::ok,
+        StatusCode::NOT_MODIFIED => GitHubOutcome::not_modified,
+        _ if rate_limit_wait(answer).is_some() => GitHubOutcome::rate_limited,
+        status if status.is_server_error() => GitHubOutcome::server_error,
+        _ => GitHubOutcome::refused,
+    }
+}
+
 fn rate_limit_wait(answer: &Answer) -> Option<Duration> {
     let limited = answer.status == StatusCode::TOO_MANY_REQUESTS
         || (answer.status == StatusCode::FORBIDDEN
@@ -328,11 +352,17 @@ impl Answer {
 }
 
 impl Api {
-    fn new(crab: Octocrab, read_cache_for: Duration, pacer: Pacer) -> Api {
+    fn new(
+        crab: Octocrab,
+        read_cache_for: Duration,
+        pacer: Pacer,
+        metrics: Option<Arc<Metrics>>,
+    ) -> Api {
         Api {
             crab: Arc::new(crab),
             cache: Arc::new(ReadCache::new(read_cache_for)),
             pacer: Arc::new(pacer),
+            metrics,
         }
     }
 
@@ -449,7 +479,31 @@ impl Api {
         Ok(body)
     }
 
+    /// One request and GitHub's answer, counted in the metrics.
     async fn exchange<B: Serialize + ?Sized>(
+        &self,
+        method: &Method,
+        path: &str,
+        body: Option<&B>,
+        headers: &[(&'static str, String)],
+    ) -> Result<Answer, GitHubError> {
+        let answer = self.exchange_once(method, path, body, headers).await;
+        if let Some(metrics) = &self.metrics {
+            let (outcome, remaining) = match &answer {
+                Err(_) => (GitHubOutcome::unreachable, None),
+                Ok(answer) => (
+                    github_outcome(answer),
+                    answer
+                        .header("x-ratelimit-remaining")
+                        .and_then(|remaining| remaining.trim().parse().ok()),
+                ),
+            };
+            metrics.github_answer(outcome, remaining);
+        }
+        answer
+    }
+
+    async fn exchange_once<B: Serialize + ?Sized>(
         &self,
         method: &Method,
         path: &str,

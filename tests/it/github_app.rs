@@ -2101,6 +2101,32 @@ async fn reminders_and_escalations_fire_once_each_also_across_a_restart() {
     harness.bring_forward("warning").await;
     let warnings = escalations(&fake, "75% of the reaction time");
     assert_eq!(warnings.len(), 1, "{warnings:?}");
+    // The metrics count the reminder and what herald asked of GitHub.
+    let (text, metrics) = crate::metrics::scrape(&harness, &harness.url("/metrics")).await;
+    let value = |metric, labels: &[(&str, &str)]| crate::metrics::value(&metrics, metric, labels);
+    assert_eq!(
+        value("herald_sla_notices_total", &[("stage", "warning")]),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        value("herald_sla_notices_total", &[("stage", "breach")]),
+        None
+    );
+    let answered = value("herald_github_requests_total", &[("outcome", "ok")]);
+    assert!(answered.is_some_and(|count| count >= 3.0), "{text}");
+    assert_eq!(
+        value(
+            "herald_github_requests_total",
+            &[("outcome", "unreachable")]
+        ),
+        None
+    );
+    let remaining = value("herald_github_rate_limit_remaining", &[]).unwrap_or(-1.0);
+    assert!(
+        remaining >= fake.rate_limit_remaining() as f64 && remaining < 5000.0,
+        "as the fake's last answers said: {text}"
+    );
     assert!(
         warnings[0].starts_with("@alice @Codertocat/security-team 75% of the reaction time for GHSA-abcd-1234-efgh (critical severity)"),
         "{}",

@@ -7,7 +7,11 @@ use common::{Harness, Signature, fixture};
 use herald::store::{Admission, NewDelivery, compress_payload};
 
 /// The value of the sample `metric` with exactly these `labels`, if there is one.
-fn value(scrape: &prometheus_parse::Scrape, metric: &str, labels: &[(&str, &str)]) -> Option<f64> {
+pub fn value(
+    scrape: &prometheus_parse::Scrape,
+    metric: &str,
+    labels: &[(&str, &str)],
+) -> Option<f64> {
     scrape
         .samples
         .iter()
@@ -27,7 +31,7 @@ fn value(scrape: &prometheus_parse::Scrape, metric: &str, labels: &[(&str, &str)
 }
 
 /// `/metrics` at `url`, checked for its content type and parsed.
-async fn scrape(harness: &Harness, url: &str) -> (String, prometheus_parse::Scrape) {
+pub async fn scrape(harness: &Harness, url: &str) -> (String, prometheus_parse::Scrape) {
     let response = harness.client.get(url).send().await.expect("GET /metrics");
     assert_eq!(response.status().as_u16(), 200);
     let content_type = response
