@@ -6,13 +6,14 @@ use crate::ingest::{Ingestor, Receipt, ReceiveError};
 use crate::metrics::{DeliveryOutcome, Metrics};
 use crate::store::Store;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequest, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use secrecy::SecretString;
 use serde_json::json;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -24,8 +25,9 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
 }
 
-/// The webhook listener's routes; `/metrics` among them unless `metrics_elsewhere` (a
-/// listener of its own, see [`metrics_router`]).
+/// The webhook listener's routes; `/metrics` among them, for this machine only, unless
+/// `metrics_elsewhere` (a listener of its own, see [`metrics_router`]). The webhook port
+/// faces the internet, and the metrics count incidents by severity before disclosure.
 pub fn router(state: Arc<AppState>, metrics_elsewhere: bool) -> Router {
     let max_body_bytes = state.max_body_bytes;
     let router = Router::new()
@@ -35,7 +37,7 @@ pub fn router(state: Arc<AppState>, metrics_elsewhere: bool) -> Router {
     let router = if metrics_elsewhere {
         router
     } else {
-        router.route("/metrics", get(metrics))
+        router.route("/metrics", get(metrics_for_this_machine))
     };
     router
         .layer(DefaultBodyLimit::max(max_body_bytes))
@@ -237,6 +239,21 @@ async fn receive(State(state): State<Arc<AppState>>, delivery: VerifiedDelivery)
         .into_response()
 }
 
+async fn metrics_for_this_machine(
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    state: State<Arc<AppState>>,
+) -> Response {
+    if !peer.ip().is_loopback() {
+        return error_body(
+            StatusCode::FORBIDDEN,
+            "/metrics on the webhook port answers only this machine; set metrics_listen to \
+             serve it on an address of its own"
+                .to_owned(),
+        );
+    }
+    metrics(state).await
+}
+
 async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     match state.metrics.render(&state.store).await {
         Ok(text) => ([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], text).into_response(),
@@ -256,8 +273,39 @@ async fn ready(State(state): State<Arc<AppState>>) -> Response {
 
 #[cfg(test)]
 mod tests {
-    use super::RefusalLog;
-    use std::time::{Duration, Instant};
+    use super::*;
+    use tower::ServiceExt;
+
+    /// `GET /metrics` on the webhook router, as if from `peer`.
+    async fn metrics_status(peer: [u8; 4]) -> StatusCode {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}", dir.path().join("herald.db").display());
+        let store = Store::open(&url).await.expect("store");
+        let (ingestor, _writer) =
+            Ingestor::start(store.clone(), Arc::new(tokio::sync::Notify::new()));
+        let state = Arc::new(AppState {
+            secret: SecretString::from("secret"),
+            ingestor,
+            store,
+            max_body_bytes: 1024,
+            metrics: Arc::new(Metrics::new()),
+        });
+        let request = Request::get("/metrics")
+            .extension(ConnectInfo(SocketAddr::from((peer, 40000))))
+            .body(axum::body::Body::empty())
+            .expect("request");
+        let response = router(state, false).oneshot(request).await.expect("answer");
+        response.status()
+    }
+
+    #[tokio::test]
+    async fn metrics_on_the_webhook_port_answer_only_this_machine() {
+        assert_eq!(metrics_status([127, 0, 0, 1]).await, StatusCode::OK);
+        assert_eq!(
+            metrics_status([203, 0, 113, 7]).await,
+            StatusCode::FORBIDDEN
+        );
+    }
 
     #[test]
     fn refusals_are_logged_once_a_minute_with_a_count() {
