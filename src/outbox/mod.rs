@@ -320,8 +320,9 @@ impl Worker {
                 let mut outcomes = Vec::with_capacity(done.len() + 1);
                 for job in done.into_iter().map(|(job, _, _)| job).chain([failing]) {
                     let started = std::time::Instant::now();
-                    let outcome = self.run_alone(&job).await?;
-                    outcomes.push((job, outcome, started.elapsed()));
+                    if let Some(outcome) = self.run_alone(&job).await? {
+                        outcomes.push((job, outcome, started.elapsed()));
+                    }
                 }
                 outcomes
             }
@@ -335,9 +336,14 @@ impl Worker {
             .collect())
     }
 
-    /// Runs one job in its own transaction; a failure is recorded in another.
-    async fn run_alone(&self, job: &ClaimedJob) -> Result<JobOutcome, StoreError> {
+    /// Runs one job in its own transaction; a failure is recorded in another. `None`: the
+    /// job is no longer this runner's (done, or taken by another since its batch was undone).
+    async fn run_alone(&self, job: &ClaimedJob) -> Result<Option<JobOutcome>, StoreError> {
         let mut work = self.store.begin().await?;
+        if !work.lock_pending_job(job).await? {
+            work.rollback().await?;
+            return Ok(None);
+        }
         let error = match execute(&mut work, job).await {
             Ok(processed) => {
                 work.complete_jobs(&[(job.id, &processed.note)]).await?;
@@ -345,13 +351,15 @@ impl Worker {
                 if let Some(effects) = &self.effects {
                     effects.notify_one();
                 }
-                return Ok(JobOutcome::Done(processed));
+                return Ok(Some(JobOutcome::Done(processed)));
             }
             Err(error) => error,
         };
         work.rollback().await?;
         let gave_up = gives_up(job, self.settings.max_attempts, false);
-        record_failure(&self.store, job, error.into(), gave_up, None).await
+        record_failure(&self.store, job, error.into(), gave_up, None)
+            .await
+            .map(Some)
     }
 }
 
@@ -381,9 +389,16 @@ async fn record_failure(
         work.rollback().await?;
         work = store.begin_durable().await?;
     }
-    work.fail_job(job.id, &error.to_string(), retry_at, gave_up)
-        .await?;
-    work.commit().await?;
+    if work
+        .fail_job(job, &error.to_string(), retry_at, gave_up)
+        .await?
+    {
+        work.commit().await?;
+    } else {
+        // Another runner recorded this attempt, and told the maintainers if need be.
+        work.rollback().await?;
+        tracing::debug!(job = job.id, "failure already recorded by another runner");
+    }
     Ok(JobOutcome::Failed { error, gave_up })
 }
 

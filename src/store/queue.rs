@@ -733,26 +733,47 @@ impl Work {
         Ok(())
     }
 
-    /// Records a failed attempt: the job runs again at `run_after`, or is given up (`dead`).
+    /// Records a failed attempt of `job`: it runs again at `run_after`, or is given up
+    /// (`dead`). Only if its attempts are still those it ran with: `false` when another
+    /// runner recorded this attempt first (a PostgreSQL replica that took the job while
+    /// its batch was being undone).
     pub async fn fail_job(
         &mut self,
-        job_id: i64,
+        job: &ClaimedJob,
         error: &str,
         run_after: DateTime<Utc>,
         dead: bool,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
+    ) -> Result<bool, StoreError> {
+        let recorded = sqlx::query(
             "UPDATE outbox SET attempts = attempts + 1, last_error = $1, run_after = $2, \
-             state = $3, finished_at = $4, locked_until = NULL WHERE id = $5",
+             state = $3, finished_at = $4, locked_until = NULL \
+             WHERE id = $5 AND attempts = $6 AND state = 'pending'",
         )
         .bind(error)
         .bind(to_millis(run_after))
         .bind(if dead { "dead" } else { "pending" })
         .bind(dead.then(|| to_millis(Utc::now())))
-        .bind(job_id)
+        .bind(job.id)
+        .bind(job.attempts)
         .execute(self.conn().await?)
+        .await?
+        .rows_affected();
+        Ok(recorded == 1)
+    }
+
+    /// Takes `job` for this unit of work, if it is still pending with the attempts it was
+    /// seen with and no other runner holds it (on PostgreSQL, its row stays locked until
+    /// the unit of work ends).
+    pub async fn lock_pending_job(&mut self, job: &ClaimedJob) -> Result<bool, StoreError> {
+        let found = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT id FROM outbox WHERE id = $1 AND state = 'pending' AND attempts = $2{}",
+            self.dialect.claim_lock()
+        )))
+        .bind(job.id)
+        .bind(job.attempts)
+        .fetch_optional(self.conn().await?)
         .await?;
-        Ok(())
+        Ok(found.is_some())
     }
 
     /// Undoes everything the unit of work did.

@@ -467,3 +467,63 @@ async fn incidents_read_ahead_answer_as_the_store_would(url: &str) {
     );
     store.close().await;
 }
+
+on_both_stores!(
+    a_job_run_alone_is_taken_as_seen_and_its_failure_recorded_once_on_sqlite,
+    a_job_run_alone_is_taken_as_seen_and_its_failure_recorded_once_on_postgresql,
+    a_job_run_alone_is_taken_as_seen_and_its_failure_recorded_once
+);
+
+/// After a batch is undone, its jobs run alone; meanwhile another runner (a PostgreSQL
+/// replica) may take them. A job runs alone only while it is pending as it was seen and no
+/// other runner holds it, and an attempt is recorded once.
+async fn a_job_run_alone_is_taken_as_seen_and_its_failure_recorded_once(url: &str) {
+    let store = Store::open(url).await.expect("store");
+    store
+        .admit(&[delivery("poison", "no_such_event", b"{}")])
+        .await
+        .expect("admitted");
+    let due = async || {
+        let mut work = store.begin().await.expect("work");
+        let jobs = work.due_jobs(Utc::now(), 0, 10).await.expect("due jobs");
+        work.rollback().await.expect("rolled back");
+        assert_eq!(jobs.len(), 1, "{jobs:?}");
+        jobs.into_iter().next().expect("the job")
+    };
+    let seen = due().await;
+    assert_eq!(seen.attempts, 0);
+
+    // Two runners saw it with no attempt: the first failure recorded counts, the second not.
+    for (error, counted) in [("first", true), ("second", false)] {
+        let mut work = store.begin_durable().await.expect("work");
+        let recorded = work
+            .fail_job(&seen, error, Utc::now(), false)
+            .await
+            .expect("fail_job");
+        assert_eq!(recorded, counted, "{error}");
+        work.commit().await.expect("committed");
+    }
+    let (attempts, error): (i64, Option<String>) =
+        sqlx::query_as("SELECT attempts, last_error FROM outbox WHERE id = $1")
+            .bind(seen.id)
+            .fetch_one(store.pool())
+            .await
+            .expect("the job");
+    assert_eq!((attempts, error.as_deref()), (1, Some("first")));
+
+    // Seen before that attempt, it is no longer this runner's to run.
+    let mut work = store.begin().await.expect("work");
+    assert!(!work.lock_pending_job(&seen).await.expect("lock"));
+    work.rollback().await.expect("rolled back");
+    // As it stands now it is; and on PostgreSQL no other runner takes it meanwhile.
+    let current = due().await;
+    let mut work = store.begin().await.expect("work");
+    assert!(work.lock_pending_job(&current).await.expect("lock"));
+    if url.starts_with("postgres") {
+        let mut other = store.begin().await.expect("another runner's work");
+        assert!(!other.lock_pending_job(&current).await.expect("lock"));
+        other.rollback().await.expect("rolled back");
+    }
+    work.rollback().await.expect("rolled back");
+    store.close().await;
+}
