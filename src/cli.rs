@@ -74,6 +74,29 @@ pub enum Command {
     },
     /// Check the configuration: store, webhook secret, GitHub App key, API and installations.
     Doctor,
+    /// Register herald as a GitHub App through GitHub's manifest flow: open the page it
+    /// serves on this machine and press its button; GitHub asks you to confirm and sends you
+    /// back, and herald writes the App's id, webhook secret and private key to new files.
+    Setup {
+        /// Where GitHub sends webhooks: herald's public address and `/webhooks`.
+        #[arg(long, value_name = "URL")]
+        webhook_url: String,
+        /// The App's name on GitHub (names are unique across GitHub).
+        #[arg(long, default_value = "herald")]
+        name: String,
+        /// Register the App for this organisation instead of your own account.
+        #[arg(long)]
+        org: Option<String>,
+        /// Where the page listens (on this machine).
+        #[arg(long, default_value = "127.0.0.1:3333")]
+        listen: std::net::SocketAddr,
+        /// The settings file to write; it must not exist.
+        #[arg(long, default_value = "herald.toml", value_name = "FILE")]
+        settings_out: PathBuf,
+        /// The App's private key file to write (mode 0600); it must not exist.
+        #[arg(long, default_value = "herald-github-app.pem", value_name = "FILE")]
+        key_out: PathBuf,
+    },
     /// Print an incident's drafts (as last shown for review, else rendered now).
     Drafts {
         /// The advisory's GHSA id.
@@ -313,6 +336,43 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Doctor => {
             init_tracing(&settings, cli.log_json, "warn")?;
             doctor(&settings).await
+        }
+        Command::Setup {
+            webhook_url,
+            name,
+            org,
+            listen,
+            settings_out,
+            key_out,
+        } => {
+            init_tracing(&settings, cli.log_json, "warn")?;
+            let request = crate::setup::SetupRequest {
+                webhook_url,
+                name,
+                org,
+                listen,
+                settings_out: settings_out.clone(),
+                key_out: key_out.clone(),
+                github: settings.github_urls.clone(),
+            };
+            let registered = crate::setup::run(request, |addr| {
+                println!(
+                    "Open http://{addr}/ in a browser on this machine and press its button; \
+                     GitHub asks you to confirm, then sends you back here."
+                );
+            })
+            .await?;
+            println!(
+                "herald is registered on GitHub as {} ({}).\n\
+                 The settings are in {} and the private key in {} (both mode 0600).\n\
+                 Next: install the App ({}/installations/new), then run `herald doctor`.",
+                report::safe_line(&registered.slug),
+                report::safe_line(&registered.html_url),
+                settings_out.display(),
+                key_out.display(),
+                report::safe_line(&registered.html_url),
+            );
+            Ok(())
         }
     }
 }

@@ -18,5 +18,6 @@ mod poller;
 mod redact;
 mod report;
 pub mod server;
+pub mod setup;
 pub mod store;
 mod webhook;

@@ -67,6 +67,9 @@ pub struct Settings {
     pub worker: WorkerSettings,
     /// The GitHub App herald acts as; without it herald works offline (GitHub jobs wait).
     pub github: Option<GitHubSettings>,
+    /// GitHub's API and web addresses, configured or not an App (`herald setup` registers
+    /// one there).
+    pub github_urls: GitHubUrls,
     pub mail: MailSettings,
     pub channels: ChannelSecrets,
 }
@@ -530,23 +533,21 @@ impl Settings {
                 .map(PathBuf::from),
             signing_key_passphrase,
         };
-        let github = github_settings(
-            &FileGitHub {
-                api_url: file.github_api_url,
-                web_url: file.github_web_url,
-                app_id: file.github_app_id.map(scalar),
-                private_key: file.github_private_key,
-                private_key_file: file
-                    .github_private_key_file
-                    .map(|path| path.display().to_string()),
-                poll_interval_secs: file.poll_interval_secs.map(scalar),
-                read_cache_secs: file.github_read_cache_secs.map(scalar),
-                write_interval_ms: file.github_write_interval_ms.map(scalar),
-                write_budgets: file.github_write_budgets,
-            },
-            &path,
-            env,
-        )?;
+        let github_file = FileGitHub {
+            api_url: file.github_api_url,
+            web_url: file.github_web_url,
+            app_id: file.github_app_id.map(scalar),
+            private_key: file.github_private_key,
+            private_key_file: file
+                .github_private_key_file
+                .map(|path| path.display().to_string()),
+            poll_interval_secs: file.poll_interval_secs.map(scalar),
+            read_cache_secs: file.github_read_cache_secs.map(scalar),
+            write_interval_ms: file.github_write_interval_ms.map(scalar),
+            write_budgets: file.github_write_budgets,
+        };
+        let github_urls = github_urls(&github_file, &path, env);
+        let github = github_settings(&github_file, &path, env)?;
         Ok(Settings {
             database_url: pick("database_url", file.database_url, &path, env)
                 .map(|raw| raw.value)
@@ -613,6 +614,7 @@ impl Settings {
                 ..defaults
             },
             github,
+            github_urls,
             mail,
             channels: ChannelSecrets {
                 discourse_api_key: text_setting("discourse_api_key", file.discourse_api_key)
@@ -648,6 +650,23 @@ struct FileGitHub {
     read_cache_secs: Option<String>,
     write_interval_ms: Option<String>,
     write_budgets: Option<String>,
+}
+
+/// GitHub's API and web addresses: as configured, else github.com's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GitHubUrls {
+    pub api_url: String,
+    pub web_url: String,
+}
+
+fn github_urls(file: &FileGitHub, path: &Path, env: &dyn Fn(&str) -> Option<String>) -> GitHubUrls {
+    let api_url = pick("github_api_url", file.api_url.clone(), path, env)
+        .map(|raw| raw.value.trim().trim_end_matches('/').to_owned())
+        .unwrap_or_else(|| DEFAULT_GITHUB_API_URL.to_owned());
+    let web_url = pick("github_web_url", file.web_url.clone(), path, env)
+        .map(|raw| raw.value.trim().trim_end_matches('/').to_owned())
+        .unwrap_or_else(|| web_url_for(&api_url));
+    GitHubUrls { api_url, web_url }
 }
 
 fn github_settings(
@@ -688,12 +707,7 @@ fn github_settings(
         DEFAULT_POLL_INTERVAL_SECS,
         "a number of seconds",
     )?;
-    let api_url = pick("github_api_url", file.api_url.clone(), path, env)
-        .map(|raw| raw.value.trim().trim_end_matches('/').to_owned())
-        .unwrap_or_else(|| DEFAULT_GITHUB_API_URL.to_owned());
-    let web_url = pick("github_web_url", file.web_url.clone(), path, env)
-        .map(|raw| raw.value.trim().trim_end_matches('/').to_owned())
-        .unwrap_or_else(|| web_url_for(&api_url));
+    let GitHubUrls { api_url, web_url } = github_urls(file, path, env);
     let read_cache_secs: u64 = parse(
         pick(
             "github_read_cache_secs",

@@ -77,6 +77,10 @@ pub fn settings(database_url: &str, worker_enabled: bool) -> Settings {
             ..WorkerSettings::default()
         },
         github: None,
+        github_urls: herald::config::GitHubUrls {
+            api_url: herald::config::DEFAULT_GITHUB_API_URL.to_owned(),
+            web_url: "https://github.com".to_owned(),
+        },
         mail: herald::config::MailSettings::default(),
         channels: herald::config::ChannelSecrets::default(),
     }

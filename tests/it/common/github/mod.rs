@@ -41,6 +41,7 @@ mod dependency_graph;
 mod graphql;
 mod input;
 mod issues;
+mod manifests;
 mod pulls;
 mod server;
 mod shapes;
@@ -562,6 +563,16 @@ impl FakeGitHub {
         let mut world = self.world();
         world.rate_remaining = remaining.min(RATE_LIMIT);
         world.rate_reset = Utc::now().timestamp() + i64::try_from(reset_in.as_secs()).unwrap_or(0);
+    }
+
+    /// Lets GitHub's manifest flow register an App whose private key is `pem`.
+    pub fn offer_app_registration(&self, pem: &str) {
+        self.world().manifest_pem = Some(pem.to_owned());
+    }
+
+    /// The App manifests posted to GitHub's "new App" pages, in order.
+    pub fn manifests_received(&self) -> Vec<Value> {
+        self.world().manifests_received.clone()
     }
 
     /// The `x-ratelimit-remaining` the next answer will start from.

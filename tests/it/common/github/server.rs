@@ -419,6 +419,13 @@ impl World {
         let base = Arc::clone(&self.base);
         let base = &*base;
         match (ctx.method.as_str(), segments.as_slice()) {
+            ("POST", ["settings", "apps", "new"])
+            | ("POST", ["organizations", _, "settings", "apps", "new"]) => {
+                super::manifests::new_app_page(self, ctx)
+            }
+            ("POST", ["app-manifests", code, "conversions"]) => {
+                super::manifests::convert(self, base, self.app_id, code)
+            }
             ("GET", ["app"]) => {
                 self.app_auth(ctx)?;
                 Ok(Reply::ok(app_json(base, self.app_id)))

@@ -29,6 +29,11 @@ pub(super) struct World {
     pub(super) forks_in_creation: HashMap<String, u32>,
     /// How many reads of a new fork answer 404 before it exists.
     pub(super) fork_delay: u32,
+    /// The private key a manifest conversion hands out (the App's own, in tests).
+    pub(super) manifest_pem: Option<String>,
+    /// Manifests posted to "new App" pages, by the one-time code given for each.
+    pub(super) manifest_codes: HashMap<String, Value>,
+    pub(super) manifests_received: Vec<Value>,
 }
 
 pub(super) struct Token {
@@ -159,6 +164,9 @@ impl World {
             lose_next_discussion: false,
             forks_in_creation: HashMap::new(),
             fork_delay: 1,
+            manifest_pem: None,
+            manifest_codes: HashMap::new(),
+            manifests_received: Vec::new(),
         }
     }
 }
