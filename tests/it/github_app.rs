@@ -4520,6 +4520,39 @@ fn html_attribute(page: &str, after: &str) -> String {
         .replace("&amp;", "&")
 }
 
+/// Opens `url` in headless Chromium (Debian's), presses its `#register` button, and returns
+/// where the browser ended and the text it shows.
+async fn press_in_chromium(url: &str) -> (String, String) {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    assert!(
+        dir.join("node_modules/puppeteer-core").is_dir(),
+        "the browser driver is not installed: install Node.js 18 or later and run \
+         `npm ci --prefix tests/browser`"
+    );
+    assert!(
+        std::path::Path::new("/usr/bin/chromium").exists()
+            || std::env::var_os("CHROMIUM").is_some(),
+        "no Chromium: `apt install chromium` (or set CHROMIUM to a Chromium or Chrome binary)"
+    );
+    let output = tokio::process::Command::new("node")
+        .arg(dir.join("press.mjs"))
+        .arg(url)
+        .output()
+        .await
+        .unwrap_or_else(|error| panic!("cannot run node ({error}): install Node.js 18 or later"));
+    assert!(
+        output.status.success(),
+        "the browser failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let ended: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("the browser's JSON");
+    (
+        ended["url"].as_str().unwrap_or_default().to_owned(),
+        ended["text"].as_str().unwrap_or_default().to_owned(),
+    )
+}
+
 /// The page's form: where it posts and the manifest it sends.
 async fn setup_form(page_url: &str) -> (String, String) {
     let page = common::http_client()
@@ -4543,23 +4576,21 @@ async fn herald_setup_registers_the_app_through_githubs_manifest_flow() {
     fake.offer_app_registration(&private_key());
     let dir = tempfile::tempdir().expect("tempdir");
     let setup = Setup::start(&fake, dir.path()).await;
-    // The browser: the page loads, its button submits the form to GitHub, GitHub sends the
-    // browser back to herald.
-    let (action, manifest) = setup_form(&setup.page_url).await;
+    let (action, _) = setup_form(&setup.page_url).await;
     assert!(
         action.starts_with(&format!("{}/settings/apps/new?state=", fake.url)),
         "{action}"
     );
-    let back = common::http_client()
-        .post(&action)
-        .form(&[("manifest", manifest.as_str())])
-        .send()
-        .await
-        .expect("GitHub's page, then herald's");
-    let back = back.text().await.expect("herald's page");
+    // A real browser loads the page and presses its button; the form goes to GitHub, which
+    // sends the browser back to herald.
+    let (ended_at, shown) = press_in_chromium(&setup.page_url).await;
     assert!(
-        back.contains("herald is registered as herald-test"),
-        "{back}"
+        ended_at.starts_with(&format!("{}callback?code=", setup.page_url)),
+        "{ended_at}"
+    );
+    assert!(
+        shown.contains("herald is registered as herald-test"),
+        "{shown}"
     );
     let (success, printed, errors) = setup.finish().await;
     assert!(success, "{errors}");
