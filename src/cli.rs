@@ -84,6 +84,9 @@ pub enum Command {
         /// The App's name on GitHub (names are unique across GitHub).
         #[arg(long, default_value = "herald")]
         name: String,
+        /// The App's homepage, shown on GitHub (default: app.yml's).
+        #[arg(long, value_name = "URL")]
+        url: Option<String>,
         /// Register the App for this organisation instead of your own account.
         #[arg(long)]
         org: Option<String>,
@@ -340,6 +343,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Setup {
             webhook_url,
             name,
+            url,
             org,
             listen,
             settings_out,
@@ -349,6 +353,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let request = crate::setup::SetupRequest {
                 webhook_url,
                 name,
+                homepage: url,
                 org,
                 listen,
                 settings_out: settings_out.clone(),

@@ -21,6 +21,8 @@ pub struct SetupRequest {
     pub webhook_url: String,
     /// The App's name on GitHub (names are unique on GitHub).
     pub name: String,
+    /// The App's homepage (`None`: app.yml's).
+    pub homepage: Option<String>,
     /// Register the App for this organisation instead of the user's account.
     pub org: Option<String>,
     /// Where the local page listens.
@@ -103,6 +105,9 @@ pub async fn run(
             return Err(SetupError::Exists(path.clone()));
         }
     }
+    // Bad arguments are told before anything listens.
+    manifest(&request, request.listen)?;
+    new_app_path(request.org.as_deref())?;
     let listener = tokio::net::TcpListener::bind(request.listen)
         .await
         .map_err(|source| SetupError::Listen {
@@ -166,6 +171,9 @@ fn manifest(request: &SetupRequest, addr: SocketAddr) -> Result<serde_json::Valu
     };
     manifest["name"] = app_name(&request.name, "--name")?.into();
     manifest["hook_attributes"]["url"] = url(&request.webhook_url, "--webhook-url")?.into();
+    if let Some(homepage) = &request.homepage {
+        manifest["url"] = url(homepage, "--url")?.into();
+    }
     manifest["redirect_url"] = format!("http://{addr}/callback").into();
     Ok(manifest)
 }
@@ -187,20 +195,7 @@ fn app_name(text: &str, what: &str) -> Result<String, SetupError> {
 /// The page: one form, posting the manifest to GitHub's "new App" page.
 fn page(request: &SetupRequest, state: &str, addr: SocketAddr) -> Result<String, SetupError> {
     let manifest = manifest(request, addr)?;
-    let new_app = match &request.org {
-        None => "settings/apps/new".to_owned(),
-        Some(org) => {
-            let valid = !org.is_empty()
-                && org.len() <= 39
-                && org.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
-            if !valid {
-                return Err(SetupError::Invalid(format!(
-                    "--org {org:?} is not a GitHub organisation name"
-                )));
-            }
-            format!("organizations/{org}/settings/apps/new")
-        }
-    };
+    let new_app = new_app_path(request.org.as_deref())?;
     let action = format!("{}/{new_app}?state={state}", request.github.web_url);
     let escape = handlebars::html_escape;
     Ok(format!(
@@ -218,6 +213,22 @@ fn page(request: &SetupRequest, state: &str, addr: SocketAddr) -> Result<String,
         action = escape(&action),
         manifest = escape(&manifest.to_string()),
     ))
+}
+
+/// GitHub's "new App" page: the user's, or the organisation's.
+fn new_app_path(org: Option<&str>) -> Result<String, SetupError> {
+    let Some(org) = org else {
+        return Ok("settings/apps/new".to_owned());
+    };
+    let valid = !org.is_empty()
+        && org.len() <= 39
+        && org.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+    if !valid {
+        return Err(SetupError::Invalid(format!(
+            "--org {org:?} is not a GitHub organisation name"
+        )));
+    }
+    Ok(format!("organizations/{org}/settings/apps/new"))
 }
 
 async fn show_page(State(flow): State<Arc<Flow>>) -> Html<String> {
@@ -360,4 +371,75 @@ fn write_new(path: &Path, contents: &[u8]) -> Result<(), SetupError> {
             source,
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(org: Option<&str>, name: &str) -> SetupRequest {
+        SetupRequest {
+            webhook_url: "https://herald.example.org/webhooks".to_owned(),
+            name: name.to_owned(),
+            homepage: None,
+            org: org.map(str::to_owned),
+            listen: SocketAddr::from(([127, 0, 0, 1], 3333)),
+            settings_out: PathBuf::from("herald.toml"),
+            key_out: PathBuf::from("herald-github-app.pem"),
+            github: GitHubUrls {
+                api_url: "https://ghe.example.org/api/v3".to_owned(),
+                web_url: "https://ghe.example.org".to_owned(),
+            },
+        }
+    }
+
+    #[test]
+    fn the_page_posts_the_escaped_manifest_to_the_right_new_app_page() {
+        let addr = SocketAddr::from(([127, 0, 0, 1], 4000));
+        let page = page(&request(Some("acme-corp"), "herald \"<b>\""), "s1", addr).expect("page");
+        assert!(
+            page.contains(
+                "action=\"https://ghe.example.org/organizations/acme-corp/settings/apps/new?state&#x3D;s1\""
+            ),
+            "{page}"
+        );
+        assert!(
+            page.contains("&quot;redirect_url&quot;:&quot;http://127.0.0.1:4000/callback&quot;"),
+            "{page}"
+        );
+        assert!(!page.contains("<b>"), "the name is escaped: {page}");
+        let own = page_for_user();
+        assert!(
+            own.contains("https://ghe.example.org/settings/apps/new?state"),
+            "{own}"
+        );
+    }
+
+    fn page_for_user() -> String {
+        page(
+            &request(None, "herald"),
+            "s2",
+            SocketAddr::from(([127, 0, 0, 1], 4000)),
+        )
+        .expect("page")
+    }
+
+    #[test]
+    fn names_and_organisations_github_would_refuse_are_refused_here() {
+        let addr = SocketAddr::from(([127, 0, 0, 1], 4000));
+        for (org, name) in [
+            (Some("acme/../x"), "herald"),
+            (Some(""), "herald"),
+            (None, ""),
+            (None, "a name far longer than thirty-four characters"),
+        ] {
+            assert!(
+                matches!(
+                    page(&request(org, name), "s", addr),
+                    Err(SetupError::Invalid(_))
+                ),
+                "{org:?} {name:?}"
+            );
+        }
+    }
 }

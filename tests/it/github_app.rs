@@ -4457,6 +4457,8 @@ impl Setup {
                 "https://herald.example.org/webhooks",
                 "--name",
                 "herald-test",
+                "--url",
+                "https://security.example.org/herald",
                 "--listen",
                 "127.0.0.1:0",
             ])
@@ -4601,6 +4603,7 @@ async fn herald_setup_registers_the_app_through_githubs_manifest_flow() {
     let received = fake.manifests_received();
     assert_eq!(received.len(), 1);
     assert_eq!(received[0]["name"], "herald-test");
+    assert_eq!(received[0]["url"], "https://security.example.org/herald");
     assert_eq!(
         received[0]["hook_attributes"]["url"],
         "https://herald.example.org/webhooks"
@@ -4711,6 +4714,21 @@ async fn herald_setup_refuses_a_foreign_state_a_spent_code_and_an_existing_file(
         "{errors}"
     );
     assert!(!dir.path().join("herald-github-app.pem").exists());
+
+    // A webhook URL GitHub could not call is refused before anything starts.
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_herald"))
+        .args([
+            "setup",
+            "--webhook-url",
+            "ftp://herald.example.org/webhooks",
+        ])
+        .current_dir(dir.path())
+        .output()
+        .await
+        .expect("herald setup runs");
+    assert!(!output.status.success());
+    let errors = String::from_utf8_lossy(&output.stderr);
+    assert!(errors.contains("is not an http(s) URL"), "{errors}");
 
     // An existing settings file is never overwritten: refused before anything starts.
     std::fs::write(dir.path().join("herald.toml"), "# mine\n").expect("a settings file");
