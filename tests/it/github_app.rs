@@ -4665,6 +4665,18 @@ async fn herald_setup_registers_the_app_through_githubs_manifest_flow() {
     );
 }
 
+/// What `herald setup --webhook-url URL` said when it refused to start in `dir`.
+async fn setup_refused(dir: &std::path::Path, webhook_url: &str) -> String {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_herald"))
+        .args(["setup", "--webhook-url", webhook_url])
+        .current_dir(dir)
+        .output()
+        .await
+        .expect("herald setup runs");
+    assert!(!output.status.success(), "herald setup started");
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
 #[tokio::test]
 async fn herald_setup_refuses_a_foreign_state_a_spent_code_and_an_existing_file() {
     let fake = world().await;
@@ -4716,34 +4728,12 @@ async fn herald_setup_refuses_a_foreign_state_a_spent_code_and_an_existing_file(
     assert!(!dir.path().join("herald-github-app.pem").exists());
 
     // A webhook URL GitHub could not call is refused before anything starts.
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_herald"))
-        .args([
-            "setup",
-            "--webhook-url",
-            "ftp://herald.example.org/webhooks",
-        ])
-        .current_dir(dir.path())
-        .output()
-        .await
-        .expect("herald setup runs");
-    assert!(!output.status.success());
-    let errors = String::from_utf8_lossy(&output.stderr);
+    let errors = setup_refused(dir.path(), "ftp://herald.example.org/webhooks").await;
     assert!(errors.contains("is not an http(s) URL"), "{errors}");
 
     // An existing settings file is never overwritten: refused before anything starts.
     std::fs::write(dir.path().join("herald.toml"), "# mine\n").expect("a settings file");
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_herald"))
-        .args([
-            "setup",
-            "--webhook-url",
-            "https://herald.example.org/webhooks",
-        ])
-        .current_dir(dir.path())
-        .output()
-        .await
-        .expect("herald setup runs");
-    assert!(!output.status.success());
-    let errors = String::from_utf8_lossy(&output.stderr);
+    let errors = setup_refused(dir.path(), "https://herald.example.org/webhooks").await;
     assert!(errors.contains("herald.toml exists"), "{errors}");
     assert_eq!(
         std::fs::read_to_string(dir.path().join("herald.toml")).expect("kept"),
