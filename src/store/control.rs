@@ -92,6 +92,14 @@ pub struct JobRecord {
 const JOB_COLUMNS: &str = "id, kind, payload, state, attempts, run_after, created_at, \
      finished_at, last_error, outcome, priority, lane, locked_until";
 
+/// The query for job `id`, on the readers or in a unit of work.
+fn job_by_id(id: i64) -> sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments> {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {JOB_COLUMNS} FROM outbox WHERE id = $1"
+    )))
+    .bind(id)
+}
+
 fn job_record(row: &sqlx::any::AnyRow) -> Result<JobRecord, StoreError> {
     let kind: String = row.try_get("kind")?;
     let payload: String = row.try_get("payload")?;
@@ -223,9 +231,10 @@ impl Store {
         // Each parameter numbered in the order bound, as only some are.
         let mut sql = format!("SELECT {JOB_COLUMNS} FROM outbox WHERE ");
         let mut next = 1;
+        let due_only = filter.due && !filter.failed;
         if filter.failed {
             sql.push_str("state = 'dead'");
-        } else if filter.due {
+        } else if due_only {
             sql.push_str("state = 'pending' AND run_after <= $1");
             next += 1;
         } else {
@@ -237,7 +246,7 @@ impl Store {
         }
         sql.push_str(&format!(" ORDER BY id LIMIT ${next}"));
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        if filter.due && !filter.failed {
+        if due_only {
             query = query.bind(to_millis(now));
         }
         if let Some(kind) = filter.kind {
@@ -252,15 +261,12 @@ impl Store {
 
     /// One job, whatever its state.
     pub async fn job(&self, id: i64) -> Result<Option<JobRecord>, StoreError> {
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {JOB_COLUMNS} FROM outbox WHERE id = $1"
-        )))
-        .bind(id)
-        .fetch_optional(&self.reader)
-        .await?
-        .as_ref()
-        .map(job_record)
-        .transpose()
+        job_by_id(id)
+            .fetch_optional(&self.reader)
+            .await?
+            .as_ref()
+            .map(job_record)
+            .transpose()
     }
 }
 
@@ -272,17 +278,14 @@ impl Work {
         control: JobControl,
         now: DateTime<Utc>,
     ) -> Result<JobRecord, JobControlError> {
-        let before = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {JOB_COLUMNS} FROM outbox WHERE id = $1"
-        )))
-        .bind(id)
-        .fetch_optional(self.conn().await?)
-        .await
-        .map_err(StoreError::from)?
-        .as_ref()
-        .map(job_record)
-        .transpose()?
-        .ok_or(JobControlError::NoSuchJob(id))?;
+        let before = job_by_id(id)
+            .fetch_optional(self.conn().await?)
+            .await
+            .map_err(StoreError::from)?
+            .as_ref()
+            .map(job_record)
+            .transpose()?
+            .ok_or(JobControlError::NoSuchJob(id))?;
         let set = match control {
             // Queued anew: it reads GitHub afresh, the cause may have been fixed there.
             JobControl::Retry => {
