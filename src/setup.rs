@@ -106,8 +106,7 @@ pub async fn run(
         }
     }
     // Bad arguments are told before anything listens.
-    manifest(&request, request.listen)?;
-    new_app_path(request.org.as_deref())?;
+    let form = Form::new(&request)?;
     let listener = tokio::net::TcpListener::bind(request.listen)
         .await
         .map_err(|source| SetupError::Listen {
@@ -119,7 +118,7 @@ pub async fn run(
         source,
     })?;
     let state = random_state()?;
-    let page = page(&request, &state, addr)?;
+    let page = form.page(&request, &state, addr);
     let (done, result) = oneshot::channel();
     let flow = Arc::new(Flow {
         request,
@@ -158,8 +157,48 @@ fn random_state() -> Result<String, SetupError> {
     Ok(hex::encode(bytes))
 }
 
-/// herald's manifest: `app.yml`, with the name, the webhook URL and the way back here.
-fn manifest(request: &SetupRequest, addr: SocketAddr) -> Result<serde_json::Value, SetupError> {
+/// What the page's form sends, checked: herald's manifest (`app.yml` with the name, the
+/// homepage and the webhook URL) and the path of GitHub's "new App" page.
+struct Form {
+    manifest: serde_json::Value,
+    new_app: String,
+}
+
+impl Form {
+    fn new(request: &SetupRequest) -> Result<Form, SetupError> {
+        Ok(Form {
+            manifest: manifest(request)?,
+            new_app: new_app_path(request.org.as_deref())?,
+        })
+    }
+
+    /// The page: one form, posting the manifest (with the way back to `addr`) to GitHub's
+    /// "new App" page.
+    fn page(&self, request: &SetupRequest, state: &str, addr: SocketAddr) -> String {
+        let mut manifest = self.manifest.clone();
+        manifest["redirect_url"] = format!("http://{addr}/callback").into();
+        let action = format!("{}/{}?state={state}", request.github.web_url, self.new_app);
+        let escape = handlebars::html_escape;
+        format!(
+            "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+             <title>Register herald on GitHub</title></head><body>\n\
+             <h1>Register herald as a GitHub App</h1>\n\
+             <p>The button sends herald's manifest (its events and permissions, and the webhook \
+             address {webhook}) to GitHub, which asks you to confirm and then sends you back \
+             here.</p>\n\
+             <form action=\"{action}\" method=\"post\">\
+             <input type=\"hidden\" name=\"manifest\" value=\"{manifest}\">\
+             <button type=\"submit\" id=\"register\">Create the GitHub App</button></form>\n\
+             </body></html>\n",
+            webhook = escape(&request.webhook_url),
+            action = escape(&action),
+            manifest = escape(&manifest.to_string()),
+        )
+    }
+}
+
+/// herald's manifest: `app.yml`, with the name, the homepage and the webhook URL.
+fn manifest(request: &SetupRequest) -> Result<serde_json::Value, SetupError> {
     let mut manifest: serde_json::Value = yaml_serde::from_str(include_str!("../app.yml"))
         .map_err(|error| SetupError::Invalid(format!("app.yml is not a manifest: {error}")))?;
     let url = |text: &str, what: &str| {
@@ -174,7 +213,6 @@ fn manifest(request: &SetupRequest, addr: SocketAddr) -> Result<serde_json::Valu
     if let Some(homepage) = &request.homepage {
         manifest["url"] = url(homepage, "--url")?.into();
     }
-    manifest["redirect_url"] = format!("http://{addr}/callback").into();
     Ok(manifest)
 }
 
@@ -190,29 +228,6 @@ fn app_name(text: &str, what: &str) -> Result<String, SetupError> {
             "{what} {text:?} is not a GitHub App name (1 to 34 printable characters)"
         )))
     }
-}
-
-/// The page: one form, posting the manifest to GitHub's "new App" page.
-fn page(request: &SetupRequest, state: &str, addr: SocketAddr) -> Result<String, SetupError> {
-    let manifest = manifest(request, addr)?;
-    let new_app = new_app_path(request.org.as_deref())?;
-    let action = format!("{}/{new_app}?state={state}", request.github.web_url);
-    let escape = handlebars::html_escape;
-    Ok(format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <title>Register herald on GitHub</title></head><body>\n\
-         <h1>Register herald as a GitHub App</h1>\n\
-         <p>The button sends herald's manifest (its events and permissions, and the webhook \
-         address {webhook}) to GitHub, which asks you to confirm and then sends you back \
-         here.</p>\n\
-         <form action=\"{action}\" method=\"post\">\
-         <input type=\"hidden\" name=\"manifest\" value=\"{manifest}\">\
-         <button type=\"submit\" id=\"register\">Create the GitHub App</button></form>\n\
-         </body></html>\n",
-        webhook = escape(&request.webhook_url),
-        action = escape(&action),
-        manifest = escape(&manifest.to_string()),
-    ))
 }
 
 /// GitHub's "new App" page: the user's, or the organisation's.
@@ -393,10 +408,15 @@ mod tests {
         }
     }
 
+    /// The page for `request`, served on 127.0.0.1:4000 with `state`.
+    fn page_for(request: &SetupRequest, state: &str) -> Result<String, SetupError> {
+        let addr = SocketAddr::from(([127, 0, 0, 1], 4000));
+        Form::new(request).map(|form| form.page(request, state, addr))
+    }
+
     #[test]
     fn the_page_posts_the_escaped_manifest_to_the_right_new_app_page() {
-        let addr = SocketAddr::from(([127, 0, 0, 1], 4000));
-        let page = page(&request(Some("acme-corp"), "herald \"<b>\""), "s1", addr).expect("page");
+        let page = page_for(&request(Some("acme-corp"), "herald \"<b>\""), "s1").expect("page");
         assert!(
             page.contains(
                 "action=\"https://ghe.example.org/organizations/acme-corp/settings/apps/new?state&#x3D;s1\""
@@ -408,25 +428,15 @@ mod tests {
             "{page}"
         );
         assert!(!page.contains("<b>"), "the name is escaped: {page}");
-        let own = page_for_user();
+        let own = page_for(&request(None, "herald"), "s2").expect("page");
         assert!(
             own.contains("https://ghe.example.org/settings/apps/new?state"),
             "{own}"
         );
     }
 
-    fn page_for_user() -> String {
-        page(
-            &request(None, "herald"),
-            "s2",
-            SocketAddr::from(([127, 0, 0, 1], 4000)),
-        )
-        .expect("page")
-    }
-
     #[test]
     fn names_and_organisations_github_would_refuse_are_refused_here() {
-        let addr = SocketAddr::from(([127, 0, 0, 1], 4000));
         for (org, name) in [
             (Some("acme/../x"), "herald"),
             (Some(""), "herald"),
@@ -435,7 +445,7 @@ mod tests {
         ] {
             assert!(
                 matches!(
-                    page(&request(org, name), "s", addr),
+                    page_for(&request(org, name), "s"),
                     Err(SetupError::Invalid(_))
                 ),
                 "{org:?} {name:?}"
