@@ -151,7 +151,9 @@ impl Message<'_> {
     /// The payload `format`'s documentation asks for.
     fn payload(&self, format: ChatFormat) -> Value {
         let facts = self.facts();
-        let link = self.tracking_url.filter(|url| super::web_link(url));
+        let link = self
+            .tracking_url
+            .filter(|url| crate::drafts::escape::web_link(url));
         match format {
             ChatFormat::Slack => {
                 let mut text = escape::slack_line(&facts);

@@ -49,7 +49,7 @@ pub(super) async fn private_fork(
             })?;
         let url = answer
             .html_url
-            .filter(|url| super::web_link(url))
+            .filter(|url| crate::drafts::escape::web_link(url))
             .unwrap_or_else(|| format!("https://github.com/{full_name}"));
         return Ok(
             Record::note(format!("temporary private fork {full_name} requested"))

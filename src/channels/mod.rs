@@ -68,12 +68,6 @@ pub enum ChannelError {
     },
 }
 
-/// Whether a counterpart's `url` is a web address herald may show as a link (not
-/// `javascript:` or another scheme).
-fn web_link(url: &str) -> bool {
-    url.starts_with("https://") || url.starts_with("http://")
-}
-
 /// What a counterpart (GitHub, a forum, a wiki, a mail server, the repository's own
 /// template) said when it refused what herald asked, in its own words: a message for the
 /// maintainers, who can act on it, and never retried, unlike herald's internal failures.

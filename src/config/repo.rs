@@ -24,7 +24,8 @@ pub const REPO_CONFIG_PATH: &str = ".github/herald.yml";
     default,
     deny_unknown_fields,
     expecting = "a mapping of sections (`tracking`, `labels`, `changelog`, `advisory_issue`, \
-                 `blog`, `mailing_lists`, `sla`, `escalation`, `notify`, `channels`)"
+                 `blog`, `mailing_lists`, `sla`, `escalation`, `notify`, `channels`, `osv`, \
+                 `prenotify`)"
 )]
 pub struct RepoConfig {
     pub tracking: TrackingConfig,
@@ -45,6 +46,145 @@ pub struct RepoConfig {
     pub notify: Vec<EscalationTarget>,
     /// Where disclosed advisories are announced besides GitHub and the mailing lists.
     pub channels: ChannelsConfig,
+    /// The OSV record committed with the CHANGELOG entry on disclosure.
+    pub osv: OsvConfig,
+    /// Downstreams (distributions, vendors) told before disclosure, under embargo.
+    pub prenotify: PrenotifyConfig,
+}
+
+/// The `osv:` section.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(
+    default,
+    deny_unknown_fields,
+    expecting = "a mapping with the keys `enabled`, `path`"
+)]
+pub struct OsvConfig {
+    pub enabled: bool,
+    /// The folder the record goes to, as `<path>/<GHSA id>.json`.
+    #[serde(deserialize_with = "one::<FilePath, _>")]
+    pub path: String,
+}
+
+impl Default for OsvConfig {
+    fn default() -> Self {
+        OsvConfig {
+            enabled: true,
+            path: "advisories".into(),
+        }
+    }
+}
+
+impl OsvConfig {
+    /// Where the record of `ghsa_id` goes in the repository.
+    pub fn file(&self, ghsa_id: &str) -> String {
+        format!("{}/{}.json", self.path, crate::markers::file_name(ghsa_id))
+    }
+}
+
+/// The `prenotify:` section: who hears of an incident before disclosure, and the embargo
+/// rules they accept (the Openwall `distros` list: at most 14 days, under 7 preferred).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(
+    default,
+    deny_unknown_fields,
+    try_from = "PrenotifyFile",
+    expecting = "a mapping with the keys `recipients`, `days_before`, `max_days`, `contact`"
+)]
+pub struct PrenotifyConfig {
+    pub recipients: Vec<PrenotifyRecipient>,
+    /// How many days before the embargo ends the notice goes out.
+    pub days_before: u32,
+    /// The furthest an embargo may end after the notice goes out, in days.
+    pub max_days: u32,
+    /// Where recipients write back (default: the address herald sends from).
+    pub contact: Option<String>,
+}
+
+impl Default for PrenotifyConfig {
+    fn default() -> Self {
+        PrenotifyConfig {
+            recipients: Vec::new(),
+            days_before: 7,
+            max_days: 14,
+            contact: None,
+        }
+    }
+}
+
+/// `prenotify:` as written, before its values are checked against each other.
+#[derive(Deserialize)]
+#[serde(
+    default,
+    deny_unknown_fields,
+    expecting = "a mapping with the keys `recipients`, `days_before`, `max_days`, `contact`"
+)]
+struct PrenotifyFile {
+    recipients: Vec<PrenotifyRecipient>,
+    days_before: u32,
+    max_days: u32,
+    #[serde(deserialize_with = "opt::<Address, _>")]
+    contact: Option<String>,
+}
+
+impl Default for PrenotifyFile {
+    fn default() -> Self {
+        let defaults = PrenotifyConfig::default();
+        PrenotifyFile {
+            recipients: Vec::new(),
+            days_before: defaults.days_before,
+            max_days: defaults.max_days,
+            contact: None,
+        }
+    }
+}
+
+impl TryFrom<PrenotifyFile> for PrenotifyConfig {
+    type Error = String;
+    fn try_from(file: PrenotifyFile) -> Result<Self, String> {
+        if let Some(both) = file
+            .recipients
+            .iter()
+            .find(|recipient| recipient.key.is_some() && recipient.key_file.is_some())
+        {
+            return Err(format!(
+                "recipient {} has both `key_file` and `key`; give one",
+                both.address
+            ));
+        }
+        if file.days_before == 0 || file.days_before > file.max_days {
+            return Err(format!(
+                "`days_before` ({}) must be at least 1 and at most `max_days` ({})",
+                file.days_before, file.max_days
+            ));
+        }
+        Ok(PrenotifyConfig {
+            recipients: file.recipients,
+            days_before: file.days_before,
+            max_days: file.max_days,
+            contact: file.contact,
+        })
+    }
+}
+
+/// One downstream told before disclosure. With a public key (a file in the repository, or
+/// the armored key inline) the notice is encrypted to it; without, it is signed cleartext.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a mapping with `address` and optionally `name`, and `key_file` or `key`"
+)]
+pub struct PrenotifyRecipient {
+    #[serde(deserialize_with = "one::<Address, _>")]
+    pub address: String,
+    #[serde(default, deserialize_with = "opt::<DisplayName, _>")]
+    pub name: Option<String>,
+    /// The recipient's OpenPGP public key, a file in the repository.
+    #[serde(default, deserialize_with = "opt::<FilePath, _>")]
+    pub key_file: Option<String>,
+    /// The recipient's OpenPGP public key, ASCII-armored.
+    #[serde(default, deserialize_with = "opt::<ArmoredKey, _>")]
+    pub key: Option<String>,
 }
 
 /// The `channels:` section: each public channel is off unless configured here.
@@ -858,6 +998,24 @@ impl Rule for FilePath {
     }
 }
 
+/// An ASCII-armored OpenPGP public key; that it is a usable key is checked when it is used.
+struct ArmoredKey;
+impl Rule for ArmoredKey {
+    const EXPECTED: &'static str = "an ASCII-armored OpenPGP public key";
+    fn check(value: &str) -> Result<(), String> {
+        if value
+            .trim_start()
+            .starts_with("-----BEGIN PGP PUBLIC KEY BLOCK-----")
+        {
+            Ok(())
+        } else {
+            Err("the key must be ASCII-armored, starting with \
+                 `-----BEGIN PGP PUBLIC KEY BLOCK-----`"
+                .into())
+        }
+    }
+}
+
 /// A subset of `git check-ref-format`, enough to keep branch names plain in API calls.
 struct Branch;
 impl Rule for Branch {
@@ -988,6 +1146,17 @@ mailing_lists:
     signing: pgp-mime
     attach_cleartext: true
   - address: announce@example.org
+osv:
+  path: security/osv
+prenotify:
+  days_before: 5
+  max_days: 10
+  contact: security@acme.example
+  recipients:
+    - address: distros@vs.openwall.org
+      name: distros
+      key_file: .github/keys/distros.asc
+    - address: packager@example.com
 "#;
         let config = RepoConfig::parse(text).expect("valid");
         let expected = RepoConfig {
@@ -1034,8 +1203,35 @@ mailing_lists:
                 EscalationTarget::Email("security-leads@acme.example".into()),
             ],
             channels: ChannelsConfig::default(),
+            osv: OsvConfig {
+                enabled: true,
+                path: "security/osv".into(),
+            },
+            prenotify: PrenotifyConfig {
+                recipients: vec![
+                    PrenotifyRecipient {
+                        address: "distros@vs.openwall.org".into(),
+                        name: Some("distros".into()),
+                        key_file: Some(".github/keys/distros.asc".into()),
+                        key: None,
+                    },
+                    PrenotifyRecipient {
+                        address: "packager@example.com".into(),
+                        name: None,
+                        key_file: None,
+                        key: None,
+                    },
+                ],
+                days_before: 5,
+                max_days: 10,
+                contact: Some("security@acme.example".into()),
+            },
         };
         assert_eq!(config, expected);
+        assert_eq!(
+            config.osv.file("GHSA-abcd-efgh-ijkm"),
+            "security/osv/GHSA-abcd-efgh-ijkm.json"
+        );
         assert_eq!(
             config.tracking.repository.expect("set").to_string(),
             "acme/security-private"
@@ -1222,6 +1418,39 @@ mailing_lists:
         assert_eq!(
             (e.line, e.key.as_deref()),
             (Some(3), Some("blog.path")),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn prenotify_rules_are_checked_where_they_are_written() {
+        let e = error("prenotify:\n  days_before: 20\n");
+        assert_eq!(e.key.as_deref(), Some("prenotify"), "{e}");
+        assert!(e.message.contains("at most `max_days` (14)"), "{e}");
+        let e = error("prenotify:\n  days_before: 0\n  max_days: 3\n");
+        assert!(e.message.contains("at least 1"), "{e}");
+        let e = error(
+            "prenotify:\n  recipients:\n    - address: a@example.org\n      key_file: k.asc\n      key: |\n        -----BEGIN PGP PUBLIC KEY BLOCK-----\n",
+        );
+        assert!(e.message.contains("both `key_file` and `key`"), "{e}");
+        let e = error("prenotify:\n  recipients:\n    - address: a@example.org\n      key: AAAA\n");
+        assert_eq!(
+            (e.line, e.key.as_deref()),
+            (Some(4), Some("prenotify.recipients[0].key")),
+            "{e}"
+        );
+        let e = error(
+            "prenotify:\n  recipients:\n    - address: \"a@example.org\\r\\nBcc: x@evil.example\"\n",
+        );
+        assert_eq!(
+            e.key.as_deref(),
+            Some("prenotify.recipients[0].address"),
+            "{e}"
+        );
+        let e = error("osv:\n  path: ../advisories\n");
+        assert_eq!(
+            (e.line, e.key.as_deref()),
+            (Some(2), Some("osv.path")),
             "{e}"
         );
     }

@@ -168,6 +168,12 @@ pub fn plain_text(text: &str) -> String {
 
 pub use crate::markers::file_name;
 
+/// Whether a counterpart's `url` is a web address herald may show as a link (not
+/// `javascript:` or another scheme).
+pub fn web_link(url: &str) -> bool {
+    url.starts_with("https://") || url.starts_with("http://")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

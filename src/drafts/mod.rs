@@ -8,6 +8,7 @@ mod chart;
 pub mod escape;
 mod helpers;
 pub mod limits;
+pub mod osv;
 mod tracking;
 mod view;
 
