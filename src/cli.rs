@@ -111,6 +111,11 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// An incident's advisory in a machine-readable format, printed.
+    Export {
+        #[command(subcommand)]
+        command: ExportCommand,
+    },
     /// Show the incidents in the store.
     Incidents {
         #[command(subcommand)]
@@ -127,6 +132,18 @@ pub enum Command {
     /// Nothing is announced; `herald incidents announce` does that for one advisory.
     Import {
         /// Only this repository's history (owner/name).
+        #[arg(long)]
+        repo: Option<RepoName>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExportCommand {
+    /// The advisory in the OSV format (JSON), as herald commits it on disclosure.
+    Osv {
+        /// The advisory's GHSA id.
+        ghsa_id: GhsaId,
+        /// The repository (owner/name), when two repositories share the GHSA id.
         #[arg(long)]
         repo: Option<RepoName>,
     },
@@ -335,6 +352,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         } => {
             init_tracing(&settings, cli.log_json, "warn")?;
             print_drafts(&settings, &ghsa_id, repo.as_ref(), json).await
+        }
+        Command::Export {
+            command: ExportCommand::Osv { ghsa_id, repo },
+        } => {
+            init_tracing(&settings, cli.log_json, "warn")?;
+            export_osv(&settings, &ghsa_id, repo.as_ref()).await
         }
         Command::Doctor => {
             init_tracing(&settings, cli.log_json, "warn")?;
@@ -698,6 +721,9 @@ async fn doctor_mail(settings: &crate::config::MailSettings) -> bool {
     healthy
 }
 
+/// The OSV record among the drafts herald writes and prints.
+const OSV_DRAFT: &str = "osv.json";
+
 /// Every draft of `incident` with the shipped templates and default configuration, as
 /// (file name, text).
 fn render_drafts(
@@ -736,6 +762,10 @@ fn render_drafts(
             .into_iter()
             .map(|draft| (draft.name.to_owned(), draft.text)),
     );
+    // An upstream incident's advisory is another project's: it has no OSV record of ours.
+    if let Ok(osv) = crate::drafts::osv::osv_json(incident) {
+        files.push((OSV_DRAFT.to_owned(), osv));
+    }
     Ok(files)
 }
 
@@ -753,6 +783,19 @@ fn write_drafts(
         std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
     }
     Ok(dir)
+}
+
+/// `herald export osv`: the advisory as herald would commit it now.
+async fn export_osv(
+    settings: &Settings,
+    ghsa_id: &GhsaId,
+    repo: Option<&RepoName>,
+) -> anyhow::Result<()> {
+    let store = Store::open(&settings.database_url).await?;
+    let row = pick_incident(&store, ghsa_id, repo).await;
+    store.close().await;
+    print!("{}", crate::drafts::osv::osv_json(&row?.incident)?);
+    Ok(())
 }
 
 /// `herald drafts`: the drafts last shown for review, else rendered now.

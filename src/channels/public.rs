@@ -10,7 +10,7 @@ use super::{Channel, ChannelError, Channels};
 use super::{announce, discussions, forum, mediawiki, wiki};
 use crate::config::repo::MailingList;
 use crate::drafts::{
-    ADVISORY_ISSUE, BLOG_POST, CHANGELOG_ENTRY, DraftView, changelog, escape, limits,
+    ADVISORY_ISSUE, BLOG_POST, CHANGELOG_ENTRY, DraftView, changelog, escape, limits, osv,
 };
 use crate::github::Api;
 use crate::github::api::NewIssue;
@@ -229,17 +229,26 @@ async fn wiki_page(channel: &Channel<'_>) -> Result<Record, ChannelError> {
     }
 }
 
-/// A file change offered as a pull request from a herald branch.
+/// File changes offered as a pull request from a herald branch.
 struct Proposal<'a> {
     repository: &'a RepoName,
     /// The branch the pull request goes into.
     target: &'a str,
     branch: String,
-    path: &'a str,
-    commit_message: String,
+    files: Vec<FileChange<'a>>,
     title: &'a str,
     body: String,
     label: &'a str,
+}
+
+/// Makes a file's new text from its current one (`None`: no such file yet).
+type Edit<'a> = Box<dyn Fn(Option<&str>) -> String + Send + Sync + 'a>;
+
+/// One file a proposal writes (one commit).
+struct FileChange<'a> {
+    path: String,
+    commit_message: String,
+    edit: Edit<'a>,
 }
 
 enum Proposed {
@@ -251,14 +260,10 @@ enum Proposed {
     NoTarget,
 }
 
-/// Creates the proposal's branch from its target if needed, writes `edit(current text)` to
-/// the file there when that changes it, and opens the pull request (labelled) or updates the
-/// open one: a re-run never opens a second.
-async fn propose(
-    api: &Api,
-    proposal: &Proposal<'_>,
-    edit: impl FnOnce(Option<&str>) -> String,
-) -> Result<Proposed, ChannelError> {
+/// Creates the proposal's branch from its target if needed, writes each file's
+/// `edit(current text)` there when that changes it, and opens the pull request (labelled) or
+/// updates the open one: a re-run never opens a second.
+async fn propose(api: &Api, proposal: &Proposal<'_>) -> Result<Proposed, ChannelError> {
     let repository = proposal.repository;
     let Some(target_sha) = api.branch_sha(repository, proposal.target).await? else {
         return Ok(Proposed::NoTarget);
@@ -271,21 +276,23 @@ async fn propose(
         api.create_branch(repository, &proposal.branch, &target_sha)
             .await?;
     }
-    let current = api
-        .file_at(repository, proposal.path, Some(&proposal.branch))
-        .await?;
-    let current_text = current.as_ref().map(|file| file.text.as_str());
-    let updated = edit(current_text);
-    if current_text != Some(updated.as_str()) {
-        api.put_file(
-            repository,
-            proposal.path,
-            &proposal.branch,
-            &updated,
-            current.as_ref().map(|file| file.sha.as_str()),
-            &proposal.commit_message,
-        )
-        .await?;
+    for file in &proposal.files {
+        let current = api
+            .file_at(repository, &file.path, Some(&proposal.branch))
+            .await?;
+        let current_text = current.as_ref().map(|found| found.text.as_str());
+        let updated = (file.edit)(current_text);
+        if current_text != Some(updated.as_str()) {
+            api.put_file(
+                repository,
+                &file.path,
+                &proposal.branch,
+                &updated,
+                current.as_ref().map(|found| found.sha.as_str()),
+                &file.commit_message,
+            )
+            .await?;
+        }
     }
     // No pull request can come from a branch created just now.
     let existing = if fresh_branch {
@@ -348,6 +355,15 @@ async fn changelog_prs(channel: &Channel<'_>) -> Result<Record, ChannelError> {
         .await?;
     let view = DraftView::new(incident, &[], None);
     let entry = drafts.render_draft(CHANGELOG_ENTRY, &view)?;
+    let osv_settings = &loaded.config.osv;
+    let osv = match osv::osv_json(incident) {
+        Ok(osv) if osv_settings.enabled => Some(osv),
+        Ok(_) => None,
+        Err(error) => {
+            tracing::info!(incident = %incident.ghsa_id, %error, "no OSV record");
+            None
+        }
+    };
     // The file takes the whole entry; the pull request's description shows what fits.
     let shown = body_within(&entry, limits::GITHUB_BODY_CHARS, incident);
     let base = base_branch(api, repository, settings.base_branch.as_ref()).await?;
@@ -364,33 +380,49 @@ async fn changelog_prs(channel: &Channel<'_>) -> Result<Record, ChannelError> {
         .await?
         .is_some();
     for target in std::iter::once(&base).chain(settings.backport_branches.iter()) {
-        let proposal = Proposal {
-            repository,
-            target,
-            branch: branch_for(&incident.ghsa_id, target, &base),
-            path: &settings.path,
+        let mut files = vec![FileChange {
+            path: settings.path.clone(),
             commit_message: format!(
                 "{}: security entry for {}",
                 settings.path, &incident.ghsa_id
             ),
+            edit: Box::new(|current: Option<&str>| {
+                changelog::insert_security_entry(
+                    current,
+                    &settings.heading,
+                    &incident.ghsa_id,
+                    entry.trim_end(),
+                )
+            }),
+        }];
+        let mut body = format!(
+            "Adds the security entry for {} to `{}`:\n\n{}\n\n",
+            &incident.ghsa_id,
+            settings.path,
+            shown.trim_end()
+        );
+        if let Some(osv) = &osv {
+            let path = osv_settings.file(&incident.ghsa_id);
+            body.push_str(&format!(
+                "The advisory in the OSV format, for scanners, is at `{path}`.\n\n"
+            ));
+            files.push(FileChange {
+                commit_message: format!("{path}: OSV record of {}", &incident.ghsa_id),
+                path,
+                edit: Box::new(|_: Option<&str>| osv.clone()),
+            });
+        }
+        body.push_str("Opened by herald after the advisory's disclosure.");
+        let proposal = Proposal {
+            repository,
+            target,
+            branch: branch_for(&incident.ghsa_id, target, &base),
+            files,
             title: &title,
-            body: format!(
-                "Adds the security entry for {} to `{}`:\n\n{}\n\nOpened by herald after the advisory's disclosure.",
-                &incident.ghsa_id,
-                settings.path,
-                shown.trim_end()
-            ),
+            body,
             label: &loaded.config.labels.security,
         };
-        let insert = |current: Option<&str>| {
-            changelog::insert_security_entry(
-                current,
-                &settings.heading,
-                &incident.ghsa_id,
-                entry.trim_end(),
-            )
-        };
-        let (number, url) = match propose(api, &proposal, insert).await? {
+        let (number, url) = match propose(api, &proposal).await? {
             Proposed::Opened(number, url) => {
                 opened.push(format!("{repository}#{number} into {target}"));
                 notes.push(format!("opened {repository}#{number}"));
@@ -463,8 +495,11 @@ async fn blog_post_pr(channel: &Channel<'_>) -> Result<Record, ChannelError> {
         repository: website,
         target: &target,
         branch: security_branch(&incident.ghsa_id),
-        path: &path,
-        commit_message: format!("Blog post for {}", &incident.ghsa_id),
+        files: vec![FileChange {
+            path: path.clone(),
+            commit_message: format!("Blog post for {}", &incident.ghsa_id),
+            edit: Box::new(|_: Option<&str>| post.clone()),
+        }],
         title: &title,
         body: format!(
             "The blog post for the critical security advisory {}, drafted by herald after its disclosure: `{path}`.",
@@ -472,7 +507,7 @@ async fn blog_post_pr(channel: &Channel<'_>) -> Result<Record, ChannelError> {
         ),
         label: &loaded.config.labels.security,
     };
-    Ok(match propose(api, &proposal, |_| post.clone()).await? {
+    Ok(match propose(api, &proposal).await? {
         Proposed::Opened(number, _) => Record::publication(
             channel.incident_id,
             Some(format!("blog post pull request {website}#{number}")),

@@ -107,6 +107,21 @@ fn the_readme_dry_run_opens_an_incident_in_the_default_store() {
             .unwrap_or_else(|error| panic!("{name}: {error}\n{stdout}"));
         assert!(text.contains("GHSA-abcd-1234-efgh"), "{name}: {text}");
     }
+    // The OSV record, as it would be committed on disclosure (not published yet).
+    let osv = common::osv::valid_osv(
+        &std::fs::read_to_string(drafts.join("osv.json")).expect("osv.json"),
+    );
+    assert_eq!(osv["id"], "GHSA-abcd-1234-efgh");
+    assert_eq!(osv["aliases"], serde_json::json!(["CVE-2050-00000"]));
+    assert!(osv.get("published").is_none(), "{osv}");
+    let (output, printed, stderr) =
+        run(herald(dir.path()).args(["export", "osv", "GHSA-abcd-1234-efgh"]));
+    assert!(output.status.success(), "{stderr}");
+    assert_eq!(
+        common::osv::valid_osv(&printed),
+        osv,
+        "export prints the same record"
+    );
     assert!(
         stdout.contains("2 job(s) queued (sync_tracking_issue, chat); a dry run never contacts"),
         "{stdout}"
@@ -174,6 +189,133 @@ fn the_readme_dry_run_opens_an_incident_in_the_default_store() {
 
     let (output, _, stderr) =
         run(herald(dir.path()).args(["incidents", "show", "GHSA-none-none-none"]));
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("no incident GHSA-none-none-none"),
+        "{stderr}"
+    );
+}
+
+/// One package per ecosystem herald maps, with a range in GitHub's syntax, and what OSV
+/// must make of it: the ecosystem's OSV name, the range type and the events.
+const ECOSYSTEM_CASES: &[(&str, &str, &str, &str, &str)] = &[
+    ("npm", "lodash", "< 4.17.21", "npm", "SEMVER"),
+    ("pip", "django", ">= 4.2, < 4.2.16", "PyPI", "ECOSYSTEM"),
+    (
+        "maven",
+        "org.apache.logging.log4j:log4j-core",
+        ">= 2.0-beta9, < 2.15.0",
+        "Maven",
+        "ECOSYSTEM",
+    ),
+    ("go", "golang.org/x/net", "< 0.17.0", "Go", "SEMVER"),
+    (
+        "rubygems",
+        "rack",
+        ">= 3.0.0, < 3.0.9.1",
+        "RubyGems",
+        "ECOSYSTEM",
+    ),
+    ("nuget", "Newtonsoft.Json", "< 13.0.1", "NuGet", "ECOSYSTEM"),
+    (
+        "composer",
+        "symfony/http-kernel",
+        ">= 5.0.0, <= 5.4.19",
+        "Packagist",
+        "ECOSYSTEM",
+    ),
+    (
+        "rust",
+        "hyper",
+        ">= 0.14.0, < 0.14.10",
+        "crates.io",
+        "SEMVER",
+    ),
+    ("erlang", "plug", "= 1.14.0", "Hex", "SEMVER"),
+    ("pub", "http", "<= 0.13.2", "Pub", "SEMVER"),
+    (
+        "swift",
+        "github.com/vapor/vapor",
+        "> 4.0.0, < 4.40.1",
+        "SwiftURL",
+        "SEMVER",
+    ),
+    (
+        "actions",
+        "tj-actions/changed-files",
+        "< 46",
+        "GitHub Actions",
+        "ECOSYSTEM",
+    ),
+];
+
+#[test]
+fn every_ecosystem_exports_a_valid_osv_record_with_its_ranges() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut payload: serde_json::Value = serde_json::from_slice(&common::fixture(
+        "repository_advisory.published.composed.json",
+    ))
+    .expect("JSON");
+    let ghsa_id = payload["repository_advisory"]["ghsa_id"]
+        .as_str()
+        .expect("ghsa_id")
+        .to_owned();
+    payload["repository_advisory"]["vulnerabilities"] = ECOSYSTEM_CASES
+        .iter()
+        .map(|(ecosystem, name, range, _, _)| {
+            serde_json::json!({
+                "package": {"ecosystem": ecosystem, "name": name},
+                "vulnerable_version_range": range,
+                "patched_versions": null,
+                "vulnerable_functions": [],
+            })
+        })
+        .collect();
+    let path = dir.path().join("published.json");
+    std::fs::write(&path, serde_json::to_vec(&payload).expect("JSON")).expect("payload");
+    let (output, stdout, stderr) = run(herald(dir.path()).arg("dry-run").arg(&path));
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    let written = dir
+        .path()
+        .join("herald-drafts")
+        .join(&ghsa_id)
+        .join("osv.json");
+    let osv = common::osv::valid_osv(&std::fs::read_to_string(written).expect("osv.json"));
+    assert!(osv["published"].is_string(), "{osv}");
+    let affected = osv["affected"].as_array().expect("affected");
+    assert_eq!(affected.len(), ECOSYSTEM_CASES.len(), "{osv}");
+    let expected_events = [
+        serde_json::json!([{"introduced": "0"}, {"fixed": "4.17.21"}]),
+        serde_json::json!([{"introduced": "4.2"}, {"fixed": "4.2.16"}]),
+        serde_json::json!([{"introduced": "2.0-beta9"}, {"fixed": "2.15.0"}]),
+        serde_json::json!([{"introduced": "0"}, {"fixed": "0.17.0"}]),
+        serde_json::json!([{"introduced": "3.0.0"}, {"fixed": "3.0.9.1"}]),
+        serde_json::json!([{"introduced": "0"}, {"fixed": "13.0.1"}]),
+        serde_json::json!([{"introduced": "5.0.0"}, {"last_affected": "5.4.19"}]),
+        serde_json::json!([{"introduced": "0.14.0"}, {"fixed": "0.14.10"}]),
+        serde_json::json!([{"introduced": "1.14.0"}, {"last_affected": "1.14.0"}]),
+        serde_json::json!([{"introduced": "0"}, {"last_affected": "0.13.2"}]),
+        serde_json::json!([{"introduced": "4.0.1-0"}, {"fixed": "4.40.1"}]),
+        serde_json::json!([{"introduced": "0"}, {"fixed": "46"}]),
+    ];
+    for ((case, entry), events) in ECOSYSTEM_CASES.iter().zip(affected).zip(expected_events) {
+        let (_, name, range, osv_ecosystem, range_type) = case;
+        assert_eq!(entry["package"]["ecosystem"], *osv_ecosystem, "{entry}");
+        assert_eq!(entry["package"]["name"], *name, "{entry}");
+        assert_eq!(entry["ranges"][0]["type"], *range_type, "{entry}");
+        assert_eq!(entry["ranges"][0]["events"], events, "{range}: {entry}");
+        assert_eq!(
+            entry["database_specific"]["vulnerable_version_range"],
+            *range
+        );
+    }
+    assert_eq!(affected[8]["versions"], serde_json::json!(["1.14.0"]));
+
+    let (output, printed, stderr) = run(herald(dir.path()).args(["export", "osv", &ghsa_id]));
+    assert!(output.status.success(), "{stderr}");
+    assert_eq!(common::osv::valid_osv(&printed), osv);
+    let (output, _, stderr) =
+        run(herald(dir.path()).args(["export", "osv", "GHSA-none-none-none"]));
     assert!(!output.status.success());
     assert!(
         stderr.contains("no incident GHSA-none-none-none"),

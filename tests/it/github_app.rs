@@ -1467,6 +1467,24 @@ async fn disclosure_opens_the_changelog_pull_requests_and_the_advisory_issue_onc
         "Security comes after Fixed"
     );
 
+    // The OSV record rides in the same pull requests, at the default path.
+    let osv_path = format!("advisories/{GHSA}.json");
+    assert_eq!(
+        fake.file(REPO, "main", &osv_path),
+        None,
+        "main is untouched"
+    );
+    for head in [&branch, &backport] {
+        let text = fake.file(REPO, head, &osv_path).expect("the OSV record");
+        let osv = common::osv::valid_osv(&text);
+        assert_eq!(osv["id"], GHSA);
+        assert_eq!(osv["summary"], "A short summary of the advisory.");
+        assert!(osv["published"].is_string(), "{osv}");
+    }
+    let first_modified = common::osv::valid_osv(&fake.file(REPO, &branch, &osv_path).expect("OSV"))
+        ["modified"]
+        .clone();
+
     let pulls = fake.pulls(REPO);
     assert_eq!(pulls.len(), 2, "{pulls:?}");
     let main_pull = pulls
@@ -1519,7 +1537,52 @@ async fn disclosure_opens_the_changelog_pull_requests_and_the_advisory_issue_onc
     );
     assert_eq!(changelog.matches("### Security").count(), 1);
     assert!(fake.issues(REPO)[0].body.contains("A sharper summary"));
+    // The OSV record follows the new version of the advisory.
+    let osv = common::osv::valid_osv(&fake.file(REPO, &branch, &osv_path).expect("OSV"));
+    assert_eq!(osv["summary"], "A sharper summary");
+    assert_eq!(osv["modified"], "2020-01-04T00:00:00Z");
+    assert_ne!(osv["modified"], first_modified);
     assert_no_unexpected(&fake);
+    harness.stop().await;
+}
+
+both_stores!(the_osv_record_goes_where_the_configuration_says_or_nowhere);
+async fn the_osv_record_goes_where_the_configuration_says_or_nowhere() {
+    let fake = world().await;
+    fake.put_file(
+        REPO,
+        ".github/herald.yml",
+        "tracking:\n  repository: Codertocat/security\nosv:\n  path: security/osv\n",
+    );
+    let harness = installed(&fake).await;
+    report(&harness, "report-1").await;
+    github_publishes(&harness).await;
+    let branch = format!("herald/security/{GHSA}");
+    let text = fake
+        .file(REPO, &branch, &format!("security/osv/{GHSA}.json"))
+        .expect("the OSV record at the configured path");
+    common::osv::valid_osv(&text);
+    assert_eq!(
+        fake.file(REPO, &branch, &format!("advisories/{GHSA}.json")),
+        None
+    );
+    harness.stop().await;
+
+    let fake = world().await;
+    fake.put_file(
+        REPO,
+        ".github/herald.yml",
+        "tracking:\n  repository: Codertocat/security\nosv:\n  enabled: false\n",
+    );
+    let harness = installed(&fake).await;
+    report(&harness, "report-1").await;
+    github_publishes(&harness).await;
+    assert_eq!(fake.pulls(REPO).len(), 1, "the CHANGELOG pull request");
+    assert_eq!(
+        fake.file(REPO, &branch, &format!("advisories/{GHSA}.json")),
+        None,
+        "no OSV record when turned off"
+    );
     harness.stop().await;
 }
 

@@ -333,6 +333,7 @@ pub mod github;
 pub mod gitserver;
 pub mod mail;
 pub mod mediawiki;
+pub mod osv;
 
 tokio::task_local! {
     /// Set while a test runs on PostgreSQL: every harness it starts stores there.
