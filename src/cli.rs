@@ -1203,9 +1203,9 @@ impl DryRunSigner {
         };
         let mut written = Vec::new();
         for list in lists {
-            let (_, message) = self
-                .author
-                .message(&incident.ghsa_id, list, subject, body, "v1")?;
+            let (_, message) =
+                self.author
+                    .message(&incident.ghsa_id, list, (subject, body), "v1", None)?;
             let path = dir.join(format!(
                 "announcement.{}.eml",
                 crate::drafts::escape::file_name(&list.address)

@@ -119,6 +119,20 @@ pub mod key {
 
     /// A reminder of an incident's reaction clock: for a deadline, or (for an active
     /// threat) once.
+    /// One notice (or, `update`, one update) per downstream and embargo date.
+    pub fn prenotify(
+        incident_id: IncidentId,
+        address: &str,
+        until_millis: i64,
+        update: bool,
+    ) -> String {
+        format!(
+            "prenotify:{incident_id}:{}:{until_millis}{}",
+            address.to_ascii_lowercase(),
+            if update { ":update" } else { "" }
+        )
+    }
+
     pub fn escalate(incident_id: IncidentId, stage: &str, due_millis: Option<i64>) -> String {
         match due_millis {
             Some(due) => format!("escalate:{incident_id}:{stage}:{due}"),

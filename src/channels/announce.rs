@@ -70,9 +70,9 @@ pub(super) async fn send(
     let (id, message) = announcer.author.message(
         &incident.ghsa_id,
         list,
-        &subject,
-        &body,
+        (&subject, &body),
         &format!("v{VERSION}"),
+        None,
     )?;
     announcer.mailer.send(message).await?;
     Ok(Record::publication(

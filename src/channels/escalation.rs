@@ -260,7 +260,7 @@ pub(super) async fn mail_privately(
         let (_, message) =
             announcer
                 .author
-                .message(&incident.ghsa_id, &recipient, subject, &body, tag)?;
+                .message(&incident.ghsa_id, &recipient, (subject, &body), tag, None)?;
         announcer.mailer.send(message).await?;
         mailed.push((*address).to_owned());
     }

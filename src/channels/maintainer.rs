@@ -6,10 +6,11 @@
 
 use super::record::{Record, Write};
 use super::{ChannelError, Channels};
+use crate::config::repo::PrenotifyConfig;
 use crate::drafts::escape;
 use crate::incident::{
     AdvisoryState, Command, CommandEffect, GhsaId, HELP, LabelNames, RepoName, TimelineEntry,
-    TimelineKind, apply_command, label_command, parse_comment,
+    TimelineKind, apply_command_with, label_command, parse_comment,
 };
 use crate::ingest::events::WebhookEvent;
 use crate::markers::{key, marker};
@@ -40,6 +41,8 @@ pub struct CommandBatch {
     commands: Vec<(String, Result<Command, String>)>,
     /// A comment is answered; a label only when refused (labels speak for themselves).
     from_comment: bool,
+    /// Who is told before disclosure, and the rules (from the repository's configuration).
+    prenotify: PrenotifyConfig,
 }
 
 pub(super) async fn handle(
@@ -88,6 +91,7 @@ pub(super) async fn handle(
         threat_prefix: &labels.threat_prefix,
         incident: &labels.incident,
         disclosure_approved: &labels.disclosure_approved,
+        prenotify_approved: &labels.prenotify_approved,
     };
     // Each command with the text it came from.
     let commands: Vec<(String, Result<Command, String>)> = match &said {
@@ -126,6 +130,7 @@ pub(super) async fn handle(
         ghsa_id: row.incident.ghsa_id.clone(),
         commands,
         from_comment: matches!(said, Said::Comment(_)),
+        prenotify: loaded.config.prenotify.clone(),
     };
     Ok(Record::note(note).with(Write::Commands(Box::new(batch))))
 }
@@ -151,7 +156,9 @@ pub(super) async fn apply_commands(
         ghsa_id,
         commands,
         from_comment,
+        prenotify,
     } = batch;
+    let terms = prenotify.terms();
     let Some(current) = work.find_incident(&advisory_repository, &ghsa_id).await? else {
         return Ok(());
     };
@@ -166,7 +173,7 @@ pub(super) async fn apply_commands(
         for (text, command) in &commands {
             match command {
                 Ok(command) => {
-                    let outcome = apply_command(&mut incident, command, &sender, now);
+                    let outcome = apply_command_with(&mut incident, command, &sender, now, &terms);
                     changed |= outcome.changed;
                     timeline.extend(outcome.timeline);
                     effects.extend(outcome.effects);
@@ -251,6 +258,22 @@ pub(super) async fn apply_commands(
                     super::containment::on_action_taken(incident_id, number, action, inform)
                 {
                     work.enqueue_at(&job, &key, at)?;
+                }
+                continue;
+            }
+            CommandEffect::Prenotify { until, send_at } => {
+                for (job, key) in super::prenotify::notices(incident_id, &prenotify, until, None) {
+                    work.enqueue_at(&job, &key, send_at)?;
+                }
+                continue;
+            }
+            CommandEffect::PrenotifyMoved { from, to, send_at } => {
+                for (job, key) in super::prenotify::notices(incident_id, &prenotify, to, None) {
+                    work.enqueue_at(&job, &key, send_at)?;
+                }
+                for (job, key) in super::prenotify::notices(incident_id, &prenotify, to, Some(from))
+                {
+                    work.enqueue(&job, &key)?;
                 }
                 continue;
             }

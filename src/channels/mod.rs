@@ -15,6 +15,7 @@ mod gate;
 mod maintainer;
 mod mediawiki;
 mod post;
+mod prenotify;
 mod public;
 mod record;
 mod review;
@@ -61,6 +62,10 @@ pub enum ChannelError {
     MediaWiki(#[from] mediawiki::MediaWikiError),
     #[error(transparent)]
     Chat(#[from] chat::ChatError),
+    /// A pre-notification that cannot go as configured (a missing or unusable key, no
+    /// SMTP server): the maintainers fix it and retry.
+    #[error("{0}")]
+    Prenotify(String),
     #[error("GitHub did not publish {ghsa_id}: the advisory's state is {state}")]
     NotPublished {
         ghsa_id: crate::incident::GhsaId,
@@ -97,7 +102,9 @@ impl ChannelError {
         let words = match self {
             ChannelError::GitHub(error) => error.refusal().map(str::to_owned),
             ChannelError::Draft(error) => Some(error.to_string()),
-            ChannelError::NotPublished { .. } => Some(self.to_string()),
+            ChannelError::NotPublished { .. } | ChannelError::Prenotify(_) => {
+                Some(self.to_string())
+            }
             ChannelError::Forum(error) => error.refusal(),
             ChannelError::MediaWiki(error) => error.refusal(),
             ChannelError::Smtp(error) => error.refusal(),
@@ -207,6 +214,7 @@ impl Channels {
             (Job::TrackPull(pending), Some(row)) => {
                 fixes::track_pull(self, &pending, &row.incident).await
             }
+            (Job::Prenotify(pending), Some(row)) => prenotify::send(self, &pending, row).await,
         }
     }
 

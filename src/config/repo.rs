@@ -139,6 +139,17 @@ impl Default for PrenotifyFile {
     }
 }
 
+impl PrenotifyConfig {
+    /// The rules the domain checks an approval against.
+    pub fn terms(&self) -> crate::incident::PrenotifyTerms {
+        crate::incident::PrenotifyTerms {
+            days_before: self.days_before,
+            max_days: self.max_days,
+            recipients: self.recipients.len(),
+        }
+    }
+}
+
 impl TryFrom<PrenotifyFile> for PrenotifyConfig {
     type Error = String;
     fn try_from(file: PrenotifyFile) -> Result<Self, String> {
@@ -489,7 +500,7 @@ pub struct TrackingConfig {
     default,
     deny_unknown_fields,
     expecting = "a mapping with keys `security`, `incident`, `severity_prefix`, \
-                 `threat_prefix`, `disclosure_approved`"
+                 `threat_prefix`, `disclosure_approved`, `prenotify_approved`"
 )]
 pub struct LabelConfig {
     #[serde(deserialize_with = "one::<Label, _>")]
@@ -504,6 +515,9 @@ pub struct LabelConfig {
     /// The label a maintainer applies to approve disclosure.
     #[serde(deserialize_with = "one::<Label, _>")]
     pub disclosure_approved: String,
+    /// The label a maintainer applies to approve telling downstreams under embargo.
+    #[serde(deserialize_with = "one::<Label, _>")]
+    pub prenotify_approved: String,
 }
 
 impl Default for LabelConfig {
@@ -514,6 +528,7 @@ impl Default for LabelConfig {
             severity_prefix: "severity:".into(),
             threat_prefix: "threat:".into(),
             disclosure_approved: "disclosure:approved".into(),
+            prenotify_approved: "prenotify:approved".into(),
         }
     }
 }

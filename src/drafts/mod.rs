@@ -14,7 +14,7 @@ mod view;
 
 pub use chart::course_chart;
 pub use tracking::{TrackingIssue, TrackingRecord, carry_checks, tracking_issue};
-pub use view::{Draft, DraftView, RenderedDrafts, ReviewView, render_all};
+pub use view::{Draft, DraftView, EmbargoView, RenderedDrafts, ReviewView, render_all};
 
 use handlebars::Handlebars;
 use serde::Serialize;
@@ -45,6 +45,10 @@ pub const WIKI_PAGE: &str = "wiki-page.md";
 pub const WIKI_PAGE_WIKITEXT: &str = "wiki-page.wiki";
 /// Drafted for critical incidents only, as the response plans ask.
 pub const BLOG_POST: &str = "blog-post.md";
+/// The embargoed notice to a downstream, and its update when the date moves: private
+/// mail, rendered only for a pre-notification (they need its [`EmbargoView`]).
+pub const PRENOTIFY: &str = "prenotify.txt";
+pub const PRENOTIFY_UPDATE: &str = "prenotify-update.txt";
 
 macro_rules! shipped {
     ($name:expr, $target:expr) => {
@@ -68,6 +72,8 @@ pub const SHIPPED: &[Shipped] = &[
     shipped!("announcement-subject.txt", Target::Text),
     shipped!("announcement.txt", Target::Text),
     shipped!("review.md", Target::Markdown),
+    shipped!("prenotify.txt", Target::Text),
+    shipped!("prenotify-update.txt", Target::Text),
 ];
 
 /// Where a repository overrides a template: `<dir>/<name>.hbs`.

@@ -1,6 +1,6 @@
 //! The one record every disclosure draft is rendered from, and rendering them all.
 
-use super::{BLOG_POST, DraftError, Drafts, SHIPPED, TRACKING_ISSUE};
+use super::{BLOG_POST, DraftError, Drafts, PRENOTIFY, PRENOTIFY_UPDATE, SHIPPED, TRACKING_ISSUE};
 use crate::incident::{
     CvssAssessment, CvssScore, GhsaId, Incident, Measure, Severity, SlaPolicy, TimelineEntry,
 };
@@ -225,6 +225,41 @@ pub struct DraftView {
     /// The latest published release whose tag names a patched version (a checked link).
     pub release_url: Option<String>,
     pub release_tag: Option<String>,
+    /// For a pre-notification only (see [`DraftView::with_embargo`]).
+    pub embargo: Option<EmbargoView>,
+}
+
+/// What a downstream's embargoed notice says of the embargo.
+#[derive(Debug, Clone, Serialize)]
+pub struct EmbargoView {
+    /// The planned disclosure, `2026-12-09 14:00 UTC`.
+    pub until: String,
+    /// The same in RFC 3339.
+    pub until_iso: String,
+    /// The date the recipient was told before, for an update.
+    pub previous: Option<String>,
+    /// Where recipients write back.
+    pub contact: String,
+    /// The recipient's name, when configured.
+    pub recipient: Option<String>,
+}
+
+impl EmbargoView {
+    pub fn new(
+        until: DateTime<Utc>,
+        previous: Option<DateTime<Utc>>,
+        contact: &str,
+        recipient: Option<&str>,
+    ) -> EmbargoView {
+        let time = |at: DateTime<Utc>| at.format("%Y-%m-%d %H:%M UTC").to_string();
+        EmbargoView {
+            until: time(until),
+            until_iso: stamp(until),
+            previous: previous.map(time),
+            contact: contact.to_owned(),
+            recipient: recipient.map(str::to_owned),
+        }
+    }
 }
 
 fn stamp(at: DateTime<Utc>) -> String {
@@ -368,12 +403,19 @@ impl DraftView {
                 .last()
                 .and_then(|release| link_target(&release.url)),
             release_tag: incident.releases.last().map(|release| release.tag.clone()),
+            embargo: None,
         }
     }
 
     /// The view with where the incident was published, as (channel, url) from the store.
     pub fn with_published(mut self, channels: &[(String, String)]) -> Self {
         self.published = published_views(channels);
+        self
+    }
+
+    /// The view of a pre-notification under `embargo`.
+    pub fn with_embargo(mut self, embargo: EmbargoView) -> Self {
+        self.embargo = Some(embargo);
         self
     }
 
@@ -414,7 +456,8 @@ impl RenderedDrafts {
 pub fn render_all(drafts: &Drafts, view: &DraftView) -> RenderedDrafts {
     let mut rendered = RenderedDrafts::default();
     for shipped in SHIPPED.iter().filter(|shipped| {
-        shipped.name != TRACKING_ISSUE && (shipped.name != BLOG_POST || view.critical)
+        ![TRACKING_ISSUE, PRENOTIFY, PRENOTIFY_UPDATE].contains(&shipped.name)
+            && (shipped.name != BLOG_POST || view.critical)
     }) {
         match drafts.render_draft(shipped.name, view) {
             Ok(text) => {

@@ -2,8 +2,8 @@
 //! Parsing and applying them is pure; who may command is checked by the caller.
 
 use super::{
-    CvssAssessment, CvssSlot, FixPull, Incident, IncidentKind, Phase, PullState, RepoName,
-    Severity, TimelineEntry, TimelineKind,
+    CvssAssessment, CvssSlot, FixPull, Incident, IncidentKind, Phase, Prenotification,
+    PrenotifyTerms, PullState, RepoName, Severity, TimelineEntry, TimelineKind,
 };
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -62,6 +62,9 @@ pub struct Decisions {
     /// Which users or deployments are affected (`/herald affected`), as last said.
     #[serde(default)]
     pub affected: Option<Statement>,
+    /// Telling downstreams before disclosure was approved (`/herald prenotify`).
+    #[serde(default)]
+    pub prenotify: Option<Prenotification>,
 }
 
 /// Something a maintainer said for the record: what, who, when.
@@ -150,6 +153,8 @@ pub enum Command {
         repository: Option<RepoName>,
         number: u64,
     },
+    /// Approve (`true`) or withdraw the approval of telling downstreams before disclosure.
+    Prenotify(bool),
 }
 
 /// Something to do outside the store because of a command.
@@ -173,6 +178,18 @@ pub enum CommandEffect {
     TrackPull {
         repository: RepoName,
         number: u64,
+    },
+    /// Tell every configured downstream at `send_at`, under the embargo ending `until`.
+    Prenotify {
+        until: DateTime<Utc>,
+        send_at: DateTime<Utc>,
+    },
+    /// The approved embargo moved from `from` to `to`: downstreams already told get an
+    /// update now; the others get the notice for `to` at `send_at`.
+    PrenotifyMoved {
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        send_at: DateTime<Utc>,
     },
 }
 
@@ -202,10 +219,11 @@ with write or admin permission on the advisory's repository:\n\n\
 - `/herald affected <who or what>`: record which users or deployments are affected\n\
 - `/herald fix #N` (or `owner/repo#N`, or the URL): track a pull request as a fix; pull requests that mention the GHSA id are tracked on their own\n\
 - `/herald fork`: ask GitHub for a temporary private fork to fix the vulnerability in private\n\
+- `/herald prenotify`: tell the downstreams of `prenotify:` under embargo (needs an embargo date within `max_days`); `/herald prenotify withdraw` stops notices not yet sent\n\
 - `/herald close`: close the incident and post the post-incident review\n\
 - `/herald help`: this text\n\n\
 Labels work too: `severity:<level>`, `threat:active|passive`, `incident` (a breach \
-happened) and `disclosure:approved`.";
+happened), `disclosure:approved` and `prenotify:approved`.";
 
 /// The `/herald` lines of a comment. Quoted lines and code blocks are not commands.
 pub fn parse_comment(body: &str) -> Vec<CommandLine> {
@@ -353,6 +371,8 @@ fn parse_words(words: &[&str]) -> Result<Command, String> {
         ["retry"] => Ok(Command::Retry),
         ["close"] => Ok(Command::Close),
         ["fork"] => Ok(Command::Fork),
+        ["prenotify"] => Ok(Command::Prenotify(true)),
+        ["prenotify", "withdraw"] => Ok(Command::Prenotify(false)),
         ["fix", target] => pull_reference(target),
         [word, ..] => Err(format!(
             "`{word}` with these arguments is not a herald command"
@@ -366,6 +386,7 @@ pub struct LabelNames<'a> {
     pub threat_prefix: &'a str,
     pub incident: &'a str,
     pub disclosure_approved: &'a str,
+    pub prenotify_approved: &'a str,
 }
 
 /// The command a label change means, if any.
@@ -387,6 +408,9 @@ pub fn label_command(label: &str, added: bool, names: &LabelNames<'_>) -> Option
     if label == names.incident {
         return Some(Command::Breach(added));
     }
+    if label == names.prenotify_approved {
+        return Some(Command::Prenotify(added));
+    }
     (label == names.disclosure_approved).then_some(Command::ApproveDisclosure(added))
 }
 
@@ -400,12 +424,25 @@ pub struct CommandOutcome {
     pub effects: Vec<CommandEffect>,
 }
 
-/// Applies one command of `actor` to `incident` at `at`.
+/// Applies one command of `actor` to `incident` at `at`, under the default pre-notification
+/// terms (nobody to tell).
 pub fn apply_command(
     incident: &mut Incident,
     command: &Command,
     actor: &str,
     at: DateTime<Utc>,
+) -> CommandOutcome {
+    apply_command_with(incident, command, actor, at, &PrenotifyTerms::default())
+}
+
+/// Applies one command of `actor` to `incident` at `at`, with the repository's
+/// pre-notification `terms`.
+pub fn apply_command_with(
+    incident: &mut Incident,
+    command: &Command,
+    actor: &str,
+    at: DateTime<Utc>,
+    terms: &PrenotifyTerms,
 ) -> CommandOutcome {
     let before = incident.clone();
     let mut effects = Vec::new();
@@ -474,8 +511,22 @@ pub fn apply_command(
         }
         Command::Embargo(until) => {
             incident.decisions.embargo_until = Some(*until);
-            format!("Embargo until {}.", until.format("%Y-%m-%d %H:%M UTC"))
+            let mut reply = format!("Embargo until {}.", until.format("%Y-%m-%d %H:%M UTC"));
+            if let Some(moved) = move_prenotification(incident, *until, at, terms, &mut effects) {
+                reply.push(' ');
+                reply.push_str(&moved);
+            }
+            reply
         }
+        Command::Prenotify(true) => {
+            approve_prenotification(incident, actor, at, terms, &mut effects)
+        }
+        Command::Prenotify(false) => match incident.decisions.prenotify.take() {
+            Some(_) => "Pre-notification approval withdrawn: notices not sent yet will not go; \
+                        downstreams already told stay told."
+                .to_owned(),
+            None => "No pre-notification was approved.".to_owned(),
+        },
         Command::Acknowledge => acknowledge(incident, at),
         Command::Kind(kind) => {
             incident.decisions.kind = Some(*kind);
@@ -589,6 +640,78 @@ pub fn apply_command(
         reply,
         effects,
     }
+}
+
+/// `/herald prenotify`: approves telling the downstreams, when the rules allow it now.
+fn approve_prenotification(
+    incident: &mut Incident,
+    actor: &str,
+    at: DateTime<Utc>,
+    terms: &PrenotifyTerms,
+    effects: &mut Vec<CommandEffect>,
+) -> String {
+    if let Some(reason) = incident.prenotify_refusal(None, at, terms) {
+        return format!("Pre-notification not approved: {reason}.");
+    }
+    let Some(until) = incident.decisions.embargo_until else {
+        return "Pre-notification not approved: no embargo date is set.".to_owned();
+    };
+    let when = |at: DateTime<Utc>| at.format("%Y-%m-%d %H:%M UTC").to_string();
+    if let Some(approved) = &incident.decisions.prenotify {
+        return format!(
+            "Pre-notification was approved by {} for the embargo until {} already.",
+            approved.approved_by,
+            when(approved.embargo_until)
+        );
+    }
+    incident.decisions.prenotify = Some(Prenotification {
+        approved_by: actor.to_owned(),
+        approved_at: at,
+        embargo_until: until,
+    });
+    let send_at = Incident::prenotify_at(until, at, terms);
+    effects.push(CommandEffect::Prenotify { until, send_at });
+    format!(
+        "Pre-notification approved: {} downstream recipient(s) get the notice, signed and \
+         encrypted to their key where one is configured, {}, under embargo until {}. It is \
+         private: nothing public happens before the advisory is published.",
+        terms.recipients,
+        if send_at <= at {
+            "now".to_owned()
+        } else {
+            format!("on {}", when(send_at))
+        },
+        when(until)
+    )
+}
+
+/// A new embargo date with pre-notification approved: the downstreams hear of the new
+/// date, when it keeps the rules; otherwise the approval lapses. Returns what to add to the
+/// answer.
+fn move_prenotification(
+    incident: &mut Incident,
+    to: DateTime<Utc>,
+    at: DateTime<Utc>,
+    terms: &PrenotifyTerms,
+    effects: &mut Vec<CommandEffect>,
+) -> Option<String> {
+    let from = incident.decisions.prenotify.as_ref()?.embargo_until;
+    if from == to {
+        return None;
+    }
+    if let Some(reason) = incident.prenotify_refusal(Some(to), at, terms) {
+        incident.decisions.prenotify = None;
+        return Some(format!(
+            "The pre-notification approval lapses: {reason}. Downstreams already told keep the \
+             old date; approve again (`/herald prenotify`) once the date keeps the rules."
+        ));
+    }
+    if let Some(approved) = incident.decisions.prenotify.as_mut() {
+        approved.embargo_until = to;
+    }
+    let send_at = Incident::prenotify_at(to, at, terms);
+    effects.push(CommandEffect::PrenotifyMoved { from, to, send_at });
+    Some("Downstreams already told get a signed update with the new date.".to_owned())
 }
 
 /// `/herald contain`: records the action (the response is in containment from now on, if
@@ -777,6 +900,8 @@ fn command_words(command: &Command) -> String {
         Command::ApproveDisclosure(false) => "disclosure approval withdrawn".to_owned(),
         Command::Coordinator(login) => format!("coordinator set to {login}"),
         Command::Embargo(until) => format!("embargo until {}", until.to_rfc3339()),
+        Command::Prenotify(true) => "pre-notification approved".to_owned(),
+        Command::Prenotify(false) => "pre-notification approval withdrawn".to_owned(),
         Command::Acknowledge => "report acknowledged".to_owned(),
         Command::Kind(kind) => format!("kind set to {kind}"),
         Command::Phase(phase) => format!("phase set to {phase}"),
@@ -831,13 +956,121 @@ mod tests {
     }
 
     #[test]
+    fn prenotification_is_approved_within_the_rules_and_follows_the_embargo() {
+        use crate::incident::testing::reported;
+        let day = |d: u32| {
+            DateTime::parse_from_rfc3339(&format!("2026-12-{d:02}T12:00:00Z"))
+                .expect("time")
+                .with_timezone(&Utc)
+        };
+        let terms = PrenotifyTerms {
+            days_before: 7,
+            max_days: 14,
+            recipients: 2,
+        };
+        let now = day(2);
+        let mut incident = reported("high", day(1));
+        let approve = |incident: &mut Incident| {
+            apply_command_with(incident, &Command::Prenotify(true), "alice", now, &terms)
+        };
+        // No date yet: refused, nothing changes.
+        let outcome = approve(&mut incident);
+        assert!(
+            outcome.reply.contains("not approved: no embargo date"),
+            "{}",
+            outcome.reply
+        );
+        assert!(!outcome.changed && outcome.effects.is_empty());
+        // Beyond max_days: refused.
+        incident.decisions.embargo_until = Some(day(20));
+        let outcome = approve(&mut incident);
+        assert!(
+            outcome.reply.contains("more than the 14 days"),
+            "{}",
+            outcome.reply
+        );
+        assert!(outcome.effects.is_empty());
+        // Within: approved, the notices go seven days before the end.
+        incident.decisions.embargo_until = Some(day(12));
+        let outcome = approve(&mut incident);
+        assert!(outcome.changed, "{}", outcome.reply);
+        assert_eq!(
+            outcome.effects,
+            vec![CommandEffect::Prenotify {
+                until: day(12),
+                send_at: day(5)
+            }]
+        );
+        assert!(
+            outcome.reply.contains("on 2026-12-05 12:00 UTC"),
+            "{}",
+            outcome.reply
+        );
+        assert_eq!(outcome.timeline[0].detail, "pre-notification approved");
+        // Approving again changes nothing.
+        assert!(approve(&mut incident).effects.is_empty());
+        // The date moves within the rules: an update, and the notice for the new date.
+        let outcome =
+            apply_command_with(&mut incident, &Command::Embargo(day(9)), "bob", now, &terms);
+        assert_eq!(
+            outcome.effects,
+            vec![CommandEffect::PrenotifyMoved {
+                from: day(12),
+                to: day(9),
+                send_at: day(2)
+            }]
+        );
+        assert!(outcome.reply.contains("signed update"), "{}", outcome.reply);
+        // Moved beyond the rules: the approval lapses, and nobody is told the bad date.
+        let outcome = apply_command_with(
+            &mut incident,
+            &Command::Embargo(day(30)),
+            "bob",
+            now,
+            &terms,
+        );
+        assert!(outcome.effects.is_empty());
+        assert!(
+            outcome.reply.contains("approval lapses"),
+            "{}",
+            outcome.reply
+        );
+        assert_eq!(incident.decisions.prenotify, None);
+        // Withdrawn.
+        incident.decisions.embargo_until = Some(day(9));
+        approve(&mut incident);
+        let outcome = apply_command_with(
+            &mut incident,
+            &Command::Prenotify(false),
+            "alice",
+            now,
+            &terms,
+        );
+        assert!(outcome.reply.contains("withdrawn"), "{}", outcome.reply);
+        assert_eq!(incident.decisions.prenotify, None);
+        assert_eq!(
+            parse("/herald prenotify withdraw"),
+            Ok(Command::Prenotify(false))
+        );
+    }
+
+    #[test]
     fn labels_map_to_commands() {
         let names = LabelNames {
             severity_prefix: "severity:",
             threat_prefix: "threat:",
             incident: "incident",
             disclosure_approved: "disclosure:approved",
+            prenotify_approved: "prenotify:approved",
         };
+        assert_eq!(
+            label_command("prenotify:approved", true, &names),
+            Some(Command::Prenotify(true))
+        );
+        assert_eq!(
+            label_command("prenotify:approved", false, &names),
+            Some(Command::Prenotify(false))
+        );
         assert_eq!(
             label_command("severity:low", true, &names),
             Some(Command::Severity(Severity::Low))

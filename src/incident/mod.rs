@@ -5,6 +5,7 @@ mod advisory;
 mod commands;
 mod fixes;
 mod ids;
+mod prenotify;
 mod review;
 mod severity;
 mod sla;
@@ -16,10 +17,12 @@ pub use advisory::{
 };
 pub use commands::{
     Command, CommandEffect, CommandLine, CommandOutcome, Consultation, Decisions, HELP, LabelNames,
-    Settlement, Statement, TemporaryAction, Threat, apply_command, label_command, parse_comment,
+    Settlement, Statement, TemporaryAction, Threat, apply_command, apply_command_with,
+    label_command, parse_comment,
 };
 pub use fixes::{FixProgress, FixPull, PatchRelease, PullSnapshot, PullState, mentioned_ghsa_ids};
 pub use ids::{GhsaId, IncidentId, InvalidGhsaId, InvalidRepoName, RepoName};
+pub use prenotify::{Prenotice, Prenotification, PrenotifyTerms};
 pub use review::{Measure, ReviewFacts};
 pub use severity::{
     CvssAssessment, CvssScore, CvssSlot, IncidentKind, Severity, SeveritySource, decide_severity,
@@ -184,6 +187,9 @@ pub struct Incident {
     /// Published releases whose tags name a patched version.
     #[serde(default)]
     pub releases: Vec<PatchRelease>,
+    /// The downstreams told before disclosure, and the embargo date each was last told.
+    #[serde(default)]
+    pub prenotified: Vec<Prenotice>,
 }
 
 /// A temporary private fork GitHub made for fixing the vulnerability in private. GitHub
@@ -208,6 +214,8 @@ pub enum Amendment {
     ForkAbandoned,
     /// What GitHub says of a pull request a maintainer linked as a fix.
     PullSeen(PullSnapshot),
+    /// A downstream was told under embargo (or told the embargo's new date).
+    Prenotified(Prenotice),
 }
 
 /// What a change of an incident leads to outside the store.
@@ -257,6 +265,7 @@ impl Incident {
             private_fork: None,
             fixes: Vec::new(),
             releases: Vec::new(),
+            prenotified: Vec::new(),
         }
     }
 
@@ -300,6 +309,7 @@ impl Incident {
                 _ => return Vec::new(),
             },
             Amendment::PullSeen(pull) => return self.track_pull(pull, None, at),
+            Amendment::Prenotified(notice) => return self.prenotified(notice),
             Amendment::ForkAbandoned => match self.private_fork.take() {
                 Some(fork) => format!(
                     "GitHub did not create the temporary private fork {}",
@@ -416,6 +426,8 @@ pub enum TimelineKind {
     /// A reminder or escalation because the reaction is running late (or the threat is
     /// active).
     Escalation,
+    /// Downstreams were (or were not) told before disclosure, under embargo.
+    Prenotification,
 }
 
 impl TimelineKind {
@@ -434,6 +446,7 @@ impl TimelineKind {
             TimelineKind::TrackingIssue => "tracking_issue",
             TimelineKind::Publication => "publication",
             TimelineKind::Escalation => "escalation",
+            TimelineKind::Prenotification => "prenotification",
         }
     }
 }
@@ -456,6 +469,7 @@ impl std::str::FromStr for TimelineKind {
             TimelineKind::TrackingIssue,
             TimelineKind::Publication,
             TimelineKind::Escalation,
+            TimelineKind::Prenotification,
         ]
         .into_iter()
         .find(|kind| kind.as_str() == s)

@@ -9,7 +9,7 @@ use openpgp::crypto::{KeyPair, Password};
 use openpgp::parse::Parse;
 use openpgp::policy::StandardPolicy;
 use openpgp::serialize::SerializeInto;
-use openpgp::serialize::stream::{Armorer, Message, Signer};
+use openpgp::serialize::stream::{Armorer, Encryptor, LiteralWriter, Message, Signer};
 use openpgp::types::{HashAlgorithm, RevocationStatus};
 use secrecy::{ExposeSecret, SecretString};
 use sequoia_openpgp as openpgp;
@@ -48,6 +48,8 @@ pub enum KeyError {
     WrongPassphrase(String),
     #[error("signing failed: {0}")]
     Sign(String),
+    #[error("the recipient's public key: {0}")]
+    Recipient(String),
     #[error("key generation failed: {0}")]
     Generate(String),
 }
@@ -215,6 +217,33 @@ impl SigningKey {
         };
         sign(&mut signed).map_err(|error| KeyError::Sign(error.to_string()))?;
         String::from_utf8(signed).map_err(|error| KeyError::Sign(error.to_string()))
+    }
+
+    /// `text` signed with this key, then encrypted to `recipient`: an armored
+    /// `-----BEGIN PGP MESSAGE-----` that only the recipient can read, and whose signature
+    /// they can check once they have.
+    pub fn sign_and_encrypt(
+        &self,
+        text: &str,
+        recipient: &super::RecipientKey,
+    ) -> Result<String, KeyError> {
+        let mut sealed = Vec::new();
+        recipient
+            .with_encryption_keys(|keys| -> openpgp::Result<()> {
+                let message = Message::new(&mut sealed);
+                let message = Armorer::new(message).build()?;
+                let message = Encryptor::for_recipients(message, keys).build()?;
+                let message = Signer::new(message, self.signer.clone())?
+                    .hash_algo(HashAlgorithm::SHA256)?
+                    .build()?;
+                let mut literal = LiteralWriter::new(message).build()?;
+                literal.write_all(text.as_bytes())?;
+                literal.finalize()?;
+                Ok(())
+            })
+            .map_err(|error| KeyError::Recipient(error.to_string()))?
+            .map_err(|error| KeyError::Sign(error.to_string()))?;
+        String::from_utf8(sealed).map_err(|error| KeyError::Sign(error.to_string()))
     }
 
     /// An armored detached SHA-256 signature over exactly `data`.

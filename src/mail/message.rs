@@ -205,8 +205,9 @@ fn signed_bytes(formatted: &[u8]) -> &[u8] {
     formatted.strip_suffix(b"\r\n").unwrap_or(formatted)
 }
 
-/// The whole message, signed as the list asks.
-pub fn build(letter: &Letter<'_>, key: &SigningKey) -> Result<Message, MessageError> {
+/// The headers every message has: From, To, Subject (one line), Date, Message-ID and
+/// Reply-To.
+fn headers(letter: &Letter<'_>) -> Result<lettre::message::MessageBuilder, MessageError> {
     let to = Mailbox::new(
         letter.list.name.clone(),
         letter
@@ -230,6 +231,27 @@ pub fn build(letter: &Letter<'_>, key: &SigningKey) -> Result<Message, MessageEr
     if let Some(reply_to) = &letter.sender.reply_to {
         builder = builder.reply_to(reply_to.clone());
     }
+    Ok(builder)
+}
+
+/// A message only `recipient` can read: the body signed with `key` and encrypted to them,
+/// sent as inline OpenPGP (an armored `-----BEGIN PGP MESSAGE-----` in a plain-text body),
+/// which mail clients and re-encrypting list remailers alike read. The subject is not
+/// encrypted, so the caller keeps it free of anything under embargo.
+pub fn build_encrypted(
+    letter: &Letter<'_>,
+    key: &SigningKey,
+    recipient: &super::RecipientKey,
+) -> Result<Message, MessageError> {
+    let sealed = key.sign_and_encrypt(&mail_safe(letter.body), recipient)?;
+    headers(letter)?
+        .singlepart(unencoded_part(&sealed, None))
+        .map_err(|error| MessageError::Build(error.to_string()))
+}
+
+/// The whole message, signed as the list asks.
+pub fn build(letter: &Letter<'_>, key: &SigningKey) -> Result<Message, MessageError> {
+    let builder = headers(letter)?;
     // PGP/MIME signs its quoted-printable part as transmitted, so only the cleartext needs
     // the text made mail-safe.
     let clearsigned = key.clearsign(&mail_safe(letter.body))?;

@@ -3,10 +3,12 @@
 
 pub mod key;
 pub mod message;
+pub mod recipient;
 pub mod smtp;
 
 pub use key::{KeyError, SigningKey};
-pub use message::{Letter, MessageError, Sender, build, message_id};
+pub use message::{Letter, MessageError, Sender, build, build_encrypted, message_id};
+pub use recipient::{RecipientKey, RecipientKeyError};
 pub use smtp::{Mailer, SmtpError};
 
 use crate::config::MailSettings;
@@ -50,27 +52,29 @@ pub struct Author {
 
 impl Author {
     /// The signed message about incident `ghsa_id` to `recipient`, and its Message-ID
-    /// (stable for the same incident, recipient and `tag`).
+    /// (stable for the same incident, recipient and `tag`); with `seal`, also encrypted to
+    /// that key, so only its holder reads it.
     pub fn message(
         &self,
         ghsa_id: &str,
         recipient: &MailingList,
-        subject: &str,
-        body: &str,
+        (subject, body): (&str, &str),
         tag: &str,
+        seal: Option<&RecipientKey>,
     ) -> Result<(String, lettre::Message), MessageError> {
         let id = message_id(&self.sender, ghsa_id, &recipient.address, tag);
-        let message = build(
-            &Letter {
-                sender: &self.sender,
-                list: recipient,
-                subject,
-                body,
-                message_id: &id,
-                date: std::time::SystemTime::now(),
-            },
-            &self.key,
-        )?;
+        let letter = Letter {
+            sender: &self.sender,
+            list: recipient,
+            subject,
+            body,
+            message_id: &id,
+            date: std::time::SystemTime::now(),
+        };
+        let message = match seal {
+            Some(seal) => build_encrypted(&letter, &self.key, seal)?,
+            None => build(&letter, &self.key)?,
+        };
         Ok((id, message))
     }
 }

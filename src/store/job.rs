@@ -6,7 +6,7 @@
 use super::IncidentId;
 use super::StoreError;
 use super::queue::JobKind;
-use crate::config::repo::MailingList;
+use crate::config::repo::{MailingList, PrenotifyRecipient};
 use crate::incident::RepoName;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -48,6 +48,20 @@ pub enum Job {
     Chat(PendingChat),
     /// Read a pull request a maintainer linked as a fix.
     TrackPull(PendingPull),
+    /// Tell one downstream before disclosure, under embargo (private).
+    Prenotify(PendingPrenotice),
+}
+
+/// A pre-notification owed to one downstream.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PendingPrenotice {
+    pub incident_id: IncidentId,
+    pub recipient: PrenotifyRecipient,
+    /// The embargo end the notice tells; a job for another date than the approved one is
+    /// stale.
+    pub embargo_until: DateTime<Utc>,
+    /// `Some(earlier date)`: an update to a recipient told that date; `None`: the notice.
+    pub moved_from: Option<DateTime<Utc>>,
 }
 
 /// A pull request to read for an incident.
@@ -211,6 +225,7 @@ impl Job {
             Job::PrivateFork { .. } => JobKind::PrivateFork,
             Job::Chat(_) => JobKind::Chat,
             Job::TrackPull(_) => JobKind::TrackPull,
+            Job::Prenotify(_) => JobKind::Prenotify,
         }
     }
 
@@ -246,6 +261,7 @@ impl Job {
             Job::Containment(pending) => Some(pending.incident_id),
             Job::Chat(pending) => Some(pending.incident_id),
             Job::TrackPull(pending) => Some(pending.incident_id),
+            Job::Prenotify(pending) => Some(pending.incident_id),
             Job::ProcessDelivery { .. }
             | Job::MaintainerAction { .. }
             | Job::PostComment(_)
@@ -271,6 +287,7 @@ impl Job {
             Job::Containment(pending) => json(pending)?,
             Job::Chat(pending) => json(pending)?,
             Job::TrackPull(pending) => json(pending)?,
+            Job::Prenotify(pending) => json(pending)?,
         };
         Ok((self.kind(), payload))
     }
@@ -340,6 +357,9 @@ impl Job {
             JobKind::Chat => Job::Chat(serde_json::from_str(payload).map_err(|_| unusable())?),
             JobKind::TrackPull => {
                 Job::TrackPull(serde_json::from_str(payload).map_err(|_| unusable())?)
+            }
+            JobKind::Prenotify => {
+                Job::Prenotify(serde_json::from_str(payload).map_err(|_| unusable())?)
             }
         })
     }
@@ -430,6 +450,17 @@ mod tests {
                 incident_id: IncidentId(12),
                 repository: RepoName::parse("o/r").expect("name"),
                 number: 7,
+            }),
+            Job::Prenotify(PendingPrenotice {
+                incident_id: IncidentId(13),
+                recipient: PrenotifyRecipient {
+                    address: "distros@vs.openwall.org".into(),
+                    name: None,
+                    key_file: None,
+                    key: None,
+                },
+                embargo_until: chrono::DateTime::UNIX_EPOCH,
+                moved_from: None,
             }),
         ];
         jobs.extend(PublicChannel::ALL.map(|channel| Job::Public {

@@ -103,10 +103,13 @@ pub enum JobKind {
     /// Read a pull request a maintainer linked as a fix; payload: a
     /// [`super::PendingPull`].
     TrackPull,
+    /// Tell one downstream of an incident before disclosure, under embargo (private, its
+    /// own rule, not the embargo gate); payload: a [`super::PendingPrenotice`].
+    Prenotify,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 22] = [
+    pub const ALL: [JobKind; 23] = [
         JobKind::ProcessDelivery,
         JobKind::SyncTrackingIssue,
         JobKind::MaintainerAction,
@@ -129,6 +132,7 @@ impl JobKind {
         JobKind::PrivateFork,
         JobKind::Chat,
         JobKind::TrackPull,
+        JobKind::Prenotify,
     ];
     /// Jobs that only change the store: they run in batches inside the store's transaction.
     pub const LOCAL: [JobKind; 1] = [JobKind::ProcessDelivery];
@@ -164,6 +168,7 @@ impl JobKind {
             JobKind::PrivateFork => "private_fork",
             JobKind::Chat => "chat",
             JobKind::TrackPull => "track_pull",
+            JobKind::Prenotify => "prenotify",
         }
     }
 

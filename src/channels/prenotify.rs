@@ -1,0 +1,180 @@
+//! Embargoed pre-notification of downstreams: private mail, on its own rule rather than
+//! the embargo gate. The domain approves it (an embargo date in the future and within
+//! `max_days`); here each approved notice is sent once per recipient and embargo date,
+//! signed with the project's key and, for a recipient with a public key, encrypted to it.
+//! A job whose date is no longer the approved one, or that comes after the disclosure or a
+//! withdrawal, sends nothing. What went to whom is recorded on the incident (its timeline
+//! and tracking issue show it).
+
+use super::record::{Record, Write};
+use super::{ChannelError, Channels};
+use crate::config::repo::{MailingList, PrenotifyConfig, PrenotifyRecipient, SigningMode};
+use crate::drafts::{DraftView, EmbargoView, PRENOTIFY, PRENOTIFY_UPDATE};
+use crate::incident::{Amendment, Prenotice};
+use crate::mail::RecipientKey;
+use crate::markers::key;
+use crate::store::{IncidentId, IncidentRow, Job, PendingPrenotice};
+use chrono::{DateTime, Utc};
+
+/// One job per configured recipient: the notice of the embargo ending `until`, or with
+/// `moved_from`, the update for those told that earlier date.
+pub(super) fn notices(
+    incident_id: IncidentId,
+    config: &PrenotifyConfig,
+    until: DateTime<Utc>,
+    moved_from: Option<DateTime<Utc>>,
+) -> Vec<(Job, String)> {
+    config
+        .recipients
+        .iter()
+        .map(|recipient| {
+            let key = key::prenotify(
+                incident_id,
+                &recipient.address,
+                until.timestamp_millis(),
+                moved_from.is_some(),
+            );
+            let job = Job::Prenotify(PendingPrenotice {
+                incident_id,
+                recipient: recipient.clone(),
+                embargo_until: until,
+                moved_from,
+            });
+            (job, key)
+        })
+        .collect()
+}
+
+/// Why this job sends nothing, if it does not: the incident moved on since it was queued.
+fn stale(pending: &PendingPrenotice, row: &IncidentRow) -> Option<&'static str> {
+    let incident = &row.incident;
+    if incident.published_on_github() {
+        return Some("the advisory is public now");
+    }
+    let Some(approved) = &incident.decisions.prenotify else {
+        return Some("the approval was withdrawn");
+    };
+    if approved.embargo_until != pending.embargo_until {
+        return Some("the embargo date changed since");
+    }
+    let told = incident.prenotified_until(&pending.recipient.address);
+    match (pending.moved_from, told) {
+        (None, Some(_)) => Some("told already (a new date goes as an update)"),
+        (Some(_), None) => Some("not told yet: the notice with the new date follows"),
+        (Some(_), Some(date)) if date == pending.embargo_until => Some("told this date already"),
+        _ => None,
+    }
+}
+
+/// The recipient's public key, from `.github/herald.yml` or the repository; `None` when
+/// none is configured (the notice goes signed, in clear).
+async fn recipient_key(
+    api: &crate::github::Api,
+    repository: &crate::incident::RepoName,
+    recipient: &PrenotifyRecipient,
+) -> Result<Option<RecipientKey>, ChannelError> {
+    let (bytes, source) = match (&recipient.key, &recipient.key_file) {
+        (Some(armored), _) => (armored.clone(), "the key in .github/herald.yml".to_owned()),
+        (None, Some(path)) => match api.file(repository, path).await? {
+            Some(text) => (text, format!("the key file {path}")),
+            None => {
+                return Err(ChannelError::Prenotify(format!(
+                    "the key file {path} for {} is not in {repository}",
+                    recipient.address
+                )));
+            }
+        },
+        (None, None) => return Ok(None),
+    };
+    RecipientKey::from_bytes(bytes.as_bytes())
+        .map(Some)
+        .map_err(|error| {
+            ChannelError::Prenotify(format!(
+                "{source} for {} is unusable: {error}",
+                recipient.address
+            ))
+        })
+}
+
+/// Sends one pre-notification (or update), when it is still owed.
+pub(super) async fn send(
+    channels: &Channels,
+    pending: &PendingPrenotice,
+    row: &IncidentRow,
+) -> Result<Record, ChannelError> {
+    let recipient = &pending.recipient;
+    // Checked when the configuration was read: an address, one line.
+    let address = recipient.address.as_str();
+    if let Some(why) = stale(pending, row) {
+        return Ok(Record::note(format!(
+            "pre-notification to {address} not sent: {why}"
+        )));
+    }
+    let incident = &row.incident;
+    let Some(announcer) = &channels.mail else {
+        return Err(ChannelError::Prenotify(format!(
+            "the pre-notification to {address} cannot go: no SMTP server is configured \
+             (HERALD_SMTP_URL)"
+        )));
+    };
+    let repository = &incident.repository;
+    let api = channels.installation(repository).await?;
+    let loaded = channels.repo_config(&api, repository).await?;
+    let seal = recipient_key(&api, repository, recipient).await?;
+    let drafts = channels
+        .templates_for(&api, repository, &[PRENOTIFY, PRENOTIFY_UPDATE])
+        .await?;
+    let contact = match &loaded.config.prenotify.contact {
+        Some(contact) => contact.clone(),
+        None => announcer.author.sender.from.email.to_string(),
+    };
+    let embargo = EmbargoView::new(
+        pending.embargo_until,
+        pending.moved_from,
+        &contact,
+        recipient.name.as_deref(),
+    );
+    let view = DraftView::new(incident, &[], None).with_embargo(embargo);
+    let (template, subject, tag) = match pending.moved_from {
+        None => (
+            PRENOTIFY,
+            format!("Embargoed security notice for {repository}"),
+            "prenotify",
+        ),
+        Some(_) => (
+            PRENOTIFY_UPDATE,
+            format!("Embargoed security notice for {repository}: new disclosure date"),
+            "prenotify-update",
+        ),
+    };
+    let body = drafts.render_draft(template, &view)?;
+    let to = MailingList {
+        address: recipient.address.clone(),
+        name: recipient.name.clone(),
+        signing: SigningMode::Cleartext,
+        attach_cleartext: false,
+    };
+    let tag = format!("{tag}-{}", pending.embargo_until.timestamp());
+    let (id, message) = announcer.author.message(
+        &incident.ghsa_id,
+        &to,
+        (&subject, &body),
+        &tag,
+        seal.as_ref(),
+    )?;
+    announcer.mailer.send(message).await?;
+    let notice = Prenotice {
+        address: recipient.address.clone(),
+        embargo_until: pending.embargo_until,
+        moved_from: pending.moved_from,
+        encrypted_to: seal.as_ref().map(RecipientKey::fingerprint),
+        sent_at: Utc::now(),
+    };
+    Ok(
+        Record::note(format!("pre-notification sent to {address} ({id})")).with(Write::Amend {
+            repository: repository.clone(),
+            ghsa_id: incident.ghsa_id.clone(),
+            amendment: Amendment::Prenotified(notice),
+        }),
+    )
+}

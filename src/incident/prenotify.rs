@@ -1,0 +1,214 @@
+//! Embargoed pre-notification: telling downstreams (distributions, vendors, the Openwall
+//! `distros` list) of a vulnerability some days before disclosure, so that fixed packages
+//! are ready when it is public. It is a private path with its own rule, apart from the
+//! embargo gate: maintainers approve it once an embargo date is set, the date must be in
+//! the future and no further away than the downstreams accept, and the notices go
+//! `days_before` the embargo ends. A changed date after approval is told in an update.
+
+use super::{Incident, TimelineEntry, TimelineKind};
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+/// The rules a pre-notification keeps, from the repository's `prenotify:` section.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PrenotifyTerms {
+    /// How many days before the embargo ends the notices go.
+    pub days_before: u32,
+    /// The furthest the embargo may end from now, in days.
+    pub max_days: u32,
+    /// How many recipients are configured.
+    pub recipients: usize,
+}
+
+impl Default for PrenotifyTerms {
+    /// The configuration's defaults, with nobody to tell.
+    fn default() -> Self {
+        PrenotifyTerms {
+            days_before: 7,
+            max_days: 14,
+            recipients: 0,
+        }
+    }
+}
+
+/// Maintainers approved pre-notification for an embargo date.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Prenotification {
+    pub approved_by: String,
+    pub approved_at: DateTime<Utc>,
+    /// The embargo end the downstreams are told; follows the embargo when it changes.
+    pub embargo_until: DateTime<Utc>,
+}
+
+/// What one downstream was told.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Prenotice {
+    pub address: String,
+    /// The embargo end they were last told.
+    pub embargo_until: DateTime<Utc>,
+    /// The embargo end they were told before, when this was an update.
+    pub moved_from: Option<DateTime<Utc>>,
+    /// The fingerprint of the key the message was encrypted to; `None`: signed cleartext.
+    pub encrypted_to: Option<String>,
+    pub sent_at: DateTime<Utc>,
+}
+
+fn time(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+impl Incident {
+    /// Why downstreams may not be told of this incident under an embargo ending `until`
+    /// (the embargo date set, when `None`) at `at`, in words for the maintainers; `None`
+    /// when they may.
+    pub fn prenotify_refusal(
+        &self,
+        until: Option<DateTime<Utc>>,
+        at: DateTime<Utc>,
+        terms: &PrenotifyTerms,
+    ) -> Option<String> {
+        if self.upstream.is_some() {
+            return Some("an upstream incident's advisory is another project's to tell".into());
+        }
+        if self.published_on_github() {
+            return Some(
+                "the advisory is published: pre-notification comes before disclosure".into(),
+            );
+        }
+        if terms.recipients == 0 {
+            return Some("`.github/herald.yml` names no recipients under `prenotify:`".into());
+        }
+        let Some(until) = until.or(self.decisions.embargo_until) else {
+            return Some(
+                "no embargo date is set, and downstreams need the planned disclosure date: set \
+                 it with `/herald embargo <RFC 3339 time>` first"
+                    .into(),
+            );
+        };
+        if until <= at {
+            return Some(format!("the embargo date {} is in the past", time(until)));
+        }
+        if until - at > Duration::days(i64::from(terms.max_days)) {
+            return Some(format!(
+                "the embargo ends {}, more than the {} days downstreams accept \
+                 (`prenotify.max_days`); set an earlier date",
+                time(until),
+                terms.max_days
+            ));
+        }
+        None
+    }
+
+    /// The embargo end `address` was last told, if they were told.
+    pub fn prenotified_until(&self, address: &str) -> Option<DateTime<Utc>> {
+        self.prenotified
+            .iter()
+            .find(|told| told.address.eq_ignore_ascii_case(address))
+            .map(|told| told.embargo_until)
+    }
+
+    /// Records that a downstream was told, and says so on the timeline.
+    pub(super) fn prenotified(&mut self, notice: &Prenotice) -> Vec<TimelineEntry> {
+        let how = match &notice.encrypted_to {
+            Some(fingerprint) => format!("signed and encrypted to key {fingerprint}"),
+            None => "signed, not encrypted (no key configured)".to_owned(),
+        };
+        let detail = match notice.moved_from {
+            Some(from) => format!(
+                "pre-notification update sent to {} ({how}): the embargo moved from {} to {}",
+                notice.address,
+                time(from),
+                time(notice.embargo_until)
+            ),
+            None => format!(
+                "pre-notification sent to {} ({how}), under embargo until {}",
+                notice.address,
+                time(notice.embargo_until)
+            ),
+        };
+        self.prenotified
+            .retain(|told| !told.address.eq_ignore_ascii_case(&notice.address));
+        self.prenotified.push(notice.clone());
+        vec![TimelineEntry {
+            at: notice.sent_at,
+            actor: None,
+            kind: TimelineKind::Prenotification,
+            detail,
+        }]
+    }
+
+    /// When notices for an embargo ending `until` go: `days_before` it, or at once when
+    /// that moment has passed.
+    pub fn prenotify_at(
+        until: DateTime<Utc>,
+        at: DateTime<Utc>,
+        terms: &PrenotifyTerms,
+    ) -> DateTime<Utc> {
+        (until - Duration::days(i64::from(terms.days_before))).max(at)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::incident::testing::{published, reported};
+    use chrono::TimeZone;
+
+    fn at(day: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 12, day, 12, 0, 0)
+            .single()
+            .expect("time")
+    }
+
+    const TERMS: PrenotifyTerms = PrenotifyTerms {
+        days_before: 7,
+        max_days: 14,
+        recipients: 2,
+    };
+
+    #[test]
+    fn the_embargo_must_be_set_ahead_and_within_max_days() {
+        let mut incident = reported("high", at(1));
+        let refusal = incident
+            .prenotify_refusal(None, at(2), &TERMS)
+            .expect("refused");
+        assert!(refusal.contains("no embargo date is set"), "{refusal}");
+        incident.decisions.embargo_until = Some(at(1));
+        let refusal = incident
+            .prenotify_refusal(None, at(2), &TERMS)
+            .expect("refused");
+        assert!(
+            refusal.contains("2026-12-01 12:00 UTC is in the past"),
+            "{refusal}"
+        );
+        incident.decisions.embargo_until = Some(at(17));
+        let refusal = incident
+            .prenotify_refusal(None, at(2), &TERMS)
+            .expect("refused");
+        assert!(refusal.contains("more than the 14 days"), "{refusal}");
+        incident.decisions.embargo_until = Some(at(16));
+        assert_eq!(incident.prenotify_refusal(None, at(2), &TERMS), None);
+        // A date other than the set one is judged on its own.
+        assert!(
+            incident
+                .prenotify_refusal(Some(at(30)), at(2), &TERMS)
+                .is_some()
+        );
+        let nobody = PrenotifyTerms {
+            recipients: 0,
+            ..TERMS
+        };
+        assert!(incident.prenotify_refusal(None, at(2), &nobody).is_some());
+        let public = published(incident, at(3));
+        let refusal = public
+            .prenotify_refusal(None, at(3), &TERMS)
+            .expect("refused");
+        assert!(refusal.contains("published"), "{refusal}");
+    }
+
+    #[test]
+    fn notices_go_days_before_the_embargo_ends_or_at_once() {
+        assert_eq!(Incident::prenotify_at(at(16), at(2), &TERMS), at(9));
+        assert_eq!(Incident::prenotify_at(at(5), at(2), &TERMS), at(2));
+    }
+}
