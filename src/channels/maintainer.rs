@@ -168,6 +168,7 @@ pub(super) async fn apply_commands(
     let mut replies = Vec::new();
     let mut effects = Vec::new();
     let mut changed = false;
+    let mut refused = !allowed;
     if allowed {
         let mut needs_help = false;
         for (text, command) in &commands {
@@ -175,6 +176,7 @@ pub(super) async fn apply_commands(
                 Ok(command) => {
                     let outcome = apply_command_with(&mut incident, command, &sender, now, &terms);
                     changed |= outcome.changed;
+                    refused |= outcome.refused;
                     timeline.extend(outcome.timeline);
                     effects.extend(outcome.effects);
                     replies.push(outcome.reply);
@@ -291,7 +293,7 @@ pub(super) async fn apply_commands(
         work.enqueue(&job, &key::command(job.kind().as_str(), &delivery_id))?;
     }
     work.append_timeline(current.id, &timeline, Some(&delivery_id))?;
-    if (from_comment || !allowed) && !replies.is_empty() {
+    if (from_comment || refused) && !replies.is_empty() {
         queue_comment(
             work,
             &delivery_id,

@@ -422,6 +422,9 @@ pub struct CommandOutcome {
     /// What herald answers the maintainer.
     pub reply: String,
     pub effects: Vec<CommandEffect>,
+    /// A rule refused the command: the answer says why, also to a label (which is
+    /// otherwise not answered).
+    pub refused: bool,
 }
 
 /// Applies one command of `actor` to `incident` at `at`, under the default pre-notification
@@ -446,6 +449,7 @@ pub fn apply_command_with(
 ) -> CommandOutcome {
     let before = incident.clone();
     let mut effects = Vec::new();
+    let mut refused = false;
     let reply = match command {
         Command::Help => HELP.to_owned(),
         Command::Severity(level) => {
@@ -519,7 +523,13 @@ pub fn apply_command_with(
             reply
         }
         Command::Prenotify(true) => {
-            approve_prenotification(incident, actor, at, terms, &mut effects)
+            match approve_prenotification(incident, actor, at, terms, &mut effects) {
+                Ok(reply) => reply,
+                Err(refusal) => {
+                    refused = true;
+                    refusal
+                }
+            }
         }
         Command::Prenotify(false) => match incident.decisions.prenotify.take() {
             Some(_) => "Pre-notification approval withdrawn: notices not sent yet will not go; \
@@ -639,30 +649,32 @@ pub fn apply_command_with(
         timeline,
         reply,
         effects,
+        refused,
     }
 }
 
-/// `/herald prenotify`: approves telling the downstreams, when the rules allow it now.
+/// `/herald prenotify`: approves telling the downstreams, when the rules allow it now;
+/// `Err` with the reason when they do not.
 fn approve_prenotification(
     incident: &mut Incident,
     actor: &str,
     at: DateTime<Utc>,
     terms: &PrenotifyTerms,
     effects: &mut Vec<CommandEffect>,
-) -> String {
-    if let Some(reason) = incident.prenotify_refusal(None, at, terms) {
-        return format!("Pre-notification not approved: {reason}.");
-    }
-    let Some(until) = incident.decisions.embargo_until else {
-        return "Pre-notification not approved: no embargo date is set.".to_owned();
+) -> Result<String, String> {
+    let refusal = incident
+        .prenotify_refusal(None, at, terms)
+        .map(|reason| format!("Pre-notification not approved: {reason}."));
+    let (None, Some(until)) = (refusal.clone(), incident.decisions.embargo_until) else {
+        return Err(refusal.unwrap_or_default());
     };
     let when = |at: DateTime<Utc>| at.format("%Y-%m-%d %H:%M UTC").to_string();
     if let Some(approved) = &incident.decisions.prenotify {
-        return format!(
+        return Ok(format!(
             "Pre-notification was approved by {} for the embargo until {} already.",
             approved.approved_by,
             when(approved.embargo_until)
-        );
+        ));
     }
     incident.decisions.prenotify = Some(Prenotification {
         approved_by: actor.to_owned(),
@@ -671,7 +683,7 @@ fn approve_prenotification(
     });
     let send_at = Incident::prenotify_at(until, at, terms);
     effects.push(CommandEffect::Prenotify { until, send_at });
-    format!(
+    Ok(format!(
         "Pre-notification approved: {} downstream recipient(s) get the notice, signed and \
          encrypted to their key where one is configured, {}, under embargo until {}. It is \
          private: nothing public happens before the advisory is published.",
@@ -682,7 +694,7 @@ fn approve_prenotification(
             format!("on {}", when(send_at))
         },
         when(until)
-    )
+    ))
 }
 
 /// A new embargo date with pre-notification approved: the downstreams hear of the new

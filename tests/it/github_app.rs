@@ -1850,6 +1850,8 @@ struct MailWorld {
     sink: SmtpSink,
     gpg: Gpg,
     _key_dir: tempfile::TempDir,
+    /// herald's signing key, public and armored.
+    signing_public: String,
 }
 
 /// Two lists, one per signing mode.
@@ -1862,7 +1864,8 @@ async fn world_with_mail(fake: &FakeGitHub, config: &str) -> MailWorld {
     let sink = SmtpSink::start();
     let (key, secret) =
         SigningKey::generate("Example Security <security@example.org>").expect("key");
-    let gpg = Gpg::with_public_key(&key.public_key().expect("public key"));
+    let signing_public = key.public_key().expect("public key");
+    let gpg = Gpg::with_public_key(&signing_public);
     let key_dir = tempfile::tempdir().expect("temp dir");
     let key_file = key_dir.path().join("signing-key.asc");
     std::fs::write(&key_file, secret).expect("key file");
@@ -1882,6 +1885,7 @@ async fn world_with_mail(fake: &FakeGitHub, config: &str) -> MailWorld {
         sink,
         gpg,
         _key_dir: key_dir,
+        signing_public,
     }
 }
 
@@ -1893,6 +1897,7 @@ async fn disclosure_mails_each_list_one_signed_announcement() {
         sink,
         gpg,
         _key_dir: _keys,
+        ..
     } = world_with_mail(&fake, TWO_LISTS).await;
     report(&harness, "report-1").await;
     assert!(sink.messages().is_empty(), "no mail under embargo");
@@ -1975,6 +1980,7 @@ async fn a_refusing_mail_server_is_reported_on_the_tracking_issue_and_retried() 
         sink,
         gpg,
         _key_dir: _keys,
+        ..
     } = world_with_mail(&fake, TWO_LISTS).await;
     report(&harness, "report-1").await;
     sink.refuse("451 4.3.0 mailbox busy, try later");
@@ -2151,6 +2157,7 @@ async fn reminders_and_escalations_fire_once_each_also_across_a_restart() {
         sink,
         gpg,
         _key_dir: _keys,
+        ..
     } = reported_with_mail(&fake, ESCALATION).await;
     let reminders = harness.pending_reminders().await;
     assert_eq!(reminders.len(), 2, "{reminders:?}");
@@ -3141,6 +3148,9 @@ fn handler_says(job: &Job) -> &'static str {
         Job::PrivateFork { .. } => "the advisory is published: no temporary private fork",
         Job::Chat(_) => "no chat webhook configured",
         Job::TrackPull(_) => "fix Codertocat/Hello-World#1 is open",
+        Job::Prenotify(_) => {
+            "pre-notification to distros@vs.openwall.example not sent: the advisory is public now"
+        }
     }
 }
 
@@ -3210,6 +3220,17 @@ async fn each_job_kind_runs_its_own_handler() {
             repository: herald::incident::RepoName::parse(REPO).expect("name"),
             number: 1,
         }),
+        Job::Prenotify(herald::store::PendingPrenotice {
+            incident_id: incident,
+            recipient: herald::config::repo::PrenotifyRecipient {
+                address: "distros@vs.openwall.example".into(),
+                name: None,
+                key_file: None,
+                key: None,
+            },
+            embargo_until: chrono::Utc::now(),
+            moved_from: None,
+        }),
     ];
     jobs.extend(PublicChannel::ALL.map(|channel| Job::Public { channel, incident }));
     let mut work = harness.store.begin_durable().await.expect("transaction");
@@ -3270,6 +3291,7 @@ async fn temporary_actions_inform_the_leads_once_and_are_reminded_daily_until_se
         sink,
         gpg,
         _key_dir: _keys,
+        ..
     } = reported_with_mail(&fake, NOTIFY).await;
     fake.set_permission(REPO, "alice", "write");
     command(
@@ -4802,4 +4824,202 @@ async fn herald_setup_refuses_a_foreign_state_a_spent_code_and_an_existing_file(
         std::fs::read_to_string(dir.path().join("herald.toml")).expect("kept"),
         "# mine\n"
     );
+}
+
+/// A `prenotify:` section with three downstreams: one whose key is a file in the
+/// repository, one with the key inline, one without a key.
+fn prenotify_config(inline_key: &str) -> String {
+    let indented: String = inline_key
+        .lines()
+        .map(|line| format!("        {line}\n"))
+        .collect();
+    format!(
+        "tracking:\n  repository: Codertocat/security\nprenotify:\n  contact: security@example.org\n  recipients:\n    - address: distros@vs.openwall.example\n      name: distros\n      key_file: .github/keys/distros.asc\n    - address: vendor@example.net\n      key: |\n{indented}    - address: packager@example.com\n"
+    )
+}
+
+/// The time `days` from now, as `/herald embargo` takes it.
+fn days_ahead(days: i64) -> String {
+    (chrono::Utc::now() + chrono::Duration::days(days))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// The pre-notifications the SMTP server received, by recipient address.
+fn prenotices(sink: &SmtpSink) -> Vec<(String, Received)> {
+    sink.messages()
+        .iter()
+        .map(|raw| Received::parse(raw))
+        .filter(|received| {
+            received
+                .header("Subject")
+                .is_some_and(|subject| subject.starts_with("Embargoed security notice"))
+        })
+        .map(|received| (received.header("To").unwrap_or_default(), received))
+        .collect()
+}
+
+both_stores!(downstreams_are_told_under_embargo_encrypted_to_their_keys_and_once_per_date);
+async fn downstreams_are_told_under_embargo_encrypted_to_their_keys_and_once_per_date() {
+    let fake = world().await;
+    let (distros, distros_key) = Gpg::with_new_key("distros <distros@vs.openwall.example>");
+    let (vendor, vendor_key) = Gpg::with_new_key("Vendor <vendor@example.net>");
+    fake.put_file(REPO, ".github/keys/distros.asc", &distros_key);
+    let MailWorld {
+        harness,
+        sink,
+        gpg,
+        _key_dir: _keys,
+        signing_public,
+    } = reported_with_mail(&fake, &prenotify_config(&vendor_key)).await;
+    distros.import(&signing_public);
+    vendor.import(&signing_public);
+    fake.set_permission(REPO, "alice", "admin");
+
+    // The rules, each refused with its reason, and nobody told.
+    command(&harness, "p-1", "alice", "/herald prenotify").await;
+    command(
+        &harness,
+        "p-2",
+        "alice",
+        &format!("/herald embargo {}", days_ahead(-1)),
+    )
+    .await;
+    say(
+        &harness,
+        "issues",
+        "p-3",
+        &label("alice", "prenotify:approved"),
+    )
+    .await;
+    command(
+        &harness,
+        "p-4",
+        "alice",
+        &format!("/herald embargo {}", days_ahead(20)),
+    )
+    .await;
+    command(&harness, "p-5", "alice", "/herald prenotify").await;
+    let said: Vec<String> = answers(&fake).into_iter().map(|c| c.body).collect();
+    let refusals: Vec<&String> = said
+        .iter()
+        .filter(|body| body.contains("Pre-notification not approved"))
+        .collect();
+    assert_eq!(refusals.len(), 3, "{said:#?}");
+    assert!(
+        refusals[0].contains("no embargo date is set"),
+        "{}",
+        refusals[0]
+    );
+    assert!(refusals[1].contains("is in the past"), "{}", refusals[1]);
+    assert!(
+        refusals[2].contains("more than the 14 days"),
+        "{}",
+        refusals[2]
+    );
+    assert!(prenotices(&sink).is_empty(), "nobody told");
+
+    // Within the rules: each recipient gets one notice at once (the end is under 7 days).
+    let until = days_ahead(3);
+    command(
+        &harness,
+        "p-6",
+        "alice",
+        &format!("/herald embargo {until}"),
+    )
+    .await;
+    command(&harness, "p-7", "alice", "/herald prenotify").await;
+    let told = prenotices(&sink);
+    assert_eq!(told.len(), 3, "one notice per recipient");
+    for (to, received) in &told {
+        let subject = received.header("Subject").expect("subject");
+        assert!(
+            !subject.contains("A short summary"),
+            "the subject is not encrypted and says nothing: {subject}"
+        );
+        let body = decode_body(received);
+        let opened = if to.contains("distros@") || to.contains("vendor@") {
+            assert!(
+                !String::from_utf8_lossy(&body).contains("A short summary"),
+                "the advisory does not travel in clear"
+            );
+            let reader = if to.contains("distros@") {
+                &distros
+            } else {
+                &vendor
+            };
+            let (text, status) = reader
+                .decrypt_verified(&body)
+                .unwrap_or_else(|error| panic!("{to}: {error}"));
+            assert!(status.contains("GOODSIG"), "{status}");
+            text
+        } else {
+            assert_eq!(to, "packager@example.com");
+            gpg.verify_cleartext(&body)
+                .expect("signed cleartext verifies");
+            String::from_utf8_lossy(&body).into_owned()
+        };
+        assert!(
+            opened.contains("A short summary of the advisory."),
+            "{opened}"
+        );
+        assert!(opened.contains("Planned public disclosure:"), "{opened}");
+        assert!(opened.contains("security@example.org"), "{opened}");
+    }
+    assert!(told[0].0.contains("distros"), "{:?}", told[0].0);
+    let timeline = timeline_details(&harness).await;
+    let sent: Vec<&String> = timeline
+        .iter()
+        .filter(|detail| detail.starts_with("pre-notification sent to"))
+        .collect();
+    assert_eq!(sent.len(), 3, "{timeline:?}");
+    assert!(
+        sent.iter()
+            .any(|detail| detail.contains("packager@example.com (signed, not encrypted")),
+        "{sent:?}"
+    );
+
+    // Approving again, or the same date again, tells nobody twice.
+    command(&harness, "p-8", "alice", "/herald prenotify").await;
+    command(
+        &harness,
+        "p-9",
+        "alice",
+        &format!("/herald embargo {until}"),
+    )
+    .await;
+    assert_eq!(prenotices(&sink).len(), 3);
+
+    // The date moves: one short signed update each, and no second notice.
+    let moved = days_ahead(5);
+    command(
+        &harness,
+        "p-10",
+        "alice",
+        &format!("/herald embargo {moved}"),
+    )
+    .await;
+    let told = prenotices(&sink);
+    assert_eq!(told.len(), 6, "one update per recipient");
+    for (to, received) in &told[3..] {
+        let body = decode_body(received);
+        let text = if to.contains("packager") {
+            gpg.verify_cleartext(&body).expect("the update is signed");
+            String::from_utf8_lossy(&body).into_owned()
+        } else {
+            let reader = if to.contains("distros@") {
+                &distros
+            } else {
+                &vendor
+            };
+            reader.decrypt_verified(&body).expect("the update opens").0
+        };
+        assert!(text.contains("moved from"), "{text}");
+        assert!(!text.contains("A short summary"), "short: {text}");
+    }
+
+    // Nothing public happened, and nothing went to any public channel.
+    assert_eq!(public_writes(&fake), Vec::<String>::new());
+    assert!(fake.pulls(REPO).is_empty() && fake.issues(REPO).is_empty());
+    assert_no_unexpected(&fake);
+    harness.stop().await;
 }

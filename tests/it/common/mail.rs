@@ -116,6 +116,79 @@ impl Gpg {
         gpg
     }
 
+    /// GnuPG holding a new key pair of its own for `user_id` (Ed25519 signing, Curve25519
+    /// encryption, no passphrase), as a downstream would have; returns its armored public
+    /// key too.
+    pub fn with_new_key(user_id: &str) -> (Gpg, String) {
+        let gpg = Gpg {
+            home: tempfile::tempdir().expect("temp dir"),
+        };
+        let output = gpg.run(&[
+            "--passphrase".as_ref(),
+            "".as_ref(),
+            "--quick-generate-key".as_ref(),
+            user_id.as_ref(),
+            "future-default".as_ref(),
+            "default".as_ref(),
+            "1y".as_ref(),
+        ]);
+        assert!(
+            output.status.success(),
+            "gpg --quick-generate-key failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let output = gpg.run(&["--armor".as_ref(), "--export".as_ref(), user_id.as_ref()]);
+        assert!(output.status.success(), "gpg --export failed");
+        let public = String::from_utf8(output.stdout).expect("armored key");
+        let public = public
+            .lines()
+            .filter(|line| !line.starts_with("[GNUPG:]"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        (gpg, public)
+    }
+
+    /// Imports another party's public key (to check their signatures).
+    pub fn import(&self, armored: &str) {
+        let key = self.home.path().join("import.asc");
+        std::fs::write(&key, armored).expect("key file");
+        let output = self.run(&["--import".as_ref(), key.as_os_str()]);
+        assert!(
+            output.status.success(),
+            "gpg --import failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    /// `gpg --decrypt` of an armored message: `Ok((plaintext, status lines))` when it
+    /// decrypts and carries a good signature of a known key, `Err` with gpg's output when
+    /// not.
+    pub fn decrypt_verified(&self, message: &[u8]) -> Result<(String, String), String> {
+        let file = self.home.path().join("sealed.asc");
+        let out = self.home.path().join("opened.txt");
+        let _ = std::fs::remove_file(&out);
+        std::fs::write(&file, message).expect("message file");
+        let output = self.run(&[
+            "--output".as_ref(),
+            out.as_os_str(),
+            "--decrypt".as_ref(),
+            file.as_os_str(),
+        ]);
+        let status = String::from_utf8_lossy(&output.stdout).into_owned();
+        if output.status.success()
+            && status.contains("[GNUPG:] DECRYPTION_OKAY")
+            && status.contains("[GNUPG:] GOODSIG")
+        {
+            let text = std::fs::read_to_string(&out).expect("decrypted text");
+            Ok((text, status))
+        } else {
+            Err(format!(
+                "{status}{}",
+                String::from_utf8_lossy(&output.stderr)
+            ))
+        }
+    }
+
     fn run(&self, args: &[&std::ffi::OsStr]) -> Output {
         Command::new("gpg")
             .arg("--homedir")
