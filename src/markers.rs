@@ -133,6 +133,11 @@ pub mod key {
         )
     }
 
+    /// One flag per incident and public place.
+    pub fn embargo_break(incident_id: IncidentId, url: &str) -> String {
+        format!("embargo_break:{incident_id}:{url}")
+    }
+
     pub fn escalate(incident_id: IncidentId, stage: &str, due_millis: Option<i64>) -> String {
         match due_millis {
             Some(due) => format!("escalate:{incident_id}:{stage}:{due}"),

@@ -1,13 +1,14 @@
 //! Turns one stored delivery into domain changes. It runs inside the transaction that
 //! completes its job, so a crash at any point leaves either nothing or everything done.
 
+use crate::drafts::escape;
 use crate::incident::{
-    AdvisoryAction, AdvisoryEvent, GhsaId, Incident, IncidentId, PullSnapshot, PullState, RepoName,
-    TimelineEntry, TimelineKind, apply_advisory, mentioned_ghsa_ids,
+    AdvisoryAction, AdvisoryEvent, GhsaId, Incident, IncidentId, PublicMention, PullSnapshot,
+    PullState, RepoName, TimelineEntry, TimelineKind, apply_advisory, mentioned_ghsa_ids,
 };
 use crate::ingest::events::{
     BranchRef, EventKind, InstallationEvent, InstallationRepositoriesEvent, InstallationRepository,
-    PayloadError, PullRequestEvent, ReleaseEvent, RepositoryAdvisoryEvent, WebhookEvent,
+    PayloadError, PullRequestEvent, PushEvent, ReleaseEvent, RepositoryAdvisoryEvent, WebhookEvent,
 };
 use crate::markers::key;
 use crate::store::{
@@ -203,6 +204,7 @@ pub async fn process_delivery(
         WebhookEvent::Release(release) => {
             (release_delivery(work, &delivery, &release).await?, None)
         }
+        WebhookEvent::Push(push) => (push_delivery(work, &delivery, &push).await?, None),
         _ => (
             format!("{} event recorded; no incident change", kind.as_str()),
             None,
@@ -247,12 +249,25 @@ async fn pull_request_delivery(
             _ => PullState::Open,
         },
     };
-    let mut rows = work.incidents_fixed_by(repository, pull.number).await?;
     let text = format!(
         "{}\n{}",
         pull.title.as_deref().unwrap_or_default(),
         pull.body.as_deref().unwrap_or_default()
     );
+    // A pull request in a public repository is public from the moment it is opened.
+    let flagged = if event.repository.private
+        || !matches!(event.action.as_str(), "opened" | "edited" | "reopened")
+    {
+        Vec::new()
+    } else {
+        let mention = PublicMention {
+            place: format!("pull request {repository}#{}", pull.number),
+            url: snapshot.url.clone(),
+            text: text.clone(),
+        };
+        flag_public_mentions(work, delivery, repository, &[mention]).await?
+    };
+    let mut rows = work.incidents_fixed_by(repository, pull.number).await?;
     let mut named: Vec<(RepoName, GhsaId)> = mentioned_ghsa_ids(&text)
         .into_iter()
         .map(|ghsa| (repository.clone(), ghsa))
@@ -273,16 +288,116 @@ async fn pull_request_delivery(
         incident.track_pull(&snapshot, None, delivery.received_at)
     })
     .await?;
+    let flag_note = if flagged.is_empty() {
+        String::new()
+    } else {
+        format!("; possible embargo break of {}", flagged.join(", "))
+    };
     Ok(if tracked.is_empty() {
-        unchanged()
+        format!("{}{flag_note}", unchanged())
     } else {
         format!(
             "pull request {repository}#{} ({}) tracked as a fix of {}",
             pull.number,
             snapshot.state,
-            tracked.join(", ")
+            tracked.join(", "),
+        ) + &flag_note
+    })
+}
+
+/// Commits pushed to a public repository that name one of its undisclosed advisories.
+async fn push_delivery(
+    work: &mut Work,
+    delivery: &StoredDelivery,
+    event: &PushEvent,
+) -> Result<String, ProcessError> {
+    let repository = &event.repository.full_name;
+    if event.repository.private {
+        return Ok(format!("push to the private {repository}: nothing public"));
+    }
+    let branch = event
+        .reference
+        .strip_prefix("refs/heads/")
+        .unwrap_or(&event.reference);
+    let mentions: Vec<PublicMention> = event
+        .commits
+        .iter()
+        .map(|commit| PublicMention {
+            place: format!(
+                "commit {} on {}",
+                commit.id.chars().take(12).collect::<String>(),
+                escape_line(branch)
+            ),
+            url: commit
+                .url
+                .clone()
+                .unwrap_or_else(|| format!("https://github.com/{repository}/commit/{}", commit.id)),
+            text: commit.message.clone(),
+        })
+        .collect();
+    let flagged = flag_public_mentions(work, delivery, repository, &mentions).await?;
+    Ok(if flagged.is_empty() {
+        format!("push to {repository}: names no undisclosed advisory")
+    } else {
+        format!(
+            "push to {repository}: possible embargo break of {}",
+            flagged.join(", ")
         )
     })
+}
+
+/// Flags public `mentions` of `repository`'s undisclosed advisories on their incidents
+/// (once per place) and tells each tracking issue; returns the GHSA ids flagged.
+async fn flag_public_mentions(
+    work: &mut Work,
+    delivery: &StoredDelivery,
+    repository: &RepoName,
+    mentions: &[PublicMention],
+) -> Result<Vec<String>, StoreError> {
+    if mentions.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut flagged = Vec::new();
+    for row in work.incidents_of(repository).await? {
+        let mut incident = row.incident;
+        let timeline: Vec<TimelineEntry> = mentions
+            .iter()
+            .flat_map(|mention| incident.flag_public_mention(mention, delivery.received_at))
+            .collect();
+        if timeline.is_empty() {
+            continue;
+        }
+        save_incident(
+            work,
+            &incident,
+            &timeline,
+            Some(&delivery.delivery_id),
+            (delivery.received_at, Priority::Urgent),
+        )
+        .await?;
+        if let Some((tracking, issue)) = work.tracking_issue_of(row.id).await? {
+            for flag in incident
+                .embargo_breaks
+                .iter()
+                .filter(|flag| mentions.iter().any(|mention| mention.url == flag.url))
+            {
+                let body = format!(
+                    "**Possible embargo break.** The public {} names {} before the advisory is \
+                     disclosed: {}\n\nAnything in a public place counts as disclosure, a fix \
+                     pushed to a public repository too. Ask for the mention to be removed, or \
+                     move the disclosure earlier (`/herald embargo <time>`, then \
+                     `/herald publish`); tell pre-notified downstreams if the date moves.",
+                    escape::markdown(&flag.place),
+                    escape::markdown(&flag.named),
+                    escape::markdown(&flag.url),
+                );
+                let key = key::embargo_break(row.id, &flag.url);
+                work.queue_comment(&key, &tracking, issue, &body)?;
+            }
+        }
+        flagged.push(incident.ghsa_id.to_string());
+    }
+    Ok(flagged)
 }
 
 /// A published release whose tag names a patched version of an incident's advisory.

@@ -13,7 +13,7 @@ use crate::incident::{
     TimelineKind, apply_command_with, label_command, parse_comment,
 };
 use crate::ingest::events::WebhookEvent;
-use crate::markers::{key, marker};
+use crate::markers::key;
 use crate::store::{IncidentRow, Job, PendingComment, PendingPull, Work};
 use chrono::{DateTime, Utc};
 
@@ -294,32 +294,13 @@ pub(super) async fn apply_commands(
     }
     work.append_timeline(current.id, &timeline, Some(&delivery_id))?;
     if (from_comment || refused) && !replies.is_empty() {
-        queue_comment(
-            work,
+        work.queue_comment(
             &delivery_id,
             &repository,
             issue,
             &format!("@{sender} {}", replies.join("\n\n")),
         )?;
     }
-    Ok(())
-}
-
-pub(super) fn queue_comment(
-    work: &mut Work,
-    key: &str,
-    repository: &RepoName,
-    issue: u64,
-    body: &str,
-) -> Result<(), ChannelError> {
-    let marker = marker::reply(key);
-    let comment = PendingComment {
-        repository: repository.clone(),
-        issue,
-        body: format!("{body}\n\n{marker}"),
-        marker,
-    };
-    work.enqueue(&Job::PostComment(comment), &key::reply(key))?;
     Ok(())
 }
 

@@ -160,7 +160,7 @@ impl Record {
                     repository,
                     issue,
                     body,
-                } => maintainer::queue_comment(work, &key, &repository, issue, &body)?,
+                } => work.queue_comment(&key, &repository, issue, &body)?,
                 Write::ChannelPost {
                     incident,
                     channel,

@@ -3,6 +3,7 @@
 
 mod advisory;
 mod commands;
+mod embargo;
 mod fixes;
 mod ids;
 mod prenotify;
@@ -20,6 +21,7 @@ pub use commands::{
     Settlement, Statement, TemporaryAction, Threat, apply_command, apply_command_with,
     label_command, parse_comment,
 };
+pub use embargo::{EmbargoBreak, PublicMention};
 pub use fixes::{FixProgress, FixPull, PatchRelease, PullSnapshot, PullState, mentioned_ghsa_ids};
 pub use ids::{GhsaId, IncidentId, InvalidGhsaId, InvalidRepoName, RepoName};
 pub use prenotify::{Prenotice, Prenotification, PrenotifyTerms};
@@ -190,6 +192,9 @@ pub struct Incident {
     /// The downstreams told before disclosure, and the embargo date each was last told.
     #[serde(default)]
     pub prenotified: Vec<Prenotice>,
+    /// Public places that named the advisory before disclosure.
+    #[serde(default)]
+    pub embargo_breaks: Vec<EmbargoBreak>,
 }
 
 /// A temporary private fork GitHub made for fixing the vulnerability in private. GitHub
@@ -266,6 +271,7 @@ impl Incident {
             fixes: Vec::new(),
             releases: Vec::new(),
             prenotified: Vec::new(),
+            embargo_breaks: Vec::new(),
         }
     }
 
@@ -428,6 +434,8 @@ pub enum TimelineKind {
     Escalation,
     /// Downstreams were (or were not) told before disclosure, under embargo.
     Prenotification,
+    /// A public commit or pull request named the advisory before disclosure.
+    EmbargoBreak,
 }
 
 impl TimelineKind {
@@ -447,6 +455,7 @@ impl TimelineKind {
             TimelineKind::Publication => "publication",
             TimelineKind::Escalation => "escalation",
             TimelineKind::Prenotification => "prenotification",
+            TimelineKind::EmbargoBreak => "embargo_break",
         }
     }
 }
@@ -470,6 +479,7 @@ impl std::str::FromStr for TimelineKind {
             TimelineKind::Publication,
             TimelineKind::Escalation,
             TimelineKind::Prenotification,
+            TimelineKind::EmbargoBreak,
         ]
         .into_iter()
         .find(|kind| kind.as_str() == s)

@@ -22,10 +22,11 @@ pub enum EventKind {
     Release,
     Installation,
     InstallationRepositories,
+    Push,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 9] = [
+    pub const ALL: [EventKind; 10] = [
         EventKind::Ping,
         EventKind::RepositoryAdvisory,
         EventKind::SecurityAdvisory,
@@ -35,6 +36,7 @@ impl EventKind {
         EventKind::Release,
         EventKind::Installation,
         EventKind::InstallationRepositories,
+        EventKind::Push,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -48,6 +50,7 @@ impl EventKind {
             EventKind::Release => "release",
             EventKind::Installation => "installation",
             EventKind::InstallationRepositories => "installation_repositories",
+            EventKind::Push => "push",
         }
     }
 
@@ -495,6 +498,36 @@ pub struct InstallationRepositoriesEvent {
     pub repositories_removed: Vec<InstallationRepository>,
 }
 
+/// One commit of a push.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PushCommit {
+    pub id: String,
+    pub message: String,
+    pub url: Option<String>,
+}
+
+/// A push to a branch or tag: herald reads it only for commits that name an advisory
+/// before its disclosure (a possible embargo break).
+#[derive(Debug, Clone, Deserialize)]
+pub struct PushEvent {
+    #[serde(rename = "ref")]
+    pub reference: String,
+    #[serde(default)]
+    pub commits: Vec<PushCommit>,
+    pub repository: Repository,
+    pub installation: Option<InstallationRef>,
+}
+
+impl PushEvent {
+    /// Whether a push body could name an advisory: the ingest keeps only those, since
+    /// pushes are many and almost never do.
+    pub fn may_name_an_advisory(body: &[u8]) -> bool {
+        body.windows(5).any(|window| {
+            window.eq_ignore_ascii_case(b"GHSA-") || window[..4].eq_ignore_ascii_case(b"CVE-")
+        })
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct PingEvent {
     pub zen: Option<String>,
@@ -513,6 +546,7 @@ pub enum WebhookEvent {
     Release(Box<ReleaseEvent>),
     Installation(InstallationEvent),
     InstallationRepositories(InstallationRepositoriesEvent),
+    Push(Box<PushEvent>),
 }
 
 fn typed<T: for<'de> Deserialize<'de>>(kind: EventKind, body: &[u8]) -> Result<T, PayloadError> {
@@ -587,6 +621,7 @@ impl WebhookEvent {
             EventKind::InstallationRepositories => {
                 WebhookEvent::InstallationRepositories(typed(kind, body)?)
             }
+            EventKind::Push => WebhookEvent::Push(Box::new(typed(kind, body)?)),
         })
     }
 
@@ -608,6 +643,7 @@ impl WebhookEvent {
             WebhookEvent::Release(event) => Some(&event.action),
             WebhookEvent::Installation(event) => Some(&event.action),
             WebhookEvent::InstallationRepositories(event) => Some(&event.action),
+            WebhookEvent::Push(_) => None,
         }
     }
 
@@ -619,6 +655,7 @@ impl WebhookEvent {
             WebhookEvent::IssueComment(event) => Some(&event.repository.full_name),
             WebhookEvent::PullRequest(event) => Some(&event.repository.full_name),
             WebhookEvent::Release(event) => Some(&event.repository.full_name),
+            WebhookEvent::Push(event) => Some(&event.repository.full_name),
             WebhookEvent::Ping(_)
             | WebhookEvent::SecurityAdvisory(_)
             | WebhookEvent::Installation(_)
@@ -633,6 +670,7 @@ impl WebhookEvent {
             WebhookEvent::IssueComment(event) => event.installation.as_ref().map(|i| i.id),
             WebhookEvent::PullRequest(event) => event.installation.as_ref().map(|i| i.id),
             WebhookEvent::Release(event) => event.installation.as_ref().map(|i| i.id),
+            WebhookEvent::Push(event) => event.installation.as_ref().map(|i| i.id),
             WebhookEvent::Installation(event) => Some(event.installation.id),
             WebhookEvent::InstallationRepositories(event) => Some(event.installation.id),
             WebhookEvent::Ping(_) | WebhookEvent::SecurityAdvisory(_) => None,

@@ -102,6 +102,10 @@ impl Ingestor {
             WebhookEvent::check_json(body)?;
             return Ok(Receipt::Ignored);
         };
+        if kind == EventKind::Push && !events::PushEvent::may_name_an_advisory(body) {
+            WebhookEvent::check_json(body)?;
+            return Ok(Receipt::Ignored);
+        }
         if kind == EventKind::Ping {
             WebhookEvent::parse(kind, body)?;
             return Ok(Receipt::Pong);

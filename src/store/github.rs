@@ -316,6 +316,21 @@ impl Work {
     ) -> Result<Option<IncidentId>, StoreError> {
         tracked_by(self.conn().await?, repository, number).await
     }
+
+    /// The open tracking issue of an incident, as (repository, number).
+    pub async fn tracking_issue_of(
+        &mut self,
+        incident_id: IncidentId,
+    ) -> Result<Option<(RepoName, u64)>, StoreError> {
+        let row: Option<(Option<RepoName>, Option<i64>)> = sqlx::query_as(
+            "SELECT repository, number FROM tracking_issues \
+             WHERE incident_id = $1 AND status = 'open'",
+        )
+        .bind(incident_id)
+        .fetch_optional(self.conn().await?)
+        .await?;
+        Ok(row.and_then(|(repository, number)| Some((repository?, u64::try_from(number?).ok()?))))
+    }
 }
 
 fn to_id(id: u64) -> Result<i64, StoreError> {

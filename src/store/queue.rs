@@ -625,6 +625,25 @@ impl Work {
         self.enqueue_due(job, idempotency_key, DUE_AT_ONCE, priority)
     }
 
+    /// Queues herald's comment `body` on `repository#issue`, once for `key`. A hidden
+    /// marker in the body lets a retried job find the comment it already posted.
+    pub fn queue_comment(
+        &mut self,
+        key: &str,
+        repository: &crate::incident::RepoName,
+        issue: u64,
+        body: &str,
+    ) -> Result<(), StoreError> {
+        let marker = crate::markers::marker::reply(key);
+        let comment = super::PendingComment {
+            repository: repository.clone(),
+            issue,
+            body: format!("{body}\n\n{marker}"),
+            marker,
+        };
+        self.enqueue(&Job::PostComment(comment), &crate::markers::key::reply(key))
+    }
+
     /// Queues a job due at `run_after` (a reminder), unless one with the same idempotency
     /// key exists.
     pub fn enqueue_at(
