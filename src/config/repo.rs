@@ -1438,6 +1438,23 @@ prenotify:
     }
 
     #[test]
+    fn the_readme_example_parses() {
+        let readme = include_str!("../../README.md");
+        let section = readme
+            .split("### Per-repository configuration")
+            .nth(1)
+            .expect("the section");
+        let example = section
+            .split("```yaml\n")
+            .nth(1)
+            .and_then(|rest| rest.split("```").next())
+            .expect("the example");
+        let config = RepoConfig::parse(example).unwrap_or_else(|error| panic!("{error}"));
+        assert_eq!(config.prenotify.recipients.len(), 3);
+        assert_eq!(config.osv.file("GHSA-x"), "advisories/GHSA-x.json");
+    }
+
+    #[test]
     fn prenotify_rules_are_checked_where_they_are_written() {
         let e = error("prenotify:\n  days_before: 20\n");
         assert_eq!(e.key.as_deref(), Some("prenotify"), "{e}");

@@ -716,6 +716,13 @@ fn label(sender: &str, name: &str) -> Vec<u8> {
     })
 }
 
+fn unlabel(sender: &str, name: &str) -> Vec<u8> {
+    on_tracking_issue("issues.labeled.0.json", sender, |payload| {
+        payload["action"] = "unlabeled".into();
+        payload["label"]["name"] = name.into();
+    })
+}
+
 /// A harness with the reported example, still without a CVE id, tracked in
 /// `Codertocat/security#1`; GitHub knows the advisory too (for CVE requests, publication).
 async fn tracked(fake: &FakeGitHub) -> Harness {
@@ -5158,5 +5165,113 @@ async fn a_public_mention_before_disclosure_is_flagged_on_the_tracking_issue_onc
         "herald itself wrote nothing public"
     );
     assert_no_unexpected(&fake);
+    harness.stop().await;
+}
+
+both_stores!(a_scheduled_prenotice_waits_for_its_day_and_a_bad_key_is_reported);
+async fn a_scheduled_prenotice_waits_for_its_day_and_a_bad_key_is_reported() {
+    let fake = world().await;
+    // The repository names a key file that is not there.
+    let config = "tracking:\n  repository: Codertocat/security\nprenotify:\n  days_before: 5\n  recipients:\n    - address: distros@vs.openwall.example\n      key_file: .github/keys/distros.asc\n";
+    let MailWorld {
+        harness,
+        sink,
+        _key_dir: _keys,
+        signing_public,
+        ..
+    } = reported_with_mail(&fake, config).await;
+    fake.set_permission(REPO, "alice", "admin");
+    let until = chrono::Utc::now() + chrono::Duration::days(10);
+    command(
+        &harness,
+        "s-1",
+        "alice",
+        &format!(
+            "/herald embargo {}",
+            until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        ),
+    )
+    .await;
+    say(
+        &harness,
+        "issues",
+        "s-2",
+        &label("alice", "prenotify:approved"),
+    )
+    .await;
+    // Due five days before the end, not now.
+    let filter = herald::store::JobFilter {
+        failed: false,
+        due: false,
+        kind: Some(herald::store::JobKind::Prenotify),
+        limit: 10,
+    };
+    let jobs = harness
+        .store
+        .jobs(&filter, chrono::Utc::now())
+        .await
+        .expect("jobs");
+    assert_eq!(jobs.len(), 1, "{jobs:?}");
+    let due = jobs[0].run_after.expect("scheduled");
+    let expected = until - chrono::Duration::days(5);
+    assert!(
+        (due - expected).num_seconds().abs() <= 1,
+        "due {due}, expected {expected}"
+    );
+    assert!(prenotices(&sink).is_empty(), "nothing before its day");
+
+    // Its day comes (an operator runs it now): the missing key is reported, nothing sent.
+    let mut work = harness.store.begin_durable().await.expect("work");
+    work.control_job(
+        jobs[0].id,
+        herald::store::JobControl::Retry,
+        chrono::Utc::now(),
+    )
+    .await
+    .expect("retried");
+    work.commit().await.expect("commit");
+    harness.wait_all_jobs().await;
+    assert!(
+        prenotices(&sink).is_empty(),
+        "no notice without the recipient's key"
+    );
+    let reported = escalations(&fake, "prenotify for");
+    assert_eq!(reported.len(), 1, "{reported:?}");
+    assert!(
+        reported[0].contains("the key file .github/keys/distros.asc for distros")
+            && reported[0].contains(&format!("is not in {REPO}")),
+        "{}",
+        reported[0]
+    );
+
+    // The key arrives, the maintainers retry: sent, encrypted.
+    let (distros, distros_key) = Gpg::with_new_key("distros <distros@vs.openwall.example>");
+    fake.put_file(REPO, ".github/keys/distros.asc", &distros_key);
+    command(&harness, "s-3", "alice", "/herald retry").await;
+    let told = prenotices(&sink);
+    assert_eq!(told.len(), 1);
+    let body = decode_body(&told[0].1);
+    assert!(String::from_utf8_lossy(&body).contains("-----BEGIN PGP MESSAGE-----"));
+    distros.import(&signing_public);
+    let (text, _) = distros.decrypt_verified(&body).expect("opens and verifies");
+    assert!(text.contains("A short summary of the advisory."), "{text}");
+
+    // Withdrawn: a date change tells nobody any more.
+    say(
+        &harness,
+        "issues",
+        "s-4",
+        &unlabel("alice", "prenotify:approved"),
+    )
+    .await;
+    command(
+        &harness,
+        "s-5",
+        "alice",
+        &format!("/herald embargo {}", days_ahead(4)),
+    )
+    .await;
+    assert_eq!(prenotices(&sink).len(), 1, "no update after the withdrawal");
+    assert_eq!(public_writes(&fake), Vec::<String>::new());
     harness.stop().await;
 }
