@@ -721,9 +721,6 @@ async fn doctor_mail(settings: &crate::config::MailSettings) -> bool {
     healthy
 }
 
-/// The OSV record among the drafts herald writes and prints.
-const OSV_DRAFT: &str = "osv.json";
-
 /// Every draft of `incident` with the shipped templates and default configuration, as
 /// (file name, text).
 fn render_drafts(
@@ -760,12 +757,9 @@ fn render_drafts(
         rendered
             .drafts
             .into_iter()
+            .chain(crate::drafts::osv::osv_draft(incident))
             .map(|draft| (draft.name.to_owned(), draft.text)),
     );
-    // An upstream incident's advisory is another project's: it has no OSV record of ours.
-    if let Ok(osv) = crate::drafts::osv::osv_json(incident) {
-        files.push((OSV_DRAFT.to_owned(), osv));
-    }
     Ok(files)
 }
 

@@ -36,7 +36,7 @@ pub(super) fn notices(
             );
             let job = Job::Prenotify(PendingPrenotice {
                 incident_id,
-                recipient: recipient.clone(),
+                address: recipient.address.clone(),
                 embargo_until: until,
                 moved_from,
             });
@@ -45,24 +45,32 @@ pub(super) fn notices(
         .collect()
 }
 
-/// Why this job sends nothing, if it does not: the incident moved on since it was queued.
-fn stale(pending: &PendingPrenotice, row: &IncidentRow) -> Option<&'static str> {
+/// What a job owes its recipient now, from what they were told: the notice, or an
+/// update from the date they were told; `Err` with why it owes nothing (the incident moved
+/// on since the job was queued).
+fn owed(
+    pending: &PendingPrenotice,
+    row: &IncidentRow,
+) -> Result<Option<DateTime<Utc>>, &'static str> {
     let incident = &row.incident;
     if incident.published_on_github() {
-        return Some("the advisory is public now");
+        return Err("the advisory is public now");
     }
     let Some(approved) = &incident.decisions.prenotify else {
-        return Some("the approval was withdrawn");
+        return Err("the approval was withdrawn");
     };
     if approved.embargo_until != pending.embargo_until {
-        return Some("the embargo date changed since");
+        return Err("the embargo date changed since");
     }
-    let told = incident.prenotified_until(&pending.recipient.address);
-    match (pending.moved_from, told) {
-        (None, Some(_)) => Some("told already (a new date goes as an update)"),
-        (Some(_), None) => Some("not told yet: the notice with the new date follows"),
-        (Some(_), Some(date)) if date == pending.embargo_until => Some("told this date already"),
-        _ => None,
+    // Whatever the job was queued as, a recipient told another date gets an update, and
+    // one told this date nothing: so each hears of each date once.
+    match incident.prenotified_until(&pending.address) {
+        Some(told) if told == pending.embargo_until => Err("told this date already"),
+        Some(told) => Ok(Some(told)),
+        None if pending.moved_from.is_some() => {
+            Err("not told yet: the notice with the new date follows")
+        }
+        None => Ok(None),
     }
 }
 
@@ -102,14 +110,14 @@ pub(super) async fn send(
     pending: &PendingPrenotice,
     row: &IncidentRow,
 ) -> Result<Record, ChannelError> {
-    let recipient = &pending.recipient;
     // Checked when the configuration was read: an address, one line.
-    let address = recipient.address.as_str();
-    if let Some(why) = stale(pending, row) {
-        return Ok(Record::note(format!(
-            "pre-notification to {address} not sent: {why}"
-        )));
-    }
+    let address = pending.address.as_str();
+    let not_sent =
+        |why: &str| Record::note(format!("pre-notification to {address} not sent: {why}"));
+    let moved_from = match owed(pending, row) {
+        Ok(moved_from) => moved_from,
+        Err(why) => return Ok(not_sent(why)),
+    };
     let incident = &row.incident;
     let Some(announcer) = &channels.mail else {
         return Err(ChannelError::Prenotify(format!(
@@ -120,6 +128,17 @@ pub(super) async fn send(
     let repository = &incident.repository;
     let api = channels.installation(repository).await?;
     let loaded = channels.repo_config(&api, repository).await?;
+    // The recipient as configured now: removed from `prenotify:`, they are told nothing;
+    // a key changed since approval is the one used.
+    let Some(recipient) = loaded
+        .config
+        .prenotify
+        .recipients
+        .iter()
+        .find(|configured| configured.address.eq_ignore_ascii_case(address))
+    else {
+        return Ok(not_sent("no longer a recipient under `prenotify:`"));
+    };
     let seal = recipient_key(&api, repository, recipient).await?;
     let drafts = channels
         .templates_for(&api, repository, &[PRENOTIFY, PRENOTIFY_UPDATE])
@@ -130,12 +149,12 @@ pub(super) async fn send(
     };
     let embargo = EmbargoView::new(
         pending.embargo_until,
-        pending.moved_from,
+        moved_from,
         &contact,
         recipient.name.as_deref(),
     );
     let view = DraftView::new(incident, &[], None).with_embargo(embargo);
-    let (template, subject, tag) = match pending.moved_from {
+    let (template, subject, tag) = match moved_from {
         None => (
             PRENOTIFY,
             format!("Embargoed security notice for {repository}"),
@@ -166,7 +185,7 @@ pub(super) async fn send(
     let notice = Prenotice {
         address: recipient.address.clone(),
         embargo_until: pending.embargo_until,
-        moved_from: pending.moved_from,
+        moved_from,
         encrypted_to: seal.as_ref().map(RecipientKey::fingerprint),
         sent_at: Utc::now(),
     };

@@ -79,7 +79,10 @@ pub(super) async fn sync(
 
     let (drafts, template_errors) = channels.templates(&github, &incident.repository).await?;
     let timeline = store.timeline_entries(incident_id).await?;
-    let review = render_all(&drafts, &DraftView::new(incident, &timeline, None));
+    let mut review = render_all(&drafts, &DraftView::new(incident, &timeline, None));
+    review
+        .drafts
+        .extend(crate::drafts::osv::osv_draft(incident));
     let problems: Vec<String> = loaded
         .error
         .iter()

@@ -6,7 +6,7 @@
 use super::IncidentId;
 use super::StoreError;
 use super::queue::JobKind;
-use crate::config::repo::{MailingList, PrenotifyRecipient};
+use crate::config::repo::MailingList;
 use crate::incident::RepoName;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -56,7 +56,8 @@ pub enum Job {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PendingPrenotice {
     pub incident_id: IncidentId,
-    pub recipient: PrenotifyRecipient,
+    /// The recipient, as configured under `prenotify:` (where their key is).
+    pub address: String,
     /// The embargo end the notice tells; a job for another date than the approved one is
     /// stale.
     pub embargo_until: DateTime<Utc>,
@@ -453,12 +454,7 @@ mod tests {
             }),
             Job::Prenotify(PendingPrenotice {
                 incident_id: IncidentId(13),
-                recipient: PrenotifyRecipient {
-                    address: "distros@vs.openwall.org".into(),
-                    name: None,
-                    key_file: None,
-                    key: None,
-                },
+                address: "distros@vs.openwall.org".into(),
                 embargo_until: chrono::DateTime::UNIX_EPOCH,
                 moved_from: None,
             }),

@@ -265,6 +265,7 @@ async fn a_reported_advisory_opens_exactly_one_private_tracking_issue() {
         "announcement.txt",
         "wiki-page.wiki",
         "forum-post.md",
+        "osv.json",
     ] {
         assert!(
             review[0]
@@ -3229,12 +3230,7 @@ async fn each_job_kind_runs_its_own_handler() {
         }),
         Job::Prenotify(herald::store::PendingPrenotice {
             incident_id: incident,
-            recipient: herald::config::repo::PrenotifyRecipient {
-                address: "distros@vs.openwall.example".into(),
-                name: None,
-                key_file: None,
-                key: None,
-            },
+            address: "distros@vs.openwall.example".into(),
             embargo_until: chrono::Utc::now(),
             moved_from: None,
         }),
@@ -5022,6 +5018,41 @@ async fn downstreams_are_told_under_embargo_encrypted_to_their_keys_and_once_per
         };
         assert!(text.contains("moved from"), "{text}");
         assert!(!text.contains("A short summary"), "short: {text}");
+    }
+
+    // A date beyond the rules makes the approval lapse and tells nobody; approved again
+    // for a date within them, those told the old date get an update, not a second notice.
+    command(
+        &harness,
+        "p-11",
+        "alice",
+        &format!("/herald embargo {}", days_ahead(30)),
+    )
+    .await;
+    assert!(
+        answers(&fake)
+            .last()
+            .is_some_and(|answer| answer.body.contains("approval lapses")),
+        "{:?}",
+        answers(&fake).last()
+    );
+    command(
+        &harness,
+        "p-12",
+        "alice",
+        &format!("/herald embargo {}", days_ahead(6)),
+    )
+    .await;
+    assert_eq!(prenotices(&sink).len(), 6, "nobody told while not approved");
+    command(&harness, "p-13", "alice", "/herald prenotify").await;
+    let told = prenotices(&sink);
+    assert_eq!(told.len(), 9, "one update each");
+    for (to, received) in &told[6..] {
+        let body = decode_body(received);
+        if to.contains("packager") {
+            let text = String::from_utf8_lossy(&body).into_owned();
+            assert!(text.contains("moved from"), "{text}");
+        }
     }
 
     // Nothing public happened, and nothing went to any public channel.

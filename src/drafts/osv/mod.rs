@@ -196,6 +196,18 @@ pub fn osv_document(incident: &Incident) -> Result<OsvDocument, OsvError> {
     })
 }
 
+/// The OSV record among the drafts herald shows for review, writes and prints.
+pub const DRAFT_NAME: &str = "osv.json";
+
+/// The record as a draft, for review with the others; `None` for an upstream incident,
+/// whose advisory is another project's.
+pub fn osv_draft(incident: &Incident) -> Option<super::Draft> {
+    osv_json(incident).ok().map(|text| super::Draft {
+        name: DRAFT_NAME,
+        text,
+    })
+}
+
 /// The document as herald writes it: pretty JSON with a final newline.
 pub fn osv_json(incident: &Incident) -> Result<String, OsvError> {
     let document = osv_document(incident)?;
