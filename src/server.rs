@@ -109,7 +109,6 @@ impl Server {
                         .map(crate::channels::ChatWebhook::new)
                         .transpose()?,
                     worker_wake: wake.clone(),
-                    metrics: Some(metrics.clone()),
                 });
                 let runner = EffectRunner::new(
                     store.clone(),

@@ -164,10 +164,9 @@ pub(super) async fn escalate(
         incident_id: pending.incident_id,
         notice: ChatNotice::Escalated(pending.stage),
     });
-    if let Some(metrics) = &channels.metrics {
-        metrics.sla_notice(pending.stage.as_str());
-    }
-    Ok(Record::note(detail)
+    let mut record = Record::note(detail);
+    record.sla_notice = Some(pending.stage.as_str());
+    Ok(record
         .with_timeline(pending.incident_id, entry)
         .with(Write::Comment {
             key: key::escalation_notice(job.id, pending.stage.as_str()),

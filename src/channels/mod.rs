@@ -144,8 +144,6 @@ pub struct Channels {
     pub chat: Option<ChatWebhook>,
     /// Wakes the store worker when an effect hands it a delivery to process.
     pub worker_wake: Arc<tokio::sync::Notify>,
-    /// Counts the reminders sent.
-    pub metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
 /// The repository's configuration as found: its own `.github/herald.yml`, else the

@@ -14,6 +14,8 @@ use chrono::{DateTime, Utc};
 pub struct Record {
     pub note: String,
     writes: Vec<Write>,
+    /// The reminder stage this job notified, counted once the record is committed.
+    pub sla_notice: Option<&'static str>,
 }
 
 /// One write of a [`Record`], in the order the handler asked for it.
@@ -80,6 +82,7 @@ impl Record {
         Record {
             note: note.into(),
             writes: Vec::new(),
+            sla_notice: None,
         }
     }
 

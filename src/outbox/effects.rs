@@ -163,9 +163,14 @@ impl EffectRunner {
 
     async fn commit(&self, job: &ClaimedJob, record: Record) -> Result<String, ChannelError> {
         let wakes_worker = record.admits_deliveries();
+        let sla_notice = record.sla_notice;
         let note = commit(&self.store, job, record).await?;
         if wakes_worker {
             self.channels.wake_worker();
+        }
+        // Counted once committed: a commit that fails and runs again counts once.
+        if let (Some(stage), Some(metrics)) = (sla_notice, &self.metrics) {
+            metrics.sla_notice(stage);
         }
         Ok(note)
     }
