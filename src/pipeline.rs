@@ -291,7 +291,7 @@ async fn pull_request_delivery(
     let flag_note = if flagged.is_empty() {
         String::new()
     } else {
-        format!("; possible embargo break of {}", flagged.join(", "))
+        format!("; possible embargo break of {}", ghsa_ids(&flagged))
     };
     Ok(if tracked.is_empty() {
         format!("{}{flag_note}", unchanged())
@@ -300,7 +300,7 @@ async fn pull_request_delivery(
             "pull request {repository}#{} ({}) tracked as a fix of {}",
             pull.number,
             snapshot.state,
-            tracked.join(", "),
+            ghsa_ids(&tracked),
         ) + &flag_note
     })
 }
@@ -341,42 +341,34 @@ async fn push_delivery(
     } else {
         format!(
             "push to {repository}: possible embargo break of {}",
-            flagged.join(", ")
+            ghsa_ids(&flagged)
         )
     })
 }
 
 /// Flags public `mentions` of `repository`'s undisclosed advisories on their incidents
-/// (once per place) and tells each tracking issue; returns the GHSA ids flagged.
+/// (once per place) and tells each tracking issue; returns the incidents flagged.
 async fn flag_public_mentions(
     work: &mut Work,
     delivery: &StoredDelivery,
     repository: &RepoName,
     mentions: &[PublicMention],
-) -> Result<Vec<String>, StoreError> {
+) -> Result<Vec<IncidentRow>, StoreError> {
     if mentions.is_empty() {
         return Ok(Vec::new());
     }
-    let mut flagged = Vec::new();
-    for row in work.incidents_of(repository).await? {
-        let mut incident = row.incident;
-        let timeline: Vec<TimelineEntry> = mentions
+    let rows = work.incidents_of(repository).await?;
+    let flagged = amend_each(work, delivery, rows, |incident| {
+        mentions
             .iter()
             .flat_map(|mention| incident.flag_public_mention(mention, delivery.received_at))
-            .collect();
-        if timeline.is_empty() {
-            continue;
-        }
-        save_incident(
-            work,
-            &incident,
-            &timeline,
-            Some(&delivery.delivery_id),
-            (delivery.received_at, Priority::Urgent),
-        )
-        .await?;
+            .collect()
+    })
+    .await?;
+    for row in &flagged {
         if let Some((tracking, issue)) = work.tracking_issue_of(row.id).await? {
-            for flag in incident
+            for flag in row
+                .incident
                 .embargo_breaks
                 .iter()
                 .filter(|flag| mentions.iter().any(|mention| mention.url == flag.url))
@@ -395,7 +387,6 @@ async fn flag_public_mentions(
                 work.queue_comment(&key, &tracking, issue, &body)?;
             }
         }
-        flagged.push(incident.ghsa_id.to_string());
     }
     Ok(flagged)
 }
@@ -435,36 +426,43 @@ async fn release_delivery(
         format!(
             "release {} of {repository} patches {}",
             escape_line(&release.tag_name),
-            patched.join(", ")
+            ghsa_ids(&patched)
         )
     })
 }
 
 /// Applies `change` to each incident and saves those it changed (with what the timeline
-/// records of it, from `delivery`); returns their GHSA ids.
+/// records of it, from `delivery`); returns them as changed.
 async fn amend_each(
     work: &mut Work,
     delivery: &StoredDelivery,
     rows: Vec<IncidentRow>,
     mut change: impl FnMut(&mut Incident) -> Vec<TimelineEntry>,
-) -> Result<Vec<String>, StoreError> {
+) -> Result<Vec<IncidentRow>, StoreError> {
     let mut changed = Vec::new();
-    for row in rows {
-        let mut incident = row.incident;
-        let timeline = change(&mut incident);
+    for mut row in rows {
+        let timeline = change(&mut row.incident);
         if !timeline.is_empty() {
             save_incident(
                 work,
-                &incident,
+                &row.incident,
                 &timeline,
                 Some(&delivery.delivery_id),
                 (delivery.received_at, Priority::Urgent),
             )
             .await?;
-            changed.push(incident.ghsa_id.to_string());
+            changed.push(row);
         }
     }
     Ok(changed)
+}
+
+/// The GHSA ids of `rows`, for a note.
+fn ghsa_ids(rows: &[IncidentRow]) -> String {
+    rows.iter()
+        .map(|row| row.incident.ghsa_id.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Outside text in a note (which is logged): one line, and short.
