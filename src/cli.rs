@@ -1243,7 +1243,7 @@ fn keys(settings: &Settings, command: KeysCommand) -> anyhow::Result<()> {
             println!(
                 "expires:     {}",
                 key.expires_at()
-                    .map(|at| at.format("%Y-%m-%d %H:%M UTC").to_string())
+                    .map(crate::incident::utc_minute)
                     .unwrap_or_else(|| "never".to_owned())
             );
             if public {

@@ -95,7 +95,7 @@ pub(super) async fn notify(
                 "{} took temporary action {number} on {} under an active threat, at {}: {}",
                 taken.by,
                 incident.ghsa_id,
-                taken.at.format("%Y-%m-%d %H:%M UTC"),
+                crate::incident::utc_minute(taken.at),
                 taken.text
             );
             (mentions, addresses, situation)

@@ -96,9 +96,7 @@ pub(super) async fn escalate(
         split_targets(loaded.config.escalation.for_severity(incident.severity));
     add_coordinator(&mut mentions, incident);
     let ghsa = &incident.ghsa_id;
-    let due = pending
-        .due
-        .map(|due| due.format("%Y-%m-%d %H:%M UTC").to_string());
+    let due = pending.due.map(crate::incident::utc_minute);
     let situation = match (pending.stage, &due) {
         (Stage::Warning, Some(due)) => format!(
             "75% of the reaction time for {ghsa} ({} severity) has passed: a reaction is due by {due}.",

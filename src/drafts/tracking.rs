@@ -5,7 +5,7 @@ use super::{DraftError, Drafts, TRACKING_ISSUE, escape};
 use crate::config::repo::LabelConfig;
 use crate::incident::{
     CvssAssessment, GhsaId, Incident, Reaction, ReactionClock, Severity, SeveritySource, SlaPolicy,
-    Threat, TimelineEntry,
+    Threat, TimelineEntry, utc_minute,
 };
 use crate::markers::marker;
 use chrono::{DateTime, Utc};
@@ -146,10 +146,6 @@ struct TrackingView {
     config_error: Option<String>,
 }
 
-fn time(at: DateTime<Utc>) -> String {
-    at.format("%Y-%m-%d %H:%M UTC").to_string()
-}
-
 fn cvss(assessment: Option<&CvssAssessment>) -> Option<CvssView> {
     assessment.map(|assessment| CvssView {
         score: assessment.describe(),
@@ -165,13 +161,13 @@ fn or_unknown(text: Option<&String>) -> String {
 fn local_time(at: DateTime<Utc>, sla: &SlaPolicy) -> String {
     let zone = sla.calendar.time_zone;
     if zone == chrono_tz::Tz::UTC {
-        return time(at);
+        return utc_minute(at);
     }
     format!(
         "{} {} ({})",
         at.with_timezone(&zone).format("%Y-%m-%d %H:%M"),
         zone.name(),
-        time(at)
+        utc_minute(at)
     )
 }
 
@@ -232,12 +228,12 @@ pub fn tracking_issue(
         advisory_url: incident.advisory_url.as_deref().and_then(link_target),
         advisory_state: incident.advisory_state.to_string(),
         cve: incident.cve_id.clone(),
-        cve_requested: incident.decisions.cve_requested_at.map(time),
+        cve_requested: incident.decisions.cve_requested_at.map(utc_minute),
         published_at: incident
             .published_on_github()
             .then_some(incident.published_at)
             .flatten()
-            .map(time),
+            .map(utc_minute),
         severity: incident.severity.to_string(),
         severity_source: incident.severity_source.to_string(),
         advisory_severity: incident.advisory_severity.clone(),
@@ -266,7 +262,7 @@ pub fn tracking_issue(
                     .unwrap_or_else(|| "no fixed version yet".to_owned())
             )
         }),
-        embargo_until: incident.decisions.embargo_until.map(time),
+        embargo_until: incident.decisions.embargo_until.map(utc_minute),
         disclosure_approved: incident.decisions.disclosure_approved,
         breach: incident.decisions.breach,
         cvss_v3: cvss(incident.cvss_v3.as_ref()),
@@ -288,8 +284,8 @@ pub fn tracking_issue(
         coordinator: incident.decisions.coordinator.clone(),
         acknowledged: incident.decisions.acknowledged_at.is_some(),
         phase: incident.phase.to_string(),
-        reported_at: incident.reported_at.map(time),
-        learned_at: time(incident.learned_at),
+        reported_at: incident.reported_at.map(utc_minute),
+        learned_at: utc_minute(incident.learned_at),
         packages: incident
             .packages
             .iter()
@@ -342,7 +338,7 @@ pub fn tracking_issue(
             .map(|release| ReleaseView {
                 tag: release.tag.clone(),
                 url: link_target(&release.url),
-                at: time(release.published_at),
+                at: utc_minute(release.published_at),
             })
             .collect(),
         private_fork: incident.private_fork.as_ref().map(|fork| ForkView {
@@ -354,7 +350,7 @@ pub fn tracking_issue(
             .timeline
             .iter()
             .map(|entry| TimelineRow {
-                at: time(entry.at),
+                at: utc_minute(entry.at),
                 actor: entry.actor.clone(),
                 detail: entry.detail.replace(['\r', '\n'], " "),
             })

@@ -3,6 +3,7 @@
 use super::{BLOG_POST, DraftError, Drafts, PRENOTIFY, PRENOTIFY_UPDATE, SHIPPED, TRACKING_ISSUE};
 use crate::incident::{
     CvssAssessment, CvssScore, GhsaId, Incident, Measure, Severity, SlaPolicy, TimelineEntry,
+    utc_minute,
 };
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use serde::Serialize;
@@ -63,7 +64,6 @@ pub struct ActionView {
 
 impl ResponseView {
     pub fn new(incident: &Incident) -> ResponseView {
-        let time = |at: DateTime<Utc>| at.format("%Y-%m-%d %H:%M UTC").to_string();
         let decisions = &incident.decisions;
         ResponseView {
             actions: decisions
@@ -74,14 +74,18 @@ impl ResponseView {
                     number: index + 1,
                     what: action.taken.text.replace(['\r', '\n'], " "),
                     by: action.taken.by.clone(),
-                    at: time(action.taken.at),
+                    at: utc_minute(action.taken.at),
                     threat: action.threat.map(|threat| threat.to_string()),
                     open: action.is_open(),
                     settled: action.settled.as_ref().map(|settled| {
                         if settled.kept {
-                            format!("made permanent, {} agreed {}", settled.by, time(settled.at))
+                            format!(
+                                "made permanent, {} agreed {}",
+                                settled.by,
+                                utc_minute(settled.at)
+                            )
                         } else {
-                            format!("reverted by {} {}", settled.by, time(settled.at))
+                            format!("reverted by {} {}", settled.by, utc_minute(settled.at))
                         }
                     }),
                 })
@@ -94,7 +98,7 @@ impl ResponseView {
                         "{} (recorded by {}, {})",
                         consulted.login,
                         consulted.by,
-                        time(consulted.at)
+                        utc_minute(consulted.at)
                     )
                 })
                 .collect(),
@@ -103,7 +107,7 @@ impl ResponseView {
                     "{} (as {} said, {})",
                     affected.text.replace(['\r', '\n'], " "),
                     affected.by,
-                    time(affected.at)
+                    utc_minute(affected.at)
                 )
             }),
         }
@@ -121,9 +125,7 @@ fn duration_words(took: Duration) -> String {
 }
 
 fn measure_words(measure: &Measure) -> String {
-    let deadline = measure
-        .deadline
-        .map(|at| at.format("%Y-%m-%d %H:%M UTC").to_string());
+    let deadline = measure.deadline.map(utc_minute);
     match (measure.took, measure.met(), deadline) {
         (Some(took), _, _) if took < Duration::zero() => {
             "done before herald learned of the report".to_owned()
@@ -251,11 +253,10 @@ impl EmbargoView {
         contact: &str,
         recipient: Option<&str>,
     ) -> EmbargoView {
-        let time = |at: DateTime<Utc>| at.format("%Y-%m-%d %H:%M UTC").to_string();
         EmbargoView {
-            until: time(until),
+            until: utc_minute(until),
             until_iso: stamp(until),
-            previous: previous.map(time),
+            previous: previous.map(utc_minute),
             contact: contact.to_owned(),
             recipient: recipient.map(str::to_owned),
         }
@@ -391,7 +392,7 @@ impl DraftView {
             timeline: timeline
                 .iter()
                 .map(|entry| EntryView {
-                    at: entry.at.format("%Y-%m-%d %H:%M UTC").to_string(),
+                    at: utc_minute(entry.at),
                     actor: entry.actor.clone(),
                     detail: entry.detail.clone(),
                 })

@@ -3,7 +3,7 @@
 
 use super::{
     CvssAssessment, CvssSlot, FixPull, Incident, IncidentKind, Phase, Prenotification,
-    PrenotifyTerms, PullState, RepoName, Severity, TimelineEntry, TimelineKind,
+    PrenotifyTerms, PullState, RepoName, Severity, TimelineEntry, TimelineKind, utc_minute,
 };
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -515,7 +515,7 @@ pub fn apply_command_with(
         }
         Command::Embargo(until) => {
             incident.decisions.embargo_until = Some(*until);
-            let mut reply = format!("Embargo until {}.", until.format("%Y-%m-%d %H:%M UTC"));
+            let mut reply = format!("Embargo until {}.", utc_minute(*until));
             if let Some(moved) = move_prenotification(incident, *until, at, terms, &mut effects) {
                 reply.push(' ');
                 reply.push_str(&moved);
@@ -552,7 +552,7 @@ pub fn apply_command_with(
             (Some(cve), _) => format!("This advisory already has {cve}; nothing requested."),
             (None, Some(asked)) => format!(
                 "A CVE was already requested at {}; GitHub will assign it.",
-                asked.format("%Y-%m-%d %H:%M UTC")
+                utc_minute(asked)
             ),
             (None, None) => {
                 incident.decisions.cve_requested_at = Some(at);
@@ -668,12 +668,11 @@ fn approve_prenotification(
     let (None, Some(until)) = (refusal.clone(), incident.decisions.embargo_until) else {
         return Err(refusal.unwrap_or_default());
     };
-    let when = |at: DateTime<Utc>| at.format("%Y-%m-%d %H:%M UTC").to_string();
     if let Some(approved) = &incident.decisions.prenotify {
         return Ok(format!(
             "Pre-notification was approved by {} for the embargo until {} already.",
             approved.approved_by,
-            when(approved.embargo_until)
+            utc_minute(approved.embargo_until)
         ));
     }
     incident.decisions.prenotify = Some(Prenotification {
@@ -691,9 +690,9 @@ fn approve_prenotification(
         if send_at <= at {
             "now".to_owned()
         } else {
-            format!("on {}", when(send_at))
+            format!("on {}", utc_minute(send_at))
         },
-        when(until)
+        utc_minute(until)
     ))
 }
 
@@ -817,7 +816,7 @@ fn settle(
                 "reverted"
             },
             settled.by,
-            settled.at.format("%Y-%m-%d %H:%M UTC")
+            utc_minute(settled.at)
         );
     }
     action.settled = Some(Settlement {
@@ -835,10 +834,7 @@ fn settle(
 /// Records the first acknowledgement; the report moves on to assessment.
 fn acknowledge(incident: &mut Incident, at: DateTime<Utc>) -> String {
     if let Some(earlier) = incident.decisions.acknowledged_at {
-        return format!(
-            "Already acknowledged at {}.",
-            earlier.format("%Y-%m-%d %H:%M UTC")
-        );
+        return format!("Already acknowledged at {}.", utc_minute(earlier));
     }
     incident.decisions.acknowledged_at = Some(at);
     if incident.phase == Phase::Awareness {
@@ -889,7 +885,7 @@ fn publish(incident: &Incident, at: DateTime<Utc>, effects: &mut Vec<CommandEffe
     if let Some(until) = incident.decisions.embargo_until.filter(|until| at < *until) {
         return format!(
             "Not published: the embargo lasts until {}.",
-            until.format("%Y-%m-%d %H:%M UTC")
+            utc_minute(until)
         );
     }
     effects.push(CommandEffect::PublishAdvisory);

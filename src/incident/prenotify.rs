@@ -5,7 +5,7 @@
 //! the future and no further away than the downstreams accept, and the notices go
 //! `days_before` the embargo ends. A changed date after approval is told in an update.
 
-use super::{Incident, TimelineEntry, TimelineKind};
+use super::{Incident, TimelineEntry, TimelineKind, utc_minute};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -53,10 +53,6 @@ pub struct Prenotice {
     pub sent_at: DateTime<Utc>,
 }
 
-fn time(at: DateTime<Utc>) -> String {
-    at.format("%Y-%m-%d %H:%M UTC").to_string()
-}
-
 impl Incident {
     /// Why downstreams may not be told of this incident under an embargo ending `until`
     /// (the embargo date set, when `None`) at `at`, in words for the maintainers; `None`
@@ -86,13 +82,16 @@ impl Incident {
             );
         };
         if until <= at {
-            return Some(format!("the embargo date {} is in the past", time(until)));
+            return Some(format!(
+                "the embargo date {} is in the past",
+                utc_minute(until)
+            ));
         }
         if until - at > Duration::days(i64::from(terms.max_days)) {
             return Some(format!(
                 "the embargo ends {}, more than the {} days downstreams accept \
                  (`prenotify.max_days`); set an earlier date",
-                time(until),
+                utc_minute(until),
                 terms.max_days
             ));
         }
@@ -117,13 +116,13 @@ impl Incident {
             Some(from) => format!(
                 "pre-notification update sent to {} ({how}): the embargo moved from {} to {}",
                 notice.address,
-                time(from),
-                time(notice.embargo_until)
+                utc_minute(from),
+                utc_minute(notice.embargo_until)
             ),
             None => format!(
                 "pre-notification sent to {} ({how}), under embargo until {}",
                 notice.address,
-                time(notice.embargo_until)
+                utc_minute(notice.embargo_until)
             ),
         };
         self.prenotified

@@ -75,7 +75,7 @@ fn utc(at: SystemTime) -> DateTime<Utc> {
 }
 
 fn day(at: SystemTime) -> String {
-    utc(at).format("%Y-%m-%d %H:%M UTC").to_string()
+    crate::incident::utc_minute(utc(at))
 }
 
 impl SigningKey {
