@@ -662,12 +662,9 @@ fn approve_prenotification(
     terms: &PrenotifyTerms,
     effects: &mut Vec<CommandEffect>,
 ) -> Result<String, String> {
-    let refusal = incident
-        .prenotify_refusal(None, at, terms)
-        .map(|reason| format!("Pre-notification not approved: {reason}."));
-    let (None, Some(until)) = (refusal.clone(), incident.decisions.embargo_until) else {
-        return Err(refusal.unwrap_or_default());
-    };
+    let until = incident
+        .prenotify_embargo(None, at, terms)
+        .map_err(|reason| format!("Pre-notification not approved: {reason}."))?;
     if let Some(approved) = &incident.decisions.prenotify {
         return Ok(format!(
             "Pre-notification was approved by {} for the embargo until {} already.",
@@ -710,7 +707,7 @@ fn move_prenotification(
     if from == to {
         return None;
     }
-    if let Some(reason) = incident.prenotify_refusal(Some(to), at, terms) {
+    if let Err(reason) = incident.prenotify_embargo(Some(to), at, terms) {
         incident.decisions.prenotify = None;
         return Some(format!(
             "The pre-notification approval lapses: {reason}. Downstreams already told keep the \

@@ -54,48 +54,47 @@ pub struct Prenotice {
 }
 
 impl Incident {
-    /// Why downstreams may not be told of this incident under an embargo ending `until`
-    /// (the embargo date set, when `None`) at `at`, in words for the maintainers; `None`
-    /// when they may.
-    pub fn prenotify_refusal(
+    /// The embargo end downstreams may be told of at `at`: `until`, or the embargo set
+    /// when `None`; `Err` with why not, in words for the maintainers.
+    pub fn prenotify_embargo(
         &self,
         until: Option<DateTime<Utc>>,
         at: DateTime<Utc>,
         terms: &PrenotifyTerms,
-    ) -> Option<String> {
+    ) -> Result<DateTime<Utc>, String> {
         if self.upstream.is_some() {
-            return Some("an upstream incident's advisory is another project's to tell".into());
+            return Err("an upstream incident's advisory is another project's to tell".into());
         }
         if self.published_on_github() {
-            return Some(
+            return Err(
                 "the advisory is published: pre-notification comes before disclosure".into(),
             );
         }
         if terms.recipients == 0 {
-            return Some("`.github/herald.yml` names no recipients under `prenotify:`".into());
+            return Err("`.github/herald.yml` names no recipients under `prenotify:`".into());
         }
         let Some(until) = until.or(self.decisions.embargo_until) else {
-            return Some(
+            return Err(
                 "no embargo date is set, and downstreams need the planned disclosure date: set \
                  it with `/herald embargo <RFC 3339 time>` first"
                     .into(),
             );
         };
         if until <= at {
-            return Some(format!(
+            return Err(format!(
                 "the embargo date {} is in the past",
                 utc_minute(until)
             ));
         }
         if until - at > Duration::days(i64::from(terms.max_days)) {
-            return Some(format!(
+            return Err(format!(
                 "the embargo ends {}, more than the {} days downstreams accept \
                  (`prenotify.max_days`); set an earlier date",
                 utc_minute(until),
                 terms.max_days
             ));
         }
-        None
+        Ok(until)
     }
 
     /// The embargo end `address` was last told, if they were told.
@@ -169,39 +168,39 @@ mod tests {
     fn the_embargo_must_be_set_ahead_and_within_max_days() {
         let mut incident = reported("high", at(1));
         let refusal = incident
-            .prenotify_refusal(None, at(2), &TERMS)
-            .expect("refused");
+            .prenotify_embargo(None, at(2), &TERMS)
+            .expect_err("refused");
         assert!(refusal.contains("no embargo date is set"), "{refusal}");
         incident.decisions.embargo_until = Some(at(1));
         let refusal = incident
-            .prenotify_refusal(None, at(2), &TERMS)
-            .expect("refused");
+            .prenotify_embargo(None, at(2), &TERMS)
+            .expect_err("refused");
         assert!(
             refusal.contains("2026-12-01 12:00 UTC is in the past"),
             "{refusal}"
         );
         incident.decisions.embargo_until = Some(at(17));
         let refusal = incident
-            .prenotify_refusal(None, at(2), &TERMS)
-            .expect("refused");
+            .prenotify_embargo(None, at(2), &TERMS)
+            .expect_err("refused");
         assert!(refusal.contains("more than the 14 days"), "{refusal}");
         incident.decisions.embargo_until = Some(at(16));
-        assert_eq!(incident.prenotify_refusal(None, at(2), &TERMS), None);
+        assert_eq!(incident.prenotify_embargo(None, at(2), &TERMS), Ok(at(16)));
         // A date other than the set one is judged on its own.
         assert!(
             incident
-                .prenotify_refusal(Some(at(30)), at(2), &TERMS)
-                .is_some()
+                .prenotify_embargo(Some(at(30)), at(2), &TERMS)
+                .is_err()
         );
         let nobody = PrenotifyTerms {
             recipients: 0,
             ..TERMS
         };
-        assert!(incident.prenotify_refusal(None, at(2), &nobody).is_some());
+        assert!(incident.prenotify_embargo(None, at(2), &nobody).is_err());
         let public = published(incident, at(3));
         let refusal = public
-            .prenotify_refusal(None, at(3), &TERMS)
-            .expect("refused");
+            .prenotify_embargo(None, at(3), &TERMS)
+            .expect_err("refused");
         assert!(refusal.contains("published"), "{refusal}");
     }
 
