@@ -25,7 +25,7 @@ macro_rules! on_both_stores {
 
         #[tokio::test]
         async fn $postgres() {
-            $body(&common::postgres_database().await).await;
+            common::on_postgresql(async { $body(&common::postgres_database().await).await }).await;
         }
     };
 }

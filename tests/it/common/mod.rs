@@ -336,13 +336,33 @@ pub mod mediawiki;
 pub mod osv;
 
 tokio::task_local! {
-    /// Set while a test runs on PostgreSQL: every harness it starts stores there.
-    static ON_POSTGRESQL: ();
+    /// Set while a test runs on PostgreSQL: every harness it starts stores there, and the
+    /// databases made for it are listed here.
+    static ON_POSTGRESQL: std::sync::Arc<std::sync::Mutex<Vec<String>>>;
 }
 
-/// Runs `test` with every harness it starts on a fresh PostgreSQL database.
+/// Runs `test` with every harness it starts on a fresh PostgreSQL database. The databases
+/// are dropped when the test passes, as each takes about 8 MB of the server's disk; a
+/// failed test's stay to be looked at.
 pub async fn on_postgresql(test: impl std::future::Future<Output = ()>) {
-    ON_POSTGRESQL.scope((), test).await;
+    use sqlx::Executor;
+    let databases = std::sync::Arc::default();
+    ON_POSTGRESQL
+        .scope(std::sync::Arc::clone(&databases), test)
+        .await;
+    let names = std::mem::take(&mut *databases.lock().expect("the test's databases"));
+    if names.is_empty() {
+        return;
+    }
+    let mut admin = postgres_admin().await;
+    for name in names {
+        admin
+            .execute(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+            )))
+            .await
+            .expect("drop the test database");
+    }
 }
 
 /// The test `async fn $test()`, twice: `$test::sqlite` with its harnesses on a SQLite
@@ -369,23 +389,12 @@ macro_rules! both_stores {
 pub async fn postgres_database() -> String {
     use sqlx::Executor;
     static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let server = std::env::var("HERALD_TEST_POSTGRES_URL").unwrap_or_else(|_| {
-        panic!(
-            "the PostgreSQL tests need a server: set HERALD_TEST_POSTGRES_URL to \
-             postgres://USER@127.0.0.1:PORT/postgres (.ci/run starts one with initdb and \
-             pg_ctl as the postgres user and sets it)"
-        )
-    });
     let name = format!(
         "herald_test_{}_{}",
         std::process::id(),
         NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     );
-    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&server)
-        .await
-        .unwrap_or_else(|error| {
-            panic!("cannot reach PostgreSQL at HERALD_TEST_POSTGRES_URL: {error}")
-        });
+    let mut admin = postgres_admin().await;
     admin
         .execute(sqlx::AssertSqlSafe(format!(
             "DROP DATABASE IF EXISTS {name}"
@@ -396,8 +405,36 @@ pub async fn postgres_database() -> String {
         .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .await
         .expect("create the test database");
+    // Listed to be dropped when the test passes (`on_postgresql`).
+    let _outside_on_postgresql = ON_POSTGRESQL.try_with(|databases| {
+        databases
+            .lock()
+            .expect("the test's databases")
+            .push(name.clone())
+    });
+    let server = postgres_server();
     let (base, _) = server.rsplit_once('/').expect("a database URL");
     format!("{base}/{name}")
+}
+
+/// The PostgreSQL server's URL, `HERALD_TEST_POSTGRES_URL`.
+fn postgres_server() -> String {
+    std::env::var("HERALD_TEST_POSTGRES_URL").unwrap_or_else(|_| {
+        panic!(
+            "the PostgreSQL tests need a server: set HERALD_TEST_POSTGRES_URL to \
+             postgres://USER@127.0.0.1:PORT/postgres (.ci/run starts one with initdb and \
+             pg_ctl as the postgres user and sets it)"
+        )
+    })
+}
+
+/// A connection to the server's administrative database, to create and drop test databases.
+async fn postgres_admin() -> sqlx::PgConnection {
+    <sqlx::PgConnection as sqlx::Connection>::connect(&postgres_server())
+        .await
+        .unwrap_or_else(|error| {
+            panic!("cannot reach PostgreSQL at HERALD_TEST_POSTGRES_URL: {error}")
+        })
 }
 
 /// Any SQL connection to a store's database (SQLite or PostgreSQL), for tests that look
