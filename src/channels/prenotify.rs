@@ -166,6 +166,10 @@ pub(super) async fn send(
             "prenotify-update",
         ),
     };
+    let subject = match &recipient.subject_tag {
+        Some(subject_tag) => format!("{subject_tag} {subject}"),
+        None => subject,
+    };
     let body = drafts.render_draft(template, &view)?;
     let to = MailingList {
         address: recipient.address.clone(),

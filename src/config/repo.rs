@@ -196,6 +196,10 @@ pub struct PrenotifyRecipient {
     /// The recipient's OpenPGP public key, ASCII-armored.
     #[serde(default, deserialize_with = "opt::<ArmoredKey, _>")]
     pub key: Option<String>,
+    /// Put before the subject, for lists that sort or require a tag (the Openwall
+    /// `distros` list takes `[vs]`).
+    #[serde(default, deserialize_with = "opt::<SubjectTag, _>")]
+    pub subject_tag: Option<String>,
 }
 
 /// The `channels:` section: each public channel is off unless configured here.
@@ -1124,6 +1128,24 @@ impl Rule for DisplayName {
     }
 }
 
+struct SubjectTag;
+impl Rule for SubjectTag {
+    const EXPECTED: &'static str = "a subject tag such as `[vs]`";
+    fn check(value: &str) -> Result<(), String> {
+        single_line(value, "the subject tag")?;
+        // A tag, not a subject: the rest of the line is herald's.
+        if value.chars().count() > SUBJECT_TAG_MAX_CHARS {
+            Err(format!(
+                "{value:?}: the subject tag must be at most {SUBJECT_TAG_MAX_CHARS} characters"
+            ))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+const SUBJECT_TAG_MAX_CHARS: usize = 32;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1171,6 +1193,7 @@ prenotify:
     - address: distros@vs.openwall.org
       name: distros
       key_file: .github/keys/distros.asc
+      subject_tag: "[vs]"
     - address: packager@example.com
 "#;
         let config = RepoConfig::parse(text).expect("valid");
@@ -1229,12 +1252,14 @@ prenotify:
                         name: Some("distros".into()),
                         key_file: Some(".github/keys/distros.asc".into()),
                         key: None,
+                        subject_tag: Some("[vs]".into()),
                     },
                     PrenotifyRecipient {
                         address: "packager@example.com".into(),
                         name: None,
                         key_file: None,
                         key: None,
+                        subject_tag: None,
                     },
                 ],
                 days_before: 5,
@@ -1479,6 +1504,19 @@ prenotify:
             Some("prenotify.recipients[0].address"),
             "{e}"
         );
+        let e = error(
+            "prenotify:\n  recipients:\n    - address: a@example.org\n      subject_tag: \"[vs]\\r\\nBcc: x@evil.example\"\n",
+        );
+        assert_eq!(
+            (e.line, e.key.as_deref()),
+            (Some(4), Some("prenotify.recipients[0].subject_tag")),
+            "{e}"
+        );
+        let e = error(&format!(
+            "prenotify:\n  recipients:\n    - address: a@example.org\n      subject_tag: \"{}\"\n",
+            "x".repeat(33)
+        ));
+        assert!(e.message.contains("at most 32 characters"), "{e}");
         let e = error("osv:\n  path: ../advisories\n");
         assert_eq!(
             (e.line, e.key.as_deref()),

@@ -4837,7 +4837,7 @@ fn prenotify_config(inline_key: &str) -> String {
         .map(|line| format!("        {line}\n"))
         .collect();
     format!(
-        "tracking:\n  repository: Codertocat/security\nprenotify:\n  contact: security@example.org\n  recipients:\n    - address: distros@vs.openwall.example\n      name: distros\n      key_file: .github/keys/distros.asc\n    - address: vendor@example.net\n      key: |\n{indented}    - address: packager@example.com\n"
+        "tracking:\n  repository: Codertocat/security\nprenotify:\n  contact: security@example.org\n  recipients:\n    - address: distros@vs.openwall.example\n      name: distros\n      key_file: .github/keys/distros.asc\n      subject_tag: \"[vs]\"\n    - address: vendor@example.net\n      key: |\n{indented}    - address: packager@example.com\n"
     )
 }
 
@@ -4855,7 +4855,7 @@ fn prenotices(sink: &SmtpSink) -> Vec<(String, Received)> {
         .filter(|received| {
             received
                 .header("Subject")
-                .is_some_and(|subject| subject.starts_with("Embargoed security notice"))
+                .is_some_and(|subject| subject.contains("Embargoed security notice"))
         })
         .map(|received| (received.header("To").unwrap_or_default(), received))
         .collect()
@@ -4939,6 +4939,12 @@ async fn downstreams_are_told_under_embargo_encrypted_to_their_keys_and_once_per
             !subject.contains("A short summary"),
             "the subject is not encrypted and says nothing: {subject}"
         );
+        // The distros list's configured tag leads its subject; nobody else's.
+        let tag = if to.contains("distros@") { "[vs] " } else { "" };
+        assert!(
+            subject.starts_with(&format!("{tag}Embargoed security notice for {REPO}")),
+            "{to}: {subject}"
+        );
         let body = decode_body(received);
         let opened = if to.contains("distros@") || to.contains("vendor@") {
             assert!(
@@ -5018,6 +5024,12 @@ async fn downstreams_are_told_under_embargo_encrypted_to_their_keys_and_once_per
         };
         assert!(text.contains("moved from"), "{text}");
         assert!(!text.contains("A short summary"), "short: {text}");
+        let subject = received.header("Subject").expect("subject");
+        let tag = if to.contains("distros@") { "[vs] " } else { "" };
+        assert_eq!(
+            subject,
+            format!("{tag}Embargoed security notice for {REPO}: new disclosure date")
+        );
     }
 
     // A date beyond the rules makes the approval lapse and tells nobody; approved again
