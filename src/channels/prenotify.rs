@@ -8,7 +8,7 @@
 
 use super::record::{Record, Write};
 use super::{ChannelError, Channels};
-use crate::config::repo::{MailingList, PrenotifyConfig, PrenotifyRecipient, SigningMode};
+use crate::config::repo::{MailingList, PrenotifyConfig, PrenotifyRecipient};
 use crate::drafts::{DraftView, EmbargoView, PRENOTIFY, PRENOTIFY_UPDATE};
 use crate::incident::{Amendment, Prenotice};
 use crate::mail::RecipientKey;
@@ -174,7 +174,7 @@ pub(super) async fn send(
     let to = MailingList {
         address: recipient.address.clone(),
         name: recipient.name.clone(),
-        signing: SigningMode::Cleartext,
+        signing: recipient.format.into(),
         attach_cleartext: false,
     };
     let tag = format!("{tag}-{}", pending.embargo_until.timestamp());

@@ -183,7 +183,8 @@ impl TryFrom<PrenotifyFile> for PrenotifyConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(
     deny_unknown_fields,
-    expecting = "a mapping with `address` and optionally `name`, and `key_file` or `key`"
+    expecting = "a mapping with `address` and optionally `name`, `key_file` or `key`, \
+                 `format`, `subject_tag`"
 )]
 pub struct PrenotifyRecipient {
     #[serde(deserialize_with = "one::<Address, _>")]
@@ -200,6 +201,28 @@ pub struct PrenotifyRecipient {
     /// `distros` list takes `[vs]`).
     #[serde(default, deserialize_with = "opt::<SubjectTag, _>")]
     pub subject_tag: Option<String>,
+    #[serde(default)]
+    pub format: OpenPgpFormat,
+}
+
+/// How a pre-notification carries its OpenPGP signature, or its encryption.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OpenPgpFormat {
+    /// In the text: a cleartext signature, or an armored `-----BEGIN PGP MESSAGE-----`.
+    #[default]
+    Inline,
+    /// RFC 3156: `multipart/signed`, or `multipart/encrypted`.
+    PgpMime,
+}
+
+impl From<OpenPgpFormat> for SigningMode {
+    fn from(format: OpenPgpFormat) -> SigningMode {
+        match format {
+            OpenPgpFormat::Inline => SigningMode::Cleartext,
+            OpenPgpFormat::PgpMime => SigningMode::PgpMime,
+        }
+    }
 }
 
 /// The `channels:` section: each public channel is off unless configured here.
@@ -1195,6 +1218,7 @@ prenotify:
       key_file: .github/keys/distros.asc
       subject_tag: "[vs]"
     - address: packager@example.com
+      format: pgp-mime
 "#;
         let config = RepoConfig::parse(text).expect("valid");
         let expected = RepoConfig {
@@ -1253,6 +1277,7 @@ prenotify:
                         key_file: Some(".github/keys/distros.asc".into()),
                         key: None,
                         subject_tag: Some("[vs]".into()),
+                        format: OpenPgpFormat::Inline,
                     },
                     PrenotifyRecipient {
                         address: "packager@example.com".into(),
@@ -1260,6 +1285,7 @@ prenotify:
                         key_file: None,
                         key: None,
                         subject_tag: None,
+                        format: OpenPgpFormat::PgpMime,
                     },
                 ],
                 days_before: 5,

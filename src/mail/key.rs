@@ -219,12 +219,12 @@ impl SigningKey {
         String::from_utf8(signed).map_err(|error| KeyError::Sign(error.to_string()))
     }
 
-    /// `text` signed with this key, then encrypted to `recipient`: an armored
+    /// `data` signed with this key, then encrypted to `recipient`: an armored
     /// `-----BEGIN PGP MESSAGE-----` that only the recipient can read, and whose signature
     /// they can check once they have.
     pub fn sign_and_encrypt(
         &self,
-        text: &str,
+        data: &[u8],
         recipient: &super::RecipientKey,
     ) -> Result<String, KeyError> {
         let mut sealed = Vec::new();
@@ -237,7 +237,7 @@ impl SigningKey {
                     .hash_algo(HashAlgorithm::SHA256)?
                     .build()?;
                 let mut literal = LiteralWriter::new(message).build()?;
-                literal.write_all(text.as_bytes())?;
+                literal.write_all(data)?;
                 literal.finalize()?;
                 Ok(())
             })

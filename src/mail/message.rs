@@ -9,6 +9,8 @@
 //!   longer than SMTP's 998 octets;
 //! - PGP/MIME (RFC 3156): `multipart/signed`, whose first part is signed byte for byte as
 //!   transmitted (CRLF line ends, without the CRLF that belongs to the next boundary).
+//!
+//! A message to one holder of a key is also encrypted to it ([`build_encrypted`]).
 
 use super::key::{KeyError, SigningKey};
 use crate::config::repo::{MailingList, SigningMode};
@@ -234,19 +236,60 @@ fn headers(letter: &Letter<'_>) -> Result<lettre::message::MessageBuilder, Messa
     Ok(builder)
 }
 
-/// A message only `recipient` can read: the body signed with `key` and encrypted to them,
-/// sent as inline OpenPGP (an armored `-----BEGIN PGP MESSAGE-----` in a plain-text body),
-/// which mail clients and re-encrypting list remailers alike read. The subject is not
-/// encrypted, so the caller keeps it free of anything under embargo.
+/// A message only `recipient` can read: the body signed with `key` and encrypted to them.
+/// The subject is not encrypted, so the caller keeps it free of anything under embargo.
+///
+/// - cleartext: inline OpenPGP, an armored `-----BEGIN PGP MESSAGE-----` in a plain-text
+///   body, which mail clients and re-encrypting list remailers alike read;
+/// - PGP/MIME: RFC 3156 `multipart/encrypted`, whose encrypted part holds the signed MIME
+///   entity (section 6.2, signed and encrypted in one OpenPGP message).
 pub fn build_encrypted(
     letter: &Letter<'_>,
     key: &SigningKey,
     recipient: &super::RecipientKey,
 ) -> Result<Message, MessageError> {
-    let sealed = key.sign_and_encrypt(&mail_safe(letter.body), recipient)?;
-    headers(letter)?
-        .singlepart(unencoded_part(&sealed, None))
-        .map_err(|error| MessageError::Build(error.to_string()))
+    let builder = headers(letter)?;
+    let built = match letter.list.signing {
+        SigningMode::Cleartext => {
+            let sealed = key.sign_and_encrypt(mail_safe(letter.body).as_bytes(), recipient)?;
+            builder.singlepart(unencoded_part(&sealed, None))
+        }
+        SigningMode::PgpMime => {
+            let entity = text_part(letter.body).formatted();
+            let sealed = key.sign_and_encrypt(&entity, recipient)?;
+            builder.multipart(
+                MultiPart::encrypted("application/pgp-encrypted".to_owned())
+                    .singlepart(seven_bit_part(
+                        "application/pgp-encrypted",
+                        header::ContentDisposition::inline(),
+                        "Version: 1\n",
+                    ))
+                    .singlepart(seven_bit_part(
+                        "application/octet-stream; name=\"encrypted.asc\"",
+                        header::ContentDisposition::inline_with_name("encrypted.asc"),
+                        &sealed,
+                    )),
+            )
+        }
+    };
+    built.map_err(|error| MessageError::Build(error.to_string()))
+}
+
+/// A part of ASCII `text` (an armored OpenPGP block, say), sent as it is with CRLF line ends.
+fn seven_bit_part(
+    content_type: &'static str,
+    disposition: header::ContentDisposition,
+    text: &str,
+) -> SinglePart {
+    SinglePart::builder()
+        .header(ContentType::parse(content_type).expect("a constant content type"))
+        .header(disposition)
+        .body(Body::dangerous_pre_encoded(
+            text.replace("\r\n", "\n")
+                .replace('\n', "\r\n")
+                .into_bytes(),
+            ContentTransferEncoding::SevenBit,
+        ))
 }
 
 /// The whole message, signed as the list asks.
@@ -269,19 +312,11 @@ pub fn build(letter: &Letter<'_>, key: &SigningKey) -> Result<Message, MessageEr
                 "pgp-sha256".to_owned(),
             );
             let signature_part = |armored: String| {
-                SinglePart::builder()
-                    .header(
-                        ContentType::parse("application/pgp-signature; name=\"signature.asc\"")
-                            .expect("a constant content type"),
-                    )
-                    .header(header::ContentDisposition::attachment("signature.asc"))
-                    .body(Body::dangerous_pre_encoded(
-                        armored
-                            .replace("\r\n", "\n")
-                            .replace('\n', "\r\n")
-                            .into_bytes(),
-                        ContentTransferEncoding::SevenBit,
-                    ))
+                seven_bit_part(
+                    "application/pgp-signature; name=\"signature.asc\"",
+                    header::ContentDisposition::attachment("signature.asc"),
+                    &armored,
+                )
             };
             if letter.list.attach_cleartext {
                 let content = MultiPart::mixed()

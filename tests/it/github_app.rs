@@ -4837,7 +4837,7 @@ fn prenotify_config(inline_key: &str) -> String {
         .map(|line| format!("        {line}\n"))
         .collect();
     format!(
-        "tracking:\n  repository: Codertocat/security\nprenotify:\n  contact: security@example.org\n  recipients:\n    - address: distros@vs.openwall.example\n      name: distros\n      key_file: .github/keys/distros.asc\n      subject_tag: \"[vs]\"\n    - address: vendor@example.net\n      key: |\n{indented}    - address: packager@example.com\n"
+        "tracking:\n  repository: Codertocat/security\nprenotify:\n  contact: security@example.org\n  recipients:\n    - address: distros@vs.openwall.example\n      name: distros\n      key_file: .github/keys/distros.asc\n      subject_tag: \"[vs]\"\n    - address: vendor@example.net\n      format: pgp-mime\n      key: |\n{indented}    - address: packager@example.com\n"
     )
 }
 
@@ -4859,6 +4859,40 @@ fn prenotices(sink: &SmtpSink) -> Vec<(String, Received)> {
         })
         .map(|received| (received.header("To").unwrap_or_default(), received))
         .collect()
+}
+
+/// An encrypted pre-notification opened by `reader` (`gpg --decrypt`, which also checks
+/// herald's signature): inline OpenPGP, or an RFC 3156 `multipart/encrypted` whose second
+/// part decrypts to the signed MIME entity. Its text and gpg's status lines.
+fn open_prenotice(reader: &Gpg, received: &Received) -> Result<(String, String), String> {
+    if !received.is_of_type("multipart/encrypted") {
+        return reader.decrypt_verified(&decode_body(received));
+    }
+    let content_type = received.header("Content-Type").unwrap_or_default();
+    assert!(
+        content_type.contains("protocol=\"application/pgp-encrypted\""),
+        "{content_type}"
+    );
+    let parts = received.parts();
+    assert_eq!(parts.len(), 2, "a version part and the encrypted part");
+    let version = Received::parse(&parts[0]);
+    assert!(
+        version.is_of_type("application/pgp-encrypted"),
+        "{}",
+        version.headers
+    );
+    assert_eq!(String::from_utf8_lossy(&version.body).trim(), "Version: 1");
+    let sealed = Received::parse(&parts[1]);
+    assert!(
+        sealed.is_of_type("application/octet-stream"),
+        "{}",
+        sealed.headers
+    );
+    let (entity, status) = reader.decrypt_verified(&decode_body(&sealed))?;
+    let entity = Received::parse(entity.as_bytes());
+    assert!(entity.is_of_type("text/plain"), "{}", entity.headers);
+    let text = String::from_utf8(decode_body(&entity)).expect("UTF-8 text");
+    Ok((text, status))
 }
 
 both_stores!(downstreams_are_told_under_embargo_encrypted_to_their_keys_and_once_per_date);
@@ -4945,10 +4979,9 @@ async fn downstreams_are_told_under_embargo_encrypted_to_their_keys_and_once_per
             subject.starts_with(&format!("{tag}Embargoed security notice for {REPO}")),
             "{to}: {subject}"
         );
-        let body = decode_body(received);
         let opened = if to.contains("distros@") || to.contains("vendor@") {
             assert!(
-                !String::from_utf8_lossy(&body).contains("A short summary"),
+                !String::from_utf8_lossy(&received.body).contains("A short summary"),
                 "the advisory does not travel in clear"
             );
             let reader = if to.contains("distros@") {
@@ -4956,13 +4989,20 @@ async fn downstreams_are_told_under_embargo_encrypted_to_their_keys_and_once_per
             } else {
                 &vendor
             };
-            let (text, status) = reader
-                .decrypt_verified(&body)
-                .unwrap_or_else(|error| panic!("{to}: {error}"));
+            // The vendor asked for PGP/MIME; distros reads inline OpenPGP.
+            assert_eq!(
+                received.is_of_type("multipart/encrypted"),
+                to.contains("vendor@"),
+                "{to}: {}",
+                received.headers
+            );
+            let (text, status) =
+                open_prenotice(reader, received).unwrap_or_else(|error| panic!("{to}: {error}"));
             assert!(status.contains("GOODSIG"), "{status}");
             text
         } else {
             assert_eq!(to, "packager@example.com");
+            let body = decode_body(received);
             gpg.verify_cleartext(&body)
                 .expect("signed cleartext verifies");
             String::from_utf8_lossy(&body).into_owned()
@@ -5020,7 +5060,9 @@ async fn downstreams_are_told_under_embargo_encrypted_to_their_keys_and_once_per
             } else {
                 &vendor
             };
-            reader.decrypt_verified(&body).expect("the update opens").0
+            open_prenotice(reader, received)
+                .expect("the update opens")
+                .0
         };
         assert!(text.contains("moved from"), "{text}");
         assert!(!text.contains("A short summary"), "short: {text}");

@@ -276,6 +276,16 @@ impl Received {
             .map(|(_, value)| value)
     }
 
+    /// Whether the Content-Type is `mime` (its parameters aside).
+    pub fn is_of_type(&self, mime: &str) -> bool {
+        self.header("Content-Type").is_some_and(|value| {
+            value
+                .split(';')
+                .next()
+                .is_some_and(|found| found.trim().eq_ignore_ascii_case(mime))
+        })
+    }
+
     /// The MIME boundary named in the Content-Type header.
     pub fn boundary(&self) -> String {
         let content_type = self.header("Content-Type").expect("a Content-Type");
