@@ -117,8 +117,6 @@ pub mod key {
         )
     }
 
-    /// A reminder of an incident's reaction clock: for a deadline, or (for an active
-    /// threat) once.
     /// One notice (or, `update`, one update) per downstream and embargo date.
     pub fn prenotify(
         incident_id: IncidentId,
@@ -138,6 +136,14 @@ pub mod key {
         format!("embargo_break:{incident_id}:{url}")
     }
 
+    /// The look, at the end of an embargo date downstreams were told, for whether they wait
+    /// for a disclosure: one per incident and date.
+    pub fn embargo_end(incident_id: IncidentId, until_millis: i64) -> String {
+        format!("embargo_end:{incident_id}:{until_millis}")
+    }
+
+    /// A reminder of an incident's reaction clock: for a deadline, or (for an active
+    /// threat) once.
     pub fn escalate(incident_id: IncidentId, stage: &str, due_millis: Option<i64>) -> String {
         match due_millis {
             Some(due) => format!("escalate:{incident_id}:{stage}:{due}"),
@@ -150,6 +156,11 @@ pub mod key {
     /// A reminder, by the job that ran it.
     pub fn escalation_notice(job_id: i64, stage: &str) -> String {
         format!("escalate:{job_id}:{stage}")
+    }
+
+    /// Downstreams waiting past an embargo's end, by the job that found them.
+    pub fn embargo_end_notice(job_id: i64) -> String {
+        format!("embargo_end:{job_id}")
     }
 
     /// A notice about temporary action `action` of an incident: `notice` is `inform` or

@@ -267,6 +267,8 @@ pub(super) async fn apply_commands(
                 for (job, key) in super::prenotify::notices(incident_id, &prenotify, until, None) {
                     work.enqueue_at(&job, &key, send_at)?;
                 }
+                let (job, key) = super::prenotify::embargo_end(incident_id, until);
+                work.enqueue_at(&job, &key, until)?;
                 continue;
             }
             CommandEffect::PrenotifyMoved { from, to, send_at } => {
@@ -277,6 +279,8 @@ pub(super) async fn apply_commands(
                 {
                     work.enqueue(&job, &key)?;
                 }
+                let (job, key) = super::prenotify::embargo_end(incident_id, to);
+                work.enqueue_at(&job, &key, to)?;
                 continue;
             }
             CommandEffect::RetryFailed => {

@@ -213,6 +213,9 @@ impl Channels {
                 fixes::track_pull(self, &pending, &row.incident).await
             }
             (Job::Prenotify(pending), Some(row)) => prenotify::send(self, &pending, row).await,
+            (Job::EmbargoEnd(pending), Some(row)) => {
+                prenotify::embargo_ended(self, claimed, &pending, row).await
+            }
         }
     }
 

@@ -4,16 +4,18 @@
 //! signed with the project's key and, for a recipient with a public key, encrypted to it.
 //! A job whose date is no longer the approved one, or that comes after the disclosure or a
 //! withdrawal, sends nothing. What went to whom is recorded on the incident (its timeline
-//! and tracking issue show it).
+//! and tracking issue show it). At the end of each date, downstreams still waiting for the
+//! disclosure they were told of are pointed out on the tracking issue.
 
+use super::escalation::{add_coordinator, mention_prefix};
 use super::record::{Record, Write};
 use super::{ChannelError, Channels};
 use crate::config::repo::{MailingList, PrenotifyConfig, PrenotifyRecipient};
-use crate::drafts::{DraftView, EmbargoView, PRENOTIFY, PRENOTIFY_UPDATE};
-use crate::incident::{Amendment, Prenotice};
+use crate::drafts::{DraftView, EmbargoView, PRENOTIFY, PRENOTIFY_UPDATE, escape};
+use crate::incident::{Amendment, Prenotice, TimelineEntry, TimelineKind, utc_minute};
 use crate::mail::RecipientKey;
 use crate::markers::key;
-use crate::store::{IncidentId, IncidentRow, Job, PendingPrenotice};
+use crate::store::{ClaimedJob, IncidentId, IncidentRow, Job, PendingEmbargoEnd, PendingPrenotice};
 use chrono::{DateTime, Utc};
 
 /// One job per configured recipient: the notice of the embargo ending `until`, or with
@@ -43,6 +45,71 @@ pub(super) fn notices(
             (job, key)
         })
         .collect()
+}
+
+/// The look at the end of the embargo `until` for downstreams still waiting, due then.
+pub(super) fn embargo_end(incident_id: IncidentId, until: DateTime<Utc>) -> (Job, String) {
+    (
+        Job::EmbargoEnd(PendingEmbargoEnd {
+            incident_id,
+            embargo_until: until,
+        }),
+        key::embargo_end(incident_id, until.timestamp_millis()),
+    )
+}
+
+/// At the end of an embargo date: downstreams told it who still wait for the disclosure
+/// may take the vulnerability as public now, so the tracking issue says so (to the
+/// coordinator) with what the maintainers can do.
+pub(super) async fn embargo_ended(
+    channels: &Channels,
+    job: &ClaimedJob,
+    pending: &PendingEmbargoEnd,
+    row: &IncidentRow,
+) -> Result<Record, ChannelError> {
+    let incident = &row.incident;
+    let waiting = incident.waiting_past_embargo(pending.embargo_until);
+    if waiting.is_empty() {
+        return Ok(Record::note(
+            "nobody waits past this embargo date (published, or told another date)",
+        ));
+    }
+    let Some((repository, issue)) = channels
+        .store
+        .tracking_link(row.id)
+        .await?
+        .and_then(|tracking| tracking.issue())
+    else {
+        return Ok(Record::note("no tracking issue to say it on"));
+    };
+    let ended = utc_minute(pending.embargo_until);
+    let told = waiting.join(", ");
+    let mut mentions = Vec::new();
+    add_coordinator(&mut mentions, incident);
+    let comment = format!(
+        "{}The embargo ended at {ended}, and {} is not published. {} downstream(s) told it          would be may now treat it as public: {}.\n\nPublish with `/herald publish` (it          needs the `disclosure:approved` label), or agree a later date with them and set it          with `/herald embargo <RFC 3339 time>`, which sends each an update while          pre-notification is approved (`/herald prenotify` approves it again).",
+        mention_prefix(&mentions),
+        incident.ghsa_id,
+        waiting.len(),
+        escape::markdown_line(&told),
+    );
+    let detail = format!("embargo ended at {ended} without disclosure; told: {told}");
+    Ok(Record::note(detail.clone())
+        .with_timeline(
+            row.id,
+            TimelineEntry {
+                at: Utc::now(),
+                actor: None,
+                kind: TimelineKind::Prenotification,
+                detail,
+            },
+        )
+        .with(Write::Comment {
+            key: key::embargo_end_notice(job.id),
+            repository,
+            issue,
+            body: comment,
+        }))
 }
 
 /// What a job owes its recipient now, from what they were told: the notice, or an

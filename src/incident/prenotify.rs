@@ -105,6 +105,20 @@ impl Incident {
             .map(|told| told.embargo_until)
     }
 
+    /// The downstreams waiting, at the end of the embargo `until`, for a disclosure that has
+    /// not happened: those whose last notice named that date, while the advisory is not
+    /// published. A withdrawn approval does not untell them.
+    pub fn waiting_past_embargo(&self, until: DateTime<Utc>) -> Vec<&str> {
+        if self.published_on_github() {
+            return Vec::new();
+        }
+        self.prenotified
+            .iter()
+            .filter(|told| told.embargo_until == until)
+            .map(|told| told.address.as_str())
+            .collect()
+    }
+
     /// Records that a downstream was told, and says so on the timeline.
     pub(super) fn prenotified(&mut self, notice: &Prenotice) -> Vec<TimelineEntry> {
         let how = match &notice.encrypted_to {
@@ -202,6 +216,37 @@ mod tests {
             .prenotify_embargo(None, at(3), &TERMS)
             .expect_err("refused");
         assert!(refusal.contains("published"), "{refusal}");
+    }
+
+    #[test]
+    fn downstreams_told_a_date_wait_past_it_until_the_advisory_is_published() {
+        let mut incident = reported("high", at(1));
+        let told = |address: &str, until, moved_from| Prenotice {
+            address: address.into(),
+            embargo_until: until,
+            moved_from,
+            encrypted_to: None,
+            sent_at: at(2),
+        };
+        assert!(
+            incident.waiting_past_embargo(at(9)).is_empty(),
+            "nobody told"
+        );
+        incident.prenotified(&told("a@example.org", at(9), None));
+        incident.prenotified(&told("b@example.org", at(9), None));
+        assert_eq!(
+            incident.waiting_past_embargo(at(9)),
+            ["a@example.org", "b@example.org"]
+        );
+        // Told a later date, one waits for that one instead.
+        incident.prenotified(&told("b@example.org", at(12), Some(at(9))));
+        assert_eq!(incident.waiting_past_embargo(at(9)), ["a@example.org"]);
+        assert_eq!(incident.waiting_past_embargo(at(12)), ["b@example.org"]);
+        // A withdrawn approval leaves them told.
+        incident.decisions.prenotify = None;
+        assert_eq!(incident.waiting_past_embargo(at(12)), ["b@example.org"]);
+        let public = published(incident, at(13));
+        assert!(public.waiting_past_embargo(at(9)).is_empty(), "disclosed");
     }
 
     #[test]

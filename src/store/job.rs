@@ -50,6 +50,16 @@ pub enum Job {
     TrackPull(PendingPull),
     /// Tell one downstream before disclosure, under embargo (private).
     Prenotify(PendingPrenotice),
+    /// At an embargo's end, remind the maintainers if downstreams told that date are
+    /// waiting for a disclosure that has not happened (private).
+    EmbargoEnd(PendingEmbargoEnd),
+}
+
+/// The end of an embargo date that downstreams may have been told.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PendingEmbargoEnd {
+    pub incident_id: IncidentId,
+    pub embargo_until: DateTime<Utc>,
 }
 
 /// A pre-notification owed to one downstream.
@@ -227,6 +237,7 @@ impl Job {
             Job::Chat(_) => JobKind::Chat,
             Job::TrackPull(_) => JobKind::TrackPull,
             Job::Prenotify(_) => JobKind::Prenotify,
+            Job::EmbargoEnd(_) => JobKind::EmbargoEnd,
         }
     }
 
@@ -263,6 +274,7 @@ impl Job {
             Job::Chat(pending) => Some(pending.incident_id),
             Job::TrackPull(pending) => Some(pending.incident_id),
             Job::Prenotify(pending) => Some(pending.incident_id),
+            Job::EmbargoEnd(pending) => Some(pending.incident_id),
             Job::ProcessDelivery { .. }
             | Job::MaintainerAction { .. }
             | Job::PostComment(_)
@@ -289,6 +301,7 @@ impl Job {
             Job::Chat(pending) => json(pending)?,
             Job::TrackPull(pending) => json(pending)?,
             Job::Prenotify(pending) => json(pending)?,
+            Job::EmbargoEnd(pending) => json(pending)?,
         };
         Ok((self.kind(), payload))
     }
@@ -361,6 +374,9 @@ impl Job {
             }
             JobKind::Prenotify => {
                 Job::Prenotify(serde_json::from_str(payload).map_err(|_| unusable())?)
+            }
+            JobKind::EmbargoEnd => {
+                Job::EmbargoEnd(serde_json::from_str(payload).map_err(|_| unusable())?)
             }
         })
     }
@@ -457,6 +473,10 @@ mod tests {
                 address: "distros@vs.openwall.org".into(),
                 embargo_until: chrono::DateTime::UNIX_EPOCH,
                 moved_from: None,
+            }),
+            Job::EmbargoEnd(PendingEmbargoEnd {
+                incident_id: IncidentId(14),
+                embargo_until: chrono::DateTime::UNIX_EPOCH,
             }),
         ];
         jobs.extend(PublicChannel::ALL.map(|channel| Job::Public {

@@ -80,7 +80,8 @@ pub use github::{StoredInstallation, TrackingLink, TrackingStatus};
 pub use incidents::{IncidentFilter, IncidentRow, StoredTimelineEntry};
 pub use job::{
     ChatNotice, ContainmentNotice, Job, PendingChat, PendingComment, PendingContainment,
-    PendingEscalation, PendingMail, PendingPrenotice, PendingPull, Priority, PublicChannel, Stage,
+    PendingEmbargoEnd, PendingEscalation, PendingMail, PendingPrenotice, PendingPull, Priority,
+    PublicChannel, Stage,
 };
 pub use queue::{
     Admission, ClaimedJob, FailedJob, JobKind, NewDelivery, StoredDelivery, compress_payload,

@@ -106,10 +106,14 @@ pub enum JobKind {
     /// Tell one downstream of an incident before disclosure, under embargo (private, its
     /// own rule, not the embargo gate); payload: a [`super::PendingPrenotice`].
     Prenotify,
+    /// At an embargo's end, remind the maintainers when downstreams told that date wait
+    /// for a disclosure that has not happened (private); payload: a
+    /// [`super::PendingEmbargoEnd`].
+    EmbargoEnd,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 23] = [
+    pub const ALL: [JobKind; 24] = [
         JobKind::ProcessDelivery,
         JobKind::SyncTrackingIssue,
         JobKind::MaintainerAction,
@@ -133,6 +137,7 @@ impl JobKind {
         JobKind::Chat,
         JobKind::TrackPull,
         JobKind::Prenotify,
+        JobKind::EmbargoEnd,
     ];
     /// Jobs that only change the store: they run in batches inside the store's transaction.
     pub const LOCAL: [JobKind; 1] = [JobKind::ProcessDelivery];
@@ -169,6 +174,7 @@ impl JobKind {
             JobKind::Chat => "chat",
             JobKind::TrackPull => "track_pull",
             JobKind::Prenotify => "prenotify",
+            JobKind::EmbargoEnd => "embargo_end",
         }
     }
 

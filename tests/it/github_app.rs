@@ -3159,6 +3159,7 @@ fn handler_says(job: &Job) -> &'static str {
         Job::Prenotify(_) => {
             "pre-notification to distros@vs.openwall.example not sent: the advisory is public now"
         }
+        Job::EmbargoEnd(_) => "nobody waits past this embargo date",
     }
 }
 
@@ -3233,6 +3234,10 @@ async fn each_job_kind_runs_its_own_handler() {
             address: "distros@vs.openwall.example".into(),
             embargo_until: chrono::Utc::now(),
             moved_from: None,
+        }),
+        Job::EmbargoEnd(herald::store::PendingEmbargoEnd {
+            incident_id: incident,
+            embargo_until: chrono::Utc::now(),
         }),
     ];
     jobs.extend(PublicChannel::ALL.map(|channel| Job::Public { channel, incident }));
@@ -4861,6 +4866,37 @@ fn prenotices(sink: &SmtpSink) -> Vec<(String, Received)> {
         .collect()
 }
 
+/// The jobs of `kind` not done yet, due or waiting for their time.
+async fn waiting_jobs(
+    harness: &Harness,
+    kind: herald::store::JobKind,
+) -> Vec<herald::store::JobRecord> {
+    let filter = herald::store::JobFilter {
+        failed: false,
+        due: false,
+        kind: Some(kind),
+        limit: 10,
+    };
+    harness
+        .store
+        .jobs(&filter, chrono::Utc::now())
+        .await
+        .expect("jobs")
+}
+
+/// Runs `jobs` now, as an operator's `herald jobs retry` would before their time, and
+/// waits for all work to finish.
+async fn run_now(harness: &Harness, jobs: &[herald::store::JobRecord]) {
+    let mut work = harness.store.begin_durable().await.expect("work");
+    for job in jobs {
+        work.control_job(job.id, herald::store::JobControl::Retry, chrono::Utc::now())
+            .await
+            .expect("run now");
+    }
+    work.commit().await.expect("commit");
+    harness.wait_all_jobs().await;
+}
+
 /// An encrypted pre-notification opened by `reader` (`gpg --decrypt`, which also checks
 /// herald's signature): inline OpenPGP, or an RFC 3156 `multipart/encrypted` whose second
 /// part decrypts to the signed MIME entity. Its text and gpg's status lines.
@@ -5109,6 +5145,32 @@ async fn downstreams_are_told_under_embargo_encrypted_to_their_keys_and_once_per
         }
     }
 
+    // Each date approved has its look at the embargo's end (three); run now, only the
+    // date the downstreams were last told finds them waiting, and says so once.
+    let ends = waiting_jobs(&harness, herald::store::JobKind::EmbargoEnd).await;
+    assert_eq!(ends.len(), 3, "{ends:?}");
+    run_now(&harness, &ends).await;
+    let waiting = escalations(&fake, "The embargo ended at");
+    assert_eq!(waiting.len(), 1, "{waiting:?}");
+    for words in [
+        "is not published. 3 downstream(s)",
+        "vs.openwall.example",
+        "vendor",
+        "packager",
+        "`/herald publish`",
+    ] {
+        assert!(waiting[0].contains(words), "{words}: {}", waiting[0]);
+    }
+    let timeline = timeline_details(&harness).await;
+    assert_eq!(
+        timeline
+            .iter()
+            .filter(|detail| detail.starts_with("embargo ended at"))
+            .count(),
+        1,
+        "{timeline:?}"
+    );
+
     // Nothing public happened, and nothing went to any public channel.
     assert_eq!(public_writes(&fake), Vec::<String>::new());
     assert!(fake.pulls(REPO).is_empty() && fake.issues(REPO).is_empty());
@@ -5285,17 +5347,7 @@ async fn a_scheduled_prenotice_waits_for_its_day_and_a_bad_key_is_reported() {
     )
     .await;
     // Due five days before the end, not now.
-    let filter = herald::store::JobFilter {
-        failed: false,
-        due: false,
-        kind: Some(herald::store::JobKind::Prenotify),
-        limit: 10,
-    };
-    let jobs = harness
-        .store
-        .jobs(&filter, chrono::Utc::now())
-        .await
-        .expect("jobs");
+    let jobs = waiting_jobs(&harness, herald::store::JobKind::Prenotify).await;
     assert_eq!(jobs.len(), 1, "{jobs:?}");
     let due = jobs[0].run_after.expect("scheduled");
     let expected = until - chrono::Duration::days(5);
@@ -5306,16 +5358,7 @@ async fn a_scheduled_prenotice_waits_for_its_day_and_a_bad_key_is_reported() {
     assert!(prenotices(&sink).is_empty(), "nothing before its day");
 
     // Its day comes (an operator runs it now): the missing key is reported, nothing sent.
-    let mut work = harness.store.begin_durable().await.expect("work");
-    work.control_job(
-        jobs[0].id,
-        herald::store::JobControl::Retry,
-        chrono::Utc::now(),
-    )
-    .await
-    .expect("retried");
-    work.commit().await.expect("commit");
-    harness.wait_all_jobs().await;
+    run_now(&harness, &jobs).await;
     assert!(
         prenotices(&sink).is_empty(),
         "no notice without the recipient's key"
