@@ -87,7 +87,11 @@ pub(super) async fn embargo_ended(
     let mut mentions = Vec::new();
     add_coordinator(&mut mentions, incident);
     let comment = format!(
-        "{}The embargo ended at {ended}, and {} is not published. {} downstream(s) told it          would be may now treat it as public: {}.\n\nPublish with `/herald publish` (it          needs the `disclosure:approved` label), or agree a later date with them and set it          with `/herald embargo <RFC 3339 time>`, which sends each an update while          pre-notification is approved (`/herald prenotify` approves it again).",
+        "{}The embargo ended at {ended}, and {} is not published. The {} downstream(s) told \
+         this date may now treat it as public: {}.\n\nPublish with `/herald publish` \
+         (it needs the `disclosure:approved` label), or agree a later date with them and \
+         set it with `/herald embargo <RFC 3339 time>`, which sends each an update while \
+         pre-notification is approved (`/herald prenotify` approves it again).",
         mention_prefix(&mentions),
         incident.ghsa_id,
         waiting.len(),

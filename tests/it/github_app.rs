@@ -5153,11 +5153,11 @@ async fn downstreams_are_told_under_embargo_encrypted_to_their_keys_and_once_per
     let waiting = escalations(&fake, "The embargo ended at");
     assert_eq!(waiting.len(), 1, "{waiting:?}");
     for words in [
-        "is not published. 3 downstream(s)",
+        "is not published. The 3 downstream(s) told this date may now treat it as public",
         "vs.openwall.example",
         "vendor",
         "packager",
-        "`/herald publish`",
+        "`/herald publish` (it needs the `disclosure:approved` label), or agree",
     ] {
         assert!(waiting[0].contains(words), "{words}: {}", waiting[0]);
     }
