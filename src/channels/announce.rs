@@ -8,7 +8,7 @@ use super::record::Record;
 use super::{Channel, ChannelError, Channels};
 use crate::config::repo::MailingList;
 use crate::drafts::{ANNOUNCEMENT, ANNOUNCEMENT_SUBJECT, DraftView, escape};
-use crate::incident::GhsaId;
+use crate::incident::{GhsaId, TimelineKind};
 use crate::markers::key;
 use crate::store::{ClaimedJob, IncidentId, Job, PendingMail};
 
@@ -110,6 +110,12 @@ pub(super) async fn first_failure(
         escape::markdown(&error)
     );
     channels
-        .notice(incident_id, detail, key::mail_failed(ghsa_id, job.id), body)
+        .notice(
+            incident_id,
+            TimelineKind::Publication,
+            detail,
+            key::mail_failed(ghsa_id, job.id),
+            body,
+        )
         .await
 }

@@ -26,7 +26,7 @@ mod wiki;
 use crate::config::repo::{REPO_CONFIG_PATH, RepoConfig, parse_lenient};
 use crate::drafts::{DraftError, Drafts, OVERRIDE_DIR, SHIPPED};
 use crate::github::{Api, GitHub, GitHubError};
-use crate::incident::RepoName;
+use crate::incident::{RepoName, TimelineKind};
 use crate::ingest::events::{EventKind, WebhookEvent};
 use crate::mail::Announcer;
 use crate::markers::key;
@@ -277,15 +277,18 @@ impl Channels {
         };
         let body = format!("{}\n\n{advice}", crate::drafts::escape::markdown(&detail));
         let key = key::gave_up(job.id, chrono::Utc::now().timestamp_millis());
-        let notice = self.notice(incident_id, detail, key, body).await?;
+        let notice = self
+            .notice(incident_id, TimelineKind::Publication, detail, key, body)
+            .await?;
         Ok(Some(notice))
     }
 
-    /// `detail` on the incident's timeline and, where it has a tracking issue, the comment
-    /// `body` there (queued under `key`).
+    /// `detail` on the incident's timeline (as `kind`) and, where it has a tracking issue,
+    /// the comment `body` there (queued under `key`).
     async fn notice(
         &self,
         incident_id: IncidentId,
+        kind: TimelineKind,
         detail: String,
         key: String,
         body: String,
@@ -293,7 +296,7 @@ impl Channels {
         let entry = crate::incident::TimelineEntry {
             at: chrono::Utc::now(),
             actor: None,
-            kind: crate::incident::TimelineKind::Publication,
+            kind,
             detail: detail.clone(),
         };
         let mut notice = Record::note(detail).with_timeline(incident_id, entry);

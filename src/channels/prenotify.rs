@@ -12,7 +12,7 @@ use super::record::{Record, Write};
 use super::{ChannelError, Channels};
 use crate::config::repo::{MailingList, PrenotifyConfig, PrenotifyRecipient};
 use crate::drafts::{DraftView, EmbargoView, PRENOTIFY, PRENOTIFY_UPDATE, escape};
-use crate::incident::{Amendment, Prenotice, TimelineEntry, TimelineKind, utc_minute};
+use crate::incident::{Amendment, Prenotice, TimelineKind, utc_minute};
 use crate::mail::RecipientKey;
 use crate::markers::key;
 use crate::store::{ClaimedJob, IncidentId, IncidentRow, Job, PendingEmbargoEnd, PendingPrenotice};
@@ -74,14 +74,6 @@ pub(super) async fn embargo_ended(
             "nobody waits past this embargo date (published, or told another date)",
         ));
     }
-    let Some((repository, issue)) = channels
-        .store
-        .tracking_link(row.id)
-        .await?
-        .and_then(|tracking| tracking.issue())
-    else {
-        return Ok(Record::note("no tracking issue to say it on"));
-    };
     let ended = utc_minute(pending.embargo_until);
     let told = waiting.join(", ");
     let mut mentions = Vec::new();
@@ -97,23 +89,15 @@ pub(super) async fn embargo_ended(
         waiting.len(),
         escape::markdown_line(&told),
     );
-    let detail = format!("embargo ended at {ended} without disclosure; told: {told}");
-    Ok(Record::note(detail.clone())
-        .with_timeline(
+    channels
+        .notice(
             row.id,
-            TimelineEntry {
-                at: Utc::now(),
-                actor: None,
-                kind: TimelineKind::Prenotification,
-                detail,
-            },
+            TimelineKind::Prenotification,
+            format!("embargo ended at {ended} without disclosure; told: {told}"),
+            key::embargo_end_notice(job.id),
+            comment,
         )
-        .with(Write::Comment {
-            key: key::embargo_end_notice(job.id),
-            repository,
-            issue,
-            body: comment,
-        }))
+        .await
 }
 
 /// What a job owes its recipient now, from what they were told: the notice, or an
