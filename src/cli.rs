@@ -673,9 +673,53 @@ async fn doctor_github(settings: &crate::config::GitHubSettings) -> bool {
                     )
                 })
                 .collect();
-            check(true, &format!("installed on {}", accounts.join(", ")))
+            let installed = check(true, &format!("installed on {}", accounts.join(", ")));
+            for installation in &installations {
+                doctor_security_managers(&github, installation).await;
+            }
+            installed
         }
         Err(error) => check(false, &format!("cannot list installations: {error}")),
+    }
+}
+
+/// Whether herald can tell an organisation's security managers (who may publish, as on
+/// GitHub); without it, only repository admins may. A note, not a failure: the fallback
+/// grants less, never more.
+async fn doctor_security_managers(
+    github: &GitHub,
+    installation: &crate::github::api::InstallationInfo,
+) {
+    use crate::github::api::Lookup;
+    let Some(account) = installation
+        .account
+        .as_ref()
+        .filter(|account| account.kind.as_deref() == Some("Organization"))
+    else {
+        return;
+    };
+    let org = &account.login;
+    let lookup = match github.installation(crate::store::InstallationId(installation.id)) {
+        Ok(api) => api.security_manager_role(org).await,
+        Err(error) => Err(error),
+    };
+    match lookup {
+        Ok(Lookup::Found(_)) => {
+            check(
+                true,
+                &format!("{org}'s security managers may publish, as repository admins may"),
+            );
+        }
+        Ok(Lookup::Absent) => note(&format!(
+            "{org} has no security manager role: only repository admins may publish"
+        )),
+        Ok(Lookup::Unknown(words)) => note(&format!(
+            "herald cannot see {org}'s security managers ({words}): only repository admins may \
+             publish, approve disclosure or pre-notification, or request a CVE or fork until the \
+             App is granted the organisation permissions \"Custom organization roles\" and \
+             \"Members\" (read), as app.yml asks"
+        )),
+        Err(error) => note(&format!("cannot check {org}'s security managers: {error}")),
     }
 }
 

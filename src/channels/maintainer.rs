@@ -1,5 +1,6 @@
 //! Maintainers' comments and labels on a tracking issue: who may command is asked of
-//! GitHub (write or admin on the advisory's repository), then the commands change the
+//! GitHub (the sender's role on the advisory's repository and, for what GitHub reserves for
+//! admins, the organisation's security managers; see [`Authority`]), then the commands change the
 //! incident, land on its timeline, and herald answers in a comment, all recorded in one
 //! durable commit. Follow-up work (the answer, a CVE request, publication) is queued there
 //! too, so a crash never loses it and never doubles it.
@@ -8,9 +9,10 @@ use super::record::{Record, Write};
 use super::{ChannelError, Channels};
 use crate::config::repo::PrenotifyConfig;
 use crate::drafts::escape;
+use crate::github::api::Lookup;
 use crate::incident::{
-    AdvisoryState, Command, CommandEffect, GhsaId, HELP, LabelNames, RepoName, TimelineEntry,
-    TimelineKind, apply_command_with, label_command, parse_comment,
+    AdvisoryState, Authority, Command, CommandEffect, GhsaId, HELP, LabelNames, RepoName,
+    TimelineEntry, TimelineKind, apply_command_with, label_command, parse_comment,
 };
 use crate::ingest::events::WebhookEvent;
 use crate::markers::key;
@@ -32,8 +34,10 @@ pub struct CommandBatch {
     repository: RepoName,
     issue: u64,
     sender: String,
-    /// The sender's permission on the advisory's repository, as GitHub answered.
-    permission: String,
+    /// What the sender may do, as GitHub answered.
+    authority: Authority,
+    /// The sender's role as GitHub named it, for refusals.
+    standing: String,
     /// The incident's key.
     advisory_repository: RepoName,
     ghsa_id: GhsaId,
@@ -110,22 +114,19 @@ pub(super) async fn handle(
     if commands.is_empty() {
         return Ok(Record::note("no command"));
     }
-    let permission = api.permission(&advisory_repository, &sender).await?;
+    let (authority, standing) =
+        sender_authority(&api, &advisory_repository, &sender, &commands).await?;
     let note = format!(
-        "{} command(s) from {sender} on {repository}#{issue}: {}",
+        "{} command(s) from {sender} ({standing}) on {repository}#{issue}",
         commands.len(),
-        if allowed(&permission) {
-            "applied"
-        } else {
-            "refused"
-        }
     );
     let batch = CommandBatch {
         delivery_id: delivery_id.to_owned(),
         repository,
         issue,
         sender,
-        permission,
+        authority,
+        standing,
         advisory_repository,
         ghsa_id: row.incident.ghsa_id.clone(),
         commands,
@@ -135,8 +136,40 @@ pub(super) async fn handle(
     Ok(Record::note(note).with(Write::Commands(Box::new(batch))))
 }
 
-fn allowed(permission: &str) -> bool {
-    matches!(permission, "admin" | "write")
+/// What `sender` may do on `repository`, and their role in GitHub's words. The
+/// organisation's security managers are looked up only when a command may need them and
+/// the repository role does not already grant it.
+async fn sender_authority(
+    api: &crate::github::Api,
+    repository: &RepoName,
+    sender: &str,
+    commands: &[(String, Result<Command, String>)],
+) -> Result<(Authority, String), ChannelError> {
+    let role = api.repository_role(repository, sender).await?;
+    let authority = Authority::of_repository_role(role.name(), &role.permission);
+    let standing = format!("{} role on {repository}", role.name());
+    let may_need_security = commands
+        .iter()
+        .any(|(_, command)| command.as_ref().is_ok_and(Command::may_need_security));
+    if authority >= Authority::Security || !may_need_security {
+        return Ok((authority, standing));
+    }
+    Ok(
+        match api.security_manager(repository.owner(), sender).await? {
+            Lookup::Found(()) => (
+                Authority::Security,
+                format!("security manager of {}", repository.owner()),
+            ),
+            Lookup::Absent => (authority, standing),
+            Lookup::Unknown(words) => (
+                authority,
+                format!(
+                    "{standing}; GitHub did not say whether they are a security manager of {}: {words}",
+                    repository.owner()
+                ),
+            ),
+        },
+    )
 }
 
 /// Applies maintainer commands to the incident as it is now in the store, within `work`:
@@ -151,7 +184,8 @@ pub(super) async fn apply_commands(
         repository,
         issue,
         sender,
-        permission,
+        authority,
+        standing,
         advisory_repository,
         ghsa_id,
         commands,
@@ -162,7 +196,7 @@ pub(super) async fn apply_commands(
     let Some(current) = work.find_incident(&advisory_repository, &ghsa_id).await? else {
         return Ok(());
     };
-    let allowed = allowed(&permission);
+    let allowed = authority >= Authority::Maintainer;
     let mut incident = current.incident;
     let mut timeline = Vec::new();
     let mut replies = Vec::new();
@@ -173,6 +207,16 @@ pub(super) async fn apply_commands(
         let mut needs_help = false;
         for (text, command) in &commands {
             match command {
+                Ok(command) if authority < command.needs(&incident) => {
+                    refused = true;
+                    let needed = command.needs(&incident);
+                    timeline.push(refusal_entry(now, &sender, text, &standing));
+                    replies.push(format!(
+                        "Not done: “{}” needs {needed}, as GitHub reserves it; you have the {}.",
+                        escape::markdown_line(text),
+                        escape::markdown_line(&standing)
+                    ));
+                }
                 Ok(command) => {
                     let outcome = apply_command_with(&mut incident, command, &sender, now, &terms);
                     changed |= outcome.changed;
@@ -196,20 +240,13 @@ pub(super) async fn apply_commands(
         }
     } else {
         for (text, _) in &commands {
-            timeline.push(TimelineEntry {
-                at: now,
-                actor: Some(sender.clone()),
-                kind: TimelineKind::Command,
-                detail: format!(
-                    "refused `{text}`: {sender} has {permission} permission on \
-                     {advisory_repository}"
-                ),
-            });
+            timeline.push(refusal_entry(now, &sender, text, &standing));
         }
         replies.push(format!(
-            "Sorry, only people with write or admin permission on {} can command herald, \
-             so nothing changed.",
-            escape::markdown_line(&advisory_repository)
+            "Sorry, herald takes commands only from people with {} (you have the {}), so \
+             nothing changed.",
+            Authority::Maintainer,
+            escape::markdown_line(&standing)
         ));
     }
 
@@ -306,6 +343,16 @@ pub(super) async fn apply_commands(
         )?;
     }
     Ok(())
+}
+
+/// A refused command on the timeline: what was asked, and the role of who asked.
+fn refusal_entry(at: DateTime<Utc>, sender: &str, text: &str, standing: &str) -> TimelineEntry {
+    TimelineEntry {
+        at,
+        actor: Some(sender.to_owned()),
+        kind: TimelineKind::Command,
+        detail: format!("refused `{text}`: {sender} has the {standing}"),
+    }
 }
 
 /// Posts a queued comment once: a retry first looks for its marker.

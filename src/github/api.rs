@@ -673,25 +673,130 @@ impl Api {
         ))
     }
 
-    /// The collaborator permission of `login` on `repository`: admin, write, read or none.
-    pub async fn permission(
+    /// The role of `login` on `repository` as GitHub reports it (`none` for someone GitHub
+    /// does not know there).
+    pub async fn repository_role(
         &self,
         repository: &RepoName,
         login: &str,
-    ) -> Result<String, GitHubError> {
-        #[derive(Deserialize)]
-        struct Permission {
-            permission: String,
-        }
+    ) -> Result<RepositoryRole, GitHubError> {
         let path = format!(
             "/repos/{repository}/collaborators/{}/permission",
             segment(login)
         );
-        match self.get::<Permission>(&path).await {
-            Ok(permission) => Ok(permission.permission),
-            Err(error) if error.status() == Some(StatusCode::NOT_FOUND) => Ok("none".to_owned()),
+        match self.get::<RepositoryRole>(&path).await {
+            Ok(role) => Ok(role),
+            Err(error) if error.status() == Some(StatusCode::NOT_FOUND) => Ok(RepositoryRole {
+                permission: "none".to_owned(),
+                role_name: None,
+            }),
             Err(error) => Err(error),
         }
+    }
+
+    /// The id of `organization`'s security manager role: `Absent` when it has none,
+    /// `Unknown` when GitHub will not show its roles (the account is not an organisation,
+    /// or the App may not read them).
+    pub async fn security_manager_role(
+        &self,
+        organization: &str,
+    ) -> Result<Lookup<u64>, GitHubError> {
+        #[derive(Deserialize)]
+        struct Roles {
+            roles: Vec<Role>,
+        }
+        #[derive(Deserialize)]
+        struct Role {
+            id: u64,
+            name: String,
+        }
+        let path = format!("/orgs/{}/organization-roles", segment(organization));
+        Ok(match refused_as_unknown(self.get::<Roles>(&path).await)? {
+            Lookup::Found(roles) => roles
+                .roles
+                .into_iter()
+                .find(|role| role.name == SECURITY_MANAGER_ROLE)
+                .map_or(Lookup::Absent, |role| Lookup::Found(role.id)),
+            Lookup::Absent => Lookup::Absent,
+            Lookup::Unknown(words) => Lookup::Unknown(words),
+        })
+    }
+
+    /// Whether `login` holds `organization`'s security manager role, directly or through a
+    /// team (GitHub lists both among the role's users).
+    pub async fn security_manager(
+        &self,
+        organization: &str,
+        login: &str,
+    ) -> Result<Lookup<()>, GitHubError> {
+        let role = match self.security_manager_role(organization).await? {
+            Lookup::Found(role) => role,
+            Lookup::Absent => return Ok(Lookup::Absent),
+            Lookup::Unknown(words) => return Ok(Lookup::Unknown(words)),
+        };
+        for page in 1..=MAX_PAGES {
+            let path = format!(
+                "/orgs/{}/organization-roles/{role}/users?per_page={PAGE}&page={page}",
+                segment(organization)
+            );
+            let users: Vec<UserRef> = match refused_as_unknown(self.get(&path).await)? {
+                Lookup::Found(users) => users,
+                Lookup::Absent => return Ok(Lookup::Absent),
+                Lookup::Unknown(words) => return Ok(Lookup::Unknown(words)),
+            };
+            if users
+                .iter()
+                .any(|user| user.login.eq_ignore_ascii_case(login))
+            {
+                return Ok(Lookup::Found(()));
+            }
+            if users.len() < PAGE {
+                break;
+            }
+        }
+        Ok(Lookup::Absent)
+    }
+}
+
+/// What GitHub told of something herald looked up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lookup<T> {
+    Found(T),
+    Absent,
+    /// GitHub would not say, in its words.
+    Unknown(String),
+}
+
+/// Not found is absent (a user account has no organisation roles); another refusal leaves
+/// it unknown, in GitHub's words; anything else (a rate limit, a server error) is an error
+/// to retry.
+fn refused_as_unknown<T>(answer: Result<T, GitHubError>) -> Result<Lookup<T>, GitHubError> {
+    match answer {
+        Ok(value) => Ok(Lookup::Found(value)),
+        Err(error) if error.status() == Some(StatusCode::NOT_FOUND) => Ok(Lookup::Absent),
+        Err(error) => match error.refusal() {
+            Some(words) => Ok(Lookup::Unknown(words.to_owned())),
+            None => Err(error),
+        },
+    }
+}
+
+/// The name GitHub gives the predefined security manager organisation role.
+const SECURITY_MANAGER_ROLE: &str = "security_manager";
+
+/// Someone's role on a repository, in GitHub's words.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RepositoryRole {
+    /// The legacy permission: admin, write, read or none (maintain reads as write).
+    pub permission: String,
+    /// admin, maintain, write, triage, read, or a custom role's name.
+    pub role_name: Option<String>,
+}
+
+impl RepositoryRole {
+    /// The role as people name it: `role_name`, else the legacy permission.
+    pub fn name(&self) -> &str {
+        self.role_name.as_deref().unwrap_or(&self.permission)
     }
 }
 

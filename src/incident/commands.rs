@@ -200,17 +200,19 @@ pub struct CommandLine {
     pub command: Result<Command, String>,
 }
 
-pub const HELP: &str = "herald understands these commands, one per line, from maintainers \
-with write or admin permission on the advisory's repository:\n\n\
+pub const HELP: &str = "herald understands these commands, one per line, from people with \
+the write, maintain or admin role on the advisory's repository; those marked (admin) are \
+reserved, as GitHub reserves publishing an advisory, for its admins and the organisation's \
+security managers:\n\n\
 - `/herald ack`: acknowledge the report (stops the reaction clock)\n\
 - `/herald severity critical|high|medium|low`: set the severity (wins over the computed one)\n\
 - `/herald kind supply-chain|code-execution|xss|leaked-secrets|denial-of-service|memory-leak|integrity|docs-defacement|regression`: name the kind of incident, which sets its severity (critical, high, medium or low) unless a severity is set\n\
 - `/herald cvss <vector>`: set the CVSS 3.x or 4.0 vector herald scores\n\
 - `/herald threat active|passive`: active means evidence of exploitation attempts\n\
 - `/herald coordinator @login`: who coordinates and speaks for the response\n\
-- `/herald embargo <RFC 3339 time>`: no disclosure before this time\n\
-- `/herald request-cve`: ask GitHub for a CVE id\n\
-- `/herald publish`: disclose (needs the `disclosure:approved` label and a passed embargo)\n\
+- `/herald embargo <RFC 3339 time>`: no disclosure before this time (an earlier end than the one set: admin)\n\
+- `/herald request-cve`: ask GitHub for a CVE id (admin)\n\
+- `/herald publish`: disclose (needs the `disclosure:approved` label and a passed embargo; admin)\n\
 - `/herald retry`: run again what herald gave up on or was refused (after fixing the cause)\n\
 - `/herald phase containment|remediation|recovery`: record where the response stands\n\
 - `/herald contain <what was done>`: record a temporary action taken to protect users\n\
@@ -218,12 +220,12 @@ with write or admin permission on the advisory's repository:\n\n\
 - `/herald revert N` / `/herald keep N`: temporary action N was undone / is made permanent (you agree)\n\
 - `/herald affected <who or what>`: record which users or deployments are affected\n\
 - `/herald fix #N` (or `owner/repo#N`, or the URL): track a pull request as a fix; pull requests that mention the GHSA id are tracked on their own\n\
-- `/herald fork`: ask GitHub for a temporary private fork to fix the vulnerability in private\n\
-- `/herald prenotify`: tell the downstreams of `prenotify:` under embargo (needs an embargo date within `max_days`); `/herald prenotify withdraw` stops notices not yet sent\n\
+- `/herald fork`: ask GitHub for a temporary private fork to fix the vulnerability in private (admin)\n\
+- `/herald prenotify`: tell the downstreams of `prenotify:` under embargo (needs an embargo date within `max_days`; admin); `/herald prenotify withdraw` stops notices not yet sent\n\
 - `/herald close`: close the incident and post the post-incident review\n\
 - `/herald help`: this text\n\n\
 Labels work too: `severity:<level>`, `threat:active|passive`, `incident` (a breach \
-happened), `disclosure:approved` and `prenotify:approved`.";
+happened), `disclosure:approved` and `prenotify:approved` (adding either: admin).";
 
 /// The `/herald` lines of a comment. Quoted lines and code blocks are not commands.
 pub fn parse_comment(body: &str) -> Vec<CommandLine> {

@@ -2,6 +2,7 @@
 //! Pure code: no I/O, no clock; callers pass the time in.
 
 mod advisory;
+mod authority;
 mod commands;
 mod embargo;
 mod fixes;
@@ -16,6 +17,7 @@ pub use advisory::{
     AdvisoryAction, AdvisoryEvent, AdvisorySnapshot, AffectedPackage, Credit, CvssInput, Cwe,
     Outcome, apply_advisory,
 };
+pub use authority::Authority;
 pub use commands::{
     Command, CommandEffect, CommandLine, CommandOutcome, Consultation, Decisions, HELP, LabelNames,
     Settlement, Statement, TemporaryAction, Threat, apply_command, apply_command_with,

@@ -532,6 +532,21 @@ async fn doctor_checks_the_key_the_api_and_the_installations() {
         "{text}"
     );
     assert!(!text.contains("BEGIN RSA"), "{text}");
+    assert!(
+        text.contains("Codertocat's security managers may publish, as repository admins may"),
+        "{text}"
+    );
+    // Without the permission to read the organisation's roles: admins only, and why.
+    fake.forbid_org_roles();
+    let (healthy, text) = doctor(&fake.url, &key).await;
+    assert!(healthy, "{text}");
+    assert!(
+        text.contains(
+            "herald cannot see Codertocat's security managers (Resource not accessible by \
+             integration): only repository admins may publish"
+        ),
+        "{text}"
+    );
 
     // A key file that is not a key.
     let dir = tempfile::tempdir().expect("tempdir");
@@ -790,7 +805,7 @@ async fn someone_without_write_permission_is_politely_refused() {
     assert!(
         replies[0]
             .body
-            .starts_with("@mallory Sorry, only people with write or admin permission"),
+            .starts_with("@mallory Sorry, herald takes commands only from people with the write, maintain or admin role on the advisory's repository (you have the read role on Codertocat/Hello-World)"),
         "{}",
         replies[0].body
     );
@@ -810,10 +825,9 @@ async fn someone_without_write_permission_is_politely_refused() {
         .await
         .expect("timeline");
     assert!(
-        timeline.iter().any(|stored| stored
-            .entry
-            .detail
-            .contains("refused `/herald publish`: mallory has read permission")),
+        timeline.iter().any(|stored| stored.entry.detail.contains(
+            "refused `/herald publish`: mallory has the read role on Codertocat/Hello-World"
+        )),
         "{timeline:?}"
     );
     // A label from the same person changes nothing either.
@@ -1030,11 +1044,153 @@ async fn channels_left_undone_at_a_stop_run_after_restart_once() {
     harness.stop().await;
 }
 
+both_stores!(what_github_reserves_for_admins_herald_reserves_too);
+async fn what_github_reserves_for_admins_herald_reserves_too() {
+    let fake = world().await;
+    let harness = tracked(&fake).await;
+    fake.set_permission(REPO, "bob", "write");
+    fake.set_permission(REPO, "dave", "maintain");
+    fake.set_permission(REPO, "carol", "admin");
+    // A security manager through a team reads the repository only.
+    fake.set_permission(REPO, "erin", "read");
+    fake.add_security_manager_team("Codertocat", "security", &["erin"]);
+
+    // Write and maintain collaborators assess and record...
+    command(
+        &harness,
+        "c-1",
+        "bob",
+        "/herald ack\n/herald severity high\n/herald embargo 2031-01-01T00:00:00Z",
+    )
+    .await;
+    let incident = the_incident(&harness).await;
+    assert!(incident.decisions.acknowledged_at.is_some());
+    assert_eq!(incident.severity, herald::incident::Severity::High);
+    // ...but cannot approve, pull the date in, publish, pre-notify, ask for a CVE or a fork.
+    say(
+        &harness,
+        "issues",
+        "l-1",
+        &label("bob", "disclosure:approved"),
+    )
+    .await;
+    command(
+        &harness,
+        "c-2",
+        "dave",
+        "/herald embargo 2000-01-01T00:00:00Z\n/herald publish\n/herald prenotify\n/herald request-cve\n/herald fork",
+    )
+    .await;
+    let incident = the_incident(&harness).await;
+    assert!(!incident.decisions.disclosure_approved);
+    assert_eq!(
+        incident.decisions.embargo_until.map(|at| at.to_rfc3339()),
+        Some("2031-01-01T00:00:00+00:00".to_owned())
+    );
+    assert_eq!(fake.cve_requests().len(), 0);
+    let replies = answers(&fake);
+    let label_refusal = &replies[1].body;
+    assert!(
+        label_refusal.starts_with("@bob Not done: “label \\`disclosure:approved\\` added” needs the admin role on the advisory's repository or the organisation's security manager role, as GitHub reserves it; you have the write role on Codertocat/Hello-World."),
+        "{label_refusal}"
+    );
+    let refusals = &replies[2].body;
+    for command in [
+        "/herald embargo 2000-01-01T00:00:00Z",
+        "/herald publish",
+        "/herald prenotify",
+        "/herald request-cve",
+        "/herald fork",
+    ] {
+        assert!(
+            refusals.contains(&format!("Not done: “{command}” needs the admin role")),
+            "{command} not refused in {refusals}"
+        );
+    }
+    assert!(refusals.contains("you have the maintain role on Codertocat/Hello-World"));
+    // A maintainer may still hold disclosure back.
+    command(
+        &harness,
+        "c-3",
+        "dave",
+        "/herald embargo 2032-01-01T00:00:00Z",
+    )
+    .await;
+    assert_eq!(
+        the_incident(&harness)
+            .await
+            .decisions
+            .embargo_until
+            .map(|at| at.to_rfc3339()),
+        Some("2032-01-01T00:00:00+00:00".to_owned())
+    );
+
+    // An admin approves and sets the date in as many actions as before; a security manager
+    // publishes.
+    say(
+        &harness,
+        "issues",
+        "l-2",
+        &label("carol", "disclosure:approved"),
+    )
+    .await;
+    command(
+        &harness,
+        "c-4",
+        "carol",
+        "/herald embargo 2020-01-01T00:00:00Z",
+    )
+    .await;
+    assert!(the_incident(&harness).await.decisions.disclosure_approved);
+    command(&harness, "c-5", "erin", "/herald publish").await;
+    assert_eq!(fake.advisories(REPO)[0]["state"], "published");
+    assert_eq!(
+        the_incident(&harness).await.phase,
+        herald::incident::Phase::Disclosure
+    );
+    let timeline = timeline_details(&harness).await;
+    assert!(
+        timeline.iter().any(|detail| detail
+            == "refused `/herald publish`: dave has the maintain role on Codertocat/Hello-World"),
+        "{timeline:?}"
+    );
+    assert!(
+        timeline
+            .iter()
+            .any(|detail| detail == "publication requested"),
+        "{timeline:?}"
+    );
+    assert_no_unexpected(&fake);
+    harness.stop().await;
+}
+
+#[tokio::test]
+async fn a_security_manager_is_refused_when_github_will_not_show_the_organisations_roles() {
+    let fake = world().await;
+    fake.forbid_org_roles();
+    let harness = tracked(&fake).await;
+    fake.set_permission(REPO, "erin", "read");
+    fake.add_security_manager("Codertocat", "erin");
+    command(&harness, "c-1", "erin", "/herald request-cve").await;
+    assert_eq!(fake.cve_requests().len(), 0);
+    let replies = answers(&fake);
+    assert!(
+        replies[0].body.contains(
+            "you have the read role on Codertocat/Hello-World; GitHub did not say whether they \
+             are a security manager of Codertocat: Resource not accessible by integration"
+        ),
+        "{}",
+        replies[0].body
+    );
+    assert_no_unexpected(&fake);
+    harness.stop().await;
+}
+
 both_stores!(a_maintainer_commands_by_comment_and_label);
 async fn a_maintainer_commands_by_comment_and_label() {
     let fake = world().await;
     let harness = tracked(&fake).await;
-    fake.set_permission(REPO, "alice", "maintain");
+    fake.set_permission(REPO, "alice", "admin");
 
     // Publishing needs approval first.
     command(&harness, "c-1", "alice", "/herald publish").await;
@@ -1103,14 +1259,7 @@ async fn a_maintainer_commands_by_comment_and_label() {
     ] {
         assert!(reply.contains(expected), "missing {expected:?} in {reply}");
     }
-    let timeline: Vec<String> = harness
-        .store
-        .timeline(incident_id(&harness).await)
-        .await
-        .expect("timeline")
-        .into_iter()
-        .map(|stored| stored.entry.detail)
-        .collect();
+    let timeline = timeline_details(&harness).await;
     for expected in [
         "disclosure approved",
         "coordinator set to alice",
@@ -3134,7 +3283,7 @@ fn handler_says(job: &Job) -> &'static str {
     match job {
         Job::ProcessDelivery { .. } => "updated incident GHSA-abcd-1234-efgh",
         Job::SyncTrackingIssue { .. } => "tracking issue up to date",
-        Job::MaintainerAction { .. } => "1 command(s) from alice on Codertocat/security#1",
+        Job::MaintainerAction { .. } => "1 command(s) from alice (",
         Job::PostComment(_) => "comment on Codertocat/security#1 posted",
         Job::RequestCve { .. } => "CVE id requested from GitHub",
         Job::PublishAdvisory { .. } => "GitHub says the advisory is published",
@@ -3455,7 +3604,7 @@ async fn a_private_fork_is_asked_for_once_and_linked_once_github_has_made_it() {
     // GitHub answers 404 for the new fork once before it exists.
     fake.set_fork_delay(1);
     let harness = tracked(&fake).await;
-    fake.set_permission(REPO, "alice", "write");
+    fake.set_permission(REPO, "alice", "admin");
     command(&harness, "c-1", "alice", "/herald fork").await;
     let fork_requests = || {
         fake.requests()

@@ -42,6 +42,7 @@ mod graphql;
 mod input;
 mod issues;
 mod manifests;
+mod org_roles;
 mod pulls;
 mod server;
 mod shapes;
@@ -52,6 +53,7 @@ use contents::*;
 use dependency_graph::*;
 use input::*;
 use issues::*;
+use org_roles::*;
 use pulls::*;
 use server::*;
 use shapes::*;
@@ -283,6 +285,35 @@ impl FakeGitHub {
             repo.roles
                 .insert(login.to_ascii_lowercase(), permission.to_owned())
         });
+    }
+
+    /// `login` holds `org`'s security manager role, given directly.
+    pub fn add_security_manager(&self, org: &str, login: &str) {
+        self.world()
+            .security_managers
+            .entry(org.to_ascii_lowercase())
+            .or_default()
+            .users
+            .push(login.to_owned());
+    }
+
+    /// The team `slug` of `org`, with `members`, holds the security manager role.
+    pub fn add_security_manager_team(&self, org: &str, slug: &str, members: &[&str]) {
+        self.world()
+            .security_managers
+            .entry(org.to_ascii_lowercase())
+            .or_default()
+            .teams
+            .push((
+                slug.to_owned(),
+                members.iter().map(|member| (*member).to_owned()).collect(),
+            ));
+    }
+
+    /// The App was not granted the permission to read organisation roles: GitHub answers
+    /// 403 to them.
+    pub fn forbid_org_roles(&self) {
+        self.world().org_roles_forbidden = true;
     }
 
     /// Inserts the advisory, or replaces the one with the same `ghsa_id`; either way the

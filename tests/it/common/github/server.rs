@@ -626,6 +626,14 @@ impl World {
                 let repo = self.repo(installation, owner, name)?;
                 list_repo_advisories(base, repo, ctx)
             }
+            ("GET", ["orgs", org, "organization-roles"]) => {
+                let installation = self.token_auth(ctx)?;
+                list_roles(self, installation, org)
+            }
+            ("GET", ["orgs", org, "organization-roles", role_id, "users"]) => {
+                let installation = self.token_auth(ctx)?;
+                role_users(self, installation, org, role_id, ctx)
+            }
             ("GET", ["orgs", org, "security-advisories"]) => {
                 let installation = self.token_auth(ctx)?;
                 list_org_advisories(self, installation, org, ctx)

@@ -34,6 +34,10 @@ pub(super) struct World {
     /// Manifests posted to "new App" pages, by the one-time code given for each.
     pub(super) manifest_codes: HashMap<String, Value>,
     pub(super) manifests_received: Vec<Value>,
+    /// Lower-cased organisation → who holds its security manager role.
+    pub(super) security_managers: HashMap<String, SecurityManagers>,
+    /// The App may not read organisation roles (403).
+    pub(super) org_roles_forbidden: bool,
 }
 
 pub(super) struct Token {
@@ -167,6 +171,8 @@ impl World {
             manifest_pem: None,
             manifest_codes: HashMap::new(),
             manifests_received: Vec::new(),
+            security_managers: HashMap::new(),
+            org_roles_forbidden: false,
         }
     }
 }
