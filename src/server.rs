@@ -98,10 +98,8 @@ impl Server {
                     github: github.clone(),
                     drafts,
                     mail,
-                    forum: crate::channels::forum::Discourse::new(
-                        settings.channels.discourse_api_key.clone(),
-                    )?,
-                    mediawiki_password: settings.channels.mediawiki_password.clone(),
+                    forum: crate::channels::forum::Discourse::new()?,
+                    counterparts: settings.channels.counterparts.clone(),
                     chat: settings
                         .channels
                         .chat_webhook_url

@@ -50,6 +50,7 @@ impl ChatWebhook {
     pub fn new(url: SecretString) -> Result<ChatWebhook, ChatError> {
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(15))
+            .redirect(super::post::same_origin_redirects())
             .build()
             .map_err(|error| ChatError::Transport(error.without_url()))?;
         Ok(ChatWebhook { url, client })
@@ -68,7 +69,11 @@ impl ChatWebhook {
             return Ok(());
         }
         // 429 asks for patience (Slack allows about one message a second per webhook).
-        if status.is_client_error() && status != reqwest::StatusCode::TOO_MANY_REQUESTS {
+        // A redirect to another host is not followed: asking again cannot change that.
+        let refused = (status.is_client_error()
+            && status != reqwest::StatusCode::TOO_MANY_REQUESTS)
+            || status.is_redirection();
+        if refused {
             let words = response.text().await.unwrap_or_default();
             return Err(ChatError::Refused {
                 status: status.as_u16(),

@@ -6,11 +6,11 @@
 
 use super::ChannelError;
 use super::post::{PostChannel, PostText, Published, body_within, text_sha256};
-use crate::config::repo::DiscourseConfig;
+use crate::config::Forum;
 use crate::drafts::{FORUM_POST, limits};
 use crate::incident::{GhsaId, RepoName};
 use crate::store::ChannelPost;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::ExposeSecret;
 use serde::Deserialize;
 use std::time::Duration;
 
@@ -21,7 +21,9 @@ pub const CHANNEL: &str = "discourse";
 /// changes, within the forum's title and post limits.
 pub(super) struct ForumTopic<'a> {
     pub discourse: &'a Discourse,
-    pub config: &'a DiscourseConfig,
+    /// The operator's forum the repository chose.
+    pub forum: &'a Forum,
+    pub category_id: u64,
 }
 
 impl PostChannel for ForumTopic<'_> {
@@ -35,13 +37,15 @@ impl PostChannel for ForumTopic<'_> {
         known: Option<&ChannelPost>,
     ) -> Result<Option<Published>, ChannelError> {
         let incident = post.incident;
-        let title = limits::fit_title(&post.title, self.config.max_title_length);
-        let text = body_within(&post.text, self.config.max_post_length, incident);
-        let external_id = external_id(&incident.repository, &incident.ghsa_id);
-        Ok(self
-            .discourse
-            .publish(self.config, &external_id, &title, &text, known)
-            .await?)
+        let title = limits::fit_title(&post.title, self.forum.max_title_length);
+        let text = body_within(&post.text, self.forum.max_post_length, incident);
+        let topic = NewTopic {
+            external_id: &external_id(&incident.repository, &incident.ghsa_id),
+            title: &title,
+            text: &text,
+            category_id: self.category_id,
+        };
+        Ok(self.discourse.publish(self.forum, &topic, known).await?)
     }
 }
 
@@ -50,8 +54,11 @@ const TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ForumError {
-    #[error("no Discourse API key: set HERALD_DISCOURSE_API_KEY")]
-    NoKey,
+    #[error(
+        "Discourse at {url} answered {status} with a redirect: herald sends the API key only to \
+         the address in herald.toml, so it does not follow; correct that address"
+    )]
+    Redirected { url: String, status: u16 },
     #[error("Discourse at {url}: {what}")]
     Request { url: String, what: String },
     #[error("Discourse at {url} refused the post ({status}): {message}")]
@@ -66,7 +73,7 @@ impl ForumError {
     /// Discourse's words when asking again cannot help (see [`super::ChannelError::refusal`]).
     pub fn refusal(&self) -> Option<String> {
         match self {
-            ForumError::NoKey => Some(self.to_string()),
+            ForumError::Redirected { .. } => Some(self.to_string()),
             ForumError::Refused { message, .. } => Some(message.clone()),
             ForumError::Request { .. } => None,
         }
@@ -88,10 +95,17 @@ fn discourse_message(body: &str) -> String {
         .replace(['\r', '\n'], " ")
 }
 
-/// A Discourse client with herald's API key.
+/// A Discourse client: each request carries the key of the forum it goes to.
 pub struct Discourse {
     client: reqwest::Client,
-    api_key: Option<SecretString>,
+}
+
+/// A topic to open.
+pub struct NewTopic<'a> {
+    pub external_id: &'a str,
+    pub title: &'a str,
+    pub text: &'a str,
+    pub category_id: u64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -118,38 +132,37 @@ pub fn external_id(repository: &RepoName, ghsa_id: &GhsaId) -> String {
 }
 
 impl Discourse {
-    pub fn new(api_key: Option<SecretString>) -> Result<Discourse, ChannelError> {
+    pub fn new() -> Result<Discourse, ChannelError> {
         // reqwest takes its TLS crypto from the process: ring, as octocrab and lettre use.
         // Installing twice is refused harmlessly.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let client = reqwest::Client::builder()
             .timeout(TIMEOUT)
+            .redirect(super::post::same_origin_redirects())
             .build()
             .map_err(|error| ForumError::Request {
                 url: String::new(),
                 what: error.to_string(),
             })?;
-        Ok(Discourse { client, api_key })
+        Ok(Discourse { client })
     }
 
     fn request(
         &self,
         method: reqwest::Method,
-        forum: &DiscourseConfig,
+        forum: &Forum,
         path: &str,
-    ) -> Result<reqwest::RequestBuilder, ForumError> {
-        let key = self.api_key.as_ref().ok_or(ForumError::NoKey)?;
-        Ok(self
-            .client
-            .request(method, format!("{}{path}", forum.url.trim_end_matches('/')))
-            .header("Api-Key", key.expose_secret())
+    ) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, format!("{}{path}", forum.url))
+            .header("Api-Key", forum.api_key.expose_secret())
             .header("Api-Username", &forum.api_username)
-            .header("Accept", "application/json"))
+            .header("Accept", "application/json")
     }
 
     async fn send<T: serde::de::DeserializeOwned>(
         &self,
-        forum: &DiscourseConfig,
+        forum: &Forum,
         request: reqwest::RequestBuilder,
     ) -> Result<Option<T>, ForumError> {
         let fail = |what: String| ForumError::Request {
@@ -163,6 +176,12 @@ impl Discourse {
         let status = response.status();
         if status == reqwest::StatusCode::NOT_FOUND {
             return Ok(None);
+        }
+        if status.is_redirection() {
+            return Err(ForumError::Redirected {
+                url: forum.url.clone(),
+                status: status.as_u16(),
+            });
         }
         if !status.is_success() {
             let body = response.text().await.unwrap_or_default();
@@ -183,19 +202,23 @@ impl Discourse {
             .map_err(|error| fail(format!("unreadable answer: {error}")))
     }
 
-    fn topic_url(forum: &DiscourseConfig, slug: &str, id: u64) -> String {
-        format!("{}/t/{slug}/{id}", forum.url.trim_end_matches('/'))
+    fn topic_url(forum: &Forum, slug: &str, id: u64) -> String {
+        format!("{}/t/{slug}/{id}", forum.url)
     }
 
     /// Opens the incident's topic, or replies to it when the text changed since `known`.
     pub async fn publish(
         &self,
-        forum: &DiscourseConfig,
-        external_id: &str,
-        title: &str,
-        text: &str,
+        forum: &Forum,
+        topic: &NewTopic<'_>,
         known: Option<&ChannelPost>,
     ) -> Result<Option<Published>, ForumError> {
+        let NewTopic {
+            external_id,
+            title,
+            text,
+            category_id,
+        } = *topic;
         let sha = text_sha256(text);
         if known.is_some_and(|post| post.text_sha256 == sha) {
             return Ok(None);
@@ -209,7 +232,7 @@ impl Discourse {
                         reqwest::Method::GET,
                         forum,
                         &format!("/t/external_id/{external_id}.json"),
-                    )?,
+                    ),
                 )
                 .await?
                 .map(|topic| {
@@ -240,7 +263,7 @@ impl Discourse {
                 });
                 self.send::<serde_json::Value>(
                     forum,
-                    self.request(reqwest::Method::POST, forum, "/posts.json")?
+                    self.request(reqwest::Method::POST, forum, "/posts.json")
                         .json(&body),
                 )
                 .await?;
@@ -257,13 +280,13 @@ impl Discourse {
                 let body = serde_json::json!({
                     "title": title,
                     "raw": text,
-                    "category": forum.category_id,
+                    "category": category_id,
                     "external_id": external_id,
                 });
                 let created = self
                     .send::<CreatedPost>(
                         forum,
-                        self.request(reqwest::Method::POST, forum, "/posts.json")?
+                        self.request(reqwest::Method::POST, forum, "/posts.json")
                             .json(&body),
                     )
                     .await?

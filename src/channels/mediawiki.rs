@@ -6,10 +6,10 @@
 //! are reported in the wiki's own words.
 
 use super::post::{PostChannel, PostText, Published, text_sha256};
-use crate::config::repo::MediaWikiConfig;
+use crate::config::Wiki;
 use crate::drafts::{WIKI_PAGE_WIKITEXT, escape};
 use crate::store::ChannelPost;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::ExposeSecret;
 use serde_json::Value;
 use std::time::Duration;
 
@@ -17,10 +17,11 @@ pub const CHANNEL: &str = "mediawiki";
 const TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The incident's page on a MediaWiki (`<page_prefix><GHSA id>`, the wikitext template),
-/// edited as the configured bot.
+/// edited as the operator's bot.
 pub(super) struct Page<'a> {
-    pub settings: &'a MediaWikiConfig,
-    pub password: Option<&'a SecretString>,
+    /// The operator's wiki the repository chose.
+    pub wiki: &'a Wiki,
+    pub page_prefix: &'a str,
 }
 
 impl PostChannel for Page<'_> {
@@ -34,19 +35,18 @@ impl PostChannel for Page<'_> {
         known: Option<&ChannelPost>,
     ) -> Result<Option<Published>, super::ChannelError> {
         let ghsa_id = &post.incident.ghsa_id;
-        let title = format!(
-            "{}{}",
-            self.settings.page_prefix,
-            escape::file_name(ghsa_id)
-        );
-        Ok(publish(self.settings, self.password, &title, &post.text, known).await?)
+        let title = format!("{}{}", self.page_prefix, escape::file_name(ghsa_id));
+        Ok(publish(self.wiki, &title, &post.text, known).await?)
     }
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum MediaWikiError {
-    #[error("no MediaWiki bot password: set HERALD_MEDIAWIKI_PASSWORD")]
-    NoPassword,
+    #[error(
+        "MediaWiki at {url} answered {status} with a redirect: herald sends the bot password \
+         only to the address in herald.toml, so it does not follow; correct that address"
+    )]
+    Redirected { url: String, status: u16 },
     #[error("MediaWiki at {url} refused the login of {user}: {reason}")]
     Login {
         url: String,
@@ -76,7 +76,9 @@ impl MediaWikiError {
     /// The wiki's words when asking again cannot help (see [`super::ChannelError::refusal`]).
     pub fn refusal(&self) -> Option<String> {
         match self {
-            MediaWikiError::NoPassword | MediaWikiError::Login { .. } => Some(self.to_string()),
+            MediaWikiError::Redirected { .. } | MediaWikiError::Login { .. } => {
+                Some(self.to_string())
+            }
             MediaWikiError::Refused { code, info, .. }
                 if !TRANSIENT_CODES.contains(&code.as_str()) =>
             {
@@ -89,13 +91,13 @@ impl MediaWikiError {
 
 struct Session<'a> {
     client: reqwest::Client,
-    settings: &'a MediaWikiConfig,
+    wiki: &'a Wiki,
 }
 
 impl Session<'_> {
     fn fail(&self, what: String) -> MediaWikiError {
         MediaWikiError::Request {
-            url: self.settings.api_url.clone(),
+            url: self.wiki.api_url.clone(),
             what,
         }
     }
@@ -106,6 +108,12 @@ impl Session<'_> {
             .await
             .map_err(|error| self.fail(error.without_url().to_string()))?;
         let status = response.status();
+        if status.is_redirection() {
+            return Err(MediaWikiError::Redirected {
+                url: self.wiki.api_url.clone(),
+                status: status.as_u16(),
+            });
+        }
         if !status.is_success() {
             return Err(self.fail(format!("HTTP {status}")));
         }
@@ -117,7 +125,7 @@ impl Session<'_> {
 
     async fn token(&self, kind: &str) -> Result<String, MediaWikiError> {
         let answer = self
-            .call(self.client.get(&self.settings.api_url).query(&[
+            .call(self.client.get(&self.wiki.api_url).query(&[
                 ("action", "query"),
                 ("meta", "tokens"),
                 ("type", kind),
@@ -130,13 +138,13 @@ impl Session<'_> {
             .ok_or_else(|| self.fail(format!("no {kind} token in the answer")))
     }
 
-    async fn login(&self, password: &SecretString) -> Result<(), MediaWikiError> {
+    async fn login(&self) -> Result<(), MediaWikiError> {
         let token = self.token("login").await?;
         let answer = self
-            .call(self.client.post(&self.settings.api_url).form(&[
+            .call(self.client.post(&self.wiki.api_url).form(&[
                 ("action", "login"),
-                ("lgname", self.settings.username.as_str()),
-                ("lgpassword", password.expose_secret()),
+                ("lgname", self.wiki.username.as_str()),
+                ("lgpassword", self.wiki.password.expose_secret()),
                 ("lgtoken", token.as_str()),
                 ("format", "json"),
             ]))
@@ -144,8 +152,8 @@ impl Session<'_> {
         match answer["login"]["result"].as_str() {
             Some("Success") => Ok(()),
             result => Err(MediaWikiError::Login {
-                url: self.settings.api_url.clone(),
-                user: self.settings.username.clone(),
+                url: self.wiki.api_url.clone(),
+                user: self.wiki.username.clone(),
                 reason: answer["login"]["reason"]
                     .as_str()
                     .or(result)
@@ -165,7 +173,7 @@ impl Session<'_> {
     ) -> Result<Result<(), (String, String)>, MediaWikiError> {
         let mode = if create { "createonly" } else { "nocreate" };
         let answer = self
-            .call(self.client.post(&self.settings.api_url).form(&[
+            .call(self.client.post(&self.wiki.api_url).form(&[
                 ("action", "edit"),
                 ("title", title),
                 ("text", text),
@@ -204,8 +212,7 @@ fn url_title(title: &str) -> String {
 /// Saves `text` as the page `title`: created when `known` is `None`, else updated when
 /// the text changed. `None`: nothing to do.
 async fn publish(
-    settings: &MediaWikiConfig,
-    password: Option<&SecretString>,
+    wiki: &Wiki,
     title: &str,
     text: &str,
     known: Option<&ChannelPost>,
@@ -214,17 +221,17 @@ async fn publish(
     if known.is_some_and(|post| post.text_sha256 == sha) {
         return Ok(None);
     }
-    let password = password.ok_or(MediaWikiError::NoPassword)?;
     let client = reqwest::Client::builder()
         .cookie_store(true)
         .timeout(TIMEOUT)
+        .redirect(super::post::same_origin_redirects())
         .build()
         .map_err(|error| MediaWikiError::Request {
-            url: settings.api_url.clone(),
+            url: wiki.api_url.clone(),
             what: error.to_string(),
         })?;
-    let session = Session { client, settings };
-    session.login(password).await?;
+    let session = Session { client, wiki };
+    session.login().await?;
     let mut token = session.token("csrf").await?;
     let mut create = known.is_none();
     let mut renewed = false;
@@ -240,7 +247,7 @@ async fn publish(
             Err((code, _)) if code == "articleexists" && create => create = false,
             Err((code, info)) => {
                 return Err(MediaWikiError::Refused {
-                    url: settings.api_url.clone(),
+                    url: wiki.api_url.clone(),
                     title: title.to_owned(),
                     code,
                     info,
@@ -251,7 +258,7 @@ async fn publish(
     Ok(Some(Published {
         post: ChannelPost {
             reference: title.to_owned(),
-            url: page_url(&settings.api_url, title),
+            url: page_url(&wiki.api_url, title),
             text_sha256: sha,
         },
         created: known.is_none(),

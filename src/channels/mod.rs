@@ -62,6 +62,10 @@ pub enum ChannelError {
     MediaWiki(#[from] mediawiki::MediaWikiError),
     #[error(transparent)]
     Chat(#[from] chat::ChatError),
+    /// The repository's configuration chose a counterpart herald's operator did not
+    /// configure: the maintainers fix either and retry.
+    #[error("{0}")]
+    Unconfigured(String),
     /// A pre-notification that cannot go as configured (a missing or unusable key, no
     /// SMTP server): the maintainers fix it and retry.
     #[error("{0}")]
@@ -102,9 +106,9 @@ impl ChannelError {
         let words = match self {
             ChannelError::GitHub(error) => error.refusal().map(str::to_owned),
             ChannelError::Draft(error) => Some(error.to_string()),
-            ChannelError::NotPublished { .. } | ChannelError::Prenotify(_) => {
-                Some(self.to_string())
-            }
+            ChannelError::NotPublished { .. }
+            | ChannelError::Prenotify(_)
+            | ChannelError::Unconfigured(_) => Some(self.to_string()),
             ChannelError::Forum(error) => error.refusal(),
             ChannelError::MediaWiki(error) => error.refusal(),
             ChannelError::Smtp(error) => error.refusal(),
@@ -138,8 +142,8 @@ pub struct Channels {
     pub drafts: Drafts,
     pub mail: Option<Announcer>,
     pub forum: forum::Discourse,
-    /// The bot password for `channels.mediawiki`.
-    pub mediawiki_password: Option<secrecy::SecretString>,
+    /// The forums and wikis herald's operator configured, each with its secret.
+    pub counterparts: crate::config::Counterparts,
     /// The team's chat webhook (`HERALD_CHAT_WEBHOOK_URL`) for `channels.chat`.
     pub chat: Option<ChatWebhook>,
     /// Wakes the store worker when an effect hands it a delivery to process.
@@ -155,6 +159,27 @@ pub struct LoadedConfig {
 }
 
 impl Channels {
+    /// What the repository's `channels:` chose that herald's operator did not configure,
+    /// shown on the tracking issue long before disclosure would find it.
+    fn unconfigured(&self, config: &crate::config::repo::RepoConfig) -> Vec<String> {
+        let channels = &config.channels;
+        let forum = channels.discourse.as_ref().map(|discourse| {
+            self.counterparts
+                .forum(discourse.server.as_deref())
+                .map(|_| ())
+        });
+        let wiki = channels.mediawiki.as_ref().map(|mediawiki| {
+            self.counterparts
+                .wiki(mediawiki.server.as_deref())
+                .map(|_| ())
+        });
+        [forum, wiki]
+            .into_iter()
+            .flatten()
+            .filter_map(Result::err)
+            .collect()
+    }
+
     /// Runs one leased effect job and returns what it did, for the runner to record with
     /// the job's completion; or fails.
     /// `about` is the incident the job is for (read by the runner for its log span), where

@@ -8,6 +8,24 @@ use crate::incident::Incident;
 use crate::store::ChannelPost;
 use sha2::{Digest, Sha256};
 
+/// How the clients that carry a server secret (a forum's key, a wiki's password, the chat
+/// URL) follow redirects: within the configured origin only (Discourse redirects its
+/// topic lookups there), so an answer can never move the secret to another host. A
+/// redirect elsewhere comes back as the 3xx answer itself, which the channel refuses.
+pub(super) fn same_origin_redirects() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let same_origin = attempt
+            .previous()
+            .first()
+            .is_some_and(|first| first.origin() == attempt.url().origin());
+        if same_origin && attempt.previous().len() < 10 {
+            attempt.follow()
+        } else {
+            attempt.stop()
+        }
+    })
+}
+
 /// One of those channels: a type per channel, in the channel's own file. Adding a channel
 /// is that file, its configuration section and its template.
 pub(super) trait PostChannel {

@@ -81,8 +81,16 @@ pub(super) async fn publish(
                 Target::Channel(PublicChannel::ForumPost) => {
                     match &loaded.config.channels.discourse {
                         Some(config) => {
-                            let discourse = &channels.forum;
-                            post(&channel, forum::ForumTopic { discourse, config }).await?
+                            let forum = channels
+                                .counterparts
+                                .forum(config.server.as_deref())
+                                .map_err(ChannelError::Unconfigured)?;
+                            let topic = forum::ForumTopic {
+                                discourse: &channels.forum,
+                                forum,
+                                category_id: config.category_id,
+                            };
+                            post(&channel, topic).await?
                         }
                         None => Record::note("no forum configured"),
                     }
@@ -93,9 +101,16 @@ pub(super) async fn publish(
                 Target::Channel(PublicChannel::WikiPage) => Record::note("no wiki configured"),
                 Target::Channel(PublicChannel::MediaWikiPage) => {
                     match &loaded.config.channels.mediawiki {
-                        Some(settings) => {
-                            let password = channels.mediawiki_password.as_ref();
-                            post(&channel, mediawiki::Page { settings, password }).await?
+                        Some(config) => {
+                            let wiki = channels
+                                .counterparts
+                                .wiki(config.server.as_deref())
+                                .map_err(ChannelError::Unconfigured)?;
+                            let page = mediawiki::Page {
+                                wiki,
+                                page_prefix: &config.page_prefix,
+                            };
+                            post(&channel, page).await?
                         }
                         None => Record::note("no MediaWiki configured"),
                     }

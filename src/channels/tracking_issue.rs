@@ -87,6 +87,7 @@ pub(super) async fn sync(
         .error
         .iter()
         .cloned()
+        .chain(channels.unconfigured(&loaded.config))
         .chain(
             template_errors
                 .iter()

@@ -1,11 +1,15 @@
 //! Server settings: defaults, then `herald.toml`, then `HERALD_*` environment variables
 //! (the environment wins), then command-line flags.
 
+mod counterparts;
 pub mod repo;
+
+pub use counterparts::{Counterparts, Forum, Wiki, counterpart_url};
 
 pub use crate::github::Pacing;
 use secrecy::SecretString;
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -88,13 +92,11 @@ pub struct MailSettings {
     pub signing_key_passphrase: Option<SecretString>,
 }
 
-/// Secrets of the public channels outside GitHub.
+/// The channels outside GitHub, each bound to the secret it receives.
 #[derive(Debug, Clone, Default)]
 pub struct ChannelSecrets {
-    /// The Discourse API key herald posts with.
-    pub discourse_api_key: Option<SecretString>,
-    /// The bot password of `channels.mediawiki`'s user.
-    pub mediawiki_password: Option<SecretString>,
+    /// The forums and wikis, by the names repositories choose them by.
+    pub counterparts: Counterparts,
     /// The incoming-webhook URL of the team's chat (Slack, a Matrix hookshot, Discord),
     /// where `channels.chat` posts private notices. Secret: the URL is the credential.
     pub chat_webhook_url: Option<SecretString>,
@@ -187,9 +189,13 @@ struct FileSettings {
     signing_key_file: Option<PathBuf>,
     signing_key_passphrase: Option<String>,
     signing_key_passphrase_file: Option<PathBuf>,
-    discourse_api_key: Option<String>,
-    mediawiki_password: Option<String>,
     chat_webhook_url: Option<String>,
+    /// `[discourse.<name>]` tables.
+    #[serde(default)]
+    discourse: BTreeMap<String, counterparts::ForumFile>,
+    /// `[mediawiki.<name>]` tables.
+    #[serde(default)]
+    mediawiki: BTreeMap<String, counterparts::WikiFile>,
 }
 
 /// Every setting: key in herald.toml, environment variable, default, meaning.
@@ -355,18 +361,6 @@ pub const SETTINGS_TABLE: &[(&str, &str, &str, &str)] = &[
         "HERALD_SIGNING_KEY_PASSPHRASE_FILE",
         "(none)",
         "file holding the signing key's passphrase",
-    ),
-    (
-        "discourse_api_key",
-        "HERALD_DISCOURSE_API_KEY",
-        "(none)",
-        "API key for the Discourse forum of `channels.discourse`",
-    ),
-    (
-        "mediawiki_password",
-        "HERALD_MEDIAWIKI_PASSWORD",
-        "(none)",
-        "bot password of the MediaWiki user of `channels.mediawiki`",
     ),
     (
         "chat_webhook_url",
@@ -617,10 +611,7 @@ impl Settings {
             github_urls,
             mail,
             channels: ChannelSecrets {
-                discourse_api_key: text_setting("discourse_api_key", file.discourse_api_key)
-                    .map(SecretString::from),
-                mediawiki_password: text_setting("mediawiki_password", file.mediawiki_password)
-                    .map(SecretString::from),
+                counterparts: Counterparts::load(file.discourse, file.mediawiki, env)?,
                 chat_webhook_url: text_setting("chat_webhook_url", file.chat_webhook_url)
                     .map(|url| {
                         if url.starts_with("https://") || url.starts_with("http://") {
@@ -773,6 +764,69 @@ mod tests {
         let path = dir.path().join("herald.toml");
         std::fs::write(&path, text).expect("write config");
         path
+    }
+
+    #[test]
+    fn forums_and_wikis_are_bound_to_their_secrets_by_name() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let key_file = dir.path().join("discourse-key");
+        std::fs::write(&key_file, "forum-key\n").expect("write key");
+        let path = write(
+            &dir,
+            &format!(
+                "[discourse.community]\nurl = \"https://discuss.example.org/\"\napi_username = \"herald\"\napi_key_file = {:?}\n\n[mediawiki.docs]\napi_url = \"http://127.0.0.1:8080/api.php\"\nusername = \"Bot@herald\"\n",
+                key_file.display().to_string()
+            ),
+        );
+        let settings = Settings::load(
+            Some(&path),
+            &env_of(&[("HERALD_MEDIAWIKI_DOCS_PASSWORD", "wiki-password")]),
+        )
+        .expect("settings");
+        let counterparts = &settings.channels.counterparts;
+        let forum = counterparts.forum(Some("community")).expect("the forum");
+        assert_eq!(forum.url, "https://discuss.example.org");
+        assert_eq!(forum.api_key.expose_secret(), "forum-key");
+        assert_eq!(forum.max_post_length, 32_000);
+        let wiki = counterparts.wiki(None).expect("the only wiki");
+        assert_eq!(wiki.password.expose_secret(), "wiki-password");
+        // Debug output never shows a secret.
+        let shown = format!("{settings:?}");
+        assert!(!shown.contains("forum-key") && !shown.contains("wiki-password"));
+
+        let refused = |text: &str, env: &[(&str, &str)]| {
+            Settings::load(Some(&write(&dir, text)), &env_of(env))
+                .expect_err("refused")
+                .to_string()
+        };
+        let error = refused(
+            "[discourse.x]\nurl = \"http://localhost.attacker.example\"\napi_username = \"h\"\napi_key = \"k\"\n",
+            &[],
+        );
+        assert!(
+            error.contains("[discourse.x] url") && error.contains("https://"),
+            "{error}"
+        );
+        let error = refused(
+            "[discourse.x]\nurl = \"https://d.example\"\napi_username = \"h\"\n",
+            &[],
+        );
+        assert!(
+            error.contains(
+                "no secret: set `api_key_file` (or `api_key`, or HERALD_DISCOURSE_X_API_KEY)"
+            ),
+            "{error}"
+        );
+        let error = refused("", &[("HERALD_DISCOURSE_API_KEY", "k")]);
+        assert!(
+            error.contains("HERALD_DISCOURSE_API_KEY: no longer read") && !error.contains(": k"),
+            "{error}"
+        );
+        let error = refused(
+            "[mediawiki.Docs]\napi_url = \"https://w.example/api.php\"\nusername = \"u\"\npassword = \"p\"\n",
+            &[],
+        );
+        assert!(error.contains("[mediawiki.Docs]: a name is"), "{error}");
     }
 
     #[test]

@@ -270,18 +270,21 @@ pub enum ChatFormat {
     Discord,
 }
 
-/// A MediaWiki: its `api.php`, the bot-password user (`User@app`; the password is
-/// `HERALD_MEDIAWIKI_PASSWORD`), and the prefix of advisory page titles.
+/// A MediaWiki: which of the operator's (`[mediawiki.<name>]` in herald.toml, with its
+/// address, bot user and password; optional when there is one), and the prefix of advisory
+/// page titles.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(
     deny_unknown_fields,
-    expecting = "a mapping with `api_url`, `username` and optionally `page_prefix`"
+    expecting = "a mapping with optionally `server` and `page_prefix`"
 )]
 pub struct MediaWikiConfig {
-    #[serde(deserialize_with = "one::<HttpsUrl, _>")]
-    pub api_url: String,
-    #[serde(deserialize_with = "one::<DisplayName, _>")]
-    pub username: String,
+    #[serde(default, deserialize_with = "opt::<InstanceName, _>")]
+    pub server: Option<String>,
+    #[serde(default, rename = "api_url", deserialize_with = "operators_setting")]
+    _api_url: (),
+    #[serde(default, rename = "username", deserialize_with = "operators_setting")]
+    _username: (),
     #[serde(
         default = "default_page_prefix",
         deserialize_with = "one::<DisplayName, _>"
@@ -307,37 +310,36 @@ pub struct DiscussionsConfig {
     pub category: String,
 }
 
-/// A Discourse forum: the topic goes to `category_id`, posted as `api_username` with the
-/// API key from herald's settings (`HERALD_DISCOURSE_API_KEY`: a secret stays out of the
-/// repository).
+/// A Discourse forum: which of the operator's (`[discourse.<name>]` in herald.toml, with
+/// its address, user and API key; optional when there is one), and the category the topic
+/// goes to.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(
     deny_unknown_fields,
-    expecting = "a mapping with `url`, `category_id`, `api_username` and optionally \
-                 `max_title_length`, `max_post_length`"
+    expecting = "a mapping with `category_id` and optionally `server`"
 )]
 pub struct DiscourseConfig {
-    #[serde(deserialize_with = "one::<HttpsUrl, _>")]
-    pub url: String,
+    #[serde(default, deserialize_with = "opt::<InstanceName, _>")]
+    pub server: Option<String>,
     pub category_id: u64,
-    #[serde(deserialize_with = "one::<DisplayName, _>")]
-    pub api_username: String,
-    /// The forum's `max_topic_title_length` (Discourse's default: 255).
-    #[serde(default = "discourse_title_chars")]
-    pub max_title_length: usize,
-    /// The forum's `max_post_length` (Discourse's default: 32,000).
-    #[serde(default = "discourse_post_chars")]
-    pub max_post_length: usize,
+    #[serde(default, rename = "url", deserialize_with = "operators_setting")]
+    _url: (),
+    #[serde(
+        default,
+        rename = "api_username",
+        deserialize_with = "operators_setting"
+    )]
+    _api_username: (),
 }
 
-/// Discourse's default `max_topic_title_length`.
-fn discourse_title_chars() -> usize {
-    255
-}
-
-/// Discourse's default `max_post_length`.
-fn discourse_post_chars() -> usize {
-    32_000
+/// A key that herald's operator sets, beside the secret that goes with it: a repository's
+/// file naming an address would send the server's secret to whoever can push to it.
+fn operators_setting<'de, D: Deserializer<'de>>(d: D) -> Result<(), D::Error> {
+    IgnoredAny::deserialize(d)?;
+    Err(de::Error::custom(
+        "set by herald's operator in herald.toml, with the secret that goes there; choose \
+         one of the operator's by name with `server:`",
+    ))
 }
 
 /// The `escalation:` section: per severity, GitHub people or teams (`@login`,
@@ -1119,27 +1121,20 @@ impl Rule for Address {
     }
 }
 
-/// A site's base URL: `https://` (or `http://` for a forum on the same machine), no
-/// credentials, no query.
-struct HttpsUrl;
-impl Rule for HttpsUrl {
-    const EXPECTED: &'static str = "an https:// URL";
+/// The name of an instance herald's operator configured (`[discourse.<name>]`).
+struct InstanceName;
+impl Rule for InstanceName {
+    const EXPECTED: &'static str = "the name of a forum or wiki herald's operator configured";
     fn check(value: &str) -> Result<(), String> {
-        single_line(value, "a URL")?;
-        let rest = value
-            .strip_prefix("https://")
-            .or_else(|| {
-                value
-                    .strip_prefix("http://")
-                    .filter(|rest| rest.starts_with("127.0.0.1") || rest.starts_with("localhost"))
-            })
-            .ok_or_else(|| format!("{value:?} is not an https:// URL"))?;
-        if rest.is_empty() || rest.contains(['@', '?', '#', ' ']) {
-            return Err(format!(
-                "{value:?}: a site URL has a host and no credentials, query or fragment"
-            ));
+        if super::counterparts::is_instance_name(value) {
+            Ok(())
+        } else {
+            Err(format!(
+                "{:?} is not a name herald's operator could have given: 1 to 32 of a-z, 0-9, \
+                 `-` and `_`",
+                value.chars().take(40).collect::<String>()
+            ))
         }
-        Ok(())
     }
 }
 
@@ -1473,6 +1468,52 @@ prenotify:
             );
             assert!(e.message.contains(words), "{text}: {e}");
         }
+    }
+
+    #[test]
+    fn a_repository_chooses_a_counterpart_by_name_and_never_gives_its_address() {
+        let config = RepoConfig::parse(
+            "channels:\n  discourse:\n    server: community\n    category_id: 7\n  mediawiki:\n    page_prefix: 'Advisories/'\n",
+        )
+        .expect("parses");
+        let discourse = config.channels.discourse.expect("discourse");
+        assert_eq!(
+            (discourse.server.as_deref(), discourse.category_id),
+            (Some("community"), 7)
+        );
+        let mediawiki = config.channels.mediawiki.expect("mediawiki");
+        assert_eq!(
+            (mediawiki.server, mediawiki.page_prefix.as_str()),
+            (None, "Advisories/")
+        );
+        for (text, key) in [
+            (
+                "channels:\n  discourse:\n    url: http://localhost.attacker.example\n    category_id: 7\n",
+                "channels.discourse.url",
+            ),
+            (
+                "channels:\n  discourse:\n    category_id: 7\n    api_username: system\n",
+                "channels.discourse.api_username",
+            ),
+            (
+                "channels:\n  mediawiki:\n    api_url: https://wiki.attacker.example/api.php\n",
+                "channels.mediawiki.api_url",
+            ),
+            (
+                "channels:\n  mediawiki:\n    username: Admin@herald\n",
+                "channels.mediawiki.username",
+            ),
+        ] {
+            let e = error(text);
+            assert_eq!(e.key.as_deref(), Some(key), "{text}: {e}");
+            assert!(
+                e.message
+                    .contains("set by herald's operator in herald.toml"),
+                "{text}: {e}"
+            );
+        }
+        let e = error("channels:\n  discourse:\n    server: ../Evil\n    category_id: 7\n");
+        assert_eq!(e.key.as_deref(), Some("channels.discourse.server"), "{e}");
     }
 
     #[test]

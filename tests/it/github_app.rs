@@ -2926,7 +2926,19 @@ async fn the_first_poll_reads_every_page_of_a_long_advisory_list() {
     harness.stop().await;
 }
 
-/// herald installed with a Discourse forum (category 7) and `more_channels` configured.
+/// The operator's forum at `url`, posting as `herald` with the fake forum's key.
+fn operators_forum(url: &str) -> herald::config::Forum {
+    herald::config::Forum {
+        url: url.to_owned(),
+        api_username: "herald".to_owned(),
+        api_key: SecretString::from(common::discourse::API_KEY),
+        max_title_length: 255,
+        max_post_length: 32_000,
+    }
+}
+
+/// herald installed with the operator's Discourse forum `community`, which the repository
+/// chooses (category 7), and `more_channels` configured.
 async fn with_forum(
     fake: &FakeGitHub,
     more_channels: &str,
@@ -2936,15 +2948,67 @@ async fn with_forum(
         REPO,
         ".github/herald.yml",
         &format!(
-            "tracking:\n  repository: Codertocat/security\nchannels:\n  discourse:\n    url: {}\n    category_id: 7\n    api_username: herald\n{more_channels}",
-            forum.url
+            "tracking:\n  repository: Codertocat/security\nchannels:\n  discourse:\n    server: community\n    category_id: 7\n{more_channels}"
         ),
     );
-    let harness = installed_with(fake, |settings| {
-        settings.channels.discourse_api_key = Some(SecretString::from(common::discourse::API_KEY));
+    let url = forum.url.clone();
+    let harness = installed_with(fake, move |settings| {
+        settings
+            .channels
+            .counterparts
+            .forums
+            .insert("community".to_owned(), operators_forum(&url));
     })
     .await;
     (harness, forum)
+}
+
+both_stores!(a_repository_cannot_send_the_servers_secrets_elsewhere);
+async fn a_repository_cannot_send_the_servers_secrets_elsewhere() {
+    let fake = world().await;
+    let (harness, forum) = with_forum(&fake, "").await;
+    let attacker = common::discourse::FakeDiscourse::start().await;
+    fake.set_permission(REPO, "alice", "admin");
+    // A pusher names a forum the operator does not have (a repository's file cannot give
+    // an address at all: the configuration's own tests show that refusal).
+    fake.put_file(
+        REPO,
+        ".github/herald.yml",
+        "tracking:\n  repository: Codertocat/security\nchannels:\n  discourse:\n    server: attacker\n    category_id: 7\n",
+    );
+    report(&harness, "report-1").await;
+    github_publishes(&harness).await;
+    let issue = fake.issues(TRACKING_REPO)[0].body.clone();
+    assert!(
+        issue.contains("no Discourse forum of that name; there are \\`community\\`"),
+        "{issue}"
+    );
+    let refused = escalations(&fake, &format!("forum\\_post for {GHSA} was refused"));
+    assert_eq!(refused.len(), 1, "{:?}", answers(&fake));
+    assert!(
+        refused[0].contains("\\`channels.discourse.server: attacker\\`"),
+        "{}",
+        refused[0]
+    );
+    assert!(forum.requests().is_empty() && attacker.requests().is_empty());
+
+    // The operator's own forum moves to another host: the key does not follow it.
+    fake.put_file(
+        REPO,
+        ".github/herald.yml",
+        "tracking:\n  repository: Codertocat/security\nchannels:\n  discourse:\n    category_id: 7\n",
+    );
+    forum.move_to(&attacker.url.replace("127.0.0.1", "localhost"));
+    command(&harness, "c-2", "alice", "/herald retry").await;
+    let refused = escalations(&fake, "answered 307 with a redirect");
+    assert_eq!(refused.len(), 1, "{:?}", answers(&fake));
+    assert_eq!(
+        forum.keys_seen(),
+        vec![common::discourse::API_KEY.to_owned()]
+    );
+    assert!(attacker.keys_seen().is_empty() && attacker.requests().is_empty());
+    assert_no_unexpected(&fake);
+    harness.stop().await;
 }
 
 both_stores!(a_long_advisory_is_shortened_to_fit_every_counterpart);
@@ -3208,23 +3272,39 @@ async fn an_uninitialised_wiki_is_reported_once_not_retried() {
     harness.stop().await;
 }
 
-fn with_mediawiki_config(wiki: &common::mediawiki::MediaWiki) -> String {
-    format!(
-        "tracking:\n  repository: Codertocat/security\nchannels:\n  mediawiki:\n    api_url: {}\n    username: {}\n",
-        wiki.api_url, wiki.username
-    )
+const WITH_MEDIAWIKI: &str =
+    "tracking:\n  repository: Codertocat/security\nchannels:\n  mediawiki:\n    server: docs\n";
+
+/// herald installed with `wiki` as the operator's MediaWiki `docs`, logging in with
+/// `password`.
+async fn with_mediawiki(
+    fake: &FakeGitHub,
+    wiki: &common::mediawiki::MediaWiki,
+    password: &str,
+    adjust: impl FnOnce(&mut herald::config::Settings),
+) -> Harness {
+    fake.put_file(REPO, ".github/herald.yml", WITH_MEDIAWIKI);
+    let operators = herald::config::Wiki {
+        api_url: wiki.api_url.clone(),
+        username: wiki.username.clone(),
+        password: SecretString::from(password.to_owned()),
+    };
+    installed_with(fake, move |settings| {
+        settings
+            .channels
+            .counterparts
+            .wikis
+            .insert("docs".to_owned(), operators);
+        adjust(settings);
+    })
+    .await
 }
 
 both_stores!(disclosure_writes_the_mediawiki_page_and_a_new_version_edits_it);
 async fn disclosure_writes_the_mediawiki_page_and_a_new_version_edits_it() {
     let wiki = common::mediawiki::MediaWiki::start();
     let fake = world().await;
-    fake.put_file(REPO, ".github/herald.yml", &with_mediawiki_config(&wiki));
-    let password = wiki.password.clone();
-    let harness = installed_with(&fake, move |settings| {
-        settings.channels.mediawiki_password = Some(SecretString::from(password));
-    })
-    .await;
+    let harness = with_mediawiki(&fake, &wiki, &wiki.password, |_| {}).await;
     report(&harness, "report-1").await;
     let title = format!("Security advisories/{GHSA}");
     assert_eq!(wiki.page(&title).await, None, "nothing under embargo");
@@ -3252,9 +3332,7 @@ both_stores!(a_wrong_mediawiki_bot_password_is_a_clear_error);
 async fn a_wrong_mediawiki_bot_password_is_a_clear_error() {
     let wiki = common::mediawiki::MediaWiki::start();
     let fake = world().await;
-    fake.put_file(REPO, ".github/herald.yml", &with_mediawiki_config(&wiki));
-    let harness = installed_with(&fake, |settings| {
-        settings.channels.mediawiki_password = Some(SecretString::from("not-the-password"));
+    let harness = with_mediawiki(&fake, &wiki, "not-the-password", |settings| {
         settings.worker.max_attempts = 1;
     })
     .await;

@@ -28,6 +28,10 @@ struct World {
     requests: Vec<String>,
     /// Answer the next topic creation with 504 after creating it (a lost answer).
     lose_next_create: bool,
+    /// Every `Api-Key` a request carried, whoever sent it.
+    keys_seen: Vec<String>,
+    /// The forum "moved": every request is redirected (307) to the same path there.
+    moved_to: Option<String>,
 }
 
 #[derive(Clone)]
@@ -204,6 +208,27 @@ async fn topic(
     }
 }
 
+/// Notes the request's `Api-Key`, and redirects it when the forum has moved.
+async fn keys_and_moves(
+    State(shared): State<Shared>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let moved_to = {
+        let mut world = shared.world.lock().expect("fake Discourse");
+        if let Some(key) = request.headers().get("Api-Key") {
+            world
+                .keys_seen
+                .push(String::from_utf8_lossy(key.as_bytes()).into_owned());
+        }
+        world.moved_to.clone()
+    };
+    match moved_to {
+        Some(base) => Redirect::temporary(&format!("{base}{}", request.uri())).into_response(),
+        None => next.run(request).await,
+    }
+}
+
 impl FakeDiscourse {
     pub async fn start() -> FakeDiscourse {
         let shared = Shared {
@@ -214,6 +239,10 @@ impl FakeDiscourse {
             .route("/posts.json", post(create_post))
             .route("/t/external_id/{file}", get(by_external_id))
             .route("/t/{slug}/{file}", get(topic))
+            .layer(axum::middleware::from_fn_with_state(
+                shared.clone(),
+                keys_and_moves,
+            ))
             .with_state(shared.clone());
         let url = super::serve_on_loopback(app).await;
         FakeDiscourse { url, shared }
@@ -235,6 +264,21 @@ impl FakeDiscourse {
             .expect("fake Discourse")
             .requests
             .clone()
+    }
+
+    /// Every `Api-Key` header any request carried.
+    pub fn keys_seen(&self) -> Vec<String> {
+        self.shared
+            .world
+            .lock()
+            .expect("fake Discourse")
+            .keys_seen
+            .clone()
+    }
+
+    /// From now on every request is redirected to the same path under `base`.
+    pub fn move_to(&self, base: &str) {
+        self.shared.world.lock().expect("fake Discourse").moved_to = Some(base.to_owned());
     }
 
     pub fn lose_next_create(&self) {

@@ -1,0 +1,349 @@
+//! The counterparts outside GitHub that herald sends a server secret to: each Discourse
+//! forum and MediaWiki the operator configured in herald.toml, by name, with its address
+//! and the secret that goes there and nowhere else. A repository's `.github/herald.yml`
+//! chooses among them by name (`channels.discourse.server`); it never gives an address,
+//! since anyone who can push to it would then receive the secret.
+
+use super::ConfigError;
+use secrecy::SecretString;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+/// A Discourse forum: where it is, who herald posts as, and the key that proves it.
+#[derive(Debug, Clone)]
+pub struct Forum {
+    pub url: String,
+    pub api_username: String,
+    pub api_key: SecretString,
+    /// The forum's `max_topic_title_length` (Discourse's default: 255).
+    pub max_title_length: usize,
+    /// The forum's `max_post_length` (Discourse's default: 32,000).
+    pub max_post_length: usize,
+}
+
+/// A MediaWiki: its `api.php`, the bot-password user (`User@app`) and the password.
+#[derive(Debug, Clone)]
+pub struct Wiki {
+    pub api_url: String,
+    pub username: String,
+    pub password: SecretString,
+}
+
+/// The forums and wikis of herald.toml, by name.
+#[derive(Debug, Clone, Default)]
+pub struct Counterparts {
+    pub forums: BTreeMap<String, Forum>,
+    pub wikis: BTreeMap<String, Wiki>,
+}
+
+/// `[discourse.<name>]` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ForumFile {
+    url: String,
+    api_username: String,
+    api_key: Option<String>,
+    api_key_file: Option<PathBuf>,
+    max_title_length: Option<usize>,
+    max_post_length: Option<usize>,
+}
+
+/// `[mediawiki.<name>]` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct WikiFile {
+    api_url: String,
+    username: String,
+    password: Option<String>,
+    password_file: Option<PathBuf>,
+}
+
+/// The single-instance settings of earlier versions, which sent the secret wherever a
+/// repository's file pointed: refused with what to do instead.
+const RETIRED: [(&str, &str); 2] = [
+    (
+        "HERALD_DISCOURSE_API_KEY",
+        "[discourse.<name>] with `url`, `api_username` and `api_key_file`",
+    ),
+    (
+        "HERALD_MEDIAWIKI_PASSWORD",
+        "[mediawiki.<name>] with `api_url`, `username` and `password_file`",
+    ),
+];
+
+impl Counterparts {
+    pub(super) fn load(
+        forums: BTreeMap<String, ForumFile>,
+        wikis: BTreeMap<String, WikiFile>,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Counterparts, ConfigError> {
+        for (variable, instead) in RETIRED {
+            if env(variable).is_some() {
+                return Err(ConfigError::Invalid {
+                    name: variable.to_owned(),
+                    message: format!(
+                        "no longer read: a secret is bound to its counterpart's address in \
+                         herald.toml, as {instead}; repositories choose it by name"
+                    ),
+                });
+            }
+        }
+        let forums = forums
+            .into_iter()
+            .map(|(name, file)| {
+                let binding = Binding {
+                    section: "discourse",
+                    url: ("url", &file.url),
+                    secret: ("api_key", file.api_key),
+                    secret_file: ("api_key_file", file.api_key_file),
+                };
+                let (url, api_key) = binding.load(&name, env)?;
+                let forum = Forum {
+                    url,
+                    api_username: file.api_username,
+                    api_key,
+                    max_title_length: file.max_title_length.unwrap_or(255),
+                    max_post_length: file.max_post_length.unwrap_or(32_000),
+                };
+                Ok((name, forum))
+            })
+            .collect::<Result<_, ConfigError>>()?;
+        let wikis = wikis
+            .into_iter()
+            .map(|(name, file)| {
+                let binding = Binding {
+                    section: "mediawiki",
+                    url: ("api_url", &file.api_url),
+                    secret: ("password", file.password),
+                    secret_file: ("password_file", file.password_file),
+                };
+                let (api_url, password) = binding.load(&name, env)?;
+                let wiki = Wiki {
+                    api_url,
+                    username: file.username,
+                    password,
+                };
+                Ok((name, wiki))
+            })
+            .collect::<Result<_, ConfigError>>()?;
+        Ok(Counterparts { forums, wikis })
+    }
+
+    /// The forum a repository chose (`channels.discourse.server`), or the only one.
+    pub fn forum(&self, chosen: Option<&str>) -> Result<&Forum, String> {
+        choose("Discourse forum", "discourse", &self.forums, chosen)
+    }
+
+    /// The wiki a repository chose (`channels.mediawiki.server`), or the only one.
+    pub fn wiki(&self, chosen: Option<&str>) -> Result<&Wiki, String> {
+        choose("MediaWiki", "mediawiki", &self.wikis, chosen)
+    }
+}
+
+/// The instance `chosen` names, or the only one there is; otherwise what is wrong, in words
+/// for the tracking issue.
+fn choose<'a, T>(
+    what: &str,
+    section: &str,
+    instances: &'a BTreeMap<String, T>,
+    chosen: Option<&str>,
+) -> Result<&'a T, String> {
+    let known = || {
+        instances
+            .keys()
+            .map(|name| format!("`{name}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match chosen {
+        Some(name) => instances.get(name).ok_or_else(|| {
+            if instances.is_empty() {
+                format!(
+                    "`channels.{section}.server: {name}`: herald's operator configured no \
+                     {what} ([{section}.<name>] in herald.toml)"
+                )
+            } else {
+                format!(
+                    "`channels.{section}.server: {name}`: herald's operator configured no \
+                     {what} of that name; there are {}",
+                    known()
+                )
+            }
+        }),
+        None => match instances.len() {
+            1 => Ok(instances.values().next().expect("one instance")),
+            0 => Err(format!(
+                "`channels.{section}`: herald's operator configured no {what} \
+                 ([{section}.<name>] in herald.toml)"
+            )),
+            _ => Err(format!(
+                "`channels.{section}`: herald's operator configured several of them ({}); \
+                 name one with `server:`",
+                known()
+            )),
+        },
+    }
+}
+
+/// An instance's name: what a repository writes, and part of an environment variable's.
+pub(super) fn is_instance_name(name: &str) -> bool {
+    (1..=32).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
+fn check_name(table: &str, name: &str) -> Result<(), ConfigError> {
+    if is_instance_name(name) {
+        Ok(())
+    } else {
+        Err(ConfigError::Invalid {
+            name: table.to_owned(),
+            message: "a name is 1 to 32 of a-z, 0-9, `-` and `_`".to_owned(),
+        })
+    }
+}
+
+/// An instance's address and its secret as written in its `[<section>.<name>]` table,
+/// each as (key, value).
+struct Binding<'a> {
+    section: &'a str,
+    url: (&'a str, &'a str),
+    secret: (&'a str, Option<String>),
+    secret_file: (&'a str, Option<PathBuf>),
+}
+
+impl Binding<'_> {
+    /// The checked address, and the secret: from its environment variable
+    /// (`HERALD_<SECTION>_<NAME>_<KEY>`), else the table's value, else the file it names.
+    /// Required: an instance without its secret could not be used.
+    fn load(
+        self,
+        name: &str,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<(String, SecretString), ConfigError> {
+        let table = format!("[{}.{name}]", self.section);
+        check_name(&table, name)?;
+        let (url_key, url) = self.url;
+        let url = counterpart_url(url).map_err(|message| ConfigError::Invalid {
+            name: format!("{table} {url_key}"),
+            message,
+        })?;
+        let (key, value) = self.secret;
+        let (file_key, file) = self.secret_file;
+        let variable = format!("HERALD_{}_{}_{}", self.section, name, key)
+            .to_ascii_uppercase()
+            .replace('-', "_");
+        if let Some(value) = env(&variable).or(value).filter(|value| !value.is_empty()) {
+            return Ok((url, SecretString::from(value)));
+        }
+        match file {
+            Some(path) => Ok((url, super::read_secret_file(Path::new(&path))?)),
+            None => Err(ConfigError::Invalid {
+                name: table,
+                message: format!("no secret: set `{file_key}` (or `{key}`, or {variable})"),
+            }),
+        }
+    }
+}
+
+/// A counterpart's address, which receives a secret: `https://`, or `http://` only to
+/// this machine (an IP loopback address or `localhost` itself, not a name that starts
+/// with it); no credentials, query or fragment.
+pub fn counterpart_url(text: &str) -> Result<String, String> {
+    let url = reqwest::Url::parse(text.trim())
+        .map_err(|error| format!("{text:?} is not a URL: {error}"))?;
+    // The URL parser has normalised the host: IPv4 in dotted decimal, IPv6 in brackets.
+    let loopback = url.host_str().is_some_and(|host| {
+        host.eq_ignore_ascii_case("localhost")
+            || host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse::<IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
+    });
+    match url.scheme() {
+        "https" => {}
+        "http" if loopback => {}
+        _ => {
+            return Err(format!(
+                "{text:?}: a secret travels only over https:// (http:// only to this machine)"
+            ));
+        }
+    }
+    if url.host_str().is_none_or(str::is_empty)
+        || !url.username().is_empty()
+        || url.password().is_some()
+        || url.query().is_some()
+        || url.fragment().is_some()
+    {
+        return Err(format!(
+            "{text:?}: a counterpart's URL has a host and no credentials, query or fragment"
+        ));
+    }
+    Ok(url.as_str().trim_end_matches('/').to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_https_or_this_machine_receives_a_secret() {
+        for good in [
+            "https://discuss.example.org",
+            "https://wiki.example.org/w/api.php",
+            "http://127.0.0.1:8080",
+            "http://[::1]:9000/w/api.php",
+            "http://localhost:3000/",
+        ] {
+            assert!(counterpart_url(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "http://localhost.attacker.example",
+            "http://127.0.0.1.attacker.example",
+            "http://localhost@attacker.example",
+            "http://discuss.example.org",
+            "https://user:pass@discuss.example.org",
+            "https://discuss.example.org/?next=https://x",
+            "https://discuss.example.org/#x",
+            "ftp://discuss.example.org",
+            "discuss.example.org",
+        ] {
+            assert!(counterpart_url(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            counterpart_url("https://discuss.example.org/").as_deref(),
+            Ok("https://discuss.example.org")
+        );
+    }
+
+    #[test]
+    fn a_repository_chooses_among_the_operators_instances_by_name() {
+        let mut instances = BTreeMap::new();
+        assert!(
+            choose("Discourse forum", "discourse", &instances, None)
+                .is_err_and(|error: String| error.contains("configured no Discourse forum"))
+        );
+        instances.insert("community".to_owned(), 1);
+        assert_eq!(
+            choose("Discourse forum", "discourse", &instances, None),
+            Ok(&1)
+        );
+        instances.insert("staff".to_owned(), 2);
+        assert_eq!(
+            choose("Discourse forum", "discourse", &instances, Some("staff")),
+            Ok(&2)
+        );
+        let several = choose("Discourse forum", "discourse", &instances, None).unwrap_err();
+        assert!(several.contains("`community`, `staff`"), "{several}");
+        let unknown =
+            choose("Discourse forum", "discourse", &instances, Some("attacker")).unwrap_err();
+        assert!(
+            unknown.contains("no Discourse forum of that name; there are `community`, `staff`"),
+            "{unknown}"
+        );
+    }
+}
