@@ -113,12 +113,12 @@ impl ChannelError {
             ChannelError::MediaWiki(error) => error.refusal(),
             ChannelError::Smtp(error) => error.refusal(),
             ChannelError::Chat(error) => error.refusal(),
+            ChannelError::Wiki(error) => error.refusal(),
             ChannelError::Store(_)
             | ChannelError::NoInstallation(_)
             | ChannelError::Payload { .. }
             | ChannelError::NotAnEffect(_)
-            | ChannelError::Message(_)
-            | ChannelError::Wiki(_) => None,
+            | ChannelError::Message(_) => None,
         };
         words.map(Refusal)
     }

@@ -27,12 +27,33 @@ pub enum WikiError {
          page, so create any page in the repository's Wiki tab once"
     )]
     Uninitialised(RepoName),
+    #[error(
+        "the wiki of {repository} holds {path} as {what}, where herald writes a plain \
+         {expected}: herald refuses to write through it. Replace it with a {expected} (or \
+         remove it) in the wiki's git repository, then retry"
+    )]
+    Unsafe {
+        repository: RepoName,
+        path: String,
+        what: &'static str,
+        expected: &'static str,
+    },
     #[error("git {step} failed for the wiki of {repository}: {detail}")]
     Git {
         step: &'static str,
         repository: RepoName,
         detail: String,
     },
+}
+
+impl WikiError {
+    /// What the maintainers must fix before a retry can help.
+    pub fn refusal(&self) -> Option<String> {
+        match self {
+            WikiError::Unsafe { .. } => Some(self.to_string()),
+            WikiError::Uninitialised(_) | WikiError::Git { .. } => None,
+        }
+    }
 }
 
 /// The incident's page on the repository's GitHub wiki, with its line in the index, pushed
@@ -226,14 +247,30 @@ pub async fn publish(
             detail: error.to_string(),
         })
     };
+    // Whoever can push to the wiki decides what the clone holds: each path herald writes
+    // must be absent or a plain folder or file of the clone, never a link elsewhere.
+    let page_path = format!("{FOLDER}/{ghsa}.md");
+    let index_name = format!("{FOLDER}.md");
+    for (path, expected) in [
+        (FOLDER, "folder"),
+        (page_path.as_str(), "file"),
+        (index_name.as_str(), "file"),
+    ] {
+        plain(&dir, path, expected).map_err(|what| WikiError::Unsafe {
+            repository: repository.clone(),
+            path: path.to_owned(),
+            what,
+            expected,
+        })?;
+    }
     let folder = dir.join(FOLDER);
     std::fs::create_dir_all(&folder).map_err(|error| WikiError::Git {
         step: "write",
         repository: repository.clone(),
         detail: error.to_string(),
     })?;
-    write(&folder.join(format!("{ghsa}.md")), page.text)?;
-    let index_path = dir.join(format!("{FOLDER}.md"));
+    write(&dir.join(&page_path), page.text)?;
+    let index_path = dir.join(&index_name);
     let current = std::fs::read_to_string(&index_path).ok();
     write(&index_path, &updated_index(current.as_deref(), page))?;
     git.run("add", &dir, &["add", "--all"]).await?;
@@ -267,6 +304,23 @@ pub async fn publish(
         },
         created: known.is_none(),
     }))
+}
+
+/// `Ok` when `path` under `dir` is absent or the `expected` plain folder or file; else what
+/// it is instead. Not followed: a symbolic link is reported, wherever it points.
+fn plain(dir: &Path, path: &str, expected: &str) -> Result<(), &'static str> {
+    let Ok(found) = std::fs::symlink_metadata(dir.join(path)) else {
+        return Ok(());
+    };
+    let kind = found.file_type();
+    match (kind.is_symlink(), kind.is_dir(), kind.is_file()) {
+        (true, _, _) => Err("a symbolic link"),
+        (_, true, _) if expected == "folder" => Ok(()),
+        (_, _, true) if expected == "file" => Ok(()),
+        (_, true, _) => Err("a folder"),
+        (_, _, true) => Err("a file"),
+        _ => Err("something other than a file or folder"),
+    }
 }
 
 #[cfg(test)]

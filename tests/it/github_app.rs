@@ -3250,6 +3250,47 @@ async fn disclosure_commits_the_wiki_page_and_index_even_when_someone_edits_mean
     harness.stop().await;
 }
 
+both_stores!(a_wiki_whose_pages_are_links_elsewhere_is_refused_not_written_through);
+async fn a_wiki_whose_pages_are_links_elsewhere_is_refused_not_written_through() {
+    let fake = world().await;
+    let git = common::gitserver::GitServer::start().await;
+    git.create_wiki(REPO);
+    // Files of this machine that a pusher to the wiki would have herald overwrite.
+    let outside = tempfile::tempdir().expect("temp dir");
+    let victim = outside.path().join("herald.toml");
+    std::fs::write(&victim, "database_url = \"sqlite://herald.db\"\n").expect("victim");
+    git.commit_symlink(REPO, "Security-Advisories.md", &victim);
+    git.commit_symlink(REPO, "Security-Advisories", outside.path());
+    let harness = with_wiki(&fake, &git).await;
+    report(&harness, "report-1").await;
+    github_publishes(&harness).await;
+
+    assert_eq!(
+        std::fs::read_to_string(&victim).expect("victim"),
+        "database_url = \"sqlite://herald.db\"\n"
+    );
+    let written: Vec<_> = std::fs::read_dir(outside.path())
+        .expect("outside")
+        .map(|entry| entry.expect("entry").file_name())
+        .collect();
+    assert_eq!(written, vec![std::ffi::OsString::from("herald.toml")]);
+    assert_eq!(
+        git.file(REPO, &format!("Security-Advisories/{GHSA}.md")),
+        None
+    );
+    let refused = escalations(&fake, &format!("wiki\\_page for {GHSA} was refused"));
+    assert_eq!(refused.len(), 1, "{:?}", answers(&fake));
+    assert!(
+        refused[0].contains(
+            "holds Security-Advisories as a symbolic link, where herald writes a plain folder"
+        ),
+        "{}",
+        refused[0]
+    );
+    assert_no_unexpected(&fake);
+    harness.stop().await;
+}
+
 both_stores!(an_uninitialised_wiki_is_reported_once_not_retried);
 async fn an_uninitialised_wiki_is_reported_once_not_retried() {
     let fake = world().await;

@@ -192,6 +192,18 @@ impl GitServer {
         commit_file(&bare, "Home.md", "Welcome to the wiki.\n");
     }
 
+    /// Someone who can push to the wiki commits `path` as a symbolic link to `target`.
+    pub fn commit_symlink(&self, repo: &str, path: &str, target: &Path) {
+        let work = tempfile::tempdir().expect("temp dir");
+        let bare = self.wiki_path(repo).to_string_lossy().into_owned();
+        git(work.path(), &["clone", "--quiet", &bare, "w"]);
+        let w = work.path().join("w");
+        std::os::unix::fs::symlink(target, w.join(path)).expect("symlink");
+        git(&w, &["add", "--all"]);
+        git(&w, &["commit", "--quiet", "-m", &format!("Link {path}")]);
+        git(&w, &["push", "--quiet", "origin", "HEAD"]);
+    }
+
     pub fn wiki_path(&self, repo: &str) -> PathBuf {
         self.root.path().join(format!("{repo}.wiki.git"))
     }
