@@ -221,7 +221,7 @@ pub async fn process_delivery(
 
 /// A pull request that fixes an incident: one it mentions by GHSA id, one in the
 /// advisory's temporary private fork, or one a maintainer linked. herald's own pull
-/// requests (its `herald/` branches) are not fixes.
+/// requests (see [`PullRequestEvent::is_heralds`]) are not fixes.
 async fn pull_request_delivery(
     work: &mut Work,
     delivery: &StoredDelivery,
@@ -231,7 +231,7 @@ async fn pull_request_delivery(
     let repository = &event.repository.full_name;
     let unchanged = || "pull_request event recorded; no incident change".to_owned();
     let branch = |side: &Option<BranchRef>| side.as_ref().map(|side| side.name.clone());
-    if branch(&pull.head).is_some_and(|head| head.starts_with("herald/")) {
+    if event.is_heralds() {
         return Ok(unchanged());
     }
     let snapshot = PullSnapshot {

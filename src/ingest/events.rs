@@ -422,6 +422,8 @@ pub struct PullRequest {
     pub body: Option<String>,
     pub base: Option<BranchRef>,
     pub head: Option<BranchRef>,
+    /// Who opened it.
+    pub user: Option<Account>,
 }
 
 /// A pull request's base or head.
@@ -429,6 +431,13 @@ pub struct PullRequest {
 pub struct BranchRef {
     #[serde(rename = "ref")]
     pub name: String,
+    /// The repository the branch is in (`null` once a fork is deleted).
+    pub repo: Option<BranchRepository>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct BranchRepository {
+    pub full_name: String,
 }
 
 /// A release as the `release` webhook carries it.
@@ -458,6 +467,32 @@ pub struct PullRequestEvent {
     pub pull_request: PullRequest,
     pub repository: Repository,
     pub installation: Option<InstallationRef>,
+}
+
+impl PullRequestEvent {
+    /// One of herald's own pull requests, by what GitHub authenticated: opened by a GitHub
+    /// App's bot account from a branch of this very repository (where only those who may
+    /// write to it push), named as herald names its branches. The name alone proves
+    /// nothing: anyone can open a pull request from a fork's `herald/` branch.
+    pub fn is_heralds(&self) -> bool {
+        let pull = &self.pull_request;
+        let by_an_app = pull.user.as_ref().is_some_and(|user| {
+            user.kind.as_deref() == Some("Bot") && user.login.ends_with("[bot]")
+        });
+        let from_here = pull
+            .head
+            .as_ref()
+            .and_then(|head| head.repo.as_ref())
+            .is_some_and(|repo| {
+                repo.full_name
+                    .eq_ignore_ascii_case(self.repository.full_name.as_str())
+            });
+        let heralds_branch = pull
+            .head
+            .as_ref()
+            .is_some_and(|head| head.name.starts_with("herald/"));
+        by_an_app && from_here && heralds_branch
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -4037,9 +4037,12 @@ async fn fixes_and_a_patch_release_tick_the_checklist_and_reach_the_announcement
         "{}",
         issue()
     );
-    // herald's own pull requests are not fixes; nor is an unrelated one.
+    // herald's own pull requests (its App's, from a branch of this repository) are not
+    // fixes; nor is an unrelated one.
     let own = pull_event(REPO, 9, |payload| {
         payload["pull_request"]["head"]["ref"] = format!("herald/security/{GHSA}").into();
+        payload["pull_request"]["user"]["login"] = "herald-test[bot]".into();
+        payload["pull_request"]["user"]["type"] = "Bot".into();
         payload["pull_request"]["body"] = format!("Adds the security entry for {GHSA}").into();
     });
     say(&harness, "pull_request", "pr-5", &own).await;
@@ -5549,6 +5552,26 @@ async fn a_public_mention_before_disclosure_is_flagged_on_the_tracking_issue_onc
         "{}",
         flags[0]
     );
+    // A branch named as herald names its own, from someone's fork, is theirs: flagged too.
+    let disguised = pull_event(REPO, 13, |payload| {
+        payload["action"] = "opened".into();
+        payload["repository"]["private"] = false.into();
+        let pull = &mut payload["pull_request"];
+        pull["state"] = "open".into();
+        pull["merged"] = false.into();
+        pull["head"]["ref"] = "herald/innocent".into();
+        pull["head"]["repo"]["full_name"] = "mallory/Hello-World".into();
+        pull["user"]["login"] = "mallory".into();
+        pull["body"] = format!("Also closes {GHSA}").into();
+    });
+    say(&harness, "pull_request", "pr-3", &disguised).await;
+    let flags = embargo_break_flags(&fake);
+    assert_eq!(flags.len(), 2, "{flags:#?}");
+    assert!(
+        flags[1].contains(&format!("{REPO}/pull/13")),
+        "{}",
+        flags[1]
+    );
 
     // A public commit naming it: flagged too.
     say(
@@ -5559,11 +5582,11 @@ async fn a_public_mention_before_disclosure_is_flagged_on_the_tracking_issue_onc
     )
     .await;
     let flags = embargo_break_flags(&fake);
-    assert_eq!(flags.len(), 2, "{flags:#?}");
+    assert_eq!(flags.len(), 3, "{flags:#?}");
     assert!(
-        flags[1].contains("commit 6113728f27ae on main"),
+        flags[2].contains("commit 6113728f27ae on main"),
         "{}",
-        flags[1]
+        flags[2]
     );
     let timeline = timeline_details(&harness).await;
     assert_eq!(
@@ -5571,7 +5594,7 @@ async fn a_public_mention_before_disclosure_is_flagged_on_the_tracking_issue_onc
             .iter()
             .filter(|detail| detail.starts_with("possible embargo break"))
             .count(),
-        2,
+        3,
         "{timeline:?}"
     );
     assert_eq!(
