@@ -115,8 +115,8 @@ pub(super) async fn notify(
         ContainmentNotice::Reminder(day) => format!("contain-{number}-day-{day}"),
     };
     let subject = format!(
-        "[herald] {} ({}): temporary action {number}",
-        incident.ghsa_id, incident.severity
+        "[herald] Security incident {}: temporary action {number}",
+        crate::mail::incident_reference(&incident.ghsa_id)
     );
     let mailed = mail_privately(
         channels,

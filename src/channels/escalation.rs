@@ -112,9 +112,8 @@ pub(super) async fn escalate(
         ),
     };
     let subject = format!(
-        "[herald] {} ({}): {}",
-        incident.ghsa_id,
-        incident.severity,
+        "[herald] Security incident {}: {}",
+        crate::mail::incident_reference(&incident.ghsa_id),
         match pending.stage {
             Stage::Warning => "reaction due soon",
             Stage::Breach => "reaction deadline passed",

@@ -209,15 +209,17 @@ pub(super) async fn send(
         recipient.name.as_deref(),
     );
     let view = DraftView::new(incident, &[], None).with_embargo(embargo);
+    // Headers travel in the clear: the subject names no advisory, repository or date.
+    let reference = crate::mail::incident_reference(&incident.ghsa_id);
     let (template, subject, tag) = match moved_from {
         None => (
             PRENOTIFY,
-            format!("Embargoed security notice for {repository}"),
+            format!("Embargoed security notice {reference}"),
             "prenotify",
         ),
         Some(_) => (
             PRENOTIFY_UPDATE,
-            format!("Embargoed security notice for {repository}: new disclosure date"),
+            format!("Embargoed security notice {reference}: new disclosure date"),
             "prenotify-update",
         ),
     };

@@ -18,6 +18,7 @@ use crate::drafts::escape;
 use lettre::Message;
 use lettre::message::header::{self, ContentTransferEncoding, ContentType};
 use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
+use sha2::{Digest, Sha256};
 use std::time::SystemTime;
 
 /// The file name of the attached cleartext-signed copy.
@@ -78,23 +79,49 @@ pub struct Letter<'a> {
     pub body: &'a str,
     /// From [`message_id`]: stable, so a resend is recognisable.
     pub message_id: &'a str,
+    /// From [`thread_id`]: what the recipient's mail reader threads the incident's messages by.
+    pub thread: &'a str,
     pub date: SystemTime,
 }
 
-/// `<herald.ghsa-….TAG.LIST@domain>`: the same for the same incident, recipient and message
-/// (`tag`: the announcement's version such as `v1`, or an escalation's stage), so a message
-/// sent twice (herald died between the server's 250 and recording it) is recognisable as one.
-pub fn message_id(sender: &Sender, ghsa_id: &str, list: &str, tag: &str) -> String {
-    let list: String = list
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
-        .collect();
+/// An opaque digest of `parts`, in hex: the same for the same parts, and telling nothing of
+/// them to the mail servers on the way, which read every header in the clear (a
+/// pre-notification's body is encrypted, its headers are not).
+fn digest(parts: &[&str]) -> String {
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update(part.as_bytes());
+        hasher.update([0]);
+    }
+    hex::encode(hasher.finalize())
+}
+
+/// `<herald.DIGEST@domain>`: the same for the same incident, recipient and message (`tag`:
+/// the announcement's version such as `v1`, an escalation's stage, a pre-notification's
+/// date), so a message sent twice (herald died between the server's 250 and recording it)
+/// is recognisable as one, and naming none of them.
+pub fn message_id(sender: &Sender, ghsa_id: &str, recipient: &str, tag: &str) -> String {
     format!(
-        "<herald.{}.{}.{list}@{}>",
-        escape::file_name(ghsa_id).to_ascii_lowercase(),
-        escape::file_name(tag),
+        "<herald.{}@{}>",
+        &digest(&["message", ghsa_id, recipient, tag])[..32],
         sender.domain()
     )
+}
+
+/// `<herald.thread.DIGEST@domain>`, the `References` of every message about one incident to
+/// one recipient, so mail readers thread them without any header naming the incident.
+pub fn thread_id(sender: &Sender, ghsa_id: &str, recipient: &str) -> String {
+    format!(
+        "<herald.thread.{}@{}>",
+        &digest(&["thread", ghsa_id, recipient])[..32],
+        sender.domain()
+    )
+}
+
+/// A short reference to an incident for subjects under embargo: the same for the same
+/// incident, and no GHSA id, CVE id, repository or date.
+pub fn incident_reference(ghsa_id: &str) -> String {
+    digest(&["incident", ghsa_id])[..8].to_owned()
 }
 
 /// Quoted-printable with CRLF line ends. A line starting `From ` is written `=46rom ` so
@@ -229,7 +256,8 @@ fn headers(letter: &Letter<'_>) -> Result<lettre::message::MessageBuilder, Messa
         .to(to)
         .subject(escape::plain_line(letter.subject))
         .date(letter.date)
-        .message_id(Some(letter.message_id.to_owned()));
+        .message_id(Some(letter.message_id.to_owned()))
+        .references(letter.thread.to_owned());
     if let Some(reply_to) = &letter.sender.reply_to {
         builder = builder.reply_to(reply_to.clone());
     }

@@ -7,7 +7,9 @@ pub mod recipient;
 pub mod smtp;
 
 pub use key::{KeyError, SigningKey};
-pub use message::{Letter, MessageError, Sender, build, build_encrypted, message_id};
+pub use message::{
+    Letter, MessageError, Sender, build, build_encrypted, incident_reference, message_id, thread_id,
+};
 pub use recipient::{RecipientKey, RecipientKeyError};
 pub use smtp::{Mailer, SmtpError};
 
@@ -63,12 +65,14 @@ impl Author {
         seal: Option<&RecipientKey>,
     ) -> Result<(String, lettre::Message), MessageError> {
         let id = message_id(&self.sender, ghsa_id, &recipient.address, tag);
+        let thread = thread_id(&self.sender, ghsa_id, &recipient.address);
         let letter = Letter {
             sender: &self.sender,
             list: recipient,
             subject,
             body,
             message_id: &id,
+            thread: &thread,
             date: std::time::SystemTime::now(),
         };
         let message = match seal {

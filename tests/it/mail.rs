@@ -6,7 +6,7 @@ use crate::common;
 
 use common::mail::{Gpg, Received, SmtpSink, decode_body, part_body};
 use herald::config::repo::{MailingList, SigningMode};
-use herald::mail::{Letter, Mailer, Sender, SigningKey, build, message_id};
+use herald::mail::{Letter, Mailer, Sender, SigningKey, build, message_id, thread_id};
 use std::time::SystemTime;
 
 const GHSA: &str = "GHSA-abcd-1234-efgh";
@@ -51,6 +51,7 @@ async fn deliver_raw(key: &SigningKey, list: &MailingList, subject: &str, body: 
             subject,
             body,
             message_id: &id,
+            thread: &thread_id(&sender, GHSA, &list.address),
             date: SystemTime::now(),
         },
         key,
@@ -338,6 +339,7 @@ async fn an_unreachable_server_is_a_clear_error_without_the_password() {
             subject: "s",
             body: "b",
             message_id: &id,
+            thread: &thread_id(&sender, GHSA, &list.address),
             date: SystemTime::now(),
         },
         &key(),
