@@ -91,6 +91,8 @@ struct Flow {
     request: SetupRequest,
     state: String,
     page: String,
+    /// The `Host` values a browser sends to this page: its loopback address and port.
+    hosts: Vec<String>,
     done: Mutex<Option<oneshot::Sender<Result<Registered, SetupError>>>>,
 }
 
@@ -120,15 +122,18 @@ pub async fn run(
     let state = random_state()?;
     let page = form.page(&request, &state, addr);
     let (done, result) = oneshot::channel();
+    let hosts = vec![addr.to_string(), format!("localhost:{}", addr.port())];
     let flow = Arc::new(Flow {
         request,
         state,
         page,
+        hosts,
         done: Mutex::new(Some(done)),
     });
     let app = Router::new()
         .route("/", get(show_page))
         .route("/callback", get(callback))
+        .layer(axum::middleware::from_fn_with_state(flow.clone(), own_host))
         .with_state(flow);
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(async move {
@@ -246,6 +251,30 @@ fn new_app_path(org: Option<&str>) -> Result<String, SetupError> {
     Ok(format!("organizations/{org}/settings/apps/new"))
 }
 
+/// Answers only requests for this page's own address: a page of another site whose name
+/// was made to point at 127.0.0.1 (DNS rebinding) sends its own name as `Host`, and is
+/// refused before it could read the page and its state.
+async fn own_host(
+    State(flow): State<Arc<Flow>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let host = request
+        .headers()
+        .get(http::header::HOST)
+        .and_then(|host| host.to_str().ok());
+    if host.is_some_and(|host| flow.hosts.iter().any(|own| own.eq_ignore_ascii_case(host))) {
+        next.run(request).await
+    } else {
+        (
+            http::StatusCode::MISDIRECTED_REQUEST,
+            "herald setup answers only on its own loopback address\n",
+        )
+            .into_response()
+    }
+}
+
 async fn show_page(State(flow): State<Arc<Flow>>) -> Html<String> {
     Html(flow.page.clone())
 }
@@ -258,13 +287,30 @@ struct Callback {
 
 /// GitHub sends the browser back here with the code (and the state herald gave).
 async fn callback(State(flow): State<Arc<Flow>>, Query(back): Query<Callback>) -> Html<String> {
-    let result = match (back.state, back.code) {
-        (Some(state), _) if state != flow.state => Err(SetupError::StateMismatch),
-        (None, _) => Err(SetupError::StateMismatch),
-        (Some(_), None) => Err(SetupError::NoCode),
-        (Some(_), Some(code)) => register(&flow.request, &code).await,
+    // Only a callback carrying this setup's state ends it: anything else is answered and
+    // the page keeps waiting for GitHub's.
+    if back.state.as_deref() != Some(flow.state.as_str()) {
+        return Html(result_page(&Err(SetupError::StateMismatch)));
+    }
+    let result = match back.code {
+        None => Err(SetupError::NoCode),
+        Some(code) => register(&flow.request, &code).await,
     };
-    let page = match &result {
+    let page = result_page(&result);
+    let done = flow
+        .done
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .take();
+    if let Some(done) = done {
+        let _ = done.send(result);
+    }
+    Html(page)
+}
+
+/// The page the browser sees at the end.
+fn result_page(result: &Result<Registered, SetupError>) -> String {
+    match result {
         Ok(registered) => format!(
             "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
              <title>herald is registered</title></head><body>\n\
@@ -281,16 +327,7 @@ async fn callback(State(flow): State<Arc<Flow>>, Query(back): Query<Callback>) -
              <h1>herald setup failed</h1>\n<p>{}</p></body></html>\n",
             handlebars::html_escape(&error.to_string())
         ),
-    };
-    let done = flow
-        .done
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-        .take();
-    if let Some(done) = done {
-        let _ = done.send(result);
     }
-    Html(page)
 }
 
 /// Exchanges the code for the App's credentials and writes them down.

@@ -42,17 +42,29 @@ pub(super) async fn sync(
     let now = Utc::now();
 
     // Where the tracking issue may go matters only while the incident is secret.
-    if embargoed && github.repository(tracking_repository).await?.is_public() {
+    // Only `private` keeps the report among those the repository's owners chose: an
+    // `internal` repository is read by the whole enterprise.
+    let visibility = if embargoed {
+        github
+            .repository(tracking_repository)
+            .await?
+            .visibility()
+            .to_owned()
+    } else {
+        String::new()
+    };
+    if embargoed && visibility != "private" {
         let detail = format!(
             "herald will not open the tracking issue in {tracking_repository}: that repository \
-             is public and the incident is under embargo. Set `tracking.repository` in \
-             .github/herald.yml to a private repository."
+             is {} and the incident is under embargo. Set `tracking.repository` in \
+             .github/herald.yml to a private repository.",
+            escape::markdown_line(&visibility)
         );
         tracing::warn!(
             incident = %incident.ghsa_id,
             repository = %incident.repository,
             tracking_repository = %tracking_repository,
-            "refused to open a tracking issue in a public repository"
+            "refused to open a tracking issue in a repository that is not private"
         );
         let newly = link
             .as_ref()
@@ -63,7 +75,7 @@ pub(super) async fn sync(
             kind: TimelineKind::TrackingIssue,
             detail: detail.clone(),
         });
-        let note = format!("refused: {tracking_repository} is public");
+        let note = format!("refused: {tracking_repository} is {visibility}");
         let refused = TrackingLink {
             status: TrackingStatus::Refused,
             repository: Some(tracking_repository.clone()),

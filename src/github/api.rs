@@ -37,11 +37,13 @@ pub struct RepositoryInfo {
 }
 
 impl RepositoryInfo {
-    /// Public unless GitHub says private (internal repositories count as not public).
-    pub fn is_public(&self) -> bool {
-        match self.visibility.as_deref() {
-            Some(visibility) => visibility == "public",
-            None => !self.private,
+    /// Who may read it, in GitHub's word: `private`, `internal` (every member of the
+    /// enterprise) or `public`.
+    pub fn visibility(&self) -> &str {
+        match (self.visibility.as_deref(), self.private) {
+            (Some(visibility), _) => visibility,
+            (None, true) => "private",
+            (None, false) => "public",
         }
     }
 }

@@ -375,6 +375,31 @@ async fn an_undisclosed_incident_is_never_put_into_a_public_repository() {
     harness.stop().await;
 }
 
+#[tokio::test]
+async fn an_internal_repository_is_not_private_enough_for_a_tracking_issue() {
+    let fake = world().await;
+    // The whole enterprise reads an internal repository.
+    fake.make_internal(TRACKING_REPO);
+    fake.put_file(REPO, ".github/herald.yml", TRACK_PRIVATELY);
+    let harness = installed(&fake).await;
+    report(&harness, "report-1").await;
+    assert!(fake.issues(TRACKING_REPO).is_empty());
+    let link = harness
+        .store
+        .tracking_link(incident_id(&harness).await)
+        .await
+        .expect("link")
+        .expect("the refusal is recorded");
+    assert_eq!(link.status, TrackingStatus::Refused);
+    let detail = link.detail.expect("why");
+    assert!(
+        detail.contains("Codertocat/security: that repository is internal"),
+        "{detail}"
+    );
+    assert_no_unexpected(&fake);
+    harness.stop().await;
+}
+
 both_stores!(an_issue_created_before_a_lost_answer_is_found_again_not_duplicated);
 async fn an_issue_created_before_a_lost_answer_is_found_again_not_duplicated() {
     let fake = world().await;
@@ -5046,9 +5071,12 @@ async fn herald_setup_refuses_a_foreign_state_a_spent_code_and_an_existing_file(
     let fake = world().await;
     fake.offer_app_registration(&private_key());
 
-    // An answer that does not carry this setup's state registers nothing.
+    // An answer that does not carry this setup's state registers nothing, and does not end
+    // the setup either.
     let dir = tempfile::tempdir().expect("tempdir");
     let setup = Setup::start(&fake, dir.path()).await;
+    let (action, _) = setup_form(&setup.page_url).await;
+    let state = action.split("state=").nth(1).expect("a state").to_owned();
     let callback = format!(
         "{}callback?code=manifest-code-1&state=not-ours",
         setup.page_url
@@ -5057,26 +5085,38 @@ async fn herald_setup_refuses_a_foreign_state_a_spent_code_and_an_existing_file(
         .get(&callback)
         .send()
         .await
-        .expect("answer");
+        .expect("answer")
+        .text()
+        .await
+        .expect("text");
     assert!(
-        answer
-            .text()
+        answer.contains("herald setup failed") && answer.contains("not this setup&#x27;s"),
+        "{answer}"
+    );
+    // A page of another site whose name points at 127.0.0.1 (DNS rebinding) is refused,
+    // the page and its state too.
+    let port = setup
+        .page_url
+        .trim_end_matches('/')
+        .rsplit(':')
+        .next()
+        .expect("a port")
+        .to_owned();
+    for url in [
+        setup.page_url.clone(),
+        format!("{}callback?code=spent&state={state}", setup.page_url),
+    ] {
+        let answer = common::http_client()
+            .get(&url)
+            .header("Host", format!("rebind.attacker.example:{port}"))
+            .send()
             .await
-            .expect("text")
-            .contains("herald setup failed")
-    );
-    let (success, _, errors) = setup.finish().await;
-    assert!(!success);
-    assert!(
-        errors.contains("a state that is not this setup's"),
-        "{errors}"
-    );
-    assert!(!dir.path().join("herald.toml").exists());
-
-    // A code GitHub does not know (expired, or used already): GitHub's words, no files.
-    let setup = Setup::start(&fake, dir.path()).await;
-    let (action, _) = setup_form(&setup.page_url).await;
-    let state = action.split("state=").nth(1).expect("a state");
+            .expect("answer");
+        assert_eq!(answer.status(), 421, "{url}");
+        assert!(!answer.text().await.expect("text").contains(&state));
+    }
+    // A code GitHub does not know (expired, or used already), with this setup's state:
+    // GitHub's words, no files.
     let callback = format!("{}callback?code=spent&state={state}", setup.page_url);
     common::http_client()
         .get(&callback)
@@ -5089,6 +5129,7 @@ async fn herald_setup_refuses_a_foreign_state_a_spent_code_and_an_existing_file(
         errors.contains("GitHub refused the code (404): Not Found"),
         "{errors}"
     );
+    assert!(!dir.path().join("herald.toml").exists());
     assert!(!dir.path().join("herald-github-app.pem").exists());
 
     // A webhook URL GitHub could not call is refused before anything starts.
@@ -5133,7 +5174,14 @@ fn headers_name_nothing(received: &Received) {
             continue;
         }
         let lower = value.to_ascii_lowercase();
-        for secret in ["ghsa-", "cve-", "hello-world", "codertocat", "2026-", "2027-"] {
+        for secret in [
+            "ghsa-",
+            "cve-",
+            "hello-world",
+            "codertocat",
+            "2026-",
+            "2027-",
+        ] {
             assert!(!lower.contains(secret), "{name}: {value} names {secret}");
         }
     }

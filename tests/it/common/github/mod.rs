@@ -212,6 +212,15 @@ impl FakeGitHub {
         );
     }
 
+    /// The repository becomes an enterprise's `internal` one (GitHub answers `private: true`
+    /// and `visibility: internal`).
+    pub fn make_internal(&self, repo: &str) {
+        self.with_repo(repo, |repo| {
+            repo.private = true;
+            repo.internal = true;
+        });
+    }
+
     /// Commits a file to the default branch, as a push outside herald would.
     pub fn put_file(&self, repo: &str, path: &str, content: &str) {
         self.with_repo(repo, |repo| {

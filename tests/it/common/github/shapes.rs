@@ -122,7 +122,11 @@ pub(super) fn repo_json(base: &str, repo: &Repo) -> Value {
         "name": repo.name,
         "full_name": full_name,
         "private": repo.private,
-        "visibility": if repo.private { "private" } else { "public" },
+        "visibility": match (repo.internal, repo.private) {
+            (true, _) => "internal",
+            (false, true) => "private",
+            (false, false) => "public",
+        },
         "owner": user_json(base, &repo.owner, "Organization"),
         "html_url": format!("https://github.com/{full_name}"),
         "description": null,

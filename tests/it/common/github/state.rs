@@ -59,6 +59,8 @@ pub(super) struct Repo {
     pub(super) owner: String,
     pub(super) name: String,
     pub(super) private: bool,
+    /// An enterprise's `internal` repository: private to the public, read by every member.
+    pub(super) internal: bool,
     pub(super) installation_id: u64,
     pub(super) created_at: DateTime<Utc>,
     pub(super) default_branch: String,
@@ -203,6 +205,7 @@ impl Repo {
             owner: owner.to_owned(),
             name: name.to_owned(),
             private,
+            internal: false,
             installation_id,
             created_at,
             branches: BTreeMap::from([(default_branch.clone(), initial.sha.clone())]),
