@@ -7,12 +7,11 @@
 
 use super::record::{Record, Write};
 use super::{ChannelError, Channels};
-use crate::config::repo::PrenotifyConfig;
 use crate::drafts::escape;
 use crate::github::api::Lookup;
 use crate::incident::{
-    AdvisoryState, Authority, Command, CommandEffect, GhsaId, HELP, LabelNames, RepoName,
-    TimelineEntry, TimelineKind, apply_command_with, label_command, parse_comment,
+    AdvisoryState, Authority, Command, CommandEffect, GhsaId, HELP, LabelNames, PrenotifyTerms,
+    RepoName, TimelineEntry, TimelineKind, apply_command_with, label_command, parse_comment,
 };
 use crate::ingest::events::WebhookEvent;
 use crate::markers::key;
@@ -45,8 +44,9 @@ pub struct CommandBatch {
     commands: Vec<(String, Result<Command, String>)>,
     /// A comment is answered; a label only when refused (labels speak for themselves).
     from_comment: bool,
-    /// Who is told before disclosure, and the rules (from the repository's configuration).
-    prenotify: PrenotifyConfig,
+    /// Who is told before disclosure, and the rules (from the repository's configuration,
+    /// with the recipients' keys read when an approval needs them).
+    prenotify: PrenotifyTerms,
 }
 
 pub(super) async fn handle(
@@ -116,6 +116,16 @@ pub(super) async fn handle(
     }
     let (authority, standing) =
         sender_authority(&api, &advisory_repository, &sender, &commands).await?;
+    let approving = commands
+        .iter()
+        .any(|(_, command)| matches!(command, Ok(Command::Prenotify(true))));
+    let prenotify = super::prenotify::terms(
+        &api,
+        &advisory_repository,
+        &loaded.config.prenotify,
+        approving && authority >= Authority::Security,
+    )
+    .await?;
     let note = format!(
         "{} command(s) from {sender} ({standing}) on {repository}#{issue}",
         commands.len(),
@@ -131,7 +141,7 @@ pub(super) async fn handle(
         ghsa_id: row.incident.ghsa_id.clone(),
         commands,
         from_comment: matches!(said, Said::Comment(_)),
-        prenotify: loaded.config.prenotify.clone(),
+        prenotify,
     };
     Ok(Record::note(note).with(Write::Commands(Box::new(batch))))
 }
@@ -192,7 +202,7 @@ pub(super) async fn apply_commands(
         from_comment,
         prenotify,
     } = batch;
-    let terms = prenotify.terms();
+    let terms = prenotify;
     let Some(current) = work.find_incident(&advisory_repository, &ghsa_id).await? else {
         return Ok(());
     };
@@ -301,7 +311,7 @@ pub(super) async fn apply_commands(
                 continue;
             }
             CommandEffect::Prenotify { until, send_at } => {
-                for (job, key) in super::prenotify::notices(incident_id, &prenotify, until, None) {
+                for (job, key) in super::prenotify::notices(incident_id, &incident, until, None) {
                     work.enqueue_at(&job, &key, send_at)?;
                 }
                 let (job, key) = super::prenotify::embargo_end(incident_id, until);
@@ -309,10 +319,10 @@ pub(super) async fn apply_commands(
                 continue;
             }
             CommandEffect::PrenotifyMoved { from, to, send_at } => {
-                for (job, key) in super::prenotify::notices(incident_id, &prenotify, to, None) {
+                for (job, key) in super::prenotify::notices(incident_id, &incident, to, None) {
                     work.enqueue_at(&job, &key, send_at)?;
                 }
-                for (job, key) in super::prenotify::notices(incident_id, &prenotify, to, Some(from))
+                for (job, key) in super::prenotify::notices(incident_id, &incident, to, Some(from))
                 {
                     work.enqueue(&job, &key)?;
                 }

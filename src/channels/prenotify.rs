@@ -12,7 +12,9 @@ use super::record::{Record, Write};
 use super::{ChannelError, Channels};
 use crate::config::repo::{MailingList, PrenotifyConfig, PrenotifyRecipient};
 use crate::drafts::{DraftView, EmbargoView, PRENOTIFY, PRENOTIFY_UPDATE, escape};
-use crate::incident::{Amendment, Prenotice, TimelineKind, utc_minute};
+use crate::incident::{
+    Amendment, Downstream, Incident, Prenotice, PrenotifyTerms, TimelineKind, utc_minute,
+};
 use crate::mail::RecipientKey;
 use crate::markers::key;
 use crate::store::{ClaimedJob, IncidentId, IncidentRow, Job, PendingEmbargoEnd, PendingPrenotice};
@@ -22,12 +24,13 @@ use chrono::{DateTime, Utc};
 /// `moved_from`, the update for those told that earlier date.
 pub(super) fn notices(
     incident_id: IncidentId,
-    config: &PrenotifyConfig,
+    incident: &Incident,
     until: DateTime<Utc>,
     moved_from: Option<DateTime<Utc>>,
 ) -> Vec<(Job, String)> {
-    config
-        .recipients
+    let approved = incident.decisions.prenotify.as_ref();
+    approved
+        .map_or(&[][..], |approved| approved.recipients.as_slice())
         .iter()
         .map(|recipient| {
             let key = key::prenotify(
@@ -159,6 +162,39 @@ async fn recipient_key(
         })
 }
 
+/// The pre-notification rules of `config`, with its recipients: their keys read (and why
+/// one cannot be used) when `approving`, since an approval names each key; otherwise by
+/// address only, as the rules need no more.
+pub(super) async fn terms(
+    api: &crate::github::Api,
+    repository: &crate::incident::RepoName,
+    config: &PrenotifyConfig,
+    approving: bool,
+) -> Result<PrenotifyTerms, ChannelError> {
+    let mut recipients = Vec::new();
+    let mut problems = Vec::new();
+    for recipient in &config.recipients {
+        let key = if approving {
+            match recipient_key(api, repository, recipient).await {
+                Ok(key) => key.as_ref().map(RecipientKey::fingerprint),
+                Err(ChannelError::Prenotify(problem)) => {
+                    problems.push(problem);
+                    None
+                }
+                Err(error) => return Err(error),
+            }
+        } else {
+            None
+        };
+        recipients.push(Downstream {
+            address: recipient.address.clone(),
+            key,
+        });
+    }
+    let problem = (!problems.is_empty()).then(|| problems.join("; "));
+    Ok(config.terms(recipients, problem))
+}
+
 /// Sends one pre-notification (or update), when it is still owed.
 pub(super) async fn send(
     channels: &Channels,
@@ -184,7 +220,7 @@ pub(super) async fn send(
     let api = channels.installation(repository).await?;
     let loaded = channels.repo_config(&api, repository).await?;
     // The recipient as configured now: removed from `prenotify:`, they are told nothing;
-    // a key changed since approval is the one used.
+    // an address or key other than the approved ones waits for a new approval.
     let Some(recipient) = loaded
         .config
         .prenotify
@@ -195,6 +231,29 @@ pub(super) async fn send(
         return Ok(not_sent("no longer a recipient under `prenotify:`"));
     };
     let seal = recipient_key(&api, repository, recipient).await?;
+    let configured = Downstream {
+        address: recipient.address.clone(),
+        key: seal.as_ref().map(RecipientKey::fingerprint),
+    };
+    let approved = incident.decisions.prenotify.as_ref();
+    if !approved.is_some_and(|approved| approved.approves(&configured)) {
+        let was = approved
+            .and_then(|approved| {
+                approved
+                    .recipients
+                    .iter()
+                    .find(|downstream| downstream.address.eq_ignore_ascii_case(address))
+            })
+            .map_or_else(
+                || "the approval did not name it".to_owned(),
+                |approved| format!("the approval named {approved}"),
+            );
+        return Err(ChannelError::Prenotify(format!(
+            "not sent: `prenotify:` now names {configured}, but {was}. \
+             Embargoed text goes only where it was approved: if the change is yours, approve \
+             again (`/herald prenotify`), then `/herald retry`"
+        )));
+    }
     let drafts = channels
         .templates_for(&api, repository, &[PRENOTIFY, PRENOTIFY_UPDATE])
         .await?;

@@ -140,12 +140,18 @@ impl Default for PrenotifyFile {
 }
 
 impl PrenotifyConfig {
-    /// The rules the domain checks an approval against.
-    pub fn terms(&self) -> crate::incident::PrenotifyTerms {
+    /// The rules the domain checks an approval against, with the `recipients` as read
+    /// (their keys, or why one cannot be used).
+    pub fn terms(
+        &self,
+        recipients: Vec<crate::incident::Downstream>,
+        problem: Option<String>,
+    ) -> crate::incident::PrenotifyTerms {
         crate::incident::PrenotifyTerms {
             days_before: self.days_before,
             max_days: self.max_days,
-            recipients: self.recipients.len(),
+            recipients,
+            problem,
         }
     }
 }

@@ -666,26 +666,46 @@ fn approve_prenotification(
 ) -> Result<String, String> {
     let until = incident
         .prenotify_embargo(None, at, terms)
+        .and_then(|until| terms.problem.clone().map_or(Ok(until), Err))
         .map_err(|reason| format!("Pre-notification not approved: {reason}."))?;
-    if let Some(approved) = &incident.decisions.prenotify {
-        return Ok(format!(
-            "Pre-notification was approved by {} for the embargo until {} already.",
-            approved.approved_by,
-            utc_minute(approved.embargo_until)
-        ));
-    }
+    let named: Vec<String> = terms.recipients.iter().map(ToString::to_string).collect();
+    let named = named.join(", ");
+    let again = match &incident.decisions.prenotify {
+        Some(approved)
+            if approved.recipients.len() == terms.recipients.len()
+                && terms
+                    .recipients
+                    .iter()
+                    .all(|downstream| approved.approves(downstream)) =>
+        {
+            return Ok(format!(
+                "Pre-notification was approved by {} for the embargo until {} already, for: \
+                 {named}.",
+                approved.approved_by,
+                utc_minute(approved.embargo_until)
+            ));
+        }
+        Some(_) => true,
+        None => false,
+    };
     incident.decisions.prenotify = Some(Prenotification {
         approved_by: actor.to_owned(),
         approved_at: at,
         embargo_until: until,
+        recipients: terms.recipients.clone(),
     });
     let send_at = Incident::prenotify_at(until, at, terms);
     effects.push(CommandEffect::Prenotify { until, send_at });
     Ok(format!(
-        "Pre-notification approved: {} downstream recipient(s) get the notice, signed and \
-         encrypted to their key where one is configured, {}, under embargo until {}. It is \
-         private: nothing public happens before the advisory is published.",
-        terms.recipients,
+        "Pre-notification approved{}: the embargoed notice goes to {named}, signed, {}, under \
+         embargo until {}. Nobody else: an address or key the configuration names later needs \
+         a new approval. It is private: nothing public happens before the advisory is \
+         published.",
+        if again {
+            " again, for the recipients configured now"
+        } else {
+            ""
+        },
         if send_at <= at {
             "now".to_owned()
         } else {
@@ -973,7 +993,17 @@ mod tests {
         let terms = PrenotifyTerms {
             days_before: 7,
             max_days: 14,
-            recipients: 2,
+            recipients: vec![
+                crate::incident::Downstream {
+                    address: "distros@vs.openwall.example".into(),
+                    key: Some("0123".into()),
+                },
+                crate::incident::Downstream {
+                    address: "packager@example.com".into(),
+                    key: None,
+                },
+            ],
+            problem: None,
         };
         let now = day(2);
         let mut incident = reported("high", day(1));

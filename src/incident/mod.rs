@@ -26,7 +26,7 @@ pub use commands::{
 pub use embargo::{EmbargoBreak, PublicMention};
 pub use fixes::{FixProgress, FixPull, PatchRelease, PullSnapshot, PullState, mentioned_ghsa_ids};
 pub use ids::{GhsaId, IncidentId, InvalidGhsaId, InvalidRepoName, RepoName};
-pub use prenotify::{Prenotice, Prenotification, PrenotifyTerms};
+pub use prenotify::{Downstream, Prenotice, Prenotification, PrenotifyTerms};
 pub use review::{Measure, ReviewFacts};
 pub use severity::{
     CvssAssessment, CvssScore, CvssSlot, IncidentKind, Severity, SeveritySource, decide_severity,

@@ -10,14 +10,17 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 /// The rules a pre-notification keeps, from the repository's `prenotify:` section.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PrenotifyTerms {
     /// How many days before the embargo ends the notices go.
     pub days_before: u32,
     /// The furthest the embargo may end from now, in days.
     pub max_days: u32,
-    /// How many recipients are configured.
-    pub recipients: usize,
+    /// Who the configuration names now, each with the key it names (read only when an
+    /// approval needs it; `None` otherwise).
+    pub recipients: Vec<Downstream>,
+    /// Why a recipient's key cannot be used, which an approval cannot go past.
+    pub problem: Option<String>,
 }
 
 impl Default for PrenotifyTerms {
@@ -26,7 +29,34 @@ impl Default for PrenotifyTerms {
         PrenotifyTerms {
             days_before: 7,
             max_days: 14,
-            recipients: 0,
+            recipients: Vec::new(),
+            problem: None,
+        }
+    }
+}
+
+/// A downstream as an approval names it: where the notice goes and the key it is
+/// encrypted to. What the embargoed text reaches is what was approved: an address or key
+/// the configuration names later needs a new approval.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Downstream {
+    pub address: String,
+    /// The fingerprint of the key the notice is encrypted to; `None`: signed, in clear.
+    pub key: Option<String>,
+}
+
+impl Downstream {
+    /// The same address and key.
+    pub fn is(&self, other: &Downstream) -> bool {
+        self.address.eq_ignore_ascii_case(&other.address) && self.key == other.key
+    }
+}
+
+impl std::fmt::Display for Downstream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.key {
+            Some(key) => write!(f, "{} (encrypted to key {key})", self.address),
+            None => write!(f, "{} (no key: signed, in clear)", self.address),
         }
     }
 }
@@ -38,6 +68,19 @@ pub struct Prenotification {
     pub approved_at: DateTime<Utc>,
     /// The embargo end the downstreams are told; follows the embargo when it changes.
     pub embargo_until: DateTime<Utc>,
+    /// Who was approved, with their keys (none in an approval recorded before herald named
+    /// them: such an approval tells nobody until it is given again).
+    #[serde(default)]
+    pub recipients: Vec<Downstream>,
+}
+
+impl Prenotification {
+    /// Whether `downstream`, as configured now, is who was approved.
+    pub fn approves(&self, downstream: &Downstream) -> bool {
+        self.recipients
+            .iter()
+            .any(|approved| approved.is(downstream))
+    }
 }
 
 /// What one downstream was told.
@@ -70,7 +113,7 @@ impl Incident {
                 "the advisory is published: pre-notification comes before disclosure".into(),
             );
         }
-        if terms.recipients == 0 {
+        if terms.recipients.is_empty() {
             return Err("`.github/herald.yml` names no recipients under `prenotify:`".into());
         }
         let Some(until) = until.or(self.decisions.embargo_until) else {
@@ -172,22 +215,34 @@ mod tests {
             .expect("time")
     }
 
-    const TERMS: PrenotifyTerms = PrenotifyTerms {
-        days_before: 7,
-        max_days: 14,
-        recipients: 2,
-    };
+    fn terms() -> PrenotifyTerms {
+        PrenotifyTerms {
+            days_before: 7,
+            max_days: 14,
+            recipients: vec![
+                Downstream {
+                    address: "distros@vs.openwall.example".into(),
+                    key: Some("0123".into()),
+                },
+                Downstream {
+                    address: "packager@example.com".into(),
+                    key: None,
+                },
+            ],
+            problem: None,
+        }
+    }
 
     #[test]
     fn the_embargo_must_be_set_ahead_and_within_max_days() {
         let mut incident = reported("high", at(1));
         let refusal = incident
-            .prenotify_embargo(None, at(2), &TERMS)
+            .prenotify_embargo(None, at(2), &terms())
             .expect_err("refused");
         assert!(refusal.contains("no embargo date is set"), "{refusal}");
         incident.decisions.embargo_until = Some(at(1));
         let refusal = incident
-            .prenotify_embargo(None, at(2), &TERMS)
+            .prenotify_embargo(None, at(2), &terms())
             .expect_err("refused");
         assert!(
             refusal.contains("2026-12-01 12:00 UTC is in the past"),
@@ -195,25 +250,28 @@ mod tests {
         );
         incident.decisions.embargo_until = Some(at(17));
         let refusal = incident
-            .prenotify_embargo(None, at(2), &TERMS)
+            .prenotify_embargo(None, at(2), &terms())
             .expect_err("refused");
         assert!(refusal.contains("more than the 14 days"), "{refusal}");
         incident.decisions.embargo_until = Some(at(16));
-        assert_eq!(incident.prenotify_embargo(None, at(2), &TERMS), Ok(at(16)));
+        assert_eq!(
+            incident.prenotify_embargo(None, at(2), &terms()),
+            Ok(at(16))
+        );
         // A date other than the set one is judged on its own.
         assert!(
             incident
-                .prenotify_embargo(Some(at(30)), at(2), &TERMS)
+                .prenotify_embargo(Some(at(30)), at(2), &terms())
                 .is_err()
         );
         let nobody = PrenotifyTerms {
-            recipients: 0,
-            ..TERMS
+            recipients: Vec::new(),
+            ..terms()
         };
         assert!(incident.prenotify_embargo(None, at(2), &nobody).is_err());
         let public = published(incident, at(3));
         let refusal = public
-            .prenotify_embargo(None, at(3), &TERMS)
+            .prenotify_embargo(None, at(3), &terms())
             .expect_err("refused");
         assert!(refusal.contains("published"), "{refusal}");
     }
@@ -251,7 +309,7 @@ mod tests {
 
     #[test]
     fn notices_go_days_before_the_embargo_ends_or_at_once() {
-        assert_eq!(Incident::prenotify_at(at(16), at(2), &TERMS), at(9));
-        assert_eq!(Incident::prenotify_at(at(5), at(2), &TERMS), at(2));
+        assert_eq!(Incident::prenotify_at(at(16), at(2), &terms()), at(9));
+        assert_eq!(Incident::prenotify_at(at(5), at(2), &terms()), at(2));
     }
 }

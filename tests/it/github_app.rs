@@ -5704,6 +5704,7 @@ async fn a_scheduled_prenotice_waits_for_its_day_and_a_bad_key_is_reported() {
         ),
     )
     .await;
+    // An approval names each key: without the key file, nothing is approved.
     say(
         &harness,
         "issues",
@@ -5711,6 +5712,29 @@ async fn a_scheduled_prenotice_waits_for_its_day_and_a_bad_key_is_reported() {
         &label("alice", "prenotify:approved"),
     )
     .await;
+    let refused = answers(&fake).last().expect("a reply").body.clone();
+    assert!(
+        refused.contains("Pre-notification not approved: the key file .github/keys/distros.asc for distros@vs.openwall.example is not in Codertocat/Hello-World"),
+        "{refused}"
+    );
+    assert!(
+        waiting_jobs(&harness, herald::store::JobKind::Prenotify)
+            .await
+            .is_empty()
+    );
+
+    // The key arrives; approved again, the answer names the recipient and the key.
+    let (distros, distros_key) = Gpg::with_new_key("distros <distros@vs.openwall.example>");
+    fake.put_file(REPO, ".github/keys/distros.asc", &distros_key);
+    command(&harness, "s-3", "alice", "/herald prenotify").await;
+    let approved = answers(&fake).last().expect("a reply").body.clone();
+    let fingerprint = distros.fingerprint();
+    assert!(
+        approved.contains(&format!(
+            "the embargoed notice goes to distros@vs.openwall.example (encrypted to key {fingerprint})"
+        )),
+        "{approved}"
+    );
     // Due five days before the end, not now.
     let jobs = waiting_jobs(&harness, herald::store::JobKind::Prenotify).await;
     assert_eq!(jobs.len(), 1, "{jobs:?}");
@@ -5722,25 +5746,24 @@ async fn a_scheduled_prenotice_waits_for_its_day_and_a_bad_key_is_reported() {
     );
     assert!(prenotices(&sink).is_empty(), "nothing before its day");
 
-    // Its day comes (an operator runs it now): the missing key is reported, nothing sent.
+    // Before its day a pusher swaps the key for theirs: nothing goes, and why is reported.
+    let (_mallory, mallory_key) = Gpg::with_new_key("distros <distros@vs.openwall.example>");
+    fake.put_file(REPO, ".github/keys/distros.asc", &mallory_key);
     run_now(&harness, &jobs).await;
-    assert!(
-        prenotices(&sink).is_empty(),
-        "no notice without the recipient's key"
-    );
+    assert!(prenotices(&sink).is_empty(), "not to a key nobody approved");
     let reported = escalations(&fake, "prenotify for");
     assert_eq!(reported.len(), 1, "{reported:?}");
     assert!(
-        reported[0].contains("the key file .github/keys/distros.asc for distros")
-            && reported[0].contains(&format!("is not in {REPO}")),
+        reported[0].contains(&format!(
+            "approval named distros\\@\u{200b}vs.openwall.example (encrypted to key {fingerprint})"
+        )) && reported[0].contains("Embargoed text goes only where it was approved"),
         "{}",
         reported[0]
     );
 
-    // The key arrives, the maintainers retry: sent, encrypted.
-    let (distros, distros_key) = Gpg::with_new_key("distros <distros@vs.openwall.example>");
+    // The approved key is put back, the maintainers retry: sent, encrypted to it.
     fake.put_file(REPO, ".github/keys/distros.asc", &distros_key);
-    command(&harness, "s-3", "alice", "/herald retry").await;
+    command(&harness, "s-4", "alice", "/herald retry").await;
     let told = prenotices(&sink);
     assert_eq!(told.len(), 1);
     let body = decode_body(&told[0].1);
@@ -5749,22 +5772,43 @@ async fn a_scheduled_prenotice_waits_for_its_day_and_a_bad_key_is_reported() {
     let (text, _) = distros.decrypt_verified(&body).expect("opens and verifies");
     assert!(text.contains("A short summary of the advisory."), "{text}");
 
+    // A recipient added after the approval hears nothing of a moved date, nor of anything.
+    fake.put_file(
+        REPO,
+        ".github/herald.yml",
+        &format!("{config}    - address: mallory@attacker.example\n"),
+    );
+    command(
+        &harness,
+        "s-5",
+        "alice",
+        &format!("/herald embargo {}", days_ahead(6)),
+    )
+    .await;
+    let told = prenotices(&sink);
+    assert_eq!(told.len(), 2, "the approved recipient gets the update");
+    assert!(
+        told.iter().all(|(to, _)| to.contains("distros@")),
+        "{:?}",
+        told.iter().map(|(to, _)| to).collect::<Vec<_>>()
+    );
+
     // Withdrawn: a date change tells nobody any more.
     say(
         &harness,
         "issues",
-        "s-4",
+        "s-6",
         &unlabel("alice", "prenotify:approved"),
     )
     .await;
     command(
         &harness,
-        "s-5",
+        "s-7",
         "alice",
         &format!("/herald embargo {}", days_ahead(4)),
     )
     .await;
-    assert_eq!(prenotices(&sink).len(), 1, "no update after the withdrawal");
+    assert_eq!(prenotices(&sink).len(), 2, "no update after the withdrawal");
     assert_eq!(public_writes(&fake), Vec::<String>::new());
     harness.stop().await;
 }

@@ -148,6 +148,19 @@ impl Gpg {
         (gpg, public)
     }
 
+    /// The fingerprint of the first key this GnuPG holds, as GnuPG writes it (upper-case
+    /// hex).
+    pub fn fingerprint(&self) -> String {
+        let output = self.run(&["--with-colons".as_ref(), "--list-keys".as_ref()]);
+        assert!(output.status.success(), "gpg --list-keys failed");
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .find_map(|line| line.strip_prefix("fpr:"))
+            .and_then(|rest| rest.split(':').find(|field| !field.is_empty()))
+            .expect("a fingerprint")
+            .to_owned()
+    }
+
     /// Imports another party's public key (to check their signatures).
     pub fn import(&self, armored: &str) {
         let key = self.home.path().join("import.asc");
