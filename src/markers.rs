@@ -57,6 +57,14 @@ pub mod marker {
         format!("<!-- herald:wiki-uninitialised {incident_id} -->")
     }
 
+    /// The notice that the configuration names another tracking repository.
+    pub fn tracking_kept(incident_id: IncidentId, named: &RepoName) -> String {
+        format!(
+            "<!-- herald:tracking-kept {incident_id} {} -->",
+            file_name(named)
+        )
+    }
+
     /// The incident's GitHub discussion.
     pub fn discussion(repository: &RepoName, ghsa_id: &GhsaId) -> String {
         format!("<!-- herald:discussion {} {} -->", repository, ghsa_id)
@@ -214,6 +222,14 @@ pub mod key {
     /// An uninitialised wiki, once per incident.
     pub fn wiki_uninitialised(incident_id: IncidentId) -> String {
         format!("wiki-uninitialised:{incident_id}")
+    }
+
+    /// Another tracking repository named by the configuration, once per incident and name.
+    pub fn tracking_kept(incident_id: IncidentId, named: &RepoName) -> String {
+        format!(
+            "tracking-kept:{incident_id}:{}",
+            named.as_str().to_ascii_lowercase()
+        )
     }
 
     /// The first failure to send an announcement, by the send's job.

@@ -156,6 +156,8 @@ pub struct Channels {
 pub struct LoadedConfig {
     pub config: RepoConfig,
     pub error: Option<String>,
+    /// The repository whose `.github/herald.yml` it is; `None`: the defaults.
+    pub source: Option<RepoName>,
 }
 
 impl Channels {
@@ -441,12 +443,17 @@ impl Channels {
                 if let Some(error) = &error {
                     tracing::warn!(repository = %source, %error, "repository configuration is broken; using defaults");
                 }
-                return Ok(LoadedConfig { config, error });
+                return Ok(LoadedConfig {
+                    config,
+                    error,
+                    source: Some(source.clone()),
+                });
             }
         }
         Ok(LoadedConfig {
             config: RepoConfig::default(),
             error: None,
+            source: None,
         })
     }
 }

@@ -32,12 +32,20 @@ pub(super) async fn sync(
     }
     let github = channels.installation(&incident.repository).await?;
     let loaded = channels.repo_config(&github, &incident.repository).await?;
-    let tracking_repository = loaded
+    let configured = loaded
         .config
         .tracking
         .repository
         .as_ref()
         .unwrap_or(&incident.repository);
+    // An incident's report stays where it was opened: whoever can push the configuration
+    // would otherwise choose who reads it next. The issue says what the file names now.
+    let kept = link
+        .as_ref()
+        .filter(|link| link.status == TrackingStatus::Open && link.number.is_some())
+        .and_then(|link| link.repository.as_ref())
+        .filter(|opened| *opened != configured);
+    let tracking_repository = kept.unwrap_or(configured);
     let embargoed = !incident.published_on_github();
     let now = Utc::now();
 
@@ -267,6 +275,29 @@ pub(super) async fn sync(
         incident: incident_id,
         drafts: stored,
     });
+    if let Some(kept) = kept {
+        let said = kept_notice(configured, kept);
+        if !timeline.iter().any(|entry| entry.detail == said) {
+            let (job, key) = tracking_kept(
+                &github,
+                &loaded,
+                incident_id,
+                (configured, kept),
+                issue.number,
+            )
+            .await?;
+            record.push(Write::Job { job, key, at: None });
+            record = record.with_timeline(
+                incident_id,
+                TimelineEntry {
+                    at: now,
+                    actor: None,
+                    kind: TimelineKind::TrackingIssue,
+                    detail: said,
+                },
+            );
+        }
+    }
     for reminder in escalation::schedule(incident_id, incident, &sla, now) {
         record.push(Write::Job {
             job: reminder.job,
@@ -275,6 +306,62 @@ pub(super) async fn sync(
         });
     }
     Ok(recorded(record, incident_id, open, entry))
+}
+
+/// The timeline's words for a tracking issue kept where it is.
+fn kept_notice(configured: &RepoName, kept: &RepoName) -> String {
+    format!("tracking.repository now names {configured}; the tracking issue stays in {kept}")
+}
+
+/// The comment that tells the incident's people that the configuration names another
+/// tracking repository, in which commit and by whom, and that this report stays.
+async fn tracking_kept(
+    github: &Api,
+    loaded: &super::LoadedConfig,
+    incident_id: IncidentId,
+    (configured, kept): (&RepoName, &RepoName),
+    issue: u64,
+) -> Result<(crate::store::Job, String), ChannelError> {
+    let changed = match &loaded.source {
+        Some(source) => {
+            let commit = github
+                .last_commit(source, crate::config::repo::REPO_CONFIG_PATH)
+                .await?;
+            match commit {
+                Some(commit) => format!(
+                    "in commit {} of {source}, pushed by {}",
+                    commit.sha.chars().take(12).collect::<String>(),
+                    commit.author.map_or_else(
+                        || "an account GitHub does not know".to_owned(),
+                        |user| { user.login }
+                    )
+                ),
+                None => format!("in {source}"),
+            }
+        }
+        None => "by removing the configuration".to_owned(),
+    };
+    let marker = crate::markers::marker::tracking_kept(incident_id, configured);
+    let body = format!(
+        "**The tracking repository changed.** `.github/herald.yml` now names {} as \
+         `tracking.repository` ({}). This incident's report stays here, in {}: herald never \
+         moves an open incident to another repository, since whoever can push that file \
+         would choose who reads it. New incidents go to {}; if that is not what the security \
+         team intended, revert the change.\n\n{marker}",
+        escape::markdown_line(configured),
+        escape::markdown_line(&changed),
+        escape::markdown_line(kept),
+        escape::markdown_line(configured),
+    );
+    let job = crate::store::Job::PostComment(crate::store::PendingComment {
+        repository: kept.clone(),
+        issue,
+        body,
+        marker,
+    });
+    let key =
+        crate::markers::key::reply(&crate::markers::key::tracking_kept(incident_id, configured));
+    Ok((job, key))
 }
 
 /// `record` with the tracking issue's link and, when something new happened, a timeline

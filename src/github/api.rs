@@ -675,6 +675,22 @@ impl Api {
         ))
     }
 
+    /// The newest commit on the default branch of `repository` that changed `path`, and
+    /// the account GitHub says pushed it.
+    pub async fn last_commit(
+        &self,
+        repository: &RepoName,
+        path: &str,
+    ) -> Result<Option<CommitInfo>, GitHubError> {
+        let commits: Vec<CommitInfo> = self
+            .get(&format!(
+                "/repos/{repository}/commits?path={}&per_page=1",
+                segment(path)
+            ))
+            .await?;
+        Ok(commits.into_iter().next())
+    }
+
     /// The role of `login` on `repository` as GitHub reports it (`none` for someone GitHub
     /// does not know there).
     pub async fn repository_role(
@@ -785,6 +801,13 @@ fn refused_as_unknown<T>(answer: Result<T, GitHubError>) -> Result<Lookup<T>, Gi
 
 /// The name GitHub gives the predefined security manager organisation role.
 const SECURITY_MANAGER_ROLE: &str = "security_manager";
+
+/// A commit, with the GitHub account of its author (`None` when GitHub matched none).
+#[derive(Debug, Clone, Deserialize)]
+pub struct CommitInfo {
+    pub sha: String,
+    pub author: Option<UserRef>,
+}
 
 /// Someone's role on a repository, in GitHub's words.
 #[derive(Debug, Clone, Deserialize)]

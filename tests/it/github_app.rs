@@ -375,6 +375,62 @@ async fn an_undisclosed_incident_is_never_put_into_a_public_repository() {
     harness.stop().await;
 }
 
+both_stores!(a_changed_tracking_repository_moves_no_open_incident_and_is_shown);
+async fn a_changed_tracking_repository_moves_no_open_incident_and_is_shown() {
+    let fake = world().await;
+    let harness = tracked(&fake).await;
+    fake.set_permission(REPO, "alice", "write");
+    // Someone who can push to the repository points tracking at a private repository of
+    // their own.
+    fake.add_repository("Codertocat/mallory-notes", true, INSTALLATION);
+    fake.put_file_as(
+        REPO,
+        ".github/herald.yml",
+        "tracking:\n  repository: Codertocat/mallory-notes\n",
+        "mallory",
+    );
+    command(&harness, "c-1", "alice", "/herald severity high").await;
+    command(&harness, "c-2", "alice", "/herald threat passive").await;
+    assert!(
+        fake.issues("Codertocat/mallory-notes").is_empty(),
+        "the report did not move"
+    );
+    let issue = fake.issues(TRACKING_REPO)[0].body.clone();
+    assert!(
+        issue.contains("| Threat | passive:"),
+        "still updated where it is: {issue}"
+    );
+    let notices: Vec<String> = answers(&fake)
+        .into_iter()
+        .map(|comment| comment.body)
+        .filter(|body| body.starts_with("**The tracking repository changed.**"))
+        .collect();
+    assert_eq!(notices.len(), 1, "said once: {notices:#?}");
+    let sha = fake
+        .commits(REPO, "main")
+        .last()
+        .expect("the push")
+        .sha
+        .clone();
+    assert!(
+        notices[0].contains("now names Codertocat/mallory-notes")
+            && notices[0].contains(&format!(
+                "in commit {} of {REPO}, pushed by mallory",
+                &sha[..12]
+            ))
+            && notices[0].contains("stays here, in Codertocat/security"),
+        "{}",
+        notices[0]
+    );
+    assert!(
+        timeline_details(&harness).await.contains(
+            &"tracking.repository now names Codertocat/mallory-notes; the tracking issue stays in Codertocat/security".to_owned()
+        )
+    );
+    assert_no_unexpected(&fake);
+    harness.stop().await;
+}
+
 #[tokio::test]
 async fn an_internal_repository_is_not_private_enough_for_a_tracking_issue() {
     let fake = world().await;

@@ -103,7 +103,12 @@ pub(super) fn put_content(base: &str, repo: &mut Repo, path: &str, ctx: &Ctx) ->
         (None, None) => true,
     };
     let commit = repo
-        .commit_file(&branch, path, content.clone(), message)
+        .commit_file(
+            &branch,
+            path,
+            content.clone(),
+            (message, &format!("{APP_SLUG}[bot]")),
+        )
         .ok_or_else(Reply::not_found)?;
     let mut content_value = content_json(base, repo, &branch, path, &content);
     if let Value::Object(object) = &mut content_value {
@@ -298,4 +303,38 @@ pub(super) fn commit_json(base: &str, repo: &Repo, commit: &Commit) -> Value {
             "verified_at": null,
         },
     })
+}
+
+/// `GET /repos/{owner}/{repo}/commits`: the history of `sha` (default: the default branch),
+/// newest first, only the commits that changed `path` when it is given, one page at a time.
+pub(super) fn list_commits(base: &str, repo: &Repo, ctx: &Ctx) -> Answer {
+    let query = ctx.query()?;
+    let branch = query
+        .get("sha")
+        .cloned()
+        .unwrap_or_else(|| repo.default_branch.clone());
+    let head = repo.branches.get(&branch).ok_or_else(Reply::not_found)?;
+    let path = query.get("path");
+    let commits: Vec<Value> = repo
+        .ancestry(head)
+        .filter(|commit| path.is_none_or(|path| commit.files_changed.contains(path)))
+        .map(|commit| {
+            let url = format!("{base}/repos/{}/commits/{}", repo.full_name(), commit.sha);
+            json!({
+                "sha": commit.sha,
+                "node_id": format!("C_fake{}", &commit.sha[..8]),
+                "url": url,
+                "html_url": format!("https://github.com/{}/commit/{}", repo.full_name(), commit.sha),
+                "commit": {
+                    "author": { "name": commit.author, "email": format!("{}@users.noreply.github.com", commit.author), "date": timestamp(commit.created_at) },
+                    "committer": { "name": "GitHub", "email": "noreply@github.com", "date": timestamp(commit.created_at) },
+                    "message": commit.message,
+                },
+                "author": person_or_bot(base, &commit.author),
+                "committer": person_or_bot(base, "web-flow"),
+                "parents": commit.parent.iter().map(|parent| json!({ "sha": parent })).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    paginate(ctx, &query, commits)
 }

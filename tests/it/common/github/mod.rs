@@ -221,17 +221,29 @@ impl FakeGitHub {
         });
     }
 
-    /// Commits a file to the default branch, as a push outside herald would.
+    /// Commits a file to the default branch, as a push outside herald would (by the
+    /// repository's owner).
     pub fn put_file(&self, repo: &str, path: &str, content: &str) {
         self.with_repo(repo, |repo| {
+            let (branch, owner) = (repo.default_branch.clone(), repo.owner.clone());
+            repo.seed_file(&branch, path, content, &owner);
+        });
+    }
+
+    /// Commits a file to the default branch as `author` pushed it.
+    pub fn put_file_as(&self, repo: &str, path: &str, content: &str, author: &str) {
+        self.with_repo(repo, |repo| {
             let branch = repo.default_branch.clone();
-            repo.seed_file(&branch, path, content);
+            repo.seed_file(&branch, path, content, author);
         });
     }
 
     /// Commits a file to `branch`, which must exist, as a push outside herald would.
     pub fn put_file_on(&self, repo: &str, branch: &str, path: &str, content: &str) {
-        self.with_repo(repo, |repo| repo.seed_file(branch, path, content));
+        self.with_repo(repo, |repo| {
+            let owner = repo.owner.clone();
+            repo.seed_file(branch, path, content, &owner);
+        });
     }
 
     /// Creates `branch` at the head of `from`, as a push outside herald would (say a branch

@@ -502,6 +502,11 @@ impl World {
                 let repo = self.repo(installation, owner, name)?;
                 sbom_json(repo)
             }
+            ("GET", ["repos", owner, name, "commits"]) => {
+                let installation = self.token_auth(ctx)?;
+                let repo = self.repo(installation, owner, name)?;
+                list_commits(base, repo, ctx)
+            }
             ("GET", ["repos", owner, name, "contents", path @ ..]) if !path.is_empty() => {
                 let installation = self.token_auth(ctx)?;
                 let repo = self.repo(installation, owner, name)?;

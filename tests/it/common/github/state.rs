@@ -132,6 +132,8 @@ pub(super) struct Pull {
 pub(super) struct Commit {
     pub(super) sha: String,
     pub(super) parent: Option<String>,
+    /// The GitHub account that pushed it.
+    pub(super) author: String,
     pub(super) message: String,
     pub(super) files_changed: Vec<String>,
     /// The whole tree after this commit: path → text.
@@ -194,6 +196,7 @@ impl Repo {
         let initial = Commit {
             sha: commit_sha(id, None, "Initial commit"),
             parent: None,
+            author: owner.to_owned(),
             message: "Initial commit".to_owned(),
             files_changed: Vec::new(),
             tree: BTreeMap::new(),
@@ -299,7 +302,7 @@ impl Repo {
         branch: &str,
         path: &str,
         content: String,
-        message: String,
+        (message, author): (String, &str),
     ) -> Option<String> {
         let head = self.branches.get(branch)?.clone();
         let mut tree = self.commits.get(&head)?.tree.clone();
@@ -310,6 +313,7 @@ impl Repo {
             Commit {
                 sha: sha.clone(),
                 parent: Some(head),
+                author: author.to_owned(),
                 message,
                 files_changed: vec![path.to_owned()],
                 tree,
@@ -320,15 +324,15 @@ impl Repo {
         Some(sha)
     }
 
-    /// A seeding commit, with the message GitHub's web editor would write.
-    pub(super) fn seed_file(&mut self, branch: &str, path: &str, content: &str) {
+    /// A seeding commit by `author`, with the message GitHub's web editor would write.
+    pub(super) fn seed_file(&mut self, branch: &str, path: &str, content: &str, author: &str) {
         let path = path.trim_start_matches('/');
         let exists = self
             .tree(branch)
             .unwrap_or_else(|| panic!("fake GitHub: no branch {branch} in {}", self.full_name()))
             .contains_key(path);
         let message = format!("{} {path}", if exists { "Update" } else { "Create" });
-        self.commit_file(branch, path, content.to_owned(), message);
+        self.commit_file(branch, path, content.to_owned(), (message, author));
     }
 
     /// The repository's spelling of a label (names are case-insensitive), created if new.
