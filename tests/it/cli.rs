@@ -563,6 +563,52 @@ fn the_readme_documents_every_setting_and_the_two_commands() {
     assert!(readme.contains("cargo test --locked") && ci.contains("cargo test --locked"));
 }
 
+/// Every `.rs` file's text under `dir`.
+fn rust_sources(dir: &Path) -> String {
+    let mut text = String::new();
+    for entry in std::fs::read_dir(dir).expect("a folder") {
+        let path = entry.expect("an entry").path();
+        if path.is_dir() {
+            text.push_str(&rust_sources(&path));
+        } else if path.extension().is_some_and(|ext| ext == "rs") {
+            text.push_str(&std::fs::read_to_string(&path).expect("a source file"));
+        }
+    }
+    text
+}
+
+#[test]
+fn each_test_the_threat_model_names_exists() {
+    let model = std::fs::read_to_string(repo_file("docs/threat-model.md")).expect("threat model");
+    let sources = rust_sources(&repo_file("src")) + &rust_sources(&repo_file("tests"));
+    let rules = model
+        .split("## Rules and the tests that hold them")
+        .nth(1)
+        .and_then(|rest| rest.split("\n## ").next())
+        .expect("the rules table");
+    let mut named = 0;
+    for row in rules.lines().filter(|line| line.starts_with("| ")) {
+        let Some(tests) = row.trim_end_matches('|').rsplit('|').next() else {
+            continue;
+        };
+        for quoted in tests.split('`').skip(1).step_by(2) {
+            let name = quoted.rsplit("::").next().unwrap_or(quoted);
+            let is_name = name.len() > 12
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+            if is_name {
+                named += 1;
+                assert!(
+                    sources.contains(&format!("fn {name}(")),
+                    "docs/threat-model.md names the test {name}, which does not exist"
+                );
+            }
+        }
+    }
+    assert!(named >= 20, "only {named} tests named");
+}
+
 #[test]
 fn hostile_advisory_text_reaches_the_terminal_escaped() {
     let dir = tempfile::tempdir().expect("tempdir");
