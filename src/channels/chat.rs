@@ -104,15 +104,18 @@ pub(super) async fn notify(
             "chat notices are not enabled for this repository",
         ));
     };
-    let tracking_url = channels
-        .store
-        .tracking_link(row.id)
-        .await?
-        .and_then(|link| link.url);
+    let tracking = channels.store.tracking_link(row.id).await?;
+    // The summary only once the tracking issue has shown that chat notices quote it.
+    let quoted = chat.include_summary
+        && tracking
+            .as_ref()
+            .and_then(|link| link.audience.as_ref())
+            .is_some_and(|audience| audience.chat_summary);
+    let tracking_url = tracking.and_then(|link| link.url);
     let message = Message {
         incident,
         what: what(notice),
-        summary: chat.include_summary.then_some(incident.summary.as_str()),
+        summary: quoted.then_some(incident.summary.as_str()),
         tracking_url: tracking_url.as_deref(),
     };
     webhook.post(&message.payload(chat.format)).await?;

@@ -6,7 +6,9 @@
 //! keyed by the day, so a reminder fires once also across restarts, until a maintainer
 //! reverts it or makes it permanent. These notices are private, like the escalations.
 
-use super::escalation::{Notice, add_coordinator, mail_privately, mention_prefix, split_targets};
+use super::escalation::{
+    Notice, add_coordinator, held_note, mail_privately, mention_prefix, shown_only, split_targets,
+};
 use super::record::{Record, Write};
 use super::{ChannelError, Channels};
 use crate::drafts::escape;
@@ -79,9 +81,9 @@ pub(super) async fn notify(
         )));
     }
     let tracking = store.tracking_link(pending.incident_id).await?;
-    let Some(((repository, issue), tracking_url)) = tracking
+    let Some(((repository, issue), tracking_url, audience)) = tracking
         .as_ref()
-        .and_then(|link| Some((link.issue()?, link.url.as_deref())))
+        .and_then(|link| Some((link.issue()?, link.url.as_deref(), link.audience.as_ref())))
     else {
         return Ok(Record::note("no tracking issue to tell on"));
     };
@@ -110,6 +112,7 @@ pub(super) async fn notify(
         }
     };
     add_coordinator(&mut mentions, incident);
+    let (addresses, held) = shown_only(addresses, audience);
     let tag = match pending.notice {
         ContainmentNotice::Inform => format!("contain-{number}"),
         ContainmentNotice::Reminder(day) => format!("contain-{number}-day-{day}"),
@@ -150,7 +153,7 @@ pub(super) async fn notify(
         ContainmentNotice::Reminder(day) => {
             format!("temporary action {number} still open on day {day}: reminded")
         }
-    };
+    } + &held_note(&held);
     let entry = TimelineEntry {
         at: Utc::now(),
         actor: None,

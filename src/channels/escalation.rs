@@ -11,7 +11,7 @@
 use super::record::{Record, Write};
 use super::{ChannelError, Channels};
 use crate::config::repo::{EscalationTarget, MailingList, SigningMode};
-use crate::incident::{Incident, ReactionClock, SlaPolicy, TimelineEntry, TimelineKind};
+use crate::incident::{Audience, Incident, ReactionClock, SlaPolicy, TimelineEntry, TimelineKind};
 use crate::markers::key;
 use crate::store::{
     ChatNotice, ClaimedJob, IncidentId, Job, PendingChat, PendingEscalation, Stage,
@@ -94,6 +94,7 @@ pub(super) async fn escalate(
     };
     let (mut mentions, addresses) =
         split_targets(loaded.config.escalation.for_severity(incident.severity));
+    let (addresses, held) = shown_only(addresses, tracking.audience.as_ref());
     add_coordinator(&mut mentions, incident);
     let ghsa = &incident.ghsa_id;
     let due = pending.due.map(crate::incident::utc_minute);
@@ -143,13 +144,14 @@ pub(super) async fn escalate(
     );
     let notified: Vec<String> = mentions.iter().cloned().chain(mailed).collect();
     let detail = format!(
-        "escalation ({}): {}",
+        "escalation ({}): {}{}",
         pending.stage.as_str(),
         if notified.is_empty() {
             "reminder posted on the tracking issue".to_owned()
         } else {
             format!("notified {}", notified.join(", "))
-        }
+        },
+        held_note(&held)
     );
     let entry = TimelineEntry {
         at: Utc::now(),
@@ -208,6 +210,30 @@ pub(super) fn split_targets(targets: &[EscalationTarget]) -> (Vec<String>, Vec<&
         }
     }
     (mentions, addresses)
+}
+
+/// Of `addresses`, those the tracking issue has shown as receiving the incident's text
+/// (see [`Audience`]), and those it has not yet, which wait for it: a repository's
+/// configuration cannot add a reader without the incident's people seeing it first.
+pub(super) fn shown_only<'a>(
+    addresses: Vec<&'a str>,
+    audience: Option<&Audience>,
+) -> (Vec<&'a str>, Vec<&'a str>) {
+    addresses
+        .into_iter()
+        .partition(|address| audience.is_some_and(|audience| audience.includes(address)))
+}
+
+/// What a notice's record says of addresses that were held back.
+pub(super) fn held_note(held: &[&str]) -> String {
+    if held.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; not mailed until the tracking issue shows them: {}",
+            held.join(", ")
+        )
+    }
 }
 
 /// A private notice by mail.

@@ -8,7 +8,7 @@ use crate::drafts::{
 };
 use crate::github::Api;
 use crate::github::api::{IssueInfo, NewIssue};
-use crate::incident::{Incident, RepoName, TimelineEntry, TimelineKind};
+use crate::incident::{Audience, Incident, RepoName, TimelineEntry, TimelineKind};
 use crate::markers::marker;
 use crate::store::{IncidentId, IncidentRow, TrackingLink, TrackingStatus};
 use chrono::Utc;
@@ -46,6 +46,7 @@ pub(super) async fn sync(
         .and_then(|link| link.repository.as_ref())
         .filter(|opened| *opened != configured);
     let tracking_repository = kept.unwrap_or(configured);
+    let audience = audience_of(&loaded.config, channels.chat.is_some());
     let embargoed = !incident.published_on_github();
     let now = Utc::now();
 
@@ -92,6 +93,7 @@ pub(super) async fn sync(
             detail: Some(detail),
             synced_revision: row.revision,
             drafts_comment_id: link.as_ref().and_then(|link| link.drafts_comment_id),
+            audience: link.as_ref().and_then(|link| link.audience.clone()),
             updated_at: now,
         };
         return Ok(recorded(note, incident_id, refused, entry));
@@ -243,6 +245,7 @@ pub(super) async fn sync(
         &review,
     )
     .await?;
+    let issue_number = issue.number;
     let number = i64::try_from(issue.number).unwrap_or(i64::MAX);
     let entry =
         (link.as_ref().and_then(|link| link.number) != Some(number)).then(|| TimelineEntry {
@@ -264,6 +267,7 @@ pub(super) async fn sync(
         detail: None,
         synced_revision: row.revision,
         drafts_comment_id: Some(drafts_comment_id),
+        audience: Some(audience.clone()),
         updated_at: now,
     };
     let stored: Vec<(String, String)> = review
@@ -275,6 +279,30 @@ pub(super) async fn sync(
         incident: incident_id,
         drafts: stored,
     });
+    let shown = link.as_ref().and_then(|link| link.audience.as_ref());
+    if let Some(said) = audience.shown_after(shown) {
+        // Said on the issue now, before the new audience is recorded and can be mailed.
+        if let Some(shown) = shown {
+            let comment = audience_changed(
+                &github,
+                &loaded,
+                (incident_id, row.revision),
+                (tracking_repository, issue_number),
+                &audience.changes_from(shown),
+            )
+            .await?;
+            super::maintainer::post_comment(channels, &comment).await?;
+        }
+        record = record.with_timeline(
+            incident_id,
+            TimelineEntry {
+                at: now,
+                actor: None,
+                kind: TimelineKind::Updated,
+                detail: said,
+            },
+        );
+    }
     if let Some(kept) = kept {
         let said = kept_notice(configured, kept);
         if !timeline.iter().any(|entry| entry.detail == said) {
@@ -283,7 +311,7 @@ pub(super) async fn sync(
                 &loaded,
                 incident_id,
                 (configured, kept),
-                issue.number,
+                issue_number,
             )
             .await?;
             record.push(Write::Job { job, key, at: None });
@@ -308,6 +336,82 @@ pub(super) async fn sync(
     Ok(recorded(record, incident_id, open, entry))
 }
 
+/// Who receives the incident's text by mail or chat under `config`: the `notify:` and
+/// every severity's `escalation:` addresses, and the chat when it quotes the summary.
+fn audience_of(config: &crate::config::repo::RepoConfig, chat_configured: bool) -> Audience {
+    use crate::config::repo::EscalationTarget;
+    let escalation = &config.escalation;
+    let addresses = config
+        .notify
+        .iter()
+        .chain(&escalation.critical)
+        .chain(&escalation.high)
+        .chain(&escalation.medium)
+        .chain(&escalation.low)
+        .filter_map(|target| match target {
+            EscalationTarget::Email(address) => Some(address.as_str()),
+            EscalationTarget::GitHub(_) => None,
+        });
+    let chat_summary = chat_configured
+        && config
+            .channels
+            .chat
+            .as_ref()
+            .is_some_and(|chat| chat.include_summary);
+    Audience::new(addresses, chat_summary)
+}
+
+/// Where and by whom the repository's configuration was last changed, in words.
+async fn last_change(github: &Api, loaded: &super::LoadedConfig) -> Result<String, ChannelError> {
+    let Some(source) = &loaded.source else {
+        return Ok("by removing the configuration".to_owned());
+    };
+    let commit = github
+        .last_commit(source, crate::config::repo::REPO_CONFIG_PATH)
+        .await?;
+    Ok(match commit {
+        Some(commit) => format!(
+            "in commit {} of {source}, pushed by {}",
+            commit.sha.chars().take(12).collect::<String>(),
+            commit.author.map_or_else(
+                || "an account GitHub does not know".to_owned(),
+                |user| user.login
+            )
+        ),
+        None => format!("in {source}"),
+    })
+}
+
+/// The comment that shows, before it applies, what changed in who receives the incident's
+/// text by mail or chat, in which commit and by whom.
+async fn audience_changed(
+    github: &Api,
+    loaded: &super::LoadedConfig,
+    (incident_id, revision): (IncidentId, i64),
+    (repository, issue): (&RepoName, u64),
+    changes: &[String],
+) -> Result<crate::store::PendingComment, ChannelError> {
+    let changed = last_change(github, loaded).await?;
+    let key = crate::markers::key::reply(&format!("audience:{incident_id}:{revision}"));
+    let marker = crate::markers::marker::reply(&key);
+    let listed: String = changes
+        .iter()
+        .map(|change| format!("- {}\n", escape::markdown_line(change)))
+        .collect();
+    let body = format!(
+        "**Who receives this incident's text changed** ({}):\n\n{listed}\nFrom now on herald \
+         mails and quotes to what this issue shows. If the change is not the security \
+         team's, revert it in `.github/herald.yml`.\n\n{marker}",
+        escape::markdown_line(&changed)
+    );
+    Ok(crate::store::PendingComment {
+        repository: repository.clone(),
+        issue,
+        body,
+        marker,
+    })
+}
+
 /// The timeline's words for a tracking issue kept where it is.
 fn kept_notice(configured: &RepoName, kept: &RepoName) -> String {
     format!("tracking.repository now names {configured}; the tracking issue stays in {kept}")
@@ -322,25 +426,7 @@ async fn tracking_kept(
     (configured, kept): (&RepoName, &RepoName),
     issue: u64,
 ) -> Result<(crate::store::Job, String), ChannelError> {
-    let changed = match &loaded.source {
-        Some(source) => {
-            let commit = github
-                .last_commit(source, crate::config::repo::REPO_CONFIG_PATH)
-                .await?;
-            match commit {
-                Some(commit) => format!(
-                    "in commit {} of {source}, pushed by {}",
-                    commit.sha.chars().take(12).collect::<String>(),
-                    commit.author.map_or_else(
-                        || "an account GitHub does not know".to_owned(),
-                        |user| { user.login }
-                    )
-                ),
-                None => format!("in {source}"),
-            }
-        }
-        None => "by removing the configuration".to_owned(),
-    };
+    let changed = last_change(github, loaded).await?;
     let marker = crate::markers::marker::tracking_kept(incident_id, configured);
     let body = format!(
         "**The tracking repository changed.** `.github/herald.yml` now names {} as \

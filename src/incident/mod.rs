@@ -2,6 +2,7 @@
 //! Pure code: no I/O, no clock; callers pass the time in.
 
 mod advisory;
+mod audience;
 mod authority;
 mod commands;
 mod embargo;
@@ -17,6 +18,7 @@ pub use advisory::{
     AdvisoryAction, AdvisoryEvent, AdvisorySnapshot, AffectedPackage, Credit, CvssInput, Cwe,
     Outcome, apply_advisory,
 };
+pub use audience::Audience;
 pub use authority::Authority;
 pub use commands::{
     Command, CommandEffect, CommandLine, CommandOutcome, Consultation, Decisions, HELP, LabelNames,

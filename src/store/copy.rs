@@ -108,6 +108,7 @@ const TABLES: &[(&str, &[(&str, Column)])] = &[
             ("detail", Text),
             ("synced_revision", Integer),
             ("drafts_comment_id", Integer),
+            ("audience", Text),
             ("updated_at", Integer),
         ],
     ),

@@ -3,7 +3,7 @@
 
 use super::{IncidentId, InstallationId};
 use super::{Store, StoreError, Work, from_millis, to_millis};
-use crate::incident::{Dependency, RepoName};
+use crate::incident::{Audience, Dependency, RepoName};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
@@ -29,6 +29,8 @@ pub struct TrackingLink {
     pub synced_revision: i64,
     /// The comment showing the drafts for private review.
     pub drafts_comment_id: Option<i64>,
+    /// Who receives the incident's text by mail or chat, as the issue last showed it.
+    pub audience: Option<Audience>,
     pub updated_at: DateTime<Utc>,
 }
 
@@ -270,12 +272,14 @@ impl Work {
         sqlx::query(
             "INSERT INTO tracking_issues \
              (incident_id, repository, number, url, status, detail, synced_revision, \
-             drafts_comment_id, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (incident_id) DO UPDATE SET \
+             drafts_comment_id, audience, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+             ON CONFLICT (incident_id) DO UPDATE SET \
              repository = excluded.repository, number = excluded.number, url = excluded.url, \
              status = excluded.status, detail = excluded.detail, \
              synced_revision = excluded.synced_revision, \
-             drafts_comment_id = excluded.drafts_comment_id, updated_at = excluded.updated_at",
+             drafts_comment_id = excluded.drafts_comment_id, audience = excluded.audience, \
+             updated_at = excluded.updated_at",
         )
         .bind(incident_id)
         .bind(&link.repository)
@@ -285,6 +289,13 @@ impl Work {
         .bind(&link.detail)
         .bind(link.synced_revision)
         .bind(link.drafts_comment_id)
+        .bind(
+            link.audience
+                .as_ref()
+                .map(serde_json::to_string)
+                .transpose()
+                .map_err(|error| StoreError::Corrupt(format!("audience: {error}")))?,
+        )
         .bind(to_millis(link.updated_at))
         .execute(self.conn().await?)
         .await?;
@@ -565,13 +576,18 @@ impl Store {
     ) -> Result<Option<TrackingLink>, StoreError> {
         let row = sqlx::query(
             "SELECT repository, number, url, status, detail, synced_revision, drafts_comment_id, \
-             updated_at FROM tracking_issues WHERE incident_id = $1",
+             audience, updated_at FROM tracking_issues WHERE incident_id = $1",
         )
         .bind(incident_id)
         .fetch_optional(&self.reader)
         .await?;
         let Some(row) = row else { return Ok(None) };
         let status: String = row.try_get("status")?;
+        let audience: Option<String> = row.try_get("audience")?;
+        let audience = audience
+            .map(|text| serde_json::from_str::<Audience>(&text))
+            .transpose()
+            .map_err(|error| StoreError::Corrupt(format!("tracking issue audience: {error}")))?;
         Ok(Some(TrackingLink {
             status: match status.as_str() {
                 "open" => TrackingStatus::Open,
@@ -588,6 +604,7 @@ impl Store {
             detail: row.try_get("detail")?,
             synced_revision: row.try_get("synced_revision")?,
             drafts_comment_id: row.try_get("drafts_comment_id")?,
+            audience,
             updated_at: from_millis(row.try_get("updated_at")?)?,
         }))
     }

@@ -2385,6 +2385,82 @@ fn escalations(fake: &FakeGitHub, words: &str) -> Vec<String> {
         .collect()
 }
 
+both_stores!(a_new_mail_reader_is_shown_on_the_tracking_issue_before_any_mail_reaches_it);
+async fn a_new_mail_reader_is_shown_on_the_tracking_issue_before_any_mail_reaches_it() {
+    let fake = world().await;
+    let MailWorld { harness, sink, .. } = reported_with_mail(&fake, ESCALATION).await;
+    fake.set_permission(REPO, "alice", "write");
+    assert!(
+        timeline_details(&harness).await.contains(
+            &"embargoed text goes by mail to oncall@example.org; chat notices do not quote the summary"
+                .to_owned()
+        ),
+        "the audience the tracking issue opened with is on the record"
+    );
+    // A pusher adds their own address to the critical escalation list.
+    fake.put_file_as(
+        REPO,
+        ".github/herald.yml",
+        &ESCALATION.replace(
+            "oncall@example.org]",
+            "oncall@example.org, mallory@attacker.example]",
+        ),
+        "mallory",
+    );
+    // A reminder that runs before the tracking issue has shown the change mails only
+    // whom it showed.
+    harness.bring_forward("warning").await;
+    let mailed = |sink: &SmtpSink| -> Vec<String> {
+        sink.messages()
+            .iter()
+            .filter_map(|raw| Received::parse(raw).header("To"))
+            .collect()
+    };
+    assert_eq!(mailed(&sink), vec!["oncall@example.org"]);
+    assert!(
+        timeline_details(&harness)
+            .await
+            .iter()
+            .any(|detail| detail.ends_with(
+                "; not mailed until the tracking issue shows them: mallory@attacker.example"
+            )),
+        "{:?}",
+        timeline_details(&harness).await
+    );
+    // The next change of the incident shows it on the tracking issue, with who pushed it;
+    // from then on it applies.
+    command(&harness, "c-1", "alice", "/herald threat active").await;
+    let shown: Vec<String> = answers(&fake)
+        .into_iter()
+        .map(|comment| comment.body)
+        .filter(|body| body.starts_with("**Who receives this incident's text changed**"))
+        .collect();
+    assert_eq!(shown.len(), 1, "{shown:#?}");
+    assert!(
+        shown[0].contains("pushed by mallory")
+            && shown[0].contains("mallory\\@\u{200b}attacker.example added"),
+        "{}",
+        shown[0]
+    );
+    harness
+        .until("the active threat is mailed", async || {
+            mailed(&sink).len() >= 3
+        })
+        .await;
+    let mut to = mailed(&sink);
+    to.sort();
+    assert_eq!(
+        to,
+        vec![
+            "mallory@attacker.example",
+            "oncall@example.org",
+            "oncall@example.org"
+        ]
+    );
+    assert_no_unexpected(&fake);
+    harness.stop().await;
+}
+
 both_stores!(reminders_and_escalations_fire_once_each_also_across_a_restart);
 async fn reminders_and_escalations_fire_once_each_also_across_a_restart() {
     let fake = world().await;
