@@ -609,6 +609,12 @@ async fn doctor(settings: &Settings) -> anyhow::Result<()> {
         }
         Some(github_settings) => healthy &= doctor_github(github_settings).await,
     }
+    if let (Some(github_settings), Ok(store)) =
+        (&settings.github, Store::open(&settings.database_url).await)
+    {
+        doctor_tracking(github_settings, &store).await;
+        store.close().await;
+    }
     healthy &= doctor_mail(&settings.mail).await;
     if healthy {
         println!("herald is ready");
@@ -720,6 +726,58 @@ async fn doctor_security_managers(
              \"Members\" (read), as app.yml asks"
         )),
         Err(error) => note(&format!("cannot check {org}'s security managers: {error}")),
+    }
+}
+
+/// The most repositories `herald doctor` looks at (each costs a GitHub request or two).
+const DOCTOR_REPOSITORIES: usize = 100;
+
+/// Where each served repository's tracking issues go, noted when that is not a place only
+/// the security team reads: the advisory's own repository (the default), whose readers
+/// GitHub would not show a report to, or a repository that is not private.
+async fn doctor_tracking(settings: &crate::config::GitHubSettings, store: &Store) {
+    let (Ok(github), Ok(served)) = (GitHub::new(settings), store.served_repositories().await)
+    else {
+        return;
+    };
+    for (repository, installation) in served.iter().take(DOCTOR_REPOSITORIES) {
+        let Ok(api) = github.installation(*installation) else {
+            continue;
+        };
+        let loaded = match crate::channels::load_repo_config(&api, repository).await {
+            Ok(loaded) => loaded,
+            Err(error) => {
+                note(&format!(
+                    "cannot read {repository}'s configuration: {error}"
+                ));
+                continue;
+            }
+        };
+        match &loaded.config.tracking.repository {
+            None => note(&format!(
+                "{repository}: tracking issues go into {repository} itself (no \
+                 `tracking.repository`): everyone who can read it reads the embargoed reports \
+                 GitHub shows only to admins and security managers. Name a private repository \
+                 only the security team reads"
+            )),
+            Some(tracking) => match api.repository(tracking).await {
+                Ok(info) if info.visibility() == "private" => {}
+                Ok(info) => note(&format!(
+                    "{repository}: its tracking repository {tracking} is {}: herald refuses to \
+                     open tracking issues there while an incident is undisclosed",
+                    info.visibility()
+                )),
+                Err(error) => note(&format!(
+                    "{repository}: cannot see its tracking repository {tracking}: {error}"
+                )),
+            },
+        }
+    }
+    if served.len() > DOCTOR_REPOSITORIES {
+        note(&format!(
+            "{} more served repositories were not checked",
+            served.len() - DOCTOR_REPOSITORIES
+        ));
     }
 }
 

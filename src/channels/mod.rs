@@ -150,6 +150,32 @@ pub struct Channels {
     pub worker_wake: Arc<tokio::sync::Notify>,
 }
 
+/// Reads `repository`'s configuration (see [`LoadedConfig`]).
+pub async fn load_repo_config(
+    github: &Api,
+    repository: &RepoName,
+) -> Result<LoadedConfig, GitHubError> {
+    for source in [repository, &repository.owner_defaults()] {
+        if let Some(text) = github.file(source, REPO_CONFIG_PATH).await? {
+            let (config, error) = parse_lenient(&text);
+            let error = error.map(|error| format!("{source}: {error}"));
+            if let Some(error) = &error {
+                tracing::warn!(repository = %source, %error, "repository configuration is broken; using defaults");
+            }
+            return Ok(LoadedConfig {
+                config,
+                error,
+                source: Some(source.clone()),
+            });
+        }
+    }
+    Ok(LoadedConfig {
+        config: RepoConfig::default(),
+        error: None,
+        source: None,
+    })
+}
+
 /// The repository's configuration as found: its own `.github/herald.yml`, else the
 /// organisation's `.github` repository's (Probot's convention), else the defaults. A broken
 /// file gives the defaults plus the error, to be shown to the maintainers.
@@ -436,24 +462,6 @@ impl Channels {
         github: &Api,
         repository: &RepoName,
     ) -> Result<LoadedConfig, ChannelError> {
-        for source in [repository, &repository.owner_defaults()] {
-            if let Some(text) = github.file(source, REPO_CONFIG_PATH).await? {
-                let (config, error) = parse_lenient(&text);
-                let error = error.map(|error| format!("{source}: {error}"));
-                if let Some(error) = &error {
-                    tracing::warn!(repository = %source, %error, "repository configuration is broken; using defaults");
-                }
-                return Ok(LoadedConfig {
-                    config,
-                    error,
-                    source: Some(source.clone()),
-                });
-            }
-        }
-        Ok(LoadedConfig {
-            config: RepoConfig::default(),
-            error: None,
-            source: None,
-        })
+        Ok(load_repo_config(github, repository).await?)
     }
 }

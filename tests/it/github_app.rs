@@ -576,13 +576,21 @@ async fn a_malformed_app_key_stops_herald_with_a_clear_error() {
 
 async fn doctor(fake_url: &str, key_file: &std::path::Path) -> (bool, String) {
     let dir = tempfile::tempdir().expect("tempdir");
+    let store = format!("sqlite://{}", dir.path().join("herald.db").display());
+    doctor_on(fake_url, key_file, &store).await
+}
+
+/// `herald doctor` with the App's key and the store at `database_url`.
+async fn doctor_on(
+    fake_url: &str,
+    key_file: &std::path::Path,
+    database_url: &str,
+) -> (bool, String) {
+    let dir = tempfile::tempdir().expect("tempdir");
     let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_herald"))
         .arg("doctor")
         .current_dir(dir.path())
-        .env(
-            "HERALD_DATABASE_URL",
-            format!("sqlite://{}", dir.path().join("herald.db").display()),
-        )
+        .env("HERALD_DATABASE_URL", database_url)
         .env("HERALD_WEBHOOK_SECRET", "doctor-secret")
         .env("HERALD_GITHUB_API_URL", fake_url)
         .env("HERALD_GITHUB_APP_ID", APP_ID.to_string())
@@ -597,6 +605,40 @@ async fn doctor(fake_url: &str, key_file: &std::path::Path) -> (bool, String) {
         String::from_utf8_lossy(&output.stderr)
     );
     (output.status.success(), text)
+}
+
+#[tokio::test]
+async fn doctor_says_where_tracking_issues_would_be_read_by_more_than_the_security_team() {
+    let fake = world().await;
+    let harness = installed(&fake).await;
+    let key =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/app-private-key.pem");
+    let run = async || doctor_on(&fake.url, &key, &harness.database_url).await;
+    // No `tracking.repository`: the advisory's own repository.
+    let (healthy, text) = run().await;
+    assert!(healthy, "{text}");
+    assert!(
+        text.contains(&format!(
+            "note    {REPO}: tracking issues go into {REPO} itself (no `tracking.repository`)"
+        )),
+        "{text}"
+    );
+    // A public tracking repository would be refused.
+    fake.put_file(
+        REPO,
+        ".github/herald.yml",
+        &format!("tracking:\n  repository: {REPO}\n"),
+    );
+    let (_, text) = run().await;
+    assert!(
+        text.contains(&format!("{REPO}: its tracking repository {REPO} is public")),
+        "{text}"
+    );
+    // A private one only the team reads: nothing to say.
+    fake.put_file(REPO, ".github/herald.yml", TRACK_PRIVATELY);
+    let (_, text) = run().await;
+    assert!(!text.contains("tracking"), "{text}");
+    harness.stop().await;
 }
 
 #[tokio::test]
