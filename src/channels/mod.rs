@@ -155,25 +155,60 @@ pub async fn load_repo_config(
     github: &Api,
     repository: &RepoName,
 ) -> Result<LoadedConfig, GitHubError> {
-    for source in [repository, &repository.owner_defaults()] {
-        if let Some(text) = github.file(source, REPO_CONFIG_PATH).await? {
-            let (config, error) = parse_lenient(&text);
-            let error = error.map(|error| format!("{source}: {error}"));
-            if let Some(error) = &error {
-                tracing::warn!(repository = %source, %error, "repository configuration is broken; using defaults");
-            }
-            return Ok(LoadedConfig {
-                config,
-                error,
-                source: Some(source.clone()),
+    let organisation = repository.owner_defaults();
+    let policy = github
+        .file(&organisation, REPO_CONFIG_PATH)
+        .await?
+        .map(|text| parsed(&organisation, &text));
+    let own = if organisation == *repository {
+        None
+    } else {
+        github.file(repository, REPO_CONFIG_PATH).await?
+    };
+    Ok(match (own, policy) {
+        (Some(text), policy) => {
+            let (config, error) = parsed(repository, &text);
+            let (policy, policy_error) = policy.unwrap_or_default();
+            // The organisation's locked sections apply, and overriding them is said.
+            let (config, overridden) = config.under(&policy);
+            let locked = (!overridden.is_empty()).then(|| {
+                format!(
+                    "{repository}: `{}` locked by the organisation's policy in {organisation}: \
+                     the repository's own value is not used",
+                    overridden.join("`, `")
+                )
             });
+            let problems: Vec<String> = [error, policy_error, locked]
+                .into_iter()
+                .flatten()
+                .collect();
+            LoadedConfig {
+                config,
+                error: (!problems.is_empty()).then(|| problems.join("; ")),
+                source: Some(repository.clone()),
+            }
         }
-    }
-    Ok(LoadedConfig {
-        config: RepoConfig::default(),
-        error: None,
-        source: None,
+        (None, Some((config, error))) => LoadedConfig {
+            config,
+            error,
+            source: Some(organisation),
+        },
+        (None, None) => LoadedConfig {
+            config: RepoConfig::default(),
+            error: None,
+            source: None,
+        },
     })
+}
+
+/// `text` as the configuration of `source`: the defaults and the error when it is broken.
+fn parsed(source: &RepoName, text: &str) -> (RepoConfig, Option<String>) {
+    let (config, error) = parse_lenient(text);
+    let error = error.map(|error| format!("{source}: {error}"));
+    if let Some(error) = &error {
+        tracing::warn!(repository = %source, %error, "repository configuration is broken; using defaults");
+    }
+    (config, error)
 }
 
 /// The repository's configuration as found: its own `.github/herald.yml`, else the

@@ -25,7 +25,7 @@ pub const REPO_CONFIG_PATH: &str = ".github/herald.yml";
     deny_unknown_fields,
     expecting = "a mapping of sections (`tracking`, `labels`, `changelog`, `advisory_issue`, \
                  `blog`, `mailing_lists`, `sla`, `escalation`, `notify`, `channels`, `osv`, \
-                 `prenotify`)"
+                 `prenotify`, `locked`)"
 )]
 pub struct RepoConfig {
     pub tracking: TrackingConfig,
@@ -50,6 +50,65 @@ pub struct RepoConfig {
     pub osv: OsvConfig,
     /// Downstreams (distributions, vendors) told before disclosure, under embargo.
     pub prenotify: PrenotifyConfig,
+    /// In an organisation's `.github` repository: the sections its repositories' own files
+    /// may not change (the organisation's apply to them). Elsewhere it has no effect.
+    #[serde(deserialize_with = "many::<SectionName, _>")]
+    pub locked: Vec<String>,
+}
+
+/// The sections of the file, as `locked:` names them.
+pub const SECTIONS: [&str; 12] = [
+    "tracking",
+    "labels",
+    "changelog",
+    "advisory_issue",
+    "blog",
+    "mailing_lists",
+    "sla",
+    "escalation",
+    "notify",
+    "channels",
+    "osv",
+    "prenotify",
+];
+
+impl RepoConfig {
+    /// A repository's own configuration under its organisation's `policy`: each section the
+    /// policy locks is the policy's. Returns the locked sections the repository's file set
+    /// otherwise, which are overridden.
+    pub fn under(mut self, policy: &RepoConfig) -> (RepoConfig, Vec<&'static str>) {
+        fn take<T: Clone + PartialEq>(own: &mut T, policy: &T) -> bool {
+            let differs = own != policy;
+            own.clone_from(policy);
+            differs
+        }
+        let mut overridden = Vec::new();
+        for section in SECTIONS {
+            if !policy.locked.iter().any(|locked| locked == section) {
+                continue;
+            }
+            let differs = match section {
+                "tracking" => take(&mut self.tracking, &policy.tracking),
+                "labels" => take(&mut self.labels, &policy.labels),
+                "changelog" => take(&mut self.changelog, &policy.changelog),
+                "advisory_issue" => take(&mut self.advisory_issue, &policy.advisory_issue),
+                "blog" => take(&mut self.blog, &policy.blog),
+                "mailing_lists" => take(&mut self.mailing_lists, &policy.mailing_lists),
+                "sla" => take(&mut self.sla, &policy.sla),
+                "escalation" => take(&mut self.escalation, &policy.escalation),
+                "notify" => take(&mut self.notify, &policy.notify),
+                "channels" => take(&mut self.channels, &policy.channels),
+                "osv" => take(&mut self.osv, &policy.osv),
+                "prenotify" => take(&mut self.prenotify, &policy.prenotify),
+                _ => false,
+            };
+            if differs {
+                overridden.push(section);
+            }
+        }
+        self.locked.clone_from(&policy.locked);
+        (self, overridden)
+    }
 }
 
 /// The `osv:` section.
@@ -1144,6 +1203,23 @@ impl Rule for InstanceName {
     }
 }
 
+/// A section of the file, as `locked:` names it.
+struct SectionName;
+impl Rule for SectionName {
+    const EXPECTED: &'static str = "the name of a section of this file";
+    fn check(value: &str) -> Result<(), String> {
+        if SECTIONS.contains(&value) {
+            Ok(())
+        } else {
+            Err(format!(
+                "{:?} is not a section: lock any of {}",
+                value.chars().take(40).collect::<String>(),
+                SECTIONS.join(", ")
+            ))
+        }
+    }
+}
+
 struct DisplayName;
 impl Rule for DisplayName {
     const EXPECTED: &'static str = "a display name";
@@ -1293,6 +1369,7 @@ prenotify:
                 max_days: 10,
                 contact: Some("security@acme.example".into()),
             },
+            locked: Vec::new(),
         };
         assert_eq!(config, expected);
         assert_eq!(
@@ -1520,6 +1597,32 @@ prenotify:
         }
         let e = error("channels:\n  discourse:\n    server: ../Evil\n    category_id: 7\n");
         assert_eq!(e.key.as_deref(), Some("channels.discourse.server"), "{e}");
+    }
+
+    #[test]
+    fn an_organisations_locked_sections_win_over_a_repositorys_own() {
+        let policy = RepoConfig::parse(
+            "locked: [tracking, prenotify]\ntracking:\n  repository: acme/security\nsla:\n  fix_within_days: 10\n",
+        )
+        .expect("policy");
+        let own = RepoConfig::parse(
+            "tracking:\n  repository: acme/mallory-notes\nsla:\n  fix_within_days: 20\nlocked: []\n",
+        )
+        .expect("own");
+        let (config, overridden) = own.under(&policy);
+        assert_eq!(overridden, vec!["tracking"], "prenotify was left alone");
+        assert_eq!(
+            config.tracking.repository.as_ref().map(RepoName::as_str),
+            Some("acme/security")
+        );
+        assert_eq!(
+            config.sla.fix_within_days, 20,
+            "an unlocked section is the repository's"
+        );
+        assert_eq!(config.locked, vec!["tracking", "prenotify"]);
+        let e = error("locked: [tracking, everything]\n");
+        assert_eq!(e.key.as_deref(), Some("locked[1]"), "{e}");
+        assert!(e.message.contains("\"everything\" is not a section"), "{e}");
     }
 
     #[test]

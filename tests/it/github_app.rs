@@ -375,13 +375,9 @@ async fn an_undisclosed_incident_is_never_put_into_a_public_repository() {
     harness.stop().await;
 }
 
-both_stores!(a_changed_tracking_repository_moves_no_open_incident_and_is_shown);
-async fn a_changed_tracking_repository_moves_no_open_incident_and_is_shown() {
-    let fake = world().await;
-    let harness = tracked(&fake).await;
-    fake.set_permission(REPO, "alice", "write");
-    // Someone who can push to the repository points tracking at a private repository of
-    // their own.
+/// Someone who can push to the repository points tracking at a private repository of
+/// their own, in the same installation.
+fn mallory_points_tracking_at_their_own(fake: &FakeGitHub) {
     fake.add_repository("Codertocat/mallory-notes", true, INSTALLATION);
     fake.put_file_as(
         REPO,
@@ -389,6 +385,14 @@ async fn a_changed_tracking_repository_moves_no_open_incident_and_is_shown() {
         "tracking:\n  repository: Codertocat/mallory-notes\n",
         "mallory",
     );
+}
+
+both_stores!(a_changed_tracking_repository_moves_no_open_incident_and_is_shown);
+async fn a_changed_tracking_repository_moves_no_open_incident_and_is_shown() {
+    let fake = world().await;
+    let harness = tracked(&fake).await;
+    fake.set_permission(REPO, "alice", "write");
+    mallory_points_tracking_at_their_own(&fake);
     command(&harness, "c-1", "alice", "/herald severity high").await;
     command(&harness, "c-2", "alice", "/herald threat passive").await;
     assert!(
@@ -426,6 +430,28 @@ async fn a_changed_tracking_repository_moves_no_open_incident_and_is_shown() {
         timeline_details(&harness).await.contains(
             &"tracking.repository now names Codertocat/mallory-notes; the tracking issue stays in Codertocat/security".to_owned()
         )
+    );
+    assert_no_unexpected(&fake);
+    harness.stop().await;
+}
+
+#[tokio::test]
+async fn an_organisations_locked_tracking_repository_is_not_overridden_by_a_repository() {
+    let fake = world().await;
+    fake.add_repository("Codertocat/.github", false, INSTALLATION);
+    fake.put_file(
+        "Codertocat/.github",
+        ".github/herald.yml",
+        "locked: [tracking]\ntracking:\n  repository: Codertocat/security\n",
+    );
+    mallory_points_tracking_at_their_own(&fake);
+    let harness = installed(&fake).await;
+    report(&harness, "report-1").await;
+    assert!(fake.issues("Codertocat/mallory-notes").is_empty());
+    let issue = fake.issues(TRACKING_REPO)[0].body.clone();
+    assert!(
+        issue.contains("locked by the organisation's policy in Codertocat/.github"),
+        "{issue}"
     );
     assert_no_unexpected(&fake);
     harness.stop().await;
@@ -4559,10 +4585,10 @@ async fn a_new_incident_and_its_publication_cost_few_github_requests() {
     let start = fake.requests().len();
     report(&harness, "report-1").await;
     let reported = requests_since(&fake, start);
-    // A token, the configuration, the tracking repository's visibility, the template
-    // folder, the issue and its drafts comment: no search for an issue that cannot exist
-    // yet, no listing of a fresh issue's comments.
-    assert!(reported.len() <= 6, "{reported:#?}");
+    // A token, the organisation's policy and the repository's configuration, the tracking
+    // repository's visibility, the template folder, the issue and its drafts comment: no
+    // search for an issue that cannot exist yet, no listing of a fresh issue's comments.
+    assert!(reported.len() <= 7, "{reported:#?}");
     assert!(
         !reported.iter().any(|request| request.ends_with("/comments")
             && request.starts_with("GET")
@@ -4575,7 +4601,7 @@ async fn a_new_incident_and_its_publication_cost_few_github_requests() {
     github_publishes(&harness).await;
     let published = requests_since(&fake, start);
     assert!(
-        published.len() <= 25,
+        published.len() <= 26,
         "{} requests: {published:#?}",
         published.len()
     );
@@ -4583,7 +4609,7 @@ async fn a_new_incident_and_its_publication_cost_few_github_requests() {
         .iter()
         .filter(|request| request.ends_with(".github/herald.yml"))
         .count();
-    assert!(config_reads <= 2, "{published:#?}");
+    assert!(config_reads <= 4, "{published:#?}");
     let pull_lookups = published
         .iter()
         .filter(|request| request.starts_with("GET") && request.ends_with("/pulls"))
@@ -4595,7 +4621,7 @@ async fn a_new_incident_and_its_publication_cost_few_github_requests() {
     // The configuration's re-reads were conditional: GitHub answered 304 (no rate limit).
     let config_answers: Vec<u16> = fake.requests()[start..]
         .iter()
-        .filter(|request| request.path.ends_with(".github/herald.yml"))
+        .filter(|request| request.path == format!("/repos/{REPO}/contents/.github/herald.yml"))
         .map(|request| request.status)
         .collect();
     assert!(
