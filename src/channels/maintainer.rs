@@ -432,6 +432,11 @@ pub(super) async fn publish_advisory(
     let (advisory, detail) = if advisory_state(&current) == AdvisoryState::Published {
         (current, "GitHub says the advisory is published")
     } else {
+        // As the incident stands now: a job run again later (`/herald retry`) must not
+        // publish what is no longer approved.
+        incident
+            .publication_allowed(Utc::now())
+            .map_err(|reason| ChannelError::NotAllowed(format!("not published: {reason}")))?;
         let answer = api.publish_advisory(repository, &incident.ghsa_id).await?;
         (
             answer,

@@ -70,6 +70,9 @@ pub enum ChannelError {
     /// SMTP server): the maintainers fix it and retry.
     #[error("{0}")]
     Prenotify(String),
+    /// What the job would do is no longer allowed (an approval was withdrawn, a date moved).
+    #[error("{0}")]
+    NotAllowed(String),
     #[error("GitHub did not publish {ghsa_id}: the advisory's state is {state}")]
     NotPublished {
         ghsa_id: crate::incident::GhsaId,
@@ -108,7 +111,8 @@ impl ChannelError {
             ChannelError::Draft(error) => Some(error.to_string()),
             ChannelError::NotPublished { .. }
             | ChannelError::Prenotify(_)
-            | ChannelError::Unconfigured(_) => Some(self.to_string()),
+            | ChannelError::Unconfigured(_)
+            | ChannelError::NotAllowed(_) => Some(self.to_string()),
             ChannelError::Forum(error) => error.refusal(),
             ChannelError::MediaWiki(error) => error.refusal(),
             ChannelError::Smtp(error) => error.refusal(),

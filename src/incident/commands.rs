@@ -893,24 +893,35 @@ fn publish(incident: &Incident, at: DateTime<Utc>, effects: &mut Vec<CommandEffe
     if incident.published_on_github() {
         return "The advisory is already published on GitHub.".to_owned();
     }
-    if incident.upstream.is_some() {
-        return "Not published: an upstream incident has no repository advisory of its own. \
-                Draft one for this repository; herald tracks it as its own incident."
-            .to_owned();
-    }
-    if !incident.decisions.disclosure_approved {
-        return "Not published: disclosure needs the `disclosure:approved` label first.".to_owned();
-    }
-    if let Some(until) = incident.decisions.embargo_until.filter(|until| at < *until) {
-        return format!(
-            "Not published: the embargo lasts until {}.",
-            utc_minute(until)
-        );
+    if let Err(reason) = incident.publication_allowed(at) {
+        return format!("Not published: {reason}.");
     }
     effects.push(CommandEffect::PublishAdvisory);
     "Asking GitHub to publish the advisory. The public channels (CHANGELOG pull request, \
      advisory issue, wiki, forum, mail) follow once GitHub confirms the publication."
         .to_owned()
+}
+
+impl Incident {
+    /// Whether herald may ask GitHub to publish the advisory at `at`: disclosure approved,
+    /// the embargo passed. Checked when the command is given and again when the request
+    /// goes, since an approval can be withdrawn and a date moved in between.
+    pub fn publication_allowed(&self, at: DateTime<Utc>) -> Result<(), String> {
+        if self.upstream.is_some() {
+            return Err(
+                "an upstream incident has no repository advisory of its own. Draft one \
+                        for this repository; herald tracks it as its own incident"
+                    .to_owned(),
+            );
+        }
+        if !self.decisions.disclosure_approved {
+            return Err("disclosure needs the `disclosure:approved` label first".to_owned());
+        }
+        if let Some(until) = self.decisions.embargo_until.filter(|until| at < *until) {
+            return Err(format!("the embargo lasts until {}", utc_minute(until)));
+        }
+        Ok(())
+    }
 }
 
 /// A command as the timeline records it.

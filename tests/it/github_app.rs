@@ -1081,6 +1081,45 @@ async fn a_publication_github_refuses_starts_nothing_public() {
     harness.stop().await;
 }
 
+both_stores!(a_publication_held_back_since_is_not_made_by_running_its_job_again);
+async fn a_publication_held_back_since_is_not_made_by_running_its_job_again() {
+    let fake = world().await;
+    let refusal = "A patched version is required to publish this advisory.";
+    let harness = publish_approved(&fake, |fake| {
+        fake.refuse_next("PATCH", &advisory_path(), 422, refusal);
+    })
+    .await;
+    // The team holds disclosure back: the approval withdrawn, a later date set.
+    say(
+        &harness,
+        "issues",
+        "l-2",
+        &unlabel("alice", "disclosure:approved"),
+    )
+    .await;
+    command(
+        &harness,
+        "c-2",
+        "alice",
+        "/herald embargo 2035-01-01T00:00:00Z",
+    )
+    .await;
+    // A write collaborator runs again what failed: the publication is not made.
+    fake.set_permission(REPO, "bob", "write");
+    command(&harness, "c-3", "bob", "/herald retry").await;
+    assert_eq!(
+        fake.count("PATCH", &advisory_path()),
+        1,
+        "asked once, before"
+    );
+    assert_ne!(fake.advisories(REPO)[0]["state"], "published");
+    assert!(publicity(&fake).is_empty());
+    let refused = escalations(&fake, "not published: disclosure needs the");
+    assert_eq!(refused.len(), 1, "{:?}", answers(&fake));
+    assert_no_unexpected(&fake);
+    harness.stop().await;
+}
+
 both_stores!(github_confirms_the_publication_before_anything_goes_public);
 async fn github_confirms_the_publication_before_anything_goes_public() {
     let fake = world().await;
