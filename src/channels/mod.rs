@@ -463,7 +463,9 @@ impl Channels {
             let Some(name) = file.strip_suffix(".hbs") else {
                 continue;
             };
-            let known = SHIPPED.iter().any(|shipped| shipped.name == name);
+            // herald's own templates are not read: their override is refused unread.
+            let known = SHIPPED.iter().any(|shipped| shipped.name == name)
+                && !crate::drafts::FIXED.contains(&name);
             let text = if known {
                 github
                     .file(repository, &format!("{OVERRIDE_DIR}/{file}"))
@@ -487,10 +489,10 @@ impl Channels {
         names: &[&str],
     ) -> Result<Drafts, ChannelError> {
         let (drafts, errors) = self.templates(github, repository).await?;
-        match errors
-            .into_iter()
-            .find(|error| names.contains(&error.template()))
-        {
+        // A refused override of herald's own template leaves the shipped one, which serves.
+        match errors.into_iter().find(|error| {
+            names.contains(&error.template()) && !matches!(error, DraftError::Fixed { .. })
+        }) {
             Some(error) => Err(error.into()),
             None => Ok(drafts),
         }

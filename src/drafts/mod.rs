@@ -79,6 +79,11 @@ pub const SHIPPED: &[Shipped] = &[
 /// Where a repository overrides a template: `<dir>/<name>.hbs`.
 pub const OVERRIDE_DIR: &str = ".github/herald/templates";
 
+/// The templates a repository may not override: they carry the undisclosed report to its
+/// readers (the tracking issue, whose images GitHub fetches from wherever they point, and
+/// the notices to downstreams), so a repository's pusher could add a reader of their own.
+pub const FIXED: [&str; 3] = [TRACKING_ISSUE, PRENOTIFY, PRENOTIFY_UPDATE];
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DraftError {
     #[error("template {name}: {message}")]
@@ -87,6 +92,11 @@ pub enum DraftError {
     Render { name: String, message: String },
     #[error("{name} is not a template herald knows (it knows {known})")]
     Unknown { name: String, known: String },
+    #[error(
+        "{name} is herald's own: it carries the undisclosed report, so a repository's override \
+         (which could point it at another reader) is not used"
+    )]
+    Fixed { name: String },
 }
 
 impl DraftError {
@@ -95,7 +105,8 @@ impl DraftError {
         match self {
             DraftError::Template { name, .. }
             | DraftError::Render { name, .. }
-            | DraftError::Unknown { name, .. } => name,
+            | DraftError::Unknown { name, .. }
+            | DraftError::Fixed { name } => name,
         }
     }
 }
@@ -165,6 +176,10 @@ impl Drafts {
                 });
                 continue;
             };
+            if FIXED.contains(&shipped.name) {
+                errors.push(DraftError::Fixed { name: name.clone() });
+                continue;
+            }
             if let Err(error) = drafts.register(shipped, text) {
                 errors.push(error);
                 // Back to the shipped text, which always parses.

