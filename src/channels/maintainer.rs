@@ -344,7 +344,12 @@ pub(super) async fn apply_commands(
         work.enqueue(&job, &key::command(job.kind().as_str(), &delivery_id))?;
     }
     work.append_timeline(current.id, &timeline, Some(&delivery_id))?;
-    if (from_comment || refused) && !replies.is_empty() {
+    // An approval of pre-notification is answered even by label: it names who receives
+    // the embargoed text.
+    let approves_prenotify = commands
+        .iter()
+        .any(|(_, command)| matches!(command, Ok(Command::Prenotify(true))));
+    if (from_comment || refused || approves_prenotify) && !replies.is_empty() {
         work.queue_comment(
             &delivery_id,
             &repository,

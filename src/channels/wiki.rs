@@ -104,7 +104,12 @@ pub struct WikiPage<'a> {
 
 struct Git<'a> {
     repository: &'a RepoName,
+    /// The wiki's address: the only one the token goes to.
+    url: &'a str,
     auth_header: String,
+    /// An empty home: no user or system git configuration (filters such as git-lfs's,
+    /// credential helpers, templates) takes part.
+    home: &'a Path,
 }
 
 impl Git<'_> {
@@ -118,10 +123,15 @@ impl Git<'_> {
             .args(args)
             .current_dir(dir)
             // The token travels as an HTTP header set through the environment: never on
-            // disk (no credential helper, no URL with a password), never in argv.
+            // disk (no credential helper, no URL with a password), never in argv, and only
+            // to the wiki's own address (not to an LFS server or a redirect the wiki names).
             .env("GIT_CONFIG_COUNT", "1")
-            .env("GIT_CONFIG_KEY_0", "http.extraHeader")
+            .env("GIT_CONFIG_KEY_0", format!("http.{}.extraHeader", self.url))
             .env("GIT_CONFIG_VALUE_0", &self.auth_header)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("HOME", self.home)
+            .env("XDG_CONFIG_HOME", self.home)
+            .env("GIT_LFS_SKIP_SMUDGE", "1")
             .env("GIT_TERMINAL_PROMPT", "0")
             .env("GIT_AUTHOR_NAME", "herald")
             .env("GIT_AUTHOR_EMAIL", "herald@users.noreply.github.com")
@@ -218,16 +228,24 @@ pub async fn publish(
     }
     let basic = base64::engine::general_purpose::STANDARD
         .encode(format!("x-access-token:{}", token.expose_secret()));
-    let git = Git {
-        repository,
-        auth_header: format!("Authorization: Basic {basic}"),
-    };
     let work = tempfile::tempdir().map_err(|error| WikiError::Git {
         step: "setup",
         repository: repository.clone(),
         detail: error.to_string(),
     })?;
+    let home = work.path().join("home");
+    std::fs::create_dir(&home).map_err(|error| WikiError::Git {
+        step: "setup",
+        repository: repository.clone(),
+        detail: error.to_string(),
+    })?;
     let url = format!("{}/{repository}.wiki.git", web_url.trim_end_matches('/'));
+    let git = Git {
+        repository,
+        url: &url,
+        auth_header: format!("Authorization: Basic {basic}"),
+        home: &home,
+    };
     let clone = git
         .run("clone", work.path(), &["clone", "--quiet", &url, "wiki"])
         .await;

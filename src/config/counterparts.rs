@@ -253,8 +253,15 @@ impl Binding<'_> {
 /// this machine (an IP loopback address or `localhost` itself, not a name that starts
 /// with it); no credentials, query or fragment.
 pub fn counterpart_url(text: &str) -> Result<String, String> {
-    let url = reqwest::Url::parse(text.trim())
-        .map_err(|error| format!("{text:?} is not a URL: {error}"))?;
+    // The text may hold a credential (`user:password@`, `?key=`): errors name only the
+    // scheme, host and path.
+    let url = reqwest::Url::parse(text.trim()).map_err(|error| format!("not a URL: {error}"))?;
+    let shown = format!(
+        "{}://{}{}",
+        url.scheme(),
+        url.host_str().unwrap_or_default(),
+        url.path()
+    );
     // The URL parser has normalised the host: IPv4 in dotted decimal, IPv6 in brackets.
     let loopback = url.host_str().is_some_and(|host| {
         host.eq_ignore_ascii_case("localhost")
@@ -269,7 +276,7 @@ pub fn counterpart_url(text: &str) -> Result<String, String> {
         "http" if loopback => {}
         _ => {
             return Err(format!(
-                "{text:?}: a secret travels only over https:// (http:// only to this machine)"
+                "{shown:?}: a secret travels only over https:// (http:// only to this machine)"
             ));
         }
     }
@@ -280,7 +287,7 @@ pub fn counterpart_url(text: &str) -> Result<String, String> {
         || url.fragment().is_some()
     {
         return Err(format!(
-            "{text:?}: a counterpart's URL has a host and no credentials, query or fragment"
+            "{shown:?}: a counterpart's URL has a host and no credentials, query or fragment"
         ));
     }
     Ok(url.as_str().trim_end_matches('/').to_owned())
@@ -318,6 +325,18 @@ mod tests {
             counterpart_url("https://discuss.example.org/").as_deref(),
             Ok("https://discuss.example.org")
         );
+    }
+
+    #[test]
+    fn a_refused_url_never_repeats_its_credential() {
+        for (bad, secret) in [
+            ("https://herald:S3CRETPW@discuss.example.org", "S3CRETPW"),
+            ("http://wiki.example.org/api.php?key=S3CRETQ", "S3CRETQ"),
+            ("https://wiki.example.org/api.php?key=S3CRETQ", "S3CRETQ"),
+        ] {
+            let error = counterpart_url(bad).expect_err("refused");
+            assert!(!error.contains(secret), "{error}");
+        }
     }
 
     #[test]

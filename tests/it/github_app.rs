@@ -5989,10 +5989,24 @@ async fn a_scheduled_prenotice_waits_for_its_day_and_a_bad_key_is_reported() {
             .is_empty()
     );
 
-    // The key arrives; approved again, the answer names the recipient and the key.
+    // The key arrives; approved again by the label, the answer names the recipient and
+    // the key (a label approval of pre-notification is answered too).
     let (distros, distros_key) = Gpg::with_new_key("distros <distros@vs.openwall.example>");
     fake.put_file(REPO, ".github/keys/distros.asc", &distros_key);
-    command(&harness, "s-3", "alice", "/herald prenotify").await;
+    say(
+        &harness,
+        "issues",
+        "s-3a",
+        &unlabel("alice", "prenotify:approved"),
+    )
+    .await;
+    say(
+        &harness,
+        "issues",
+        "s-3b",
+        &label("alice", "prenotify:approved"),
+    )
+    .await;
     let approved = answers(&fake).last().expect("a reply").body.clone();
     let fingerprint = distros.fingerprint();
     assert!(
