@@ -117,16 +117,13 @@ pub(super) async fn notify(
         ContainmentNotice::Inform => format!("contain-{number}"),
         ContainmentNotice::Reminder(day) => format!("contain-{number}-day-{day}"),
     };
-    let subject = format!(
-        "[herald] Security incident {}: temporary action {number}",
-        crate::mail::incident_reference(&incident.ghsa_id)
-    );
+    let what = format!("temporary action {number}");
     let mailed = mail_privately(
         channels,
         incident,
         &addresses,
         Notice {
-            subject: &subject,
+            what: &what,
             situation: &escape::plain_line(&situation),
             tag: &tag,
         },

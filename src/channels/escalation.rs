@@ -112,15 +112,11 @@ pub(super) async fn escalate(
              maintainer may take temporary containment action now and must record it here."
         ),
     };
-    let subject = format!(
-        "[herald] Security incident {}: {}",
-        crate::mail::incident_reference(&incident.ghsa_id),
-        match pending.stage {
-            Stage::Warning => "reaction due soon",
-            Stage::Breach => "reaction deadline passed",
-            Stage::ActiveThreat => "active threat",
-        }
-    );
+    let what = match pending.stage {
+        Stage::Warning => "reaction due soon",
+        Stage::Breach => "reaction deadline passed",
+        Stage::ActiveThreat => "active threat",
+    };
     let tag = format!(
         "{}-{}",
         pending.stage.as_str(),
@@ -131,7 +127,7 @@ pub(super) async fn escalate(
         incident,
         &addresses,
         Notice {
-            subject: &subject,
+            what,
             situation: &situation,
             tag: &tag,
         },
@@ -238,7 +234,9 @@ pub(super) fn held_note(held: &[&str]) -> String {
 
 /// A private notice by mail.
 pub(super) struct Notice<'a> {
-    pub subject: &'a str,
+    /// What happened, for the subject after the incident's opaque reference (headers
+    /// travel in the clear: no GHSA id, repository or date).
+    pub what: &'a str,
     /// The text, one paragraph.
     pub situation: &'a str,
     /// Tells this notice's Message-ID apart from the incident's other notices.
@@ -255,7 +253,7 @@ pub(super) async fn mail_privately(
     tracking_url: Option<&str>,
 ) -> Result<Vec<String>, ChannelError> {
     let Notice {
-        subject,
+        what,
         situation,
         tag,
     } = notice;
@@ -266,6 +264,10 @@ pub(super) async fn mail_privately(
         tracing::warn!(incident = %incident.ghsa_id, "notice addresses configured but no SMTP server (HERALD_SMTP_URL)");
         return Ok(Vec::new());
     };
+    let subject = format!(
+        "[herald] Security incident {}: {what}",
+        announcer.author.incident_reference(&incident.ghsa_id)?
+    );
     let body = format!(
         "{situation}\n\nTracking issue: {}\n\nThis notice is internal: do not forward it to any \
          public place before the advisory is disclosed.\n",
@@ -279,10 +281,13 @@ pub(super) async fn mail_privately(
             signing: SigningMode::Cleartext,
             attach_cleartext: false,
         };
-        let (_, message) =
-            announcer
-                .author
-                .message(&incident.ghsa_id, &recipient, (subject, &body), tag, None)?;
+        let (_, message) = announcer.author.message(
+            &incident.ghsa_id,
+            &recipient,
+            (&subject, &body),
+            tag,
+            None,
+        )?;
         announcer.mailer.send(message).await?;
         mailed.push((*address).to_owned());
     }

@@ -269,7 +269,7 @@ pub(super) async fn send(
     );
     let view = DraftView::new(incident, &[], None).with_embargo(embargo);
     // Headers travel in the clear: the subject names no advisory, repository or date.
-    let reference = crate::mail::incident_reference(&incident.ghsa_id);
+    let reference = announcer.author.incident_reference(&incident.ghsa_id)?;
     let (template, subject, tag) = match moved_from {
         None => (
             PRENOTIFY,

@@ -48,6 +48,8 @@ pub enum KeyError {
     WrongPassphrase(String),
     #[error("signing failed: {0}")]
     Sign(String),
+    #[error("the signing key cannot be read back: {0}")]
+    Export(String),
     #[error("the recipient's public key: {0}")]
     Recipient(String),
     #[error("key generation failed: {0}")]
@@ -67,6 +69,23 @@ impl std::fmt::Debug for SigningKey {
         f.debug_struct("SigningKey")
             .field("fingerprint", &self.fingerprint())
             .finish()
+    }
+}
+
+impl SigningKey {
+    /// A secret for keyed digests of mail headers, derived from the signing key's secret
+    /// material: only the holder of the key can tell which incident a digest stands for.
+    pub fn digest_secret(&self) -> Result<[u8; 32], KeyError> {
+        use sha2::{Digest, Sha256};
+        let secret = self
+            .cert
+            .as_tsk()
+            .to_vec()
+            .map_err(|error| KeyError::Export(error.to_string()))?;
+        let mut hasher = Sha256::new();
+        hasher.update(b"herald mail digests\0");
+        hasher.update(&secret);
+        Ok(hasher.finalize().into())
     }
 }
 

@@ -18,7 +18,7 @@ use crate::drafts::escape;
 use lettre::Message;
 use lettre::message::header::{self, ContentTransferEncoding, ContentType};
 use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 use std::time::SystemTime;
 
 /// The file name of the attached cleartext-signed copy.
@@ -84,44 +84,57 @@ pub struct Letter<'a> {
     pub date: SystemTime,
 }
 
-/// An opaque digest of `parts`, in hex: the same for the same parts, and telling nothing of
-/// them to the mail servers on the way, which read every header in the clear (a
-/// pre-notification's body is encrypted, its headers are not).
-fn digest(parts: &[&str]) -> String {
-    let mut hasher = Sha256::new();
-    for part in parts {
-        hasher.update(part.as_bytes());
-        hasher.update([0]);
+/// Keyed digests for the headers of messages about an incident: the same for the same
+/// parts, and telling nothing of them to the mail servers on the way, which read every
+/// header in the clear (a pre-notification's body is encrypted, its headers are not). Keyed
+/// with a secret of the signing key, so nobody else can confirm a guessed GHSA id or date.
+pub struct Digests {
+    secret: [u8; 32],
+}
+
+impl Digests {
+    pub fn new(secret: [u8; 32]) -> Digests {
+        Digests { secret }
     }
-    hex::encode(hasher.finalize())
-}
 
-/// `<herald.DIGEST@domain>`: the same for the same incident, recipient and message (`tag`:
-/// the announcement's version such as `v1`, an escalation's stage, a pre-notification's
-/// date), so a message sent twice (herald died between the server's 250 and recording it)
-/// is recognisable as one, and naming none of them.
-pub fn message_id(sender: &Sender, ghsa_id: &str, recipient: &str, tag: &str) -> String {
-    format!(
-        "<herald.{}@{}>",
-        &digest(&["message", ghsa_id, recipient, tag])[..32],
-        sender.domain()
-    )
-}
+    fn of(&self, parts: &[&str]) -> String {
+        use hmac::{Hmac, KeyInit, Mac};
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.secret)
+            .expect("HMAC takes a key of any length");
+        for part in parts {
+            mac.update(part.as_bytes());
+            mac.update(&[0]);
+        }
+        hex::encode(mac.finalize().into_bytes())
+    }
 
-/// `<herald.thread.DIGEST@domain>`, the `References` of every message about one incident to
-/// one recipient, so mail readers thread them without any header naming the incident.
-pub fn thread_id(sender: &Sender, ghsa_id: &str, recipient: &str) -> String {
-    format!(
-        "<herald.thread.{}@{}>",
-        &digest(&["thread", ghsa_id, recipient])[..32],
-        sender.domain()
-    )
-}
+    /// `<herald.DIGEST@domain>`: the same for the same incident, recipient and message
+    /// (`tag`: the announcement's version such as `v1`, an escalation's stage, a
+    /// pre-notification's date), so a message sent twice (herald died between the server's
+    /// 250 and recording it) is recognisable as one, and naming none of them.
+    pub fn message_id(&self, sender: &Sender, ghsa_id: &str, recipient: &str, tag: &str) -> String {
+        format!(
+            "<herald.{}@{}>",
+            &self.of(&["message", ghsa_id, recipient, tag])[..32],
+            sender.domain()
+        )
+    }
 
-/// A short reference to an incident for subjects under embargo: the same for the same
-/// incident, and no GHSA id, CVE id, repository or date.
-pub fn incident_reference(ghsa_id: &str) -> String {
-    digest(&["incident", ghsa_id])[..8].to_owned()
+    /// `<herald.thread.DIGEST@domain>`, the `References` of every message about one incident
+    /// to one recipient, so mail readers thread them without any header naming the incident.
+    pub fn thread_id(&self, sender: &Sender, ghsa_id: &str, recipient: &str) -> String {
+        format!(
+            "<herald.thread.{}@{}>",
+            &self.of(&["thread", ghsa_id, recipient])[..32],
+            sender.domain()
+        )
+    }
+
+    /// A short reference to an incident for subjects under embargo: the same for the same
+    /// incident, and no GHSA id, CVE id, repository or date.
+    pub fn incident_reference(&self, ghsa_id: &str) -> String {
+        self.of(&["incident", ghsa_id])[..8].to_owned()
+    }
 }
 
 /// Quoted-printable with CRLF line ends. A line starting `From ` is written `=46rom ` so
@@ -368,4 +381,36 @@ pub fn build(letter: &Letter<'_>, key: &SigningKey) -> Result<Message, MessageEr
         }
     };
     built.map_err(|error| MessageError::Build(error.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_digests_are_keyed_and_stable() {
+        let sender = Sender::parse("Security <security@example.org>", None).expect("sender");
+        let ours = Digests::new([7; 32]);
+        let theirs = Digests::new([8; 32]);
+        let id = ours.message_id(&sender, "GHSA-abcd-1234-efgh", "distros@example.org", "v1");
+        assert_eq!(
+            id,
+            ours.message_id(&sender, "GHSA-abcd-1234-efgh", "distros@example.org", "v1"),
+            "the same message, the same id"
+        );
+        assert!(
+            id.starts_with("<herald.") && id.ends_with("@example.org>"),
+            "{id}"
+        );
+        assert!(!id.to_ascii_lowercase().contains("ghsa"), "{id}");
+        assert_ne!(
+            id,
+            theirs.message_id(&sender, "GHSA-abcd-1234-efgh", "distros@example.org", "v1"),
+            "without herald's secret, a guessed GHSA id cannot be confirmed"
+        );
+        assert_ne!(
+            ours.incident_reference("GHSA-abcd-1234-efgh"),
+            theirs.incident_reference("GHSA-abcd-1234-efgh")
+        );
+    }
 }

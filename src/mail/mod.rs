@@ -7,9 +7,7 @@ pub mod recipient;
 pub mod smtp;
 
 pub use key::{KeyError, SigningKey};
-pub use message::{
-    Letter, MessageError, Sender, build, build_encrypted, incident_reference, message_id, thread_id,
-};
+pub use message::{Digests, Letter, MessageError, Sender, build, build_encrypted};
 pub use recipient::{RecipientKey, RecipientKeyError};
 pub use smtp::{Mailer, SmtpError};
 
@@ -53,6 +51,16 @@ pub struct Author {
 }
 
 impl Author {
+    /// The keyed digests of this author's mail headers.
+    pub fn digests(&self) -> Result<Digests, MessageError> {
+        Ok(Digests::new(self.key.digest_secret()?))
+    }
+
+    /// The short reference to an incident that subjects under embargo carry.
+    pub fn incident_reference(&self, ghsa_id: &str) -> Result<String, MessageError> {
+        Ok(self.digests()?.incident_reference(ghsa_id))
+    }
+
     /// The signed message about incident `ghsa_id` to `recipient`, and its Message-ID
     /// (stable for the same incident, recipient and `tag`); with `seal`, also encrypted to
     /// that key, so only its holder reads it.
@@ -64,8 +72,9 @@ impl Author {
         tag: &str,
         seal: Option<&RecipientKey>,
     ) -> Result<(String, lettre::Message), MessageError> {
-        let id = message_id(&self.sender, ghsa_id, &recipient.address, tag);
-        let thread = thread_id(&self.sender, ghsa_id, &recipient.address);
+        let digests = self.digests()?;
+        let id = digests.message_id(&self.sender, ghsa_id, &recipient.address, tag);
+        let thread = digests.thread_id(&self.sender, ghsa_id, &recipient.address);
         let letter = Letter {
             sender: &self.sender,
             list: recipient,

@@ -5436,6 +5436,15 @@ fn days_ahead(days: i64) -> String {
 }
 
 /// The pre-notifications the SMTP server received, by recipient address.
+/// The opaque reference to the incident that embargoed subjects carry, keyed by herald's
+/// signing key (in `key_dir`, as `world_with_mail` wrote it).
+fn incident_reference(key_dir: &std::path::Path) -> String {
+    let secret = std::fs::read(key_dir.join("signing-key.asc")).expect("the signing key");
+    let key = SigningKey::from_bytes(&secret, None).expect("a signing key");
+    herald::mail::Digests::new(key.digest_secret().expect("a digest secret"))
+        .incident_reference(GHSA)
+}
+
 /// Mail under embargo as every server on its way reads it: no header names the advisory,
 /// its CVE, its repository or a date of the incident; the message threads with the
 /// incident's others by an opaque `References`.
@@ -5622,7 +5631,7 @@ async fn downstreams_are_told_under_embargo_encrypted_to_their_keys_and_once_per
             subject,
             format!(
                 "{tag}Embargoed security notice {}",
-                herald::mail::incident_reference(GHSA)
+                incident_reference(_keys.path())
             ),
             "{to}"
         );
@@ -5720,7 +5729,7 @@ async fn downstreams_are_told_under_embargo_encrypted_to_their_keys_and_once_per
             subject,
             format!(
                 "{tag}Embargoed security notice {}: new disclosure date",
-                herald::mail::incident_reference(GHSA)
+                incident_reference(_keys.path())
             )
         );
         headers_name_nothing(received);

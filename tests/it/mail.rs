@@ -6,7 +6,7 @@ use crate::common;
 
 use common::mail::{Gpg, Received, SmtpSink, decode_body, part_body};
 use herald::config::repo::{MailingList, SigningMode};
-use herald::mail::{Letter, Mailer, Sender, SigningKey, build, message_id, thread_id};
+use herald::mail::{Digests, Letter, Mailer, Sender, SigningKey, build};
 use std::time::SystemTime;
 
 const GHSA: &str = "GHSA-abcd-1234-efgh";
@@ -43,7 +43,8 @@ async fn deliver(key: &SigningKey, list: &MailingList, subject: &str, body: &str
 async fn deliver_raw(key: &SigningKey, list: &MailingList, subject: &str, body: &str) -> Vec<u8> {
     let sink = SmtpSink::start();
     let sender = sender();
-    let id = message_id(&sender, GHSA, &list.address, "v1");
+    let digests = Digests::new(key.digest_secret().expect("a digest secret"));
+    let id = digests.message_id(&sender, GHSA, &list.address, "v1");
     let message = build(
         &Letter {
             sender: &sender,
@@ -51,7 +52,7 @@ async fn deliver_raw(key: &SigningKey, list: &MailingList, subject: &str, body: 
             subject,
             body,
             message_id: &id,
-            thread: &thread_id(&sender, GHSA, &list.address),
+            thread: &digests.thread_id(&sender, GHSA, &list.address),
             date: SystemTime::now(),
         },
         key,
@@ -331,7 +332,9 @@ async fn an_unreachable_server_is_a_clear_error_without_the_password() {
         .expect("mailer");
     let sender = sender();
     let list = list(SigningMode::Cleartext, false);
-    let id = message_id(&sender, GHSA, &list.address, "v1");
+    let key = key();
+    let digests = Digests::new(key.digest_secret().expect("a digest secret"));
+    let id = digests.message_id(&sender, GHSA, &list.address, "v1");
     let message = build(
         &Letter {
             sender: &sender,
@@ -339,10 +342,10 @@ async fn an_unreachable_server_is_a_clear_error_without_the_password() {
             subject: "s",
             body: "b",
             message_id: &id,
-            thread: &thread_id(&sender, GHSA, &list.address),
+            thread: &digests.thread_id(&sender, GHSA, &list.address),
             date: SystemTime::now(),
         },
-        &key(),
+        &key,
     )
     .expect("message");
     let error = mailer.send(message).await.expect_err("nobody listens");
