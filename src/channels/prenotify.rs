@@ -257,6 +257,15 @@ pub(super) async fn send(
     let drafts = channels
         .templates_for(&api, repository, &[PRENOTIFY, PRENOTIFY_UPDATE])
         .await?;
+    // Downstreams write back where the notice says: the approved address only.
+    if approved.is_some_and(|approved| approved.contact != loaded.config.prenotify.contact) {
+        return Err(ChannelError::Prenotify(
+            "not sent: `prenotify.contact` changed since the approval, and downstreams would \
+             write back there. If the change is yours, approve again (`/herald prenotify`), \
+             then `/herald retry`"
+                .to_owned(),
+        ));
+    }
     let contact = match &loaded.config.prenotify.contact {
         Some(contact) => contact.clone(),
         None => announcer.author.sender.from.email.to_string(),

@@ -211,6 +211,7 @@ impl PrenotifyConfig {
             max_days: self.max_days,
             recipients,
             problem,
+            contact: self.contact.clone(),
         }
     }
 }

@@ -672,7 +672,8 @@ fn approve_prenotification(
     let named = named.join(", ");
     let again = match &incident.decisions.prenotify {
         Some(approved)
-            if approved.recipients.len() == terms.recipients.len()
+            if approved.contact == terms.contact
+                && approved.recipients.len() == terms.recipients.len()
                 && terms
                     .recipients
                     .iter()
@@ -693,14 +694,15 @@ fn approve_prenotification(
         approved_at: at,
         embargo_until: until,
         recipients: terms.recipients.clone(),
+        contact: terms.contact.clone(),
     });
     let send_at = Incident::prenotify_at(until, at, terms);
     effects.push(CommandEffect::Prenotify { until, send_at });
     Ok(format!(
         "Pre-notification approved{}: the embargoed notice goes to {named}, signed, {}, under \
-         embargo until {}. Nobody else: an address or key the configuration names later needs \
-         a new approval. It is private: nothing public happens before the advisory is \
-         published.",
+         embargo until {}, asking for replies to {}. Nobody else: an address, key or reply \
+         address the configuration names later needs a new approval. It is private: nothing \
+         public happens before the advisory is published.",
         if again {
             " again, for the recipients configured now"
         } else {
@@ -711,7 +713,11 @@ fn approve_prenotification(
         } else {
             format!("on {}", utc_minute(send_at))
         },
-        utc_minute(until)
+        utc_minute(until),
+        terms
+            .contact
+            .as_deref()
+            .unwrap_or("the address herald sends from")
     ))
 }
 
@@ -1015,6 +1021,7 @@ mod tests {
                 },
             ],
             problem: None,
+            contact: None,
         };
         let now = day(2);
         let mut incident = reported("high", day(1));

@@ -21,6 +21,8 @@ pub struct PrenotifyTerms {
     pub recipients: Vec<Downstream>,
     /// Why a recipient's key cannot be used, which an approval cannot go past.
     pub problem: Option<String>,
+    /// Where recipients are told to write back (`None`: the address herald sends from).
+    pub contact: Option<String>,
 }
 
 impl Default for PrenotifyTerms {
@@ -31,6 +33,7 @@ impl Default for PrenotifyTerms {
             max_days: 14,
             recipients: Vec::new(),
             problem: None,
+            contact: None,
         }
     }
 }
@@ -72,6 +75,9 @@ pub struct Prenotification {
     /// them: such an approval tells nobody until it is given again).
     #[serde(default)]
     pub recipients: Vec<Downstream>,
+    /// Where the notices tell recipients to write back, as approved.
+    #[serde(default)]
+    pub contact: Option<String>,
 }
 
 impl Prenotification {
@@ -230,6 +236,7 @@ mod tests {
                 },
             ],
             problem: None,
+            contact: None,
         }
     }
 

@@ -6066,6 +6066,37 @@ async fn a_scheduled_prenotice_waits_for_its_day_and_a_bad_key_is_reported() {
     let (text, _) = distros.decrypt_verified(&body).expect("opens and verifies");
     assert!(text.contains("A short summary of the advisory."), "{text}");
 
+    // A reply address changed after the approval holds the notices back too.
+    fake.put_file(
+        REPO,
+        ".github/herald.yml",
+        &format!("{config}  contact: mallory@attacker.example\n"),
+    );
+    command(
+        &harness,
+        "s-4b",
+        "alice",
+        &format!("/herald embargo {}", days_ahead(7)),
+    )
+    .await;
+    assert_eq!(
+        prenotices(&sink).len(),
+        1,
+        "no update with another reply address"
+    );
+    assert!(
+        !escalations(
+            &fake,
+            "changed since the approval, and downstreams would write back"
+        )
+        .is_empty(),
+        "{:?}",
+        answers(&fake)
+    );
+    fake.put_file(REPO, ".github/herald.yml", config);
+    command(&harness, "s-4c", "alice", "/herald retry").await;
+    assert_eq!(prenotices(&sink).len(), 2, "the update, as approved");
+
     // A recipient added after the approval hears nothing of a moved date, nor of anything.
     fake.put_file(
         REPO,
@@ -6080,7 +6111,7 @@ async fn a_scheduled_prenotice_waits_for_its_day_and_a_bad_key_is_reported() {
     )
     .await;
     let told = prenotices(&sink);
-    assert_eq!(told.len(), 2, "the approved recipient gets the update");
+    assert_eq!(told.len(), 3, "the approved recipient gets the update");
     assert!(
         told.iter().all(|(to, _)| to.contains("distros@")),
         "{:?}",
@@ -6102,7 +6133,7 @@ async fn a_scheduled_prenotice_waits_for_its_day_and_a_bad_key_is_reported() {
         &format!("/herald embargo {}", days_ahead(4)),
     )
     .await;
-    assert_eq!(prenotices(&sink).len(), 2, "no update after the withdrawal");
+    assert_eq!(prenotices(&sink).len(), 3, "no update after the withdrawal");
     assert_eq!(public_writes(&fake), Vec::<String>::new());
     harness.stop().await;
 }
