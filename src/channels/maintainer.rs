@@ -47,6 +47,8 @@ pub struct CommandBatch {
     /// Who is told before disclosure, and the rules (from the repository's configuration,
     /// with the recipients' keys read when an approval needs them).
     prenotify: PrenotifyTerms,
+    /// A second person publishes what one approved (`disclosure.second_person`).
+    second_person: bool,
 }
 
 pub(super) async fn handle(
@@ -142,6 +144,7 @@ pub(super) async fn handle(
         commands,
         from_comment: matches!(said, Said::Comment(_)),
         prenotify,
+        second_person: loaded.config.disclosure.second_person,
     };
     Ok(Record::note(note).with(Write::Commands(Box::new(batch))))
 }
@@ -201,6 +204,7 @@ pub(super) async fn apply_commands(
         commands,
         from_comment,
         prenotify,
+        second_person,
     } = batch;
     let terms = prenotify;
     let Some(current) = work.find_incident(&advisory_repository, &ghsa_id).await? else {
@@ -225,6 +229,24 @@ pub(super) async fn apply_commands(
                         "Not done: “{}” needs {needed}, as GitHub reserves it; you have the {}.",
                         escape::markdown_line(text),
                         escape::markdown_line(&standing)
+                    ));
+                }
+                Ok(Command::Publish)
+                    if let Some(reason) = incident
+                        .second_person_needed(&sender)
+                        .filter(|_| second_person) =>
+                {
+                    refused = true;
+                    timeline.push(TimelineEntry {
+                        at: now,
+                        actor: Some(sender.clone()),
+                        kind: TimelineKind::Command,
+                        detail: format!("refused `{text}`: {reason}"),
+                    });
+                    replies.push(format!(
+                        "Not done: “{}”: {}.",
+                        escape::markdown_line(text),
+                        escape::markdown_line(&reason)
                     ));
                 }
                 Ok(command) => {

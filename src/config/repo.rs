@@ -25,7 +25,7 @@ pub const REPO_CONFIG_PATH: &str = ".github/herald.yml";
     deny_unknown_fields,
     expecting = "a mapping of sections (`tracking`, `labels`, `changelog`, `advisory_issue`, \
                  `blog`, `mailing_lists`, `sla`, `escalation`, `notify`, `channels`, `osv`, \
-                 `prenotify`, `locked`)"
+                 `prenotify`, `disclosure`, `locked`)"
 )]
 pub struct RepoConfig {
     pub tracking: TrackingConfig,
@@ -50,6 +50,8 @@ pub struct RepoConfig {
     pub osv: OsvConfig,
     /// Downstreams (distributions, vendors) told before disclosure, under embargo.
     pub prenotify: PrenotifyConfig,
+    /// What publishing an advisory asks beyond GitHub's roles.
+    pub disclosure: DisclosureConfig,
     /// In an organisation's `.github` repository: the sections its repositories' own files
     /// may not change (the organisation's apply to them). Elsewhere it has no effect.
     #[serde(deserialize_with = "many::<SectionName, _>")]
@@ -57,7 +59,7 @@ pub struct RepoConfig {
 }
 
 /// The sections of the file, as `locked:` names them.
-pub const SECTIONS: [&str; 12] = [
+pub const SECTIONS: [&str; 13] = [
     "tracking",
     "labels",
     "changelog",
@@ -70,7 +72,20 @@ pub const SECTIONS: [&str; 12] = [
     "channels",
     "osv",
     "prenotify",
+    "disclosure",
 ];
+
+/// The `disclosure:` section: an organisation may ask more than GitHub does, never less.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(
+    default,
+    deny_unknown_fields,
+    expecting = "a mapping with the key `second_person`"
+)]
+pub struct DisclosureConfig {
+    /// The admin or security manager who approved disclosure may not also publish it.
+    pub second_person: bool,
+}
 
 impl RepoConfig {
     /// A repository's own configuration under its organisation's `policy`: each section the
@@ -100,6 +115,7 @@ impl RepoConfig {
                 "channels" => take(&mut self.channels, &policy.channels),
                 "osv" => take(&mut self.osv, &policy.osv),
                 "prenotify" => take(&mut self.prenotify, &policy.prenotify),
+                "disclosure" => take(&mut self.disclosure, &policy.disclosure),
                 _ => false,
             };
             if differs {
@@ -1435,6 +1451,7 @@ prenotify:
                 max_days: 10,
                 contact: Some("security@acme.example".into()),
             },
+            disclosure: DisclosureConfig::default(),
             locked: Vec::new(),
         };
         assert_eq!(config, expected);

@@ -39,6 +39,9 @@ pub struct Decisions {
     pub coordinator: Option<String>,
     pub embargo_until: Option<DateTime<Utc>>,
     pub disclosure_approved: bool,
+    /// Who approved disclosure, while it is approved.
+    #[serde(default)]
+    pub disclosure_approved_by: Option<String>,
     pub cve_requested_at: Option<DateTime<Utc>>,
     /// When a maintainer acknowledged the report (`/herald ack`): the reaction clock stops.
     pub acknowledged_at: Option<DateTime<Utc>>,
@@ -505,6 +508,7 @@ pub fn apply_command_with(
         }
         Command::ApproveDisclosure(approved) => {
             incident.decisions.disclosure_approved = *approved;
+            incident.decisions.disclosure_approved_by = approved.then(|| actor.to_owned());
             if *approved {
                 "Disclosure approved.".to_owned()
             } else {
@@ -909,6 +913,19 @@ fn publish(incident: &Incident, at: DateTime<Utc>, effects: &mut Vec<CommandEffe
 }
 
 impl Incident {
+    /// Under the rule that a second person publishes what one approved
+    /// (`disclosure.second_person`): why `actor` may not publish, when they approved
+    /// disclosure themselves.
+    pub fn second_person_needed(&self, actor: &str) -> Option<String> {
+        let approver = self.decisions.disclosure_approved_by.as_deref()?;
+        approver.eq_ignore_ascii_case(actor).then(|| {
+            format!(
+                "{approver} approved disclosure, and this repository asks a second admin or \
+                 security manager to publish it (`disclosure.second_person`)"
+            )
+        })
+    }
+
     /// Whether herald may ask GitHub to publish the advisory at `at`: disclosure approved,
     /// the embargo passed. Checked when the command is given and again when the request
     /// goes, since an approval can be withdrawn and a date moved in between.

@@ -1380,6 +1380,31 @@ async fn what_github_reserves_for_admins_herald_reserves_too() {
 }
 
 #[tokio::test]
+async fn an_organisation_may_ask_a_second_person_to_publish() {
+    let fake = world().await;
+    // alice approves, then the rule arrives, then alice asks to publish.
+    let harness = publish_approved(&fake, |fake| {
+        fake.put_file(
+            REPO,
+            ".github/herald.yml",
+            &format!("{TRACK_PRIVATELY}disclosure:\n  second_person: true\n"),
+        );
+    })
+    .await;
+    fake.set_permission(REPO, "dave", "admin");
+    assert_ne!(fake.advisories(REPO)[0]["state"], "published");
+    let refused = answers(&fake).last().expect("a reply").body.clone();
+    assert!(
+        refused.contains("alice approved disclosure, and this repository asks a second admin or security manager to publish it"),
+        "{refused}"
+    );
+    command(&harness, "c-2", "dave", "/herald publish").await;
+    assert_eq!(fake.advisories(REPO)[0]["state"], "published");
+    assert_no_unexpected(&fake);
+    harness.stop().await;
+}
+
+#[tokio::test]
 async fn a_security_manager_is_refused_when_github_will_not_show_the_organisations_roles() {
     let fake = world().await;
     fake.forbid_org_roles();
