@@ -143,6 +143,7 @@ pub async fn save_incident(
 pub async fn process_delivery(
     work: &mut Work,
     delivery_id: &str,
+    app_bot: Option<&str>,
 ) -> Result<Processed, ProcessError> {
     let delivery = work
         .load_delivery(delivery_id)
@@ -198,9 +199,10 @@ pub async fn process_delivery(
             installation_repositories_delivery(work, &delivery, &change).await?,
             None,
         ),
-        WebhookEvent::PullRequest(pull) => {
-            (pull_request_delivery(work, &delivery, &pull).await?, None)
-        }
+        WebhookEvent::PullRequest(pull) => (
+            pull_request_delivery(work, &delivery, &pull, app_bot).await?,
+            None,
+        ),
         WebhookEvent::Release(release) => {
             (release_delivery(work, &delivery, &release).await?, None)
         }
@@ -226,12 +228,13 @@ async fn pull_request_delivery(
     work: &mut Work,
     delivery: &StoredDelivery,
     event: &PullRequestEvent,
+    app_bot: Option<&str>,
 ) -> Result<String, ProcessError> {
     let pull = &event.pull_request;
     let repository = &event.repository.full_name;
     let unchanged = || "pull_request event recorded; no incident change".to_owned();
     let branch = |side: &Option<BranchRef>| side.as_ref().map(|side| side.name.clone());
-    if event.is_heralds() {
+    if event.is_heralds(app_bot) {
         return Ok(unchanged());
     }
     let snapshot = PullSnapshot {

@@ -83,12 +83,17 @@ impl Server {
         let (shutdown, shutdown_rx) = watch::channel(false);
         let effects_wake = Arc::new(Notify::new());
         let idle = Idle::new();
+        let app_bot = Arc::new(std::sync::OnceLock::new());
+        if let Some(github) = &github {
+            tokio::spawn(learn_app_bot(github.clone(), app_bot.clone()));
+        }
         let worker = settings.worker_enabled.then(|| {
             let worker = Worker::new(store.clone(), wake.clone(), settings.worker.clone())
                 .giving_way_to(ingestor.load())
                 .waking(effects_wake.clone())
                 .reporting_idle(idle.clone())
-                .counting_in(metrics.clone());
+                .counting_in(metrics.clone())
+                .recognising(app_bot.clone());
             tokio::spawn(worker.run(shutdown_rx.clone()))
         });
         let effects = match (&github, settings.worker_enabled) {
@@ -247,4 +252,23 @@ fn serve_until(
         })
         .await
     })
+}
+
+/// Asks GitHub for the App's slug until it answers, and keeps its bot login
+/// (`<slug>[bot]`): the account herald's own pull requests are opened as.
+async fn learn_app_bot(github: Arc<GitHub>, app_bot: Arc<std::sync::OnceLock<String>>) {
+    loop {
+        match github.app_info().await {
+            Ok(app) => {
+                if let Some(slug) = app.slug {
+                    let _ = app_bot.set(format!("{slug}[bot]"));
+                }
+                return;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot ask GitHub for the App's slug yet; trying again in 30 s");
+                tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+            }
+        }
+    }
 }

@@ -17,7 +17,7 @@ use crate::metrics::{JobRunOutcome, Metrics};
 use crate::pipeline::{self, ProcessError, Processed};
 use crate::store::{ClaimedJob, Job, JobKind, Store, StoreError, Work};
 use chrono::Utc;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::sync::{Notify, watch};
 use tracing::Instrument;
@@ -85,6 +85,9 @@ pub struct Worker {
     effects: Option<Arc<Notify>>,
     idle: Option<Idle>,
     metrics: Option<Arc<Metrics>>,
+    /// The App's own bot login (`<slug>[bot]`), once GitHub has told it: herald knows its
+    /// own pull requests by it.
+    app_bot: Arc<OnceLock<String>>,
 }
 
 /// While deliveries wait for their commit, the worker holds back this long at most, so
@@ -103,14 +106,24 @@ fn backoff(attempts: i64) -> Duration {
     Duration::from_secs(2u64.saturating_pow(exponent)).min(MAX_BACKOFF)
 }
 
-async fn execute(work: &mut Work, job: &ClaimedJob) -> Result<Processed, ProcessError> {
+async fn execute(
+    work: &mut Work,
+    job: &ClaimedJob,
+    app_bot: Option<&str>,
+) -> Result<Processed, ProcessError> {
     let span = tracing::info_span!("job", id = job.id, kind = %job.kind);
-    run_local(work, job).instrument(span).await
+    run_local(work, job, app_bot).instrument(span).await
 }
 
-async fn run_local(work: &mut Work, job: &ClaimedJob) -> Result<Processed, ProcessError> {
+async fn run_local(
+    work: &mut Work,
+    job: &ClaimedJob,
+    app_bot: Option<&str>,
+) -> Result<Processed, ProcessError> {
     match job.job()? {
-        Job::ProcessDelivery { delivery } => pipeline::process_delivery(work, &delivery).await,
+        Job::ProcessDelivery { delivery } => {
+            pipeline::process_delivery(work, &delivery, app_bot).await
+        }
         other => Err(ProcessError::NotLocal(other.kind().as_str())),
     }
 }
@@ -173,7 +186,14 @@ impl Worker {
             effects: None,
             idle: None,
             metrics: None,
+            app_bot: Arc::new(OnceLock::new()),
         }
+    }
+
+    /// Knows herald's own pull requests by the App's bot login in `app_bot`, once set.
+    pub fn recognising(mut self, app_bot: Arc<OnceLock<String>>) -> Worker {
+        self.app_bot = app_bot;
+        self
     }
 
     /// Tells `idle` whenever nothing is due.
@@ -286,7 +306,7 @@ impl Worker {
                     break 'batch;
                 }
                 let job_started = std::time::Instant::now();
-                match execute(&mut work, &job).await {
+                match execute(&mut work, &job, self.app_bot.get().map(String::as_str)).await {
                     Ok(processed) => done.push((job, processed, job_started.elapsed())),
                     Err(_) => {
                         failing = Some(job);
@@ -344,7 +364,7 @@ impl Worker {
             work.rollback().await?;
             return Ok(None);
         }
-        let error = match execute(&mut work, job).await {
+        let error = match execute(&mut work, job, self.app_bot.get().map(String::as_str)).await {
             Ok(processed) => {
                 work.complete_jobs(&[(job.id, &processed.note)]).await?;
                 work.commit().await?;

@@ -4370,6 +4370,15 @@ async fn fixes_and_a_patch_release_tick_the_checklist_and_reach_the_announcement
     )
     .await;
     assert!(!issue().contains(&format!("{REPO}#9")) && !issue().contains(&format!("{REPO}#10")));
+    // Another App's bot on a `herald/` branch is not herald: its pull request is a fix.
+    let other_app = pull_event(REPO, 11, |payload| {
+        payload["pull_request"]["head"]["ref"] = "herald/security/fix".into();
+        payload["pull_request"]["user"]["login"] = "github-actions[bot]".into();
+        payload["pull_request"]["user"]["type"] = "Bot".into();
+        payload["pull_request"]["body"] = format!("Fixes {GHSA}").into();
+    });
+    say(&harness, "pull_request", "pr-7", &other_app).await;
+    assert!(issue().contains(&format!("{REPO}#11")), "{}", issue());
 
     // Releases: a prerelease and an unrelated tag change nothing; the patched version does.
     let release = |tag: &str, prerelease: bool| {
@@ -4659,10 +4668,13 @@ async fn three_replicas_on_postgresql_share_the_work_and_survive_a_killed_one() 
 }
 
 /// "METHOD /path" of the requests from the `from`-th on.
+/// The requests since `from`, but for the one `GET /app` herald makes at start (to learn
+/// its bot login), which may land at any moment.
 fn requests_since(fake: &FakeGitHub, from: usize) -> Vec<String> {
     fake.requests()[from..]
         .iter()
         .map(|request| format!("{} {}", request.method, request.path))
+        .filter(|request| request != "GET /app")
         .collect()
 }
 
