@@ -112,6 +112,7 @@ impl Server {
                         .map(crate::channels::ChatWebhook::new)
                         .transpose()?,
                     worker_wake: wake.clone(),
+                    app_bot: app_bot.clone(),
                 });
                 let runner = EffectRunner::new(
                     store.clone(),

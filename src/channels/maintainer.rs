@@ -402,12 +402,7 @@ pub(super) async fn post_comment(
         .comments(&comment.repository, comment.issue)
         .await?
         .iter()
-        .any(|existing| {
-            existing
-                .body
-                .as_deref()
-                .is_some_and(|body| body.contains(&comment.marker))
-        });
+        .any(|existing| existing.is_heralds(&comment.marker, channels.app_bot()));
     if !posted {
         api.create_comment(&comment.repository, comment.issue, &comment.body)
             .await?;

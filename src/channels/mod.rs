@@ -152,6 +152,9 @@ pub struct Channels {
     pub chat: Option<ChatWebhook>,
     /// Wakes the store worker when an effect hands it a delivery to process.
     pub worker_wake: Arc<tokio::sync::Notify>,
+    /// The App's own bot login (`<slug>[bot]`), once GitHub has told it: herald knows its
+    /// own comments and issues by it, never by a marker anyone could write.
+    pub app_bot: Arc<std::sync::OnceLock<String>>,
 }
 
 /// Reads `repository`'s configuration (see [`LoadedConfig`]).
@@ -226,6 +229,11 @@ pub struct LoadedConfig {
 }
 
 impl Channels {
+    /// The App's bot login, once known.
+    fn app_bot(&self) -> Option<&str> {
+        self.app_bot.get().map(String::as_str)
+    }
+
     /// What the repository's `channels:` chose that herald's operator did not configure,
     /// shown on the tracking issue long before disclosure would find it.
     fn unconfigured(&self, config: &crate::config::repo::RepoConfig) -> Vec<String> {

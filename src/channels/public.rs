@@ -585,7 +585,10 @@ async fn advisory_issue(channel: &Channel<'_>) -> Result<Record, ChannelError> {
     // recording it (it may still be retrying), so look for herald's marker.
     let existing = match recorded {
         Some(number) => Some(api.issue(repository, number).await?),
-        None => api.find_issue(repository, security, &marker).await?,
+        None => {
+            api.find_issue(repository, security, &marker, channels.app_bot())
+                .await?
+        }
     };
     match existing {
         Some(issue) => {

@@ -159,7 +159,12 @@ pub(super) async fn sync(
         // Not recorded: perhaps created just before a crash. Look for herald's marker.
         None => {
             github
-                .find_issue(tracking_repository, &loaded.config.labels.security, &marker)
+                .find_issue(
+                    tracking_repository,
+                    &loaded.config.labels.security,
+                    &marker,
+                    channels.app_bot(),
+                )
                 .await?
         }
     };
@@ -243,6 +248,7 @@ pub(super) async fn sync(
         known_comment,
         incident,
         &review,
+        channels.app_bot(),
     )
     .await?;
     let issue_number = issue.number;
@@ -523,6 +529,7 @@ async fn show_drafts(
     known: KnownComment,
     incident: &Incident,
     review: &RenderedDrafts,
+    app_bot: Option<&str>,
 ) -> Result<i64, ChannelError> {
     let body = review_comment(incident, review);
     let marker = body.lines().next().unwrap_or_default().to_owned();
@@ -532,10 +539,7 @@ async fn show_drafts(
     };
     let existing = comments.iter().find(|comment| {
         known.is_some_and(|id| i64::try_from(comment.id).ok() == Some(id))
-            || comment
-                .body
-                .as_deref()
-                .is_some_and(|text| text.starts_with(&marker))
+            || comment.is_heralds(&marker, app_bot)
     });
     let id = match existing {
         Some(comment) if comment.body.as_deref() == Some(body.as_str()) => comment.id,

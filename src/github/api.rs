@@ -64,11 +64,28 @@ pub struct IssueInfo {
     pub labels: Vec<LabelInfo>,
     #[serde(default)]
     pub assignees: Vec<UserRef>,
+    /// Who opened it.
+    pub user: Option<UserRef>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct UserRef {
     pub login: String,
+    /// `User`, `Bot` or `Organization`.
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+}
+
+impl UserRef {
+    /// Whether this is herald's App: its bot login `app_bot` once known, else any App's
+    /// bot account. A marker in a text proves nothing: anyone may write one.
+    pub fn is_app(&self, app_bot: Option<&str>) -> bool {
+        self.kind.as_deref() == Some("Bot")
+            && match app_bot {
+                Some(login) => self.login.eq_ignore_ascii_case(login),
+                None => self.login.ends_with("[bot]"),
+            }
+    }
 }
 
 impl IssueInfo {
@@ -87,6 +104,17 @@ impl IssueInfo {
 pub struct CommentInfo {
     pub id: u64,
     pub body: Option<String>,
+    pub user: Option<UserRef>,
+}
+
+impl CommentInfo {
+    /// herald's own comment carrying `marker`.
+    pub fn is_heralds(&self, marker: &str, app_bot: Option<&str>) -> bool {
+        self.body
+            .as_deref()
+            .is_some_and(|body| body.contains(marker))
+            && self.user.as_ref().is_some_and(|user| user.is_app(app_bot))
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -411,13 +439,15 @@ impl Api {
         .await
     }
 
-    /// The issue herald created earlier, found by the marker in its body, among the
-    /// repository's issues carrying `label` (open or closed).
+    /// The issue herald created earlier, found by the marker in its body among the
+    /// repository's issues carrying `label` (open or closed), opened by herald's App
+    /// (`app_bot`; see [`UserRef::is_app`]).
     pub async fn find_issue(
         &self,
         repository: &RepoName,
         label: &str,
         marker: &str,
+        app_bot: Option<&str>,
     ) -> Result<Option<IssueInfo>, GitHubError> {
         for page in 1..=MAX_PAGES {
             let issues: Vec<IssueInfo> = self
@@ -427,10 +457,10 @@ impl Api {
                 ))
                 .await?;
             let last = issues.len() < PAGE;
-            if let Some(issue) = issues
-                .into_iter()
-                .find(|issue| issue.body.as_deref().is_some_and(|b| b.contains(marker)))
-            {
+            if let Some(issue) = issues.into_iter().find(|issue| {
+                issue.body.as_deref().is_some_and(|b| b.contains(marker))
+                    && issue.user.as_ref().is_some_and(|user| user.is_app(app_bot))
+            }) {
                 return Ok(Some(issue));
             }
             if last {

@@ -969,6 +969,39 @@ async fn the_incident(harness: &Harness) -> herald::incident::Incident {
     rows[0].incident.clone()
 }
 
+#[tokio::test]
+async fn a_comment_that_copies_heralds_marker_is_not_taken_for_heralds() {
+    let fake = world().await;
+    let harness = tracked(&fake).await;
+    fake.set_permission(REPO, "alice", "write");
+    // Someone writes herald's hidden marker for the reply to a command that comes next.
+    fake.add_comment(
+        TRACKING_REPO,
+        1,
+        "mallory",
+        "Nothing to see here.\n\n<!-- herald:reply c-1 -->",
+    );
+    command(&harness, "c-1", "alice", "/herald ack").await;
+    let replies: Vec<_> = fake
+        .comments(TRACKING_REPO, 1)
+        .into_iter()
+        .filter(|comment| comment.body.contains("<!-- herald:reply c-1 -->"))
+        .collect();
+    assert_eq!(
+        replies.len(),
+        2,
+        "herald answered all the same: {replies:#?}"
+    );
+    assert!(
+        replies
+            .iter()
+            .any(|reply| reply.user == "herald-test[bot]" && reply.body.starts_with("@alice ")),
+        "{replies:#?}"
+    );
+    assert_no_unexpected(&fake);
+    harness.stop().await;
+}
+
 both_stores!(someone_without_write_permission_is_politely_refused);
 async fn someone_without_write_permission_is_politely_refused() {
     let fake = world().await;
