@@ -261,8 +261,12 @@ async fn learn_app_bot(github: Arc<GitHub>, app_bot: Arc<std::sync::OnceLock<Str
     loop {
         match github.app_info().await {
             Ok(app) => {
-                if let Some(slug) = app.slug {
-                    let _ = app_bot.set(format!("{slug}[bot]"));
+                match app.slug.filter(|slug| !slug.is_empty()) {
+                    Some(slug) => {
+                        let _ = app_bot.set(format!("{slug}[bot]"));
+                    }
+                    // Then no comment, issue or pull request is taken for herald's own.
+                    None => tracing::error!("GitHub told no slug for the App"),
                 }
                 return;
             }

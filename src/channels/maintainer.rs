@@ -459,6 +459,19 @@ pub(super) async fn publish_advisory(
         incident
             .publication_allowed(Utc::now())
             .map_err(|reason| ChannelError::NotAllowed(format!("not published: {reason}")))?;
+        let second_person = channels
+            .repo_config(&api, repository)
+            .await?
+            .config
+            .disclosure
+            .second_person;
+        let requester = incident.decisions.publication_requested_by.as_deref();
+        if let Some(reason) = requester
+            .and_then(|requester| incident.second_person_needed(requester))
+            .filter(|_| second_person)
+        {
+            return Err(ChannelError::NotAllowed(format!("not published: {reason}")));
+        }
         let answer = api.publish_advisory(repository, &incident.ghsa_id).await?;
         (
             answer,

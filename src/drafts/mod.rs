@@ -80,9 +80,10 @@ pub const SHIPPED: &[Shipped] = &[
 pub const OVERRIDE_DIR: &str = ".github/herald/templates";
 
 /// The templates a repository may not override: they carry the undisclosed report to its
-/// readers (the tracking issue, whose images GitHub fetches from wherever they point, and
-/// the notices to downstreams), so a repository's pusher could add a reader of their own.
-pub const FIXED: [&str; 3] = [TRACKING_ISSUE, PRENOTIFY, PRENOTIFY_UPDATE];
+/// readers (the tracking issue and the post-incident review posted there, whose images
+/// GitHub fetches from wherever they point, and the notices to downstreams), so a
+/// repository's pusher could add a reader of their own.
+pub const FIXED: [&str; 4] = [TRACKING_ISSUE, REVIEW, PRENOTIFY, PRENOTIFY_UPDATE];
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DraftError {

@@ -77,14 +77,11 @@ pub struct UserRef {
 }
 
 impl UserRef {
-    /// Whether this is herald's App: its bot login `app_bot` once known, else any App's
-    /// bot account. A marker in a text proves nothing: anyone may write one.
+    /// Whether this is herald's App: its bot login `app_bot`; nobody while GitHub has not
+    /// told it. A marker in a text proves nothing: anyone may write one.
     pub fn is_app(&self, app_bot: Option<&str>) -> bool {
         self.kind.as_deref() == Some("Bot")
-            && match app_bot {
-                Some(login) => self.login.eq_ignore_ascii_case(login),
-                None => self.login.ends_with("[bot]"),
-            }
+            && app_bot.is_some_and(|login| self.login.eq_ignore_ascii_case(login))
     }
 }
 

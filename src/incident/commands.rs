@@ -42,6 +42,9 @@ pub struct Decisions {
     /// Who approved disclosure, while it is approved.
     #[serde(default)]
     pub disclosure_approved_by: Option<String>,
+    /// Who last asked herald to publish.
+    #[serde(default)]
+    pub publication_requested_by: Option<String>,
     pub cve_requested_at: Option<DateTime<Utc>>,
     /// When a maintainer acknowledged the report (`/herald ack`): the reaction clock stops.
     pub acknowledged_at: Option<DateTime<Utc>>,
@@ -566,7 +569,13 @@ pub fn apply_command_with(
                 "Requesting a CVE id from GitHub.".to_owned()
             }
         },
-        Command::Publish => publish(incident, at, &mut effects),
+        Command::Publish => {
+            let reply = publish(incident, at, &mut effects);
+            if effects.contains(&CommandEffect::PublishAdvisory) {
+                incident.decisions.publication_requested_by = Some(actor.to_owned());
+            }
+            reply
+        }
         Command::Phase(phase) => move_phase(incident, *phase, at),
         Command::Retry => {
             effects.push(CommandEffect::RetryFailed);
@@ -917,7 +926,17 @@ impl Incident {
     /// (`disclosure.second_person`): why `actor` may not publish, when they approved
     /// disclosure themselves.
     pub fn second_person_needed(&self, actor: &str) -> Option<String> {
-        let approver = self.decisions.disclosure_approved_by.as_deref()?;
+        if !self.decisions.disclosure_approved {
+            return None;
+        }
+        let Some(approver) = self.decisions.disclosure_approved_by.as_deref() else {
+            return Some(
+                "the approval was recorded before herald noted who gave it, and this \
+                 repository asks a second person to publish: approve again \
+                 (`disclosure:approved`)"
+                    .to_owned(),
+            );
+        };
         approver.eq_ignore_ascii_case(actor).then(|| {
             format!(
                 "{approver} approved disclosure, and this repository asks a second admin or \

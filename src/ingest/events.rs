@@ -471,18 +471,15 @@ pub struct PullRequestEvent {
 
 impl PullRequestEvent {
     /// One of herald's own pull requests, by what GitHub authenticated: opened by herald's
-    /// App (its bot login `app_bot`, once GitHub told it; until then, any App's bot account)
-    /// from a branch of this very repository (where only those who may write to it push),
-    /// named as herald names its branches. The name alone proves nothing: anyone can open
-    /// a pull request from a fork's `herald/` branch.
+    /// App (its bot login `app_bot`; none is herald's while GitHub has not told it) from a
+    /// branch of this very repository (where only those who may write to it push), named
+    /// as herald names its branches. The name alone proves nothing: anyone can open a pull
+    /// request from a fork's `herald/` branch.
     pub fn is_heralds(&self, app_bot: Option<&str>) -> bool {
         let pull = &self.pull_request;
         let by_an_app = pull.user.as_ref().is_some_and(|user| {
             user.kind.as_deref() == Some("Bot")
-                && match app_bot {
-                    Some(login) => user.login.eq_ignore_ascii_case(login),
-                    None => user.login.ends_with("[bot]"),
-                }
+                && app_bot.is_some_and(|login| user.login.eq_ignore_ascii_case(login))
         });
         let from_here = pull
             .head

@@ -1431,7 +1431,39 @@ async fn an_organisation_may_ask_a_second_person_to_publish() {
         refused.contains("alice approved disclosure, and this repository asks a second admin or security manager to publish it"),
         "{refused}"
     );
+    // dave asks, GitHub refuses; dave then approves anew himself, and the failed job is run
+    // again by someone else: still one person, so not published.
+    fake.refuse_next(
+        "PATCH",
+        &advisory_path(),
+        422,
+        "A patched version is required.",
+    );
     command(&harness, "c-2", "dave", "/herald publish").await;
+    say(
+        &harness,
+        "issues",
+        "l-2",
+        &unlabel("dave", "disclosure:approved"),
+    )
+    .await;
+    say(
+        &harness,
+        "issues",
+        "l-3",
+        &label("dave", "disclosure:approved"),
+    )
+    .await;
+    fake.set_permission(REPO, "bob", "write");
+    command(&harness, "c-3", "bob", "/herald retry").await;
+    assert_ne!(fake.advisories(REPO)[0]["state"], "published");
+    assert!(
+        !escalations(&fake, "not published: dave approved disclosure").is_empty(),
+        "{:?}",
+        answers(&fake)
+    );
+    // A second person publishes.
+    command(&harness, "c-4", "alice", "/herald publish").await;
     assert_eq!(fake.advisories(REPO)[0]["state"], "published");
     assert_no_unexpected(&fake);
     harness.stop().await;
