@@ -576,7 +576,7 @@ fn note(text: &str) {
 
 async fn doctor(settings: &Settings) -> anyhow::Result<()> {
     let mut healthy = true;
-    match Store::open(&settings.database_url).await {
+    let store = match Store::open(&settings.database_url).await {
         Ok(store) => {
             healthy &= check(
                 true,
@@ -585,12 +585,13 @@ async fn doctor(settings: &Settings) -> anyhow::Result<()> {
                     redact_url(&settings.database_url)
                 ),
             );
-            store.close().await;
+            Some(store)
         }
         Err(error) => {
             healthy &= check(false, &format!("store: {error}"));
+            None
         }
-    }
+    };
     healthy &= check(
         settings.webhook_secret.is_some(),
         if settings.webhook_secret.is_some() {
@@ -609,10 +610,10 @@ async fn doctor(settings: &Settings) -> anyhow::Result<()> {
         }
         Some(github_settings) => healthy &= doctor_github(github_settings).await,
     }
-    if let (Some(github_settings), Ok(store)) =
-        (&settings.github, Store::open(&settings.database_url).await)
-    {
-        doctor_tracking(github_settings, &store).await;
+    if let Some(store) = store {
+        if let Some(github_settings) = &settings.github {
+            doctor_tracking(github_settings, &store).await;
+        }
         store.close().await;
     }
     healthy &= doctor_mail(&settings.mail).await;

@@ -118,14 +118,11 @@ pub(super) async fn handle(
     }
     let (authority, standing) =
         sender_authority(&api, &advisory_repository, &sender, &commands).await?;
-    let approving = commands
-        .iter()
-        .any(|(_, command)| matches!(command, Ok(Command::Prenotify(true))));
     let prenotify = super::prenotify::terms(
         &api,
         &advisory_repository,
         &loaded.config.prenotify,
-        approving && authority >= Authority::Security,
+        approves_prenotification(&commands) && authority >= Authority::Security,
     )
     .await?;
     let note = format!(
@@ -232,9 +229,7 @@ pub(super) async fn apply_commands(
                     ));
                 }
                 Ok(Command::Publish)
-                    if let Some(reason) = incident
-                        .second_person_needed(&sender)
-                        .filter(|_| second_person) =>
+                    if let Some(reason) = incident.second_person_needed(&sender, second_person) =>
                 {
                     refused = true;
                     timeline.push(TimelineEntry {
@@ -368,10 +363,7 @@ pub(super) async fn apply_commands(
     work.append_timeline(current.id, &timeline, Some(&delivery_id))?;
     // An approval of pre-notification is answered even by label: it names who receives
     // the embargoed text.
-    let approves_prenotify = commands
-        .iter()
-        .any(|(_, command)| matches!(command, Ok(Command::Prenotify(true))));
-    if (from_comment || refused || approves_prenotify) && !replies.is_empty() {
+    if (from_comment || refused || approves_prenotification(&commands)) && !replies.is_empty() {
         work.queue_comment(
             &delivery_id,
             &repository,
@@ -380,6 +372,13 @@ pub(super) async fn apply_commands(
         )?;
     }
     Ok(())
+}
+
+/// Whether `commands` approve pre-notification.
+fn approves_prenotification(commands: &[(String, Result<Command, String>)]) -> bool {
+    commands
+        .iter()
+        .any(|(_, command)| matches!(command, Ok(Command::Prenotify(true))))
 }
 
 /// A refused command on the timeline: what was asked, and the role of who asked.
@@ -466,9 +465,8 @@ pub(super) async fn publish_advisory(
             .disclosure
             .second_person;
         let requester = incident.decisions.publication_requested_by.as_deref();
-        if let Some(reason) = requester
-            .and_then(|requester| incident.second_person_needed(requester))
-            .filter(|_| second_person)
+        if let Some(reason) =
+            requester.and_then(|requester| incident.second_person_needed(requester, second_person))
         {
             return Err(ChannelError::NotAllowed(format!("not published: {reason}")));
         }

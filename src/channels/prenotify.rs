@@ -13,7 +13,8 @@ use super::{ChannelError, Channels};
 use crate::config::repo::{MailingList, PrenotifyConfig, PrenotifyRecipient};
 use crate::drafts::{DraftView, EmbargoView, PRENOTIFY, PRENOTIFY_UPDATE, escape};
 use crate::incident::{
-    Amendment, Downstream, Incident, Prenotice, PrenotifyTerms, TimelineKind, utc_minute,
+    Amendment, Downstream, Incident, Prenotice, Prenotification, PrenotifyTerms, TimelineKind,
+    utc_minute,
 };
 use crate::mail::RecipientKey;
 use crate::markers::key;
@@ -104,12 +105,12 @@ pub(super) async fn embargo_ended(
 }
 
 /// What a job owes its recipient now, from what they were told: the notice, or an
-/// update from the date they were told; `Err` with why it owes nothing (the incident moved
-/// on since the job was queued).
-fn owed(
+/// update from the date they were told, under the approval standing; `Err` with why it owes
+/// nothing (the incident moved on since the job was queued).
+fn owed<'a>(
     pending: &PendingPrenotice,
-    row: &IncidentRow,
-) -> Result<Option<DateTime<Utc>>, &'static str> {
+    row: &'a IncidentRow,
+) -> Result<(Option<DateTime<Utc>>, &'a Prenotification), &'static str> {
     let incident = &row.incident;
     if incident.published_on_github() {
         return Err("the advisory is public now");
@@ -124,11 +125,11 @@ fn owed(
     // one told this date nothing: so each hears of each date once.
     match incident.prenotified_until(&pending.address) {
         Some(told) if told == pending.embargo_until => Err("told this date already"),
-        Some(told) => Ok(Some(told)),
+        Some(told) => Ok((Some(told), approved)),
         None if pending.moved_from.is_some() => {
             Err("not told yet: the notice with the new date follows")
         }
-        None => Ok(None),
+        None => Ok((None, approved)),
     }
 }
 
@@ -205,8 +206,8 @@ pub(super) async fn send(
     let address = pending.address.as_str();
     let not_sent =
         |why: &str| Record::note(format!("pre-notification to {address} not sent: {why}"));
-    let moved_from = match owed(pending, row) {
-        Ok(moved_from) => moved_from,
+    let (moved_from, approved) = match owed(pending, row) {
+        Ok(owed) => owed,
         Err(why) => return Ok(not_sent(why)),
     };
     let incident = &row.incident;
@@ -235,37 +236,16 @@ pub(super) async fn send(
         address: recipient.address.clone(),
         key: seal.as_ref().map(RecipientKey::fingerprint),
     };
-    let approved = incident.decisions.prenotify.as_ref();
-    if !approved.is_some_and(|approved| approved.approves(&configured)) {
-        let was = approved
-            .and_then(|approved| {
-                approved
-                    .recipients
-                    .iter()
-                    .find(|downstream| downstream.address.eq_ignore_ascii_case(address))
-            })
-            .map_or_else(
-                || "the approval did not name it".to_owned(),
-                |approved| format!("the approval named {approved}"),
-            );
+    let contact = loaded.config.prenotify.contact.as_deref();
+    if let Some(reason) = approved.unapproved(&configured, contact) {
         return Err(ChannelError::Prenotify(format!(
-            "not sent: `prenotify:` now names {configured}, but {was}. \
-             Embargoed text goes only where it was approved: if the change is yours, approve \
-             again (`/herald prenotify`), then `/herald retry`"
+            "not sent: {reason}. Embargoed text goes only where it was approved: if the change \
+             is yours, approve again (`/herald prenotify`), then `/herald retry`"
         )));
     }
     let drafts = channels
         .templates_for(&api, repository, &[PRENOTIFY, PRENOTIFY_UPDATE])
         .await?;
-    // Downstreams write back where the notice says: the approved address only.
-    if approved.is_some_and(|approved| approved.contact != loaded.config.prenotify.contact) {
-        return Err(ChannelError::Prenotify(
-            "not sent: `prenotify.contact` changed since the approval, and downstreams would \
-             write back there. If the change is yours, approve again (`/herald prenotify`), \
-             then `/herald retry`"
-                .to_owned(),
-        ));
-    }
     let contact = match &loaded.config.prenotify.contact {
         Some(contact) => contact.clone(),
         None => announcer.author.sender.from.email.to_string(),

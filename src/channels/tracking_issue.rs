@@ -53,16 +53,14 @@ pub(super) async fn sync(
     // Where the tracking issue may go matters only while the incident is secret.
     // Only `private` keeps the report among those the repository's owners chose: an
     // `internal` repository is read by the whole enterprise.
-    let visibility = if embargoed {
-        github
-            .repository(tracking_repository)
-            .await?
-            .visibility()
-            .to_owned()
+    let exposed = if embargoed {
+        Some(github.repository(tracking_repository).await?)
+            .map(|info| info.visibility().to_owned())
+            .filter(|visibility| visibility != "private")
     } else {
-        String::new()
+        None
     };
-    if embargoed && visibility != "private" {
+    if let Some(visibility) = exposed {
         let detail = format!(
             "herald will not open the tracking issue in {tracking_repository}: that repository \
              is {} and the incident is under embargo. Set `tracking.repository` in \

@@ -58,22 +58,53 @@ pub struct RepoConfig {
     pub locked: Vec<String>,
 }
 
-/// The sections of the file, as `locked:` names them.
-pub const SECTIONS: [&str; 13] = [
-    "tracking",
-    "labels",
-    "changelog",
-    "advisory_issue",
-    "blog",
-    "mailing_lists",
-    "sla",
-    "escalation",
-    "notify",
-    "channels",
-    "osv",
-    "prenotify",
-    "disclosure",
+/// Takes the organisation's value of one section; whether the repository's differed.
+type TakeSection = fn(&mut RepoConfig, &RepoConfig) -> bool;
+
+/// The sections of the file, as `locked:` names them, each with how it is taken from the
+/// organisation's policy.
+const SECTIONS: [(&str, TakeSection); 13] = [
+    ("tracking", |own, policy| {
+        take(&mut own.tracking, &policy.tracking)
+    }),
+    ("labels", |own, policy| {
+        take(&mut own.labels, &policy.labels)
+    }),
+    ("changelog", |own, policy| {
+        take(&mut own.changelog, &policy.changelog)
+    }),
+    ("advisory_issue", |own, policy| {
+        take(&mut own.advisory_issue, &policy.advisory_issue)
+    }),
+    ("blog", |own, policy| take(&mut own.blog, &policy.blog)),
+    ("mailing_lists", |own, policy| {
+        take(&mut own.mailing_lists, &policy.mailing_lists)
+    }),
+    ("sla", |own, policy| take(&mut own.sla, &policy.sla)),
+    ("escalation", |own, policy| {
+        take(&mut own.escalation, &policy.escalation)
+    }),
+    ("notify", |own, policy| {
+        take(&mut own.notify, &policy.notify)
+    }),
+    ("channels", |own, policy| {
+        take(&mut own.channels, &policy.channels)
+    }),
+    ("osv", |own, policy| take(&mut own.osv, &policy.osv)),
+    ("prenotify", |own, policy| {
+        take(&mut own.prenotify, &policy.prenotify)
+    }),
+    ("disclosure", |own, policy| {
+        take(&mut own.disclosure, &policy.disclosure)
+    }),
 ];
+
+/// `own` becomes `policy`; whether it differed.
+fn take<T: Clone + PartialEq>(own: &mut T, policy: &T) -> bool {
+    let differs = own != policy;
+    own.clone_from(policy);
+    differs
+}
 
 /// The `disclosure:` section: an organisation may ask more than GitHub does, never less.
 #[derive(Debug, Clone, PartialEq, Default, Deserialize)]
@@ -92,33 +123,11 @@ impl RepoConfig {
     /// policy locks is the policy's. Returns the locked sections the repository's file set
     /// otherwise, which are overridden.
     pub fn under(mut self, policy: &RepoConfig) -> (RepoConfig, Vec<&'static str>) {
-        fn take<T: Clone + PartialEq>(own: &mut T, policy: &T) -> bool {
-            let differs = own != policy;
-            own.clone_from(policy);
-            differs
-        }
         let mut overridden = Vec::new();
-        for section in SECTIONS {
-            if !policy.locked.iter().any(|locked| locked == section) {
-                continue;
-            }
-            let differs = match section {
-                "tracking" => take(&mut self.tracking, &policy.tracking),
-                "labels" => take(&mut self.labels, &policy.labels),
-                "changelog" => take(&mut self.changelog, &policy.changelog),
-                "advisory_issue" => take(&mut self.advisory_issue, &policy.advisory_issue),
-                "blog" => take(&mut self.blog, &policy.blog),
-                "mailing_lists" => take(&mut self.mailing_lists, &policy.mailing_lists),
-                "sla" => take(&mut self.sla, &policy.sla),
-                "escalation" => take(&mut self.escalation, &policy.escalation),
-                "notify" => take(&mut self.notify, &policy.notify),
-                "channels" => take(&mut self.channels, &policy.channels),
-                "osv" => take(&mut self.osv, &policy.osv),
-                "prenotify" => take(&mut self.prenotify, &policy.prenotify),
-                "disclosure" => take(&mut self.disclosure, &policy.disclosure),
-                _ => false,
-            };
-            if differs {
+        for (section, take_section) in SECTIONS {
+            if policy.locked.iter().any(|locked| locked == section)
+                && take_section(&mut self, policy)
+            {
                 overridden.push(section);
             }
         }
@@ -1290,13 +1299,13 @@ struct SectionName;
 impl Rule for SectionName {
     const EXPECTED: &'static str = "the name of a section of this file";
     fn check(value: &str) -> Result<(), String> {
-        if SECTIONS.contains(&value) {
+        if SECTIONS.iter().any(|(section, _)| *section == value) {
             Ok(())
         } else {
             Err(format!(
                 "{:?} is not a section: lock any of {}",
                 value.chars().take(40).collect::<String>(),
-                SECTIONS.join(", ")
+                SECTIONS.map(|(section, _)| section).join(", ")
             ))
         }
     }

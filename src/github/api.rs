@@ -85,6 +85,16 @@ impl UserRef {
     }
 }
 
+/// A text of herald's own: it carries `marker` and herald's App wrote it.
+fn heralds(
+    body: Option<&str>,
+    user: Option<&UserRef>,
+    marker: &str,
+    app_bot: Option<&str>,
+) -> bool {
+    body.is_some_and(|body| body.contains(marker)) && user.is_some_and(|user| user.is_app(app_bot))
+}
+
 impl IssueInfo {
     pub fn label_names(&self) -> Vec<String> {
         self.labels.iter().map(|label| label.name.clone()).collect()
@@ -107,10 +117,7 @@ pub struct CommentInfo {
 impl CommentInfo {
     /// herald's own comment carrying `marker`.
     pub fn is_heralds(&self, marker: &str, app_bot: Option<&str>) -> bool {
-        self.body
-            .as_deref()
-            .is_some_and(|body| body.contains(marker))
-            && self.user.as_ref().is_some_and(|user| user.is_app(app_bot))
+        heralds(self.body.as_deref(), self.user.as_ref(), marker, app_bot)
     }
 }
 
@@ -454,10 +461,10 @@ impl Api {
                 ))
                 .await?;
             let last = issues.len() < PAGE;
-            if let Some(issue) = issues.into_iter().find(|issue| {
-                issue.body.as_deref().is_some_and(|b| b.contains(marker))
-                    && issue.user.as_ref().is_some_and(|user| user.is_app(app_bot))
-            }) {
+            if let Some(issue) = issues
+                .into_iter()
+                .find(|issue| heralds(issue.body.as_deref(), issue.user.as_ref(), marker, app_bot))
+            {
                 return Ok(Some(issue));
             }
             if last {

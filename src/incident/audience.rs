@@ -53,9 +53,7 @@ impl Audience {
         });
         added.chain(removed).chain(chat).collect()
     }
-}
 
-impl Audience {
     /// The timeline's words for the tracking issue showing `self` where it showed `shown`
     /// before (`None`: never); `None` when nothing changed.
     pub fn shown_after(&self, shown: Option<&Audience>) -> Option<String> {

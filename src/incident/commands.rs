@@ -684,14 +684,7 @@ fn approve_prenotification(
     let named: Vec<String> = terms.recipients.iter().map(ToString::to_string).collect();
     let named = named.join(", ");
     let again = match &incident.decisions.prenotify {
-        Some(approved)
-            if approved.contact == terms.contact
-                && approved.recipients.len() == terms.recipients.len()
-                && terms
-                    .recipients
-                    .iter()
-                    .all(|downstream| approved.approves(downstream)) =>
-        {
+        Some(approved) if approved.matches(terms) => {
             return Ok(format!(
                 "Pre-notification was approved by {} for the embargo until {} already, for: \
                  {named}.",
@@ -922,11 +915,11 @@ fn publish(incident: &Incident, at: DateTime<Utc>, effects: &mut Vec<CommandEffe
 }
 
 impl Incident {
-    /// Under the rule that a second person publishes what one approved
-    /// (`disclosure.second_person`): why `actor` may not publish, when they approved
-    /// disclosure themselves.
-    pub fn second_person_needed(&self, actor: &str) -> Option<String> {
-        if !self.decisions.disclosure_approved {
+    /// When the repository asks a second person to publish what one approved
+    /// (`disclosure.second_person`, `required`): why `actor` may not publish, when they
+    /// approved disclosure themselves.
+    pub fn second_person_needed(&self, actor: &str, required: bool) -> Option<String> {
+        if !required || !self.decisions.disclosure_approved {
             return None;
         }
         let Some(approver) = self.decisions.disclosure_approved_by.as_deref() else {

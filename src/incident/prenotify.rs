@@ -87,6 +87,37 @@ impl Prenotification {
             .iter()
             .any(|approved| approved.is(downstream))
     }
+
+    /// Whether `terms` name exactly the recipients, keys and reply address approved.
+    pub fn matches(&self, terms: &PrenotifyTerms) -> bool {
+        self.contact == terms.contact
+            && self.recipients.len() == terms.recipients.len()
+            && terms
+                .recipients
+                .iter()
+                .all(|downstream| self.approves(downstream))
+    }
+
+    /// Why a notice to `downstream`, asking for replies to `contact` (as configured now), is
+    /// not what was approved; `None` when it is.
+    pub fn unapproved(&self, downstream: &Downstream, contact: Option<&str>) -> Option<String> {
+        if !self.approves(downstream) {
+            let was = self
+                .recipients
+                .iter()
+                .find(|approved| approved.address.eq_ignore_ascii_case(&downstream.address))
+                .map_or_else(
+                    || "the approval did not name it".to_owned(),
+                    |approved| format!("the approval named {approved}"),
+                );
+            return Some(format!("`prenotify:` now names {downstream}, but {was}"));
+        }
+        (self.contact.as_deref() != contact).then(|| {
+            "`prenotify.contact` changed since the approval, and downstreams would write back \
+             there"
+                .to_owned()
+        })
+    }
 }
 
 /// What one downstream was told.

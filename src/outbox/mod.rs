@@ -196,6 +196,11 @@ impl Worker {
         self
     }
 
+    /// The App's bot login, once known.
+    fn app_bot(&self) -> Option<&str> {
+        self.app_bot.get().map(String::as_str)
+    }
+
     /// Tells `idle` whenever nothing is due.
     pub fn reporting_idle(mut self, idle: Idle) -> Worker {
         self.idle = Some(idle);
@@ -306,7 +311,7 @@ impl Worker {
                     break 'batch;
                 }
                 let job_started = std::time::Instant::now();
-                match execute(&mut work, &job, self.app_bot.get().map(String::as_str)).await {
+                match execute(&mut work, &job, self.app_bot()).await {
                     Ok(processed) => done.push((job, processed, job_started.elapsed())),
                     Err(_) => {
                         failing = Some(job);
@@ -364,7 +369,7 @@ impl Worker {
             work.rollback().await?;
             return Ok(None);
         }
-        let error = match execute(&mut work, job, self.app_bot.get().map(String::as_str)).await {
+        let error = match execute(&mut work, job, self.app_bot()).await {
             Ok(processed) => {
                 work.complete_jobs(&[(job.id, &processed.note)]).await?;
                 work.commit().await?;
