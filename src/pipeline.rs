@@ -29,6 +29,9 @@ pub enum ProcessError {
     Payload(#[from] PayloadError),
     #[error("{0} jobs are effects, not the store worker's")]
     NotLocal(&'static str),
+    /// A bug in herald: processing the delivery again would end the same way.
+    #[error("herald failed while processing this delivery ({0}); it is not run again on its own")]
+    Panicked(String),
 }
 
 /// What processing a delivery changed about an incident.

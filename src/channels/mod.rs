@@ -73,6 +73,9 @@ pub enum ChannelError {
     /// What the job would do is no longer allowed (an approval was withdrawn, a date moved).
     #[error("{0}")]
     NotAllowed(String),
+    /// A bug in herald: running the job again would end the same way.
+    #[error("herald failed while running this job ({0}); it is not run again on its own")]
+    Panicked(String),
     #[error("GitHub did not publish {ghsa_id}: the advisory's state is {state}")]
     NotPublished {
         ghsa_id: crate::incident::GhsaId,
@@ -122,6 +125,7 @@ impl ChannelError {
             | ChannelError::NoInstallation(_)
             | ChannelError::Payload { .. }
             | ChannelError::NotAnEffect(_)
+            | ChannelError::Panicked(_)
             | ChannelError::Message(_) => None,
         };
         words.map(Refusal)

@@ -3,6 +3,7 @@
 //! their target (Markdown, wikitext, plain text) by default, so advisory text is data: it
 //! pings nobody, links nothing and is never evaluated as template syntax.
 
+mod bounds;
 pub mod changelog;
 mod chart;
 pub mod escape;
@@ -16,8 +17,12 @@ pub use chart::course_chart;
 pub use tracking::{TrackingIssue, TrackingRecord, carry_checks, tracking_issue};
 pub use view::{Draft, DraftView, EmbargoView, RenderedDrafts, ReviewView, render_all};
 
+use bounds::{BoundedOutput, Shape};
 use handlebars::Handlebars;
+use handlebars::template::Template;
 use serde::Serialize;
+use std::collections::HashMap;
+use std::sync::Arc;
 
 /// What a template's output is, which decides how values are escaped in it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,6 +123,8 @@ pub struct Drafts {
     markdown: Handlebars<'static>,
     wikitext: Handlebars<'static>,
     text: Handlebars<'static>,
+    /// What rendering each shipped template costs, to check an override's includes.
+    shipped_shapes: Arc<HashMap<String, Shape>>,
 }
 
 fn registry(escape: fn(&str) -> String, target: Target) -> Handlebars<'static> {
@@ -128,6 +135,23 @@ fn registry(escape: fn(&str) -> String, target: Target) -> Handlebars<'static> {
     registry
 }
 
+fn shipped(name: &str) -> Option<&'static Shipped> {
+    SHIPPED.iter().find(|shipped| shipped.name == name)
+}
+
+/// `text` parsed as the template `name`, within [`bounds`], with its shape.
+fn parse_bounded(name: &str, text: &str) -> Result<(Template, Shape), DraftError> {
+    let refused = |message: String| DraftError::Template {
+        name: name.to_owned(),
+        message,
+    };
+    bounds::check_text(text).map_err(refused)?;
+    let template = Template::compile_with_name(text, name.to_owned())
+        .map_err(|error| refused(error.to_string()))?;
+    let shape = bounds::shape(&template).map_err(refused)?;
+    Ok((template, shape))
+}
+
 impl Drafts {
     /// The shipped templates.
     pub fn new() -> Result<Drafts, DraftError> {
@@ -135,11 +159,26 @@ impl Drafts {
             markdown: registry(escape::markdown, Target::Markdown),
             wikitext: registry(escape::wikitext, Target::Wikitext),
             text: registry(escape::plain_text, Target::Text),
+            shipped_shapes: Arc::default(),
         };
+        let mut shapes = HashMap::new();
         for shipped in SHIPPED {
-            drafts.register(shipped, shipped.text)?;
+            let (template, shape) = parse_bounded(shipped.name, shipped.text)?;
+            drafts
+                .registry_mut(shipped.target)
+                .register_template(shipped.name, template);
+            shapes.insert(shipped.name.to_owned(), shape);
         }
+        drafts.shipped_shapes = Arc::new(shapes);
         Ok(drafts)
+    }
+
+    fn registry(&self, target: Target) -> &Handlebars<'static> {
+        match target {
+            Target::Markdown => &self.markdown,
+            Target::Wikitext => &self.wikitext,
+            Target::Text => &self.text,
+        }
     }
 
     fn registry_mut(&mut self, target: Target) -> &mut Handlebars<'static> {
@@ -150,23 +189,22 @@ impl Drafts {
         }
     }
 
-    fn register(&mut self, shipped: &Shipped, text: &str) -> Result<(), DraftError> {
-        self.registry_mut(shipped.target)
-            .register_template_string(shipped.name, text)
-            .map_err(|error| DraftError::Template {
-                name: shipped.name.to_owned(),
-                message: error.to_string(),
-            })
+    /// Back to the shipped text of `shipped`, which parsed when herald started.
+    fn restore(&mut self, shipped: &Shipped) {
+        let _ = self
+            .registry_mut(shipped.target)
+            .register_template_string(shipped.name, shipped.text);
     }
 
     /// These templates with a repository's overrides (`name` → template text). An override
-    /// that does not parse, or names no shipped template, is reported and the shipped one
-    /// stays.
+    /// that does not parse, breaks a bound of [`bounds`] (its includes among them), or
+    /// names no shipped template, is reported and the shipped one stays.
     pub fn with_overrides(&self, overrides: &[(String, String)]) -> (Drafts, Vec<DraftError>) {
         let mut drafts = self.clone();
         let mut errors = Vec::new();
+        let mut shapes = (*self.shipped_shapes).clone();
         for (name, text) in overrides {
-            let Some(shipped) = SHIPPED.iter().find(|shipped| shipped.name == name) else {
+            let Some(shipped) = shipped(name) else {
                 errors.push(DraftError::Unknown {
                     name: name.clone(),
                     known: SHIPPED
@@ -181,13 +219,47 @@ impl Drafts {
                 errors.push(DraftError::Fixed { name: name.clone() });
                 continue;
             }
-            if let Err(error) = drafts.register(shipped, text) {
-                errors.push(error);
-                // Back to the shipped text, which always parses.
-                let _ = drafts.register(shipped, shipped.text);
+            match parse_bounded(name, text) {
+                Ok((template, shape)) => {
+                    drafts
+                        .registry_mut(shipped.target)
+                        .register_template(shipped.name, template);
+                    shapes.insert(name.clone(), shape);
+                }
+                Err(error) => errors.push(error),
             }
         }
+        errors.extend(drafts.refuse_unbounded_includes(shapes));
         (drafts, errors)
+    }
+
+    /// Checks the includes among each target's templates, and puts the shipped text back
+    /// for each template that breaks a bound, until none does.
+    fn refuse_unbounded_includes(&mut self, mut shapes: HashMap<String, Shape>) -> Vec<DraftError> {
+        let mut errors = Vec::new();
+        for target in [Target::Markdown, Target::Wikitext, Target::Text] {
+            loop {
+                let of_target: HashMap<String, Shape> = shapes
+                    .iter()
+                    .filter(|(name, _)| shipped(name).is_some_and(|s| s.target == target))
+                    .map(|(name, shape)| (name.clone(), shape.clone()))
+                    .collect();
+                let broken = bounds::check_includes(&of_target);
+                if broken.is_empty() {
+                    break;
+                }
+                for (name, message) in broken {
+                    if let Some(shipped) = shipped(&name) {
+                        self.restore(shipped);
+                        if let Some(shape) = self.shipped_shapes.get(&name) {
+                            shapes.insert(name.clone(), shape.clone());
+                        }
+                    }
+                    errors.push(DraftError::Template { name, message });
+                }
+            }
+        }
+        errors
     }
 
     /// One disclosure draft of an incident (the subject line made one plain line).
@@ -200,24 +272,20 @@ impl Drafts {
         })
     }
 
+    /// Renders template `name` within [`bounds::MAX_OUTPUT_BYTES`] and
+    /// [`bounds::MAX_RENDER_TIME`].
     fn render<T: Serialize>(&self, name: &str, data: &T) -> Result<String, DraftError> {
-        let shipped = SHIPPED
-            .iter()
-            .find(|shipped| shipped.name == name)
-            .ok_or_else(|| DraftError::Unknown {
-                name: name.to_owned(),
-                known: String::new(),
-            })?;
-        let registry = match shipped.target {
-            Target::Markdown => &self.markdown,
-            Target::Wikitext => &self.wikitext,
-            Target::Text => &self.text,
-        };
-        registry
-            .render(name, data)
+        let shipped = shipped(name).ok_or_else(|| DraftError::Unknown {
+            name: name.to_owned(),
+            known: String::new(),
+        })?;
+        let mut output = BoundedOutput::new();
+        self.registry(shipped.target)
+            .render_to_write(name, data, &mut output)
             .map_err(|error| DraftError::Render {
                 name: name.to_owned(),
                 message: error.to_string(),
-            })
+            })?;
+        Ok(output.into_string())
     }
 }

@@ -3,7 +3,9 @@
 //! transaction, and retries failures with the same backoff as the worker. Their network
 //! waits overlap; each installation's writes still go one at a time, paced (`github::pace`).
 
-use super::{Idle, JobOutcome, WorkerSettings, finished, gives_up, record_failure};
+use super::{
+    Idle, JobOutcome, WorkerSettings, finished, gives_up, record_failure, unless_it_panics,
+};
 use crate::channels::{ChannelError, Channels, Record};
 use crate::metrics::Metrics;
 use crate::store::{ClaimedJob, IncidentRow, Store, StoreError};
@@ -194,9 +196,11 @@ impl EffectRunner {
         job: &ClaimedJob,
         about: Option<&IncidentRow>,
     ) -> Result<JobOutcome, StoreError> {
-        let ran = match self.channels.run(job, about).await {
-            Ok(record) => self.commit(job, record).await,
-            Err(error) => Err(error),
+        // A panic fails this job alone (and for good), never the runner.
+        let ran = match unless_it_panics(self.channels.run(job, about)).await {
+            Ok(Ok(record)) => self.commit(job, record).await,
+            Ok(Err(error)) => Err(error),
+            Err(words) => Err(ChannelError::Panicked(words)),
         };
         let error = match ran {
             Ok(note) => return Ok(JobOutcome::Effect(note)),
@@ -207,7 +211,8 @@ impl EffectRunner {
             self.store.defer_job(job.id, until).await?;
             return Ok(JobOutcome::Paced(wait));
         }
-        let gave_up = gives_up(job, self.settings.max_attempts, error.refusal().is_some());
+        let final_answer = error.refusal().is_some() || matches!(error, ChannelError::Panicked(_));
+        let gave_up = gives_up(job, self.settings.max_attempts, final_answer);
         let notice = self
             .channels
             .failure_notice(job, about, &error, gave_up)

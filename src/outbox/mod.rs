@@ -17,6 +17,8 @@ use crate::metrics::{JobRunOutcome, Metrics};
 use crate::pipeline::{self, ProcessError, Processed};
 use crate::store::{ClaimedJob, Job, JobKind, Store, StoreError, Work};
 use chrono::Utc;
+use futures_util::FutureExt;
+use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::sync::{Notify, watch};
@@ -106,13 +108,30 @@ fn backoff(attempts: i64) -> Duration {
     Duration::from_secs(2u64.saturating_pow(exponent)).min(MAX_BACKOFF)
 }
 
+/// Runs a store job; a panic fails this job alone (and for good), never the worker.
 async fn execute(
     work: &mut Work,
     job: &ClaimedJob,
     app_bot: Option<&str>,
 ) -> Result<Processed, ProcessError> {
     let span = tracing::info_span!("job", id = job.id, kind = %job.kind);
-    run_local(work, job, app_bot).instrument(span).await
+    unless_it_panics(run_local(work, job, app_bot).instrument(span))
+        .await
+        .unwrap_or_else(|words| Err(ProcessError::Panicked(words)))
+}
+
+/// Runs `work`; a panic inside it becomes `Err(what the panic said)`.
+async fn unless_it_panics<T>(work: impl std::future::Future<Output = T>) -> Result<T, String> {
+    AssertUnwindSafe(work)
+        .catch_unwind()
+        .await
+        .map_err(|panic| {
+            panic
+                .downcast_ref::<&str>()
+                .map(|words| (*words).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic".to_owned())
+        })
 }
 
 async fn run_local(
@@ -381,17 +400,18 @@ impl Worker {
             Err(error) => error,
         };
         work.rollback().await?;
-        let gave_up = gives_up(job, self.settings.max_attempts, false);
+        let panicked = matches!(error, ProcessError::Panicked(_));
+        let gave_up = gives_up(job, self.settings.max_attempts, panicked);
         record_failure(&self.store, job, error.into(), gave_up, None)
             .await
             .map(Some)
     }
 }
 
-/// Whether a failed attempt is the job's last: after its last attempt, or at once when it
-/// was `refused` (trying again cannot change the answer).
-fn gives_up(job: &ClaimedJob, max_attempts: i64, refused: bool) -> bool {
-    refused || job.attempts + 1 >= max_attempts
+/// Whether a failed attempt is the job's last: after its last attempt, or at once when
+/// trying again cannot change how it ends (`final_answer`: refused, or a panic).
+fn gives_up(job: &ClaimedJob, max_attempts: i64, final_answer: bool) -> bool {
+    final_answer || job.attempts + 1 >= max_attempts
 }
 
 /// Records a failed attempt: the job is retried after a backoff, or given up. What the
@@ -430,6 +450,23 @@ async fn record_failure(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_job_fails_alone_with_its_words() {
+        let index = 7;
+        let panicked = unless_it_panics(async move {
+            let empty: Vec<u8> = Vec::new();
+            empty[index]
+        })
+        .await;
+        let words = panicked.expect_err("the panic is caught");
+        assert!(words.contains("index out of bounds"), "{words}");
+        assert_eq!(unless_it_panics(async { 5 }).await, Ok(5));
+        assert_eq!(
+            unless_it_panics(async { panic!("boom") }).await,
+            Err::<(), _>("boom".to_owned())
+        );
+    }
 
     #[test]
     fn backoff_doubles_and_is_capped() {

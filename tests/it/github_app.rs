@@ -2305,6 +2305,54 @@ async fn a_broken_template_holds_back_only_its_own_channel() {
     harness.stop().await;
 }
 
+both_stores!(templates_that_include_each_other_are_refused_and_herald_keeps_serving);
+async fn templates_that_include_each_other_are_refused_and_herald_keeps_serving() {
+    let fake = world().await;
+    // Rendered as they are, these two would recurse until the stack overflows.
+    fake.put_file(
+        REPO,
+        ".github/herald/templates/advisory-issue.md.hbs",
+        "x{{> forum-post.md}}",
+    );
+    fake.put_file(
+        REPO,
+        ".github/herald/templates/forum-post.md.hbs",
+        "x{{> advisory-issue.md}}",
+    );
+    let harness = publish_approved(&fake, |_| {}).await;
+
+    assert!(the_incident(&harness).await.published_on_github());
+    assert_eq!(
+        fake.pulls(REPO).len(),
+        1,
+        "the CHANGELOG pull request opens"
+    );
+    assert!(fake.issues(REPO).is_empty(), "the advisory issue does not");
+    let reported = escalations(&fake, &format!("advisory\\_issue for {GHSA} was refused"));
+    assert_eq!(reported.len(), 1, "{:?}", answers(&fake));
+    assert!(
+        reported[0].contains("advisory-issue.md → forum-post.md → advisory-issue.md"),
+        "the cycle is named: {}",
+        reported[0]
+    );
+    let review = drafts_comments(&fake);
+    assert!(
+        review
+            .iter()
+            .any(|comment| comment.body.contains("its includes form a cycle")),
+        "the review names the problem"
+    );
+    // Still serving: the next command is answered.
+    command(&harness, "c-after", "alice", "/herald help").await;
+    assert!(
+        answers(&fake)
+            .iter()
+            .any(|answer| answer.body.contains("/herald close")),
+        "herald still answers"
+    );
+    harness.stop().await;
+}
+
 /// herald with mail, the SMTP server it sends to, GnuPG knowing its key, and the key's
 /// folder (read again when herald restarts).
 struct MailWorld {
