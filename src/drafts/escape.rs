@@ -79,6 +79,19 @@ fn markdown_line_start(line: &str, out: &mut String) {
     }
 }
 
+/// Text for Markdown a static site generator builds: [`markdown`], and its braces as
+/// character references, so no `{{`, `{%` (Jekyll's Liquid) or `{{<`, `{{%` (Hugo's
+/// shortcodes) can open: both evaluate the source before it is Markdown, and the Markdown
+/// renderer then shows each reference as the brace it stands for.
+pub fn site_markdown(text: &str) -> String {
+    braces_as_references(&markdown(text))
+}
+
+/// `{` and `}` as HTML character references (also read by YAML-to-HTML front matter).
+pub fn braces_as_references(text: &str) -> String {
+    text.replace('{', "&#123;").replace('}', "&#125;")
+}
+
 /// One line of Markdown (table cells, titles): line breaks become spaces.
 pub fn markdown_line(text: &str) -> String {
     markdown(&text.replace(['\r', '\n'], " "))

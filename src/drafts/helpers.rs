@@ -57,7 +57,7 @@ handlebars_helper!(yaml: |value: str| {
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('@', "@\u{200B}");
-    Value::String(text).to_string()
+    Value::String(super::escape::braces_as_references(&text)).to_string()
 });
 
 // A Markdown code span, for version ranges and versions (`>= 1.0.0, < 1.0.1` reads as
@@ -73,15 +73,32 @@ fn value_text(value: &Value) -> String {
     }
 }
 
-handlebars_helper!(code_span: |value: Value| {
-    let text = value_text(&value).replace(['\r', '\n'], " ").replace('|', "\\|");
+handlebars_helper!(code_span: |value: Value| code_span_text(&value_text(&value)));
+
+fn code_span_text(text: &str) -> String {
+    let text = text.replace(['\r', '\n'], " ").replace('|', "\\|");
     if text.trim().is_empty() {
         String::new()
     } else {
         let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
         let fence = "`".repeat(longest + 1);
-        let pad = if text.starts_with(['`', ' ']) || text.ends_with(['`', ' ']) { " " } else { "" };
+        let pad = if text.starts_with(['`', ' ']) || text.ends_with(['`', ' ']) {
+            " "
+        } else {
+            ""
+        };
         format!("{fence}{pad}{text}{pad}{fence}")
+    }
+}
+
+// The same helper for a static site generator, which evaluates `{{`/`{%` even inside code
+// spans: a value with braces is escaped text instead, its braces character references.
+handlebars_helper!(code_site: |value: Value| {
+    let text = value_text(&value);
+    if text.contains(['{', '}']) {
+        super::escape::site_markdown(&text.replace(['\r', '\n'], " "))
+    } else {
+        code_span_text(&text)
     }
 });
 
@@ -92,6 +109,7 @@ handlebars_helper!(code_plain: |value: Value| value_text(&value));
 pub fn register(registry: &mut Handlebars<'static>, target: super::Target) {
     match target {
         super::Target::Markdown => registry.register_helper("code", Box::new(code_span)),
+        super::Target::SiteMarkdown => registry.register_helper("code", Box::new(code_site)),
         super::Target::Wikitext | super::Target::Text => {
             registry.register_helper("code", Box::new(code_plain))
         }

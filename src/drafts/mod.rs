@@ -28,9 +28,20 @@ use std::sync::Arc;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Target {
     Markdown,
+    /// Markdown a static site generator builds (the blog post): Jekyll's Liquid and Hugo's
+    /// shortcodes are evaluated in it before it is Markdown.
+    SiteMarkdown,
     Wikitext,
     Text,
 }
+
+/// Every target, each with its own registry.
+const TARGETS: [Target; 4] = [
+    Target::Markdown,
+    Target::SiteMarkdown,
+    Target::Wikitext,
+    Target::Text,
+];
 
 /// A shipped template: its name (also the override's file name, plus `.hbs`) and text.
 pub struct Shipped {
@@ -73,7 +84,7 @@ pub const SHIPPED: &[Shipped] = &[
     shipped!("wiki-page.md", Target::Markdown),
     shipped!("wiki-page.wiki", Target::Wikitext),
     shipped!("forum-post.md", Target::Markdown),
-    shipped!("blog-post.md", Target::Markdown),
+    shipped!("blog-post.md", Target::SiteMarkdown),
     shipped!("announcement-subject.txt", Target::Text),
     shipped!("announcement.txt", Target::Text),
     shipped!("review.md", Target::Markdown),
@@ -121,6 +132,7 @@ impl DraftError {
 #[derive(Clone)]
 pub struct Drafts {
     markdown: Handlebars<'static>,
+    site_markdown: Handlebars<'static>,
     wikitext: Handlebars<'static>,
     text: Handlebars<'static>,
     /// What rendering each shipped template costs, to check an override's includes.
@@ -157,6 +169,7 @@ impl Drafts {
     pub fn new() -> Result<Drafts, DraftError> {
         let mut drafts = Drafts {
             markdown: registry(escape::markdown, Target::Markdown),
+            site_markdown: registry(escape::site_markdown, Target::SiteMarkdown),
             wikitext: registry(escape::wikitext, Target::Wikitext),
             text: registry(escape::plain_text, Target::Text),
             shipped_shapes: Arc::default(),
@@ -176,6 +189,7 @@ impl Drafts {
     fn registry(&self, target: Target) -> &Handlebars<'static> {
         match target {
             Target::Markdown => &self.markdown,
+            Target::SiteMarkdown => &self.site_markdown,
             Target::Wikitext => &self.wikitext,
             Target::Text => &self.text,
         }
@@ -184,6 +198,7 @@ impl Drafts {
     fn registry_mut(&mut self, target: Target) -> &mut Handlebars<'static> {
         match target {
             Target::Markdown => &mut self.markdown,
+            Target::SiteMarkdown => &mut self.site_markdown,
             Target::Wikitext => &mut self.wikitext,
             Target::Text => &mut self.text,
         }
@@ -237,7 +252,7 @@ impl Drafts {
     /// for each template that breaks a bound, until none does.
     fn refuse_unbounded_includes(&mut self, mut shapes: HashMap<String, Shape>) -> Vec<DraftError> {
         let mut errors = Vec::new();
-        for target in [Target::Markdown, Target::Wikitext, Target::Text] {
+        for target in TARGETS {
             loop {
                 let of_target: HashMap<String, Shape> = shapes
                     .iter()

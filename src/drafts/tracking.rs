@@ -82,6 +82,8 @@ struct ForkView {
 struct CreditView {
     login: String,
     kind: String,
+    /// Why public drafts leave this person out (declined, pending), if they do.
+    withheld: Option<String>,
 }
 
 /// What the template sees. Every string is escaped by the template, except `marker`,
@@ -305,6 +307,7 @@ pub fn tracking_issue(
             .map(|credit| CreditView {
                 login: credit.login.clone(),
                 kind: credit.kind.clone(),
+                withheld: (!credit.accepted()).then(|| credit.state.clone().unwrap_or_default()),
             })
             .collect(),
         high_impact: matches!(incident.severity, Severity::Critical | Severity::High),

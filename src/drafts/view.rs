@@ -335,6 +335,13 @@ impl DraftView {
             .collect();
         // A summary is one line wherever it goes (titles, subjects, bullets).
         let summary = incident.summary.replace(['\r', '\n'], " ");
+        // Only those who accepted their credit are named in public.
+        let credit_names: Vec<String> = incident
+            .credits
+            .iter()
+            .filter(|credit| credit.accepted())
+            .map(|credit| credit.login.clone())
+            .collect();
         DraftView {
             ghsa_id: incident.ghsa_id.clone(),
             cve: incident.cve_id.clone(),
@@ -367,12 +374,8 @@ impl DraftView {
                     patched: package.patched_versions.clone(),
                 })
                 .collect(),
-            credit_names: incident
-                .credits
-                .iter()
-                .map(|credit| credit.login.clone())
-                .collect(),
-            credits: !incident.credits.is_empty(),
+            credits: !credit_names.is_empty(),
+            credit_names,
             advisory_url,
             changelog_url: changelog_url.and_then(link_target),
             mitigation: if fixed.is_empty() {

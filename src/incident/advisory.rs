@@ -39,6 +39,14 @@ pub struct Credit {
     pub state: Option<String>,
 }
 
+impl Credit {
+    /// Whether public text may name this person: GitHub shows only the credits their
+    /// people accepted (one without a state GitHub listed without asking anyone).
+    pub fn accepted(&self) -> bool {
+        matches!(self.state.as_deref(), None | Some("accepted"))
+    }
+}
+
 /// What herald needs to know of an advisory, whichever way it arrived (webhook or poll).
 #[derive(Debug, Clone, PartialEq)]
 pub struct AdvisorySnapshot {

@@ -137,7 +137,9 @@ fn hostile_advisory_text_is_data_in_every_draft() {
     advisory["summary"] =
         "@everyone {{secret}} <script>alert(1)</script> ]] [[Main Page]] #1\r\nBcc: evil@example.org".into();
     advisory["description"] =
-        "line one @octocat\r\n# not a heading\n</nowiki>{{delete}} ~~~~\n{{> partial}} {{#each x}}"
+        "line one @octocat\r\n# not a heading\n</nowiki>{{delete}} ~~~~\n{{> partial}} {{#each x}}\n\
+         {% include_relative _config.yml %} {{ site.github.environment }} {{% param \"apiKey\" %}} \
+         {{< shortcode >}}"
             .into();
     advisory["credits"] = serde_json::json!([{ "login": "@admins", "type": "reporter" }]);
     advisory["credits_detailed"] = serde_json::Value::Null;
@@ -167,10 +169,25 @@ fn hostile_advisory_text_is_data_in_every_draft() {
             !text.contains('\r'),
             "{name}: a carriage return got through"
         );
-        assert!(
-            text.contains("{{secret}}"),
-            "{name}: template syntax in the data must show as text:\n{text}"
-        );
+        if name == "blog-post.md" {
+            // A site generator evaluates `{{`, `{%`, `{{<`, `{{%` anywhere in its source.
+            for delimiter in ["{{", "{%", "%}", "}}"] {
+                assert!(
+                    !text.contains(delimiter),
+                    "{name}: {delimiter} reaches the site generator:\n{text}"
+                );
+            }
+            assert!(
+                text.contains("&#123;&#123;secret&#125;&#125;")
+                    && text.contains("&#123;% include\\_relative \\_config.yml %&#125;"),
+                "{name}: the braces show as text:\n{text}"
+            );
+        } else {
+            assert!(
+                text.contains("{{secret}}"),
+                "{name}: template syntax in the data must show as text:\n{text}"
+            );
+        }
         if name.ends_with(".md") {
             assert!(
                 !text.contains("@everyone"),
@@ -234,4 +251,63 @@ fn only_a_critical_incident_gets_a_blog_post() {
         drafted.contains(&"announcement.txt".to_owned()),
         "{drafted:?}"
     );
+}
+
+#[test]
+fn declined_and_pending_credits_are_named_only_on_the_private_tracking_issue() {
+    let mut payload: serde_json::Value = serde_json::from_slice(&common::fixture(
+        "repository_advisory.published.composed.json",
+    ))
+    .expect("JSON");
+    let credit = |login: &str, kind: &str, state: &str| serde_json::json!({ "user": { "login": login, "id": 7 }, "type": kind, "state": state });
+    payload["repository_advisory"]["credits_detailed"] = serde_json::json!([
+        credit("finder-one", "finder", "accepted"),
+        credit("stays-anonymous", "reporter", "declined"),
+        credit("never-asked", "analyst", "pending"),
+    ]);
+    let incident = incident_from(
+        &serde_json::to_vec(&payload).expect("JSON"),
+        AdvisoryAction::Published,
+    );
+    let files = all_drafts(&incident);
+    let public: Vec<&(String, String)> = files
+        .iter()
+        .filter(|(name, _)| name != "tracking-issue.md")
+        .collect();
+    for (name, text) in &public {
+        for withheld in ["stays-anonymous", "never-asked"] {
+            assert!(!text.contains(withheld), "{name} names {withheld}:\n{text}");
+        }
+    }
+    let credited: Vec<&str> = public
+        .iter()
+        .filter(|(_, text)| text.contains("finder-one"))
+        .map(|(name, _)| name.as_str())
+        .collect();
+    for name in [
+        "changelog-entry.md",
+        "announcement.txt",
+        "wiki-page.wiki",
+        "advisory-issue.md",
+    ] {
+        assert!(
+            credited.iter().any(|credited| credited.ends_with(name)),
+            "{name} credits who accepted: {credited:?}"
+        );
+    }
+    let tracking = &files
+        .iter()
+        .find(|(name, _)| name == "tracking-issue.md")
+        .expect("tracking issue")
+        .1;
+    assert!(
+        tracking
+            .contains("stays-anonymous (reporter): credit declined, so not named in public drafts"),
+        "{tracking}"
+    );
+    assert!(
+        tracking.contains("never-asked (analyst): credit pending, so not named in public drafts"),
+        "{tracking}"
+    );
+    assert!(tracking.contains("finder-one (finder)\n"), "{tracking}");
 }

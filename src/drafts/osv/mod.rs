@@ -303,7 +303,7 @@ fn credits(incident: &Incident) -> Vec<Credit> {
     incident
         .credits
         .iter()
-        .filter(|credit| matches!(credit.state.as_deref(), None | Some("accepted")))
+        .filter(|credit| credit.accepted())
         .map(|credit| Credit {
             name: credit.login.clone(),
             contact: vec![format!("https://github.com/{}", credit.login)],
