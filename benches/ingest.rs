@@ -269,8 +269,11 @@ struct Target {
     accepted: u16,
     next_addr: AtomicU64,
     idle: std::sync::Mutex<Vec<Sender>>,
+    /// The body every delivery is made from: each gets a sequence number of its own, and
+    /// its own signature, as no two GitHub deliveries carry the same body (herald takes a
+    /// repeated body for a replay and stores it once).
     body: Bytes,
-    signature: String,
+    secret: SecretString,
     next_id: AtomicU64,
 }
 
@@ -301,7 +304,7 @@ impl Target {
             accepted,
             next_addr: AtomicU64::new(0),
             idle: std::sync::Mutex::new(Vec::new()),
-            signature: signature::sign(&SecretString::from(SECRET), body),
+            secret: SecretString::from(SECRET),
             body: Bytes::copy_from_slice(body),
             next_id: AtomicU64::new(0),
         })
@@ -324,18 +327,27 @@ impl Target {
         Some(sender)
     }
 
+    /// The body with `"bench_sequence": id` as its first member (a JSON object's).
+    fn numbered_body(&self, id: u64) -> Bytes {
+        let rest = self.body.strip_prefix(b"{").unwrap_or(&self.body);
+        let mut body = format!("{{\"bench_sequence\":{id},").into_bytes();
+        body.extend_from_slice(rest);
+        Bytes::from(body)
+    }
+
     /// Sends one delivery: whether it was accepted, `None` when the connection failed.
     async fn send(&self) -> Option<bool> {
         let mut sender = self.connection().await?;
         sender.ready().await.ok()?;
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let body = self.numbered_body(id);
         let request = http::Request::post(self.path)
             .header("Host", "herald")
             .header("X-GitHub-Event", "repository_advisory")
             .header("X-GitHub-Delivery", format!("bench-{id}"))
-            .header("X-Hub-Signature-256", &self.signature)
+            .header("X-Hub-Signature-256", signature::sign(&self.secret, &body))
             .header("Content-Type", "application/json")
-            .body(Full::new(self.body.clone()))
+            .body(Full::new(body))
             .ok()?;
         let response = sender.send_request(request).await.ok()?;
         let accepted = response.status().as_u16() == self.accepted;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Ingest throughput with wrk (apt install wrk) as a lighter load generator than the Rust
 # benchmark's HTTP client: starts the release `herald serve` on a fresh SQLite store and
-# sends signed ~20 KB deliveries on CONNECTIONS connections for SECONDS.
+# sends signed ~20 KB deliveries on CONNECTIONS connections for SECONDS, each body its own
+# (ingest.lua signs each with OpenSSL's libcrypto through LuaJIT's FFI).
 # Usage: benches/wrk/run.sh [CONNECTIONS] [SECONDS]   (HERALD_WORKER_ENABLED=false: ingest alone)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -12,7 +13,7 @@ cargo build --release --quiet
 work=$(mktemp -d)
 trap 'kill "$server" 2>/dev/null || true; rm -rf "$work"' EXIT
 python3 - "$work" <<'PY'
-import hashlib, hmac, json, sys
+import json, sys
 work = sys.argv[1]
 words = ("the a of to in is that for parser buffer overflow attacker remote request header "
          "length crafted input allows memory heap read write when server client token").split()
@@ -24,12 +25,11 @@ while len(json.dumps(advisory, separators=(",", ":"))) + len(" ".join(pad)) < 20
 advisory["repository_advisory"]["description"] += " " + " ".join(pad)
 body = json.dumps(advisory, separators=(",", ":")).encode()
 open(f"{work}/body.json", "wb").write(body)
-open(f"{work}/sig", "w").write("sha256=" + hmac.new(b"bench-secret", body, hashlib.sha256).hexdigest())
 PY
 port=39$((RANDOM % 90 + 10))
 HERALD_DATABASE_URL="sqlite://$work/bench.db" HERALD_LISTEN="127.0.0.1:$port" \
   HERALD_WEBHOOK_SECRET=bench-secret target/release/herald serve 2>/dev/null &
 server=$!
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
-BODY="$work/body.json" SIG=$(cat "$work/sig") \
+BODY="$work/body.json" SECRET=bench-secret \
   wrk -t1 -c"$connections" -d"${seconds}s" --latency -s benches/wrk/ingest.lua "http://127.0.0.1:$port"

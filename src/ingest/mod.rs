@@ -5,7 +5,7 @@ pub mod events;
 pub mod signature;
 
 use crate::incident::{GhsaId, RepoName};
-use crate::store::{Admission, NewDelivery, Store, StoreError, compress_payload};
+use crate::store::{Admission, NewDelivery, Store, StoreError, body_digest, compress_payload};
 use chrono::Utc;
 use events::{EventKind, PayloadError, WebhookEvent};
 use std::sync::Arc;
@@ -25,7 +25,8 @@ pub enum Receipt {
     Ignored,
     /// Stored and queued for processing.
     Accepted,
-    /// Seen before under the same delivery id: nothing stored, nothing queued.
+    /// Seen before, under the same delivery id or with the same body (a signed body sent
+    /// again under a new id): nothing stored, nothing queued.
     Duplicate,
 }
 
@@ -168,6 +169,7 @@ pub fn new_delivery(
         repository: event.repository().cloned(),
         installation_id: event.installation_id(),
         payload_lz4: compress_payload(body),
+        body_digest: body_digest(body),
         received_at: Utc::now(),
     })
 }

@@ -239,11 +239,11 @@ async fn a_reported_advisory_opens_exactly_one_private_tracking_issue() {
         .await;
     assert_eq!(again.status, 200, "{}", again.body);
     harness.wait_all_jobs().await;
-    // The same advisory under a new delivery id changes nothing either.
+    // The same body under a new delivery id is a repeat too.
     let resent = harness
         .deliver("repository_advisory", "report-2", &reported)
         .await;
-    assert_eq!(resent.status, 202, "{}", resent.body);
+    assert_eq!(resent.status, 200, "{}", resent.body);
     harness.wait_all_jobs().await;
     assert_eq!(
         fake.count("POST", &format!("/repos/{TRACKING_REPO}/issues")),
@@ -891,6 +891,16 @@ fn on_tracking_issue(
     payload["sender"]["login"] = sender.into();
     payload["sender"]["type"] = "User".into();
     payload["installation"] = serde_json::json!({ "id": INSTALLATION });
+    // Each event changes the issue, as on GitHub: no two deliveries carry the same body.
+    static EVENTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    let event = EVENTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    payload["issue"]["updated_at"] = (chrono::DateTime::UNIX_EPOCH
+        + chrono::Duration::seconds(1_800_000_000 + i64::try_from(event).expect("a count")))
+    .to_rfc3339()
+    .into();
+    if payload.get("comment").is_some() {
+        payload["comment"]["id"] = event.into();
+    }
     change(&mut payload);
     serde_json::to_vec(&payload).expect("JSON")
 }
@@ -2970,11 +2980,15 @@ async fn a_global_advisory_opens_an_upstream_incident_where_the_package_is_used(
 
     // The same advisory again, and one about a package nobody uses: nothing new, and the
     // dependency graph is read once (cached).
+    let mut again: serde_json::Value =
+        serde_json::from_slice(&global_advisory("security_advisory.published.0.json"))
+            .expect("JSON");
+    again["security_advisory"]["updated_at"] = "2026-11-27T11:00:00Z".into();
     say(
         &harness,
         "security_advisory",
         "global-2",
-        &global_advisory("security_advisory.published.0.json"),
+        &serde_json::to_vec(&again).expect("JSON"),
     )
     .await;
     let mut unused: serde_json::Value =

@@ -182,8 +182,8 @@ async fn a_reported_advisory_becomes_an_incident_with_computed_scores() {
     harness.stop().await;
 }
 
-both_stores!(a_repeated_delivery_id_is_stored_and_processed_once);
-async fn a_repeated_delivery_id_is_stored_and_processed_once() {
+both_stores!(a_repeated_delivery_id_or_body_is_stored_and_processed_once);
+async fn a_repeated_delivery_id_or_body_is_stored_and_processed_once() {
     let harness = Harness::start(true).await;
     let body = fixture("repository_advisory.reported.composed.json");
     let first = harness
@@ -196,6 +196,13 @@ async fn a_repeated_delivery_id_is_stored_and_processed_once() {
         .await;
     assert_eq!(again.status, 200, "{}", again.body);
     assert!(again.body.contains("duplicate"), "{}", again.body);
+    // The signature covers the body, not X-GitHub-Delivery: a captured body replayed under
+    // a new id keeps a valid signature, and is a repeat all the same.
+    let replayed = harness
+        .deliver("repository_advisory", "replayed-under-a-new-id", &body)
+        .await;
+    assert_eq!(replayed.status, 200, "{}", replayed.body);
+    assert!(replayed.body.contains("duplicate"), "{}", replayed.body);
     harness.wait_processed().await;
 
     assert_eq!(harness.count("SELECT COUNT(*) FROM deliveries").await, 1);
@@ -214,6 +221,17 @@ async fn a_repeated_delivery_id_is_stored_and_processed_once() {
     );
     assert_eq!(harness.count("SELECT COUNT(*) FROM incidents").await, 1);
     assert_eq!(harness.count("SELECT COUNT(*) FROM timeline").await, 1);
+    // A body that differs by one byte is a delivery of its own.
+    let mut changed = body.clone();
+    let end = changed
+        .iter()
+        .rposition(|byte| *byte == b'}')
+        .expect("a JSON object");
+    changed.insert(end, b' ');
+    let other = harness
+        .deliver("repository_advisory", "another", &changed)
+        .await;
+    assert_eq!(other.status, 202, "{}", other.body);
     harness.stop().await;
 }
 
@@ -373,13 +391,17 @@ async fn bad_deliveries_are_refused_and_nothing_is_stored() {
 both_stores!(many_concurrent_deliveries_are_all_committed);
 async fn many_concurrent_deliveries_are_all_committed() {
     let harness = Harness::start(true).await;
-    let body = fixture("issues.labeled.0.json");
+    let labeled: serde_json::Value =
+        serde_json::from_slice(&fixture("issues.labeled.0.json")).expect("JSON");
     let answers = futures::future::join_all((0..200).map(|index| {
         let harness = &harness;
-        let body = &body;
+        // Each a label of its own, as GitHub's deliveries are each an event of their own.
+        let mut body = labeled.clone();
+        body["label"]["name"] = format!("label-{index}").into();
         async move {
+            let body = serde_json::to_vec(&body).expect("JSON");
             harness
-                .deliver("issues", &format!("burst-{index}"), body)
+                .deliver("issues", &format!("burst-{index}"), &body)
                 .await
                 .status
         }
