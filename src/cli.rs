@@ -10,6 +10,7 @@ use crate::incident::{GhsaId, Incident, Phase, RepoName, Severity, TimelineEntry
 use crate::ingest::{Ingestor, Receipt};
 use crate::mail::{Author, Sender, SigningKey, load_signing_key};
 use crate::outbox::{JobOutcome, Worker};
+use crate::printable::to_json_pretty;
 use crate::redact::redact_url;
 use crate::report;
 use crate::server::Server;
@@ -923,7 +924,7 @@ async fn print_drafts(
             "source": source,
             "drafts": drafts,
         });
-        println!("{}", serde_json::to_string_pretty(&printed)?);
+        println!("{}", to_json_pretty(&printed)?);
     } else {
         for (name, text) in files {
             // Drafts carry advisory text: no control character reaches the terminal raw.
@@ -982,7 +983,7 @@ async fn incidents(settings: &Settings, command: IncidentsCommand) -> anyhow::Re
             let (rows, total) = store.list_incidents(&filter).await?;
             if json {
                 let incidents: Vec<_> = rows.iter().map(|row| &row.incident).collect();
-                println!("{}", serde_json::to_string_pretty(&incidents)?);
+                println!("{}", to_json_pretty(&incidents)?);
             } else {
                 if !rows.is_empty() {
                     print!("{}", report::incident_table(&rows));
@@ -1005,7 +1006,7 @@ async fn incidents(settings: &Settings, command: IncidentsCommand) -> anyhow::Re
                 let failed: Vec<_> = failed.iter().map(report::failed_job_json).collect();
                 println!(
                     "{}",
-                    serde_json::to_string_pretty(&serde_json::json!({
+                    to_json_pretty(&serde_json::json!({
                         "incident": row.incident,
                         "tracking_issue": tracking.as_ref().map(report::tracking_json),
                         "timeline": entries,
@@ -1147,7 +1148,7 @@ async fn jobs(settings: &Settings, command: JobsCommand) -> anyhow::Result<()> {
             };
             let jobs = store.jobs(&filter, now).await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&jobs)?);
+                println!("{}", to_json_pretty(&jobs)?);
             } else if jobs.is_empty() {
                 println!("no such jobs");
             } else {
@@ -1157,7 +1158,7 @@ async fn jobs(settings: &Settings, command: JobsCommand) -> anyhow::Result<()> {
         JobsCommand::Show { id, json } => {
             let job = store.job(id).await?.ok_or(JobControlError::NoSuchJob(id))?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&job)?);
+                println!("{}", to_json_pretty(&job)?);
             } else {
                 print!("{}", report::job_detail(&job));
             }

@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod outbox;
 mod pipeline;
 mod poller;
+mod printable;
 mod redact;
 mod report;
 pub mod server;

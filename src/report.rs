@@ -1,8 +1,10 @@
 //! Terminal output for the CLI. Advisory text is untrusted: control characters (terminal
-//! escape sequences among them) are shown escaped, never sent to the terminal raw.
+//! escape sequences among them), bidirectional controls and the other unprintable
+//! characters of `crate::printable` are shown escaped, never sent to the terminal raw.
 
 use crate::incident::{CvssAssessment, CvssScore, Incident, SeveritySource, TimelineEntry};
 use crate::pipeline::Processed;
+use crate::printable::is_unprintable;
 use crate::store::{
     FailedJob, IncidentRow, JobRecord, JobState, StoredTimelineEntry, TrackingLink, TrackingStatus,
 };
@@ -11,20 +13,20 @@ use std::fmt::Write;
 
 /// One line of untrusted text, safe for a terminal.
 pub fn safe_line(text: &str) -> String {
-    escape_controls(text, |_| false)
+    escape_unprintable(text, |_| false)
 }
 
 /// Untrusted text of several lines, safe for a terminal: its line breaks and tabs kept.
 pub fn safe_text(text: &str) -> String {
-    escape_controls(text, |c| c == '\n' || c == '\t')
+    escape_unprintable(text, |c| c == '\n' || c == '\t')
 }
 
-/// `text` with its control characters (terminal escape sequences among them) escaped,
-/// except those `kept`.
-fn escape_controls(text: &str, kept: fn(char) -> bool) -> String {
+/// `text` with its unprintable characters (terminal escape sequences, bidirectional
+/// controls) escaped, except those `kept`.
+fn escape_unprintable(text: &str, kept: fn(char) -> bool) -> String {
     text.chars()
         .map(|c| {
-            if c.is_control() && !kept(c) {
+            if is_unprintable(c) && !kept(c) {
                 c.escape_default().to_string()
             } else {
                 c.to_string()
@@ -519,5 +521,90 @@ mod tests {
             safe_text("line\n\tindented\r\n\u{1b}]0;title\u{7}"),
             "line\n\tindented\\r\n\\u{1b}]0;title\\u{7}"
         );
+    }
+
+    #[test]
+    fn bidirectional_and_c1_controls_in_a_summary_are_shown_escaped() {
+        let at = DateTime::parse_from_rfc3339("2026-11-27T10:00:00Z")
+            .expect("time")
+            .with_timezone(&Utc);
+        let mut incident = crate::incident::testing::reported("high", at);
+        incident.summary = "Overflow in \u{202e}fdp.exe\u{9b}2J".into();
+        incident.description = "line one\n\u{2067}isolated\u{2069} \u{200f}".into();
+        let row = IncidentRow {
+            id: crate::store::IncidentId(1),
+            revision: 1,
+            incident: incident.clone(),
+            created_at: at,
+            updated_at: at,
+        };
+        let escaped = "Overflow in \\u{202e}fdp.exe\\u{9b}2J";
+        let detail = incident_detail(&incident, &[]);
+        let table = incident_table(&[row]);
+        for shown in [&detail, &table] {
+            assert!(shown.contains(escaped), "{shown}");
+            assert!(!shown.contains(['\u{202e}', '\u{9b}']), "{shown:?}");
+        }
+        assert!(
+            detail.contains("  \\u{2067}isolated\\u{2069} \\u{200f}"),
+            "{detail}"
+        );
+        for bidi in crate::printable::BIDI_CONTROLS {
+            assert_eq!(
+                safe_text(&bidi.to_string()),
+                bidi.escape_default().to_string()
+            );
+        }
+    }
+
+    mod properties {
+        use super::*;
+        use crate::printable::BIDI_CONTROLS;
+        use proptest::prelude::*;
+        use proptest::test_runner::RngSeed;
+
+        /// Text rich in what a terminal obeys: C0 and C1 controls, bidirectional controls.
+        fn hostile_text() -> impl Strategy<Value = String> {
+            prop_oneof![
+                any::<String>(),
+                prop::collection::vec(
+                    prop_oneof![
+                        prop::char::range('\u{0}', '\u{a0}'),
+                        prop::char::range('\u{2000}', '\u{206f}'),
+                        prop::sample::select(BIDI_CONTROLS.to_vec()),
+                        any::<char>(),
+                    ],
+                    0..40,
+                )
+                .prop_map(String::from_iter),
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig {
+                cases: 512,
+                rng_seed: RngSeed::Fixed(25),
+                ..ProptestConfig::default()
+            })]
+
+            #[test]
+            fn a_safe_line_holds_nothing_unprintable(text in hostile_text()) {
+                let line = safe_line(&text);
+                prop_assert!(!line.chars().any(is_unprintable), "{:?}", line);
+                prop_assert!(!line.contains(BIDI_CONTROLS), "{:?}", line);
+            }
+
+            #[test]
+            fn safe_text_keeps_only_line_breaks_and_tabs(text in hostile_text()) {
+                let shown = safe_text(&text);
+                let raw = |c: char| c.is_control() && c != '\n' && c != '\t';
+                prop_assert!(!shown.chars().any(raw), "{:?}", shown);
+                prop_assert!(!shown.contains(BIDI_CONTROLS), "{:?}", shown);
+                prop_assert_eq!(
+                    shown.matches(['\n', '\t']).count(),
+                    text.matches(['\n', '\t']).count()
+                );
+            }
+        }
     }
 }

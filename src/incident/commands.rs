@@ -6,6 +6,7 @@ use super::{
     PrenotifyTerms, PullState, RepoName, Severity, TimelineEntry, TimelineKind, utc_minute,
 };
 use chrono::{DateTime, Utc};
+use pulldown_cmark::{Event, Options, Parser, Tag};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -233,31 +234,64 @@ security managers:\n\n\
 Labels work too: `severity:<level>`, `threat:active|passive`, `incident` (a breach \
 happened), `disclosure:approved` and `prenotify:approved` (adding either: admin).";
 
-/// The `/herald` lines of a comment. Quoted lines and code blocks are not commands.
+/// The `/herald` lines of a comment, read as GitHub renders it (CommonMark, with GFM
+/// tables): a command is a line of paragraph text, at the top level or in a list item, that
+/// starts with `/herald` as written. Code blocks, HTML (comments included), block quotes
+/// (someone else's words), tables and headings never command, nor does a line that starts
+/// inside a link, an image's hidden alt text or emphasis.
 pub fn parse_comment(body: &str) -> Vec<CommandLine> {
-    let mut in_fence = false;
+    // Per open element, whether text directly inside it may command.
+    let mut open: Vec<bool> = Vec::new();
+    let mut line_starts = false;
     let mut lines = Vec::new();
-    for line in body.lines() {
-        let trimmed = line.trim();
-        if trimmed.starts_with("```") || trimmed.starts_with("~~~") {
-            in_fence = !in_fence;
-            continue;
+    for (event, range) in Parser::new_ext(body, Options::ENABLE_TABLES).into_offset_iter() {
+        let at_line_start = line_starts;
+        line_starts = starts_a_line(&event);
+        match event {
+            Event::Start(tag) => open.push(holds_commands(&tag)),
+            Event::End(_) => {
+                open.pop();
+            }
+            Event::Text(_) if at_line_start && open.iter().all(|holds| *holds) => {
+                lines.extend(command_line(body, range.start));
+            }
+            _ => {}
         }
-        if in_fence {
-            continue;
-        }
-        let Some(rest) = trimmed
-            .strip_prefix("/herald")
-            .filter(|rest| rest.is_empty() || rest.starts_with(char::is_whitespace))
-        else {
-            continue;
-        };
-        lines.push(CommandLine {
-            text: trimmed.chars().take(200).collect(),
-            command: parse_line(rest.trim()),
-        });
     }
     lines
+}
+
+/// Paragraphs and list items (a tight list's items hold their text directly) hold
+/// commands; every other block and every inline element does not.
+fn holds_commands(tag: &Tag<'_>) -> bool {
+    matches!(tag, Tag::Paragraph | Tag::List(_) | Tag::Item)
+}
+
+/// Whether the next event is the first of a line of text.
+fn starts_a_line(event: &Event<'_>) -> bool {
+    matches!(
+        event,
+        Event::SoftBreak | Event::HardBreak | Event::Start(Tag::Paragraph | Tag::Item)
+    )
+}
+
+/// The command on the source line whose text starts at byte `start`, if it starts with
+/// `/herald`. The line is taken as written (inline code, mentions and all), not as
+/// rendered: maintainers quote it back as they typed it.
+fn command_line(body: &str, start: usize) -> Option<CommandLine> {
+    let (before, from) = body.split_at_checked(start)?;
+    // `\/herald` renders as `/herald`, but the line does not start with it as written.
+    if before.ends_with('\\') {
+        return None;
+    }
+    let line = from.split(['\r', '\n']).next()?.trim_end();
+    let rest = line
+        .strip_prefix("/herald")
+        .filter(|rest| rest.is_empty() || rest.starts_with(char::is_whitespace))?;
+    Some(CommandLine {
+        text: line.chars().take(200).collect(),
+        command: parse_line(rest.trim()),
+    })
 }
 
 /// The longest free text a command takes (what was done, who is affected).
@@ -1017,6 +1051,114 @@ mod tests {
         assert_eq!(commands[3], Ok(Command::Help));
     }
 
+    fn found(body: &str) -> Vec<String> {
+        parse_comment(body)
+            .into_iter()
+            .map(|line| line.text)
+            .collect()
+    }
+
+    #[test]
+    fn an_indented_code_block_is_not_a_command() {
+        assert_eq!(found("    /herald publish"), Vec::<String>::new());
+        assert_eq!(found("Log:\n\n    /herald publish\n"), Vec::<String>::new());
+    }
+
+    #[test]
+    fn an_html_comment_is_not_a_command() {
+        assert_eq!(found("<!-- /herald publish -->"), Vec::<String>::new());
+        assert_eq!(
+            found("Thanks <!-- /herald publish -->"),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn a_multi_line_html_comment_is_not_a_command() {
+        assert_eq!(
+            found("<!--\n/herald publish\n\n/herald close\n-->"),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            found("Thanks <!--\n/herald publish\n-->\n/herald ack"),
+            vec!["/herald ack"]
+        );
+    }
+
+    #[test]
+    fn a_fence_closes_only_with_its_own_kind() {
+        assert_eq!(
+            found("```\n/herald close\n~~~\n/herald publish\n"),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            found("~~~\n/herald close\n```\n/herald publish\n~~~\n/herald ack"),
+            vec!["/herald ack"]
+        );
+    }
+
+    #[test]
+    fn a_quote_is_not_a_command_nor_its_lazy_continuation() {
+        assert_eq!(found("> /herald publish"), Vec::<String>::new());
+        assert_eq!(
+            found("> Shall we?\n/herald publish\n\n/herald ack"),
+            vec!["/herald ack"]
+        );
+    }
+
+    #[test]
+    fn a_table_is_not_a_command() {
+        // A table goes on until a blank line: its last row is `/herald close`.
+        assert_eq!(
+            found("| step |\n| --- |\n| /herald publish |\n/herald close"),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn hidden_or_styled_text_is_not_a_command() {
+        assert_eq!(
+            found("![x\n/herald publish\n](x.png)"),
+            Vec::<String>::new()
+        );
+        assert_eq!(found("*a\n/herald publish*"), Vec::<String>::new());
+        assert_eq!(found("# /herald publish"), Vec::<String>::new());
+        assert_eq!(found("\\/herald publish"), Vec::<String>::new());
+        assert_eq!(found("`/herald publish`"), Vec::<String>::new());
+    }
+
+    #[test]
+    fn list_items_and_their_continuations_are_commands() {
+        assert_eq!(
+            found("Fixed in:\n- 1.2.3\n/herald ack\n\n1. /herald severity high\n   /herald fork"),
+            vec!["/herald ack", "/herald severity high", "/herald fork"]
+        );
+    }
+
+    #[test]
+    fn a_command_line_is_kept_as_written() {
+        let lines = parse_comment(
+            "Done.  \n  /herald contain disabled `upload` for @bob, see <https://x.example> \r\n/herald coordinator @alice",
+        );
+        assert_eq!(
+            lines[0].text,
+            "/herald contain disabled `upload` for @bob, see <https://x.example>"
+        );
+        assert_eq!(
+            lines[0].command,
+            Ok(Command::Contain(
+                "disabled `upload` for @bob, see <https://x.example>".into()
+            ))
+        );
+        assert_eq!(lines[1].command, Ok(Command::Coordinator("alice".into())));
+        assert_eq!(
+            parse_comment(&format!("/herald {}", "x".repeat(300)))[0]
+                .text
+                .len(),
+            200
+        );
+    }
+
     #[test]
     fn arguments_are_checked() {
         assert_eq!(
@@ -1226,5 +1368,124 @@ mod tests {
         assert_eq!(IncidentKind::SupplyChain.severity(), Severity::Critical);
         assert_eq!(IncidentKind::DenialOfService.severity(), Severity::Medium);
         assert_eq!(IncidentKind::DocsDefacement.severity(), Severity::Low);
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+        use proptest::test_runner::RngSeed;
+
+        fn config() -> ProptestConfig {
+            ProptestConfig {
+                cases: 256,
+                rng_seed: RngSeed::Fixed(25),
+                ..ProptestConfig::default()
+            }
+        }
+
+        /// Text with the markup that matters here, or anything at all.
+        fn comment_text() -> impl Strategy<Value = String> {
+            prop_oneof![
+                any::<String>(),
+                prop::collection::vec(
+                    prop::sample::select(vec![
+                        "\n",
+                        "\r\n",
+                        "\r",
+                        " ",
+                        "    ",
+                        "\t",
+                        "/herald publish",
+                        "/herald ",
+                        "```",
+                        "~~~",
+                        "<!--",
+                        "-->",
+                        "> ",
+                        "- ",
+                        "1. ",
+                        "| a |",
+                        "|---|",
+                        "`",
+                        "*",
+                        "[",
+                        "](x)",
+                        "![",
+                        "\\",
+                        "<b>",
+                        "# ",
+                        "text",
+                    ]),
+                    0..40,
+                )
+                .prop_map(|parts| parts.concat()),
+            ]
+        }
+
+        fn source_lines(text: &str) -> Vec<String> {
+            text.replace("\r\n", "\n")
+                .split(['\r', '\n'])
+                .map(str::to_owned)
+                .collect()
+        }
+
+        /// `text` in a fenced code block no line of it can close.
+        fn fenced(text: &str) -> String {
+            let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+            format!("{}\n{text}", "`".repeat(longest.max(2) + 1))
+        }
+
+        fn indented(text: &str) -> String {
+            source_lines(text)
+                .iter()
+                .map(|line| format!("    {line}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        }
+
+        /// `text` in an HTML comment it cannot end (without `>`).
+        fn html_comment(text: &str) -> String {
+            format!("<!--{}-->", text.replace('>', ""))
+        }
+
+        fn quoted(text: &str) -> String {
+            source_lines(text)
+                .iter()
+                .map(|line| format!("> {line}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        }
+
+        proptest! {
+            #![proptest_config(config())]
+
+            #[test]
+            fn any_comment_is_parsed_without_panic(text in comment_text()) {
+                for line in parse_comment(&text) {
+                    prop_assert!(line.text.starts_with("/herald"));
+                    prop_assert!(line.text.chars().count() <= 200);
+                }
+            }
+
+            #[test]
+            fn code_html_and_quotes_never_command(
+                text in comment_text(),
+                wrap in prop::sample::select(vec![fenced as fn(&str) -> String, indented, html_comment, quoted]),
+            ) {
+                let body = wrap(&text);
+                prop_assert_eq!(parse_comment(&body), Vec::new(), "{:?}", body);
+            }
+
+            #[test]
+            fn a_paragraph_line_commands(
+                before in "[a-zA-Z ,.]{0,40}",
+                word in "[a-z-]{1,12}",
+            ) {
+                let body = format!("{before}\n/herald {word}\n");
+                let lines = parse_comment(&body);
+                prop_assert_eq!(lines.len(), 1, "{:?}", body);
+                prop_assert_eq!(&lines[0].text, &format!("/herald {word}"));
+            }
+        }
     }
 }

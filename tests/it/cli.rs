@@ -646,6 +646,54 @@ fn hostile_advisory_text_reaches_the_terminal_escaped() {
     );
 }
 
+/// A right-to-left override (U+202E) and a C1 control sequence introducer (U+009B) in an
+/// advisory's summary reach neither the terminal nor any JSON output raw.
+#[test]
+fn bidi_and_c1_controls_reach_no_output_raw() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut payload: serde_json::Value = serde_json::from_slice(&common::fixture(
+        "repository_advisory.reported.composed.json",
+    ))
+    .expect("fixture JSON");
+    let summary = "Overflow in \u{202e}fdp.exe\u{9b}2J";
+    payload["repository_advisory"]["summary"] = summary.into();
+    let path = dir.path().join("hostile.json");
+    std::fs::write(&path, serde_json::to_vec(&payload).expect("JSON")).expect("write payload");
+    let (output, stdout, stderr) = run(herald(dir.path()).arg("dry-run").arg(&path));
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+
+    let ghsa_id = "GHSA-abcd-1234-efgh";
+    let printed = |args: &[&str]| {
+        let (output, stdout, stderr) = run(herald(dir.path()).args(args));
+        assert!(output.status.success(), "{args:?}: {stderr}");
+        assert!(
+            !stdout.contains(['\u{202e}', '\u{9b}']),
+            "{args:?} printed a control raw: {stdout:?}"
+        );
+        stdout
+    };
+    let shown = printed(&["incidents", "show", ghsa_id]);
+    assert!(
+        shown.contains("Overflow in \\u{202e}fdp.exe\\u{9b}2J"),
+        "{shown}"
+    );
+    printed(&["incidents", "list"]);
+    let json = |args: &[&str]| -> serde_json::Value {
+        serde_json::from_str(&printed(args)).unwrap_or_else(|error| panic!("{args:?}: {error}"))
+    };
+    let shown = json(&["incidents", "show", ghsa_id, "--json"]);
+    assert_eq!(shown["incident"]["summary"], summary);
+    let listed = json(&["incidents", "list", "--json"]);
+    assert_eq!(listed[0]["summary"], summary);
+    json(&["drafts", ghsa_id, "--json"]);
+    let osv = printed(&["export", "osv", ghsa_id]);
+    assert!(
+        osv.contains(r#""summary": "Overflow in \u202efdp.exe\u009b2J""#),
+        "{osv}"
+    );
+    assert_eq!(common::osv::valid_osv(&osv)["summary"], summary);
+}
+
 #[test]
 fn keys_generate_show_and_a_dry_run_announcement_gnupg_verifies() {
     use common::mail::{Gpg, Received, part_body};

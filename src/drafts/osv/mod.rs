@@ -208,11 +208,13 @@ pub fn osv_draft(incident: &Incident) -> Option<super::Draft> {
     })
 }
 
-/// The document as herald writes it: pretty JSON with a final newline.
+/// The document as herald writes it: pretty JSON with a final newline, its unprintable
+/// characters (controls, bidirectional overrides) written as `\uXXXX` escapes since people
+/// read the file too.
 pub fn osv_json(incident: &Incident) -> Result<String, OsvError> {
     let document = osv_document(incident)?;
     // Plain data into a string: serialising cannot fail.
-    let mut text = serde_json::to_string_pretty(&document).unwrap_or_default();
+    let mut text = crate::printable::to_json_pretty(&document).unwrap_or_default();
     text.push('\n');
     Ok(text)
 }
