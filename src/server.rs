@@ -149,7 +149,7 @@ impl Server {
             secret,
             ingestor,
             store: store.clone(),
-            max_body_bytes: settings.max_body_bytes,
+            bodies: crate::webhook::body::BodyBudget::new(settings.max_body_bytes),
             metrics,
         });
         let app = router(state.clone(), metrics_listener.is_some());
@@ -241,18 +241,9 @@ impl Server {
 fn serve_until(
     listener: tokio::net::TcpListener,
     app: axum::Router,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) -> JoinHandle<std::io::Result<()>> {
-    tokio::spawn(async move {
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
-            let _ = shutdown.wait_for(|stop| *stop).await;
-        })
-        .await
-    })
+    tokio::spawn(crate::webhook::serve::serve(listener, app, shutdown))
 }
 
 /// Asks GitHub for the App's slug until it answers, and keeps its bot login

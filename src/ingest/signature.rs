@@ -14,23 +14,36 @@ pub enum SignatureError {
     Mismatch,
 }
 
-/// Checks `header` against the HMAC of `body`; the comparison is constant-time.
+/// The digest `header` claims, checked for its form only: a request without one is
+/// refused before its body is read.
+pub fn claimed(header: Option<&[u8]>) -> Result<[u8; 32], SignatureError> {
+    let header = header.ok_or(SignatureError::Missing)?;
+    let hex_digest = header
+        .strip_prefix(b"sha256=")
+        .ok_or(SignatureError::Malformed)?;
+    let mut digest = [0u8; 32];
+    hex::decode_to_slice(hex_digest, &mut digest).map_err(|_| SignatureError::Malformed)?;
+    Ok(digest)
+}
+
+/// Checks `claimed` against the HMAC of `body`; the comparison is constant-time.
+pub fn matches(
+    secret: &SecretString,
+    body: &[u8],
+    claimed: &[u8; 32],
+) -> Result<(), SignatureError> {
+    mac(secret, body)
+        .verify_slice(claimed)
+        .map_err(|_| SignatureError::Mismatch)
+}
+
+/// Checks `header` against the HMAC of `body`.
 pub fn verify(
     secret: &SecretString,
     body: &[u8],
     header: Option<&[u8]>,
 ) -> Result<(), SignatureError> {
-    let header = header.ok_or(SignatureError::Missing)?;
-    let hex_digest = header
-        .strip_prefix(b"sha256=")
-        .ok_or(SignatureError::Malformed)?;
-    let expected = hex::decode(hex_digest).map_err(|_| SignatureError::Malformed)?;
-    if expected.len() != 32 {
-        return Err(SignatureError::Malformed);
-    }
-    mac(secret, body)
-        .verify_slice(&expected)
-        .map_err(|_| SignatureError::Mismatch)
+    matches(secret, body, &claimed(header)?)
 }
 
 /// The header value GitHub would send for `body`.

@@ -1,6 +1,9 @@
 //! The HTTP face: `POST /webhooks` (verified, stored, then answered), `/healthz`, `/readyz`,
 //! and `/metrics` (here, or on a listener of its own).
 
+pub mod body;
+pub mod serve;
+
 use crate::ingest::signature::{self, SignatureError};
 use crate::ingest::{Ingestor, Receipt, ReceiveError};
 use crate::metrics::{DeliveryOutcome, Metrics};
@@ -11,6 +14,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use body::{BodyBudget, Unread};
 use secrecy::SecretString;
 use serde_json::json;
 use std::net::SocketAddr;
@@ -21,7 +25,8 @@ pub struct AppState {
     pub secret: SecretString,
     pub ingestor: Ingestor,
     pub store: Store,
-    pub max_body_bytes: usize,
+    /// Bounds what bodies not yet verified may cost (and their largest size).
+    pub bodies: BodyBudget,
     pub metrics: Arc<Metrics>,
 }
 
@@ -29,7 +34,7 @@ pub struct AppState {
 /// `metrics_elsewhere` (a listener of its own, see [`metrics_router`]). The webhook port
 /// faces the internet, and the metrics count incidents by severity before disclosure.
 pub fn router(state: Arc<AppState>, metrics_elsewhere: bool) -> Router {
-    let max_body_bytes = state.max_body_bytes;
+    let max_body_bytes = state.bodies.max_body_bytes();
     let router = Router::new()
         .route("/webhooks", post(receive))
         .route("/healthz", get(|| async { "ok\n" }))
@@ -65,6 +70,8 @@ pub enum Rejection {
     TooLarge(usize),
     #[error("cannot read the body: {0}")]
     Body(String),
+    #[error("the body did not arrive within {} s", body::BODY_READ_TIMEOUT.as_secs())]
+    Timeout,
     #[error(transparent)]
     Signature(#[from] SignatureError),
     #[error("the {0} header is missing or not printable ASCII of at most 200 characters")]
@@ -81,7 +88,7 @@ impl Rejection {
     fn outcome(&self) -> DeliveryOutcome {
         match self {
             Rejection::TooLarge(_) => DeliveryOutcome::rejected_too_large,
-            Rejection::Body(_) => DeliveryOutcome::rejected_body,
+            Rejection::Body(_) | Rejection::Timeout => DeliveryOutcome::rejected_body,
             Rejection::Signature(_) => DeliveryOutcome::rejected_signature,
             Rejection::Header(_) => DeliveryOutcome::rejected_header,
             Rejection::ContentType(_) => DeliveryOutcome::rejected_content_type,
@@ -94,6 +101,7 @@ impl IntoResponse for Rejection {
         let status = match &self {
             Rejection::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Rejection::Body(_) | Rejection::Header(_) => StatusCode::BAD_REQUEST,
+            Rejection::Timeout => StatusCode::REQUEST_TIMEOUT,
             Rejection::Signature(_) => StatusCode::UNAUTHORIZED,
             Rejection::ContentType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         };
@@ -172,20 +180,26 @@ impl FromRequest<Arc<AppState>> for VerifiedDelivery {
 }
 
 async fn verify(request: Request, state: &Arc<AppState>) -> Result<VerifiedDelivery, Rejection> {
-    let headers = request.headers().clone();
-    let body = Bytes::from_request(request, state)
-        .await
-        .map_err(|rejection| match rejection.status() {
-            StatusCode::PAYLOAD_TOO_LARGE => Rejection::TooLarge(state.max_body_bytes),
-            _ => Rejection::Body(rejection.body_text()),
-        })?;
-    signature::verify(
-        &state.secret,
-        &body,
+    let (parts, body) = request.into_parts();
+    let headers = parts.headers;
+    // A request that claims no signature is refused before its body is read.
+    let claimed = signature::claimed(
         headers
             .get("x-hub-signature-256")
             .map(|value| value.as_bytes()),
     )?;
+    let read = state
+        .bodies
+        .read(&headers, body)
+        .await
+        .map_err(|unread| match unread {
+            Unread::TooLarge => Rejection::TooLarge(state.bodies.max_body_bytes()),
+            Unread::TimedOut => Rejection::Timeout,
+            Unread::Broken(why) => Rejection::Body(why),
+        })?;
+    signature::matches(&state.secret, &read.bytes, &claimed)?;
+    let body = read.bytes.clone();
+    drop(read);
     let event = tame_header(&headers, "x-github-event")?;
     let delivery_id = tame_header(&headers, "x-github-delivery")?;
     let content_type = headers
@@ -287,7 +301,7 @@ mod tests {
             secret: SecretString::from("secret"),
             ingestor,
             store,
-            max_body_bytes: 1024,
+            bodies: BodyBudget::new(1024),
             metrics: Arc::new(Metrics::new()),
         });
         let request = Request::get("/metrics")

@@ -949,3 +949,86 @@ async fn incidents_list_pages_and_filters() {
     let (ok, _, stderr) = list(&["--limit", "0"]);
     assert!(!ok, "{stderr}");
 }
+
+/// `pid`'s peak resident memory (Linux's VmHWM), in MiB.
+fn peak_memory_mib(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
+    let kib: f64 = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM");
+    kib / 1024.0
+}
+
+/// Sends `request` on a connection of its own and reads until herald answers or closes:
+/// the status, `None` when it closed without one.
+async fn raw_exchange(port: u16, request: &[u8]) -> Option<u16> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .expect("connect");
+    // herald may answer (and close) before the whole body is written.
+    let _ = stream.write_all(request).await;
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer).await;
+    let text = String::from_utf8_lossy(&answer);
+    text.strip_prefix("HTTP/1.1 ")
+        .and_then(|rest| rest.get(..3))
+        .and_then(|code| code.parse().ok())
+}
+
+#[tokio::test]
+async fn unsigned_bodies_cost_little_and_stalled_connections_are_closed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let client = common::http_client();
+    let port = free_port();
+    let mut server = spawn_serve(dir.path(), port, false);
+    wait_ready(&client, port).await;
+
+    // 16 bodies of 25 MB at once, each with a signature that does not match: each must be
+    // read to be refused, and the bytes read at once are bounded.
+    let size = 25 * 1024 * 1024;
+    let mut forged = format!(
+        "POST /webhooks HTTP/1.1\r\nHost: herald\r\nContent-Type: application/json\r\n\
+         X-GitHub-Event: ping\r\nX-GitHub-Delivery: forged\r\nX-Hub-Signature-256: sha256={}\r\n\
+         Content-Length: {size}\r\nConnection: close\r\n\r\n",
+        "0".repeat(64)
+    )
+    .into_bytes();
+    forged.resize(forged.len() + size, b' ');
+    let forged = std::sync::Arc::new(forged);
+    let answers = futures::future::join_all((0..16).map(|_| {
+        let forged = forged.clone();
+        async move { raw_exchange(port, &forged).await }
+    }))
+    .await;
+    for answer in &answers {
+        assert!(
+            matches!(answer, Some(401 | 408)),
+            "each forged body is refused: {answers:?}"
+        );
+    }
+    assert!(answers.contains(&Some(401)), "{answers:?}");
+    let peak = peak_memory_mib(server.id());
+    assert!(
+        peak < 64.0,
+        "herald's peak memory reached {peak:.1} MiB with 16 unsigned 25 MB bodies at once"
+    );
+
+    // Headers that never end, and a body that never comes, are each closed.
+    let stalled_headers = raw_exchange(port, b"POST /webhooks HTTP/1.1\r\nHost: x\r\n");
+    let stalled_body = raw_exchange(
+        port,
+        b"POST /webhooks HTTP/1.1\r\nHost: x\r\nX-Hub-Signature-256: sha256=0000000000000000000000000000000000000000000000000000000000000000\r\nContent-Length: 1000\r\n\r\n{\"a\"",
+    );
+    let (stalled_headers, stalled_body) = tokio::join!(stalled_headers, stalled_body);
+    assert_eq!(stalled_headers, None, "closed without an answer");
+    assert_eq!(stalled_body, Some(408), "the body's timeout is answered");
+
+    // Signed deliveries are still taken.
+    let body = common::fixture("repository_advisory.reported.composed.json");
+    assert_eq!(post(&client, port, "after", &body, true).await, 202);
+    server.kill().expect("stop herald");
+    server.wait().expect("reaped");
+}
