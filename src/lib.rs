@@ -16,6 +16,8 @@ pub mod outbox;
 mod pipeline;
 mod poller;
 mod printable;
+#[cfg(test)]
+mod properties;
 mod redact;
 mod report;
 pub mod server;

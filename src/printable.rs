@@ -114,7 +114,6 @@ pub(crate) const BIDI_CONTROLS: [char; 12] = [
 mod tests {
     use super::*;
     use proptest::prelude::*;
-    use proptest::test_runner::RngSeed;
     use serde_json::{Value, json};
 
     /// Whether pretty JSON holds a bidirectional control, or an unprintable character
@@ -170,11 +169,7 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig {
-            cases: 512,
-            rng_seed: RngSeed::Fixed(25),
-            ..ProptestConfig::default()
-        })]
+        #![proptest_config(crate::properties::config())]
 
         #[test]
         fn any_string_round_trips_through_json_with_nothing_unprintable(

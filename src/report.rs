@@ -561,7 +561,6 @@ mod tests {
         use super::*;
         use crate::printable::BIDI_CONTROLS;
         use proptest::prelude::*;
-        use proptest::test_runner::RngSeed;
 
         /// Text rich in what a terminal obeys: C0 and C1 controls, bidirectional controls.
         fn hostile_text() -> impl Strategy<Value = String> {
@@ -581,11 +580,7 @@ mod tests {
         }
 
         proptest! {
-            #![proptest_config(ProptestConfig {
-                cases: 512,
-                rng_seed: RngSeed::Fixed(25),
-                ..ProptestConfig::default()
-            })]
+            #![proptest_config(crate::properties::config())]
 
             #[test]
             fn a_safe_line_holds_nothing_unprintable(text in hostile_text()) {

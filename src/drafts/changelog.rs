@@ -832,7 +832,7 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(256))]
+        #![proptest_config(crate::properties::config())]
 
         #[test]
         fn inserting_twice_is_inserting_once(log in changelog(), entry in entry()) {

@@ -10,6 +10,11 @@ const BREAK: char = '\u{200B}';
 /// them together), but no line can start a heading, list, quote or table.
 pub fn markdown(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + text.len() / 8);
+    // Controls go first, so that none hides indentation from what follows.
+    let text: String = text
+        .chars()
+        .filter(|c| !c.is_control() || matches!(c, '\n' | '\t'))
+        .collect();
     let lines: Vec<&str> = text.split('\n').collect();
     for (index, line) in lines.iter().enumerate() {
         if index > 0 {
@@ -17,7 +22,7 @@ pub fn markdown(text: &str) -> String {
         }
         markdown_line_start(line, &mut out);
         if continued(&lines, index) && !line.trim().is_empty() {
-            out.truncate(out.trim_end().len());
+            out.truncate(out.trim_end_matches([' ', '\t']).len());
             out.push_str("  ");
         }
     }
@@ -35,9 +40,9 @@ fn continued(lines: &[&str], index: usize) -> bool {
 /// One line: what only matters at the start of a line (list and heading markers), then
 /// what matters anywhere.
 fn markdown_line_start(line: &str, out: &mut String) {
-    let indent = line.len() - line.trim_start_matches([' ', '\t']).len();
-    let (lead, rest) = line.split_at(indent);
-    out.push_str(lead);
+    // Indentation is dropped: a renderer drops it from a paragraph's lines anyway, and four
+    // spaces would start a code block.
+    let rest = line.trim_start_matches([' ', '\t']);
     // A block marker counts only when a blank, the line's end or (for rules) the same
     // character follows it: `1. x`, `- x`, `---`; but not `9.3` or `-fno-strict`.
     let marker_ends = |after: &str, marker: char| {
@@ -72,8 +77,6 @@ fn markdown_line_start(line: &str, out: &mut String) {
                 out.push('\\');
                 out.push(c);
             }
-            '\r' => {}
-            c if c.is_control() && c != '\t' => {}
             c => out.push(c),
         }
     }
@@ -215,7 +218,7 @@ mod tests {
     fn no_line_starts_a_block() {
         assert_eq!(
             markdown("- item\n  1. first\n+ x\n=== \n2) y"),
-            "\\- item  \n  1\\. first  \n\\+ x  \n\\===  \n2\\) y"
+            "\\- item  \n1\\. first  \n\\+ x  \n\\===  \n2\\) y"
         );
         assert_eq!(markdown("version 1.2.3 (fixed)"), "version 1.2.3 (fixed)");
         assert_eq!(markdown("9.8 critical"), "9.8 critical");
@@ -260,5 +263,220 @@ mod tests {
     fn lines_stay_lines() {
         assert_eq!(markdown_line("a\nb"), "a b");
         assert_eq!(plain_line("a\r\nb\u{7}"), "a  b");
+    }
+
+    mod properties {
+        use super::super::*;
+        use crate::properties::config;
+        use proptest::prelude::*;
+        use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
+
+        /// What Markdown, wikitext, site generators and mail headers read as markup.
+        const MARKUP: &[&str] = &[
+            "*",
+            "_",
+            "`",
+            "```",
+            "~~~",
+            "[",
+            "]",
+            "(",
+            ")",
+            "<",
+            ">",
+            "&",
+            "#",
+            "@",
+            "!",
+            "|",
+            "~",
+            "\\",
+            "-",
+            "+",
+            "=",
+            "1.",
+            "2)",
+            "\n",
+            "\n\n",
+            "\r\n",
+            "    ",
+            "\t",
+            "<!--",
+            "-->",
+            "<b>",
+            "&amp;",
+            "&#123;",
+            "http://x.example",
+            "<https://x>",
+            "[x](https://evil.example)",
+            "![i](https://evil.example/i.png)",
+            "[^1]",
+            "[ ] ",
+            "'''",
+            "''",
+            "[[",
+            "]]",
+            "</nowiki>",
+            "<nowiki>",
+            "</NOWIKI >",
+            "~~~~",
+            "----",
+            "__TOC__",
+            ":",
+            ";",
+            "{|",
+            "|}",
+            "==",
+            "{{",
+            "}}",
+            "{%",
+            "%}",
+            "{{<",
+            "{{%",
+            "Bcc: x@y",
+            "\u{85}",
+            "\u{2028}",
+            "\u{202e}",
+            "\u{0}",
+        ];
+
+        /// Text rich in markup, or anything at all.
+        fn hostile_text() -> impl Strategy<Value = String> {
+            prop_oneof![
+                any::<String>(),
+                prop::collection::vec(
+                    prop_oneof![
+                        prop::sample::select(MARKUP).prop_map(str::to_owned),
+                        "[a-z ]{1,6}",
+                        any::<char>().prop_map(String::from),
+                    ],
+                    0..40,
+                )
+                .prop_map(|pieces| pieces.concat()),
+            ]
+        }
+
+        /// What a reader sees of `text` line by line: the escaper drops controls and
+        /// breaks mentions; a renderer trims each line and skips blank ones.
+        fn seen_lines(text: &str) -> Vec<String> {
+            text.split('\n')
+                .map(|line| {
+                    line.chars()
+                        .filter(|c| !c.is_control() || *c == '\t')
+                        .flat_map(|c| match c {
+                            '@' | '#' => vec![c, BREAK],
+                            c => vec![c],
+                        })
+                        .collect::<String>()
+                })
+                .map(|line| line.trim_matches([' ', '\t']).to_owned())
+                .filter(|line| !line.is_empty())
+                .collect()
+        }
+
+        /// `markdown` as GitHub's renderer reads it (CommonMark with GFM's extensions):
+        /// its text, line by line, or the first markup found.
+        fn rendered_lines(markdown: &str) -> Result<Vec<String>, String> {
+            let options = Options::ENABLE_TABLES
+                | Options::ENABLE_STRIKETHROUGH
+                | Options::ENABLE_TASKLISTS
+                | Options::ENABLE_FOOTNOTES
+                | Options::ENABLE_GFM;
+            let mut text = String::new();
+            for event in Parser::new_ext(markdown, options) {
+                match event {
+                    Event::Text(words) => text.push_str(&words),
+                    Event::SoftBreak | Event::HardBreak => text.push('\n'),
+                    Event::Start(Tag::Paragraph) => {}
+                    Event::End(TagEnd::Paragraph) => text.push('\n'),
+                    markup => return Err(format!("{markup:?}")),
+                }
+            }
+            Ok(text
+                .split('\n')
+                .map(|line| line.trim_matches([' ', '\t']).to_owned())
+                .filter(|line| !line.is_empty())
+                .collect())
+        }
+
+        /// What a wiki shows of `wikitext`, line by line; `Err` with a line that is not one
+        /// `<nowiki>` only its own closing tag ends (MediaWiki ends one at the first
+        /// `</nowiki`, in any case, so no `<` may stand inside).
+        fn nowiki_lines(wikitext: &str) -> Result<Vec<String>, String> {
+            wikitext
+                .lines()
+                .filter(|line| !line.is_empty())
+                .map(|line| {
+                    line.strip_suffix("<br />")
+                        .unwrap_or(line)
+                        .strip_prefix("<nowiki>")
+                        .and_then(|rest| rest.strip_suffix("</nowiki>"))
+                        .filter(|inner| !inner.contains(['<', '>']))
+                        .map(|inner| {
+                            inner
+                                .replace("&lt;", "<")
+                                .replace("&gt;", ">")
+                                .replace("&amp;", "&")
+                        })
+                        .ok_or_else(|| line.to_owned())
+                })
+                .collect()
+        }
+
+        /// The names of a formatted message's headers, in order.
+        fn header_names(message: &[u8]) -> Vec<String> {
+            let text = String::from_utf8_lossy(message);
+            let head = text.split("\r\n\r\n").next().unwrap_or_default();
+            head.split("\r\n")
+                .filter(|line| !line.starts_with([' ', '\t']))
+                .filter_map(|line| line.split_once(':').map(|(name, _)| name.to_owned()))
+                .collect()
+        }
+
+        proptest! {
+            #![proptest_config(config())]
+
+            #[test]
+            fn markdown_renders_as_the_text_and_nothing_else(text in hostile_text()) {
+                let escaped = markdown(&text);
+                prop_assert_eq!(rendered_lines(&escaped), Ok(seen_lines(&text)), "{:?}", escaped);
+            }
+
+            #[test]
+            fn site_markdown_opens_no_generator_tag_and_renders_as_the_text(text in hostile_text()) {
+                let escaped = site_markdown(&text);
+                prop_assert!(!escaped.contains(['{', '}']), "{:?}", escaped);
+                prop_assert_eq!(rendered_lines(&escaped), Ok(seen_lines(&text)), "{:?}", escaped);
+            }
+
+            #[test]
+            fn wikitext_is_nowiki_that_only_its_own_tag_closes(text in hostile_text()) {
+                let expected: Vec<String> = text
+                    .replace("\r\n", "\n")
+                    .split('\n')
+                    .map(|line| line.chars().filter(|c| !c.is_control() || *c == '\t').collect::<String>())
+                    .filter(|line| !line.trim().is_empty())
+                    .collect();
+                prop_assert_eq!(nowiki_lines(&wikitext(&text)), Ok(expected));
+            }
+
+            #[test]
+            fn a_plain_line_cannot_start_a_header(text in hostile_text()) {
+                let line = plain_line(&text);
+                prop_assert!(!line.chars().any(char::is_control), "{:?}", line);
+                prop_assert_eq!(plain_line(&line), line.clone(), "applying it again changes nothing");
+                let message = lettre::Message::builder()
+                    .from("herald <herald@example.org>".parse().expect("address"))
+                    .to("list <list@example.org>".parse().expect("address"))
+                    .subject(line)
+                    .body(String::from("body"))
+                    .expect("message")
+                    .formatted();
+                prop_assert_eq!(
+                    header_names(&message),
+                    ["From", "To", "Subject", "Content-Transfer-Encoding", "Date"]
+                );
+            }
+        }
     }
 }

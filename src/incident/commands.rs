@@ -1372,16 +1372,8 @@ mod tests {
 
     mod properties {
         use super::*;
+        use crate::properties::config;
         use proptest::prelude::*;
-        use proptest::test_runner::RngSeed;
-
-        fn config() -> ProptestConfig {
-            ProptestConfig {
-                cases: 256,
-                rng_seed: RngSeed::Fixed(25),
-                ..ProptestConfig::default()
-            }
-        }
 
         /// Text with the markup that matters here, or anything at all.
         fn comment_text() -> impl Strategy<Value = String> {

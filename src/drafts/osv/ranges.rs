@@ -113,7 +113,8 @@ impl Version {
         let mut next = version.clone();
         next.build = semver::BuildMetadata::EMPTY;
         next.pre = if version.pre.is_empty() {
-            next.patch += 1;
+            // The largest patch number has no successor: the range is kept verbatim.
+            next.patch = next.patch.checked_add(1)?;
             semver::Prerelease::new("0").ok()?
         } else {
             semver::Prerelease::new(&format!("{}.0", version.pre)).ok()?
@@ -356,6 +357,78 @@ mod tests {
         ];
         for (text, versioning, error) in refused {
             assert_eq!(osv_range(text, versioning), Err(error), "{text:?}");
+        }
+    }
+
+    mod properties {
+        use super::*;
+        use crate::properties::config;
+        use proptest::prelude::*;
+
+        fn version() -> impl Strategy<Value = String> {
+            prop_oneof![
+                (0u64..5, 0u64..5, 0u64..5).prop_map(|(a, b, c)| format!("{a}.{b}.{c}")),
+                Just(format!("1.2.{}", u64::MAX)),
+                "v?[0-9]{1,3}(\\.[0-9]{1,3}){0,3}(-[a-z0-9.]{1,6})?(\\+[a-z0-9]{1,4})?",
+                any::<String>(),
+            ]
+        }
+
+        fn constraint() -> impl Strategy<Value = String> {
+            (
+                prop::sample::select(vec!["", "=", "==", "<", "<=", ">", ">=", "> =", "~"]),
+                prop::sample::select(vec!["", " "]),
+                version(),
+            )
+                .prop_map(|(op, space, version)| format!("{op}{space}{version}"))
+        }
+
+        fn range_text() -> impl Strategy<Value = String> {
+            prop_oneof![
+                prop::collection::vec(constraint(), 0..4).prop_map(|parts| parts.join(", ")),
+                any::<String>(),
+            ]
+        }
+
+        fn versioning() -> impl Strategy<Value = Versioning> {
+            prop::sample::select(vec![SEMVER, GO, Versioning::Ecosystem])
+        }
+
+        #[test]
+        fn the_largest_patch_has_no_successor() {
+            let largest = format!("1.2.{}", u64::MAX);
+            assert_eq!(
+                osv_range(&format!("> {largest}"), SEMVER),
+                Err(RangeError::Exclusive(largest))
+            );
+        }
+
+        proptest! {
+            #![proptest_config(config())]
+
+            #[test]
+            fn any_range_is_converted_or_refused(text in range_text(), versioning in versioning()) {
+                if let Ok(range) = osv_range(&text, versioning) {
+                    prop_assert!(!range.events.is_empty());
+                    prop_assert!(matches!(range.events[0], Event::Introduced(_)), "{:?}", range);
+                }
+            }
+
+            #[test]
+            fn a_semver_interval_is_its_two_bounds(
+                low in (0u64..50, 0u64..50, 0u64..50),
+                high in (0u64..50, 0u64..50, 0u64..50),
+            ) {
+                let (low, high) = (
+                    format!("{}.{}.{}", low.0, low.1, low.2),
+                    format!("{}.{}.{}", high.0, high.1, high.2),
+                );
+                let range = osv_range(&format!(">= {low}, < {high}"), SEMVER);
+                prop_assert_eq!(
+                    range.map(|range| (range.range_type, range.events)),
+                    Ok((RangeType::Semver, vec![introduced(&low), fixed(&high)]))
+                );
+            }
         }
     }
 }
