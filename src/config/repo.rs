@@ -1936,4 +1936,129 @@ prenotify:
         let (config, error) = parse_lenient("labels:\n  security: sec\n");
         assert_eq!((config.labels.security.as_str(), error), ("sec", None));
     }
+
+    mod properties {
+        use super::*;
+        use crate::properties::config;
+        use proptest::prelude::*;
+        use serde_json::Value;
+
+        /// Keys herald reads, at any depth, beside others.
+        const KEYS: &[&str] = &[
+            "tracking",
+            "repository",
+            "labels",
+            "security",
+            "changelog",
+            "path",
+            "branch",
+            "advisory_issue",
+            "enabled",
+            "blog",
+            "mailing_lists",
+            "address",
+            "name",
+            "signing",
+            "format",
+            "sla",
+            "critical",
+            "high",
+            "escalation",
+            "after",
+            "to",
+            "notify",
+            "channels",
+            "discussions",
+            "category",
+            "discourse",
+            "server",
+            "mediawiki",
+            "osv",
+            "prenotify",
+            "max_days",
+            "downstreams",
+            "key",
+            "contact",
+            "disclosure",
+            "second_person",
+            "locked",
+            "subject_tag",
+            "url",
+            "unknown",
+        ];
+
+        fn value() -> impl Strategy<Value = Value> {
+            crate::properties::json(
+                KEYS,
+                &[
+                    "acme/security",
+                    "https://x.example",
+                    "30d",
+                    "announce@lists.example.org",
+                ],
+            )
+        }
+
+        fn text() -> impl Strategy<Value = String> {
+            prop_oneof![
+                value().prop_map(|value| yaml_serde::to_string(&value).unwrap_or_default()),
+                any::<String>(),
+                prop::collection::vec(
+                    prop::sample::select(vec![
+                        "tracking:\n",
+                        "  repository: ",
+                        "- ",
+                        "&a ",
+                        "*a ",
+                        "!!binary ",
+                        "---\n",
+                        "[",
+                        "]",
+                        "{",
+                        "}",
+                        ": ",
+                        "\t",
+                        "\n",
+                        "'",
+                        "\"",
+                        "|\n",
+                        ">\n",
+                        "#",
+                        "x",
+                    ]),
+                    0..40,
+                )
+                .prop_map(|pieces| pieces.concat()),
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(config())]
+
+            #[test]
+            fn any_text_is_a_config_or_an_error_with_the_defaults(own in text(), policy in text()) {
+                let (own, _) = parse_lenient(&own);
+                let (policy, _) = parse_lenient(&policy);
+                let _ = own.under(&policy);
+            }
+        }
+
+        #[test]
+        fn a_deep_nest_or_an_alias_bomb_is_refused_without_exhausting_anything() {
+            let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+            assert!(RepoConfig::parse(&deep).is_err());
+            let mut bomb = String::from(
+                "a: &a [\"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\"]\n",
+            );
+            let names: Vec<char> = ('b'..='j').collect();
+            let mut previous = 'a';
+            for name in names {
+                bomb.push_str(&format!(
+                    "{name}: &{name} [*{previous}, *{previous}, *{previous}, *{previous}, *{previous}, *{previous}, *{previous}, *{previous}, *{previous}]\n"
+                ));
+                previous = name;
+            }
+            assert!(RepoConfig::parse(&bomb).is_err());
+        }
+    }
 }

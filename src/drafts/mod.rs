@@ -304,3 +304,118 @@ impl Drafts {
         Ok(output.into_string())
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use crate::incident::{AffectedPackage, Credit, GhsaId, Incident, RepoName};
+    use crate::properties::config;
+    use proptest::prelude::*;
+
+    /// Pieces of Handlebars that loop, include, nest and misuse.
+    const PIECES: &[&str] = &[
+        "{{summary}}",
+        "{{{description}}}",
+        "{{#each packages}}",
+        "{{#each ../packages}}",
+        "{{/each}}",
+        "{{#if critical}}",
+        "{{else}}",
+        "{{/if}}",
+        "{{#with this}}",
+        "{{/with}}",
+        "{{> forum-post.md}}",
+        "{{> advisory-issue.md}}",
+        "{{> wiki-page.md}}",
+        "{{> announcement.txt}}",
+        "{{> (lookup this \"summary\")}}",
+        "{{> @partial-block}}",
+        "{{#> forum-post.md}}",
+        "{{/forum-post.md}}",
+        "{{#*inline \"a\"}}",
+        "{{/inline}}",
+        "{{> a}}",
+        "{{code summary}}",
+        "{{range vulnerable}}",
+        "{{list credit_names}}",
+        "{{lookup this \"summary\"}}",
+        "{{x (y (z w))}}",
+        "{{!-- note --}}",
+        "{{",
+        "}}",
+        "(",
+        ")",
+        "{{#each credit_names}}{{this}}",
+        "{{no_such_field}}",
+        "text ",
+        "\n",
+    ];
+
+    static SHIPPED_DRAFTS: std::sync::LazyLock<Drafts> =
+        std::sync::LazyLock::new(|| Drafts::new().expect("shipped"));
+
+    fn template() -> impl Strategy<Value = String> {
+        prop_oneof![
+            prop::collection::vec(prop::sample::select(PIECES), 0..24)
+                .prop_map(|pieces| pieces.concat()),
+            any::<String>(),
+        ]
+    }
+
+    fn incident() -> Incident {
+        let mut incident = Incident::new(
+            RepoName::parse("acme/widget").expect("name"),
+            GhsaId::parse("GHSA-abcd-efgh-ijkm").expect("id"),
+            chrono::Utc::now(),
+        );
+        incident.summary = "Path traversal {{summary}}".into();
+        incident.packages = (0..20)
+            .map(|index| AffectedPackage {
+                ecosystem: Some("npm".into()),
+                name: Some(format!("package-{index}")),
+                vulnerable_version_range: Some("< 1.2.3".into()),
+                patched_versions: Some("1.2.3".into()),
+                vulnerable_functions: vec![],
+            })
+            .collect();
+        incident.credits = (0..20)
+            .map(|index| Credit {
+                login: format!("person-{index}"),
+                kind: "finder".into(),
+                state: Some("accepted".into()),
+            })
+            .collect();
+        incident
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        #[test]
+        fn any_overrides_render_or_are_refused_by_name(
+            overrides in prop::collection::vec(
+                (
+                    prop::sample::select(vec![
+                        ADVISORY_ISSUE, FORUM_POST, WIKI_PAGE, ANNOUNCEMENT, BLOG_POST,
+                        CHANGELOG_ENTRY,
+                    ]),
+                    template(),
+                ),
+                0..4,
+            )
+        ) {
+            let overrides: Vec<(String, String)> = overrides
+                .into_iter()
+                .map(|(name, text)| (name.to_owned(), text))
+                .collect();
+            let (drafts, errors) = SHIPPED_DRAFTS.with_overrides(&overrides);
+            for error in &errors {
+                prop_assert!(overrides.iter().any(|(name, _)| name == error.template()), "{}", error);
+            }
+            let rendered = render_all(&drafts, &DraftView::new(&incident(), &[], None));
+            for draft in &rendered.drafts {
+                prop_assert!(draft.text.len() <= bounds::MAX_OUTPUT_BYTES);
+            }
+        }
+    }
+}

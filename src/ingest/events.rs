@@ -714,3 +714,172 @@ impl WebhookEvent {
         }
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use crate::properties::config;
+    use proptest::prelude::*;
+    use serde_json::Value;
+
+    /// GitHub's example payloads, one per event herald reads.
+    const EXAMPLES: &[(EventKind, &str)] = &[
+        (
+            EventKind::Ping,
+            include_str!("../../tests/fixtures/ping.0.json"),
+        ),
+        (
+            EventKind::RepositoryAdvisory,
+            include_str!("../../tests/fixtures/repository_advisory.reported.composed.json"),
+        ),
+        (
+            EventKind::SecurityAdvisory,
+            include_str!("../../tests/fixtures/security_advisory.published.0.json"),
+        ),
+        (
+            EventKind::Issues,
+            include_str!("../../tests/fixtures/issues.labeled.0.json"),
+        ),
+        (
+            EventKind::IssueComment,
+            include_str!("../../tests/fixtures/issue_comment.created.0.json"),
+        ),
+        (
+            EventKind::PullRequest,
+            include_str!("../../tests/fixtures/pull_request.closed.0.json"),
+        ),
+        (
+            EventKind::Release,
+            include_str!("../../tests/fixtures/release.published.composed.json"),
+        ),
+        (
+            EventKind::Installation,
+            include_str!("../../tests/fixtures/installation.created.0.json"),
+        ),
+    ];
+
+    /// Keys GitHub's payloads use, at any depth.
+    const KEYS: &[&str] = &[
+        "action",
+        "repository",
+        "full_name",
+        "installation",
+        "id",
+        "sender",
+        "login",
+        "type",
+        "repository_advisory",
+        "security_advisory",
+        "ghsa_id",
+        "issue",
+        "number",
+        "comment",
+        "body",
+        "label",
+        "name",
+        "pull_request",
+        "merged",
+        "release",
+        "tag_name",
+        "ref",
+        "commits",
+        "message",
+        "credits_detailed",
+        "state",
+        "vulnerabilities",
+        "package",
+    ];
+
+    fn json() -> impl Strategy<Value = Value> {
+        crate::properties::json(
+            KEYS,
+            &[
+                "GHSA-abcd-1234-efgh",
+                "octo/repo",
+                "../../x",
+                "2026-11-02T09:30:00Z",
+            ],
+        )
+    }
+
+    /// Every JSON pointer into `value`.
+    fn pointers(value: &Value, at: String, out: &mut Vec<String>) {
+        match value {
+            Value::Object(map) => map.iter().for_each(|(key, inner)| {
+                let here = format!("{at}/{}", key.replace('~', "~0").replace('/', "~1"));
+                out.push(here.clone());
+                pointers(inner, here, out);
+            }),
+            Value::Array(items) => items.iter().enumerate().for_each(|(index, inner)| {
+                let here = format!("{at}/{index}");
+                out.push(here.clone());
+                pointers(inner, here, out);
+            }),
+            _ => {}
+        }
+    }
+
+    /// What ingest and the worker ask of a parsed event.
+    fn read_everything(kind: EventKind, body: &[u8]) {
+        if let Ok(event) = WebhookEvent::parse(kind, body) {
+            let _ = (event.action(), event.repository(), event.installation_id());
+            let _ = event.maintainer_signal();
+            match &event {
+                WebhookEvent::RepositoryAdvisory(event) => {
+                    let _ = event.repository_advisory.snapshot();
+                }
+                WebhookEvent::SecurityAdvisory(event) => {
+                    let _ = event.security_advisory.upstream("published");
+                }
+                _ => {}
+            }
+        }
+        let _ = advisory_incident_key(kind.as_str(), body);
+        let _ = PushEvent::may_name_an_advisory(body);
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        #[test]
+        fn any_bytes_are_parsed_or_refused(
+            kind in prop::sample::select(EventKind::ALL.to_vec()),
+            body in prop::collection::vec(any::<u8>(), 0..256),
+        ) {
+            read_everything(kind, &body);
+        }
+
+        #[test]
+        fn any_json_is_parsed_or_refused(
+            kind in prop::sample::select(EventKind::ALL.to_vec()),
+            body in json(),
+        ) {
+            read_everything(kind, &serde_json::to_vec(&body).expect("JSON"));
+        }
+
+        #[test]
+        fn githubs_examples_with_any_field_changed_are_parsed_or_refused(
+            example in prop::sample::select(EXAMPLES.to_vec()),
+            at in any::<prop::sample::Index>(),
+            value in json(),
+        ) {
+            let (kind, text) = example;
+            let mut payload: Value = serde_json::from_str(text).expect("an example");
+            let mut all = Vec::new();
+            pointers(&payload, String::new(), &mut all);
+            if let Some(slot) = payload.pointer_mut(&all[at.index(all.len())]) {
+                *slot = value;
+            }
+            read_everything(kind, &serde_json::to_vec(&payload).expect("JSON"));
+        }
+    }
+
+    #[test]
+    fn a_deep_nest_is_refused_without_exhausting_the_stack() {
+        let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        for kind in EventKind::ALL {
+            read_everything(kind, deep.as_bytes());
+            assert!(WebhookEvent::parse(kind, deep.as_bytes()).is_err());
+        }
+    }
+}
