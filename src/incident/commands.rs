@@ -1136,6 +1136,17 @@ mod tests {
     }
 
     #[test]
+    fn a_deep_nest_of_quotes_or_lists_is_read_without_exhausting_the_stack() {
+        // Shown inside quotes: not a command; shown as a list item: one.
+        for (opener, commands) in [("> ", 0), ("* > ", 0), ("- ", 1), ("1. ", 1)] {
+            let deep = format!("{}/herald publish", opener.repeat(50_000));
+            assert_eq!(found(&deep).len(), commands, "{opener}");
+        }
+        let brackets = format!("{}/herald publish", "[".repeat(100_000));
+        assert!(found(&brackets).is_empty());
+    }
+
+    #[test]
     fn a_command_line_is_kept_as_written() {
         let lines = parse_comment(
             "Done.  \n  /herald contain disabled `upload` for @bob, see <https://x.example> \r\n/herald coordinator @alice",
