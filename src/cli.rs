@@ -463,7 +463,7 @@ async fn dry_run(
     let wake = Arc::new(Notify::new());
     let (ingestor, writer) = Ingestor::start(store.clone(), wake.clone());
     let receipt = ingestor
-        .receive(&delivery_id, event, &body)
+        .receive(&delivery_id, event, &body, None)
         .await
         .with_context(|| format!("{} was refused", payload.display()))?;
     drop(ingestor);

@@ -5,7 +5,7 @@ pub mod events;
 pub mod signature;
 
 use crate::incident::{GhsaId, RepoName};
-use crate::store::{Admission, NewDelivery, Store, StoreError, body_digest, compress_payload};
+use crate::store::{Admission, NewDelivery, Store, StoreError, compress_payload};
 use chrono::Utc;
 use events::{EventKind, PayloadError, WebhookEvent};
 use std::sync::Arc;
@@ -92,12 +92,15 @@ impl Ingestor {
         self.in_flight.clone()
     }
 
-    /// Parses, checks and stores one delivery; returns once it is committed.
+    /// Parses, checks and stores one delivery; returns once it is committed. `signature`:
+    /// the body's verified signature, for a delivery from GitHub (a body stored before
+    /// under another id is then a replay, [`Receipt::Duplicate`]).
     pub async fn receive(
         &self,
         delivery_id: &str,
         event_name: &str,
         body: &[u8],
+        signature: Option<[u8; 32]>,
     ) -> Result<Receipt, ReceiveError> {
         let Some(kind) = EventKind::from_name(event_name) else {
             WebhookEvent::check_json(body)?;
@@ -111,7 +114,10 @@ impl Ingestor {
             WebhookEvent::parse(kind, body)?;
             return Ok(Receipt::Pong);
         }
-        let delivery = new_delivery(delivery_id, kind, body)?;
+        let delivery = NewDelivery {
+            body_signature: signature,
+            ..new_delivery(delivery_id, kind, body)?
+        };
         let _in_flight = self.in_flight.enter();
         let (reply, answer) = oneshot::channel();
         self.requests
@@ -169,7 +175,7 @@ pub fn new_delivery(
         repository: event.repository().cloned(),
         installation_id: event.installation_id(),
         payload_lz4: compress_payload(body),
-        body_digest: body_digest(body),
+        body_signature: None,
         received_at: Utc::now(),
     })
 }

@@ -454,7 +454,7 @@ impl Poller {
         };
         let receipt = self
             .ingestor
-            .receive(&delivery_id, "repository_advisory", &body)
+            .receive(&delivery_id, "repository_advisory", &body, None)
             .await?;
         Ok(Some(receipt == Receipt::Accepted))
     }

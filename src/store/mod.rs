@@ -84,8 +84,7 @@ pub use job::{
     PublicChannel, Stage,
 };
 pub use queue::{
-    Admission, ClaimedJob, FailedJob, JobKind, NewDelivery, StoredDelivery, body_digest,
-    compress_payload,
+    Admission, ClaimedJob, FailedJob, JobKind, NewDelivery, StoredDelivery, compress_payload,
 };
 
 use crate::incident::{GhsaId, RepoName};

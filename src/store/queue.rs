@@ -5,7 +5,6 @@ use super::job::{Job, Priority};
 use super::{Store, StoreError, Work, from_millis, to_millis};
 use crate::incident::RepoName;
 use chrono::{DateTime, Utc};
-use sha2::{Digest, Sha256};
 use sqlx::Row;
 use std::collections::{HashMap, HashSet};
 
@@ -19,14 +18,11 @@ pub struct NewDelivery {
     pub installation_id: Option<super::InstallationId>,
     /// The raw body, compressed by [`compress_payload`].
     pub payload_lz4: Vec<u8>,
-    /// The SHA-256 of the raw body: a body already stored under another id is a repeat.
-    pub body_digest: [u8; 32],
+    /// The body's verified signature (HMAC-SHA256 under the webhook secret): a body
+    /// already stored under another id is a replay. `None` for the deliveries herald
+    /// makes itself, known by their id.
+    pub body_signature: Option<[u8; 32]>,
     pub received_at: DateTime<Utc>,
-}
-
-/// The digest a delivery body is known by (see [`NewDelivery::body_digest`]).
-pub fn body_digest(body: &[u8]) -> [u8; 32] {
-    Sha256::digest(body).into()
 }
 
 /// Compresses a delivery body for the store (done by the request, not the store's writer).
@@ -494,7 +490,7 @@ impl Work {
         let mut insert = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(format!(
             "INSERT INTO deliveries \
              (delivery_id, event, action, repository, installation_id, payload_lz4, \
-             body_digest, received_at) \
+             body_signature, received_at) \
              VALUES {} ON CONFLICT DO NOTHING RETURNING delivery_id",
             self.dialect.value_rows(batch.len(), 8)
         )));
@@ -510,7 +506,7 @@ impl Work {
                         .and_then(|id| i64::try_from(id.0).ok()),
                 )
                 .bind(&delivery.payload_lz4)
-                .bind(&delivery.body_digest[..])
+                .bind(delivery.body_signature.as_ref().map(|signature| &signature[..]))
                 .bind(to_millis(delivery.received_at));
         }
         let mut inserted: HashSet<String> = insert
@@ -519,7 +515,7 @@ impl Work {
             .into_iter()
             .collect();
         // The first of several equal ids or bodies in a batch is the one stored; a body
-        // stored before under another id is a repeat too (`body_digest` is unique).
+        // stored before under another id is a repeat too (`body_signature` is unique).
         let admissions: Vec<Admission> = batch
             .iter()
             .map(|delivery| {

@@ -61,6 +61,8 @@ pub struct VerifiedDelivery {
     pub delivery_id: String,
     pub event: String,
     pub body: Bytes,
+    /// The signature the body matched.
+    pub signature: [u8; 32],
 }
 
 /// Why a delivery was refused before anything was stored.
@@ -214,6 +216,7 @@ async fn verify(request: Request, state: &Arc<AppState>) -> Result<VerifiedDeliv
         delivery_id,
         event,
         body,
+        signature: claimed,
     })
 }
 
@@ -222,9 +225,13 @@ async fn receive(State(state): State<Arc<AppState>>, delivery: VerifiedDelivery)
         delivery_id,
         event,
         body,
+        signature,
     } = delivery;
     let started = Instant::now();
-    let result = state.ingestor.receive(&delivery_id, &event, &body).await;
+    let result = state
+        .ingestor
+        .receive(&delivery_id, &event, &body, Some(signature))
+        .await;
     state.metrics.ingested(started.elapsed());
     let counted = |outcome| state.metrics.delivery(Some(&event), outcome);
     let (status, word, outcome) = match result {
