@@ -506,7 +506,12 @@ impl Work {
                         .and_then(|id| i64::try_from(id.0).ok()),
                 )
                 .bind(&delivery.payload_lz4)
-                .bind(delivery.body_signature.as_ref().map(|signature| &signature[..]))
+                .bind(
+                    delivery
+                        .body_signature
+                        .as_ref()
+                        .map(|signature| &signature[..]),
+                )
                 .bind(to_millis(delivery.received_at));
         }
         let mut inserted: HashSet<String> = insert
