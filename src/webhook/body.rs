@@ -41,11 +41,21 @@ pub struct BodyBudget {
     large: Arc<Semaphore>,
 }
 
-/// A body read within its budget; the budget is given back when this is dropped (once its
-/// signature was checked).
+/// A body read within its budget, which it holds until its signature is checked.
 pub struct BudgetedBody {
-    pub bytes: Bytes,
+    bytes: Bytes,
     _held: OwnedSemaphorePermit,
+}
+
+impl BudgetedBody {
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// The bytes, the budget given back (the signature checked out).
+    pub fn verified(self) -> Bytes {
+        self.bytes
+    }
 }
 
 fn units(bytes: usize) -> u32 {
@@ -161,7 +171,7 @@ mod tests {
             .read(&HeaderMap::new(), Body::from(vec![7u8; 1000]))
             .await
             .expect("read");
-        assert_eq!(fits.bytes.len(), 1000);
+        assert_eq!(fits.bytes().len(), 1000);
     }
 
     #[tokio::test(start_paused = true)]
@@ -180,7 +190,7 @@ mod tests {
             )
             .await
             .expect("read");
-        assert_eq!(read.bytes.len(), 2 * SMALL_BODY_BYTES);
+        assert_eq!(read.bytes().len(), 2 * SMALL_BODY_BYTES);
     }
 
     /// The receiving half of a channel, as a body's stream.

@@ -199,9 +199,8 @@ async fn verify(request: Request, state: &Arc<AppState>) -> Result<VerifiedDeliv
             Unread::TimedOut => Rejection::Timeout,
             Unread::Broken(why) => Rejection::Body(why),
         })?;
-    signature::matches(&state.secret, &read.bytes, &claimed)?;
-    let body = read.bytes.clone();
-    drop(read);
+    signature::matches(&state.secret, read.bytes(), &claimed)?;
+    let body = read.verified();
     let event = tame_header(&headers, "x-github-event")?;
     let delivery_id = tame_header(&headers, "x-github-delivery")?;
     let content_type = headers
