@@ -3,13 +3,15 @@
 # benchmark's HTTP client: starts the release `herald serve` on a fresh SQLite store and
 # sends signed ~20 KB deliveries on CONNECTIONS connections for SECONDS, each body its own
 # (ingest.lua signs each with OpenSSL's libcrypto through LuaJIT's FFI).
-# Usage: benches/wrk/run.sh [CONNECTIONS] [SECONDS]   (HERALD_WORKER_ENABLED=false: ingest alone)
+# Usage: benches/wrk/run.sh [CONNECTIONS] [SECONDS]   (HERALD_WORKER_ENABLED=false: ingest alone;
+# HERALD_BIN=path: that herald binary instead of this checkout's release build)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 connections=${1:-128}
 seconds=${2:-10}
 command -v wrk >/dev/null || { echo "wrk is needed: apt install wrk" >&2; exit 1; }
-cargo build --release --quiet
+bin=${HERALD_BIN:-target/release/herald}
+[ -n "${HERALD_BIN:-}" ] || cargo build --release --quiet
 work=$(mktemp -d)
 trap 'kill "$server" 2>/dev/null || true; rm -rf "$work"' EXIT
 python3 - "$work" <<'PY'
@@ -28,7 +30,7 @@ open(f"{work}/body.json", "wb").write(body)
 PY
 port=39$((RANDOM % 90 + 10))
 HERALD_DATABASE_URL="sqlite://$work/bench.db" HERALD_LISTEN="127.0.0.1:$port" \
-  HERALD_WEBHOOK_SECRET=bench-secret target/release/herald serve 2>/dev/null &
+  HERALD_WEBHOOK_SECRET=bench-secret "$bin" serve 2>/dev/null &
 server=$!
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
 BODY="$work/body.json" SECRET=bench-secret \
