@@ -234,31 +234,83 @@ security managers:\n\n\
 Labels work too: `severity:<level>`, `threat:active|passive`, `incident` (a breach \
 happened), `disclosure:approved` and `prenotify:approved` (adding either: admin).";
 
-/// The `/herald` lines of a comment, read as GitHub renders it (CommonMark, with GFM
-/// tables): a command is a line of paragraph text, at the top level or in a list item, that
-/// starts with `/herald` as written. Code blocks, HTML (comments included), block quotes
-/// (someone else's words), tables and headings never command, nor does a line that starts
-/// inside a link, an image's hidden alt text or emphasis.
+/// The `/herald` lines of a comment, read as GitHub renders it (CommonMark with GitHub's
+/// extensions: tables, strikethrough, task lists, footnotes, math, alerts): a command is a
+/// line of paragraph text, at the top level or in a list item, that starts with `/herald`
+/// as written. Code blocks, HTML (comments included), block quotes (someone else's
+/// words), tables, headings, footnotes and math never command, nor does a line that starts
+/// inside a link, an image's hidden alt text, emphasis, strikethrough or an inline HTML
+/// element (`<span hidden>`, `<del>`).
 pub fn parse_comment(body: &str) -> Vec<CommandLine> {
     // Per open element, whether text directly inside it may command.
     let mut open: Vec<bool> = Vec::new();
+    // Inline HTML elements open in the current paragraph.
+    let mut inline_html = 0usize;
     let mut line_starts = false;
     let mut lines = Vec::new();
-    for (event, range) in Parser::new_ext(body, Options::ENABLE_TABLES).into_offset_iter() {
+    for (event, range) in Parser::new_ext(body, github_flavour()).into_offset_iter() {
         let at_line_start = line_starts;
         line_starts = starts_a_line(&event);
         match event {
-            Event::Start(tag) => open.push(holds_commands(&tag)),
+            Event::Start(tag) => {
+                if matches!(tag, Tag::Paragraph) {
+                    inline_html = 0;
+                }
+                open.push(holds_commands(&tag));
+            }
             Event::End(_) => {
                 open.pop();
             }
-            Event::Text(_) if at_line_start && open.iter().all(|holds| *holds) => {
+            Event::InlineHtml(html) => inline_html = html_depth(inline_html, &html),
+            Event::Text(_)
+                if at_line_start && inline_html == 0 && open.iter().all(|holds| *holds) =>
+            {
                 lines.extend(command_line(body, range.start));
             }
             _ => {}
         }
     }
     lines
+}
+
+/// The Markdown GitHub renders comments as.
+fn github_flavour() -> Options {
+    Options::ENABLE_TABLES
+        | Options::ENABLE_STRIKETHROUGH
+        | Options::ENABLE_TASKLISTS
+        | Options::ENABLE_FOOTNOTES
+        | Options::ENABLE_MATH
+        | Options::ENABLE_GFM
+}
+
+/// How many inline HTML elements are open after `html` (a tag, or a comment) when `depth`
+/// were before it: an opening tag opens one (unless it closes itself or is a void element
+/// such as `<br>`), a closing tag closes one.
+fn html_depth(depth: usize, html: &str) -> usize {
+    const VOID: [&str; 13] = [
+        "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
+        "track", "wbr",
+    ];
+    if let Some(closing) = html.strip_prefix("</") {
+        return if closing.starts_with(|c: char| c.is_ascii_alphabetic()) {
+            depth.saturating_sub(1)
+        } else {
+            depth
+        };
+    }
+    let Some(tag) = html.strip_prefix('<') else {
+        return depth;
+    };
+    let name: String = tag
+        .chars()
+        .take_while(char::is_ascii_alphanumeric)
+        .collect::<String>()
+        .to_ascii_lowercase();
+    let opens = !name.is_empty()
+        && name.starts_with(|c: char| c.is_ascii_alphabetic())
+        && !VOID.contains(&name.as_str())
+        && !html.trim_end().ends_with("/>");
+    depth + usize::from(opens)
 }
 
 /// Paragraphs and list items (a tight list's items hold their text directly) hold
@@ -1132,6 +1184,28 @@ mod tests {
         assert_eq!(
             found("Fixed in:\n- 1.2.3\n/herald ack\n\n1. /herald severity high\n   /herald fork"),
             vec!["/herald ack", "/herald severity high", "/herald fork"]
+        );
+    }
+
+    #[test]
+    fn what_github_shows_struck_hidden_or_as_math_or_a_footnote_is_not_a_command() {
+        for body in [
+            "~~x\n/herald publish~~",
+            "~x\n/herald publish~",
+            "x <a href=\"https://x.example\">y\n/herald publish</a>",
+            "x <del>y\n/herald publish</del>",
+            "x <span hidden>y\n/herald publish</span>",
+            "x <sub>y\n/herald publish</sub>",
+            "$$\n/herald publish\n$$",
+            "x $y\n/herald publish$",
+            "t[^1]\n\n[^1]: x\n    /herald publish",
+        ] {
+            assert_eq!(found(body), Vec::<String>::new(), "{body:?}");
+        }
+        // A closed element, or a void one, hides nothing after it.
+        assert_eq!(
+            found("see <b>this</b><br>\n/herald ack"),
+            vec!["/herald ack"]
         );
     }
 

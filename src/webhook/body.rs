@@ -1,9 +1,10 @@
 //! Reading a webhook body before its signature is known. Anyone can send one, so what it
 //! costs is bounded: a body is refused as soon as its declared or received length passes
 //! the limit, it must arrive within [`BODY_READ_TIMEOUT`], and the bytes held at once by
-//! bodies still unverified are bounded by a budget. Small bodies (GitHub's deliveries are
-//! mostly a few kilobytes) have a budget of their own, so large unsigned bodies cannot
-//! starve them.
+//! bodies still unverified are bounded by a budget, taken whole (so that bodies never
+//! wait on each other's halves) once the body's first bytes arrive (a body declared but
+//! not sent holds none). Small bodies (GitHub's deliveries are mostly a few
+//! kilobytes) have a budget of their own, so large unsigned bodies cannot starve them.
 
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, header};
@@ -44,7 +45,7 @@ pub struct BodyBudget {
 /// A body read within its budget, which it holds until its signature is checked.
 pub struct BudgetedBody {
     bytes: Bytes,
-    _held: OwnedSemaphorePermit,
+    _held: Option<OwnedSemaphorePermit>,
 }
 
 impl BudgetedBody {
@@ -78,8 +79,9 @@ impl BodyBudget {
     }
 
     /// Reads `body`, whose request declared `headers`: refused at once when its
-    /// Content-Length passes the limit; else read on the budget its declared length (or,
-    /// undeclared, the limit) needs, and refused as soon as more arrives than that.
+    /// Content-Length passes the limit; else read on the budget of its size (small or
+    /// large, by its declared length; undeclared, large), and refused as soon as more
+    /// arrives than it declared (or than the limit).
     pub async fn read(&self, headers: &HeaderMap, body: Body) -> Result<BudgetedBody, Unread> {
         let declared = match headers.get(header::CONTENT_LENGTH) {
             Some(value) => Some(
@@ -96,39 +98,61 @@ impl BodyBudget {
             Some(length) => usize::try_from(length).map_err(|_| Unread::TooLarge)?,
             None => self.max_body_bytes,
         };
-        let deadline = Instant::now() + BODY_READ_TIMEOUT;
         let pool = if expected <= SMALL_BODY_BYTES {
             &self.small
         } else {
             &self.large
         };
-        let held =
-            tokio::time::timeout_at(deadline, pool.clone().acquire_many_owned(units(expected)))
-                .await
-                .map_err(|_| Unread::TimedOut)?
-                .map_err(|closed| Unread::Broken(closed.to_string()))?;
-        let bytes = read_until(body, expected, deadline).await?;
-        Ok(BudgetedBody { bytes, _held: held })
+        read_until(body, expected, pool, Instant::now() + BODY_READ_TIMEOUT).await
     }
 }
 
-/// Reads at most `limit` bytes of `body` by `deadline`, into one allocation of `limit`
-/// (the budget holds that much for it: growing by doubling would take up to twice).
-async fn read_until(mut body: Body, limit: usize, deadline: Instant) -> Result<Bytes, Unread> {
+/// Reads at most `limit` bytes of `body` by `deadline`, on `limit`'s budget from `pool`
+/// (taken once the first bytes are there), into one allocation of `limit` (growing by
+/// doubling would take up to twice).
+async fn read_until(
+    mut body: Body,
+    limit: usize,
+    pool: &Arc<Semaphore>,
+    deadline: Instant,
+) -> Result<BudgetedBody, Unread> {
+    let Some(first) = next_data(&mut body, deadline).await? else {
+        return Ok(BudgetedBody {
+            bytes: Bytes::new(),
+            _held: None,
+        });
+    };
+    let held = tokio::time::timeout_at(deadline, pool.clone().acquire_many_owned(units(limit)))
+        .await
+        .map_err(|_| Unread::TimedOut)?
+        .map_err(|closed| Unread::Broken(closed.to_string()))?;
     let mut bytes = Vec::with_capacity(limit);
+    let mut data = Some(first);
+    while let Some(chunk) = data {
+        if bytes.len() + chunk.len() > limit {
+            return Err(Unread::TooLarge);
+        }
+        bytes.extend_from_slice(&chunk);
+        data = next_data(&mut body, deadline).await?;
+    }
+    Ok(BudgetedBody {
+        bytes: Bytes::from(bytes),
+        _held: Some(held),
+    })
+}
+
+/// The next bytes of `body` by `deadline`; `None` at its end.
+async fn next_data(body: &mut Body, deadline: Instant) -> Result<Option<Bytes>, Unread> {
     loop {
         let frame = tokio::time::timeout_at(deadline, body.frame())
             .await
             .map_err(|_| Unread::TimedOut)?;
         let Some(frame) = frame else {
-            return Ok(Bytes::from(bytes));
+            return Ok(None);
         };
         let frame = frame.map_err(|error| Unread::Broken(error.to_string()))?;
         if let Ok(data) = frame.into_data() {
-            if bytes.len() + data.len() > limit {
-                return Err(Unread::TooLarge);
-            }
-            bytes.extend_from_slice(&data);
+            return Ok(Some(data));
         }
     }
 }
@@ -172,6 +196,36 @@ mod tests {
             .await
             .expect("read");
         assert_eq!(fits.bytes().len(), 1000);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_body_declared_but_not_sent_holds_no_budget() {
+        let budget = BodyBudget::new(2 * SMALL_BODY_BYTES);
+        let mut senders = Vec::new();
+        let mut stalled = Vec::new();
+        for _ in 0..(2 * SMALL_BODIES_BUDGET / SMALL_BODY_BYTES) {
+            let (sender, body) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(1);
+            senders.push(sender);
+            let budget = budget.clone();
+            let declared = declaring(&SMALL_BODY_BYTES.to_string());
+            stalled.push(tokio::spawn(async move {
+                budget
+                    .read(&declared, Body::from_stream(tokio_stream_of(body)))
+                    .await
+                    .err()
+            }));
+        }
+        tokio::task::yield_now().await;
+        // Sixteen stalled 1 MiB bodies: a GitHub delivery of 7 KB is read at once.
+        let delivery = budget
+            .read(&declaring("7000"), Body::from(vec![1u8; 7000]))
+            .await
+            .expect("read");
+        assert_eq!(delivery.bytes().len(), 7000);
+        for stalled in stalled {
+            assert_eq!(stalled.await.expect("task"), Some(Unread::TimedOut));
+        }
+        drop(senders);
     }
 
     #[tokio::test(start_paused = true)]

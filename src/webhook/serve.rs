@@ -1,5 +1,6 @@
 //! Serving HTTP/1.1 connections with bounds a sender cannot lift: at most
-//! [`MAX_CONNECTIONS`] at once (more wait in the listen backlog), and a connection that
+//! [`MAX_CONNECTIONS`] at once (more wait in the listen backlog), each reading into at most
+//! [`READ_BUFFER_BYTES`] (longer headers are refused with 431), and a connection that
 //! does not send a request's headers within [`HEADER_READ_TIMEOUT`] (a stalled request,
 //! or an idle keep-alive) is closed.
 
@@ -17,6 +18,9 @@ use tower::ServiceExt;
 
 /// Connections served at once.
 pub const MAX_CONNECTIONS: usize = 1024;
+/// The most a connection's read buffer holds: GitHub's headers take about 2 KB; hyper's
+/// default (about 400 KB) would let a thousand unfinished header lines hold 400 MB.
+pub const READ_BUFFER_BYTES: usize = 16 * 1024;
 /// How long a connection may take to send a request's headers, or stay idle between
 /// requests.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
@@ -34,7 +38,8 @@ pub async fn serve(
     let graceful = GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT);
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .max_buf_size(READ_BUFFER_BYTES);
     loop {
         let accepted = tokio::select! {
             accepted = accept(&listener, &slots) => accepted,

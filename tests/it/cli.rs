@@ -1016,15 +1016,29 @@ async fn unsigned_bodies_cost_little_and_stalled_connections_are_closed() {
         "herald's peak memory reached {peak:.1} MiB with 16 unsigned 25 MB bodies at once"
     );
 
-    // Headers that never end, and a body that never comes, are each closed.
+    // Headers that never end, and a body that never comes, are each closed; 500 unfinished
+    // header lines of 100 KB at once are refused as their buffers fill, not held.
+    let mut unfinished = b"POST /webhooks HTTP/1.1\r\nHost: x\r\nX-A: ".to_vec();
+    unfinished.resize(unfinished.len() + 100_000, b'a');
+    let unfinished = std::sync::Arc::new(unfinished);
+    let flood = futures::future::join_all((0..500).map(|_| {
+        let unfinished = unfinished.clone();
+        async move { raw_exchange(port, &unfinished).await }
+    }));
     let stalled_headers = raw_exchange(port, b"POST /webhooks HTTP/1.1\r\nHost: x\r\n");
     let stalled_body = raw_exchange(
         port,
         b"POST /webhooks HTTP/1.1\r\nHost: x\r\nX-Hub-Signature-256: sha256=0000000000000000000000000000000000000000000000000000000000000000\r\nContent-Length: 1000\r\n\r\n{\"a\"",
     );
-    let (stalled_headers, stalled_body) = tokio::join!(stalled_headers, stalled_body);
+    let (stalled_headers, stalled_body, flood) = tokio::join!(stalled_headers, stalled_body, flood);
     assert_eq!(stalled_headers, None, "closed without an answer");
     assert_eq!(stalled_body, Some(408), "the body's timeout is answered");
+    assert!(flood.iter().all(|answer| *answer == Some(431)), "{flood:?}");
+    let peak = peak_memory_mib(server.id());
+    assert!(
+        peak < 64.0,
+        "herald's peak memory reached {peak:.1} MiB with 500 unfinished 100 KB headers"
+    );
 
     // Signed deliveries are still taken.
     let body = common::fixture("repository_advisory.reported.composed.json");
