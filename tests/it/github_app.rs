@@ -5011,8 +5011,10 @@ async fn a_poll_round_cut_short_by_the_hourly_budget_resumes_where_it_stopped() 
     for name in &names {
         fake.add_repository(name, false, INSTALLATION);
     }
-    // Too little for one round: GitHub renews it in a few seconds.
-    fake.set_rate_limit(620, Duration::from_secs(4));
+    // Too little for one round: GitHub renews it in a few seconds (15: the first round must
+    // end, and be looked at, before herald takes the reset for a renewal, also on a loaded
+    // machine).
+    fake.set_rate_limit(620, Duration::from_secs(15));
     let body = installation_of(&names, false, |_| {});
     let harness = polling_with(&fake, |_| {}, &body).await;
 
