@@ -25,8 +25,15 @@ pub const MAX_LOOP_NESTING: usize = 2;
 /// The most a template renders: far above GitHub's 65,536-character bodies, which drafts
 /// are fitted to afterwards.
 pub const MAX_OUTPUT_BYTES: usize = 1024 * 1024;
-/// The longest a template renders.
+/// The longest a template renders (checked as it writes).
 pub const MAX_RENDER_TIME: Duration = Duration::from_secs(2);
+/// The most elements a rendering may evaluate, counting each element inside a loop once
+/// per item of the longest list in the data (to the power of the loops it is in): a loop
+/// that writes nothing is bounded by this, not by [`MAX_RENDER_TIME`]. About a second.
+pub const MAX_RENDER_STEPS: u128 = 2_000_000;
+
+/// How many elements a template has at each loop depth (0: outside any loop).
+pub type Steps = [usize; MAX_LOOP_NESTING + 1];
 
 /// Checks an override's text before the parser sees it: its size, and how deep its blocks
 /// and parentheses nest (counted on the text, so a deep nest never reaches the parser's
@@ -100,6 +107,7 @@ fn lexical_nesting(text: &str) -> usize {
 pub struct Shape {
     pub nesting: usize,
     pub loops: usize,
+    pub steps: Steps,
     pub includes: Vec<Include>,
 }
 
@@ -139,6 +147,7 @@ fn walk_element(
     loops: usize,
     shape: &mut Shape,
 ) -> Result<(), String> {
+    shape.steps[loops.min(MAX_LOOP_NESTING)] += 1;
     match element {
         TemplateElement::RawString(_) | TemplateElement::Comment(_) => Ok(()),
         TemplateElement::Expression(helper) | TemplateElement::HtmlExpression(helper) => {
@@ -267,6 +276,70 @@ fn not_includable(name: &str) -> String {
         "it includes {name}, which is not a template an override may include (one of the same \
          kind, not one of herald's own)"
     )
+}
+
+/// The elements `name` evaluates at each loop depth, its includes' counted in (shifted by
+/// the loops each is reached in). The includes must have passed [`check_includes`].
+pub fn steps(shapes: &HashMap<String, Shape>, name: &str) -> Steps {
+    let mut total = Steps::default();
+    add_steps(shapes, name, 0, 0, &mut total);
+    total
+}
+
+fn add_steps(
+    shapes: &HashMap<String, Shape>,
+    name: &str,
+    loops: usize,
+    nesting: usize,
+    total: &mut Steps,
+) {
+    let Some(shape) = shapes.get(name).filter(|_| nesting <= MAX_NESTING) else {
+        return;
+    };
+    for (depth, count) in shape.steps.iter().enumerate() {
+        total[(depth + loops).min(MAX_LOOP_NESTING)] += count;
+    }
+    for include in &shape.includes {
+        add_steps(
+            shapes,
+            &include.name,
+            loops + include.loops,
+            nesting + include.nesting,
+            total,
+        );
+    }
+}
+
+/// Checks that rendering a template of `steps` over data whose longest list has `longest`
+/// items stays within [`MAX_RENDER_STEPS`].
+pub fn check_steps(steps: &Steps, longest: usize) -> Result<(), String> {
+    let items = longest.max(1) as u128;
+    let total: u128 = steps
+        .iter()
+        .zip(0u32..)
+        .map(|(count, depth)| (*count as u128).saturating_mul(items.saturating_pow(depth)))
+        .fold(0, u128::saturating_add);
+    if total > MAX_RENDER_STEPS {
+        return Err(format!(
+            "rendering it would evaluate about {total} elements (its loops over lists of up to \
+             {longest} items), more than the {MAX_RENDER_STEPS} herald renders"
+        ));
+    }
+    Ok(())
+}
+
+/// The length of the longest list (or object) anywhere in `value`.
+pub fn longest_list(value: &serde_json::Value) -> usize {
+    match value {
+        serde_json::Value::Array(items) => {
+            items.iter().map(longest_list).fold(items.len(), usize::max)
+        }
+        serde_json::Value::Object(members) => members
+            .values()
+            .map(longest_list)
+            .fold(members.len(), usize::max),
+        _ => 0,
+    }
 }
 
 /// Where a template renders to: a string that refuses to grow past [`MAX_OUTPUT_BYTES`] or

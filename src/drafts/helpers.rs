@@ -51,8 +51,10 @@ handlebars_helper!(list: |value: Value| {
 // A double-quoted YAML (JSON) string, for front matter; site generators put it into
 // HTML, so markup is entities and mentions are broken here too.
 handlebars_helper!(yaml: |value: str| {
+    // YAML allows no C1 control (JSON's escaping leaves them raw), so no control stays.
     let text = value
         .replace(['\r', '\n'], " ")
+        .replace(char::is_control, "")
         .replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

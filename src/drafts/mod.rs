@@ -137,6 +137,8 @@ pub struct Drafts {
     text: Handlebars<'static>,
     /// What rendering each shipped template costs, to check an override's includes.
     shipped_shapes: Arc<HashMap<String, Shape>>,
+    /// The same of these templates (the shipped ones with any overrides).
+    shapes: Arc<HashMap<String, Shape>>,
 }
 
 fn registry(escape: fn(&str) -> String, target: Target) -> Handlebars<'static> {
@@ -173,6 +175,7 @@ impl Drafts {
             wikitext: registry(escape::wikitext, Target::Wikitext),
             text: registry(escape::plain_text, Target::Text),
             shipped_shapes: Arc::default(),
+            shapes: Arc::default(),
         };
         let mut shapes = HashMap::new();
         for shipped in SHIPPED {
@@ -183,6 +186,7 @@ impl Drafts {
             shapes.insert(shipped.name.to_owned(), shape);
         }
         drafts.shipped_shapes = Arc::new(shapes);
+        drafts.shapes = drafts.shipped_shapes.clone();
         Ok(drafts)
     }
 
@@ -217,7 +221,7 @@ impl Drafts {
     pub fn with_overrides(&self, overrides: &[(String, String)]) -> (Drafts, Vec<DraftError>) {
         let mut drafts = self.clone();
         let mut errors = Vec::new();
-        let mut shapes = (*self.shipped_shapes).clone();
+        let mut shapes = (*self.shapes).clone();
         for (name, text) in overrides {
             let Some(shipped) = shipped(name) else {
                 errors.push(DraftError::Unknown {
@@ -244,13 +248,17 @@ impl Drafts {
                 Err(error) => errors.push(error),
             }
         }
-        errors.extend(drafts.refuse_unbounded_includes(shapes));
+        errors.extend(drafts.refuse_unbounded_includes(&mut shapes));
+        drafts.shapes = Arc::new(shapes);
         (drafts, errors)
     }
 
     /// Checks the includes among each target's templates, and puts the shipped text back
     /// for each template that breaks a bound, until none does.
-    fn refuse_unbounded_includes(&mut self, mut shapes: HashMap<String, Shape>) -> Vec<DraftError> {
+    fn refuse_unbounded_includes(
+        &mut self,
+        shapes: &mut HashMap<String, Shape>,
+    ) -> Vec<DraftError> {
         let mut errors = Vec::new();
         for target in TARGETS {
             loop {
@@ -290,13 +298,23 @@ impl Drafts {
         })
     }
 
-    /// Renders template `name` within [`bounds::MAX_OUTPUT_BYTES`] and
-    /// [`bounds::MAX_RENDER_TIME`].
+    /// Renders template `name` within [`bounds::MAX_RENDER_STEPS`] (checked against the
+    /// data before rendering), [`bounds::MAX_OUTPUT_BYTES`] and [`bounds::MAX_RENDER_TIME`].
     fn render<T: Serialize>(&self, name: &str, data: &T) -> Result<String, DraftError> {
         let shipped = shipped(name).ok_or_else(|| DraftError::Unknown {
             name: name.to_owned(),
             known: String::new(),
         })?;
+        let refused = |message: String| DraftError::Render {
+            name: name.to_owned(),
+            message,
+        };
+        let data_value = serde_json::to_value(data).map_err(|error| refused(error.to_string()))?;
+        bounds::check_steps(
+            &bounds::steps(&self.shapes, name),
+            bounds::longest_list(&data_value),
+        )
+        .map_err(refused)?;
         let mut output = BoundedOutput::new();
         self.registry(shipped.target)
             .render_to_write(name, data, &mut output)
@@ -331,6 +349,41 @@ mod tests {
         let (_, errors) =
             drafts.with_overrides(&[(ADVISORY_ISSUE.to_owned(), "{{> forum-post.md}}".to_owned())]);
         assert_eq!(errors, []);
+    }
+
+    #[test]
+    fn a_loop_that_writes_nothing_is_refused_before_it_runs_away() {
+        let mut incident = crate::incident::Incident::new(
+            crate::incident::RepoName::parse("acme/widget").expect("name"),
+            crate::incident::GhsaId::parse("GHSA-abcd-efgh-ijkm").expect("id"),
+            chrono::Utc::now(),
+        );
+        incident.packages = (0..1000)
+            .map(|index| crate::incident::AffectedPackage {
+                ecosystem: Some("npm".into()),
+                name: Some(format!("package-{index}")),
+                vulnerable_version_range: None,
+                patched_versions: None,
+                vulnerable_functions: vec![],
+            })
+            .collect();
+        let silent = "{{#each packages}}{{#each ../packages}}{{#if name}}{{/if}}{{#if name}}{{/if}}\
+                      {{#if name}}{{/if}}{{/each}}{{/each}}";
+        let (drafts, errors) = Drafts::new()
+            .expect("shipped")
+            .with_overrides(&[(WIKI_PAGE_WIKITEXT.to_owned(), silent.to_owned())]);
+        assert_eq!(errors, []);
+        let view = DraftView::new(&incident, &[], None);
+        let refused = drafts
+            .render_draft(WIKI_PAGE_WIKITEXT, &view)
+            .expect_err("refused before it runs");
+        assert!(
+            refused.to_string().contains("lists of up to 1000 items"),
+            "{refused}"
+        );
+        // The shipped templates render the same incident.
+        let rendered = render_all(&drafts, &view);
+        assert_eq!(rendered.errors.len(), 1, "{:?}", rendered.errors);
     }
 }
 

@@ -307,7 +307,10 @@ pub fn tracking_issue(
             .map(|credit| CreditView {
                 login: credit.login.clone(),
                 kind: credit.kind.clone(),
-                withheld: (!credit.accepted()).then(|| credit.state.clone().unwrap_or_default()),
+                withheld: (!credit.accepted()).then(|| match credit.state.as_deref() {
+                    Some(state) if !state.trim().is_empty() => state.to_owned(),
+                    _ => "not accepted".to_owned(),
+                }),
             })
             .collect(),
         high_impact: matches!(incident.severity, Severity::Critical | Severity::High),

@@ -135,7 +135,7 @@ fn hostile_advisory_text_is_data_in_every_draft() {
     .expect("JSON");
     let advisory = &mut payload["repository_advisory"];
     advisory["summary"] =
-        "@everyone {{secret}} <script>alert(1)</script> ]] [[Main Page]] #1\r\nBcc: evil@example.org".into();
+        "@everyone {{secret}} <script>alert(1)</script> ]] [[Main Page]] #1\u{9b}31m\r\nBcc: evil@example.org".into();
     advisory["description"] =
         "line one @octocat\r\n# not a heading\n</nowiki>{{delete}} ~~~~\n{{> partial}} {{#each x}}\n\
          {% include_relative _config.yml %} {{ site.github.environment }} {{% param \"apiKey\" %}} \
@@ -169,6 +169,7 @@ fn hostile_advisory_text_is_data_in_every_draft() {
             !text.contains('\r'),
             "{name}: a carriage return got through"
         );
+        assert!(!text.contains('\u{9b}'), "{name}: a C1 control got through");
         if name == "blog-post.md" {
             // A site generator evaluates `{{`, `{%`, `{{<`, `{{%` anywhere in its source.
             for delimiter in ["{{", "{%", "%}", "}}"] {
@@ -264,6 +265,7 @@ fn declined_and_pending_credits_are_named_only_on_the_private_tracking_issue() {
         credit("finder-one", "finder", "accepted"),
         credit("stays-anonymous", "reporter", "declined"),
         credit("never-asked", "analyst", "pending"),
+        credit("no-state-given", "other", ""),
     ]);
     let incident = incident_from(
         &serde_json::to_vec(&payload).expect("JSON"),
@@ -275,7 +277,7 @@ fn declined_and_pending_credits_are_named_only_on_the_private_tracking_issue() {
         .filter(|(name, _)| name != "tracking-issue.md")
         .collect();
     for (name, text) in &public {
-        for withheld in ["stays-anonymous", "never-asked"] {
+        for withheld in ["stays-anonymous", "never-asked", "no-state-given"] {
             assert!(!text.contains(withheld), "{name} names {withheld}:\n{text}");
         }
     }
@@ -307,6 +309,10 @@ fn declined_and_pending_credits_are_named_only_on_the_private_tracking_issue() {
     );
     assert!(
         tracking.contains("never-asked (analyst): credit pending, so not named in public drafts"),
+        "{tracking}"
+    );
+    assert!(
+        tracking.contains("no-state-given (other): credit not accepted, so not named"),
         "{tracking}"
     );
     assert!(tracking.contains("finder-one (finder)\n"), "{tracking}");
