@@ -735,6 +735,18 @@ pub fn apply_command_with(
             kind: TimelineKind::Command,
             detail: command_words(command),
         });
+    } else if *command != Command::Help {
+        // A command that changed nothing is on the record too, with why.
+        timeline.push(TimelineEntry {
+            at,
+            actor: Some(actor.to_owned()),
+            kind: TimelineKind::Command,
+            detail: format!(
+                "{}: nothing changed ({})",
+                command_words(command),
+                reply.chars().take(200).collect::<String>()
+            ),
+        });
     }
     timeline.extend(incident.severity_change(&before, Some(actor), at));
     if before.phase != incident.phase {
@@ -1101,6 +1113,32 @@ mod tests {
         assert_eq!(commands[1], Ok(Command::Threat(Some(Threat::Active))));
         assert!(commands[2].is_err());
         assert_eq!(commands[3], Ok(Command::Help));
+    }
+
+    #[test]
+    fn a_command_that_changes_nothing_is_on_the_timeline_with_why() {
+        let at = Utc::now();
+        let mut incident = Incident::new(
+            RepoName::parse("acme/widget").expect("name"),
+            super::super::GhsaId::parse("GHSA-abcd-efgh-ijkm").expect("id"),
+            at,
+        );
+        let outcome = apply_command(&mut incident, &Command::Publish, "alice", at);
+        assert!(!outcome.changed && outcome.effects.is_empty());
+        let details: Vec<&str> = outcome
+            .timeline
+            .iter()
+            .map(|entry| entry.detail.as_str())
+            .collect();
+        assert_eq!(
+            details,
+            [
+                "publication requested: nothing changed (Not published: disclosure needs the \
+              `disclosure:approved` label first.)"
+            ]
+        );
+        let help = apply_command(&mut incident, &Command::Help, "alice", at);
+        assert!(help.timeline.is_empty(), "asking for help is no event");
     }
 
     fn found(body: &str) -> Vec<String> {
