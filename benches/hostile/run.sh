@@ -2,8 +2,9 @@
 # What unauthenticated traffic costs herald: starts the release `herald serve` on a fresh
 # SQLite store (worker off), then, RUNS times, sends 16 bodies of 25 MB at once with a
 # signature that does not match (each must be read to be refused) and reads herald's peak
-# resident memory (VmHWM), and times how long a connection that stalls in its headers, and
-# one that stalls in its body, stay open. Prints each run and the range.
+# resident memory (VmHWM), times how long a connection that stalls in its headers, and
+# one that stalls in its body, stay open, then opens 500 connections that each send 100 KB
+# of one header line that never ends, and reads the peak again. Prints each run.
 # Usage: benches/hostile/run.sh [RUNS]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -63,9 +64,16 @@ def stalled(request):
 headers = stalled(b"POST /webhooks HTTP/1.1\r\nHost: x\r\n")
 body = stalled(b"POST /webhooks HTTP/1.1\r\nHost: x\r\nX-Hub-Signature-256: sha256=" + b"0" * 64
                + b"\r\nContent-Length: 1000\r\n\r\n{")
+unfinished = b"POST /webhooks HTTP/1.1\r\nHost: x\r\nX-A: " + b"a" * 100_000
+flood_answers = []
+threads = [threading.Thread(target=exchange, args=(unfinished, flood_answers)) for _ in range(500)]
+for thread in threads: thread.start()
+for thread in threads: thread.join()
+flooded = peak_mib()
 print(f"run {run}: peak {idle:.1f} MiB idle, {loaded:.1f} MiB after 16 x 25 MB unsigned "
       f"(answers {sorted(set(answers))}, {took:.1f} s); stalled headers closed after "
-      f"{headers[0]:.1f} s ({headers[1]}), stalled body after {body[0]:.1f} s ({body[1]})")
+      f"{headers[0]:.1f} s ({headers[1]}), stalled body after {body[0]:.1f} s ({body[1]}); "
+      f"{flooded:.1f} MiB after 500 unfinished 100 KB headers (answers {sorted(set(flood_answers))})")
 PY
   kill "$server"; wait "$server" 2>/dev/null || true
 done
