@@ -344,21 +344,42 @@ pub fn longest_list(value: &serde_json::Value) -> usize {
 
 /// Where a template renders to: a string that refuses to grow past [`MAX_OUTPUT_BYTES`] or
 /// to be written after [`MAX_RENDER_TIME`].
+/// While it lives, the rendering under way on this thread has [`MAX_RENDER_TIME`], which
+/// the output checks as it is written and herald's helpers as they are called (rendering
+/// is one call on one thread).
 pub struct BoundedOutput {
     text: Vec<u8>,
-    until: Instant,
+}
+
+thread_local! {
+    static DEADLINE: std::cell::Cell<Option<Instant>> = const { std::cell::Cell::new(None) };
 }
 
 impl BoundedOutput {
     pub fn new() -> BoundedOutput {
-        BoundedOutput {
-            text: Vec::new(),
-            until: Instant::now() + MAX_RENDER_TIME,
-        }
+        DEADLINE.set(Some(Instant::now() + MAX_RENDER_TIME));
+        BoundedOutput { text: Vec::new() }
     }
 
     pub fn into_string(self) -> String {
         String::from_utf8_lossy(&self.text).into_owned()
+    }
+}
+
+impl Drop for BoundedOutput {
+    fn drop(&mut self) {
+        DEADLINE.set(None);
+    }
+}
+
+/// Whether the rendering under way on this thread may go on.
+pub fn within_render_time() -> Result<(), String> {
+    match DEADLINE.get() {
+        Some(until) if Instant::now() > until => Err(format!(
+            "rendering takes longer than {} s",
+            MAX_RENDER_TIME.as_secs()
+        )),
+        _ => Ok(()),
     }
 }
 
@@ -369,12 +390,7 @@ impl Write for &mut BoundedOutput {
                 "the output passes {MAX_OUTPUT_BYTES} bytes"
             )));
         }
-        if Instant::now() > self.until {
-            return Err(io::Error::other(format!(
-                "rendering takes longer than {} s",
-                MAX_RENDER_TIME.as_secs()
-            )));
-        }
+        within_render_time().map_err(io::Error::other)?;
         self.text.extend_from_slice(bytes);
         Ok(bytes.len())
     }

@@ -3,7 +3,10 @@
 //! output is escaped for the target like any value (except `yaml`, used in `{{{ }}}`,
 //! which quotes its text itself).
 
-use handlebars::{Handlebars, handlebars_helper};
+use handlebars::{
+    Context, Handlebars, Helper, HelperDef, RenderContext, RenderError, RenderErrorReason,
+    ScopedJson, handlebars_helper,
+};
 use serde_json::Value;
 
 handlebars_helper!(date: |value: Value| match value.as_str() {
@@ -108,17 +111,48 @@ handlebars_helper!(code_site: |value: Value| {
 // own escaping, as the template uses `{{ }}` there).
 handlebars_helper!(code_plain: |value: Value| value_text(&value));
 
+/// Handlebars' helpers whose cost grows with their arguments (`eq` compares whole lists),
+/// or that write to the log: no template needs them, and an override could make a silent
+/// loop of them.
+const UNBOUNDED_BUILTINS: [&str; 11] = [
+    "eq", "ne", "gt", "gte", "lt", "lte", "and", "or", "not", "len", "log",
+];
+
+/// A helper that first checks the rendering's time ([`super::bounds`]): a loop that writes
+/// nothing but calls a helper is stopped there.
+struct Timed<H>(H);
+
+impl<H: HelperDef> HelperDef for Timed<H> {
+    fn call_inner<'reg: 'rc, 'rc>(
+        &self,
+        helper: &Helper<'rc>,
+        registry: &'reg Handlebars<'reg>,
+        context: &'rc Context,
+        render: &mut RenderContext<'reg, 'rc>,
+    ) -> Result<ScopedJson<'rc>, RenderError> {
+        super::bounds::within_render_time().map_err(RenderErrorReason::Other)?;
+        self.0.call_inner(helper, registry, context, render)
+    }
+}
+
+fn timed(helper: impl HelperDef + Send + Sync + 'static) -> Box<dyn HelperDef + Send + Sync> {
+    Box::new(Timed(helper))
+}
+
 pub fn register(registry: &mut Handlebars<'static>, target: super::Target) {
+    for builtin in UNBOUNDED_BUILTINS {
+        registry.unregister_helper(builtin);
+    }
     match target {
-        super::Target::Markdown => registry.register_helper("code", Box::new(code_span)),
-        super::Target::SiteMarkdown => registry.register_helper("code", Box::new(code_site)),
+        super::Target::Markdown => registry.register_helper("code", timed(code_span)),
+        super::Target::SiteMarkdown => registry.register_helper("code", timed(code_site)),
         super::Target::Wikitext | super::Target::Text => {
-            registry.register_helper("code", Box::new(code_plain))
+            registry.register_helper("code", timed(code_plain))
         }
     }
-    registry.register_helper("date", Box::new(date));
-    registry.register_helper("range", Box::new(range));
-    registry.register_helper("capitalize", Box::new(capitalize));
-    registry.register_helper("list", Box::new(list));
-    registry.register_helper("yaml", Box::new(yaml));
+    registry.register_helper("date", timed(date));
+    registry.register_helper("range", timed(range));
+    registry.register_helper("capitalize", timed(capitalize));
+    registry.register_helper("list", timed(list));
+    registry.register_helper("yaml", timed(yaml));
 }

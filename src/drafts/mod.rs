@@ -329,6 +329,26 @@ impl Drafts {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::incident::{AffectedPackage, GhsaId, Incident, RepoName};
+
+    /// An incident whose advisory names `count` packages.
+    pub(super) fn with_packages(count: usize) -> Incident {
+        let mut incident = Incident::new(
+            RepoName::parse("acme/widget").expect("name"),
+            GhsaId::parse("GHSA-abcd-efgh-ijkm").expect("id"),
+            chrono::Utc::now(),
+        );
+        incident.packages = (0..count)
+            .map(|index| AffectedPackage {
+                ecosystem: Some("npm".into()),
+                name: Some(format!("package-{index}")),
+                vulnerable_version_range: Some("< 1.2.3".into()),
+                patched_versions: Some("1.2.3".into()),
+                vulnerable_functions: vec![],
+            })
+            .collect();
+        incident
+    }
 
     #[test]
     fn an_override_cannot_include_heralds_own_templates() {
@@ -353,20 +373,7 @@ mod tests {
 
     #[test]
     fn a_loop_that_writes_nothing_is_refused_before_it_runs_away() {
-        let mut incident = crate::incident::Incident::new(
-            crate::incident::RepoName::parse("acme/widget").expect("name"),
-            crate::incident::GhsaId::parse("GHSA-abcd-efgh-ijkm").expect("id"),
-            chrono::Utc::now(),
-        );
-        incident.packages = (0..1000)
-            .map(|index| crate::incident::AffectedPackage {
-                ecosystem: Some("npm".into()),
-                name: Some(format!("package-{index}")),
-                vulnerable_version_range: None,
-                patched_versions: None,
-                vulnerable_functions: vec![],
-            })
-            .collect();
+        let incident = with_packages(1000);
         let silent = "{{#each packages}}{{#each ../packages}}{{#if name}}{{/if}}{{#if name}}{{/if}}\
                       {{#if name}}{{/if}}{{/each}}{{/each}}";
         let (drafts, errors) = Drafts::new()
@@ -385,12 +392,37 @@ mod tests {
         let rendered = render_all(&drafts, &view);
         assert_eq!(rendered.errors.len(), 1, "{:?}", rendered.errors);
     }
+
+    #[test]
+    fn a_silent_loop_of_costly_calls_stops_at_the_render_time() {
+        let mut incident = with_packages(999);
+        incident.description = "x".repeat(60_000);
+        let view = DraftView::new(&incident, &[], None);
+        // Within the element count, but each call copies the whole description.
+        let costly = "{{#each packages}}{{#each ../packages}}{{#if (capitalize @root.description)}}\
+                      {{/if}}{{/each}}{{/each}}";
+        // Comparing whole lists is no helper of herald's templates.
+        let comparing = "{{#if (eq @root.packages @root.packages)}}x{{/if}}";
+        for (template, refusal) in [
+            (costly, "rendering takes longer than 2 s"),
+            (comparing, "Helper not found eq"),
+        ] {
+            let (drafts, errors) = Drafts::new()
+                .expect("shipped")
+                .with_overrides(&[(WIKI_PAGE_WIKITEXT.to_owned(), template.to_owned())]);
+            assert_eq!(errors, []);
+            let refused = drafts
+                .render_draft(WIKI_PAGE_WIKITEXT, &view)
+                .expect_err("refused");
+            assert!(refused.to_string().contains(refusal), "{refused}");
+        }
+    }
 }
 
 #[cfg(test)]
 mod properties {
     use super::*;
-    use crate::incident::{AffectedPackage, Credit, GhsaId, Incident, RepoName};
+    use crate::incident::{Credit, Incident};
     use crate::properties::config;
     use proptest::prelude::*;
 
@@ -445,21 +477,8 @@ mod properties {
     }
 
     fn incident() -> Incident {
-        let mut incident = Incident::new(
-            RepoName::parse("acme/widget").expect("name"),
-            GhsaId::parse("GHSA-abcd-efgh-ijkm").expect("id"),
-            chrono::Utc::now(),
-        );
+        let mut incident = super::tests::with_packages(20);
         incident.summary = "Path traversal {{summary}}".into();
-        incident.packages = (0..20)
-            .map(|index| AffectedPackage {
-                ecosystem: Some("npm".into()),
-                name: Some(format!("package-{index}")),
-                vulnerable_version_range: Some("< 1.2.3".into()),
-                patched_versions: Some("1.2.3".into()),
-                vulnerable_functions: vec![],
-            })
-            .collect();
         incident.credits = (0..20)
             .map(|index| Credit {
                 login: format!("person-{index}"),
