@@ -244,8 +244,10 @@ happened), `disclosure:approved` and `prenotify:approved` (adding either: admin)
 pub fn parse_comment(body: &str) -> Vec<CommandLine> {
     // Per open element, whether text directly inside it may command.
     let mut open: Vec<bool> = Vec::new();
-    // Inline HTML elements open in the current paragraph.
+    // Inline HTML elements open in the current paragraph, and HTML blocks' elements open
+    // anywhere (a `<details>` folds away the paragraphs up to its `</details>`).
     let mut inline_html = 0usize;
+    let mut block_html = 0usize;
     let mut line_starts = false;
     let mut lines = Vec::new();
     for (event, range) in Parser::new_ext(body, github_flavour()).into_offset_iter() {
@@ -262,8 +264,11 @@ pub fn parse_comment(body: &str) -> Vec<CommandLine> {
                 open.pop();
             }
             Event::InlineHtml(html) => inline_html = html_depth(inline_html, &html),
+            Event::Html(html) => block_html = html_depth(block_html, &html),
             Event::Text(_)
-                if at_line_start && inline_html == 0 && open.iter().all(|holds| *holds) =>
+                if at_line_start
+                    && inline_html + block_html == 0
+                    && open.iter().all(|holds| *holds) =>
             {
                 lines.extend(command_line(body, range.start));
             }
@@ -283,34 +288,41 @@ fn github_flavour() -> Options {
         | Options::ENABLE_GFM
 }
 
-/// How many inline HTML elements are open after `html` (a tag, or a comment) when `depth`
-/// were before it: an opening tag opens one (unless it closes itself or is a void element
-/// such as `<br>`), a closing tag closes one.
+/// How many HTML elements are open after `html` (tags, text, comments) when `depth` were
+/// before it: each opening tag opens one (unless it closes itself or is a void element
+/// such as `<br>`), each closing tag closes one. It errs towards open: a visible command
+/// inside an element not closed is not taken, rather than a hidden one taken.
 fn html_depth(depth: usize, html: &str) -> usize {
     const VOID: [&str; 13] = [
         "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
         "track", "wbr",
     ];
-    if let Some(closing) = html.strip_prefix("</") {
-        return if closing.starts_with(|c: char| c.is_ascii_alphabetic()) {
-            depth.saturating_sub(1)
-        } else {
-            depth
+    let mut depth = depth;
+    for (at, _) in html.match_indices('<') {
+        let tag = &html[at + 1..];
+        let (closing, tag) = match tag.strip_prefix('/') {
+            Some(tag) => (true, tag),
+            None => (false, tag),
         };
+        let name: String = tag
+            .chars()
+            .take_while(char::is_ascii_alphanumeric)
+            .collect::<String>()
+            .to_ascii_lowercase();
+        if !name.starts_with(|c: char| c.is_ascii_alphabetic()) || VOID.contains(&name.as_str()) {
+            continue;
+        }
+        let closes_itself = tag
+            .split('>')
+            .next()
+            .is_some_and(|inside| inside.trim_end().ends_with('/'));
+        if closing {
+            depth = depth.saturating_sub(1);
+        } else if !closes_itself {
+            depth += 1;
+        }
     }
-    let Some(tag) = html.strip_prefix('<') else {
-        return depth;
-    };
-    let name: String = tag
-        .chars()
-        .take_while(char::is_ascii_alphanumeric)
-        .collect::<String>()
-        .to_ascii_lowercase();
-    let opens = !name.is_empty()
-        && name.starts_with(|c: char| c.is_ascii_alphabetic())
-        && !VOID.contains(&name.as_str())
-        && !html.trim_end().ends_with("/>");
-    depth + usize::from(opens)
+    depth
 }
 
 /// Paragraphs and list items (a tight list's items hold their text directly) hold
@@ -1237,12 +1249,18 @@ mod tests {
             "$$\n/herald publish\n$$",
             "x $y\n/herald publish$",
             "t[^1]\n\n[^1]: x\n    /herald publish",
+            "<details>\n\n/herald publish\n\n</details>",
+            "<details><summary>Log</summary>\n\n/herald publish\n\n</details>",
         ] {
             assert_eq!(found(body), Vec::<String>::new(), "{body:?}");
         }
         // A closed element, or a void one, hides nothing after it.
         assert_eq!(
             found("see <b>this</b><br>\n/herald ack"),
+            vec!["/herald ack"]
+        );
+        assert_eq!(
+            found("<details>\n\nlog\n\n</details>\n\n/herald ack"),
             vec!["/herald ack"]
         );
     }
