@@ -18,18 +18,18 @@ pub const MAX_OVERRIDE_BYTES: usize = 64 * 1024;
 /// includes: what rendering recurses on.
 pub const MAX_NESTING: usize = 12;
 /// `{{#each}}` blocks nested in one another, counted through includes: each one multiplies
-/// the work by the length of a list, and a loop that writes nothing is not stopped by
-/// [`MAX_RENDER_TIME`] (checked as output is written), so two is the most (the shipped
-/// templates nest none).
+/// the work by the length of a list, so two is the most (the shipped templates nest none).
 pub const MAX_LOOP_NESTING: usize = 2;
 /// The most a template renders: far above GitHub's 65,536-character bodies, which drafts
 /// are fitted to afterwards.
 pub const MAX_OUTPUT_BYTES: usize = 1024 * 1024;
-/// The longest a template renders (checked as it writes).
+/// The longest a template renders (checked as it writes and at each call of herald's
+/// helpers).
 pub const MAX_RENDER_TIME: Duration = Duration::from_secs(2);
 /// The most elements a rendering may evaluate, counting each element inside a loop once
-/// per item of the longest list in the data (to the power of the loops it is in): a loop
-/// that writes nothing is bounded by this, not by [`MAX_RENDER_TIME`]. About a second.
+/// per item of the longest list in the data (to the power of the loops it is in), checked
+/// before it starts: a loop of Handlebars' own helpers that writes nothing meets no
+/// [`MAX_RENDER_TIME`] check, so this bounds it. About a second.
 pub const MAX_RENDER_STEPS: u128 = 2_000_000;
 
 /// How many elements a template has at each loop depth (0: outside any loop).
@@ -342,8 +342,7 @@ pub fn longest_list(value: &serde_json::Value) -> usize {
     }
 }
 
-/// Where a template renders to: a string that refuses to grow past [`MAX_OUTPUT_BYTES`] or
-/// to be written after [`MAX_RENDER_TIME`].
+/// Where a template renders to: a string that refuses to grow past [`MAX_OUTPUT_BYTES`].
 /// While it lives, the rendering under way on this thread has [`MAX_RENDER_TIME`], which
 /// the output checks as it is written and herald's helpers as they are called (rendering
 /// is one call on one thread).

@@ -18,8 +18,8 @@ pub use tracking::{TrackingIssue, TrackingRecord, carry_checks, tracking_issue};
 pub use view::{Draft, DraftView, EmbargoView, RenderedDrafts, ReviewView, render_all};
 
 use bounds::{BoundedOutput, Shape};
-use handlebars::Handlebars;
 use handlebars::template::Template;
+use handlebars::{Context, Handlebars};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -309,19 +309,17 @@ impl Drafts {
             name: name.to_owned(),
             message,
         };
-        let data_value = serde_json::to_value(data).map_err(|error| refused(error.to_string()))?;
+        // The data is made JSON once: measured for the bound, then rendered.
+        let context = Context::wraps(data).map_err(|error| refused(error.to_string()))?;
         bounds::check_steps(
             &bounds::steps(&self.shapes, name),
-            bounds::longest_list(&data_value),
+            bounds::longest_list(context.data()),
         )
         .map_err(refused)?;
         let mut output = BoundedOutput::new();
         self.registry(shipped.target)
-            .render_to_write(name, data, &mut output)
-            .map_err(|error| DraftError::Render {
-                name: name.to_owned(),
-                message: error.to_string(),
-            })?;
+            .render_with_context_to_write(name, &context, &mut output)
+            .map_err(|error| refused(error.to_string()))?;
         Ok(output.into_string())
     }
 }
@@ -469,11 +467,7 @@ mod properties {
         std::sync::LazyLock::new(|| Drafts::new().expect("shipped"));
 
     fn template() -> impl Strategy<Value = String> {
-        prop_oneof![
-            prop::collection::vec(prop::sample::select(PIECES), 0..24)
-                .prop_map(|pieces| pieces.concat()),
-            any::<String>(),
-        ]
+        crate::properties::text_of(PIECES, 24)
     }
 
     fn incident() -> Incident {
