@@ -9,7 +9,7 @@ use crate::ingest::{Ingestor, Receipt, ReceiveError};
 use crate::metrics::{DeliveryOutcome, Metrics};
 use crate::store::Store;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequest, Request, State};
+use axum::extract::{ConnectInfo, FromRequest, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -34,7 +34,6 @@ pub struct AppState {
 /// `metrics_elsewhere` (a listener of its own, see [`metrics_router`]). The webhook port
 /// faces the internet, and the metrics count incidents by severity before disclosure.
 pub fn router(state: Arc<AppState>, metrics_elsewhere: bool) -> Router {
-    let max_body_bytes = state.bodies.max_body_bytes();
     let router = Router::new()
         .route("/webhooks", post(receive))
         .route("/healthz", get(|| async { "ok\n" }))
@@ -44,9 +43,8 @@ pub fn router(state: Arc<AppState>, metrics_elsewhere: bool) -> Router {
     } else {
         router.route("/metrics", get(metrics_for_this_machine))
     };
-    router
-        .layer(DefaultBodyLimit::max(max_body_bytes))
-        .with_state(state)
+    // No body limit layer: the one body read, the webhook's, is bounded by `bodies`.
+    router.with_state(state)
 }
 
 /// `/metrics` alone, for the `metrics_listen` address.
