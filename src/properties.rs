@@ -45,3 +45,17 @@ pub fn json(
         ]
     })
 }
+
+/// Any text at all, or text made of up to `most` of `pieces` (the markup that means
+/// something to the parser under test).
+pub fn text_of(
+    pieces: &'static [&'static str],
+    most: usize,
+) -> impl proptest::strategy::Strategy<Value = String> {
+    use proptest::prelude::*;
+    prop_oneof![
+        any::<String>(),
+        prop::collection::vec(prop::sample::select(pieces), 0..most)
+            .prop_map(|pieces| pieces.concat()),
+    ]
+}

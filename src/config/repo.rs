@@ -1999,36 +1999,34 @@ prenotify:
             )
         }
 
+        /// What YAML reads as structure.
+        const YAML: &[&str] = &[
+            "tracking:\n",
+            "  repository: ",
+            "- ",
+            "&a ",
+            "*a ",
+            "!!binary ",
+            "---\n",
+            "[",
+            "]",
+            "{",
+            "}",
+            ": ",
+            "\t",
+            "\n",
+            "'",
+            "\"",
+            "|\n",
+            ">\n",
+            "#",
+            "x",
+        ];
+
         fn text() -> impl Strategy<Value = String> {
             prop_oneof![
                 value().prop_map(|value| yaml_serde::to_string(&value).unwrap_or_default()),
-                any::<String>(),
-                prop::collection::vec(
-                    prop::sample::select(vec![
-                        "tracking:\n",
-                        "  repository: ",
-                        "- ",
-                        "&a ",
-                        "*a ",
-                        "!!binary ",
-                        "---\n",
-                        "[",
-                        "]",
-                        "{",
-                        "}",
-                        ": ",
-                        "\t",
-                        "\n",
-                        "'",
-                        "\"",
-                        "|\n",
-                        ">\n",
-                        "#",
-                        "x",
-                    ]),
-                    0..40,
-                )
-                .prop_map(|pieces| pieces.concat()),
+                crate::properties::text_of(YAML, 40),
             ]
         }
 

@@ -1516,43 +1516,39 @@ mod tests {
         use crate::properties::config;
         use proptest::prelude::*;
 
+        /// The markup that matters to a comment's commands.
+        const MARKUP: &[&str] = &[
+            "\n",
+            "\r\n",
+            "\r",
+            " ",
+            "    ",
+            "\t",
+            "/herald publish",
+            "/herald ",
+            "```",
+            "~~~",
+            "<!--",
+            "-->",
+            "> ",
+            "- ",
+            "1. ",
+            "| a |",
+            "|---|",
+            "`",
+            "*",
+            "[",
+            "](x)",
+            "![",
+            "\\",
+            "<b>",
+            "# ",
+            "text",
+        ];
+
         /// Text with the markup that matters here, or anything at all.
         fn comment_text() -> impl Strategy<Value = String> {
-            prop_oneof![
-                any::<String>(),
-                prop::collection::vec(
-                    prop::sample::select(vec![
-                        "\n",
-                        "\r\n",
-                        "\r",
-                        " ",
-                        "    ",
-                        "\t",
-                        "/herald publish",
-                        "/herald ",
-                        "```",
-                        "~~~",
-                        "<!--",
-                        "-->",
-                        "> ",
-                        "- ",
-                        "1. ",
-                        "| a |",
-                        "|---|",
-                        "`",
-                        "*",
-                        "[",
-                        "](x)",
-                        "![",
-                        "\\",
-                        "<b>",
-                        "# ",
-                        "text",
-                    ]),
-                    0..40,
-                )
-                .prop_map(|parts| parts.concat()),
-            ]
+            crate::properties::text_of(MARKUP, 40)
         }
 
         fn source_lines(text: &str) -> Vec<String> {
