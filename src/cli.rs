@@ -12,6 +12,7 @@ use crate::mail::{Author, Sender, SigningKey, load_signing_key};
 use crate::outbox::{JobOutcome, Worker};
 use crate::printable::to_json_pretty;
 use crate::redact::redact_url;
+use crate::redelivery::{ListedDelivery, Redeliverer};
 use crate::report;
 use crate::server::Server;
 use crate::store::{
@@ -128,6 +129,13 @@ pub enum Command {
         #[command(subcommand)]
         command: JobsCommand,
     },
+    /// GitHub's webhook deliveries to the App: which failed and whether herald has them,
+    /// and asking GitHub to deliver those herald missed again (`serve` does this on start,
+    /// every few minutes, and once its store is back after an outage).
+    Deliveries {
+        #[command(subcommand)]
+        command: DeliveriesCommand,
+    },
     /// Open private tracking issues for history: advisories already published, closed or
     /// withdrawn before herald served their repository (recorded, but untracked until now).
     /// Nothing is announced; `herald incidents announce` does that for one advisory.
@@ -159,6 +167,27 @@ pub enum StoreCommand {
         /// The target database (`postgres://USER@HOST/DATABASE` or `sqlite://PATH`).
         #[arg(long, value_name = "URL")]
         to: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DeliveriesCommand {
+    /// The deliveries GitHub lists back to where herald's scans start (GitHub keeps three
+    /// days), oldest first: their latest attempt, and what herald has of each.
+    List {
+        /// Only those that failed and that herald has not stored.
+        #[arg(long)]
+        failed: bool,
+        /// Print JSON (an array of deliveries) instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Scan now: ask GitHub to deliver again each delivery that failed and that herald has
+    /// not stored (unless another replica is scanning).
+    Resync {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -342,6 +371,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             init_tracing(&settings, cli.log_json, "warn")?;
             jobs(&settings, command).await
         }
+        Command::Deliveries { command } => {
+            init_tracing(&settings, cli.log_json, "warn")?;
+            deliveries(&settings, command).await
+        }
         Command::Import { repo } => {
             init_tracing(&settings, cli.log_json, "warn")?;
             import(&settings, repo.as_ref()).await
@@ -409,6 +442,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 async fn serve(settings: &Settings) -> anyhow::Result<()> {
     let server = Server::start(settings).await?;
     shutdown_signal().await;
+    // Readiness fails first and deliveries are still answered for a while, so a load
+    // balancer moves on before the port closes; a second signal cuts that short.
+    server.drain();
+    tracing::info!(
+        drain_secs = settings.drain.as_secs(),
+        "stopping: /readyz says 503; still answering deliveries while the load balancer moves on"
+    );
+    tokio::select! {
+        _ = tokio::time::sleep(settings.drain) => {}
+        _ = shutdown_signal() => tracing::info!("second signal: stopping now"),
+    }
     tracing::info!("shutting down");
     server.stop().await
 }
@@ -1177,6 +1221,48 @@ async fn jobs(settings: &Settings, command: JobsCommand) -> anyhow::Result<()> {
     }
     store.close().await;
     Ok(())
+}
+
+/// `herald deliveries`.
+async fn deliveries(settings: &Settings, command: DeliveriesCommand) -> anyhow::Result<()> {
+    let github_settings = settings.github.as_ref().ok_or_else(|| {
+        anyhow::anyhow!(
+            "no GitHub App configured (HERALD_GITHUB_APP_ID and its private key): GitHub's \
+             deliveries are read with the App's key"
+        )
+    })?;
+    let store = Store::open(&settings.database_url).await?;
+    let github = Arc::new(GitHub::new(github_settings)?);
+    let redeliverer = Redeliverer::new(store.clone(), github, settings.replica_id.clone());
+    let done: anyhow::Result<()> = async {
+        match command {
+            DeliveriesCommand::List { failed, json } => {
+                let mut listed = redeliverer.recent().await?;
+                if failed {
+                    listed.retain(ListedDelivery::missing);
+                }
+                if json {
+                    println!("{}", to_json_pretty(&listed)?);
+                } else if listed.is_empty() {
+                    println!("no such deliveries");
+                } else {
+                    print!("{}", report::delivery_table(&listed));
+                }
+            }
+            DeliveriesCommand::Resync { json } => {
+                let scanned = redeliverer.scan().await?;
+                if json {
+                    println!("{}", to_json_pretty(&scanned)?);
+                } else {
+                    print!("{}", report::scan_report(&scanned));
+                }
+            }
+        }
+        Ok(())
+    }
+    .await;
+    store.close().await;
+    done
 }
 
 /// Retries or cancels a job, and records that on its incident's timeline.

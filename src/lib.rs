@@ -19,6 +19,7 @@ mod printable;
 #[cfg(test)]
 mod properties;
 mod redact;
+mod redelivery;
 mod report;
 pub mod server;
 pub mod setup;

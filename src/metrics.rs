@@ -31,7 +31,7 @@ pub enum DeliveryOutcome {
     rejected_content_type,
     /// Signed, but not the payload its event promises.
     rejected_payload,
-    /// The store could not take it (answered 503; GitHub redelivers).
+    /// The store could not take it (answered 503; herald asks GitHub for it again).
     unavailable,
 }
 
@@ -86,6 +86,23 @@ struct GitHubLabels {
     outcome: GitHubOutcome,
 }
 
+/// What a scan of GitHub's failed deliveries found or did with one delivery.
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq, EncodeLabelValue)]
+#[allow(non_camel_case_types)]
+pub enum RedeliveryOutcome {
+    /// Failed at GitHub and not in the store: missed.
+    found,
+    /// GitHub agreed to deliver it again.
+    requested,
+    /// GitHub refused to deliver it again (its words are kept: `herald deliveries list`).
+    refused,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RedeliveryLabels {
+    outcome: RedeliveryOutcome,
+}
+
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct StageLabels {
     /// `warning`, `breach` or `active`.
@@ -120,6 +137,7 @@ pub struct Metrics {
     github_requests: Family<GitHubLabels, Counter>,
     github_rate_limit_remaining: Gauge,
     sla_notices: Family<StageLabels, Counter>,
+    redeliveries: Family<RedeliveryLabels, Counter>,
     /// Serialises scrapes: each sets the store's gauges afresh, then encodes.
     scrape: tokio::sync::Mutex<()>,
 }
@@ -216,8 +234,16 @@ impl Metrics {
             "Reaction-time reminders sent, by stage (warning, breach, active)",
             Family::default(),
         );
+        let redeliveries = registered(
+            &mut registry,
+            "webhook_redeliveries",
+            "Deliveries GitHub failed to make that herald found missing, asked for again, \
+             or was refused, by outcome",
+            Family::default(),
+        );
         Metrics {
             registry,
+            redeliveries,
             github_requests,
             github_rate_limit_remaining,
             sla_notices,
@@ -274,6 +300,13 @@ impl Metrics {
     /// Counts a reaction-time reminder sent at `stage`.
     pub fn sla_notice(&self, stage: &'static str) {
         self.sla_notices.get_or_create(&StageLabels { stage }).inc();
+    }
+
+    /// Counts `count` deliveries a redelivery scan handled with `outcome`.
+    pub fn redeliveries(&self, outcome: RedeliveryOutcome, count: usize) {
+        self.redeliveries
+            .get_or_create(&RedeliveryLabels { outcome })
+            .inc_by(u64::try_from(count).unwrap_or(u64::MAX));
     }
 
     /// The metrics in Prometheus' text format (OpenMetrics), the queue and the incidents

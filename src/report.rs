@@ -5,6 +5,7 @@
 use crate::incident::{CvssAssessment, CvssScore, Incident, SeveritySource, TimelineEntry};
 use crate::pipeline::Processed;
 use crate::printable::is_unprintable;
+use crate::redelivery::{ListedDelivery, ScanReport};
 use crate::store::{
     FailedJob, IncidentRow, JobRecord, JobState, StoredTimelineEntry, TrackingLink, TrackingStatus,
 };
@@ -114,6 +115,92 @@ pub fn incident_table(rows: &[IncidentRow]) -> String {
     table(header, &lines)
 }
 
+/// `herald deliveries list`: one line per delivery GitHub lists.
+pub fn delivery_table(deliveries: &[ListedDelivery]) -> String {
+    let header = [
+        "DELIVERY",
+        "EVENT",
+        "LATEST ATTEMPT",
+        "ATTEMPTS",
+        "GITHUB",
+        "HERALD",
+    ];
+    let lines: Vec<[String; 6]> = deliveries
+        .iter()
+        .map(|delivery| {
+            let event = match &delivery.action {
+                Some(action) => format!("{}.{action}", delivery.event),
+                None => delivery.event.clone(),
+            };
+            [
+                safe_line(&delivery.guid),
+                safe_line(&event),
+                time(delivery.latest.delivered_at),
+                delivery.attempts.to_string(),
+                truncate(&safe_line(&github_outcome(delivery)), 40),
+                truncate(&safe_line(&herald_view(delivery)), 60),
+            ]
+        })
+        .collect();
+    table(header, &lines)
+}
+
+/// How GitHub's latest attempt at a delivery went, in its words.
+fn github_outcome(delivery: &ListedDelivery) -> String {
+    if delivery.succeeded {
+        return "delivered".to_owned();
+    }
+    match (delivery.latest.status_code, delivery.latest.status.as_str()) {
+        (0, "") => "failed: no answer".to_owned(),
+        (0, words) => format!("failed: {words}"),
+        (code, _) => format!("failed: {code}"),
+    }
+}
+
+/// What herald has of a delivery, and what it asked GitHub for it.
+fn herald_view(delivery: &ListedDelivery) -> String {
+    if delivery.stored {
+        return "stored".to_owned();
+    }
+    if delivery.succeeded {
+        return "-".to_owned();
+    }
+    if delivery.latest.refused_by_herald() {
+        return "refused by herald: not asked for".to_owned();
+    }
+    match &delivery.request {
+        None => "missing: to be asked for".to_owned(),
+        Some(request) => match &request.refusal {
+            Some(words) => format!("missing: GitHub refused to send it again: {words}"),
+            None => format!(
+                "missing: asked for {}x, last {}",
+                request.requests,
+                time(request.requested_at)
+            ),
+        },
+    }
+}
+
+/// `herald deliveries resync`: what the scan found and did.
+pub fn scan_report(report: &ScanReport) -> String {
+    let mut out = format!(
+        "{} attempt(s) read; {} delivery(ies) missing: {} asked for again now, {} refused by \
+         GitHub, {} asked for before\n",
+        report.attempts, report.missing, report.requested, report.refused, report.asked_before
+    );
+    if report.refused_by_herald > 0 {
+        let _ = writeln!(
+            out,
+            "{} delivery(ies) herald refused (signature, body): not asked for",
+            report.refused_by_herald
+        );
+    }
+    if let Some(why) = &report.unfinished {
+        let _ = writeln!(out, "unfinished: {}; the next scan goes on", safe_line(why));
+    }
+    out
+}
+
 /// Columns padded to their widest cell, two spaces apart, the header first.
 fn table<const N: usize>(header: [&str; N], lines: &[[String; N]]) -> String {
     let mut widths = header.map(str::len);
@@ -175,7 +262,10 @@ pub fn job_table(jobs: &[JobRecord], now: DateTime<Utc>) -> String {
 /// When a job runs next, as `jobs list` and `jobs show` say it.
 fn next_run(job: &JobRecord, now: DateTime<Utc>) -> String {
     match (job.state, job.leased_until, job.run_after) {
-        (JobState::Pending, Some(until), _) if until > now => "running".to_owned(),
+        (JobState::Pending, Some(until), _) if until > now => match &job.leased_by {
+            Some(replica) => format!("running on {replica}"),
+            None => "running".to_owned(),
+        },
         (JobState::Pending, _, Some(at)) if at > now => time(at),
         (JobState::Pending, _, _) => "due".to_owned(),
         _ => "-".to_owned(),
@@ -204,6 +294,10 @@ pub fn job_detail(job: &JobRecord) -> String {
             job.run_after.map_or_else(|| "at once".to_owned(), time),
         ),
         ("leased until", time_or_dash(job.leased_until)),
+        (
+            "leased by",
+            job.leased_by.clone().unwrap_or_else(|| "-".to_owned()),
+        ),
         ("finished", time_or_dash(job.finished_at)),
         (
             "last error",

@@ -10,6 +10,7 @@ use crate::metrics::Metrics;
 use crate::outbox::{EffectRunner, Idle, Worker};
 use crate::poller::Poller;
 use crate::redact::redact_url;
+use crate::redelivery::Redeliverer;
 use crate::store::Store;
 use crate::webhook::{AppState, metrics_router, router};
 use anyhow::Context;
@@ -29,8 +30,11 @@ pub struct Server {
     worker: Option<JoinHandle<()>>,
     effects: Option<JoinHandle<()>>,
     poller: Option<JoinHandle<()>>,
+    redelivery: Option<JoinHandle<()>>,
     store: Store,
     idle: Idle,
+    /// Turned true when the process starts stopping: `/readyz` says 503 from then on.
+    draining: watch::Sender<bool>,
 }
 
 impl Server {
@@ -119,6 +123,7 @@ impl Server {
                     channels,
                     effects_wake,
                     settings.worker.clone(),
+                    settings.replica_id.clone(),
                 )
                 .reporting_idle(idle.clone())
                 .counting_in(metrics.clone());
@@ -142,15 +147,35 @@ impl Server {
                         github.clone(),
                         ingestor.clone(),
                         github_settings.poll_interval,
+                        settings.replica_id.clone(),
                     );
                     tokio::spawn(poller.run(shutdown_rx.clone()))
                 });
+        let redelivery =
+            github
+                .as_ref()
+                .zip(settings.github.as_ref())
+                .map(|(github, github_settings)| {
+                    let redeliverer = Redeliverer::new(
+                        store.clone(),
+                        github.clone(),
+                        settings.replica_id.clone(),
+                    )
+                    .counting_in(metrics.clone());
+                    tokio::spawn(redeliverer.run(
+                        github_settings.redelivery_interval,
+                        ingestor.health().recovered(),
+                        shutdown_rx.clone(),
+                    ))
+                });
+        let (draining, draining_rx) = watch::channel(false);
         let state = Arc::new(AppState {
             secret,
             ingestor,
             store: store.clone(),
             bodies: crate::webhook::body::BodyBudget::new(settings.max_body_bytes),
             metrics,
+            draining: draining_rx,
         });
         let app = router(state.clone(), metrics_listener.is_some());
         let metrics_http = metrics_listener
@@ -160,6 +185,7 @@ impl Server {
             %addr,
             store = %redact_url(&settings.database_url),
             worker = settings.worker_enabled,
+            replica = %settings.replica_id,
             github = github.as_ref().map(|github| github.api_url()),
             "herald is listening"
         );
@@ -173,9 +199,17 @@ impl Server {
             worker,
             effects,
             poller,
+            redelivery,
             store,
             idle,
+            draining,
         })
+    }
+
+    /// Starts stopping: `/readyz` answers 503 from now on, so a load balancer sends new
+    /// deliveries elsewhere, while this process still answers those that come.
+    pub fn drain(&self) {
+        self.draining.send_replace(true);
     }
 
     /// Each moment the worker or the effect runner finds nothing due.
@@ -205,6 +239,10 @@ impl Server {
                 "advisory poller",
                 self.poller.as_ref().map(JoinHandle::is_finished),
             ),
+            (
+                "redelivery scans",
+                self.redelivery.as_ref().map(JoinHandle::is_finished),
+            ),
         ];
         tasks
             .into_iter()
@@ -212,13 +250,19 @@ impl Server {
             .map(|(name, _)| name)
     }
 
-    /// Stops taking deliveries, lets the in-flight ones commit, stops the worker.
+    /// Stops taking deliveries, lets the in-flight ones commit, stops the worker and the
+    /// effect runner, and releases the job leases and poll claims this process holds, so
+    /// another replica takes them at once.
     pub async fn stop(self) -> anyhow::Result<()> {
+        self.drain();
         let _ = self.shutdown.send(true);
-        // The HTTP server and the poller own the ingestor: once both are down, the writer
-        // drains and ends.
+        // The HTTP server, the poller and the redelivery scans own the ingestor: once all
+        // are down, the writer drains and ends.
         if let Some(poller) = self.poller {
             poller.await?;
+        }
+        if let Some(redelivery) = self.redelivery {
+            redelivery.await?;
         }
         self.http.await??;
         if let Some(metrics_http) = self.metrics_http {

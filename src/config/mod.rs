@@ -22,6 +22,12 @@ pub const DEFAULT_CONFIG_FILE: &str = "herald.toml";
 pub const DEFAULT_GITHUB_API_URL: &str = "https://api.github.com";
 /// How often the draft-advisory reconciler polls each repository.
 pub const DEFAULT_POLL_INTERVAL_SECS: u64 = 300;
+/// How often GitHub's failed webhook deliveries are looked for (also on start, and when
+/// the store is back after an outage).
+pub const DEFAULT_REDELIVERY_INTERVAL_SECS: u64 = 180;
+/// How long a stopping `serve` keeps answering deliveries while `/readyz` says 503, so a
+/// load balancer sends the next ones elsewhere.
+pub const DEFAULT_DRAIN_SECS: u64 = 5;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -76,6 +82,10 @@ pub struct Settings {
     pub github_urls: GitHubUrls,
     pub mail: MailSettings,
     pub channels: ChannelSecrets,
+    /// This process's name on the leases and claims it holds in a shared store.
+    pub replica_id: String,
+    /// How long a stopping `serve` still answers deliveries while `/readyz` says 503.
+    pub drain: Duration,
 }
 
 /// How announcements are signed and sent. All optional: without an SMTP URL herald sends
@@ -118,6 +128,8 @@ pub struct GitHubSettings {
     pub read_cache_for: Duration,
     /// How each installation's content-creating requests are paced.
     pub pacing: Pacing,
+    /// How often GitHub's failed webhook deliveries are looked for and asked for again.
+    pub redelivery_interval: Duration,
 }
 
 /// GitHub's web address for its API address: github.com for api.github.com, the host for
@@ -190,6 +202,9 @@ struct FileSettings {
     signing_key_passphrase: Option<String>,
     signing_key_passphrase_file: Option<PathBuf>,
     chat_webhook_url: Option<String>,
+    replica_id: Option<String>,
+    drain_secs: Option<toml::Value>,
+    redelivery_interval_secs: Option<toml::Value>,
     /// `[discourse.<name>]` tables.
     #[serde(default)]
     discourse: BTreeMap<String, counterparts::ForumFile>,
@@ -307,6 +322,24 @@ pub const SETTINGS_TABLE: &[(&str, &str, &str, &str)] = &[
         "HERALD_POLL_INTERVAL_SECS",
         "300",
         "how often draft advisories are polled per repository",
+    ),
+    (
+        "redelivery_interval_secs",
+        "HERALD_REDELIVERY_INTERVAL_SECS",
+        "180",
+        "how often GitHub's failed webhook deliveries are looked for and asked for again (also on start, and once the store is back after an outage)",
+    ),
+    (
+        "replica_id",
+        "HERALD_REPLICA_ID",
+        "HOSTNAME/PID",
+        "this process's name on the job leases and poll claims it holds in a shared store (`herald jobs` shows it); unique per running replica",
+    ),
+    (
+        "drain_secs",
+        "HERALD_DRAIN_SECS",
+        "5",
+        "how long a stopping `serve` (SIGTERM) still answers deliveries while `/readyz` says 503, so a load balancer moves on; a second signal stops at once",
     ),
     (
         "github_read_cache_secs",
@@ -536,13 +569,30 @@ impl Settings {
                 .github_private_key_file
                 .map(|path| path.display().to_string()),
             poll_interval_secs: file.poll_interval_secs.map(scalar),
+            redelivery_interval_secs: file.redelivery_interval_secs.map(scalar),
             read_cache_secs: file.github_read_cache_secs.map(scalar),
             write_interval_ms: file.github_write_interval_ms.map(scalar),
             write_budgets: file.github_write_budgets,
         };
         let github_urls = github_urls(&github_file, &path, env);
         let github = github_settings(&github_file, &path, env)?;
+        let replica_id = match text_setting("replica_id", file.replica_id) {
+            Some(id) => tame_replica_id(&id).ok_or_else(|| ConfigError::Invalid {
+                name: "replica_id".to_owned(),
+                message: format!(
+                    "{id:?} is not 1 to 100 printable ASCII characters without spaces"
+                ),
+            })?,
+            None => default_replica_id(env),
+        };
+        let drain_secs: u64 = parse(
+            pick("drain_secs", file.drain_secs.map(scalar), &path, env),
+            DEFAULT_DRAIN_SECS,
+            "a number of seconds",
+        )?;
         Ok(Settings {
+            replica_id,
+            drain: Duration::from_secs(drain_secs),
             database_url: pick("database_url", file.database_url, &path, env)
                 .map(|raw| raw.value)
                 .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()),
@@ -630,6 +680,23 @@ impl Settings {
     }
 }
 
+/// A replica id as configured, when it is tame enough for logs and `herald jobs`.
+fn tame_replica_id(id: &str) -> Option<String> {
+    let id = id.trim();
+    (!id.is_empty() && id.len() <= 100 && id.bytes().all(|byte| byte.is_ascii_graphic()))
+        .then(|| id.to_owned())
+}
+
+/// `HOSTNAME/PID`: unique among replicas on different hosts (or pods) and among processes
+/// on one.
+fn default_replica_id(env: &dyn Fn(&str) -> Option<String>) -> String {
+    let host = env("HOSTNAME")
+        .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+        .and_then(|host| tame_replica_id(&host))
+        .unwrap_or_else(|| "herald".to_owned());
+    format!("{host}/{}", std::process::id())
+}
+
 /// The GitHub keys of herald.toml, taken out so the App settings are read in one place.
 struct FileGitHub {
     api_url: Option<String>,
@@ -638,6 +705,7 @@ struct FileGitHub {
     private_key: Option<String>,
     private_key_file: Option<String>,
     poll_interval_secs: Option<String>,
+    redelivery_interval_secs: Option<String>,
     read_cache_secs: Option<String>,
     write_interval_ms: Option<String>,
     write_budgets: Option<String>,
@@ -698,6 +766,16 @@ fn github_settings(
         DEFAULT_POLL_INTERVAL_SECS,
         "a number of seconds",
     )?;
+    let redelivery_secs: u64 = parse(
+        pick(
+            "redelivery_interval_secs",
+            file.redelivery_interval_secs.clone(),
+            path,
+            env,
+        ),
+        DEFAULT_REDELIVERY_INTERVAL_SECS,
+        "a number of seconds",
+    )?;
     let GitHubUrls { api_url, web_url } = github_urls(file, path, env);
     let read_cache_secs: u64 = parse(
         pick(
@@ -743,6 +821,7 @@ fn github_settings(
             spacing: Duration::from_millis(write_interval_ms),
             budgets,
         },
+        redelivery_interval: Duration::from_secs(redelivery_secs.max(1)),
     }))
 }
 

@@ -13,6 +13,43 @@ pub struct AppInfo {
     pub name: String,
 }
 
+/// One attempt to deliver a webhook to the App (`GET /app/hook/deliveries`): a delivery
+/// (`guid`, its X-GitHub-Delivery) has an attempt per delivery and redelivery.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+pub struct HookDelivery {
+    /// The attempt's id, which a redelivery request names.
+    pub id: u64,
+    pub guid: String,
+    pub delivered_at: chrono::DateTime<chrono::Utc>,
+    /// Whether GitHub made this attempt on request.
+    #[serde(default)]
+    pub redelivery: bool,
+    /// GitHub's words for the outcome (`OK`, `Invalid HTTP Response: 503`, …).
+    #[serde(default)]
+    pub status: String,
+    /// The HTTP status herald answered; 0 when no answer came (refused, timed out).
+    #[serde(default)]
+    pub status_code: u16,
+    pub event: String,
+    #[serde(default)]
+    pub action: Option<String>,
+    #[serde(default)]
+    pub installation_id: Option<u64>,
+}
+
+impl HookDelivery {
+    /// herald answered 2xx: the delivery arrived.
+    pub fn succeeded(&self) -> bool {
+        (200..300).contains(&self.status_code)
+    }
+
+    /// herald refused it on its merits (a 4xx other than a timeout or too many requests:
+    /// bad signature, malformed body, too large): sent again, it would be refused again.
+    pub fn refused_by_herald(&self) -> bool {
+        (400..500).contains(&self.status_code) && !matches!(self.status_code, 408 | 429)
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct Account {
     pub login: String,

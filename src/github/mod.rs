@@ -12,7 +12,7 @@ mod cache;
 pub mod pace;
 pub mod sbom;
 
-pub use api::{AppInfo, InstallationInfo};
+pub use api::{AppInfo, HookDelivery, InstallationInfo};
 pub use pace::Pacing;
 
 use cache::{Lookup, ReadCache};
@@ -219,6 +219,40 @@ impl GitHub {
     /// `GET /app`: the App the key belongs to.
     pub async fn app_info(&self) -> Result<AppInfo, GitHubError> {
         self.app.get("/app").await
+    }
+
+    /// `GET /app/hook/deliveries`, one page of up to 100 attempts, newest first: the first
+    /// page for `None`, else the page `next` names (from the previous page's `Link`).
+    /// Returns the attempts and the next page's path, if any.
+    pub async fn hook_deliveries(
+        &self,
+        next: Option<&str>,
+    ) -> Result<(Vec<HookDelivery>, Option<String>), GitHubError> {
+        let path = next.unwrap_or("/app/hook/deliveries?per_page=100");
+        let answer = self.app.send::<()>(Method::GET, path, None, &[]).await?;
+        let attempts = answer.json(&Method::GET, path)?;
+        // Only a link to this API is followed: the App's JWT goes nowhere else.
+        let next = answer
+            .header("link")
+            .and_then(next_link)
+            .and_then(|url| url.strip_prefix(self.api_url.as_str()))
+            .filter(|path| path.starts_with("/app/hook/deliveries"))
+            .map(str::to_owned);
+        Ok((attempts, next))
+    }
+
+    /// `POST /app/hook/deliveries/{id}/attempts`: asks GitHub to deliver attempt `id`'s
+    /// delivery again (paced as a write).
+    pub async fn redeliver(&self, attempt_id: u64) -> Result<(), GitHubError> {
+        self.app
+            .send::<()>(
+                Method::POST,
+                &format!("/app/hook/deliveries/{attempt_id}/attempts"),
+                None,
+                &[],
+            )
+            .await
+            .map(drop)
     }
 
     /// `GET /app/installations/{id}`.
@@ -629,6 +663,17 @@ const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
     .remove(b'_')
     .remove(b'~');
 
+/// The `rel="next"` URL of a `Link` header.
+pub fn next_link(header: &str) -> Option<&str> {
+    header.split(',').find_map(|link| {
+        let (url, params) = link.split_once(';')?;
+        params
+            .split(';')
+            .any(|param| param.trim() == "rel=\"next\"")
+            .then(|| url.trim().trim_start_matches('<').trim_end_matches('>'))
+    })
+}
+
 /// One path segment, percent-encoded where RFC 3986 asks (labels and logins come from
 /// outside). `.` and `..` alone would move up the path, so their dots are encoded.
 pub fn segment(text: &str) -> String {
@@ -640,7 +685,18 @@ pub fn segment(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::segment;
+    use super::{next_link, segment};
+
+    #[test]
+    fn the_next_link_is_found_among_others() {
+        let header = "<https://api.github.com/repos/o/r/security-advisories?after=X&per_page=100>; rel=\"next\", <https://api.github.com/repos/o/r/security-advisories?before=Y>; rel=\"prev\"";
+        assert_eq!(
+            next_link(header),
+            Some("https://api.github.com/repos/o/r/security-advisories?after=X&per_page=100")
+        );
+        assert_eq!(next_link("<https://x>; rel=\"prev\""), None);
+        assert_eq!(next_link("garbage"), None);
+    }
 
     #[test]
     fn only_what_asking_again_cannot_change_is_a_refusal() {

@@ -10,11 +10,26 @@ use chrono::Utc;
 use events::{EventKind, PayloadError, WebhookEvent};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 /// The most deliveries committed in one transaction.
 const MAX_BATCH: usize = 512;
+
+/// The longest a delivery waits for its commit, queueing included: past it, the delivery is
+/// answered 503 (GitHub records it as failed, and herald asks for it again once the store
+/// is back), well inside the 10 s GitHub waits for an answer.
+pub const ANSWER_BOUND: Duration = Duration::from_secs(5);
+
+/// How often the writer tries the store while its commits fail and no delivery comes.
+const PROBE_EVERY: Duration = Duration::from_secs(1);
+
+/// The longest the writer waits for one commit before it gives up on the batch (the store
+/// is unreachable or stalled); a commit given up on is rolled back, or may have landed, and
+/// either way its deliveries were answered 503 and come back by redelivery as duplicates
+/// or anew.
+const COMMIT_BOUND: Duration = Duration::from_secs(4);
 
 /// What herald did with a delivery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,6 +51,11 @@ pub enum ReceiveError {
     Payload(#[from] PayloadError),
     #[error("the delivery could not be stored: {0}")]
     Store(#[source] Arc<StoreError>),
+    #[error(
+        "the delivery could not be stored within {} s: the store is unreachable or busy",
+        ANSWER_BOUND.as_secs()
+    )]
+    TimedOut,
     #[error("herald is shutting down")]
     Closed,
 }
@@ -50,6 +70,40 @@ struct Request {
 pub struct Ingestor {
     requests: mpsc::Sender<Request>,
     in_flight: IngestLoad,
+    health: StoreHealth,
+}
+
+/// Whether the writer's last commit failed, and a signal when commits succeed again after
+/// failing: deliveries refused meanwhile are then asked for again (see `redelivery`).
+#[derive(Clone, Default)]
+pub struct StoreHealth {
+    failing: Arc<std::sync::atomic::AtomicBool>,
+    recovered: Arc<Notify>,
+}
+
+impl StoreHealth {
+    /// Notified each time a commit succeeds after one failed.
+    pub fn recovered(&self) -> Arc<Notify> {
+        self.recovered.clone()
+    }
+
+    /// Whether the writer's last commit failed.
+    pub fn failing(&self) -> bool {
+        self.failing.load(Ordering::Relaxed)
+    }
+
+    fn failed(&self) {
+        self.failing.store(true, Ordering::Relaxed);
+    }
+
+    fn committed(&self) {
+        if self.failing.swap(false, Ordering::Relaxed) {
+            tracing::info!(
+                "the store commits again; deliveries refused meanwhile are asked for again"
+            );
+            self.recovered.notify_one();
+        }
+    }
 }
 
 /// How many deliveries are waiting for their commit; the outbox worker gives way to them.
@@ -80,16 +134,22 @@ impl Ingestor {
     /// Starts the writer; `stored` is notified after every commit that queued work.
     pub fn start(store: Store, stored: Arc<Notify>) -> (Ingestor, JoinHandle<()>) {
         let (requests, receiver) = mpsc::channel(4 * MAX_BATCH);
-        let writer = tokio::spawn(write_batches(store, receiver, stored));
+        let health = StoreHealth::default();
+        let writer = tokio::spawn(write_batches(store, receiver, stored, health.clone()));
         let ingestor = Ingestor {
             requests,
             in_flight: IngestLoad::default(),
+            health,
         };
         (ingestor, writer)
     }
 
     pub fn load(&self) -> IngestLoad {
         self.in_flight.clone()
+    }
+
+    pub fn health(&self) -> StoreHealth {
+        self.health.clone()
     }
 
     /// Parses, checks and stores one delivery; returns once it is committed. `signature`:
@@ -120,36 +180,77 @@ impl Ingestor {
         };
         let _in_flight = self.in_flight.enter();
         let (reply, answer) = oneshot::channel();
-        self.requests
-            .send(Request { delivery, reply })
-            .await
-            .map_err(|_| ReceiveError::Closed)?;
-        match answer.await.map_err(|_| ReceiveError::Closed)? {
-            Ok(Admission::Accepted) => Ok(Receipt::Accepted),
-            Ok(Admission::Duplicate) => Ok(Receipt::Duplicate),
-            Err(error) => Err(ReceiveError::Store(error)),
+        let committed = async {
+            self.requests
+                .send(Request { delivery, reply })
+                .await
+                .map_err(|_| ReceiveError::Closed)?;
+            answer.await.map_err(|_| ReceiveError::Closed)
+        };
+        // Answered within the bound whatever the store does; what is answered 202 is
+        // committed, what times out may or may not be (a redelivery then finds it stored).
+        match tokio::time::timeout(ANSWER_BOUND, committed).await {
+            Err(_) => Err(ReceiveError::TimedOut),
+            Ok(Err(error)) => Err(error),
+            Ok(Ok(Ok(Admission::Accepted))) => Ok(Receipt::Accepted),
+            Ok(Ok(Ok(Admission::Duplicate))) => Ok(Receipt::Duplicate),
+            Ok(Ok(Err(error))) => Err(ReceiveError::Store(error)),
         }
     }
 }
 
-async fn write_batches(store: Store, mut receiver: mpsc::Receiver<Request>, stored: Arc<Notify>) {
+async fn write_batches(
+    store: Store,
+    mut receiver: mpsc::Receiver<Request>,
+    stored: Arc<Notify>,
+    health: StoreHealth,
+) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
-    while receiver.recv_many(&mut batch, MAX_BATCH).await > 0 {
+    loop {
+        let received = if health.failing() {
+            // While commits fail and no delivery comes, the store is tried each second, so
+            // its return is noticed (and what was refused meanwhile asked for again)
+            // without waiting for the next delivery.
+            match tokio::time::timeout(PROBE_EVERY, receiver.recv_many(&mut batch, MAX_BATCH)).await
+            {
+                Ok(received) => received,
+                Err(_) => {
+                    if let Ok(Ok(())) =
+                        tokio::time::timeout(COMMIT_BOUND, store.ping_writer()).await
+                    {
+                        health.committed();
+                    }
+                    continue;
+                }
+            }
+        } else {
+            receiver.recv_many(&mut batch, MAX_BATCH).await
+        };
+        if received == 0 {
+            break;
+        }
         let (deliveries, replies): (Vec<_>, Vec<_>) = batch
             .drain(..)
             .map(|request| (request.delivery, request.reply))
             .unzip();
-        match store.admit(&deliveries).await {
+        let admitted = tokio::time::timeout(COMMIT_BOUND, store.admit(&deliveries))
+            .await
+            .unwrap_or_else(|_| Err(StoreError::TimedOut(COMMIT_BOUND)));
+        match admitted {
             Ok(admissions) => {
+                health.committed();
                 if admissions.contains(&Admission::Accepted) {
                     stored.notify_one();
                 }
                 for (reply, admission) in replies.into_iter().zip(admissions) {
-                    // A caller that went away (client hung up) still has its delivery stored.
+                    // A caller that went away (client hung up, or answered 503 at the
+                    // bound) still has its delivery stored; asked for again, it is a
+                    // duplicate.
                     let _ = reply.send(Ok(admission));
                 }
             }
             Err(error) => {
+                health.failed();
                 tracing::error!(%error, deliveries = deliveries.len(), "storing deliveries failed");
                 // One error answers every delivery of the batch.
                 let error = Arc::new(error);

@@ -24,11 +24,18 @@ const JOBS_AT_ONCE: usize = 8;
 /// earlier work on GitHub (herald's marker in the issue) rather than repeat it.
 const LEASE: chrono::Duration = chrono::Duration::seconds(60);
 
+/// How long a stopping runner lets the jobs under way finish before it stops them and
+/// releases their leases (another runner takes them at once, and finds on GitHub what they
+/// had done).
+const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
 pub struct EffectRunner {
     store: Store,
     channels: Arc<Channels>,
     wake: Arc<Notify>,
     settings: WorkerSettings,
+    /// Named on the leases this runner holds (`herald jobs` shows it).
+    replica: String,
     idle: Option<Idle>,
     metrics: Option<Arc<Metrics>>,
 }
@@ -39,12 +46,14 @@ impl EffectRunner {
         channels: Arc<Channels>,
         wake: Arc<Notify>,
         settings: WorkerSettings,
+        replica: String,
     ) -> EffectRunner {
         EffectRunner {
             store,
             channels,
             wake,
             settings,
+            replica,
             idle: None,
             metrics: None,
         }
@@ -71,7 +80,7 @@ impl EffectRunner {
                 break;
             }
             while running.len() < JOBS_AT_ONCE {
-                match runner.store.lease_effect(Utc::now(), LEASE).await {
+                match runner.lease().await {
                     Ok(Some(job)) => {
                         let runner = Arc::clone(&runner);
                         running.spawn(async move { runner.run_job(job).await });
@@ -101,9 +110,34 @@ impl EffectRunner {
                 _ = shutdown.changed() => {}
             }
         }
-        // Jobs under way finish (each within its requests' timeouts); none is started.
-        while running.join_next().await.is_some() {}
+        // Jobs under way may finish for a while; none is started. Those still running then
+        // are stopped, and every lease this runner holds is released.
+        let finished = tokio::time::timeout(STOP_GRACE, async {
+            while running.join_next().await.is_some() {}
+        })
+        .await;
+        if finished.is_err() {
+            tracing::warn!(
+                jobs = running.len(),
+                "effects: jobs still running at shutdown are stopped and left to another runner"
+            );
+            running.shutdown().await;
+        }
+        match runner.store.release_leases(&runner.replica).await {
+            Ok(0) => {}
+            Ok(released) => tracing::info!(released, "effects: leases released"),
+            Err(error) => {
+                tracing::warn!(%error, "effects: cannot release this runner's leases; they end by themselves within a minute")
+            }
+        }
         tracing::info!("effect runner stopped");
+    }
+
+    /// Leases the effect job due longest, in this runner's name.
+    async fn lease(&self) -> Result<Option<ClaimedJob>, StoreError> {
+        self.store
+            .lease_effect(Utc::now(), LEASE, &self.replica)
+            .await
     }
 
     /// Runs effect jobs until none is due.
@@ -117,7 +151,7 @@ impl EffectRunner {
 
     /// Leases and runs the oldest due effect job; `None` when there is none.
     pub async fn run_one(&self) -> Result<Option<JobOutcome>, StoreError> {
-        let Some(job) = self.store.lease_effect(Utc::now(), LEASE).await? else {
+        let Some(job) = self.lease().await? else {
             return Ok(None);
         };
         self.run_job(job).await.map(Some)
@@ -137,22 +171,25 @@ impl EffectRunner {
             repository = about.as_ref().map_or("", |row| row.incident.repository.as_str()),
             ghsa = about.as_ref().map_or("", |row| row.incident.ghsa_id.as_str()),
         );
-        let renewing = self.renew_while_running(job.id);
-        let outcome = self.run_leased(&job, about.as_ref()).instrument(span).await;
-        renewing.abort();
-        outcome
+        let _renewing = self.renew_while_running(job.id);
+        self.run_leased(&job, about.as_ref()).instrument(span).await
     }
 
-    /// Renews job `job_id`'s lease every third of it until aborted (the job has ended).
-    fn renew_while_running(&self, job_id: i64) -> tokio::task::JoinHandle<()> {
+    /// Renews job `job_id`'s lease every third of it until dropped (the job has ended, or
+    /// was stopped).
+    fn renew_while_running(&self, job_id: i64) -> Renewing {
         let store = self.store.clone();
-        tokio::spawn(async move {
+        let replica = self.replica.clone();
+        Renewing(tokio::spawn(async move {
             let every = (LEASE / 3)
                 .to_std()
                 .unwrap_or(std::time::Duration::from_secs(20));
             loop {
                 tokio::time::sleep(every).await;
-                match store.renew_lease(job_id, Utc::now() + LEASE).await {
+                match store
+                    .renew_lease(job_id, Utc::now() + LEASE, &replica)
+                    .await
+                {
                     Ok(true) => {}
                     Ok(false) => break,
                     Err(error) => {
@@ -160,7 +197,7 @@ impl EffectRunner {
                     }
                 }
             }
-        })
+        }))
     }
 
     async fn commit(&self, job: &ClaimedJob, record: Record) -> Result<String, ChannelError> {
@@ -225,6 +262,15 @@ impl EffectRunner {
     }
 }
 
+/// The task renewing a running job's lease; it stops when the job ends, however it ends.
+struct Renewing(tokio::task::JoinHandle<()>);
+
+impl Drop for Renewing {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// The one place an effect job completes: what its handler did and the completion, in one
 /// durable commit, or neither.
 async fn commit(store: &Store, job: &ClaimedJob, record: Record) -> Result<String, ChannelError> {
@@ -270,7 +316,7 @@ mod tests {
             .expect("queued");
         work.commit().await.expect("committed");
         let job = store
-            .lease_effect(Utc::now(), chrono::Duration::seconds(60))
+            .lease_effect(Utc::now(), chrono::Duration::seconds(60), "test")
             .await
             .expect("lease")
             .expect("a job");
@@ -297,12 +343,18 @@ mod tests {
         // The incident's first job is done: its lane is free.
         complete(&store, first.id).await;
         let lease = chrono::Duration::seconds(60);
-        let next = store.lease_effect(Utc::now(), lease).await.expect("lease");
+        let next = store
+            .lease_effect(Utc::now(), lease, "test")
+            .await
+            .expect("lease");
         let next = next.expect("a job");
         assert_eq!(next.kind, "post_review", "{next:?}");
         assert!(next.id > first.id + 1, "queued after the background job");
         complete(&store, next.id).await;
-        let last = store.lease_effect(Utc::now(), lease).await.expect("lease");
+        let last = store
+            .lease_effect(Utc::now(), lease, "test")
+            .await
+            .expect("lease");
         assert_eq!(last.expect("a job").kind, "sync_tracking_issue");
     }
 
@@ -323,11 +375,14 @@ mod tests {
         work.commit().await.expect("committed");
         let lease = chrono::Duration::seconds(60);
         // The first job's incident is busy: its second job waits; the other incident's runs.
-        let next = store.lease_effect(Utc::now(), lease).await.expect("lease");
+        let next = store
+            .lease_effect(Utc::now(), lease, "test")
+            .await
+            .expect("lease");
         assert_eq!(next.expect("a job").incident_id(), Some(other));
         assert!(
             store
-                .lease_effect(Utc::now(), lease)
+                .lease_effect(Utc::now(), lease, "test")
                 .await
                 .expect("lease")
                 .is_none(),
@@ -335,7 +390,10 @@ mod tests {
         );
         // Once the first is done, the second of its incident runs.
         complete(&store, first.id).await;
-        let next = store.lease_effect(Utc::now(), lease).await.expect("lease");
+        let next = store
+            .lease_effect(Utc::now(), lease, "test")
+            .await
+            .expect("lease");
         assert_eq!(next.expect("a job").kind, "sync_tracking_issue");
     }
 
@@ -346,7 +404,7 @@ mod tests {
         // Its runner died: the lease ends, and another runner takes the job.
         let later = Utc::now() + chrono::Duration::seconds(61);
         let again = store
-            .lease_effect(later, chrono::Duration::seconds(60))
+            .lease_effect(later, chrono::Duration::seconds(60), "test")
             .await
             .expect("lease")
             .expect("the same job, its lease over");

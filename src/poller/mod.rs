@@ -14,7 +14,7 @@
 use crate::github::{GitHub, GitHubError};
 use crate::incident::RepoName;
 use crate::ingest::{Ingestor, Receipt, ReceiveError};
-use crate::store::{InstallationId, Store, StoreError};
+use crate::store::{InstallationId, PollClaim, Store, StoreError};
 use chrono::Utc;
 use http::{Method, StatusCode};
 use std::collections::{HashMap, HashSet};
@@ -56,6 +56,9 @@ pub struct PollReport {
     pub skipped: usize,
     /// Left for a later round: their installation's hourly budget is low.
     pub deferred: usize,
+    /// When the soonest list skipped in this round (polled lately, or claimed by another
+    /// replica) is due again.
+    pub next_due: Option<chrono::DateTime<Utc>>,
 }
 
 /// What GitHub last said of an installation's hourly budget.
@@ -90,6 +93,8 @@ pub struct Poller {
     github: Arc<GitHub>,
     ingestor: Ingestor,
     interval: Duration,
+    /// Named on this replica's claims of advisory lists.
+    replica: String,
     learnt: Arc<Mutex<Learnt>>,
 }
 
@@ -160,12 +165,14 @@ impl Poller {
         github: Arc<GitHub>,
         ingestor: Ingestor,
         interval: Duration,
+        replica: String,
     ) -> Poller {
         Poller {
             store,
             github,
             ingestor,
             interval,
+            replica,
             learnt: Arc::new(Mutex::new(Learnt::default())),
         }
     }
@@ -223,7 +230,12 @@ impl Poller {
             "advisory poller started"
         );
         loop {
-            let report = self.poll_all().await;
+            // Stopping drops the round: its polls under way end, and their claims are
+            // released below.
+            let report = tokio::select! {
+                report = self.poll_all() => report,
+                _ = shutdown.wait_for(|stop| *stop) => break,
+            };
             tracing::info!(
                 repositories = report.repositories,
                 unchanged = report.unchanged,
@@ -234,11 +246,31 @@ impl Poller {
                 "advisory poll done"
             );
             tokio::select! {
-                _ = tokio::time::sleep(self.interval) => {}
+                _ = tokio::time::sleep(self.until_next_round(report.next_due)) => {}
                 _ = shutdown.wait_for(|stop| *stop) => break,
             }
         }
+        match self.store.release_advisory_polls(&self.replica).await {
+            Ok(0) => {}
+            Ok(released) => tracing::info!(released, "advisory poll claims released"),
+            Err(error) => {
+                tracing::warn!(%error, "cannot release this replica's advisory poll claims; they end by themselves within an interval")
+            }
+        }
         tracing::info!("advisory poller stopped");
+    }
+
+    /// How long to wait for the next round: until the soonest list skipped in this one is
+    /// due (polled by a replica that has since stopped, say), an interval at most, a
+    /// second at least.
+    fn until_next_round(&self, next_due: Option<chrono::DateTime<Utc>>) -> Duration {
+        let soonest = next_due
+            .and_then(|due| (due - Utc::now()).to_std().ok())
+            .unwrap_or(Duration::ZERO);
+        match next_due {
+            Some(_) => soonest.clamp(Duration::from_secs(1), self.interval),
+            None => self.interval,
+        }
     }
 
     /// Polls every served repository once: an organisation's in one list
@@ -307,14 +339,17 @@ impl Poller {
                 report.deferred += list.repositories();
                 continue;
             }
+            let now = Utc::now();
+            let until = now + chrono::Duration::from_std(self.interval).unwrap_or_default();
             match self
                 .store
-                .claim_advisory_poll(&list.key(), Utc::now(), since)
+                .claim_advisory_poll(&list.key(), now, since, &self.replica, until)
                 .await
             {
-                Ok(true) => {}
-                Ok(false) => {
+                Ok(PollClaim::Taken) => {}
+                Ok(PollClaim::Held { due }) => {
                     report.skipped += list.repositories();
+                    report.next_due = Some(report.next_due.map_or(due, |soonest| soonest.min(due)));
                     continue;
                 }
                 Err(error) => {
@@ -418,7 +453,7 @@ impl Poller {
             // Newest first: a page with a version seen before means the rest is known too.
             let next = page
                 .header("link")
-                .and_then(next_link)
+                .and_then(crate::github::next_link)
                 .and_then(|url| url.strip_prefix(self.github.api_url()).map(str::to_owned));
             match next {
                 Some(next) if all_new => {
@@ -460,17 +495,6 @@ impl Poller {
     }
 }
 
-/// The `rel="next"` URL of a `Link` header.
-fn next_link(header: &str) -> Option<&str> {
-    header.split(',').find_map(|link| {
-        let (url, params) = link.split_once(';')?;
-        params
-            .split(';')
-            .any(|param| param.trim() == "rel=\"next\"")
-            .then(|| url.trim().trim_start_matches('<').trim_end_matches('>'))
-    })
-}
-
 struct Polled {
     queued: usize,
     /// GitHub answered 304.
@@ -489,21 +513,5 @@ fn count(report: &mut PollReport, done: Result<Result<Polled, PollError>, tokio:
             report.failed += 1;
             tracing::error!(%error, "advisory poll: a poll task ended abnormally");
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::next_link;
-
-    #[test]
-    fn the_next_link_is_found_among_others() {
-        let header = "<https://api.github.com/repos/o/r/security-advisories?after=X&per_page=100>; rel=\"next\", <https://api.github.com/repos/o/r/security-advisories?before=Y>; rel=\"prev\"";
-        assert_eq!(
-            next_link(header),
-            Some("https://api.github.com/repos/o/r/security-advisories?after=X&per_page=100")
-        );
-        assert_eq!(next_link("<https://x>; rel=\"prev\""), None);
-        assert_eq!(next_link("garbage"), None);
     }
 }

@@ -80,6 +80,8 @@ pub struct JobRecord {
     pub run_after: Option<DateTime<Utc>>,
     /// Set while a runner holds it.
     pub leased_until: Option<DateTime<Utc>>,
+    /// The replica that holds it (or last held it, when `leased_until` has passed).
+    pub leased_by: Option<String>,
     pub finished_at: Option<DateTime<Utc>>,
     /// What the last failed attempt said, in the counterpart's words.
     pub last_error: Option<String>,
@@ -90,7 +92,7 @@ pub struct JobRecord {
 }
 
 const JOB_COLUMNS: &str = "id, kind, payload, state, attempts, run_after, created_at, \
-     finished_at, last_error, outcome, priority, lane, locked_until";
+     finished_at, last_error, outcome, priority, lane, locked_until, locked_by";
 
 /// The query for job `id`, on the readers or in a unit of work.
 fn job_by_id(id: i64) -> sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments> {
@@ -127,6 +129,7 @@ fn job_record(row: &sqlx::any::AnyRow) -> Result<JobRecord, StoreError> {
             .then(|| from_millis(run_after))
             .transpose()?,
         leased_until: at("locked_until")?,
+        leased_by: row.try_get("locked_by")?,
         finished_at: at("finished_at")?,
         last_error: row.try_get("last_error")?,
         outcome: row.try_get("outcome")?,

@@ -7,6 +7,15 @@ use crate::incident::{Audience, Dependency, RepoName};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
+/// Whether this replica may poll an advisory list now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PollClaim {
+    /// It is this replica's to poll.
+    Taken,
+    /// Polled lately, or claimed by another replica: due again at `due`.
+    Held { due: DateTime<Utc> },
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredInstallation {
     pub id: i64,
@@ -390,13 +399,10 @@ impl Store {
         id: InstallationId,
         account_type: &str,
     ) -> Result<(), StoreError> {
-        let mut work = self.begin().await?;
-        sqlx::query("UPDATE installations SET account_type = $1 WHERE id = $2")
+        let query = sqlx::query("UPDATE installations SET account_type = $1 WHERE id = $2")
             .bind(account_type)
-            .bind(to_id(id.0)?)
-            .execute(&mut *work.tx)
-            .await?;
-        work.commit().await
+            .bind(to_id(id.0)?);
+        self.execute_alone(query, false).await.map(drop)
     }
 
     /// The active installations on organisations, with the organisation's login.
@@ -428,28 +434,64 @@ impl Store {
         .flatten())
     }
 
-    /// Claims an advisory `list`'s poll for this round: `true` unless it was polled (or
-    /// claimed, by another replica) after `since`. Replicas sharing a store thus poll each
-    /// list once per interval between them.
+    /// Claims an advisory `list`'s poll for `holder` until `until` (or until it records
+    /// the poll): taken unless the list was polled after `since` or another claim on it
+    /// lasts. Replicas sharing a store thus poll each list once per interval between them.
     pub async fn claim_advisory_poll(
         &self,
         list: &str,
         now: DateTime<Utc>,
         since: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
+        holder: &str,
+        until: DateTime<Utc>,
+    ) -> Result<PollClaim, StoreError> {
         let mut work = self.begin_durable().await?;
         let claimed: Option<String> = sqlx::query_scalar(
-            "INSERT INTO advisory_polls (repository, etag, polled_at) VALUES ($1, NULL, $2) \
-             ON CONFLICT (repository) DO UPDATE SET polled_at = excluded.polled_at \
-             WHERE advisory_polls.polled_at <= $3 RETURNING repository",
+            "INSERT INTO advisory_polls (repository, etag, polled_at, claimed_by, claimed_until) \
+             VALUES ($1, NULL, 0, $2, $3) \
+             ON CONFLICT (repository) DO UPDATE SET claimed_by = excluded.claimed_by, \
+             claimed_until = excluded.claimed_until \
+             WHERE advisory_polls.polled_at <= $4 \
+             AND (advisory_polls.claimed_until IS NULL OR advisory_polls.claimed_until <= $5) \
+             RETURNING repository",
         )
         .bind(list)
-        .bind(to_millis(now))
+        .bind(holder)
+        .bind(to_millis(until))
         .bind(to_millis(since))
+        .bind(to_millis(now))
         .fetch_optional(&mut *work.tx)
         .await?;
-        work.commit().await?;
-        Ok(claimed.is_some())
+        if claimed.is_some() {
+            work.commit().await?;
+            return Ok(PollClaim::Taken);
+        }
+        let (polled_at, claimed_until): (i64, Option<i64>) = sqlx::query_as(
+            "SELECT polled_at, claimed_until FROM advisory_polls WHERE repository = $1",
+        )
+        .bind(list)
+        .fetch_one(&mut *work.tx)
+        .await?;
+        work.rollback().await?;
+        // Due once a poll after `since` would be old enough, and no claim lasts.
+        let interval = now - since;
+        let due = from_millis(polled_at)? + interval;
+        let due = match claimed_until.map(from_millis).transpose()? {
+            Some(claim) if claim > due => claim,
+            _ => due,
+        };
+        Ok(PollClaim::Held { due })
+    }
+
+    /// Ends the claims `holder` has on advisory lists it has not polled (it is stopping):
+    /// they are due at once for another replica. Returns how many.
+    pub async fn release_advisory_polls(&self, holder: &str) -> Result<u64, StoreError> {
+        let query = sqlx::query(
+            "UPDATE advisory_polls SET claimed_by = NULL, claimed_until = NULL \
+             WHERE claimed_by = $1",
+        )
+        .bind(holder);
+        self.execute_alone(query, true).await
     }
 
     pub async fn save_advisory_poll(
@@ -458,18 +500,15 @@ impl Store {
         etag: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let mut work = self.begin().await?;
-        sqlx::query(
+        let query = sqlx::query(
             "INSERT INTO advisory_polls (repository, etag, polled_at) VALUES ($1, $2, $3) \
              ON CONFLICT (repository) DO UPDATE SET etag = excluded.etag, \
-             polled_at = excluded.polled_at",
+             polled_at = excluded.polled_at, claimed_by = NULL, claimed_until = NULL",
         )
         .bind(list)
         .bind(etag)
-        .bind(to_millis(now))
-        .execute(&mut *work.tx)
-        .await?;
-        work.commit().await
+        .bind(to_millis(now));
+        self.execute_alone(query, false).await.map(drop)
     }
 
     pub async fn incident_tracked_by(

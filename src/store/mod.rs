@@ -8,10 +8,12 @@ mod github;
 mod incidents;
 mod job;
 mod queue;
+mod redelivery;
 
 pub use channels::ChannelPost;
 pub use control::{JobControl, JobControlError, JobFilter, JobRecord, JobState, QueuedKind};
 pub use copy::{Copied, CopyError};
+pub use redelivery::{RedeliveryRequest, ScanClaim, ScanState};
 
 pub use crate::incident::IncidentId;
 
@@ -76,7 +78,7 @@ stored_as!(GhsaId, String, |id| id.as_str().to_owned(), |text| {
 });
 stored_as!(IncidentId, i64, |id| id.0, |row| IncidentId(row));
 
-pub use github::{StoredInstallation, TrackingLink, TrackingStatus};
+pub use github::{PollClaim, StoredInstallation, TrackingLink, TrackingStatus};
 pub use incidents::{IncidentFilter, IncidentRow, StoredTimelineEntry};
 pub use job::{
     ChatNotice, ContainmentNotice, Job, PendingChat, PendingComment, PendingContainment,
@@ -109,6 +111,8 @@ pub enum StoreError {
     Sql(#[from] sqlx::Error),
     #[error("stored record is unreadable: {0}")]
     Corrupt(String),
+    #[error("the database did not answer within {} s", .0.as_secs())]
+    TimedOut(Duration),
     /// A record herald was about to store cannot be written as JSON.
     #[error("cannot write the record as JSON: {0}")]
     Encode(#[from] serde_json::Error),
@@ -280,6 +284,25 @@ impl Store {
     pub async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.reader).await?;
         Ok(())
+    }
+
+    /// Runs one statement in a write transaction of its own (durable: its commit waits
+    /// for the disk, see [`Store::begin_durable`]); returns how many rows it changed.
+    pub(crate) async fn execute_alone(
+        &self,
+        query: sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArguments>,
+        durable: bool,
+    ) -> Result<u64, StoreError> {
+        let mut work = self.open_work(durable).await?;
+        let changed = query.execute(&mut *work.tx).await?.rows_affected();
+        work.commit().await?;
+        Ok(changed)
+    }
+
+    /// Whether the store takes a write transaction now (opened, then rolled back).
+    pub async fn ping_writer(&self) -> Result<(), StoreError> {
+        let work = self.begin().await?;
+        work.rollback().await
     }
 
     /// Read-only connections, for queries outside the store's own API (tests, tools).

@@ -316,7 +316,7 @@ impl Store {
         self.open_work(true).await
     }
 
-    async fn open_work(&self, durable: bool) -> Result<Work, StoreError> {
+    pub(super) async fn open_work(&self, durable: bool) -> Result<Work, StoreError> {
         let mut tx = self.writer.begin_with(self.dialect.begin(durable)).await?;
         if let Some(setting) = self.dialect.after_begin(durable) {
             sqlx::query(setting).execute(&mut *tx).await?;
@@ -343,6 +343,7 @@ impl Store {
         &self,
         now: DateTime<Utc>,
         lease: chrono::Duration,
+        holder: &str,
     ) -> Result<Option<ClaimedJob>, StoreError> {
         let mut work = self.begin_durable().await?;
         if let Some(lock) = self.dialect.lease_lock() {
@@ -378,11 +379,15 @@ impl Store {
         };
         let mut job = claimed_job(&row)?;
         job.claims += 1;
-        sqlx::query("UPDATE outbox SET locked_until = $1, claims = claims + 1 WHERE id = $2")
-            .bind(to_millis(now + lease))
-            .bind(job.id)
-            .execute(&mut *work.tx)
-            .await?;
+        sqlx::query(
+            "UPDATE outbox SET locked_until = $1, locked_by = $2, claims = claims + 1 \
+             WHERE id = $3",
+        )
+        .bind(to_millis(now + lease))
+        .bind(holder)
+        .bind(job.id)
+        .execute(&mut *work.tx)
+        .await?;
         work.commit().await?;
         Ok(Some(job))
     }
@@ -390,34 +395,44 @@ impl Store {
     /// Puts a leased job back, due at `until`, with no attempt counted (it waited its turn,
     /// it did not fail).
     pub async fn defer_job(&self, job_id: i64, until: DateTime<Utc>) -> Result<(), StoreError> {
-        let mut work = self.begin().await?;
-        sqlx::query(
+        let query = sqlx::query(
             "UPDATE outbox SET run_after = $1, locked_until = NULL \
              WHERE id = $2 AND state = 'pending'",
         )
         .bind(to_millis(until))
-        .bind(job_id)
-        .execute(&mut *work.tx)
-        .await?;
-        work.commit().await?;
-        Ok(())
+        .bind(job_id);
+        self.execute_alone(query, false).await.map(drop)
     }
 
-    /// Extends the lease of a job its runner is still running to `until` (its runner is
-    /// alive); `false` when the job is no longer leased (done, or taken over).
-    pub async fn renew_lease(&self, job_id: i64, until: DateTime<Utc>) -> Result<bool, StoreError> {
-        let mut work = self.begin().await?;
-        let renewed = sqlx::query(
+    /// Extends the lease `holder` has on a job it is still running to `until` (its runner
+    /// is alive); `false` when the job is no longer leased to it (done, or taken over).
+    pub async fn renew_lease(
+        &self,
+        job_id: i64,
+        until: DateTime<Utc>,
+        holder: &str,
+    ) -> Result<bool, StoreError> {
+        let query = sqlx::query(
             "UPDATE outbox SET locked_until = $1 \
-             WHERE id = $2 AND state = 'pending' AND locked_until IS NOT NULL",
+             WHERE id = $2 AND state = 'pending' AND locked_until IS NOT NULL \
+             AND locked_by = $3",
         )
         .bind(to_millis(until))
         .bind(job_id)
-        .execute(&mut *work.tx)
-        .await?
-        .rows_affected();
-        work.commit().await?;
+        .bind(holder);
+        let renewed = self.execute_alone(query, false).await?;
         Ok(renewed == 1)
+    }
+
+    /// Ends every lease `holder` has on jobs not yet done (it is stopping, and what it
+    /// did not finish is due at once for another runner). Returns how many.
+    pub async fn release_leases(&self, holder: &str) -> Result<u64, StoreError> {
+        let query = sqlx::query(
+            "UPDATE outbox SET locked_until = NULL \
+             WHERE locked_by = $1 AND state = 'pending' AND locked_until IS NOT NULL",
+        )
+        .bind(holder);
+        self.execute_alone(query, true).await
     }
 
     /// A stored delivery, read outside any unit of work.

@@ -28,6 +28,8 @@ pub struct AppState {
     /// Bounds what bodies not yet verified may cost (and their largest size).
     pub bodies: BodyBudget,
     pub metrics: Arc<Metrics>,
+    /// True once the process is stopping: `/readyz` then says 503.
+    pub draining: tokio::sync::watch::Receiver<bool>,
 }
 
 /// The webhook listener's routes; `/metrics` among them, for this machine only, unless
@@ -242,7 +244,7 @@ async fn receive(State(state): State<Arc<AppState>>, delivery: VerifiedDelivery)
             tracing::warn!(delivery = %delivery_id, %event, reason = %message, "webhook payload refused");
             return error_body(StatusCode::BAD_REQUEST, message);
         }
-        Err(error @ (ReceiveError::Store(_) | ReceiveError::Closed)) => {
+        Err(error @ (ReceiveError::Store(_) | ReceiveError::TimedOut | ReceiveError::Closed)) => {
             counted(DeliveryOutcome::unavailable);
             tracing::error!(delivery = %delivery_id, %event, %error, "webhook delivery not stored");
             return error_body(StatusCode::SERVICE_UNAVAILABLE, error.to_string());
@@ -279,12 +281,38 @@ async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     }
 }
 
+/// How long `/readyz` waits for the store: a probe is answered within it, ready or not.
+const READY_BOUND: Duration = Duration::from_millis(800);
+
 async fn ready(State(state): State<Arc<AppState>>) -> Response {
-    match state.store.ping().await {
-        Ok(()) => (StatusCode::OK, "ready\n").into_response(),
-        Err(error) => error_body(
+    if *state.draining.borrow() {
+        return error_body(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "stopping: send deliveries to another replica".to_owned(),
+        );
+    }
+    // While commits fail, readiness asks for a write transaction too (reads may still
+    // work: a SQLite file locked by another writer, say); otherwise a read will do.
+    let health = state.ingestor.health();
+    let probe = async {
+        state.store.ping().await?;
+        if health.failing() {
+            state.store.ping_writer().await?;
+        }
+        Ok::<(), crate::store::StoreError>(())
+    };
+    match tokio::time::timeout(READY_BOUND, probe).await {
+        Ok(Ok(())) => (StatusCode::OK, "ready\n").into_response(),
+        Ok(Err(error)) => error_body(
             StatusCode::SERVICE_UNAVAILABLE,
             format!("store unreachable: {error}"),
+        ),
+        Err(_) => error_body(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "store unreachable: no answer within {} ms",
+                READY_BOUND.as_millis()
+            ),
         ),
     }
 }
@@ -307,6 +335,7 @@ mod tests {
             store,
             bodies: BodyBudget::new(1024),
             metrics: Arc::new(Metrics::new()),
+            draining: tokio::sync::watch::channel(false).1,
         });
         let request = Request::get("/metrics")
             .extension(ConnectInfo(SocketAddr::from((peer, 40000))))

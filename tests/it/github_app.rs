@@ -18,18 +18,18 @@ use herald::store::{
 use secrecy::SecretString;
 use std::time::Duration;
 
-const APP_ID: u64 = 29310;
+pub(crate) const APP_ID: u64 = 29310;
 /// The installation of the `installation.created` example payload.
-const INSTALLATION: u64 = 957387;
-const REPO: &str = "Codertocat/Hello-World";
-const TRACKING_REPO: &str = "Codertocat/security";
+pub(crate) const INSTALLATION: u64 = 957387;
+pub(crate) const REPO: &str = "Codertocat/Hello-World";
+pub(crate) const TRACKING_REPO: &str = "Codertocat/security";
 const GHSA: &str = "GHSA-abcd-1234-efgh";
 
-fn private_key() -> String {
+pub(crate) fn private_key() -> String {
     String::from_utf8(fixture("app-private-key.pem")).expect("PEM text")
 }
 
-fn github_settings(fake: &FakeGitHub) -> GitHubSettings {
+pub(crate) fn github_settings(fake: &FakeGitHub) -> GitHubSettings {
     GitHubSettings {
         api_url: fake.url.clone(),
         app_id: APP_ID,
@@ -42,12 +42,14 @@ fn github_settings(fake: &FakeGitHub) -> GitHubSettings {
             spacing: Duration::ZERO,
             ..herald::config::Pacing::default()
         },
+        // On start, and then only when a test asks.
+        redelivery_interval: Duration::from_secs(3600),
     }
 }
 
 /// A fake GitHub where the App is installed on Codertocat, whose Hello-World repository is
 /// public, with a private security repository for tracking issues.
-async fn world() -> FakeGitHub {
+pub(crate) async fn world() -> FakeGitHub {
     let public_key = String::from_utf8(fixture("app-public-key.pem")).expect("PEM text");
     let fake = FakeGitHub::start(APP_ID, &public_key).await;
     fake.add_installation(INSTALLATION, "Codertocat");
@@ -57,10 +59,19 @@ async fn world() -> FakeGitHub {
 }
 
 /// An advisory payload as GitHub sends it for this installation.
-fn advisory(name: &str) -> Vec<u8> {
+pub(crate) fn advisory(name: &str) -> Vec<u8> {
     let mut payload: serde_json::Value =
         serde_json::from_slice(&fixture(name)).expect("fixture JSON");
     payload["installation"]["id"] = INSTALLATION.into();
+    serde_json::to_vec(&payload).expect("JSON")
+}
+
+/// The example report for this installation, under its own GHSA id (`GHSA-abcd-1234-NNNN`).
+pub(crate) fn numbered_report(number: usize) -> Vec<u8> {
+    let mut payload: serde_json::Value =
+        serde_json::from_slice(&advisory("repository_advisory.reported.composed.json"))
+            .expect("JSON");
+    payload["repository_advisory"]["ghsa_id"] = format!("GHSA-abcd-1234-{number:04}").into();
     serde_json::to_vec(&payload).expect("JSON")
 }
 
@@ -69,7 +80,7 @@ async fn installed(fake: &FakeGitHub) -> Harness {
 }
 
 /// herald as the App installed on Codertocat, with settings changed by `adjust`.
-async fn installed_with(
+pub(crate) async fn installed_with(
     fake: &FakeGitHub,
     adjust: impl FnOnce(&mut herald::config::Settings),
 ) -> Harness {
@@ -91,7 +102,7 @@ async fn installed_with(
 }
 
 /// Tracking issues go to the private security repository.
-const TRACK_PRIVATELY: &str = "tracking:\n  repository: Codertocat/security\n";
+pub(crate) const TRACK_PRIVATELY: &str = "tracking:\n  repository: Codertocat/security\n";
 
 /// GitHub reports the example vulnerability (`name` is the delivery id).
 async fn report(harness: &Harness, delivery_id: &str) {
@@ -138,7 +149,7 @@ async fn timeline_details(harness: &Harness) -> Vec<String> {
         .collect()
 }
 
-fn assert_no_unexpected(fake: &FakeGitHub) {
+pub(crate) fn assert_no_unexpected(fake: &FakeGitHub) {
     assert!(
         fake.unexpected().is_empty(),
         "requests the fake GitHub did not expect: {:?}",
@@ -4558,15 +4569,28 @@ async fn fixes_and_a_patch_release_tick_the_checklist_and_reach_the_announcement
 const REPLICAS_WRITE_BUDGET: &str = "100/1";
 
 /// One `herald serve` replica, a child process.
-struct Replica {
-    port: u16,
-    child: std::process::Child,
+pub(crate) struct Replica {
+    pub(crate) port: u16,
+    pub(crate) child: std::process::Child,
 }
 
 impl Replica {
     /// A replica on `database` and the fake GitHub, listening on `port`.
     fn start(fake: &FakeGitHub, database: &str, port: u16, log: &std::path::Path) -> Replica {
-        let child = std::process::Command::new(env!("CARGO_BIN_EXE_herald"))
+        Replica::start_as(fake, database, port, log, |_| {})
+    }
+
+    /// [`Replica::start`], its environment changed by `adjust` first.
+    pub(crate) fn start_as(
+        fake: &FakeGitHub,
+        database: &str,
+        port: u16,
+        log: &std::path::Path,
+        adjust: impl FnOnce(&mut std::process::Command),
+    ) -> Replica {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_herald"));
+        adjust(&mut command);
+        let child = command
             .arg("serve")
             .env("HERALD_DATABASE_URL", database)
             .env("HERALD_LISTEN", format!("127.0.0.1:{port}"))
@@ -4596,7 +4620,7 @@ impl Replica {
 
 /// Posts a signed delivery to the replica on `port`; its status, `None` when the replica
 /// is not there.
-async fn post_to(port: u16, event: &str, delivery_id: &str, body: &[u8]) -> Option<u16> {
+pub(crate) async fn post_to(port: u16, event: &str, delivery_id: &str, body: &[u8]) -> Option<u16> {
     common::http_client()
         .post(format!("http://127.0.0.1:{port}/webhooks"))
         .header("X-GitHub-Event", event)
@@ -4673,13 +4697,6 @@ async fn three_replicas_on_postgresql_share_the_work_and_survive_a_killed_one() 
         .await,
         Some(202)
     );
-    let report = |number: usize| {
-        let mut payload: serde_json::Value =
-            serde_json::from_slice(&advisory("repository_advisory.reported.composed.json"))
-                .expect("JSON");
-        payload["repository_advisory"]["ghsa_id"] = format!("GHSA-abcd-1234-{number:04}").into();
-        serde_json::to_vec(&payload).expect("JSON")
-    };
     // Where a delivery goes: the replica it was meant for, else (down) the next one, as
     // GitHub's redelivery would reach another replica behind the load balancer.
     let deliver = |start: usize, id: String, body: Vec<u8>| {
@@ -4709,9 +4726,9 @@ async fn three_replicas_on_postgresql_share_the_work_and_survive_a_killed_one() 
             replicas[2] = Replica::start(&fake, &database, ports[2], &log);
         }
         let id = format!("report-{number}");
-        let first = deliver(number % 3, id.clone(), report(number)).await;
+        let first = deliver(number % 3, id.clone(), numbered_report(number)).await;
         assert_eq!(first, 202, "{id}");
-        let again = deliver((number + 1) % 3, id.clone(), report(number)).await;
+        let again = deliver((number + 1) % 3, id.clone(), numbered_report(number)).await;
         assert_eq!(again, 200, "{id} redelivered is a duplicate");
     }
     // Once the live replicas have nothing left to pick up, the jobs still leased are the

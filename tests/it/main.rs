@@ -13,4 +13,5 @@ mod mail;
 mod mermaid;
 mod metrics;
 mod outbox;
+mod replicas;
 mod webhooks;

@@ -163,7 +163,8 @@ async fn retried_then_given_up(url: &str) {
 }
 
 /// A runner that dies holding a job loses it when its lease ends, to another runner (a
-/// replica); a runner that renews keeps it.
+/// replica); a runner that renews keeps it; a runner that stops releases it at once; the
+/// lease names its holder.
 async fn leases_end_unless_renewed(url: &str) {
     let store = Store::open(url).await.expect("store");
     let mut work = store.begin_durable().await.expect("transaction");
@@ -174,37 +175,74 @@ async fn leases_end_unless_renewed(url: &str) {
     work.commit().await.expect("committed");
     let lease = chrono::Duration::seconds(60);
     let now = Utc::now();
-    let first = store.lease_effect(now, lease).await.expect("lease");
+    let first = store
+        .lease_effect(now, lease, "replica-a")
+        .await
+        .expect("lease");
     let first = first.expect("the job is leased");
     let later = |seconds: i64| now + chrono::Duration::seconds(seconds);
     assert!(
         store
-            .lease_effect(later(30), lease)
+            .lease_effect(later(30), lease, "replica-b")
             .await
             .expect("lease")
             .is_none(),
         "held while its lease lasts"
     );
-    let taken_over = store.lease_effect(later(61), lease).await.expect("lease");
+    let holder = |store: Store, id: i64| async move {
+        store
+            .job(id)
+            .await
+            .expect("job read")
+            .expect("job exists")
+            .leased_by
+    };
+    assert_eq!(
+        holder(store.clone(), first.id).await.as_deref(),
+        Some("replica-a")
+    );
+    let taken_over = store
+        .lease_effect(later(61), lease, "replica-b")
+        .await
+        .expect("lease");
     assert_eq!(
         taken_over.map(|job| job.id),
         Some(first.id),
         "taken over after the lease"
     );
-    // The new holder renews: nobody else gets it, even after the first lease would have ended.
+    assert_eq!(
+        holder(store.clone(), first.id).await.as_deref(),
+        Some("replica-b")
+    );
+    // The first holder cannot renew what it lost; the new holder renews, and nobody else
+    // gets it, even after the first lease would have ended.
     assert!(
-        store
-            .renew_lease(first.id, later(150))
+        !store
+            .renew_lease(first.id, later(150), "replica-a")
             .await
             .expect("renew")
     );
     assert!(
         store
-            .lease_effect(later(121), lease)
+            .renew_lease(first.id, later(150), "replica-b")
+            .await
+            .expect("renew")
+    );
+    assert!(
+        store
+            .lease_effect(later(121), lease, "replica-c")
             .await
             .expect("lease")
             .is_none()
     );
+    // Stopping, the holder releases it: another runner takes it at once.
+    assert_eq!(store.release_leases("replica-a").await.expect("release"), 0);
+    assert_eq!(store.release_leases("replica-b").await.expect("release"), 1);
+    let again = store
+        .lease_effect(later(122), lease, "replica-c")
+        .await
+        .expect("lease");
+    assert_eq!(again.map(|job| job.id), Some(first.id), "released at once");
     store.close().await;
 }
 
@@ -215,37 +253,64 @@ on_both_stores!(
 );
 
 /// Replicas sharing a store poll each repository once per interval between them: the
-/// first to claim it this interval polls; the others skip it until the interval is over.
+/// first to claim it this interval polls; the others skip it until the interval is over,
+/// and know when that is. A replica that stops releases its claim: another takes it at once.
 async fn one_poll_per_repository_and_interval(url: &str) {
+    use herald::store::PollClaim;
     let store = Store::open(url).await.expect("store");
     let repository = herald::incident::RepoName::parse("acme/widget").expect("name");
     let interval = chrono::Duration::seconds(300);
     let now = Utc::now();
-    let claim = |at: chrono::DateTime<Utc>| {
+    let claim = |at: chrono::DateTime<Utc>, holder: &'static str| {
         let store = store.clone();
         let repository = repository.clone();
         async move {
             store
-                .claim_advisory_poll(repository.as_str(), at, at - interval)
+                .claim_advisory_poll(
+                    repository.as_str(),
+                    at,
+                    at - interval,
+                    holder,
+                    at + interval,
+                )
                 .await
                 .expect("claim")
         }
     };
-    assert!(
-        claim(now).await,
+    assert_eq!(
+        claim(now, "a").await,
+        PollClaim::Taken,
         "never polled: the first replica claims it"
     );
-    assert!(
-        !claim(now).await,
-        "a second replica in the same round skips it"
+    let millis = |at: chrono::DateTime<Utc>| at.timestamp_millis();
+    match claim(now, "b").await {
+        PollClaim::Held { due } => {
+            assert_eq!(millis(due), millis(now + interval), "its claim's end")
+        }
+        PollClaim::Taken => panic!("a second replica in the same round must skip it"),
+    }
+    assert_eq!(store.release_advisory_polls("b").await.expect("release"), 0);
+    assert_eq!(store.release_advisory_polls("a").await.expect("release"), 1);
+    assert_eq!(
+        claim(now, "b").await,
+        PollClaim::Taken,
+        "released by a replica that stopped: taken at once"
     );
     store
         .save_advisory_poll(repository.as_str(), Some("\"etag-1\""), now)
         .await
         .expect("polled");
-    assert!(!claim(now + chrono::Duration::seconds(299)).await);
-    assert!(
-        claim(now + chrono::Duration::seconds(301)).await,
+    match claim(now + chrono::Duration::seconds(299), "a").await {
+        PollClaim::Held { due } => assert_eq!(
+            millis(due),
+            millis(now + interval),
+            "one interval after the poll"
+        ),
+        PollClaim::Taken => panic!("polled within the interval"),
+    }
+    assert_eq!(
+        claim(now + chrono::Duration::seconds(301), "a").await,
+        PollClaim::Taken,
         "the next interval"
     );
     assert_eq!(

@@ -8,8 +8,15 @@ pub(super) async fn dispatch(State(world): State<Shared>, request: Request) -> R
     let (parts, body) = request.into_parts();
     let body = axum::body::to_bytes(body, MAX_BODY_BYTES).await.ok();
     // Everything below is synchronous, so the lock is never held across an await.
-    let mut world = world.lock().unwrap_or_else(PoisonError::into_inner);
-    world.handle(&parts.method, &parts.uri, &parts.headers, body)
+    let response = world.lock().unwrap_or_else(PoisonError::into_inner).handle(
+        &parts.method,
+        &parts.uri,
+        &parts.headers,
+        body,
+    );
+    // Redeliveries asked for go once their request is answered, as on GitHub.
+    redeliver_accepted(&world);
+    response
 }
 
 /// One request as the route handlers see it.
@@ -430,6 +437,8 @@ impl World {
                 self.app_auth(ctx)?;
                 Ok(Reply::ok(app_json(base, self.app_id)))
             }
+            ("GET", ["app", "hook", "deliveries"]) => self.list_hook_deliveries(ctx),
+            ("POST", ["app", "hook", "deliveries", id, "attempts"]) => self.redeliver_hook(ctx, id),
             ("GET", ["app", "installations"]) => {
                 self.app_auth(ctx)?;
                 let installations = self

@@ -38,6 +38,8 @@ pub(super) struct World {
     pub(super) security_managers: HashMap<String, SecurityManagers>,
     /// The App may not read organisation roles (403).
     pub(super) org_roles_forbidden: bool,
+    /// The App's webhook: where deliveries go, and every attempt.
+    pub(super) hooks: Hooks,
 }
 
 pub(super) struct Token {
@@ -177,6 +179,7 @@ impl World {
             manifests_received: Vec::new(),
             security_managers: HashMap::new(),
             org_roles_forbidden: false,
+            hooks: Hooks::default(),
         }
     }
 }

@@ -1,0 +1,493 @@
+//! Redelivery: GitHub marks a webhook delivery that herald did not take (herald down,
+//! deploying, or its store unreachable) as failed and never sends it again by itself. On
+//! start, once the store commits again after an outage, and on an interval, one replica at a
+//! time lists the App's recent delivery attempts (`GET /app/hook/deliveries`, newest first,
+//! back to where the last finished scan reached), finds the deliveries that never
+//! succeeded and that herald has not stored, and asks GitHub to deliver each again
+//! (`POST /app/hook/deliveries/{id}/attempts`), oldest first, paced as a write. The
+//! delivery then arrives through the webhook like any other, signed by GitHub.
+//!
+//! Each failed attempt is asked for once; a delivery whose redelivery failed too is asked
+//! for again, up to [`MAX_REQUESTS`] times in all. GitHub's refusal of a request ends it
+//! for that delivery (its words are kept for `herald deliveries list`). A delivery herald
+//! refused on its merits (a bad signature, a malformed body) is not asked for: it would be
+//! refused again.
+
+use crate::github::{GitHub, GitHubError, HookDelivery};
+use crate::metrics::{Metrics, RedeliveryOutcome};
+use crate::store::{RedeliveryRequest, ScanClaim, Store, StoreError};
+use chrono::{DateTime, Utc};
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{Notify, watch};
+
+/// How long GitHub keeps delivery attempts: a scan never reaches further back.
+const RETENTION: chrono::Duration = chrono::Duration::days(3);
+
+/// How far before the last finished scan's newest attempt a scan reaches: an attempt is
+/// listed once it has ended, up to GitHub's 10 s timeout after it started, under the time
+/// it started.
+const OVERLAP: chrono::Duration = chrono::Duration::minutes(10);
+
+/// Pages of 100 attempts read in one scan at most.
+const MAX_PAGES: usize = 100;
+
+/// Redelivery requests made in one scan at most; the rest wait for the next.
+const MAX_REQUESTS_PER_SCAN: usize = 1000;
+
+/// Requests herald makes for one delivery at most (its first, and again when GitHub's
+/// redelivery failed too).
+pub const MAX_REQUESTS: u32 = 3;
+
+/// How long a replica's claim on the scan lasts without renewal.
+const CLAIM: chrono::Duration = chrono::Duration::minutes(2);
+
+/// After the store commits again, how long to wait before scanning: GitHub lists an
+/// attempt once it has ended.
+const AFTER_RECOVERY: Duration = Duration::from_secs(2);
+
+#[derive(Debug, thiserror::Error)]
+pub enum RedeliveryError {
+    #[error("another replica ({by}) is scanning for failed deliveries until {until}")]
+    Held { by: String, until: DateTime<Utc> },
+    #[error(transparent)]
+    GitHub(#[from] GitHubError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What one scan found and did.
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ScanReport {
+    /// Attempts read.
+    pub attempts: usize,
+    /// Deliveries that failed at GitHub and are not in the store.
+    pub missing: usize,
+    /// Of those, asked for again now.
+    pub requested: usize,
+    /// Of those, GitHub refused to deliver again.
+    pub refused: usize,
+    /// Of those, asked for before (waiting for GitHub, or asked for [`MAX_REQUESTS`] times).
+    pub asked_before: usize,
+    /// Deliveries herald refused on their merits (4xx): not asked for.
+    pub refused_by_herald: usize,
+    /// The scan stopped before handling everything (GitHub's rate limit, a server error, or
+    /// the per-scan bound): the next one goes back as far again.
+    pub unfinished: Option<String>,
+}
+
+/// One delivery as the attempts listed show it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ListedDelivery {
+    pub guid: String,
+    pub event: String,
+    pub action: Option<String>,
+    /// Its latest attempt.
+    pub latest: HookDelivery,
+    pub attempts: usize,
+    pub succeeded: bool,
+    /// Whether herald has it in its store.
+    pub stored: bool,
+    /// What herald asked GitHub for it.
+    pub request: Option<RedeliveryRequest>,
+}
+
+impl ListedDelivery {
+    /// Failed at GitHub and missing from the store.
+    pub fn missing(&self) -> bool {
+        !self.succeeded && !self.stored
+    }
+
+    /// Whether herald should ask GitHub for it now.
+    fn to_ask(&self) -> bool {
+        self.missing()
+            && !self.latest.refused_by_herald()
+            && self.request.as_ref().is_none_or(|request| {
+                request.refusal.is_none()
+                    && request.requests < MAX_REQUESTS
+                    && request.attempt_id < self.latest.id
+            })
+    }
+}
+
+pub struct Redeliverer {
+    store: Store,
+    github: Arc<GitHub>,
+    /// Named on the scan's claim.
+    replica: String,
+    metrics: Option<Arc<Metrics>>,
+}
+
+impl Redeliverer {
+    pub fn new(store: Store, github: Arc<GitHub>, replica: String) -> Redeliverer {
+        Redeliverer {
+            store,
+            github,
+            replica,
+            metrics: None,
+        }
+    }
+
+    /// Counts what the scans find and do in `metrics`.
+    pub fn counting_in(mut self, metrics: Arc<Metrics>) -> Redeliverer {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    /// Scans on start, every `interval`, and shortly after `recovered` tells the store
+    /// commits again, until `shutdown`.
+    pub async fn run(
+        self,
+        interval: Duration,
+        recovered: Arc<Notify>,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
+        tracing::info!(
+            interval_secs = interval.as_secs(),
+            "redelivery scans started"
+        );
+        loop {
+            tokio::select! {
+                scanned = self.scan() => self.log(scanned),
+                _ = shutdown.wait_for(|stop| *stop) => break,
+            }
+            let after_recovery = tokio::select! {
+                _ = tokio::time::sleep(interval) => false,
+                _ = recovered.notified() => true,
+                _ = shutdown.wait_for(|stop| *stop) => break,
+            };
+            if after_recovery {
+                tokio::select! {
+                    _ = tokio::time::sleep(AFTER_RECOVERY) => {}
+                    _ = shutdown.wait_for(|stop| *stop) => break,
+                }
+            }
+        }
+        if let Err(error) = self
+            .store
+            .end_redelivery_scan(&self.replica, None, Utc::now())
+            .await
+        {
+            tracing::warn!(%error, "cannot release the redelivery scan; it ends by itself within minutes");
+        }
+        tracing::info!("redelivery scans stopped");
+    }
+
+    fn log(&self, scanned: Result<ScanReport, RedeliveryError>) {
+        match scanned {
+            Ok(report) if report.missing == 0 && report.unfinished.is_none() => {
+                tracing::debug!(
+                    attempts = report.attempts,
+                    "redelivery scan: nothing missed"
+                );
+            }
+            Ok(report) => tracing::info!(
+                attempts = report.attempts,
+                missing = report.missing,
+                requested = report.requested,
+                refused = report.refused,
+                asked_before = report.asked_before,
+                refused_by_herald = report.refused_by_herald,
+                unfinished = report.unfinished.as_deref().unwrap_or(""),
+                "redelivery scan done"
+            ),
+            Err(RedeliveryError::Held { by, .. }) => {
+                tracing::debug!(replica = %by, "redelivery scan: another replica is scanning");
+            }
+            Err(error) => tracing::warn!(%error, "redelivery scan failed"),
+        }
+    }
+
+    /// One scan, if no other replica is scanning: finds the deliveries that failed and asks
+    /// GitHub for each again.
+    pub async fn scan(&self) -> Result<ScanReport, RedeliveryError> {
+        let now = Utc::now();
+        let scanned_through = match self
+            .store
+            .claim_redelivery_scan(&self.replica, now, now + CLAIM)
+            .await?
+        {
+            ScanClaim::Taken { scanned_through } => scanned_through,
+            ScanClaim::Held { by, until } => return Err(RedeliveryError::Held { by, until }),
+        };
+        let scanned = self.scan_claimed(scanned_through).await;
+        let finished_through = match &scanned {
+            Ok((report, newest)) if report.unfinished.is_none() => *newest,
+            _ => None,
+        };
+        self.store
+            .end_redelivery_scan(&self.replica, finished_through, Utc::now())
+            .await?;
+        scanned.map(|(report, _)| report)
+    }
+
+    /// The scan under this replica's claim; also returns the newest attempt read.
+    async fn scan_claimed(
+        &self,
+        scanned_through: DateTime<Utc>,
+    ) -> Result<(ScanReport, Option<DateTime<Utc>>), RedeliveryError> {
+        let floor = (scanned_through - OVERLAP).max(Utc::now() - RETENTION);
+        let (attempts, mut unfinished) = self.attempts_since(floor).await?;
+        let newest = attempts.iter().map(|attempt| attempt.delivered_at).max();
+        let deliveries = self.listed(attempts).await?;
+        let mut report = ScanReport {
+            attempts: deliveries.iter().map(|delivery| delivery.attempts).sum(),
+            ..ScanReport::default()
+        };
+        let mut to_ask = Vec::new();
+        for delivery in &deliveries {
+            if delivery.latest.refused_by_herald() && !delivery.succeeded {
+                report.refused_by_herald += 1;
+            } else if delivery.missing() {
+                report.missing += 1;
+                if delivery.to_ask() {
+                    to_ask.push(delivery);
+                } else {
+                    report.asked_before += 1;
+                }
+            }
+        }
+        self.count(RedeliveryOutcome::found, report.missing);
+        for (asked, delivery) in to_ask.into_iter().enumerate() {
+            if asked >= MAX_REQUESTS_PER_SCAN {
+                unfinished = Some(format!(
+                    "{MAX_REQUESTS_PER_SCAN} requests made: the rest wait for the next scan"
+                ));
+                break;
+            }
+            if !self
+                .store
+                .renew_redelivery_scan(&self.replica, Utc::now() + CLAIM)
+                .await?
+            {
+                unfinished = Some("the claim on the scan was lost".to_owned());
+                break;
+            }
+            match self.ask(delivery).await? {
+                Asked::Requested => report.requested += 1,
+                Asked::Refused => report.refused += 1,
+                Asked::NotNow(why) => {
+                    unfinished = Some(why);
+                    break;
+                }
+            }
+        }
+        self.count(RedeliveryOutcome::requested, report.requested);
+        self.count(RedeliveryOutcome::refused, report.refused);
+        report.unfinished = unfinished;
+        Ok((report, newest))
+    }
+
+    fn count(&self, outcome: RedeliveryOutcome, count: usize) {
+        if let Some(metrics) = &self.metrics {
+            metrics.redeliveries(outcome, count);
+        }
+    }
+
+    /// Asks GitHub to deliver `delivery` again and records what GitHub said.
+    async fn ask(&self, delivery: &ListedDelivery) -> Result<Asked, RedeliveryError> {
+        let mut request = RedeliveryRequest {
+            guid: delivery.guid.clone(),
+            attempt_id: delivery.latest.id,
+            event: delivery.event.clone(),
+            action: delivery.action.clone(),
+            requests: delivery
+                .request
+                .as_ref()
+                .map_or(0, |request| request.requests)
+                + 1,
+            requested_at: Utc::now(),
+            refusal: None,
+        };
+        let asked = match self.github.redeliver(delivery.latest.id).await {
+            Ok(()) => Asked::Requested,
+            Err(error) => match error.refusal() {
+                Some(words) => {
+                    tracing::warn!(
+                        delivery = %delivery.guid,
+                        event = %delivery.event,
+                        refusal = %words,
+                        "GitHub refused to deliver a failed delivery again; it is not asked for again"
+                    );
+                    request.refusal = Some(words.to_owned());
+                    Asked::Refused
+                }
+                None => return Ok(Asked::NotNow(error.to_string())),
+            },
+        };
+        self.store.record_redelivery(&request).await?;
+        Ok(asked)
+    }
+
+    /// The attempts listed since `floor`, newest first, and why the listing stopped short
+    /// of it, if it did.
+    async fn attempts_since(
+        &self,
+        floor: DateTime<Utc>,
+    ) -> Result<(Vec<HookDelivery>, Option<String>), RedeliveryError> {
+        let mut attempts = Vec::new();
+        let mut next = None;
+        for _ in 0..MAX_PAGES {
+            let (page, after) = self.github.hook_deliveries(next.as_deref()).await?;
+            let reached_floor = page.iter().any(|attempt| attempt.delivered_at < floor);
+            attempts.extend(
+                page.into_iter()
+                    .filter(|attempt| attempt.delivered_at >= floor),
+            );
+            match after {
+                Some(after) if !reached_floor => next = Some(after),
+                _ => return Ok((attempts, None)),
+            }
+        }
+        Ok((
+            attempts,
+            Some(format!(
+                "{MAX_PAGES} pages of attempts read: older ones wait for the next scan"
+            )),
+        ))
+    }
+
+    /// The deliveries `attempts` make, oldest first, with what herald knows of each.
+    pub async fn listed(
+        &self,
+        attempts: Vec<HookDelivery>,
+    ) -> Result<Vec<ListedDelivery>, StoreError> {
+        let mut by_guid: HashMap<String, Vec<HookDelivery>> = HashMap::new();
+        for attempt in attempts {
+            by_guid
+                .entry(attempt.guid.clone())
+                .or_default()
+                .push(attempt);
+        }
+        let guids: Vec<&str> = by_guid.keys().map(String::as_str).collect();
+        let stored: HashSet<String> = self.store.stored_guids(&guids).await?;
+        let mut requests = self.store.redelivery_requests(&guids).await?;
+        let mut listed: Vec<ListedDelivery> = by_guid
+            .into_iter()
+            .filter_map(|(guid, attempts)| {
+                let latest = attempts.iter().max_by_key(|attempt| attempt.id)?.clone();
+                Some(ListedDelivery {
+                    stored: stored.contains(&guid),
+                    request: requests.remove(&guid),
+                    event: latest.event.clone(),
+                    action: latest.action.clone(),
+                    succeeded: attempts.iter().any(HookDelivery::succeeded),
+                    attempts: attempts.len(),
+                    latest,
+                    guid,
+                })
+            })
+            .collect();
+        // Oldest first: deliveries asked for again arrive in the order they happened.
+        listed.sort_by_key(|delivery| (delivery.latest.delivered_at, delivery.latest.id));
+        Ok(listed)
+    }
+
+    /// The deliveries GitHub lists back to where the scans start (GitHub's retention before
+    /// the first scan), oldest first, for `herald deliveries list`.
+    pub async fn recent(&self) -> Result<Vec<ListedDelivery>, RedeliveryError> {
+        let floor = match self.store.redelivery_scan().await? {
+            Some(state) => (state.scanned_through - OVERLAP).max(Utc::now() - RETENTION),
+            None => Utc::now() - RETENTION,
+        };
+        let (attempts, _) = self.attempts_since(floor).await?;
+        Ok(self.listed(attempts).await?)
+    }
+}
+
+/// What came of asking GitHub for one delivery.
+enum Asked {
+    Requested,
+    Refused,
+    /// Not asked: GitHub's rate limit, a server error or no answer; the scan stops here.
+    NotNow(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attempt(id: u64, status_code: u16) -> HookDelivery {
+        HookDelivery {
+            id,
+            guid: "guid".to_owned(),
+            delivered_at: Utc::now(),
+            redelivery: false,
+            status: String::new(),
+            status_code,
+            event: "issue_comment".to_owned(),
+            action: Some("created".to_owned()),
+            installation_id: Some(1),
+        }
+    }
+
+    fn listed(latest: HookDelivery, request: Option<RedeliveryRequest>) -> ListedDelivery {
+        ListedDelivery {
+            guid: "guid".to_owned(),
+            event: latest.event.clone(),
+            action: None,
+            succeeded: latest.succeeded(),
+            latest,
+            attempts: 1,
+            stored: false,
+            request,
+        }
+    }
+
+    fn asked(attempt_id: u64, requests: u32, refusal: Option<&str>) -> RedeliveryRequest {
+        RedeliveryRequest {
+            guid: "guid".to_owned(),
+            attempt_id,
+            event: "issue_comment".to_owned(),
+            action: None,
+            requests,
+            requested_at: Utc::now(),
+            refusal: refusal.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn only_what_failed_for_want_of_herald_is_asked_for_and_never_the_same_attempt_twice() {
+        assert!(
+            listed(attempt(1, 503), None).to_ask(),
+            "herald's store was down"
+        );
+        assert!(
+            listed(attempt(1, 0), None).to_ask(),
+            "herald did not answer"
+        );
+        assert!(listed(attempt(1, 408), None).to_ask());
+        assert!(!listed(attempt(1, 202), None).to_ask(), "it arrived");
+        assert!(
+            !listed(attempt(1, 401), None).to_ask(),
+            "herald refused its signature"
+        );
+        assert!(
+            !listed(attempt(1, 400), None).to_ask(),
+            "herald refused its body"
+        );
+        assert!(
+            !listed(attempt(7, 503), Some(asked(7, 1, None))).to_ask(),
+            "asked for, GitHub has not yet delivered it again"
+        );
+        assert!(
+            listed(attempt(8, 503), Some(asked(7, 1, None))).to_ask(),
+            "GitHub's redelivery failed too"
+        );
+        assert!(
+            !listed(attempt(9, 503), Some(asked(8, MAX_REQUESTS, None))).to_ask(),
+            "asked for as often as herald asks"
+        );
+        assert!(
+            !listed(attempt(8, 503), Some(asked(7, 1, Some("too old")))).to_ask(),
+            "GitHub refused"
+        );
+        let mut stored = listed(attempt(1, 503), None);
+        stored.stored = true;
+        assert!(
+            !stored.to_ask(),
+            "stored after all (committed as it timed out)"
+        );
+    }
+}

@@ -1,0 +1,568 @@
+//! Never missing what GitHub sent: deliveries that failed while herald was down or its
+//! store unreachable are asked for again and processed; the store's outage gets prompt
+//! 503s; replicas stop without leaving work behind.
+
+use crate::common::github::FakeGitHub;
+use crate::common::{self, Harness, fixture};
+use crate::github_app::{
+    APP_ID, REPO, Replica, TRACK_PRIVATELY, TRACKING_REPO, assert_no_unexpected, installed_with,
+    numbered_report, post_to, private_key, world,
+};
+use sqlx::Connection as _;
+use std::time::{Duration, Instant};
+
+/// A loopback address no one listens on yet, to restart herald on the same one.
+fn free_address() -> std::net::SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free loopback port")
+}
+
+/// herald with the App, installed, on a fixed address that GitHub (the fake) delivers to.
+async fn served_by_github(fake: &FakeGitHub) -> Harness {
+    served_by_github_with(fake, |_| {}).await
+}
+
+/// [`served_by_github`] with settings changed by `adjust`.
+async fn served_by_github_with(
+    fake: &FakeGitHub,
+    adjust: impl FnOnce(&mut herald::config::Settings),
+) -> Harness {
+    let listen = free_address();
+    let harness = installed_with(fake, |settings| {
+        settings.listen = listen;
+        adjust(settings);
+    })
+    .await;
+    fake.deliver_to(&harness.url("/webhooks"), common::SECRET);
+    harness
+}
+
+/// Waits until the store holds every delivery in `guids` (they come back through GitHub,
+/// asynchronously); fails naming the missing after 30 s.
+async fn until_stored(harness: &Harness, guids: &[String]) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let stored = harness
+            .store
+            .stored_guids(&guids.iter().map(String::as_str).collect::<Vec<_>>())
+            .await
+            .expect("stored deliveries");
+        if stored.len() == guids.len() {
+            return;
+        }
+        let missing: Vec<&String> = guids
+            .iter()
+            .filter(|guid| !stored.contains(*guid))
+            .collect();
+        assert!(
+            Instant::now() < deadline,
+            "never asked for again and stored within 30 s: {missing:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The attempt ids of `guids`' first (failed) attempts.
+fn first_attempts(fake: &FakeGitHub, guids: &[String]) -> Vec<u64> {
+    let mut ids: Vec<u64> = fake
+        .hook_attempts()
+        .into_iter()
+        .filter(|attempt| guids.contains(&attempt.guid) && !attempt.redelivery)
+        .map(|attempt| attempt.id)
+        .collect();
+    ids.sort_unstable();
+    ids
+}
+
+/// `herald deliveries …` against the fake GitHub and `harness`'s store; its stdout. It runs
+/// off the test's thread, which serves the fake.
+async fn deliveries_command(fake: &FakeGitHub, harness: &Harness, args: &[&str]) -> String {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_herald"));
+    command
+        .current_dir(dir.path())
+        .env_clear()
+        .env("HERALD_DATABASE_URL", &harness.database_url)
+        .env("HERALD_GITHUB_API_URL", &fake.url)
+        .env("HERALD_GITHUB_APP_ID", APP_ID.to_string())
+        .env("HERALD_GITHUB_PRIVATE_KEY", private_key())
+        .env("HERALD_REPLICA_ID", "operator")
+        .arg("deliveries")
+        .args(args);
+    let output = tokio::task::spawn_blocking(move || command.output())
+        .await
+        .expect("joined")
+        .expect("herald runs");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(
+        output.status.success(),
+        "herald deliveries {args:?}: {stderr}"
+    );
+    assert!(
+        !stdout.contains("PRIVATE KEY") && !stderr.contains("PRIVATE KEY"),
+        "the App's key stays out of the output"
+    );
+    stdout
+}
+
+/// Waits until no replica holds the scan.
+async fn until_scan_released(harness: &Harness) {
+    for _ in 0..200 {
+        let state = harness.store.redelivery_scan().await.expect("scan state");
+        if state.is_some_and(|state| state.claimed_by.is_none()) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the redelivery scan was never released");
+}
+
+/// GitHub sends three reports while herald is stopped for a deploy: each fails (no answer).
+/// Started again, herald asks GitHub for each once, never for what it stored, and
+/// processes what comes; GitHub refuses one (too old), which is recorded with its words
+/// and not asked for again by the next scan. `herald deliveries list` shows it all.
+#[tokio::test]
+async fn deliveries_missed_while_herald_was_stopped_are_asked_for_again_once_each() {
+    let fake = world().await;
+    fake.put_file(REPO, ".github/herald.yml", TRACK_PRIVATELY);
+    let mut harness = served_by_github(&fake).await;
+    let (stored_before, status) = fake
+        .send_webhook("repository_advisory", &numbered_report(0))
+        .await;
+    assert_eq!(status, 202);
+    harness.wait_all_jobs().await;
+    let server = harness.server.take().expect("running");
+    server.stop().await.expect("stops");
+
+    let mut missed = Vec::new();
+    for number in 1..=3 {
+        let (guid, status) = fake
+            .send_webhook("repository_advisory", &numbered_report(number))
+            .await;
+        assert_eq!(status, 0, "herald is down: no answer");
+        missed.push(guid);
+    }
+    let too_old = missed[2].clone();
+    fake.refuse_redelivery(&too_old, "This delivery is too old to redeliver");
+
+    harness.server = Some(
+        herald::server::Server::start(&harness.settings)
+            .await
+            .expect("starts again"),
+    );
+    until_stored(&harness, &missed[..2]).await;
+    harness.wait_all_jobs().await;
+    until_scan_released(&harness).await;
+
+    let mut asked = fake.redelivery_requests();
+    asked.sort_unstable();
+    assert_eq!(
+        asked,
+        first_attempts(&fake, &missed),
+        "each missed delivery asked for once, the stored one never"
+    );
+    assert!(
+        !first_attempts(&fake, &[stored_before])
+            .iter()
+            .any(|id| asked.contains(id))
+    );
+    for number in 1..=2 {
+        let ghsa = format!("GHSA-abcd-1234-{number:04}");
+        assert!(
+            fake.issues(TRACKING_REPO)
+                .iter()
+                .any(|issue| issue.title.contains(&ghsa)),
+            "{ghsa} redelivered, processed and tracked"
+        );
+    }
+
+    // A scan now asks for nothing more: the refused delivery stays refused.
+    let scanned: serde_json::Value =
+        serde_json::from_str(&deliveries_command(&fake, &harness, &["resync", "--json"]).await)
+            .expect("JSON report");
+    assert_eq!(scanned["requested"], 0, "{scanned}");
+    assert_eq!(scanned["missing"], 1, "{scanned}");
+    assert_eq!(scanned["asked_before"], 1, "{scanned}");
+    assert_eq!(fake.redelivery_requests().len(), 3, "not asked again");
+
+    let listed: serde_json::Value = serde_json::from_str(
+        &deliveries_command(&fake, &harness, &["list", "--failed", "--json"]).await,
+    )
+    .expect("JSON list");
+    let listed = listed.as_array().expect("an array");
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0]["guid"], too_old.as_str());
+    assert_eq!(
+        listed[0]["request"]["refusal"],
+        "This delivery is too old to redeliver"
+    );
+    let table = deliveries_command(&fake, &harness, &["list"]).await;
+    assert!(
+        table.contains("missing: GitHub refused to send it again"),
+        "{table}"
+    );
+    assert_eq!(
+        table.matches("stored").count(),
+        3,
+        "the report before and the two asked for again: {table}"
+    );
+    assert_no_unexpected(&fake);
+    harness.stop().await;
+}
+
+/// GitHub gives up on a delivery after 10 s; herald answers one it cannot commit 503
+/// within 5 s (allowed a little more here, on a busy test machine).
+const ANSWERED_WITHIN: Duration = Duration::from_secs(7);
+
+/// `/readyz` answers within 0.8 s (allowed a little more here).
+const READY_WITHIN: Duration = Duration::from_millis(1500);
+
+/// While the store cannot commit, each of three deliveries GitHub sends is answered 503
+/// within the bound and `/readyz` says 503 promptly; once the store is back, herald notices
+/// without a delivery, asks GitHub for the three again, and stores and processes them.
+async fn an_outage_gets_prompt_503s_and_the_refused_come_back(
+    harness: &Harness,
+    fake: &FakeGitHub,
+    first: usize,
+    begin: impl FnOnce(),
+    end: impl std::future::Future<Output = ()>,
+) -> Vec<String> {
+    begin();
+    let mut refused = Vec::new();
+    for number in first..first + 3 {
+        let started = Instant::now();
+        let (guid, status) = fake
+            .send_webhook("repository_advisory", &numbered_report(number))
+            .await;
+        let took = started.elapsed();
+        assert_eq!(
+            status, 503,
+            "delivery {number} while the store cannot commit"
+        );
+        assert!(
+            took < ANSWERED_WITHIN,
+            "delivery {number} answered after {took:?}"
+        );
+        refused.push(guid);
+    }
+    let started = Instant::now();
+    let ready = harness
+        .client
+        .get(harness.url("/readyz"))
+        .timeout(READY_WITHIN)
+        .send()
+        .await
+        .expect("/readyz answers promptly while the store cannot commit");
+    assert_eq!(
+        ready.status().as_u16(),
+        503,
+        "after {:?}",
+        started.elapsed()
+    );
+    end.await;
+    until_stored(harness, &refused).await;
+    harness.wait_processed().await;
+    refused
+}
+
+/// GitHub was asked once for each of `refused`, herald is ready again; stops herald.
+async fn each_asked_for_once_and_ready(harness: Harness, fake: &FakeGitHub, refused: &[String]) {
+    let mut asked = fake.redelivery_requests();
+    asked.sort_unstable();
+    assert_eq!(asked, first_attempts(fake, refused), "each asked for once");
+    assert_eq!(harness.status_of("/readyz").await, 200);
+    assert_no_unexpected(fake);
+    harness.stop().await;
+}
+
+/// PostgreSQL stopped (connections refused), then stalled (connections taken, never
+/// answered, as behind a broken network): both outages get prompt 503s, and what they
+/// refused comes back through redelivery, each delivery asked for once.
+#[tokio::test]
+async fn on_postgresql_a_stopped_or_stalled_database_gets_prompt_503s_and_nothing_is_lost() {
+    let fake = world().await;
+    let database = common::postgres_database().await;
+    let (prefix, rest) = database.split_once('@').expect("user@host");
+    let (server, name) = rest.split_once('/').expect("host/database");
+    let relay = common::cut::CutRelay::start(server.to_owned()).await;
+    let through_relay = format!("{prefix}@{}/{name}", relay.addr);
+    let harness = served_by_github_with(&fake, |settings| {
+        settings.database_url = through_relay.clone();
+    })
+    .await;
+    let mut refused = an_outage_gets_prompt_503s_and_the_refused_come_back(
+        &harness,
+        &fake,
+        1,
+        || relay.cut(),
+        async { relay.restore() },
+    )
+    .await;
+    refused.extend(
+        an_outage_gets_prompt_503s_and_the_refused_come_back(
+            &harness,
+            &fake,
+            4,
+            || relay.stall(),
+            async { relay.restore() },
+        )
+        .await,
+    );
+    each_asked_for_once_and_ready(harness, &fake, &refused).await;
+}
+
+/// SQLite's file locked by another process's write transaction: reads still work, but
+/// nothing commits. Deliveries get prompt 503s, `/readyz` says so, and once the lock is
+/// gone the refused deliveries come back through redelivery.
+#[tokio::test]
+async fn on_sqlite_a_locked_store_gets_prompt_503s_and_nothing_is_lost() {
+    let fake = world().await;
+    let harness = served_by_github(&fake).await;
+    let mut locker = sqlx::SqliteConnection::connect(&harness.database_url)
+        .await
+        .expect("another connection to the file");
+    let mut lock = Some(
+        sqlx::Connection::begin_with(&mut locker, "BEGIN EXCLUSIVE")
+            .await
+            .expect("the write lock"),
+    );
+    let refused =
+        an_outage_gets_prompt_503s_and_the_refused_come_back(&harness, &fake, 1, || {}, async {
+            lock.take()
+                .expect("held")
+                .rollback()
+                .await
+                .expect("lock released");
+        })
+        .await;
+    each_asked_for_once_and_ready(harness, &fake, &refused).await;
+}
+
+/// The replica on `port`'s answer to `GET /readyz`, `None` when it is not there.
+async fn readiness(port: u16) -> Option<u16> {
+    common::http_client()
+        .get(format!("http://127.0.0.1:{port}/readyz"))
+        .timeout(READY_WITHIN)
+        .send()
+        .await
+        .ok()
+        .map(|response| response.status().as_u16())
+}
+
+/// Sends SIGTERM to a replica, as an orchestrator stopping it does.
+fn terminate(replica: &Replica) {
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &replica.child.id().to_string()])
+        .status()
+        .expect("kill(1) runs");
+    assert!(status.success(), "SIGTERM sent");
+}
+
+/// One replica of the rolling restart, named for its leases.
+fn start_replica(
+    fake: &FakeGitHub,
+    database: &str,
+    port: u16,
+    index: usize,
+    generation: usize,
+    dir: &std::path::Path,
+) -> Replica {
+    let log = dir.join(format!("replica-{index}-{generation}.log"));
+    Replica::start_as(fake, database, port, &log, |command| {
+        command
+            .env("HERALD_REPLICA_ID", format!("replica-{index}"))
+            .env("HERALD_DRAIN_SECS", "1");
+    })
+}
+
+/// Three replicas on one PostgreSQL, under a steady load of reports sent round-robin (a
+/// load balancer: a replica that refuses the connection or answers 503 is skipped),
+/// restarted one after the other with SIGTERM. Each stopping replica says 503 on `/readyz`
+/// while it still answers, exits cleanly, and leaves no lease or poll claim behind. No
+/// delivery is lost, none is processed twice, and no job waits long.
+#[tokio::test]
+async fn a_rolling_restart_of_three_replicas_under_load_loses_nothing() {
+    const REPORTS: usize = 120;
+    let fake = world().await;
+    fake.put_file(REPO, ".github/herald.yml", TRACK_PRIVATELY);
+    let database = common::postgres_database().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ports: Vec<u16> = (0..3).map(|_| free_address().port()).collect();
+    let mut replicas: Vec<Replica> = (0..3)
+        .map(|index| start_replica(&fake, &database, ports[index], index, 0, dir.path()))
+        .collect();
+    for port in &ports {
+        until_ready(*port).await;
+    }
+    assert_eq!(
+        post_to(
+            ports[0],
+            "installation",
+            "install-1",
+            &fixture("installation.created.0.json")
+        )
+        .await,
+        Some(202)
+    );
+    let load = tokio::spawn({
+        let ports = ports.clone();
+        async move {
+            let mut answers = Vec::new();
+            for number in 0..REPORTS {
+                let id = format!("rolling-{number}");
+                let mut answer = None;
+                'balancer: for _ in 0..100 {
+                    for offset in 0..3 {
+                        let port = ports[(number + offset) % 3];
+                        match post_to(port, "repository_advisory", &id, &numbered_report(number))
+                            .await
+                        {
+                            Some(503) | None => continue,
+                            Some(status) => {
+                                answer = Some(status);
+                                break 'balancer;
+                            }
+                        }
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                answers.push((number, answer));
+                tokio::time::sleep(Duration::from_millis(40)).await;
+            }
+            answers
+        }
+    });
+    let pool = common::any_pool(&database).await;
+    for index in 0..3 {
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        terminate(&replicas[index]);
+        let mut said_not_ready = false;
+        for _ in 0..20 {
+            match readiness(ports[index]).await {
+                Some(503) => {
+                    said_not_ready = true;
+                    break;
+                }
+                Some(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+                None => break,
+            }
+        }
+        assert!(
+            said_not_ready,
+            "replica {index} said 503 on /readyz while stopping"
+        );
+        let mut exited = None;
+        for _ in 0..300 {
+            exited = replicas[index].child.try_wait().expect("replica status");
+            if exited.is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let exited =
+            exited.unwrap_or_else(|| panic!("replica {index} still running 15 s after SIGTERM"));
+        assert!(
+            exited.success(),
+            "replica {index} exits cleanly: {exited:?}"
+        );
+        let holder = format!("replica-{index}");
+        let held: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM outbox WHERE locked_by = $1 AND state = 'pending' \
+             AND locked_until IS NOT NULL",
+        )
+        .bind(&holder)
+        .fetch_one(&pool)
+        .await
+        .expect("leases");
+        assert_eq!(held, 0, "{holder} left leases behind");
+        let claims: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM advisory_polls WHERE claimed_by = $1")
+                .bind(&holder)
+                .fetch_one(&pool)
+                .await
+                .expect("claims");
+        assert_eq!(claims, 0, "{holder} left poll claims behind");
+        replicas[index] = start_replica(&fake, &database, ports[index], index, 1, dir.path());
+        until_ready(ports[index]).await;
+    }
+    let answers = load.await.expect("the load ran");
+    let unanswered: Vec<usize> = answers
+        .iter()
+        .filter(|(_, answer)| *answer != Some(202))
+        .map(|(number, _)| *number)
+        .collect();
+    assert!(unanswered.is_empty(), "not accepted: {unanswered:?}");
+    let count = |sql: &'static str| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(sql)
+                .fetch_one(&pool)
+                .await
+                .unwrap_or_else(|error| panic!("{sql}: {error}"))
+        }
+    };
+    let mut settled = false;
+    for _ in 0..600 {
+        if count("SELECT COUNT(*) FROM outbox WHERE state <> 'done' AND kind <> 'escalate'").await
+            == 0
+        {
+            settled = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let stuck: Vec<(String, String, Option<String>, Option<String>)> = sqlx::query_as(
+        "SELECT kind, state, last_error, locked_by FROM outbox \
+         WHERE state <> 'done' AND kind <> 'escalate'",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("stuck jobs");
+    assert!(settled, "jobs left: {stuck:?}");
+    assert_eq!(
+        count("SELECT COUNT(*) FROM deliveries WHERE delivery_id LIKE 'rolling-%'").await,
+        REPORTS as i64
+    );
+    assert_eq!(
+        count("SELECT COUNT(*) FROM incidents").await,
+        REPORTS as i64
+    );
+    let issues = fake.issues(TRACKING_REPO);
+    let mut titles: Vec<&str> = issues.iter().map(|issue| issue.title.as_str()).collect();
+    titles.sort_unstable();
+    titles.dedup();
+    assert_eq!(issues.len(), REPORTS, "one tracking issue per report");
+    assert_eq!(titles.len(), REPORTS, "none twice");
+    let slowest: i64 = count(
+        "SELECT COALESCE(MAX(finished_at - created_at), 0) FROM outbox \
+         WHERE state = 'done' AND run_after <= created_at",
+    )
+    .await;
+    assert!(
+        slowest < 10_000,
+        "a job waited {slowest} ms from being queued to done"
+    );
+    let mut asked = fake.redelivery_requests();
+    let before = asked.len();
+    asked.dedup();
+    assert_eq!(asked.len(), before, "no delivery asked for twice");
+    assert_no_unexpected(&fake);
+    for replica in &mut replicas {
+        let _ = replica.child.kill();
+        let _ = replica.child.wait();
+    }
+    pool.close().await;
+}
+
+/// Waits until the replica on `port` says it is ready.
+async fn until_ready(port: u16) {
+    for _ in 0..300 {
+        if readiness(port).await == Some(200) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("replica on port {port} never became ready");
+}
