@@ -245,8 +245,9 @@ impl Poller {
                 deferred = report.deferred,
                 "advisory poll done"
             );
+            let wait = until_next_round(report.next_due, self.interval, Utc::now());
             tokio::select! {
-                _ = tokio::time::sleep(self.until_next_round(report.next_due)) => {}
+                _ = tokio::time::sleep(wait) => {}
                 _ = shutdown.wait_for(|stop| *stop) => break,
             }
         }
@@ -258,19 +259,6 @@ impl Poller {
             }
         }
         tracing::info!("advisory poller stopped");
-    }
-
-    /// How long to wait for the next round: until the soonest list skipped in this one is
-    /// due (polled by a replica that has since stopped, say), an interval at most, a
-    /// second at least.
-    fn until_next_round(&self, next_due: Option<chrono::DateTime<Utc>>) -> Duration {
-        let soonest = next_due
-            .and_then(|due| (due - Utc::now()).to_std().ok())
-            .unwrap_or(Duration::ZERO);
-        match next_due {
-            Some(_) => soonest.clamp(Duration::from_secs(1), self.interval),
-            None => self.interval,
-        }
     }
 
     /// Polls every served repository once: an organisation's in one list
@@ -513,5 +501,45 @@ fn count(report: &mut PollReport, done: Result<Result<Polled, PollError>, tokio:
             report.failed += 1;
             tracing::error!(%error, "advisory poll: a poll task ended abnormally");
         }
+    }
+}
+
+/// How long to wait for the next round: until the soonest list skipped in the last one is
+/// due (polled by a replica that has since stopped, say), an interval at most, a second at
+/// least.
+fn until_next_round(
+    next_due: Option<chrono::DateTime<Utc>>,
+    interval: Duration,
+    now: chrono::DateTime<Utc>,
+) -> Duration {
+    match next_due {
+        Some(due) => (due - now)
+            .to_std()
+            .unwrap_or(Duration::ZERO)
+            .clamp(Duration::from_secs(1), interval),
+        None => interval,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_round_waits_for_the_soonest_list_due_within_an_interval() {
+        let now = Utc::now();
+        let interval = Duration::from_secs(300);
+        let in_secs = |seconds: i64| Some(now + chrono::Duration::seconds(seconds));
+        assert_eq!(until_next_round(None, interval, now), interval);
+        assert_eq!(
+            until_next_round(in_secs(42), interval, now),
+            Duration::from_secs(42),
+            "a list another replica polled is due before this replica's interval ends"
+        );
+        assert_eq!(
+            until_next_round(in_secs(-5), interval, now),
+            Duration::from_secs(1)
+        );
+        assert_eq!(until_next_round(in_secs(9000), interval, now), interval);
     }
 }

@@ -331,6 +331,97 @@ on_both_stores!(
     one_poll_per_repository_and_interval
 );
 
+/// One replica at a time scans GitHub's failed deliveries: a second is told who scans and
+/// until when; a claim that ran out (its replica died) is taken over; a finished scan moves
+/// the start of the next on, an unfinished one does not; the first claim ever starts the
+/// scans at that moment.
+async fn one_redelivery_scan_at_a_time(url: &str) {
+    use herald::store::ScanClaim;
+    let store = Store::open(url).await.expect("store");
+    let now = Utc::now();
+    let minutes = |count: i64| chrono::Duration::minutes(count);
+    let millis = |at: chrono::DateTime<Utc>| at.timestamp_millis();
+    match store
+        .claim_redelivery_scan("replica-a", now, now + minutes(2))
+        .await
+        .expect("claim")
+    {
+        ScanClaim::Taken { scanned_through } => {
+            assert_eq!(
+                millis(scanned_through),
+                millis(now),
+                "a new store starts now"
+            )
+        }
+        held => panic!("the first claim must be taken: {held:?}"),
+    }
+    assert_eq!(
+        store
+            .claim_redelivery_scan("replica-b", now, now + minutes(2))
+            .await
+            .expect("claim"),
+        ScanClaim::Held {
+            by: "replica-a".to_owned(),
+            until: chrono::DateTime::from_timestamp_millis(millis(now + minutes(2))).expect("time"),
+        },
+        "two replicas never scan at once"
+    );
+    assert!(
+        !store
+            .renew_redelivery_scan("replica-b", now + minutes(4))
+            .await
+            .expect("renew"),
+        "only the holder renews"
+    );
+    // Replica a dies; after its claim, b takes over.
+    let later = now + minutes(3);
+    assert!(matches!(
+        store
+            .claim_redelivery_scan("replica-b", later, later + minutes(2))
+            .await
+            .expect("claim"),
+        ScanClaim::Taken { .. }
+    ));
+    // b's scan stops short: the next starts where the last finished one did.
+    store
+        .end_redelivery_scan("replica-b", None, later)
+        .await
+        .expect("ended");
+    let state = store
+        .redelivery_scan()
+        .await
+        .expect("state")
+        .expect("a row");
+    assert_eq!(millis(state.scanned_through), millis(now));
+    assert_eq!(state.claimed_by, None, "released");
+    // A finished scan moves it on.
+    assert!(matches!(
+        store
+            .claim_redelivery_scan("replica-a", later, later + minutes(2))
+            .await
+            .expect("claim"),
+        ScanClaim::Taken { .. }
+    ));
+    store
+        .end_redelivery_scan("replica-a", Some(later), later)
+        .await
+        .expect("ended");
+    let state = store
+        .redelivery_scan()
+        .await
+        .expect("state")
+        .expect("a row");
+    assert_eq!(millis(state.scanned_through), millis(later));
+    assert_eq!(state.scanned_at.map(millis), Some(millis(later)));
+    store.close().await;
+}
+
+on_both_stores!(
+    one_replica_at_a_time_scans_for_failed_deliveries,
+    on_postgresql_one_replica_at_a_time_scans_for_failed_deliveries,
+    one_redelivery_scan_at_a_time
+);
+
 on_both_stores!(
     queued_jobs_and_timeline_land_at_commit_in_order_once_each_on_sqlite,
     queued_jobs_and_timeline_land_at_commit_in_order_once_each_on_postgresql,

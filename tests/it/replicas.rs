@@ -267,6 +267,60 @@ async fn an_outage_gets_prompt_503s_and_the_refused_come_back(
     refused
 }
 
+/// An effect job under way when herald stops (GitHub slow to answer the tracking issue's
+/// creation) is stopped after its grace and its lease released: started again, herald
+/// takes it at once, not after the lease's minute, and the issue is made once.
+#[tokio::test]
+async fn a_job_under_way_at_stop_is_released_and_taken_at_once_after_restart() {
+    let fake = world().await;
+    fake.put_file(REPO, ".github/herald.yml", TRACK_PRIVATELY);
+    let mut harness = served_by_github(&fake).await;
+    let create = format!("/repos/{TRACKING_REPO}/issues");
+    fake.delay_next("POST", &create, Duration::from_secs(120));
+    let (_, status) = fake
+        .send_webhook("repository_advisory", &numbered_report(1))
+        .await;
+    assert_eq!(status, 202);
+    const HELD: &str = "SELECT COUNT(*) FROM outbox WHERE kind = 'sync_tracking_issue' \
+                        AND state = 'pending' AND locked_by = 'test-replica' \
+                        AND locked_until IS NOT NULL";
+    for _ in 0..200 {
+        if harness.count(HELD).await == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        harness.count(HELD).await,
+        1,
+        "the tracking issue's job is under way"
+    );
+    let server = harness.server.take().expect("running");
+    server.stop().await.expect("stops");
+    assert_eq!(harness.count(HELD).await, 0, "its lease was released");
+    assert_eq!(
+        harness
+            .count("SELECT COUNT(*) FROM outbox WHERE kind = 'sync_tracking_issue' AND state = 'pending'")
+            .await,
+        1,
+        "the job is still owed"
+    );
+    assert!(
+        fake.issues(TRACKING_REPO).is_empty(),
+        "GitHub made nothing yet"
+    );
+    harness.server = Some(
+        herald::server::Server::start(&harness.settings)
+            .await
+            .expect("starts again"),
+    );
+    // Within the harness's 20 s, well before the lease's 60 s would have ended.
+    harness.wait_all_jobs().await;
+    assert_eq!(fake.issues(TRACKING_REPO).len(), 1, "one tracking issue");
+    assert_no_unexpected(&fake);
+    harness.stop().await;
+}
+
 /// GitHub was asked once for each of `refused`, herald is ready again; stops herald.
 async fn each_asked_for_once_and_ready(harness: Harness, fake: &FakeGitHub, refused: &[String]) {
     let mut asked = fake.redelivery_requests();

@@ -381,6 +381,14 @@ impl FakeGitHub {
             .push((method.to_ascii_uppercase(), path.to_owned()));
     }
 
+    /// The next request with this method and path waits `delay` before GitHub handles it;
+    /// a client that gives up meanwhile leaves nothing done. Once.
+    pub fn delay_next(&self, method: &str, path: &str, delay: std::time::Duration) {
+        self.world()
+            .delays
+            .push((method.to_ascii_uppercase(), path.to_owned(), delay));
+    }
+
     /// The next request with this method and path is refused with `status` and GitHub's
     /// `message` (the shape of a validation failure), once.
     pub fn refuse_next(&self, method: &str, path: &str, status: u16, message: &str) {

@@ -7,6 +7,19 @@ pub(super) type Shared = Arc<Mutex<World>>;
 pub(super) async fn dispatch(State(world): State<Shared>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     let body = axum::body::to_bytes(body, MAX_BODY_BYTES).await.ok();
+    let delay = {
+        let mut world = world.lock().unwrap_or_else(PoisonError::into_inner);
+        let method = parts.method.as_str();
+        let path = parts.uri.path();
+        world
+            .delays
+            .iter()
+            .position(|(m, p, _)| m == method && p == path)
+            .map(|index| world.delays.remove(index).2)
+    };
+    if let Some(delay) = delay {
+        tokio::time::sleep(delay).await;
+    }
     // Everything below is synchronous, so the lock is never held across an await.
     let response = world.lock().unwrap_or_else(PoisonError::into_inner).handle(
         &parts.method,

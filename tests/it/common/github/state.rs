@@ -16,6 +16,8 @@ pub(super) struct World {
     pub(super) failures: Vec<Failure>,
     /// (method, path) of requests to carry out and then answer 502, as if the answer was lost.
     pub(super) lost_answers: Vec<(String, String)>,
+    /// (method, path, how long) of requests to hold before handling, once each.
+    pub(super) delays: Vec<(String, String, std::time::Duration)>,
     pub(super) rate_remaining: u64,
     pub(super) rate_reset: i64,
     pub(super) requests_seen: u64,
@@ -165,6 +167,7 @@ impl World {
             tokens_issued: 0,
             failures: Vec::new(),
             lost_answers: Vec::new(),
+            delays: Vec::new(),
             rate_remaining: RATE_LIMIT,
             rate_reset: Utc::now().timestamp() + 3600,
             requests_seen: 0,
