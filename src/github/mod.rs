@@ -231,13 +231,9 @@ impl GitHub {
         let path = next.unwrap_or("/app/hook/deliveries?per_page=100");
         let answer = self.app.send::<()>(Method::GET, path, None, &[]).await?;
         let attempts = answer.json(&Method::GET, path)?;
-        // Only a link to this API is followed: the App's JWT goes nowhere else.
         let next = answer
             .header("link")
-            .and_then(next_link)
-            .and_then(|url| url.strip_prefix(self.api_url.as_str()))
-            .filter(|path| path.starts_with("/app/hook/deliveries"))
-            .map(str::to_owned);
+            .and_then(|link| next_deliveries_page(&self.api_url, link));
         Ok((attempts, next))
     }
 
@@ -674,6 +670,15 @@ pub fn next_link(header: &str) -> Option<&str> {
     })
 }
 
+/// The path of the next page of the App's deliveries that a `Link` header names, only when
+/// it is on this API and that list: the App's JWT goes nowhere else.
+fn next_deliveries_page(api_url: &str, link: &str) -> Option<String> {
+    next_link(link)
+        .and_then(|url| url.strip_prefix(api_url))
+        .filter(|path| path.starts_with("/app/hook/deliveries?"))
+        .map(str::to_owned)
+}
+
 /// One path segment, percent-encoded where RFC 3986 asks (labels and logins come from
 /// outside). `.` and `..` alone would move up the path, so their dots are encoded.
 pub fn segment(text: &str) -> String {
@@ -685,7 +690,33 @@ pub fn segment(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{next_link, segment};
+    use super::{next_deliveries_page, next_link, segment};
+
+    #[test]
+    fn the_apps_jwt_follows_a_next_page_only_on_its_own_api_and_list() {
+        let api = "https://api.github.com";
+        let next = |url: &str| next_deliveries_page(api, &format!("<{url}>; rel=\"next\""));
+        assert_eq!(
+            next("https://api.github.com/app/hook/deliveries?per_page=100&cursor=v1_7"),
+            Some("/app/hook/deliveries?per_page=100&cursor=v1_7".to_owned())
+        );
+        assert_eq!(
+            next("https://evil.example/app/hook/deliveries?cursor=1"),
+            None
+        );
+        assert_eq!(
+            next("https://api.github.com.evil.example/app/hook/deliveries?c=1"),
+            None
+        );
+        assert_eq!(
+            next("https://api.github.com/app/installations?page=2"),
+            None
+        );
+        assert_eq!(
+            next("https://api.github.com/app/hook/deliveries/1/attempts?x"),
+            None
+        );
+    }
 
     #[test]
     fn the_next_link_is_found_among_others() {
