@@ -439,12 +439,21 @@ struct Herald {
 /// A fresh store for one phase: a SQLite file in `dir`, or a new database on the
 /// PostgreSQL server of HERALD_BENCH_POSTGRES_URL.
 async fn fresh_store(dir: &Path, name: &str) -> String {
+    match std::env::var("HERALD_BENCH_POSTGRES_URL") {
+        Ok(server) => fresh_postgres_database(&server, name).await,
+        Err(_) => fresh_sqlite_file(dir, name),
+    }
+}
+
+fn fresh_sqlite_file(dir: &Path, name: &str) -> String {
+    format!("sqlite://{}", dir.join(format!("{name}.db")).display())
+}
+
+/// A new database on the PostgreSQL `server`.
+async fn fresh_postgres_database(server: &str, name: &str) -> String {
     use sqlx::{Connection, Executor};
-    let Ok(server) = std::env::var("HERALD_BENCH_POSTGRES_URL") else {
-        return format!("sqlite://{}", dir.join(format!("{name}.db")).display());
-    };
     let database = format!("herald_bench_{name}_{}", std::process::id());
-    let mut admin = sqlx::PgConnection::connect(&server)
+    let mut admin = sqlx::PgConnection::connect(server)
         .await
         .expect("HERALD_BENCH_POSTGRES_URL reachable");
     for statement in [
@@ -691,21 +700,40 @@ fn main() {
         }
 
         if phases.contains("processing") {
+            // Both stores in one run when PostgreSQL is given, SQLite first.
+            let postgres = std::env::var("HERALD_BENCH_POSTGRES_URL").ok();
             for (name, incidents) in [("empty", 0), ("large", large)] {
-                let url = fresh_store(dir.path(), &format!("processing_{name}")).await;
-                let store = herald::store::Store::open(&url).await.expect("store");
-                let filled = Instant::now();
-                fill(&store, incidents).await;
-                let filled = filled.elapsed();
-                let rate = processing(&store, process).await;
-                println!(
-                    "processing {process} new advisories on a store with {incidents} incidents \
-                     and {incidents} jobs pending for later (filled in {:.1} s): {rate:.0} \
-                     deliveries/s",
-                    filled.as_secs_f64()
-                );
-                list_timings(&store).await;
-                store.close().await;
+                let mut rates = Vec::new();
+                for server in [None].into_iter().chain(postgres.as_deref().map(Some)) {
+                    let phase = format!("processing_{name}");
+                    let (url, label) = match server {
+                        None => (fresh_sqlite_file(dir.path(), &phase), "SQLite"),
+                        Some(server) => (
+                            fresh_postgres_database(server, &phase).await,
+                            "PostgreSQL",
+                        ),
+                    };
+                    let store = herald::store::Store::open(&url).await.expect("store");
+                    let filled = Instant::now();
+                    fill(&store, incidents).await;
+                    let filled = filled.elapsed();
+                    let rate = processing(&store, process).await;
+                    println!(
+                        "processing {process} new advisories on {label} with {incidents} \
+                         incidents and {incidents} jobs pending for later (filled in {:.1} s): \
+                         {rate:.0} deliveries/s",
+                        filled.as_secs_f64()
+                    );
+                    list_timings(&store).await;
+                    store.close().await;
+                    rates.push(rate);
+                }
+                if let [sqlite, postgresql] = rates[..] {
+                    println!(
+                        "  PostgreSQL processed at {:.2} times SQLite's rate",
+                        postgresql / sqlite.max(1.0)
+                    );
+                }
             }
         }
     });
