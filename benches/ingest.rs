@@ -708,10 +708,9 @@ fn main() {
                     let phase = format!("processing_{name}");
                     let (url, label) = match server {
                         None => (fresh_sqlite_file(dir.path(), &phase), "SQLite"),
-                        Some(server) => (
-                            fresh_postgres_database(server, &phase).await,
-                            "PostgreSQL",
-                        ),
+                        Some(server) => {
+                            (fresh_postgres_database(server, &phase).await, "PostgreSQL")
+                        }
                     };
                     let store = herald::store::Store::open(&url).await.expect("store");
                     let filled = Instant::now();

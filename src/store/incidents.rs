@@ -93,9 +93,12 @@ impl Work {
                 )
             })
             .collect();
+        // In id order, so units of work reading overlapping incidents lock them in one
+        // order.
         let mut query = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE {}",
-            wanted.join(" OR ")
+            "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE {} ORDER BY id{}",
+            wanted.join(" OR "),
+            self.dialect.lock_rows()
         )));
         for (repository, ghsa_id) in &keys {
             query = query.bind(repository.as_str()).bind(ghsa_id.as_str());
@@ -127,7 +130,8 @@ impl Work {
             return Ok(known.clone());
         }
         sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE repository = $1 AND ghsa_id = $2"
+            "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE repository = $1 AND ghsa_id = $2{}",
+            self.dialect.lock_rows()
         )))
         .bind(repository)
         .bind(ghsa_id)
@@ -144,7 +148,8 @@ impl Work {
         repository: &RepoName,
     ) -> Result<Vec<IncidentRow>, StoreError> {
         sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE repository = $1 ORDER BY id"
+            "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE repository = $1 ORDER BY id{}",
+            self.dialect.lock_rows()
         )))
         .bind(repository)
         .fetch_all(self.conn().await?)
@@ -162,7 +167,9 @@ impl Work {
     ) -> Result<Vec<IncidentRow>, StoreError> {
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id IN \
-             (SELECT incident_id FROM fix_pulls WHERE repository = $1 AND number = $2) ORDER BY id"
+             (SELECT incident_id FROM fix_pulls WHERE repository = $1 AND number = $2) \
+             ORDER BY id{}",
+            self.dialect.lock_rows()
         )))
         .bind(repository)
         .bind(i64::try_from(number).unwrap_or(i64::MAX))

@@ -210,6 +210,18 @@ impl Dialect {
         }
     }
 
+    /// Appended to a query that reads incidents inside a unit of work, which will save
+    /// them: on PostgreSQL the rows stay this unit's until it ends, so a replica (or this
+    /// process's effect runner) changing the same incident at once waits, then reads the
+    /// change instead of overwriting it; SQLite's write transaction already excludes every
+    /// other.
+    fn lock_rows(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "",
+            Dialect::Postgres => " FOR UPDATE",
+        }
+    }
+
     /// Appended to a query that claims queued jobs: on PostgreSQL, several replicas claim
     /// at once, each skipping the rows another has locked; SQLite has one writer anyway.
     fn claim_lock(self) -> &'static str {

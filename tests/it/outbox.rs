@@ -422,6 +422,70 @@ on_both_stores!(
     one_redelivery_scan_at_a_time
 );
 
+/// Two units of work changing one incident at once (two PostgreSQL replicas' workers, or
+/// a worker and an effect runner): the second reads it only once the first has committed,
+/// so it builds on the first's change instead of overwriting it. (SQLite has one writer:
+/// the second cannot even begin meanwhile.)
+#[tokio::test]
+async fn on_postgresql_an_incident_read_to_be_changed_waits_for_the_change_under_way() {
+    common::on_postgresql(async {
+        use herald::incident::{GhsaId, Incident, RepoName};
+        let store = Store::open(&common::postgres_database().await)
+            .await
+            .expect("store");
+        let repository = RepoName::parse("acme/widget").expect("name");
+        let ghsa = GhsaId::parse("GHSA-aaaa-bbbb-cccc").expect("GHSA id");
+        let mut work = store.begin_durable().await.expect("work");
+        let mut incident = Incident::new(repository.clone(), ghsa.clone(), Utc::now());
+        work.save_incident(&incident, Utc::now())
+            .await
+            .expect("saved");
+        work.commit().await.expect("committed");
+
+        let mut first = store.begin_durable().await.expect("work");
+        let read = first
+            .find_incident(&repository, &ghsa)
+            .await
+            .expect("read")
+            .expect("found");
+        assert_eq!(read.revision, 1);
+        let second = {
+            let store = store.clone();
+            let (repository, ghsa) = (repository.clone(), ghsa.clone());
+            tokio::spawn(async move {
+                let mut second = store.begin_durable().await.expect("work");
+                second
+                    .read_ahead_incidents(&[(repository.clone(), ghsa.clone())])
+                    .await
+                    .expect("read ahead");
+                let row = second
+                    .find_incident(&repository, &ghsa)
+                    .await
+                    .expect("read")
+                    .expect("found");
+                second.rollback().await.expect("rolled back");
+                row
+            })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        assert!(
+            !second.is_finished(),
+            "the second waits while the first changes it"
+        );
+        incident.summary = "changed by the first".to_owned();
+        first
+            .save_incident(&incident, Utc::now())
+            .await
+            .expect("saved");
+        first.commit().await.expect("committed");
+        let seen = second.await.expect("the second ends");
+        assert_eq!(seen.revision, 2, "the second reads the first's change");
+        assert_eq!(seen.incident.summary, "changed by the first");
+        store.close().await;
+    })
+    .await;
+}
+
 on_both_stores!(
     queued_jobs_and_timeline_land_at_commit_in_order_once_each_on_sqlite,
     queued_jobs_and_timeline_land_at_commit_in_order_once_each_on_postgresql,
