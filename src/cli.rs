@@ -553,6 +553,8 @@ async fn dry_run(
                     }
                 );
             }
+            // Only `drain` of another runner on the same store records it instead.
+            JobOutcome::TakenOver => {}
         }
     }
     touched.dedup();

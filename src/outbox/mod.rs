@@ -38,6 +38,9 @@ pub enum JobOutcome {
         error: JobError,
         gave_up: bool,
     },
+    /// It failed, but another runner had recorded this attempt first (it ran the job
+    /// too, between this runner's try and its record): nothing more is recorded.
+    TakenOver,
 }
 
 /// Why a job failed, with the error underneath kept for its chain.
@@ -161,6 +164,7 @@ fn finished(
             JobOutcome::Paced(_) => JobRunOutcome::deferred,
             JobOutcome::Failed { gave_up: true, .. } => JobRunOutcome::failed,
             JobOutcome::Failed { gave_up: false, .. } => JobRunOutcome::retried,
+            JobOutcome::TakenOver => return,
         };
         metrics.job_run(kind, counted, took);
     }
@@ -191,6 +195,9 @@ fn finished(
             gave_up: false,
         } => {
             tracing::warn!(job = job.id, kind = %job.kind, attempts = job.attempts, %error, "outbox: job failed, will retry")
+        }
+        JobOutcome::TakenOver => {
+            tracing::debug!(job = job.id, kind = %job.kind, "outbox: failure already recorded by another runner")
         }
     }
 }
@@ -258,9 +265,22 @@ impl Worker {
         }
     }
 
-    /// Runs jobs until `shutdown` turns true.
-    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
-        tracing::info!("outbox worker started");
+    /// Runs jobs until `shutdown` turns true, as many batches at once as the store takes
+    /// (see [`Store::concurrent_batches`]).
+    pub async fn run(self, shutdown: watch::Receiver<bool>) {
+        tracing::info!(
+            batches_at_once = self.store.concurrent_batches(),
+            "outbox worker started"
+        );
+        futures_util::future::join_all(
+            (0..self.store.concurrent_batches()).map(|_| self.run_batches(shutdown.clone())),
+        )
+        .await;
+        tracing::info!("outbox worker stopped");
+    }
+
+    /// One loop of batches until `shutdown` turns true.
+    async fn run_batches(&self, mut shutdown: watch::Receiver<bool>) {
         loop {
             if *shutdown.borrow() {
                 break;
@@ -281,11 +301,24 @@ impl Worker {
                 _ = shutdown.changed() => {}
             }
         }
-        tracing::info!("outbox worker stopped");
     }
 
-    /// Runs every job that is due now, and returns what each did.
+    /// Runs every job that is due now, as many batches at once as [`Worker::run`] does,
+    /// and returns what each did.
     pub async fn drain(&self) -> Result<Vec<JobOutcome>, StoreError> {
+        let drained = futures_util::future::join_all(
+            (0..self.store.concurrent_batches()).map(|_| self.drain_one_at_a_time()),
+        )
+        .await;
+        let mut outcomes = Vec::new();
+        for batches in drained {
+            outcomes.extend(batches?);
+        }
+        Ok(outcomes)
+    }
+
+    /// Runs batches one after the other until none finds a job.
+    async fn drain_one_at_a_time(&self) -> Result<Vec<JobOutcome>, StoreError> {
         let mut outcomes = Vec::new();
         loop {
             let batch = self.run_batch().await?;
@@ -402,9 +435,10 @@ impl Worker {
         work.rollback().await?;
         let panicked = matches!(error, ProcessError::Panicked(_));
         let gave_up = gives_up(job, self.settings.max_attempts, panicked);
-        record_failure(&self.store, job, error.into(), gave_up, None)
-            .await
-            .map(Some)
+        match record_failure(&self.store, job, error.into(), gave_up, None).await? {
+            JobOutcome::TakenOver => Ok(None),
+            outcome => Ok(Some(outcome)),
+        }
     }
 }
 
@@ -439,12 +473,12 @@ async fn record_failure(
         .await?
     {
         work.commit().await?;
+        Ok(JobOutcome::Failed { error, gave_up })
     } else {
         // Another runner recorded this attempt, and told the maintainers if need be.
         work.rollback().await?;
-        tracing::debug!(job = job.id, "failure already recorded by another runner");
+        Ok(JobOutcome::TakenOver)
     }
-    Ok(JobOutcome::Failed { error, gave_up })
 }
 
 #[cfg(test)]

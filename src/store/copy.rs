@@ -156,6 +156,28 @@ const TABLES: &[(&str, &[(&str, Column)])] = &[
         "github_write_slots",
         &[("installation_id", Integer), ("at", Integer)],
     ),
+    // Where the scans for failed deliveries stand (a claim is not copied: it is a running
+    // process's), and what herald asked GitHub for.
+    (
+        "redelivery_scans",
+        &[
+            ("name", Text),
+            ("scanned_through", Integer),
+            ("scanned_at", Integer),
+        ],
+    ),
+    (
+        "redelivery_requests",
+        &[
+            ("guid", Text),
+            ("attempt_id", Integer),
+            ("event", Text),
+            ("action", Text),
+            ("requests", Integer),
+            ("requested_at", Integer),
+            ("refusal", Text),
+        ],
+    ),
 ];
 
 /// Tables whose ids the database hands out: after a copy, PostgreSQL's sequences go on

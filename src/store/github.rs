@@ -126,8 +126,27 @@ impl Work {
         if private.is_none() && self.saved_repositories.contains(&key) {
             return Ok(());
         }
-        self.served_since.remove(repository);
         self.saved_repositories.insert(key);
+        // Written only when it changes: every delivery names its repository, and on
+        // PostgreSQL a write would hold the row until commit, making replicas' workers
+        // take turns on a busy repository.
+        // `private` as 0 or 1: sqlx's Any driver reads no SQLite boolean.
+        let known: Option<(i64, Option<i64>)> = sqlx::query_as(
+            "SELECT installation_id, CAST(private AS INTEGER) FROM repositories \
+             WHERE full_name = $1",
+        )
+        .bind(repository)
+        .fetch_optional(self.conn().await?)
+        .await?;
+        let installation = to_id(installation_id.0)?;
+        let unchanged = known.is_some_and(|(served_by, was_private)| {
+            served_by == installation
+                && private.is_none_or(|private| was_private == Some(i64::from(private)))
+        });
+        if unchanged {
+            return Ok(());
+        }
+        self.served_since.remove(repository);
         sqlx::query(
             "INSERT INTO repositories \
              (full_name, installation_id, private, updated_at, first_seen_at) \
@@ -137,7 +156,7 @@ impl Work {
              updated_at = excluded.updated_at",
         )
         .bind(repository)
-        .bind(to_id(installation_id.0)?)
+        .bind(installation)
         .bind(private)
         .bind(to_millis(now))
         .execute(self.conn().await?)

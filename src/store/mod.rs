@@ -292,6 +292,16 @@ impl Store {
         })
     }
 
+    /// How many batches of local jobs one worker runs at once: on PostgreSQL several, so
+    /// one batch's waits for the database overlap another's work (they lock the jobs and
+    /// incidents they take); SQLite has one writer, so one.
+    pub fn concurrent_batches(&self) -> usize {
+        match self.dialect {
+            Dialect::Sqlite => 1,
+            Dialect::Postgres => 3,
+        }
+    }
+
     /// Whether the database answers.
     pub async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.reader).await?;

@@ -89,18 +89,22 @@ async fn retried_then_given_up(url: &str) {
     let before = Utc::now().timestamp_millis();
     let first = worker.drain().await.expect("drain");
     let after = Utc::now().timestamp_millis();
+    // On PostgreSQL the worker runs batches at once: the outcomes come in no fixed order.
     assert_eq!(first.len(), 3, "{first:?}");
     // Run again alone after the rollback, it still opens the incident: the batch's first
     // run of it left nothing behind.
-    assert!(
-        matches!(&first[0], JobOutcome::Done(processed) if processed.note.starts_with("opened incident")),
-        "{first:?}"
-    );
-    assert!(
-        matches!(&first[1], JobOutcome::Failed { error, gave_up: false } if error.to_string().contains("no_such_event")),
-        "{first:?}"
-    );
-    assert!(matches!(first[2], JobOutcome::Done(_)));
+    let opened = first.iter().filter(|outcome| {
+        matches!(outcome, JobOutcome::Done(processed) if processed.note.starts_with("opened incident"))
+    });
+    assert_eq!(opened.count(), 1, "{first:?}");
+    let failed = first.iter().filter(|outcome| {
+        matches!(outcome, JobOutcome::Failed { error, gave_up: false } if error.to_string().contains("no_such_event"))
+    });
+    assert_eq!(failed.count(), 1, "{first:?}");
+    let done = first
+        .iter()
+        .filter(|outcome| matches!(outcome, JobOutcome::Done(_)));
+    assert_eq!(done.count(), 2, "{first:?}");
     let incidents = store.all_incidents().await.expect("list");
     assert_eq!(
         incidents.len(),
