@@ -155,6 +155,22 @@ async fn deliveries_missed_while_herald_was_stopped_are_asked_for_again_once_eac
     until_stored(&harness, &missed[..2]).await;
     harness.wait_all_jobs().await;
     until_scan_released(&harness).await;
+    let metrics = harness
+        .client
+        .get(harness.url("/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("metrics text");
+    for counted in [
+        "herald_webhook_redeliveries_total{outcome=\"found\"} 3",
+        "herald_webhook_redeliveries_total{outcome=\"requested\"} 2",
+        "herald_webhook_redeliveries_total{outcome=\"refused\"} 1",
+    ] {
+        assert!(metrics.contains(counted), "{counted} in:\n{metrics}");
+    }
 
     let mut asked = fake.redelivery_requests();
     asked.sort_unstable();
