@@ -1252,7 +1252,14 @@ async fn deliveries(settings: &Settings, command: DeliveriesCommand) -> anyhow::
                 }
             }
             DeliveriesCommand::Resync { json } => {
-                let scanned = redeliverer.scan().await?;
+                let scanned = tokio::select! {
+                    scanned = redeliverer.scan() => scanned?,
+                    _ = tokio::signal::ctrl_c() => {
+                        // What was asked for is recorded; the next scan goes on at once.
+                        redeliverer.release().await?;
+                        bail!("interrupted: the scan stopped and its claim was released");
+                    }
+                };
                 if json {
                     println!("{}", to_json_pretty(&scanned)?);
                 } else {

@@ -166,7 +166,7 @@ fn herald_view(delivery: &ListedDelivery) -> String {
         return "-".to_owned();
     }
     if delivery.latest.refused_by_herald() {
-        return "refused by herald: not asked for".to_owned();
+        return "refused by herald (its content): not asked for".to_owned();
     }
     match &delivery.request {
         None => "missing: to be asked for".to_owned(),
@@ -185,8 +185,13 @@ fn herald_view(delivery: &ListedDelivery) -> String {
 pub fn scan_report(report: &ScanReport) -> String {
     let mut out = format!(
         "{} attempt(s) read; {} delivery(ies) missing: {} asked for again now, {} refused by \
-         GitHub, {} asked for before\n",
-        report.attempts, report.missing, report.requested, report.refused, report.asked_before
+         GitHub, {} not answered by GitHub (asked again later), {} asked for before\n",
+        report.attempts,
+        report.missing,
+        report.requested,
+        report.refused,
+        report.failed,
+        report.asked_before
     );
     if report.refused_by_herald > 0 {
         let _ = writeln!(

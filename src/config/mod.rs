@@ -574,7 +574,7 @@ impl Settings {
             write_interval_ms: file.github_write_interval_ms.map(scalar),
             write_budgets: file.github_write_budgets,
         };
-        let github_urls = github_urls(&github_file, &path, env);
+        let github_urls = github_urls(&github_file, &path, env)?;
         let github = github_settings(&github_file, &path, env)?;
         let replica_id = match text_setting("replica_id", file.replica_id) {
             Some(id) => tame_replica_id(&id).ok_or_else(|| ConfigError::Invalid {
@@ -718,14 +718,37 @@ pub struct GitHubUrls {
     pub web_url: String,
 }
 
-fn github_urls(file: &FileGitHub, path: &Path, env: &dyn Fn(&str) -> Option<String>) -> GitHubUrls {
-    let api_url = pick("github_api_url", file.api_url.clone(), path, env)
-        .map(|raw| raw.value.trim().trim_end_matches('/').to_owned())
+fn github_urls(
+    file: &FileGitHub,
+    path: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<GitHubUrls, ConfigError> {
+    let url = |key: &str, value: Option<String>| {
+        pick(key, value, path, env)
+            .map(|raw| {
+                let url = raw.value.trim().trim_end_matches('/').to_owned();
+                let host = url
+                    .strip_prefix("https://")
+                    .or_else(|| url.strip_prefix("http://"))
+                    .unwrap_or("");
+                if host.is_empty() || host.starts_with('/') {
+                    return Err(ConfigError::Invalid {
+                        name: raw.origin,
+                        message: format!(
+                            "{:?} is not an http:// or https:// URL with a host",
+                            raw.value
+                        ),
+                    });
+                }
+                Ok(url)
+            })
+            .transpose()
+    };
+    let api_url = url("github_api_url", file.api_url.clone())?
         .unwrap_or_else(|| DEFAULT_GITHUB_API_URL.to_owned());
-    let web_url = pick("github_web_url", file.web_url.clone(), path, env)
-        .map(|raw| raw.value.trim().trim_end_matches('/').to_owned())
-        .unwrap_or_else(|| web_url_for(&api_url));
-    GitHubUrls { api_url, web_url }
+    let web_url =
+        url("github_web_url", file.web_url.clone())?.unwrap_or_else(|| web_url_for(&api_url));
+    Ok(GitHubUrls { api_url, web_url })
 }
 
 fn github_settings(
@@ -776,7 +799,14 @@ fn github_settings(
         DEFAULT_REDELIVERY_INTERVAL_SECS,
         "a number of seconds",
     )?;
-    let GitHubUrls { api_url, web_url } = github_urls(file, path, env);
+    if redelivery_secs == 0 {
+        return Err(ConfigError::Invalid {
+            name: "redelivery_interval_secs".to_owned(),
+            message: "0 is no interval: at least 1 (herald always asks for what it missed)"
+                .to_owned(),
+        });
+    }
+    let GitHubUrls { api_url, web_url } = github_urls(file, path, env)?;
     let read_cache_secs: u64 = parse(
         pick(
             "github_read_cache_secs",
@@ -821,7 +851,7 @@ fn github_settings(
             spacing: Duration::from_millis(write_interval_ms),
             budgets,
         },
-        redelivery_interval: Duration::from_secs(redelivery_secs.max(1)),
+        redelivery_interval: Duration::from_secs(redelivery_secs),
     }))
 }
 
@@ -837,6 +867,22 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         move |name| map.get(name).cloned()
+    }
+
+    #[test]
+    fn a_github_address_without_its_scheme_or_host_is_refused_by_name() {
+        for bad in ["api.github.com", "notaurl", "http://", "https:///api"] {
+            let env = env_of(&[("HERALD_GITHUB_API_URL", bad)]);
+            let error = Settings::load(None, &env).expect_err(bad).to_string();
+            assert!(error.contains("HERALD_GITHUB_API_URL"), "{bad}: {error}");
+            assert!(
+                error.contains("not an http:// or https:// URL"),
+                "{bad}: {error}"
+            );
+        }
+        let env = env_of(&[("HERALD_GITHUB_API_URL", "https://ghes.example/api/v3/")]);
+        let settings = Settings::load(None, &env).expect("a good URL");
+        assert_eq!(settings.github_urls.api_url, "https://ghes.example/api/v3");
     }
 
     fn write(dir: &tempfile::TempDir, text: &str) -> PathBuf {

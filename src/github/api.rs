@@ -27,8 +27,9 @@ pub struct HookDelivery {
     /// GitHub's words for the outcome (`OK`, `Invalid HTTP Response: 503`, …).
     #[serde(default)]
     pub status: String,
-    /// The HTTP status herald answered; 0 when no answer came (refused, timed out).
-    #[serde(default)]
+    /// The HTTP status herald answered; 0 when no answer came (refused, timed out), which
+    /// GitHub may also write as `null`.
+    #[serde(default, deserialize_with = "status_or_none")]
     pub status_code: u16,
     pub event: String,
     #[serde(default)]
@@ -43,11 +44,18 @@ impl HookDelivery {
         (200..300).contains(&self.status_code)
     }
 
-    /// herald refused it on its merits (a 4xx other than a timeout or too many requests:
-    /// bad signature, malformed body, too large): sent again, it would be refused again.
+    /// herald refused its content (a malformed body or headers, too large, the wrong
+    /// content type): sent again, it would be refused again. Not a 401: a redelivery is
+    /// signed with the current secret, which may be the one herald has after a rotation;
+    /// nor a 403, 404 or 421, which a proxy in front of herald may have answered.
     pub fn refused_by_herald(&self) -> bool {
-        (400..500).contains(&self.status_code) && !matches!(self.status_code, 408 | 429)
+        matches!(self.status_code, 400 | 413 | 415 | 431)
     }
+}
+
+/// A status code, or 0 for `null`.
+fn status_or_none<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u16, D::Error> {
+    Ok(Option::<u16>::deserialize(deserializer)?.unwrap_or(0))
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -224,17 +224,17 @@ impl GitHub {
     /// `GET /app/hook/deliveries`, one page of up to 100 attempts, newest first: the first
     /// page for `None`, else the page `next` names (from the previous page's `Link`).
     /// Returns the attempts and the next page's path, if any.
-    pub async fn hook_deliveries(
-        &self,
-        next: Option<&str>,
-    ) -> Result<(Vec<HookDelivery>, Option<String>), GitHubError> {
+    pub async fn hook_deliveries(&self, next: Option<&str>) -> Result<DeliveriesPage, GitHubError> {
         let path = next.unwrap_or("/app/hook/deliveries?per_page=100");
         let answer = self.app.send::<()>(Method::GET, path, None, &[]).await?;
         let attempts = answer.json(&Method::GET, path)?;
-        let next = answer
-            .header("link")
-            .and_then(|link| next_deliveries_page(&self.api_url, link));
-        Ok((attempts, next))
+        let next = match answer.header("link").and_then(next_link) {
+            None => NextPage::None,
+            Some(url) => {
+                next_deliveries_page(&self.api_url, url).map_or(NextPage::Elsewhere, NextPage::Path)
+            }
+        };
+        Ok(DeliveriesPage { attempts, next })
     }
 
     /// `POST /app/hook/deliveries/{id}/attempts`: asks GitHub to deliver attempt `id`'s
@@ -670,11 +670,26 @@ pub fn next_link(header: &str) -> Option<&str> {
     })
 }
 
-/// The path of the next page of the App's deliveries that a `Link` header names, only when
-/// it is on this API and that list: the App's JWT goes nowhere else.
-fn next_deliveries_page(api_url: &str, link: &str) -> Option<String> {
-    next_link(link)
-        .and_then(|url| url.strip_prefix(api_url))
+/// One page of the App's delivery attempts, and where the next is.
+pub struct DeliveriesPage {
+    pub attempts: Vec<HookDelivery>,
+    pub next: NextPage,
+}
+
+pub enum NextPage {
+    None,
+    /// The next page's path on the configured API.
+    Path(String),
+    /// GitHub named a next page elsewhere: not followed (the App's JWT would go there).
+    Elsewhere,
+}
+
+/// The path of the next page of the App's deliveries that a `rel="next"` URL names, only
+/// when it is on this API (absolute, or relative to it) and that list: the App's JWT goes
+/// nowhere else.
+fn next_deliveries_page(api_url: &str, url: &str) -> Option<String> {
+    url.strip_prefix(api_url)
+        .or_else(|| Some(url).filter(|url| url.starts_with('/') && !url.starts_with("//")))
         .filter(|path| path.starts_with("/app/hook/deliveries?"))
         .map(str::to_owned)
 }
@@ -695,7 +710,7 @@ mod tests {
     #[test]
     fn the_apps_jwt_follows_a_next_page_only_on_its_own_api_and_list() {
         let api = "https://api.github.com";
-        let next = |url: &str| next_deliveries_page(api, &format!("<{url}>; rel=\"next\""));
+        let next = |url: &str| next_deliveries_page(api, url);
         assert_eq!(
             next("https://api.github.com/app/hook/deliveries?per_page=100&cursor=v1_7"),
             Some("/app/hook/deliveries?per_page=100&cursor=v1_7".to_owned())
@@ -716,6 +731,12 @@ mod tests {
             next("https://api.github.com/app/hook/deliveries/1/attempts?x"),
             None
         );
+        assert_eq!(
+            next("/app/hook/deliveries?cursor=2"),
+            Some("/app/hook/deliveries?cursor=2".to_owned()),
+            "relative to the API"
+        );
+        assert_eq!(next("//evil.example/app/hook/deliveries?cursor=2"), None);
     }
 
     #[test]

@@ -13,7 +13,7 @@
 //! refused on its merits (a bad signature, a malformed body) is not asked for: it would be
 //! refused again.
 
-use crate::github::{GitHub, GitHubError, HookDelivery};
+use crate::github::{GitHub, GitHubError, HookDelivery, NextPage};
 use crate::metrics::{Metrics, RedeliveryOutcome};
 use crate::store::{RedeliveryRequest, ScanClaim, Store, StoreError};
 use chrono::{DateTime, Utc};
@@ -68,6 +68,9 @@ pub struct ScanReport {
     pub requested: usize,
     /// Of those, GitHub refused to deliver again.
     pub refused: usize,
+    /// Of those, asked for without an answer from GitHub (a server error, a timeout):
+    /// asked for again by a later scan, within the limit of requests.
+    pub failed: usize,
     /// Of those, asked for before (waiting for GitHub, or asked for [`MAX_REQUESTS`] times).
     pub asked_before: usize,
     /// Deliveries herald refused on their merits (4xx): not asked for.
@@ -164,11 +167,7 @@ impl Redeliverer {
                 }
             }
         }
-        if let Err(error) = self
-            .store
-            .end_redelivery_scan(&self.replica, None, Utc::now())
-            .await
-        {
+        if let Err(error) = self.release().await {
             tracing::warn!(%error, "cannot release the redelivery scan; it ends by itself within minutes");
         }
         tracing::info!("redelivery scans stopped");
@@ -227,9 +226,16 @@ impl Redeliverer {
         &self,
         scanned_through: DateTime<Utc>,
     ) -> Result<(ScanReport, Option<DateTime<Utc>>), RedeliveryError> {
-        let floor = (scanned_through - OVERLAP).max(Utc::now() - RETENTION);
+        let started = Utc::now();
+        let floor = (scanned_through - OVERLAP).max(started - RETENTION);
         let (attempts, mut unfinished) = self.attempts_since(floor).await?;
-        let newest = attempts.iter().map(|attempt| attempt.delivered_at).max();
+        // Never past now: an attempt dated in the future (a clock set wrong) must not move
+        // the next scans' start beyond what fails meanwhile.
+        let newest = attempts
+            .iter()
+            .map(|attempt| attempt.delivered_at)
+            .max()
+            .map(|newest| newest.min(started));
         let deliveries = self.listed(attempts).await?;
         let mut report = ScanReport {
             attempts: deliveries.iter().map(|delivery| delivery.attempts).sum(),
@@ -248,7 +254,12 @@ impl Redeliverer {
                 }
             }
         }
-        self.count(RedeliveryOutcome::found, report.missing);
+        // Counted once per delivery: when herald first finds it missing.
+        let first_found = to_ask
+            .iter()
+            .filter(|delivery| delivery.request.is_none())
+            .count();
+        self.count(RedeliveryOutcome::found, first_found);
         for (asked, delivery) in to_ask.into_iter().enumerate() {
             if asked >= MAX_REQUESTS_PER_SCAN {
                 unfinished = Some(format!(
@@ -267,6 +278,7 @@ impl Redeliverer {
             match self.ask(delivery).await? {
                 Asked::Requested => report.requested += 1,
                 Asked::Refused => report.refused += 1,
+                Asked::Failed => report.failed += 1,
                 Asked::NotNow(why) => {
                     unfinished = Some(why);
                     break;
@@ -313,11 +325,33 @@ impl Redeliverer {
                     request.refusal = Some(words.to_owned());
                     Asked::Refused
                 }
-                None => return Ok(Asked::NotNow(error.to_string())),
+                // Waiting for a budget is for later scans: nothing was asked.
+                None if error.paced_for().is_some() || is_rate_limit(&error) => {
+                    return Ok(Asked::NotNow(error.to_string()));
+                }
+                // A server error or no answer: counted as a request (GitHub may have taken
+                // it), and the attempt is left to ask for again by a later scan, so one
+                // delivery GitHub fails on is asked for a few times, not on every scan,
+                // and the scan goes on with the next.
+                None => {
+                    tracing::warn!(delivery = %delivery.guid, %error, "asking GitHub to deliver a failed delivery again failed");
+                    request.attempt_id = delivery
+                        .request
+                        .as_ref()
+                        .map_or(0, |earlier| earlier.attempt_id);
+                    Asked::Failed
+                }
             },
         };
         self.store.record_redelivery(&request).await?;
         Ok(asked)
+    }
+
+    /// Gives up this replica's claim on the scan, if it holds it (a scan cut short).
+    pub async fn release(&self) -> Result<(), StoreError> {
+        self.store
+            .end_redelivery_scan(&self.replica, None, Utc::now())
+            .await
     }
 
     /// The attempts listed since `floor`, newest first, and why the listing stopped short
@@ -329,15 +363,34 @@ impl Redeliverer {
         let mut attempts = Vec::new();
         let mut next = None;
         for _ in 0..MAX_PAGES {
-            let (page, after) = self.github.hook_deliveries(next.as_deref()).await?;
-            let reached_floor = page.iter().any(|attempt| attempt.delivered_at < floor);
+            let page = match self.github.hook_deliveries(next.as_deref()).await {
+                Ok(page) => page,
+                // What was read is handled; the rest waits for the next scan.
+                Err(error) if !attempts.is_empty() => {
+                    return Ok((attempts, Some(error.to_string())));
+                }
+                Err(error) => return Err(error.into()),
+            };
+            let reached_floor = page
+                .attempts
+                .iter()
+                .any(|attempt| attempt.delivered_at < floor);
             attempts.extend(
-                page.into_iter()
+                page.attempts
+                    .into_iter()
                     .filter(|attempt| attempt.delivered_at >= floor),
             );
-            match after {
-                Some(after) if !reached_floor => next = Some(after),
-                _ => return Ok((attempts, None)),
+            match page.next {
+                _ if reached_floor => return Ok((attempts, None)),
+                NextPage::Path(after) => next = Some(after),
+                NextPage::None => return Ok((attempts, None)),
+                NextPage::Elsewhere => {
+                    tracing::warn!(
+                        "GitHub's next page of deliveries is not on the configured API: not followed"
+                    );
+                    let why = "the next page is not on the configured API".to_owned();
+                    return Ok((attempts, Some(why)));
+                }
             }
         }
         Ok((
@@ -396,10 +449,23 @@ impl Redeliverer {
     }
 }
 
+/// GitHub's rate limit (primary or secondary) turned the request away.
+fn is_rate_limit(error: &GitHubError) -> bool {
+    matches!(
+        error,
+        GitHubError::Status {
+            rate_limited: true,
+            ..
+        }
+    ) || error.status() == Some(http::StatusCode::TOO_MANY_REQUESTS)
+}
+
 /// What came of asking GitHub for one delivery.
 enum Asked {
     Requested,
     Refused,
+    /// GitHub answered a server error, or nothing.
+    Failed,
     /// Not asked: GitHub's rate limit, a server error or no answer; the scan stops here.
     NotNow(String),
 }
@@ -460,12 +526,17 @@ mod tests {
         assert!(listed(attempt(1, 408), None).to_ask());
         assert!(!listed(attempt(1, 202), None).to_ask(), "it arrived");
         assert!(
-            !listed(attempt(1, 401), None).to_ask(),
-            "herald refused its signature"
+            listed(attempt(1, 401), None).to_ask(),
+            "signed with an old secret: GitHub signs a redelivery with the current one"
         );
+        assert!(listed(attempt(1, 404), None).to_ask(), "a proxy's answer");
         assert!(
             !listed(attempt(1, 400), None).to_ask(),
             "herald refused its body"
+        );
+        assert!(
+            !listed(attempt(1, 413), None).to_ask(),
+            "herald refused its size"
         );
         assert!(
             !listed(attempt(7, 503), Some(asked(7, 1, None))).to_ask(),

@@ -283,6 +283,75 @@ async fn an_outage_gets_prompt_503s_and_the_refused_come_back(
     refused
 }
 
+/// GitHub's log is data: an entry dated a year ahead (a clock set wrong) does not move the
+/// scans past what fails later, and a redelivery request GitHub answers 500 is counted, the
+/// scan goes on with the next delivery, and a later scan asks for it again.
+#[tokio::test]
+async fn a_future_dated_entry_or_a_failing_request_does_not_stop_redelivery() {
+    let fake = world().await;
+    fake.put_file(REPO, ".github/herald.yml", TRACK_PRIVATELY);
+    let mut harness = served_by_github(&fake).await;
+    until_scan_released(&harness).await;
+    fake.log_attempt(
+        "issues",
+        "from-the-future",
+        chrono::Utc::now() + chrono::Duration::days(365),
+        200,
+    );
+    let scanned = deliveries_command(&fake, &harness, &["resync", "--json"]).await;
+    let state = harness
+        .store
+        .redelivery_scan()
+        .await
+        .expect("state")
+        .expect("a row");
+    assert!(
+        state.scanned_through <= chrono::Utc::now(),
+        "the scans' start never passes now: {state:?} after {scanned}"
+    );
+    let server = harness.server.take().expect("running");
+    server.stop().await.expect("stops");
+    let mut missed = Vec::new();
+    for number in 1..=2 {
+        let (guid, status) = fake
+            .send_webhook("repository_advisory", &numbered_report(number))
+            .await;
+        assert_eq!(status, 0);
+        missed.push(guid);
+    }
+    let first_attempt = first_attempts(&fake, &missed[..1])[0];
+    fake.fail_next(
+        "POST",
+        &format!("/app/hook/deliveries/{first_attempt}/attempts"),
+        500,
+        None,
+    );
+    harness.server = Some(
+        herald::server::Server::start(&harness.settings)
+            .await
+            .expect("starts again"),
+    );
+    until_stored(&harness, &missed[1..]).await;
+    until_scan_released(&harness).await;
+    assert!(
+        harness
+            .store
+            .stored_guids(&[missed[0].as_str()])
+            .await
+            .expect("stored")
+            .is_empty(),
+        "GitHub failed that request"
+    );
+    let scanned: serde_json::Value =
+        serde_json::from_str(&deliveries_command(&fake, &harness, &["resync", "--json"]).await)
+            .expect("JSON report");
+    assert_eq!(scanned["requested"], 1, "asked again: {scanned}");
+    until_stored(&harness, &missed[..1]).await;
+    harness.wait_all_jobs().await;
+    assert_no_unexpected(&fake);
+    harness.stop().await;
+}
+
 /// An effect job under way when herald stops (GitHub slow to answer the tracking issue's
 /// creation) is stopped after its grace and its lease released: started again, herald
 /// takes it at once, not after the lease's minute, and the issue is made once.

@@ -212,6 +212,30 @@ impl FakeGitHub {
         (guid, status)
     }
 
+    /// Records an attempt GitHub's log shows without sending anything (a log entry as
+    /// GitHub keeps it, say one dated by a clock set wrong); returns its id.
+    pub fn log_attempt(
+        &self,
+        event: &str,
+        guid: &str,
+        delivered_at: DateTime<Utc>,
+        status_code: u16,
+    ) -> u64 {
+        let id = next_id();
+        self.world().hooks.attempts.push(HookAttempt {
+            id,
+            guid: guid.to_owned(),
+            event: event.to_owned(),
+            action: None,
+            installation_id: None,
+            body: b"{}".to_vec(),
+            delivered_at,
+            status_code,
+            redelivery: false,
+        });
+        id
+    }
+
     /// Every delivery attempt, in the order made.
     pub fn hook_attempts(&self) -> Vec<HookAttempt> {
         self.world().hooks.attempts.clone()
