@@ -15,7 +15,11 @@ CREATE TABLE redelivery_scans (
     claimed_by      TEXT,
     claimed_until   BIGINT,
     scanned_through BIGINT NOT NULL,
-    scanned_at      BIGINT
+    scanned_at      BIGINT,
+    -- A scan that stopped at its bound of pages: the page the next goes on from, and the
+    -- newest attempt of the pages read before it (`scanned_through` once it finishes).
+    resume_page     TEXT,
+    resume_newest   BIGINT
 );
 
 -- What herald asked GitHub to deliver again, per delivery (its X-GitHub-Delivery GUID):

@@ -15,7 +15,7 @@
 
 use crate::github::{GitHub, GitHubError, HookDelivery, NextPage};
 use crate::metrics::{Metrics, RedeliveryOutcome};
-use crate::store::{RedeliveryRequest, ScanClaim, Store, StoreError};
+use crate::store::{RedeliveryRequest, Resume, ScanClaim, ScanEnd, Store, StoreError};
 use chrono::{DateTime, Utc};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -202,40 +202,67 @@ impl Redeliverer {
     /// GitHub for each again.
     pub async fn scan(&self) -> Result<ScanReport, RedeliveryError> {
         let now = Utc::now();
-        let scanned_through = match self
+        let (scanned_through, resume) = match self
             .store
             .claim_redelivery_scan(&self.replica, now, now + CLAIM)
             .await?
         {
-            ScanClaim::Taken { scanned_through } => scanned_through,
+            ScanClaim::Taken {
+                scanned_through,
+                resume,
+            } => (scanned_through, resume),
             ScanClaim::Held { by, until } => return Err(RedeliveryError::Held { by, until }),
         };
-        let scanned = self.scan_claimed(scanned_through).await;
-        let finished_through = match &scanned {
-            Ok((report, newest)) if report.unfinished.is_none() => *newest,
-            _ => None,
+        let scanned = self.scan_claimed(scanned_through, resume).await;
+        let end = match &scanned {
+            Ok((_, end)) => end.clone(),
+            Err(_) => ScanEnd::Stopped,
         };
         self.store
-            .end_redelivery_scan(&self.replica, finished_through, Utc::now())
+            .end_redelivery_scan(&self.replica, &end, Utc::now())
             .await?;
         scanned.map(|(report, _)| report)
     }
 
-    /// The scan under this replica's claim; also returns the newest attempt read.
+    /// The scan under this replica's claim, going on from `resume` if the last stopped at
+    /// its bound of pages; also returns how it ended, for the next.
     async fn scan_claimed(
         &self,
         scanned_through: DateTime<Utc>,
-    ) -> Result<(ScanReport, Option<DateTime<Utc>>), RedeliveryError> {
+        resume: Option<Resume>,
+    ) -> Result<(ScanReport, ScanEnd), RedeliveryError> {
         let started = Utc::now();
         let floor = (scanned_through - OVERLAP).max(started - RETENTION);
-        let (attempts, mut unfinished) = self.attempts_since(floor).await?;
+        let (attempts, listing) = match &resume {
+            Some(resume) => match self.attempts_since(floor, Some(&resume.page)).await {
+                Ok(listed) => listed,
+                // GitHub no longer takes the page the last scan stopped at (its cursor
+                // expired, say): start again from the newest.
+                Err(RedeliveryError::GitHub(error)) if error.refusal().is_some() => {
+                    tracing::warn!(%error, "redelivery scan: the page to go on from is refused; starting again from the newest");
+                    return Box::pin(self.scan_claimed(scanned_through, None)).await;
+                }
+                Err(error) => return Err(error),
+            },
+            None => self.attempts_since(floor, None).await?,
+        };
         // Never past now: an attempt dated in the future (a clock set wrong) must not move
         // the next scans' start beyond what fails meanwhile.
-        let newest = attempts
-            .iter()
-            .map(|attempt| attempt.delivered_at)
-            .max()
-            .map(|newest| newest.min(started));
+        let newest = match &resume {
+            Some(resume) => Some(resume.newest),
+            None => attempts
+                .iter()
+                .map(|attempt| attempt.delivered_at)
+                .max()
+                .map(|newest| newest.min(started)),
+        };
+        let mut unfinished = match &listing {
+            Listing::Complete => None,
+            Listing::MorePages(_) => Some(format!(
+                "{MAX_PAGES} pages of attempts read: the next scan goes on from there"
+            )),
+            Listing::Cut(why) => Some(why.clone()),
+        };
         let deliveries = self.listed(attempts).await?;
         let mut report = ScanReport {
             attempts: deliveries.iter().map(|delivery| delivery.attempts).sum(),
@@ -260,9 +287,10 @@ impl Redeliverer {
             .filter(|delivery| delivery.request.is_none())
             .count();
         self.count(RedeliveryOutcome::found, first_found);
+        let mut stopped_asking = None;
         for (asked, delivery) in to_ask.into_iter().enumerate() {
             if asked >= MAX_REQUESTS_PER_SCAN {
-                unfinished = Some(format!(
+                stopped_asking = Some(format!(
                     "{MAX_REQUESTS_PER_SCAN} requests made: the rest wait for the next scan"
                 ));
                 break;
@@ -272,7 +300,7 @@ impl Redeliverer {
                 .renew_redelivery_scan(&self.replica, Utc::now() + CLAIM)
                 .await?
             {
-                unfinished = Some("the claim on the scan was lost".to_owned());
+                stopped_asking = Some("the claim on the scan was lost".to_owned());
                 break;
             }
             match self.ask(delivery).await? {
@@ -280,15 +308,30 @@ impl Redeliverer {
                 Asked::Refused => report.refused += 1,
                 Asked::Failed => report.failed += 1,
                 Asked::NotNow(why) => {
-                    unfinished = Some(why);
+                    stopped_asking = Some(why);
                     break;
                 }
             }
         }
         self.count(RedeliveryOutcome::requested, report.requested);
         self.count(RedeliveryOutcome::refused, report.refused);
+        // Every request the pages read called for was made: the next scan goes on from
+        // the next page, or back to the newest attempt read once the listing reached its
+        // end. Otherwise it reads the same pages again (and asks for nothing twice).
+        let end = match (listing, newest, &stopped_asking) {
+            (Listing::MorePages(page), Some(newest), None) => {
+                ScanEnd::Continues(Resume { page, newest })
+            }
+            (Listing::Complete, newest, None) => ScanEnd::Finished {
+                through: newest.unwrap_or(scanned_through).max(scanned_through),
+            },
+            _ => ScanEnd::Stopped,
+        };
+        if stopped_asking.is_some() {
+            unfinished = stopped_asking;
+        }
         report.unfinished = unfinished;
-        Ok((report, newest))
+        Ok((report, end))
     }
 
     fn count(&self, outcome: RedeliveryOutcome, count: usize) {
@@ -350,24 +393,25 @@ impl Redeliverer {
     /// Gives up this replica's claim on the scan, if it holds it (a scan cut short).
     pub async fn release(&self) -> Result<(), StoreError> {
         self.store
-            .end_redelivery_scan(&self.replica, None, Utc::now())
+            .end_redelivery_scan(&self.replica, &ScanEnd::Stopped, Utc::now())
             .await
     }
 
-    /// The attempts listed since `floor`, newest first, and why the listing stopped short
-    /// of it, if it did.
+    /// The attempts listed since `floor`, newest first, from the first page or from
+    /// `start`, and how far the listing got.
     async fn attempts_since(
         &self,
         floor: DateTime<Utc>,
-    ) -> Result<(Vec<HookDelivery>, Option<String>), RedeliveryError> {
+        start: Option<&str>,
+    ) -> Result<(Vec<HookDelivery>, Listing), RedeliveryError> {
         let mut attempts = Vec::new();
-        let mut next = None;
+        let mut next = start.map(str::to_owned);
         for _ in 0..MAX_PAGES {
             let page = match self.github.hook_deliveries(next.as_deref()).await {
                 Ok(page) => page,
                 // What was read is handled; the rest waits for the next scan.
                 Err(error) if !attempts.is_empty() => {
-                    return Ok((attempts, Some(error.to_string())));
+                    return Ok((attempts, Listing::Cut(error.to_string())));
                 }
                 Err(error) => return Err(error.into()),
             };
@@ -381,24 +425,22 @@ impl Redeliverer {
                     .filter(|attempt| attempt.delivered_at >= floor),
             );
             match page.next {
-                _ if reached_floor => return Ok((attempts, None)),
+                _ if reached_floor => return Ok((attempts, Listing::Complete)),
                 NextPage::Path(after) => next = Some(after),
-                NextPage::None => return Ok((attempts, None)),
+                NextPage::None => return Ok((attempts, Listing::Complete)),
                 NextPage::Elsewhere => {
                     tracing::warn!(
                         "GitHub's next page of deliveries is not on the configured API: not followed"
                     );
                     let why = "the next page is not on the configured API".to_owned();
-                    return Ok((attempts, Some(why)));
+                    return Ok((attempts, Listing::Cut(why)));
                 }
             }
         }
-        Ok((
-            attempts,
-            Some(format!(
-                "{MAX_PAGES} pages of attempts read: older ones wait for the next scan"
-            )),
-        ))
+        match next {
+            Some(page) => Ok((attempts, Listing::MorePages(page))),
+            None => Ok((attempts, Listing::Complete)),
+        }
     }
 
     /// The deliveries `attempts` make, oldest first, with what herald knows of each.
@@ -444,7 +486,7 @@ impl Redeliverer {
             Some(state) => (state.scanned_through - OVERLAP).max(Utc::now() - RETENTION),
             None => Utc::now() - RETENTION,
         };
-        let (attempts, _) = self.attempts_since(floor).await?;
+        let (attempts, _) = self.attempts_since(floor, None).await?;
         Ok(self.listed(attempts).await?)
     }
 }
@@ -458,6 +500,16 @@ fn is_rate_limit(error: &GitHubError) -> bool {
             ..
         }
     ) || error.status() == Some(http::StatusCode::TOO_MANY_REQUESTS)
+}
+
+/// How far a scan's listing of attempts got.
+enum Listing {
+    /// To the scan's start, or GitHub's last page.
+    Complete,
+    /// As many pages as a scan reads: this one is next.
+    MorePages(String),
+    /// Not all: a page GitHub did not give, or a next page not followed.
+    Cut(String),
 }
 
 /// What came of asking GitHub for one delivery.

@@ -13,7 +13,7 @@ mod redelivery;
 pub use channels::ChannelPost;
 pub use control::{JobControl, JobControlError, JobFilter, JobRecord, JobState, QueuedKind};
 pub use copy::{Copied, CopyError};
-pub use redelivery::{RedeliveryRequest, ScanClaim, ScanState};
+pub use redelivery::{RedeliveryRequest, Resume, ScanClaim, ScanEnd, ScanState};
 
 pub use crate::incident::IncidentId;
 

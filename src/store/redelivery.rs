@@ -20,11 +20,36 @@ pub struct ScanState {
     pub claimed_until: Option<DateTime<Utc>>,
 }
 
+/// Where a scan stopped at its bound of pages goes on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resume {
+    /// The next page's path on GitHub's API.
+    pub page: String,
+    /// The newest attempt of the pages read before it.
+    pub newest: DateTime<Utc>,
+}
+
+/// How a scan ended, for the next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScanEnd {
+    /// Every failed delivery up to `through` was handled: the next scan goes back to it.
+    Finished { through: DateTime<Utc> },
+    /// It read as many pages as a scan may: the next goes on from there.
+    Continues(Resume),
+    /// It stopped short (GitHub's rate limit or errors, the bound of requests): the next
+    /// does the same part again.
+    Stopped,
+}
+
 /// Whether this replica may scan now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ScanClaim {
-    /// It may: back to `scanned_through`.
-    Taken { scanned_through: DateTime<Utc> },
+    /// It may: back to `scanned_through`, going on from `resume` if a scan stopped at its
+    /// bound of pages.
+    Taken {
+        scanned_through: DateTime<Utc>,
+        resume: Option<Resume>,
+    },
     /// Another replica scans until `until`.
     Held { by: String, until: DateTime<Utc> },
 }
@@ -55,14 +80,14 @@ impl Store {
         until: DateTime<Utc>,
     ) -> Result<ScanClaim, StoreError> {
         let mut work = self.begin_durable().await?;
-        let taken: Option<i64> = sqlx::query_scalar(
+        let taken: Option<(i64, Option<String>, Option<i64>)> = sqlx::query_as(
             "INSERT INTO redelivery_scans (name, claimed_by, claimed_until, scanned_through) \
              VALUES ($1, $2, $3, $4) \
              ON CONFLICT (name) DO UPDATE SET claimed_by = excluded.claimed_by, \
              claimed_until = excluded.claimed_until \
              WHERE redelivery_scans.claimed_until IS NULL \
              OR redelivery_scans.claimed_until <= $4 OR redelivery_scans.claimed_by = $2 \
-             RETURNING scanned_through",
+             RETURNING scanned_through, resume_page, resume_newest",
         )
         .bind(SCAN)
         .bind(holder)
@@ -70,10 +95,18 @@ impl Store {
         .bind(to_millis(now))
         .fetch_optional(&mut *work.tx)
         .await?;
-        if let Some(scanned_through) = taken {
+        if let Some((scanned_through, page, newest)) = taken {
             work.commit().await?;
+            let resume = match (page, newest) {
+                (Some(page), Some(newest)) => Some(Resume {
+                    page,
+                    newest: from_millis(newest)?,
+                }),
+                _ => None,
+            };
             return Ok(ScanClaim::Taken {
                 scanned_through: from_millis(scanned_through)?,
+                resume,
             });
         }
         work.rollback().await?;
@@ -103,24 +136,34 @@ impl Store {
         Ok(renewed == 1)
     }
 
-    /// Ends `holder`'s claim on the scan; a scan that finished moves `scanned_through` on
-    /// (`Some`: every failed delivery up to it was handled).
+    /// Ends `holder`'s claim on the scan and records how it ended (see [`ScanEnd`]).
     pub async fn end_redelivery_scan(
         &self,
         holder: &str,
-        scanned_through: Option<DateTime<Utc>>,
+        end: &ScanEnd,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let query = sqlx::query(
-            "UPDATE redelivery_scans SET claimed_by = NULL, claimed_until = NULL, \
-             scanned_through = CASE WHEN $1 > scanned_through THEN $1 ELSE scanned_through END, \
-             scanned_at = CASE WHEN $1 > 0 THEN $2 ELSE scanned_at END \
-             WHERE name = $3 AND claimed_by = $4",
-        )
-        .bind(scanned_through.map_or(0, to_millis))
-        .bind(to_millis(now))
-        .bind(SCAN)
-        .bind(holder);
+        let query = match end {
+            ScanEnd::Finished { through } => sqlx::query(
+                "UPDATE redelivery_scans SET claimed_by = NULL, claimed_until = NULL, \
+                 scanned_through = CASE WHEN $1 > scanned_through THEN $1 \
+                 ELSE scanned_through END, scanned_at = $2, resume_page = NULL, \
+                 resume_newest = NULL WHERE name = $3 AND claimed_by = $4",
+            )
+            .bind(to_millis(*through))
+            .bind(to_millis(now)),
+            ScanEnd::Continues(resume) => sqlx::query(
+                "UPDATE redelivery_scans SET claimed_by = NULL, claimed_until = NULL, \
+                 resume_page = $1, resume_newest = $2 WHERE name = $3 AND claimed_by = $4",
+            )
+            .bind(resume.page.clone())
+            .bind(to_millis(resume.newest)),
+            ScanEnd::Stopped => sqlx::query(
+                "UPDATE redelivery_scans SET claimed_by = NULL, claimed_until = NULL \
+                 WHERE name = $1 AND claimed_by = $2",
+            ),
+        };
+        let query = query.bind(SCAN).bind(holder);
         self.execute_alone(query, true).await.map(drop)
     }
 

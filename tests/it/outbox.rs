@@ -340,7 +340,7 @@ on_both_stores!(
 /// the start of the next on, an unfinished one does not; the first claim ever starts the
 /// scans at that moment.
 async fn one_redelivery_scan_at_a_time(url: &str) {
-    use herald::store::ScanClaim;
+    use herald::store::{Resume, ScanClaim, ScanEnd};
     let store = Store::open(url).await.expect("store");
     let now = Utc::now();
     let minutes = |count: i64| chrono::Duration::minutes(count);
@@ -350,13 +350,14 @@ async fn one_redelivery_scan_at_a_time(url: &str) {
         .await
         .expect("claim")
     {
-        ScanClaim::Taken { scanned_through } => {
-            assert_eq!(
-                millis(scanned_through),
-                millis(now),
-                "a new store starts now"
-            )
-        }
+        ScanClaim::Taken {
+            scanned_through,
+            resume: None,
+        } => assert_eq!(
+            millis(scanned_through),
+            millis(now),
+            "a new store starts now"
+        ),
         held => panic!("the first claim must be taken: {held:?}"),
     }
     assert_eq!(
@@ -388,7 +389,7 @@ async fn one_redelivery_scan_at_a_time(url: &str) {
     ));
     // b's scan stops short: the next starts where the last finished one did.
     store
-        .end_redelivery_scan("replica-b", None, later)
+        .end_redelivery_scan("replica-b", &ScanEnd::Stopped, later)
         .await
         .expect("ended");
     let state = store
@@ -398,16 +399,50 @@ async fn one_redelivery_scan_at_a_time(url: &str) {
         .expect("a row");
     assert_eq!(millis(state.scanned_through), millis(now));
     assert_eq!(state.claimed_by, None, "released");
-    // A finished scan moves it on.
+    // A scan that read as many pages as it may: the next goes on from its next page.
+    let resume = Resume {
+        page: "/app/hook/deliveries?per_page=100&cursor=v1_7".to_owned(),
+        newest: chrono::DateTime::from_timestamp_millis(millis(later)).expect("time"),
+    };
     assert!(matches!(
         store
             .claim_redelivery_scan("replica-a", later, later + minutes(2))
             .await
             .expect("claim"),
-        ScanClaim::Taken { .. }
+        ScanClaim::Taken { resume: None, .. }
     ));
     store
-        .end_redelivery_scan("replica-a", Some(later), later)
+        .end_redelivery_scan("replica-a", &ScanEnd::Continues(resume.clone()), later)
+        .await
+        .expect("ended");
+    match store
+        .claim_redelivery_scan("replica-b", later, later + minutes(2))
+        .await
+        .expect("claim")
+    {
+        ScanClaim::Taken {
+            scanned_through,
+            resume: Some(going_on),
+        } => {
+            assert_eq!(going_on, resume);
+            assert_eq!(millis(scanned_through), millis(now), "not finished yet");
+        }
+        other => panic!("the next scan goes on from the page: {other:?}"),
+    }
+    // A finished scan moves it on, and forgets the page.
+    store
+        .end_redelivery_scan("replica-b", &ScanEnd::Finished { through: later }, later)
+        .await
+        .expect("ended");
+    assert!(matches!(
+        store
+            .claim_redelivery_scan("replica-a", later, later + minutes(2))
+            .await
+            .expect("claim"),
+        ScanClaim::Taken { resume: None, .. }
+    ));
+    store
+        .end_redelivery_scan("replica-a", &ScanEnd::Stopped, later)
         .await
         .expect("ended");
     let state = store

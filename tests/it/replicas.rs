@@ -352,6 +352,55 @@ async fn a_future_dated_entry_or_a_failing_request_does_not_stop_redelivery() {
     harness.stop().await;
 }
 
+/// More attempts since the last finished scan than a scan reads (100 pages of 100, the
+/// newest all delivered): the failures beyond them are reached by the next scan, which
+/// goes on from the page where this one stopped.
+#[tokio::test]
+async fn failures_older_than_a_scans_pages_are_reached_by_the_next_scan() {
+    let fake = world().await;
+    let harness = served_by_github(&fake).await;
+    until_scan_released(&harness).await;
+    let now = chrono::Utc::now();
+    let mut missed = Vec::new();
+    for number in 1..=2 {
+        let guid = format!("old-failure-{number}");
+        fake.log_attempt("issues", &guid, now - chrono::Duration::milliseconds(10), 0);
+        missed.push(guid);
+    }
+    for number in 0..10_000 {
+        fake.log_attempt("issues", &format!("delivered-{number}"), now, 202);
+    }
+    let first: serde_json::Value =
+        serde_json::from_str(&deliveries_command(&fake, &harness, &["resync", "--json"]).await)
+            .expect("JSON report");
+    assert_eq!(first["requested"], 0, "{first}");
+    assert!(
+        first["unfinished"]
+            .as_str()
+            .is_some_and(|why| why.contains("the next scan goes on")),
+        "{first}"
+    );
+    let second: serde_json::Value =
+        serde_json::from_str(&deliveries_command(&fake, &harness, &["resync", "--json"]).await)
+            .expect("JSON report");
+    assert_eq!(second["requested"], 2, "{second}");
+    assert_eq!(second["unfinished"], serde_json::Value::Null, "{second}");
+    let asked = fake.redelivery_requests();
+    assert_eq!(
+        asked,
+        first_attempts(&fake, &missed),
+        "each once, oldest first"
+    );
+    let state = harness
+        .store
+        .redelivery_scan()
+        .await
+        .expect("state")
+        .expect("a row");
+    assert!(state.scanned_at.is_some(), "finished: {state:?}");
+    harness.stop().await;
+}
+
 /// An effect job under way when herald stops (GitHub slow to answer the tracking issue's
 /// creation) is stopped after its grace and its lease released: started again, herald
 /// takes it at once, not after the lease's minute, and the issue is made once.
