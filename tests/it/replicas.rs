@@ -107,6 +107,12 @@ async fn deliveries_command(fake: &FakeGitHub, harness: &Harness, args: &[&str])
     stdout
 }
 
+/// `herald deliveries resync --json`: what the scan found and did.
+async fn resync(fake: &FakeGitHub, harness: &Harness) -> serde_json::Value {
+    serde_json::from_str(&deliveries_command(fake, harness, &["resync", "--json"]).await)
+        .expect("a JSON report")
+}
+
 /// Waits until no replica holds the scan.
 async fn until_scan_released(harness: &Harness) {
     for _ in 0..200 {
@@ -195,9 +201,7 @@ async fn deliveries_missed_while_herald_was_stopped_are_asked_for_again_once_eac
     }
 
     // A scan now asks for nothing more: the refused delivery stays refused.
-    let scanned: serde_json::Value =
-        serde_json::from_str(&deliveries_command(&fake, &harness, &["resync", "--json"]).await)
-            .expect("JSON report");
+    let scanned = resync(&fake, &harness).await;
     assert_eq!(scanned["requested"], 0, "{scanned}");
     assert_eq!(scanned["missing"], 1, "{scanned}");
     assert_eq!(scanned["asked_before"], 1, "{scanned}");
@@ -342,9 +346,7 @@ async fn a_future_dated_entry_or_a_failing_request_does_not_stop_redelivery() {
             .is_empty(),
         "GitHub failed that request"
     );
-    let scanned: serde_json::Value =
-        serde_json::from_str(&deliveries_command(&fake, &harness, &["resync", "--json"]).await)
-            .expect("JSON report");
+    let scanned = resync(&fake, &harness).await;
     assert_eq!(scanned["requested"], 1, "asked again: {scanned}");
     until_stored(&harness, &missed[..1]).await;
     harness.wait_all_jobs().await;
@@ -370,9 +372,7 @@ async fn failures_older_than_a_scans_pages_are_reached_by_the_next_scan() {
     for number in 0..10_000 {
         fake.log_attempt("issues", &format!("delivered-{number}"), now, 202);
     }
-    let first: serde_json::Value =
-        serde_json::from_str(&deliveries_command(&fake, &harness, &["resync", "--json"]).await)
-            .expect("JSON report");
+    let first = resync(&fake, &harness).await;
     assert_eq!(first["requested"], 0, "{first}");
     assert!(
         first["unfinished"]
@@ -380,9 +380,7 @@ async fn failures_older_than_a_scans_pages_are_reached_by_the_next_scan() {
             .is_some_and(|why| why.contains("the next scan goes on")),
         "{first}"
     );
-    let second: serde_json::Value =
-        serde_json::from_str(&deliveries_command(&fake, &harness, &["resync", "--json"]).await)
-            .expect("JSON report");
+    let second = resync(&fake, &harness).await;
     assert_eq!(second["requested"], 2, "{second}");
     assert_eq!(second["unfinished"], serde_json::Value::Null, "{second}");
     let asked = fake.redelivery_requests();
