@@ -28,6 +28,8 @@ pub const DEFAULT_REDELIVERY_INTERVAL_SECS: u64 = 180;
 /// How long a stopping `serve` keeps answering deliveries while `/readyz` says 503, so a
 /// load balancer sends the next ones elsewhere.
 pub const DEFAULT_DRAIN_SECS: u64 = 5;
+/// The longest drain: a load balancer notices a failing readiness probe within seconds.
+const MAX_DRAIN_SECS: u64 = 300;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -339,7 +341,7 @@ pub const SETTINGS_TABLE: &[(&str, &str, &str, &str)] = &[
         "drain_secs",
         "HERALD_DRAIN_SECS",
         "5",
-        "how long a stopping `serve` (SIGTERM) still answers deliveries while `/readyz` says 503, so a load balancer moves on; a second signal stops at once",
+        "how long a stopping `serve` (SIGTERM) still answers deliveries while `/readyz` says 503, so a load balancer moves on (at most 300); a second signal stops at once",
     ),
     (
         "github_read_cache_secs",
@@ -590,6 +592,14 @@ impl Settings {
             DEFAULT_DRAIN_SECS,
             "a number of seconds",
         )?;
+        if drain_secs > MAX_DRAIN_SECS {
+            return Err(ConfigError::Invalid {
+                name: "drain_secs".to_owned(),
+                message: format!(
+                    "{drain_secs} s is longer than a stop should wait (at most {MAX_DRAIN_SECS})"
+                ),
+            });
+        }
         Ok(Settings {
             replica_id,
             drain: Duration::from_secs(drain_secs),

@@ -5,7 +5,7 @@ pub mod events;
 pub mod signature;
 
 use crate::incident::{GhsaId, RepoName};
-use crate::store::{Admission, NewDelivery, Store, StoreError, compress_payload};
+use crate::store::{Admission, NewDelivery, Store, StoreError, compress_payload, within};
 use chrono::Utc;
 use events::{EventKind, PayloadError, WebhookEvent};
 use std::sync::Arc;
@@ -215,9 +215,7 @@ async fn write_batches(
             {
                 Ok(received) => received,
                 Err(_) => {
-                    if let Ok(Ok(())) =
-                        tokio::time::timeout(COMMIT_BOUND, store.ping_writer()).await
-                    {
+                    if within(COMMIT_BOUND, store.ping_writer()).await.is_ok() {
                         health.committed();
                     }
                     continue;
@@ -233,9 +231,7 @@ async fn write_batches(
             .drain(..)
             .map(|request| (request.delivery, request.reply))
             .unzip();
-        let admitted = tokio::time::timeout(COMMIT_BOUND, store.admit(&deliveries))
-            .await
-            .unwrap_or_else(|_| Err(StoreError::TimedOut(COMMIT_BOUND)));
+        let admitted = within(COMMIT_BOUND, store.admit(&deliveries)).await;
         match admitted {
             Ok(admissions) => {
                 health.committed();

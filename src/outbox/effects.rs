@@ -123,7 +123,12 @@ impl EffectRunner {
             );
             running.shutdown().await;
         }
-        match runner.store.release_leases(&runner.replica).await {
+        match crate::store::within(
+            crate::store::RELEASE_BOUND,
+            runner.store.release_leases(&runner.replica),
+        )
+        .await
+        {
             Ok(0) => {}
             Ok(released) => tracing::info!(released, "effects: leases released"),
             Err(error) => {

@@ -251,7 +251,12 @@ impl Poller {
                 _ = shutdown.wait_for(|stop| *stop) => break,
             }
         }
-        match self.store.release_advisory_polls(&self.replica).await {
+        match crate::store::within(
+            crate::store::RELEASE_BOUND,
+            self.store.release_advisory_polls(&self.replica),
+        )
+        .await
+        {
             Ok(0) => {}
             Ok(released) => tracing::info!(released, "advisory poll claims released"),
             Err(error) => {

@@ -167,7 +167,8 @@ impl Redeliverer {
                 }
             }
         }
-        if let Err(error) = self.release().await {
+        if let Err(error) = crate::store::within(crate::store::RELEASE_BOUND, self.release()).await
+        {
             tracing::warn!(%error, "cannot release the redelivery scan; it ends by itself within minutes");
         }
         tracing::info!("redelivery scans stopped");

@@ -232,6 +232,20 @@ impl Dialect {
     }
 }
 
+/// How long a stopping process waits to release what it holds (leases, claims): a store
+/// that does not answer by then lets them run out by themselves.
+pub const RELEASE_BOUND: Duration = Duration::from_secs(5);
+
+/// `work` within `bound`, or [`StoreError::TimedOut`].
+pub async fn within<T>(
+    bound: Duration,
+    work: impl std::future::Future<Output = Result<T, StoreError>>,
+) -> Result<T, StoreError> {
+    tokio::time::timeout(bound, work)
+        .await
+        .unwrap_or(Err(StoreError::TimedOut(bound)))
+}
+
 pub(crate) fn to_millis(at: DateTime<Utc>) -> i64 {
     at.timestamp_millis()
 }
