@@ -105,20 +105,33 @@ impl GitHubError {
         }
     }
 
+    /// GitHub turned the request away for a rate limit, primary or secondary: sending it
+    /// later may succeed.
+    pub fn rate_limited(&self) -> bool {
+        match self {
+            GitHubError::Status {
+                status,
+                message,
+                rate_limited,
+                ..
+            } => {
+                // A secondary rate limit can come without its headers: GitHub's words tell.
+                *rate_limited
+                    || *status == StatusCode::TOO_MANY_REQUESTS
+                    || message.to_ascii_lowercase().contains("rate limit")
+            }
+            _ => false,
+        }
+    }
+
     /// GitHub's own words when it refused a request that sending again cannot fix
     /// (validation, not found, forbidden without a rate limit, gone); `None` for rate
     /// limits, server errors and transport failures, which are worth retrying.
     pub fn refusal(&self) -> Option<&str> {
         match self {
-            // A secondary rate limit can come without its headers: GitHub's words tell.
             GitHubError::Status {
-                status,
-                message,
-                rate_limited: false,
-                ..
-            } if refused(*status) && !message.to_ascii_lowercase().contains("rate limit") => {
-                Some(message)
-            }
+                status, message, ..
+            } if refused(*status) && !self.rate_limited() => Some(message),
             _ => None,
         }
     }
@@ -778,6 +791,12 @@ mod tests {
         assert!(answer(429, "slow down", false).refusal().is_none());
         assert!(answer(502, "Bad Gateway", false).refusal().is_none());
         assert!(answer(401, "Bad credentials", false).refusal().is_none());
+        // What is worth asking again later for a rate limit, and only that.
+        assert!(answer(403, "x", true).rate_limited());
+        assert!(answer(403, "You have exceeded a secondary rate limit", false).rate_limited());
+        assert!(answer(429, "slow down", false).rate_limited());
+        assert!(!answer(502, "Bad Gateway", false).rate_limited());
+        assert!(!refused.rate_limited());
     }
 
     #[test]

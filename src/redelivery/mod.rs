@@ -10,8 +10,9 @@
 //! Each failed attempt is asked for once; a delivery whose redelivery failed too is asked
 //! for again, up to [`MAX_REQUESTS`] times in all. GitHub's refusal of a request ends it
 //! for that delivery (its words are kept for `herald deliveries list`). A delivery herald
-//! refused on its merits (a bad signature, a malformed body) is not asked for: it would be
-//! refused again.
+//! refused for its content (see [`HookDelivery::refused_by_herald`]) is not asked for: it
+//! would be refused again. A scan reads [`MAX_PAGES`] pages at most; the next goes on
+//! from the page where it stopped.
 
 use crate::github::{GitHub, GitHubError, HookDelivery, NextPage};
 use crate::metrics::{Metrics, RedeliveryOutcome};
@@ -73,10 +74,11 @@ pub struct ScanReport {
     pub failed: usize,
     /// Of those, asked for before (waiting for GitHub, or asked for [`MAX_REQUESTS`] times).
     pub asked_before: usize,
-    /// Deliveries herald refused on their merits (4xx): not asked for.
+    /// Deliveries herald refused for their content: not asked for.
     pub refused_by_herald: usize,
-    /// The scan stopped before handling everything (GitHub's rate limit, a server error, or
-    /// the per-scan bound): the next one goes back as far again.
+    /// Why the scan did not handle everything back to its start: its bound of pages (the
+    /// next goes on from there), or a page not read, GitHub's rate limit, the bound of
+    /// requests (the next reads the same pages again).
     pub unfinished: Option<String>,
 }
 
@@ -187,6 +189,7 @@ impl Redeliverer {
                 missing = report.missing,
                 requested = report.requested,
                 refused = report.refused,
+                failed = report.failed,
                 asked_before = report.asked_before,
                 refused_by_herald = report.refused_by_herald,
                 unfinished = report.unfinished.as_deref().unwrap_or(""),
@@ -233,7 +236,7 @@ impl Redeliverer {
         resume: Option<Resume>,
     ) -> Result<(ScanReport, ScanEnd), RedeliveryError> {
         let started = Utc::now();
-        let floor = (scanned_through - OVERLAP).max(started - RETENTION);
+        let floor = floor(scanned_through, started);
         let (attempts, listing) = match &resume {
             Some(resume) => match self.attempts_since(floor, Some(&resume.page)).await {
                 Ok(listed) => listed,
@@ -370,7 +373,7 @@ impl Redeliverer {
                     Asked::Refused
                 }
                 // Waiting for a budget is for later scans: nothing was asked.
-                None if error.paced_for().is_some() || is_rate_limit(&error) => {
+                None if error.paced_for().is_some() || error.rate_limited() => {
                     return Ok(Asked::NotNow(error.to_string()));
                 }
                 // A server error or no answer: counted as a request (GitHub may have taken
@@ -483,24 +486,20 @@ impl Redeliverer {
     /// The deliveries GitHub lists back to where the scans start (GitHub's retention before
     /// the first scan), oldest first, for `herald deliveries list`.
     pub async fn recent(&self) -> Result<Vec<ListedDelivery>, RedeliveryError> {
+        let now = Utc::now();
         let floor = match self.store.redelivery_scan().await? {
-            Some(state) => (state.scanned_through - OVERLAP).max(Utc::now() - RETENTION),
-            None => Utc::now() - RETENTION,
+            Some(state) => floor(state.scanned_through, now),
+            None => now - RETENTION,
         };
         let (attempts, _) = self.attempts_since(floor, None).await?;
         Ok(self.listed(attempts).await?)
     }
 }
 
-/// GitHub's rate limit (primary or secondary) turned the request away.
-fn is_rate_limit(error: &GitHubError) -> bool {
-    matches!(
-        error,
-        GitHubError::Status {
-            rate_limited: true,
-            ..
-        }
-    ) || error.status() == Some(http::StatusCode::TOO_MANY_REQUESTS)
+/// How far back a scan reads at `now` when the last finished one reached
+/// `scanned_through`.
+fn floor(scanned_through: DateTime<Utc>, now: DateTime<Utc>) -> DateTime<Utc> {
+    (scanned_through - OVERLAP).max(now - RETENTION)
 }
 
 /// How far a scan's listing of attempts got.
@@ -519,7 +518,7 @@ enum Asked {
     Refused,
     /// GitHub answered a server error, or nothing.
     Failed,
-    /// Not asked: GitHub's rate limit, a server error or no answer; the scan stops here.
+    /// Not asked: GitHub's rate limit, or the App's write pacing; the scan stops here.
     NotNow(String),
 }
 
