@@ -123,18 +123,12 @@ impl EffectRunner {
             );
             running.shutdown().await;
         }
-        match crate::store::within(
-            crate::store::RELEASE_BOUND,
+        crate::store::release_on_stop(
+            "effect job leases",
+            "within a minute",
             runner.store.release_leases(&runner.replica),
         )
-        .await
-        {
-            Ok(0) => {}
-            Ok(released) => tracing::info!(released, "effects: leases released"),
-            Err(error) => {
-                tracing::warn!(%error, "effects: cannot release this runner's leases; they end by themselves within a minute")
-            }
-        }
+        .await;
         tracing::info!("effect runner stopped");
     }
 

@@ -251,18 +251,12 @@ impl Poller {
                 _ = shutdown.wait_for(|stop| *stop) => break,
             }
         }
-        match crate::store::within(
-            crate::store::RELEASE_BOUND,
+        crate::store::release_on_stop(
+            "advisory poll claims",
+            "within an interval",
             self.store.release_advisory_polls(&self.replica),
         )
-        .await
-        {
-            Ok(0) => {}
-            Ok(released) => tracing::info!(released, "advisory poll claims released"),
-            Err(error) => {
-                tracing::warn!(%error, "cannot release this replica's advisory poll claims; they end by themselves within an interval")
-            }
-        }
+        .await;
         tracing::info!("advisory poller stopped");
     }
 

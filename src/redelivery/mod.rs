@@ -169,10 +169,8 @@ impl Redeliverer {
                 }
             }
         }
-        if let Err(error) = crate::store::within(crate::store::RELEASE_BOUND, self.release()).await
-        {
-            tracing::warn!(%error, "cannot release the redelivery scan; it ends by itself within minutes");
-        }
+        crate::store::release_on_stop("redelivery scan claims", "within minutes", self.release())
+            .await;
         tracing::info!("redelivery scans stopped");
     }
 
@@ -394,8 +392,9 @@ impl Redeliverer {
         Ok(asked)
     }
 
-    /// Gives up this replica's claim on the scan, if it holds it (a scan cut short).
-    pub async fn release(&self) -> Result<(), StoreError> {
+    /// Gives up this replica's claim on the scan, if it holds it (a scan cut short);
+    /// returns whether it did.
+    pub async fn release(&self) -> Result<u64, StoreError> {
         self.store
             .end_redelivery_scan(&self.replica, &ScanEnd::Stopped, Utc::now())
             .await

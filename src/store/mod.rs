@@ -234,7 +234,24 @@ impl Dialect {
 
 /// How long a stopping process waits to release what it holds (leases, claims): a store
 /// that does not answer by then lets them run out by themselves.
-pub const RELEASE_BOUND: Duration = Duration::from_secs(5);
+const RELEASE_BOUND: Duration = Duration::from_secs(5);
+
+/// Releases what a stopping task holds (`release` returns how many), within
+/// [`RELEASE_BOUND`], and logs it: `what` names it, `until` says when it would run out by
+/// itself.
+pub async fn release_on_stop(
+    what: &str,
+    until: &str,
+    release: impl std::future::Future<Output = Result<u64, StoreError>>,
+) {
+    match within(RELEASE_BOUND, release).await {
+        Ok(0) => {}
+        Ok(released) => tracing::info!(released, "{what} released"),
+        Err(error) => {
+            tracing::warn!(%error, "cannot release the {what}; they run out by themselves {until}")
+        }
+    }
+}
 
 /// `work` within `bound`, or [`StoreError::TimedOut`].
 pub async fn within<T>(

@@ -136,13 +136,14 @@ impl Store {
         Ok(renewed == 1)
     }
 
-    /// Ends `holder`'s claim on the scan and records how it ended (see [`ScanEnd`]).
+    /// Ends `holder`'s claim on the scan and records how it ended (see [`ScanEnd`]);
+    /// returns 1, or 0 when the claim was not `holder`'s.
     pub async fn end_redelivery_scan(
         &self,
         holder: &str,
         end: &ScanEnd,
         now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<u64, StoreError> {
         let query = match end {
             ScanEnd::Finished { through } => sqlx::query(
                 "UPDATE redelivery_scans SET claimed_by = NULL, claimed_until = NULL, \
@@ -164,7 +165,7 @@ impl Store {
             ),
         };
         let query = query.bind(SCAN).bind(holder);
-        self.execute_alone(query, true).await.map(drop)
+        self.execute_alone(query, true).await
     }
 
     /// Where the scan stands; `None` before the first.
