@@ -345,11 +345,17 @@ async fn one_redelivery_scan_at_a_time(url: &str) {
     let now = Utc::now();
     let minutes = |count: i64| chrono::Duration::minutes(count);
     let millis = |at: chrono::DateTime<Utc>| at.timestamp_millis();
-    match store
-        .claim_redelivery_scan("replica-a", now, now + minutes(2))
-        .await
-        .expect("claim")
-    {
+    // A claim by `holder` at `at`, for two minutes.
+    let claim = |holder: &'static str, at: chrono::DateTime<Utc>| {
+        let store = store.clone();
+        async move {
+            store
+                .claim_redelivery_scan(holder, at, at + minutes(2))
+                .await
+                .expect("claim")
+        }
+    };
+    match claim("replica-a", now).await {
         ScanClaim::Taken {
             scanned_through,
             resume: None,
@@ -361,10 +367,7 @@ async fn one_redelivery_scan_at_a_time(url: &str) {
         held => panic!("the first claim must be taken: {held:?}"),
     }
     assert_eq!(
-        store
-            .claim_redelivery_scan("replica-b", now, now + minutes(2))
-            .await
-            .expect("claim"),
+        claim("replica-b", now).await,
         ScanClaim::Held {
             by: "replica-a".to_owned(),
             until: chrono::DateTime::from_timestamp_millis(millis(now + minutes(2))).expect("time"),
@@ -381,10 +384,7 @@ async fn one_redelivery_scan_at_a_time(url: &str) {
     // Replica a dies; after its claim, b takes over.
     let later = now + minutes(3);
     assert!(matches!(
-        store
-            .claim_redelivery_scan("replica-b", later, later + minutes(2))
-            .await
-            .expect("claim"),
+        claim("replica-b", later).await,
         ScanClaim::Taken { .. }
     ));
     // b's scan stops short: the next starts where the last finished one did.
@@ -405,21 +405,14 @@ async fn one_redelivery_scan_at_a_time(url: &str) {
         newest: chrono::DateTime::from_timestamp_millis(millis(later)).expect("time"),
     };
     assert!(matches!(
-        store
-            .claim_redelivery_scan("replica-a", later, later + minutes(2))
-            .await
-            .expect("claim"),
+        claim("replica-a", later).await,
         ScanClaim::Taken { resume: None, .. }
     ));
     store
         .end_redelivery_scan("replica-a", &ScanEnd::Continues(resume.clone()), later)
         .await
         .expect("ended");
-    match store
-        .claim_redelivery_scan("replica-b", later, later + minutes(2))
-        .await
-        .expect("claim")
-    {
+    match claim("replica-b", later).await {
         ScanClaim::Taken {
             scanned_through,
             resume: Some(going_on),
@@ -435,10 +428,7 @@ async fn one_redelivery_scan_at_a_time(url: &str) {
         .await
         .expect("ended");
     assert!(matches!(
-        store
-            .claim_redelivery_scan("replica-a", later, later + minutes(2))
-            .await
-            .expect("claim"),
+        claim("replica-a", later).await,
         ScanClaim::Taken { resume: None, .. }
     ));
     store

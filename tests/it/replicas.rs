@@ -38,6 +38,23 @@ async fn served_by_github_with(
     harness
 }
 
+/// GitHub sends the reports `numbers` while herald is down: each gets no answer. Their
+/// GUIDs.
+async fn sent_while_down(
+    fake: &FakeGitHub,
+    numbers: std::ops::RangeInclusive<usize>,
+) -> Vec<String> {
+    let mut missed = Vec::new();
+    for number in numbers {
+        let (guid, status) = fake
+            .send_webhook("repository_advisory", &numbered_report(number))
+            .await;
+        assert_eq!(status, 0, "herald is down: no answer");
+        missed.push(guid);
+    }
+    missed
+}
+
 /// Waits until the store holds every delivery in `guids` (they come back through GitHub,
 /// asynchronously); fails naming the missing after 30 s.
 async fn until_stored(harness: &Harness, guids: &[String]) {
@@ -139,25 +156,13 @@ async fn deliveries_missed_while_herald_was_stopped_are_asked_for_again_once_eac
         .await;
     assert_eq!(status, 202);
     harness.wait_all_jobs().await;
-    let server = harness.server.take().expect("running");
-    server.stop().await.expect("stops");
+    harness.stop_server().await;
 
-    let mut missed = Vec::new();
-    for number in 1..=3 {
-        let (guid, status) = fake
-            .send_webhook("repository_advisory", &numbered_report(number))
-            .await;
-        assert_eq!(status, 0, "herald is down: no answer");
-        missed.push(guid);
-    }
+    let missed = sent_while_down(&fake, 1..=3).await;
     let too_old = missed[2].clone();
     fake.refuse_redelivery(&too_old, "This delivery is too old to redeliver");
 
-    harness.server = Some(
-        herald::server::Server::start(&harness.settings)
-            .await
-            .expect("starts again"),
-    );
+    harness.start_server().await;
     until_stored(&harness, &missed[..2]).await;
     harness.wait_all_jobs().await;
     until_scan_released(&harness).await;
@@ -313,16 +318,8 @@ async fn a_future_dated_entry_or_a_failing_request_does_not_stop_redelivery() {
         state.scanned_through <= chrono::Utc::now(),
         "the scans' start never passes now: {state:?} after {scanned}"
     );
-    let server = harness.server.take().expect("running");
-    server.stop().await.expect("stops");
-    let mut missed = Vec::new();
-    for number in 1..=2 {
-        let (guid, status) = fake
-            .send_webhook("repository_advisory", &numbered_report(number))
-            .await;
-        assert_eq!(status, 0);
-        missed.push(guid);
-    }
+    harness.stop_server().await;
+    let missed = sent_while_down(&fake, 1..=2).await;
     let first_attempt = first_attempts(&fake, &missed[..1])[0];
     fake.fail_next(
         "POST",
@@ -330,11 +327,7 @@ async fn a_future_dated_entry_or_a_failing_request_does_not_stop_redelivery() {
         500,
         None,
     );
-    harness.server = Some(
-        herald::server::Server::start(&harness.settings)
-            .await
-            .expect("starts again"),
-    );
+    harness.start_server().await;
     until_stored(&harness, &missed[1..]).await;
     until_scan_released(&harness).await;
     assert!(
@@ -427,8 +420,7 @@ async fn a_job_under_way_at_stop_is_released_and_taken_at_once_after_restart() {
         1,
         "the tracking issue's job is under way"
     );
-    let server = harness.server.take().expect("running");
-    server.stop().await.expect("stops");
+    harness.stop_server().await;
     assert_eq!(harness.count(HELD).await, 0, "its lease was released");
     assert_eq!(
         harness
@@ -441,11 +433,7 @@ async fn a_job_under_way_at_stop_is_released_and_taken_at_once_after_restart() {
         fake.issues(TRACKING_REPO).is_empty(),
         "GitHub made nothing yet"
     );
-    harness.server = Some(
-        herald::server::Server::start(&harness.settings)
-            .await
-            .expect("starts again"),
-    );
+    harness.start_server().await;
     // Within the harness's 20 s, well before the lease's 60 s would have ended.
     harness.wait_all_jobs().await;
     assert_eq!(fake.issues(TRACKING_REPO).len(), 1, "one tracking issue");

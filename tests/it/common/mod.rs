@@ -143,10 +143,20 @@ impl Harness {
     }
 
     pub async fn restart(&mut self, worker_enabled: bool) {
+        self.stop_server().await;
+        self.settings.worker_enabled = worker_enabled;
+        self.start_server().await;
+    }
+
+    /// Stops herald (as SIGTERM would, after the drain), keeping its store.
+    pub async fn stop_server(&mut self) {
         if let Some(server) = self.server.take() {
             server.stop().await.expect("server stops");
         }
-        self.settings.worker_enabled = worker_enabled;
+    }
+
+    /// Starts herald again with the harness's settings (the same address and store).
+    pub async fn start_server(&mut self) {
         self.server = Some(
             Server::start(&self.settings)
                 .await
