@@ -18,7 +18,8 @@
 //! prints how many times Probot's rate herald accepted.
 //! Settings: HERALD_BENCH_SECONDS (default 10), HERALD_BENCH_CONCURRENCY (16,128),
 //! HERALD_BENCH_RATE (1000), HERALD_BENCH_PROCESS (20000), HERALD_BENCH_LARGE (100000),
-//! HERALD_BENCH_PHASES (throughput,probot,latency,processing). The server inherits the
+//! HERALD_BENCH_PHASES (throughput,probot,latency,processing), HERALD_BENCH_ROUNDS (3: runs
+//! of the processing phase, each store in turn). The server inherits the
 //! environment, so HERALD_WORKER_ENABLED=false measures ingest alone.
 //! HERALD_BENCH_POSTGRES_URL (`postgres://USER@HOST:PORT/postgres`) runs each phase on a
 //! fresh PostgreSQL database on that server instead of a SQLite file, and with it
@@ -146,6 +147,33 @@ async fn list_timings(store: &herald::store::Store) {
     println!("  incidents list: {}", timings.join(", "));
 }
 
+/// CPU seconds (user and system) spent so far by this process and by every process
+/// named `postgres` on this machine: where a processing run's time goes.
+fn cpu_seconds() -> (f64, f64) {
+    // Linux counts in clock ticks of 1/100 s (USER_HZ) on every architecture it runs on.
+    fn ticks(stat: &str) -> Option<(String, f64)> {
+        let (name, rest) = stat.split_once(" (")?.1.rsplit_once(") ")?;
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let user: f64 = fields.get(11)?.parse().ok()?;
+        let system: f64 = fields.get(12)?.parse().ok()?;
+        Some((name.to_owned(), (user + system) / 100.0))
+    }
+    let own = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|stat| ticks(&stat))
+        .map_or(0.0, |(_, seconds)| seconds);
+    let database = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| std::fs::read_to_string(entry.path().join("stat")).ok())
+        .filter_map(|stat| ticks(&stat))
+        .filter(|(name, _)| name == "postgres")
+        .map(|(_, seconds)| seconds)
+        .sum();
+    (own, database)
+}
+
 /// Stores `count` deliveries of new advisories, then times the store worker processing
 /// them; deliveries a second.
 async fn processing(store: &herald::store::Store, count: u64) -> f64 {
@@ -166,9 +194,17 @@ async fn processing(store: &herald::store::Store, count: u64) -> f64 {
         Arc::new(tokio::sync::Notify::new()),
         herald::config::WorkerSettings::default(),
     );
+    let (own_before, database_before) = cpu_seconds();
     let started = Instant::now();
     let outcomes = worker.drain().await.expect("drained");
     let elapsed = started.elapsed();
+    let (own_after, database_after) = cpu_seconds();
+    println!(
+        "  {:.2} s: CPU {:.2} s in herald, {:.2} s in PostgreSQL's processes",
+        elapsed.as_secs_f64(),
+        own_after - own_before,
+        database_after - database_before
+    );
     let processed = outcomes
         .iter()
         .filter(|outcome| matches!(outcome, herald::outbox::JobOutcome::Done(_)))
@@ -627,6 +663,9 @@ fn main() {
     let concurrencies = settings("HERALD_BENCH_CONCURRENCY", "16,128");
     let process = setting("HERALD_BENCH_PROCESS", 20_000);
     let large = setting("HERALD_BENCH_LARGE", 100_000);
+    let rounds = setting("HERALD_BENCH_ROUNDS", 3).max(1);
+    let phases = std::env::var("HERALD_BENCH_PHASES")
+        .unwrap_or_else(|_| "throughput,probot,latency,processing".to_owned());
     let rate = setting("HERALD_BENCH_RATE", 1000);
     let replicas = setting("HERALD_BENCH_REPLICAS", 1);
     let duration = Duration::from_secs(seconds);
@@ -650,8 +689,6 @@ fn main() {
             }
         );
 
-        let phases = std::env::var("HERALD_BENCH_PHASES")
-            .unwrap_or_else(|_| "throughput,probot,latency,processing".to_owned());
         for concurrency in concurrencies
             .iter()
             .filter(|_| phases.contains("throughput"))
@@ -698,42 +735,58 @@ fn main() {
             herald.verify(accepted).await;
             herald.stop();
         }
+    });
+    if phases.contains("processing") {
+        // The worker on a runtime like `herald serve`'s (one thread a core), not the load
+        // generator's single thread.
+        let runtime = tokio::runtime::Runtime::new().expect("runtime");
+        runtime.block_on(processing_phase(dir.path(), process, large, rounds));
+    }
+}
 
-        if phases.contains("processing") {
-            // Both stores in one run when PostgreSQL is given, SQLite first.
-            let postgres = std::env::var("HERALD_BENCH_POSTGRES_URL").ok();
-            for (name, incidents) in [("empty", 0), ("large", large)] {
-                let mut rates = Vec::new();
-                for server in [None].into_iter().chain(postgres.as_deref().map(Some)) {
-                    let phase = format!("processing_{name}");
-                    let (url, label) = match server {
-                        None => (fresh_sqlite_file(dir.path(), &phase), "SQLite"),
-                        Some(server) => {
-                            (fresh_postgres_database(server, &phase).await, "PostgreSQL")
-                        }
-                    };
-                    let store = herald::store::Store::open(&url).await.expect("store");
-                    let filled = Instant::now();
-                    fill(&store, incidents).await;
-                    let filled = filled.elapsed();
-                    let rate = processing(&store, process).await;
-                    println!(
-                        "processing {process} new advisories on {label} with {incidents} \
-                         incidents and {incidents} jobs pending for later (filled in {:.1} s): \
-                         {rate:.0} deliveries/s",
-                        filled.as_secs_f64()
-                    );
-                    list_timings(&store).await;
-                    store.close().await;
-                    rates.push(rate);
-                }
-                if let [sqlite, postgresql] = rates[..] {
-                    println!(
-                        "  PostgreSQL processed at {:.2} times SQLite's rate",
-                        postgresql / sqlite.max(1.0)
-                    );
-                }
+/// Phase 3 on SQLite and, when HERALD_BENCH_POSTGRES_URL is set, on PostgreSQL, `rounds`
+/// times in turn; the rate of each, and PostgreSQL's as a multiple of SQLite's.
+async fn processing_phase(dir: &Path, process: u64, large: u64, rounds: u64) {
+    let postgres = std::env::var("HERALD_BENCH_POSTGRES_URL").ok();
+    for (name, incidents) in [("empty", 0), ("large", large)] {
+        let mut ratios = Vec::new();
+        for round in 1..=rounds {
+            let mut rates = Vec::new();
+            for server in [None].into_iter().chain(postgres.as_deref().map(Some)) {
+                let phase = format!("processing_{name}_{round}");
+                let (url, label) = match server {
+                    None => (fresh_sqlite_file(dir, &phase), "SQLite"),
+                    Some(server) => (fresh_postgres_database(server, &phase).await, "PostgreSQL"),
+                };
+                let store = herald::store::Store::open(&url).await.expect("store");
+                let filled = Instant::now();
+                fill(&store, incidents).await;
+                let filled = filled.elapsed();
+                let rate = processing(&store, process).await;
+                println!(
+                    "processing {process} new advisories on {label} with {incidents} \
+                     incidents and {incidents} jobs pending for later (filled in {:.1} s): \
+                     {rate:.0} deliveries/s",
+                    filled.as_secs_f64()
+                );
+                list_timings(&store).await;
+                store.close().await;
+                rates.push(rate);
+            }
+            if let [sqlite, postgresql] = rates[..] {
+                ratios.push(postgresql / sqlite.max(1.0));
             }
         }
-    });
+        if !ratios.is_empty() {
+            ratios.sort_by(f64::total_cmp);
+            println!(
+                "  {name} store: PostgreSQL processed at {:.2} times SQLite's rate (median of \
+                 {} rounds; {:.2} – {:.2})",
+                ratios[ratios.len() / 2],
+                ratios.len(),
+                ratios[0],
+                ratios[ratios.len() - 1]
+            );
+        }
+    }
 }

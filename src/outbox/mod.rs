@@ -81,6 +81,7 @@ impl Default for Idle {
     }
 }
 
+#[derive(Clone)]
 pub struct Worker {
     store: Store,
     wake: Arc<Notify>,
@@ -272,11 +273,38 @@ impl Worker {
             batches_at_once = self.store.concurrent_batches(),
             "outbox worker started"
         );
-        futures_util::future::join_all(
-            (0..self.store.concurrent_batches()).map(|_| self.run_batches(shutdown.clone())),
-        )
+        self.on_tasks(move |worker| {
+            let shutdown = shutdown.clone();
+            async move { worker.run_batches(shutdown).await }
+        })
         .await;
         tracing::info!("outbox worker stopped");
+    }
+
+    /// Runs `each` as many times at once as the store takes batches, each on its own task
+    /// (so they share the runtime's threads, as the database's backends share its cores),
+    /// and waits for all.
+    async fn on_tasks<T, F>(&self, each: impl Fn(Worker) -> F) -> Vec<T>
+    where
+        F: std::future::Future<Output = T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let tasks: Vec<_> = (0..self.store.concurrent_batches())
+            .map(|_| tokio::spawn(each(self.clone())))
+            .collect();
+        let mut results = Vec::with_capacity(tasks.len());
+        for task in tasks {
+            match task.await {
+                Ok(result) => results.push(result),
+                Err(error) => {
+                    if let Ok(panic) = error.try_into_panic() {
+                        std::panic::resume_unwind(panic);
+                    }
+                    // Cancelled: the runtime is shutting down.
+                }
+            }
+        }
+        results
     }
 
     /// One loop of batches until `shutdown` turns true.
@@ -306,10 +334,9 @@ impl Worker {
     /// Runs every job that is due now, as many batches at once as [`Worker::run`] does,
     /// and returns what each did.
     pub async fn drain(&self) -> Result<Vec<JobOutcome>, StoreError> {
-        let drained = futures_util::future::join_all(
-            (0..self.store.concurrent_batches()).map(|_| self.drain_one_at_a_time()),
-        )
-        .await;
+        let drained = self
+            .on_tasks(|worker| async move { worker.drain_one_at_a_time().await })
+            .await;
         let mut outcomes = Vec::new();
         for batches in drained {
             outcomes.extend(batches?);

@@ -618,9 +618,10 @@ impl Work {
             .transpose()
     }
 
-    /// Up to `limit` jobs due at `now` with ids above `after_id`, oldest first. Inside the
-    /// unit of work (which holds the store's write lock) they are this worker's until it
-    /// commits or rolls back.
+    /// Up to `limit` of the worker's jobs (deliveries to process) due at `now` with ids
+    /// above `after_id`, oldest first. Inside the unit of work (which holds the store's
+    /// write lock) they are this worker's until it commits or rolls back. The condition is
+    /// PostgreSQL's partial index outbox_local_due's, word for word.
     pub async fn due_jobs(
         &mut self,
         now: DateTime<Utc>,
@@ -629,9 +630,8 @@ impl Work {
     ) -> Result<Vec<ClaimedJob>, StoreError> {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT id, kind, payload, attempts, run_after, created_at, claims FROM outbox \
-             WHERE state = 'pending' AND id > $1 AND run_after <= $2 AND {} \
-             ORDER BY id LIMIT $3{}",
-            kinds_sql(JobKind::LOCAL),
+             WHERE state = 'pending' AND kind = 'process_delivery' \
+             AND id > $1 AND run_after <= $2 ORDER BY id LIMIT $3{}",
             self.dialect.claim_lock()
         )))
         .bind(after_id)
