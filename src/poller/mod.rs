@@ -14,7 +14,7 @@
 use crate::github::{GitHub, GitHubError};
 use crate::incident::RepoName;
 use crate::ingest::{Ingestor, Receipt, ReceiveError};
-use crate::store::{InstallationId, PollClaim, Store, StoreError};
+use crate::store::{InstallationId, PollClaim, RepositoryToPoll, Store, StoreError};
 use chrono::Utc;
 use http::{Method, StatusCode};
 use std::collections::{HashMap, HashSet};
@@ -260,6 +260,52 @@ impl Poller {
         tracing::info!("advisory poller stopped");
     }
 
+    /// The lists that cover `repositories`: an organisation's one list for those its
+    /// installation serves (unless GitHub refused it that list), first, then each other
+    /// repository's own, in the order given.
+    fn advisory_lists(
+        &self,
+        repositories: Vec<RepositoryToPoll>,
+    ) -> Vec<(AdvisoryList, InstallationId)> {
+        let refused = self.learnt().refused_organisation_lists.clone();
+        let mut organisations: Vec<(InstallationId, String, HashSet<RepoName>)> = Vec::new();
+        let mut alone = Vec::new();
+        for served in repositories {
+            match served.organisation {
+                Some(login) if !refused.contains(&served.installation) => {
+                    match organisations
+                        .iter_mut()
+                        .find(|(installation, _, _)| *installation == served.installation)
+                    {
+                        Some((_, _, listed)) => {
+                            listed.insert(served.repository);
+                        }
+                        None => organisations.push((
+                            served.installation,
+                            login,
+                            HashSet::from([served.repository]),
+                        )),
+                    }
+                }
+                _ => alone.push((
+                    AdvisoryList::Repository(served.repository),
+                    served.installation,
+                )),
+            }
+        }
+        organisations
+            .into_iter()
+            .map(|(installation, login, served)| {
+                let list = AdvisoryList::Organisation {
+                    login,
+                    served: Arc::new(served),
+                };
+                (list, installation)
+            })
+            .chain(alone)
+            .collect()
+    }
+
     /// Polls every served repository once: an organisation's in one list
     /// (`GET /orgs/{org}/security-advisories`), other repositories each on their own, those
     /// polled longest ago first, several at once. An installation whose hourly budget is
@@ -267,11 +313,8 @@ impl Poller {
     pub async fn poll_all(&self) -> PollReport {
         let mut report = PollReport::default();
         self.learn_account_types().await;
-        let (repositories, organisations) = match tokio::try_join!(
-            self.store.served_repositories(),
-            self.store.organisation_installations()
-        ) {
-            Ok(served) => served,
+        let repositories = match self.store.repositories_to_poll().await {
+            Ok(repositories) => repositories,
             Err(error) => {
                 tracing::error!(%error, "advisory poll: cannot read the served repositories");
                 return report;
@@ -282,38 +325,7 @@ impl Poller {
         let since = Utc::now()
             - chrono::Duration::from_std(self.interval.mul_f64(0.9))
                 .unwrap_or(chrono::Duration::zero());
-        let mut by_list: Vec<(AdvisoryList, InstallationId)> = Vec::new();
-        let mut listed_by_organisation = HashSet::new();
-        for (installation, login) in organisations {
-            if self
-                .learnt()
-                .refused_organisation_lists
-                .contains(&installation)
-            {
-                continue;
-            }
-            let served: HashSet<RepoName> = repositories
-                .iter()
-                .filter(|(_, served_by)| *served_by == installation)
-                .map(|(repository, _)| repository.clone())
-                .collect();
-            listed_by_organisation.insert(installation);
-            by_list.push((
-                AdvisoryList::Organisation {
-                    login,
-                    served: Arc::new(served),
-                },
-                installation,
-            ));
-        }
-        by_list.extend(
-            repositories
-                .into_iter()
-                .filter(|(_, installation)| !listed_by_organisation.contains(installation))
-                .map(|(repository, installation)| {
-                    (AdvisoryList::Repository(repository), installation)
-                }),
-        );
+        let by_list = self.advisory_lists(repositories);
         let mut running = JoinSet::new();
         for (list, installation) in by_list {
             report.repositories += list.repositories();

@@ -25,6 +25,15 @@ pub struct StoredInstallation {
     pub repositories: Vec<String>,
 }
 
+/// A served repository as the poller plans its round (see [`Store::repositories_to_poll`]).
+#[derive(Debug, Clone)]
+pub struct RepositoryToPoll {
+    pub repository: RepoName,
+    pub installation: InstallationId,
+    /// The organisation whose installation serves it, when herald knows it is one.
+    pub organisation: Option<String>,
+}
+
 /// Where an incident's tracking issue is, or why there is none.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrackingLink {
@@ -380,18 +389,11 @@ impl Store {
     /// Every repository with the active installation that serves it, for the poller: those
     /// polled longest ago (or never) first, so a round cut short is resumed where it stopped.
     pub async fn served_repositories(&self) -> Result<Vec<(RepoName, InstallationId)>, StoreError> {
-        let rows: Vec<(RepoName, i64)> = sqlx::query_as(
-            "SELECT r.full_name, r.installation_id FROM repositories r \
-             LEFT JOIN installations i ON i.id = r.installation_id \
-             LEFT JOIN advisory_polls p ON p.repository = r.full_name \
-             WHERE COALESCE(i.state, 'active') = 'active' \
-             ORDER BY COALESCE(p.polled_at, 0), r.full_name",
-        )
-        .fetch_all(&self.reader)
-        .await?;
-        Ok(rows
+        Ok(self
+            .repositories_to_poll()
+            .await?
             .into_iter()
-            .filter_map(|(name, id)| Some((name, InstallationId(u64::try_from(id).ok()?))))
+            .map(|served| (served.repository, served.installation))
             .collect())
     }
 
@@ -424,20 +426,32 @@ impl Store {
         self.execute_alone(query, false).await.map(drop)
     }
 
-    /// The active installations on organisations, with the organisation's login.
-    pub async fn organisation_installations(
-        &self,
-    ) -> Result<Vec<(InstallationId, String)>, StoreError> {
-        let rows: Vec<(i64, String)> = sqlx::query_as(
-            "SELECT id, account FROM installations \
-             WHERE state = 'active' AND account_type = 'Organization' AND account <> '' \
-             ORDER BY id",
+    /// What [`Store::served_repositories`] gives, each with the login of the organisation
+    /// whose installation serves it (`None` for a user's, or one of unknown account type).
+    /// One statement, so a poll round never sees an installation's repositories without
+    /// the installation they came with.
+    pub async fn repositories_to_poll(&self) -> Result<Vec<RepositoryToPoll>, StoreError> {
+        let rows: Vec<(RepoName, i64, Option<String>)> = sqlx::query_as(
+            "SELECT r.full_name, r.installation_id, \
+             CASE WHEN i.account_type = 'Organization' AND i.account <> '' \
+               THEN i.account END AS organisation \
+             FROM repositories r \
+             LEFT JOIN installations i ON i.id = r.installation_id \
+             LEFT JOIN advisory_polls p ON p.repository = r.full_name \
+             WHERE COALESCE(i.state, 'active') = 'active' \
+             ORDER BY COALESCE(p.polled_at, 0), r.full_name",
         )
         .fetch_all(&self.reader)
         .await?;
         Ok(rows
             .into_iter()
-            .filter_map(|(id, account)| Some((InstallationId(u64::try_from(id).ok()?), account)))
+            .filter_map(|(repository, id, organisation)| {
+                Some(RepositoryToPoll {
+                    repository,
+                    installation: InstallationId(u64::try_from(id).ok()?),
+                    organisation,
+                })
+            })
             .collect())
     }
 

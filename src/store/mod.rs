@@ -78,7 +78,7 @@ stored_as!(GhsaId, String, |id| id.as_str().to_owned(), |text| {
 });
 stored_as!(IncidentId, i64, |id| id.0, |row| IncidentId(row));
 
-pub use github::{PollClaim, StoredInstallation, TrackingLink, TrackingStatus};
+pub use github::{PollClaim, RepositoryToPoll, StoredInstallation, TrackingLink, TrackingStatus};
 pub use incidents::{IncidentFilter, IncidentRow, StoredTimelineEntry};
 pub use job::{
     ChatNotice, ContainmentNotice, Job, PendingChat, PendingComment, PendingContainment,
