@@ -74,7 +74,7 @@ impl ChatWebhook {
             && status != reqwest::StatusCode::TOO_MANY_REQUESTS)
             || status.is_redirection();
         if refused {
-            let words = response.text().await.unwrap_or_default();
+            let words = super::post::refusal_text(response).await;
             return Err(ChatError::Refused {
                 status: status.as_u16(),
                 words: escape::plain_line(&words).chars().take(300).collect(),

@@ -5,7 +5,9 @@
 //! a create whose answer was lost (a timeout) never makes a second topic.
 
 use super::ChannelError;
-use super::post::{PostChannel, PostText, Published, body_within, text_sha256};
+use super::post::{
+    PostChannel, PostText, Published, answer_body, body_within, refusal_text, text_sha256,
+};
 use crate::config::Forum;
 use crate::drafts::{FORUM_POST, limits};
 use crate::incident::{GhsaId, RepoName};
@@ -184,7 +186,7 @@ impl Discourse {
             });
         }
         if !status.is_success() {
-            let body = response.text().await.unwrap_or_default();
+            let body = refusal_text(response).await;
             let message = discourse_message(&body);
             if status.is_client_error() && status != reqwest::StatusCode::TOO_MANY_REQUESTS {
                 return Err(ForumError::Refused {
@@ -195,9 +197,8 @@ impl Discourse {
             }
             return Err(fail(format!("{status}: {message}")));
         }
-        response
-            .json()
-            .await
+        let body = answer_body(response).await.map_err(&fail)?;
+        serde_json::from_slice(&body)
             .map(Some)
             .map_err(|error| fail(format!("unreadable answer: {error}")))
     }

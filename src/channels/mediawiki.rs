@@ -5,7 +5,7 @@
 //! fetches a new token once; refusals (`assertuserfailed`, `protectedpage`, rate limits)
 //! are reported in the wiki's own words.
 
-use super::post::{PostChannel, PostText, Published, text_sha256};
+use super::post::{PostChannel, PostText, Published, answer_body, text_sha256};
 use crate::config::Wiki;
 use crate::drafts::{WIKI_PAGE_WIKITEXT, escape};
 use crate::store::ChannelPost;
@@ -117,9 +117,10 @@ impl Session<'_> {
         if !status.is_success() {
             return Err(self.fail(format!("HTTP {status}")));
         }
-        response
-            .json()
+        let body = answer_body(response)
             .await
+            .map_err(|error| self.fail(error))?;
+        serde_json::from_slice(&body)
             .map_err(|error| self.fail(format!("unreadable answer: {error}")))
     }
 

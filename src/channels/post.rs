@@ -4,6 +4,7 @@
 
 use super::ChannelError;
 use crate::drafts::{escape, limits};
+use crate::github::MAX_ANSWER_BYTES;
 use crate::incident::Incident;
 use crate::store::ChannelPost;
 use sha2::{Digest, Sha256};
@@ -24,6 +25,34 @@ pub(super) fn same_origin_redirects() -> reqwest::redirect::Policy {
             attempt.stop()
         }
     })
+}
+
+/// The body of `response`, read up to [`MAX_ANSWER_BYTES`]: a longer answer is an error,
+/// read no further.
+pub(super) async fn answer_body(mut response: reqwest::Response) -> Result<Vec<u8>, String> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|error| format!("answer cut short: {error}"))?
+    {
+        if body.len() + chunk.len() > MAX_ANSWER_BYTES {
+            return Err(format!(
+                "an answer over {} MiB, not read",
+                MAX_ANSWER_BYTES >> 20
+            ));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// The text of a refusal, for the words it gives (lossy, bounded; empty when unreadable).
+pub(super) async fn refusal_text(response: reqwest::Response) -> String {
+    answer_body(response)
+        .await
+        .map(|body| String::from_utf8_lossy(&body).into_owned())
+        .unwrap_or_default()
 }
 
 /// One of those channels: a type per channel, in the channel's own file. Adding a channel
@@ -86,4 +115,48 @@ pub struct Published {
 /// The digest recorded with a post.
 pub fn text_sha256(text: &str) -> String {
     hex::encode(Sha256::digest(text.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{MAX_ANSWER_BYTES, answer_body};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A loopback server that answers one request with `length` bytes of `x`; its URL.
+    async fn answering(length: usize) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a loopback port");
+        let address = listener.local_addr().expect("address");
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.expect("a connection");
+            let mut request = [0u8; 4096];
+            let _ = socket.read(&mut request).await;
+            let head = format!("HTTP/1.1 200 OK\r\ncontent-length: {length}\r\n\r\n");
+            socket.write_all(head.as_bytes()).await.expect("head");
+            let chunk = vec![b'x'; 64 * 1024];
+            let mut left = length;
+            while left > 0 {
+                let now = left.min(chunk.len());
+                if socket.write_all(&chunk[..now]).await.is_err() {
+                    return; // the client stopped reading
+                }
+                left -= now;
+            }
+        });
+        format!("http://{address}/")
+    }
+
+    #[tokio::test]
+    async fn an_answer_is_read_up_to_the_bound_and_no_further() {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let url = answering(1000).await;
+        let response = reqwest::get(&url).await.expect("answered");
+        assert_eq!(answer_body(response).await.expect("read").len(), 1000);
+
+        let url = answering(MAX_ANSWER_BYTES + 1).await;
+        let response = reqwest::get(&url).await.expect("answered");
+        let error = answer_body(response).await.expect_err("too long");
+        assert_eq!(error, "an answer over 32 MiB, not read");
+    }
 }

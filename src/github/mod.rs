@@ -141,6 +141,10 @@ impl GitHubError {
 /// retried later by the outbox instead (which keeps its own backoff).
 const MAX_RETRIES: usize = 3;
 
+/// The most herald reads of one counterpart's answer: far above any page or file it asks
+/// for (a page of 100 advisories is about 1 MB), so that no answer can exhaust its memory.
+pub const MAX_ANSWER_BYTES: usize = 32 * 1024 * 1024;
+
 /// The App and a client per installation.
 pub struct GitHub {
     app: Api,
@@ -572,10 +576,16 @@ impl Api {
             .await
             .map_err(|error| transport(error.into()))?;
         let (parts, body) = response.into_parts();
-        let body = body
+        let body = http_body_util::Limited::new(body, MAX_ANSWER_BYTES)
             .collect()
             .await
-            .map_err(|error| transport(error.into()))?
+            .map_err(|error| {
+                transport(if error.is::<http_body_util::LengthLimitError>() {
+                    format!("an answer over {} MiB, not read", MAX_ANSWER_BYTES >> 20).into()
+                } else {
+                    error
+                })
+            })?
             .to_bytes()
             .to_vec();
         Ok(Answer {

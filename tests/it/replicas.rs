@@ -92,9 +92,26 @@ fn first_attempts(fake: &FakeGitHub, guids: &[String]) -> Vec<u64> {
     ids
 }
 
-/// `herald deliveries …` against the fake GitHub and `harness`'s store; its stdout. It runs
-/// off the test's thread, which serves the fake.
+/// `herald deliveries …` against the fake GitHub and `harness`'s store; its stdout, once it
+/// succeeded.
 async fn deliveries_command(fake: &FakeGitHub, harness: &Harness, args: &[&str]) -> String {
+    let output = deliveries_run(fake, harness, args).await;
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(
+        output.status.success(),
+        "herald deliveries {args:?}: {stderr}"
+    );
+    stdout
+}
+
+/// `herald deliveries …` against the fake GitHub and `harness`'s store, run off the test's
+/// thread (which serves the fake).
+async fn deliveries_run(
+    fake: &FakeGitHub,
+    harness: &Harness,
+    args: &[&str],
+) -> std::process::Output {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_herald"));
     command
@@ -111,17 +128,13 @@ async fn deliveries_command(fake: &FakeGitHub, harness: &Harness, args: &[&str])
         .await
         .expect("joined")
         .expect("herald runs");
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert!(
-        output.status.success(),
-        "herald deliveries {args:?}: {stderr}"
-    );
-    assert!(
-        !stdout.contains("PRIVATE KEY") && !stderr.contains("PRIVATE KEY"),
-        "the App's key stays out of the output"
-    );
-    stdout
+    for said in [&output.stdout, &output.stderr] {
+        assert!(
+            !String::from_utf8_lossy(said).contains("PRIVATE KEY"),
+            "the App's key stays out of the output"
+        );
+    }
+    output
 }
 
 /// `herald deliveries resync --json`: what the scan found and did.
@@ -344,6 +357,27 @@ async fn a_future_dated_entry_or_a_failing_request_does_not_stop_redelivery() {
     until_stored(&harness, &missed[..1]).await;
     harness.wait_all_jobs().await;
     assert_no_unexpected(&fake);
+    harness.stop().await;
+}
+
+/// An answer larger than herald reads of one (32 MiB) is refused unread, in words the
+/// operator can act on, and the next listing reads GitHub again.
+#[tokio::test]
+async fn an_oversized_answer_is_refused_unread() {
+    let fake = world().await;
+    let harness = served_by_github(&fake).await;
+    until_scan_released(&harness).await;
+    fake.inflate_next("GET", "/app/hook/deliveries", 33 << 20);
+    let output = deliveries_run(&fake, &harness, &["list", "--failed"]).await;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "refused: {stderr}");
+    assert!(
+        stderr.contains("GET /app/hook/deliveries")
+            && stderr.contains("an answer over 32 MiB, not read"),
+        "says which answer and why: {stderr}"
+    );
+    let listed = deliveries_command(&fake, &harness, &["list", "--failed", "--json"]).await;
+    assert!(listed.trim_start().starts_with('['), "read again: {listed}");
     harness.stop().await;
 }
 

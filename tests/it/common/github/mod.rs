@@ -381,6 +381,14 @@ impl FakeGitHub {
             .push((method.to_ascii_uppercase(), path.to_owned()));
     }
 
+    /// The next answer to this method and path carries `bytes` of whitespace after its JSON
+    /// (still valid JSON), as a misbehaving server or proxy might. Once.
+    pub fn inflate_next(&self, method: &str, path: &str, bytes: usize) {
+        self.world()
+            .inflated_answers
+            .push((method.to_ascii_uppercase(), path.to_owned(), bytes));
+    }
+
     /// The next request with this method and path waits `delay` before GitHub handles it;
     /// a client that gives up meanwhile leaves nothing done. Once.
     pub fn delay_next(&self, method: &str, path: &str, delay: std::time::Duration) {

@@ -62,6 +62,18 @@ pub(super) enum ReplyBody {
 }
 
 impl Reply {
+    /// This answer with `bytes` of whitespace after its JSON.
+    fn inflated(mut self, bytes: usize) -> Reply {
+        let mut raw = match self.body {
+            ReplyBody::Empty => Vec::new(),
+            ReplyBody::Json(value) => serde_json::to_vec(&value).expect("JSON"),
+            ReplyBody::Raw(raw) => raw,
+        };
+        raw.resize(raw.len() + bytes, b' ');
+        self.body = ReplyBody::Raw(raw);
+        self
+    }
+
     pub(super) fn json(status: StatusCode, body: Value) -> Reply {
         Reply {
             status,
@@ -244,6 +256,19 @@ impl World {
             Some(index) => {
                 self.lost_answers.remove(index);
                 Reply::message(StatusCode::BAD_GATEWAY, "Server Error")
+            }
+            None => reply,
+        };
+        let inflated =
+            self.inflated_answers
+                .iter()
+                .position(|(inflated_method, inflated_path, _)| {
+                    inflated_method == method.as_str() && same_path(&path, inflated_path)
+                });
+        let reply = match inflated {
+            Some(index) => {
+                let (_, _, bytes) = self.inflated_answers.remove(index);
+                reply.inflated(bytes)
             }
             None => reply,
         };

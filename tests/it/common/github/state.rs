@@ -16,6 +16,8 @@ pub(super) struct World {
     pub(super) failures: Vec<Failure>,
     /// (method, path) of requests to carry out and then answer 502, as if the answer was lost.
     pub(super) lost_answers: Vec<(String, String)>,
+    /// (method, path, bytes) of answers to send with that much whitespace after their JSON.
+    pub(super) inflated_answers: Vec<(String, String, usize)>,
     /// (method, path, how long) of requests to hold before handling, once each.
     pub(super) delays: Vec<(String, String, std::time::Duration)>,
     pub(super) rate_remaining: u64,
@@ -167,6 +169,7 @@ impl World {
             tokens_issued: 0,
             failures: Vec::new(),
             lost_answers: Vec::new(),
+            inflated_answers: Vec::new(),
             delays: Vec::new(),
             rate_remaining: RATE_LIMIT,
             rate_reset: Utc::now().timestamp() + 3600,
