@@ -301,8 +301,13 @@ pub enum IncidentsCommand {
 }
 
 fn init_tracing(settings: &Settings, json: bool, default_filter: &str) -> anyhow::Result<()> {
-    let directives = settings.log_filter.as_deref().unwrap_or(default_filter);
-    let filter = tracing_subscriber::EnvFilter::try_new(directives)
+    // octocrab logs each failed request at error level, without what herald was doing;
+    // herald reports the same failure in its own words. HERALD_LOG can still show it.
+    let directives = settings
+        .log_filter
+        .clone()
+        .unwrap_or_else(|| format!("{default_filter},octocrab=off"));
+    let filter = tracing_subscriber::EnvFilter::try_new(&directives)
         .with_context(|| format!("HERALD_LOG: invalid log filter {directives:?}"))?
         // The template engine logs the data it renders at debug level: advisory text under
         // embargo. It never logs below warn, whatever the filter says.
@@ -320,6 +325,20 @@ fn init_tracing(settings: &Settings, json: bool, default_filter: &str) -> anyhow
         builder.init();
     }
     Ok(())
+}
+
+/// `error` and its causes for the terminal, each cause once: many errors already give
+/// their cause in their own words, which a plain chain would repeat.
+pub fn error_text(error: &anyhow::Error) -> String {
+    let mut text = error.to_string();
+    for cause in error.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+    }
+    text
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -1472,4 +1491,27 @@ fn write_new_secret_file(path: &Path, secret: &str) -> anyhow::Result<()> {
     file.write_all(secret.as_bytes())
         .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[derive(Debug, thiserror::Error)]
+    #[error("GET /app/hook/deliveries: {0}")]
+    struct Request(#[source] Client);
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("client error (Connect)")]
+    struct Client(#[source] std::io::Error);
+
+    #[test]
+    fn an_error_says_each_cause_once() {
+        let error =
+            anyhow::Error::new(Request(Client(std::io::Error::other("connection refused"))))
+                .context("listing the deliveries");
+        assert_eq!(
+            super::error_text(&error),
+            "listing the deliveries: GET /app/hook/deliveries: client error (Connect): \
+             connection refused"
+        );
+    }
 }

@@ -39,7 +39,7 @@ async fn main() -> ExitCode {
     match herald::cli::run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("herald: error: {error:#}");
+            eprintln!("herald: error: {}", herald::cli::error_text(&error));
             ExitCode::FAILURE
         }
     }
