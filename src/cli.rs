@@ -1,6 +1,5 @@
 //! The `herald` command line.
 
-use crate::config::repo::{MailingList, RepoConfig, SigningMode};
 use crate::config::{LogFormat, Settings};
 use crate::drafts::{
     ANNOUNCEMENT, ANNOUNCEMENT_SUBJECT, DraftView, Drafts, render_all, tracking_issue,
@@ -13,6 +12,7 @@ use crate::outbox::{JobOutcome, Worker};
 use crate::printable::to_json_pretty;
 use crate::redact::redact_url;
 use crate::redelivery::{ListedDelivery, Redeliverer};
+use crate::repo_config::{MailingList, RepoConfig, SigningMode};
 use crate::report;
 use crate::server::Server;
 use crate::store::{

@@ -20,6 +20,7 @@ mod printable;
 mod properties;
 mod redact;
 mod redelivery;
+pub mod repo_config;
 mod report;
 pub mod server;
 pub mod setup;

@@ -6,10 +6,10 @@
 
 use super::record::Record;
 use super::{Channel, ChannelError, Channels};
-use crate::config::repo::MailingList;
 use crate::drafts::{ANNOUNCEMENT, ANNOUNCEMENT_SUBJECT, DraftView, escape};
 use crate::incident::{GhsaId, TimelineKind};
 use crate::markers::key;
+use crate::repo_config::MailingList;
 use crate::store::{ClaimedJob, IncidentId, Job, PendingMail};
 
 /// The announcement's version: the first announcement of an incident is v1 (its
@@ -81,8 +81,8 @@ pub(super) async fn send(
             "signed announcement sent to {address} ({}, {})",
             escape::plain_line(&id),
             match list.signing {
-                crate::config::repo::SigningMode::Cleartext => "cleartext-signed",
-                crate::config::repo::SigningMode::PgpMime => "PGP/MIME",
+                crate::repo_config::SigningMode::Cleartext => "cleartext-signed",
+                crate::repo_config::SigningMode::PgpMime => "PGP/MIME",
             }
         )),
         format!("announcement sent to {address}"),

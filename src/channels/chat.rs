@@ -7,9 +7,9 @@
 
 use super::record::Record;
 use super::{ChannelError, Channels};
-use crate::config::repo::ChatFormat;
 use crate::drafts::escape;
 use crate::incident::Incident;
+use crate::repo_config::ChatFormat;
 use crate::store::{ChatNotice, IncidentRow, Stage};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};

@@ -12,51 +12,10 @@ use super::escalation::{
 use super::record::{Record, Write};
 use super::{ChannelError, Channels};
 use crate::drafts::escape;
-use crate::incident::{Incident, IncidentId, TemporaryAction, TimelineEntry, TimelineKind};
+use crate::incident::{Incident, TimelineEntry, TimelineKind};
 use crate::markers::key;
-use crate::store::{ClaimedJob, ContainmentNotice, Job, PendingContainment};
-use chrono::{DateTime, Duration, Utc};
-
-/// The jobs a newly recorded temporary action calls for: its first daily reminder and,
-/// under an active threat, the notice to the security leads at once; each with its
-/// idempotency key and when it is due.
-pub(crate) fn on_action_taken(
-    incident_id: IncidentId,
-    number: usize,
-    action: &TemporaryAction,
-    inform: bool,
-) -> Vec<(Job, String, DateTime<Utc>)> {
-    let mut jobs = vec![reminder(incident_id, number, action, 1)];
-    if inform {
-        let job = Job::Containment(PendingContainment {
-            incident_id,
-            action: number,
-            notice: ContainmentNotice::Inform,
-        });
-        jobs.push((
-            job,
-            key::containment(incident_id, number, "inform"),
-            action.taken.at,
-        ));
-    }
-    jobs
-}
-
-/// The reminder of day `day` after the action was taken.
-fn reminder(
-    incident_id: IncidentId,
-    number: usize,
-    action: &TemporaryAction,
-    day: u32,
-) -> (Job, String, DateTime<Utc>) {
-    let job = Job::Containment(PendingContainment {
-        incident_id,
-        action: number,
-        notice: ContainmentNotice::Reminder(day),
-    });
-    let key = key::containment(incident_id, number, &format!("day-{day}"));
-    (job, key, action.taken.at + Duration::days(i64::from(day)))
-}
+use crate::store::{ClaimedJob, ContainmentNotice, PendingContainment};
+use chrono::Utc;
 
 /// Runs one notice about a temporary action.
 pub(super) async fn notify(
@@ -166,7 +125,7 @@ pub(super) async fn notify(
             body: comment,
         });
     if let ContainmentNotice::Reminder(day) = pending.notice {
-        let (job, key, at) = reminder(pending.incident_id, number, action, day + 1);
+        let (job, key, at) = super::follow::reminder(pending.incident_id, number, action, day + 1);
         record.push(Write::Job {
             job,
             key,

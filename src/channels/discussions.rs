@@ -5,11 +5,11 @@
 
 use super::ChannelError;
 use super::post::{PostChannel, PostText, Published, body_within, text_sha256};
-use crate::config::repo::DiscussionsConfig;
 use crate::drafts::{FORUM_POST, limits};
 use crate::github::{Api, GitHubError};
 use crate::incident::RepoName;
 use crate::markers::marker;
+use crate::repo_config::DiscussionsConfig;
 use crate::store::ChannelPost;
 use http::Method;
 use serde_json::{Value, json};

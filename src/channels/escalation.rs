@@ -10,9 +10,9 @@
 
 use super::record::{Record, Write};
 use super::{ChannelError, Channels};
-use crate::config::repo::{EscalationTarget, MailingList, SigningMode};
 use crate::incident::{Audience, Incident, ReactionClock, SlaPolicy, TimelineEntry, TimelineKind};
 use crate::markers::key;
+use crate::repo_config::{EscalationTarget, MailingList, SigningMode};
 use crate::store::{
     ChatNotice, ClaimedJob, IncidentId, Job, PendingChat, PendingEscalation, Stage,
 };

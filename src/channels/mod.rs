@@ -5,10 +5,12 @@
 
 mod announce;
 mod chat;
+mod commands;
 mod containment;
 mod discussions;
 mod escalation;
 mod fixes;
+mod follow;
 mod fork;
 pub mod forum;
 mod gate;
@@ -23,13 +25,13 @@ mod tracking_issue;
 mod upstream;
 mod wiki;
 
-use crate::config::repo::{REPO_CONFIG_PATH, RepoConfig, parse_lenient};
 use crate::drafts::{DraftError, Drafts, OVERRIDE_DIR, SHIPPED};
 use crate::github::{Api, GitHub, GitHubError};
 use crate::incident::{RepoName, TimelineKind};
 use crate::ingest::events::{EventKind, WebhookEvent};
 use crate::mail::Announcer;
 use crate::markers::key;
+use crate::repo_config::{REPO_CONFIG_PATH, RepoConfig, parse_lenient};
 use crate::store::{ClaimedJob, IncidentId, IncidentRow, InstallationId, Job, Store, StoreError};
 pub use chat::ChatWebhook;
 pub use record::Record;
@@ -240,7 +242,7 @@ impl Channels {
 
     /// What the repository's `channels:` chose that herald's operator did not configure,
     /// shown on the tracking issue long before disclosure would find it.
-    fn unconfigured(&self, config: &crate::config::repo::RepoConfig) -> Vec<String> {
+    fn unconfigured(&self, config: &crate::repo_config::RepoConfig) -> Vec<String> {
         let channels = &config.channels;
         let forum = channels.discourse.as_ref().map(|discourse| {
             self.counterparts

@@ -10,57 +10,15 @@
 use super::escalation::{add_coordinator, mention_prefix};
 use super::record::{Record, Write};
 use super::{ChannelError, Channels};
-use crate::config::repo::{MailingList, PrenotifyConfig, PrenotifyRecipient};
 use crate::drafts::{DraftView, EmbargoView, PRENOTIFY, PRENOTIFY_UPDATE, escape};
 use crate::incident::{
-    Amendment, Downstream, Incident, Prenotice, Prenotification, PrenotifyTerms, TimelineKind,
-    utc_minute,
+    Amendment, Downstream, Prenotice, Prenotification, PrenotifyTerms, TimelineKind, utc_minute,
 };
 use crate::mail::RecipientKey;
 use crate::markers::key;
-use crate::store::{ClaimedJob, IncidentId, IncidentRow, Job, PendingEmbargoEnd, PendingPrenotice};
+use crate::repo_config::{MailingList, PrenotifyConfig, PrenotifyRecipient};
+use crate::store::{ClaimedJob, IncidentRow, PendingEmbargoEnd, PendingPrenotice};
 use chrono::{DateTime, Utc};
-
-/// One job per configured recipient: the notice of the embargo ending `until`, or with
-/// `moved_from`, the update for those told that earlier date.
-pub(super) fn notices(
-    incident_id: IncidentId,
-    incident: &Incident,
-    until: DateTime<Utc>,
-    moved_from: Option<DateTime<Utc>>,
-) -> Vec<(Job, String)> {
-    let approved = incident.decisions.prenotify.as_ref();
-    approved
-        .map_or(&[][..], |approved| approved.recipients.as_slice())
-        .iter()
-        .map(|recipient| {
-            let key = key::prenotify(
-                incident_id,
-                &recipient.address,
-                until.timestamp_millis(),
-                moved_from.is_some(),
-            );
-            let job = Job::Prenotify(PendingPrenotice {
-                incident_id,
-                address: recipient.address.clone(),
-                embargo_until: until,
-                moved_from,
-            });
-            (job, key)
-        })
-        .collect()
-}
-
-/// The look at the end of the embargo `until` for downstreams still waiting, due then.
-pub(super) fn embargo_end(incident_id: IncidentId, until: DateTime<Utc>) -> (Job, String) {
-    (
-        Job::EmbargoEnd(PendingEmbargoEnd {
-            incident_id,
-            embargo_until: until,
-        }),
-        key::embargo_end(incident_id, until.timestamp_millis()),
-    )
-}
 
 /// At the end of an embargo date: downstreams told it who still wait for the disclosure
 /// may take the vulnerability as public now, so the tracking issue says so (to the

@@ -8,7 +8,6 @@ use super::post::{PostChannel, PostText, body_within, title};
 use super::record::{Record, Write};
 use super::{Channel, ChannelError, Channels};
 use super::{announce, discussions, forum, mediawiki, wiki};
-use crate::config::repo::MailingList;
 use crate::drafts::{
     ADVISORY_ISSUE, BLOG_POST, CHANGELOG_ENTRY, DraftView, changelog, escape, limits, osv,
 };
@@ -16,6 +15,7 @@ use crate::github::Api;
 use crate::github::api::NewIssue;
 use crate::incident::{GhsaId, RepoName, Severity};
 use crate::markers::{key, marker};
+use crate::repo_config::MailingList;
 use crate::store::{
     ChannelPost, ClaimedJob, IncidentId, IncidentRow, Job, PendingComment, PublicChannel,
 };

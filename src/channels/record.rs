@@ -4,7 +4,7 @@
 //! retried job (herald's markers), never recorded twice. No handler completes its own job.
 
 use super::ChannelError;
-use super::maintainer::{self, CommandBatch};
+use super::commands::{self, CommandBatch};
 use crate::incident::{Amendment, GhsaId, Incident, RepoName, TimelineEntry, TimelineKind};
 use crate::store::{ChannelPost, IncidentId, Job, NewDelivery, Priority, TrackingLink, Work};
 use chrono::{DateTime, Utc};
@@ -31,7 +31,7 @@ pub(super) enum Write {
         key: String,
         at: Option<DateTime<Utc>>,
     },
-    /// A comment herald owes GitHub, queued as a job (see [`maintainer::queue_comment`]).
+    /// A comment herald owes GitHub, queued as a job (see [`commands::apply_commands`]).
     Comment {
         key: String,
         repository: RepoName,
@@ -205,7 +205,7 @@ impl Record {
                     )
                     .await?;
                 }
-                Write::Commands(batch) => maintainer::apply_commands(work, *batch, now).await?,
+                Write::Commands(batch) => commands::apply_commands(work, *batch, now).await?,
                 Write::Amend {
                     repository,
                     ghsa_id,

@@ -342,8 +342,8 @@ pub(super) async fn sync(
 
 /// Who receives the incident's text by mail or chat under `config`: the `notify:` and
 /// every severity's `escalation:` addresses, and the chat when it quotes the summary.
-fn audience_of(config: &crate::config::repo::RepoConfig, chat_configured: bool) -> Audience {
-    use crate::config::repo::EscalationTarget;
+fn audience_of(config: &crate::repo_config::RepoConfig, chat_configured: bool) -> Audience {
+    use crate::repo_config::EscalationTarget;
     let escalation = &config.escalation;
     let addresses = config
         .notify
@@ -371,7 +371,7 @@ async fn last_change(github: &Api, loaded: &super::LoadedConfig) -> Result<Strin
         return Ok("by removing the configuration".to_owned());
     };
     let commit = github
-        .last_commit(source, crate::config::repo::REPO_CONFIG_PATH)
+        .last_commit(source, crate::repo_config::REPO_CONFIG_PATH)
         .await?;
     Ok(match commit {
         Some(commit) => format!(

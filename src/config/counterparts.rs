@@ -187,16 +187,8 @@ fn choose<'a, T>(
     }
 }
 
-/// An instance's name: what a repository writes, and part of an environment variable's.
-pub(super) fn is_instance_name(name: &str) -> bool {
-    (1..=32).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
-}
-
 fn check_name(table: &str, name: &str) -> Result<(), ConfigError> {
-    if is_instance_name(name) {
+    if crate::repo_config::is_instance_name(name) {
         Ok(())
     } else {
         Err(ConfigError::Invalid {

@@ -2,11 +2,10 @@
 //! (the environment wins), then command-line flags.
 
 mod counterparts;
-pub mod repo;
 
 pub use counterparts::{Counterparts, Forum, Wiki, counterpart_url};
 
-pub use crate::github::Pacing;
+pub use crate::github::{GitHubSettings, Pacing};
 use secrecy::SecretString;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -112,26 +111,6 @@ pub struct ChannelSecrets {
     /// The incoming-webhook URL of the team's chat (Slack, a Matrix hookshot, Discord),
     /// where `channels.chat` posts private notices. Secret: the URL is the credential.
     pub chat_webhook_url: Option<SecretString>,
-}
-
-/// Which GitHub App herald is, and where GitHub's API is (GitHub Enterprise Server too).
-#[derive(Debug, Clone)]
-pub struct GitHubSettings {
-    pub api_url: String,
-    pub app_id: u64,
-    /// The App's PEM private key; never logged (SecretString redacts itself in Debug).
-    pub private_key: SecretString,
-    pub poll_interval: Duration,
-    /// GitHub's web (and git) address: wikis are pushed there. A server setting, never a
-    /// repository's: the installation token goes wherever this points.
-    pub web_url: String,
-    /// How long a repository's configuration and template overrides are used without
-    /// asking GitHub again (after that, a conditional request: a 304 costs no rate limit).
-    pub read_cache_for: Duration,
-    /// How each installation's content-creating requests are paced.
-    pub pacing: Pacing,
-    /// How often GitHub's failed webhook deliveries are looked for and asked for again.
-    pub redelivery_interval: Duration,
 }
 
 /// GitHub's web address for its API address: github.com for api.github.com, the host for

@@ -2,12 +2,12 @@
 
 use super::view::link_target;
 use super::{DraftError, Drafts, TRACKING_ISSUE, escape};
-use crate::config::repo::LabelConfig;
 use crate::incident::{
     CvssAssessment, GhsaId, Incident, Reaction, ReactionClock, Severity, SeveritySource, SlaPolicy,
     Threat, TimelineEntry, utc_minute,
 };
 use crate::markers::marker;
+use crate::repo_config::LabelConfig;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 

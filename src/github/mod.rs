@@ -18,7 +18,6 @@ pub use pace::Pacing;
 use cache::{Lookup, ReadCache};
 use pace::{NoTurn, Pacer};
 
-use crate::config::GitHubSettings;
 use crate::metrics::{GitHubOutcome, Metrics};
 use crate::store::{InstallationId, Store};
 use http::{HeaderMap, Method, StatusCode};
@@ -26,12 +25,32 @@ use http_body_util::BodyExt;
 use octocrab::Octocrab;
 use octocrab::models::AppId;
 use octocrab::service::middleware::retry::RetryConfig;
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+/// Which GitHub App herald is, and where GitHub's API is (GitHub Enterprise Server too).
+#[derive(Debug, Clone)]
+pub struct GitHubSettings {
+    pub api_url: String,
+    pub app_id: u64,
+    /// The App's PEM private key; never logged (SecretString redacts itself in Debug).
+    pub private_key: SecretString,
+    pub poll_interval: Duration,
+    /// GitHub's web (and git) address: wikis are pushed there. A server setting, never a
+    /// repository's: the installation token goes wherever this points.
+    pub web_url: String,
+    /// How long a repository's configuration and template overrides are used without
+    /// asking GitHub again (after that, a conditional request: a 304 costs no rate limit).
+    pub read_cache_for: Duration,
+    /// How each installation's content-creating requests are paced.
+    pub pacing: Pacing,
+    /// How often GitHub's failed webhook deliveries are looked for and asked for again.
+    pub redelivery_interval: Duration,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum GitHubError {
@@ -415,7 +434,7 @@ impl Api {
 
     /// The installation's access token (cached until shortly before it expires), for git
     /// over HTTPS. Kept secret: it goes into a child process's environment, nowhere else.
-    pub async fn token(&self) -> Result<secrecy::SecretString, GitHubError> {
+    pub async fn token(&self) -> Result<SecretString, GitHubError> {
         self.crab
             .installation_token()
             .await

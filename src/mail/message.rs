@@ -13,8 +13,8 @@
 //! A message to one holder of a key is also encrypted to it ([`build_encrypted`]).
 
 use super::key::{KeyError, SigningKey};
-use crate::config::repo::{MailingList, SigningMode};
 use crate::drafts::escape;
+use crate::repo_config::{MailingList, SigningMode};
 use lettre::Message;
 use lettre::message::header::{self, ContentTransferEncoding, ContentType};
 use lettre::message::{Body, Mailbox, MultiPart, SinglePart};

@@ -12,7 +12,7 @@ pub use recipient::{RecipientKey, RecipientKeyError};
 pub use smtp::{Mailer, SmtpError};
 
 use crate::config::MailSettings;
-use crate::config::repo::MailingList;
+use crate::repo_config::MailingList;
 use secrecy::ExposeSecret;
 use std::path::PathBuf;
 

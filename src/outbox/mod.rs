@@ -376,7 +376,9 @@ impl Worker {
                     _ => None,
                 })
                 .collect();
-            let incidents = work.read_ahead(&deliveries).await?;
+            let incidents = work
+                .read_ahead(&deliveries, crate::ingest::events::advisory_incident_key)
+                .await?;
             work.read_ahead_incidents(&incidents).await?;
             for job in jobs {
                 after_id = job.id;

@@ -1282,7 +1282,7 @@ struct InstanceName;
 impl Rule for InstanceName {
     const EXPECTED: &'static str = "the name of a forum or wiki herald's operator configured";
     fn check(value: &str) -> Result<(), String> {
-        if super::counterparts::is_instance_name(value) {
+        if is_instance_name(value) {
             Ok(())
         } else {
             Err(format!(
@@ -1336,6 +1336,15 @@ impl Rule for SubjectTag {
 }
 
 const SUBJECT_TAG_MAX_CHARS: usize = 32;
+
+/// A forum's or a wiki's instance name: what a repository writes (`channels.discourse.server`),
+/// and part of the environment variable that holds its secret in herald's settings.
+pub fn is_instance_name(name: &str) -> bool {
+    (1..=32).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
 
 #[cfg(test)]
 mod tests {

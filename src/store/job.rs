@@ -6,8 +6,8 @@
 use super::IncidentId;
 use super::StoreError;
 use super::queue::JobKind;
-use crate::config::repo::MailingList;
 use crate::incident::RepoName;
+use crate::repo_config::MailingList;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -405,7 +405,7 @@ impl Priority {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::repo::SigningMode;
+    use crate::repo_config::SigningMode;
 
     fn one_of_each() -> Vec<Job> {
         let list = MailingList {

@@ -572,11 +572,12 @@ impl Work {
     }
 
     /// Reads the stored deliveries `delivery_ids` in one query, for [`Work::load_delivery`]
-    /// to take; returns the incidents they are about (see
-    /// [`crate::ingest::events::advisory_incident_key`]), for reading those ahead too.
+    /// to take; returns the incidents `incident_of` finds in them (by event and body), for
+    /// reading those ahead too.
     pub async fn read_ahead(
         &mut self,
         delivery_ids: &[String],
+        incident_of: impl Fn(&str, &[u8]) -> Option<(RepoName, crate::incident::GhsaId)>,
     ) -> Result<Vec<(RepoName, crate::incident::GhsaId)>, StoreError> {
         if delivery_ids.is_empty() {
             return Ok(Vec::new());
@@ -592,10 +593,7 @@ impl Work {
         let mut incidents = Vec::new();
         for row in query.fetch_all(self.conn().await?).await? {
             let delivery = stored_delivery(&row)?;
-            incidents.extend(crate::ingest::events::advisory_incident_key(
-                &delivery.event,
-                &delivery.payload,
-            ));
+            incidents.extend(incident_of(&delivery.event, &delivery.payload));
             self.read_ahead
                 .insert(delivery.delivery_id.clone(), delivery);
         }

@@ -5,13 +5,13 @@
 use crate::common;
 
 use chrono::TimeZone;
-use herald::config::repo::RepoConfig;
 use herald::drafts::{DraftView, Drafts, TrackingRecord, render_all, tracking_issue};
 use herald::incident::{
     AdvisoryAction, AdvisoryEvent, Command, Incident, Severity, TimelineEntry, TimelineKind,
     apply_advisory, apply_command,
 };
 use herald::ingest::events::{EventKind, WebhookEvent};
+use herald::repo_config::RepoConfig;
 use std::path::Path;
 
 fn incident_from(payload: &[u8], action: AdvisoryAction) -> Incident {

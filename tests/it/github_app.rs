@@ -3920,10 +3920,10 @@ async fn each_job_kind_runs_its_own_handler() {
         Job::PublishAdvisory { incident },
         Job::SendMail(PendingMail {
             incident_id: incident,
-            list: herald::config::repo::MailingList {
+            list: herald::repo_config::MailingList {
                 address: "announce@example.invalid".into(),
                 name: None,
-                signing: herald::config::repo::SigningMode::Cleartext,
+                signing: herald::repo_config::SigningMode::Cleartext,
                 attach_cleartext: false,
             },
         }),

@@ -5,8 +5,8 @@
 use crate::common;
 
 use common::mail::{Gpg, Received, SmtpSink, decode_body, part_body};
-use herald::config::repo::{MailingList, SigningMode};
 use herald::mail::{Digests, Letter, Mailer, Sender, SigningKey, build};
+use herald::repo_config::{MailingList, SigningMode};
 use std::time::SystemTime;
 
 const GHSA: &str = "GHSA-abcd-1234-efgh";

@@ -4,6 +4,7 @@
 
 mod common;
 
+mod architecture;
 mod cli;
 mod cvss_reference;
 mod drafts;
