@@ -26,3 +26,31 @@ pub mod server;
 pub mod setup;
 pub mod store;
 mod webhook;
+
+/// The documentation, for the tests that keep its examples and lists true.
+#[cfg(test)]
+const DOCS: [(&str, &str); 8] = [
+    ("README.md", include_str!("../README.md")),
+    ("docs/guide.md", include_str!("../docs/guide.md")),
+    (
+        "docs/configuration.md",
+        include_str!("../docs/configuration.md"),
+    ),
+    ("docs/operations.md", include_str!("../docs/operations.md")),
+    (
+        "docs/architecture.md",
+        include_str!("../docs/architecture.md"),
+    ),
+    (
+        "docs/performance.md",
+        include_str!("../docs/performance.md"),
+    ),
+    (
+        "docs/development.md",
+        include_str!("../docs/development.md"),
+    ),
+    (
+        "docs/threat-model.md",
+        include_str!("../docs/threat-model.md"),
+    ),
+];

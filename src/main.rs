@@ -3,7 +3,7 @@ use libmimalloc_sys::{mi_option_set_default, mi_option_t};
 use std::process::ExitCode;
 
 // Webhook bodies are tens of kilobytes each; mimalloc handles that churn far better than
-// the system allocator (see the ingest benchmark in the README).
+// the system allocator (see the ingest benchmark in docs/performance.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -14,7 +14,7 @@ const MI_OPTION_PURGE_DELAY: mi_option_t = 15;
 
 /// mimalloc by default commits its arenas eagerly and returns freed pages to the system a
 /// second later, so a burst of deliveries leaves herald's resident memory near its peak.
-/// Committing on demand and purging at once keeps it near what herald holds (the README's
+/// Committing on demand and purging at once keeps it near what herald holds (docs/performance.md's
 /// Performance section has the figures). Options set in the environment (`MIMALLOC_*`) win.
 ///
 /// It runs as an ELF constructor just after mimalloc's own (priority 101, which reads the

@@ -1,6 +1,6 @@
 //! The property tests' configuration, shared by every parser's tests: a fixed seed, so
 //! `cargo test` runs the same cases each time (and a failure is found again), and as many
-//! cases as `PROPTEST_CASES` says (256 unless set): a long run sets it higher (README,
+//! cases as `PROPTEST_CASES` says (256 unless set): a long run sets it higher (docs/development.md,
 //! "Testing").
 
 use proptest::test_runner::{Config, RngSeed};

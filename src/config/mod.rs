@@ -850,6 +850,23 @@ mod tests {
     use secrecy::ExposeSecret;
     use std::collections::HashMap;
 
+    #[test]
+    fn every_documented_settings_file_parses() {
+        let examples: Vec<&str> = crate::DOCS
+            .iter()
+            .flat_map(|(_, text)| text.split("```toml\n").skip(1))
+            .filter_map(|rest| rest.split("```").next())
+            .collect();
+        assert!(
+            examples.len() >= 2,
+            "the docs show herald.toml: {examples:?}"
+        );
+        for example in examples {
+            toml::from_str::<FileSettings>(example)
+                .unwrap_or_else(|error| panic!("{error}\n{example}"));
+        }
+    }
+
     fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
         let map: HashMap<String, String> = pairs
             .iter()

@@ -1763,21 +1763,31 @@ prenotify:
         );
     }
 
+    /// Every ```yaml block in the docs: `.github/herald.yml` examples, but those whose
+    /// first line names another file (`# prometheus.yml`).
+    fn documented_repo_configs() -> Vec<&'static str> {
+        crate::DOCS
+            .iter()
+            .flat_map(|(_, text)| text.split("```yaml\n").skip(1))
+            .filter_map(|rest| rest.split("```").next())
+            .filter(|block| !block.starts_with("# ") || block.starts_with("# .github/herald.yml"))
+            .collect()
+    }
+
     #[test]
-    fn the_readme_example_parses() {
-        let readme = include_str!("../../README.md");
-        let section = readme
-            .split("### Per-repository configuration")
-            .nth(1)
-            .expect("the section");
-        let example = section
-            .split("```yaml\n")
-            .nth(1)
-            .and_then(|rest| rest.split("```").next())
-            .expect("the example");
-        let config = RepoConfig::parse(example).unwrap_or_else(|error| panic!("{error}"));
-        assert_eq!(config.prenotify.recipients.len(), 3);
-        assert_eq!(config.osv.file("GHSA-x"), "advisories/GHSA-x.json");
+    fn every_documented_repository_configuration_parses() {
+        let examples = documented_repo_configs();
+        assert!(!examples.is_empty(), "docs/configuration.md has an example");
+        for example in &examples {
+            RepoConfig::parse(example).unwrap_or_else(|error| panic!("{error}\n{example}"));
+        }
+        let full = RepoConfig::parse(examples[0]).expect("parsed");
+        assert_eq!(
+            full.prenotify.recipients.len(),
+            3,
+            "the full example comes first"
+        );
+        assert_eq!(full.osv.file("GHSA-x"), "advisories/GHSA-x.json");
     }
 
     #[test]
