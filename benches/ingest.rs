@@ -78,7 +78,7 @@ fn new_advisory_delivery(body: &serde_json::Value, index: u64) -> herald::store:
         format!("GHSA-bnch-{:04}-{:04}", index / 10_000, index % 10_000).into();
     let bytes = serde_json::to_vec(&body).expect("JSON");
     herald::ingest::new_delivery(
-        &format!("process-{index}"),
+        &herald::incident::DeliveryId::parse(&format!("process-{index}")).expect("an id"),
         herald::ingest::events::EventKind::RepositoryAdvisory,
         &bytes,
     )

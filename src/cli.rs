@@ -5,7 +5,9 @@ use crate::drafts::{
     ANNOUNCEMENT, ANNOUNCEMENT_SUBJECT, DraftView, Drafts, render_all, tracking_issue,
 };
 use crate::github::GitHub;
-use crate::incident::{GhsaId, Incident, Phase, RepoName, Severity, TimelineEntry, TimelineKind};
+use crate::incident::{
+    DeliveryId, GhsaId, Incident, Phase, RepoName, Severity, TimelineEntry, TimelineKind,
+};
 use crate::ingest::{Ingestor, Receipt};
 use crate::mail::{Author, Sender, SigningKey, load_signing_key};
 use crate::outbox::{JobOutcome, Worker};
@@ -55,7 +57,7 @@ pub enum Command {
         event: String,
         /// The X-GitHub-Delivery id to use (default: a fresh one).
         #[arg(long)]
-        delivery_id: Option<String>,
+        delivery_id: Option<DeliveryId>,
         /// Where the rendered drafts are written, one folder per advisory.
         #[arg(long, default_value = "herald-drafts", value_name = "DIR")]
         out: PathBuf,
@@ -511,18 +513,19 @@ struct DryRun<'a> {
 async fn dry_run(
     settings: &Settings,
     run: &DryRun<'_>,
-    delivery_id: Option<String>,
+    delivery_id: Option<DeliveryId>,
 ) -> anyhow::Result<()> {
     let (payload, event, out) = (run.payload, run.event, run.out);
     let body = std::fs::read(payload)
         .with_context(|| format!("cannot read the payload {}", payload.display()))?;
     let store = Store::open(&settings.database_url).await?;
-    let delivery_id = delivery_id.unwrap_or_else(|| {
-        format!(
+    let delivery_id = match delivery_id {
+        Some(id) => id,
+        None => DeliveryId::parse(&format!(
             "dry-run-{}",
             chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default()
-        )
-    });
+        ))?,
+    };
     let wake = Arc::new(Notify::new());
     let (ingestor, writer) = Ingestor::start(store.clone(), wake.clone());
     let receipt = ingestor

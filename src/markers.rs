@@ -74,7 +74,7 @@ pub mod marker {
 /// Idempotency keys of the outbox's jobs.
 pub mod key {
     use super::file_name;
-    use crate::incident::{GhsaId, IncidentId, RepoName};
+    use crate::incident::{DeliveryId, GhsaId, IncidentId, RepoName};
 
     /// The synthetic delivery of one version of an advisory (GitHub's list or its answer to
     /// a publish request): the version is processed once whichever way herald saw it.
@@ -83,17 +83,17 @@ pub mod key {
     }
 
     /// Processing a stored delivery.
-    pub fn delivery(delivery_id: &str) -> String {
+    pub fn delivery(delivery_id: &DeliveryId) -> String {
         format!("delivery:{delivery_id}")
     }
 
     /// A maintainer's comment or label, by the delivery that carried it.
-    pub fn maintainer_action(delivery_id: &str) -> String {
+    pub fn maintainer_action(delivery_id: &DeliveryId) -> String {
         format!("maintainer:{delivery_id}")
     }
 
     /// Matching a global advisory, by the delivery that carried it.
-    pub fn upstream(delivery_id: &str) -> String {
+    pub fn upstream(delivery_id: &DeliveryId) -> String {
         format!("upstream:{delivery_id}")
     }
 
@@ -108,7 +108,7 @@ pub mod key {
     }
 
     /// What a maintainer's command calls for, by the delivery that carried it.
-    pub fn command(kind: &str, delivery_id: &str) -> String {
+    pub fn command(kind: &str, delivery_id: &DeliveryId) -> String {
         format!("{kind}:{delivery_id}")
     }
 
@@ -210,7 +210,7 @@ pub mod key {
     }
 
     /// Reading a linked fix, by the command that linked it.
-    pub fn track_pull(delivery_id: &str, repository: &RepoName, number: u64) -> String {
+    pub fn track_pull(delivery_id: &DeliveryId, repository: &RepoName, number: u64) -> String {
         format!("track-pull:{delivery_id}:{repository}#{number}")
     }
 

@@ -3,8 +3,9 @@
 
 use crate::drafts::escape;
 use crate::incident::{
-    AdvisoryAction, AdvisoryEvent, GhsaId, Incident, IncidentId, PublicMention, PullSnapshot,
-    PullState, RepoName, TimelineEntry, TimelineKind, apply_advisory, mentioned_ghsa_ids,
+    AdvisoryAction, AdvisoryEvent, DeliveryId, GhsaId, Incident, IncidentId, PublicMention,
+    PullSnapshot, PullState, RepoName, TimelineEntry, TimelineKind, apply_advisory,
+    mentioned_ghsa_ids,
 };
 use crate::ingest::events::{
     BranchRef, EventKind, InstallationEvent, InstallationRepositoriesEvent, InstallationRepository,
@@ -22,7 +23,7 @@ pub enum ProcessError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("delivery {0} is not in the store")]
-    MissingDelivery(String),
+    MissingDelivery(DeliveryId),
     #[error("stored delivery has an event herald cannot process: {0}")]
     UnknownEvent(String),
     #[error(transparent)]
@@ -46,7 +47,7 @@ pub struct IncidentChange {
 /// What herald did with one delivery.
 #[derive(Debug, Clone)]
 pub struct Processed {
-    pub delivery_id: String,
+    pub delivery_id: DeliveryId,
     pub event: String,
     pub action: Option<String>,
     pub note: String,
@@ -131,7 +132,7 @@ pub async fn save_incident(
     work: &mut Work,
     incident: &Incident,
     timeline: &[TimelineEntry],
-    delivery: Option<&str>,
+    delivery: Option<&DeliveryId>,
     (at, priority): (DateTime<Utc>, Priority),
 ) -> Result<IncidentId, StoreError> {
     let (id, revision) = work.save_incident(incident, at).await?;
@@ -145,13 +146,13 @@ pub async fn save_incident(
 /// Processes one stored delivery within `work`, the transaction that also completes its job.
 pub async fn process_delivery(
     work: &mut Work,
-    delivery_id: &str,
+    delivery_id: &DeliveryId,
     app_bot: Option<&str>,
 ) -> Result<Processed, ProcessError> {
     let delivery = work
         .load_delivery(delivery_id)
         .await?
-        .ok_or_else(|| ProcessError::MissingDelivery(delivery_id.to_owned()))?;
+        .ok_or_else(|| ProcessError::MissingDelivery(delivery_id.clone()))?;
     let kind = EventKind::from_name(&delivery.event)
         .ok_or_else(|| ProcessError::UnknownEvent(delivery.event.clone()))?;
     let event = WebhookEvent::parse(kind, &delivery.payload)?;

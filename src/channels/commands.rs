@@ -5,8 +5,8 @@
 use super::ChannelError;
 use crate::drafts::escape;
 use crate::incident::{
-    Authority, Command, CommandEffect, GhsaId, HELP, PrenotifyTerms, RepoName, TimelineEntry,
-    TimelineKind, apply_command_with,
+    Authority, Command, CommandEffect, DeliveryId, GhsaId, HELP, PrenotifyTerms, RepoName,
+    TimelineEntry, TimelineKind, apply_command_with,
 };
 use crate::markers::key;
 use crate::store::{Job, PendingPull, Work};
@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 /// commenter: applied to the incident in the runner's commit (see [`apply_commands`]).
 #[derive(Debug)]
 pub struct CommandBatch {
-    pub(super) delivery_id: String,
+    pub(super) delivery_id: DeliveryId,
     /// The tracking issue the commands were given on.
     pub(super) repository: RepoName,
     pub(super) issue: u64,

@@ -56,7 +56,9 @@ mod tests {
             GhsaId::parse("GHSA-abcd-1234-efgh").expect("an id"),
             chrono::Utc::now(),
         );
-        let shut = check(&incident).err().expect("a new advisory is not disclosed");
+        let shut = check(&incident)
+            .err()
+            .expect("a new advisory is not disclosed");
         assert_eq!(shut, Shut::Unpublished(incident.advisory_state));
         assert_eq!(
             shut.to_string(),

@@ -10,8 +10,8 @@ use super::record::{Record, Write};
 use super::{ChannelError, Channels};
 use crate::github::api::Lookup;
 use crate::incident::{
-    AdvisoryState, Authority, Command, LabelNames, RepoName, TimelineEntry, TimelineKind,
-    label_command, parse_comment,
+    AdvisoryState, Authority, Command, DeliveryId, LabelNames, RepoName, TimelineEntry,
+    TimelineKind, label_command, parse_comment,
 };
 use crate::ingest::events::WebhookEvent;
 use crate::store::{IncidentRow, PendingComment};
@@ -26,12 +26,12 @@ enum Said {
 pub(super) async fn handle(
     channels: &Channels,
     job_id: i64,
-    delivery_id: &str,
+    delivery_id: &DeliveryId,
 ) -> Result<Record, ChannelError> {
     let store = &channels.store;
     let unusable = || ChannelError::Payload {
         id: job_id,
-        payload: delivery_id.to_owned(),
+        payload: delivery_id.to_string(),
     };
     let event = channels.stored_event(job_id, delivery_id).await?;
     let signal = event.maintainer_signal().ok_or_else(unusable)?;
@@ -102,7 +102,7 @@ pub(super) async fn handle(
         commands.len(),
     );
     let batch = CommandBatch {
-        delivery_id: delivery_id.to_owned(),
+        delivery_id: delivery_id.clone(),
         repository,
         issue,
         sender,

@@ -27,7 +27,7 @@ mod wiki;
 
 use crate::drafts::{DraftError, Drafts, OVERRIDE_DIR, SHIPPED};
 use crate::github::{Api, GitHub, GitHubError};
-use crate::incident::{RepoName, TimelineKind};
+use crate::incident::{DeliveryId, RepoName, TimelineKind};
 use crate::ingest::events::{EventKind, WebhookEvent};
 use crate::mail::Announcer;
 use crate::markers::key;
@@ -422,11 +422,11 @@ impl Channels {
     async fn stored_event(
         &self,
         job_id: i64,
-        delivery_id: &str,
+        delivery_id: &DeliveryId,
     ) -> Result<WebhookEvent, ChannelError> {
         let unusable = || ChannelError::Payload {
             id: job_id,
-            payload: delivery_id.to_owned(),
+            payload: delivery_id.to_string(),
         };
         let delivery = self
             .store

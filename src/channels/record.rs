@@ -5,7 +5,9 @@
 
 use super::ChannelError;
 use super::commands::{self, CommandBatch};
-use crate::incident::{Amendment, GhsaId, Incident, RepoName, TimelineEntry, TimelineKind};
+use crate::incident::{
+    Amendment, DeliveryId, GhsaId, Incident, RepoName, TimelineEntry, TimelineKind,
+};
 use crate::store::{ChannelPost, IncidentId, Job, NewDelivery, Priority, TrackingLink, Work};
 use chrono::{DateTime, Utc};
 
@@ -24,7 +26,7 @@ pub(super) enum Write {
     Timeline {
         incident: IncidentId,
         entries: Vec<TimelineEntry>,
-        delivery: Option<String>,
+        delivery: Option<DeliveryId>,
     },
     Job {
         job: Job,
@@ -57,7 +59,7 @@ pub(super) enum Write {
     Incident {
         incident: Box<Incident>,
         timeline: Vec<TimelineEntry>,
-        delivery: Option<String>,
+        delivery: Option<DeliveryId>,
     },
     /// Maintainer commands, applied to the incident as the store has it at commit time.
     Commands(Box<CommandBatch>),
@@ -150,7 +152,7 @@ impl Record {
                     entries,
                     delivery,
                 } => {
-                    work.append_timeline(incident, &entries, delivery.as_deref())?;
+                    work.append_timeline(incident, &entries, delivery.as_ref())?;
                 }
                 Write::Job { job, key, at } => {
                     match at {
@@ -200,7 +202,7 @@ impl Record {
                         work,
                         &incident,
                         &timeline,
-                        delivery.as_deref(),
+                        delivery.as_ref(),
                         (now, Priority::Urgent),
                     )
                     .await?;

@@ -5,7 +5,7 @@
 
 use super::record::{Record, Write};
 use super::{ChannelError, Channels};
-use crate::incident::{Dependency, RepoName, UpstreamOrigin, apply_upstream};
+use crate::incident::{DeliveryId, Dependency, RepoName, UpstreamOrigin, apply_upstream};
 use crate::ingest::events::WebhookEvent;
 use crate::store::InstallationId;
 use chrono::{Duration, Utc};
@@ -16,14 +16,14 @@ const DEPENDENCIES_FRESH_FOR: Duration = Duration::hours(6);
 pub(super) async fn match_upstream(
     channels: &Channels,
     job_id: i64,
-    delivery_id: &str,
+    delivery_id: &DeliveryId,
 ) -> Result<Record, ChannelError> {
     let store = &channels.store;
     let WebhookEvent::SecurityAdvisory(event) = channels.stored_event(job_id, delivery_id).await?
     else {
         return Err(ChannelError::Payload {
             id: job_id,
-            payload: delivery_id.to_owned(),
+            payload: delivery_id.to_string(),
         });
     };
     let advisory = event.security_advisory.upstream(&event.action);
@@ -69,7 +69,7 @@ pub(super) async fn match_upstream(
         writes.push(Write::Incident {
             incident: Box::new(incident),
             timeline,
-            delivery: Some(delivery_id.to_owned()),
+            delivery: Some(delivery_id.clone()),
         });
         matched.push(repository);
     }

@@ -59,6 +59,39 @@ macro_rules! checked_name {
 
 checked_name!(GhsaId, InvalidGhsaId);
 checked_name!(RepoName, InvalidRepoName);
+checked_name!(DeliveryId, InvalidDeliveryId);
+
+/// A webhook delivery's id: GitHub's `X-GitHub-Delivery` GUID, or the one herald gives a
+/// delivery it makes itself (a polled advisory, a dry run). It keys the store and appears
+/// in logs, hidden markers and the terminal: 1 to 200 printable ASCII characters.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct DeliveryId(String);
+
+/// Whether `text` may key the store and appear in logs and the terminal as it is: 1 to 200
+/// printable ASCII characters (a delivery id, an event's name).
+pub fn is_tame(text: &str) -> bool {
+    !text.is_empty() && text.len() <= 200 && text.bytes().all(|b| b.is_ascii_graphic())
+}
+
+/// Text that is not a delivery id.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not a delivery id (1 to 200 printable ASCII characters)")]
+pub struct InvalidDeliveryId;
+
+impl DeliveryId {
+    pub fn parse(text: &str) -> Result<DeliveryId, InvalidDeliveryId> {
+        if is_tame(text) {
+            Ok(DeliveryId(text.to_owned()))
+        } else {
+            Err(InvalidDeliveryId)
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
 
 /// An incident's id in the store (its row), never to be confused with a job's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -203,7 +236,29 @@ impl RepoName {
 
 #[cfg(test)]
 mod tests {
-    use super::{GhsaId, RepoName};
+    use super::{DeliveryId, GhsaId, RepoName};
+
+    #[test]
+    fn delivery_ids_are_tame_names() {
+        for id in [
+            "72b6a4e0-1f0d-11ef-8c1d",
+            "poll:acme/widget:GHSA-abcd-1234-efgh:2024",
+        ] {
+            assert_eq!(DeliveryId::parse(id).expect("tame").as_str(), id);
+        }
+        let long = "a".repeat(201);
+        for id in [
+            "",
+            "with space",
+            "tab\there",
+            "bell\u{7}",
+            "é",
+            long.as_str(),
+        ] {
+            assert!(DeliveryId::parse(id).is_err(), "{id:?}");
+        }
+        assert!(DeliveryId::parse(&"a".repeat(200)).is_ok());
+    }
 
     #[test]
     fn ghsa_ids_are_checked_where_they_enter() {

@@ -27,7 +27,10 @@ pub use commands::{
 };
 pub use embargo::{EmbargoBreak, PublicMention};
 pub use fixes::{FixProgress, FixPull, PatchRelease, PullSnapshot, PullState, mentioned_ghsa_ids};
-pub use ids::{GhsaId, IncidentId, InvalidGhsaId, InvalidRepoName, RepoName};
+pub use ids::{
+    DeliveryId, GhsaId, IncidentId, InvalidDeliveryId, InvalidGhsaId, InvalidRepoName, RepoName,
+    is_tame,
+};
 pub use prenotify::{Downstream, Prenotice, Prenotification, PrenotifyTerms};
 pub use review::{Measure, ReviewFacts};
 pub use severity::{

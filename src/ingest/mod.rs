@@ -4,7 +4,7 @@
 pub mod events;
 pub mod signature;
 
-use crate::incident::{GhsaId, RepoName};
+use crate::incident::{DeliveryId, GhsaId, RepoName};
 use crate::store::{Admission, NewDelivery, Store, StoreError, compress_payload, within};
 use chrono::Utc;
 use events::{EventKind, PayloadError, WebhookEvent};
@@ -157,7 +157,7 @@ impl Ingestor {
     /// under another id is then a replay, [`Receipt::Duplicate`]).
     pub async fn receive(
         &self,
-        delivery_id: &str,
+        delivery_id: &DeliveryId,
         event_name: &str,
         body: &[u8],
         signature: Option<[u8; 32]>,
@@ -260,13 +260,13 @@ async fn write_batches(
 
 /// A delivery ready for the store: `body` checked as GitHub's payload of `kind`.
 pub fn new_delivery(
-    delivery_id: &str,
+    delivery_id: &DeliveryId,
     kind: EventKind,
     body: &[u8],
 ) -> Result<NewDelivery, PayloadError> {
     let event = WebhookEvent::parse(kind, body)?;
     Ok(NewDelivery {
-        delivery_id: delivery_id.to_owned(),
+        delivery_id: delivery_id.clone(),
         event: kind.as_str().to_owned(),
         action: event.action().map(str::to_owned),
         repository: event.repository().cloned(),
@@ -285,10 +285,13 @@ pub fn reconciled_advisory(
     repository: &RepoName,
     installation: crate::store::InstallationId,
     advisory: &serde_json::Value,
-) -> Option<(String, Vec<u8>)> {
+) -> Option<(DeliveryId, Vec<u8>)> {
     let ghsa_id = GhsaId::parse(advisory.get("ghsa_id")?.as_str()?).ok()?;
     let updated_at = advisory.get("updated_at")?.as_str()?;
-    let delivery_id = crate::markers::key::advisory_version(repository, &ghsa_id, updated_at);
+    let delivery_id = DeliveryId::parse(&crate::markers::key::advisory_version(
+        repository, &ghsa_id, updated_at,
+    ))
+    .ok()?;
     let payload = serde_json::json!({
         "action": "reconciled",
         "repository_advisory": advisory,

@@ -12,6 +12,7 @@ pub use effects::EffectRunner;
 
 use crate::channels::{ChannelError, Record};
 use crate::config::WorkerSettings;
+use crate::incident::DeliveryId;
 use crate::ingest::IngestLoad;
 use crate::metrics::{JobRunOutcome, Metrics};
 use crate::pipeline::{self, ProcessError, Processed};
@@ -369,7 +370,7 @@ impl Worker {
             if jobs.is_empty() {
                 break;
             }
-            let deliveries: Vec<String> = jobs
+            let deliveries: Vec<DeliveryId> = jobs
                 .iter()
                 .filter_map(|job| match job.job() {
                     Ok(Job::ProcessDelivery { delivery }) => Some(delivery),

@@ -2,7 +2,7 @@
 
 use super::IncidentId;
 use super::{Store, StoreError, Work, from_millis, to_millis};
-use crate::incident::{GhsaId, Incident, Phase, RepoName, Severity, TimelineEntry};
+use crate::incident::{DeliveryId, GhsaId, Incident, Phase, RepoName, Severity, TimelineEntry};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -353,13 +353,13 @@ impl Work {
         &mut self,
         incident_id: IncidentId,
         entries: &[TimelineEntry],
-        delivery_id: Option<&str>,
+        delivery_id: Option<&DeliveryId>,
     ) -> Result<(), StoreError> {
         self.timeline
             .extend(entries.iter().map(|entry| TimelineRow {
                 incident_id,
                 entry: entry.clone(),
-                delivery_id: delivery_id.map(str::to_owned),
+                delivery_id: delivery_id.map(DeliveryId::to_string),
             }));
         Ok(())
     }

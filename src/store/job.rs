@@ -6,7 +6,7 @@
 use super::IncidentId;
 use super::StoreError;
 use super::queue::JobKind;
-use crate::incident::RepoName;
+use crate::incident::{DeliveryId, RepoName};
 use crate::repo_config::MailingList;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -15,12 +15,12 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq)]
 pub enum Job {
     /// Turn a stored delivery into domain changes.
-    ProcessDelivery { delivery: String },
+    ProcessDelivery { delivery: DeliveryId },
     /// Create or update an incident's private tracking issue.
     SyncTrackingIssue { incident: IncidentId },
     /// A maintainer's comment or label on a tracking issue (the commenter's permission is
     /// checked on GitHub first).
-    MaintainerAction { delivery: String },
+    MaintainerAction { delivery: DeliveryId },
     /// Post herald's answer on an issue.
     PostComment(PendingComment),
     /// Ask GitHub for a CVE id.
@@ -39,7 +39,7 @@ pub enum Job {
     /// Post the post-incident review on the tracking issue.
     PostReview { incident: IncidentId },
     /// Match a global advisory against the served repositories' dependencies.
-    MatchUpstream { delivery: String },
+    MatchUpstream { delivery: DeliveryId },
     /// Tell people about a temporary action (private).
     Containment(PendingContainment),
     /// Ask GitHub for the temporary private fork, or see whether it exists yet.
@@ -287,7 +287,7 @@ impl Job {
         let payload = match self {
             Job::ProcessDelivery { delivery }
             | Job::MaintainerAction { delivery }
-            | Job::MatchUpstream { delivery } => delivery.clone(),
+            | Job::MatchUpstream { delivery } => delivery.to_string(),
             Job::SyncTrackingIssue { incident }
             | Job::RequestCve { incident }
             | Job::PublishAdvisory { incident }
@@ -316,16 +316,16 @@ impl Job {
                 .map(IncidentId)
                 .map_err(|_| unusable())
         };
-        let delivery = || payload.to_owned();
+        let delivery = || super::queue::stored_delivery_id(payload);
         Ok(match kind {
             JobKind::ProcessDelivery => Job::ProcessDelivery {
-                delivery: delivery(),
+                delivery: delivery()?,
             },
             JobKind::MaintainerAction => Job::MaintainerAction {
-                delivery: delivery(),
+                delivery: delivery()?,
             },
             JobKind::MatchUpstream => Job::MatchUpstream {
-                delivery: delivery(),
+                delivery: delivery()?,
             },
             JobKind::SyncTrackingIssue => Job::SyncTrackingIssue {
                 incident: incident()?,
@@ -416,13 +416,13 @@ mod tests {
         };
         let mut jobs = vec![
             Job::ProcessDelivery {
-                delivery: "d-1".into(),
+                delivery: DeliveryId::parse("d-1").expect("an id"),
             },
             Job::SyncTrackingIssue {
                 incident: IncidentId(1),
             },
             Job::MaintainerAction {
-                delivery: "d-2".into(),
+                delivery: DeliveryId::parse("d-2").expect("an id"),
             },
             Job::PostComment(PendingComment {
                 repository: RepoName::parse("o/r").expect("name"),
@@ -449,7 +449,7 @@ mod tests {
                 incident: IncidentId(7),
             },
             Job::MatchUpstream {
-                delivery: "d-3".into(),
+                delivery: DeliveryId::parse("d-3").expect("an id"),
             },
             Job::Containment(PendingContainment {
                 incident_id: IncidentId(9),
@@ -512,7 +512,7 @@ mod tests {
         assert_eq!(
             Job::decode("maintainer_action", "72b6a4e0-1f0d").expect("decodes"),
             Job::MaintainerAction {
-                delivery: "72b6a4e0-1f0d".into()
+                delivery: DeliveryId::parse("72b6a4e0-1f0d").expect("an id")
             }
         );
         let mail = Job::decode(

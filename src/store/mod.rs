@@ -406,7 +406,7 @@ pub struct Work {
     jobs: Vec<queue::QueuedJob>,
     timeline: Vec<incidents::TimelineRow>,
     /// Deliveries read ahead for the jobs at hand, taken as they are processed.
-    read_ahead: std::collections::HashMap<String, StoredDelivery>,
+    read_ahead: std::collections::HashMap<crate::incident::DeliveryId, StoredDelivery>,
     /// Repositories this unit of work saved, so saving one again changes nothing.
     saved_repositories: std::collections::HashSet<(RepoName, InstallationId)>,
     /// Since when herald serves a repository, as read in this unit of work.

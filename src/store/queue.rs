@@ -3,7 +3,7 @@
 use super::IncidentId;
 use super::job::{Job, Priority};
 use super::{Store, StoreError, Work, from_millis, to_millis};
-use crate::incident::RepoName;
+use crate::incident::{DeliveryId, RepoName};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 use std::collections::{HashMap, HashSet};
@@ -11,7 +11,7 @@ use std::collections::{HashMap, HashSet};
 /// A verified delivery on its way into the store.
 #[derive(Debug, Clone)]
 pub struct NewDelivery {
-    pub delivery_id: String,
+    pub delivery_id: DeliveryId,
     pub event: String,
     pub action: Option<String>,
     pub repository: Option<RepoName>,
@@ -41,7 +41,7 @@ pub enum Admission {
 
 #[derive(Debug, Clone)]
 pub struct StoredDelivery {
-    pub delivery_id: String,
+    pub delivery_id: DeliveryId,
     pub event: String,
     /// The raw body as GitHub sent it.
     pub payload: Vec<u8>,
@@ -436,9 +436,12 @@ impl Store {
     }
 
     /// A stored delivery, read outside any unit of work.
-    pub async fn delivery(&self, delivery_id: &str) -> Result<Option<StoredDelivery>, StoreError> {
+    pub async fn delivery(
+        &self,
+        delivery_id: &DeliveryId,
+    ) -> Result<Option<StoredDelivery>, StoreError> {
         sqlx::query(DELIVERY_QUERY)
-            .bind(delivery_id)
+            .bind(delivery_id.as_str())
             .fetch_optional(&self.reader)
             .await?
             .as_ref()
@@ -469,9 +472,14 @@ impl Store {
 const DELIVERY_QUERY: &str = "SELECT delivery_id, event, payload_lz4, received_at \
      FROM deliveries WHERE delivery_id = $1";
 
+/// A delivery id read back from the store, where only checked ones are written.
+pub(super) fn stored_delivery_id(text: &str) -> Result<DeliveryId, StoreError> {
+    DeliveryId::parse(text).map_err(|error| StoreError::Corrupt(format!("delivery id: {error}")))
+}
+
 fn stored_delivery(row: &sqlx::any::AnyRow) -> Result<StoredDelivery, StoreError> {
     Ok(StoredDelivery {
-        delivery_id: row.try_get("delivery_id")?,
+        delivery_id: stored_delivery_id(&row.try_get::<String, _>("delivery_id")?)?,
         event: row.try_get("event")?,
         payload: lz4_flex::block::decompress_size_prepended(
             &row.try_get::<Vec<u8>, _>("payload_lz4")?,
@@ -511,7 +519,7 @@ impl Work {
         )));
         for delivery in batch {
             insert = insert
-                .bind(&delivery.delivery_id)
+                .bind(delivery.delivery_id.as_str())
                 .bind(&delivery.event)
                 .bind(&delivery.action)
                 .bind(&delivery.repository)
@@ -539,7 +547,7 @@ impl Work {
         let admissions: Vec<Admission> = batch
             .iter()
             .map(|delivery| {
-                if inserted.remove(&delivery.delivery_id) {
+                if inserted.remove(delivery.delivery_id.as_str()) {
                     Admission::Accepted
                 } else {
                     Admission::Duplicate
@@ -562,7 +570,7 @@ impl Work {
                 jobs = jobs
                     .bind(JobKind::ProcessDelivery.as_str())
                     .bind(crate::markers::key::delivery(&delivery.delivery_id))
-                    .bind(&delivery.delivery_id)
+                    .bind(delivery.delivery_id.as_str())
                     .bind(DUE_AT_ONCE)
                     .bind(to_millis(delivery.received_at));
             }
@@ -576,7 +584,7 @@ impl Work {
     /// reading those ahead too.
     pub async fn read_ahead(
         &mut self,
-        delivery_ids: &[String],
+        delivery_ids: &[DeliveryId],
         incident_of: impl Fn(&str, &[u8]) -> Option<(RepoName, crate::incident::GhsaId)>,
     ) -> Result<Vec<(RepoName, crate::incident::GhsaId)>, StoreError> {
         if delivery_ids.is_empty() {
@@ -588,7 +596,7 @@ impl Work {
             self.dialect.placeholders(1, delivery_ids.len())
         )));
         for id in delivery_ids {
-            query = query.bind(id);
+            query = query.bind(id.as_str());
         }
         let mut incidents = Vec::new();
         for row in query.fetch_all(self.conn().await?).await? {
@@ -602,13 +610,13 @@ impl Work {
 
     pub async fn load_delivery(
         &mut self,
-        delivery_id: &str,
+        delivery_id: &DeliveryId,
     ) -> Result<Option<StoredDelivery>, StoreError> {
         if let Some(delivery) = self.read_ahead.remove(delivery_id) {
             return Ok(Some(delivery));
         }
         sqlx::query(DELIVERY_QUERY)
-            .bind(delivery_id)
+            .bind(delivery_id.as_str())
             .fetch_optional(self.conn().await?)
             .await?
             .as_ref()

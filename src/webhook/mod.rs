@@ -4,6 +4,7 @@
 pub mod body;
 pub mod serve;
 
+use crate::incident::DeliveryId;
 use crate::ingest::signature::{self, SignatureError};
 use crate::ingest::{Ingestor, Receipt, ReceiveError};
 use crate::metrics::{DeliveryOutcome, Metrics};
@@ -58,7 +59,7 @@ pub fn metrics_router(state: Arc<AppState>) -> Router {
 
 /// A delivery whose signature checked out, with the headers herald relies on.
 pub struct VerifiedDelivery {
-    pub delivery_id: String,
+    pub delivery_id: DeliveryId,
     pub event: String,
     pub body: Bytes,
     /// The signature the body matched.
@@ -158,14 +159,11 @@ impl RefusalLog {
 }
 
 /// Delivery ids and event names become store keys and log fields: keep them tame.
-fn tame_header(headers: &HeaderMap, name: &'static str) -> Result<String, Rejection> {
+fn tame_header<'h>(headers: &'h HeaderMap, name: &'static str) -> Result<&'h str, Rejection> {
     headers
         .get(name)
         .and_then(|value| value.to_str().ok())
-        .filter(|value| {
-            !value.is_empty() && value.len() <= 200 && value.bytes().all(|b| b.is_ascii_graphic())
-        })
-        .map(str::to_owned)
+        .filter(|value| crate::incident::is_tame(value))
         .ok_or(Rejection::Header(name))
 }
 
@@ -201,8 +199,9 @@ async fn verify(request: Request, state: &Arc<AppState>) -> Result<VerifiedDeliv
         })?;
     signature::matches(&state.secret, read.bytes(), &claimed)?;
     let body = read.verified();
-    let event = tame_header(&headers, "x-github-event")?;
-    let delivery_id = tame_header(&headers, "x-github-delivery")?;
+    let event = tame_header(&headers, "x-github-event")?.to_owned();
+    let delivery_id = DeliveryId::parse(tame_header(&headers, "x-github-delivery")?)
+        .map_err(|_| Rejection::Header("x-github-delivery"))?;
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())

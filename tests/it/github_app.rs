@@ -3904,11 +3904,11 @@ async fn each_job_kind_runs_its_own_handler() {
     let repository = herald::incident::RepoName::parse(TRACKING_REPO).expect("name");
     let mut jobs = vec![
         Job::ProcessDelivery {
-            delivery: "report-1".into(),
+            delivery: herald::incident::DeliveryId::parse("report-1").expect("an id"),
         },
         Job::SyncTrackingIssue { incident },
         Job::MaintainerAction {
-            delivery: "c-1".into(),
+            delivery: herald::incident::DeliveryId::parse("c-1").expect("an id"),
         },
         Job::PostComment(PendingComment {
             repository,
@@ -3934,7 +3934,7 @@ async fn each_job_kind_runs_its_own_handler() {
         }),
         Job::PostReview { incident },
         Job::MatchUpstream {
-            delivery: "global-1".into(),
+            delivery: herald::incident::DeliveryId::parse("global-1").expect("an id"),
         },
         Job::Containment(PendingContainment {
             incident_id: incident,
@@ -6053,7 +6053,7 @@ async fn a_public_mention_before_disclosure_is_flagged_on_the_tracking_issue_onc
     assert!(
         harness
             .store
-            .delivery("push-0")
+            .delivery(&herald::incident::DeliveryId::parse("push-0").expect("an id"))
             .await
             .expect("store")
             .is_none(),

@@ -79,7 +79,7 @@ async fn metrics_count_what_herald_received_queued_and_ran() {
     assert_eq!(malformed.status, 400, "{}", malformed.body);
     // A stored delivery no version of herald can process: its job fails and is retried.
     let poison = NewDelivery {
-        delivery_id: "m-poison".to_owned(),
+        delivery_id: herald::incident::DeliveryId::parse("m-poison").expect("an id"),
         event: "no_such_event".to_owned(),
         action: None,
         repository: None,

@@ -32,7 +32,7 @@ macro_rules! on_both_stores {
 
 fn delivery(id: &str, event: &str, body: &[u8]) -> NewDelivery {
     NewDelivery {
-        delivery_id: id.to_owned(),
+        delivery_id: herald::incident::DeliveryId::parse(id).expect("an id"),
         event: event.to_owned(),
         action: None,
         repository: None,
