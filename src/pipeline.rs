@@ -8,8 +8,9 @@ use crate::incident::{
     mentioned_ghsa_ids,
 };
 use crate::ingest::events::{
-    BranchRef, EventKind, InstallationEvent, InstallationRepositoriesEvent, InstallationRepository,
-    PayloadError, PullRequestEvent, PushEvent, ReleaseEvent, RepositoryAdvisoryEvent, WebhookEvent,
+    BranchRef, EventKind, InstallationAction, InstallationEvent, InstallationRepositoriesEvent,
+    InstallationRepository, PayloadError, PullRequestAction, PullRequestEvent, PushEvent,
+    ReleaseAction, ReleaseEvent, RepositoryAdvisoryAction, RepositoryAdvisoryEvent, WebhookEvent,
 };
 use crate::markers::key;
 use crate::store::{
@@ -263,8 +264,10 @@ async fn pull_request_delivery(
     );
     // A pull request in a public repository is public from the moment it is opened.
     let flagged = if event.repository.private
-        || !matches!(event.action.as_str(), "opened" | "edited" | "reopened")
-    {
+        || !matches!(
+            event.action,
+            PullRequestAction::Opened | PullRequestAction::Edited | PullRequestAction::Reopened
+        ) {
         Vec::new()
     } else {
         let mention = PublicMention {
@@ -406,11 +409,11 @@ async fn release_delivery(
 ) -> Result<String, ProcessError> {
     let release = &event.release;
     let repository = &event.repository.full_name;
-    if event.action != "published" || release.draft || release.prerelease {
+    if event.action != ReleaseAction::Published || release.draft || release.prerelease {
         return Ok(format!(
             "release {} of {repository} ({}) is not a published release",
             escape_line(&release.tag_name),
-            event.action
+            event.action.as_str()
         ));
     }
     let url = release
@@ -485,11 +488,11 @@ async fn advisory_delivery(
     delivery: &StoredDelivery,
     payload: &RepositoryAdvisoryEvent,
 ) -> Result<(String, Option<IncidentChange>), ProcessError> {
-    let action = match payload.action.as_str() {
-        "reported" => AdvisoryAction::Reported,
-        "published" => AdvisoryAction::Published,
-        "reconciled" => AdvisoryAction::Reconciled,
-        other => {
+    let action = match &payload.action {
+        RepositoryAdvisoryAction::Reported => AdvisoryAction::Reported,
+        RepositoryAdvisoryAction::Published => AdvisoryAction::Published,
+        RepositoryAdvisoryAction::Reconciled => AdvisoryAction::Reconciled,
+        RepositoryAdvisoryAction::Other(other) => {
             return Ok((
                 format!("repository_advisory action {other:?} is not one herald acts on"),
                 None,
@@ -572,9 +575,9 @@ async fn installation_delivery(
         .account
         .as_ref()
         .and_then(|account| account.kind.as_deref());
-    let state = match event.action.as_str() {
-        "deleted" => "deleted",
-        "suspend" => "suspended",
+    let state = match event.action {
+        InstallationAction::Deleted => "deleted",
+        InstallationAction::Suspend => "suspended",
         _ => "active",
     };
     work.save_installation(

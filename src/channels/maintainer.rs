@@ -13,7 +13,7 @@ use crate::incident::{
     AdvisoryState, Authority, Command, DeliveryId, LabelNames, RepoName, TimelineEntry,
     TimelineKind, label_command, parse_comment,
 };
-use crate::ingest::events::WebhookEvent;
+use crate::ingest::events::{IssuesAction, WebhookEvent};
 use crate::store::{IncidentRow, PendingComment};
 use chrono::Utc;
 
@@ -50,7 +50,7 @@ pub(super) async fn handle(
                 .as_ref()
                 .map(|label| label.name.clone())
                 .unwrap_or_default(),
-            added: event.action == "labeled",
+            added: event.action == IssuesAction::Labeled,
         },
         _ => return Err(unusable()),
     };

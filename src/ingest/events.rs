@@ -270,9 +270,74 @@ impl RepositoryAdvisory {
     }
 }
 
+/// An event's `action` field, one enum per event: the actions herald tells apart, and any
+/// other kept as `Other`, in GitHub's words.
+macro_rules! actions {
+    ($(#[$doc:meta])* $name:ident { $($variant:ident = $text:literal),* $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub enum $name {
+            $($variant,)*
+            Other(String),
+        }
+
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                match self {
+                    $($name::$variant => $text,)*
+                    $name::Other(text) => text,
+                }
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let text = String::deserialize(deserializer)?;
+                Ok(match text.as_str() {
+                    $($text => $name::$variant,)*
+                    _ => $name::Other(text),
+                })
+            }
+        }
+    };
+}
+
+actions!(
+    /// `repository_advisory`'s, and `reconciled` for what herald's poller found.
+    RepositoryAdvisoryAction { Reported = "reported", Published = "published", Reconciled = "reconciled" }
+);
+actions!(
+    /// `security_advisory`'s (the global GitHub Advisory Database).
+    SecurityAdvisoryAction { Published = "published", Updated = "updated", Withdrawn = "withdrawn" }
+);
+actions!(
+    /// `issues`'.
+    IssuesAction { Labeled = "labeled", Unlabeled = "unlabeled" }
+);
+actions!(
+    /// `issue_comment`'s.
+    IssueCommentAction { Created = "created", Edited = "edited", Deleted = "deleted" }
+);
+actions!(
+    /// `pull_request`'s.
+    PullRequestAction { Opened = "opened", Edited = "edited", Reopened = "reopened", Closed = "closed" }
+);
+actions!(
+    /// `release`'s.
+    ReleaseAction { Published = "published" }
+);
+actions!(
+    /// `installation`'s.
+    InstallationAction { Created = "created", Deleted = "deleted", Suspend = "suspend", Unsuspend = "unsuspend" }
+);
+actions!(
+    /// `installation_repositories`'.
+    InstallationRepositoriesAction { Added = "added", Removed = "removed" }
+);
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct RepositoryAdvisoryEvent {
-    pub action: String,
+    pub action: RepositoryAdvisoryAction,
     pub repository_advisory: RepositoryAdvisory,
     pub repository: Repository,
     pub sender: Option<User>,
@@ -333,7 +398,7 @@ pub struct PatchedVersion {
 impl GlobalAdvisory {
     /// The advisory as the incident domain takes it (packages without an ecosystem, name or
     /// range cannot match a dependency and are left out).
-    pub fn upstream(&self, action: &str) -> UpstreamAdvisory {
+    pub fn upstream(&self, action: &SecurityAdvisoryAction) -> UpstreamAdvisory {
         UpstreamAdvisory {
             ghsa_id: self.ghsa_id.clone(),
             cve_id: self
@@ -360,14 +425,14 @@ impl GlobalAdvisory {
                     })
                 })
                 .collect(),
-            withdrawn: action == "withdrawn" || self.withdrawn_at.is_some(),
+            withdrawn: *action == SecurityAdvisoryAction::Withdrawn || self.withdrawn_at.is_some(),
         }
     }
 }
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct SecurityAdvisoryEvent {
-    pub action: String,
+    pub action: SecurityAdvisoryAction,
     pub security_advisory: GlobalAdvisory,
 }
 
@@ -387,7 +452,7 @@ pub struct Issue {
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct IssuesEvent {
-    pub action: String,
+    pub action: IssuesAction,
     pub issue: Issue,
     pub label: Option<Label>,
     pub repository: Repository,
@@ -404,7 +469,7 @@ pub struct Comment {
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct IssueCommentEvent {
-    pub action: String,
+    pub action: IssueCommentAction,
     pub issue: Issue,
     pub comment: Comment,
     pub repository: Repository,
@@ -454,7 +519,7 @@ pub struct Release {
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct ReleaseEvent {
-    pub action: String,
+    pub action: ReleaseAction,
     pub release: Release,
     pub repository: Repository,
     pub installation: Option<InstallationRef>,
@@ -462,7 +527,7 @@ pub struct ReleaseEvent {
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct PullRequestEvent {
-    pub action: String,
+    pub action: PullRequestAction,
     pub number: u64,
     pub pull_request: PullRequest,
     pub repository: Repository,
@@ -520,14 +585,14 @@ pub struct InstallationRepository {
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct InstallationEvent {
-    pub action: String,
+    pub action: InstallationAction,
     pub installation: Installation,
     pub repositories: Option<Vec<InstallationRepository>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct InstallationRepositoriesEvent {
-    pub action: String,
+    pub action: InstallationRepositoriesAction,
     pub installation: Installation,
     #[serde(default)]
     pub repositories_added: Vec<InstallationRepository>,
@@ -611,7 +676,7 @@ impl WebhookEvent {
     pub fn maintainer_signal(&self) -> Option<MaintainerSignal<'_>> {
         let (repository, issue, sender) = match self {
             WebhookEvent::IssueComment(event)
-                if event.action == "created"
+                if event.action == IssueCommentAction::Created
                     && event
                         .comment
                         .body
@@ -625,8 +690,10 @@ impl WebhookEvent {
                 )
             }
             WebhookEvent::Issues(event)
-                if matches!(event.action.as_str(), "labeled" | "unlabeled")
-                    && event.label.is_some() =>
+                if matches!(
+                    event.action,
+                    IssuesAction::Labeled | IssuesAction::Unlabeled
+                ) && event.label.is_some() =>
             {
                 (
                     &event.repository,
@@ -672,14 +739,14 @@ impl WebhookEvent {
     pub fn action(&self) -> Option<&str> {
         match self {
             WebhookEvent::Ping(_) => None,
-            WebhookEvent::RepositoryAdvisory(event) => Some(&event.action),
-            WebhookEvent::SecurityAdvisory(event) => Some(&event.action),
-            WebhookEvent::Issues(event) => Some(&event.action),
-            WebhookEvent::IssueComment(event) => Some(&event.action),
-            WebhookEvent::PullRequest(event) => Some(&event.action),
-            WebhookEvent::Release(event) => Some(&event.action),
-            WebhookEvent::Installation(event) => Some(&event.action),
-            WebhookEvent::InstallationRepositories(event) => Some(&event.action),
+            WebhookEvent::RepositoryAdvisory(event) => Some(event.action.as_str()),
+            WebhookEvent::SecurityAdvisory(event) => Some(event.action.as_str()),
+            WebhookEvent::Issues(event) => Some(event.action.as_str()),
+            WebhookEvent::IssueComment(event) => Some(event.action.as_str()),
+            WebhookEvent::PullRequest(event) => Some(event.action.as_str()),
+            WebhookEvent::Release(event) => Some(event.action.as_str()),
+            WebhookEvent::Installation(event) => Some(event.action.as_str()),
+            WebhookEvent::InstallationRepositories(event) => Some(event.action.as_str()),
             WebhookEvent::Push(_) => None,
         }
     }
@@ -712,6 +779,27 @@ impl WebhookEvent {
             WebhookEvent::InstallationRepositories(event) => Some(event.installation.id),
             WebhookEvent::Ping(_) | WebhookEvent::SecurityAdvisory(_) => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{IssuesAction, RepositoryAdvisoryAction};
+
+    #[test]
+    fn an_action_herald_does_not_know_is_kept_in_githubs_words() {
+        let known: IssuesAction = serde_json::from_str(r#""labeled""#).expect("an action");
+        assert_eq!(known, IssuesAction::Labeled);
+        let unknown: IssuesAction = serde_json::from_str(r#""typed""#).expect("an action");
+        assert_eq!(unknown, IssuesAction::Other("typed".to_owned()));
+        assert_eq!(unknown.as_str(), "typed");
+        let reconciled: RepositoryAdvisoryAction =
+            serde_json::from_str(r#""reconciled""#).expect("an action");
+        assert_eq!(reconciled.as_str(), "reconciled");
+        assert!(
+            serde_json::from_str::<IssuesAction>("7").is_err(),
+            "a string"
+        );
     }
 }
 
@@ -829,7 +917,7 @@ mod properties {
                     let _ = event.repository_advisory.snapshot();
                 }
                 WebhookEvent::SecurityAdvisory(event) => {
-                    let _ = event.security_advisory.upstream("published");
+                    let _ = event.security_advisory.upstream(&event.action);
                 }
                 _ => {}
             }
