@@ -329,8 +329,8 @@ fn init_tracing(settings: &Settings, json: bool, default_filter: &str) -> anyhow
     Ok(())
 }
 
-/// `error` and its causes for the terminal, each cause once: many errors already give
-/// their cause in their own words, which a plain chain would repeat.
+/// `error` and its causes for the terminal, each cause once (many errors already give
+/// their cause in their own words, which a plain chain would repeat), escaped.
 pub fn error_text(error: &anyhow::Error) -> String {
     let mut text = error.to_string();
     for cause in error.chain().skip(1) {
@@ -340,7 +340,8 @@ pub fn error_text(error: &anyhow::Error) -> String {
             text.push_str(&cause);
         }
     }
-    text
+    // A counterpart's words may be among them: shown, never obeyed, by the terminal.
+    report::safe_line(&text)
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {

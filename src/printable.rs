@@ -20,6 +20,30 @@ pub fn is_unprintable(c: char) -> bool {
         )
 }
 
+/// One line of untrusted text, safe for a terminal or a log line.
+pub fn safe_line(text: &str) -> String {
+    escape_unprintable(text, |_| false)
+}
+
+/// Untrusted text of several lines, safe for a terminal: its line breaks and tabs kept.
+pub fn safe_text(text: &str) -> String {
+    escape_unprintable(text, |c| c == '\n' || c == '\t')
+}
+
+/// `text` with its unprintable characters (terminal escape sequences, bidirectional
+/// controls) escaped, except those `kept`.
+fn escape_unprintable(text: &str, kept: fn(char) -> bool) -> String {
+    text.chars()
+        .map(|c| {
+            if is_unprintable(c) && !kept(c) {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 /// `value` as pretty JSON (as `serde_json::to_string_pretty` writes it), with every
 /// unprintable character written as a `\uXXXX` escape: the same value once parsed.
 pub fn to_json_pretty<T: Serialize + ?Sized>(value: &T) -> serde_json::Result<String> {

@@ -4,37 +4,13 @@
 
 use crate::incident::{CvssAssessment, CvssScore, Incident, SeveritySource, TimelineEntry};
 use crate::pipeline::Processed;
-use crate::printable::is_unprintable;
+pub use crate::printable::{safe_line, safe_text};
 use crate::redelivery::{ListedDelivery, ScanReport};
 use crate::store::{
     FailedJob, IncidentRow, JobRecord, JobState, StoredTimelineEntry, TrackingLink, TrackingStatus,
 };
 use chrono::{DateTime, SecondsFormat, Utc};
 use std::fmt::Write;
-
-/// One line of untrusted text, safe for a terminal.
-pub fn safe_line(text: &str) -> String {
-    escape_unprintable(text, |_| false)
-}
-
-/// Untrusted text of several lines, safe for a terminal: its line breaks and tabs kept.
-pub fn safe_text(text: &str) -> String {
-    escape_unprintable(text, |c| c == '\n' || c == '\t')
-}
-
-/// `text` with its unprintable characters (terminal escape sequences, bidirectional
-/// controls) escaped, except those `kept`.
-fn escape_unprintable(text: &str, kept: fn(char) -> bool) -> String {
-    text.chars()
-        .map(|c| {
-            if is_unprintable(c) && !kept(c) {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
-}
 
 fn time(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Secs, true)
@@ -684,7 +660,7 @@ mod tests {
             #[test]
             fn a_safe_line_holds_nothing_unprintable(text in hostile_text()) {
                 let line = safe_line(&text);
-                prop_assert!(!line.chars().any(is_unprintable), "{:?}", line);
+                prop_assert!(!line.chars().any(crate::printable::is_unprintable), "{:?}", line);
                 prop_assert!(!line.contains(BIDI_CONTROLS), "{:?}", line);
             }
 

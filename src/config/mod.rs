@@ -439,6 +439,17 @@ where
     }
 }
 
+/// `value` of setting `name`, refused when 0.
+fn at_least_one(name: &str, value: u32) -> Result<u32, ConfigError> {
+    if value == 0 {
+        return Err(ConfigError::Invalid {
+            name: name.to_owned(),
+            message: "must be at least 1".to_owned(),
+        });
+    }
+    Ok(value)
+}
+
 fn read_secret_file(path: &Path) -> Result<SecretString, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
         path: path.to_owned(),
@@ -594,7 +605,8 @@ impl Settings {
                 ),
                 crate::store::DEFAULT_MAX_CONNECTIONS,
                 "a number of connections",
-            )?,
+            )
+            .and_then(|connections| at_least_one("database_max_connections", connections))?,
             listen: parse(
                 pick("listen", file.listen, &path, env),
                 SocketAddr::from(([127, 0, 0, 1], 3000)),
@@ -873,6 +885,14 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         move |name| map.get(name).cloned()
+    }
+
+    #[test]
+    fn no_database_connections_is_refused() {
+        let env = env_of(&[("HERALD_DATABASE_MAX_CONNECTIONS", "0")]);
+        let error = Settings::load(None, &env).expect_err("0").to_string();
+        assert!(error.contains("database_max_connections"), "{error}");
+        assert!(error.contains("must be at least 1"), "{error}");
     }
 
     #[test]

@@ -164,6 +164,10 @@ const MAX_RETRIES: usize = 3;
 /// for (a page of 100 advisories is about 1 MB), so that no answer can exhaust its memory.
 pub const MAX_ANSWER_BYTES: usize = 32 * 1024 * 1024;
 
+/// The most deliveries GitHub lists on one page (`per_page`'s maximum, which herald asks
+/// for).
+const DELIVERIES_PER_PAGE: usize = 100;
+
 /// The App and a client per installation.
 pub struct GitHub {
     app: Api,
@@ -261,9 +265,23 @@ impl GitHub {
     /// page for `None`, else the page `next` names (from the previous page's `Link`).
     /// Returns the attempts and the next page's path, if any.
     pub async fn hook_deliveries(&self, next: Option<&str>) -> Result<DeliveriesPage, GitHubError> {
-        let path = next.unwrap_or("/app/hook/deliveries?per_page=100");
+        let first = format!("/app/hook/deliveries?per_page={DELIVERIES_PER_PAGE}");
+        let path = next.unwrap_or(&first);
         let answer = self.app.send::<()>(Method::GET, path, None, &[]).await?;
-        let attempts = answer.json(&Method::GET, path)?;
+        let attempts: Vec<HookDelivery> = answer.json(&Method::GET, path)?;
+        // GitHub's pages hold 100 at most: a longer one is not GitHub's, and a scan keeps
+        // what it reads of every page.
+        if attempts.len() > DELIVERIES_PER_PAGE {
+            return Err(GitHubError::Decode {
+                method: Method::GET,
+                path: path.to_owned(),
+                source: format!(
+                    "a page of {} deliveries, more than the {DELIVERIES_PER_PAGE} GitHub gives",
+                    attempts.len()
+                )
+                .into(),
+            });
+        }
         let next = match answer.header("link").and_then(next_link) {
             None => NextPage::None,
             Some(url) => {
@@ -691,8 +709,18 @@ fn error_message(body: &[u8]) -> String {
     } else {
         format!("{message} ({})", details.join("; "))
     };
-    text.replace(['\r', '\n'], " ")
+    // GitHub's words reach logs, terminals, the store and tracking issues: one line, its
+    // controls shown escaped, and no longer than any message GitHub writes.
+    let mut line = crate::printable::safe_line(&text.replace(['\r', '\n'], " "));
+    if let Some((cut, _)) = line.char_indices().nth(MAX_MESSAGE_CHARS) {
+        line.truncate(cut);
+        line.push('…');
+    }
+    line
 }
+
+/// The most of a counterpart's message herald keeps.
+const MAX_MESSAGE_CHARS: usize = 1000;
 
 /// What stays as it is in a path segment: RFC 3986's unreserved characters.
 const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
@@ -730,8 +758,19 @@ pub enum NextPage {
 /// when it is on this API (absolute, or relative to it) and that list: the App's JWT goes
 /// nowhere else.
 fn next_deliveries_page(api_url: &str, url: &str) -> Option<String> {
+    // GitHub Enterprise Server's API lives under a path (`https://HOST/api/v3`): a link
+    // relative to the host carries it.
+    let api_path = api_url
+        .parse::<http::Uri>()
+        .map(|api| api.path().trim_end_matches('/').to_owned())
+        .unwrap_or_default();
     url.strip_prefix(api_url)
         .or_else(|| Some(url).filter(|url| url.starts_with('/') && !url.starts_with("//")))
+        .map(|path| {
+            path.strip_prefix(api_path.as_str())
+                .filter(|rest| !api_path.is_empty() && rest.starts_with('/'))
+                .unwrap_or(path)
+        })
         .filter(|path| path.starts_with("/app/hook/deliveries?"))
         .map(str::to_owned)
 }
@@ -747,7 +786,46 @@ pub fn segment(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{next_deliveries_page, next_link, segment};
+    use super::{MAX_MESSAGE_CHARS, error_message, next_deliveries_page, next_link, segment};
+
+    #[test]
+    fn on_github_enterprise_server_a_link_relative_to_the_host_is_followed() {
+        let api = "https://ghe.example.org/api/v3";
+        let next = |url: &str| next_deliveries_page(api, url);
+        for link in [
+            "https://ghe.example.org/api/v3/app/hook/deliveries?cursor=2",
+            "/api/v3/app/hook/deliveries?cursor=2",
+            "/app/hook/deliveries?cursor=2",
+        ] {
+            assert_eq!(
+                next(link),
+                Some("/app/hook/deliveries?cursor=2".to_owned()),
+                "{link}"
+            );
+        }
+        assert_eq!(next("/api/v4/app/hook/deliveries?cursor=2"), None);
+        assert_eq!(
+            next("https://ghe.example.org/app/hook/deliveries?c=2"),
+            None
+        );
+    }
+
+    #[test]
+    fn githubs_words_are_one_bounded_line_with_controls_shown() {
+        let said = error_message(br#"{"message":"bad \u001b[2J\u0007 \u202e\nnext"}"#);
+        assert!(
+            !said.chars().any(crate::printable::is_unprintable),
+            "{said:?}"
+        );
+        assert!(said.starts_with("bad \\u{1b}[2J"), "{said:?}");
+        let long = format!(r#"{{"message":"{}"}}"#, "x".repeat(100_000));
+        let said = error_message(long.as_bytes());
+        assert_eq!(
+            said.chars().count(),
+            MAX_MESSAGE_CHARS + 1,
+            "cut, with an ellipsis"
+        );
+    }
 
     #[test]
     fn the_apps_jwt_follows_a_next_page_only_on_its_own_api_and_list() {

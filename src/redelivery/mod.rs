@@ -409,6 +409,7 @@ impl Redeliverer {
     ) -> Result<(Vec<HookDelivery>, Listing), RedeliveryError> {
         let mut attempts = Vec::new();
         let mut next = start.map(str::to_owned);
+        let mut read: std::collections::HashSet<String> = next.iter().cloned().collect();
         for _ in 0..MAX_PAGES {
             let page = match self.github.hook_deliveries(next.as_deref()).await {
                 Ok(page) => page,
@@ -429,6 +430,11 @@ impl Redeliverer {
             );
             match page.next {
                 _ if reached_floor => return Ok((attempts, Listing::Complete)),
+                // A next page already read would be read again on every page after it.
+                NextPage::Path(after) if !read.insert(after.clone()) => {
+                    let why = "GitHub's next page is one already read".to_owned();
+                    return Ok((attempts, Listing::Cut(why)));
+                }
                 NextPage::Path(after) => next = Some(after),
                 NextPage::None => return Ok((attempts, Listing::Complete)),
                 NextPage::Elsewhere => {

@@ -381,6 +381,27 @@ async fn an_oversized_answer_is_refused_unread() {
     harness.stop().await;
 }
 
+/// A listing page longer than GitHub's 100 is refused, whole, in words that say so: a scan
+/// keeps what it reads of every page, so no page may be larger than GitHub's.
+#[tokio::test]
+async fn a_page_of_more_deliveries_than_github_gives_is_refused() {
+    let fake = world().await;
+    let harness = served_by_github(&fake).await;
+    until_scan_released(&harness).await;
+    for number in 0..150 {
+        fake.log_attempt("issues", &format!("many-{number}"), chrono::Utc::now(), 500);
+    }
+    fake.force_deliveries_page(150);
+    let output = deliveries_run(&fake, &harness, &["list", "--failed"]).await;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "refused: {stderr}");
+    assert!(
+        stderr.contains("a page of 150 deliveries, more than the 100 GitHub gives"),
+        "says why: {stderr}"
+    );
+    harness.stop().await;
+}
+
 /// More attempts since the last finished scan than a scan reads (100 pages of 100, the
 /// newest all delivered): the failures beyond them are reached by the next scan, which
 /// goes on from the page where this one stopped.

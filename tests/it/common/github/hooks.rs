@@ -34,6 +34,8 @@ pub(super) struct Hooks {
     /// Deliveries (GUIDs) GitHub refuses to deliver again, with its words.
     pub(super) refusals: HashMap<String, String>,
     pub(super) redelivery_requests: Vec<u64>,
+    /// Pages of this many attempts, whatever `per_page` asked: a server that is not GitHub.
+    pub(super) forced_page: Option<usize>,
 }
 
 impl World {
@@ -47,6 +49,7 @@ impl World {
             .and_then(|value| value.parse::<usize>().ok())
             .unwrap_or(30)
             .clamp(1, 100);
+        let per_page = self.hooks.forced_page.unwrap_or(per_page);
         let cursor = match query.get("cursor") {
             Some(cursor) => Some(
                 cursor
@@ -253,5 +256,11 @@ impl FakeGitHub {
             .hooks
             .refusals
             .insert(guid.to_owned(), message.to_owned());
+    }
+
+    /// Lists deliveries `per_page` a page, however many were asked for (more than GitHub's
+    /// 100, as no GitHub does).
+    pub fn force_deliveries_page(&self, per_page: usize) {
+        self.world().hooks.forced_page = Some(per_page);
     }
 }
