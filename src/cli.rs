@@ -1173,7 +1173,7 @@ async fn copy_store(settings: &Settings, to: &str) -> anyhow::Result<()> {
 
 /// A phase by its name, for `--phase`.
 fn phase_named(name: &str) -> Result<Phase, String> {
-    one_named(name, Phase::ALL, Phase::as_str)
+    one_named(name, &Phase::ALL, Phase::as_str)
 }
 
 /// A job kind by its name, for `--kind`.
@@ -1183,18 +1183,18 @@ fn job_kind_named(name: &str) -> Result<JobKind, String> {
 
 /// A severity by its name, for `--severity`.
 fn severity_named(name: &str) -> Result<Severity, String> {
-    one_named(name, Severity::ALL, Severity::as_str)
+    one_named(name, &Severity::ALL, Severity::as_str)
 }
 
 /// The one of `all` whose `word` is `name`, else which names there are.
-fn one_named<T: Copy, const N: usize>(
-    name: &str,
-    all: [T; N],
-    word: fn(T) -> &'static str,
-) -> Result<T, String> {
-    all.into_iter()
+fn one_named<T: Copy>(name: &str, all: &[T], word: fn(T) -> &'static str) -> Result<T, String> {
+    all.iter()
+        .copied()
         .find(|candidate| word(*candidate) == name)
-        .ok_or_else(|| format!("`{name}` is none of {}", all.map(word).join(", ")))
+        .ok_or_else(|| {
+            let words: Vec<&str> = all.iter().map(|candidate| word(*candidate)).collect();
+            format!("`{name}` is none of {}", words.join(", "))
+        })
 }
 
 /// `herald jobs`.

@@ -48,142 +48,111 @@ pub struct StoredDelivery {
     pub received_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum JobKind {
+/// The kinds of job, each with the name the store keeps: one list, from which the enum,
+/// [`JobKind::ALL`] and [`JobKind::as_str`] are made.
+macro_rules! job_kinds {
+    ($($(#[$doc:meta])* $kind:ident = $name:literal,)*) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum JobKind {
+            $($(#[$doc])* $kind,)*
+        }
+
+        impl JobKind {
+            pub const ALL: &[JobKind] = &[$(JobKind::$kind,)*];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(JobKind::$kind => $name,)*
+                }
+            }
+        }
+    };
+}
+
+job_kinds! {
     /// Turn a stored delivery into domain changes; the job payload is the delivery id.
-    ProcessDelivery,
+    ProcessDelivery = "process_delivery",
     /// Create or update an incident's private tracking issue; the payload is the incident id.
-    SyncTrackingIssue,
+    SyncTrackingIssue = "sync_tracking_issue",
     /// A maintainer's comment or label on a tracking issue; the payload is the delivery id
     /// (the commenter's permission is checked on GitHub first).
-    MaintainerAction,
+    MaintainerAction = "maintainer_action",
     /// Post herald's answer on an issue; the payload is a [`super::PendingComment`].
-    PostComment,
+    PostComment = "post_comment",
     /// Ask GitHub for a CVE id; the payload is the incident id.
-    RequestCve,
+    RequestCve = "request_cve",
     /// Publish the repository advisory on GitHub; the payload is the incident id.
-    PublishAdvisory,
+    PublishAdvisory = "publish_advisory",
     /// Open or update the CHANGELOG pull requests (embargo-gated); payload: incident id.
-    ChangelogPr,
+    ChangelogPr = "changelog_pr",
     /// Open or update the public advisory issue (embargo-gated); payload: incident id.
-    AdvisoryIssue,
+    AdvisoryIssue = "advisory_issue",
     /// Offer a critical incident's blog post to the website repository (embargo-gated);
     /// payload: incident id.
-    BlogPostPr,
+    BlogPostPr = "blog_post_pr",
     /// Queue the signed announcement to each configured mailing list (embargo-gated);
     /// payload: incident id.
-    Announce,
+    Announce = "announce",
     /// Remind and escalate when a reaction is running late (due at the reminder's time;
     /// private: the tracking issue and the escalation addresses); payload: a
     /// [`super::PendingEscalation`].
-    Escalate,
+    Escalate = "escalate",
     /// Send the announcement to one list (embargo-gated); payload: a
     /// [`super::PendingMail`].
-    SendMail,
+    SendMail = "send_mail",
     /// Post the post-incident review on the tracking issue; payload: incident id.
-    PostReview,
+    PostReview = "post_review",
     /// Match a global advisory against the served repositories' dependencies (their
     /// dependency graphs are read from GitHub); payload: the delivery id.
-    MatchUpstream,
+    MatchUpstream = "match_upstream",
     /// Open or update the incident's topic on the Discourse forum (embargo-gated); payload:
     /// incident id.
-    ForumPost,
+    ForumPost = "forum_post",
     /// Open or update the incident's GitHub discussion (embargo-gated); payload: incident id.
-    DiscussionPost,
+    DiscussionPost = "discussion_post",
     /// Add or update the incident's page on the GitHub wiki (embargo-gated); payload:
     /// incident id.
-    WikiPage,
+    WikiPage = "wiki_page",
     /// Create or update the incident's page on a MediaWiki (embargo-gated); payload:
     /// incident id.
-    MediaWikiPage,
+    MediaWikiPage = "mediawiki_page",
     /// Tell people about a temporary action (private: the tracking issue and the
     /// `notify:` addresses); payload: a [`super::PendingContainment`].
-    Containment,
+    Containment = "containment",
     /// Ask GitHub for the advisory's temporary private fork, or check whether it exists yet;
     /// payload: incident id.
-    PrivateFork,
+    PrivateFork = "private_fork",
     /// Post a private notice to the team's chat; payload: a [`super::PendingChat`].
-    Chat,
+    Chat = "chat",
     /// Read a pull request a maintainer linked as a fix; payload: a
     /// [`super::PendingPull`].
-    TrackPull,
+    TrackPull = "track_pull",
     /// Tell one downstream of an incident before disclosure, under embargo (private, its
     /// own rule, not the embargo gate); payload: a [`super::PendingPrenotice`].
-    Prenotify,
+    Prenotify = "prenotify",
     /// At an embargo's end, remind the maintainers when downstreams told that date wait
     /// for a disclosure that has not happened (private); payload: a
     /// [`super::PendingEmbargoEnd`].
-    EmbargoEnd,
+    EmbargoEnd = "embargo_end",
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 24] = [
-        JobKind::ProcessDelivery,
-        JobKind::SyncTrackingIssue,
-        JobKind::MaintainerAction,
-        JobKind::PostComment,
-        JobKind::RequestCve,
-        JobKind::PublishAdvisory,
-        JobKind::ChangelogPr,
-        JobKind::AdvisoryIssue,
-        JobKind::BlogPostPr,
-        JobKind::Announce,
-        JobKind::SendMail,
-        JobKind::Escalate,
-        JobKind::PostReview,
-        JobKind::MatchUpstream,
-        JobKind::ForumPost,
-        JobKind::DiscussionPost,
-        JobKind::WikiPage,
-        JobKind::MediaWikiPage,
-        JobKind::Containment,
-        JobKind::PrivateFork,
-        JobKind::Chat,
-        JobKind::TrackPull,
-        JobKind::Prenotify,
-        JobKind::EmbargoEnd,
-    ];
     /// Jobs that only change the store: they run in batches inside the store's transaction.
     pub const LOCAL: [JobKind; 1] = [JobKind::ProcessDelivery];
     /// Jobs with effects outside the store (GitHub, mail, forums, wikis): every kind but
     /// the local ones. Leased, run outside any transaction, then recorded.
     pub fn effects() -> impl Iterator<Item = JobKind> {
         JobKind::ALL
-            .into_iter()
+            .iter()
+            .copied()
             .filter(|kind| !JobKind::LOCAL.contains(kind))
     }
 
-    pub fn as_str(self) -> &'static str {
-        match self {
-            JobKind::ProcessDelivery => "process_delivery",
-            JobKind::SyncTrackingIssue => "sync_tracking_issue",
-            JobKind::MaintainerAction => "maintainer_action",
-            JobKind::PostComment => "post_comment",
-            JobKind::RequestCve => "request_cve",
-            JobKind::PublishAdvisory => "publish_advisory",
-            JobKind::ChangelogPr => "changelog_pr",
-            JobKind::AdvisoryIssue => "advisory_issue",
-            JobKind::BlogPostPr => "blog_post_pr",
-            JobKind::Announce => "announce",
-            JobKind::SendMail => "send_mail",
-            JobKind::Escalate => "escalate",
-            JobKind::PostReview => "post_review",
-            JobKind::MatchUpstream => "match_upstream",
-            JobKind::ForumPost => "forum_post",
-            JobKind::DiscussionPost => "discussion_post",
-            JobKind::WikiPage => "wiki_page",
-            JobKind::MediaWikiPage => "mediawiki_page",
-            JobKind::Containment => "containment",
-            JobKind::PrivateFork => "private_fork",
-            JobKind::Chat => "chat",
-            JobKind::TrackPull => "track_pull",
-            JobKind::Prenotify => "prenotify",
-            JobKind::EmbargoEnd => "embargo_end",
-        }
-    }
-
     pub fn from_name(name: &str) -> Option<JobKind> {
-        JobKind::ALL.into_iter().find(|kind| kind.as_str() == name)
+        JobKind::ALL
+            .iter()
+            .copied()
+            .find(|kind| kind.as_str() == name)
     }
 }
 
