@@ -4,7 +4,6 @@
 
 use super::ChannelError;
 use crate::drafts::{escape, limits};
-use crate::github::MAX_ANSWER_BYTES;
 use crate::incident::Incident;
 use crate::store::ChannelPost;
 use sha2::{Digest, Sha256};
@@ -27,24 +26,13 @@ pub(super) fn same_origin_redirects() -> reqwest::redirect::Policy {
     })
 }
 
-/// The body of `response`, read up to [`MAX_ANSWER_BYTES`]: a longer answer is an error,
-/// read no further.
-pub(super) async fn answer_body(mut response: reqwest::Response) -> Result<Vec<u8>, String> {
-    let mut body = Vec::new();
-    while let Some(chunk) = response
-        .chunk()
+/// The body of `response`, read up to [`crate::github::MAX_ANSWER_BYTES`]: a longer answer
+/// is an error, read no further.
+pub(super) async fn answer_body(response: reqwest::Response) -> Result<Vec<u8>, String> {
+    crate::github::bounded_body(http::Response::from(response).into_body())
         .await
-        .map_err(|error| format!("answer cut short: {error}"))?
-    {
-        if body.len() + chunk.len() > MAX_ANSWER_BYTES {
-            return Err(format!(
-                "an answer over {} MiB, not read",
-                MAX_ANSWER_BYTES >> 20
-            ));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
+        .map(Vec::from)
+        .map_err(|error| error.to_string())
 }
 
 /// The text of a refusal, for the words it gives (lossy, bounded; empty when unreadable).
@@ -119,7 +107,8 @@ pub fn text_sha256(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{MAX_ANSWER_BYTES, answer_body};
+    use super::answer_body;
+    use crate::github::MAX_ANSWER_BYTES;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     /// A loopback server that answers one request with `length` bytes of `x`; its URL.

@@ -164,6 +164,26 @@ const MAX_RETRIES: usize = 3;
 /// for (a page of 100 advisories is about 1 MB), so that no answer can exhaust its memory.
 pub const MAX_ANSWER_BYTES: usize = 32 * 1024 * 1024;
 
+/// The body of a counterpart's answer, read up to [`MAX_ANSWER_BYTES`]: a longer one is an
+/// error that says so, read no further.
+pub async fn bounded_body<B>(body: B) -> Result<hyper::body::Bytes, Source>
+where
+    B: hyper::body::Body,
+    B::Error: Into<Source>,
+{
+    http_body_util::Limited::new(body, MAX_ANSWER_BYTES)
+        .collect()
+        .await
+        .map(|collected| collected.to_bytes())
+        .map_err(|error| {
+            if error.is::<http_body_util::LengthLimitError>() {
+                format!("an answer over {} MiB, not read", MAX_ANSWER_BYTES >> 20).into()
+            } else {
+                error
+            }
+        })
+}
+
 /// The most deliveries GitHub lists on one page (`per_page`'s maximum, which herald asks
 /// for).
 const DELIVERIES_PER_PAGE: usize = 100;
@@ -613,18 +633,7 @@ impl Api {
             .await
             .map_err(|error| transport(error.into()))?;
         let (parts, body) = response.into_parts();
-        let body = http_body_util::Limited::new(body, MAX_ANSWER_BYTES)
-            .collect()
-            .await
-            .map_err(|error| {
-                transport(if error.is::<http_body_util::LengthLimitError>() {
-                    format!("an answer over {} MiB, not read", MAX_ANSWER_BYTES >> 20).into()
-                } else {
-                    error
-                })
-            })?
-            .to_bytes()
-            .to_vec();
+        let body = bounded_body(body).await.map_err(transport)?.to_vec();
         Ok(Answer {
             status: parts.status,
             headers: parts.headers,

@@ -267,7 +267,8 @@ impl Poller {
         &self,
         repositories: Vec<RepositoryToPoll>,
     ) -> Vec<(AdvisoryList, InstallationId)> {
-        let refused = self.learnt().refused_organisation_lists.clone();
+        let learnt = self.learnt();
+        let refused = &learnt.refused_organisation_lists;
         let mut organisations: Vec<(InstallationId, String, HashSet<RepoName>)> = Vec::new();
         let mut alone = Vec::new();
         for served in repositories {

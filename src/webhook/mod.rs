@@ -158,12 +158,17 @@ impl RefusalLog {
     }
 }
 
-/// Delivery ids and event names become store keys and log fields: keep them tame.
-fn tame_header<'h>(headers: &'h HeaderMap, name: &'static str) -> Result<&'h str, Rejection> {
+/// Header `name` as `read` takes it (delivery ids and event names become store keys and log
+/// fields, so only tame ones are taken).
+fn tame_header<T>(
+    headers: &HeaderMap,
+    name: &'static str,
+    read: impl FnOnce(&str) -> Option<T>,
+) -> Result<T, Rejection> {
     headers
         .get(name)
         .and_then(|value| value.to_str().ok())
-        .filter(|value| crate::incident::is_tame(value))
+        .and_then(read)
         .ok_or(Rejection::Header(name))
 }
 
@@ -199,9 +204,12 @@ async fn verify(request: Request, state: &Arc<AppState>) -> Result<VerifiedDeliv
         })?;
     signature::matches(&state.secret, read.bytes(), &claimed)?;
     let body = read.verified();
-    let event = tame_header(&headers, "x-github-event")?.to_owned();
-    let delivery_id = DeliveryId::parse(tame_header(&headers, "x-github-delivery")?)
-        .map_err(|_| Rejection::Header("x-github-delivery"))?;
+    let event = tame_header(&headers, "x-github-event", |event| {
+        crate::incident::is_tame(event).then(|| event.to_owned())
+    })?;
+    let delivery_id = tame_header(&headers, "x-github-delivery", |id| {
+        DeliveryId::parse(id).ok()
+    })?;
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())

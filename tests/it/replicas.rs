@@ -137,6 +137,14 @@ async fn deliveries_run(
     output
 }
 
+/// `herald deliveries list --failed`, which must fail; what it said.
+async fn failed_listing(fake: &FakeGitHub, harness: &Harness) -> String {
+    let output = deliveries_run(fake, harness, &["list", "--failed"]).await;
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(!output.status.success(), "refused: {stderr}");
+    stderr
+}
+
 /// `herald deliveries resync --json`: what the scan found and did.
 async fn resync(fake: &FakeGitHub, harness: &Harness) -> serde_json::Value {
     serde_json::from_str(&deliveries_command(fake, harness, &["resync", "--json"]).await)
@@ -368,9 +376,7 @@ async fn an_oversized_answer_is_refused_unread() {
     let harness = served_by_github(&fake).await;
     until_scan_released(&harness).await;
     fake.inflate_next("GET", "/app/hook/deliveries", 33 << 20);
-    let output = deliveries_run(&fake, &harness, &["list", "--failed"]).await;
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(!output.status.success(), "refused: {stderr}");
+    let stderr = failed_listing(&fake, &harness).await;
     assert!(
         stderr.contains("GET /app/hook/deliveries")
             && stderr.contains("an answer over 32 MiB, not read"),
@@ -392,9 +398,7 @@ async fn a_page_of_more_deliveries_than_github_gives_is_refused() {
         fake.log_attempt("issues", &format!("many-{number}"), chrono::Utc::now(), 500);
     }
     fake.force_deliveries_page(150);
-    let output = deliveries_run(&fake, &harness, &["list", "--failed"]).await;
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(!output.status.success(), "refused: {stderr}");
+    let stderr = failed_listing(&fake, &harness).await;
     assert!(
         stderr.contains("a page of 150 deliveries, more than the 100 GitHub gives"),
         "says why: {stderr}"
