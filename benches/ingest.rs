@@ -103,7 +103,7 @@ async fn fill(store: &herald::store::Store, count: u64) {
             let at = chrono::Utc::now();
             let incident = Incident::new(repository, ghsa, at);
             let (id, _) = work.save_incident(&incident, at).await.expect("saved");
-            let job = herald::store::Job::PostReview { incident: id };
+            let job = herald::jobs::Job::PostReview { incident: id };
             work.enqueue_at(&job, &format!("fill-{index}"), later)
                 .expect("queued");
         }

@@ -9,6 +9,7 @@ use crate::incident::{
     DeliveryId, GhsaId, Incident, Phase, RepoName, Severity, TimelineEntry, TimelineKind,
 };
 use crate::ingest::{Ingestor, Receipt};
+use crate::jobs::JobKind;
 use crate::mail::{Author, Sender, SigningKey, load_signing_key};
 use crate::outbox::{JobOutcome, Worker};
 use crate::printable::to_json_pretty;
@@ -17,9 +18,7 @@ use crate::redelivery::{ListedDelivery, Redeliverer};
 use crate::repo_config::{MailingList, RepoConfig, SigningMode};
 use crate::report;
 use crate::server::Server;
-use crate::store::{
-    IncidentFilter, JobControl, JobControlError, JobFilter, JobKind, JobRecord, Store,
-};
+use crate::store::{IncidentFilter, JobControl, JobControlError, JobFilter, JobRecord, Store};
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
@@ -1212,7 +1211,7 @@ async fn jobs(settings: &Settings, command: JobsCommand) -> anyhow::Result<()> {
             let filter = JobFilter {
                 failed,
                 due,
-                kind,
+                kind: kind.map(JobKind::as_str),
                 limit,
             };
             let jobs = store.jobs(&filter, now).await?;

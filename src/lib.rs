@@ -9,6 +9,7 @@ pub mod drafts;
 mod github;
 pub mod incident;
 pub mod ingest;
+pub mod jobs;
 pub mod mail;
 mod markers;
 pub mod metrics;

@@ -4,19 +4,16 @@
 use crate::drafts::escape;
 use crate::incident::{
     AdvisoryAction, AdvisoryEvent, DeliveryId, GhsaId, Incident, IncidentId, PublicMention,
-    PullSnapshot, PullState, RepoName, TimelineEntry, TimelineKind, apply_advisory,
-    mentioned_ghsa_ids,
+    PullSnapshot, PullState, RepoName, TimelineEntry, apply_advisory, mentioned_ghsa_ids,
 };
 use crate::ingest::events::{
     BranchRef, EventKind, InstallationAction, InstallationEvent, InstallationRepositoriesEvent,
     InstallationRepository, PayloadError, PullRequestAction, PullRequestEvent, PushEvent,
     ReleaseAction, ReleaseEvent, RepositoryAdvisoryAction, RepositoryAdvisoryEvent, WebhookEvent,
 };
+use crate::jobs::Job;
 use crate::markers::key;
-use crate::store::{
-    ChatNotice, IncidentRow, InstallationId, Job, PendingChat, Priority, PublicChannel, StoreError,
-    StoredDelivery, Work,
-};
+use crate::store::{IncidentRow, InstallationId, Priority, StoreError, StoredDelivery, Work};
 use chrono::{DateTime, Utc};
 
 #[derive(Debug, thiserror::Error)]
@@ -55,78 +52,6 @@ pub struct Processed {
     pub incident: Option<IncidentChange>,
 }
 
-/// What follows a saved revision of an incident, queued in the transaction that saved it,
-/// as the domain says ([`Incident::follow`]): its tracking issue catches up with the
-/// revision and, once GitHub has published the advisory, so does every public channel, in
-/// the order of [`PublicChannel::ALL`] (the embargo gate checks each again when it runs).
-/// The tracking issue and the chat go at `priority`; a disclosure is always urgent.
-pub fn follow_incident(
-    work: &mut Work,
-    (incident_id, revision): (IncidentId, i64),
-    incident: &Incident,
-    timeline: &[TimelineEntry],
-    priority: Priority,
-) -> Result<(), StoreError> {
-    let follow = incident.follow();
-    let mut jobs = Vec::new();
-    if follow.tracking_issue {
-        let job = Job::SyncTrackingIssue {
-            incident: incident_id,
-        };
-        jobs.push((job, priority));
-    }
-    if follow.public_channels {
-        jobs.extend(PublicChannel::ALL.map(|channel| {
-            let job = Job::Public {
-                channel,
-                incident: incident_id,
-            };
-            (job, Priority::Urgent)
-        }));
-    }
-    for (job, priority) in jobs {
-        let key = key::follow(job.kind().as_str(), incident_id, revision);
-        work.enqueue_with(&job, &key, priority)?;
-    }
-    if follow.tracking_issue {
-        for (notice, key) in chat_notices((incident_id, revision), incident, timeline) {
-            let job = Job::Chat(PendingChat {
-                incident_id,
-                notice,
-            });
-            work.enqueue_with(&job, &key, priority)?;
-        }
-    }
-    Ok(())
-}
-
-/// The chat notices a saved revision calls for, with their idempotency keys: a new
-/// incident and the disclosure once each, every severity change.
-fn chat_notices(
-    (incident_id, revision): (IncidentId, i64),
-    incident: &Incident,
-    timeline: &[TimelineEntry],
-) -> Vec<(ChatNotice, String)> {
-    let mut notices: Vec<(ChatNotice, String)> = timeline
-        .iter()
-        .filter_map(|entry| match entry.kind {
-            TimelineKind::Opened | TimelineKind::Reported => {
-                Some((ChatNotice::Opened, key::chat(incident_id, "opened")))
-            }
-            TimelineKind::SeverityChanged => Some((
-                ChatNotice::SeverityChanged(entry.detail.clone()),
-                key::chat(incident_id, &format!("severity:{revision}")),
-            )),
-            _ => None,
-        })
-        .collect();
-    // A history incident was disclosed before herald came: nothing to tell.
-    if incident.published_on_github() && !incident.history {
-        notices.push((ChatNotice::Disclosed, key::chat(incident_id, "disclosed")));
-    }
-    notices
-}
-
 /// Saves a changed incident with its timeline's record of the change (from `delivery`,
 /// when one carried it) and queues what follows at `priority`, all in `work`.
 pub async fn save_incident(
@@ -140,7 +65,7 @@ pub async fn save_incident(
     if !timeline.is_empty() {
         work.append_timeline(id, timeline, delivery)?;
     }
-    follow_incident(work, (id, revision), incident, timeline, priority)?;
+    crate::jobs::follow::follow_incident(work, (id, revision), incident, timeline, priority)?;
     Ok(id)
 }
 
@@ -394,7 +319,7 @@ async fn flag_public_mentions(
                     escape::markdown(&flag.url),
                 );
                 let key = key::embargo_break(row.id, &flag.url);
-                work.queue_comment(&key, &tracking, issue, &body)?;
+                crate::jobs::queue_comment(work, &key, &tracking, issue, &body)?;
             }
         }
     }
@@ -634,52 +559,4 @@ async fn save_repositories(
         .await?;
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::incident::testing::{published, reported};
-
-    #[test]
-    fn chat_hears_of_new_incidents_severity_changes_and_disclosures_but_not_history() {
-        let at = DateTime::parse_from_rfc3339("2026-11-02T09:30:00Z")
-            .expect("time")
-            .with_timezone(&Utc);
-        let id = (IncidentId(3), 7);
-        let entry = |kind: TimelineKind| TimelineEntry {
-            at,
-            actor: None,
-            kind,
-            detail: "severity high → critical (computed from CVSS 4.0)".to_owned(),
-        };
-        let incident = reported("high", at);
-        let notices = chat_notices(
-            id,
-            &incident,
-            &[
-                entry(TimelineKind::Reported),
-                entry(TimelineKind::SeverityChanged),
-            ],
-        );
-        assert_eq!(
-            notices,
-            [
-                (ChatNotice::Opened, "chat:3:opened".to_owned()),
-                (
-                    ChatNotice::SeverityChanged(
-                        "severity high → critical (computed from CVSS 4.0)".to_owned()
-                    ),
-                    "chat:3:severity:7".to_owned()
-                ),
-            ]
-        );
-        let mut disclosed = published(incident, at);
-        assert_eq!(
-            chat_notices(id, &disclosed, &[]),
-            [(ChatNotice::Disclosed, "chat:3:disclosed".to_owned())]
-        );
-        disclosed.history = true;
-        assert!(chat_notices(id, &disclosed, &[]).is_empty());
-    }
 }

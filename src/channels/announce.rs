@@ -8,9 +8,10 @@ use super::record::Record;
 use super::{Channel, ChannelError, Channels};
 use crate::drafts::{ANNOUNCEMENT, ANNOUNCEMENT_SUBJECT, DraftView, escape};
 use crate::incident::{GhsaId, TimelineKind};
+use crate::jobs::{ClaimedJob, Job, PendingMail};
 use crate::markers::key;
 use crate::repo_config::MailingList;
-use crate::store::{ClaimedJob, IncidentId, Job, PendingMail};
+use crate::store::IncidentId;
 
 /// The announcement's version: the first announcement of an incident is v1 (its
 /// Message-ID says so, so a resend of the same version is recognisable).

@@ -8,8 +8,9 @@ use crate::incident::{
     Authority, Command, CommandEffect, DeliveryId, GhsaId, HELP, PrenotifyTerms, RepoName,
     TimelineEntry, TimelineKind, apply_command_with,
 };
+use crate::jobs::{Job, PendingPull};
 use crate::markers::key;
-use crate::store::{Job, PendingPull, Work};
+use crate::store::Work;
 use chrono::{DateTime, Utc};
 
 /// Maintainer commands read from one comment or label, with what GitHub said of the
@@ -134,7 +135,7 @@ pub(super) async fn apply_commands(
 
     if changed {
         let (id, revision) = work.save_incident(&incident, now).await?;
-        crate::pipeline::follow_incident(
+        crate::jobs::follow::follow_incident(
             work,
             (id, revision),
             &incident,
@@ -176,29 +177,33 @@ pub(super) async fn apply_commands(
                     continue;
                 };
                 for (job, key, at) in
-                    super::follow::on_action_taken(incident_id, number, action, inform)
+                    crate::jobs::follow::on_action_taken(incident_id, number, action, inform)
                 {
                     work.enqueue_at(&job, &key, at)?;
                 }
                 continue;
             }
             CommandEffect::Prenotify { until, send_at } => {
-                for (job, key) in super::follow::prenotices(incident_id, &incident, until, None) {
+                for (job, key) in
+                    crate::jobs::follow::prenotices(incident_id, &incident, until, None)
+                {
                     work.enqueue_at(&job, &key, send_at)?;
                 }
-                let (job, key) = super::follow::embargo_end(incident_id, until);
+                let (job, key) = crate::jobs::follow::embargo_end(incident_id, until);
                 work.enqueue_at(&job, &key, until)?;
                 continue;
             }
             CommandEffect::PrenotifyMoved { from, to, send_at } => {
-                for (job, key) in super::follow::prenotices(incident_id, &incident, to, None) {
+                for (job, key) in crate::jobs::follow::prenotices(incident_id, &incident, to, None)
+                {
                     work.enqueue_at(&job, &key, send_at)?;
                 }
-                for (job, key) in super::follow::prenotices(incident_id, &incident, to, Some(from))
+                for (job, key) in
+                    crate::jobs::follow::prenotices(incident_id, &incident, to, Some(from))
                 {
                     work.enqueue(&job, &key)?;
                 }
-                let (job, key) = super::follow::embargo_end(incident_id, to);
+                let (job, key) = crate::jobs::follow::embargo_end(incident_id, to);
                 work.enqueue_at(&job, &key, to)?;
                 continue;
             }
@@ -219,7 +224,8 @@ pub(super) async fn apply_commands(
     // An approval of pre-notification is answered even by label: it names who receives
     // the embargoed text.
     if (from_comment || refused || approves_prenotification(&commands)) && !replies.is_empty() {
-        work.queue_comment(
+        crate::jobs::queue_comment(
+            work,
             &delivery_id,
             &repository,
             issue,

@@ -13,8 +13,8 @@ use super::record::{Record, Write};
 use super::{ChannelError, Channels};
 use crate::drafts::escape;
 use crate::incident::{Incident, TimelineEntry, TimelineKind};
+use crate::jobs::{ClaimedJob, ContainmentNotice, PendingContainment};
 use crate::markers::key;
-use crate::store::{ClaimedJob, ContainmentNotice, PendingContainment};
 use chrono::Utc;
 
 /// Runs one notice about a temporary action.
@@ -125,7 +125,8 @@ pub(super) async fn notify(
             body: comment,
         });
     if let ContainmentNotice::Reminder(day) = pending.notice {
-        let (job, key, at) = super::follow::reminder(pending.incident_id, number, action, day + 1);
+        let (job, key, at) =
+            crate::jobs::follow::reminder(pending.incident_id, number, action, day + 1);
         record.push(Write::Job {
             job,
             key,

@@ -11,11 +11,10 @@
 use super::record::{Record, Write};
 use super::{ChannelError, Channels};
 use crate::incident::{Audience, Incident, ReactionClock, SlaPolicy, TimelineEntry, TimelineKind};
+use crate::jobs::{ChatNotice, ClaimedJob, Job, PendingChat, PendingEscalation, Stage};
 use crate::markers::key;
 use crate::repo_config::{EscalationTarget, MailingList, SigningMode};
-use crate::store::{
-    ChatNotice, ClaimedJob, IncidentId, Job, PendingChat, PendingEscalation, Stage,
-};
+use crate::store::IncidentId;
 use chrono::{DateTime, Utc};
 
 /// The share of the allowance after which the first reminder goes out.

@@ -4,7 +4,7 @@
 use super::record::{Record, Write};
 use super::{ChannelError, Channels};
 use crate::incident::{Amendment, Incident, PullSnapshot, PullState};
-use crate::store::PendingPull;
+use crate::jobs::PendingPull;
 
 /// Reads the pull request and records it on the incident.
 pub(super) async fn track_pull(

@@ -9,8 +9,9 @@ use super::record::{Record, Write};
 use super::{ChannelError, Channels};
 use crate::github::GitHubError;
 use crate::incident::{Amendment, IncidentId, RepoName};
+use crate::jobs::Job;
 use crate::markers::key;
-use crate::store::{IncidentRow, Job};
+use crate::store::IncidentRow;
 use chrono::{DateTime, Duration, Utc};
 
 /// How long herald waits between looks at a fork being created.

@@ -14,7 +14,8 @@ use crate::incident::{
     TimelineKind, label_command, parse_comment,
 };
 use crate::ingest::events::{IssuesAction, WebhookEvent};
-use crate::store::{IncidentRow, PendingComment};
+use crate::jobs::PendingComment;
+use crate::store::IncidentRow;
 use chrono::Utc;
 
 /// What a maintainer did, as herald reads it.

@@ -10,7 +10,6 @@ mod containment;
 mod discussions;
 mod escalation;
 mod fixes;
-mod follow;
 mod fork;
 pub mod forum;
 mod gate;
@@ -29,10 +28,11 @@ use crate::drafts::{DraftError, Drafts, OVERRIDE_DIR, SHIPPED};
 use crate::github::{Api, GitHub, GitHubError};
 use crate::incident::{DeliveryId, RepoName, TimelineKind};
 use crate::ingest::events::{EventKind, WebhookEvent};
+use crate::jobs::{ClaimedJob, Job};
 use crate::mail::Announcer;
 use crate::markers::key;
 use crate::repo_config::{REPO_CONFIG_PATH, RepoConfig, parse_lenient};
-use crate::store::{ClaimedJob, IncidentId, IncidentRow, InstallationId, Job, Store, StoreError};
+use crate::store::{IncidentId, IncidentRow, InstallationId, Store, StoreError};
 pub use chat::ChatWebhook;
 pub use record::Record;
 
@@ -51,7 +51,7 @@ pub enum ChannelError {
     #[error("job {id} has an unusable payload {payload:?}")]
     Payload { id: i64, payload: String },
     #[error("{0} jobs are the store worker's, not an effect")]
-    NotAnEffect(String),
+    NotAnEffect(&'static str),
     #[error(transparent)]
     Message(#[from] crate::mail::MessageError),
     #[error(transparent)]
@@ -279,16 +279,12 @@ impl Channels {
         about: Option<&IncidentRow>,
     ) -> Result<Record, ChannelError> {
         let id = claimed.id;
-        match (claimed.job()?, about) {
-            (Job::ProcessDelivery { .. }, _) => {
-                Err(ChannelError::NotAnEffect(claimed.kind.clone()))
-            }
-            (Job::MaintainerAction { delivery }, _) => {
-                maintainer::handle(self, id, &delivery).await
-            }
-            (Job::PostComment(comment), _) => maintainer::post_comment(self, &comment).await,
+        match (&claimed.job, about) {
+            (Job::ProcessDelivery { .. }, _) => Err(ChannelError::NotAnEffect(claimed.kind_name())),
+            (Job::MaintainerAction { delivery }, _) => maintainer::handle(self, id, delivery).await,
+            (Job::PostComment(comment), _) => maintainer::post_comment(self, comment).await,
             (Job::MatchUpstream { delivery }, _) => {
-                upstream::match_upstream(self, id, &delivery).await
+                upstream::match_upstream(self, id, delivery).await
             }
             // Every other job is for an incident, which may have gone since it was queued.
             (_, None) => Ok(Record::note("incident gone")),
@@ -301,26 +297,26 @@ impl Channels {
             }
             // The public channels and the mail, each through the embargo gate.
             (Job::Public { channel, .. }, Some(row)) => {
-                public::publish(self, claimed, row, public::Target::Channel(channel)).await
+                public::publish(self, claimed, row, public::Target::Channel(*channel)).await
             }
             (Job::SendMail(mail), Some(row)) => {
                 public::publish(self, claimed, row, public::Target::List(&mail.list)).await
             }
             (Job::Escalate(pending), Some(row)) => {
-                escalation::escalate(self, claimed, &pending, &row.incident).await
+                escalation::escalate(self, claimed, pending, &row.incident).await
             }
             (Job::PostReview { .. }, Some(row)) => review::post(self, id, row).await,
             (Job::Containment(pending), Some(row)) => {
-                containment::notify(self, claimed, &pending, &row.incident).await
+                containment::notify(self, claimed, pending, &row.incident).await
             }
             (Job::PrivateFork { .. }, Some(row)) => fork::private_fork(self, row).await,
             (Job::Chat(pending), Some(row)) => chat::notify(self, &pending.notice, row).await,
             (Job::TrackPull(pending), Some(row)) => {
-                fixes::track_pull(self, &pending, &row.incident).await
+                fixes::track_pull(self, pending, &row.incident).await
             }
-            (Job::Prenotify(pending), Some(row)) => prenotify::send(self, &pending, row).await,
+            (Job::Prenotify(pending), Some(row)) => prenotify::send(self, pending, row).await,
             (Job::EmbargoEnd(pending), Some(row)) => {
-                prenotify::embargo_ended(self, claimed, &pending, row).await
+                prenotify::embargo_ended(self, claimed, pending, row).await
             }
         }
     }
@@ -346,7 +342,7 @@ impl Channels {
         let ghsa_id = &row.incident.ghsa_id;
         // One line each; the comment escapes them for Markdown.
         let one_line = |text: &str| text.replace(['\r', '\n'], " ");
-        let (detail, advice) = match (gave_up, error.refusal(), job.job()?, error) {
+        let (detail, advice) = match (gave_up, error.refusal(), &job.job, error) {
             (true, Some(words), Job::PublishAdvisory { .. }, _) => (
                 format!(
                     "GitHub refused to publish {ghsa_id}: {}",
@@ -358,7 +354,7 @@ impl Channels {
             (true, Some(words), _, _) => (
                 format!(
                     "{} for {ghsa_id} was refused: {}",
-                    job.kind,
+                    job.kind_name(),
                     one_line(words.words())
                 ),
                 "Fix the cause, then `/herald retry` (or `herald incidents retry`) runs it again.",
@@ -366,7 +362,7 @@ impl Channels {
             (true, None, _, _) => (
                 format!(
                     "herald gave up on {} after {} attempts: {}",
-                    job.kind,
+                    job.kind_name(),
                     job.attempts + 1,
                     one_line(&error.to_string())
                 ),

@@ -14,10 +14,11 @@ use crate::drafts::{DraftView, EmbargoView, PRENOTIFY, PRENOTIFY_UPDATE, escape}
 use crate::incident::{
     Amendment, Downstream, Prenotice, Prenotification, PrenotifyTerms, TimelineKind, utc_minute,
 };
+use crate::jobs::{ClaimedJob, PendingEmbargoEnd, PendingPrenotice};
 use crate::mail::RecipientKey;
 use crate::markers::key;
 use crate::repo_config::{MailingList, PrenotifyConfig, PrenotifyRecipient};
-use crate::store::{ClaimedJob, IncidentRow, PendingEmbargoEnd, PendingPrenotice};
+use crate::store::IncidentRow;
 use chrono::{DateTime, Utc};
 
 /// At the end of an embargo date: downstreams told it who still wait for the disclosure

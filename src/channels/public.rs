@@ -14,11 +14,10 @@ use crate::drafts::{
 use crate::github::Api;
 use crate::github::api::NewIssue;
 use crate::incident::{GhsaId, RepoName, Severity};
+use crate::jobs::{ClaimedJob, Job, PendingComment, PublicChannel};
 use crate::markers::{key, marker};
 use crate::repo_config::MailingList;
-use crate::store::{
-    ChannelPost, ClaimedJob, IncidentId, IncidentRow, Job, PendingComment, PublicChannel,
-};
+use crate::store::{ChannelPost, IncidentId, IncidentRow};
 
 /// The stored record of the CHANGELOG pull request into the base branch.
 const CHANGELOG_POST: &str = "changelog_pr";
@@ -46,7 +45,10 @@ pub(super) async fn publish(
             tracing::warn!(incident = %row.incident.ghsa_id, job = job.id, "embargo gate refused a public channel");
             Record::publication(
                 incident_id,
-                Some(format!("embargo gate: {} refused, {reason}", job.kind)),
+                Some(format!(
+                    "embargo gate: {} refused, {reason}",
+                    job.kind_name()
+                )),
                 "refused by the embargo gate",
             )
         }

@@ -8,7 +8,8 @@ use super::commands::{self, CommandBatch};
 use crate::incident::{
     Amendment, DeliveryId, GhsaId, Incident, RepoName, TimelineEntry, TimelineKind,
 };
-use crate::store::{ChannelPost, IncidentId, Job, NewDelivery, Priority, TrackingLink, Work};
+use crate::jobs::Job;
+use crate::store::{ChannelPost, IncidentId, NewDelivery, Priority, TrackingLink, Work};
 use chrono::{DateTime, Utc};
 
 /// What a job did: a note for the log and what to write.
@@ -165,7 +166,7 @@ impl Record {
                     repository,
                     issue,
                     body,
-                } => work.queue_comment(&key, &repository, issue, &body)?,
+                } => crate::jobs::queue_comment(work, &key, &repository, issue, &body)?,
                 Write::ChannelPost {
                     incident,
                     channel,

@@ -394,7 +394,7 @@ async fn audience_changed(
     (incident_id, revision): (IncidentId, i64),
     (repository, issue): (&RepoName, u64),
     changes: &[String],
-) -> Result<crate::store::PendingComment, ChannelError> {
+) -> Result<crate::jobs::PendingComment, ChannelError> {
     let changed = last_change(github, loaded).await?;
     let key = crate::markers::key::reply(&format!("audience:{incident_id}:{revision}"));
     let marker = crate::markers::marker::reply(&key);
@@ -408,7 +408,7 @@ async fn audience_changed(
          team's, revert it in `.github/herald.yml`.\n\n{marker}",
         escape::markdown_line(&changed)
     );
-    Ok(crate::store::PendingComment {
+    Ok(crate::jobs::PendingComment {
         repository: repository.clone(),
         issue,
         body,
@@ -429,7 +429,7 @@ async fn tracking_kept(
     incident_id: IncidentId,
     (configured, kept): (&RepoName, &RepoName),
     issue: u64,
-) -> Result<(crate::store::Job, String), ChannelError> {
+) -> Result<(crate::jobs::Job, String), ChannelError> {
     let changed = last_change(github, loaded).await?;
     let marker = crate::markers::marker::tracking_kept(incident_id, configured);
     let body = format!(
@@ -443,7 +443,7 @@ async fn tracking_kept(
         escape::markdown_line(kept),
         escape::markdown_line(configured),
     );
-    let job = crate::store::Job::PostComment(crate::store::PendingComment {
+    let job = crate::jobs::Job::PostComment(crate::jobs::PendingComment {
         repository: kept.clone(),
         issue,
         body,

@@ -4,11 +4,13 @@
 //! waits overlap; each installation's writes still go one at a time, paced (`github::pace`).
 
 use super::{
-    Idle, JobOutcome, WorkerSettings, finished, gives_up, record_failure, unless_it_panics,
+    Idle, JobOutcome, Ran, WorkerSettings, finished, give_up_undecodable, gives_up, record_failure,
+    unless_it_panics,
 };
 use crate::channels::{ChannelError, Channels, Record};
+use crate::jobs::{ClaimedJob, JobKind};
 use crate::metrics::Metrics;
-use crate::store::{ClaimedJob, IncidentRow, Store, StoreError};
+use crate::store::{IncidentRow, JobClaim, Store, StoreError};
 use chrono::Utc;
 use std::sync::Arc;
 use tokio::sync::{Notify, watch};
@@ -23,6 +25,12 @@ const JOBS_AT_ONCE: usize = 8;
 /// power loss, a replica gone) has it taken over within a minute; the effects find their
 /// earlier work on GitHub (herald's marker in the issue) rather than repeat it.
 const LEASE: chrono::Duration = chrono::Duration::seconds(60);
+
+/// The names of the effect kinds this herald runs, the ones it leases.
+fn effect_kinds() -> &'static [&'static str] {
+    static KINDS: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+    KINDS.get_or_init(JobKind::effect_names)
+}
 
 /// How long a stopping runner lets the jobs under way finish before it stops them and
 /// releases their leases (another runner takes them at once, and finds on GitHub what they
@@ -81,9 +89,9 @@ impl EffectRunner {
             }
             while running.len() < JOBS_AT_ONCE {
                 match runner.lease().await {
-                    Ok(Some(job)) => {
+                    Ok(Some(claim)) => {
                         let runner = Arc::clone(&runner);
-                        running.spawn(async move { runner.run_job(job).await });
+                        running.spawn(async move { runner.run_claim(claim).await });
                     }
                     Ok(None) => break,
                     Err(error) => {
@@ -133,9 +141,10 @@ impl EffectRunner {
     }
 
     /// Leases the effect job due longest, in this runner's name.
-    async fn lease(&self) -> Result<Option<ClaimedJob>, StoreError> {
+    async fn lease(&self) -> Result<Option<JobClaim>, StoreError> {
+        let kinds = effect_kinds();
         self.store
-            .lease_effect(Utc::now(), LEASE, &self.replica)
+            .lease_effect((Utc::now(), LEASE), &self.replica, kinds)
             .await
     }
 
@@ -150,23 +159,33 @@ impl EffectRunner {
 
     /// Leases and runs the oldest due effect job; `None` when there is none.
     pub async fn run_one(&self) -> Result<Option<JobOutcome>, StoreError> {
-        let Some(job) = self.lease().await? else {
+        let Some(claim) = self.lease().await? else {
             return Ok(None);
         };
-        self.run_job(job).await.map(Some)
+        self.run_claim(claim).await.map(Some)
+    }
+
+    /// Decodes a leased job, once, and runs it; a row no job decodes from is given up.
+    async fn run_claim(&self, claim: JobClaim) -> Result<JobOutcome, StoreError> {
+        match ClaimedJob::decode(claim) {
+            Ok(job) => self.run_job(job).await,
+            Err(undecodable) => {
+                give_up_undecodable(&self.store, undecodable, self.metrics.as_deref()).await
+            }
+        }
     }
 
     /// Runs a leased job and records how it ended.
     async fn run_job(&self, job: ClaimedJob) -> Result<JobOutcome, StoreError> {
         // Every line a job logs carries what it is about.
-        let about = match job.incident_id() {
+        let about = match job.job.incident() {
             Some(id) => self.store.incident(id).await?,
             None => None,
         };
         let span = tracing::info_span!(
             "job",
             id = job.id,
-            kind = %job.kind,
+            kind = %job.kind_name(),
             repository = about.as_ref().map_or("", |row| row.incident.repository.as_str()),
             ghsa = about.as_ref().map_or("", |row| row.incident.ghsa_id.as_str()),
         );
@@ -221,7 +240,8 @@ impl EffectRunner {
     ) -> Result<JobOutcome, StoreError> {
         let started = std::time::Instant::now();
         let outcome = self.run_leased_once(job, about).await?;
-        finished(job, &outcome, started.elapsed(), self.metrics.as_deref());
+        let took = started.elapsed();
+        finished(Ran::from(job), &outcome, took, self.metrics.as_deref());
         Ok(outcome)
     }
 
@@ -257,7 +277,8 @@ impl EffectRunner {
                 tracing::error!(job = job.id, error = %unknown, "cannot word the notice of a failed job");
                 None
             });
-        record_failure(&self.store, job, error.into(), gave_up, notice).await
+        let attempt = (job.id, job.attempts);
+        record_failure(&self.store, attempt, error.into(), gave_up, notice).await
     }
 }
 
@@ -284,7 +305,8 @@ async fn commit(store: &Store, job: &ClaimedJob, record: Record) -> Result<Strin
 mod tests {
     use super::*;
     use crate::incident::{Incident, TimelineEntry, TimelineKind};
-    use crate::store::{IncidentId, Job};
+    use crate::jobs::Job;
+    use crate::store::IncidentId;
 
     fn entry(detail: &str) -> TimelineEntry {
         TimelineEntry {
@@ -314,12 +336,22 @@ mod tests {
         work.enqueue(&Job::PostReview { incident: id }, "review:1")
             .expect("queued");
         work.commit().await.expect("committed");
-        let job = store
-            .lease_effect(Utc::now(), chrono::Duration::seconds(60), "test")
+        let job = lease_next(&store, (Utc::now(), chrono::Duration::seconds(60)))
             .await
-            .expect("lease")
             .expect("a job");
         (dir, store, id, job)
+    }
+
+    /// Leases the next effect job as a runner does, decoded.
+    async fn lease_next(
+        store: &Store,
+        (now, lease): (chrono::DateTime<Utc>, chrono::Duration),
+    ) -> Option<ClaimedJob> {
+        let claim = store
+            .lease_effect((now, lease), "test", effect_kinds())
+            .await
+            .expect("lease")?;
+        Some(ClaimedJob::decode(claim).expect("a job herald knows"))
     }
 
     /// Marks job `id` done, as its runner would.
@@ -342,19 +374,13 @@ mod tests {
         // The incident's first job is done: its lane is free.
         complete(&store, first.id).await;
         let lease = chrono::Duration::seconds(60);
-        let next = store
-            .lease_effect(Utc::now(), lease, "test")
-            .await
-            .expect("lease");
+        let next = lease_next(&store, (Utc::now(), lease)).await;
         let next = next.expect("a job");
-        assert_eq!(next.kind, "post_review", "{next:?}");
+        assert_eq!(next.kind_name(), "post_review", "{next:?}");
         assert!(next.id > first.id + 1, "queued after the background job");
         complete(&store, next.id).await;
-        let last = store
-            .lease_effect(Utc::now(), lease, "test")
-            .await
-            .expect("lease");
-        assert_eq!(last.expect("a job").kind, "sync_tracking_issue");
+        let last = lease_next(&store, (Utc::now(), lease)).await;
+        assert_eq!(last.expect("a job").kind_name(), "sync_tracking_issue");
     }
 
     #[tokio::test]
@@ -374,26 +400,16 @@ mod tests {
         work.commit().await.expect("committed");
         let lease = chrono::Duration::seconds(60);
         // The first job's incident is busy: its second job waits; the other incident's runs.
-        let next = store
-            .lease_effect(Utc::now(), lease, "test")
-            .await
-            .expect("lease");
-        assert_eq!(next.expect("a job").incident_id(), Some(other));
+        let next = lease_next(&store, (Utc::now(), lease)).await;
+        assert_eq!(next.expect("a job").job.incident(), Some(other));
         assert!(
-            store
-                .lease_effect(Utc::now(), lease, "test")
-                .await
-                .expect("lease")
-                .is_none(),
+            lease_next(&store, (Utc::now(), lease)).await.is_none(),
             "nothing else may run now"
         );
         // Once the first is done, the second of its incident runs.
         complete(&store, first.id).await;
-        let next = store
-            .lease_effect(Utc::now(), lease, "test")
-            .await
-            .expect("lease");
-        assert_eq!(next.expect("a job").kind, "sync_tracking_issue");
+        let next = lease_next(&store, (Utc::now(), lease)).await;
+        assert_eq!(next.expect("a job").kind_name(), "sync_tracking_issue");
     }
 
     #[tokio::test]
@@ -402,10 +418,8 @@ mod tests {
         assert!(job.first_try(), "{job:?}");
         // Its runner died: the lease ends, and another runner takes the job.
         let later = Utc::now() + chrono::Duration::seconds(61);
-        let again = store
-            .lease_effect(later, chrono::Duration::seconds(60), "test")
+        let again = lease_next(&store, (later, chrono::Duration::seconds(60)))
             .await
-            .expect("lease")
             .expect("the same job, its lease over");
         assert_eq!(again.id, job.id);
         assert_eq!(again.claims, 2);

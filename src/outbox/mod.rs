@@ -14,9 +14,10 @@ use crate::channels::{ChannelError, Record};
 use crate::config::WorkerSettings;
 use crate::incident::DeliveryId;
 use crate::ingest::IngestLoad;
+use crate::jobs::{ClaimedJob, Job, JobKind, Undecodable};
 use crate::metrics::{JobRunOutcome, Metrics};
 use crate::pipeline::{self, ProcessError, Processed};
-use crate::store::{ClaimedJob, Job, JobKind, Store, StoreError, Work};
+use crate::store::{JobClaim, Store, StoreError, Work};
 use chrono::Utc;
 use futures_util::FutureExt;
 use std::panic::AssertUnwindSafe;
@@ -119,7 +120,7 @@ async fn execute(
     job: &ClaimedJob,
     app_bot: Option<&str>,
 ) -> Result<Processed, ProcessError> {
-    let span = tracing::info_span!("job", id = job.id, kind = %job.kind);
+    let span = tracing::info_span!("job", id = job.id, kind = job.kind_name());
     unless_it_panics(run_local(work, job, app_bot).instrument(span))
         .await
         .unwrap_or_else(|words| Err(ProcessError::Panicked(words)))
@@ -144,23 +145,67 @@ async fn run_local(
     job: &ClaimedJob,
     app_bot: Option<&str>,
 ) -> Result<Processed, ProcessError> {
-    match job.job()? {
+    match &job.job {
         Job::ProcessDelivery { delivery } => {
-            pipeline::process_delivery(work, &delivery, app_bot).await
+            pipeline::process_delivery(work, delivery, app_bot).await
         }
         other => Err(ProcessError::NotLocal(other.kind().as_str())),
     }
 }
 
-/// Logs what became of a job run that took `took`, and counts it in `metrics`.
-fn finished(
-    job: &ClaimedJob,
-    outcome: &JobOutcome,
-    took: std::time::Duration,
+/// What the log and the metrics name of a job that ran: its id, its kind's name (as
+/// stored: a row no job decodes from counts as `unknown`) and its attempts before.
+#[derive(Debug, Clone, Copy)]
+struct Ran {
+    id: i64,
+    kind: &'static str,
+    attempts: i64,
+}
+
+impl From<&ClaimedJob> for Ran {
+    fn from(job: &ClaimedJob) -> Ran {
+        Ran {
+            id: job.id,
+            kind: job.kind_name(),
+            attempts: job.attempts,
+        }
+    }
+}
+
+impl From<&JobClaim> for Ran {
+    fn from(claim: &JobClaim) -> Ran {
+        Ran {
+            id: claim.id,
+            kind: JobKind::from_name(&claim.kind).map_or("unknown", JobKind::as_str),
+            attempts: claim.attempts,
+        }
+    }
+}
+
+/// Gives up at once on a leased row that no job decodes from: running it again cannot
+/// mend it. The error names the row's kind and payload.
+async fn give_up_undecodable(
+    store: &Store,
+    undecodable: Box<Undecodable>,
     metrics: Option<&Metrics>,
-) {
+) -> Result<JobOutcome, StoreError> {
+    let Undecodable { claim, error } = *undecodable;
+    let error = JobError::Process(ProcessError::Store(error));
+    let attempt = (claim.id, claim.attempts);
+    let outcome = record_failure(store, attempt, error, true, None).await?;
+    finished(
+        Ran::from(&claim),
+        &outcome,
+        std::time::Duration::ZERO,
+        metrics,
+    );
+    Ok(outcome)
+}
+
+/// Logs what became of a job run that took `took`, and counts it in `metrics`.
+fn finished(job: Ran, outcome: &JobOutcome, took: std::time::Duration, metrics: Option<&Metrics>) {
     if let Some(metrics) = metrics {
-        let kind = JobKind::from_name(&job.kind).map_or("unknown", JobKind::as_str);
+        let kind = job.kind;
         let counted = match outcome {
             JobOutcome::Done(_) | JobOutcome::Effect(_) => JobRunOutcome::done,
             JobOutcome::Paced(_) => JobRunOutcome::deferred,
@@ -181,25 +226,34 @@ fn finished(
             "delivery processed"
         ),
         JobOutcome::Effect(note) => {
-            tracing::info!(job = job.id, kind = %job.kind, %note, "effect done")
+            tracing::info!(job = job.id, kind = job.kind, %note, "effect done")
         }
         JobOutcome::Paced(wait) => {
-            tracing::info!(job = job.id, kind = %job.kind, wait_secs = wait.as_secs(), "GitHub write budget spent: job deferred")
+            tracing::info!(
+                job = job.id,
+                kind = job.kind,
+                wait_secs = wait.as_secs(),
+                "GitHub write budget spent: job deferred"
+            )
         }
         JobOutcome::Failed {
             error,
             gave_up: true,
         } => {
-            tracing::error!(job = job.id, kind = %job.kind, attempts = job.attempts, %error, "outbox: job given up")
+            tracing::error!(job = job.id, kind = job.kind, attempts = job.attempts, %error, "outbox: job given up")
         }
         JobOutcome::Failed {
             error,
             gave_up: false,
         } => {
-            tracing::warn!(job = job.id, kind = %job.kind, attempts = job.attempts, %error, "outbox: job failed, will retry")
+            tracing::warn!(job = job.id, kind = job.kind, attempts = job.attempts, %error, "outbox: job failed, will retry")
         }
         JobOutcome::TakenOver => {
-            tracing::debug!(job = job.id, kind = %job.kind, "outbox: failure already recorded by another runner")
+            tracing::debug!(
+                job = job.id,
+                kind = job.kind,
+                "outbox: failure already recorded by another runner"
+            )
         }
     }
 }
@@ -366,14 +420,19 @@ impl Worker {
         // Jobs are marked done at the end of the batch: fetch past the ones already run.
         let mut after_id = 0;
         'batch: loop {
-            let jobs = work.due_jobs(Utc::now(), after_id, CHUNK).await?;
-            if jobs.is_empty() {
+            let claims = work.due_jobs(Utc::now(), after_id, CHUNK).await?;
+            if claims.is_empty() {
                 break;
             }
+            let jobs: Vec<Result<ClaimedJob, Box<Undecodable>>> =
+                claims.into_iter().map(ClaimedJob::decode).collect();
             let deliveries: Vec<DeliveryId> = jobs
                 .iter()
-                .filter_map(|job| match job.job() {
-                    Ok(Job::ProcessDelivery { delivery }) => Some(delivery),
+                .filter_map(|job| match job {
+                    Ok(ClaimedJob {
+                        job: Job::ProcessDelivery { delivery },
+                        ..
+                    }) => Some(delivery.clone()),
                     _ => None,
                 })
                 .collect();
@@ -382,6 +441,13 @@ impl Worker {
                 .await?;
             work.read_ahead_incidents(&incidents).await?;
             for job in jobs {
+                let job = match job {
+                    Ok(job) => job,
+                    Err(undecodable) => {
+                        failing = Some(Err(undecodable));
+                        break 'batch;
+                    }
+                };
                 after_id = job.id;
                 // Jobs left unrun here stay queued: fetching them claimed nothing. A batch
                 // runs at least one job, so a slow start never reads as an empty queue.
@@ -396,7 +462,7 @@ impl Worker {
                 match execute(&mut work, &job, self.app_bot()).await {
                     Ok(processed) => done.push((job, processed, job_started.elapsed())),
                     Err(_) => {
-                        failing = Some(job);
+                        failing = Some(Ok(job));
                         break 'batch;
                     }
                 }
@@ -425,29 +491,47 @@ impl Worker {
                 // Undo the whole batch, then give every job its own transaction.
                 work.rollback().await?;
                 let mut outcomes = Vec::with_capacity(done.len() + 1);
-                for job in done.into_iter().map(|(job, _, _)| job).chain([failing]) {
+                let (failing, undecodable) = match failing {
+                    Ok(job) => (Some(job), None),
+                    Err(undecodable) => (None, Some(undecodable)),
+                };
+                for job in done.into_iter().map(|(job, _, _)| job).chain(failing) {
                     let started = std::time::Instant::now();
                     if let Some(outcome) = self.run_alone(&job).await? {
                         outcomes.push((job, outcome, started.elapsed()));
                     }
                 }
-                outcomes
+                let mut finished_outcomes = self.finish_all(outcomes);
+                if let Some(undecodable) = undecodable {
+                    let metrics = self.metrics.as_deref();
+                    finished_outcomes
+                        .push(give_up_undecodable(&self.store, undecodable, metrics).await?);
+                }
+                return Ok(finished_outcomes);
             }
         };
-        Ok(outcomes
+        Ok(self.finish_all(outcomes))
+    }
+
+    /// Logs and counts each job's outcome, and returns the outcomes.
+    fn finish_all(
+        &self,
+        outcomes: Vec<(ClaimedJob, JobOutcome, std::time::Duration)>,
+    ) -> Vec<JobOutcome> {
+        outcomes
             .into_iter()
             .map(|(job, outcome, took)| {
-                finished(&job, &outcome, took, self.metrics.as_deref());
+                finished(Ran::from(&job), &outcome, took, self.metrics.as_deref());
                 outcome
             })
-            .collect())
+            .collect()
     }
 
     /// Runs one job in its own transaction; a failure is recorded in another. `None`: the
     /// job is no longer this runner's (done, or taken by another since its batch was undone).
     async fn run_alone(&self, job: &ClaimedJob) -> Result<Option<JobOutcome>, StoreError> {
         let mut work = self.store.begin().await?;
-        if !work.lock_pending_job(job).await? {
+        if !work.lock_pending_job((job.id, job.attempts)).await? {
             work.rollback().await?;
             return Ok(None);
         }
@@ -465,7 +549,8 @@ impl Worker {
         work.rollback().await?;
         let panicked = matches!(error, ProcessError::Panicked(_));
         let gave_up = gives_up(job, self.settings.max_attempts, panicked);
-        match record_failure(&self.store, job, error.into(), gave_up, None).await? {
+        let attempt = (job.id, job.attempts);
+        match record_failure(&self.store, attempt, error.into(), gave_up, None).await? {
             JobOutcome::TakenOver => Ok(None),
             outcome => Ok(Some(outcome)),
         }
@@ -483,23 +568,23 @@ fn gives_up(job: &ClaimedJob, max_attempts: i64, final_answer: bool) -> bool {
 /// written is logged, and the failure is recorded without it.
 async fn record_failure(
     store: &Store,
-    job: &ClaimedJob,
+    (id, attempts): (i64, i64),
     error: JobError,
     gave_up: bool,
     notice: Option<Record>,
 ) -> Result<JobOutcome, StoreError> {
     let retry_at = Utc::now()
-        + chrono::Duration::from_std(backoff(job.attempts + 1)).unwrap_or(chrono::Duration::MAX);
+        + chrono::Duration::from_std(backoff(attempts + 1)).unwrap_or(chrono::Duration::MAX);
     let mut work = store.begin_durable().await?;
     if let Some(notice) = notice
         && let Err(unwritten) = notice.apply(&mut work).await
     {
-        tracing::error!(job = job.id, error = %unwritten, "cannot record the notice of a failed job");
+        tracing::error!(job = id, error = %unwritten, "cannot record the notice of a failed job");
         work.rollback().await?;
         work = store.begin_durable().await?;
     }
     if work
-        .fail_job(job, &error.to_string(), retry_at, gave_up)
+        .fail_job((id, attempts), &error.to_string(), retry_at, gave_up)
         .await?
     {
         work.commit().await?;

@@ -1,7 +1,6 @@
 //! What an operator sees of the job queue and does with its jobs (`herald jobs`).
 
-use super::job::Job;
-use super::queue::{DUE_AT_ONCE, JobKind};
+use super::queue::DUE_AT_ONCE;
 use super::{IncidentId, Store, StoreError, Work, from_millis, to_millis};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -57,7 +56,8 @@ pub struct JobFilter {
     pub failed: bool,
     /// Only the pending jobs whose time has come.
     pub due: bool,
-    pub kind: Option<JobKind>,
+    /// Only jobs of this kind (its stored name).
+    pub kind: Option<&'static str>,
     pub limit: u32,
 }
 
@@ -92,7 +92,7 @@ pub struct JobRecord {
 }
 
 const JOB_COLUMNS: &str = "id, kind, payload, state, attempts, run_after, created_at, \
-     finished_at, last_error, outcome, priority, lane, locked_until, locked_by";
+     finished_at, last_error, outcome, priority, lane, locked_until, locked_by, incident_id";
 
 /// The query for job `id`, on the readers or in a unit of work.
 fn job_by_id(id: i64) -> sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments> {
@@ -105,9 +105,9 @@ fn job_by_id(id: i64) -> sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyAr
 fn job_record(row: &sqlx::any::AnyRow) -> Result<JobRecord, StoreError> {
     let kind: String = row.try_get("kind")?;
     let payload: String = row.try_get("payload")?;
-    let incident_id = Job::decode(&kind, &payload)
-        .ok()
-        .and_then(|job| job.incident());
+    let incident_id = row
+        .try_get::<Option<i64>, _>("incident_id")?
+        .map(IncidentId);
     let at = |column: &str| -> Result<Option<DateTime<Utc>>, StoreError> {
         row.try_get::<Option<i64>, _>(column)?
             .map(from_millis)
@@ -253,7 +253,7 @@ impl Store {
             query = query.bind(to_millis(now));
         }
         if let Some(kind) = filter.kind {
-            query = query.bind(kind.as_str());
+            query = query.bind(kind);
         }
         let rows = query
             .bind(i64::from(filter.limit))

@@ -49,6 +49,7 @@ const TABLES: &[(&str, &[(&str, Column)])] = &[
             ("claims", Integer),
             ("priority", Integer),
             ("lane", Text),
+            ("incident_id", Integer),
         ],
     ),
     (

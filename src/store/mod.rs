@@ -6,7 +6,6 @@ mod control;
 mod copy;
 mod github;
 mod incidents;
-mod job;
 mod queue;
 mod redelivery;
 
@@ -80,13 +79,9 @@ stored_as!(IncidentId, i64, |id| id.0, |row| IncidentId(row));
 
 pub use github::{PollClaim, RepositoryToPoll, StoredInstallation, TrackingLink, TrackingStatus};
 pub use incidents::{IncidentFilter, IncidentRow, StoredTimelineEntry};
-pub use job::{
-    ChatNotice, ContainmentNotice, Job, PendingChat, PendingComment, PendingContainment,
-    PendingEmbargoEnd, PendingEscalation, PendingMail, PendingPrenotice, PendingPull, Priority,
-    PublicChannel, Stage,
-};
 pub use queue::{
-    Admission, ClaimedJob, FailedJob, JobKind, NewDelivery, StoredDelivery, compress_payload,
+    Admission, FailedJob, JobClaim, NewDelivery, PROCESS_DELIVERY, Priority, Queued,
+    StoredDelivery, compress_payload,
 };
 
 use crate::incident::{GhsaId, RepoName};

@@ -1,7 +1,6 @@
 //! Deliveries and the outbox: the durable queue between answering GitHub and acting.
 
 use super::IncidentId;
-use super::job::{Job, Priority};
 use super::{Store, StoreError, Work, from_millis, to_millis};
 use crate::incident::{DeliveryId, RepoName};
 use chrono::{DateTime, Utc};
@@ -48,125 +47,34 @@ pub struct StoredDelivery {
     pub received_at: DateTime<Utc>,
 }
 
-/// The kinds of job, each with the name the store keeps: one list, from which the enum,
-/// [`JobKind::ALL`] and [`JobKind::as_str`] are made.
-macro_rules! job_kinds {
-    ($($(#[$doc:meta])* $kind:ident = $name:literal,)*) => {
-        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-        pub enum JobKind {
-            $($(#[$doc])* $kind,)*
-        }
+/// The name of the store worker's own job, queued with each delivery it admits: turn the
+/// delivery into domain changes, in batches inside the store's transaction. Every other
+/// kind is an effect, leased and run outside any transaction.
+pub const PROCESS_DELIVERY: &str = "process_delivery";
 
-        impl JobKind {
-            pub const ALL: &[JobKind] = &[$(JobKind::$kind,)*];
-
-            pub fn as_str(self) -> &'static str {
-                match self {
-                    $(JobKind::$kind => $name,)*
-                }
-            }
-        }
-    };
+/// What the store keeps of a job besides its idempotency key: its kind's name and payload,
+/// the lane it runs in (one lane's jobs run one at a time, in order) and the incident it
+/// is for. The outbox's typed jobs (`crate::jobs`) say what each is; the store keeps
+/// bytes and names.
+pub trait Queued {
+    fn kind_name(&self) -> &'static str;
+    fn payload(&self) -> Result<String, StoreError>;
+    fn lane(&self) -> Option<String>;
+    fn incident(&self) -> Option<IncidentId>;
 }
 
-job_kinds! {
-    /// Turn a stored delivery into domain changes; the job payload is the delivery id.
-    ProcessDelivery = "process_delivery",
-    /// Create or update an incident's private tracking issue; the payload is the incident id.
-    SyncTrackingIssue = "sync_tracking_issue",
-    /// A maintainer's comment or label on a tracking issue; the payload is the delivery id
-    /// (the commenter's permission is checked on GitHub first).
-    MaintainerAction = "maintainer_action",
-    /// Post herald's answer on an issue; the payload is a [`super::PendingComment`].
-    PostComment = "post_comment",
-    /// Ask GitHub for a CVE id; the payload is the incident id.
-    RequestCve = "request_cve",
-    /// Publish the repository advisory on GitHub; the payload is the incident id.
-    PublishAdvisory = "publish_advisory",
-    /// Open or update the CHANGELOG pull requests (embargo-gated); payload: incident id.
-    ChangelogPr = "changelog_pr",
-    /// Open or update the public advisory issue (embargo-gated); payload: incident id.
-    AdvisoryIssue = "advisory_issue",
-    /// Offer a critical incident's blog post to the website repository (embargo-gated);
-    /// payload: incident id.
-    BlogPostPr = "blog_post_pr",
-    /// Queue the signed announcement to each configured mailing list (embargo-gated);
-    /// payload: incident id.
-    Announce = "announce",
-    /// Remind and escalate when a reaction is running late (due at the reminder's time;
-    /// private: the tracking issue and the escalation addresses); payload: a
-    /// [`super::PendingEscalation`].
-    Escalate = "escalate",
-    /// Send the announcement to one list (embargo-gated); payload: a
-    /// [`super::PendingMail`].
-    SendMail = "send_mail",
-    /// Post the post-incident review on the tracking issue; payload: incident id.
-    PostReview = "post_review",
-    /// Match a global advisory against the served repositories' dependencies (their
-    /// dependency graphs are read from GitHub); payload: the delivery id.
-    MatchUpstream = "match_upstream",
-    /// Open or update the incident's topic on the Discourse forum (embargo-gated); payload:
-    /// incident id.
-    ForumPost = "forum_post",
-    /// Open or update the incident's GitHub discussion (embargo-gated); payload: incident id.
-    DiscussionPost = "discussion_post",
-    /// Add or update the incident's page on the GitHub wiki (embargo-gated); payload:
-    /// incident id.
-    WikiPage = "wiki_page",
-    /// Create or update the incident's page on a MediaWiki (embargo-gated); payload:
-    /// incident id.
-    MediaWikiPage = "mediawiki_page",
-    /// Tell people about a temporary action (private: the tracking issue and the
-    /// `notify:` addresses); payload: a [`super::PendingContainment`].
-    Containment = "containment",
-    /// Ask GitHub for the advisory's temporary private fork, or check whether it exists yet;
-    /// payload: incident id.
-    PrivateFork = "private_fork",
-    /// Post a private notice to the team's chat; payload: a [`super::PendingChat`].
-    Chat = "chat",
-    /// Read a pull request a maintainer linked as a fix; payload: a
-    /// [`super::PendingPull`].
-    TrackPull = "track_pull",
-    /// Tell one downstream of an incident before disclosure, under embargo (private, its
-    /// own rule, not the embargo gate); payload: a [`super::PendingPrenotice`].
-    Prenotify = "prenotify",
-    /// At an embargo's end, remind the maintainers when downstreams told that date wait
-    /// for a disclosure that has not happened (private); payload: a
-    /// [`super::PendingEmbargoEnd`].
-    EmbargoEnd = "embargo_end",
-}
-
-impl JobKind {
-    /// Jobs that only change the store: they run in batches inside the store's transaction.
-    pub const LOCAL: [JobKind; 1] = [JobKind::ProcessDelivery];
-    /// Jobs with effects outside the store (GitHub, mail, forums, wikis): every kind but
-    /// the local ones. Leased, run outside any transaction, then recorded.
-    pub fn effects() -> impl Iterator<Item = JobKind> {
-        JobKind::ALL
-            .iter()
-            .copied()
-            .filter(|kind| !JobKind::LOCAL.contains(kind))
-    }
-
-    pub fn from_name(name: &str) -> Option<JobKind> {
-        JobKind::ALL
-            .iter()
-            .copied()
-            .find(|kind| kind.as_str() == name)
-    }
-}
-
-/// `kind IN (...)` for a set of job kinds (the names are constants, not input).
-fn kinds_sql(kinds: impl IntoIterator<Item = JobKind>) -> String {
+/// `kind IN (...)` for the names of job kinds (constants, not input; quoted all the same).
+fn kinds_sql(kinds: &[&'static str]) -> String {
     let names: Vec<String> = kinds
-        .into_iter()
-        .map(|kind| format!("'{}'", kind.as_str()))
+        .iter()
+        .map(|kind| format!("'{}'", kind.replace('\'', "''")))
         .collect();
     format!("kind IN ({})", names.join(", "))
 }
 
+/// A job row leased (or taken in a unit of work) by a runner, as stored.
 #[derive(Debug, Clone)]
-pub struct ClaimedJob {
+pub struct JobClaim {
     pub id: i64,
     pub kind: String,
     pub payload: String,
@@ -180,23 +88,6 @@ pub struct ClaimedJob {
     pub claims: i64,
 }
 
-impl ClaimedJob {
-    /// Neither leased nor attempted before: no earlier run can have done part of it.
-    pub fn first_try(&self) -> bool {
-        self.claims <= 1 && self.attempts == 0
-    }
-
-    /// The job, decoded from its stored form.
-    pub fn job(&self) -> Result<Job, StoreError> {
-        Job::decode(&self.kind, &self.payload)
-    }
-
-    /// The incident the job is for, where it names one.
-    pub fn incident_id(&self) -> Option<IncidentId> {
-        self.job().ok()?.incident()
-    }
-}
-
 /// A job herald gave up on, as `herald incidents show` lists it.
 #[derive(Debug, Clone)]
 pub struct FailedJob {
@@ -207,35 +98,36 @@ pub struct FailedJob {
     pub finished_at: Option<DateTime<Utc>>,
 }
 
-const DEAD_JOBS: &str = "SELECT id, kind, payload, attempts, run_after, created_at, claims, \
-     last_error, finished_at FROM outbox \
-     WHERE state = 'dead' ORDER BY id";
+const DEAD_JOBS: &str = "SELECT id, kind, attempts, last_error, finished_at FROM outbox \
+     WHERE state = 'dead' AND incident_id = $1 ORDER BY id";
 
-/// The dead jobs among `rows` that are for `incident_id`.
-fn failed_for(
-    rows: &[sqlx::any::AnyRow],
-    incident_id: IncidentId,
-) -> Result<Vec<FailedJob>, StoreError> {
-    let mut failed = Vec::new();
-    for row in rows {
-        let job = claimed_job(row)?;
-        if job.incident_id() != Some(incident_id) {
-            continue;
-        }
-        failed.push(FailedJob {
-            id: job.id,
-            kind: job.kind,
-            attempts: job.attempts,
-            error: row
-                .try_get::<Option<String>, _>("last_error")?
-                .unwrap_or_default(),
-            finished_at: row
-                .try_get::<Option<i64>, _>("finished_at")?
-                .map(from_millis)
-                .transpose()?,
-        });
-    }
-    Ok(failed)
+fn failed_job(row: &sqlx::any::AnyRow) -> Result<FailedJob, StoreError> {
+    Ok(FailedJob {
+        id: row.try_get("id")?,
+        kind: row.try_get("kind")?,
+        attempts: row.try_get("attempts")?,
+        error: row
+            .try_get::<Option<String>, _>("last_error")?
+            .unwrap_or_default(),
+        finished_at: row
+            .try_get::<Option<i64>, _>("finished_at")?
+            .map(from_millis)
+            .transpose()?,
+    })
+}
+
+/// Which work goes first when there is more than GitHub's budgets allow at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Priority {
+    /// A fresh report's tracking issue, a disclosure, a maintainer's command.
+    Urgent = 0,
+    /// What polling found, such as the back-fill of a first install's draft advisories.
+    Background = 1,
+}
+
+impl Priority {
+    /// In the order they are served.
+    pub const ALL: [Priority; 2] = [Priority::Urgent, Priority::Background];
 }
 
 /// Rows written in one statement (well within SQLite's and PostgreSQL's limits on bound
@@ -251,6 +143,7 @@ pub(super) struct QueuedJob {
     created_at: i64,
     priority: i64,
     lane: Option<String>,
+    incident: Option<IncidentId>,
 }
 
 /// `run_after` of a new job: due at once, however the wall clock moves (a clock stepped
@@ -306,14 +199,16 @@ impl Store {
 
     /// Leases the effect job due longest, urgent ones first, for `lease`, durably, so that
     /// no other runner takes it meanwhile and a crashed runner's job is taken over once the
-    /// lease ends. A job whose lane (see [`Job::lane`]) has another job leased waits: one
-    /// lane's jobs run one at a time, in order, while different lanes' run at once.
+    /// lease ends. A job whose lane (see [`Queued::lane`]) has another job leased waits: one
+    /// lane's jobs run one at a time, in order, while different lanes' run at once. Only
+    /// jobs of the kinds named in `kinds` are leased: those this herald knows how to run
+    /// (a newer replica's new kind waits for a replica that knows it).
     pub async fn lease_effect(
         &self,
-        now: DateTime<Utc>,
-        lease: chrono::Duration,
+        (now, lease): (DateTime<Utc>, chrono::Duration),
         holder: &str,
-    ) -> Result<Option<ClaimedJob>, StoreError> {
+        kinds: &[&'static str],
+    ) -> Result<Option<JobClaim>, StoreError> {
         let mut work = self.begin_durable().await?;
         if let Some(lock) = self.dialect.lease_lock() {
             sqlx::query(lock).execute(&mut *work.tx).await?;
@@ -331,7 +226,7 @@ impl Store {
                    WHERE busy.lane = outbox.lane AND busy.state = 'pending' \
                    AND busy.locked_until > $1)) \
                  ORDER BY run_after, id LIMIT 1{}",
-                kinds_sql(JobKind::effects()),
+                kinds_sql(kinds),
                 self.dialect.claim_lock()
             )))
             .bind(to_millis(now))
@@ -346,7 +241,7 @@ impl Store {
             work.rollback().await?;
             return Ok(None);
         };
-        let mut job = claimed_job(&row)?;
+        let mut job = job_claim(&row)?;
         job.claims += 1;
         sqlx::query(
             "UPDATE outbox SET locked_until = $1, locked_by = $2, claims = claims + 1 \
@@ -418,23 +313,24 @@ impl Store {
             .transpose()
     }
 
-    /// The jobs herald gave up on for an incident, oldest first. Dead jobs are few: they
-    /// are read whole and matched by their payload.
+    /// The jobs herald gave up on for an incident, oldest first.
     pub async fn failed_jobs(&self, incident_id: IncidentId) -> Result<Vec<FailedJob>, StoreError> {
-        let rows = sqlx::query(DEAD_JOBS).fetch_all(&self.reader).await?;
-        failed_for(&rows, incident_id)
+        let rows = sqlx::query(DEAD_JOBS)
+            .bind(incident_id.0)
+            .fetch_all(&self.reader)
+            .await?;
+        rows.iter().map(failed_job).collect()
     }
 
     /// Effect jobs not yet done: what herald still owes GitHub.
-    pub async fn pending_effects(&self) -> Result<Vec<ClaimedJob>, StoreError> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+    pub async fn pending_effects(&self) -> Result<Vec<JobClaim>, StoreError> {
+        let rows = sqlx::query(
             "SELECT id, kind, payload, attempts, run_after, created_at, claims FROM outbox \
-             WHERE state = 'pending' AND {} ORDER BY id",
-            kinds_sql(JobKind::effects())
-        )))
+             WHERE state = 'pending' AND kind <> 'process_delivery' ORDER BY id",
+        )
         .fetch_all(&self.reader)
         .await?;
-        rows.iter().map(claimed_job).collect()
+        rows.iter().map(job_claim).collect()
     }
 }
 
@@ -458,8 +354,8 @@ fn stored_delivery(row: &sqlx::any::AnyRow) -> Result<StoredDelivery, StoreError
     })
 }
 
-fn claimed_job(row: &sqlx::any::AnyRow) -> Result<ClaimedJob, StoreError> {
-    Ok(ClaimedJob {
+fn job_claim(row: &sqlx::any::AnyRow) -> Result<JobClaim, StoreError> {
+    Ok(JobClaim {
         id: row.try_get("id")?,
         kind: row.try_get("kind")?,
         payload: row.try_get("payload")?,
@@ -537,7 +433,7 @@ impl Work {
             )));
             for delivery in accepted {
                 jobs = jobs
-                    .bind(JobKind::ProcessDelivery.as_str())
+                    .bind(PROCESS_DELIVERY)
                     .bind(crate::markers::key::delivery(&delivery.delivery_id))
                     .bind(delivery.delivery_id.as_str())
                     .bind(DUE_AT_ONCE)
@@ -602,7 +498,7 @@ impl Work {
         now: DateTime<Utc>,
         after_id: i64,
         limit: u32,
-    ) -> Result<Vec<ClaimedJob>, StoreError> {
+    ) -> Result<Vec<JobClaim>, StoreError> {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT id, kind, payload, attempts, run_after, created_at, claims FROM outbox \
              WHERE state = 'pending' AND kind = 'process_delivery' \
@@ -614,49 +510,30 @@ impl Work {
         .bind(i64::from(limit))
         .fetch_all(self.conn().await?)
         .await?;
-        rows.iter().map(claimed_job).collect()
+        rows.iter().map(job_claim).collect()
     }
 
     /// Queues a job, due at once, unless one with the same idempotency key exists (done or
     /// not). It is written when the unit of work commits.
-    pub fn enqueue(&mut self, job: &Job, idempotency_key: &str) -> Result<(), StoreError> {
+    pub fn enqueue(&mut self, job: &impl Queued, idempotency_key: &str) -> Result<(), StoreError> {
         self.enqueue_due(job, idempotency_key, DUE_AT_ONCE, Priority::Urgent)
     }
 
     /// [`Work::enqueue`] with a priority: background work waits for urgent work.
     pub fn enqueue_with(
         &mut self,
-        job: &Job,
+        job: &impl Queued,
         idempotency_key: &str,
         priority: Priority,
     ) -> Result<(), StoreError> {
         self.enqueue_due(job, idempotency_key, DUE_AT_ONCE, priority)
     }
 
-    /// Queues herald's comment `body` on `repository#issue`, once for `key`. A hidden
-    /// marker in the body lets a retried job find the comment it already posted.
-    pub fn queue_comment(
-        &mut self,
-        key: &str,
-        repository: &crate::incident::RepoName,
-        issue: u64,
-        body: &str,
-    ) -> Result<(), StoreError> {
-        let marker = crate::markers::marker::reply(key);
-        let comment = super::PendingComment {
-            repository: repository.clone(),
-            issue,
-            body: format!("{body}\n\n{marker}"),
-            marker,
-        };
-        self.enqueue(&Job::PostComment(comment), &crate::markers::key::reply(key))
-    }
-
     /// Queues a job due at `run_after` (a reminder), unless one with the same idempotency
     /// key exists.
     pub fn enqueue_at(
         &mut self,
-        job: &Job,
+        job: &impl Queued,
         idempotency_key: &str,
         run_after: DateTime<Utc>,
     ) -> Result<(), StoreError> {
@@ -665,20 +542,20 @@ impl Work {
 
     fn enqueue_due(
         &mut self,
-        job: &Job,
+        job: &impl Queued,
         idempotency_key: &str,
         run_after: i64,
         priority: Priority,
     ) -> Result<(), StoreError> {
-        let (kind, payload) = job.encode()?;
         self.jobs.push(QueuedJob {
-            kind: kind.as_str(),
+            kind: job.kind_name(),
             idempotency_key: idempotency_key.to_owned(),
-            payload,
+            payload: job.payload()?,
             run_after,
             created_at: to_millis(Utc::now()),
             priority: priority as i64,
             lane: job.lane(),
+            incident: job.incident(),
         });
         Ok(())
     }
@@ -686,12 +563,13 @@ impl Work {
     /// Writes the jobs queued in this unit of work, in the order queued, a few hundred to a
     /// statement.
     async fn write_queued_jobs(&mut self) -> Result<(), StoreError> {
-        const COLUMNS: usize = 7;
+        const COLUMNS: usize = 8;
         let jobs = std::mem::take(&mut self.jobs);
         for chunk in jobs.chunks(WRITE_CHUNK) {
             let mut insert = sqlx::query(sqlx::AssertSqlSafe(format!(
                 "INSERT INTO outbox \
-                 (kind, idempotency_key, payload, run_after, created_at, priority, lane) \
+                 (kind, idempotency_key, payload, run_after, created_at, priority, lane, \
+                 incident_id) \
                  VALUES {} ON CONFLICT (idempotency_key) DO NOTHING",
                 self.dialect.value_rows(chunk.len(), COLUMNS)
             )));
@@ -703,7 +581,8 @@ impl Work {
                     .bind(job.run_after)
                     .bind(job.created_at)
                     .bind(job.priority)
-                    .bind(job.lane.as_deref());
+                    .bind(job.lane.as_deref())
+                    .bind(job.incident.map(|id| id.0));
             }
             insert.execute(&mut *self.tx).await?;
         }
@@ -716,24 +595,21 @@ impl Work {
         &mut self,
         incident_id: IncidentId,
     ) -> Result<usize, StoreError> {
-        let rows = sqlx::query(DEAD_JOBS).fetch_all(self.conn().await?).await?;
-        let failed = failed_for(&rows, incident_id)?;
-        for job in &failed {
-            sqlx::query(
-                "UPDATE outbox SET state = 'pending', attempts = 0, run_after = $1, \
-                 created_at = $2, finished_at = NULL, locked_until = NULL WHERE id = $3",
-            )
-            .bind(DUE_AT_ONCE)
-            // Queued anew: it reads GitHub afresh (the maintainers may have fixed the cause there).
-            .bind(to_millis(Utc::now()))
-            .bind(job.id)
-            .execute(self.conn().await?)
-            .await?;
-        }
-        Ok(failed.len())
+        let retried = sqlx::query(
+            "UPDATE outbox SET state = 'pending', attempts = 0, run_after = $1, \
+             created_at = $2, finished_at = NULL, locked_until = NULL \
+             WHERE state = 'dead' AND incident_id = $3",
+        )
+        .bind(DUE_AT_ONCE)
+        // Queued anew: it reads GitHub afresh (the maintainers may have fixed the cause there).
+        .bind(to_millis(Utc::now()))
+        .bind(incident_id.0)
+        .execute(self.conn().await?)
+        .await?
+        .rows_affected();
+        Ok(usize::try_from(retried).unwrap_or(usize::MAX))
     }
 
-    /// Marks jobs done, in one statement.
     /// Marks jobs done, each with what it did (`(job id, outcome)`), in one statement.
     pub async fn complete_jobs(&mut self, done: &[(i64, &str)]) -> Result<(), StoreError> {
         // The time, then one (id, outcome) pair per job, then the ids again.
@@ -765,13 +641,13 @@ impl Work {
         Ok(())
     }
 
-    /// Records a failed attempt of `job`: it runs again at `run_after`, or is given up
+    /// Records a failed attempt of job `id` (run after `attempts` others): it runs again at `run_after`, or is given up
     /// (`dead`). Only if its attempts are still those it ran with: `false` when another
     /// runner recorded this attempt first (a PostgreSQL replica that took the job while
     /// its batch was being undone).
     pub async fn fail_job(
         &mut self,
-        job: &ClaimedJob,
+        (id, attempts): (i64, i64),
         error: &str,
         run_after: DateTime<Utc>,
         dead: bool,
@@ -785,24 +661,27 @@ impl Work {
         .bind(to_millis(run_after))
         .bind(if dead { "dead" } else { "pending" })
         .bind(dead.then(|| to_millis(Utc::now())))
-        .bind(job.id)
-        .bind(job.attempts)
+        .bind(id)
+        .bind(attempts)
         .execute(self.conn().await?)
         .await?
         .rows_affected();
         Ok(recorded == 1)
     }
 
-    /// Takes `job` for this unit of work, if it is still pending with the attempts it was
+    /// Takes job `id` for this unit of work, if it is still pending with the `attempts` it was
     /// seen with and no other runner holds it (on PostgreSQL, its row stays locked until
     /// the unit of work ends).
-    pub async fn lock_pending_job(&mut self, job: &ClaimedJob) -> Result<bool, StoreError> {
+    pub async fn lock_pending_job(
+        &mut self,
+        (id, attempts): (i64, i64),
+    ) -> Result<bool, StoreError> {
         let found = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT id FROM outbox WHERE id = $1 AND state = 'pending' AND attempts = $2{}",
             self.dialect.claim_lock()
         )))
-        .bind(job.id)
-        .bind(job.attempts)
+        .bind(id)
+        .bind(attempts)
         .fetch_optional(self.conn().await?)
         .await?;
         Ok(found.is_some())

@@ -10,11 +10,12 @@ use common::github::FakeGitHub;
 use common::mail::{Gpg, Received, SmtpSink, decode_body, part_body};
 use common::{Harness, fixture};
 use herald::config::{GitHubSettings, MailSettings};
-use herald::mail::SigningKey;
-use herald::store::{
+use herald::jobs::{
     ChatNotice, ContainmentNotice, Job, PendingChat, PendingComment, PendingContainment,
-    PendingEscalation, PendingMail, PendingPull, PublicChannel, Stage, TrackingStatus,
+    PendingEscalation, PendingMail, PendingPull, PublicChannel, Stage,
 };
+use herald::mail::SigningKey;
+use herald::store::TrackingStatus;
 use secrecy::SecretString;
 use std::time::Duration;
 
@@ -2192,7 +2193,12 @@ async fn closing_an_undisclosed_incident_publishes_nothing() {
         .await
         .expect("jobs")
         .into_iter()
-        .filter(|job| matches!(job.job(), Ok(herald::store::Job::Public { .. })))
+        .filter(|job| {
+            matches!(
+                herald::jobs::Job::decode(&job.kind, &job.payload),
+                Ok(herald::jobs::Job::Public { .. })
+            )
+        })
         .map(|job| job.kind)
         .collect();
     assert!(queued.is_empty(), "{queued:?}");
@@ -3951,13 +3957,13 @@ async fn each_job_kind_runs_its_own_handler() {
             repository: herald::incident::RepoName::parse(REPO).expect("name"),
             number: 1,
         }),
-        Job::Prenotify(herald::store::PendingPrenotice {
+        Job::Prenotify(herald::jobs::PendingPrenotice {
             incident_id: incident,
             address: "distros@vs.openwall.example".into(),
             embargo_until: chrono::Utc::now(),
             moved_from: None,
         }),
-        Job::EmbargoEnd(herald::store::PendingEmbargoEnd {
+        Job::EmbargoEnd(herald::jobs::PendingEmbargoEnd {
             incident_id: incident,
             embargo_until: chrono::Utc::now(),
         }),
@@ -5677,12 +5683,12 @@ fn prenotices(sink: &SmtpSink) -> Vec<(String, Received)> {
 /// The jobs of `kind` not done yet, due or waiting for their time.
 async fn waiting_jobs(
     harness: &Harness,
-    kind: herald::store::JobKind,
+    kind: herald::jobs::JobKind,
 ) -> Vec<herald::store::JobRecord> {
     let filter = herald::store::JobFilter {
         failed: false,
         due: false,
-        kind: Some(kind),
+        kind: Some(kind.as_str()),
         limit: 10,
     };
     harness
@@ -5964,7 +5970,7 @@ async fn downstreams_are_told_under_embargo_encrypted_to_their_keys_and_once_per
 
     // Each date approved has its look at the embargo's end (three); run now, only the
     // date the downstreams were last told finds them waiting, and says so once.
-    let ends = waiting_jobs(&harness, herald::store::JobKind::EmbargoEnd).await;
+    let ends = waiting_jobs(&harness, herald::jobs::JobKind::EmbargoEnd).await;
     assert_eq!(ends.len(), 3, "{ends:?}");
     run_now(&harness, &ends).await;
     let waiting = escalations(&fake, "The embargo ended at");
@@ -6190,7 +6196,7 @@ async fn a_scheduled_prenotice_waits_for_its_day_and_a_bad_key_is_reported() {
         "{refused}"
     );
     assert!(
-        waiting_jobs(&harness, herald::store::JobKind::Prenotify)
+        waiting_jobs(&harness, herald::jobs::JobKind::Prenotify)
             .await
             .is_empty()
     );
@@ -6222,7 +6228,7 @@ async fn a_scheduled_prenotice_waits_for_its_day_and_a_bad_key_is_reported() {
         "{approved}"
     );
     // Due five days before the end, not now.
-    let jobs = waiting_jobs(&harness, herald::store::JobKind::Prenotify).await;
+    let jobs = waiting_jobs(&harness, herald::jobs::JobKind::Prenotify).await;
     assert_eq!(jobs.len(), 1, "{jobs:?}");
     let due = jobs[0].run_after.expect("scheduled");
     let expected = until - chrono::Duration::days(5);

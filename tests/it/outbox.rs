@@ -172,22 +172,23 @@ async fn retried_then_given_up(url: &str) {
 async fn leases_end_unless_renewed(url: &str) {
     let store = Store::open(url).await.expect("store");
     let mut work = store.begin_durable().await.expect("transaction");
-    let job = herald::store::Job::RequestCve {
+    let job = herald::jobs::Job::RequestCve {
         incident: herald::store::IncidentId(1),
     };
     work.enqueue(&job, "lease-test").expect("queued");
     work.commit().await.expect("committed");
     let lease = chrono::Duration::seconds(60);
+    let kinds = herald::jobs::JobKind::effect_names();
     let now = Utc::now();
     let first = store
-        .lease_effect(now, lease, "replica-a")
+        .lease_effect((now, lease), "replica-a", &kinds)
         .await
         .expect("lease");
     let first = first.expect("the job is leased");
     let later = |seconds: i64| now + chrono::Duration::seconds(seconds);
     assert!(
         store
-            .lease_effect(later(30), lease, "replica-b")
+            .lease_effect((later(30), lease), "replica-b", &kinds)
             .await
             .expect("lease")
             .is_none(),
@@ -206,7 +207,7 @@ async fn leases_end_unless_renewed(url: &str) {
         Some("replica-a")
     );
     let taken_over = store
-        .lease_effect(later(61), lease, "replica-b")
+        .lease_effect((later(61), lease), "replica-b", &kinds)
         .await
         .expect("lease");
     assert_eq!(
@@ -234,7 +235,7 @@ async fn leases_end_unless_renewed(url: &str) {
     );
     assert!(
         store
-            .lease_effect(later(121), lease, "replica-c")
+            .lease_effect((later(121), lease), "replica-c", &kinds)
             .await
             .expect("lease")
             .is_none()
@@ -243,7 +244,7 @@ async fn leases_end_unless_renewed(url: &str) {
     assert_eq!(store.release_leases("replica-a").await.expect("release"), 0);
     assert_eq!(store.release_leases("replica-b").await.expect("release"), 1);
     let again = store
-        .lease_effect(later(122), lease, "replica-c")
+        .lease_effect((later(122), lease), "replica-c", &kinds)
         .await
         .expect("lease");
     assert_eq!(again.map(|job| job.id), Some(first.id), "released at once");
@@ -537,7 +538,7 @@ async fn queued_jobs_and_timeline_land_at_commit_in_order_once_each(url: &str) {
         .save_incident(&incident, Utc::now())
         .await
         .expect("saved");
-    let job = herald::store::Job::PostReview { incident: id };
+    let job = herald::jobs::Job::PostReview { incident: id };
     for index in 0..450 {
         work.enqueue(&job, &format!("queued-{index}"))
             .expect("queued");
@@ -747,7 +748,7 @@ async fn a_job_run_alone_is_taken_as_seen_and_its_failure_recorded_once(url: &st
     for (error, counted) in [("first", true), ("second", false)] {
         let mut work = store.begin_durable().await.expect("work");
         let recorded = work
-            .fail_job(&seen, error, Utc::now(), false)
+            .fail_job((seen.id, seen.attempts), error, Utc::now(), false)
             .await
             .expect("fail_job");
         assert_eq!(recorded, counted, "{error}");
@@ -763,17 +764,190 @@ async fn a_job_run_alone_is_taken_as_seen_and_its_failure_recorded_once(url: &st
 
     // Seen before that attempt, it is no longer this runner's to run.
     let mut work = store.begin().await.expect("work");
-    assert!(!work.lock_pending_job(&seen).await.expect("lock"));
+    assert!(
+        !work
+            .lock_pending_job((seen.id, seen.attempts))
+            .await
+            .expect("lock")
+    );
     work.rollback().await.expect("rolled back");
     // As it stands now it is; and on PostgreSQL no other runner takes it meanwhile.
     let current = due().await;
     let mut work = store.begin().await.expect("work");
-    assert!(work.lock_pending_job(&current).await.expect("lock"));
+    assert!(
+        work.lock_pending_job((current.id, current.attempts))
+            .await
+            .expect("lock")
+    );
     if url.starts_with("postgres") {
         let mut other = store.begin().await.expect("another runner's work");
-        assert!(!other.lock_pending_job(&current).await.expect("lock"));
+        assert!(
+            !other
+                .lock_pending_job((current.id, current.attempts))
+                .await
+                .expect("lock")
+        );
         other.rollback().await.expect("rolled back");
     }
     work.rollback().await.expect("rolled back");
+    store.close().await;
+}
+
+on_both_stores!(
+    jobs_queued_before_the_incident_column_are_found_by_their_incident,
+    on_postgresql_jobs_queued_before_the_incident_column_are_found_by_their_incident,
+    queued_before_the_incident_column
+);
+
+/// Jobs stored by a herald before migration 17 (which keeps each job's incident beside it)
+/// are found by their incident after the upgrade: its failed jobs, and `herald jobs`.
+async fn queued_before_the_incident_column(url: &str) {
+    let (dialect, open_url) = match url.strip_prefix("sqlite://") {
+        Some(_) => ("sqlite", format!("{url}?mode=rwc")),
+        None => ("postgres", url.to_owned()),
+    };
+    let pool = common::any_pool(&open_url).await;
+    let migrations = format!("{}/migrations/{dialect}", env!("CARGO_MANIFEST_DIR"));
+    sqlx::migrate::Migrator::new(std::path::Path::new(&migrations))
+        .await
+        .expect("the migrations")
+        .run_to(16, &pool)
+        .await
+        .expect("the schema before migration 17");
+    // As herald wrote them: an incident's id, JSON with one, a delivery id.
+    let list =
+        r#"{"address":"a@example.org","name":null,"signing":"cleartext","attach_cleartext":false}"#;
+    let rows = [
+        ("changelog_pr", "7".to_owned(), "dead"),
+        (
+            "send_mail",
+            format!(r#"{{"incident_id":7,"list":{list}}}"#),
+            "dead",
+        ),
+        (
+            "escalate",
+            r#"{"incident_id":8,"stage":"breach","due":null}"#.to_owned(),
+            "dead",
+        ),
+        ("maintainer_action", "72b6a4e0-1f0d".to_owned(), "dead"),
+        ("sync_tracking_issue", "7".to_owned(), "pending"),
+    ];
+    for (number, (kind, payload, state)) in rows.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO outbox (kind, idempotency_key, payload, state, run_after, created_at) \
+             VALUES ($1, $2, $3, $4, 0, 0)",
+        )
+        .bind(*kind)
+        .bind(format!("old-{number}"))
+        .bind(payload.as_str())
+        .bind(*state)
+        .execute(&pool)
+        .await
+        .expect("a job as herald wrote it");
+    }
+    pool.close().await;
+
+    let store = Store::open(url).await.expect("the store, migrated");
+    let failed_kinds = |incident: i64| {
+        let store = store.clone();
+        async move {
+            let failed = store
+                .failed_jobs(herald::store::IncidentId(incident))
+                .await
+                .expect("failed jobs");
+            failed.into_iter().map(|job| job.kind).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(failed_kinds(7).await, ["changelog_pr", "send_mail"]);
+    assert_eq!(failed_kinds(8).await, ["escalate"]);
+    let filter = herald::store::JobFilter {
+        failed: false,
+        due: false,
+        kind: None,
+        limit: 10,
+    };
+    let listed: Vec<(String, Option<i64>)> = store
+        .jobs(&filter, Utc::now())
+        .await
+        .expect("jobs")
+        .into_iter()
+        .map(|job| (job.kind, job.incident_id.map(|id| id.0)))
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            ("changelog_pr".to_owned(), Some(7)),
+            ("send_mail".to_owned(), Some(7)),
+            ("escalate".to_owned(), Some(8)),
+            ("maintainer_action".to_owned(), None),
+            ("sync_tracking_issue".to_owned(), Some(7)),
+        ]
+    );
+    // A maintainer's retry finds them by their incident too.
+    let mut work = store.begin_durable().await.expect("work");
+    assert_eq!(
+        work.retry_failed_jobs(herald::store::IncidentId(7))
+            .await
+            .expect("retried"),
+        2
+    );
+    work.commit().await.expect("committed");
+    assert!(failed_kinds(7).await.is_empty());
+    store.close().await;
+}
+
+on_both_stores!(
+    a_stored_job_no_job_decodes_from_is_given_up_at_once_and_alone,
+    on_postgresql_a_stored_job_no_job_decodes_from_is_given_up_at_once_and_alone,
+    undecodable_given_up
+);
+
+/// A row of the queue that is no job herald knows (a damaged store, a bug) is decoded once,
+/// when it is taken, and given up at once, naming itself: running it again cannot mend it.
+/// The deliveries beside it are processed.
+async fn undecodable_given_up(url: &str) {
+    let store = Store::open(url).await.expect("store");
+    let good = delivery(
+        "good-1",
+        "repository_advisory",
+        &common::fixture("repository_advisory.reported.composed.json"),
+    );
+    store.admit(&[good]).await.expect("admit");
+    let writer = common::any_pool(url).await;
+    sqlx::query(
+        "INSERT INTO outbox (kind, idempotency_key, payload, run_after, created_at) \
+         VALUES ('process_delivery', 'damaged', 'not a delivery id', 0, 0)",
+    )
+    .execute(&writer)
+    .await
+    .expect("a damaged row");
+    let settings = WorkerSettings {
+        max_attempts: 5,
+        ..WorkerSettings::default()
+    };
+    let worker = Worker::new(store.clone(), Arc::new(Notify::new()), settings);
+    let outcomes = worker.drain().await.expect("drain");
+    let gave_up = outcomes.iter().filter(|outcome| {
+        matches!(outcome, JobOutcome::Failed { error, gave_up: true }
+            if error.to_string().contains("process_delivery"))
+    });
+    assert_eq!(gave_up.count(), 1, "{outcomes:?}");
+    let done = outcomes
+        .iter()
+        .filter(|outcome| matches!(outcome, JobOutcome::Done(_)));
+    assert_eq!(done.count(), 1, "{outcomes:?}");
+    let (state, attempts, error): (String, i64, Option<String>) = sqlx::query_as(
+        "SELECT state, attempts, last_error FROM outbox WHERE idempotency_key = 'damaged'",
+    )
+    .fetch_one(&writer)
+    .await
+    .expect("the damaged row");
+    assert_eq!((state.as_str(), attempts), ("dead", 1));
+    assert!(
+        error.is_some_and(|error| error.contains("\"not a delivery id\"")),
+        "the error names the row"
+    );
+    assert_eq!(store.all_incidents().await.expect("list").len(), 1);
+    writer.close().await;
     store.close().await;
 }

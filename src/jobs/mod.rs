@@ -1,13 +1,15 @@
-//! The outbox's jobs, typed. A job is stored as its kind's name and a payload, as herald
-//! has always written them (an incident id, a delivery id, or JSON), so rows written by
-//! earlier releases decode as they are; a new job kind is a new variant, and every match
-//! on [`Job`] is exhaustive, so a forgotten kind does not compile.
+//! The outbox's jobs, typed: what each job is, its payload, which jobs follow a change
+//! (`follow.rs`), and how a job is kept in the store. The store keeps a job as its kind's
+//! name and a payload, as herald has always written them (an incident id, a delivery id,
+//! or JSON), so rows written by earlier releases decode as they are; a new job kind is a
+//! new variant, and every match on [`Job`] is exhaustive, so a forgotten kind does not
+//! compile. A leased job is decoded once, into a [`ClaimedJob`], by the runner that took it.
 
-use super::IncidentId;
-use super::StoreError;
-use super::queue::JobKind;
-use crate::incident::{DeliveryId, RepoName};
+pub mod follow;
+
+use crate::incident::{DeliveryId, IncidentId, RepoName};
 use crate::repo_config::MailingList;
+use crate::store::{JobClaim, PROCESS_DELIVERY, Queued, StoreError, Work};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -53,6 +55,114 @@ pub enum Job {
     /// At an embargo's end, remind the maintainers if downstreams told that date are
     /// waiting for a disclosure that has not happened (private).
     EmbargoEnd(PendingEmbargoEnd),
+}
+
+/// The kinds of job, each with the name the store keeps: one list, from which the enum,
+/// [`JobKind::ALL`] and [`JobKind::as_str`] are made.
+macro_rules! job_kinds {
+    ($($(#[$doc:meta])* $kind:ident = $name:expr,)*) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum JobKind {
+            $($(#[$doc])* $kind,)*
+        }
+
+        impl JobKind {
+            pub const ALL: &[JobKind] = &[$(JobKind::$kind,)*];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(JobKind::$kind => $name,)*
+                }
+            }
+        }
+    };
+}
+
+job_kinds! {
+    /// Turn a stored delivery into domain changes; the job payload is the delivery id.
+    ProcessDelivery = PROCESS_DELIVERY,
+    /// Create or update an incident's private tracking issue; the payload is the incident id.
+    SyncTrackingIssue = "sync_tracking_issue",
+    /// A maintainer's comment or label on a tracking issue; the payload is the delivery id
+    /// (the commenter's permission is checked on GitHub first).
+    MaintainerAction = "maintainer_action",
+    /// Post herald's answer on an issue; the payload is a [`PendingComment`].
+    PostComment = "post_comment",
+    /// Ask GitHub for a CVE id; the payload is the incident id.
+    RequestCve = "request_cve",
+    /// Publish the repository advisory on GitHub; the payload is the incident id.
+    PublishAdvisory = "publish_advisory",
+    /// Open or update the CHANGELOG pull requests (embargo-gated); payload: incident id.
+    ChangelogPr = "changelog_pr",
+    /// Open or update the public advisory issue (embargo-gated); payload: incident id.
+    AdvisoryIssue = "advisory_issue",
+    /// Offer a critical incident's blog post to the website repository (embargo-gated);
+    /// payload: incident id.
+    BlogPostPr = "blog_post_pr",
+    /// Queue the signed announcement to each configured mailing list (embargo-gated);
+    /// payload: incident id.
+    Announce = "announce",
+    /// Remind and escalate when a reaction is running late (due at the reminder's time;
+    /// private: the tracking issue and the escalation addresses); payload: a
+    /// [`PendingEscalation`].
+    Escalate = "escalate",
+    /// Send the announcement to one list (embargo-gated); payload: a
+    /// [`PendingMail`].
+    SendMail = "send_mail",
+    /// Post the post-incident review on the tracking issue; payload: incident id.
+    PostReview = "post_review",
+    /// Match a global advisory against the served repositories' dependencies (their
+    /// dependency graphs are read from GitHub); payload: the delivery id.
+    MatchUpstream = "match_upstream",
+    /// Open or update the incident's topic on the Discourse forum (embargo-gated); payload:
+    /// incident id.
+    ForumPost = "forum_post",
+    /// Open or update the incident's GitHub discussion (embargo-gated); payload: incident id.
+    DiscussionPost = "discussion_post",
+    /// Add or update the incident's page on the GitHub wiki (embargo-gated); payload:
+    /// incident id.
+    WikiPage = "wiki_page",
+    /// Create or update the incident's page on a MediaWiki (embargo-gated); payload:
+    /// incident id.
+    MediaWikiPage = "mediawiki_page",
+    /// Tell people about a temporary action (private: the tracking issue and the
+    /// `notify:` addresses); payload: a [`PendingContainment`].
+    Containment = "containment",
+    /// Ask GitHub for the advisory's temporary private fork, or check whether it exists yet;
+    /// payload: incident id.
+    PrivateFork = "private_fork",
+    /// Post a private notice to the team's chat; payload: a [`PendingChat`].
+    Chat = "chat",
+    /// Read a pull request a maintainer linked as a fix; payload: a
+    /// [`PendingPull`].
+    TrackPull = "track_pull",
+    /// Tell one downstream of an incident before disclosure, under embargo (private, its
+    /// own rule, not the embargo gate); payload: a [`PendingPrenotice`].
+    Prenotify = "prenotify",
+    /// At an embargo's end, remind the maintainers when downstreams told that date wait
+    /// for a disclosure that has not happened (private); payload: a
+    /// [`PendingEmbargoEnd`].
+    EmbargoEnd = "embargo_end",
+}
+
+impl JobKind {
+    /// The names of the jobs with effects outside the store (GitHub, mail, forums, wikis):
+    /// every kind but the store worker's own ([`JobKind::ProcessDelivery`], run in batches
+    /// inside the store's transaction). Leased, run outside any transaction, then recorded.
+    pub fn effect_names() -> Vec<&'static str> {
+        JobKind::ALL
+            .iter()
+            .filter(|kind| **kind != JobKind::ProcessDelivery)
+            .map(|kind| kind.as_str())
+            .collect()
+    }
+
+    pub fn from_name(name: &str) -> Option<JobKind> {
+        JobKind::ALL
+            .iter()
+            .copied()
+            .find(|kind| kind.as_str() == name)
+    }
 }
 
 /// The end of an embargo date that downstreams may have been told.
@@ -241,7 +351,6 @@ impl Job {
         }
     }
 
-    /// The incident the job is for, where it is for one.
     /// The lane the job runs in: one lane's jobs run one at a time, in order (an incident's
     /// jobs; the comments on one issue; maintainers' commands, whose order matters; the
     /// upstream matches), while different lanes' run at once. The store worker's own jobs
@@ -260,6 +369,7 @@ impl Job {
         }
     }
 
+    /// The incident the job is for, where it is for one.
     pub fn incident(&self) -> Option<IncidentId> {
         match self {
             Job::SyncTrackingIssue { incident }
@@ -282,30 +392,6 @@ impl Job {
         }
     }
 
-    /// The stored form: the kind's name and the payload.
-    pub fn encode(&self) -> Result<(JobKind, String), StoreError> {
-        let payload = match self {
-            Job::ProcessDelivery { delivery }
-            | Job::MaintainerAction { delivery }
-            | Job::MatchUpstream { delivery } => delivery.to_string(),
-            Job::SyncTrackingIssue { incident }
-            | Job::RequestCve { incident }
-            | Job::PublishAdvisory { incident }
-            | Job::Public { incident, .. }
-            | Job::PostReview { incident }
-            | Job::PrivateFork { incident } => incident.to_string(),
-            Job::PostComment(comment) => json(comment)?,
-            Job::SendMail(mail) => json(mail)?,
-            Job::Escalate(pending) => json(pending)?,
-            Job::Containment(pending) => json(pending)?,
-            Job::Chat(pending) => json(pending)?,
-            Job::TrackPull(pending) => json(pending)?,
-            Job::Prenotify(pending) => json(pending)?,
-            Job::EmbargoEnd(pending) => json(pending)?,
-        };
-        Ok((self.kind(), payload))
-    }
-
     /// A stored job, from its kind's name and payload.
     pub fn decode(kind: &str, payload: &str) -> Result<Job, StoreError> {
         let unusable = || StoreError::Corrupt(format!("job {kind} with payload {payload:?}"));
@@ -316,7 +402,7 @@ impl Job {
                 .map(IncidentId)
                 .map_err(|_| unusable())
         };
-        let delivery = || super::queue::stored_delivery_id(payload);
+        let delivery = || DeliveryId::parse(payload).map_err(|_| unusable());
         Ok(match kind {
             JobKind::ProcessDelivery => Job::ProcessDelivery {
                 delivery: delivery()?,
@@ -388,18 +474,108 @@ fn json<T: Serialize>(value: &T) -> Result<String, StoreError> {
     Ok(serde_json::to_string(value)?)
 }
 
-/// Which work goes first when there is more than GitHub's budgets allow at once.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Priority {
-    /// A fresh report's tracking issue, a disclosure, a maintainer's command.
-    Urgent = 0,
-    /// What polling found, such as the back-fill of a first install's draft advisories.
-    Background = 1,
+/// Queues herald's comment `body` on `repository#issue`, once for `key`. A hidden marker
+/// in the body lets a retried job find the comment it already posted.
+pub fn queue_comment(
+    work: &mut Work,
+    key: &str,
+    repository: &RepoName,
+    issue: u64,
+    body: &str,
+) -> Result<(), StoreError> {
+    let marker = crate::markers::marker::reply(key);
+    let comment = PendingComment {
+        repository: repository.clone(),
+        issue,
+        body: format!("{body}\n\n{marker}"),
+        marker,
+    };
+    work.enqueue(&Job::PostComment(comment), &crate::markers::key::reply(key))
 }
 
-impl Priority {
-    /// In the order they are served.
-    pub const ALL: [Priority; 2] = [Priority::Urgent, Priority::Background];
+/// How the store keeps a job.
+impl Queued for Job {
+    fn kind_name(&self) -> &'static str {
+        self.kind().as_str()
+    }
+
+    fn payload(&self) -> Result<String, StoreError> {
+        Ok(match self {
+            Job::ProcessDelivery { delivery }
+            | Job::MaintainerAction { delivery }
+            | Job::MatchUpstream { delivery } => delivery.to_string(),
+            Job::SyncTrackingIssue { incident }
+            | Job::RequestCve { incident }
+            | Job::PublishAdvisory { incident }
+            | Job::Public { incident, .. }
+            | Job::PostReview { incident }
+            | Job::PrivateFork { incident } => incident.to_string(),
+            Job::PostComment(comment) => json(comment)?,
+            Job::SendMail(mail) => json(mail)?,
+            Job::Escalate(pending) => json(pending)?,
+            Job::Containment(pending) => json(pending)?,
+            Job::Chat(pending) => json(pending)?,
+            Job::TrackPull(pending) => json(pending)?,
+            Job::Prenotify(pending) => json(pending)?,
+            Job::EmbargoEnd(pending) => json(pending)?,
+        })
+    }
+
+    fn lane(&self) -> Option<String> {
+        Job::lane(self)
+    }
+
+    fn incident(&self) -> Option<IncidentId> {
+        Job::incident(self)
+    }
+}
+
+/// A leased job, decoded once by the runner that took it.
+#[derive(Debug, Clone)]
+pub struct ClaimedJob {
+    pub id: i64,
+    pub job: Job,
+    /// Attempts before this one.
+    pub attempts: i64,
+    /// When the job was queued, or became due again after a wait: what it reads of GitHub
+    /// must be at least that recent.
+    pub due_since: DateTime<Utc>,
+    /// Leases so far, this one included: more than one when an earlier runner may have
+    /// done part of the job before it died.
+    pub claims: i64,
+}
+
+/// A leased row that is no job this herald knows: a bug or a damaged store, which running
+/// it again cannot mend.
+#[derive(Debug)]
+pub struct Undecodable {
+    pub claim: JobClaim,
+    pub error: StoreError,
+}
+
+impl ClaimedJob {
+    pub fn decode(claim: JobClaim) -> Result<ClaimedJob, Box<Undecodable>> {
+        match Job::decode(&claim.kind, &claim.payload) {
+            Ok(job) => Ok(ClaimedJob {
+                id: claim.id,
+                job,
+                attempts: claim.attempts,
+                due_since: claim.due_since,
+                claims: claim.claims,
+            }),
+            Err(error) => Err(Box::new(Undecodable { claim, error })),
+        }
+    }
+
+    /// Neither leased nor attempted before: no earlier run can have done part of it.
+    pub fn first_try(&self) -> bool {
+        self.claims <= 1 && self.attempts == 0
+    }
+
+    /// The name of its kind, as stored.
+    pub fn kind_name(&self) -> &'static str {
+        self.job.kind().as_str()
+    }
 }
 
 #[cfg(test)]
@@ -494,8 +670,11 @@ mod tests {
         kinds.dedup();
         assert_eq!(kinds.len(), JobKind::ALL.len(), "one job per stored kind");
         for job in jobs {
-            let (kind, payload) = job.encode().expect("encodes");
-            assert_eq!(Job::decode(kind.as_str(), &payload).expect("decodes"), job);
+            let payload = job.payload().expect("encodes");
+            assert_eq!(
+                Job::decode(job.kind_name(), &payload).expect("decodes"),
+                job
+            );
         }
     }
 
