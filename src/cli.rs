@@ -694,7 +694,7 @@ async fn doctor(settings: &Settings) -> anyhow::Result<()> {
     }
 }
 
-async fn doctor_github(settings: &crate::config::GitHubSettings) -> bool {
+async fn doctor_github(settings: &crate::github::GitHubSettings) -> bool {
     let github = match GitHub::new(settings) {
         Ok(github) => github,
         Err(error) => return check(false, &error.to_string()),
@@ -805,7 +805,7 @@ const DOCTOR_REPOSITORIES: usize = 100;
 /// Where each served repository's tracking issues go, noted when that is not a place only
 /// the security team reads: the advisory's own repository (the default), whose readers
 /// GitHub would not show a report to, or a repository that is not private.
-async fn doctor_tracking(settings: &crate::config::GitHubSettings, store: &Store) {
+async fn doctor_tracking(settings: &crate::github::GitHubSettings, store: &Store) {
     let (Ok(github), Ok(served)) = (GitHub::new(settings), store.served_repositories().await)
     else {
         return;
@@ -851,7 +851,7 @@ async fn doctor_tracking(settings: &crate::config::GitHubSettings, store: &Store
     }
 }
 
-async fn doctor_mail(settings: &crate::config::MailSettings) -> bool {
+async fn doctor_mail(settings: &crate::mail::MailSettings) -> bool {
     let mut healthy = match load_signing_key(settings) {
         Ok(Some(key)) => check(
             true,

@@ -5,10 +5,10 @@
 //! a create whose answer was lost (a timeout) never makes a second topic.
 
 use super::ChannelError;
+use super::Forum;
 use super::post::{
     PostChannel, PostText, Published, answer_body, body_within, refusal_text, text_sha256,
 };
-use crate::config::Forum;
 use crate::drafts::{FORUM_POST, limits};
 use crate::incident::{GhsaId, RepoName};
 use crate::store::ChannelPost;

@@ -5,8 +5,8 @@
 //! fetches a new token once; refusals (`assertuserfailed`, `protectedpage`, rate limits)
 //! are reported in the wiki's own words.
 
+use super::Wiki;
 use super::post::{PostChannel, PostText, Published, answer_body, text_sha256};
-use crate::config::Wiki;
 use crate::drafts::{WIKI_PAGE_WIKITEXT, escape};
 use crate::store::ChannelPost;
 use secrecy::ExposeSecret;

@@ -7,6 +7,7 @@ mod announce;
 mod chat;
 mod commands;
 mod containment;
+mod counterparts;
 mod discussions;
 mod escalation;
 mod fixes;
@@ -34,6 +35,7 @@ use crate::markers::key;
 use crate::repo_config::{REPO_CONFIG_PATH, RepoConfig, parse_lenient};
 use crate::store::{IncidentId, IncidentRow, InstallationId, Store, StoreError};
 pub use chat::ChatWebhook;
+pub use counterparts::{ChannelSecrets, Counterparts, Forum, Wiki};
 pub use record::Record;
 
 use std::sync::Arc;
@@ -153,7 +155,7 @@ pub struct Channels {
     pub mail: Option<Announcer>,
     pub forum: forum::Discourse,
     /// The forums and wikis herald's operator configured, each with its secret.
-    pub counterparts: crate::config::Counterparts,
+    pub counterparts: Counterparts,
     /// The team's chat webhook (`HERALD_CHAT_WEBHOOK_URL`) for `channels.chat`.
     pub chat: Option<ChatWebhook>,
     /// Wakes the store worker when an effect hands it a delivery to process.

@@ -5,38 +5,12 @@
 //! since anyone who can push to it would then receive the secret.
 
 use super::ConfigError;
+use crate::channels::{Counterparts, Forum, Wiki};
 use secrecy::SecretString;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-
-/// A Discourse forum: where it is, who herald posts as, and the key that proves it.
-#[derive(Debug, Clone)]
-pub struct Forum {
-    pub url: String,
-    pub api_username: String,
-    pub api_key: SecretString,
-    /// The forum's `max_topic_title_length` (Discourse's default: 255).
-    pub max_title_length: usize,
-    /// The forum's `max_post_length` (Discourse's default: 32,000).
-    pub max_post_length: usize,
-}
-
-/// A MediaWiki: its `api.php`, the bot-password user (`User@app`) and the password.
-#[derive(Debug, Clone)]
-pub struct Wiki {
-    pub api_url: String,
-    pub username: String,
-    pub password: SecretString,
-}
-
-/// The forums and wikis of herald.toml, by name.
-#[derive(Debug, Clone, Default)]
-pub struct Counterparts {
-    pub forums: BTreeMap<String, Forum>,
-    pub wikis: BTreeMap<String, Wiki>,
-}
 
 /// `[discourse.<name>]` as written.
 #[derive(Debug, Deserialize)]
@@ -73,118 +47,62 @@ const RETIRED: [(&str, &str); 2] = [
     ),
 ];
 
-impl Counterparts {
-    pub(super) fn load(
-        forums: BTreeMap<String, ForumFile>,
-        wikis: BTreeMap<String, WikiFile>,
-        env: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<Counterparts, ConfigError> {
-        for (variable, instead) in RETIRED {
-            if env(variable).is_some() {
-                return Err(ConfigError::Invalid {
-                    name: variable.to_owned(),
-                    message: format!(
-                        "no longer read: a secret is bound to its counterpart's address in \
+/// The forums and wikis of herald.toml, each bound to its secret.
+pub(super) fn counterparts(
+    forums: BTreeMap<String, ForumFile>,
+    wikis: BTreeMap<String, WikiFile>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Counterparts, ConfigError> {
+    for (variable, instead) in RETIRED {
+        if env(variable).is_some() {
+            return Err(ConfigError::Invalid {
+                name: variable.to_owned(),
+                message: format!(
+                    "no longer read: a secret is bound to its counterpart's address in \
                          herald.toml, as {instead}; repositories choose it by name"
-                    ),
-                });
-            }
+                ),
+            });
         }
-        let forums = forums
-            .into_iter()
-            .map(|(name, file)| {
-                let binding = Binding {
-                    section: "discourse",
-                    url: ("url", &file.url),
-                    secret: ("api_key", file.api_key),
-                    secret_file: ("api_key_file", file.api_key_file),
-                };
-                let (url, api_key) = binding.load(&name, env)?;
-                let forum = Forum {
-                    url,
-                    api_username: file.api_username,
-                    api_key,
-                    max_title_length: file.max_title_length.unwrap_or(255),
-                    max_post_length: file.max_post_length.unwrap_or(32_000),
-                };
-                Ok((name, forum))
-            })
-            .collect::<Result<_, ConfigError>>()?;
-        let wikis = wikis
-            .into_iter()
-            .map(|(name, file)| {
-                let binding = Binding {
-                    section: "mediawiki",
-                    url: ("api_url", &file.api_url),
-                    secret: ("password", file.password),
-                    secret_file: ("password_file", file.password_file),
-                };
-                let (api_url, password) = binding.load(&name, env)?;
-                let wiki = Wiki {
-                    api_url,
-                    username: file.username,
-                    password,
-                };
-                Ok((name, wiki))
-            })
-            .collect::<Result<_, ConfigError>>()?;
-        Ok(Counterparts { forums, wikis })
     }
-
-    /// The forum a repository chose (`channels.discourse.server`), or the only one.
-    pub fn forum(&self, chosen: Option<&str>) -> Result<&Forum, String> {
-        choose("Discourse forum", "discourse", &self.forums, chosen)
-    }
-
-    /// The wiki a repository chose (`channels.mediawiki.server`), or the only one.
-    pub fn wiki(&self, chosen: Option<&str>) -> Result<&Wiki, String> {
-        choose("MediaWiki", "mediawiki", &self.wikis, chosen)
-    }
-}
-
-/// The instance `chosen` names, or the only one there is; otherwise what is wrong, in words
-/// for the tracking issue.
-fn choose<'a, T>(
-    what: &str,
-    section: &str,
-    instances: &'a BTreeMap<String, T>,
-    chosen: Option<&str>,
-) -> Result<&'a T, String> {
-    let known = || {
-        instances
-            .keys()
-            .map(|name| format!("`{name}`"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    match chosen {
-        Some(name) => instances.get(name).ok_or_else(|| {
-            if instances.is_empty() {
-                format!(
-                    "`channels.{section}.server: {name}`: herald's operator configured no \
-                     {what} ([{section}.<name>] in herald.toml)"
-                )
-            } else {
-                format!(
-                    "`channels.{section}.server: {name}`: herald's operator configured no \
-                     {what} of that name; there are {}",
-                    known()
-                )
-            }
-        }),
-        None => match instances.len() {
-            1 => Ok(instances.values().next().expect("one instance")),
-            0 => Err(format!(
-                "`channels.{section}`: herald's operator configured no {what} \
-                 ([{section}.<name>] in herald.toml)"
-            )),
-            _ => Err(format!(
-                "`channels.{section}`: herald's operator configured several of them ({}); \
-                 name one with `server:`",
-                known()
-            )),
-        },
-    }
+    let forums = forums
+        .into_iter()
+        .map(|(name, file)| {
+            let binding = Binding {
+                section: "discourse",
+                url: ("url", &file.url),
+                secret: ("api_key", file.api_key),
+                secret_file: ("api_key_file", file.api_key_file),
+            };
+            let (url, api_key) = binding.load(&name, env)?;
+            let forum = Forum {
+                url,
+                api_username: file.api_username,
+                api_key,
+                max_title_length: file.max_title_length.unwrap_or(255),
+                max_post_length: file.max_post_length.unwrap_or(32_000),
+            };
+            Ok((name, forum))
+        })
+        .collect::<Result<_, ConfigError>>()?;
+    let wikis = wikis
+        .into_iter()
+        .map(|(name, file)| {
+            let binding = Binding {
+                section: "mediawiki",
+                url: ("api_url", &file.api_url),
+                secret: ("password", file.password),
+                secret_file: ("password_file", file.password_file),
+            };
+            let (api_url, password) = binding.load(&name, env)?;
+            let wiki = Wiki {
+                api_url,
+                username: file.username,
+                password,
+            };
+            Ok((name, wiki))
+        })
+        .collect::<Result<_, ConfigError>>()?;
+    Ok(Counterparts { forums, wikis })
 }
 
 fn check_name(table: &str, name: &str) -> Result<(), ConfigError> {
@@ -329,32 +247,5 @@ mod tests {
             let error = counterpart_url(bad).expect_err("refused");
             assert!(!error.contains(secret), "{error}");
         }
-    }
-
-    #[test]
-    fn a_repository_chooses_among_the_operators_instances_by_name() {
-        let mut instances = BTreeMap::new();
-        assert!(
-            choose("Discourse forum", "discourse", &instances, None)
-                .is_err_and(|error: String| error.contains("configured no Discourse forum"))
-        );
-        instances.insert("community".to_owned(), 1);
-        assert_eq!(
-            choose("Discourse forum", "discourse", &instances, None),
-            Ok(&1)
-        );
-        instances.insert("staff".to_owned(), 2);
-        assert_eq!(
-            choose("Discourse forum", "discourse", &instances, Some("staff")),
-            Ok(&2)
-        );
-        let several = choose("Discourse forum", "discourse", &instances, None).unwrap_err();
-        assert!(several.contains("`community`, `staff`"), "{several}");
-        let unknown =
-            choose("Discourse forum", "discourse", &instances, Some("attacker")).unwrap_err();
-        assert!(
-            unknown.contains("no Discourse forum of that name; there are `community`, `staff`"),
-            "{unknown}"
-        );
     }
 }

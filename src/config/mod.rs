@@ -3,9 +3,14 @@
 
 mod counterparts;
 
-pub use counterparts::{Counterparts, Forum, Wiki, counterpart_url};
+pub use counterparts::counterpart_url;
 
+// The settings types live with the rooms that use them; `Settings` assembles them, and
+// names them here for the binary and the tests that build settings by hand.
+pub use crate::channels::{ChannelSecrets, Counterparts, Forum, Wiki};
 pub use crate::github::{GitHubSettings, Pacing};
+pub use crate::mail::MailSettings;
+pub use crate::outbox::WorkerSettings;
 use secrecy::SecretString;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -37,27 +42,6 @@ pub enum LogFormat {
     Json,
 }
 
-/// How the outbox worker and effect runner pace themselves.
-#[derive(Debug, Clone)]
-pub struct WorkerSettings {
-    /// How often the queue is looked at when nothing wakes the worker.
-    pub poll_interval: Duration,
-    /// Attempts before a job is given up.
-    pub max_attempts: i64,
-    /// How long one batch may hold the store's write lock (it finishes the job at hand).
-    pub batch_time: Duration,
-}
-
-impl Default for WorkerSettings {
-    fn default() -> Self {
-        WorkerSettings {
-            poll_interval: Duration::from_secs(1),
-            max_attempts: 8,
-            batch_time: Duration::from_millis(3),
-        }
-    }
-}
-
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub database_url: String,
@@ -87,30 +71,6 @@ pub struct Settings {
     pub replica_id: String,
     /// How long a stopping `serve` still answers deliveries while `/readyz` says 503.
     pub drain: Duration,
-}
-
-/// How announcements are signed and sent. All optional: without an SMTP URL herald sends
-/// no mail (and says so on the timeline); without a key, `dry-run` signs with a throwaway.
-#[derive(Debug, Clone, Default)]
-pub struct MailSettings {
-    /// `smtp://` or `smtps://`, may hold a password; never logged whole.
-    pub smtp_url: Option<SecretString>,
-    /// `Name <address>` the announcements come from.
-    pub from: Option<String>,
-    pub reply_to: Option<String>,
-    /// The armored OpenPGP secret key that signs announcements.
-    pub signing_key_file: Option<PathBuf>,
-    pub signing_key_passphrase: Option<SecretString>,
-}
-
-/// The channels outside GitHub, each bound to the secret it receives.
-#[derive(Debug, Clone, Default)]
-pub struct ChannelSecrets {
-    /// The forums and wikis, by the names repositories choose them by.
-    pub counterparts: Counterparts,
-    /// The incoming-webhook URL of the team's chat (Slack, a Matrix hookshot, Discord),
-    /// where `channels.chat` posts private notices. Secret: the URL is the credential.
-    pub chat_webhook_url: Option<SecretString>,
 }
 
 /// GitHub's web address for its API address: github.com for api.github.com, the host for
@@ -402,40 +362,320 @@ struct Raw {
     origin: String,
 }
 
-fn pick(
-    key: &str,
-    file: Option<String>,
-    path: &Path,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Option<Raw> {
-    let name = env_name(key);
-    match env(&name) {
-        Some(value) => Some(Raw {
-            value,
-            origin: name,
-        }),
-        None => file.map(|value| Raw {
-            value,
-            origin: format!("{} key `{key}`", path.display()),
-        }),
-    }
-}
-
-fn parse<T>(raw: Option<Raw>, default: T, what: &str) -> Result<T, ConfigError>
-where
-    T: std::str::FromStr,
-    T::Err: std::fmt::Display,
-{
-    match raw {
-        None => Ok(default),
-        Some(raw) => raw
-            .value
+impl Raw {
+    /// The value, parsed as `what`.
+    fn parse<T>(self, what: &str) -> Result<T, ConfigError>
+    where
+        T: std::str::FromStr,
+        T::Err: std::fmt::Display,
+    {
+        self.value
             .trim()
             .parse()
             .map_err(|error| ConfigError::Invalid {
-                name: raw.origin,
-                message: format!("expected {what}, got {:?}: {error}", raw.value),
+                message: format!("expected {what}, got {:?}: {error}", self.value),
+                name: self.origin,
+            })
+    }
+}
+
+/// Where settings come from: herald.toml (its path, for messages), then the environment,
+/// which wins. Each setting is read by its key in the file, `HERALD_<KEY>` in the
+/// environment.
+struct Layers<'a> {
+    path: &'a Path,
+    env: &'a dyn Fn(&str) -> Option<String>,
+}
+
+impl Layers<'_> {
+    /// The setting `key` as written: the environment's value, else the file's.
+    fn raw(&self, key: &str, file: Option<String>) -> Option<Raw> {
+        let name = env_name(key);
+        match (self.env)(&name) {
+            Some(value) => Some(Raw {
+                value,
+                origin: name,
             }),
+            None => file.map(|value| Raw {
+                value,
+                origin: format!("{} key `{key}`", self.path.display()),
+            }),
+        }
+    }
+
+    /// A text setting; a blank one is unset.
+    fn text(&self, key: &str, file: Option<String>) -> Option<String> {
+        self.raw(key, file)
+            .map(|raw| raw.value)
+            .filter(|value| !value.trim().is_empty())
+    }
+
+    /// A path setting; a blank one is unset.
+    fn path(&self, key: &str, file: Option<PathBuf>) -> Option<PathBuf> {
+        let file = file.map(|path| path.display().to_string());
+        self.text(key, file).map(PathBuf::from)
+    }
+
+    /// A setting parsed as `what`, or `default` when it is unset.
+    fn parsed<T>(
+        &self,
+        key: &str,
+        file: Option<String>,
+        default: T,
+        what: &str,
+    ) -> Result<T, ConfigError>
+    where
+        T: std::str::FromStr,
+        T::Err: std::fmt::Display,
+    {
+        self.raw(key, file)
+            .map_or(Ok(default), |raw| raw.parse(what))
+    }
+
+    /// A number (or boolean) setting, which the file may write bare or quoted.
+    fn number<T>(
+        &self,
+        key: &str,
+        file: Option<toml::Value>,
+        default: T,
+        what: &str,
+    ) -> Result<T, ConfigError>
+    where
+        T: std::str::FromStr,
+        T::Err: std::fmt::Display,
+    {
+        self.parsed(key, file.map(scalar), default, what)
+    }
+
+    /// A secret given as a value (`key`) or in a file (`file_key`); the value wins.
+    fn secret(
+        &self,
+        (key, value): (&str, Option<String>),
+        (file_key, file): (&str, Option<PathBuf>),
+    ) -> Result<Option<SecretString>, ConfigError> {
+        match (self.text(key, value), self.path(file_key, file)) {
+            (Some(value), _) => Ok(Some(SecretString::from(value))),
+            (None, Some(file)) => read_secret_file(&file).map(Some),
+            (None, None) => Ok(None),
+        }
+    }
+
+    fn log_format(&self, file: Option<String>) -> Result<LogFormat, ConfigError> {
+        let Some(raw) = self.raw("log_format", file) else {
+            return Ok(LogFormat::Human);
+        };
+        match raw.value.trim() {
+            "human" => Ok(LogFormat::Human),
+            "json" => Ok(LogFormat::Json),
+            other => Err(ConfigError::Invalid {
+                message: format!("expected `human` or `json`, got {other:?}"),
+                name: raw.origin,
+            }),
+        }
+    }
+
+    fn worker(
+        &self,
+        poll_interval_ms: Option<toml::Value>,
+        max_attempts: Option<toml::Value>,
+    ) -> Result<WorkerSettings, ConfigError> {
+        let defaults = WorkerSettings::default();
+        let poll_ms: u64 = self.number(
+            "worker_poll_interval_ms",
+            poll_interval_ms,
+            1000,
+            "a number of milliseconds",
+        )?;
+        Ok(WorkerSettings {
+            poll_interval: Duration::from_millis(poll_ms.max(1)),
+            max_attempts: self.number(
+                "worker_max_attempts",
+                max_attempts,
+                defaults.max_attempts,
+                "a number of attempts",
+            )?,
+            ..defaults
+        })
+    }
+
+    fn mail(&self, file: MailFile) -> Result<MailSettings, ConfigError> {
+        Ok(MailSettings {
+            smtp_url: self.text("smtp_url", file.smtp_url).map(SecretString::from),
+            from: self.text("mail_from", file.from),
+            reply_to: self.text("mail_reply_to", file.reply_to),
+            signing_key_file: self.path("signing_key_file", file.signing_key_file),
+            signing_key_passphrase: self.secret(
+                ("signing_key_passphrase", file.signing_key_passphrase),
+                (
+                    "signing_key_passphrase_file",
+                    file.signing_key_passphrase_file,
+                ),
+            )?,
+        })
+    }
+
+    fn replica_id(&self, file: Option<String>) -> Result<String, ConfigError> {
+        match self.text("replica_id", file) {
+            Some(id) => tame_replica_id(&id).ok_or_else(|| ConfigError::Invalid {
+                name: "replica_id".to_owned(),
+                message: format!(
+                    "{id:?} is not 1 to 100 printable ASCII characters without spaces"
+                ),
+            }),
+            None => Ok(default_replica_id(self.env)),
+        }
+    }
+
+    fn drain(&self, file: Option<toml::Value>) -> Result<Duration, ConfigError> {
+        let secs: u64 = self.number(
+            "drain_secs",
+            file,
+            DEFAULT_DRAIN_SECS,
+            "a number of seconds",
+        )?;
+        if secs > MAX_DRAIN_SECS {
+            return Err(ConfigError::Invalid {
+                name: "drain_secs".to_owned(),
+                message: format!(
+                    "{secs} s is longer than a stop should wait (at most {MAX_DRAIN_SECS})"
+                ),
+            });
+        }
+        Ok(Duration::from_secs(secs))
+    }
+
+    /// The chat's webhook URL: a credential, which errors do not repeat.
+    fn chat_webhook_url(&self, file: Option<String>) -> Result<Option<SecretString>, ConfigError> {
+        let Some(url) = self.text("chat_webhook_url", file) else {
+            return Ok(None);
+        };
+        if url.starts_with("https://") || url.starts_with("http://") {
+            Ok(Some(SecretString::from(url)))
+        } else {
+            Err(ConfigError::Invalid {
+                name: "chat_webhook_url".to_owned(),
+                message: "not an http:// or https:// URL".to_owned(),
+            })
+        }
+    }
+
+    /// GitHub's API and web addresses: as configured, else github.com's.
+    fn github_urls(
+        &self,
+        api_url: Option<String>,
+        web_url: Option<String>,
+    ) -> Result<GitHubUrls, ConfigError> {
+        let api_url = self
+            .url("github_api_url", api_url)?
+            .unwrap_or_else(|| DEFAULT_GITHUB_API_URL.to_owned());
+        let web_url = self
+            .url("github_web_url", web_url)?
+            .unwrap_or_else(|| web_url_for(&api_url));
+        Ok(GitHubUrls { api_url, web_url })
+    }
+
+    /// An http:// or https:// URL with a host, without its trailing slash.
+    fn url(&self, key: &str, file: Option<String>) -> Result<Option<String>, ConfigError> {
+        let Some(raw) = self.raw(key, file) else {
+            return Ok(None);
+        };
+        let url = raw.value.trim().trim_end_matches('/').to_owned();
+        let host = url
+            .strip_prefix("https://")
+            .or_else(|| url.strip_prefix("http://"))
+            .unwrap_or("");
+        if host.is_empty() || host.starts_with('/') {
+            return Err(ConfigError::Invalid {
+                message: format!(
+                    "{:?} is not an http:// or https:// URL with a host",
+                    raw.value
+                ),
+                name: raw.origin,
+            });
+        }
+        Ok(Some(url))
+    }
+
+    /// The GitHub App herald acts as, when both its id and its key are set.
+    fn github(
+        &self,
+        file: GitHubFile,
+        urls: &GitHubUrls,
+    ) -> Result<Option<GitHubSettings>, ConfigError> {
+        let app_id = self
+            .raw("github_app_id", file.app_id.map(scalar))
+            .filter(|raw| !raw.value.trim().is_empty());
+        let private_key = self.secret(
+            ("github_private_key", file.private_key),
+            ("github_private_key_file", file.private_key_file),
+        )?;
+        let (app_id, private_key) = match (app_id, private_key) {
+            (None, None) => return Ok(None),
+            (Some(_), None) => return Err(ConfigError::IncompleteGitHubApp("no private key")),
+            (None, Some(_)) => return Err(ConfigError::IncompleteGitHubApp("no App id")),
+            (Some(app_id), Some(key)) => (app_id, key),
+        };
+        let seconds = "a number of seconds";
+        let poll_secs: u64 = self.number(
+            "poll_interval_secs",
+            file.poll_interval_secs,
+            DEFAULT_POLL_INTERVAL_SECS,
+            seconds,
+        )?;
+        let redelivery_secs: u64 = self.number(
+            "redelivery_interval_secs",
+            file.redelivery_interval_secs,
+            DEFAULT_REDELIVERY_INTERVAL_SECS,
+            seconds,
+        )?;
+        if redelivery_secs == 0 {
+            return Err(ConfigError::Invalid {
+                name: "redelivery_interval_secs".to_owned(),
+                message: "0 is no interval: at least 1 (herald always asks for what it missed)"
+                    .to_owned(),
+            });
+        }
+        let read_cache_secs: u64 =
+            self.number("github_read_cache_secs", file.read_cache_secs, 60, seconds)?;
+        Ok(Some(GitHubSettings {
+            api_url: urls.api_url.clone(),
+            web_url: urls.web_url.clone(),
+            app_id: app_id.parse("the numeric App id")?,
+            private_key,
+            poll_interval: Duration::from_secs(poll_secs.max(1)),
+            read_cache_for: Duration::from_secs(read_cache_secs),
+            pacing: self.pacing(file.write_interval_ms, file.write_budgets)?,
+            redelivery_interval: Duration::from_secs(redelivery_secs),
+        }))
+    }
+
+    /// How herald spaces its content-creating GitHub requests.
+    fn pacing(
+        &self,
+        interval_ms: Option<toml::Value>,
+        budgets: Option<String>,
+    ) -> Result<Pacing, ConfigError> {
+        let defaults = Pacing::default();
+        let default_ms = u64::try_from(defaults.spacing.as_millis()).unwrap_or(1000);
+        let interval_ms: u64 = self.number(
+            "github_write_interval_ms",
+            interval_ms,
+            default_ms,
+            "a number of milliseconds",
+        )?;
+        let budgets = match self.raw("github_write_budgets", budgets) {
+            None => defaults.budgets,
+            Some(raw) => {
+                Pacing::parse_budgets(&raw.value).map_err(|message| ConfigError::Invalid {
+                    name: raw.origin,
+                    message,
+                })?
+            }
+        };
+        Ok(Pacing {
+            spacing: Duration::from_millis(interval_ms),
+            budgets,
+        })
     }
 }
 
@@ -460,6 +700,53 @@ fn read_secret_file(path: &Path) -> Result<SecretString, ConfigError> {
     ))
 }
 
+/// herald.toml's GitHub keys, as written.
+struct GitHubFile {
+    app_id: Option<toml::Value>,
+    private_key: Option<String>,
+    private_key_file: Option<PathBuf>,
+    poll_interval_secs: Option<toml::Value>,
+    redelivery_interval_secs: Option<toml::Value>,
+    read_cache_secs: Option<toml::Value>,
+    write_interval_ms: Option<toml::Value>,
+    write_budgets: Option<String>,
+}
+
+/// herald.toml's mail keys, as written.
+struct MailFile {
+    smtp_url: Option<String>,
+    from: Option<String>,
+    reply_to: Option<String>,
+    signing_key_file: Option<PathBuf>,
+    signing_key_passphrase: Option<String>,
+    signing_key_passphrase_file: Option<PathBuf>,
+}
+
+/// The settings file: `config` (which must exist), else `HERALD_CONFIG` (which must too),
+/// else `./herald.toml` when present; its path and its keys.
+fn settings_file(
+    config: Option<&Path>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(PathBuf, FileSettings), ConfigError> {
+    let explicit = config
+        .map(Path::to_owned)
+        .or_else(|| env("HERALD_CONFIG").map(PathBuf::from));
+    let path = explicit
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG_FILE));
+    let file = match std::fs::read_to_string(&path) {
+        Ok(text) => toml::from_str::<FileSettings>(&text).map_err(|source| ConfigError::File {
+            path: path.clone(),
+            source: Box::new(source),
+        })?,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound && explicit.is_none() => {
+            FileSettings::default()
+        }
+        Err(source) => return Err(ConfigError::Read { path, source }),
+    };
+    Ok((path, file))
+}
+
 impl Settings {
     /// Loads settings. `config` is an explicit file (which must exist); without it,
     /// `HERALD_CONFIG` or else `./herald.toml` is read when present.
@@ -467,215 +754,75 @@ impl Settings {
         config: Option<&Path>,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Settings, ConfigError> {
-        let explicit = config
-            .map(Path::to_owned)
-            .or_else(|| env("HERALD_CONFIG").map(PathBuf::from));
-        let path = explicit
-            .clone()
-            .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG_FILE));
-        let file = match std::fs::read_to_string(&path) {
-            Ok(text) => {
-                toml::from_str::<FileSettings>(&text).map_err(|source| ConfigError::File {
-                    path: path.clone(),
-                    source: Box::new(source),
-                })?
-            }
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound && explicit.is_none() => {
-                FileSettings::default()
-            }
-            Err(source) => return Err(ConfigError::Read { path, source }),
-        };
-
-        let webhook_secret = match (
-            pick("webhook_secret", file.webhook_secret, &path, env),
-            pick(
-                "webhook_secret_file",
-                file.webhook_secret_file.map(|p| p.display().to_string()),
-                &path,
-                env,
-            ),
-        ) {
-            (Some(secret), _) if !secret.value.is_empty() => Some(SecretString::from(secret.value)),
-            (_, Some(file)) => Some(read_secret_file(Path::new(&file.value))?),
-            _ => None,
-        };
-        let log_format = match pick("log_format", file.log_format, &path, env) {
-            None => LogFormat::Human,
-            Some(raw) => match raw.value.trim() {
-                "human" => LogFormat::Human,
-                "json" => LogFormat::Json,
-                other => {
-                    return Err(ConfigError::Invalid {
-                        name: raw.origin,
-                        message: format!("expected `human` or `json`, got {other:?}"),
-                    });
-                }
-            },
-        };
-        let poll_ms: u64 = parse(
-            pick(
-                "worker_poll_interval_ms",
-                file.worker_poll_interval_ms.map(scalar),
-                &path,
-                env,
-            ),
-            1000,
-            "a number of milliseconds",
-        )?;
-        let defaults = WorkerSettings::default();
-        let path_setting = |key: &str, file: Option<PathBuf>| {
-            pick(key, file.map(|p| p.display().to_string()), &path, env)
-                .map(|raw| raw.value)
-                .filter(|value| !value.trim().is_empty())
-        };
-        let text_setting = |key: &str, file: Option<String>| {
-            pick(key, file, &path, env)
-                .map(|raw| raw.value)
-                .filter(|value| !value.trim().is_empty())
-        };
-        let signing_key_passphrase = match (
-            text_setting("signing_key_passphrase", file.signing_key_passphrase),
-            path_setting(
-                "signing_key_passphrase_file",
-                file.signing_key_passphrase_file,
-            ),
-        ) {
-            (Some(passphrase), _) => Some(SecretString::from(passphrase)),
-            (None, Some(file)) => Some(read_secret_file(Path::new(&file))?),
-            (None, None) => None,
-        };
-        let mail = MailSettings {
-            smtp_url: text_setting("smtp_url", file.smtp_url).map(SecretString::from),
-            from: text_setting("mail_from", file.mail_from),
-            reply_to: text_setting("mail_reply_to", file.mail_reply_to),
-            signing_key_file: path_setting("signing_key_file", file.signing_key_file)
-                .map(PathBuf::from),
-            signing_key_passphrase,
-        };
-        let github_file = FileGitHub {
-            api_url: file.github_api_url,
-            web_url: file.github_web_url,
-            app_id: file.github_app_id.map(scalar),
+        let (path, file) = settings_file(config, env)?;
+        let layers = Layers { path: &path, env };
+        let github_urls = layers.github_urls(file.github_api_url, file.github_web_url)?;
+        let github = GitHubFile {
+            app_id: file.github_app_id,
             private_key: file.github_private_key,
-            private_key_file: file
-                .github_private_key_file
-                .map(|path| path.display().to_string()),
-            poll_interval_secs: file.poll_interval_secs.map(scalar),
-            redelivery_interval_secs: file.redelivery_interval_secs.map(scalar),
-            read_cache_secs: file.github_read_cache_secs.map(scalar),
-            write_interval_ms: file.github_write_interval_ms.map(scalar),
+            private_key_file: file.github_private_key_file,
+            poll_interval_secs: file.poll_interval_secs,
+            redelivery_interval_secs: file.redelivery_interval_secs,
+            read_cache_secs: file.github_read_cache_secs,
+            write_interval_ms: file.github_write_interval_ms,
             write_budgets: file.github_write_budgets,
         };
-        let github_urls = github_urls(&github_file, &path, env)?;
-        let github = github_settings(&github_file, &path, env)?;
-        let replica_id = match text_setting("replica_id", file.replica_id) {
-            Some(id) => tame_replica_id(&id).ok_or_else(|| ConfigError::Invalid {
-                name: "replica_id".to_owned(),
-                message: format!(
-                    "{id:?} is not 1 to 100 printable ASCII characters without spaces"
-                ),
-            })?,
-            None => default_replica_id(env),
+        let mail = MailFile {
+            smtp_url: file.smtp_url,
+            from: file.mail_from,
+            reply_to: file.mail_reply_to,
+            signing_key_file: file.signing_key_file,
+            signing_key_passphrase: file.signing_key_passphrase,
+            signing_key_passphrase_file: file.signing_key_passphrase_file,
         };
-        let drain_secs: u64 = parse(
-            pick("drain_secs", file.drain_secs.map(scalar), &path, env),
-            DEFAULT_DRAIN_SECS,
-            "a number of seconds",
+        let max_connections = layers.number(
+            "database_max_connections",
+            file.database_max_connections,
+            crate::store::DEFAULT_MAX_CONNECTIONS,
+            "a number of connections",
         )?;
-        if drain_secs > MAX_DRAIN_SECS {
-            return Err(ConfigError::Invalid {
-                name: "drain_secs".to_owned(),
-                message: format!(
-                    "{drain_secs} s is longer than a stop should wait (at most {MAX_DRAIN_SECS})"
-                ),
-            });
-        }
         Ok(Settings {
-            replica_id,
-            drain: Duration::from_secs(drain_secs),
-            database_url: pick("database_url", file.database_url, &path, env)
-                .map(|raw| raw.value)
-                .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()),
-            database_max_connections: parse(
-                pick(
-                    "database_max_connections",
-                    file.database_max_connections.map(scalar),
-                    &path,
-                    env,
-                ),
-                crate::store::DEFAULT_MAX_CONNECTIONS,
-                "a number of connections",
-            )
-            .and_then(|connections| at_least_one("database_max_connections", connections))?,
-            listen: parse(
-                pick("listen", file.listen, &path, env),
+            replica_id: layers.replica_id(file.replica_id)?,
+            drain: layers.drain(file.drain_secs)?,
+            database_url: layers
+                .raw("database_url", file.database_url)
+                .map_or_else(|| DEFAULT_DATABASE_URL.to_owned(), |raw| raw.value),
+            database_max_connections: at_least_one("database_max_connections", max_connections)?,
+            listen: layers.parsed(
+                "listen",
+                file.listen,
                 SocketAddr::from(([127, 0, 0, 1], 3000)),
                 "a socket address such as 127.0.0.1:3000",
             )?,
-            metrics_listen: pick("metrics_listen", file.metrics_listen, &path, env)
-                .map(|raw| {
-                    parse(
-                        Some(raw),
-                        SocketAddr::from(([127, 0, 0, 1], 9090)),
-                        "a socket address such as 127.0.0.1:9090",
-                    )
-                })
+            metrics_listen: layers
+                .raw("metrics_listen", file.metrics_listen)
+                .map(|raw| raw.parse("a socket address such as 127.0.0.1:9090"))
                 .transpose()?,
-            webhook_secret,
-            log_format,
-            log_filter: pick("log", file.log, &path, env).map(|raw| raw.value),
-            max_body_bytes: parse(
-                pick(
-                    "max_body_bytes",
-                    file.max_body_bytes.map(scalar),
-                    &path,
-                    env,
-                ),
+            webhook_secret: layers.secret(
+                ("webhook_secret", file.webhook_secret),
+                ("webhook_secret_file", file.webhook_secret_file),
+            )?,
+            log_format: layers.log_format(file.log_format)?,
+            log_filter: layers.raw("log", file.log).map(|raw| raw.value),
+            max_body_bytes: layers.number(
+                "max_body_bytes",
+                file.max_body_bytes,
                 DEFAULT_MAX_BODY_BYTES,
                 "a number of bytes",
             )?,
-            worker_enabled: parse(
-                pick(
-                    "worker_enabled",
-                    file.worker_enabled.map(scalar),
-                    &path,
-                    env,
-                ),
+            worker_enabled: layers.number(
+                "worker_enabled",
+                file.worker_enabled,
                 true,
                 "true or false",
             )?,
-            worker: WorkerSettings {
-                poll_interval: Duration::from_millis(poll_ms.max(1)),
-                max_attempts: parse(
-                    pick(
-                        "worker_max_attempts",
-                        file.worker_max_attempts.map(scalar),
-                        &path,
-                        env,
-                    ),
-                    defaults.max_attempts,
-                    "a number of attempts",
-                )?,
-                ..defaults
-            },
-            github,
+            worker: layers.worker(file.worker_poll_interval_ms, file.worker_max_attempts)?,
+            github: layers.github(github, &github_urls)?,
             github_urls,
-            mail,
+            mail: layers.mail(mail)?,
             channels: ChannelSecrets {
-                counterparts: Counterparts::load(file.discourse, file.mediawiki, env)?,
-                chat_webhook_url: text_setting("chat_webhook_url", file.chat_webhook_url)
-                    .map(|url| {
-                        if url.starts_with("https://") || url.starts_with("http://") {
-                            Ok(SecretString::from(url))
-                        } else {
-                            // The URL is a credential: the error does not repeat it.
-                            Err(ConfigError::Invalid {
-                                name: "chat_webhook_url".to_owned(),
-                                message: "not an http:// or https:// URL".to_owned(),
-                            })
-                        }
-                    })
-                    .transpose()?,
+                counterparts: counterparts::counterparts(file.discourse, file.mediawiki, env)?,
+                chat_webhook_url: layers.chat_webhook_url(file.chat_webhook_url)?,
             },
         })
     }
@@ -698,162 +845,11 @@ fn default_replica_id(env: &dyn Fn(&str) -> Option<String>) -> String {
     format!("{host}/{}", std::process::id())
 }
 
-/// The GitHub keys of herald.toml, taken out so the App settings are read in one place.
-struct FileGitHub {
-    api_url: Option<String>,
-    web_url: Option<String>,
-    app_id: Option<String>,
-    private_key: Option<String>,
-    private_key_file: Option<String>,
-    poll_interval_secs: Option<String>,
-    redelivery_interval_secs: Option<String>,
-    read_cache_secs: Option<String>,
-    write_interval_ms: Option<String>,
-    write_budgets: Option<String>,
-}
-
 /// GitHub's API and web addresses: as configured, else github.com's.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GitHubUrls {
     pub api_url: String,
     pub web_url: String,
-}
-
-fn github_urls(
-    file: &FileGitHub,
-    path: &Path,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Result<GitHubUrls, ConfigError> {
-    let url = |key: &str, value: Option<String>| {
-        pick(key, value, path, env)
-            .map(|raw| {
-                let url = raw.value.trim().trim_end_matches('/').to_owned();
-                let host = url
-                    .strip_prefix("https://")
-                    .or_else(|| url.strip_prefix("http://"))
-                    .unwrap_or("");
-                if host.is_empty() || host.starts_with('/') {
-                    return Err(ConfigError::Invalid {
-                        name: raw.origin,
-                        message: format!(
-                            "{:?} is not an http:// or https:// URL with a host",
-                            raw.value
-                        ),
-                    });
-                }
-                Ok(url)
-            })
-            .transpose()
-    };
-    let api_url = url("github_api_url", file.api_url.clone())?
-        .unwrap_or_else(|| DEFAULT_GITHUB_API_URL.to_owned());
-    let web_url =
-        url("github_web_url", file.web_url.clone())?.unwrap_or_else(|| web_url_for(&api_url));
-    Ok(GitHubUrls { api_url, web_url })
-}
-
-fn github_settings(
-    file: &FileGitHub,
-    path: &Path,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Result<Option<GitHubSettings>, ConfigError> {
-    let app_id = pick("github_app_id", file.app_id.clone(), path, env)
-        .filter(|raw| !raw.value.trim().is_empty());
-    let private_key = match (
-        pick("github_private_key", file.private_key.clone(), path, env),
-        pick(
-            "github_private_key_file",
-            file.private_key_file.clone(),
-            path,
-            env,
-        ),
-    ) {
-        (Some(key), _) if !key.value.trim().is_empty() => Some(SecretString::from(key.value)),
-        (_, Some(file)) if !file.value.trim().is_empty() => {
-            Some(read_secret_file(Path::new(&file.value))?)
-        }
-        _ => None,
-    };
-    let (app_id, private_key) = match (app_id, private_key) {
-        (None, None) => return Ok(None),
-        (Some(_), None) => return Err(ConfigError::IncompleteGitHubApp("no private key")),
-        (None, Some(_)) => return Err(ConfigError::IncompleteGitHubApp("no App id")),
-        (Some(app_id), Some(key)) => (app_id, key),
-    };
-    let poll_secs: u64 = parse(
-        pick(
-            "poll_interval_secs",
-            file.poll_interval_secs.clone(),
-            path,
-            env,
-        ),
-        DEFAULT_POLL_INTERVAL_SECS,
-        "a number of seconds",
-    )?;
-    let redelivery_secs: u64 = parse(
-        pick(
-            "redelivery_interval_secs",
-            file.redelivery_interval_secs.clone(),
-            path,
-            env,
-        ),
-        DEFAULT_REDELIVERY_INTERVAL_SECS,
-        "a number of seconds",
-    )?;
-    if redelivery_secs == 0 {
-        return Err(ConfigError::Invalid {
-            name: "redelivery_interval_secs".to_owned(),
-            message: "0 is no interval: at least 1 (herald always asks for what it missed)"
-                .to_owned(),
-        });
-    }
-    let GitHubUrls { api_url, web_url } = github_urls(file, path, env)?;
-    let read_cache_secs: u64 = parse(
-        pick(
-            "github_read_cache_secs",
-            file.read_cache_secs.clone(),
-            path,
-            env,
-        ),
-        60,
-        "a number of seconds",
-    )?;
-    let default_pacing = Pacing::default();
-    let write_interval_ms: u64 = parse(
-        pick(
-            "github_write_interval_ms",
-            file.write_interval_ms.clone(),
-            path,
-            env,
-        ),
-        u64::try_from(default_pacing.spacing.as_millis()).unwrap_or(1000),
-        "a number of milliseconds",
-    )?;
-    let budgets = match pick(
-        "github_write_budgets",
-        file.write_budgets.clone(),
-        path,
-        env,
-    ) {
-        None => default_pacing.budgets,
-        Some(raw) => Pacing::parse_budgets(&raw.value).map_err(|message| ConfigError::Invalid {
-            name: raw.origin,
-            message,
-        })?,
-    };
-    Ok(Some(GitHubSettings {
-        api_url,
-        web_url,
-        app_id: parse(Some(app_id), 0, "the numeric App id")?,
-        private_key,
-        poll_interval: Duration::from_secs(poll_secs.max(1)),
-        read_cache_for: Duration::from_secs(read_cache_secs),
-        pacing: Pacing {
-            spacing: Duration::from_millis(write_interval_ms),
-            budgets,
-        },
-        redelivery_interval: Duration::from_secs(redelivery_secs),
-    }))
 }
 
 #[cfg(test)]

@@ -11,10 +11,23 @@ pub use message::{Digests, Letter, MessageError, Sender, build, build_encrypted}
 pub use recipient::{RecipientKey, RecipientKeyError};
 pub use smtp::{Mailer, SmtpError};
 
-use crate::config::MailSettings;
 use crate::repo_config::MailingList;
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 use std::path::PathBuf;
+
+/// How announcements are signed and sent. All optional: without an SMTP URL herald sends
+/// no mail (and says so on the timeline); without a key, `dry-run` signs with a throwaway.
+#[derive(Debug, Clone, Default)]
+pub struct MailSettings {
+    /// `smtp://` or `smtps://`, may hold a password; never logged whole.
+    pub smtp_url: Option<SecretString>,
+    /// `Name <address>` the announcements come from.
+    pub from: Option<String>,
+    pub reply_to: Option<String>,
+    /// The armored OpenPGP secret key that signs announcements.
+    pub signing_key_file: Option<PathBuf>,
+    pub signing_key_passphrase: Option<SecretString>,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum MailSetupError {

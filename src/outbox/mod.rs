@@ -11,7 +11,6 @@ mod effects;
 pub use effects::EffectRunner;
 
 use crate::channels::{ChannelError, Record};
-use crate::config::WorkerSettings;
 use crate::incident::DeliveryId;
 use crate::ingest::IngestLoad;
 use crate::jobs::{ClaimedJob, Job, JobKind, Undecodable};
@@ -52,6 +51,27 @@ pub enum JobError {
     Process(#[from] ProcessError),
     #[error(transparent)]
     Effect(#[from] ChannelError),
+}
+
+/// How the outbox worker and effect runner pace themselves.
+#[derive(Debug, Clone)]
+pub struct WorkerSettings {
+    /// How often the queue is looked at when nothing wakes the worker.
+    pub poll_interval: Duration,
+    /// Attempts before a job is given up.
+    pub max_attempts: i64,
+    /// How long one batch may hold the store's write lock (it finishes the job at hand).
+    pub batch_time: Duration,
+}
+
+impl Default for WorkerSettings {
+    fn default() -> Self {
+        WorkerSettings {
+            poll_interval: Duration::from_secs(1),
+            max_attempts: 8,
+            batch_time: Duration::from_millis(3),
+        }
+    }
 }
 
 /// Jobs fetched at a time within a batch, their deliveries read in one query.
