@@ -5,7 +5,7 @@
 //! tracking issue; once the server has answered 250 the send is recorded and never repeated.
 
 use super::record::Record;
-use super::{Channel, ChannelError, Channels};
+use super::{ChannelError, Channels, Publication};
 use crate::drafts::{ANNOUNCEMENT, ANNOUNCEMENT_SUBJECT, DraftView, escape};
 use crate::incident::{GhsaId, TimelineKind};
 use crate::jobs::{ClaimedJob, Job, PendingMail};
@@ -35,16 +35,16 @@ pub(super) fn sends(lists: &[MailingList], incident_id: IncidentId) -> Vec<(Job,
 /// Renders, signs and sends the announcement to one list. A failure goes back to the
 /// runner, which retries it and tells the maintainers ([`first_failure`]).
 pub(super) async fn send(
-    channel: &Channel<'_>,
+    publication: &Publication<'_>,
     list: &MailingList,
 ) -> Result<Record, ChannelError> {
-    let Channel {
+    let Publication {
         channels,
         api,
         disclosed,
         incident_id,
         ..
-    } = *channel;
+    } = *publication;
     let incident = disclosed.incident();
     // Checked when the configuration was read: an address, one line, no mention.
     let address = list.address.as_str();

@@ -18,7 +18,7 @@ mod maintainer;
 mod mediawiki;
 mod post;
 mod prenotify;
-mod public;
+mod publication;
 mod record;
 mod review;
 mod tracking_issue;
@@ -138,7 +138,7 @@ impl ChannelError {
 
 /// One public job's context: the disclosed incident, its repository's configuration and
 /// the installation that reaches it.
-struct Channel<'a> {
+struct Publication<'a> {
     channels: &'a Channels,
     api: &'a Api,
     loaded: &'a LoadedConfig,
@@ -299,10 +299,12 @@ impl Channels {
             }
             // The public channels and the mail, each through the embargo gate.
             (Job::Public { channel, .. }, Some(row)) => {
-                public::publish(self, claimed, row, public::Target::Channel(*channel)).await
+                publication::publish(self, claimed, row, publication::Target::Channel(*channel))
+                    .await
             }
             (Job::SendMail(mail), Some(row)) => {
-                public::publish(self, claimed, row, public::Target::List(&mail.list)).await
+                publication::publish(self, claimed, row, publication::Target::List(&mail.list))
+                    .await
             }
             (Job::Escalate(pending), Some(row)) => {
                 escalation::escalate(self, claimed, pending, &row.incident).await

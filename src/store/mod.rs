@@ -1,17 +1,19 @@
 //! The durable store: sqlx over SQLite (embedded default). SQL is written with `$n`
 //! placeholders and portable types so PostgreSQL can share it.
 
-mod channels;
 mod control;
 mod copy;
-mod github;
 mod incidents;
+mod installations;
+mod polls;
+mod posts;
 mod queue;
 mod redelivery;
+mod tracking;
 
-pub use channels::ChannelPost;
 pub use control::{JobControl, JobControlError, JobFilter, JobRecord, JobState, QueuedKind};
 pub use copy::{Copied, CopyError};
+pub use posts::ChannelPost;
 pub use redelivery::{RedeliveryRequest, Resume, ScanClaim, ScanEnd, ScanState};
 
 pub use crate::incident::IncidentId;
@@ -77,12 +79,14 @@ stored_as!(GhsaId, String, |id| id.as_str().to_owned(), |text| {
 });
 stored_as!(IncidentId, i64, |id| id.0, |row| IncidentId(row));
 
-pub use github::{PollClaim, RepositoryToPoll, StoredInstallation, TrackingLink, TrackingStatus};
 pub use incidents::{IncidentFilter, IncidentRow, StoredTimelineEntry};
+pub use installations::StoredInstallation;
+pub use polls::{PollClaim, RepositoryToPoll};
 pub use queue::{
     Admission, FailedJob, JobClaim, NewDelivery, PROCESS_DELIVERY, Priority, Queued,
     StoredDelivery, compress_payload,
 };
+pub use tracking::{TrackingLink, TrackingStatus};
 
 use crate::incident::{GhsaId, RepoName};
 use chrono::{DateTime, TimeZone, Utc};
@@ -256,6 +260,11 @@ pub async fn within<T>(
     tokio::time::timeout(bound, work)
         .await
         .unwrap_or(Err(StoreError::TimedOut(bound)))
+}
+
+/// A GitHub id (an issue's number, an installation's id) as the store keeps it.
+fn to_id(id: u64) -> Result<i64, StoreError> {
+    i64::try_from(id).map_err(|_| StoreError::Corrupt(format!("id {id} out of range")))
 }
 
 pub(crate) fn to_millis(at: DateTime<Utc>) -> i64 {

@@ -353,3 +353,34 @@ fn a_cycle_is_found_and_named() {
     assert_eq!(groups, vec![vec!["a", "b", "c"]]);
     assert!(described(&graph, &groups).contains("c -> a (e.g. c.rs)"));
 }
+
+/// Every file and folder the glossary of `docs/architecture.md` points at is in `src/` (or
+/// `tests/`): the glossary cannot name a room or a file that has moved.
+#[test]
+fn the_glossary_names_files_that_exist() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let architecture =
+        std::fs::read_to_string(root.join("docs/architecture.md")).expect("docs/architecture.md");
+    let glossary = architecture
+        .split("## Glossary")
+        .nth(1)
+        .expect("a glossary in docs/architecture.md");
+    let mut named = 0;
+    for path in glossary
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|text| text.ends_with(".rs") || text.ends_with('/'))
+    {
+        let path = path.split_whitespace().next().expect("a path");
+        let found = [src().join(path), root.join(path)]
+            .iter()
+            .any(|candidate| candidate.exists());
+        assert!(found, "the glossary names {path}, which is not in src/");
+        named += 1;
+    }
+    assert!(
+        named >= 10,
+        "the glossary names the files it means ({named} found)"
+    );
+}

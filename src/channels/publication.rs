@@ -6,7 +6,7 @@
 use super::gate;
 use super::post::{PostChannel, PostText, body_within, title};
 use super::record::{Record, Write};
-use super::{Channel, ChannelError, Channels};
+use super::{ChannelError, Channels, Publication};
 use super::{announce, discussions, forum, mediawiki, wiki};
 use crate::drafts::{
     ADVISORY_ISSUE, BLOG_POST, CHANGELOG_ENTRY, DraftView, changelog, escape, limits, osv,
@@ -55,7 +55,7 @@ pub(super) async fn publish(
         Ok(disclosed) => {
             let api = channels.installation(&row.incident.repository).await?;
             let loaded = channels.repo_config(&api, &row.incident.repository).await?;
-            let channel = Channel {
+            let publication = Publication {
                 channels,
                 api: &api,
                 loaded: &loaded,
@@ -63,14 +63,16 @@ pub(super) async fn publish(
                 incident_id,
             };
             match target {
-                Target::Channel(PublicChannel::ChangelogPr) => changelog_prs(&channel).await?,
+                Target::Channel(PublicChannel::ChangelogPr) => changelog_prs(&publication).await?,
                 Target::Channel(PublicChannel::AdvisoryIssue)
                     if !loaded.config.advisory_issue.enabled =>
                 {
                     Record::note("advisory issue turned off in the configuration")
                 }
-                Target::Channel(PublicChannel::AdvisoryIssue) => advisory_issue(&channel).await?,
-                Target::Channel(PublicChannel::BlogPostPr) => blog_post_pr(&channel).await?,
+                Target::Channel(PublicChannel::AdvisoryIssue) => {
+                    advisory_issue(&publication).await?
+                }
+                Target::Channel(PublicChannel::BlogPostPr) => blog_post_pr(&publication).await?,
                 Target::Channel(PublicChannel::Announce) => {
                     let sends = announce::sends(&loaded.config.mailing_lists, incident_id);
                     let note = format!("announcement: {} list(s)", sends.len());
@@ -92,13 +94,13 @@ pub(super) async fn publish(
                                 forum,
                                 category_id: config.category_id,
                             };
-                            post(&channel, topic).await?
+                            post(&publication, topic).await?
                         }
                         None => Record::note("no forum configured"),
                     }
                 }
                 Target::Channel(PublicChannel::WikiPage) if loaded.config.channels.github_wiki => {
-                    wiki_page(&channel).await?
+                    wiki_page(&publication).await?
                 }
                 Target::Channel(PublicChannel::WikiPage) => Record::note("no wiki configured"),
                 Target::Channel(PublicChannel::MediaWikiPage) => {
@@ -112,7 +114,7 @@ pub(super) async fn publish(
                                 wiki,
                                 page_prefix: &config.page_prefix,
                             };
-                            post(&channel, page).await?
+                            post(&publication, page).await?
                         }
                         None => Record::note("no MediaWiki configured"),
                     }
@@ -124,12 +126,12 @@ pub(super) async fn publish(
                                 api: &api,
                                 settings,
                             };
-                            post(&channel, target).await?
+                            post(&publication, target).await?
                         }
                         None => Record::note("no discussions configured"),
                     }
                 }
-                Target::List(list) => announce::send(&channel, list).await?,
+                Target::List(list) => announce::send(&publication, list).await?,
             }
         }
     };
@@ -177,14 +179,17 @@ fn post_outcome(
 
 /// Creates or updates the incident's post on a channel outside GitHub's issues, rendered
 /// from the channel's template, and records where it went.
-async fn post<C: PostChannel>(channel: &Channel<'_>, target: C) -> Result<Record, ChannelError> {
-    let Channel {
+async fn post<C: PostChannel>(
+    publication: &Publication<'_>,
+    target: C,
+) -> Result<Record, ChannelError> {
+    let Publication {
         channels,
         api,
         disclosed,
         incident_id,
         ..
-    } = *channel;
+    } = *publication;
     let incident = disclosed.incident();
     let known = channels.store.channel_post(incident_id, C::NAME).await?;
     let drafts = channels
@@ -203,18 +208,18 @@ async fn post<C: PostChannel>(channel: &Channel<'_>, target: C) -> Result<Record
 
 /// Adds or updates the incident's GitHub wiki page. An uninitialised wiki is reported on
 /// the tracking issue once and not retried (a maintainer must create its first page).
-async fn wiki_page(channel: &Channel<'_>) -> Result<Record, ChannelError> {
-    let Channel {
+async fn wiki_page(publication: &Publication<'_>) -> Result<Record, ChannelError> {
+    let Publication {
         channels,
         api,
         incident_id,
         ..
-    } = *channel;
+    } = *publication;
     let page = wiki::Page {
         web_url: channels.github.web_url(),
         token: api.token().await?,
     };
-    match post(channel, page).await {
+    match post(publication, page).await {
         Err(ChannelError::Wiki(error @ wiki::WikiError::Uninitialised(_))) => {
             let detail = error.to_string();
             let comment = match channels
@@ -356,14 +361,14 @@ async fn base_branch(
 
 /// Opens or updates the CHANGELOG pull request into the base branch and one per backport
 /// branch. Returns the timeline detail (when something new opened) and a note.
-async fn changelog_prs(channel: &Channel<'_>) -> Result<Record, ChannelError> {
-    let Channel {
+async fn changelog_prs(publication: &Publication<'_>) -> Result<Record, ChannelError> {
+    let Publication {
         channels,
         api,
         loaded,
         disclosed,
         ..
-    } = *channel;
+    } = *publication;
     let incident = disclosed.incident();
     let repository = &incident.repository;
     let settings = &loaded.config.changelog;
@@ -393,7 +398,7 @@ async fn changelog_prs(channel: &Channel<'_>) -> Result<Record, ChannelError> {
     let mut posts = Vec::new();
     let recorded = channels
         .store
-        .channel_post(channel.incident_id, CHANGELOG_POST)
+        .channel_post(publication.incident_id, CHANGELOG_POST)
         .await?
         .is_some();
     for target in std::iter::once(&base).chain(settings.backport_branches.iter()) {
@@ -458,7 +463,7 @@ async fn changelog_prs(channel: &Channel<'_>) -> Result<Record, ChannelError> {
         // once (also when an attempt that opened it did not get to record it).
         if *target == base && !recorded {
             posts.push(Write::ChannelPost {
-                incident: channel.incident_id,
+                incident: publication.incident_id,
                 channel: CHANGELOG_POST,
                 post: ChannelPost {
                     reference: number.to_string(),
@@ -471,7 +476,7 @@ async fn changelog_prs(channel: &Channel<'_>) -> Result<Record, ChannelError> {
     let detail =
         (!opened.is_empty()).then(|| format!("CHANGELOG pull request {}", opened.join(", ")));
     let record = Record::publication(
-        channel.incident_id,
+        publication.incident_id,
         detail,
         format!("CHANGELOG: {}", notes.join(", ")),
     );
@@ -481,14 +486,14 @@ async fn changelog_prs(channel: &Channel<'_>) -> Result<Record, ChannelError> {
 /// Offers a critical incident's blog post to the configured website repository as a pull
 /// request adding `<path>/<ghsa id>.md` (the date is in the post's front matter, so the file
 /// keeps its name when the advisory changes).
-async fn blog_post_pr(channel: &Channel<'_>) -> Result<Record, ChannelError> {
-    let Channel {
+async fn blog_post_pr(publication: &Publication<'_>) -> Result<Record, ChannelError> {
+    let Publication {
         channels,
         api,
         loaded,
         disclosed,
         ..
-    } = *channel;
+    } = *publication;
     let incident = disclosed.incident();
     let Some(blog) = &loaded.config.blog else {
         return Ok(Record::note("no blog configured"));
@@ -526,7 +531,7 @@ async fn blog_post_pr(channel: &Channel<'_>) -> Result<Record, ChannelError> {
     };
     Ok(match propose(api, &proposal).await? {
         Proposed::Opened(number, _) => Record::publication(
-            channel.incident_id,
+            publication.incident_id,
             Some(format!("blog post pull request {website}#{number}")),
             format!("blog post: opened {website}#{number}"),
         ),
@@ -538,14 +543,14 @@ async fn blog_post_pr(channel: &Channel<'_>) -> Result<Record, ChannelError> {
 }
 
 /// Opens or updates the public advisory issue in the advisory's repository.
-async fn advisory_issue(channel: &Channel<'_>) -> Result<Record, ChannelError> {
-    let Channel {
+async fn advisory_issue(publication: &Publication<'_>) -> Result<Record, ChannelError> {
+    let Publication {
         channels,
         api,
         loaded,
         disclosed,
         ..
-    } = *channel;
+    } = *publication;
     let incident = disclosed.incident();
     let repository = &incident.repository;
     let drafts = channels
@@ -554,7 +559,7 @@ async fn advisory_issue(channel: &Channel<'_>) -> Result<Record, ChannelError> {
     // The CHANGELOG job (queued first) recorded its pull request.
     let changelog_url = match channels
         .store
-        .channel_post(channel.incident_id, CHANGELOG_POST)
+        .channel_post(publication.incident_id, CHANGELOG_POST)
         .await?
     {
         Some(post) => Some(post.url),
@@ -580,7 +585,7 @@ async fn advisory_issue(channel: &Channel<'_>) -> Result<Record, ChannelError> {
     let security = &loaded.config.labels.security;
     let recorded = channels
         .store
-        .channel_post(channel.incident_id, ADVISORY_ISSUE_POST)
+        .channel_post(publication.incident_id, ADVISORY_ISSUE_POST)
         .await?
         .and_then(|post| post.reference.parse::<u64>().ok());
     // Not recorded: an earlier revision's job may have opened it and failed before
@@ -604,7 +609,7 @@ async fn advisory_issue(channel: &Channel<'_>) -> Result<Record, ChannelError> {
                     issue.number
                 )),
                 // Opened by an attempt that did not get to record it: recorded now.
-                None => advisory_issue_opened(channel.incident_id, repository, &issue),
+                None => advisory_issue_opened(publication.incident_id, repository, &issue),
             })
         }
         None => {
@@ -620,7 +625,7 @@ async fn advisory_issue(channel: &Channel<'_>) -> Result<Record, ChannelError> {
                 )
                 .await?;
             Ok(advisory_issue_opened(
-                channel.incident_id,
+                publication.incident_id,
                 repository,
                 &issue,
             ))
