@@ -330,118 +330,15 @@ pub fn timeline_line(entry: &TimelineEntry) -> String {
 
 /// The text of `herald incidents show`.
 pub fn incident_detail(incident: &Incident, timeline: &[StoredTimelineEntry]) -> String {
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
+    let mut out = Detail(String::new());
+    out.line(format_args!(
         "{}  {}",
         safe_line(&incident.ghsa_id),
         safe_line(&incident.repository)
-    );
-    let field = |out: &mut String, label: &str, value: &str| {
-        let _ = writeln!(out, "{label:<13}{value}");
-    };
-    field(&mut out, "Summary:", &safe_line(&incident.summary));
-    field(
-        &mut out,
-        "CVE:",
-        &incident
-            .cve_id
-            .as_deref()
-            .map(safe_line)
-            .unwrap_or_else(|| "-".into()),
-    );
-    let advisory_word = incident
-        .advisory_severity
-        .as_deref()
-        .map(|word| format!("; the advisory says {}", safe_line(word)))
-        .unwrap_or_default();
-    field(
-        &mut out,
-        "Severity:",
-        &format!(
-            "{} ({}){advisory_word}",
-            incident.severity, incident.severity_source
-        ),
-    );
-    cvss_detail("CVSS 3.x:", incident.cvss_v3.as_ref(), &mut out);
-    cvss_detail("CVSS 4.0:", incident.cvss_v4.as_ref(), &mut out);
-    let cwes: Vec<String> = incident
-        .cwes
-        .iter()
-        .map(|cwe| match &cwe.name {
-            Some(name) => format!("{} {}", safe_line(&cwe.id), safe_line(name)),
-            None => safe_line(&cwe.id),
-        })
-        .collect();
-    field(
-        &mut out,
-        "CWEs:",
-        &if cwes.is_empty() {
-            "-".into()
-        } else {
-            cwes.join(", ")
-        },
-    );
-    if matches!(
-        incident.severity_source,
-        SeveritySource::Maintainer | SeveritySource::MaintainerCvss | SeveritySource::Kind
-    ) {
-        let (severity, source) = incident.computed_severity();
-        field(&mut out, "Computed:", &format!("{severity} ({source})"));
-    }
-    if let Some(cvss) = &incident.decisions.cvss {
-        cvss_detail("CVSS (mnt):", Some(cvss), &mut out);
-    }
-    if let Some(kind) = incident.decisions.kind {
-        field(&mut out, "Kind:", kind.as_str());
-    }
-    field(&mut out, "Phase:", incident.phase.as_str());
-    let decisions = &incident.decisions;
-    field(
-        &mut out,
-        "Coordinator:",
-        &decisions
-            .coordinator
-            .as_deref()
-            .map(safe_line)
-            .unwrap_or_else(|| "-".into()),
-    );
-    field(
-        &mut out,
-        "Threat:",
-        &decisions
-            .threat
-            .map(|threat| threat.to_string())
-            .unwrap_or_else(|| "not assessed".into()),
-    );
-    field(
-        &mut out,
-        "Breach:",
-        if decisions.breach {
-            "yes"
-        } else {
-            "none recorded"
-        },
-    );
-    field(
-        &mut out,
-        "Embargo:",
-        &decisions
-            .embargo_until
-            .map(time)
-            .unwrap_or_else(|| "-".into()),
-    );
-    field(
-        &mut out,
-        "Disclosure:",
-        if decisions.disclosure_approved {
-            "approved"
-        } else {
-            "not approved"
-        },
-    );
-    field(
-        &mut out,
+    ));
+    severity_fields(&mut out, incident);
+    decision_fields(&mut out, incident);
+    out.field(
         "Advisory:",
         &format!(
             "{}  {}",
@@ -453,27 +350,129 @@ pub fn incident_detail(incident: &Incident, timeline: &[StoredTimelineEntry]) ->
                 .unwrap_or_default()
         ),
     );
-    field(&mut out, "Reported:", &time_or_dash(incident.reported_at));
-    field(&mut out, "Learned:", &time(incident.learned_at));
-    field(&mut out, "Published:", &time_or_dash(incident.published_at));
-    let _ = writeln!(out, "Affected packages:");
-    if incident.packages.is_empty() {
-        let _ = writeln!(out, "  -");
+    out.field("Reported:", &time_or_dash(incident.reported_at));
+    out.field("Learned:", &time(incident.learned_at));
+    out.field("Published:", &time_or_dash(incident.published_at));
+    package_lines(&mut out, incident);
+    credit_lines(&mut out, incident);
+    out.line(format_args!("Description:"));
+    for line in incident.description.lines() {
+        out.line(format_args!("  {}", safe_line(line)));
     }
+    out.line(format_args!("Timeline:"));
+    for stored in timeline {
+        out.line(format_args!("  {}", timeline_line(&stored.entry)));
+    }
+    out.0
+}
+
+/// The lines of `herald incidents show`, labels aligned.
+struct Detail(String);
+
+impl Detail {
+    fn line(&mut self, text: std::fmt::Arguments<'_>) {
+        let _ = writeln!(self.0, "{text}");
+    }
+
+    fn field(&mut self, label: &str, value: &str) {
+        self.line(format_args!("{label:<13}{value}"));
+    }
+}
+
+/// What the advisory is: summary, CVE, severity and where it comes from, CVSS, CWEs.
+fn severity_fields(out: &mut Detail, incident: &Incident) {
+    out.field("Summary:", &safe_line(&incident.summary));
+    let cve = incident.cve_id.as_deref().map(safe_line);
+    out.field("CVE:", &cve.unwrap_or_else(|| "-".into()));
+    let advisory_word = incident
+        .advisory_severity
+        .as_deref()
+        .map(|word| format!("; the advisory says {}", safe_line(word)))
+        .unwrap_or_default();
+    out.field(
+        "Severity:",
+        &format!(
+            "{} ({}){advisory_word}",
+            incident.severity, incident.severity_source
+        ),
+    );
+    cvss_detail("CVSS 3.x:", incident.cvss_v3.as_ref(), &mut out.0);
+    cvss_detail("CVSS 4.0:", incident.cvss_v4.as_ref(), &mut out.0);
+    let cwes: Vec<String> = incident
+        .cwes
+        .iter()
+        .map(|cwe| match &cwe.name {
+            Some(name) => format!("{} {}", safe_line(&cwe.id), safe_line(name)),
+            None => safe_line(&cwe.id),
+        })
+        .collect();
+    let cwes = if cwes.is_empty() {
+        "-".into()
+    } else {
+        cwes.join(", ")
+    };
+    out.field("CWEs:", &cwes);
+    if matches!(
+        incident.severity_source,
+        SeveritySource::Maintainer | SeveritySource::MaintainerCvss | SeveritySource::Kind
+    ) {
+        let (severity, source) = incident.computed_severity();
+        out.field("Computed:", &format!("{severity} ({source})"));
+    }
+}
+
+/// What the maintainers decided: their CVSS and kind, the phase, coordinator, threat,
+/// breach, embargo and approval.
+fn decision_fields(out: &mut Detail, incident: &Incident) {
+    let decisions = &incident.decisions;
+    if let Some(cvss) = &decisions.cvss {
+        cvss_detail("CVSS (mnt):", Some(cvss), &mut out.0);
+    }
+    if let Some(kind) = decisions.kind {
+        out.field("Kind:", kind.as_str());
+    }
+    out.field("Phase:", incident.phase.as_str());
+    let coordinator = decisions.coordinator.as_deref().map(safe_line);
+    out.field("Coordinator:", &coordinator.unwrap_or_else(|| "-".into()));
+    let threat = decisions.threat.map(|threat| threat.to_string());
+    out.field("Threat:", &threat.unwrap_or_else(|| "not assessed".into()));
+    let breach = if decisions.breach {
+        "yes"
+    } else {
+        "none recorded"
+    };
+    out.field("Breach:", breach);
+    let embargo = decisions.embargo_until.map(time);
+    out.field("Embargo:", &embargo.unwrap_or_else(|| "-".into()));
+    let approved = if decisions.disclosure_approved {
+        "approved"
+    } else {
+        "not approved"
+    };
+    out.field("Disclosure:", approved);
+}
+
+fn package_lines(out: &mut Detail, incident: &Incident) {
+    out.line(format_args!("Affected packages:"));
+    if incident.packages.is_empty() {
+        out.line(format_args!("  -"));
+    }
+    let text = |value: &Option<String>| value.as_deref().map(safe_line).unwrap_or("?".into());
     for package in &incident.packages {
-        let text = |value: &Option<String>| value.as_deref().map(safe_line).unwrap_or("?".into());
-        let _ = writeln!(
-            out,
+        out.line(format_args!(
             "  {} {}  vulnerable {}  patched {}",
             text(&package.ecosystem),
             text(&package.name),
             text(&package.vulnerable_version_range),
             text(&package.patched_versions),
-        );
+        ));
     }
-    let _ = writeln!(out, "Credits:");
+}
+
+fn credit_lines(out: &mut Detail, incident: &Incident) {
+    out.line(format_args!("Credits:"));
     if incident.credits.is_empty() {
-        let _ = writeln!(out, "  -");
+        out.line(format_args!("  -"));
     }
     for credit in &incident.credits {
         let state = credit
@@ -481,22 +480,12 @@ pub fn incident_detail(incident: &Incident, timeline: &[StoredTimelineEntry]) ->
             .as_deref()
             .map(|state| format!(", {}", safe_line(state)))
             .unwrap_or_default();
-        let _ = writeln!(
-            out,
+        out.line(format_args!(
             "  {} ({}{state})",
             safe_line(&credit.login),
             safe_line(&credit.kind)
-        );
+        ));
     }
-    let _ = writeln!(out, "Description:");
-    for line in incident.description.lines() {
-        let _ = writeln!(out, "  {}", safe_line(line));
-    }
-    let _ = writeln!(out, "Timeline:");
-    for stored in timeline {
-        let _ = writeln!(out, "  {}", timeline_line(&stored.entry));
-    }
-    out
 }
 
 /// The jobs herald gave up on, for `herald incidents show`.

@@ -37,6 +37,70 @@ pub struct Server {
     draining: watch::Sender<bool>,
 }
 
+/// The webhook listener and, where configured, the metrics one.
+async fn listen(
+    settings: &Settings,
+) -> anyhow::Result<(tokio::net::TcpListener, Option<tokio::net::TcpListener>)> {
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", settings.listen))?;
+    let metrics = match settings.metrics_listen {
+        Some(address) => Some(
+            tokio::net::TcpListener::bind(address)
+                .await
+                .with_context(|| format!("cannot listen on {address} (metrics_listen)"))?,
+        ),
+        None => None,
+    };
+    Ok((listener, metrics))
+}
+
+/// The team's chat, where its webhook is configured.
+fn chat(settings: &Settings) -> anyhow::Result<Option<crate::channels::ChatWebhook>> {
+    let url = settings.channels.chat_webhook_url.clone();
+    Ok(url.map(crate::channels::ChatWebhook::new).transpose()?)
+}
+
+/// What the loops that read GitHub on their own share: the poller of advisory lists and
+/// the redelivery of failed deliveries.
+struct GitHubLoops<'a> {
+    store: &'a Store,
+    github: &'a Arc<GitHub>,
+    ingestor: &'a Ingestor,
+    metrics: &'a Arc<Metrics>,
+    replica: &'a str,
+}
+
+impl GitHubLoops<'_> {
+    fn spawn(
+        self,
+        settings: &crate::github::GitHubSettings,
+        shutdown: &watch::Receiver<bool>,
+    ) -> (JoinHandle<()>, JoinHandle<()>) {
+        let poller = Poller::new(
+            self.store.clone(),
+            self.github.clone(),
+            self.ingestor.clone(),
+            settings.poll_interval,
+            self.replica.to_owned(),
+        );
+        let redeliverer = Redeliverer::new(
+            self.store.clone(),
+            self.github.clone(),
+            self.replica.to_owned(),
+        )
+        .counting_in(self.metrics.clone());
+        (
+            tokio::spawn(poller.run(shutdown.clone())),
+            tokio::spawn(redeliverer.run(
+                settings.redelivery_interval,
+                self.ingestor.health().recovered(),
+                shutdown.clone(),
+            )),
+        )
+    }
+}
+
 impl Server {
     /// Opens the store (queued jobs of an earlier run are simply still queued), binds the
     /// address, then starts the writer, the worker and the HTTP server.
@@ -66,18 +130,8 @@ impl Server {
                     .counting_in(metrics.clone()),
             )
         });
-        let listener = tokio::net::TcpListener::bind(settings.listen)
-            .await
-            .with_context(|| format!("cannot listen on {}", settings.listen))?;
+        let (listener, metrics_listener) = listen(settings).await?;
         let addr = listener.local_addr()?;
-        let metrics_listener = match settings.metrics_listen {
-            Some(address) => Some(
-                tokio::net::TcpListener::bind(address)
-                    .await
-                    .with_context(|| format!("cannot listen on {address} (metrics_listen)"))?,
-            ),
-            None => None,
-        };
         let metrics_addr = metrics_listener
             .as_ref()
             .map(tokio::net::TcpListener::local_addr)
@@ -109,12 +163,7 @@ impl Server {
                     mail,
                     forum: crate::channels::forum::Discourse::new()?,
                     counterparts: settings.channels.counterparts.clone(),
-                    chat: settings
-                        .channels
-                        .chat_webhook_url
-                        .clone()
-                        .map(crate::channels::ChatWebhook::new)
-                        .transpose()?,
+                    chat: chat(settings)?,
                     worker_wake: wake.clone(),
                     app_bot: app_bot.clone(),
                 });
@@ -137,37 +186,20 @@ impl Server {
             }
             (Some(_), false) => None,
         };
-        let poller =
-            github
-                .as_ref()
-                .zip(settings.github.as_ref())
-                .map(|(github, github_settings)| {
-                    let poller = Poller::new(
-                        store.clone(),
-                        github.clone(),
-                        ingestor.clone(),
-                        github_settings.poll_interval,
-                        settings.replica_id.clone(),
-                    );
-                    tokio::spawn(poller.run(shutdown_rx.clone()))
-                });
-        let redelivery =
-            github
-                .as_ref()
-                .zip(settings.github.as_ref())
-                .map(|(github, github_settings)| {
-                    let redeliverer = Redeliverer::new(
-                        store.clone(),
-                        github.clone(),
-                        settings.replica_id.clone(),
-                    )
-                    .counting_in(metrics.clone());
-                    tokio::spawn(redeliverer.run(
-                        github_settings.redelivery_interval,
-                        ingestor.health().recovered(),
-                        shutdown_rx.clone(),
-                    ))
-                });
+        let (poller, redelivery) = github
+            .as_ref()
+            .zip(settings.github.as_ref())
+            .map(|(github, github_settings)| {
+                let loops = GitHubLoops {
+                    store: &store,
+                    github,
+                    ingestor: &ingestor,
+                    metrics: &metrics,
+                    replica: &settings.replica_id,
+                };
+                loops.spawn(github_settings, &shutdown_rx)
+            })
+            .unzip();
         let (draining, draining_rx) = watch::channel(false);
         let state = Arc::new(AppState {
             secret,

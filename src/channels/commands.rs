@@ -5,11 +5,9 @@
 use super::ChannelError;
 use crate::drafts::escape;
 use crate::incident::{
-    Authority, Command, CommandEffect, DeliveryId, GhsaId, HELP, PrenotifyTerms, RepoName,
-    TimelineEntry, TimelineKind, apply_command_with,
+    Authority, Command, CommandEffect, DeliveryId, GhsaId, HELP, Incident, PrenotifyTerms,
+    RepoName, TimelineEntry, TimelineKind, apply_command_with,
 };
-use crate::jobs::{Job, PendingPull};
-use crate::markers::key;
 use crate::store::Work;
 use chrono::{DateTime, Utc};
 
@@ -45,194 +43,164 @@ pub(super) async fn apply_commands(
     batch: CommandBatch,
     now: DateTime<Utc>,
 ) -> Result<(), ChannelError> {
-    let CommandBatch {
-        delivery_id,
-        repository,
-        issue,
-        sender,
-        authority,
-        standing,
-        advisory_repository,
-        ghsa_id,
-        commands,
-        from_comment,
-        prenotify,
-        second_person,
-    } = batch;
-    let terms = prenotify;
-    let Some(current) = work.find_incident(&advisory_repository, &ghsa_id).await? else {
+    let Some(current) = work
+        .find_incident(&batch.advisory_repository, &batch.ghsa_id)
+        .await?
+    else {
         return Ok(());
     };
-    let allowed = authority >= Authority::Maintainer;
-    let mut incident = current.incident;
-    let mut timeline = Vec::new();
-    let mut replies = Vec::new();
-    let mut effects = Vec::new();
-    let mut changed = false;
-    let mut refused = !allowed;
-    if allowed {
-        let mut needs_help = false;
-        for (text, command) in &commands {
-            match command {
-                Ok(command) if authority < command.needs(&incident) => {
-                    refused = true;
-                    let needed = command.needs(&incident);
-                    timeline.push(refusal_entry(now, &sender, text, &standing));
-                    replies.push(format!(
-                        "Not done: “{}” needs {needed}, as GitHub reserves it; you have the {}.",
-                        escape::markdown_line(text),
-                        escape::markdown_line(&standing)
-                    ));
-                }
-                Ok(Command::Publish)
-                    if let Some(reason) = incident.second_person_needed(&sender, second_person) =>
-                {
-                    refused = true;
-                    timeline.push(TimelineEntry {
-                        at: now,
-                        actor: Some(sender.clone()),
-                        kind: TimelineKind::Command,
-                        detail: format!("refused `{text}`: {reason}"),
-                    });
-                    replies.push(format!(
-                        "Not done: “{}”: {}.",
-                        escape::markdown_line(text),
-                        escape::markdown_line(&reason)
-                    ));
-                }
-                Ok(command) => {
-                    let outcome = apply_command_with(&mut incident, command, &sender, now, &terms);
-                    changed |= outcome.changed;
-                    refused |= outcome.refused;
-                    timeline.extend(outcome.timeline);
-                    effects.extend(outcome.effects);
-                    replies.push(outcome.reply);
-                }
-                Err(problem) => {
-                    needs_help = true;
-                    replies.push(format!(
-                        "I did not understand “{}”: {}",
-                        escape::markdown_line(text),
-                        escape::markdown_line(problem)
-                    ));
-                }
-            }
-        }
-        if needs_help {
-            replies.push(HELP.to_owned());
-        }
+    let mut decided = if batch.authority >= Authority::Maintainer {
+        decide(&batch, current.incident, now)
     } else {
-        for (text, _) in &commands {
-            timeline.push(refusal_entry(now, &sender, text, &standing));
+        refuse_all(&batch, current.incident, now)
+    };
+    if decided.changed {
+        let (id, revision) = work.save_incident(&decided.incident, now).await?;
+        let (incident, timeline) = (&decided.incident, &decided.timeline);
+        let urgent = crate::store::Priority::Urgent;
+        crate::jobs::follow::follow_incident(work, (id, revision), incident, timeline, urgent)?;
+    }
+    for effect in std::mem::take(&mut decided.effects) {
+        if effect == CommandEffect::RetryFailed {
+            let retried = work.retry_failed_jobs(current.id).await?;
+            let detail = format!("{retried} failed job(s) queued again");
+            decided.timeline.push(entry(now, &batch.sender, detail));
+            continue;
         }
-        replies.push(format!(
-            "Sorry, herald takes commands only from people with {} (you have the {}), so \
-             nothing changed.",
-            Authority::Maintainer,
-            escape::markdown_line(&standing)
-        ));
+        let incident = (current.id, &decided.incident);
+        crate::jobs::follow::after_command(work, incident, effect, &batch.delivery_id).await?;
     }
-
-    if changed {
-        let (id, revision) = work.save_incident(&incident, now).await?;
-        crate::jobs::follow::follow_incident(
-            work,
-            (id, revision),
-            &incident,
-            &timeline,
-            crate::store::Priority::Urgent,
-        )?;
-    }
-    for effect in effects {
-        let incident_id = current.id;
-        let job = match effect {
-            CommandEffect::RequestCve => Job::RequestCve {
-                incident: incident_id,
-            },
-            CommandEffect::PublishAdvisory => Job::PublishAdvisory {
-                incident: incident_id,
-            },
-            CommandEffect::PostReview => Job::PostReview {
-                incident: incident_id,
-            },
-            CommandEffect::RequestFork => Job::PrivateFork {
-                incident: incident_id,
-            },
-            CommandEffect::TrackPull { repository, number } => {
-                work.link_fix(&repository, number, incident_id).await?;
-                let job_key = key::track_pull(&delivery_id, &repository, number);
-                let job = Job::TrackPull(PendingPull {
-                    incident_id,
-                    repository,
-                    number,
-                });
-                work.enqueue(&job, &job_key)?;
-                continue;
-            }
-            CommandEffect::ActionTaken { number, inform } => {
-                let Some(action) = number
-                    .checked_sub(1)
-                    .and_then(|index| incident.decisions.actions.get(index))
-                else {
-                    continue;
-                };
-                for (job, key, at) in
-                    crate::jobs::follow::on_action_taken(incident_id, number, action, inform)
-                {
-                    work.enqueue_at(&job, &key, at)?;
-                }
-                continue;
-            }
-            CommandEffect::Prenotify { until, send_at } => {
-                for (job, key) in
-                    crate::jobs::follow::prenotices(incident_id, &incident, until, None)
-                {
-                    work.enqueue_at(&job, &key, send_at)?;
-                }
-                let (job, key) = crate::jobs::follow::embargo_end(incident_id, until);
-                work.enqueue_at(&job, &key, until)?;
-                continue;
-            }
-            CommandEffect::PrenotifyMoved { from, to, send_at } => {
-                for (job, key) in crate::jobs::follow::prenotices(incident_id, &incident, to, None)
-                {
-                    work.enqueue_at(&job, &key, send_at)?;
-                }
-                for (job, key) in
-                    crate::jobs::follow::prenotices(incident_id, &incident, to, Some(from))
-                {
-                    work.enqueue(&job, &key)?;
-                }
-                let (job, key) = crate::jobs::follow::embargo_end(incident_id, to);
-                work.enqueue_at(&job, &key, to)?;
-                continue;
-            }
-            CommandEffect::RetryFailed => {
-                let retried = work.retry_failed_jobs(current.id).await?;
-                timeline.push(TimelineEntry {
-                    at: now,
-                    actor: Some(sender.clone()),
-                    kind: TimelineKind::Command,
-                    detail: format!("{retried} failed job(s) queued again"),
-                });
-                continue;
-            }
-        };
-        work.enqueue(&job, &key::command(job.kind().as_str(), &delivery_id))?;
-    }
-    work.append_timeline(current.id, &timeline, Some(&delivery_id))?;
+    work.append_timeline(current.id, &decided.timeline, Some(&batch.delivery_id))?;
     // An approval of pre-notification is answered even by label: it names who receives
     // the embargoed text.
-    if (from_comment || refused || approves_prenotification(&commands)) && !replies.is_empty() {
+    let answered =
+        batch.from_comment || decided.refused || approves_prenotification(&batch.commands);
+    if answered && !decided.replies.is_empty() {
         crate::jobs::queue_comment(
             work,
-            &delivery_id,
-            &repository,
-            issue,
-            &format!("@{sender} {}", replies.join("\n\n")),
+            &batch.delivery_id,
+            &batch.repository,
+            batch.issue,
+            &format!("@{} {}", batch.sender, decided.replies.join("\n\n")),
         )?;
     }
     Ok(())
+}
+
+/// What one batch of commands decided, before it is written.
+struct Decided {
+    incident: Incident,
+    timeline: Vec<TimelineEntry>,
+    /// herald's answer, a paragraph per command.
+    replies: Vec<String>,
+    effects: Vec<CommandEffect>,
+    changed: bool,
+    refused: bool,
+}
+
+/// Applies each command a maintainer gave, in order, unless it needs more than the sender
+/// has, or a second person.
+fn decide(batch: &CommandBatch, incident: Incident, now: DateTime<Utc>) -> Decided {
+    let sender = &batch.sender;
+    let mut decided = Decided {
+        incident,
+        timeline: Vec::new(),
+        replies: Vec::new(),
+        effects: Vec::new(),
+        changed: false,
+        refused: false,
+    };
+    let mut needs_help = false;
+    for (text, command) in &batch.commands {
+        let quoted = escape::markdown_line(text);
+        let command = match command {
+            Ok(command) => command,
+            Err(problem) => {
+                needs_help = true;
+                let problem = escape::markdown_line(problem);
+                decided
+                    .replies
+                    .push(format!("I did not understand “{quoted}”: {problem}"));
+                continue;
+            }
+        };
+        let needed = command.needs(&decided.incident);
+        let second = match command {
+            Command::Publish => decided
+                .incident
+                .second_person_needed(sender, batch.second_person),
+            _ => None,
+        };
+        if batch.authority < needed {
+            decided.refused = true;
+            let standing = &batch.standing;
+            decided
+                .timeline
+                .push(refusal_entry(now, sender, text, standing));
+            decided.replies.push(format!(
+                "Not done: “{quoted}” needs {needed}, as GitHub reserves it; you have the {}.",
+                escape::markdown_line(standing)
+            ));
+        } else if let Some(reason) = second {
+            decided.refused = true;
+            let detail = format!("refused `{text}`: {reason}");
+            decided.timeline.push(entry(now, sender, detail));
+            let reason = escape::markdown_line(&reason);
+            decided
+                .replies
+                .push(format!("Not done: “{quoted}”: {reason}."));
+        } else {
+            let outcome = apply_command_with(
+                &mut decided.incident,
+                command,
+                sender,
+                now,
+                &batch.prenotify,
+            );
+            decided.changed |= outcome.changed;
+            decided.refused |= outcome.refused;
+            decided.timeline.extend(outcome.timeline);
+            decided.effects.extend(outcome.effects);
+            decided.replies.push(outcome.reply);
+        }
+    }
+    if needs_help {
+        decided.replies.push(HELP.to_owned());
+    }
+    decided
+}
+
+/// Refuses every command of someone without a maintainer's permission.
+fn refuse_all(batch: &CommandBatch, incident: Incident, now: DateTime<Utc>) -> Decided {
+    let timeline = batch
+        .commands
+        .iter()
+        .map(|(text, _)| refusal_entry(now, &batch.sender, text, &batch.standing))
+        .collect();
+    let reply = format!(
+        "Sorry, herald takes commands only from people with {} (you have the {}), so \
+         nothing changed.",
+        Authority::Maintainer,
+        escape::markdown_line(&batch.standing)
+    );
+    Decided {
+        incident,
+        timeline,
+        replies: vec![reply],
+        effects: Vec::new(),
+        changed: false,
+        refused: true,
+    }
+}
+
+/// A command's line on the timeline, by `sender`.
+fn entry(at: DateTime<Utc>, sender: &str, detail: String) -> TimelineEntry {
+    TimelineEntry {
+        at,
+        actor: Some(sender.to_owned()),
+        kind: TimelineKind::Command,
+        detail,
+    }
 }
 
 /// Whether `commands` approve pre-notification.
@@ -244,10 +212,9 @@ pub(super) fn approves_prenotification(commands: &[(String, Result<Command, Stri
 
 /// A refused command on the timeline: what was asked, and the role of who asked.
 fn refusal_entry(at: DateTime<Utc>, sender: &str, text: &str, standing: &str) -> TimelineEntry {
-    TimelineEntry {
+    entry(
         at,
-        actor: Some(sender.to_owned()),
-        kind: TimelineKind::Command,
-        detail: format!("refused `{text}`: {sender} has the {standing}"),
-    }
+        sender,
+        format!("refused `{text}`: {sender} has the {standing}"),
+    )
 }

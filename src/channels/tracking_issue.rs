@@ -2,7 +2,7 @@
 //! when the incident changes. Never in a public repository while the incident is embargoed.
 
 use super::record::{Record, Write};
-use super::{ChannelError, Channels, escalation};
+use super::{ChannelError, Channels, LoadedConfig, escalation};
 use crate::drafts::{
     DraftView, RenderedDrafts, TrackingRecord, carry_checks, escape, render_all, tracking_issue,
 };
@@ -21,323 +21,435 @@ pub(super) async fn sync(
     row: &IncidentRow,
     first_try: bool,
 ) -> Result<Record, ChannelError> {
-    let store = &channels.store;
-    let incident_id = row.id;
-    let incident = &row.incident;
-    let link = store.tracking_link(incident_id).await?;
+    let link = channels.store.tracking_link(row.id).await?;
     if link.as_ref().is_some_and(|link| {
         link.status == TrackingStatus::Open && link.synced_revision >= row.revision
     }) {
         return Ok(Record::note("tracking issue up to date"));
     }
+    let incident = &row.incident;
     let github = channels.installation(&incident.repository).await?;
     let loaded = channels.repo_config(&github, &incident.repository).await?;
-    let configured = loaded
-        .config
-        .tracking
-        .repository
-        .as_ref()
-        .unwrap_or(&incident.repository);
-    // An incident's report stays where it was opened: whoever can push the configuration
-    // would otherwise choose who reads it next. The issue says what the file names now.
-    let kept = link
-        .as_ref()
-        .filter(|link| link.status == TrackingStatus::Open && link.number.is_some())
-        .and_then(|link| link.repository.as_ref())
-        .filter(|opened| *opened != configured);
-    let tracking_repository = kept.unwrap_or(configured);
-    let audience = audience_of(&loaded.config, channels.chat.is_some());
-    let embargoed = !incident.published_on_github();
-    let now = Utc::now();
-
-    // Where the tracking issue may go matters only while the incident is secret.
-    // Only `private` keeps the report among those the repository's owners chose: an
-    // `internal` repository is read by the whole enterprise.
-    let exposed = if embargoed {
-        Some(github.repository(tracking_repository).await?)
-            .map(|info| info.visibility().to_owned())
-            .filter(|visibility| visibility != "private")
-    } else {
-        None
+    let sync = Sync {
+        channels,
+        row,
+        target: Target::of(link.as_ref(), &loaded, incident),
+        link,
+        github,
+        loaded,
+        now: Utc::now(),
     };
-    if let Some(visibility) = exposed {
+    // Where the tracking issue may go matters only while the incident is secret.
+    if !incident.published_on_github()
+        && let Some(visibility) = sync.exposure().await?
+    {
+        return Ok(sync.refused(&visibility));
+    }
+    sync.write(first_try).await
+}
+
+/// Where the tracking issue goes: the repository the configuration names (or the
+/// advisory's own), unless the incident's open issue is elsewhere already.
+struct Target {
+    configured: RepoName,
+    /// An incident's report stays where it was opened: whoever can push the configuration
+    /// would otherwise choose who reads it next. The issue says what the file names now.
+    kept: Option<RepoName>,
+}
+
+impl Target {
+    fn of(link: Option<&TrackingLink>, loaded: &LoadedConfig, incident: &Incident) -> Target {
+        let configured = loaded
+            .config
+            .tracking
+            .repository
+            .clone()
+            .unwrap_or_else(|| incident.repository.clone());
+        let kept = link
+            .filter(|link| link.status == TrackingStatus::Open && link.number.is_some())
+            .and_then(|link| link.repository.clone())
+            .filter(|opened| *opened != configured);
+        Target { configured, kept }
+    }
+
+    fn repository(&self) -> &RepoName {
+        self.kept.as_ref().unwrap_or(&self.configured)
+    }
+}
+
+/// One run of [`sync`]: what it read before writing.
+struct Sync<'a> {
+    channels: &'a Channels,
+    row: &'a IncidentRow,
+    link: Option<TrackingLink>,
+    target: Target,
+    github: Api,
+    loaded: LoadedConfig,
+    now: chrono::DateTime<Utc>,
+}
+
+/// What the tracking issue shows, rendered.
+struct Rendered {
+    /// The drafts of every channel, for the drafts comment and the store.
+    review: RenderedDrafts,
+    issue: crate::drafts::TrackingIssue,
+    timeline: Vec<TimelineEntry>,
+}
+
+impl Sync<'_> {
+    /// The target repository's visibility when it is not private. Only `private` keeps the
+    /// report among those the repository's owners chose: an `internal` repository is read
+    /// by the whole enterprise.
+    async fn exposure(&self) -> Result<Option<String>, ChannelError> {
+        let info = self.github.repository(self.target.repository()).await?;
+        Ok(Some(info.visibility().to_owned()).filter(|visibility| visibility != "private"))
+    }
+
+    /// The refusal to open the tracking issue in a repository that is `visibility`, said
+    /// once on the timeline.
+    fn refused(&self, visibility: &str) -> Record {
+        let incident = &self.row.incident;
+        let repository = self.target.repository();
         let detail = format!(
-            "herald will not open the tracking issue in {tracking_repository}: that repository \
+            "herald will not open the tracking issue in {repository}: that repository \
              is {} and the incident is under embargo. Set `tracking.repository` in \
              .github/herald.yml to a private repository.",
-            escape::markdown_line(&visibility)
+            escape::markdown_line(visibility)
         );
         tracing::warn!(
             incident = %incident.ghsa_id,
             repository = %incident.repository,
-            tracking_repository = %tracking_repository,
+            tracking_repository = %repository,
             "refused to open a tracking issue in a repository that is not private"
         );
-        let newly = link
-            .as_ref()
-            .is_none_or(|link| link.detail.as_deref() != Some(detail.as_str()));
-        let entry = newly.then(|| TimelineEntry {
-            at: now,
-            actor: None,
-            kind: TimelineKind::TrackingIssue,
-            detail: detail.clone(),
-        });
-        let note = format!("refused: {tracking_repository} is {visibility}");
+        let link = self.link.as_ref();
+        let newly = link.is_none_or(|link| link.detail.as_deref() != Some(detail.as_str()));
+        let entry = newly.then(|| self.entry(TimelineKind::TrackingIssue, detail.clone()));
+        let note = format!("refused: {repository} is {visibility}");
         let refused = TrackingLink {
             status: TrackingStatus::Refused,
-            repository: Some(tracking_repository.clone()),
-            number: link.as_ref().and_then(|link| link.number),
-            url: link.as_ref().and_then(|link| link.url.clone()),
+            repository: Some(repository.clone()),
+            number: link.and_then(|link| link.number),
+            url: link.and_then(|link| link.url.clone()),
             detail: Some(detail),
-            synced_revision: row.revision,
-            drafts_comment_id: link.as_ref().and_then(|link| link.drafts_comment_id),
-            audience: link.as_ref().and_then(|link| link.audience.clone()),
-            updated_at: now,
+            synced_revision: self.row.revision,
+            drafts_comment_id: link.and_then(|link| link.drafts_comment_id),
+            audience: link.and_then(|link| link.audience.clone()),
+            updated_at: self.now,
         };
-        return Ok(recorded(note, incident_id, refused, entry));
+        recorded(note, self.row.id, refused, entry)
     }
 
-    let (drafts, template_errors) = channels.templates(&github, &incident.repository).await?;
-    let timeline = store.timeline_entries(incident_id).await?;
-    let mut review = render_all(&drafts, &DraftView::new(incident, &timeline, None));
-    review
-        .drafts
-        .extend(crate::drafts::osv::osv_draft(incident));
-    let problems: Vec<String> = loaded
-        .error
-        .iter()
-        .cloned()
-        .chain(channels.unconfigured(&loaded.config))
-        .chain(
-            template_errors
-                .iter()
-                .chain(&review.errors)
-                .map(ToString::to_string),
+    fn entry(&self, kind: TimelineKind, detail: String) -> TimelineEntry {
+        TimelineEntry {
+            at: self.now,
+            actor: None,
+            kind,
+            detail,
+        }
+    }
+
+    /// Opens or rewrites the issue, shows the drafts on it, and records what was done.
+    async fn write(&self, first_try: bool) -> Result<Record, ChannelError> {
+        let rendered = self.render().await?;
+        let (issue, created) = match self.existing(first_try).await? {
+            Some(issue) => (self.update(issue, &rendered.issue).await?, false),
+            None => (self.create(&rendered.issue).await?, true),
+        };
+        self.assign_coordinator(&issue).await?;
+        // A fresh issue has no comments to look through.
+        let known_comment = if created {
+            KnownComment::NoneYet
+        } else {
+            KnownComment::Maybe(self.link.as_ref().and_then(|link| link.drafts_comment_id))
+        };
+        let drafts_comment_id = show_drafts(
+            &self.github,
+            self.target.repository(),
+            &issue,
+            known_comment,
+            &self.row.incident,
+            &rendered.review,
+            self.channels.app_bot(),
         )
-        .collect();
-    let problems = (!problems.is_empty()).then(|| problems.join("; "));
-    let sla = loaded.config.sla.policy();
-    let published = store.channel_urls(incident_id).await?;
-    let record = TrackingRecord {
-        timeline: &timeline,
-        published: &published,
-    };
-    let rendered = match tracking_issue(
-        &drafts,
-        incident,
-        &record,
-        &loaded.config.labels,
-        &sla,
-        problems.as_deref(),
-    ) {
-        Ok(rendered) => rendered,
-        // A broken override of the tracking issue itself: the shipped one, with the error.
-        Err(error) => tracking_issue(
-            &channels.drafts,
+        .await?;
+        self.record(issue, created, drafts_comment_id, rendered)
+            .await
+    }
+
+    /// The drafts and the tracking issue, from the repository's templates; a broken
+    /// override of the tracking issue itself gets the shipped one, with the error.
+    async fn render(&self) -> Result<Rendered, ChannelError> {
+        let (channels, incident) = (self.channels, &self.row.incident);
+        let (drafts, template_errors) = channels
+            .templates(&self.github, &incident.repository)
+            .await?;
+        let timeline = channels.store.timeline_entries(self.row.id).await?;
+        let mut review = render_all(&drafts, &DraftView::new(incident, &timeline, None));
+        review
+            .drafts
+            .extend(crate::drafts::osv::osv_draft(incident));
+        let problems: Vec<String> = self
+            .loaded
+            .error
+            .iter()
+            .cloned()
+            .chain(channels.unconfigured(&self.loaded.config))
+            .chain(
+                template_errors
+                    .iter()
+                    .chain(&review.errors)
+                    .map(ToString::to_string),
+            )
+            .collect();
+        let problems = (!problems.is_empty()).then(|| problems.join("; "));
+        let sla = self.loaded.config.sla.policy();
+        let published = channels.store.channel_urls(self.row.id).await?;
+        let record = TrackingRecord {
+            timeline: &timeline,
+            published: &published,
+        };
+        let labels = &self.loaded.config.labels;
+        let issue = match tracking_issue(
+            &drafts,
             incident,
             &record,
-            &loaded.config.labels,
+            labels,
             &sla,
-            Some(&format!(
-                "{}{error}",
-                problems.map(|p| p + "; ").unwrap_or_default()
-            )),
-        )?,
-    };
-    let marker = marker::tracking_issue(&incident.repository, &incident.ghsa_id);
-    let known_number = link
-        .as_ref()
-        .filter(|link| link.repository.as_deref() == Some(tracking_repository.as_str()))
-        .and_then(|link| link.number)
-        .and_then(|number| u64::try_from(number).ok());
-    let existing = match known_number {
-        Some(number) => Some(github.issue(tracking_repository, number).await?),
-        // The first revision's job, run for the first time: nothing was created yet.
-        None if first_try && row.revision == 1 => None,
-        // Not recorded: perhaps created just before a crash. Look for herald's marker.
-        None => {
-            github
-                .find_issue(
-                    tracking_repository,
-                    &loaded.config.labels.security,
-                    &marker,
-                    channels.app_bot(),
-                )
+            problems.as_deref(),
+        ) {
+            Ok(issue) => issue,
+            Err(error) => {
+                let problems = format!("{}{error}", problems.map(|p| p + "; ").unwrap_or_default());
+                tracking_issue(
+                    &channels.drafts,
+                    incident,
+                    &record,
+                    labels,
+                    &sla,
+                    Some(&problems),
+                )?
+            }
+        };
+        Ok(Rendered {
+            review,
+            issue,
+            timeline,
+        })
+    }
+
+    /// The incident's issue as GitHub has it, where one exists.
+    async fn existing(&self, first_try: bool) -> Result<Option<IssueInfo>, ChannelError> {
+        let repository = self.target.repository();
+        let known_number = self
+            .link
+            .as_ref()
+            .filter(|link| link.repository.as_ref() == Some(repository))
+            .and_then(|link| link.number)
+            .and_then(|number| u64::try_from(number).ok());
+        Ok(match known_number {
+            Some(number) => Some(self.github.issue(repository, number).await?),
+            // The first revision's job, run for the first time: nothing was created yet.
+            None if first_try && self.row.revision == 1 => None,
+            // Not recorded: perhaps created just before a crash. Look for herald's marker.
+            None => {
+                let incident = &self.row.incident;
+                let marker = marker::tracking_issue(&incident.repository, &incident.ghsa_id);
+                let security = &self.loaded.config.labels.security;
+                let bot = self.channels.app_bot();
+                self.github
+                    .find_issue(repository, security, &marker, bot)
+                    .await?
+            }
+        })
+    }
+
+    /// Rewrites the issue where it differs (keeping the maintainers' ticks) and brings
+    /// herald's labels up to date; labels herald does not set are the maintainers'.
+    async fn update(
+        &self,
+        issue: IssueInfo,
+        rendered: &crate::drafts::TrackingIssue,
+    ) -> Result<IssueInfo, ChannelError> {
+        let repository = self.target.repository();
+        let body = carry_checks(issue.body.as_deref().unwrap_or(""), &rendered.body);
+        let issue = if issue.body.as_deref() != Some(body.as_str()) || issue.title != rendered.title
+        {
+            self.github
+                .edit_issue(repository, issue.number, &rendered.title, &body)
                 .await?
+        } else {
+            issue
+        };
+        let current = issue.label_names();
+        let missing: Vec<String> = rendered
+            .labels
+            .iter()
+            .filter(|label| !current.contains(label))
+            .cloned()
+            .collect();
+        if !missing.is_empty() {
+            self.github
+                .add_labels(repository, issue.number, &missing)
+                .await?;
         }
-    };
-    let (issue, created) = match existing {
-        Some(issue) => {
-            let body = carry_checks(issue.body.as_deref().unwrap_or(""), &rendered.body);
-            let issue =
-                if issue.body.as_deref() != Some(body.as_str()) || issue.title != rendered.title {
-                    github
-                        .edit_issue(tracking_repository, issue.number, &rendered.title, &body)
-                        .await?
-                } else {
-                    issue
-                };
-            let current = issue.label_names();
-            let missing: Vec<String> = rendered
-                .labels
-                .iter()
-                .filter(|label| !current.contains(label))
-                .cloned()
-                .collect();
-            if !missing.is_empty() {
-                github
-                    .add_labels(tracking_repository, issue.number, &missing)
-                    .await?;
-            }
-            // Only the labels herald sets are replaced; others are the maintainers'.
-            let names = &loaded.config.labels;
-            for stale in current.iter().filter(|label| {
-                (label.starts_with(&names.severity_prefix)
-                    || label.starts_with(&names.threat_prefix)
-                    || **label == names.incident)
-                    && !rendered.labels.contains(label)
-            }) {
-                github
-                    .remove_label(tracking_repository, issue.number, stale)
-                    .await?;
-            }
-            (issue, false)
+        let names = &self.loaded.config.labels;
+        for stale in current.iter().filter(|label| {
+            (label.starts_with(&names.severity_prefix)
+                || label.starts_with(&names.threat_prefix)
+                || **label == names.incident)
+                && !rendered.labels.contains(label)
+        }) {
+            self.github
+                .remove_label(repository, issue.number, stale)
+                .await?;
         }
-        None => {
-            let issue = github
-                .create_issue(
-                    tracking_repository,
-                    &NewIssue {
-                        title: &rendered.title,
-                        body: &rendered.body,
-                        labels: &rendered.labels,
-                        assignees: &loaded.config.tracking.assignees,
-                    },
+        Ok(issue)
+    }
+
+    async fn create(
+        &self,
+        rendered: &crate::drafts::TrackingIssue,
+    ) -> Result<IssueInfo, ChannelError> {
+        let new = NewIssue {
+            title: &rendered.title,
+            body: &rendered.body,
+            labels: &rendered.labels,
+            assignees: &self.loaded.config.tracking.assignees,
+        };
+        Ok(self
+            .github
+            .create_issue(self.target.repository(), &new)
+            .await?)
+    }
+
+    /// The coordinator speaks for the response: the issue is theirs.
+    async fn assign_coordinator(&self, issue: &IssueInfo) -> Result<(), ChannelError> {
+        let decisions = &self.row.incident.decisions;
+        if let Some(coordinator) = decisions
+            .coordinator
+            .as_ref()
+            .filter(|coordinator| !issue.is_assigned(coordinator))
+        {
+            self.github
+                .add_assignees(
+                    self.target.repository(),
+                    issue.number,
+                    std::slice::from_ref(coordinator),
                 )
                 .await?;
-            (issue, true)
         }
-    };
-    // The coordinator speaks for the response: the issue is theirs.
-    if let Some(coordinator) = incident
-        .decisions
-        .coordinator
-        .as_ref()
-        .filter(|coordinator| !issue.is_assigned(coordinator))
-    {
-        github
-            .add_assignees(
-                tracking_repository,
-                issue.number,
-                std::slice::from_ref(coordinator),
-            )
-            .await?;
+        Ok(())
     }
-    // A fresh issue has no comments to look through.
-    let known_comment = if created {
-        KnownComment::NoneYet
-    } else {
-        KnownComment::Maybe(link.as_ref().and_then(|link| link.drafts_comment_id))
-    };
-    let drafts_comment_id = show_drafts(
-        &github,
-        tracking_repository,
-        &issue,
-        known_comment,
-        incident,
-        &review,
-        channels.app_bot(),
-    )
-    .await?;
-    let issue_number = issue.number;
-    let number = i64::try_from(issue.number).unwrap_or(i64::MAX);
-    let entry =
-        (link.as_ref().and_then(|link| link.number) != Some(number)).then(|| TimelineEntry {
-            at: now,
-            actor: None,
-            kind: TimelineKind::TrackingIssue,
-            detail: format!("tracking issue {tracking_repository}#{}", issue.number),
+
+    /// What the sync did: the link, the drafts, the timeline's entries, and the jobs that
+    /// follow (a changed audience said first, a kept repository's notice, the reminders).
+    async fn record(
+        &self,
+        issue: IssueInfo,
+        created: bool,
+        drafts_comment_id: i64,
+        rendered: Rendered,
+    ) -> Result<Record, ChannelError> {
+        let (incident_id, repository) = (self.row.id, self.target.repository());
+        let number = i64::try_from(issue.number).unwrap_or(i64::MAX);
+        let moved = self.link.as_ref().and_then(|link| link.number) != Some(number);
+        let detail = format!("tracking issue {repository}#{}", issue.number);
+        let entry = moved.then(|| self.entry(TimelineKind::TrackingIssue, detail));
+        let done = if created { "opened" } else { "updated" };
+        let note = format!("{done} tracking issue {repository}#{}", issue.number);
+        let audience = audience_of(&self.loaded.config, self.channels.chat.is_some());
+        let open = TrackingLink {
+            status: TrackingStatus::Open,
+            repository: Some(repository.clone()),
+            number: Some(number),
+            url: Some(issue.html_url),
+            detail: None,
+            synced_revision: self.row.revision,
+            drafts_comment_id: Some(drafts_comment_id),
+            audience: Some(audience.clone()),
+            updated_at: self.now,
+        };
+        let stored: Vec<(String, String)> = rendered
+            .review
+            .drafts
+            .into_iter()
+            .map(|draft| (draft.name.to_owned(), draft.text))
+            .collect();
+        let mut record = Record::note(note).with(Write::Drafts {
+            incident: incident_id,
+            drafts: stored,
         });
-    let note = format!(
-        "{} tracking issue {tracking_repository}#{}",
-        if created { "opened" } else { "updated" },
-        issue.number
-    );
-    let open = TrackingLink {
-        status: TrackingStatus::Open,
-        repository: Some(tracking_repository.clone()),
-        number: Some(number),
-        url: Some(issue.html_url),
-        detail: None,
-        synced_revision: row.revision,
-        drafts_comment_id: Some(drafts_comment_id),
-        audience: Some(audience.clone()),
-        updated_at: now,
-    };
-    let stored: Vec<(String, String)> = review
-        .drafts
-        .into_iter()
-        .map(|draft| (draft.name.to_owned(), draft.text))
-        .collect();
-    let mut record = Record::note(note).with(Write::Drafts {
-        incident: incident_id,
-        drafts: stored,
-    });
-    let shown = link.as_ref().and_then(|link| link.audience.as_ref());
-    if let Some(said) = audience.shown_after(shown) {
-        // Said on the issue now, before the new audience is recorded and can be mailed.
+        record = self
+            .audience_notice(record, &audience, issue.number)
+            .await?;
+        record = self
+            .kept_notice(record, &rendered.timeline, issue.number)
+            .await?;
+        let sla = self.loaded.config.sla.policy();
+        for reminder in escalation::schedule(incident_id, &self.row.incident, &sla, self.now) {
+            record.push(Write::Job {
+                job: reminder.job,
+                key: reminder.key,
+                at: Some(reminder.at),
+            });
+        }
+        Ok(recorded(record, incident_id, open, entry))
+    }
+
+    /// A change in who receives the incident's text, said on the issue now, before the
+    /// new audience is recorded and can be mailed.
+    async fn audience_notice(
+        &self,
+        record: Record,
+        audience: &Audience,
+        issue: u64,
+    ) -> Result<Record, ChannelError> {
+        let shown = self.link.as_ref().and_then(|link| link.audience.as_ref());
+        let Some(said) = audience.shown_after(shown) else {
+            return Ok(record);
+        };
         if let Some(shown) = shown {
             let comment = audience_changed(
-                &github,
-                &loaded,
-                (incident_id, row.revision),
-                (tracking_repository, issue_number),
+                &self.github,
+                &self.loaded,
+                (self.row.id, self.row.revision),
+                (self.target.repository(), issue),
                 &audience.changes_from(shown),
             )
             .await?;
-            super::maintainer::post_comment(channels, &comment).await?;
+            super::maintainer::post_comment(self.channels, &comment).await?;
         }
-        record = record.with_timeline(
-            incident_id,
-            TimelineEntry {
-                at: now,
-                actor: None,
-                kind: TimelineKind::Updated,
-                detail: said,
-            },
-        );
+        Ok(record.with_timeline(self.row.id, self.entry(TimelineKind::Updated, said)))
     }
-    if let Some(kept) = kept {
+
+    /// Once, when the configuration names another repository than the one the open issue
+    /// is kept in: said on the timeline and the issue.
+    async fn kept_notice(
+        &self,
+        mut record: Record,
+        timeline: &[TimelineEntry],
+        issue: u64,
+    ) -> Result<Record, ChannelError> {
+        let Some(kept) = &self.target.kept else {
+            return Ok(record);
+        };
+        let configured = &self.target.configured;
         let said = kept_notice(configured, kept);
-        if !timeline.iter().any(|entry| entry.detail == said) {
-            let (job, key) = tracking_kept(
-                &github,
-                &loaded,
-                incident_id,
-                (configured, kept),
-                issue_number,
-            )
-            .await?;
-            record.push(Write::Job { job, key, at: None });
-            record = record.with_timeline(
-                incident_id,
-                TimelineEntry {
-                    at: now,
-                    actor: None,
-                    kind: TimelineKind::TrackingIssue,
-                    detail: said,
-                },
-            );
+        if timeline.iter().any(|entry| entry.detail == said) {
+            return Ok(record);
         }
+        let (job, key) = tracking_kept(
+            &self.github,
+            &self.loaded,
+            self.row.id,
+            (configured, kept),
+            issue,
+        )
+        .await?;
+        record.push(Write::Job { job, key, at: None });
+        Ok(record.with_timeline(self.row.id, self.entry(TimelineKind::TrackingIssue, said)))
     }
-    for reminder in escalation::schedule(incident_id, incident, &sla, now) {
-        record.push(Write::Job {
-            job: reminder.job,
-            key: reminder.key,
-            at: Some(reminder.at),
-        });
-    }
-    Ok(recorded(record, incident_id, open, entry))
 }
 
 /// Who receives the incident's text by mail or chat under `config`: the `notify:` and

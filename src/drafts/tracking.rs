@@ -249,21 +249,7 @@ pub fn tracking_issue(
         }),
         maintainer_cvss: cvss(incident.decisions.cvss.as_ref()),
         kind: incident.decisions.kind.map(|kind| kind.to_string()),
-        upstream: incident.upstream.as_ref().map(|origin| {
-            let dependency = &origin.dependency;
-            format!(
-                "this repository depends on {} {} {} (vulnerable: {}); {}",
-                dependency.ecosystem,
-                dependency.name,
-                dependency.version,
-                origin.vulnerable_range,
-                origin
-                    .fixed_version
-                    .as_ref()
-                    .map(|fixed| format!("upgrade to {fixed}"))
-                    .unwrap_or_else(|| "no fixed version yet".to_owned())
-            )
-        }),
+        upstream: upstream_words(incident),
         embargo_until: incident.decisions.embargo_until.map(utc_minute),
         disclosure_approved: incident.decisions.disclosure_approved,
         breach: incident.decisions.breach,
@@ -277,42 +263,14 @@ pub fn tracking_issue(
                 None => cwe.id.clone(),
             })
             .collect(),
-        threat: incident.decisions.threat.map(|threat| match threat {
-            Threat::Active => "active: an emergency. Any maintainer may take temporary \
-                               containment action now and must record it on this issue."
-                .to_owned(),
-            Threat::Passive => "passive: actions wait for the coordinator's decision.".to_owned(),
-        }),
+        threat: incident.decisions.threat.map(threat_words),
         coordinator: incident.decisions.coordinator.clone(),
         acknowledged: incident.decisions.acknowledged_at.is_some(),
         phase: incident.phase.to_string(),
         reported_at: incident.reported_at.map(utc_minute),
         learned_at: utc_minute(incident.learned_at),
-        packages: incident
-            .packages
-            .iter()
-            .map(|package| PackageView {
-                ecosystem: or_unknown(package.ecosystem.as_ref()),
-                name: or_unknown(package.name.as_ref()),
-                vulnerable: or_unknown(package.vulnerable_version_range.as_ref()),
-                patched: package
-                    .patched_versions
-                    .clone()
-                    .unwrap_or_else(|| "none yet".to_owned()),
-            })
-            .collect(),
-        credits: incident
-            .credits
-            .iter()
-            .map(|credit| CreditView {
-                login: credit.login.clone(),
-                kind: credit.kind.clone(),
-                withheld: (!credit.accepted()).then(|| match credit.state.as_deref() {
-                    Some(state) if !state.trim().is_empty() => state.to_owned(),
-                    _ => "not accepted".to_owned(),
-                }),
-            })
-            .collect(),
+        packages: incident.packages.iter().map(PackageView::new).collect(),
+        credits: incident.credits.iter().map(CreditView::new).collect(),
         high_impact: matches!(incident.severity, Severity::Critical | Severity::High),
         reaction: reaction_words(incident, sla),
         published: super::view::published_views(record.published),
@@ -326,41 +284,14 @@ pub fn tracking_issue(
                 released: progress.released,
             }
         },
-        fixes: incident
-            .fixes
-            .iter()
-            .map(|fix| FixView {
-                name: format!("{}#{}", fix.repository, fix.number),
-                url: link_target(&fix.url),
-                base: fix.base.clone(),
-                state: fix.state.to_string(),
-                backport: fix.backport,
-                linked_by: fix.linked_by.clone(),
-            })
-            .collect(),
-        releases: incident
-            .releases
-            .iter()
-            .map(|release| ReleaseView {
-                tag: release.tag.clone(),
-                url: link_target(&release.url),
-                at: utc_minute(release.published_at),
-            })
-            .collect(),
+        fixes: incident.fixes.iter().map(FixView::new).collect(),
+        releases: incident.releases.iter().map(ReleaseView::new).collect(),
         private_fork: incident.private_fork.as_ref().map(|fork| ForkView {
             name: fork.full_name.to_string(),
             url: link_target(&fork.url),
             ready: fork.ready_at.is_some(),
         }),
-        timeline: record
-            .timeline
-            .iter()
-            .map(|entry| TimelineRow {
-                at: utc_minute(entry.at),
-                actor: entry.actor.clone(),
-                detail: entry.detail.replace(['\r', '\n'], " "),
-            })
-            .collect(),
+        timeline: record.timeline.iter().map(TimelineRow::new).collect(),
         config_error: config_error.map(str::to_owned),
     };
     let body = drafts.render(TRACKING_ISSUE, &view)?;
@@ -373,6 +304,91 @@ pub fn tracking_issue(
         body,
         labels: tracking_labels(incident, labels),
     })
+}
+
+/// Where an upstream incident comes from, in words.
+fn upstream_words(incident: &Incident) -> Option<String> {
+    let origin = incident.upstream.as_ref()?;
+    let dependency = &origin.dependency;
+    let fixed = origin
+        .fixed_version
+        .as_ref()
+        .map(|fixed| format!("upgrade to {fixed}"))
+        .unwrap_or_else(|| "no fixed version yet".to_owned());
+    Some(format!(
+        "this repository depends on {} {} {} (vulnerable: {}); {fixed}",
+        dependency.ecosystem, dependency.name, dependency.version, origin.vulnerable_range,
+    ))
+}
+
+/// What a threat assessment asks of the maintainers.
+fn threat_words(threat: Threat) -> String {
+    match threat {
+        Threat::Active => "active: an emergency. Any maintainer may take temporary \
+                           containment action now and must record it on this issue."
+            .to_owned(),
+        Threat::Passive => "passive: actions wait for the coordinator's decision.".to_owned(),
+    }
+}
+
+impl PackageView {
+    fn new(package: &crate::incident::AffectedPackage) -> PackageView {
+        PackageView {
+            ecosystem: or_unknown(package.ecosystem.as_ref()),
+            name: or_unknown(package.name.as_ref()),
+            vulnerable: or_unknown(package.vulnerable_version_range.as_ref()),
+            patched: package
+                .patched_versions
+                .clone()
+                .unwrap_or_else(|| "none yet".to_owned()),
+        }
+    }
+}
+
+impl CreditView {
+    fn new(credit: &crate::incident::Credit) -> CreditView {
+        CreditView {
+            login: credit.login.clone(),
+            kind: credit.kind.clone(),
+            withheld: (!credit.accepted()).then(|| match credit.state.as_deref() {
+                Some(state) if !state.trim().is_empty() => state.to_owned(),
+                _ => "not accepted".to_owned(),
+            }),
+        }
+    }
+}
+
+impl FixView {
+    fn new(fix: &crate::incident::FixPull) -> FixView {
+        FixView {
+            name: format!("{}#{}", fix.repository, fix.number),
+            url: link_target(&fix.url),
+            base: fix.base.clone(),
+            state: fix.state.to_string(),
+            backport: fix.backport,
+            linked_by: fix.linked_by.clone(),
+        }
+    }
+}
+
+impl ReleaseView {
+    fn new(release: &crate::incident::PatchRelease) -> ReleaseView {
+        ReleaseView {
+            tag: release.tag.clone(),
+            url: link_target(&release.url),
+            at: utc_minute(release.published_at),
+        }
+    }
+}
+
+impl TimelineRow {
+    fn new(entry: &TimelineEntry) -> TimelineRow {
+        TimelineRow {
+            at: utc_minute(entry.at),
+            actor: entry.actor.clone(),
+            detail: entry.detail.replace(['\r', '\n'], " "),
+        }
+    }
 }
 
 fn tracking_labels(incident: &Incident, labels: &LabelConfig) -> Vec<String> {

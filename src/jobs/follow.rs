@@ -6,9 +6,11 @@
 
 use super::{
     ChatNotice, ContainmentNotice, Job, PendingChat, PendingContainment, PendingEmbargoEnd,
-    PendingPrenotice, PublicChannel,
+    PendingPrenotice, PendingPull, PublicChannel,
 };
-use crate::incident::{Incident, IncidentId, TemporaryAction, TimelineEntry, TimelineKind};
+use crate::incident::{
+    CommandEffect, DeliveryId, Incident, IncidentId, TemporaryAction, TimelineEntry, TimelineKind,
+};
 use crate::markers::key;
 use crate::store::{Priority, StoreError, Work};
 use chrono::{DateTime, Duration, Utc};
@@ -83,6 +85,72 @@ fn chat_notices(
         notices.push((ChatNotice::Disclosed, key::chat(incident_id, "disclosed")));
     }
     notices
+}
+
+/// Queues the jobs one effect of a maintainer's command calls for, on incident
+/// `incident_id` as the command left it (`RetryFailed` is the caller's: it changes the
+/// queue, not what follows).
+pub async fn after_command(
+    work: &mut Work,
+    (incident_id, incident): (IncidentId, &Incident),
+    effect: CommandEffect,
+    delivery_id: &DeliveryId,
+) -> Result<(), StoreError> {
+    let job = match effect {
+        CommandEffect::RequestCve => Job::RequestCve {
+            incident: incident_id,
+        },
+        CommandEffect::PublishAdvisory => Job::PublishAdvisory {
+            incident: incident_id,
+        },
+        CommandEffect::PostReview => Job::PostReview {
+            incident: incident_id,
+        },
+        CommandEffect::RequestFork => Job::PrivateFork {
+            incident: incident_id,
+        },
+        CommandEffect::TrackPull { repository, number } => {
+            work.link_fix(&repository, number, incident_id).await?;
+            let job_key = key::track_pull(delivery_id, &repository, number);
+            let job = Job::TrackPull(PendingPull {
+                incident_id,
+                repository,
+                number,
+            });
+            return work.enqueue(&job, &job_key);
+        }
+        CommandEffect::ActionTaken { number, inform } => {
+            let Some(action) = number
+                .checked_sub(1)
+                .and_then(|index| incident.decisions.actions.get(index))
+            else {
+                return Ok(());
+            };
+            for (job, key, at) in on_action_taken(incident_id, number, action, inform) {
+                work.enqueue_at(&job, &key, at)?;
+            }
+            return Ok(());
+        }
+        CommandEffect::Prenotify { until, send_at } => {
+            for (job, key) in prenotices(incident_id, incident, until, None) {
+                work.enqueue_at(&job, &key, send_at)?;
+            }
+            let (job, key) = embargo_end(incident_id, until);
+            return work.enqueue_at(&job, &key, until);
+        }
+        CommandEffect::PrenotifyMoved { from, to, send_at } => {
+            for (job, key) in prenotices(incident_id, incident, to, None) {
+                work.enqueue_at(&job, &key, send_at)?;
+            }
+            for (job, key) in prenotices(incident_id, incident, to, Some(from)) {
+                work.enqueue(&job, &key)?;
+            }
+            let (job, key) = embargo_end(incident_id, to);
+            return work.enqueue_at(&job, &key, to);
+        }
+        CommandEffect::RetryFailed => return Ok(()),
+    };
+    work.enqueue(&job, &key::command(job.kind().as_str(), delivery_id))
 }
 
 /// One job per configured recipient: the notice of the embargo ending `until`, or with
