@@ -378,16 +378,18 @@ async fn changelog_prs(publication: &Publication<'_>) -> Result<Record, ChannelE
     let view = DraftView::new(incident, &[], None);
     let entry = drafts.render_draft(CHANGELOG_ENTRY, &view)?;
     let osv_settings = &loaded.config.osv;
-    let osv = match osv::osv_json(incident) {
-        Ok(osv) if osv_settings.enabled => Some(osv),
-        Ok(_) => None,
-        Err(error) => {
-            tracing::info!(incident = %incident.ghsa_id, %error, "no OSV record");
-            None
-        }
+    let change = ChangelogChange {
+        settings,
+        incident,
+        // The file takes the whole entry; the pull request's description shows what fits.
+        shown: body_within(&entry, limits::GITHUB_BODY_CHARS, incident),
+        entry,
+        osv: osv_settings
+            .enabled
+            .then(|| osv_record(incident))
+            .flatten()
+            .map(|record| (osv_settings.file(&incident.ghsa_id), record)),
     };
-    // The file takes the whole entry; the pull request's description shows what fits.
-    let shown = body_within(&entry, limits::GITHUB_BODY_CHARS, incident);
     let base = base_branch(api, repository, settings.base_branch.as_ref()).await?;
     let title = title(&format!(
         "Security: {} {}",
@@ -402,46 +404,13 @@ async fn changelog_prs(publication: &Publication<'_>) -> Result<Record, ChannelE
         .await?
         .is_some();
     for target in std::iter::once(&base).chain(settings.backport_branches.iter()) {
-        let mut files = vec![FileChange {
-            path: settings.path.clone(),
-            commit_message: format!(
-                "{}: security entry for {}",
-                settings.path, &incident.ghsa_id
-            ),
-            edit: Box::new(|current: Option<&str>| {
-                changelog::insert_security_entry(
-                    current,
-                    &settings.heading,
-                    &incident.ghsa_id,
-                    entry.trim_end(),
-                )
-            }),
-        }];
-        let mut body = format!(
-            "Adds the security entry for {} to `{}`:\n\n{}\n\n",
-            &incident.ghsa_id,
-            settings.path,
-            shown.trim_end()
-        );
-        if let Some(osv) = &osv {
-            let path = osv_settings.file(&incident.ghsa_id);
-            body.push_str(&format!(
-                "The advisory in the OSV format, for scanners, is at `{path}`.\n\n"
-            ));
-            files.push(FileChange {
-                commit_message: format!("{path}: OSV record of {}", &incident.ghsa_id),
-                path,
-                edit: Box::new(|_: Option<&str>| osv.clone()),
-            });
-        }
-        body.push_str("Opened by herald after the advisory's disclosure.");
         let proposal = Proposal {
             repository,
             target,
             branch: branch_for(&incident.ghsa_id, target, &base),
-            files,
+            files: change.files(),
             title: &title,
-            body,
+            body: change.body(),
             label: &loaded.config.labels.security,
         };
         let (number, url) = match propose(api, &proposal).await? {
@@ -481,6 +450,66 @@ async fn changelog_prs(publication: &Publication<'_>) -> Result<Record, ChannelE
         format!("CHANGELOG: {}", notes.join(", ")),
     );
     Ok(posts.into_iter().fold(record, Record::with))
+}
+
+/// The incident's OSV record, where one can be made.
+fn osv_record(incident: &crate::incident::Incident) -> Option<String> {
+    osv::osv_json(incident)
+        .inspect_err(|error| tracing::info!(incident = %incident.ghsa_id, %error, "no OSV record"))
+        .ok()
+}
+
+/// What a CHANGELOG pull request changes, the same on every branch: the security entry in
+/// the CHANGELOG and, where the configuration asks, the OSV record (its path and text).
+struct ChangelogChange<'a> {
+    settings: &'a crate::repo_config::ChangelogConfig,
+    incident: &'a crate::incident::Incident,
+    entry: String,
+    /// The entry as the pull request's description shows it.
+    shown: String,
+    osv: Option<(String, String)>,
+}
+
+impl ChangelogChange<'_> {
+    fn files(&self) -> Vec<FileChange<'_>> {
+        let (settings, ghsa_id) = (self.settings, &self.incident.ghsa_id);
+        let mut files = vec![FileChange {
+            path: settings.path.clone(),
+            commit_message: format!("{}: security entry for {ghsa_id}", settings.path),
+            edit: Box::new(|current: Option<&str>| {
+                changelog::insert_security_entry(
+                    current,
+                    &settings.heading,
+                    ghsa_id,
+                    self.entry.trim_end(),
+                )
+            }),
+        }];
+        if let Some((path, record)) = &self.osv {
+            files.push(FileChange {
+                commit_message: format!("{path}: OSV record of {ghsa_id}"),
+                path: path.clone(),
+                edit: Box::new(|_: Option<&str>| record.clone()),
+            });
+        }
+        files
+    }
+
+    fn body(&self) -> String {
+        let mut body = format!(
+            "Adds the security entry for {} to `{}`:\n\n{}\n\n",
+            &self.incident.ghsa_id,
+            self.settings.path,
+            self.shown.trim_end()
+        );
+        if let Some((path, _)) = &self.osv {
+            body.push_str(&format!(
+                "The advisory in the OSV format, for scanners, is at `{path}`.\n\n"
+            ));
+        }
+        body.push_str("Opened by herald after the advisory's disclosure.");
+        body
+    }
 }
 
 /// Offers a critical incident's blog post to the configured website repository as a pull

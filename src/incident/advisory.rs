@@ -146,6 +146,14 @@ fn assess(slot: CvssSlot, input: Option<&CvssInput>) -> Option<CvssAssessment> {
 }
 
 impl AdvisoryFields {
+    /// Whether these fields are of an older version of the advisory than `incident` knows.
+    fn older_than(&self, incident: &Incident) -> bool {
+        matches!(
+            (self.advisory_updated_at, incident.advisory_updated_at),
+            (Some(incoming), Some(known)) if incoming < known
+        )
+    }
+
     fn from_snapshot(advisory: &AdvisorySnapshot) -> AdvisoryFields {
         let cvss_v3 = assess(CvssSlot::V3, advisory.cvss_v3.as_ref());
         let cvss_v4 = assess(CvssSlot::V4, advisory.cvss_v4.as_ref());
@@ -266,135 +274,26 @@ fn cvss_notes(
 
 /// Applies an advisory event to the incident it belongs to (or opens one).
 pub fn apply_advisory(current: Option<Incident>, event: &AdvisoryEvent) -> Outcome {
-    let entry = |kind: TimelineKind, detail: String| TimelineEntry {
-        at: event.received_at,
-        actor: event.actor.clone(),
-        kind,
-        detail,
-    };
     let fields = AdvisoryFields::from_snapshot(&event.advisory);
-    let mut timeline = Vec::new();
-
-    let (incident, before) = match current {
-        None if event.settled_before_herald() => {
-            let mut incident = Incident::new(
-                event.repository.clone(),
-                event.advisory.ghsa_id.clone(),
-                event.received_at,
-            );
-            fields.write_into(&mut incident);
-            incident.history = true;
-            incident.enter_phase(Phase::Closed, event.received_at);
-            timeline.push(entry(
-                TimelineKind::Opened,
-                format!(
-                    "recorded as history: the advisory was already {} before herald served \
-                     {}; no tracking issue and nothing announced (`herald import` opens a \
-                     tracking issue, `herald incidents announce` announces it again)",
-                    incident.advisory_state, incident.repository
-                ),
-            ));
-            return Outcome {
-                incident,
-                created: true,
-                changed: true,
-                timeline,
-            };
-        }
+    let (mut incident, before, mut timeline) = match current {
+        None if event.settled_before_herald() => return history(event, fields),
         None => {
-            let mut incident = Incident::new(
-                event.repository.clone(),
-                event.advisory.ghsa_id.clone(),
-                event.received_at,
-            );
-            fields.write_into(&mut incident);
-            timeline.push(match event.action {
-                AdvisoryAction::Reported => entry(
-                    TimelineKind::Reported,
-                    format!(
-                        "private vulnerability report received; severity {} ({})",
-                        incident.severity, incident.severity_source
-                    ),
-                ),
-                AdvisoryAction::Published => entry(
-                    TimelineKind::Opened,
-                    format!(
-                        "incident opened from an already published advisory; severity {} ({})",
-                        incident.severity, incident.severity_source
-                    ),
-                ),
-                AdvisoryAction::Reconciled => entry(
-                    TimelineKind::Opened,
-                    format!(
-                        "incident opened from a {} advisory found by herald's poll; severity {} ({})",
-                        incident.advisory_state, incident.severity, incident.severity_source
-                    ),
-                ),
-            });
-            timeline.extend(cvss_notes(None, &incident, &entry));
-            (incident, None)
+            let (incident, timeline) = opened(event, fields);
+            (incident, None, timeline)
         }
-        Some(mut incident) => {
-            let stale = matches!(
-                (fields.advisory_updated_at, incident.advisory_updated_at),
-                (Some(incoming), Some(known)) if incoming < known
-            );
-            if stale {
-                timeline.push(entry(
-                    TimelineKind::StaleIgnored,
-                    "an older version of the advisory arrived and was ignored".to_owned(),
-                ));
-                return Outcome {
-                    incident,
-                    created: false,
-                    changed: false,
-                    timeline,
-                };
-            }
-            let before = incident.clone();
-            let changed = fields.changed_fields(&incident);
-            fields.write_into(&mut incident);
-            if !changed.is_empty() {
-                timeline.push(entry(
-                    TimelineKind::Updated,
-                    format!("advisory changed: {}", changed.join(", ")),
-                ));
-            }
-            timeline.extend(incident.severity_change(
-                &before,
-                event.actor.as_deref(),
-                event.received_at,
-            ));
-            timeline.extend(cvss_notes(Some(&before), &incident, &entry));
-            (incident, Some(before))
+        Some(incident) if fields.older_than(&incident) => return ignored(incident, event),
+        Some(incident) => {
+            let (incident, before, timeline) = updated(incident, event, fields);
+            (incident, Some(before), timeline)
         }
     };
-
-    let mut incident = incident;
     let published = match event.action {
         AdvisoryAction::Published => true,
         AdvisoryAction::Reconciled => event.advisory.state == AdvisoryState::Published,
         AdvisoryAction::Reported => false,
     };
     if published {
-        // Said once, however often the publication is seen again.
-        if before
-            .as_ref()
-            .is_none_or(|before| before.published_at.is_none())
-        {
-            timeline.push(entry(
-                TimelineKind::Published,
-                "advisory published on GitHub".to_owned(),
-            ));
-        }
-        if incident.phase < Phase::Disclosure {
-            timeline.push(entry(
-                TimelineKind::PhaseChanged,
-                format!("phase {} → {}", incident.phase, Phase::Disclosure),
-            ));
-            incident.enter_phase(Phase::Disclosure, event.received_at);
-        }
-        incident.published_at = incident.published_at.or(Some(event.received_at));
+        timeline.extend(publication(&mut incident, before.as_ref(), event));
     }
     Outcome {
         changed: before.as_ref() != Some(&incident),
@@ -402,6 +301,127 @@ pub fn apply_advisory(current: Option<Incident>, event: &AdvisoryEvent) -> Outco
         incident,
         timeline,
     }
+}
+
+/// A timeline entry for what `event` brought.
+fn event_entry(event: &AdvisoryEvent, kind: TimelineKind, detail: String) -> TimelineEntry {
+    TimelineEntry {
+        at: event.received_at,
+        actor: event.actor.clone(),
+        kind,
+        detail,
+    }
+}
+
+/// An advisory public before herald served its repository: recorded closed, as history.
+fn history(event: &AdvisoryEvent, fields: AdvisoryFields) -> Outcome {
+    let mut incident = Incident::new(
+        event.repository.clone(),
+        event.advisory.ghsa_id.clone(),
+        event.received_at,
+    );
+    fields.write_into(&mut incident);
+    incident.history = true;
+    incident.enter_phase(Phase::Closed, event.received_at);
+    let detail = format!(
+        "recorded as history: the advisory was already {} before herald served \
+         {}; no tracking issue and nothing announced (`herald import` opens a \
+         tracking issue, `herald incidents announce` announces it again)",
+        incident.advisory_state, incident.repository
+    );
+    Outcome {
+        incident,
+        created: true,
+        changed: true,
+        timeline: vec![event_entry(event, TimelineKind::Opened, detail)],
+    }
+}
+
+/// A new incident, opened by the event, with how it came.
+fn opened(event: &AdvisoryEvent, fields: AdvisoryFields) -> (Incident, Vec<TimelineEntry>) {
+    let mut incident = Incident::new(
+        event.repository.clone(),
+        event.advisory.ghsa_id.clone(),
+        event.received_at,
+    );
+    fields.write_into(&mut incident);
+    let severity = format!(
+        "severity {} ({})",
+        incident.severity, incident.severity_source
+    );
+    let (kind, detail) = match event.action {
+        AdvisoryAction::Reported => (
+            TimelineKind::Reported,
+            format!("private vulnerability report received; {severity}"),
+        ),
+        AdvisoryAction::Published => (
+            TimelineKind::Opened,
+            format!("incident opened from an already published advisory; {severity}"),
+        ),
+        AdvisoryAction::Reconciled => (
+            TimelineKind::Opened,
+            format!(
+                "incident opened from a {} advisory found by herald's poll; {severity}",
+                incident.advisory_state
+            ),
+        ),
+    };
+    let entry = |kind, detail| event_entry(event, kind, detail);
+    let mut timeline = vec![entry(kind, detail)];
+    timeline.extend(cvss_notes(None, &incident, &entry));
+    (incident, timeline)
+}
+
+/// An older version of the advisory than the one known: ignored, and said so.
+fn ignored(incident: Incident, event: &AdvisoryEvent) -> Outcome {
+    let detail = "an older version of the advisory arrived and was ignored".to_owned();
+    Outcome {
+        incident,
+        created: false,
+        changed: false,
+        timeline: vec![event_entry(event, TimelineKind::StaleIgnored, detail)],
+    }
+}
+
+/// The incident as the event changes it, with the incident before and what changed.
+fn updated(
+    mut incident: Incident,
+    event: &AdvisoryEvent,
+    fields: AdvisoryFields,
+) -> (Incident, Incident, Vec<TimelineEntry>) {
+    let entry = |kind, detail| event_entry(event, kind, detail);
+    let before = incident.clone();
+    let changed = fields.changed_fields(&incident);
+    fields.write_into(&mut incident);
+    let mut timeline = Vec::new();
+    if !changed.is_empty() {
+        let detail = format!("advisory changed: {}", changed.join(", "));
+        timeline.push(entry(TimelineKind::Updated, detail));
+    }
+    timeline.extend(incident.severity_change(&before, event.actor.as_deref(), event.received_at));
+    timeline.extend(cvss_notes(Some(&before), &incident, &entry));
+    (incident, before, timeline)
+}
+
+/// GitHub published the advisory: said once, however often the publication is seen
+/// again, and the incident enters disclosure.
+fn publication(
+    incident: &mut Incident,
+    before: Option<&Incident>,
+    event: &AdvisoryEvent,
+) -> Vec<TimelineEntry> {
+    let mut timeline = Vec::new();
+    if before.is_none_or(|before| before.published_at.is_none()) {
+        let detail = "advisory published on GitHub".to_owned();
+        timeline.push(event_entry(event, TimelineKind::Published, detail));
+    }
+    if incident.phase < Phase::Disclosure {
+        let detail = format!("phase {} → {}", incident.phase, Phase::Disclosure);
+        timeline.push(event_entry(event, TimelineKind::PhaseChanged, detail));
+        incident.enter_phase(Phase::Disclosure, event.received_at);
+    }
+    incident.published_at = incident.published_at.or(Some(event.received_at));
+    timeline
 }
 
 #[cfg(test)]
