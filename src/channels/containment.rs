@@ -48,28 +48,8 @@ pub(super) async fn notify(
     };
     let api = channels.installation(&incident.repository).await?;
     let loaded = channels.repo_config(&api, &incident.repository).await?;
-    let taken = &action.taken;
-    let (mut mentions, addresses, situation) = match pending.notice {
-        ContainmentNotice::Inform => {
-            let (mentions, addresses) = split_targets(&loaded.config.notify);
-            let situation = format!(
-                "{} took temporary action {number} on {} under an active threat, at {}: {}",
-                taken.by,
-                incident.ghsa_id,
-                crate::incident::utc_minute(taken.at),
-                taken.text
-            );
-            (mentions, addresses, situation)
-        }
-        ContainmentNotice::Reminder(day) => {
-            let situation = format!(
-                "Temporary action {number} on {} ({} took it {day} day(s) ago) is still \
-                 temporary: {}",
-                incident.ghsa_id, taken.by, taken.text
-            );
-            (vec![format!("@{}", taken.by)], Vec::new(), situation)
-        }
-    };
+    let (mut mentions, addresses, situation) =
+        situation(pending, incident, action, &loaded.config.notify);
     add_coordinator(&mut mentions, incident);
     let (addresses, held) = shown_only(addresses, audience);
     let tag = match pending.notice {
@@ -96,20 +76,7 @@ pub(super) async fn notify(
         what_next(incident, number, pending.notice)
     );
     let notified: Vec<String> = mentions.iter().cloned().chain(mailed).collect();
-    let detail = match pending.notice {
-        ContainmentNotice::Inform if notified.is_empty() => {
-            format!("temporary action {number}: nobody to inform (no `notify:` section)")
-        }
-        ContainmentNotice::Inform => {
-            format!(
-                "temporary action {number}: informed {}",
-                notified.join(", ")
-            )
-        }
-        ContainmentNotice::Reminder(day) => {
-            format!("temporary action {number} still open on day {day}: reminded")
-        }
-    } + &held_note(&held);
+    let detail = told(pending.notice, number, &notified) + &held_note(&held);
     let entry = TimelineEntry {
         at: Utc::now(),
         actor: None,
@@ -134,6 +101,56 @@ pub(super) async fn notify(
         });
     }
     Ok(record)
+}
+
+/// Who hears of the action (mentions on the issue, mail addresses) and what they are told:
+/// under an active threat, the people of `notify:`; on a reminder, who took it.
+fn situation<'a>(
+    pending: &PendingContainment,
+    incident: &Incident,
+    action: &crate::incident::TemporaryAction,
+    notify: &'a [crate::repo_config::EscalationTarget],
+) -> (Vec<String>, Vec<&'a str>, String) {
+    let (number, taken) = (pending.action, &action.taken);
+    match pending.notice {
+        ContainmentNotice::Inform => {
+            let (mentions, addresses) = split_targets(notify);
+            let situation = format!(
+                "{} took temporary action {number} on {} under an active threat, at {}: {}",
+                taken.by,
+                incident.ghsa_id,
+                crate::incident::utc_minute(taken.at),
+                taken.text
+            );
+            (mentions, addresses, situation)
+        }
+        ContainmentNotice::Reminder(day) => {
+            let situation = format!(
+                "Temporary action {number} on {} ({} took it {day} day(s) ago) is still \
+                 temporary: {}",
+                incident.ghsa_id, taken.by, taken.text
+            );
+            (vec![format!("@{}", taken.by)], Vec::new(), situation)
+        }
+    }
+}
+
+/// The timeline's words for a notice about action `number` that reached `notified`.
+fn told(notice: ContainmentNotice, number: usize, notified: &[String]) -> String {
+    match notice {
+        ContainmentNotice::Inform if notified.is_empty() => {
+            format!("temporary action {number}: nobody to inform (no `notify:` section)")
+        }
+        ContainmentNotice::Inform => {
+            format!(
+                "temporary action {number}: informed {}",
+                notified.join(", ")
+            )
+        }
+        ContainmentNotice::Reminder(day) => {
+            format!("temporary action {number} still open on day {day}: reminded")
+        }
+    }
 }
 
 /// What the maintainers can do about an open action.

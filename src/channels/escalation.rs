@@ -70,17 +70,7 @@ pub(super) async fn escalate(
     let store = &channels.store;
     let api = channels.installation(&incident.repository).await?;
     let loaded = channels.repo_config(&api, &incident.repository).await?;
-    let sla = loaded.config.sla.policy();
-    let clock = incident.reaction_clock(&sla);
-    let still_applies = match pending.stage {
-        Stage::ActiveThreat => {
-            incident.active_threat() && incident.decisions.acknowledged_at.is_none()
-        }
-        Stage::Warning | Stage::Breach => {
-            matches!(clock, ReactionClock::Running { due } if Some(due) == pending.due)
-        }
-    };
-    if !still_applies {
+    if !still_applies(pending, incident, &loaded.config.sla.policy()) {
         return Ok(Record::note(
             "reminder no longer applies (acknowledged, or the deadline moved)",
         ));
@@ -95,22 +85,7 @@ pub(super) async fn escalate(
         split_targets(loaded.config.escalation.for_severity(incident.severity));
     let (addresses, held) = shown_only(addresses, tracking.audience.as_ref());
     add_coordinator(&mut mentions, incident);
-    let ghsa = &incident.ghsa_id;
-    let due = pending.due.map(crate::incident::utc_minute);
-    let situation = match (pending.stage, &due) {
-        (Stage::Warning, Some(due)) => format!(
-            "75% of the reaction time for {ghsa} ({} severity) has passed: a reaction is due by {due}.",
-            incident.severity
-        ),
-        (Stage::Breach, Some(due)) => format!(
-            "The reaction deadline for {ghsa} ({} severity) passed at {due} without an acknowledgement.",
-            incident.severity
-        ),
-        _ => format!(
-            "{ghsa} is an active threat (evidence of exploitation attempts): an emergency. Any \
-             maintainer may take temporary containment action now and must record it here."
-        ),
-    };
+    let situation = situation(pending, incident);
     let what = match pending.stage {
         Stage::Warning => "reaction due soon",
         Stage::Breach => "reaction deadline passed",
@@ -173,6 +148,40 @@ pub(super) async fn escalate(
             key: key::chat(pending.incident_id, &format!("escalation:{}", job.id)),
             at: None,
         }))
+}
+
+/// Whether a reminder still applies: an active threat not yet acknowledged, or a deadline
+/// still the one it was scheduled for (an acknowledgement or a moved deadline ends it).
+fn still_applies(pending: &PendingEscalation, incident: &Incident, sla: &SlaPolicy) -> bool {
+    match pending.stage {
+        Stage::ActiveThreat => {
+            incident.active_threat() && incident.decisions.acknowledged_at.is_none()
+        }
+        Stage::Warning | Stage::Breach => matches!(
+            incident.reaction_clock(sla),
+            ReactionClock::Running { due } if Some(due) == pending.due
+        ),
+    }
+}
+
+/// What a reminder says happened.
+fn situation(pending: &PendingEscalation, incident: &Incident) -> String {
+    let ghsa = &incident.ghsa_id;
+    let due = pending.due.map(crate::incident::utc_minute);
+    match (pending.stage, &due) {
+        (Stage::Warning, Some(due)) => format!(
+            "75% of the reaction time for {ghsa} ({} severity) has passed: a reaction is due by {due}.",
+            incident.severity
+        ),
+        (Stage::Breach, Some(due)) => format!(
+            "The reaction deadline for {ghsa} ({} severity) passed at {due} without an acknowledgement.",
+            incident.severity
+        ),
+        _ => format!(
+            "{ghsa} is an active threat (evidence of exploitation attempts): an emergency. Any \
+             maintainer may take temporary containment action now and must record it here."
+        ),
+    }
 }
 
 /// The mentions that open a notice comment, followed by a space; empty without any.

@@ -155,6 +155,57 @@ pub(super) async fn terms(
     Ok(config.terms(recipients, problem))
 }
 
+/// The notice's subject, text and tag (in its Message-ID), from the repository's
+/// templates: the notice, or with `moved_from` the update of its date.
+async fn compose(
+    channels: &Channels,
+    (api, loaded): (&crate::github::Api, &super::LoadedConfig),
+    incident: &crate::incident::Incident,
+    (pending, moved_from, recipient): (
+        &PendingPrenotice,
+        Option<DateTime<Utc>>,
+        &PrenotifyRecipient,
+    ),
+    announcer: &crate::mail::Announcer,
+) -> Result<(String, String, String), ChannelError> {
+    let repository = &incident.repository;
+    let drafts = channels
+        .templates_for(api, repository, &[PRENOTIFY, PRENOTIFY_UPDATE])
+        .await?;
+    let contact = match &loaded.config.prenotify.contact {
+        Some(contact) => contact.clone(),
+        None => announcer.author.sender.from.email.to_string(),
+    };
+    let embargo = EmbargoView::new(
+        pending.embargo_until,
+        moved_from,
+        &contact,
+        recipient.name.as_deref(),
+    );
+    let view = DraftView::new(incident, &[], None).with_embargo(embargo);
+    // Headers travel in the clear: the subject names no advisory, repository or date.
+    let reference = announcer.author.incident_reference(&incident.ghsa_id)?;
+    let (template, subject, tag) = match moved_from {
+        None => (
+            PRENOTIFY,
+            format!("Embargoed security notice {reference}"),
+            "prenotify",
+        ),
+        Some(_) => (
+            PRENOTIFY_UPDATE,
+            format!("Embargoed security notice {reference}: new disclosure date"),
+            "prenotify-update",
+        ),
+    };
+    let subject = match &recipient.subject_tag {
+        Some(subject_tag) => format!("{subject_tag} {subject}"),
+        None => subject,
+    };
+    let body = drafts.render_draft(template, &view)?;
+    let tag = format!("{tag}-{}", pending.embargo_until.timestamp());
+    Ok((subject, body, tag))
+}
+
 /// Sends one pre-notification (or update), when it is still owed.
 pub(super) async fn send(
     channels: &Channels,
@@ -202,46 +253,15 @@ pub(super) async fn send(
              is yours, approve again (`/herald prenotify`), then `/herald retry`"
         )));
     }
-    let drafts = channels
-        .templates_for(&api, repository, &[PRENOTIFY, PRENOTIFY_UPDATE])
-        .await?;
-    let contact = match &loaded.config.prenotify.contact {
-        Some(contact) => contact.clone(),
-        None => announcer.author.sender.from.email.to_string(),
-    };
-    let embargo = EmbargoView::new(
-        pending.embargo_until,
-        moved_from,
-        &contact,
-        recipient.name.as_deref(),
-    );
-    let view = DraftView::new(incident, &[], None).with_embargo(embargo);
-    // Headers travel in the clear: the subject names no advisory, repository or date.
-    let reference = announcer.author.incident_reference(&incident.ghsa_id)?;
-    let (template, subject, tag) = match moved_from {
-        None => (
-            PRENOTIFY,
-            format!("Embargoed security notice {reference}"),
-            "prenotify",
-        ),
-        Some(_) => (
-            PRENOTIFY_UPDATE,
-            format!("Embargoed security notice {reference}: new disclosure date"),
-            "prenotify-update",
-        ),
-    };
-    let subject = match &recipient.subject_tag {
-        Some(subject_tag) => format!("{subject_tag} {subject}"),
-        None => subject,
-    };
-    let body = drafts.render_draft(template, &view)?;
+    let letter = (pending, moved_from, recipient);
+    let (subject, body, tag) =
+        compose(channels, (&api, &loaded), incident, letter, announcer).await?;
     let to = MailingList {
         address: recipient.address.clone(),
         name: recipient.name.clone(),
         signing: recipient.format.into(),
         attach_cleartext: false,
     };
-    let tag = format!("{tag}-{}", pending.embargo_until.timestamp());
     let (id, message) = announcer.author.message(
         &incident.ghsa_id,
         &to,
