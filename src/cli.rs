@@ -345,11 +345,14 @@ pub fn error_text(error: &anyhow::Error) -> String {
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = Settings::load(cli.config.as_deref(), &|name| std::env::var(name).ok())?;
+    // `serve` says what it does; the other commands speak through their output.
+    let default_level = match cli.command {
+        Command::Serve => "info",
+        _ => "warn",
+    };
+    init_tracing(&settings, cli.log_json, default_level)?;
     match cli.command {
-        Command::Serve => {
-            init_tracing(&settings, cli.log_json, "info")?;
-            serve(&settings).await
-        }
+        Command::Serve => serve(&settings).await,
         Command::DryRun {
             payload,
             event,
@@ -357,7 +360,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             out,
             repo_config,
         } => {
-            init_tracing(&settings, cli.log_json, "warn")?;
             let repo_config = match repo_config {
                 None => RepoConfig::default(),
                 Some(path) => {
@@ -376,48 +378,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Store {
             command: StoreCommand::Copy { to },
-        } => {
-            init_tracing(&settings, cli.log_json, "warn")?;
-            copy_store(&settings, &to).await
-        }
-        Command::Keys { command } => {
-            init_tracing(&settings, cli.log_json, "warn")?;
-            keys(&settings, command)
-        }
-        Command::Incidents { command } => {
-            init_tracing(&settings, cli.log_json, "warn")?;
-            incidents(&settings, command).await
-        }
-        Command::Jobs { command } => {
-            init_tracing(&settings, cli.log_json, "warn")?;
-            jobs(&settings, command).await
-        }
-        Command::Deliveries { command } => {
-            init_tracing(&settings, cli.log_json, "warn")?;
-            deliveries(&settings, command).await
-        }
-        Command::Import { repo } => {
-            init_tracing(&settings, cli.log_json, "warn")?;
-            import(&settings, repo.as_ref()).await
-        }
+        } => copy_store(&settings, &to).await,
+        Command::Keys { command } => keys(&settings, command),
+        Command::Incidents { command } => incidents(&settings, command).await,
+        Command::Jobs { command } => jobs(&settings, command).await,
+        Command::Deliveries { command } => deliveries(&settings, command).await,
+        Command::Import { repo } => import(&settings, repo.as_ref()).await,
         Command::Drafts {
             ghsa_id,
             repo,
             json,
-        } => {
-            init_tracing(&settings, cli.log_json, "warn")?;
-            print_drafts(&settings, &ghsa_id, repo.as_ref(), json).await
-        }
+        } => print_drafts(&settings, &ghsa_id, repo.as_ref(), json).await,
         Command::Export {
             command: ExportCommand::Osv { ghsa_id, repo },
-        } => {
-            init_tracing(&settings, cli.log_json, "warn")?;
-            export_osv(&settings, &ghsa_id, repo.as_ref()).await
-        }
-        Command::Doctor => {
-            init_tracing(&settings, cli.log_json, "warn")?;
-            doctor(&settings).await
-        }
+        } => export_osv(&settings, &ghsa_id, repo.as_ref()).await,
+        Command::Doctor => doctor(&settings).await,
         Command::Setup {
             webhook_url,
             name,
@@ -427,37 +402,42 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             settings_out,
             key_out,
         } => {
-            init_tracing(&settings, cli.log_json, "warn")?;
             let request = crate::setup::SetupRequest {
                 webhook_url,
                 name,
                 homepage: url,
                 org,
                 listen,
-                settings_out: settings_out.clone(),
-                key_out: key_out.clone(),
+                settings_out,
+                key_out,
                 github: settings.github_urls.clone(),
             };
-            let registered = crate::setup::run(request, |addr| {
-                println!(
-                    "Open http://{addr}/ in a browser on this machine and press its button; \
-                     GitHub asks you to confirm, then sends you back here."
-                );
-            })
-            .await?;
-            println!(
-                "herald is registered on GitHub as {} ({}).\n\
-                 The settings are in {} and the private key in {} (both mode 0600).\n\
-                 Next: install the App ({}/installations/new), then run `herald doctor`.",
-                report::safe_line(&registered.slug),
-                report::safe_line(&registered.html_url),
-                settings_out.display(),
-                key_out.display(),
-                report::safe_line(&registered.html_url),
-            );
-            Ok(())
+            setup(request).await
         }
     }
+}
+
+/// `herald setup`: registers the App through GitHub's manifest flow, then says what next.
+async fn setup(request: crate::setup::SetupRequest) -> anyhow::Result<()> {
+    let (settings_out, key_out) = (request.settings_out.clone(), request.key_out.clone());
+    let registered = crate::setup::run(request, |addr| {
+        println!(
+            "Open http://{addr}/ in a browser on this machine and press its button; \
+             GitHub asks you to confirm, then sends you back here."
+        );
+    })
+    .await?;
+    println!(
+        "herald is registered on GitHub as {} ({}).\n\
+         The settings are in {} and the private key in {} (both mode 0600).\n\
+         Next: install the App ({}/installations/new), then run `herald doctor`.",
+        report::safe_line(&registered.slug),
+        report::safe_line(&registered.html_url),
+        settings_out.display(),
+        key_out.display(),
+        report::safe_line(&registered.html_url),
+    );
+    Ok(())
 }
 
 async fn serve(settings: &Settings) -> anyhow::Result<()> {
@@ -510,12 +490,77 @@ struct DryRun<'a> {
     repo_config: &'a RepoConfig,
 }
 
+/// Prints what each job of a dry run did; returns the incidents they touched and how many
+/// jobs failed.
+fn print_outcomes(outcomes: Vec<JobOutcome>) -> (Vec<(RepoName, GhsaId)>, usize) {
+    let mut failures = 0;
+    let mut touched = Vec::new();
+    for outcome in outcomes {
+        match outcome {
+            JobOutcome::Done(processed) => {
+                print!("{}", report::processed_summary(&processed));
+                if let Some(change) = processed.incident {
+                    touched.push((change.repository, change.ghsa_id));
+                }
+            }
+            JobOutcome::Effect(note) => println!("{}", report::safe_line(&note)),
+            JobOutcome::Paced(wait) => println!(
+                "deferred {} s: the GitHub write budget is spent",
+                wait.as_secs()
+            ),
+            JobOutcome::Failed { error, gave_up } => {
+                failures += 1;
+                let then = if gave_up {
+                    " (given up)"
+                } else {
+                    " (will be retried)"
+                };
+                println!("FAILED: {}{then}", report::safe_line(&error.to_string()));
+            }
+            // Only `drain` of another runner on the same store records it instead.
+            JobOutcome::TakenOver => {}
+        }
+    }
+    touched.dedup();
+    (touched, failures)
+}
+
+/// Prints each touched incident and writes its drafts (and signed announcements) to the
+/// dry run's folder.
+async fn print_incidents(
+    settings: &Settings,
+    run: &DryRun<'_>,
+    store: &Store,
+    touched: Vec<(RepoName, GhsaId)>,
+) -> anyhow::Result<()> {
+    let drafts = Drafts::new()?;
+    let signer = DryRunSigner::new(settings)?;
+    for (repository, ghsa_id) in touched {
+        for row in store.incidents_by_ghsa(&ghsa_id).await? {
+            if row.incident.repository != repository {
+                continue;
+            }
+            println!();
+            let timeline = store.timeline(row.id).await?;
+            print!("{}", report::incident_detail(&row.incident, &timeline));
+            let timeline = store.timeline_entries(row.id).await?;
+            let written = write_drafts(&drafts, &row.incident, &timeline, run.out)?;
+            println!("drafts written to {}", written.display());
+            let config = run.repo_config;
+            for file in signer.write_announcements(&drafts, &row.incident, config, &written)? {
+                println!("signed announcement written to {}", file.display());
+            }
+        }
+    }
+    Ok(())
+}
+
 async fn dry_run(
     settings: &Settings,
     run: &DryRun<'_>,
     delivery_id: Option<DeliveryId>,
 ) -> anyhow::Result<()> {
-    let (payload, event, out) = (run.payload, run.event, run.out);
+    let (payload, event) = (run.payload, run.event);
     let body = std::fs::read(payload)
         .with_context(|| format!("cannot read the payload {}", payload.display()))?;
     let store = Store::open(&settings.database_url).await?;
@@ -548,67 +593,9 @@ async fn dry_run(
         Receipt::Accepted => println!("stored delivery {delivery_id} and queued it"),
     }
     let worker = Worker::new(store.clone(), wake, settings.worker.clone());
-    let mut failures = 0;
-    let mut touched = Vec::new();
-    for outcome in worker.drain().await? {
-        match outcome {
-            JobOutcome::Done(processed) => {
-                print!("{}", report::processed_summary(&processed));
-                if let Some(change) = processed.incident {
-                    touched.push((change.repository, change.ghsa_id));
-                }
-            }
-            JobOutcome::Effect(note) => println!("{}", report::safe_line(&note)),
-            JobOutcome::Paced(wait) => println!(
-                "deferred {} s: the GitHub write budget is spent",
-                wait.as_secs()
-            ),
-            JobOutcome::Failed { error, gave_up } => {
-                failures += 1;
-                println!(
-                    "FAILED: {}{}",
-                    report::safe_line(&error.to_string()),
-                    if gave_up {
-                        " (given up)"
-                    } else {
-                        " (will be retried)"
-                    }
-                );
-            }
-            // Only `drain` of another runner on the same store records it instead.
-            JobOutcome::TakenOver => {}
-        }
-    }
-    touched.dedup();
-    let drafts = Drafts::new()?;
-    let signer = if touched.is_empty() {
-        None
-    } else {
-        Some(DryRunSigner::new(settings)?)
-    };
-    for (repository, ghsa_id) in touched {
-        for row in store.incidents_by_ghsa(&ghsa_id).await? {
-            if row.incident.repository == repository {
-                println!();
-                print!(
-                    "{}",
-                    report::incident_detail(&row.incident, &store.timeline(row.id).await?)
-                );
-                let timeline = store.timeline_entries(row.id).await?;
-                let written = write_drafts(&drafts, &row.incident, &timeline, out)?;
-                println!("drafts written to {}", written.display());
-                if let Some(signer) = &signer {
-                    for file in signer.write_announcements(
-                        &drafts,
-                        &row.incident,
-                        run.repo_config,
-                        &written,
-                    )? {
-                        println!("signed announcement written to {}", file.display());
-                    }
-                }
-            }
-        }
+    let (touched, failures) = print_outcomes(worker.drain().await?);
+    if !touched.is_empty() {
+        print_incidents(settings, run, &store, touched).await?;
     }
     let waiting = store.pending_effects().await?;
     if !waiting.is_empty() {

@@ -37,6 +37,124 @@ pub struct Server {
     draining: watch::Sender<bool>,
 }
 
+/// What the worker and the effect runner are started with.
+struct Tasks<'a> {
+    settings: &'a Settings,
+    store: &'a Store,
+    metrics: &'a Arc<Metrics>,
+    idle: &'a Idle,
+    worker_wake: &'a Arc<Notify>,
+    effects_wake: Arc<Notify>,
+    app_bot: &'a Arc<std::sync::OnceLock<String>>,
+    shutdown: &'a watch::Receiver<bool>,
+}
+
+impl Tasks<'_> {
+    fn worker(&self, ingestor: &Ingestor) -> JoinHandle<()> {
+        let worker = Worker::new(
+            self.store.clone(),
+            self.worker_wake.clone(),
+            self.settings.worker.clone(),
+        )
+        .giving_way_to(ingestor.load())
+        .waking(self.effects_wake.clone())
+        .reporting_idle(self.idle.clone())
+        .counting_in(self.metrics.clone())
+        .recognising(self.app_bot.clone());
+        tokio::spawn(worker.run(self.shutdown.clone()))
+    }
+
+    /// The effect runner, where there is a GitHub App to act as and the worker runs.
+    fn effects(
+        self,
+        github: Option<&Arc<GitHub>>,
+        drafts: Drafts,
+        mail: Option<crate::mail::Announcer>,
+    ) -> anyhow::Result<Option<JoinHandle<()>>> {
+        let settings = self.settings;
+        let github = match (github, settings.worker_enabled) {
+            (Some(github), true) => github,
+            (None, _) => {
+                tracing::warn!(
+                    "no GitHub App configured (HERALD_GITHUB_APP_ID): GitHub work stays queued"
+                );
+                return Ok(None);
+            }
+            (Some(_), false) => return Ok(None),
+        };
+        let channels = Arc::new(Channels {
+            store: self.store.clone(),
+            github: github.clone(),
+            drafts,
+            mail,
+            forum: crate::channels::forum::Discourse::new()?,
+            counterparts: settings.channels.counterparts.clone(),
+            chat: chat(settings)?,
+            worker_wake: self.worker_wake.clone(),
+            app_bot: self.app_bot.clone(),
+        });
+        let runner = EffectRunner::new(
+            self.store.clone(),
+            channels,
+            self.effects_wake,
+            settings.worker.clone(),
+            settings.replica_id.clone(),
+        )
+        .reporting_idle(self.idle.clone())
+        .counting_in(self.metrics.clone());
+        Ok(Some(tokio::spawn(runner.run(self.shutdown.clone()))))
+    }
+}
+
+/// What `serve` opens before it listens; each refuses a bad setting before any delivery
+/// is taken.
+struct Opened {
+    secret: secrecy::SecretString,
+    github: Option<Arc<GitHub>>,
+    mail: Option<crate::mail::Announcer>,
+    drafts: Drafts,
+    store: Store,
+    metrics: Arc<Metrics>,
+}
+
+impl Opened {
+    async fn open(settings: &Settings) -> anyhow::Result<Opened> {
+        let secret = settings
+            .webhook_secret
+            .clone()
+            .ok_or(crate::config::ConfigError::MissingWebhookSecret)?;
+        // A bad App key stops herald here, before it takes any delivery.
+        let github = settings.github.as_ref().map(GitHub::new).transpose()?;
+        // So does a bad signing key or a half-configured mail setup.
+        let mail = crate::mail::announcer(&settings.mail)?;
+        if mail.is_none() {
+            tracing::warn!(
+                "no SMTP server configured (HERALD_SMTP_URL): announcements are not mailed"
+            );
+        }
+        let drafts = Drafts::new()?;
+        let store = Store::open_pooled(&settings.database_url, settings.database_max_connections)
+            .await
+            .with_context(|| format!("store {}", redact_url(&settings.database_url)))?;
+        let metrics = Arc::new(Metrics::new());
+        let github = github.map(|github| {
+            Arc::new(
+                github
+                    .sharing_write_slots(store.clone())
+                    .counting_in(metrics.clone()),
+            )
+        });
+        Ok(Opened {
+            secret,
+            github,
+            mail,
+            drafts,
+            store,
+            metrics,
+        })
+    }
+}
+
 /// The webhook listener and, where configured, the metrics one.
 async fn listen(
     settings: &Settings,
@@ -105,31 +223,14 @@ impl Server {
     /// Opens the store (queued jobs of an earlier run are simply still queued), binds the
     /// address, then starts the writer, the worker and the HTTP server.
     pub async fn start(settings: &Settings) -> anyhow::Result<Server> {
-        let secret = settings
-            .webhook_secret
-            .clone()
-            .ok_or(crate::config::ConfigError::MissingWebhookSecret)?;
-        // A bad App key stops herald here, before it takes any delivery.
-        let github = settings.github.as_ref().map(GitHub::new).transpose()?;
-        // So does a bad signing key or a half-configured mail setup.
-        let mail = crate::mail::announcer(&settings.mail)?;
-        if mail.is_none() {
-            tracing::warn!(
-                "no SMTP server configured (HERALD_SMTP_URL): announcements are not mailed"
-            );
-        }
-        let drafts = Drafts::new()?;
-        let store = Store::open_pooled(&settings.database_url, settings.database_max_connections)
-            .await
-            .with_context(|| format!("store {}", redact_url(&settings.database_url)))?;
-        let metrics = Arc::new(Metrics::new());
-        let github = github.map(|github| {
-            Arc::new(
-                github
-                    .sharing_write_slots(store.clone())
-                    .counting_in(metrics.clone()),
-            )
-        });
+        let Opened {
+            secret,
+            github,
+            mail,
+            drafts,
+            store,
+            metrics,
+        } = Opened::open(settings).await?;
         let (listener, metrics_listener) = listen(settings).await?;
         let addr = listener.local_addr()?;
         let metrics_addr = metrics_listener
@@ -145,47 +246,18 @@ impl Server {
         if let Some(github) = &github {
             tokio::spawn(learn_app_bot(github.clone(), app_bot.clone()));
         }
-        let worker = settings.worker_enabled.then(|| {
-            let worker = Worker::new(store.clone(), wake.clone(), settings.worker.clone())
-                .giving_way_to(ingestor.load())
-                .waking(effects_wake.clone())
-                .reporting_idle(idle.clone())
-                .counting_in(metrics.clone())
-                .recognising(app_bot.clone());
-            tokio::spawn(worker.run(shutdown_rx.clone()))
-        });
-        let effects = match (&github, settings.worker_enabled) {
-            (Some(github), true) => {
-                let channels = Arc::new(Channels {
-                    store: store.clone(),
-                    github: github.clone(),
-                    drafts,
-                    mail,
-                    forum: crate::channels::forum::Discourse::new()?,
-                    counterparts: settings.channels.counterparts.clone(),
-                    chat: chat(settings)?,
-                    worker_wake: wake.clone(),
-                    app_bot: app_bot.clone(),
-                });
-                let runner = EffectRunner::new(
-                    store.clone(),
-                    channels,
-                    effects_wake,
-                    settings.worker.clone(),
-                    settings.replica_id.clone(),
-                )
-                .reporting_idle(idle.clone())
-                .counting_in(metrics.clone());
-                Some(tokio::spawn(runner.run(shutdown_rx.clone())))
-            }
-            (None, _) => {
-                tracing::warn!(
-                    "no GitHub App configured (HERALD_GITHUB_APP_ID): GitHub work stays queued"
-                );
-                None
-            }
-            (Some(_), false) => None,
+        let tasks = Tasks {
+            settings,
+            store: &store,
+            metrics: &metrics,
+            idle: &idle,
+            worker_wake: &wake,
+            effects_wake,
+            app_bot: &app_bot,
+            shutdown: &shutdown_rx,
         };
+        let worker = settings.worker_enabled.then(|| tasks.worker(&ingestor));
+        let effects = tasks.effects(github.as_ref(), drafts, mail)?;
         let (poller, redelivery) = github
             .as_ref()
             .zip(settings.github.as_ref())

@@ -301,6 +301,60 @@ pub(super) fn link_target(url: &str) -> Option<String> {
     ok.then(|| url.to_owned())
 }
 
+/// The severity as a heading says it: "Critical", …, or "Unrated".
+fn severity_word(severity: Severity) -> String {
+    match severity {
+        Severity::Unknown | Severity::None => "Unrated".to_owned(),
+        other => {
+            let word = other.to_string();
+            let mut chars = word.chars();
+            chars
+                .next()
+                .map(|first| first.to_uppercase().chain(chars).collect())
+                .unwrap_or_default()
+        }
+    }
+}
+
+/// What users can do, as far as herald knows: upgrade when a fixed version exists.
+fn mitigation(incident: &Incident) -> String {
+    let fixed = incident
+        .packages
+        .iter()
+        .any(|package| package.patched_versions.is_some());
+    if fixed {
+        "Upgrading to a fixed version is the only known remedy; no workaround is known.".to_owned()
+    } else {
+        "No fixed release is available yet and no workaround is known; follow the \
+         advisory for updates."
+            .to_owned()
+    }
+}
+
+impl PackageView {
+    fn new(package: &crate::incident::AffectedPackage) -> PackageView {
+        PackageView {
+            ecosystem: package.ecosystem.clone().unwrap_or_default(),
+            name: package
+                .name
+                .clone()
+                .unwrap_or_else(|| "the package".to_owned()),
+            vulnerable: package.vulnerable_version_range.clone(),
+            patched: package.patched_versions.clone(),
+        }
+    }
+}
+
+impl EntryView {
+    fn new(entry: &TimelineEntry) -> EntryView {
+        EntryView {
+            at: utc_minute(entry.at),
+            actor: entry.actor.clone(),
+            detail: entry.detail.clone(),
+        }
+    }
+}
+
 impl DraftView {
     pub fn new(
         incident: &Incident,
@@ -317,22 +371,6 @@ impl DraftView {
                     &incident.repository, &incident.ghsa_id
                 )
             });
-        let severity_word = match incident.severity {
-            Severity::Unknown | Severity::None => "Unrated".to_owned(),
-            other => {
-                let word = other.to_string();
-                let mut chars = word.chars();
-                chars
-                    .next()
-                    .map(|first| first.to_uppercase().chain(chars).collect())
-                    .unwrap_or_default()
-            }
-        };
-        let fixed: Vec<&str> = incident
-            .packages
-            .iter()
-            .filter_map(|package| package.patched_versions.as_deref())
-            .collect();
         // A summary is one line wherever it goes (titles, subjects, bullets).
         let summary = incident.summary.replace(['\r', '\n'], " ");
         // Only those who accepted their credit are named in public.
@@ -350,7 +388,7 @@ impl DraftView {
             summary,
             description: incident.description.clone(),
             severity: incident.severity.to_string(),
-            severity_word,
+            severity_word: severity_word(incident.severity),
             critical: incident.severity == Severity::Critical,
             cvss: primary_cvss(incident),
             cwes: incident
@@ -361,45 +399,19 @@ impl DraftView {
                     None => cwe.id.clone(),
                 })
                 .collect(),
-            packages: incident
-                .packages
-                .iter()
-                .map(|package| PackageView {
-                    ecosystem: package.ecosystem.clone().unwrap_or_default(),
-                    name: package
-                        .name
-                        .clone()
-                        .unwrap_or_else(|| "the package".to_owned()),
-                    vulnerable: package.vulnerable_version_range.clone(),
-                    patched: package.patched_versions.clone(),
-                })
-                .collect(),
+            packages: incident.packages.iter().map(PackageView::new).collect(),
             credits: !credit_names.is_empty(),
             credit_names,
             advisory_url,
             changelog_url: changelog_url.and_then(link_target),
-            mitigation: if fixed.is_empty() {
-                "No fixed release is available yet and no workaround is known; follow the \
-                 advisory for updates."
-                    .to_owned()
-            } else {
-                "Upgrading to a fixed version is the only known remedy; no workaround is known."
-                    .to_owned()
-            },
+            mitigation: mitigation(incident),
             reported_at: incident.reported_at.map(stamp),
             learned_at: stamp(incident.learned_at),
             published_at: incident.published_at.map(stamp),
             coordinator: incident.decisions.coordinator.clone(),
             threat: incident.decisions.threat.map(|threat| threat.to_string()),
             breach: incident.decisions.breach,
-            timeline: timeline
-                .iter()
-                .map(|entry| EntryView {
-                    at: utc_minute(entry.at),
-                    actor: entry.actor.clone(),
-                    detail: entry.detail.clone(),
-                })
-                .collect(),
+            timeline: timeline.iter().map(EntryView::new).collect(),
             review: ReviewView::new(incident, &SlaPolicy::default(), None),
             published: Vec::new(),
             release_url: incident
