@@ -73,6 +73,50 @@ fn text(value: &Value, what: &str) -> Result<String, ChannelError> {
         .ok_or_else(|| unreadable(what))
 }
 
+/// Opens the incident's discussion in the configured category: (its id, its address).
+async fn create(
+    api: &Api,
+    settings: &DiscussionsConfig,
+    repository: &RepoName,
+    (title, body): (&str, &str),
+) -> Result<(String, String), ChannelError> {
+    let names = json!({ "owner": repository.owner(), "name": repository.name() });
+    let repo = api.graphql(CATEGORIES, names).await?;
+    let repository_id = text(&repo["repository"]["id"], "the repository id")?;
+    let category = repo["repository"]["discussionCategories"]["nodes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|node| {
+            node["name"]
+                .as_str()
+                .is_some_and(|found| found.eq_ignore_ascii_case(&settings.category))
+        })
+        .ok_or_else(|| {
+            ChannelError::GitHub(GitHubError::Decode {
+                method: Method::POST,
+                path: "/graphql".to_owned(),
+                source: format!(
+                    "{repository} has no discussion category {:?}",
+                    settings.category
+                )
+                .into(),
+            })
+        })?;
+    let variables = json!({
+        "repositoryId": repository_id,
+        "categoryId": text(&category["id"], "the category id")?,
+        "title": title,
+        "body": body,
+    });
+    let created = api.graphql(CREATE, variables).await?;
+    let discussion = &created["createDiscussion"]["discussion"];
+    Ok((
+        text(&discussion["id"], "the discussion id")?,
+        text(&discussion["url"], "the discussion url")?,
+    ))
+}
+
 /// Publishes `body` (which carries `marker`) as the incident's discussion, or comments on
 /// it when the text changed since `known`. `None`: nothing to do.
 async fn publish(
@@ -117,46 +161,7 @@ async fn publish(
         });
     let (id, url) = match found {
         Some(node) => (text(&node["id"], "an id")?, text(&node["url"], "a url")?),
-        None => {
-            let repo = api.graphql(CATEGORIES, names).await?;
-            let repository_id = text(&repo["repository"]["id"], "the repository id")?;
-            let category = repo["repository"]["discussionCategories"]["nodes"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .find(|node| {
-                    node["name"]
-                        .as_str()
-                        .is_some_and(|found| found.eq_ignore_ascii_case(&settings.category))
-                })
-                .ok_or_else(|| {
-                    ChannelError::GitHub(GitHubError::Decode {
-                        method: Method::POST,
-                        path: "/graphql".to_owned(),
-                        source: format!(
-                            "{repository} has no discussion category {:?}",
-                            settings.category
-                        )
-                        .into(),
-                    })
-                })?;
-            let created = api
-                .graphql(
-                    CREATE,
-                    json!({
-                        "repositoryId": repository_id,
-                        "categoryId": text(&category["id"], "the category id")?,
-                        "title": title,
-                        "body": body,
-                    }),
-                )
-                .await?;
-            let discussion = &created["createDiscussion"]["discussion"];
-            (
-                text(&discussion["id"], "the discussion id")?,
-                text(&discussion["url"], "the discussion url")?,
-            )
-        }
+        None => create(api, settings, repository, (title, body)).await?,
     };
     Ok(Some(Published {
         post: ChannelPost {

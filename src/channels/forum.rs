@@ -215,95 +215,91 @@ impl Discourse {
         known: Option<&ChannelPost>,
     ) -> Result<Option<Published>, ForumError> {
         let NewTopic {
-            external_id,
-            title,
-            text,
-            category_id,
+            external_id, text, ..
         } = *topic;
         let sha = text_sha256(text);
         if known.is_some_and(|post| post.text_sha256 == sha) {
             return Ok(None);
         }
-        let topic = match known {
+        let found = match known {
             Some(post) => Some((post.reference.clone(), post.url.clone())),
-            None => self
-                .send::<Topic>(
-                    forum,
-                    self.request(
-                        reqwest::Method::GET,
-                        forum,
-                        &format!("/t/external_id/{external_id}.json"),
-                    ),
-                )
-                .await?
-                .map(|topic| {
-                    (
-                        topic.id.to_string(),
-                        Discourse::topic_url(forum, &topic.slug, topic.id),
-                    )
-                }),
+            None => self.find_topic(forum, external_id).await?,
         };
-        match (topic, known) {
+        let (reference, url, created) = match (found, known) {
             // Created before, but its answer was lost: the topic is ours, as posted.
-            (Some((reference, url)), None) => Ok(Some(Published {
-                post: ChannelPost {
-                    reference,
-                    url,
-                    text_sha256: sha,
-                },
-                created: true,
-            })),
+            (Some((reference, url)), None) => (reference, url, true),
             (Some((reference, url)), Some(_)) => {
-                let topic_id: u64 = reference.parse().map_err(|_| ForumError::Request {
-                    url: forum.url.clone(),
-                    what: format!("the recorded topic id {reference:?} is not a number"),
-                })?;
-                let body = serde_json::json!({
-                    "topic_id": topic_id,
-                    "raw": format!("**Update:** the advisory changed.\n\n{text}"),
-                });
-                self.send::<serde_json::Value>(
-                    forum,
-                    self.request(reqwest::Method::POST, forum, "/posts.json")
-                        .json(&body),
-                )
-                .await?;
-                Ok(Some(Published {
-                    post: ChannelPost {
-                        reference,
-                        url,
-                        text_sha256: sha,
-                    },
-                    created: false,
-                }))
+                self.reply(forum, &reference, text).await?;
+                (reference, url, false)
             }
             (None, _) => {
-                let body = serde_json::json!({
-                    "title": title,
-                    "raw": text,
-                    "category": category_id,
-                    "external_id": external_id,
-                });
-                let created = self
-                    .send::<CreatedPost>(
-                        forum,
-                        self.request(reqwest::Method::POST, forum, "/posts.json")
-                            .json(&body),
-                    )
-                    .await?
-                    .ok_or_else(|| ForumError::Request {
-                        url: forum.url.clone(),
-                        what: "404 on /posts.json: is this a Discourse forum?".to_owned(),
-                    })?;
-                Ok(Some(Published {
-                    post: ChannelPost {
-                        reference: created.topic_id.to_string(),
-                        url: Discourse::topic_url(forum, &created.topic_slug, created.topic_id),
-                        text_sha256: sha,
-                    },
-                    created: true,
-                }))
+                let (reference, url) = self.open_topic(forum, topic).await?;
+                (reference, url, true)
             }
-        }
+        };
+        Ok(Some(Published {
+            post: ChannelPost {
+                reference,
+                url,
+                text_sha256: sha,
+            },
+            created,
+        }))
+    }
+
+    /// The topic opened with `external_id` before, as (its id, its address).
+    async fn find_topic(
+        &self,
+        forum: &Forum,
+        external_id: &str,
+    ) -> Result<Option<(String, String)>, ForumError> {
+        let path = format!("/t/external_id/{external_id}.json");
+        let found = self
+            .send::<Topic>(forum, self.request(reqwest::Method::GET, forum, &path))
+            .await?;
+        Ok(found.map(|topic| {
+            let url = Discourse::topic_url(forum, &topic.slug, topic.id);
+            (topic.id.to_string(), url)
+        }))
+    }
+
+    /// Replies to topic `reference` with the changed text.
+    async fn reply(&self, forum: &Forum, reference: &str, text: &str) -> Result<(), ForumError> {
+        let topic_id: u64 = reference.parse().map_err(|_| ForumError::Request {
+            url: forum.url.clone(),
+            what: format!("the recorded topic id {reference:?} is not a number"),
+        })?;
+        let body = serde_json::json!({
+            "topic_id": topic_id,
+            "raw": format!("**Update:** the advisory changed.\n\n{text}"),
+        });
+        let request = self.request(reqwest::Method::POST, forum, "/posts.json");
+        self.send::<serde_json::Value>(forum, request.json(&body))
+            .await?;
+        Ok(())
+    }
+
+    /// Opens the incident's topic: (its id, its address).
+    async fn open_topic(
+        &self,
+        forum: &Forum,
+        topic: &NewTopic<'_>,
+    ) -> Result<(String, String), ForumError> {
+        let body = serde_json::json!({
+            "title": topic.title,
+            "raw": topic.text,
+            "category": topic.category_id,
+            "external_id": topic.external_id,
+        });
+        let request = self.request(reqwest::Method::POST, forum, "/posts.json");
+        let created = self
+            .send::<CreatedPost>(forum, request.json(&body))
+            .await?
+            .ok_or_else(|| ForumError::Request {
+                url: forum.url.clone(),
+                what: "404 on /posts.json: is this a Discourse forum?".to_owned(),
+            })?;
+        let url = Discourse::topic_url(forum, &created.topic_slug, created.topic_id);
+        Ok((created.topic_id.to_string(), url))
     }
 }

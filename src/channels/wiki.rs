@@ -228,17 +228,9 @@ pub async fn publish(
     }
     let basic = base64::engine::general_purpose::STANDARD
         .encode(format!("x-access-token:{}", token.expose_secret()));
-    let work = tempfile::tempdir().map_err(|error| WikiError::Git {
-        step: "setup",
-        repository: repository.clone(),
-        detail: error.to_string(),
-    })?;
+    let work = tempfile::tempdir().map_err(io_failed("setup", repository))?;
     let home = work.path().join("home");
-    std::fs::create_dir(&home).map_err(|error| WikiError::Git {
-        step: "setup",
-        repository: repository.clone(),
-        detail: error.to_string(),
-    })?;
+    std::fs::create_dir(&home).map_err(io_failed("setup", repository))?;
     let url = format!("{}/{repository}.wiki.git", web_url.trim_end_matches('/'));
     let git = Git {
         repository,
@@ -246,25 +238,60 @@ pub async fn publish(
         auth_header: format!("Authorization: Basic {basic}"),
         home: &home,
     };
-    let clone = git
-        .run("clone", work.path(), &["clone", "--quiet", &url, "wiki"])
+    let dir = clone(&git, work.path()).await?;
+    let ghsa = escape::file_name(page.ghsa_id);
+    write_pages(&dir, &ghsa, page, repository)?;
+    git.run("add", &dir, &["add", "--all"]).await?;
+    let message = format!("Security advisory {ghsa}");
+    git.run(
+        "commit",
+        &dir,
+        &["commit", "--quiet", "--allow-empty", "-m", &message],
+    )
+    .await?;
+    push(&git, &dir).await?;
+    Ok(Some(Published {
+        post: ChannelPost {
+            reference: format!("{FOLDER}/{ghsa}"),
+            url: format!("{}/{repository}/wiki/{ghsa}", web_url.trim_end_matches('/')),
+            text_sha256: sha,
+        },
+        created: known.is_none(),
+    }))
+}
+
+/// A failed file operation at `step`, as the error names it.
+fn io_failed(step: &'static str, repository: &RepoName) -> impl Fn(std::io::Error) -> WikiError {
+    move |error| WikiError::Git {
+        step,
+        repository: repository.clone(),
+        detail: error.to_string(),
+    }
+}
+
+/// Clones the wiki into `work`/wiki; a wiki GitHub has not made yet (its first page is
+/// created on the web) is told apart.
+async fn clone(git: &Git<'_>, work: &Path) -> Result<std::path::PathBuf, WikiError> {
+    let cloned = git
+        .run("clone", work, &["clone", "--quiet", git.url, "wiki"])
         .await;
-    if let Err(WikiError::Git { detail, .. }) = &clone {
+    if let Err(WikiError::Git { detail, .. }) = &cloned {
         let lower = detail.to_ascii_lowercase();
         if lower.contains("not found") || lower.contains("404") {
-            return Err(WikiError::Uninitialised(repository.clone()));
+            return Err(WikiError::Uninitialised(git.repository.clone()));
         }
     }
-    clone?;
-    let dir = work.path().join("wiki");
-    let ghsa = escape::file_name(page.ghsa_id);
-    let write = |path: &Path, text: &str| {
-        std::fs::write(path, text).map_err(|error| WikiError::Git {
-            step: "write",
-            repository: repository.clone(),
-            detail: error.to_string(),
-        })
-    };
+    cloned?;
+    Ok(work.join("wiki"))
+}
+
+/// Writes the advisory's page and the index into the clone at `dir`.
+fn write_pages(
+    dir: &Path,
+    ghsa: &str,
+    page: &WikiPage<'_>,
+    repository: &RepoName,
+) -> Result<(), WikiError> {
     // Whoever can push to the wiki decides what the clone holds: each path herald writes
     // must be absent or a plain folder or file of the clone, never a link elsewhere.
     let page_path = format!("{FOLDER}/{ghsa}.md");
@@ -274,54 +301,38 @@ pub async fn publish(
         (page_path.as_str(), "file"),
         (index_name.as_str(), "file"),
     ] {
-        plain(&dir, path, expected).map_err(|what| WikiError::Unsafe {
+        plain(dir, path, expected).map_err(|what| WikiError::Unsafe {
             repository: repository.clone(),
             path: path.to_owned(),
             what,
             expected,
         })?;
     }
-    let folder = dir.join(FOLDER);
-    std::fs::create_dir_all(&folder).map_err(|error| WikiError::Git {
-        step: "write",
-        repository: repository.clone(),
-        detail: error.to_string(),
-    })?;
-    write(&dir.join(&page_path), page.text)?;
+    let failed = io_failed("write", repository);
+    std::fs::create_dir_all(dir.join(FOLDER)).map_err(&failed)?;
+    std::fs::write(dir.join(&page_path), page.text).map_err(&failed)?;
     let index_path = dir.join(&index_name);
     let current = std::fs::read_to_string(&index_path).ok();
-    write(&index_path, &updated_index(current.as_deref(), page))?;
-    git.run("add", &dir, &["add", "--all"]).await?;
-    let message = format!("Security advisory {ghsa}");
-    git.run(
-        "commit",
-        &dir,
-        &["commit", "--quiet", "--allow-empty", "-m", &message],
-    )
-    .await?;
+    std::fs::write(&index_path, updated_index(current.as_deref(), page)).map_err(&failed)
+}
+
+/// Pushes the commit; when someone edited the wiki since the clone, takes their change and
+/// applies ours on top, a few times.
+async fn push(git: &Git<'_>, dir: &Path) -> Result<(), WikiError> {
     let mut pushed = git
-        .run("push", &dir, &["push", "--quiet", "origin", "HEAD"])
+        .run("push", dir, &["push", "--quiet", "origin", "HEAD"])
         .await;
     for _ in 1..PUSH_ATTEMPTS {
         if pushed.is_ok() {
             break;
         }
-        // Someone edited the wiki since the clone: take their change and apply ours on top.
-        git.run("pull", &dir, &["pull", "--quiet", "--rebase", "origin"])
+        git.run("pull", dir, &["pull", "--quiet", "--rebase", "origin"])
             .await?;
         pushed = git
-            .run("push", &dir, &["push", "--quiet", "origin", "HEAD"])
+            .run("push", dir, &["push", "--quiet", "origin", "HEAD"])
             .await;
     }
-    pushed?;
-    Ok(Some(Published {
-        post: ChannelPost {
-            reference: format!("{FOLDER}/{ghsa}"),
-            url: format!("{}/{repository}/wiki/{ghsa}", web_url.trim_end_matches('/')),
-            text_sha256: sha,
-        },
-        created: known.is_none(),
-    }))
+    pushed.map(drop)
 }
 
 /// `Ok` when `path` under `dir` is absent or the `expected` plain folder or file; else what
