@@ -1017,6 +1017,34 @@ async fn pick_incident(
     }
 }
 
+/// `herald incidents show`: the incident, its timeline, its tracking issue and the jobs
+/// herald gave up on.
+async fn show_incident(
+    store: &Store,
+    row: crate::store::IncidentRow,
+    json: bool,
+) -> anyhow::Result<()> {
+    let timeline = store.timeline(row.id).await?;
+    let tracking = store.tracking_link(row.id).await?;
+    let failed = store.failed_jobs(row.id).await?;
+    if json {
+        let entries: Vec<_> = timeline.iter().map(|stored| &stored.entry).collect();
+        let failed: Vec<_> = failed.iter().map(report::failed_job_json).collect();
+        let shown = serde_json::json!({
+            "incident": row.incident,
+            "tracking_issue": tracking.as_ref().map(report::tracking_json),
+            "timeline": entries,
+            "failed_jobs": failed,
+        });
+        println!("{}", to_json_pretty(&shown)?);
+    } else {
+        print!("{}", report::incident_detail(&row.incident, &timeline));
+        print!("{}", report::failed_jobs(&failed));
+        println!("{}", report::tracking_line(tracking.as_ref()));
+    }
+    Ok(())
+}
+
 async fn incidents(settings: &Settings, command: IncidentsCommand) -> anyhow::Result<()> {
     let store = Store::open(&settings.database_url).await?;
     match command {
@@ -1053,26 +1081,7 @@ async fn incidents(settings: &Settings, command: IncidentsCommand) -> anyhow::Re
             json,
         } => {
             let row = pick_incident(&store, &ghsa_id, repo.as_ref()).await?;
-            let timeline = store.timeline(row.id).await?;
-            let tracking = store.tracking_link(row.id).await?;
-            let failed = store.failed_jobs(row.id).await?;
-            if json {
-                let entries: Vec<_> = timeline.iter().map(|stored| &stored.entry).collect();
-                let failed: Vec<_> = failed.iter().map(report::failed_job_json).collect();
-                println!(
-                    "{}",
-                    to_json_pretty(&serde_json::json!({
-                        "incident": row.incident,
-                        "tracking_issue": tracking.as_ref().map(report::tracking_json),
-                        "timeline": entries,
-                        "failed_jobs": failed,
-                    }))?
-                );
-            } else {
-                print!("{}", report::incident_detail(&row.incident, &timeline));
-                print!("{}", report::failed_jobs(&failed));
-                println!("{}", report::tracking_line(tracking.as_ref()));
-            }
+            show_incident(&store, row, json).await?;
         }
         IncidentsCommand::Retry { ghsa_id, repo } => {
             let row = pick_incident(&store, &ghsa_id, repo.as_ref()).await?;

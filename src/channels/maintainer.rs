@@ -24,6 +24,54 @@ enum Said {
     Label { name: String, added: bool },
 }
 
+impl Said {
+    fn of(event: &WebhookEvent) -> Option<Said> {
+        Some(match event {
+            WebhookEvent::IssueComment(event) => {
+                Said::Comment(event.comment.body.clone().unwrap_or_default())
+            }
+            WebhookEvent::Issues(event) => Said::Label {
+                name: event
+                    .label
+                    .as_ref()
+                    .map(|label| label.name.clone())
+                    .unwrap_or_default(),
+                added: event.action == IssuesAction::Labeled,
+            },
+            _ => return None,
+        })
+    }
+
+    /// Each command said, with the text it came from.
+    fn commands(
+        &self,
+        labels: &crate::repo_config::LabelConfig,
+    ) -> Vec<(String, Result<Command, String>)> {
+        let names = LabelNames {
+            severity_prefix: &labels.severity_prefix,
+            threat_prefix: &labels.threat_prefix,
+            incident: &labels.incident,
+            disclosure_approved: &labels.disclosure_approved,
+            prenotify_approved: &labels.prenotify_approved,
+        };
+        match self {
+            Said::Comment(body) => parse_comment(body)
+                .into_iter()
+                .map(|line| (line.text, line.command))
+                .collect(),
+            Said::Label { name, added } => label_command(name, *added, &names)
+                .map(|command| {
+                    let verb = if *added { "added" } else { "removed" };
+                    (format!("label `{name}` {verb}"), Ok(command))
+                })
+                .into_iter()
+                .collect(),
+        }
+    }
+}
+
+/// Reads a maintainer's comment or label on a tracking issue into a batch of commands,
+/// with what GitHub says the sender may do, for the runner's commit.
 pub(super) async fn handle(
     channels: &Channels,
     job_id: i64,
@@ -41,20 +89,7 @@ pub(super) async fn handle(
         signal.issue,
         signal.sender.to_owned(),
     );
-    let said = match &event {
-        WebhookEvent::IssueComment(event) => {
-            Said::Comment(event.comment.body.clone().unwrap_or_default())
-        }
-        WebhookEvent::Issues(event) => Said::Label {
-            name: event
-                .label
-                .as_ref()
-                .map(|label| label.name.clone())
-                .unwrap_or_default(),
-            added: event.action == IssuesAction::Labeled,
-        },
-        _ => return Err(unusable()),
-    };
+    let said = Said::of(&event).ok_or_else(unusable)?;
     let Some(incident_id) = store.incident_tracked_by(&repository, issue).await? else {
         return Ok(Record::note("not a tracking issue"));
     };
@@ -64,28 +99,7 @@ pub(super) async fn handle(
     let advisory_repository = row.incident.repository.clone();
     let api = channels.installation(&advisory_repository).await?;
     let loaded = channels.repo_config(&api, &advisory_repository).await?;
-    let labels = &loaded.config.labels;
-    let names = LabelNames {
-        severity_prefix: &labels.severity_prefix,
-        threat_prefix: &labels.threat_prefix,
-        incident: &labels.incident,
-        disclosure_approved: &labels.disclosure_approved,
-        prenotify_approved: &labels.prenotify_approved,
-    };
-    // Each command with the text it came from.
-    let commands: Vec<(String, Result<Command, String>)> = match &said {
-        Said::Comment(body) => parse_comment(body)
-            .into_iter()
-            .map(|line| (line.text, line.command))
-            .collect(),
-        Said::Label { name, added } => label_command(name, *added, &names)
-            .map(|command| {
-                let verb = if *added { "added" } else { "removed" };
-                (format!("label `{name}` {verb}"), Ok(command))
-            })
-            .into_iter()
-            .collect(),
-    };
+    let commands = said.commands(&loaded.config.labels);
     if commands.is_empty() {
         return Ok(Record::note("no command"));
     }
@@ -129,8 +143,9 @@ async fn sender_authority(
     commands: &[(String, Result<Command, String>)],
 ) -> Result<(Authority, String), ChannelError> {
     let role = api.repository_role(repository, sender).await?;
-    let authority = Authority::of_repository_role(role.name(), &role.permission);
-    let standing = format!("{} role on {repository}", role.name());
+    let name = role.role();
+    let authority = Authority::of_repository_role(&name, &role.permission);
+    let standing = format!("{} role on {repository}", name.as_str());
     let may_need_security = commands
         .iter()
         .any(|(_, command)| command.as_ref().is_ok_and(Command::may_need_security));

@@ -63,74 +63,7 @@ pub(super) async fn publish(
                 incident_id,
             };
             match target {
-                Target::Channel(PublicChannel::ChangelogPr) => changelog_prs(&publication).await?,
-                Target::Channel(PublicChannel::AdvisoryIssue)
-                    if !loaded.config.advisory_issue.enabled =>
-                {
-                    Record::note("advisory issue turned off in the configuration")
-                }
-                Target::Channel(PublicChannel::AdvisoryIssue) => {
-                    advisory_issue(&publication).await?
-                }
-                Target::Channel(PublicChannel::BlogPostPr) => blog_post_pr(&publication).await?,
-                Target::Channel(PublicChannel::Announce) => {
-                    let sends = announce::sends(&loaded.config.mailing_lists, incident_id);
-                    let note = format!("announcement: {} list(s)", sends.len());
-                    sends
-                        .into_iter()
-                        .fold(Record::note(note), |record, (job, key)| {
-                            record.with(Write::Job { job, key, at: None })
-                        })
-                }
-                Target::Channel(PublicChannel::ForumPost) => {
-                    match &loaded.config.channels.discourse {
-                        Some(config) => {
-                            let forum = channels
-                                .counterparts
-                                .forum(config.server.as_deref())
-                                .map_err(ChannelError::Unconfigured)?;
-                            let topic = forum::ForumTopic {
-                                discourse: &channels.forum,
-                                forum,
-                                category_id: config.category_id,
-                            };
-                            post(&publication, topic).await?
-                        }
-                        None => Record::note("no forum configured"),
-                    }
-                }
-                Target::Channel(PublicChannel::WikiPage) if loaded.config.channels.github_wiki => {
-                    wiki_page(&publication).await?
-                }
-                Target::Channel(PublicChannel::WikiPage) => Record::note("no wiki configured"),
-                Target::Channel(PublicChannel::MediaWikiPage) => {
-                    match &loaded.config.channels.mediawiki {
-                        Some(config) => {
-                            let wiki = channels
-                                .counterparts
-                                .wiki(config.server.as_deref())
-                                .map_err(ChannelError::Unconfigured)?;
-                            let page = mediawiki::Page {
-                                wiki,
-                                page_prefix: &config.page_prefix,
-                            };
-                            post(&publication, page).await?
-                        }
-                        None => Record::note("no MediaWiki configured"),
-                    }
-                }
-                Target::Channel(PublicChannel::DiscussionPost) => {
-                    match &loaded.config.channels.discussions {
-                        Some(settings) => {
-                            let target = discussions::Discussion {
-                                api: &api,
-                                settings,
-                            };
-                            post(&publication, target).await?
-                        }
-                        None => Record::note("no discussions configured"),
-                    }
-                }
+                Target::Channel(channel) => publish_on(&publication, channel).await?,
                 Target::List(list) => announce::send(&publication, list).await?,
             }
         }
@@ -357,6 +290,70 @@ async fn base_branch(
     }
     let info = api.repository(repository).await?;
     Ok(info.default_branch.unwrap_or_else(|| "main".to_owned()))
+}
+
+/// Publishes the disclosed incident on `channel`, as the repository configured it.
+async fn publish_on(
+    publication: &Publication<'_>,
+    channel: PublicChannel,
+) -> Result<Record, ChannelError> {
+    let (channels, config) = (publication.channels, &publication.loaded.config);
+    let configured = &config.channels;
+    Ok(match channel {
+        PublicChannel::ChangelogPr => changelog_prs(publication).await?,
+        PublicChannel::AdvisoryIssue if !config.advisory_issue.enabled => {
+            Record::note("advisory issue turned off in the configuration")
+        }
+        PublicChannel::AdvisoryIssue => advisory_issue(publication).await?,
+        PublicChannel::BlogPostPr => blog_post_pr(publication).await?,
+        PublicChannel::Announce => {
+            let sends = announce::sends(&config.mailing_lists, publication.incident_id);
+            let note = format!("announcement: {} list(s)", sends.len());
+            sends
+                .into_iter()
+                .fold(Record::note(note), |record, (job, key)| {
+                    record.with(Write::Job { job, key, at: None })
+                })
+        }
+        PublicChannel::ForumPost => match &configured.discourse {
+            Some(config) => {
+                let forum = channels
+                    .counterparts
+                    .forum(config.server.as_deref())
+                    .map_err(ChannelError::Unconfigured)?;
+                let topic = forum::ForumTopic {
+                    discourse: &channels.forum,
+                    forum,
+                    category_id: config.category_id,
+                };
+                post(publication, topic).await?
+            }
+            None => Record::note("no forum configured"),
+        },
+        PublicChannel::WikiPage if configured.github_wiki => wiki_page(publication).await?,
+        PublicChannel::WikiPage => Record::note("no wiki configured"),
+        PublicChannel::MediaWikiPage => match &configured.mediawiki {
+            Some(config) => {
+                let wiki = channels
+                    .counterparts
+                    .wiki(config.server.as_deref())
+                    .map_err(ChannelError::Unconfigured)?;
+                let page = mediawiki::Page {
+                    wiki,
+                    page_prefix: &config.page_prefix,
+                };
+                post(publication, page).await?
+            }
+            None => Record::note("no MediaWiki configured"),
+        },
+        PublicChannel::DiscussionPost => match &configured.discussions {
+            Some(settings) => {
+                let api = publication.api;
+                post(publication, discussions::Discussion { api, settings }).await?
+            }
+            None => Record::note("no discussions configured"),
+        },
+    })
 }
 
 /// Opens or updates the CHANGELOG pull request into the base branch and one per backport

@@ -179,6 +179,92 @@ fn splice(text: &str, from: usize, to: usize, with: &str) -> String {
     out
 }
 
+/// The text's lines, each with where it starts and how it ends (a byte-order mark at the
+/// start is not part of the first line).
+fn split_lines(text: &str) -> Vec<Line<'_>> {
+    let mut lines = Vec::new();
+    let mut offset = 0;
+    for piece in text.split_inclusive('\n') {
+        let (content, ending) = match piece.strip_suffix('\n') {
+            Some(content) => match content.strip_suffix('\r') {
+                Some(content) => (content, Ending::CrLf),
+                None => (content, Ending::Lf),
+            },
+            None => (piece, Ending::None),
+        };
+        let content = content.strip_suffix('\r').unwrap_or(content);
+        let (start, content) = match content.strip_prefix('\u{feff}') {
+            Some(rest) if offset == 0 => ('\u{feff}'.len_utf8(), rest),
+            _ => (offset, content),
+        };
+        lines.push(Line {
+            start,
+            text: content,
+            ending,
+            kind: Kind::Text,
+        });
+        offset += piece.len();
+    }
+    lines
+}
+
+/// Marks each line's kind (fenced code, headings, link definitions, herald's blocks) and
+/// returns herald's blocks as (start line, end line, id).
+fn classify<'a>(lines: &mut [Line<'a>]) -> Vec<(usize, usize, &'a str)> {
+    // A block is a start marker whose next marker line is its own end marker; entries
+    // never contain marker lines, so anything else is a stray marker, kept as text.
+    let markers: Vec<Option<(bool, &str)>> =
+        lines.iter().map(|line| parse_marker(line.text)).collect();
+    let mut next_marker = vec![None; lines.len()];
+    let mut next = None;
+    for i in (0..lines.len()).rev() {
+        next_marker[i] = next;
+        if markers[i].is_some() {
+            next = Some(i);
+        }
+    }
+
+    let mut blocks = Vec::new();
+    let mut fence: Option<(char, usize)> = None;
+    let mut i = 0;
+    while i < lines.len() {
+        // Blocks are found even inside code, so a block herald wrote into a file whose
+        // fence never closes is still found on the next run.
+        if let (Some((false, id)), Some(close)) = (markers[i], next_marker[i])
+            && markers[close] == Some((true, id))
+        {
+            lines[i].kind = Kind::BlockStart;
+            for line in &mut lines[i + 1..=close] {
+                line.kind = Kind::Code;
+            }
+            blocks.push((i, close, id));
+            i = close + 1;
+            continue;
+        }
+        let text = lines[i].text;
+        let blank = text.trim().is_empty();
+        lines[i].kind = if let Some((ch, len)) = fence {
+            if fence_closes(text, ch, len) {
+                fence = None;
+            }
+            if blank { Kind::Blank } else { Kind::Code }
+        } else if let Some(open) = fence_open(text) {
+            fence = Some(open);
+            Kind::Code
+        } else if blank {
+            Kind::Blank
+        } else if let Some((level, title)) = atx_heading(text) {
+            Kind::Heading { level, title }
+        } else if is_link_definition(text) {
+            Kind::LinkDefinition
+        } else {
+            Kind::Text
+        };
+        i += 1;
+    }
+    blocks
+}
+
 /// A herald marker line: `(is_end, id)`.
 fn parse_marker(text: &str) -> Option<(bool, &str)> {
     let text = text.trim();
@@ -290,82 +376,8 @@ struct Document<'a> {
 
 impl<'a> Document<'a> {
     fn parse(text: &'a str) -> Document<'a> {
-        let mut lines = Vec::new();
-        let mut offset = 0;
-        for piece in text.split_inclusive('\n') {
-            let (content, ending) = match piece.strip_suffix('\n') {
-                Some(content) => match content.strip_suffix('\r') {
-                    Some(content) => (content, Ending::CrLf),
-                    None => (content, Ending::Lf),
-                },
-                None => (piece, Ending::None),
-            };
-            let content = content.strip_suffix('\r').unwrap_or(content);
-            let (start, content) = match content.strip_prefix('\u{feff}') {
-                Some(rest) if offset == 0 => ('\u{feff}'.len_utf8(), rest),
-                _ => (offset, content),
-            };
-            lines.push(Line {
-                start,
-                text: content,
-                ending,
-                kind: Kind::Text,
-            });
-            offset += piece.len();
-        }
-
-        // A block is a start marker whose next marker line is its own end marker; entries
-        // never contain marker lines, so anything else is a stray marker, kept as text.
-        let markers: Vec<Option<(bool, &str)>> =
-            lines.iter().map(|line| parse_marker(line.text)).collect();
-        let mut next_marker = vec![None; lines.len()];
-        let mut next = None;
-        for i in (0..lines.len()).rev() {
-            next_marker[i] = next;
-            if markers[i].is_some() {
-                next = Some(i);
-            }
-        }
-
-        let mut blocks = Vec::new();
-        let mut fence: Option<(char, usize)> = None;
-        let mut i = 0;
-        while i < lines.len() {
-            // Blocks are found even inside code, so a block herald wrote into a file whose
-            // fence never closes is still found on the next run.
-            if let (Some((false, id)), Some(close)) = (markers[i], next_marker[i])
-                && markers[close] == Some((true, id))
-            {
-                lines[i].kind = Kind::BlockStart;
-                for line in &mut lines[i + 1..=close] {
-                    line.kind = Kind::Code;
-                }
-                blocks.push((i, close, id));
-                i = close + 1;
-                continue;
-            }
-            let text = lines[i].text;
-            let blank = text.trim().is_empty();
-            lines[i].kind = if let Some((ch, len)) = fence {
-                if fence_closes(text, ch, len) {
-                    fence = None;
-                }
-                if blank { Kind::Blank } else { Kind::Code }
-            } else if let Some(open) = fence_open(text) {
-                fence = Some(open);
-                Kind::Code
-            } else if blank {
-                Kind::Blank
-            } else if let Some((level, title)) = atx_heading(text) {
-                Kind::Heading { level, title }
-            } else if is_link_definition(text) {
-                Kind::LinkDefinition
-            } else {
-                Kind::Text
-            };
-            i += 1;
-        }
-
+        let mut lines = split_lines(text);
+        let blocks = classify(&mut lines);
         let mut tail = lines.len();
         for (i, line) in lines.iter().enumerate().rev() {
             match line.kind {

@@ -239,14 +239,7 @@ pub fn tracking_issue(
         severity: incident.severity.to_string(),
         severity_source: incident.severity_source.to_string(),
         advisory_severity: incident.advisory_severity.clone(),
-        computed_severity: matches!(
-            incident.severity_source,
-            SeveritySource::Maintainer | SeveritySource::MaintainerCvss | SeveritySource::Kind
-        )
-        .then(|| {
-            let (severity, source) = incident.computed_severity();
-            format!("{severity}, {source}")
-        }),
+        computed_severity: computed_severity(incident),
         maintainer_cvss: cvss(incident.decisions.cvss.as_ref()),
         kind: incident.decisions.kind.map(|kind| kind.to_string()),
         upstream: upstream_words(incident),
@@ -276,14 +269,7 @@ pub fn tracking_issue(
         published: super::view::published_views(record.published),
         response: super::view::ResponseView::new(incident),
         chart: super::chart::course_chart(incident, sla),
-        progress: {
-            let progress = incident.fix_progress();
-            ProgressView {
-                fix_merged: progress.fix_merged,
-                backport_merged: progress.backport_merged,
-                released: progress.released,
-            }
-        },
+        progress: ProgressView::new(incident),
         fixes: incident.fixes.iter().map(FixView::new).collect(),
         releases: incident.releases.iter().map(ReleaseView::new).collect(),
         private_fork: incident.private_fork.as_ref().map(|fork| ForkView {
@@ -304,6 +290,29 @@ pub fn tracking_issue(
         body,
         labels: tracking_labels(incident, labels),
     })
+}
+
+/// The severity herald computes, shown when a maintainer's decision overrides it.
+fn computed_severity(incident: &Incident) -> Option<String> {
+    let overridden = matches!(
+        incident.severity_source,
+        SeveritySource::Maintainer | SeveritySource::MaintainerCvss | SeveritySource::Kind
+    );
+    overridden.then(|| {
+        let (severity, source) = incident.computed_severity();
+        format!("{severity}, {source}")
+    })
+}
+
+impl ProgressView {
+    fn new(incident: &Incident) -> ProgressView {
+        let progress = incident.fix_progress();
+        ProgressView {
+            fix_merged: progress.fix_merged,
+            backport_merged: progress.backport_merged,
+            released: progress.released,
+        }
+    }
 }
 
 /// Where an upstream incident comes from, in words.

@@ -1,7 +1,7 @@
 //! The REST calls herald makes, with only the fields it reads (GitHub's documented shapes).
 
 use super::{Api, GitHubError, segment};
-use crate::incident::{GhsaId, RepoName};
+use crate::incident::{GhsaId, Permission, RepoName, RoleName};
 use base64::Engine;
 use http::{Method, StatusCode};
 use serde::{Deserialize, Serialize};
@@ -784,7 +784,7 @@ impl Api {
         match self.get::<RepositoryRole>(&path).await {
             Ok(role) => Ok(role),
             Err(error) if error.status() == Some(StatusCode::NOT_FOUND) => Ok(RepositoryRole {
-                permission: "none".to_owned(),
+                permission: Permission::None,
                 role_name: None,
             }),
             Err(error) => Err(error),
@@ -892,15 +892,18 @@ pub struct CommitInfo {
 #[derive(Debug, Clone, Deserialize)]
 pub struct RepositoryRole {
     /// The legacy permission: admin, write, read or none (maintain reads as write).
-    pub permission: String,
-    /// admin, maintain, write, triage, read, or a custom role's name.
-    pub role_name: Option<String>,
+    pub permission: Permission,
+    /// admin, maintain, write, triage, read, or a custom role's name (older GitHub
+    /// Enterprise Servers leave it out).
+    pub role_name: Option<RoleName>,
 }
 
 impl RepositoryRole {
-    /// The role as people name it: `role_name`, else the legacy permission.
-    pub fn name(&self) -> &str {
-        self.role_name.as_deref().unwrap_or(&self.permission)
+    /// The role: `role_name`, else the one the legacy permission names.
+    pub fn role(&self) -> RoleName {
+        self.role_name
+            .clone()
+            .unwrap_or_else(|| RoleName::from(self.permission.as_str().to_owned()))
     }
 }
 

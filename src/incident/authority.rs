@@ -6,7 +6,88 @@
 //! Write and maintain collaborators acknowledge, assess, coordinate and record.
 
 use super::{Command, Incident};
+use serde::Deserialize;
 use std::fmt;
+
+/// Someone's role on a repository, as GitHub names it (`role_name`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(from = "String")]
+pub enum RoleName {
+    Admin,
+    Maintain,
+    Write,
+    Triage,
+    Read,
+    /// No access (GitHub does not know them there).
+    None,
+    /// An organisation's custom repository role, by its name.
+    Custom(String),
+}
+
+/// The legacy permission a repository role reads as (`permission`): maintain reads as
+/// write, triage as read, and a custom role as its base role.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(from = "String")]
+pub enum Permission {
+    Admin,
+    Write,
+    Read,
+    None,
+    /// A word GitHub may add later; it grants nothing here.
+    Other(String),
+}
+
+impl From<String> for RoleName {
+    fn from(name: String) -> RoleName {
+        match name.as_str() {
+            "admin" => RoleName::Admin,
+            "maintain" => RoleName::Maintain,
+            "write" => RoleName::Write,
+            "triage" => RoleName::Triage,
+            "read" => RoleName::Read,
+            "none" => RoleName::None,
+            _ => RoleName::Custom(name),
+        }
+    }
+}
+
+impl RoleName {
+    pub fn as_str(&self) -> &str {
+        match self {
+            RoleName::Admin => "admin",
+            RoleName::Maintain => "maintain",
+            RoleName::Write => "write",
+            RoleName::Triage => "triage",
+            RoleName::Read => "read",
+            RoleName::None => "none",
+            RoleName::Custom(name) => name,
+        }
+    }
+}
+
+impl From<String> for Permission {
+    fn from(word: String) -> Permission {
+        match word.as_str() {
+            "admin" => Permission::Admin,
+            "write" => Permission::Write,
+            "read" => Permission::Read,
+            "none" => Permission::None,
+            _ => Permission::Other(word),
+        }
+    }
+}
+
+impl Permission {
+    pub fn as_str(&self) -> &str {
+        match self {
+            Permission::Admin => "admin",
+            Permission::Write => "write",
+            Permission::Read => "read",
+            Permission::None => "none",
+            Permission::Other(word) => word,
+        }
+    }
+}
 
 /// What someone may do on an incident, weakest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -21,18 +102,17 @@ pub enum Authority {
 }
 
 impl Authority {
-    /// The authority of a repository role as GitHub reports it: `role_name` (admin,
-    /// maintain, write, triage, read, or a custom role's name) and the legacy `permission`
-    /// a custom role inherits (admin, write, read, none).
-    pub fn of_repository_role(role_name: &str, permission: &str) -> Authority {
-        match (role_name, permission) {
-            ("admin", _) => Authority::Security,
-            ("maintain" | "write", _) => Authority::Maintainer,
-            ("triage" | "read" | "none", _) => Authority::None,
+    /// The authority of a repository role as GitHub reports it: its name, and the legacy
+    /// permission a custom role inherits.
+    pub fn of_repository_role(role: &RoleName, permission: &Permission) -> Authority {
+        match (role, permission) {
+            (RoleName::Admin, _) => Authority::Security,
+            (RoleName::Maintain | RoleName::Write, _) => Authority::Maintainer,
+            (RoleName::Triage | RoleName::Read | RoleName::None, _) => Authority::None,
             // A custom repository role: its base role decides.
-            (_, "admin") => Authority::Security,
-            (_, "write") => Authority::Maintainer,
-            _ => Authority::None,
+            (RoleName::Custom(_), Permission::Admin) => Authority::Security,
+            (RoleName::Custom(_), Permission::Write) => Authority::Maintainer,
+            (RoleName::Custom(_), _) => Authority::None,
         }
     }
 
@@ -131,8 +211,11 @@ mod tests {
             ("release-admin", "admin", Authority::Security),
             ("auditor", "read", Authority::None),
         ] {
+            let role = RoleName::from(role_name.to_owned());
+            let permission = Permission::from(permission.to_owned());
+            assert_eq!(role.as_str(), role_name);
             assert_eq!(
-                Authority::of_repository_role(role_name, permission),
+                Authority::of_repository_role(&role, &permission),
                 authority,
                 "{role_name}"
             );

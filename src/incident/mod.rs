@@ -19,7 +19,7 @@ pub use advisory::{
     Outcome, apply_advisory,
 };
 pub use audience::Audience;
-pub use authority::Authority;
+pub use authority::{Authority, Permission, RoleName};
 pub use commands::{
     Command, CommandEffect, CommandLine, CommandOutcome, Consultation, Decisions, HELP, LabelNames,
     Settlement, Statement, TemporaryAction, Threat, apply_command, apply_command_with,

@@ -488,49 +488,64 @@ impl Worker {
                 }
             }
         }
-        let outcomes = match failing {
+        match failing {
             None if done.is_empty() => {
                 work.rollback().await?;
-                return Ok(Vec::new());
+                Ok(Vec::new())
             }
-            None => {
-                let finished: Vec<(i64, &str)> = done
-                    .iter()
-                    .map(|(job, processed, _)| (job.id, processed.note.as_str()))
-                    .collect();
-                work.complete_jobs(&finished).await?;
-                work.commit().await?;
-                if let Some(effects) = &self.effects {
-                    effects.notify_one();
-                }
-                done.into_iter()
-                    .map(|(job, processed, took)| (job, JobOutcome::Done(processed), took))
-                    .collect()
-            }
-            Some(failing) => {
-                // Undo the whole batch, then give every job its own transaction.
-                work.rollback().await?;
-                let mut outcomes = Vec::with_capacity(done.len() + 1);
-                let (failing, undecodable) = match failing {
-                    Ok(job) => (Some(job), None),
-                    Err(undecodable) => (None, Some(undecodable)),
-                };
-                for job in done.into_iter().map(|(job, _, _)| job).chain(failing) {
-                    let started = std::time::Instant::now();
-                    if let Some(outcome) = self.run_alone(&job).await? {
-                        outcomes.push((job, outcome, started.elapsed()));
-                    }
-                }
-                let mut finished_outcomes = self.finish_all(outcomes);
-                if let Some(undecodable) = undecodable {
-                    let metrics = self.metrics.as_deref();
-                    finished_outcomes
-                        .push(give_up_undecodable(&self.store, undecodable, metrics).await?);
-                }
-                return Ok(finished_outcomes);
-            }
-        };
+            None => self.commit_batch(work, done).await,
+            Some(failing) => self.undo_batch(work, done, failing).await,
+        }
+    }
+
+    /// Marks the batch's jobs done and commits what they did, in one transaction.
+    async fn commit_batch(
+        &self,
+        mut work: Work,
+        done: Vec<(ClaimedJob, Processed, Duration)>,
+    ) -> Result<Vec<JobOutcome>, StoreError> {
+        let finished: Vec<(i64, &str)> = done
+            .iter()
+            .map(|(job, processed, _)| (job.id, processed.note.as_str()))
+            .collect();
+        work.complete_jobs(&finished).await?;
+        work.commit().await?;
+        if let Some(effects) = &self.effects {
+            effects.notify_one();
+        }
+        let outcomes = done
+            .into_iter()
+            .map(|(job, processed, took)| (job, JobOutcome::Done(processed), took))
+            .collect();
         Ok(self.finish_all(outcomes))
+    }
+
+    /// Undoes the whole batch for the job that failed in it, then gives every job its own
+    /// transaction (a row no job decodes from is given up).
+    async fn undo_batch(
+        &self,
+        work: Work,
+        done: Vec<(ClaimedJob, Processed, Duration)>,
+        failing: Result<ClaimedJob, Box<Undecodable>>,
+    ) -> Result<Vec<JobOutcome>, StoreError> {
+        work.rollback().await?;
+        let mut outcomes = Vec::with_capacity(done.len() + 1);
+        let (failing, undecodable) = match failing {
+            Ok(job) => (Some(job), None),
+            Err(undecodable) => (None, Some(undecodable)),
+        };
+        for job in done.into_iter().map(|(job, _, _)| job).chain(failing) {
+            let started = std::time::Instant::now();
+            if let Some(outcome) = self.run_alone(&job).await? {
+                outcomes.push((job, outcome, started.elapsed()));
+            }
+        }
+        let mut finished = self.finish_all(outcomes);
+        if let Some(undecodable) = undecodable {
+            let metrics = self.metrics.as_deref();
+            finished.push(give_up_undecodable(&self.store, undecodable, metrics).await?);
+        }
+        Ok(finished)
     }
 
     /// Logs and counts each job's outcome, and returns the outcomes.

@@ -266,55 +266,14 @@ impl Redeliverer {
             Listing::Cut(why) => Some(why.clone()),
         };
         let deliveries = self.listed(attempts).await?;
-        let mut report = ScanReport {
-            attempts: deliveries.iter().map(|delivery| delivery.attempts).sum(),
-            ..ScanReport::default()
-        };
-        let mut to_ask = Vec::new();
-        for delivery in &deliveries {
-            if delivery.latest.refused_by_herald() && !delivery.succeeded {
-                report.refused_by_herald += 1;
-            } else if delivery.missing() {
-                report.missing += 1;
-                if delivery.to_ask() {
-                    to_ask.push(delivery);
-                } else {
-                    report.asked_before += 1;
-                }
-            }
-        }
+        let (mut report, to_ask) = triage(&deliveries);
         // Counted once per delivery: when herald first finds it missing.
         let first_found = to_ask
             .iter()
             .filter(|delivery| delivery.request.is_none())
             .count();
         self.count(RedeliveryOutcome::found, first_found);
-        let mut stopped_asking = None;
-        for (asked, delivery) in to_ask.into_iter().enumerate() {
-            if asked >= MAX_REQUESTS_PER_SCAN {
-                stopped_asking = Some(format!(
-                    "{MAX_REQUESTS_PER_SCAN} requests made: the rest wait for the next scan"
-                ));
-                break;
-            }
-            if !self
-                .store
-                .renew_redelivery_scan(&self.replica, Utc::now() + CLAIM)
-                .await?
-            {
-                stopped_asking = Some("the claim on the scan was lost".to_owned());
-                break;
-            }
-            match self.ask(delivery).await? {
-                Asked::Requested => report.requested += 1,
-                Asked::Refused => report.refused += 1,
-                Asked::Failed => report.failed += 1,
-                Asked::NotNow(why) => {
-                    stopped_asking = Some(why);
-                    break;
-                }
-            }
-        }
+        let stopped_asking = self.ask_each(to_ask, &mut report).await?;
         self.count(RedeliveryOutcome::requested, report.requested);
         self.count(RedeliveryOutcome::refused, report.refused);
         // Every request the pages read called for was made: the next scan goes on from
@@ -340,6 +299,36 @@ impl Redeliverer {
         if let Some(metrics) = &self.metrics {
             metrics.redeliveries(outcome, count);
         }
+    }
+
+    /// Asks GitHub to send each delivery again, within the scan's budget and while this
+    /// replica holds the scan; what stopped the asking, if something did.
+    async fn ask_each(
+        &self,
+        to_ask: Vec<&ListedDelivery>,
+        report: &mut ScanReport,
+    ) -> Result<Option<String>, RedeliveryError> {
+        for (asked, delivery) in to_ask.into_iter().enumerate() {
+            if asked >= MAX_REQUESTS_PER_SCAN {
+                return Ok(Some(format!(
+                    "{MAX_REQUESTS_PER_SCAN} requests made: the rest wait for the next scan"
+                )));
+            }
+            if !self
+                .store
+                .renew_redelivery_scan(&self.replica, Utc::now() + CLAIM)
+                .await?
+            {
+                return Ok(Some("the claim on the scan was lost".to_owned()));
+            }
+            match self.ask(delivery).await? {
+                Asked::Requested => report.requested += 1,
+                Asked::Refused => report.refused += 1,
+                Asked::Failed => report.failed += 1,
+                Asked::NotNow(why) => return Ok(Some(why)),
+            }
+        }
+        Ok(None)
     }
 
     /// Asks GitHub to deliver `delivery` again and records what GitHub said.
@@ -525,6 +514,29 @@ enum Asked {
     Failed,
     /// Not asked: GitHub's rate limit, or the App's write pacing; the scan stops here.
     NotNow(String),
+}
+
+/// What a scan found of each delivery: refused by herald (a bad signature, say), or
+/// missing from the store; and the missing ones to ask for again.
+fn triage(deliveries: &[ListedDelivery]) -> (ScanReport, Vec<&ListedDelivery>) {
+    let mut report = ScanReport {
+        attempts: deliveries.iter().map(|delivery| delivery.attempts).sum(),
+        ..ScanReport::default()
+    };
+    let mut to_ask = Vec::new();
+    for delivery in deliveries {
+        if delivery.latest.refused_by_herald() && !delivery.succeeded {
+            report.refused_by_herald += 1;
+        } else if delivery.missing() {
+            report.missing += 1;
+            if delivery.to_ask() {
+                to_ask.push(delivery);
+            } else {
+                report.asked_before += 1;
+            }
+        }
+    }
+    (report, to_ask)
 }
 
 #[cfg(test)]
