@@ -1,4 +1,6 @@
-//! The rooms of `src/` form no cycle, and neither do the files of `channels/`.
+//! The shape of `src/`: its rooms form no cycle, and neither do the files of `channels/`;
+//! no function is longer than a screen without a reason; the glossary names files that
+//! exist.
 //!
 //! A room is a top-level module of the crate: a file or a folder under `src/` (`lib.rs` and
 //! `main.rs`, which only name the rooms, are left out). Room A depends on room B when A's
@@ -382,5 +384,69 @@ fn the_glossary_names_files_that_exist() {
     assert!(
         named >= 10,
         "the glossary names the files it means ({named} found)"
+    );
+}
+
+/// The longest a function in `src/` may be, in lines, unless a comment above it says why
+/// (starting "Longer than 80 lines"): about 80, a screen a reader takes in at once.
+const LONGEST_FUNCTION: usize = 90;
+
+/// Every function of `src/` outside its tests is at most [`LONGEST_FUNCTION`] lines, or
+/// says above it why it is longer.
+#[test]
+fn no_function_is_longer_than_a_screen_without_a_reason() {
+    let mut long = Vec::new();
+    for file in rust_files(&src()) {
+        let text = std::fs::read_to_string(&file).expect("a source file");
+        let lines: Vec<&str> = text.lines().collect();
+        // Unit tests are at the end of a file, in `mod tests`.
+        let end = lines
+            .iter()
+            .position(|line| line.starts_with("mod tests"))
+            .unwrap_or(lines.len());
+        for (start, line) in lines[..end].iter().enumerate() {
+            let code = line.trim_start();
+            let is_fn = [
+                "fn ",
+                "pub fn ",
+                "async fn ",
+                "pub async fn ",
+                "pub(super) fn ",
+                "pub(super) async fn ",
+                "pub(crate) fn ",
+                "pub(crate) async fn ",
+                "const fn ",
+            ]
+            .iter()
+            .any(|prefix| code.starts_with(prefix));
+            if !is_fn || code.ends_with(';') {
+                continue;
+            }
+            let indent = &line[..line.len() - code.len()];
+            let close = format!("{indent}}}");
+            let Some(length) = lines[start..end].iter().position(|line| *line == close) else {
+                continue;
+            };
+            let reason = lines[..start]
+                .iter()
+                .rev()
+                .take_while(|line| {
+                    line.trim_start().starts_with("///") || line.trim_start().starts_with("#[")
+                })
+                .any(|line| line.contains("Longer than 80 lines"));
+            if length + 1 > LONGEST_FUNCTION && !reason {
+                let relative = file
+                    .strip_prefix(src())
+                    .expect("under src/")
+                    .display()
+                    .to_string();
+                long.push(format!("{relative}:{} ({} lines)", start + 1, length + 1));
+            }
+        }
+    }
+    assert!(
+        long.is_empty(),
+        "functions over {LONGEST_FUNCTION} lines without a reason above them: {}",
+        long.join(", ")
     );
 }
