@@ -14,8 +14,6 @@ use crate::store::ChannelPost;
 use http::Method;
 use serde_json::{Value, json};
 
-pub const CHANNEL: &str = "discussions";
-
 const CATEGORIES: &str = "query($owner: String!, $name: String!) { repository(owner: $owner, name: $name) { id discussionCategories(first: 100) { nodes { id name } } } }";
 const RECENT: &str = "query($owner: String!, $name: String!) { repository(owner: $owner, name: $name) { discussions(first: 50, orderBy: {field: CREATED_AT, direction: DESC}) { nodes { id url body } } } }";
 const CREATE: &str = "mutation($repositoryId: ID!, $categoryId: ID!, $title: String!, $body: String!) { createDiscussion(input: {repositoryId: $repositoryId, categoryId: $categoryId, title: $title, body: $body}) { discussion { id url } } }";
@@ -29,7 +27,7 @@ pub(super) struct Discussion<'a> {
 }
 
 impl PostChannel for Discussion<'_> {
-    const NAME: &'static str = CHANNEL;
+    const CHANNEL: crate::jobs::PublicChannel = crate::jobs::PublicChannel::DiscussionPost;
     const WHAT: &'static str = "discussion";
     const TEMPLATE: &'static str = FORUM_POST;
 

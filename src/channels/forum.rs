@@ -16,9 +16,6 @@ use secrecy::ExposeSecret;
 use serde::Deserialize;
 use std::time::Duration;
 
-/// The channel's name in the store.
-pub const CHANNEL: &str = "discourse";
-
 /// The incident's topic on a Discourse forum: opened once, replied to when the text
 /// changes, within the forum's title and post limits.
 pub(super) struct ForumTopic<'a> {
@@ -29,7 +26,7 @@ pub(super) struct ForumTopic<'a> {
 }
 
 impl PostChannel for ForumTopic<'_> {
-    const NAME: &'static str = CHANNEL;
+    const CHANNEL: crate::jobs::PublicChannel = crate::jobs::PublicChannel::ForumPost;
     const WHAT: &'static str = "forum topic";
     const TEMPLATE: &'static str = FORUM_POST;
 

@@ -13,7 +13,6 @@ use secrecy::ExposeSecret;
 use serde_json::Value;
 use std::time::Duration;
 
-pub const CHANNEL: &str = "mediawiki";
 const TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The incident's page on a MediaWiki (`<page_prefix><GHSA id>`, the wikitext template),
@@ -25,7 +24,7 @@ pub(super) struct Page<'a> {
 }
 
 impl PostChannel for Page<'_> {
-    const NAME: &'static str = CHANNEL;
+    const CHANNEL: crate::jobs::PublicChannel = crate::jobs::PublicChannel::MediaWikiPage;
     const WHAT: &'static str = "MediaWiki page";
     const TEMPLATE: &'static str = WIKI_PAGE_WIKITEXT;
 

@@ -46,8 +46,8 @@ pub(super) async fn refusal_text(response: reqwest::Response) -> String {
 /// One of those channels: a type per channel, in the channel's own file. Adding a channel
 /// is that file, its configuration section and its template.
 pub(super) trait PostChannel {
-    /// The channel's name in the store.
-    const NAME: &'static str;
+    /// The public channel it is (its post's name in the store comes from it).
+    const CHANNEL: crate::jobs::PublicChannel;
     /// What the timeline calls its post.
     const WHAT: &'static str;
     /// The template its text is rendered from.

@@ -20,9 +20,9 @@ use crate::repo_config::MailingList;
 use crate::store::{ChannelPost, IncidentId, IncidentRow};
 
 /// The stored record of the CHANGELOG pull request into the base branch.
-const CHANGELOG_POST: &str = "changelog_pr";
+const CHANGELOG_POST: PublicChannel = PublicChannel::ChangelogPr;
 /// The stored record of the public advisory issue.
-const ADVISORY_ISSUE_POST: &str = "advisory_issue";
+const ADVISORY_ISSUE_POST: PublicChannel = PublicChannel::AdvisoryIssue;
 
 /// Where a public job goes.
 pub(super) enum Target<'a> {
@@ -89,7 +89,7 @@ fn branch_for(ghsa_id: &GhsaId, target: &str, base: &str) -> String {
 /// What a post on a channel outside GitHub's issues did, for the timeline and the store.
 fn post_outcome(
     incident: IncidentId,
-    channel: &'static str,
+    channel: PublicChannel,
     what: &str,
     published: Option<super::post::Published>,
 ) -> Record {
@@ -124,7 +124,10 @@ async fn post<C: PostChannel>(
         ..
     } = *publication;
     let incident = disclosed.incident();
-    let known = channels.store.channel_post(incident_id, C::NAME).await?;
+    let known = channels
+        .store
+        .channel_post(incident_id, C::CHANNEL.post_name())
+        .await?;
     let drafts = channels
         .templates_for(api, &incident.repository, &[C::TEMPLATE])
         .await?;
@@ -136,7 +139,7 @@ async fn post<C: PostChannel>(
         summary: view.summary.clone(),
     };
     let published = target.publish(&text, known.as_ref()).await?;
-    Ok(post_outcome(incident_id, C::NAME, C::WHAT, published))
+    Ok(post_outcome(incident_id, C::CHANNEL, C::WHAT, published))
 }
 
 /// Adds or updates the incident's GitHub wiki page. An uninitialised wiki is reported on
@@ -397,7 +400,7 @@ async fn changelog_prs(publication: &Publication<'_>) -> Result<Record, ChannelE
     let mut posts = Vec::new();
     let recorded = channels
         .store
-        .channel_post(publication.incident_id, CHANGELOG_POST)
+        .channel_post(publication.incident_id, CHANGELOG_POST.post_name())
         .await?
         .is_some();
     for target in std::iter::once(&base).chain(settings.backport_branches.iter()) {
@@ -585,7 +588,7 @@ async fn advisory_issue(publication: &Publication<'_>) -> Result<Record, Channel
     // The CHANGELOG job (queued first) recorded its pull request.
     let changelog_url = match channels
         .store
-        .channel_post(publication.incident_id, CHANGELOG_POST)
+        .channel_post(publication.incident_id, CHANGELOG_POST.post_name())
         .await?
     {
         Some(post) => Some(post.url),
@@ -611,7 +614,7 @@ async fn advisory_issue(publication: &Publication<'_>) -> Result<Record, Channel
     let security = &loaded.config.labels.security;
     let recorded = channels
         .store
-        .channel_post(publication.incident_id, ADVISORY_ISSUE_POST)
+        .channel_post(publication.incident_id, ADVISORY_ISSUE_POST.post_name())
         .await?
         .and_then(|post| post.reference.parse::<u64>().ok());
     // Not recorded: an earlier revision's job may have opened it and failed before

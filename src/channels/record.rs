@@ -43,7 +43,7 @@ pub(super) enum Write {
     },
     ChannelPost {
         incident: IncidentId,
-        channel: &'static str,
+        channel: crate::jobs::PublicChannel,
         post: ChannelPost,
     },
     Drafts {
@@ -172,14 +172,14 @@ impl Record {
                     channel,
                     post,
                 } => {
-                    work.save_channel_post(incident, channel, &post, now)
+                    work.save_channel_post(incident, channel.post_name(), &post, now)
                         .await?;
                     // The tracking issue links every post: one sync after the channels
                     // queued with this one (later ones find it up to date).
                     work.tracking_issue_outdated(incident).await?;
                     let refresh = Job::SyncTrackingIssue { incident };
                     let key = crate::markers::key::tracking_refresh(
-                        channel,
+                        channel.post_name(),
                         incident,
                         now.timestamp_millis(),
                     );

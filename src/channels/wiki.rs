@@ -15,7 +15,6 @@ use secrecy::{ExposeSecret, SecretString};
 use std::path::Path;
 use tokio::process::Command;
 
-pub const CHANNEL: &str = "wiki";
 const FOLDER: &str = "Security-Advisories";
 /// Pushes tried when others keep editing the wiki at the same moment.
 const PUSH_ATTEMPTS: usize = 3;
@@ -64,7 +63,7 @@ pub(super) struct Page<'a> {
 }
 
 impl PostChannel for Page<'_> {
-    const NAME: &'static str = CHANNEL;
+    const CHANNEL: crate::jobs::PublicChannel = crate::jobs::PublicChannel::WikiPage;
     const WHAT: &'static str = "wiki page";
     const TEMPLATE: &'static str = WIKI_PAGE;
 

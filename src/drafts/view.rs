@@ -5,6 +5,7 @@ use crate::incident::{
     CvssAssessment, CvssScore, GhsaId, Incident, Measure, Severity, SlaPolicy, TimelineEntry,
     utc_minute,
 };
+use crate::jobs::PublicChannel;
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use serde::Serialize;
 
@@ -171,14 +172,8 @@ pub(super) fn published_views(channels: &[(String, String)]) -> Vec<PublishedVie
         .iter()
         .filter_map(|(channel, url)| {
             Some(PublishedView {
-                name: match channel.as_str() {
-                    "discourse" => "Forum".to_owned(),
-                    "discussions" => "Discussion".to_owned(),
-                    "wiki" | "mediawiki" => "Wiki".to_owned(),
-                    "changelog_pr" => "CHANGELOG pull request".to_owned(),
-                    "advisory_issue" => "Advisory issue".to_owned(),
-                    other => other.to_owned(),
-                },
+                name: PublicChannel::of_post(channel)
+                    .map_or_else(|| channel.clone(), |known| known.reader_name().to_owned()),
                 url: link_target(url)?,
             })
         })

@@ -254,6 +254,41 @@ pub enum PublicChannel {
 }
 
 impl PublicChannel {
+    /// The name the channel's post is kept under in the store (`channel_posts`), for the
+    /// channels that keep one per incident, updated in place.
+    pub fn post_name(self) -> &'static str {
+        match self {
+            PublicChannel::ChangelogPr => "changelog_pr",
+            PublicChannel::AdvisoryIssue => "advisory_issue",
+            PublicChannel::BlogPostPr => "blog_post_pr",
+            PublicChannel::ForumPost => "discourse",
+            PublicChannel::DiscussionPost => "discussions",
+            PublicChannel::WikiPage => "wiki",
+            PublicChannel::MediaWikiPage => "mediawiki",
+            PublicChannel::Announce => "announce",
+        }
+    }
+
+    /// The channel a stored post was made on.
+    pub fn of_post(name: &str) -> Option<PublicChannel> {
+        PublicChannel::ALL
+            .into_iter()
+            .find(|channel| channel.post_name() == name)
+    }
+
+    /// The channel as readers of the tracking issue know it.
+    pub fn reader_name(self) -> &'static str {
+        match self {
+            PublicChannel::ChangelogPr => "CHANGELOG pull request",
+            PublicChannel::AdvisoryIssue => "Advisory issue",
+            PublicChannel::BlogPostPr => "Blog post",
+            PublicChannel::ForumPost => "Forum",
+            PublicChannel::DiscussionPost => "Discussion",
+            PublicChannel::WikiPage | PublicChannel::MediaWikiPage => "Wiki",
+            PublicChannel::Announce => "Announcement",
+        }
+    }
+
     pub const ALL: [PublicChannel; 8] = [
         PublicChannel::ChangelogPr,
         PublicChannel::AdvisoryIssue,
@@ -706,6 +741,28 @@ mod tests {
         )
         .expect("decodes");
         assert_eq!(reminder.incident(), Some(IncidentId(4)));
+    }
+
+    #[test]
+    fn posts_keep_the_names_earlier_releases_stored_them_under() {
+        let names: Vec<&str> = PublicChannel::ALL.map(PublicChannel::post_name).to_vec();
+        assert_eq!(
+            names,
+            [
+                "changelog_pr",
+                "advisory_issue",
+                "blog_post_pr",
+                "discourse",
+                "discussions",
+                "wiki",
+                "mediawiki",
+                "announce"
+            ]
+        );
+        for channel in PublicChannel::ALL {
+            assert_eq!(PublicChannel::of_post(channel.post_name()), Some(channel));
+        }
+        assert_eq!(PublicChannel::of_post("elsewhere"), None);
     }
 
     #[test]
