@@ -2,12 +2,13 @@
 //! store unreachable are asked for again and processed; the store's outage gets prompt
 //! 503s; replicas stop without leaving work behind.
 
+use crate::common::app::{
+    APP_ID, REPO, TRACK_PRIVATELY, TRACKING_REPO, advisory, assert_no_unexpected, installed_with,
+    private_key, world,
+};
 use crate::common::github::FakeGitHub;
 use crate::common::{self, Harness, fixture};
-use crate::github_app::{
-    APP_ID, REPO, Replica, TRACK_PRIVATELY, TRACKING_REPO, assert_no_unexpected, installed_with,
-    numbered_report, post_to, private_key, world,
-};
+use secrecy::SecretString;
 use sqlx::Connection as _;
 use std::time::{Duration, Instant};
 
@@ -798,4 +799,259 @@ async fn until_ready(port: u16) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     panic!("replica on port {port} never became ready");
+}
+
+/// The example report for this installation, under its own GHSA id (`GHSA-abcd-1234-NNNN`).
+fn numbered_report(number: usize) -> Vec<u8> {
+    let mut payload: serde_json::Value =
+        serde_json::from_slice(&advisory("repository_advisory.reported.composed.json"))
+            .expect("JSON");
+    payload["repository_advisory"]["ghsa_id"] = format!("GHSA-abcd-1234-{number:04}").into();
+    serde_json::to_vec(&payload).expect("JSON")
+}
+
+/// The replicas' write budget for their one installation: 100 a second, shared.
+const REPLICAS_WRITE_BUDGET: &str = "100/1";
+
+/// One `herald serve` replica, a child process.
+struct Replica {
+    port: u16,
+    child: std::process::Child,
+}
+
+impl Replica {
+    /// A replica on `database` and the fake GitHub, listening on `port`.
+    fn start(fake: &FakeGitHub, database: &str, port: u16, log: &std::path::Path) -> Replica {
+        Replica::start_as(fake, database, port, log, |_| {})
+    }
+
+    /// [`Replica::start`], its environment changed by `adjust` first.
+    fn start_as(
+        fake: &FakeGitHub,
+        database: &str,
+        port: u16,
+        log: &std::path::Path,
+        adjust: impl FnOnce(&mut std::process::Command),
+    ) -> Replica {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_herald"));
+        adjust(&mut command);
+        let child = command
+            .arg("serve")
+            .env("HERALD_DATABASE_URL", database)
+            .env("HERALD_LISTEN", format!("127.0.0.1:{port}"))
+            .env("HERALD_WEBHOOK_SECRET", common::SECRET)
+            .env("HERALD_GITHUB_API_URL", &fake.url)
+            .env("HERALD_GITHUB_APP_ID", APP_ID.to_string())
+            .env("HERALD_GITHUB_PRIVATE_KEY", private_key())
+            .env("HERALD_POLL_INTERVAL_SECS", "3600")
+            // One budget for the three, small enough that they must share it.
+            .env("HERALD_GITHUB_WRITE_INTERVAL_MS", "0")
+            .env("HERALD_GITHUB_WRITE_BUDGETS", REPLICAS_WRITE_BUDGET)
+            .env("HERALD_WORKER_POLL_INTERVAL_MS", "50")
+            .env("HERALD_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(log).expect("log file"))
+            .spawn()
+            .expect("herald serve starts");
+        Replica { port, child }
+    }
+
+    fn kill(&mut self) {
+        // SIGKILL: no shutdown, leases held, answers lost.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Posts a signed delivery to the replica on `port`; its status, `None` when the replica
+/// is not there.
+async fn post_to(port: u16, event: &str, delivery_id: &str, body: &[u8]) -> Option<u16> {
+    common::http_client()
+        .post(format!("http://127.0.0.1:{port}/webhooks"))
+        .header("X-GitHub-Event", event)
+        .header("X-GitHub-Delivery", delivery_id)
+        .header("Content-Type", "application/json")
+        .header(
+            "X-Hub-Signature-256",
+            herald::ingest::signature::sign(&SecretString::from(common::SECRET), body),
+        )
+        .body(body.to_vec())
+        .send()
+        .await
+        .ok()
+        .map(|response| response.status().as_u16())
+}
+
+/// Three replicas on one PostgreSQL: 200 reports round-robin, each redelivered to another
+/// replica, one replica killed half-way (its leases left behind) and restarted. Each
+/// advisory gets exactly one incident and one tracking issue, every job is done once, and
+/// the reconciler polls the repository once between the three.
+#[tokio::test]
+async fn three_replicas_on_postgresql_share_the_work_and_survive_a_killed_one() {
+    const ADVISORIES: usize = 200;
+    let fake = world().await;
+    fake.put_file(REPO, ".github/herald.yml", TRACK_PRIVATELY);
+    let database = common::postgres_database().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let free_port = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("free port")
+            .port()
+    };
+    let mut replicas: Vec<Replica> = (0..3)
+        .map(|index| {
+            Replica::start(
+                &fake,
+                &database,
+                free_port(),
+                &dir.path().join(format!("replica-{index}.log")),
+            )
+        })
+        .collect();
+    for replica in &replicas {
+        let mut up = false;
+        for _ in 0..200 {
+            if post_to(replica.port, "ping", "ping", &fixture("ping.0.json")).await == Some(200) {
+                up = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(up, "replica on port {} did not come up", replica.port);
+    }
+    let store = herald::store::Store::open(&database).await.expect("store");
+    let pool = common::any_pool(&database).await;
+    let count = |sql: &'static str| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(sql)
+                .fetch_one(&pool)
+                .await
+                .unwrap_or_else(|error| panic!("{sql}: {error}"))
+        }
+    };
+    let ports: Vec<u16> = replicas.iter().map(|replica| replica.port).collect();
+    assert_eq!(
+        post_to(
+            ports[0],
+            "installation",
+            "install-1",
+            &fixture("installation.created.0.json")
+        )
+        .await,
+        Some(202)
+    );
+    // Where a delivery goes: the replica it was meant for, else (down) the next one, as
+    // GitHub's redelivery would reach another replica behind the load balancer.
+    let deliver = |start: usize, id: String, body: Vec<u8>| {
+        let ports = ports.clone();
+        async move {
+            for offset in 0..3 {
+                if let Some(status) = post_to(
+                    ports[(start + offset) % 3],
+                    "repository_advisory",
+                    &id,
+                    &body,
+                )
+                .await
+                {
+                    return status;
+                }
+            }
+            panic!("no replica answered {id}");
+        }
+    };
+    for number in 0..ADVISORIES {
+        if number == ADVISORIES / 2 {
+            replicas[2].kill();
+        }
+        if number == ADVISORIES / 2 + 20 {
+            let log = dir.path().join("replica-2-again.log");
+            replicas[2] = Replica::start(&fake, &database, ports[2], &log);
+        }
+        let id = format!("report-{number}");
+        let first = deliver(number % 3, id.clone(), numbered_report(number)).await;
+        assert_eq!(first, 202, "{id}");
+        let again = deliver((number + 1) % 3, id.clone(), numbered_report(number)).await;
+        assert_eq!(again, 200, "{id} redelivered is a duplicate");
+    }
+    // Once the live replicas have nothing left to pick up, the jobs still leased are the
+    // killed replica's (a live one finishes a job in milliseconds and renews its lease
+    // while it runs). Their leases end, as after their minute, and the others take over.
+    let unleased = "SELECT COUNT(*) FROM outbox WHERE state = 'pending' AND kind <> 'escalate' \
+                    AND locked_until IS NULL AND run_after <= $1";
+    let mut quiet_checks = 0;
+    for _ in 0..600 {
+        let waiting: i64 = sqlx::query_scalar(unleased)
+            .bind(chrono::Utc::now().timestamp_millis())
+            .fetch_one(&pool)
+            .await
+            .expect("unleased jobs");
+        if waiting == 0 {
+            quiet_checks += 1;
+            if quiet_checks == 10 {
+                break;
+            }
+        } else {
+            quiet_checks = 0;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    sqlx::query(
+        "UPDATE outbox SET locked_until = 0 WHERE state = 'pending' AND locked_until IS NOT NULL",
+    )
+    .execute(&pool)
+    .await
+    .expect("leases end");
+    let mut settled = false;
+    for _ in 0..600 {
+        let pending =
+            count("SELECT COUNT(*) FROM outbox WHERE state <> 'done' AND NOT (kind = 'escalate')")
+                .await;
+        if pending == 0 {
+            settled = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let stuck: Vec<(String, String, Option<String>)> = sqlx::query_as(
+        "SELECT kind, state, last_error FROM outbox WHERE state <> 'done' AND kind <> 'escalate'",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("stuck jobs");
+    assert!(settled, "jobs left: {stuck:?}");
+    assert_eq!(
+        count("SELECT COUNT(*) FROM incidents").await,
+        ADVISORIES as i64,
+        "one incident per advisory"
+    );
+    assert_eq!(
+        count("SELECT COUNT(*) FROM deliveries WHERE delivery_id LIKE 'report-%'").await,
+        ADVISORIES as i64
+    );
+    // The three kept within one budget (measured over 0.9 s: a request may arrive up to a
+    // tenth of the window after its slot on this loaded machine, and the pacer allows for it).
+    let most = fake.most_writes_within(Duration::from_millis(900));
+    assert!(
+        most <= 100,
+        "{most} writes within 0.9 s, over the shared budget of 100 a second"
+    );
+    let issues = fake.issues(TRACKING_REPO);
+    assert_eq!(issues.len(), ADVISORIES, "one tracking issue per advisory");
+    let mut titles: Vec<&str> = issues.iter().map(|issue| issue.title.as_str()).collect();
+    titles.sort_unstable();
+    titles.dedup();
+    assert_eq!(titles.len(), ADVISORIES, "no advisory has two");
+    assert_eq!(
+        fake.count("GET", &format!("/repos/{REPO}/security-advisories")),
+        1,
+        "the reconciler polled the repository once between the replicas"
+    );
+    assert_no_unexpected(&fake);
+    store.close().await;
+    for replica in &mut replicas {
+        replica.kill();
+    }
 }
