@@ -5,8 +5,8 @@ use crate::both_stores;
 use crate::common;
 use crate::common::Harness;
 use crate::common::app::{
-    GHSA, REPO, TRACKING_REPO, advisory, assert_no_unexpected, github_publishes, installed_with,
-    publish_a_sharper_summary, report, say, world,
+    GHSA, REPO, TRACKING_REPO, assert_no_unexpected, github_publishes, installed_with,
+    publish_a_sharper_summary, report, reported_advisory, say, world,
 };
 use crate::common::chat::FakeChat;
 use crate::common::github::FakeGitHub;
@@ -106,18 +106,10 @@ async fn chat_notices_quote_the_summary_only_when_asked_and_as_inert_text() {
         "    format: matrix\n    include_summary: true\n",
     )
     .await;
-    let mut payload: serde_json::Value =
-        serde_json::from_slice(&advisory("repository_advisory.reported.composed.json"))
-            .expect("JSON");
-    payload["repository_advisory"]["summary"] =
-        "@room <a href=\"https://evil.example\">click</a> & more".into();
-    say(
-        &harness,
-        "repository_advisory",
-        "report-1",
-        &serde_json::to_vec(&payload).expect("JSON"),
-    )
-    .await;
+    let hostile = reported_advisory(|advisory| {
+        advisory["summary"] = "@room <a href=\"https://evil.example\">click</a> & more".into();
+    });
+    say(&harness, "repository_advisory", "report-1", &hostile).await;
     let received = chat.received("matrix");
     assert_eq!(received.len(), 1, "{received:?}");
     let html = received[0]["html"].as_str().expect("html");

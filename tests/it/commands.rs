@@ -3,11 +3,13 @@
 //! managers), herald's answers, and what each command changes.
 
 use crate::both_stores;
+use crate::common::Harness;
 use crate::common::app::{
-    GHSA, REPO, TRACKING_REPO, assert_no_unexpected, incident_id, say, the_incident,
+    GHSA, REPO, TRACKING_REPO, assert_no_unexpected, incident_id, incidents_show, the_incident,
     timeline_details, world,
 };
-use crate::common::tracking::{answers, command, comment, label, tracked};
+use crate::common::github::FakeGitHub;
+use crate::common::tracking::{add_label, answers, command, comment, tracked};
 
 #[tokio::test]
 async fn a_comment_that_copies_heralds_marker_is_not_taken_for_heralds() {
@@ -80,13 +82,7 @@ async fn someone_without_write_permission_is_politely_refused() {
         "{timeline:?}"
     );
     // A label from the same person changes nothing either.
-    say(
-        &harness,
-        "issues",
-        "l-1",
-        &label("mallory", "disclosure:approved"),
-    )
-    .await;
+    add_label(&harness, "l-1", "mallory", "disclosure:approved").await;
     assert!(!the_incident(&harness).await.decisions.disclosure_approved);
     assert_no_unexpected(&fake);
     harness.stop().await;
@@ -115,28 +111,61 @@ async fn what_github_reserves_for_admins_herald_reserves_too() {
     assert!(incident.decisions.acknowledged_at.is_some());
     assert_eq!(incident.severity, herald::incident::Severity::High);
     // ...but cannot approve, pull the date in, publish, pre-notify, ask for a CVE or a fork.
-    say(
-        &harness,
-        "issues",
-        "l-1",
-        &label("bob", "disclosure:approved"),
-    )
-    .await;
+    write_and_maintain_are_refused_what_admins_may_do(&harness, &fake).await;
+    // A maintainer may still hold disclosure back.
     command(
         &harness,
+        "c-3",
+        "dave",
+        "/herald embargo 2032-01-01T00:00:00Z",
+    )
+    .await;
+    assert_eq!(
+        the_incident(&harness)
+            .await
+            .decisions
+            .embargo_until
+            .map(|at| at.to_rfc3339()),
+        Some("2032-01-01T00:00:00+00:00".to_owned())
+    );
+
+    an_admin_approves_and_a_security_manager_publishes(&harness, &fake).await;
+    let timeline = timeline_details(&harness).await;
+    assert!(
+        timeline.iter().any(|detail| detail
+            == "refused `/herald publish`: dave has the maintain role on Codertocat/Hello-World"),
+        "{timeline:?}"
+    );
+    assert!(
+        timeline
+            .iter()
+            .any(|detail| detail == "publication requested"),
+        "{timeline:?}"
+    );
+    assert_no_unexpected(&fake);
+    harness.stop().await;
+}
+
+/// bob (write) labels `disclosure:approved` and dave (maintain) gives the commands GitHub
+/// reserves for admins: each is refused, saying which role it needs and theirs, and
+/// nothing changes.
+async fn write_and_maintain_are_refused_what_admins_may_do(harness: &Harness, fake: &FakeGitHub) {
+    add_label(harness, "l-1", "bob", "disclosure:approved").await;
+    command(
+        harness,
         "c-2",
         "dave",
         "/herald embargo 2000-01-01T00:00:00Z\n/herald publish\n/herald prenotify\n/herald request-cve\n/herald fork",
     )
     .await;
-    let incident = the_incident(&harness).await;
+    let incident = the_incident(harness).await;
     assert!(!incident.decisions.disclosure_approved);
     assert_eq!(
         incident.decisions.embargo_until.map(|at| at.to_rfc3339()),
         Some("2031-01-01T00:00:00+00:00".to_owned())
     );
     assert_eq!(fake.cve_requests().len(), 0);
-    let replies = answers(&fake);
+    let replies = answers(fake);
     let label_refusal = &replies[1].body;
     assert!(
         label_refusal.starts_with("@bob Not done: “label \\`disclosure:approved\\` added” needs the admin role on the advisory's repository or the organisation's security manager role, as GitHub reserves it; you have the write role on Codertocat/Hello-World."),
@@ -156,60 +185,26 @@ async fn what_github_reserves_for_admins_herald_reserves_too() {
         );
     }
     assert!(refusals.contains("you have the maintain role on Codertocat/Hello-World"));
-    // A maintainer may still hold disclosure back.
-    command(
-        &harness,
-        "c-3",
-        "dave",
-        "/herald embargo 2032-01-01T00:00:00Z",
-    )
-    .await;
-    assert_eq!(
-        the_incident(&harness)
-            .await
-            .decisions
-            .embargo_until
-            .map(|at| at.to_rfc3339()),
-        Some("2032-01-01T00:00:00+00:00".to_owned())
-    );
+}
 
-    // An admin approves and sets the date in as many actions as before; a security manager
-    // publishes.
-    say(
-        &harness,
-        "issues",
-        "l-2",
-        &label("carol", "disclosure:approved"),
-    )
-    .await;
+/// carol (admin) approves and sets the date in as many actions as before; erin, a security
+/// manager, publishes.
+async fn an_admin_approves_and_a_security_manager_publishes(harness: &Harness, fake: &FakeGitHub) {
+    add_label(harness, "l-2", "carol", "disclosure:approved").await;
     command(
-        &harness,
+        harness,
         "c-4",
         "carol",
         "/herald embargo 2020-01-01T00:00:00Z",
     )
     .await;
-    assert!(the_incident(&harness).await.decisions.disclosure_approved);
-    command(&harness, "c-5", "erin", "/herald publish").await;
+    assert!(the_incident(harness).await.decisions.disclosure_approved);
+    command(harness, "c-5", "erin", "/herald publish").await;
     assert_eq!(fake.advisories(REPO)[0]["state"], "published");
     assert_eq!(
-        the_incident(&harness).await.phase,
+        the_incident(harness).await.phase,
         herald::incident::Phase::Disclosure
     );
-    let timeline = timeline_details(&harness).await;
-    assert!(
-        timeline.iter().any(|detail| detail
-            == "refused `/herald publish`: dave has the maintain role on Codertocat/Hello-World"),
-        "{timeline:?}"
-    );
-    assert!(
-        timeline
-            .iter()
-            .any(|detail| detail == "publication requested"),
-        "{timeline:?}"
-    );
-    assert_no_unexpected(&fake);
-    harness.stop().await;
 }
 
 #[tokio::test]
@@ -255,18 +250,50 @@ async fn a_maintainer_commands_by_comment_and_label() {
         herald::incident::Phase::Awareness
     );
 
-    say(
-        &harness,
-        "issues",
-        "l-1",
-        &label("alice", "disclosure:approved"),
-    )
-    .await;
+    add_label(&harness, "l-1", "alice", "disclosure:approved").await;
     assert!(the_incident(&harness).await.decisions.disclosure_approved);
     assert_eq!(answers(&fake).len(), 1, "labels are answered quietly");
 
-    command(&harness, "c-2", "alice", "Fixed in 1.2.3.\n/herald coordinator @alice\n/herald threat active\n/herald severity high\n/herald request-cve\n/herald publish\n/herald frobnicate").await;
-    let incident = the_incident(&harness).await;
+    one_comment_gives_seven_commands(&harness, &fake).await;
+    the_answer_and_the_timeline_tell_each_command(&harness, &fake).await;
+    the_tracking_issue_follows_the_decisions(&fake);
+    // `herald incidents show` tells the decisions.
+    let shown = incidents_show(&harness).await;
+    for expected in [
+        "Severity:    high (set by a maintainer)",
+        "Computed:    critical (computed from CVSS 4.0)",
+        "Coordinator: alice",
+        "Threat:      active",
+        "Disclosure:  approved",
+        "Tracking issue: Codertocat/security#1",
+    ] {
+        assert!(
+            shown.contains(expected),
+            "missing {expected:?} in:\n{shown}"
+        );
+    }
+
+    // GitHub redelivers the comment: nothing happens twice.
+    let again = harness
+        .deliver(
+            "issue_comment",
+            "c-2",
+            &comment("alice", "/herald request-cve"),
+        )
+        .await;
+    assert_eq!(again.status, 200);
+    harness.wait_all_jobs().await;
+    assert_eq!(answers(&fake).len(), 3);
+    assert_eq!(fake.cve_requests().len(), 1);
+    assert_no_unexpected(&fake);
+    harness.stop().await;
+}
+
+/// alice's comment `c-2`: a line of text, six commands herald knows and one it does not;
+/// each known one takes effect (the advisory is published, a CVE id requested).
+async fn one_comment_gives_seven_commands(harness: &Harness, fake: &FakeGitHub) {
+    command(harness, "c-2", "alice", "Fixed in 1.2.3.\n/herald coordinator @alice\n/herald threat active\n/herald severity high\n/herald request-cve\n/herald publish\n/herald frobnicate").await;
+    let incident = the_incident(harness).await;
     assert_eq!(incident.phase, herald::incident::Phase::Disclosure);
     assert_eq!(incident.decisions.coordinator.as_deref(), Some("alice"));
     assert_eq!(
@@ -283,8 +310,12 @@ async fn a_maintainer_commands_by_comment_and_label() {
         1
     );
     assert_eq!(fake.advisories(REPO)[0]["state"], "published");
+}
 
-    let replies = answers(&fake);
+/// herald's one answer to `c-2` names what each command did and the one it did not
+/// understand, the active threat is escalated apart, and the timeline has each decision.
+async fn the_answer_and_the_timeline_tell_each_command(harness: &Harness, fake: &FakeGitHub) {
+    let replies = answers(fake);
     assert_eq!(replies.len(), 3, "{replies:?}");
     let reply = &replies[1].body;
     // An active threat is escalated at once, on the tracking issue.
@@ -307,7 +338,7 @@ async fn a_maintainer_commands_by_comment_and_label() {
     ] {
         assert!(reply.contains(expected), "missing {expected:?} in {reply}");
     }
-    let timeline = timeline_details(&harness).await;
+    let timeline = timeline_details(harness).await;
     for expected in [
         "disclosure approved",
         "coordinator set to alice",
@@ -324,7 +355,10 @@ async fn a_maintainer_commands_by_comment_and_label() {
             "missing {expected:?} in {timeline:?}"
         );
     }
-    // The tracking issue follows: labels and body.
+}
+
+/// The tracking issue follows the decisions: labels and body.
+fn the_tracking_issue_follows_the_decisions(fake: &FakeGitHub) {
     let issue = &fake.issues(TRACKING_REPO)[0];
     assert!(
         issue.labels.contains(&"threat:active".to_owned()),
@@ -354,41 +388,4 @@ async fn a_maintainer_commands_by_comment_and_label() {
         "{}",
         issue.body
     );
-
-    // `herald incidents show` tells the decisions.
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_herald"))
-        .args(["incidents", "show", GHSA])
-        .env("HERALD_DATABASE_URL", &harness.database_url)
-        .output()
-        .await
-        .expect("herald runs");
-    let shown = String::from_utf8_lossy(&output.stdout);
-    for expected in [
-        "Severity:    high (set by a maintainer)",
-        "Computed:    critical (computed from CVSS 4.0)",
-        "Coordinator: alice",
-        "Threat:      active",
-        "Disclosure:  approved",
-        "Tracking issue: Codertocat/security#1",
-    ] {
-        assert!(
-            shown.contains(expected),
-            "missing {expected:?} in:\n{shown}"
-        );
-    }
-
-    // GitHub redelivers the comment: nothing happens twice.
-    let again = harness
-        .deliver(
-            "issue_comment",
-            "c-2",
-            &comment("alice", "/herald request-cve"),
-        )
-        .await;
-    assert_eq!(again.status, 200);
-    harness.wait_all_jobs().await;
-    assert_eq!(answers(&fake).len(), 3);
-    assert_eq!(fake.cve_requests().len(), 1);
-    assert_no_unexpected(&fake);
-    harness.stop().await;
 }

@@ -2,6 +2,7 @@
 //! disclosure is flagged on the tracking issue, once.
 
 use crate::both_stores;
+use crate::common::Harness;
 use crate::common::app::{
     GHSA, INSTALLATION, REPO, assert_no_unexpected, public_writes, pull_event, say,
     timeline_details, world,
@@ -63,75 +64,8 @@ both_stores!(a_public_mention_before_disclosure_is_flagged_on_the_tracking_issue
 async fn a_public_mention_before_disclosure_is_flagged_on_the_tracking_issue_once() {
     let fake = world().await;
     let harness = tracked(&fake).await;
-
-    // A push that names nothing is not even stored; one to a private repository is private.
-    let answer = harness
-        .deliver(
-            "push",
-            "push-0",
-            &push_event(REPO, false, "Tighten input checks"),
-        )
-        .await;
-    assert_eq!(answer.status, 202, "{}", answer.body);
-    assert!(
-        harness
-            .store
-            .delivery(&herald::incident::DeliveryId::parse("push-0").expect("an id"))
-            .await
-            .expect("store")
-            .is_none(),
-        "a push naming no advisory is not kept"
-    );
-    say(
-        &harness,
-        "push",
-        "push-1",
-        &push_event("Codertocat/security", true, &format!("Fix {GHSA}")),
-    )
-    .await;
-    assert!(embargo_break_flags(&fake).is_empty());
-
-    // A public pull request naming the advisory: flagged, once, however often it is edited.
-    let opened = |action: &str| {
-        pull_event(REPO, 12, |payload| {
-            payload["action"] = action.into();
-            payload["repository"]["private"] = false.into();
-            payload["pull_request"]["state"] = "open".into();
-            payload["pull_request"]["merged"] = false.into();
-            payload["pull_request"]["title"] = format!("Fix {}", GHSA.to_lowercase()).into();
-        })
-    };
-    say(&harness, "pull_request", "pr-1", &opened("opened")).await;
-    say(&harness, "pull_request", "pr-2", &opened("edited")).await;
-    let flags = embargo_break_flags(&fake);
-    assert_eq!(flags.len(), 1, "{flags:#?}");
-    assert!(
-        flags[0].contains(&format!("The public pull request {REPO}"))
-            && flags[0].contains(&format!("{REPO}/pull/12"))
-            && flags[0].contains(GHSA),
-        "{}",
-        flags[0]
-    );
-    // A branch named as herald names its own, from someone's fork, is theirs: flagged too.
-    let disguised = pull_event(REPO, 13, |payload| {
-        payload["action"] = "opened".into();
-        payload["repository"]["private"] = false.into();
-        let pull = &mut payload["pull_request"];
-        pull["state"] = "open".into();
-        pull["merged"] = false.into();
-        pull["head"]["ref"] = "herald/innocent".into();
-        pull["head"]["repo"]["full_name"] = "mallory/Hello-World".into();
-        pull["user"]["login"] = "mallory".into();
-        pull["body"] = format!("Also closes {GHSA}").into();
-    });
-    say(&harness, "pull_request", "pr-3", &disguised).await;
-    let flags = embargo_break_flags(&fake);
-    assert_eq!(flags.len(), 2, "{flags:#?}");
-    assert!(
-        flags[1].contains(&format!("{REPO}/pull/13")),
-        "{}",
-        flags[1]
-    );
+    pushes_naming_nothing_or_private_are_not_flagged(&harness, &fake).await;
+    public_pull_requests_naming_it_are_flagged_once_each(&harness, &fake).await;
 
     // A public commit naming it: flagged too.
     say(
@@ -164,4 +98,80 @@ async fn a_public_mention_before_disclosure_is_flagged_on_the_tracking_issue_onc
     );
     assert_no_unexpected(&fake);
     harness.stop().await;
+}
+
+/// A push that names nothing is not even stored; one to a private repository is private.
+async fn pushes_naming_nothing_or_private_are_not_flagged(harness: &Harness, fake: &FakeGitHub) {
+    let answer = harness
+        .deliver(
+            "push",
+            "push-0",
+            &push_event(REPO, false, "Tighten input checks"),
+        )
+        .await;
+    assert_eq!(answer.status, 202, "{}", answer.body);
+    assert!(
+        harness
+            .store
+            .delivery(&herald::incident::DeliveryId::parse("push-0").expect("an id"))
+            .await
+            .expect("store")
+            .is_none(),
+        "a push naming no advisory is not kept"
+    );
+    say(
+        harness,
+        "push",
+        "push-1",
+        &push_event("Codertocat/security", true, &format!("Fix {GHSA}")),
+    )
+    .await;
+    assert!(embargo_break_flags(fake).is_empty());
+}
+
+/// A public pull request naming the advisory: flagged, once, however often it is edited.
+/// A branch named as herald names its own, from someone's fork, is theirs: flagged too.
+async fn public_pull_requests_naming_it_are_flagged_once_each(
+    harness: &Harness,
+    fake: &FakeGitHub,
+) {
+    let opened = |action: &str| {
+        pull_event(REPO, 12, |payload| {
+            payload["action"] = action.into();
+            payload["repository"]["private"] = false.into();
+            payload["pull_request"]["state"] = "open".into();
+            payload["pull_request"]["merged"] = false.into();
+            payload["pull_request"]["title"] = format!("Fix {}", GHSA.to_lowercase()).into();
+        })
+    };
+    say(harness, "pull_request", "pr-1", &opened("opened")).await;
+    say(harness, "pull_request", "pr-2", &opened("edited")).await;
+    let flags = embargo_break_flags(fake);
+    assert_eq!(flags.len(), 1, "{flags:#?}");
+    assert!(
+        flags[0].contains(&format!("The public pull request {REPO}"))
+            && flags[0].contains(&format!("{REPO}/pull/12"))
+            && flags[0].contains(GHSA),
+        "{}",
+        flags[0]
+    );
+    let disguised = pull_event(REPO, 13, |payload| {
+        payload["action"] = "opened".into();
+        payload["repository"]["private"] = false.into();
+        let pull = &mut payload["pull_request"];
+        pull["state"] = "open".into();
+        pull["merged"] = false.into();
+        pull["head"]["ref"] = "herald/innocent".into();
+        pull["head"]["repo"]["full_name"] = "mallory/Hello-World".into();
+        pull["user"]["login"] = "mallory".into();
+        pull["body"] = format!("Also closes {GHSA}").into();
+    });
+    say(harness, "pull_request", "pr-3", &disguised).await;
+    let flags = embargo_break_flags(fake);
+    assert_eq!(flags.len(), 2, "{flags:#?}");
+    assert!(
+        flags[1].contains(&format!("{REPO}/pull/13")),
+        "{}",
+        flags[1]
+    );
 }

@@ -2,12 +2,13 @@
 //! GitHub and by mail) before and at the deadline, and who receives the incident's text.
 
 use crate::both_stores;
+use crate::common::Harness;
 use crate::common::app::{
     MailWorld, REPO, TRACKING_REPO, assert_no_unexpected, headers_name_nothing, report,
     reported_with_mail, the_incident, timeline_details, world, world_with_mail,
 };
 use crate::common::github::FakeGitHub;
-use crate::common::mail::{Received, SmtpSink, decode_body};
+use crate::common::mail::{Gpg, Received, SmtpSink, decode_body};
 use crate::common::tracking::{answers, command, escalations, tracked};
 
 /// The Reaction row of the tracking issue.
@@ -174,8 +175,42 @@ async fn reminders_and_escalations_fire_once_each_also_across_a_restart() {
     harness.bring_forward("warning").await;
     let warnings = escalations(&fake, "75% of the reaction time");
     assert_eq!(warnings.len(), 1, "{warnings:?}");
-    // The metrics count the reminder and what herald asked of GitHub.
-    let (text, metrics) = crate::metrics::scrape(&harness, &harness.url("/metrics")).await;
+    the_metrics_count_the_reminder_and_githubs_answers(&harness, &fake).await;
+    assert!(
+        warnings[0].starts_with("@alice @Codertocat/security-team 75% of the reaction time for GHSA-abcd-1234-efgh (critical severity)"),
+        "{}",
+        warnings[0]
+    );
+    the_on_call_address_is_mailed_a_signed_notice_without_the_text(&sink, &gpg);
+
+    // herald restarts; the breach reminder is still queued and fires once.
+    harness.restart(true).await;
+    harness.bring_forward("breach").await;
+    let breaches = escalations(&fake, "deadline for GHSA-abcd-1234-efgh");
+    assert_eq!(breaches.len(), 1, "{breaches:?}");
+    assert_eq!(sink.messages().len(), 2);
+    assert!(harness.pending_reminders().await.is_empty());
+    harness.restart(true).await;
+    harness.wait_all_jobs().await;
+    assert_eq!(escalations(&fake, "75% of the reaction time").len(), 1);
+    assert_eq!(escalations(&fake, "deadline for").len(), 1);
+    assert_eq!(sink.messages().len(), 2, "nothing fired twice");
+    let timeline = timeline_details(&harness).await;
+    assert!(
+        timeline.contains(
+            &"escalation (warning): notified @alice, @Codertocat/security-team, oncall@example.org"
+                .to_owned()
+        ),
+        "{timeline:?}"
+    );
+    assert_no_unexpected(&fake);
+    harness.stop().await;
+}
+
+/// The metrics count the warning (and no breach yet) and what herald asked of GitHub, and
+/// show the rate limit GitHub's last answers left.
+async fn the_metrics_count_the_reminder_and_githubs_answers(harness: &Harness, fake: &FakeGitHub) {
+    let (text, metrics) = crate::metrics::scrape(harness, &harness.url("/metrics")).await;
     let value = |metric, labels: &[(&str, &str)]| crate::metrics::value(&metrics, metric, labels);
     assert_eq!(
         value("herald_sla_notices_total", &[("stage", "warning")]),
@@ -200,11 +235,11 @@ async fn reminders_and_escalations_fire_once_each_also_across_a_restart() {
         remaining >= fake.rate_limit_remaining() as f64 && remaining < 5000.0,
         "as the fake's last answers said: {text}"
     );
-    assert!(
-        warnings[0].starts_with("@alice @Codertocat/security-team 75% of the reaction time for GHSA-abcd-1234-efgh (critical severity)"),
-        "{}",
-        warnings[0]
-    );
+}
+
+/// The one mail so far: to the on-call address, its subject and headers naming nothing,
+/// signed, without the advisory's text.
+fn the_on_call_address_is_mailed_a_signed_notice_without_the_text(sink: &SmtpSink, gpg: &Gpg) {
     let messages = sink.messages();
     assert_eq!(messages.len(), 1, "the on-call address is mailed");
     let received = Received::parse(&messages[0]);
@@ -222,29 +257,6 @@ async fn reminders_and_escalations_fire_once_each_also_across_a_restart() {
         !String::from_utf8_lossy(&text).contains("A short summary of the advisory"),
         "no advisory text in mail"
     );
-
-    // herald restarts; the breach reminder is still queued and fires once.
-    harness.restart(true).await;
-    harness.bring_forward("breach").await;
-    let breaches = escalations(&fake, "deadline for GHSA-abcd-1234-efgh");
-    assert_eq!(breaches.len(), 1, "{breaches:?}");
-    assert_eq!(sink.messages().len(), 2);
-    assert!(harness.pending_reminders().await.is_empty());
-    harness.restart(true).await;
-    harness.wait_all_jobs().await;
-    assert_eq!(escalations(&fake, "75% of the reaction time").len(), 1);
-    assert_eq!(escalations(&fake, "deadline for").len(), 1);
-    assert_eq!(sink.messages().len(), 2, "nothing fired twice");
-    let timeline = timeline_details(&harness).await;
-    assert!(
-        timeline.contains(
-            &"escalation (warning): notified @alice, @Codertocat/security-team, oncall@example.org"
-                .to_owned()
-        ),
-        "{timeline:?}"
-    );
-    assert_no_unexpected(&fake);
-    harness.stop().await;
 }
 
 both_stores!(an_acknowledged_incident_is_not_escalated);

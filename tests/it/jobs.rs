@@ -1,22 +1,51 @@
 //! Jobs: each kind runs its own handler, and `herald jobs` lists, retries and cancels them.
 
 use crate::both_stores;
+use crate::common::Harness;
 use crate::common::app::{
     REPO, TRACKING_REPO, assert_no_unexpected, herald_cli, herald_cli_refused, incident_id,
     mail_refused_with, report_global_advisory, timeline_details, world,
 };
+use crate::common::mail::SmtpSink;
 use crate::common::tracking::{command, publish_approved};
 use herald::store::{
-    ChatNotice, ContainmentNotice, Job, PendingChat, PendingComment, PendingContainment,
-    PendingEscalation, PendingMail, PendingPull, PublicChannel, Stage,
+    ChatNotice, ContainmentNotice, IncidentId, Job, PendingChat, PendingComment,
+    PendingContainment, PendingEscalation, PendingMail, PendingPull, PublicChannel, Stage,
 };
 
 both_stores!(herald_jobs_lists_retries_and_cancels_what_a_counterpart_refused);
 async fn herald_jobs_lists_retries_and_cancels_what_a_counterpart_refused() {
     let fake = world().await;
     let (mut harness, sink, _keys) = mail_refused_with(&fake, "554 5.7.1 relaying denied").await;
-    let incident = incident_id(&harness).await;
-    let failed = herald_cli(&harness, &["jobs", "list", "--failed", "--json"]).await;
+    let ids = the_refused_sends_are_listed(&harness).await;
+    // The relay is fixed: one send is retried, the other dropped.
+    sink.accept();
+    one_is_retried_the_other_cancelled(&harness, &sink, &ids).await;
+
+    // A due job, cancelled before a runner takes it, never runs.
+    harness.restart(false).await;
+    herald_cli(&harness, &["jobs", "retry", &ids[1]]).await;
+    let due = herald_cli(
+        &harness,
+        &["jobs", "list", "--due", "--kind", "send_mail", "--json"],
+    )
+    .await;
+    let due: Vec<serde_json::Value> = serde_json::from_str(&due).expect("JSON");
+    let due: Vec<String> = due.iter().map(|job| job["id"].to_string()).collect();
+    assert_eq!(due, [ids[1].clone()]);
+    herald_cli(&harness, &["jobs", "cancel", &ids[1]]).await;
+    harness.restart(true).await;
+    harness.wait_all_jobs().await;
+    assert_eq!(sink.messages().len(), 1, "the cancelled send never ran");
+    assert_no_unexpected(&fake);
+    harness.stop().await;
+}
+
+/// `herald jobs list --failed` shows the two sends the relay refused (one per list), dead
+/// after one attempt with the server's words, as JSON and as a table; their ids.
+async fn the_refused_sends_are_listed(harness: &Harness) -> Vec<String> {
+    let incident = incident_id(harness).await;
+    let failed = herald_cli(harness, &["jobs", "list", "--failed", "--json"]).await;
     let failed: Vec<serde_json::Value> = serde_json::from_str(&failed).expect("JSON");
     assert_eq!(failed.len(), 2, "one send per list: {failed:?}");
     for job in &failed {
@@ -42,16 +71,20 @@ async fn herald_jobs_lists_retries_and_cancels_what_a_counterpart_refused() {
         .iter()
         .map(|job| job["id"].as_i64().expect("an id").to_string())
         .collect();
-    let table = herald_cli(&harness, &["jobs", "list", "--failed"]).await;
+    let table = herald_cli(harness, &["jobs", "list", "--failed"]).await;
     assert_eq!(
         table.lines().count(),
         3,
         "a header and a line per job:\n{table}"
     );
+    ids
+}
 
-    // The relay is fixed: one send is retried, the other dropped.
-    sink.accept();
-    let said = herald_cli(&harness, &["jobs", "retry", &ids[0]]).await;
+/// `herald jobs retry` runs the first send again (it goes out), `herald jobs cancel` drops
+/// the second; `jobs show` tells their states, a done job cannot be cancelled, and the
+/// timeline records both commands.
+async fn one_is_retried_the_other_cancelled(harness: &Harness, sink: &SmtpSink, ids: &[String]) {
+    let said = herald_cli(harness, &["jobs", "retry", &ids[0]]).await;
     assert!(
         said.starts_with(&format!("job {} (send_mail) queued again", ids[0])),
         "{said}"
@@ -61,17 +94,17 @@ async fn herald_jobs_lists_retries_and_cancels_what_a_counterpart_refused() {
             sink.messages().len() == 1
         })
         .await;
-    let said = herald_cli(&harness, &["jobs", "cancel", &ids[1]]).await;
+    let said = herald_cli(harness, &["jobs", "cancel", &ids[1]]).await;
     assert_eq!(said.trim(), format!("job {} (send_mail) cancelled", ids[1]));
     harness.wait_all_jobs().await;
     let state = async |id: &str| {
-        let shown = herald_cli(&harness, &["jobs", "show", id, "--json"]).await;
+        let shown = herald_cli(harness, &["jobs", "show", id, "--json"]).await;
         let shown: serde_json::Value = serde_json::from_str(&shown).expect("JSON");
         shown["state"].as_str().unwrap_or_default().to_owned()
     };
     assert_eq!(state(&ids[0]).await, "done");
     assert_eq!(state(&ids[1]).await, "cancelled");
-    let refused = herald_cli_refused(&harness, &["jobs", "cancel", &ids[0]]).await;
+    let refused = herald_cli_refused(harness, &["jobs", "cancel", &ids[0]]).await;
     assert!(
         refused.contains(&format!(
             "job {} is done: there is nothing to cancel",
@@ -79,7 +112,7 @@ async fn herald_jobs_lists_retries_and_cancels_what_a_counterpart_refused() {
         )),
         "{refused}"
     );
-    let timeline = timeline_details(&harness).await;
+    let timeline = timeline_details(harness).await;
     for (id, done, command) in [
         (&ids[0], "queued again", "retry"),
         (&ids[1], "cancelled", "cancel"),
@@ -87,24 +120,6 @@ async fn herald_jobs_lists_retries_and_cancels_what_a_counterpart_refused() {
         let line = format!("job {id} (send_mail) {done} with `herald jobs {command}`");
         assert!(timeline.contains(&line), "{line:?} not in {timeline:?}");
     }
-
-    // A due job, cancelled before a runner takes it, never runs.
-    harness.restart(false).await;
-    herald_cli(&harness, &["jobs", "retry", &ids[1]]).await;
-    let due = herald_cli(
-        &harness,
-        &["jobs", "list", "--due", "--kind", "send_mail", "--json"],
-    )
-    .await;
-    let due: Vec<serde_json::Value> = serde_json::from_str(&due).expect("JSON");
-    let due: Vec<String> = due.iter().map(|job| job["id"].to_string()).collect();
-    assert_eq!(due, [ids[1].clone()]);
-    herald_cli(&harness, &["jobs", "cancel", &ids[1]]).await;
-    harness.restart(true).await;
-    harness.wait_all_jobs().await;
-    assert_eq!(sink.messages().len(), 1, "the cancelled send never ran");
-    assert_no_unexpected(&fake);
-    harness.stop().await;
 }
 
 /// What each job kind's own handler says it did, for
@@ -158,7 +173,40 @@ async fn each_job_kind_runs_its_own_handler() {
         "/herald contain disabled the upload endpoint",
     )
     .await;
-    let incident = incident_id(&harness).await;
+    let jobs = one_job_of_each_kind(incident_id(&harness).await);
+    let mut work = harness.store.begin_durable().await.expect("transaction");
+    for (index, job) in jobs.iter().enumerate() {
+        work.enqueue(job, &format!("dispatch-check:{index}"))
+            .expect("queued");
+    }
+    work.commit().await.expect("committed");
+    harness.wait_all_jobs().await;
+    let finished: Vec<(String, String, Option<String>, Option<String>)> = sqlx::query_as(
+        "SELECT kind, state, outcome, last_error FROM outbox \
+         WHERE idempotency_key LIKE 'dispatch-check:%' ORDER BY id",
+    )
+    .fetch_all(harness.store.pool())
+    .await
+    .expect("the jobs");
+    assert_eq!(finished.len(), jobs.len());
+    for (job, (kind, state, outcome, error)) in jobs.iter().zip(&finished) {
+        assert_eq!(kind, job.kind().as_str());
+        assert_eq!(state, "done", "{kind}: {error:?}");
+        let outcome = outcome.as_deref().unwrap_or_default();
+        assert!(
+            outcome.starts_with(handler_says(job)),
+            "{kind} said {outcome:?}, not its handler's {:?}",
+            handler_says(job)
+        );
+    }
+    assert_no_unexpected(&fake);
+    harness.stop().await;
+}
+
+/// A job of each kind for `incident` (of each public channel too), each naming what the
+/// scenario has: the report `report-1`, alice's comment `c-1`, the global advisory
+/// `global-1`, temporary action 1, tracking issue 1 and pull request 1.
+fn one_job_of_each_kind(incident: IncidentId) -> Vec<Job> {
     let repository = herald::incident::RepoName::parse(TRACKING_REPO).expect("name");
     let mut jobs = vec![
         Job::ProcessDelivery {
@@ -221,31 +269,5 @@ async fn each_job_kind_runs_its_own_handler() {
         }),
     ];
     jobs.extend(PublicChannel::ALL.map(|channel| Job::Public { channel, incident }));
-    let mut work = harness.store.begin_durable().await.expect("transaction");
-    for (index, job) in jobs.iter().enumerate() {
-        work.enqueue(job, &format!("dispatch-check:{index}"))
-            .expect("queued");
-    }
-    work.commit().await.expect("committed");
-    harness.wait_all_jobs().await;
-    let finished: Vec<(String, String, Option<String>, Option<String>)> = sqlx::query_as(
-        "SELECT kind, state, outcome, last_error FROM outbox \
-         WHERE idempotency_key LIKE 'dispatch-check:%' ORDER BY id",
-    )
-    .fetch_all(harness.store.pool())
-    .await
-    .expect("the jobs");
-    assert_eq!(finished.len(), jobs.len());
-    for (job, (kind, state, outcome, error)) in jobs.iter().zip(&finished) {
-        assert_eq!(kind, job.kind().as_str());
-        assert_eq!(state, "done", "{kind}: {error:?}");
-        let outcome = outcome.as_deref().unwrap_or_default();
-        assert!(
-            outcome.starts_with(handler_says(job)),
-            "{kind} said {outcome:?}, not its handler's {:?}",
-            handler_says(job)
-        );
-    }
-    assert_no_unexpected(&fake);
-    harness.stop().await;
+    jobs
 }

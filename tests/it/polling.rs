@@ -5,7 +5,7 @@ use crate::both_stores;
 use crate::common;
 use crate::common::app::{
     APP_ID, GHSA, INSTALLATION, REPO, TRACK_PRIVATELY, TRACKING_REPO, assert_no_unexpected,
-    herald_cli, polling_with, public_writes, world,
+    herald_cli, polling_with, public_writes, the_incident, the_reported_advisory, world,
 };
 use crate::common::github::FakeGitHub;
 use crate::common::{Harness, fixture};
@@ -20,27 +20,43 @@ both_stores!(a_draft_advisory_seen_only_by_polling_becomes_an_incident);
 async fn a_draft_advisory_seen_only_by_polling_becomes_an_incident() {
     let fake = world().await;
     fake.put_file(REPO, ".github/herald.yml", TRACK_PRIVATELY);
-    let mut draft: serde_json::Value =
-        serde_json::from_slice(&fixture("repository_advisory.reported.composed.json"))
-            .expect("JSON");
-    let mut draft = draft["repository_advisory"].take();
+    let mut draft = the_reported_advisory();
     draft["state"] = "draft".into();
     fake.put_advisory(REPO, draft.clone());
     let harness = polling(&fake).await;
 
     // No webhook for the draft: the poll finds it.
-    let list = format!("/repos/{REPO}/security-advisories");
-    for _ in 0..200 {
-        let polled_again = fake
-            .requests()
-            .iter()
-            .any(|request| request.path == list && request.status == 304);
-        if polled_again {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    polled_until_unchanged(&fake, &harness).await;
+    the_draft_is_one_tracked_incident_polled_conditionally(&harness, &fake).await;
+
+    // The maintainer edits the draft: the next poll brings the change.
+    draft["summary"] = "A sharper summary".into();
+    draft["updated_at"] = "2020-01-03T12:00:00Z".into();
+    fake.put_advisory(REPO, draft);
+    harness
+        .until("the edited summary", async || {
+            the_incident(&harness).await.summary == "A sharper summary"
+        })
+        .await;
+    assert_eq!(the_incident(&harness).await.summary, "A sharper summary");
     harness.wait_all_jobs().await;
+    let issues = fake.issues(TRACKING_REPO);
+    assert_eq!(issues.len(), 1);
+    assert!(
+        issues[0].title.contains("A sharper summary"),
+        "{}",
+        issues[0].title
+    );
+    assert_no_unexpected(&fake);
+    harness.stop().await;
+}
+
+/// The draft the poll found is one incident, a draft, found by the poll, with its tracking
+/// issue; later polls were conditional and answered 304: nothing new was ingested.
+async fn the_draft_is_one_tracked_incident_polled_conditionally(
+    harness: &Harness,
+    fake: &FakeGitHub,
+) {
     let rows = harness
         .store
         .incidents_by_ghsa(&common::ghsa(GHSA))
@@ -61,7 +77,7 @@ async fn a_draft_advisory_seen_only_by_polling_becomes_an_incident() {
         1,
         "its tracking issue too"
     );
-    // Later polls were conditional and answered 304: nothing new was ingested.
+    let list = format!("/repos/{REPO}/security-advisories");
     let answers: Vec<u16> = fake
         .requests()
         .iter()
@@ -80,37 +96,6 @@ async fn a_draft_advisory_seen_only_by_polling_becomes_an_incident() {
             .await,
         1
     );
-
-    // The maintainer edits the draft: the next poll brings the change.
-    draft["summary"] = "A sharper summary".into();
-    draft["updated_at"] = "2020-01-03T12:00:00Z".into();
-    fake.put_advisory(REPO, draft);
-    harness
-        .until("the edited summary", async || {
-            let rows = harness
-                .store
-                .incidents_by_ghsa(&common::ghsa(GHSA))
-                .await
-                .expect("incidents");
-            rows[0].incident.summary == "A sharper summary"
-        })
-        .await;
-    let rows = harness
-        .store
-        .incidents_by_ghsa(&common::ghsa(GHSA))
-        .await
-        .expect("incidents");
-    assert_eq!(rows[0].incident.summary, "A sharper summary");
-    harness.wait_all_jobs().await;
-    let issues = fake.issues(TRACKING_REPO);
-    assert_eq!(issues.len(), 1);
-    assert!(
-        issues[0].title.contains("A sharper summary"),
-        "{}",
-        issues[0].title
-    );
-    assert_no_unexpected(&fake);
-    harness.stop().await;
 }
 
 /// Waits until the poller has had a 304 for the advisory list, then for every job.
@@ -133,10 +118,7 @@ both_stores!(installing_herald_never_announces_the_past);
 async fn installing_herald_never_announces_the_past() {
     let fake = world().await;
     fake.put_file(REPO, ".github/herald.yml", TRACK_PRIVATELY);
-    let mut template: serde_json::Value =
-        serde_json::from_slice(&fixture("repository_advisory.reported.composed.json"))
-            .expect("JSON");
-    let template = template["repository_advisory"].take();
+    let template = the_reported_advisory();
     let weeks_ago = "2026-10-01T12:00:00Z";
     let old = [
         ("GHSA-5555-aaaa-0001", "published", Some(weeks_ago)),
@@ -204,10 +186,7 @@ async fn installing_herald_never_announces_the_past() {
 both_stores!(the_first_poll_reads_every_page_of_a_long_advisory_list);
 async fn the_first_poll_reads_every_page_of_a_long_advisory_list() {
     let fake = world().await;
-    let mut template: serde_json::Value =
-        serde_json::from_slice(&fixture("repository_advisory.reported.composed.json"))
-            .expect("JSON");
-    let template = template["repository_advisory"].take();
+    let template = the_reported_advisory();
     for index in 0..210 {
         let mut draft = template.clone();
         draft["ghsa_id"] = format!("GHSA-page-{index:04}-xxxx").into();
@@ -373,10 +352,7 @@ async fn organisation_world_with(
     let names: Vec<String> = (0..count)
         .map(|index| format!("acme/r-{index:03}"))
         .collect();
-    let mut template: serde_json::Value =
-        serde_json::from_slice(&fixture("repository_advisory.reported.composed.json"))
-            .expect("JSON");
-    let template = template["repository_advisory"].take();
+    let template = the_reported_advisory();
     for (index, name) in names.iter().enumerate() {
         fake.add_repository(name, true, ORG_INSTALLATION);
         if index < 3 {

@@ -4,12 +4,12 @@
 
 use crate::both_stores;
 use crate::common::app::{
-    GHSA, REPO, TRACK_PRIVATELY, TRACKING_REPO, assert_no_unexpected, incident_id, public_writes,
-    say, the_incident, world,
+    GHSA, REPO, TRACK_PRIVATELY, TRACKING_REPO, assert_no_unexpected, incident_id, incidents_show,
+    public_writes, the_incident, world,
 };
 use crate::common::github::FakeGitHub;
 use crate::common::tracking::{
-    answers, command, comment, escalations, label, publish_approved, tracked, unlabel,
+    add_label, answers, approved, command, comment, escalations, publish_approved, remove_label,
 };
 
 /// The advisory's own path on GitHub (not public until published).
@@ -63,13 +63,7 @@ async fn a_publication_github_refuses_starts_nothing_public() {
     );
 
     // `herald incidents show` lists it.
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_herald"))
-        .args(["incidents", "show", GHSA])
-        .env("HERALD_DATABASE_URL", &harness.database_url)
-        .output()
-        .await
-        .expect("herald runs");
-    let shown = String::from_utf8_lossy(&output.stdout);
+    let shown = incidents_show(&harness).await;
     assert!(
         shown.contains("publish_advisory after 1 attempt(s)"),
         "{shown}"
@@ -93,13 +87,7 @@ async fn a_publication_held_back_since_is_not_made_by_running_its_job_again() {
     })
     .await;
     // The team holds disclosure back: the approval withdrawn, a later date set.
-    say(
-        &harness,
-        "issues",
-        "l-2",
-        &unlabel("alice", "disclosure:approved"),
-    )
-    .await;
+    remove_label(&harness, "l-2", "alice", "disclosure:approved").await;
     command(
         &harness,
         "c-2",
@@ -199,15 +187,7 @@ async fn a_publication_that_went_through_before_a_crash_is_not_asked_again() {
 both_stores!(channels_left_undone_at_a_stop_run_after_restart_once);
 async fn channels_left_undone_at_a_stop_run_after_restart_once() {
     let fake = world().await;
-    let mut harness = tracked(&fake).await;
-    fake.set_permission(REPO, "alice", "admin");
-    say(
-        &harness,
-        "issues",
-        "l-1",
-        &label("alice", "disclosure:approved"),
-    )
-    .await;
+    let mut harness = approved(&fake).await;
     // The CHANGELOG branch cannot be created yet: a failed POST is not repeated at once,
     // its job waits for its retry, and herald stops meanwhile.
     fake.fail_next("POST", &format!("/repos/{REPO}/git/refs"), 502, None);
@@ -263,20 +243,8 @@ async fn an_organisation_may_ask_a_second_person_to_publish() {
         "A patched version is required.",
     );
     command(&harness, "c-2", "dave", "/herald publish").await;
-    say(
-        &harness,
-        "issues",
-        "l-2",
-        &unlabel("dave", "disclosure:approved"),
-    )
-    .await;
-    say(
-        &harness,
-        "issues",
-        "l-3",
-        &label("dave", "disclosure:approved"),
-    )
-    .await;
+    remove_label(&harness, "l-2", "dave", "disclosure:approved").await;
+    add_label(&harness, "l-3", "dave", "disclosure:approved").await;
     fake.set_permission(REPO, "bob", "write");
     command(&harness, "c-3", "bob", "/herald retry").await;
     assert_ne!(fake.advisories(REPO)[0]["state"], "published");

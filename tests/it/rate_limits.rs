@@ -4,7 +4,7 @@
 use crate::both_stores;
 use crate::common::app::{
     CHANGELOG, GHSA, REPO, TRACK_PRIVATELY, TRACKING_REPO, advisory, assert_no_unexpected,
-    github_publishes, installed, polling_with, report, world,
+    github_publishes, installed, polling_with, report, the_reported_advisory, world,
 };
 use crate::common::fixture;
 use crate::common::github::FakeGitHub;
@@ -125,22 +125,24 @@ async fn a_new_incident_and_its_publication_cost_few_github_requests() {
 /// Write budgets small enough to matter within a test: 20 a second and 60 in four.
 const TIGHT_WRITE_BUDGETS: &str = "20/1,60/4";
 
-both_stores!(a_first_install_backfill_keeps_within_the_write_budgets_and_a_fresh_report_goes_first);
-async fn a_first_install_backfill_keeps_within_the_write_budgets_and_a_fresh_report_goes_first() {
-    const DRAFTS: usize = 500;
-    let fake = world().await;
-    fake.put_file(REPO, ".github/herald.yml", TRACK_PRIVATELY);
-    let mut template: serde_json::Value =
-        serde_json::from_slice(&fixture("repository_advisory.reported.composed.json"))
-            .expect("JSON");
-    let template = template["repository_advisory"].take();
-    for index in 0..DRAFTS {
+/// `count` draft advisories in the repository's list, from before herald was installed.
+fn put_drafts(fake: &FakeGitHub, count: usize) {
+    let template = the_reported_advisory();
+    for index in 0..count {
         let mut draft = template.clone();
         draft["ghsa_id"] = format!("GHSA-fill-{index:04}-xxxx").into();
         draft["state"] = "draft".into();
         draft["updated_at"] = format!("2026-01-01T{:02}:{:02}:00Z", index / 60, index % 60).into();
         fake.put_advisory(REPO, draft);
     }
+}
+
+both_stores!(a_first_install_backfill_keeps_within_the_write_budgets_and_a_fresh_report_goes_first);
+async fn a_first_install_backfill_keeps_within_the_write_budgets_and_a_fresh_report_goes_first() {
+    const DRAFTS: usize = 500;
+    let fake = world().await;
+    fake.put_file(REPO, ".github/herald.yml", TRACK_PRIVATELY);
+    put_drafts(&fake, DRAFTS);
     let tight = |github: &mut GitHubSettings| {
         github.pacing = herald::config::Pacing {
             spacing: Duration::ZERO,

@@ -179,10 +179,32 @@ async fn herald_setup_registers_the_app_through_githubs_manifest_flow() {
             .as_array()
             .is_some_and(|events| events.contains(&"repository_advisory".into()))
     );
+    the_files_are_private_and_no_secret_is_said(dir.path(), &[&printed, &errors]);
 
-    // The files: new, readable only by their owner, no secret on the terminal.
-    let settings_path = dir.path().join("herald.toml");
-    let key_path = dir.path().join("herald-github-app.pem");
+    // They work: `herald doctor` reads them and reaches the App on GitHub.
+    let doctor = tokio::process::Command::new(env!("CARGO_BIN_EXE_herald"))
+        .arg("doctor")
+        .current_dir(dir.path())
+        .env(
+            "HERALD_DATABASE_URL",
+            format!("sqlite://{}", dir.path().join("herald.db").display()),
+        )
+        .output()
+        .await
+        .expect("herald doctor runs");
+    let said = String::from_utf8_lossy(&doctor.stdout);
+    assert!(
+        doctor.status.success(),
+        "{said}\n{}",
+        String::from_utf8_lossy(&doctor.stderr)
+    );
+}
+
+/// The files `herald setup` wrote in `dir`: new, readable only by their owner, the App's
+/// key and its id and webhook secret; and no secret in what it `said` on the terminal.
+fn the_files_are_private_and_no_secret_is_said(dir: &std::path::Path, said: &[&String]) {
+    let settings_path = dir.join("herald.toml");
+    let key_path = dir.join("herald-github-app.pem");
     for path in [&settings_path, &key_path] {
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(path)
@@ -204,31 +226,13 @@ async fn herald_setup_registers_the_app_through_githubs_manifest_flow() {
         settings.contains("webhook_secret = \"e340154128314309424b7c8e90325147d99fdafa\""),
         "{settings}"
     );
-    for said in [&printed, &errors] {
+    for said in said {
         assert!(
             !said.contains("e340154128314309424b7c8e90325147d99fdafa"),
             "{said}"
         );
         assert!(!said.contains("PRIVATE KEY"), "{said}");
     }
-
-    // They work: `herald doctor` reads them and reaches the App on GitHub.
-    let doctor = tokio::process::Command::new(env!("CARGO_BIN_EXE_herald"))
-        .arg("doctor")
-        .current_dir(dir.path())
-        .env(
-            "HERALD_DATABASE_URL",
-            format!("sqlite://{}", dir.path().join("herald.db").display()),
-        )
-        .output()
-        .await
-        .expect("herald doctor runs");
-    let said = String::from_utf8_lossy(&doctor.stdout);
-    assert!(
-        doctor.status.success(),
-        "{said}\n{}",
-        String::from_utf8_lossy(&doctor.stderr)
-    );
 }
 
 /// What `herald setup --webhook-url URL` said when it refused to start in `dir`.

@@ -3,13 +3,14 @@
 //! found again after a lost answer, and showing the configuration's problems.
 
 use crate::both_stores;
+use crate::common::Harness;
 use crate::common::app::{
     GHSA, INSTALLATION, REPO, TRACK_PRIVATELY, TRACKING_REPO, advisory, assert_no_unexpected,
-    incident_id, installed, public_writes, report, timeline_details, world,
+    github_publishes, incident_id, installed, public_writes, report, timeline_details, world,
 };
-use crate::common::github::FakeGitHub;
+use crate::common::github::{FakeGitHub, FakeIssue};
 use crate::common::tracking::{answers, command, drafts_comments, tracked};
-use herald::store::TrackingStatus;
+use herald::store::{IncidentId, TrackingStatus};
 
 both_stores!(a_reported_advisory_opens_exactly_one_private_tracking_issue);
 async fn a_reported_advisory_opens_exactly_one_private_tracking_issue() {
@@ -25,16 +26,46 @@ async fn a_reported_advisory_opens_exactly_one_private_tracking_issue() {
     assert_eq!(installations[0].id, INSTALLATION as i64);
     assert_eq!(installations[0].repositories, vec![REPO.to_owned()]);
 
-    let reported = advisory("repository_advisory.reported.composed.json");
-    let answer = harness
-        .deliver("repository_advisory", "report-1", &reported)
-        .await;
-    assert_eq!(answer.status, 202, "{}", answer.body);
-    harness.wait_all_jobs().await;
+    report(&harness, "report-1").await;
+    let issue = the_tracking_issue_as_created(&fake);
+    let id = incident_id(&harness).await;
+    the_tracking_issue_is_recorded(&harness, id, issue.number).await;
+    a_repeated_report_changes_nothing(&harness, &fake).await;
+    // Under embargo nothing was written anywhere public: the advisory's repository saw reads.
+    assert_eq!(public_writes(&fake), Vec::<String>::new());
+    the_drafts_wait_for_review(&harness, &fake, id).await;
 
+    // Publication updates the same issue in place.
+    github_publishes(&harness).await;
+    let issues = fake.issues(TRACKING_REPO);
+    assert_eq!(issues.len(), 1);
+    assert!(
+        issues[0].body.contains("| Phase | disclosure |"),
+        "{}",
+        issues[0].body
+    );
+    assert_eq!(
+        fake.count("POST", &format!("/repos/{TRACKING_REPO}/issues")),
+        1
+    );
+    // Rewritten for the disclosure, and once more when the channels are done, to link them.
+    assert_eq!(
+        fake.count("PATCH", &format!("/repos/{TRACKING_REPO}/issues/1")),
+        2
+    );
+
+    // One installation token served every call.
+    assert_eq!(fake.token_requests(), 1);
+    assert_no_unexpected(&fake);
+    harness.stop().await;
+}
+
+/// The one tracking issue of the reported example, checked as it reads and as herald asked
+/// GitHub to create it (assigned, labelled, nothing in the public repository).
+fn the_tracking_issue_as_created(fake: &FakeGitHub) -> FakeIssue {
     let issues = fake.issues(TRACKING_REPO);
     assert_eq!(issues.len(), 1, "{issues:?}");
-    let issue = &issues[0];
+    let issue = issues[0].clone();
     assert!(issue.title.contains(GHSA), "{}", issue.title);
     assert_eq!(issue.labels, vec!["security", "severity:critical"]);
     assert_eq!(issue.assignees, vec!["Codertocat"]);
@@ -79,8 +110,11 @@ async fn a_reported_advisory_opens_exactly_one_private_tracking_issue() {
         fake.issues(REPO).is_empty(),
         "nothing in the public repository"
     );
+    issue
+}
 
-    let id = incident_id(&harness).await;
+/// The incident's link to its tracking issue `number`, open, and the timeline's entry.
+async fn the_tracking_issue_is_recorded(harness: &Harness, id: IncidentId, number: u64) {
     let link = harness
         .store
         .tracking_link(id)
@@ -89,7 +123,7 @@ async fn a_reported_advisory_opens_exactly_one_private_tracking_issue() {
         .expect("recorded");
     assert_eq!(link.status, TrackingStatus::Open);
     assert_eq!(link.repository.as_deref(), Some(TRACKING_REPO));
-    assert_eq!(link.number, Some(issue.number as i64));
+    assert_eq!(link.number, Some(number as i64));
     let timeline = harness.store.timeline(id).await.expect("timeline");
     assert!(
         timeline
@@ -97,7 +131,12 @@ async fn a_reported_advisory_opens_exactly_one_private_tracking_issue() {
             .any(|stored| stored.entry.detail == format!("tracking issue {TRACKING_REPO}#1")),
         "{timeline:?}"
     );
+}
 
+/// GitHub redelivers the report (`report-1`), then sends its body again under a new id:
+/// both are repeats, and the tracking issue is neither opened again nor rewritten.
+async fn a_repeated_report_changes_nothing(harness: &Harness, fake: &FakeGitHub) {
+    let reported = advisory("repository_advisory.reported.composed.json");
     // GitHub's manual redelivery keeps the id: nothing happens again.
     let again = harness
         .deliver("repository_advisory", "report-1", &reported)
@@ -118,11 +157,11 @@ async fn a_reported_advisory_opens_exactly_one_private_tracking_issue() {
         fake.count("PATCH", &format!("/repos/{TRACKING_REPO}/issues/1")),
         0
     );
+}
 
-    // Under embargo nothing was written anywhere public: the advisory's repository saw reads.
-    assert_eq!(public_writes(&fake), Vec::<String>::new());
-    // The drafts wait for review in one comment on the private issue.
-    let review = drafts_comments(&fake);
+/// The drafts wait for review in one comment on the private issue, and in the store.
+async fn the_drafts_wait_for_review(harness: &Harness, fake: &FakeGitHub, id: IncidentId) {
+    let review = drafts_comments(fake);
     assert_eq!(review.len(), 1);
     for draft in [
         "changelog-entry.md",
@@ -143,35 +182,6 @@ async fn a_reported_advisory_opens_exactly_one_private_tracking_issue() {
     let stored = harness.store.drafts(id).await.expect("drafts");
     assert!(stored.iter().any(|(name, text)| name == "announcement.txt"
         && text.contains("A short summary of the advisory.")));
-
-    // Publication updates the same issue in place.
-    let published = advisory("repository_advisory.published.composed.json");
-    let answer = harness
-        .deliver("repository_advisory", "publish-1", &published)
-        .await;
-    assert_eq!(answer.status, 202, "{}", answer.body);
-    harness.wait_all_jobs().await;
-    let issues = fake.issues(TRACKING_REPO);
-    assert_eq!(issues.len(), 1);
-    assert!(
-        issues[0].body.contains("| Phase | disclosure |"),
-        "{}",
-        issues[0].body
-    );
-    assert_eq!(
-        fake.count("POST", &format!("/repos/{TRACKING_REPO}/issues")),
-        1
-    );
-    // Rewritten for the disclosure, and once more when the channels are done, to link them.
-    assert_eq!(
-        fake.count("PATCH", &format!("/repos/{TRACKING_REPO}/issues/1")),
-        2
-    );
-
-    // One installation token served every call.
-    assert_eq!(fake.token_requests(), 1);
-    assert_no_unexpected(&fake);
-    harness.stop().await;
 }
 
 both_stores!(maintainers_ticks_survive_an_update_and_an_expired_token_is_replaced);

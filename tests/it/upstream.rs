@@ -2,11 +2,12 @@
 //! repository depends on.
 
 use crate::both_stores;
-use crate::common;
 use crate::common::app::{
     REPO, TRACK_PRIVATELY, TRACKING_REPO, assert_no_unexpected, global_advisory, installed,
     report_global_advisory, say, world,
 };
+use crate::common::github::FakeGitHub;
+use crate::common::{self, Harness};
 
 both_stores!(a_global_advisory_opens_an_upstream_incident_where_the_package_is_used);
 async fn a_global_advisory_opens_an_upstream_incident_where_the_package_is_used() {
@@ -15,6 +16,75 @@ async fn a_global_advisory_opens_an_upstream_incident_where_the_package_is_used(
     fake.set_sbom(REPO, &["pkg:pypi/django@2.0.1", "pkg:npm/left-pad@1.3.0"]);
     let harness = installed(&fake).await;
     report_global_advisory(&harness).await;
+    an_upstream_incident_is_tracked_like_any(&harness, &fake).await;
+
+    // The same advisory again, and one about a package nobody uses: nothing new, and the
+    // dependency graph is read once (cached).
+    let again = the_global_advisory_with(|advisory| {
+        advisory["security_advisory"]["updated_at"] = "2026-11-27T11:00:00Z".into();
+    });
+    say(&harness, "security_advisory", "global-2", &again).await;
+    let unused = the_global_advisory_with(|advisory| {
+        advisory["security_advisory"]["ghsa_id"] = "GHSA-xxxx-yyyy-zzzz".into();
+        advisory["security_advisory"]["vulnerabilities"][0]["package"]["name"] = "flask".into();
+        advisory["security_advisory"]["vulnerabilities"][1]["package"]["name"] = "flask".into();
+    });
+    say(&harness, "security_advisory", "global-3", &unused).await;
+    assert!(
+        harness
+            .store
+            .incidents_by_ghsa(&common::ghsa("GHSA-xxxx-yyyy-zzzz"))
+            .await
+            .expect("incidents")
+            .is_empty(),
+        "a package nobody uses opens nothing"
+    );
+    assert_eq!(fake.issues(TRACKING_REPO).len(), 1);
+    assert_eq!(
+        fake.count("GET", &format!("/repos/{REPO}/dependency-graph/sbom")),
+        1,
+        "the dependency graph is cached"
+    );
+
+    // Withdrawn: the incident closes with a note.
+    let withdrawn = the_global_advisory_with(|advisory| {
+        advisory["action"] = "withdrawn".into();
+        advisory["security_advisory"]["withdrawn_at"] = "2026-11-27T12:00:00Z".into();
+    });
+    say(&harness, "security_advisory", "global-4", &withdrawn).await;
+    let rows = harness
+        .store
+        .incidents_by_ghsa(&common::ghsa("GHSA-rf4j-j272-fj86"))
+        .await
+        .expect("incidents");
+    assert_eq!(rows[0].incident.phase, herald::incident::Phase::Closed);
+    let timeline = harness
+        .store
+        .timeline_entries(rows[0].id)
+        .await
+        .expect("timeline");
+    assert!(
+        timeline
+            .iter()
+            .any(|entry| entry.detail.contains("withdrawn: incident closed")),
+        "{timeline:?}"
+    );
+    assert_no_unexpected(&fake);
+    harness.stop().await;
+}
+
+/// The global advisory payload (about django), changed by `edit`.
+fn the_global_advisory_with(edit: impl FnOnce(&mut serde_json::Value)) -> Vec<u8> {
+    let mut payload: serde_json::Value =
+        serde_json::from_slice(&global_advisory("security_advisory.published.0.json"))
+            .expect("JSON");
+    edit(&mut payload);
+    serde_json::to_vec(&payload).expect("JSON")
+}
+
+/// One upstream incident for the repository that uses django 2.0.1, with the advisory's
+/// CVE, severity and fixed version, tracked like any incident, and nothing public.
+async fn an_upstream_incident_is_tracked_like_any(harness: &Harness, fake: &FakeGitHub) {
     let rows = harness
         .store
         .incidents_by_ghsa(&common::ghsa("GHSA-rf4j-j272-fj86"))
@@ -47,79 +117,4 @@ async fn a_global_advisory_opens_an_upstream_incident_where_the_package_is_used(
         fake.pulls(REPO).is_empty(),
         "nothing public: it is not our advisory"
     );
-
-    // The same advisory again, and one about a package nobody uses: nothing new, and the
-    // dependency graph is read once (cached).
-    let mut again: serde_json::Value =
-        serde_json::from_slice(&global_advisory("security_advisory.published.0.json"))
-            .expect("JSON");
-    again["security_advisory"]["updated_at"] = "2026-11-27T11:00:00Z".into();
-    say(
-        &harness,
-        "security_advisory",
-        "global-2",
-        &serde_json::to_vec(&again).expect("JSON"),
-    )
-    .await;
-    let mut unused: serde_json::Value =
-        serde_json::from_slice(&global_advisory("security_advisory.published.0.json"))
-            .expect("JSON");
-    unused["security_advisory"]["ghsa_id"] = "GHSA-xxxx-yyyy-zzzz".into();
-    unused["security_advisory"]["vulnerabilities"][0]["package"]["name"] = "flask".into();
-    unused["security_advisory"]["vulnerabilities"][1]["package"]["name"] = "flask".into();
-    say(
-        &harness,
-        "security_advisory",
-        "global-3",
-        &serde_json::to_vec(&unused).expect("JSON"),
-    )
-    .await;
-    assert!(
-        harness
-            .store
-            .incidents_by_ghsa(&common::ghsa("GHSA-xxxx-yyyy-zzzz"))
-            .await
-            .expect("incidents")
-            .is_empty(),
-        "a package nobody uses opens nothing"
-    );
-    assert_eq!(fake.issues(TRACKING_REPO).len(), 1);
-    assert_eq!(
-        fake.count("GET", &format!("/repos/{REPO}/dependency-graph/sbom")),
-        1,
-        "the dependency graph is cached"
-    );
-
-    // Withdrawn: the incident closes with a note.
-    let mut withdrawn: serde_json::Value =
-        serde_json::from_slice(&global_advisory("security_advisory.published.0.json"))
-            .expect("JSON");
-    withdrawn["action"] = "withdrawn".into();
-    withdrawn["security_advisory"]["withdrawn_at"] = "2026-11-27T12:00:00Z".into();
-    say(
-        &harness,
-        "security_advisory",
-        "global-4",
-        &serde_json::to_vec(&withdrawn).expect("JSON"),
-    )
-    .await;
-    let rows = harness
-        .store
-        .incidents_by_ghsa(&common::ghsa("GHSA-rf4j-j272-fj86"))
-        .await
-        .expect("incidents");
-    assert_eq!(rows[0].incident.phase, herald::incident::Phase::Closed);
-    let timeline = harness
-        .store
-        .timeline_entries(rows[0].id)
-        .await
-        .expect("timeline");
-    assert!(
-        timeline
-            .iter()
-            .any(|entry| entry.detail.contains("withdrawn: incident closed")),
-        "{timeline:?}"
-    );
-    assert_no_unexpected(&fake);
-    harness.stop().await;
 }

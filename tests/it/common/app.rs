@@ -64,6 +64,15 @@ pub async fn installed(fake: &FakeGitHub) -> Harness {
     installed_with(fake, |_| {}).await
 }
 
+/// The example report's advisory as GitHub's advisory API shows it (to put in the fake's
+/// lists).
+pub fn the_reported_advisory() -> serde_json::Value {
+    let mut payload: serde_json::Value =
+        serde_json::from_slice(&fixture("repository_advisory.reported.composed.json"))
+            .expect("JSON");
+    payload["repository_advisory"].take()
+}
+
 /// herald as the App installed on Codertocat, with settings changed by `adjust`.
 pub async fn installed_with(
     fake: &FakeGitHub,
@@ -180,11 +189,19 @@ pub async fn the_incident(harness: &Harness) -> herald::incident::Incident {
 
 pub const CHANGELOG: &str = "# Changelog\r\n\r\n## [Unreleased]\r\n\r\n### Fixed\r\n\r\n- A crash on empty input.\r\n\r\n## [1.0.0] - 2026-01-01\r\n\r\n### Added\r\n\r\n- Everything.\r\n\r\n[unreleased]: https://github.com/Codertocat/Hello-World/compare/v1.0.0...HEAD\r\n";
 
+/// The reported example as GitHub sends it, its advisory changed by `edit`.
+pub fn reported_advisory(edit: impl FnOnce(&mut serde_json::Value)) -> Vec<u8> {
+    advisory_changed("repository_advisory.reported.composed.json", edit)
+}
+
 /// The published advisory as GitHub sends it, changed by `edit`.
 pub fn published_advisory(edit: impl FnOnce(&mut serde_json::Value)) -> Vec<u8> {
-    let mut payload: serde_json::Value =
-        serde_json::from_slice(&advisory("repository_advisory.published.composed.json"))
-            .expect("JSON");
+    advisory_changed("repository_advisory.published.composed.json", edit)
+}
+
+/// The advisory payload `name` as GitHub sends it, its advisory changed by `edit`.
+fn advisory_changed(name: &str, edit: impl FnOnce(&mut serde_json::Value)) -> Vec<u8> {
+    let mut payload: serde_json::Value = serde_json::from_slice(&advisory(name)).expect("JSON");
     edit(&mut payload["repository_advisory"]);
     serde_json::to_vec(&payload).expect("JSON")
 }
@@ -291,6 +308,37 @@ pub async fn mail_refused_with(
     (harness, sink, keys)
 }
 
+/// Posts a signed delivery to the `herald serve` on `port`; its status, `None` when nothing
+/// answers there.
+pub async fn post_to(port: u16, event: &str, delivery_id: &str, body: &[u8]) -> Option<u16> {
+    common::http_client()
+        .post(format!("http://127.0.0.1:{port}/webhooks"))
+        .header("X-GitHub-Event", event)
+        .header("X-GitHub-Delivery", delivery_id)
+        .header("Content-Type", "application/json")
+        .header(
+            "X-Hub-Signature-256",
+            herald::ingest::signature::sign(&SecretString::from(common::SECRET), body),
+        )
+        .body(body.to_vec())
+        .send()
+        .await
+        .ok()
+        .map(|response| response.status().as_u16())
+}
+
+/// Whether the `herald serve` on `port` answers a ping (delivery `delivery_id`) within ten
+/// seconds.
+pub async fn answers_ping(port: u16, delivery_id: &str) -> bool {
+    for _ in 0..200 {
+        if post_to(port, "ping", delivery_id, &fixture("ping.0.json")).await == Some(200) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
+
 /// What `herald ARGS` printed on the harness's store; it must succeed.
 pub async fn herald_cli(harness: &Harness, args: &[&str]) -> String {
     let output = herald_cli_output(harness, args).await;
@@ -309,7 +357,14 @@ pub async fn herald_cli_refused(harness: &Harness, args: &[&str]) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
-pub async fn herald_cli_output(harness: &Harness, args: &[&str]) -> std::process::Output {
+/// What `herald incidents show` printed of the example's incident, whether or not it
+/// succeeded.
+pub async fn incidents_show(harness: &Harness) -> String {
+    let output = herald_cli_output(harness, &["incidents", "show", GHSA]).await;
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+async fn herald_cli_output(harness: &Harness, args: &[&str]) -> std::process::Output {
     tokio::process::Command::new(env!("CARGO_BIN_EXE_herald"))
         .args(args)
         .env("HERALD_DATABASE_URL", &harness.database_url)

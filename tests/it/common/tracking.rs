@@ -3,13 +3,14 @@
 
 use crate::common;
 use crate::common::app::{
-    GHSA, INSTALLATION, REPO, TRACK_PRIVATELY, TRACKING_REPO, advisory, installed, say,
+    GHSA, INSTALLATION, REPO, TRACK_PRIVATELY, TRACKING_REPO, installed, reported_advisory, say,
+    the_reported_advisory,
 };
 use crate::common::github::FakeGitHub;
 use crate::common::{Harness, fixture};
 
 /// A person's event on the tracking issue `Codertocat/security#1`, from GitHub's example.
-pub fn on_tracking_issue(
+fn on_tracking_issue(
     name: &str,
     sender: &str,
     change: impl FnOnce(&mut serde_json::Value),
@@ -43,17 +44,22 @@ pub fn comment(sender: &str, body: &str) -> Vec<u8> {
     })
 }
 
-pub fn label(sender: &str, name: &str) -> Vec<u8> {
-    on_tracking_issue("issues.labeled.0.json", sender, |payload| {
+/// `sender` adds the label `name` to the tracking issue (delivery `delivery_id`), and
+/// everything it leads to.
+pub async fn add_label(harness: &Harness, delivery_id: &str, sender: &str, name: &str) {
+    let labeled = on_tracking_issue("issues.labeled.0.json", sender, |payload| {
         payload["label"]["name"] = name.into();
-    })
+    });
+    say(harness, "issues", delivery_id, &labeled).await;
 }
 
-pub fn unlabel(sender: &str, name: &str) -> Vec<u8> {
-    on_tracking_issue("issues.labeled.0.json", sender, |payload| {
+/// `sender` removes the label `name` from the tracking issue, and everything it leads to.
+pub async fn remove_label(harness: &Harness, delivery_id: &str, sender: &str, name: &str) {
+    let unlabeled = on_tracking_issue("issues.labeled.0.json", sender, |payload| {
         payload["action"] = "unlabeled".into();
         payload["label"]["name"] = name.into();
-    })
+    });
+    say(harness, "issues", delivery_id, &unlabeled).await;
 }
 
 /// A harness with the reported example, still without a CVE id, tracked in
@@ -61,20 +67,12 @@ pub fn unlabel(sender: &str, name: &str) -> Vec<u8> {
 pub async fn tracked(fake: &FakeGitHub) -> Harness {
     fake.put_file(REPO, ".github/herald.yml", TRACK_PRIVATELY);
     let harness = installed(fake).await;
-    let mut payload: serde_json::Value =
-        serde_json::from_slice(&advisory("repository_advisory.reported.composed.json"))
-            .expect("JSON");
-    payload["repository_advisory"]["cve_id"] = serde_json::Value::Null;
-    payload["repository_advisory"]["identifiers"] =
-        serde_json::json!([{ "type": "GHSA", "value": GHSA }]);
-    say(
-        &harness,
-        "repository_advisory",
-        "report-1",
-        &serde_json::to_vec(&payload).expect("JSON"),
-    )
-    .await;
-    fake.put_advisory(REPO, payload["repository_advisory"].clone());
+    let mut without_cve = the_reported_advisory();
+    without_cve["cve_id"] = serde_json::Value::Null;
+    without_cve["identifiers"] = serde_json::json!([{ "type": "GHSA", "value": GHSA }]);
+    let report = reported_advisory(|advisory| *advisory = without_cve.clone());
+    say(&harness, "repository_advisory", "report-1", &report).await;
+    fake.put_advisory(REPO, without_cve);
     assert_eq!(fake.issues(TRACKING_REPO).len(), 1);
     harness
 }
@@ -95,18 +93,18 @@ pub fn drafts_comments(fake: &FakeGitHub) -> Vec<common::github::FakeComment> {
         .collect()
 }
 
-/// A tracked incident that alice approved for disclosure, with GitHub set up by `prepare`,
-/// after alice said `/herald publish`.
-pub async fn publish_approved(fake: &FakeGitHub, prepare: impl FnOnce(&FakeGitHub)) -> Harness {
+/// A [`tracked`] incident that alice, an admin, approved for disclosure (`l-1`).
+pub async fn approved(fake: &FakeGitHub) -> Harness {
     let harness = tracked(fake).await;
     fake.set_permission(REPO, "alice", "admin");
-    say(
-        &harness,
-        "issues",
-        "l-1",
-        &label("alice", "disclosure:approved"),
-    )
-    .await;
+    add_label(&harness, "l-1", "alice", "disclosure:approved").await;
+    harness
+}
+
+/// An [`approved`] incident, with GitHub set up by `prepare`, after alice said
+/// `/herald publish`.
+pub async fn publish_approved(fake: &FakeGitHub, prepare: impl FnOnce(&FakeGitHub)) -> Harness {
+    let harness = approved(fake).await;
     prepare(fake);
     command(&harness, "c-1", "alice", "/herald publish").await;
     harness
