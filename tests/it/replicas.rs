@@ -233,19 +233,30 @@ async fn deliveries_missed_while_herald_was_stopped_are_asked_for_again_once_eac
     assert_eq!(scanned["missing"], 1, "{scanned}");
     assert_eq!(scanned["asked_before"], 1, "{scanned}");
     assert_eq!(fake.redelivery_requests().len(), 3, "not asked again");
+    the_refused_delivery_is_listed_as_missing(&fake, &harness, &too_old).await;
+    assert_no_unexpected(&fake);
+    harness.stop().await;
+}
 
+/// `herald deliveries list` shows the delivery GitHub refused to send again (`too_old`),
+/// with GitHub's words, as the one failure, and the three others as stored.
+async fn the_refused_delivery_is_listed_as_missing(
+    fake: &FakeGitHub,
+    harness: &Harness,
+    too_old: &str,
+) {
     let listed: serde_json::Value = serde_json::from_str(
-        &deliveries_command(&fake, &harness, &["list", "--failed", "--json"]).await,
+        &deliveries_command(fake, harness, &["list", "--failed", "--json"]).await,
     )
     .expect("JSON list");
     let listed = listed.as_array().expect("an array");
     assert_eq!(listed.len(), 1, "{listed:?}");
-    assert_eq!(listed[0]["guid"], too_old.as_str());
+    assert_eq!(listed[0]["guid"], too_old);
     assert_eq!(
         listed[0]["request"]["refusal"],
         "This delivery is too old to redeliver"
     );
-    let table = deliveries_command(&fake, &harness, &["list"]).await;
+    let table = deliveries_command(fake, harness, &["list"]).await;
     assert!(
         table.contains("missing: GitHub refused to send it again"),
         "{table}"
@@ -255,8 +266,6 @@ async fn deliveries_missed_while_herald_was_stopped_are_asked_for_again_once_eac
         3,
         "the report before and the two asked for again: {table}"
     );
-    assert_no_unexpected(&fake);
-    harness.stop().await;
 }
 
 /// GitHub gives up on a delivery after 10 s; herald answers one it cannot commit 503
