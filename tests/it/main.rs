@@ -38,6 +38,7 @@ mod polling;
 mod prenotify;
 mod publication;
 mod rate_limits;
+mod redelivery;
 mod replicas;
 mod setup;
 mod templates;

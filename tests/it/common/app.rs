@@ -19,10 +19,13 @@ pub const REPO: &str = "Codertocat/Hello-World";
 pub const TRACKING_REPO: &str = "Codertocat/security";
 pub const GHSA: &str = "GHSA-abcd-1234-efgh";
 
+/// The App's private key (PEM), whose public half the fake GitHub knows.
 pub fn private_key() -> String {
     String::from_utf8(fixture("app-private-key.pem")).expect("PEM text")
 }
 
+/// herald's settings for the App on `fake`: polling hourly, writes within GitHub's budgets
+/// but not a second apart.
 pub fn github_settings(fake: &FakeGitHub) -> GitHubSettings {
     GitHubSettings {
         api_url: fake.url.clone(),
@@ -52,25 +55,9 @@ pub async fn world() -> FakeGitHub {
     fake
 }
 
-/// An advisory payload as GitHub sends it for this installation.
-pub fn advisory(name: &str) -> Vec<u8> {
-    let mut payload: serde_json::Value =
-        serde_json::from_slice(&fixture(name)).expect("fixture JSON");
-    payload["installation"]["id"] = INSTALLATION.into();
-    serde_json::to_vec(&payload).expect("JSON")
-}
-
+/// herald as the App installed on Codertocat.
 pub async fn installed(fake: &FakeGitHub) -> Harness {
     installed_with(fake, |_| {}).await
-}
-
-/// The example report's advisory as GitHub's advisory API shows it (to put in the fake's
-/// lists).
-pub fn the_reported_advisory() -> serde_json::Value {
-    let mut payload: serde_json::Value =
-        serde_json::from_slice(&fixture("repository_advisory.reported.composed.json"))
-            .expect("JSON");
-    payload["repository_advisory"].take()
 }
 
 /// herald as the App installed on Codertocat, with settings changed by `adjust`.
@@ -98,59 +85,6 @@ pub async fn installed_with(
 /// Tracking issues go to the private security repository.
 pub const TRACK_PRIVATELY: &str = "tracking:\n  repository: Codertocat/security\n";
 
-/// GitHub reports the example vulnerability (`name` is the delivery id).
-pub async fn report(harness: &Harness, delivery_id: &str) {
-    let answer = harness
-        .deliver(
-            "repository_advisory",
-            delivery_id,
-            &advisory("repository_advisory.reported.composed.json"),
-        )
-        .await;
-    assert_eq!(answer.status, 202, "{}", answer.body);
-    harness.wait_all_jobs().await;
-}
-
-pub async fn incident_id(harness: &Harness) -> herald::store::IncidentId {
-    let rows = harness
-        .store
-        .incidents_by_ghsa(&common::ghsa(GHSA))
-        .await
-        .expect("incidents");
-    assert_eq!(rows.len(), 1);
-    rows[0].id
-}
-
-/// Writes to the advisory's (public) repository, as "METHOD /path".
-pub fn public_writes(fake: &FakeGitHub) -> Vec<String> {
-    fake.requests()
-        .iter()
-        .filter(|request| {
-            request.path.starts_with(&format!("/repos/{REPO}/")) && request.method != "GET"
-        })
-        .map(|request| format!("{} {}", request.method, request.path))
-        .collect()
-}
-
-pub async fn timeline_details(harness: &Harness) -> Vec<String> {
-    harness
-        .store
-        .timeline_entries(incident_id(harness).await)
-        .await
-        .expect("timeline")
-        .into_iter()
-        .map(|entry| entry.detail)
-        .collect()
-}
-
-pub fn assert_no_unexpected(fake: &FakeGitHub) {
-    assert!(
-        fake.unexpected().is_empty(),
-        "requests the fake GitHub did not expect: {:?}",
-        fake.unexpected()
-    );
-}
-
 /// herald polling every 100 ms with GitHub settings changed by `adjust`, installed by the
 /// `installation` payload.
 pub async fn polling_with(
@@ -172,22 +106,31 @@ pub async fn polling_with(
     harness
 }
 
-pub async fn say(harness: &Harness, event: &str, delivery_id: &str, body: &[u8]) {
-    let answer = harness.deliver(event, delivery_id, body).await;
-    assert_eq!(answer.status, 202, "{}", answer.body);
-    harness.wait_all_jobs().await;
+// What GitHub delivers, and herald following it.
+
+/// An advisory payload as GitHub sends it for this installation.
+pub fn advisory(name: &str) -> Vec<u8> {
+    let mut payload: serde_json::Value =
+        serde_json::from_slice(&fixture(name)).expect("fixture JSON");
+    payload["installation"]["id"] = INSTALLATION.into();
+    serde_json::to_vec(&payload).expect("JSON")
 }
 
-pub async fn the_incident(harness: &Harness) -> herald::incident::Incident {
-    let rows = harness
-        .store
-        .incidents_by_ghsa(&common::ghsa(GHSA))
-        .await
-        .expect("incidents");
-    rows[0].incident.clone()
+/// The example report's advisory as GitHub's advisory API shows it (to put in the fake's
+/// lists).
+pub fn the_reported_advisory() -> serde_json::Value {
+    let mut payload: serde_json::Value =
+        serde_json::from_slice(&fixture("repository_advisory.reported.composed.json"))
+            .expect("JSON");
+    payload["repository_advisory"].take()
 }
 
-pub const CHANGELOG: &str = "# Changelog\r\n\r\n## [Unreleased]\r\n\r\n### Fixed\r\n\r\n- A crash on empty input.\r\n\r\n## [1.0.0] - 2026-01-01\r\n\r\n### Added\r\n\r\n- Everything.\r\n\r\n[unreleased]: https://github.com/Codertocat/Hello-World/compare/v1.0.0...HEAD\r\n";
+/// The example report for this installation, under its own GHSA id (`GHSA-abcd-1234-NNNN`).
+pub fn numbered_report(number: usize) -> Vec<u8> {
+    reported_advisory(|advisory| {
+        advisory["ghsa_id"] = format!("GHSA-abcd-1234-{number:04}").into();
+    })
+}
 
 /// The reported example as GitHub sends it, its advisory changed by `edit`.
 pub fn reported_advisory(edit: impl FnOnce(&mut serde_json::Value)) -> Vec<u8> {
@@ -204,6 +147,19 @@ fn advisory_changed(name: &str, edit: impl FnOnce(&mut serde_json::Value)) -> Ve
     let mut payload: serde_json::Value = serde_json::from_slice(&advisory(name)).expect("JSON");
     edit(&mut payload["repository_advisory"]);
     serde_json::to_vec(&payload).expect("JSON")
+}
+
+/// GitHub reports the example vulnerability (`name` is the delivery id).
+pub async fn report(harness: &Harness, delivery_id: &str) {
+    let answer = harness
+        .deliver(
+            "repository_advisory",
+            delivery_id,
+            &advisory("repository_advisory.reported.composed.json"),
+        )
+        .await;
+    assert_eq!(answer.status, 202, "{}", answer.body);
+    harness.wait_all_jobs().await;
 }
 
 /// GitHub publishes the example advisory (delivery `publish-1`), and herald follows.
@@ -225,6 +181,111 @@ pub async fn publish_a_sharper_summary(harness: &Harness) {
     });
     say(harness, "repository_advisory", "publish-2", &changed).await;
 }
+
+/// A CHANGELOG in Keep a Changelog's shape, with CRLF line ends.
+pub const CHANGELOG: &str = "# Changelog\r\n\r\n## [Unreleased]\r\n\r\n### Fixed\r\n\r\n- A crash on empty input.\r\n\r\n## [1.0.0] - 2026-01-01\r\n\r\n### Added\r\n\r\n- Everything.\r\n\r\n[unreleased]: https://github.com/Codertocat/Hello-World/compare/v1.0.0...HEAD\r\n";
+
+/// A global advisory payload (the GitHub Advisory Database example, about django).
+pub fn global_advisory(name: &str) -> Vec<u8> {
+    fixture(name)
+}
+
+/// GitHub's global database publishes the Django advisory (delivery `global-1`).
+pub async fn report_global_advisory(harness: &Harness) {
+    say(
+        harness,
+        "security_advisory",
+        "global-1",
+        &global_advisory("security_advisory.published.0.json"),
+    )
+    .await;
+}
+
+/// A `pull_request` webhook for pull request `number` of `repository`.
+pub fn pull_event(
+    repository: &str,
+    number: u64,
+    edit: impl FnOnce(&mut serde_json::Value),
+) -> Vec<u8> {
+    let mut payload: serde_json::Value =
+        serde_json::from_slice(&fixture("pull_request.closed.0.json")).expect("JSON");
+    payload["installation"] = serde_json::json!({ "id": INSTALLATION });
+    payload["repository"]["full_name"] = repository.into();
+    payload["repository"]["default_branch"] = "main".into();
+    payload["number"] = number.into();
+    let pull = &mut payload["pull_request"];
+    pull["number"] = number.into();
+    pull["html_url"] = format!("https://github.com/{repository}/pull/{number}").into();
+    pull["head"]["ref"] = format!("fix-{number}").into();
+    pull["title"] = "Tighten input checks".into();
+    pull["body"] = serde_json::Value::Null;
+    edit(&mut payload);
+    serde_json::to_vec(&payload).expect("JSON")
+}
+
+/// GitHub delivers `event` (accepted, 202), and herald does all it leads to.
+pub async fn say(harness: &Harness, event: &str, delivery_id: &str, body: &[u8]) {
+    let answer = harness.deliver(event, delivery_id, body).await;
+    assert_eq!(answer.status, 202, "{}", answer.body);
+    harness.wait_all_jobs().await;
+}
+
+// What herald did.
+
+/// The id of the example's one incident.
+pub async fn incident_id(harness: &Harness) -> herald::store::IncidentId {
+    let rows = harness
+        .store
+        .incidents_by_ghsa(&common::ghsa(GHSA))
+        .await
+        .expect("incidents");
+    assert_eq!(rows.len(), 1);
+    rows[0].id
+}
+
+/// The example's incident as the store has it now.
+pub async fn the_incident(harness: &Harness) -> herald::incident::Incident {
+    let rows = harness
+        .store
+        .incidents_by_ghsa(&common::ghsa(GHSA))
+        .await
+        .expect("incidents");
+    rows[0].incident.clone()
+}
+
+/// What the example's incident's timeline says, entry by entry.
+pub async fn timeline_details(harness: &Harness) -> Vec<String> {
+    harness
+        .store
+        .timeline_entries(incident_id(harness).await)
+        .await
+        .expect("timeline")
+        .into_iter()
+        .map(|entry| entry.detail)
+        .collect()
+}
+
+/// Writes to the advisory's (public) repository, as "METHOD /path".
+pub fn public_writes(fake: &FakeGitHub) -> Vec<String> {
+    fake.requests()
+        .iter()
+        .filter(|request| {
+            request.path.starts_with(&format!("/repos/{REPO}/")) && request.method != "GET"
+        })
+        .map(|request| format!("{} {}", request.method, request.path))
+        .collect()
+}
+
+/// herald asked the fake GitHub nothing it does not know (each scenario ends with this).
+pub fn assert_no_unexpected(fake: &FakeGitHub) {
+    assert!(
+        fake.unexpected().is_empty(),
+        "requests the fake GitHub did not expect: {:?}",
+        fake.unexpected()
+    );
+}
+
+// herald with mail.
 
 /// herald with mail, the SMTP server it sends to, GnuPG knowing its key, and the key's
 /// folder (read again when herald restarts).
@@ -272,20 +333,11 @@ pub async fn world_with_mail(fake: &FakeGitHub, config: &str) -> MailWorld {
     }
 }
 
-/// A global advisory payload (the GitHub Advisory Database example, about django).
-pub fn global_advisory(name: &str) -> Vec<u8> {
-    fixture(name)
-}
-
-/// GitHub's global database publishes the Django advisory (delivery `global-1`).
-pub async fn report_global_advisory(harness: &Harness) {
-    say(
-        harness,
-        "security_advisory",
-        "global-1",
-        &global_advisory("security_advisory.published.0.json"),
-    )
-    .await;
+/// [`world_with_mail`] after GitHub reported the example (`report-1`).
+pub async fn reported_with_mail(fake: &FakeGitHub, config: &str) -> MailWorld {
+    let world = world_with_mail(fake, config).await;
+    report(&world.harness, "report-1").await;
+    world
 }
 
 /// A mail server answering `reply` to every message, for a published incident with two
@@ -307,6 +359,42 @@ pub async fn mail_refused_with(
     github_publishes(&harness).await;
     (harness, sink, keys)
 }
+
+/// Mail under embargo as every server on its way reads it: no header names the advisory,
+/// its CVE, its repository or a date of the incident; the message threads with the
+/// incident's others by an opaque `References`.
+pub fn headers_name_nothing(received: &Received) {
+    for (name, value) in received.header_fields() {
+        if name.eq_ignore_ascii_case("Date") {
+            continue;
+        }
+        let lower = value.to_ascii_lowercase();
+        for secret in [
+            "ghsa-",
+            "cve-",
+            "hello-world",
+            "codertocat",
+            "2026-",
+            "2027-",
+        ] {
+            assert!(!lower.contains(secret), "{name}: {value} names {secret}");
+        }
+    }
+    let references = received.header("References").expect("References");
+    assert!(references.starts_with("<herald.thread."), "{references}");
+}
+
+// `herald serve` as a process, and the CLI on the harness's store.
+
+/// A loopback address no one listens on yet, to restart herald on the same one.
+pub fn free_address() -> std::net::SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free loopback port")
+}
+
+/// `/readyz` answers within 0.8 s (allowed a little more here).
+pub const READY_WITHIN: Duration = Duration::from_millis(1500);
 
 /// Posts a signed delivery to the `herald serve` on `port`; its status, `None` when nothing
 /// answers there.
@@ -364,6 +452,7 @@ pub async fn incidents_show(harness: &Harness) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
+/// `herald ARGS` on the harness's store, as it ended.
 async fn herald_cli_output(harness: &Harness, args: &[&str]) -> std::process::Output {
     tokio::process::Command::new(env!("CARGO_BIN_EXE_herald"))
         .args(args)
@@ -371,57 +460,4 @@ async fn herald_cli_output(harness: &Harness, args: &[&str]) -> std::process::Ou
         .output()
         .await
         .expect("herald runs")
-}
-
-/// [`world_with_mail`] after GitHub reported the example (`report-1`).
-pub async fn reported_with_mail(fake: &FakeGitHub, config: &str) -> MailWorld {
-    let world = world_with_mail(fake, config).await;
-    report(&world.harness, "report-1").await;
-    world
-}
-
-/// A `pull_request` webhook for pull request `number` of `repository`.
-pub fn pull_event(
-    repository: &str,
-    number: u64,
-    edit: impl FnOnce(&mut serde_json::Value),
-) -> Vec<u8> {
-    let mut payload: serde_json::Value =
-        serde_json::from_slice(&fixture("pull_request.closed.0.json")).expect("JSON");
-    payload["installation"] = serde_json::json!({ "id": INSTALLATION });
-    payload["repository"]["full_name"] = repository.into();
-    payload["repository"]["default_branch"] = "main".into();
-    payload["number"] = number.into();
-    let pull = &mut payload["pull_request"];
-    pull["number"] = number.into();
-    pull["html_url"] = format!("https://github.com/{repository}/pull/{number}").into();
-    pull["head"]["ref"] = format!("fix-{number}").into();
-    pull["title"] = "Tighten input checks".into();
-    pull["body"] = serde_json::Value::Null;
-    edit(&mut payload);
-    serde_json::to_vec(&payload).expect("JSON")
-}
-
-/// Mail under embargo as every server on its way reads it: no header names the advisory,
-/// its CVE, its repository or a date of the incident; the message threads with the
-/// incident's others by an opaque `References`.
-pub fn headers_name_nothing(received: &Received) {
-    for (name, value) in received.header_fields() {
-        if name.eq_ignore_ascii_case("Date") {
-            continue;
-        }
-        let lower = value.to_ascii_lowercase();
-        for secret in [
-            "ghsa-",
-            "cve-",
-            "hello-world",
-            "codertocat",
-            "2026-",
-            "2027-",
-        ] {
-            assert!(!lower.contains(secret), "{name}: {value} names {secret}");
-        }
-    }
-    let references = received.header("References").expect("References");
-    assert!(references.starts_with("<herald.thread."), "{references}");
 }
