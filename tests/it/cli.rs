@@ -88,9 +88,28 @@ fn the_readme_dry_run_opens_an_incident_in_the_default_store() {
         dir.path().join("herald.db").exists(),
         "default store sqlite://herald.db"
     );
-
-    // Every draft is written for review, and nothing went to GitHub.
     let drafts = dir.path().join("herald-drafts/GHSA-abcd-1234-efgh");
+    every_draft_and_the_osv_record_are_written(dir.path(), &drafts, &stdout);
+    assert!(
+        stdout.contains("2 job(s) queued (sync_tracking_issue, chat); a dry run never contacts"),
+        "{stdout}"
+    );
+    // The announcement, signed with a throwaway key the run says it made.
+    assert!(
+        stdout.contains("throwaway key generated for this run"),
+        "{stdout}"
+    );
+    let eml = std::fs::read_to_string(drafts.join("announcement.announce_example.invalid.eml"))
+        .unwrap_or_else(|error| panic!("the signed announcement: {error}\n{stdout}"));
+    assert!(eml.contains("BEGIN PGP SIGNED MESSAGE"), "{eml}");
+    herald_drafts_prints_the_drafts(dir.path());
+    herald_incidents_lists_and_shows_the_incident(dir.path());
+}
+
+/// Every draft is written for review in `drafts`, and nothing went to GitHub; the OSV
+/// record too, as it would be committed on disclosure (not published yet), which
+/// `herald export osv` prints the same.
+fn every_draft_and_the_osv_record_are_written(dir: &Path, drafts: &Path, stdout: &str) {
     for name in [
         "tracking-issue.md",
         "changelog-entry.md",
@@ -107,42 +126,31 @@ fn the_readme_dry_run_opens_an_incident_in_the_default_store() {
             .unwrap_or_else(|error| panic!("{name}: {error}\n{stdout}"));
         assert!(text.contains("GHSA-abcd-1234-efgh"), "{name}: {text}");
     }
-    // The OSV record, as it would be committed on disclosure (not published yet).
     let osv = common::osv::valid_osv(
         &std::fs::read_to_string(drafts.join("osv.json")).expect("osv.json"),
     );
     assert_eq!(osv["id"], "GHSA-abcd-1234-efgh");
     assert_eq!(osv["aliases"], serde_json::json!(["CVE-2050-00000"]));
     assert!(osv.get("published").is_none(), "{osv}");
-    let (output, printed, stderr) =
-        run(herald(dir.path()).args(["export", "osv", "GHSA-abcd-1234-efgh"]));
+    let (output, printed, stderr) = run(herald(dir).args(["export", "osv", "GHSA-abcd-1234-efgh"]));
     assert!(output.status.success(), "{stderr}");
     assert_eq!(
         common::osv::valid_osv(&printed),
         osv,
         "export prints the same record"
     );
-    assert!(
-        stdout.contains("2 job(s) queued (sync_tracking_issue, chat); a dry run never contacts"),
-        "{stdout}"
-    );
-    // The announcement, signed with a throwaway key the run says it made.
-    assert!(
-        stdout.contains("throwaway key generated for this run"),
-        "{stdout}"
-    );
-    let eml = std::fs::read_to_string(drafts.join("announcement.announce_example.invalid.eml"))
-        .unwrap_or_else(|error| panic!("the signed announcement: {error}\n{stdout}"));
-    assert!(eml.contains("BEGIN PGP SIGNED MESSAGE"), "{eml}");
-    let (output, printed, _) = run(herald(dir.path()).args(["drafts", "GHSA-abcd-1234-efgh"]));
+}
+
+/// `herald drafts GHSA` prints the drafts, as text and as JSON.
+fn herald_drafts_prints_the_drafts(dir: &Path) {
+    let (output, printed, _) = run(herald(dir).args(["drafts", "GHSA-abcd-1234-efgh"]));
     assert!(output.status.success());
     assert!(printed.contains("==> announcement.txt <=="), "{printed}");
     assert!(
         printed.contains("[SECURITY] GHSA-abcd-1234-efgh / CVE-2050-00000"),
         "{printed}"
     );
-    let (output, printed, _) =
-        run(herald(dir.path()).args(["drafts", "GHSA-abcd-1234-efgh", "--json"]));
+    let (output, printed, _) = run(herald(dir).args(["drafts", "GHSA-abcd-1234-efgh", "--json"]));
     assert!(output.status.success());
     let json: serde_json::Value = serde_json::from_str(&printed).expect("JSON output");
     assert_eq!(json["ghsa_id"], "GHSA-abcd-1234-efgh");
@@ -159,8 +167,12 @@ fn the_readme_dry_run_opens_an_incident_in_the_default_store() {
         text.contains("[SECURITY] GHSA-abcd-1234-efgh / CVE-2050-00000"),
         "{text}"
     );
+}
 
-    let (output, stdout, _) = run(herald(dir.path()).args(["incidents", "list"]));
+/// `herald incidents list` lists the one incident, `incidents show` shows it (as text and
+/// as JSON), and refuses an incident that is not there.
+fn herald_incidents_lists_and_shows_the_incident(dir: &Path) {
+    let (output, stdout, _) = run(herald(dir).args(["incidents", "list"]));
     assert!(output.status.success());
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines.len(), 3, "{stdout}");
@@ -171,8 +183,7 @@ fn the_readme_dry_run_opens_an_incident_in_the_default_store() {
         "{stdout}"
     );
 
-    let (output, stdout, _) =
-        run(herald(dir.path()).args(["incidents", "show", "GHSA-abcd-1234-efgh"]));
+    let (output, stdout, _) = run(herald(dir).args(["incidents", "show", "GHSA-abcd-1234-efgh"]));
     assert!(output.status.success());
     assert!(stdout.contains("Phase:       awareness"), "{stdout}");
     assert!(
@@ -182,13 +193,12 @@ fn the_readme_dry_run_opens_an_incident_in_the_default_store() {
     assert!(stdout.contains("octocat (analyst, accepted)"), "{stdout}");
 
     let (output, stdout, _) =
-        run(herald(dir.path()).args(["incidents", "show", "GHSA-abcd-1234-efgh", "--json"]));
+        run(herald(dir).args(["incidents", "show", "GHSA-abcd-1234-efgh", "--json"]));
     assert!(output.status.success());
     let json: serde_json::Value = serde_json::from_str(&stdout).expect("JSON output");
     assert_eq!(json["incident"]["cvss_v4"]["computed"]["score"], 9.3);
 
-    let (output, _, stderr) =
-        run(herald(dir.path()).args(["incidents", "show", "GHSA-none-none-none"]));
+    let (output, _, stderr) = run(herald(dir).args(["incidents", "show", "GHSA-none-none-none"]));
     assert!(!output.status.success());
     assert!(
         stderr.contains("no incident GHSA-none-none-none"),
@@ -701,36 +711,10 @@ fn bidi_and_c1_controls_reach_no_output_raw() {
 
 #[test]
 fn keys_generate_show_and_a_dry_run_announcement_gnupg_verifies() {
-    use common::mail::{Gpg, Received, part_body};
+    use common::mail::{Received, part_body};
     let dir = tempfile::tempdir().expect("tempdir");
     let uid = "Project Security <security@example.org>";
-    let (output, stdout, stderr) = run(herald(dir.path()).args(["keys", "generate", "--uid", uid]));
-    assert!(output.status.success(), "{stdout}\n{stderr}");
-    let key_file = dir.path().join("herald-signing-key.asc");
-    let secret = std::fs::read_to_string(&key_file).expect("the secret key file");
-    assert!(secret.contains("PRIVATE KEY BLOCK"));
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(&key_file)
-            .expect("metadata")
-            .permissions()
-            .mode();
-        assert_eq!(mode & 0o777, 0o600, "only its owner reads the secret key");
-    }
-    assert!(
-        !stdout.contains("PRIVATE"),
-        "the secret is never printed: {stdout}"
-    );
-    let public = &stdout[stdout
-        .find("-----BEGIN PGP PUBLIC KEY BLOCK-----")
-        .expect("public key")..];
-    let gpg = Gpg::with_public_key(public);
-    let fingerprint = stdout
-        .lines()
-        .find_map(|line| line.strip_prefix("generated signing key "))
-        .expect("the fingerprint")
-        .to_owned();
+    let (key_file, secret, gpg, fingerprint) = keys_generate(dir.path(), uid);
 
     // A second run never overwrites the key.
     let (output, _, stderr) = run(herald(dir.path()).args(["keys", "generate", "--uid", uid]));
@@ -787,6 +771,40 @@ fn keys_generate_show_and_a_dry_run_announcement_gnupg_verifies() {
     let parts = pgp_mime.parts();
     gpg.verify_detached(&part_body(&parts[1]), &parts[0])
         .expect("gpg verifies the PGP/MIME announcement");
+}
+
+/// `herald keys generate --uid UID` in `dir`: the secret key in a file only its owner
+/// reads, never printed; the public key printed. The key file, the secret key, GnuPG
+/// knowing the public key, and the fingerprint.
+fn keys_generate(dir: &Path, uid: &str) -> (PathBuf, String, common::mail::Gpg, String) {
+    let (output, stdout, stderr) = run(herald(dir).args(["keys", "generate", "--uid", uid]));
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    let key_file = dir.join("herald-signing-key.asc");
+    let secret = std::fs::read_to_string(&key_file).expect("the secret key file");
+    assert!(secret.contains("PRIVATE KEY BLOCK"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key_file)
+            .expect("metadata")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "only its owner reads the secret key");
+    }
+    assert!(
+        !stdout.contains("PRIVATE"),
+        "the secret is never printed: {stdout}"
+    );
+    let public = &stdout[stdout
+        .find("-----BEGIN PGP PUBLIC KEY BLOCK-----")
+        .expect("public key")..];
+    let gpg = common::mail::Gpg::with_public_key(public);
+    let fingerprint = stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("generated signing key "))
+        .expect("the fingerprint")
+        .to_owned();
+    (key_file, secret, gpg, fingerprint)
 }
 
 #[test]
@@ -859,34 +877,8 @@ async fn a_sqlite_store_copied_to_postgresql_reads_the_same() {
 
 #[tokio::test]
 async fn incidents_list_pages_and_filters() {
-    use herald::incident::{GhsaId, Incident, Phase, RepoName, Severity};
     let dir = tempfile::tempdir().expect("tempdir");
-    let url = format!("sqlite://{}", dir.path().join("herald.db").display());
-    let store = herald::store::Store::open(&url).await.expect("store");
-    let mut work = store.begin_durable().await.expect("work");
-    // 12 incidents: every third critical, the even ones in widget, the last four closed.
-    for index in 0..12u32 {
-        let repository = if index % 2 == 0 {
-            "acme/widget"
-        } else {
-            "acme/gadget"
-        };
-        let ghsa = GhsaId::parse(&format!("GHSA-list-{index:04}-xxxx")).expect("GHSA id");
-        let at = chrono::Utc::now() + chrono::Duration::seconds(i64::from(index));
-        let mut incident = Incident::new(RepoName::parse(repository).expect("name"), ghsa, at);
-        incident.severity = if index % 3 == 0 {
-            Severity::Critical
-        } else {
-            Severity::Low
-        };
-        if index >= 8 {
-            incident.phase = Phase::Closed;
-        }
-        work.save_incident(&incident, at).await.expect("saved");
-    }
-    work.commit().await.expect("committed");
-    store.close().await;
-
+    twelve_incidents(dir.path()).await;
     let list = |args: &[&str]| {
         let mut command = herald(dir.path());
         command.args(["incidents", "list"]).args(args);
@@ -953,6 +945,36 @@ async fn incidents_list_pages_and_filters() {
     assert!(stderr.contains("awareness, assessment"), "{stderr}");
     let (ok, _, stderr) = list(&["--limit", "0"]);
     assert!(!ok, "{stderr}");
+}
+
+/// 12 incidents in the default store in `dir`, a second apart: every third critical, the
+/// even ones in acme/widget, the last four closed.
+async fn twelve_incidents(dir: &Path) {
+    use herald::incident::{GhsaId, Incident, Phase, RepoName, Severity};
+    let url = format!("sqlite://{}", dir.join("herald.db").display());
+    let store = herald::store::Store::open(&url).await.expect("store");
+    let mut work = store.begin_durable().await.expect("work");
+    for index in 0..12u32 {
+        let repository = if index % 2 == 0 {
+            "acme/widget"
+        } else {
+            "acme/gadget"
+        };
+        let ghsa = GhsaId::parse(&format!("GHSA-list-{index:04}-xxxx")).expect("GHSA id");
+        let at = chrono::Utc::now() + chrono::Duration::seconds(i64::from(index));
+        let mut incident = Incident::new(RepoName::parse(repository).expect("name"), ghsa, at);
+        incident.severity = if index % 3 == 0 {
+            Severity::Critical
+        } else {
+            Severity::Low
+        };
+        if index >= 8 {
+            incident.phase = Phase::Closed;
+        }
+        work.save_incident(&incident, at).await.expect("saved");
+    }
+    work.commit().await.expect("committed");
+    store.close().await;
 }
 
 /// `pid`'s peak resident memory (Linux's VmHWM), in MiB.

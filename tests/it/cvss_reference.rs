@@ -108,10 +108,169 @@ fn herald_scores_match_the_reference_implementation() {
     );
 }
 
+/// A well-formed CVSS 3.1 vector, which the malformed cases vary.
+const V3: &str = "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H";
+/// A well-formed CVSS 4.0 vector, which the malformed cases vary.
+const V4: &str = "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N";
+
+/// Malformed vectors, each in the slot it is given in and why it is malformed.
+const MALFORMED: &[(CvssSlot, &str, &str)] = &[
+    // CVSS 3.x. The `cvss` crate would score vectors missing base metrics (an absent
+    // metric weighing nothing); herald checks the eight mandatory ones itself.
+    (
+        CvssSlot::V3,
+        "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H",
+        "missing base metric A",
+    ),
+    (
+        CvssSlot::V3,
+        "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/C:H/I:H/A:H",
+        "missing base metric S",
+    ),
+    (
+        CvssSlot::V3,
+        "CVSS:3.0/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H",
+        "3.0, missing base metric A",
+    ),
+    (CvssSlot::V3, "CVSS:3.1/E:H", "no base metric at all"),
+    (
+        CvssSlot::V3,
+        "CVSS3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
+        "wrong prefix",
+    ),
+    (
+        CvssSlot::V3,
+        "CVSX:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
+        "wrong prefix",
+    ),
+    (
+        CvssSlot::V3,
+        "CVSS:3.2/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
+        "unknown version",
+    ),
+    (
+        CvssSlot::V3,
+        "CVSS:3.1/AV:X/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
+        "unknown base metric value",
+    ),
+    (
+        CvssSlot::V3,
+        "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H/E:Z",
+        "unknown temporal metric value",
+    ),
+    (
+        CvssSlot::V3,
+        "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H/ZZ:N",
+        "unknown metric",
+    ),
+    (
+        CvssSlot::V3,
+        "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H/AV:L",
+        "duplicate metric",
+    ),
+    (
+        CvssSlot::V3,
+        "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H/",
+        "trailing slash",
+    ),
+    (
+        CvssSlot::V3,
+        "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A",
+        "metric without value",
+    ),
+    (
+        CvssSlot::V3,
+        "CVSS:3.1/AV:N/AC::L/PR:N/UI:N/S:U/C:H/I:H/A:H",
+        "double colon",
+    ),
+    (
+        CvssSlot::V3,
+        "CVSS:3.1/AV:N//AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
+        "empty field",
+    ),
+    (CvssSlot::V3, V4, "a 4.0 vector in the 3.x slot"),
+    (
+        CvssSlot::V3,
+        "AV:N/AC:L/Au:N/C:P/I:P/A:P",
+        "a 2.0 vector in the 3.x slot",
+    ),
+    (CvssSlot::V3, "CVSS:3.1", "prefix only"),
+    (CvssSlot::V3, "nonsense", "garbage"),
+    (CvssSlot::V3, "9.8", "a score instead of a vector"),
+    // CVSS 4.0
+    (
+        CvssSlot::V4,
+        "CVSS:4/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N",
+        "wrong prefix",
+    ),
+    (
+        CvssSlot::V4,
+        "CVSS:4.1/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N",
+        "unknown version",
+    ),
+    (
+        CvssSlot::V4,
+        "CVSS:4.0/AV:N/AC:L/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N",
+        "missing base metric AT",
+    ),
+    (
+        CvssSlot::V4,
+        "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N",
+        "missing base metric SA",
+    ),
+    (
+        CvssSlot::V4,
+        "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:R/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N",
+        "unknown base metric value (UI:R is 3.x)",
+    ),
+    (
+        CvssSlot::V4,
+        "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:S/SA:N",
+        "S is a value of MSI, not of SI",
+    ),
+    (
+        CvssSlot::V4,
+        "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N/E:F",
+        "unknown threat metric value (E:F is 3.x)",
+    ),
+    (
+        CvssSlot::V4,
+        "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N/MSC:S",
+        "S is a value of MSI and MSA, not of MSC",
+    ),
+    (
+        CvssSlot::V4,
+        "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N/RL:O",
+        "a 3.x metric in a 4.0 vector",
+    ),
+    (
+        CvssSlot::V4,
+        "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N/VC:L",
+        "duplicate metric",
+    ),
+    (
+        CvssSlot::V4,
+        "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N/E:A/E:A",
+        "duplicate optional metric",
+    ),
+    (
+        CvssSlot::V4,
+        "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N/",
+        "trailing slash",
+    ),
+    (CvssSlot::V4, V3, "a 3.1 vector in the 4.0 slot"),
+    (
+        CvssSlot::V4,
+        "CVSS:3.0/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
+        "a 3.0 vector in the 4.0 slot",
+    ),
+    (CvssSlot::V4, "CVSS:4.0/", "prefix only"),
+    (CvssSlot::V4, "CVSS:4.0", "prefix without slash"),
+    (CvssSlot::V4, "\u{1F4A5}/:/:", "garbage"),
+];
+
 #[test]
 fn malformed_vectors_are_reported_as_such() {
-    const V3: &str = "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H";
-    const V4: &str = "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N";
     // The well-formed vectors the cases below are variations of.
     for (slot, vector) in [(CvssSlot::V3, V3), (CvssSlot::V4, V4)] {
         let assessed = CvssAssessment::assess(slot, vector, None);
@@ -122,163 +281,8 @@ fn malformed_vectors_are_reported_as_such() {
         );
     }
 
-    let malformed: &[(CvssSlot, &str, &str)] = &[
-        // CVSS 3.x. The `cvss` crate would score vectors missing base metrics (an absent
-        // metric weighing nothing); herald checks the eight mandatory ones itself.
-        (
-            CvssSlot::V3,
-            "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H",
-            "missing base metric A",
-        ),
-        (
-            CvssSlot::V3,
-            "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/C:H/I:H/A:H",
-            "missing base metric S",
-        ),
-        (
-            CvssSlot::V3,
-            "CVSS:3.0/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H",
-            "3.0, missing base metric A",
-        ),
-        (CvssSlot::V3, "CVSS:3.1/E:H", "no base metric at all"),
-        (
-            CvssSlot::V3,
-            "CVSS3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
-            "wrong prefix",
-        ),
-        (
-            CvssSlot::V3,
-            "CVSX:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
-            "wrong prefix",
-        ),
-        (
-            CvssSlot::V3,
-            "CVSS:3.2/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
-            "unknown version",
-        ),
-        (
-            CvssSlot::V3,
-            "CVSS:3.1/AV:X/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
-            "unknown base metric value",
-        ),
-        (
-            CvssSlot::V3,
-            "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H/E:Z",
-            "unknown temporal metric value",
-        ),
-        (
-            CvssSlot::V3,
-            "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H/ZZ:N",
-            "unknown metric",
-        ),
-        (
-            CvssSlot::V3,
-            "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H/AV:L",
-            "duplicate metric",
-        ),
-        (
-            CvssSlot::V3,
-            "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H/",
-            "trailing slash",
-        ),
-        (
-            CvssSlot::V3,
-            "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A",
-            "metric without value",
-        ),
-        (
-            CvssSlot::V3,
-            "CVSS:3.1/AV:N/AC::L/PR:N/UI:N/S:U/C:H/I:H/A:H",
-            "double colon",
-        ),
-        (
-            CvssSlot::V3,
-            "CVSS:3.1/AV:N//AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
-            "empty field",
-        ),
-        (CvssSlot::V3, V4, "a 4.0 vector in the 3.x slot"),
-        (
-            CvssSlot::V3,
-            "AV:N/AC:L/Au:N/C:P/I:P/A:P",
-            "a 2.0 vector in the 3.x slot",
-        ),
-        (CvssSlot::V3, "CVSS:3.1", "prefix only"),
-        (CvssSlot::V3, "nonsense", "garbage"),
-        (CvssSlot::V3, "9.8", "a score instead of a vector"),
-        // CVSS 4.0
-        (
-            CvssSlot::V4,
-            "CVSS:4/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N",
-            "wrong prefix",
-        ),
-        (
-            CvssSlot::V4,
-            "CVSS:4.1/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N",
-            "unknown version",
-        ),
-        (
-            CvssSlot::V4,
-            "CVSS:4.0/AV:N/AC:L/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N",
-            "missing base metric AT",
-        ),
-        (
-            CvssSlot::V4,
-            "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N",
-            "missing base metric SA",
-        ),
-        (
-            CvssSlot::V4,
-            "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:R/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N",
-            "unknown base metric value (UI:R is 3.x)",
-        ),
-        (
-            CvssSlot::V4,
-            "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:S/SA:N",
-            "S is a value of MSI, not of SI",
-        ),
-        (
-            CvssSlot::V4,
-            "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N/E:F",
-            "unknown threat metric value (E:F is 3.x)",
-        ),
-        (
-            CvssSlot::V4,
-            "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N/MSC:S",
-            "S is a value of MSI and MSA, not of MSC",
-        ),
-        (
-            CvssSlot::V4,
-            "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N/RL:O",
-            "a 3.x metric in a 4.0 vector",
-        ),
-        (
-            CvssSlot::V4,
-            "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N/VC:L",
-            "duplicate metric",
-        ),
-        (
-            CvssSlot::V4,
-            "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N/E:A/E:A",
-            "duplicate optional metric",
-        ),
-        (
-            CvssSlot::V4,
-            "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N/",
-            "trailing slash",
-        ),
-        (CvssSlot::V4, V3, "a 3.1 vector in the 4.0 slot"),
-        (
-            CvssSlot::V4,
-            "CVSS:3.0/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
-            "a 3.0 vector in the 4.0 slot",
-        ),
-        (CvssSlot::V4, "CVSS:4.0/", "prefix only"),
-        (CvssSlot::V4, "CVSS:4.0", "prefix without slash"),
-        (CvssSlot::V4, "\u{1F4A5}/:/:", "garbage"),
-    ];
-
     let mut wrong = Vec::new();
-    for &(slot, vector, why) in malformed {
+    for &(slot, vector, why) in MALFORMED {
         match CvssAssessment::assess(slot, vector, None).computed {
             CvssScore::Malformed { error } if !error.trim().is_empty() => {}
             other => wrong.push(format!("{slot:?} {vector:?} ({why}): {other:?}")),

@@ -98,6 +98,22 @@ async fn call(
     }
 }
 
+/// `GET path` with `authorization`.
+async fn get(fake: &FakeGitHub, path: &str, authorization: &str) -> Answer {
+    call(fake, "GET", path, authorization, None, &[]).await
+}
+
+/// `METHOD path` with `authorization` and the JSON `body`.
+async fn send(
+    fake: &FakeGitHub,
+    method: &str,
+    path: &str,
+    authorization: &str,
+    body: Value,
+) -> Answer {
+    call(fake, method, path, authorization, Some(body), &[]).await
+}
+
 async fn token(fake: &FakeGitHub) -> String {
     let path = format!("/app/installations/{INSTALLATION}/access_tokens");
     let answer = call(fake, "POST", &path, &format!("Bearer {}", jwt()), None, &[]).await;
@@ -111,7 +127,7 @@ async fn app_routes_take_a_jwt_signed_by_the_app() {
     let fake = fake().await;
     let bearer = format!("Bearer {}", jwt());
 
-    let app = call(&fake, "GET", "/app", &bearer, None, &[]).await;
+    let app = get(&fake, "/app", &bearer).await;
     assert_eq!(app.status, 200, "{}", app.text);
     assert_eq!(app.json()["id"], APP_ID);
     assert_eq!(app.json()["slug"], "herald-test");
@@ -121,17 +137,47 @@ async fn app_routes_take_a_jwt_signed_by_the_app() {
 
     let string_iss =
         jwt_with(json!({ "iss": APP_ID.to_string(), "iat": now() - 60, "exp": now() + 540 }));
-    let answer = call(
+    let answer = get(&fake, "/app", &format!("Bearer {string_iss}")).await;
+    assert_eq!(answer.status, 200, "iss may be a string");
+
+    jwts_github_would_not_take_are_refused(&fake).await;
+
+    let installations = get(&fake, "/app/installations", &bearer).await;
+    assert_eq!(installations.status, 200);
+    let installations = installations.json();
+    assert_eq!(installations[0]["id"], INSTALLATION);
+    assert_eq!(installations[0]["account"]["login"], "acme");
+    assert_eq!(installations[0]["account"]["type"], "Organization");
+    assert_eq!(installations[0]["app_id"], APP_ID);
+    assert_eq!(installations[0]["target_type"], "Organization");
+    assert_eq!(installations[0]["repository_selection"], "all");
+
+    let first = two_tokens_each_fresh_for_an_hour(&fake, &bearer).await;
+
+    let unknown = call(
         &fake,
-        "GET",
-        "/app",
-        &format!("Bearer {string_iss}"),
+        "POST",
+        "/app/installations/999/access_tokens",
+        &bearer,
         None,
         &[],
     )
     .await;
-    assert_eq!(answer.status, 200, "iss may be a string");
+    assert_eq!(unknown.status, 404);
+    let token = format!("Bearer {}", first["token"].as_str().expect("token"));
+    let with_token = get(&fake, "/app", &token).await;
+    assert_eq!(
+        with_token.status, 401,
+        "an installation token is not an app JWT"
+    );
 
+    assert_eq!(fake.token_requests(), 2);
+    assert!(fake.unexpected().is_empty());
+}
+
+/// A JWT GitHub would not take gets 401 and GitHub's words: none, not a JWT, another
+/// App's, expired, valid for over ten minutes, without `iat`, or with a changed signature.
+async fn jwts_github_would_not_take_are_refused(fake: &FakeGitHub) {
     let rejected = [
         String::new(),
         "Bearer not-a-jwt".to_owned(),
@@ -154,7 +200,7 @@ async fn app_routes_take_a_jwt_signed_by_the_app() {
         format!("Bearer {}x", jwt()),
     ];
     for authorization in &rejected {
-        let answer = call(&fake, "GET", "/app", authorization, None, &[]).await;
+        let answer = get(fake, "/app", authorization).await;
         assert_eq!(answer.status, 401, "{authorization:?} was accepted");
         assert_eq!(
             answer.json(),
@@ -164,20 +210,14 @@ async fn app_routes_take_a_jwt_signed_by_the_app() {
             })
         );
     }
+}
 
-    let installations = call(&fake, "GET", "/app/installations", &bearer, None, &[]).await;
-    assert_eq!(installations.status, 200);
-    let installations = installations.json();
-    assert_eq!(installations[0]["id"], INSTALLATION);
-    assert_eq!(installations[0]["account"]["login"], "acme");
-    assert_eq!(installations[0]["account"]["type"], "Organization");
-    assert_eq!(installations[0]["app_id"], APP_ID);
-    assert_eq!(installations[0]["target_type"], "Organization");
-    assert_eq!(installations[0]["repository_selection"], "all");
-
+/// Two installation tokens asked for with the App's JWT (`bearer`): each a fresh one,
+/// valid for an hour, with the installation's permissions. The first.
+async fn two_tokens_each_fresh_for_an_hour(fake: &FakeGitHub, bearer: &str) -> Value {
     let path = format!("/app/installations/{INSTALLATION}/access_tokens");
-    let first = call(&fake, "POST", &path, &bearer, None, &[]).await;
-    let second = call(&fake, "POST", &path, &bearer, None, &[]).await;
+    let first = call(fake, "POST", &path, bearer, None, &[]).await;
+    let second = call(fake, "POST", &path, bearer, None, &[]).await;
     assert_eq!((first.status, second.status), (201, 201));
     let (first, second) = (first.json(), second.json());
     assert!(
@@ -193,26 +233,7 @@ async fn app_routes_take_a_jwt_signed_by_the_app() {
     assert!((expires_at.timestamp() - now() - 3600).abs() < 10);
     assert_eq!(first["permissions"]["issues"], "write");
     assert_eq!(first["repository_selection"], "all");
-
-    let unknown = call(
-        &fake,
-        "POST",
-        "/app/installations/999/access_tokens",
-        &bearer,
-        None,
-        &[],
-    )
-    .await;
-    assert_eq!(unknown.status, 404);
-    let token = format!("Bearer {}", first["token"].as_str().expect("token"));
-    let with_token = call(&fake, "GET", "/app", &token, None, &[]).await;
-    assert_eq!(
-        with_token.status, 401,
-        "an installation token is not an app JWT"
-    );
-
-    assert_eq!(fake.token_requests(), 2);
-    assert!(fake.unexpected().is_empty());
+    first
 }
 
 #[tokio::test]
@@ -222,7 +243,7 @@ async fn other_routes_take_a_live_installation_token() {
     fake.add_repository("other/thing", false, 8);
     let token = token(&fake).await;
 
-    let repo = call(&fake, "GET", "/repos/acme/widget", &token, None, &[]).await;
+    let repo = get(&fake, "/repos/acme/widget", &token).await;
     assert_eq!(repo.status, 200, "{}", repo.text);
     let body = repo.json();
     assert_eq!(body["full_name"], REPO);
@@ -235,10 +256,10 @@ async fn other_routes_take_a_live_installation_token() {
 
     // Each authenticated answer costs one; rejected ones cost nothing.
     let before = repo.remaining();
-    let again = call(&fake, "GET", "/repos/acme/widget", &token, None, &[]).await;
+    let again = get(&fake, "/repos/acme/widget", &token).await;
     assert_eq!(again.remaining(), before - 1);
     let legacy = token.replacen("Bearer", "token", 1);
-    let legacy = call(&fake, "GET", "/repos/acme/widget", &legacy, None, &[]).await;
+    let legacy = get(&fake, "/repos/acme/widget", &legacy).await;
     assert_eq!(legacy.status, 200, "the `token` scheme works too");
 
     let bad_credentials = json!({
@@ -246,23 +267,23 @@ async fn other_routes_take_a_live_installation_token() {
         "documentation_url": "https://docs.github.com/rest",
     });
     for authorization in ["", "Bearer ghs_made_up", &format!("Bearer {}", jwt())] {
-        let answer = call(&fake, "GET", "/repos/acme/widget", authorization, None, &[]).await;
+        let answer = get(&fake, "/repos/acme/widget", authorization).await;
         assert_eq!(answer.status, 401, "{authorization:?} was accepted");
         assert_eq!(answer.json(), bad_credentials);
         assert_eq!(answer.remaining(), legacy.remaining());
     }
 
-    let unknown = call(&fake, "GET", "/repos/acme/nope", &token, None, &[]).await;
+    let unknown = get(&fake, "/repos/acme/nope", &token).await;
     assert_eq!(unknown.status, 404);
     assert_eq!(unknown.json()["message"], "Not Found");
-    let elsewhere = call(&fake, "GET", "/repos/other/thing", &token, None, &[]).await;
+    let elsewhere = get(&fake, "/repos/other/thing", &token).await;
     assert_eq!(
         elsewhere.status, 404,
         "another installation's repository is invisible"
     );
 
     fake.expire_tokens();
-    let expired = call(&fake, "GET", "/repos/acme/widget", &token, None, &[]).await;
+    let expired = get(&fake, "/repos/acme/widget", &token).await;
     assert_eq!(expired.status, 401);
     assert!(fake.unexpected().is_empty());
 }
@@ -279,7 +300,7 @@ async fn contents_come_base64_in_sixty_column_lines() {
         "/repos/acme/widget/contents/.github/herald.yml?ref=main",
         "/repos/acme/widget/contents/.github%2Fherald.yml",
     ] {
-        let answer = call(&fake, "GET", path, &token, None, &[]).await;
+        let answer = get(&fake, path, &token).await;
         assert_eq!(answer.status, 200, "{path}: {}", answer.text);
         let body = answer.json();
         assert_eq!(body["type"], "file");
@@ -309,15 +330,7 @@ async fn contents_come_base64_in_sixty_column_lines() {
     .await;
     assert_eq!((raw.status, raw.text.as_str()), (200, config.as_str()));
 
-    let missing = call(
-        &fake,
-        "GET",
-        "/repos/acme/widget/contents/nope.yml",
-        &token,
-        None,
-        &[],
-    )
-    .await;
+    let missing = get(&fake, "/repos/acme/widget/contents/nope.yml", &token).await;
     assert_eq!(missing.status, 404);
 }
 
@@ -326,262 +339,20 @@ async fn issues_labels_and_comments_keep_state() {
     let fake = fake().await;
     let token = token(&fake).await;
     let issues = "/repos/acme/widget/issues";
-
-    let created = call(
-        &fake,
-        "POST",
-        issues,
-        &token,
-        Some(json!({
-            "title": "GHSA-abcd-1234-efgh",
-            "body": "tracking",
-            "labels": ["security", "severity:high"],
-            "assignees": ["alice"],
-        })),
-        &[],
-    )
-    .await;
-    assert_eq!(created.status, 201, "{}", created.text);
-    let issue = created.json();
-    assert_eq!(issue["number"], 1);
-    assert_eq!(issue["state"], "open");
-    assert_eq!(issue["title"], "GHSA-abcd-1234-efgh");
-    assert_eq!(issue["user"]["login"], BOT_LOGIN);
-    assert_eq!(issue["user"]["type"], "Bot");
-    assert_eq!(issue["labels"][1]["name"], "severity:high");
-    assert_eq!(issue["labels"][1]["color"], "ededed");
-    assert_eq!(issue["labels"][1]["default"], false);
-    assert_eq!(issue["assignees"][0]["login"], "alice");
-    assert_eq!(issue["html_url"], "https://github.com/acme/widget/issues/1");
-    assert_eq!(issue["comments"], 0);
-
-    let untitled = call(
-        &fake,
-        "POST",
-        issues,
-        &token,
-        Some(json!({ "body": "x" })),
-        &[],
-    )
-    .await;
-    assert_eq!(untitled.status, 422);
-    assert_eq!(untitled.json()["errors"][0]["field"], "title");
-    let mut garbled = common::http_client()
-        .post(format!("{}{issues}", fake.url))
-        .header("authorization", &token)
-        .body("{not json")
-        .send()
-        .await
-        .expect("answer");
-    assert_eq!(garbled.status(), 400);
-    garbled = common::http_client()
-        .get(format!("{}{issues}/abc", fake.url))
-        .header("authorization", &token)
-        .send()
-        .await
-        .expect("answer");
-    assert_eq!(garbled.status(), 404);
+    an_issue_is_created_as_github_shows_it(&fake, &token).await;
     fake.open_issue(REPO, "mallory", "unrelated", "", &["question"]);
-    call(
+    send(
         &fake,
         "POST",
         issues,
         &token,
-        Some(json!({ "title": "second", "labels": ["security"] })),
-        &[],
+        json!({ "title": "second", "labels": ["security"] }),
     )
     .await;
-
-    // Open by default, newest first, every label required, paged with a Link header.
-    let listed = call(
-        &fake,
-        "GET",
-        &format!("{issues}?labels=security,severity:high"),
-        &token,
-        None,
-        &[],
-    )
-    .await;
-    let numbers = |answer: &Answer| -> Vec<u64> {
-        answer
-            .json()
-            .as_array()
-            .expect("array")
-            .iter()
-            .map(|issue| issue["number"].as_u64().expect("number"))
-            .collect()
-    };
-    assert_eq!(numbers(&listed), vec![1]);
-    let all = call(
-        &fake,
-        "GET",
-        &format!("{issues}?labels=security"),
-        &token,
-        None,
-        &[],
-    )
-    .await;
-    assert_eq!(numbers(&all), vec![3, 1]);
-    let first_page = call(
-        &fake,
-        "GET",
-        &format!("{issues}?per_page=2"),
-        &token,
-        None,
-        &[],
-    )
-    .await;
-    assert_eq!(numbers(&first_page), vec![3, 2]);
-    let link = first_page.header("link").expect("Link header").to_owned();
-    let next = format!("<{}{issues}?per_page=2&page=2>; rel=\"next\"", fake.url);
-    assert!(link.contains(&next), "{link}");
-    let second_page = call(
-        &fake,
-        "GET",
-        &format!("{issues}?per_page=2&page=2"),
-        &token,
-        None,
-        &[],
-    )
-    .await;
-    assert_eq!(numbers(&second_page), vec![1]);
-    assert!(
-        second_page
-            .header("link")
-            .is_some_and(|link| !link.contains("rel=\"next\""))
-    );
-
-    let closed = call(
-        &fake,
-        "PATCH",
-        &format!("{issues}/2"),
-        &token,
-        Some(json!({ "state": "closed" })),
-        &[],
-    )
-    .await;
-    assert_eq!(closed.status, 200);
-    assert_eq!(closed.json()["state"], "closed");
-    let open = call(&fake, "GET", issues, &token, None, &[]).await;
-    assert_eq!(numbers(&open), vec![3, 1]);
-    let closed = call(
-        &fake,
-        "GET",
-        &format!("{issues}?state=closed"),
-        &token,
-        None,
-        &[],
-    )
-    .await;
-    assert_eq!(numbers(&closed), vec![2]);
-    let got = call(&fake, "GET", &format!("{issues}/1"), &token, None, &[]).await;
-    assert_eq!(got.json()["body"], "tracking");
-    assert_eq!(
-        call(&fake, "GET", &format!("{issues}/99"), &token, None, &[])
-            .await
-            .status,
-        404
-    );
-
-    let labels = call(
-        &fake,
-        "POST",
-        &format!("{issues}/1/labels"),
-        &token,
-        Some(json!({ "labels": ["security", "phase:assessment"] })),
-        &[],
-    )
-    .await;
-    assert_eq!(labels.status, 200);
-    let names = |answer: &Answer| -> Vec<String> {
-        answer
-            .json()
-            .as_array()
-            .expect("array")
-            .iter()
-            .map(|label| label["name"].as_str().expect("name").to_owned())
-            .collect()
-    };
-    assert_eq!(
-        names(&labels),
-        ["security", "severity:high", "phase:assessment"]
-    );
-    let removed = call(
-        &fake,
-        "DELETE",
-        &format!("{issues}/1/labels/severity%3Ahigh"),
-        &token,
-        None,
-        &[],
-    )
-    .await;
-    assert_eq!(removed.status, 200);
-    assert_eq!(names(&removed), ["security", "phase:assessment"]);
-    let absent = call(
-        &fake,
-        "DELETE",
-        &format!("{issues}/1/labels/severity%3Ahigh"),
-        &token,
-        None,
-        &[],
-    )
-    .await;
-    assert_eq!(absent.status, 404);
-    assert_eq!(
-        fake.count("DELETE", "/repos/acme/widget/issues/1/labels/severity:high"),
-        2
-    );
-
-    let comment = call(
-        &fake,
-        "POST",
-        &format!("{issues}/1/comments"),
-        &token,
-        Some(json!({ "body": "Incident opened." })),
-        &[],
-    )
-    .await;
-    assert_eq!(comment.status, 201);
-    let comment = comment.json();
-    assert_eq!(comment["user"]["login"], BOT_LOGIN);
-    assert!(
-        comment["html_url"]
-            .as_str()
-            .expect("html_url")
-            .contains("#issuecomment-")
-    );
-    let id = comment["id"].as_u64().expect("id");
-    let edited = call(
-        &fake,
-        "PATCH",
-        &format!("/repos/acme/widget/issues/comments/{id}"),
-        &token,
-        Some(json!({ "body": "Incident opened (edited)." })),
-        &[],
-    )
-    .await;
-    assert_eq!(
-        (edited.status, edited.json()["body"].clone()),
-        (200, json!("Incident opened (edited)."))
-    );
-    let human = fake.add_comment(REPO, 1, "alice", "/herald severity critical");
-    let comments = call(
-        &fake,
-        "GET",
-        &format!("{issues}/1/comments?per_page=1&page=2"),
-        &token,
-        None,
-        &[],
-    )
-    .await;
-    assert_eq!(comments.json()[0]["id"], human);
-    assert_eq!(comments.json()[0]["user"]["type"], "User");
-    assert_eq!(
-        call(&fake, "GET", &format!("{issues}/1"), &token, None, &[])
-            .await
-            .json()["comments"],
-        2
-    );
+    issues_are_listed_open_newest_first_and_paged(&fake, &token).await;
+    an_issue_is_closed_and_read(&fake, &token).await;
+    labels_are_added_and_removed(&fake, &token).await;
+    let human = comments_are_posted_edited_and_listed(&fake, &token).await;
 
     let stored = fake.issues(REPO);
     assert_eq!(stored.len(), 3);
@@ -598,6 +369,222 @@ async fn issues_labels_and_comments_keep_state() {
     assert_eq!(fake.unexpected(), ["GET /repos/acme/widget/issues/abc"]);
 }
 
+/// herald's issue 1 is created with labels and an assignee, and answered in GitHub's
+/// shape; one without a title, a body that is not JSON and a number that is not one are
+/// refused.
+async fn an_issue_is_created_as_github_shows_it(fake: &FakeGitHub, token: &str) {
+    let issues = "/repos/acme/widget/issues";
+    let created = send(
+        fake,
+        "POST",
+        issues,
+        token,
+        json!({
+            "title": "GHSA-abcd-1234-efgh",
+            "body": "tracking",
+            "labels": ["security", "severity:high"],
+            "assignees": ["alice"],
+        }),
+    )
+    .await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    let issue = created.json();
+    assert_eq!(issue["number"], 1);
+    assert_eq!(issue["state"], "open");
+    assert_eq!(issue["title"], "GHSA-abcd-1234-efgh");
+    assert_eq!(issue["user"]["login"], BOT_LOGIN);
+    assert_eq!(issue["user"]["type"], "Bot");
+    assert_eq!(issue["labels"][1]["name"], "severity:high");
+    assert_eq!(issue["labels"][1]["color"], "ededed");
+    assert_eq!(issue["labels"][1]["default"], false);
+    assert_eq!(issue["assignees"][0]["login"], "alice");
+    assert_eq!(issue["html_url"], "https://github.com/acme/widget/issues/1");
+    assert_eq!(issue["comments"], 0);
+
+    let untitled = send(fake, "POST", issues, token, json!({ "body": "x" })).await;
+    assert_eq!(untitled.status, 422);
+    assert_eq!(untitled.json()["errors"][0]["field"], "title");
+    let mut garbled = common::http_client()
+        .post(format!("{}{issues}", fake.url))
+        .header("authorization", token)
+        .body("{not json")
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(garbled.status(), 400);
+    garbled = common::http_client()
+        .get(format!("{}{issues}/abc", fake.url))
+        .header("authorization", token)
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(garbled.status(), 404);
+}
+
+/// Open by default, newest first, every label required, paged with a Link header.
+async fn issues_are_listed_open_newest_first_and_paged(fake: &FakeGitHub, token: &str) {
+    let issues = "/repos/acme/widget/issues";
+    let listed = get(
+        fake,
+        &format!("{issues}?labels=security,severity:high"),
+        token,
+    )
+    .await;
+    assert_eq!(numbers(&listed), vec![1]);
+    let all = get(fake, &format!("{issues}?labels=security"), token).await;
+    assert_eq!(numbers(&all), vec![3, 1]);
+    let first_page = get(fake, &format!("{issues}?per_page=2"), token).await;
+    assert_eq!(numbers(&first_page), vec![3, 2]);
+    let link = first_page.header("link").expect("Link header").to_owned();
+    let next = format!("<{}{issues}?per_page=2&page=2>; rel=\"next\"", fake.url);
+    assert!(link.contains(&next), "{link}");
+    let second_page = get(fake, &format!("{issues}?per_page=2&page=2"), token).await;
+    assert_eq!(numbers(&second_page), vec![1]);
+    assert!(
+        second_page
+            .header("link")
+            .is_some_and(|link| !link.contains("rel=\"next\""))
+    );
+}
+
+/// Issue 2 is closed: the open list leaves it out, the closed one has it; issue 1 reads
+/// back, 99 is not found.
+async fn an_issue_is_closed_and_read(fake: &FakeGitHub, token: &str) {
+    let issues = "/repos/acme/widget/issues";
+    let closed = send(
+        fake,
+        "PATCH",
+        &format!("{issues}/2"),
+        token,
+        json!({ "state": "closed" }),
+    )
+    .await;
+    assert_eq!(closed.status, 200);
+    assert_eq!(closed.json()["state"], "closed");
+    let open = get(fake, issues, token).await;
+    assert_eq!(numbers(&open), vec![3, 1]);
+    let closed = get(fake, &format!("{issues}?state=closed"), token).await;
+    assert_eq!(numbers(&closed), vec![2]);
+    let got = get(fake, &format!("{issues}/1"), token).await;
+    assert_eq!(got.json()["body"], "tracking");
+    assert_eq!(get(fake, &format!("{issues}/99"), token).await.status, 404);
+}
+
+/// The numbers of the issues or pull requests an answer lists.
+fn numbers(answer: &Answer) -> Vec<u64> {
+    answer
+        .json()
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|issue| issue["number"].as_u64().expect("number"))
+        .collect()
+}
+
+/// The names of the labels an answer lists.
+fn names(answer: &Answer) -> Vec<String> {
+    answer
+        .json()
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|label| label["name"].as_str().expect("name").to_owned())
+        .collect()
+}
+
+/// Labels are added to issue 1 and removed (a label it does not have: 404).
+async fn labels_are_added_and_removed(fake: &FakeGitHub, token: &str) {
+    let issues = "/repos/acme/widget/issues";
+    let labels = send(
+        fake,
+        "POST",
+        &format!("{issues}/1/labels"),
+        token,
+        json!({ "labels": ["security", "phase:assessment"] }),
+    )
+    .await;
+    assert_eq!(labels.status, 200);
+    assert_eq!(
+        names(&labels),
+        ["security", "severity:high", "phase:assessment"]
+    );
+    let removed = call(
+        fake,
+        "DELETE",
+        &format!("{issues}/1/labels/severity%3Ahigh"),
+        token,
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(removed.status, 200);
+    assert_eq!(names(&removed), ["security", "phase:assessment"]);
+    let absent = call(
+        fake,
+        "DELETE",
+        &format!("{issues}/1/labels/severity%3Ahigh"),
+        token,
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(absent.status, 404);
+    assert_eq!(
+        fake.count("DELETE", "/repos/acme/widget/issues/1/labels/severity:high"),
+        2
+    );
+}
+
+/// herald's comment on issue 1 is posted and edited; a person's comment is listed after
+/// it, paged, and the issue counts both. The person's comment's id.
+async fn comments_are_posted_edited_and_listed(fake: &FakeGitHub, token: &str) -> u64 {
+    let issues = "/repos/acme/widget/issues";
+    let comment = send(
+        fake,
+        "POST",
+        &format!("{issues}/1/comments"),
+        token,
+        json!({ "body": "Incident opened." }),
+    )
+    .await;
+    assert_eq!(comment.status, 201);
+    let comment = comment.json();
+    assert_eq!(comment["user"]["login"], BOT_LOGIN);
+    assert!(
+        comment["html_url"]
+            .as_str()
+            .expect("html_url")
+            .contains("#issuecomment-")
+    );
+    let id = comment["id"].as_u64().expect("id");
+    let edited = send(
+        fake,
+        "PATCH",
+        &format!("/repos/acme/widget/issues/comments/{id}"),
+        token,
+        json!({ "body": "Incident opened (edited)." }),
+    )
+    .await;
+    assert_eq!(
+        (edited.status, edited.json()["body"].clone()),
+        (200, json!("Incident opened (edited)."))
+    );
+    let human = fake.add_comment(REPO, 1, "alice", "/herald severity critical");
+    let comments = get(
+        fake,
+        &format!("{issues}/1/comments?per_page=1&page=2"),
+        token,
+    )
+    .await;
+    assert_eq!(comments.json()[0]["id"], human);
+    assert_eq!(comments.json()[0]["user"]["type"], "User");
+    assert_eq!(
+        get(fake, &format!("{issues}/1"), token).await.json()["comments"],
+        2
+    );
+    human
+}
+
 fn base64(text: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(text)
 }
@@ -607,59 +594,93 @@ async fn branches_files_and_pull_requests_keep_git_state() {
     let fake = fake().await;
     fake.put_file(REPO, "CHANGELOG.md", "# Changelog\n");
     let token = token(&fake).await;
-    let repo = "/repos/acme/widget";
-    let branch = "herald/security/GHSA-abcd-1234-efgh";
+    let (repo, branch) = (REPO_API, BRANCH);
     assert_eq!(fake.branches(REPO), ["main"]);
+    let main_sha = the_branch_is_made_from_mains_head(&fake, &token).await;
+    let blob = files_are_read_by_ref(&fake, &token).await;
+    a_new_file_is_committed_on_the_branch(&fake, &token, &main_sha).await;
+    an_update_without_the_files_sha_is_refused(&fake, &token, &blob).await;
+    let head_sha = an_update_moves_the_branch_alone(&fake, &token, &blob).await;
+    let open_pull = a_pull_request_is_opened_once(&fake, &token, &main_sha, &head_sha).await;
+    a_pull_request_is_an_issue_too(&fake, &token).await;
+    pull_requests_are_listed_by_head_base_and_state(&fake, &token).await;
+    a_pull_request_is_edited_and_closed(&fake, &token, open_pull).await;
 
-    // The branch: 404 before, created from main's head, 422 when it exists.
-    let main = call(
+    // Moving the branch: forward only unless forced.
+    let back = send(
         &fake,
-        "GET",
-        &format!("{repo}/git/ref/heads/main"),
+        "PATCH",
+        &format!("{repo}/git/refs/heads/{branch}"),
         &token,
-        None,
-        &[],
+        json!({ "sha": main_sha, "force": false }),
     )
     .await;
+    assert_eq!(
+        (back.status, back.json()["message"].clone()),
+        (422, json!("Update is not a fast forward"))
+    );
+    let forced = send(
+        &fake,
+        "PATCH",
+        &format!("{repo}/git/refs/heads/{branch}"),
+        &token,
+        json!({ "sha": main_sha, "force": true }),
+    )
+    .await;
+    assert_eq!(forced.status, 200, "{}", forced.text);
+    assert_eq!(forced.json()["object"]["sha"], main_sha.as_str());
+    assert_eq!(
+        fake.file(REPO, branch, "CHANGELOG.md").as_deref(),
+        Some("# Changelog\n")
+    );
+
+    // Every new route needs a token and is recorded.
+    let anonymous = get(&fake, &format!("{repo}/pulls"), "").await;
+    assert_eq!(anonymous.status, 401);
+    assert_eq!(fake.count("POST", "/repos/acme/widget/pulls"), 6);
+    assert!(fake.unexpected().is_empty(), "{:?}", fake.unexpected());
+}
+
+/// The repository's API path, and the branch the git-state scenario works on.
+const REPO_API: &str = "/repos/acme/widget";
+const BRANCH: &str = "herald/security/GHSA-abcd-1234-efgh";
+/// The CHANGELOG as the scenario's update writes it on the branch.
+const ENTRY: &str = "# Changelog\n\n## Security\n\n- GHSA-abcd-1234-efgh\n";
+
+/// The branch: 404 before, created from main's head, 422 when it exists; read with the
+/// slashes in its name as they are or encoded. Main's head.
+async fn the_branch_is_made_from_mains_head(fake: &FakeGitHub, token: &str) -> String {
+    let (repo, branch) = (REPO_API, BRANCH);
+    let main = get(fake, &format!("{repo}/git/ref/heads/main"), token).await;
     assert_eq!(main.status, 200, "{}", main.text);
     let main = main.json();
     assert_eq!(main["ref"], "refs/heads/main");
     assert_eq!(main["object"]["type"], "commit");
     let main_sha = main["object"]["sha"].as_str().expect("sha").to_owned();
     assert_eq!(main_sha.len(), 40);
-    let missing = call(
-        &fake,
-        "GET",
-        &format!("{repo}/git/ref/heads/{branch}"),
-        &token,
-        None,
-        &[],
-    )
-    .await;
+    let missing = get(fake, &format!("{repo}/git/ref/heads/{branch}"), token).await;
     assert_eq!(
         (missing.status, missing.json()["message"].clone()),
         (404, json!("Not Found"))
     );
     let create_ref = |sha: &str| json!({ "ref": format!("refs/heads/{branch}"), "sha": sha });
-    let created = call(
-        &fake,
+    let created = send(
+        fake,
         "POST",
         &format!("{repo}/git/refs"),
-        &token,
-        Some(create_ref(&main_sha)),
-        &[],
+        token,
+        create_ref(&main_sha),
     )
     .await;
     assert_eq!(created.status, 201, "{}", created.text);
     assert_eq!(created.json()["ref"], format!("refs/heads/{branch}"));
     assert_eq!(created.json()["object"]["sha"], main_sha.as_str());
-    let again = call(
-        &fake,
+    let again = send(
+        fake,
         "POST",
         &format!("{repo}/git/refs"),
-        &token,
-        Some(create_ref(&main_sha)),
-        &[],
+        token,
+        create_ref(&main_sha),
     )
     .await;
     assert_eq!(
@@ -668,22 +689,14 @@ async fn branches_files_and_pull_requests_keep_git_state() {
     );
     let unknown_sha = "0".repeat(40);
     let other = json!({ "ref": "refs/heads/other", "sha": unknown_sha });
-    let bad_sha = call(
-        &fake,
-        "POST",
-        &format!("{repo}/git/refs"),
-        &token,
-        Some(other),
-        &[],
-    )
-    .await;
+    let bad_sha = send(fake, "POST", &format!("{repo}/git/refs"), token, other).await;
     assert_eq!(bad_sha.status, 422);
     // Slashes in the branch name, sent as they are or encoded.
     for path in [
         format!("{repo}/git/ref/heads/{branch}"),
         format!("{repo}/git/ref/heads/{}", branch.replace('/', "%2F")),
     ] {
-        let got = call(&fake, "GET", &path, &token, None, &[]).await;
+        let got = get(fake, &path, token).await;
         assert_eq!(got.status, 200, "{path}");
         assert_eq!(got.json()["object"]["sha"], main_sha.as_str());
     }
@@ -695,47 +708,44 @@ async fn branches_files_and_pull_requests_keep_git_state() {
         fake.file(REPO, branch, "CHANGELOG.md").as_deref(),
         Some("# Changelog\n")
     );
+    main_sha
+}
 
-    // Reading by ref: the branch's file, main's without a ref, 404 for an unknown ref.
+/// Reading by ref: the branch's file, main's without a ref, 404 for an unknown ref. The
+/// CHANGELOG's blob sha on the branch.
+async fn files_are_read_by_ref(fake: &FakeGitHub, token: &str) -> String {
+    let (repo, branch) = (REPO_API, BRANCH);
     let contents = format!("{repo}/contents/CHANGELOG.md");
-    let on_branch = call(
-        &fake,
-        "GET",
-        &format!("{contents}?ref={branch}"),
-        &token,
-        None,
-        &[],
-    )
-    .await;
+    let on_branch = get(fake, &format!("{contents}?ref={branch}"), token).await;
     assert_eq!(on_branch.status, 200, "{}", on_branch.text);
     let blob = on_branch.json()["sha"].as_str().expect("sha").to_owned();
-    let no_ref = call(
-        &fake,
-        "GET",
+    let no_ref = get(
+        fake,
         "/repos/acme/widget/contents/CHANGELOG.md?ref=nope",
-        &token,
-        None,
-        &[],
+        token,
     )
     .await;
     assert_eq!(
         (no_ref.status, no_ref.json()["message"].clone()),
         (404, json!("No commit found for the ref nope"))
     );
+    blob
+}
 
-    // Writing on the branch: create, update with the blob sha, refuse a stale or missing one.
+/// Writing on the branch: a new file is a commit on top of main's head.
+async fn a_new_file_is_committed_on_the_branch(fake: &FakeGitHub, token: &str, main_sha: &str) {
+    let (repo, branch) = (REPO_API, BRANCH);
     let new_file = json!({
         "message": "Add advisory notes",
         "content": base64("notes\n"),
         "branch": branch,
     });
-    let put = call(
-        &fake,
+    let put = send(
+        fake,
         "PUT",
         &format!("{repo}/contents/docs/notes.md"),
-        &token,
-        Some(new_file),
-        &[],
+        token,
+        new_file,
     )
     .await;
     assert_eq!(put.status, 201, "{}", put.text);
@@ -745,71 +755,76 @@ async fn branches_files_and_pull_requests_keep_git_state() {
     assert_eq!(put["content"]["type"], "file");
     assert_eq!(put["content"]["size"], 6);
     assert_eq!(put["commit"]["message"], "Add advisory notes");
-    assert_eq!(put["commit"]["parents"][0]["sha"], main_sha.as_str());
-    let entry = "# Changelog\n\n## Security\n\n- GHSA-abcd-1234-efgh\n";
-    let update = |sha: Option<&str>| {
-        let mut body = json!({
-            "message": "CHANGELOG: GHSA-abcd-1234-efgh",
-            "content": base64(entry),
-            "branch": branch,
-        });
-        if let Some(sha) = sha {
-            body["sha"] = json!(sha);
-        }
-        body
-    };
+    assert_eq!(put["commit"]["parents"][0]["sha"], main_sha);
+}
+
+/// The CHANGELOG update on the branch, naming the blob `sha` it replaces (if any).
+fn changelog_update(sha: Option<&str>) -> Value {
+    let mut body = json!({
+        "message": "CHANGELOG: GHSA-abcd-1234-efgh",
+        "content": base64(ENTRY),
+        "branch": BRANCH,
+    });
+    if let Some(sha) = sha {
+        body["sha"] = json!(sha);
+    }
+    body
+}
+
+/// An update must name the sha of the file it replaces: a stale one is a conflict, none
+/// is invalid, another branch is not found, and a new file takes none.
+async fn an_update_without_the_files_sha_is_refused(fake: &FakeGitHub, token: &str, blob: &str) {
+    let repo = REPO_API;
+    let contents = format!("{repo}/contents/CHANGELOG.md");
     let stale = "1".repeat(40);
-    let conflict = call(
-        &fake,
+    let conflict = send(
+        fake,
         "PUT",
         &contents,
-        &token,
-        Some(update(Some(&stale))),
-        &[],
+        token,
+        changelog_update(Some(&stale)),
     )
     .await;
     assert_eq!(
         (conflict.status, conflict.json()["message"].clone()),
         (409, json!(format!("CHANGELOG.md does not match {stale}")))
     );
-    let unsupplied = call(&fake, "PUT", &contents, &token, Some(update(None)), &[]).await;
+    let unsupplied = send(fake, "PUT", &contents, token, changelog_update(None)).await;
     assert_eq!(
         (unsupplied.status, unsupplied.json()["message"].clone()),
         (422, json!("Invalid request.\n\n\"sha\" wasn't supplied."))
     );
-    let mut elsewhere = update(Some(&blob));
+    let mut elsewhere = changelog_update(Some(blob));
     elsewhere["branch"] = json!("no-such-branch");
-    let elsewhere = call(&fake, "PUT", &contents, &token, Some(elsewhere), &[]).await;
+    let elsewhere = send(fake, "PUT", &contents, token, elsewhere).await;
     assert_eq!(elsewhere.status, 404);
     let sha_for_new = json!({ "message": "x", "content": base64("x"), "sha": blob });
-    let sha_for_new = call(
-        &fake,
+    let sha_for_new = send(
+        fake,
         "PUT",
         &format!("{repo}/contents/new.md"),
-        &token,
-        Some(sha_for_new),
-        &[],
+        token,
+        sha_for_new,
     )
     .await;
     assert_eq!(sha_for_new.status, 422);
-    let updated = call(
-        &fake,
-        "PUT",
-        &contents,
-        &token,
-        Some(update(Some(&blob))),
-        &[],
-    )
-    .await;
+}
+
+/// The update with the blob's sha commits on the branch, which moves; main keeps its
+/// files. The branch's new head.
+async fn an_update_moves_the_branch_alone(fake: &FakeGitHub, token: &str, blob: &str) -> String {
+    let (repo, branch) = (REPO_API, BRANCH);
+    let contents = format!("{repo}/contents/CHANGELOG.md");
+    let updated = send(fake, "PUT", &contents, token, changelog_update(Some(blob))).await;
     assert_eq!(updated.status, 200, "{}", updated.text);
     let head_sha = updated.json()["commit"]["sha"]
         .as_str()
         .expect("sha")
         .to_owned();
-    assert_ne!(updated.json()["content"]["sha"], blob.as_str());
+    assert_ne!(updated.json()["content"]["sha"], blob);
     assert_eq!(
         fake.file(REPO, branch, "CHANGELOG.md").as_deref(),
-        Some(entry)
+        Some(ENTRY)
     );
     assert_eq!(
         fake.file(REPO, "main", "CHANGELOG.md").as_deref(),
@@ -817,15 +832,15 @@ async fn branches_files_and_pull_requests_keep_git_state() {
     );
     assert_eq!(fake.file(REPO, "main", "docs/notes.md"), None);
     let read_back = call(
-        &fake,
+        fake,
         "GET",
         &format!("{contents}?ref={branch}"),
-        &token,
+        token,
         None,
         &[("accept", "application/vnd.github.raw+json")],
     )
     .await;
-    assert_eq!(read_back.text, entry);
+    assert_eq!(read_back.text, ENTRY);
     let commits = fake.commits(REPO, branch);
     let messages: Vec<&str> = commits
         .iter()
@@ -843,18 +858,21 @@ async fn branches_files_and_pull_requests_keep_git_state() {
     assert_eq!(commits[3].sha, head_sha);
     assert_eq!(commits[3].files_changed, ["CHANGELOG.md"]);
     assert_eq!(fake.commits(REPO, "main").len(), 2);
-    let moved = call(
-        &fake,
-        "GET",
-        &format!("{repo}/git/ref/heads/{branch}"),
-        &token,
-        None,
-        &[],
-    )
-    .await;
+    let moved = get(fake, &format!("{repo}/git/ref/heads/{branch}"), token).await;
     assert_eq!(moved.json()["object"]["sha"], head_sha.as_str());
+    head_sha
+}
 
-    // An issue first, so the pull request's number shows the shared sequence.
+/// The pull request from the branch opens once (after an issue, so its number shows the
+/// sequence it shares with issues); a missing head or base, or a head without commits, is
+/// refused. What it was opened with.
+async fn a_pull_request_is_opened_once(
+    fake: &FakeGitHub,
+    token: &str,
+    main_sha: &str,
+    head_sha: &str,
+) -> Value {
+    let (repo, branch) = (REPO_API, BRANCH);
     fake.open_issue(REPO, "alice", "Something else", "", &[]);
     let pulls = format!("{repo}/pulls");
     let open_pull = json!({
@@ -863,7 +881,7 @@ async fn branches_files_and_pull_requests_keep_git_state() {
         "base": "main",
         "body": "Adds the advisory to the changelog.",
     });
-    let pull = call(&fake, "POST", &pulls, &token, Some(open_pull.clone()), &[]).await;
+    let pull = send(fake, "POST", &pulls, token, open_pull.clone()).await;
     assert_eq!(pull.status, 201, "{}", pull.text);
     let pull = pull.json();
     assert_eq!(pull["number"], 2);
@@ -872,17 +890,17 @@ async fn branches_files_and_pull_requests_keep_git_state() {
     assert_eq!(pull["merged"], false);
     assert_eq!(pull["html_url"], "https://github.com/acme/widget/pull/2");
     assert_eq!(pull["head"]["ref"], branch);
-    assert_eq!(pull["head"]["sha"], head_sha.as_str());
+    assert_eq!(pull["head"]["sha"], head_sha);
     assert_eq!(pull["head"]["label"], format!("acme:{branch}"));
     assert_eq!(pull["base"]["ref"], "main");
-    assert_eq!(pull["base"]["sha"], main_sha.as_str());
+    assert_eq!(pull["base"]["sha"], main_sha);
     assert_eq!(pull["user"]["login"], BOT_LOGIN);
     assert_eq!(pull["user"]["type"], "Bot");
     assert_eq!(pull["commits"], 2);
     assert_eq!(pull["changed_files"], 2);
     assert_ne!(pull["id"], pull["number"]);
 
-    let duplicate = call(&fake, "POST", &pulls, &token, Some(open_pull.clone()), &[]).await;
+    let duplicate = send(fake, "POST", &pulls, token, open_pull.clone()).await;
     assert_eq!(duplicate.status, 422);
     assert_eq!(duplicate.json()["message"], "Validation Failed");
     assert_eq!(
@@ -891,14 +909,14 @@ async fn branches_files_and_pull_requests_keep_git_state() {
     );
     let mut no_head = open_pull.clone();
     no_head["head"] = json!("acme:nope");
-    let no_head = call(&fake, "POST", &pulls, &token, Some(no_head), &[]).await;
+    let no_head = send(fake, "POST", &pulls, token, no_head).await;
     assert_eq!(
         (no_head.status, no_head.json()["errors"][0]["field"].clone()),
         (422, json!("head"))
     );
     let mut no_base = open_pull.clone();
     no_base["base"] = json!("nope");
-    let no_base = call(&fake, "POST", &pulls, &token, Some(no_base), &[]).await;
+    let no_base = send(fake, "POST", &pulls, token, no_base).await;
     assert_eq!(
         (no_base.status, no_base.json()["errors"][0]["field"].clone()),
         (422, json!("base"))
@@ -906,25 +924,29 @@ async fn branches_files_and_pull_requests_keep_git_state() {
     fake.create_branch(REPO, "empty", "main");
     let mut empty = open_pull.clone();
     empty["head"] = json!("empty");
-    let empty = call(&fake, "POST", &pulls, &token, Some(empty), &[]).await;
+    let empty = send(fake, "POST", &pulls, token, empty).await;
     assert_eq!(empty.status, 422);
     assert_eq!(
         empty.json()["errors"][0]["message"],
         "No commits between main and empty"
     );
+    open_pull
+}
 
-    // The pull request through the issues API: labels, and `pull_request` when read or listed.
-    let labels = call(
-        &fake,
+/// The pull request through the issues API: labels, and `pull_request` when read or listed.
+async fn a_pull_request_is_an_issue_too(fake: &FakeGitHub, token: &str) {
+    let repo = REPO_API;
+    let pulls = format!("{repo}/pulls");
+    let labels = send(
+        fake,
         "POST",
         &format!("{repo}/issues/2/labels"),
-        &token,
-        Some(json!({ "labels": ["security"] })),
-        &[],
+        token,
+        json!({ "labels": ["security"] }),
     )
     .await;
     assert_eq!(labels.status, 200, "{}", labels.text);
-    let as_issue = call(&fake, "GET", &format!("{repo}/issues/2"), &token, None, &[]).await;
+    let as_issue = get(fake, &format!("{repo}/issues/2"), token).await;
     assert_eq!(as_issue.status, 200);
     let as_issue = as_issue.json();
     assert_eq!(as_issue["labels"][0]["name"], "security");
@@ -936,108 +958,62 @@ async fn branches_files_and_pull_requests_keep_git_state() {
         as_issue["html_url"],
         "https://github.com/acme/widget/pull/2"
     );
-    let listed = call(
-        &fake,
-        "GET",
-        &format!("{repo}/issues?state=all"),
-        &token,
-        None,
-        &[],
-    )
-    .await;
+    let listed = get(fake, &format!("{repo}/issues?state=all"), token).await;
     let listed = listed.json();
     assert_eq!(listed.as_array().expect("array").len(), 2);
     assert!(listed[0].get("pull_request").is_some());
     assert!(listed[1].get("pull_request").is_none());
-    let issue_as_pull = call(&fake, "GET", &format!("{pulls}/1"), &token, None, &[]).await;
+    let issue_as_pull = get(fake, &format!("{pulls}/1"), token).await;
     assert_eq!(issue_as_pull.status, 404);
+}
 
-    // Listing: by head (`owner:branch`), base and state; a bare branch filters nothing.
-    let numbers = |answer: Answer| -> Vec<u64> {
-        answer
-            .json()
-            .as_array()
-            .expect("array")
-            .iter()
-            .map(|pull| pull["number"].as_u64().expect("number"))
-            .collect()
-    };
-    let by_head = call(
-        &fake,
-        "GET",
+/// Listing: by head (`owner:branch`), base and state; a bare branch filters nothing.
+async fn pull_requests_are_listed_by_head_base_and_state(fake: &FakeGitHub, token: &str) {
+    let (repo, branch) = (REPO_API, BRANCH);
+    let pulls = format!("{repo}/pulls");
+    let by_head = get(
+        fake,
         &format!("{pulls}?state=open&head=acme:{branch}&per_page=100"),
-        &token,
-        None,
-        &[],
+        token,
     )
     .await;
     assert_eq!(by_head.status, 200);
     let listed = by_head.json();
     assert_eq!(listed[0]["labels"][0]["name"], "security");
-    assert_eq!(numbers(by_head), [2]);
-    let other_head = call(
-        &fake,
-        "GET",
-        &format!("{pulls}?head=acme:main"),
-        &token,
-        None,
-        &[],
-    )
-    .await;
-    assert_eq!(numbers(other_head), Vec::<u64>::new());
-    let bare = call(
-        &fake,
-        "GET",
-        &format!("{pulls}?head=main"),
-        &token,
-        None,
-        &[],
-    )
-    .await;
-    assert_eq!(numbers(bare), [2]);
-    let other_base = call(
-        &fake,
-        "GET",
-        &format!("{pulls}?base=empty"),
-        &token,
-        None,
-        &[],
-    )
-    .await;
-    assert_eq!(numbers(other_base), Vec::<u64>::new());
-    let closed = call(
-        &fake,
-        "GET",
-        &format!("{pulls}?state=closed"),
-        &token,
-        None,
-        &[],
-    )
-    .await;
-    assert_eq!(numbers(closed), Vec::<u64>::new());
+    assert_eq!(numbers(&by_head), [2]);
+    let other_head = get(fake, &format!("{pulls}?head=acme:main"), token).await;
+    assert_eq!(numbers(&other_head), Vec::<u64>::new());
+    let bare = get(fake, &format!("{pulls}?head=main"), token).await;
+    assert_eq!(numbers(&bare), [2]);
+    let other_base = get(fake, &format!("{pulls}?base=empty"), token).await;
+    assert_eq!(numbers(&other_base), Vec::<u64>::new());
+    let closed = get(fake, &format!("{pulls}?state=closed"), token).await;
+    assert_eq!(numbers(&closed), Vec::<u64>::new());
+}
 
-    // Editing and closing; a closed one no longer blocks a new one.
-    let edited = call(
-        &fake,
+/// Editing and closing; a closed one no longer blocks a new one (`open_pull` again).
+async fn a_pull_request_is_edited_and_closed(fake: &FakeGitHub, token: &str, open_pull: Value) {
+    let (repo, branch) = (REPO_API, BRANCH);
+    let pulls = format!("{repo}/pulls");
+    let edited = send(
+        fake,
         "PATCH",
         &format!("{pulls}/2"),
-        &token,
-        Some(json!({ "body": "Updated body." })),
-        &[],
+        token,
+        json!({ "body": "Updated body." }),
     )
     .await;
     assert_eq!(edited.status, 200, "{}", edited.text);
     assert_eq!(edited.json()["body"], "Updated body.");
     assert_eq!(edited.json()["title"], "CHANGELOG: GHSA-abcd-1234-efgh");
-    let got = call(&fake, "GET", &format!("{pulls}/2"), &token, None, &[]).await;
+    let got = get(fake, &format!("{pulls}/2"), token).await;
     assert_eq!(got.json()["body"], "Updated body.");
-    let bad_base = call(
-        &fake,
+    let bad_base = send(
+        fake,
         "PATCH",
         &format!("{pulls}/2"),
-        &token,
-        Some(json!({ "base": "nope" })),
-        &[],
+        token,
+        json!({ "base": "nope" }),
     )
     .await;
     assert_eq!(bad_base.status, 422);
@@ -1059,55 +1035,18 @@ async fn branches_files_and_pull_requests_keep_git_state() {
         "issues() leaves pull requests out"
     );
 
-    let closed = call(
-        &fake,
+    let closed = send(
+        fake,
         "PATCH",
         &format!("{pulls}/2"),
-        &token,
-        Some(json!({ "state": "closed" })),
-        &[],
+        token,
+        json!({ "state": "closed" }),
     )
     .await;
     assert_eq!(closed.json()["state"], "closed");
-    let reopened = call(&fake, "POST", &pulls, &token, Some(open_pull), &[]).await;
+    let reopened = send(fake, "POST", &pulls, token, open_pull).await;
     assert_eq!(reopened.status, 201, "{}", reopened.text);
     assert_eq!(reopened.json()["number"], 3);
-
-    // Moving the branch: forward only unless forced.
-    let back = call(
-        &fake,
-        "PATCH",
-        &format!("{repo}/git/refs/heads/{branch}"),
-        &token,
-        Some(json!({ "sha": main_sha, "force": false })),
-        &[],
-    )
-    .await;
-    assert_eq!(
-        (back.status, back.json()["message"].clone()),
-        (422, json!("Update is not a fast forward"))
-    );
-    let forced = call(
-        &fake,
-        "PATCH",
-        &format!("{repo}/git/refs/heads/{branch}"),
-        &token,
-        Some(json!({ "sha": main_sha, "force": true })),
-        &[],
-    )
-    .await;
-    assert_eq!(forced.status, 200, "{}", forced.text);
-    assert_eq!(forced.json()["object"]["sha"], main_sha.as_str());
-    assert_eq!(
-        fake.file(REPO, branch, "CHANGELOG.md").as_deref(),
-        Some("# Changelog\n")
-    );
-
-    // Every new route needs a token and is recorded.
-    let anonymous = call(&fake, "GET", &pulls, "", None, &[]).await;
-    assert_eq!(anonymous.status, 401);
-    assert_eq!(fake.count("POST", "/repos/acme/widget/pulls"), 6);
-    assert!(fake.unexpected().is_empty(), "{:?}", fake.unexpected());
 }
 
 #[tokio::test]
@@ -1124,20 +1063,17 @@ async fn collaborator_permission_folds_roles_like_github() {
         let login = format!("{role}-user");
         fake.set_permission(REPO, &login, role);
         let path = format!("/repos/acme/widget/collaborators/{login}/permission");
-        let answer = call(&fake, "GET", &path, &token, None, &[]).await;
+        let answer = get(&fake, &path, &token).await;
         assert_eq!(answer.status, 200);
         let body = answer.json();
         assert_eq!(body["permission"], permission, "{role}");
         assert_eq!(body["role_name"], role);
         assert_eq!(body["user"]["login"], login.as_str());
     }
-    let stranger = call(
+    let stranger = get(
         &fake,
-        "GET",
         "/repos/acme/widget/collaborators/eve/permission",
         &token,
-        None,
-        &[],
     )
     .await;
     assert_eq!(stranger.json()["permission"], "none");
@@ -1147,31 +1083,40 @@ async fn collaborator_permission_folds_roles_like_github() {
 async fn advisories_list_with_etag_and_cve_requests() {
     let fake = fake().await;
     let token = token(&fake).await;
-    let advisory = |ghsa: &str, updated: &str, cve: Value| {
-        json!({
-            "ghsa_id": ghsa,
-            "cve_id": cve,
-            "summary": format!("{ghsa} summary"),
-            "state": "triage",
-            "created_at": "2024-01-01T00:00:00Z",
-            "updated_at": updated,
-        })
-    };
     fake.put_advisory(
         REPO,
-        advisory("GHSA-aaaa-aaaa-aaaa", "2024-02-01T00:00:00Z", Value::Null),
+        advisory_at("GHSA-aaaa-aaaa-aaaa", "2024-02-01T00:00:00Z", Value::Null),
     );
     fake.put_advisory(
         REPO,
-        advisory(
+        advisory_at(
             "GHSA-bbbb-bbbb-bbbb",
             "2024-03-01T00:00:00Z",
             json!("CVE-2024-0001"),
         ),
     );
+    the_list_is_free_to_poll_while_unchanged(&fake, &token).await;
+    a_cve_is_requested_only_for_an_advisory_without_one(&fake, &token).await;
+}
+
+/// A repository advisory in triage, `ghsa` last updated at `updated`, with the CVE id `cve`.
+fn advisory_at(ghsa: &str, updated: &str, cve: Value) -> Value {
+    json!({
+        "ghsa_id": ghsa,
+        "cve_id": cve,
+        "summary": format!("{ghsa} summary"),
+        "state": "triage",
+        "created_at": "2024-01-01T00:00:00Z",
+        "updated_at": updated,
+    })
+}
+
+/// The advisory list comes newest first with an ETag; asked again with it, 304 and free
+/// until an advisory changes; filtered by state.
+async fn the_list_is_free_to_poll_while_unchanged(fake: &FakeGitHub, token: &str) {
     let list = "/repos/acme/widget/security-advisories?sort=updated&direction=desc&per_page=100";
 
-    let first = call(&fake, "GET", list, &token, None, &[]).await;
+    let first = get(fake, list, token).await;
     assert_eq!(first.status, 200);
     let ghsa_ids: Vec<Value> = first
         .json()
@@ -1187,77 +1132,38 @@ async fn advisories_list_with_etag_and_cve_requests() {
     let etag = first.header("etag").expect("ETag").to_owned();
     assert!(etag.starts_with('"') && etag.ends_with('"'), "{etag}");
 
-    let unchanged = call(
-        &fake,
-        "GET",
-        list,
-        &token,
-        None,
-        &[("if-none-match", &etag)],
-    )
-    .await;
+    let unchanged = call(fake, "GET", list, token, None, &[("if-none-match", &etag)]).await;
     assert_eq!(unchanged.status, 304);
     assert!(unchanged.text.is_empty());
     assert_eq!(unchanged.remaining(), first.remaining(), "a 304 is free");
 
     fake.put_advisory(
         REPO,
-        advisory("GHSA-aaaa-aaaa-aaaa", "2024-04-01T00:00:00Z", Value::Null),
+        advisory_at("GHSA-aaaa-aaaa-aaaa", "2024-04-01T00:00:00Z", Value::Null),
     );
-    let changed = call(
-        &fake,
-        "GET",
-        list,
-        &token,
-        None,
-        &[("if-none-match", &etag)],
-    )
-    .await;
+    let changed = call(fake, "GET", list, token, None, &[("if-none-match", &etag)]).await;
     assert_eq!(changed.status, 200);
     assert_ne!(changed.header("etag"), Some(etag.as_str()));
     assert_eq!(changed.json()[0]["ghsa_id"], "GHSA-aaaa-aaaa-aaaa");
-    let published = call(
-        &fake,
-        "GET",
+    let published = get(
+        fake,
         "/repos/acme/widget/security-advisories?state=published",
-        &token,
-        None,
-        &[],
+        token,
     )
     .await;
     assert_eq!(published.json(), json!([]));
+}
 
+/// A CVE id is requested for the advisory without one (202); refused for the one that has
+/// one (422) and for an unknown advisory (404).
+async fn a_cve_is_requested_only_for_an_advisory_without_one(fake: &FakeGitHub, token: &str) {
     let cve = |ghsa: &str| format!("/repos/acme/widget/security-advisories/{ghsa}/cve");
-    let requested = call(
-        &fake,
-        "POST",
-        &cve("GHSA-aaaa-aaaa-aaaa"),
-        &token,
-        None,
-        &[],
-    )
-    .await;
+    let requested = call(fake, "POST", &cve("GHSA-aaaa-aaaa-aaaa"), token, None, &[]).await;
     assert_eq!((requested.status, requested.json()), (202, json!({})));
-    let has_cve = call(
-        &fake,
-        "POST",
-        &cve("GHSA-bbbb-bbbb-bbbb"),
-        &token,
-        None,
-        &[],
-    )
-    .await;
+    let has_cve = call(fake, "POST", &cve("GHSA-bbbb-bbbb-bbbb"), token, None, &[]).await;
     assert_eq!(has_cve.status, 422);
     assert!(has_cve.json()["message"].is_string());
-    let unknown = call(
-        &fake,
-        "POST",
-        &cve("GHSA-zzzz-zzzz-zzzz"),
-        &token,
-        None,
-        &[],
-    )
-    .await;
+    let unknown = call(fake, "POST", &cve("GHSA-zzzz-zzzz-zzzz"), token, None, &[]).await;
     assert_eq!(unknown.status, 404);
     assert_eq!(fake.cve_requests(), ["GHSA-aaaa-aaaa-aaaa"]);
 }
@@ -1269,7 +1175,7 @@ async fn failures_are_injected_once_and_unknown_routes_recorded() {
 
     fake.fail_next("GET", "/repos/acme/widget", 403, Some(30));
     fake.fail_next("GET", "/repos/acme/widget", 502, None);
-    let limited = call(&fake, "GET", "/repos/acme/widget", &token, None, &[]).await;
+    let limited = get(&fake, "/repos/acme/widget", &token).await;
     assert_eq!(limited.status, 403);
     assert_eq!(limited.header("retry-after"), Some("30"));
     let message = limited.json()["message"]
@@ -1277,34 +1183,25 @@ async fn failures_are_injected_once_and_unknown_routes_recorded() {
         .expect("message")
         .to_owned();
     assert!(message.contains("secondary rate limit"), "{message}");
-    let failed = call(&fake, "GET", "/repos/acme/widget", &token, None, &[]).await;
+    let failed = get(&fake, "/repos/acme/widget", &token).await;
     assert_eq!(failed.status, 502);
     assert_eq!(failed.header("retry-after"), None);
-    let recovered = call(&fake, "GET", "/repos/acme/widget", &token, None, &[]).await;
+    let recovered = get(&fake, "/repos/acme/widget", &token).await;
     assert_eq!(recovered.status, 200);
     assert_eq!(fake.count("GET", "/repos/acme/widget"), 3);
 
-    let releases = call(
-        &fake,
-        "GET",
-        "/repos/acme/widget/releases?per_page=1",
-        &token,
-        None,
-        &[],
-    )
-    .await;
+    let releases = get(&fake, "/repos/acme/widget/releases?per_page=1", &token).await;
     assert_eq!(
         (releases.status, releases.json()["message"].clone()),
         (404, json!("Not Found"))
     );
     call(&fake, "DELETE", "/repos/acme/widget", &token, None, &[]).await;
-    call(
+    send(
         &fake,
         "PUT",
         "/repos/acme/widget/issues/1/labels",
         &token,
-        Some(json!(["x"])),
-        &[],
+        json!(["x"]),
     )
     .await;
     assert_eq!(
@@ -1325,21 +1222,13 @@ async fn failures_are_injected_once_and_unknown_routes_recorded() {
     assert_eq!(releases.query.as_deref(), Some("per_page=1"));
 }
 
-/// herald's client deserialises the fake's answers into its typed models.
 #[tokio::test]
 async fn octocrab_understands_the_fake() {
     use octocrab::models::{AppId, InstallationId};
 
     let fake = fake().await;
     fake.put_file(REPO, ".github/herald.yml", "severity_labels: true\n");
-    let key = octocrab::EncodingKey::from_rsa_pem(pem("app-private-key.pem").as_bytes())
-        .expect("RSA key");
-    let app = octocrab::Octocrab::builder()
-        .base_uri(fake.url.as_str())
-        .expect("base URI")
-        .app(AppId(APP_ID), key)
-        .build()
-        .expect("octocrab");
+    let app = octocrab_as_the_app(&fake);
 
     let me = app.current().app().await.expect("GET /app");
     assert_eq!(me.id, AppId(APP_ID));
@@ -1372,7 +1261,35 @@ async fn octocrab_understands_the_fake() {
         file.decoded_content().as_deref(),
         Some("severity_labels: true\n")
     );
+    octocrab_pages_labels_and_comments_on_issues(&fake, &installation).await;
 
+    assert_eq!(
+        fake.token_requests(),
+        1,
+        "octocrab caches the installation token"
+    );
+    assert!(fake.unexpected().is_empty(), "{:?}", fake.unexpected());
+}
+
+/// octocrab as the App, signing its JWTs with the App's key, on the fake.
+fn octocrab_as_the_app(fake: &FakeGitHub) -> octocrab::Octocrab {
+    let key = octocrab::EncodingKey::from_rsa_pem(pem("app-private-key.pem").as_bytes())
+        .expect("RSA key");
+    octocrab::Octocrab::builder()
+        .base_uri(fake.url.as_str())
+        .expect("base URI")
+        .app(octocrab::models::AppId(APP_ID), key)
+        .build()
+        .expect("octocrab")
+}
+
+/// The `installation` client creates issues and pages through them by the Link header,
+/// absolute or relative (octocrab withholds credentials from absolute URLs off
+/// api.github.com), removes a label, and comments.
+async fn octocrab_pages_labels_and_comments_on_issues(
+    fake: &FakeGitHub,
+    installation: &octocrab::Octocrab,
+) {
     let issues = installation.issues("acme", "widget");
     let issue = issues
         .create("GHSA-abcd-1234-efgh")
@@ -1431,78 +1348,23 @@ async fn octocrab_understands_the_fake() {
         comments.items[0].body.as_deref(),
         Some("Incident opened (edited).")
     );
-
-    assert_eq!(
-        fake.token_requests(),
-        1,
-        "octocrab caches the installation token"
-    );
-    assert!(fake.unexpected().is_empty(), "{:?}", fake.unexpected());
 }
 
 /// octocrab's typed models accept the fake's refs, file commits and pull requests.
 #[tokio::test]
 async fn octocrab_opens_a_pull_request_on_the_fake() {
     use octocrab::models::InstallationId;
-    use octocrab::params::repos::Reference;
 
     let fake = fake().await;
     fake.put_file(REPO, "CHANGELOG.md", "# Changelog\n");
-    let key = octocrab::EncodingKey::from_rsa_pem(pem("app-private-key.pem").as_bytes())
-        .expect("RSA key");
-    let app = octocrab::Octocrab::builder()
-        .base_uri(fake.url.as_str())
-        .expect("base URI")
-        .app(octocrab::models::AppId(APP_ID), key)
-        .build()
-        .expect("octocrab");
+    let app = octocrab_as_the_app(&fake);
     let installation = app
         .installation(InstallationId(INSTALLATION))
         .expect("installation client");
     let repos = installation.repos("acme", "widget");
     let branch = "herald/security/GHSA-abcd-1234-efgh";
 
-    let main = repos
-        .get_ref(&Reference::Branch("main".to_owned()))
-        .await
-        .expect("main");
-    let octocrab::models::repos::Object::Commit { sha: main_sha, .. } = main.object else {
-        panic!("main points at a commit: {:?}", main.object);
-    };
-    let created = repos
-        .create_ref(&Reference::Branch(branch.to_owned()), main_sha.clone())
-        .await
-        .expect("create ref");
-    assert_eq!(created.ref_field, format!("refs/heads/{branch}"));
-    let file = repos
-        .get_content()
-        .path("CHANGELOG.md")
-        .r#ref(branch)
-        .send()
-        .await
-        .expect("contents")
-        .take_items()
-        .remove(0);
-    let update = repos
-        .update_file(
-            "CHANGELOG.md",
-            "CHANGELOG: GHSA-abcd-1234-efgh",
-            "# Changelog\n\n- GHSA-abcd-1234-efgh\n",
-            file.sha,
-        )
-        .branch(branch)
-        .send()
-        .await
-        .expect("update file");
-    assert_eq!(update.content.path, "CHANGELOG.md");
-    assert!(update.commit.sha.is_some());
-    let create = repos
-        .create_file("docs/security.md", "docs", "notes\n")
-        .branch(branch)
-        .send()
-        .await
-        .expect("create file");
-    assert_eq!(create.content.name, "security.md");
+    let main_sha = octocrab_commits_on_a_new_branch(&repos, branch).await;
 
     let pulls = installation.pulls("acme", "widget");
     let pull = pulls
@@ -1545,4 +1407,55 @@ async fn octocrab_opens_a_pull_request_on_the_fake() {
         Some("# Changelog\n\n- GHSA-abcd-1234-efgh\n")
     );
     assert!(fake.unexpected().is_empty(), "{:?}", fake.unexpected());
+}
+
+/// octocrab makes `branch` from main's head and commits on it: an update of the CHANGELOG
+/// (with its blob's sha) and a new file. Main's head.
+async fn octocrab_commits_on_a_new_branch(
+    repos: &octocrab::repos::RepoHandler<'_>,
+    branch: &str,
+) -> String {
+    use octocrab::params::repos::Reference;
+    let main = repos
+        .get_ref(&Reference::Branch("main".to_owned()))
+        .await
+        .expect("main");
+    let octocrab::models::repos::Object::Commit { sha: main_sha, .. } = main.object else {
+        panic!("main points at a commit: {:?}", main.object);
+    };
+    let created = repos
+        .create_ref(&Reference::Branch(branch.to_owned()), main_sha.clone())
+        .await
+        .expect("create ref");
+    assert_eq!(created.ref_field, format!("refs/heads/{branch}"));
+    let file = repos
+        .get_content()
+        .path("CHANGELOG.md")
+        .r#ref(branch)
+        .send()
+        .await
+        .expect("contents")
+        .take_items()
+        .remove(0);
+    let update = repos
+        .update_file(
+            "CHANGELOG.md",
+            "CHANGELOG: GHSA-abcd-1234-efgh",
+            "# Changelog\n\n- GHSA-abcd-1234-efgh\n",
+            file.sha,
+        )
+        .branch(branch)
+        .send()
+        .await
+        .expect("update file");
+    assert_eq!(update.content.path, "CHANGELOG.md");
+    assert!(update.commit.sha.is_some());
+    let create = repos
+        .create_file("docs/security.md", "docs", "notes\n")
+        .branch(branch)
+        .send()
+        .await
+        .expect("create file");
+    assert_eq!(create.content.name, "security.md");
+    main_sha
 }

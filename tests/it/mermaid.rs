@@ -41,8 +41,10 @@ fn at(text: &str) -> DateTime<Utc> {
         .with_timezone(&Utc)
 }
 
-#[test]
-fn the_course_chart_of_an_incident_with_every_kind_of_entry_parses() {
+/// The reported example, taken through every kind of entry the chart shows: acknowledged,
+/// an active threat, two temporary actions (one reverted, one kept), a phase set by hand,
+/// a fix and a backport merged, the patch release, publication and closing.
+fn an_incident_with_every_kind_of_entry() -> herald::incident::Incident {
     let WebhookEvent::RepositoryAdvisory(event) = WebhookEvent::parse(
         EventKind::RepositoryAdvisory,
         &crate::common::fixture("repository_advisory.reported.composed.json"),
@@ -92,7 +94,12 @@ fn the_course_chart_of_an_incident_with_every_kind_of_entry_parses() {
     published.received_at = learned + hour * 43;
     incident = apply_advisory(Some(incident), &published).incident;
     apply_command(&mut incident, &Command::Close, "alice", learned + hour * 60);
+    incident
+}
 
+#[test]
+fn the_course_chart_of_an_incident_with_every_kind_of_entry_parses() {
+    let incident = an_incident_with_every_kind_of_entry();
     let chart = course_chart(&incident, &SlaPolicy::default());
     for moment in [
         "report",

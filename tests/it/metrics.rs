@@ -54,6 +54,29 @@ pub async fn scrape(harness: &Harness, url: &str) -> (String, prometheus_parse::
 both_stores!(metrics_count_what_herald_received_queued_and_ran);
 async fn metrics_count_what_herald_received_queued_and_ran() {
     let harness = Harness::start(true).await;
+    one_delivery_of_each_outcome(&harness).await;
+    let (text, metrics) = scrape(&harness, &harness.url("/metrics")).await;
+    each_delivery_is_counted_by_outcome(&metrics, &text);
+    the_jobs_runs_and_the_queue_are_counted(&metrics, &text);
+    assert_eq!(
+        value(
+            &metrics,
+            "herald_incidents",
+            &[("phase", "awareness"), ("severity", "critical")]
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    // Labels carry herald's own names only: no advisory text, no secret.
+    for never in ["GHSA-", "Hello-World", common::SECRET] {
+        assert!(!text.contains(never), "{never:?} in the metrics:\n{text}");
+    }
+    harness.stop().await;
+}
+
+/// A report accepted, then as a duplicate, one forged and one malformed; and a stored
+/// delivery no version of herald can process, whose job fails and is retried.
+async fn one_delivery_of_each_outcome(harness: &Harness) {
     let advisory = fixture("repository_advisory.reported.composed.json");
     let accepted = harness
         .deliver("repository_advisory", "m-1", &advisory)
@@ -77,7 +100,6 @@ async fn metrics_count_what_herald_received_queued_and_ran() {
         .deliver("repository_advisory", "m-3", br#"{"action": "reported"}"#)
         .await;
     assert_eq!(malformed.status, 400, "{}", malformed.body);
-    // A stored delivery no version of herald can process: its job fails and is retried.
     let poison = NewDelivery {
         delivery_id: herald::incident::DeliveryId::parse("m-poison").expect("an id"),
         event: "no_such_event".to_owned(),
@@ -95,11 +117,13 @@ async fn metrics_count_what_herald_received_queued_and_ran() {
             "SELECT COUNT(*) FROM outbox WHERE kind = 'process_delivery' AND attempts = 0",
         )
         .await;
+}
 
-    let (text, metrics) = scrape(&harness, &harness.url("/metrics")).await;
+/// Each delivery counted by event and outcome, and the three herald read timed.
+fn each_delivery_is_counted_by_outcome(metrics: &prometheus_parse::Scrape, text: &str) {
     let deliveries = |event, outcome| {
         value(
-            &metrics,
+            metrics,
             "herald_webhook_deliveries_total",
             &[("event", event), ("outcome", outcome)],
         )
@@ -125,13 +149,18 @@ async fn metrics_count_what_herald_received_queued_and_ran() {
         "{text}"
     );
     assert_eq!(
-        value(&metrics, "herald_webhook_ingest_seconds_count", &[]),
+        value(metrics, "herald_webhook_ingest_seconds_count", &[]),
         Some(3.0),
         "accepted, duplicate and malformed were timed: {text}"
     );
+}
+
+/// The job runs counted and timed by kind and outcome (one done, one retried), and the
+/// queue: no GitHub App is configured, so the new incident's tracking-issue job waits, due.
+fn the_jobs_runs_and_the_queue_are_counted(metrics: &prometheus_parse::Scrape, text: &str) {
     let runs = |kind, outcome| {
         value(
-            &metrics,
+            metrics,
             "herald_job_runs_total",
             &[("kind", kind), ("outcome", outcome)],
         )
@@ -140,41 +169,26 @@ async fn metrics_count_what_herald_received_queued_and_ran() {
     assert_eq!(runs("process_delivery", "retried"), Some(1.0), "{text}");
     assert_eq!(
         value(
-            &metrics,
+            metrics,
             "herald_job_seconds_count",
             &[("kind", "process_delivery")]
         ),
         Some(2.0),
         "{text}"
     );
-    // No GitHub App is configured: the new incident's tracking-issue job waits, due.
     let kind = [("kind", "sync_tracking_issue")];
     assert_eq!(
-        value(&metrics, "herald_queue_pending_jobs", &kind),
+        value(metrics, "herald_queue_pending_jobs", &kind),
         Some(1.0),
         "{text}"
     );
     assert_eq!(
-        value(&metrics, "herald_queue_due_jobs", &kind),
+        value(metrics, "herald_queue_due_jobs", &kind),
         Some(1.0),
         "{text}"
     );
-    let age = value(&metrics, "herald_queue_oldest_due_age_seconds", &kind);
+    let age = value(metrics, "herald_queue_oldest_due_age_seconds", &kind);
     assert!(age.is_some_and(|age| (0.0..60.0).contains(&age)), "{text}");
-    assert_eq!(
-        value(
-            &metrics,
-            "herald_incidents",
-            &[("phase", "awareness"), ("severity", "critical")]
-        ),
-        Some(1.0),
-        "{text}"
-    );
-    // Labels carry herald's own names only: no advisory text, no secret.
-    for never in ["GHSA-", "Hello-World", common::SECRET] {
-        assert!(!text.contains(never), "{never:?} in the metrics:\n{text}");
-    }
-    harness.stop().await;
 }
 
 #[tokio::test]

@@ -1,576 +1,232 @@
-//! Never missing what GitHub sent: deliveries that failed while herald was down or its
-//! store unreachable are asked for again and processed; the store's outage gets prompt
-//! 503s; replicas stop without leaving work behind.
+//! Replicas of `herald serve` on one PostgreSQL: they share the work and GitHub's budget,
+//! survive a killed one, and are restarted one by one under load without losing or
+//! repeating anything.
 
-use crate::common::github::FakeGitHub;
-use crate::common::{self, Harness, fixture};
-use crate::github_app::{
-    APP_ID, REPO, Replica, TRACK_PRIVATELY, TRACKING_REPO, assert_no_unexpected, installed_with,
-    numbered_report, post_to, private_key, world,
+use crate::common::app::{
+    APP_ID, READY_WITHIN, REPO, TRACK_PRIVATELY, TRACKING_REPO, answers_ping, assert_no_unexpected,
+    free_address, numbered_report, post_to, private_key, world,
 };
-use sqlx::Connection as _;
-use std::time::{Duration, Instant};
+use crate::common::github::FakeGitHub;
+use crate::common::{self, fixture};
+use std::time::Duration;
 
-/// A loopback address no one listens on yet, to restart herald on the same one.
-fn free_address() -> std::net::SocketAddr {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free loopback port")
+/// The replicas' write budget for their one installation: 100 a second, shared.
+const REPLICAS_WRITE_BUDGET: &str = "100/1";
+
+/// One `herald serve` replica, a child process.
+struct Replica {
+    port: u16,
+    child: std::process::Child,
 }
 
-/// herald with the App, installed, on a fixed address that GitHub (the fake) delivers to.
-async fn served_by_github(fake: &FakeGitHub) -> Harness {
-    served_by_github_with(fake, |_| {}).await
-}
-
-/// [`served_by_github`] with settings changed by `adjust`.
-async fn served_by_github_with(
-    fake: &FakeGitHub,
-    adjust: impl FnOnce(&mut herald::config::Settings),
-) -> Harness {
-    let listen = free_address();
-    let harness = installed_with(fake, |settings| {
-        settings.listen = listen;
-        adjust(settings);
-    })
-    .await;
-    fake.deliver_to(&harness.url("/webhooks"), common::SECRET);
-    harness
-}
-
-/// GitHub sends the reports `numbers` while herald is down: each gets no answer. Their
-/// GUIDs.
-async fn sent_while_down(
-    fake: &FakeGitHub,
-    numbers: std::ops::RangeInclusive<usize>,
-) -> Vec<String> {
-    let mut missed = Vec::new();
-    for number in numbers {
-        let (guid, status) = fake
-            .send_webhook("repository_advisory", &numbered_report(number))
-            .await;
-        assert_eq!(status, 0, "herald is down: no answer");
-        missed.push(guid);
+impl Replica {
+    /// A replica on `database` and the fake GitHub, listening on `port`.
+    fn start(fake: &FakeGitHub, database: &str, port: u16, log: &std::path::Path) -> Replica {
+        Replica::start_as(fake, database, port, log, |_| {})
     }
-    missed
-}
 
-/// Waits until the store holds every delivery in `guids` (they come back through GitHub,
-/// asynchronously); fails naming the missing after 30 s.
-async fn until_stored(harness: &Harness, guids: &[String]) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let stored = harness
-            .store
-            .stored_guids(&guids.iter().map(String::as_str).collect::<Vec<_>>())
-            .await
-            .expect("stored deliveries");
-        if stored.len() == guids.len() {
-            return;
-        }
-        let missing: Vec<&String> = guids
-            .iter()
-            .filter(|guid| !stored.contains(*guid))
-            .collect();
-        assert!(
-            Instant::now() < deadline,
-            "never asked for again and stored within 30 s: {missing:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    /// [`Replica::start`], its environment changed by `adjust` first.
+    fn start_as(
+        fake: &FakeGitHub,
+        database: &str,
+        port: u16,
+        log: &std::path::Path,
+        adjust: impl FnOnce(&mut std::process::Command),
+    ) -> Replica {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_herald"));
+        adjust(&mut command);
+        let child = command
+            .arg("serve")
+            .env("HERALD_DATABASE_URL", database)
+            .env("HERALD_LISTEN", format!("127.0.0.1:{port}"))
+            .env("HERALD_WEBHOOK_SECRET", common::SECRET)
+            .env("HERALD_GITHUB_API_URL", &fake.url)
+            .env("HERALD_GITHUB_APP_ID", APP_ID.to_string())
+            .env("HERALD_GITHUB_PRIVATE_KEY", private_key())
+            .env("HERALD_POLL_INTERVAL_SECS", "3600")
+            // One budget for the three, small enough that they must share it.
+            .env("HERALD_GITHUB_WRITE_INTERVAL_MS", "0")
+            .env("HERALD_GITHUB_WRITE_BUDGETS", REPLICAS_WRITE_BUDGET)
+            .env("HERALD_WORKER_POLL_INTERVAL_MS", "50")
+            .env("HERALD_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(log).expect("log file"))
+            .spawn()
+            .expect("herald serve starts");
+        Replica { port, child }
+    }
+
+    fn kill(&mut self) {
+        // SIGKILL: no shutdown, leases held, answers lost.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
-/// The attempt ids of `guids`' first (failed) attempts.
-fn first_attempts(fake: &FakeGitHub, guids: &[String]) -> Vec<u64> {
-    let mut ids: Vec<u64> = fake
-        .hook_attempts()
-        .into_iter()
-        .filter(|attempt| guids.contains(&attempt.guid) && !attempt.redelivery)
-        .map(|attempt| attempt.id)
-        .collect();
-    ids.sort_unstable();
-    ids
-}
-
-/// `herald deliveries …` against the fake GitHub and `harness`'s store; its stdout, once it
-/// succeeded.
-async fn deliveries_command(fake: &FakeGitHub, harness: &Harness, args: &[&str]) -> String {
-    let output = deliveries_run(fake, harness, args).await;
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert!(
-        output.status.success(),
-        "herald deliveries {args:?}: {stderr}"
-    );
-    stdout
-}
-
-/// `herald deliveries …` against the fake GitHub and `harness`'s store, run off the test's
-/// thread (which serves the fake).
-async fn deliveries_run(
-    fake: &FakeGitHub,
-    harness: &Harness,
-    args: &[&str],
-) -> std::process::Output {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_herald"));
-    command
-        .current_dir(dir.path())
-        .env_clear()
-        .env("HERALD_DATABASE_URL", &harness.database_url)
-        .env("HERALD_GITHUB_API_URL", &fake.url)
-        .env("HERALD_GITHUB_APP_ID", APP_ID.to_string())
-        .env("HERALD_GITHUB_PRIVATE_KEY", private_key())
-        .env("HERALD_REPLICA_ID", "operator")
-        .arg("deliveries")
-        .args(args);
-    let output = tokio::task::spawn_blocking(move || command.output())
+/// The count `sql` answers on the replicas' store.
+async fn count(pool: &sqlx::AnyPool, sql: &'static str) -> i64 {
+    sqlx::query_scalar::<_, i64>(sql)
+        .fetch_one(pool)
         .await
-        .expect("joined")
-        .expect("herald runs");
-    for said in [&output.stdout, &output.stderr] {
-        assert!(
-            !String::from_utf8_lossy(said).contains("PRIVATE KEY"),
-            "the App's key stays out of the output"
-        );
-    }
-    output
+        .unwrap_or_else(|error| panic!("{sql}: {error}"))
 }
 
-/// `herald deliveries list --failed`, which must fail; what it said.
-async fn failed_listing(fake: &FakeGitHub, harness: &Harness) -> String {
-    let output = deliveries_run(fake, harness, &["list", "--failed"]).await;
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert!(!output.status.success(), "refused: {stderr}");
-    stderr
-}
-
-/// `herald deliveries resync --json`: what the scan found and did.
-async fn resync(fake: &FakeGitHub, harness: &Harness) -> serde_json::Value {
-    serde_json::from_str(&deliveries_command(fake, harness, &["resync", "--json"]).await)
-        .expect("a JSON report")
-}
-
-/// Waits until no replica holds the scan.
-async fn until_scan_released(harness: &Harness) {
-    for _ in 0..200 {
-        let state = harness.store.redelivery_scan().await.expect("scan state");
-        if state.is_some_and(|state| state.claimed_by.is_none()) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the redelivery scan was never released");
-}
-
-/// GitHub sends three reports while herald is stopped for a deploy: each fails (no answer).
-/// Started again, herald asks GitHub for each once, never for what it stored, and
-/// processes what comes; GitHub refuses one (too old), which is recorded with its words
-/// and not asked for again by the next scan. `herald deliveries list` shows it all.
-#[tokio::test]
-async fn deliveries_missed_while_herald_was_stopped_are_asked_for_again_once_each() {
-    let fake = world().await;
-    fake.put_file(REPO, ".github/herald.yml", TRACK_PRIVATELY);
-    let mut harness = served_by_github(&fake).await;
-    let (stored_before, status) = fake
-        .send_webhook("repository_advisory", &numbered_report(0))
+/// Waits up to a minute for every job but the reminders to be done, and fails naming the
+/// jobs left if they are not.
+async fn all_jobs_done(pool: &sqlx::AnyPool) {
+    let mut settled = false;
+    for _ in 0..600 {
+        let left = count(
+            pool,
+            "SELECT COUNT(*) FROM outbox WHERE state <> 'done' AND kind <> 'escalate'",
+        )
         .await;
-    assert_eq!(status, 202);
-    harness.wait_all_jobs().await;
-    harness.stop_server().await;
-
-    let missed = sent_while_down(&fake, 1..=3).await;
-    let too_old = missed[2].clone();
-    fake.refuse_redelivery(&too_old, "This delivery is too old to redeliver");
-
-    harness.start_server().await;
-    until_stored(&harness, &missed[..2]).await;
-    harness.wait_all_jobs().await;
-    until_scan_released(&harness).await;
-    let metrics = harness
-        .client
-        .get(harness.url("/metrics"))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("metrics text");
-    for counted in [
-        "herald_webhook_redeliveries_total{outcome=\"found\"} 3",
-        "herald_webhook_redeliveries_total{outcome=\"requested\"} 2",
-        "herald_webhook_redeliveries_total{outcome=\"refused\"} 1",
-    ] {
-        assert!(metrics.contains(counted), "{counted} in:\n{metrics}");
-    }
-
-    let mut asked = fake.redelivery_requests();
-    asked.sort_unstable();
-    assert_eq!(
-        asked,
-        first_attempts(&fake, &missed),
-        "each missed delivery asked for once, the stored one never"
-    );
-    assert!(
-        !first_attempts(&fake, &[stored_before])
-            .iter()
-            .any(|id| asked.contains(id))
-    );
-    for number in 1..=2 {
-        let ghsa = format!("GHSA-abcd-1234-{number:04}");
-        assert!(
-            fake.issues(TRACKING_REPO)
-                .iter()
-                .any(|issue| issue.title.contains(&ghsa)),
-            "{ghsa} redelivered, processed and tracked"
-        );
-    }
-
-    // A scan now asks for nothing more: the refused delivery stays refused.
-    let scanned = resync(&fake, &harness).await;
-    assert_eq!(scanned["requested"], 0, "{scanned}");
-    assert_eq!(scanned["missing"], 1, "{scanned}");
-    assert_eq!(scanned["asked_before"], 1, "{scanned}");
-    assert_eq!(fake.redelivery_requests().len(), 3, "not asked again");
-
-    let listed: serde_json::Value = serde_json::from_str(
-        &deliveries_command(&fake, &harness, &["list", "--failed", "--json"]).await,
-    )
-    .expect("JSON list");
-    let listed = listed.as_array().expect("an array");
-    assert_eq!(listed.len(), 1, "{listed:?}");
-    assert_eq!(listed[0]["guid"], too_old.as_str());
-    assert_eq!(
-        listed[0]["request"]["refusal"],
-        "This delivery is too old to redeliver"
-    );
-    let table = deliveries_command(&fake, &harness, &["list"]).await;
-    assert!(
-        table.contains("missing: GitHub refused to send it again"),
-        "{table}"
-    );
-    assert_eq!(
-        table.matches("stored").count(),
-        3,
-        "the report before and the two asked for again: {table}"
-    );
-    assert_no_unexpected(&fake);
-    harness.stop().await;
-}
-
-/// GitHub gives up on a delivery after 10 s; herald answers one it cannot commit 503
-/// within 5 s (allowed a little more here, on a busy test machine).
-const ANSWERED_WITHIN: Duration = Duration::from_secs(7);
-
-/// `/readyz` answers within 0.8 s (allowed a little more here).
-const READY_WITHIN: Duration = Duration::from_millis(1500);
-
-/// While the store cannot commit, each of three deliveries GitHub sends is answered 503
-/// within the bound and `/readyz` says 503 promptly; once the store is back, herald notices
-/// without a delivery, asks GitHub for the three again, and stores and processes them.
-async fn an_outage_gets_prompt_503s_and_the_refused_come_back(
-    harness: &Harness,
-    fake: &FakeGitHub,
-    first: usize,
-    begin: impl FnOnce(),
-    end: impl std::future::Future<Output = ()>,
-) -> Vec<String> {
-    begin();
-    let mut refused = Vec::new();
-    for number in first..first + 3 {
-        let started = Instant::now();
-        let (guid, status) = fake
-            .send_webhook("repository_advisory", &numbered_report(number))
-            .await;
-        let took = started.elapsed();
-        assert_eq!(
-            status, 503,
-            "delivery {number} while the store cannot commit"
-        );
-        assert!(
-            took < ANSWERED_WITHIN,
-            "delivery {number} answered after {took:?}"
-        );
-        refused.push(guid);
-    }
-    let started = Instant::now();
-    let ready = harness
-        .client
-        .get(harness.url("/readyz"))
-        .timeout(READY_WITHIN)
-        .send()
-        .await
-        .expect("/readyz answers promptly while the store cannot commit");
-    assert_eq!(
-        ready.status().as_u16(),
-        503,
-        "after {:?}",
-        started.elapsed()
-    );
-    end.await;
-    until_stored(harness, &refused).await;
-    harness.wait_processed().await;
-    refused
-}
-
-/// GitHub's log is data: an entry dated a year ahead (a clock set wrong) does not move the
-/// scans past what fails later, and a redelivery request GitHub answers 500 is counted, the
-/// scan goes on with the next delivery, and a later scan asks for it again.
-#[tokio::test]
-async fn a_future_dated_entry_or_a_failing_request_does_not_stop_redelivery() {
-    let fake = world().await;
-    fake.put_file(REPO, ".github/herald.yml", TRACK_PRIVATELY);
-    let mut harness = served_by_github(&fake).await;
-    until_scan_released(&harness).await;
-    fake.log_attempt(
-        "issues",
-        "from-the-future",
-        chrono::Utc::now() + chrono::Duration::days(365),
-        200,
-    );
-    let scanned = deliveries_command(&fake, &harness, &["resync", "--json"]).await;
-    let state = harness
-        .store
-        .redelivery_scan()
-        .await
-        .expect("state")
-        .expect("a row");
-    assert!(
-        state.scanned_through <= chrono::Utc::now(),
-        "the scans' start never passes now: {state:?} after {scanned}"
-    );
-    harness.stop_server().await;
-    let missed = sent_while_down(&fake, 1..=2).await;
-    let first_attempt = first_attempts(&fake, &missed[..1])[0];
-    fake.fail_next(
-        "POST",
-        &format!("/app/hook/deliveries/{first_attempt}/attempts"),
-        500,
-        None,
-    );
-    harness.start_server().await;
-    until_stored(&harness, &missed[1..]).await;
-    until_scan_released(&harness).await;
-    assert!(
-        harness
-            .store
-            .stored_guids(&[missed[0].as_str()])
-            .await
-            .expect("stored")
-            .is_empty(),
-        "GitHub failed that request"
-    );
-    let scanned = resync(&fake, &harness).await;
-    assert_eq!(scanned["requested"], 1, "asked again: {scanned}");
-    until_stored(&harness, &missed[..1]).await;
-    harness.wait_all_jobs().await;
-    assert_no_unexpected(&fake);
-    harness.stop().await;
-}
-
-/// An answer larger than herald reads of one (32 MiB) is refused unread, in words the
-/// operator can act on, and the next listing reads GitHub again.
-#[tokio::test]
-async fn an_oversized_answer_is_refused_unread() {
-    let fake = world().await;
-    let harness = served_by_github(&fake).await;
-    until_scan_released(&harness).await;
-    fake.inflate_next("GET", "/app/hook/deliveries", 33 << 20);
-    let stderr = failed_listing(&fake, &harness).await;
-    assert!(
-        stderr.contains("GET /app/hook/deliveries")
-            && stderr.contains("an answer over 32 MiB, not read"),
-        "says which answer and why: {stderr}"
-    );
-    let listed = deliveries_command(&fake, &harness, &["list", "--failed", "--json"]).await;
-    assert!(listed.trim_start().starts_with('['), "read again: {listed}");
-    harness.stop().await;
-}
-
-/// A listing page longer than GitHub's 100 is refused, whole, in words that say so: a scan
-/// keeps what it reads of every page, so no page may be larger than GitHub's.
-#[tokio::test]
-async fn a_page_of_more_deliveries_than_github_gives_is_refused() {
-    let fake = world().await;
-    let harness = served_by_github(&fake).await;
-    until_scan_released(&harness).await;
-    for number in 0..150 {
-        fake.log_attempt("issues", &format!("many-{number}"), chrono::Utc::now(), 500);
-    }
-    fake.force_deliveries_page(150);
-    let stderr = failed_listing(&fake, &harness).await;
-    assert!(
-        stderr.contains("a page of 150 deliveries, more than the 100 GitHub gives"),
-        "says why: {stderr}"
-    );
-    harness.stop().await;
-}
-
-/// More attempts since the last finished scan than a scan reads (100 pages of 100, the
-/// newest all delivered): the failures beyond them are reached by the next scan, which
-/// goes on from the page where this one stopped.
-#[tokio::test]
-async fn failures_older_than_a_scans_pages_are_reached_by_the_next_scan() {
-    let fake = world().await;
-    let harness = served_by_github(&fake).await;
-    until_scan_released(&harness).await;
-    let now = chrono::Utc::now();
-    let mut missed = Vec::new();
-    for number in 1..=2 {
-        let guid = format!("old-failure-{number}");
-        fake.log_attempt("issues", &guid, now - chrono::Duration::milliseconds(10), 0);
-        missed.push(guid);
-    }
-    for number in 0..10_000 {
-        fake.log_attempt("issues", &format!("delivered-{number}"), now, 202);
-    }
-    let first = resync(&fake, &harness).await;
-    assert_eq!(first["requested"], 0, "{first}");
-    assert!(
-        first["unfinished"]
-            .as_str()
-            .is_some_and(|why| why.contains("the next scan goes on")),
-        "{first}"
-    );
-    let second = resync(&fake, &harness).await;
-    assert_eq!(second["requested"], 2, "{second}");
-    assert_eq!(second["unfinished"], serde_json::Value::Null, "{second}");
-    let asked = fake.redelivery_requests();
-    assert_eq!(
-        asked,
-        first_attempts(&fake, &missed),
-        "each once, oldest first"
-    );
-    let state = harness
-        .store
-        .redelivery_scan()
-        .await
-        .expect("state")
-        .expect("a row");
-    assert!(state.scanned_at.is_some(), "finished: {state:?}");
-    harness.stop().await;
-}
-
-/// An effect job under way when herald stops (GitHub slow to answer the tracking issue's
-/// creation) is stopped after its grace and its lease released: started again, herald
-/// takes it at once, not after the lease's minute, and the issue is made once.
-#[tokio::test]
-async fn a_job_under_way_at_stop_is_released_and_taken_at_once_after_restart() {
-    let fake = world().await;
-    fake.put_file(REPO, ".github/herald.yml", TRACK_PRIVATELY);
-    let mut harness = served_by_github(&fake).await;
-    let create = format!("/repos/{TRACKING_REPO}/issues");
-    fake.delay_next("POST", &create, Duration::from_secs(120));
-    let (_, status) = fake
-        .send_webhook("repository_advisory", &numbered_report(1))
-        .await;
-    assert_eq!(status, 202);
-    const HELD: &str = "SELECT COUNT(*) FROM outbox WHERE kind = 'sync_tracking_issue' \
-                        AND state = 'pending' AND locked_by = 'test-replica' \
-                        AND locked_until IS NOT NULL";
-    for _ in 0..200 {
-        if harness.count(HELD).await == 1 {
+        if left == 0 {
+            settled = true;
             break;
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(
-        harness.count(HELD).await,
-        1,
-        "the tracking issue's job is under way"
-    );
-    harness.stop_server().await;
-    assert_eq!(harness.count(HELD).await, 0, "its lease was released");
-    assert_eq!(
-        harness
-            .count("SELECT COUNT(*) FROM outbox WHERE kind = 'sync_tracking_issue' AND state = 'pending'")
-            .await,
-        1,
-        "the job is still owed"
-    );
-    assert!(
-        fake.issues(TRACKING_REPO).is_empty(),
-        "GitHub made nothing yet"
-    );
-    harness.start_server().await;
-    // Within the harness's 20 s, well before the lease's 60 s would have ended.
-    harness.wait_all_jobs().await;
-    assert_eq!(fake.issues(TRACKING_REPO).len(), 1, "one tracking issue");
-    assert_no_unexpected(&fake);
-    harness.stop().await;
-}
-
-/// GitHub was asked once for each of `refused`, herald is ready again; stops herald.
-async fn each_asked_for_once_and_ready(harness: Harness, fake: &FakeGitHub, refused: &[String]) {
-    let mut asked = fake.redelivery_requests();
-    asked.sort_unstable();
-    assert_eq!(asked, first_attempts(fake, refused), "each asked for once");
-    assert_eq!(harness.status_of("/readyz").await, 200);
-    assert_no_unexpected(fake);
-    harness.stop().await;
-}
-
-/// PostgreSQL stopped (connections refused), then stalled (connections taken, never
-/// answered, as behind a broken network): both outages get prompt 503s, and what they
-/// refused comes back through redelivery, each delivery asked for once.
-#[tokio::test]
-async fn on_postgresql_a_stopped_or_stalled_database_gets_prompt_503s_and_nothing_is_lost() {
-    let fake = world().await;
-    let database = common::postgres_database().await;
-    let (prefix, rest) = database.split_once('@').expect("user@host");
-    let (server, name) = rest.split_once('/').expect("host/database");
-    let relay = common::cut::CutRelay::start(server.to_owned()).await;
-    let through_relay = format!("{prefix}@{}/{name}", relay.addr);
-    let harness = served_by_github_with(&fake, |settings| {
-        settings.database_url = through_relay.clone();
-    })
-    .await;
-    let mut refused = an_outage_gets_prompt_503s_and_the_refused_come_back(
-        &harness,
-        &fake,
-        1,
-        || relay.cut(),
-        async { relay.restore() },
+    let stuck: Vec<(String, String, Option<String>, Option<String>)> = sqlx::query_as(
+        "SELECT kind, state, last_error, locked_by FROM outbox \
+         WHERE state <> 'done' AND kind <> 'escalate'",
     )
-    .await;
-    refused.extend(
-        an_outage_gets_prompt_503s_and_the_refused_come_back(
-            &harness,
-            &fake,
-            4,
-            || relay.stall(),
-            async { relay.restore() },
+    .fetch_all(pool)
+    .await
+    .expect("stuck jobs");
+    assert!(settled, "jobs left: {stuck:?}");
+}
+
+/// How many tracking issues there are, and how many different titles they have.
+fn tracking_issues_and_titles(fake: &FakeGitHub) -> (usize, usize) {
+    let issues = fake.issues(TRACKING_REPO);
+    let mut titles: Vec<&str> = issues.iter().map(|issue| issue.title.as_str()).collect();
+    titles.sort_unstable();
+    titles.dedup();
+    (issues.len(), titles.len())
+}
+
+/// Three replicas on one PostgreSQL: 200 reports round-robin, each redelivered to another
+/// replica, one replica killed half-way (its leases left behind) and restarted. Each
+/// advisory gets exactly one incident and one tracking issue, every job is done once, and
+/// the reconciler polls the repository once between the three.
+#[tokio::test]
+async fn three_replicas_on_postgresql_share_the_work_and_survive_a_killed_one() {
+    const ADVISORIES: usize = 200;
+    let fake = world().await;
+    fake.put_file(REPO, ".github/herald.yml", TRACK_PRIVATELY);
+    let database = common::postgres_database().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = |name: &str| dir.path().join(format!("replica-{name}.log"));
+    let mut replicas: Vec<Replica> = (0..3)
+        .map(|index| {
+            let port = free_address().port();
+            Replica::start(&fake, &database, port, &log(&index.to_string()))
+        })
+        .collect();
+    for replica in &replicas {
+        let up = answers_ping(replica.port, "ping").await;
+        assert!(up, "replica on port {} did not come up", replica.port);
+    }
+    let store = herald::store::Store::open(&database).await.expect("store");
+    let pool = common::any_pool(&database).await;
+    let ports: Vec<u16> = replicas.iter().map(|replica| replica.port).collect();
+    let installation = fixture("installation.created.0.json");
+    assert_eq!(
+        post_to(ports[0], "installation", "install-1", &installation).await,
+        Some(202)
+    );
+    for number in 0..ADVISORIES {
+        if number == ADVISORIES / 2 {
+            replicas[2].kill();
+        }
+        if number == ADVISORIES / 2 + 20 {
+            replicas[2] = Replica::start(&fake, &database, ports[2], &log("2-again"));
+        }
+        let id = format!("report-{number}");
+        let first = deliver_from(&ports, number % 3, &id, &numbered_report(number)).await;
+        assert_eq!(first, 202, "{id}");
+        let again = deliver_from(&ports, (number + 1) % 3, &id, &numbered_report(number)).await;
+        assert_eq!(again, 200, "{id} redelivered is a duplicate");
+    }
+    the_killed_replicas_leases_end(&pool).await;
+    all_jobs_done(&pool).await;
+    assert_eq!(
+        count(&pool, "SELECT COUNT(*) FROM incidents").await,
+        ADVISORIES as i64,
+        "one incident per advisory"
+    );
+    assert_eq!(
+        count(
+            &pool,
+            "SELECT COUNT(*) FROM deliveries WHERE delivery_id LIKE 'report-%'"
         )
         .await,
+        ADVISORIES as i64
     );
-    each_asked_for_once_and_ready(harness, &fake, &refused).await;
+    // The three kept within one budget (measured over 0.9 s: a request may arrive up to a
+    // tenth of the window after its slot on this loaded machine, and the pacer allows for it).
+    let most = fake.most_writes_within(Duration::from_millis(900));
+    assert!(
+        most <= 100,
+        "{most} writes within 0.9 s, over the shared budget of 100 a second"
+    );
+    let (issues, titles) = tracking_issues_and_titles(&fake);
+    assert_eq!(issues, ADVISORIES, "one tracking issue per advisory");
+    assert_eq!(titles, ADVISORIES, "no advisory has two");
+    assert_eq!(
+        fake.count("GET", &format!("/repos/{REPO}/security-advisories")),
+        1,
+        "the reconciler polled the repository once between the replicas"
+    );
+    assert_no_unexpected(&fake);
+    store.close().await;
+    for replica in &mut replicas {
+        replica.kill();
+    }
 }
 
-/// SQLite's file locked by another process's write transaction: reads still work, but
-/// nothing commits. Deliveries get prompt 503s, `/readyz` says so, and once the lock is
-/// gone the refused deliveries come back through redelivery.
-#[tokio::test]
-async fn on_sqlite_a_locked_store_gets_prompt_503s_and_nothing_is_lost() {
-    let fake = world().await;
-    let harness = served_by_github(&fake).await;
-    let mut locker = sqlx::SqliteConnection::connect(&harness.database_url)
-        .await
-        .expect("another connection to the file");
-    let mut lock = Some(
-        sqlx::Connection::begin_with(&mut locker, "BEGIN EXCLUSIVE")
+/// Delivers the report `id` to the replica at `ports[start]`, else (down) the next one, as
+/// GitHub's redelivery would reach another replica behind the load balancer; its status.
+async fn deliver_from(ports: &[u16], start: usize, id: &str, body: &[u8]) -> u16 {
+    for offset in 0..3 {
+        let port = ports[(start + offset) % 3];
+        if let Some(status) = post_to(port, "repository_advisory", id, body).await {
+            return status;
+        }
+    }
+    panic!("no replica answered {id}");
+}
+
+/// Once the live replicas have nothing left to pick up, the jobs still leased are the
+/// killed replica's (a live one finishes a job in milliseconds and renews its lease while
+/// it runs). Their leases end, as after their minute, and the others take over.
+async fn the_killed_replicas_leases_end(pool: &sqlx::AnyPool) {
+    let unleased = "SELECT COUNT(*) FROM outbox WHERE state = 'pending' AND kind <> 'escalate' \
+                    AND locked_until IS NULL AND run_after <= $1";
+    let mut quiet_checks = 0;
+    for _ in 0..600 {
+        let waiting: i64 = sqlx::query_scalar(unleased)
+            .bind(chrono::Utc::now().timestamp_millis())
+            .fetch_one(pool)
             .await
-            .expect("the write lock"),
-    );
-    let refused =
-        an_outage_gets_prompt_503s_and_the_refused_come_back(&harness, &fake, 1, || {}, async {
-            lock.take()
-                .expect("held")
-                .rollback()
-                .await
-                .expect("lock released");
-        })
-        .await;
-    each_asked_for_once_and_ready(harness, &fake, &refused).await;
+            .expect("unleased jobs");
+        if waiting == 0 {
+            quiet_checks += 1;
+            if quiet_checks == 10 {
+                break;
+            }
+        } else {
+            quiet_checks = 0;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    sqlx::query(
+        "UPDATE outbox SET locked_until = 0 WHERE state = 'pending' AND locked_until IS NOT NULL",
+    )
+    .execute(pool)
+    .await
+    .expect("leases end");
 }
 
 /// The replica on `port`'s answer to `GET /readyz`, `None` when it is not there.
@@ -629,94 +285,17 @@ async fn a_rolling_restart_of_three_replicas_under_load_loses_nothing() {
     for port in &ports {
         until_ready(*port).await;
     }
+    let installation = fixture("installation.created.0.json");
     assert_eq!(
-        post_to(
-            ports[0],
-            "installation",
-            "install-1",
-            &fixture("installation.created.0.json")
-        )
-        .await,
+        post_to(ports[0], "installation", "install-1", &installation).await,
         Some(202)
     );
-    let load = tokio::spawn({
-        let ports = ports.clone();
-        async move {
-            let mut answers = Vec::new();
-            for number in 0..REPORTS {
-                let id = format!("rolling-{number}");
-                let mut answer = None;
-                'balancer: for _ in 0..100 {
-                    for offset in 0..3 {
-                        let port = ports[(number + offset) % 3];
-                        match post_to(port, "repository_advisory", &id, &numbered_report(number))
-                            .await
-                        {
-                            Some(503) | None => continue,
-                            Some(status) => {
-                                answer = Some(status);
-                                break 'balancer;
-                            }
-                        }
-                    }
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-                answers.push((number, answer));
-                tokio::time::sleep(Duration::from_millis(40)).await;
-            }
-            answers
-        }
-    });
+    let load = tokio::spawn(reports_through_a_load_balancer(ports.clone(), REPORTS));
     let pool = common::any_pool(&database).await;
     for index in 0..3 {
         tokio::time::sleep(Duration::from_millis(700)).await;
         terminate(&replicas[index]);
-        let mut said_not_ready = false;
-        for _ in 0..20 {
-            match readiness(ports[index]).await {
-                Some(503) => {
-                    said_not_ready = true;
-                    break;
-                }
-                Some(_) => tokio::time::sleep(Duration::from_millis(20)).await,
-                None => break,
-            }
-        }
-        assert!(
-            said_not_ready,
-            "replica {index} said 503 on /readyz while stopping"
-        );
-        let mut exited = None;
-        for _ in 0..300 {
-            exited = replicas[index].child.try_wait().expect("replica status");
-            if exited.is_some() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        let exited =
-            exited.unwrap_or_else(|| panic!("replica {index} still running 15 s after SIGTERM"));
-        assert!(
-            exited.success(),
-            "replica {index} exits cleanly: {exited:?}"
-        );
-        let holder = format!("replica-{index}");
-        let held: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM outbox WHERE locked_by = $1 AND state = 'pending' \
-             AND locked_until IS NOT NULL",
-        )
-        .bind(&holder)
-        .fetch_one(&pool)
-        .await
-        .expect("leases");
-        assert_eq!(held, 0, "{holder} left leases behind");
-        let claims: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM advisory_polls WHERE claimed_by = $1")
-                .bind(&holder)
-                .fetch_one(&pool)
-                .await
-                .expect("claims");
-        assert_eq!(claims, 0, "{holder} left poll claims behind");
+        stops_cleanly(&mut replicas[index], index, &pool).await;
         replicas[index] = start_replica(&fake, &database, ports[index], index, 1, dir.path());
         until_ready(ports[index]).await;
     }
@@ -727,48 +306,24 @@ async fn a_rolling_restart_of_three_replicas_under_load_loses_nothing() {
         .map(|(number, _)| *number)
         .collect();
     assert!(unanswered.is_empty(), "not accepted: {unanswered:?}");
-    let count = |sql: &'static str| {
-        let pool = pool.clone();
-        async move {
-            sqlx::query_scalar::<_, i64>(sql)
-                .fetch_one(&pool)
-                .await
-                .unwrap_or_else(|error| panic!("{sql}: {error}"))
-        }
-    };
-    let mut settled = false;
-    for _ in 0..600 {
-        if count("SELECT COUNT(*) FROM outbox WHERE state <> 'done' AND kind <> 'escalate'").await
-            == 0
-        {
-            settled = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let stuck: Vec<(String, String, Option<String>, Option<String>)> = sqlx::query_as(
-        "SELECT kind, state, last_error, locked_by FROM outbox \
-         WHERE state <> 'done' AND kind <> 'escalate'",
-    )
-    .fetch_all(&pool)
-    .await
-    .expect("stuck jobs");
-    assert!(settled, "jobs left: {stuck:?}");
+    all_jobs_done(&pool).await;
     assert_eq!(
-        count("SELECT COUNT(*) FROM deliveries WHERE delivery_id LIKE 'rolling-%'").await,
+        count(
+            &pool,
+            "SELECT COUNT(*) FROM deliveries WHERE delivery_id LIKE 'rolling-%'"
+        )
+        .await,
         REPORTS as i64
     );
     assert_eq!(
-        count("SELECT COUNT(*) FROM incidents").await,
+        count(&pool, "SELECT COUNT(*) FROM incidents").await,
         REPORTS as i64
     );
-    let issues = fake.issues(TRACKING_REPO);
-    let mut titles: Vec<&str> = issues.iter().map(|issue| issue.title.as_str()).collect();
-    titles.sort_unstable();
-    titles.dedup();
-    assert_eq!(issues.len(), REPORTS, "one tracking issue per report");
-    assert_eq!(titles.len(), REPORTS, "none twice");
+    let (issues, titles) = tracking_issues_and_titles(&fake);
+    assert_eq!(issues, REPORTS, "one tracking issue per report");
+    assert_eq!(titles, REPORTS, "none twice");
     let slowest: i64 = count(
+        &pool,
         "SELECT COALESCE(MAX(finished_at - created_at), 0) FROM outbox \
          WHERE state = 'done' AND run_after <= created_at",
     )
@@ -787,6 +342,87 @@ async fn a_rolling_restart_of_three_replicas_under_load_loses_nothing() {
         let _ = replica.child.wait();
     }
     pool.close().await;
+}
+
+/// `count` reports `rolling-N`, one every 40 ms, each to the first of `ports` (round-robin)
+/// that neither refuses the connection nor answers 503, tried again for five seconds; each
+/// report's number and the status it got.
+async fn reports_through_a_load_balancer(
+    ports: Vec<u16>,
+    count: usize,
+) -> Vec<(usize, Option<u16>)> {
+    let mut answers = Vec::new();
+    for number in 0..count {
+        let id = format!("rolling-{number}");
+        let mut answer = None;
+        'balancer: for _ in 0..100 {
+            for offset in 0..3 {
+                let port = ports[(number + offset) % 3];
+                match post_to(port, "repository_advisory", &id, &numbered_report(number)).await {
+                    Some(503) | None => continue,
+                    Some(status) => {
+                        answer = Some(status);
+                        break 'balancer;
+                    }
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        answers.push((number, answer));
+        tokio::time::sleep(Duration::from_millis(40)).await;
+    }
+    answers
+}
+
+/// The replica `index`, sent SIGTERM, says 503 on `/readyz` while it still answers, exits
+/// cleanly within 15 s, and leaves no lease or poll claim behind.
+async fn stops_cleanly(replica: &mut Replica, index: usize, pool: &sqlx::AnyPool) {
+    let mut said_not_ready = false;
+    for _ in 0..20 {
+        match readiness(replica.port).await {
+            Some(503) => {
+                said_not_ready = true;
+                break;
+            }
+            Some(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+            None => break,
+        }
+    }
+    assert!(
+        said_not_ready,
+        "replica {index} said 503 on /readyz while stopping"
+    );
+    let mut exited = None;
+    for _ in 0..300 {
+        exited = replica.child.try_wait().expect("replica status");
+        if exited.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let exited =
+        exited.unwrap_or_else(|| panic!("replica {index} still running 15 s after SIGTERM"));
+    assert!(
+        exited.success(),
+        "replica {index} exits cleanly: {exited:?}"
+    );
+    let holder = format!("replica-{index}");
+    let held: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM outbox WHERE locked_by = $1 AND state = 'pending' \
+         AND locked_until IS NOT NULL",
+    )
+    .bind(&holder)
+    .fetch_one(pool)
+    .await
+    .expect("leases");
+    assert_eq!(held, 0, "{holder} left leases behind");
+    let claims: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM advisory_polls WHERE claimed_by = $1")
+            .bind(&holder)
+            .fetch_one(pool)
+            .await
+            .expect("claims");
+    assert_eq!(claims, 0, "{holder} left poll claims behind");
 }
 
 /// Waits until the replica on `port` says it is ready.

@@ -142,6 +142,16 @@ async fn a_reported_advisory_becomes_an_incident_with_computed_scores() {
     );
     assert_eq!(incident.cwes.len(), 1);
     assert_eq!(incident.cwes[0].id, "CWE-123");
+    its_packages_and_credits_are_kept(incident);
+
+    let timeline = harness.store.timeline(rows[0].id).await.expect("timeline");
+    assert_eq!(timeline.len(), 1);
+    assert_eq!(timeline[0].delivery_id.as_deref(), Some("report-1"));
+    harness.stop().await;
+}
+
+/// The example's two packages, with their ranges and patched versions, and its credit.
+fn its_packages_and_credits_are_kept(incident: &herald::incident::Incident) {
     let packages: Vec<_> = incident
         .packages
         .iter()
@@ -175,11 +185,6 @@ async fn a_reported_advisory_becomes_an_incident_with_computed_scores() {
     assert_eq!(incident.credits[0].login, "octocat");
     assert_eq!(incident.credits[0].kind, "analyst");
     assert_eq!(incident.credits[0].state.as_deref(), Some("accepted"));
-
-    let timeline = harness.store.timeline(rows[0].id).await.expect("timeline");
-    assert_eq!(timeline.len(), 1);
-    assert_eq!(timeline[0].delivery_id.as_deref(), Some("report-1"));
-    harness.stop().await;
 }
 
 both_stores!(a_repeated_delivery_id_or_body_is_stored_and_processed_once);
@@ -289,73 +294,8 @@ both_stores!(bad_deliveries_are_refused_and_nothing_is_stored);
 async fn bad_deliveries_are_refused_and_nothing_is_stored() {
     let harness = Harness::start(true).await;
     let body = fixture("repository_advisory.reported.composed.json");
-
-    let unsigned = harness
-        .post(
-            "repository_advisory",
-            "bad-1",
-            &body,
-            "application/json",
-            Signature::Missing,
-        )
-        .await;
-    assert_eq!(unsigned.status, 401, "{}", unsigned.body);
-    assert!(unsigned.body.contains("missing"), "{}", unsigned.body);
-
-    let wrong = harness
-        .post(
-            "repository_advisory",
-            "bad-2",
-            &body,
-            "application/json",
-            Signature::Header(GITHUB_VECTOR),
-        )
-        .await;
-    assert_eq!(wrong.status, 401, "{}", wrong.body);
-
-    let garbage = harness
-        .post(
-            "repository_advisory",
-            "bad-3",
-            &body,
-            "application/json",
-            Signature::Header("sha256=nothex"),
-        )
-        .await;
-    assert_eq!(garbage.status, 401, "{}", garbage.body);
-
-    let huge = vec![b' '; 26 * 1024 * 1024];
-    let too_large = harness.deliver("repository_advisory", "bad-4", &huge).await;
-    assert_eq!(too_large.status, 413, "{}", too_large.body);
-
-    let truncated = &body[..body.len() / 2];
-    let cut = harness
-        .deliver("repository_advisory", "bad-5", truncated)
-        .await;
-    assert_eq!(cut.status, 400, "{}", cut.body);
-    assert!(cut.body.contains("malformed JSON"), "{}", cut.body);
-
-    let form = harness
-        .post(
-            "repository_advisory",
-            "bad-6",
-            &body,
-            "application/x-www-form-urlencoded",
-            Signature::Valid,
-        )
-        .await;
-    assert_eq!(form.status, 415, "{}", form.body);
-    assert!(form.body.contains("application/json"), "{}", form.body);
-
-    let shapeless = harness
-        .deliver(
-            "repository_advisory",
-            "bad-7",
-            br#"{"action":"reported","repository_advisory":{}}"#,
-        )
-        .await;
-    assert_eq!(shapeless.status, 400, "{}", shapeless.body);
-    assert!(shapeless.body.contains("ghsa_id"), "{}", shapeless.body);
+    unsigned_and_wrongly_signed_deliveries_are_refused(&harness, &body).await;
+    bodies_herald_cannot_read_are_refused(&harness, &body).await;
 
     // A GHSA id names branches, files and markers: one that is not a GHSA id is refused.
     let mut forged: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
@@ -386,6 +326,80 @@ async fn bad_deliveries_are_refused_and_nothing_is_stored() {
 
     nothing_stored(&harness).await;
     harness.stop().await;
+}
+
+/// `body` unsigned, signed for another body, and with a signature that is not hex: 401.
+async fn unsigned_and_wrongly_signed_deliveries_are_refused(harness: &Harness, body: &[u8]) {
+    let unsigned = harness
+        .post(
+            "repository_advisory",
+            "bad-1",
+            body,
+            "application/json",
+            Signature::Missing,
+        )
+        .await;
+    assert_eq!(unsigned.status, 401, "{}", unsigned.body);
+    assert!(unsigned.body.contains("missing"), "{}", unsigned.body);
+
+    let wrong = harness
+        .post(
+            "repository_advisory",
+            "bad-2",
+            body,
+            "application/json",
+            Signature::Header(GITHUB_VECTOR),
+        )
+        .await;
+    assert_eq!(wrong.status, 401, "{}", wrong.body);
+
+    let garbage = harness
+        .post(
+            "repository_advisory",
+            "bad-3",
+            body,
+            "application/json",
+            Signature::Header("sha256=nothex"),
+        )
+        .await;
+    assert_eq!(garbage.status, 401, "{}", garbage.body);
+}
+
+/// Signed bodies herald cannot read: too large (413), `body` cut in half (400), a form
+/// (415), and an advisory without its fields (400), each saying why.
+async fn bodies_herald_cannot_read_are_refused(harness: &Harness, body: &[u8]) {
+    let huge = vec![b' '; 26 * 1024 * 1024];
+    let too_large = harness.deliver("repository_advisory", "bad-4", &huge).await;
+    assert_eq!(too_large.status, 413, "{}", too_large.body);
+
+    let truncated = &body[..body.len() / 2];
+    let cut = harness
+        .deliver("repository_advisory", "bad-5", truncated)
+        .await;
+    assert_eq!(cut.status, 400, "{}", cut.body);
+    assert!(cut.body.contains("malformed JSON"), "{}", cut.body);
+
+    let form = harness
+        .post(
+            "repository_advisory",
+            "bad-6",
+            body,
+            "application/x-www-form-urlencoded",
+            Signature::Valid,
+        )
+        .await;
+    assert_eq!(form.status, 415, "{}", form.body);
+    assert!(form.body.contains("application/json"), "{}", form.body);
+
+    let shapeless = harness
+        .deliver(
+            "repository_advisory",
+            "bad-7",
+            br#"{"action":"reported","repository_advisory":{}}"#,
+        )
+        .await;
+    assert_eq!(shapeless.status, 400, "{}", shapeless.body);
+    assert!(shapeless.body.contains("ghsa_id"), "{}", shapeless.body);
 }
 
 both_stores!(many_concurrent_deliveries_are_all_committed);

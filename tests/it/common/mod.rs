@@ -338,6 +338,7 @@ fn now_millis() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
+pub mod app;
 pub mod chat;
 pub mod cut;
 pub mod discourse;
@@ -346,6 +347,7 @@ pub mod gitserver;
 pub mod mail;
 pub mod mediawiki;
 pub mod osv;
+pub mod tracking;
 
 tokio::task_local! {
     /// Set while a test runs on PostgreSQL: every harness it starts stores there, and the
