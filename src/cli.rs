@@ -599,7 +599,10 @@ async fn dry_run(
     }
     let waiting = store.pending_effects().await?;
     if !waiting.is_empty() {
-        let mut kinds: Vec<&str> = waiting.iter().map(|job| job.kind.as_str()).collect();
+        let mut kinds: Vec<String> = waiting
+            .iter()
+            .map(|job| report::safe_line(&job.kind))
+            .collect();
         kinds.dedup();
         println!(
             "{} job(s) queued ({}); a dry run never contacts GitHub or anyone else, \
@@ -1231,12 +1234,12 @@ async fn jobs(settings: &Settings, command: JobsCommand) -> anyhow::Result<()> {
             let job = control_job(&store, id, JobControl::Retry, now).await?;
             println!(
                 "job {id} ({}) queued again; a running `herald serve` runs it",
-                job.kind
+                report::safe_line(&job.kind)
             );
         }
         JobsCommand::Cancel { id } => {
             let job = control_job(&store, id, JobControl::Cancel, now).await?;
-            println!("job {id} ({}) cancelled", job.kind);
+            println!("job {id} ({}) cancelled", report::safe_line(&job.kind));
         }
     }
     store.close().await;

@@ -227,7 +227,7 @@ pub fn job_table(jobs: &[JobRecord], now: DateTime<Utc>) -> String {
         .map(|job| {
             [
                 job.id.to_string(),
-                job.kind.clone(),
+                safe_line(&job.kind),
                 job.state.to_string(),
                 job.attempts.to_string(),
                 job.incident_id
@@ -259,7 +259,7 @@ pub fn job_detail(job: &JobRecord) -> String {
     let payload = serde_json::to_string(&job.payload).unwrap_or_default();
     let fields = [
         ("id", job.id.to_string()),
-        ("kind", job.kind.clone()),
+        ("kind", safe_line(&job.kind)),
         ("state", job.state.to_string()),
         ("attempts", job.attempts.to_string()),
         (
@@ -585,6 +585,32 @@ mod tests {
             safe_text("line\n\tindented\r\n\u{1b}]0;title\u{7}"),
             "line\n\tindented\\r\n\\u{1b}]0;title\\u{7}"
         );
+    }
+
+    #[test]
+    fn a_stored_kind_is_shown_escaped_in_the_job_list_and_detail() {
+        let now = Utc::now();
+        let job = JobRecord {
+            id: 20,
+            kind: "evil\u{1b}[31mRED".to_owned(),
+            state: crate::store::JobState::Pending,
+            attempts: 0,
+            incident_id: None,
+            priority: "urgent",
+            lane: None,
+            created_at: now,
+            run_after: None,
+            leased_until: None,
+            leased_by: None,
+            finished_at: None,
+            last_error: None,
+            outcome: None,
+            payload: serde_json::Value::Null,
+        };
+        for shown in [job_table(std::slice::from_ref(&job), now), job_detail(&job)] {
+            assert!(!shown.contains('\u{1b}'), "{shown}");
+            assert!(shown.contains("evil\\u{1b}[31mRED"), "{shown}");
+        }
     }
 
     #[test]

@@ -429,7 +429,8 @@ impl Job {
 
     /// A stored job, from its kind's name and payload.
     pub fn decode(kind: &str, payload: &str) -> Result<Job, StoreError> {
-        let unusable = || StoreError::Corrupt(format!("job {kind} with payload {payload:?}"));
+        let unusable =
+            || StoreError::Corrupt(format!("job {kind} with payload {:?}", shown(payload)));
         let kind = JobKind::from_name(kind).ok_or_else(unusable)?;
         let incident = || {
             payload
@@ -500,6 +501,15 @@ impl Job {
                 Job::EmbargoEnd(serde_json::from_str(payload).map_err(|_| unusable())?)
             }
         })
+    }
+}
+
+/// A stored payload as an error shows it: its first 200 characters.
+fn shown(payload: &str) -> String {
+    const SHOWN: usize = 200;
+    match payload.char_indices().nth(SHOWN) {
+        Some((end, _)) => format!("{}…", &payload[..end]),
+        None => payload.to_owned(),
     }
 }
 
@@ -590,6 +600,14 @@ pub struct Undecodable {
 
 impl ClaimedJob {
     pub fn decode(claim: JobClaim) -> Result<ClaimedJob, Box<Undecodable>> {
+        if !claim.payload_is_text {
+            let error = StoreError::Corrupt(format!(
+                "job {} with a payload that is not UTF-8 text: {:?}",
+                claim.kind,
+                shown(&claim.payload)
+            ));
+            return Err(Box::new(Undecodable { claim, error }));
+        }
         match Job::decode(&claim.kind, &claim.payload) {
             Ok(job) => Ok(ClaimedJob {
                 id: claim.id,

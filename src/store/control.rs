@@ -1,7 +1,7 @@
 //! What an operator sees of the job queue and does with its jobs (`herald jobs`).
 
 use super::queue::DUE_AT_ONCE;
-use super::{IncidentId, Store, StoreError, Work, from_millis, to_millis};
+use super::{Dialect, IncidentId, Store, StoreError, Work, from_millis, to_millis};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::Row;
@@ -91,20 +91,30 @@ pub struct JobRecord {
     pub payload: serde_json::Value,
 }
 
-const JOB_COLUMNS: &str = "id, kind, payload, state, attempts, run_after, created_at, \
-     finished_at, last_error, outcome, priority, lane, locked_until, locked_by, incident_id";
+/// The columns of a job as `herald jobs` shows it.
+fn job_columns(dialect: Dialect) -> String {
+    format!(
+        "id, kind, {}, state, attempts, run_after, created_at, finished_at, last_error, \
+         outcome, priority, lane, locked_until, locked_by, incident_id",
+        dialect.payload_column()
+    )
+}
 
 /// The query for job `id`, on the readers or in a unit of work.
-fn job_by_id(id: i64) -> sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments> {
+fn job_by_id(
+    dialect: Dialect,
+    id: i64,
+) -> sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments> {
     sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {JOB_COLUMNS} FROM outbox WHERE id = $1"
+        "SELECT {} FROM outbox WHERE id = $1",
+        job_columns(dialect)
     )))
     .bind(id)
 }
 
 fn job_record(row: &sqlx::any::AnyRow) -> Result<JobRecord, StoreError> {
     let kind: String = row.try_get("kind")?;
-    let payload: String = row.try_get("payload")?;
+    let (payload, _) = super::stored_payload(row)?;
     let incident_id = row
         .try_get::<Option<i64>, _>("incident_id")?
         .map(IncidentId);
@@ -232,7 +242,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<Vec<JobRecord>, StoreError> {
         // Each parameter numbered in the order bound, as only some are.
-        let mut sql = format!("SELECT {JOB_COLUMNS} FROM outbox WHERE ");
+        let mut sql = format!("SELECT {} FROM outbox WHERE ", job_columns(self.dialect));
         let mut next = 1;
         let due_only = filter.due && !filter.failed;
         if filter.failed {
@@ -264,7 +274,7 @@ impl Store {
 
     /// One job, whatever its state.
     pub async fn job(&self, id: i64) -> Result<Option<JobRecord>, StoreError> {
-        job_by_id(id)
+        job_by_id(self.dialect, id)
             .fetch_optional(&self.reader)
             .await?
             .as_ref()
@@ -281,7 +291,7 @@ impl Work {
         control: JobControl,
         now: DateTime<Utc>,
     ) -> Result<JobRecord, JobControlError> {
-        let before = job_by_id(id)
+        let before = job_by_id(self.dialect, id)
             .fetch_optional(self.conn().await?)
             .await
             .map_err(StoreError::from)?

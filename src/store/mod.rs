@@ -221,6 +221,16 @@ impl Dialect {
         }
     }
 
+    /// How a job's payload is selected. SQLite keeps whatever was written into a column (a
+    /// BLOB, text that is not UTF-8): it is read there as bytes, so that one damaged row
+    /// cannot fail the query that reads it with the others.
+    pub(crate) fn payload_column(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "CAST(payload AS BLOB) AS payload",
+            Dialect::Postgres => "payload",
+        }
+    }
+
     /// Appended to a query that claims queued jobs: on PostgreSQL, several replicas claim
     /// at once, each skipping the rows another has locked; SQLite has one writer anyway.
     fn claim_lock(self) -> &'static str {
@@ -265,6 +275,23 @@ pub async fn within<T>(
 /// A GitHub id (an issue's number, an installation's id) as the store keeps it.
 fn to_id(id: u64) -> Result<i64, StoreError> {
     i64::try_from(id).map_err(|_| StoreError::Corrupt(format!("id {id} out of range")))
+}
+
+/// A job's payload as selected by [`Dialect::payload_column`]: its text, and whether it is
+/// text at all (bytes that are not UTF-8 are shown with replacement characters).
+fn stored_payload(row: &sqlx::any::AnyRow) -> Result<(String, bool), StoreError> {
+    use sqlx::Row;
+    if let Ok(text) = row.try_get::<String, _>("payload") {
+        return Ok((text, true));
+    }
+    let bytes: Vec<u8> = row.try_get("payload")?;
+    Ok(match String::from_utf8(bytes) {
+        Ok(text) => (text, true),
+        Err(error) => (
+            String::from_utf8_lossy(error.as_bytes()).into_owned(),
+            false,
+        ),
+    })
 }
 
 pub(crate) fn to_millis(at: DateTime<Utc>) -> i64 {

@@ -78,6 +78,9 @@ pub struct JobClaim {
     pub id: i64,
     pub kind: String,
     pub payload: String,
+    /// Whether the stored payload is text at all (else `payload` shows its bytes lossily,
+    /// and no job decodes from it).
+    pub payload_is_text: bool,
     /// Attempts before this one.
     pub attempts: i64,
     /// When the job was queued, or became due again after a wait: what it reads of GitHub
@@ -218,7 +221,7 @@ impl Store {
         // outbox_effects_due, whose conditions the query repeats word for word).
         for priority in Priority::ALL {
             found = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "SELECT id, kind, payload, attempts, run_after, created_at, claims FROM outbox \
+                "SELECT id, kind, {}, attempts, run_after, created_at, claims FROM outbox \
                  WHERE state = 'pending' AND kind <> 'process_delivery' \
                  AND priority = $2 AND run_after <= $1 AND {} \
                  AND (locked_until IS NULL OR locked_until <= $1) \
@@ -226,6 +229,7 @@ impl Store {
                    WHERE busy.lane = outbox.lane AND busy.state = 'pending' \
                    AND busy.locked_until > $1)) \
                  ORDER BY run_after, id LIMIT 1{}",
+                self.dialect.payload_column(),
                 kinds_sql(kinds),
                 self.dialect.claim_lock()
             )))
@@ -324,10 +328,11 @@ impl Store {
 
     /// Effect jobs not yet done: what herald still owes GitHub.
     pub async fn pending_effects(&self) -> Result<Vec<JobClaim>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, kind, payload, attempts, run_after, created_at, claims FROM outbox \
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT id, kind, {}, attempts, run_after, created_at, claims FROM outbox \
              WHERE state = 'pending' AND kind <> 'process_delivery' ORDER BY id",
-        )
+            self.dialect.payload_column()
+        )))
         .fetch_all(&self.reader)
         .await?;
         rows.iter().map(job_claim).collect()
@@ -355,10 +360,12 @@ fn stored_delivery(row: &sqlx::any::AnyRow) -> Result<StoredDelivery, StoreError
 }
 
 fn job_claim(row: &sqlx::any::AnyRow) -> Result<JobClaim, StoreError> {
+    let (payload, payload_is_text) = super::stored_payload(row)?;
     Ok(JobClaim {
         id: row.try_get("id")?,
         kind: row.try_get("kind")?,
-        payload: row.try_get("payload")?,
+        payload,
+        payload_is_text,
         attempts: row.try_get("attempts")?,
         due_since: from_millis(
             row.try_get::<i64, _>("run_after")?
@@ -500,9 +507,10 @@ impl Work {
         limit: u32,
     ) -> Result<Vec<JobClaim>, StoreError> {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT id, kind, payload, attempts, run_after, created_at, claims FROM outbox \
+            "SELECT id, kind, {}, attempts, run_after, created_at, claims FROM outbox \
              WHERE state = 'pending' AND kind = 'process_delivery' \
              AND id > $1 AND run_after <= $2 ORDER BY id LIMIT $3{}",
+            self.dialect.payload_column(),
             self.dialect.claim_lock()
         )))
         .bind(after_id)

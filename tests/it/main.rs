@@ -1,6 +1,7 @@
 //! herald's integration tests, one binary (one link, one compile of the shared harness):
 //! the real HTTP server, the real GitHub client against a fake GitHub on loopback, a real
-//! SMTP server and GnuPG, a real MediaWiki, git and the store on SQLite.
+//! SMTP server and GnuPG, a real MediaWiki, git, and the store on SQLite and (with
+//! `both_stores!`) PostgreSQL.
 //!
 //! A file per feature, named for it (`commands.rs`, `publication.rs`, `forum.rs`, …;
 //! `docs/development.md` lists them); the fakes and the setup more than one file uses in

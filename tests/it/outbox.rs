@@ -831,6 +831,13 @@ async fn queued_before_the_incident_column(url: &str) {
         ),
         ("maintainer_action", "72b6a4e0-1f0d".to_owned(), "dead"),
         ("sync_tracking_issue", "7".to_owned(), "pending"),
+        // Rows no job decodes from name no incident: an id as text, one too long.
+        (
+            "send_mail",
+            format!(r#"{{"incident_id":"7","list":{list}}}"#),
+            "dead",
+        ),
+        ("changelog_pr", "99999999999999999999".to_owned(), "dead"),
     ];
     for (number, (kind, payload, state)) in rows.iter().enumerate() {
         sqlx::query(
@@ -881,6 +888,8 @@ async fn queued_before_the_incident_column(url: &str) {
             ("escalate".to_owned(), Some(8)),
             ("maintainer_action".to_owned(), None),
             ("sync_tracking_issue".to_owned(), Some(7)),
+            ("send_mail".to_owned(), None),
+            ("changelog_pr".to_owned(), None),
         ]
     );
     // A maintainer's retry finds them by their incident too.
@@ -921,6 +930,20 @@ async fn undecodable_given_up(url: &str) {
     .execute(&writer)
     .await
     .expect("a damaged row");
+    // SQLite keeps what is written into a column, whatever its type: bytes that are not
+    // UTF-8 text, and a BLOB, must not fail the query that reads them with the others.
+    let on_sqlite = url.starts_with("sqlite");
+    if on_sqlite {
+        sqlx::query(
+            "INSERT INTO outbox (kind, idempotency_key, payload, run_after, created_at) \
+             VALUES ('process_delivery', 'not-utf8', CAST(X'61FF62' AS TEXT), 0, 0), \
+             ('process_delivery', 'blob', X'00FF', 0, 0)",
+        )
+        .execute(&writer)
+        .await
+        .expect("rows that are not text");
+    }
+    let damaged = if on_sqlite { 3 } else { 1 };
     let settings = WorkerSettings {
         max_attempts: 5,
         ..WorkerSettings::default()
@@ -931,7 +954,7 @@ async fn undecodable_given_up(url: &str) {
         matches!(outcome, JobOutcome::Failed { error, gave_up: true }
             if error.to_string().contains("process_delivery"))
     });
-    assert_eq!(gave_up.count(), 1, "{outcomes:?}");
+    assert_eq!(gave_up.count(), damaged, "{outcomes:?}");
     let done = outcomes
         .iter()
         .filter(|outcome| matches!(outcome, JobOutcome::Done(_)));
@@ -948,6 +971,15 @@ async fn undecodable_given_up(url: &str) {
         "the error names the row"
     );
     assert_eq!(store.all_incidents().await.expect("list").len(), 1);
+    // The operator sees each of them, given up, in `herald jobs`.
+    let failed = herald::store::JobFilter {
+        failed: true,
+        due: false,
+        kind: None,
+        limit: 10,
+    };
+    let listed = store.jobs(&failed, Utc::now()).await.expect("herald jobs");
+    assert_eq!(listed.len(), damaged, "{listed:?}");
     writer.close().await;
     store.close().await;
 }
