@@ -239,6 +239,15 @@ fn installation_of(
 
 /// The repositories whose advisory lists herald read, in the order it read them (one entry
 /// per poll, answered 200 or 304).
+/// The statuses GitHub answered the requests for `path` with, in order.
+fn statuses(fake: &FakeGitHub, path: &str) -> Vec<u16> {
+    fake.requests()
+        .iter()
+        .filter(|request| request.path == path)
+        .map(|request| request.status)
+        .collect()
+}
+
 fn advisory_polls(fake: &FakeGitHub) -> Vec<String> {
     fake.requests()
         .iter()
@@ -314,8 +323,10 @@ async fn a_poll_round_cut_short_by_the_hourly_budget_resumes_where_it_stopped() 
         assert!(
             last_first < first_repeat + 8,
             "{} was polled again at poll {first_repeat}, before the last repository's first \
-             poll at {last_first}",
-            polls[first_repeat]
+             poll at {last_first} ({}; its requests' statuses: {:?})",
+            polls[first_repeat],
+            polls[last_first],
+            statuses(&fake, &polls[last_first])
         );
     }
     let refused = fake
