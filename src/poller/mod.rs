@@ -73,6 +73,20 @@ impl Budget {
     fn low(&self, now: i64) -> bool {
         self.remaining < RATE_LIMIT_RESERVE && now < self.reset
     }
+
+    /// What is known after `answer` arrives. Polls run at once and their answers arrive in
+    /// any order: within one window GitHub's count only goes down, so an answer that says
+    /// more is left than an earlier one is stale; a later window is GitHub's renewal.
+    fn after(self, answer: Budget) -> Budget {
+        match answer.reset.cmp(&self.reset) {
+            std::cmp::Ordering::Greater => answer,
+            std::cmp::Ordering::Equal => Budget {
+                remaining: self.remaining.min(answer.remaining),
+                reset: self.reset,
+            },
+            std::cmp::Ordering::Less => self,
+        }
+    }
 }
 
 /// What this process has learnt of each installation while polling, shared by the polls
@@ -418,7 +432,9 @@ impl Poller {
         if let (Some(remaining), Some(reset)) = (remaining, reset) {
             self.learnt()
                 .budgets
-                .insert(installation, Budget { remaining, reset });
+                .entry(installation)
+                .and_modify(|known| *known = known.after(Budget { remaining, reset }))
+                .or_insert(Budget { remaining, reset });
         }
         if answer.status == StatusCode::NOT_MODIFIED {
             self.store
@@ -536,6 +552,25 @@ fn until_next_round(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stale_answer_does_not_raise_a_budget_and_a_renewal_does() {
+        let known = Budget {
+            remaining: 40,
+            reset: 1_000,
+        };
+        let stale = Budget {
+            remaining: 55,
+            reset: 1_000,
+        };
+        assert_eq!(known.after(stale).remaining, 40);
+        let renewed = Budget {
+            remaining: 5_000,
+            reset: 4_600,
+        };
+        assert_eq!(known.after(renewed).remaining, 5_000);
+        assert_eq!(known.after(renewed).after(known).reset, 4_600);
+    }
 
     #[test]
     fn a_round_waits_for_the_soonest_list_due_within_an_interval() {
