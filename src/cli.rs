@@ -543,7 +543,7 @@ async fn print_incidents(
             println!();
             let timeline = store.timeline(row.id).await?;
             print!("{}", report::incident_detail(&row.incident, &timeline));
-            let timeline = store.timeline_entries(row.id).await?;
+            let timeline: Vec<_> = timeline.into_iter().map(|stored| stored.entry).collect();
             let written = write_drafts(&drafts, &row.incident, &timeline, run.out)?;
             println!("drafts written to {}", written.display());
             let config = run.repo_config;

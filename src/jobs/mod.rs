@@ -149,12 +149,15 @@ impl JobKind {
     /// The names of the jobs with effects outside the store (GitHub, mail, forums, wikis):
     /// every kind but the store worker's own ([`JobKind::ProcessDelivery`], run in batches
     /// inside the store's transaction). Leased, run outside any transaction, then recorded.
-    pub fn effect_names() -> Vec<&'static str> {
-        JobKind::ALL
-            .iter()
-            .filter(|kind| **kind != JobKind::ProcessDelivery)
-            .map(|kind| kind.as_str())
-            .collect()
+    pub fn effect_names() -> &'static [&'static str] {
+        static NAMES: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+        NAMES.get_or_init(|| {
+            JobKind::ALL
+                .iter()
+                .filter(|kind| **kind != JobKind::ProcessDelivery)
+                .map(|kind| kind.as_str())
+                .collect()
+        })
     }
 
     pub fn from_name(name: &str) -> Option<JobKind> {

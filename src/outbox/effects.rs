@@ -26,12 +26,6 @@ const JOBS_AT_ONCE: usize = 8;
 /// earlier work on GitHub (herald's marker in the issue) rather than repeat it.
 const LEASE: chrono::Duration = chrono::Duration::seconds(60);
 
-/// The names of the effect kinds this herald runs, the ones it leases.
-fn effect_kinds() -> &'static [&'static str] {
-    static KINDS: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
-    KINDS.get_or_init(JobKind::effect_names)
-}
-
 /// How long a stopping runner lets the jobs under way finish before it stops them and
 /// releases their leases (another runner takes them at once, and finds on GitHub what they
 /// had done).
@@ -142,7 +136,7 @@ impl EffectRunner {
 
     /// Leases the effect job due longest, in this runner's name.
     async fn lease(&self) -> Result<Option<JobClaim>, StoreError> {
-        let kinds = effect_kinds();
+        let kinds = JobKind::effect_names();
         self.store
             .lease_effect((Utc::now(), LEASE), &self.replica, kinds)
             .await
@@ -348,7 +342,7 @@ mod tests {
         (now, lease): (chrono::DateTime<Utc>, chrono::Duration),
     ) -> Option<ClaimedJob> {
         let claim = store
-            .lease_effect((now, lease), "test", effect_kinds())
+            .lease_effect((now, lease), "test", JobKind::effect_names())
             .await
             .expect("lease")?;
         Some(ClaimedJob::decode(claim).expect("a job herald knows"))

@@ -112,9 +112,9 @@ fn job_by_id(
     .bind(id)
 }
 
-fn job_record(row: &sqlx::any::AnyRow) -> Result<JobRecord, StoreError> {
+fn job_record(row: &sqlx::any::AnyRow, dialect: Dialect) -> Result<JobRecord, StoreError> {
     let kind: String = row.try_get("kind")?;
-    let (payload, _) = super::stored_payload(row)?;
+    let (payload, _) = dialect.payload(row)?;
     let incident_id = row
         .try_get::<Option<i64>, _>("incident_id")?
         .map(IncidentId);
@@ -269,7 +269,9 @@ impl Store {
             .bind(i64::from(filter.limit))
             .fetch_all(&self.reader)
             .await?;
-        rows.iter().map(job_record).collect()
+        rows.iter()
+            .map(|row| job_record(row, self.dialect))
+            .collect()
     }
 
     /// One job, whatever its state.
@@ -278,7 +280,7 @@ impl Store {
             .fetch_optional(&self.reader)
             .await?
             .as_ref()
-            .map(job_record)
+            .map(|row| job_record(row, self.dialect))
             .transpose()
     }
 }
@@ -296,7 +298,7 @@ impl Work {
             .await
             .map_err(StoreError::from)?
             .as_ref()
-            .map(job_record)
+            .map(|row| job_record(row, self.dialect))
             .transpose()?
             .ok_or(JobControlError::NoSuchJob(id))?;
         let set = match control {

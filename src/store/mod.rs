@@ -231,6 +231,23 @@ impl Dialect {
         }
     }
 
+    /// A job's payload as [`Dialect::payload_column`] selected it: its text, and whether it
+    /// is text at all (bytes that are not UTF-8 are shown with replacement characters).
+    /// SQLite's comes as bytes; PostgreSQL's column holds only valid text.
+    fn payload(self, row: &sqlx::any::AnyRow) -> Result<(String, bool), StoreError> {
+        use sqlx::Row;
+        match self {
+            Dialect::Postgres => Ok((row.try_get("payload")?, true)),
+            Dialect::Sqlite => Ok(match String::from_utf8(row.try_get("payload")?) {
+                Ok(text) => (text, true),
+                Err(error) => (
+                    String::from_utf8_lossy(error.as_bytes()).into_owned(),
+                    false,
+                ),
+            }),
+        }
+    }
+
     /// Appended to a query that claims queued jobs: on PostgreSQL, several replicas claim
     /// at once, each skipping the rows another has locked; SQLite has one writer anyway.
     fn claim_lock(self) -> &'static str {
@@ -275,23 +292,6 @@ pub async fn within<T>(
 /// A GitHub id (an issue's number, an installation's id) as the store keeps it.
 fn to_id(id: u64) -> Result<i64, StoreError> {
     i64::try_from(id).map_err(|_| StoreError::Corrupt(format!("id {id} out of range")))
-}
-
-/// A job's payload as selected by [`Dialect::payload_column`]: its text, and whether it is
-/// text at all (bytes that are not UTF-8 are shown with replacement characters).
-fn stored_payload(row: &sqlx::any::AnyRow) -> Result<(String, bool), StoreError> {
-    use sqlx::Row;
-    if let Ok(text) = row.try_get::<String, _>("payload") {
-        return Ok((text, true));
-    }
-    let bytes: Vec<u8> = row.try_get("payload")?;
-    Ok(match String::from_utf8(bytes) {
-        Ok(text) => (text, true),
-        Err(error) => (
-            String::from_utf8_lossy(error.as_bytes()).into_owned(),
-            false,
-        ),
-    })
 }
 
 pub(crate) fn to_millis(at: DateTime<Utc>) -> i64 {

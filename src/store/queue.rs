@@ -1,7 +1,7 @@
 //! Deliveries and the outbox: the durable queue between answering GitHub and acting.
 
 use super::IncidentId;
-use super::{Store, StoreError, Work, from_millis, to_millis};
+use super::{Dialect, Store, StoreError, Work, from_millis, to_millis};
 use crate::incident::{DeliveryId, RepoName};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
@@ -245,7 +245,7 @@ impl Store {
             work.rollback().await?;
             return Ok(None);
         };
-        let mut job = job_claim(&row)?;
+        let mut job = job_claim(&row, self.dialect)?;
         job.claims += 1;
         sqlx::query(
             "UPDATE outbox SET locked_until = $1, locked_by = $2, claims = claims + 1 \
@@ -335,7 +335,9 @@ impl Store {
         )))
         .fetch_all(&self.reader)
         .await?;
-        rows.iter().map(job_claim).collect()
+        rows.iter()
+            .map(|row| job_claim(row, self.dialect))
+            .collect()
     }
 }
 
@@ -359,8 +361,8 @@ fn stored_delivery(row: &sqlx::any::AnyRow) -> Result<StoredDelivery, StoreError
     })
 }
 
-fn job_claim(row: &sqlx::any::AnyRow) -> Result<JobClaim, StoreError> {
-    let (payload, payload_is_text) = super::stored_payload(row)?;
+fn job_claim(row: &sqlx::any::AnyRow, dialect: Dialect) -> Result<JobClaim, StoreError> {
+    let (payload, payload_is_text) = dialect.payload(row)?;
     Ok(JobClaim {
         id: row.try_get("id")?,
         kind: row.try_get("kind")?,
@@ -518,7 +520,9 @@ impl Work {
         .bind(i64::from(limit))
         .fetch_all(self.conn().await?)
         .await?;
-        rows.iter().map(job_claim).collect()
+        rows.iter()
+            .map(|row| job_claim(row, self.dialect))
+            .collect()
     }
 
     /// Queues a job, due at once, unless one with the same idempotency key exists (done or

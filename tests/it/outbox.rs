@@ -181,14 +181,14 @@ async fn leases_end_unless_renewed(url: &str) {
     let kinds = herald::jobs::JobKind::effect_names();
     let now = Utc::now();
     let first = store
-        .lease_effect((now, lease), "replica-a", &kinds)
+        .lease_effect((now, lease), "replica-a", kinds)
         .await
         .expect("lease");
     let first = first.expect("the job is leased");
     let later = |seconds: i64| now + chrono::Duration::seconds(seconds);
     assert!(
         store
-            .lease_effect((later(30), lease), "replica-b", &kinds)
+            .lease_effect((later(30), lease), "replica-b", kinds)
             .await
             .expect("lease")
             .is_none(),
@@ -207,7 +207,7 @@ async fn leases_end_unless_renewed(url: &str) {
         Some("replica-a")
     );
     let taken_over = store
-        .lease_effect((later(61), lease), "replica-b", &kinds)
+        .lease_effect((later(61), lease), "replica-b", kinds)
         .await
         .expect("lease");
     assert_eq!(
@@ -235,7 +235,7 @@ async fn leases_end_unless_renewed(url: &str) {
     );
     assert!(
         store
-            .lease_effect((later(121), lease), "replica-c", &kinds)
+            .lease_effect((later(121), lease), "replica-c", kinds)
             .await
             .expect("lease")
             .is_none()
@@ -244,7 +244,7 @@ async fn leases_end_unless_renewed(url: &str) {
     assert_eq!(store.release_leases("replica-a").await.expect("release"), 0);
     assert_eq!(store.release_leases("replica-b").await.expect("release"), 1);
     let again = store
-        .lease_effect((later(122), lease), "replica-c", &kinds)
+        .lease_effect((later(122), lease), "replica-c", kinds)
         .await
         .expect("lease");
     assert_eq!(again.map(|job| job.id), Some(first.id), "released at once");
