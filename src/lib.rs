@@ -9,6 +9,7 @@ pub mod drafts;
 mod github;
 pub mod incident;
 pub mod ingest;
+pub mod intake;
 pub mod jobs;
 pub mod mail;
 mod markers;

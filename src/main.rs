@@ -36,11 +36,12 @@ static RELEASE_MEMORY_PROMPTLY: extern "C" fn() = release_memory_promptly;
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = herald::cli::Cli::parse();
+    let takes_mail = cli.command.takes_mail();
     match herald::cli::run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("herald: error: {}", herald::cli::error_text(&error));
-            ExitCode::FAILURE
+            ExitCode::from(herald::cli::exit_status(&error, takes_mail))
         }
     }
 }

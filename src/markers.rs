@@ -47,6 +47,11 @@ pub mod marker {
         )
     }
 
+    /// The private issue of a report mailed to the security team.
+    pub fn intake(id: crate::intake::IntakeId) -> String {
+        format!("<!-- herald:intake {id} -->")
+    }
+
     /// The public advisory issue.
     pub fn advisory_issue(ghsa_id: &GhsaId) -> String {
         format!("<!-- herald:advisory-issue {} -->", ghsa_id)

@@ -90,6 +90,7 @@ impl Tasks<'_> {
             forum: crate::channels::forum::Discourse::new()?,
             counterparts: settings.channels.counterparts.clone(),
             chat: chat(settings)?,
+            intake: settings.intake.clone(),
             worker_wake: self.worker_wake.clone(),
             app_bot: self.app_bot.clone(),
         });

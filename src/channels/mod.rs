@@ -14,6 +14,7 @@ mod fixes;
 mod fork;
 pub mod forum;
 mod gate;
+mod intake;
 mod maintainer;
 mod mediawiki;
 mod post;
@@ -156,6 +157,8 @@ pub struct Channels {
     pub forum: forum::Discourse,
     /// The forums and wikis herald's operator configured, each with its secret.
     pub counterparts: Counterparts,
+    /// Where reports mailed to the security team open their issues.
+    pub intake: crate::intake::IntakeSettings,
     /// The team's chat webhook (`HERALD_CHAT_WEBHOOK_URL`) for `channels.chat`.
     pub chat: Option<ChatWebhook>,
     /// Wakes the store worker when an effect hands it a delivery to process.
@@ -287,6 +290,9 @@ impl Channels {
             (Job::PostComment(comment), _) => maintainer::post_comment(self, comment).await,
             (Job::MatchUpstream { delivery }, _) => {
                 upstream::match_upstream(self, id, delivery).await
+            }
+            (Job::OpenIntake { intake }, _) => {
+                intake::open(self, *intake, claimed.first_try()).await
             }
             // Every other job is for an incident, which may have gone since it was queued.
             (_, None) => Ok(Record::note("incident gone")),

@@ -8,6 +8,7 @@ use super::commands::{self, CommandBatch};
 use crate::incident::{
     Amendment, DeliveryId, GhsaId, Incident, RepoName, TimelineEntry, TimelineKind,
 };
+use crate::intake::IntakeId;
 use crate::jobs::Job;
 use crate::store::{ChannelPost, IncidentId, NewDelivery, Priority, TrackingLink, Work};
 use chrono::{DateTime, Utc};
@@ -56,6 +57,11 @@ pub(super) enum Write {
     },
     /// A version of an advisory GitHub answered with, for the pipeline.
     Delivery(NewDelivery),
+    /// The issue an intake opened: (repository, number, address).
+    IntakeIssue {
+        intake: IntakeId,
+        issue: (RepoName, u64, String),
+    },
     /// An incident as the handler found it changed, its timeline, and what follows.
     Incident {
         incident: Box<Incident>,
@@ -194,6 +200,13 @@ impl Record {
                 Write::Delivery(delivery) => {
                     work.admit(std::slice::from_ref(&delivery)).await?;
                 }
+                Write::IntakeIssue {
+                    intake,
+                    issue: (repository, number, url),
+                } => {
+                    work.save_intake_issue(intake, (&repository, number, &url))
+                        .await?;
+                }
                 Write::Incident {
                     incident,
                     timeline,
@@ -213,24 +226,28 @@ impl Record {
                     repository,
                     ghsa_id,
                     amendment,
-                } => {
-                    if let Some(row) = work.find_incident(&repository, &ghsa_id).await? {
-                        let mut incident = row.incident;
-                        let timeline = incident.amend(&amendment, now);
-                        if !timeline.is_empty() {
-                            crate::pipeline::save_incident(
-                                work,
-                                &incident,
-                                &timeline,
-                                None,
-                                (now, Priority::Urgent),
-                            )
-                            .await?;
-                        }
-                    }
-                }
+                } => amend(work, (&repository, &ghsa_id), &amendment, now).await?,
             }
         }
         Ok(self.note)
     }
+}
+
+/// Applies what a job learned to the incident as the store has it now.
+async fn amend(
+    work: &mut Work,
+    (repository, ghsa_id): (&RepoName, &GhsaId),
+    amendment: &Amendment,
+    now: DateTime<Utc>,
+) -> Result<(), ChannelError> {
+    let Some(row) = work.find_incident(repository, ghsa_id).await? else {
+        return Ok(());
+    };
+    let mut incident = row.incident;
+    let timeline = incident.amend(amendment, now);
+    if !timeline.is_empty() {
+        crate::pipeline::save_incident(work, &incident, &timeline, None, (now, Priority::Urgent))
+            .await?;
+    }
+    Ok(())
 }

@@ -9,6 +9,7 @@ pub use counterparts::counterpart_url;
 // names them here for the binary and the tests that build settings by hand.
 pub use crate::channels::{ChannelSecrets, Counterparts, Forum, Wiki};
 pub use crate::github::{GitHubSettings, Pacing};
+pub use crate::intake::IntakeSettings;
 pub use crate::mail::MailSettings;
 pub use crate::outbox::WorkerSettings;
 use secrecy::SecretString;
@@ -67,6 +68,7 @@ pub struct Settings {
     pub github_urls: GitHubUrls,
     pub mail: MailSettings,
     pub channels: ChannelSecrets,
+    pub intake: IntakeSettings,
     /// This process's name on the leases and claims it holds in a shared store.
     pub replica_id: String,
     /// How long a stopping `serve` still answers deliveries while `/readyz` says 503.
@@ -146,6 +148,8 @@ struct FileSettings {
     replica_id: Option<String>,
     drain_secs: Option<toml::Value>,
     redelivery_interval_secs: Option<toml::Value>,
+    intake_repository: Option<String>,
+    intake_max_message_bytes: Option<toml::Value>,
     /// `[discourse.<name>]` tables.
     #[serde(default)]
     discourse: BTreeMap<String, counterparts::ForumFile>,
@@ -335,6 +339,18 @@ pub const SETTINGS_TABLE: &[(&str, &str, &str, &str)] = &[
         "HERALD_SIGNING_KEY_PASSPHRASE_FILE",
         "(none)",
         "file holding the signing key's passphrase",
+    ),
+    (
+        "intake_repository",
+        "HERALD_INTAKE_REPOSITORY",
+        "(none)",
+        "private repository where each report mailed to the security team opens an intake issue",
+    ),
+    (
+        "intake_max_message_bytes",
+        "HERALD_INTAKE_MAX_MESSAGE_BYTES",
+        "67108864",
+        "largest message `herald intake mail` takes",
     ),
     (
         "chat_webhook_url",
@@ -542,6 +558,29 @@ impl Layers<'_> {
             });
         }
         Ok(Duration::from_secs(secs))
+    }
+
+    /// Where reports mailed to the security team go, and how large a message may be.
+    fn intake(
+        &self,
+        repository: Option<String>,
+        max_message_bytes: Option<toml::Value>,
+    ) -> Result<IntakeSettings, ConfigError> {
+        let repository = self
+            .raw("intake_repository", repository)
+            .filter(|raw| !raw.value.trim().is_empty())
+            .map(|raw| raw.parse("a GitHub repository `owner/name`"))
+            .transpose()?;
+        let max_message_bytes = self.number(
+            "intake_max_message_bytes",
+            max_message_bytes,
+            crate::intake::DEFAULT_MAX_MESSAGE_BYTES,
+            "a number of bytes",
+        )?;
+        Ok(IntakeSettings {
+            repository,
+            max_message_bytes,
+        })
     }
 
     /// The chat's webhook URL: a credential, which errors do not repeat.
@@ -824,6 +863,7 @@ impl Settings {
                 counterparts: counterparts::counterparts(file.discourse, file.mediawiki, env)?,
                 chat_webhook_url: layers.chat_webhook_url(file.chat_webhook_url)?,
             },
+            intake: layers.intake(file.intake_repository, file.intake_max_message_bytes)?,
         })
     }
 }

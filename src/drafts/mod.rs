@@ -8,12 +8,14 @@ pub mod changelog;
 mod chart;
 pub mod escape;
 mod helpers;
+mod intake;
 pub mod limits;
 pub mod osv;
 mod tracking;
 mod view;
 
 pub use chart::course_chart;
+pub use intake::{IntakeFacts, intake_issue};
 pub use tracking::{TrackingIssue, TrackingRecord, carry_checks, tracking_issue};
 pub use view::{Draft, DraftView, EmbargoView, RenderedDrafts, ReviewView, render_all};
 

@@ -8,6 +8,7 @@
 pub mod follow;
 
 use crate::incident::{DeliveryId, IncidentId, RepoName};
+use crate::intake::IntakeId;
 use crate::repo_config::MailingList;
 use crate::store::{JobClaim, PROCESS_DELIVERY, Queued, StoreError, Work};
 use chrono::{DateTime, Utc};
@@ -55,6 +56,8 @@ pub enum Job {
     /// At an embargo's end, remind the maintainers if downstreams told that date are
     /// waiting for a disclosure that has not happened (private).
     EmbargoEnd(PendingEmbargoEnd),
+    /// Open the private issue of a report mailed to the security team.
+    OpenIntake { intake: IntakeId },
 }
 
 /// The kinds of job, each with the name the store keeps: one list, from which the enum,
@@ -143,6 +146,9 @@ job_kinds! {
     /// for a disclosure that has not happened (private); payload: a
     /// [`PendingEmbargoEnd`].
     EmbargoEnd = "embargo_end",
+    /// Open the private issue of a report mailed to the security team (in the operator's
+    /// `intake_repository`); payload: the intake's id.
+    OpenIntake = "open_intake",
 }
 
 impl JobKind {
@@ -386,6 +392,7 @@ impl Job {
             Job::TrackPull(_) => JobKind::TrackPull,
             Job::Prenotify(_) => JobKind::Prenotify,
             Job::EmbargoEnd(_) => JobKind::EmbargoEnd,
+            Job::OpenIntake { .. } => JobKind::OpenIntake,
         }
     }
 
@@ -398,6 +405,7 @@ impl Job {
             Job::ProcessDelivery { .. } => None,
             Job::MaintainerAction { .. } => Some("maintainers".to_owned()),
             Job::MatchUpstream { .. } => Some("upstream".to_owned()),
+            Job::OpenIntake { intake } => Some(format!("intake:{intake}")),
             Job::PostComment(comment) => {
                 Some(format!("issue:{}#{}", comment.repository, comment.issue))
             }
@@ -426,7 +434,8 @@ impl Job {
             Job::ProcessDelivery { .. }
             | Job::MaintainerAction { .. }
             | Job::PostComment(_)
-            | Job::MatchUpstream { .. } => None,
+            | Job::MatchUpstream { .. }
+            | Job::OpenIntake { .. } => None,
         }
     }
 
@@ -503,6 +512,12 @@ impl Job {
             JobKind::EmbargoEnd => {
                 Job::EmbargoEnd(serde_json::from_str(payload).map_err(|_| unusable())?)
             }
+            JobKind::OpenIntake => Job::OpenIntake {
+                intake: payload
+                    .parse::<i64>()
+                    .map(IntakeId)
+                    .map_err(|_| unusable())?,
+            },
         })
     }
 }
@@ -566,6 +581,7 @@ impl Queued for Job {
             Job::TrackPull(pending) => json(pending)?,
             Job::Prenotify(pending) => json(pending)?,
             Job::EmbargoEnd(pending) => json(pending)?,
+            Job::OpenIntake { intake } => intake.to_string(),
         })
     }
 
@@ -710,6 +726,9 @@ mod tests {
                 incident_id: IncidentId(14),
                 embargo_until: chrono::DateTime::UNIX_EPOCH,
             }),
+            Job::OpenIntake {
+                intake: IntakeId(15),
+            },
         ];
         jobs.extend(PublicChannel::ALL.map(|channel| Job::Public {
             channel,

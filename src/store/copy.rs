@@ -179,11 +179,32 @@ const TABLES: &[(&str, &[(&str, Column)])] = &[
             ("refusal", Text),
         ],
     ),
+    (
+        "intakes",
+        &[
+            ("id", Integer),
+            ("digest", Text),
+            ("source", Text),
+            ("received_at", Integer),
+            ("message_id", Text),
+            ("kind", Text),
+            ("reason", Text),
+            ("raw", Bytes),
+            ("state", Text),
+            ("repository", Text),
+            ("issue_number", Integer),
+            ("issue_url", Text),
+            ("incident_id", Integer),
+            ("decided_by", Text),
+            ("decision", Text),
+            ("updated_at", Integer),
+        ],
+    ),
 ];
 
 /// Tables whose ids the database hands out: after a copy, PostgreSQL's sequences go on
 /// from the copied ids.
-const SERIAL_TABLES: [&str; 3] = ["outbox", "incidents", "timeline"];
+const SERIAL_TABLES: [&str; 4] = ["outbox", "incidents", "timeline", "intakes"];
 
 /// What was copied: rows per table.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,6 +5,7 @@ mod control;
 mod copy;
 mod incidents;
 mod installations;
+mod intake;
 mod polls;
 mod posts;
 mod queue;
@@ -78,9 +79,11 @@ stored_as!(GhsaId, String, |id| id.as_str().to_owned(), |text| {
     GhsaId::parse(&text)?
 });
 stored_as!(IncidentId, i64, |id| id.0, |row| IncidentId(row));
+stored_as!(IntakeId, i64, |id| id.0, |row| IntakeId(row));
 
 pub use incidents::{IncidentFilter, IncidentRow, StoredTimelineEntry};
 pub use installations::StoredInstallation;
+pub use intake::{IntakeRow, IntakeState, NewMail};
 pub use polls::{PollClaim, RepositoryToPoll};
 pub use queue::{
     Admission, FailedJob, JobClaim, NewDelivery, PROCESS_DELIVERY, Priority, Queued,
@@ -89,6 +92,7 @@ pub use queue::{
 pub use tracking::{TrackingLink, TrackingStatus};
 
 use crate::incident::{GhsaId, RepoName};
+use crate::intake::IntakeId;
 use chrono::{DateTime, TimeZone, Utc};
 use sqlx::AnyPool;
 use sqlx::Executor;
@@ -416,8 +420,10 @@ fn sqlite_pool(connections: u32) -> AnyPoolOptions {
             Box::pin(async move {
                 connection
                     .execute(
-                        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-                         PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000",
+                        // The timeout first: another process (`herald intake mail`
+                        // beside `serve`) may hold the database while this one connects.
+                        "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
+                         PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON",
                     )
                     .await?;
                 Ok(())

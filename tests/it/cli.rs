@@ -837,6 +837,18 @@ async fn a_sqlite_store_copied_to_postgresql_reads_the_same() {
         let (output, _, stderr) = run(herald(dir.path()).args(["dry-run"]).arg(repo_file(payload)));
         assert!(output.status.success(), "{stderr}");
     }
+    // A report mailed to the security team, kept whole.
+    let mut take = herald(dir.path())
+        .args(["intake", "mail"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("herald runs");
+    std::io::Write::write_all(
+        &mut take.stdin.take().expect("stdin"),
+        &std::fs::read(repo_file("tests/fixtures/mail/report.eml")).expect("the report"),
+    )
+    .expect("written");
+    assert!(take.wait().expect("herald ends").success());
     let postgres = crate::common::postgres_database().await;
     let (output, stdout, stderr) =
         run(herald(dir.path()).args(["store", "copy", "--to", &postgres]));
@@ -850,6 +862,8 @@ async fn a_sqlite_store_copied_to_postgresql_reads_the_same() {
         &["incidents", "list"][..],
         &["incidents", "show", "GHSA-abcd-1234-efgh"][..],
         &["drafts", "GHSA-abcd-1234-efgh"][..],
+        &["intake", "list", "--json"][..],
+        &["intake", "show", "1"][..],
     ] {
         let (_, on_sqlite, _) = run(herald(dir.path()).args(args));
         let (output, on_postgres, stderr) = run(herald(dir.path())

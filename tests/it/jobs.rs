@@ -156,6 +156,7 @@ fn handler_says(job: &Job) -> &'static str {
             "pre-notification to distros@vs.openwall.example not sent: the advisory is public now"
         }
         Job::EmbargoEnd(_) => "nobody waits past this embargo date",
+        Job::OpenIntake { .. } => "intake gone",
     }
 }
 
@@ -268,6 +269,10 @@ fn one_job_of_each_kind(incident: IncidentId) -> Vec<Job> {
             incident_id: incident,
             embargo_until: chrono::Utc::now(),
         }),
+        // No mail was taken: the intake is gone by the time its job runs.
+        Job::OpenIntake {
+            intake: herald::intake::IntakeId(1),
+        },
     ];
     jobs.extend(PublicChannel::ALL.map(|channel| Job::Public { channel, incident }));
     jobs

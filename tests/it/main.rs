@@ -28,6 +28,7 @@ mod escalation;
 mod fake_github_selftest;
 mod fixes;
 mod forum;
+mod intake;
 mod jobs;
 mod logs;
 mod mail;

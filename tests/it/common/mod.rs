@@ -83,6 +83,7 @@ pub fn settings(database_url: &str, worker_enabled: bool) -> Settings {
         },
         mail: herald::config::MailSettings::default(),
         channels: herald::config::ChannelSecrets::default(),
+        intake: herald::config::IntakeSettings::default(),
         replica_id: "test-replica".to_owned(),
         drain: Duration::ZERO,
     }

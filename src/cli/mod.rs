@@ -1,5 +1,9 @@
 //! The `herald` command line.
 
+mod intake;
+
+pub use intake::{EX_DATAERR, EX_TEMPFAIL, Exit, IntakeCommand};
+
 use crate::config::{LogFormat, Settings};
 use crate::drafts::{
     ANNOUNCEMENT, ANNOUNCEMENT_SUBJECT, DraftView, Drafts, render_all, tracking_issue,
@@ -136,6 +140,12 @@ pub enum Command {
     Deliveries {
         #[command(subcommand)]
         command: DeliveriesCommand,
+    },
+    /// Mail to the security team's address: take a message from the mail server (standard
+    /// input), list what was taken, show one.
+    Intake {
+        #[command(subcommand)]
+        command: IntakeCommand,
     },
     /// Open private tracking issues for history: advisories already published, closed or
     /// withdrawn before herald served their repository (recorded, but untracked until now).
@@ -343,6 +353,28 @@ pub fn error_text(error: &anyhow::Error) -> String {
     report::safe_line(&text)
 }
 
+impl Command {
+    /// Whether a mail server runs this command: it reads herald's exit status.
+    pub fn takes_mail(&self) -> bool {
+        matches!(
+            self,
+            Command::Intake {
+                command: IntakeCommand::Mail { .. }
+            }
+        )
+    }
+}
+
+/// The exit status for `error`: its own, else for a mail server a temporary failure (it
+/// keeps the message: a broken setting or a store that is down loses no mail), else 1.
+pub fn exit_status(error: &anyhow::Error, takes_mail: bool) -> u8 {
+    match error.downcast_ref::<Exit>() {
+        Some(exit) => exit.status,
+        None if takes_mail => EX_TEMPFAIL,
+        None => 1,
+    }
+}
+
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = Settings::load(cli.config.as_deref(), &|name| std::env::var(name).ok())?;
     // `serve` says what it does; the other commands speak through their output.
@@ -384,6 +416,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Jobs { command } => jobs(&settings, command).await,
         Command::Deliveries { command } => deliveries(&settings, command).await,
         Command::Import { repo } => import(&settings, repo.as_ref()).await,
+        Command::Intake { command } => intake::intake(&settings, command).await,
         Command::Drafts {
             ghsa_id,
             repo,

@@ -1,0 +1,160 @@
+//! The private issue of a report mailed to the security team: who sent it, what it says
+//! (as data: escaped for Markdown once, so nothing in it mentions, links or renders), what
+//! is attached (listed; the bytes stay in herald's store), and what the maintainers can do.
+
+use super::escape::{markdown, markdown_line, plain_line};
+use super::limits::{GITHUB_BODY_CHARS, GITHUB_TITLE_CHARS, fit_title};
+use crate::intake::{IntakeId, Letter};
+use chrono::{DateTime, Utc};
+
+/// What the issue shows besides the message.
+pub struct IntakeFacts<'a> {
+    pub id: IntakeId,
+    pub received_at: DateTime<Utc>,
+    /// Why part of the message was not kept, when it was not.
+    pub reason: Option<&'a str>,
+    /// The hidden marker that finds the issue again.
+    pub marker: &'a str,
+}
+
+/// The issue's title and body.
+pub fn intake_issue(facts: &IntakeFacts, letter: &Letter) -> (String, String) {
+    let subject = if letter.subject.trim().is_empty() {
+        "(no subject)"
+    } else {
+        letter.subject.as_str()
+    };
+    let title = fit_title(
+        &plain_line(&format!("Report by mail: {subject}")),
+        GITHUB_TITLE_CHARS,
+    );
+    let head = head(facts, letter, subject);
+    let foot = format!(
+        "\n\n---\n\nThis is not an advisory yet. `/herald accept owner/repo` creates a draft \
+         repository advisory from it in that repository (an admin or security manager of it \
+         may), and herald tracks it from then on as an incident whose reaction clock started \
+         when the mail arrived; `/herald dismiss <reason>` closes it.\n\n{}\n",
+        facts.marker
+    );
+    let room = GITHUB_BODY_CHARS
+        .saturating_sub(head.chars().count() + foot.chars().count())
+        .saturating_sub(200);
+    let report = fitted(&markdown(&letter.text), room, facts.id);
+    (title, format!("{head}{report}{foot}"))
+}
+
+fn head(facts: &IntakeFacts, letter: &Letter, subject: &str) -> String {
+    let from = letter.from.as_ref().map_or_else(
+        || "(no address herald can read)".to_owned(),
+        |from| match &from.name {
+            Some(name) => format!("{name} <{}>", from.address),
+            None => from.address.clone(),
+        },
+    );
+    let mut rows = vec![
+        ("From", markdown_line(&from)),
+        ("Subject", markdown_line(subject)),
+        (
+            "Received",
+            facts.received_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+        ),
+        ("Encrypted", "no".to_owned()),
+        ("Signed", "no".to_owned()),
+    ];
+    if let Some(date) = letter.date {
+        rows.insert(3, ("Sent", date.format("%Y-%m-%d %H:%M UTC").to_string()));
+    }
+    let mut text = format!(
+        "A report mailed to the security team (intake {}).\n\n| | |\n|---|---|\n",
+        facts.id
+    );
+    for (name, value) in rows {
+        text.push_str(&format!("| {name} | {value} |\n"));
+    }
+    if !letter.attachments.is_empty() {
+        text.push_str(&format!(
+            "\n**Attachments**, kept in herald's store and never published (`herald intake \
+             show {}`):\n\n",
+            facts.id
+        ));
+        for attachment in &letter.attachments {
+            text.push_str(&format!(
+                "- {} ({}, {} bytes)\n",
+                markdown_line(&attachment.name),
+                markdown_line(&attachment.content_type),
+                attachment.bytes
+            ));
+        }
+    }
+    let unread: Vec<&str> = facts
+        .reason
+        .into_iter()
+        .chain(letter.unread.iter().map(String::as_str))
+        .collect();
+    if !unread.is_empty() {
+        text.push_str("\n**What herald could not read:**\n\n");
+        for why in unread {
+            text.push_str(&format!("- {}\n", markdown_line(why)));
+        }
+    }
+    text.push_str("\n### The report\n\n");
+    text
+}
+
+/// `text` in at most `room` characters, cut at a line, saying where the rest is.
+fn fitted(text: &str, room: usize, id: IntakeId) -> String {
+    if text.chars().count() <= room {
+        return text.to_owned();
+    }
+    let head: String = text.chars().take(room).collect();
+    let cut = head.rfind('\n').unwrap_or(head.len());
+    format!(
+        "{}\n\n*Shortened to fit a GitHub issue; the whole message: `herald intake show {id}`.*",
+        head[..cut].trim_end()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn letter(text: &str) -> Letter {
+        let raw = format!(
+            "From: \"@evil | x\" <rita@example.net>\r\nSubject: [x](https://evil.example) \
+             {{{{secret}}}}\r\n\r\n{text}"
+        );
+        Letter::read(raw.as_bytes())
+    }
+
+    fn facts() -> IntakeFacts<'static> {
+        IntakeFacts {
+            id: IntakeId(7),
+            received_at: DateTime::UNIX_EPOCH,
+            reason: None,
+            marker: "<!-- herald:intake 7 -->",
+        }
+    }
+
+    #[test]
+    fn the_report_is_shown_as_data() {
+        let (title, body) = intake_issue(&facts(), &letter("ping @acme/security #1 <img src=x>"));
+        assert!(title.starts_with("Report by mail: "), "{title}");
+        assert!(!body.contains("@acme"), "{body}");
+        assert!(!body.contains("<img"), "{body}");
+        assert!(!body.contains("[x](https://evil"), "{body}");
+        assert!(
+            body.contains("{{secret}}"),
+            "shown, never evaluated: {body}"
+        );
+        assert!(body.contains("\\| x"), "a cell cannot end early: {body}");
+        assert!(body.ends_with("<!-- herald:intake 7 -->\n"), "{body}");
+    }
+
+    #[test]
+    fn a_long_report_fits_a_github_issue_and_says_where_the_rest_is() {
+        let long = "a line of the report\n".repeat(10_000);
+        let (_, body) = intake_issue(&facts(), &letter(&long));
+        assert!(body.chars().count() <= GITHUB_BODY_CHARS, "{}", body.len());
+        assert!(body.contains("`herald intake show 7`"));
+    }
+}

@@ -1,0 +1,74 @@
+//! Mail to the security team's address (`security@`): what a message says, read as data,
+//! and whether it is a report at all. No I/O: `herald intake mail` hands it the bytes the
+//! mail server delivered, the store keeps them, and the intake job opens the intake's
+//! private issue from what [`Letter::read`] finds in them.
+
+mod classify;
+mod letter;
+
+pub use classify::{Kind, classify};
+pub use letter::{Attachment, Letter, Mailbox};
+
+/// An intake, as the store numbers it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct IntakeId(pub i64);
+
+impl std::fmt::Display for IntakeId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// The largest message herald takes unless configured otherwise: above common mail
+/// servers' limits (Postfix's default is 10 MB, many providers' 25 to 50 MB).
+pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
+
+/// The operator's settings for mail to the security team.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IntakeSettings {
+    /// The private repository where each report's intake issue opens; `None`: reports are
+    /// kept, and wait until it is set.
+    pub repository: Option<crate::incident::RepoName>,
+    /// The largest message taken; a larger one is refused to the mail server (which
+    /// returns it to its sender), and only its header is kept.
+    pub max_message_bytes: usize,
+}
+
+impl Default for IntakeSettings {
+    fn default() -> IntakeSettings {
+        IntakeSettings {
+            repository: None,
+            max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
+        }
+    }
+}
+
+/// The header of a raw message: up to and including the blank line that ends it, or all
+/// of it when there is no body.
+pub fn header_of(raw: &[u8]) -> &[u8] {
+    let end = [&b"\r\n\r\n"[..], b"\n\n"]
+        .iter()
+        .filter_map(|blank| {
+            raw.windows(blank.len())
+                .position(|window| window == *blank)
+                .map(|at| at + blank.len())
+        })
+        .min();
+    &raw[..end.unwrap_or(raw.len())]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_header_ends_at_its_first_blank_line_in_either_line_ending() {
+        assert_eq!(
+            header_of(b"A: 1\r\nB: 2\r\n\r\nbody\r\n\r\nmore"),
+            b"A: 1\r\nB: 2\r\n\r\n"
+        );
+        assert_eq!(header_of(b"A: 1\n\nbody"), b"A: 1\n\n");
+        assert_eq!(header_of(b"A: 1\r\n"), b"A: 1\r\n");
+    }
+}

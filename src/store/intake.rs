@@ -1,0 +1,245 @@
+//! Mail to the security team's address, each message kept whole as it arrived, and what
+//! became of it: its intake issue, then the maintainers' decision.
+
+use super::{Store, StoreError, Work, from_millis, to_millis};
+use crate::incident::RepoName;
+use crate::intake::{IntakeId, Kind};
+use crate::store::IncidentId;
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+/// A message to keep.
+pub struct NewMail<'a> {
+    /// The message as delivered, or only its header when it was too large to keep.
+    pub raw: &'a [u8],
+    /// SHA-256 of the whole message as delivered (hex): the same message again is the
+    /// same intake.
+    pub digest: String,
+    pub source: &'a str,
+    pub received_at: DateTime<Utc>,
+    pub message_id: Option<&'a str>,
+    pub kind: Kind,
+    pub reason: Option<String>,
+}
+
+/// Where an intake stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IntakeState {
+    /// Kept; its issue is not opened yet.
+    New,
+    /// Its issue is open, waiting for the maintainers.
+    Open,
+    Accepted,
+    Dismissed,
+    /// Not a report: kept, never answered.
+    Ignored,
+}
+
+impl IntakeState {
+    const ALL: [IntakeState; 5] = [
+        IntakeState::New,
+        IntakeState::Open,
+        IntakeState::Accepted,
+        IntakeState::Dismissed,
+        IntakeState::Ignored,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IntakeState::New => "new",
+            IntakeState::Open => "open",
+            IntakeState::Accepted => "accepted",
+            IntakeState::Dismissed => "dismissed",
+            IntakeState::Ignored => "ignored",
+        }
+    }
+
+    fn named(name: &str) -> Result<IntakeState, StoreError> {
+        IntakeState::ALL
+            .into_iter()
+            .find(|state| state.as_str() == name)
+            .ok_or_else(|| StoreError::Corrupt(format!("intake state {name:?}")))
+    }
+}
+
+/// A kept message and what became of it (without its bytes: [`Store::intake_message`]).
+#[derive(Debug, Clone)]
+pub struct IntakeRow {
+    pub id: IntakeId,
+    pub source: String,
+    pub received_at: DateTime<Utc>,
+    pub message_id: Option<String>,
+    pub kind: Kind,
+    pub reason: Option<String>,
+    pub state: IntakeState,
+    /// Its issue, once opened: repository, number, address.
+    pub issue: Option<(RepoName, u64, String)>,
+    pub incident_id: Option<IncidentId>,
+    pub decided_by: Option<String>,
+    pub decision: Option<String>,
+    pub updated_at: DateTime<Utc>,
+}
+
+const COLUMNS: &str = "id, source, received_at, message_id, kind, reason, state, repository, \
+     issue_number, issue_url, incident_id, decided_by, decision, updated_at";
+
+fn intake_row(row: &AnyRow) -> Result<IntakeRow, StoreError> {
+    let kind: String = row.try_get("kind")?;
+    let repository: Option<RepoName> = row.try_get("repository")?;
+    let number: Option<i64> = row.try_get("issue_number")?;
+    let url: Option<String> = row.try_get("issue_url")?;
+    let issue = match (repository, number, url) {
+        (Some(repository), Some(number), Some(url)) => {
+            let number = u64::try_from(number)
+                .map_err(|_| StoreError::Corrupt(format!("intake issue number {number}")))?;
+            Some((repository, number, url))
+        }
+        _ => None,
+    };
+    Ok(IntakeRow {
+        id: row.try_get("id")?,
+        source: row.try_get("source")?,
+        received_at: from_millis(row.try_get("received_at")?)?,
+        message_id: row.try_get("message_id")?,
+        kind: Kind::from_name(&kind)
+            .ok_or_else(|| StoreError::Corrupt(format!("intake kind {kind:?}")))?,
+        reason: row.try_get("reason")?,
+        state: IntakeState::named(&row.try_get::<String, _>("state")?)?,
+        issue,
+        incident_id: row.try_get("incident_id")?,
+        decided_by: row.try_get("decided_by")?,
+        decision: row.try_get("decision")?,
+        updated_at: from_millis(row.try_get("updated_at")?)?,
+    })
+}
+
+impl Work {
+    /// Keeps a message, once: returns its intake and whether it is new (the same message
+    /// again, as a mail server retrying after a lost answer delivers it, is the same one).
+    pub async fn take_mail(&mut self, mail: &NewMail<'_>) -> Result<(IntakeId, bool), StoreError> {
+        let state = match mail.kind {
+            Kind::Report => IntakeState::New,
+            _ => IntakeState::Ignored,
+        };
+        let inserted: Option<IntakeId> = sqlx::query_scalar(
+            "INSERT INTO intakes (digest, source, received_at, message_id, kind, reason, raw, \
+             state, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $3) \
+             ON CONFLICT (digest) DO NOTHING RETURNING id",
+        )
+        .bind(mail.digest.as_str())
+        .bind(mail.source)
+        .bind(to_millis(mail.received_at))
+        .bind(mail.message_id)
+        .bind(mail.kind.as_str())
+        .bind(mail.reason.as_deref())
+        .bind(mail.raw)
+        .bind(state.as_str())
+        .fetch_optional(self.conn().await?)
+        .await?;
+        if let Some(id) = inserted {
+            return Ok((id, true));
+        }
+        let id = sqlx::query_scalar("SELECT id FROM intakes WHERE digest = $1")
+            .bind(mail.digest.as_str())
+            .fetch_one(self.conn().await?)
+            .await?;
+        Ok((id, false))
+    }
+
+    /// Records an intake's issue: it is open, waiting for the maintainers.
+    pub async fn save_intake_issue(
+        &mut self,
+        id: IntakeId,
+        (repository, number, url): (&RepoName, u64, &str),
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE intakes SET state = 'open', repository = $2, issue_number = $3, \
+             issue_url = $4, updated_at = $5 WHERE id = $1 AND state = 'new'",
+        )
+        .bind(id)
+        .bind(repository)
+        .bind(i64::try_from(number).unwrap_or(i64::MAX))
+        .bind(url)
+        .bind(to_millis(Utc::now()))
+        .execute(self.conn().await?)
+        .await?;
+        Ok(())
+    }
+
+    /// Records the maintainers' decision on an open intake; false if it was decided
+    /// already (a redelivered command).
+    pub async fn decide_intake(
+        &mut self,
+        id: IntakeId,
+        state: IntakeState,
+        (by, decision): (&str, &str),
+        incident_id: Option<IncidentId>,
+    ) -> Result<bool, StoreError> {
+        let decided = sqlx::query(
+            "UPDATE intakes SET state = $2, decided_by = $3, decision = $4, incident_id = $5, \
+             updated_at = $6 WHERE id = $1 AND state = 'open'",
+        )
+        .bind(id)
+        .bind(state.as_str())
+        .bind(by)
+        .bind(decision)
+        .bind(incident_id)
+        .bind(to_millis(Utc::now()))
+        .execute(self.conn().await?)
+        .await?;
+        Ok(decided.rows_affected() == 1)
+    }
+}
+
+impl Store {
+    pub async fn intake(&self, id: IntakeId) -> Result<Option<IntakeRow>, StoreError> {
+        let query = format!("SELECT {COLUMNS} FROM intakes WHERE id = $1");
+        sqlx::query(sqlx::AssertSqlSafe(query))
+            .bind(id)
+            .fetch_optional(&self.reader)
+            .await?
+            .as_ref()
+            .map(intake_row)
+            .transpose()
+    }
+
+    /// The message of an intake, as kept.
+    pub async fn intake_message(&self, id: IntakeId) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(sqlx::query_scalar("SELECT raw FROM intakes WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.reader)
+            .await?)
+    }
+
+    /// The intake whose issue is `repository`'s issue `number`.
+    pub async fn intake_tracked_by(
+        &self,
+        repository: &RepoName,
+        number: u64,
+    ) -> Result<Option<IntakeRow>, StoreError> {
+        let query =
+            format!("SELECT {COLUMNS} FROM intakes WHERE repository = $1 AND issue_number = $2");
+        sqlx::query(sqlx::AssertSqlSafe(query))
+            .bind(repository)
+            .bind(i64::try_from(number).unwrap_or(i64::MAX))
+            .fetch_optional(&self.reader)
+            .await?
+            .as_ref()
+            .map(intake_row)
+            .transpose()
+    }
+
+    /// Intakes, newest first: `limit` of them after skipping `offset`.
+    pub async fn intakes(&self, limit: i64, offset: i64) -> Result<Vec<IntakeRow>, StoreError> {
+        let query = format!("SELECT {COLUMNS} FROM intakes ORDER BY id DESC LIMIT $1 OFFSET $2");
+        sqlx::query(sqlx::AssertSqlSafe(query))
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(&self.reader)
+            .await?
+            .iter()
+            .map(intake_row)
+            .collect()
+    }
+}

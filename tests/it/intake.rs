@@ -1,0 +1,324 @@
+//! Mail to the security team's address: `herald intake mail` run as a mail server runs it
+//! (the message on standard input, the exit status read: 0 kept, 75 keep it and try again,
+//! 65 return it to the sender), and the private intake issue each report opens.
+
+use crate::both_stores;
+use crate::common::Harness;
+use crate::common::app::{REPO, TRACKING_REPO, assert_no_unexpected, installed_with, world};
+use herald::intake::IntakeId;
+use herald::store::IntakeState;
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+fn mail(name: &str) -> Vec<u8> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/mail")
+        .join(name);
+    std::fs::read(&path).unwrap_or_else(|error| panic!("{}: {error}", path.display()))
+}
+
+/// `herald` in `dir` with only the given settings, as a mail server's pipe runs it.
+fn herald(dir: &Path, settings: &[(&str, &str)]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_herald"));
+    command.current_dir(dir);
+    for (name, _) in std::env::vars() {
+        if name.starts_with("HERALD_") {
+            command.env_remove(name);
+        }
+    }
+    command.envs(settings.iter().copied());
+    command
+}
+
+/// Runs `herald intake mail` with `message` on its standard input: (status, stdout, stderr).
+fn pipe(dir: &Path, settings: &[(&str, &str)], message: &[u8]) -> (Option<i32>, String, String) {
+    let mut child = herald(dir, settings)
+        .args(["intake", "mail"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("herald runs");
+    let mut stdin = child.stdin.take().expect("stdin");
+    // herald may answer before reading everything (it must not), so a write error is not
+    // the test's failure: the status says what happened.
+    let _ = stdin.write_all(message);
+    drop(stdin);
+    let output = child.wait_with_output().expect("herald ends");
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// herald installed on Codertocat, opening intake issues in `repository`.
+async fn taking_mail(fake: &crate::common::github::FakeGitHub, repository: &str) -> Harness {
+    installed_with(fake, |settings| {
+        settings.intake.repository = Some(repository.parse().expect("a name"));
+    })
+    .await
+}
+
+/// [`pipe`] beside a running herald, whose tasks share this test's thread: waiting for
+/// the child must not stop them half-way through a transaction.
+async fn pipe_beside(
+    harness: &Harness,
+    dir: &Path,
+    message: Vec<u8>,
+) -> (Option<i32>, String, String) {
+    let url = harness.database_url.clone();
+    let dir = dir.to_owned();
+    tokio::task::spawn_blocking(move || pipe(&dir, &[("HERALD_DATABASE_URL", &url)], &message))
+        .await
+        .expect("herald ran")
+}
+
+fn run(dir: &Path, settings: &[(&str, &str)], args: &[&str]) -> String {
+    let output = herald(dir, settings)
+        .args(args)
+        .output()
+        .expect("herald runs");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{args:?}: {stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+both_stores!(a_mailed_report_is_kept_once_and_opens_one_private_intake_issue);
+async fn a_mailed_report_is_kept_once_and_opens_one_private_intake_issue() {
+    let fake = world().await;
+    let harness = taking_mail(&fake, TRACKING_REPO).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (status, stdout, stderr) = pipe_beside(&harness, dir.path(), mail("report.eml")).await;
+    assert_eq!(status, Some(0), "{stdout}{stderr}");
+    assert_eq!(stdout, "intake 1: a report\n");
+    // The mail server delivers it again (it never heard herald's answer): the same intake.
+    let (status, stdout, _) = pipe_beside(&harness, dir.path(), mail("report.eml")).await;
+    assert_eq!(status, Some(0));
+    assert_eq!(stdout, "intake 1: taken before\n");
+
+    let row = intake_opened(&harness, IntakeId(1)).await;
+    let (repository, number, _) = row.issue.expect("its issue");
+    assert_eq!(repository.as_str(), TRACKING_REPO);
+    let issues = fake.issues(TRACKING_REPO);
+    assert_eq!(issues.len(), 1, "one issue, however often the mail came");
+    let issue = &issues[0];
+    assert_eq!(issue.number, number);
+    assert_eq!(
+        issue.title,
+        "Report by mail: Heap overflow in parse_header() with a long Content-Type"
+    );
+    reads_as_data(&issue.body);
+    assert!(
+        issue.labels.contains(&"intake".to_owned()),
+        "{:?}",
+        issue.labels
+    );
+    // Nothing went anywhere public.
+    assert!(fake.issues(REPO).is_empty());
+    assert_no_unexpected(&fake);
+    harness.stop().await;
+}
+
+/// The intake issue shows the report's facts, its text as inert data, its attachment
+/// listed and not published, and what the maintainers can do.
+fn reads_as_data(body: &str) {
+    for shown in [
+        "| From | Rita Reporter &lt;rita\\@\u{200b}example.net&gt; |",
+        "| Encrypted | no |",
+        "- poc.bin (application/octet-stream, 57 bytes)",
+        "Rita Réporter",
+        "`/herald accept owner/repo`",
+        "<!-- herald:intake 1 -->",
+    ] {
+        assert!(body.contains(shown), "{shown:?} not in:\n{body}");
+    }
+    assert!(
+        !body.contains("@widget-maintainers"),
+        "a mention pings: {body}"
+    );
+    assert!(!body.contains("<img"), "an image loads: {body}");
+    assert!(
+        !body.contains("QUFB"),
+        "the attachment's bytes are published: {body}"
+    );
+}
+
+async fn intake_opened(harness: &Harness, id: IntakeId) -> herald::store::IntakeRow {
+    harness
+        .until("the intake's issue is open", async || {
+            harness
+                .store
+                .intake(id)
+                .await
+                .expect("read")
+                .is_some_and(|row| row.state == IntakeState::Open)
+        })
+        .await;
+    harness.store.intake(id).await.expect("read").expect("kept")
+}
+
+#[tokio::test]
+async fn mail_no_person_wrote_is_kept_and_never_answered() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let settings = [("HERALD_MAIL_FROM", "Security <security@example.org>")];
+    let mut loop_mail = mail("report.eml");
+    loop_mail.splice(
+        0..0,
+        b"Message-ID: <herald.0123456789abcdef@example.org>\r\n".to_vec(),
+    );
+    let loop_mail = String::from_utf8(loop_mail).expect("text").replacen(
+        "Message-ID: <20261205100000.GA1234@example.net>\r\n",
+        "",
+        1,
+    );
+    for (message, said) in [
+        (
+            mail("auto-reply.eml"),
+            "intake 1: not a report (auto_reply), never answered\n",
+        ),
+        (
+            mail("bounce.eml"),
+            "intake 2: not a report (bounce), never answered\n",
+        ),
+        (
+            mail("list.eml"),
+            "intake 3: not a report (list), never answered\n",
+        ),
+        (
+            loop_mail.into_bytes(),
+            "intake 4: not a report (loop), never answered\n",
+        ),
+    ] {
+        let (status, stdout, stderr) = pipe(dir.path(), &settings, &message);
+        assert_eq!(status, Some(0), "{stderr}");
+        assert_eq!(stdout, said);
+    }
+    let jobs = run(dir.path(), &settings, &["jobs", "list", "--json"]);
+    assert!(!jobs.contains("open_intake"), "{jobs}");
+    let listed = run(dir.path(), &settings, &["intake", "list"]);
+    assert_eq!(listed.matches("ignored").count(), 4, "{listed}");
+    let shown = run(dir.path(), &settings, &["intake", "show", "3"]);
+    assert!(
+        shown.contains("Why: List-Id: Upstream announcements <announce.lists.example.net>"),
+        "{shown}"
+    );
+}
+
+#[tokio::test]
+async fn the_mail_server_keeps_what_herald_cannot_store_and_returns_what_is_too_large() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // A store that cannot open: the mail server must keep the message and try again.
+    let nowhere = [("HERALD_DATABASE_URL", "sqlite:///nonexistent-dir/herald.db")];
+    let (status, _, stderr) = pipe(dir.path(), &nowhere, &mail("report.eml"));
+    assert_eq!(status, Some(75), "{stderr}");
+    assert!(stderr.contains("the mail server keeps it"), "{stderr}");
+    // So must a broken settings file.
+    std::fs::write(dir.path().join("herald.toml"), "intake_repository = [\n").expect("file");
+    let (status, _, stderr) = pipe(dir.path(), &[], &mail("report.eml"));
+    assert_eq!(status, Some(75), "{stderr}");
+    std::fs::remove_file(dir.path().join("herald.toml")).expect("removed");
+
+    // Over the limit: returned to its sender, and its header kept for the team.
+    let small = [("HERALD_INTAKE_MAX_MESSAGE_BYTES", "1000")];
+    let mut large = mail("report.eml");
+    large.extend(std::iter::repeat_n(b'A', 5000));
+    let (status, _, stderr) = pipe(dir.path(), &small, &large);
+    assert_eq!(status, Some(65), "{stderr}");
+    assert!(
+        stderr.contains("herald takes at most 1000 bytes"),
+        "{stderr}"
+    );
+    let shown = run(dir.path(), &small, &["intake", "show", "1"]);
+    assert!(
+        shown.contains("Subject: Heap overflow in parse_header()"),
+        "{shown}"
+    );
+    assert!(shown.contains("only its header was kept"), "{shown}");
+
+    // A 30 MB report is taken whole, its attachment listed with its size.
+    let (status, stdout, stderr) = pipe(dir.path(), &[], &report_with_attachment(30 << 20));
+    assert_eq!(status, Some(0), "{stderr}");
+    assert_eq!(stdout, "intake 2: a report\n");
+    let shown = run(dir.path(), &[], &["intake", "show", "2"]);
+    assert!(
+        shown.contains("Attachment: core.dump (application/octet-stream, 31457280 bytes)"),
+        "{shown}"
+    );
+}
+
+/// A report carrying an attachment of `bytes` zero bytes, base64 in lines of 76.
+fn report_with_attachment(bytes: usize) -> Vec<u8> {
+    use base64::Engine;
+    let mut message = b"From: rita@example.net\r\nTo: security@example.org\r\n\
+        Subject: Crash dump\r\nMIME-Version: 1.0\r\n\
+        Content-Type: multipart/mixed; boundary=b\r\n\r\n\
+        --b\r\nContent-Type: text/plain\r\n\r\nThe dump is attached.\r\n\
+        --b\r\nContent-Type: application/octet-stream\r\n\
+        Content-Disposition: attachment; filename=core.dump\r\n\
+        Content-Transfer-Encoding: base64\r\n\r\n"
+        .to_vec();
+    let encoded = base64::engine::general_purpose::STANDARD.encode(vec![0u8; bytes]);
+    for line in encoded.as_bytes().chunks(76) {
+        message.extend_from_slice(line);
+        message.extend_from_slice(b"\r\n");
+    }
+    message.extend_from_slice(b"--b--\r\n");
+    message
+}
+
+both_stores!(an_intake_never_opens_in_a_repository_that_is_not_private);
+async fn an_intake_never_opens_in_a_repository_that_is_not_private() {
+    let fake = world().await;
+    let harness = taking_mail(&fake, REPO).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (status, _, stderr) = pipe_beside(&harness, dir.path(), mail("report.eml")).await;
+    assert_eq!(status, Some(0), "{stderr}");
+    harness.wait_all_jobs().await;
+    assert_eq!(fake.count("POST", &format!("/repos/{REPO}/issues")), 0);
+    let error: String = sqlx::query_scalar(
+        "SELECT last_error FROM outbox WHERE kind = 'open_intake' AND state = 'dead'",
+    )
+    .fetch_one(harness.store.pool())
+    .await
+    .expect("the job was given up");
+    assert!(error.contains("that repository is public"), "{error}");
+    let row = harness
+        .store
+        .intake(IntakeId(1))
+        .await
+        .expect("read")
+        .expect("kept");
+    assert_eq!(
+        row.state,
+        IntakeState::New,
+        "kept, waiting for a private repository"
+    );
+    assert_no_unexpected(&fake);
+    harness.stop().await;
+}
+
+#[tokio::test]
+async fn an_intake_issue_created_before_a_lost_answer_is_found_again() {
+    let fake = world().await;
+    let issues_path = format!("/repos/{TRACKING_REPO}/issues");
+    fake.lose_next_answer("POST", &issues_path);
+    let harness = taking_mail(&fake, TRACKING_REPO).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (status, _, stderr) = pipe_beside(&harness, dir.path(), mail("report.eml")).await;
+    assert_eq!(status, Some(0), "{stderr}");
+    let row = intake_opened(&harness, IntakeId(1)).await;
+    assert_eq!(fake.count("POST", &issues_path), 1, "created once");
+    assert_eq!(fake.issues(TRACKING_REPO).len(), 1);
+    assert_eq!(
+        row.issue.expect("recorded").1,
+        fake.issues(TRACKING_REPO)[0].number
+    );
+    assert_no_unexpected(&fake);
+    harness.stop().await;
+}
