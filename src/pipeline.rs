@@ -89,18 +89,22 @@ pub async fn process_delivery(
         work.save_repository(repository, installation_id, None, delivery.received_at)
             .await?;
     }
-    // A person speaking on a tracking issue: their permission is checked on GitHub, so
-    // the command runs as an effect job.
+    // A person speaking on a tracking issue or an intake's: their permission is checked
+    // on GitHub, so the command runs as an effect job.
     if let Some(signal) = event.maintainer_signal()
-        && let Some(incident_id) = work
+        && (work
             .incident_tracked_by(signal.repository, signal.issue)
             .await?
+            .is_some()
+            || work
+                .is_intake_issue(signal.repository, signal.issue)
+                .await?)
     {
         let job = Job::MaintainerAction {
             delivery: delivery.delivery_id.clone(),
         };
         work.enqueue(&job, &key::maintainer_action(&delivery.delivery_id))?;
-        tracing::debug!(incident = %incident_id, delivery = %delivery.delivery_id, "maintainer action queued");
+        tracing::debug!(delivery = %delivery.delivery_id, "maintainer action queued");
     }
     let (note, incident) = match event {
         WebhookEvent::RepositoryAdvisory(advisory) => {

@@ -2,14 +2,18 @@
 //! `intake_repository`, ever: never in a repository GitHub does not call private, and
 //! found again by its marker when herald stopped between creating it and recording it.
 
+use super::authority::authority_of;
 use super::record::Write;
 use super::{ChannelError, Channels, Record};
+use crate::drafts::escape;
+use crate::drafts::limits::fit_title;
 use crate::drafts::{IntakeFacts, intake_issue};
 use crate::github::Api;
-use crate::github::api::{IssueInfo, NewIssue};
-use crate::incident::RepoName;
-use crate::intake::{IntakeId, Letter};
-use crate::markers::marker;
+use crate::github::api::{AdvisoryPackage, IssueInfo, NewAdvisory, NewIssue, NewVulnerability};
+use crate::incident::{Authority, DeliveryId, RepoName, parse_comment};
+use crate::ingest::events::EventKind;
+use crate::intake::{INTAKE_HELP, IntakeCommand, IntakeId, Letter, intake_command};
+use crate::markers::{key, marker};
 use crate::store::{IntakeRow, IntakeState};
 
 /// The labels of an intake's issue; the second finds it again.
@@ -94,4 +98,275 @@ async fn create(
         assignees: &[],
     };
     Ok(api.create_issue(repository, &issue).await?)
+}
+
+/// A maintainer's comment on an intake's issue.
+pub(super) struct Spoken<'a> {
+    pub delivery_id: &'a DeliveryId,
+    pub sender: &'a str,
+    pub body: &'a str,
+}
+
+/// What a maintainer decided about an intake, and how herald answers.
+enum Decision {
+    Accepted { ghsa_id: String, detail: String },
+    Dismissed { reason: String },
+}
+
+/// Reads the commands of a comment on intake `intake`'s issue: at most one decision (accept
+/// or dismiss) is taken, and every line is answered in one reply.
+pub(super) async fn command(
+    channels: &Channels,
+    intake: &IntakeRow,
+    spoken: &Spoken<'_>,
+) -> Result<Record, ChannelError> {
+    let Some((repository, issue, _)) = intake.issue.clone() else {
+        return Ok(Record::note("intake without an issue"));
+    };
+    let lines = parse_comment(spoken.body);
+    if lines.is_empty() {
+        return Ok(Record::note("no command"));
+    }
+    let mut answers = Vec::new();
+    let mut decision = None;
+    for line in &lines {
+        let answer = match (intake_command(&line.text), &decision) {
+            (Err(error), _) => format!("{error}\n\n{INTAKE_HELP}"),
+            (Ok(IntakeCommand::Help), _) => INTAKE_HELP.to_owned(),
+            (Ok(_), Some(_)) => "one decision per comment: this line was not taken".to_owned(),
+            (Ok(_), None) if intake.state != IntakeState::Open => format!(
+                "intake {} is {} already: nothing was changed",
+                intake.id,
+                intake.state.as_str()
+            ),
+            (Ok(asked), None) => {
+                let (answer, decided) = decide(channels, intake, spoken, &asked).await?;
+                decision = decided;
+                answer
+            }
+        };
+        answers.push(format!(
+            "> {}\n\n{answer}",
+            escape::markdown_line(&line.text)
+        ));
+    }
+    if decision.is_some() {
+        let reason = match decision {
+            Some((Decision::Accepted { .. }, _)) => "completed",
+            _ => "not_planned",
+        };
+        let api = channels.installation(&repository).await?;
+        api.close_issue(&repository, issue, reason).await?;
+    }
+    let mut record = Record::note(format!(
+        "{} intake command(s) from {} on {repository}#{issue}",
+        lines.len(),
+        spoken.sender
+    ));
+    if let Some((decision, writes)) = decision {
+        record.extend(writes);
+        let (state, detail) = match decision {
+            Decision::Accepted { ghsa_id, detail } => {
+                (IntakeState::Accepted, format!("{ghsa_id}: {detail}"))
+            }
+            Decision::Dismissed { reason } => (IntakeState::Dismissed, reason),
+        };
+        record.push(Write::IntakeDecision {
+            intake: intake.id,
+            state,
+            by: spoken.sender.to_owned(),
+            detail,
+        });
+    }
+    record.push(Write::Comment {
+        key: key::command("intake", spoken.delivery_id),
+        repository,
+        issue,
+        body: answers.join("\n\n---\n\n"),
+    });
+    Ok(record)
+}
+
+/// Takes one decision, if the sender may: the answer, and the decision with what it writes.
+async fn decide(
+    channels: &Channels,
+    intake: &IntakeRow,
+    spoken: &Spoken<'_>,
+    asked: &IntakeCommand,
+) -> Result<(String, Option<(Decision, Vec<Write>)>), ChannelError> {
+    let sender = escape::markdown_line(spoken.sender);
+    match asked {
+        IntakeCommand::Help => Ok((INTAKE_HELP.to_owned(), None)),
+        IntakeCommand::Dismiss(reason) => {
+            let Some((repository, _, _)) = &intake.issue else {
+                return Ok(("this intake has no issue".to_owned(), None));
+            };
+            let api = channels.installation(repository).await?;
+            let (authority, standing) =
+                authority_of(&api, repository, spoken.sender, false).await?;
+            if authority < Authority::Maintainer {
+                return Ok((
+                    refusal(&sender, "write access to this repository", &standing),
+                    None,
+                ));
+            }
+            let answer = format!(
+                "Dismissed by {sender}: {}. The message stays in herald's store (`herald intake \
+                 show {}`).",
+                escape::markdown_line(reason),
+                intake.id
+            );
+            let decision = Decision::Dismissed {
+                reason: reason.clone(),
+            };
+            Ok((answer, Some((decision, Vec::new()))))
+        }
+        IntakeCommand::Accept(target) => accept(channels, intake, spoken, target).await,
+    }
+}
+
+fn refusal(sender: &str, needed: &str, standing: &str) -> String {
+    format!(
+        "{sender}, this needs {needed}; GitHub says you have the {}. Nothing was changed.",
+        escape::markdown_line(standing)
+    )
+}
+
+/// Creates the draft advisory in `target` (or finds the one an earlier attempt created) and
+/// hands it to the pipeline as a new report, learned of when the mail arrived.
+async fn accept(
+    channels: &Channels,
+    intake: &IntakeRow,
+    spoken: &Spoken<'_>,
+    target: &RepoName,
+) -> Result<(String, Option<(Decision, Vec<Write>)>), ChannelError> {
+    let sender = escape::markdown_line(spoken.sender);
+    let installation = match channels.installation_id(target).await {
+        Ok(installation) => installation,
+        Err(ChannelError::NoInstallation(_)) => {
+            return Ok((
+                format!(
+                    "herald is not installed on {}: install the App there, then accept again.",
+                    escape::markdown_line(target)
+                ),
+                None,
+            ));
+        }
+        Err(error) => return Err(error),
+    };
+    let api = channels.github.installation(installation)?;
+    let (authority, standing) = authority_of(&api, target, spoken.sender, true).await?;
+    if authority < Authority::Security {
+        let needed = format!(
+            "the admin role on {} or to be a security manager of {} (as GitHub asks of whoever \
+             creates an advisory)",
+            escape::markdown_line(target),
+            escape::markdown_line(target.owner())
+        );
+        return Ok((refusal(&sender, &needed, &standing), None));
+    }
+    let raw = channels
+        .store
+        .intake_message(intake.id)
+        .await?
+        .unwrap_or_default();
+    let draft = AdvisoryDraft::of(intake, &Letter::read(&raw));
+    let advisory = match draft.created_before(&api, target).await? {
+        Some(advisory) => advisory,
+        None => api.create_advisory(target, &draft.request(target)).await?,
+    };
+    let (delivery_id, body) =
+        crate::ingest::accepted_advisory(target, installation, &advisory, spoken.sender)
+            .ok_or_else(|| {
+                ChannelError::Unconfigured(
+                    "GitHub answered the new advisory without its id or update time".to_owned(),
+                )
+            })?;
+    let mut delivery =
+        crate::ingest::new_delivery(&delivery_id, EventKind::RepositoryAdvisory, &body).map_err(
+            |error| {
+                ChannelError::Unconfigured(format!(
+                    "GitHub's new advisory is in a shape herald cannot read: {error}"
+                ))
+            },
+        )?;
+    // The reaction clock runs from the mail's arrival, not from the acceptance.
+    delivery.received_at = intake.received_at;
+    let ghsa_id = advisory["ghsa_id"].as_str().unwrap_or_default().to_owned();
+    let url = advisory["html_url"].as_str().unwrap_or_default();
+    let answer = format!(
+        "Accepted by {sender} as {} in {}: a draft repository advisory ({}). herald tracks it \
+         from now on as an incident, with its own private tracking issue; its reaction clock \
+         started when the mail arrived ({}).",
+        escape::markdown_line(&ghsa_id),
+        escape::markdown_line(target),
+        escape::markdown_line(url),
+        intake.received_at.format("%Y-%m-%d %H:%M UTC")
+    );
+    let decision = Decision::Accepted {
+        ghsa_id,
+        detail: format!("accepted into {target}"),
+    };
+    Ok((answer, Some((decision, vec![Write::Delivery(delivery)]))))
+}
+
+/// The draft advisory an intake becomes: the subject as its summary, the report (as data)
+/// as its description. It names neither the reporter's address nor the intake's issue:
+/// both would be public once the advisory is.
+struct AdvisoryDraft {
+    summary: String,
+    description: String,
+}
+
+/// GitHub's limits on an advisory's summary and description.
+const SUMMARY_CHARS: usize = 1024;
+const DESCRIPTION_CHARS: usize = 65_000;
+
+impl AdvisoryDraft {
+    fn of(intake: &IntakeRow, letter: &Letter) -> AdvisoryDraft {
+        let subject = match letter.subject.trim() {
+            "" => "Report mailed to the security team",
+            subject => subject,
+        };
+        let head = format!(
+            "*Reported by mail to the security team on {}.*\n\n",
+            intake.received_at.format("%Y-%m-%d")
+        );
+        let room = DESCRIPTION_CHARS.saturating_sub(head.chars().count());
+        let report: String = escape::markdown(&letter.text).chars().take(room).collect();
+        AdvisoryDraft {
+            summary: fit_title(&escape::plain_line(subject), SUMMARY_CHARS),
+            description: format!("{head}{report}"),
+        }
+    }
+
+    fn request<'a>(&'a self, target: &'a RepoName) -> NewAdvisory<'a> {
+        NewAdvisory {
+            summary: &self.summary,
+            description: &self.description,
+            vulnerabilities: [NewVulnerability {
+                package: AdvisoryPackage {
+                    ecosystem: "other",
+                    name: target.name(),
+                },
+            }],
+        }
+    }
+
+    /// The draft an earlier attempt created (herald died between GitHub's answer and
+    /// recording it): the newest draft with this summary and description.
+    async fn created_before(
+        &self,
+        api: &Api,
+        target: &RepoName,
+    ) -> Result<Option<serde_json::Value>, ChannelError> {
+        Ok(api
+            .draft_advisories(target)
+            .await?
+            .into_iter()
+            .find(|advisory| {
+                advisory["summary"] == self.summary.as_str()
+                    && advisory["description"] == self.description.as_str()
+            }))
+    }
 }

@@ -5,10 +5,10 @@
 //! durable commit. Follow-up work (the answer, a CVE request, publication) is queued there
 //! too, so a crash never loses it and never doubles it.
 
+use super::authority::authority_of;
 use super::commands::{CommandBatch, approves_prenotification};
 use super::record::{Record, Write};
 use super::{ChannelError, Channels};
-use crate::github::api::Lookup;
 use crate::incident::{
     AdvisoryState, Authority, Command, DeliveryId, LabelNames, RepoName, TimelineEntry,
     TimelineKind, label_command, parse_comment,
@@ -91,7 +91,18 @@ pub(super) async fn handle(
     );
     let said = Said::of(&event).ok_or_else(unusable)?;
     let Some(incident_id) = store.incident_tracked_by(&repository, issue).await? else {
-        return Ok(Record::note("not a tracking issue"));
+        let Some(intake) = store.intake_tracked_by(&repository, issue).await? else {
+            return Ok(Record::note("not a tracking issue"));
+        };
+        let Said::Comment(body) = said else {
+            return Ok(Record::note("labels do not command an intake"));
+        };
+        let spoken = super::intake::Spoken {
+            delivery_id,
+            sender: &sender,
+            body: &body,
+        };
+        return super::intake::command(channels, &intake, &spoken).await;
     };
     let Some(row) = store.incident(incident_id).await? else {
         return Ok(Record::note("incident gone"));
@@ -142,32 +153,10 @@ async fn sender_authority(
     sender: &str,
     commands: &[(String, Result<Command, String>)],
 ) -> Result<(Authority, String), ChannelError> {
-    let role = api.repository_role(repository, sender).await?;
-    let name = role.role();
-    let authority = Authority::of_repository_role(&name, &role.permission);
-    let standing = format!("{} role on {repository}", name.as_str());
     let may_need_security = commands
         .iter()
         .any(|(_, command)| command.as_ref().is_ok_and(Command::may_need_security));
-    if authority >= Authority::Security || !may_need_security {
-        return Ok((authority, standing));
-    }
-    Ok(
-        match api.security_manager(repository.owner(), sender).await? {
-            Lookup::Found(()) => (
-                Authority::Security,
-                format!("security manager of {}", repository.owner()),
-            ),
-            Lookup::Absent => (authority, standing),
-            Lookup::Unknown(words) => (
-                authority,
-                format!(
-                    "{standing}; GitHub did not say whether they are a security manager of {}: {words}",
-                    repository.owner()
-                ),
-            ),
-        },
-    )
+    authority_of(api, repository, sender, may_need_security).await
 }
 
 /// Applies maintainer commands to the incident as it is now in the store, within `work`:

@@ -4,6 +4,7 @@
 //! (`outbox::effects`) commits it with the job's completion in one durable commit.
 
 mod announce;
+mod authority;
 mod chat;
 mod commands;
 mod containment;

@@ -57,6 +57,13 @@ pub(super) enum Write {
     },
     /// A version of an advisory GitHub answered with, for the pipeline.
     Delivery(NewDelivery),
+    /// The maintainers' decision on an intake.
+    IntakeDecision {
+        intake: IntakeId,
+        state: crate::store::IntakeState,
+        by: String,
+        detail: String,
+    },
     /// The issue an intake opened: (repository, number, address).
     IntakeIssue {
         intake: IntakeId,
@@ -177,20 +184,7 @@ impl Record {
                     incident,
                     channel,
                     post,
-                } => {
-                    work.save_channel_post(incident, channel.post_name(), &post, now)
-                        .await?;
-                    // The tracking issue links every post: one sync after the channels
-                    // queued with this one (later ones find it up to date).
-                    work.tracking_issue_outdated(incident).await?;
-                    let refresh = Job::SyncTrackingIssue { incident };
-                    let key = crate::markers::key::tracking_refresh(
-                        channel.post_name(),
-                        incident,
-                        now.timestamp_millis(),
-                    );
-                    work.enqueue(&refresh, &key)?;
-                }
+                } => save_post(work, (incident, channel), &post, now).await?,
                 Write::Drafts { incident, drafts } => {
                     work.save_drafts(incident, &drafts, now).await?;
                 }
@@ -199,6 +193,15 @@ impl Record {
                 }
                 Write::Delivery(delivery) => {
                     work.admit(std::slice::from_ref(&delivery)).await?;
+                }
+                Write::IntakeDecision {
+                    intake,
+                    state,
+                    by,
+                    detail,
+                } => {
+                    work.decide_intake(intake, state, (&by, &detail), None)
+                        .await?;
                 }
                 Write::IntakeIssue {
                     intake,
@@ -231,6 +234,27 @@ impl Record {
         }
         Ok(self.note)
     }
+}
+
+/// Keeps where a channel posted, and has the tracking issue link it: one sync after the
+/// channels queued with this one (later ones find it up to date).
+async fn save_post(
+    work: &mut Work,
+    (incident, channel): (IncidentId, crate::jobs::PublicChannel),
+    post: &ChannelPost,
+    now: DateTime<Utc>,
+) -> Result<(), ChannelError> {
+    work.save_channel_post(incident, channel.post_name(), post, now)
+        .await?;
+    work.tracking_issue_outdated(incident).await?;
+    let refresh = Job::SyncTrackingIssue { incident };
+    let key = crate::markers::key::tracking_refresh(
+        channel.post_name(),
+        incident,
+        now.timestamp_millis(),
+    );
+    work.enqueue(&refresh, &key)?;
+    Ok(())
 }
 
 /// Applies what a job learned to the incident as the store has it now.

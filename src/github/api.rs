@@ -208,6 +208,28 @@ pub struct NewIssue<'a> {
     pub assignees: &'a [String],
 }
 
+/// A draft repository advisory to create (`POST …/security-advisories`): GitHub requires
+/// a summary, a description and the affected products.
+#[derive(Debug, Serialize)]
+pub struct NewAdvisory<'a> {
+    pub summary: &'a str,
+    pub description: &'a str,
+    pub vulnerabilities: [NewVulnerability<'a>; 1],
+}
+
+/// An affected product of a new advisory: its ecosystem (GitHub's word, `other` for none)
+/// and its name.
+#[derive(Debug, Serialize)]
+pub struct NewVulnerability<'a> {
+    pub package: AdvisoryPackage<'a>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AdvisoryPackage<'a> {
+    pub ecosystem: &'a str,
+    pub name: &'a str,
+}
+
 #[derive(Debug, Serialize)]
 struct IssueEdit<'a> {
     title: &'a str,
@@ -690,6 +712,57 @@ impl Api {
         ghsa_id: &GhsaId,
     ) -> Result<serde_json::Value, GitHubError> {
         self.get(&advisory_path(repository, ghsa_id)).await
+    }
+
+    /// `POST /repos/{owner}/{repo}/security-advisories`: a draft advisory, as GitHub
+    /// created it.
+    pub async fn create_advisory(
+        &self,
+        repository: &RepoName,
+        advisory: &NewAdvisory<'_>,
+    ) -> Result<serde_json::Value, GitHubError> {
+        self.call(
+            Method::POST,
+            &format!("/repos/{repository}/security-advisories"),
+            advisory,
+        )
+        .await
+    }
+
+    /// The repository's newest draft advisories (one page of 100).
+    pub async fn draft_advisories(
+        &self,
+        repository: &RepoName,
+    ) -> Result<Vec<serde_json::Value>, GitHubError> {
+        self.get(&format!(
+            "/repos/{repository}/security-advisories?state=draft&sort=created&direction=desc&per_page={PAGE}"
+        ))
+        .await
+    }
+
+    /// Closes an issue, `completed` or `not_planned`.
+    pub async fn close_issue(
+        &self,
+        repository: &RepoName,
+        number: u64,
+        reason: &'static str,
+    ) -> Result<(), GitHubError> {
+        #[derive(Serialize)]
+        struct Close {
+            state: &'static str,
+            state_reason: &'static str,
+        }
+        let _: IssueInfo = self
+            .call(
+                Method::PATCH,
+                &format!("/repos/{repository}/issues/{number}"),
+                &Close {
+                    state: "closed",
+                    state_reason: reason,
+                },
+            )
+            .await?;
+        Ok(())
     }
 
     /// `PATCH …/security-advisories/{ghsa_id}` with `state: published`; GitHub answers with

@@ -286,17 +286,47 @@ pub fn reconciled_advisory(
     installation: crate::store::InstallationId,
     advisory: &serde_json::Value,
 ) -> Option<(DeliveryId, Vec<u8>)> {
+    advisory_version(("reconciled", None), repository, installation, advisory)
+}
+
+/// A draft advisory herald created from a mailed report at `sender`'s word, as a
+/// `repository_advisory` delivery ("reported": a new report, which GitHub sends no webhook
+/// for when the advisory is created through its API); named as [`reconciled_advisory`]
+/// names it, so the reconciler finding the same version later is the same delivery.
+pub fn accepted_advisory(
+    repository: &RepoName,
+    installation: crate::store::InstallationId,
+    advisory: &serde_json::Value,
+    sender: &str,
+) -> Option<(DeliveryId, Vec<u8>)> {
+    advisory_version(
+        ("reported", Some(sender)),
+        repository,
+        installation,
+        advisory,
+    )
+}
+
+fn advisory_version(
+    (action, sender): (&str, Option<&str>),
+    repository: &RepoName,
+    installation: crate::store::InstallationId,
+    advisory: &serde_json::Value,
+) -> Option<(DeliveryId, Vec<u8>)> {
     let ghsa_id = GhsaId::parse(advisory.get("ghsa_id")?.as_str()?).ok()?;
     let updated_at = advisory.get("updated_at")?.as_str()?;
     let delivery_id = DeliveryId::parse(&crate::markers::key::advisory_version(
         repository, &ghsa_id, updated_at,
     ))
     .ok()?;
-    let payload = serde_json::json!({
-        "action": "reconciled",
+    let mut payload = serde_json::json!({
+        "action": action,
         "repository_advisory": advisory,
         "repository": { "full_name": repository },
         "installation": { "id": installation },
     });
+    if let Some(login) = sender {
+        payload["sender"] = serde_json::json!({ "login": login });
+    }
     Some((delivery_id, payload.to_string().into_bytes()))
 }

@@ -4,9 +4,11 @@
 //! private issue from what [`Letter::read`] finds in them.
 
 mod classify;
+mod command;
 mod letter;
 
 pub use classify::{Kind, classify};
+pub use command::{INTAKE_HELP, IntakeCommand, MAX_REASON_CHARS, intake_command};
 pub use letter::{Attachment, Letter, Mailbox};
 
 /// An intake, as the store numbers it.

@@ -147,6 +147,22 @@ impl Work {
         Ok((id, false))
     }
 
+    /// Whether `repository`'s issue `number` is an intake's.
+    pub async fn is_intake_issue(
+        &mut self,
+        repository: &RepoName,
+        number: u64,
+    ) -> Result<bool, StoreError> {
+        let found: Option<IntakeId> = sqlx::query_scalar(
+            "SELECT id FROM intakes WHERE repository = $1 AND issue_number = $2",
+        )
+        .bind(repository)
+        .bind(i64::try_from(number).unwrap_or(i64::MAX))
+        .fetch_optional(self.conn().await?)
+        .await?;
+        Ok(found.is_some())
+    }
+
     /// Records an intake's issue: it is open, waiting for the maintainers.
     pub async fn save_intake_issue(
         &mut self,

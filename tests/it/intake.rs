@@ -4,7 +4,10 @@
 
 use crate::both_stores;
 use crate::common::Harness;
-use crate::common::app::{REPO, TRACKING_REPO, assert_no_unexpected, installed_with, world};
+use crate::common::app::{
+    REPO, TRACK_PRIVATELY, TRACKING_REPO, assert_no_unexpected, installed_with, world,
+};
+use crate::common::tracking::command;
 use herald::intake::IntakeId;
 use herald::store::IntakeState;
 use std::io::Write;
@@ -147,6 +150,14 @@ fn reads_as_data(body: &str) {
         !body.contains("QUFB"),
         "the attachment's bytes are published: {body}"
     );
+}
+
+/// The example report, mailed to a running herald, once its intake's issue is open.
+async fn mailed_report(harness: &Harness) -> herald::store::IntakeRow {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (status, _, stderr) = pipe_beside(harness, dir.path(), mail("report.eml")).await;
+    assert_eq!(status, Some(0), "{stderr}");
+    intake_opened(harness, IntakeId(1)).await
 }
 
 async fn intake_opened(harness: &Harness, id: IntakeId) -> herald::store::IntakeRow {
@@ -318,6 +329,196 @@ async fn an_intake_issue_created_before_a_lost_answer_is_found_again() {
     assert_eq!(
         row.issue.expect("recorded").1,
         fake.issues(TRACKING_REPO)[0].number
+    );
+    assert_no_unexpected(&fake);
+    harness.stop().await;
+}
+
+both_stores!(an_admin_accepts_a_mailed_report_as_a_draft_advisory_clocked_from_the_mail);
+async fn an_admin_accepts_a_mailed_report_as_a_draft_advisory_clocked_from_the_mail() {
+    let fake = world().await;
+    fake.put_file(REPO, ".github/herald.yml", TRACK_PRIVATELY);
+    fake.set_permission(REPO, "alice", "admin");
+    fake.set_permission(REPO, "bob", "write");
+    let harness = taking_mail(&fake, TRACKING_REPO).await;
+    let intake = mailed_report(&harness).await;
+
+    // Creating an advisory is for the repository's admins and security managers.
+    command(
+        &harness,
+        "c-1",
+        "bob",
+        "/herald accept Codertocat/Hello-World",
+    )
+    .await;
+    let refused = last_answer(&fake);
+    assert!(
+        refused.contains("this needs the admin role on Codertocat/Hello-World"),
+        "{refused}"
+    );
+    assert!(fake.count("POST", &format!("/repos/{REPO}/security-advisories")) == 0);
+
+    // GitHub creates the advisory, but its answer is lost: the retry finds it.
+    let advisories = format!("/repos/{REPO}/security-advisories");
+    fake.lose_next_answer("POST", &advisories);
+    command(
+        &harness,
+        "c-2",
+        "alice",
+        "/herald accept Codertocat/Hello-World",
+    )
+    .await;
+    assert_eq!(fake.advisories(REPO).len(), 1, "created once");
+    let advisory = the_draft_created(&fake);
+    let ghsa_id = advisory["ghsa_id"].as_str().expect("an id").to_owned();
+    let answer = last_answer(&fake);
+    assert!(
+        answer.contains(&format!(
+            "Accepted by alice as {ghsa_id} in Codertocat/Hello-World"
+        )),
+        "{answer}"
+    );
+    let issue = &fake.issues(TRACKING_REPO)[0];
+    assert_eq!(issue.state, "closed", "the intake's issue is done");
+    let row = harness
+        .store
+        .intake(IntakeId(1))
+        .await
+        .expect("read")
+        .expect("kept");
+    assert_eq!(row.state, IntakeState::Accepted);
+    assert_eq!(row.decided_by.as_deref(), Some("alice"));
+
+    // From now on it is an incident like any other, clocked from the mail's arrival, with
+    // its own private tracking issue.
+    let incidents = harness
+        .store
+        .incidents_by_ghsa(&crate::common::ghsa(&ghsa_id))
+        .await
+        .expect("read");
+    assert_eq!(incidents.len(), 1, "one incident for the accepted report");
+    let incident = &incidents[0].incident;
+    assert_eq!(incident.repository.as_str(), REPO);
+    assert_eq!(incident.learned_at, intake.received_at);
+    assert_eq!(
+        incident.summary,
+        "Heap overflow in parse_header() with a long Content-Type"
+    );
+    let tracking = fake.issues(TRACKING_REPO);
+    assert_eq!(
+        tracking.len(),
+        2,
+        "the intake's issue and the incident's tracking issue"
+    );
+    assert!(tracking[1].body.contains(&ghsa_id), "{}", tracking[1].body);
+
+    // A second acceptance changes nothing.
+    command(
+        &harness,
+        "c-3",
+        "alice",
+        "/herald accept Codertocat/Hello-World",
+    )
+    .await;
+    assert!(last_answer(&fake).contains("intake 1 is accepted already"));
+    assert_eq!(
+        fake.count("POST", &format!("/repos/{REPO}/security-advisories")),
+        1
+    );
+    assert_no_unexpected(&fake);
+    harness.stop().await;
+}
+
+/// The draft advisory herald asked GitHub for: the report as data, and neither the
+/// reporter's address nor anything of the intake that would be public with the advisory.
+fn the_draft_created(fake: &crate::common::github::FakeGitHub) -> serde_json::Value {
+    let created: Vec<serde_json::Value> = fake
+        .requests()
+        .into_iter()
+        .filter(|request| {
+            request.method == "POST" && request.path == format!("/repos/{REPO}/security-advisories")
+        })
+        .filter_map(|request| request.body)
+        .collect();
+    assert_eq!(created.len(), 1, "one advisory created");
+    let request = &created[0];
+    assert_eq!(
+        request["summary"],
+        "Heap overflow in parse_header() with a long Content-Type"
+    );
+    let description = request["description"].as_str().expect("a description");
+    assert!(
+        description.contains("overflows its 256-byte buffer"),
+        "{description}"
+    );
+    assert!(!description.contains("rita@example.net"), "{description}");
+    assert!(
+        !description.contains("@widget-maintainers"),
+        "{description}"
+    );
+    assert!(!description.contains("intake"), "{description}");
+    assert_eq!(
+        request["vulnerabilities"][0]["package"]["ecosystem"],
+        "other"
+    );
+    let ghsa_id = fake.advisories(REPO).last().expect("created")["ghsa_id"].clone();
+    serde_json::json!({ "ghsa_id": ghsa_id })
+}
+
+fn last_answer(fake: &crate::common::github::FakeGitHub) -> String {
+    fake.comments(TRACKING_REPO, 1)
+        .last()
+        .map(|comment| comment.body.clone())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_writer_dismisses_an_intake_and_its_message_stays() {
+    let fake = world().await;
+    fake.set_permission(TRACKING_REPO, "bob", "write");
+    fake.set_permission(TRACKING_REPO, "carol", "read");
+    let harness = taking_mail(&fake, TRACKING_REPO).await;
+    mailed_report(&harness).await;
+
+    command(&harness, "c-1", "carol", "/herald dismiss spam").await;
+    assert!(last_answer(&fake).contains("this needs write access to this repository"));
+    command(
+        &harness,
+        "c-2",
+        "bob",
+        "/herald dismiss works as documented, see @docs\n/herald accept Codertocat/Hello-World",
+    )
+    .await;
+    let answer = last_answer(&fake);
+    assert!(
+        answer.contains("Dismissed by bob: works as documented"),
+        "{answer}"
+    );
+    assert!(answer.contains("one decision per comment"), "{answer}");
+    assert!(!answer.contains("@docs"), "a mention pings: {answer}");
+    let row = harness
+        .store
+        .intake(IntakeId(1))
+        .await
+        .expect("read")
+        .expect("kept");
+    assert_eq!(row.state, IntakeState::Dismissed);
+    assert_eq!(
+        row.decision.as_deref(),
+        Some("works as documented, see @docs")
+    );
+    assert_eq!(fake.issues(TRACKING_REPO)[0].state, "closed");
+    assert!(
+        harness
+            .store
+            .intake_message(IntakeId(1))
+            .await
+            .expect("read")
+            .is_some()
+    );
+    assert_eq!(
+        fake.count("POST", &format!("/repos/{REPO}/security-advisories")),
+        0
     );
     assert_no_unexpected(&fake);
     harness.stop().await;

@@ -29,6 +29,80 @@ pub(super) fn update_advisory(repo: &mut Repo, ghsa_id: &str, ctx: &Ctx) -> Answ
     Ok(Reply::ok(answer))
 }
 
+/// GitHub's ecosystems for an advisory's affected package.
+const ECOSYSTEMS: [&str; 12] = [
+    "rubygems", "npm", "pip", "maven", "nuget", "composer", "go", "rust", "erlang", "actions",
+    "pub", "other",
+];
+
+/// `POST /repos/{owner}/{repo}/security-advisories`: a draft advisory, with the required
+/// summary (at most 1024 characters), description and affected products, each with an
+/// ecosystem GitHub knows. Answers 201 with the advisory, `author` the App's bot.
+pub(super) fn create_advisory(repo: &mut Repo, ctx: &Ctx, bot: &str) -> Answer {
+    let body = ctx.object()?;
+    let text = |field: &str| {
+        body.get(field)
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .ok_or_else(|| Reply::invalid("RepositoryAdvisory", field, "missing_field"))
+    };
+    let (summary, description) = (text("summary")?, text("description")?);
+    if summary.chars().count() > 1024 {
+        return Err(Reply::invalid("RepositoryAdvisory", "summary", "invalid"));
+    }
+    let vulnerabilities = body
+        .get("vulnerabilities")
+        .and_then(Value::as_array)
+        .ok_or_else(|| Reply::invalid("RepositoryAdvisory", "vulnerabilities", "missing_field"))?;
+    let known = |vulnerability: &Value| {
+        vulnerability["package"]["ecosystem"]
+            .as_str()
+            .is_some_and(|ecosystem| ECOSYSTEMS.contains(&ecosystem))
+    };
+    if !vulnerabilities.iter().all(known) {
+        return Err(Reply::invalid(
+            "RepositoryAdvisory",
+            "vulnerabilities",
+            "invalid",
+        ));
+    }
+    let now = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let ghsa_id = format!("GHSA-m{:03}-xxxx-xxxx", repo.advisories.len() + 1);
+    let full_name = repo.full_name();
+    let advisory = serde_json::json!({
+        "ghsa_id": ghsa_id,
+        "cve_id": null,
+        "url": format!("https://api.github.com/repos/{full_name}/security-advisories/{ghsa_id}"),
+        "html_url": format!("https://github.com/{full_name}/security/advisories/{ghsa_id}"),
+        "summary": summary,
+        "description": description,
+        "severity": null,
+        "author": { "login": bot, "type": "Bot" },
+        "publisher": null,
+        "identifiers": [{ "type": "GHSA", "value": ghsa_id }],
+        "state": "draft",
+        "created_at": now,
+        "updated_at": now,
+        "published_at": null,
+        "closed_at": null,
+        "withdrawn_at": null,
+        "submission": null,
+        "vulnerabilities": vulnerabilities,
+        "cvss": null,
+        "cvss_severities": null,
+        "cwes": [],
+        "cwe_ids": [],
+        "credits": [],
+        "credits_detailed": [],
+        "collaborating_users": null,
+        "collaborating_teams": null,
+        "private_fork": null,
+    });
+    repo.advisories.push(advisory.clone());
+    repo.advisories_version += 1;
+    Ok(Reply::created(advisory))
+}
+
 /// `GET /repos/{owner}/{repo}/security-advisories`.
 pub(super) fn list_repo_advisories(base: &str, repo: &Repo, ctx: &Ctx) -> Answer {
     let path = format!("/repos/{}/security-advisories", repo.full_name());

@@ -678,6 +678,11 @@ impl World {
                 let repo = self.repo(installation, owner, name)?;
                 list_repo_advisories(base, repo, ctx)
             }
+            ("POST", ["repos", owner, name, "security-advisories"]) => {
+                let installation = self.token_auth(ctx)?;
+                let repo = self.repo(installation, owner, name)?;
+                create_advisory(repo, ctx, BOT_LOGIN)
+            }
             ("GET", ["orgs", org, "organization-roles"]) => {
                 let installation = self.token_auth(ctx)?;
                 list_roles(self, installation, org)
