@@ -91,6 +91,7 @@ impl Tasks<'_> {
             counterparts: settings.channels.counterparts.clone(),
             chat: chat(settings)?,
             intake: settings.intake.clone(),
+            intake_key: crate::config::load_decryption_key(&settings.intake)?,
             worker_wake: self.worker_wake.clone(),
             app_bot: self.app_bot.clone(),
         });

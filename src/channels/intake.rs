@@ -71,18 +71,19 @@ pub(super) async fn open(
     )
 }
 
+/// Intake `id`'s message as herald reads it, decrypted with the operator's key.
+async fn letter_of(channels: &Channels, id: IntakeId) -> Result<Letter, ChannelError> {
+    let raw = channels.store.intake_message(id).await?.unwrap_or_default();
+    Ok(Letter::read(&raw, channels.intake_key.as_ref()))
+}
+
 async fn create(
     channels: &Channels,
     api: &Api,
     (repository, marker): (&RepoName, &str),
     row: &IntakeRow,
 ) -> Result<IssueInfo, ChannelError> {
-    let raw = channels
-        .store
-        .intake_message(row.id)
-        .await?
-        .unwrap_or_default();
-    let letter = Letter::read(&raw);
+    let letter = letter_of(channels, row.id).await?;
     let facts = IntakeFacts {
         id: row.id,
         received_at: row.received_at,
@@ -265,12 +266,7 @@ async fn accept(
         );
         return Ok((refusal(&sender, &needed, &standing), None));
     }
-    let raw = channels
-        .store
-        .intake_message(intake.id)
-        .await?
-        .unwrap_or_default();
-    let draft = AdvisoryDraft::of(intake, &Letter::read(&raw));
+    let draft = AdvisoryDraft::of(intake, &letter_of(channels, intake.id).await?);
     let advisory = match draft.created_before(&api, target).await? {
         Some(advisory) => advisory,
         None => api.create_advisory(target, &draft.request(target)).await?,

@@ -160,6 +160,8 @@ pub struct Channels {
     pub counterparts: Counterparts,
     /// Where reports mailed to the security team open their issues.
     pub intake: crate::intake::IntakeSettings,
+    /// The key reports are encrypted to, when the operator configured one.
+    pub intake_key: Option<crate::intake::DecryptionKey>,
     /// The team's chat webhook (`HERALD_CHAT_WEBHOOK_URL`) for `channels.chat`.
     pub chat: Option<ChatWebhook>,
     /// Wakes the store worker when an effect hands it a delivery to process.

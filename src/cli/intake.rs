@@ -128,7 +128,7 @@ async fn take(settings: &Settings, source: &str, input: &mut impl Read) -> anyho
             delivered.bytes
         ));
     }
-    let letter = Letter::read(&delivered.kept);
+    let letter = Letter::read(&delivered.kept, None);
     let mail = NewMail {
         raw: &delivered.kept,
         digest: delivered.digest,
@@ -179,12 +179,13 @@ async fn keep(settings: &Settings, mail: &NewMail<'_>) -> anyhow::Result<(Intake
 }
 
 async fn list(settings: &Settings, limit: i64, json: bool) -> anyhow::Result<()> {
+    let key = crate::config::load_decryption_key(&settings.intake)?;
     let store = Store::open(&settings.database_url).await?;
     let rows = store.intakes(limit, 0).await?;
     let mut listed = Vec::new();
     for row in &rows {
         let raw = store.intake_message(row.id).await?.unwrap_or_default();
-        listed.push((row, Letter::read(&raw)));
+        listed.push((row, Letter::read(&raw, key.as_ref())));
     }
     store.close().await;
     if json {
@@ -233,6 +234,8 @@ fn summary(row: &IntakeRow, letter: &Letter) -> serde_json::Value {
         "from": letter.from,
         "subject": letter.subject,
         "attachments": letter.attachments,
+        "encrypted": letter.seal,
+        "signature": letter.signature,
         "unread": letter.unread,
     })
 }
@@ -254,7 +257,8 @@ async fn show(settings: &Settings, id: IntakeId, raw: bool) -> anyhow::Result<()
         std::io::stdout().write_all(&message)?;
         return Ok(());
     }
-    let letter = Letter::read(&message);
+    let key = crate::config::load_decryption_key(&settings.intake)?;
+    let letter = Letter::read(&message, key.as_ref());
     let mut text = format!(
         "intake {id} ({}, {}), received {} from {}\n",
         row.kind.as_str(),
@@ -267,6 +271,8 @@ async fn show(settings: &Settings, id: IntakeId, raw: bool) -> anyhow::Result<()
     };
     line("From", &sender_of(&letter));
     line("Subject", &letter.subject);
+    line("Encrypted", &letter.seal.describe());
+    line("Signed", &letter.signature.describe());
     for (name, value) in [
         ("Why", row.reason.as_deref()),
         ("Issue", row.issue.as_ref().map(|(_, _, url)| url.as_str())),

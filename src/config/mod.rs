@@ -150,6 +150,9 @@ struct FileSettings {
     redelivery_interval_secs: Option<toml::Value>,
     intake_repository: Option<String>,
     intake_max_message_bytes: Option<toml::Value>,
+    intake_decryption_key_file: Option<PathBuf>,
+    intake_decryption_key_passphrase: Option<String>,
+    intake_decryption_key_passphrase_file: Option<PathBuf>,
     /// `[discourse.<name>]` tables.
     #[serde(default)]
     discourse: BTreeMap<String, counterparts::ForumFile>,
@@ -351,6 +354,24 @@ pub const SETTINGS_TABLE: &[(&str, &str, &str, &str)] = &[
         "HERALD_INTAKE_MAX_MESSAGE_BYTES",
         "67108864",
         "largest message `herald intake mail` takes",
+    ),
+    (
+        "intake_decryption_key_file",
+        "HERALD_INTAKE_DECRYPTION_KEY_FILE",
+        "(none)",
+        "armored OpenPGP secret key reports mailed to the security team are encrypted to",
+    ),
+    (
+        "intake_decryption_key_passphrase",
+        "HERALD_INTAKE_DECRYPTION_KEY_PASSPHRASE",
+        "(none)",
+        "passphrase of the intake's decryption key",
+    ),
+    (
+        "intake_decryption_key_passphrase_file",
+        "HERALD_INTAKE_DECRYPTION_KEY_PASSPHRASE_FILE",
+        "(none)",
+        "file holding the intake's decryption key's passphrase",
     ),
     (
         "chat_webhook_url",
@@ -560,26 +581,34 @@ impl Layers<'_> {
         Ok(Duration::from_secs(secs))
     }
 
-    /// Where reports mailed to the security team go, and how large a message may be.
-    fn intake(
-        &self,
-        repository: Option<String>,
-        max_message_bytes: Option<toml::Value>,
-    ) -> Result<IntakeSettings, ConfigError> {
+    /// Where reports mailed to the security team go, how large a message may be, and the
+    /// key they are encrypted to.
+    fn intake(&self, file: IntakeFile) -> Result<IntakeSettings, ConfigError> {
         let repository = self
-            .raw("intake_repository", repository)
+            .raw("intake_repository", file.repository)
             .filter(|raw| !raw.value.trim().is_empty())
             .map(|raw| raw.parse("a GitHub repository `owner/name`"))
             .transpose()?;
         let max_message_bytes = self.number(
             "intake_max_message_bytes",
-            max_message_bytes,
+            file.max_message_bytes,
             crate::intake::DEFAULT_MAX_MESSAGE_BYTES,
             "a number of bytes",
         )?;
         Ok(IntakeSettings {
             repository,
             max_message_bytes,
+            decryption_key_file: self.path("intake_decryption_key_file", file.decryption_key_file),
+            decryption_key_passphrase: self.secret(
+                (
+                    "intake_decryption_key_passphrase",
+                    file.decryption_key_passphrase,
+                ),
+                (
+                    "intake_decryption_key_passphrase_file",
+                    file.decryption_key_passphrase_file,
+                ),
+            )?,
         })
     }
 
@@ -751,6 +780,35 @@ struct GitHubFile {
     write_budgets: Option<String>,
 }
 
+/// herald.toml's intake keys, as written.
+struct IntakeFile {
+    repository: Option<String>,
+    max_message_bytes: Option<toml::Value>,
+    decryption_key_file: Option<PathBuf>,
+    decryption_key_passphrase: Option<String>,
+    decryption_key_passphrase_file: Option<PathBuf>,
+}
+
+/// The intake's decryption key, when one is configured: read and unlocked, or a clear
+/// error naming the file (never the key).
+pub fn load_decryption_key(
+    settings: &IntakeSettings,
+) -> Result<Option<crate::intake::DecryptionKey>, ConfigError> {
+    let Some(path) = &settings.decryption_key_file else {
+        return Ok(None);
+    };
+    let bytes = std::fs::read(path).map_err(|source| ConfigError::Read {
+        path: path.clone(),
+        source,
+    })?;
+    crate::intake::DecryptionKey::from_bytes(&bytes, settings.decryption_key_passphrase.as_ref())
+        .map(Some)
+        .map_err(|error| ConfigError::Invalid {
+            name: format!("intake_decryption_key_file {}", path.display()),
+            message: error.to_string(),
+        })
+}
+
 /// herald.toml's mail keys, as written.
 struct MailFile {
     smtp_url: Option<String>,
@@ -863,7 +921,13 @@ impl Settings {
                 counterparts: counterparts::counterparts(file.discourse, file.mediawiki, env)?,
                 chat_webhook_url: layers.chat_webhook_url(file.chat_webhook_url)?,
             },
-            intake: layers.intake(file.intake_repository, file.intake_max_message_bytes)?,
+            intake: layers.intake(IntakeFile {
+                repository: file.intake_repository,
+                max_message_bytes: file.intake_max_message_bytes,
+                decryption_key_file: file.intake_decryption_key_file,
+                decryption_key_passphrase: file.intake_decryption_key_passphrase,
+                decryption_key_passphrase_file: file.intake_decryption_key_passphrase_file,
+            })?,
         })
     }
 }

@@ -58,8 +58,8 @@ fn head(facts: &IntakeFacts, letter: &Letter, subject: &str) -> String {
             "Received",
             facts.received_at.format("%Y-%m-%d %H:%M UTC").to_string(),
         ),
-        ("Encrypted", "no".to_owned()),
-        ("Signed", "no".to_owned()),
+        ("Encrypted", markdown_line(&letter.seal.describe())),
+        ("Signed", markdown_line(&letter.signature.describe())),
     ];
     if let Some(date) = letter.date {
         rows.insert(3, ("Sent", date.format("%Y-%m-%d %H:%M UTC").to_string()));
@@ -123,7 +123,7 @@ mod tests {
             "From: \"@evil | x\" <rita@example.net>\r\nSubject: [x](https://evil.example) \
              {{{{secret}}}}\r\n\r\n{text}"
         );
-        Letter::read(raw.as_bytes())
+        Letter::read(raw.as_bytes(), None)
     }
 
     fn facts() -> IntakeFacts<'static> {

@@ -2,6 +2,8 @@
 //! attachments (names and sizes; their bytes stay in the stored message). Lenient, as mail
 //! is: what cannot be read is said in [`Letter::unread`], never a reason to drop the mail.
 
+use super::openpgp::{DecryptionKey, SignatureCheck};
+use super::sealed::Seal;
 use chrono::{DateTime, Utc};
 use mail_parser::{Address, HeaderValue, MessageParser, MimeHeaders};
 
@@ -33,13 +35,18 @@ pub struct Letter {
     /// The text of the message: its plain-text parts, else its HTML as source text.
     pub text: String,
     pub attachments: Vec<Attachment>,
+    /// Whether it came encrypted, and whether herald could decrypt it.
+    pub seal: Seal,
+    /// What its OpenPGP signature says.
+    pub signature: SignatureCheck,
     /// What herald could not read, in words for the security team.
     pub unread: Vec<String>,
 }
 
 impl Letter {
-    /// Reads `raw`, a whole message or only its header.
-    pub fn read(raw: &[u8]) -> Letter {
+    /// Reads `raw`, a whole message or only its header, decrypting what is encrypted to
+    /// `key` and checking signatures.
+    pub fn read(raw: &[u8], key: Option<&DecryptionKey>) -> Letter {
         let Some(message) = MessageParser::default().parse(raw) else {
             return Letter::unreadable("it has no header or body herald can read");
         };
@@ -53,8 +60,11 @@ impl Letter {
                 .and_then(|date| DateTime::from_timestamp(date.to_timestamp(), 0)),
             text: text_of(&message),
             attachments: attachments_of(&message),
+            seal: Seal::Plain,
+            signature: SignatureCheck::Unsigned,
             unread: Vec::new(),
         };
+        super::sealed::open(&mut letter, &message, raw, key);
         if letter.from.is_none() {
             letter
                 .unread
@@ -75,6 +85,8 @@ impl Letter {
             date: None,
             text: String::new(),
             attachments: Vec::new(),
+            seal: Seal::Plain,
+            signature: SignatureCheck::Unsigned,
             unread: vec![why.to_owned()],
         }
     }
@@ -95,7 +107,7 @@ fn first_mailbox(address: Option<&Address>) -> Option<Mailbox> {
 
 /// The text parts joined; an HTML part as its source (shown as data, never rendered: a
 /// report's proof of concept may be HTML).
-fn text_of(message: &mail_parser::Message) -> String {
+pub(super) fn text_of(message: &mail_parser::Message) -> String {
     message
         .text_bodies()
         .filter_map(|part| part.text_contents())
@@ -103,7 +115,7 @@ fn text_of(message: &mail_parser::Message) -> String {
         .join("\n\n")
 }
 
-fn attachments_of(message: &mail_parser::Message) -> Vec<Attachment> {
+pub(super) fn attachments_of(message: &mail_parser::Message) -> Vec<Attachment> {
     message
         .attachments()
         .enumerate()
@@ -158,7 +170,7 @@ mod tests {
             --b\r\nContent-Type: application/octet-stream\r\n\
             Content-Disposition: attachment; filename=\"poc.bin\"\r\n\
             Content-Transfer-Encoding: base64\r\n\r\nAAECAw==\r\n--b--\r\n";
-        let letter = Letter::read(raw);
+        let letter = Letter::read(raw, None);
         assert_eq!(letter.subject, "Heap overflow in parse_header");
         assert_eq!(
             letter.from,
@@ -186,14 +198,14 @@ mod tests {
 
     #[test]
     fn what_cannot_be_read_is_said_not_dropped() {
-        let letter = Letter::read(b"Subject: no sender\r\n\r\n");
+        let letter = Letter::read(b"Subject: no sender\r\n\r\n", None);
         assert!(
             letter.unread.iter().any(|why| why.contains("no From")),
             "{:?}",
             letter.unread
         );
         assert!(letter.unread.iter().any(|why| why.contains("no text")));
-        let empty = Letter::read(b"");
+        let empty = Letter::read(b"", None);
         assert!(!empty.unread.is_empty());
     }
 
@@ -201,7 +213,7 @@ mod tests {
     fn html_only_mail_is_shown_as_its_source() {
         let raw =
             b"From: a@example.net\r\nContent-Type: text/html\r\n\r\n<p>x<script>y</script></p>\r\n";
-        let letter = Letter::read(raw);
+        let letter = Letter::read(raw, None);
         assert!(letter.text.contains("<script>"), "{letter:?}");
     }
 }

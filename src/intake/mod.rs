@@ -6,10 +6,14 @@
 mod classify;
 mod command;
 mod letter;
+mod openpgp;
+mod sealed;
 
 pub use classify::{Kind, classify};
 pub use command::{INTAKE_HELP, IntakeCommand, MAX_REASON_CHARS, intake_command};
 pub use letter::{Attachment, Letter, Mailbox};
+pub use openpgp::{DecryptionKey, DecryptionKeyError, SignatureCheck};
+pub use sealed::Seal;
 
 /// An intake, as the store numbers it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -27,7 +31,7 @@ impl std::fmt::Display for IntakeId {
 pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
 
 /// The operator's settings for mail to the security team.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct IntakeSettings {
     /// The private repository where each report's intake issue opens; `None`: reports are
     /// kept, and wait until it is set.
@@ -35,6 +39,10 @@ pub struct IntakeSettings {
     /// The largest message taken; a larger one is refused to the mail server (which
     /// returns it to its sender), and only its header is kept.
     pub max_message_bytes: usize,
+    /// The armored secret key reports are encrypted to (the operator's, never a
+    /// repository's), and its passphrase.
+    pub decryption_key_file: Option<std::path::PathBuf>,
+    pub decryption_key_passphrase: Option<secrecy::SecretString>,
 }
 
 impl Default for IntakeSettings {
@@ -42,6 +50,8 @@ impl Default for IntakeSettings {
         IntakeSettings {
             repository: None,
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
+            decryption_key_file: None,
+            decryption_key_passphrase: None,
         }
     }
 }

@@ -523,3 +523,124 @@ async fn a_writer_dismisses_an_intake_and_its_message_stays() {
     assert_no_unexpected(&fake);
     harness.stop().await;
 }
+
+/// A PGP/MIME message (RFC 3156) from Rita, whose encrypted part is `ciphertext`.
+fn pgp_mime(ciphertext: &[u8]) -> Vec<u8> {
+    let mut message = b"From: Rita Reporter <rita@example.net>\r\n\
+        To: security@example.org\r\nSubject: ...\r\n\
+        Message-ID: <sealed.1@example.net>\r\nMIME-Version: 1.0\r\n\
+        Content-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\"; boundary=\"enc\"\r\n\r\n\
+        This is an OpenPGP/MIME encrypted message (RFC 4880 and 3156)\r\n\
+        --enc\r\nContent-Type: application/pgp-encrypted\r\n\
+        Content-Description: PGP/MIME version identification\r\n\r\nVersion: 1\r\n\r\n\
+        --enc\r\nContent-Type: application/octet-stream; name=\"encrypted.asc\"\r\n\
+        Content-Description: OpenPGP encrypted message\r\n\
+        Content-Disposition: inline; filename=\"encrypted.asc\"\r\n\r\n"
+        .to_vec();
+    message.extend_from_slice(ciphertext);
+    message.extend_from_slice(b"\r\n--enc--\r\n");
+    message
+}
+
+#[tokio::test]
+async fn sealed_reports_are_opened_with_the_operators_key_and_their_signatures_checked() {
+    use crate::common::mail::Gpg;
+    let (project, project_public) = Gpg::with_new_key("Project Security <security@example.org>");
+    let (rita, rita_public) = Gpg::with_new_key("Rita Reporter <rita@example.net>");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key_file = dir.path().join("security-key.asc");
+    std::fs::write(&key_file, project.export_secret()).expect("key file");
+    let key = key_file.display().to_string();
+    let settings = [("HERALD_INTAKE_DECRYPTION_KEY_FILE", key.as_str())];
+
+    // PGP/MIME, signed inside the encryption, Rita's key attached inside too.
+    let inner = format!(
+        "Content-Type: multipart/mixed; boundary=\"in\"\r\n\r\n--in\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\r\n\
+         The session cookie is signed with a constant key.\r\n--in\r\n\
+         Content-Type: application/pgp-keys; name=\"rita.asc\"\r\n\
+         Content-Disposition: attachment; filename=\"rita.asc\"\r\n\r\n{rita_public}\r\n--in--\r\n"
+    );
+    let sealed = pgp_mime(&rita.seal(&project_public, inner.as_bytes(), true));
+    let (status, stdout, stderr) = pipe(dir.path(), &settings, &sealed);
+    assert_eq!(
+        (status, stdout.as_str()),
+        (Some(0), "intake 1: a report\n"),
+        "{stderr}"
+    );
+    let shown = run(dir.path(), &settings, &["intake", "show", "1"]);
+    for line in [
+        "Encrypted: yes (PGP/MIME), decrypted with herald's key".to_owned(),
+        format!(
+            "Signed: good signature by {} (Rita Reporter <rita@example.net>)",
+            rita.fingerprint()
+        ),
+        "The session cookie is signed with a constant key.".to_owned(),
+        "Attachment: rita.asc (application/pgp-keys,".to_owned(),
+    ] {
+        assert!(shown.contains(&line), "{line:?} not in:\n{shown}");
+    }
+    // The store keeps the message as it came: still encrypted.
+    let raw = herald(dir.path(), &settings)
+        .args(["intake", "show", "1", "--raw"])
+        .output()
+        .expect("herald runs");
+    assert!(!String::from_utf8_lossy(&raw.stdout).contains("session cookie"));
+
+    // Inline, signed by a key Rita did not send.
+    let mut inline = b"From: rita@example.net\r\nSubject: inline\r\n\r\nHello,\r\n\r\n".to_vec();
+    inline.extend(rita.seal(&project_public, b"The upload path is not checked.", true));
+    let (status, _, stderr) = pipe(dir.path(), &settings, &inline);
+    assert_eq!(status, Some(0), "{stderr}");
+    let shown = run(dir.path(), &settings, &["intake", "show", "2"]);
+    assert!(shown.contains("Encrypted: yes (inline)"), "{shown}");
+    assert!(shown.contains("The upload path is not checked."), "{shown}");
+    assert!(
+        shown.contains("which the reporter did not send: not checked"),
+        "{shown}"
+    );
+
+    // PGP/MIME signed, not encrypted, Rita's key attached beside it; then one byte of the
+    // signed part changed.
+    let part = format!(
+        "Content-Type: multipart/mixed; boundary=\"in\"\r\n\r\n--in\r\n\
+         Content-Type: text/plain\r\n\r\nSigned in the open.\r\n--in\r\n\
+         Content-Type: application/pgp-keys\r\n\r\n{}\r\n--in--",
+        // As a mail program signs it: canonical, every line ending CRLF.
+        rita_public.replace('\n', "\r\n")
+    );
+    let signature = String::from_utf8(rita.sign_detached(part.as_bytes())).expect("armored");
+    let signed = format!(
+        "From: rita@example.net\r\nSubject: signed\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/signed; micalg=pgp-sha512; \
+         protocol=\"application/pgp-signature\"; boundary=\"sig\"\r\n\r\n\
+         --sig\r\n{part}\r\n--sig\r\nContent-Type: application/pgp-signature\r\n\r\n\
+         {signature}\r\n--sig--\r\n"
+    );
+    for (id, message, verdict) in [
+        ("3", signed.clone(), "Signed: good signature by"),
+        (
+            "4",
+            signed.replace("Signed in the open.", "Signed in the 0pen."),
+            "Signed: BAD signature",
+        ),
+    ] {
+        let (status, _, stderr) = pipe(dir.path(), &settings, message.as_bytes());
+        assert_eq!(status, Some(0), "{stderr}");
+        let shown = run(dir.path(), &settings, &["intake", "show", id]);
+        assert!(shown.contains(verdict), "{verdict:?} not in:\n{shown}");
+        assert!(shown.contains("Encrypted: no"), "{shown}");
+    }
+
+    // Encrypted to someone else: kept, and said.
+    let (other, other_public) = Gpg::with_new_key("Someone Else <else@example.net>");
+    drop(other);
+    let stray = pgp_mime(&rita.seal(&other_public, b"not for herald", false));
+    let (status, _, stderr) = pipe(dir.path(), &settings, &stray);
+    assert_eq!(status, Some(0), "{stderr}");
+    let shown = run(dir.path(), &settings, &["intake", "show", "5"]);
+    assert!(shown.contains("herald could not decrypt it"), "{shown}");
+    // Without the key configured, herald says what to set.
+    let shown = run(dir.path(), &[], &["intake", "show", "1"]);
+    assert!(shown.contains("set intake_decryption_key_file"), "{shown}");
+}

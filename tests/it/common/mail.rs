@@ -161,6 +161,67 @@ impl Gpg {
             .to_owned()
     }
 
+    /// The secret key this GnuPG holds, armored (a key made without a passphrase).
+    pub fn export_secret(&self) -> String {
+        let output = self.run(&["--armor".as_ref(), "--export-secret-keys".as_ref()]);
+        assert!(output.status.success(), "gpg --export-secret-keys failed");
+        String::from_utf8(output.stdout)
+            .expect("armored key")
+            .lines()
+            .filter(|line| !line.starts_with("[GNUPG:]"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// `data` encrypted to `recipient` (whose public key is imported first) and, with
+    /// `sign`, signed by this GnuPG's key, armored: as a reporter's mail program seals it.
+    pub fn seal(&self, recipient: &str, data: &[u8], sign: bool) -> Vec<u8> {
+        self.import(recipient);
+        let imported = Gpg::with_public_key(recipient).fingerprint();
+        let input = self.home.path().join("plain");
+        let output_file = self.home.path().join("sealed.asc");
+        let _ = std::fs::remove_file(&output_file);
+        std::fs::write(&input, data).expect("plaintext file");
+        let mut args: Vec<&std::ffi::OsStr> = vec![
+            "--armor".as_ref(),
+            "--trust-model".as_ref(),
+            "always".as_ref(),
+            "--recipient".as_ref(),
+            imported.as_ref(),
+            "--output".as_ref(),
+            output_file.as_os_str(),
+            "--encrypt".as_ref(),
+        ];
+        if sign {
+            args.push("--sign".as_ref());
+        }
+        args.push(input.as_os_str());
+        let output = self.run(&args);
+        assert!(
+            output.status.success(),
+            "gpg --encrypt failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        std::fs::read(&output_file).expect("sealed file")
+    }
+
+    /// An armored detached signature of `data` by this GnuPG's key.
+    pub fn sign_detached(&self, data: &[u8]) -> Vec<u8> {
+        let input = self.home.path().join("to-sign");
+        let output_file = self.home.path().join("to-sign.asc");
+        let _ = std::fs::remove_file(&output_file);
+        std::fs::write(&input, data).expect("data file");
+        let output = self.run(&[
+            "--armor".as_ref(),
+            "--output".as_ref(),
+            output_file.as_os_str(),
+            "--detach-sign".as_ref(),
+            input.as_os_str(),
+        ]);
+        assert!(output.status.success(), "gpg --detach-sign failed");
+        std::fs::read(&output_file).expect("signature file")
+    }
+
     /// Imports another party's public key (to check their signatures).
     pub fn import(&self, armored: &str) {
         let key = self.home.path().join("import.asc");

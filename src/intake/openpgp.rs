@@ -1,0 +1,294 @@
+//! Reports sealed with OpenPGP: decrypted with the operator's key (never a repository's),
+//! their signatures checked against the keys the reporter sent along. Bytes in, bytes and
+//! what was found out: a message that cannot be opened is said, never dropped.
+
+use openpgp::cert::prelude::*;
+use openpgp::crypto::{Password, SessionKey};
+use openpgp::packet::{PKESK, SKESK};
+use openpgp::parse::Parse;
+use openpgp::parse::stream::{
+    DecryptionHelper, DecryptorBuilder, DetachedVerifierBuilder, MessageLayer, MessageStructure,
+    VerificationError, VerificationHelper,
+};
+use openpgp::policy::StandardPolicy;
+use openpgp::types::SymmetricAlgorithm;
+use openpgp::{Cert, KeyHandle};
+use secrecy::{ExposeSecret, SecretString};
+use sequoia_openpgp as openpgp;
+use std::io::Read;
+
+/// The largest plaintext herald reads out of one encrypted message.
+const MAX_PLAINTEXT: u64 = 128 * 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DecryptionKeyError {
+    #[error("the intake's decryption key is not an OpenPGP key: {0}")]
+    Parse(String),
+    #[error("the intake's decryption key {0} holds no secret key material (it is a public key)")]
+    NoSecret(String),
+    #[error("the intake's decryption key {0} has no secret encryption subkey")]
+    NoEncryptionKey(String),
+    #[error(
+        "the intake's decryption key {0} is protected by a passphrase: set \
+         HERALD_INTAKE_DECRYPTION_KEY_PASSPHRASE or HERALD_INTAKE_DECRYPTION_KEY_PASSPHRASE_FILE"
+    )]
+    Encrypted(String),
+    #[error("the passphrase does not unlock the intake's decryption key {0}")]
+    WrongPassphrase(String),
+}
+
+/// The operator's key that reports are encrypted to (as `security.txt` publishes it),
+/// its encryption subkeys unlocked.
+#[derive(Clone)]
+pub struct DecryptionKey {
+    cert: Cert,
+}
+
+impl std::fmt::Debug for DecryptionKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the secret: only which key this is.
+        f.debug_struct("DecryptionKey")
+            .field("fingerprint", &self.fingerprint())
+            .finish()
+    }
+}
+
+impl DecryptionKey {
+    /// Reads an armored (or binary) secret key and unlocks its encryption subkeys with
+    /// `passphrase` where they are protected.
+    pub fn from_bytes(
+        bytes: &[u8],
+        passphrase: Option<&SecretString>,
+    ) -> Result<DecryptionKey, DecryptionKeyError> {
+        let cert = Cert::from_bytes(bytes)
+            .map_err(|error| DecryptionKeyError::Parse(error.to_string()))?;
+        let fingerprint = cert.fingerprint().to_hex();
+        if !cert.is_tsk() {
+            return Err(DecryptionKeyError::NoSecret(fingerprint));
+        }
+        let policy = StandardPolicy::new();
+        let mut unlocked = Vec::new();
+        for key in cert
+            .keys()
+            .with_policy(&policy, None)
+            .secret()
+            .for_transport_encryption()
+            .for_storage_encryption()
+        {
+            let key = key.key().clone();
+            if key.has_unencrypted_secret() {
+                unlocked.push(key);
+                continue;
+            }
+            let passphrase =
+                passphrase.ok_or_else(|| DecryptionKeyError::Encrypted(fingerprint.clone()))?;
+            let password = Password::from(passphrase.expose_secret());
+            let key = key
+                .decrypt_secret(&password)
+                .map_err(|_| DecryptionKeyError::WrongPassphrase(fingerprint.clone()))?;
+            unlocked.push(key);
+        }
+        if unlocked.is_empty() {
+            return Err(DecryptionKeyError::NoEncryptionKey(fingerprint));
+        }
+        let packets = unlocked
+            .into_iter()
+            .map(|key| openpgp::Packet::from(key.role_into_subordinate()));
+        let (cert, _) = cert
+            .insert_packets(packets)
+            .map_err(|error| DecryptionKeyError::Parse(error.to_string()))?;
+        Ok(DecryptionKey { cert })
+    }
+
+    /// The primary key's fingerprint, as GnuPG prints it.
+    pub fn fingerprint(&self) -> String {
+        self.cert.fingerprint().to_hex()
+    }
+}
+
+/// What a signature on a report says.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum SignatureCheck {
+    /// Not signed.
+    Unsigned,
+    /// A good signature by a key the reporter sent along (or the operator knows).
+    Good {
+        fingerprint: String,
+        user_id: Option<String>,
+    },
+    /// Signed by a key herald was not given: it cannot say whether it is good.
+    UnknownKey { issuer: String },
+    /// The signature does not hold.
+    Bad { why: String },
+}
+
+impl SignatureCheck {
+    /// One line for the intake's issue and `herald intake show`.
+    pub fn describe(&self) -> String {
+        match self {
+            SignatureCheck::Unsigned => "no".to_owned(),
+            SignatureCheck::Good {
+                fingerprint,
+                user_id,
+            } => match user_id {
+                Some(user_id) => format!("good signature by {fingerprint} ({user_id})"),
+                None => format!("good signature by {fingerprint}"),
+            },
+            SignatureCheck::UnknownKey { issuer } => {
+                format!("signed by key {issuer}, which the reporter did not send: not checked")
+            }
+            SignatureCheck::Bad { why } => format!("BAD signature: {why}"),
+        }
+    }
+}
+
+/// The keys in `bytes` (an attached `application/pgp-keys` part), public parts only.
+pub fn certs_in(bytes: &[u8]) -> Vec<Cert> {
+    CertParser::from_bytes(bytes)
+        .map(|parser| {
+            parser
+                .filter_map(Result::ok)
+                .map(Cert::strip_secret_key_material)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Decrypts `ciphertext` (armored or binary) with `key`, checking any signature inside
+/// against `known`: the plaintext and the signature's check, or why it could not be read.
+pub fn decrypt(
+    key: &DecryptionKey,
+    ciphertext: &[u8],
+    known: &[Cert],
+) -> Result<(Vec<u8>, SignatureCheck), String> {
+    let policy = StandardPolicy::new();
+    let helper = Helper {
+        key: Some(key),
+        known,
+        check: SignatureCheck::Unsigned,
+    };
+    let mut decryptor = DecryptorBuilder::from_bytes(ciphertext)
+        .map_err(|error| format!("not an OpenPGP message: {error}"))?
+        .with_policy(&policy, None, helper)
+        .map_err(|error| error.to_string())?;
+    let mut plaintext = Vec::new();
+    (&mut decryptor)
+        .take(MAX_PLAINTEXT)
+        .read_to_end(&mut plaintext)
+        .map_err(|error| error.to_string())?;
+    if !decryptor.message_processed() {
+        return Err(format!(
+            "its plaintext is larger than the {MAX_PLAINTEXT} bytes herald reads"
+        ));
+    }
+    Ok((plaintext, decryptor.into_helper().check))
+}
+
+/// Checks a detached signature (PGP/MIME `multipart/signed`) over `data`.
+pub fn verify_detached(signature: &[u8], data: &[u8], known: &[Cert]) -> SignatureCheck {
+    let policy = StandardPolicy::new();
+    let helper = Helper {
+        key: None,
+        known,
+        check: SignatureCheck::Unsigned,
+    };
+    let verifier = DetachedVerifierBuilder::from_bytes(signature)
+        .and_then(|builder| builder.with_policy(&policy, None, helper));
+    let mut verifier = match verifier {
+        Ok(verifier) => verifier,
+        Err(error) => {
+            return SignatureCheck::Bad {
+                why: format!("the signature cannot be read: {error}"),
+            };
+        }
+    };
+    match verifier.verify_bytes(data) {
+        Ok(()) => verifier.into_helper().check,
+        Err(error) => SignatureCheck::Bad {
+            why: error.to_string(),
+        },
+    }
+}
+
+/// Decrypts with the operator's key and records what the signatures say.
+struct Helper<'a> {
+    key: Option<&'a DecryptionKey>,
+    known: &'a [Cert],
+    check: SignatureCheck,
+}
+
+impl VerificationHelper for Helper<'_> {
+    fn get_certs(&mut self, _ids: &[KeyHandle]) -> openpgp::Result<Vec<Cert>> {
+        Ok(self.known.to_vec())
+    }
+
+    /// Records the first signature's result; a message is read whatever its signature
+    /// says (the security team reads the report either way, told what the check found).
+    fn check(&mut self, structure: MessageStructure) -> openpgp::Result<()> {
+        for layer in structure {
+            let MessageLayer::SignatureGroup { results } = layer else {
+                continue;
+            };
+            if let Some(result) = results.into_iter().next() {
+                self.check =
+                    match result {
+                        Ok(good) => SignatureCheck::Good {
+                            fingerprint: good.ka.cert().fingerprint().to_hex(),
+                            user_id: good.ka.cert().userids().next().map(|uid| {
+                                String::from_utf8_lossy(uid.userid().value()).into_owned()
+                            }),
+                        },
+                        Err(VerificationError::MissingKey { sig }) => SignatureCheck::UnknownKey {
+                            issuer: sig
+                                .get_issuers()
+                                .first()
+                                .map_or_else(|| "(unnamed)".to_owned(), |issuer| issuer.to_hex()),
+                        },
+                        Err(error) => SignatureCheck::Bad {
+                            why: error.to_string(),
+                        },
+                    };
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+}
+
+impl DecryptionHelper for Helper<'_> {
+    fn decrypt(
+        &mut self,
+        pkesks: &[PKESK],
+        _skesks: &[SKESK],
+        sym_algo: Option<SymmetricAlgorithm>,
+        decrypt: &mut dyn FnMut(Option<SymmetricAlgorithm>, &SessionKey) -> bool,
+    ) -> openpgp::Result<Option<Cert>> {
+        let key = self
+            .key
+            .ok_or_else(|| anyhow::anyhow!("herald has no decryption key"))?;
+        let policy = StandardPolicy::new();
+        for subkey in key
+            .cert
+            .keys()
+            .with_policy(&policy, None)
+            .unencrypted_secret()
+            .for_transport_encryption()
+            .for_storage_encryption()
+        {
+            let mut pair = subkey.key().clone().into_keypair()?;
+            for pkesk in pkesks {
+                if pkesk
+                    .decrypt(&mut pair, sym_algo)
+                    .is_some_and(|(algo, session)| decrypt(algo, &session))
+                {
+                    return Ok(Some(key.cert.clone()));
+                }
+            }
+        }
+        Err(anyhow::anyhow!(
+            "it is not encrypted to herald's key {}",
+            key.fingerprint()
+        ))
+    }
+}
