@@ -23,8 +23,14 @@ CREATE TABLE intakes (
     issue_number  BIGINT,
     issue_url     TEXT,
     incident_id   BIGINT,
+    -- The draft advisory an accepted report became.
+    advisory_repository TEXT,
+    ghsa_id       TEXT,
     decided_by    TEXT,
     decision      TEXT,
+    -- Where herald's acknowledgement to the reporter went, and when.
+    acknowledged_to TEXT,
+    acknowledged_at BIGINT,
     updated_at    BIGINT NOT NULL
 );
 -- Commands on an intake's issue find the intake by it.

@@ -10,7 +10,7 @@ use crate::drafts::limits::fit_title;
 use crate::drafts::{IntakeFacts, intake_issue};
 use crate::github::Api;
 use crate::github::api::{AdvisoryPackage, IssueInfo, NewAdvisory, NewIssue, NewVulnerability};
-use crate::incident::{Authority, DeliveryId, RepoName, parse_comment};
+use crate::incident::{Authority, DeliveryId, GhsaId, RepoName, parse_comment};
 use crate::ingest::events::EventKind;
 use crate::intake::{INTAKE_HELP, IntakeCommand, IntakeId, Letter, intake_command};
 use crate::markers::{key, marker};
@@ -72,7 +72,7 @@ pub(super) async fn open(
 }
 
 /// Intake `id`'s message as herald reads it, decrypted with the operator's key.
-async fn letter_of(channels: &Channels, id: IntakeId) -> Result<Letter, ChannelError> {
+pub(super) async fn letter_of(channels: &Channels, id: IntakeId) -> Result<Letter, ChannelError> {
     let raw = channels.store.intake_message(id).await?.unwrap_or_default();
     Ok(Letter::read(&raw, channels.intake_key.as_ref()))
 }
@@ -110,7 +110,7 @@ pub(super) struct Spoken<'a> {
 
 /// What a maintainer decided about an intake, and how herald answers.
 enum Decision {
-    Accepted { ghsa_id: String, detail: String },
+    Accepted { advisory: (RepoName, GhsaId) },
     Dismissed { reason: String },
 }
 
@@ -166,17 +166,20 @@ pub(super) async fn command(
     ));
     if let Some((decision, writes)) = decision {
         record.extend(writes);
-        let (state, detail) = match decision {
-            Decision::Accepted { ghsa_id, detail } => {
-                (IntakeState::Accepted, format!("{ghsa_id}: {detail}"))
-            }
-            Decision::Dismissed { reason } => (IntakeState::Dismissed, reason),
+        let (state, detail, advisory) = match decision {
+            Decision::Accepted { advisory } => (
+                IntakeState::Accepted,
+                format!("accepted as {} in {}", advisory.1, advisory.0),
+                Some(advisory),
+            ),
+            Decision::Dismissed { reason } => (IntakeState::Dismissed, reason, None),
         };
         record.push(Write::IntakeDecision {
             intake: intake.id,
             state,
             by: spoken.sender.to_owned(),
             detail,
+            advisory,
         });
     }
     record.push(Write::Comment {
@@ -288,7 +291,13 @@ async fn accept(
         )?;
     // The reaction clock runs from the mail's arrival, not from the acceptance.
     delivery.received_at = intake.received_at;
-    let ghsa_id = advisory["ghsa_id"].as_str().unwrap_or_default().to_owned();
+    // `accepted_advisory` read the id: it is one.
+    let ghsa_id = advisory["ghsa_id"]
+        .as_str()
+        .and_then(|id| GhsaId::parse(id).ok())
+        .ok_or_else(|| {
+            ChannelError::Unconfigured("GitHub's new advisory has no GHSA id".to_owned())
+        })?;
     let url = advisory["html_url"].as_str().unwrap_or_default();
     let answer = format!(
         "Accepted by {sender} as {} in {}: a draft repository advisory ({}). herald tracks it \
@@ -300,8 +309,7 @@ async fn accept(
         intake.received_at.format("%Y-%m-%d %H:%M UTC")
     );
     let decision = Decision::Accepted {
-        ghsa_id,
-        detail: format!("accepted into {target}"),
+        advisory: (target.clone(), ghsa_id),
     };
     Ok((answer, Some((decision, vec![Write::Delivery(delivery)]))))
 }

@@ -22,6 +22,7 @@ mod post;
 mod prenotify;
 mod publication;
 mod record;
+mod reporter;
 mod review;
 mod tracking_issue;
 mod upstream;
@@ -297,6 +298,7 @@ impl Channels {
             (Job::OpenIntake { intake }, _) => {
                 intake::open(self, *intake, claimed.first_try()).await
             }
+            (Job::AcknowledgeReport { intake }, _) => reporter::acknowledge(self, *intake).await,
             // Every other job is for an incident, which may have gone since it was queued.
             (_, None) => Ok(Record::note("incident gone")),
             (Job::SyncTrackingIssue { .. }, Some(row)) => {

@@ -63,6 +63,14 @@ pub(super) enum Write {
         state: crate::store::IntakeState,
         by: String,
         detail: String,
+        /// The draft advisory an accepted report became.
+        advisory: Option<(RepoName, GhsaId)>,
+    },
+    /// herald acknowledged the report to `to` at `at`.
+    IntakeAcknowledged {
+        intake: IntakeId,
+        to: String,
+        at: DateTime<Utc>,
     },
     /// The issue an intake opened: (repository, number, address).
     IntakeIssue {
@@ -199,9 +207,16 @@ impl Record {
                     state,
                     by,
                     detail,
+                    advisory,
                 } => {
-                    work.decide_intake(intake, state, (&by, &detail), None)
+                    let advisory = advisory
+                        .as_ref()
+                        .map(|(repository, ghsa_id)| (repository, ghsa_id));
+                    work.decide_intake(intake, state, (&by, &detail), advisory)
                         .await?;
+                }
+                Write::IntakeAcknowledged { intake, to, at } => {
+                    work.acknowledge_intake(intake, &to, at).await?;
                 }
                 Write::IntakeIssue {
                     intake,

@@ -168,10 +168,13 @@ async fn keep(settings: &Settings, mail: &NewMail<'_>) -> anyhow::Result<(Intake
     let mut work = store.begin_durable().await?;
     let (id, new) = work.take_mail(mail).await?;
     if new && mail.kind == Kind::Report {
+        // The issue first, then the answer to the reporter (one lane: in this order).
         work.enqueue(
             &Job::OpenIntake { intake: id },
             &format!("open_intake:{id}"),
         )?;
+        let acknowledge = Job::AcknowledgeReport { intake: id };
+        work.enqueue(&acknowledge, &format!("acknowledge_report:{id}"))?;
     }
     work.commit().await?;
     store.close().await;

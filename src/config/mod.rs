@@ -153,6 +153,7 @@ struct FileSettings {
     intake_decryption_key_file: Option<PathBuf>,
     intake_decryption_key_passphrase: Option<String>,
     intake_decryption_key_passphrase_file: Option<PathBuf>,
+    intake_acknowledge: Option<toml::Value>,
     /// `[discourse.<name>]` tables.
     #[serde(default)]
     discourse: BTreeMap<String, counterparts::ForumFile>,
@@ -372,6 +373,12 @@ pub const SETTINGS_TABLE: &[(&str, &str, &str, &str)] = &[
         "HERALD_INTAKE_DECRYPTION_KEY_PASSPHRASE_FILE",
         "(none)",
         "file holding the intake's decryption key's passphrase",
+    ),
+    (
+        "intake_acknowledge",
+        "HERALD_INTAKE_ACKNOWLEDGE",
+        "true",
+        "acknowledge each mailed report to its sender (signed, encrypted to their key when they sent it)",
     ),
     (
         "chat_webhook_url",
@@ -609,6 +616,12 @@ impl Layers<'_> {
                     file.decryption_key_passphrase_file,
                 ),
             )?,
+            acknowledge: self.number(
+                "intake_acknowledge",
+                file.acknowledge,
+                true,
+                "true or false",
+            )?,
         })
     }
 
@@ -787,6 +800,7 @@ struct IntakeFile {
     decryption_key_file: Option<PathBuf>,
     decryption_key_passphrase: Option<String>,
     decryption_key_passphrase_file: Option<PathBuf>,
+    acknowledge: Option<toml::Value>,
 }
 
 /// The intake's decryption key, when one is configured: read and unlocked, or a clear
@@ -927,6 +941,7 @@ impl Settings {
                 decryption_key_file: file.intake_decryption_key_file,
                 decryption_key_passphrase: file.intake_decryption_key_passphrase,
                 decryption_key_passphrase_file: file.intake_decryption_key_passphrase_file,
+                acknowledge: file.intake_acknowledge,
             })?,
         })
     }

@@ -17,6 +17,20 @@ pub struct IntakeFacts<'a> {
     pub marker: &'a str,
 }
 
+/// What the acknowledgement to a reporter says (`intake-acknowledgement.txt.hbs`).
+#[derive(Debug, serde::Serialize)]
+pub struct AcknowledgementView {
+    /// Their name as their mail gave it, else their address.
+    pub reporter: String,
+    pub subject: String,
+    /// When the mail arrived, `YYYY-MM-DD HH:MM UTC`.
+    pub received: String,
+    /// Whether the answer is encrypted to their key.
+    pub encrypted: bool,
+    /// Who answers: the name herald's mail comes from.
+    pub team: String,
+}
+
 /// The issue's title and body.
 pub fn intake_issue(facts: &IntakeFacts, letter: &Letter) -> (String, String) {
     let subject = if letter.subject.trim().is_empty() {

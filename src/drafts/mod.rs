@@ -15,7 +15,7 @@ mod tracking;
 mod view;
 
 pub use chart::course_chart;
-pub use intake::{IntakeFacts, intake_issue};
+pub use intake::{AcknowledgementView, IntakeFacts, intake_issue};
 pub use tracking::{TrackingIssue, TrackingRecord, carry_checks, tracking_issue};
 pub use view::{Draft, DraftView, EmbargoView, RenderedDrafts, ReviewView, render_all};
 
@@ -67,6 +67,17 @@ pub const BLOG_POST: &str = "blog-post.md";
 /// mail, rendered only for a pre-notification (they need its [`EmbargoView`]).
 pub const PRENOTIFY: &str = "prenotify.txt";
 pub const PRENOTIFY_UPDATE: &str = "prenotify-update.txt";
+/// herald's answer to a report mailed to the security team: rendered only for an intake
+/// (it needs an [`AcknowledgementView`]).
+pub const INTAKE_ACKNOWLEDGEMENT: &str = "intake-acknowledgement.txt";
+/// The templates that are not drafts of an incident's disclosure: each rendered only where
+/// its own data is.
+pub const NOT_DRAFTS: [&str; 4] = [
+    TRACKING_ISSUE,
+    PRENOTIFY,
+    PRENOTIFY_UPDATE,
+    INTAKE_ACKNOWLEDGEMENT,
+];
 
 macro_rules! shipped {
     ($name:expr, $target:expr) => {
@@ -92,6 +103,7 @@ pub const SHIPPED: &[Shipped] = &[
     shipped!("review.md", Target::Markdown),
     shipped!("prenotify.txt", Target::Text),
     shipped!("prenotify-update.txt", Target::Text),
+    shipped!("intake-acknowledgement.txt", Target::Text),
 ];
 
 /// Where a repository overrides a template: `<dir>/<name>.hbs`.
@@ -298,6 +310,11 @@ impl Drafts {
         } else {
             text
         })
+    }
+
+    /// The acknowledgement to a reporter.
+    pub fn render_acknowledgement(&self, view: &AcknowledgementView) -> Result<String, DraftError> {
+        self.render(INTAKE_ACKNOWLEDGEMENT, view)
     }
 
     /// Renders template `name` within [`bounds::MAX_RENDER_STEPS`] (checked against the

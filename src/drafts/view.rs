@@ -1,6 +1,6 @@
 //! The one record every disclosure draft is rendered from, and rendering them all.
 
-use super::{BLOG_POST, DraftError, Drafts, PRENOTIFY, PRENOTIFY_UPDATE, SHIPPED, TRACKING_ISSUE};
+use super::{BLOG_POST, DraftError, Drafts, NOT_DRAFTS, SHIPPED};
 use crate::incident::{
     CvssAssessment, CvssScore, GhsaId, Incident, Measure, Severity, SlaPolicy, TimelineEntry,
     utc_minute,
@@ -467,8 +467,7 @@ impl RenderedDrafts {
 pub fn render_all(drafts: &Drafts, view: &DraftView) -> RenderedDrafts {
     let mut rendered = RenderedDrafts::default();
     for shipped in SHIPPED.iter().filter(|shipped| {
-        ![TRACKING_ISSUE, PRENOTIFY, PRENOTIFY_UPDATE].contains(&shipped.name)
-            && (shipped.name != BLOG_POST || view.critical)
+        !NOT_DRAFTS.contains(&shipped.name) && (shipped.name != BLOG_POST || view.critical)
     }) {
         match drafts.render_draft(shipped.name, view) {
             Ok(text) => {

@@ -39,6 +39,10 @@ pub struct Letter {
     pub seal: Seal,
     /// What its OpenPGP signature says.
     pub signature: SignatureCheck,
+    /// The reporter's public key, armored, when they sent it along: answers to them are
+    /// encrypted to it.
+    #[serde(skip)]
+    pub reporter_key: Option<Vec<u8>>,
     /// What herald could not read, in words for the security team.
     pub unread: Vec<String>,
 }
@@ -62,6 +66,7 @@ impl Letter {
             attachments: attachments_of(&message),
             seal: Seal::Plain,
             signature: SignatureCheck::Unsigned,
+            reporter_key: None,
             unread: Vec::new(),
         };
         super::sealed::open(&mut letter, &message, raw, key);
@@ -87,6 +92,7 @@ impl Letter {
             attachments: Vec::new(),
             seal: Seal::Plain,
             signature: SignatureCheck::Unsigned,
+            reporter_key: None,
             unread: vec![why.to_owned()],
         }
     }

@@ -43,6 +43,9 @@ pub struct IntakeSettings {
     /// repository's), and its passphrase.
     pub decryption_key_file: Option<std::path::PathBuf>,
     pub decryption_key_passphrase: Option<secrecy::SecretString>,
+    /// Whether each report is acknowledged to its sender (signed; encrypted to their key
+    /// when they sent it).
+    pub acknowledge: bool,
 }
 
 impl Default for IntakeSettings {
@@ -52,6 +55,7 @@ impl Default for IntakeSettings {
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
             decryption_key_file: None,
             decryption_key_passphrase: None,
+            acknowledge: true,
         }
     }
 }

@@ -11,6 +11,7 @@ use openpgp::parse::stream::{
     VerificationError, VerificationHelper,
 };
 use openpgp::policy::StandardPolicy;
+use openpgp::serialize::SerializeInto;
 use openpgp::types::SymmetricAlgorithm;
 use openpgp::{Cert, KeyHandle};
 use secrecy::{ExposeSecret, SecretString};
@@ -153,6 +154,35 @@ pub fn certs_in(bytes: &[u8]) -> Vec<Cert> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// The reporter's key among `certs`, armored: the one whose user id names `address`, else
+/// the one that made a good signature.
+pub fn reporter_key(
+    certs: &[Cert],
+    address: Option<&str>,
+    signature: &SignatureCheck,
+) -> Option<Vec<u8>> {
+    let names = |cert: &&Cert| {
+        address.is_some_and(|address| {
+            cert.userids().any(|uid| {
+                uid.userid()
+                    .email()
+                    .ok()
+                    .flatten()
+                    .is_some_and(|email| email.eq_ignore_ascii_case(address))
+            })
+        })
+    };
+    let signed = |cert: &&Cert| {
+        matches!(signature, SignatureCheck::Good { fingerprint, .. }
+            if cert.fingerprint().to_hex() == *fingerprint)
+    };
+    let cert = certs
+        .iter()
+        .find(names)
+        .or_else(|| certs.iter().find(signed))?;
+    cert.armored().to_vec().ok()
 }
 
 /// Decrypts `ciphertext` (armored or binary) with `key`, checking any signature inside

@@ -43,13 +43,13 @@ pub(super) fn open(
     raw: &[u8],
     key: Option<&DecryptionKey>,
 ) {
-    let known = attached_keys(message);
+    let mut known = attached_keys(message);
     if is(message, "multipart", "encrypted") {
         // Its two parts are the envelope (a version and the ciphertext), not attachments.
         letter.attachments.clear();
         letter.text.clear();
         match pgp_mime_ciphertext(message) {
-            Some(ciphertext) => open_pgp_mime(letter, ciphertext, key, known),
+            Some(ciphertext) => open_pgp_mime(letter, ciphertext, key, &mut known),
             None => seal_failed(letter, "its encrypted part is missing".to_owned()),
         }
     } else if is(message, "multipart", "signed") {
@@ -67,6 +67,8 @@ pub(super) fn open(
             Err(why) => seal_failed(letter, why),
         }
     }
+    let address = letter.from.as_ref().map(|from| from.address.as_str());
+    letter.reporter_key = openpgp::reporter_key(&known, address, &letter.signature);
 }
 
 fn seal_failed(letter: &mut Letter, why: String) {
@@ -80,9 +82,9 @@ fn open_pgp_mime(
     letter: &mut Letter,
     ciphertext: &[u8],
     key: Option<&DecryptionKey>,
-    mut known: Vec<Cert>,
+    known: &mut Vec<Cert>,
 ) {
-    let (plaintext, mut check) = match decrypt(key, ciphertext, &known) {
+    let (plaintext, mut check) = match decrypt(key, ciphertext, known) {
         Ok(opened) => opened,
         Err(why) => return seal_failed(letter, why),
     };
@@ -99,13 +101,13 @@ fn open_pgp_mime(
         known.extend(inner_keys);
         // The reporter's key came inside the encryption: check the signature again with it.
         if matches!(check, SignatureCheck::UnknownKey { .. })
-            && let Ok((_, again)) = decrypt(key, ciphertext, &known)
+            && let Ok((_, again)) = decrypt(key, ciphertext, known)
         {
             check = again;
         }
     }
     if is(&inner, "multipart", "signed") {
-        check = verify_signed(&plaintext, &inner, &known);
+        check = verify_signed(&plaintext, &inner, known);
     }
     letter.signature = check;
 }

@@ -58,6 +58,8 @@ pub enum Job {
     EmbargoEnd(PendingEmbargoEnd),
     /// Open the private issue of a report mailed to the security team.
     OpenIntake { intake: IntakeId },
+    /// Tell the sender of a mailed report that the security team has it.
+    AcknowledgeReport { intake: IntakeId },
 }
 
 /// The kinds of job, each with the name the store keeps: one list, from which the enum,
@@ -149,6 +151,9 @@ job_kinds! {
     /// Open the private issue of a report mailed to the security team (in the operator's
     /// `intake_repository`); payload: the intake's id.
     OpenIntake = "open_intake",
+    /// Acknowledge a mailed report to its sender (signed, encrypted to their key when they
+    /// sent it); payload: the intake's id.
+    AcknowledgeReport = "acknowledge_report",
 }
 
 impl JobKind {
@@ -393,6 +398,7 @@ impl Job {
             Job::Prenotify(_) => JobKind::Prenotify,
             Job::EmbargoEnd(_) => JobKind::EmbargoEnd,
             Job::OpenIntake { .. } => JobKind::OpenIntake,
+            Job::AcknowledgeReport { .. } => JobKind::AcknowledgeReport,
         }
     }
 
@@ -405,7 +411,9 @@ impl Job {
             Job::ProcessDelivery { .. } => None,
             Job::MaintainerAction { .. } => Some("maintainers".to_owned()),
             Job::MatchUpstream { .. } => Some("upstream".to_owned()),
-            Job::OpenIntake { intake } => Some(format!("intake:{intake}")),
+            Job::OpenIntake { intake } | Job::AcknowledgeReport { intake } => {
+                Some(format!("intake:{intake}"))
+            }
             Job::PostComment(comment) => {
                 Some(format!("issue:{}#{}", comment.repository, comment.issue))
             }
@@ -435,7 +443,8 @@ impl Job {
             | Job::MaintainerAction { .. }
             | Job::PostComment(_)
             | Job::MatchUpstream { .. }
-            | Job::OpenIntake { .. } => None,
+            | Job::OpenIntake { .. }
+            | Job::AcknowledgeReport { .. } => None,
         }
     }
 
@@ -451,6 +460,7 @@ impl Job {
                 .map_err(|_| unusable())
         };
         let delivery = || DeliveryId::parse(payload).map_err(|_| unusable());
+        let intake = || payload.parse::<i64>().map(IntakeId).map_err(|_| unusable());
         Ok(match kind {
             JobKind::ProcessDelivery => Job::ProcessDelivery {
                 delivery: delivery()?,
@@ -512,12 +522,8 @@ impl Job {
             JobKind::EmbargoEnd => {
                 Job::EmbargoEnd(serde_json::from_str(payload).map_err(|_| unusable())?)
             }
-            JobKind::OpenIntake => Job::OpenIntake {
-                intake: payload
-                    .parse::<i64>()
-                    .map(IntakeId)
-                    .map_err(|_| unusable())?,
-            },
+            JobKind::OpenIntake => Job::OpenIntake { intake: intake()? },
+            JobKind::AcknowledgeReport => Job::AcknowledgeReport { intake: intake()? },
         })
     }
 }
@@ -581,7 +587,7 @@ impl Queued for Job {
             Job::TrackPull(pending) => json(pending)?,
             Job::Prenotify(pending) => json(pending)?,
             Job::EmbargoEnd(pending) => json(pending)?,
-            Job::OpenIntake { intake } => intake.to_string(),
+            Job::OpenIntake { intake } | Job::AcknowledgeReport { intake } => intake.to_string(),
         })
     }
 
@@ -728,6 +734,9 @@ mod tests {
             }),
             Job::OpenIntake {
                 intake: IntakeId(15),
+            },
+            Job::AcknowledgeReport {
+                intake: IntakeId(16),
             },
         ];
         jobs.extend(PublicChannel::ALL.map(|channel| Job::Public {

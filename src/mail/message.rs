@@ -82,6 +82,29 @@ pub struct Letter<'a> {
     /// From [`thread_id`]: what the recipient's mail reader threads the incident's messages by.
     pub thread: &'a str,
     pub date: SystemTime,
+    /// The recipient's message this one answers (`In-Reply-To`), threading it under theirs.
+    pub in_reply_to: Option<&'a str>,
+    /// Sent by herald on its own (an acknowledgement): `Auto-Submitted: auto-replied`, so
+    /// the recipient's programs do not answer it (RFC 3834).
+    pub automatic: bool,
+}
+
+/// `Auto-Submitted: auto-replied` (RFC 3834).
+#[derive(Clone)]
+struct AutoReplied;
+
+impl header::Header for AutoReplied {
+    fn name() -> header::HeaderName {
+        header::HeaderName::new_from_ascii_str("Auto-Submitted")
+    }
+
+    fn parse(_: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(AutoReplied)
+    }
+
+    fn display(&self) -> header::HeaderValue {
+        header::HeaderValue::new(Self::name(), "auto-replied".to_owned())
+    }
 }
 
 /// Keyed digests for the headers of messages about an incident: the same for the same
@@ -269,8 +292,16 @@ fn headers(letter: &Letter<'_>) -> Result<lettre::message::MessageBuilder, Messa
         .to(to)
         .subject(escape::plain_line(letter.subject))
         .date(letter.date)
-        .message_id(Some(letter.message_id.to_owned()))
-        .references(letter.thread.to_owned());
+        .message_id(Some(letter.message_id.to_owned()));
+    builder = match letter.in_reply_to {
+        Some(theirs) => builder
+            .in_reply_to(theirs.to_owned())
+            .references(theirs.to_owned()),
+        None => builder.references(letter.thread.to_owned()),
+    };
+    if letter.automatic {
+        builder = builder.header(AutoReplied);
+    }
     if let Some(reply_to) = &letter.sender.reply_to {
         builder = builder.reply_to(reply_to.clone());
     }

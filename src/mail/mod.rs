@@ -85,9 +85,47 @@ impl Author {
         tag: &str,
         seal: Option<&RecipientKey>,
     ) -> Result<(String, lettre::Message), MessageError> {
+        self.compose((ghsa_id, tag), recipient, (subject, body), seal, None)
+    }
+
+    /// herald's own answer to `recipient`'s message `theirs` (`<id>`), named by `tag`
+    /// (stable, so a resend is recognisable): threaded under theirs, signed, encrypted to
+    /// `seal` when their key is known, and marked as automatic so no program answers it.
+    pub fn reply(
+        &self,
+        (theirs, tag): (Option<&str>, &str),
+        recipient: &MailingList,
+        (subject, body): (&str, &str),
+        seal: Option<&RecipientKey>,
+    ) -> Result<(String, lettre::Message), MessageError> {
+        // Their Message-ID is theirs to choose: only a plain one goes into a header.
+        let theirs = theirs
+            .map(|id| id.trim_matches(['<', '>']))
+            .filter(|id| {
+                !id.is_empty()
+                    && id.len() <= 250
+                    && id
+                        .bytes()
+                        .all(|byte| byte.is_ascii_graphic() && byte != b'<' && byte != b'>')
+            })
+            .map(|id| format!("<{id}>"));
+        let answering = Some(theirs.as_deref());
+        self.compose(("intake", tag), recipient, (subject, body), seal, answering)
+    }
+
+    /// The message about `about` (a GHSA id, or `intake`) named by `tag`, to `recipient`;
+    /// `answering`: herald's automatic answer, to their message when it has a usable id.
+    fn compose(
+        &self,
+        (about, tag): (&str, &str),
+        recipient: &MailingList,
+        (subject, body): (&str, &str),
+        seal: Option<&RecipientKey>,
+        answering: Option<Option<&str>>,
+    ) -> Result<(String, lettre::Message), MessageError> {
         let digests = self.digests()?;
-        let id = digests.message_id(&self.sender, ghsa_id, &recipient.address, tag);
-        let thread = digests.thread_id(&self.sender, ghsa_id, &recipient.address);
+        let id = digests.message_id(&self.sender, about, &recipient.address, tag);
+        let thread = digests.thread_id(&self.sender, about, &recipient.address);
         let letter = Letter {
             sender: &self.sender,
             list: recipient,
@@ -96,6 +134,8 @@ impl Author {
             message_id: &id,
             thread: &thread,
             date: std::time::SystemTime::now(),
+            in_reply_to: answering.flatten(),
+            automatic: answering.is_some(),
         };
         let message = match seal {
             Some(seal) => build_encrypted(&letter, &self.key, seal)?,

@@ -2,7 +2,7 @@
 //! became of it: its intake issue, then the maintainers' decision.
 
 use super::{Store, StoreError, Work, from_millis, to_millis};
-use crate::incident::RepoName;
+use crate::incident::{GhsaId, RepoName};
 use crate::intake::{IntakeId, Kind};
 use crate::store::IncidentId;
 use chrono::{DateTime, Utc};
@@ -76,13 +76,18 @@ pub struct IntakeRow {
     /// Its issue, once opened: repository, number, address.
     pub issue: Option<(RepoName, u64, String)>,
     pub incident_id: Option<IncidentId>,
+    /// The draft advisory an accepted report became.
+    pub advisory: Option<(RepoName, GhsaId)>,
     pub decided_by: Option<String>,
     pub decision: Option<String>,
+    /// Where herald's acknowledgement went, and when.
+    pub acknowledged: Option<(String, DateTime<Utc>)>,
     pub updated_at: DateTime<Utc>,
 }
 
 const COLUMNS: &str = "id, source, received_at, message_id, kind, reason, state, repository, \
-     issue_number, issue_url, incident_id, decided_by, decision, updated_at";
+     issue_number, issue_url, incident_id, advisory_repository, ghsa_id, decided_by, decision, \
+     acknowledged_to, acknowledged_at, updated_at";
 
 fn intake_row(row: &AnyRow) -> Result<IntakeRow, StoreError> {
     let kind: String = row.try_get("kind")?;
@@ -108,8 +113,22 @@ fn intake_row(row: &AnyRow) -> Result<IntakeRow, StoreError> {
         state: IntakeState::named(&row.try_get::<String, _>("state")?)?,
         issue,
         incident_id: row.try_get("incident_id")?,
+        advisory: match (
+            row.try_get::<Option<RepoName>, _>("advisory_repository")?,
+            row.try_get::<Option<GhsaId>, _>("ghsa_id")?,
+        ) {
+            (Some(repository), Some(ghsa_id)) => Some((repository, ghsa_id)),
+            _ => None,
+        },
         decided_by: row.try_get("decided_by")?,
         decision: row.try_get("decision")?,
+        acknowledged: match (
+            row.try_get::<Option<String>, _>("acknowledged_to")?,
+            row.try_get::<Option<i64>, _>("acknowledged_at")?,
+        ) {
+            (Some(to), Some(at)) => Some((to, from_millis(at)?)),
+            _ => None,
+        },
         updated_at: from_millis(row.try_get("updated_at")?)?,
     })
 }
@@ -183,28 +202,49 @@ impl Work {
         Ok(())
     }
 
-    /// Records the maintainers' decision on an open intake; false if it was decided
-    /// already (a redelivered command).
+    /// Records the maintainers' decision on an open intake (with the draft advisory an
+    /// accepted one became); false if it was decided already (a redelivered command).
     pub async fn decide_intake(
         &mut self,
         id: IntakeId,
         state: IntakeState,
         (by, decision): (&str, &str),
-        incident_id: Option<IncidentId>,
+        advisory: Option<(&RepoName, &GhsaId)>,
     ) -> Result<bool, StoreError> {
         let decided = sqlx::query(
-            "UPDATE intakes SET state = $2, decided_by = $3, decision = $4, incident_id = $5, \
-             updated_at = $6 WHERE id = $1 AND state = 'open'",
+            "UPDATE intakes SET state = $2, decided_by = $3, decision = $4, \
+             advisory_repository = $5, ghsa_id = $6, updated_at = $7 \
+             WHERE id = $1 AND state = 'open'",
         )
         .bind(id)
         .bind(state.as_str())
         .bind(by)
         .bind(decision)
-        .bind(incident_id)
+        .bind(advisory.map(|(repository, _)| repository))
+        .bind(advisory.map(|(_, ghsa_id)| ghsa_id))
         .bind(to_millis(Utc::now()))
         .execute(self.conn().await?)
         .await?;
         Ok(decided.rows_affected() == 1)
+    }
+
+    /// Records that herald acknowledged the report to `to` at `at`.
+    pub async fn acknowledge_intake(
+        &mut self,
+        id: IntakeId,
+        to: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE intakes SET acknowledged_to = $2, acknowledged_at = $3, updated_at = $3 \
+             WHERE id = $1",
+        )
+        .bind(id)
+        .bind(to)
+        .bind(to_millis(at))
+        .execute(self.conn().await?)
+        .await?;
+        Ok(())
     }
 }
 

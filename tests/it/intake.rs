@@ -160,6 +160,16 @@ async fn mailed_report(harness: &Harness) -> herald::store::IntakeRow {
     intake_opened(harness, IntakeId(1)).await
 }
 
+/// Intake `id` as the store has it.
+async fn stored(harness: &Harness, id: i64) -> herald::store::IntakeRow {
+    harness
+        .store
+        .intake(IntakeId(id))
+        .await
+        .expect("read")
+        .expect("kept")
+}
+
 async fn intake_opened(harness: &Harness, id: IntakeId) -> herald::store::IntakeRow {
     harness
         .until("the intake's issue is open", async || {
@@ -171,7 +181,7 @@ async fn intake_opened(harness: &Harness, id: IntakeId) -> herald::store::Intake
                 .is_some_and(|row| row.state == IntakeState::Open)
         })
         .await;
-    harness.store.intake(id).await.expect("read").expect("kept")
+    stored(harness, id.0).await
 }
 
 #[tokio::test]
@@ -299,12 +309,7 @@ async fn an_intake_never_opens_in_a_repository_that_is_not_private() {
     .await
     .expect("the job was given up");
     assert!(error.contains("that repository is public"), "{error}");
-    let row = harness
-        .store
-        .intake(IntakeId(1))
-        .await
-        .expect("read")
-        .expect("kept");
+    let row = stored(&harness, 1).await;
     assert_eq!(
         row.state,
         IntakeState::New,
@@ -380,12 +385,7 @@ async fn an_admin_accepts_a_mailed_report_as_a_draft_advisory_clocked_from_the_m
     );
     let issue = &fake.issues(TRACKING_REPO)[0];
     assert_eq!(issue.state, "closed", "the intake's issue is done");
-    let row = harness
-        .store
-        .intake(IntakeId(1))
-        .await
-        .expect("read")
-        .expect("kept");
+    let row = stored(&harness, 1).await;
     assert_eq!(row.state, IntakeState::Accepted);
     assert_eq!(row.decided_by.as_deref(), Some("alice"));
 
@@ -496,12 +496,7 @@ async fn a_writer_dismisses_an_intake_and_its_message_stays() {
     );
     assert!(answer.contains("one decision per comment"), "{answer}");
     assert!(!answer.contains("@docs"), "a mention pings: {answer}");
-    let row = harness
-        .store
-        .intake(IntakeId(1))
-        .await
-        .expect("read")
-        .expect("kept");
+    let row = stored(&harness, 1).await;
     assert_eq!(row.state, IntakeState::Dismissed);
     assert_eq!(
         row.decision.as_deref(),
@@ -643,4 +638,108 @@ async fn sealed_reports_are_opened_with_the_operators_key_and_their_signatures_c
     // Without the key configured, herald says what to set.
     let shown = run(dir.path(), &[], &["intake", "show", "1"]);
     assert!(shown.contains("set intake_decryption_key_file"), "{shown}");
+}
+
+#[tokio::test]
+async fn the_reporter_hears_at_once_signed_encrypted_to_their_key_and_in_their_thread() {
+    use crate::common::app::{MailWorld, world_with_mail};
+    use crate::common::mail::{Gpg, Received, decode_body, open_sealed};
+    let fake = world().await;
+    let (project, project_public) = Gpg::with_new_key("Project Security <security@example.org>");
+    let (rita, rita_public) = Gpg::with_new_key("Rita Reporter <rita@example.net>");
+    let keys = tempfile::tempdir().expect("tempdir");
+    let key_file = keys.path().join("security-key.asc");
+    std::fs::write(&key_file, project.export_secret()).expect("key file");
+    let MailWorld {
+        mut harness,
+        sink,
+        signing_public,
+        _key_dir,
+        ..
+    } = world_with_mail(&fake, TRACK_PRIVATELY).await;
+    harness.settings.intake.repository = Some(TRACKING_REPO.parse().expect("a name"));
+    harness.settings.intake.decryption_key_file = Some(key_file);
+    harness.restart(true).await;
+    rita.import(&signing_public);
+
+    // Encrypted and signed to the project's key, Rita's own key inside.
+    let inner = format!(
+        "Content-Type: multipart/mixed; boundary=\"in\"\r\n\r\n--in\r\n\
+         Content-Type: text/plain\r\n\r\nThe session cookie is signed with a constant key.\r\n\
+         --in\r\nContent-Type: application/pgp-keys\r\n\r\n{rita_public}\r\n--in--\r\n"
+    );
+    let sealed = pgp_mime(&rita.seal(&project_public, inner.as_bytes(), true));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (status, _, stderr) = pipe_beside(&harness, dir.path(), sealed).await;
+    assert_eq!(status, Some(0), "{stderr}");
+    intake_opened(&harness, IntakeId(1)).await;
+    harness.wait_all_jobs().await;
+
+    let sent = sink.messages();
+    let outcomes: Vec<(String, String, Option<String>, Option<String>)> =
+        sqlx::query_as("SELECT kind, state, outcome, last_error FROM outbox ORDER BY id")
+            .fetch_all(harness.store.pool())
+            .await
+            .expect("jobs");
+    assert_eq!(sent.len(), 1, "one acknowledgement: {outcomes:?}");
+    let answer = Received::parse(&sent[0]);
+    assert_eq!(
+        answer.header("In-Reply-To").as_deref(),
+        Some("<sealed.1@example.net>")
+    );
+    assert_eq!(
+        answer.header("References").as_deref(),
+        Some("<sealed.1@example.net>")
+    );
+    assert_eq!(
+        answer.header("Auto-Submitted").as_deref(),
+        Some("auto-replied")
+    );
+    assert!(
+        answer
+            .header("To")
+            .is_some_and(|to| to.contains("rita@example.net"))
+    );
+    assert_eq!(answer.header("Subject").as_deref(), Some("Re: ..."));
+    // Rita reads it with her key, and GnuPG finds herald's signature good.
+    let (text, status) = open_sealed(&rita, &answer).expect("Rita opens it");
+    assert!(status.contains("[GNUPG:] GOODSIG"), "{status}");
+    assert!(text.contains("thank you for your report"), "{text}");
+    assert!(text.contains("encrypted, as this answer is"), "{text}");
+
+    let row = stored(&harness, 1).await;
+    assert_eq!(
+        row.acknowledged.map(|(to, _)| to).as_deref(),
+        Some("rita@example.net")
+    );
+    let comments = fake.comments(TRACKING_REPO, 1);
+    assert!(
+        comments
+            .iter()
+            .any(|comment| comment.body.contains(&format!(
+                "herald acknowledged the report to rita\\@\u{200b}example.net (signed, and \
+             encrypted to their key {})",
+                rita.fingerprint()
+            ))),
+        "{comments:?}"
+    );
+
+    // A plain report with no key: a cleartext-signed answer; an auto-reply: none at all.
+    let (status, _, stderr) = pipe_beside(&harness, dir.path(), mail("report.eml")).await;
+    assert_eq!(status, Some(0), "{stderr}");
+    let (status, _, stderr) = pipe_beside(&harness, dir.path(), mail("auto-reply.eml")).await;
+    assert_eq!(status, Some(0), "{stderr}");
+    intake_opened(&harness, IntakeId(2)).await;
+    harness.wait_all_jobs().await;
+    let sent = sink.messages();
+    assert_eq!(sent.len(), 2, "the auto-reply is not answered");
+    let answer = Received::parse(&sent[1]);
+    assert_eq!(
+        answer.header("In-Reply-To").as_deref(),
+        Some("<20261205100000.GA1234@example.net>")
+    );
+    let gpg = Gpg::with_public_key(&signing_public);
+    gpg.verify_cleartext(&decode_body(&answer))
+        .expect("a good signature by herald");
+    harness.stop().await;
 }

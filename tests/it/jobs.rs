@@ -156,7 +156,7 @@ fn handler_says(job: &Job) -> &'static str {
             "pre-notification to distros@vs.openwall.example not sent: the advisory is public now"
         }
         Job::EmbargoEnd(_) => "nobody waits past this embargo date",
-        Job::OpenIntake { .. } => "intake gone",
+        Job::OpenIntake { .. } | Job::AcknowledgeReport { .. } => "intake gone",
     }
 }
 
@@ -271,6 +271,9 @@ fn one_job_of_each_kind(incident: IncidentId) -> Vec<Job> {
         }),
         // No mail was taken: the intake is gone by the time its job runs.
         Job::OpenIntake {
+            intake: herald::intake::IntakeId(1),
+        },
+        Job::AcknowledgeReport {
             intake: herald::intake::IntakeId(1),
         },
     ];

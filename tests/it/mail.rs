@@ -54,6 +54,8 @@ async fn deliver_raw(key: &SigningKey, list: &MailingList, subject: &str, body: 
             message_id: &id,
             thread: &digests.thread_id(&sender, GHSA, &list.address),
             date: SystemTime::now(),
+            in_reply_to: None,
+            automatic: false,
         },
         key,
     )
@@ -344,6 +346,8 @@ async fn an_unreachable_server_is_a_clear_error_without_the_password() {
             message_id: &id,
             thread: &digests.thread_id(&sender, GHSA, &list.address),
             date: SystemTime::now(),
+            in_reply_to: None,
+            automatic: false,
         },
         &key,
     )

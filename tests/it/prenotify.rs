@@ -9,7 +9,7 @@ use crate::common::app::{
     reported_with_mail, timeline_details, world,
 };
 use crate::common::github::FakeGitHub;
-use crate::common::mail::{Gpg, Received, SmtpSink, decode_body};
+use crate::common::mail::{Gpg, Received, SmtpSink, decode_body, open_sealed};
 use crate::common::tracking::{add_label, answers, command, escalations, remove_label};
 use herald::mail::SigningKey;
 
@@ -94,40 +94,6 @@ async fn run_now(harness: &Harness, jobs: &[herald::store::JobRecord]) {
     }
     work.commit().await.expect("commit");
     harness.wait_all_jobs().await;
-}
-
-/// An encrypted pre-notification opened by `reader` (`gpg --decrypt`, which also checks
-/// herald's signature): inline OpenPGP, or an RFC 3156 `multipart/encrypted` whose second
-/// part decrypts to the signed MIME entity. Its text and gpg's status lines.
-fn open_prenotice(reader: &Gpg, received: &Received) -> Result<(String, String), String> {
-    if !received.is_of_type("multipart/encrypted") {
-        return reader.decrypt_verified(&decode_body(received));
-    }
-    let content_type = received.header("Content-Type").unwrap_or_default();
-    assert!(
-        content_type.contains("protocol=\"application/pgp-encrypted\""),
-        "{content_type}"
-    );
-    let parts = received.parts();
-    assert_eq!(parts.len(), 2, "a version part and the encrypted part");
-    let version = Received::parse(&parts[0]);
-    assert!(
-        version.is_of_type("application/pgp-encrypted"),
-        "{}",
-        version.headers
-    );
-    assert_eq!(String::from_utf8_lossy(&version.body).trim(), "Version: 1");
-    let sealed = Received::parse(&parts[1]);
-    assert!(
-        sealed.is_of_type("application/octet-stream"),
-        "{}",
-        sealed.headers
-    );
-    let (entity, status) = reader.decrypt_verified(&decode_body(&sealed))?;
-    let entity = Received::parse(entity.as_bytes());
-    assert!(entity.is_of_type("text/plain"), "{}", entity.headers);
-    let text = String::from_utf8(decode_body(&entity)).expect("UTF-8 text");
-    Ok((text, status))
 }
 
 both_stores!(downstreams_are_told_under_embargo_encrypted_to_their_keys_and_once_per_date);
@@ -229,7 +195,7 @@ impl Downstreams<'_> {
                 "{to}: {}",
                 received.headers
             );
-            let (text, status) = open_prenotice(self.reader(to), received)
+            let (text, status) = open_sealed(self.reader(to), received)
                 .unwrap_or_else(|error| panic!("{to}: {error}"));
             assert!(status.contains("GOODSIG"), "{status}");
             text
@@ -259,7 +225,7 @@ impl Downstreams<'_> {
                 .expect("the update is signed");
             String::from_utf8_lossy(&body).into_owned()
         } else {
-            open_prenotice(self.reader(to), received)
+            open_sealed(self.reader(to), received)
                 .expect("the update opens")
                 .0
         };

@@ -416,3 +416,38 @@ pub fn decode_body(received: &Received) -> Vec<u8> {
         received.body.clone()
     }
 }
+
+/// An encrypted message of herald's (a pre-notification, an acknowledgement) opened by
+/// `reader` (`gpg --decrypt`, which also checks
+/// herald's signature): inline OpenPGP, or an RFC 3156 `multipart/encrypted` whose second
+/// part decrypts to the signed MIME entity. Its text and gpg's status lines.
+pub fn open_sealed(reader: &Gpg, received: &Received) -> Result<(String, String), String> {
+    if !received.is_of_type("multipart/encrypted") {
+        return reader.decrypt_verified(&decode_body(received));
+    }
+    let content_type = received.header("Content-Type").unwrap_or_default();
+    assert!(
+        content_type.contains("protocol=\"application/pgp-encrypted\""),
+        "{content_type}"
+    );
+    let parts = received.parts();
+    assert_eq!(parts.len(), 2, "a version part and the encrypted part");
+    let version = Received::parse(&parts[0]);
+    assert!(
+        version.is_of_type("application/pgp-encrypted"),
+        "{}",
+        version.headers
+    );
+    assert_eq!(String::from_utf8_lossy(&version.body).trim(), "Version: 1");
+    let sealed = Received::parse(&parts[1]);
+    assert!(
+        sealed.is_of_type("application/octet-stream"),
+        "{}",
+        sealed.headers
+    );
+    let (entity, status) = reader.decrypt_verified(&decode_body(&sealed))?;
+    let entity = Received::parse(entity.as_bytes());
+    assert!(entity.is_of_type("text/plain"), "{}", entity.headers);
+    let text = String::from_utf8(decode_body(&entity)).expect("UTF-8 text");
+    Ok((text, status))
+}
