@@ -1,7 +1,9 @@
 //! What herald tells someone who mailed a report to the security team: that the team has
 //! it, at once. The answer goes to them alone, threaded under their message, signed with
 //! the project's key, encrypted to theirs when they sent it along, and marked as automatic
-//! so no program of theirs answers it. It says nothing the report did not.
+//! so no program of theirs answers it. Its subject and shipped text are herald's own, never
+//! theirs: a mail's sender is not verified, so whoever forges one must not get their words
+//! signed with the project's key and sent to someone else.
 
 use super::intake::letter_of;
 use super::record::Write;
@@ -62,11 +64,11 @@ pub(super) async fn acknowledge(channels: &Channels, id: IntakeId) -> Result<Rec
         team: team(announcer),
     };
     let body = drafts.render_acknowledgement(&view)?;
-    let subject = reply_subject(&letter.subject);
+    let subject = "Your report to the security team";
     let (_, message) = announcer.author.reply(
         (letter.message_id.as_deref(), &format!("ack-{id}")),
         &recipient,
-        (&subject, &body),
+        (subject, &body),
         seal.as_ref(),
     )?;
     announcer.mailer.send(message).await?;
@@ -125,31 +127,4 @@ async fn templates(channels: &Channels) -> Result<Drafts, ChannelError> {
 fn team(announcer: &Announcer) -> String {
     let from = &announcer.author.sender.from;
     from.name.clone().unwrap_or_else(|| from.email.to_string())
-}
-
-/// `Re: ` and their subject (once), on one line.
-fn reply_subject(theirs: &str) -> String {
-    let theirs = escape::plain_line(theirs.trim());
-    let bare = theirs
-        .strip_prefix("Re: ")
-        .or_else(|| theirs.strip_prefix("RE: "))
-        .unwrap_or(&theirs);
-    match bare.trim() {
-        "" => "Your report to the security team".to_owned(),
-        subject => format!("Re: {subject}"),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::reply_subject;
-
-    #[test]
-    fn a_reply_subject_says_re_once() {
-        assert_eq!(reply_subject("Overflow"), "Re: Overflow");
-        assert_eq!(reply_subject("Re: Overflow"), "Re: Overflow");
-        assert_eq!(reply_subject("  "), "Your report to the security team");
-        let folded = reply_subject("a\r\nBcc: x");
-        assert!(!folded.contains(['\r', '\n']), "{folded:?}");
-    }
 }

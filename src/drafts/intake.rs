@@ -20,7 +20,8 @@ pub struct IntakeFacts<'a> {
 /// What the acknowledgement to a reporter says (`intake-acknowledgement.txt.hbs`).
 #[derive(Debug, serde::Serialize)]
 pub struct AcknowledgementView {
-    /// Their name as their mail gave it, else their address.
+    /// Their name as their mail gave it, else their address, and their subject: theirs to
+    /// write, unverified, so the shipped text quotes neither (an override may).
     pub reporter: String,
     pub subject: String,
     /// When the mail arrived, `YYYY-MM-DD HH:MM UTC`.

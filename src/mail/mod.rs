@@ -182,3 +182,59 @@ pub fn announcer(settings: &MailSettings) -> Result<Option<Announcer>, MailSetup
         },
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::repo_config::SigningMode;
+
+    fn author() -> Author {
+        let (key, _) = SigningKey::generate("Security <security@example.org>").expect("a key");
+        Author {
+            sender: Sender::parse("Security <security@example.org>", None).expect("a sender"),
+            key,
+        }
+    }
+
+    /// The headers of `message` as sent.
+    fn headers(message: &lettre::Message) -> String {
+        let formatted = String::from_utf8_lossy(&message.formatted()).into_owned();
+        formatted
+            .split("\r\n\r\n")
+            .next()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    #[test]
+    fn a_reply_threads_only_under_a_plain_message_id() {
+        let author = author();
+        let reporter = MailingList {
+            address: "rita@example.net".to_owned(),
+            name: None,
+            signing: SigningMode::Cleartext,
+            attach_cleartext: false,
+        };
+        let reply = |theirs: &str| {
+            let (_, message) = author
+                .reply((Some(theirs), "ack-1"), &reporter, ("s", "b"), None)
+                .expect("a reply");
+            headers(&message)
+        };
+        let threaded = reply("r1@example.net");
+        assert!(
+            threaded.contains("In-Reply-To: <r1@example.net>"),
+            "{threaded}"
+        );
+        assert!(
+            threaded.contains("Auto-Submitted: auto-replied"),
+            "{threaded}"
+        );
+        assert!(threaded.contains("Message-ID: <herald."), "{threaded}");
+        for hostile in ["a b@x", "a>\tBcc: x@y", "a\r\nBcc: x@y", ""] {
+            let headers = reply(hostile);
+            assert!(!headers.contains("In-Reply-To"), "{hostile:?}: {headers}");
+            assert!(!headers.contains("Bcc"), "{hostile:?}: {headers}");
+        }
+    }
+}

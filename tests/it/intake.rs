@@ -700,7 +700,10 @@ async fn the_reporter_hears_at_once_signed_encrypted_to_their_key_and_in_their_t
             .header("To")
             .is_some_and(|to| to.contains("rita@example.net"))
     );
-    assert_eq!(answer.header("Subject").as_deref(), Some("Re: ..."));
+    assert_eq!(
+        answer.header("Subject").as_deref(),
+        Some("Your report to the security team")
+    );
     // Rita reads it with her key, and GnuPG finds herald's signature good.
     let (text, status) = open_sealed(&rita, &answer).expect("Rita opens it");
     assert!(status.contains("[GNUPG:] GOODSIG"), "{status}");
