@@ -10,6 +10,10 @@ CREATE TABLE intakes (
     source        TEXT NOT NULL,
     received_at   BIGINT NOT NULL,
     message_id    TEXT,
+    -- The sender's address, lower case: a reply counts only from the same sender.
+    sender        TEXT,
+    -- The intake this message answers (the reporter's reply), which its text joins.
+    reply_to      BIGINT,
     -- `report` opens an intake issue; anything else (`auto_reply`, `bounce`, `loop`,
     -- `list`, `bulk`) is kept and shown, never answered.
     kind          TEXT NOT NULL,
@@ -17,12 +21,12 @@ CREATE TABLE intakes (
     reason        TEXT,
     raw           BLOB NOT NULL,
     -- `new`, then `open` (its issue exists), `accepted` or `dismissed`; `ignored`
-    -- for what is not a report.
+    -- for what is not a report; `reply` for a reporter's reply, new until posted, then
+    -- `posted`.
     state         TEXT NOT NULL,
     repository    TEXT,
     issue_number  BIGINT,
     issue_url     TEXT,
-    incident_id   BIGINT,
     -- The draft advisory an accepted report became.
     advisory_repository TEXT,
     ghsa_id       TEXT,
@@ -31,7 +35,12 @@ CREATE TABLE intakes (
     -- Where herald's acknowledgement to the reporter went, and when.
     acknowledged_to TEXT,
     acknowledged_at BIGINT,
+    -- herald's acknowledgement's Message-ID, which the reporter's reply names.
+    acknowledgement_id TEXT,
     updated_at    BIGINT NOT NULL
 );
+-- A reply finds the intake it answers by the Message-IDs it names.
+CREATE INDEX intakes_message_id ON intakes (message_id);
+CREATE INDEX intakes_acknowledgement_id ON intakes (acknowledgement_id);
 -- Commands on an intake's issue find the intake by it.
 CREATE INDEX intakes_issue ON intakes (repository, issue_number);

@@ -3,10 +3,10 @@
 //! found again by its marker when herald stopped between creating it and recording it.
 
 use super::authority::authority_of;
-use super::record::Write;
+use super::record::{IntakeWrite, Write};
 use super::{ChannelError, Channels, Record};
 use crate::drafts::escape;
-use crate::drafts::limits::fit_title;
+use crate::drafts::limits::{GITHUB_BODY_CHARS, fit_title};
 use crate::drafts::{IntakeFacts, intake_issue};
 use crate::github::Api;
 use crate::github::api::{AdvisoryPackage, IssueInfo, NewAdvisory, NewIssue, NewVulnerability};
@@ -62,12 +62,12 @@ pub(super) async fn open(
     };
     tracing::info!(intake = %id, %repository, number = issue.number, "intake issue open");
     Ok(
-        Record::note(format!("intake issue {repository}#{}", issue.number)).with(
-            Write::IntakeIssue {
+        Record::note(format!("intake issue {repository}#{}", issue.number)).with(Write::Intake(
+            IntakeWrite::Issue {
                 intake: id,
                 issue: (repository, issue.number, issue.html_url),
             },
-        ),
+        )),
     )
 }
 
@@ -174,13 +174,13 @@ pub(super) async fn command(
             ),
             Decision::Dismissed { reason } => (IntakeState::Dismissed, reason, None),
         };
-        record.push(Write::IntakeDecision {
+        record.push(Write::Intake(IntakeWrite::Decision {
             intake: intake.id,
             state,
             by: spoken.sender.to_owned(),
             detail,
             advisory,
-        });
+        }));
     }
     record.push(Write::Comment {
         key: key::command("intake", spoken.delivery_id),
@@ -373,4 +373,85 @@ impl AdvisoryDraft {
                     && advisory["description"] == self.description.as_str()
             }))
     }
+}
+
+/// Adds reply `id` (the reporter's mail answering their report) to where the report is
+/// followed now: its incident's tracking issue once accepted, else the intake's issue.
+pub(super) async fn post_reply(channels: &Channels, id: IntakeId) -> Result<Record, ChannelError> {
+    let Some(reply) = channels.store.intake(id).await? else {
+        return Ok(Record::note("intake gone"));
+    };
+    let Some(parent) = reply.reply_to else {
+        return Ok(Record::note("not a reply"));
+    };
+    if reply.state != IntakeState::Reply {
+        return Ok(Record::note("reply posted before"));
+    }
+    let Some(report) = channels.store.intake(parent).await? else {
+        return Ok(Record::note("the report it answers is gone"));
+    };
+    let (repository, issue) = where_followed(channels, &report)
+        .await?
+        .ok_or_else(|| ChannelError::NotYet(format!("intake {parent}'s issue is not open yet")))?;
+    let letter = letter_of(channels, id).await?;
+    let body = reply_comment(&reply, &letter);
+    Ok(Record::note(format!("reply added to {repository}#{issue}"))
+        .with(Write::Comment {
+            key: format!("intake-reply:{id}"),
+            repository,
+            issue,
+            body,
+        })
+        .with(Write::Intake(IntakeWrite::ReplyPosted { intake: id })))
+}
+
+/// Where a report is followed: its incident's tracking issue once it is one, else its
+/// intake's issue.
+async fn where_followed(
+    channels: &Channels,
+    report: &IntakeRow,
+) -> Result<Option<(RepoName, u64)>, ChannelError> {
+    if let Some((repository, ghsa_id)) = &report.advisory {
+        for row in channels.store.incidents_by_ghsa(ghsa_id).await? {
+            if row.incident.repository == *repository
+                && let Some(link) = channels.store.tracking_link(row.id).await?
+                && let Some(issue) = link.issue()
+            {
+                return Ok(Some(issue));
+            }
+        }
+    }
+    Ok(report
+        .issue
+        .as_ref()
+        .map(|(repository, number, _)| (repository.clone(), *number)))
+}
+
+/// The comment that carries a reply: who sent it and when, how it was sealed, its text as
+/// data, its attachments by name.
+fn reply_comment(reply: &IntakeRow, letter: &Letter) -> String {
+    let from = letter
+        .from
+        .as_ref()
+        .map_or("(no address)", |from| from.address.as_str());
+    let mut text = format!(
+        "**A reply from the reporter** ({}, received {}; encrypted: {}; signed: {}):\n\n",
+        escape::markdown_line(from),
+        reply.received_at.format("%Y-%m-%d %H:%M UTC"),
+        escape::markdown_line(&letter.seal.describe()),
+        escape::markdown_line(&letter.signature.describe()),
+    );
+    let room = GITHUB_BODY_CHARS.saturating_sub(2_000);
+    let quoted: String = escape::markdown(&letter.text).chars().take(room).collect();
+    text.push_str(&quoted);
+    for attachment in &letter.attachments {
+        text.push_str(&format!(
+            "\n- attachment {} ({}, {} bytes; in herald's store: `herald intake show {}`)",
+            escape::markdown_line(&attachment.name),
+            escape::markdown_line(&attachment.content_type),
+            attachment.bytes,
+            reply.id
+        ));
+    }
+    text
 }

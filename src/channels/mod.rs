@@ -83,6 +83,9 @@ pub enum ChannelError {
     /// A bug in herald: running the job again would end the same way.
     #[error("herald failed while running this job ({0}); it is not run again on its own")]
     Panicked(String),
+    /// What the job needs is not there yet (an intake's issue, say): it runs again later.
+    #[error("{0}")]
+    NotYet(String),
     #[error("GitHub did not publish {ghsa_id}: the advisory's state is {state}")]
     NotPublished {
         ghsa_id: crate::incident::GhsaId,
@@ -133,6 +136,7 @@ impl ChannelError {
             | ChannelError::Payload { .. }
             | ChannelError::NotAnEffect(_)
             | ChannelError::Panicked(_)
+            | ChannelError::NotYet(_)
             | ChannelError::Message(_) => None,
         };
         words.map(Refusal)
@@ -299,6 +303,7 @@ impl Channels {
                 intake::open(self, *intake, claimed.first_try()).await
             }
             (Job::AcknowledgeReport { intake }, _) => reporter::acknowledge(self, *intake).await,
+            (Job::PostReply { intake }, _) => intake::post_reply(self, *intake).await,
             // Every other job is for an incident, which may have gone since it was queued.
             (_, None) => Ok(Record::note("incident gone")),
             (Job::SyncTrackingIssue { .. }, Some(row)) => {

@@ -57,26 +57,8 @@ pub(super) enum Write {
     },
     /// A version of an advisory GitHub answered with, for the pipeline.
     Delivery(NewDelivery),
-    /// The maintainers' decision on an intake.
-    IntakeDecision {
-        intake: IntakeId,
-        state: crate::store::IntakeState,
-        by: String,
-        detail: String,
-        /// The draft advisory an accepted report became.
-        advisory: Option<(RepoName, GhsaId)>,
-    },
-    /// herald acknowledged the report to `to` at `at`.
-    IntakeAcknowledged {
-        intake: IntakeId,
-        to: String,
-        at: DateTime<Utc>,
-    },
-    /// The issue an intake opened: (repository, number, address).
-    IntakeIssue {
-        intake: IntakeId,
-        issue: (RepoName, u64, String),
-    },
+    /// What became of a mailed report.
+    Intake(IntakeWrite),
     /// An incident as the handler found it changed, its timeline, and what follows.
     Incident {
         incident: Box<Incident>,
@@ -92,6 +74,72 @@ pub(super) enum Write {
         ghsa_id: GhsaId,
         amendment: Amendment,
     },
+}
+
+/// What became of a mailed report, written with the job that did it.
+#[derive(Debug)]
+pub(super) enum IntakeWrite {
+    /// The maintainers' decision on an intake.
+    Decision {
+        intake: IntakeId,
+        state: crate::store::IntakeState,
+        by: String,
+        detail: String,
+        /// The draft advisory an accepted report became.
+        advisory: Option<(RepoName, GhsaId)>,
+    },
+    /// herald acknowledged the report to `to` at `at`, in its message `message_id`.
+    Acknowledged {
+        intake: IntakeId,
+        to: String,
+        message_id: String,
+        at: DateTime<Utc>,
+    },
+    /// A reporter's reply joined its intake.
+    ReplyPosted { intake: IntakeId },
+    /// The issue an intake opened: (repository, number, address).
+    Issue {
+        intake: IntakeId,
+        issue: (RepoName, u64, String),
+    },
+}
+
+impl IntakeWrite {
+    async fn apply(self, work: &mut Work) -> Result<(), ChannelError> {
+        match self {
+            IntakeWrite::Decision {
+                intake,
+                state,
+                by,
+                detail,
+                advisory,
+            } => {
+                let advisory = advisory
+                    .as_ref()
+                    .map(|(repository, ghsa_id)| (repository, ghsa_id));
+                work.decide_intake(intake, state, (&by, &detail), advisory)
+                    .await?;
+            }
+            IntakeWrite::Acknowledged {
+                intake,
+                to,
+                message_id,
+                at,
+            } => {
+                work.acknowledge_intake(intake, (&to, &message_id), at)
+                    .await?
+            }
+            IntakeWrite::ReplyPosted { intake } => work.reply_posted(intake).await?,
+            IntakeWrite::Issue {
+                intake,
+                issue: (repository, number, url),
+            } => {
+                work.save_intake_issue(intake, (&repository, number, &url))
+                    .await?;
+            }
+        }
+        Ok(())
+    }
 }
 
 impl From<String> for Record {
@@ -202,29 +250,7 @@ impl Record {
                 Write::Delivery(delivery) => {
                     work.admit(std::slice::from_ref(&delivery)).await?;
                 }
-                Write::IntakeDecision {
-                    intake,
-                    state,
-                    by,
-                    detail,
-                    advisory,
-                } => {
-                    let advisory = advisory
-                        .as_ref()
-                        .map(|(repository, ghsa_id)| (repository, ghsa_id));
-                    work.decide_intake(intake, state, (&by, &detail), advisory)
-                        .await?;
-                }
-                Write::IntakeAcknowledged { intake, to, at } => {
-                    work.acknowledge_intake(intake, &to, at).await?;
-                }
-                Write::IntakeIssue {
-                    intake,
-                    issue: (repository, number, url),
-                } => {
-                    work.save_intake_issue(intake, (&repository, number, &url))
-                        .await?;
-                }
+                Write::Intake(write) => write.apply(work).await?,
                 Write::Incident {
                     incident,
                     timeline,

@@ -6,7 +6,7 @@
 //! signed with the project's key and sent to someone else.
 
 use super::intake::letter_of;
-use super::record::Write;
+use super::record::{IntakeWrite, Write};
 use super::{ChannelError, Channels, Record};
 use crate::drafts::{AcknowledgementView, Drafts, INTAKE_ACKNOWLEDGEMENT, escape};
 use crate::intake::{IntakeId, Letter, Mailbox, Seal};
@@ -65,7 +65,7 @@ pub(super) async fn acknowledge(channels: &Channels, id: IntakeId) -> Result<Rec
     };
     let body = drafts.render_acknowledgement(&view)?;
     let subject = "Your report to the security team";
-    let (_, message) = announcer.author.reply(
+    let (message_id, message) = announcer.author.reply(
         (letter.message_id.as_deref(), &format!("ack-{id}")),
         &recipient,
         (subject, &body),
@@ -83,11 +83,12 @@ pub(super) async fn acknowledge(channels: &Channels, id: IntakeId) -> Result<Rec
             escape::markdown_line(&to.address)
         ),
     );
-    record.push(Write::IntakeAcknowledged {
+    record.push(Write::Intake(IntakeWrite::Acknowledged {
         intake: id,
         to: to.address.clone(),
+        message_id,
         at: Utc::now(),
-    });
+    }));
     Ok(record)
 }
 

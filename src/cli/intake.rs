@@ -135,17 +135,21 @@ async fn take(settings: &Settings, source: &str, input: &mut impl Read) -> anyho
         source,
         received_at: chrono::Utc::now(),
         message_id: letter.message_id.as_deref(),
+        sender: letter.from.as_ref().map(|from| from.address.as_str()),
         kind,
         reason,
     };
-    let (id, new) = keep(settings, &mail).await.map_err(|error| Exit {
-        status: EX_TEMPFAIL,
-        message: format!("the message was not kept (the mail server keeps it): {error:#}"),
-    })?;
-    let what = match (kind, new) {
-        (_, false) => "taken before".to_owned(),
-        (Kind::Report, true) => "a report".to_owned(),
-        (kind, true) => format!("not a report ({}), never answered", kind.as_str()),
+    let (id, new, reply_to) = keep(settings, &mail, &letter.references)
+        .await
+        .map_err(|error| Exit {
+            status: EX_TEMPFAIL,
+            message: format!("the message was not kept (the mail server keeps it): {error:#}"),
+        })?;
+    let what = match (kind, new, reply_to) {
+        (_, false, _) => "taken before".to_owned(),
+        (Kind::Report, true, Some(to)) => format!("a reply to intake {to}"),
+        (Kind::Report, true, None) => "a report".to_owned(),
+        (kind, true, _) => format!("not a report ({}), never answered", kind.as_str()),
     };
     if oversized {
         return Err(Exit {
@@ -162,23 +166,40 @@ async fn take(settings: &Settings, source: &str, input: &mut impl Read) -> anyho
     Ok(())
 }
 
-/// Keeps the message and, for a new report, queues its intake issue, in one durable commit.
-async fn keep(settings: &Settings, mail: &NewMail<'_>) -> anyhow::Result<(IntakeId, bool)> {
+/// Keeps the message and queues what follows it, in one durable commit: for a new report,
+/// its intake issue and the acknowledgement; for the reporter's reply to one (`references`
+/// names it), the reply's joining it. Returns the intake, whether it is new, and which
+/// intake it answers.
+async fn keep(
+    settings: &Settings,
+    mail: &NewMail<'_>,
+    references: &[String],
+) -> anyhow::Result<(IntakeId, bool, Option<IntakeId>)> {
     let store = Store::open(&settings.database_url).await?;
     let mut work = store.begin_durable().await?;
-    let (id, new) = work.take_mail(mail).await?;
-    if new && mail.kind == Kind::Report {
-        // The issue first, then the answer to the reporter (one lane: in this order).
-        work.enqueue(
-            &Job::OpenIntake { intake: id },
-            &format!("open_intake:{id}"),
-        )?;
-        let acknowledge = Job::AcknowledgeReport { intake: id };
-        work.enqueue(&acknowledge, &format!("acknowledge_report:{id}"))?;
+    let reply_to = match (mail.kind, mail.sender) {
+        (Kind::Report, Some(sender)) => work.replied_intake(references, sender).await?,
+        _ => None,
+    };
+    let (id, new) = work.take_mail(mail, reply_to).await?;
+    match (new && mail.kind == Kind::Report, reply_to) {
+        (false, _) => {}
+        (true, None) => {
+            // The issue first, then the answer to the reporter (one lane: in this order).
+            work.enqueue(
+                &Job::OpenIntake { intake: id },
+                &format!("open_intake:{id}"),
+            )?;
+            let acknowledge = Job::AcknowledgeReport { intake: id };
+            work.enqueue(&acknowledge, &format!("acknowledge_report:{id}"))?;
+        }
+        (true, Some(_)) => {
+            work.enqueue(&Job::PostReply { intake: id }, &format!("post_reply:{id}"))?;
+        }
     }
     work.commit().await?;
     store.close().await;
-    Ok((id, new))
+    Ok((id, new, reply_to))
 }
 
 async fn list(settings: &Settings, limit: i64, json: bool) -> anyhow::Result<()> {
@@ -231,7 +252,7 @@ fn summary(row: &IntakeRow, letter: &Letter) -> serde_json::Value {
         "reason": row.reason,
         "state": row.state.as_str(),
         "issue_url": row.issue.as_ref().map(|(_, _, url)| url),
-        "incident_id": row.incident_id,
+        "reply_to": row.reply_to,
         "decided_by": row.decided_by,
         "decision": row.decision,
         "from": letter.from,

@@ -26,6 +26,8 @@ pub struct Attachment {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Letter {
     pub message_id: Option<String>,
+    /// The Message-IDs it answers: In-Reply-To, then References.
+    pub references: Vec<String>,
     pub from: Option<Mailbox>,
     /// Where replies go, when the sender asked for another address than From.
     pub reply_to: Option<Mailbox>,
@@ -56,6 +58,7 @@ impl Letter {
         };
         let mut letter = Letter {
             message_id: message.message_id().map(str::to_owned),
+            references: references_of(&message),
             from: first_mailbox(message.from()),
             reply_to: first_mailbox(message.reply_to()),
             subject: message.subject().unwrap_or_default().to_owned(),
@@ -84,6 +87,7 @@ impl Letter {
     fn unreadable(why: &str) -> Letter {
         Letter {
             message_id: None,
+            references: Vec::new(),
             from: None,
             reply_to: None,
             subject: String::new(),
@@ -101,6 +105,24 @@ impl Letter {
     pub fn answer_to(&self) -> Option<&Mailbox> {
         self.reply_to.as_ref().or(self.from.as_ref())
     }
+}
+
+/// The Message-IDs of In-Reply-To and References, in that order, each once.
+fn references_of(message: &mail_parser::Message) -> Vec<String> {
+    let mut ids: Vec<String> = Vec::new();
+    for value in [message.in_reply_to(), message.references()] {
+        let named: Vec<&str> = match value {
+            HeaderValue::Text(id) => vec![id.as_ref()],
+            HeaderValue::TextList(list) => list.iter().map(AsRef::as_ref).collect(),
+            _ => Vec::new(),
+        };
+        for id in named {
+            if !ids.iter().any(|known| known == id) {
+                ids.push(id.to_owned());
+            }
+        }
+    }
+    ids
 }
 
 fn first_mailbox(address: Option<&Address>) -> Option<Mailbox> {

@@ -60,6 +60,8 @@ pub enum Job {
     OpenIntake { intake: IntakeId },
     /// Tell the sender of a mailed report that the security team has it.
     AcknowledgeReport { intake: IntakeId },
+    /// Add a reporter's reply to the report it answers (privately).
+    PostReply { intake: IntakeId },
 }
 
 /// The kinds of job, each with the name the store keeps: one list, from which the enum,
@@ -154,6 +156,9 @@ job_kinds! {
     /// Acknowledge a mailed report to its sender (signed, encrypted to their key when they
     /// sent it); payload: the intake's id.
     AcknowledgeReport = "acknowledge_report",
+    /// Add a reporter's mailed reply to its intake's issue, or its incident's tracking
+    /// issue once accepted (private); payload: the reply's intake id.
+    PostReply = "post_reply",
 }
 
 impl JobKind {
@@ -399,6 +404,7 @@ impl Job {
             Job::EmbargoEnd(_) => JobKind::EmbargoEnd,
             Job::OpenIntake { .. } => JobKind::OpenIntake,
             Job::AcknowledgeReport { .. } => JobKind::AcknowledgeReport,
+            Job::PostReply { .. } => JobKind::PostReply,
         }
     }
 
@@ -411,9 +417,9 @@ impl Job {
             Job::ProcessDelivery { .. } => None,
             Job::MaintainerAction { .. } => Some("maintainers".to_owned()),
             Job::MatchUpstream { .. } => Some("upstream".to_owned()),
-            Job::OpenIntake { intake } | Job::AcknowledgeReport { intake } => {
-                Some(format!("intake:{intake}"))
-            }
+            Job::OpenIntake { intake }
+            | Job::AcknowledgeReport { intake }
+            | Job::PostReply { intake } => Some(format!("intake:{intake}")),
             Job::PostComment(comment) => {
                 Some(format!("issue:{}#{}", comment.repository, comment.issue))
             }
@@ -444,7 +450,8 @@ impl Job {
             | Job::PostComment(_)
             | Job::MatchUpstream { .. }
             | Job::OpenIntake { .. }
-            | Job::AcknowledgeReport { .. } => None,
+            | Job::AcknowledgeReport { .. }
+            | Job::PostReply { .. } => None,
         }
     }
 
@@ -524,6 +531,7 @@ impl Job {
             }
             JobKind::OpenIntake => Job::OpenIntake { intake: intake()? },
             JobKind::AcknowledgeReport => Job::AcknowledgeReport { intake: intake()? },
+            JobKind::PostReply => Job::PostReply { intake: intake()? },
         })
     }
 }
@@ -587,7 +595,9 @@ impl Queued for Job {
             Job::TrackPull(pending) => json(pending)?,
             Job::Prenotify(pending) => json(pending)?,
             Job::EmbargoEnd(pending) => json(pending)?,
-            Job::OpenIntake { intake } | Job::AcknowledgeReport { intake } => intake.to_string(),
+            Job::OpenIntake { intake }
+            | Job::AcknowledgeReport { intake }
+            | Job::PostReply { intake } => intake.to_string(),
         })
     }
 
@@ -737,6 +747,9 @@ mod tests {
             },
             Job::AcknowledgeReport {
                 intake: IntakeId(16),
+            },
+            Job::PostReply {
+                intake: IntakeId(17),
             },
         ];
         jobs.extend(PublicChannel::ALL.map(|channel| Job::Public {

@@ -4,7 +4,6 @@
 use super::{Store, StoreError, Work, from_millis, to_millis};
 use crate::incident::{GhsaId, RepoName};
 use crate::intake::{IntakeId, Kind};
-use crate::store::IncidentId;
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -19,6 +18,8 @@ pub struct NewMail<'a> {
     pub source: &'a str,
     pub received_at: DateTime<Utc>,
     pub message_id: Option<&'a str>,
+    /// The sender's address, as the mail names it (From, else Reply-To).
+    pub sender: Option<&'a str>,
     pub kind: Kind,
     pub reason: Option<String>,
 }
@@ -34,15 +35,21 @@ pub enum IntakeState {
     Dismissed,
     /// Not a report: kept, never answered.
     Ignored,
+    /// A reporter's reply to an intake, waiting to join it.
+    Reply,
+    /// A reply that joined its intake (a comment on its issue or its incident's).
+    Posted,
 }
 
 impl IntakeState {
-    const ALL: [IntakeState; 5] = [
+    const ALL: [IntakeState; 7] = [
         IntakeState::New,
         IntakeState::Open,
         IntakeState::Accepted,
         IntakeState::Dismissed,
         IntakeState::Ignored,
+        IntakeState::Reply,
+        IntakeState::Posted,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -52,6 +59,8 @@ impl IntakeState {
             IntakeState::Accepted => "accepted",
             IntakeState::Dismissed => "dismissed",
             IntakeState::Ignored => "ignored",
+            IntakeState::Reply => "reply",
+            IntakeState::Posted => "posted",
         }
     }
 
@@ -75,9 +84,10 @@ pub struct IntakeRow {
     pub state: IntakeState,
     /// Its issue, once opened: repository, number, address.
     pub issue: Option<(RepoName, u64, String)>,
-    pub incident_id: Option<IncidentId>,
     /// The draft advisory an accepted report became.
     pub advisory: Option<(RepoName, GhsaId)>,
+    /// The intake this message is the reporter's reply to.
+    pub reply_to: Option<IntakeId>,
     pub decided_by: Option<String>,
     pub decision: Option<String>,
     /// Where herald's acknowledgement went, and when.
@@ -86,7 +96,7 @@ pub struct IntakeRow {
 }
 
 const COLUMNS: &str = "id, source, received_at, message_id, kind, reason, state, repository, \
-     issue_number, issue_url, incident_id, advisory_repository, ghsa_id, decided_by, decision, \
+     issue_number, issue_url, advisory_repository, ghsa_id, decided_by, decision, reply_to, \
      acknowledged_to, acknowledged_at, updated_at";
 
 fn intake_row(row: &AnyRow) -> Result<IntakeRow, StoreError> {
@@ -112,7 +122,7 @@ fn intake_row(row: &AnyRow) -> Result<IntakeRow, StoreError> {
         reason: row.try_get("reason")?,
         state: IntakeState::named(&row.try_get::<String, _>("state")?)?,
         issue,
-        incident_id: row.try_get("incident_id")?,
+        reply_to: row.try_get("reply_to")?,
         advisory: match (
             row.try_get::<Option<RepoName>, _>("advisory_repository")?,
             row.try_get::<Option<GhsaId>, _>("ghsa_id")?,
@@ -133,23 +143,35 @@ fn intake_row(row: &AnyRow) -> Result<IntakeRow, StoreError> {
     })
 }
 
+/// The Message-IDs of one message that a reply is looked up by.
+const MAX_REFERENCES: usize = 50;
+
 impl Work {
     /// Keeps a message, once: returns its intake and whether it is new (the same message
     /// again, as a mail server retrying after a lost answer delivers it, is the same one).
-    pub async fn take_mail(&mut self, mail: &NewMail<'_>) -> Result<(IntakeId, bool), StoreError> {
-        let state = match mail.kind {
-            Kind::Report => IntakeState::New,
+    /// `reply_to`: the intake it is the reporter's reply to.
+    pub async fn take_mail(
+        &mut self,
+        mail: &NewMail<'_>,
+        reply_to: Option<IntakeId>,
+    ) -> Result<(IntakeId, bool), StoreError> {
+        let state = match (mail.kind, reply_to) {
+            (Kind::Report, None) => IntakeState::New,
+            (Kind::Report, Some(_)) => IntakeState::Reply,
             _ => IntakeState::Ignored,
         };
         let inserted: Option<IntakeId> = sqlx::query_scalar(
-            "INSERT INTO intakes (digest, source, received_at, message_id, kind, reason, raw, \
-             state, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $3) \
+            "INSERT INTO intakes (digest, source, received_at, message_id, sender, reply_to, \
+             kind, reason, raw, state, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $3) \
              ON CONFLICT (digest) DO NOTHING RETURNING id",
         )
         .bind(mail.digest.as_str())
         .bind(mail.source)
         .bind(to_millis(mail.received_at))
         .bind(mail.message_id)
+        .bind(mail.sender.map(str::to_ascii_lowercase))
+        .bind(reply_to)
         .bind(mail.kind.as_str())
         .bind(mail.reason.as_deref())
         .bind(mail.raw)
@@ -166,6 +188,38 @@ impl Work {
         Ok((id, false))
     }
 
+    /// The report a message from `sender` naming `ids` (its In-Reply-To and References)
+    /// answers: an intake from the same sender whose message, or herald's acknowledgement
+    /// of it, is among them. A reply to a reply joins the report it answered.
+    pub async fn replied_intake(
+        &mut self,
+        ids: &[String],
+        sender: &str,
+    ) -> Result<Option<IntakeId>, StoreError> {
+        // A message names a handful; a hostile one is not let to name thousands.
+        let ids: Vec<&String> = ids.iter().take(MAX_REFERENCES).collect();
+        if ids.is_empty() {
+            return Ok(None);
+        }
+        // Every parameter by the dialect's placeholders, bound in the order they appear.
+        let dialect = self.dialect;
+        let query = format!(
+            "SELECT COALESCE(reply_to, id) FROM intakes WHERE sender = {} AND state <> {} \
+             AND (message_id IN ({}) OR acknowledgement_id IN ({})) ORDER BY id LIMIT 1",
+            dialect.placeholder(1),
+            dialect.placeholder(2),
+            dialect.placeholders(3, ids.len()),
+            dialect.placeholders(3 + ids.len(), ids.len()),
+        );
+        let mut select = sqlx::query_scalar(sqlx::AssertSqlSafe(query))
+            .bind(sender.to_ascii_lowercase())
+            .bind(IntakeState::Ignored.as_str());
+        for id in ids.iter().chain(&ids) {
+            select = select.bind(id.as_str());
+        }
+        Ok(select.fetch_optional(self.conn().await?).await?)
+    }
+
     /// Whether `repository`'s issue `number` is an intake's.
     pub async fn is_intake_issue(
         &mut self,
@@ -180,6 +234,16 @@ impl Work {
         .fetch_optional(self.conn().await?)
         .await?;
         Ok(found.is_some())
+    }
+
+    /// Records that a reply joined its intake.
+    pub async fn reply_posted(&mut self, id: IntakeId) -> Result<(), StoreError> {
+        sqlx::query("UPDATE intakes SET state = 'posted', updated_at = $2 WHERE id = $1")
+            .bind(id)
+            .bind(to_millis(Utc::now()))
+            .execute(self.conn().await?)
+            .await?;
+        Ok(())
     }
 
     /// Records an intake's issue: it is open, waiting for the maintainers.
@@ -228,20 +292,22 @@ impl Work {
         Ok(decided.rows_affected() == 1)
     }
 
-    /// Records that herald acknowledged the report to `to` at `at`.
+    /// Records that herald acknowledged the report to `to` at `at`, in its message
+    /// `message_id` (which the reporter's reply names).
     pub async fn acknowledge_intake(
         &mut self,
         id: IntakeId,
-        to: &str,
+        (to, message_id): (&str, &str),
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "UPDATE intakes SET acknowledged_to = $2, acknowledged_at = $3, updated_at = $3 \
-             WHERE id = $1",
+            "UPDATE intakes SET acknowledged_to = $2, acknowledged_at = $3, updated_at = $3, \
+             acknowledgement_id = $4 WHERE id = $1",
         )
         .bind(id)
         .bind(to)
         .bind(to_millis(at))
+        .bind(message_id.trim_matches(['<', '>']))
         .execute(self.conn().await?)
         .await?;
         Ok(())

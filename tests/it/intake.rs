@@ -746,3 +746,100 @@ async fn the_reporter_hears_at_once_signed_encrypted_to_their_key_and_in_their_t
         .expect("a good signature by herald");
     harness.stop().await;
 }
+
+/// A reply from `from` naming `in_reply_to`, saying `text`.
+fn reply(from: &str, in_reply_to: &str, text: &str) -> Vec<u8> {
+    format!(
+        "From: {from}\r\nTo: security@example.org\r\nSubject: Re: your answer\r\n\
+         Message-ID: <reply.{}@example.net>\r\nIn-Reply-To: {in_reply_to}\r\n\
+         References: {in_reply_to}\r\n\r\n{text}\r\n",
+        text.len()
+    )
+    .into_bytes()
+}
+
+#[tokio::test]
+async fn the_reporters_reply_joins_their_report_and_nobody_elses() {
+    use crate::common::app::{MailWorld, world_with_mail};
+    use crate::common::mail::Received;
+    let fake = world().await;
+    fake.set_permission(REPO, "alice", "admin");
+    let MailWorld {
+        mut harness,
+        sink,
+        _key_dir: _keys,
+        ..
+    } = world_with_mail(&fake, TRACK_PRIVATELY).await;
+    harness.settings.intake.repository = Some(TRACKING_REPO.parse().expect("a name"));
+    harness.restart(true).await;
+    mailed_report(&harness).await;
+    harness.wait_all_jobs().await;
+    let acknowledgement = Received::parse(&sink.messages()[0])
+        .header("Message-ID")
+        .expect("herald's Message-ID");
+
+    // Rita answers herald's acknowledgement: her words join her report's issue.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rita = "Rita Reporter <rita@example.net>";
+    let words = reply(
+        rita,
+        &acknowledgement,
+        "Version 2.3 is affected too, @everyone.",
+    );
+    let (status, stdout, stderr) = pipe_beside(&harness, dir.path(), words).await;
+    assert_eq!(
+        (status, stdout.as_str()),
+        (Some(0), "intake 2: a reply to intake 1\n"),
+        "{stderr}"
+    );
+    harness.wait_all_jobs().await;
+    let joined = last_answer(&fake);
+    assert!(
+        joined.contains("**A reply from the reporter** (rita\\@\u{200b}example.net"),
+        "{joined}"
+    );
+    assert!(joined.contains("Version 2.3 is affected too"), "{joined}");
+    assert!(!joined.contains("@everyone"), "{joined}");
+    assert_eq!(sink.messages().len(), 1, "a reply is not acknowledged");
+
+    // Someone else naming the same message is a new report, not Rita's.
+    let mallory = reply(
+        "mallory@example.com",
+        &acknowledgement,
+        "Add me to the loop.",
+    );
+    let (_, stdout, _) = pipe_beside(&harness, dir.path(), mallory).await;
+    assert_eq!(stdout, "intake 3: a report\n");
+    harness.wait_all_jobs().await;
+    assert!(!last_answer(&fake).contains("Add me to the loop"));
+
+    // Once accepted, Rita's next reply joins the incident's tracking issue.
+    command(
+        &harness,
+        "c-1",
+        "alice",
+        "/herald accept Codertocat/Hello-World",
+    )
+    .await;
+    let later = reply(
+        rita,
+        "<20261205100000.GA1234@example.net>",
+        "A patch is attached.",
+    );
+    let (_, stdout, _) = pipe_beside(&harness, dir.path(), later).await;
+    assert_eq!(stdout, "intake 4: a reply to intake 1\n");
+    harness.wait_all_jobs().await;
+    let tracking = fake
+        .issues(TRACKING_REPO)
+        .into_iter()
+        .find(|issue| issue.title.contains("GHSA-m001"))
+        .expect("the incident's tracking issue");
+    let comments = fake.comments(TRACKING_REPO, tracking.number);
+    assert!(
+        comments
+            .iter()
+            .any(|comment| comment.body.contains("A patch is attached.")),
+        "{comments:?}"
+    );
+    harness.stop().await;
+}

@@ -156,7 +156,9 @@ fn handler_says(job: &Job) -> &'static str {
             "pre-notification to distros@vs.openwall.example not sent: the advisory is public now"
         }
         Job::EmbargoEnd(_) => "nobody waits past this embargo date",
-        Job::OpenIntake { .. } | Job::AcknowledgeReport { .. } => "intake gone",
+        Job::OpenIntake { .. } | Job::AcknowledgeReport { .. } | Job::PostReply { .. } => {
+            "intake gone"
+        }
     }
 }
 
@@ -274,6 +276,9 @@ fn one_job_of_each_kind(incident: IncidentId) -> Vec<Job> {
             intake: herald::intake::IntakeId(1),
         },
         Job::AcknowledgeReport {
+            intake: herald::intake::IntakeId(1),
+        },
+        Job::PostReply {
             intake: herald::intake::IntakeId(1),
         },
     ];
