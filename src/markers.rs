@@ -117,6 +117,11 @@ pub mod key {
         format!("{kind}:{delivery_id}")
     }
 
+    /// A notice to the reporter of mailed report `intake`, once each.
+    pub fn reporter_notice(intake: crate::incident::IntakeId, notice: &str) -> String {
+        format!("reporter:{intake}:{notice}")
+    }
+
     /// A comment herald owes; `of` names what it answers (unique per answer).
     pub fn reply(of: &str) -> String {
         format!("reply:{of}")

@@ -440,7 +440,13 @@ async fn advisory_delivery(
         .find_incident(&event.repository, &event.advisory.ghsa_id)
         .await?;
     let stored_id = current.as_ref().map(|row| row.id);
-    let outcome = apply_advisory(current.map(|row| row.incident), &event);
+    let mut outcome = apply_advisory(current.map(|row| row.incident), &event);
+    // A report mailed to the security team and accepted: its reporter follows its course.
+    if outcome.created {
+        outcome.incident.intake = work
+            .intake_of_advisory(&event.repository, &event.advisory.ghsa_id)
+            .await?;
+    }
     // A redelivery that changes nothing writes nothing.
     match (stored_id, outcome.changed) {
         (Some(id), false) => {

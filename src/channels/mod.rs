@@ -338,6 +338,7 @@ impl Channels {
             (Job::EmbargoEnd(pending), Some(row)) => {
                 prenotify::embargo_ended(self, claimed, pending, row).await
             }
+            (Job::TellReporter(pending), Some(row)) => reporter::tell(self, pending, row).await,
         }
     }
 

@@ -1,19 +1,91 @@
 //! What herald tells someone who mailed a report to the security team: that the team has
-//! it, at once. The answer goes to them alone, threaded under their message, signed with
-//! the project's key, encrypted to theirs when they sent it along, and marked as automatic
-//! so no program of theirs answers it. Its subject and shipped text are herald's own, never
-//! theirs: a mail's sender is not verified, so whoever forges one must not get their words
-//! signed with the project's key and sent to someone else.
+//! it, at once; then, once accepted, its course (accepted, a fix merged, its CVE id,
+//! published, with thanks). Each answer goes to them alone, threaded under their message,
+//! signed with the project's key, encrypted to theirs when they sent it along, and marked
+//! as automatic so no program of theirs answers it. Its subject and shipped text are
+//! herald's own, never theirs: a mail's sender is not verified, so whoever forges one must
+//! not get their words signed with the project's key and sent to someone else.
 
 use super::intake::letter_of;
 use super::record::{IntakeWrite, Write};
 use super::{ChannelError, Channels, Record};
-use crate::drafts::{AcknowledgementView, Drafts, INTAKE_ACKNOWLEDGEMENT, escape};
-use crate::intake::{IntakeId, Letter, Mailbox, Seal};
+use crate::drafts::{
+    AcknowledgementView, Drafts, INTAKE_ACKNOWLEDGEMENT, REPORTER_NOTICE, ReporterNoticeView,
+    escape,
+};
+use crate::incident::TimelineKind;
+use crate::intake::{IntakeId, Letter, Seal};
+use crate::jobs::{PendingReporterNotice, ReporterNotice};
 use crate::mail::{Announcer, RecipientKey};
 use crate::repo_config::{MailingList, SigningMode};
-use crate::store::{IntakeRow, IntakeState};
+use crate::store::{IncidentRow, IntakeRow, IntakeState};
 use chrono::Utc;
+
+/// Every answer's subject: herald's own words.
+const SUBJECT: &str = "Your report to the security team";
+
+/// The sender of a report, as herald answers them.
+struct Reporter {
+    recipient: MailingList,
+    seal: Option<RecipientKey>,
+    /// Their message's Message-ID, which answers thread under.
+    theirs: Option<String>,
+}
+
+impl Reporter {
+    /// Whom `letter` is answered to (Reply-To, else From), when a mail server takes that
+    /// address: PGP/MIME when they wrote PGP/MIME, encrypted to the key they sent along.
+    fn of(letter: &Letter) -> Option<Reporter> {
+        let to = letter
+            .answer_to()
+            .filter(|to| to.address.parse::<lettre::Address>().is_ok())?;
+        Some(Reporter {
+            recipient: MailingList {
+                address: to.address.clone(),
+                name: to.name.as_deref().map(escape::plain_line),
+                signing: match letter.seal {
+                    Seal::Decrypted { format: "PGP/MIME" } => SigningMode::PgpMime,
+                    _ => SigningMode::Cleartext,
+                },
+                attach_cleartext: false,
+            },
+            seal: letter
+                .reporter_key
+                .as_deref()
+                .and_then(|key| RecipientKey::from_bytes(key).ok()),
+            theirs: letter.message_id.clone(),
+        })
+    }
+
+    /// Sends `body` as herald's answer named `tag`; its Message-ID.
+    async fn send(
+        &self,
+        announcer: &Announcer,
+        tag: &str,
+        body: &str,
+    ) -> Result<String, ChannelError> {
+        let (message_id, message) = announcer.author.reply(
+            (self.theirs.as_deref(), tag),
+            &self.recipient,
+            (SUBJECT, body),
+            self.seal.as_ref(),
+        )?;
+        announcer.mailer.send(message).await?;
+        Ok(message_id)
+    }
+
+    /// How the answer went, for the issue that says so.
+    fn how(&self) -> String {
+        let to = escape::markdown_line(&self.recipient.address);
+        match &self.seal {
+            Some(key) => format!(
+                "{to} (signed, and encrypted to their key {})",
+                key.fingerprint()
+            ),
+            None => format!("{to} (signed; not encrypted, as they sent no key of theirs)"),
+        }
+    }
+}
 
 /// Acknowledges intake `id`'s report to its sender, unless that was done (or is off).
 pub(super) async fn acknowledge(channels: &Channels, id: IntakeId) -> Result<Record, ChannelError> {
@@ -35,68 +107,96 @@ pub(super) async fn acknowledge(channels: &Channels, id: IntakeId) -> Result<Rec
         ));
     };
     let letter = letter_of(channels, id).await?;
-    let Some(to) = answerable(&letter) else {
+    let Some(reporter) = Reporter::of(&letter) else {
         return Ok(told(
             &row,
             "herald cannot acknowledge this report: it has no address herald can answer."
                 .to_owned(),
         ));
     };
-    let seal = letter
-        .reporter_key
-        .as_deref()
-        .and_then(|key| RecipientKey::from_bytes(key).ok());
-    let recipient = MailingList {
-        address: to.address.clone(),
-        name: to.name.as_deref().map(escape::plain_line),
-        signing: match letter.seal {
-            Seal::Decrypted { format: "PGP/MIME" } => SigningMode::PgpMime,
-            _ => SigningMode::Cleartext,
-        },
-        attach_cleartext: false,
-    };
-    let drafts = templates(channels).await?;
     let view = AcknowledgementView {
-        reporter: to.name.clone().unwrap_or_else(|| to.address.clone()),
+        reporter: letter
+            .answer_to()
+            .and_then(|to| to.name.clone())
+            .unwrap_or_else(|| reporter.recipient.address.clone()),
         subject: letter.subject.clone(),
         received: row.received_at.format("%Y-%m-%d %H:%M UTC").to_string(),
-        encrypted: seal.is_some(),
+        encrypted: reporter.seal.is_some(),
         team: team(announcer),
     };
-    let body = drafts.render_acknowledgement(&view)?;
-    let subject = "Your report to the security team";
-    let (message_id, message) = announcer.author.reply(
-        (letter.message_id.as_deref(), &format!("ack-{id}")),
-        &recipient,
-        (subject, &body),
-        seal.as_ref(),
-    )?;
-    announcer.mailer.send(message).await?;
-    let how = match &seal {
-        Some(key) => format!("signed, and encrypted to their key {}", key.fingerprint()),
-        None => "signed; not encrypted, as they sent no key of theirs".to_owned(),
-    };
+    let body = templates(channels, INTAKE_ACKNOWLEDGEMENT)
+        .await?
+        .render_acknowledgement(&view)?;
+    let message_id = reporter
+        .send(announcer, &format!("ack-{id}"), &body)
+        .await?;
     let mut record = told(
         &row,
-        format!(
-            "herald acknowledged the report to {} ({how}).",
-            escape::markdown_line(&to.address)
-        ),
+        format!("herald acknowledged the report to {}.", reporter.how()),
     );
     record.push(Write::Intake(IntakeWrite::Acknowledged {
         intake: id,
-        to: to.address.clone(),
+        to: reporter.recipient.address.clone(),
         message_id,
         at: Utc::now(),
     }));
     Ok(record)
 }
 
-/// The address an answer goes to, when it is one a mail server takes.
-fn answerable(letter: &Letter) -> Option<&Mailbox> {
-    letter
-        .answer_to()
-        .filter(|to| to.address.parse::<lettre::Address>().is_ok())
+/// Tells the reporter of the mailed report an incident was accepted from how it goes on;
+/// said on the incident's timeline and tracking issue.
+pub(super) async fn tell(
+    channels: &Channels,
+    pending: &PendingReporterNotice,
+    row: &IncidentRow,
+) -> Result<Record, ChannelError> {
+    let notice = pending.notice;
+    if !channels.intake.notices {
+        return Ok(Record::note("not told: notices to reporters are off"));
+    }
+    let Some(announcer) = &channels.mail else {
+        return Ok(Record::note("not told: no SMTP server is configured"));
+    };
+    let letter = letter_of(channels, pending.intake).await?;
+    let Some(reporter) = Reporter::of(&letter) else {
+        return Ok(Record::note(
+            "not told: the report has no address herald can answer",
+        ));
+    };
+    let incident = &row.incident;
+    let published = incident.published_on_github();
+    let view = ReporterNoticeView {
+        accepted: notice == ReporterNotice::Accepted,
+        fixed: notice == ReporterNotice::Fixed,
+        cve: (notice == ReporterNotice::Cve)
+            .then(|| incident.cve_id.clone())
+            .flatten(),
+        published: notice == ReporterNotice::Published,
+        ghsa_id: (reporter.seal.is_some() || published).then(|| incident.ghsa_id.to_string()),
+        advisory_url: published.then(|| incident.advisory_url.clone()).flatten(),
+        encrypted: reporter.seal.is_some(),
+        team: team(announcer),
+    };
+    let body = templates(channels, REPORTER_NOTICE)
+        .await?
+        .render_reporter_notice(&view)?;
+    let tag = format!("{}-{}", notice.as_str(), pending.intake);
+    reporter.send(announcer, &tag, &body).await?;
+    let detail = format!(
+        "herald told the reporter ({}) that the report was {}",
+        reporter.recipient.address,
+        match notice {
+            ReporterNotice::Accepted => "accepted",
+            ReporterNotice::Fixed => "fixed",
+            ReporterNotice::Cve => "given its CVE id",
+            ReporterNotice::Published => "published, and thanked them",
+        }
+    );
+    let comment = format!("{}.", escape::markdown(&detail));
+    let key = format!("reporter-told:{}:{}", pending.intake, notice.as_str());
+    channels
+        .notice(row.id, TimelineKind::Reporter, detail, key, comment)
+        .await
 }
 
 /// `text` as the job's note and, where the intake's issue exists, a comment there.
@@ -113,15 +213,13 @@ fn told(row: &IntakeRow, text: String) -> Record {
     record
 }
 
-/// The shipped templates, with the intake repository's override of the acknowledgement.
-async fn templates(channels: &Channels) -> Result<Drafts, ChannelError> {
+/// The shipped templates, with the intake repository's override of template `name`.
+async fn templates(channels: &Channels, name: &str) -> Result<Drafts, ChannelError> {
     let Some(repository) = &channels.intake.repository else {
         return Ok(channels.drafts.clone());
     };
     let api = channels.installation(repository).await?;
-    channels
-        .templates_for(&api, repository, &[INTAKE_ACKNOWLEDGEMENT])
-        .await
+    channels.templates_for(&api, repository, &[name]).await
 }
 
 /// Who answers: the name herald's mail comes from, else its address.

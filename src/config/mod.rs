@@ -154,6 +154,7 @@ struct FileSettings {
     intake_decryption_key_passphrase: Option<String>,
     intake_decryption_key_passphrase_file: Option<PathBuf>,
     intake_acknowledge: Option<toml::Value>,
+    intake_notices: Option<toml::Value>,
     /// `[discourse.<name>]` tables.
     #[serde(default)]
     discourse: BTreeMap<String, counterparts::ForumFile>,
@@ -379,6 +380,12 @@ pub const SETTINGS_TABLE: &[(&str, &str, &str, &str)] = &[
         "HERALD_INTAKE_ACKNOWLEDGE",
         "true",
         "acknowledge each mailed report to its sender (signed, encrypted to their key when they sent it)",
+    ),
+    (
+        "intake_notices",
+        "HERALD_INTAKE_NOTICES",
+        "true",
+        "tell the sender of an accepted mailed report of its course: accepted, fixed, its CVE id, published",
     ),
     (
         "chat_webhook_url",
@@ -622,6 +629,7 @@ impl Layers<'_> {
                 true,
                 "true or false",
             )?,
+            notices: self.number("intake_notices", file.notices, true, "true or false")?,
         })
     }
 
@@ -801,6 +809,7 @@ struct IntakeFile {
     decryption_key_passphrase: Option<String>,
     decryption_key_passphrase_file: Option<PathBuf>,
     acknowledge: Option<toml::Value>,
+    notices: Option<toml::Value>,
 }
 
 /// The intake's decryption key, when one is configured: read and unlocked, or a clear
@@ -942,6 +951,7 @@ impl Settings {
                 decryption_key_passphrase: file.intake_decryption_key_passphrase,
                 decryption_key_passphrase_file: file.intake_decryption_key_passphrase_file,
                 acknowledge: file.intake_acknowledge,
+                notices: file.intake_notices,
             })?,
         })
     }

@@ -32,6 +32,22 @@ pub struct AcknowledgementView {
     pub team: String,
 }
 
+/// What a notice to the reporter says (`reporter-notice.txt.hbs`): one of `accepted`,
+/// `fixed`, `cve` (the id) or `published` (with the advisory's address). The GHSA id only
+/// where the notice is encrypted or the advisory public: mail servers on the way read an
+/// unencrypted body.
+#[derive(Debug, serde::Serialize)]
+pub struct ReporterNoticeView {
+    pub accepted: bool,
+    pub fixed: bool,
+    pub cve: Option<String>,
+    pub published: bool,
+    pub ghsa_id: Option<String>,
+    pub advisory_url: Option<String>,
+    pub encrypted: bool,
+    pub team: String,
+}
+
 /// The issue's title and body.
 pub fn intake_issue(facts: &IntakeFacts, letter: &Letter) -> (String, String) {
     let subject = if letter.subject.trim().is_empty() {

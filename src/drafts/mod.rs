@@ -15,7 +15,7 @@ mod tracking;
 mod view;
 
 pub use chart::course_chart;
-pub use intake::{AcknowledgementView, IntakeFacts, intake_issue};
+pub use intake::{AcknowledgementView, IntakeFacts, ReporterNoticeView, intake_issue};
 pub use tracking::{TrackingIssue, TrackingRecord, carry_checks, tracking_issue};
 pub use view::{Draft, DraftView, EmbargoView, RenderedDrafts, ReviewView, render_all};
 
@@ -70,13 +70,17 @@ pub const PRENOTIFY_UPDATE: &str = "prenotify-update.txt";
 /// herald's answer to a report mailed to the security team: rendered only for an intake
 /// (it needs an [`AcknowledgementView`]).
 pub const INTAKE_ACKNOWLEDGEMENT: &str = "intake-acknowledgement.txt";
+/// What a reporter who mailed the security team is told of their report's incident
+/// (it needs a [`ReporterNoticeView`]).
+pub const REPORTER_NOTICE: &str = "reporter-notice.txt";
 /// The templates that are not drafts of an incident's disclosure: each rendered only where
 /// its own data is.
-pub const NOT_DRAFTS: [&str; 4] = [
+pub const NOT_DRAFTS: [&str; 5] = [
     TRACKING_ISSUE,
     PRENOTIFY,
     PRENOTIFY_UPDATE,
     INTAKE_ACKNOWLEDGEMENT,
+    REPORTER_NOTICE,
 ];
 
 macro_rules! shipped {
@@ -104,6 +108,7 @@ pub const SHIPPED: &[Shipped] = &[
     shipped!("prenotify.txt", Target::Text),
     shipped!("prenotify-update.txt", Target::Text),
     shipped!("intake-acknowledgement.txt", Target::Text),
+    shipped!("reporter-notice.txt", Target::Text),
 ];
 
 /// Where a repository overrides a template: `<dir>/<name>.hbs`.
@@ -315,6 +320,11 @@ impl Drafts {
     /// The acknowledgement to a reporter.
     pub fn render_acknowledgement(&self, view: &AcknowledgementView) -> Result<String, DraftError> {
         self.render(INTAKE_ACKNOWLEDGEMENT, view)
+    }
+
+    /// A notice to the reporter of a mailed report.
+    pub fn render_reporter_notice(&self, view: &ReporterNoticeView) -> Result<String, DraftError> {
+        self.render(REPORTER_NOTICE, view)
     }
 
     /// Renders template `name` within [`bounds::MAX_RENDER_STEPS`] (checked against the

@@ -104,6 +104,17 @@ impl fmt::Display for IncidentId {
     }
 }
 
+/// A message mailed to the security team, as the store numbers it (an intake).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct IntakeId(pub i64);
+
+impl fmt::Display for IntakeId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
 /// A GitHub Security Advisory id, `GHSA-xxxx-xxxx-xxxx`: three groups of four lowercase
 /// letters or digits. Checked where it enters herald, since it names branches, files,
 /// hidden markers and URLs.

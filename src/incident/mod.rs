@@ -28,8 +28,8 @@ pub use commands::{
 pub use embargo::{EmbargoBreak, PublicMention};
 pub use fixes::{FixProgress, FixPull, PatchRelease, PullSnapshot, PullState, mentioned_ghsa_ids};
 pub use ids::{
-    DeliveryId, GhsaId, IncidentId, InvalidDeliveryId, InvalidGhsaId, InvalidRepoName, RepoName,
-    is_tame,
+    DeliveryId, GhsaId, IncidentId, IntakeId, InvalidDeliveryId, InvalidGhsaId, InvalidRepoName,
+    RepoName, is_tame,
 };
 pub use prenotify::{Downstream, Prenotice, Prenotification, PrenotifyTerms};
 pub use review::{Measure, ReviewFacts};
@@ -207,6 +207,10 @@ pub struct Incident {
     /// Public places that named the advisory before disclosure.
     #[serde(default)]
     pub embargo_breaks: Vec<EmbargoBreak>,
+    /// The report mailed to the security team that this incident was accepted from: its
+    /// reporter is told of its course.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intake: Option<IntakeId>,
 }
 
 /// A temporary private fork GitHub made for fixing the vulnerability in private. GitHub
@@ -284,6 +288,7 @@ impl Incident {
             releases: Vec::new(),
             prenotified: Vec::new(),
             embargo_breaks: Vec::new(),
+            intake: None,
         }
     }
 
@@ -448,6 +453,8 @@ pub enum TimelineKind {
     Prenotification,
     /// A public commit or pull request named the advisory before disclosure.
     EmbargoBreak,
+    /// The reporter of a mailed report was told of its course.
+    Reporter,
 }
 
 impl TimelineKind {
@@ -468,6 +475,7 @@ impl TimelineKind {
             TimelineKind::Escalation => "escalation",
             TimelineKind::Prenotification => "prenotification",
             TimelineKind::EmbargoBreak => "embargo_break",
+            TimelineKind::Reporter => "reporter",
         }
     }
 }
@@ -492,6 +500,7 @@ impl std::str::FromStr for TimelineKind {
             TimelineKind::Escalation,
             TimelineKind::Prenotification,
             TimelineKind::EmbargoBreak,
+            TimelineKind::Reporter,
         ]
         .into_iter()
         .find(|kind| kind.as_str() == s)

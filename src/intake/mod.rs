@@ -15,16 +15,7 @@ pub use letter::{Attachment, Letter, Mailbox};
 pub use openpgp::{DecryptionKey, DecryptionKeyError, SignatureCheck};
 pub use sealed::Seal;
 
-/// An intake, as the store numbers it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(transparent)]
-pub struct IntakeId(pub i64);
-
-impl std::fmt::Display for IntakeId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
+pub use crate::incident::IntakeId;
 
 /// The largest message herald takes unless configured otherwise: above common mail
 /// servers' limits (Postfix's default is 10 MB, many providers' 25 to 50 MB).
@@ -46,6 +37,8 @@ pub struct IntakeSettings {
     /// Whether each report is acknowledged to its sender (signed; encrypted to their key
     /// when they sent it).
     pub acknowledge: bool,
+    /// Whether the sender of an accepted report is told of its course.
+    pub notices: bool,
 }
 
 impl Default for IntakeSettings {
@@ -56,6 +49,7 @@ impl Default for IntakeSettings {
             decryption_key_file: None,
             decryption_key_passphrase: None,
             acknowledge: true,
+            notices: true,
         }
     }
 }

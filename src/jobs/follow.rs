@@ -6,7 +6,7 @@
 
 use super::{
     ChatNotice, ContainmentNotice, Job, PendingChat, PendingContainment, PendingEmbargoEnd,
-    PendingPrenotice, PendingPull, PublicChannel,
+    PendingPrenotice, PendingPull, PendingReporterNotice, PublicChannel, ReporterNotice,
 };
 use crate::incident::{
     CommandEffect, DeliveryId, Incident, IncidentId, TemporaryAction, TimelineEntry, TimelineKind,
@@ -57,7 +57,31 @@ pub fn follow_incident(
             work.enqueue_with(&job, &key, priority)?;
         }
     }
+    if let Some(intake) = incident.intake {
+        for notice in reporter_notices(incident) {
+            let job = Job::TellReporter(PendingReporterNotice {
+                incident_id,
+                intake,
+                notice,
+            });
+            work.enqueue(&job, &key::reporter_notice(intake, notice.as_str()))?;
+        }
+    }
     Ok(())
+}
+
+/// What the reporter of an accepted mailed report is owed, each once (its key): that it
+/// was accepted, and as the incident reaches them, a merged fix, its CVE id, publication.
+fn reporter_notices(incident: &Incident) -> Vec<ReporterNotice> {
+    ReporterNotice::ALL
+        .into_iter()
+        .filter(|notice| match notice {
+            ReporterNotice::Accepted => true,
+            ReporterNotice::Fixed => incident.fixes.iter().any(|fix| fix.merged_at.is_some()),
+            ReporterNotice::Cve => incident.cve_id.is_some(),
+            ReporterNotice::Published => incident.published_on_github(),
+        })
+        .collect()
 }
 
 /// The chat notices a saved revision calls for, with their idempotency keys: a new

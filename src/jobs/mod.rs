@@ -62,6 +62,8 @@ pub enum Job {
     AcknowledgeReport { intake: IntakeId },
     /// Add a reporter's reply to the report it answers (privately).
     PostReply { intake: IntakeId },
+    /// Tell the reporter of a mailed report how its incident goes on.
+    TellReporter(PendingReporterNotice),
 }
 
 /// The kinds of job, each with the name the store keeps: one list, from which the enum,
@@ -159,6 +161,9 @@ job_kinds! {
     /// Add a reporter's mailed reply to its intake's issue, or its incident's tracking
     /// issue once accepted (private); payload: the reply's intake id.
     PostReply = "post_reply",
+    /// Tell the sender of an accepted mailed report of its incident's course (accepted,
+    /// fixed, its CVE id, published); payload: a [`PendingReporterNotice`].
+    TellReporter = "tell_reporter",
 }
 
 impl JobKind {
@@ -182,6 +187,47 @@ impl JobKind {
             .copied()
             .find(|kind| kind.as_str() == name)
     }
+}
+
+/// What a reporter who mailed the security team is told of their report's incident.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReporterNotice {
+    /// The maintainers accepted it: a draft advisory, an incident.
+    Accepted,
+    /// A fix was merged.
+    Fixed,
+    /// GitHub assigned it a CVE id.
+    Cve,
+    /// GitHub published the advisory; the reporter is thanked.
+    Published,
+}
+
+impl ReporterNotice {
+    pub const ALL: [ReporterNotice; 4] = [
+        ReporterNotice::Accepted,
+        ReporterNotice::Fixed,
+        ReporterNotice::Cve,
+        ReporterNotice::Published,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReporterNotice::Accepted => "accepted",
+            ReporterNotice::Fixed => "fixed",
+            ReporterNotice::Cve => "cve",
+            ReporterNotice::Published => "published",
+        }
+    }
+}
+
+/// A notice owed to the reporter of the mailed report `intake` about incident
+/// `incident_id`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PendingReporterNotice {
+    pub incident_id: IncidentId,
+    pub intake: IntakeId,
+    pub notice: ReporterNotice,
 }
 
 /// The end of an embargo date that downstreams may have been told.
@@ -405,6 +451,7 @@ impl Job {
             Job::OpenIntake { .. } => JobKind::OpenIntake,
             Job::AcknowledgeReport { .. } => JobKind::AcknowledgeReport,
             Job::PostReply { .. } => JobKind::PostReply,
+            Job::TellReporter(_) => JobKind::TellReporter,
         }
     }
 
@@ -445,6 +492,7 @@ impl Job {
             Job::TrackPull(pending) => Some(pending.incident_id),
             Job::Prenotify(pending) => Some(pending.incident_id),
             Job::EmbargoEnd(pending) => Some(pending.incident_id),
+            Job::TellReporter(pending) => Some(pending.incident_id),
             Job::ProcessDelivery { .. }
             | Job::MaintainerAction { .. }
             | Job::PostComment(_)
@@ -532,6 +580,9 @@ impl Job {
             JobKind::OpenIntake => Job::OpenIntake { intake: intake()? },
             JobKind::AcknowledgeReport => Job::AcknowledgeReport { intake: intake()? },
             JobKind::PostReply => Job::PostReply { intake: intake()? },
+            JobKind::TellReporter => {
+                Job::TellReporter(serde_json::from_str(payload).map_err(|_| unusable())?)
+            }
         })
     }
 }
@@ -595,6 +646,7 @@ impl Queued for Job {
             Job::TrackPull(pending) => json(pending)?,
             Job::Prenotify(pending) => json(pending)?,
             Job::EmbargoEnd(pending) => json(pending)?,
+            Job::TellReporter(pending) => json(pending)?,
             Job::OpenIntake { intake }
             | Job::AcknowledgeReport { intake }
             | Job::PostReply { intake } => intake.to_string(),
@@ -751,6 +803,11 @@ mod tests {
             Job::PostReply {
                 intake: IntakeId(17),
             },
+            Job::TellReporter(PendingReporterNotice {
+                incident_id: IncidentId(18),
+                intake: IntakeId(19),
+                notice: ReporterNotice::Cve,
+            }),
         ];
         jobs.extend(PublicChannel::ALL.map(|channel| Job::Public {
             channel,

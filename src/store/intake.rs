@@ -236,6 +236,22 @@ impl Work {
         Ok(found.is_some())
     }
 
+    /// The accepted intake that became `repository`'s advisory `ghsa_id`.
+    pub async fn intake_of_advisory(
+        &mut self,
+        repository: &RepoName,
+        ghsa_id: &GhsaId,
+    ) -> Result<Option<IntakeId>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT id FROM intakes WHERE advisory_repository = $1 AND ghsa_id = $2 \
+             AND state = 'accepted' ORDER BY id LIMIT 1",
+        )
+        .bind(repository)
+        .bind(ghsa_id)
+        .fetch_optional(self.conn().await?)
+        .await?)
+    }
+
     /// Records that a reply joined its intake.
     pub async fn reply_posted(&mut self, id: IntakeId) -> Result<(), StoreError> {
         sqlx::query("UPDATE intakes SET state = 'posted', updated_at = $2 WHERE id = $1")

@@ -841,5 +841,71 @@ async fn the_reporters_reply_joins_their_report_and_nobody_elses() {
             .any(|comment| comment.body.contains("A patch is attached.")),
         "{comments:?}"
     );
+    rita_hears_of_the_course(&harness, &fake, &sink).await;
     harness.stop().await;
+}
+
+/// Rita, whose report was accepted, hears so; then of its CVE id and its publication,
+/// with thanks, once each, in her thread; the incident's timeline says so each time.
+async fn rita_hears_of_the_course(
+    harness: &Harness,
+    fake: &crate::common::github::FakeGitHub,
+    sink: &crate::common::mail::SmtpSink,
+) {
+    use crate::common::app::{published_advisory, say};
+    use crate::common::mail::{Received, decode_body};
+    let bodies = || -> Vec<String> {
+        sink.messages()
+            .iter()
+            .map(|raw| String::from_utf8_lossy(&decode_body(&Received::parse(raw))).into_owned())
+            .collect()
+    };
+    let told = |words: &str| bodies().iter().filter(|body| body.contains(words)).count();
+    assert_eq!(told("has accepted your report"), 1, "{:?}", bodies());
+    let mut advisory = fake.advisories(REPO).last().expect("the draft").clone();
+    advisory["state"] = "published".into();
+    advisory["cve_id"] = "CVE-2026-12345".into();
+    advisory["published_at"] = "2030-01-02T00:00:00Z".into();
+    advisory["updated_at"] = "2030-01-02T00:00:00Z".into();
+    let published = published_advisory(|payload| *payload = advisory.clone());
+    say(harness, "repository_advisory", "published-1", &published).await;
+    // A later edit of the published advisory tells Rita nothing more.
+    advisory["summary"] = "A sharper summary".into();
+    advisory["updated_at"] = "2030-01-03T00:00:00Z".into();
+    let edited = published_advisory(|payload| *payload = advisory.clone());
+    say(harness, "repository_advisory", "published-2", &edited).await;
+    // Rita's and Mallory's acknowledgements, then Rita's three notices, once each.
+    let jobs: Vec<(String, String, Option<String>, Option<String>)> =
+        sqlx::query_as("SELECT kind, state, outcome, last_error FROM outbox ORDER BY id")
+            .fetch_all(harness.store.pool())
+            .await
+            .expect("jobs");
+    assert_eq!(bodies().len(), 5, "{jobs:#?}");
+    assert_eq!(told("has been assigned CVE-2026-12345"), 1);
+    assert_eq!(told("Thank you for reporting it to us"), 1);
+    let answer = Received::parse(sink.messages().last().expect("the last notice"));
+    assert_eq!(
+        answer.header("In-Reply-To").as_deref(),
+        Some("<20261205100000.GA1234@example.net>")
+    );
+    let ghsa_id = advisory["ghsa_id"].as_str().expect("an id").to_owned();
+    let incident = harness
+        .store
+        .incidents_by_ghsa(&crate::common::ghsa(&ghsa_id))
+        .await
+        .expect("read")
+        .remove(0);
+    let timeline: Vec<String> = harness
+        .store
+        .timeline_entries(incident.id)
+        .await
+        .expect("timeline")
+        .into_iter()
+        .map(|entry| entry.detail)
+        .collect();
+    assert!(
+        timeline.iter().any(|line| line
+            .contains("herald told the reporter (rita@example.net) that the report was published")),
+        "{timeline:?}"
+    );
 }

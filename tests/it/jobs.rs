@@ -159,6 +159,7 @@ fn handler_says(job: &Job) -> &'static str {
         Job::OpenIntake { .. } | Job::AcknowledgeReport { .. } | Job::PostReply { .. } => {
             "intake gone"
         }
+        Job::TellReporter(_) => "not told: no SMTP server is configured",
     }
 }
 
@@ -281,6 +282,11 @@ fn one_job_of_each_kind(incident: IncidentId) -> Vec<Job> {
         Job::PostReply {
             intake: herald::intake::IntakeId(1),
         },
+        Job::TellReporter(herald::jobs::PendingReporterNotice {
+            incident_id: incident,
+            intake: herald::intake::IntakeId(1),
+            notice: herald::jobs::ReporterNotice::Published,
+        }),
     ];
     jobs.extend(PublicChannel::ALL.map(|channel| Job::Public { channel, incident }));
     jobs
