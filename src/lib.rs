@@ -12,6 +12,7 @@ pub mod ingest;
 pub mod intake;
 pub mod jobs;
 pub mod mail;
+pub mod mailbox;
 mod markers;
 pub mod metrics;
 pub mod outbox;

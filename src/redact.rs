@@ -1,4 +1,4 @@
-//! Secrets kept out of logs and errors.
+//! Secrets kept out of logs and errors, and off the network in the clear.
 
 /// A database URL fit for logs and errors: any password replaced.
 pub fn redact_url(url: &str) -> String {
@@ -14,6 +14,18 @@ pub fn redact_url(url: &str) -> String {
         }
         None => url.to_owned(),
     }
+}
+
+/// Whether `host` is this machine (an IP loopback address, bracketed or not, or
+/// `localhost` itself, not a name that starts with it): the one place a secret may travel
+/// unencrypted.
+pub fn is_this_machine(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 #[cfg(test)]

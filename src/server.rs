@@ -31,6 +31,8 @@ pub struct Server {
     effects: Option<JoinHandle<()>>,
     poller: Option<JoinHandle<()>>,
     redelivery: Option<JoinHandle<()>>,
+    /// The reader of the security team's mailbox, when one is configured.
+    mailbox: Option<JoinHandle<()>>,
     store: Store,
     idle: Idle,
     /// Turned true when the process starts stopping: `/readyz` says 503 from then on.
@@ -243,6 +245,7 @@ impl Server {
         let (ingestor, writer) = Ingestor::start(store.clone(), wake.clone());
         let (shutdown, shutdown_rx) = watch::channel(false);
         let effects_wake = Arc::new(Notify::new());
+        let mailbox = read_mailbox(settings, &store, &effects_wake, &shutdown_rx);
         let idle = Idle::new();
         let app_bot = Arc::new(std::sync::OnceLock::new());
         if let Some(github) = &github {
@@ -306,6 +309,7 @@ impl Server {
             effects,
             poller,
             redelivery,
+            mailbox,
             store,
             idle,
             draining,
@@ -349,6 +353,10 @@ impl Server {
                 "redelivery scans",
                 self.redelivery.as_ref().map(JoinHandle::is_finished),
             ),
+            (
+                "mailbox reader",
+                self.mailbox.as_ref().map(JoinHandle::is_finished),
+            ),
         ];
         tasks
             .into_iter()
@@ -370,6 +378,9 @@ impl Server {
         if let Some(redelivery) = self.redelivery {
             redelivery.await?;
         }
+        if let Some(mailbox) = self.mailbox {
+            mailbox.await?;
+        }
         self.http.await??;
         if let Some(metrics_http) = self.metrics_http {
             metrics_http.await??;
@@ -385,6 +396,25 @@ impl Server {
         tracing::info!("herald stopped");
         Ok(())
     }
+}
+
+/// Reads the security team's mailbox until `shutdown`, when one is configured; a message
+/// taken wakes the effect runner (`wake`) for its jobs.
+fn read_mailbox(
+    settings: &Settings,
+    store: &Store,
+    wake: &Arc<Notify>,
+    shutdown: &watch::Receiver<bool>,
+) -> Option<JoinHandle<()>> {
+    let imap = settings.mailbox.clone()?;
+    let own = crate::mailbox::Own::of(settings.mail.from.as_deref());
+    let reader = crate::mailbox::MailboxReader::new(
+        store.clone(),
+        imap,
+        (settings.intake.max_message_bytes, own),
+        wake.clone(),
+    );
+    Some(tokio::spawn(reader.run(shutdown.clone())))
 }
 
 /// Serves `app` on `listener` until `shutdown` turns true.

@@ -44,3 +44,12 @@ CREATE INDEX intakes_message_id ON intakes (message_id);
 CREATE INDEX intakes_acknowledgement_id ON intakes (acknowledgement_id);
 -- Commands on an intake's issue find the intake by it.
 CREATE INDEX intakes_issue ON intakes (repository, issue_number);
+
+-- Where herald stands in each mailbox it reads over IMAP: the mailbox's UIDVALIDITY and
+-- the last UID taken, saved in the commit that took that message.
+CREATE TABLE intake_mailboxes (
+    name          TEXT PRIMARY KEY,
+    uid_validity  BIGINT NOT NULL,
+    last_uid      BIGINT NOT NULL,
+    updated_at    BIGINT NOT NULL
+);

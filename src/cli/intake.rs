@@ -7,11 +7,11 @@
 
 use crate::config::Settings;
 use crate::intake::IntakeId;
-use crate::intake::{Kind, Letter, classify, header_of};
-use crate::jobs::Job;
+use crate::intake::{Letter, header_of};
+use crate::mailbox::{self, Arrived, Own, Taken};
 use crate::printable::to_json_pretty;
 use crate::report;
-use crate::store::{IntakeRow, NewMail, Store};
+use crate::store::{IntakeRow, Store};
 use clap::Subcommand;
 use sha2::{Digest, Sha256};
 use std::io::Read;
@@ -107,99 +107,46 @@ async fn take(settings: &Settings, source: &str, input: &mut impl Read) -> anyho
         message: format!("cannot read the message: {error}"),
     })?;
     let oversized = delivered.bytes > max as u64;
-    let own = settings
-        .mail
-        .from
-        .as_deref()
-        .and_then(|from| crate::mail::Sender::parse(from, None).ok());
-    let own_address = own.as_ref().map(|sender| sender.from.email.to_string());
-    let own_domain = own
-        .as_ref()
-        .map(|sender| sender.from.email.domain().to_owned());
-    let (kind, mut reason) = classify(
-        &delivered.kept,
-        own_address.as_deref(),
-        own_domain.as_deref(),
-    );
-    if oversized {
-        reason = Some(format!(
-            "{} bytes, over the {max} bytes herald takes (intake_max_message_bytes): only its \
-             header was kept, and the mail server was told to return it to its sender",
-            delivered.bytes
-        ));
-    }
-    let letter = Letter::read(&delivered.kept, None);
-    let mail = NewMail {
-        raw: &delivered.kept,
+    let arrived = Arrived {
+        kept: &delivered.kept,
         digest: delivered.digest,
         source,
-        received_at: chrono::Utc::now(),
-        message_id: letter.message_id.as_deref(),
-        sender: letter.from.as_ref().map(|from| from.address.as_str()),
-        kind,
-        reason,
+        cut: oversized.then(|| {
+            format!(
+                "{} bytes, over the {max} bytes herald takes (intake_max_message_bytes): only \
+                 its header was kept, and the mail server was told to return it to its sender",
+                delivered.bytes
+            )
+        }),
     };
-    let (id, new, reply_to) = keep(settings, &mail, &letter.references)
-        .await
-        .map_err(|error| Exit {
-            status: EX_TEMPFAIL,
-            message: format!("the message was not kept (the mail server keeps it): {error:#}"),
-        })?;
-    let what = match (kind, new, reply_to) {
-        (_, false, _) => "taken before".to_owned(),
-        (Kind::Report, true, Some(to)) => format!("a reply to intake {to}"),
-        (Kind::Report, true, None) => "a report".to_owned(),
-        (kind, true, _) => format!("not a report ({}), never answered", kind.as_str()),
-    };
+    let own = Own::of(settings.mail.from.as_deref());
+    let taken = keep(settings, &arrived, &own).await.map_err(|error| Exit {
+        status: EX_TEMPFAIL,
+        message: format!("the message was not kept (the mail server keeps it): {error:#}"),
+    })?;
     if oversized {
         return Err(Exit {
             status: EX_DATAERR,
             message: format!(
                 "message of {} bytes refused: herald takes at most {max} bytes; its header is \
-                 kept as intake {id}",
-                delivered.bytes
+                 kept as intake {}",
+                delivered.bytes, taken.id
             ),
         }
         .into());
     }
-    println!("intake {id}: {what}");
+    println!("intake {}: {}", taken.id, taken.describe());
     Ok(())
 }
 
-/// Keeps the message and queues what follows it, in one durable commit: for a new report,
-/// its intake issue and the acknowledgement; for the reporter's reply to one (`references`
-/// names it), the reply's joining it. Returns the intake, whether it is new, and which
-/// intake it answers.
-async fn keep(
-    settings: &Settings,
-    mail: &NewMail<'_>,
-    references: &[String],
-) -> anyhow::Result<(IntakeId, bool, Option<IntakeId>)> {
+/// Takes the message in one durable commit.
+async fn keep(settings: &Settings, arrived: &Arrived<'_>, own: &Own) -> anyhow::Result<Taken> {
     let store = Store::open(&settings.database_url).await?;
     let mut work = store.begin_durable().await?;
-    let reply_to = match (mail.kind, mail.sender) {
-        (Kind::Report, Some(sender)) => work.replied_intake(references, sender).await?,
-        _ => None,
-    };
-    let (id, new) = work.take_mail(mail, reply_to).await?;
-    match (new && mail.kind == Kind::Report, reply_to) {
-        (false, _) => {}
-        (true, None) => {
-            // The issue first, then the answer to the reporter (one lane: in this order).
-            work.enqueue(
-                &Job::OpenIntake { intake: id },
-                &format!("open_intake:{id}"),
-            )?;
-            let acknowledge = Job::AcknowledgeReport { intake: id };
-            work.enqueue(&acknowledge, &format!("acknowledge_report:{id}"))?;
-        }
-        (true, Some(_)) => {
-            work.enqueue(&Job::PostReply { intake: id }, &format!("post_reply:{id}"))?;
-        }
-    }
+    let taken = mailbox::take(&mut work, arrived, own).await?;
     work.commit().await?;
     store.close().await;
-    Ok((id, new, reply_to))
+    Ok(taken)
 }
 
 async fn list(settings: &Settings, limit: i64, json: bool) -> anyhow::Result<()> {

@@ -9,7 +9,6 @@ use crate::channels::{Counterparts, Forum, Wiki};
 use secrecy::SecretString;
 use serde::Deserialize;
 use std::collections::BTreeMap;
-use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 /// `[discourse.<name>]` as written.
@@ -173,14 +172,7 @@ pub fn counterpart_url(text: &str) -> Result<String, String> {
         url.path()
     );
     // The URL parser has normalised the host: IPv4 in dotted decimal, IPv6 in brackets.
-    let loopback = url.host_str().is_some_and(|host| {
-        host.eq_ignore_ascii_case("localhost")
-            || host
-                .trim_start_matches('[')
-                .trim_end_matches(']')
-                .parse::<IpAddr>()
-                .is_ok_and(|ip| ip.is_loopback())
-    });
+    let loopback = url.host_str().is_some_and(crate::redact::is_this_machine);
     match url.scheme() {
         "https" => {}
         "http" if loopback => {}

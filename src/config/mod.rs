@@ -11,6 +11,7 @@ pub use crate::channels::{ChannelSecrets, Counterparts, Forum, Wiki};
 pub use crate::github::{GitHubSettings, Pacing};
 pub use crate::intake::IntakeSettings;
 pub use crate::mail::MailSettings;
+pub use crate::mailbox::ImapSettings;
 pub use crate::outbox::WorkerSettings;
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -69,6 +70,8 @@ pub struct Settings {
     pub mail: MailSettings,
     pub channels: ChannelSecrets,
     pub intake: IntakeSettings,
+    /// The security team's mailbox, read over IMAP, when configured.
+    pub mailbox: Option<ImapSettings>,
     /// This process's name on the leases and claims it holds in a shared store.
     pub replica_id: String,
     /// How long a stopping `serve` still answers deliveries while `/readyz` says 503.
@@ -155,6 +158,8 @@ struct FileSettings {
     intake_decryption_key_passphrase_file: Option<PathBuf>,
     intake_acknowledge: Option<toml::Value>,
     intake_notices: Option<toml::Value>,
+    intake_imap_url: Option<String>,
+    intake_imap_poll_secs: Option<toml::Value>,
     /// `[discourse.<name>]` tables.
     #[serde(default)]
     discourse: BTreeMap<String, counterparts::ForumFile>,
@@ -386,6 +391,18 @@ pub const SETTINGS_TABLE: &[(&str, &str, &str, &str)] = &[
         "HERALD_INTAKE_NOTICES",
         "true",
         "tell the sender of an accepted mailed report of its course: accepted, fixed, its CVE id, published",
+    ),
+    (
+        "intake_imap_url",
+        "HERALD_INTAKE_IMAP_URL",
+        "(none)",
+        "the security team's mailbox, read over IMAP: imaps://USER:PASSWORD@HOST[:993][/MAILBOX]",
+    ),
+    (
+        "intake_imap_poll_secs",
+        "HERALD_INTAKE_IMAP_POLL_SECS",
+        "60",
+        "how often the mailbox is looked at (or IDLE renewed)",
     ),
     (
         "chat_webhook_url",
@@ -631,6 +648,29 @@ impl Layers<'_> {
             )?,
             notices: self.number("intake_notices", file.notices, true, "true or false")?,
         })
+    }
+
+    /// The security team's mailbox: its URL holds the password, which errors do not repeat.
+    fn mailbox(
+        &self,
+        url: Option<String>,
+        poll_secs: Option<toml::Value>,
+    ) -> Result<Option<ImapSettings>, ConfigError> {
+        let poll: u64 = self.number(
+            "intake_imap_poll_secs",
+            poll_secs,
+            60,
+            "a number of seconds",
+        )?;
+        let Some(url) = self.text("intake_imap_url", url) else {
+            return Ok(None);
+        };
+        ImapSettings::parse(url.trim(), Duration::from_secs(poll.max(1)))
+            .map(Some)
+            .map_err(|message| ConfigError::Invalid {
+                name: "intake_imap_url".to_owned(),
+                message,
+            })
     }
 
     /// The chat's webhook URL: a credential, which errors do not repeat.
@@ -953,6 +993,7 @@ impl Settings {
                 acknowledge: file.intake_acknowledge,
                 notices: file.intake_notices,
             })?,
+            mailbox: layers.mailbox(file.intake_imap_url, file.intake_imap_poll_secs)?,
         })
     }
 }

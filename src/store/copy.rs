@@ -206,6 +206,15 @@ const TABLES: &[(&str, &[(&str, Column)])] = &[
             ("updated_at", Integer),
         ],
     ),
+    (
+        "intake_mailboxes",
+        &[
+            ("name", Text),
+            ("uid_validity", Integer),
+            ("last_uid", Integer),
+            ("updated_at", Integer),
+        ],
+    ),
 ];
 
 /// Tables whose ids the database hands out: after a copy, PostgreSQL's sequences go on

@@ -252,6 +252,27 @@ impl Work {
         .await?)
     }
 
+    /// Records that mailbox `name` (of `uid_validity`) was read up to `last_uid`.
+    pub async fn save_mailbox_state(
+        &mut self,
+        name: &str,
+        (uid_validity, last_uid): (u32, u32),
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO intake_mailboxes (name, uid_validity, last_uid, updated_at) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (name) DO UPDATE SET \
+             uid_validity = excluded.uid_validity, last_uid = excluded.last_uid, \
+             updated_at = excluded.updated_at",
+        )
+        .bind(name)
+        .bind(i64::from(uid_validity))
+        .bind(i64::from(last_uid))
+        .bind(to_millis(Utc::now()))
+        .execute(self.conn().await?)
+        .await?;
+        Ok(())
+    }
+
     /// Records that a reply joined its intake.
     pub async fn reply_posted(&mut self, id: IntakeId) -> Result<(), StoreError> {
         sqlx::query("UPDATE intakes SET state = 'posted', updated_at = $2 WHERE id = $1")
@@ -340,6 +361,21 @@ impl Store {
             .as_ref()
             .map(intake_row)
             .transpose()
+    }
+
+    /// Where herald stands in mailbox `name`: its UIDVALIDITY and the last UID taken.
+    pub async fn mailbox_state(&self, name: &str) -> Result<Option<(u32, u32)>, StoreError> {
+        let row: Option<(i64, i64)> =
+            sqlx::query_as("SELECT uid_validity, last_uid FROM intake_mailboxes WHERE name = $1")
+                .bind(name)
+                .fetch_optional(&self.reader)
+                .await?;
+        Ok(row.map(|(validity, last)| {
+            (
+                u32::try_from(validity).unwrap_or(0),
+                u32::try_from(last).unwrap_or(0),
+            )
+        }))
     }
 
     /// The message of an intake, as kept.

@@ -909,3 +909,77 @@ async fn rita_hears_of_the_course(
         "{timeline:?}"
     );
 }
+
+/// Waits (at most 30 s) until the store holds `count` intakes; their kinds, in order.
+async fn intakes_taken(harness: &Harness, count: usize) -> Vec<String> {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let kinds: Vec<String> = sqlx::query_scalar("SELECT kind FROM intakes ORDER BY id")
+            .fetch_all(harness.store.pool())
+            .await
+            .expect("intakes");
+        if kinds.len() >= count || tokio::time::Instant::now() > deadline {
+            return kinds;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_mailbox_is_read_over_imap_each_message_once_across_a_restart() {
+    use crate::common::imap::Dovecot;
+    let dovecot = Dovecot::start();
+    for name in ["report.eml", "auto-reply.eml", "bounce.eml", "list.eml"] {
+        dovecot.deliver(&mail(name));
+    }
+    dovecot.deliver(&report_with_attachment(30 << 20));
+    let url = dovecot.url();
+    // A long poll: what comes while herald runs can only be seen through IDLE.
+    let mailbox = |settings: &mut herald::config::Settings| {
+        settings.mailbox = Some(
+            herald::config::ImapSettings::parse(&url, std::time::Duration::from_secs(600))
+                .expect("the mailbox URL"),
+        );
+    };
+    let mut harness = Harness::start_with(true, mailbox).await;
+    let kinds = intakes_taken(&harness, 5).await;
+    assert_eq!(
+        kinds,
+        ["report", "auto_reply", "bounce", "list", "report"],
+        "{}",
+        dovecot.log()
+    );
+    let dump = stored(&harness, 5).await;
+    assert!(
+        dump.reason.is_none(),
+        "the 30 MB report is whole: {:?}",
+        dump.reason
+    );
+
+    // Delivered while herald runs: IDLE tells it.
+    dovecot.deliver(b"From: carol@example.net\r\nSubject: second\r\n\r\nAnother one.\r\n");
+    assert_eq!(
+        intakes_taken(&harness, 6).await.len(),
+        6,
+        "{}",
+        dovecot.log()
+    );
+
+    // Stopped, then one more; started again: each message taken once.
+    harness.stop_server().await;
+    dovecot.deliver(b"From: dave@example.net\r\nSubject: third\r\n\r\nA third.\r\n");
+    harness.start_server().await;
+    assert_eq!(intakes_taken(&harness, 7).await.len(), 7);
+    let taken: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM intakes")
+        .fetch_one(harness.store.pool())
+        .await
+        .expect("intakes");
+    assert_eq!(taken, 7, "nothing taken twice");
+    let state: (i64, i64) =
+        sqlx::query_as("SELECT last_uid, COUNT(*) FROM intake_mailboxes GROUP BY last_uid")
+            .fetch_one(harness.store.pool())
+            .await
+            .expect("the mailbox's place");
+    assert_eq!(state, (7, 1));
+    harness.stop().await;
+}

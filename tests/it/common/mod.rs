@@ -84,6 +84,7 @@ pub fn settings(database_url: &str, worker_enabled: bool) -> Settings {
         mail: herald::config::MailSettings::default(),
         channels: herald::config::ChannelSecrets::default(),
         intake: herald::config::IntakeSettings::default(),
+        mailbox: None,
         replica_id: "test-replica".to_owned(),
         drain: Duration::ZERO,
     }
@@ -345,6 +346,7 @@ pub mod cut;
 pub mod discourse;
 pub mod github;
 pub mod gitserver;
+pub mod imap;
 pub mod mail;
 pub mod mediawiki;
 pub mod osv;

@@ -1,0 +1,361 @@
+//! The security team's mailbox, read over IMAP: each new message (by UID, past the last
+//! one taken) is fetched without marking it read, taken, and the mailbox's place saved in
+//! the same durable commit, so a message is taken once and nothing is lost if herald stops
+//! half-way: what was not committed is fetched again (and a message taken twice is known
+//! by its digest). Messages stay in the mailbox. The server is told of new mail by IDLE
+//! where it offers it, else asked every `intake_imap_poll_secs`.
+
+use super::{Arrived, Own, take};
+use crate::store::{Store, StoreError};
+use async_imap::Client;
+use futures_util::TryStreamExt;
+use secrecy::{ExposeSecret, SecretString};
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::{Notify, watch};
+
+/// A message fetched at most this long; a server that stalls longer is given up on.
+const FETCH_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long herald waits before connecting again after the mailbox failed.
+const RETRY_AFTER: Duration = Duration::from_secs(30);
+
+/// Where the mailbox is: `imaps://USER:PASSWORD@HOST[:993][/MAILBOX]`, or `imap://` (no
+/// TLS) to this machine only. The password is a server secret, never logged.
+#[derive(Clone)]
+pub struct ImapSettings {
+    pub tls: bool,
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    pub password: SecretString,
+    pub mailbox: String,
+    pub poll: Duration,
+}
+
+impl std::fmt::Debug for ImapSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.name())
+    }
+}
+
+impl ImapSettings {
+    /// Reads an `imaps://` or `imap://` URL; the error never repeats the password.
+    pub fn parse(url: &str, poll: Duration) -> Result<ImapSettings, String> {
+        let (tls, rest) = match url.split_once("://") {
+            Some(("imaps", rest)) => (true, rest),
+            Some(("imap", rest)) => (false, rest),
+            _ => return Err("not an imaps:// or imap:// URL".to_owned()),
+        };
+        let (credentials, rest) = rest
+            .rsplit_once('@')
+            .ok_or("it names no user and password (imaps://USER:PASSWORD@HOST)")?;
+        let (user, password) = credentials
+            .split_once(':')
+            .ok_or("it names no password (imaps://USER:PASSWORD@HOST)")?;
+        let (authority, mailbox) = rest.split_once('/').unwrap_or((rest, "INBOX"));
+        let (host, port) = match authority.rsplit_once(':') {
+            Some((host, port)) => (
+                host,
+                port.parse::<u16>()
+                    .map_err(|_| format!("{port:?} is not a port"))?,
+            ),
+            None => (authority, if tls { 993 } else { 143 }),
+        };
+        if host.is_empty() {
+            return Err("it names no host".to_owned());
+        }
+        if !tls && !crate::redact::is_this_machine(host) {
+            return Err(format!(
+                "imap:// sends the password in the clear: use imaps:// for {host} (imap:// only \
+                 to this machine)"
+            ));
+        }
+        let decoded = |text: &str| {
+            percent_encoding::percent_decode_str(text)
+                .decode_utf8()
+                .map(|text| text.into_owned())
+                .map_err(|_| "its user, password or mailbox is not UTF-8".to_owned())
+        };
+        Ok(ImapSettings {
+            tls,
+            host: host.to_owned(),
+            port,
+            user: decoded(user)?,
+            password: SecretString::from(decoded(password)?),
+            mailbox: match decoded(mailbox)? {
+                name if name.is_empty() => "INBOX".to_owned(),
+                name => name,
+            },
+            poll,
+        })
+    }
+
+    /// The mailbox's name in the store and the log: user, host and mailbox.
+    pub fn name(&self) -> String {
+        format!("{}@{}:{}/{}", self.user, self.host, self.port, self.mailbox)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MailboxError {
+    #[error("cannot reach the mailbox: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("the IMAP server said: {0}")]
+    Imap(#[from] async_imap::error::Error),
+    #[error("the IMAP server refused the login: {0}")]
+    Login(String),
+    #[error("the IMAP server did not answer within {} s", FETCH_TIMEOUT.as_secs())]
+    TimedOut,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Reads the mailbox until herald stops.
+pub struct MailboxReader {
+    store: Store,
+    settings: ImapSettings,
+    max_message_bytes: usize,
+    own: Own,
+    /// Wakes the effect runner when a message was taken.
+    wake: Arc<Notify>,
+}
+
+impl MailboxReader {
+    pub fn new(
+        store: Store,
+        settings: ImapSettings,
+        (max_message_bytes, own): (usize, Own),
+        wake: Arc<Notify>,
+    ) -> MailboxReader {
+        MailboxReader {
+            store,
+            settings,
+            max_message_bytes,
+            own,
+            wake,
+        }
+    }
+
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        let name = self.settings.name();
+        tracing::info!(mailbox = %name, "reading the security team's mailbox");
+        loop {
+            let error = tokio::select! {
+                result = self.connected() => match result {
+                    Ok(never) => match never {},
+                    Err(error) => error,
+                },
+                _ = shutdown.wait_for(|stop| *stop) => return,
+            };
+            tracing::warn!(mailbox = %name, %error, "mailbox unreachable; trying again in {} s", RETRY_AFTER.as_secs());
+            tokio::select! {
+                _ = tokio::time::sleep(RETRY_AFTER) => {}
+                _ = shutdown.wait_for(|stop| *stop) => return,
+            }
+        }
+    }
+
+    /// Connects and reads until the connection fails.
+    async fn connected(&self) -> Result<std::convert::Infallible, MailboxError> {
+        let settings = &self.settings;
+        let tcp = tokio::net::TcpStream::connect((settings.host.as_str(), settings.port)).await?;
+        if !settings.tls {
+            return self.read(tcp).await;
+        }
+        let mut roots = rustls::RootCertStore::empty();
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .map_err(|error| std::io::Error::other(error.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        let server = rustls::pki_types::ServerName::try_from(settings.host.clone())
+            .map_err(|error| std::io::Error::other(error.to_string()))?;
+        let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+            .connect(server, tcp)
+            .await?;
+        self.read(tls).await
+    }
+
+    /// Logs in, selects the mailbox, then takes what is new, again whenever the server
+    /// says more came (IDLE) or every poll interval.
+    async fn read<T>(&self, stream: T) -> Result<std::convert::Infallible, MailboxError>
+    where
+        T: AsyncRead + AsyncWrite + Unpin + std::fmt::Debug + Send,
+    {
+        let mut client = Client::new(stream);
+        client.read_response().await?;
+        let mut session = client
+            .login(&self.settings.user, self.settings.password.expose_secret())
+            .await
+            .map_err(|(error, _)| MailboxError::Login(error.to_string()))?;
+        let idle = session.capabilities().await?.has_str("IDLE");
+        let selected = session.select(&self.settings.mailbox).await?;
+        let validity = selected.uid_validity.unwrap_or(0);
+        loop {
+            self.take_new(&mut session, validity).await?;
+            if idle {
+                let mut handle = session.idle();
+                handle.init().await?;
+                let (wait, _interrupt) = handle.wait_with_timeout(self.settings.poll);
+                wait.await?;
+                session = handle.done().await?;
+            } else {
+                tokio::time::sleep(self.settings.poll).await;
+                session.noop().await?;
+            }
+        }
+    }
+
+    /// Takes each message past the last one taken, in UID order, each in its own commit.
+    async fn take_new<T>(
+        &self,
+        session: &mut async_imap::Session<T>,
+        validity: u32,
+    ) -> Result<(), MailboxError>
+    where
+        T: AsyncRead + AsyncWrite + Unpin + std::fmt::Debug + Send,
+    {
+        let name = self.settings.name();
+        let last = match self.store.mailbox_state(&name).await? {
+            // A new UIDVALIDITY numbers the mailbox anew: read it all again (what was
+            // taken before is known by its digest).
+            Some((known, last)) if known == validity => last,
+            _ => 0,
+        };
+        let mut uids: Vec<u32> = timed(session.uid_search(format!("UID {}:*", last + 1)))
+            .await??
+            .into_iter()
+            .filter(|uid| *uid > last)
+            .collect();
+        uids.sort_unstable();
+        for uid in uids {
+            let (kept, digest, cut) = self.fetch(session, uid).await?;
+            let source = format!("imap {name}");
+            let arrived = Arrived {
+                kept: &kept,
+                digest,
+                source: &source,
+                cut,
+            };
+            let mut work = self.store.begin_durable().await?;
+            let taken = take(&mut work, &arrived, &self.own).await?;
+            work.save_mailbox_state(&name, (validity, uid)).await?;
+            work.commit().await?;
+            self.wake.notify_one();
+            tracing::info!(mailbox = %name, uid, intake = %taken.id, "mail taken: {}", taken.describe());
+        }
+        Ok(())
+    }
+
+    /// Message `uid`, unread: whole, or its header alone when it is over the limit (then
+    /// it stays in the mailbox for someone to read there); its digest; why it was cut.
+    async fn fetch<T>(
+        &self,
+        session: &mut async_imap::Session<T>,
+        uid: u32,
+    ) -> Result<(Vec<u8>, String, Option<String>), MailboxError>
+    where
+        T: AsyncRead + AsyncWrite + Unpin + std::fmt::Debug + Send,
+    {
+        let size = self.fetched(session, uid, "RFC822.SIZE").await?.1;
+        let max = self.max_message_bytes;
+        if size.is_some_and(|size| size as usize > max) {
+            let size = size.unwrap_or_default();
+            let (header, _) = self.fetched(session, uid, "BODY.PEEK[HEADER]").await?;
+            let digest = hex::encode(Sha256::digest(
+                [&header[..], size.to_string().as_bytes()].concat(),
+            ));
+            let cut = format!(
+                "{size} bytes, over the {max} bytes herald takes (intake_max_message_bytes): \
+                 only its header was kept; the whole message stays in the mailbox"
+            );
+            return Ok((header, digest, Some(cut)));
+        }
+        let (whole, _) = self.fetched(session, uid, "BODY.PEEK[]").await?;
+        let digest = hex::encode(Sha256::digest(&whole));
+        Ok((whole, digest, None))
+    }
+
+    /// One FETCH of `uid`: the body part asked for (empty if none) and the size.
+    async fn fetched<T>(
+        &self,
+        session: &mut async_imap::Session<T>,
+        uid: u32,
+        what: &str,
+    ) -> Result<(Vec<u8>, Option<u32>), MailboxError>
+    where
+        T: AsyncRead + AsyncWrite + Unpin + std::fmt::Debug + Send,
+    {
+        let fetches: Vec<async_imap::types::Fetch> = timed(async {
+            session
+                .uid_fetch(uid.to_string(), format!("(UID {what})"))
+                .await?
+                .try_collect()
+                .await
+        })
+        .await??;
+        let fetch = fetches.iter().find(|fetch| fetch.uid == Some(uid));
+        Ok((
+            fetch
+                .and_then(|fetch| fetch.body().or_else(|| fetch.header()))
+                .map(<[u8]>::to_vec)
+                .unwrap_or_default(),
+            fetch.and_then(|fetch| fetch.size),
+        ))
+    }
+}
+
+async fn timed<F: std::future::Future>(future: F) -> Result<F::Output, MailboxError> {
+    tokio::time::timeout(FETCH_TIMEOUT, future)
+        .await
+        .map_err(|_| MailboxError::TimedOut)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_mailbox_url_is_read_and_never_repeats_its_password() {
+        let poll = Duration::from_secs(60);
+        let settings = ImapSettings::parse(
+            "imaps://security%40example.org:s%3Acret@mail.example.org/Reports",
+            poll,
+        )
+        .expect("read");
+        assert_eq!(
+            (
+                settings.tls,
+                settings.port,
+                settings.user.as_str(),
+                settings.mailbox.as_str()
+            ),
+            (true, 993, "security@example.org", "Reports")
+        );
+        assert_eq!(settings.password.expose_secret(), "s:cret");
+        assert_eq!(
+            format!("{settings:?}"),
+            "security@example.org@mail.example.org:993/Reports"
+        );
+        let local = ImapSettings::parse("imap://u:p@127.0.0.1:1143", poll).expect("loopback");
+        assert_eq!(
+            (local.tls, local.port, local.mailbox.as_str()),
+            (false, 1143, "INBOX")
+        );
+        for refused in [
+            "imap://u:p@mail.example.org",
+            "https://u:p@mail.example.org",
+            "imaps://mail.example.org",
+            "imaps://u@mail.example.org",
+            "imaps://u:p@mail.example.org:x",
+        ] {
+            let error = ImapSettings::parse(refused, poll).expect_err(refused);
+            assert!(!error.contains(":p@"), "{error}");
+        }
+    }
+}

@@ -1,0 +1,121 @@
+//! Mail to the security team arriving: handed over by the mail server (`herald intake
+//! mail`) or read from the team's mailbox over IMAP (`imap.rs`). Both take a message the
+//! same way ([`take`]): kept whole, with the jobs that follow it, in the caller's unit of
+//! work, so that it is committed once with whatever else says it was taken.
+
+pub mod imap;
+
+use crate::intake::{IntakeId, Kind, Letter, classify};
+use crate::jobs::Job;
+use crate::store::{NewMail, StoreError, Work};
+use sha2::{Digest, Sha256};
+
+pub use imap::{ImapSettings, MailboxReader};
+
+/// herald's own mail address and its domain (from `mail_from`): mail from it, or with
+/// its Message-IDs, is its own come back.
+#[derive(Debug, Clone, Default)]
+pub struct Own {
+    pub address: Option<String>,
+    pub domain: Option<String>,
+}
+
+impl Own {
+    pub fn of(mail_from: Option<&str>) -> Own {
+        let sender = mail_from.and_then(|from| crate::mail::Sender::parse(from, None).ok());
+        Own {
+            address: sender.as_ref().map(|sender| sender.from.email.to_string()),
+            domain: sender.map(|sender| sender.from.email.domain().to_owned()),
+        }
+    }
+}
+
+/// A message as it arrived.
+pub struct Arrived<'a> {
+    /// The message, or only its header when it was over the limit.
+    pub kept: &'a [u8],
+    /// SHA-256 of the whole message as delivered (hex).
+    pub digest: String,
+    pub source: &'a str,
+    /// Why not all of it was kept, when it was not.
+    pub cut: Option<String>,
+}
+
+impl<'a> Arrived<'a> {
+    /// A whole message.
+    pub fn whole(raw: &'a [u8], source: &'a str) -> Arrived<'a> {
+        Arrived {
+            kept: raw,
+            digest: hex::encode(Sha256::digest(raw)),
+            source,
+            cut: None,
+        }
+    }
+}
+
+/// What became of a message taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Taken {
+    pub id: IntakeId,
+    pub kind: Kind,
+    /// False when the same message was taken before.
+    pub new: bool,
+    /// The report this is the reporter's reply to.
+    pub reply_to: Option<IntakeId>,
+}
+
+impl Taken {
+    /// What it is, in a few words.
+    pub fn describe(&self) -> String {
+        match (self.kind, self.new, self.reply_to) {
+            (_, false, _) => "taken before".to_owned(),
+            (Kind::Report, true, Some(to)) => format!("a reply to intake {to}"),
+            (Kind::Report, true, None) => "a report".to_owned(),
+            (kind, true, _) => format!("not a report ({}), never answered", kind.as_str()),
+        }
+    }
+}
+
+/// Keeps `arrived` in `work` and queues what follows it: for a new report, its intake
+/// issue and the acknowledgement; for the reporter's reply to a report, the reply's
+/// joining it. Mail no person wrote is kept and followed by nothing.
+pub async fn take(work: &mut Work, arrived: &Arrived<'_>, own: &Own) -> Result<Taken, StoreError> {
+    let (kind, reason) = classify(arrived.kept, own.address.as_deref(), own.domain.as_deref());
+    let letter = Letter::read(arrived.kept, None);
+    let mail = NewMail {
+        raw: arrived.kept,
+        digest: arrived.digest.clone(),
+        source: arrived.source,
+        received_at: chrono::Utc::now(),
+        message_id: letter.message_id.as_deref(),
+        sender: letter.from.as_ref().map(|from| from.address.as_str()),
+        kind,
+        reason: arrived.cut.clone().or(reason),
+    };
+    let reply_to = match (kind, mail.sender) {
+        (Kind::Report, Some(sender)) => work.replied_intake(&letter.references, sender).await?,
+        _ => None,
+    };
+    let (id, new) = work.take_mail(&mail, reply_to).await?;
+    match (new && kind == Kind::Report, reply_to) {
+        (false, _) => {}
+        (true, None) => {
+            // The issue first, then the answer to the reporter (one lane: in this order).
+            work.enqueue(
+                &Job::OpenIntake { intake: id },
+                &format!("open_intake:{id}"),
+            )?;
+            let acknowledge = Job::AcknowledgeReport { intake: id };
+            work.enqueue(&acknowledge, &format!("acknowledge_report:{id}"))?;
+        }
+        (true, Some(_)) => {
+            work.enqueue(&Job::PostReply { intake: id }, &format!("post_reply:{id}"))?;
+        }
+    }
+    Ok(Taken {
+        id,
+        kind,
+        new,
+        reply_to,
+    })
+}

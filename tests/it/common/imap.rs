@@ -1,0 +1,153 @@
+//! A real IMAP server on loopback: Dovecot (Debian's `dovecot-imapd`), with one mailbox
+//! whose Maildir the test delivers into, as a mail server would.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const USER: &str = "security";
+pub const PASSWORD: &str = "a-mailbox-password-that-must-never-be-logged";
+
+pub struct Dovecot {
+    dir: tempfile::TempDir,
+    port: u16,
+    process: Child,
+    delivered: std::sync::atomic::AtomicU32,
+}
+
+/// Who the mail processes run as: `nobody` when the tests run as root (Dovecot refuses
+/// root for mail), else the user running them.
+fn mail_user() -> (String, u32, u32) {
+    let id = |flag: &str| -> String {
+        let output = Command::new("id").arg(flag).output().expect("id runs");
+        String::from_utf8_lossy(&output.stdout).trim().to_owned()
+    };
+    let uid: u32 = id("-u").parse().expect("a uid");
+    if uid == 0 {
+        ("nobody".to_owned(), 65534, 65534)
+    } else {
+        (id("-un"), uid, id("-g").parse().expect("a gid"))
+    }
+}
+
+fn config(dir: &Path, port: u16) -> String {
+    let (user, uid, gid) = mail_user();
+    let root = dir.display();
+    let unprivileged = if uid == 65534 {
+        String::new()
+    } else {
+        format!(
+            "default_internal_user = {user}\ndefault_login_user = {user}\n\
+             default_internal_group = {user}\n"
+        )
+    };
+    format!(
+        "base_dir = {root}/run\nstate_dir = {root}/state\nlog_path = {root}/dovecot.log\n\
+         instance_name = herald-test-{port}\nprotocols = imap\nlisten = 127.0.0.1\nssl = no\n\
+         disable_plaintext_auth = no\nauth_mechanisms = plain login\nfirst_valid_uid = 1\n\
+         {unprivileged}\
+         passdb {{\n  driver = passwd-file\n  args = scheme=PLAIN username_format=%u {root}/passwd\n}}\n\
+         userdb {{\n  driver = static\n  args = uid={uid} gid={gid} home={root}/mail/%u\n}}\n\
+         mail_location = maildir:~/Maildir\n\
+         service imap-login {{\n  chroot =\n  inet_listener imap {{\n    address = 127.0.0.1\n    port = {port}\n  }}\n  inet_listener imaps {{\n    port = 0\n  }}\n}}\n\
+         service anvil {{\n  chroot =\n}}\n"
+    )
+}
+
+impl Dovecot {
+    pub fn start() -> Dovecot {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free port")
+            .port();
+        let root = dir.path();
+        for sub in [
+            "run",
+            "state",
+            "mail/security/Maildir/new",
+            "mail/security/Maildir/cur",
+            "mail/security/Maildir/tmp",
+        ] {
+            std::fs::create_dir_all(root.join(sub)).expect("a folder");
+        }
+        std::fs::write(root.join("passwd"), format!("{USER}:{{PLAIN}}{PASSWORD}\n"))
+            .expect("passwd");
+        std::fs::write(root.join("dovecot.conf"), config(root, port)).expect("config");
+        let (_, uid, gid) = mail_user();
+        let chown = Command::new("chown")
+            .arg("-R")
+            .arg(format!("{uid}:{gid}"))
+            .arg(root.join("mail"))
+            .status()
+            .expect("chown runs");
+        assert!(chown.success(), "cannot give the mailbox to uid {uid}");
+        // Dovecot's processes must reach the folder.
+        let _ = Command::new("chmod").arg("755").arg(root).status();
+        let process = Command::new("dovecot")
+            .arg("-F")
+            .arg("-c")
+            .arg(root.join("dovecot.conf"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|error| {
+                panic!("cannot run dovecot ({error}): install it (`apt install dovecot-imapd`)")
+            });
+        let dovecot = Dovecot {
+            dir,
+            port,
+            process,
+            delivered: std::sync::atomic::AtomicU32::new(0),
+        };
+        dovecot.wait_until_listening();
+        dovecot
+    }
+
+    fn wait_until_listening(&self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "dovecot did not listen: {}",
+                std::fs::read_to_string(self.dir.path().join("dovecot.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The mailbox's URL for herald.
+    pub fn url(&self) -> String {
+        format!("imap://{USER}:{PASSWORD}@127.0.0.1:{}/INBOX", self.port)
+    }
+
+    fn maildir(&self) -> PathBuf {
+        self.dir.path().join("mail/security/Maildir")
+    }
+
+    /// Delivers `message` into the mailbox, as a mail server does (Maildir: written to
+    /// `tmp/`, then moved to `new/`).
+    pub fn deliver(&self, message: &[u8]) {
+        let number = self
+            .delivered
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            + 1;
+        let name = format!("{}.M{number}P1.herald-test", 1_800_000_000 + number);
+        let tmp = self.maildir().join("tmp").join(&name);
+        std::fs::write(&tmp, message).expect("a message file");
+        std::fs::rename(&tmp, self.maildir().join("new").join(&name)).expect("delivered");
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("dovecot.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Dovecot {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .arg(self.process.id().to_string())
+            .status();
+        let _ = self.process.wait();
+    }
+}
