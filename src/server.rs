@@ -407,11 +407,11 @@ fn read_mailbox(
     shutdown: &watch::Receiver<bool>,
 ) -> Option<JoinHandle<()>> {
     let imap = settings.mailbox.clone()?;
-    let own = crate::mailbox::Own::of(settings.mail.from.as_deref());
+    let ours = crate::mailbox::ours(settings.mail.from.as_deref(), &settings.intake.own_lists);
     let reader = crate::mailbox::MailboxReader::new(
         store.clone(),
         imap,
-        (settings.intake.max_message_bytes, own),
+        (settings.intake.max_message_bytes, ours),
         wake.clone(),
     );
     Some(tokio::spawn(reader.run(shutdown.clone())))

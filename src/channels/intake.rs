@@ -199,21 +199,23 @@ async fn decide(
     asked: &IntakeCommand,
 ) -> Result<(String, Option<(Decision, Vec<Write>)>), ChannelError> {
     let sender = escape::markdown_line(spoken.sender);
+    if *asked == IntakeCommand::Help {
+        return Ok((INTAKE_HELP.to_owned(), None));
+    }
+    // A decision is the security team's: write access to the intake repository, whatever
+    // else it needs.
+    let Some((repository, _, _)) = &intake.issue else {
+        return Ok(("this intake has no issue".to_owned(), None));
+    };
+    let api = channels.installation(repository).await?;
+    let (authority, standing) = authority_of(&api, repository, spoken.sender, false).await?;
+    if authority < Authority::Maintainer {
+        let refused = refusal(&sender, "write access to this repository", &standing);
+        return Ok((refused, None));
+    }
     match asked {
         IntakeCommand::Help => Ok((INTAKE_HELP.to_owned(), None)),
         IntakeCommand::Dismiss(reason) => {
-            let Some((repository, _, _)) = &intake.issue else {
-                return Ok(("this intake has no issue".to_owned(), None));
-            };
-            let api = channels.installation(repository).await?;
-            let (authority, standing) =
-                authority_of(&api, repository, spoken.sender, false).await?;
-            if authority < Authority::Maintainer {
-                return Ok((
-                    refusal(&sender, "write access to this repository", &standing),
-                    None,
-                ));
-            }
             let answer = format!(
                 "Dismissed by {sender}: {}. The message stays in herald's store (`herald intake \
                  show {}`).",

@@ -107,6 +107,14 @@ pub(super) async fn acknowledge(channels: &Channels, id: IntakeId) -> Result<Rec
         ));
     };
     let letter = letter_of(channels, id).await?;
+    if letter.automatic {
+        return Ok(told(
+            &row,
+            "herald does not acknowledge this report: its header says a program sent it \
+             (Auto-Submitted, Precedence), and answering programs can start a loop."
+                .to_owned(),
+        ));
+    }
     let Some(reporter) = Reporter::of(&letter) else {
         return Ok(told(
             &row,
@@ -158,6 +166,9 @@ pub(super) async fn tell(
         return Ok(Record::note("not told: no SMTP server is configured"));
     };
     let letter = letter_of(channels, pending.intake).await?;
+    if letter.automatic {
+        return Ok(Record::note("not told: a program sent the report"));
+    }
     let Some(reporter) = Reporter::of(&letter) else {
         return Ok(Record::note(
             "not told: the report has no address herald can answer",
@@ -218,7 +229,12 @@ async fn templates(channels: &Channels, name: &str) -> Result<Drafts, ChannelErr
     let Some(repository) = &channels.intake.repository else {
         return Ok(channels.drafts.clone());
     };
-    let api = channels.installation(repository).await?;
+    // The answer goes out whether or not the App reaches the intake repository.
+    let api = match channels.installation(repository).await {
+        Ok(api) => api,
+        Err(ChannelError::NoInstallation(_)) => return Ok(channels.drafts.clone()),
+        Err(error) => return Err(error),
+    };
     channels.templates_for(&api, repository, &[name]).await
 }
 

@@ -7,8 +7,9 @@
 
 use crate::config::Settings;
 use crate::intake::IntakeId;
+use crate::intake::Ours;
 use crate::intake::{Letter, header_of};
-use crate::mailbox::{self, Arrived, Own, Taken};
+use crate::mailbox::{self, Arrived, Taken};
 use crate::printable::to_json_pretty;
 use crate::report;
 use crate::store::{IntakeRow, Store};
@@ -111,6 +112,8 @@ async fn take(settings: &Settings, source: &str, input: &mut impl Read) -> anyho
         kept: &delivered.kept,
         digest: delivered.digest,
         source,
+        // Returned to its sender by the mail server: herald does not answer it too.
+        answer: !oversized,
         cut: oversized.then(|| {
             format!(
                 "{} bytes, over the {max} bytes herald takes (intake_max_message_bytes): only \
@@ -119,11 +122,13 @@ async fn take(settings: &Settings, source: &str, input: &mut impl Read) -> anyho
             )
         }),
     };
-    let own = Own::of(settings.mail.from.as_deref());
-    let taken = keep(settings, &arrived, &own).await.map_err(|error| Exit {
-        status: EX_TEMPFAIL,
-        message: format!("the message was not kept (the mail server keeps it): {error:#}"),
-    })?;
+    let ours = mailbox::ours(settings.mail.from.as_deref(), &settings.intake.own_lists);
+    let taken = keep(settings, &arrived, &ours)
+        .await
+        .map_err(|error| Exit {
+            status: EX_TEMPFAIL,
+            message: format!("the message was not kept (the mail server keeps it): {error:#}"),
+        })?;
     if oversized {
         return Err(Exit {
             status: EX_DATAERR,
@@ -140,23 +145,23 @@ async fn take(settings: &Settings, source: &str, input: &mut impl Read) -> anyho
 }
 
 /// Takes the message in one durable commit.
-async fn keep(settings: &Settings, arrived: &Arrived<'_>, own: &Own) -> anyhow::Result<Taken> {
+async fn keep(settings: &Settings, arrived: &Arrived<'_>, ours: &Ours) -> anyhow::Result<Taken> {
     let store = Store::open(&settings.database_url).await?;
     let mut work = store.begin_durable().await?;
-    let taken = mailbox::take(&mut work, arrived, own).await?;
+    let taken = mailbox::take(&mut work, arrived, ours).await?;
     work.commit().await?;
     store.close().await;
     Ok(taken)
 }
 
 async fn list(settings: &Settings, limit: i64, json: bool) -> anyhow::Result<()> {
-    let key = crate::config::load_decryption_key(&settings.intake)?;
     let store = Store::open(&settings.database_url).await?;
     let rows = store.intakes(limit, 0).await?;
     let mut listed = Vec::new();
     for row in &rows {
         let raw = store.intake_message(row.id).await?.unwrap_or_default();
-        listed.push((row, Letter::read(&raw, key.as_ref())));
+        // The header alone: a list decrypts nothing.
+        listed.push((row, Letter::read_header(&raw)));
     }
     store.close().await;
     if json {

@@ -159,6 +159,7 @@ struct FileSettings {
     intake_acknowledge: Option<toml::Value>,
     intake_notices: Option<toml::Value>,
     intake_imap_url: Option<String>,
+    intake_own_lists: Option<String>,
     intake_imap_poll_secs: Option<toml::Value>,
     /// `[discourse.<name>]` tables.
     #[serde(default)]
@@ -391,6 +392,12 @@ pub const SETTINGS_TABLE: &[(&str, &str, &str, &str)] = &[
         "HERALD_INTAKE_NOTICES",
         "true",
         "tell the sender of an accepted mailed report of its course: accepted, fixed, its CVE id, published",
+    ),
+    (
+        "intake_own_lists",
+        "HERALD_INTAKE_OWN_LISTS",
+        "(none)",
+        "List-Ids of the mailing lists that are the security team's own address, whose mail is reports",
     ),
     (
         "intake_imap_url",
@@ -647,6 +654,16 @@ impl Layers<'_> {
                 "true or false",
             )?,
             notices: self.number("intake_notices", file.notices, true, "true or false")?,
+            own_lists: self
+                .text("intake_own_lists", file.own_lists)
+                .map(|lists| {
+                    lists
+                        .split(',')
+                        .map(|list| list.trim().trim_matches(['<', '>']).to_owned())
+                        .filter(|list| !list.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default(),
         })
     }
 
@@ -850,6 +867,7 @@ struct IntakeFile {
     decryption_key_passphrase_file: Option<PathBuf>,
     acknowledge: Option<toml::Value>,
     notices: Option<toml::Value>,
+    own_lists: Option<String>,
 }
 
 /// The intake's decryption key, when one is configured: read and unlocked, or a clear
@@ -992,6 +1010,7 @@ impl Settings {
                 decryption_key_passphrase_file: file.intake_decryption_key_passphrase_file,
                 acknowledge: file.intake_acknowledge,
                 notices: file.intake_notices,
+                own_lists: file.intake_own_lists,
             })?,
             mailbox: layers.mailbox(file.intake_imap_url, file.intake_imap_poll_secs)?,
         })

@@ -7,6 +7,12 @@ use super::limits::{GITHUB_BODY_CHARS, GITHUB_TITLE_CHARS, fit_title};
 use crate::intake::{IntakeId, Letter};
 use chrono::{DateTime, Utc};
 
+/// The longest header value, attachment name or note the issue shows (the message holds
+/// them whole), and the most attachments and notes it lists: the report's text keeps the
+/// room of an issue's body.
+const SHOWN_CHARS: usize = 300;
+const SHOWN_ITEMS: usize = 50;
+
 /// What the issue shows besides the message.
 pub struct IntakeFacts<'a> {
     pub id: IntakeId,
@@ -83,8 +89,8 @@ fn head(facts: &IntakeFacts, letter: &Letter, subject: &str) -> String {
         },
     );
     let mut rows = vec![
-        ("From", markdown_line(&from)),
-        ("Subject", markdown_line(subject)),
+        ("From", markdown_line(&fit_title(&from, SHOWN_CHARS))),
+        ("Subject", markdown_line(&fit_title(subject, SHOWN_CHARS))),
         (
             "Received",
             facts.received_at.format("%Y-%m-%d %H:%M UTC").to_string(),
@@ -108,13 +114,18 @@ fn head(facts: &IntakeFacts, letter: &Letter, subject: &str) -> String {
              show {}`):\n\n",
             facts.id
         ));
-        for attachment in &letter.attachments {
+        for attachment in letter.attachments.iter().take(SHOWN_ITEMS) {
             text.push_str(&format!(
                 "- {} ({}, {} bytes)\n",
-                markdown_line(&attachment.name),
-                markdown_line(&attachment.content_type),
+                markdown_line(&fit_title(&attachment.name, SHOWN_CHARS)),
+                markdown_line(&fit_title(&attachment.content_type, SHOWN_CHARS)),
                 attachment.bytes
             ));
+        }
+        if let Some(more) = letter.attachments.len().checked_sub(SHOWN_ITEMS)
+            && more > 0
+        {
+            text.push_str(&format!("- and {more} more\n"));
         }
     }
     let unread: Vec<&str> = facts
@@ -124,8 +135,11 @@ fn head(facts: &IntakeFacts, letter: &Letter, subject: &str) -> String {
         .collect();
     if !unread.is_empty() {
         text.push_str("\n**What herald could not read:**\n\n");
-        for why in unread {
-            text.push_str(&format!("- {}\n", markdown_line(why)));
+        for why in unread.into_iter().take(SHOWN_ITEMS) {
+            text.push_str(&format!(
+                "- {}\n",
+                markdown_line(&fit_title(why, SHOWN_CHARS))
+            ));
         }
     }
     text.push_str("\n### The report\n\n");
@@ -179,6 +193,23 @@ mod tests {
         );
         assert!(body.contains("\\| x"), "a cell cannot end early: {body}");
         assert!(body.ends_with("<!-- herald:intake 7 -->\n"), "{body}");
+    }
+
+    #[test]
+    fn a_huge_subject_and_thousands_of_attachments_still_fit_an_issue() {
+        let mut letter = letter("text");
+        letter.subject = "s".repeat(1_000_000);
+        letter.attachments = (0..100_000)
+            .map(|index| crate::intake::Attachment {
+                name: format!("{index}{}", "n".repeat(1000)),
+                content_type: "application/octet-stream".to_owned(),
+                bytes: 1,
+            })
+            .collect();
+        let (title, body) = intake_issue(&facts(), &letter);
+        assert!(title.chars().count() <= GITHUB_TITLE_CHARS);
+        assert!(body.chars().count() <= GITHUB_BODY_CHARS, "{}", body.len());
+        assert!(body.contains("- and 99950 more"));
     }
 
     #[test]

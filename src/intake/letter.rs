@@ -29,7 +29,7 @@ pub struct Letter {
     /// The Message-IDs it answers: In-Reply-To, then References.
     pub references: Vec<String>,
     pub from: Option<Mailbox>,
-    /// Where replies go, when the sender asked for another address than From.
+    /// Where the sender asked replies to go; shown, never answered (see [`Letter::answer_to`]).
     pub reply_to: Option<Mailbox>,
     pub subject: String,
     /// The date the sender's program wrote (not when herald received it).
@@ -45,14 +45,49 @@ pub struct Letter {
     /// encrypted to it.
     #[serde(skip)]
     pub reporter_key: Option<Vec<u8>>,
+    /// Whether its header says a program wrote or forwarded it: herald never answers it.
+    pub automatic: bool,
     /// What herald could not read, in words for the security team.
     pub unread: Vec<String>,
+}
+
+/// The most messages nested in one another (`message/rfc822`, `message/global`) herald
+/// reads: the parsed form of each nests in the one around it, and tens of thousands would
+/// exhaust a thread's stack. No mail program nests more than a few.
+pub const MAX_NESTED_MESSAGES: usize = 32;
+
+/// Whether `raw` may nest more messages than herald reads (counted generously: every
+/// mention of a nested message's type).
+pub(super) fn nests_too_deep(raw: &[u8]) -> bool {
+    const TYPES: [&[u8]; 2] = [b"message/rfc822", b"message/global"];
+    raw.windows(TYPES[0].len())
+        .filter(|window| TYPES.iter().any(|kind| window.eq_ignore_ascii_case(kind)))
+        .nth(MAX_NESTED_MESSAGES)
+        .is_some()
 }
 
 impl Letter {
     /// Reads `raw`, a whole message or only its header, decrypting what is encrypted to
     /// `key` and checking signatures.
     pub fn read(raw: &[u8], key: Option<&DecryptionKey>) -> Letter {
+        if nests_too_deep(raw) {
+            let mut letter = Letter::read_header(raw);
+            letter.unread.push(format!(
+                "it nests more than {MAX_NESTED_MESSAGES} messages in one another: herald read \
+                 its header only (the whole message is kept: `herald intake show --raw`)"
+            ));
+            return letter;
+        }
+        Letter::parsed(raw, key)
+    }
+
+    /// Reads the header of `raw` alone: who sent it, its subject (for lists, which need no
+    /// more, and never decrypt).
+    pub fn read_header(raw: &[u8]) -> Letter {
+        Letter::parsed(super::header_of(raw), None)
+    }
+
+    fn parsed(raw: &[u8], key: Option<&DecryptionKey>) -> Letter {
         let Some(message) = MessageParser::default().parse(raw) else {
             return Letter::unreadable("it has no header or body herald can read");
         };
@@ -70,6 +105,7 @@ impl Letter {
             seal: Seal::Plain,
             signature: SignatureCheck::Unsigned,
             reporter_key: None,
+            automatic: super::classify::is_automatic(raw),
             unread: Vec::new(),
         };
         super::sealed::open(&mut letter, &message, raw, key);
@@ -97,13 +133,15 @@ impl Letter {
             seal: Seal::Plain,
             signature: SignatureCheck::Unsigned,
             reporter_key: None,
+            automatic: false,
             unread: vec![why.to_owned()],
         }
     }
 
-    /// Where an answer to the sender goes: Reply-To, else From.
+    /// Where an answer to the sender goes: their From address, which the receiving mail
+    /// server can check (DMARC), never a Reply-To, which anyone may set to anyone.
     pub fn answer_to(&self) -> Option<&Mailbox> {
-        self.reply_to.as_ref().or(self.from.as_ref())
+        self.from.as_ref()
     }
 }
 
@@ -139,6 +177,7 @@ pub(super) fn text_of(message: &mail_parser::Message) -> String {
     message
         .text_bodies()
         .filter_map(|part| part.text_contents())
+        .map(|text| text.replace("\r\n", "\n"))
         .collect::<Vec<_>>()
         .join("\n\n")
 }
@@ -235,6 +274,25 @@ mod tests {
         assert!(letter.unread.iter().any(|why| why.contains("no text")));
         let empty = Letter::read(b"", None);
         assert!(!empty.unread.is_empty());
+    }
+
+    #[test]
+    fn a_message_nesting_thousands_of_messages_is_read_by_its_header_alone() {
+        let raw = format!(
+            "From: x@example.net\nSubject: deep\nContent-Type: message/rfc822\n\n{}From: y@example.net\nSubject: inner\n\ntext\n",
+            "Subject: l\nContent-Type: message/rfc822\n\n".repeat(20_000)
+        )
+        .into_bytes();
+        let letter = Letter::read(&raw, None);
+        assert_eq!(letter.subject, "deep");
+        assert!(
+            letter
+                .unread
+                .iter()
+                .any(|why| why.contains("nests more than")),
+            "{:?}",
+            letter.unread
+        );
     }
 
     #[test]

@@ -9,7 +9,7 @@ mod letter;
 mod openpgp;
 mod sealed;
 
-pub use classify::{Kind, classify};
+pub use classify::{Kind, Ours, classify, is_automatic};
 pub use command::{INTAKE_HELP, IntakeCommand, MAX_REASON_CHARS, intake_command};
 pub use letter::{Attachment, Letter, Mailbox};
 pub use openpgp::{DecryptionKey, DecryptionKeyError, SignatureCheck};
@@ -39,6 +39,9 @@ pub struct IntakeSettings {
     pub acknowledge: bool,
     /// Whether the sender of an accepted report is told of its course.
     pub notices: bool,
+    /// The List-Ids of the mailing lists that are the security team's own address (a
+    /// Google Group, a mailman list in front of herald): their mail is reports.
+    pub own_lists: Vec<String>,
 }
 
 impl Default for IntakeSettings {
@@ -50,6 +53,7 @@ impl Default for IntakeSettings {
             decryption_key_passphrase: None,
             acknowledge: true,
             notices: true,
+            own_lists: Vec::new(),
         }
     }
 }

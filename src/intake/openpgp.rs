@@ -18,8 +18,9 @@ use secrecy::{ExposeSecret, SecretString};
 use sequoia_openpgp as openpgp;
 use std::io::Read;
 
-/// The largest plaintext herald reads out of one encrypted message.
-const MAX_PLAINTEXT: u64 = 128 * 1024 * 1024;
+/// The largest plaintext herald reads out of one encrypted message: what it takes of a
+/// message at most, so a small compressed message cannot cost more than a large one.
+const MAX_PLAINTEXT: u64 = super::DEFAULT_MAX_MESSAGE_BYTES as u64;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DecryptionKeyError {

@@ -89,6 +89,15 @@ fn open_pgp_mime(
         Err(why) => return seal_failed(letter, why),
     };
     letter.seal = Seal::Decrypted { format: "PGP/MIME" };
+    if super::letter::nests_too_deep(&plaintext) {
+        letter.unread.push(format!(
+            "its decrypted part nests more than {} messages in one another: herald did not \
+             read it",
+            super::letter::MAX_NESTED_MESSAGES
+        ));
+        letter.signature = check;
+        return;
+    }
     let Some(inner) = MessageParser::default().parse(&plaintext) else {
         letter.text = String::from_utf8_lossy(&plaintext).into_owned();
         letter.signature = check;

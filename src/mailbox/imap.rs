@@ -5,7 +5,8 @@
 //! by its digest). Messages stay in the mailbox. The server is told of new mail by IDLE
 //! where it offers it, else asked every `intake_imap_poll_secs`.
 
-use super::{Arrived, Own, take};
+use super::{Arrived, take};
+use crate::intake::Ours;
 use crate::store::{Store, StoreError};
 use async_imap::Client;
 use futures_util::TryStreamExt;
@@ -117,7 +118,7 @@ pub struct MailboxReader {
     store: Store,
     settings: ImapSettings,
     max_message_bytes: usize,
-    own: Own,
+    ours: Ours,
     /// Wakes the effect runner when a message was taken.
     wake: Arc<Notify>,
 }
@@ -126,14 +127,14 @@ impl MailboxReader {
     pub fn new(
         store: Store,
         settings: ImapSettings,
-        (max_message_bytes, own): (usize, Own),
+        (max_message_bytes, ours): (usize, Ours),
         wake: Arc<Notify>,
     ) -> MailboxReader {
         MailboxReader {
             store,
             settings,
             max_message_bytes,
-            own,
+            ours,
             wake,
         }
     }
@@ -241,9 +242,10 @@ impl MailboxReader {
                 digest,
                 source: &source,
                 cut,
+                answer: true,
             };
             let mut work = self.store.begin_durable().await?;
-            let taken = take(&mut work, &arrived, &self.own).await?;
+            let taken = take(&mut work, &arrived, &self.ours).await?;
             work.save_mailbox_state(&name, (validity, uid)).await?;
             work.commit().await?;
             self.wake.notify_one();

@@ -5,28 +5,20 @@
 
 pub mod imap;
 
-use crate::intake::{IntakeId, Kind, Letter, classify};
+use crate::intake::{IntakeId, Kind, Letter, Ours, classify};
 use crate::jobs::Job;
 use crate::store::{NewMail, StoreError, Work};
 use sha2::{Digest, Sha256};
 
 pub use imap::{ImapSettings, MailboxReader};
 
-/// herald's own mail address and its domain (from `mail_from`): mail from it, or with
-/// its Message-IDs, is its own come back.
-#[derive(Debug, Clone, Default)]
-pub struct Own {
-    pub address: Option<String>,
-    pub domain: Option<String>,
-}
-
-impl Own {
-    pub fn of(mail_from: Option<&str>) -> Own {
-        let sender = mail_from.and_then(|from| crate::mail::Sender::parse(from, None).ok());
-        Own {
-            address: sender.as_ref().map(|sender| sender.from.email.to_string()),
-            domain: sender.map(|sender| sender.from.email.domain().to_owned()),
-        }
+/// What herald knows of its own mail and the team's lists, from its settings.
+pub fn ours(mail_from: Option<&str>, lists: &[String]) -> Ours {
+    let sender = mail_from.and_then(|from| crate::mail::Sender::parse(from, None).ok());
+    Ours {
+        address: sender.as_ref().map(|sender| sender.from.email.to_string()),
+        domain: sender.map(|sender| sender.from.email.domain().to_owned()),
+        lists: lists.to_vec(),
     }
 }
 
@@ -39,6 +31,8 @@ pub struct Arrived<'a> {
     pub source: &'a str,
     /// Why not all of it was kept, when it was not.
     pub cut: Option<String>,
+    /// Whether herald answers it (a report the mail server returns to its sender is not).
+    pub answer: bool,
 }
 
 impl<'a> Arrived<'a> {
@@ -49,6 +43,7 @@ impl<'a> Arrived<'a> {
             digest: hex::encode(Sha256::digest(raw)),
             source,
             cut: None,
+            answer: true,
         }
     }
 }
@@ -79,9 +74,31 @@ impl Taken {
 /// Keeps `arrived` in `work` and queues what follows it: for a new report, its intake
 /// issue and the acknowledgement; for the reporter's reply to a report, the reply's
 /// joining it. Mail no person wrote is kept and followed by nothing.
-pub async fn take(work: &mut Work, arrived: &Arrived<'_>, own: &Own) -> Result<Taken, StoreError> {
-    let (kind, reason) = classify(arrived.kept, own.address.as_deref(), own.domain.as_deref());
+pub async fn take(
+    work: &mut Work,
+    arrived: &Arrived<'_>,
+    ours: &Ours,
+) -> Result<Taken, StoreError> {
+    let (mut kind, mut reason) = classify(arrived.kept, ours);
     let letter = Letter::read(arrived.kept, None);
+    let reply_to = match (kind, letter.from.as_ref()) {
+        (Kind::Report, Some(from)) => {
+            work.replied_intake(&letter.references, &from.address)
+                .await?
+        }
+        _ => None,
+    };
+    // An answer to herald's own mail that joins no report (an autoresponder's, a
+    // stranger's): answering it could start a loop.
+    if kind == Kind::Report
+        && reply_to.is_none()
+        && letter.references.iter().any(|id| ours.is_message_id(id))
+    {
+        (kind, reason) = (
+            Kind::Loop,
+            Some("it answers herald's own mail, and not from a report's sender".to_owned()),
+        );
+    }
     let mail = NewMail {
         raw: arrived.kept,
         digest: arrived.digest.clone(),
@@ -92,10 +109,6 @@ pub async fn take(work: &mut Work, arrived: &Arrived<'_>, own: &Own) -> Result<T
         kind,
         reason: arrived.cut.clone().or(reason),
     };
-    let reply_to = match (kind, mail.sender) {
-        (Kind::Report, Some(sender)) => work.replied_intake(&letter.references, sender).await?,
-        _ => None,
-    };
     let (id, new) = work.take_mail(&mail, reply_to).await?;
     match (new && kind == Kind::Report, reply_to) {
         (false, _) => {}
@@ -105,8 +118,10 @@ pub async fn take(work: &mut Work, arrived: &Arrived<'_>, own: &Own) -> Result<T
                 &Job::OpenIntake { intake: id },
                 &format!("open_intake:{id}"),
             )?;
-            let acknowledge = Job::AcknowledgeReport { intake: id };
-            work.enqueue(&acknowledge, &format!("acknowledge_report:{id}"))?;
+            if arrived.answer {
+                let acknowledge = Job::AcknowledgeReport { intake: id };
+                work.enqueue(&acknowledge, &format!("acknowledge_report:{id}"))?;
+            }
         }
         (true, Some(_)) => {
             work.enqueue(&Job::PostReply { intake: id }, &format!("post_reply:{id}"))?;

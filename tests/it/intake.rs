@@ -71,11 +71,19 @@ async fn pipe_beside(
     dir: &Path,
     message: Vec<u8>,
 ) -> (Option<i32>, String, String) {
+    // The same store and the same From as the running herald, as herald.toml gives both.
     let url = harness.database_url.clone();
+    let from = harness.settings.mail.from.clone().unwrap_or_default();
     let dir = dir.to_owned();
-    tokio::task::spawn_blocking(move || pipe(&dir, &[("HERALD_DATABASE_URL", &url)], &message))
-        .await
-        .expect("herald ran")
+    tokio::task::spawn_blocking(move || {
+        let settings = [
+            ("HERALD_DATABASE_URL", url.as_str()),
+            ("HERALD_MAIL_FROM", from.as_str()),
+        ];
+        pipe(&dir, &settings, &message)
+    })
+    .await
+    .expect("herald ran")
 }
 
 fn run(dir: &Path, settings: &[(&str, &str)], args: &[&str]) -> String {
@@ -261,6 +269,12 @@ async fn the_mail_server_keeps_what_herald_cannot_store_and_returns_what_is_too_
         "{shown}"
     );
     assert!(shown.contains("only its header was kept"), "{shown}");
+    // Its issue opens for the team; its sender hears from the mail server, not from herald.
+    let jobs = run(dir.path(), &small, &["jobs", "list", "--json"]);
+    assert!(
+        jobs.contains("open_intake") && !jobs.contains("acknowledge_report"),
+        "{jobs}"
+    );
 
     // A 30 MB report is taken whole, its attachment listed with its size.
     let (status, stdout, stderr) = pipe(dir.path(), &[], &report_with_attachment(30 << 20));
@@ -344,9 +358,28 @@ async fn an_admin_accepts_a_mailed_report_as_a_draft_advisory_clocked_from_the_m
     let fake = world().await;
     fake.put_file(REPO, ".github/herald.yml", TRACK_PRIVATELY);
     fake.set_permission(REPO, "alice", "admin");
+    fake.set_permission(TRACKING_REPO, "alice", "write");
     fake.set_permission(REPO, "bob", "write");
+    fake.set_permission(TRACKING_REPO, "bob", "write");
+    // Mallory may read the intake repository, and is admin of the advisory's.
+    fake.set_permission(REPO, "mallory", "admin");
+    fake.set_permission(TRACKING_REPO, "mallory", "read");
     let harness = taking_mail(&fake, TRACKING_REPO).await;
     let intake = mailed_report(&harness).await;
+
+    // A decision is the security team's: write access to the intake repository first.
+    command(
+        &harness,
+        "c-0",
+        "mallory",
+        "/herald accept Codertocat/Hello-World",
+    )
+    .await;
+    let refused = last_answer(&fake);
+    assert!(
+        refused.contains("this needs write access to this repository"),
+        "{refused}"
+    );
 
     // Creating an advisory is for the repository's admins and security managers.
     command(
@@ -764,6 +797,7 @@ async fn the_reporters_reply_joins_their_report_and_nobody_elses() {
     use crate::common::mail::Received;
     let fake = world().await;
     fake.set_permission(REPO, "alice", "admin");
+    fake.set_permission(TRACKING_REPO, "alice", "write");
     let MailWorld {
         mut harness,
         sink,
@@ -802,14 +836,15 @@ async fn the_reporters_reply_joins_their_report_and_nobody_elses() {
     assert!(!joined.contains("@everyone"), "{joined}");
     assert_eq!(sink.messages().len(), 1, "a reply is not acknowledged");
 
-    // Someone else naming the same message is a new report, not Rita's.
+    // Someone else answering herald's mail joins nothing, and is never answered (an
+    // autoresponder answering it must not start a loop).
     let mallory = reply(
         "mallory@example.com",
         &acknowledgement,
         "Add me to the loop.",
     );
     let (_, stdout, _) = pipe_beside(&harness, dir.path(), mallory).await;
-    assert_eq!(stdout, "intake 3: a report\n");
+    assert_eq!(stdout, "intake 3: not a report (loop), never answered\n");
     harness.wait_all_jobs().await;
     assert!(!last_answer(&fake).contains("Add me to the loop"));
 
@@ -874,13 +909,13 @@ async fn rita_hears_of_the_course(
     advisory["updated_at"] = "2030-01-03T00:00:00Z".into();
     let edited = published_advisory(|payload| *payload = advisory.clone());
     say(harness, "repository_advisory", "published-2", &edited).await;
-    // Rita's and Mallory's acknowledgements, then Rita's three notices, once each.
+    // Rita's acknowledgement, then her three notices, once each.
     let jobs: Vec<(String, String, Option<String>, Option<String>)> =
         sqlx::query_as("SELECT kind, state, outcome, last_error FROM outbox ORDER BY id")
             .fetch_all(harness.store.pool())
             .await
             .expect("jobs");
-    assert_eq!(bodies().len(), 5, "{jobs:#?}");
+    assert_eq!(bodies().len(), 4, "{jobs:#?}");
     assert_eq!(told("has been assigned CVE-2026-12345"), 1);
     assert_eq!(told("Thank you for reporting it to us"), 1);
     let answer = Received::parse(sink.messages().last().expect("the last notice"));
