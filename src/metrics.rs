@@ -115,6 +115,13 @@ struct KindLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct IntakeLabels {
+    /// `report`, `auto_reply`, `bounce`, `loop`, `list`, `bulk`.
+    kind: String,
+    state: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct IncidentLabels {
     phase: String,
     severity: String,
@@ -138,6 +145,8 @@ pub struct Metrics {
     github_rate_limit_remaining: Gauge,
     sla_notices: Family<StageLabels, Counter>,
     redeliveries: Family<RedeliveryLabels, Counter>,
+    intakes: Family<IntakeLabels, Gauge>,
+    mailbox_failures: Counter,
     /// Serialises scrapes: each sets the store's gauges afresh, then encodes.
     scrape: tokio::sync::Mutex<()>,
 }
@@ -243,9 +252,25 @@ impl Metrics {
              or was refused, by outcome",
             Family::default(),
         );
+        let intakes = registered(
+            &mut registry,
+            "intakes",
+            "Messages mailed to the security team, by kind (report, auto_reply, bounce, loop, \
+             list, bulk) and state",
+            Family::default(),
+        );
+        let mailbox_failures = registered(
+            &mut registry,
+            "mailbox_failures",
+            "Times the security team's mailbox could not be read (unreachable, login refused, \
+             an answer herald could not take)",
+            Counter::default(),
+        );
         Metrics {
             registry,
             redeliveries,
+            intakes,
+            mailbox_failures,
             github_requests,
             github_rate_limit_remaining,
             sla_notices,
@@ -311,6 +336,11 @@ impl Metrics {
             .inc_by(u64::try_from(count).unwrap_or(u64::MAX));
     }
 
+    /// Counts a failed attempt to read the security team's mailbox.
+    pub fn mailbox_failure(&self) {
+        self.mailbox_failures.inc();
+    }
+
     /// The metrics in Prometheus' text format (OpenMetrics), the queue and the incidents
     /// read from the store now.
     pub async fn render(&self, store: &Store) -> Result<String, MetricsError> {
@@ -318,6 +348,7 @@ impl Metrics {
         let now = chrono::Utc::now();
         let queue = store.queue_summary(now).await?;
         let incidents = store.incident_counts().await?;
+        let intakes = store.intake_counts().await?;
         for family in [&self.queue_pending, &self.queue_due, &self.jobs_given_up] {
             family.clear();
         }
@@ -338,6 +369,12 @@ impl Metrics {
         for (phase, severity, count) in incidents {
             self.incidents
                 .get_or_create(&IncidentLabels { phase, severity })
+                .set(count);
+        }
+        self.intakes.clear();
+        for (kind, state, count) in intakes {
+            self.intakes
+                .get_or_create(&IntakeLabels { kind, state })
                 .set(count);
         }
         let mut text = String::new();

@@ -245,7 +245,7 @@ impl Server {
         let (ingestor, writer) = Ingestor::start(store.clone(), wake.clone());
         let (shutdown, shutdown_rx) = watch::channel(false);
         let effects_wake = Arc::new(Notify::new());
-        let mailbox = read_mailbox(settings, &store, &effects_wake, &shutdown_rx);
+        let mailbox = read_mailbox(settings, (&store, &metrics), &effects_wake, &shutdown_rx);
         let idle = Idle::new();
         let app_bot = Arc::new(std::sync::OnceLock::new());
         if let Some(github) = &github {
@@ -402,7 +402,7 @@ impl Server {
 /// taken wakes the effect runner (`wake`) for its jobs.
 fn read_mailbox(
     settings: &Settings,
-    store: &Store,
+    (store, metrics): (&Store, &Arc<Metrics>),
     wake: &Arc<Notify>,
     shutdown: &watch::Receiver<bool>,
 ) -> Option<JoinHandle<()>> {
@@ -413,7 +413,8 @@ fn read_mailbox(
         imap,
         (settings.intake.max_message_bytes, ours),
         wake.clone(),
-    );
+    )
+    .counting_in(metrics.clone());
     Some(tokio::spawn(reader.run(shutdown.clone())))
 }
 

@@ -121,6 +121,7 @@ pub struct MailboxReader {
     ours: Ours,
     /// Wakes the effect runner when a message was taken.
     wake: Arc<Notify>,
+    metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
 impl MailboxReader {
@@ -136,7 +137,14 @@ impl MailboxReader {
             max_message_bytes,
             ours,
             wake,
+            metrics: None,
         }
+    }
+
+    /// Counts the mailbox's failures in `metrics`.
+    pub fn counting_in(mut self, metrics: Arc<crate::metrics::Metrics>) -> MailboxReader {
+        self.metrics = Some(metrics);
+        self
     }
 
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
@@ -151,6 +159,9 @@ impl MailboxReader {
                 _ = shutdown.wait_for(|stop| *stop) => return,
             };
             tracing::warn!(mailbox = %name, %error, "mailbox unreachable; trying again in {} s", RETRY_AFTER.as_secs());
+            if let Some(metrics) = &self.metrics {
+                metrics.mailbox_failure();
+            }
             tokio::select! {
                 _ = tokio::time::sleep(RETRY_AFTER) => {}
                 _ = shutdown.wait_for(|stop| *stop) => return,

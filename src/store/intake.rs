@@ -363,6 +363,15 @@ impl Store {
             .transpose()
     }
 
+    /// How many messages of each kind are in each state, as (kind, state, count).
+    pub async fn intake_counts(&self) -> Result<Vec<(String, String, i64)>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT kind, state, COUNT(*) FROM intakes GROUP BY kind, state ORDER BY kind, state",
+        )
+        .fetch_all(&self.reader)
+        .await?)
+    }
+
     /// Where herald stands in mailbox `name`: its UIDVALIDITY and the last UID taken.
     pub async fn mailbox_state(&self, name: &str) -> Result<Option<(u32, u32)>, StoreError> {
         let row: Option<(i64, i64)> =

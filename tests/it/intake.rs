@@ -1016,5 +1016,41 @@ async fn the_mailbox_is_read_over_imap_each_message_once_across_a_restart() {
             .await
             .expect("the mailbox's place");
     assert_eq!(state, (7, 1));
+    let (text, _) = crate::metrics::scrape(&harness, &harness.url("/metrics")).await;
+    for line in [
+        r#"herald_intakes{kind="report",state="new"} 4"#,
+        r#"herald_intakes{kind="list",state="ignored"} 1"#,
+        "herald_mailbox_failures_total 0",
+    ] {
+        assert!(text.contains(line), "{line} not in:\n{text}");
+    }
+    harness.stop().await;
+}
+
+#[tokio::test]
+async fn a_mailbox_that_refuses_the_login_is_counted_and_named_without_its_password() {
+    use crate::common::imap::{Dovecot, PASSWORD};
+    let dovecot = Dovecot::start();
+    let url = dovecot.url().replace(PASSWORD, "not-the-password");
+    let harness = Harness::start_with(true, |settings| {
+        settings.mailbox = Some(
+            herald::config::ImapSettings::parse(&url, std::time::Duration::from_secs(600))
+                .expect("the mailbox URL"),
+        );
+    })
+    .await;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let (text, _) = crate::metrics::scrape(&harness, &harness.url("/metrics")).await;
+        if text.contains("herald_mailbox_failures_total 1") {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no failure counted:\n{text}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(!format!("{:?}", harness.settings.mailbox).contains("not-the-password"));
     harness.stop().await;
 }
