@@ -8,7 +8,7 @@ use openpgp::packet::{PKESK, SKESK};
 use openpgp::parse::Parse;
 use openpgp::parse::stream::{
     DecryptionHelper, DecryptorBuilder, DetachedVerifierBuilder, MessageLayer, MessageStructure,
-    VerificationError, VerificationHelper,
+    VerificationError, VerificationHelper, VerifierBuilder,
 };
 use openpgp::policy::StandardPolicy;
 use openpgp::serialize::SerializeInto;
@@ -214,6 +214,34 @@ pub fn decrypt(
         ));
     }
     Ok((plaintext, decryptor.into_helper().check))
+}
+
+/// Checks a cleartext-signed text (`-----BEGIN PGP SIGNED MESSAGE-----`, as `gpg
+/// --clearsign` writes it inline).
+pub fn verify_cleartext(signed: &[u8], known: &[Cert]) -> SignatureCheck {
+    let policy = StandardPolicy::new();
+    let helper = Helper {
+        key: None,
+        known,
+        check: SignatureCheck::Unsigned,
+    };
+    let verifier = VerifierBuilder::from_bytes(signed)
+        .and_then(|builder| builder.with_policy(&policy, None, helper));
+    let mut verifier = match verifier {
+        Ok(verifier) => verifier,
+        Err(error) => {
+            return SignatureCheck::Bad {
+                why: error.to_string(),
+            };
+        }
+    };
+    let mut text = Vec::new();
+    match (&mut verifier).take(MAX_PLAINTEXT).read_to_end(&mut text) {
+        Ok(_) => verifier.into_helper().check,
+        Err(error) => SignatureCheck::Bad {
+            why: error.to_string(),
+        },
+    }
 }
 
 /// Checks a detached signature (PGP/MIME `multipart/signed`) over `data`.

@@ -35,6 +35,8 @@ impl Seal {
 
 const ARMOR_BEGIN: &str = "-----BEGIN PGP MESSAGE-----";
 const ARMOR_END: &str = "-----END PGP MESSAGE-----";
+const CLEARTEXT_BEGIN: &str = "-----BEGIN PGP SIGNED MESSAGE-----";
+const CLEARTEXT_END: &str = "-----END PGP SIGNATURE-----";
 
 /// Opens what is sealed in `message` (whose bytes are `raw`) into `letter`.
 pub(super) fn open(
@@ -66,6 +68,9 @@ pub(super) fn open(
             }
             Err(why) => seal_failed(letter, why),
         }
+    } else if let Some((start, end)) = block(&letter.text, CLEARTEXT_BEGIN, CLEARTEXT_END) {
+        let signed = letter.text[start..end].to_owned();
+        letter.signature = openpgp::verify_cleartext(signed.as_bytes(), &known);
     }
     let address = letter.from.as_ref().map(|from| from.address.as_str());
     letter.reporter_key = openpgp::reporter_key(&known, address, &letter.signature);
@@ -218,9 +223,14 @@ fn crlf(bytes: &[u8]) -> Vec<u8> {
 
 /// Where the first armored OpenPGP message in `text` is (its byte range).
 fn armored_block(text: &str) -> Option<(usize, usize)> {
-    let start = text.find(ARMOR_BEGIN)?;
-    let end = text[start..].find(ARMOR_END)? + start + ARMOR_END.len();
-    Some((start, end))
+    block(text, ARMOR_BEGIN, ARMOR_END)
+}
+
+/// Where the first block from a `begin` line to an `end` line is in `text`.
+fn block(text: &str, begin: &str, end: &str) -> Option<(usize, usize)> {
+    let start = text.find(begin)?;
+    let stop = text[start..].find(end)? + start + end.len();
+    Some((start, stop))
 }
 
 #[cfg(test)]

@@ -660,13 +660,26 @@ async fn sealed_reports_are_opened_with_the_operators_key_and_their_signatures_c
         assert!(shown.contains("Encrypted: no"), "{shown}");
     }
 
+    // Cleartext-signed inline (`gpg --clearsign`), Rita's key attached.
+    let clearsigned = rita.clearsign("The admin page has no CSRF token.\n");
+    let inline_signed = format!(
+        "From: rita@example.net\r\nSubject: clearsigned\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"m\"\r\n\r\n--m\r\n\
+         Content-Type: text/plain\r\n\r\n{clearsigned}\r\n--m\r\n\
+         Content-Type: application/pgp-keys\r\n\r\n{rita_public}\r\n--m--\r\n"
+    );
+    let (status, _, stderr) = pipe(dir.path(), &settings, inline_signed.as_bytes());
+    assert_eq!(status, Some(0), "{stderr}");
+    let shown = run(dir.path(), &settings, &["intake", "show", "5"]);
+    assert!(shown.contains("Signed: good signature by"), "{shown}");
+
     // Encrypted to someone else: kept, and said.
     let (other, other_public) = Gpg::with_new_key("Someone Else <else@example.net>");
     drop(other);
     let stray = pgp_mime(&rita.seal(&other_public, b"not for herald", false));
     let (status, _, stderr) = pipe(dir.path(), &settings, &stray);
     assert_eq!(status, Some(0), "{stderr}");
-    let shown = run(dir.path(), &settings, &["intake", "show", "5"]);
+    let shown = run(dir.path(), &settings, &["intake", "show", "6"]);
     assert!(shown.contains("herald could not decrypt it"), "{shown}");
     // Without the key configured, herald says what to set.
     let shown = run(dir.path(), &[], &["intake", "show", "1"]);

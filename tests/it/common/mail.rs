@@ -205,6 +205,22 @@ impl Gpg {
         std::fs::read(&output_file).expect("sealed file")
     }
 
+    /// `text` cleartext-signed by this GnuPG's key (`gpg --clearsign`).
+    pub fn clearsign(&self, text: &str) -> String {
+        let input = self.home.path().join("to-clearsign");
+        let output_file = self.home.path().join("to-clearsign.asc");
+        let _ = std::fs::remove_file(&output_file);
+        std::fs::write(&input, text).expect("text file");
+        let output = self.run(&[
+            "--output".as_ref(),
+            output_file.as_os_str(),
+            "--clearsign".as_ref(),
+            input.as_os_str(),
+        ]);
+        assert!(output.status.success(), "gpg --clearsign failed");
+        std::fs::read_to_string(&output_file).expect("signed file")
+    }
+
     /// An armored detached signature of `data` by this GnuPG's key.
     pub fn sign_detached(&self, data: &[u8]) -> Vec<u8> {
         let input = self.home.path().join("to-sign");
