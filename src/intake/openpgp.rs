@@ -220,54 +220,37 @@ pub fn decrypt(
 /// --clearsign` writes it inline).
 pub fn verify_cleartext(signed: &[u8], known: &[Cert]) -> SignatureCheck {
     let policy = StandardPolicy::new();
-    let helper = Helper {
-        key: None,
-        known,
-        check: SignatureCheck::Unsigned,
-    };
-    let verifier = VerifierBuilder::from_bytes(signed)
-        .and_then(|builder| builder.with_policy(&policy, None, helper));
-    let mut verifier = match verifier {
-        Ok(verifier) => verifier,
-        Err(error) => {
-            return SignatureCheck::Bad {
-                why: error.to_string(),
-            };
-        }
-    };
-    let mut text = Vec::new();
-    match (&mut verifier).take(MAX_PLAINTEXT).read_to_end(&mut text) {
-        Ok(_) => verifier.into_helper().check,
-        Err(error) => SignatureCheck::Bad {
-            why: error.to_string(),
-        },
-    }
+    checked(|| {
+        let mut verifier = VerifierBuilder::from_bytes(signed)?.with_policy(
+            &policy,
+            None,
+            Helper::checking(known),
+        )?;
+        let mut text = Vec::new();
+        (&mut verifier).take(MAX_PLAINTEXT).read_to_end(&mut text)?;
+        Ok(verifier.into_helper().check)
+    })
 }
 
 /// Checks a detached signature (PGP/MIME `multipart/signed`) over `data`.
 pub fn verify_detached(signature: &[u8], data: &[u8], known: &[Cert]) -> SignatureCheck {
     let policy = StandardPolicy::new();
-    let helper = Helper {
-        key: None,
-        known,
-        check: SignatureCheck::Unsigned,
-    };
-    let verifier = DetachedVerifierBuilder::from_bytes(signature)
-        .and_then(|builder| builder.with_policy(&policy, None, helper));
-    let mut verifier = match verifier {
-        Ok(verifier) => verifier,
-        Err(error) => {
-            return SignatureCheck::Bad {
-                why: format!("the signature cannot be read: {error}"),
-            };
-        }
-    };
-    match verifier.verify_bytes(data) {
-        Ok(()) => verifier.into_helper().check,
-        Err(error) => SignatureCheck::Bad {
-            why: error.to_string(),
-        },
-    }
+    checked(|| {
+        let mut verifier = DetachedVerifierBuilder::from_bytes(signature)?.with_policy(
+            &policy,
+            None,
+            Helper::checking(known),
+        )?;
+        verifier.verify_bytes(data)?;
+        Ok(verifier.into_helper().check)
+    })
+}
+
+/// What a verification found, or that its signature does not hold (in sequoia's words).
+fn checked(verify: impl FnOnce() -> openpgp::Result<SignatureCheck>) -> SignatureCheck {
+    verify().unwrap_or_else(|error| SignatureCheck::Bad {
+        why: error.to_string(),
+    })
 }
 
 /// Decrypts with the operator's key and records what the signatures say.
@@ -275,6 +258,17 @@ struct Helper<'a> {
     key: Option<&'a DecryptionKey>,
     known: &'a [Cert],
     check: SignatureCheck,
+}
+
+impl<'a> Helper<'a> {
+    /// A helper that only checks signatures against `known`.
+    fn checking(known: &'a [Cert]) -> Helper<'a> {
+        Helper {
+            key: None,
+            known,
+            check: SignatureCheck::Unsigned,
+        }
+    }
 }
 
 impl VerificationHelper for Helper<'_> {
