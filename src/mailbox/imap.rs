@@ -17,9 +17,20 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{Notify, watch};
 
-/// A message fetched at most this long; a server that stalls longer is given up on.
+/// Each exchange with the server at most this long (a message fetched among them); a
+/// server that stalls longer is given up on, and connected to again.
 const FETCH_TIMEOUT: Duration = Duration::from_secs(120);
-/// How long herald waits before connecting again after the mailbox failed.
+/// Fetches of one message that fail before herald passes over it.
+const MAX_FETCH_FAILURES: u32 = 3;
+
+/// The mailbox as selected: its UIDVALIDITY and the UID its next message will have.
+#[derive(Debug, Clone, Copy)]
+struct Place {
+    validity: u32,
+    next: u32,
+}
+/// How long herald waits at most before connecting again after the mailbox failed (no
+/// longer than it waits for new mail).
 const RETRY_AFTER: Duration = Duration::from_secs(30);
 
 /// Where the mailbox is: `imaps://USER:PASSWORD@HOST[:993][/MAILBOX]`, or `imap://` (no
@@ -109,6 +120,8 @@ pub enum MailboxError {
     Login(String),
     #[error("the IMAP server did not answer within {} s", FETCH_TIMEOUT.as_secs())]
     TimedOut,
+    #[error("the IMAP server did not give message UID {0}")]
+    NotGiven(u32),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -122,6 +135,8 @@ pub struct MailboxReader {
     /// Wakes the effect runner when a message was taken.
     wake: Arc<Notify>,
     metrics: Option<Arc<crate::metrics::Metrics>>,
+    /// Failed fetches by UID, across connections.
+    failures: std::sync::Mutex<std::collections::HashMap<u32, u32>>,
 }
 
 impl MailboxReader {
@@ -138,6 +153,7 @@ impl MailboxReader {
             ours,
             wake,
             metrics: None,
+            failures: std::sync::Mutex::default(),
         }
     }
 
@@ -158,12 +174,13 @@ impl MailboxReader {
                 },
                 _ = shutdown.wait_for(|stop| *stop) => return,
             };
-            tracing::warn!(mailbox = %name, %error, "mailbox unreachable; trying again in {} s", RETRY_AFTER.as_secs());
+            let retry = RETRY_AFTER.min(self.settings.poll);
+            tracing::warn!(mailbox = %name, %error, "mailbox unreachable; trying again in {} s", retry.as_secs());
             if let Some(metrics) = &self.metrics {
                 metrics.mailbox_failure();
             }
             tokio::select! {
-                _ = tokio::time::sleep(RETRY_AFTER) => {}
+                _ = tokio::time::sleep(retry) => {}
                 _ = shutdown.wait_for(|stop| *stop) => return,
             }
         }
@@ -172,7 +189,8 @@ impl MailboxReader {
     /// Connects and reads until the connection fails.
     async fn connected(&self) -> Result<std::convert::Infallible, MailboxError> {
         let settings = &self.settings;
-        let tcp = tokio::net::TcpStream::connect((settings.host.as_str(), settings.port)).await?;
+        let host = settings.host.trim_start_matches('[').trim_end_matches(']');
+        let tcp = timed(tokio::net::TcpStream::connect((host, settings.port))).await??;
         if !settings.tls {
             return self.read(tcp).await;
         }
@@ -185,11 +203,10 @@ impl MailboxReader {
         .map_err(|error| std::io::Error::other(error.to_string()))?
         .with_root_certificates(roots)
         .with_no_client_auth();
-        let server = rustls::pki_types::ServerName::try_from(settings.host.clone())
+        let server = rustls::pki_types::ServerName::try_from(host.to_owned())
             .map_err(|error| std::io::Error::other(error.to_string()))?;
-        let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
-            .connect(server, tcp)
-            .await?;
+        let tls = timed(tokio_rustls::TlsConnector::from(Arc::new(config)).connect(server, tcp))
+            .await??;
         self.read(tls).await
     }
 
@@ -200,68 +217,132 @@ impl MailboxReader {
         T: AsyncRead + AsyncWrite + Unpin + std::fmt::Debug + Send,
     {
         let mut client = Client::new(stream);
-        client.read_response().await?;
-        let mut session = client
-            .login(&self.settings.user, self.settings.password.expose_secret())
-            .await
-            .map_err(|(error, _)| MailboxError::Login(error.to_string()))?;
-        let idle = session.capabilities().await?.has_str("IDLE");
-        let selected = session.select(&self.settings.mailbox).await?;
-        let validity = selected.uid_validity.unwrap_or(0);
+        timed(client.read_response()).await??;
+        let mut session =
+            timed(client.login(&self.settings.user, self.settings.password.expose_secret()))
+                .await?
+                .map_err(|(error, _)| MailboxError::Login(error.to_string()))?;
+        let idle = timed(session.capabilities()).await??.has_str("IDLE");
+        let selected = timed(session.select(&self.settings.mailbox)).await??;
+        let place = Place {
+            validity: selected.uid_validity.unwrap_or(0),
+            next: selected.uid_next.unwrap_or(1),
+        };
         loop {
-            self.take_new(&mut session, validity).await?;
+            self.take_new(&mut session, place).await?;
             if idle {
                 let mut handle = session.idle();
-                handle.init().await?;
+                timed(handle.init()).await??;
                 let (wait, _interrupt) = handle.wait_with_timeout(self.settings.poll);
                 wait.await?;
-                session = handle.done().await?;
+                session = timed(handle.done()).await??;
             } else {
                 tokio::time::sleep(self.settings.poll).await;
-                session.noop().await?;
+                timed(session.noop()).await??;
             }
         }
     }
 
-    /// Takes each message past the last one taken, in UID order, each in its own commit.
+    /// Where to start in the mailbox: past the last message taken; on the first contact,
+    /// past what it holds already (mail from before herald came is history: taking it
+    /// would open an issue and answer each old sender); after a new UIDVALIDITY, from
+    /// the start again, known messages known by their digest and none answered.
+    async fn start(&self, place: Place) -> Result<(u32, bool), MailboxError> {
+        let name = self.settings.name();
+        Ok(match self.store.mailbox_state(&name).await? {
+            Some((known, last)) if known == place.validity => (last, true),
+            Some(_) => {
+                tracing::warn!(mailbox = %name, "the mailbox's UIDVALIDITY changed: reading it again; none of it is answered");
+                (0, false)
+            }
+            None => {
+                let last = place.next.saturating_sub(1);
+                tracing::info!(mailbox = %name, "first contact: the messages already in the mailbox (UIDs up to {last}) are left there, not taken");
+                let mut work = self.store.begin_durable().await?;
+                work.save_mailbox_state(&name, (place.validity, last))
+                    .await?;
+                work.commit().await?;
+                (last, true)
+            }
+        })
+    }
+
+    /// Takes each message past the last one taken, in UID order, each in its own commit. A
+    /// message the server will not give (gone, refused, stalled) is tried again on the next
+    /// connection, and after [`MAX_FETCH_FAILURES`] passed over, left in the mailbox and
+    /// counted, so that one cannot hold back all later mail.
     async fn take_new<T>(
         &self,
         session: &mut async_imap::Session<T>,
-        validity: u32,
+        place: Place,
     ) -> Result<(), MailboxError>
     where
         T: AsyncRead + AsyncWrite + Unpin + std::fmt::Debug + Send,
     {
         let name = self.settings.name();
-        let last = match self.store.mailbox_state(&name).await? {
-            // A new UIDVALIDITY numbers the mailbox anew: read it all again (what was
-            // taken before is known by its digest).
-            Some((known, last)) if known == validity => last,
-            _ => 0,
+        let (last, answer) = self.start(place).await?;
+        let Some(first) = last.checked_add(1) else {
+            return Ok(());
         };
-        let mut uids: Vec<u32> = timed(session.uid_search(format!("UID {}:*", last + 1)))
+        let mut uids: Vec<u32> = timed(session.uid_search(format!("UID {first}:*")))
             .await??
             .into_iter()
             .filter(|uid| *uid > last)
             .collect();
         uids.sort_unstable();
         for uid in uids {
-            let (kept, digest, cut) = self.fetch(session, uid).await?;
+            let fetched = match self.fetch(session, uid).await {
+                Ok(fetched) => fetched,
+                // What is wrong with this message, not with the connection.
+                Err(error @ (MailboxError::NotGiven(_) | MailboxError::TimedOut))
+                    if self.failed(uid) =>
+                {
+                    tracing::error!(mailbox = %name, uid, %error, "a message the server would not give {MAX_FETCH_FAILURES} times is left in the mailbox, not taken");
+                    if let Some(metrics) = &self.metrics {
+                        metrics.mailbox_failure();
+                    }
+                    self.pass_over(place.validity, uid).await?;
+                    continue;
+                }
+                Err(error) => return Err(error),
+            };
+            let (kept, digest, cut) = fetched;
             let source = format!("imap {name}");
             let arrived = Arrived {
                 kept: &kept,
                 digest,
                 source: &source,
                 cut,
-                answer: true,
+                answer,
             };
             let mut work = self.store.begin_durable().await?;
             let taken = take(&mut work, &arrived, &self.ours).await?;
-            work.save_mailbox_state(&name, (validity, uid)).await?;
+            work.save_mailbox_state(&name, (place.validity, uid))
+                .await?;
             work.commit().await?;
             self.wake.notify_one();
             tracing::info!(mailbox = %name, uid, intake = %taken.id, "mail taken: {}", taken.describe());
         }
+        Ok(())
+    }
+
+    /// Counts a failed fetch of `uid`; true once it failed [`MAX_FETCH_FAILURES`] times.
+    fn failed(&self, uid: u32) -> bool {
+        let mut failures = self
+            .failures
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let count = failures.entry(uid).or_insert(0);
+        *count += 1;
+        *count >= MAX_FETCH_FAILURES
+    }
+
+    /// Moves the mailbox's place past `uid`, which is not taken.
+    async fn pass_over(&self, validity: u32, uid: u32) -> Result<(), MailboxError> {
+        let mut work = self.store.begin_durable().await?;
+        work.save_mailbox_state(&self.settings.name(), (validity, uid))
+            .await?;
+        work.commit().await?;
         Ok(())
     }
 
@@ -291,6 +372,15 @@ impl MailboxReader {
         }
         let (whole, _) = self.fetched(session, uid, "BODY.PEEK[]").await?;
         let digest = hex::encode(Sha256::digest(&whole));
+        // The server's stated size is not trusted: what came is measured.
+        if whole.len() > max {
+            let cut = format!(
+                "{} bytes, over the {max} bytes herald takes (intake_max_message_bytes): \
+                 only its header was kept; the whole message stays in the mailbox",
+                whole.len()
+            );
+            return Ok((crate::intake::header_of(&whole).to_vec(), digest, Some(cut)));
+        }
         Ok((whole, digest, None))
     }
 
@@ -312,14 +402,16 @@ impl MailboxReader {
                 .await
         })
         .await??;
-        let fetch = fetches.iter().find(|fetch| fetch.uid == Some(uid));
-        Ok((
-            fetch
-                .and_then(|fetch| fetch.body().or_else(|| fetch.header()))
-                .map(<[u8]>::to_vec)
-                .unwrap_or_default(),
-            fetch.and_then(|fetch| fetch.size),
-        ))
+        // A server that answers NO, or names another message, gave nothing to take.
+        let fetch = fetches
+            .iter()
+            .find(|fetch| fetch.uid == Some(uid))
+            .ok_or(MailboxError::NotGiven(uid))?;
+        let part = match what {
+            "RFC822.SIZE" => Some(Vec::new()),
+            _ => fetch.body().or_else(|| fetch.header()).map(<[u8]>::to_vec),
+        };
+        Ok((part.ok_or(MailboxError::NotGiven(uid))?, fetch.size))
     }
 }
 

@@ -958,6 +958,25 @@ async fn rita_hears_of_the_course(
     );
 }
 
+/// Waits (at most 30 s) until herald has read the mailbox once (its place is saved).
+async fn first_contact(harness: &Harness) {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let places: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM intake_mailboxes")
+            .fetch_one(harness.store.pool())
+            .await
+            .expect("mailboxes");
+        if places == 1 {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "herald never read the mailbox"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
 /// Waits (at most 30 s) until the store holds `count` intakes; their kinds, in order.
 async fn intakes_taken(harness: &Harness, count: usize) -> Vec<String> {
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
@@ -977,10 +996,8 @@ async fn intakes_taken(harness: &Harness, count: usize) -> Vec<String> {
 async fn the_mailbox_is_read_over_imap_each_message_once_across_a_restart() {
     use crate::common::imap::Dovecot;
     let dovecot = Dovecot::start();
-    for name in ["report.eml", "auto-reply.eml", "bounce.eml", "list.eml"] {
-        dovecot.deliver(&mail(name));
-    }
-    dovecot.deliver(&report_with_attachment(30 << 20));
+    // Mail from before herald came is history: left in the mailbox, not taken.
+    dovecot.deliver(b"From: old@example.net\r\nSubject: last year\r\n\r\nOld.\r\n");
     let url = dovecot.url();
     // A long poll: what comes while herald runs can only be seen through IDLE.
     let mailbox = |settings: &mut herald::config::Settings| {
@@ -990,6 +1007,11 @@ async fn the_mailbox_is_read_over_imap_each_message_once_across_a_restart() {
         );
     };
     let mut harness = Harness::start_with(true, mailbox).await;
+    first_contact(&harness).await;
+    for name in ["report.eml", "auto-reply.eml", "bounce.eml", "list.eml"] {
+        dovecot.deliver(&mail(name));
+    }
+    dovecot.deliver(&report_with_attachment(30 << 20));
     let kinds = intakes_taken(&harness, 5).await;
     assert_eq!(
         kinds,
@@ -1028,7 +1050,7 @@ async fn the_mailbox_is_read_over_imap_each_message_once_across_a_restart() {
             .fetch_one(harness.store.pool())
             .await
             .expect("the mailbox's place");
-    assert_eq!(state, (7, 1));
+    assert_eq!(state, (8, 1), "past the old message and the seven new ones");
     let (text, _) = crate::metrics::scrape(&harness, &harness.url("/metrics")).await;
     for line in [
         r#"herald_intakes{kind="report",state="new"} 4"#,
@@ -1065,5 +1087,46 @@ async fn a_mailbox_that_refuses_the_login_is_counted_and_named_without_its_passw
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert!(!format!("{:?}", harness.settings.mailbox).contains("not-the-password"));
+    harness.stop().await;
+}
+
+#[tokio::test]
+async fn a_message_the_server_will_not_give_is_passed_over_and_none_is_stored_empty() {
+    use crate::common::imap::FakeImap;
+    let report = b"From: rita@example.net\r\nSubject: second\r\n\r\nThe second.\r\n".to_vec();
+    let fake = FakeImap::start(vec![(1, None), (2, Some(report))]).await;
+    let url = fake.url();
+    let mut harness = Harness::start_with(true, |settings| {
+        settings.mailbox = Some(
+            herald::config::ImapSettings::parse(&url, std::time::Duration::from_secs(1))
+                .expect("the mailbox URL"),
+        );
+    })
+    .await;
+    // herald has read this mailbox before, up to nothing: both messages are new to it.
+    harness.stop_server().await;
+    let name = format!("security@127.0.0.1:{}/INBOX", fake.port);
+    let mut work = harness.store.begin_durable().await.expect("work");
+    work.save_mailbox_state(&name, (7, 0)).await.expect("saved");
+    work.commit().await.expect("committed");
+    harness.start_server().await;
+
+    let kinds = intakes_taken(&harness, 1).await;
+    assert_eq!(kinds, ["report"]);
+    let taken = stored(&harness, 1).await;
+    assert!(taken.source.contains("127.0.0.1"), "{}", taken.source);
+    let raw = harness
+        .store
+        .intake_message(taken.id)
+        .await
+        .expect("read")
+        .expect("kept");
+    assert!(
+        String::from_utf8_lossy(&raw).contains("The second."),
+        "nothing stored empty"
+    );
+    let (text, _) = crate::metrics::scrape(&harness, &harness.url("/metrics")).await;
+    assert!(text.contains("herald_mailbox_failures_total"), "{text}");
+    assert!(!text.contains("herald_mailbox_failures_total 0"), "{text}");
     harness.stop().await;
 }

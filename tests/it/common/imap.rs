@@ -151,3 +151,113 @@ impl Drop for Dovecot {
         let _ = self.process.wait();
     }
 }
+
+/// A fake IMAP server on loopback, for what a real one does not do on demand: it offers
+/// no IDLE, holds `messages` by UID (UIDVALIDITY 7), and answers `NO` to every fetch of a
+/// UID whose message is `None`, as a server does for a message it cannot give.
+pub struct FakeImap {
+    pub port: u16,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl FakeImap {
+    pub async fn start(messages: Vec<(u32, Option<Vec<u8>>)>) -> FakeImap {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a loopback port");
+        let port = listener.local_addr().expect("an address").port();
+        let messages = std::sync::Arc::new(messages);
+        let task = tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                tokio::spawn(answer(stream, messages.clone()));
+            }
+        });
+        FakeImap { port, task }
+    }
+
+    pub fn url(&self) -> String {
+        format!("imap://{USER}:{PASSWORD}@127.0.0.1:{}/INBOX", self.port)
+    }
+}
+
+impl Drop for FakeImap {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// One connection: the few commands herald sends, answered as RFC 9051 shapes them.
+async fn answer(
+    stream: tokio::net::TcpStream,
+    messages: std::sync::Arc<Vec<(u32, Option<Vec<u8>>)>>,
+) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let (read, mut write) = stream.into_split();
+    let mut lines = BufReader::new(read).lines();
+    let _ = write.write_all(b"* OK fake IMAP ready\r\n").await;
+    while let Ok(Some(line)) = lines.next_line().await {
+        let mut words = line.splitn(3, ' ');
+        let (tag, command, rest) = (
+            words.next().unwrap_or_default(),
+            words.next().unwrap_or_default().to_ascii_uppercase(),
+            words.next().unwrap_or_default(),
+        );
+        let reply: Vec<u8> = match command.as_str() {
+            "CAPABILITY" => format!("* CAPABILITY IMAP4rev1\r\n{tag} OK done\r\n").into_bytes(),
+            "SELECT" => format!(
+                "* {} EXISTS\r\n* OK [UIDVALIDITY 7] ok\r\n* OK [UIDNEXT {}] ok\r\n{tag} OK [READ-WRITE] done\r\n",
+                messages.len(),
+                messages.len() + 1
+            )
+            .into_bytes(),
+            "UID" => uid_command(tag, rest, &messages),
+            "LOGOUT" => format!("* BYE\r\n{tag} OK done\r\n").into_bytes(),
+            _ => format!("{tag} OK done\r\n").into_bytes(),
+        };
+        if write.write_all(&reply).await.is_err() {
+            return;
+        }
+    }
+}
+
+fn uid_command(tag: &str, rest: &str, messages: &[(u32, Option<Vec<u8>>)]) -> Vec<u8> {
+    let mut words = rest.split_whitespace();
+    match (
+        words.next().map(str::to_ascii_uppercase).as_deref(),
+        words.next(),
+    ) {
+        (Some("SEARCH"), _) => {
+            let from: u32 = rest
+                .rsplit(' ')
+                .next()
+                .and_then(|range| range.split(':').next())
+                .and_then(|first| first.parse().ok())
+                .unwrap_or(1);
+            let uids: Vec<String> = messages
+                .iter()
+                .filter(|(uid, _)| *uid >= from)
+                .map(|(uid, _)| uid.to_string())
+                .collect();
+            format!("* SEARCH {}\r\n{tag} OK done\r\n", uids.join(" ")).into_bytes()
+        }
+        (Some("FETCH"), Some(uid)) => {
+            let uid: u32 = uid.parse().unwrap_or(0);
+            let found = messages.iter().find(|(known, _)| *known == uid);
+            let Some((_, Some(body))) = found else {
+                return format!("{tag} NO [SERVERBUG] cannot give that message\r\n").into_bytes();
+            };
+            let mut reply = if rest.contains("BODY.PEEK[]") {
+                let mut reply =
+                    format!("* 1 FETCH (UID {uid} BODY[] {{{}}}\r\n", body.len()).into_bytes();
+                reply.extend_from_slice(body);
+                reply.extend_from_slice(b")\r\n");
+                reply
+            } else {
+                format!("* 1 FETCH (UID {uid} RFC822.SIZE {})\r\n", body.len()).into_bytes()
+            };
+            reply.extend_from_slice(format!("{tag} OK done\r\n").as_bytes());
+            reply
+        }
+        _ => format!("{tag} BAD unknown\r\n").into_bytes(),
+    }
+}
