@@ -35,15 +35,20 @@ CREATE TABLE intakes (
     -- Where herald's acknowledgement to the reporter went, and when.
     acknowledged_to TEXT,
     acknowledged_at BIGINT,
-    -- herald's acknowledgement's Message-ID, which the reporter's reply names.
-    acknowledgement_id TEXT,
     updated_at    BIGINT NOT NULL
 );
 -- A reply finds the intake it answers by the Message-IDs it names.
 CREATE INDEX intakes_message_id ON intakes (message_id);
-CREATE INDEX intakes_acknowledgement_id ON intakes (acknowledgement_id);
 -- Commands on an intake's issue find the intake by it.
 CREATE INDEX intakes_issue ON intakes (repository, issue_number);
+
+-- Every message herald sent a reporter (its acknowledgement, its notices), by Message-ID:
+-- the reporter's reply names one, and joins the intake it was about.
+CREATE TABLE intake_answers (
+    message_id    TEXT PRIMARY KEY,
+    intake_id     BIGINT NOT NULL,
+    sent_at       BIGINT NOT NULL
+);
 
 -- Where herald stands in each mailbox it reads over IMAP: the mailbox's UIDVALIDITY and
 -- the last UID taken, saved in the commit that took that message.

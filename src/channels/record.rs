@@ -95,6 +95,11 @@ pub(super) enum IntakeWrite {
         message_id: String,
         at: DateTime<Utc>,
     },
+    /// herald sent the reporter its message `message_id` (a notice).
+    Answered {
+        intake: IntakeId,
+        message_id: String,
+    },
     /// A reporter's reply joined its intake.
     ReplyPosted { intake: IntakeId },
     /// The issue an intake opened: (repository, number, address).
@@ -126,8 +131,11 @@ impl IntakeWrite {
                 message_id,
                 at,
             } => {
-                work.acknowledge_intake(intake, (&to, &message_id), at)
-                    .await?
+                work.acknowledge_intake(intake, &to, at).await?;
+                work.answered_intake(intake, &message_id).await?;
+            }
+            IntakeWrite::Answered { intake, message_id } => {
+                work.answered_intake(intake, &message_id).await?;
             }
             IntakeWrite::ReplyPosted { intake } => work.reply_posted(intake).await?,
             IntakeWrite::Issue {

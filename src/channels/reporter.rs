@@ -192,7 +192,7 @@ pub(super) async fn tell(
         .await?
         .render_reporter_notice(&view)?;
     let tag = format!("{}-{}", notice.as_str(), pending.intake);
-    reporter.send(announcer, &tag, &body).await?;
+    let message_id = reporter.send(announcer, &tag, &body).await?;
     let detail = format!(
         "herald told the reporter ({}) that the report was {}",
         reporter.recipient.address,
@@ -205,9 +205,13 @@ pub(super) async fn tell(
     );
     let comment = format!("{}.", escape::markdown(&detail));
     let key = format!("reporter-told:{}:{}", pending.intake, notice.as_str());
-    channels
+    let record = channels
         .notice(row.id, TimelineKind::Reporter, detail, key, comment)
-        .await
+        .await?;
+    Ok(record.with(Write::Intake(IntakeWrite::Answered {
+        intake: pending.intake,
+        message_id,
+    })))
 }
 
 /// `text` as the job's note and, where the intake's issue exists, a comment there.

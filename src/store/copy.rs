@@ -202,8 +202,15 @@ const TABLES: &[(&str, &[(&str, Column)])] = &[
             ("decision", Text),
             ("acknowledged_to", Text),
             ("acknowledged_at", Integer),
-            ("acknowledgement_id", Text),
             ("updated_at", Integer),
+        ],
+    ),
+    (
+        "intake_answers",
+        &[
+            ("message_id", Text),
+            ("intake_id", Integer),
+            ("sent_at", Integer),
         ],
     ),
     (

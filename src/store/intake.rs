@@ -189,8 +189,8 @@ impl Work {
     }
 
     /// The report a message from `sender` naming `ids` (its In-Reply-To and References)
-    /// answers: an intake from the same sender whose message, or herald's acknowledgement
-    /// of it, is among them. A reply to a reply joins the report it answered.
+    /// answers: an intake from the same sender whose message, or one herald sent them about
+    /// it, is among them. A reply to a reply joins the report it answered.
     pub async fn replied_intake(
         &mut self,
         ids: &[String],
@@ -205,7 +205,8 @@ impl Work {
         let dialect = self.dialect;
         let query = format!(
             "SELECT COALESCE(reply_to, id) FROM intakes WHERE sender = {} AND state <> {} \
-             AND (message_id IN ({}) OR acknowledgement_id IN ({})) ORDER BY id LIMIT 1",
+             AND (message_id IN ({}) OR id IN (SELECT intake_id FROM intake_answers \
+             WHERE message_id IN ({}))) ORDER BY id LIMIT 1",
             dialect.placeholder(1),
             dialect.placeholder(2),
             dialect.placeholders(3, ids.len()),
@@ -329,22 +330,39 @@ impl Work {
         Ok(decided.rows_affected() == 1)
     }
 
-    /// Records that herald acknowledged the report to `to` at `at`, in its message
-    /// `message_id` (which the reporter's reply names).
+    /// Records that herald acknowledged the report to `to` at `at`.
     pub async fn acknowledge_intake(
         &mut self,
         id: IntakeId,
-        (to, message_id): (&str, &str),
+        to: &str,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "UPDATE intakes SET acknowledged_to = $2, acknowledged_at = $3, updated_at = $3, \
-             acknowledgement_id = $4 WHERE id = $1",
+            "UPDATE intakes SET acknowledged_to = $2, acknowledged_at = $3, updated_at = $3 \
+             WHERE id = $1",
         )
         .bind(id)
         .bind(to)
         .bind(to_millis(at))
-        .bind(message_id.trim_matches(['<', '>']))
+        .execute(self.conn().await?)
+        .await?;
+        Ok(())
+    }
+
+    /// Records that herald sent the reporter of intake `id` its message `message_id`,
+    /// which their reply may name.
+    pub async fn answered_intake(
+        &mut self,
+        id: IntakeId,
+        message_id: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO intake_answers (message_id, intake_id, sent_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (message_id) DO NOTHING",
+        )
+        .bind(message_id.trim().trim_matches(['<', '>']))
+        .bind(id)
+        .bind(to_millis(Utc::now()))
         .execute(self.conn().await?)
         .await?;
         Ok(())

@@ -936,6 +936,17 @@ async fn rita_hears_of_the_course(
         answer.header("In-Reply-To").as_deref(),
         Some("<20261205100000.GA1234@example.net>")
     );
+    // Rita answers that notice alone (her mail program names nothing else): it joins.
+    let notice_id = answer
+        .header("Message-ID")
+        .expect("the notice's Message-ID");
+    let thanks = format!(
+        "From: Rita Reporter <rita@example.net>\r\nSubject: Re\r\n\
+         In-Reply-To: {notice_id}\r\n\r\nGlad to help.\r\n"
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_, stdout, _) = pipe_beside(harness, dir.path(), thanks.into_bytes()).await;
+    assert!(stdout.ends_with("a reply to intake 1\n"), "{stdout}");
     let ghsa_id = advisory["ghsa_id"].as_str().expect("an id").to_owned();
     let incident = harness
         .store
