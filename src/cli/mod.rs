@@ -709,6 +709,12 @@ async fn doctor(settings: &Settings) -> anyhow::Result<()> {
         store.close().await;
     }
     healthy &= doctor_mail(&settings.mail).await;
+    if let Some(mailbox) = &settings.mailbox {
+        healthy &= match crate::mailbox::imap::check(mailbox).await {
+            Ok(found) => check(true, &found),
+            Err(error) => check(false, &format!("mailbox {}: {error}", mailbox.name())),
+        };
+    }
     if healthy {
         println!("herald is ready");
         Ok(())

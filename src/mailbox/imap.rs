@@ -188,26 +188,11 @@ impl MailboxReader {
 
     /// Connects and reads until the connection fails.
     async fn connected(&self) -> Result<std::convert::Infallible, MailboxError> {
-        let settings = &self.settings;
-        let host = settings.host.trim_start_matches('[').trim_end_matches(']');
-        let tcp = timed(tokio::net::TcpStream::connect((host, settings.port))).await??;
-        if !settings.tls {
+        let tcp = connect(&self.settings).await?;
+        if !self.settings.tls {
             return self.read(tcp).await;
         }
-        let mut roots = rustls::RootCertStore::empty();
-        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-        let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .map_err(|error| std::io::Error::other(error.to_string()))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-        let server = rustls::pki_types::ServerName::try_from(host.to_owned())
-            .map_err(|error| std::io::Error::other(error.to_string()))?;
-        let tls = timed(tokio_rustls::TlsConnector::from(Arc::new(config)).connect(server, tcp))
-            .await??;
-        self.read(tls).await
+        self.read(tls(&self.settings, tcp).await?).await
     }
 
     /// Logs in, selects the mailbox, then takes what is new, again whenever the server
@@ -216,12 +201,7 @@ impl MailboxReader {
     where
         T: AsyncRead + AsyncWrite + Unpin + std::fmt::Debug + Send,
     {
-        let mut client = Client::new(stream);
-        timed(client.read_response()).await??;
-        let mut session =
-            timed(client.login(&self.settings.user, self.settings.password.expose_secret()))
-                .await?
-                .map_err(|(error, _)| MailboxError::Login(error.to_string()))?;
+        let mut session = logged_in(&self.settings, stream).await?;
         let idle = timed(session.capabilities()).await??.has_str("IDLE");
         let selected = timed(session.select(&self.settings.mailbox)).await??;
         let place = Place {
@@ -413,6 +393,86 @@ impl MailboxReader {
         };
         Ok((part.ok_or(MailboxError::NotGiven(uid))?, fetch.size))
     }
+}
+
+/// A TCP connection to the mailbox's server, within [`FETCH_TIMEOUT`].
+async fn connect(settings: &ImapSettings) -> Result<tokio::net::TcpStream, MailboxError> {
+    Ok(timed(tokio::net::TcpStream::connect((
+        bare_host(&settings.host),
+        settings.port,
+    )))
+    .await??)
+}
+
+/// The host as a connection names it: an IPv6 address without its brackets.
+fn bare_host(host: &str) -> &str {
+    host.trim_start_matches('[').trim_end_matches(']')
+}
+
+/// `tcp` wrapped in TLS to the mailbox's host, checked against the public CA roots.
+async fn tls(
+    settings: &ImapSettings,
+    tcp: tokio::net::TcpStream,
+) -> Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>, MailboxError> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|error| std::io::Error::other(error.to_string()))?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let server = rustls::pki_types::ServerName::try_from(bare_host(&settings.host).to_owned())
+        .map_err(|error| std::io::Error::other(error.to_string()))?;
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    Ok(timed(connector.connect(server, tcp)).await??)
+}
+
+/// A session logged in over `stream`, the server's greeting read first.
+async fn logged_in<T>(
+    settings: &ImapSettings,
+    stream: T,
+) -> Result<async_imap::Session<T>, MailboxError>
+where
+    T: AsyncRead + AsyncWrite + Unpin + std::fmt::Debug + Send,
+{
+    let mut client = Client::new(stream);
+    timed(client.read_response()).await??;
+    timed(client.login(&settings.user, settings.password.expose_secret()))
+        .await?
+        .map_err(|(error, _)| MailboxError::Login(error.to_string()))
+}
+
+/// What `herald doctor` says of the mailbox: it connects, logs in and selects it, then
+/// says how many messages it holds and whether the server offers IDLE.
+pub async fn check(settings: &ImapSettings) -> Result<String, MailboxError> {
+    let tcp = connect(settings).await?;
+    if settings.tls {
+        checked_session(settings, tls(settings, tcp).await?).await
+    } else {
+        checked_session(settings, tcp).await
+    }
+}
+
+async fn checked_session<T>(settings: &ImapSettings, stream: T) -> Result<String, MailboxError>
+where
+    T: AsyncRead + AsyncWrite + Unpin + std::fmt::Debug + Send,
+{
+    let mut session = logged_in(settings, stream).await?;
+    let idle = timed(session.capabilities()).await??.has_str("IDLE");
+    let selected = timed(session.select(&settings.mailbox)).await??;
+    let _ = timed(session.logout()).await;
+    Ok(format!(
+        "mailbox {} holds {} message(s); the server {} IDLE",
+        settings.name(),
+        selected.exists,
+        if idle {
+            "offers"
+        } else {
+            "does not offer (herald polls)"
+        }
+    ))
 }
 
 async fn timed<F: std::future::Future>(future: F) -> Result<F::Output, MailboxError> {

@@ -988,9 +988,10 @@ async fn first_contact(harness: &Harness) {
     }
 }
 
-/// Waits (at most 30 s) until the store holds `count` intakes; their kinds, in order.
+/// Waits until the store holds `count` intakes (at most 120 s: a 30 MB message through a
+/// debug build on a loaded machine takes a while); their kinds, in order.
 async fn intakes_taken(harness: &Harness, count: usize) -> Vec<String> {
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(120);
     loop {
         let kinds: Vec<String> = sqlx::query_scalar("SELECT kind FROM intakes ORDER BY id")
             .fetch_all(harness.store.pool())
@@ -1140,4 +1141,31 @@ async fn a_message_the_server_will_not_give_is_passed_over_and_none_is_stored_em
     assert!(text.contains("herald_mailbox_failures_total"), "{text}");
     assert!(!text.contains("herald_mailbox_failures_total 0"), "{text}");
     harness.stop().await;
+}
+
+#[test]
+fn herald_doctor_reads_the_mailbox_and_names_a_refused_login_without_its_password() {
+    use crate::common::imap::{Dovecot, PASSWORD};
+    let dovecot = Dovecot::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let doctor = |url: &str| {
+        let output = herald(dir.path(), &[("HERALD_INTAKE_IMAP_URL", url)])
+            .arg("doctor")
+            .output()
+            .expect("herald runs");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let said = doctor(&dovecot.url());
+    assert!(
+        said.lines().any(|line| line.starts_with("ok")
+            && line.contains("/INBOX holds 0 message(s); the server offers IDLE")),
+        "{said}"
+    );
+    let said = doctor(&dovecot.url().replace(PASSWORD, "wrong-password-42"));
+    assert!(
+        said.lines().any(|line| line.starts_with("PROBLEM")
+            && line.contains("the IMAP server refused the login")),
+        "{said}"
+    );
+    assert!(!said.contains("wrong-password-42"), "{said}");
 }
