@@ -118,6 +118,11 @@ pub enum SignatureCheck {
     Good {
         fingerprint: String,
         user_id: Option<String>,
+        /// The addresses the key's user ids name.
+        #[serde(skip)]
+        addresses: Vec<String>,
+        /// Whether one of them is the mail's sender (`None`: not compared).
+        names_sender: Option<bool>,
     },
     /// Signed by a key herald was not given: it cannot say whether it is good.
     UnknownKey { issuer: String },
@@ -126,6 +131,22 @@ pub enum SignatureCheck {
 }
 
 impl SignatureCheck {
+    /// Compares a good signature's key with the mail's sender `address`.
+    pub fn compare_sender(&mut self, address: Option<&str>) {
+        if let SignatureCheck::Good {
+            addresses,
+            names_sender,
+            ..
+        } = self
+        {
+            *names_sender = address.map(|address| {
+                addresses
+                    .iter()
+                    .any(|named| named.eq_ignore_ascii_case(address))
+            });
+        }
+    }
+
     /// One line for the intake's issue and `herald intake show`.
     pub fn describe(&self) -> String {
         match self {
@@ -133,10 +154,18 @@ impl SignatureCheck {
             SignatureCheck::Good {
                 fingerprint,
                 user_id,
-            } => match user_id {
-                Some(user_id) => format!("good signature by {fingerprint} ({user_id})"),
-                None => format!("good signature by {fingerprint}"),
-            },
+                names_sender,
+                ..
+            } => {
+                let by = match user_id {
+                    Some(user_id) => format!("good signature by {fingerprint} ({user_id})"),
+                    None => format!("good signature by {fingerprint}"),
+                };
+                match names_sender {
+                    Some(false) => format!("{by}, a key that does not name the sender's address"),
+                    _ => by,
+                }
+            }
             SignatureCheck::UnknownKey { issuer } => {
                 format!("signed by key {issuer}, which the reporter did not send: not checked")
             }
@@ -291,6 +320,14 @@ impl VerificationHelper for Helper<'_> {
                             user_id: good.ka.cert().userids().next().map(|uid| {
                                 String::from_utf8_lossy(uid.userid().value()).into_owned()
                             }),
+                            addresses: good
+                                .ka
+                                .cert()
+                                .userids()
+                                .filter_map(|uid| uid.userid().email().ok().flatten())
+                                .map(str::to_owned)
+                                .collect(),
+                            names_sender: None,
                         },
                         Err(VerificationError::MissingKey { sig }) => SignatureCheck::UnknownKey {
                             issuer: sig
@@ -343,5 +380,35 @@ impl DecryptionHelper for Helper<'_> {
             "it is not encrypted to herald's key {}",
             key.fingerprint()
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SignatureCheck;
+
+    #[test]
+    fn a_good_signature_by_a_key_that_names_someone_else_says_so() {
+        let good = || SignatureCheck::Good {
+            fingerprint: "ABCD".to_owned(),
+            user_id: Some("Rita <rita@example.net>".to_owned()),
+            addresses: vec!["rita@example.net".to_owned()],
+            names_sender: None,
+        };
+        let mut hers = good();
+        hers.compare_sender(Some("RITA@example.net"));
+        assert_eq!(
+            hers.describe(),
+            "good signature by ABCD (Rita <rita@example.net>)"
+        );
+        let mut not_hers = good();
+        not_hers.compare_sender(Some("alice@example.net"));
+        assert!(
+            not_hers
+                .describe()
+                .ends_with(", a key that does not name the sender's address"),
+            "{}",
+            not_hers.describe()
+        );
     }
 }

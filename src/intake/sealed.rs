@@ -72,8 +72,9 @@ pub(super) fn open(
         let signed = letter.text[start..end].to_owned();
         letter.signature = openpgp::verify_cleartext(signed.as_bytes(), &known);
     }
-    let address = letter.from.as_ref().map(|from| from.address.as_str());
-    letter.reporter_key = openpgp::reporter_key(&known, address, &letter.signature);
+    let address = letter.from.as_ref().map(|from| from.address.clone());
+    letter.signature.compare_sender(address.as_deref());
+    letter.reporter_key = openpgp::reporter_key(&known, address.as_deref(), &letter.signature);
 }
 
 fn seal_failed(letter: &mut Letter, why: String) {
