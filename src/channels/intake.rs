@@ -7,7 +7,7 @@ use super::record::{IntakeWrite, Write};
 use super::{ChannelError, Channels, Record};
 use crate::drafts::escape;
 use crate::drafts::limits::{GITHUB_BODY_CHARS, fit_title};
-use crate::drafts::{IntakeFacts, intake_issue};
+use crate::drafts::{IntakeFacts, fitted, intake_issue};
 use crate::github::Api;
 use crate::github::api::{AdvisoryPackage, IssueInfo, NewAdvisory, NewIssue, NewVulnerability};
 use crate::incident::{Authority, DeliveryId, GhsaId, RepoName, parse_comment};
@@ -199,9 +199,6 @@ async fn decide(
     asked: &IntakeCommand,
 ) -> Result<(String, Option<(Decision, Vec<Write>)>), ChannelError> {
     let sender = escape::markdown_line(spoken.sender);
-    if *asked == IntakeCommand::Help {
-        return Ok((INTAKE_HELP.to_owned(), None));
-    }
     // A decision is the security team's: write access to the intake repository, whatever
     // else it needs.
     let Some((repository, _, _)) = &intake.issue else {
@@ -444,8 +441,7 @@ fn reply_comment(reply: &IntakeRow, letter: &Letter) -> String {
         escape::markdown_line(&letter.signature.describe()),
     );
     let room = GITHUB_BODY_CHARS.saturating_sub(2_000);
-    let quoted: String = escape::markdown(&letter.text).chars().take(room).collect();
-    text.push_str(&quoted);
+    text.push_str(&fitted(&escape::markdown(&letter.text), room, reply.id));
     for attachment in &letter.attachments {
         text.push_str(&format!(
             "\n- attachment {} ({}, {} bytes; in herald's store: `herald intake show {}`)",

@@ -3,7 +3,7 @@
 //! is attached (listed; the bytes stay in herald's store), and what the maintainers can do.
 
 use super::escape::{markdown, markdown_line, plain_line};
-use super::limits::{GITHUB_BODY_CHARS, GITHUB_TITLE_CHARS, fit_title};
+use super::limits::{GITHUB_BODY_CHARS, GITHUB_TITLE_CHARS, fit_markdown_noting, fit_title};
 use crate::intake::{IntakeId, Letter};
 use chrono::{DateTime, Utc};
 
@@ -146,17 +146,12 @@ fn head(facts: &IntakeFacts, letter: &Letter, subject: &str) -> String {
     text
 }
 
-/// `text` in at most `room` characters, cut at a line, saying where the rest is.
-fn fitted(text: &str, room: usize, id: IntakeId) -> String {
-    if text.chars().count() <= room {
-        return text.to_owned();
-    }
-    let head: String = text.chars().take(room).collect();
-    let cut = head.rfind('\n').unwrap_or(head.len());
-    format!(
-        "{}\n\n*Shortened to fit a GitHub issue; the whole message: `herald intake show {id}`.*",
-        head[..cut].trim_end()
-    )
+/// `text` in at most `room` characters, saying where the whole message is.
+pub fn fitted(text: &str, room: usize, id: IntakeId) -> String {
+    let note = format!(
+        "\n\n*Shortened to fit a GitHub issue; the whole message: `herald intake show {id}`.*"
+    );
+    fit_markdown_noting(text, room, &note)
 }
 
 #[cfg(test)]

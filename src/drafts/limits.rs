@@ -24,10 +24,16 @@ pub fn fit_title(text: &str, max: usize) -> String {
 /// Markdown `text` in at most `max` characters: whole when it fits, else cut at the last
 /// paragraph (or word) that fits, followed by a line that links the full advisory.
 pub fn fit_markdown(text: &str, max: usize, full: &str) -> String {
+    let note = format!("\n\n*Shortened to fit here; the full advisory: <{full}>*\n");
+    fit_markdown_noting(text, max, &note)
+}
+
+/// Markdown `text` in at most `max` characters: whole when it fits, else cut at the last
+/// paragraph (or word) that fits, followed by `note`, which says where the rest is.
+pub fn fit_markdown_noting(text: &str, max: usize, note: &str) -> String {
     if text.chars().count() <= max {
         return text.to_owned();
     }
-    let note = format!("\n\n*Shortened to fit here; the full advisory: <{full}>*\n");
     let room = max.saturating_sub(note.chars().count());
     let head: String = text.chars().take(room).collect();
     let cut = head

@@ -15,7 +15,7 @@ mod tracking;
 mod view;
 
 pub use chart::course_chart;
-pub use intake::{AcknowledgementView, IntakeFacts, ReporterNoticeView, intake_issue};
+pub use intake::{AcknowledgementView, IntakeFacts, ReporterNoticeView, fitted, intake_issue};
 pub use tracking::{TrackingIssue, TrackingRecord, carry_checks, tracking_issue};
 pub use view::{Draft, DraftView, EmbargoView, RenderedDrafts, ReviewView, render_all};
 

@@ -29,8 +29,6 @@ pub struct Letter {
     /// The Message-IDs it answers: In-Reply-To, then References.
     pub references: Vec<String>,
     pub from: Option<Mailbox>,
-    /// Where the sender asked replies to go; shown, never answered (see [`Letter::answer_to`]).
-    pub reply_to: Option<Mailbox>,
     pub subject: String,
     /// The date the sender's program wrote (not when herald received it).
     pub date: Option<DateTime<Utc>>,
@@ -95,7 +93,6 @@ impl Letter {
             message_id: message.message_id().map(str::to_owned),
             references: references_of(&message),
             from: first_mailbox(message.from()),
-            reply_to: first_mailbox(message.reply_to()),
             subject: message.subject().unwrap_or_default().to_owned(),
             date: message
                 .date()
@@ -125,7 +122,6 @@ impl Letter {
             message_id: None,
             references: Vec::new(),
             from: None,
-            reply_to: None,
             subject: String::new(),
             date: None,
             text: String::new(),
@@ -139,7 +135,8 @@ impl Letter {
     }
 
     /// Where an answer to the sender goes: their From address, which the receiving mail
-    /// server can check (DMARC), never a Reply-To, which anyone may set to anyone.
+    /// server can check (DMARC), never a Reply-To, which anyone may set to anyone (and
+    /// which herald therefore does not read).
     pub fn answer_to(&self) -> Option<&Mailbox> {
         self.from.as_ref()
     }

@@ -8,7 +8,6 @@ pub mod imap;
 use crate::intake::{IntakeId, Kind, Letter, Ours, classify};
 use crate::jobs::Job;
 use crate::store::{NewMail, StoreError, Work};
-use sha2::{Digest, Sha256};
 
 pub use imap::{ImapSettings, MailboxReader};
 
@@ -33,19 +32,6 @@ pub struct Arrived<'a> {
     pub cut: Option<String>,
     /// Whether herald answers it (a report the mail server returns to its sender is not).
     pub answer: bool,
-}
-
-impl<'a> Arrived<'a> {
-    /// A whole message.
-    pub fn whole(raw: &'a [u8], source: &'a str) -> Arrived<'a> {
-        Arrived {
-            kept: raw,
-            digest: hex::encode(Sha256::digest(raw)),
-            source,
-            cut: None,
-            answer: true,
-        }
-    }
 }
 
 /// What became of a message taken.
@@ -80,7 +66,8 @@ pub async fn take(
     ours: &Ours,
 ) -> Result<Taken, StoreError> {
     let (mut kind, mut reason) = classify(arrived.kept, ours);
-    let letter = Letter::read(arrived.kept, None);
+    // What taking needs is in the header: the body is read when the intake is.
+    let letter = Letter::read_header(arrived.kept);
     let reply_to = match (kind, letter.from.as_ref()) {
         (Kind::Report, Some(from)) => {
             work.replied_intake(&letter.references, &from.address)
