@@ -17,9 +17,12 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{Notify, watch};
 
-/// Each exchange with the server at most this long (a message fetched among them); a
+/// Each exchange with the server at most this long (a part of a message fetched among them); a
 /// server that stalls longer is given up on, and connected to again.
 const FETCH_TIMEOUT: Duration = Duration::from_secs(120);
+/// A message is fetched this much at a time: async-imap reads a literal again as it grows,
+/// which costs little for a part and minutes for a 30 MB message fetched in one.
+const PART_BYTES: usize = 1 << 20;
 /// Fetches of one message that fail before herald passes over it.
 const MAX_FETCH_FAILURES: u32 = 3;
 
@@ -350,7 +353,7 @@ impl MailboxReader {
             );
             return Ok((header, digest, Some(cut)));
         }
-        let (whole, _) = self.fetched(session, uid, "BODY.PEEK[]").await?;
+        let whole = self.fetched_in_parts(session, uid).await?;
         let digest = hex::encode(Sha256::digest(&whole));
         // The server's stated size is not trusted: what came is measured.
         if whole.len() > max {
@@ -362,6 +365,29 @@ impl MailboxReader {
             return Ok((crate::intake::header_of(&whole).to_vec(), digest, Some(cut)));
         }
         Ok((whole, digest, None))
+    }
+
+    /// Message `uid` whole, fetched [`PART_BYTES`] at a time (each literal small, however
+    /// large the message), and no further than one part past the limit.
+    async fn fetched_in_parts<T>(
+        &self,
+        session: &mut async_imap::Session<T>,
+        uid: u32,
+    ) -> Result<Vec<u8>, MailboxError>
+    where
+        T: AsyncRead + AsyncWrite + Unpin + std::fmt::Debug + Send,
+    {
+        let mut whole = Vec::new();
+        loop {
+            let what = format!("BODY.PEEK[]<{}.{PART_BYTES}>", whole.len());
+            let (part, _) = self.fetched(session, uid, &what).await?;
+            // A part shorter than asked for is the last (past the end, an empty one).
+            let last = part.len() < PART_BYTES;
+            whole.extend_from_slice(&part);
+            if last || whole.len() > self.max_message_bytes {
+                return Ok(whole);
+            }
+        }
     }
 
     /// One FETCH of `uid`: the body part asked for (empty if none) and the size.

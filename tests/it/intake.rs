@@ -1023,10 +1023,9 @@ async fn the_mailbox_is_read_over_imap_each_message_once_across_a_restart() {
     for name in ["report.eml", "auto-reply.eml", "bounce.eml", "list.eml"] {
         dovecot.deliver(&mail(name));
     }
-    // A large report (the 30 MB one goes through `herald intake mail`: over IMAP, async-imap
-    // parses a growing literal again at each read, which a loaded debug build takes
-    // minutes over; fetching in parts is the fix still to come).
-    dovecot.deliver(&report_with_attachment(4 << 20));
+    // A 30 MB report, fetched in parts.
+    let large = report_with_attachment(30 << 20);
+    dovecot.deliver(&large);
     let kinds = intakes_taken(&harness, 5).await;
     assert_eq!(
         kinds,
@@ -1037,8 +1036,19 @@ async fn the_mailbox_is_read_over_imap_each_message_once_across_a_restart() {
     let dump = stored(&harness, 5).await;
     assert!(
         dump.reason.is_none(),
-        "the 4 MB report is whole: {:?}",
+        "the 30 MB report is whole: {:?}",
         dump.reason
+    );
+    let kept = harness
+        .store
+        .intake_message(IntakeId(5))
+        .await
+        .expect("read");
+    assert!(
+        kept.as_deref() == Some(&large[..]),
+        "the 30 MB report is kept byte for byte ({:?} bytes of {})",
+        kept.map(|raw| raw.len()),
+        large.len()
     );
 
     // Delivered while herald runs: IDLE tells it.
@@ -1109,7 +1119,10 @@ async fn a_mailbox_that_refuses_the_login_is_counted_and_named_without_its_passw
 async fn a_message_the_server_will_not_give_is_passed_over_and_none_is_stored_empty() {
     use crate::common::imap::FakeImap;
     let report = b"From: rita@example.net\r\nSubject: second\r\n\r\nThe second.\r\n".to_vec();
-    let fake = FakeImap::start(vec![(1, None), (2, Some(report))]).await;
+    // Two whole parts exactly: the third part asked for is past the end, and empty.
+    let mut even = b"From: rita@example.net\r\nSubject: third\r\n\r\n".to_vec();
+    even.resize(2 << 20, b'x');
+    let fake = FakeImap::start(vec![(1, None), (2, Some(report)), (3, Some(even.clone()))]).await;
     let url = fake.url();
     let mut harness = Harness::start_with(true, |settings| {
         settings.mailbox = Some(
@@ -1126,8 +1139,8 @@ async fn a_message_the_server_will_not_give_is_passed_over_and_none_is_stored_em
     work.commit().await.expect("committed");
     harness.start_server().await;
 
-    let kinds = intakes_taken(&harness, 1).await;
-    assert_eq!(kinds, ["report"]);
+    let kinds = intakes_taken(&harness, 2).await;
+    assert_eq!(kinds, ["report", "report"]);
     let taken = stored(&harness, 1).await;
     assert!(taken.source.contains("127.0.0.1"), "{}", taken.source);
     let raw = harness
@@ -1139,6 +1152,16 @@ async fn a_message_the_server_will_not_give_is_passed_over_and_none_is_stored_em
     assert!(
         String::from_utf8_lossy(&raw).contains("The second."),
         "nothing stored empty"
+    );
+    let third = harness
+        .store
+        .intake_message(IntakeId(2))
+        .await
+        .expect("read");
+    assert_eq!(
+        third.map(|raw| raw.len()),
+        Some(even.len()),
+        "taken whole, in parts"
     );
     let (text, _) = crate::metrics::scrape(&harness, &harness.url("/metrics")).await;
     assert!(text.contains("herald_mailbox_failures_total"), "{text}");

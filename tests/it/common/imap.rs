@@ -247,9 +247,11 @@ fn uid_command(tag: &str, rest: &str, messages: &[(u32, Option<Vec<u8>>)]) -> Ve
                 return format!("{tag} NO [SERVERBUG] cannot give that message\r\n").into_bytes();
             };
             let mut reply = if rest.contains("BODY.PEEK[]") {
+                let (origin, part) = partial(rest, body);
                 let mut reply =
-                    format!("* 1 FETCH (UID {uid} BODY[] {{{}}}\r\n", body.len()).into_bytes();
-                reply.extend_from_slice(body);
+                    format!("* 1 FETCH (UID {uid} BODY[]{origin} {{{}}}\r\n", part.len())
+                        .into_bytes();
+                reply.extend_from_slice(part);
                 reply.extend_from_slice(b")\r\n");
                 reply
             } else {
@@ -259,5 +261,25 @@ fn uid_command(tag: &str, rest: &str, messages: &[(u32, Option<Vec<u8>>)]) -> Ve
             reply
         }
         _ => format!("{tag} BAD unknown\r\n").into_bytes(),
+    }
+}
+
+/// The part of `body` a `BODY.PEEK[]<offset.length>` asks for (RFC 3501 6.4.5: past the end
+/// it is empty), and how the answer names it (`<offset>`); the whole body when no part is.
+fn partial<'a>(request: &str, body: &'a [u8]) -> (String, &'a [u8]) {
+    let asked = request
+        .split_once("BODY.PEEK[]<")
+        .and_then(|(_, rest)| rest.split_once('>'))
+        .and_then(|(range, _)| range.split_once('.'))
+        .and_then(|(offset, length)| {
+            Some((offset.parse::<usize>().ok()?, length.parse::<usize>().ok()?))
+        });
+    match asked {
+        Some((offset, length)) => {
+            let start = offset.min(body.len());
+            let end = offset.saturating_add(length).min(body.len());
+            (format!("<{offset}>"), &body[start..end])
+        }
+        None => (String::new(), body),
     }
 }
