@@ -6,6 +6,7 @@ mod channels;
 pub mod cli;
 pub mod config;
 pub mod drafts;
+pub mod feeds;
 mod github;
 pub mod incident;
 pub mod ingest;

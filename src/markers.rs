@@ -52,6 +52,11 @@ pub mod marker {
         format!("<!-- herald:intake {id} -->")
     }
 
+    /// A product incident's private issue.
+    pub fn product(id: crate::incident::ProductIncidentId) -> String {
+        format!("<!-- herald:product {id} -->")
+    }
+
     /// The public advisory issue.
     pub fn advisory_issue(ghsa_id: &GhsaId) -> String {
         format!("<!-- herald:advisory-issue {} -->", ghsa_id)

@@ -147,6 +147,7 @@ pub struct Metrics {
     redeliveries: Family<RedeliveryLabels, Counter>,
     intakes: Family<IntakeLabels, Gauge>,
     mailbox_failures: Counter,
+    upstream_failures: Counter,
     /// Serialises scrapes: each sets the store's gauges afresh, then encodes.
     scrape: tokio::sync::Mutex<()>,
 }
@@ -266,11 +267,18 @@ impl Metrics {
              an answer herald could not take)",
             Counter::default(),
         );
+        let upstream_failures = registered(
+            &mut registry,
+            "upstream_failures",
+            "Times an upstream source (a feed, OSV, NVD) could not be read or understood",
+            Counter::default(),
+        );
         Metrics {
             registry,
             redeliveries,
             intakes,
             mailbox_failures,
+            upstream_failures,
             github_requests,
             github_rate_limit_remaining,
             sla_notices,
@@ -339,6 +347,11 @@ impl Metrics {
     /// Counts a failed attempt to read the security team's mailbox.
     pub fn mailbox_failure(&self) {
         self.mailbox_failures.inc();
+    }
+
+    /// Counts a failed read of an upstream source.
+    pub fn upstream_failure(&self) {
+        self.upstream_failures.inc();
     }
 
     /// The metrics in Prometheus' text format (OpenMetrics), the queue and the incidents

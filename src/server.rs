@@ -33,11 +33,16 @@ pub struct Server {
     redelivery: Option<JoinHandle<()>>,
     /// The reader of the security team's mailbox, when one is configured.
     mailbox: Option<JoinHandle<()>>,
+    /// The reader of the upstreams' announcements, when `[[upstream]]` lists any.
+    upstream: Option<JoinHandle<()>>,
     store: Store,
     idle: Idle,
     /// Turned true when the process starts stopping: `/readyz` says 503 from then on.
     draining: watch::Sender<bool>,
 }
+
+/// A reader of what comes from outside GitHub, when one is configured.
+type Reader = Option<JoinHandle<()>>;
 
 /// What the worker and the effect runner are started with.
 struct Tasks<'a> {
@@ -52,6 +57,16 @@ struct Tasks<'a> {
 }
 
 impl Tasks<'_> {
+    /// The readers of what comes from outside GitHub: the security team's mailbox and the
+    /// upstreams' announcements, each when configured.
+    fn readers(&self) -> anyhow::Result<(Reader, Reader)> {
+        let around = (self.store, self.metrics);
+        Ok((
+            read_mailbox(self.settings, around, &self.effects_wake, self.shutdown),
+            read_upstream(self.settings, around, &self.effects_wake, self.shutdown)?,
+        ))
+    }
+
     fn worker(&self, ingestor: &Ingestor) -> JoinHandle<()> {
         let worker = Worker::new(
             self.store.clone(),
@@ -245,7 +260,6 @@ impl Server {
         let (ingestor, writer) = Ingestor::start(store.clone(), wake.clone());
         let (shutdown, shutdown_rx) = watch::channel(false);
         let effects_wake = Arc::new(Notify::new());
-        let mailbox = read_mailbox(settings, (&store, &metrics), &effects_wake, &shutdown_rx);
         let idle = Idle::new();
         let app_bot = Arc::new(std::sync::OnceLock::new());
         if let Some(github) = &github {
@@ -261,6 +275,7 @@ impl Server {
             app_bot: &app_bot,
             shutdown: &shutdown_rx,
         };
+        let (mailbox, upstream) = tasks.readers()?;
         let worker = settings.worker_enabled.then(|| tasks.worker(&ingestor));
         let effects = tasks.effects(github.as_ref(), drafts, mail)?;
         let (poller, redelivery) = github
@@ -310,6 +325,7 @@ impl Server {
             poller,
             redelivery,
             mailbox,
+            upstream,
             store,
             idle,
             draining,
@@ -357,6 +373,10 @@ impl Server {
                 "mailbox reader",
                 self.mailbox.as_ref().map(JoinHandle::is_finished),
             ),
+            (
+                "upstream reader",
+                self.upstream.as_ref().map(JoinHandle::is_finished),
+            ),
         ];
         tasks
             .into_iter()
@@ -380,6 +400,9 @@ impl Server {
         }
         if let Some(mailbox) = self.mailbox {
             mailbox.await?;
+        }
+        if let Some(upstream) = self.upstream {
+            upstream.await?;
         }
         self.http.await??;
         if let Some(metrics_http) = self.metrics_http {
@@ -407,15 +430,37 @@ fn read_mailbox(
     shutdown: &watch::Receiver<bool>,
 ) -> Option<JoinHandle<()>> {
     let imap = settings.mailbox.clone()?;
-    let ours = crate::mailbox::ours(settings.mail.from.as_deref(), &settings.intake.own_lists);
     let reader = crate::mailbox::MailboxReader::new(
         store.clone(),
         imap,
-        (settings.intake.max_message_bytes, ours),
+        (
+            settings.intake.max_message_bytes,
+            crate::mailbox::known(
+                settings.mail.from.as_deref(),
+                &settings.intake.own_lists,
+                settings.upstream.as_ref(),
+            ),
+        ),
         wake.clone(),
     )
     .counting_in(metrics.clone());
     Some(tokio::spawn(reader.run(shutdown.clone())))
+}
+
+/// Reads the upstreams' announcements until `shutdown`, when `[[upstream]]` lists any; an
+/// incident opened or joined wakes the effect runner (`wake`) for its issue's job.
+fn read_upstream(
+    settings: &Settings,
+    (store, metrics): (&Store, &Arc<Metrics>),
+    wake: &Arc<Notify>,
+    shutdown: &watch::Receiver<bool>,
+) -> anyhow::Result<Option<JoinHandle<()>>> {
+    let Some(upstream) = settings.upstream.clone() else {
+        return Ok(None);
+    };
+    let reader = crate::feeds::UpstreamReader::new(store.clone(), upstream)?
+        .running_with(metrics.clone(), wake.clone());
+    Ok(Some(tokio::spawn(reader.run(shutdown.clone()))))
 }
 
 /// Serves `app` on `listener` until `shutdown` turns true.

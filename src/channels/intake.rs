@@ -31,35 +31,16 @@ pub(super) async fn open(
     if row.state != IntakeState::New {
         return Ok(Record::note("intake issue opened before"));
     }
-    let repository = channels.intake.repository.clone().ok_or_else(|| {
-        ChannelError::Unconfigured(
-            "no intake_repository is set: herald keeps mailed reports and opens their issues \
-             there; set it to a private repository, then `herald jobs retry` this job"
-                .to_owned(),
-        )
-    })?;
-    let api = channels.installation(&repository).await?;
-    let visibility = api.repository(&repository).await?.visibility().to_owned();
-    if visibility != "private" {
-        tracing::error!(intake = %id, %repository, "refused to open an intake issue in a repository that is not private");
-        return Err(ChannelError::NotAllowed(format!(
-            "herald will not open intake {id}'s issue in {repository}: that repository is \
-             {visibility}, and the report is secret. Set intake_repository to a private \
-             repository, then `herald jobs retry` this job."
-        )));
-    }
+    let (repository, api) = private_repository(channels, &format!("intake {id}")).await?;
     let marker = marker::intake(id);
-    let issue = match first_try {
-        true => None,
-        false => {
-            api.find_issue(&repository, LABELS[1], &marker, channels.app_bot())
-                .await?
-        }
+    let text = text_of(channels, &marker, &row).await?;
+    let place = Place {
+        api: &api,
+        repository: &repository,
+        labels: &LABELS,
+        marker: &marker,
     };
-    let issue = match issue {
-        Some(issue) => issue,
-        None => create(channels, &api, (&repository, &marker), &row).await?,
-    };
+    let issue = issue_once(channels, &place, first_try, text).await?;
     tracing::info!(intake = %id, %repository, number = issue.number, "intake issue open");
     Ok(
         Record::note(format!("intake issue {repository}#{}", issue.number)).with(Write::Intake(
@@ -71,18 +52,46 @@ pub(super) async fn open(
     )
 }
 
+/// The operator's `intake_repository`, where herald opens the issues of what comes from
+/// outside GitHub (`what`: mailed reports, product incidents), only while GitHub calls it
+/// private: what goes there is secret.
+pub(super) async fn private_repository(
+    channels: &Channels,
+    what: &str,
+) -> Result<(RepoName, Api), ChannelError> {
+    let repository = channels.intake.repository.clone().ok_or_else(|| {
+        ChannelError::Unconfigured(
+            "no intake_repository is set: herald opens the issues of mailed reports and \
+             upstream announcements there; set it to a private repository, then `herald \
+             jobs retry` this job"
+                .to_owned(),
+        )
+    })?;
+    let api = channels.installation(&repository).await?;
+    let visibility = api.repository(&repository).await?.visibility().to_owned();
+    if visibility != "private" {
+        tracing::error!(%what, %repository, "refused to open an issue in a repository that is not private");
+        return Err(ChannelError::NotAllowed(format!(
+            "herald will not open {what}'s issue in {repository}: that repository is \
+             {visibility}, and what it would say is secret. Set intake_repository to a \
+             private repository, then `herald jobs retry` this job."
+        )));
+    }
+    Ok((repository, api))
+}
+
 /// Intake `id`'s message as herald reads it, decrypted with the operator's key.
 pub(super) async fn letter_of(channels: &Channels, id: IntakeId) -> Result<Letter, ChannelError> {
     let raw = channels.store.intake_message(id).await?.unwrap_or_default();
     Ok(Letter::read(&raw, channels.intake_key.as_ref()))
 }
 
-async fn create(
+/// Intake `row`'s issue's title and body.
+async fn text_of(
     channels: &Channels,
-    api: &Api,
-    (repository, marker): (&RepoName, &str),
+    marker: &str,
     row: &IntakeRow,
-) -> Result<IssueInfo, ChannelError> {
+) -> Result<(String, String), ChannelError> {
     let letter = letter_of(channels, row.id).await?;
     let facts = IntakeFacts {
         id: row.id,
@@ -90,15 +99,48 @@ async fn create(
         reason: row.reason.as_deref(),
         marker,
     };
-    let (title, body) = intake_issue(&facts, &letter);
-    let labels = LABELS.map(str::to_owned);
+    Ok(intake_issue(&facts, &letter))
+}
+
+/// Where a private issue of herald's own goes, and what finds it again: its last label and
+/// its hidden marker.
+pub(super) struct Place<'a> {
+    pub api: &'a Api,
+    pub repository: &'a RepoName,
+    pub labels: &'a [&'a str],
+    pub marker: &'a str,
+}
+
+/// The issue at `place` with `text` (title, body): created, or found again by its marker
+/// when an earlier try may have created it before its answer was lost.
+pub(super) async fn issue_once(
+    channels: &Channels,
+    place: &Place<'_>,
+    first_try: bool,
+    (title, body): (String, String),
+) -> Result<IssueInfo, ChannelError> {
+    if !first_try {
+        let label = place.labels.last().copied().unwrap_or_default();
+        let found = place
+            .api
+            .find_issue(place.repository, label, place.marker, channels.app_bot())
+            .await?;
+        if let Some(issue) = found {
+            return Ok(issue);
+        }
+    }
+    let labels: Vec<String> = place
+        .labels
+        .iter()
+        .map(|label| (*label).to_owned())
+        .collect();
     let issue = NewIssue {
         title: &title,
         body: &body,
         labels: &labels,
         assignees: &[],
     };
-    Ok(api.create_issue(repository, &issue).await?)
+    Ok(place.api.create_issue(place.repository, &issue).await?)
 }
 
 /// A maintainer's comment on an intake's issue.

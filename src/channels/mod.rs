@@ -20,6 +20,7 @@ mod maintainer;
 mod mediawiki;
 mod post;
 mod prenotify;
+mod product;
 mod publication;
 mod record;
 mod reporter;
@@ -304,6 +305,9 @@ impl Channels {
             }
             (Job::AcknowledgeReport { intake }, _) => reporter::acknowledge(self, *intake).await,
             (Job::PostReply { intake }, _) => intake::post_reply(self, *intake).await,
+            (Job::ProductIssue { incident }, _) => {
+                product::sync(self, *incident, claimed.first_try()).await
+            }
             // Every other job is for an incident, which may have gone since it was queued.
             (_, None) => Ok(Record::note("incident gone")),
             (Job::SyncTrackingIssue { .. }, Some(row)) => {

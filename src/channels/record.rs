@@ -6,7 +6,8 @@
 use super::ChannelError;
 use super::commands::{self, CommandBatch};
 use crate::incident::{
-    Amendment, DeliveryId, GhsaId, Incident, RepoName, TimelineEntry, TimelineKind,
+    Amendment, DeliveryId, GhsaId, Incident, ProductIncidentId, RepoName, TimelineEntry,
+    TimelineKind,
 };
 use crate::intake::IntakeId;
 use crate::jobs::Job;
@@ -59,6 +60,12 @@ pub(super) enum Write {
     Delivery(NewDelivery),
     /// What became of a mailed report.
     Intake(IntakeWrite),
+    /// A product incident's issue, and how many of its sources it names.
+    ProductIssue {
+        incident: ProductIncidentId,
+        issue: (RepoName, u64, String),
+        told: usize,
+    },
     /// An incident as the handler found it changed, its timeline, and what follows.
     Incident {
         incident: Box<Incident>,
@@ -259,6 +266,14 @@ impl Record {
                     work.admit(std::slice::from_ref(&delivery)).await?;
                 }
                 Write::Intake(write) => write.apply(work).await?,
+                Write::ProductIssue {
+                    incident,
+                    issue: (repository, number, url),
+                    told,
+                } => {
+                    work.product_issue_told(incident, (&repository, number, &url), told)
+                        .await?;
+                }
                 Write::Incident {
                     incident,
                     timeline,

@@ -7,9 +7,8 @@
 
 use crate::config::Settings;
 use crate::intake::IntakeId;
-use crate::intake::Ours;
 use crate::intake::{Letter, header_of};
-use crate::mailbox::{self, Arrived, Taken};
+use crate::mailbox::{self, Arrived, Known, Taken};
 use crate::printable::to_json_pretty;
 use crate::report;
 use crate::store::{IntakeRow, Store};
@@ -122,8 +121,12 @@ async fn take(settings: &Settings, source: &str, input: &mut impl Read) -> anyho
             )
         }),
     };
-    let ours = mailbox::ours(settings.mail.from.as_deref(), &settings.intake.own_lists);
-    let taken = keep(settings, &arrived, &ours)
+    let known = mailbox::known(
+        settings.mail.from.as_deref(),
+        &settings.intake.own_lists,
+        settings.upstream.as_ref(),
+    );
+    let taken = keep(settings, &arrived, &known)
         .await
         .map_err(|error| Exit {
             status: EX_TEMPFAIL,
@@ -145,10 +148,10 @@ async fn take(settings: &Settings, source: &str, input: &mut impl Read) -> anyho
 }
 
 /// Takes the message in one durable commit.
-async fn keep(settings: &Settings, arrived: &Arrived<'_>, ours: &Ours) -> anyhow::Result<Taken> {
+async fn keep(settings: &Settings, arrived: &Arrived<'_>, known: &Known) -> anyhow::Result<Taken> {
     let store = Store::open(&settings.database_url).await?;
     let mut work = store.begin_durable().await?;
-    let taken = mailbox::take(&mut work, arrived, ours).await?;
+    let taken = mailbox::take(&mut work, arrived, known).await?;
     work.commit().await?;
     store.close().await;
     Ok(taken)

@@ -1,6 +1,7 @@
 //! The `herald` command line.
 
 mod intake;
+mod upstream;
 
 pub use intake::{EX_DATAERR, EX_TEMPFAIL, Exit, IntakeCommand};
 
@@ -146,6 +147,12 @@ pub enum Command {
     Intake {
         #[command(subcommand)]
         command: IntakeCommand,
+    },
+    /// The software the project runs (`[[upstream]]`): read its upstreams' announcements
+    /// now, list the product incidents they opened, show one.
+    Upstream {
+        #[command(subcommand)]
+        command: upstream::UpstreamCommand,
     },
     /// Open private tracking issues for history: advisories already published, closed or
     /// withdrawn before herald served their repository (recorded, but untracked until now).
@@ -417,6 +424,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Deliveries { command } => deliveries(&settings, command).await,
         Command::Import { repo } => import(&settings, repo.as_ref()).await,
         Command::Intake { command } => intake::intake(&settings, command).await,
+        Command::Upstream { command } => upstream::upstream(&settings, command).await,
         Command::Drafts {
             ghsa_id,
             repo,

@@ -2,12 +2,14 @@
 //! (the environment wins), then command-line flags.
 
 mod counterparts;
+mod upstream;
 
 pub use counterparts::counterpart_url;
 
 // The settings types live with the rooms that use them; `Settings` assembles them, and
 // names them here for the binary and the tests that build settings by hand.
 pub use crate::channels::{ChannelSecrets, Counterparts, Forum, Wiki};
+pub use crate::feeds::{Package, UpstreamProduct, UpstreamSettings};
 pub use crate::github::{GitHubSettings, Pacing};
 pub use crate::intake::IntakeSettings;
 pub use crate::mail::MailSettings;
@@ -72,6 +74,8 @@ pub struct Settings {
     pub intake: IntakeSettings,
     /// The security team's mailbox, read over IMAP, when configured.
     pub mailbox: Option<ImapSettings>,
+    /// The software the project runs and its upstreams' announcements, when listed.
+    pub upstream: Option<UpstreamSettings>,
     /// This process's name on the leases and claims it holds in a shared store.
     pub replica_id: String,
     /// How long a stopping `serve` still answers deliveries while `/readyz` says 503.
@@ -161,6 +165,14 @@ struct FileSettings {
     intake_imap_url: Option<String>,
     intake_own_lists: Option<String>,
     intake_imap_poll_secs: Option<toml::Value>,
+    upstream_poll_secs: Option<toml::Value>,
+    osv_api_url: Option<String>,
+    nvd_api_url: Option<String>,
+    nvd_api_key: Option<String>,
+    nvd_api_key_file: Option<PathBuf>,
+    /// `[[upstream]]` tables.
+    #[serde(default)]
+    upstream: Vec<upstream::UpstreamFile>,
     /// `[discourse.<name>]` tables.
     #[serde(default)]
     discourse: BTreeMap<String, counterparts::ForumFile>,
@@ -412,6 +424,30 @@ pub const SETTINGS_TABLE: &[(&str, &str, &str, &str)] = &[
         "how often the mailbox is looked at (or IDLE renewed)",
     ),
     (
+        "upstream_poll_secs",
+        "HERALD_UPSTREAM_POLL_SECS",
+        "3600",
+        "how often the `[[upstream]]` feeds, OSV and NVD are read (at least 60)",
+    ),
+    (
+        "osv_api_url",
+        "HERALD_OSV_API_URL",
+        crate::feeds::DEFAULT_OSV_URL,
+        "OSV's API, asked about products with `osv`",
+    ),
+    (
+        "nvd_api_url",
+        "HERALD_NVD_API_URL",
+        crate::feeds::DEFAULT_NVD_URL,
+        "NVD's CVE API 2.0, asked about products with `cpe`",
+    ),
+    (
+        "nvd_api_key_file",
+        "HERALD_NVD_API_KEY_FILE",
+        "(none)",
+        "file holding an NVD API key (or `nvd_api_key`, `HERALD_NVD_API_KEY`), sent to `nvd_api_url` only: ten times NVD's keyless request rate",
+    ),
+    (
         "chat_webhook_url",
         "HERALD_CHAT_WEBHOOK_URL",
         "(none)",
@@ -451,6 +487,30 @@ impl Raw {
                 message: format!("expected {what}, got {:?}: {error}", self.value),
                 name: self.origin,
             })
+    }
+}
+
+/// The upstream settings as written.
+struct UpstreamFiles {
+    products: Vec<upstream::UpstreamFile>,
+    poll_secs: Option<toml::Value>,
+    osv_api_url: Option<String>,
+    nvd_api_url: Option<String>,
+    nvd_api_key: Option<String>,
+    nvd_api_key_file: Option<PathBuf>,
+}
+
+impl UpstreamFiles {
+    /// The upstream settings of `file`, taken out of it.
+    fn take(file: &mut FileSettings) -> UpstreamFiles {
+        UpstreamFiles {
+            products: std::mem::take(&mut file.upstream),
+            poll_secs: file.upstream_poll_secs.take(),
+            osv_api_url: file.osv_api_url.take(),
+            nvd_api_url: file.nvd_api_url.take(),
+            nvd_api_key: file.nvd_api_key.take(),
+            nvd_api_key_file: file.nvd_api_key_file.take(),
+        }
     }
 }
 
@@ -688,6 +748,50 @@ impl Layers<'_> {
                 name: "intake_imap_url".to_owned(),
                 message,
             })
+    }
+
+    /// The upstreams, when `[[upstream]]` lists any; OSV's and NVD's addresses (NVD's
+    /// receives the API key).
+    fn upstream(&self, file: UpstreamFiles) -> Result<Option<UpstreamSettings>, ConfigError> {
+        let poll: u64 = self.number(
+            "upstream_poll_secs",
+            file.poll_secs,
+            3600,
+            "a number of seconds",
+        )?;
+        let address = |key: &str, value: Option<String>, default: &str| {
+            let text = self.text(key, value).unwrap_or_else(|| default.to_owned());
+            counterpart_url(&text).map_err(|message| ConfigError::Invalid {
+                name: key.to_owned(),
+                message,
+            })
+        };
+        let osv_url = address(
+            "osv_api_url",
+            file.osv_api_url,
+            crate::feeds::DEFAULT_OSV_URL,
+        )?;
+        let nvd_url = address(
+            "nvd_api_url",
+            file.nvd_api_url,
+            crate::feeds::DEFAULT_NVD_URL,
+        )?;
+        let nvd_api_key = self.secret(
+            ("nvd_api_key", file.nvd_api_key),
+            ("nvd_api_key_file", file.nvd_api_key_file),
+        )?;
+        let products = upstream::products(file.products)?;
+        if products.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(UpstreamSettings {
+            products,
+            // At most once a minute: NVD asks for no more than every two hours.
+            poll: Duration::from_secs(poll.max(60)),
+            osv_url,
+            nvd_url,
+            nvd_api_key,
+        }))
     }
 
     /// The chat's webhook URL: a credential, which errors do not repeat.
@@ -932,7 +1036,8 @@ impl Settings {
         config: Option<&Path>,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Settings, ConfigError> {
-        let (path, file) = settings_file(config, env)?;
+        let (path, mut file) = settings_file(config, env)?;
+        let upstream = UpstreamFiles::take(&mut file);
         let layers = Layers { path: &path, env };
         let github_urls = layers.github_urls(file.github_api_url, file.github_web_url)?;
         let github = GitHubFile {
@@ -1013,6 +1118,7 @@ impl Settings {
                 own_lists: file.intake_own_lists,
             })?,
             mailbox: layers.mailbox(file.intake_imap_url, file.intake_imap_poll_secs)?,
+            upstream: layers.upstream(upstream)?,
         })
     }
 }

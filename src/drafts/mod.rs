@@ -11,11 +11,13 @@ mod helpers;
 mod intake;
 pub mod limits;
 pub mod osv;
+mod product;
 mod tracking;
 mod view;
 
 pub use chart::course_chart;
 pub use intake::{AcknowledgementView, IntakeFacts, ReporterNoticeView, fitted, intake_issue};
+pub use product::{product_issue, product_sources_comment};
 pub use tracking::{TrackingIssue, TrackingRecord, carry_checks, tracking_issue};
 pub use view::{Draft, DraftView, EmbargoView, RenderedDrafts, ReviewView, render_all};
 

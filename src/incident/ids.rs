@@ -115,6 +115,18 @@ impl fmt::Display for IntakeId {
     }
 }
 
+/// A vulnerability of software the project runs, as the store numbers it (a product
+/// incident).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ProductIncidentId(pub i64);
+
+impl fmt::Display for ProductIncidentId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
 /// A GitHub Security Advisory id, `GHSA-xxxx-xxxx-xxxx`: three groups of four lowercase
 /// letters or digits. Checked where it enters herald, since it names branches, files,
 /// hidden markers and URLs.

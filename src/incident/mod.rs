@@ -5,6 +5,7 @@ mod advisory;
 mod audience;
 mod authority;
 mod commands;
+mod deployed;
 mod embargo;
 mod fixes;
 mod ids;
@@ -25,11 +26,15 @@ pub use commands::{
     Settlement, Statement, TemporaryAction, Threat, apply_command, apply_command_with,
     label_command, parse_comment,
 };
+pub use deployed::{
+    Announcement, Certainty, Change, DEFAULT_WORDS, Exposure, Product, ProductIncident, Sighting,
+    Verdict, apply_announcement,
+};
 pub use embargo::{EmbargoBreak, PublicMention};
 pub use fixes::{FixProgress, FixPull, PatchRelease, PullSnapshot, PullState, mentioned_ghsa_ids};
 pub use ids::{
     DeliveryId, GhsaId, IncidentId, IntakeId, InvalidDeliveryId, InvalidGhsaId, InvalidRepoName,
-    RepoName, is_tame,
+    ProductIncidentId, RepoName, is_tame,
 };
 pub use prenotify::{Downstream, Prenotice, Prenotification, PrenotifyTerms};
 pub use review::{Measure, ReviewFacts};

@@ -93,6 +93,13 @@ fn address_in(value: &str) -> &str {
     }
 }
 
+/// The List-Id of `raw`, the part in angle brackets, lower case (`announce.example.org`).
+pub fn list_id(raw: &[u8]) -> Option<String> {
+    let message = MessageParser::default().parse_headers(super::header_of(raw))?;
+    let id = address_in(message.header_raw("List-Id")?).to_ascii_lowercase();
+    Some(id).filter(|id| !id.is_empty())
+}
+
 /// What `raw` is, and why when it is not a report.
 pub fn classify(raw: &[u8], ours: &Ours) -> (Kind, Option<String>) {
     let Some(message) = MessageParser::default().parse_headers(super::header_of(raw)) else {

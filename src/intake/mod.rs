@@ -9,7 +9,7 @@ mod letter;
 mod openpgp;
 mod sealed;
 
-pub use classify::{Kind, Ours, classify, is_automatic};
+pub use classify::{Kind, Ours, classify, is_automatic, list_id};
 pub use command::{INTAKE_HELP, IntakeCommand, MAX_REASON_CHARS, intake_command};
 pub use letter::{Attachment, Letter, Mailbox};
 pub use openpgp::{DecryptionKey, DecryptionKeyError, SignatureCheck};

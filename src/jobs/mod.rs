@@ -7,7 +7,7 @@
 
 pub mod follow;
 
-use crate::incident::{DeliveryId, IncidentId, RepoName};
+use crate::incident::{DeliveryId, IncidentId, ProductIncidentId, RepoName};
 use crate::intake::IntakeId;
 use crate::repo_config::MailingList;
 use crate::store::{JobClaim, PROCESS_DELIVERY, Queued, StoreError, Work};
@@ -64,6 +64,8 @@ pub enum Job {
     PostReply { intake: IntakeId },
     /// Tell the reporter of a mailed report how its incident goes on.
     TellReporter(PendingReporterNotice),
+    /// Open a product incident's issue, or tell it of a further source.
+    ProductIssue { incident: ProductIncidentId },
 }
 
 /// The kinds of job, each with the name the store keeps: one list, from which the enum,
@@ -164,6 +166,10 @@ job_kinds! {
     /// Tell the sender of an accepted mailed report of its incident's course (accepted,
     /// fixed, its CVE id, published); payload: a [`PendingReporterNotice`].
     TellReporter = "tell_reporter",
+    /// Open the private issue of a product incident (a vulnerability of software the
+    /// project runs, announced upstream) in the `intake_repository`, or add the sources
+    /// that announced it since; payload: the product incident's id.
+    ProductIssue = "product_issue",
 }
 
 impl JobKind {
@@ -452,6 +458,7 @@ impl Job {
             Job::AcknowledgeReport { .. } => JobKind::AcknowledgeReport,
             Job::PostReply { .. } => JobKind::PostReply,
             Job::TellReporter(_) => JobKind::TellReporter,
+            Job::ProductIssue { .. } => JobKind::ProductIssue,
         }
     }
 
@@ -467,6 +474,7 @@ impl Job {
             Job::OpenIntake { intake }
             | Job::AcknowledgeReport { intake }
             | Job::PostReply { intake } => Some(format!("intake:{intake}")),
+            Job::ProductIssue { incident } => Some(format!("product:{incident}")),
             Job::PostComment(comment) => {
                 Some(format!("issue:{}#{}", comment.repository, comment.issue))
             }
@@ -499,7 +507,8 @@ impl Job {
             | Job::MatchUpstream { .. }
             | Job::OpenIntake { .. }
             | Job::AcknowledgeReport { .. }
-            | Job::PostReply { .. } => None,
+            | Job::PostReply { .. }
+            | Job::ProductIssue { .. } => None,
         }
     }
 
@@ -583,6 +592,12 @@ impl Job {
             JobKind::TellReporter => {
                 Job::TellReporter(serde_json::from_str(payload).map_err(|_| unusable())?)
             }
+            JobKind::ProductIssue => Job::ProductIssue {
+                incident: payload
+                    .parse::<i64>()
+                    .map(ProductIncidentId)
+                    .map_err(|_| unusable())?,
+            },
         })
     }
 }
@@ -650,6 +665,7 @@ impl Queued for Job {
             Job::OpenIntake { intake }
             | Job::AcknowledgeReport { intake }
             | Job::PostReply { intake } => intake.to_string(),
+            Job::ProductIssue { incident } => incident.to_string(),
         })
     }
 
@@ -808,6 +824,9 @@ mod tests {
                 intake: IntakeId(19),
                 notice: ReporterNotice::Cve,
             }),
+            Job::ProductIssue {
+                incident: ProductIncidentId(20),
+            },
         ];
         jobs.extend(PublicChannel::ALL.map(|channel| Job::Public {
             channel,

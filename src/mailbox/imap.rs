@@ -5,10 +5,10 @@
 //! by its digest). Messages stay in the mailbox. The server is told of new mail by IDLE
 //! where it offers it, else asked every `intake_imap_poll_secs`.
 
-use super::{Arrived, take};
-use crate::intake::Ours;
+use super::{Arrived, Known, take};
 use crate::store::{Store, StoreError};
 use async_imap::Client;
+use async_imap::types::UnsolicitedResponse;
 use futures_util::TryStreamExt;
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
@@ -134,7 +134,7 @@ pub struct MailboxReader {
     store: Store,
     settings: ImapSettings,
     max_message_bytes: usize,
-    ours: Ours,
+    known: Known,
     /// Wakes the effect runner when a message was taken.
     wake: Arc<Notify>,
     metrics: Option<Arc<crate::metrics::Metrics>>,
@@ -146,14 +146,14 @@ impl MailboxReader {
     pub fn new(
         store: Store,
         settings: ImapSettings,
-        (max_message_bytes, ours): (usize, Ours),
+        (max_message_bytes, known): (usize, Known),
         wake: Arc<Notify>,
     ) -> MailboxReader {
         MailboxReader {
             store,
             settings,
             max_message_bytes,
-            ours,
+            known,
             wake,
             metrics: None,
             failures: std::sync::Mutex::default(),
@@ -211,13 +211,21 @@ impl MailboxReader {
             validity: selected.uid_validity.unwrap_or(0),
             next: selected.uid_next.unwrap_or(1),
         };
+        let mut exists = selected.exists;
         loop {
+            // What the server told before this search is in the search.
+            new_count(&session.unsolicited_responses, &mut exists);
             self.take_new(&mut session, place).await?;
             if idle {
+                let told = session.unsolicited_responses.clone();
                 let mut handle = session.idle();
                 timed(handle.init()).await??;
-                let (wait, _interrupt) = handle.wait_with_timeout(self.settings.poll);
-                wait.await?;
+                // Mail that came during the search or before IDLE began was told then, not
+                // while idling: it is taken now, not at the next poll.
+                if !new_count(&told, &mut exists) {
+                    let (wait, _interrupt) = handle.wait_with_timeout(self.settings.poll);
+                    wait.await?;
+                }
                 session = timed(handle.done()).await??;
             } else {
                 tokio::time::sleep(self.settings.poll).await;
@@ -299,7 +307,7 @@ impl MailboxReader {
                 answer,
             };
             let mut work = self.store.begin_durable().await?;
-            let taken = take(&mut work, &arrived, &self.ours).await?;
+            let taken = take(&mut work, &arrived, &self.known).await?;
             work.save_mailbox_state(&name, (place.validity, uid))
                 .await?;
             work.commit().await?;
@@ -419,6 +427,19 @@ impl MailboxReader {
         };
         Ok((part.ok_or(MailboxError::NotGiven(uid))?, fetch.size))
     }
+}
+
+/// Whether what the server told unasked (`told`) includes a new message count; `exists`
+/// is the count known, kept up to date.
+fn new_count(told: &async_channel::Receiver<UnsolicitedResponse>, exists: &mut u32) -> bool {
+    let mut changed = false;
+    while let Ok(said) = told.try_recv() {
+        if let UnsolicitedResponse::Exists(count) = said {
+            changed |= count != *exists;
+            *exists = count;
+        }
+    }
+    changed
 }
 
 /// A TCP connection to the mailbox's server, within [`FETCH_TIMEOUT`].

@@ -5,20 +5,70 @@
 
 pub mod imap;
 
-use crate::intake::{IntakeId, Kind, Letter, Ours, classify};
+use crate::feeds::{UpstreamProduct, UpstreamSettings};
+use crate::incident::Announcement;
+use crate::intake::{IntakeId, Kind, Letter, Ours, classify, list_id};
 use crate::jobs::Job;
 use crate::store::{NewMail, StoreError, Work};
 
 pub use imap::{ImapSettings, MailboxReader};
 
-/// What herald knows of its own mail and the team's lists, from its settings.
-pub fn ours(mail_from: Option<&str>, lists: &[String]) -> Ours {
+/// What herald knows of the mail it reads, from its settings: its own address
+/// (`mail_from`), the team's own lists, and the upstreams.
+pub fn known(
+    mail_from: Option<&str>,
+    own_lists: &[String],
+    upstream: Option<&UpstreamSettings>,
+) -> Known {
     let sender = mail_from.and_then(|from| crate::mail::Sender::parse(from, None).ok());
-    Ours {
-        address: sender.as_ref().map(|sender| sender.from.email.to_string()),
-        domain: sender.map(|sender| sender.from.email.domain().to_owned()),
-        lists: lists.to_vec(),
+    Known {
+        ours: Ours {
+            address: sender.as_ref().map(|sender| sender.from.email.to_string()),
+            domain: sender.map(|sender| sender.from.email.domain().to_owned()),
+            lists: own_lists.to_vec(),
+        },
+        upstream: upstream
+            .map(|upstream| upstream.products.clone())
+            .unwrap_or_default(),
     }
+}
+
+/// A message of an upstream's announcement list, judged for each product that reads the
+/// list (the products whose `lists` name its List-Id); any other list's is only kept.
+async fn announced(
+    work: &mut Work,
+    arrived: &Arrived<'_>,
+    upstream: &[UpstreamProduct],
+) -> Result<(), StoreError> {
+    let Some(list) = list_id(arrived.kept) else {
+        return Ok(());
+    };
+    let readers: Vec<&UpstreamProduct> = upstream
+        .iter()
+        .filter(|product| product.lists.contains(&list))
+        .collect();
+    if readers.is_empty() {
+        return Ok(());
+    }
+    // A list's mail is never decrypted: it is not a report to the team.
+    let letter = Letter::read(arrived.kept, None);
+    let announcement = Announcement {
+        source: format!("list {list}"),
+        item: letter
+            .message_id
+            .clone()
+            .unwrap_or_else(|| arrived.digest.clone()),
+        title: letter.subject.clone(),
+        link: None,
+        text: letter.text.chars().take(20_000).collect(),
+        published: letter.date,
+        about_security: false,
+        ids: Vec::new(),
+        cvss: Vec::new(),
+        affected: None,
+    };
+    crate::feeds::take_all(work, &[announcement], &readers, false).await?;
+    Ok(())
 }
 
 /// A message as it arrived.
@@ -57,14 +107,24 @@ impl Taken {
     }
 }
 
+/// What herald knows of the mail it reads: its own mail and the team's lists, and the
+/// upstreams whose announcement lists the mailbox is subscribed to.
+#[derive(Debug, Clone, Default)]
+pub struct Known {
+    pub ours: Ours,
+    pub upstream: Vec<UpstreamProduct>,
+}
+
 /// Keeps `arrived` in `work` and queues what follows it: for a new report, its intake
 /// issue and the acknowledgement; for the reporter's reply to a report, the reply's
-/// joining it. Mail no person wrote is kept and followed by nothing.
+/// joining it; for a message of an upstream's announcement list, what it announces. Mail
+/// no person wrote is kept and followed by nothing.
 pub async fn take(
     work: &mut Work,
     arrived: &Arrived<'_>,
-    ours: &Ours,
+    known: &Known,
 ) -> Result<Taken, StoreError> {
+    let ours = &known.ours;
     let (mut kind, mut reason) = classify(arrived.kept, ours);
     // What taking needs is in the header: the body is read when the intake is.
     let letter = Letter::read_header(arrived.kept);
@@ -97,6 +157,9 @@ pub async fn take(
         reason: arrived.cut.clone().or(reason),
     };
     let (id, new) = work.take_mail(&mail, reply_to).await?;
+    if new && kind == Kind::List {
+        announced(work, arrived, &known.upstream).await?;
+    }
     match (new && kind == Kind::Report, reply_to) {
         (false, _) => {}
         (true, None) => {

@@ -222,11 +222,62 @@ const TABLES: &[(&str, &[(&str, Column)])] = &[
             ("updated_at", Integer),
         ],
     ),
+    (
+        "upstream_items",
+        &[
+            ("source", Text),
+            ("item", Text),
+            ("product", Text),
+            ("verdict", Text),
+            ("incident_id", Integer),
+            ("seen_at", Integer),
+        ],
+    ),
+    (
+        "product_incidents",
+        &[
+            ("id", Integer),
+            ("product", Text),
+            ("incident_key", Text),
+            ("record", Text),
+            ("severity", Text),
+            ("repository", Text),
+            ("issue_number", Integer),
+            ("issue_url", Text),
+            ("told", Integer),
+            ("opened_at", Integer),
+            ("updated_at", Integer),
+        ],
+    ),
+    (
+        "product_incident_ids",
+        &[
+            ("product", Text),
+            ("vulnerability_id", Text),
+            ("incident_id", Integer),
+        ],
+    ),
+    (
+        "upstream_sources",
+        &[
+            ("url", Text),
+            ("etag", Text),
+            ("last_modified", Text),
+            ("checked_at", Integer),
+            ("failures", Integer),
+        ],
+    ),
 ];
 
 /// Tables whose ids the database hands out: after a copy, PostgreSQL's sequences go on
 /// from the copied ids.
-const SERIAL_TABLES: [&str; 4] = ["outbox", "incidents", "timeline", "intakes"];
+const SERIAL_TABLES: [&str; 5] = [
+    "outbox",
+    "incidents",
+    "timeline",
+    "intakes",
+    "product_incidents",
+];
 
 /// What was copied: rows per table.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -8,6 +8,7 @@ mod installations;
 mod intake;
 mod polls;
 mod posts;
+mod products;
 mod queue;
 mod redelivery;
 mod tracking;
@@ -80,18 +81,22 @@ stored_as!(GhsaId, String, |id| id.as_str().to_owned(), |text| {
 });
 stored_as!(IncidentId, i64, |id| id.0, |row| IncidentId(row));
 stored_as!(IntakeId, i64, |id| id.0, |row| IntakeId(row));
+stored_as!(ProductIncidentId, i64, |id| id.0, |row| ProductIncidentId(
+    row
+));
 
 pub use incidents::{IncidentFilter, IncidentRow, StoredTimelineEntry};
 pub use installations::StoredInstallation;
 pub use intake::{IntakeRow, IntakeState, NewMail};
 pub use polls::{PollClaim, RepositoryToPoll};
+pub use products::{ProductIncidentRow, SourceState};
 pub use queue::{
     Admission, FailedJob, JobClaim, NewDelivery, PROCESS_DELIVERY, Priority, Queued,
     StoredDelivery, compress_payload,
 };
 pub use tracking::{TrackingLink, TrackingStatus};
 
-use crate::incident::{GhsaId, RepoName};
+use crate::incident::{GhsaId, ProductIncidentId, RepoName};
 use crate::intake::IntakeId;
 use chrono::{DateTime, TimeZone, Utc};
 use sqlx::AnyPool;

@@ -160,6 +160,7 @@ fn handler_says(job: &Job) -> &'static str {
             "intake gone"
         }
         Job::TellReporter(_) => "not told: no SMTP server is configured",
+        Job::ProductIssue { .. } => "product incident gone",
     }
 }
 
@@ -287,6 +288,10 @@ fn one_job_of_each_kind(incident: IncidentId) -> Vec<Job> {
             intake: herald::intake::IntakeId(1),
             notice: herald::jobs::ReporterNotice::Published,
         }),
+        // Nothing was announced upstream: the product incident is gone too.
+        Job::ProductIssue {
+            incident: herald::incident::ProductIncidentId(1),
+        },
     ];
     jobs.extend(PublicChannel::ALL.map(|channel| Job::Public { channel, incident }));
     jobs

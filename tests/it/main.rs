@@ -46,5 +46,6 @@ mod setup;
 mod templates;
 mod tracking_issue;
 mod upstream;
+mod upstream_announcements;
 mod webhooks;
 mod wiki;

@@ -85,6 +85,7 @@ pub fn settings(database_url: &str, worker_enabled: bool) -> Settings {
         channels: herald::config::ChannelSecrets::default(),
         intake: herald::config::IntakeSettings::default(),
         mailbox: None,
+        upstream: None,
         replica_id: "test-replica".to_owned(),
         drain: Duration::ZERO,
     }
@@ -351,6 +352,7 @@ pub mod mail;
 pub mod mediawiki;
 pub mod osv;
 pub mod tracking;
+pub mod upstreams;
 
 tokio::task_local! {
     /// Set while a test runs on PostgreSQL: every harness it starts stores there, and the

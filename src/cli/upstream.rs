@@ -1,0 +1,116 @@
+//! `herald upstream`: the software the project runs, as its upstreams announce it. `check`
+//! reads every source once now (what `serve` does every `upstream_poll_secs`) and says
+//! what each gave; `list` and `show` print the product incidents herald opened.
+
+use crate::config::Settings;
+use crate::feeds::UpstreamReader;
+use crate::incident::ProductIncidentId;
+use crate::printable::to_json_pretty;
+use crate::report;
+use crate::store::Store;
+use clap::Subcommand;
+
+#[derive(Debug, Subcommand)]
+pub enum UpstreamCommand {
+    /// Read every `[[upstream]]` source once now and keep what it announces (the jobs that
+    /// open the issues run in `herald serve`).
+    Check,
+    /// The product incidents, newest first.
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One product incident whole: versions, severity, ids, every source, the text.
+    Show { id: i64 },
+}
+
+pub async fn upstream(settings: &Settings, command: UpstreamCommand) -> anyhow::Result<()> {
+    match command {
+        UpstreamCommand::Check => check(settings).await,
+        UpstreamCommand::List { json } => list(settings, json).await,
+        UpstreamCommand::Show { id } => show(settings, ProductIncidentId(id)).await,
+    }
+}
+
+async fn check(settings: &Settings) -> anyhow::Result<()> {
+    let Some(upstream) = settings.upstream.clone() else {
+        anyhow::bail!(
+            "no [[upstream]] table in herald.toml: list the software the project runs (see \
+             docs/guide.md, \"Upstream announcements\")"
+        );
+    };
+    let store = Store::open(&settings.database_url).await?;
+    let reads = UpstreamReader::new(store.clone(), upstream)?
+        .read_all()
+        .await;
+    store.close().await;
+    let mut failed = 0;
+    for read in &reads {
+        let source = report::safe_line(&read.source);
+        match &read.outcome {
+            Ok(tally) if tally.unchanged => println!("ok    {source}: unchanged"),
+            Ok(tally) => println!(
+                "ok    {source}: {} item(s) judged, {} incident(s) opened, {} joined",
+                tally.judged, tally.opened, tally.joined
+            ),
+            Err(error) => {
+                failed += 1;
+                println!("FAIL  {}", report::safe_line(&error.to_string()));
+            }
+        }
+    }
+    if failed > 0 {
+        anyhow::bail!("{failed} of {} source(s) could not be read", reads.len());
+    }
+    Ok(())
+}
+
+async fn list(settings: &Settings, json: bool) -> anyhow::Result<()> {
+    let store = Store::open(&settings.database_url).await?;
+    let rows = store.product_incidents().await?;
+    store.close().await;
+    if json {
+        let values: Vec<serde_json::Value> = rows
+            .iter()
+            .map(|row| {
+                serde_json::json!({
+                    "id": row.id,
+                    "issue": row.issue.as_ref().map(|(_, _, url)| url),
+                    "incident": row.incident,
+                })
+            })
+            .collect();
+        println!("{}", to_json_pretty(&values)?);
+    } else if rows.is_empty() {
+        println!("no product incidents");
+    } else {
+        for row in &rows {
+            let incident = &row.incident;
+            println!(
+                "{:>6}  {}  {:<8}  {}  {}  {} source(s)  {}",
+                row.id,
+                incident.opened_at.format("%Y-%m-%d %H:%M"),
+                incident.severity.as_str(),
+                report::safe_line(&incident.product),
+                report::safe_line(&incident.key),
+                incident.sightings.len(),
+                row.issue
+                    .as_ref()
+                    .map_or("(no issue yet)", |(_, _, url)| url.as_str())
+            );
+        }
+    }
+    Ok(())
+}
+
+async fn show(settings: &Settings, id: ProductIncidentId) -> anyhow::Result<()> {
+    let store = Store::open(&settings.database_url).await?;
+    let row = store.product_incident(id).await?;
+    store.close().await;
+    let Some(row) = row else {
+        anyhow::bail!("no product incident {id}");
+    };
+    println!("{}", to_json_pretty(&row.incident)?);
+    Ok(())
+}

@@ -1,0 +1,240 @@
+//! `[[upstream]]` tables: the software the project runs, each with its deployed versions
+//! and where its upstream announces security fixes. Operator-only (herald.toml): no
+//! repository chooses what herald fetches.
+
+use super::ConfigError;
+use crate::feeds::{Package, UpstreamProduct};
+use crate::incident::{DEFAULT_WORDS, Product};
+use serde::Deserialize;
+
+/// `[[upstream]]` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct UpstreamFile {
+    product: String,
+    #[serde(default)]
+    aliases: Vec<String>,
+    versions: Vec<String>,
+    #[serde(default)]
+    feeds: Vec<String>,
+    #[serde(default)]
+    security_feeds: Vec<String>,
+    #[serde(default)]
+    lists: Vec<String>,
+    osv: Option<OsvFile>,
+    cpe: Option<String>,
+    words: Option<Vec<String>>,
+}
+
+/// `osv = { ecosystem = "…", package = "…" }` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct OsvFile {
+    ecosystem: String,
+    package: String,
+}
+
+/// The most products, and the most sources or versions of one: far above a team's
+/// servers, and a bound on what one reading fetches.
+const MAX_PRODUCTS: usize = 100;
+const MAX_EACH: usize = 50;
+
+/// The checked products.
+pub(super) fn products(files: Vec<UpstreamFile>) -> Result<Vec<UpstreamProduct>, ConfigError> {
+    if files.len() > MAX_PRODUCTS {
+        return Err(invalid(
+            "[[upstream]]",
+            format!(
+                "{} products; herald reads at most {MAX_PRODUCTS}",
+                files.len()
+            ),
+        ));
+    }
+    let mut products: Vec<UpstreamProduct> = Vec::new();
+    for file in files {
+        let product = product(file)?;
+        if products.iter().any(|known| {
+            known
+                .product
+                .name
+                .eq_ignore_ascii_case(&product.product.name)
+        }) {
+            return Err(invalid(
+                &table(&product.product.name),
+                "named twice: one table per product, with every version deployed".to_owned(),
+            ));
+        }
+        products.push(product);
+    }
+    Ok(products)
+}
+
+fn table(name: &str) -> String {
+    format!("[[upstream]] product = {name:?}")
+}
+
+fn invalid(name: &str, message: String) -> ConfigError {
+    ConfigError::Invalid {
+        name: name.to_owned(),
+        message,
+    }
+}
+
+fn product(file: UpstreamFile) -> Result<UpstreamProduct, ConfigError> {
+    let name = file.product.trim().to_owned();
+    let table = table(&name);
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return Err(invalid(
+            &table,
+            "`product` is a name of 1 to 100 printable characters".to_owned(),
+        ));
+    }
+    let versions = words(&file.versions);
+    if versions.is_empty() {
+        return Err(invalid(
+            &table,
+            "`versions` names at least one deployed version".to_owned(),
+        ));
+    }
+    for (key, list) in [
+        ("versions", &file.versions),
+        ("feeds", &file.feeds),
+        ("security_feeds", &file.security_feeds),
+        ("lists", &file.lists),
+        ("aliases", &file.aliases),
+    ] {
+        if list.len() > MAX_EACH {
+            return Err(invalid(
+                &table,
+                format!("`{key}` lists {}; at most {MAX_EACH}", list.len()),
+            ));
+        }
+    }
+    let check = |urls: &[String]| -> Result<Vec<String>, ConfigError> {
+        urls.iter()
+            .map(|url| source_url(url).map_err(|message| invalid(&table, message)))
+            .collect()
+    };
+    let osv = file
+        .osv
+        .map(|osv| Package {
+            ecosystem: osv.ecosystem.trim().to_owned(),
+            name: osv.package.trim().to_owned(),
+        })
+        .filter(|package| !package.ecosystem.is_empty() && !package.name.is_empty());
+    let cpe = file.cpe.map(|cpe| cpe.trim().to_owned());
+    if let Some(cpe) = &cpe {
+        cpe_prefix(cpe).map_err(|message| invalid(&table, message))?;
+    }
+    Ok(UpstreamProduct {
+        product: Product {
+            name,
+            aliases: words(&file.aliases),
+            versions,
+            words: file
+                .words
+                .map(|words_given| words(&words_given))
+                .unwrap_or_else(|| DEFAULT_WORDS.map(str::to_owned).to_vec()),
+        },
+        feeds: check(&file.feeds)?,
+        security_feeds: check(&file.security_feeds)?,
+        lists: file
+            .lists
+            .iter()
+            .map(|list| list.trim().trim_matches(['<', '>']).to_ascii_lowercase())
+            .filter(|list| !list.is_empty())
+            .collect(),
+        osv,
+        cpe,
+    })
+}
+
+/// The non-blank entries of `list`, trimmed.
+fn words(list: &[String]) -> Vec<String> {
+    list.iter()
+        .map(|word| word.trim().to_owned())
+        .filter(|word| !word.is_empty())
+        .collect()
+}
+
+/// A feed's address: `https://`, or `http://` to this machine only (an announcement read
+/// in clear text could be forged on the way); no credentials.
+pub fn source_url(text: &str) -> Result<String, String> {
+    let url = reqwest::Url::parse(text.trim())
+        .map_err(|error| format!("{text:?} is not a URL: {error}"))?;
+    let loopback = url.host_str().is_some_and(crate::redact::is_this_machine);
+    let scheme_ok = url.scheme() == "https" || (url.scheme() == "http" && loopback);
+    if !scheme_ok || url.host_str().is_none_or(str::is_empty) {
+        return Err(format!(
+            "{}://{}{}: a feed is read over https:// (http:// only on this machine)",
+            url.scheme(),
+            url.host_str().unwrap_or_default(),
+            url.path()
+        ));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(format!(
+            "https://{}{}: a feed's URL holds no credentials",
+            url.host_str().unwrap_or_default(),
+            url.path()
+        ));
+    }
+    Ok(url.to_string())
+}
+
+/// A CPE 2.3 name without its version: `cpe:2.3:a:VENDOR:PRODUCT`.
+fn cpe_prefix(cpe: &str) -> Result<(), String> {
+    let parts: Vec<&str> = cpe.split(':').collect();
+    let tame = |part: &str| {
+        !part.is_empty()
+            && part
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_-.~\\".contains(&b))
+    };
+    let well_formed = parts.len() == 5
+        && parts[0] == "cpe"
+        && parts[1] == "2.3"
+        && ["a", "o", "h"].contains(&parts[2])
+        && tame(parts[3])
+        && tame(parts[4]);
+    if well_formed {
+        Ok(())
+    } else {
+        Err(format!(
+            "`cpe` is a CPE 2.3 name without its version, as `cpe:2.3:a:grafana:grafana`; got {cpe:?}"
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_https_feeds_or_this_machine() {
+        for good in [
+            "https://github.com/grafana/grafana/releases.atom",
+            "https://community.example.org/c/security/5.rss?page=1",
+            "http://127.0.0.1:8080/feed",
+        ] {
+            assert!(source_url(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "http://github.com/grafana/grafana/releases.atom",
+            "https://user:secret@example.org/feed",
+            "file:///etc/passwd",
+            "feed",
+        ] {
+            let error = source_url(bad).expect_err(bad);
+            assert!(!error.contains("secret@"), "{error}");
+        }
+    }
+
+    #[test]
+    fn a_cpe_names_vendor_and_product_only() {
+        assert!(cpe_prefix("cpe:2.3:a:grafana:grafana").is_ok());
+        assert!(cpe_prefix("cpe:2.3:a:grafana:grafana:11.2.1:*:*:*:*:*:*:*").is_err());
+        assert!(cpe_prefix("cpe:2.3:a:grafana:gra&fana").is_err());
+        assert!(cpe_prefix("cpe:/a:grafana:grafana").is_err());
+    }
+}

@@ -1,0 +1,157 @@
+//! RSS and Atom (a Discourse category's feed, a GitHub repository's releases), read by
+//! feed-rs: each entry an announcement, its HTML reduced to text for matching and showing.
+
+use crate::incident::Announcement;
+
+/// The most entries read of one feed (feeds list their newest first).
+const MAX_ENTRIES: usize = 200;
+/// The longest text kept of one entry.
+const MAX_TEXT_CHARS: usize = 20_000;
+
+/// The entries of `bytes`, a feed read from `url`; `security` says the whole feed is about
+/// security (a security-announcements category).
+pub fn announcements(url: &str, bytes: &[u8], security: bool) -> Result<Vec<Announcement>, String> {
+    let feed = feed_rs::parser::parse(bytes).map_err(|error| format!("not a feed: {error}"))?;
+    Ok(feed
+        .entries
+        .into_iter()
+        .take(MAX_ENTRIES)
+        .map(|entry| {
+            let title = entry
+                .title
+                .map(|title| plain_text(&title.content))
+                .unwrap_or_default();
+            let body = entry
+                .content
+                .and_then(|content| content.body)
+                .or_else(|| entry.summary.map(|summary| summary.content))
+                .unwrap_or_default();
+            let about_security = security
+                || entry.categories.iter().any(|category| {
+                    let label = category.label.as_deref().unwrap_or_default();
+                    [category.term.as_str(), label]
+                        .iter()
+                        .any(|word| word.to_lowercase().contains("security"))
+                });
+            Announcement {
+                source: url.to_owned(),
+                item: entry.id,
+                title: title.chars().take(500).collect(),
+                link: entry.links.first().map(|link| link.href.clone()),
+                text: plain_text(&body).chars().take(MAX_TEXT_CHARS).collect(),
+                published: entry.published.or(entry.updated),
+                about_security,
+                ids: Vec::new(),
+                cvss: Vec::new(),
+                affected: None,
+            }
+        })
+        .collect())
+}
+
+/// HTML as plain text: tags dropped (a block's end as a line break), the usual entities
+/// decoded. Only for matching and for showing as escaped text: never rendered.
+fn plain_text(html: &str) -> String {
+    let mut text = String::with_capacity(html.len());
+    let mut rest = html;
+    while let Some(start) = rest.find('<') {
+        text.push_str(&rest[..start]);
+        let Some(end) = rest[start..].find('>') else {
+            rest = "";
+            break;
+        };
+        let tag = rest[start + 1..start + end].to_ascii_lowercase();
+        if [
+            "p", "/p", "br", "br/", "br /", "li", "/li", "/h1", "/h2", "/h3", "/div",
+        ]
+        .contains(&tag.trim())
+        {
+            text.push('\n');
+        }
+        rest = &rest[start + end + 1..];
+    }
+    text.push_str(rest);
+    decode_entities(&text)
+}
+
+fn decode_entities(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find('&') {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 1..];
+        let entity = after
+            .find(';')
+            .filter(|end| *end <= 8)
+            .map(|end| &after[..end]);
+        let decoded = entity.and_then(|name| match name {
+            "amp" => Some('&'),
+            "lt" => Some('<'),
+            "gt" => Some('>'),
+            "quot" => Some('"'),
+            "apos" => Some('\''),
+            "nbsp" => Some(' '),
+            _ => name
+                .strip_prefix("#x")
+                .and_then(|hex| u32::from_str_radix(hex, 16).ok())
+                .or_else(|| name.strip_prefix('#').and_then(|dec| dec.parse().ok()))
+                .and_then(char::from_u32),
+        });
+        match (entity, decoded) {
+            (Some(name), Some(c)) => {
+                out.push(c);
+                rest = &after[name.len() + 1..];
+            }
+            _ => {
+                out.push('&');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn html_becomes_text_once() {
+        assert_eq!(
+            plain_text(
+                "<p>Fixes <b>CVE-2026-1</b> &amp; &lt;script&gt; &amp;lt;</p>x &unknown; &#64;"
+            ),
+            "\nFixes CVE-2026-1 & <script> &lt;\nx &unknown; @"
+        );
+    }
+
+    #[test]
+    fn a_broken_feed_is_an_error_not_a_panic() {
+        for broken in [
+            &b"not a feed"[..],
+            b"<rss><channel><item>",
+            b"<feed><entry><title>x</entry>",
+        ] {
+            let read = announcements("https://x.example/feed", broken, false);
+            assert!(
+                read.is_err(),
+                "{:?}: {read:?}",
+                String::from_utf8_lossy(broken)
+            );
+        }
+    }
+
+    #[test]
+    fn a_deeply_nested_feed_does_not_overflow_the_stack() {
+        let depth = 200_000;
+        let mut feed = String::from("<rss><channel><item><title>x</title><description>");
+        feed.push_str(&"<a>".repeat(depth));
+        feed.push_str(&"</a>".repeat(depth));
+        feed.push_str("</description></item></channel></rss>");
+        let _ = announcements("https://x.example/feed", feed.as_bytes(), false);
+        let mut elements = String::from("<rss><channel><item>");
+        elements.push_str(&"<x:a xmlns:x=\"urn:x\">".repeat(depth));
+        let _ = announcements("https://x.example/feed", elements.as_bytes(), false);
+    }
+}

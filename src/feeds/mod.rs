@@ -1,0 +1,463 @@
+//! Upstream announcements of the software the project runs (`[[upstream]]` in herald.toml):
+//! each product's feeds (RSS, Atom), OSV for a product with an ecosystem and OSV's package
+//! name, NVD's CVE API for a product with a CPE name. `herald serve` reads them every
+//! `upstream_poll_secs`; each new item is judged once for each product that reads its
+//! source, and one that affects a deployed version opens a product incident, or joins the
+//! one that knows its CVE or GHSA id. Sources come only from the operator's settings.
+
+mod feed;
+mod fetch;
+mod nvd;
+mod osv;
+
+pub use fetch::{FetchError, MAX_ANSWER_BYTES};
+use fetch::{Fetched, Fetcher};
+
+use crate::incident::{Announcement, Change, Product, Verdict, apply_announcement};
+use crate::jobs::Job;
+use crate::store::{Store, StoreError, Work};
+use secrecy::{ExposeSecret, SecretString};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+pub const DEFAULT_OSV_URL: &str = "https://api.osv.dev";
+pub const DEFAULT_NVD_URL: &str = "https://services.nvd.nist.gov/rest/json/cves/2.0";
+/// Where people read what OSV and NVD hold (links in the issues).
+const OSV_WEB: &str = "https://osv.dev";
+const NVD_WEB: &str = "https://nvd.nist.gov";
+/// The pause between two requests to one host: NVD allows 5 requests in 30 s without an
+/// API key and 50 with one; others are asked gently.
+const PAUSE: Duration = Duration::from_secs(1);
+const NVD_PAUSE: Duration = Duration::from_millis(6_500);
+const NVD_PAUSE_WITH_KEY: Duration = Duration::from_millis(700);
+
+/// A package in an ecosystem, as OSV names it (`Go`, `github.com/grafana/grafana`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Package {
+    pub ecosystem: String,
+    pub name: String,
+}
+
+/// A product the project runs and where its upstream announces it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamProduct {
+    pub product: Product,
+    /// Feeds of anything (a releases feed): an entry counts when it is about security.
+    pub feeds: Vec<String>,
+    /// Feeds about security alone (a security-announcements category).
+    pub security_feeds: Vec<String>,
+    /// The List-Ids of its announcement lists, read from the security team's mailbox.
+    pub lists: Vec<String>,
+    pub osv: Option<Package>,
+    /// Its CPE name without a version (`cpe:2.3:a:grafana:grafana`).
+    pub cpe: Option<String>,
+}
+
+/// Every upstream the operator listed, and how herald reads them.
+#[derive(Debug, Clone)]
+pub struct UpstreamSettings {
+    pub products: Vec<UpstreamProduct>,
+    pub poll: Duration,
+    pub osv_url: String,
+    pub nvd_url: String,
+    /// Sent to `nvd_url` only (the `apiKey` header).
+    pub nvd_api_key: Option<SecretString>,
+}
+
+/// What reading one source came to.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Tally {
+    /// Items judged for the first time (for each product reading them).
+    pub judged: usize,
+    pub opened: usize,
+    pub joined: usize,
+    /// The source answered that nothing changed.
+    pub unchanged: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+    #[error("{source_name}: {what}")]
+    Unreadable { source_name: String, what: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// One source read, as `herald upstream check` and the log say it.
+#[derive(Debug)]
+pub struct SourceRead {
+    pub source: String,
+    pub outcome: Result<Tally, ReadError>,
+}
+
+/// Reads every upstream source, and keeps what it finds.
+pub struct UpstreamReader {
+    store: Store,
+    settings: Arc<UpstreamSettings>,
+    fetcher: Fetcher,
+    metrics: Option<Arc<crate::metrics::Metrics>>,
+    /// Woken when a reading queued jobs (the effect runner).
+    wake: Option<Arc<tokio::sync::Notify>>,
+}
+
+impl UpstreamReader {
+    pub fn new(store: Store, settings: UpstreamSettings) -> Result<UpstreamReader, FetchError> {
+        Ok(UpstreamReader {
+            store,
+            settings: Arc::new(settings),
+            fetcher: Fetcher::new()?,
+            metrics: None,
+            wake: None,
+        })
+    }
+
+    /// Counts the sources that fail in `metrics`, and wakes `wake` when jobs are queued.
+    pub fn running_with(
+        mut self,
+        metrics: Arc<crate::metrics::Metrics>,
+        wake: Arc<tokio::sync::Notify>,
+    ) -> UpstreamReader {
+        self.metrics = Some(metrics);
+        self.wake = Some(wake);
+        self
+    }
+
+    /// Reads every source now, then every `upstream_poll_secs`, until shutdown.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        loop {
+            for read in self.read_all().await {
+                match &read.outcome {
+                    Ok(tally) if tally.opened + tally.joined > 0 => {
+                        tracing::info!(source = %read.source, opened = tally.opened, joined = tally.joined, "upstream announcements");
+                        if let Some(wake) = &self.wake {
+                            wake.notify_one();
+                        }
+                    }
+                    Ok(_) => tracing::debug!(source = %read.source, "upstream read"),
+                    Err(error) => {
+                        tracing::warn!(source = %read.source, %error, "upstream source unreadable; read again next time");
+                        if let Some(metrics) = &self.metrics {
+                            metrics.upstream_failure();
+                        }
+                    }
+                }
+            }
+            tokio::select! {
+                () = tokio::time::sleep(self.settings.poll) => {}
+                _ = shutdown.changed() => return,
+            }
+        }
+    }
+
+    /// Reads every source once: each feed, OSV, and NVD for each product with a CPE name.
+    /// Each source's state records how it went (a feed's validators are kept with its
+    /// items).
+    pub async fn read_all(&self) -> Vec<SourceRead> {
+        let mut reads = Vec::new();
+        for (url, security) in self.feeds() {
+            let outcome = self.read_feed(&url, security).await;
+            reads.push(self.recorded(&url, url.clone(), outcome).await);
+        }
+        if self.settings.products.iter().any(|p| p.osv.is_some()) {
+            let outcome = self.read_osv().await;
+            let url = format!("{}/v1/querybatch", self.settings.osv_url);
+            reads.push(self.recorded(&url, "OSV".to_owned(), outcome).await);
+        }
+        for upstream in self.settings.products.iter().filter(|p| p.cpe.is_some()) {
+            let outcome = self.read_nvd(upstream).await;
+            let source = format!("NVD for {}", upstream.product.name);
+            reads.push(self.recorded(&self.settings.nvd_url, source, outcome).await);
+        }
+        reads
+    }
+
+    /// `outcome` of reading `url`, recorded in its state: a failure counted, a success
+    /// clearing the count.
+    async fn recorded(
+        &self,
+        url: &str,
+        source: String,
+        outcome: Result<Tally, ReadError>,
+    ) -> SourceRead {
+        let answered = outcome.as_ref().ok().map(|_| (None, None));
+        let outcome = match self.record(url, answered).await {
+            Ok(()) => outcome,
+            Err(error) => outcome.and(Err(error.into())),
+        };
+        SourceRead { source, outcome }
+    }
+
+    /// Every feed once, with whether it is about security alone.
+    fn feeds(&self) -> BTreeMap<String, bool> {
+        let mut feeds = BTreeMap::new();
+        for upstream in &self.settings.products {
+            for url in &upstream.feeds {
+                feeds.entry(url.clone()).or_insert(false);
+            }
+            for url in &upstream.security_feeds {
+                feeds.insert(url.clone(), true);
+            }
+        }
+        feeds
+    }
+
+    /// The products that read `source`.
+    fn readers(&self, source: &str) -> Vec<&UpstreamProduct> {
+        self.settings
+            .products
+            .iter()
+            .filter(|upstream| {
+                upstream
+                    .feeds
+                    .iter()
+                    .chain(&upstream.security_feeds)
+                    .any(|url| url == source)
+                    || upstream.lists.iter().any(|list| list == source)
+            })
+            .collect()
+    }
+
+    async fn read_feed(&self, url: &str, security: bool) -> Result<Tally, ReadError> {
+        let state = self.store.source_state(url).await?;
+        let fetched = self.fetcher.get(url, state.as_ref(), &[], PAUSE).await;
+        let (bytes, etag, last_modified) = match fetched? {
+            Fetched::Unchanged => {
+                return Ok(Tally {
+                    unchanged: true,
+                    ..Tally::default()
+                });
+            }
+            Fetched::Body {
+                bytes,
+                etag,
+                last_modified,
+            } => (bytes, etag, last_modified),
+        };
+        let source = url.to_owned();
+        let parsed =
+            tokio::task::spawn_blocking(move || feed::announcements(&source, &bytes, security));
+        let announcements = parsed
+            .await
+            .map_err(|error| unreadable(url, error.to_string()))?
+            .map_err(|what| unreadable(url, what))?;
+        let readers = self.readers(url);
+        let mut work = self.store.begin_durable().await?;
+        // What a feed held when herald first read it is history: announced before herald
+        // came, never opened as incidents.
+        let history = !work.source_known(url).await?;
+        let tally = take_all(&mut work, &announcements, &readers, history).await?;
+        work.save_source_state(
+            url,
+            Some((etag.as_deref(), last_modified.as_deref())),
+            chrono::Utc::now(),
+        )
+        .await?;
+        work.commit().await?;
+        Ok(tally)
+    }
+
+    /// OSV's answer for every deployed version of every product with a package.
+    async fn read_osv(&self) -> Result<Tally, ReadError> {
+        let asked: Vec<(&UpstreamProduct, &Package, &str)> = self
+            .settings
+            .products
+            .iter()
+            .filter_map(|upstream| Some((upstream, upstream.osv.as_ref()?)))
+            .flat_map(|(upstream, package)| {
+                upstream
+                    .product
+                    .versions
+                    .iter()
+                    .map(move |version| (upstream, package, version.as_str()))
+            })
+            .collect();
+        let url = format!("{}/v1/querybatch", self.settings.osv_url);
+        let query = osv::query(
+            &asked
+                .iter()
+                .map(|(_, package, version)| (*package, *version))
+                .collect::<Vec<_>>(),
+        );
+        let bytes = self.fetcher.post_json(&url, &query, PAUSE).await?;
+        let listed = osv::listed(&bytes, asked.len()).map_err(|what| unreadable(&url, what))?;
+        let mut tally = Tally::default();
+        for upstream in &self.settings.products {
+            let (versions, answers): (Vec<&str>, Vec<Vec<String>>) = asked
+                .iter()
+                .zip(&listed)
+                .filter(|((asker, _, _), _)| std::ptr::eq(*asker, upstream))
+                .map(|((_, _, version), ids)| (*version, ids.clone()))
+                .unzip();
+            for (id, affected) in osv::affected_versions(&versions, &answers) {
+                let item = format!("{id} for {}", affected.join(", "));
+                if self
+                    .store
+                    .item_seen(("OSV", &item), &upstream.product.name)
+                    .await?
+                {
+                    continue;
+                }
+                let record_url = format!("{}/v1/vulns/{id}", self.settings.osv_url);
+                let record = match self.fetcher.get(&record_url, None, &[], PAUSE).await? {
+                    Fetched::Body { bytes, .. } => {
+                        osv::record(&bytes).map_err(|what| unreadable(&record_url, what))?
+                    }
+                    Fetched::Unchanged => continue,
+                };
+                let Some(announcement) = record.announcement(affected, OSV_WEB) else {
+                    continue;
+                };
+                let mut work = self.store.begin_durable().await?;
+                add(
+                    &mut tally,
+                    take_all(&mut work, &[announcement], &[upstream], false).await?,
+                );
+                work.commit().await?;
+            }
+        }
+        Ok(tally)
+    }
+
+    /// NVD's CVEs for each deployed version of `upstream`.
+    async fn read_nvd(&self, upstream: &UpstreamProduct) -> Result<Tally, ReadError> {
+        let Some(cpe) = &upstream.cpe else {
+            return Ok(Tally::default());
+        };
+        let key = self.settings.nvd_api_key.as_ref();
+        let pause = if key.is_some() {
+            NVD_PAUSE_WITH_KEY
+        } else {
+            NVD_PAUSE
+        };
+        let mut cves: BTreeMap<String, (Announcement, Vec<String>)> = BTreeMap::new();
+        for version in &upstream.product.versions {
+            let name = nvd::cpe_name(cpe, version);
+            let mut start = 0;
+            for _ in 0..nvd::MAX_PAGES {
+                let url = nvd::query(&self.settings.nvd_url, &name, start);
+                let headers: Vec<(&str, &str)> = key
+                    .map(|key| ("apiKey", key.expose_secret()))
+                    .into_iter()
+                    .collect();
+                let fetched = self.fetcher.get(&url, None, &headers, pause).await;
+                let bytes = match fetched? {
+                    Fetched::Body { bytes, .. } => bytes,
+                    Fetched::Unchanged => break,
+                };
+                let page =
+                    nvd::page(&bytes).map_err(|what| unreadable(&self.settings.nvd_url, what))?;
+                let total = page.total_results;
+                for (id, announcement) in page.cves(NVD_WEB) {
+                    cves.entry(id)
+                        .or_insert((announcement, Vec::new()))
+                        .1
+                        .push(version.clone());
+                }
+                start += nvd::PAGE;
+                if start >= total {
+                    break;
+                }
+            }
+        }
+        let mut tally = Tally::default();
+        let mut work = self.store.begin_durable().await?;
+        for (_, (mut announcement, versions)) in cves {
+            announcement.item = format!("{} for {}", announcement.item, versions.join(", "));
+            announcement.affected = Some(versions);
+            add(
+                &mut tally,
+                take_all(&mut work, &[announcement], &[upstream], false).await?,
+            );
+        }
+        work.commit().await?;
+        Ok(tally)
+    }
+
+    /// Records how reading `url` went: its validators when it answered, a further failure
+    /// when not.
+    async fn record(
+        &self,
+        url: &str,
+        answered: Option<(Option<&str>, Option<&str>)>,
+    ) -> Result<(), StoreError> {
+        let mut work = self.store.begin_durable().await?;
+        work.save_source_state(url, answered, chrono::Utc::now())
+            .await?;
+        work.commit().await
+    }
+}
+
+fn unreadable(source: &str, what: String) -> ReadError {
+    ReadError::Unreadable {
+        source_name: source.to_owned(),
+        what,
+    }
+}
+
+fn add(tally: &mut Tally, more: Tally) {
+    tally.judged += more.judged;
+    tally.opened += more.opened;
+    tally.joined += more.joined;
+}
+
+/// Judges each of `announcements` once for each product in `readers`, and keeps what
+/// follows in `work`: an incident opened or joined, and its issue's job. `history` records
+/// them without judging.
+pub async fn take_all(
+    work: &mut Work,
+    announcements: &[Announcement],
+    readers: &[&UpstreamProduct],
+    history: bool,
+) -> Result<Tally, StoreError> {
+    let mut tally = Tally::default();
+    for announcement in announcements {
+        for upstream in readers {
+            let product = &upstream.product;
+            let place = (announcement.source.as_str(), announcement.item.as_str());
+            if work.item_seen(place, &product.name).await? {
+                continue;
+            }
+            tally.judged += 1;
+            let verdict = match history {
+                true => None,
+                false => Some(product.judge(announcement, readers.len() == 1)),
+            };
+            let Some(Verdict::Affects(exposures)) = verdict else {
+                let said = verdict.as_ref().map_or("history", Verdict::as_str);
+                work.save_item(place, &product.name, said, None).await?;
+                continue;
+            };
+            let existing = work
+                .product_incident_naming(&product.name, &announcement.vulnerability_ids())
+                .await?;
+            let id = existing.as_ref().map(|row| row.id);
+            let (incident, change) = apply_announcement(
+                existing.map(|row| row.incident),
+                product,
+                announcement,
+                &exposures,
+                chrono::Utc::now(),
+            );
+            let id = work.save_product_incident(id, &incident).await?;
+            match change {
+                Change::Opened => tally.opened += 1,
+                Change::Joined => tally.joined += 1,
+                Change::Known => {}
+            }
+            if change != Change::Known {
+                let job = Job::ProductIssue { incident: id };
+                work.enqueue(
+                    &job,
+                    &format!("product_issue:{id}:{}", incident.sightings.len()),
+                )?;
+            }
+            work.save_item(place, &product.name, "affects", Some(id))
+                .await?;
+        }
+    }
+    Ok(tally)
+}
