@@ -309,10 +309,6 @@ async fn an_announcement_opens_one_private_incident_whichever_sources_announce_i
 #[tokio::test]
 async fn a_broken_source_is_reported_and_read_again_and_loses_nothing() {
     let fake = upstreams().await;
-    let harness = crate::common::Harness::start_with(true, |_| {}).await;
-    let settings = upstreams_at(&fake);
-    let reader = UpstreamReader::new(harness.store.clone(), settings).expect("reader");
-
     // The security category is down, the releases feed is not a feed, OSV refuses.
     fake.break_path(SECURITY, 503, b"upstream connect error \x1b[31m");
     fake.break_path(RELEASES, 200, b"<html><body>Rate limited</body></html>");
@@ -321,6 +317,24 @@ async fn a_broken_source_is_reported_and_read_again_and_loses_nothing() {
         400,
         br#"{"code":3,"message":"Invalid query."}"#,
     );
+    let settings = upstreams_at(&fake);
+    let configured = settings.clone();
+    let harness = crate::common::Harness::start_with(true, |config| {
+        config.upstream = Some(configured);
+    })
+    .await;
+    // `serve` read them at start: each failure counted, NVD read all the same.
+    harness
+        .until("serve has read every source", async || {
+            let (text, _) = crate::metrics::scrape(&harness, &harness.url("/metrics")).await;
+            let sources: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM upstream_sources")
+                .fetch_one(harness.store.pool())
+                .await
+                .expect("sources");
+            text.contains("herald_upstream_failures_total 3") && sources == 4
+        })
+        .await;
+    let reader = UpstreamReader::new(harness.store.clone(), settings).expect("reader");
     let reads = reader.read_all().await;
     let said = |source: &str| {
         reads
@@ -359,8 +373,9 @@ async fn a_broken_source_is_reported_and_read_again_and_loses_nothing() {
             .find(|(known, _)| known.ends_with(url))
             .map(|(_, failures)| *failures)
     };
+    // Twice in a row: at start, and now.
     for broken in [SECURITY, RELEASES, "/v1/querybatch"] {
-        assert_eq!(failing(broken), Some(1), "{broken}: {failures:?}");
+        assert_eq!(failing(broken), Some(2), "{broken}: {failures:?}");
     }
     assert_eq!(failing("/rest/json/cves/2.0"), Some(0), "{failures:?}");
 
@@ -536,4 +551,37 @@ cpe = "cpe:2.3:a:postgresql:postgresql"
         "{stderr}"
     );
     assert!(stderr.contains("a feed is read over https://"), "{stderr}");
+}
+
+#[test]
+fn the_readme_example_is_a_herald_toml_herald_reads() {
+    let readme =
+        std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+            .expect("README.md");
+    let section = readme
+        .split("## The software the project runs")
+        .nth(1)
+        .expect("the README's section");
+    let toml = section
+        .split("```toml\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("its herald.toml");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("herald.toml");
+    std::fs::write(&path, toml).expect("written");
+    let settings =
+        herald::config::Settings::load(Some(&path), &|_| None).expect("the example loads");
+    let upstream = settings.upstream.expect("its upstreams");
+    let names: Vec<&str> = upstream
+        .products
+        .iter()
+        .map(|upstream| upstream.product.name.as_str())
+        .collect();
+    assert_eq!(names, ["PostgreSQL", "Icinga 2", "Grafana"]);
+    assert_eq!(
+        upstream.products[0].lists,
+        ["pgsql-announce.lists.postgresql.org"]
+    );
+    assert_eq!(upstream.nvd_url, herald::feeds::DEFAULT_NVD_URL);
 }
