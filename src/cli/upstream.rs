@@ -3,7 +3,7 @@
 //! what each gave; `list` and `show` print the product incidents herald opened.
 
 use crate::config::Settings;
-use crate::feeds::UpstreamReader;
+use crate::feeds::{Tally, UpstreamReader};
 use crate::incident::ProductIncidentId;
 use crate::printable::to_json_pretty;
 use crate::report;
@@ -50,6 +50,13 @@ async fn check(settings: &Settings) -> anyhow::Result<()> {
         let source = report::safe_line(&read.source);
         match &read.outcome {
             Ok(tally) if tally.unchanged => println!("ok    {source}: unchanged"),
+            Ok(Tally {
+                not_before: Some(at),
+                ..
+            }) => println!(
+                "ok    {source}: read less than two hours ago (its limit); next after {}",
+                at.format("%Y-%m-%d %H:%M UTC")
+            ),
             Ok(tally) => println!(
                 "ok    {source}: {} item(s) judged, {} incident(s) opened, {} joined",
                 tally.judged, tally.opened, tally.joined

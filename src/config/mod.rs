@@ -427,7 +427,7 @@ pub const SETTINGS_TABLE: &[(&str, &str, &str, &str)] = &[
         "upstream_poll_secs",
         "HERALD_UPSTREAM_POLL_SECS",
         "3600",
-        "how often the `[[upstream]]` feeds, OSV and NVD are read (at least 60)",
+        "how often the `[[upstream]]` feeds and OSV are read (at least 60; NVD at most every two hours)",
     ),
     (
         "osv_api_url",

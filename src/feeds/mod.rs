@@ -32,6 +32,8 @@ const NVD_WEB: &str = "https://nvd.nist.gov";
 const PAUSE: Duration = Duration::from_secs(1);
 const NVD_PAUSE: Duration = Duration::from_millis(6_500);
 const NVD_PAUSE_WITH_KEY: Duration = Duration::from_millis(700);
+/// NVD asks that a client read it no more than once every two hours.
+const NVD_INTERVAL: chrono::TimeDelta = chrono::TimeDelta::hours(2);
 
 /// A package in an ecosystem, as OSV names it (`Go`, `github.com/grafana/grafana`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,6 +77,8 @@ pub struct Tally {
     pub joined: usize,
     /// The source answered that nothing changed.
     pub unchanged: bool,
+    /// Not read now: it asks to be read no sooner than this.
+    pub not_before: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -167,12 +171,40 @@ impl UpstreamReader {
             let url = format!("{}/v1/querybatch", self.settings.osv_url);
             reads.push(self.recorded(&url, "OSV".to_owned(), outcome).await);
         }
+        let nvd_due = self.nvd_due().await;
         for upstream in self.settings.products.iter().filter(|p| p.cpe.is_some()) {
-            let outcome = self.read_nvd(upstream).await;
+            let outcome = match nvd_due {
+                Ok(Some(not_before)) => {
+                    reads.push(SourceRead {
+                        source: format!("NVD for {}", upstream.product.name),
+                        outcome: Ok(Tally {
+                            not_before: Some(not_before),
+                            ..Tally::default()
+                        }),
+                    });
+                    continue;
+                }
+                Ok(None) => self.read_nvd(upstream).await,
+                Err(ref error) => Err(ReadError::Unreadable {
+                    source_name: "NVD".to_owned(),
+                    what: error.to_string(),
+                }),
+            };
             let source = format!("NVD for {}", upstream.product.name);
             reads.push(self.recorded(&self.settings.nvd_url, source, outcome).await);
         }
         reads
+    }
+
+    /// When NVD may be read again, if not now: two hours after the last read that
+    /// succeeded.
+    async fn nvd_due(&self) -> Result<Option<chrono::DateTime<chrono::Utc>>, StoreError> {
+        let state = self.store.source_state(&self.settings.nvd_url).await?;
+        let next = state
+            .filter(|state| state.failures == 0)
+            .and_then(|state| state.checked_at)
+            .map(|at| at + NVD_INTERVAL);
+        Ok(next.filter(|next| *next > chrono::Utc::now()))
     }
 
     /// `outcome` of reading `url`, recorded in its state: a failure counted, a success
@@ -222,7 +254,18 @@ impl UpstreamReader {
     }
 
     async fn read_feed(&self, url: &str, security: bool) -> Result<Tally, ReadError> {
-        let state = self.store.source_state(url).await?;
+        // What a feed holds when a product first reads it is history for that product:
+        // announced before herald (or the product) came, never opened as incidents.
+        let mut readers = Vec::new();
+        for upstream in self.readers(url) {
+            let history = !self.store.source_known(url, &upstream.product.name).await?;
+            readers.push((upstream, history));
+        }
+        // A product new to the feed reads it whole now, whatever changed since.
+        let state = match readers.iter().any(|(_, history)| *history) {
+            true => None,
+            false => self.store.source_state(url).await?,
+        };
         let fetched = self.fetcher.get(url, state.as_ref(), &[], PAUSE).await;
         let (bytes, etag, last_modified) = match fetched? {
             Fetched::Unchanged => {
@@ -244,12 +287,13 @@ impl UpstreamReader {
             .await
             .map_err(|error| unreadable(url, error.to_string()))?
             .map_err(|what| unreadable(url, what))?;
-        let readers = self.readers(url);
         let mut work = self.store.begin_durable().await?;
-        // What a feed held when herald first read it is history: announced before herald
-        // came, never opened as incidents.
-        let history = !work.source_known(url).await?;
-        let tally = take_all(&mut work, &announcements, &readers, history).await?;
+        let tally = take_all(&mut work, &announcements, &readers).await?;
+        // Read once, even empty: what comes next is news.
+        for (upstream, _) in readers.iter().filter(|(_, history)| *history) {
+            work.save_item((url, ""), &upstream.product.name, "first_read", None)
+                .await?;
+        }
         work.save_source_state(
             url,
             Some((etag.as_deref(), last_modified.as_deref())),
@@ -314,7 +358,7 @@ impl UpstreamReader {
                 let mut work = self.store.begin_durable().await?;
                 add(
                     &mut tally,
-                    take_all(&mut work, &[announcement], &[upstream], false).await?,
+                    take_all(&mut work, &[announcement], &[(upstream, false)]).await?,
                 );
                 work.commit().await?;
             }
@@ -370,7 +414,7 @@ impl UpstreamReader {
             announcement.affected = Some(versions);
             add(
                 &mut tally,
-                take_all(&mut work, &[announcement], &[upstream], false).await?,
+                take_all(&mut work, &[announcement], &[(upstream, false)]).await?,
             );
         }
         work.commit().await?;
@@ -405,24 +449,23 @@ fn add(tally: &mut Tally, more: Tally) {
 }
 
 /// Judges each of `announcements` once for each product in `readers`, and keeps what
-/// follows in `work`: an incident opened or joined, and its issue's job. `history` records
-/// them without judging.
+/// follows in `work`: an incident opened or joined, and its issue's job. A reader marked
+/// history records them without judging.
 pub async fn take_all(
     work: &mut Work,
     announcements: &[Announcement],
-    readers: &[&UpstreamProduct],
-    history: bool,
+    readers: &[(&UpstreamProduct, bool)],
 ) -> Result<Tally, StoreError> {
     let mut tally = Tally::default();
     for announcement in announcements {
-        for upstream in readers {
+        for (upstream, history) in readers {
             let product = &upstream.product;
             let place = (announcement.source.as_str(), announcement.item.as_str());
             if work.item_seen(place, &product.name).await? {
                 continue;
             }
             tally.judged += 1;
-            let verdict = match history {
+            let verdict = match *history {
                 true => None,
                 false => Some(product.judge(announcement, readers.len() == 1)),
             };

@@ -43,9 +43,11 @@ async fn announced(
     let Some(list) = list_id(arrived.kept) else {
         return Ok(());
     };
-    let readers: Vec<&UpstreamProduct> = upstream
+    // Mail of a list is never history: it came after herald.
+    let readers: Vec<(&UpstreamProduct, bool)> = upstream
         .iter()
         .filter(|product| product.lists.contains(&list))
+        .map(|product| (product, false))
         .collect();
     if readers.is_empty() {
         return Ok(());
@@ -67,7 +69,7 @@ async fn announced(
         cvss: Vec::new(),
         affected: None,
     };
-    crate::feeds::take_all(work, &[announcement], &readers, false).await?;
+    crate::feeds::take_all(work, &[announcement], &readers).await?;
     Ok(())
 }
 

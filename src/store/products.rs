@@ -1,7 +1,7 @@
 //! Software the project runs, as its upstreams announce it: each item judged once per
 //! product, the product incidents, and what each source last answered.
 
-use super::{Store, StoreError, Work, to_id, to_millis};
+use super::{Store, StoreError, Work, from_millis, to_id, to_millis};
 use crate::incident::{ProductIncident, ProductIncidentId, RepoName};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
@@ -25,6 +25,8 @@ pub struct SourceState {
     pub etag: Option<String>,
     pub last_modified: Option<String>,
     pub failures: u32,
+    /// When herald last read it (or failed to).
+    pub checked_at: Option<DateTime<Utc>>,
 }
 
 const ROW: &str = "SELECT id, record, repository, issue_number, issue_url, told \
@@ -80,16 +82,6 @@ impl Work {
         product: &str,
     ) -> Result<bool, StoreError> {
         seen(self.conn().await?, (source, item), product).await
-    }
-
-    /// Whether herald read any item of `source` before.
-    pub async fn source_known(&mut self, source: &str) -> Result<bool, StoreError> {
-        let known: Option<i64> =
-            sqlx::query_scalar("SELECT 1 FROM upstream_items WHERE source = $1 LIMIT 1")
-                .bind(source)
-                .fetch_optional(self.conn().await?)
-                .await?;
-        Ok(known.is_some())
     }
 
     /// Records what `item` of `source` was to `product`, and the incident it opened or joined.
@@ -272,18 +264,35 @@ impl Store {
         rows.iter().map(row_of).collect()
     }
 
+    /// Whether herald read any item of `source` for `product` before.
+    pub async fn source_known(&self, source: &str, product: &str) -> Result<bool, StoreError> {
+        let known: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM upstream_items WHERE source = $1 AND product = $2 LIMIT 1",
+        )
+        .bind(source)
+        .bind(product)
+        .fetch_optional(&self.reader)
+        .await?;
+        Ok(known.is_some())
+    }
+
     /// What `url` last answered, if herald read it before.
     pub async fn source_state(&self, url: &str) -> Result<Option<SourceState>, StoreError> {
-        let row: Option<(Option<String>, Option<String>, i64)> = sqlx::query_as(
-            "SELECT etag, last_modified, failures FROM upstream_sources WHERE url = $1",
+        let row: Option<(Option<String>, Option<String>, i64, i64)> = sqlx::query_as(
+            "SELECT etag, last_modified, failures, checked_at FROM upstream_sources \
+             WHERE url = $1",
         )
         .bind(url)
         .fetch_optional(&self.reader)
         .await?;
-        Ok(row.map(|(etag, last_modified, failures)| SourceState {
-            etag,
-            last_modified,
-            failures: u32::try_from(failures).unwrap_or(u32::MAX),
-        }))
+        row.map(|(etag, last_modified, failures, checked_at)| {
+            Ok(SourceState {
+                etag,
+                last_modified,
+                failures: u32::try_from(failures).unwrap_or(u32::MAX),
+                checked_at: Some(from_millis(checked_at)?),
+            })
+        })
+        .transpose()
     }
 }

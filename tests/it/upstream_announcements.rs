@@ -284,6 +284,22 @@ async fn an_announcement_opens_one_private_incident_whichever_sources_announce_i
                 && request.headers.contains_key("if-none-match")),
         "a conditional request"
     );
+    // NVD is read once in two hours, as it asks: once, at start.
+    let nvd_reads = seen
+        .iter()
+        .filter(|request| request.target.starts_with("/rest/json/cves/2.0"))
+        .count();
+    assert_eq!(nvd_reads, 1, "{seen:?}");
+    let nvd = again
+        .iter()
+        .find(|read| read.source == "NVD for PostgreSQL")
+        .expect("NVD");
+    assert!(
+        nvd.outcome
+            .as_ref()
+            .is_ok_and(|tally| tally.not_before.is_some()),
+        "{nvd:?}"
+    );
     // NVD's key went to NVD, and nowhere else.
     for request in &seen {
         let nvd = request.target.starts_with("/rest/json/cves/2.0");
@@ -536,6 +552,36 @@ cpe = "cpe:2.3:a:postgresql:postgresql"
         sources,
         ["OSV", "list grafana-announce.googlegroups.com"],
         "{shown}"
+    );
+
+    // A product listed later, whose security feed is empty at first: its first read is
+    // history (nothing), and what comes after it is news.
+    let empty = b"<?xml version=\"1.0\" encoding=\"UTF-8\" ?>\n<rss version=\"2.0\"><channel>\
+        <title>Loki security</title><link>https://loki.example</link><description>x</description>\
+        </channel></rss>";
+    fake.publish("/loki/security.rss", "application/rss+xml", empty);
+    let with_loki = format!(
+        "{toml}\n[[upstream]]\nproduct = \"Loki\"\nversions = [\"3.0.0\"]\n\
+         security_feeds = [\"{}/loki/security.rss\"]\n",
+        fake.url
+    );
+    std::fs::write(dir.path().join("herald.toml"), &with_loki).expect("herald.toml");
+    let (status, stdout, _) = herald_in(dir.path(), &["upstream", "check"], b"").await;
+    assert_eq!(status, Some(0), "{stdout}");
+    assert!(
+        stdout.contains("NVD for PostgreSQL: read less than two hours ago"),
+        "{stdout}"
+    );
+    fake.publish(
+        "/loki/security.rss",
+        "application/rss+xml",
+        &fixture("upstream/grafana-security-later.rss"),
+    );
+    let (status, stdout, _) = herald_in(dir.path(), &["upstream", "check"], b"").await;
+    assert_eq!(status, Some(0), "{stdout}");
+    assert!(
+        stdout.contains("/loki/security.rss: 3 item(s) judged, 3 incident(s) opened"),
+        "{stdout}"
     );
 
     // A feed the operator wrote as http:// to another host is refused at start, saying why.
