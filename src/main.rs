@@ -37,6 +37,14 @@ static RELEASE_MEMORY_PROMPTLY: extern "C" fn() = release_memory_promptly;
 async fn main() -> ExitCode {
     let cli = herald::cli::Cli::parse();
     let takes_mail = cli.command.takes_mail();
+    if cli.command.only_prints() {
+        // Rust ignores SIGPIPE, so printing to a closed pipe would panic; such a command
+        // ends quietly instead, as `ls | head` does.
+        // SAFETY: sets a signal's disposition to its default before any thread prints.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     match herald::cli::run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

@@ -361,6 +361,13 @@ pub fn error_text(error: &anyhow::Error) -> String {
 }
 
 impl Command {
+    /// Whether the command only prints and reads the store: closing its output (`| head`)
+    /// may simply end it, as it ends any Unix tool. A server, the setup page and the mail
+    /// server's pipe keep going whatever their output does.
+    pub fn only_prints(&self) -> bool {
+        !matches!(self, Command::Serve | Command::Setup { .. }) && !self.takes_mail()
+    }
+
     /// Whether a mail server runs this command: it reads herald's exit status.
     pub fn takes_mail(&self) -> bool {
         matches!(

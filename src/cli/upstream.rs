@@ -23,6 +23,16 @@ pub enum UpstreamCommand {
     },
     /// One product incident whole: versions, severity, ids, every source, the text.
     Show { id: i64 },
+    /// The items herald judged, newest first, and what each was to each product:
+    /// `not_security`, `not_this_product`, `not_deployed`, `affects` (and the incident),
+    /// or `history` (a feed's entries when the product first read it).
+    Items {
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(i64).range(1..=10000))]
+        limit: i64,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 pub async fn upstream(settings: &Settings, command: UpstreamCommand) -> anyhow::Result<()> {
@@ -30,6 +40,7 @@ pub async fn upstream(settings: &Settings, command: UpstreamCommand) -> anyhow::
         UpstreamCommand::Check => check(settings).await,
         UpstreamCommand::List { json } => list(settings, json).await,
         UpstreamCommand::Show { id } => show(settings, ProductIncidentId(id)).await,
+        UpstreamCommand::Items { limit, json } => items(settings, limit, json).await,
     }
 }
 
@@ -37,7 +48,7 @@ async fn check(settings: &Settings) -> anyhow::Result<()> {
     let Some(upstream) = settings.upstream.clone() else {
         anyhow::bail!(
             "no [[upstream]] table in herald.toml: list the software the project runs (see \
-             docs/guide.md, \"Upstream announcements\")"
+             the README and docs/guide.md, \"The software the project runs\")"
         );
     };
     let store = Store::open(&settings.database_url).await?;
@@ -105,6 +116,33 @@ async fn list(settings: &Settings, json: bool) -> anyhow::Result<()> {
                 row.issue
                     .as_ref()
                     .map_or("(no issue yet)", |(_, _, url)| url.as_str())
+            );
+        }
+    }
+    Ok(())
+}
+
+async fn items(settings: &Settings, limit: i64, json: bool) -> anyhow::Result<()> {
+    let store = Store::open(&settings.database_url).await?;
+    let items = store.upstream_items(limit).await?;
+    store.close().await;
+    if json {
+        println!("{}", to_json_pretty(&items)?);
+    } else if items.is_empty() {
+        println!("no upstream item judged yet");
+    } else {
+        for item in &items {
+            let incident = item
+                .incident
+                .map(|id| format!("  incident {id}"))
+                .unwrap_or_default();
+            println!(
+                "{}  {:<16}  {:<16}  {}  {}{incident}",
+                item.seen_at.format("%Y-%m-%d %H:%M"),
+                report::safe_line(&item.product),
+                item.verdict,
+                report::safe_line(&item.source),
+                report::safe_line(&item.item),
             );
         }
     }

@@ -101,10 +101,12 @@ pub enum ConfigError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{path}: {source}")]
+    #[error("{path}, {at}: {message}")]
     File {
         path: PathBuf,
-        source: Box<toml::de::Error>,
+        /// Where in the file: `line L, column C`.
+        at: String,
+        message: String,
     },
     #[error("{name}: {message}")]
     Invalid { name: String, message: String },
@@ -1017,9 +1019,13 @@ fn settings_file(
         .clone()
         .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG_FILE));
     let file = match std::fs::read_to_string(&path) {
-        Ok(text) => toml::from_str::<FileSettings>(&text).map_err(|source| ConfigError::File {
-            path: path.clone(),
-            source: Box::new(source),
+        Ok(text) => toml::from_str::<FileSettings>(&text).map_err(|error| {
+            let (at, message) = unreadable_file(&text, &error);
+            ConfigError::File {
+                path: path.clone(),
+                at,
+                message,
+            }
         })?,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound && explicit.is_none() => {
             FileSettings::default()
@@ -1123,6 +1129,62 @@ impl Settings {
     }
 }
 
+/// Where herald.toml is wrong, and what is wrong, without its text: the line it would
+/// quote may hold a secret, so values the message quotes are left out and only key names
+/// stay.
+fn unreadable_file(text: &str, error: &toml::de::Error) -> (String, String) {
+    let offset = error.span().map_or(0, |span| span.start).min(text.len());
+    let before = text.get(..offset).unwrap_or_default();
+    let line = before.matches('\n').count() + 1;
+    let column = before
+        .rsplit('\n')
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .count()
+        + 1;
+    let mut message = without_values(error.message().trim());
+    let in_upstream = before.contains("[[upstream]]");
+    if in_upstream && message.starts_with("unknown field") {
+        message.push_str(
+            " (keys after an [[upstream]] table belong to it: herald's own settings go before \
+             the first [[upstream]])",
+        );
+    }
+    (
+        format!("line {line}, column {column}"),
+        message.replace('\n', " "),
+    )
+}
+
+/// `message` with what it quotes left out, but for key names (`` `name` ``).
+fn without_values(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(start) = rest.find(['`', '"', '\'']) {
+        let quote = rest[start..].chars().next().unwrap_or('"');
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 1..];
+        let Some(end) = after.find(quote) else {
+            out.push_str(&rest[start..]);
+            return out;
+        };
+        let quoted = &after[..end];
+        // A key name, or the one character TOML expected.
+        let is_key = quote == '`'
+            && (quoted.len() == 1 && quoted.bytes().all(|b| b.is_ascii_punctuation())
+                || !quoted.is_empty()
+                    && quoted.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'));
+        match is_key {
+            true => out.push_str(&format!("`{quoted}`")),
+            false => out.push_str("(a value)"),
+        }
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// A replica id as configured, when it is tame enough for logs and `herald jobs`.
 fn tame_replica_id(id: &str) -> Option<String> {
     let id = id.trim();
@@ -1206,6 +1268,42 @@ mod tests {
         let path = dir.path().join("herald.toml");
         std::fs::write(&path, text).expect("write config");
         path
+    }
+
+    #[test]
+    fn a_broken_file_is_located_and_never_quoted() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let upstream =
+            "[[upstream]]\nproduct = \"X\"\nversions = [\"1.0\"]\ncpe = \"cpe:2.3:a:x:x\"\n";
+        for (text, at) in [
+            ("nvd_api_key = 8d7f2c1a-1111-2222\n", "line 1, column"),
+            ("nvd_api_key = 81723344\n", "line 1, column"),
+            (
+                "nvd_api_key = \"s3cr3t-value\"\nnvd_api_key = \"s3cr3t-value\"\n",
+                "line 2",
+            ),
+            (
+                &format!("{upstream}webhook_secret = \"s3cr3t-value\"\n"),
+                "line 5",
+            ),
+        ] {
+            let error = Settings::load(Some(&write(&dir, text)), &env_of(&[]))
+                .expect_err(text)
+                .to_string();
+            for secret in ["8d7f2c1a", "81723344", "s3cr3t"] {
+                assert!(!error.contains(secret), "{error}");
+            }
+            assert!(error.contains(at) && !error.contains('\n'), "{error}");
+        }
+        let misplaced = format!("{upstream}smtp_url = \"smtp://127.0.0.1\"\n");
+        let error = Settings::load(Some(&write(&dir, &misplaced)), &env_of(&[]))
+            .expect_err("misplaced")
+            .to_string();
+        assert!(error.contains("unknown field `smtp_url`"), "{error}");
+        assert!(
+            error.contains("go before the first [[upstream]]"),
+            "{error}"
+        );
     }
 
     #[test]

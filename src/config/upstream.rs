@@ -83,17 +83,10 @@ fn invalid(name: &str, message: String) -> ConfigError {
 fn product(file: UpstreamFile) -> Result<UpstreamProduct, ConfigError> {
     let name = file.product.trim().to_owned();
     let table = table(&name);
+    let refused = |message: String| invalid(&table, message);
     if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-        return Err(invalid(
-            &table,
+        return Err(refused(
             "`product` is a name of 1 to 100 printable characters".to_owned(),
-        ));
-    }
-    let versions = words(&file.versions);
-    if versions.is_empty() {
-        return Err(invalid(
-            &table,
-            "`versions` names at least one deployed version".to_owned(),
         ));
     }
     for (key, list) in [
@@ -104,29 +97,24 @@ fn product(file: UpstreamFile) -> Result<UpstreamProduct, ConfigError> {
         ("aliases", &file.aliases),
     ] {
         if list.len() > MAX_EACH {
-            return Err(invalid(
-                &table,
-                format!("`{key}` lists {}; at most {MAX_EACH}", list.len()),
-            ));
+            return Err(refused(format!(
+                "`{key}` lists {}; at most {MAX_EACH}",
+                list.len()
+            )));
         }
     }
+    let versions = versions(&file.versions).map_err(refused)?;
     let check = |urls: &[String]| -> Result<Vec<String>, ConfigError> {
         urls.iter()
-            .map(|url| source_url(url).map_err(|message| invalid(&table, message)))
+            .map(|url| source_url(url).map_err(refused))
             .collect()
     };
-    let osv = file
-        .osv
-        .map(|osv| Package {
-            ecosystem: osv.ecosystem.trim().to_owned(),
-            name: osv.package.trim().to_owned(),
-        })
-        .filter(|package| !package.ecosystem.is_empty() && !package.name.is_empty());
+    let osv = file.osv.map(package).transpose().map_err(refused)?;
     let cpe = file.cpe.map(|cpe| cpe.trim().to_owned());
     if let Some(cpe) = &cpe {
-        cpe_prefix(cpe).map_err(|message| invalid(&table, message))?;
+        cpe_prefix(cpe).map_err(refused)?;
     }
-    Ok(UpstreamProduct {
+    let upstream = UpstreamProduct {
         product: Product {
             name,
             aliases: words(&file.aliases),
@@ -146,7 +134,56 @@ fn product(file: UpstreamFile) -> Result<UpstreamProduct, ConfigError> {
             .collect(),
         osv,
         cpe,
-    })
+    };
+    let sourceless = upstream.feeds.is_empty()
+        && upstream.security_feeds.is_empty()
+        && upstream.lists.is_empty()
+        && upstream.osv.is_none()
+        && upstream.cpe.is_none();
+    if sourceless {
+        return Err(refused(
+            "names no source: give it `feeds`, `security_feeds`, `lists`, `osv` or `cpe`"
+                .to_owned(),
+        ));
+    }
+    Ok(upstream)
+}
+
+/// The deployed versions: at least one, each as NVD's CPE name and OSV's query take it
+/// (`*` or `:` would ask for every version, or another product).
+fn versions(given: &[String]) -> Result<Vec<String>, String> {
+    let versions = words(given);
+    if versions.is_empty() {
+        return Err("`versions` names at least one deployed version".to_owned());
+    }
+    let odd = versions.iter().find(|version| {
+        version.len() > 64
+            || !version
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-+~".contains(&b))
+    });
+    match odd {
+        Some(odd) => Err(format!(
+            "{odd:?} is not a version: letters, digits and . _ - + ~ only, as `11.2.1`"
+        )),
+        None => Ok(versions),
+    }
+}
+
+/// OSV's package, both of its names given.
+fn package(osv: OsvFile) -> Result<Package, String> {
+    let package = Package {
+        ecosystem: osv.ecosystem.trim().to_owned(),
+        name: osv.package.trim().to_owned(),
+    };
+    if package.ecosystem.is_empty() || package.name.is_empty() {
+        return Err(
+            "`osv` names an ecosystem and a package, as { ecosystem = \"Go\", package = \
+             \"github.com/grafana/grafana\" }"
+                .to_owned(),
+        );
+    }
+    Ok(package)
 }
 
 /// The non-blank entries of `list`, trimmed.
@@ -227,6 +264,43 @@ mod tests {
         ] {
             let error = source_url(bad).expect_err(bad);
             assert!(!error.contains("secret@"), "{error}");
+        }
+    }
+
+    fn table(text: &str) -> Result<Vec<UpstreamProduct>, String> {
+        #[derive(Deserialize)]
+        struct File {
+            upstream: Vec<UpstreamFile>,
+        }
+        let file: File = toml::from_str(text).map_err(|error| error.to_string())?;
+        products(file.upstream).map_err(|error| error.to_string())
+    }
+
+    #[test]
+    fn a_product_is_refused_with_what_it_lacks() {
+        let good = "[[upstream]]\nproduct = \"Grafana\"\nversions = [\"11.2.1\"]\n\
+                    cpe = \"cpe:2.3:a:grafana:grafana\"\n";
+        assert!(table(good).is_ok());
+        let cpe = "cpe = \"cpe:2.3:a:grafana:grafana\"";
+        for (bad, why) in [
+            (good.replace("11.2.1", "*"), "is not a version"),
+            (good.replace("11.2.1", "16.2:*"), "is not a version"),
+            (good.replace(cpe, ""), "names no source"),
+            (
+                good.replace(cpe, "osv = { ecosystem = \"\", package = \"\" }"),
+                "`osv` names an ecosystem and a package",
+            ),
+            (format!("{good}{good}"), "named twice"),
+            (
+                good.replace("[\"11.2.1\"]", "[]"),
+                "at least one deployed version",
+            ),
+        ] {
+            let error = table(&bad).expect_err(&bad);
+            assert!(
+                error.contains(why) && error.contains("product = \"Grafana\""),
+                "{error}"
+            );
         }
     }
 

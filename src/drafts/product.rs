@@ -64,8 +64,10 @@ fn facts(incident: &ProductIncident) -> String {
         .map(|exposure| {
             let how = match exposure.certainty {
                 Certainty::Confirmed => "affected (the source matched this version)",
-                Certainty::FixNamed => "affected (a later version of its line is named)",
-                Certainty::Unstated => "may be affected (no version of its line is named: check)",
+                Certainty::FixNamed => "affected (a later version of its major is named)",
+                Certainty::Unstated => {
+                    "may be affected (the text names it, or no version of its major: check)"
+                }
             };
             format!("{}: {how}", exposure.version)
         })
@@ -174,7 +176,10 @@ mod tests {
         assert!(body.contains("\\[x\\](javascript:y)"), "{body}");
         // An address is shown as the URL parser writes it: one link, nothing else.
         assert!(body.contains(" <https://g.example/a%20b>\n"), "{body}");
-        assert!(body.contains("11.2.1: affected (a later version"), "{body}");
+        assert!(
+            body.contains("11.2.1: affected (a later version of its major"),
+            "{body}"
+        );
         assert!(body.ends_with("<!-- herald:product 3 -->\n"), "{body}");
         let (_, body) = product_issue(
             ProductIncidentId(3),

@@ -3,7 +3,7 @@
 
 use crate::incident::Announcement;
 
-/// The most entries read of one feed (feeds list their newest first).
+/// The most entries read of one feed: its newest.
 const MAX_ENTRIES: usize = 200;
 /// The longest text kept of one entry.
 const MAX_TEXT_CHARS: usize = 20_000;
@@ -11,7 +11,11 @@ const MAX_TEXT_CHARS: usize = 20_000;
 /// The entries of `bytes`, a feed read from `url`; `security` says the whole feed is about
 /// security (a security-announcements category).
 pub fn announcements(url: &str, bytes: &[u8], security: bool) -> Result<Vec<Announcement>, String> {
-    let feed = feed_rs::parser::parse(bytes).map_err(|error| format!("not a feed: {error}"))?;
+    let mut feed = feed_rs::parser::parse(bytes).map_err(|error| format!("not a feed: {error}"))?;
+    // The newest first, whatever order the feed lists them in (undated ones last, in the
+    // feed's order).
+    feed.entries
+        .sort_by_key(|entry| std::cmp::Reverse(entry.published.or(entry.updated)));
     Ok(feed
         .entries
         .into_iter()
@@ -124,6 +128,27 @@ mod tests {
             ),
             "\nFixes CVE-2026-1 & <script> &lt;\nx &unknown; @"
         );
+    }
+
+    #[test]
+    fn the_newest_entries_are_read_whatever_the_feeds_order() {
+        let mut feed = String::from("<rss version=\"2.0\"><channel><title>t</title>");
+        for day in 0..(MAX_ENTRIES + 50) {
+            let date = chrono::DateTime::UNIX_EPOCH + chrono::Duration::days(day as i64);
+            feed.push_str(&format!(
+                "<item><guid>{day}</guid><title>{day}</title><pubDate>{}</pubDate></item>",
+                date.to_rfc2822()
+            ));
+        }
+        feed.push_str("</channel></rss>");
+        let read = announcements("https://x.example/feed", feed.as_bytes(), false).expect("read");
+        assert_eq!(read.len(), MAX_ENTRIES);
+        assert_eq!(
+            read[0].item,
+            (MAX_ENTRIES + 49).to_string(),
+            "the newest first"
+        );
+        assert!(read.iter().all(|item| item.item != "0"), "the oldest left");
     }
 
     #[test]

@@ -15,18 +15,42 @@ const TIMEOUT: Duration = Duration::from_secs(30);
 /// page of NVD CVEs a few megabytes.
 pub const MAX_ANSWER_BYTES: usize = 16 * 1024 * 1024;
 
+/// A failed read. Each names its source by scheme, host and path alone: a query may hold
+/// a token, which errors and logs never repeat.
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
-    #[error("{url}: {what}")]
+    #[error("{}: {what}", shown(.url))]
     Request { url: String, what: String },
-    #[error("{url} answered {status}: {words}")]
+    #[error("{} answered {status}: {words}", shown(.url))]
     Status {
         url: String,
         status: u16,
         words: String,
     },
-    #[error("{url}: an answer over {} MiB, not read", MAX_ANSWER_BYTES >> 20)]
+    #[error(
+        "{} redirects to {to}, another origin: herald follows redirects within a source's \
+         origin only; put the new address in herald.toml",
+        shown(.url)
+    )]
+    Redirected { url: String, to: String },
+    #[error("{}: an answer over {} MiB, not read", shown(.url), MAX_ANSWER_BYTES >> 20)]
     TooLarge { url: String },
+}
+
+/// `url` as errors show it: scheme, host, port and path, without query or credentials.
+fn shown(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(url) => format!(
+            "{}://{}{}{}",
+            url.scheme(),
+            url.host_str().unwrap_or_default(),
+            url.port()
+                .map(|port| format!(":{port}"))
+                .unwrap_or_default(),
+            url.path()
+        ),
+        Err(_) => "(an address that is not a URL)".to_owned(),
+    }
 }
 
 /// What a source answered.
@@ -178,6 +202,18 @@ fn failed(url: &str, error: reqwest::Error) -> FetchError {
 /// The answer's body, read up to [`MAX_ANSWER_BYTES`]; a refusal in its own words.
 async fn body(url: &str, mut response: reqwest::Response) -> Result<Vec<u8>, FetchError> {
     let status = response.status();
+    if status.is_redirection() {
+        let to = response
+            .headers()
+            .get("location")
+            .and_then(|location| location.to_str().ok())
+            .and_then(|location| response.url().join(location).ok())
+            .map_or_else(|| "nowhere it says".to_owned(), |to| shown(to.as_str()));
+        return Err(FetchError::Redirected {
+            url: url.to_owned(),
+            to: crate::printable::safe_line(&to),
+        });
+    }
     let mut bytes = Vec::new();
     while let Some(chunk) = response.chunk().await.map_err(|error| failed(url, error))? {
         if bytes.len() + chunk.len() > MAX_ANSWER_BYTES {

@@ -304,7 +304,8 @@ impl UpstreamReader {
         Ok(tally)
     }
 
-    /// OSV's answer for every deployed version of every product with a package.
+    /// OSV's answer for every deployed version of every product with a package. A record
+    /// that cannot be read is told after the others are taken.
     async fn read_osv(&self) -> Result<Tally, ReadError> {
         let asked: Vec<(&UpstreamProduct, &Package, &str)> = self
             .settings
@@ -329,6 +330,7 @@ impl UpstreamReader {
         let bytes = self.fetcher.post_json(&url, &query, PAUSE).await?;
         let listed = osv::listed(&bytes, asked.len()).map_err(|what| unreadable(&url, what))?;
         let mut tally = Tally::default();
+        let mut failed = Vec::new();
         for upstream in &self.settings.products {
             let (versions, answers): (Vec<&str>, Vec<Vec<String>>) = asked
                 .iter()
@@ -337,74 +339,68 @@ impl UpstreamReader {
                 .map(|((_, _, version), ids)| (*version, ids.clone()))
                 .unzip();
             for (id, affected) in osv::affected_versions(&versions, &answers) {
-                let item = format!("{id} for {}", affected.join(", "));
-                if self
-                    .store
-                    .item_seen(("OSV", &item), &upstream.product.name)
-                    .await?
-                {
-                    continue;
+                match self.take_osv_record(upstream, &id, affected).await {
+                    Ok(taken) => add(&mut tally, taken),
+                    Err(ReadError::Store(error)) => return Err(error.into()),
+                    Err(error) => failed.push(error.to_string()),
                 }
-                let record_url = format!("{}/v1/vulns/{id}", self.settings.osv_url);
-                let record = match self.fetcher.get(&record_url, None, &[], PAUSE).await? {
-                    Fetched::Body { bytes, .. } => {
-                        osv::record(&bytes).map_err(|what| unreadable(&record_url, what))?
-                    }
-                    Fetched::Unchanged => continue,
-                };
-                let Some(announcement) = record.announcement(affected, OSV_WEB) else {
-                    continue;
-                };
-                let mut work = self.store.begin_durable().await?;
-                add(
-                    &mut tally,
-                    take_all(&mut work, &[announcement], &[(upstream, false)]).await?,
-                );
-                work.commit().await?;
             }
         }
+        partly(tally, "OSV", failed)
+    }
+
+    /// OSV's record `id`, affecting the deployed `affected` versions of `upstream`, unless
+    /// it was judged before.
+    async fn take_osv_record(
+        &self,
+        upstream: &UpstreamProduct,
+        id: &str,
+        affected: Vec<String>,
+    ) -> Result<Tally, ReadError> {
+        let item = format!("{id} for {}", affected.join(", "));
+        if self
+            .store
+            .item_seen(("OSV", &item), &upstream.product.name)
+            .await?
+        {
+            return Ok(Tally::default());
+        }
+        let record_url = format!("{}/v1/vulns/{id}", self.settings.osv_url);
+        let record = match self.fetcher.get(&record_url, None, &[], PAUSE).await? {
+            Fetched::Body { bytes, .. } => {
+                osv::record(&bytes).map_err(|what| unreadable(&record_url, what))?
+            }
+            Fetched::Unchanged => return Ok(Tally::default()),
+        };
+        let Some(announcement) = record.announcement(affected, OSV_WEB) else {
+            return Ok(Tally::default());
+        };
+        let mut work = self.store.begin_durable().await?;
+        let tally = take_all(&mut work, &[announcement], &[(upstream, false)]).await?;
+        work.commit().await?;
         Ok(tally)
     }
 
-    /// NVD's CVEs for each deployed version of `upstream`.
+    /// NVD's CVEs for each deployed version of `upstream`; a version whose CVEs cannot be
+    /// read is told after the others' are taken.
     async fn read_nvd(&self, upstream: &UpstreamProduct) -> Result<Tally, ReadError> {
         let Some(cpe) = &upstream.cpe else {
             return Ok(Tally::default());
         };
-        let key = self.settings.nvd_api_key.as_ref();
-        let pause = if key.is_some() {
-            NVD_PAUSE_WITH_KEY
-        } else {
-            NVD_PAUSE
-        };
         let mut cves: BTreeMap<String, (Announcement, Vec<String>)> = BTreeMap::new();
+        let mut failed = Vec::new();
         for version in &upstream.product.versions {
-            let name = nvd::cpe_name(cpe, version);
-            let mut start = 0;
-            for _ in 0..nvd::MAX_PAGES {
-                let url = nvd::query(&self.settings.nvd_url, &name, start);
-                let headers: Vec<(&str, &str)> = key
-                    .map(|key| ("apiKey", key.expose_secret()))
-                    .into_iter()
-                    .collect();
-                let fetched = self.fetcher.get(&url, None, &headers, pause).await;
-                let bytes = match fetched? {
-                    Fetched::Body { bytes, .. } => bytes,
-                    Fetched::Unchanged => break,
-                };
-                let page =
-                    nvd::page(&bytes).map_err(|what| unreadable(&self.settings.nvd_url, what))?;
-                let total = page.total_results;
-                for (id, announcement) in page.cves(NVD_WEB) {
-                    cves.entry(id)
-                        .or_insert((announcement, Vec::new()))
-                        .1
-                        .push(version.clone());
+            match self.nvd_cves(cpe, version).await {
+                Ok(read) => {
+                    for (id, announcement) in read {
+                        cves.entry(id)
+                            .or_insert((announcement, Vec::new()))
+                            .1
+                            .push(version.clone());
+                    }
                 }
-                start += nvd::PAGE;
-                if start >= total {
-                    break;
-                }
+                Err(ReadError::Store(error)) => return Err(error.into()),
+                Err(error) => failed.push(format!("{version}: {error}")),
             }
         }
         let mut tally = Tally::default();
@@ -418,7 +414,52 @@ impl UpstreamReader {
             );
         }
         work.commit().await?;
-        Ok(tally)
+        partly(tally, &format!("NVD for {}", upstream.product.name), failed)
+    }
+
+    /// The CVEs NVD lists for `version` of the product `cpe` names, every page of them (up
+    /// to [`nvd::MAX_PAGES`]; more is an error that says so).
+    async fn nvd_cves(
+        &self,
+        cpe: &str,
+        version: &str,
+    ) -> Result<Vec<(String, Announcement)>, ReadError> {
+        let key = self.settings.nvd_api_key.as_ref();
+        let pause = if key.is_some() {
+            NVD_PAUSE_WITH_KEY
+        } else {
+            NVD_PAUSE
+        };
+        let headers: Vec<(&str, &str)> = key
+            .map(|key| ("apiKey", key.expose_secret()))
+            .into_iter()
+            .collect();
+        let name = nvd::cpe_name(cpe, version);
+        let (mut cves, mut read) = (Vec::new(), 0);
+        for page in 0..nvd::MAX_PAGES {
+            let url = nvd::query(&self.settings.nvd_url, &name, page * nvd::PAGE);
+            let bytes = match self.fetcher.get(&url, None, &headers, pause).await? {
+                Fetched::Body { bytes, .. } => bytes,
+                Fetched::Unchanged => break,
+            };
+            let page =
+                nvd::page(&bytes).map_err(|what| unreadable(&self.settings.nvd_url, what))?;
+            let total = page.total_results;
+            let listed = page.listed();
+            read += listed;
+            cves.extend(page.cves(NVD_WEB));
+            if listed == 0 || read >= total {
+                return Ok(cves);
+            }
+        }
+        Err(unreadable(
+            &self.settings.nvd_url,
+            format!(
+                "NVD lists more than {} CVEs for {name}; herald reads no more than that: name \
+                 a narrower CPE or version",
+                nvd::MAX_PAGES * nvd::PAGE
+            ),
+        ))
     }
 
     /// Records how reading `url` went: its validators when it answered, a further failure
@@ -440,6 +481,24 @@ fn unreadable(source: &str, what: String) -> ReadError {
         source_name: source.to_owned(),
         what,
     }
+}
+
+/// `tally`, unless some of the source could not be read: then that, in one error (what
+/// was read is kept).
+fn partly(tally: Tally, source: &str, failed: Vec<String>) -> Result<Tally, ReadError> {
+    if failed.is_empty() {
+        return Ok(tally);
+    }
+    Err(unreadable(
+        source,
+        format!(
+            "{} part(s) could not be read (the rest was taken: {} opened, {} joined): {}",
+            failed.len(),
+            tally.opened,
+            tally.joined,
+            failed.join("; ")
+        ),
+    ))
 }
 
 fn add(tally: &mut Tally, more: Tally) {

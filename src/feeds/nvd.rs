@@ -5,9 +5,10 @@
 use crate::incident::Announcement;
 use serde::Deserialize;
 
-/// CVEs asked for per page, and the most pages read for one version.
+/// CVEs asked for per page (a few megabytes), and the most pages read for one version:
+/// 20,000 CVEs, far more than any one version of a server has.
 pub const PAGE: usize = 500;
-pub const MAX_PAGES: usize = 4;
+pub const MAX_PAGES: usize = 40;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -96,6 +97,11 @@ pub fn page(bytes: &[u8]) -> Result<Page, String> {
 }
 
 impl Page {
+    /// How many CVEs this page lists, rejected ones included.
+    pub fn listed(&self) -> usize {
+        self.vulnerabilities.len()
+    }
+
     /// Its CVEs' ids and announcements (rejected ones left out), not yet knowing which
     /// deployed versions each affects.
     pub fn cves(self, web_base: &str) -> Vec<(String, Announcement)> {

@@ -76,7 +76,7 @@ pub fn listed(bytes: &[u8], queries: usize) -> Result<Vec<Vec<String>>, String> 
             batch.results.len()
         ));
     }
-    Ok(batch
+    let listed: Vec<Vec<String>> = batch
         .results
         .into_iter()
         .map(|result| {
@@ -87,7 +87,25 @@ pub fn listed(bytes: &[u8], queries: usize) -> Result<Vec<Vec<String>>, String> 
                 .map(|listed| listed.id)
                 .collect()
         })
-        .collect())
+        .collect();
+    // An id becomes a path of OSV's API: only what OSV's ids are made of.
+    if let Some(odd) = listed.iter().flatten().find(|id| !is_osv_id(id)) {
+        return Err(format!(
+            "OSV named an id herald will not ask for: {:?}",
+            odd.chars().take(80).collect::<String>()
+        ));
+    }
+    Ok(listed)
+}
+
+/// Whether `id` is shaped as OSV's ids are (`GHSA-…`, `PYSEC-2024-1`, `GO-2024-1234`,
+/// `RUSTSEC-2024-0001`): letters, digits and `-`, `_`, `.`, `:`, and no `..`.
+fn is_osv_id(id: &str) -> bool {
+    (1..=100).contains(&id.len())
+        && !id.contains("..")
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
 }
 
 /// Which of `versions` each id affects, from the answers to their queries.
@@ -142,5 +160,23 @@ impl Record {
                 .collect(),
             affected: Some(versions),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_answer_naming_a_path_is_refused() {
+        let answer =
+            br#"{"results":[{"vulns":[{"id":"GHSA-q53q-gxq9-mgrj"},{"id":"../../feed"}]}]}"#;
+        assert!(listed(answer, 1).is_err_and(|error| error.contains("../../feed")));
+        let answer = br#"{"results":[{"vulns":[{"id":"PYSEC-2024-1"}]},{}]}"#;
+        assert_eq!(
+            listed(answer, 2),
+            Ok(vec![vec!["PYSEC-2024-1".to_owned()], vec![]])
+        );
+        assert!(listed(answer, 3).is_err(), "one result per query");
     }
 }

@@ -9,6 +9,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
 
+/// The most ids herald takes from one announcement's text (a stable kernel's release note
+/// names dozens).
+const MAX_MENTIONED_IDS: usize = 50;
+
 /// Words that make an announcement about security when its source does not say so.
 pub const DEFAULT_WORDS: [&str; 4] = ["security", "vulnerability", "vulnerabilities", "exploit"];
 
@@ -97,15 +101,25 @@ impl Announcement {
     /// title and text; CVE ids first (the key most sources share).
     pub fn vulnerability_ids(&self) -> Vec<String> {
         let text = format!("{}\n{}", self.title, self.text);
-        let mut ids: Vec<String> = self.ids.iter().map(|id| normal_id(id)).collect();
-        ids.extend(mentioned_cve_ids(&text));
-        ids.extend(
+        let mentioned = mentioned_cve_ids(&text).into_iter().chain(
             mentioned_ghsa_ids(&text)
                 .into_iter()
                 .map(|id| id.as_str().to_owned()),
         );
         let mut seen = std::collections::HashSet::new();
-        ids.retain(|id| seen.insert(id.clone()));
+        let mut ids: Vec<String> = self
+            .ids
+            .iter()
+            .map(|id| normal_id(id))
+            .filter(|id| seen.insert(id.clone()))
+            .collect();
+        // An item naming hundreds of ids claims none of the rest: it could otherwise
+        // squat on a CVE that a later, genuine announcement would join.
+        ids.extend(
+            mentioned
+                .filter(|id| seen.insert(id.clone()))
+                .take(MAX_MENTIONED_IDS),
+        );
         ids.sort_by_key(|id| !id.starts_with("CVE-"));
         ids
     }
@@ -179,10 +193,11 @@ fn named_versions(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// A version's release line: its first two parts (`11.2` of `11.2.1`).
-fn line_of(version: &str) -> String {
+/// A version's major version, its first part (`11` of `11.2.1`, `16` of PostgreSQL's
+/// `16.2`): announcements name the fixed release of each major they fix.
+fn major_of(version: &str) -> &str {
     let version = version.trim().trim_start_matches(['v', 'V']);
-    version.split('.').take(2).collect::<Vec<_>>().join(".")
+    version.split('.').next().unwrap_or_default()
 }
 
 impl Product {
@@ -223,24 +238,24 @@ impl Product {
             .collect()
     }
 
-    /// From the text alone: a deployed version is affected when a later version of its
-    /// line is named (the fix it lacks), not when every named version of its line is at or
-    /// below it, and may be when no version of its line is named.
+    /// From the text alone, within the deployed version's major: it is affected when a
+    /// later version is named (the fix it lacks); it may be when the text names it itself
+    /// ("11.2.1 and earlier", "affects 11.2.1") or no version of its major; it is not only
+    /// when every version of its major named is earlier (a fix it has).
     fn exposed_by_text(&self, text: &str) -> Vec<Exposure> {
         let named = named_versions(text);
         self.versions
             .iter()
             .filter_map(|deployed| {
-                let line = line_of(deployed);
-                let same_line: Vec<&String> =
-                    named.iter().filter(|name| line_of(name) == line).collect();
-                let certainty = if same_line.is_empty() {
-                    Certainty::Unstated
-                } else if same_line
+                let orders: Vec<Ordering> = named
                     .iter()
-                    .any(|name| compare_versions(name, deployed) == Ordering::Greater)
-                {
+                    .filter(|name| major_of(name) == major_of(deployed))
+                    .map(|name| compare_versions(name, deployed))
+                    .collect();
+                let certainty = if orders.contains(&Ordering::Greater) {
                     Certainty::FixNamed
+                } else if orders.is_empty() || orders.contains(&Ordering::Equal) {
+                    Certainty::Unstated
                 } else {
                     return None;
                 };
@@ -425,6 +440,17 @@ mod tests {
     }
 
     #[test]
+    fn an_item_naming_hundreds_of_ids_claims_fifty() {
+        let text: Vec<String> = (1000..1300).map(|n| format!("CVE-2026-{n}")).collect();
+        let mut announcement = announced("Everything", &text.join(" "));
+        announcement.ids = vec!["GHSA-abcd-efgh-2345".to_owned()];
+        let ids = announcement.vulnerability_ids();
+        assert_eq!(ids.len(), 1 + MAX_MENTIONED_IDS);
+        assert_eq!(ids[0], "CVE-2026-1000");
+        assert!(ids.contains(&"GHSA-abcd-efgh-2345".to_owned()));
+    }
+
+    #[test]
     fn a_later_version_of_a_deployed_line_is_a_fix_it_lacks() {
         let announcement = announced(
             "Grafana 11.2.2 security release",
@@ -450,8 +476,23 @@ mod tests {
         assert_eq!(product.judge(&release, true), Verdict::NotSecurity);
         let other = announced("Kibana 8.1.1 security release", "CVE-2026-9");
         assert_eq!(product.judge(&other, false), Verdict::NotThisProduct);
-        let fixed = announced("Grafana 11.2.1 and 10.4.3 security releases", "CVE-2026-7");
+        let fixed = announced("Grafana 11.1.5 and 10.4.2 security releases", "CVE-2026-7");
         assert_eq!(product.judge(&fixed, false), Verdict::NotDeployed);
+        // Naming the deployed version itself is no fix: it may be the one affected.
+        for text in [
+            "CVE-2026-8888 affects Grafana 11.2.1 and 10.4.3; no fix yet.",
+            "Grafana 11.2.1 and earlier, 10.4.3 and earlier are vulnerable (CVE-2026-8888).",
+            "Grafana 11.2.1+security-01 and 10.4.3+security-01 fix CVE-2026-8888.",
+        ] {
+            let Verdict::Affects(exposures) = product.judge(&announced("Grafana", text), false)
+            else {
+                panic!("{text}: affects");
+            };
+            assert!(
+                exposures.iter().all(|e| e.certainty == Certainty::Unstated),
+                "{text}"
+            );
+        }
         // A word inside another is not the word.
         let insecure = announced("Grafana insecurely notes", "nothing");
         assert_eq!(product.judge(&insecure, true), Verdict::NotSecurity);

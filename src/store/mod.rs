@@ -89,7 +89,7 @@ pub use incidents::{IncidentFilter, IncidentRow, StoredTimelineEntry};
 pub use installations::StoredInstallation;
 pub use intake::{IntakeRow, IntakeState, NewMail};
 pub use polls::{PollClaim, RepositoryToPoll};
-pub use products::{ProductIncidentRow, SourceState};
+pub use products::{JudgedItem, ProductIncidentRow, SourceState};
 pub use queue::{
     Admission, FailedJob, JobClaim, NewDelivery, PROCESS_DELIVERY, Priority, Queued,
     StoredDelivery, compress_payload,

@@ -18,6 +18,18 @@ pub struct ProductIncidentRow {
     pub told: usize,
 }
 
+/// An item of a source as judged for a product.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct JudgedItem {
+    pub seen_at: DateTime<Utc>,
+    pub product: String,
+    /// `not_security`, `not_this_product`, `not_deployed`, `affects` or `history`.
+    pub verdict: String,
+    pub source: String,
+    pub item: String,
+    pub incident: Option<ProductIncidentId>,
+}
+
 /// What a source last answered: the validators of a conditional request, and how many
 /// reads in a row failed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -262,6 +274,30 @@ impl Store {
             .fetch_all(&self.reader)
             .await?;
         rows.iter().map(row_of).collect()
+    }
+
+    /// The items judged last, newest first: when, product, verdict, source, item, and the
+    /// incident each opened or joined.
+    pub async fn upstream_items(&self, limit: i64) -> Result<Vec<JudgedItem>, StoreError> {
+        let rows: Vec<(i64, String, String, String, String, Option<i64>)> = sqlx::query_as(
+            "SELECT seen_at, product, verdict, source, item, incident_id FROM upstream_items \
+             WHERE item <> '' ORDER BY seen_at DESC, source, item LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(&self.reader)
+        .await?;
+        rows.into_iter()
+            .map(|(seen_at, product, verdict, source, item, incident)| {
+                Ok(JudgedItem {
+                    seen_at: from_millis(seen_at)?,
+                    product,
+                    verdict,
+                    source,
+                    item,
+                    incident: incident.map(ProductIncidentId),
+                })
+            })
+            .collect()
     }
 
     /// Whether herald read any item of `source` for `product` before.

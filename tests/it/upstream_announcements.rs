@@ -521,6 +521,14 @@ cpe = "cpe:2.3:a:postgresql:postgresql"
         stdout.contains("ok    NVD for PostgreSQL: 1 item(s) judged, 1 incident(s) opened"),
         "{stdout}"
     );
+    let (status, stdout, _) = herald_in(dir.path(), &["upstream", "items"], b"").await;
+    assert_eq!(status, Some(0));
+    assert!(stdout.contains("Grafana           history"), "{stdout}");
+    assert!(
+        stdout
+            .contains("PostgreSQL        affects           NVD  CVE-2026-1094 for 16.2  incident"),
+        "{stdout}"
+    );
     let (status, stdout, _) = herald_in(dir.path(), &["upstream", "list"], b"").await;
     assert_eq!(status, Some(0));
     assert!(
