@@ -1092,3 +1092,28 @@ async fn unsigned_bodies_cost_little_and_stalled_connections_are_closed() {
     server.kill().expect("stop herald");
     server.wait().expect("reaped");
 }
+
+#[test]
+fn a_listing_into_a_closed_pipe_ends_quietly() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for args in [
+        &["intake", "list"][..],
+        &["upstream", "list"],
+        &["incidents", "list"],
+    ] {
+        let mut child = herald(dir.path())
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("herald runs");
+        // `| head` that has read enough: the pipe is closed before herald writes.
+        drop(child.stdout.take());
+        let output = child.wait_with_output().expect("herald ends");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            !stderr.contains("panicked") && !stderr.contains("Broken pipe"),
+            "{args:?}: {stderr}"
+        );
+    }
+}

@@ -395,6 +395,20 @@ async fn a_broken_source_is_reported_and_read_again_and_loses_nothing() {
     }
     assert_eq!(failing("/rest/json/cves/2.0"), Some(0), "{failures:?}");
 
+    // A feed moved to another origin: not followed, and said so, without its query.
+    fake.move_path(RELEASES, "https://elsewhere.example/releases.atom?token=x");
+    let reads = reader.read_all().await;
+    let moved = reads
+        .iter()
+        .find(|read| read.source.contains(RELEASES))
+        .expect("read");
+    let error = moved.outcome.as_ref().expect_err("moved").to_string();
+    assert!(
+        error.contains("redirects to https://elsewhere.example/releases.atom, another origin"),
+        "{error}"
+    );
+    assert!(!error.contains("token"), "{error}");
+
     // An answer past the bound is not read.
     fake.break_path(
         SECURITY,
@@ -417,19 +431,46 @@ async fn a_broken_source_is_reported_and_read_again_and_loses_nothing() {
     // were never read before); failures are forgotten.
     publish_feeds(&fake, "");
     fake.publish("/v1/querybatch", "application/json", b"");
+    // OSV names a second vulnerability whose record it cannot give: the first is taken
+    // all the same, and the read says what was not.
+    fake.osv_affects(
+        ("Go", "github.com/grafana/grafana", "11.2.1"),
+        &["GHSA-q53q-gxq9-mgrj", "GHSA-zzzz-zzzz-zzzz"],
+    );
     let reads = reader.read_all().await;
-    assert!(reads.iter().all(|read| read.outcome.is_ok()), "{reads:?}");
+    let osv = reads.iter().find(|read| read.source == "OSV").expect("OSV");
+    let error = osv
+        .outcome
+        .as_ref()
+        .expect_err("a record missing")
+        .to_string();
+    assert!(
+        error.contains("1 part(s) could not be read (the rest was taken: 1 opened, 0 joined)")
+            && error.contains("/v1/vulns/GHSA-zzzz-zzzz-zzzz answered 404"),
+        "{error}"
+    );
+    assert!(
+        reads
+            .iter()
+            .filter(|read| read.source != "OSV")
+            .all(|read| read.outcome.is_ok()),
+        "{reads:?}"
+    );
     assert!(
         fake.seen()
             .iter()
             .any(|seen| seen.method == "POST" && seen.target == "/v1/querybatch")
     );
-    let failures: Vec<i64> = sqlx::query_scalar("SELECT failures FROM upstream_sources")
-        .fetch_all(harness.store.pool())
-        .await
-        .expect("sources");
+    // The feeds' failures are forgotten; OSV's part failed again, and counts.
+    let failures: Vec<(String, i64)> =
+        sqlx::query_as("SELECT url, failures FROM upstream_sources ORDER BY url")
+            .fetch_all(harness.store.pool())
+            .await
+            .expect("sources");
     assert!(
-        failures.iter().all(|failures| *failures == 0),
+        failures
+            .iter()
+            .all(|(url, failures)| (*failures == 0) != url.ends_with("/v1/querybatch")),
         "{failures:?}"
     );
     assert_eq!(

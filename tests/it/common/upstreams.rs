@@ -28,6 +28,8 @@ struct World {
     documents: HashMap<String, (String, Vec<u8>)>,
     /// Paths that answer with this status and text instead.
     broken: HashMap<String, (u16, Vec<u8>)>,
+    /// Paths that moved: 301 to this address.
+    moved: HashMap<String, String>,
     /// OSV: the ids affecting (ecosystem, package, version).
     osv: HashMap<(String, String, String), Vec<String>>,
     /// NVD: the answer for a CPE name.
@@ -57,6 +59,7 @@ impl FakeUpstreams {
     pub fn publish(&self, path: &str, content_type: &str, body: &[u8]) {
         let mut world = self.world();
         world.broken.remove(path);
+        world.moved.remove(path);
         world
             .documents
             .insert(path.to_owned(), (content_type.to_owned(), body.to_vec()));
@@ -67,6 +70,11 @@ impl FakeUpstreams {
         self.world()
             .broken
             .insert(path.to_owned(), (status, body.to_vec()));
+    }
+
+    /// Answers `path` with a 301 to `to` from now on.
+    pub fn move_path(&self, path: &str, to: &str) {
+        self.world().moved.insert(path.to_owned(), to.to_owned());
     }
 
     /// OSV says `ids` affect `version` of the package.
@@ -110,6 +118,9 @@ async fn answer(
             .collect(),
     });
     let path = uri.path();
+    if let Some(to) = world.moved.get(path) {
+        return (StatusCode::MOVED_PERMANENTLY, [("location", to.clone())]).into_response();
+    }
     if let Some((status, body)) = world.broken.get(path) {
         let status = StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         return (status, body.clone()).into_response();
