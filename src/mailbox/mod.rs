@@ -5,7 +5,7 @@
 
 pub mod imap;
 
-use crate::feeds::{UpstreamProduct, UpstreamSettings};
+use crate::feeds::{Tally, UpstreamProduct, UpstreamSettings};
 use crate::incident::Announcement;
 use crate::intake::{IntakeId, Kind, Letter, Ours, classify, list_id};
 use crate::jobs::Job;
@@ -39,9 +39,9 @@ async fn announced(
     work: &mut Work,
     arrived: &Arrived<'_>,
     upstream: &[UpstreamProduct],
-) -> Result<(), StoreError> {
+) -> Result<Option<Tally>, StoreError> {
     let Some(list) = list_id(arrived.kept) else {
-        return Ok(());
+        return Ok(None);
     };
     // Mail of a list is never history: it came after herald.
     let readers: Vec<(&UpstreamProduct, bool)> = upstream
@@ -50,7 +50,7 @@ async fn announced(
         .map(|product| (product, false))
         .collect();
     if readers.is_empty() {
-        return Ok(());
+        return Ok(None);
     }
     // A list's mail is never decrypted: it is not a report to the team.
     let letter = Letter::read(arrived.kept, None);
@@ -69,8 +69,9 @@ async fn announced(
         cvss: Vec::new(),
         affected: None,
     };
-    crate::feeds::take_all(work, &[announcement], &readers).await?;
-    Ok(())
+    crate::feeds::take_all(work, &[announcement], &readers)
+        .await
+        .map(Some)
 }
 
 /// A message as it arrived.
@@ -87,7 +88,7 @@ pub struct Arrived<'a> {
 }
 
 /// What became of a message taken.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Taken {
     pub id: IntakeId,
     pub kind: Kind,
@@ -95,6 +96,8 @@ pub struct Taken {
     pub new: bool,
     /// The report this is the reporter's reply to.
     pub reply_to: Option<IntakeId>,
+    /// For a message of an upstream's announcement list: what judging it came to.
+    pub announced: Option<Tally>,
 }
 
 impl Taken {
@@ -104,7 +107,18 @@ impl Taken {
             (_, false, _) => "taken before".to_owned(),
             (Kind::Report, true, Some(to)) => format!("a reply to intake {to}"),
             (Kind::Report, true, None) => "a report".to_owned(),
-            (kind, true, _) => format!("not a report ({}), never answered", kind.as_str()),
+            (kind, true, _) => {
+                let announced = self.announced.as_ref().map_or_else(String::new, |tally| {
+                    format!(
+                        "; an upstream announcement: {} product incident(s) opened, {} joined",
+                        tally.opened, tally.joined
+                    )
+                });
+                format!(
+                    "not a report ({}), never answered{announced}",
+                    kind.as_str()
+                )
+            }
         }
     }
 }
@@ -159,9 +173,10 @@ pub async fn take(
         reason: arrived.cut.clone().or(reason),
     };
     let (id, new) = work.take_mail(&mail, reply_to).await?;
-    if new && kind == Kind::List {
-        announced(work, arrived, &known.upstream).await?;
-    }
+    let announced = match new && kind == Kind::List {
+        true => announced(work, arrived, &known.upstream).await?,
+        false => None,
+    };
     match (new && kind == Kind::Report, reply_to) {
         (false, _) => {}
         (true, None) => {
@@ -184,5 +199,6 @@ pub async fn take(
         kind,
         new,
         reply_to,
+        announced,
     })
 }

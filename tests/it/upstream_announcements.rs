@@ -588,7 +588,11 @@ cpe = "cpe:2.3:a:postgresql:postgresql"
         Grafana 11.2.2 fixes a server-side request forgery. Upgrade now.\r\n";
     let (status, stdout, stderr) = herald_in(dir.path(), &["intake", "mail"], mail).await;
     assert_eq!(status, Some(0), "{stdout}{stderr}");
-    assert_eq!(stdout, "intake 1: not a report (list), never answered\n");
+    assert_eq!(
+        stdout,
+        "intake 1: not a report (list), never answered; an upstream announcement: 0 product \
+         incident(s) opened, 1 joined\n"
+    );
     let (_, shown, _) = herald_in(dir.path(), &["upstream", "show", "1"], b"").await;
     let incident: serde_json::Value = serde_json::from_str(&shown).expect("JSON");
     let sources: Vec<&str> = incident["sightings"]
