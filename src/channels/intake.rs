@@ -378,7 +378,12 @@ impl AdvisoryDraft {
             intake.received_at.format("%Y-%m-%d")
         );
         let room = DESCRIPTION_CHARS.saturating_sub(head.chars().count());
-        let report: String = escape::markdown(&letter.text).chars().take(room).collect();
+        // As a report made on GitHub is: the reporter's Markdown, pinging nobody; the drafts
+        // escape it where they show it, once.
+        let report: String = escape::references_broken(&letter.text)
+            .chars()
+            .take(room)
+            .collect();
         AdvisoryDraft {
             summary: fit_title(&escape::plain_line(subject), SUMMARY_CHARS),
             description: format!("{head}{report}"),

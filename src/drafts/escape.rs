@@ -82,6 +82,20 @@ fn markdown_line_start(line: &str, out: &mut String) {
     }
 }
 
+/// Text a reporter wrote, as GitHub keeps a private report: their Markdown as they wrote
+/// it, but `@mentions` and `#references` broken, so it pings nobody and links no issue.
+/// (herald's drafts escape it in full where they show it.)
+pub fn references_broken(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + text.len() / 16);
+    for c in text.chars() {
+        out.push(c);
+        if matches!(c, '@' | '#') {
+            out.push(BREAK);
+        }
+    }
+    out
+}
+
 /// Text for Markdown a static site generator builds: [`markdown`], and its braces as
 /// character references, so no `{{`, `{%` (Jekyll's Liquid) or `{{<`, `{{%` (Hugo's
 /// shortcodes) can open: both evaluate the source before it is Markdown, and the Markdown
@@ -193,6 +207,15 @@ pub fn web_link(url: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_reporters_markdown_stays_but_pings_and_links_nothing() {
+        let text = references_broken("See **parse_header()**, @team and #42.");
+        assert_eq!(
+            text,
+            "See **parse_header()**, @\u{200B}team and #\u{200B}42."
+        );
+    }
 
     #[test]
     fn mentions_and_references_are_broken() {

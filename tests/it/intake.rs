@@ -490,6 +490,9 @@ fn the_draft_created(fake: &crate::common::github::FakeGitHub) -> serde_json::Va
         "{description}"
     );
     assert!(!description.contains("intake"), "{description}");
+    // The report's own Markdown, as a report made on GitHub keeps it, escaped once only
+    // where the drafts show it.
+    assert!(description.contains("parse_header()"), "{description}");
     assert_eq!(
         request["vulnerabilities"][0]["package"]["ecosystem"],
         "other"
