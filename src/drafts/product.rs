@@ -5,7 +5,7 @@
 
 use super::escape::{markdown, markdown_line, plain_line};
 use super::limits::{GITHUB_BODY_CHARS, GITHUB_TITLE_CHARS, fit_markdown_noting, fit_title};
-use crate::incident::{Certainty, ProductIncident, ProductIncidentId, Sighting};
+use crate::incident::{Certainty, ProductIncident, ProductIncidentId, Sighting, SlaPolicy};
 
 /// The longest title, id or address shown of one source, and the most of each listed.
 const SHOWN_CHARS: usize = 300;
@@ -80,9 +80,17 @@ fn facts(incident: &ProductIncident) -> String {
         ),
     };
     let ids: Vec<String> = incident.ids.iter().take(SHOWN_ITEMS).cloned().collect();
+    // The response plans' default reaction times, from when herald learned of it.
+    let react_by = SlaPolicy::default()
+        .deadline(incident.opened_at, incident.severity, false)
+        .map_or_else(
+            || "no deadline for this severity".to_owned(),
+            |due| due.format("%Y-%m-%d %H:%M UTC").to_string(),
+        );
     let rows = [
         ("Deployed", exposures.join("; ")),
         ("Severity", severity),
+        ("React by", react_by),
         ("Ids", ids.join(", ")),
     ];
     let mut text = String::from("| | |\n|---|---|\n");

@@ -164,6 +164,11 @@ async fn an_announcement_opens_one_private_incident_whichever_sources_announce_i
         issue.labels
     );
     assert!(
+        issue.body.contains("| React by | 20"),
+        "a high severity's deadline: {}",
+        issue.body
+    );
+    assert!(
         issue
             .body
             .contains("11.2.1: affected (the source matched this version)"),
