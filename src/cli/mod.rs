@@ -730,6 +730,23 @@ async fn doctor(settings: &Settings) -> anyhow::Result<()> {
             Err(error) => check(false, &format!("mailbox {}: {error}", mailbox.name())),
         };
     }
+    if let Some(upstream) = &settings.upstream {
+        healthy &= match &settings.intake.repository {
+            Some(repository) => check(
+                true,
+                &format!(
+                    "{} upstream product(s) listed; their incidents' issues open in {repository} \
+                     (`herald upstream check` reads their sources now)",
+                    upstream.products.len()
+                ),
+            ),
+            None => check(
+                false,
+                "[[upstream]] lists products but no intake_repository is set: their \
+                 incidents' issues have nowhere to open",
+            ),
+        };
+    }
     if healthy {
         println!("herald is ready");
         Ok(())

@@ -642,6 +642,13 @@ cpe = "cpe:2.3:a:postgresql:postgresql"
         "{stdout}"
     );
 
+    // `herald doctor` says where product incidents' issues would go: nowhere yet.
+    let (_, stdout, _) = herald_in(dir.path(), &["doctor"], b"").await;
+    assert!(
+        stdout.contains("[[upstream]] lists products but no intake_repository is set"),
+        "{stdout}"
+    );
+
     // A feed the operator wrote as http:// to another host is refused at start, saying why.
     let broken = toml.replace(
         &format!("{}{RELEASES}", fake.url),
