@@ -114,6 +114,15 @@ fn product(file: UpstreamFile) -> Result<UpstreamProduct, ConfigError> {
     if let Some(cpe) = &cpe {
         cpe_prefix(cpe).map_err(refused)?;
     }
+    if let Some(both) = file
+        .feeds
+        .iter()
+        .find(|url| file.security_feeds.contains(url))
+    {
+        return Err(refused(format!(
+            "{both:?} is in both `feeds` and `security_feeds`: name it once"
+        )));
+    }
     let upstream = UpstreamProduct {
         product: Product {
             name,
@@ -209,7 +218,14 @@ pub fn source_url(text: &str) -> Result<String, String> {
             url.path()
         ));
     }
-    if !url.username().is_empty() || url.password().is_some() {
+    // A feed's address is shown on issues and in logs: it holds no credential.
+    let secret_query = url.query_pairs().any(|(name, _)| {
+        let name = name.to_ascii_lowercase();
+        ["token", "key", "secret", "password", "auth", "sig"]
+            .iter()
+            .any(|word| name.contains(word))
+    });
+    if !url.username().is_empty() || url.password().is_some() || secret_query {
         return Err(format!(
             "https://{}{}: a feed's URL holds no credentials",
             url.host_str().unwrap_or_default(),
@@ -259,6 +275,8 @@ mod tests {
         for bad in [
             "http://github.com/grafana/grafana/releases.atom",
             "https://user:secret@example.org/feed",
+            "https://example.org/feed?token=secret@x",
+            "https://example.org/feed?api_key=secret@x",
             "file:///etc/passwd",
             "feed",
         ] {

@@ -11,7 +11,11 @@ const MAX_TEXT_CHARS: usize = 20_000;
 /// The entries of `bytes`, a feed read from `url`; `security` says the whole feed is about
 /// security (a security-announcements category).
 pub fn announcements(url: &str, bytes: &[u8], security: bool) -> Result<Vec<Announcement>, String> {
-    let mut feed = feed_rs::parser::parse(bytes).map_err(|error| format!("not a feed: {error}"))?;
+    let mut feed = feed_rs::parser::Builder::new()
+        .id_generator(stable_id)
+        .build()
+        .parse(bytes)
+        .map_err(|error| format!("not a feed: {error}"))?;
     // The newest first, whatever order the feed lists them in (undated ones last, in the
     // feed's order).
     feed.entries
@@ -53,12 +57,41 @@ pub fn announcements(url: &str, bytes: &[u8], security: bool) -> Result<Vec<Anno
         .collect())
 }
 
+/// The id of an entry that gives none (no `guid`, `id` or link of its own): made from its
+/// title and links, the same at every reading (feed-rs's default is random, which would
+/// make such an entry news at every poll).
+fn stable_id(
+    links: &[feed_rs::model::Link],
+    title: &Option<feed_rs::model::Text>,
+    _uri: Option<&str>,
+) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    hasher.update(title.as_ref().map_or("", |title| title.content.as_str()));
+    for link in links {
+        hasher.update(b"\n");
+        hasher.update(&link.href);
+    }
+    format!("herald:{}", hex::encode(&hasher.finalize()[..16]))
+}
+
 /// HTML as plain text: tags dropped (a block's end as a line break), the usual entities
 /// decoded. Only for matching and for showing as escaped text: never rendered.
 fn plain_text(html: &str) -> String {
     let mut text = String::with_capacity(html.len());
     let mut rest = html;
     while let Some(start) = rest.find('<') {
+        // A tag starts with a letter, `/` or `!`; any other `<` is text ("< 11.2.2", a
+        // feed that decoded its own entities).
+        let opens = rest[start + 1..]
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || matches!(c, '/' | '!' | '?'));
+        if !opens {
+            text.push_str(&rest[..=start]);
+            rest = &rest[start + 1..];
+            continue;
+        }
         text.push_str(&rest[..start]);
         let Some(end) = rest[start..].find('>') else {
             rest = "";
@@ -119,6 +152,24 @@ fn decode_entities(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_entry_without_an_id_has_the_same_one_at_every_reading() {
+        let feed = b"<rss version=\"2.0\"><channel><title>t</title><item><title>Security \
+            release</title><description>CVE-2026-1111</description></item></channel></rss>";
+        let first = announcements("https://x.example/feed", feed, true).expect("read");
+        let again = announcements("https://x.example/feed", feed, true).expect("read");
+        assert_eq!(first[0].item, again[0].item);
+        assert!(first[0].item.starts_with("herald:"), "{}", first[0].item);
+    }
+
+    #[test]
+    fn a_bare_angle_bracket_is_text() {
+        assert_eq!(
+            plain_text("Affected: >= 11.0.0, < 11.2.2 <b>now</b> <3"),
+            "Affected: >= 11.0.0, < 11.2.2 now <3"
+        );
+    }
 
     #[test]
     fn html_becomes_text_once() {

@@ -171,35 +171,40 @@ impl UpstreamReader {
             let url = format!("{}/v1/querybatch", self.settings.osv_url);
             reads.push(self.recorded(&url, "OSV".to_owned(), outcome).await);
         }
-        let nvd_due = self.nvd_due().await;
         for upstream in self.settings.products.iter().filter(|p| p.cpe.is_some()) {
-            let outcome = match nvd_due {
+            let source = format!("NVD for {}", upstream.product.name);
+            // Each product's deployed versions are their own NVD reading: a product or a
+            // version added is read at once.
+            let key = format!(
+                "{} for {} {}",
+                self.settings.nvd_url,
+                upstream.product.name,
+                upstream.product.versions.join(",")
+            );
+            let outcome = match self.nvd_due(&key).await {
                 Ok(Some(not_before)) => {
-                    reads.push(SourceRead {
-                        source: format!("NVD for {}", upstream.product.name),
-                        outcome: Ok(Tally {
-                            not_before: Some(not_before),
-                            ..Tally::default()
-                        }),
+                    let outcome = Ok(Tally {
+                        not_before: Some(not_before),
+                        ..Tally::default()
                     });
+                    reads.push(SourceRead { source, outcome });
                     continue;
                 }
                 Ok(None) => self.read_nvd(upstream).await,
-                Err(ref error) => Err(ReadError::Unreadable {
-                    source_name: "NVD".to_owned(),
-                    what: error.to_string(),
-                }),
+                Err(error) => Err(error.into()),
             };
-            let source = format!("NVD for {}", upstream.product.name);
-            reads.push(self.recorded(&self.settings.nvd_url, source, outcome).await);
+            reads.push(self.recorded(&key, source, outcome).await);
         }
         reads
     }
 
-    /// When NVD may be read again, if not now: two hours after the last read that
-    /// succeeded.
-    async fn nvd_due(&self) -> Result<Option<chrono::DateTime<chrono::Utc>>, StoreError> {
-        let state = self.store.source_state(&self.settings.nvd_url).await?;
+    /// When the NVD reading `key` may be done again, if not now: two hours after the last
+    /// that succeeded.
+    async fn nvd_due(
+        &self,
+        key: &str,
+    ) -> Result<Option<chrono::DateTime<chrono::Utc>>, StoreError> {
+        let state = self.store.source_state(key).await?;
         let next = state
             .filter(|state| state.failures == 0)
             .and_then(|state| state.checked_at)
@@ -357,6 +362,16 @@ impl UpstreamReader {
         id: &str,
         affected: Vec<String>,
     ) -> Result<Tally, ReadError> {
+        // The id becomes a path of OSV's API.
+        if !osv::is_osv_id(id) {
+            return Err(unreadable(
+                "OSV",
+                format!(
+                    "OSV named an id herald will not ask for: {:?}",
+                    id.chars().take(80).collect::<String>()
+                ),
+            ));
+        }
         let item = format!("{id} for {}", affected.join(", "));
         if self
             .store
@@ -440,11 +455,15 @@ impl UpstreamReader {
             let url = nvd::query(&self.settings.nvd_url, &name, page * nvd::PAGE);
             let bytes = match self.fetcher.get(&url, None, &headers, pause).await? {
                 Fetched::Body { bytes, .. } => bytes,
-                Fetched::Unchanged => break,
+                Fetched::Unchanged => return Ok(cves),
             };
             let page =
                 nvd::page(&bytes).map_err(|what| unreadable(&self.settings.nvd_url, what))?;
             let total = page.total_results;
+            // Past the bound, say so at once rather than after reading all it allows.
+            if total > nvd::MAX_PAGES * nvd::PAGE {
+                break;
+            }
             let listed = page.listed();
             read += listed;
             cves.extend(page.cves(NVD_WEB));
@@ -492,7 +511,7 @@ fn partly(tally: Tally, source: &str, failed: Vec<String>) -> Result<Tally, Read
     Err(unreadable(
         source,
         format!(
-            "{} part(s) could not be read (the rest was taken: {} opened, {} joined): {}",
+            "{} part(s) could not be read (what could be was taken: {} opened, {} joined): {}",
             failed.len(),
             tally.opened,
             tally.joined,

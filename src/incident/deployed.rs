@@ -177,6 +177,25 @@ fn has_word(text: &str, word: &str) -> bool {
     })
 }
 
+/// Words that make a text's versions a range or a score rather than a list of fixed
+/// releases: with any of them, a text naming only earlier versions still may affect.
+const HEDGES: [&str; 14] = [
+    ">",
+    "<",
+    "since",
+    "introduced",
+    "from",
+    "starting",
+    "earlier",
+    "before",
+    "prior",
+    "through",
+    "up to",
+    "older",
+    "cvss",
+    "score",
+];
+
 /// Version-like words of `text` (`11.2.2`, `v10.4.9`): two or more numeric parts.
 fn named_versions(text: &str) -> Vec<String> {
     text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '.'))
@@ -238,23 +257,30 @@ impl Product {
             .collect()
     }
 
-    /// From the text alone, within the deployed version's major: it is affected when a
-    /// later version is named (the fix it lacks); it may be when the text names it itself
-    /// ("11.2.1 and earlier", "affects 11.2.1") or no version of its major; it is not only
-    /// when every version of its major named is earlier (a fix it has).
+    /// From the text alone, among the versions it names in the deployed version's major,
+    /// written as precisely as it: it is affected when a later one is named (the fix it
+    /// lacks); it may be when the text names it itself ("affects 11.2.1") or none; it is
+    /// not only when every one named is earlier and nothing makes them a range or a score
+    /// (">= 11.0.0", "introduced in", "and earlier", "CVSS 10.0"): a fix it has.
     fn exposed_by_text(&self, text: &str) -> Vec<Exposure> {
         let named = named_versions(text);
+        let lower = text.to_lowercase();
+        let hedged = HEDGES.iter().any(|hedge| lower.contains(hedge));
         self.versions
             .iter()
             .filter_map(|deployed| {
+                // Releases of its major written as precisely as it (`11.2` is no release
+                // of `11.2.1`'s kind, but may be its line).
+                let parts = deployed.split('.').count();
                 let orders: Vec<Ordering> = named
                     .iter()
                     .filter(|name| major_of(name) == major_of(deployed))
+                    .filter(|name| name.split('.').count() == parts)
                     .map(|name| compare_versions(name, deployed))
                     .collect();
                 let certainty = if orders.contains(&Ordering::Greater) {
                     Certainty::FixNamed
-                } else if orders.is_empty() || orders.contains(&Ordering::Equal) {
+                } else if orders.is_empty() || orders.contains(&Ordering::Equal) || hedged {
                     Certainty::Unstated
                 } else {
                     return None;
@@ -476,6 +502,11 @@ mod tests {
         assert_eq!(product.judge(&release, true), Verdict::NotSecurity);
         let other = announced("Kibana 8.1.1 security release", "CVE-2026-9");
         assert_eq!(product.judge(&other, false), Verdict::NotThisProduct);
+        let range = announced("Grafana CVE-2026-7777", "Affected: >= 11.0.0, < 11.2.2");
+        let Verdict::Affects(exposures) = product.judge(&range, false) else {
+            panic!("a range's upper bound is the fix it lacks");
+        };
+        assert_eq!(exposures[0].certainty, Certainty::FixNamed);
         let fixed = announced("Grafana 11.1.5 and 10.4.2 security releases", "CVE-2026-7");
         assert_eq!(product.judge(&fixed, false), Verdict::NotDeployed);
         // Naming the deployed version itself is no fix: it may be the one affected.
@@ -483,6 +514,11 @@ mod tests {
             "CVE-2026-8888 affects Grafana 11.2.1 and 10.4.3; no fix yet.",
             "Grafana 11.2.1 and earlier, 10.4.3 and earlier are vulnerable (CVE-2026-8888).",
             "Grafana 11.2.1+security-01 and 10.4.3+security-01 fix CVE-2026-8888.",
+            // Lower bounds, a shorter line and CVSS numbers are no fix.
+            "CVE-2026-8888: affected versions >= 11.0.0 and >= 10.0.0.",
+            "CVE-2026-8888 was introduced in Grafana 11.1.0 and 10.1.0. Fixed in 12.0.1.",
+            "Grafana 11.2 and 10.4 and earlier (CVE-2026-8888). CVSS score: 10.0, 11.9.",
+            "CVE-2026-8888, CVSS:3.1/AV:N/AC:L. Since Grafana 10.0.0 and 11.0.0.",
         ] {
             let Verdict::Affects(exposures) = product.judge(&announced("Grafana", text), false)
             else {
