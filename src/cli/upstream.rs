@@ -51,6 +51,14 @@ async fn check(settings: &Settings) -> anyhow::Result<()> {
              the README and docs/guide.md, \"The software the project runs\")"
         );
     };
+    // Announcement lists are not read now: their mail comes to the security mailbox.
+    for product in upstream.products.iter().filter(|p| !p.lists.is_empty()) {
+        println!(
+            "ok    lists of {}: {} (judged as their mail reaches the security mailbox)",
+            report::safe_line(&product.product.name),
+            report::safe_line(&product.lists.join(", "))
+        );
+    }
     let store = Store::open(&settings.database_url).await?;
     let reads = UpstreamReader::new(store.clone(), upstream)?
         .read_all()
@@ -67,6 +75,11 @@ async fn check(settings: &Settings) -> anyhow::Result<()> {
             }) => println!(
                 "ok    {source}: read less than two hours ago (its limit); next after {}",
                 at.format("%Y-%m-%d %H:%M UTC")
+            ),
+            Ok(tally) if tally.history > 0 => println!(
+                "ok    {source}: first reading, {} item(s) recorded as history (announced \
+                 before; what comes next is news)",
+                tally.history
             ),
             Ok(tally) => println!(
                 "ok    {source}: {} item(s) judged, {} incident(s) opened, {} joined",

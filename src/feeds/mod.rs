@@ -75,6 +75,8 @@ pub struct Tally {
     pub judged: usize,
     pub opened: usize,
     pub joined: usize,
+    /// Of those judged, the ones recorded as history (a feed's first reading).
+    pub history: usize,
     /// The source answered that nothing changed.
     pub unchanged: bool,
     /// Not read now: it asks to be read no sooner than this.
@@ -522,6 +524,7 @@ fn partly(tally: Tally, source: &str, failed: Vec<String>) -> Result<Tally, Read
 
 fn add(tally: &mut Tally, more: Tally) {
     tally.judged += more.judged;
+    tally.history += more.history;
     tally.opened += more.opened;
     tally.joined += more.joined;
 }
@@ -543,6 +546,7 @@ pub async fn take_all(
                 continue;
             }
             tally.judged += 1;
+            tally.history += usize::from(*history);
             let verdict = match *history {
                 true => None,
                 false => Some(product.judge(announcement, readers.len() == 1)),

@@ -556,7 +556,10 @@ cpe = "cpe:2.3:a:postgresql:postgresql"
     let (status, stdout, stderr) = herald_in(dir.path(), &["upstream", "check"], b"").await;
     assert_eq!(status, Some(0), "{stdout}{stderr}");
     assert!(
-        stdout.contains(&format!("ok    {}{SECURITY}: 1 item(s) judged", fake.url)),
+        stdout.contains(&format!(
+            "ok    {}{SECURITY}: first reading, 1 item(s) recorded as history",
+            fake.url
+        )) && stdout.contains("ok    lists of Grafana: grafana-announce.googlegroups.com"),
         "{stdout}"
     );
     assert!(
