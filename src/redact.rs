@@ -16,6 +16,20 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// `url` as logs and errors show it: scheme, host, port and path; never its user,
+/// password, query or fragment, any of which may hold a credential.
+pub fn address(url: &reqwest::Url) -> String {
+    format!(
+        "{}://{}{}{}",
+        url.scheme(),
+        url.host_str().unwrap_or_default(),
+        url.port()
+            .map(|port| format!(":{port}"))
+            .unwrap_or_default(),
+        url.path()
+    )
+}
+
 /// Whether `host` is this machine (an IP loopback address, bracketed or not, or
 /// `localhost` itself, not a name that starts with it): the one place a secret may travel
 /// unencrypted.
@@ -31,6 +45,13 @@ pub fn is_this_machine(host: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_address_names_no_user_password_query_or_fragment() {
+        let url =
+            reqwest::Url::parse("https://u:pw@feeds.example:8443/a.rss?token=t#f").expect("a URL");
+        assert_eq!(address(&url), "https://feeds.example:8443/a.rss");
+    }
 
     #[test]
     fn passwords_are_redacted_from_urls() {

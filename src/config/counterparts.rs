@@ -163,14 +163,9 @@ impl Binding<'_> {
 /// with it); no credentials, query or fragment.
 pub fn counterpart_url(text: &str) -> Result<String, String> {
     // The text may hold a credential (`user:password@`, `?key=`): errors name only the
-    // scheme, host and path.
+    // address.
     let url = reqwest::Url::parse(text.trim()).map_err(|error| format!("not a URL: {error}"))?;
-    let shown = format!(
-        "{}://{}{}",
-        url.scheme(),
-        url.host_str().unwrap_or_default(),
-        url.path()
-    );
+    let shown = crate::redact::address(&url);
     // The URL parser has normalised the host: IPv4 in dotted decimal, IPv6 in brackets.
     let loopback = url.host_str().is_some_and(crate::redact::is_this_machine);
     match url.scheme() {

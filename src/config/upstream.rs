@@ -206,16 +206,15 @@ fn words(list: &[String]) -> Vec<String> {
 /// A feed's address: `https://`, or `http://` to this machine only (an announcement read
 /// in clear text could be forged on the way); no credentials.
 pub fn source_url(text: &str) -> Result<String, String> {
+    // The text may hold a credential: errors show only the address.
     let url = reqwest::Url::parse(text.trim())
-        .map_err(|error| format!("{text:?} is not a URL: {error}"))?;
+        .map_err(|error| format!("a feed's URL that is not a URL: {error}"))?;
+    let shown = crate::redact::address(&url);
     let loopback = url.host_str().is_some_and(crate::redact::is_this_machine);
     let scheme_ok = url.scheme() == "https" || (url.scheme() == "http" && loopback);
     if !scheme_ok || url.host_str().is_none_or(str::is_empty) {
         return Err(format!(
-            "{}://{}{}: a feed is read over https:// (http:// only on this machine)",
-            url.scheme(),
-            url.host_str().unwrap_or_default(),
-            url.path()
+            "{shown}: a feed is read over https:// (http:// only on this machine)"
         ));
     }
     // A feed's address is shown on issues and in logs: it holds no credential.
@@ -226,11 +225,7 @@ pub fn source_url(text: &str) -> Result<String, String> {
             .any(|word| name.contains(word))
     });
     if !url.username().is_empty() || url.password().is_some() || secret_query {
-        return Err(format!(
-            "https://{}{}: a feed's URL holds no credentials",
-            url.host_str().unwrap_or_default(),
-            url.path()
-        ));
+        return Err(format!("{shown}: a feed's URL holds no credentials"));
     }
     Ok(url.to_string())
 }

@@ -37,20 +37,12 @@ pub enum FetchError {
     TooLarge { url: String },
 }
 
-/// `url` as errors show it: scheme, host, port and path, without query or credentials.
+/// `url` as errors show it: [`crate::redact::address`].
 fn shown(url: &str) -> String {
-    match reqwest::Url::parse(url) {
-        Ok(url) => format!(
-            "{}://{}{}{}",
-            url.scheme(),
-            url.host_str().unwrap_or_default(),
-            url.port()
-                .map(|port| format!(":{port}"))
-                .unwrap_or_default(),
-            url.path()
-        ),
-        Err(_) => "(an address that is not a URL)".to_owned(),
-    }
+    reqwest::Url::parse(url).map_or_else(
+        |_| "(an address that is not a URL)".to_owned(),
+        |url| crate::redact::address(&url),
+    )
 }
 
 /// What a source answered.
