@@ -374,7 +374,7 @@ impl UpstreamReader {
                 ),
             ));
         }
-        let item = format!("{id} for {}", affected.join(", "));
+        let item = item_for(id, &affected);
         if self
             .store
             .item_seen(("OSV", &item), &upstream.product.name)
@@ -423,7 +423,7 @@ impl UpstreamReader {
         let mut tally = Tally::default();
         let mut work = self.store.begin_durable().await?;
         for (_, (mut announcement, versions)) in cves {
-            announcement.item = format!("{} for {}", announcement.item, versions.join(", "));
+            announcement.item = item_for(&announcement.item, &versions);
             announcement.affected = Some(versions);
             add(
                 &mut tally,
@@ -495,6 +495,13 @@ impl UpstreamReader {
             .await?;
         work.commit().await
     }
+}
+
+/// An OSV or NVD item's key: its id and the deployed versions it affects, so that
+/// deploying another affected version makes it news again. One spelling, or it would be
+/// fetched at every poll.
+fn item_for(id: &str, versions: &[String]) -> String {
+    format!("{id} for {}", versions.join(", "))
 }
 
 fn unreadable(source: &str, what: String) -> ReadError {

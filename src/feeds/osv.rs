@@ -138,7 +138,7 @@ impl Record {
         };
         Some(Announcement {
             source: "OSV".to_owned(),
-            item: format!("{} for {}", self.id, versions.join(", ")),
+            item: super::item_for(&self.id, &versions),
             title,
             link: Some(format!("{link_base}/vulnerability/{}", self.id)),
             text: self.details.chars().take(20_000).collect(),
