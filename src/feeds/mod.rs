@@ -103,7 +103,7 @@ pub struct SourceRead {
 /// Reads every upstream source, and keeps what it finds.
 pub struct UpstreamReader {
     store: Store,
-    settings: Arc<UpstreamSettings>,
+    settings: UpstreamSettings,
     fetcher: Fetcher,
     metrics: Option<Arc<crate::metrics::Metrics>>,
     /// Woken when a reading queued jobs (the effect runner).
@@ -114,7 +114,7 @@ impl UpstreamReader {
     pub fn new(store: Store, settings: UpstreamSettings) -> Result<UpstreamReader, FetchError> {
         Ok(UpstreamReader {
             store,
-            settings: Arc::new(settings),
+            settings,
             fetcher: Fetcher::new()?,
             metrics: None,
             wake: None,
@@ -244,8 +244,8 @@ impl UpstreamReader {
         feeds
     }
 
-    /// The products that read `source`.
-    fn readers(&self, source: &str) -> Vec<&UpstreamProduct> {
+    /// The products that read the feed at `url` (a list's are found by the mailbox).
+    fn readers(&self, url: &str) -> Vec<&UpstreamProduct> {
         self.settings
             .products
             .iter()
@@ -254,8 +254,7 @@ impl UpstreamReader {
                     .feeds
                     .iter()
                     .chain(&upstream.security_feeds)
-                    .any(|url| url == source)
-                    || upstream.lists.iter().any(|list| list == source)
+                    .any(|feed| feed == url)
             })
             .collect()
     }
