@@ -163,16 +163,15 @@ fn normal_id(id: &str) -> String {
     }
 }
 
-/// Whether `text` holds `word` as a whole word, case-insensitively.
-fn has_word(text: &str, word: &str) -> bool {
-    let word = word.trim();
+/// Whether `lower` (a text in lower case) holds `word` as a whole word, in any case.
+fn has_word(lower: &str, word: &str) -> bool {
+    let word = word.trim().to_lowercase();
     if word.is_empty() {
         return false;
     }
-    let (text, word) = (text.to_lowercase(), word.to_lowercase());
-    text.match_indices(&word).any(|(at, _)| {
-        let before = text[..at].chars().next_back();
-        let after = text[at + word.len()..].chars().next();
+    lower.match_indices(&word).any(|(at, _)| {
+        let before = lower[..at].chars().next_back();
+        let after = lower[at + word.len()..].chars().next();
         !before.is_some_and(char::is_alphanumeric) && !after.is_some_and(char::is_alphanumeric)
     })
 }
@@ -223,7 +222,8 @@ impl Product {
     /// What `announcement` is to this product. `own_source` says the source is this
     /// product's alone (its releases feed), so the announcement need not name it.
     pub fn judge(&self, announcement: &Announcement, own_source: bool) -> Verdict {
-        let text = format!("{}\n{}", announcement.title, announcement.text);
+        // Lower case once, for every word and name looked for.
+        let text = format!("{}\n{}", announcement.title, announcement.text).to_lowercase();
         let about_security = announcement.about_security
             || !announcement.vulnerability_ids().is_empty()
             || self.words.iter().any(|word| has_word(&text, word));
@@ -262,9 +262,8 @@ impl Product {
     /// lacks); it may be when the text names it itself ("affects 11.2.1") or none; it is
     /// not only when every one named is earlier and nothing makes them a range or a score
     /// (">= 11.0.0", "introduced in", "and earlier", "CVSS 10.0"): a fix it has.
-    fn exposed_by_text(&self, text: &str) -> Vec<Exposure> {
-        let named = named_versions(text);
-        let lower = text.to_lowercase();
+    fn exposed_by_text(&self, lower: &str) -> Vec<Exposure> {
+        let named = named_versions(lower);
         let hedged = HEDGES.iter().any(|hedge| lower.contains(hedge));
         self.versions
             .iter()
