@@ -67,17 +67,28 @@ pub(super) async fn private_repository(
                 .to_owned(),
         )
     })?;
-    let api = channels.installation(&repository).await?;
-    let visibility = api.repository(&repository).await?.visibility().to_owned();
+    let api = private(channels, &repository, what).await?;
+    Ok((repository, api))
+}
+
+/// The API of `repository`, where `what` is written, only while GitHub calls it private.
+pub(super) async fn private(
+    channels: &Channels,
+    repository: &RepoName,
+    what: &str,
+) -> Result<Api, ChannelError> {
+    let api = channels.installation(repository).await?;
+    let visibility = api.repository(repository).await?.visibility().to_owned();
     if visibility != "private" {
-        tracing::error!(%what, %repository, "refused to open an issue in a repository that is not private");
+        tracing::error!(%what, %repository, "refused to write to a repository that is not private");
         return Err(ChannelError::NotAllowed(format!(
-            "herald will not open {what}'s issue in {repository}: that repository is \
+            "herald will not write about {what} in {repository}: that repository is \
              {visibility}, and what it would say is secret. Set intake_repository to a \
-             private repository, then `herald jobs retry` this job."
+             private repository (or make this one private), then `herald jobs retry` this \
+             job."
         )));
     }
-    Ok((repository, api))
+    Ok(api)
 }
 
 /// Intake `id`'s message as herald reads it, decrypted with the operator's key.

@@ -2,7 +2,7 @@
 //! (found again by its marker after a lost answer), and each source that announces it
 //! later is added there once, as a comment.
 
-use super::intake::{Place, issue_once, private_repository};
+use super::intake::{Place, issue_once, private, private_repository};
 use super::record::Write;
 use super::{ChannelError, Channels, Record};
 use crate::drafts::{product_issue, product_sources_comment};
@@ -21,19 +21,22 @@ pub(super) async fn sync(
     let Some(row) = channels.store.product_incident(id).await? else {
         return Ok(Record::note("product incident gone"));
     };
-    let (repository, api) = private_repository(channels, &format!("product incident {id}")).await?;
+    let what = format!("product incident {id}");
     let sightings = &row.incident.sightings;
-    let (number, url) = match row.issue {
-        Some((_, number, url)) => {
+    // Sources told later go to the issue where it is, wherever intake_repository points now.
+    let (repository, number, url) = match row.issue {
+        Some((repository, number, url)) => {
             let new = &sightings[row.told.min(sightings.len())..];
             if new.is_empty() {
                 return Ok(Record::note("every source is on the issue"));
             }
+            let api = private(channels, &repository, &what).await?;
             let body = product_sources_comment(&row.incident, new);
             api.create_comment(&repository, number, &body).await?;
-            (number, url)
+            (repository, number, url)
         }
         None => {
+            let (repository, api) = private_repository(channels, &what).await?;
             let marker = marker::product(id);
             let place = Place {
                 api: &api,
@@ -43,7 +46,7 @@ pub(super) async fn sync(
             };
             let text = product_issue(id, &row.incident, &marker);
             let issue = issue_once(channels, &place, first_try, text).await?;
-            (issue.number, issue.html_url)
+            (repository, issue.number, issue.html_url)
         }
     };
     tracing::info!(product_incident = %id, %repository, number, "product incident issue up to date");
