@@ -14,6 +14,7 @@ use std::time::Duration;
 
 const RELEASES: &str = "/grafana/grafana/releases.atom";
 const SECURITY: &str = "/c/security-announcements/47.rss";
+const ELSEWHERE: &str = "Codertocat/security-next";
 const NVD_KEY: &str = "nvd-api-key-for-nvd-only";
 const GRAFANA_CPE: &str = "cpe:2.3:a:postgresql:postgresql:16.2:*:*:*:*:*:*:*";
 
@@ -103,7 +104,7 @@ async fn an_announcement_opens_one_private_incident_whichever_sources_announce_i
     let github = world().await;
     let fake = upstreams().await;
     let settings = upstreams_at(&fake);
-    let harness = installed_with(&github, |config| {
+    let mut harness = installed_with(&github, |config| {
         config.intake.repository = Some(TRACKING_REPO.parse().expect("a name"));
         config.upstream = Some(settings.clone());
     })
@@ -190,6 +191,13 @@ async fn an_announcement_opens_one_private_incident_whichever_sources_announce_i
     );
 
     // Grafana's releases feed and its security category announce the release that fixes it.
+    // The operator points intake_repository elsewhere: what is told later still goes to
+    // the issue where it is.
+    github.add_repository(ELSEWHERE, true, crate::common::app::INSTALLATION);
+    harness.stop_server().await;
+    harness.settings.intake.repository = Some(ELSEWHERE.parse().expect("a name"));
+    harness.settings.upstream = None;
+    harness.start_server().await;
     publish_feeds(&fake, "-later");
     let reader = UpstreamReader::new(harness.store.clone(), settings.clone()).expect("reader");
     let reads = reader.read_all().await;
@@ -321,8 +329,9 @@ async fn an_announcement_opens_one_private_incident_whichever_sources_announce_i
         "{seen:?}"
     );
 
-    // Nothing went anywhere public.
+    // Nothing went anywhere public, nor to the new intake repository.
     assert!(github.issues(REPO).is_empty());
+    assert!(github.issues(ELSEWHERE).is_empty());
     assert_no_unexpected(&github);
     harness.stop().await;
 }
