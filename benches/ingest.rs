@@ -187,7 +187,7 @@ async fn processing(store: &herald::store::Store, count: u64) -> f64 {
         let batch: Vec<_> = (chunk..(chunk + 500).min(count))
             .map(|index| new_advisory_delivery(&body, index))
             .collect();
-        store.admit(&batch).await.expect("admitted");
+        store.admit(batch).await.expect("admitted");
     }
     let worker = herald::outbox::Worker::new(
         store.clone(),

@@ -94,8 +94,12 @@ pub mod key {
 
     /// Processing a stored delivery.
     pub fn delivery(delivery_id: &DeliveryId) -> String {
-        format!("delivery:{delivery_id}")
+        format!("{DELIVERY_PREFIX}{delivery_id}")
     }
+
+    /// What [`delivery`] puts before the delivery id (the store's one-statement admission
+    /// builds the key in SQL).
+    pub const DELIVERY_PREFIX: &str = "delivery:";
 
     /// A maintainer's comment or label, by the delivery that carried it.
     pub fn maintainer_action(delivery_id: &DeliveryId) -> String {

@@ -344,28 +344,119 @@ pub struct RepositoryAdvisoryEvent {
     pub installation: Option<InstallationRef>,
 }
 
-/// The incident a `repository_advisory` delivery is about, read without the rest of the
-/// payload, so a batch of deliveries can have its incidents read in one query before it is
-/// processed. `None` for other events and for payloads that do not say.
+/// What ingest reads of a delivery: the keys that decide whether and how it is kept, with
+/// the rest of the body skipped (checked to be JSON, not parsed into types). The worker
+/// parses the whole payload, typed, once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Envelope {
+    pub action: Option<String>,
+    pub repository: Option<RepoName>,
+    pub installation_id: Option<InstallationId>,
+    /// A `repository_advisory`'s GHSA id: with the repository, its incident.
+    pub ghsa_id: Option<GhsaId>,
+}
+
+/// The fields of an [`Envelope`] as a body has them, borrowed where it can.
+#[derive(Deserialize)]
+struct EnvelopeFields<'a> {
+    #[serde(borrow, default)]
+    action: Option<std::borrow::Cow<'a, str>>,
+    #[serde(default)]
+    repository: Option<NamedRepository>,
+    #[serde(default)]
+    installation: Option<InstallationRef>,
+    #[serde(default)]
+    repository_advisory: Option<AdvisoryKey>,
+}
+
+#[derive(Deserialize)]
+struct NamedRepository {
+    full_name: RepoName,
+}
+
+#[derive(Deserialize)]
+struct AdvisoryKey {
+    ghsa_id: GhsaId,
+}
+
+impl Envelope {
+    /// Reads `body`'s envelope as `kind`'s payload has it: a key the typed payload of
+    /// `kind` requires, and that ingest keeps, is required here too.
+    pub fn read(kind: EventKind, body: &[u8]) -> Result<Envelope, PayloadError> {
+        let fields: EnvelopeFields = typed(kind, body)?;
+        let missing = |field| PayloadError::Shape {
+            event: kind.as_str(),
+            source: serde::de::Error::missing_field(field),
+        };
+        let (action, repository, installation) = kind.envelope();
+        let envelope = Envelope {
+            action: fields
+                .action
+                .filter(|_| action)
+                .map(|text| text.into_owned()),
+            repository: fields
+                .repository
+                .filter(|_| repository)
+                .map(|named| named.full_name),
+            installation_id: fields
+                .installation
+                .filter(|_| installation != Needs::Nothing)
+                .map(|reference| reference.id),
+            ghsa_id: fields.repository_advisory.map(|advisory| advisory.ghsa_id),
+        };
+        if action && envelope.action.is_none() {
+            return Err(missing("action"));
+        }
+        if repository && envelope.repository.is_none() {
+            return Err(missing("repository"));
+        }
+        if installation == Needs::Required && envelope.installation_id.is_none() {
+            return Err(missing("installation"));
+        }
+        if kind == EventKind::RepositoryAdvisory && envelope.ghsa_id.is_none() {
+            return Err(missing("repository_advisory"));
+        }
+        Ok(envelope)
+    }
+}
+
+/// Whether an envelope reads a key, and whether `kind`'s payload must have it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Needs {
+    Nothing,
+    Optional,
+    Required,
+}
+
+impl EventKind {
+    /// What the envelope of this event's payload holds: an action (required), a repository
+    /// (required), an installation.
+    fn envelope(self) -> (bool, bool, Needs) {
+        match self {
+            EventKind::Ping => (false, false, Needs::Nothing),
+            EventKind::SecurityAdvisory => (true, false, Needs::Nothing),
+            EventKind::Push => (false, true, Needs::Optional),
+            EventKind::Installation | EventKind::InstallationRepositories => {
+                (true, false, Needs::Required)
+            }
+            EventKind::RepositoryAdvisory
+            | EventKind::Issues
+            | EventKind::IssueComment
+            | EventKind::PullRequest
+            | EventKind::Release => (true, true, Needs::Optional),
+        }
+    }
+}
+
+/// The incident a `repository_advisory` delivery is about, read from its envelope, so a
+/// batch of deliveries can have its incidents read in one query before it is processed.
+/// `None` for other events and for payloads that do not say.
 pub fn advisory_incident_key(event: &str, body: &[u8]) -> Option<(RepoName, GhsaId)> {
-    #[derive(Deserialize)]
-    struct Advisory {
-        ghsa_id: GhsaId,
-    }
-    #[derive(Deserialize)]
-    struct Named {
-        full_name: RepoName,
-    }
-    #[derive(Deserialize)]
-    struct Key {
-        repository_advisory: Advisory,
-        repository: Named,
-    }
     if event != EventKind::RepositoryAdvisory.as_str() {
         return None;
     }
-    let key: Key = serde_json::from_slice(body).ok()?;
-    Some((key.repository.full_name, key.repository_advisory.ghsa_id))
+    let envelope = Envelope::read(EventKind::RepositoryAdvisory, body).ok()?;
+    Some((envelope.repository?, envelope.ghsa_id?))
 }
 
 /// An advisory of the global GitHub Advisory Database.
@@ -651,7 +742,7 @@ pub enum WebhookEvent {
     Push(Box<PushEvent>),
 }
 
-fn typed<T: for<'de> Deserialize<'de>>(kind: EventKind, body: &[u8]) -> Result<T, PayloadError> {
+fn typed<'a, T: Deserialize<'a>>(kind: EventKind, body: &'a [u8]) -> Result<T, PayloadError> {
     serde_json::from_slice(body).map_err(|error| {
         if error.is_data() {
             PayloadError::Shape {
@@ -784,7 +875,81 @@ impl WebhookEvent {
 
 #[cfg(test)]
 mod tests {
-    use super::{IssuesAction, RepositoryAdvisoryAction};
+    use super::{Envelope, EventKind, IssuesAction, RepositoryAdvisoryAction, WebhookEvent};
+
+    /// Every example payload in `tests/fixtures`, with its event.
+    fn examples() -> Vec<(String, EventKind, Vec<u8>)> {
+        let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+        let mut examples = Vec::new();
+        for entry in std::fs::read_dir(folder).expect("fixtures") {
+            let path = entry.expect("entry").path();
+            let name = path
+                .file_name()
+                .expect("name")
+                .to_string_lossy()
+                .into_owned();
+            let event = name.split('.').next().expect("event");
+            if let (Some(kind), true) = (EventKind::from_name(event), name.ends_with(".json")) {
+                examples.push((name, kind, std::fs::read(&path).expect("read")));
+            }
+        }
+        assert!(examples.len() >= 20, "{examples:?}");
+        examples
+    }
+
+    #[test]
+    fn the_envelope_says_what_the_whole_typed_payload_says() {
+        for (name, kind, body) in examples() {
+            let event = WebhookEvent::parse(kind, &body).expect("a GitHub example");
+            let envelope = Envelope::read(kind, &body).expect("its envelope");
+            assert_eq!(envelope.action.as_deref(), event.action(), "{name}");
+            assert_eq!(envelope.repository.as_ref(), event.repository(), "{name}");
+            assert_eq!(envelope.installation_id, event.installation_id(), "{name}");
+            let ghsa = match &event {
+                WebhookEvent::RepositoryAdvisory(advisory) => {
+                    Some(advisory.repository_advisory.ghsa_id.clone())
+                }
+                _ => None,
+            };
+            assert_eq!(envelope.ghsa_id, ghsa, "{name}");
+        }
+    }
+
+    #[test]
+    fn an_envelope_without_the_keys_ingest_keeps_is_refused_in_serdes_words() {
+        let refused = |kind: EventKind, body: &str| {
+            Envelope::read(kind, body.as_bytes())
+                .expect_err(body)
+                .to_string()
+        };
+        let advisory = EventKind::RepositoryAdvisory;
+        let message = refused(
+            advisory,
+            r#"{"action":"reported","repository_advisory":{}}"#,
+        );
+        assert!(message.contains("missing field `ghsa_id`"), "{message}");
+        let message = refused(
+            advisory,
+            r#"{"action":"reported","repository_advisory":{"ghsa_id":"GHSA-../../x"}}"#,
+        );
+        assert!(message.contains("is not a GHSA id"), "{message}");
+        let message = refused(
+            advisory,
+            r#"{"action":"reported","repository_advisory":{"ghsa_id":"GHSA-abcd-1234-efgh"}}"#,
+        );
+        assert!(message.contains("missing field `repository`"), "{message}");
+        let message = refused(EventKind::Issues, r#"{"repository":{"full_name":"o/r"}}"#);
+        assert!(message.contains("missing field `action`"), "{message}");
+        let message = refused(EventKind::Installation, r#"{"action":"created"}"#);
+        assert!(
+            message.contains("missing field `installation`"),
+            "{message}"
+        );
+        let message = refused(EventKind::Issues, r#"{"action": 1}"#);
+        assert!(message.contains("GitHub's shape"), "{message}");
+        let message = refused(EventKind::Issues, r#"{"action":"labeled""#);
+        assert!(message.starts_with("malformed JSON"), "{message}");
+    }
 
     #[test]
     fn an_action_herald_does_not_know_is_kept_in_githubs_words() {

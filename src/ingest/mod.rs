@@ -7,7 +7,7 @@ pub mod signature;
 use crate::incident::{DeliveryId, GhsaId, RepoName};
 use crate::store::{Admission, NewDelivery, Store, StoreError, compress_payload, within};
 use chrono::Utc;
-use events::{EventKind, PayloadError, WebhookEvent};
+use events::{Envelope, EventKind, PayloadError, WebhookEvent};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -171,7 +171,7 @@ impl Ingestor {
             return Ok(Receipt::Ignored);
         }
         if kind == EventKind::Ping {
-            WebhookEvent::parse(kind, body)?;
+            Envelope::read(kind, body)?;
             return Ok(Receipt::Pong);
         }
         let delivery = NewDelivery {
@@ -231,7 +231,8 @@ async fn write_batches(
             .drain(..)
             .map(|request| (request.delivery, request.reply))
             .unzip();
-        let admitted = within(COMMIT_BOUND, store.admit(&deliveries)).await;
+        let count = deliveries.len();
+        let admitted = within(COMMIT_BOUND, store.admit(deliveries)).await;
         match admitted {
             Ok(admissions) => {
                 health.committed();
@@ -247,7 +248,7 @@ async fn write_batches(
             }
             Err(error) => {
                 health.failed();
-                tracing::error!(%error, deliveries = deliveries.len(), "storing deliveries failed");
+                tracing::error!(%error, deliveries = count, "storing deliveries failed");
                 // One error answers every delivery of the batch.
                 let error = Arc::new(error);
                 for reply in replies {
@@ -258,19 +259,20 @@ async fn write_batches(
     }
 }
 
-/// A delivery ready for the store: `body` checked as GitHub's payload of `kind`.
+/// A delivery ready for the store: `body` JSON, with the envelope of GitHub's payload of
+/// `kind` (see [`Envelope`]).
 pub fn new_delivery(
     delivery_id: &DeliveryId,
     kind: EventKind,
     body: &[u8],
 ) -> Result<NewDelivery, PayloadError> {
-    let event = WebhookEvent::parse(kind, body)?;
+    let envelope = Envelope::read(kind, body)?;
     Ok(NewDelivery {
         delivery_id: delivery_id.clone(),
         event: kind.as_str().to_owned(),
-        action: event.action().map(str::to_owned),
-        repository: event.repository().cloned(),
-        installation_id: event.installation_id(),
+        action: envelope.action,
+        repository: envelope.repository,
+        installation_id: envelope.installation_id,
         payload_lz4: compress_payload(body),
         body_signature: None,
         received_at: Utc::now(),

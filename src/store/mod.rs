@@ -1,6 +1,7 @@
 //! The durable store: sqlx over SQLite (embedded default). SQL is written with `$n`
 //! placeholders and portable types so PostgreSQL can share it.
 
+mod admit;
 mod control;
 mod copy;
 mod incidents;
@@ -117,6 +118,10 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("database error: {0}")]
     Sql(#[from] sqlx::Error),
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("cannot admit deliveries: {0}")]
+    Admitter(String),
     #[error("stored record is unreadable: {0}")]
     Corrupt(String),
     #[error("the database did not answer within {} s", .0.as_secs())]
@@ -131,6 +136,10 @@ pub struct Store {
     writer: AnyPool,
     reader: AnyPool,
     dialect: Dialect,
+    /// SQLite: the thread that admits deliveries (see `admit`).
+    admitter: Option<admit::SqliteAdmitter>,
+    /// SQLite: whose turn it is to write; PostgreSQL's writers need none.
+    write_turn: Option<admit::WriteTurn>,
 }
 
 /// Connections a process keeps to a PostgreSQL store unless configured otherwise.
@@ -339,10 +348,13 @@ impl Store {
             .connect(&sqlite_url(url, "ro"))
             .await
             .map_err(StoreError::Open)?;
+        let write_turn = admit::WriteTurn::default();
         Ok(Store {
             writer,
             reader,
             dialect: Dialect::Sqlite,
+            admitter: Some(admit::SqliteAdmitter::start(url, write_turn.clone())?),
+            write_turn: Some(write_turn),
         })
     }
 
@@ -360,6 +372,8 @@ impl Store {
             writer: pool.clone(),
             reader: pool,
             dialect: Dialect::Postgres,
+            admitter: None,
+            write_turn: None,
         })
     }
 
@@ -417,7 +431,8 @@ fn sqlite_url(url: &str, mode: &str) -> String {
 
 /// A pool of SQLite connections set up as herald needs them: write-ahead logging, FULL
 /// synchronous (a commit is on disk before herald answers GitHub, even across power loss),
-/// foreign keys, and a busy timeout.
+/// foreign keys, a busy timeout, and checkpoints left to the store's checkpointing thread
+/// (see `admit`).
 fn sqlite_pool(connections: u32) -> AnyPoolOptions {
     AnyPoolOptions::new()
         .max_connections(connections)
@@ -428,7 +443,8 @@ fn sqlite_pool(connections: u32) -> AnyPoolOptions {
                         // The timeout first: another process (`herald intake mail`
                         // beside `serve`) may hold the database while this one connects.
                         "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
-                         PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON",
+                         PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
+                         PRAGMA wal_autocheckpoint = 0",
                     )
                     .await?;
                 Ok(())
@@ -461,6 +477,9 @@ pub struct Work {
     new_incidents: Vec<(RepoName, GhsaId)>,
     /// Ids taken for incidents yet to be created (see [`Work::reserve_incident_id`]).
     reserved_incident_ids: std::collections::VecDeque<i64>,
+    /// SQLite: the store's write turn, held until this unit of work ends; last, so it is
+    /// released after the transaction is.
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
 impl Work {

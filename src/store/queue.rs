@@ -1,6 +1,7 @@
 //! Deliveries and the outbox: the durable queue between answering GitHub and acting.
 
 use super::IncidentId;
+use super::admit::{DELIVERY_COLUMNS, JOB_COLUMNS, admissions, bind_delivery};
 use super::{Dialect, Store, StoreError, Work, from_millis, to_millis};
 use crate::incident::{DeliveryId, RepoName};
 use chrono::{DateTime, Utc};
@@ -154,19 +155,6 @@ pub(super) struct QueuedJob {
 pub(super) const DUE_AT_ONCE: i64 = 0;
 
 impl Store {
-    /// Stores a batch of deliveries and their jobs in one commit (one fsync for many
-    /// concurrent deliveries) and two statements. Returns one admission per delivery, in
-    /// order; a delivery id already stored, or repeated within the batch, is a duplicate.
-    pub async fn admit(&self, batch: &[NewDelivery]) -> Result<Vec<Admission>, StoreError> {
-        if batch.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut work = self.begin_durable().await?;
-        let admissions = work.admit(batch).await?;
-        work.commit().await?;
-        Ok(admissions)
-    }
-
     /// Opens a unit of work: one write transaction of derived state. What herald derives
     /// from stored deliveries may skip the fsync: the next durable commit (or checkpoint)
     /// persists it, and if power fails first, its jobs are simply still queued and run
@@ -182,6 +170,10 @@ impl Store {
     }
 
     pub(super) async fn open_work(&self, durable: bool) -> Result<Work, StoreError> {
+        let turn = match &self.write_turn {
+            Some(turn) => Some(turn.clone().lock_owned().await),
+            None => None,
+        };
         let mut tx = self.writer.begin_with(self.dialect.begin(durable)).await?;
         if let Some(setting) = self.dialect.after_begin(durable) {
             sqlx::query(setting).execute(&mut *tx).await?;
@@ -197,6 +189,7 @@ impl Store {
             incidents_ahead: HashMap::new(),
             new_incidents: Vec::new(),
             reserved_incident_ids: std::collections::VecDeque::new(),
+            _turn: turn,
         })
     }
 
@@ -379,55 +372,21 @@ fn job_claim(row: &sqlx::any::AnyRow, dialect: Dialect) -> Result<JobClaim, Stor
 
 impl Work {
     /// Stores deliveries and their processing jobs within this unit of work (see
-    /// [`Store::admit`]).
+    /// [`Store::admit`], which does the same in a commit of its own).
     pub async fn admit(&mut self, batch: &[NewDelivery]) -> Result<Vec<Admission>, StoreError> {
         if batch.is_empty() {
             return Ok(Vec::new());
         }
         let mut insert = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(format!(
-            "INSERT INTO deliveries \
-             (delivery_id, event, action, repository, installation_id, payload_lz4, \
-             body_signature, received_at) \
-             VALUES {} ON CONFLICT DO NOTHING RETURNING delivery_id",
+            "INSERT INTO deliveries ({DELIVERY_COLUMNS}) VALUES {} \
+             ON CONFLICT DO NOTHING RETURNING delivery_id",
             self.dialect.value_rows(batch.len(), 8)
         )));
         for delivery in batch {
-            insert = insert
-                .bind(delivery.delivery_id.as_str())
-                .bind(&delivery.event)
-                .bind(&delivery.action)
-                .bind(&delivery.repository)
-                .bind(
-                    delivery
-                        .installation_id
-                        .and_then(|id| i64::try_from(id.0).ok()),
-                )
-                .bind(&delivery.payload_lz4)
-                .bind(
-                    delivery
-                        .body_signature
-                        .as_ref()
-                        .map(|signature| &signature[..]),
-                )
-                .bind(to_millis(delivery.received_at));
+            insert = bind_delivery(insert, delivery);
         }
-        let mut inserted: HashSet<String> = insert
-            .fetch_all(self.conn().await?)
-            .await?
-            .into_iter()
-            .collect();
-        // The first of several equal ids or bodies in a batch is the one stored; a body
-        // stored before under another id is a repeat too (`body_signature` is unique).
-        let admissions: Vec<Admission> = batch
-            .iter()
-            .map(|delivery| {
-                if inserted.remove(delivery.delivery_id.as_str()) {
-                    Admission::Accepted
-                } else {
-                    Admission::Duplicate
-                }
-            })
-            .collect();
+        let inserted = insert.fetch_all(self.conn().await?).await?;
+        let admissions = admissions(batch, inserted);
         let accepted: Vec<&NewDelivery> = batch
             .iter()
             .zip(&admissions)
@@ -436,8 +395,7 @@ impl Work {
             .collect();
         if !accepted.is_empty() {
             let mut jobs = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "INSERT INTO outbox (kind, idempotency_key, payload, run_after, created_at) \
-                 VALUES {}",
+                "INSERT INTO outbox ({JOB_COLUMNS}) VALUES {}",
                 self.dialect.value_rows(accepted.len(), 5)
             )));
             for delivery in accepted {

@@ -110,7 +110,7 @@ async fn one_delivery_of_each_outcome(harness: &Harness) {
         body_signature: None,
         received_at: chrono::Utc::now(),
     };
-    let admitted = harness.store.admit(&[poison]).await.expect("admitted");
+    let admitted = harness.store.admit(vec![poison]).await.expect("admitted");
     assert_eq!(admitted, [Admission::Accepted]);
     harness
         .wait_until_none(

@@ -52,7 +52,7 @@ on_both_stores!(
 async fn retried_then_given_up(url: &str) {
     let store = Store::open(url).await.expect("store");
     let admissions = store
-        .admit(&[
+        .admit(vec![
             delivery(
                 "good-1",
                 "repository_advisory",
@@ -731,7 +731,7 @@ on_both_stores!(
 async fn a_job_run_alone_is_taken_as_seen_and_its_failure_recorded_once(url: &str) {
     let store = Store::open(url).await.expect("store");
     store
-        .admit(&[delivery("poison", "no_such_event", b"{}")])
+        .admit(vec![delivery("poison", "no_such_event", b"{}")])
         .await
         .expect("admitted");
     let due = async || {
@@ -921,7 +921,7 @@ async fn undecodable_given_up(url: &str) {
         "repository_advisory",
         &common::fixture("repository_advisory.reported.composed.json"),
     );
-    store.admit(&[good]).await.expect("admit");
+    store.admit(vec![good]).await.expect("admit");
     let writer = common::any_pool(url).await;
     sqlx::query(
         "INSERT INTO outbox (kind, idempotency_key, payload, run_after, created_at) \

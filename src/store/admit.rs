@@ -1,0 +1,303 @@
+//! Admitting a batch of deliveries: the deliveries and their processing jobs in one commit,
+//! sent to the database as one message with one answer, so a webhook waits for about one
+//! commit and not for a round trip per statement.
+//!
+//! - SQLite: a connection of its own on a thread of its own runs the whole batch (begin,
+//!   a cached insert per delivery and per job, commit) without leaving the thread. It takes
+//!   the store's write turn first, the one every unit of work takes, so herald's writers
+//!   still queue fairly instead of meeting in SQLite's sleeping busy handler.
+//! - PostgreSQL: one statement whose CTE inserts the deliveries and queues a job for each
+//!   row inserted; it commits on its own, durably (`synchronous_commit` as the server has
+//!   it, on by default, as every durable unit of work).
+
+use super::queue::{DUE_AT_ONCE, PROCESS_DELIVERY};
+use super::{Admission, Dialect, NewDelivery, Store, StoreError, to_millis};
+use crate::markers::key;
+use std::convert::Infallible;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::time::Duration;
+use tokio::sync::{Mutex, oneshot};
+
+/// A stored delivery's columns, as both stores' inserts name them.
+pub(super) const DELIVERY_COLUMNS: &str = "delivery_id, event, action, repository, installation_id, \
+     payload_lz4, body_signature, received_at";
+
+/// A processing job's columns, as both stores' inserts name them.
+pub(super) const JOB_COLUMNS: &str = "kind, idempotency_key, payload, run_after, created_at";
+
+/// Whose turn it is to write to a SQLite store: each unit of work holds it from its begin
+/// to its end, and the admitting thread for each batch.
+pub(super) type WriteTurn = Arc<Mutex<()>>;
+
+struct Batch {
+    deliveries: Vec<NewDelivery>,
+    answer: oneshot::Sender<Result<Vec<Admission>, StoreError>>,
+}
+
+/// The thread that admits batches to a SQLite store; it ends when the last clone of this
+/// handle (held by the store's clones) is dropped.
+#[derive(Debug, Clone)]
+pub(super) struct SqliteAdmitter {
+    batches: mpsc::Sender<Batch>,
+    /// Never sent on: the checkpointing thread ends when the last clone is dropped.
+    _alive: mpsc::Sender<Infallible>,
+}
+
+impl SqliteAdmitter {
+    /// Starts the thread for the SQLite database at `url` (already created and migrated).
+    pub(super) fn start(url: &str, turn: WriteTurn) -> Result<SqliteAdmitter, StoreError> {
+        use std::str::FromStr;
+        let path = sqlx::sqlite::SqliteConnectOptions::from_str(url)
+            .map_err(StoreError::Open)?
+            .get_filename()
+            .to_owned();
+        let (batches, receiver) = mpsc::channel();
+        let (alive, open) = mpsc::channel();
+        let checkpointed = path.clone();
+        spawn("herald-checkpoint", move || {
+            checkpoint_while(&checkpointed, &open)
+        })?;
+        spawn("herald-admit", move || {
+            admit_batches(&path, &turn, &receiver)
+        })?;
+        Ok(SqliteAdmitter {
+            batches,
+            _alive: alive,
+        })
+    }
+
+    async fn admit(&self, deliveries: Vec<NewDelivery>) -> Result<Vec<Admission>, StoreError> {
+        let (answer, answered) = oneshot::channel();
+        self.batches
+            .send(Batch { deliveries, answer })
+            .map_err(|_| StoreError::Admitter("its thread has stopped".to_owned()))?;
+        answered
+            .await
+            .map_err(|_| StoreError::Admitter("its thread has stopped".to_owned()))?
+    }
+}
+
+/// The admitting thread: one batch at a time, each in its turn.
+fn admit_batches(path: &Path, turn: &WriteTurn, batches: &mpsc::Receiver<Batch>) {
+    let mut connection: Option<rusqlite::Connection> = None;
+    while let Ok(batch) = batches.recv() {
+        let _turn = turn.blocking_lock();
+        if batch.answer.is_closed() {
+            // Its deliveries were answered 503 while it waited (another writer waited for
+            // a lock): GitHub is asked for them again, so they are not stored now.
+            continue;
+        }
+        let admitted = opened(&mut connection, path)
+            .and_then(|open| admit_in_one_commit(open, &batch.deliveries));
+        // A caller that gave up waiting still has its deliveries stored (or not): asked
+        // for again, each is a duplicate or new.
+        let _ = batch.answer.send(admitted);
+    }
+}
+
+/// How long a batch waits for SQLite's write lock while another process holds it: then it
+/// is given up, before ingest answers its deliveries 503 (at 4 s), so that what GitHub is
+/// told failed is not stored after all.
+const LOCK_WAIT: Duration = Duration::from_millis(3_500);
+
+/// How often the write-ahead log is checkpointed.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
+
+/// Copies the write-ahead log into the database every [`CHECKPOINT_EVERY`], passively
+/// (never blocking a writer), while the store is open. herald's connections checkpoint no
+/// more by themselves: SQLite would do it inside a commit, once a thousand pages are
+/// written, and the deliveries of that commit would wait for the copy and its fsync.
+fn checkpoint_while(path: &Path, open: &mpsc::Receiver<Infallible>) {
+    let mut connection: Option<rusqlite::Connection> = None;
+    while let Err(mpsc::RecvTimeoutError::Timeout) = open.recv_timeout(CHECKPOINT_EVERY) {
+        let checkpointed = opened(&mut connection, path)
+            .and_then(|open| Ok(open.execute_batch("PRAGMA wal_checkpoint(PASSIVE)")?));
+        if let Err(error) = checkpointed {
+            tracing::warn!(%error, "checkpointing the store's write-ahead log failed");
+            connection = None;
+        }
+    }
+}
+
+fn spawn(name: &str, run: impl FnOnce() + Send + 'static) -> Result<(), StoreError> {
+    std::thread::Builder::new()
+        .name(name.to_owned())
+        .spawn(run)
+        .map(drop)
+        .map_err(|error| StoreError::Admitter(error.to_string()))
+}
+
+/// The thread's connection, opened now if it has none (a store that could not be opened
+/// once is tried again).
+fn opened<'c>(
+    connection: &'c mut Option<rusqlite::Connection>,
+    path: &Path,
+) -> Result<&'c mut rusqlite::Connection, StoreError> {
+    match connection {
+        Some(open) => Ok(open),
+        None => Ok(connection.insert(open_connection(path)?)),
+    }
+}
+
+fn open_connection(path: &Path) -> Result<rusqlite::Connection, StoreError> {
+    use rusqlite::OpenFlags;
+    let connection = rusqlite::Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    // As every other connection to the store (see `sqlite_pool`): durable commits, no
+    // automatic checkpoint (see `checkpoint_while`).
+    connection.execute_batch(
+        "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 0",
+    )?;
+    connection.busy_timeout(LOCK_WAIT)?;
+    Ok(connection)
+}
+
+/// Inserts each delivery, and a processing job for each one inserted, then commits (which
+/// returns once the commit is on disk). A delivery whose id or body is stored already, or
+/// came earlier in the batch, is a duplicate: nothing is written for it.
+fn admit_in_one_commit(
+    connection: &mut rusqlite::Connection,
+    deliveries: &[NewDelivery],
+) -> Result<Vec<Admission>, StoreError> {
+    let transaction =
+        connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let mut admissions = Vec::with_capacity(deliveries.len());
+    {
+        let mut insert = transaction.prepare_cached(&format!(
+            "INSERT INTO deliveries ({DELIVERY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) \
+             ON CONFLICT DO NOTHING"
+        ))?;
+        let mut queue = transaction.prepare_cached(&format!(
+            "INSERT INTO outbox ({JOB_COLUMNS}) VALUES (?, ?, ?, ?, ?)"
+        ))?;
+        for delivery in deliveries {
+            let inserted = insert.execute(rusqlite::params![
+                delivery.delivery_id.as_str(),
+                delivery.event,
+                delivery.action,
+                delivery.repository.as_ref().map(|name| name.as_str()),
+                installation(delivery),
+                delivery.payload_lz4,
+                delivery
+                    .body_signature
+                    .as_ref()
+                    .map(|signature| &signature[..]),
+                to_millis(delivery.received_at),
+            ])? == 1;
+            if inserted {
+                queue.execute(rusqlite::params![
+                    PROCESS_DELIVERY,
+                    key::delivery(&delivery.delivery_id),
+                    delivery.delivery_id.as_str(),
+                    DUE_AT_ONCE,
+                    to_millis(delivery.received_at),
+                ])?;
+            }
+            admissions.push(if inserted {
+                Admission::Accepted
+            } else {
+                Admission::Duplicate
+            });
+        }
+    }
+    transaction.commit()?;
+    Ok(admissions)
+}
+
+/// A delivery's installation id as the store keeps it (an id past `i64` is none).
+fn installation(delivery: &NewDelivery) -> Option<i64> {
+    delivery
+        .installation_id
+        .and_then(|id| i64::try_from(id.0).ok())
+}
+
+impl Store {
+    /// Stores a batch of deliveries and their processing jobs in one durable commit (one
+    /// fsync for many concurrent deliveries), as one message to the database. Returns one
+    /// admission per delivery, in order; a delivery id or body already stored, or repeated
+    /// within the batch, is a duplicate.
+    pub async fn admit(&self, batch: Vec<NewDelivery>) -> Result<Vec<Admission>, StoreError> {
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
+        match (&self.admitter, self.dialect) {
+            (Some(admitter), _) => admitter.admit(batch).await,
+            (None, Dialect::Postgres) => self.admit_in_one_statement(&batch).await,
+            (None, Dialect::Sqlite) => Err(StoreError::Admitter(
+                "no admitting thread for this SQLite store".to_owned(),
+            )),
+        }
+    }
+
+    /// PostgreSQL: the batch in one statement, committed on its own.
+    async fn admit_in_one_statement(
+        &self,
+        batch: &[NewDelivery],
+    ) -> Result<Vec<Admission>, StoreError> {
+        let columns = 8;
+        let after = batch.len() * columns;
+        let [kind, prefix, due] = [1, 2, 3].map(|offset| self.dialect.placeholder(after + offset));
+        let mut insert = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(format!(
+            "WITH admitted AS (\
+               INSERT INTO deliveries ({DELIVERY_COLUMNS}) VALUES {} \
+               ON CONFLICT DO NOTHING RETURNING delivery_id, received_at), \
+             queued AS (\
+               INSERT INTO outbox ({JOB_COLUMNS}) \
+               SELECT {kind}, {prefix} || delivery_id, delivery_id, {due}, received_at \
+               FROM admitted) \
+             SELECT delivery_id FROM admitted",
+            self.dialect.value_rows(batch.len(), columns)
+        )));
+        for delivery in batch {
+            insert = bind_delivery(insert, delivery);
+        }
+        let inserted = insert
+            .bind(PROCESS_DELIVERY)
+            .bind(key::DELIVERY_PREFIX)
+            .bind(DUE_AT_ONCE)
+            .fetch_all(&self.writer)
+            .await?;
+        Ok(admissions(batch, inserted))
+    }
+}
+
+/// `query` with a delivery's columns bound, in [`DELIVERY_COLUMNS`]' order.
+pub(super) fn bind_delivery<'q>(
+    query: sqlx::query::QueryScalar<'q, sqlx::Any, String, sqlx::any::AnyArguments>,
+    delivery: &'q NewDelivery,
+) -> sqlx::query::QueryScalar<'q, sqlx::Any, String, sqlx::any::AnyArguments> {
+    query
+        .bind(delivery.delivery_id.as_str())
+        .bind(&delivery.event)
+        .bind(&delivery.action)
+        .bind(&delivery.repository)
+        .bind(installation(delivery))
+        .bind(&delivery.payload_lz4)
+        .bind(
+            delivery
+                .body_signature
+                .as_ref()
+                .map(|signature| &signature[..]),
+        )
+        .bind(to_millis(delivery.received_at))
+}
+
+/// Each delivery of `batch` accepted if its id is among those `inserted` (the first of
+/// several equal ids or bodies is the one stored), a duplicate otherwise.
+pub(super) fn admissions(batch: &[NewDelivery], inserted: Vec<String>) -> Vec<Admission> {
+    let mut inserted: std::collections::HashSet<String> = inserted.into_iter().collect();
+    batch
+        .iter()
+        .map(|delivery| {
+            if inserted.remove(delivery.delivery_id.as_str()) {
+                Admission::Accepted
+            } else {
+                Admission::Duplicate
+            }
+        })
+        .collect()
+}
