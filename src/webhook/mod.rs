@@ -122,23 +122,27 @@ impl IntoResponse for Rejection {
 
 /// Refused deliveries are logged at a bounded rate: a flood of forged requests must not fill
 /// the disk. The first refusal of a minute is logged, with how many went unlogged before it.
-static REFUSALS: RefusalLog = RefusalLog::new(Duration::from_secs(60));
+static REFUSALS: IntervalLog = IntervalLog::new(Duration::from_secs(60));
 
-struct RefusalLog {
+/// Answered deliveries likewise, at the default level (each one is logged at `debug`): a
+/// line per delivery costs more than storing it at the rates GitHub may send.
+static ANSWERS: IntervalLog = IntervalLog::new(Duration::from_secs(60));
+
+struct IntervalLog {
     interval: Duration,
     /// When a refusal was last logged, and how many were counted since.
     state: Mutex<(Option<Instant>, u64)>,
 }
 
-impl RefusalLog {
-    const fn new(interval: Duration) -> RefusalLog {
-        RefusalLog {
+impl IntervalLog {
+    const fn new(interval: Duration) -> IntervalLog {
+        IntervalLog {
             interval,
             state: Mutex::new((None, 0)),
         }
     }
 
-    /// Counts a refusal at `now`; `Some(unlogged before it)` when this one is to be logged.
+    /// Counts one at `now`; `Some(unlogged before it)` when this one is to be logged.
     fn note(&self, now: Instant) -> Option<u64> {
         let mut state = self
             .state
@@ -258,7 +262,16 @@ async fn receive(State(state): State<Arc<AppState>>, delivery: VerifiedDelivery)
         }
     };
     counted(outcome);
-    tracing::info!(delivery = %delivery_id, %event, status = status.as_u16(), "webhook delivery {word}");
+    tracing::debug!(delivery = %delivery_id, %event, status = status.as_u16(), "webhook delivery {word}");
+    if let Some(unlogged) = ANSWERS.note(Instant::now()) {
+        tracing::info!(
+            delivery = %delivery_id,
+            %event,
+            status = status.as_u16(),
+            answered_unlogged = unlogged,
+            "webhook delivery {word} (more in the next minute are counted, not logged)"
+        );
+    }
     (
         status,
         Json(json!({ "status": word, "delivery": delivery_id, "event": event })),
@@ -363,7 +376,7 @@ mod tests {
 
     #[test]
     fn refusals_are_logged_once_a_minute_with_a_count() {
-        let log = RefusalLog::new(Duration::from_secs(60));
+        let log = IntervalLog::new(Duration::from_secs(60));
         let start = Instant::now();
         assert_eq!(log.note(start), Some(0));
         let logged = (1..110_000u64)
