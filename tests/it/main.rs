@@ -23,6 +23,7 @@ mod cvss_reference;
 mod discussions;
 mod doctor;
 mod drafts;
+mod durability;
 mod embargo_break;
 mod escalation;
 mod fake_github_selftest;

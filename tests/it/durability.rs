@@ -1,0 +1,218 @@
+//! `herald serve` killed (SIGKILL) while its store's writer commits batches of a burst of
+//! deliveries: every delivery answered 202 is in the store, and each delivery, sent again
+//! as GitHub redelivers it, is accepted once in all and processed once, on both stores.
+
+use crate::common::app::{answers_ping, free_address, post_to};
+use crate::common::{self, fixture};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+/// Deliveries in the burst, each a new advisory.
+const DELIVERIES: usize = 600;
+/// Senders at once: enough that the writer always has a batch committing and the next
+/// one gathering.
+const SENDERS: usize = 48;
+/// Answers 202 seen before the kill.
+const KILL_AFTER: usize = 150;
+
+fn serve(database: &str, port: u16) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_herald"))
+        .arg("serve")
+        .env("HERALD_DATABASE_URL", database)
+        .env("HERALD_LISTEN", format!("127.0.0.1:{port}"))
+        .env("HERALD_WEBHOOK_SECRET", common::SECRET)
+        .env("HERALD_WORKER_POLL_INTERVAL_MS", "50")
+        .env("HERALD_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("herald serve starts")
+}
+
+/// Delivery `index`: a report of an advisory of its own.
+fn delivery(index: usize) -> (String, Vec<u8>) {
+    let mut body: serde_json::Value =
+        serde_json::from_slice(&fixture("repository_advisory.reported.composed.json"))
+            .expect("JSON");
+    body["repository_advisory"]["ghsa_id"] =
+        format!("GHSA-kill-{:04}-{:04}", index / 100, index % 100).into();
+    (
+        format!("burst-{index}"),
+        serde_json::to_vec(&body).expect("JSON"),
+    )
+}
+
+async fn count(pool: &sqlx::AnyPool, sql: &'static str) -> i64 {
+    sqlx::query_scalar::<_, i64>(sql)
+        .fetch_one(pool)
+        .await
+        .expect("count")
+}
+
+#[tokio::test]
+async fn a_kill_mid_batch_loses_nothing_answered_and_processes_nothing_twice_on_sqlite() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let database = format!("sqlite://{}", dir.path().join("herald.db").display());
+    a_kill_mid_batch_loses_nothing_answered_and_processes_nothing_twice(&database).await;
+}
+
+#[tokio::test]
+async fn a_kill_mid_batch_loses_nothing_answered_and_processes_nothing_twice_on_postgresql() {
+    let database = common::postgres_database().await;
+    a_kill_mid_batch_loses_nothing_answered_and_processes_nothing_twice(&database).await;
+}
+
+async fn a_kill_mid_batch_loses_nothing_answered_and_processes_nothing_twice(database: &str) {
+    let port = free_address().port();
+    let mut first = serve(database, port);
+    assert!(answers_ping(port, "ping-1").await, "herald came up");
+
+    // The burst: each sender posts deliveries in turn; the kill comes once KILL_AFTER are
+    // answered 202, while the others are on their way or waiting for their commit.
+    let next = Arc::new(AtomicUsize::new(0));
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let senders: Vec<_> = (0..SENDERS)
+        .map(|_| {
+            let (next, accepted) = (next.clone(), accepted.clone());
+            tokio::spawn(async move {
+                let mut answers = Vec::new();
+                loop {
+                    let index = next.fetch_add(1, Ordering::SeqCst);
+                    if index >= DELIVERIES {
+                        return answers;
+                    }
+                    let (id, body) = delivery(index);
+                    let status = post_to(port, "repository_advisory", &id, &body).await;
+                    if status == Some(202) {
+                        accepted.fetch_add(1, Ordering::SeqCst);
+                    }
+                    answers.push((index, status));
+                    if status.is_none() {
+                        return answers;
+                    }
+                }
+            })
+        })
+        .collect();
+    while accepted.load(Ordering::SeqCst) < KILL_AFTER {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    first.kill().expect("SIGKILL herald");
+    first.wait().expect("reaped");
+    let mut answered = vec![None; DELIVERIES];
+    for sender in senders {
+        for (index, status) in sender.await.expect("sender") {
+            answered[index] = status;
+        }
+    }
+    let before: Vec<usize> = (0..DELIVERIES)
+        .filter(|index| answered[*index] == Some(202))
+        .collect();
+    let cut_off = (0..DELIVERIES)
+        .filter(|index| next.load(Ordering::SeqCst) > *index && answered[*index].is_none())
+        .count();
+    assert!(
+        before.len() >= KILL_AFTER && before.len() < DELIVERIES,
+        "the kill came mid-burst: {} of {DELIVERIES} answered 202",
+        before.len()
+    );
+    assert!(
+        cut_off > 0,
+        "deliveries were in flight (waiting for their commit) when herald was killed"
+    );
+    assert!(
+        answered
+            .iter()
+            .all(|status| matches!(status, None | Some(202))),
+        "before the kill, each delivery is answered 202 or not at all: {answered:?}"
+    );
+
+    // Every delivery answered 202 is stored, with its processing job.
+    let pool = common::any_pool(database).await;
+    let stored: Vec<String> = sqlx::query_scalar("SELECT delivery_id FROM deliveries")
+        .fetch_all(&pool)
+        .await
+        .expect("stored deliveries");
+    for index in &before {
+        let (id, _) = delivery(*index);
+        assert!(
+            stored.contains(&id),
+            "{id} was answered 202 but is not stored"
+        );
+    }
+    assert_eq!(
+        count(
+            &pool,
+            "SELECT COUNT(*) FROM outbox WHERE kind = 'process_delivery'"
+        )
+        .await,
+        i64::try_from(stored.len()).expect("count"),
+        "each stored delivery has its one processing job"
+    );
+
+    // GitHub redelivers: every delivery again, in full. Each is accepted once in all: a
+    // delivery stored but never answered (its commit landed, the answer was lost) is now a
+    // duplicate.
+    let port = free_address().port();
+    let mut second = serve(database, port);
+    assert!(answers_ping(port, "ping-2").await, "herald came back");
+    let mut accepted_in_all = before.len();
+    for index in 0..DELIVERIES {
+        let (id, body) = delivery(index);
+        let status = post_to(port, "repository_advisory", &id, &body).await;
+        match status {
+            Some(202) => {
+                assert!(
+                    !before.contains(&index),
+                    "{id} was accepted before the kill and again after"
+                );
+                accepted_in_all += 1;
+            }
+            Some(200) => {}
+            other => panic!("{id} sent again: {other:?}"),
+        }
+    }
+    assert_eq!(
+        accepted_in_all, DELIVERIES,
+        "each delivery is accepted once"
+    );
+
+    // Each delivery is processed once: one job each, all done, one incident each.
+    let mut settled = false;
+    for _ in 0..600 {
+        let pending = count(
+            &pool,
+            "SELECT COUNT(*) FROM outbox WHERE kind = 'process_delivery' AND state <> 'done'",
+        )
+        .await;
+        if pending == 0 {
+            settled = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(settled, "the worker processed every stored delivery");
+    let total = i64::try_from(DELIVERIES).expect("count");
+    assert_eq!(count(&pool, "SELECT COUNT(*) FROM deliveries").await, total);
+    assert_eq!(
+        count(
+            &pool,
+            "SELECT COUNT(*) FROM outbox WHERE kind = 'process_delivery'"
+        )
+        .await,
+        total
+    );
+    assert_eq!(count(&pool, "SELECT COUNT(*) FROM incidents").await, total);
+    assert_eq!(
+        count(
+            &pool,
+            "SELECT COUNT(*) FROM outbox WHERE kind = 'process_delivery' AND last_error IS NOT NULL"
+        )
+        .await,
+        0,
+        "no delivery failed to process"
+    );
+    second.kill().expect("stop herald");
+    second.wait().expect("reaped");
+}
