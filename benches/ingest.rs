@@ -13,12 +13,15 @@
 //!    one that already holds LARGE incidents with as many reminders pending for later.
 //!
 //! After phases 1 and 2 it checks that every delivery answered 202 is in the store. Phase
+//! "ceiling" loads a fresh herald the same way with deliveries signed with another secret
+//! (each read, checked and answered 401, nothing stored: what HTTP and HMAC allow) and
+//! prints herald's accepted rate as a fraction of it. Phase
 //! "probot" loads Probot 14.3.2 (benches/probot, a handler that stores nothing; needs
 //! Node.js 20.18 or later and npm) the same way right after herald at each concurrency, and
 //! prints how many times Probot's rate herald accepted.
 //! Settings: HERALD_BENCH_SECONDS (default 10), HERALD_BENCH_CONCURRENCY (16,128),
 //! HERALD_BENCH_RATE (1000), HERALD_BENCH_PROCESS (20000), HERALD_BENCH_LARGE (100000),
-//! HERALD_BENCH_PHASES (throughput,probot,latency,processing), HERALD_BENCH_ROUNDS (3: runs
+//! HERALD_BENCH_PHASES (throughput,ceiling,probot,latency,processing), HERALD_BENCH_ROUNDS (3: runs
 //! of the processing phase, each store in turn). The server inherits the
 //! environment, so HERALD_WORKER_ENABLED=false measures ingest alone.
 //! HERALD_BENCH_POSTGRES_URL (`postgres://USER@HOST:PORT/postgres`) runs each phase on a
@@ -318,9 +321,9 @@ impl Target {
     /// at them.
     async fn listening(
         ports: &[u16],
-        path: &'static str,
-        accepted: u16,
+        (path, accepted): (&'static str, u16),
         body: &[u8],
+        secret: &str,
     ) -> Arc<Target> {
         let addrs: Vec<SocketAddr> = ports
             .iter()
@@ -340,7 +343,7 @@ impl Target {
             accepted,
             next_addr: AtomicU64::new(0),
             idle: std::sync::Mutex::new(Vec::new()),
-            secret: SecretString::from(SECRET),
+            secret: SecretString::from(secret),
             body: Bytes::copy_from_slice(body),
             next_id: AtomicU64::new(0),
         })
@@ -531,7 +534,14 @@ impl Herald {
 
     async fn target(&self, body: &[u8]) -> Arc<Target> {
         let ports: Vec<u16> = self.replicas.iter().map(|(_, port)| *port).collect();
-        Target::listening(&ports, "/webhooks", 202, body).await
+        Target::listening(&ports, ("/webhooks", 202), body, SECRET).await
+    }
+
+    /// Deliveries signed with another secret: herald reads each body, checks its signature
+    /// and answers 401, storing nothing. Its rate is what HTTP and HMAC allow.
+    async fn wrongly_signed(&self, body: &[u8]) -> Arc<Target> {
+        let ports: Vec<u16> = self.replicas.iter().map(|(_, port)| *port).collect();
+        Target::listening(&ports, ("/webhooks", 401), body, "not-the-secret").await
     }
 
     async fn count(&self, sql: &'static str) -> u64 {
@@ -622,7 +632,7 @@ impl Probot {
     }
 
     async fn target(&self, body: &[u8]) -> Arc<Target> {
-        Target::listening(&[self.port], "/api/github/webhooks", 200, body).await
+        Target::listening(&[self.port], ("/api/github/webhooks", 200), body, SECRET).await
     }
 
     fn stop(mut self) {
@@ -665,7 +675,7 @@ fn main() {
     let large = setting("HERALD_BENCH_LARGE", 100_000);
     let rounds = setting("HERALD_BENCH_ROUNDS", 3).max(1);
     let phases = std::env::var("HERALD_BENCH_PHASES")
-        .unwrap_or_else(|_| "throughput,probot,latency,processing".to_owned());
+        .unwrap_or_else(|_| "throughput,ceiling,probot,latency,processing".to_owned());
     let rate = setting("HERALD_BENCH_RATE", 1000);
     let replicas = setting("HERALD_BENCH_REPLICAS", 1);
     let duration = Duration::from_secs(seconds);
@@ -706,6 +716,24 @@ fn main() {
             );
             herald.verify(load.0).await;
             herald.stop();
+            if phases.contains("ceiling") {
+                let store = fresh_store(dir.path(), &format!("ceiling{concurrency}")).await;
+                let herald = Herald::start(store, replicas);
+                let target = herald.wrongly_signed(&body).await;
+                let load = throughput(target, *concurrency, duration).await;
+                let ceiling = report_throughput(
+                    "wrong signature (answered 401)",
+                    *concurrency,
+                    duration,
+                    &load,
+                    &herald.replicas[0].0,
+                );
+                println!(
+                    "  herald accepted {:.2} of its own wrong-signature rate",
+                    rate / ceiling.max(1.0)
+                );
+                herald.stop();
+            }
             if phases.contains("probot") {
                 let probot = Probot::start();
                 let target = probot.target(&body).await;
