@@ -5,7 +5,8 @@
 //! - SQLite: a connection of its own on a thread of its own runs the whole batch (begin,
 //!   a cached insert per delivery and per job, commit) without leaving the thread. It takes
 //!   the store's write turn first, the one every unit of work takes, so herald's writers
-//!   still queue fairly instead of meeting in SQLite's sleeping busy handler.
+//!   still queue fairly instead of meeting in SQLite's sleeping busy handler. Another
+//!   thread checkpoints the write-ahead log beside it (see `checkpoint_after`).
 //! - PostgreSQL: one statement whose CTE inserts the deliveries and queues a job for each
 //!   row inserted; it commits on its own, durably (`synchronous_commit` as the server has
 //!   it, on by default, as every durable unit of work).
@@ -13,7 +14,6 @@
 use super::queue::{DUE_AT_ONCE, PROCESS_DELIVERY};
 use super::{Admission, Dialect, NewDelivery, Store, StoreError, to_millis};
 use crate::markers::key;
-use std::convert::Infallible;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::mpsc;
@@ -41,8 +41,6 @@ struct Batch {
 #[derive(Debug, Clone)]
 pub(super) struct SqliteAdmitter {
     batches: mpsc::Sender<Batch>,
-    /// Never sent on: the checkpointing thread ends when the last clone is dropped.
-    _alive: mpsc::Sender<Infallible>,
 }
 
 impl SqliteAdmitter {
@@ -54,18 +52,15 @@ impl SqliteAdmitter {
             .get_filename()
             .to_owned();
         let (batches, receiver) = mpsc::channel();
-        let (alive, open) = mpsc::channel();
+        let (committed, commits) = mpsc::channel();
         let checkpointed = path.clone();
         spawn("herald-checkpoint", move || {
-            checkpoint_while(&checkpointed, &open)
+            checkpoint_after(&checkpointed, &commits)
         })?;
         spawn("herald-admit", move || {
-            admit_batches(&path, &turn, &receiver)
+            admit_batches(&path, &turn, &receiver, &committed)
         })?;
-        Ok(SqliteAdmitter {
-            batches,
-            _alive: alive,
-        })
+        Ok(SqliteAdmitter { batches })
     }
 
     async fn admit(&self, deliveries: Vec<NewDelivery>) -> Result<Vec<Admission>, StoreError> {
@@ -79,8 +74,14 @@ impl SqliteAdmitter {
     }
 }
 
-/// The admitting thread: one batch at a time, each in its turn.
-fn admit_batches(path: &Path, turn: &WriteTurn, batches: &mpsc::Receiver<Batch>) {
+/// The admitting thread: one batch at a time, each in its turn; tells the checkpointing
+/// thread of each commit.
+fn admit_batches(
+    path: &Path,
+    turn: &WriteTurn,
+    batches: &mpsc::Receiver<Batch>,
+    committed: &mpsc::Sender<()>,
+) {
     let mut connection: Option<rusqlite::Connection> = None;
     while let Ok(batch) = batches.recv() {
         let _turn = turn.blocking_lock();
@@ -91,6 +92,9 @@ fn admit_batches(path: &Path, turn: &WriteTurn, batches: &mpsc::Receiver<Batch>)
         }
         let admitted = opened(&mut connection, path)
             .and_then(|open| admit_in_one_commit(open, &batch.deliveries));
+        if admitted.is_ok() {
+            let _ = committed.send(());
+        }
         // A caller that gave up waiting still has its deliveries stored (or not): asked
         // for again, each is a duplicate or new.
         let _ = batch.answer.send(admitted);
@@ -102,16 +106,20 @@ fn admit_batches(path: &Path, turn: &WriteTurn, batches: &mpsc::Receiver<Batch>)
 /// told failed is not stored after all.
 const LOCK_WAIT: Duration = Duration::from_millis(3_500);
 
-/// How often the write-ahead log is checkpointed.
-const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
+/// How long after a commit the write-ahead log is checkpointed (and how often at most).
+const CHECKPOINT_AFTER: Duration = Duration::from_millis(10);
 
-/// Copies the write-ahead log into the database every [`CHECKPOINT_EVERY`], passively
-/// (never blocking a writer), while the store is open. herald's connections checkpoint no
-/// more by themselves: SQLite would do it inside a commit, once a thousand pages are
-/// written, and the deliveries of that commit would wait for the copy and its fsync.
-fn checkpoint_while(path: &Path, open: &mpsc::Receiver<Infallible>) {
+/// Copies the write-ahead log into the database shortly after deliveries are committed,
+/// passively: beside the admitting thread, never blocking it. SQLite's own checkpoint, run
+/// by the connection that commits once the log holds a thousand pages, still bounds the
+/// log (a passive checkpoint cannot finish while commits keep coming), but finds most pages
+/// copied already, so the deliveries of that commit wait less. Ends with the admitting
+/// thread.
+fn checkpoint_after(path: &Path, commits: &mpsc::Receiver<()>) {
     let mut connection: Option<rusqlite::Connection> = None;
-    while let Err(mpsc::RecvTimeoutError::Timeout) = open.recv_timeout(CHECKPOINT_EVERY) {
+    while commits.recv().is_ok() {
+        std::thread::sleep(CHECKPOINT_AFTER);
+        while commits.try_recv().is_ok() {}
         let checkpointed = opened(&mut connection, path)
             .and_then(|open| Ok(open.execute_batch("PRAGMA wal_checkpoint(PASSIVE)")?));
         if let Err(error) = checkpointed {
@@ -147,11 +155,8 @@ fn open_connection(path: &Path) -> Result<rusqlite::Connection, StoreError> {
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
-    // As every other connection to the store (see `sqlite_pool`): durable commits, no
-    // automatic checkpoint (see `checkpoint_while`).
-    connection.execute_batch(
-        "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 0",
-    )?;
+    // As every other connection to the store (see `sqlite_pool`): durable commits.
+    connection.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON")?;
     connection.busy_timeout(LOCK_WAIT)?;
     Ok(connection)
 }
