@@ -431,8 +431,7 @@ fn sqlite_url(url: &str, mode: &str) -> String {
 
 /// A pool of SQLite connections set up as herald needs them: write-ahead logging, FULL
 /// synchronous (a commit is on disk before herald answers GitHub, even across power loss),
-/// foreign keys, a busy timeout, and checkpoints left to the store's checkpointing thread
-/// (see `admit`).
+/// foreign keys, and a busy timeout.
 fn sqlite_pool(connections: u32) -> AnyPoolOptions {
     AnyPoolOptions::new()
         .max_connections(connections)
@@ -443,8 +442,7 @@ fn sqlite_pool(connections: u32) -> AnyPoolOptions {
                         // The timeout first: another process (`herald intake mail`
                         // beside `serve`) may hold the database while this one connects.
                         "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
-                         PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
-                         PRAGMA wal_autocheckpoint = 0",
+                         PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON",
                     )
                     .await?;
                 Ok(())
