@@ -216,3 +216,53 @@ async fn a_kill_mid_batch_loses_nothing_answered_and_processes_nothing_twice(dat
     second.kill().expect("stop herald");
     second.wait().expect("reaped");
 }
+
+/// Deliveries admitted without a pause (each batch committed as soon as the last one is)
+/// keep SQLite's write-ahead log bounded: checkpoints keep up, and the log is reused.
+#[tokio::test]
+async fn the_write_ahead_log_stays_bounded_while_deliveries_keep_coming() {
+    use herald::incident::DeliveryId;
+    use herald::store::{NewDelivery, Store, compress_payload};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("herald.db");
+    let store = Store::open(&format!("sqlite://{}", path.display()))
+        .await
+        .expect("store");
+    // 3,000 deliveries of 16 KB that do not compress: 48 MB through the log.
+    let mut state: u64 = 29;
+    let mut noise = |length: usize| -> Vec<u8> {
+        (0..length)
+            .map(|_| {
+                state = state
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                b'a' + (state >> 59) as u8
+            })
+            .collect()
+    };
+    let mut largest_log = 0;
+    for batch in 0..300 {
+        let deliveries = (0..10)
+            .map(|index| NewDelivery {
+                delivery_id: DeliveryId::parse(&format!("wal-{batch}-{index}")).expect("id"),
+                event: "repository_advisory".to_owned(),
+                action: Some("reported".to_owned()),
+                repository: None,
+                installation_id: None,
+                payload_lz4: compress_payload(&noise(16 * 1024)),
+                body_signature: None,
+                received_at: chrono::Utc::now(),
+            })
+            .collect();
+        store.admit(deliveries).await.expect("admitted");
+        let log = std::fs::metadata(dir.path().join("herald.db-wal"))
+            .map(|metadata| metadata.len())
+            .unwrap_or_default();
+        largest_log = largest_log.max(log);
+    }
+    assert!(
+        largest_log < 16 * 1024 * 1024,
+        "the write-ahead log grew to {largest_log} bytes for 48 MB admitted"
+    );
+    store.close().await;
+}
