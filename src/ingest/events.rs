@@ -388,29 +388,29 @@ impl Envelope {
             event: kind.as_str(),
             source: serde::de::Error::missing_field(field),
         };
-        let (action, repository, installation) = kind.envelope();
+        let keys = kind.envelope();
         let envelope = Envelope {
             action: fields
                 .action
-                .filter(|_| action)
+                .filter(|_| keys.action)
                 .map(|text| text.into_owned()),
             repository: fields
                 .repository
-                .filter(|_| repository)
+                .filter(|_| keys.repository)
                 .map(|named| named.full_name),
             installation_id: fields
                 .installation
-                .filter(|_| installation != Needs::Nothing)
+                .filter(|_| keys.installation != Needs::Nothing)
                 .map(|reference| reference.id),
             ghsa_id: fields.repository_advisory.map(|advisory| advisory.ghsa_id),
         };
-        if action && envelope.action.is_none() {
+        if keys.action && envelope.action.is_none() {
             return Err(missing("action"));
         }
-        if repository && envelope.repository.is_none() {
+        if keys.repository && envelope.repository.is_none() {
             return Err(missing("repository"));
         }
-        if installation == Needs::Required && envelope.installation_id.is_none() {
+        if keys.installation == Needs::Required && envelope.installation_id.is_none() {
             return Err(missing("installation"));
         }
         if kind == EventKind::RepositoryAdvisory && envelope.ghsa_id.is_none() {
@@ -420,7 +420,15 @@ impl Envelope {
     }
 }
 
-/// Whether an envelope reads a key, and whether `kind`'s payload must have it.
+/// The keys an event's envelope holds: an action and a repository, each required when
+/// held, and an installation.
+struct EnvelopeKeys {
+    action: bool,
+    repository: bool,
+    installation: Needs,
+}
+
+/// Whether an envelope reads a key, and whether the payload must have it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Needs {
     Nothing,
@@ -429,21 +437,26 @@ enum Needs {
 }
 
 impl EventKind {
-    /// What the envelope of this event's payload holds: an action (required), a repository
-    /// (required), an installation.
-    fn envelope(self) -> (bool, bool, Needs) {
+    /// What the envelope of this event's payload holds (what its typed payload requires,
+    /// and `WebhookEvent`'s accessors return).
+    fn envelope(self) -> EnvelopeKeys {
+        let keys = |action, repository, installation| EnvelopeKeys {
+            action,
+            repository,
+            installation,
+        };
         match self {
-            EventKind::Ping => (false, false, Needs::Nothing),
-            EventKind::SecurityAdvisory => (true, false, Needs::Nothing),
-            EventKind::Push => (false, true, Needs::Optional),
+            EventKind::Ping => keys(false, false, Needs::Nothing),
+            EventKind::SecurityAdvisory => keys(true, false, Needs::Nothing),
+            EventKind::Push => keys(false, true, Needs::Optional),
             EventKind::Installation | EventKind::InstallationRepositories => {
-                (true, false, Needs::Required)
+                keys(true, false, Needs::Required)
             }
             EventKind::RepositoryAdvisory
             | EventKind::Issues
             | EventKind::IssueComment
             | EventKind::PullRequest
-            | EventKind::Release => (true, true, Needs::Optional),
+            | EventKind::Release => keys(true, true, Needs::Optional),
         }
     }
 }
