@@ -375,7 +375,12 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// `herald serve` logging at `debug`.
 fn spawn_serve(dir: &Path, port: u16, worker: bool) -> Child {
+    serve_logging_at(dir, port, worker, "debug")
+}
+
+fn serve_logging_at(dir: &Path, port: u16, worker: bool, level: &str) -> Child {
     herald(dir)
         .args(["serve", "--log-json"])
         .env("HERALD_LISTEN", format!("127.0.0.1:{port}"))
@@ -385,7 +390,7 @@ fn spawn_serve(dir: &Path, port: u16, worker: bool) -> Child {
             if worker { "true" } else { "false" },
         )
         .env("HERALD_WORKER_POLL_INTERVAL_MS", "50")
-        .env("HERALD_LOG", "debug")
+        .env("HERALD_LOG", level)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -523,6 +528,30 @@ async fn a_killed_server_loses_no_accepted_delivery_and_logs_no_secret() {
             );
         }
     }
+}
+
+#[tokio::test]
+async fn at_the_default_level_answered_deliveries_are_logged_once_a_minute_with_a_count() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let client = common::http_client();
+    let body = common::fixture("repository_advisory.reported.composed.json");
+    let port = free_port();
+    // `info`, as `serve` logs unless told otherwise.
+    let mut server = serve_logging_at(dir.path(), port, false, "info");
+    wait_ready(&client, port).await;
+    for index in 0..30 {
+        let status = post(&client, port, &format!("quiet-{index}"), &body, true).await;
+        assert_eq!(status, if index == 0 { 202 } else { 200 }, "{index}");
+    }
+    server.kill().expect("stop herald");
+    server.wait().expect("reaped");
+    let log = stderr_of(server);
+    let answered: Vec<&str> = log
+        .lines()
+        .filter(|line| line.contains("webhook delivery"))
+        .collect();
+    assert_eq!(answered.len(), 1, "one line for 30 answers:\n{log}");
+    assert!(answered[0].contains("quiet-0"), "{log}");
 }
 
 #[tokio::test]
