@@ -64,13 +64,12 @@ impl SqliteAdmitter {
     }
 
     async fn admit(&self, deliveries: Vec<NewDelivery>) -> Result<Vec<Admission>, StoreError> {
+        let stopped = || StoreError::Admitter("its thread has stopped".to_owned());
         let (answer, answered) = oneshot::channel();
         self.batches
             .send(Batch { deliveries, answer })
-            .map_err(|_| StoreError::Admitter("its thread has stopped".to_owned()))?;
-        answered
-            .await
-            .map_err(|_| StoreError::Admitter("its thread has stopped".to_owned()))?
+            .map_err(|_| stopped())?;
+        answered.await.map_err(|_| stopped())?
     }
 }
 
