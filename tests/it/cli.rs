@@ -376,12 +376,12 @@ fn free_port() -> u16 {
 }
 
 /// `herald serve` logging at `debug`.
-fn spawn_serve(dir: &Path, port: u16, worker: bool) -> Child {
+fn spawn_serve(dir: &Path, port: u16, worker: bool) -> Served {
     serve_logging_at(dir, port, worker, "debug")
 }
 
-fn serve_logging_at(dir: &Path, port: u16, worker: bool, level: &str) -> Child {
-    herald(dir)
+fn serve_logging_at(dir: &Path, port: u16, worker: bool, level: &str) -> Served {
+    let mut child = herald(dir)
         .args(["serve", "--log-json"])
         .env("HERALD_LISTEN", format!("127.0.0.1:{port}"))
         .env("HERALD_WEBHOOK_SECRET", SECRET)
@@ -394,7 +394,40 @@ fn serve_logging_at(dir: &Path, port: u16, worker: bool, level: &str) -> Child {
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("herald serve starts")
+        .expect("herald serve starts");
+    let mut stderr = child.stderr.take().expect("piped stderr");
+    let log = std::thread::spawn(move || {
+        let mut log = String::new();
+        stderr.read_to_string(&mut log).expect("read stderr");
+        log
+    });
+    Served { child, log }
+}
+
+/// `herald serve` running, its log read as it is written: a pipe that nobody reads fills,
+/// and herald then waits to write its next line (at `debug`, within seconds).
+struct Served {
+    child: Child,
+    log: std::thread::JoinHandle<String>,
+}
+
+impl Served {
+    fn id(&self) -> u32 {
+        self.child.id()
+    }
+
+    fn kill(&mut self) -> std::io::Result<()> {
+        self.child.kill()
+    }
+
+    fn wait(&mut self) -> std::io::Result<std::process::ExitStatus> {
+        self.child.wait()
+    }
+
+    /// All it logged (once it has ended).
+    fn log(self) -> String {
+        self.log.join().expect("the log's reader")
+    }
 }
 
 async fn wait_ready(client: &reqwest::Client, port: u16) {
@@ -439,17 +472,6 @@ async fn post(
         .as_u16()
 }
 
-fn stderr_of(mut child: Child) -> String {
-    let mut log = String::new();
-    child
-        .stderr
-        .take()
-        .expect("piped stderr")
-        .read_to_string(&mut log)
-        .expect("read stderr");
-    log
-}
-
 #[tokio::test]
 async fn a_killed_server_loses_no_accepted_delivery_and_logs_no_secret() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -463,7 +485,7 @@ async fn a_killed_server_loses_no_accepted_delivery_and_logs_no_secret() {
     assert_eq!(post(&client, port, "unsigned", &body, false).await, 401);
     first.kill().expect("SIGKILL herald");
     first.wait().expect("reaped");
-    let first_log = stderr_of(first);
+    let first_log = first.log();
 
     let (_, stdout, _) = run(herald(dir.path()).args(["incidents", "list"]));
     assert_eq!(
@@ -497,7 +519,7 @@ async fn a_killed_server_loses_no_accepted_delivery_and_logs_no_secret() {
         second.wait().expect("reaped").success(),
         "SIGTERM stops herald cleanly"
     );
-    let second_log = stderr_of(second);
+    let second_log = second.log();
 
     for log in [&first_log, &second_log] {
         assert!(
@@ -545,7 +567,7 @@ async fn at_the_default_level_answered_deliveries_are_logged_once_a_minute_with_
     }
     server.kill().expect("stop herald");
     server.wait().expect("reaped");
-    let log = stderr_of(server);
+    let log = server.log();
     let answered: Vec<&str> = log
         .lines()
         .filter(|line| line.contains("webhook delivery"))
@@ -567,7 +589,7 @@ async fn a_flood_of_forged_deliveries_is_logged_at_a_bounded_rate() {
     }
     server.kill().expect("stop herald");
     server.wait().expect("reaped");
-    let log = stderr_of(server);
+    let log = server.log();
     let refused = log
         .lines()
         .filter(|line| line.contains("webhook delivery refused"))
