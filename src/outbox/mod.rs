@@ -433,7 +433,15 @@ impl Worker {
 
     /// Runs due jobs in one transaction until none is left or `batch_time` is spent.
     async fn run_batch(&self) -> Result<Vec<JobOutcome>, StoreError> {
+        let pre_read = self
+            .store
+            .read_due_deliveries(
+                (Utc::now(), CHUNK),
+                crate::ingest::events::advisory_incident_key,
+            )
+            .await?;
         let mut work = self.store.begin().await?;
+        work.adopt(pre_read);
         let started = std::time::Instant::now();
         let mut done = Vec::new();
         let mut failing = None;

@@ -92,7 +92,7 @@ pub use intake::{IntakeRow, IntakeState, NewMail};
 pub use polls::{PollClaim, RepositoryToPoll};
 pub use products::{JudgedItem, ProductIncidentRow, SourceState};
 pub use queue::{
-    Admission, FailedJob, JobClaim, NewDelivery, PROCESS_DELIVERY, Priority, Queued,
+    Admission, FailedJob, JobClaim, NewDelivery, PROCESS_DELIVERY, PreRead, Priority, Queued,
     StoredDelivery, compress_payload,
 };
 pub use tracking::{TrackingLink, TrackingStatus};
@@ -463,6 +463,8 @@ pub struct Work {
     timeline: Vec<incidents::TimelineRow>,
     /// Deliveries read ahead for the jobs at hand, taken as they are processed.
     read_ahead: std::collections::HashMap<crate::incident::DeliveryId, StoredDelivery>,
+    /// Deliveries read before it began, which `read_ahead` takes instead of reading them.
+    pre_read: queue::PreRead,
     /// Repositories this unit of work saved, so saving one again changes nothing.
     saved_repositories: std::collections::HashSet<(RepoName, InstallationId)>,
     /// Since when herald serves a repository, as read in this unit of work.

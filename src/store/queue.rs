@@ -48,6 +48,14 @@ pub struct StoredDelivery {
     pub received_at: DateTime<Utc>,
 }
 
+/// An incident a delivery names: its repository and advisory.
+type IncidentKey = (RepoName, crate::incident::GhsaId);
+
+/// Deliveries of the worker's next due jobs, read before its unit of work begins, each with
+/// the incident it names (see [`Store::read_due_deliveries`]).
+#[derive(Debug, Default)]
+pub struct PreRead(HashMap<DeliveryId, (StoredDelivery, Option<IncidentKey>)>);
+
 /// The name of the store worker's own job, queued with each delivery it admits: turn the
 /// delivery into domain changes, in batches inside the store's transaction. Every other
 /// kind is an effect, leased and run outside any transaction.
@@ -184,6 +192,7 @@ impl Store {
             jobs: Vec::new(),
             timeline: Vec::new(),
             read_ahead: HashMap::new(),
+            pre_read: PreRead::default(),
             saved_repositories: HashSet::new(),
             served_since: HashMap::new(),
             incidents_ahead: HashMap::new(),
@@ -310,6 +319,38 @@ impl Store {
             .transpose()
     }
 
+    /// The deliveries of up to `limit` of the worker's jobs due at `now`, with the incidents
+    /// `incident_of` finds in them, read outside any unit of work for [`Work::adopt`]. On
+    /// SQLite a unit of work holds the store's one write turn, which deliveries waiting for
+    /// their commit need too, and reading a batch's deliveries was most of a batch's time
+    /// in the turn. A delivery never changes once stored, so what is read here is what the
+    /// unit of work would read; which jobs run is still decided inside it. On PostgreSQL,
+    /// where batches take no turns, nothing is read.
+    pub async fn read_due_deliveries(
+        &self,
+        (now, limit): (DateTime<Utc>, u32),
+        incident_of: impl Fn(&str, &[u8]) -> Option<IncidentKey>,
+    ) -> Result<PreRead, StoreError> {
+        if self.write_turn.is_none() {
+            return Ok(PreRead::default());
+        }
+        let rows = sqlx::query(
+            "SELECT d.delivery_id, d.event, d.payload_lz4, d.received_at \
+             FROM outbox o JOIN deliveries d ON d.delivery_id = o.payload \
+             WHERE o.state = 'pending' AND o.kind = 'process_delivery' AND o.run_after <= $1 \
+             ORDER BY o.id LIMIT $2",
+        )
+        .bind(to_millis(now))
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await?;
+        let mut pre_read = HashMap::with_capacity(rows.len());
+        for (delivery, incident) in with_incidents(&rows, incident_of)? {
+            pre_read.insert(delivery.delivery_id.clone(), (delivery, incident));
+        }
+        Ok(PreRead(pre_read))
+    }
+
     /// The jobs herald gave up on for an incident, oldest first.
     pub async fn failed_jobs(&self, incident_id: IncidentId) -> Result<Vec<FailedJob>, StoreError> {
         let rows = sqlx::query(DEAD_JOBS)
@@ -352,6 +393,20 @@ fn stored_delivery(row: &sqlx::any::AnyRow) -> Result<StoredDelivery, StoreError
         .map_err(|error| StoreError::Corrupt(format!("delivery payload: {error}")))?,
         received_at: from_millis(row.try_get("received_at")?)?,
     })
+}
+
+/// Each row's delivery, with the incident `incident_of` finds in it (by event and body).
+fn with_incidents(
+    rows: &[sqlx::any::AnyRow],
+    incident_of: impl Fn(&str, &[u8]) -> Option<IncidentKey>,
+) -> Result<Vec<(StoredDelivery, Option<IncidentKey>)>, StoreError> {
+    rows.iter()
+        .map(|row| {
+            let delivery = stored_delivery(row)?;
+            let incident = incident_of(&delivery.event, &delivery.payload);
+            Ok((delivery, incident))
+        })
+        .collect()
 }
 
 fn job_claim(row: &sqlx::any::AnyRow, dialect: Dialect) -> Result<JobClaim, StoreError> {
@@ -417,27 +472,43 @@ impl Work {
     pub async fn read_ahead(
         &mut self,
         delivery_ids: &[DeliveryId],
-        incident_of: impl Fn(&str, &[u8]) -> Option<(RepoName, crate::incident::GhsaId)>,
-    ) -> Result<Vec<(RepoName, crate::incident::GhsaId)>, StoreError> {
-        if delivery_ids.is_empty() {
-            return Ok(Vec::new());
+        incident_of: impl Fn(&str, &[u8]) -> Option<IncidentKey>,
+    ) -> Result<Vec<IncidentKey>, StoreError> {
+        let mut incidents = Vec::new();
+        let mut unread = Vec::new();
+        for id in delivery_ids {
+            match self.pre_read.0.remove(id) {
+                Some((delivery, incident)) => {
+                    incidents.extend(incident);
+                    self.read_ahead.insert(id.clone(), delivery);
+                }
+                None => unread.push(id),
+            }
+        }
+        if unread.is_empty() {
+            return Ok(incidents);
         }
         let mut query = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT delivery_id, event, payload_lz4, received_at FROM deliveries \
              WHERE delivery_id IN ({})",
-            self.dialect.placeholders(1, delivery_ids.len())
+            self.dialect.placeholders(1, unread.len())
         )));
-        for id in delivery_ids {
+        for id in unread {
             query = query.bind(id.as_str());
         }
-        let mut incidents = Vec::new();
-        for row in query.fetch_all(self.conn().await?).await? {
-            let delivery = stored_delivery(&row)?;
-            incidents.extend(incident_of(&delivery.event, &delivery.payload));
+        let rows = query.fetch_all(self.conn().await?).await?;
+        for (delivery, incident) in with_incidents(&rows, incident_of)? {
+            incidents.extend(incident);
             self.read_ahead
                 .insert(delivery.delivery_id.clone(), delivery);
         }
         Ok(incidents)
+    }
+
+    /// Takes deliveries read before this unit of work began ([`Store::read_due_deliveries`]):
+    /// [`Work::read_ahead`] reads only those it was not given.
+    pub fn adopt(&mut self, pre_read: PreRead) {
+        self.pre_read = pre_read;
     }
 
     pub async fn load_delivery(

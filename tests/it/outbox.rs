@@ -983,3 +983,105 @@ async fn undecodable_given_up(url: &str) {
     writer.close().await;
     store.close().await;
 }
+
+on_both_stores!(
+    on_sqlite_the_deliveries_read_before_a_unit_of_work_are_the_ones_it_uses,
+    on_postgresql_no_delivery_is_read_before_a_unit_of_work,
+    read_before_the_write_turn
+);
+
+/// On SQLite the worker reads its next jobs' deliveries before its unit of work takes the
+/// store's write turn, and the unit of work reads only those it was not given; on
+/// PostgreSQL, whose batches take no turns, nothing is read before.
+async fn read_before_the_write_turn(url: &str) {
+    use herald::incident::DeliveryId;
+    use herald::ingest::events::advisory_incident_key;
+    let store = Store::open(url).await.expect("store");
+    let advisory = common::fixture("repository_advisory.reported.composed.json");
+    let issue = common::fixture("issues.labeled.0.json");
+    store
+        .admit(vec![
+            delivery("first", "repository_advisory", &advisory),
+            delivery("second", "issues", &issue),
+            delivery("third", "repository_advisory", &advisory),
+        ])
+        .await
+        .expect("admit");
+    let pre_read = store
+        .read_due_deliveries((Utc::now(), 2), advisory_incident_key)
+        .await
+        .expect("read");
+    // Gone from the database once read: what the unit of work finds of them is what was
+    // read before it.
+    let pool = common::any_pool(url).await;
+    sqlx::query("DELETE FROM deliveries")
+        .execute(&pool)
+        .await
+        .expect("deleted");
+    pool.close().await;
+
+    let on_sqlite = url.starts_with("sqlite:");
+    let mut work = store.begin().await.expect("work");
+    work.adopt(pre_read);
+    let ids = ["first", "second", "third"].map(|id| DeliveryId::parse(id).expect("an id"));
+    let incidents = work
+        .read_ahead(&ids, advisory_incident_key)
+        .await
+        .expect("read ahead");
+    let named = advisory_incident_key("repository_advisory", &advisory).expect("an advisory");
+    let expected = if on_sqlite { vec![named] } else { Vec::new() };
+    assert_eq!(incidents, expected);
+    // The first two jobs' deliveries (the limit), as stored; the third was not read before.
+    for (id, body, read_before) in [
+        ("first", &advisory, on_sqlite),
+        ("second", &issue, on_sqlite),
+        ("third", &advisory, false),
+    ] {
+        let loaded = work
+            .load_delivery(&DeliveryId::parse(id).expect("an id"))
+            .await
+            .expect("load");
+        assert_eq!(
+            loaded.map(|delivery| delivery.payload == *body),
+            read_before.then_some(true),
+            "{id}"
+        );
+    }
+    work.rollback().await.expect("rolled back");
+    store.close().await;
+}
+
+/// A delivery's processing job has no lane, and only the lease query, always for a lane,
+/// reads outbox_lane_leases: admitted deliveries write no entry into it; a job with a lane
+/// does.
+#[tokio::test]
+async fn on_sqlite_admitted_deliveries_write_no_entry_into_the_lane_index() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}", dir.path().join("herald.db").display());
+    let store = Store::open(&url).await.expect("store");
+    let deliveries = (0..50)
+        .map(|index| delivery(&format!("d-{index}"), "issues", b"{}"))
+        .collect();
+    store.admit(deliveries).await.expect("admit");
+    let pool = common::any_pool(&url).await;
+    let entries = || async {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT coalesce(sum(ncell), 0) FROM dbstat \
+             WHERE name = 'outbox_lane_leases' AND pagetype = 'leaf'",
+        )
+        .fetch_one(&pool)
+        .await
+        .expect("counted")
+    };
+    assert_eq!(entries().await, 0);
+    sqlx::query(
+        "INSERT INTO outbox (kind, idempotency_key, payload, run_after, created_at, lane) \
+         VALUES ('chat', 'with-a-lane', '{}', 0, 0, 'acme/widget')",
+    )
+    .execute(&pool)
+    .await
+    .expect("a job with a lane");
+    assert_eq!(entries().await, 1);
+    pool.close().await;
+    store.close().await;
+}
