@@ -106,7 +106,10 @@ fn admit_batches(
 const LOCK_WAIT: Duration = Duration::from_millis(3_500);
 
 /// How long after a commit the write-ahead log is checkpointed (and how often at most).
-const CHECKPOINT_AFTER: Duration = Duration::from_millis(10);
+/// Small checkpoints disturb commits least: each copies and syncs a few commits' pages, so
+/// a commit's fsync waits less behind the database file's (measured against 3 and 10 ms in
+/// docs/performance.md).
+const CHECKPOINT_AFTER: Duration = Duration::from_millis(1);
 
 /// Copies the write-ahead log into the database shortly after deliveries are committed,
 /// passively: beside the admitting thread, never blocking it. SQLite's own checkpoint, run
