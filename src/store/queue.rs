@@ -8,6 +8,13 @@ use chrono::{DateTime, Utc};
 use sqlx::Row;
 use std::collections::{HashMap, HashSet};
 
+/// The columns [`stored_delivery`] reads, for each query that reads a stored delivery.
+macro_rules! stored_delivery_columns {
+    () => {
+        "delivery_id, event, payload_lz4, received_at"
+    };
+}
+
 /// A verified delivery on its way into the store.
 #[derive(Debug, Clone)]
 pub struct NewDelivery {
@@ -334,12 +341,13 @@ impl Store {
         if self.write_turn.is_none() {
             return Ok(PreRead::default());
         }
-        let rows = sqlx::query(
-            "SELECT d.delivery_id, d.event, d.payload_lz4, d.received_at \
-             FROM outbox o JOIN deliveries d ON d.delivery_id = o.payload \
-             WHERE o.state = 'pending' AND o.kind = 'process_delivery' AND o.run_after <= $1 \
-             ORDER BY o.id LIMIT $2",
-        )
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            stored_delivery_columns!(),
+            " FROM outbox o JOIN deliveries d ON d.delivery_id = o.payload \
+                 WHERE o.state = 'pending' AND o.kind = 'process_delivery' \
+                 AND o.run_after <= $1 ORDER BY o.id LIMIT $2"
+        ))
         .bind(to_millis(now))
         .bind(i64::from(limit))
         .fetch_all(&self.reader)
@@ -375,8 +383,11 @@ impl Store {
     }
 }
 
-const DELIVERY_QUERY: &str = "SELECT delivery_id, event, payload_lz4, received_at \
-     FROM deliveries WHERE delivery_id = $1";
+const DELIVERY_QUERY: &str = concat!(
+    "SELECT ",
+    stored_delivery_columns!(),
+    " FROM deliveries WHERE delivery_id = $1"
+);
 
 /// A delivery id read back from the store, where only checked ones are written.
 pub(super) fn stored_delivery_id(text: &str) -> Result<DeliveryId, StoreError> {
@@ -489,8 +500,8 @@ impl Work {
             return Ok(incidents);
         }
         let mut query = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT delivery_id, event, payload_lz4, received_at FROM deliveries \
-             WHERE delivery_id IN ({})",
+            "SELECT {} FROM deliveries WHERE delivery_id IN ({})",
+            stored_delivery_columns!(),
             self.dialect.placeholders(1, unread.len())
         )));
         for id in unread {
