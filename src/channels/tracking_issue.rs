@@ -186,6 +186,7 @@ impl Sync<'_> {
             .await?;
         let timeline = channels.store.timeline_entries(self.row.id).await?;
         let mut review = render_all(&drafts, &DraftView::new(incident, &timeline, None));
+        review.withhold_refused(&template_errors);
         review
             .drafts
             .extend(crate::drafts::osv::osv_draft(incident));
@@ -198,6 +199,7 @@ impl Sync<'_> {
             .chain(
                 template_errors
                     .iter()
+                    .filter(|error| !review.errors.contains(error))
                     .chain(&review.errors)
                     .map(ToString::to_string),
             )

@@ -446,6 +446,26 @@ mod tests {
             assert!(refused.to_string().contains(refusal), "{refused}");
         }
     }
+
+    #[test]
+    fn a_refused_override_is_withheld_from_the_review_not_shown_as_the_shipped_text() {
+        let incident = with_packages(1);
+        let (drafts, refused) = Drafts::new().expect("shipped").with_overrides(&[
+            (ADVISORY_ISSUE.to_owned(), "x{{> forum-post.md}}".to_owned()),
+            (FORUM_POST.to_owned(), "x{{> advisory-issue.md}}".to_owned()),
+        ]);
+        assert_eq!(refused.len(), 2, "{refused:?}");
+        let mut review = render_all(&drafts, &DraftView::new(&incident, &[], None));
+        assert!(
+            review.get(ADVISORY_ISSUE).is_some(),
+            "the shipped text renders"
+        );
+        review.withhold_refused(&refused);
+        assert_eq!(review.get(ADVISORY_ISSUE), None);
+        assert_eq!(review.get(FORUM_POST), None);
+        assert!(review.get(ANNOUNCEMENT).is_some(), "the others stay");
+        assert_eq!(review.errors, refused);
+    }
 }
 
 #[cfg(test)]

@@ -453,6 +453,19 @@ pub struct RenderedDrafts {
 }
 
 impl RenderedDrafts {
+    /// Takes out each draft whose repository override was refused, and says why: its
+    /// channel publishes nothing rather than the shipped text, so the review must not show
+    /// that text as what goes out.
+    pub fn withhold_refused(&mut self, refused: &[DraftError]) {
+        for error in refused {
+            let before = self.drafts.len();
+            self.drafts.retain(|draft| draft.name != error.template());
+            if self.drafts.len() < before {
+                self.errors.push(error.clone());
+            }
+        }
+    }
+
     pub fn get(&self, name: &str) -> Option<&str> {
         self.drafts
             .iter()

@@ -164,12 +164,24 @@ async fn templates_that_include_each_other_are_refused_and_herald_keeps_serving(
         "the cycle is named: {}",
         reported[0]
     );
+    // The review shows what will go out: not the shipped text in place of the refused one.
     let review = drafts_comments(&fake);
+    assert_eq!(review.len(), 1, "one review comment");
+    let body = &review[0].body;
     assert!(
-        review
-            .iter()
-            .any(|comment| comment.body.contains("its includes form a cycle")),
-        "the review names the problem"
+        body.contains("#### Template problems")
+            && body.contains("its includes form a cycle: advisory-issue.md → forum-post.md"),
+        "the review names the problem: {body}"
+    );
+    for withheld in ["advisory-issue.md", "forum-post.md"] {
+        assert!(
+            !body.contains(&format!("<summary>{withheld}</summary>")),
+            "{withheld} is withheld: {body}"
+        );
+    }
+    assert!(
+        body.contains("<summary>announcement.txt</summary>"),
+        "{body}"
     );
     // Still serving: the next command is answered.
     command(&harness, "c-after", "alice", "/herald help").await;
