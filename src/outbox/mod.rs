@@ -60,7 +60,8 @@ pub struct WorkerSettings {
     pub poll_interval: Duration,
     /// Attempts before a job is given up.
     pub max_attempts: i64,
-    /// How long one batch may hold the store's write lock (it finishes the job at hand).
+    /// How long one batch may hold the store's write lock (it finishes the job at hand)
+    /// while deliveries wait for it: their answer waits that long too.
     pub batch_time: Duration,
 }
 
@@ -69,7 +70,7 @@ impl Default for WorkerSettings {
         WorkerSettings {
             poll_interval: Duration::from_secs(1),
             max_attempts: 8,
-            batch_time: Duration::from_millis(3),
+            batch_time: Duration::from_millis(1),
         }
     }
 }

@@ -158,7 +158,10 @@ fn open_connection(path: &Path) -> Result<rusqlite::Connection, StoreError> {
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     // As every other connection to the store (see `sqlite_pool`): durable commits.
-    connection.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON")?;
+    connection.execute_batch(&format!(
+        "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; {}",
+        super::PAGE_CACHE
+    ))?;
     connection.busy_timeout(LOCK_WAIT)?;
     Ok(connection)
 }
