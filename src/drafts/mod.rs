@@ -466,6 +466,25 @@ mod tests {
         assert!(review.get(ANNOUNCEMENT).is_some(), "the others stay");
         assert_eq!(review.errors, refused);
     }
+
+    #[test]
+    fn heralds_own_template_overridden_stays_in_the_review_as_shipped() {
+        let incident = with_packages(1);
+        let (drafts, refused) = Drafts::new().expect("shipped").with_overrides(&[(
+            REVIEW.to_owned(),
+            "![x](https://attacker.example/)".to_owned(),
+        )]);
+        assert!(
+            matches!(refused[..], [DraftError::Fixed { .. }]),
+            "{refused:?}"
+        );
+        let mut review = render_all(&drafts, &DraftView::new(&incident, &[], None));
+        let shipped = review.get(REVIEW).map(str::to_owned);
+        assert!(shipped.is_some(), "the shipped review renders");
+        review.withhold_refused(&refused);
+        assert_eq!(review.get(REVIEW).map(str::to_owned), shipped);
+        assert_eq!(review.errors, []);
+    }
 }
 
 #[cfg(test)]

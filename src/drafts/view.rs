@@ -455,9 +455,13 @@ pub struct RenderedDrafts {
 impl RenderedDrafts {
     /// Takes out each draft whose repository override was refused, and says why: its
     /// channel publishes nothing rather than the shipped text, so the review must not show
-    /// that text as what goes out.
+    /// that text as what goes out. herald's own templates are the exception: their
+    /// override is refused unread and the shipped text serves.
     pub fn withhold_refused(&mut self, refused: &[DraftError]) {
-        for error in refused {
+        for error in refused
+            .iter()
+            .filter(|error| !matches!(error, DraftError::Fixed { .. }))
+        {
             let before = self.drafts.len();
             self.drafts.retain(|draft| draft.name != error.template());
             if self.drafts.len() < before {
