@@ -195,7 +195,7 @@ pub const SETTINGS_TABLE: &[(&str, &str, &str, &str)] = &[
         "database_max_connections",
         "HERALD_DATABASE_MAX_CONNECTIONS",
         "10",
-        "connections each replica keeps to a PostgreSQL store",
+        "connections each replica keeps to a PostgreSQL store (at least two: one admits deliveries)",
     ),
     (
         "listen",

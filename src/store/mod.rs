@@ -136,8 +136,8 @@ pub struct Store {
     writer: AnyPool,
     reader: AnyPool,
     dialect: Dialect,
-    /// SQLite: the thread that admits deliveries (see `admit`).
-    admitter: Option<admit::SqliteAdmitter>,
+    /// What admits deliveries (see `admit`).
+    admitter: admit::Admitter,
     /// SQLite: whose turn it is to write; PostgreSQL's writers need none.
     write_turn: Option<admit::WriteTurn>,
 }
@@ -353,26 +353,25 @@ impl Store {
             writer,
             reader,
             dialect: Dialect::Sqlite,
-            admitter: Some(admit::SqliteAdmitter::start(url, write_turn.clone())?),
+            admitter: admit::Admitter::Sqlite(admit::SqliteAdmitter::start(
+                url,
+                write_turn.clone(),
+            )?),
             write_turn: Some(write_turn),
         })
     }
 
-    /// PostgreSQL: one pool for reads and writes, shared by replicas; the migrations take
+    /// PostgreSQL: one pool for reads and writes, shared by replicas, and one connection of
+    /// the `max_connections` (at least two) that admits deliveries; the migrations take
     /// PostgreSQL's advisory lock, so replicas starting together do not race.
     async fn open_postgres(url: &str, max_connections: u32) -> Result<Store, StoreError> {
-        let pool = AnyPoolOptions::new()
-            .max_connections(max_connections.max(1))
-            .acquire_timeout(Duration::from_secs(30))
-            .connect(url)
-            .await
-            .map_err(StoreError::Open)?;
+        let pool = postgres_pool(url, max_connections.saturating_sub(1)).await?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
         Ok(Store {
             writer: pool.clone(),
             reader: pool,
             dialect: Dialect::Postgres,
-            admitter: None,
+            admitter: admit::Admitter::Postgres(postgres_pool(url, 1).await?),
             write_turn: None,
         })
     }
@@ -420,7 +419,19 @@ impl Store {
     pub async fn close(&self) {
         self.writer.close().await;
         self.reader.close().await;
+        if let admit::Admitter::Postgres(pool) = &self.admitter {
+            pool.close().await;
+        }
     }
+}
+
+async fn postgres_pool(url: &str, connections: u32) -> Result<AnyPool, StoreError> {
+    AnyPoolOptions::new()
+        .max_connections(connections.max(1))
+        .acquire_timeout(Duration::from_secs(30))
+        .connect(url)
+        .await
+        .map_err(StoreError::Open)
 }
 
 /// `url` opened in SQLite's `mode` (`rwc`: read, write, create; `ro`: read only).

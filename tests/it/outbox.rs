@@ -1100,3 +1100,28 @@ async fn sqlite_connections_keep_a_small_page_cache() {
     assert_eq!(cache, -512, "KiB, as SQLite gives a negative size");
     store.close().await;
 }
+
+/// On PostgreSQL deliveries are admitted through a connection of their own, beside the
+/// pool the units of work share (each batch is one large statement, and a connection keeps
+/// a buffer the size of the largest it sent): with a single connection configured, a unit
+/// of work holding the pool's connection does not keep a delivery from being admitted.
+#[tokio::test]
+async fn on_postgresql_deliveries_are_admitted_through_a_connection_of_their_own() {
+    common::on_postgresql(async {
+        let store = Store::open_pooled(&common::postgres_database().await, 1)
+            .await
+            .expect("store");
+        let work = store.begin().await.expect("the pool's one connection");
+        let admitted = tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            store.admit(vec![delivery("d-own", "issues", b"{}")]),
+        )
+        .await
+        .expect("admitted while the pool's connection is taken")
+        .expect("admit");
+        assert_eq!(admitted, [Admission::Accepted]);
+        work.rollback().await.expect("rolled back");
+        store.close().await;
+    })
+    .await;
+}
