@@ -170,10 +170,7 @@ async fn a_bad_signing_key_stops_herald_at_start_naming_its_fingerprint() {
     let (key, secret) = SigningKey::generate("A <a@example.org>").expect("key");
     let public_only = dir.path().join("public.asc");
     std::fs::write(&public_only, key.public_key().expect("public")).expect("write");
-    let mut settings = common::settings(
-        &format!("sqlite://{}", dir.path().join("herald.db").display()),
-        true,
-    );
+    let mut settings = common::settings(&common::sqlite_url(dir.path()), true);
     settings.mail.signing_key_file = Some(public_only);
     let error = herald::server::Server::start(&settings)
         .await

@@ -1016,7 +1016,7 @@ async fn incidents_list_pages_and_filters() {
 /// even ones in acme/widget, the last four closed.
 async fn twelve_incidents(dir: &Path) {
     use herald::incident::{GhsaId, Incident, Phase, RepoName, Severity};
-    let url = format!("sqlite://{}", dir.join("herald.db").display());
+    let url = common::sqlite_url(dir);
     let store = herald::store::Store::open(&url).await.expect("store");
     let mut work = store.begin_durable().await.expect("work");
     for index in 0..12u32 {

@@ -9,7 +9,7 @@ use secrecy::SecretString;
 async fn a_malformed_app_key_stops_herald_with_a_clear_error() {
     let fake = world().await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let database_url = format!("sqlite://{}", dir.path().join("herald.db").display());
+    let database_url = common::sqlite_url(dir.path());
     let mut settings = common::settings(&database_url, true);
     let mut github = github_settings(&fake);
     github.private_key = SecretString::from(
@@ -30,7 +30,7 @@ async fn a_malformed_app_key_stops_herald_with_a_clear_error() {
 
 async fn doctor(fake_url: &str, key_file: &std::path::Path) -> (bool, String) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = format!("sqlite://{}", dir.path().join("herald.db").display());
+    let store = common::sqlite_url(dir.path());
     doctor_on(fake_url, key_file, &store).await
 }
 

@@ -53,7 +53,7 @@ async fn count(pool: &sqlx::AnyPool, sql: &'static str) -> i64 {
 #[tokio::test]
 async fn a_kill_mid_batch_loses_nothing_answered_and_processes_nothing_twice_on_sqlite() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let database = format!("sqlite://{}", dir.path().join("herald.db").display());
+    let database = common::sqlite_url(dir.path());
     a_kill_mid_batch_loses_nothing_answered_and_processes_nothing_twice(&database).await;
 }
 
@@ -230,8 +230,7 @@ async fn the_write_ahead_log_stays_bounded_while_deliveries_keep_coming() {
     use herald::incident::DeliveryId;
     use herald::store::{NewDelivery, Store, compress_payload};
     let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("herald.db");
-    let store = Store::open(&format!("sqlite://{}", path.display()))
+    let store = Store::open(&common::sqlite_url(dir.path()))
         .await
         .expect("store");
     // 3,000 deliveries of 16 KB that do not compress: 48 MB through the log.

@@ -16,11 +16,7 @@ macro_rules! on_both_stores {
         #[tokio::test]
         async fn $sqlite() {
             let dir = tempfile::tempdir().expect("tempdir");
-            $body(&format!(
-                "sqlite://{}",
-                dir.path().join("herald.db").display()
-            ))
-            .await;
+            $body(&common::sqlite_url(dir.path())).await;
         }
 
         #[tokio::test]
@@ -1057,7 +1053,7 @@ async fn read_before_the_write_turn(url: &str) {
 #[tokio::test]
 async fn on_sqlite_admitted_deliveries_write_no_entry_into_the_lane_index() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let url = format!("sqlite://{}", dir.path().join("herald.db").display());
+    let url = common::sqlite_url(dir.path());
     let store = Store::open(&url).await.expect("store");
     let deliveries = (0..50)
         .map(|index| delivery(&format!("d-{index}"), "issues", b"{}"))
@@ -1091,7 +1087,7 @@ async fn on_sqlite_admitted_deliveries_write_no_entry_into_the_lane_index() {
 #[tokio::test]
 async fn sqlite_connections_keep_a_small_page_cache() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let url = format!("sqlite://{}", dir.path().join("herald.db").display());
+    let url = common::sqlite_url(dir.path());
     let store = Store::open(&url).await.expect("store");
     let cache: i64 = sqlx::query_scalar("PRAGMA cache_size")
         .fetch_one(store.pool())

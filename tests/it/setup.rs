@@ -185,10 +185,7 @@ async fn herald_setup_registers_the_app_through_githubs_manifest_flow() {
     let doctor = tokio::process::Command::new(env!("CARGO_BIN_EXE_herald"))
         .arg("doctor")
         .current_dir(dir.path())
-        .env(
-            "HERALD_DATABASE_URL",
-            format!("sqlite://{}", dir.path().join("herald.db").display()),
-        )
+        .env("HERALD_DATABASE_URL", common::sqlite_url(dir.path()))
         .output()
         .await
         .expect("herald doctor runs");

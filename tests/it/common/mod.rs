@@ -33,6 +33,11 @@ pub async fn serve_on_loopback(app: axum::Router) -> String {
 }
 
 /// A GHSA id the test names.
+/// The URL of a SQLite store in `dir` (the file `herald.db`, created on first open).
+pub fn sqlite_url(dir: &std::path::Path) -> String {
+    format!("sqlite://{}", dir.join("herald.db").display())
+}
+
 pub fn ghsa(id: &str) -> herald::incident::GhsaId {
     herald::incident::GhsaId::parse(id).expect("a GHSA id")
 }
@@ -121,7 +126,7 @@ impl Harness {
     /// store instead of the SQLite file).
     pub async fn start_with(worker_enabled: bool, adjust: impl FnOnce(&mut Settings)) -> Harness {
         let dir = tempfile::tempdir().expect("tempdir");
-        let sqlite_url = format!("sqlite://{}", dir.path().join("herald.db").display());
+        let sqlite_url = sqlite_url(dir.path());
         let mut settings = settings(&sqlite_url, worker_enabled);
         if ON_POSTGRESQL.try_with(|_| ()).is_ok() {
             settings.database_url = postgres_database().await;
