@@ -128,6 +128,11 @@ const MAX_DEFERRAL: Duration = Duration::from_millis(50);
 const LONGEST_BATCH: Duration = Duration::from_millis(50);
 const DEFERRAL_STEP: Duration = Duration::from_millis(2);
 
+/// How many times in a row a batch that lost a race is run again before its error is
+/// reported: each loss means another batch committed, so a run that keeps losing is not
+/// racing but failing.
+const RACES_RUN_AGAIN: u32 = 3;
+
 const MAX_BACKOFF: Duration = Duration::from_secs(15 * 60);
 
 fn backoff(attempts: i64) -> Duration {
@@ -432,8 +437,23 @@ impl Worker {
         }
     }
 
-    /// Runs due jobs in one transaction until none is left or `batch_time` is spent.
+    /// Runs a batch; one that lost a race with a batch running at once (see
+    /// [`StoreError::lost_race`]) is run again, as it then sees what the other committed.
     async fn run_batch(&self) -> Result<Vec<JobOutcome>, StoreError> {
+        let mut lost = 0;
+        loop {
+            match self.run_batch_once().await {
+                Err(error) if error.lost_race() && lost < RACES_RUN_AGAIN => {
+                    lost += 1;
+                    tracing::debug!(%error, "a batch lost a race with another and runs again");
+                }
+                outcome => return outcome,
+            }
+        }
+    }
+
+    /// Runs due jobs in one transaction until none is left or `batch_time` is spent.
+    async fn run_batch_once(&self) -> Result<Vec<JobOutcome>, StoreError> {
         let pre_read = self
             .store
             .read_due_deliveries(

@@ -131,6 +131,18 @@ pub enum StoreError {
     Encode(#[from] serde_json::Error),
 }
 
+impl StoreError {
+    /// Whether PostgreSQL refused a transaction because one running at once got there
+    /// first: a unique key they both inserted (a new advisory's incident), a serialization
+    /// failure, a deadlock. Run again, the transaction sees what the other committed.
+    /// SQLite has one writer at a time, so it never says this.
+    pub fn lost_race(&self) -> bool {
+        const LOST_RACE: [&str; 3] = ["23505", "40001", "40P01"];
+        matches!(self, StoreError::Sql(sqlx::Error::Database(error))
+            if error.code().is_some_and(|code| LOST_RACE.contains(&code.as_ref())))
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Store {
     writer: AnyPool,

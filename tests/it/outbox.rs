@@ -248,6 +248,69 @@ async fn leases_end_unless_renewed(url: &str) {
 }
 
 on_both_stores!(
+    a_burst_about_one_new_advisory_opens_one_incident_without_a_failed_batch,
+    on_postgresql_batches_at_once_that_open_the_same_incident_do_not_fail,
+    one_incident_from_a_burst
+);
+
+/// On PostgreSQL the worker runs batches at once, and each reads a new advisory's incident
+/// as absent until one of them commits it: the others lose that race. A lost race is run
+/// again, not reported as the store failing (`drain` would return that error).
+async fn one_incident_from_a_burst(url: &str) {
+    let store = Store::open(url).await.expect("store");
+    let body = common::fixture("repository_advisory.reported.composed.json");
+    let burst: Vec<NewDelivery> = (0..300)
+        .map(|number| delivery(&format!("burst-{number}"), "repository_advisory", &body))
+        .collect();
+    let admitted = store.admit(burst).await.expect("admit");
+    assert!(
+        admitted
+            .iter()
+            .all(|admission| *admission == Admission::Accepted)
+    );
+    let worker = Worker::new(
+        store.clone(),
+        Arc::new(Notify::new()),
+        WorkerSettings::default(),
+    );
+    let outcomes = worker.drain().await.expect("no batch fails");
+    let done = outcomes
+        .iter()
+        .filter(|outcome| matches!(outcome, JobOutcome::Done(_)))
+        .count();
+    assert_eq!(done, 300, "{outcomes:?}");
+    assert_eq!(store.all_incidents().await.expect("list").len(), 1);
+    store.close().await;
+}
+
+on_both_stores!(
+    on_sqlite_a_unique_key_taken_is_not_a_lost_race,
+    on_postgresql_a_unique_key_taken_is_a_lost_race,
+    a_unique_key_taken_twice
+);
+
+/// Only PostgreSQL runs transactions at once, so only there is a key taken meanwhile a
+/// race lost (and the batch run again); on SQLite it is an error like any other.
+async fn a_unique_key_taken_twice(url: &str) {
+    let store = Store::open(url).await.expect("store");
+    let writer = common::any_pool(url).await;
+    let insert = "INSERT INTO outbox (kind, idempotency_key, payload, run_after, created_at) \
+                  VALUES ('chat', 'taken', 'x', 0, 0)";
+    sqlx::query(insert)
+        .execute(&writer)
+        .await
+        .expect("the first");
+    let taken = sqlx::query(insert)
+        .execute(&writer)
+        .await
+        .expect_err("the key is taken");
+    let error = herald::store::StoreError::from(taken);
+    assert_eq!(error.lost_race(), url.starts_with("postgres"), "{error}");
+    writer.close().await;
+    store.close().await;
+}
+
+on_both_stores!(
     a_lease_ends_unless_renewed,
     on_postgresql_a_lease_ends_unless_renewed,
     leases_end_unless_renewed
