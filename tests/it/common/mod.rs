@@ -32,12 +32,12 @@ pub async fn serve_on_loopback(app: axum::Router) -> String {
     url
 }
 
-/// A GHSA id the test names.
 /// The URL of a SQLite store in `dir` (the file `herald.db`, created on first open).
 pub fn sqlite_url(dir: &std::path::Path) -> String {
     format!("sqlite://{}", dir.join("herald.db").display())
 }
 
+/// A GHSA id the test names.
 pub fn ghsa(id: &str) -> herald::incident::GhsaId {
     herald::incident::GhsaId::parse(id).expect("a GHSA id")
 }
