@@ -7,7 +7,7 @@ use secrecy::SecretString;
 use std::io::Read;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 const SECRET: &str = "a-webhook-secret-that-must-never-be-logged";
@@ -401,13 +401,16 @@ fn serve_logging_at(dir: &Path, port: u16, worker: bool, level: &str) -> Served 
         stderr.read_to_string(&mut log).expect("read stderr");
         log
     });
-    Served { child, log }
+    Served {
+        child: common::Spawned(child),
+        log,
+    }
 }
 
 /// `herald serve` running, its log read as it is written: a pipe that nobody reads fills,
 /// and herald then waits to write its next line (at `debug`, within seconds).
 struct Served {
-    child: Child,
+    child: common::Spawned,
     log: std::thread::JoinHandle<String>,
 }
 

@@ -16,18 +16,20 @@ const SENDERS: usize = 48;
 /// Answers 202 seen before the kill.
 const KILL_AFTER: usize = 150;
 
-fn serve(database: &str, port: u16) -> std::process::Child {
-    std::process::Command::new(env!("CARGO_BIN_EXE_herald"))
-        .arg("serve")
-        .env("HERALD_DATABASE_URL", database)
-        .env("HERALD_LISTEN", format!("127.0.0.1:{port}"))
-        .env("HERALD_WEBHOOK_SECRET", common::SECRET)
-        .env("HERALD_WORKER_POLL_INTERVAL_MS", "50")
-        .env("HERALD_LOG", "warn")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("herald serve starts")
+fn serve(database: &str, port: u16) -> common::Spawned {
+    common::Spawned(
+        std::process::Command::new(env!("CARGO_BIN_EXE_herald"))
+            .arg("serve")
+            .env("HERALD_DATABASE_URL", database)
+            .env("HERALD_LISTEN", format!("127.0.0.1:{port}"))
+            .env("HERALD_WEBHOOK_SECRET", common::SECRET)
+            .env("HERALD_WORKER_POLL_INTERVAL_MS", "50")
+            .env("HERALD_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("herald serve starts"),
+    )
 }
 
 /// Delivery `index`: a report of an advisory of its own.

@@ -98,34 +98,36 @@ fn serve_tracing_everything(
     git: &GitServer,
     sink: &SmtpSink,
     signing_key: &str,
-) -> std::process::Child {
+) -> common::Spawned {
     let key_file = dir.join("signing-key.asc");
     std::fs::write(&key_file, signing_key).expect("key file");
-    std::process::Command::new(env!("CARGO_BIN_EXE_herald"))
-        .args(["serve", "--log-json"])
-        .current_dir(dir)
-        .env("HERALD_LISTEN", format!("127.0.0.1:{port}"))
-        .env("HERALD_WEBHOOK_SECRET", common::SECRET)
-        .env("HERALD_GITHUB_API_URL", &fake.url)
-        .env("HERALD_GITHUB_APP_ID", APP_ID.to_string())
-        .env("HERALD_GITHUB_PRIVATE_KEY", private_key())
-        .env("HERALD_WORKER_POLL_INTERVAL_MS", "50")
-        .env(
-            "HERALD_SMTP_URL",
-            format!(
-                "smtp://herald:smtp-password-never-logged@127.0.0.1:{}?tls=none",
-                sink.port
-            ),
-        )
-        .env("HERALD_MAIL_FROM", "Security <security@example.org>")
-        .env("HERALD_GITHUB_WEB_URL", &git.url)
-        .env("HERALD_SIGNING_KEY_FILE", &key_file)
-        .env("HERALD_SIGNING_KEY_PASSPHRASE", "passphrase-never-logged")
-        .env("HERALD_LOG", "trace")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::fs::File::create(dir.join("herald.log")).expect("log file"))
-        .spawn()
-        .expect("herald serve starts")
+    common::Spawned(
+        std::process::Command::new(env!("CARGO_BIN_EXE_herald"))
+            .args(["serve", "--log-json"])
+            .current_dir(dir)
+            .env("HERALD_LISTEN", format!("127.0.0.1:{port}"))
+            .env("HERALD_WEBHOOK_SECRET", common::SECRET)
+            .env("HERALD_GITHUB_API_URL", &fake.url)
+            .env("HERALD_GITHUB_APP_ID", APP_ID.to_string())
+            .env("HERALD_GITHUB_PRIVATE_KEY", private_key())
+            .env("HERALD_WORKER_POLL_INTERVAL_MS", "50")
+            .env(
+                "HERALD_SMTP_URL",
+                format!(
+                    "smtp://herald:smtp-password-never-logged@127.0.0.1:{}?tls=none",
+                    sink.port
+                ),
+            )
+            .env("HERALD_MAIL_FROM", "Security <security@example.org>")
+            .env("HERALD_GITHUB_WEB_URL", &git.url)
+            .env("HERALD_SIGNING_KEY_FILE", &key_file)
+            .env("HERALD_SIGNING_KEY_PASSPHRASE", "passphrase-never-logged")
+            .env("HERALD_LOG", "trace")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(dir.join("herald.log")).expect("log file"))
+            .spawn()
+            .expect("herald serve starts"),
+    )
 }
 
 /// What the log at `path` holds so far (nothing before it is written).

@@ -16,7 +16,7 @@ const REPLICAS_WRITE_BUDGET: &str = "100/1";
 /// One `herald serve` replica, a child process.
 struct Replica {
     port: u16,
-    child: std::process::Child,
+    child: common::Spawned,
 }
 
 impl Replica {
@@ -53,7 +53,10 @@ impl Replica {
             .stderr(std::fs::File::create(log).expect("log file"))
             .spawn()
             .expect("herald serve starts");
-        Replica { port, child }
+        Replica {
+            port,
+            child: common::Spawned(child),
+        }
     }
 
     fn kill(&mut self) {

@@ -346,6 +346,32 @@ fn now_millis() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
+/// A `herald` process the test started, killed and reaped when dropped: a test that fails
+/// before it stops one leaves nothing running behind it (a server polling its store, on a
+/// port, using the CPU the next tests and benchmarks measure with).
+pub struct Spawned(pub std::process::Child);
+
+impl std::ops::Deref for Spawned {
+    type Target = std::process::Child;
+    fn deref(&self) -> &std::process::Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Spawned {
+    fn deref_mut(&mut self) -> &mut std::process::Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        // Killing one that has ended already fails; either way it is reaped.
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 pub mod app;
 pub mod chat;
 pub mod cut;
