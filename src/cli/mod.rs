@@ -1292,6 +1292,13 @@ async fn jobs(settings: &Settings, command: JobsCommand) -> anyhow::Result<()> {
             } else {
                 print!("{}", report::job_table(&jobs, now));
             }
+            // SQLite: deliveries whose jobs the worker has not queued yet are no rows.
+            let unqueued = store.unqueued_deliveries().await?.count;
+            if !json && !failed && unqueued > 0 {
+                println!(
+                    "and {unqueued} stored deliveries whose processing jobs the worker has yet to queue"
+                );
+            }
         }
         JobsCommand::Show { id, json } => {
             let job = store.job(id).await?.ok_or(JobControlError::NoSuchJob(id))?;

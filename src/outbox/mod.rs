@@ -468,7 +468,9 @@ impl Worker {
         let mut failing = None;
         // Jobs are marked done at the end of the batch: fetch past the ones already run.
         let mut after_id = 0;
+        let mut queued = 0;
         'batch: loop {
+            queued += work.queue_admitted(CHUNK).await?;
             let claims = work.due_jobs(Utc::now(), after_id, CHUNK).await?;
             if claims.is_empty() {
                 break;
@@ -523,7 +525,7 @@ impl Worker {
                 Ok(Vec::new())
             }
             None => self.commit_batch(work, done).await,
-            Some(failing) => self.undo_batch(work, done, failing).await,
+            Some(failing) => self.undo_batch(work, (done, queued), failing).await,
         }
     }
 
@@ -550,14 +552,21 @@ impl Worker {
     }
 
     /// Undoes the whole batch for the job that failed in it, then gives every job its own
-    /// transaction (a row no job decodes from is given up).
+    /// transaction (a row no job decodes from is given up). Jobs the batch queued
+    /// (`queued`, see [`Work::queue_admitted`]) are queued again first, under new ids: those
+    /// are not run alone here but by the next batch, which finds them queued.
     async fn undo_batch(
         &self,
         work: Work,
-        done: Vec<(ClaimedJob, Processed, Duration)>,
+        (done, queued): (Vec<(ClaimedJob, Processed, Duration)>, u64),
         failing: Result<ClaimedJob, Box<Undecodable>>,
     ) -> Result<Vec<JobOutcome>, StoreError> {
         work.rollback().await?;
+        if queued > 0 {
+            self.store
+                .queue_admitted(u32::try_from(queued).unwrap_or(u32::MAX))
+                .await?;
+        }
         let mut outcomes = Vec::with_capacity(done.len() + 1);
         let (failing, undecodable) = match failing {
             Ok(job) => (Some(job), None),

@@ -3,10 +3,13 @@
 //! commit and not for a round trip per statement.
 //!
 //! - SQLite: a connection of its own on a thread of its own runs the whole batch (begin,
-//!   a cached insert per delivery and per job, commit) without leaving the thread. It takes
-//!   the store's write turn first, the one every unit of work takes, so herald's writers
-//!   still queue fairly instead of meeting in SQLite's sleeping busy handler. Another
-//!   thread checkpoints the write-ahead log beside it (see `checkpoint_after`).
+//!   a cached insert per delivery, commit) without leaving the thread. It takes the
+//!   store's write turn first, the one every unit of work takes, so herald's writers still
+//!   queue fairly instead of meeting in SQLite's sleeping busy handler. Another thread
+//!   checkpoints the write-ahead log beside it (see `checkpoint_after`). The deliveries'
+//!   processing jobs are queued by the worker
+//!   ([`Work::queue_admitted`](super::Work::queue_admitted)), dozens to a commit, where
+//!   each of these commits holds a few deliveries.
 //! - PostgreSQL: one statement whose CTE inserts the deliveries and queues a job for each
 //!   row inserted; it commits on its own, durably (`synchronous_commit` as the server has
 //!   it, on by default, as every durable unit of work), through a connection kept for it.
@@ -177,9 +180,9 @@ fn open_connection(path: &Path) -> Result<rusqlite::Connection, StoreError> {
     Ok(connection)
 }
 
-/// Inserts each delivery, and a processing job for each one inserted, then commits (which
-/// returns once the commit is on disk). A delivery whose id or body is stored already, or
-/// came earlier in the batch, is a duplicate: nothing is written for it.
+/// Inserts each delivery, then commits (which returns once the commit is on disk). A
+/// delivery whose id or body is stored already, or came earlier in the batch, is a
+/// duplicate: nothing is written for it.
 fn admit_in_one_commit(
     connection: &mut rusqlite::Connection,
     deliveries: &[NewDelivery],
@@ -191,9 +194,6 @@ fn admit_in_one_commit(
         let mut insert = transaction.prepare_cached(&format!(
             "INSERT INTO deliveries ({DELIVERY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) \
              ON CONFLICT DO NOTHING"
-        ))?;
-        let mut queue = transaction.prepare_cached(&format!(
-            "INSERT INTO outbox ({JOB_COLUMNS}) VALUES (?, ?, ?, ?, ?)"
         ))?;
         for delivery in deliveries {
             let inserted = insert.execute(rusqlite::params![
@@ -209,15 +209,6 @@ fn admit_in_one_commit(
                     .map(|signature| &signature[..]),
                 to_millis(delivery.received_at),
             ])? == 1;
-            if inserted {
-                queue.execute(rusqlite::params![
-                    PROCESS_DELIVERY,
-                    key::delivery(&delivery.delivery_id),
-                    delivery.delivery_id.as_str(),
-                    DUE_AT_ONCE,
-                    to_millis(delivery.received_at),
-                ])?;
-            }
             admissions.push(if inserted {
                 Admission::Accepted
             } else {
@@ -237,10 +228,12 @@ fn installation(delivery: &NewDelivery) -> Option<i64> {
 }
 
 impl Store {
-    /// Stores a batch of deliveries and their processing jobs in one durable commit (one
-    /// fsync for many concurrent deliveries), as one message to the database. Returns one
-    /// admission per delivery, in order; a delivery id or body already stored, or repeated
-    /// within the batch, is a duplicate.
+    /// Stores a batch of deliveries in one durable commit (one fsync for many concurrent
+    /// deliveries), as one message to the database: on PostgreSQL with their processing
+    /// jobs, on SQLite without (the worker queues them, see
+    /// [`Work::queue_admitted`](super::Work::queue_admitted)). Returns one admission per
+    /// delivery, in order; a delivery id or body already stored, or repeated within the
+    /// batch, is a duplicate.
     pub async fn admit(&self, batch: Vec<NewDelivery>) -> Result<Vec<Admission>, StoreError> {
         if batch.is_empty() {
             return Ok(Vec::new());

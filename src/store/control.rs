@@ -1,7 +1,7 @@
 //! What an operator sees of the job queue and does with its jobs (`herald jobs`).
 
-use super::queue::DUE_AT_ONCE;
-use super::{Dialect, IncidentId, Store, StoreError, Work, from_millis, to_millis};
+use super::queue::{DUE_AT_ONCE, PROCESS_DELIVERY};
+use super::{Dialect, IncidentId, Store, StoreError, Unqueued, Work, from_millis, to_millis};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::Row;
@@ -219,7 +219,8 @@ impl Store {
         .bind(to_millis(now))
         .fetch_all(&self.reader)
         .await?;
-        rows.iter()
+        let mut kinds = rows
+            .iter()
             .map(|row| {
                 Ok(QueuedKind {
                     kind: row.try_get("kind")?,
@@ -232,7 +233,43 @@ impl Store {
                         .transpose()?,
                 })
             })
-            .collect()
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        self.count_unqueued_deliveries(&mut kinds).await?;
+        Ok(kinds)
+    }
+
+    /// SQLite: counts the deliveries whose processing jobs the worker is yet to queue (see
+    /// [`Work::queue_admitted`](super::Work::queue_admitted)) as pending and due jobs of theirs, so that a worker
+    /// that does not keep up shows in the queue all the same.
+    async fn count_unqueued_deliveries(
+        &self,
+        kinds: &mut Vec<QueuedKind>,
+    ) -> Result<(), StoreError> {
+        let Unqueued { count, oldest } = self.unqueued_deliveries().await?;
+        if count == 0 {
+            return Ok(());
+        }
+        // The kinds are in name order (the query's).
+        let position = kinds
+            .binary_search_by(|kind| kind.kind.as_str().cmp(PROCESS_DELIVERY))
+            .unwrap_or_else(|position| {
+                kinds.insert(
+                    position,
+                    QueuedKind {
+                        kind: PROCESS_DELIVERY.to_owned(),
+                        pending: 0,
+                        due: 0,
+                        given_up: 0,
+                        oldest_due_since: None,
+                    },
+                );
+                position
+            });
+        let deliveries = &mut kinds[position];
+        deliveries.pending += count;
+        deliveries.due += count;
+        deliveries.oldest_due_since = deliveries.oldest_due_since.into_iter().chain(oldest).min();
+        Ok(())
     }
 
     /// The jobs `filter` asks for, in queue order.

@@ -93,7 +93,7 @@ pub use polls::{PollClaim, RepositoryToPoll};
 pub use products::{JudgedItem, ProductIncidentRow, SourceState};
 pub use queue::{
     Admission, FailedJob, JobClaim, NewDelivery, PROCESS_DELIVERY, PreRead, Priority, Queued,
-    StoredDelivery, compress_payload,
+    StoredDelivery, Unqueued, compress_payload,
 };
 pub use tracking::{TrackingLink, TrackingStatus};
 

@@ -15,6 +15,15 @@ macro_rules! stored_delivery_columns {
     };
 }
 
+/// Stored deliveries whose processing jobs are not queued yet (SQLite, see
+/// [`Store::unqueued_deliveries`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Unqueued {
+    pub count: i64,
+    /// When the oldest of them was received.
+    pub oldest: Option<DateTime<Utc>>,
+}
+
 /// A verified delivery on its way into the store.
 #[derive(Debug, Clone)]
 pub struct NewDelivery {
@@ -40,7 +49,8 @@ pub fn compress_payload(body: &[u8]) -> Vec<u8> {
 /// What the store made of a delivery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Admission {
-    /// Stored now, with its processing job.
+    /// Stored now; its processing job is queued with it (PostgreSQL) or by the worker
+    /// (SQLite, see [`Work::queue_admitted`]).
     Accepted,
     /// A delivery with this id was stored before; nothing was written.
     Duplicate,
@@ -359,6 +369,40 @@ impl Store {
         Ok(PreRead(pre_read))
     }
 
+    /// [`Work::queue_admitted`] in a unit of work of its own. Returns how many it queued.
+    pub async fn queue_admitted(&self, limit: u32) -> Result<u64, StoreError> {
+        if self.unqueued_deliveries().await?.count == 0 {
+            return Ok(0);
+        }
+        let mut work = self.begin().await?;
+        let queued = work.queue_admitted(limit).await?;
+        work.commit().await?;
+        Ok(queued)
+    }
+
+    /// SQLite: the stored deliveries whose processing jobs the worker is yet to queue (see
+    /// [`Work::queue_admitted`]). PostgreSQL queues each as it admits it: none.
+    pub async fn unqueued_deliveries(&self) -> Result<Unqueued, StoreError> {
+        if self.dialect != Dialect::Sqlite {
+            return Ok(Unqueued::default());
+        }
+        let row = sqlx::query(
+            "SELECT count(*) AS unqueued, \
+             (SELECT received_at FROM deliveries WHERE rowid > q.through_rowid \
+              ORDER BY rowid LIMIT 1) AS oldest \
+             FROM deliveries d, deliveries_queued q WHERE d.rowid > q.through_rowid",
+        )
+        .fetch_one(&self.reader)
+        .await?;
+        Ok(Unqueued {
+            count: row.try_get("unqueued")?,
+            oldest: row
+                .try_get::<Option<i64>, _>("oldest")?
+                .map(from_millis)
+                .transpose()?,
+        })
+    }
+
     /// The jobs herald gave up on for an incident, oldest first.
     pub async fn failed_jobs(&self, incident_id: IncidentId) -> Result<Vec<FailedJob>, StoreError> {
         let rows = sqlx::query(DEAD_JOBS)
@@ -475,6 +519,48 @@ impl Work {
             jobs.execute(self.conn().await?).await?;
         }
         Ok(admissions)
+    }
+
+    /// SQLite: queues the processing jobs of up to `limit` deliveries admitted since the
+    /// last call, oldest first, within this unit of work; returns how many it queued.
+    /// Admitting a delivery on SQLite writes only the delivery, and the worker calls this
+    /// before each fetch of its jobs, so that one commit writes the jobs of dozens of
+    /// deliveries (the queue's pages were a quarter of an admitted delivery's pages when
+    /// each commit of a few deliveries wrote its jobs). The deliveries past
+    /// `deliveries_queued.through_rowid` are those without their job: rowids only grow, as
+    /// deliveries are never deleted. A delivery whose job exists already (queued with it by
+    /// [`Work::admit`], or copied from another store) keeps that one. On PostgreSQL each
+    /// delivery's job is queued as it is admitted, and this does nothing.
+    pub async fn queue_admitted(&mut self, limit: u32) -> Result<u64, StoreError> {
+        if self.dialect != Dialect::Sqlite {
+            return Ok(0);
+        }
+        // Two statements of fixed text: a statement per number of rows would each be
+        // prepared and cached.
+        let queued = sqlx::query(
+            "INSERT INTO outbox (kind, idempotency_key, payload, run_after, created_at) \
+             SELECT ?, ? || delivery_id, delivery_id, ?, received_at FROM deliveries \
+             WHERE rowid > (SELECT through_rowid FROM deliveries_queued) \
+             ORDER BY rowid LIMIT ? \
+             ON CONFLICT (idempotency_key) DO NOTHING",
+        )
+        .bind(PROCESS_DELIVERY)
+        .bind(crate::markers::key::DELIVERY_PREFIX)
+        .bind(DUE_AT_ONCE)
+        .bind(i64::from(limit))
+        .execute(self.conn().await?)
+        .await?
+        .rows_affected();
+        sqlx::query(
+            "UPDATE deliveries_queued SET through_rowid = coalesce(\
+               (SELECT max(queued) FROM (SELECT rowid AS queued FROM deliveries \
+                WHERE rowid > deliveries_queued.through_rowid ORDER BY rowid LIMIT ?)), \
+               through_rowid)",
+        )
+        .bind(i64::from(limit))
+        .execute(self.conn().await?)
+        .await?;
+        Ok(queued)
     }
 
     /// Reads the stored deliveries `delivery_ids` in one query, for [`Work::load_delivery`]

@@ -793,6 +793,7 @@ async fn a_job_run_alone_is_taken_as_seen_and_its_failure_recorded_once(url: &st
         .admit(vec![delivery("poison", "no_such_event", b"{}")])
         .await
         .expect("admitted");
+    store.queue_admitted(10).await.expect("its job queued");
     let due = async || {
         let mut work = store.begin().await.expect("work");
         let jobs = work.due_jobs(Utc::now(), 0, 10).await.expect("due jobs");
@@ -1066,6 +1067,7 @@ async fn read_before_the_write_turn(url: &str) {
         ])
         .await
         .expect("admit");
+    store.queue_admitted(10).await.expect("their jobs queued");
     let pre_read = store
         .read_due_deliveries((Utc::now(), 2), advisory_incident_key)
         .await
@@ -1122,6 +1124,7 @@ async fn on_sqlite_admitted_deliveries_write_no_entry_into_the_lane_index() {
         .map(|index| delivery(&format!("d-{index}"), "issues", b"{}"))
         .collect();
     store.admit(deliveries).await.expect("admit");
+    store.queue_admitted(100).await.expect("their jobs queued");
     let pool = common::any_pool(&url).await;
     let entries = || async {
         sqlx::query_scalar::<_, i64>(
@@ -1141,6 +1144,95 @@ async fn on_sqlite_admitted_deliveries_write_no_entry_into_the_lane_index() {
     .await
     .expect("a job with a lane");
     assert_eq!(entries().await, 1);
+    pool.close().await;
+    store.close().await;
+}
+
+/// On SQLite admitting a delivery writes no job: the worker queues the jobs of the
+/// deliveries admitted since it last did, in a commit of its own before its batch, and the
+/// queue's summary counts the deliveries waiting for that as pending jobs.
+#[tokio::test]
+async fn on_sqlite_the_worker_queues_each_admitted_deliverys_job_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = common::sqlite_url(dir.path());
+    let store = Store::open(&url).await.expect("store");
+    let pool = common::any_pool(&url).await;
+    let jobs = async || -> Vec<(String, String)> {
+        sqlx::query_as(
+            "SELECT idempotency_key, state FROM outbox WHERE kind = 'process_delivery' ORDER BY id",
+        )
+        .fetch_all(&pool)
+        .await
+        .expect("jobs")
+    };
+    let admitted = (0..3)
+        .map(|index| delivery(&format!("d-{index}"), "no_such_event", b"{}"))
+        .collect();
+    store.admit(admitted).await.expect("admit");
+    // One more, with its job queued with it, as a unit of work admits herald's own.
+    let mut work = store.begin().await.expect("work");
+    work.admit(&[delivery("own", "no_such_event", b"{}")])
+        .await
+        .expect("admitted in the unit of work");
+    work.commit().await.expect("committed");
+    assert_eq!(
+        jobs().await,
+        [("delivery:own".to_owned(), "pending".to_owned())]
+    );
+    let unqueued = store.unqueued_deliveries().await.expect("unqueued");
+    assert_eq!(unqueued.count, 4);
+    assert!(unqueued.oldest.is_some());
+    let summary = store.queue_summary(Utc::now()).await.expect("summary");
+    let deliveries = summary
+        .iter()
+        .find(|kind| kind.kind == "process_delivery")
+        .expect("the deliveries' kind");
+    assert_eq!((deliveries.pending, deliveries.due), (5, 5));
+    assert_eq!(deliveries.oldest_due_since, unqueued.oldest);
+
+    store.queue_admitted(2).await.expect("two queued");
+    assert_eq!(
+        store.unqueued_deliveries().await.expect("unqueued").count,
+        2
+    );
+    store.queue_admitted(10).await.expect("the rest queued");
+    assert_eq!(
+        store.unqueued_deliveries().await.expect("unqueued").count,
+        0
+    );
+    let keys: Vec<String> = jobs().await.into_iter().map(|(key, _)| key).collect();
+    assert_eq!(
+        keys,
+        [
+            "delivery:own",
+            "delivery:d-0",
+            "delivery:d-1",
+            "delivery:d-2"
+        ]
+    );
+
+    // Stored later, processed by the worker's next batch; the queued ones too, once each.
+    store
+        .admit(vec![delivery("d-3", "no_such_event", b"{}")])
+        .await
+        .expect("admit");
+    let settings = WorkerSettings {
+        max_attempts: 1,
+        ..WorkerSettings::default()
+    };
+    let worker = Worker::new(store.clone(), Arc::new(Notify::new()), settings);
+    let outcomes = worker.drain().await.expect("drain");
+    assert_eq!(outcomes.len(), 5, "{outcomes:?}");
+    let states: Vec<(String, String)> = jobs().await;
+    assert_eq!(states.len(), 5, "one job per delivery: {states:?}");
+    assert!(
+        states.iter().all(|(_, state)| state == "dead"),
+        "{states:?}"
+    );
+    assert_eq!(
+        store.unqueued_deliveries().await.expect("unqueued").count,
+        0
+    );
     pool.close().await;
     store.close().await;
 }

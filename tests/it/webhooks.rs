@@ -452,14 +452,28 @@ async fn a_delivery_accepted_while_the_worker_is_stopped_is_processed_after_rest
         )
         .await;
     assert_eq!(answer.status, 202);
+    // Its processing job is queued with it, or (SQLite) waits for the worker to queue it.
     assert_eq!(
         harness
             .count(
                 "SELECT COUNT(*) FROM outbox WHERE state = 'pending' AND kind = 'process_delivery'"
             )
-            .await,
+            .await
+            + harness.unqueued().await,
         1
     );
+    // `herald jobs list` shows it either way: its job, or that it waits for one.
+    let listed = common::app::herald_cli(&harness, &["jobs", "list"]).await;
+    if harness.database_url.starts_with("sqlite:") {
+        assert!(
+            listed.contains(
+                "and 1 stored deliveries whose processing jobs the worker has yet to queue"
+            ),
+            "{listed}"
+        );
+    } else {
+        assert!(listed.contains("process_delivery"), "{listed}");
+    }
     assert_eq!(harness.count("SELECT COUNT(*) FROM incidents").await, 0);
 
     harness.restart(true).await;

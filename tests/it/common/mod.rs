@@ -234,11 +234,25 @@ impl Harness {
             .unwrap_or_else(|error| panic!("{sql}: {error}"))
     }
 
+    /// Stored deliveries whose processing jobs the worker is yet to queue (SQLite; see
+    /// `Store::queue_admitted`). Read before the pending jobs: the worker's commit that
+    /// queues a delivery's job moves it from this count to theirs.
+    pub async fn unqueued(&self) -> i64 {
+        self.store
+            .unqueued_deliveries()
+            .await
+            .expect("unqueued deliveries")
+            .count
+    }
+
     /// Waits until no delivery is left to process; fails the test if that never happens.
     pub async fn wait_processed(&self) {
-        self.wait_until_none(
-            "SELECT COUNT(*) FROM outbox WHERE state = 'pending' AND kind = 'process_delivery'",
-        )
+        const PENDING: &str =
+            "SELECT COUNT(*) FROM outbox WHERE state = 'pending' AND kind = 'process_delivery'";
+        self.until(PENDING, async || {
+            let unqueued = self.unqueued().await;
+            unqueued + self.count(PENDING).await == 0
+        })
         .await;
     }
 
@@ -249,12 +263,13 @@ impl Harness {
         const PENDING: &str = "SELECT COUNT(*) FROM outbox WHERE state = 'pending' \
                                AND NOT (attempts = 0 AND run_after > $1)";
         self.until(PENDING, async || {
+            let unqueued = self.unqueued().await;
             let pending: i64 = sqlx::query_scalar(PENDING)
                 .bind(now_millis())
                 .fetch_one(self.store.pool())
                 .await
                 .unwrap_or_else(|error| panic!("{PENDING}: {error}"));
-            pending == 0
+            unqueued + pending == 0
         })
         .await;
     }
@@ -288,11 +303,6 @@ impl Harness {
         writer.close().await;
         assert!(moved > 0, "no pending {stage} reminder to bring forward");
         self.wait_all_jobs().await;
-    }
-
-    /// Waits until `sql` counts nothing (see [`Harness::until`]).
-    pub async fn wait_until_none(&self, sql: &'static str) {
-        self.until(sql, async || self.count(sql).await == 0).await;
     }
 
     /// Waits until `done` holds, checking again each time herald's worker or effect runner
