@@ -470,9 +470,14 @@ impl Worker {
         let mut after_id = 0;
         let mut queued = 0;
         'batch: loop {
-            queued += work.queue_admitted(CHUNK).await?;
+            let moved_past = work.queue_admitted(CHUNK).await?;
+            queued += moved_past;
             let claims = work.due_jobs(Utc::now(), after_id, CHUNK).await?;
             if claims.is_empty() {
+                // Deliveries that all had their jobs (done) already: go on past them.
+                if moved_past > 0 {
+                    continue;
+                }
                 break;
             }
             let jobs: Vec<Result<ClaimedJob, Box<Undecodable>>> =
@@ -520,8 +525,13 @@ impl Worker {
             }
         }
         match failing {
-            None if done.is_empty() => {
+            None if done.is_empty() && queued == 0 => {
                 work.rollback().await?;
+                Ok(Vec::new())
+            }
+            None if done.is_empty() => {
+                // It moved past deliveries whose jobs existed: that is kept.
+                work.commit().await?;
                 Ok(Vec::new())
             }
             None => self.commit_batch(work, done).await,
@@ -552,9 +562,9 @@ impl Worker {
     }
 
     /// Undoes the whole batch for the job that failed in it, then gives every job its own
-    /// transaction (a row no job decodes from is given up). Jobs the batch queued
-    /// (`queued`, see [`Work::queue_admitted`]) are queued again first, under new ids: those
-    /// are not run alone here but by the next batch, which finds them queued.
+    /// transaction (a row no job decodes from is given up). The deliveries whose jobs the
+    /// batch queued (`queued` of them, see [`Work::queue_admitted`]) have them queued again
+    /// first, under new ids: those are not run alone here but by the next batch.
     async fn undo_batch(
         &self,
         work: Work,

@@ -369,7 +369,8 @@ impl Store {
         Ok(PreRead(pre_read))
     }
 
-    /// [`Work::queue_admitted`] in a unit of work of its own. Returns how many it queued.
+    /// [`Work::queue_admitted`] in a unit of work of its own. Returns how many deliveries it
+    /// moved past.
     pub async fn queue_admitted(&self, limit: u32) -> Result<u64, StoreError> {
         if self.unqueued_deliveries().await?.count == 0 {
             return Ok(0);
@@ -521,46 +522,51 @@ impl Work {
         Ok(admissions)
     }
 
-    /// SQLite: queues the processing jobs of up to `limit` deliveries admitted since the
-    /// last call, oldest first, within this unit of work; returns how many it queued.
-    /// Admitting a delivery on SQLite writes only the delivery, and the worker calls this
-    /// before each fetch of its jobs, so that one commit writes the jobs of dozens of
-    /// deliveries (the queue's pages were a quarter of an admitted delivery's pages when
-    /// each commit of a few deliveries wrote its jobs). The deliveries past
-    /// `deliveries_queued.through_rowid` are those without their job: rowids only grow, as
-    /// deliveries are never deleted. A delivery whose job exists already (queued with it by
-    /// [`Work::admit`], or copied from another store) keeps that one. On PostgreSQL each
-    /// delivery's job is queued as it is admitted, and this does nothing.
+    /// SQLite: queues the processing jobs of the next `limit` deliveries admitted since the
+    /// last call, oldest first, within this unit of work; returns how many deliveries it
+    /// moved past (some may have had their job already). Admitting a delivery on SQLite
+    /// writes only the delivery, and the worker calls this before each fetch of its jobs, so
+    /// that one commit writes the jobs of dozens of deliveries (the queue's pages were a
+    /// quarter of an admitted delivery's pages when each commit of a few deliveries wrote
+    /// its jobs). The deliveries past `deliveries_queued.through_rowid` are those without
+    /// their job: rowids only grow, as deliveries are never deleted. A delivery whose job
+    /// exists already (queued with it by [`Work::admit`], or copied from another store)
+    /// keeps that one. On PostgreSQL each delivery's job is queued as it is admitted, and
+    /// this does nothing.
     pub async fn queue_admitted(&mut self, limit: u32) -> Result<u64, StoreError> {
         if self.dialect != Dialect::Sqlite {
             return Ok(0);
         }
-        // Two statements of fixed text: a statement per number of rows would each be
-        // prepared and cached.
-        let queued = sqlx::query(
+        let next = sqlx::query(
+            "SELECT count(*) AS deliveries, max(next) AS last FROM (SELECT rowid AS next \
+             FROM deliveries WHERE rowid > (SELECT through_rowid FROM deliveries_queued) \
+             ORDER BY rowid LIMIT ?)",
+        )
+        .bind(i64::from(limit))
+        .fetch_one(self.conn().await?)
+        .await?;
+        let (deliveries, last): (i64, Option<i64>) =
+            (next.try_get("deliveries")?, next.try_get("last")?);
+        let Some(last) = last else {
+            return Ok(0);
+        };
+        sqlx::query(
             "INSERT INTO outbox (kind, idempotency_key, payload, run_after, created_at) \
              SELECT ?, ? || delivery_id, delivery_id, ?, received_at FROM deliveries \
-             WHERE rowid > (SELECT through_rowid FROM deliveries_queued) \
-             ORDER BY rowid LIMIT ? \
+             WHERE rowid > (SELECT through_rowid FROM deliveries_queued) AND rowid <= ? \
              ON CONFLICT (idempotency_key) DO NOTHING",
         )
         .bind(PROCESS_DELIVERY)
         .bind(crate::markers::key::DELIVERY_PREFIX)
         .bind(DUE_AT_ONCE)
-        .bind(i64::from(limit))
-        .execute(self.conn().await?)
-        .await?
-        .rows_affected();
-        sqlx::query(
-            "UPDATE deliveries_queued SET through_rowid = coalesce(\
-               (SELECT max(queued) FROM (SELECT rowid AS queued FROM deliveries \
-                WHERE rowid > deliveries_queued.through_rowid ORDER BY rowid LIMIT ?)), \
-               through_rowid)",
-        )
-        .bind(i64::from(limit))
+        .bind(last)
         .execute(self.conn().await?)
         .await?;
-        Ok(queued)
+        sqlx::query("UPDATE deliveries_queued SET through_rowid = ?")
+            .bind(last)
+            .execute(self.conn().await?)
+            .await?;
+        Ok(u64::try_from(deliveries).unwrap_or_default())
     }
 
     /// Reads the stored deliveries `delivery_ids` in one query, for [`Work::load_delivery`]

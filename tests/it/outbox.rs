@@ -1237,6 +1237,51 @@ async fn on_sqlite_the_worker_queues_each_admitted_deliverys_job_once() {
     store.close().await;
 }
 
+/// Deliveries whose jobs are done before the worker reaches them (a store copied with its
+/// queue, herald's own deliveries queued with their jobs): the worker goes on past them,
+/// more than a fetch of them in a row, to the deliveries behind.
+#[tokio::test]
+async fn on_sqlite_the_worker_goes_past_deliveries_whose_jobs_are_done() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = common::sqlite_url(dir.path());
+    let store = Store::open(&url).await.expect("store");
+    let own: Vec<NewDelivery> = (0..40)
+        .map(|index| delivery(&format!("own-{index}"), "no_such_event", b"{}"))
+        .collect();
+    let mut work = store.begin().await.expect("work");
+    work.admit(&own).await.expect("admitted with their jobs");
+    work.commit().await.expect("committed");
+    let pool = common::any_pool(&url).await;
+    sqlx::query("UPDATE outbox SET state = 'done'")
+        .execute(&pool)
+        .await
+        .expect("their jobs done");
+    store
+        .admit(vec![delivery("behind", "no_such_event", b"{}")])
+        .await
+        .expect("admit");
+
+    let settings = WorkerSettings {
+        max_attempts: 1,
+        ..WorkerSettings::default()
+    };
+    let worker = Worker::new(store.clone(), Arc::new(Notify::new()), settings);
+    let outcomes = worker.drain().await.expect("drain");
+    assert_eq!(outcomes.len(), 1, "{outcomes:?}");
+    assert_eq!(
+        store.unqueued_deliveries().await.expect("unqueued").count,
+        0
+    );
+    let behind: Vec<String> =
+        sqlx::query_scalar("SELECT state FROM outbox WHERE idempotency_key = 'delivery:behind'")
+            .fetch_all(&pool)
+            .await
+            .expect("its job");
+    assert_eq!(behind, ["dead"]);
+    pool.close().await;
+    store.close().await;
+}
+
 /// Each of the store's SQLite connections keeps a 512 KiB page cache, not SQLite's 2 MiB:
 /// herald holds seven, and under load the larger caches added about 2 MB to the peak.
 #[tokio::test]
