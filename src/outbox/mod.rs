@@ -463,6 +463,7 @@ impl Worker {
             .await?;
         let mut work = self.store.begin().await?;
         work.adopt(pre_read);
+        let last_before = work.last_job_id().await?;
         let started = std::time::Instant::now();
         let mut done = Vec::new();
         let mut failing = None;
@@ -535,7 +536,10 @@ impl Worker {
                 Ok(Vec::new())
             }
             None => self.commit_batch(work, done).await,
-            Some(failing) => self.undo_batch(work, (done, queued), failing).await,
+            Some(failing) => {
+                self.undo_batch(work, (done, queued, last_before), failing)
+                    .await
+            }
         }
     }
 
@@ -564,11 +568,13 @@ impl Worker {
     /// Undoes the whole batch for the job that failed in it, then gives every job its own
     /// transaction (a row no job decodes from is given up). The deliveries whose jobs the
     /// batch queued (`queued` of them, see [`Work::queue_admitted`]) have them queued again
-    /// first, under new ids: those are not run alone here but by the next batch.
+    /// first. A job written in the batch (its id past `last_before`) may have another id
+    /// now, or another job its old one: a delivery's is run alone under the id it was queued
+    /// again with; any other is written again by the job that wrote it, run alone.
     async fn undo_batch(
         &self,
         work: Work,
-        (done, queued): (Vec<(ClaimedJob, Processed, Duration)>, u64),
+        (done, queued, last_before): (Vec<(ClaimedJob, Processed, Duration)>, u64, i64),
         failing: Result<ClaimedJob, Box<Undecodable>>,
     ) -> Result<Vec<JobOutcome>, StoreError> {
         work.rollback().await?;
@@ -583,6 +589,14 @@ impl Worker {
             Err(undecodable) => (None, Some(undecodable)),
         };
         for job in done.into_iter().map(|(job, _, _)| job).chain(failing) {
+            let job = if job.id > last_before {
+                match self.queued_again(job).await? {
+                    Some(job) => job,
+                    None => continue,
+                }
+            } else {
+                job
+            };
             let started = std::time::Instant::now();
             if let Some(outcome) = self.run_alone(&job).await? {
                 outcomes.push((job, outcome, started.elapsed()));
@@ -594,6 +608,18 @@ impl Worker {
             finished.push(give_up_undecodable(&self.store, undecodable, metrics).await?);
         }
         Ok(finished)
+    }
+
+    /// A delivery's job written in an undone batch, under the id it was queued again with.
+    async fn queued_again(&self, job: ClaimedJob) -> Result<Option<ClaimedJob>, StoreError> {
+        let Job::ProcessDelivery { delivery } = &job.job else {
+            return Ok(None);
+        };
+        Ok(self
+            .store
+            .pending_delivery_job(delivery)
+            .await?
+            .map(|id| ClaimedJob { id, ..job }))
     }
 
     /// Logs and counts each job's outcome, and returns the outcomes.

@@ -381,6 +381,19 @@ impl Store {
         Ok(queued)
     }
 
+    /// The id of delivery `delivery_id`'s processing job, if it is pending.
+    pub async fn pending_delivery_job(
+        &self,
+        delivery_id: &DeliveryId,
+    ) -> Result<Option<i64>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT id FROM outbox WHERE idempotency_key = $1 AND state = 'pending'",
+        )
+        .bind(crate::markers::key::delivery(delivery_id))
+        .fetch_optional(&self.reader)
+        .await?)
+    }
+
     /// SQLite: the stored deliveries whose processing jobs the worker is yet to queue (see
     /// [`Work::queue_admitted`]). PostgreSQL queues each as it admits it: none.
     pub async fn unqueued_deliveries(&self) -> Result<Unqueued, StoreError> {
@@ -520,6 +533,15 @@ impl Work {
             jobs.execute(self.conn().await?).await?;
         }
         Ok(admissions)
+    }
+
+    /// The largest job id now: the jobs this unit of work writes get larger ones.
+    pub async fn last_job_id(&mut self) -> Result<i64, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT coalesce(max(id), 0) FROM outbox")
+                .fetch_one(self.conn().await?)
+                .await?,
+        )
     }
 
     /// SQLite: queues the processing jobs of the next `limit` deliveries admitted since the
