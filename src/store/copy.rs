@@ -299,10 +299,16 @@ impl From<sqlx::Error> for CopyError {
     }
 }
 
+/// Deliveries whose jobs a copy queues at a time in a SQLite source, before copying.
+const COPY_QUEUEING: u32 = 1_000;
+
 impl Store {
     /// Copies every row of this store into `target`, which must be empty, in one
-    /// transaction on the target.
+    /// transaction on the target. A SQLite store first gets the processing jobs of the
+    /// deliveries its worker had not yet queued (see `Work::queue_admitted`), so that each
+    /// copied delivery has its job, and a SQLite target's worker starts past them all.
     pub async fn copy_to(&self, target: &Store) -> Result<Copied, CopyError> {
+        while self.queue_admitted(COPY_QUEUEING).await? > 0 {}
         let mut tx = target.writer.begin().await?;
         for (table, _) in TABLES {
             let rows: i64 =
@@ -353,6 +359,14 @@ impl Store {
                 query.execute(&mut *tx).await?;
             }
             copied.push((*table, rows.len() as u64));
+        }
+        if target.dialect == Dialect::Sqlite {
+            sqlx::query(
+                "UPDATE deliveries_queued SET through_rowid = \
+                 (SELECT coalesce(max(rowid), 0) FROM deliveries)",
+            )
+            .execute(&mut *tx)
+            .await?;
         }
         if target.dialect == Dialect::Postgres {
             for table in SERIAL_TABLES {

@@ -1282,6 +1282,59 @@ async fn on_sqlite_the_worker_goes_past_deliveries_whose_jobs_are_done() {
     store.close().await;
 }
 
+/// A SQLite store copied while deliveries wait for the worker to queue their jobs: each
+/// arrives with its job (here on PostgreSQL, and back on SQLite, whose worker starts past
+/// them).
+#[tokio::test]
+async fn a_copied_store_has_a_job_for_each_delivery_its_worker_had_not_reached() {
+    common::on_postgresql(async {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let source = Store::open(&common::sqlite_url(dir.path()))
+            .await
+            .expect("store");
+        let waiting = (0..3)
+            .map(|index| delivery(&format!("d-{index}"), "issues", b"{}"))
+            .collect();
+        source.admit(waiting).await.expect("admit");
+        assert_eq!(
+            source.unqueued_deliveries().await.expect("unqueued").count,
+            3
+        );
+
+        let postgres = Store::open(&common::postgres_database().await)
+            .await
+            .expect("store");
+        source.copy_to(&postgres).await.expect("copied");
+        let jobs = postgres.queue_summary(Utc::now()).await.expect("summary");
+        let deliveries = jobs
+            .iter()
+            .find(|kind| kind.kind == "process_delivery")
+            .expect("their jobs");
+        assert_eq!(deliveries.pending, 3);
+
+        let back = tempfile::tempdir().expect("tempdir");
+        let sqlite = Store::open(&common::sqlite_url(back.path()))
+            .await
+            .expect("store");
+        postgres.copy_to(&sqlite).await.expect("copied back");
+        assert_eq!(
+            sqlite.unqueued_deliveries().await.expect("unqueued").count,
+            0
+        );
+        let jobs = sqlite.queue_summary(Utc::now()).await.expect("summary");
+        assert_eq!(
+            jobs.iter()
+                .find(|kind| kind.kind == "process_delivery")
+                .map(|kind| kind.pending),
+            Some(3)
+        );
+        for store in [source, postgres, sqlite] {
+            store.close().await;
+        }
+    })
+    .await;
+}
+
 /// Each of the store's SQLite connections keeps a 512 KiB page cache, not SQLite's 2 MiB:
 /// herald holds seven, and under load the larger caches added about 2 MB to the peak.
 #[tokio::test]
