@@ -463,12 +463,12 @@ impl Worker {
             .await?;
         let mut work = self.store.begin().await?;
         work.adopt(pre_read);
-        let last_before = work.last_job_id().await?;
         let started = std::time::Instant::now();
         let mut done = Vec::new();
         let mut failing = None;
         // Jobs are marked done at the end of the batch: fetch past the ones already run.
         let mut after_id = 0;
+        // Deliveries whose jobs this batch queued (see `Work::queue_admitted`).
         let mut queued = 0;
         'batch: loop {
             let moved_past = work.queue_admitted(CHUNK).await?;
@@ -536,10 +536,7 @@ impl Worker {
                 Ok(Vec::new())
             }
             None => self.commit_batch(work, done).await,
-            Some(failing) => {
-                self.undo_batch(work, (done, queued, last_before), failing)
-                    .await
-            }
+            Some(failing) => self.undo_batch(work, (done, queued), failing).await,
         }
     }
 
@@ -568,13 +565,14 @@ impl Worker {
     /// Undoes the whole batch for the job that failed in it, then gives every job its own
     /// transaction (a row no job decodes from is given up). The deliveries whose jobs the
     /// batch queued (`queued` of them, see [`Work::queue_admitted`]) have them queued again
-    /// first. A job written in the batch (its id past `last_before`) may have another id
-    /// now, or another job its old one: a delivery's is run alone under the id it was queued
-    /// again with; any other is written again by the job that wrote it, run alone.
+    /// first. Each job runs alone under the id its delivery's job has after the undoing: a
+    /// job written in the batch may have another id now, and another job its old one; one
+    /// whose delivery the batch wrote is gone with it, and is written again by the job that
+    /// wrote it, run alone.
     async fn undo_batch(
         &self,
         work: Work,
-        (done, queued, last_before): (Vec<(ClaimedJob, Processed, Duration)>, u64, i64),
+        (done, queued): (Vec<(ClaimedJob, Processed, Duration)>, u64),
         failing: Result<ClaimedJob, Box<Undecodable>>,
     ) -> Result<Vec<JobOutcome>, StoreError> {
         work.rollback().await?;
@@ -589,13 +587,8 @@ impl Worker {
             Err(undecodable) => (None, Some(undecodable)),
         };
         for job in done.into_iter().map(|(job, _, _)| job).chain(failing) {
-            let job = if job.id > last_before {
-                match self.queued_again(job).await? {
-                    Some(job) => job,
-                    None => continue,
-                }
-            } else {
-                job
+            let Some(job) = self.as_queued_now(job).await? else {
+                continue;
             };
             let started = std::time::Instant::now();
             if let Some(outcome) = self.run_alone(&job).await? {
@@ -610,8 +603,9 @@ impl Worker {
         Ok(finished)
     }
 
-    /// A delivery's job written in an undone batch, under the id it was queued again with.
-    async fn queued_again(&self, job: ClaimedJob) -> Result<Option<ClaimedJob>, StoreError> {
+    /// A job of an undone batch (the worker's batches claim only deliveries' jobs) under the
+    /// id its delivery's job has now, if that is pending.
+    async fn as_queued_now(&self, job: ClaimedJob) -> Result<Option<ClaimedJob>, StoreError> {
         let Job::ProcessDelivery { delivery } = &job.job else {
             return Ok(None);
         };

@@ -360,22 +360,25 @@ impl Store {
             }
             copied.push((*table, rows.len() as u64));
         }
-        if target.dialect == Dialect::Sqlite {
-            sqlx::query(
-                "UPDATE deliveries_queued SET through_rowid = \
-                 (SELECT coalesce(max(rowid), 0) FROM deliveries)",
-            )
-            .execute(&mut *tx)
-            .await?;
-        }
-        if target.dialect == Dialect::Postgres {
-            for table in SERIAL_TABLES {
-                sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "SELECT setval(pg_get_serial_sequence('{table}', 'id'), \
-                     COALESCE((SELECT MAX(id) FROM {table}), 0) + 1, false)"
-                )))
+        match target.dialect {
+            // Each copied delivery has its job (see above).
+            Dialect::Sqlite => {
+                sqlx::query(
+                    "UPDATE deliveries_queued SET through_rowid = \
+                     (SELECT coalesce(max(rowid), 0) FROM deliveries)",
+                )
                 .execute(&mut *tx)
                 .await?;
+            }
+            Dialect::Postgres => {
+                for table in SERIAL_TABLES {
+                    sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "SELECT setval(pg_get_serial_sequence('{table}', 'id'), \
+                         COALESCE((SELECT MAX(id) FROM {table}), 0) + 1, false)"
+                    )))
+                    .execute(&mut *tx)
+                    .await?;
+                }
             }
         }
         tx.commit().await?;

@@ -1148,9 +1148,21 @@ async fn on_sqlite_admitted_deliveries_write_no_entry_into_the_lane_index() {
     store.close().await;
 }
 
+/// What a worker that gives a job up after its first failure does with every job due.
+async fn drained_giving_up_at_once(store: &Store) -> Vec<JobOutcome> {
+    let settings = WorkerSettings {
+        max_attempts: 1,
+        ..WorkerSettings::default()
+    };
+    Worker::new(store.clone(), Arc::new(Notify::new()), settings)
+        .drain()
+        .await
+        .expect("drain")
+}
+
 /// On SQLite admitting a delivery writes no job: the worker queues the jobs of the
-/// deliveries admitted since it last did, in a commit of its own before its batch, and the
-/// queue's summary counts the deliveries waiting for that as pending jobs.
+/// deliveries admitted since it last did, within its batch (or a caller in a commit of its
+/// own), and the queue's summary counts the deliveries waiting for that as pending jobs.
 #[tokio::test]
 async fn on_sqlite_the_worker_queues_each_admitted_deliverys_job_once() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -1216,12 +1228,7 @@ async fn on_sqlite_the_worker_queues_each_admitted_deliverys_job_once() {
         .admit(vec![delivery("d-3", "no_such_event", b"{}")])
         .await
         .expect("admit");
-    let settings = WorkerSettings {
-        max_attempts: 1,
-        ..WorkerSettings::default()
-    };
-    let worker = Worker::new(store.clone(), Arc::new(Notify::new()), settings);
-    let outcomes = worker.drain().await.expect("drain");
+    let outcomes = drained_giving_up_at_once(&store).await;
     assert_eq!(outcomes.len(), 5, "{outcomes:?}");
     let states: Vec<(String, String)> = jobs().await;
     assert_eq!(states.len(), 5, "one job per delivery: {states:?}");
@@ -1261,12 +1268,7 @@ async fn on_sqlite_the_worker_goes_past_deliveries_whose_jobs_are_done() {
         .await
         .expect("admit");
 
-    let settings = WorkerSettings {
-        max_attempts: 1,
-        ..WorkerSettings::default()
-    };
-    let worker = Worker::new(store.clone(), Arc::new(Notify::new()), settings);
-    let outcomes = worker.drain().await.expect("drain");
+    let outcomes = drained_giving_up_at_once(&store).await;
     assert_eq!(outcomes.len(), 1, "{outcomes:?}");
     assert_eq!(
         store.unqueued_deliveries().await.expect("unqueued").count,
