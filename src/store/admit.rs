@@ -15,6 +15,7 @@
 //!   it, on by default, as every durable unit of work), through a connection kept for it.
 
 use super::queue::{DUE_AT_ONCE, PROCESS_DELIVERY};
+use super::signatures::{Signature, UnmergedSignatures};
 use super::{Admission, NewDelivery, Store, StoreError, to_millis};
 use crate::markers::key;
 use sqlx::AnyPool;
@@ -88,14 +89,15 @@ impl SqliteAdmitter {
 }
 
 /// The admitting thread: one batch at a time, each in its turn; tells the checkpointing
-/// thread of each commit.
+/// thread of each commit. Once enough body signatures are kept in memory, it merges them
+/// into the store in the same turn, after answering the batch.
 fn admit_batches(
     path: &Path,
     turn: &WriteTurn,
     batches: &mpsc::Receiver<Batch>,
     committed: &mpsc::Sender<()>,
 ) {
-    let mut connection: Option<rusqlite::Connection> = None;
+    let mut admitting: Option<Admitting> = None;
     while let Ok(batch) = batches.recv() {
         let _turn = turn.blocking_lock();
         if batch.answer.is_closed() {
@@ -103,14 +105,26 @@ fn admit_batches(
             // a lock): GitHub is asked for them again, so they are not stored now.
             continue;
         }
-        let admitted = opened(&mut connection, path)
-            .and_then(|open| admit_in_one_commit(open, &batch.deliveries));
+        let admitted = Admitting::opened(&mut admitting, path)
+            .and_then(|open| open.admit_in_one_commit(&batch.deliveries));
         if admitted.is_ok() {
             let _ = committed.send(());
         }
         // A caller that gave up waiting still has its deliveries stored (or not): asked
         // for again, each is a duplicate or new.
         let _ = batch.answer.send(admitted);
+        if let Some(open) = admitting
+            .as_mut()
+            .filter(|open| open.unmerged.due_for_merge())
+        {
+            match open.merge_signatures() {
+                Ok(()) => {
+                    let _ = committed.send(());
+                }
+                // Kept in memory, and merged at the next batch.
+                Err(error) => tracing::warn!(%error, "merging the stored body signatures failed"),
+            }
+        }
     }
 }
 
@@ -136,11 +150,17 @@ fn checkpoint_after(path: &Path, commits: &mpsc::Receiver<()>) {
     while commits.recv().is_ok() {
         std::thread::sleep(CHECKPOINT_AFTER);
         while commits.try_recv().is_ok() {}
-        let checkpointed = opened(&mut connection, path)
-            .and_then(|open| Ok(open.execute_batch("PRAGMA wal_checkpoint(PASSIVE)")?));
+        let open = match connection.take() {
+            Some(open) => Ok(open),
+            None => open_connection(path),
+        };
+        let checkpointed = open.and_then(|open| {
+            open.execute_batch("PRAGMA wal_checkpoint(PASSIVE)")?;
+            connection = Some(open);
+            Ok(())
+        });
         if let Err(error) = checkpointed {
             tracing::warn!(%error, "checkpointing the store's write-ahead log failed");
-            connection = None;
         }
     }
 }
@@ -151,18 +171,6 @@ fn spawn(name: &str, run: impl FnOnce() + Send + 'static) -> Result<(), StoreErr
         .spawn(run)
         .map(drop)
         .map_err(|error| StoreError::Admitter(error.to_string()))
-}
-
-/// The thread's connection, opened now if it has none (a store that could not be opened
-/// once is tried again).
-fn opened<'c>(
-    connection: &'c mut Option<rusqlite::Connection>,
-    path: &Path,
-) -> Result<&'c mut rusqlite::Connection, StoreError> {
-    match connection {
-        Some(open) => Ok(open),
-        None => Ok(connection.insert(open_connection(path)?)),
-    }
 }
 
 fn open_connection(path: &Path) -> Result<rusqlite::Connection, StoreError> {
@@ -180,43 +188,106 @@ fn open_connection(path: &Path) -> Result<rusqlite::Connection, StoreError> {
     Ok(connection)
 }
 
-/// Inserts each delivery, then commits (which returns once the commit is on disk). A
-/// delivery whose id or body is stored already, or came earlier in the batch, is a
-/// duplicate: nothing is written for it.
-fn admit_in_one_commit(
-    connection: &mut rusqlite::Connection,
-    deliveries: &[NewDelivery],
-) -> Result<Vec<Admission>, StoreError> {
-    let transaction =
-        connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    let mut admissions = Vec::with_capacity(deliveries.len());
-    {
-        let mut insert = transaction.prepare_cached(&format!(
-            "INSERT INTO deliveries ({DELIVERY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) \
-             ON CONFLICT DO NOTHING"
-        ))?;
-        for delivery in deliveries {
-            let inserted = insert.execute(rusqlite::params![
-                delivery.delivery_id.as_str(),
-                delivery.event,
-                delivery.action,
-                delivery.repository.as_ref().map(|name| name.as_str()),
-                installation(delivery),
-                delivery.payload_lz4,
-                delivery
-                    .body_signature
-                    .as_ref()
-                    .map(|signature| &signature[..]),
-                to_millis(delivery.received_at),
-            ])? == 1;
-            admissions.push(if inserted {
-                Admission::Accepted
-            } else {
-                Admission::Duplicate
-            });
+/// The admitting thread's connection, and the body signatures it has not merged yet.
+struct Admitting {
+    connection: rusqlite::Connection,
+    unmerged: UnmergedSignatures,
+}
+
+impl Admitting {
+    /// The thread's connection, opened now if it has none (a store that could not be
+    /// opened once is tried again).
+    fn opened<'a>(
+        admitting: &'a mut Option<Admitting>,
+        path: &Path,
+    ) -> Result<&'a mut Admitting, StoreError> {
+        match admitting {
+            Some(open) => Ok(open),
+            None => {
+                let mut connection = open_connection(path)?;
+                let transaction = connection.transaction()?;
+                let unmerged = UnmergedSignatures::read(&transaction)?;
+                drop(transaction);
+                Ok(admitting.insert(Admitting {
+                    connection,
+                    unmerged,
+                }))
+            }
         }
     }
-    transaction.commit()?;
+
+    /// Inserts each delivery, then commits (which returns once the commit is on disk). A
+    /// delivery whose id or body is stored already, or came earlier in the batch, is a
+    /// duplicate: nothing is written for it.
+    fn admit_in_one_commit(
+        &mut self,
+        deliveries: &[NewDelivery],
+    ) -> Result<Vec<Admission>, StoreError> {
+        let transaction = self
+            .connection
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        self.unmerged.catch_up(&transaction)?;
+        let before = self.unmerged.through_rowid();
+        let mut noted = Vec::new();
+        let admissions = admit_each(&transaction, &mut self.unmerged, &mut noted, deliveries)
+            .and_then(|admissions| Ok(transaction.commit().map(|()| admissions)?));
+        if admissions.is_err() {
+            self.unmerged.forget(before, &noted);
+        }
+        admissions
+    }
+
+    /// Merges the unmerged body signatures into the store, in a commit of their own.
+    fn merge_signatures(&mut self) -> Result<(), StoreError> {
+        let transaction = self
+            .connection
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        self.unmerged.merge(&transaction)?;
+        transaction.commit()?;
+        self.unmerged.merged();
+        Ok(())
+    }
+}
+
+/// Inserts each delivery not stored yet, within `transaction`, noting its body signature in
+/// `unmerged` and in `noted`.
+fn admit_each(
+    transaction: &rusqlite::Transaction<'_>,
+    unmerged: &mut UnmergedSignatures,
+    noted: &mut Vec<Signature>,
+    deliveries: &[NewDelivery],
+) -> Result<Vec<Admission>, StoreError> {
+    let mut insert = transaction.prepare_cached(&format!(
+        "INSERT INTO deliveries ({DELIVERY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) \
+         ON CONFLICT DO NOTHING"
+    ))?;
+    let mut admissions = Vec::with_capacity(deliveries.len());
+    for delivery in deliveries {
+        let signature = delivery.body_signature;
+        if let Some(signature) = &signature
+            && unmerged.stored(transaction, signature)?
+        {
+            admissions.push(Admission::Duplicate);
+            continue;
+        }
+        let inserted = insert.execute(rusqlite::params![
+            delivery.delivery_id.as_str(),
+            delivery.event,
+            delivery.action,
+            delivery.repository.as_ref().map(|name| name.as_str()),
+            installation(delivery),
+            delivery.payload_lz4,
+            signature.as_ref().map(|signature| &signature[..]),
+            to_millis(delivery.received_at),
+        ])? == 1;
+        if inserted {
+            unmerged.note(transaction.last_insert_rowid(), signature);
+            noted.extend(signature);
+            admissions.push(Admission::Accepted);
+        } else {
+            admissions.push(Admission::Duplicate);
+        }
+    }
     Ok(admissions)
 }
 

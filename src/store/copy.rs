@@ -28,6 +28,7 @@ const TABLES: &[(&str, &[(&str, Column)])] = &[
             ("repository", Text),
             ("installation_id", Integer),
             ("payload_lz4", Bytes),
+            ("body_signature", Bytes),
             ("received_at", Integer),
         ],
     ),
@@ -361,14 +362,19 @@ impl Store {
             copied.push((*table, rows.len() as u64));
         }
         match target.dialect {
-            // Each copied delivery has its job (see above).
+            // Each copied delivery has its job (see above), and its body signature is
+            // merged (see `signatures`).
             Dialect::Sqlite => {
-                sqlx::query(
+                for statement in [
                     "UPDATE deliveries_queued SET through_rowid = \
                      (SELECT coalesce(max(rowid), 0) FROM deliveries)",
-                )
-                .execute(&mut *tx)
-                .await?;
+                    "INSERT INTO body_signatures (signature) \
+                     SELECT body_signature FROM deliveries WHERE body_signature IS NOT NULL",
+                    "UPDATE body_signatures_merged SET through_rowid = \
+                     (SELECT coalesce(max(rowid), 0) FROM deliveries)",
+                ] {
+                    sqlx::query(statement).execute(&mut *tx).await?;
+                }
             }
             Dialect::Postgres => {
                 for table in SERIAL_TABLES {

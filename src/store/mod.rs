@@ -12,6 +12,7 @@ mod posts;
 mod products;
 mod queue;
 mod redelivery;
+mod signatures;
 mod tracking;
 
 pub use control::{JobControl, JobControlError, JobFilter, JobRecord, JobState, QueuedKind};

@@ -498,15 +498,16 @@ impl Work {
     /// Stores deliveries and their processing jobs within this unit of work (see
     /// [`Store::admit`], which does the same in a commit of its own).
     pub async fn admit(&mut self, batch: &[NewDelivery]) -> Result<Vec<Admission>, StoreError> {
-        if batch.is_empty() {
-            return Ok(Vec::new());
+        let unstored = self.unstored_bodies(batch).await?;
+        if unstored.is_empty() {
+            return Ok(vec![Admission::Duplicate; batch.len()]);
         }
         let mut insert = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(format!(
             "INSERT INTO deliveries ({DELIVERY_COLUMNS}) VALUES {} \
              ON CONFLICT DO NOTHING RETURNING delivery_id",
-            self.dialect.value_rows(batch.len(), 8)
+            self.dialect.value_rows(unstored.len(), 8)
         )));
-        for delivery in batch {
+        for delivery in unstored {
             insert = bind_delivery(insert, delivery);
         }
         let inserted = insert.fetch_all(self.conn().await?).await?;
@@ -533,6 +534,43 @@ impl Work {
             jobs.execute(self.conn().await?).await?;
         }
         Ok(admissions)
+    }
+
+    /// `batch` without the deliveries whose body is stored already, or came earlier in it.
+    /// On SQLite a body's signature is in `body_signatures`, or in an unmerged delivery
+    /// (see `signatures`); this unit of work holds the write turn, so none is stored
+    /// meanwhile. On PostgreSQL the insert's unique index tells.
+    async fn unstored_bodies<'b>(
+        &mut self,
+        batch: &'b [NewDelivery],
+    ) -> Result<Vec<&'b NewDelivery>, StoreError> {
+        let mut unstored = Vec::with_capacity(batch.len());
+        let mut signatures = std::collections::HashSet::new();
+        for delivery in batch {
+            let stored = match &delivery.body_signature {
+                Some(signature) if self.dialect == Dialect::Sqlite => {
+                    !signatures.insert(*signature) || self.body_stored(signature).await?
+                }
+                _ => false,
+            };
+            if !stored {
+                unstored.push(delivery);
+            }
+        }
+        Ok(unstored)
+    }
+
+    /// SQLite: whether a delivery with the body signed `signature` is stored.
+    async fn body_stored(&mut self, signature: &[u8; 32]) -> Result<bool, StoreError> {
+        let stored: i64 = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM body_signatures WHERE signature = ?1) \
+             OR EXISTS (SELECT 1 FROM deliveries WHERE body_signature = ?1 \
+               AND rowid > (SELECT through_rowid FROM body_signatures_merged))",
+        )
+        .bind(&signature[..])
+        .fetch_one(self.conn().await?)
+        .await?;
+        Ok(stored == 1)
     }
 
     /// SQLite: queues the processing jobs of the next `limit` deliveries admitted since the

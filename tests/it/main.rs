@@ -42,6 +42,7 @@ mod prenotify;
 mod publication;
 mod rate_limits;
 mod redelivery;
+mod replays;
 mod replicas;
 mod setup;
 mod templates;

@@ -2,6 +2,7 @@
 //! job undone alone while the rest of its batch commits.
 
 use crate::common;
+use crate::on_both_stores;
 
 use chrono::Utc;
 use herald::config::WorkerSettings;
@@ -9,22 +10,6 @@ use herald::outbox::{JobOutcome, Worker};
 use herald::store::{Admission, NewDelivery, Store, compress_payload};
 use std::sync::Arc;
 use tokio::sync::Notify;
-
-/// Two tests of `body`: on a fresh SQLite file, and on a fresh PostgreSQL database.
-macro_rules! on_both_stores {
-    ($sqlite:ident, $postgres:ident, $body:ident) => {
-        #[tokio::test]
-        async fn $sqlite() {
-            let dir = tempfile::tempdir().expect("tempdir");
-            $body(&common::sqlite_url(dir.path())).await;
-        }
-
-        #[tokio::test]
-        async fn $postgres() {
-            common::on_postgresql(async { $body(&common::postgres_database().await).await }).await;
-        }
-    };
-}
 
 fn delivery(id: &str, event: &str, body: &[u8]) -> NewDelivery {
     NewDelivery {

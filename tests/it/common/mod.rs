@@ -425,6 +425,26 @@ pub async fn on_postgresql(test: impl std::future::Future<Output = ()>) {
     }
 }
 
+/// Two tests of `body`: on a fresh SQLite file, and on a fresh PostgreSQL database.
+#[macro_export]
+macro_rules! on_both_stores {
+    ($sqlite:ident, $postgres:ident, $body:ident) => {
+        #[tokio::test]
+        async fn $sqlite() {
+            let dir = tempfile::tempdir().expect("tempdir");
+            $body(&$crate::common::sqlite_url(dir.path())).await;
+        }
+
+        #[tokio::test]
+        async fn $postgres() {
+            $crate::common::on_postgresql(async {
+                $body(&$crate::common::postgres_database().await).await
+            })
+            .await;
+        }
+    };
+}
+
 /// The test `async fn $test()`, twice: `$test::sqlite` with its harnesses on a SQLite
 /// file, `$test::postgresql` on a PostgreSQL database.
 #[macro_export]
