@@ -263,7 +263,7 @@ impl Record {
                     work.save_tracking_link(incident, &link).await?;
                 }
                 Write::Delivery(delivery) => {
-                    work.admit(std::slice::from_ref(&delivery)).await?;
+                    work.admit(&delivery).await?;
                 }
                 Write::Intake(write) => write.apply(work).await?,
                 Write::ProductIssue {

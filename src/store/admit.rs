@@ -22,7 +22,7 @@ use sqlx::AnyPool;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::{Mutex, oneshot};
 
 /// A stored delivery's columns, as both stores' inserts name them.
@@ -113,20 +113,21 @@ fn admit_batches(
         // A caller that gave up waiting still has its deliveries stored (or not): asked
         // for again, each is a duplicate or new.
         let _ = batch.answer.send(admitted);
-        if let Some(open) = admitting
-            .as_mut()
-            .filter(|open| open.unmerged.due_for_merge())
-        {
+        if let Some(open) = admitting.as_mut().filter(|open| open.merge_due()) {
             match open.merge_signatures() {
                 Ok(()) => {
                     let _ = committed.send(());
                 }
-                // Kept in memory, and merged at the next batch.
+                // Kept in memory, and merged again after a while.
                 Err(error) => tracing::warn!(%error, "merging the stored body signatures failed"),
             }
         }
     }
 }
+
+/// How long after a failed merge of body signatures the next is tried (unless the
+/// signatures kept reach their bound first): each try may write thousands of pages.
+const MERGE_AGAIN_AFTER: Duration = Duration::from_secs(1);
 
 /// How long a batch waits for SQLite's write lock while another process holds it: then it
 /// is given up, before ingest answers its deliveries 503 (at 4 s), so that what GitHub is
@@ -192,6 +193,8 @@ fn open_connection(path: &Path) -> Result<rusqlite::Connection, StoreError> {
 struct Admitting {
     connection: rusqlite::Connection,
     unmerged: UnmergedSignatures,
+    /// When a merge may be tried again, after one failed.
+    merge_again_at: Option<Instant>,
 }
 
 impl Admitting {
@@ -211,6 +214,7 @@ impl Admitting {
                 Ok(admitting.insert(Admitting {
                     connection,
                     unmerged,
+                    merge_again_at: None,
                 }))
             }
         }
@@ -223,6 +227,16 @@ impl Admitting {
         &mut self,
         deliveries: &[NewDelivery],
     ) -> Result<Vec<Admission>, StoreError> {
+        if self.unmerged.full() {
+            if !self.merge_due() {
+                return Err(StoreError::Admitter(
+                    "the body signatures kept in memory are at their bound, and merging \
+                     them into the store failed a moment ago"
+                        .to_owned(),
+                ));
+            }
+            self.merge_signatures()?;
+        }
         let transaction = self
             .connection
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -237,15 +251,33 @@ impl Admitting {
         admissions
     }
 
+    /// Whether the body signatures kept are due for a merge, and a failed one was not tried
+    /// too recently.
+    fn merge_due(&self) -> bool {
+        self.unmerged.due_for_merge()
+            && self
+                .merge_again_at
+                .is_none_or(|again| Instant::now() >= again)
+    }
+
     /// Merges the unmerged body signatures into the store, in a commit of their own.
     fn merge_signatures(&mut self) -> Result<(), StoreError> {
-        let transaction = self
+        let merged = self
             .connection
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        self.unmerged.merge(&transaction)?;
-        transaction.commit()?;
-        self.unmerged.merged();
-        Ok(())
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(StoreError::from)
+            .and_then(|transaction| {
+                self.unmerged.merge(&transaction)?;
+                Ok(transaction.commit()?)
+            });
+        match merged {
+            Ok(()) => {
+                self.unmerged.merged();
+                self.merge_again_at = None;
+            }
+            Err(_) => self.merge_again_at = Some(Instant::now() + MERGE_AGAIN_AFTER),
+        }
+        merged
     }
 }
 
@@ -371,7 +403,7 @@ pub(super) fn bind_delivery<'q>(
 
 /// Each delivery of `batch` accepted if its id is among those `inserted` (the first of
 /// several equal ids or bodies is the one stored), a duplicate otherwise.
-pub(super) fn admissions(batch: &[NewDelivery], inserted: Vec<String>) -> Vec<Admission> {
+fn admissions(batch: &[NewDelivery], inserted: Vec<String>) -> Vec<Admission> {
     let mut inserted: std::collections::HashSet<String> = inserted.into_iter().collect();
     batch
         .iter()

@@ -1,7 +1,7 @@
 //! Deliveries and the outbox: the durable queue between answering GitHub and acting.
 
 use super::IncidentId;
-use super::admit::{DELIVERY_COLUMNS, JOB_COLUMNS, admissions, bind_delivery};
+use super::admit::{DELIVERY_COLUMNS, JOB_COLUMNS, bind_delivery};
 use super::{Dialect, Store, StoreError, Work, from_millis, to_millis};
 use crate::incident::{DeliveryId, RepoName};
 use chrono::{DateTime, Utc};
@@ -495,69 +495,42 @@ fn job_claim(row: &sqlx::any::AnyRow, dialect: Dialect) -> Result<JobClaim, Stor
 }
 
 impl Work {
-    /// Stores deliveries and their processing jobs within this unit of work (see
-    /// [`Store::admit`], which does the same in a commit of its own).
-    pub async fn admit(&mut self, batch: &[NewDelivery]) -> Result<Vec<Admission>, StoreError> {
-        let unstored = self.unstored_bodies(batch).await?;
-        if unstored.is_empty() {
-            return Ok(vec![Admission::Duplicate; batch.len()]);
+    /// Stores a delivery and its processing job within this unit of work: herald's own
+    /// deliveries (GitHub's are admitted in batches by [`Store::admit`]). A delivery whose
+    /// id or body is stored already is a duplicate. On SQLite a body is looked for in
+    /// `body_signatures` and in the unmerged deliveries (see `signatures`); this unit of
+    /// work holds the write turn, so none is stored meanwhile. On PostgreSQL the insert's
+    /// unique index tells.
+    pub async fn admit(&mut self, delivery: &NewDelivery) -> Result<Admission, StoreError> {
+        if let Some(signature) = &delivery.body_signature
+            && self.dialect == Dialect::Sqlite
+            && self.body_stored(signature).await?
+        {
+            return Ok(Admission::Duplicate);
         }
-        let mut insert = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(format!(
+        let insert = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(format!(
             "INSERT INTO deliveries ({DELIVERY_COLUMNS}) VALUES {} \
              ON CONFLICT DO NOTHING RETURNING delivery_id",
-            self.dialect.value_rows(unstored.len(), 8)
+            self.dialect.value_rows(1, 8)
         )));
-        for delivery in unstored {
-            insert = bind_delivery(insert, delivery);
+        let inserted = bind_delivery(insert, delivery)
+            .fetch_optional(self.conn().await?)
+            .await?;
+        if inserted.is_none() {
+            return Ok(Admission::Duplicate);
         }
-        let inserted = insert.fetch_all(self.conn().await?).await?;
-        let admissions = admissions(batch, inserted);
-        let accepted: Vec<&NewDelivery> = batch
-            .iter()
-            .zip(&admissions)
-            .filter(|(_, admission)| **admission == Admission::Accepted)
-            .map(|(delivery, _)| delivery)
-            .collect();
-        if !accepted.is_empty() {
-            let mut jobs = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "INSERT INTO outbox ({JOB_COLUMNS}) VALUES {}",
-                self.dialect.value_rows(accepted.len(), 5)
-            )));
-            for delivery in accepted {
-                jobs = jobs
-                    .bind(PROCESS_DELIVERY)
-                    .bind(crate::markers::key::delivery(&delivery.delivery_id))
-                    .bind(delivery.delivery_id.as_str())
-                    .bind(DUE_AT_ONCE)
-                    .bind(to_millis(delivery.received_at));
-            }
-            jobs.execute(self.conn().await?).await?;
-        }
-        Ok(admissions)
-    }
-
-    /// `batch` without the deliveries whose body is stored already, or came earlier in it.
-    /// On SQLite a body's signature is in `body_signatures`, or in an unmerged delivery
-    /// (see `signatures`); this unit of work holds the write turn, so none is stored
-    /// meanwhile. On PostgreSQL the insert's unique index tells.
-    async fn unstored_bodies<'b>(
-        &mut self,
-        batch: &'b [NewDelivery],
-    ) -> Result<Vec<&'b NewDelivery>, StoreError> {
-        let mut unstored = Vec::with_capacity(batch.len());
-        let mut signatures = std::collections::HashSet::new();
-        for delivery in batch {
-            let stored = match &delivery.body_signature {
-                Some(signature) if self.dialect == Dialect::Sqlite => {
-                    !signatures.insert(*signature) || self.body_stored(signature).await?
-                }
-                _ => false,
-            };
-            if !stored {
-                unstored.push(delivery);
-            }
-        }
-        Ok(unstored)
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO outbox ({JOB_COLUMNS}) VALUES {}",
+            self.dialect.value_rows(1, 5)
+        )))
+        .bind(PROCESS_DELIVERY)
+        .bind(crate::markers::key::delivery(&delivery.delivery_id))
+        .bind(delivery.delivery_id.as_str())
+        .bind(DUE_AT_ONCE)
+        .bind(to_millis(delivery.received_at))
+        .execute(self.conn().await?)
+        .await?;
+        Ok(Admission::Accepted)
     }
 
     /// SQLite: whether a delivery with the body signed `signature` is stored.

@@ -17,6 +17,11 @@ use std::collections::HashSet;
 /// at once writes fewer pages per signature and holds the write turn longer.
 const MERGE_AT: usize = 4_096;
 
+/// Signatures kept in memory at most: past this many (about 5 MB) while merges fail, the
+/// thread admits nothing more until one succeeds (the deliveries are answered 503, and
+/// GitHub is asked for them again), so that memory stays bounded.
+const KEPT_AT_MOST: usize = 16 * MERGE_AT;
+
 /// Deliveries past the merged ones before a merge even with few signatures among them
 /// (herald's own deliveries have none), so that reading them again at a start stays short.
 const READ_AGAIN_AT: i64 = 16_384;
@@ -101,6 +106,11 @@ impl UnmergedSignatures {
 
     pub(super) fn through_rowid(&self) -> i64 {
         self.through_rowid
+    }
+
+    /// Whether no more may be kept before a merge.
+    pub(super) fn full(&self) -> bool {
+        self.signatures.len() >= KEPT_AT_MOST
     }
 
     pub(super) fn due_for_merge(&self) -> bool {

@@ -1168,7 +1168,7 @@ async fn on_sqlite_the_worker_queues_each_admitted_deliverys_job_once() {
     store.admit(admitted).await.expect("admit");
     // One more, with its job queued with it, as a unit of work admits herald's own.
     let mut work = store.begin().await.expect("work");
-    work.admit(&[delivery("own", "no_such_event", b"{}")])
+    work.admit(&delivery("own", "no_such_event", b"{}"))
         .await
         .expect("admitted in the unit of work");
     work.commit().await.expect("committed");
@@ -1241,7 +1241,9 @@ async fn on_sqlite_the_worker_goes_past_deliveries_whose_jobs_are_done() {
         .map(|index| delivery(&format!("own-{index}"), "no_such_event", b"{}"))
         .collect();
     let mut work = store.begin().await.expect("work");
-    work.admit(&own).await.expect("admitted with their jobs");
+    for delivery in &own {
+        work.admit(delivery).await.expect("admitted with its job");
+    }
     work.commit().await.expect("committed");
     let pool = common::any_pool(&url).await;
     sqlx::query("UPDATE outbox SET state = 'done'")

@@ -30,14 +30,31 @@ async fn admitted(store: &Store, deliveries: Vec<NewDelivery>) -> Vec<Admission>
     store.admit(deliveries).await.expect("admitted")
 }
 
+/// Admits `count` deliveries that `make` gives for their index, `per_batch` to a batch; each
+/// must be accepted.
+async fn accepted_in_batches(
+    store: &Store,
+    count: u32,
+    per_batch: u32,
+    make: impl Fn(u32) -> NewDelivery,
+) {
+    for first in (0..count).step_by(per_batch as usize) {
+        let batch = (first..(first + per_batch).min(count)).map(&make).collect();
+        let admissions = admitted(store, batch).await;
+        assert!(
+            admissions
+                .iter()
+                .all(|admission| *admission == Admission::Accepted),
+            "{admissions:?}"
+        );
+    }
+}
+
 async fn admitted_in_work(store: &Store, delivery: NewDelivery) -> Admission {
     let mut work = store.begin().await.expect("work");
-    let admissions = work
-        .admit(std::slice::from_ref(&delivery))
-        .await
-        .expect("admitted");
+    let admission = work.admit(&delivery).await.expect("admitted");
     work.commit().await.expect("committed");
-    admissions[0]
+    admission
 }
 
 on_both_stores!(
@@ -81,18 +98,11 @@ async fn on_sqlite_a_body_is_refused_again_before_and_after_its_signature_is_mer
     let dir = tempfile::tempdir().expect("tempdir");
     let url = common::sqlite_url(dir.path());
     let store = Store::open(&url).await.expect("store");
-    let total = 4_200; // a multiple of the batches' 100, past `MERGE_AT`
-    for first in (0..total).step_by(100) {
-        let batch = (first..first + 100)
-            .map(|index| signed(&format!("d-{index}"), index))
-            .collect();
-        let admissions = admitted(&store, batch).await;
-        assert!(
-            admissions
-                .iter()
-                .all(|admission| *admission == Admission::Accepted)
-        );
-    }
+    let total = 4_200; // past `MERGE_AT`, in batches of 100
+    accepted_in_batches(&store, total, 100, |index| {
+        signed(&format!("d-{index}"), index)
+    })
+    .await;
     let merged = async |store: &Store| -> (i64, i64) {
         sqlx::query_as(
             "SELECT (SELECT COUNT(*) FROM body_signatures), \
@@ -132,10 +142,16 @@ async fn on_sqlite_a_body_is_refused_again_before_and_after_its_signature_is_mer
         [Duplicate, Duplicate, Duplicate],
         "after a restart, the unmerged signatures are read again from the deliveries"
     );
-    assert_eq!(
-        admitted_in_work(&reopened, signed("replay-unmerged-in-work", total - 1)).await,
-        Duplicate
-    );
+    for (id, signature) in [
+        ("replay-merged-in-work", 0),
+        ("replay-unmerged-in-work", total - 1),
+    ] {
+        assert_eq!(
+            admitted_in_work(&reopened, signed(id, signature)).await,
+            Duplicate,
+            "{id}"
+        );
+    }
     assert_eq!(
         admitted(&reopened, vec![signed("newer", total + 1)]).await,
         [Accepted]
@@ -242,15 +258,11 @@ async fn on_sqlite_deliveries_without_a_signature_are_not_read_again_at_each_sta
         .await
         .expect("store");
     let total = 16_500;
-    for first in (0..total).step_by(500) {
-        let batch = (first..first + 500)
-            .map(|index| NewDelivery {
-                body_signature: None,
-                ..signed(&format!("own-{index}"), index)
-            })
-            .collect();
-        admitted(&store, batch).await;
-    }
+    accepted_in_batches(&store, total, 500, |index| NewDelivery {
+        body_signature: None,
+        ..signed(&format!("own-{index}"), index)
+    })
+    .await;
     // The merge runs after the batch that needed it is answered; the next waits for it.
     admitted(&store, vec![signed("after", total)]).await;
     let through: i64 = sqlx::query_scalar("SELECT through_rowid FROM body_signatures_merged")
@@ -260,6 +272,94 @@ async fn on_sqlite_deliveries_without_a_signature_are_not_read_again_at_each_sta
     assert!(
         (16_384..=i64::from(total)).contains(&through),
         "merged through {through}"
+    );
+    store.close().await;
+}
+
+/// A batch that does not commit leaves no signature behind: its bodies are new when they
+/// come again, while those committed before it stay stored.
+#[tokio::test]
+async fn on_sqlite_a_batch_undone_leaves_its_bodies_unstored() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = common::sqlite_url(dir.path());
+    let store = Store::open(&url).await.expect("store");
+    let writer = common::any_pool(&url).await;
+    admitted(&store, vec![signed("before", 1)]).await;
+    sqlx::query(
+        "CREATE TRIGGER poison BEFORE INSERT ON deliveries WHEN NEW.delivery_id = 'poison' \
+         BEGIN SELECT RAISE(ABORT, 'poisoned'); END",
+    )
+    .execute(&writer)
+    .await
+    .expect("a trigger that fails the batch");
+    let undone = store
+        .admit(vec![signed("undone", 2), signed("poison", 3)])
+        .await;
+    assert!(undone.is_err(), "{undone:?}");
+    use Admission::{Accepted, Duplicate};
+    assert_eq!(
+        admitted(
+            &store,
+            vec![
+                signed("again", 2),
+                signed("poison-again", 3),
+                signed("replay", 1)
+            ]
+        )
+        .await,
+        [Accepted, Accepted, Duplicate]
+    );
+    store.close().await;
+}
+
+/// While merges fail, the signatures kept in memory stop at their bound: deliveries are
+/// refused (503 for GitHub) until a merge succeeds, then admitted again.
+#[tokio::test]
+async fn on_sqlite_signatures_that_cannot_be_merged_stop_admission_at_a_bound() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = common::sqlite_url(dir.path());
+    let store = Store::open(&url).await.expect("store");
+    let writer = common::any_pool(&url).await;
+    sqlx::query(
+        "CREATE TRIGGER no_merge BEFORE INSERT ON body_signatures \
+         BEGIN SELECT RAISE(ABORT, 'no room'); END",
+    )
+    .execute(&writer)
+    .await
+    .expect("a trigger that fails every merge");
+    let bound = 16 * MERGE_AT as u32;
+    accepted_in_batches(&store, bound, 1_024, |index| {
+        signed(&format!("d-{index}"), index)
+    })
+    .await;
+    let refused = store.admit(vec![signed("past-the-bound", bound)]).await;
+    let error = refused.expect_err("refused while merges fail");
+    assert!(error.to_string().contains("at their bound"), "{error}");
+
+    sqlx::query("DROP TRIGGER no_merge")
+        .execute(&writer)
+        .await
+        .expect("merges succeed again");
+    // A failed merge is tried again a second later.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let admission = loop {
+        match store.admit(vec![signed("after", bound)]).await {
+            Ok(admissions) => break admissions,
+            Err(_) if std::time::Instant::now() < deadline => {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            Err(error) => panic!("still refused: {error}"),
+        }
+    };
+    assert_eq!(admission, [Admission::Accepted]);
+    let merged: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM body_signatures")
+        .fetch_one(store.pool())
+        .await
+        .expect("count");
+    assert_eq!(merged, i64::from(bound));
+    assert_eq!(
+        admitted(&store, vec![signed("replay", 0)]).await,
+        [Admission::Duplicate]
     );
     store.close().await;
 }
