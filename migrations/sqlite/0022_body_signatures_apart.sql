@@ -4,9 +4,10 @@
 -- at each commit of a few deliveries: the largest single cost of admitting one. Now the
 -- thread that admits deliveries keeps the signatures of those past `through_rowid` in
 -- memory (read again from `deliveries` when it starts, or when another connection has
--- added deliveries), and merges them here, sorted, thousands to a commit, each page once;
--- then moves `through_rowid` on in the same commit. A body is stored already when its
--- signature is here or among those past `through_rowid`.
+-- added deliveries), sets them apart by the thousand, sorted, and merges them here a few
+-- per commit, in key order; the commit that merges the last of them moves `through_rowid`
+-- on. A body is stored already when its signature is here or among those past
+-- `through_rowid`.
 CREATE TABLE body_signatures (signature BLOB NOT NULL PRIMARY KEY) WITHOUT ROWID;
 CREATE TABLE body_signatures_merged (through_rowid INTEGER NOT NULL);
 INSERT INTO body_signatures (signature)

@@ -22,7 +22,7 @@ use sqlx::AnyPool;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::sync::{Mutex, oneshot};
 
 /// A stored delivery's columns, as both stores' inserts name them.
@@ -89,8 +89,7 @@ impl SqliteAdmitter {
 }
 
 /// The admitting thread: one batch at a time, each in its turn; tells the checkpointing
-/// thread of each commit. Once enough body signatures are kept in memory, it merges them
-/// into the store in the same turn, after answering the batch.
+/// thread of each commit.
 fn admit_batches(
     path: &Path,
     turn: &WriteTurn,
@@ -113,21 +112,8 @@ fn admit_batches(
         // A caller that gave up waiting still has its deliveries stored (or not): asked
         // for again, each is a duplicate or new.
         let _ = batch.answer.send(admitted);
-        if let Some(open) = admitting.as_mut().filter(|open| open.merge_due()) {
-            match open.merge_signatures() {
-                Ok(()) => {
-                    let _ = committed.send(());
-                }
-                // Kept in memory, and merged again after a while.
-                Err(error) => tracing::warn!(%error, "merging the stored body signatures failed"),
-            }
-        }
     }
 }
-
-/// How long after a failed merge of body signatures the next is tried (unless the
-/// signatures kept reach their bound first): each try may write thousands of pages.
-const MERGE_AGAIN_AFTER: Duration = Duration::from_secs(1);
 
 /// How long a batch waits for SQLite's write lock while another process holds it: then it
 /// is given up, before ingest answers its deliveries 503 (at 4 s), so that what GitHub is
@@ -193,8 +179,6 @@ fn open_connection(path: &Path) -> Result<rusqlite::Connection, StoreError> {
 struct Admitting {
     connection: rusqlite::Connection,
     unmerged: UnmergedSignatures,
-    /// When a merge may be tried again, after one failed.
-    merge_again_at: Option<Instant>,
 }
 
 impl Admitting {
@@ -214,7 +198,6 @@ impl Admitting {
                 Ok(admitting.insert(Admitting {
                     connection,
                     unmerged,
-                    merge_again_at: None,
                 }))
             }
         }
@@ -227,57 +210,28 @@ impl Admitting {
         &mut self,
         deliveries: &[NewDelivery],
     ) -> Result<Vec<Admission>, StoreError> {
-        if self.unmerged.full() {
-            if !self.merge_due() {
-                return Err(StoreError::Admitter(
-                    "the body signatures kept in memory are at their bound, and merging \
-                     them into the store failed a moment ago"
-                        .to_owned(),
-                ));
-            }
-            self.merge_signatures()?;
-        }
         let transaction = self
             .connection
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         self.unmerged.catch_up(&transaction)?;
         let before = self.unmerged.through_rowid();
         let mut noted = Vec::new();
-        let admissions = admit_each(&transaction, &mut self.unmerged, &mut noted, deliveries)
-            .and_then(|admissions| Ok(transaction.commit().map(|()| admissions)?));
-        if admissions.is_err() {
-            self.unmerged.forget(before, &noted);
-        }
-        admissions
-    }
-
-    /// Whether the body signatures kept are due for a merge, and a failed one was not tried
-    /// too recently.
-    fn merge_due(&self) -> bool {
-        self.unmerged.due_for_merge()
-            && self
-                .merge_again_at
-                .is_none_or(|again| Instant::now() >= again)
-    }
-
-    /// Merges the unmerged body signatures into the store, in a commit of their own.
-    fn merge_signatures(&mut self) -> Result<(), StoreError> {
-        let merged = self
-            .connection
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(StoreError::from)
-            .and_then(|transaction| {
-                self.unmerged.merge(&transaction)?;
-                Ok(transaction.commit()?)
+        let admitted = admit_each(&transaction, &mut self.unmerged, &mut noted, deliveries)
+            .and_then(|admissions| {
+                let slice = self.unmerged.merge_slice(&transaction)?;
+                transaction.commit()?;
+                Ok((admissions, slice))
             });
-        match merged {
-            Ok(()) => {
-                self.unmerged.merged();
-                self.merge_again_at = None;
+        match admitted {
+            Ok((admissions, slice)) => {
+                self.unmerged.sliced(slice);
+                Ok(admissions)
             }
-            Err(_) => self.merge_again_at = Some(Instant::now() + MERGE_AGAIN_AFTER),
+            Err(error) => {
+                self.unmerged.forget(before, &noted);
+                Err(error)
+            }
         }
-        merged
     }
 }
 

@@ -1,10 +1,13 @@
 //! SQLite: which bodies are stored, so that a captured body replayed under a new delivery
 //! id is recognised at ingest (migration 0022). An index on a random key dirties a page per
-//! delivery, written again at every commit of a few deliveries; so the signatures of the
-//! latest deliveries are kept in memory by the thread that admits them, and merged into
-//! `body_signatures`, sorted, thousands to a commit. What is not merged yet is still in
+//! delivery, written again at every commit of a few deliveries. So the thread that admits
+//! deliveries keeps the signatures of the latest in memory and merges them into
+//! `body_signatures` in key order: thousands at a time are set apart, sorted, and each
+//! admitting commit merges the next few of them, as many as it adds. On a small table the
+//! few are neighbours and share a page; on a large one they cost what the index did, spread
+//! evenly, with no commit of their own to wait for. What is not merged yet is still in
 //! `deliveries` (past `body_signatures_merged.through_rowid`), so a restart or a crash loses
-//! nothing: the set is read again from there.
+//! nothing: the signatures are read again from there, and merging one twice does nothing.
 //!
 //! PostgreSQL keeps a unique index on `deliveries.body_signature` instead: its replicas
 //! admit concurrently.
@@ -13,14 +16,10 @@ use super::StoreError;
 use rusqlite::{OptionalExtension, Transaction};
 use std::collections::HashSet;
 
-/// Signatures kept in memory before they are merged: about 300 KB of them. A merge of more
-/// at once writes fewer pages per signature and holds the write turn longer.
+/// Signatures kept before they are set apart to be merged. More at a time share more pages
+/// while the table is small; each takes about 40 bytes, and at most about twice this many
+/// are kept.
 const MERGE_AT: usize = 4_096;
-
-/// Signatures kept in memory at most: past this many (about 5 MB) while merges fail, the
-/// thread admits nothing more until one succeeds (the deliveries are answered 503, and
-/// GitHub is asked for them again), so that memory stays bounded.
-const KEPT_AT_MOST: usize = 16 * MERGE_AT;
 
 /// Deliveries past the merged ones before a merge even with few signatures among them
 /// (herald's own deliveries have none), so that reading them again at a start stays short.
@@ -31,12 +30,28 @@ pub(super) type Signature = [u8; 32];
 /// The signatures of the deliveries past `body_signatures_merged.through_rowid`, as the
 /// admitting thread has read and written them.
 pub(super) struct UnmergedSignatures {
-    signatures: HashSet<Signature>,
-    /// The rowid of the last delivery whose signature (if any) is in `signatures`.
+    /// Those not set apart yet.
+    latest: HashSet<Signature>,
+    /// The rowid of the last delivery read or written.
     through_rowid: i64,
+    /// Those set apart, being merged.
+    merging: Option<Merging>,
+    /// Signatures added to `latest` since the last slice was merged: the next slice's size.
+    added: usize,
     /// `body_signatures_merged.through_rowid` as this thread last read or wrote it.
     merged_through: i64,
 }
+
+/// Signatures set apart to be merged, sorted, and how far the merge has come.
+struct Merging {
+    sorted: Vec<Signature>,
+    merged: usize,
+    /// The last delivery they cover: the merged rowid once all are merged.
+    through_rowid: i64,
+}
+
+/// How many signatures a commit merges, for [`UnmergedSignatures::sliced`] once it commits.
+pub(super) struct Slice(usize);
 
 impl UnmergedSignatures {
     /// Reads the unmerged signatures, within `transaction`.
@@ -47,8 +62,10 @@ impl UnmergedSignatures {
             |row| row.get(0),
         )?;
         let mut unmerged = UnmergedSignatures {
-            signatures: HashSet::new(),
+            latest: HashSet::new(),
             through_rowid: merged,
+            merging: None,
+            added: 0,
             merged_through: merged,
         };
         unmerged.catch_up(transaction)?;
@@ -64,10 +81,11 @@ impl UnmergedSignatures {
         )?;
         let mut rows = newer.query([self.through_rowid])?;
         while let Some(row) = rows.next()? {
-            self.through_rowid = row.get(0)?;
-            if let Some(signature) = row.get::<_, Option<Vec<u8>>>(1)? {
-                self.signatures.extend(Signature::try_from(signature).ok());
-            }
+            let rowid = row.get(0)?;
+            let signature = row
+                .get::<_, Option<Vec<u8>>>(1)?
+                .and_then(|signature| Signature::try_from(signature).ok());
+            self.note(rowid, signature);
         }
         Ok(())
     }
@@ -78,7 +96,12 @@ impl UnmergedSignatures {
         transaction: &Transaction<'_>,
         signature: &Signature,
     ) -> Result<bool, StoreError> {
-        if self.signatures.contains(signature) {
+        if self.latest.contains(signature)
+            || self
+                .merging
+                .as_ref()
+                .is_some_and(|merging| merging.sorted.binary_search(signature).is_ok())
+        {
             return Ok(true);
         }
         Ok(transaction
@@ -88,11 +111,15 @@ impl UnmergedSignatures {
             .is_some())
     }
 
-    /// Notes a delivery just inserted at `rowid`; undone by [`UnmergedSignatures::forget`]
-    /// if its transaction does not commit.
+    /// Notes a delivery stored at `rowid`; undone by [`UnmergedSignatures::forget`] if its
+    /// transaction does not commit.
     pub(super) fn note(&mut self, rowid: i64, signature: Option<Signature>) {
         self.through_rowid = rowid;
-        self.signatures.extend(signature);
+        if let Some(signature) = signature
+            && self.latest.insert(signature)
+        {
+            self.added += 1;
+        }
     }
 
     /// Forgets what was noted after `through_rowid`, of `signatures`, when their
@@ -100,7 +127,9 @@ impl UnmergedSignatures {
     pub(super) fn forget(&mut self, through_rowid: i64, signatures: &[Signature]) {
         self.through_rowid = through_rowid;
         for signature in signatures {
-            self.signatures.remove(signature);
+            if self.latest.remove(signature) {
+                self.added = self.added.saturating_sub(1);
+            }
         }
     }
 
@@ -108,39 +137,50 @@ impl UnmergedSignatures {
         self.through_rowid
     }
 
-    /// Whether no more may be kept before a merge.
-    pub(super) fn full(&self) -> bool {
-        self.signatures.len() >= KEPT_AT_MOST
-    }
-
-    pub(super) fn due_for_merge(&self) -> bool {
-        self.signatures.len() >= MERGE_AT
-            || self.through_rowid - self.merged_through >= READ_AGAIN_AT
-    }
-
-    /// Writes every unmerged signature into `body_signatures`, in key order so that each
-    /// page is visited once, and moves `through_rowid` past them, within `transaction`.
-    /// The set is emptied by [`UnmergedSignatures::merged`] once that commits.
-    pub(super) fn merge(&mut self, transaction: &Transaction<'_>) -> Result<(), StoreError> {
-        self.catch_up(transaction)?;
-        let mut sorted: Vec<&Signature> = self.signatures.iter().collect();
-        sorted.sort_unstable();
+    /// Merges the next signatures set apart into `body_signatures`, one more than were added
+    /// since the last slice (so the merge ends before as many are kept again), within
+    /// `transaction`; the last slice moves the merged rowid past them.
+    pub(super) fn merge_slice(&self, transaction: &Transaction<'_>) -> Result<Slice, StoreError> {
+        let Some(merging) = &self.merging else {
+            return Ok(Slice(0));
+        };
+        let end = (merging.merged + self.added + 1).min(merging.sorted.len());
         let mut insert = transaction.prepare_cached(
             "INSERT INTO body_signatures (signature) VALUES (?) ON CONFLICT DO NOTHING",
         )?;
-        for signature in sorted {
+        for signature in &merging.sorted[merging.merged..end] {
             insert.execute([&signature[..]])?;
         }
-        transaction.execute(
-            "UPDATE body_signatures_merged SET through_rowid = ?",
-            [self.through_rowid],
-        )?;
-        Ok(())
+        if end == merging.sorted.len() {
+            transaction.execute(
+                "UPDATE body_signatures_merged SET through_rowid = ?",
+                [merging.through_rowid],
+            )?;
+        }
+        Ok(Slice(end - merging.merged))
     }
 
-    /// Empties the set after a merge committed.
-    pub(super) fn merged(&mut self) {
-        self.signatures.clear();
-        self.merged_through = self.through_rowid;
+    /// Takes note that `slice` was committed; sets the latest signatures apart once enough
+    /// are kept and the merge before has ended.
+    pub(super) fn sliced(&mut self, slice: Slice) {
+        self.added = 0;
+        if let Some(merging) = &mut self.merging {
+            merging.merged += slice.0;
+            if merging.merged == merging.sorted.len() {
+                self.merged_through = merging.through_rowid;
+                self.merging = None;
+            }
+        }
+        let due = self.latest.len() >= MERGE_AT
+            || self.through_rowid - self.merged_through >= READ_AGAIN_AT;
+        if self.merging.is_none() && due {
+            let mut sorted: Vec<Signature> = self.latest.drain().collect();
+            sorted.sort_unstable();
+            self.merging = Some(Merging {
+                sorted,
+                merged: 0,
+                through_rowid: self.through_rowid,
+            });
+        }
     }
 }

@@ -1,6 +1,6 @@
 //! A signed body is stored once, whichever writer admits it and wherever its signature is
-//! kept: on SQLite in the admitting thread's memory until thousands are merged into
-//! `body_signatures`, on PostgreSQL in a unique index.
+//! kept: on SQLite in the admitting thread's memory, then set apart by the thousand and
+//! merged into `body_signatures` a slice per commit; on PostgreSQL in a unique index.
 
 use crate::common;
 use crate::on_both_stores;
@@ -8,8 +8,8 @@ use crate::on_both_stores;
 use chrono::Utc;
 use herald::store::{Admission, NewDelivery, Store, compress_payload};
 
-/// As `SQLiteAdmitter` merges them: past this many unmerged signatures.
-const MERGE_AT: usize = 4_096;
+/// As the admitting thread sets signatures apart to merge them: this many at a time.
+const MERGE_AT: u32 = 4_096;
 
 fn signed(id: &str, signature: u32) -> NewDelivery {
     let mut body_signature = [0xa5; 32];
@@ -98,7 +98,9 @@ async fn on_sqlite_a_body_is_refused_again_before_and_after_its_signature_is_mer
     let dir = tempfile::tempdir().expect("tempdir");
     let url = common::sqlite_url(dir.path());
     let store = Store::open(&url).await.expect("store");
-    let total = 4_200; // past `MERGE_AT`, in batches of 100
+    // One merge ended and the next under way: a commit merges one more signature than it
+    // adds, so 4,100 set apart take 41 batches of 100.
+    let total = 8_400;
     accepted_in_batches(&store, total, 100, |index| {
         signed(&format!("d-{index}"), index)
     })
@@ -114,40 +116,44 @@ async fn on_sqlite_a_body_is_refused_again_before_and_after_its_signature_is_mer
     };
     let (signatures, through) = merged(&store).await;
     assert!(
-        signatures >= MERGE_AT as i64 && signatures < i64::from(total),
-        "{signatures} merged of {total}"
+        (i64::from(MERGE_AT)..i64::from(total)).contains(&through),
+        "merged through {through} of {total}"
     );
-    assert_eq!(
-        through, signatures,
-        "the cursor is past the merged deliveries"
+    assert!(
+        signatures > through && signatures < i64::from(total),
+        "{signatures} merged, through {through}: the next merge is under way"
     );
 
+    // The signatures sort as their index: the first of those set apart are merged.
+    let replayed = [
+        ("replay-merged", 0),
+        ("replay-merged-past-the-cursor", 4_150),
+        ("replay-set-apart", 6_000),
+        ("replay-latest", total - 1),
+    ];
     let replays = || {
-        vec![
-            signed("replay-merged", 0),
-            signed("replay-unmerged", total - 1),
-            signed("new", total),
-        ]
+        replayed
+            .iter()
+            .map(|(id, signature)| signed(id, *signature))
+            .chain([signed("new", total)])
+            .collect::<Vec<_>>()
     };
     use Admission::{Accepted, Duplicate};
     assert_eq!(
         admitted(&store, replays()).await,
-        [Duplicate, Duplicate, Accepted]
+        [Duplicate, Duplicate, Duplicate, Duplicate, Accepted]
     );
     store.close().await;
 
     let reopened = Store::open(&url).await.expect("reopened");
     assert_eq!(
         admitted(&reopened, replays()).await,
-        [Duplicate, Duplicate, Duplicate],
+        [Duplicate; 5],
         "after a restart, the unmerged signatures are read again from the deliveries"
     );
-    for (id, signature) in [
-        ("replay-merged-in-work", 0),
-        ("replay-unmerged-in-work", total - 1),
-    ] {
+    for (id, signature) in replayed {
         assert_eq!(
-            admitted_in_work(&reopened, signed(id, signature)).await,
+            admitted_in_work(&reopened, signed(&format!("{id}-in-work"), signature)).await,
             Duplicate,
             "{id}"
         );
@@ -312,10 +318,10 @@ async fn on_sqlite_a_batch_undone_leaves_its_bodies_unstored() {
     store.close().await;
 }
 
-/// While merges fail, the signatures kept in memory stop at their bound: deliveries are
-/// refused (503 for GitHub) until a merge succeeds, then admitted again.
+/// A slice of the merge that fails fails the commit it is part of: its deliveries are
+/// refused (503 for GitHub, which sends them again) and nothing is lost or half-merged.
 #[tokio::test]
-async fn on_sqlite_signatures_that_cannot_be_merged_stop_admission_at_a_bound() {
+async fn on_sqlite_a_merge_that_fails_fails_its_batch_and_loses_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
     let url = common::sqlite_url(dir.path());
     let store = Store::open(&url).await.expect("store");
@@ -327,39 +333,28 @@ async fn on_sqlite_signatures_that_cannot_be_merged_stop_admission_at_a_bound() 
     .execute(&writer)
     .await
     .expect("a trigger that fails every merge");
-    let bound = 16 * MERGE_AT as u32;
-    accepted_in_batches(&store, bound, 1_024, |index| {
+    // Enough to set signatures apart; the next commit merges a slice of them.
+    accepted_in_batches(&store, MERGE_AT, 1_024, |index| {
         signed(&format!("d-{index}"), index)
     })
     .await;
-    let refused = store.admit(vec![signed("past-the-bound", bound)]).await;
-    let error = refused.expect_err("refused while merges fail");
-    assert!(error.to_string().contains("at their bound"), "{error}");
+    let batch = || vec![signed("next", MERGE_AT), signed("replay", 0)];
+    let refused = store.admit(batch()).await;
+    let error = refused.expect_err("refused while its slice cannot be merged");
+    assert!(error.to_string().contains("no room"), "{error}");
 
     sqlx::query("DROP TRIGGER no_merge")
         .execute(&writer)
         .await
         .expect("merges succeed again");
-    // A failed merge is tried again a second later.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    let admission = loop {
-        match store.admit(vec![signed("after", bound)]).await {
-            Ok(admissions) => break admissions,
-            Err(_) if std::time::Instant::now() < deadline => {
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-            }
-            Err(error) => panic!("still refused: {error}"),
-        }
-    };
-    assert_eq!(admission, [Admission::Accepted]);
+    assert_eq!(
+        admitted(&store, batch()).await,
+        [Admission::Accepted, Admission::Duplicate]
+    );
     let merged: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM body_signatures")
         .fetch_one(store.pool())
         .await
         .expect("count");
-    assert_eq!(merged, i64::from(bound));
-    assert_eq!(
-        admitted(&store, vec![signed("replay", 0)]).await,
-        [Admission::Duplicate]
-    );
+    assert_eq!(merged, 2, "one more than the commit added");
     store.close().await;
 }
