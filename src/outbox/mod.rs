@@ -475,8 +475,9 @@ impl Worker {
             queued += moved_past;
             let claims = work.due_jobs(Utc::now(), after_id, CHUNK).await?;
             if claims.is_empty() {
-                // Deliveries that all had their jobs (done) already: go on past them.
-                if moved_past > 0 {
+                // Deliveries that all had their jobs (done) already: go on past them, for as
+                // long as a batch may hold the write turn (the next batch goes on).
+                if moved_past > 0 && started.elapsed() < LONGEST_BATCH {
                     continue;
                 }
                 break;
