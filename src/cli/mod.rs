@@ -1004,7 +1004,10 @@ fn write_drafts(
     out: &Path,
 ) -> anyhow::Result<PathBuf> {
     let dir = out.join(crate::drafts::escape::file_name(&incident.ghsa_id));
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    // Readable by its owner alone: the drafts of an undisclosed advisory.
+    std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o700)
+        .create(&dir)
+        .with_context(|| format!("cannot create {}", dir.display()))?;
     for (name, text) in render_drafts(drafts, incident, timeline)? {
         let path = dir.join(crate::drafts::escape::file_name(&name));
         std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;

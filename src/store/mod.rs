@@ -350,6 +350,7 @@ impl Store {
         if !url.starts_with("sqlite:") {
             return Err(StoreError::UnsupportedUrl(crate::redact::redact_url(url)));
         }
+        create_private(url)?;
         // SQLite has one writer at a time. herald's writers queue for this one connection
         // (fairly, without SQLite's sleeping busy handler); reads use their own connections.
         let writer = sqlite_pool(1)
@@ -461,6 +462,27 @@ pub(super) const PAGE_CACHE: &str = "PRAGMA cache_size = -512";
 /// A pool of SQLite connections set up as herald needs them: write-ahead logging, FULL
 /// synchronous (a commit is on disk before herald answers GitHub, even across power loss),
 /// foreign keys, and a busy timeout.
+/// Creates the SQLite store's file, if there is none yet, readable and writable by its owner
+/// alone: it holds undisclosed reports. SQLite gives its write-ahead log and shared-memory
+/// files the same permissions. A file that exists is left as it is; one that cannot be
+/// created here is left for SQLite to create, or to report why it cannot.
+fn create_private(url: &str) -> Result<(), StoreError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    use std::str::FromStr;
+    let options = sqlx::sqlite::SqliteConnectOptions::from_str(url).map_err(StoreError::Open)?;
+    let path = options.get_filename();
+    if path.as_os_str().is_empty() || path.as_os_str() == ":memory:" {
+        return Ok(());
+    }
+    // An existing file, or a folder missing, is for SQLite to open or to name.
+    let _ = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path);
+    Ok(())
+}
+
 fn sqlite_pool(connections: u32) -> AnyPoolOptions {
     AnyPoolOptions::new()
         .max_connections(connections)

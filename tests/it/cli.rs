@@ -90,6 +90,19 @@ fn the_readme_dry_run_opens_an_incident_in_the_default_store() {
     );
     let drafts = dir.path().join("herald-drafts/GHSA-abcd-1234-efgh");
     every_draft_and_the_osv_record_are_written(dir.path(), &drafts, &stdout);
+    // Undisclosed text: the store and the drafts are their owner's alone.
+    for private in [
+        "herald.db",
+        "herald-drafts",
+        "herald-drafts/GHSA-abcd-1234-efgh",
+    ] {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path().join(private))
+            .expect("created")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "{private} has mode {mode:o}");
+    }
     assert!(
         stdout.contains("2 job(s) queued (sync_tracking_issue, chat); a dry run never contacts"),
         "{stdout}"
