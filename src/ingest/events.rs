@@ -367,6 +367,48 @@ struct EnvelopeFields<'a> {
     installation: Option<InstallationRef>,
     #[serde(default)]
     repository_advisory: Option<AdvisoryKey>,
+    // The objects each event's payload is about, looked for and skipped: a body that lacks
+    // its event's is not that event's (`X-GitHub-Event` is not signed), so it is refused
+    // here rather than failing its job later.
+    #[serde(default)]
+    issue: Option<IgnoredAny>,
+    #[serde(default)]
+    comment: Option<IgnoredAny>,
+    #[serde(default)]
+    pull_request: Option<IgnoredAny>,
+    #[serde(default)]
+    release: Option<IgnoredAny>,
+    #[serde(default)]
+    security_advisory: Option<IgnoredAny>,
+    #[serde(default, rename = "ref")]
+    reference: Option<IgnoredAny>,
+}
+
+impl EnvelopeFields<'_> {
+    /// The first of the objects `kind`'s payload is about that this body lacks.
+    fn lacking(&self, kind: EventKind) -> Option<&'static str> {
+        let objects: &[(&'static str, bool)] = match kind {
+            EventKind::Issues => &[("issue", self.issue.is_some())],
+            EventKind::IssueComment => &[
+                ("issue", self.issue.is_some()),
+                ("comment", self.comment.is_some()),
+            ],
+            EventKind::PullRequest => &[("pull_request", self.pull_request.is_some())],
+            EventKind::Release => &[("release", self.release.is_some())],
+            EventKind::SecurityAdvisory => {
+                &[("security_advisory", self.security_advisory.is_some())]
+            }
+            EventKind::Push => &[("ref", self.reference.is_some())],
+            EventKind::Ping
+            | EventKind::RepositoryAdvisory
+            | EventKind::Installation
+            | EventKind::InstallationRepositories => &[],
+        };
+        objects
+            .iter()
+            .find(|(_, present)| !present)
+            .map(|(name, _)| *name)
+    }
 }
 
 #[derive(Deserialize)]
@@ -388,6 +430,7 @@ impl Envelope {
             event: kind.as_str(),
             source: serde::de::Error::missing_field(field),
         };
+        let lacking = fields.lacking(kind);
         let keys = kind.envelope();
         let envelope = Envelope {
             action: fields
@@ -415,6 +458,9 @@ impl Envelope {
         }
         if kind == EventKind::RepositoryAdvisory && envelope.ghsa_id.is_none() {
             return Err(missing("repository_advisory"));
+        }
+        if let Some(object) = lacking {
+            return Err(missing(object));
         }
         Ok(envelope)
     }
@@ -962,6 +1008,37 @@ mod tests {
         assert!(message.contains("GitHub's shape"), "{message}");
         let message = refused(EventKind::Issues, r#"{"action":"labeled""#);
         assert!(message.starts_with("malformed JSON"), "{message}");
+    }
+
+    /// `X-GitHub-Event` is not signed: a signed body sent under an event it is not, such as
+    /// a `star` or `ping` body herald did not store sent again as `issue_comment`, lacks
+    /// that event's objects and is refused.
+    #[test]
+    fn a_body_without_its_events_objects_is_refused() {
+        let star = r#"{"action":"created","starred_at":"2026-12-07T00:00:00Z","repository":{"full_name":"o/r"},"sender":{"login":"x"}}"#;
+        let with_issue = r#"{"action":"created","issue":{},"repository":{"full_name":"o/r"}}"#;
+        let cases = [
+            (EventKind::IssueComment, star, "issue"),
+            (EventKind::IssueComment, with_issue, "comment"),
+            (EventKind::Issues, star, "issue"),
+            (EventKind::PullRequest, star, "pull_request"),
+            (EventKind::Release, star, "release"),
+            (EventKind::SecurityAdvisory, star, "security_advisory"),
+            (
+                EventKind::Push,
+                r#"{"repository":{"full_name":"o/r"}}"#,
+                "ref",
+            ),
+        ];
+        for (kind, body, object) in cases {
+            let message = Envelope::read(kind, body.as_bytes())
+                .expect_err(body)
+                .to_string();
+            assert!(
+                message.contains(&format!("missing field `{object}`")),
+                "{kind:?}: {message}"
+            );
+        }
     }
 
     #[test]
