@@ -19,7 +19,7 @@ use super::signatures::{Signature, UnmergedSignatures};
 use super::{Admission, NewDelivery, Store, StoreError, to_millis};
 use crate::markers::key;
 use sqlx::AnyPool;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::Duration;
@@ -59,13 +59,8 @@ pub(super) struct SqliteAdmitter {
 }
 
 impl SqliteAdmitter {
-    /// Starts the thread for the SQLite database at `url` (already created and migrated).
-    pub(super) fn start(url: &str, turn: WriteTurn) -> Result<SqliteAdmitter, StoreError> {
-        use std::str::FromStr;
-        let path = sqlx::sqlite::SqliteConnectOptions::from_str(url)
-            .map_err(StoreError::Open)?
-            .get_filename()
-            .to_owned();
+    /// Starts the thread for the SQLite database file `path` (already created and migrated).
+    pub(super) fn start(path: PathBuf, turn: WriteTurn) -> Result<SqliteAdmitter, StoreError> {
         let (batches, receiver) = mpsc::channel();
         let (committed, commits) = mpsc::channel();
         let checkpointed = path.clone();

@@ -239,8 +239,8 @@ impl Store {
     }
 
     /// SQLite: counts the deliveries whose processing jobs the worker is yet to queue (see
-    /// [`Work::queue_admitted`](super::Work::queue_admitted)) as pending and due jobs of theirs, so that a worker
-    /// that does not keep up shows in the queue all the same.
+    /// [`Work::queue_admitted`](super::Work::queue_admitted)) as pending and due jobs of
+    /// theirs, so that a worker that does not keep up shows in the queue all the same.
     async fn count_unqueued_deliveries(
         &self,
         kinds: &mut Vec<QueuedKind>,

@@ -104,6 +104,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use sqlx::AnyPool;
 use sqlx::Executor;
 use sqlx::any::AnyPoolOptions;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
@@ -350,7 +351,8 @@ impl Store {
         if !url.starts_with("sqlite:") {
             return Err(StoreError::UnsupportedUrl(crate::redact::redact_url(url)));
         }
-        create_private(url)?;
+        let file = sqlite_file(url)?;
+        create_private(&file);
         // SQLite has one writer at a time. herald's writers queue for this one connection
         // (fairly, without SQLite's sleeping busy handler); reads use their own connections.
         let writer = sqlite_pool(1)
@@ -368,7 +370,7 @@ impl Store {
             reader,
             dialect: Dialect::Sqlite,
             admitter: admit::Admitter::Sqlite(admit::SqliteAdmitter::start(
-                url,
+                file,
                 write_turn.clone(),
             )?),
             write_turn: Some(write_turn),
@@ -459,30 +461,35 @@ fn sqlite_url(url: &str, mode: &str) -> String {
 /// under load (`docs/performance.md`): 2 MB less at the peak, the same rate.
 pub(super) const PAGE_CACHE: &str = "PRAGMA cache_size = -512";
 
-/// A pool of SQLite connections set up as herald needs them: write-ahead logging, FULL
-/// synchronous (a commit is on disk before herald answers GitHub, even across power loss),
-/// foreign keys, and a busy timeout.
+/// The file of the SQLite store at `url`.
+fn sqlite_file(url: &str) -> Result<PathBuf, StoreError> {
+    use std::str::FromStr;
+    Ok(sqlx::sqlite::SqliteConnectOptions::from_str(url)
+        .map_err(StoreError::Open)?
+        .get_filename()
+        .to_owned())
+}
+
 /// Creates the SQLite store's file, if there is none yet, readable and writable by its owner
 /// alone: it holds undisclosed reports. SQLite gives its write-ahead log and shared-memory
 /// files the same permissions. A file that exists is left as it is; one that cannot be
 /// created here is left for SQLite to create, or to report why it cannot.
-fn create_private(url: &str) -> Result<(), StoreError> {
+fn create_private(file: &Path) {
     use std::os::unix::fs::OpenOptionsExt;
-    use std::str::FromStr;
-    let options = sqlx::sqlite::SqliteConnectOptions::from_str(url).map_err(StoreError::Open)?;
-    let path = options.get_filename();
-    if path.as_os_str().is_empty() || path.as_os_str() == ":memory:" {
-        return Ok(());
+    if file.as_os_str().is_empty() || file.as_os_str() == ":memory:" {
+        return;
     }
     // An existing file, or a folder missing, is for SQLite to open or to name.
     let _ = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
-        .open(path);
-    Ok(())
+        .open(file);
 }
 
+/// A pool of SQLite connections set up as herald needs them: write-ahead logging, FULL
+/// synchronous (a commit is on disk before herald answers GitHub, even across power loss),
+/// foreign keys, and a busy timeout.
 fn sqlite_pool(connections: u32) -> AnyPoolOptions {
     AnyPoolOptions::new()
         .max_connections(connections)

@@ -574,12 +574,12 @@ impl Work {
         let Some(last) = last else {
             return Ok(0);
         };
-        sqlx::query(
-            "INSERT INTO outbox (kind, idempotency_key, payload, run_after, created_at) \
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO outbox ({JOB_COLUMNS}) \
              SELECT ?, ? || delivery_id, delivery_id, ?, received_at FROM deliveries \
              WHERE rowid > (SELECT through_rowid FROM deliveries_queued) AND rowid <= ? \
-             ON CONFLICT (idempotency_key) DO NOTHING",
-        )
+             ON CONFLICT (idempotency_key) DO NOTHING"
+        )))
         .bind(PROCESS_DELIVERY)
         .bind(crate::markers::key::DELIVERY_PREFIX)
         .bind(DUE_AT_ONCE)

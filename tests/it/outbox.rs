@@ -1290,10 +1290,7 @@ async fn a_copied_store_has_a_job_for_each_delivery_its_worker_had_not_reached()
             3
         );
 
-        let postgres = Store::open(&common::postgres_database().await)
-            .await
-            .expect("store");
-        source.copy_to(&postgres).await.expect("copied");
+        let (postgres, sqlite, _back) = common::copied_there_and_back(&source).await;
         let jobs = postgres.queue_summary(Utc::now()).await.expect("summary");
         let deliveries = jobs
             .iter()
@@ -1301,11 +1298,6 @@ async fn a_copied_store_has_a_job_for_each_delivery_its_worker_had_not_reached()
             .expect("their jobs");
         assert_eq!(deliveries.pending, 3);
 
-        let back = tempfile::tempdir().expect("tempdir");
-        let sqlite = Store::open(&common::sqlite_url(back.path()))
-            .await
-            .expect("store");
-        postgres.copy_to(&sqlite).await.expect("copied back");
         assert_eq!(
             sqlite.unqueued_deliveries().await.expect("unqueued").count,
             0

@@ -176,20 +176,12 @@ async fn a_copied_store_refuses_a_replay_of_a_copied_body() {
             .expect("store");
         admitted(&source, vec![signed("original", 7)]).await;
 
-        let postgres = Store::open(&common::postgres_database().await)
-            .await
-            .expect("store");
-        source.copy_to(&postgres).await.expect("copied");
+        let (postgres, sqlite, _back) = common::copied_there_and_back(&source).await;
         assert_eq!(
             admitted(&postgres, vec![signed("replayed-on-postgresql", 7)]).await,
             [Admission::Duplicate]
         );
 
-        let back = tempfile::tempdir().expect("tempdir");
-        let sqlite = Store::open(&common::sqlite_url(back.path()))
-            .await
-            .expect("store");
-        postgres.copy_to(&sqlite).await.expect("copied back");
         let merged: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM body_signatures")
             .fetch_one(sqlite.pool())
             .await

@@ -464,6 +464,26 @@ macro_rules! both_stores {
     };
 }
 
+/// `source` copied with `herald store copy`'s code to a fresh PostgreSQL database, and from
+/// there to a fresh SQLite file (in the folder returned with it).
+pub async fn copied_there_and_back(
+    source: &herald::store::Store,
+) -> (
+    herald::store::Store,
+    herald::store::Store,
+    tempfile::TempDir,
+) {
+    use herald::store::Store;
+    let postgres = Store::open(&postgres_database().await)
+        .await
+        .expect("store");
+    source.copy_to(&postgres).await.expect("copied");
+    let back = tempfile::tempdir().expect("tempdir");
+    let sqlite = Store::open(&sqlite_url(back.path())).await.expect("store");
+    postgres.copy_to(&sqlite).await.expect("copied back");
+    (postgres, sqlite, back)
+}
+
 /// A fresh, empty PostgreSQL database for one test, on the server named by
 /// `HERALD_TEST_POSTGRES_URL` (as `.ci/run` starts it); its URL.
 pub async fn postgres_database() -> String {
