@@ -24,10 +24,11 @@
 //! HERALD_BENCH_PHASES (throughput,ceiling,probot,latency,processing), HERALD_BENCH_ROUNDS (3: runs
 //! of the processing phase, each store in turn). The server inherits the
 //! environment, so HERALD_WORKER_ENABLED=false measures ingest alone.
-//! HERALD_BENCH_POSTGRES_URL (`postgres://USER@HOST:PORT/postgres`) runs each phase on a
-//! fresh PostgreSQL database on that server instead of a SQLite file, and with it
-//! HERALD_BENCH_REPLICAS (1) starts that many `herald serve` replicas on the one database,
-//! new connections spread over them in turn (a load balancer's round robin).
+//! HERALD_BENCH_POSTGRES_URL (`postgres://USER@HOST:PORT/postgres`) runs the throughput,
+//! latency and processing phases again right after each SQLite run, on a fresh database on
+//! that server (dropped when the run ends), and prints PostgreSQL's rate as a multiple of
+//! SQLite's; HERALD_BENCH_REPLICAS (1) starts that many `herald serve` replicas on each
+//! store, new connections spread over them in turn (a load balancer's round robin).
 
 use bytes::Bytes;
 use hdrhistogram::Histogram;
@@ -475,37 +476,87 @@ struct Herald {
     database_url: String,
 }
 
-/// A fresh store for one phase: a SQLite file in `dir`, or a new database on the
-/// PostgreSQL server of HERALD_BENCH_POSTGRES_URL.
-async fn fresh_store(dir: &Path, name: &str) -> String {
-    match std::env::var("HERALD_BENCH_POSTGRES_URL") {
-        Ok(server) => fresh_postgres_database(&server, name).await,
-        Err(_) => fresh_sqlite_file(dir, name),
+/// The database a phase runs herald on.
+enum Database {
+    /// A file of its own in the benchmark's temporary folder.
+    Sqlite,
+    /// A database of its own on this PostgreSQL server (a `postgres://…/postgres` URL).
+    Postgres(String),
+}
+
+impl Database {
+    /// SQLite, then PostgreSQL when HERALD_BENCH_POSTGRES_URL is set: each phase runs on
+    /// both in turn, so their figures come from the same run of the machine.
+    fn all() -> Vec<Database> {
+        std::iter::once(Database::Sqlite)
+            .chain(
+                std::env::var("HERALD_BENCH_POSTGRES_URL")
+                    .ok()
+                    .map(Database::Postgres),
+            )
+            .collect()
+    }
+
+    fn label(&self) -> &'static str {
+        match self {
+            Database::Sqlite => "SQLite",
+            Database::Postgres(_) => "PostgreSQL",
+        }
+    }
+
+    fn describe(&self) -> &'static str {
+        match self {
+            Database::Sqlite => "SQLite WAL synchronous=FULL",
+            Database::Postgres(_) => "PostgreSQL (synchronous_commit on)",
+        }
+    }
+
+    /// A new, empty store for the phase `name`: its URL.
+    async fn fresh(&self, dir: &Path, name: &str) -> String {
+        match self {
+            Database::Sqlite => format!("sqlite://{}", dir.join(format!("{name}.db")).display()),
+            Database::Postgres(server) => {
+                let database = format!("herald_bench_{name}_{}", std::process::id());
+                administer(
+                    server,
+                    &[
+                        format!("DROP DATABASE IF EXISTS {database}"),
+                        format!("CREATE DATABASE {database}"),
+                    ],
+                )
+                .await;
+                let (base, _) = server.rsplit_once('/').expect("a database URL");
+                format!("{base}/{database}")
+            }
+        }
+    }
+
+    /// Drops a PostgreSQL store once its phase is over: each holds hundreds of megabytes.
+    /// A SQLite file goes with the temporary folder.
+    async fn discard(&self, url: &str) {
+        if let Database::Postgres(server) = self {
+            let (_, database) = url.rsplit_once('/').expect("a database URL");
+            administer(
+                server,
+                &[format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)")],
+            )
+            .await;
+        }
     }
 }
 
-fn fresh_sqlite_file(dir: &Path, name: &str) -> String {
-    format!("sqlite://{}", dir.join(format!("{name}.db")).display())
-}
-
-/// A new database on the PostgreSQL `server`.
-async fn fresh_postgres_database(server: &str, name: &str) -> String {
+/// Runs `statements` on the PostgreSQL `server`.
+async fn administer(server: &str, statements: &[String]) {
     use sqlx::{Connection, Executor};
-    let database = format!("herald_bench_{name}_{}", std::process::id());
     let mut admin = sqlx::PgConnection::connect(server)
         .await
         .expect("HERALD_BENCH_POSTGRES_URL reachable");
-    for statement in [
-        format!("DROP DATABASE IF EXISTS {database}"),
-        format!("CREATE DATABASE {database}"),
-    ] {
+    for statement in statements {
         admin
-            .execute(sqlx::AssertSqlSafe(statement))
+            .execute(sqlx::AssertSqlSafe(statement.as_str()))
             .await
-            .expect("a fresh database");
+            .expect("the benchmark's database created or dropped");
     }
-    let (base, _) = server.rsplit_once('/').expect("a database URL");
-    format!("{base}/{database}")
 }
 
 impl Herald {
@@ -687,38 +738,55 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
+    let databases = Database::all();
     runtime.block_on(async {
         println!(
             "herald ingest benchmark: {} byte signed repository_advisory deliveries, unique \
              delivery ids, {}, {replicas} replica(s), outbox worker on",
             body.len(),
-            if std::env::var("HERALD_BENCH_POSTGRES_URL").is_ok() {
-                "PostgreSQL (synchronous_commit on)"
-            } else {
-                "SQLite WAL synchronous=FULL"
-            }
+            databases
+                .iter()
+                .map(Database::describe)
+                .collect::<Vec<_>>()
+                .join(", then ")
         );
 
         for concurrency in concurrencies
             .iter()
             .filter(|_| phases.contains("throughput"))
         {
-            let store = fresh_store(dir.path(), &format!("throughput{concurrency}")).await;
-            let herald = Herald::start(store, replicas);
-            let target = herald.target(&body).await;
-            let load = throughput(target, *concurrency, duration).await;
-            let rate = report_throughput(
-                "throughput",
-                *concurrency,
-                duration,
-                &load,
-                &herald.replicas[0].0,
-            );
-            herald.verify(load.0).await;
-            herald.stop();
+            let mut rates = Vec::new();
+            for database in &databases {
+                let url = database
+                    .fresh(dir.path(), &format!("throughput{concurrency}"))
+                    .await;
+                let herald = Herald::start(url.clone(), replicas);
+                let target = herald.target(&body).await;
+                let load = throughput(target, *concurrency, duration).await;
+                rates.push(report_throughput(
+                    &format!("throughput on {}", database.label()),
+                    *concurrency,
+                    duration,
+                    &load,
+                    &herald.replicas[0].0,
+                ));
+                herald.verify(load.0).await;
+                herald.stop();
+                database.discard(&url).await;
+            }
+            if let [sqlite, postgresql] = rates[..] {
+                println!(
+                    "  herald on PostgreSQL accepted {:.2} of its rate on SQLite",
+                    postgresql / sqlite.max(1.0)
+                );
+            }
+            let rate = rates[0];
             if phases.contains("ceiling") {
-                let store = fresh_store(dir.path(), &format!("ceiling{concurrency}")).await;
-                let herald = Herald::start(store, replicas);
+                // Nothing is stored: the store does not matter.
+                let url = Database::Sqlite
+                    .fresh(dir.path(), &format!("ceiling{concurrency}"))
+                    .await;
+                let herald = Herald::start(url, replicas);
                 let target = herald.wrongly_signed(&body).await;
                 let load = throughput(target, *concurrency, duration).await;
                 let ceiling = report_throughput(
@@ -729,7 +797,7 @@ fn main() {
                     &herald.replicas[0].0,
                 );
                 println!(
-                    "  herald accepted {:.2} of its own wrong-signature rate",
+                    "  herald on SQLite accepted {:.2} of its own wrong-signature rate",
                     rate / ceiling.max(1.0)
                 );
                 herald.stop();
@@ -741,20 +809,22 @@ fn main() {
                 let probot_rate =
                     report_throughput("probot", *concurrency, duration, &load, &probot.process);
                 println!(
-                    "  herald accepted {:.1} times Probot's rate",
+                    "  herald on SQLite accepted {:.1} times Probot's rate",
                     rate / probot_rate.max(1.0)
                 );
                 probot.stop();
             }
         }
 
-        if phases.contains("latency") {
-            let herald = Herald::start(fresh_store(dir.path(), "latency").await, replicas);
+        for database in databases.iter().filter(|_| phases.contains("latency")) {
+            let url = database.fresh(dir.path(), "latency").await;
+            let herald = Herald::start(url.clone(), replicas);
             let target = herald.target(&body).await;
             let (accepted, other, latencies) = fixed_rate(target, rate, duration).await;
             println!(
-                "latency at {rate}/s for {seconds} s: {accepted} accepted, {other} other; \
+                "latency on {} at {rate}/s for {seconds} s: {accepted} accepted, {other} other; \
              p50 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms, max {:.2} ms",
+                database.label(),
                 percentile_ms(&latencies, 0.50),
                 percentile_ms(&latencies, 0.99),
                 percentile_ms(&latencies, 0.999),
@@ -762,6 +832,7 @@ fn main() {
             );
             herald.verify(accepted).await;
             herald.stop();
+            database.discard(&url).await;
         }
     });
     if phases.contains("processing") {
@@ -775,17 +846,16 @@ fn main() {
 /// Phase 3 on SQLite and, when HERALD_BENCH_POSTGRES_URL is set, on PostgreSQL, `rounds`
 /// times in turn; the rate of each, and PostgreSQL's as a multiple of SQLite's.
 async fn processing_phase(dir: &Path, process: u64, large: u64, rounds: u64) {
-    let postgres = std::env::var("HERALD_BENCH_POSTGRES_URL").ok();
+    let databases = Database::all();
     for (name, incidents) in [("empty", 0), ("large", large)] {
         let mut ratios = Vec::new();
         for round in 1..=rounds {
             let mut rates = Vec::new();
-            for server in [None].into_iter().chain(postgres.as_deref().map(Some)) {
-                let phase = format!("processing_{name}_{round}");
-                let (url, label) = match server {
-                    None => (fresh_sqlite_file(dir, &phase), "SQLite"),
-                    Some(server) => (fresh_postgres_database(server, &phase).await, "PostgreSQL"),
-                };
+            for database in &databases {
+                let url = database
+                    .fresh(dir, &format!("processing_{name}_{round}"))
+                    .await;
+                let label = database.label();
                 let store = herald::store::Store::open(&url).await.expect("store");
                 let filled = Instant::now();
                 fill(&store, incidents).await;
@@ -799,6 +869,7 @@ async fn processing_phase(dir: &Path, process: u64, large: u64, rounds: u64) {
                 );
                 list_timings(&store).await;
                 store.close().await;
+                database.discard(&url).await;
                 rates.push(rate);
             }
             if let [sqlite, postgresql] = rates[..] {
