@@ -78,6 +78,11 @@ impl Default for WorkerSettings {
 /// Jobs fetched at a time within a batch, their deliveries read in one query.
 const CHUNK: u32 = 32;
 
+/// Jobs fetched at a time by a batch that starts while deliveries wait for the store: it
+/// ends after `batch_time`, having run a job or two, so the rest of a full chunk would be
+/// read and decoded for nothing (measured on PostgreSQL: 32 read for each job run).
+const CHUNK_UNDER_LOAD: u32 = 4;
+
 /// Told each time the worker or the effect runner finds nothing due: what waits for herald
 /// to settle (the tests) wakes on it instead of polling the store.
 #[derive(Clone, Debug)]
@@ -338,6 +343,15 @@ impl Worker {
         self.ingest.as_ref().is_some_and(IngestLoad::busy)
     }
 
+    /// How many jobs a batch starting now fetches at a time.
+    fn chunk(&self) -> u32 {
+        if self.ingest_waiting() {
+            CHUNK_UNDER_LOAD
+        } else {
+            CHUNK
+        }
+    }
+
     /// Waits, boundedly, until no delivery is waiting for its commit.
     async fn give_way(&self) {
         let Some(ingest) = &self.ingest else { return };
@@ -454,10 +468,11 @@ impl Worker {
 
     /// Runs due jobs in one transaction until none is left or `batch_time` is spent.
     async fn run_batch_once(&self) -> Result<Vec<JobOutcome>, StoreError> {
+        let chunk = self.chunk();
         let pre_read = self
             .store
             .read_due_deliveries(
-                (Utc::now(), CHUNK),
+                (Utc::now(), chunk),
                 crate::ingest::events::advisory_incident_key,
             )
             .await?;
@@ -471,9 +486,9 @@ impl Worker {
         // Deliveries whose jobs this batch queued (see `Work::queue_admitted`).
         let mut queued = 0;
         'batch: loop {
-            let moved_past = work.queue_admitted(CHUNK).await?;
+            let moved_past = work.queue_admitted(chunk).await?;
             queued += moved_past;
-            let claims = work.due_jobs(Utc::now(), after_id, CHUNK).await?;
+            let claims = work.due_jobs(Utc::now(), after_id, chunk).await?;
             if claims.is_empty() {
                 // Deliveries that all had their jobs (done) already: go on past them, for as
                 // long as a batch may hold the write turn (the next batch goes on).
