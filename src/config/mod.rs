@@ -22,7 +22,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// GitHub caps webhook payloads at 25 MB; herald refuses anything larger.
+/// GitHub caps webhook payloads at 25 MB; herald refuses anything over 25 MiB, the larger reading.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 25 * 1024 * 1024;
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://herald.db";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:3000";
