@@ -15,20 +15,22 @@
 //! After phases 1 and 2 it checks that every delivery answered 202 is in the store. Phase
 //! "ceiling" loads a fresh herald the same way with deliveries signed with another secret
 //! (each read, checked and answered 401, nothing stored: what HTTP and HMAC allow) and
-//! prints herald's accepted rate as a fraction of it. Phase
+//! prints herald's accepted rate on SQLite as a fraction of it. Phase
 //! "probot" loads Probot 14.3.2 (benches/probot, a handler that stores nothing; needs
-//! Node.js 20.18 or later and npm) the same way right after herald at each concurrency, and
-//! prints how many times Probot's rate herald accepted.
+//! Node.js 20.18 or later and npm) the same way after herald's runs at each concurrency,
+//! and prints how many times Probot's rate herald accepted on SQLite.
 //! Settings: HERALD_BENCH_SECONDS (default 10), HERALD_BENCH_CONCURRENCY (16,128),
 //! HERALD_BENCH_RATE (1000), HERALD_BENCH_PROCESS (20000), HERALD_BENCH_LARGE (100000),
 //! HERALD_BENCH_PHASES (throughput,ceiling,probot,latency,processing), HERALD_BENCH_ROUNDS (3: runs
 //! of the processing phase, each store in turn). The server inherits the
 //! environment, so HERALD_WORKER_ENABLED=false measures ingest alone.
-//! HERALD_BENCH_POSTGRES_URL (`postgres://USER@HOST:PORT/postgres`) runs the throughput,
-//! latency and processing phases again right after each SQLite run, on a fresh database on
-//! that server (dropped when the run ends), and prints PostgreSQL's rate as a multiple of
-//! SQLite's; HERALD_BENCH_REPLICAS (1) starts that many `herald serve` replicas on each
-//! store, new connections spread over them in turn (a load balancer's round robin).
+//! HERALD_BENCH_POSTGRES_URL (`postgres://USER@HOST:PORT/postgres`, PostgreSQL 13 or
+//! later) runs the throughput, latency and processing phases again right after each SQLite
+//! run, on a fresh database on that server (dropped when the run has passed; a failed run's
+//! stays to be looked at), and prints PostgreSQL's throughput and processing rates as
+//! multiples of SQLite's; with it HERALD_BENCH_REPLICAS (1) starts that many `herald serve`
+//! replicas on the PostgreSQL database, new connections spread over them in turn (a load
+//! balancer's round robin).
 
 use bytes::Bytes;
 use hdrhistogram::Histogram;
@@ -504,6 +506,15 @@ impl Database {
         }
     }
 
+    /// How many `herald serve` replicas a phase starts on this database: SQLite serves one
+    /// process.
+    fn replicas(&self, asked: u64) -> u64 {
+        match self {
+            Database::Sqlite => 1,
+            Database::Postgres(_) => asked,
+        }
+    }
+
     fn describe(&self) -> &'static str {
         match self {
             Database::Sqlite => "SQLite WAL synchronous=FULL",
@@ -742,7 +753,7 @@ fn main() {
     runtime.block_on(async {
         println!(
             "herald ingest benchmark: {} byte signed repository_advisory deliveries, unique \
-             delivery ids, {}, {replicas} replica(s), outbox worker on",
+             delivery ids, {}, {replicas} replica(s) on PostgreSQL, outbox worker on",
             body.len(),
             databases
                 .iter()
@@ -760,7 +771,7 @@ fn main() {
                 let url = database
                     .fresh(dir.path(), &format!("throughput{concurrency}"))
                     .await;
-                let herald = Herald::start(url.clone(), replicas);
+                let herald = Herald::start(url.clone(), database.replicas(replicas));
                 let target = herald.target(&body).await;
                 let load = throughput(target, *concurrency, duration).await;
                 rates.push(report_throughput(
@@ -786,7 +797,7 @@ fn main() {
                 let url = Database::Sqlite
                     .fresh(dir.path(), &format!("ceiling{concurrency}"))
                     .await;
-                let herald = Herald::start(url, replicas);
+                let herald = Herald::start(url, 1);
                 let target = herald.wrongly_signed(&body).await;
                 let load = throughput(target, *concurrency, duration).await;
                 let ceiling = report_throughput(
@@ -818,7 +829,7 @@ fn main() {
 
         for database in databases.iter().filter(|_| phases.contains("latency")) {
             let url = database.fresh(dir.path(), "latency").await;
-            let herald = Herald::start(url.clone(), replicas);
+            let herald = Herald::start(url.clone(), database.replicas(replicas));
             let target = herald.target(&body).await;
             let (accepted, other, latencies) = fixed_rate(target, rate, duration).await;
             println!(

@@ -121,6 +121,14 @@ impl IngestLoad {
     }
 }
 
+#[cfg(test)]
+impl IngestLoad {
+    /// A load with a delivery waiting for its commit until the test ends.
+    pub(crate) fn waiting() -> IngestLoad {
+        IngestLoad(Arc::new(AtomicUsize::new(1)))
+    }
+}
+
 /// Counts one delivery in flight until dropped (also when its request is cancelled).
 struct InFlight(Arc<AtomicUsize>);
 

@@ -736,6 +736,48 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn while_deliveries_wait_batches_fetch_a_few_jobs_and_still_run_them_all() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}", dir.path().join("herald.db").display());
+        let store = Store::open(&url).await.expect("store");
+        let body = include_bytes!("../../tests/fixtures/issues.labeled.0.json");
+        // More than a few chunks, the last one short.
+        let admitted = 3 * CHUNK_UNDER_LOAD + 1;
+        let deliveries = (0..admitted)
+            .map(|n| crate::store::NewDelivery {
+                delivery_id: DeliveryId::parse(&format!("waiting-{n}")).expect("an id"),
+                event: "issues".to_owned(),
+                action: Some("labeled".to_owned()),
+                repository: None,
+                installation_id: None,
+                payload_lz4: crate::store::compress_payload(body),
+                body_signature: None,
+                received_at: Utc::now(),
+            })
+            .collect();
+        store.admit(deliveries).await.expect("admitted");
+        let worker = || Worker::new(store.clone(), Arc::new(Notify::new()), Default::default());
+        assert_eq!(worker().chunk(), CHUNK, "nothing waits: full chunks");
+        let giving_way = worker().giving_way_to(IngestLoad::waiting());
+        assert_eq!(giving_way.chunk(), CHUNK_UNDER_LOAD);
+
+        let outcomes = giving_way.drain().await.expect("drained");
+        assert_eq!(outcomes.len(), admitted as usize, "{outcomes:?}");
+        assert!(
+            outcomes
+                .iter()
+                .all(|outcome| matches!(outcome, JobOutcome::Done(_))),
+            "{outcomes:?}"
+        );
+        assert_eq!(
+            store.unqueued_deliveries().await.expect("counted").count,
+            0,
+            "every delivery has its job"
+        );
+        assert!(worker().drain().await.expect("drained").is_empty());
+    }
+
     #[test]
     fn backoff_doubles_and_is_capped() {
         assert_eq!(backoff(1), Duration::from_secs(2));

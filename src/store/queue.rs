@@ -550,9 +550,9 @@ impl Work {
     /// last call, oldest first, within this unit of work; returns how many deliveries it
     /// moved past (some may have had their job already). Admitting a delivery on SQLite
     /// writes only the delivery, and the worker calls this before each fetch of its jobs, so
-    /// that one commit writes the jobs of dozens of deliveries (the queue's pages were a
+    /// that one commit writes the jobs of up to 32 deliveries (the queue's pages were a
     /// quarter of an admitted delivery's pages when each commit of a few deliveries wrote
-    /// its jobs). The deliveries past `deliveries_queued.through_rowid` are those without
+    /// its jobs); a batch that starts while deliveries wait queues 4 at a time. The deliveries past `deliveries_queued.through_rowid` are those without
     /// their job: rowids only grow, as deliveries are never deleted. A delivery whose job
     /// exists already (queued with it by [`Work::admit`], or copied from another store)
     /// keeps that one. On PostgreSQL each delivery's job is queued as it is admitted, and
