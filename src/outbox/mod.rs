@@ -745,15 +745,10 @@ mod tests {
         // More than a few chunks, the last one short.
         let admitted = 3 * CHUNK_UNDER_LOAD + 1;
         let deliveries = (0..admitted)
-            .map(|n| crate::store::NewDelivery {
-                delivery_id: DeliveryId::parse(&format!("waiting-{n}")).expect("an id"),
-                event: "issues".to_owned(),
-                action: Some("labeled".to_owned()),
-                repository: None,
-                installation_id: None,
-                payload_lz4: crate::store::compress_payload(body),
-                body_signature: None,
-                received_at: Utc::now(),
+            .map(|n| {
+                let id = DeliveryId::parse(&format!("waiting-{n}")).expect("an id");
+                crate::ingest::new_delivery(&id, crate::ingest::events::EventKind::Issues, body)
+                    .expect("a delivery")
             })
             .collect();
         store.admit(deliveries).await.expect("admitted");

@@ -552,8 +552,9 @@ impl Work {
     /// writes only the delivery, and the worker calls this before each fetch of its jobs, so
     /// that one commit writes the jobs of up to 32 deliveries (the queue's pages were a
     /// quarter of an admitted delivery's pages when each commit of a few deliveries wrote
-    /// its jobs); a batch that starts while deliveries wait queues 4 at a time. The deliveries past `deliveries_queued.through_rowid` are those without
-    /// their job: rowids only grow, as deliveries are never deleted. A delivery whose job
+    /// its jobs); a batch that starts while deliveries wait queues 4 at a time. The
+    /// deliveries past `deliveries_queued.through_rowid` are those without their job:
+    /// rowids only grow, as deliveries are never deleted. A delivery whose job
     /// exists already (queued with it by [`Work::admit`], or copied from another store)
     /// keeps that one. On PostgreSQL each delivery's job is queued as it is admitted, and
     /// this does nothing.
