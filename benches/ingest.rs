@@ -850,19 +850,31 @@ fn main() {
         // The worker on a runtime like `herald serve`'s (one thread a core), not the load
         // generator's single thread.
         let runtime = tokio::runtime::Runtime::new().expect("runtime");
-        runtime.block_on(processing_phase(dir.path(), process, large, rounds));
+        runtime.block_on(processing_phase(
+            dir.path(),
+            &databases,
+            process,
+            large,
+            rounds,
+        ));
     }
 }
 
-/// Phase 3 on SQLite and, when HERALD_BENCH_POSTGRES_URL is set, on PostgreSQL, `rounds`
-/// times in turn; the rate of each, and PostgreSQL's as a multiple of SQLite's.
-async fn processing_phase(dir: &Path, process: u64, large: u64, rounds: u64) {
-    let databases = Database::all();
+/// Phase 3 on each of `databases` (SQLite, and PostgreSQL when HERALD_BENCH_POSTGRES_URL
+/// is set), `rounds` times in turn; the rate of each, and PostgreSQL's as a multiple of
+/// SQLite's.
+async fn processing_phase(
+    dir: &Path,
+    databases: &[Database],
+    process: u64,
+    large: u64,
+    rounds: u64,
+) {
     for (name, incidents) in [("empty", 0), ("large", large)] {
         let mut ratios = Vec::new();
         for round in 1..=rounds {
             let mut rates = Vec::new();
-            for database in &databases {
+            for database in databases {
                 let url = database
                     .fresh(dir, &format!("processing_{name}_{round}"))
                     .await;
