@@ -387,7 +387,9 @@ impl Store {
             writer: pool.clone(),
             reader: pool,
             dialect: Dialect::Postgres,
-            admitter: admit::Admitter::Postgres(postgres_pool(url, 1).await?),
+            admitter: admit::Admitter::Postgres(admit::PostgresAdmitter::new(
+                postgres_pool(url, 1).await?,
+            )),
             write_turn: None,
         })
     }
@@ -435,14 +437,19 @@ impl Store {
     pub async fn close(&self) {
         self.writer.close().await;
         self.reader.close().await;
-        if let admit::Admitter::Postgres(pool) = &self.admitter {
-            pool.close().await;
+        if let admit::Admitter::Postgres(admitter) = &self.admitter {
+            admitter.close().await;
         }
     }
 }
 
-async fn postgres_pool(url: &str, connections: u32) -> Result<AnyPool, StoreError> {
-    AnyPoolOptions::new()
+/// A pool of `connections` to the PostgreSQL server at `url`, through sqlx's `Any` driver
+/// (as the store's queries, shared with SQLite) or its PostgreSQL driver (admission).
+async fn postgres_pool<DB: sqlx::Database>(
+    url: &str,
+    connections: u32,
+) -> Result<sqlx::Pool<DB>, StoreError> {
+    sqlx::pool::PoolOptions::<DB>::new()
         .max_connections(connections.max(1))
         .acquire_timeout(Duration::from_secs(30))
         .connect(url)

@@ -296,3 +296,50 @@ async fn unqueued(pool: &sqlx::AnyPool, database: &str) -> i64 {
     )
     .await
 }
+
+/// On PostgreSQL the admitting connection is kept from batch to batch without a check:
+/// when the server ends it (a restart, an administrator's `pg_terminate_backend`), the
+/// next batch is still admitted, on a new connection, and nothing is stored twice.
+#[tokio::test]
+async fn on_postgresql_a_batch_after_the_server_ends_the_admitting_connection_is_admitted() {
+    use herald::store::{Admission, Store};
+    common::on_postgresql(async {
+        let url = common::postgres_database().await;
+        let store = Store::open(&url).await.expect("store");
+        let admitted = |id: &str| {
+            let (_, body) = delivery(0);
+            herald::ingest::new_delivery(
+                &herald::incident::DeliveryId::parse(id).expect("id"),
+                herald::ingest::events::EventKind::RepositoryAdvisory,
+                &body,
+            )
+            .expect("a delivery")
+        };
+        let first = store
+            .admit(vec![admitted("before")])
+            .await
+            .expect("admitted");
+        assert_eq!(first, [Admission::Accepted]);
+
+        let pool = common::any_pool(&url).await;
+        let ended = count(
+            &pool,
+            "SELECT count(*) FROM pg_stat_activity, pg_terminate_backend(pid) \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        )
+        .await;
+        assert!(ended >= 1, "the store's connections were ended");
+
+        let second = store
+            .admit(vec![admitted("after"), admitted("before")])
+            .await
+            .expect("admitted on a new connection");
+        assert_eq!(second, [Admission::Accepted, Admission::Duplicate]);
+        assert_eq!(count(&pool, "SELECT count(*) FROM deliveries").await, 2);
+        let jobs = "SELECT count(*) FROM outbox WHERE kind = 'process_delivery'";
+        assert_eq!(count(&pool, jobs).await, 2);
+        pool.close().await;
+        store.close().await;
+    })
+    .await;
+}
