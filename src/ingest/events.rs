@@ -450,6 +450,18 @@ impl Envelope {
         if keys.action && envelope.action.is_none() {
             return Err(missing("action"));
         }
+        if envelope
+            .action
+            .as_deref()
+            .is_some_and(|action| !is_action_name(action))
+        {
+            return Err(PayloadError::Shape {
+                event: kind.as_str(),
+                source: serde::de::Error::custom(
+                    "its action is not an action name (up to 64 lowercase letters and underscores)",
+                ),
+            });
+        }
         if keys.repository && envelope.repository.is_none() {
             return Err(missing("repository"));
         }
@@ -464,6 +476,16 @@ impl Envelope {
         }
         Ok(envelope)
     }
+}
+
+/// Whether `action` is shaped as GitHub's action names are (`labeled`, `review_requested`):
+/// the store keeps it as text, and a text such as a NUL that a database refuses would fail
+/// the whole batch it came in.
+fn is_action_name(action: &str) -> bool {
+    (1..=64).contains(&action.len())
+        && action
+            .bytes()
+            .all(|byte| byte.is_ascii_lowercase() || byte == b'_')
 }
 
 /// The keys an event's envelope holds: an action and a repository, each required when
@@ -1004,6 +1026,18 @@ mod tests {
             message.contains("missing field `installation`"),
             "{message}"
         );
+        // PostgreSQL refuses a NUL in text: it would fail the batch the delivery came in.
+        let message = refused(
+            EventKind::Issues,
+            r#"{"action":"labeled\u0000","issue":{},"repository":{"full_name":"o/r"}}"#,
+        );
+        assert!(message.contains("not an action name"), "{message}");
+        let long = format!(
+            r#"{{"action":"{}","issue":{{}},"repository":{{"full_name":"o/r"}}}}"#,
+            "a".repeat(65)
+        );
+        let message = refused(EventKind::Issues, &long);
+        assert!(message.contains("not an action name"), "{message}");
         let message = refused(EventKind::Issues, r#"{"action": 1}"#);
         assert!(message.contains("GitHub's shape"), "{message}");
         let message = refused(EventKind::Issues, r#"{"action":"labeled""#);
