@@ -114,10 +114,16 @@ async fn one_delivery_of_each_outcome(harness: &Harness) {
     assert_eq!(admitted, [Admission::Accepted]);
     const UNTRIED: &str =
         "SELECT COUNT(*) FROM outbox WHERE kind = 'process_delivery' AND attempts = 0";
+    // The worker counts a run just after committing it: the counts are waited for too.
     harness
         .until(UNTRIED, async || {
             let unqueued = harness.unqueued().await;
-            unqueued + harness.count(UNTRIED).await == 0
+            let (_, metrics) = scrape(harness, &harness.url("/metrics")).await;
+            let counted = |outcome| {
+                let labels = [("kind", "process_delivery"), ("outcome", outcome)];
+                value(&metrics, "herald_job_runs_total", &labels).is_some()
+            };
+            unqueued + harness.count(UNTRIED).await == 0 && counted("done") && counted("retried")
         })
         .await;
 }
