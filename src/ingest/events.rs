@@ -458,7 +458,7 @@ impl Envelope {
             return Err(PayloadError::Shape {
                 event: kind.as_str(),
                 source: serde::de::Error::custom(
-                    "its action is not an action name (up to 64 lowercase letters and underscores)",
+                    "its action is not an action name (1 to 64 lowercase letters and underscores)",
                 ),
             });
         }

@@ -24,7 +24,7 @@ use sqlx::postgres::PgPool;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::{Mutex, oneshot};
 
 /// A stored delivery's columns, as both stores' inserts name them.
@@ -57,13 +57,54 @@ pub(super) enum Admitter {
 ///
 /// The connection is held between batches rather than taken from the pool for each: the
 /// pool checks a connection with a round trip when it is taken and again when it is given
-/// back, so each batch cost three round trips where one is needed. It goes back to the
-/// pool (checked there, and opened again if broken) only after an error, or when a batch
-/// is abandoned halfway (its bound passed).
+/// back, so each batch cost three round trips where one is needed.
 #[derive(Debug, Clone)]
 pub(super) struct PostgresAdmitter {
     pool: PgPool,
-    held: Arc<Mutex<Option<PoolConnection<Postgres>>>>,
+    held: Arc<Mutex<Option<Held>>>,
+}
+
+/// How long the held connection may go unused before a batch opens another instead: a
+/// firewall or NAT that forgets an idle connection drops what is sent on it without a
+/// word, and the batch that found out would wait for its bound and be answered 503.
+const HELD_IDLE: Duration = Duration::from_secs(30);
+
+/// The admitting connection and when it last admitted a batch. Dropped (its batch failed
+/// or was abandoned halfway, it went unused for [`HELD_IDLE`], the store closed), it is
+/// closed, not given back: the pool checks a connection given back with a round trip
+/// without a time limit, holding its one place meanwhile, so a connection silently
+/// dropped on the way would stop admission until TCP gives up on it.
+#[derive(Debug)]
+struct Held {
+    connection: Option<PoolConnection<Postgres>>,
+    used: Instant,
+}
+
+impl Held {
+    fn new(connection: PoolConnection<Postgres>) -> Held {
+        Held {
+            connection: Some(connection),
+            used: Instant::now(),
+        }
+    }
+
+    /// The batch's statement on this connection.
+    async fn insert(&mut self, batch: &[NewDelivery]) -> Result<Vec<Inserted>, StoreError> {
+        let Some(connection) = self.connection.as_mut() else {
+            return Err(StoreError::Admitter("its connection was closed".to_owned()));
+        };
+        let inserted = insert_batch(connection, batch).await?;
+        self.used = Instant::now();
+        Ok(inserted)
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        if let Some(connection) = self.connection.take() {
+            drop(connection.detach());
+        }
+    }
 }
 
 impl PostgresAdmitter {
@@ -83,36 +124,41 @@ impl PostgresAdmitter {
     async fn admit(&self, batch: &[NewDelivery]) -> Result<Vec<Admission>, StoreError> {
         let mut held = self.held.lock().await;
         // Out of the lock while the statement runs: should this future be dropped halfway,
-        // the connection goes back to the pool, which sees to its state.
-        if let Some(mut connection) = held.take() {
-            match insert_batch(&mut connection, batch).await {
+        // the connection is closed with it.
+        let recent = held.take().filter(|held| held.used.elapsed() < HELD_IDLE);
+        if let Some(mut connection) = recent {
+            match connection.insert(batch).await {
                 Ok(inserted) => {
                     *held = Some(connection);
                     return Ok(admissions(batch, inserted));
                 }
                 // Unchecked since the last batch, it may have been closed meanwhile (the
-                // server restarted): the batch goes again on a connection the pool
-                // checks. What the first try may have committed is a duplicate then.
-                Err(error) => tracing::info!(
+                // server restarted): the batch goes again on a new connection. What the
+                // first try committed, had its answer been lost, is a duplicate then.
+                Err(error) if error.connection_lost() => tracing::info!(
                     %error,
                     "the admitting connection failed; admitting again on another"
                 ),
+                Err(error) => return Err(error),
             }
         }
-        let mut connection = self.pool.acquire().await?;
-        let inserted = insert_batch(&mut connection, batch).await?;
+        let mut connection = Held::new(self.pool.acquire().await?);
+        let inserted = connection.insert(batch).await?;
         *held = Some(connection);
         Ok(admissions(batch, inserted))
     }
 }
 
-/// Runs [`ADMIT`] for `batch` on `connection`; the ids of the deliveries it stored.
+/// A delivery [`ADMIT`] stored: its id and body signature.
+type Inserted = (String, Option<Vec<u8>>);
+
+/// Runs [`ADMIT`] for `batch` on `connection`: the deliveries it stored.
 async fn insert_batch(
     connection: &mut sqlx::PgConnection,
     batch: &[NewDelivery],
-) -> Result<Vec<String>, StoreError> {
+) -> Result<Vec<Inserted>, StoreError> {
     Ok(
-        sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(ADMIT.as_str()))
+        sqlx::query_as::<_, Inserted>(sqlx::AssertSqlSafe(ADMIT.as_str()))
             .bind(column(batch, |delivery| delivery.delivery_id.as_str()))
             .bind(column(batch, |delivery| delivery.event.as_str()))
             .bind(column(batch, |delivery| delivery.action.as_deref()))
@@ -392,11 +438,11 @@ static ADMIT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
            INSERT INTO deliveries ({DELIVERY_COLUMNS}) \
            SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::int8[], \
                                 $6::bytea[], $7::bytea[], $8::int8[]) \
-           ON CONFLICT DO NOTHING RETURNING delivery_id, received_at), \
+           ON CONFLICT DO NOTHING RETURNING delivery_id, body_signature, received_at), \
          queued AS (\
            INSERT INTO outbox ({JOB_COLUMNS}) \
            SELECT $9, $10 || delivery_id, delivery_id, $11, received_at FROM admitted) \
-         SELECT delivery_id FROM admitted"
+         SELECT delivery_id, body_signature FROM admitted"
     )
 });
 
@@ -426,14 +472,19 @@ pub(super) fn bind_delivery<'q>(
         .bind(to_millis(delivery.received_at))
 }
 
-/// Each delivery of `batch` accepted if its id is among those `inserted` (the first of
-/// several equal ids or bodies is the one stored), a duplicate otherwise.
-fn admissions(batch: &[NewDelivery], inserted: Vec<String>) -> Vec<Admission> {
-    let mut inserted: std::collections::HashSet<String> = inserted.into_iter().collect();
+/// Each delivery of `batch` accepted if it is among those `inserted`, known by its id and
+/// body signature (of two with one id, the one whose body was a replay is not stored), a
+/// duplicate otherwise.
+fn admissions(batch: &[NewDelivery], inserted: Vec<Inserted>) -> Vec<Admission> {
+    let mut inserted: std::collections::HashSet<Inserted> = inserted.into_iter().collect();
     batch
         .iter()
         .map(|delivery| {
-            if inserted.remove(delivery.delivery_id.as_str()) {
+            let key = (
+                delivery.delivery_id.as_str().to_owned(),
+                delivery.body_signature.map(|signature| signature.to_vec()),
+            );
+            if inserted.remove(&key) {
                 Admission::Accepted
             } else {
                 Admission::Duplicate

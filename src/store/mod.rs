@@ -143,6 +143,20 @@ impl StoreError {
         matches!(self, StoreError::Sql(sqlx::Error::Database(error))
             if error.code().is_some_and(|code| LOST_RACE.contains(&code.as_ref())))
     }
+
+    /// Whether the connection to the database was lost (the server ended it or went away,
+    /// the network failed) rather than the statement refused: run again on another
+    /// connection, the statement may pass.
+    pub fn connection_lost(&self) -> bool {
+        const ENDED: [&str; 3] = ["57P01", "57P02", "57P03"];
+        match self {
+            StoreError::Sql(sqlx::Error::Io(_) | sqlx::Error::Protocol(_)) => true,
+            StoreError::Sql(sqlx::Error::Database(error)) => error
+                .code()
+                .is_some_and(|code| code.starts_with("08") || ENDED.contains(&code.as_ref())),
+            _ => false,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]

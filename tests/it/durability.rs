@@ -297,6 +297,17 @@ async fn unqueued(pool: &sqlx::AnyPool, database: &str) -> i64 {
     .await
 }
 
+/// A report of an advisory as ingest makes it ready for the store, under delivery `id`.
+fn advisory(id: &str) -> herald::store::NewDelivery {
+    let (_, body) = delivery(0);
+    herald::ingest::new_delivery(
+        &herald::incident::DeliveryId::parse(id).expect("id"),
+        herald::ingest::events::EventKind::RepositoryAdvisory,
+        &body,
+    )
+    .expect("a delivery")
+}
+
 /// On PostgreSQL the admitting connection is kept from batch to batch without a check:
 /// when the server ends it (a restart, an administrator's `pg_terminate_backend`), the
 /// next batch is still admitted, on a new connection, and nothing is stored twice.
@@ -306,17 +317,8 @@ async fn on_postgresql_a_batch_after_the_server_ends_the_admitting_connection_is
     common::on_postgresql(async {
         let url = common::postgres_database().await;
         let store = Store::open(&url).await.expect("store");
-        let admitted = |id: &str| {
-            let (_, body) = delivery(0);
-            herald::ingest::new_delivery(
-                &herald::incident::DeliveryId::parse(id).expect("id"),
-                herald::ingest::events::EventKind::RepositoryAdvisory,
-                &body,
-            )
-            .expect("a delivery")
-        };
         let first = store
-            .admit(vec![admitted("before")])
+            .admit(vec![advisory("before")])
             .await
             .expect("admitted");
         assert_eq!(first, [Admission::Accepted]);
@@ -331,7 +333,7 @@ async fn on_postgresql_a_batch_after_the_server_ends_the_admitting_connection_is
         assert!(ended >= 1, "the store's connections were ended");
 
         let second = store
-            .admit(vec![admitted("after"), admitted("before")])
+            .admit(vec![advisory("after"), advisory("before")])
             .await
             .expect("admitted on a new connection");
         assert_eq!(second, [Admission::Accepted, Admission::Duplicate]);
@@ -342,4 +344,144 @@ async fn on_postgresql_a_batch_after_the_server_ends_the_admitting_connection_is
         store.close().await;
     })
     .await;
+}
+
+/// On PostgreSQL a batch whose held admitting connection stops answering without a word
+/// (a firewall that forgot it: nothing comes back, nothing is refused) is answered at its
+/// bound, and the next batch is admitted on a new connection: the silent one is closed,
+/// not given back to the pool, whose check of it would wait as long as TCP does.
+#[tokio::test]
+async fn on_postgresql_a_silently_dropped_admitting_connection_costs_one_batch() {
+    use herald::store::{Admission, Store};
+    common::on_postgresql(async {
+        let url = common::postgres_database().await;
+        let (through, proxy) = Proxy::start(&url).await;
+        let store = Store::open(&through).await.expect("store");
+        let first = store
+            .admit(vec![advisory("first")])
+            .await
+            .expect("admitted");
+        assert_eq!(first, [Admission::Accepted]);
+
+        proxy.silence_open_connections();
+        let bound = Duration::from_secs(2);
+        let silenced = tokio::time::timeout(bound, store.admit(vec![advisory("lost")])).await;
+        assert!(
+            silenced.is_err(),
+            "a silent connection answered: {silenced:?}"
+        );
+        let next = tokio::time::timeout(bound, store.admit(vec![advisory("next")]))
+            .await
+            .expect("the next batch is not held up by the silent connection")
+            .expect("admitted");
+        assert_eq!(next, [Admission::Accepted]);
+        store.close().await;
+    })
+    .await;
+}
+
+/// On PostgreSQL a batch the database refuses (here a trigger refuses one delivery) fails
+/// once, without being run again as a lost connection would be, and the next batch is
+/// admitted on the same connection.
+#[tokio::test]
+async fn on_postgresql_a_refused_batch_is_not_run_twice() {
+    use herald::store::{Admission, Store};
+    common::on_postgresql(async {
+        let url = common::postgres_database().await;
+        let store = Store::open(&url).await.expect("store");
+        let pool = common::any_pool(&url).await;
+        for statement in [
+            "CREATE SEQUENCE admit_tries",
+            "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+               PERFORM nextval('admit_tries'); \
+               IF NEW.delivery_id = 'refused' THEN RAISE EXCEPTION 'refused by a trigger'; END IF; \
+               RETURN NEW; END $$",
+            "CREATE TRIGGER refuse BEFORE INSERT ON deliveries FOR EACH ROW EXECUTE FUNCTION refuse()",
+        ] {
+            sqlx::query(statement).execute(&pool).await.expect(statement);
+        }
+        let first = store.admit(vec![advisory("first")]).await.expect("admitted");
+        assert_eq!(first, [Admission::Accepted]);
+        // On the connection held since the first batch, the one a lost connection is
+        // run again from.
+        let error = store
+            .admit(vec![advisory("refused")])
+            .await
+            .expect_err("refused");
+        assert!(error.to_string().contains("refused by a trigger"), "{error}");
+        let tries = "SELECT last_value FROM admit_tries";
+        assert_eq!(count(&pool, tries).await, 2, "the refused batch ran once");
+        let next = store.admit(vec![advisory("next")]).await.expect("admitted");
+        assert_eq!(next, [Admission::Accepted]);
+        pool.close().await;
+        store.close().await;
+    })
+    .await;
+}
+
+/// A TCP proxy on loopback to a PostgreSQL server, whose open connections can be made to
+/// stop carrying bytes while staying open; connections opened later carry on.
+struct Proxy {
+    open: Arc<std::sync::Mutex<Vec<Arc<std::sync::atomic::AtomicBool>>>>,
+}
+
+impl Proxy {
+    /// A proxy to the server of `url`, and `url` through it.
+    async fn start(url: &str) -> (String, Proxy) {
+        let mut through = reqwest::Url::parse(url).expect("a database URL");
+        let server = format!(
+            "{}:{}",
+            through.host_str().expect("a host"),
+            through.port().unwrap_or(5432)
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a port for the proxy");
+        let port = listener.local_addr().expect("the proxy's address").port();
+        through.set_port(Some(port)).expect("a port");
+        let open: Arc<std::sync::Mutex<Vec<_>>> = Arc::default();
+        let accepted = Arc::clone(&open);
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let silent = Arc::new(std::sync::atomic::AtomicBool::new(false));
+                accepted
+                    .lock()
+                    .expect("connections")
+                    .push(Arc::clone(&silent));
+                let upstream = tokio::net::TcpStream::connect(&server)
+                    .await
+                    .expect("the server");
+                let (client_in, client_out) = client.into_split();
+                let (server_in, server_out) = upstream.into_split();
+                tokio::spawn(carry(client_in, server_out, Arc::clone(&silent)));
+                tokio::spawn(carry(server_in, client_out, silent));
+            }
+        });
+        (through.to_string(), Proxy { open })
+    }
+
+    fn silence_open_connections(&self) {
+        for silent in self.open.lock().expect("connections").iter() {
+            silent.store(true, Ordering::SeqCst);
+        }
+    }
+}
+
+/// Copies `from` to `to` until either closes; once `silent`, keeps both open and carries
+/// nothing more.
+async fn carry(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    silent: Arc<std::sync::atomic::AtomicBool>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buffer = vec![0; 64 * 1024];
+    while let Ok(read) = from.read(&mut buffer).await {
+        if silent.load(Ordering::SeqCst) {
+            std::future::pending::<()>().await;
+        }
+        if read == 0 || to.write_all(&buffer[..read]).await.is_err() {
+            break;
+        }
+    }
 }

@@ -88,6 +88,13 @@ async fn a_body_is_stored_once_whichever_writer_admits_it(url: &str) {
         .await
         .expect("count");
     assert_eq!(stored, 3);
+    // One id twice in a batch, first with a replayed body: the second, whose body is new,
+    // is the one stored, and its answer says so.
+    assert_eq!(
+        admitted(&store, vec![signed("d", 3), signed("d", 4)]).await,
+        [Duplicate, Accepted],
+        "one id twice, the first a replay"
+    );
     store.close().await;
 }
 
