@@ -18,9 +18,7 @@ use super::queue::{DUE_AT_ONCE, PROCESS_DELIVERY};
 use super::signatures::{Signature, UnmergedSignatures};
 use super::{Admission, NewDelivery, Store, StoreError, to_millis};
 use crate::markers::key;
-use sqlx::Postgres;
-use sqlx::pool::PoolConnection;
-use sqlx::postgres::PgPool;
+use sqlx::postgres::{PgConnection, PgPool};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::mpsc;
@@ -69,41 +67,31 @@ pub(super) struct PostgresAdmitter {
 /// word, and the batch that found out would wait for its bound and be answered 503.
 const HELD_IDLE: Duration = Duration::from_secs(30);
 
-/// The admitting connection and when it last admitted a batch. Dropped (its batch failed
-/// or was abandoned halfway, it went unused for [`HELD_IDLE`], the store closed), it is
-/// closed, not given back: the pool checks a connection given back with a round trip
-/// without a time limit, holding its one place meanwhile, so a connection silently
-/// dropped on the way would stop admission until TCP gives up on it.
+/// The admitting connection and when it last admitted a batch. It is taken out of the pool
+/// (`detach`) as it is opened, so dropping it (its batch failed or was abandoned halfway,
+/// it went unused for [`HELD_IDLE`], the store closed) closes it rather than giving it
+/// back: the pool checks a connection given back with a round trip without a time limit,
+/// holding its one place meanwhile, so a connection silently dropped on the way would stop
+/// admission until TCP gives up on it.
 #[derive(Debug)]
 struct Held {
-    connection: Option<PoolConnection<Postgres>>,
+    connection: PgConnection,
     used: Instant,
 }
 
 impl Held {
-    fn new(connection: PoolConnection<Postgres>) -> Held {
-        Held {
-            connection: Some(connection),
+    async fn open(pool: &PgPool) -> Result<Held, StoreError> {
+        Ok(Held {
+            connection: pool.acquire().await?.detach(),
             used: Instant::now(),
-        }
+        })
     }
 
     /// The batch's statement on this connection.
     async fn insert(&mut self, batch: &[NewDelivery]) -> Result<Vec<Inserted>, StoreError> {
-        let Some(connection) = self.connection.as_mut() else {
-            return Err(StoreError::Admitter("its connection was closed".to_owned()));
-        };
-        let inserted = insert_batch(connection, batch).await?;
+        let inserted = insert_batch(&mut self.connection, batch).await?;
         self.used = Instant::now();
         Ok(inserted)
-    }
-}
-
-impl Drop for Held {
-    fn drop(&mut self) {
-        if let Some(connection) = self.connection.take() {
-            drop(connection.detach());
-        }
     }
 }
 
@@ -142,7 +130,7 @@ impl PostgresAdmitter {
                 Err(error) => return Err(error),
             }
         }
-        let mut connection = Held::new(self.pool.acquire().await?);
+        let mut connection = Held::open(&self.pool).await?;
         let inserted = connection.insert(batch).await?;
         *held = Some(connection);
         Ok(admissions(batch, inserted))
@@ -154,7 +142,7 @@ type Inserted = (String, Option<Vec<u8>>);
 
 /// Runs [`ADMIT`] for `batch` on `connection`: the deliveries it stored.
 async fn insert_batch(
-    connection: &mut sqlx::PgConnection,
+    connection: &mut PgConnection,
     batch: &[NewDelivery],
 ) -> Result<Vec<Inserted>, StoreError> {
     Ok(
