@@ -248,7 +248,25 @@ fn statuses(fake: &FakeGitHub, path: &str) -> Vec<u16> {
         .collect()
 }
 
-fn advisory_polls(fake: &FakeGitHub) -> Vec<String> {
+/// The store's record of the poll of the advisory list at `path`
+/// (`/repos/{owner}/{repo}/security-advisories`): when it was polled, its ETag's length (0:
+/// none kept), and until when it is claimed.
+async fn stored_poll(harness: &Harness, path: &str) -> Option<(i64, i64, Option<i64>)> {
+    let list = path
+        .trim_start_matches("/repos/")
+        .trim_end_matches("/security-advisories");
+    sqlx::query_as(
+        "SELECT polled_at, CAST(COALESCE(LENGTH(etag), 0) AS BIGINT), claimed_until \
+         FROM advisory_polls WHERE repository = $1",
+    )
+    .bind(list)
+    .fetch_optional(harness.store.pool())
+    .await
+    .expect("the stored poll")
+}
+
+/// The paths of the advisory lists polled, in order, each with when the fake received it.
+fn advisory_polls(fake: &FakeGitHub) -> Vec<(String, std::time::Instant)> {
     fake.requests()
         .iter()
         .filter(|request| {
@@ -256,7 +274,7 @@ fn advisory_polls(fake: &FakeGitHub) -> Vec<String> {
                 && request.path.ends_with("/security-advisories")
                 && (request.status == 200 || request.status == 304)
         })
-        .map(|request| request.path.clone())
+        .map(|request| (request.path.clone(), request.at))
         .collect()
 }
 
@@ -280,6 +298,7 @@ async fn a_poll_round_cut_short_by_the_hourly_budget_resumes_where_it_stopped() 
     let distinct = |fake: &FakeGitHub| {
         advisory_polls(fake)
             .into_iter()
+            .map(|(path, _)| path)
             .collect::<std::collections::HashSet<_>>()
             .len()
     };
@@ -312,7 +331,7 @@ async fn a_poll_round_cut_short_by_the_hourly_budget_resumes_where_it_stopped() 
     let mut polled = std::collections::HashSet::new();
     let mut first_repeat = None;
     let mut last_first = 0;
-    for (position, path) in polls.iter().enumerate() {
+    for (position, (path, _)) in polls.iter().enumerate() {
         if polled.insert(path.clone()) {
             last_first = position;
         } else if first_repeat.is_none() {
@@ -320,13 +339,19 @@ async fn a_poll_round_cut_short_by_the_hourly_budget_resumes_where_it_stopped() 
         }
     }
     if let Some(first_repeat) = first_repeat {
+        let (repeated, at) = &polls[first_repeat];
+        let (last, last_at) = &polls[last_first];
         assert!(
             last_first < first_repeat + 8,
-            "{} was polled again at poll {first_repeat}, before the last repository's first \
-             poll at {last_first} ({}; its requests' statuses: {:?})",
-            polls[first_repeat],
-            polls[last_first],
-            statuses(&fake, &polls[last_first])
+            "{repeated} was polled again at poll {first_repeat}, {:?} after the poll before \
+             (its requests' statuses: {:?}; its poll as stored now: {:?}), and {:?} before \
+             the last repository's first poll at {last_first} ({last}; its requests' \
+             statuses: {:?})",
+            at.duration_since(polls[first_repeat - 1].1),
+            statuses(&fake, repeated),
+            stored_poll(&harness, repeated).await,
+            last_at.duration_since(*at),
+            statuses(&fake, last)
         );
     }
     let refused = fake
