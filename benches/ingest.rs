@@ -5,7 +5,10 @@
 //! `repository_advisory` deliveries, each with a unique delivery id:
 //!
 //! 1. throughput: for each of CONCURRENCY (a list) connections, as fast as herald answers,
-//!    for DURATION, with herald's peak resident memory;
+//!    for DURATION in all, with herald's peak resident memory; every server of the phase
+//!    (herald on each store, and the "ceiling" and "probot" servers below) is loaded in
+//!    SLICES turns of DURATION/SLICES, one server after the other, so that their ratios
+//!    compare the same seconds of the machine;
 //! 2. latency: an open-loop schedule of RATE deliveries/s for DURATION, each latency
 //!    measured from its scheduled send time (so a stall cannot hide queued requests);
 //! 3. processing: the store worker turning PROCESS stored deliveries (each a new
@@ -17,18 +20,19 @@
 //! (each read, checked and answered 401, nothing stored: what HTTP and HMAC allow) and
 //! prints herald's accepted rate on SQLite as a fraction of it. Phase
 //! "probot" loads Probot 14.3.2 (benches/probot, a handler that stores nothing; needs
-//! Node.js 20.18 or later and npm) the same way after herald's runs at each concurrency,
+//! Node.js 20.18 or later and npm) the same way, in turn with herald at each concurrency,
 //! and prints how many times Probot's rate herald accepted on SQLite.
-//! Settings: HERALD_BENCH_SECONDS (default 10), HERALD_BENCH_CONCURRENCY (16,128),
-//! HERALD_BENCH_RATE (1000), HERALD_BENCH_PROCESS (20000), HERALD_BENCH_LARGE (100000),
-//! HERALD_BENCH_PHASES (throughput,ceiling,probot,latency,processing), HERALD_BENCH_ROUNDS (3: runs
-//! of the processing phase, each store in turn). The server inherits the
-//! environment, so HERALD_WORKER_ENABLED=false measures ingest alone.
-//! HERALD_BENCH_POSTGRES_URL (`postgres://USER@HOST:PORT/postgres`, PostgreSQL 13 or
-//! later) runs the throughput, latency and processing phases again right after each SQLite
-//! run, on a fresh database on that server (dropped when the run has passed; a failed run's
-//! stays to be looked at), and prints PostgreSQL's throughput and processing rates as
-//! multiples of SQLite's; with it HERALD_BENCH_REPLICAS (1) starts that many `herald serve`
+//! Settings: HERALD_BENCH_SECONDS (default 10), HERALD_BENCH_SLICES (5),
+//! HERALD_BENCH_CONCURRENCY (16,128), HERALD_BENCH_RATE (1000), HERALD_BENCH_PROCESS
+//! (20000), HERALD_BENCH_LARGE (100000), HERALD_BENCH_PHASES
+//! (throughput,ceiling,probot,latency,processing), HERALD_BENCH_ROUNDS (3: runs of the
+//! processing phase, each store in turn). The server inherits the environment, so
+//! HERALD_WORKER_ENABLED=false measures ingest alone. HERALD_BENCH_POSTGRES_URL
+//! (`postgres://USER@HOST:PORT/postgres`, PostgreSQL 13 or later) adds herald on
+//! PostgreSQL to the throughput phase's turns, and runs the latency and processing phases
+//! again right after each SQLite run, each on a fresh database on that server (dropped
+//! when the run has passed; a failed run's stays to be looked at), and prints
+//! PostgreSQL's throughput and processing rates as multiples of SQLite's; with it HERALD_BENCH_REPLICAS (1) starts that many `herald serve`
 //! replicas on the PostgreSQL database, new connections spread over them in turn (a load
 //! balancer's round robin).
 
@@ -72,6 +76,12 @@ fn settings(name: &str, default: &str) -> Vec<u64> {
 }
 
 /// A process's peak resident memory (Linux's VmHWM), in MB.
+/// Starts the process's peak resident memory again from its present size (Linux's
+/// `clear_refs`), so a peak read later is that of what it did since.
+fn reset_peak_rss(process: &Child) {
+    let _ = std::fs::write(format!("/proc/{}/clear_refs", process.id()), "5");
+}
+
 fn peak_rss_mb(process: &Child) -> Option<f64> {
     let status = std::fs::read_to_string(format!("/proc/{}/status", process.id())).ok()?;
     let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
@@ -369,20 +379,26 @@ impl Target {
         Arc::new(target)
     }
 
+    /// A connection ready for a request: one kept for reuse, unless the server closed it
+    /// meanwhile (idle while other servers took their turns), or a new one.
     async fn connection(&self) -> Option<Sender> {
-        let reused = self.idle.lock().expect("idle connections").pop();
-        if let Some(sender) = reused {
-            return Some(sender);
+        loop {
+            let reused = self.idle.lock().expect("idle connections").pop();
+            let Some(mut sender) = reused else { break };
+            if sender.ready().await.is_ok() {
+                return Some(sender);
+            }
         }
         let turn = self.next_addr.fetch_add(1, Ordering::Relaxed) as usize;
         let stream = TcpStream::connect(self.addrs[turn % self.addrs.len()])
             .await
             .ok()?;
         stream.set_nodelay(true).ok()?;
-        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
             .ok()?;
         tokio::spawn(connection);
+        sender.ready().await.ok()?;
         Some(sender)
     }
 
@@ -402,7 +418,6 @@ impl Target {
     /// Sends one delivery: whether it was accepted, `None` when the connection failed.
     async fn send(&self) -> Option<bool> {
         let mut sender = self.connection().await?;
-        sender.ready().await.ok()?;
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (body, signature) = self.numbered_body(id);
         let request = http::Request::post(self.path)
@@ -640,33 +655,30 @@ impl Herald {
         u64::try_from(count).unwrap_or_default()
     }
 
-    /// Checks every delivery answered 202 is stored, then waits for the worker to process
-    /// them. Jobs that reach GitHub stay pending: the benchmark configures no GitHub App.
+    /// Checks every delivery answered 202 is stored.
     async fn verify(&self, accepted: u64) {
         let stored = self.count("SELECT COUNT(*) FROM deliveries").await;
         println!("  stored deliveries: {stored} (answered 202: {accepted})");
         assert_eq!(stored, accepted, "every accepted delivery is committed");
-        if std::env::var("HERALD_WORKER_ENABLED").as_deref() == Ok("false") {
-            return;
-        }
+    }
+
+    /// Waits until the worker has processed the `accepted` deliveries (five minutes at
+    /// most); returns how long that took. Jobs that reach GitHub stay pending: the
+    /// benchmark configures no GitHub App.
+    async fn drained(&self, accepted: u64) -> Duration {
         let started = Instant::now();
+        if std::env::var("HERALD_WORKER_ENABLED").as_deref() == Ok("false") {
+            return Duration::ZERO;
+        }
         while self
-            .count(
-                "SELECT COUNT(*) FROM outbox WHERE state = 'pending' AND kind = 'process_delivery'",
-            )
+            .count("SELECT COUNT(*) FROM outbox WHERE state = 'done' AND kind = 'process_delivery'")
             .await
-            > 0
+            < accepted
             && started.elapsed() < Duration::from_secs(300)
         {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
-        let done = self
-            .count("SELECT COUNT(*) FROM outbox WHERE state = 'done' AND kind = 'process_delivery'")
-            .await;
-        println!(
-            "  worker processed the deliveries {:.1} s after the load ended ({done} done)",
-            started.elapsed().as_secs_f64()
-        );
+        started.elapsed()
     }
 
     fn stop(mut self) {
@@ -733,21 +745,29 @@ fn free_port() -> u16 {
 }
 
 /// One throughput run's line: rate, latencies and the server's peak memory.
-fn report_throughput(
-    name: &str,
-    concurrency: u64,
-    duration: Duration,
-    (accepted, other, latencies): &(u64, u64, Histogram<u64>),
-    process: &Child,
-) -> f64 {
-    let rate = *accepted as f64 / duration.as_secs_f64();
-    let rss = peak_rss_mb(process).map_or("unknown".to_owned(), |mb| format!("{mb:.1} MB"));
+/// One contender's line: rate, latencies, and its peak memory under load, in all and in its
+/// first turn (and, for herald accepting, while its worker caught up between turns).
+fn report_throughput(name: &str, concurrency: u64, tally: &Tally) -> f64 {
+    let rate = tally.accepted as f64 / tally.loaded.as_secs_f64();
+    let megabytes =
+        |peak: Option<f64>| peak.map_or("unknown".to_owned(), |mb| format!("{mb:.1} MB"));
+    let mut rss = format!(
+        "{} (first turn {}",
+        megabytes(tally.peak_under_load),
+        megabytes(tally.peak_first_turn)
+    );
+    if let Some(catching_up) = tally.peak_catching_up {
+        rss.push_str(&format!("; {catching_up:.1} MB while its worker caught up"));
+    }
+    rss.push(')');
     println!(
-        "{name}: {concurrency} connections for {} s: {accepted} accepted ({rate:.0}/s), \
-         {other} other; latency p50 {:.2} ms, p99 {:.2} ms; peak RSS {rss}",
-        duration.as_secs(),
-        percentile_ms(latencies, 0.50),
-        percentile_ms(latencies, 0.99),
+        "{name}: {concurrency} connections for {:.1} s: {} accepted ({rate:.0}/s), {} other; \
+         latency p50 {:.2} ms, p99 {:.2} ms; peak RSS {rss}",
+        tally.loaded.as_secs_f64(),
+        tally.accepted,
+        tally.other,
+        percentile_ms(&tally.latencies, 0.50),
+        percentile_ms(&tally.latencies, 0.99),
     );
     rate
 }
@@ -762,6 +782,7 @@ fn main() {
         .unwrap_or_else(|_| "throughput,ceiling,probot,latency,processing".to_owned());
     let rate = setting("HERALD_BENCH_RATE", 1000);
     let replicas = setting("HERALD_BENCH_REPLICAS", 1);
+    let slices = setting("HERALD_BENCH_SLICES", 5).max(1);
     let duration = Duration::from_secs(seconds);
     let dir = tempfile::tempdir().expect("tempdir");
     let body = payload();
@@ -788,65 +809,13 @@ fn main() {
             .iter()
             .filter(|_| phases.contains("throughput"))
         {
-            let mut rates = Vec::new();
-            for database in &databases {
-                let url = database
-                    .fresh(dir.path(), &format!("throughput{concurrency}"))
-                    .await;
-                let herald = Herald::start(url.clone(), database.replicas(replicas));
-                let target = herald.target(&body).await;
-                let load = throughput(target, *concurrency, duration).await;
-                rates.push(report_throughput(
-                    &format!("throughput on {}", database.label()),
-                    *concurrency,
-                    duration,
-                    &load,
-                    &herald.replicas[0].0,
-                ));
-                herald.verify(load.0).await;
-                herald.stop();
-                database.discard(&url).await;
-            }
-            if let [sqlite, postgresql] = rates[..] {
-                println!(
-                    "  herald on PostgreSQL accepted {:.2} of its rate on SQLite",
-                    postgresql / sqlite.max(1.0)
-                );
-            }
-            let rate = rates[0];
-            if phases.contains("ceiling") {
-                // Nothing is stored: the store does not matter.
-                let url = Database::Sqlite
-                    .fresh(dir.path(), &format!("ceiling{concurrency}"))
-                    .await;
-                let herald = Herald::start(url, 1);
-                let target = herald.wrongly_signed(&body).await;
-                let load = throughput(target, *concurrency, duration).await;
-                let ceiling = report_throughput(
-                    "wrong signature (answered 401)",
-                    *concurrency,
-                    duration,
-                    &load,
-                    &herald.replicas[0].0,
-                );
-                println!(
-                    "  herald on SQLite accepted {:.2} of its own wrong-signature rate",
-                    rate / ceiling.max(1.0)
-                );
-                herald.stop();
-            }
-            if phases.contains("probot") {
-                let probot = Probot::start();
-                let target = probot.target(&body).await;
-                let load = throughput(target, *concurrency, duration).await;
-                let probot_rate =
-                    report_throughput("probot", *concurrency, duration, &load, &probot.process);
-                println!(
-                    "  herald on SQLite accepted {:.1} times Probot's rate",
-                    rate / probot_rate.max(1.0)
-                );
-                probot.stop();
-            }
+            let servers = Servers {
+                dir: dir.path(),
+                databases: &databases,
+                replicas,
+                body: &body,
+            };
+            throughput_phase(servers, &phases, *concurrency, duration, slices).await;
         }
 
         for database in databases.iter().filter(|_| phases.contains("latency")) {
@@ -879,6 +848,205 @@ fn main() {
             large,
             rounds,
         ));
+    }
+}
+
+/// What the throughput phase starts its servers with.
+struct Servers<'a> {
+    dir: &'a Path,
+    databases: &'a [Database],
+    replicas: u64,
+    body: &'a [u8],
+}
+
+/// A server the throughput phase loads, in turn with the others.
+enum Contender<'a> {
+    /// herald accepting deliveries on `database`, its store at `url`.
+    Accepting {
+        herald: Herald,
+        database: &'a Database,
+        url: String,
+    },
+    /// herald refusing every delivery's signature.
+    Refusing(Herald),
+    Probot(Probot),
+}
+
+impl Contender<'_> {
+    fn label(&self) -> String {
+        match self {
+            Contender::Accepting { database, .. } => format!("throughput on {}", database.label()),
+            Contender::Refusing(_) => "wrong signature (answered 401)".to_owned(),
+            Contender::Probot(_) => "probot".to_owned(),
+        }
+    }
+
+    fn process(&self) -> &Child {
+        match self {
+            Contender::Accepting { herald, .. } | Contender::Refusing(herald) => {
+                &herald.replicas[0].0
+            }
+            Contender::Probot(probot) => &probot.process,
+        }
+    }
+
+    async fn target(&self, body: &[u8]) -> Arc<Target> {
+        match self {
+            Contender::Accepting { herald, .. } => herald.target(body).await,
+            Contender::Refusing(herald) => herald.wrongly_signed(body).await,
+            Contender::Probot(probot) => probot.target(body).await,
+        }
+    }
+}
+
+/// A contender's load added up over its slices.
+struct Tally {
+    accepted: u64,
+    other: u64,
+    latencies: Histogram<u64>,
+    /// From each turn's start until its last answer (those under way at its end arrive
+    /// after it), in all: the time its rate is over.
+    loaded: Duration,
+    /// How long herald's worker took to catch up after each turn, in all.
+    catching_up: Duration,
+    /// The process's peak resident memory during its turns, and during its first (a fresh
+    /// process's: herald keeps some of what its worker took while catching up).
+    peak_under_load: Option<f64>,
+    peak_first_turn: Option<f64>,
+    /// herald accepting: its peak while its worker caught up after its turns.
+    peak_catching_up: Option<f64>,
+}
+
+/// The larger of a peak known and one just read.
+fn higher(known: Option<f64>, read: Option<f64>) -> Option<f64> {
+    match (known, read) {
+        (Some(known), Some(read)) => Some(known.max(read)),
+        (known, read) => known.or(read),
+    }
+}
+
+/// Phase 1 at `concurrency`: herald on each database, herald refusing signatures
+/// ("ceiling") and Probot ("probot"), each loaded for `duration` in `slices` turns, one
+/// server after the other, the order turning each round. The machine's speed drifts
+/// (another tenant's load, the disk's): in turns, each ratio compares servers measured in
+/// the same seconds, not a minute apart. After each turn of an accepting herald, its worker
+/// catches up unmeasured, so it takes no CPU from the next server's turn.
+async fn throughput_phase(
+    servers: Servers<'_>,
+    phases: &str,
+    concurrency: u64,
+    duration: Duration,
+    slices: u64,
+) {
+    let name = format!("throughput{concurrency}");
+    let mut contenders = Vec::new();
+    for database in servers.databases {
+        let url = database.fresh(servers.dir, &name).await;
+        let herald = Herald::start(url.clone(), database.replicas(servers.replicas));
+        contenders.push(Contender::Accepting {
+            herald,
+            database,
+            url,
+        });
+    }
+    if phases.contains("ceiling") {
+        // Nothing is stored: the store does not matter.
+        let url = Database::Sqlite
+            .fresh(servers.dir, &format!("ceiling{concurrency}"))
+            .await;
+        contenders.push(Contender::Refusing(Herald::start(url, 1)));
+    }
+    if phases.contains("probot") {
+        contenders.push(Contender::Probot(Probot::start()));
+    }
+    let mut targets = Vec::new();
+    for contender in &contenders {
+        targets.push(contender.target(servers.body).await);
+    }
+    let mut tallies: Vec<Tally> = contenders
+        .iter()
+        .map(|_| Tally {
+            accepted: 0,
+            other: 0,
+            latencies: Histogram::new(3).expect("histogram"),
+            loaded: Duration::ZERO,
+            catching_up: Duration::ZERO,
+            peak_under_load: None,
+            peak_first_turn: None,
+            peak_catching_up: None,
+        })
+        .collect();
+    let slice = duration / u32::try_from(slices).unwrap_or(u32::MAX);
+    for round in 0..contenders.len() * usize::try_from(slices).unwrap_or(usize::MAX) {
+        let turn = (round + round / contenders.len()) % contenders.len();
+        let process = contenders[turn].process();
+        reset_peak_rss(process);
+        let started = Instant::now();
+        let (accepted, other, latencies) =
+            throughput(targets[turn].clone(), concurrency, slice).await;
+        let tally = &mut tallies[turn];
+        tally.loaded += started.elapsed();
+        tally.accepted += accepted;
+        tally.other += other;
+        tally.latencies.add(latencies).expect("merge");
+        let peak = peak_rss_mb(process);
+        tally.peak_under_load = higher(tally.peak_under_load, peak);
+        if round < contenders.len() {
+            tally.peak_first_turn = peak;
+        }
+        if let Contender::Accepting { herald, .. } = &contenders[turn] {
+            reset_peak_rss(process);
+            tally.catching_up += herald.drained(tally.accepted).await;
+            tally.peak_catching_up = higher(tally.peak_catching_up, peak_rss_mb(process));
+        }
+    }
+    report_phase(contenders, &tallies, concurrency).await;
+}
+
+/// Prints each contender's figures and the ratios, checks every accepted delivery is
+/// stored, and stops the servers.
+async fn report_phase(contenders: Vec<Contender<'_>>, tallies: &[Tally], concurrency: u64) {
+    let mut accepting_rates = Vec::new();
+    for (contender, tally) in contenders.iter().zip(tallies) {
+        let rate = report_throughput(&contender.label(), concurrency, tally);
+        match contender {
+            Contender::Accepting { herald, .. } => {
+                herald.verify(tally.accepted).await;
+                println!(
+                    "  worker caught up {:.1} s after its turns, in all",
+                    tally.catching_up.as_secs_f64()
+                );
+                accepting_rates.push(rate);
+                if let [sqlite, postgresql] = accepting_rates[..] {
+                    println!(
+                        "  herald on PostgreSQL accepted {:.2} of its rate on SQLite",
+                        postgresql / sqlite.max(1.0)
+                    );
+                }
+            }
+            Contender::Refusing(_) => println!(
+                "  herald on SQLite accepted {:.2} of its own wrong-signature rate",
+                accepting_rates[0] / rate.max(1.0)
+            ),
+            Contender::Probot(_) => println!(
+                "  herald on SQLite accepted {:.1} times Probot's rate",
+                accepting_rates[0] / rate.max(1.0)
+            ),
+        }
+    }
+    for contender in contenders {
+        match contender {
+            Contender::Accepting {
+                herald,
+                database,
+                url,
+            } => {
+                herald.stop();
+                database.discard(&url).await;
+            }
+            Contender::Refusing(herald) => herald.stop(),
+            Contender::Probot(probot) => probot.stop(),
+        }
     }
 }
 
