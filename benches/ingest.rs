@@ -77,11 +77,12 @@ fn settings(name: &str, default: &str) -> Vec<u64> {
 
 /// A process's peak resident memory (Linux's VmHWM), in MB.
 /// Starts the process's peak resident memory again from its present size (Linux's
-/// `clear_refs`), so a peak read later is that of what it did since.
-fn reset_peak_rss(process: &Child) {
-    let _ = std::fs::write(format!("/proc/{}/clear_refs", process.id()), "5");
+/// `clear_refs`), so a peak read later is that of what it did since; whether it could.
+fn reset_peak_rss(process: &Child) -> bool {
+    std::fs::write(format!("/proc/{}/clear_refs", process.id()), "5").is_ok()
 }
 
+/// The process's peak resident memory (Linux's VmHWM), in megabytes.
 fn peak_rss_mb(process: &Child) -> Option<f64> {
     let status = std::fs::read_to_string(format!("/proc/{}/status", process.id())).ok()?;
     let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
@@ -380,7 +381,7 @@ impl Target {
     }
 
     /// A connection ready for a request: one kept for reuse, unless the server closed it
-    /// meanwhile (idle while other servers took their turns), or a new one.
+    /// meanwhile, or a new one.
     async fn connection(&self) -> Option<Sender> {
         loop {
             let reused = self.idle.lock().expect("idle connections").pop();
@@ -389,6 +390,33 @@ impl Target {
                 return Some(sender);
             }
         }
+        self.open().await
+    }
+
+    /// Before a turn, unmeasured: `count` connections open and ready, those the server
+    /// closed while other servers took their turns replaced (Node closes a connection idle
+    /// for 5 s, herald one idle for 10 s), so that no turn pays for setting them up.
+    async fn connected(&self, count: u64) {
+        let kept: Vec<Sender> = self
+            .idle
+            .lock()
+            .expect("idle connections")
+            .drain(..)
+            .collect();
+        let mut ready = Vec::new();
+        for mut sender in kept {
+            if sender.ready().await.is_ok() {
+                ready.push(sender);
+            }
+        }
+        while (ready.len() as u64) < count {
+            ready.push(self.open().await.expect("the server takes a connection"));
+        }
+        self.idle.lock().expect("idle connections").extend(ready);
+    }
+
+    /// A new connection, to the next server in turn.
+    async fn open(&self) -> Option<Sender> {
         let turn = self.next_addr.fetch_add(1, Ordering::Relaxed) as usize;
         let stream = TcpStream::connect(self.addrs[turn % self.addrs.len()])
             .await
@@ -662,26 +690,35 @@ impl Herald {
         assert_eq!(stored, accepted, "every accepted delivery is committed");
     }
 
-    /// Waits until the worker has processed the `accepted` deliveries (five minutes at
-    /// most); returns how long that took. Jobs that reach GitHub stay pending: the
+    /// Waits until the worker has processed the `accepted` deliveries; returns how long
+    /// that took (`None`: the worker is off). Jobs that reach GitHub stay pending: the
     /// benchmark configures no GitHub App.
-    async fn drained(&self, accepted: u64) -> Duration {
-        let started = Instant::now();
+    async fn drained(&self, accepted: u64) -> Option<Duration> {
         if std::env::var("HERALD_WORKER_ENABLED").as_deref() == Ok("false") {
-            return Duration::ZERO;
+            return None;
         }
-        while self
-            .count("SELECT COUNT(*) FROM outbox WHERE state = 'done' AND kind = 'process_delivery'")
-            .await
-            < accepted
-            && started.elapsed() < Duration::from_secs(300)
-        {
+        let started = Instant::now();
+        loop {
+            let done = self
+                .count(
+                    "SELECT COUNT(*) FROM outbox WHERE state = 'done' AND kind = 'process_delivery'",
+                )
+                .await;
+            if done >= accepted {
+                return Some(started.elapsed());
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(300),
+                "herald's worker processed {done} of {accepted} deliveries in 5 minutes"
+            );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
-        started.elapsed()
     }
+}
 
-    fn stop(mut self) {
+/// Stopped when dropped, also when the benchmark panics: no server outlives it.
+impl Drop for Herald {
+    fn drop(&mut self) {
         for (process, _) in &mut self.replicas {
             let _ = process.kill();
             let _ = process.wait();
@@ -730,8 +767,10 @@ impl Probot {
     async fn target(&self, body: &[u8]) -> Arc<Target> {
         Target::listening(&[self.port], ("/api/github/webhooks", 200), body, SECRET).await
     }
+}
 
-    fn stop(mut self) {
+impl Drop for Probot {
+    fn drop(&mut self) {
         let _ = self.process.kill();
         let _ = self.process.wait();
     }
@@ -744,7 +783,6 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// One throughput run's line: rate, latencies and the server's peak memory.
 /// One contender's line: rate, latencies, and its peak memory under load, in all and in its
 /// first turn (and, for herald accepting, while its worker caught up between turns).
 fn report_throughput(name: &str, concurrency: u64, tally: &Tally) -> f64 {
@@ -833,7 +871,13 @@ fn main() {
                 latencies.max() as f64 / 1000.0,
             );
             herald.verify(accepted).await;
-            herald.stop();
+            if let Some(caught_up) = herald.drained(accepted).await {
+                println!(
+                    "  worker caught up {:.1} s after the load",
+                    caught_up.as_secs_f64()
+                );
+            }
+            drop(herald);
             database.discard(&url).await;
         }
     });
@@ -907,8 +951,9 @@ struct Tally {
     /// From each turn's start until its last answer (those under way at its end arrive
     /// after it), in all: the time its rate is over.
     loaded: Duration,
-    /// How long herald's worker took to catch up after each turn, in all.
-    catching_up: Duration,
+    /// How long herald's worker took to catch up after each turn, in all (`None`: an
+    /// accepting herald's worker is off, or it is another server).
+    catching_up: Option<Duration>,
     /// The process's peak resident memory during its turns, and during its first (a fresh
     /// process's: herald keeps some of what its worker took while catching up).
     peak_under_load: Option<f64>,
@@ -970,7 +1015,7 @@ async fn throughput_phase(
             other: 0,
             latencies: Histogram::new(3).expect("histogram"),
             loaded: Duration::ZERO,
-            catching_up: Duration::ZERO,
+            catching_up: None,
             peak_under_load: None,
             peak_first_turn: None,
             peak_catching_up: None,
@@ -979,8 +1024,9 @@ async fn throughput_phase(
     let slice = duration / u32::try_from(slices).unwrap_or(u32::MAX);
     for round in 0..contenders.len() * usize::try_from(slices).unwrap_or(usize::MAX) {
         let turn = (round + round / contenders.len()) % contenders.len();
+        targets[turn].connected(concurrency).await;
         let process = contenders[turn].process();
-        reset_peak_rss(process);
+        let resettable = reset_peak_rss(process);
         let started = Instant::now();
         let (accepted, other, latencies) =
             throughput(targets[turn].clone(), concurrency, slice).await;
@@ -989,15 +1035,19 @@ async fn throughput_phase(
         tally.accepted += accepted;
         tally.other += other;
         tally.latencies.add(latencies).expect("merge");
-        let peak = peak_rss_mb(process);
+        // Without the reset, the peak read would be the process's whole life's.
+        let peak = peak_rss_mb(process).filter(|_| resettable);
         tally.peak_under_load = higher(tally.peak_under_load, peak);
         if round < contenders.len() {
             tally.peak_first_turn = peak;
         }
         if let Contender::Accepting { herald, .. } = &contenders[turn] {
-            reset_peak_rss(process);
-            tally.catching_up += herald.drained(tally.accepted).await;
-            tally.peak_catching_up = higher(tally.peak_catching_up, peak_rss_mb(process));
+            let resettable = reset_peak_rss(process);
+            if let Some(caught_up) = herald.drained(tally.accepted).await {
+                tally.catching_up = Some(tally.catching_up.unwrap_or_default() + caught_up);
+                let peak = peak_rss_mb(process).filter(|_| resettable);
+                tally.peak_catching_up = higher(tally.peak_catching_up, peak);
+            }
         }
     }
     report_phase(contenders, &tallies, concurrency).await;
@@ -1012,10 +1062,12 @@ async fn report_phase(contenders: Vec<Contender<'_>>, tallies: &[Tally], concurr
         match contender {
             Contender::Accepting { herald, .. } => {
                 herald.verify(tally.accepted).await;
-                println!(
-                    "  worker caught up {:.1} s after its turns, in all",
-                    tally.catching_up.as_secs_f64()
-                );
+                if let Some(catching_up) = tally.catching_up {
+                    println!(
+                        "  worker caught up {:.1} s after its turns, in all",
+                        catching_up.as_secs_f64()
+                    );
+                }
                 accepting_rates.push(rate);
                 if let [sqlite, postgresql] = accepting_rates[..] {
                     println!(
@@ -1035,17 +1087,15 @@ async fn report_phase(contenders: Vec<Contender<'_>>, tallies: &[Tally], concurr
         }
     }
     for contender in contenders {
-        match contender {
-            Contender::Accepting {
-                herald,
-                database,
-                url,
-            } => {
-                herald.stop();
-                database.discard(&url).await;
-            }
-            Contender::Refusing(herald) => herald.stop(),
-            Contender::Probot(probot) => probot.stop(),
+        // Dropped, each server stops; a PostgreSQL store is dropped after its server.
+        if let Contender::Accepting {
+            herald,
+            database,
+            url,
+        } = contender
+        {
+            drop(herald);
+            database.discard(&url).await;
         }
     }
 }
