@@ -39,7 +39,10 @@ impl Store {
     /// What [`Store::served_repositories`] gives, each with the login of the organisation
     /// whose installation serves it (`None` for a user's, or one of unknown account type).
     /// One statement, so a poll round never sees an installation's repositories without
-    /// the installation they came with.
+    /// the installation they came with. Read through the writer, which made every claim
+    /// and record of a poll: on SQLite a reading connection was seen planning a round from
+    /// a snapshot 12 s old (lists polled since then taken for never polled, and polled
+    /// again before those that were); why it kept that snapshot is not found.
     pub async fn repositories_to_poll(&self) -> Result<Vec<RepositoryToPoll>, StoreError> {
         let rows: Vec<(RepoName, i64, Option<String>)> = sqlx::query_as(
             "SELECT r.full_name, r.installation_id, \
@@ -51,7 +54,7 @@ impl Store {
              WHERE COALESCE(i.state, 'active') = 'active' \
              ORDER BY COALESCE(p.polled_at, 0), r.full_name",
         )
-        .fetch_all(&self.reader)
+        .fetch_all(&self.writer)
         .await?;
         Ok(rows
             .into_iter()
