@@ -1145,7 +1145,16 @@ async fn unsigned_bodies_cost_little_and_stalled_connections_are_closed() {
     let (stalled_headers, stalled_body, flood) = tokio::join!(stalled_headers, stalled_body, flood);
     assert_eq!(stalled_headers, None, "closed without an answer");
     assert_eq!(stalled_body, Some(408), "the body's timeout is answered");
-    assert!(flood.iter().all(|answer| *answer == Some(431)), "{flood:?}");
+    // Each is answered 431 and closed. herald closes while the client may still be writing
+    // its 100 KB, and a close with unread bytes resets the connection, which can discard
+    // the answer before the client reads it (None): refused either way, never held.
+    assert!(
+        flood
+            .iter()
+            .all(|answer| matches!(answer, Some(431) | None)),
+        "{flood:?}"
+    );
+    assert!(flood.contains(&Some(431)), "{flood:?}");
     let grown = memory_mib(server.id(), "VmHWM:") - before;
     assert!(
         grown < 40.0,
