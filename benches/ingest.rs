@@ -32,9 +32,9 @@
 //! PostgreSQL to the throughput phase's turns, and runs the latency and processing phases
 //! again right after each SQLite run, each on a fresh database on that server (dropped
 //! when the run has passed; a failed run's stays to be looked at), and prints
-//! PostgreSQL's throughput and processing rates as multiples of SQLite's; with it HERALD_BENCH_REPLICAS (1) starts that many `herald serve`
-//! replicas on the PostgreSQL database, new connections spread over them in turn (a load
-//! balancer's round robin).
+//! PostgreSQL's throughput and processing rates as multiples of SQLite's; with it
+//! HERALD_BENCH_REPLICAS (1) starts that many `herald serve` replicas on the PostgreSQL
+//! database, new connections spread over them in turn (a load balancer's round robin).
 
 use bytes::Bytes;
 use hdrhistogram::Histogram;
@@ -75,7 +75,6 @@ fn settings(name: &str, default: &str) -> Vec<u64> {
         .collect()
 }
 
-/// A process's peak resident memory (Linux's VmHWM), in MB.
 /// Starts the process's peak resident memory again from its present size (Linux's
 /// `clear_refs`), so a peak read later is that of what it did since; whether it could.
 fn reset_peak_rss(process: &Child) -> bool {
@@ -397,20 +396,13 @@ impl Target {
     /// closed while other servers took their turns replaced (Node closes a connection idle
     /// for 5 s, herald one idle for 10 s), so that no turn pays for setting them up.
     async fn connected(&self, count: u64) {
-        let kept: Vec<Sender> = self
-            .idle
-            .lock()
-            .expect("idle connections")
-            .drain(..)
-            .collect();
         let mut ready = Vec::new();
-        for mut sender in kept {
-            if sender.ready().await.is_ok() {
-                ready.push(sender);
-            }
-        }
         while (ready.len() as u64) < count {
-            ready.push(self.open().await.expect("the server takes a connection"));
+            ready.push(
+                self.connection()
+                    .await
+                    .expect("the server takes a connection"),
+            );
         }
         self.idle.lock().expect("idle connections").extend(ready);
     }
